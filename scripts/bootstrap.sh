@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Sets up what the local stack and the tests need, and nothing system-wide:
+#   - <repo>/.venv (or $DRS_WAVES_VENV) from the exactly pinned requirements.txt (moto, cfn-lint,
+#     boto3) and <repo>/.venv-localstack (or $DRS_WAVES_LOCALSTACK_VENV) from
+#     requirements-localstack.txt (two venvs: LocalStack's moto fork clashes with moto),
+#   - tools/node_modules and cdk/node_modules from their package-lock.json (npm ci),
+#   - the binaries drs-worker, drs-sim and drs-codegen (cargo build, debug).
+# Idempotent: each part is skipped when a stamp of its inputs says it is current.
+#
+# Usage: scripts/bootstrap.sh [--venv-only] [--no-npm] [--no-cargo] [--force]
+# Env:   DRS_WAVES_VENV    venv of moto/cfn-lint/boto3 (default <repo>/.venv)
+#        DRS_WAVES_LOCALSTACK_VENV  venv of LocalStack (default <repo>/.venv-localstack)
+#        DRS_WAVES_PYTHON  interpreter to make it with (default python3.11)
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib/common.sh
+. "$REPO/scripts/lib/common.sh"
+
+do_npm=1
+do_cargo=1
+force=0
+for arg in "$@"; do
+    case "$arg" in
+        --venv-only) do_npm=0; do_cargo=0 ;;
+        --no-npm) do_npm=0 ;;
+        --no-cargo) do_cargo=0 ;;
+        --force) force=1 ;;
+        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "bootstrap: unknown argument '$arg' (see --help)" ;;
+    esac
+done
+
+# sha256 of the given files (and any extra words), one line.
+stamp_of() {
+    { for f in "$@"; do if [ -f "$f" ]; then sha256sum "$f"; else echo "$f"; fi; done; } \
+        | sha256sum | cut -d' ' -f1
+}
+
+# setup_venv DIR REQUIREMENTS: make DIR a venv holding exactly REQUIREMENTS.
+setup_venv() {
+    local venv=$1 req=$2 python stamp_file want
+    python="${DRS_WAVES_PYTHON:-python3.11}"
+    stamp_file="$venv/.drs-waves-requirements.sha256"
+    command -v "$python" >/dev/null 2>&1 \
+        || die "bootstrap: $python not found (LocalStack 4.9.2 needs Python 3.11; set DRS_WAVES_PYTHON)"
+    want="$(stamp_of "$req") $("$python" -c 'import sys; print(sys.version.split()[0])')"
+    if [ "$force" = 0 ] && [ -x "$venv/bin/python" ] && [ -f "$stamp_file" ] \
+        && [ "$(cat "$stamp_file")" = "$want" ]; then
+        log "venv $venv is current"
+        return
+    fi
+    if [ -x "$venv/bin/python" ]; then
+        # Start clean: pip does not remove packages a new requirements file no longer names.
+        log "recreating venv $venv (requirements changed)"
+        rm -rf "$venv"
+    else
+        log "creating venv $venv with $python"
+    fi
+    "$python" -m venv "$venv" \
+        || die "bootstrap: '$python -m venv' failed (on Debian: apt-get install python3-venv)"
+    log "installing $(basename "$req") into $venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r "$req"
+    "$venv/bin/python" -m pip check >/dev/null \
+        || die "bootstrap: pip check found missing or broken requirements in $venv ($(basename "$req") incomplete?)"
+    echo "$want" > "$stamp_file"
+    log "venv $venv ready"
+}
+
+setup_npm() {
+    local dir=$1 lock stamp_file want
+    lock="$REPO/$dir/package-lock.json"
+    [ -f "$lock" ] || return 0
+    command -v npm >/dev/null 2>&1 || die "bootstrap: npm not found (needed for $dir; apt-get install npm)"
+    stamp_file="$REPO/$dir/node_modules/.drs-waves-lock.sha256"
+    want="$(stamp_of "$lock" "$REPO/$dir/package.json")"
+    if [ "$force" = 0 ] && [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$want" ]; then
+        log "$dir/node_modules is current"
+        return
+    fi
+    log "npm ci --prefix $dir"
+    npm ci --prefix "$REPO/$dir" --no-audit --no-fund --loglevel=error
+    echo "$want" > "$stamp_file"
+}
+
+setup_cargo() {
+    command -v cargo >/dev/null 2>&1 || die "bootstrap: cargo not found"
+    # cargo itself knows what is current; a no-op build takes a second.
+    log "cargo build -p drs-worker -p drs-sim -p drs-codegen --bins"
+    (cd "$REPO" && cargo build --quiet -p drs-worker -p drs-sim -p drs-codegen --bins)
+}
+
+setup_venv "$(venv_dir)" "$REPO/requirements.txt"
+setup_venv "$(localstack_venv_dir)" "$REPO/requirements-localstack.txt"
+if [ "$do_npm" = 1 ]; then
+    setup_npm tools
+    setup_npm cdk
+fi
+if [ "$do_cargo" = 1 ]; then
+    setup_cargo
+fi
+log "bootstrap done"
