@@ -1,1 +1,36 @@
+//! drs-sim: a simulator of AWS Elastic Disaster Recovery (DRS) that speaks the real DRS
+//! restJson1 wire protocol, so that tests exercise the unmodified `aws-sdk-drs` client.
+//!
+//! It answers StartRecovery, DescribeJobs, DescribeJobLogItems, DescribeSourceServers,
+//! DescribeRecoveryInstances and TerminateRecoveryInstances for source servers from a
+//! fixture, moves jobs through their lifecycle on the fixture's timings, enforces DRS's
+//! quotas with DRS's error codes, injects faults (throttling, 500s, latency), and has an
+//! admin API under `/_sim/` for counters, jobs, faults, limits, servers and reset.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), drs_sim::SimError> {
+//! use drs_sim::{ServerSpec, SimConfig, Simulator};
+//! let sim = Simulator::start(SimConfig::with_servers(vec![
+//!     ServerSpec::new("s-00000000000000001", 0.3).with_tag("App", "billing"),
+//! ]))
+//! .await?;
+//! let endpoint = sim.endpoint(); // http://127.0.0.1:PORT for aws-sdk-drs's endpoint_url
+//! # let _ = endpoint;
+//! let jobs = sim.jobs();
+//! # let _ = jobs;
+//! sim.shutdown().await;
+//! # Ok(()) }
+//! ```
 
+pub mod config;
+pub mod fixture;
+pub mod lifecycle;
+pub mod server;
+pub mod state;
+pub mod wire;
+
+pub use config::{DateStyle, FaultConfig, FaultSpec, FixtureSource, Limits, SimConfig, Timings};
+pub use fixture::{Fixture, FixtureDefaults, FixtureError, ServerSpec, SourceServerDef};
+pub use lifecycle::{JobStatus, LaunchStatus};
+pub use server::{SimError, SimHandle, Simulator};
+pub use state::{Counters, InstanceSnapshot, JobServerSnapshot, JobSnapshot, OperationCounters};

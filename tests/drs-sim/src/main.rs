@@ -1,1 +1,167 @@
-fn main() {}
+//! `drs-sim`: run the DRS simulator as a process (see the crate README).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use drs_sim::{
+    DateStyle, FaultConfig, FaultSpec, FixtureSource, Limits, SimConfig, Simulator, Timings,
+};
+
+/// A simulator of AWS Elastic Disaster Recovery speaking the DRS restJson1 protocol.
+///
+/// Prints `drs-sim listening on http://ADDR` as its first line on stdout, then serves until
+/// SIGINT or SIGTERM. Point aws-sdk-drs at it with AWS_ENDPOINT_URL_DRS=http://ADDR.
+/// Admin API: GET /_sim/counters, /_sim/jobs, /_sim/servers, /_sim/recovery-instances,
+/// /_sim/faults, /_sim/limits; POST /_sim/faults, /_sim/limits, /_sim/servers, /_sim/reset.
+#[derive(Debug, Parser)]
+#[command(name = "drs-sim", version)]
+struct Args {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Source servers (YAML or JSON): servers: [{id, hostname, tags, replicationState,
+    /// launchSeconds, failLaunch}], defaults: {launchSeconds}.
+    #[arg(long)]
+    fixture: Option<PathBuf>,
+
+    /// Multiplies every simulated duration (0.1: ten times faster).
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// How long a new job stays PENDING, in seconds.
+    #[arg(long, default_value_t = 0.05)]
+    pending_seconds: f64,
+    /// How long terminating recovery instances takes, in seconds.
+    #[arg(long, default_value_t = 0.2)]
+    terminate_seconds: f64,
+
+    /// Source servers per job (ServiceQuotaExceededException beyond it).
+    #[arg(long, default_value_t = 100)]
+    max_servers_per_job: usize,
+    /// Source servers in all active jobs (ServiceQuotaExceededException beyond it).
+    #[arg(long, default_value_t = 200)]
+    max_servers_in_active_jobs: usize,
+    /// Jobs in progress at once (ServiceQuotaExceededException beyond it).
+    #[arg(long, default_value_t = 20)]
+    max_concurrent_jobs: usize,
+    /// Active jobs per source server (ConflictException beyond it).
+    #[arg(long, default_value_t = 1)]
+    max_active_jobs_per_server: usize,
+
+    /// Share of DRS calls answered 429 ThrottlingException (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    throttle_fraction: f64,
+    /// Share of DRS calls answered 500 InternalServerException (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    error_fraction: f64,
+    /// Latency added to every DRS call, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Apply the faults above only to these operations (comma-separated, e.g.
+    /// StartRecovery,DescribeJobs).
+    #[arg(long, value_delimiter = ',')]
+    fault_operations: Vec<String>,
+    /// Retry-After (seconds) of throttled answers.
+    #[arg(long, default_value_t = 1)]
+    retry_after_seconds: u32,
+    /// Seed for IDs and faults, so that runs repeat exactly.
+    #[arg(long)]
+    seed: Option<u64>,
+
+    /// AWS region in ARNs.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// Account ID in ARNs.
+    #[arg(long, default_value = "123456789012")]
+    account_id: String,
+    /// Timestamp style: offset (2024-05-01T12:00:00.000000+00:00) or zulu (...Z).
+    #[arg(long, value_enum, default_value = "offset")]
+    date_style: DateStyleArg,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum DateStyleArg {
+    Offset,
+    Zulu,
+}
+
+fn config(args: Args) -> SimConfig {
+    let spec = FaultSpec {
+        throttle_fraction: args.throttle_fraction,
+        error_fraction: args.error_fraction,
+        latency_ms: args.latency_ms,
+        ..FaultSpec::default()
+    };
+    let mut faults = FaultConfig {
+        retry_after_seconds: args.retry_after_seconds,
+        ..FaultConfig::default()
+    };
+    if args.fault_operations.is_empty() {
+        faults.all = spec;
+    } else {
+        for op in args.fault_operations {
+            faults.per_operation.insert(op, spec.clone());
+        }
+    }
+    SimConfig {
+        listen: args.listen,
+        fixture: args
+            .fixture
+            .map_or(FixtureSource::Empty, FixtureSource::File),
+        limits: Limits {
+            max_servers_per_job: args.max_servers_per_job,
+            max_servers_in_active_jobs: args.max_servers_in_active_jobs,
+            max_concurrent_jobs: args.max_concurrent_jobs,
+            max_active_jobs_per_server: args.max_active_jobs_per_server,
+        },
+        faults,
+        timings: Timings {
+            time_scale: args.time_scale,
+            pending_seconds: args.pending_seconds,
+            terminate_seconds: args.terminate_seconds,
+        },
+        seed: args.seed,
+        region: args.region,
+        account_id: args.account_id,
+        date_style: match args.date_style {
+            DateStyleArg::Offset => DateStyle::Offset,
+            DateStyleArg::Zulu => DateStyle::Zulu,
+        },
+        ..SimConfig::default()
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let args = Args::parse();
+    let sim = Simulator::start(config(args))
+        .await
+        .context("drs-sim could not start")?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "drs-sim listening on {}", sim.endpoint())?;
+        out.flush()?;
+    }
+    shutdown_signal().await?;
+    sim.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("cannot listen for SIGINT")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}

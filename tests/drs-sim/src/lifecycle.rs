@@ -1,0 +1,394 @@
+//! Job lifecycle, derived from timestamps.
+//!
+//! A job's schedule is fixed when it is created (when it starts, when each server's launch
+//! ends and how); its status, its servers' statuses and its log are then pure functions of
+//! the current time. Nothing runs in the background, and what a client sees is exact: a
+//! server is LAUNCHED from the instant its schedule says, whenever it is asked.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+/// `launchStatus` of a participating server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LaunchStatus {
+    Pending,
+    InProgress,
+    Launched,
+    Failed,
+    Terminated,
+}
+
+impl LaunchStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LaunchStatus::Pending => "PENDING",
+            LaunchStatus::InProgress => "IN_PROGRESS",
+            LaunchStatus::Launched => "LAUNCHED",
+            LaunchStatus::Failed => "FAILED",
+            LaunchStatus::Terminated => "TERMINATED",
+        }
+    }
+}
+
+/// A job's `status`: DRS has only these three (a job of FAILED servers is COMPLETED).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobStatus {
+    Pending,
+    Started,
+    Completed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Pending => "PENDING",
+            JobStatus::Started => "STARTED",
+            JobStatus::Completed => "COMPLETED",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobKind {
+    /// StartRecovery: a drill or a recovery.
+    Launch { is_drill: bool },
+    /// TerminateRecoveryInstances.
+    Terminate,
+}
+
+impl JobKind {
+    pub fn job_type(self) -> &'static str {
+        match self {
+            JobKind::Launch { .. } => "LAUNCH",
+            JobKind::Terminate => "TERMINATE",
+        }
+    }
+
+    pub fn initiated_by(self) -> &'static str {
+        match self {
+            JobKind::Launch { is_drill: true } => "START_DRILL",
+            JobKind::Launch { is_drill: false } => "START_RECOVERY",
+            JobKind::Terminate => "TERMINATE_RECOVERY_INSTANCES",
+        }
+    }
+
+    pub fn is_drill(self) -> Option<bool> {
+        match self {
+            JobKind::Launch { is_drill } => Some(is_drill),
+            JobKind::Terminate => None,
+        }
+    }
+}
+
+/// One participating server's schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduledServer {
+    pub source_server_id: String,
+    /// Launch: the instance it will get if it succeeds. Terminate: the instance it removes.
+    pub recovery_instance_id: Option<String>,
+    pub conversion_server_id: String,
+    /// When the server leaves PENDING.
+    pub start: OffsetDateTime,
+    /// When it reaches its final status.
+    pub end: OffsetDateTime,
+    /// Launch jobs only: the launch ends FAILED.
+    pub fails: bool,
+}
+
+/// A job and its whole schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// Creation order; newer jobs have larger numbers.
+    pub seq: u64,
+    pub id: String,
+    pub arn: String,
+    pub kind: JobKind,
+    pub tags: BTreeMap<String, String>,
+    pub created: OffsetDateTime,
+    /// When the job leaves PENDING.
+    pub started: OffsetDateTime,
+    pub servers: Vec<ScheduledServer>,
+}
+
+/// A log item (`DescribeJobLogItems`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogItem {
+    pub at: OffsetDateTime,
+    pub event: &'static str,
+    pub source_server_id: Option<String>,
+    pub conversion_server_id: Option<String>,
+    pub target_instance_id: Option<String>,
+    pub raw_error: Option<String>,
+}
+
+impl LogItem {
+    fn job(at: OffsetDateTime, event: &'static str) -> Self {
+        Self {
+            at,
+            event,
+            source_server_id: None,
+            conversion_server_id: None,
+            target_instance_id: None,
+            raw_error: None,
+        }
+    }
+
+    fn server(at: OffsetDateTime, event: &'static str, server: &ScheduledServer) -> Self {
+        Self {
+            source_server_id: Some(server.source_server_id.clone()),
+            ..Self::job(at, event)
+        }
+    }
+}
+
+/// The message a failed launch logs as `rawError`.
+pub const LAUNCH_FAILED_RAW_ERROR: &str =
+    "Simulated launch failure: the recovery instance failed its status checks (failLaunch)";
+
+/// Shares of a launch spent before the snapshot ends and before the conversion ends.
+const SNAPSHOT_SHARE: f64 = 0.2;
+const CONVERSION_SHARE: f64 = 0.6;
+
+/// Seconds (already scaled) as a `Duration`, at microsecond precision, which is what the
+/// timestamps carry on the wire.
+pub fn seconds(s: f64) -> Duration {
+    Duration::microseconds((s.max(0.0) * 1e6).round() as i64)
+}
+
+/// Drops the sub-microsecond part so that what is scheduled is exactly what is printed.
+pub fn truncate_to_micros(t: OffsetDateTime) -> OffsetDateTime {
+    let nanos = t.nanosecond();
+    t.replace_nanosecond(nanos - nanos % 1000).unwrap_or(t)
+}
+
+impl ScheduledServer {
+    pub fn status(&self, kind: JobKind, now: OffsetDateTime) -> LaunchStatus {
+        if now < self.start {
+            LaunchStatus::Pending
+        } else if now < self.end {
+            LaunchStatus::InProgress
+        } else {
+            match kind {
+                JobKind::Terminate => LaunchStatus::Terminated,
+                JobKind::Launch { .. } if self.fails => LaunchStatus::Failed,
+                JobKind::Launch { .. } => LaunchStatus::Launched,
+            }
+        }
+    }
+
+    /// The recovery instance a client sees now: a launch shows it once LAUNCHED, a terminate
+    /// job names the instance it removes from the start.
+    pub fn visible_instance(&self, kind: JobKind, now: OffsetDateTime) -> Option<&str> {
+        match (kind, self.status(kind, now)) {
+            (JobKind::Terminate, _) | (JobKind::Launch { .. }, LaunchStatus::Launched) => {
+                self.recovery_instance_id.as_deref()
+            }
+            _ => None,
+        }
+    }
+
+    fn fraction(&self, share: f64) -> OffsetDateTime {
+        self.start + (self.end - self.start) * share
+    }
+}
+
+impl Job {
+    /// When every server has finished (the job's `endDateTime`).
+    pub fn end(&self) -> OffsetDateTime {
+        self.servers
+            .iter()
+            .map(|s| s.end)
+            .max()
+            .unwrap_or(self.started)
+            .max(self.started)
+    }
+
+    pub fn status(&self, now: OffsetDateTime) -> JobStatus {
+        if now < self.started {
+            JobStatus::Pending
+        } else if now < self.end() {
+            JobStatus::Started
+        } else {
+            JobStatus::Completed
+        }
+    }
+
+    pub fn is_active(&self, now: OffsetDateTime) -> bool {
+        self.status(now) != JobStatus::Completed
+    }
+
+    /// Every log item the job will ever have, in time order.
+    pub fn full_log(&self) -> Vec<LogItem> {
+        let mut items = vec![LogItem::job(self.started, "JOB_START")];
+        for s in &self.servers {
+            match self.kind {
+                JobKind::Launch { .. } => {
+                    let snapshot_end = s.fraction(SNAPSHOT_SHARE);
+                    let conversion_end = s.fraction(CONVERSION_SHARE);
+                    items.push(LogItem::server(s.start, "SNAPSHOT_START", s));
+                    items.push(LogItem::server(snapshot_end, "SNAPSHOT_END", s));
+                    items.push(LogItem {
+                        conversion_server_id: Some(s.conversion_server_id.clone()),
+                        ..LogItem::server(snapshot_end, "CONVERSION_START", s)
+                    });
+                    items.push(LogItem {
+                        conversion_server_id: Some(s.conversion_server_id.clone()),
+                        ..LogItem::server(conversion_end, "CONVERSION_END", s)
+                    });
+                    items.push(LogItem {
+                        target_instance_id: s.recovery_instance_id.clone(),
+                        ..LogItem::server(conversion_end, "LAUNCH_START", s)
+                    });
+                    if s.fails {
+                        items.push(LogItem {
+                            raw_error: Some(LAUNCH_FAILED_RAW_ERROR.to_owned()),
+                            ..LogItem::server(s.end, "LAUNCH_FAILED", s)
+                        });
+                    }
+                }
+                JobKind::Terminate => {
+                    items.push(LogItem {
+                        target_instance_id: s.recovery_instance_id.clone(),
+                        ..LogItem::server(s.start, "CLEANUP_START", s)
+                    });
+                    items.push(LogItem {
+                        target_instance_id: s.recovery_instance_id.clone(),
+                        ..LogItem::server(s.end, "CLEANUP_END", s)
+                    });
+                }
+            }
+        }
+        items.push(LogItem::job(self.end(), "JOB_END"));
+        // Stable: items at the same instant keep the order above (JOB_END stays last).
+        items.sort_by_key(|i| i.at);
+        items
+    }
+
+    /// The log items that have happened by `now`. Items only ever appear at the end, so an
+    /// index into this list is a stable pagination token.
+    pub fn log_at(&self, now: OffsetDateTime) -> Vec<LogItem> {
+        self.full_log()
+            .into_iter()
+            .filter(|i| i.at <= now)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2024-05-01 12:00:00 UTC);
+
+    fn ms(n: i64) -> Duration {
+        Duration::milliseconds(n)
+    }
+
+    fn job(kind: JobKind) -> Job {
+        let started = T0 + ms(50);
+        let server = |id: &str, launch_ms: i64, fails: bool| ScheduledServer {
+            source_server_id: id.to_owned(),
+            recovery_instance_id: Some(format!("i-{id}")),
+            conversion_server_id: "i-conv".to_owned(),
+            start: started,
+            end: started + ms(launch_ms),
+            fails,
+        };
+        Job {
+            seq: 1,
+            id: "drsjob-00000000000000001".to_owned(),
+            arn: "arn".to_owned(),
+            kind,
+            tags: BTreeMap::new(),
+            created: T0,
+            started,
+            servers: vec![server("a", 300, false), server("b", 500, true)],
+        }
+    }
+
+    #[test]
+    fn job_moves_pending_started_completed() {
+        let j = job(JobKind::Launch { is_drill: true });
+        assert_eq!(j.status(T0), JobStatus::Pending);
+        assert_eq!(j.status(T0 + ms(49)), JobStatus::Pending);
+        assert_eq!(j.status(T0 + ms(50)), JobStatus::Started);
+        assert_eq!(j.status(T0 + ms(549)), JobStatus::Started);
+        assert_eq!(j.status(T0 + ms(550)), JobStatus::Completed);
+        assert_eq!(j.end(), T0 + ms(550));
+    }
+
+    #[test]
+    fn servers_finish_on_their_own_timing_and_failures_complete_the_job() {
+        let j = job(JobKind::Launch { is_drill: false });
+        let kind = j.kind;
+        let (a, b) = (&j.servers[0], &j.servers[1]);
+        assert_eq!(a.status(kind, T0), LaunchStatus::Pending);
+        assert_eq!(a.status(kind, T0 + ms(100)), LaunchStatus::InProgress);
+        assert_eq!(a.status(kind, T0 + ms(350)), LaunchStatus::Launched);
+        assert_eq!(b.status(kind, T0 + ms(350)), LaunchStatus::InProgress);
+        assert_eq!(b.status(kind, T0 + ms(550)), LaunchStatus::Failed);
+        assert_eq!(j.status(T0 + ms(550)), JobStatus::Completed);
+        // The instance shows only once launched, and never for a failed launch.
+        assert_eq!(a.visible_instance(kind, T0 + ms(100)), None);
+        assert_eq!(a.visible_instance(kind, T0 + ms(350)), Some("i-a"));
+        assert_eq!(b.visible_instance(kind, T0 + ms(600)), None);
+    }
+
+    #[test]
+    fn terminate_servers_end_terminated() {
+        let j = job(JobKind::Terminate);
+        let s = &j.servers[1];
+        assert_eq!(s.status(j.kind, T0 + ms(100)), LaunchStatus::InProgress);
+        assert_eq!(s.status(j.kind, T0 + ms(600)), LaunchStatus::Terminated);
+        assert_eq!(s.visible_instance(j.kind, T0), Some("i-b"));
+        assert_eq!(j.kind.initiated_by(), "TERMINATE_RECOVERY_INSTANCES");
+        let events: Vec<_> = j.full_log().iter().map(|i| i.event).collect();
+        assert!(events.contains(&"CLEANUP_END"), "{events:?}");
+    }
+
+    #[test]
+    fn initiated_by_follows_is_drill() {
+        assert_eq!(
+            JobKind::Launch { is_drill: true }.initiated_by(),
+            "START_DRILL"
+        );
+        assert_eq!(
+            JobKind::Launch { is_drill: false }.initiated_by(),
+            "START_RECOVERY"
+        );
+    }
+
+    #[test]
+    fn log_grows_in_time_order_and_ends_with_job_end() {
+        let j = job(JobKind::Launch { is_drill: true });
+        assert!(j.log_at(T0).is_empty());
+        let early = j.log_at(T0 + ms(60));
+        assert_eq!(early[0].event, "JOB_START");
+        assert!(early.iter().all(|i| i.event != "JOB_END"));
+        let full = j.log_at(T0 + ms(10_000));
+        assert_eq!(full.len(), j.full_log().len());
+        // Earlier views are prefixes of later ones: an index is a stable page token.
+        assert_eq!(&full[..early.len()], &early[..]);
+        assert!(full.windows(2).all(|w| w[0].at <= w[1].at));
+        assert_eq!(full.last().map(|i| i.event), Some("JOB_END"));
+        let failed: Vec<_> = full.iter().filter(|i| i.event == "LAUNCH_FAILED").collect();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].source_server_id.as_deref(), Some("b"));
+        assert!(failed[0].raw_error.is_some());
+        let launches = full.iter().filter(|i| i.event == "LAUNCH_START").count();
+        assert_eq!(launches, 2);
+    }
+
+    #[test]
+    fn seconds_rounds_to_micros() {
+        assert_eq!(seconds(0.3), ms(300));
+        assert_eq!(seconds(-1.0), Duration::ZERO);
+        let t = T0 + Duration::nanoseconds(1_234_567);
+        assert_eq!(truncate_to_micros(t), T0 + Duration::nanoseconds(1_234_000));
+    }
+}

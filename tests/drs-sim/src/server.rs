@@ -1,0 +1,439 @@
+//! The HTTP server: DRS operations at `POST /<Operation>`, the admin API under `/_sim/`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::{FaultConfig, FixtureSource, Limits, SimConfig};
+use crate::fixture::{Fixture, FixtureError, ServerSpec, SourceServerDef};
+use crate::state::{Counters, InstanceSnapshot, JobSnapshot, SimState};
+use crate::wire::{self, ApiError};
+
+/// Largest request body accepted (DRS requests are small; StartRecovery of 200 servers is
+/// about 15 KB).
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error(transparent)]
+    Fixture(#[from] FixtureError),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+struct Shared {
+    state: Mutex<SimState>,
+    fixture: FixtureSource,
+    request_ids: AtomicU64,
+}
+
+impl Shared {
+    /// Locks the state. A panic while holding the lock cannot leave the state half-updated
+    /// in a way that matters to a simulator, so poisoning is ignored.
+    fn lock(&self) -> MutexGuard<'_, SimState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Starts simulators.
+pub struct Simulator;
+
+impl Simulator {
+    /// Loads the fixture, binds the listener and starts serving in the background.
+    pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
+        config.validate().map_err(SimError::Config)?;
+        let servers = config.fixture.load()?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| SimError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SimError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(SimState::new(&config, servers, OffsetDateTime::now_utc())),
+            fixture: config.fixture.clone(),
+            request_ids: AtomicU64::new(0),
+        });
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(accept_loop(listener, shared.clone(), stop_rx));
+        tracing::info!(%addr, "drs-sim listening");
+        Ok(SimHandle {
+            addr,
+            shared,
+            stop: stop_tx,
+            task: Some(task),
+        })
+    }
+}
+
+/// A running simulator. Dropping it stops the server too (without waiting).
+pub struct SimHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl SimHandle {
+    /// `http://127.0.0.1:PORT`, for the SDK's `endpoint_url`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, closes open connections and waits for the server task to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.shared.lock().counters.clone()
+    }
+
+    /// Every job, oldest first, with each server's scheduled launch start and end.
+    pub fn jobs(&self) -> Vec<JobSnapshot> {
+        self.shared.lock().job_snapshots(OffsetDateTime::now_utc())
+    }
+
+    /// Every recovery instance launched so far, terminated ones included.
+    pub fn recovery_instances(&self) -> Vec<InstanceSnapshot> {
+        self.shared
+            .lock()
+            .instance_snapshots(OffsetDateTime::now_utc())
+    }
+
+    pub fn source_servers(&self) -> Vec<SourceServerDef> {
+        self.shared.lock().server_defs()
+    }
+
+    pub fn faults(&self) -> FaultConfig {
+        self.shared.lock().faults.clone()
+    }
+
+    /// Replaces the fault configuration (a `seed` in it reseeds the fault generator).
+    pub fn set_faults(&self, faults: FaultConfig) -> Result<(), SimError> {
+        faults.validate().map_err(SimError::Config)?;
+        self.shared.lock().set_faults(faults);
+        Ok(())
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.shared.lock().limits.clone()
+    }
+
+    pub fn set_limits(&self, limits: Limits) -> Result<(), SimError> {
+        validate_limits(&limits).map_err(SimError::Config)?;
+        self.shared.lock().limits = limits;
+        Ok(())
+    }
+
+    /// Adds source servers (or replaces those with the same ID). All or nothing.
+    pub fn add_servers(&self, servers: &[ServerSpec]) -> Result<(), SimError> {
+        self.shared
+            .lock()
+            .upsert_servers(servers, OffsetDateTime::now_utc())
+            .map(|_| ())
+            .map_err(SimError::Config)
+    }
+
+    /// Clears jobs, instances, counters and servers added at run time; with
+    /// `reload_fixture`, re-reads the fixture file first. Faults and limits are kept.
+    pub fn reset(&self, reload_fixture: bool) -> Result<(), SimError> {
+        reset(&self.shared, reload_fixture)
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+fn validate_limits(limits: &Limits) -> Result<(), String> {
+    SimConfig {
+        limits: limits.clone(),
+        ..SimConfig::default()
+    }
+    .validate()
+}
+
+fn reset(shared: &Shared, reload_fixture: bool) -> Result<(), SimError> {
+    // Read the file before taking the lock: no I/O while holding it.
+    let servers = if reload_fixture {
+        Some(shared.fixture.load()?)
+    } else {
+        None
+    };
+    shared.lock().reset(servers, OffsetDateTime::now_utc());
+    Ok(())
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let shared = shared.clone();
+                connections.spawn(async move {
+                    let service = service_fn(move |req| handle(shared.clone(), req));
+                    if let Err(e) = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                    {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            // Reap finished connections so the set does not grow without bound.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    connections.shutdown().await;
+}
+
+type Resp = Response<Full<Bytes>>;
+
+fn json_response(status: u16, body: &Value, request_id: &str) -> Resp {
+    let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = resp.headers_mut();
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    if let Ok(v) = hyper::header::HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", v);
+    }
+    resp
+}
+
+fn error_response(e: &ApiError, request_id: &str) -> Resp {
+    let mut resp = json_response(e.status, &e.body(), request_id);
+    let headers = resp.headers_mut();
+    headers.insert(
+        "x-amzn-errortype",
+        hyper::header::HeaderValue::from_static(e.code),
+    );
+    for (name, value) in &e.headers {
+        if let Ok(v) = hyper::header::HeaderValue::from_str(value) {
+            headers.insert(*name, v);
+        }
+    }
+    resp
+}
+
+async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
+    Limited::new(req.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| ApiError::validation("cannotParse", format!("Cannot read body: {e}"), &[]))
+}
+
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+    let n = shared.request_ids.fetch_add(1, Ordering::Relaxed) + 1;
+    let request_id = format!("00000000-0000-4000-8000-{n:012x}");
+    let path = req.uri().path().to_owned();
+    if let Some(admin) = path.strip_prefix("/_sim/") {
+        let admin = admin.trim_end_matches('/').to_owned();
+        return Ok(handle_admin(&shared, req, &admin, &request_id).await);
+    }
+    let operation = path.trim_start_matches('/');
+    let known = wire::OPERATIONS
+        .iter()
+        .find(|op| **op == operation)
+        .copied();
+    let (label, resp) = match known {
+        Some(op) if req.method() == Method::POST => {
+            (op, handle_drs(&shared, req, op, &request_id).await)
+        }
+        _ => {
+            // Drain the body so the connection stays usable.
+            let _ = read_body(req).await;
+            let e = ApiError::validation(
+                "unknownOperation",
+                format!("Unknown operation: {operation}"),
+                &[],
+            );
+            (wire::UNKNOWN_OPERATION, error_response(&e, &request_id))
+        }
+    };
+    shared.lock().counters.record(label, resp.status().as_u16());
+    Ok(resp)
+}
+
+async fn handle_drs(shared: &Shared, req: Request<Incoming>, op: &str, request_id: &str) -> Resp {
+    let body = match read_body(req).await {
+        Ok(b) => b,
+        Err(e) => return error_response(&e, request_id),
+    };
+    let decision = shared.lock().decide_fault(op);
+    if decision.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(decision.latency_ms)).await;
+    }
+    if let Some(e) = decision.error {
+        tracing::debug!(operation = op, code = e.code, "injected fault");
+        return error_response(&e, request_id);
+    }
+    // `now` is read under the lock so that calls are ordered the same way in time as they
+    // are in the state.
+    let result = {
+        let mut state = shared.lock();
+        state.call(op, &body, OffsetDateTime::now_utc())
+    };
+    match result {
+        Ok((status, v)) => json_response(status, &v, request_id),
+        Err(e) => {
+            tracing::debug!(operation = op, code = e.code, message = %e.message, "error answer");
+            error_response(&e, request_id)
+        }
+    }
+}
+
+fn admin_error(status: u16, message: impl Into<String>, request_id: &str) -> Resp {
+    json_response(status, &json!({ "error": message.into() }), request_id)
+}
+
+fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, String> {
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ResetRequest {
+    #[serde(default)]
+    reload_fixture: bool,
+}
+
+async fn handle_admin(shared: &Shared, req: Request<Incoming>, path: &str, rid: &str) -> Resp {
+    let method = req.method().clone();
+    let body = match read_body(req).await {
+        Ok(b) => b,
+        Err(e) => return admin_error(400, e.message, rid),
+    };
+    let now = OffsetDateTime::now_utc();
+    let ok = |v: Value| json_response(200, &v, rid);
+    let to_value = |v: Result<Value, serde_json::Error>| match v {
+        Ok(v) => ok(v),
+        Err(e) => admin_error(500, e.to_string(), rid),
+    };
+    match (method, path) {
+        (Method::GET, "health") => ok(json!({ "status": "ok" })),
+        (Method::GET, "counters") => to_value(serde_json::to_value(&shared.lock().counters)),
+        (Method::GET, "jobs") => {
+            let jobs = shared.lock().job_snapshots(now);
+            to_value(serde_json::to_value(&jobs).map(|j| json!({ "jobs": j })))
+        }
+        (Method::GET, "recovery-instances") => {
+            let instances = shared.lock().instance_snapshots(now);
+            to_value(serde_json::to_value(&instances).map(|i| json!({ "recoveryInstances": i })))
+        }
+        (Method::GET, "servers") => {
+            let servers = shared.lock().server_defs();
+            to_value(serde_json::to_value(&servers).map(|s| json!({ "servers": s })))
+        }
+        (Method::POST, "servers") => {
+            let fixture: Fixture = match parse_json(&body) {
+                Ok(f) => f,
+                Err(e) => return admin_error(400, e, rid),
+            };
+            let specs: Vec<ServerSpec> = fixture
+                .servers
+                .into_iter()
+                .map(|mut s| {
+                    if s.launch_seconds.is_none() {
+                        s.launch_seconds = fixture.defaults.launch_seconds;
+                    }
+                    s
+                })
+                .collect();
+            let result = shared.lock().upsert_servers(&specs, now);
+            match result {
+                Ok(defs) => to_value(serde_json::to_value(&defs).map(|s| json!({ "servers": s }))),
+                Err(e) => admin_error(400, e, rid),
+            }
+        }
+        (Method::GET, "faults") => to_value(serde_json::to_value(&shared.lock().faults)),
+        (Method::POST, "faults") => {
+            let faults = parse_json::<Value>(&body).and_then(FaultConfig::from_json);
+            match faults {
+                Ok(f) => {
+                    let mut state = shared.lock();
+                    state.set_faults(f);
+                    to_value(serde_json::to_value(&state.faults))
+                }
+                Err(e) => admin_error(400, e, rid),
+            }
+        }
+        (Method::GET, "limits") => to_value(serde_json::to_value(&shared.lock().limits)),
+        (Method::POST, "limits") => {
+            let limits = parse_json::<Limits>(&body).and_then(|l| validate_limits(&l).map(|()| l));
+            match limits {
+                Ok(l) => {
+                    let mut state = shared.lock();
+                    state.limits = l;
+                    to_value(serde_json::to_value(&state.limits))
+                }
+                Err(e) => admin_error(400, e, rid),
+            }
+        }
+        (Method::POST, "reset") => match parse_json::<ResetRequest>(&body) {
+            Ok(r) => match reset(shared, r.reload_fixture) {
+                Ok(()) => ok(json!({ "reset": true })),
+                Err(e) => admin_error(400, e.to_string(), rid),
+            },
+            Err(e) => admin_error(400, e, rid),
+        },
+        (m, p) => admin_error(404, format!("no admin endpoint {m} /_sim/{p}"), rid),
+    }
+}
