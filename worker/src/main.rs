@@ -1,1 +1,134 @@
-fn main() {}
+//! The `drs-worker` binary: configuration, logging, signals; the work is in the library.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use drs_codegen::contract::Activity;
+use drs_worker::config::{Cli, Command, LogFormat, RunArgs, parse_activity_arns};
+use drs_worker::drs::SdkDrs;
+use drs_worker::faults::Faults;
+use drs_worker::history::{DynamoHistory, create_table};
+use drs_worker::runtime::{RuntimeConfig, run};
+use drs_worker::sfn::{SdkSfn, resolve_activity_arns};
+use drs_worker::tasks::Handlers;
+use drs_worker::aws;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+use tracing_subscriber::EnvFilter;
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let result = match cli.command {
+        Some(Command::CreateTable { table }) => create_table_command(&table).await,
+        Some(Command::Run) | None => run_command(cli.run).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e:#}");
+            eprintln!("drs-worker: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn create_table_command(table: &str) -> anyhow::Result<()> {
+    let sdk = aws::load_sdk_config().await;
+    let created = create_table(&aws::dynamodb_client(&sdk), table).await.with_context(|| format!("creating table {table}"))?;
+    if created {
+        info!(table, "history table created");
+    } else {
+        info!(table, "history table already exists");
+    }
+    Ok(())
+}
+
+fn worker_name() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".to_string());
+    format!("drs-worker@{host}:{}", std::process::id())
+}
+
+async fn run_command(args: RunArgs) -> anyhow::Result<()> {
+    let faults = Faults::from_env().map_err(anyhow::Error::msg)?;
+    if faults.is_armed() {
+        warn!("a TEST fault point is armed ({}): never do this outside tests", drs_worker::faults::FAULT_ENV);
+    }
+    let sdk = aws::load_sdk_config().await;
+    let sfn = aws::sfn_client(&sdk);
+    let arns = if args.activity_arns.is_empty() {
+        resolve_activity_arns(&sfn, &args.activity_prefix).await.context("resolving the activity ARNs")?
+    } else {
+        parse_activity_arns(&args.activity_arns).map_err(anyhow::Error::msg)?
+    };
+    let activities: Vec<(Activity, String)> = arns.into_iter().collect();
+    if activities.is_empty() {
+        bail!("no activities to poll");
+    }
+    let pollers = args.pollers_per_activity as usize * activities.len();
+    if (args.max_tasks_in_flight as usize) < pollers {
+        warn!(
+            max_tasks_in_flight = args.max_tasks_in_flight,
+            pollers,
+            "--max-tasks-in-flight is below the number of pollers: a poll needs a permit, so some activities may wait for one"
+        );
+    }
+    for (activity, arn) in &activities {
+        info!(activity = activity.name(), arn = %arn, "polling activity");
+    }
+    let handlers = Handlers::new(
+        SdkDrs::new(aws::drs_client(&sdk)),
+        DynamoHistory::new(aws::dynamodb_client(&sdk), args.table.clone()),
+        SdkSfn::new(sfn.clone()),
+        args.limits(),
+    )
+    .with_faults(faults);
+    let config = RuntimeConfig {
+        pollers_per_activity: args.pollers_per_activity as usize,
+        max_tasks_in_flight: args.max_tasks_in_flight as usize,
+        shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
+        worker_name: worker_name(),
+        ..RuntimeConfig::default()
+    };
+    let shutdown = CancellationToken::new();
+    tokio::spawn(wait_for_signal(shutdown.clone()));
+    let report = run(Arc::new(SdkSfn::new(sfn)), Arc::new(handlers), activities, config, shutdown).await;
+    if !report.drained {
+        warn!("some work was cut short by the grace period; it will be retried by Step Functions");
+    }
+    Ok(())
+}
+
+async fn wait_for_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            error!("cannot listen for SIGTERM: {e}");
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => info!("SIGINT received"),
+    }
+    shutdown.cancel();
+}

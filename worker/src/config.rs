@@ -1,0 +1,163 @@
+//! Command line and environment. The CDK app sets the `DRS_WAVES_*` variables: keep the names.
+
+use std::collections::BTreeMap;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use drs_codegen::contract::{Activity, DEFAULT_ACTIVITY_PREFIX, DEFAULT_HISTORY_TABLE};
+
+use crate::tasks::Limits;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "drs-worker",
+    version,
+    about = "Step Functions activity worker for drs-waves: DRS launches, wave verdicts and the DynamoDB execution history",
+    long_about = "Polls every drs-waves activity (preflight, start-wave, check-wave, finish, record-failure) and does \
+                  the DRS and DynamoDB work each task asks for. AWS settings come from the standard environment \
+                  (AWS_REGION, credentials, AWS_ENDPOINT_URL_SFN / _DRS / _DYNAMODB). SIGTERM or SIGINT stops \
+                  polling and finishes the tasks in hand within the grace period."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Log format.
+    #[arg(long, env = "DRS_WAVES_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Poll the activities and run tasks (the default).
+    Run,
+    /// Create the history table and its indexes (does nothing if it exists), then exit.
+    CreateTable {
+        /// Table name.
+        #[arg(long, env = "DRS_WAVES_TABLE", default_value = DEFAULT_HISTORY_TABLE)]
+        table: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// An activity's ARN as NAME=ARN (names: preflight, start-wave, check-wave, finish,
+    /// record-failure). Repeat for each, or give a comma-separated list. When absent, the ARNs
+    /// are found with ListActivities from --activity-prefix.
+    #[arg(long = "activity-arn", value_name = "NAME=ARN", env = "DRS_WAVES_ACTIVITY_ARNS", value_delimiter = ',')]
+    pub activity_arns: Vec<String>,
+    /// Prefix of the deployed activity names (`<prefix>-preflight`, ...).
+    #[arg(long, env = "DRS_WAVES_ACTIVITY_PREFIX", default_value = DEFAULT_ACTIVITY_PREFIX)]
+    pub activity_prefix: String,
+    /// DynamoDB history table.
+    #[arg(long, env = "DRS_WAVES_TABLE", default_value = DEFAULT_HISTORY_TABLE)]
+    pub table: String,
+    /// Concurrent long polls per activity.
+    #[arg(long, env = "DRS_WAVES_POLLERS_PER_ACTIVITY", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub pollers_per_activity: u32,
+    /// Tasks (and polls) in flight at once, across all activities.
+    #[arg(long, env = "DRS_WAVES_MAX_TASKS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_tasks_in_flight: u32,
+    /// Source servers per DRS job; larger waves are split into several jobs.
+    #[arg(long, env = "DRS_WAVES_MAX_SERVERS_PER_JOB", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=200))]
+    pub max_servers_per_job: u32,
+    /// DRS quota: source servers in all active jobs (a larger wave fails preflight).
+    #[arg(long, env = "DRS_WAVES_MAX_ACTIVE_SERVERS", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_active_servers: u32,
+    /// DRS quota: concurrent jobs in progress (a wave needing more fails preflight).
+    #[arg(long, env = "DRS_WAVES_MAX_CONCURRENT_JOBS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_jobs: u32,
+    /// Seconds to finish tasks in hand after SIGTERM (keep it under the container's stop
+    /// timeout: ECS allows 120 s at most).
+    #[arg(long, env = "DRS_WAVES_SHUTDOWN_GRACE_SECONDS", default_value_t = 100)]
+    pub shutdown_grace_seconds: u64,
+}
+
+impl RunArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_servers_per_job: self.max_servers_per_job as usize,
+            max_active_servers: self.max_active_servers as usize,
+            max_concurrent_jobs: self.max_concurrent_jobs as usize,
+        }
+    }
+}
+
+/// Parses `NAME=ARN` items; every activity must be given exactly once.
+pub fn parse_activity_arns(items: &[String]) -> Result<BTreeMap<Activity, String>, String> {
+    let mut out = BTreeMap::new();
+    for item in items.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let (name, arn) = item
+            .split_once('=')
+            .ok_or_else(|| format!("--activity-arn {item:?}: expected NAME=ARN, for example preflight=arn:aws:states:...:activity:drs-waves-preflight"))?;
+        let activity = Activity::from_name(name.trim()).ok_or_else(|| {
+            format!(
+                "--activity-arn {item:?}: unknown activity {name:?}; use one of {}",
+                Activity::ALL.map(Activity::name).join(", ")
+            )
+        })?;
+        let arn = arn.trim();
+        if !arn.starts_with("arn:") {
+            return Err(format!("--activity-arn {item:?}: {arn:?} is not an ARN"));
+        }
+        if out.insert(activity, arn.to_string()).is_some() {
+            return Err(format!("--activity-arn: {name} is given twice"));
+        }
+    }
+    let missing: Vec<&str> = Activity::ALL.into_iter().filter(|a| !out.contains_key(a)).map(Activity::name).collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "--activity-arn: no ARN for {} (every activity needs one, or use --activity-prefix)",
+            missing.join(", ")
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn all(prefix: &str) -> Vec<String> {
+        Activity::ALL
+            .into_iter()
+            .map(|a| format!("{}=arn:aws:states:us-east-1:123456789012:activity:{prefix}-{}", a.name(), a.name()))
+            .collect()
+    }
+
+    #[test]
+    fn activity_arns_parse_and_name_what_is_wrong() {
+        let parsed = parse_activity_arns(&all("x")).expect("all five");
+        assert_eq!(parsed.len(), 5);
+        let err = parse_activity_arns(&all("x")[..4]).expect_err("one missing");
+        assert!(err.contains("record-failure"), "{err}");
+        let err = parse_activity_arns(&["prefligt=arn:x".into()]).expect_err("typo");
+        assert!(err.contains("prefligt"), "{err}");
+        let err = parse_activity_arns(&["preflight".into()]).expect_err("no =");
+        assert!(err.contains("NAME=ARN"), "{err}");
+    }
+
+    #[test]
+    fn cli_is_well_formed_and_defaults_follow_the_contract() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["drs-worker"]).expect("defaults");
+        assert_eq!(cli.run.table, DEFAULT_HISTORY_TABLE);
+        assert_eq!(cli.run.activity_prefix, DEFAULT_ACTIVITY_PREFIX);
+        assert_eq!(cli.run.limits(), Limits::default());
+        assert_eq!(cli.run.shutdown_grace_seconds, 100);
+        let cli = Cli::try_parse_from(["drs-worker", "--activity-arn", "a=arn:1,b=arn:2", "--activity-arn", "c=arn:3"])
+            .expect("lists");
+        assert_eq!(cli.run.activity_arns, vec!["a=arn:1", "b=arn:2", "c=arn:3"]);
+        assert!(Cli::try_parse_from(["drs-worker", "--max-servers-per-job", "201"]).is_err());
+        let cli = Cli::try_parse_from(["drs-worker", "create-table", "--table", "t"]).expect("create-table");
+        assert!(matches!(cli.command, Some(Command::CreateTable { table }) if table == "t"));
+    }
+}

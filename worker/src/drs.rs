@@ -1,0 +1,299 @@
+//! The DRS seam: the few calls the worker makes, over plain types, with the aws-sdk-drs
+//! implementation. Unit tests use [`crate::testing::FakeDrs`]; integration tests point the real
+//! client at drs-sim.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use aws_sdk_drs::types::{DescribeJobsRequestFilters, StartRecoveryRequestSourceServer};
+
+use crate::error::{TaskError, from_sdk};
+
+/// A DRS source server, as far as the worker cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceServer {
+    pub id: String,
+    pub tags: BTreeMap<String, String>,
+    /// `dataReplicationInfo.dataReplicationState`; CONTINUOUS is healthy.
+    pub replication_state: Option<String>,
+    pub hostname: Option<String>,
+}
+
+impl SourceServer {
+    /// `s-123 (web-1)`, for messages.
+    pub fn label(&self) -> String {
+        match &self.hostname {
+            Some(h) if !h.is_empty() => format!("{} ({h})", self.id),
+            _ => self.id.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobStatus {
+    Pending,
+    Started,
+    Completed,
+    Other(String),
+}
+
+impl JobStatus {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "PENDING" => JobStatus::Pending,
+            "STARTED" => JobStatus::Started,
+            "COMPLETED" => JobStatus::Completed,
+            other => JobStatus::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            JobStatus::Pending => "PENDING",
+            JobStatus::Started => "STARTED",
+            JobStatus::Completed => "COMPLETED",
+            JobStatus::Other(s) => s,
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        matches!(self, JobStatus::Pending | JobStatus::Started)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LaunchStatus {
+    Pending,
+    InProgress,
+    Launched,
+    Failed,
+    Terminated,
+    Other(String),
+}
+
+impl LaunchStatus {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "PENDING" => LaunchStatus::Pending,
+            "IN_PROGRESS" => LaunchStatus::InProgress,
+            "LAUNCHED" => LaunchStatus::Launched,
+            "FAILED" => LaunchStatus::Failed,
+            "TERMINATED" => LaunchStatus::Terminated,
+            other => LaunchStatus::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            LaunchStatus::Pending => "PENDING",
+            LaunchStatus::InProgress => "IN_PROGRESS",
+            LaunchStatus::Launched => "LAUNCHED",
+            LaunchStatus::Failed => "FAILED",
+            LaunchStatus::Terminated => "TERMINATED",
+            LaunchStatus::Other(s) => s,
+        }
+    }
+}
+
+/// One server of a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobServer {
+    pub source_server_id: String,
+    /// Not always filled in, even for a LAUNCHED server.
+    pub recovery_instance_id: Option<String>,
+    pub launch_status: LaunchStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// Empty when DRS (or the SDK, which fills in "" for a missing required field) gave none.
+    pub id: String,
+    pub status: JobStatus,
+    /// LAUNCH, TERMINATE, ...
+    pub job_type: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub created_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub servers: Vec<JobServer>,
+}
+
+/// DescribeJobs filters: by IDs, or everything since a date.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    pub job_ids: Vec<String>,
+    /// ISO-8601.
+    pub from_date: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartRecoveryRequest {
+    pub source_server_ids: Vec<String>,
+    pub is_drill: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The DRS calls the worker makes. Implementations paginate; errors are already classified.
+pub trait Drs: Send + Sync + 'static {
+    /// Every source server of the account and region (tags are matched by the caller: DRS has
+    /// no tag filter).
+    fn describe_source_servers(&self) -> impl Future<Output = Result<Vec<SourceServer>, TaskError>> + Send;
+    fn describe_jobs(&self, filter: JobFilter) -> impl Future<Output = Result<Vec<Job>, TaskError>> + Send;
+    /// Has no client token: a second call launches a second job.
+    fn start_recovery(&self, request: StartRecoveryRequest) -> impl Future<Output = Result<Job, TaskError>> + Send;
+    fn terminate_recovery_instances(
+        &self,
+        recovery_instance_ids: Vec<String>,
+    ) -> impl Future<Output = Result<Job, TaskError>> + Send;
+}
+
+/// [`Drs`] over aws-sdk-drs.
+#[derive(Clone, Debug)]
+pub struct SdkDrs {
+    client: aws_sdk_drs::Client,
+}
+
+impl SdkDrs {
+    pub fn new(client: aws_sdk_drs::Client) -> Self {
+        SdkDrs { client }
+    }
+}
+
+/// DescribeJobs accepts at most this many IDs in `filters.jobIDs`.
+const MAX_JOB_IDS_PER_CALL: usize = 1000;
+
+impl Drs for SdkDrs {
+    async fn describe_source_servers(&self) -> Result<Vec<SourceServer>, TaskError> {
+        let mut out = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let resp = self
+                .client
+                .describe_source_servers()
+                .max_results(1000)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| from_sdk("DRS DescribeSourceServers", &e))?;
+            for s in resp.items() {
+                let id = s.source_server_id().unwrap_or_default().to_string();
+                if id.is_empty() {
+                    return Err(TaskError::Internal(
+                        "DRS DescribeSourceServers returned a server without a sourceServerID".into(),
+                    ));
+                }
+                out.push(SourceServer {
+                    id,
+                    tags: s.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+                    replication_state: s
+                        .data_replication_info()
+                        .and_then(|d| d.data_replication_state())
+                        .map(|st| st.as_str().to_string()),
+                    hostname: s
+                        .source_properties()
+                        .and_then(|p| p.identification_hints())
+                        .and_then(|h| h.hostname())
+                        .map(str::to_string),
+                });
+            }
+            match resp.next_token() {
+                Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn describe_jobs(&self, filter: JobFilter) -> Result<Vec<Job>, TaskError> {
+        let id_batches: Vec<Vec<String>> = if filter.job_ids.is_empty() {
+            vec![Vec::new()]
+        } else {
+            filter.job_ids.chunks(MAX_JOB_IDS_PER_CALL).map(<[String]>::to_vec).collect()
+        };
+        let mut out = Vec::new();
+        for ids in id_batches {
+            let mut next: Option<String> = None;
+            loop {
+                let mut filters = DescribeJobsRequestFilters::builder();
+                if !ids.is_empty() {
+                    filters = filters.set_job_ids(Some(ids.clone()));
+                }
+                if let Some(from) = &filter.from_date {
+                    filters = filters.from_date(from.clone());
+                }
+                let resp = self
+                    .client
+                    .describe_jobs()
+                    .filters(filters.build())
+                    .max_results(1000)
+                    .set_next_token(next.take())
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("DRS DescribeJobs", &e))?;
+                out.extend(resp.items().iter().map(job_of));
+                match resp.next_token() {
+                    Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                    _ => break,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn start_recovery(&self, request: StartRecoveryRequest) -> Result<Job, TaskError> {
+        let servers = request
+            .source_server_ids
+            .iter()
+            .map(|id| {
+                StartRecoveryRequestSourceServer::builder()
+                    .source_server_id(id)
+                    .build()
+                    .map_err(|e| TaskError::Internal(format!("DRS StartRecovery request for {id}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let resp = self
+            .client
+            .start_recovery()
+            .set_source_servers(Some(servers))
+            .is_drill(request.is_drill)
+            .set_tags(Some(request.tags.into_iter().collect()))
+            .send()
+            .await
+            .map_err(|e| from_sdk("DRS StartRecovery", &e))?;
+        resp.job()
+            .map(job_of)
+            .ok_or_else(|| TaskError::Internal("DRS StartRecovery answered without a job".into()))
+    }
+
+    async fn terminate_recovery_instances(&self, recovery_instance_ids: Vec<String>) -> Result<Job, TaskError> {
+        let resp = self
+            .client
+            .terminate_recovery_instances()
+            .set_recovery_instance_ids(Some(recovery_instance_ids))
+            .send()
+            .await
+            .map_err(|e| from_sdk("DRS TerminateRecoveryInstances", &e))?;
+        resp.job()
+            .map(job_of)
+            .ok_or_else(|| TaskError::Internal("DRS TerminateRecoveryInstances answered without a job".into()))
+    }
+}
+
+fn job_of(j: &aws_sdk_drs::types::Job) -> Job {
+    Job {
+        id: j.job_id().to_string(),
+        status: j.status().map(|s| JobStatus::parse(s.as_str())).unwrap_or(JobStatus::Pending),
+        job_type: j.r#type().map(|t| t.as_str().to_string()),
+        tags: j.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+        created_at: j.creation_date_time().map(str::to_string),
+        ended_at: j.end_date_time().map(str::to_string),
+        servers: j
+            .participating_servers()
+            .iter()
+            .map(|p| JobServer {
+                source_server_id: p.source_server_id().unwrap_or_default().to_string(),
+                recovery_instance_id: p.recovery_instance_id().filter(|s| !s.is_empty()).map(str::to_string),
+                // Not yet reported: the server has not started launching.
+                launch_status: p.launch_status().map(|s| LaunchStatus::parse(s.as_str())).unwrap_or(LaunchStatus::Pending),
+            })
+            .collect(),
+    }
+}

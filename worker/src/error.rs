@@ -1,0 +1,295 @@
+//! The errors a task can fail with, each mapped to one of the contract's error names (which the
+//! generated Retry/Catch match) and a cause a person can act on.
+
+use std::fmt::Debug;
+
+use drs_codegen::contract::{ErrorName, MAX_CAUSE_CHARS, MAX_ERROR_CHARS};
+
+/// Why a task failed. `name()` is the wire name sent with SendTaskFailure, `Display` the cause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskError {
+    /// The task input (or the execution input inside it) is malformed.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// A RECOVERY without the plan's name as confirmation.
+    #[error("{0}")]
+    RecoveryNotConfirmed(String),
+    /// Every problem preflight (or a start task re-resolving its wave) found, at once.
+    #[error("{} problem(s) found: {}", .0.len(), .0.join("; "))]
+    PreflightFailed(Vec<String>),
+    /// Another execution of the plan holds the run lock.
+    #[error("{0}")]
+    PlanAlreadyRunning(String),
+    #[error("{call}: a DRS quota was exceeded: {detail}")]
+    QuotaExceeded { call: String, detail: String },
+    #[error("{call}: throttled ({detail}); the state machine retries with backoff")]
+    Throttled { call: String, detail: String },
+    #[error("{call}: {detail}; the state machine retries")]
+    Transient { call: String, detail: String },
+    #[error("{call}: access denied ({detail}); allow this call in the worker's IAM role")]
+    AccessDenied { call: String, detail: String },
+    /// An answer the worker cannot make sense of, or a bug. Not retried.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl TaskError {
+    pub fn transient(call: impl Into<String>, detail: impl Into<String>) -> Self {
+        TaskError::Transient { call: call.into(), detail: detail.into() }
+    }
+
+    pub fn name(&self) -> ErrorName {
+        match self {
+            TaskError::InvalidInput(_) => ErrorName::InvalidInput,
+            TaskError::RecoveryNotConfirmed(_) => ErrorName::RecoveryNotConfirmed,
+            TaskError::PreflightFailed(_) => ErrorName::PreflightFailed,
+            TaskError::PlanAlreadyRunning(_) => ErrorName::PlanAlreadyRunning,
+            TaskError::QuotaExceeded { .. } => ErrorName::QuotaExceeded,
+            TaskError::Throttled { .. } => ErrorName::Throttled,
+            TaskError::Transient { .. } => ErrorName::Transient,
+            TaskError::AccessDenied { .. } => ErrorName::AccessDenied,
+            TaskError::Internal(_) => ErrorName::Internal,
+        }
+    }
+
+    pub fn retryable(&self) -> bool {
+        self.name().retryable()
+    }
+
+    /// `(error, cause)` for SendTaskFailure, within the API's limits.
+    pub fn to_wire(&self) -> (String, String) {
+        (
+            truncate_chars(self.name().as_str(), MAX_ERROR_CHARS),
+            truncate_chars(&self.to_string(), MAX_CAUSE_CHARS),
+        )
+    }
+}
+
+const TRUNCATION_MARK: &str = "… (truncated)";
+
+/// At most `max` characters (Step Functions counts characters, not bytes), cut on a char
+/// boundary, with a visible mark when something was cut.
+pub fn truncate_chars(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mark_len = TRUNCATION_MARK.chars().count();
+    if max <= mark_len {
+        return s.chars().take(max).collect();
+    }
+    let mut out: String = s.chars().take(max - mark_len).collect();
+    out.push_str(TRUNCATION_MARK);
+    out
+}
+
+/// How an AWS call failed, reduced to what the classification needs (so it can be tested
+/// without building SDK errors).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceFailure {
+    pub kind: FailureKind,
+    /// The modeled error code (`ThrottlingException`, ...), when the service answered.
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub status: Option<u16>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The service answered with an error.
+    #[default]
+    Service,
+    /// The request timed out.
+    Timeout,
+    /// The request could not be sent (connection refused, DNS, TLS).
+    Dispatch,
+    /// The answer could not be read.
+    Response,
+    /// The request could not be built (a bug or bad configuration).
+    Construction,
+}
+
+const THROTTLING_CODES: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "SlowDown",
+];
+const ACCESS_CODES: &[&str] = &[
+    "AccessDeniedException",
+    "AccessDenied",
+    "UnauthorizedOperation",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "MissingAuthenticationTokenException",
+    "KmsAccessDeniedException",
+];
+const TRANSIENT_CODES: &[&str] = &[
+    "InternalServerException",
+    "InternalServerError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "ExpiredTokenException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    // A conditional write that lost a race with a concurrent retry of the same task: the retry
+    // reads what the winner wrote.
+    "ConditionalCheckFailedException",
+    "TransactionConflictException",
+    "TransactionCanceledException",
+];
+
+/// Maps a failed call to a task error. `call` names the service and operation
+/// ("DRS StartRecovery") so the cause says what failed.
+pub fn classify(call: &str, failure: &ServiceFailure) -> TaskError {
+    let code = failure.code.as_deref().unwrap_or("");
+    let message = failure.message.as_deref().unwrap_or("no message");
+    let detail = if code.is_empty() {
+        match failure.status {
+            Some(status) => format!("HTTP {status}: {message}"),
+            None => message.to_string(),
+        }
+    } else {
+        format!("{code}: {message}")
+    };
+    let call = call.to_string();
+    match failure.kind {
+        FailureKind::Timeout | FailureKind::Dispatch | FailureKind::Response => {
+            return TaskError::Transient { call, detail };
+        }
+        FailureKind::Construction => {
+            return TaskError::Internal(format!("{call}: the request could not be built: {detail}"));
+        }
+        FailureKind::Service => {}
+    }
+    if THROTTLING_CODES.contains(&code) || failure.status == Some(429) {
+        return TaskError::Throttled { call, detail };
+    }
+    if ACCESS_CODES.contains(&code) || (code.is_empty() && failure.status == Some(403)) {
+        return TaskError::AccessDenied { call, detail };
+    }
+    if code == "ServiceQuotaExceededException" {
+        return TaskError::QuotaExceeded {
+            call,
+            detail: format!("{detail}; raise the quota or lower --max-servers-per-job / the wave size"),
+        };
+    }
+    if TRANSIENT_CODES.contains(&code) || failure.status.is_some_and(|s| s >= 500) {
+        return TaskError::Transient { call, detail };
+    }
+    let hint = match code {
+        "UninitializedAccountException" => {
+            "; DRS is not initialized in this account and region: initialize it in the DRS console"
+        }
+        "ConflictException" => "; a source server may already be in another DRS job",
+        "ValidationException" => "; DRS rejected the request as invalid",
+        "ResourceNotFoundException" => "; the resource does not exist (or not in this region)",
+        _ => "",
+    };
+    TaskError::Internal(format!("{call} failed: {detail}{hint}"))
+}
+
+/// Classifies any SDK error (all service crates share `SdkError` and `HttpResponse`).
+pub fn from_sdk<E>(call: &str, err: &aws_sdk_drs::error::SdkError<E, aws_sdk_drs::config::http::HttpResponse>) -> TaskError
+where
+    E: aws_sdk_drs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    classify(call, &failure_of(err))
+}
+
+/// Reduces an SDK error to a [`ServiceFailure`].
+pub fn failure_of<E>(err: &aws_sdk_drs::error::SdkError<E, aws_sdk_drs::config::http::HttpResponse>) -> ServiceFailure
+where
+    E: aws_sdk_drs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    use aws_sdk_drs::error::{DisplayErrorContext, SdkError};
+    let text = || Some(DisplayErrorContext(err).to_string());
+    match err {
+        SdkError::ServiceError(ctx) => ServiceFailure {
+            kind: FailureKind::Service,
+            code: ctx.err().code().map(str::to_string),
+            message: ctx.err().message().map(str::to_string).or_else(text),
+            status: Some(ctx.raw().status().as_u16()),
+        },
+        SdkError::TimeoutError(_) => ServiceFailure { kind: FailureKind::Timeout, message: text(), ..Default::default() },
+        SdkError::DispatchFailure(_) => ServiceFailure { kind: FailureKind::Dispatch, message: text(), ..Default::default() },
+        SdkError::ConstructionFailure(_) => {
+            ServiceFailure { kind: FailureKind::Construction, message: text(), ..Default::default() }
+        }
+        _ => ServiceFailure { kind: FailureKind::Response, message: text(), ..Default::default() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(code: &str, status: u16) -> ServiceFailure {
+        ServiceFailure {
+            kind: FailureKind::Service,
+            code: Some(code.to_string()),
+            message: Some("something happened".to_string()),
+            status: Some(status),
+        }
+    }
+
+    #[test]
+    fn drs_errors_map_to_contract_names() {
+        let cases = [
+            (service("ThrottlingException", 429), ErrorName::Throttled),
+            (service("InternalServerException", 500), ErrorName::Transient),
+            (service("", 503), ErrorName::Transient),
+            (service("AccessDeniedException", 403), ErrorName::AccessDenied),
+            (service("ServiceQuotaExceededException", 402), ErrorName::QuotaExceeded),
+            (service("ConditionalCheckFailedException", 400), ErrorName::Transient),
+            (service("ProvisionedThroughputExceededException", 400), ErrorName::Throttled),
+            (service("ValidationException", 400), ErrorName::Internal),
+            (service("ConflictException", 409), ErrorName::Internal),
+            (ServiceFailure { kind: FailureKind::Dispatch, ..Default::default() }, ErrorName::Transient),
+            (ServiceFailure { kind: FailureKind::Timeout, ..Default::default() }, ErrorName::Transient),
+            (ServiceFailure { kind: FailureKind::Construction, ..Default::default() }, ErrorName::Internal),
+        ];
+        for (failure, want) in cases {
+            let err = classify("DRS StartRecovery", &failure);
+            assert_eq!(err.name(), want, "{failure:?} -> {err:?}");
+            assert!(err.to_string().contains("DRS StartRecovery"), "cause names the call: {err}");
+        }
+        assert!(classify("x", &service("ThrottlingException", 429)).retryable());
+        assert!(!classify("x", &service("AccessDeniedException", 403)).retryable());
+    }
+
+    #[test]
+    fn causes_say_what_to_do() {
+        let denied = classify("DRS StartRecovery", &service("AccessDeniedException", 403));
+        assert!(denied.to_string().contains("IAM role"), "{denied}");
+        let uninit = classify("DRS DescribeJobs", &service("UninitializedAccountException", 400));
+        assert!(uninit.to_string().contains("initialize"), "{uninit}");
+    }
+
+    #[test]
+    fn truncation_respects_limits_and_char_boundaries() {
+        let long = "é".repeat(MAX_CAUSE_CHARS + 10);
+        let err = TaskError::Internal(long);
+        let (error, cause) = err.to_wire();
+        assert_eq!(error, "DrsWaves.Internal");
+        assert_eq!(cause.chars().count(), MAX_CAUSE_CHARS);
+        assert!(cause.ends_with(TRUNCATION_MARK));
+        assert_eq!(truncate_chars("short", 10), "short");
+        assert_eq!(truncate_chars("ab€cd", 3), "ab€");
+        let exact = "x".repeat(MAX_ERROR_CHARS);
+        assert_eq!(truncate_chars(&exact, MAX_ERROR_CHARS), exact);
+    }
+
+    #[test]
+    fn preflight_failure_names_every_problem() {
+        let err = TaskError::PreflightFailed(vec!["a is unknown".into(), "b is stalled".into()]);
+        let (name, cause) = err.to_wire();
+        assert_eq!(name, "DrsWaves.PreflightFailed");
+        assert!(cause.contains("2 problem(s)") && cause.contains("a is unknown") && cause.contains("b is stalled"));
+    }
+}

@@ -1,0 +1,89 @@
+//! Test-only fault points. Off unless `DRS_WAVES_TEST_FAULT` is set; the end-to-end tests use
+//! them to kill the worker at the two moments a retried start task must survive.
+
+use crate::error::TaskError;
+
+/// The environment variable that turns a fault point on.
+pub const FAULT_ENV: &str = "DRS_WAVES_TEST_FAULT";
+
+/// Exit code of a process stopped by a fault point.
+pub const FAULT_EXIT_CODE: i32 = 86;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultPoint {
+    /// Right after StartRecovery returned, before the history write.
+    ExitAfterStartRecovery,
+    /// After the history write, before the task is answered.
+    ExitAfterHistoryWrite,
+}
+
+impl FaultPoint {
+    pub const ALL: [FaultPoint; 2] = [FaultPoint::ExitAfterStartRecovery, FaultPoint::ExitAfterHistoryWrite];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultPoint::ExitAfterStartRecovery => "exit-after-start-recovery",
+            FaultPoint::ExitAfterHistoryWrite => "exit-after-history-write",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        FaultPoint::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// What a fault point does when reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultAction {
+    /// Exit the process at once, answering nothing (as `DRS_WAVES_TEST_FAULT` does).
+    Exit,
+    /// Fail the task with a Transient error (in-process tests, where exiting would end the test).
+    Fail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Faults {
+    armed: Option<(FaultPoint, FaultAction)>,
+}
+
+impl Faults {
+    pub fn none() -> Self {
+        Faults::default()
+    }
+
+    pub fn armed(point: FaultPoint, action: FaultAction) -> Self {
+        Faults { armed: Some((point, action)) }
+    }
+
+    /// Reads `DRS_WAVES_TEST_FAULT`; unset or empty means no fault.
+    pub fn from_env() -> Result<Self, String> {
+        match std::env::var(FAULT_ENV) {
+            Ok(v) if !v.trim().is_empty() => match FaultPoint::parse(v.trim()) {
+                Some(p) => Ok(Faults::armed(p, FaultAction::Exit)),
+                None => Err(format!(
+                    "{FAULT_ENV}={v:?} is not a fault point; use one of: {}",
+                    FaultPoint::ALL.map(FaultPoint::name).join(", ")
+                )),
+            },
+            _ => Ok(Faults::none()),
+        }
+    }
+
+    pub fn is_armed(&self) -> bool {
+        self.armed.is_some()
+    }
+
+    /// Called at each fault point.
+    pub fn hit(&self, point: FaultPoint) -> Result<(), TaskError> {
+        match self.armed {
+            Some((p, FaultAction::Exit)) if p == point => {
+                eprintln!("drs-worker: test fault point {} reached: exiting", point.name());
+                std::process::exit(FAULT_EXIT_CODE);
+            }
+            Some((p, FaultAction::Fail)) if p == point => {
+                Err(TaskError::transient("test fault point", format!("{} reached", point.name())))
+            }
+            _ => Ok(()),
+        }
+    }
+}

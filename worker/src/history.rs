@@ -1,0 +1,713 @@
+//! The execution history in DynamoDB.
+//!
+//! # Key design
+//!
+//! One table, keys from `drs_codegen::contract::history`:
+//!
+//! | pk | sk | item |
+//! |---|---|---|
+//! | `EXEC#<execution ARN>` | `EXECUTION` | plan, mode, `executionStatus` (RUNNING, SUCCEEDED, SUCCEEDED_WITH_FAILURES, FAILED), `startedAt`, `endedAt`, `error`, `cause`, `planName`, `waveStatuses`, `terminateJobIds` |
+//! | `EXEC#<execution ARN>` | `WAVE#0001` | `waveName`, `waveStatus`, `jobIds`, `waveStartedAt`, `waveEndedAt`, `checks`, `counts`, `reason` |
+//! | `EXEC#<execution ARN>` | `WAVE#0001#JOB#<jobID>` | `jobStatus`, `servers` (per source server: `launchStatus`, `recoveryInstanceID`, `required`) |
+//! | `LOCK#<plan>` | `LOCK` | `holder` (execution ARN), `acquiredAt` |
+//!
+//! No item grows with the size of the plan past what one DRS job holds (at most 200 servers),
+//! so none nears DynamoDB's 400 KB item limit. Only the EXECUTION item carries `executionStatus`,
+//! `planName` and `startedAt`, so only executions appear in the two indexes.
+//!
+//! # Access patterns
+//!
+//! - One execution: GetItem (`EXEC#arn`, `EXECUTION`); everything about it: Query `pk = EXEC#arn`.
+//! - What is running now: Query `status-index` with `executionStatus = RUNNING`, newest first.
+//! - Recent executions of a plan: Query `plan-index` with `planName = <plan>`, newest first.
+//! - The run lock: conditional PutItem / DeleteItem on (`LOCK#<plan>`, `LOCK`).
+//!
+//! Every write is safe to repeat: a retried task either finds what an earlier attempt wrote or
+//! loses a conditional write and is retried ([`crate::TaskError::Transient`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TableStatus,
+};
+use drs_codegen::contract::ServerCounts;
+use drs_codegen::contract::history::{
+    PARTITION_KEY, PLAN_INDEX, PLAN_INDEX_PARTITION_KEY, PLAN_INDEX_SORT_KEY, SORT_KEY, STATUS_INDEX,
+    STATUS_INDEX_PARTITION_KEY, STATUS_INDEX_SORT_KEY,
+};
+
+use crate::error::{TaskError, from_sdk};
+
+pub const STATUS_RUNNING: &str = "RUNNING";
+pub const STATUS_SUCCEEDED: &str = "SUCCEEDED";
+pub const STATUS_SUCCEEDED_WITH_FAILURES: &str = "SUCCEEDED_WITH_FAILURES";
+pub const STATUS_FAILED: &str = "FAILED";
+pub const WAVE_LAUNCHING: &str = "LAUNCHING";
+
+pub const EXECUTION_SK: &str = "EXECUTION";
+pub const LOCK_SK: &str = "LOCK";
+
+pub fn execution_pk(execution_id: &str) -> String {
+    format!("EXEC#{execution_id}")
+}
+
+pub fn wave_sk(index: u32) -> String {
+    format!("WAVE#{index:04}")
+}
+
+pub fn job_sk(index: u32, job_id: &str) -> String {
+    format!("WAVE#{index:04}#JOB#{job_id}")
+}
+
+pub fn lock_pk(plan: &str) -> String {
+    format!("LOCK#{plan}")
+}
+
+/// The EXECUTION item.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecutionRecord {
+    pub execution_id: String,
+    pub execution_name: String,
+    pub plan_name: String,
+    pub mode: String,
+    pub status: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub wave_count: u32,
+    pub server_count: u32,
+    pub wave_statuses: BTreeMap<String, String>,
+    /// Set once the drill clean-up ran, so a retried finish does not terminate twice.
+    pub terminate_job_ids: Option<Vec<String>>,
+}
+
+/// The end of an execution. Written as an upsert: record-failure may run before preflight
+/// created the record.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecutionClose {
+    pub execution_id: String,
+    pub execution_name: String,
+    pub plan_name: String,
+    pub mode: Option<String>,
+    /// Kept if the record has one.
+    pub started_at: String,
+    pub status: String,
+    pub ended_at: String,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub wave_statuses: BTreeMap<String, String>,
+}
+
+/// A WAVE item.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WaveRecord {
+    pub execution_id: String,
+    pub index: u32,
+    pub name: String,
+    pub status: String,
+    pub job_ids: Vec<String>,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub checks: u32,
+    pub servers: ServerCounts,
+    pub reason: String,
+}
+
+/// One server's line in a JOB item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerRecord {
+    pub launch_status: String,
+    pub recovery_instance_id: Option<String>,
+    pub required: bool,
+}
+
+/// A JOB item: one DRS job of a wave, per-server detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRecord {
+    pub execution_id: String,
+    pub wave_index: u32,
+    pub job_id: String,
+    pub job_status: String,
+    pub servers: BTreeMap<String, ServerRecord>,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockOutcome {
+    /// Taken now, or already ours (a retried preflight).
+    Acquired,
+    HeldBy(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LaunchWrite {
+    Written,
+    /// The wave is already LAUNCHING with these other job IDs (a concurrent attempt won).
+    Conflict { recorded: Vec<String> },
+}
+
+/// The history operations the tasks need. [`DynamoHistory`] is the real one;
+/// [`crate::testing::MemoryHistory`] keeps the same rules in memory for unit tests.
+pub trait History: Send + Sync + 'static {
+    fn acquire_lock(
+        &self,
+        plan: &str,
+        execution_id: &str,
+        now: &str,
+    ) -> impl Future<Output = Result<LockOutcome, TaskError>> + Send;
+    /// Takes the lock from `previous_holder`; false when it changed hands meanwhile.
+    fn take_over_lock(
+        &self,
+        plan: &str,
+        execution_id: &str,
+        previous_holder: &str,
+        now: &str,
+    ) -> impl Future<Output = Result<bool, TaskError>> + Send;
+    /// Releases the lock if `execution_id` holds it; false otherwise.
+    fn release_lock(&self, plan: &str, execution_id: &str) -> impl Future<Output = Result<bool, TaskError>> + Send;
+    /// Creates the EXECUTION item; an existing one (a retried preflight) is left as it is.
+    fn create_execution(&self, record: ExecutionRecord) -> impl Future<Output = Result<(), TaskError>> + Send;
+    fn get_execution(
+        &self,
+        execution_id: &str,
+    ) -> impl Future<Output = Result<Option<ExecutionRecord>, TaskError>> + Send;
+    fn close_execution(&self, close: ExecutionClose) -> impl Future<Output = Result<(), TaskError>> + Send;
+    fn record_terminate_jobs(
+        &self,
+        execution_id: &str,
+        job_ids: Vec<String>,
+    ) -> impl Future<Output = Result<(), TaskError>> + Send;
+    fn get_wave(
+        &self,
+        execution_id: &str,
+        index: u32,
+    ) -> impl Future<Output = Result<Option<WaveRecord>, TaskError>> + Send;
+    /// Moves the wave to LAUNCHING with its job IDs, in one conditional write: refused when the
+    /// wave is already LAUNCHING with other job IDs.
+    fn record_wave_launch(&self, wave: WaveRecord) -> impl Future<Output = Result<LaunchWrite, TaskError>> + Send;
+    /// Writes a check: each job's per-server detail, then the wave's status and counts.
+    fn record_wave_check(
+        &self,
+        wave: WaveRecord,
+        jobs: Vec<JobRecord>,
+    ) -> impl Future<Output = Result<(), TaskError>> + Send;
+    fn list_jobs(&self, execution_id: &str) -> impl Future<Output = Result<Vec<JobRecord>, TaskError>> + Send;
+}
+
+/// [`History`] in a DynamoDB table.
+#[derive(Clone, Debug)]
+pub struct DynamoHistory {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn list_s(v: &[String]) -> AttributeValue {
+    AttributeValue::L(v.iter().map(|x| s(x.clone())).collect())
+}
+
+fn map_s(v: &BTreeMap<String, String>) -> AttributeValue {
+    AttributeValue::M(v.iter().map(|(k, x)| (k.clone(), s(x.clone()))).collect())
+}
+
+fn counts_av(c: &ServerCounts) -> AttributeValue {
+    AttributeValue::M(HashMap::from([
+        ("total".to_string(), n(c.total)),
+        ("launched".to_string(), n(c.launched)),
+        ("failed".to_string(), n(c.failed)),
+        ("launching".to_string(), n(c.launching)),
+        ("optionalFailed".to_string(), n(c.optional_failed)),
+    ]))
+}
+
+fn get_s(item: &Item, k: &str) -> Option<String> {
+    item.get(k).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn get_n(item: &Item, k: &str) -> u32 {
+    item.get(k).and_then(|v| v.as_n().ok()).and_then(|x| x.parse().ok()).unwrap_or(0)
+}
+
+fn get_list_s(item: &Item, k: &str) -> Option<Vec<String>> {
+    item.get(k)
+        .and_then(|v| v.as_l().ok())
+        .map(|l| l.iter().filter_map(|x| x.as_s().ok().cloned()).collect())
+}
+
+fn get_map_s(item: &Item, k: &str) -> BTreeMap<String, String> {
+    item.get(k)
+        .and_then(|v| v.as_m().ok())
+        .map(|m| m.iter().filter_map(|(k, v)| v.as_s().ok().map(|x| (k.clone(), x.clone()))).collect())
+        .unwrap_or_default()
+}
+
+fn counts_of(item: &Item, k: &str) -> ServerCounts {
+    match item.get(k).and_then(|v| v.as_m().ok()) {
+        Some(m) => ServerCounts {
+            total: get_n(m, "total"),
+            launched: get_n(m, "launched"),
+            failed: get_n(m, "failed"),
+            launching: get_n(m, "launching"),
+            optional_failed: get_n(m, "optionalFailed"),
+        },
+        None => ServerCounts::default(),
+    }
+}
+
+fn execution_of(item: &Item) -> ExecutionRecord {
+    ExecutionRecord {
+        execution_id: get_s(item, "executionId").unwrap_or_default(),
+        execution_name: get_s(item, "executionName").unwrap_or_default(),
+        plan_name: get_s(item, PLAN_INDEX_PARTITION_KEY).unwrap_or_default(),
+        mode: get_s(item, "mode").unwrap_or_default(),
+        status: get_s(item, STATUS_INDEX_PARTITION_KEY).unwrap_or_default(),
+        started_at: get_s(item, STATUS_INDEX_SORT_KEY).unwrap_or_default(),
+        ended_at: get_s(item, "endedAt"),
+        error: get_s(item, "error"),
+        cause: get_s(item, "cause"),
+        wave_count: get_n(item, "waveCount"),
+        server_count: get_n(item, "serverCount"),
+        wave_statuses: get_map_s(item, "waveStatuses"),
+        terminate_job_ids: get_list_s(item, "terminateJobIds"),
+    }
+}
+
+fn wave_of(item: &Item) -> WaveRecord {
+    WaveRecord {
+        execution_id: get_s(item, "executionId").unwrap_or_default(),
+        index: get_n(item, "waveIndex"),
+        name: get_s(item, "waveName").unwrap_or_default(),
+        status: get_s(item, "waveStatus").unwrap_or_default(),
+        job_ids: get_list_s(item, "jobIds").unwrap_or_default(),
+        started_at: get_s(item, "waveStartedAt").unwrap_or_default(),
+        ended_at: get_s(item, "waveEndedAt"),
+        checks: get_n(item, "checks"),
+        servers: counts_of(item, "counts"),
+        reason: get_s(item, "reason").unwrap_or_default(),
+    }
+}
+
+fn job_of(item: &Item) -> JobRecord {
+    let servers = item
+        .get("servers")
+        .and_then(|v| v.as_m().ok())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(id, v)| {
+                    let fields = v.as_m().ok()?;
+                    Some((
+                        id.clone(),
+                        ServerRecord {
+                            launch_status: get_s(fields, "launchStatus").unwrap_or_default(),
+                            recovery_instance_id: get_s(fields, "recoveryInstanceID"),
+                            required: fields.get("required").and_then(|b| b.as_bool().ok()).copied().unwrap_or(true),
+                        },
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    JobRecord {
+        execution_id: get_s(item, "executionId").unwrap_or_default(),
+        wave_index: get_n(item, "waveIndex"),
+        job_id: get_s(item, "jobId").unwrap_or_default(),
+        job_status: get_s(item, "jobStatus").unwrap_or_default(),
+        servers,
+        updated_at: get_s(item, "updatedAt").unwrap_or_default(),
+    }
+}
+
+/// SET clauses with `#name`/`:name` placeholders for every attribute (many of ours are
+/// DynamoDB reserved words: status, mode, error, ...).
+#[derive(Default)]
+struct Update {
+    sets: Vec<String>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+    condition: Option<String>,
+}
+
+impl Update {
+    fn set(&mut self, attr: &str, v: AttributeValue) -> &mut Self {
+        let i = self.sets.len();
+        self.sets.push(format!("#a{i} = :v{i}"));
+        self.names.insert(format!("#a{i}"), attr.to_string());
+        self.values.insert(format!(":v{i}"), v);
+        self
+    }
+
+    fn set_if_not_exists(&mut self, attr: &str, v: AttributeValue) -> &mut Self {
+        let i = self.sets.len();
+        self.sets.push(format!("#a{i} = if_not_exists(#a{i}, :v{i})"));
+        self.names.insert(format!("#a{i}"), attr.to_string());
+        self.values.insert(format!(":v{i}"), v);
+        self
+    }
+
+    /// A condition; its placeholders (`#x`, `:x`) are given with [`Update::name`] and
+    /// [`Update::value`].
+    fn condition(&mut self, expr: &str) -> &mut Self {
+        self.condition = Some(expr.to_string());
+        self
+    }
+
+    fn name(&mut self, placeholder: &str, attr: &str) -> &mut Self {
+        self.names.insert(placeholder.to_string(), attr.to_string());
+        self
+    }
+
+    fn value(&mut self, placeholder: &str, v: AttributeValue) -> &mut Self {
+        self.values.insert(placeholder.to_string(), v);
+        self
+    }
+
+    fn expression(&self) -> String {
+        format!("SET {}", self.sets.join(", "))
+    }
+}
+
+impl DynamoHistory {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        DynamoHistory { client, table: table.into() }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn key(pk: String, sk: &str) -> Item {
+        HashMap::from([(PARTITION_KEY.to_string(), s(pk)), (SORT_KEY.to_string(), s(sk))])
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, TaskError> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DynamoDB GetItem", &e))?;
+        Ok(resp.item().cloned())
+    }
+
+    /// Applies `u`; false when its condition failed.
+    async fn update(&self, pk: String, sk: &str, u: Update) -> Result<bool, TaskError> {
+        let resp = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(pk, sk)))
+            .update_expression(u.expression())
+            .set_condition_expression(u.condition)
+            .set_expression_attribute_names(Some(u.names))
+            .set_expression_attribute_values(Some(u.values))
+            .send()
+            .await;
+        match resp {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(from_sdk("DynamoDB UpdateItem", &e)),
+        }
+    }
+
+    async fn query_execution(&self, execution_id: &str) -> Result<Vec<Item>, TaskError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :wave)")
+                .expression_attribute_names("#pk", PARTITION_KEY)
+                .expression_attribute_names("#sk", SORT_KEY)
+                .expression_attribute_values(":pk", s(execution_pk(execution_id)))
+                .expression_attribute_values(":wave", s("WAVE#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| from_sdk("DynamoDB Query", &e))?;
+            items.extend(resp.items().iter().cloned());
+            match resp.last_evaluated_key() {
+                Some(k) if !k.is_empty() => start = Some(k.clone()),
+                _ => return Ok(items),
+            }
+        }
+    }
+}
+
+impl History for DynamoHistory {
+    async fn acquire_lock(&self, plan: &str, execution_id: &str, now: &str) -> Result<LockOutcome, TaskError> {
+        let mut item = Self::key(lock_pk(plan), LOCK_SK);
+        item.insert("holder".into(), s(execution_id));
+        item.insert("acquiredAt".into(), s(now));
+        item.insert("plan".into(), s(plan));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk) OR #holder = :me")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#holder", "holder")
+            .expression_attribute_values(":me", s(execution_id))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(LockOutcome::Acquired),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                match self.get(lock_pk(plan), LOCK_SK).await?.and_then(|i| get_s(&i, "holder")) {
+                    Some(holder) => Ok(LockOutcome::HeldBy(holder)),
+                    None => Err(TaskError::transient("DynamoDB PutItem (run lock)", "the lock was released while taking it")),
+                }
+            }
+            Err(e) => Err(from_sdk("DynamoDB PutItem (run lock)", &e)),
+        }
+    }
+
+    async fn take_over_lock(&self, plan: &str, execution_id: &str, previous_holder: &str, now: &str) -> Result<bool, TaskError> {
+        let mut u = Update::default();
+        u.set("holder", s(execution_id)).set("acquiredAt", s(now)).set("previousHolder", s(previous_holder));
+        u.condition("#holder = :prev").name("#holder", "holder").value(":prev", s(previous_holder));
+        self.update(lock_pk(plan), LOCK_SK, u).await
+    }
+
+    async fn release_lock(&self, plan: &str, execution_id: &str) -> Result<bool, TaskError> {
+        let resp = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(lock_pk(plan), LOCK_SK)))
+            .condition_expression("#holder = :me")
+            .expression_attribute_names("#holder", "holder")
+            .expression_attribute_values(":me", s(execution_id))
+            .send()
+            .await;
+        match resp {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(from_sdk("DynamoDB DeleteItem (run lock)", &e)),
+        }
+    }
+
+    async fn create_execution(&self, r: ExecutionRecord) -> Result<(), TaskError> {
+        let mut item = Self::key(execution_pk(&r.execution_id), EXECUTION_SK);
+        item.insert("itemType".into(), s("EXECUTION"));
+        item.insert("executionId".into(), s(&r.execution_id));
+        item.insert("executionName".into(), s(&r.execution_name));
+        item.insert(PLAN_INDEX_PARTITION_KEY.into(), s(&r.plan_name));
+        item.insert("mode".into(), s(&r.mode));
+        item.insert(STATUS_INDEX_PARTITION_KEY.into(), s(&r.status));
+        item.insert(STATUS_INDEX_SORT_KEY.into(), s(&r.started_at));
+        item.insert("waveCount".into(), n(r.wave_count));
+        item.insert("serverCount".into(), n(r.server_count));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            // Created by an earlier attempt of this preflight.
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e) => Err(from_sdk("DynamoDB PutItem (execution record)", &e)),
+        }
+    }
+
+    async fn get_execution(&self, execution_id: &str) -> Result<Option<ExecutionRecord>, TaskError> {
+        Ok(self.get(execution_pk(execution_id), EXECUTION_SK).await?.map(|i| execution_of(&i)))
+    }
+
+    async fn close_execution(&self, c: ExecutionClose) -> Result<(), TaskError> {
+        let mut u = Update::default();
+        u.set("itemType", s("EXECUTION"))
+            .set("executionId", s(&c.execution_id))
+            .set(STATUS_INDEX_PARTITION_KEY, s(&c.status))
+            .set("endedAt", s(&c.ended_at))
+            .set("waveStatuses", map_s(&c.wave_statuses))
+            .set_if_not_exists("executionName", s(&c.execution_name))
+            .set_if_not_exists(PLAN_INDEX_PARTITION_KEY, s(&c.plan_name))
+            .set_if_not_exists(STATUS_INDEX_SORT_KEY, s(&c.started_at));
+        if let Some(mode) = &c.mode {
+            u.set_if_not_exists("mode", s(mode));
+        }
+        if let Some(error) = &c.error {
+            u.set("error", s(error));
+        }
+        if let Some(cause) = &c.cause {
+            u.set("cause", s(cause));
+        }
+        self.update(execution_pk(&c.execution_id), EXECUTION_SK, u).await.map(|_| ())
+    }
+
+    async fn record_terminate_jobs(&self, execution_id: &str, job_ids: Vec<String>) -> Result<(), TaskError> {
+        let mut u = Update::default();
+        u.set("terminateJobIds", list_s(&job_ids));
+        self.update(execution_pk(execution_id), EXECUTION_SK, u).await.map(|_| ())
+    }
+
+    async fn get_wave(&self, execution_id: &str, index: u32) -> Result<Option<WaveRecord>, TaskError> {
+        Ok(self.get(execution_pk(execution_id), &wave_sk(index)).await?.map(|i| wave_of(&i)))
+    }
+
+    async fn record_wave_launch(&self, w: WaveRecord) -> Result<LaunchWrite, TaskError> {
+        let key = w.job_ids.join(",");
+        let mut u = Update::default();
+        u.set("itemType", s("WAVE"))
+            .set("executionId", s(&w.execution_id))
+            .set("waveIndex", n(w.index))
+            .set("waveName", s(&w.name))
+            .set("waveStatus", s(WAVE_LAUNCHING))
+            .set("jobIds", list_s(&w.job_ids))
+            .set("jobIdsKey", s(&key))
+            .set("checks", n(w.checks))
+            .set("counts", counts_av(&w.servers))
+            .set_if_not_exists("waveStartedAt", s(&w.started_at));
+        u.condition("attribute_not_exists(#ws) OR #ws <> :launching OR #key = :key")
+            .name("#ws", "waveStatus")
+            .name("#key", "jobIdsKey")
+            .value(":launching", s(WAVE_LAUNCHING))
+            .value(":key", s(&key));
+        let written = self.update(execution_pk(&w.execution_id), &wave_sk(w.index), u).await?;
+        if written {
+            return Ok(LaunchWrite::Written);
+        }
+        let recorded = self.get_wave(&w.execution_id, w.index).await?.map(|r| r.job_ids).unwrap_or_default();
+        Ok(LaunchWrite::Conflict { recorded })
+    }
+
+    async fn record_wave_check(&self, w: WaveRecord, jobs: Vec<JobRecord>) -> Result<(), TaskError> {
+        for j in &jobs {
+            let mut item = Self::key(execution_pk(&j.execution_id), &job_sk(j.wave_index, &j.job_id));
+            item.insert("itemType".into(), s("JOB"));
+            item.insert("executionId".into(), s(&j.execution_id));
+            item.insert("waveIndex".into(), n(j.wave_index));
+            item.insert("jobId".into(), s(&j.job_id));
+            item.insert("jobStatus".into(), s(&j.job_status));
+            item.insert("updatedAt".into(), s(&j.updated_at));
+            let servers = j
+                .servers
+                .iter()
+                .map(|(id, r)| {
+                    let mut m = HashMap::from([
+                        ("launchStatus".to_string(), s(&r.launch_status)),
+                        ("required".to_string(), AttributeValue::Bool(r.required)),
+                    ]);
+                    if let Some(ri) = &r.recovery_instance_id {
+                        m.insert("recoveryInstanceID".to_string(), s(ri));
+                    }
+                    (id.clone(), AttributeValue::M(m))
+                })
+                .collect();
+            item.insert("servers".into(), AttributeValue::M(servers));
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(|e| from_sdk("DynamoDB PutItem (job record)", &e))?;
+        }
+        let mut u = Update::default();
+        u.set("itemType", s("WAVE"))
+            .set("executionId", s(&w.execution_id))
+            .set("waveIndex", n(w.index))
+            .set("waveName", s(&w.name))
+            .set("waveStatus", s(&w.status))
+            .set("jobIds", list_s(&w.job_ids))
+            .set("checks", n(w.checks))
+            .set("counts", counts_av(&w.servers))
+            .set("reason", s(&w.reason))
+            .set_if_not_exists("waveStartedAt", s(&w.started_at));
+        if let Some(ended) = &w.ended_at {
+            u.set("waveEndedAt", s(ended));
+        }
+        self.update(execution_pk(&w.execution_id), &wave_sk(w.index), u).await.map(|_| ())
+    }
+
+    async fn list_jobs(&self, execution_id: &str) -> Result<Vec<JobRecord>, TaskError> {
+        Ok(self
+            .query_execution(execution_id)
+            .await?
+            .iter()
+            .filter(|i| get_s(i, SORT_KEY).is_some_and(|sk| sk.contains("#JOB#")))
+            .map(job_of)
+            .collect())
+    }
+}
+
+/// Creates the history table with its two indexes (on-demand billing) and waits until it is
+/// ACTIVE. Returns false when it already existed. Used by `drs-worker create-table`, the local
+/// stack scripts and the tests, so all create it the same way.
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<bool, TaskError> {
+    let build = |e: aws_sdk_dynamodb::error::BuildError| TaskError::Internal(format!("CreateTable request: {e}"));
+    let attr = |name: &str| {
+        AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().map_err(build)
+    };
+    let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(build);
+    let gsi = |name: &str, pk: &str, sk: &str| -> Result<GlobalSecondaryIndex, TaskError> {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key(pk, KeyType::Hash)?)
+            .key_schema(key(sk, KeyType::Range)?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .map_err(build)
+    };
+    let created = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr(PARTITION_KEY)?)
+        .attribute_definitions(attr(SORT_KEY)?)
+        .attribute_definitions(attr(STATUS_INDEX_PARTITION_KEY)?)
+        .attribute_definitions(attr(STATUS_INDEX_SORT_KEY)?)
+        .attribute_definitions(attr(PLAN_INDEX_PARTITION_KEY)?)
+        .key_schema(key(PARTITION_KEY, KeyType::Hash)?)
+        .key_schema(key(SORT_KEY, KeyType::Range)?)
+        .global_secondary_indexes(gsi(STATUS_INDEX, STATUS_INDEX_PARTITION_KEY, STATUS_INDEX_SORT_KEY)?)
+        .global_secondary_indexes(gsi(PLAN_INDEX, PLAN_INDEX_PARTITION_KEY, PLAN_INDEX_SORT_KEY)?)
+        .send()
+        .await;
+    let created = match created {
+        Ok(_) => true,
+        Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_in_use_exception()) => false,
+        Err(e) => return Err(from_sdk("DynamoDB CreateTable", &e)),
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let resp = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DynamoDB DescribeTable", &e))?;
+        if resp.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
+            return Ok(created);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(TaskError::transient("DynamoDB DescribeTable", format!("table {table} is not ACTIVE after 120 s")));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

@@ -1,0 +1,327 @@
+//! The pure rules: how a wave is split into jobs, when a wave has succeeded or failed, and how
+//! long to wait before the next check. No I/O, so every rule has a fast test.
+
+use std::collections::BTreeSet;
+
+use drs_codegen::contract::{PollingBounds, ServerCounts, WaveSpec, WaveStatus};
+
+use crate::drs::{Job, JobStatus, LaunchStatus};
+
+/// Splits a wave's servers into DRS jobs of at most `per_job` servers, in order.
+pub fn chunk_servers(server_ids: &[String], per_job: usize) -> Vec<Vec<String>> {
+    server_ids.chunks(per_job.max(1)).map(<[String]>::to_vec).collect()
+}
+
+/// How many jobs a wave of `servers` needs.
+pub fn jobs_needed(servers: usize, per_job: usize) -> usize {
+    servers.div_ceil(per_job.max(1))
+}
+
+/// Seconds to wait before the next check of a wave launched `elapsed` seconds ago.
+///
+/// Long waits early (half the time left until the expected end of the launch), the shortest
+/// wait near and after the expected end, always within `[minWaitSeconds, maxWaitSeconds]`,
+/// except that a wait never goes more than one second past the launch deadline (so a timeout
+/// is noticed at once). Never increases as `elapsed` grows.
+pub fn next_wait_seconds(elapsed: u64, polling: &PollingBounds, launch_timeout_seconds: u32) -> u32 {
+    let min = u64::from(polling.min_wait_seconds.max(1));
+    let max = u64::from(polling.max_wait_seconds).max(min);
+    let expected = u64::from(polling.expected_launch_seconds);
+    let ideal = expected.saturating_sub(elapsed) / 2;
+    let wait = ideal.clamp(min, max);
+    let to_deadline = u64::from(launch_timeout_seconds).saturating_sub(elapsed) + 1;
+    u32::try_from(wait.min(to_deadline).max(1)).unwrap_or(u32::MAX)
+}
+
+/// A check's conclusion about a wave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub status: WaveStatus,
+    pub counts: ServerCounts,
+    /// Why it failed; empty otherwise.
+    pub reason: String,
+}
+
+/// At most this many server IDs are named in a reason; the history has all of them.
+const NAMED_IN_REASON: usize = 20;
+
+fn name_some(ids: &[String]) -> String {
+    let mut s = ids.iter().take(NAMED_IN_REASON).cloned().collect::<Vec<_>>().join(", ");
+    if ids.len() > NAMED_IN_REASON {
+        s.push_str(&format!(" and {} more", ids.len() - NAMED_IN_REASON));
+    }
+    s
+}
+
+/// Judges a wave from its jobs, `elapsed` seconds after its start.
+///
+/// - FAILED when a required server FAILED (or TERMINATED, or was left unlaunched by a job that
+///   COMPLETED: a COMPLETED job can have every server FAILED);
+/// - SUCCEEDED when every required server is LAUNCHED and nothing is still launching (optional
+///   servers may have failed);
+/// - FAILED when `elapsed` is past the launch timeout and a required server is still launching
+///   (if only optional ones are, the wave succeeds without them);
+/// - LAUNCHING otherwise.
+pub fn judge(wave: &WaveSpec, jobs: &[Job], elapsed: u64) -> Verdict {
+    let optional: BTreeSet<&str> = wave.optional.iter().map(String::as_str).collect();
+    let mut counts = ServerCounts::default();
+    let mut failed_required = Vec::new();
+    let mut launching_required = Vec::new();
+    let mut launching_optional = 0u32;
+    let mut empty_jobs_pending = Vec::new();
+    let mut empty_jobs_completed = Vec::new();
+    for job in jobs {
+        let completed = job.status == JobStatus::Completed;
+        if job.servers.is_empty() {
+            if completed {
+                empty_jobs_completed.push(job.id.clone());
+            } else {
+                empty_jobs_pending.push(job.id.clone());
+            }
+        }
+        for server in &job.servers {
+            counts.total += 1;
+            let is_optional = optional.contains(server.source_server_id.as_str());
+            let failed = match server.launch_status {
+                LaunchStatus::Launched => false,
+                LaunchStatus::Failed | LaunchStatus::Terminated => true,
+                // A job that ended without launching a server will never launch it.
+                _ if completed => true,
+                _ => {
+                    counts.launching += 1;
+                    if is_optional {
+                        launching_optional += 1;
+                    } else {
+                        launching_required.push(server.source_server_id.clone());
+                    }
+                    continue;
+                }
+            };
+            if failed {
+                counts.failed += 1;
+                if is_optional {
+                    counts.optional_failed += 1;
+                } else {
+                    failed_required.push(format!("{} (job {}, {})", server.source_server_id, job.id, server.launch_status.as_str()));
+                }
+            } else {
+                counts.launched += 1;
+            }
+        }
+    }
+    let name = &wave.name;
+    if !failed_required.is_empty() {
+        return Verdict {
+            status: WaveStatus::Failed,
+            counts,
+            reason: format!("wave '{name}': required server(s) failed to launch: {}", name_some(&failed_required)),
+        };
+    }
+    if !empty_jobs_completed.is_empty() {
+        return Verdict {
+            status: WaveStatus::Failed,
+            counts,
+            reason: format!("wave '{name}': DRS job(s) {} completed without any server", empty_jobs_completed.join(", ")),
+        };
+    }
+    let nothing_launching = launching_required.is_empty() && launching_optional == 0 && empty_jobs_pending.is_empty();
+    if nothing_launching && counts.total > 0 {
+        return Verdict { status: WaveStatus::Succeeded, counts, reason: String::new() };
+    }
+    if elapsed > u64::from(wave.launch_timeout_seconds) {
+        if launching_required.is_empty() && empty_jobs_pending.is_empty() && counts.total > 0 {
+            // Only optional servers are still launching: they do not hold the wave back.
+            return Verdict { status: WaveStatus::Succeeded, counts, reason: String::new() };
+        }
+        let mut still = launching_required.clone();
+        still.extend(empty_jobs_pending.iter().map(|j| format!("job {j} (no servers reported yet)")));
+        return Verdict {
+            status: WaveStatus::Failed,
+            counts,
+            reason: format!(
+                "wave '{name}' timed out: launchTimeoutSeconds {} passed ({elapsed} s since start) with server(s) still launching: {}",
+                wave.launch_timeout_seconds,
+                name_some(&still)
+            ),
+        };
+    }
+    Verdict { status: WaveStatus::Launching, counts, reason: String::new() }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use drs_codegen::contract::OnFailure;
+
+    use super::*;
+    use crate::drs::JobServer;
+
+    fn wave(optional: &[&str], timeout: u32) -> WaveSpec {
+        WaveSpec {
+            index: 1,
+            name: "db".into(),
+            server_ids: vec![],
+            tags: BTreeMap::new(),
+            optional: optional.iter().map(|s| s.to_string()).collect(),
+            launch_timeout_seconds: timeout,
+            on_failure: OnFailure::Stop,
+            polling: PollingBounds { min_wait_seconds: 10, max_wait_seconds: 300, expected_launch_seconds: 900 },
+        }
+    }
+
+    fn job(status: JobStatus, servers: &[(&str, LaunchStatus)]) -> Job {
+        Job {
+            id: "drsjob-1".into(),
+            status,
+            job_type: Some("LAUNCH".into()),
+            tags: BTreeMap::new(),
+            created_at: None,
+            ended_at: None,
+            servers: servers
+                .iter()
+                .map(|(id, st)| JobServer {
+                    source_server_id: id.to_string(),
+                    recovery_instance_id: None,
+                    launch_status: st.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn all_launched_succeeds() {
+        let v = judge(
+            &wave(&[], 3600),
+            &[job(JobStatus::Completed, &[("s-1", LaunchStatus::Launched), ("s-2", LaunchStatus::Launched)])],
+            100,
+        );
+        assert_eq!(v.status, WaveStatus::Succeeded);
+        assert_eq!(v.counts, ServerCounts { total: 2, launched: 2, ..Default::default() });
+    }
+
+    #[test]
+    fn completed_job_with_a_failed_required_server_is_a_failed_wave() {
+        let v = judge(
+            &wave(&[], 3600),
+            &[job(JobStatus::Completed, &[("s-1", LaunchStatus::Launched), ("s-2", LaunchStatus::Failed)])],
+            100,
+        );
+        assert_eq!(v.status, WaveStatus::Failed);
+        assert!(v.reason.contains("s-2") && v.reason.contains("'db'"), "{}", v.reason);
+        assert_eq!(v.counts.failed, 1);
+    }
+
+    #[test]
+    fn a_failed_required_server_fails_the_wave_before_the_job_ends() {
+        let v = judge(
+            &wave(&[], 3600),
+            &[job(JobStatus::Started, &[("s-1", LaunchStatus::InProgress), ("s-2", LaunchStatus::Failed)])],
+            100,
+        );
+        assert_eq!(v.status, WaveStatus::Failed);
+    }
+
+    #[test]
+    fn completed_job_with_every_server_failed_is_a_failed_wave() {
+        let v = judge(&wave(&[], 3600), &[job(JobStatus::Completed, &[("s-1", LaunchStatus::Failed)])], 100);
+        assert_eq!(v.status, WaveStatus::Failed);
+    }
+
+    #[test]
+    fn only_an_optional_server_failed_succeeds() {
+        let v = judge(
+            &wave(&["s-2"], 3600),
+            &[job(JobStatus::Completed, &[("s-1", LaunchStatus::Launched), ("s-2", LaunchStatus::Failed)])],
+            100,
+        );
+        assert_eq!(v.status, WaveStatus::Succeeded);
+        assert_eq!(v.counts.optional_failed, 1);
+        assert_eq!(v.counts.failed, 1);
+    }
+
+    #[test]
+    fn still_launching_before_the_timeout() {
+        let v = judge(
+            &wave(&[], 3600),
+            &[job(JobStatus::Started, &[("s-1", LaunchStatus::Launched), ("s-2", LaunchStatus::InProgress)])],
+            3600,
+        );
+        assert_eq!(v.status, WaveStatus::Launching);
+        assert_eq!(v.counts.launching, 1);
+    }
+
+    #[test]
+    fn past_the_timeout_is_a_failed_wave_naming_what_was_launching() {
+        let v = judge(
+            &wave(&[], 3600),
+            &[job(JobStatus::Started, &[("s-1", LaunchStatus::Launched), ("s-2", LaunchStatus::InProgress)])],
+            3601,
+        );
+        assert_eq!(v.status, WaveStatus::Failed);
+        assert!(v.reason.contains("timed out") && v.reason.contains("s-2"), "{}", v.reason);
+    }
+
+    #[test]
+    fn a_pending_job_without_servers_is_not_a_success() {
+        let v = judge(&wave(&[], 3600), &[job(JobStatus::Pending, &[])], 10);
+        assert_eq!(v.status, WaveStatus::Launching);
+        let v = judge(&wave(&[], 3600), &[job(JobStatus::Completed, &[])], 10);
+        assert_eq!(v.status, WaveStatus::Failed);
+    }
+
+    #[test]
+    fn a_server_left_pending_by_a_completed_job_failed() {
+        let v = judge(&wave(&[], 3600), &[job(JobStatus::Completed, &[("s-1", LaunchStatus::Pending)])], 10);
+        assert_eq!(v.status, WaveStatus::Failed);
+    }
+
+    #[test]
+    fn splitting_250_servers_at_100_per_job_makes_3_jobs() {
+        let ids: Vec<String> = (0..250).map(|i| format!("s-{i:017}")).collect();
+        let chunks = chunk_servers(&ids, 100);
+        assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), vec![100, 100, 50]);
+        assert_eq!(chunks.concat(), ids);
+        assert_eq!(jobs_needed(250, 100), 3);
+        assert_eq!(jobs_needed(200, 100), 2);
+        assert_eq!(chunk_servers(&ids[..5], 100).len(), 1);
+    }
+
+    const BOUNDS: PollingBounds = PollingBounds { min_wait_seconds: 15, max_wait_seconds: 300, expected_launch_seconds: 1200 };
+
+    #[test]
+    fn wait_is_long_early_and_short_near_the_expected_end() {
+        assert_eq!(next_wait_seconds(0, &BOUNDS, 3600), 300, "capped at max");
+        assert_eq!(next_wait_seconds(800, &BOUNDS, 3600), 200, "half of the time left");
+        assert_eq!(next_wait_seconds(1190, &BOUNDS, 3600), 15, "min near the end");
+        assert_eq!(next_wait_seconds(2000, &BOUNDS, 3600), 15, "min after the end");
+    }
+
+    #[test]
+    fn wait_never_increases_and_stays_in_bounds() {
+        let mut last = u32::MAX;
+        for elapsed in 0..3500 {
+            let w = next_wait_seconds(elapsed, &BOUNDS, 3600);
+            assert!(w <= last, "monotone at {elapsed}: {w} > {last}");
+            assert!((15..=300).contains(&w), "in bounds at {elapsed}: {w}");
+            last = w;
+        }
+    }
+
+    #[test]
+    fn wait_never_goes_past_the_launch_deadline() {
+        for elapsed in 0..700u64 {
+            let w = next_wait_seconds(elapsed, &BOUNDS, 600);
+            assert!(elapsed + u64::from(w) <= 601, "elapsed {elapsed} wait {w}");
+            assert!(w >= 1);
+        }
+    }
+
+    #[test]
+    fn min_equal_to_max_gives_a_fixed_interval() {
+        let fixed = PollingBounds { min_wait_seconds: 30, max_wait_seconds: 30, expected_launch_seconds: 900 };
+        for elapsed in [0, 100, 450, 899, 900, 2000] {
+            assert_eq!(next_wait_seconds(elapsed, &fixed, 3600), 30);
+        }
+    }
+}
