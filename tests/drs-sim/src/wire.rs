@@ -30,7 +30,8 @@ pub struct ApiError {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
-    pub members: serde_json::Map<String, Value>,
+    /// Boxed to keep `Result<_, ApiError>` small.
+    pub members: Box<serde_json::Map<String, Value>>,
     pub headers: Vec<(&'static str, String)>,
 }
 
@@ -40,7 +41,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
-            members: serde_json::Map::new(),
+            members: Box::default(),
             headers: Vec::new(),
         }
     }
@@ -135,7 +136,7 @@ impl ApiError {
         let mut body = serde_json::Map::new();
         body.insert("message".to_owned(), Value::from(self.message.clone()));
         body.insert("__type".to_owned(), Value::from(self.code));
-        for (k, v) in &self.members {
+        for (k, v) in self.members.iter() {
             body.insert(k.clone(), v.clone());
         }
         Value::Object(body)

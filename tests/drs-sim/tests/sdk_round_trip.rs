@@ -145,7 +145,8 @@ async fn drill_launches_and_fails_servers_as_the_fixture_says() {
     let sim = start(
         vec![
             ServerSpec::new(sid(1), 0.2).with_tag("App", "billing"),
-            ServerSpec::new(sid(2), 0.4).failing(),
+            // Long enough that polling sees it IN_PROGRESS even on a loaded machine.
+            ServerSpec::new(sid(2), 0.8).failing(),
         ],
         |_| {},
     )
@@ -340,7 +341,8 @@ async fn recovery_is_initiated_by_start_recovery() {
 async fn terminate_makes_a_terminate_job_and_removes_the_instances() {
     let sim = start(
         vec![ServerSpec::new(sid(1), 0.1), ServerSpec::new(sid(2), 0.1)],
-        |c| c.timings.terminate_seconds = 0.2,
+        // Long enough for the second call below to land while the job runs.
+        |c| c.timings.terminate_seconds = 0.8,
     )
     .await;
     let c = client(&sim);
