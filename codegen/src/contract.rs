@@ -38,7 +38,9 @@ pub mod job_tags {
 
 /// One activity per kind of task. A deployment has one activity ARN per kind, shared by all
 /// plans, and one worker process polls all of them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Activity {
     /// Validates the execution input, resolves every wave's servers, checks replication and
@@ -460,6 +462,23 @@ pub mod paths {
     /// Finish's [`super::FinishOutput`].
     pub const RESULT: &str = "$.result";
 
+    /// The whole state (a task that takes everything, such as record-failure).
+    pub const STATE: &str = "$";
+    /// The execution input's mode, read by the first Choice state.
+    pub const INPUT_MODE: &str = "$.mode";
+    /// The execution input's confirmation, read by the first Choice state.
+    pub const INPUT_CONFIRM: &str = "$.confirm";
+    /// The name and cause of what a Catch caught, read by the final Fail state.
+    pub const ERROR_NAME: &str = "$.error.Error";
+    pub const ERROR_CAUSE: &str = "$.error.Cause";
+    /// Where record-failure's own Catch puts its error, so the original `$.error` survives.
+    pub const RECORD_FAILURE_ERROR: &str = "$.recordFailureError";
+
+    /// The context object's execution fields (the [`super::ExecutionRef`] a task gets).
+    pub const CONTEXT_EXECUTION_ID: &str = "$$.Execution.Id";
+    pub const CONTEXT_EXECUTION_NAME: &str = "$$.Execution.Name";
+    pub const CONTEXT_EXECUTION_START_TIME: &str = "$$.Execution.StartTime";
+
     /// The key of a wave under `$.waves`.
     pub fn wave_key(index: u32) -> String {
         format!("w{index}")
@@ -468,6 +487,21 @@ pub mod paths {
     /// `$.waves.w<index>`.
     pub fn wave_state(index: u32) -> String {
         format!("{WAVES}.{}", wave_key(index))
+    }
+
+    /// A wave's [`super::WaveState::status`], read by its Choice state.
+    pub fn wave_status(index: u32) -> String {
+        format!("{}.status", wave_state(index))
+    }
+
+    /// A wave's [`super::WaveState::next_wait_seconds`], read by its Wait state.
+    pub fn wave_next_wait_seconds(index: u32) -> String {
+        format!("{}.nextWaitSeconds", wave_state(index))
+    }
+
+    /// A wave's [`super::WaveState::reason`], read by its failure state.
+    pub fn wave_reason(index: u32) -> String {
+        format!("{}.reason", wave_state(index))
     }
 }
 
@@ -515,12 +549,49 @@ mod tests {
     fn execution_input_rejects_unknown_fields_and_modes() {
         let ok: ExecutionInput = serde_json::from_str(r#"{"mode":"DRILL"}"#).expect("drill");
         assert_eq!(ok.mode, Mode::Drill);
-        assert!(serde_json::from_str::<ExecutionInput>(r#"{"mode":"DRILL","confirmation":"x"}"#).is_err());
+        assert!(
+            serde_json::from_str::<ExecutionInput>(r#"{"mode":"DRILL","confirmation":"x"}"#)
+                .is_err()
+        );
         assert!(serde_json::from_str::<ExecutionInput>(r#"{"mode":"drill"}"#).is_err());
     }
 
     #[test]
     fn wave_state_paths() {
         assert_eq!(paths::wave_state(3), "$.waves.w3");
+    }
+
+    #[test]
+    fn wave_field_paths_name_fields_of_the_serialized_wave_state() {
+        let state = WaveState {
+            wave: "w".into(),
+            index: 2,
+            status: WaveStatus::Launching,
+            job_ids: vec![],
+            started_at: String::new(),
+            ended_at: String::new(),
+            checks: 0,
+            next_wait_seconds: 7,
+            servers: ServerCounts::default(),
+            reason: "why".into(),
+        };
+        let value = serde_json::to_value(&state).expect("serialize");
+        let field = |path: String| {
+            let key = path
+                .rsplit('.')
+                .next()
+                .map(str::to_owned)
+                .unwrap_or_default();
+            value.get(key).cloned()
+        };
+        assert_eq!(
+            field(paths::wave_status(2)),
+            Some(serde_json::json!("LAUNCHING"))
+        );
+        assert_eq!(
+            field(paths::wave_next_wait_seconds(2)),
+            Some(serde_json::json!(7))
+        );
+        assert_eq!(field(paths::wave_reason(2)), Some(serde_json::json!("why")));
     }
 }

@@ -1,0 +1,139 @@
+//! Time and size budgets: task timeouts, the machine's own timeout, and the worst-case length
+//! of an execution's history. Both the plan validation and the generator read these, so a plan
+//! that passes validation always compiles into a machine within Step Functions' limits.
+
+use crate::contract::{Activity, WaveSpec};
+
+/// A task's TimeoutSeconds is never shorter than this many heartbeats, so a slow but live
+/// worker is not cut off by the task timeout before the heartbeat timeout could matter.
+pub const MIN_HEARTBEATS_PER_TIMEOUT: u32 = 3;
+
+/// Retry policy of every task state (transient errors and lost workers).
+pub const RETRY_INTERVAL_SECONDS: u32 = 2;
+pub const RETRY_MAX_ATTEMPTS: u32 = 6;
+pub const RETRY_BACKOFF_RATE: u32 = 2;
+
+/// Step Functions' limits (REFERENCE.md).
+pub const HISTORY_EVENT_LIMIT: u64 = 25_000;
+pub const DEFINITION_LIMIT_BYTES: usize = 1_048_576;
+/// A standard workflow runs at most a year.
+pub const MAX_EXECUTION_SECONDS: u64 = 365 * 24 * 3600;
+/// Longest ARN an activity `Resource` can hold once CDK substitutes the placeholders.
+pub const MAX_ARN_CHARS: usize = 256;
+
+/// History events of one poll round: Wait (entered, exited), the check task (entered,
+/// scheduled, started, succeeded, exited) and the Choice (entered, exited), rounded up to
+/// leave room for the odd retried check.
+pub const EVENTS_PER_POLL_ROUND: u64 = 10;
+/// A wave's events outside its poll loop: the start task and the failure state.
+pub const EVENTS_PER_WAVE: u64 = 10;
+/// Events outside the waves: execution start and end, input check, preflight, finish, and the
+/// failure path with its record-failure task.
+pub const EVENTS_FIXED: u64 = 60;
+
+/// TimeoutSeconds of a task of the given kind.
+pub fn task_timeout_seconds(activity: Activity, heartbeat_seconds: u32) -> u32 {
+    // Preflight resolves every wave's servers and finish may start clean-up jobs: both page
+    // through DRS. A check is one DescribeJobs round.
+    let base = match activity {
+        Activity::CheckWave => 300,
+        Activity::Preflight | Activity::StartWave | Activity::Finish | Activity::RecordFailure => {
+            600
+        }
+    };
+    base.max(heartbeat_seconds.saturating_mul(MIN_HEARTBEATS_PER_TIMEOUT))
+}
+
+/// Sum of the retry intervals when every retry is used.
+pub fn retry_backoff_total_seconds() -> u64 {
+    (0..RETRY_MAX_ATTEMPTS)
+        .map(|k| u64::from(RETRY_INTERVAL_SECONDS) * u64::from(RETRY_BACKOFF_RATE).pow(k))
+        .sum()
+}
+
+/// Time one task state may reasonably take: one attempt timing out plus the retry backoff.
+fn task_slack_seconds(activity: Activity, heartbeat_seconds: u32) -> u64 {
+    u64::from(task_timeout_seconds(activity, heartbeat_seconds)) + retry_backoff_total_seconds()
+}
+
+/// The machine's TimeoutSeconds when the plan does not set one: every wave using its whole
+/// launch timeout, one more wait and check after it, and slack for every task.
+pub fn derived_execution_timeout_seconds(waves: &[WaveSpec], heartbeat_seconds: u32) -> u64 {
+    let slack = |a| task_slack_seconds(a, heartbeat_seconds);
+    let waves: u64 = waves
+        .iter()
+        .map(|w| {
+            u64::from(w.launch_timeout_seconds)
+                + u64::from(w.polling.max_wait_seconds)
+                + slack(Activity::StartWave)
+                + slack(Activity::CheckWave)
+        })
+        .sum();
+    slack(Activity::Preflight) + waves + slack(Activity::Finish) + slack(Activity::RecordFailure)
+}
+
+/// The most checks a wave can run: one every `minWaitSeconds` until the launch timeout, and
+/// the one that declares the timeout.
+pub fn max_checks(wave: &WaveSpec) -> u64 {
+    let min_wait = u64::from(wave.polling.min_wait_seconds.max(1));
+    u64::from(wave.launch_timeout_seconds).div_ceil(min_wait) + 1
+}
+
+/// Worst-case history events of one wave.
+pub fn wave_history_events(wave: &WaveSpec) -> u64 {
+    EVENTS_PER_WAVE + max_checks(wave) * EVENTS_PER_POLL_ROUND
+}
+
+/// Worst-case history events of a whole execution.
+pub fn worst_case_history_events(waves: &[WaveSpec]) -> u64 {
+    EVENTS_FIXED + waves.iter().map(wave_history_events).sum::<u64>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{OnFailure, PollingBounds};
+
+    fn wave(timeout: u32, min: u32, max: u32) -> WaveSpec {
+        WaveSpec {
+            index: 1,
+            name: "w".into(),
+            server_ids: vec![],
+            tags: Default::default(),
+            optional: vec![],
+            launch_timeout_seconds: timeout,
+            on_failure: OnFailure::Stop,
+            polling: PollingBounds {
+                min_wait_seconds: min,
+                max_wait_seconds: max,
+                expected_launch_seconds: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn task_timeouts_cover_several_heartbeats() {
+        assert_eq!(task_timeout_seconds(Activity::CheckWave, 10), 300);
+        assert_eq!(task_timeout_seconds(Activity::Preflight, 10), 600);
+        assert_eq!(task_timeout_seconds(Activity::CheckWave, 200), 600);
+    }
+
+    #[test]
+    fn backoff_total_matches_the_retry_policy() {
+        assert_eq!(retry_backoff_total_seconds(), 2 + 4 + 8 + 16 + 32 + 64);
+    }
+
+    #[test]
+    fn checks_round_up_and_count_the_final_one() {
+        assert_eq!(max_checks(&wave(120, 1, 20)), 121);
+        assert_eq!(max_checks(&wave(100, 30, 60)), 5);
+    }
+
+    #[test]
+    fn the_derived_timeout_grows_with_each_wave() {
+        let one = derived_execution_timeout_seconds(&[wave(120, 1, 20)], 10);
+        let two = derived_execution_timeout_seconds(&[wave(120, 1, 20), wave(600, 1, 20)], 10);
+        assert!(one > 120);
+        assert_eq!(two - one, 600 + 20 + 726 + 426);
+    }
+}

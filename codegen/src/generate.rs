@@ -1,0 +1,536 @@
+//! The generator: a validated [`Plan`] becomes a JSONPath state machine.
+//!
+//! Shape (the worker and the end-to-end tests depend on it):
+//! `Check input` -> `Preflight` -> for each wave `Wave i <name>: start` -> `: wait` ->
+//! `: check` -> `: done?` (back to wait while launching) -> ... -> `Finish` -> `Succeeded`;
+//! any failure -> `Record failure` -> `Failed`.
+//!
+//! Every name the worker shares with the machine (activities, paths, errors) comes from
+//! [`crate::contract`]; this module only decides the states around them.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::asl::{
+    Catcher, Choice, ChoiceRule, Condition, Fail, FailCause, FailField, Pass, Retrier, STATES_ALL,
+    State, StateMachine, States, Succeed, Task, Transition, Wait, WaitDuration,
+};
+use crate::budget;
+use crate::contract::{
+    Activity, CONTRACT_VERSION, ErrorName, Mode, OnFailure, RETRYABLE_STATES_ERRORS, WaveSpec,
+    WaveStatus, paths,
+};
+use crate::plan::Plan;
+
+/// State names outside the waves.
+pub mod names {
+    pub const CHECK_INPUT: &str = "Check input";
+    pub const RECOVERY_NOT_CONFIRMED: &str = "Recovery not confirmed";
+    pub const INPUT_REJECTED: &str = "Input rejected";
+    pub const PREFLIGHT: &str = "Preflight";
+    pub const FINISH: &str = "Finish";
+    pub const SUCCEEDED: &str = "Succeeded";
+    pub const RECORD_FAILURE: &str = "Record failure";
+    pub const FAILED: &str = "Failed";
+
+    /// One step of a wave's loop.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum WaveStep {
+        Start,
+        Wait,
+        Check,
+        Done,
+        Failed,
+    }
+
+    impl WaveStep {
+        pub fn suffix(self) -> &'static str {
+            match self {
+                WaveStep::Start => "start",
+                WaveStep::Wait => "wait",
+                WaveStep::Check => "check",
+                WaveStep::Done => "done?",
+                WaveStep::Failed => "failed",
+            }
+        }
+    }
+
+    /// `Wave 2 app-servers: check`.
+    pub fn wave(index: u32, name: &str, step: WaveStep) -> String {
+        format!("Wave {index} {name}: {}", step.suffix())
+    }
+}
+
+use names::WaveStep;
+
+/// What goes in each activity task's `Resource`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ActivityResources {
+    /// `${PreflightActivityArn}` and so on, for CDK's definitionSubstitutions.
+    #[default]
+    Placeholders,
+    /// Concrete ARNs (a local deployment), one per activity.
+    Arns(BTreeMap<Activity, String>),
+}
+
+/// Why `--activity-arn` values were refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ResourceError {
+    #[error("--activity-arn {0:?}: expected NAME=ARN")]
+    Malformed(String),
+    #[error("--activity-arn {name:?}: unknown activity; the activities are {known}")]
+    UnknownActivity { name: String, known: String },
+    #[error("--activity-arn {name}: given twice")]
+    Duplicate { name: String },
+    #[error(
+        "--activity-arn {name}={arn:?}: not an activity ARN (arn:<partition>:states:<region>:<account>:activity:<name>)"
+    )]
+    NotAnActivityArn { name: String, arn: String },
+    #[error("--activity-arn: missing {missing}; give all five activities or none")]
+    Missing { missing: String },
+}
+
+impl ActivityResources {
+    /// Parses `NAME=ARN` pairs; none means placeholders.
+    pub fn from_pairs<S: AsRef<str>>(pairs: &[S]) -> Result<ActivityResources, ResourceError> {
+        if pairs.is_empty() {
+            return Ok(ActivityResources::Placeholders);
+        }
+        let mut arns = BTreeMap::new();
+        for pair in pairs {
+            let pair = pair.as_ref();
+            let (name, arn) = pair
+                .split_once('=')
+                .ok_or_else(|| ResourceError::Malformed(pair.to_owned()))?;
+            let activity =
+                Activity::from_name(name).ok_or_else(|| ResourceError::UnknownActivity {
+                    name: name.to_owned(),
+                    known: Activity::ALL.map(Activity::name).join(", "),
+                })?;
+            let parts: Vec<&str> = arn.split(':').collect();
+            if parts.len() < 7
+                || parts[0] != "arn"
+                || parts[2] != "states"
+                || parts[5] != "activity"
+                || parts[6].is_empty()
+            {
+                return Err(ResourceError::NotAnActivityArn {
+                    name: name.to_owned(),
+                    arn: arn.to_owned(),
+                });
+            }
+            if arns.insert(activity, arn.to_owned()).is_some() {
+                return Err(ResourceError::Duplicate {
+                    name: name.to_owned(),
+                });
+            }
+        }
+        let missing: Vec<&str> = Activity::ALL
+            .into_iter()
+            .filter(|a| !arns.contains_key(a))
+            .map(Activity::name)
+            .collect();
+        if !missing.is_empty() {
+            return Err(ResourceError::Missing {
+                missing: missing.join(", "),
+            });
+        }
+        Ok(ActivityResources::Arns(arns))
+    }
+
+    pub fn resource(&self, activity: Activity) -> String {
+        match self {
+            ActivityResources::Placeholders => format!("${{{}}}", activity.placeholder()),
+            ActivityResources::Arns(arns) => arns.get(&activity).cloned().unwrap_or_default(),
+        }
+    }
+}
+
+/// Builds the whole machine. The caller validates it ([`crate::compile`] does).
+pub fn generate(plan: &Plan, resources: &ActivityResources) -> StateMachine {
+    let g = Generator { plan, resources };
+    let mut states = States::default();
+    g.input_check(&mut states);
+    g.preflight(&mut states);
+    for (i, wave) in plan.spec.waves.iter().enumerate() {
+        let after = plan
+            .spec
+            .waves
+            .get(i + 1)
+            .map_or_else(|| names::FINISH.to_owned(), wave_start);
+        g.wave(&mut states, wave, &after);
+    }
+    g.finish(&mut states);
+    g.failure_path(&mut states);
+    StateMachine {
+        comment: Some(g.machine_comment()),
+        start_at: names::CHECK_INPUT.to_owned(),
+        timeout_seconds: Some(plan.execution_timeout_seconds),
+        states,
+    }
+}
+
+fn wave_start(wave: &WaveSpec) -> String {
+    names::wave(wave.index, &wave.name, WaveStep::Start)
+}
+
+struct Generator<'a> {
+    plan: &'a Plan,
+    resources: &'a ActivityResources,
+}
+
+impl Generator<'_> {
+    fn plan_name(&self) -> &str {
+        &self.plan.spec.name
+    }
+
+    fn machine_comment(&self) -> String {
+        let spec = &self.plan.spec;
+        let description = self
+            .plan
+            .description
+            .as_deref()
+            .map(|d| format!(" {}.", d.trim().trim_end_matches('.')))
+            .unwrap_or_default();
+        let waves: Vec<&str> = spec.waves.iter().map(|w| w.name.as_str()).collect();
+        format!(
+            "drs-waves recovery plan {name:?}.{description} {count} wave(s) in order: {list}. \
+             Start a drill with {{\"mode\": \"{drill}\"}}; a recovery with {{\"mode\": \"{recovery}\", \"confirm\": \"{name}\"}}. \
+             Generated by drs-codegen (contract v{CONTRACT_VERSION}) from the plan file: edit the plan, not this definition.",
+            name = spec.name,
+            count = spec.waves.len(),
+            list = waves.join(", "),
+            drill = Mode::Drill.as_str(),
+            recovery = Mode::Recovery.as_str(),
+        )
+    }
+
+    fn execution_ref() -> Value {
+        json!({
+            "id.$": paths::CONTEXT_EXECUTION_ID,
+            "name.$": paths::CONTEXT_EXECUTION_NAME,
+            "startTime.$": paths::CONTEXT_EXECUTION_START_TIME,
+        })
+    }
+
+    /// An activity task with the plan's heartbeat, the kind's timeout, the shared Retry, and a
+    /// Catch to the failure path.
+    fn task(
+        &self,
+        activity: Activity,
+        comment: String,
+        parameters: Value,
+        result_path: String,
+        next: String,
+    ) -> Task {
+        let heartbeat = self.plan.heartbeat_seconds;
+        let mut retryable: Vec<String> = ErrorName::ALL
+            .into_iter()
+            .filter(|e| e.retryable())
+            .map(|e| e.as_str().to_owned())
+            .collect();
+        retryable.extend(RETRYABLE_STATES_ERRORS.map(str::to_owned));
+        Task {
+            comment: Some(comment),
+            resource: self.resources.resource(activity),
+            parameters: Some(parameters),
+            result_path: Some(result_path),
+            timeout_seconds: Some(budget::task_timeout_seconds(activity, heartbeat)),
+            heartbeat_seconds: Some(heartbeat),
+            retry: vec![Retrier {
+                error_equals: retryable,
+                interval_seconds: Some(budget::RETRY_INTERVAL_SECONDS),
+                max_attempts: Some(budget::RETRY_MAX_ATTEMPTS),
+                backoff_rate: Some(f64::from(budget::RETRY_BACKOFF_RATE)),
+            }],
+            catch: vec![Catcher {
+                error_equals: vec![STATES_ALL.to_owned()],
+                result_path: Some(paths::ERROR.to_owned()),
+                next: names::RECORD_FAILURE.to_owned(),
+            }],
+            transition: Transition::Next(next),
+        }
+    }
+
+    fn input_check(&self, states: &mut States) {
+        let name = self.plan_name();
+        let mode = paths::INPUT_MODE;
+        let confirm = paths::INPUT_CONFIRM;
+        let (drill, recovery) = (Mode::Drill.as_str(), Mode::Recovery.as_str());
+        // The rules are tried in order; each guard comes before a rule that compares a field
+        // it guards, so no comparison ever reads a missing field (AWS fails such a Choice with
+        // States.Runtime) whether or not the engine short-circuits And.
+        states.push(
+            names::CHECK_INPUT,
+            Choice {
+                comment: Some(format!(
+                    "Checks the execution input before anything is launched: {{\"mode\": \"{drill}\"}} runs a drill; \
+                     {{\"mode\": \"{recovery}\", \"confirm\": \"{name}\"}} runs a real recovery."
+                )),
+                choices: vec![
+                    ChoiceRule::new(Condition::negate(Condition::is_present(mode)), names::INPUT_REJECTED),
+                    ChoiceRule::new(Condition::string_equals(mode, drill), names::PREFLIGHT),
+                    ChoiceRule::new(
+                        Condition::And(vec![
+                            Condition::string_equals(mode, recovery),
+                            Condition::negate(Condition::is_present(confirm)),
+                        ]),
+                        names::RECOVERY_NOT_CONFIRMED,
+                    ),
+                    ChoiceRule::new(
+                        Condition::And(vec![
+                            Condition::string_equals(mode, recovery),
+                            Condition::is_present(confirm),
+                            Condition::string_equals(confirm, name),
+                        ]),
+                        names::PREFLIGHT,
+                    ),
+                    ChoiceRule::new(Condition::string_equals(mode, recovery), names::RECOVERY_NOT_CONFIRMED),
+                ],
+                default: Some(names::INPUT_REJECTED.to_owned()),
+            },
+        );
+        states.push(
+            names::RECOVERY_NOT_CONFIRMED,
+            Pass {
+                comment: Some("A RECOVERY launches production instances, so it must name the plan in confirm.".into()),
+                parameters: None,
+                result: Some(json!({
+                    "Error": ErrorName::RecoveryNotConfirmed.as_str(),
+                    "Cause": format!(
+                        "A {recovery} launches production recovery instances, so its input must name the plan again: \
+                         {{\"mode\": \"{recovery}\", \"confirm\": \"{name}\"}}. Nothing was launched."
+                    ),
+                })),
+                result_path: Some(paths::ERROR.to_owned()),
+                transition: Transition::next(names::RECORD_FAILURE),
+            },
+        );
+        states.push(
+            names::INPUT_REJECTED,
+            Pass {
+                comment: Some("The execution input is not one this plan accepts.".into()),
+                parameters: None,
+                result: Some(json!({
+                    "Error": ErrorName::InvalidInput.as_str(),
+                    "Cause": format!(
+                        "The execution input must be {{\"mode\": \"{drill}\"}} for a drill or \
+                         {{\"mode\": \"{recovery}\", \"confirm\": \"{name}\"}} for a recovery. Nothing was launched."
+                    ),
+                })),
+                result_path: Some(paths::ERROR.to_owned()),
+                transition: Transition::next(names::RECORD_FAILURE),
+            },
+        );
+    }
+
+    fn preflight(&self, states: &mut States) {
+        let spec = &self.plan.spec;
+        let servers: usize = spec.waves.iter().map(|w| w.server_ids.len()).sum();
+        let tagged = spec.waves.iter().filter(|w| !w.tags.is_empty()).count();
+        let next = spec
+            .waves
+            .first()
+            .map_or_else(|| names::FINISH.to_owned(), wave_start);
+        states.push(
+            names::PREFLIGHT,
+            self.task(
+                Activity::Preflight,
+                format!(
+                    "Resolves every wave's servers ({servers} by ID, {tagged} wave(s) by tags), checks that they replicate and are in no \
+                     active job, checks quotas, takes the plan's run lock and opens the history record. Nothing is launched yet."
+                ),
+                json!({
+                    "execution": Self::execution_ref(),
+                    "input.$": paths::STATE,
+                    "plan": spec,
+                    "heartbeatSeconds": self.plan.heartbeat_seconds,
+                }),
+                paths::RUN.to_owned(),
+                next,
+            ),
+        );
+    }
+
+    /// The five states of one wave; `after` is where a finished wave goes.
+    fn wave(&self, states: &mut States, wave: &WaveSpec, after: &str) {
+        let (i, n) = (wave.index, wave.name.as_str());
+        let state_path = paths::wave_state(i);
+        let wave_value = serde_json::to_value(wave).unwrap_or(Value::Null);
+        let selection = describe_selection(wave);
+        let p = &wave.polling;
+
+        states.push(
+            names::wave(i, n, WaveStep::Start),
+            self.task(
+                Activity::StartWave,
+                format!(
+                    "Launches wave {i} ({selection}) with StartRecovery, in jobs of at most the per-job server limit. \
+                     The job IDs are written to {state_path}.jobIds and to the history table."
+                ),
+                json!({
+                    "run.$": paths::RUN,
+                    "wave": wave_value,
+                    "heartbeatSeconds": self.plan.heartbeat_seconds,
+                }),
+                state_path.clone(),
+                names::wave(i, n, WaveStep::Wait),
+            ),
+        );
+        states.push(
+            names::wave(i, n, WaveStep::Wait),
+            Wait {
+                comment: Some(format!(
+                    "Waits as long as the last check asked ({}..{} s, adaptive around an expected launch of {} s).",
+                    p.min_wait_seconds, p.max_wait_seconds, p.expected_launch_seconds
+                )),
+                duration: WaitDuration::SecondsPath(paths::wave_next_wait_seconds(i)),
+                transition: Transition::next(names::wave(i, n, WaveStep::Check)),
+            },
+        );
+        states.push(
+            names::wave(i, n, WaveStep::Check),
+            self.task(
+                Activity::CheckWave,
+                format!(
+                    "DescribeJobs for wave {i}'s jobs: SUCCEEDED once every required server is LAUNCHED; FAILED when a required \
+                     server FAILED or the launch timeout of {} s has passed; LAUNCHING otherwise.",
+                    wave.launch_timeout_seconds
+                ),
+                json!({
+                    "run.$": paths::RUN,
+                    "wave": wave_value,
+                    "state.$": state_path,
+                    "heartbeatSeconds": self.plan.heartbeat_seconds,
+                }),
+                state_path.clone(),
+                names::wave(i, n, WaveStep::Done),
+            ),
+        );
+        let failed = names::wave(i, n, WaveStep::Failed);
+        let (on_failed, policy) = match wave.on_failure {
+            OnFailure::Stop => (failed.clone(), "a failure stops the execution"),
+            OnFailure::Continue => (
+                after.to_owned(),
+                "a failure is recorded and the next step runs (onFailure: continue)",
+            ),
+        };
+        let status = paths::wave_status(i);
+        states.push(
+            names::wave(i, n, WaveStep::Done),
+            Choice {
+                comment: Some(format!("Still launching: wait and check again. Succeeded: go on to {after:?}. Failed: {policy}.")),
+                choices: vec![
+                    ChoiceRule::new(
+                        Condition::string_equals(&status, WaveStatus::Launching.as_str()),
+                        names::wave(i, n, WaveStep::Wait),
+                    ),
+                    ChoiceRule::new(Condition::string_equals(&status, WaveStatus::Succeeded.as_str()), after),
+                    ChoiceRule::new(Condition::string_equals(&status, WaveStatus::Failed.as_str()), on_failed),
+                ],
+                default: Some(failed.clone()),
+            },
+        );
+        states.push(
+            failed,
+            Pass {
+                comment: Some(format!("Wave {i} failed (the cause says why); the failure is recorded and the execution stops.")),
+                parameters: Some(json!({
+                    "Error": ErrorName::WaveFailed.as_str(),
+                    "Cause.$": paths::wave_reason(i),
+                })),
+                result: None,
+                result_path: Some(paths::ERROR.to_owned()),
+                transition: Transition::next(names::RECORD_FAILURE),
+            },
+        );
+    }
+
+    fn finish(&self, states: &mut States) {
+        let cleanup = if self.plan.spec.terminate_drill_instances {
+            "terminates a drill's recovery instances, "
+        } else {
+            ""
+        };
+        states.push(
+            names::FINISH,
+            self.task(
+                Activity::Finish,
+                format!("Writes the final status and summary to the history table, {cleanup}and releases the plan's run lock."),
+                json!({
+                    "run.$": paths::RUN,
+                    "waves.$": paths::WAVES,
+                    "heartbeatSeconds": self.plan.heartbeat_seconds,
+                }),
+                paths::RESULT.to_owned(),
+                names::SUCCEEDED.to_owned(),
+            ),
+        );
+        states.push(
+            names::SUCCEEDED,
+            Succeed {
+                comment: Some(format!(
+                    "Every wave ran; the summary is at {}.",
+                    paths::RESULT
+                )),
+            },
+        );
+    }
+
+    fn failure_path(&self, states: &mut States) {
+        let mut record = self.task(
+            Activity::RecordFailure,
+            format!(
+                "Records the failure (the error is at {}) in the history table, cleans up and releases the plan's run lock.",
+                paths::ERROR
+            ),
+            json!({
+                "execution": Self::execution_ref(),
+                "planName": self.plan_name(),
+                "state.$": paths::STATE,
+                "heartbeatSeconds": self.plan.heartbeat_seconds,
+            }),
+            paths::FAILURE.to_owned(),
+            names::FAILED.to_owned(),
+        );
+        // Its own failure must not loop back into itself, nor overwrite the error it records.
+        record.catch = vec![Catcher {
+            error_equals: vec![STATES_ALL.to_owned()],
+            result_path: Some(paths::RECORD_FAILURE_ERROR.to_owned()),
+            next: names::FAILED.to_owned(),
+        }];
+        states.push(names::RECORD_FAILURE, record);
+        states.push(names::FAILED, failed_state());
+    }
+}
+
+/// The final Fail state. Kept in one place: if an engine lacks ErrorPath/CausePath, switch to
+/// a static `FailField::Error` here.
+fn failed_state() -> State {
+    State::Fail(Fail {
+        comment: Some("The execution failed; the error and cause say why.".into()),
+        error: FailField::ErrorPath(paths::ERROR_NAME.to_owned()),
+        cause: FailCause::CausePath(paths::ERROR_CAUSE.to_owned()),
+    })
+}
+
+/// "2 servers by ID, tags App=billing, Tier=web; 1 optional".
+pub fn describe_selection(wave: &WaveSpec) -> String {
+    let mut parts = Vec::new();
+    if !wave.server_ids.is_empty() {
+        parts.push(format!("{} server(s) by ID", wave.server_ids.len()));
+    }
+    if !wave.tags.is_empty() {
+        let tags: Vec<String> = wave.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        parts.push(format!("servers tagged {}", tags.join(", ")));
+    }
+    let mut out = parts.join(" and ");
+    if !wave.optional.is_empty() {
+        out.push_str(&format!("; {} optional", wave.optional.len()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,258 @@
+//! The operator's runbook of a plan, rendered with tera: the waves, their servers and limits,
+//! how to start a drill or a recovery, and what to watch at each step. Templates are for what
+//! people read; the machine itself is built from typed structs ([`crate::generate`]).
+
+use serde::Serialize;
+
+use crate::budget;
+use crate::contract::{
+    ErrorName, ExecutionInput, Mode, OnFailure, RETRYABLE_STATES_ERRORS, history,
+};
+use crate::generate::describe_selection;
+use crate::generate::names::{self, WaveStep};
+use crate::plan::Plan;
+
+const TEMPLATE: &str = include_str!("../templates/runbook.md.tera");
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot render the runbook: {0}")]
+pub struct RunbookError(String);
+
+#[derive(Serialize)]
+struct WaveView {
+    index: u32,
+    name: String,
+    description: Option<String>,
+    selection: String,
+    ids: Vec<String>,
+    tags: Vec<String>,
+    optional: Vec<String>,
+    launch_timeout: String,
+    polling: String,
+    expected_launch: String,
+    on_failure: &'static str,
+    on_failure_text: &'static str,
+    states: WaveStates,
+}
+
+#[derive(Serialize)]
+struct WaveStates {
+    start: String,
+    wait: String,
+    check: String,
+    done: String,
+    failed: String,
+}
+
+#[derive(Serialize)]
+struct ErrorRow {
+    name: &'static str,
+    retried: &'static str,
+    meaning: &'static str,
+}
+
+/// What each error means to an operator. Exhaustive, so a new error needs a line here.
+fn meaning(error: ErrorName) -> &'static str {
+    match error {
+        ErrorName::InvalidInput => {
+            "The execution input is malformed. Start again with one of the inputs above."
+        }
+        ErrorName::RecoveryNotConfirmed => {
+            "A RECOVERY without `confirm` naming the plan. Nothing was launched."
+        }
+        ErrorName::PreflightFailed => {
+            "Servers unknown, not replicating, already in an active job, or the plan exceeds DRS quotas. Nothing was launched."
+        }
+        ErrorName::PlanAlreadyRunning => {
+            "Another execution of this plan holds the run lock. Wait for it or stop it."
+        }
+        ErrorName::QuotaExceeded => {
+            "DRS refused a job for a quota at launch time. Raise the quota or split the wave."
+        }
+        ErrorName::WaveFailed => {
+            "A required server failed to launch, or the wave ran past its launch timeout. The cause names the wave."
+        }
+        ErrorName::Throttled => "DRS or DynamoDB throttled the worker.",
+        ErrorName::Transient => "A 5xx, a network failure or a lost race with a retried task.",
+        ErrorName::AccessDenied => "The worker lacks a permission. Fix its IAM role.",
+        ErrorName::Internal => {
+            "An answer the worker could not make sense of, or a bug. Report it with the cause."
+        }
+    }
+}
+
+/// Seconds as an operator reads them: `45 s`, `2 min`, `1 h 30 min`.
+pub fn human_duration(seconds: u32) -> String {
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    let mut parts = Vec::new();
+    if h > 0 {
+        parts.push(format!("{h} h"));
+    }
+    if m > 0 {
+        parts.push(format!("{m} min"));
+    }
+    if s > 0 || parts.is_empty() {
+        parts.push(format!("{s} s"));
+    }
+    parts.join(" ")
+}
+
+/// Renders the runbook of a validated plan.
+pub fn render(plan: &Plan) -> Result<String, RunbookError> {
+    let spec = &plan.spec;
+    let waves: Vec<WaveView> = spec
+        .waves
+        .iter()
+        .zip(&plan.wave_descriptions)
+        .map(|(w, description)| {
+            let p = &w.polling;
+            let polling = if p.min_wait_seconds == p.max_wait_seconds {
+                human_duration(p.min_wait_seconds)
+            } else {
+                format!(
+                    "{} to {}",
+                    human_duration(p.min_wait_seconds),
+                    human_duration(p.max_wait_seconds)
+                )
+            };
+            let state = |step| names::wave(w.index, &w.name, step);
+            WaveView {
+                index: w.index,
+                name: w.name.clone(),
+                description: description.clone(),
+                selection: describe_selection(w),
+                ids: w.server_ids.clone(),
+                tags: w.tags.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                optional: w.optional.clone(),
+                launch_timeout: human_duration(w.launch_timeout_seconds),
+                polling,
+                expected_launch: human_duration(p.expected_launch_seconds),
+                on_failure: match w.on_failure {
+                    OnFailure::Stop => "stop",
+                    OnFailure::Continue => "continue",
+                },
+                on_failure_text: match w.on_failure {
+                    OnFailure::Stop => "stop: the execution fails and later waves never start.",
+                    OnFailure::Continue => {
+                        "continue: the failure is recorded and the next wave starts."
+                    }
+                },
+                states: WaveStates {
+                    start: state(WaveStep::Start),
+                    wait: state(WaveStep::Wait),
+                    check: state(WaveStep::Check),
+                    done: state(WaveStep::Done),
+                    failed: state(WaveStep::Failed),
+                },
+            }
+        })
+        .collect();
+
+    let input = |mode, confirm: Option<&str>| {
+        serde_json::to_string(&ExecutionInput {
+            mode,
+            confirm: confirm.map(str::to_owned),
+        })
+        .unwrap_or_default()
+    };
+    let mut ctx = tera::Context::new();
+    ctx.insert(
+        "plan",
+        &serde_json::json!({"name": spec.name, "description": plan.description.as_deref().map(str::trim)}),
+    );
+    ctx.insert("waves", &waves);
+    ctx.insert("heartbeat", &human_duration(plan.heartbeat_seconds));
+    ctx.insert(
+        "execution_timeout",
+        &human_duration(plan.execution_timeout_seconds),
+    );
+    ctx.insert(
+        "execution_timeout_from_plan",
+        &plan.execution_timeout_from_plan,
+    );
+    ctx.insert("terminate_drill_instances", &spec.terminate_drill_instances);
+    ctx.insert("drill_input", &input(Mode::Drill, None));
+    ctx.insert("recovery_input", &input(Mode::Recovery, Some(&spec.name)));
+    ctx.insert(
+        "states",
+        &serde_json::json!({
+            "check_input": names::CHECK_INPUT,
+            "recovery_not_confirmed": names::RECOVERY_NOT_CONFIRMED,
+            "input_rejected": names::INPUT_REJECTED,
+            "preflight": names::PREFLIGHT,
+            "finish": names::FINISH,
+            "succeeded": names::SUCCEEDED,
+            "record_failure": names::RECORD_FAILURE,
+            "failed": names::FAILED,
+        }),
+    );
+    ctx.insert(
+        "errors",
+        &serde_json::json!({
+            "already_running": ErrorName::PlanAlreadyRunning.as_str(),
+            "preflight_failed": ErrorName::PreflightFailed.as_str(),
+        }),
+    );
+    let error_table: Vec<ErrorRow> = ErrorName::ALL
+        .into_iter()
+        .map(|e| ErrorRow {
+            name: e.as_str(),
+            retried: if e.retryable() { "yes" } else { "no" },
+            meaning: meaning(e),
+        })
+        .collect();
+    ctx.insert("error_table", &error_table);
+    ctx.insert("retryable_states_errors", &RETRYABLE_STATES_ERRORS);
+    ctx.insert("retry_attempts", &budget::RETRY_MAX_ATTEMPTS);
+    ctx.insert("history_table", crate::contract::DEFAULT_HISTORY_TABLE);
+    ctx.insert(
+        "history_keys",
+        &format!("{} = EXEC#<execution ARN>", history::PARTITION_KEY),
+    );
+    ctx.insert("status_index", history::STATUS_INDEX);
+
+    let mut tera = tera::Tera::default();
+    tera.autoescape_on(vec![]);
+    tera.add_raw_template("runbook.md", TEMPLATE)
+        .map_err(|e| RunbookError(format!("{e:?}")))?;
+    tera.render("runbook.md", &ctx)
+        .map_err(|e| RunbookError(format!("{e:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_like_a_person_wrote_them() {
+        assert_eq!(human_duration(0), "0 s");
+        assert_eq!(human_duration(45), "45 s");
+        assert_eq!(human_duration(120), "2 min");
+        assert_eq!(human_duration(5400), "1 h 30 min");
+        assert_eq!(human_duration(3661), "1 h 1 min 1 s");
+    }
+
+    #[test]
+    fn the_runbook_names_waves_servers_limits_and_inputs() {
+        let plan = crate::plan::load_str(
+            "p.plan.yaml",
+            "name: shop\nwaves:\n  - name: db\n    servers: {ids: [s-a1b2c3d4e5f600001], tags: {Tier: db}}\n    optional: [s-a1b2c3d4e5f600001]\n    launchTimeoutMinutes: 2\n    onFailure: continue\n    polling: {minWaitSeconds: 5, maxWaitSeconds: 5, expectedLaunchSeconds: 60}\n",
+        )
+        .expect("valid plan");
+        let text = render(&plan).expect("render");
+        for needle in [
+            "# Runbook: recovery plan `shop`",
+            "| 1 | db | 1 server(s) by ID and servers tagged Tier=db; 1 optional | 1 | 2 min | 5 s | continue |",
+            "Servers by ID (1): s-a1b2c3d4e5f600001",
+            "Servers tagged: Tier=db",
+            "Optional (their failure does not fail the wave): s-a1b2c3d4e5f600001",
+            r#"{"mode":"DRILL"}"#,
+            r#"{"mode":"RECOVERY","confirm":"shop"}"#,
+            "**Wave 1 db: start**",
+            "failed is recorded and the next step runs",
+            "`DrsWaves.WaveFailed`",
+        ] {
+            assert!(text.contains(needle), "runbook lacks {needle:?}:\n{text}");
+        }
+    }
+}
