@@ -1,0 +1,395 @@
+/**
+ * The deployment's configuration (`cdk/config.json`, documented in cdk/README.md): which plans,
+ * which schedules, the worker's size, alarm e-mail, tags, network.
+ *
+ * Validation is typed and strict: unknown keys are rejected (a misspelt `desiredCout` must not
+ * silently deploy the default), and every problem is reported at once with its path, so
+ * `cdk synth` fails before any resource exists.
+ */
+import * as fs from 'node:fs';
+
+export type Architecture = 'ARM64' | 'X86_64';
+export type StateMachineLogLevel = 'ALL' | 'ERROR';
+
+export interface ScheduleConfig {
+  /** EventBridge Scheduler cron fields: `minutes hours day-of-month month day-of-week year`. */
+  readonly cron: string;
+  /** IANA time zone the cron expression is read in. */
+  readonly timezone: string;
+  readonly enabled: boolean;
+}
+
+export interface WorkerConfig {
+  readonly desiredCount: number;
+  readonly cpu: number;
+  readonly memory: number;
+  readonly architecture: Architecture;
+  /** Tasks the worker runs at once (DRS_WAVES_MAX_TASKS). */
+  readonly maxTasks: number;
+  readonly logRetentionDays: number;
+}
+
+export interface NetworkConfig {
+  /** An existing VPC; when absent a VPC with private subnets and NAT is created. */
+  readonly vpcId?: string;
+  readonly privateSubnetIds?: readonly string[];
+  readonly availabilityZones?: readonly string[];
+  /** For a new VPC. */
+  readonly maxAzs: number;
+  readonly natGateways: number;
+  /** Interface endpoints (Step Functions, DRS, Logs, ECR) so API traffic stays off the NAT. */
+  readonly interfaceEndpoints: boolean;
+}
+
+export interface StateMachineLoggingConfig {
+  readonly level: StateMachineLogLevel;
+  readonly includeExecutionData: boolean;
+  readonly retentionDays: number;
+}
+
+export interface DrsWavesConfig {
+  readonly stackName: string;
+  readonly env?: { readonly account?: string; readonly region?: string };
+  /** Prefix of activity and state machine names; default: the contract's activityPrefix. */
+  readonly namePrefix?: string;
+  /** Default: the contract's historyTable.defaultName. */
+  readonly historyTableName?: string;
+  /** Plans to deploy (names of statemachines/<plan>.asl.json); absent: all of them. */
+  readonly plans?: readonly string[];
+  readonly schedules: Readonly<Record<string, ScheduleConfig>>;
+  readonly worker: WorkerConfig;
+  readonly alarmEmail?: string;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly deletionProtection: boolean;
+  readonly network: NetworkConfig;
+  readonly stateMachineLogging: StateMachineLoggingConfig;
+}
+
+/** CloudWatch Logs accepts only these retention periods. */
+export const RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** Fargate's CPU units and, for each, the memory (MiB) it accepts. */
+export function fargateMemoryFor(cpu: number): number[] | undefined {
+  const range = (from: number, to: number, step: number) => {
+    const out: number[] = [];
+    for (let m = from; m <= to; m += step) out.push(m);
+    return out;
+  };
+  switch (cpu) {
+    case 256:
+      return [512, 1024, 2048];
+    case 512:
+      return range(1024, 4096, 1024);
+    case 1024:
+      return range(2048, 8192, 1024);
+    case 2048:
+      return range(4096, 16384, 1024);
+    case 4096:
+      return range(8192, 30720, 1024);
+    case 8192:
+      return range(16384, 61440, 4096);
+    case 16384:
+      return range(32768, 122880, 8192);
+    default:
+      return undefined;
+  }
+}
+
+export const DEFAULTS = {
+  stackName: 'DrsWaves',
+  worker: { desiredCount: 1, cpu: 512, memory: 1024, architecture: 'ARM64', maxTasks: 16, logRetentionDays: 90 },
+  network: { maxAzs: 2, natGateways: 2, interfaceEndpoints: false },
+  stateMachineLogging: { level: 'ALL', includeExecutionData: false, retentionDays: 90 },
+  deletionProtection: true,
+} as const;
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(source: string, problems: readonly string[]) {
+    super(`${source}: invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+function isObject(v: unknown): v is Record<string, Json> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Collects problems instead of stopping at the first, so one synth shows them all. */
+class Checker {
+  readonly problems: string[] = [];
+
+  fail(path: string, message: string): void {
+    this.problems.push(`${path}: ${message}`);
+  }
+
+  object(path: string, v: unknown, allowed: readonly string[]): Record<string, Json> | undefined {
+    if (v === undefined) return undefined;
+    if (!isObject(v)) {
+      this.fail(path, 'must be an object');
+      return undefined;
+    }
+    for (const k of Object.keys(v)) {
+      if (k === '$comment') continue;
+      if (!allowed.includes(k)) this.fail(path ? `${path}.${k}` : k, `unknown key (allowed: ${allowed.join(', ')})`);
+    }
+    return v;
+  }
+
+  /** An object whose keys are names (plans, tag keys) rather than a fixed set. */
+  record(path: string, v: unknown): Record<string, Json> | undefined {
+    if (v === undefined) return undefined;
+    if (!isObject(v)) {
+      this.fail(path, 'must be an object');
+      return undefined;
+    }
+    return v;
+  }
+
+  string(path: string, v: unknown, pattern?: RegExp, hint?: string): string | undefined {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v.length === 0) {
+      this.fail(path, 'must be a non-empty string');
+      return undefined;
+    }
+    if (pattern && !pattern.test(v)) {
+      this.fail(path, `${JSON.stringify(v)} ${hint ?? `does not match ${pattern}`}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  boolean(path: string, v: unknown): boolean | undefined {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'boolean') {
+      this.fail(path, 'must be true or false');
+      return undefined;
+    }
+    return v;
+  }
+
+  integer(path: string, v: unknown, min: number, max: number): number | undefined {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      this.fail(path, `must be an integer from ${min} to ${max}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  oneOf<T extends string | number>(path: string, v: unknown, allowed: readonly T[]): T | undefined {
+    if (v === undefined) return undefined;
+    if (!allowed.includes(v as T)) {
+      this.fail(path, `${JSON.stringify(v)} is not one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`);
+      return undefined;
+    }
+    return v as T;
+  }
+
+  stringArray(path: string, v: unknown, pattern: RegExp, hint: string): string[] | undefined {
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || v.length === 0) {
+      this.fail(path, 'must be a non-empty array of strings');
+      return undefined;
+    }
+    const out: string[] = [];
+    v.forEach((item, i) => {
+      const s = this.string(`${path}[${i}]`, item, pattern, hint);
+      if (s !== undefined) {
+        if (out.includes(s)) this.fail(`${path}[${i}]`, `${JSON.stringify(s)} is listed twice`);
+        out.push(s);
+      }
+    });
+    return out;
+  }
+}
+
+const CRON_FIELD = /^[0-9A-Za-z*?,\-/#]+$/;
+
+/** Checks EventBridge Scheduler's six-field cron (`cron(...)` around it is accepted too). */
+export function normaliseCron(expr: string): { fields?: string; error?: string } {
+  const inner = expr.trim().replace(/^cron\((.*)\)$/s, '$1').trim();
+  const fields = inner.split(/\s+/);
+  if (fields.length !== 6) {
+    return {
+      error:
+        `${JSON.stringify(expr)} has ${fields.length} fields; EventBridge Scheduler cron has 6: ` +
+        'minutes hours day-of-month month day-of-week year (e.g. "0 3 ? * SUN#1 *")',
+    };
+  }
+  const bad = fields.find((f) => !CRON_FIELD.test(f));
+  if (bad !== undefined) return { error: `${JSON.stringify(expr)}: field ${JSON.stringify(bad)} has characters cron does not use` };
+  const [, , dom, , dow] = fields;
+  if ((dom === '?') === (dow === '?')) {
+    return { error: `${JSON.stringify(expr)}: exactly one of day-of-month and day-of-week must be "?"` };
+  }
+  return { fields: fields.join(' ') };
+}
+
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const TOP_KEYS = [
+  'stackName',
+  'env',
+  'namePrefix',
+  'historyTableName',
+  'plans',
+  'schedules',
+  'worker',
+  'alarmEmail',
+  'tags',
+  'deletionProtection',
+  'network',
+  'stateMachineLogging',
+] as const;
+
+/** Validates parsed JSON; `source` names the file in messages. */
+export function parseConfig(raw: unknown, source: string): DrsWavesConfig {
+  const c = new Checker();
+  const top = c.object('', raw, TOP_KEYS);
+  if (raw === undefined || !isObject(raw) || top === undefined) {
+    if (c.problems.length === 0) c.fail('(root)', 'must be an object');
+    throw new ConfigError(source, c.problems.length ? c.problems : ['(root): must be a JSON object']);
+  }
+
+  const stackName = c.string('stackName', top.stackName, /^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'is not a CloudFormation stack name') ?? DEFAULTS.stackName;
+
+  const envRaw = c.object('env', top.env, ['account', 'region']);
+  const env = envRaw
+    ? {
+        account: c.string('env.account', envRaw.account, /^\d{12}$/, 'is not a 12-digit AWS account ID'),
+        region: c.string('env.region', envRaw.region, /^[a-z]{2}(-[a-z]+)+-\d$/, 'is not an AWS region name'),
+      }
+    : undefined;
+
+  const namePrefix = c.string('namePrefix', top.namePrefix, /^[A-Za-z0-9][A-Za-z0-9_-]{0,15}$/, 'must be 1-16 letters, digits, - or _');
+  const historyTableName = c.string('historyTableName', top.historyTableName, /^[A-Za-z0-9_.-]{3,255}$/, 'is not a DynamoDB table name');
+
+  let plans: string[] | undefined;
+  if (top.plans !== undefined && top.plans !== null && top.plans !== 'all') {
+    plans = c.stringArray('plans', top.plans, /^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'is not a plan name (statemachines/<plan>.asl.json)');
+  }
+
+  const schedules: Record<string, ScheduleConfig> = {};
+  const schedRaw = c.record('schedules', top.schedules);
+  if (schedRaw) {
+    for (const [plan, s] of Object.entries(schedRaw)) {
+      if (plan === '$comment') continue;
+      const path = `schedules.${plan}`;
+      const o = c.object(path, s, ['cron', 'timezone', 'enabled']);
+      if (!o) continue;
+      const cron = c.string(`${path}.cron`, o.cron);
+      if (cron === undefined && o.cron === undefined) c.fail(`${path}.cron`, 'is required');
+      const timezone = c.string(`${path}.timezone`, o.timezone) ?? (o.timezone === undefined ? 'UTC' : undefined);
+      if (timezone !== undefined && !validTimeZone(timezone)) c.fail(`${path}.timezone`, `${JSON.stringify(timezone)} is not an IANA time zone (e.g. "Europe/Berlin")`);
+      const enabled = c.boolean(`${path}.enabled`, o.enabled) ?? true;
+      if (cron !== undefined) {
+        const n = normaliseCron(cron);
+        if (n.error) c.fail(`${path}.cron`, n.error);
+        else if (timezone !== undefined) schedules[plan] = { cron: n.fields!, timezone, enabled };
+      }
+    }
+  }
+
+  const w = c.object('worker', top.worker, ['desiredCount', 'cpu', 'memory', 'architecture', 'maxTasks', 'logRetentionDays']) ?? {};
+  const cpu = c.oneOf('worker.cpu', w.cpu, [256, 512, 1024, 2048, 4096, 8192, 16384]) ?? DEFAULTS.worker.cpu;
+  const memory = c.integer('worker.memory', w.memory, 512, 122880) ?? DEFAULTS.worker.memory;
+  const allowedMemory = fargateMemoryFor(cpu);
+  if (allowedMemory && !allowedMemory.includes(memory)) {
+    c.fail('worker.memory', `${memory} MiB is not a Fargate size for ${cpu} CPU units (allowed: ${allowedMemory[0]}-${allowedMemory[allowedMemory.length - 1]} in the steps Fargate documents)`);
+  }
+  const worker: WorkerConfig = {
+    desiredCount: c.integer('worker.desiredCount', w.desiredCount, 0, 10) ?? DEFAULTS.worker.desiredCount,
+    cpu,
+    memory,
+    architecture: c.oneOf('worker.architecture', w.architecture, ['ARM64', 'X86_64'] as const) ?? DEFAULTS.worker.architecture,
+    maxTasks: c.integer('worker.maxTasks', w.maxTasks, 1, 1000) ?? DEFAULTS.worker.maxTasks,
+    logRetentionDays: c.oneOf('worker.logRetentionDays', w.logRetentionDays, RETENTION_DAYS) ?? DEFAULTS.worker.logRetentionDays,
+  };
+
+  const alarmEmail = c.string('alarmEmail', top.alarmEmail, /^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'is not an e-mail address');
+
+  const tags: Record<string, string> = {};
+  const tagsRaw = c.record('tags', top.tags);
+  if (tagsRaw) {
+    for (const [k, v] of Object.entries(tagsRaw)) {
+      if (k === '$comment') continue;
+      if (k.length > 128 || k.toLowerCase().startsWith('aws:')) c.fail(`tags.${k}`, 'tag keys are at most 128 characters and must not start with "aws:"');
+      if (typeof v !== 'string' || v.length > 256) c.fail(`tags.${k}`, 'tag values must be strings of at most 256 characters');
+      else tags[k] = v;
+    }
+  }
+
+  const deletionProtection = c.boolean('deletionProtection', top.deletionProtection) ?? DEFAULTS.deletionProtection;
+
+  const n = c.object('network', top.network, ['vpcId', 'privateSubnetIds', 'availabilityZones', 'maxAzs', 'natGateways', 'interfaceEndpoints']) ?? {};
+  const network: NetworkConfig = {
+    vpcId: c.string('network.vpcId', n.vpcId, /^vpc-[0-9a-f]{8,17}$/, 'is not a VPC ID'),
+    privateSubnetIds: c.stringArray('network.privateSubnetIds', n.privateSubnetIds, /^subnet-[0-9a-f]{8,17}$/, 'is not a subnet ID'),
+    availabilityZones: c.stringArray('network.availabilityZones', n.availabilityZones, /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'is not an availability zone name'),
+    maxAzs: c.integer('network.maxAzs', n.maxAzs, 1, 6) ?? DEFAULTS.network.maxAzs,
+    natGateways: c.integer('network.natGateways', n.natGateways, 1, 6) ?? DEFAULTS.network.natGateways,
+    interfaceEndpoints: c.boolean('network.interfaceEndpoints', n.interfaceEndpoints) ?? DEFAULTS.network.interfaceEndpoints,
+  };
+  if (network.vpcId !== undefined) {
+    if (!network.privateSubnetIds) c.fail('network.privateSubnetIds', 'is required with network.vpcId (the worker runs in these subnets; they need a route to the AWS APIs)');
+    if (!network.availabilityZones) c.fail('network.availabilityZones', 'is required with network.vpcId (one per subnet, in the same order), so synth needs no VPC lookup');
+    if (network.privateSubnetIds && network.availabilityZones && network.privateSubnetIds.length !== network.availabilityZones.length) {
+      c.fail('network.availabilityZones', 'must have one entry per privateSubnetIds entry');
+    }
+    for (const k of ['maxAzs', 'natGateways'] as const) {
+      if (n[k] !== undefined) c.fail(`network.${k}`, 'applies only to a new VPC; remove it or remove network.vpcId');
+    }
+  } else {
+    if (n.privateSubnetIds !== undefined) c.fail('network.privateSubnetIds', 'needs network.vpcId');
+    const azCount = network.availabilityZones?.length ?? network.maxAzs;
+    if (network.natGateways > azCount) c.fail('network.natGateways', `cannot exceed the number of availability zones (${azCount})`);
+    if (network.availabilityZones && n.maxAzs !== undefined) c.fail('network.maxAzs', 'give either network.maxAzs or network.availabilityZones, not both');
+  }
+
+  const l = c.object('stateMachineLogging', top.stateMachineLogging, ['level', 'includeExecutionData', 'retentionDays']) ?? {};
+  const stateMachineLogging: StateMachineLoggingConfig = {
+    level: c.oneOf('stateMachineLogging.level', l.level, ['ALL', 'ERROR'] as const) ?? DEFAULTS.stateMachineLogging.level,
+    includeExecutionData: c.boolean('stateMachineLogging.includeExecutionData', l.includeExecutionData) ?? DEFAULTS.stateMachineLogging.includeExecutionData,
+    retentionDays: c.oneOf('stateMachineLogging.retentionDays', l.retentionDays, RETENTION_DAYS) ?? DEFAULTS.stateMachineLogging.retentionDays,
+  };
+
+  if (c.problems.length > 0) throw new ConfigError(source, c.problems);
+  return {
+    stackName,
+    env: env && (env.account || env.region) ? env : undefined,
+    namePrefix,
+    historyTableName,
+    plans,
+    schedules,
+    worker,
+    alarmEmail,
+    tags,
+    deletionProtection,
+    network,
+    stateMachineLogging,
+  };
+}
+
+export function loadConfig(file: string): DrsWavesConfig {
+  if (!fs.existsSync(file)) throw new ConfigError(file, ['file not found (copy cdk/config.json and edit it, or pass -c config=<file>)']);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConfigError(file, [`not valid JSON: ${(e as Error).message}`]);
+  }
+  return parseConfig(raw, file);
+}

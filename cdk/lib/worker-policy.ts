@@ -1,0 +1,294 @@
+/**
+ * The worker's IAM statements: what `drs-worker` calls, and what DRS calls on its behalf when
+ * it starts a recovery.
+ *
+ * Sources, so the next reader can check them rather than trust them:
+ * - Service Authorization Reference (SAR) for Step Functions: SendTaskSuccess, SendTaskFailure
+ *   and SendTaskHeartbeat have no resource type (the task token names the task), so they can
+ *   only be granted on `*`. GetActivityTask takes the activity, DescribeExecution the execution.
+ * - SAR for Elastic Disaster Recovery: StartRecovery and CreateRecoveryInstanceForDrs take a
+ *   source server, TerminateRecoveryInstances a recovery instance, DescribeJobLogItems a job;
+ *   DescribeJobs, DescribeSourceServers, DescribeRecoveryInstances, ListTagsForResource and
+ *   TagResource have no resource type. StartRecovery lists as dependent actions
+ *   drs:CreateRecoveryInstanceForDrs, drs:ListTagsForResource, iam:PassRole and a set of EC2
+ *   actions: DRS launches the recovery instances with the caller's permissions.
+ * - DRS user guide, "Grant permission to tag resources during creation": tags given to a
+ *   creating call are authorised as drs:TagResource, narrowed with drs:CreateAction.
+ * - The AWS managed policy AWSElasticDisasterRecoveryConsoleFullAccess, the policy AWS ships
+ *   for principals that start recoveries: its EC2 statements show how far those dependent
+ *   actions can be narrowed (DRS-managed tag `AWSElasticDisasterRecoveryManaged`,
+ *   `aws:ViaAWSService`, ec2:CreateAction). The EC2 statements below are that policy's,
+ *   limited to the actions StartRecovery and TerminateRecoveryInstances depend on.
+ */
+import { Stack, ArnFormat } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+
+/** Tag DRS puts on everything it creates for a recovery (launch templates, instances, volumes...). */
+export const DRS_MANAGED_TAG = 'AWSElasticDisasterRecoveryManaged';
+
+/** Roles created when DRS is initialised, which it passes to the instances it launches. */
+export const DRS_SERVICE_ROLES = ['AWSElasticDisasterRecoveryConversionServerRole', 'AWSElasticDisasterRecoveryRecoveryInstanceRole'];
+
+export interface WorkerPolicyProps {
+  readonly activityArns: readonly string[];
+  /** Names of the state machines whose executions may hold a plan's run lock. */
+  readonly stateMachineNames: readonly string[];
+  readonly tableArn: string;
+  readonly indexNames: readonly string[];
+  /** The job tag key carrying the execution ARN; StartRecovery is allowed only with it. */
+  readonly executionTagKey?: string;
+}
+
+/**
+ * TransactWriteItems is not an IAM action: DynamoDB authorises each item of a transaction as
+ * the PutItem, UpdateItem, DeleteItem or ConditionCheckItem it is, so these cover it.
+ */
+export const WORKER_DYNAMODB_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:Query',
+  'dynamodb:ConditionCheckItem',
+];
+
+/** EC2 reads StartRecovery depends on; EC2 Describe* actions have no resource-level permissions. */
+const EC2_DESCRIBE = [
+  'ec2:DescribeAccountAttributes',
+  'ec2:DescribeAvailabilityZones',
+  'ec2:DescribeImages',
+  'ec2:DescribeInstanceAttribute',
+  'ec2:DescribeInstanceStatus',
+  'ec2:DescribeInstanceTypes',
+  'ec2:DescribeInstances',
+  'ec2:DescribeLaunchTemplateVersions',
+  'ec2:DescribeLaunchTemplates',
+  'ec2:DescribeSecurityGroups',
+  'ec2:DescribeSnapshots',
+  'ec2:DescribeSubnets',
+  'ec2:DescribeVolumes',
+];
+
+/**
+ * Why each worker statement that names a wildcard resource needs it. cdk-nag's IAM5 findings
+ * are acknowledged from this table (nag.ts), so a new wildcard without a reason fails synth.
+ */
+export const WORKER_WILDCARD_REASONS: Readonly<Record<string, string>> = {
+  AnswerActivityTasks:
+    'states:SendTaskSuccess/SendTaskFailure/SendTaskHeartbeat have no resource type in the Service Authorization Reference (the task token identifies the task), so IAM accepts only "*".',
+  CheckRunLockHolder:
+    'states:DescribeExecution takes an execution ARN and executions are named at start time; the grant covers only executions of this deployment\'s own state machines (execution:<name>:*), read to tell whether a run lock\'s holder still runs.',
+  DrsDescribe:
+    'drs:DescribeJobs, DescribeSourceServers, DescribeRecoveryInstances and ListTagsForResource have no resource type in the Service Authorization Reference, so IAM accepts only "*"; all are read-only.',
+  DrsJobLog:
+    'drs:DescribeJobLogItems takes a job ARN, and job IDs exist only once StartRecovery has run, so the grant is every job in this account and region (read-only).',
+  DrsStartRecovery:
+    'The source servers of a wave are resolved at run time (by tag against DescribeSourceServers), so any source server of this account and region; the call is allowed only with the execution job tag on the request.',
+  DrsCreateRecoveryInstance:
+    'drs:CreateRecoveryInstanceForDrs is a dependent action of drs:StartRecovery (Service Authorization Reference) on the same source servers, which are chosen at run time.',
+  DrsTagOnCreateOnly:
+    'drs:TagResource has no resource type in the Service Authorization Reference; the drs:CreateAction condition limits it to tags given while StartRecovery/CreateRecoveryInstanceForDrs create the job or instance (DRS user guide: tag on create), never to re-tagging existing resources.',
+  DrsTerminateDrillInstances:
+    'drs:TerminateRecoveryInstances takes recovery-instance ARNs, which are created by each drill at run time; the worker terminates a drill\'s instances when the plan asks for clean-up.',
+  Ec2DescribeForDrs:
+    'EC2 Describe* actions, dependent actions of drs:StartRecovery, do not support resource-level permissions, so IAM accepts only "*"; all are read-only.',
+  Ec2CreateDrsLaunchTemplate:
+    'ec2:CreateLaunchTemplate is a dependent action of drs:StartRecovery; as in the AWS managed policy AWSElasticDisasterRecoveryConsoleFullAccess it is allowed only with the AWSElasticDisasterRecoveryManaged request tag.',
+  Ec2MaintainDrsLaunchTemplates:
+    'Launch template actions are dependent actions of drs:StartRecovery on templates DRS creates at run time; limited, as in AWSElasticDisasterRecoveryConsoleFullAccess, to templates tagged AWSElasticDisasterRecoveryManaged.',
+  Ec2TagLaunchTemplateOnCreate:
+    'ec2:CreateTags on a launch template only while it is created (ec2:CreateAction=CreateLaunchTemplate), as in AWSElasticDisasterRecoveryConsoleFullAccess.',
+  Ec2TagOnCreateViaDrs:
+    'ec2:CreateTags is a dependent action of drs:StartRecovery; only while DRS creates the resource (ec2:CreateAction) and only through DRS (aws:ViaAWSService), as in AWSElasticDisasterRecoveryConsoleFullAccess.',
+  Ec2RunDrsInstancesViaDrs:
+    'ec2:RunInstances is a dependent action of drs:StartRecovery; instances must carry the AWSElasticDisasterRecoveryManaged tag and be launched through DRS (aws:ViaAWSService), as in AWSElasticDisasterRecoveryConsoleFullAccess.',
+  Ec2RunInstancesResourcesViaDrs:
+    'RunInstances also authorises the subnet, security group, volume, image, network interface and launch template it uses, chosen by the DRS launch settings at run time; only through DRS (aws:ViaAWSService), as in AWSElasticDisasterRecoveryConsoleFullAccess.',
+  Ec2DrsInstancesViaDrs:
+    'Instance start/stop/terminate/modify and volume attach/detach are dependent actions of drs:StartRecovery; only on instances tagged AWSElasticDisasterRecoveryManaged and only through DRS (aws:ViaAWSService).',
+  Ec2CreateDrsVolumesViaDrs:
+    'ec2:CreateVolume is a dependent action of drs:StartRecovery; only with the AWSElasticDisasterRecoveryManaged request tag and only through DRS (aws:ViaAWSService).',
+  Ec2DrsVolumesViaDrs:
+    'Volume delete/attach/snapshot are dependent actions of drs:StartRecovery; only on volumes tagged AWSElasticDisasterRecoveryManaged and only through DRS (aws:ViaAWSService).',
+  Ec2DetachVolumesViaDrs:
+    'ec2:DetachVolume is a dependent action of drs:StartRecovery; only through DRS (aws:ViaAWSService), as in AWSElasticDisasterRecoveryConsoleFullAccess.',
+  Ec2CreateDrsSnapshotsViaDrs:
+    'ec2:CreateSnapshot is a dependent action of drs:StartRecovery; only with the AWSElasticDisasterRecoveryManaged request tag and only through DRS (aws:ViaAWSService). Snapshot ARNs have no account field.',
+  Ec2DeleteDrsSnapshotsViaDrs:
+    'ec2:DeleteSnapshot is a dependent action of drs:StartRecovery; only on snapshots tagged AWSElasticDisasterRecoveryManaged and only through DRS (aws:ViaAWSService). Snapshot ARNs have no account field.',
+  Ec2DrsSecurityGroupsViaDrs:
+    'Security group rule changes are dependent actions of drs:StartRecovery; only on groups tagged AWSElasticDisasterRecoveryManaged and only through DRS (aws:ViaAWSService).',
+};
+
+export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.PolicyStatement[] {
+  const arn = (service: string, resource: string, resourceName: string, account?: string) =>
+    stack.formatArn({ service, resource, resourceName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME, ...(account !== undefined ? { account } : {}) });
+  const ec2 = (resource: string) => arn('ec2', resource, '*');
+  const drs = (resource: string) => arn('drs', resource, '*');
+  const viaDrs = { Bool: { 'aws:ViaAWSService': 'true' } };
+  const drsManaged = { Null: { [`aws:ResourceTag/${DRS_MANAGED_TAG}`]: 'false' } };
+  const drsManagedRequest = { Null: { [`aws:RequestTag/${DRS_MANAGED_TAG}`]: 'false' } };
+
+  const statements: iam.PolicyStatement[] = [
+    // --- Step Functions -----------------------------------------------------------------
+    new iam.PolicyStatement({
+      sid: 'PollOwnActivities',
+      actions: ['states:GetActivityTask'],
+      resources: [...props.activityArns],
+    }),
+    new iam.PolicyStatement({
+      sid: 'AnswerActivityTasks',
+      actions: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'],
+      resources: ['*'],
+    }),
+    new iam.PolicyStatement({
+      sid: 'CheckRunLockHolder',
+      actions: ['states:DescribeExecution'],
+      resources: props.stateMachineNames.map((name) =>
+        stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${name}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+      ),
+    }),
+
+    // --- DynamoDB: the history table and its indexes, nothing else ------------------------
+    new iam.PolicyStatement({
+      sid: 'HistoryTable',
+      actions: WORKER_DYNAMODB_ACTIONS,
+      resources: [props.tableArn, ...props.indexNames.map((i) => `${props.tableArn}/index/${i}`)],
+    }),
+
+    // --- DRS --------------------------------------------------------------------------------
+    new iam.PolicyStatement({
+      sid: 'DrsDescribe',
+      actions: ['drs:DescribeJobs', 'drs:DescribeSourceServers', 'drs:DescribeRecoveryInstances', 'drs:ListTagsForResource'],
+      resources: ['*'],
+    }),
+    new iam.PolicyStatement({
+      sid: 'DrsJobLog',
+      actions: ['drs:DescribeJobLogItems'],
+      resources: [drs('job')],
+    }),
+    new iam.PolicyStatement({
+      sid: 'DrsStartRecovery',
+      actions: ['drs:StartRecovery'],
+      resources: [drs('source-server')],
+      // A job without the execution tag could not be found again by a retried start task,
+      // and StartRecovery has no client token: refuse to launch one.
+      ...(props.executionTagKey ? { conditions: { Null: { [`aws:RequestTag/${props.executionTagKey}`]: 'false' } } } : {}),
+    }),
+    new iam.PolicyStatement({
+      sid: 'DrsCreateRecoveryInstance',
+      actions: ['drs:CreateRecoveryInstanceForDrs'],
+      resources: [drs('source-server')],
+    }),
+    new iam.PolicyStatement({
+      sid: 'DrsTagOnCreateOnly',
+      actions: ['drs:TagResource'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'drs:CreateAction': ['StartRecovery', 'CreateRecoveryInstanceForDrs'] } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'DrsTerminateDrillInstances',
+      actions: ['drs:TerminateRecoveryInstances'],
+      resources: [drs('recovery-instance')],
+    }),
+
+    // --- What DRS does with the worker's permissions while launching ---------------------------
+    new iam.PolicyStatement({
+      sid: 'Ec2DescribeForDrs',
+      actions: EC2_DESCRIBE,
+      resources: ['*'],
+    }),
+    new iam.PolicyStatement({
+      sid: 'PassDrsRolesToEc2',
+      actions: ['iam:PassRole'],
+      resources: DRS_SERVICE_ROLES.map((r) => stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: `service-role/${r}`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })),
+      conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'Ec2CreateDrsLaunchTemplate',
+      actions: ['ec2:CreateLaunchTemplate'],
+      resources: [ec2('launch-template')],
+      conditions: drsManagedRequest,
+    }),
+    new iam.PolicyStatement({
+      sid: 'Ec2MaintainDrsLaunchTemplates',
+      actions: ['ec2:CreateLaunchTemplateVersion', 'ec2:ModifyLaunchTemplate', 'ec2:DeleteLaunchTemplateVersions', 'ec2:CreateTags'],
+      resources: [ec2('launch-template')],
+      conditions: drsManaged,
+    }),
+    new iam.PolicyStatement({
+      sid: 'Ec2TagLaunchTemplateOnCreate',
+      actions: ['ec2:CreateTags'],
+      resources: [ec2('launch-template')],
+      conditions: { StringEquals: { 'ec2:CreateAction': ['CreateLaunchTemplate'] } },
+    }),
+    new iam.PolicyStatement({
+      sid: 'Ec2TagOnCreateViaDrs',
+      actions: ['ec2:CreateTags'],
+      resources: [ec2('security-group'), ec2('volume'), arn('ec2', 'snapshot', '*', '*'), ec2('instance')],
+      conditions: { StringEquals: { 'ec2:CreateAction': ['CreateSecurityGroup', 'CreateVolume', 'CreateSnapshot', 'RunInstances'] }, ...viaDrs },
+    }),
+    new iam.PolicyStatement({
+      sid: 'Ec2RunDrsInstancesViaDrs',
+      actions: ['ec2:RunInstances'],
+      resources: [ec2('instance')],
+      conditions: { ...drsManagedRequest, ...viaDrs },
+    }),
+    new iam.PolicyStatement({
+      sid: 'Ec2RunInstancesResourcesViaDrs',
+      actions: ['ec2:RunInstances'],
+      resources: [
+        ec2('security-group'),
+        ec2('volume'),
+        ec2('subnet'),
+        arn('ec2', 'image', '*', ''),
+        ec2('network-interface'),
+        ec2('launch-template'),
+      ],
+      conditions: viaDrs,
+    }),
+    new iam.PolicyStatement({
+      sid: 'Ec2DrsInstancesViaDrs',
+      actions: ['ec2:StartInstances', 'ec2:StopInstances', 'ec2:TerminateInstances', 'ec2:ModifyInstanceAttribute', 'ec2:AttachVolume', 'ec2:DetachVolume'],
+      resources: [ec2('instance')],
+      conditions: { ...drsManaged, ...viaDrs },
+    }),
+    new iam.PolicyStatement({
+      sid: 'Ec2CreateDrsVolumesViaDrs',
+      actions: ['ec2:CreateVolume'],
+      resources: [ec2('volume')],
+      conditions: { ...drsManagedRequest, ...viaDrs },
+    }),
+    new iam.PolicyStatement({
+      sid: 'Ec2DrsVolumesViaDrs',
+      actions: ['ec2:DeleteVolume', 'ec2:AttachVolume', 'ec2:CreateSnapshot'],
+      resources: [ec2('volume')],
+      conditions: { ...drsManaged, ...viaDrs },
+    }),
+    new iam.PolicyStatement({
+      sid: 'Ec2DetachVolumesViaDrs',
+      actions: ['ec2:DetachVolume'],
+      resources: [ec2('volume')],
+      conditions: viaDrs,
+    }),
+    new iam.PolicyStatement({
+      sid: 'Ec2CreateDrsSnapshotsViaDrs',
+      actions: ['ec2:CreateSnapshot'],
+      resources: [arn('ec2', 'snapshot', '*', '*')],
+      conditions: { ...drsManagedRequest, ...viaDrs },
+    }),
+    new iam.PolicyStatement({
+      sid: 'Ec2DeleteDrsSnapshotsViaDrs',
+      actions: ['ec2:DeleteSnapshot'],
+      resources: [arn('ec2', 'snapshot', '*', '*')],
+      conditions: { ...drsManaged, ...viaDrs },
+    }),
+    new iam.PolicyStatement({
+      sid: 'Ec2DrsSecurityGroupsViaDrs',
+      actions: ['ec2:RevokeSecurityGroupEgress', 'ec2:AuthorizeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupEgress'],
+      resources: [ec2('security-group')],
+      conditions: { ...drsManaged, ...viaDrs },
+    }),
+  ];
+  return statements;
+}

@@ -1,0 +1,75 @@
+/**
+ * Shared test setup: synthesizes the app in-process with cdk.json's context (feature flags,
+ * availability zones), so the tests see the templates `cdk synth` writes.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Template } from 'aws-cdk-lib/assertions';
+import { buildApp, Built, CDK_DIR, REPO_ROOT } from '../lib/app';
+import { DrsWavesConfig, parseConfig } from '../lib/config';
+
+export const FIXTURES = path.join(CDK_DIR, 'test', 'fixtures');
+export const REAL_STATEMACHINES = path.join(REPO_ROOT, 'statemachines');
+
+export function cdkJsonContext(): Record<string, unknown> {
+  return JSON.parse(fs.readFileSync(path.join(CDK_DIR, 'cdk.json'), 'utf8')).context;
+}
+
+function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/**
+ * A state machine directory with the fixture plans (alpha, beta) and the real contract.json,
+ * so the tests read the contract the way the app does instead of restating it. `extra` adds
+ * or replaces files.
+ */
+export function fixtureStatemachines(extra: Record<string, string> = {}): string {
+  const dir = tempDir('drs-waves-sm-');
+  fs.copyFileSync(path.join(REAL_STATEMACHINES, 'contract.json'), path.join(dir, 'contract.json'));
+  for (const f of fs.readdirSync(path.join(FIXTURES, 'statemachines'))) {
+    fs.copyFileSync(path.join(FIXTURES, 'statemachines', f), path.join(dir, f));
+  }
+  for (const [name, text] of Object.entries(extra)) fs.writeFileSync(path.join(dir, name), text);
+  return dir;
+}
+
+export function fixtureConfig(overrides: Record<string, unknown> = {}): DrsWavesConfig {
+  const base = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'config.fixture.json'), 'utf8'));
+  return parseConfig({ ...base, ...overrides }, 'config.fixture.json');
+}
+
+export interface Synth extends Built {
+  readonly template: Template;
+}
+
+export function synth(config: DrsWavesConfig, statemachinesDir = fixtureStatemachines(), nag = true): Synth {
+  const built = buildApp({
+    config,
+    statemachinesDir,
+    nag,
+    appProps: { context: cdkJsonContext(), outdir: tempDir('drs-waves-out-') },
+  });
+  return { ...built, template: Template.fromStack(built.stack) };
+}
+
+type Resources = Record<string, { Type: string; Properties?: any; DependsOn?: unknown }>;
+
+export function resourcesOfType(template: Template, type: string): Resources {
+  return template.findResources(type) as Resources;
+}
+
+/** Flattens Statement lists of every AWS::IAM::Policy attached to the given role logical id. */
+export function statementsOfRole(template: Template, roleLogicalId: string): any[] {
+  const out: any[] = [];
+  for (const policy of Object.values(resourcesOfType(template, 'AWS::IAM::Policy'))) {
+    const roles = (policy.Properties.Roles ?? []).map((r: any) => r.Ref);
+    if (roles.includes(roleLogicalId)) out.push(...policy.Properties.PolicyDocument.Statement);
+  }
+  return out;
+}
+
+export function asArray<T>(v: T | T[] | undefined): T[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
