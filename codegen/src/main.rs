@@ -13,6 +13,15 @@ use drs_codegen::artifacts::{self, REGENERATE_COMMAND};
 use drs_codegen::generate::ActivityResources;
 use drs_codegen::{budget, compile_file};
 
+/// println!/eprintln! panic when the pipe is closed (`drs-codegen validate ... | head`); these
+/// drop the line instead.
+macro_rules! say {
+    ($($arg:tt)*) => {{ let _ = writeln!(std::io::stdout(), $($arg)*); }};
+}
+macro_rules! warn {
+    ($($arg:tt)*) => {{ let _ = writeln!(std::io::stderr(), $($arg)*); }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "drs-codegen",
@@ -34,6 +43,7 @@ enum Command {
     },
     /// Generate a plan's state machine (ASL JSON) on stdout or into a file.
     Generate {
+        /// The plan file (YAML, or JSON when the name ends in .json).
         #[arg(value_name = "PLAN")]
         plan: PathBuf,
         /// Write here instead of stdout (atomically: a failure leaves no partial file).
@@ -55,6 +65,7 @@ enum Command {
     },
     /// Print a plan's operator runbook (Markdown).
     Runbook {
+        /// The plan file (YAML, or JSON when the name ends in .json).
         #[arg(value_name = "PLAN")]
         plan: PathBuf,
         /// Write here instead of stdout (atomically).
@@ -88,7 +99,7 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(code) => ExitCode::from(code),
         Err(Failure { code, message }) => {
-            eprintln!("{message}");
+            warn!("{message}");
             ExitCode::from(code)
         }
     }
@@ -152,7 +163,7 @@ fn run(command: Command) -> Result<u8, Failure> {
                         let spec = &c.plan.spec;
                         let by_id: usize = spec.waves.iter().map(|w| w.server_ids.len()).sum();
                         let by_tags = spec.waves.iter().filter(|w| !w.tags.is_empty()).count();
-                        println!(
+                        say!(
                             "{}: ok: plan {:?}, {} wave(s), {by_id} server(s) by ID, {by_tags} wave(s) by tags; \
                              definition {} bytes; worst case {} history events",
                             path.display(),
@@ -163,8 +174,8 @@ fn run(command: Command) -> Result<u8, Failure> {
                         );
                     }
                     Err(e) => {
-                        eprintln!("{e}");
-                        // An unreadable file (1) outranks a bad plan (2) only if nothing was bad.
+                        warn!("{e}");
+                        // A bad plan (2) outranks an unreadable file (1).
                         code = match (code, e.exit_code()) {
                             (0, c) => c,
                             (_, 2) => 2,
@@ -190,8 +201,8 @@ fn run(command: Command) -> Result<u8, Failure> {
             let elapsed = started.elapsed();
             emit(&compiled.definition, output.as_deref())?;
             if stats {
-                eprintln!(
-                    "{}: {} states, {} bytes, generated and validated in {:.1} ms",
+                warn!(
+                    "{}: {} states, {} bytes, parsed, validated and generated in {:.1} ms",
                     plan.display(),
                     compiled.machine.states.0.len(),
                     compiled.definition.len(),
@@ -223,21 +234,21 @@ fn run(command: Command) -> Result<u8, Failure> {
             if check {
                 let stale = artifacts::stale(&dir)?;
                 if stale.is_empty() {
-                    println!("{}: up to date", dir.display());
+                    say!("{}: up to date", dir.display());
                     return Ok(0);
                 }
                 for line in &stale {
-                    eprintln!("{}: {line}", dir.display());
+                    warn!("{}: {line}", dir.display());
                 }
-                eprintln!("run: {REGENERATE_COMMAND}");
+                warn!("run: {REGENERATE_COMMAND}");
                 return Ok(1);
             }
             let changed = artifacts::write_all(&dir)?;
             if changed.is_empty() {
-                println!("{}: up to date", dir.display());
+                say!("{}: up to date", dir.display());
             }
             for line in changed {
-                println!("{}: {line}", dir.display());
+                say!("{}: {line}", dir.display());
             }
             Ok(0)
         }

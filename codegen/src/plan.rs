@@ -29,10 +29,12 @@ pub const MAX_NAME_CHARS: usize = 40;
 const MAX_TAG_KEY_CHARS: usize = 128;
 const MAX_TAG_VALUE_CHARS: usize = 256;
 
-/// A recovery plan as written. `drs-codegen schema plan` prints this type's JSON Schema.
+/// A drs-waves recovery plan: which source servers to recover, in which waves and order, with
+/// which limits and failure policy. `drs-codegen schema plan` prints this type's JSON Schema.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schemars(title = "drs-waves recovery plan")]
+// `waves` is defaulted only so that a missing list gets the same message as an empty one.
+#[schemars(title = "drs-waves recovery plan", extend("required" = ["name", "waves"]))]
 pub struct PlanFile {
     /// The plan's name: letters, digits, '-' and '_'. Part of resource names, and what a
     /// RECOVERY execution must name in `confirm`.
