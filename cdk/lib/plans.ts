@@ -10,6 +10,9 @@ export const ASL_SUFFIX = '.asl.json';
 /** Step Functions allows up to 1 MB of definition; checked here so synth fails, not deploy. */
 const MAX_DEFINITION_BYTES = 1024 * 1024;
 
+/** `${Name}`: the form drs-codegen writes and definitionSubstitutions fills. */
+const PLACEHOLDER = /\$\{([A-Za-z0-9_]+)\}/;
+
 /** Plan names become part of resource names (`drs-waves-<plan>`), so keep them plain. */
 const PLAN_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 
@@ -45,7 +48,7 @@ export function discoverPlans(dir: string): string[] {
 /** The `${...}` placeholders in an ASL text, in order of first use. */
 export function findPlaceholders(text: string): string[] {
   const found: string[] = [];
-  const re = /\$\{([^}]*)\}/g;
+  const re = new RegExp(PLACEHOLDER.source, 'g');
   let m: RegExpExecArray | null;
   while ((m = re.exec(text)) !== null) {
     if (!found.includes(m[1])) found.push(m[1]);
@@ -92,9 +95,14 @@ export function loadPlan(dir: string, name: string, known: ReadonlySet<string>):
       );
     }
   }
-  // A `${` without its closing brace would reach CloudFormation as a literal and fail there.
-  if (definition.replace(/\$\{[^}]*\}/g, '').includes('${')) {
-    throw new PlanError(`plan ${JSON.stringify(name)}: ${file} has a '\${' without its closing '}'`);
+  // Any other `${` (unterminated, or not a plain name) would reach CloudFormation unfilled.
+  const rest = definition.replace(new RegExp(PLACEHOLDER.source, 'g'), '');
+  const at = rest.indexOf('${');
+  if (at >= 0) {
+    throw new PlanError(
+      `plan ${JSON.stringify(name)}: ${file} has a malformed placeholder near ${JSON.stringify(rest.slice(at, at + 40))} ` +
+        '(expected ${Name} with letters, digits or _)',
+    );
   }
   return { name, file, definition, placeholders: [...placeholders].sort() };
 }

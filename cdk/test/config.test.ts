@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, DEFAULTS, loadConfig, normaliseCron, parseConfig } from '../lib/config';
+import { CDK_DIR } from '../lib/app';
+
+/** Runs parseConfig and returns the problems it reports (empty when valid). */
+function problems(raw: unknown): string[] {
+  try {
+    parseConfig(raw, 'config.json');
+    return [];
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${e}`);
+    return [...e.problems];
+  }
+}
+
+describe('configuration', () => {
+  it('the committed cdk/config.json is valid', () => {
+    const c = loadConfig(path.join(CDK_DIR, 'config.json'));
+    assert.equal(c.stackName, 'DrsWaves');
+    assert.equal(c.plans, undefined, '"all" means every generated plan');
+  });
+
+  it('an empty object gives the documented defaults', () => {
+    const c = parseConfig({}, 'x.json');
+    assert.deepEqual(c.worker, DEFAULTS.worker);
+    assert.equal(c.deletionProtection, true);
+    assert.deepEqual(c.schedules, {});
+    assert.deepEqual(c.stateMachineLogging, DEFAULTS.stateMachineLogging);
+    assert.equal(c.env, undefined);
+  });
+
+  it('rejects unknown keys at every level, naming the path', () => {
+    const p = problems({ worker: { desiredCout: 2 }, sheduled: {} });
+    assert.ok(p.some((m) => m.startsWith('worker.desiredCout: unknown key')), p.join('\n'));
+    assert.ok(p.some((m) => m.startsWith('sheduled: unknown key')), p.join('\n'));
+  });
+
+  it('reports every problem at once, with the file named', () => {
+    assert.throws(
+      () => parseConfig({ worker: { cpu: 300, architecture: 'arm' }, alarmEmail: 'nobody' }, 'cdk/config.json'),
+      (e: Error) => {
+        assert.match(e.message, /^cdk\/config\.json: invalid configuration/);
+        assert.match(e.message, /worker\.cpu: 300 is not one of/);
+        assert.match(e.message, /worker\.architecture: "arm" is not one of "ARM64", "X86_64"/);
+        assert.match(e.message, /alarmEmail: "nobody" is not an e-mail address/);
+        return true;
+      },
+    );
+  });
+
+  it('checks Fargate CPU and memory together', () => {
+    assert.deepEqual(problems({ worker: { cpu: 512, memory: 1024 } }), []);
+    const p = problems({ worker: { cpu: 256, memory: 4096 } });
+    assert.equal(p.length, 1);
+    assert.match(p[0], /^worker\.memory: 4096 MiB is not a Fargate size for 256 CPU units/);
+  });
+
+  it('checks schedules: six-field cron, IANA time zone, boolean enabled', () => {
+    const ok = parseConfig({ schedules: { billing: { cron: 'cron(0 3 ? * SUN#1 *)', timezone: 'Europe/Berlin' } } }, 'x');
+    assert.deepEqual(ok.schedules.billing, { cron: '0 3 ? * SUN#1 *', timezone: 'Europe/Berlin', enabled: true });
+    assert.equal(parseConfig({ schedules: { b: { cron: '0 3 1 * ? *' } } }, 'x').schedules.b.timezone, 'UTC');
+
+    const p = problems({
+      schedules: {
+        a: { cron: '0 3 * * *', timezone: 'UTC' },
+        b: { cron: '0 3 1 * MON *', timezone: 'UTC' },
+        c: { cron: '0 3 ? * MON *', timezone: 'Mars/Olympus' },
+        d: { timezone: 'UTC' },
+        e: { cron: '0 3 ? * MON *', enabled: 'yes' },
+      },
+    });
+    assert.ok(p.some((m) => /^schedules\.a\.cron: .*has 5 fields/.test(m)), p.join('\n'));
+    assert.ok(p.some((m) => /^schedules\.b\.cron: .*exactly one of day-of-month and day-of-week must be "\?"/.test(m)), p.join('\n'));
+    assert.ok(p.some((m) => /^schedules\.c\.timezone: "Mars\/Olympus" is not an IANA time zone/.test(m)), p.join('\n'));
+    assert.ok(p.some((m) => /^schedules\.d\.cron: is required/.test(m)), p.join('\n'));
+    assert.ok(p.some((m) => /^schedules\.e\.enabled: must be true or false/.test(m)), p.join('\n'));
+  });
+
+  it('normaliseCron accepts the bare fields and the cron() form alike', () => {
+    assert.equal(normaliseCron('cron(15 2 ? * MON-FRI *)').fields, '15 2 ? * MON-FRI *');
+    assert.equal(normaliseCron('  15 2 L * ? 2030 ').fields, '15 2 L * ? 2030');
+    assert.match(normaliseCron('15 2 ? * MON$ *').error!, /characters cron does not use/);
+  });
+
+  it('an existing VPC needs its private subnets and their zones', () => {
+    const p = problems({ network: { vpcId: 'vpc-0123456789abcdef0', natGateways: 1 } });
+    assert.ok(p.some((m) => m.startsWith('network.privateSubnetIds: is required with network.vpcId')), p.join('\n'));
+    assert.ok(p.some((m) => m.startsWith('network.availabilityZones: is required with network.vpcId')), p.join('\n'));
+    assert.ok(p.some((m) => m.startsWith('network.natGateways: applies only to a new VPC')), p.join('\n'));
+    const q = problems({
+      network: { vpcId: 'vpc-0123456789abcdef0', privateSubnetIds: ['subnet-0123456789abcdef0'], availabilityZones: ['eu-west-1a', 'eu-west-1b'] },
+    });
+    assert.deepEqual(q, ['network.availabilityZones: must have one entry per privateSubnetIds entry']);
+  });
+
+  it('a new VPC cannot have more NAT gateways than zones', () => {
+    assert.deepEqual(problems({ network: { maxAzs: 2, natGateways: 3 } }), ['network.natGateways: cannot exceed the number of availability zones (2)']);
+  });
+
+  it('rejects reserved tag keys, bad retention and a malformed account', () => {
+    const p = problems({ tags: { 'aws:owner': 'x', ok: 3 }, worker: { logRetentionDays: 10 }, env: { account: '1234' } });
+    assert.ok(p.some((m) => m.startsWith('tags.aws:owner:')), p.join('\n'));
+    assert.ok(p.some((m) => m.startsWith('tags.ok: tag values must be strings')), p.join('\n'));
+    assert.ok(p.some((m) => m.startsWith('worker.logRetentionDays: 10 is not one of')), p.join('\n'));
+    assert.ok(p.some((m) => m.startsWith('env.account: "1234" is not a 12-digit AWS account ID')), p.join('\n'));
+  });
+
+  it('loadConfig names the file for a missing file and for bad JSON', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drs-waves-cfg-'));
+    const missing = path.join(dir, 'nope.json');
+    assert.throws(() => loadConfig(missing), (e: Error) => e.message.startsWith(`${missing}: invalid configuration`) && /file not found/.test(e.message));
+    const bad = path.join(dir, 'bad.json');
+    fs.writeFileSync(bad, '{ "worker": ');
+    assert.throws(() => loadConfig(bad), (e: Error) => e.message.startsWith(`${bad}:`) && /not valid JSON/.test(e.message));
+  });
+});

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { App, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { IConstruct } from 'constructs';
+import { buildApp, CDK_DIR } from '../lib/app';
+import { loadConfig } from '../lib/config';
+import { cdkJsonContext, fixtureConfig, fixtureStatemachines, REAL_STATEMACHINES, synth } from './helpers';
+
+/** Every acknowledgement in the tree: construct path, rule id, reason. */
+function acknowledgements(root: IConstruct): { path: string; id: string; reason: string }[] {
+  const out: { path: string; id: string; reason: string }[] = [];
+  for (const c of root.node.findAll()) {
+    for (const m of c.node.metadata) {
+      if (m.type !== Validations.ACKNOWLEDGED_RULES_METADATA_KEY) continue;
+      for (const [id, reason] of Object.entries(m.data as Record<string, string>)) out.push({ path: c.node.path, id, reason });
+    }
+  }
+  return out;
+}
+
+const configs = {
+  'fixture config (new VPC, schedules, ARM64)': () => synth(fixtureConfig(), undefined, false),
+  'variant config (existing VPC, endpoints, X86_64, ERROR logging)': () =>
+    synth(loadConfig(path.join(CDK_DIR, 'test', 'fixtures', 'config.variant.json')), REAL_STATEMACHINES, false),
+  'committed config.json with statemachines/': () => synth(loadConfig(path.join(CDK_DIR, 'config.json')), REAL_STATEMACHINES, false),
+};
+
+describe('cdk-nag AwsSolutions', () => {
+  for (const [name, make] of Object.entries(configs)) {
+    it(`${name}: no unacknowledged finding`, () => {
+      const { app } = make();
+      const report = new AwsSolutionsChecks(app).validateScope(app);
+      const lines = report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} ${r.resourceLogicalId}: ${v.description.slice(0, 100)}`));
+      assert.deepEqual(lines, []);
+      assert.equal(report.success, true);
+    });
+
+    it(`${name}: every acknowledgement has a specific reason`, () => {
+      const { app } = make();
+      // Ours only: aws-cdk-lib acknowledges some of its own CloudFormation-Validate rules.
+      const acks = acknowledgements(app).filter((a) => a.id.includes('AwsSolutions-'));
+      assert.ok(acks.some((a) => a.id.includes('AwsSolutions-IAM5')), 'expected the IAM5 acknowledgements of the worker policy');
+      for (const a of acks) {
+        assert.ok(a.reason.trim().length >= 60, `${a.path} ${a.id}: reason too short to be specific: "${a.reason}"`);
+      }
+      // The same wording for different rules would be a copy-pasted excuse, not a reason. (One
+      // statement with several wildcard resources rightly gives each IAM5 finding its reason.)
+      const rule = (id: string) => id.replace(/^Annotation::/, '').replace(/\[.*$/, '');
+      const byReason = new Map<string, Set<string>>();
+      for (const a of acks) byReason.set(a.reason, (byReason.get(a.reason) ?? new Set()).add(rule(a.id)));
+      for (const [reason, rules] of byReason) assert.equal(rules.size, 1, `one reason for ${[...rules].join(', ')}: ${reason}`);
+    });
+  }
+
+  it('an unacknowledged finding fails synth (the plugin is registered by buildApp)', () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'drs-waves-nag-'));
+    const { stack } = buildApp({
+      config: fixtureConfig(),
+      statemachinesDir: fixtureStatemachines(),
+      appProps: { context: cdkJsonContext(), outdir },
+    });
+    new iam.Policy(stack, 'Careless', {
+      roles: [stack.workerTaskRole],
+      statements: [new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: ['*'] })],
+    });
+    assert.throws(() => (stack.node.root as App).synth(), /Validation failed/);
+    const report = JSON.parse(fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8'));
+    const nag = report.pluginReports.find((r: any) => r.pluginName === 'AwsSolutions');
+    assert.ok(nag, 'no AwsSolutions report');
+    const careless = nag.violations.filter(
+      (v: any) => v.ruleName === 'AwsSolutions-IAM5[Resource::*]' && v.violatingConstructs.some((c: any) => c.constructPath.includes('/Careless/')),
+    );
+    assert.equal(careless.length, 1, JSON.stringify(nag.violations.map((v: any) => v.ruleName)));
+  });
+});

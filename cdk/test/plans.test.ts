@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { loadContract } from '../lib/contract';
+import { discoverPlans, findPlaceholders, loadPlan } from '../lib/plans';
+import { REAL_STATEMACHINES } from './helpers';
+
+const KNOWN = new Set(['PreflightActivityArn', 'FinishActivityArn']);
+
+function dirWith(files: Record<string, string>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drs-waves-plans-'));
+  for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), text);
+  return dir;
+}
+
+const asl = (resource: string) => JSON.stringify({ StartAt: 'A', States: { A: { Type: 'Task', Resource: resource, End: true } } });
+
+describe('plans and placeholders', () => {
+  it('finds each placeholder once, in order of first use', () => {
+    assert.deepEqual(findPlaceholders('${B} x ${A} ${B}'), ['B', 'A']);
+    assert.deepEqual(findPlaceholders('no placeholders, $.path and {} only'), []);
+  });
+
+  it('discovers <plan>.asl.json files, sorted, and nothing else', () => {
+    const dir = dirWith({ 'b.asl.json': asl('${FinishActivityArn}'), 'a.asl.json': asl('${FinishActivityArn}'), 'contract.json': '{}', 'a.plan.yaml': '' });
+    assert.deepEqual(discoverPlans(dir), ['a', 'b']);
+  });
+
+  it('a placeholder the stack cannot fill fails, naming the plan, the file and the placeholder', () => {
+    const dir = dirWith({ 'billing.asl.json': asl('${PrefligthActivityArn}') });
+    assert.throws(
+      () => loadPlan(dir, 'billing', KNOWN),
+      (e: Error) =>
+        e.name === 'PlanError' &&
+        e.message.includes('plan "billing"') &&
+        e.message.includes(path.join(dir, 'billing.asl.json')) &&
+        e.message.includes('${PrefligthActivityArn}'),
+    );
+  });
+
+  it('an unterminated placeholder fails', () => {
+    const dir = dirWith({ p: '', 'p.asl.json': asl('${PreflightActivityArn') });
+    assert.throws(() => loadPlan(dir, 'p', KNOWN), /plan "p": .* has a malformed placeholder near/);
+  });
+
+  it('rejects non-JSON, non-state-machine files and unusable plan names', () => {
+    const dir = dirWith({ 'x.asl.json': '{ not json', 'y.asl.json': '{"States": {}}', 'bad name.asl.json': asl('${FinishActivityArn}') });
+    assert.throws(() => loadPlan(dir, 'x', KNOWN), /plan "x": .* is not valid JSON/);
+    assert.throws(() => loadPlan(dir, 'y', KNOWN), /plan "y": .* is not a state machine/);
+    assert.throws(() => loadPlan(dir, 'bad name', KNOWN), /a plan name must be/);
+  });
+
+  it('every generated plan in statemachines/ uses only the contract placeholders', () => {
+    const contract = loadContract(path.join(REAL_STATEMACHINES, 'contract.json'));
+    const known = new Set(contract.activities.map((a) => a.placeholder));
+    const plans = discoverPlans(REAL_STATEMACHINES);
+    assert.ok(plans.length > 0, 'statemachines/ has no plans');
+    for (const p of plans) {
+      const plan = loadPlan(REAL_STATEMACHINES, p, known);
+      assert.ok(plan.placeholders.length > 0, `${p} uses no activity`);
+    }
+  });
+
+  it('the contract file is checked: version, activities, table keys', () => {
+    const good = JSON.parse(fs.readFileSync(path.join(REAL_STATEMACHINES, 'contract.json'), 'utf8'));
+    const write = (obj: unknown) => {
+      const dir = dirWith({ 'contract.json': JSON.stringify(obj) });
+      return path.join(dir, 'contract.json');
+    };
+    assert.throws(() => loadContract(write({ ...good, contractVersion: 99 })), /contractVersion 99 is not one this CDK app supports/);
+    assert.throws(() => loadContract(write({ ...good, activities: [{ name: 'x' }] })), /activities\[0\]\.placeholder must be a non-empty string/);
+    assert.throws(
+      () => loadContract(write({ ...good, historyTable: { ...good.historyTable, sortKey: '' } })),
+      /historyTable\.sortKey must be a non-empty string/,
+    );
+    assert.throws(() => loadContract(path.join(os.tmpdir(), 'no-such-dir', 'contract.json')), /not found.*drs-codegen/);
+  });
+});
