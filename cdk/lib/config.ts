@@ -99,7 +99,7 @@ export function fargateMemoryFor(cpu: number): number[] | undefined {
 
 export const DEFAULTS = {
   stackName: 'DrsWaves',
-  worker: { desiredCount: 1, cpu: 512, memory: 1024, architecture: 'ARM64', maxTasks: 16, logRetentionDays: 90 },
+  worker: { desiredCount: 1, cpu: 512, memory: 1024, architecture: 'ARM64', maxTasks: 20, logRetentionDays: 90 },
   network: { maxAzs: 2, natGateways: 2, interfaceEndpoints: false },
   stateMachineLogging: { level: 'ALL', includeExecutionData: false, retentionDays: 90 },
   deletionProtection: true,

@@ -398,6 +398,9 @@ export class DrsWavesStack extends Stack {
         platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
       }),
       essential: true,
+      // The image runs as this user too; stating it here keeps the task non-root whatever image
+      // is pushed. The worker writes nothing to disk.
+      user: '10001:10001',
       readonlyRootFilesystem: true,
       stopTimeout: Duration.seconds(WORKER_STOP_TIMEOUT_SECONDS),
       environment: {

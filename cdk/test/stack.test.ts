@@ -274,6 +274,7 @@ describe('stack (fixture plans alpha and beta)', () => {
     assert.equal(c.StopTimeout, WORKER_STOP_TIMEOUT_SECONDS);
     assert.ok(c.StopTimeout > 100, 'the worker drains for up to 100 s after SIGTERM');
     assert.equal(c.ReadonlyRootFilesystem, true);
+    assert.equal(c.User, '10001:10001', 'the worker runs as the non-root user of the image');
     const env = Object.fromEntries(c.Environment.map((e: any) => [e.Name, e.Value]));
     assert.deepEqual(Object.keys(env).sort(), ['AWS_REGION', 'DRS_WAVES_ACTIVITY_ARNS', 'DRS_WAVES_LOG_FORMAT', 'DRS_WAVES_MAX_TASKS', 'DRS_WAVES_TABLE']);
     assert.equal(env.DRS_WAVES_LOG_FORMAT, 'json');
