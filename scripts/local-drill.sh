@@ -80,7 +80,8 @@ set +a
 # Short grace: at the end of a drill the worker holds no task, only long polls.
 export DRS_WAVES_SHUTDOWN_GRACE_SECONDS="${DRS_WAVES_SHUTDOWN_GRACE_SECONDS:-5}"
 printf '\n===== worker: starting at %s\n' "$(date -Is)" >> "$STATE/worker.log"
-worker_pid=$(py spawn worker "$STATE/worker.pid" "$STATE/worker.log" -- "$REPO/target/debug/drs-worker") || exit 2
+# NO_COLOR: the log is a file, not a terminal.
+worker_pid=$(NO_COLOR=1 py spawn worker "$STATE/worker.pid" "$STATE/worker.log" -- "$REPO/target/debug/drs-worker") || exit 2
 log "worker: pid $worker_pid, log $STATE/worker.log"
 
 plan_name=$("$(venv_python)" - "$PLAN" <<'EOF'
@@ -93,12 +94,17 @@ EOF
 )
 
 input_default='{"mode": "DRILL"}'
-set +e
+# In the background so that a signal reaches the traps at once (bash runs a trap only after
+# a foreground child ends); the follower stops the execution when it is told to stop.
 "$(venv_python)" "$REPO/scripts/lib/drill.py" --stack-dir "$STATE" --plan "$plan_name" \
     --input "${DRS_WAVES_DRILL_INPUT:-$input_default}" \
     --worker-pidfile "$STATE/worker.pid" --worker-log "$STATE/worker.log" \
-    --timeout "${DRS_WAVES_DRILL_TIMEOUT:-600}"
-rc=$?
-set -e
+    --timeout "${DRS_WAVES_DRILL_TIMEOUT:-600}" &
+follower=$!
+forward() { kill -TERM "$follower" 2>/dev/null; wait "$follower" || true; exit "$1"; }
+trap 'forward 130' INT
+trap 'forward 143' TERM
+rc=0
+wait "$follower" || rc=$?
 log "drill finished with exit status $rc in $(( $(date +%s) - started_at )) s (setup included)"
 exit "$rc"

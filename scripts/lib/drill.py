@@ -3,8 +3,8 @@
 Prints each wave's start, its job IDs, its servers' launch statuses as they change (from
 drs-sim's DescribeJobs), and at the end the final status with every wave's job IDs and
 duration. Exit status: 0 when the execution SUCCEEDED, 1 when it ended otherwise (the failing
-wave and reason are printed), 2 on a usage or setup error, 3 when the worker died or the
-deadline passed.
+wave and reason are printed), 2 on a usage or setup error, 3 when the worker died, the deadline
+passed or it was interrupted (SIGINT/SIGTERM); then it stops the execution.
 
 Talks only to the loopback endpoints in <stack dir>/env.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import sys
 import time
 import uuid
@@ -26,6 +27,14 @@ WAVE_STATE = re.compile(r"^Wave (\d+) (.*): (start|wait|check|done\?|failed)$")
 TERMINAL = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}
 
 T0 = time.monotonic()
+
+
+class Interrupted(Exception):
+    pass
+
+
+def on_signal(signum, _frame):
+    raise Interrupted(signal.Signals(signum).name)
 
 
 def say(msg: str) -> None:
@@ -263,6 +272,8 @@ def main() -> int:
     import boto3
     from botocore.config import Config
 
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     state = Path(a.stack_dir)
     try:
         env = load_env(state / "env")
@@ -287,18 +298,32 @@ def main() -> int:
     say(f"started {name} of plan {a.plan} with input {a.input}")
     f = Follower(sfn, drs, ex, Path(a.worker_pidfile) if a.worker_pidfile else None, a.worker_log)
     deadline = started + a.timeout
-    while True:
-        f.poll_history()
-        f.poll_launches()
-        if f.done:
-            break
-        if not f.worker_alive():
-            say(f"the worker exited; last lines of {a.worker_log}:\n{tail(a.worker_log or '', 20)}")
-            return 3
-        if time.monotonic() > deadline:
-            say(f"gave up after {a.timeout:g} s; the execution is still running ({ex})")
-            return 3
-        time.sleep(0.5)
+    why = None
+    try:
+        while True:
+            f.poll_history()
+            f.poll_launches()
+            if f.done:
+                break
+            if not f.worker_alive():
+                why = f"the worker exited; last lines of {a.worker_log}:\n{tail(a.worker_log or '', 20)}"
+                break
+            if time.monotonic() > deadline:
+                why = f"gave up after {a.timeout:g} s"
+                break
+            time.sleep(0.5)
+    except Interrupted as e:
+        why = f"interrupted ({e})"
+    if why:
+        say(why)
+        # An execution left running would keep the plan's run lock and take tasks from the
+        # next drill's worker; a stopped one lets the next preflight take the lock over.
+        try:
+            sfn.stop_execution(executionArn=ex, error="LocalDrill.Stopped", cause=f"local-drill.sh: {why.splitlines()[0]}")
+            say(f"stopped the execution {ex}")
+        except Exception as e:
+            say(f"could not stop the execution {ex}: {e}")
+        return 3
     f.poll_launches()
     desc = sfn.describe_execution(executionArn=ex)
     return report(f, desc, time.monotonic() - started)
