@@ -99,11 +99,11 @@ pub struct SourceServerDef {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FixtureError {
-    #[error("cannot read fixture {file}: {source}")]
+    // The I/O error is part of the message, not a `source`, so that a report prints it once.
+    #[error("cannot read fixture {file}: {error}")]
     Read {
         file: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("cannot parse fixture {file}: {message}")]
     Parse { file: PathBuf, message: String },
@@ -128,9 +128,9 @@ impl Fixture {
     /// Reads a YAML or JSON fixture (`.json` is parsed as JSON, anything else as YAML, which
     /// also accepts JSON) and validates it.
     pub fn load(path: &Path) -> Result<Vec<SourceServerDef>, FixtureError> {
-        let text = std::fs::read_to_string(path).map_err(|source| FixtureError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| FixtureError::Read {
             file: path.to_path_buf(),
-            source,
+            error,
         })?;
         let fixture = Self::parse(&text, path)?;
         fixture.validate(path)

@@ -134,7 +134,18 @@ fn config(args: Args) -> SimConfig {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, no backtrace: this is what a script or a person reads.
+            eprintln!("drs-sim: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -143,25 +154,22 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
+    // Listen for SIGTERM before announcing the port: a script may signal as soon as it
+    // has read the line.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
     let sim = Simulator::start(config(args))
         .await
-        .context("drs-sim could not start")?;
+        .context("could not start")?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "drs-sim listening on {}", sim.endpoint())?;
         out.flush()?;
     }
-    shutdown_signal().await?;
-    sim.shutdown().await;
-    Ok(())
-}
-
-async fn shutdown_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot listen for SIGTERM")?;
     tokio::select! {
         r = tokio::signal::ctrl_c() => r.context("cannot listen for SIGINT")?,
         _ = term.recv() => {}
     }
+    sim.shutdown().await;
     Ok(())
 }

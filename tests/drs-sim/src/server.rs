@@ -35,11 +35,10 @@ pub enum SimError {
     Fixture(#[from] FixtureError),
     #[error("invalid configuration: {0}")]
     Config(String),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {error}")]
     Bind {
         addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -69,13 +68,13 @@ impl Simulator {
         let servers = config.fixture.load()?;
         let listener = TcpListener::bind(config.listen)
             .await
-            .map_err(|source| SimError::Bind {
+            .map_err(|error| SimError::Bind {
                 addr: config.listen,
-                source,
+                error,
             })?;
-        let addr = listener.local_addr().map_err(|source| SimError::Bind {
+        let addr = listener.local_addr().map_err(|error| SimError::Bind {
             addr: config.listen,
-            source,
+            error,
         })?;
         let shared = Arc::new(Shared {
             state: Mutex::new(SimState::new(&config, servers, OffsetDateTime::now_utc())),
