@@ -14,7 +14,7 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=lib/common.sh
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$REPO/scripts/lib/common.sh"
 
 do_npm=1
@@ -33,7 +33,8 @@ done
 
 # sha256 of the given files (and any extra words), one line.
 stamp_of() {
-    { for f in "$@"; do if [ -f "$f" ]; then sha256sum "$f"; else echo "$f"; fi; done; } \
+    # Contents only (not paths): a checkout moved elsewhere is still current.
+    { for f in "$@"; do if [ -f "$f" ]; then sha256sum < "$f"; else echo "missing"; fi; done; } \
         | sha256sum | cut -d' ' -f1
 }
 

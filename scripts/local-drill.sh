@@ -15,7 +15,7 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=lib/common.sh
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$REPO/scripts/lib/common.sh"
 
 case "${1:-}" in -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
@@ -47,6 +47,7 @@ for svc in localstack moto drs-sim; do
     if py alive "$STATE/$svc.pid"; then already_up+=("$svc"); fi
 done
 
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
@@ -101,6 +102,7 @@ input_default='{"mode": "DRILL"}'
     --worker-pidfile "$STATE/worker.pid" --worker-log "$STATE/worker.log" \
     --timeout "${DRS_WAVES_DRILL_TIMEOUT:-600}" &
 follower=$!
+# shellcheck disable=SC2317 # run by the INT/TERM traps
 forward() { kill -TERM "$follower" 2>/dev/null; wait "$follower" || true; exit "$1"; }
 trap 'forward 130' INT
 trap 'forward 143' TERM

@@ -20,7 +20,7 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=lib/common.sh
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$REPO/scripts/lib/common.sh"
 
 STATE="${DRS_WAVES_STACK_DIR:-$REPO/.local-stack}"
@@ -35,8 +35,9 @@ usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 py() { "$(venv_python)" "$REPO/scripts/lib/stack.py" "$@"; }
 
 require_venvs() {
-    [ -x "$(venv_python)" ] && [ -x "$(localstack_venv_dir)/bin/python" ] \
-        || die "the Python venvs are missing: run scripts/bootstrap.sh --venv-only first"
+    if [ ! -x "$(venv_python)" ] || [ ! -x "$(localstack_venv_dir)/bin/python" ]; then
+        die "the Python venvs are missing: run scripts/bootstrap.sh --venv-only first"
+    fi
 }
 
 # port_of SERVICE: the port recorded at start, else the configured one (0: a free one).
@@ -53,7 +54,9 @@ port_of() {
         drs-sim) var=DRS_WAVES_DRS_PORT default=4577 ;;
     esac
     local port="${!var:-$default}"
-    [[ "$port" =~ ^[0-9]+$ ]] && [ "$port" -le 65535 ] || die "$var=$port is not a port number"
+    if ! [[ "$port" =~ ^[0-9]+$ ]] || [ "$port" -gt 65535 ]; then
+        die "$var=$port is not a port number"
+    fi
     if [ "$port" = 0 ]; then port="$(py free-port)"; fi
     echo "$port"
 }

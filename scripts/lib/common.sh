@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared shell helpers of the local-stack scripts. Sourced, never run; expects $REPO set.
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
