@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, DEFAULTS, loadConfig, normaliseCron, parseConfig } from '../lib/config';
 import { CDK_DIR } from '../lib/app';
+import { tempDir } from './helpers';
 
 /** Runs parseConfig and returns the problems it reports (empty when valid). */
 function problems(raw: unknown): string[] {
@@ -110,7 +110,7 @@ describe('configuration', () => {
   });
 
   it('loadConfig names the file for a missing file and for bad JSON', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drs-waves-cfg-'));
+    const dir = tempDir('drs-waves-cfg-');
     const missing = path.join(dir, 'nope.json');
     assert.throws(() => loadConfig(missing), (e: Error) => e.message.startsWith(`${missing}: invalid configuration`) && /file not found/.test(e.message));
     const bad = path.join(dir, 'bad.json');

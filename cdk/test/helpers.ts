@@ -16,8 +16,16 @@ export function cdkJsonContext(): Record<string, unknown> {
   return JSON.parse(fs.readFileSync(path.join(CDK_DIR, 'cdk.json'), 'utf8')).context;
 }
 
-function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+const tempDirs: string[] = [];
+process.on('exit', () => {
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A temporary directory removed when the test process exits. */
+export function tempDir(prefix: string): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
 }
 
 /**
@@ -49,7 +57,8 @@ export function synth(config: DrsWavesConfig, statemachinesDir = fixtureStatemac
     config,
     statemachinesDir,
     nag,
-    appProps: { context: cdkJsonContext(), outdir: tempDir('drs-waves-out-') },
+    // No copy of the worker's build context per test synth (scripts/synth.sh stages it once).
+    appProps: { context: { ...cdkJsonContext(), 'aws:cdk:disable-asset-staging': true }, outdir: tempDir('drs-waves-out-') },
   });
   return { ...built, template: Template.fromStack(built.stack) };
 }

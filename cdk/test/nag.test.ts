@@ -2,14 +2,13 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import { App, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
 import { buildApp, CDK_DIR } from '../lib/app';
 import { loadConfig } from '../lib/config';
-import { cdkJsonContext, fixtureConfig, fixtureStatemachines, REAL_STATEMACHINES, synth } from './helpers';
+import { cdkJsonContext, fixtureConfig, fixtureStatemachines, REAL_STATEMACHINES, synth, tempDir } from './helpers';
 
 /** Every acknowledgement in the tree: construct path, rule id, reason. */
 function acknowledgements(root: IConstruct): { path: string; id: string; reason: string }[] {
@@ -58,7 +57,7 @@ describe('cdk-nag AwsSolutions', () => {
   }
 
   it('an unacknowledged finding fails synth (the plugin is registered by buildApp)', () => {
-    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'drs-waves-nag-'));
+    const outdir = tempDir('drs-waves-nag-');
     const { stack } = buildApp({
       config: fixtureConfig(),
       statemachinesDir: fixtureStatemachines(),

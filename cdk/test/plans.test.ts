@@ -5,12 +5,12 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadContract } from '../lib/contract';
 import { discoverPlans, findPlaceholders, loadPlan } from '../lib/plans';
-import { REAL_STATEMACHINES } from './helpers';
+import { REAL_STATEMACHINES, tempDir } from './helpers';
 
 const KNOWN = new Set(['PreflightActivityArn', 'FinishActivityArn']);
 
 function dirWith(files: Record<string, string>): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drs-waves-plans-'));
+  const dir = tempDir('drs-waves-plans-');
   for (const [f, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, f), text);
   return dir;
 }
