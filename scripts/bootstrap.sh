@@ -26,7 +26,7 @@ for arg in "$@"; do
         --no-npm) do_npm=0 ;;
         --no-cargo) do_cargo=0 ;;
         --force) force=1 ;;
-        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
         *) die "bootstrap: unknown argument '$arg' (see --help)" ;;
     esac
 done

@@ -11,6 +11,7 @@
 # Env: DRS_WAVES_KEEP_STACK=1      leave the stack running afterwards (stop: local-stack.sh down)
 #      DRS_WAVES_DRILL_TIMEOUT=600 seconds before the follower gives up
 #      DRS_WAVES_DRILL_INPUT       execution input (default {"mode": "DRILL"})
+#      DRS_WAVES_NO_BUILD=1        do not run cargo build (use the binaries in target/debug)
 #      and those of scripts/local-stack.sh (ports, DRS_WAVES_STACK_DIR, DRS_WAVES_SIM_ARGS).
 set -euo pipefail
 
@@ -18,7 +19,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$REPO/scripts/lib/common.sh"
 
-case "${1:-}" in -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;; esac
 [ $# -le 2 ] || { echo "usage: scripts/local-drill.sh [PLAN [FIXTURE]]" >&2; exit 2; }
 
 PLAN="${1:-$REPO/statemachines/billing.plan.yaml}"
@@ -32,7 +33,9 @@ FIXTURE="$(cd "$(dirname "$FIXTURE")" && pwd)/$(basename "$FIXTURE")"
 
 started_at=$(date +%s)
 # The drill needs no npm tools; bootstrap skips what is already current.
-"$REPO/scripts/bootstrap.sh" --no-npm || exit 2
+bootstrap_flags=(--no-npm)
+[ "${DRS_WAVES_NO_BUILD:-0}" = 1 ] && bootstrap_flags+=(--no-cargo)
+"$REPO/scripts/bootstrap.sh" "${bootstrap_flags[@]}" || exit 2
 
 py() { "$(venv_python)" "$REPO/scripts/lib/stack.py" "$@"; }
 

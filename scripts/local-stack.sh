@@ -30,7 +30,7 @@ TABLE="${DRS_WAVES_TABLE:-drs-waves-history}"
 READY_SECONDS="${DRS_WAVES_READY_SECONDS:-90}"
 SERVICES=(localstack moto drs-sim)
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 
 py() { "$(venv_python)" "$REPO/scripts/lib/stack.py" "$@"; }
 
@@ -183,8 +183,10 @@ cmd_status() {
         fi
     done
     if [ -f "$STATE/machines.json" ]; then
-        echo "state machines:"
-        "$(venv_python)" -c 'import json,sys; [print("  %s: %s" % (k, v["arn"])) for k,v in sorted(json.load(open(sys.argv[1])).items())]' "$STATE/machines.json"
+        "$(venv_python)" -c 'import json,sys
+m = json.load(open(sys.argv[1]))
+if m: print("state machines:")
+for k, v in sorted(m.items()): print("  %s: %s" % (k, v["arn"]))' "$STATE/machines.json"
     fi
     [ -f "$STATE/env" ] && echo "env file: $STATE/env"
     return "$bad"
