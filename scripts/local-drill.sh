@@ -65,7 +65,7 @@ cleanup() {
         # Stop only the services that this run started.
         for svc in drs-sim moto localstack; do
             case " ${already_up[*]} " in *" $svc "*) ;; *)
-                py stop "$svc" "$STATE/$svc.pid" --grace 5 || true ;;
+                py stop "$svc" "$STATE/$svc.pid" --grace "$([ "$svc" = localstack ] && echo 3 || echo 10)" || true ;;
             esac
         done
     fi

@@ -114,7 +114,7 @@ start_service() {
 stop_service() {
     local svc=$1 grace=10
     # LocalStack 4.9.2 under hypercorn does not exit on SIGTERM (seen: still running after 25 s).
-    [ "$svc" = localstack ] && grace=5
+    [ "$svc" = localstack ] && grace=3
     py stop "$svc" "$STATE/$svc.pid" --grace "$grace"
     rm -f "$STATE/$svc.port"
 }

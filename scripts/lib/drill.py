@@ -249,10 +249,14 @@ def report(f: Follower, desc: dict, wall: float) -> int:
             print(f"outcome   {outcome}")
         return 0
     failed = [w for w in f.waves.values() if w.status == "FAILED"]
-    where = failed[0].label if failed else (f"{max(f.waves.values(), key=lambda w: w.index).label} (last started)"
-                                            if f.waves else "before the first wave")
+    if failed:
+        where = f"at {failed[0].label}"
+    elif f.waves:
+        where = f"at {max(f.waves.values(), key=lambda w: w.index).label} (the last wave started)"
+    else:
+        where = "before the first wave"
     reason = (failed[0].reason if failed and failed[0].reason else "") or desc.get("cause") or ""
-    print(f"FAILED at {where}: {short(reason, 1000)}")
+    print(f"{status} {where}: {short(reason, 1000)}")
     if desc.get("error"):
         print(f"error     {desc['error']}: {short(desc.get('cause'), 1000)}")
     return 1
@@ -263,7 +267,7 @@ def main() -> int:
     p.add_argument("--stack-dir", required=True)
     p.add_argument("--plan", required=True, help="the plan's name (as in machines.json)")
     p.add_argument("--input", default='{"mode": "DRILL"}')
-    p.add_argument("--name", help="execution name (default drill-<time>-<random>)")
+    p.add_argument("--name", help="execution name (default <drill|recovery>-<time>-<random>)")
     p.add_argument("--worker-pidfile")
     p.add_argument("--worker-log")
     p.add_argument("--timeout", type=float, default=600, help="give up after this many seconds")
@@ -291,7 +295,12 @@ def main() -> int:
     sfn = boto3.client("stepfunctions", endpoint_url=env["AWS_ENDPOINT_URL_SFN"], **common)
     drs = boto3.client("drs", endpoint_url=env["AWS_ENDPOINT_URL_DRS"], **common)
 
-    name = a.name or f"drill-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
+    try:
+        mode = str(json.loads(a.input).get("mode", "drill")).lower()
+    except (ValueError, AttributeError):
+        mode = "drill"
+    kind = mode if mode in ("drill", "recovery") else "drill"
+    name = a.name or f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:4]}"
     arn = machines[a.plan]["arn"]
     started = time.monotonic()
     ex = sfn.start_execution(stateMachineArn=arn, name=name, input=a.input)["executionArn"]
