@@ -514,6 +514,12 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         };
         info!(status = verdict.status.as_str(), launched = verdict.counts.launched, failed = verdict.counts.failed,
               launching = verdict.counts.launching, next_wait, reason = %verdict.reason, "wave checked");
+        if verdict.status != WaveStatus::Launching {
+            // One line per finished wave: the CDK app's metric filter turns it into the
+            // WaveDurationSeconds metric (fields plan, wave, status, duration_seconds).
+            info!(plan = %run.plan_name, wave = %wave.name, status = verdict.status.as_str(),
+                  duration_seconds = elapsed, "wave finished");
+        }
         Ok(WaveState {
             status: verdict.status,
             ended_at: ended_at.unwrap_or_default(),
