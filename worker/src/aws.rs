@@ -10,7 +10,9 @@ use aws_config::timeout::TimeoutConfig;
 pub const SFN_READ_TIMEOUT: Duration = Duration::from_secs(70);
 
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
 }
 
 pub fn sfn_client(config: &SdkConfig) -> aws_sdk_sfn::Client {
@@ -19,7 +21,11 @@ pub fn sfn_client(config: &SdkConfig) -> aws_sdk_sfn::Client {
         .read_timeout(SFN_READ_TIMEOUT)
         .operation_attempt_timeout(SFN_READ_TIMEOUT + Duration::from_secs(5))
         .build();
-    aws_sdk_sfn::Client::from_conf(aws_sdk_sfn::config::Builder::from(config).timeout_config(timeouts).build())
+    aws_sdk_sfn::Client::from_conf(
+        aws_sdk_sfn::config::Builder::from(config)
+            .timeout_config(timeouts)
+            .build(),
+    )
 }
 
 fn short_timeouts() -> TimeoutConfig {
@@ -31,11 +37,17 @@ fn short_timeouts() -> TimeoutConfig {
 }
 
 pub fn drs_client(config: &SdkConfig) -> aws_sdk_drs::Client {
-    aws_sdk_drs::Client::from_conf(aws_sdk_drs::config::Builder::from(config).timeout_config(short_timeouts()).build())
+    aws_sdk_drs::Client::from_conf(
+        aws_sdk_drs::config::Builder::from(config)
+            .timeout_config(short_timeouts())
+            .build(),
+    )
 }
 
 pub fn dynamodb_client(config: &SdkConfig) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(config).timeout_config(short_timeouts()).build(),
+        aws_sdk_dynamodb::config::Builder::from(config)
+            .timeout_config(short_timeouts())
+            .build(),
     )
 }

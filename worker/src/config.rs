@@ -50,7 +50,12 @@ pub struct RunArgs {
     /// An activity's ARN as NAME=ARN (names: preflight, start-wave, check-wave, finish,
     /// record-failure). Repeat for each, or give a comma-separated list. When absent, the ARNs
     /// are found with ListActivities from --activity-prefix.
-    #[arg(long = "activity-arn", value_name = "NAME=ARN", env = "DRS_WAVES_ACTIVITY_ARNS", value_delimiter = ',')]
+    #[arg(
+        long = "activity-arn",
+        value_name = "NAME=ARN",
+        env = "DRS_WAVES_ACTIVITY_ARNS",
+        value_delimiter = ','
+    )]
     pub activity_arns: Vec<String>,
     /// Prefix of the deployed activity names (`<prefix>-preflight`, ...).
     #[arg(long, env = "DRS_WAVES_ACTIVITY_PREFIX", default_value = DEFAULT_ACTIVITY_PREFIX)]
@@ -110,7 +115,11 @@ pub fn parse_activity_arns(items: &[String]) -> Result<BTreeMap<Activity, String
             return Err(format!("--activity-arn: {name} is given twice"));
         }
     }
-    let missing: Vec<&str> = Activity::ALL.into_iter().filter(|a| !out.contains_key(a)).map(Activity::name).collect();
+    let missing: Vec<&str> = Activity::ALL
+        .into_iter()
+        .filter(|a| !out.contains_key(a))
+        .map(Activity::name)
+        .collect();
     if !missing.is_empty() {
         return Err(format!(
             "--activity-arn: no ARN for {} (every activity needs one, or use --activity-prefix)",
@@ -129,7 +138,13 @@ mod tests {
     fn all(prefix: &str) -> Vec<String> {
         Activity::ALL
             .into_iter()
-            .map(|a| format!("{}=arn:aws:states:us-east-1:123456789012:activity:{prefix}-{}", a.name(), a.name()))
+            .map(|a| {
+                format!(
+                    "{}=arn:aws:states:us-east-1:123456789012:activity:{prefix}-{}",
+                    a.name(),
+                    a.name()
+                )
+            })
             .collect()
     }
 
@@ -153,11 +168,18 @@ mod tests {
         assert_eq!(cli.run.activity_prefix, DEFAULT_ACTIVITY_PREFIX);
         assert_eq!(cli.run.limits(), Limits::default());
         assert_eq!(cli.run.shutdown_grace_seconds, 100);
-        let cli = Cli::try_parse_from(["drs-worker", "--activity-arn", "a=arn:1,b=arn:2", "--activity-arn", "c=arn:3"])
-            .expect("lists");
+        let cli = Cli::try_parse_from([
+            "drs-worker",
+            "--activity-arn",
+            "a=arn:1,b=arn:2",
+            "--activity-arn",
+            "c=arn:3",
+        ])
+        .expect("lists");
         assert_eq!(cli.run.activity_arns, vec!["a=arn:1", "b=arn:2", "c=arn:3"]);
         assert!(Cli::try_parse_from(["drs-worker", "--max-servers-per-job", "201"]).is_err());
-        let cli = Cli::try_parse_from(["drs-worker", "create-table", "--table", "t"]).expect("create-table");
+        let cli = Cli::try_parse_from(["drs-worker", "create-table", "--table", "t"])
+            .expect("create-table");
         assert!(matches!(cli.command, Some(Command::CreateTable { table }) if table == "t"));
     }
 }

@@ -136,10 +136,18 @@ pub struct StartRecoveryRequest {
 pub trait Drs: Send + Sync + 'static {
     /// Every source server of the account and region (tags are matched by the caller: DRS has
     /// no tag filter).
-    fn describe_source_servers(&self) -> impl Future<Output = Result<Vec<SourceServer>, TaskError>> + Send;
-    fn describe_jobs(&self, filter: JobFilter) -> impl Future<Output = Result<Vec<Job>, TaskError>> + Send;
+    fn describe_source_servers(
+        &self,
+    ) -> impl Future<Output = Result<Vec<SourceServer>, TaskError>> + Send;
+    fn describe_jobs(
+        &self,
+        filter: JobFilter,
+    ) -> impl Future<Output = Result<Vec<Job>, TaskError>> + Send;
     /// Has no client token: a second call launches a second job.
-    fn start_recovery(&self, request: StartRecoveryRequest) -> impl Future<Output = Result<Job, TaskError>> + Send;
+    fn start_recovery(
+        &self,
+        request: StartRecoveryRequest,
+    ) -> impl Future<Output = Result<Job, TaskError>> + Send;
     fn terminate_recovery_instances(
         &self,
         recovery_instance_ids: Vec<String>,
@@ -178,12 +186,16 @@ impl Drs for SdkDrs {
                 let id = s.source_server_id().unwrap_or_default().to_string();
                 if id.is_empty() {
                     return Err(TaskError::Internal(
-                        "DRS DescribeSourceServers returned a server without a sourceServerID".into(),
+                        "DRS DescribeSourceServers returned a server without a sourceServerID"
+                            .into(),
                     ));
                 }
                 out.push(SourceServer {
                     id,
-                    tags: s.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+                    tags: s
+                        .tags()
+                        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default(),
                     replication_state: s
                         .data_replication_info()
                         .and_then(|d| d.data_replication_state())
@@ -206,7 +218,11 @@ impl Drs for SdkDrs {
         let id_batches: Vec<Vec<String>> = if filter.job_ids.is_empty() {
             vec![Vec::new()]
         } else {
-            filter.job_ids.chunks(MAX_JOB_IDS_PER_CALL).map(<[String]>::to_vec).collect()
+            filter
+                .job_ids
+                .chunks(MAX_JOB_IDS_PER_CALL)
+                .map(<[String]>::to_vec)
+                .collect()
         };
         let mut out = Vec::new();
         for ids in id_batches {
@@ -246,7 +262,9 @@ impl Drs for SdkDrs {
                 StartRecoveryRequestSourceServer::builder()
                     .source_server_id(id)
                     .build()
-                    .map_err(|e| TaskError::Internal(format!("DRS StartRecovery request for {id}: {e}")))
+                    .map_err(|e| {
+                        TaskError::Internal(format!("DRS StartRecovery request for {id}: {e}"))
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let resp = self
@@ -263,7 +281,10 @@ impl Drs for SdkDrs {
             .ok_or_else(|| TaskError::Internal("DRS StartRecovery answered without a job".into()))
     }
 
-    async fn terminate_recovery_instances(&self, recovery_instance_ids: Vec<String>) -> Result<Job, TaskError> {
+    async fn terminate_recovery_instances(
+        &self,
+        recovery_instance_ids: Vec<String>,
+    ) -> Result<Job, TaskError> {
         let resp = self
             .client
             .terminate_recovery_instances()
@@ -271,18 +292,24 @@ impl Drs for SdkDrs {
             .send()
             .await
             .map_err(|e| from_sdk("DRS TerminateRecoveryInstances", &e))?;
-        resp.job()
-            .map(job_of)
-            .ok_or_else(|| TaskError::Internal("DRS TerminateRecoveryInstances answered without a job".into()))
+        resp.job().map(job_of).ok_or_else(|| {
+            TaskError::Internal("DRS TerminateRecoveryInstances answered without a job".into())
+        })
     }
 }
 
 fn job_of(j: &aws_sdk_drs::types::Job) -> Job {
     Job {
         id: j.job_id().to_string(),
-        status: j.status().map(|s| JobStatus::parse(s.as_str())).unwrap_or(JobStatus::Pending),
+        status: j
+            .status()
+            .map(|s| JobStatus::parse(s.as_str()))
+            .unwrap_or(JobStatus::Pending),
         job_type: j.r#type().map(|t| t.as_str().to_string()),
-        tags: j.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+        tags: j
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
         created_at: j.creation_date_time().map(str::to_string),
         ended_at: j.end_date_time().map(str::to_string),
         servers: j
@@ -290,9 +317,15 @@ fn job_of(j: &aws_sdk_drs::types::Job) -> Job {
             .iter()
             .map(|p| JobServer {
                 source_server_id: p.source_server_id().unwrap_or_default().to_string(),
-                recovery_instance_id: p.recovery_instance_id().filter(|s| !s.is_empty()).map(str::to_string),
+                recovery_instance_id: p
+                    .recovery_instance_id()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
                 // Not yet reported: the server has not started launching.
-                launch_status: p.launch_status().map(|s| LaunchStatus::parse(s.as_str())).unwrap_or(LaunchStatus::Pending),
+                launch_status: p
+                    .launch_status()
+                    .map(|s| LaunchStatus::parse(s.as_str()))
+                    .unwrap_or(LaunchStatus::Pending),
             })
             .collect(),
     }

@@ -35,7 +35,10 @@ pub enum TaskError {
 
 impl TaskError {
     pub fn transient(call: impl Into<String>, detail: impl Into<String>) -> Self {
-        TaskError::Transient { call: call.into(), detail: detail.into() }
+        TaskError::Transient {
+            call: call.into(),
+            detail: detail.into(),
+        }
     }
 
     pub fn name(&self) -> ErrorName {
@@ -163,7 +166,9 @@ pub fn classify(call: &str, failure: &ServiceFailure) -> TaskError {
             return TaskError::Transient { call, detail };
         }
         FailureKind::Construction => {
-            return TaskError::Internal(format!("{call}: the request could not be built: {detail}"));
+            return TaskError::Internal(format!(
+                "{call}: the request could not be built: {detail}"
+            ));
         }
         FailureKind::Service => {}
     }
@@ -176,7 +181,9 @@ pub fn classify(call: &str, failure: &ServiceFailure) -> TaskError {
     if code == "ServiceQuotaExceededException" {
         return TaskError::QuotaExceeded {
             call,
-            detail: format!("{detail}; raise the quota or lower --max-servers-per-job / the wave size"),
+            detail: format!(
+                "{detail}; raise the quota or lower --max-servers-per-job / the wave size"
+            ),
         };
     }
     if TRANSIENT_CODES.contains(&code) || failure.status.is_some_and(|s| s >= 500) {
@@ -195,7 +202,10 @@ pub fn classify(call: &str, failure: &ServiceFailure) -> TaskError {
 }
 
 /// Classifies any SDK error (all service crates share `SdkError` and `HttpResponse`).
-pub fn from_sdk<E>(call: &str, err: &aws_sdk_drs::error::SdkError<E, aws_sdk_drs::config::http::HttpResponse>) -> TaskError
+pub fn from_sdk<E>(
+    call: &str,
+    err: &aws_sdk_drs::error::SdkError<E, aws_sdk_drs::config::http::HttpResponse>,
+) -> TaskError
 where
     E: aws_sdk_drs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -203,7 +213,9 @@ where
 }
 
 /// Reduces an SDK error to a [`ServiceFailure`].
-pub fn failure_of<E>(err: &aws_sdk_drs::error::SdkError<E, aws_sdk_drs::config::http::HttpResponse>) -> ServiceFailure
+pub fn failure_of<E>(
+    err: &aws_sdk_drs::error::SdkError<E, aws_sdk_drs::config::http::HttpResponse>,
+) -> ServiceFailure
 where
     E: aws_sdk_drs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -216,12 +228,26 @@ where
             message: ctx.err().message().map(str::to_string).or_else(text),
             status: Some(ctx.raw().status().as_u16()),
         },
-        SdkError::TimeoutError(_) => ServiceFailure { kind: FailureKind::Timeout, message: text(), ..Default::default() },
-        SdkError::DispatchFailure(_) => ServiceFailure { kind: FailureKind::Dispatch, message: text(), ..Default::default() },
-        SdkError::ConstructionFailure(_) => {
-            ServiceFailure { kind: FailureKind::Construction, message: text(), ..Default::default() }
-        }
-        _ => ServiceFailure { kind: FailureKind::Response, message: text(), ..Default::default() },
+        SdkError::TimeoutError(_) => ServiceFailure {
+            kind: FailureKind::Timeout,
+            message: text(),
+            ..Default::default()
+        },
+        SdkError::DispatchFailure(_) => ServiceFailure {
+            kind: FailureKind::Dispatch,
+            message: text(),
+            ..Default::default()
+        },
+        SdkError::ConstructionFailure(_) => ServiceFailure {
+            kind: FailureKind::Construction,
+            message: text(),
+            ..Default::default()
+        },
+        _ => ServiceFailure {
+            kind: FailureKind::Response,
+            message: text(),
+            ..Default::default()
+        },
     }
 }
 
@@ -242,22 +268,58 @@ mod tests {
     fn drs_errors_map_to_contract_names() {
         let cases = [
             (service("ThrottlingException", 429), ErrorName::Throttled),
-            (service("InternalServerException", 500), ErrorName::Transient),
+            (
+                service("InternalServerException", 500),
+                ErrorName::Transient,
+            ),
             (service("", 503), ErrorName::Transient),
-            (service("AccessDeniedException", 403), ErrorName::AccessDenied),
-            (service("ServiceQuotaExceededException", 402), ErrorName::QuotaExceeded),
-            (service("ConditionalCheckFailedException", 400), ErrorName::Transient),
-            (service("ProvisionedThroughputExceededException", 400), ErrorName::Throttled),
+            (
+                service("AccessDeniedException", 403),
+                ErrorName::AccessDenied,
+            ),
+            (
+                service("ServiceQuotaExceededException", 402),
+                ErrorName::QuotaExceeded,
+            ),
+            (
+                service("ConditionalCheckFailedException", 400),
+                ErrorName::Transient,
+            ),
+            (
+                service("ProvisionedThroughputExceededException", 400),
+                ErrorName::Throttled,
+            ),
             (service("ValidationException", 400), ErrorName::Internal),
             (service("ConflictException", 409), ErrorName::Internal),
-            (ServiceFailure { kind: FailureKind::Dispatch, ..Default::default() }, ErrorName::Transient),
-            (ServiceFailure { kind: FailureKind::Timeout, ..Default::default() }, ErrorName::Transient),
-            (ServiceFailure { kind: FailureKind::Construction, ..Default::default() }, ErrorName::Internal),
+            (
+                ServiceFailure {
+                    kind: FailureKind::Dispatch,
+                    ..Default::default()
+                },
+                ErrorName::Transient,
+            ),
+            (
+                ServiceFailure {
+                    kind: FailureKind::Timeout,
+                    ..Default::default()
+                },
+                ErrorName::Transient,
+            ),
+            (
+                ServiceFailure {
+                    kind: FailureKind::Construction,
+                    ..Default::default()
+                },
+                ErrorName::Internal,
+            ),
         ];
         for (failure, want) in cases {
             let err = classify("DRS StartRecovery", &failure);
             assert_eq!(err.name(), want, "{failure:?} -> {err:?}");
-            assert!(err.to_string().contains("DRS StartRecovery"), "cause names the call: {err}");
+            assert!(
+                err.to_string().contains("DRS StartRecovery"),
+                "cause names the call: {err}"
+            );
         }
         assert!(classify("x", &service("ThrottlingException", 429)).retryable());
         assert!(!classify("x", &service("AccessDeniedException", 403)).retryable());
@@ -267,7 +329,10 @@ mod tests {
     fn causes_say_what_to_do() {
         let denied = classify("DRS StartRecovery", &service("AccessDeniedException", 403));
         assert!(denied.to_string().contains("IAM role"), "{denied}");
-        let uninit = classify("DRS DescribeJobs", &service("UninitializedAccountException", 400));
+        let uninit = classify(
+            "DRS DescribeJobs",
+            &service("UninitializedAccountException", 400),
+        );
         assert!(uninit.to_string().contains("initialize"), "{uninit}");
     }
 
@@ -290,6 +355,10 @@ mod tests {
         let err = TaskError::PreflightFailed(vec!["a is unknown".into(), "b is stalled".into()]);
         let (name, cause) = err.to_wire();
         assert_eq!(name, "DrsWaves.PreflightFailed");
-        assert!(cause.contains("2 problem(s)") && cause.contains("a is unknown") && cause.contains("b is stalled"));
+        assert!(
+            cause.contains("2 problem(s)")
+                && cause.contains("a is unknown")
+                && cause.contains("b is stalled")
+        );
     }
 }

@@ -18,7 +18,10 @@ pub enum FaultPoint {
 }
 
 impl FaultPoint {
-    pub const ALL: [FaultPoint; 2] = [FaultPoint::ExitAfterStartRecovery, FaultPoint::ExitAfterHistoryWrite];
+    pub const ALL: [FaultPoint; 2] = [
+        FaultPoint::ExitAfterStartRecovery,
+        FaultPoint::ExitAfterHistoryWrite,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -52,7 +55,9 @@ impl Faults {
     }
 
     pub fn armed(point: FaultPoint, action: FaultAction) -> Self {
-        Faults { armed: Some((point, action)) }
+        Faults {
+            armed: Some((point, action)),
+        }
     }
 
     /// Reads `DRS_WAVES_TEST_FAULT`; unset or empty means no fault.
@@ -77,12 +82,16 @@ impl Faults {
     pub fn hit(&self, point: FaultPoint) -> Result<(), TaskError> {
         match self.armed {
             Some((p, FaultAction::Exit)) if p == point => {
-                eprintln!("drs-worker: test fault point {} reached: exiting", point.name());
+                eprintln!(
+                    "drs-worker: test fault point {} reached: exiting",
+                    point.name()
+                );
                 std::process::exit(FAULT_EXIT_CODE);
             }
-            Some((p, FaultAction::Fail)) if p == point => {
-                Err(TaskError::transient("test fault point", format!("{} reached", point.name())))
-            }
+            Some((p, FaultAction::Fail)) if p == point => Err(TaskError::transient(
+                "test fault point",
+                format!("{} reached", point.name()),
+            )),
             _ => Ok(()),
         }
     }

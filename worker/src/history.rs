@@ -30,13 +30,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TableStatus,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, TableStatus,
 };
 use drs_codegen::contract::ServerCounts;
 use drs_codegen::contract::history::{
-    PARTITION_KEY, PLAN_INDEX, PLAN_INDEX_PARTITION_KEY, PLAN_INDEX_SORT_KEY, SORT_KEY, STATUS_INDEX,
-    STATUS_INDEX_PARTITION_KEY, STATUS_INDEX_SORT_KEY,
+    PARTITION_KEY, PLAN_INDEX, PLAN_INDEX_PARTITION_KEY, PLAN_INDEX_SORT_KEY, SORT_KEY,
+    STATUS_INDEX, STATUS_INDEX_PARTITION_KEY, STATUS_INDEX_SORT_KEY,
 };
 
 use crate::error::{TaskError, from_sdk};
@@ -147,7 +147,9 @@ pub enum LockOutcome {
 pub enum LaunchWrite {
     Written,
     /// The wave is already LAUNCHING with these other job IDs (a concurrent attempt won).
-    Conflict { recorded: Vec<String> },
+    Conflict {
+        recorded: Vec<String>,
+    },
 }
 
 /// The history operations the tasks need. [`DynamoHistory`] is the real one;
@@ -168,14 +170,24 @@ pub trait History: Send + Sync + 'static {
         now: &str,
     ) -> impl Future<Output = Result<bool, TaskError>> + Send;
     /// Releases the lock if `execution_id` holds it; false otherwise.
-    fn release_lock(&self, plan: &str, execution_id: &str) -> impl Future<Output = Result<bool, TaskError>> + Send;
+    fn release_lock(
+        &self,
+        plan: &str,
+        execution_id: &str,
+    ) -> impl Future<Output = Result<bool, TaskError>> + Send;
     /// Creates the EXECUTION item; an existing one (a retried preflight) is left as it is.
-    fn create_execution(&self, record: ExecutionRecord) -> impl Future<Output = Result<(), TaskError>> + Send;
+    fn create_execution(
+        &self,
+        record: ExecutionRecord,
+    ) -> impl Future<Output = Result<(), TaskError>> + Send;
     fn get_execution(
         &self,
         execution_id: &str,
     ) -> impl Future<Output = Result<Option<ExecutionRecord>, TaskError>> + Send;
-    fn close_execution(&self, close: ExecutionClose) -> impl Future<Output = Result<(), TaskError>> + Send;
+    fn close_execution(
+        &self,
+        close: ExecutionClose,
+    ) -> impl Future<Output = Result<(), TaskError>> + Send;
     fn record_terminate_jobs(
         &self,
         execution_id: &str,
@@ -188,14 +200,20 @@ pub trait History: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<WaveRecord>, TaskError>> + Send;
     /// Moves the wave to LAUNCHING with its job IDs, in one conditional write: refused when the
     /// wave is already LAUNCHING with other job IDs.
-    fn record_wave_launch(&self, wave: WaveRecord) -> impl Future<Output = Result<LaunchWrite, TaskError>> + Send;
+    fn record_wave_launch(
+        &self,
+        wave: WaveRecord,
+    ) -> impl Future<Output = Result<LaunchWrite, TaskError>> + Send;
     /// Writes a check: each job's per-server detail, then the wave's status and counts.
     fn record_wave_check(
         &self,
         wave: WaveRecord,
         jobs: Vec<JobRecord>,
     ) -> impl Future<Output = Result<(), TaskError>> + Send;
-    fn list_jobs(&self, execution_id: &str) -> impl Future<Output = Result<Vec<JobRecord>, TaskError>> + Send;
+    fn list_jobs(
+        &self,
+        execution_id: &str,
+    ) -> impl Future<Output = Result<Vec<JobRecord>, TaskError>> + Send;
 }
 
 /// [`History`] in a DynamoDB table.
@@ -238,7 +256,10 @@ fn get_s(item: &Item, k: &str) -> Option<String> {
 }
 
 fn get_n(item: &Item, k: &str) -> u32 {
-    item.get(k).and_then(|v| v.as_n().ok()).and_then(|x| x.parse().ok()).unwrap_or(0)
+    item.get(k)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0)
 }
 
 fn get_list_s(item: &Item, k: &str) -> Option<Vec<String>> {
@@ -250,7 +271,11 @@ fn get_list_s(item: &Item, k: &str) -> Option<Vec<String>> {
 fn get_map_s(item: &Item, k: &str) -> BTreeMap<String, String> {
     item.get(k)
         .and_then(|v| v.as_m().ok())
-        .map(|m| m.iter().filter_map(|(k, v)| v.as_s().ok().map(|x| (k.clone(), x.clone()))).collect())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_s().ok().map(|x| (k.clone(), x.clone())))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -313,7 +338,11 @@ fn job_of(item: &Item) -> JobRecord {
                         ServerRecord {
                             launch_status: get_s(fields, "launchStatus").unwrap_or_default(),
                             recovery_instance_id: get_s(fields, "recoveryInstanceID"),
-                            required: fields.get("required").and_then(|b| b.as_bool().ok()).copied().unwrap_or(true),
+                            required: fields
+                                .get("required")
+                                .and_then(|b| b.as_bool().ok())
+                                .copied()
+                                .unwrap_or(true),
                         },
                     ))
                 })
@@ -351,7 +380,8 @@ impl Update {
 
     fn set_if_not_exists(&mut self, attr: &str, v: AttributeValue) -> &mut Self {
         let i = self.sets.len();
-        self.sets.push(format!("#a{i} = if_not_exists(#a{i}, :v{i})"));
+        self.sets
+            .push(format!("#a{i} = if_not_exists(#a{i}, :v{i})"));
         self.names.insert(format!("#a{i}"), attr.to_string());
         self.values.insert(format!(":v{i}"), v);
         self
@@ -381,7 +411,10 @@ impl Update {
 
 impl DynamoHistory {
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        DynamoHistory { client, table: table.into() }
+        DynamoHistory {
+            client,
+            table: table.into(),
+        }
     }
 
     pub fn table(&self) -> &str {
@@ -389,7 +422,10 @@ impl DynamoHistory {
     }
 
     fn key(pk: String, sk: &str) -> Item {
-        HashMap::from([(PARTITION_KEY.to_string(), s(pk)), (SORT_KEY.to_string(), s(sk))])
+        HashMap::from([
+            (PARTITION_KEY.to_string(), s(pk)),
+            (SORT_KEY.to_string(), s(sk)),
+        ])
     }
 
     async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, TaskError> {
@@ -420,7 +456,12 @@ impl DynamoHistory {
             .await;
         match resp {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(from_sdk("DynamoDB UpdateItem", &e)),
         }
     }
@@ -453,7 +494,12 @@ impl DynamoHistory {
 }
 
 impl History for DynamoHistory {
-    async fn acquire_lock(&self, plan: &str, execution_id: &str, now: &str) -> Result<LockOutcome, TaskError> {
+    async fn acquire_lock(
+        &self,
+        plan: &str,
+        execution_id: &str,
+        now: &str,
+    ) -> Result<LockOutcome, TaskError> {
         let mut item = Self::key(lock_pk(plan), LOCK_SK);
         item.insert("holder".into(), s(execution_id));
         item.insert("acquiredAt".into(), s(now));
@@ -471,20 +517,40 @@ impl History for DynamoHistory {
             .await;
         match put {
             Ok(_) => Ok(LockOutcome::Acquired),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
-                match self.get(lock_pk(plan), LOCK_SK).await?.and_then(|i| get_s(&i, "holder")) {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                match self
+                    .get(lock_pk(plan), LOCK_SK)
+                    .await?
+                    .and_then(|i| get_s(&i, "holder"))
+                {
                     Some(holder) => Ok(LockOutcome::HeldBy(holder)),
-                    None => Err(TaskError::transient("DynamoDB PutItem (run lock)", "the lock was released while taking it")),
+                    None => Err(TaskError::transient(
+                        "DynamoDB PutItem (run lock)",
+                        "the lock was released while taking it",
+                    )),
                 }
             }
             Err(e) => Err(from_sdk("DynamoDB PutItem (run lock)", &e)),
         }
     }
 
-    async fn take_over_lock(&self, plan: &str, execution_id: &str, previous_holder: &str, now: &str) -> Result<bool, TaskError> {
+    async fn take_over_lock(
+        &self,
+        plan: &str,
+        execution_id: &str,
+        previous_holder: &str,
+        now: &str,
+    ) -> Result<bool, TaskError> {
         let mut u = Update::default();
-        u.set("holder", s(execution_id)).set("acquiredAt", s(now)).set("previousHolder", s(previous_holder));
-        u.condition("#holder = :prev").name("#holder", "holder").value(":prev", s(previous_holder));
+        u.set("holder", s(execution_id))
+            .set("acquiredAt", s(now))
+            .set("previousHolder", s(previous_holder));
+        u.condition("#holder = :prev")
+            .name("#holder", "holder")
+            .value(":prev", s(previous_holder));
         self.update(lock_pk(plan), LOCK_SK, u).await
     }
 
@@ -501,7 +567,12 @@ impl History for DynamoHistory {
             .await;
         match resp {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(from_sdk("DynamoDB DeleteItem (run lock)", &e)),
         }
     }
@@ -529,13 +600,24 @@ impl History for DynamoHistory {
         match put {
             Ok(_) => Ok(()),
             // Created by an earlier attempt of this preflight.
-            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(from_sdk("DynamoDB PutItem (execution record)", &e)),
         }
     }
 
-    async fn get_execution(&self, execution_id: &str) -> Result<Option<ExecutionRecord>, TaskError> {
-        Ok(self.get(execution_pk(execution_id), EXECUTION_SK).await?.map(|i| execution_of(&i)))
+    async fn get_execution(
+        &self,
+        execution_id: &str,
+    ) -> Result<Option<ExecutionRecord>, TaskError> {
+        Ok(self
+            .get(execution_pk(execution_id), EXECUTION_SK)
+            .await?
+            .map(|i| execution_of(&i)))
     }
 
     async fn close_execution(&self, c: ExecutionClose) -> Result<(), TaskError> {
@@ -557,17 +639,32 @@ impl History for DynamoHistory {
         if let Some(cause) = &c.cause {
             u.set("cause", s(cause));
         }
-        self.update(execution_pk(&c.execution_id), EXECUTION_SK, u).await.map(|_| ())
+        self.update(execution_pk(&c.execution_id), EXECUTION_SK, u)
+            .await
+            .map(|_| ())
     }
 
-    async fn record_terminate_jobs(&self, execution_id: &str, job_ids: Vec<String>) -> Result<(), TaskError> {
+    async fn record_terminate_jobs(
+        &self,
+        execution_id: &str,
+        job_ids: Vec<String>,
+    ) -> Result<(), TaskError> {
         let mut u = Update::default();
         u.set("terminateJobIds", list_s(&job_ids));
-        self.update(execution_pk(execution_id), EXECUTION_SK, u).await.map(|_| ())
+        self.update(execution_pk(execution_id), EXECUTION_SK, u)
+            .await
+            .map(|_| ())
     }
 
-    async fn get_wave(&self, execution_id: &str, index: u32) -> Result<Option<WaveRecord>, TaskError> {
-        Ok(self.get(execution_pk(execution_id), &wave_sk(index)).await?.map(|i| wave_of(&i)))
+    async fn get_wave(
+        &self,
+        execution_id: &str,
+        index: u32,
+    ) -> Result<Option<WaveRecord>, TaskError> {
+        Ok(self
+            .get(execution_pk(execution_id), &wave_sk(index))
+            .await?
+            .map(|i| wave_of(&i)))
     }
 
     async fn record_wave_launch(&self, w: WaveRecord) -> Result<LaunchWrite, TaskError> {
@@ -588,17 +685,30 @@ impl History for DynamoHistory {
             .name("#key", "jobIdsKey")
             .value(":launching", s(WAVE_LAUNCHING))
             .value(":key", s(&key));
-        let written = self.update(execution_pk(&w.execution_id), &wave_sk(w.index), u).await?;
+        let written = self
+            .update(execution_pk(&w.execution_id), &wave_sk(w.index), u)
+            .await?;
         if written {
             return Ok(LaunchWrite::Written);
         }
-        let recorded = self.get_wave(&w.execution_id, w.index).await?.map(|r| r.job_ids).unwrap_or_default();
+        let recorded = self
+            .get_wave(&w.execution_id, w.index)
+            .await?
+            .map(|r| r.job_ids)
+            .unwrap_or_default();
         Ok(LaunchWrite::Conflict { recorded })
     }
 
-    async fn record_wave_check(&self, w: WaveRecord, jobs: Vec<JobRecord>) -> Result<(), TaskError> {
+    async fn record_wave_check(
+        &self,
+        w: WaveRecord,
+        jobs: Vec<JobRecord>,
+    ) -> Result<(), TaskError> {
         for j in &jobs {
-            let mut item = Self::key(execution_pk(&j.execution_id), &job_sk(j.wave_index, &j.job_id));
+            let mut item = Self::key(
+                execution_pk(&j.execution_id),
+                &job_sk(j.wave_index, &j.job_id),
+            );
             item.insert("itemType".into(), s("JOB"));
             item.insert("executionId".into(), s(&j.execution_id));
             item.insert("waveIndex".into(), n(j.wave_index));
@@ -642,7 +752,9 @@ impl History for DynamoHistory {
         if let Some(ended) = &w.ended_at {
             u.set("waveEndedAt", s(ended));
         }
-        self.update(execution_pk(&w.execution_id), &wave_sk(w.index), u).await.map(|_| ())
+        self.update(execution_pk(&w.execution_id), &wave_sk(w.index), u)
+            .await
+            .map(|_| ())
     }
 
     async fn list_jobs(&self, execution_id: &str) -> Result<Vec<JobRecord>, TaskError> {
@@ -659,18 +771,37 @@ impl History for DynamoHistory {
 /// Creates the history table with its two indexes (on-demand billing) and waits until it is
 /// ACTIVE. Returns false when it already existed. Used by `drs-worker create-table`, the local
 /// stack scripts and the tests, so all create it the same way.
-pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<bool, TaskError> {
-    let build = |e: aws_sdk_dynamodb::error::BuildError| TaskError::Internal(format!("CreateTable request: {e}"));
-    let attr = |name: &str| {
-        AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().map_err(build)
+pub async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<bool, TaskError> {
+    let build = |e: aws_sdk_dynamodb::error::BuildError| {
+        TaskError::Internal(format!("CreateTable request: {e}"))
     };
-    let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(build);
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .map_err(build)
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .map_err(build)
+    };
     let gsi = |name: &str, pk: &str, sk: &str| -> Result<GlobalSecondaryIndex, TaskError> {
         GlobalSecondaryIndex::builder()
             .index_name(name)
             .key_schema(key(pk, KeyType::Hash)?)
             .key_schema(key(sk, KeyType::Range)?)
-            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
             .build()
             .map_err(build)
     };
@@ -685,13 +816,26 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
         .attribute_definitions(attr(PLAN_INDEX_PARTITION_KEY)?)
         .key_schema(key(PARTITION_KEY, KeyType::Hash)?)
         .key_schema(key(SORT_KEY, KeyType::Range)?)
-        .global_secondary_indexes(gsi(STATUS_INDEX, STATUS_INDEX_PARTITION_KEY, STATUS_INDEX_SORT_KEY)?)
-        .global_secondary_indexes(gsi(PLAN_INDEX, PLAN_INDEX_PARTITION_KEY, PLAN_INDEX_SORT_KEY)?)
+        .global_secondary_indexes(gsi(
+            STATUS_INDEX,
+            STATUS_INDEX_PARTITION_KEY,
+            STATUS_INDEX_SORT_KEY,
+        )?)
+        .global_secondary_indexes(gsi(
+            PLAN_INDEX,
+            PLAN_INDEX_PARTITION_KEY,
+            PLAN_INDEX_SORT_KEY,
+        )?)
         .send()
         .await;
     let created = match created {
         Ok(_) => true,
-        Err(e) if e.as_service_error().is_some_and(|se| se.is_resource_in_use_exception()) => false,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_resource_in_use_exception()) =>
+        {
+            false
+        }
         Err(e) => return Err(from_sdk("DynamoDB CreateTable", &e)),
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
@@ -706,7 +850,10 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
             return Ok(created);
         }
         if tokio::time::Instant::now() > deadline {
-            return Err(TaskError::transient("DynamoDB DescribeTable", format!("table {table} is not ACTIVE after 120 s")));
+            return Err(TaskError::transient(
+                "DynamoDB DescribeTable",
+                format!("table {table} is not ACTIVE after 120 s"),
+            ));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

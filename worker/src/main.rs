@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use drs_codegen::contract::Activity;
+use drs_worker::aws;
 use drs_worker::config::{Cli, Command, LogFormat, RunArgs, parse_activity_arns};
 use drs_worker::drs::SdkDrs;
 use drs_worker::faults::Faults;
@@ -14,17 +15,23 @@ use drs_worker::history::{DynamoHistory, create_table};
 use drs_worker::runtime::{RuntimeConfig, run};
 use drs_worker::sfn::{SdkSfn, resolve_activity_arns};
 use drs_worker::tasks::Handlers;
-use drs_worker::aws;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
 fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
     }
 }
 
@@ -48,7 +55,9 @@ async fn main() -> ExitCode {
 
 async fn create_table_command(table: &str) -> anyhow::Result<()> {
     let sdk = aws::load_sdk_config().await;
-    let created = create_table(&aws::dynamodb_client(&sdk), table).await.with_context(|| format!("creating table {table}"))?;
+    let created = create_table(&aws::dynamodb_client(&sdk), table)
+        .await
+        .with_context(|| format!("creating table {table}"))?;
     if created {
         info!(table, "history table created");
     } else {
@@ -70,12 +79,17 @@ fn worker_name() -> String {
 async fn run_command(args: RunArgs) -> anyhow::Result<()> {
     let faults = Faults::from_env().map_err(anyhow::Error::msg)?;
     if faults.is_armed() {
-        warn!("a TEST fault point is armed ({}): never do this outside tests", drs_worker::faults::FAULT_ENV);
+        warn!(
+            "a TEST fault point is armed ({}): never do this outside tests",
+            drs_worker::faults::FAULT_ENV
+        );
     }
     let sdk = aws::load_sdk_config().await;
     let sfn = aws::sfn_client(&sdk);
     let arns = if args.activity_arns.is_empty() {
-        resolve_activity_arns(&sfn, &args.activity_prefix).await.context("resolving the activity ARNs")?
+        resolve_activity_arns(&sfn, &args.activity_prefix)
+            .await
+            .context("resolving the activity ARNs")?
     } else {
         parse_activity_arns(&args.activity_arns).map_err(anyhow::Error::msg)?
     };
@@ -110,7 +124,14 @@ async fn run_command(args: RunArgs) -> anyhow::Result<()> {
     };
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
-    let report = run(Arc::new(SdkSfn::new(sfn)), Arc::new(handlers), activities, config, shutdown).await;
+    let report = run(
+        Arc::new(SdkSfn::new(sfn)),
+        Arc::new(handlers),
+        activities,
+        config,
+        shutdown,
+    )
+    .await;
     if !report.drained {
         warn!("some work was cut short by the grace period; it will be retried by Step Functions");
     }

@@ -19,7 +19,11 @@ use crate::token::TaskToken;
 
 /// Does the work of one task: the contract's input JSON in, output JSON out.
 pub trait TaskHandler: Send + Sync + 'static {
-    fn handle(&self, activity: Activity, input: String) -> impl Future<Output = Result<String, TaskError>> + Send;
+    fn handle(
+        &self,
+        activity: Activity,
+        input: String,
+    ) -> impl Future<Output = Result<String, TaskError>> + Send;
 }
 
 #[derive(Debug, Clone)]
@@ -130,7 +134,10 @@ pub async fn run<S: ActivityService, T: TaskHandler>(
     );
     shutdown.cancelled().await;
     let grace = shared.config.shutdown_grace;
-    info!(grace_seconds = grace.as_secs(), "shutdown: no new polls; finishing polls in flight and tasks in hand");
+    info!(
+        grace_seconds = grace.as_secs(),
+        "shutdown: no new polls; finishing polls in flight and tasks in hand"
+    );
     let drain = async {
         for p in pollers {
             let _ = p.await;
@@ -140,7 +147,10 @@ pub async fn run<S: ActivityService, T: TaskHandler>(
     let drained = tokio::time::timeout(grace, drain).await.is_ok();
     if !drained {
         let held = *shared.in_flight.borrow();
-        warn!(held, "grace period over: failing held tasks as Transient so they are retried");
+        warn!(
+            held,
+            "grace period over: failing held tasks as Transient so they are retried"
+        );
         shared.hard_stop.cancel();
         let mut rx = shared.in_flight.subscribe();
         let _ = tokio::time::timeout(HARD_STOP_ANSWER_WAIT, rx.wait_for(|n| *n == 0)).await;
@@ -207,8 +217,15 @@ fn peek(input: &str) -> (String, String, Option<u32>) {
         .and_then(|x| x.as_str())
         .unwrap_or("")
         .to_string();
-    let wave = v.pointer("/wave/name").and_then(|x| x.as_str()).unwrap_or("").to_string();
-    let heartbeat = v.get("heartbeatSeconds").and_then(|x| x.as_u64()).and_then(|x| u32::try_from(x).ok());
+    let wave = v
+        .pointer("/wave/name")
+        .and_then(|x| x.as_str())
+        .unwrap_or("")
+        .to_string();
+    let heartbeat = v
+        .get("heartbeatSeconds")
+        .and_then(|x| x.as_u64())
+        .and_then(|x| u32::try_from(x).ok());
     (execution, wave, heartbeat)
 }
 
@@ -228,7 +245,13 @@ fn spawn_task<S: ActivityService, T: TaskHandler>(
         async move {
             let _permit = permit;
             let _guard = guard;
-            run_task(&shared, activity, task, heartbeat.unwrap_or(shared.config.default_heartbeat_seconds)).await;
+            run_task(
+                &shared,
+                activity,
+                task,
+                heartbeat.unwrap_or(shared.config.default_heartbeat_seconds),
+            )
+            .await;
         }
         .instrument(span),
     );
@@ -248,7 +271,11 @@ async fn run_task<S: ActivityService, T: TaskHandler>(
 ) {
     info!("task started");
     let work = shared.handler.handle(activity, task.input);
-    let heartbeat = heartbeat_loop(shared.service.as_ref(), &task.token, heartbeat_interval(heartbeat_seconds));
+    let heartbeat = heartbeat_loop(
+        shared.service.as_ref(),
+        &task.token,
+        heartbeat_interval(heartbeat_seconds),
+    );
     tokio::pin!(work, heartbeat);
     let ending = tokio::select! {
         r = &mut work => Ending::Finished(r),
@@ -275,7 +302,13 @@ async fn run_task<S: ActivityService, T: TaskHandler>(
             deliver_failure(shared, &task.token, &err).await;
         }
         Ending::Finished(Ok(output)) => {
-            if deliver(shared.service.as_ref(), &task.token, Answer::Success(&output)).await {
+            if deliver(
+                shared.service.as_ref(),
+                &task.token,
+                Answer::Success(&output),
+            )
+            .await
+            {
                 shared.succeeded.fetch_add(1, Ordering::Relaxed);
                 info!("task succeeded");
             }
@@ -284,15 +317,29 @@ async fn run_task<S: ActivityService, T: TaskHandler>(
     }
 }
 
-async fn deliver_failure<S: ActivityService, T: TaskHandler>(shared: &Shared<S, T>, token: &TaskToken, err: &TaskError) {
+async fn deliver_failure<S: ActivityService, T: TaskHandler>(
+    shared: &Shared<S, T>,
+    token: &TaskToken,
+    err: &TaskError,
+) {
     let (error, cause) = err.to_wire();
-    if deliver(shared.service.as_ref(), token, Answer::Failure(&error, &cause)).await {
+    if deliver(
+        shared.service.as_ref(),
+        token,
+        Answer::Failure(&error, &cause),
+    )
+    .await
+    {
         shared.failed.fetch_add(1, Ordering::Relaxed);
         warn!(%error, %cause, "task failed");
     }
 }
 
-async fn heartbeat_loop<S: ActivityService>(service: &S, token: &TaskToken, interval: Duration) -> String {
+async fn heartbeat_loop<S: ActivityService>(
+    service: &S,
+    token: &TaskToken,
+    interval: Duration,
+) -> String {
     loop {
         tokio::time::sleep(interval).await;
         match service.heartbeat(token).await {

@@ -37,8 +37,15 @@ pub trait ActivityService: Send + Sync + 'static {
         activity_arn: &str,
         worker_name: &str,
     ) -> impl Future<Output = Result<Option<ActivityTask>, TaskError>> + Send;
-    fn heartbeat(&self, token: &TaskToken) -> impl Future<Output = Result<Delivery, TaskError>> + Send;
-    fn succeed(&self, token: &TaskToken, output: &str) -> impl Future<Output = Result<Delivery, TaskError>> + Send;
+    fn heartbeat(
+        &self,
+        token: &TaskToken,
+    ) -> impl Future<Output = Result<Delivery, TaskError>> + Send;
+    fn succeed(
+        &self,
+        token: &TaskToken,
+        output: &str,
+    ) -> impl Future<Output = Result<Delivery, TaskError>> + Send;
     fn fail(
         &self,
         token: &TaskToken,
@@ -50,8 +57,10 @@ pub trait ActivityService: Send + Sync + 'static {
 /// Looks up an execution's status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, ...);
 /// `None` when it does not exist.
 pub trait ExecutionLookup: Send + Sync + 'static {
-    fn execution_status(&self, execution_arn: &str)
-    -> impl Future<Output = Result<Option<String>, TaskError>> + Send;
+    fn execution_status(
+        &self,
+        execution_arn: &str,
+    ) -> impl Future<Output = Result<Option<String>, TaskError>> + Send;
 }
 
 const GONE_CODES: [&str; 3] = ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"];
@@ -69,7 +78,10 @@ impl SdkSfn {
     }
 }
 
-fn gone_or<E>(call: &str, err: aws_sdk_sfn::error::SdkError<E, aws_sdk_sfn::config::http::HttpResponse>) -> Result<Delivery, TaskError>
+fn gone_or<E>(
+    call: &str,
+    err: aws_sdk_sfn::error::SdkError<E, aws_sdk_sfn::config::http::HttpResponse>,
+) -> Result<Delivery, TaskError>
 where
     E: aws_sdk_sfn::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -83,7 +95,11 @@ where
 }
 
 impl ActivityService for SdkSfn {
-    async fn poll(&self, activity_arn: &str, worker_name: &str) -> Result<Option<ActivityTask>, TaskError> {
+    async fn poll(
+        &self,
+        activity_arn: &str,
+        worker_name: &str,
+    ) -> Result<Option<ActivityTask>, TaskError> {
         let resp = self
             .client
             .get_activity_task()
@@ -102,20 +118,38 @@ impl ActivityService for SdkSfn {
     }
 
     async fn heartbeat(&self, token: &TaskToken) -> Result<Delivery, TaskError> {
-        match self.client.send_task_heartbeat().task_token(token.expose()).send().await {
+        match self
+            .client
+            .send_task_heartbeat()
+            .task_token(token.expose())
+            .send()
+            .await
+        {
             Ok(_) => Ok(Delivery::Delivered),
             Err(e) => gone_or("Step Functions SendTaskHeartbeat", e),
         }
     }
 
     async fn succeed(&self, token: &TaskToken, output: &str) -> Result<Delivery, TaskError> {
-        match self.client.send_task_success().task_token(token.expose()).output(output).send().await {
+        match self
+            .client
+            .send_task_success()
+            .task_token(token.expose())
+            .output(output)
+            .send()
+            .await
+        {
             Ok(_) => Ok(Delivery::Delivered),
             Err(e) => gone_or("Step Functions SendTaskSuccess", e),
         }
     }
 
-    async fn fail(&self, token: &TaskToken, error: &str, cause: &str) -> Result<Delivery, TaskError> {
+    async fn fail(
+        &self,
+        token: &TaskToken,
+        error: &str,
+        cause: &str,
+    ) -> Result<Delivery, TaskError> {
         match self
             .client
             .send_task_failure()
@@ -133,11 +167,20 @@ impl ActivityService for SdkSfn {
 
 impl ExecutionLookup for SdkSfn {
     async fn execution_status(&self, execution_arn: &str) -> Result<Option<String>, TaskError> {
-        match self.client.describe_execution().execution_arn(execution_arn).send().await {
+        match self
+            .client
+            .describe_execution()
+            .execution_arn(execution_arn)
+            .send()
+            .await
+        {
             Ok(resp) => Ok(Some(resp.status().as_str().to_string())),
             Err(e) => {
                 if let aws_sdk_sfn::error::SdkError::ServiceError(ctx) = &e
-                    && matches!(ctx.err().code(), Some("ExecutionDoesNotExist" | "InvalidArn"))
+                    && matches!(
+                        ctx.err().code(),
+                        Some("ExecutionDoesNotExist" | "InvalidArn")
+                    )
                 {
                     return Ok(None);
                 }

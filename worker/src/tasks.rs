@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use drs_codegen::contract::{
-    Activity, CaughtError, CheckWaveInput, ErrorName, ExecutionInput, FinishInput, FinishOutput, MAX_CAUSE_CHARS,
-    MAX_ERROR_CHARS, Mode, Outcome, PlanSpec, PreflightInput, RecordFailureInput, RecordFailureOutput, RunContext,
-    ServerCounts, StartWaveInput, WaveSpec, WaveState, WaveStatus, WaveSummary, job_tags,
+    Activity, CaughtError, CheckWaveInput, ErrorName, ExecutionInput, FinishInput, FinishOutput,
+    MAX_CAUSE_CHARS, MAX_ERROR_CHARS, Mode, Outcome, PlanSpec, PreflightInput, RecordFailureInput,
+    RecordFailureOutput, RunContext, ServerCounts, StartWaveInput, WaveSpec, WaveState, WaveStatus,
+    WaveSummary, job_tags,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -20,8 +21,9 @@ use crate::drs::{Drs, Job, JobFilter, SourceServer, StartRecoveryRequest};
 use crate::error::{TaskError, truncate_chars};
 use crate::faults::{FaultPoint, Faults};
 use crate::history::{
-    ExecutionClose, ExecutionRecord, History, JobRecord, LaunchWrite, LockOutcome, STATUS_FAILED, STATUS_RUNNING,
-    STATUS_SUCCEEDED, STATUS_SUCCEEDED_WITH_FAILURES, ServerRecord, WAVE_LAUNCHING, WaveRecord,
+    ExecutionClose, ExecutionRecord, History, JobRecord, LaunchWrite, LockOutcome, STATUS_FAILED,
+    STATUS_RUNNING, STATUS_SUCCEEDED, STATUS_SUCCEEDED_WITH_FAILURES, ServerRecord, WAVE_LAUNCHING,
+    WaveRecord,
 };
 use crate::runtime::TaskHandler;
 use crate::sfn::ExecutionLookup;
@@ -40,7 +42,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_servers_per_job: 100, max_active_servers: 200, max_concurrent_jobs: 20 }
+        Limits {
+            max_servers_per_job: 100,
+            max_active_servers: 200,
+            max_concurrent_jobs: 20,
+        }
     }
 }
 
@@ -60,13 +66,16 @@ pub fn system_clock() -> Clock {
 pub fn format_time(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     let t = t.replace_nanosecond(0).unwrap_or(t);
-    t.format(&Rfc3339).unwrap_or_else(|_| t.unix_timestamp().to_string())
+    t.format(&Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
 /// Parses the timestamps Step Functions and DRS give (RFC 3339 with `Z` or `+00:00`,
 /// fractional seconds or not).
 pub fn parse_time(s: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339).ok().or_else(|| OffsetDateTime::parse(s, &Iso8601::DEFAULT).ok())
+    OffsetDateTime::parse(s, &Rfc3339)
+        .ok()
+        .or_else(|| OffsetDateTime::parse(s, &Iso8601::DEFAULT).ok())
 }
 
 fn seconds_between(from: OffsetDateTime, to: OffsetDateTime) -> u64 {
@@ -114,7 +123,10 @@ pub fn resolve_wave(wave: &WaveSpec, servers: &[SourceServer]) -> Resolved {
             }
         }
     }
-    Resolved { ids: ids.into_iter().collect(), unknown }
+    Resolved {
+        ids: ids.into_iter().collect(),
+        unknown,
+    }
 }
 
 /// Every problem that stops a plan from running, named at once, and the servers of each wave.
@@ -128,7 +140,10 @@ pub fn preflight_problems(
     let mut active: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
     for job in jobs.iter().filter(|j| j.status.is_active()) {
         for s in &job.servers {
-            active.insert(s.source_server_id.as_str(), (job.id.as_str(), job.status.as_str()));
+            active.insert(
+                s.source_server_id.as_str(),
+                (job.id.as_str(), job.status.as_str()),
+            );
         }
     }
     let mut problems = Vec::new();
@@ -138,10 +153,17 @@ pub fn preflight_problems(
         let name = &wave.name;
         let resolved = resolve_wave(wave, servers);
         for id in &resolved.unknown {
-            problems.push(format!("wave '{name}': source server {id} is not known to DRS in this account and region"));
+            problems.push(format!(
+                "wave '{name}': source server {id} is not known to DRS in this account and region"
+            ));
         }
         if resolved.ids.is_empty() {
-            let tags = wave.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ");
+            let tags = wave
+                .tags
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ");
             problems.push(format!(
                 "wave '{name}' selects no source server (server IDs: [{}]; tags: [{tags}])",
                 wave.server_ids.join(", ")
@@ -149,11 +171,19 @@ pub fn preflight_problems(
         }
         let optional: BTreeSet<&str> = wave.optional.iter().map(String::as_str).collect();
         for id in &resolved.ids {
-            let label = by_id.get(id.as_str()).map(|s| s.label()).unwrap_or_else(|| id.clone());
+            let label = by_id
+                .get(id.as_str())
+                .map(|s| s.label())
+                .unwrap_or_else(|| id.clone());
             if let Some(other) = owner.insert(id.clone(), name) {
-                problems.push(format!("source server {label} is selected by wave '{other}' and by wave '{name}'"));
+                problems.push(format!(
+                    "source server {label} is selected by wave '{other}' and by wave '{name}'"
+                ));
             }
-            let state = by_id.get(id.as_str()).and_then(|s| s.replication_state.as_deref()).unwrap_or("unknown");
+            let state = by_id
+                .get(id.as_str())
+                .and_then(|s| s.replication_state.as_deref())
+                .unwrap_or("unknown");
             if state != "CONTINUOUS" {
                 if optional.contains(id.as_str()) {
                     warn!(wave = %name, server = %label, state, "optional source server is not replicating; it may fail to launch");
@@ -164,7 +194,9 @@ pub fn preflight_problems(
                 }
             }
             if let Some((job, status)) = active.get(id.as_str()) {
-                problems.push(format!("wave '{name}': source server {label} is already in DRS job {job} ({status})"));
+                problems.push(format!(
+                    "wave '{name}': source server {label} is already in DRS job {job} ({status})"
+                ));
             }
         }
         let n = resolved.ids.len();
@@ -206,12 +238,22 @@ fn is_ours(job: &Job, execution_id: &str) -> bool {
 }
 
 fn wave_statuses(waves: &BTreeMap<String, WaveState>) -> BTreeMap<String, String> {
-    waves.values().map(|w| (w.wave.clone(), w.status.as_str().to_string())).collect()
+    waves
+        .values()
+        .map(|w| (w.wave.clone(), w.status.as_str().to_string()))
+        .collect()
 }
 
 impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     pub fn new(drs: D, history: H, executions: X, limits: Limits) -> Self {
-        Handlers { drs, history, executions, limits, faults: Faults::none(), clock: system_clock() }
+        Handlers {
+            drs,
+            history,
+            executions,
+            limits,
+            faults: Faults::none(),
+            clock: system_clock(),
+        }
     }
 
     pub fn with_faults(mut self, faults: Faults) -> Self {
@@ -237,7 +279,11 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 input.input, input.plan.name
             ))
         })?;
-        check_confirmation(&input.plan.name, exec_input.mode, exec_input.confirm.as_deref())?;
+        check_confirmation(
+            &input.plan.name,
+            exec_input.mode,
+            exec_input.confirm.as_deref(),
+        )?;
         let plan = &input.plan;
         let servers = self.drs.describe_source_servers().await?;
         let jobs = self.drs.describe_jobs(JobFilter::default()).await?;
@@ -248,7 +294,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         let execution = &input.execution;
         let now = format_time(self.now());
         self.take_lock(&plan.name, &execution.id, &now).await?;
-        let server_count = u32::try_from(per_wave.iter().map(Vec::len).sum::<usize>()).unwrap_or(u32::MAX);
+        let server_count =
+            u32::try_from(per_wave.iter().map(Vec::len).sum::<usize>()).unwrap_or(u32::MAX);
         let wave_count = u32::try_from(plan.waves.len()).unwrap_or(u32::MAX);
         self.history
             .create_execution(ExecutionRecord {
@@ -291,13 +338,19 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             ))),
             status => {
                 let status = status.unwrap_or_else(|| "gone".to_string());
-                if self.history.take_over_lock(plan, execution_id, &holder, now).await? {
+                if self
+                    .history
+                    .take_over_lock(plan, execution_id, &holder, now)
+                    .await?
+                {
                     warn!(plan, previous_holder = %holder, previous_status = %status, "took over a run lock left by an execution that is no longer running");
                     Ok(())
                 } else {
                     Err(TaskError::transient(
                         "DynamoDB (run lock)",
-                        format!("the lock of plan '{plan}' changed hands while taking it over from {holder}"),
+                        format!(
+                            "the lock of plan '{plan}' changed hands while taking it over from {holder}"
+                        ),
                     ))
                 }
             }
@@ -326,8 +379,15 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 started_at: recorded.started_at,
                 ended_at: String::new(),
                 checks: 0,
-                next_wait_seconds: next_wait_seconds(seconds_between(started, now), &wave.polling, wave.launch_timeout_seconds),
-                servers: ServerCounts { launching: recorded.servers.total, ..recorded.servers },
+                next_wait_seconds: next_wait_seconds(
+                    seconds_between(started, now),
+                    &wave.polling,
+                    wave.launch_timeout_seconds,
+                ),
+                servers: ServerCounts {
+                    launching: recorded.servers.total,
+                    ..recorded.servers
+                },
                 reason: String::new(),
             });
         }
@@ -337,10 +397,18 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         let mut problems: Vec<String> = resolved
             .unknown
             .iter()
-            .map(|id| format!("wave '{}': source server {id} is no longer known to DRS", wave.name))
+            .map(|id| {
+                format!(
+                    "wave '{}': source server {id} is no longer known to DRS",
+                    wave.name
+                )
+            })
             .collect();
         if resolved.ids.is_empty() {
-            problems.push(format!("wave '{}' selects no source server at launch time", wave.name));
+            problems.push(format!(
+                "wave '{}' selects no source server at launch time",
+                wave.name
+            ));
         }
         if !problems.is_empty() {
             return Err(TaskError::PreflightFailed(problems));
@@ -349,23 +417,43 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         // Jobs an earlier attempt launched but did not record.
         let mut existing: Vec<Job> = self
             .drs
-            .describe_jobs(JobFilter { job_ids: vec![], from_date: Some(from_date(&run.started_at, now)) })
+            .describe_jobs(JobFilter {
+                job_ids: vec![],
+                from_date: Some(from_date(&run.started_at, now)),
+            })
             .await?
             .into_iter()
-            .filter(|j| is_ours(j, &run.execution_id) && j.tags.get(job_tags::WAVE) == Some(&wave.name) && !j.id.is_empty())
+            .filter(|j| {
+                is_ours(j, &run.execution_id)
+                    && j.tags.get(job_tags::WAVE) == Some(&wave.name)
+                    && !j.id.is_empty()
+            })
             .collect();
-        let chunk_of = |j: &Job| j.tags.get(job_tags::CHUNK).and_then(|c| c.parse::<u32>().ok()).unwrap_or(0);
+        let chunk_of = |j: &Job| {
+            j.tags
+                .get(job_tags::CHUNK)
+                .and_then(|c| c.parse::<u32>().ok())
+                .unwrap_or(0)
+        };
         existing.sort_by_key(chunk_of);
-        let covered: BTreeSet<&str> =
-            existing.iter().flat_map(|j| j.servers.iter().map(|s| s.source_server_id.as_str())).collect();
-        let remaining: Vec<String> = resolved.ids.iter().filter(|id| !covered.contains(id.as_str())).cloned().collect();
+        let covered: BTreeSet<&str> = existing
+            .iter()
+            .flat_map(|j| j.servers.iter().map(|s| s.source_server_id.as_str()))
+            .collect();
+        let remaining: Vec<String> = resolved
+            .ids
+            .iter()
+            .filter(|id| !covered.contains(id.as_str()))
+            .cloned()
+            .collect();
         if !existing.is_empty() {
             info!(jobs = ?existing.iter().map(|j| &j.id).collect::<Vec<_>>(), "found jobs an earlier attempt launched (tags)");
         }
 
         let mut job_ids: Vec<String> = existing.iter().map(|j| j.id.clone()).collect();
-        let mut next_chunk = existing.iter().map(chunk_of).max().unwrap_or(0) + 1;
-        for chunk in chunk_servers(&remaining, self.limits.max_servers_per_job) {
+        let first_new_chunk = existing.iter().map(chunk_of).max().unwrap_or(0) + 1;
+        let new_chunks = chunk_servers(&remaining, self.limits.max_servers_per_job);
+        for (next_chunk, chunk) in (first_new_chunk..).zip(new_chunks) {
             let tags = BTreeMap::from([
                 (job_tags::EXECUTION.to_string(), run.execution_id.clone()),
                 (job_tags::WAVE.to_string(), wave.name.clone()),
@@ -373,7 +461,14 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 (job_tags::PLAN.to_string(), run.plan_name.clone()),
             ]);
             let n = chunk.len();
-            let job = self.drs.start_recovery(StartRecoveryRequest { source_server_ids: chunk, is_drill, tags }).await?;
+            let job = self
+                .drs
+                .start_recovery(StartRecoveryRequest {
+                    source_server_ids: chunk,
+                    is_drill,
+                    tags,
+                })
+                .await?;
             if job.id.is_empty() {
                 return Err(TaskError::Internal(format!(
                     "DRS StartRecovery for wave '{}' (chunk {next_chunk}) answered without a jobID; a job may have started: \
@@ -386,12 +481,19 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             info!(job = %job.id, servers = n, chunk = next_chunk, drill = is_drill, "StartRecovery");
             self.faults.hit(FaultPoint::ExitAfterStartRecovery)?;
             job_ids.push(job.id);
-            next_chunk += 1;
         }
 
-        let started = existing.iter().filter_map(|j| j.created_at.as_deref().and_then(parse_time)).min().unwrap_or(now);
+        let started = existing
+            .iter()
+            .filter_map(|j| j.created_at.as_deref().and_then(parse_time))
+            .min()
+            .unwrap_or(now);
         let total = u32::try_from(resolved.ids.len()).unwrap_or(u32::MAX);
-        let counts = ServerCounts { total, launching: total, ..Default::default() };
+        let counts = ServerCounts {
+            total,
+            launching: total,
+            ..Default::default()
+        };
         let record = WaveRecord {
             execution_id: run.execution_id.clone(),
             index: wave.index,
@@ -427,7 +529,11 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             started_at: format_time(started),
             ended_at: String::new(),
             checks: 0,
-            next_wait_seconds: next_wait_seconds(seconds_between(started, now), &wave.polling, wave.launch_timeout_seconds),
+            next_wait_seconds: next_wait_seconds(
+                seconds_between(started, now),
+                &wave.polling,
+                wave.launch_timeout_seconds,
+            ),
             servers: counts,
             reason: String::new(),
         })
@@ -440,12 +546,24 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         let wave = &input.wave;
         let state = input.state;
         if state.job_ids.is_empty() {
-            return Err(TaskError::InvalidInput(format!("check of wave '{}' has no job IDs in its state", wave.name)));
+            return Err(TaskError::InvalidInput(format!(
+                "check of wave '{}' has no job IDs in its state",
+                wave.name
+            )));
         }
         let started = parse_time(&state.started_at).ok_or_else(|| {
-            TaskError::InvalidInput(format!("wave '{}' state has an unreadable startedAt {:?}", wave.name, state.started_at))
+            TaskError::InvalidInput(format!(
+                "wave '{}' state has an unreadable startedAt {:?}",
+                wave.name, state.started_at
+            ))
         })?;
-        let jobs = self.drs.describe_jobs(JobFilter { job_ids: state.job_ids.clone(), from_date: None }).await?;
+        let jobs = self
+            .drs
+            .describe_jobs(JobFilter {
+                job_ids: state.job_ids.clone(),
+                from_date: None,
+            })
+            .await?;
         if let Some(bad) = jobs.iter().find(|j| j.id.is_empty()) {
             return Err(TaskError::Internal(format!(
                 "DRS DescribeJobs returned a job without a jobID (status {})",
@@ -453,14 +571,26 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             )));
         }
         let returned: BTreeSet<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
-        let missing: Vec<&str> = state.job_ids.iter().map(String::as_str).filter(|id| !returned.contains(id)).collect();
+        let missing: Vec<&str> = state
+            .job_ids
+            .iter()
+            .map(String::as_str)
+            .filter(|id| !returned.contains(id))
+            .collect();
         if !missing.is_empty() {
             return Err(TaskError::transient(
                 "DRS DescribeJobs",
-                format!("job(s) {} of wave '{}' were not returned", missing.join(", "), wave.name),
+                format!(
+                    "job(s) {} of wave '{}' were not returned",
+                    missing.join(", "),
+                    wave.name
+                ),
             ));
         }
-        let jobs: Vec<Job> = jobs.into_iter().filter(|j| state.job_ids.contains(&j.id)).collect();
+        let jobs: Vec<Job> = jobs
+            .into_iter()
+            .filter(|j| state.job_ids.contains(&j.id))
+            .collect();
         let now = self.now();
         let elapsed = seconds_between(started, now);
         let verdict = judge(wave, &jobs, elapsed);
@@ -509,7 +639,9 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             )
             .await?;
         let next_wait = match verdict.status {
-            WaveStatus::Launching => next_wait_seconds(elapsed, &wave.polling, wave.launch_timeout_seconds),
+            WaveStatus::Launching => {
+                next_wait_seconds(elapsed, &wave.polling, wave.launch_timeout_seconds)
+            }
             _ => 0,
         };
         info!(status = verdict.status.as_str(), launched = verdict.counts.launched, failed = verdict.counts.failed,
@@ -558,7 +690,14 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             })
             .collect();
         let terminate_job_ids = if run.mode == Mode::Drill && run.terminate_drill_instances {
-            self.cleanup_drill(run, waves.iter().flat_map(|w| w.job_ids.iter().cloned()).collect()).await?
+            self.cleanup_drill(
+                run,
+                waves
+                    .iter()
+                    .flat_map(|w| w.job_ids.iter().cloned())
+                    .collect(),
+            )
+            .await?
         } else {
             Vec::new()
         };
@@ -580,24 +719,44 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 wave_statuses: wave_statuses(&input.waves),
             })
             .await?;
-        self.history.release_lock(&run.plan_name, &run.execution_id).await?;
+        self.history
+            .release_lock(&run.plan_name, &run.execution_id)
+            .await?;
         info!(outcome = status, terminate_jobs = ?terminate_job_ids, "execution finished");
-        Ok(FinishOutput { outcome, waves: summaries, terminate_job_ids })
+        Ok(FinishOutput {
+            outcome,
+            waves: summaries,
+            terminate_job_ids,
+        })
     }
 
     /// Records a failed execution from whatever the state holds (preflight may never have run),
     /// cleans up a drill if asked, releases the lock.
-    pub async fn record_failure(&self, input: RecordFailureInput) -> Result<RecordFailureOutput, TaskError> {
+    pub async fn record_failure(
+        &self,
+        input: RecordFailureInput,
+    ) -> Result<RecordFailureOutput, TaskError> {
         let state = &input.state;
-        let run: Option<RunContext> = state.get("run").and_then(|v| serde_json::from_value(v.clone()).ok());
+        let run: Option<RunContext> = state
+            .get("run")
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
         let waves: BTreeMap<String, WaveState> = state
             .get("waves")
             .and_then(|v| v.as_object())
-            .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), serde_json::from_value(v.clone()).ok()?))).collect())
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), serde_json::from_value(v.clone()).ok()?)))
+                    .collect()
+            })
             .unwrap_or_default();
-        let caught: Option<CaughtError> = state.get("error").and_then(|v| serde_json::from_value(v.clone()).ok());
+        let caught: Option<CaughtError> = state
+            .get("error")
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
         let failed_wave = {
-            let mut w: Vec<&WaveState> = waves.values().filter(|w| w.status == WaveStatus::Failed).collect();
+            let mut w: Vec<&WaveState> = waves
+                .values()
+                .filter(|w| w.status == WaveStatus::Failed)
+                .collect();
             w.sort_by_key(|w| w.index);
             w.first().map(|w| w.reason.clone())
         };
@@ -618,7 +777,10 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 execution_name: execution.name.clone(),
                 plan_name: input.plan_name.clone(),
                 mode: run.as_ref().map(|r| r.mode.as_str().to_string()),
-                started_at: run.as_ref().map(|r| r.started_at.clone()).unwrap_or_else(|| execution.start_time.clone()),
+                started_at: run
+                    .as_ref()
+                    .map(|r| r.started_at.clone())
+                    .unwrap_or_else(|| execution.start_time.clone()),
                 status: STATUS_FAILED.to_string(),
                 ended_at: format_time(self.now()),
                 error: Some(error.clone()),
@@ -628,18 +790,35 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .await?;
         let terminate_job_ids = match &run {
             Some(run) if run.mode == Mode::Drill && run.terminate_drill_instances => {
-                self.cleanup_drill(run, waves.values().flat_map(|w| w.job_ids.iter().cloned()).collect()).await?
+                self.cleanup_drill(
+                    run,
+                    waves
+                        .values()
+                        .flat_map(|w| w.job_ids.iter().cloned())
+                        .collect(),
+                )
+                .await?
             }
             _ => Vec::new(),
         };
-        self.history.release_lock(&input.plan_name, &execution.id).await?;
+        self.history
+            .release_lock(&input.plan_name, &execution.id)
+            .await?;
         warn!(%error, %cause, "execution failed");
-        Ok(RecordFailureOutput { error, cause, terminate_job_ids })
+        Ok(RecordFailureOutput {
+            error,
+            cause,
+            terminate_job_ids,
+        })
     }
 
     /// Terminates the recovery instances this execution's jobs launched (found by tag and by
     /// the job IDs in the state). Done once: a retry returns the TERMINATE jobs recorded.
-    async fn cleanup_drill(&self, run: &RunContext, known_job_ids: Vec<String>) -> Result<Vec<String>, TaskError> {
+    async fn cleanup_drill(
+        &self,
+        run: &RunContext,
+        known_job_ids: Vec<String>,
+    ) -> Result<Vec<String>, TaskError> {
         if run.mode != Mode::Drill {
             return Ok(Vec::new());
         }
@@ -651,27 +830,55 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         let now = self.now();
         let mut jobs: Vec<Job> = self
             .drs
-            .describe_jobs(JobFilter { job_ids: vec![], from_date: Some(from_date(&run.started_at, now)) })
+            .describe_jobs(JobFilter {
+                job_ids: vec![],
+                from_date: Some(from_date(&run.started_at, now)),
+            })
             .await?
             .into_iter()
             .filter(|j| is_ours(j, &run.execution_id))
             .collect();
         let found: BTreeSet<String> = jobs.iter().map(|j| j.id.clone()).collect();
-        let missing: Vec<String> = known_job_ids.into_iter().filter(|id| !found.contains(id)).collect();
+        let missing: Vec<String> = known_job_ids
+            .into_iter()
+            .filter(|id| !found.contains(id))
+            .collect();
         if !missing.is_empty() {
-            jobs.extend(self.drs.describe_jobs(JobFilter { job_ids: missing, from_date: None }).await?);
+            jobs.extend(
+                self.drs
+                    .describe_jobs(JobFilter {
+                        job_ids: missing,
+                        from_date: None,
+                    })
+                    .await?,
+            );
         }
         let mut instances = BTreeSet::new();
-        for job in jobs.iter().filter(|j| j.job_type.as_deref() != Some("TERMINATE")) {
-            instances.extend(job.servers.iter().filter_map(|s| s.recovery_instance_id.clone()));
+        for job in jobs
+            .iter()
+            .filter(|j| j.job_type.as_deref() != Some("TERMINATE"))
+        {
+            instances.extend(
+                job.servers
+                    .iter()
+                    .filter_map(|s| s.recovery_instance_id.clone()),
+            );
         }
         for record in self.history.list_jobs(&run.execution_id).await? {
-            instances.extend(record.servers.into_values().filter_map(|s| s.recovery_instance_id));
+            instances.extend(
+                record
+                    .servers
+                    .into_values()
+                    .filter_map(|s| s.recovery_instance_id),
+            );
         }
         let instances: Vec<String> = instances.into_iter().collect();
         let mut terminate_jobs = Vec::new();
         for chunk in instances.chunks(MAX_TERMINATE_PER_CALL) {
-            let job = self.drs.terminate_recovery_instances(chunk.to_vec()).await?;
+            let job = self
+                .drs
+                .terminate_recovery_instances(chunk.to_vec())
+                .await?;
             if job.id.is_empty() {
                 return Err(TaskError::Internal(
                     "DRS TerminateRecoveryInstances answered without a jobID; check the drill's recovery instances in DRS".into(),
@@ -680,27 +887,39 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             info!(job = %job.id, instances = chunk.len(), "terminating drill instances");
             terminate_jobs.push(job.id);
         }
-        self.history.record_terminate_jobs(&run.execution_id, terminate_jobs.clone()).await?;
+        self.history
+            .record_terminate_jobs(&run.execution_id, terminate_jobs.clone())
+            .await?;
         Ok(terminate_jobs)
     }
 }
 
 fn parse_input<T: DeserializeOwned>(activity: Activity, input: &str) -> Result<T, TaskError> {
-    serde_json::from_str(input).map_err(|e| TaskError::InvalidInput(format!("{} task input: {e}", activity.name())))
+    serde_json::from_str(input)
+        .map_err(|e| TaskError::InvalidInput(format!("{} task input: {e}", activity.name())))
 }
 
 fn to_output<T: Serialize>(value: &T) -> Result<String, TaskError> {
-    serde_json::to_string(value).map_err(|e| TaskError::Internal(format!("serializing the task output: {e}")))
+    serde_json::to_string(value)
+        .map_err(|e| TaskError::Internal(format!("serializing the task output: {e}")))
 }
 
 impl<D: Drs, H: History, X: ExecutionLookup> TaskHandler for Handlers<D, H, X> {
     async fn handle(&self, activity: Activity, input: String) -> Result<String, TaskError> {
         match activity {
-            Activity::Preflight => to_output(&self.preflight(parse_input(activity, &input)?).await?),
-            Activity::StartWave => to_output(&self.start_wave(parse_input(activity, &input)?).await?),
-            Activity::CheckWave => to_output(&self.check_wave(parse_input(activity, &input)?).await?),
+            Activity::Preflight => {
+                to_output(&self.preflight(parse_input(activity, &input)?).await?)
+            }
+            Activity::StartWave => {
+                to_output(&self.start_wave(parse_input(activity, &input)?).await?)
+            }
+            Activity::CheckWave => {
+                to_output(&self.check_wave(parse_input(activity, &input)?).await?)
+            }
             Activity::Finish => to_output(&self.finish(parse_input(activity, &input)?).await?),
-            Activity::RecordFailure => to_output(&self.record_failure(parse_input(activity, &input)?).await?),
+            Activity::RecordFailure => {
+                to_output(&self.record_failure(parse_input(activity, &input)?).await?)
+            }
         }
     }
 }

@@ -8,10 +8,13 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::drs::{Drs, Job, JobFilter, JobServer, JobStatus, LaunchStatus, SourceServer, StartRecoveryRequest};
+use crate::drs::{
+    Drs, Job, JobFilter, JobServer, JobStatus, LaunchStatus, SourceServer, StartRecoveryRequest,
+};
 use crate::error::TaskError;
 use crate::history::{
-    ExecutionClose, ExecutionRecord, History, JobRecord, LaunchWrite, LockOutcome, WAVE_LAUNCHING, WaveRecord,
+    ExecutionClose, ExecutionRecord, History, JobRecord, LaunchWrite, LockOutcome, WAVE_LAUNCHING,
+    WaveRecord,
 };
 use crate::sfn::{ActivityService, ActivityTask, Delivery, ExecutionLookup};
 use crate::token::TaskToken;
@@ -24,8 +27,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// An answer the fake Step Functions received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
-    Success { token: String, output: String },
-    Failure { token: String, error: String, cause: String },
+    Success {
+        token: String,
+        output: String,
+    },
+    Failure {
+        token: String,
+        error: String,
+        cause: String,
+    },
 }
 
 impl Answer {
@@ -99,7 +109,10 @@ impl FakeActivityService {
             .queues
             .entry(activity_arn.to_string())
             .or_default()
-            .push_back(ActivityTask { token: TaskToken::new(token), input: input.into() });
+            .push_back(ActivityTask {
+                token: TaskToken::new(token),
+                input: input.into(),
+            });
         self.inner.changed.notify_waiters();
     }
 
@@ -120,7 +133,11 @@ impl FakeActivityService {
     }
 
     pub fn heartbeats(&self, token: &str) -> usize {
-        lock(&self.inner.state).heartbeats.get(token).copied().unwrap_or(0)
+        lock(&self.inner.state)
+            .heartbeats
+            .get(token)
+            .copied()
+            .unwrap_or(0)
     }
 
     pub fn polls_started(&self) -> usize {
@@ -168,7 +185,11 @@ impl FakeActivityService {
 }
 
 impl ActivityService for FakeActivityService {
-    async fn poll(&self, activity_arn: &str, _worker_name: &str) -> Result<Option<ActivityTask>, TaskError> {
+    async fn poll(
+        &self,
+        activity_arn: &str,
+        _worker_name: &str,
+    ) -> Result<Option<ActivityTask>, TaskError> {
         self.inner.polls_started.fetch_add(1, Ordering::SeqCst);
         self.inner.polls_in_flight.fetch_add(1, Ordering::SeqCst);
         let _guard = PollGuard(&self.inner.polls_in_flight);
@@ -178,7 +199,11 @@ impl ActivityService for FakeActivityService {
             let changed = self.inner.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            if let Some(task) = lock(&self.inner.state).queues.get_mut(activity_arn).and_then(VecDeque::pop_front) {
+            if let Some(task) = lock(&self.inner.state)
+                .queues
+                .get_mut(activity_arn)
+                .and_then(VecDeque::pop_front)
+            {
                 self.inner.changed.notify_waiters();
                 return Ok(Some(task));
             }
@@ -192,18 +217,33 @@ impl ActivityService for FakeActivityService {
     async fn heartbeat(&self, token: &TaskToken) -> Result<Delivery, TaskError> {
         let gone = {
             let mut state = lock(&self.inner.state);
-            *state.heartbeats.entry(token.expose().to_string()).or_default() += 1;
+            *state
+                .heartbeats
+                .entry(token.expose().to_string())
+                .or_default() += 1;
             state.gone.contains(token.expose())
         };
         self.inner.changed.notify_waiters();
-        Ok(if gone { Delivery::TaskGone("TaskTimedOut".into()) } else { Delivery::Delivered })
+        Ok(if gone {
+            Delivery::TaskGone("TaskTimedOut".into())
+        } else {
+            Delivery::Delivered
+        })
     }
 
     async fn succeed(&self, token: &TaskToken, output: &str) -> Result<Delivery, TaskError> {
-        Ok(self.answer(Answer::Success { token: token.expose().to_string(), output: output.to_string() }))
+        Ok(self.answer(Answer::Success {
+            token: token.expose().to_string(),
+            output: output.to_string(),
+        }))
     }
 
-    async fn fail(&self, token: &TaskToken, error: &str, cause: &str) -> Result<Delivery, TaskError> {
+    async fn fail(
+        &self,
+        token: &TaskToken,
+        error: &str,
+        cause: &str,
+    ) -> Result<Delivery, TaskError> {
         Ok(self.answer(Answer::Failure {
             token: token.expose().to_string(),
             error: error.to_string(),
@@ -244,7 +284,10 @@ impl FakeDrs {
     pub fn add_server_in_state(&self, id: &str, tags: &[(&str, &str)], replication_state: &str) {
         lock(&self.state).servers.push(SourceServer {
             id: id.to_string(),
-            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             replication_state: Some(replication_state.to_string()),
             hostname: Some(format!("host-{id}")),
         });
@@ -257,7 +300,11 @@ impl FakeDrs {
     /// The next `op` call fails with `err` (ops: describe_source_servers, describe_jobs,
     /// start_recovery, terminate_recovery_instances).
     pub fn fail_next(&self, op: &'static str, err: TaskError) {
-        lock(&self.state).failures.entry(op).or_default().push_back(err);
+        lock(&self.state)
+            .failures
+            .entry(op)
+            .or_default()
+            .push_back(err);
     }
 
     /// StartRecovery answers with an empty jobID (as the SDK does when the field is missing).
@@ -300,13 +347,22 @@ impl FakeDrs {
     }
 
     fn injected(&self, op: &'static str) -> Result<(), TaskError> {
-        match lock(&self.state).failures.get_mut(op).and_then(VecDeque::pop_front) {
+        match lock(&self.state)
+            .failures
+            .get_mut(op)
+            .and_then(VecDeque::pop_front)
+        {
             Some(e) => Err(e),
             None => Ok(()),
         }
     }
 
-    fn new_job(state: &mut DrsState, job_type: &str, servers: Vec<JobServer>, tags: BTreeMap<String, String>) -> Job {
+    fn new_job(
+        state: &mut DrsState,
+        job_type: &str,
+        servers: Vec<JobServer>,
+        tags: BTreeMap<String, String>,
+    ) -> Job {
         state.next_job += 1;
         Job {
             id: format!("drsjob-{:017}", state.next_job),
@@ -346,12 +402,19 @@ impl Drs for FakeDrs {
         let servers = request
             .source_server_ids
             .iter()
-            .map(|id| JobServer { source_server_id: id.clone(), recovery_instance_id: None, launch_status: LaunchStatus::Pending })
+            .map(|id| JobServer {
+                source_server_id: id.clone(),
+                recovery_instance_id: None,
+                launch_status: LaunchStatus::Pending,
+            })
             .collect();
         let job = Self::new_job(&mut state, "LAUNCH", servers, request.tags);
         state.jobs.push(job.clone());
         if state.blank_job_ids {
-            return Ok(Job { id: String::new(), ..job });
+            return Ok(Job {
+                id: String::new(),
+                ..job
+            });
         }
         Ok(job)
     }
@@ -388,7 +451,11 @@ impl MemoryHistory {
 
     /// The next `op` call fails with `err` (op: the trait method's name).
     pub fn fail_next(&self, op: &'static str, err: TaskError) {
-        lock(&self.state).failures.entry(op).or_default().push_back(err);
+        lock(&self.state)
+            .failures
+            .entry(op)
+            .or_default()
+            .push_back(err);
     }
 
     pub fn lock_holder(&self, plan: &str) -> Option<String> {
@@ -396,7 +463,9 @@ impl MemoryHistory {
     }
 
     pub fn set_lock_holder(&self, plan: &str, holder: &str) {
-        lock(&self.state).locks.insert(plan.to_string(), holder.to_string());
+        lock(&self.state)
+            .locks
+            .insert(plan.to_string(), holder.to_string());
     }
 
     pub fn execution(&self, id: &str) -> Option<ExecutionRecord> {
@@ -404,11 +473,19 @@ impl MemoryHistory {
     }
 
     pub fn wave(&self, id: &str, index: u32) -> Option<WaveRecord> {
-        lock(&self.state).waves.get(&(id.to_string(), index)).cloned()
+        lock(&self.state)
+            .waves
+            .get(&(id.to_string(), index))
+            .cloned()
     }
 
     pub fn job_records(&self, id: &str) -> Vec<JobRecord> {
-        lock(&self.state).jobs.iter().filter(|((e, _), _)| e == id).map(|(_, j)| j.clone()).collect()
+        lock(&self.state)
+            .jobs
+            .iter()
+            .filter(|((e, _), _)| e == id)
+            .map(|(_, j)| j.clone())
+            .collect()
     }
 
     /// Forgets a wave's record (as if the write had been lost).
@@ -417,7 +494,11 @@ impl MemoryHistory {
     }
 
     fn injected(&self, op: &'static str) -> Result<(), TaskError> {
-        match lock(&self.state).failures.get_mut(op).and_then(VecDeque::pop_front) {
+        match lock(&self.state)
+            .failures
+            .get_mut(op)
+            .and_then(VecDeque::pop_front)
+        {
             Some(e) => Err(e),
             None => Ok(()),
         }
@@ -425,23 +506,38 @@ impl MemoryHistory {
 }
 
 impl History for MemoryHistory {
-    async fn acquire_lock(&self, plan: &str, execution_id: &str, _now: &str) -> Result<LockOutcome, TaskError> {
+    async fn acquire_lock(
+        &self,
+        plan: &str,
+        execution_id: &str,
+        _now: &str,
+    ) -> Result<LockOutcome, TaskError> {
         self.injected("acquire_lock")?;
         let mut state = lock(&self.state);
         match state.locks.get(plan) {
             Some(holder) if holder != execution_id => Ok(LockOutcome::HeldBy(holder.clone())),
             _ => {
-                state.locks.insert(plan.to_string(), execution_id.to_string());
+                state
+                    .locks
+                    .insert(plan.to_string(), execution_id.to_string());
                 Ok(LockOutcome::Acquired)
             }
         }
     }
 
-    async fn take_over_lock(&self, plan: &str, execution_id: &str, previous: &str, _now: &str) -> Result<bool, TaskError> {
+    async fn take_over_lock(
+        &self,
+        plan: &str,
+        execution_id: &str,
+        previous: &str,
+        _now: &str,
+    ) -> Result<bool, TaskError> {
         self.injected("take_over_lock")?;
         let mut state = lock(&self.state);
         if state.locks.get(plan).map(String::as_str) == Some(previous) {
-            state.locks.insert(plan.to_string(), execution_id.to_string());
+            state
+                .locks
+                .insert(plan.to_string(), execution_id.to_string());
             Ok(true)
         } else {
             Ok(false)
@@ -461,7 +557,10 @@ impl History for MemoryHistory {
 
     async fn create_execution(&self, record: ExecutionRecord) -> Result<(), TaskError> {
         self.injected("create_execution")?;
-        lock(&self.state).executions.entry(record.execution_id.clone()).or_insert(record);
+        lock(&self.state)
+            .executions
+            .entry(record.execution_id.clone())
+            .or_insert(record);
         Ok(())
     }
 
@@ -473,14 +572,17 @@ impl History for MemoryHistory {
     async fn close_execution(&self, c: ExecutionClose) -> Result<(), TaskError> {
         self.injected("close_execution")?;
         let mut state = lock(&self.state);
-        let r = state.executions.entry(c.execution_id.clone()).or_insert_with(|| ExecutionRecord {
-            execution_id: c.execution_id.clone(),
-            execution_name: c.execution_name.clone(),
-            plan_name: c.plan_name.clone(),
-            mode: c.mode.clone().unwrap_or_default(),
-            started_at: c.started_at.clone(),
-            ..Default::default()
-        });
+        let r = state
+            .executions
+            .entry(c.execution_id.clone())
+            .or_insert_with(|| ExecutionRecord {
+                execution_id: c.execution_id.clone(),
+                execution_name: c.execution_name.clone(),
+                plan_name: c.plan_name.clone(),
+                mode: c.mode.clone().unwrap_or_default(),
+                started_at: c.started_at.clone(),
+                ..Default::default()
+            });
         r.status = c.status;
         r.ended_at = Some(c.ended_at);
         if c.error.is_some() {
@@ -515,20 +617,41 @@ impl History for MemoryHistory {
             && existing.status == WAVE_LAUNCHING
             && existing.job_ids != wave.job_ids
         {
-            return Ok(LaunchWrite::Conflict { recorded: existing.job_ids.clone() });
+            return Ok(LaunchWrite::Conflict {
+                recorded: existing.job_ids.clone(),
+            });
         }
-        let started_at = state.waves.get(&key).map(|w| w.started_at.clone()).unwrap_or(wave.started_at.clone());
-        state.waves.insert(key, WaveRecord { status: WAVE_LAUNCHING.to_string(), started_at, ..wave });
+        let started_at = state
+            .waves
+            .get(&key)
+            .map(|w| w.started_at.clone())
+            .unwrap_or(wave.started_at.clone());
+        state.waves.insert(
+            key,
+            WaveRecord {
+                status: WAVE_LAUNCHING.to_string(),
+                started_at,
+                ..wave
+            },
+        );
         Ok(LaunchWrite::Written)
     }
 
-    async fn record_wave_check(&self, wave: WaveRecord, jobs: Vec<JobRecord>) -> Result<(), TaskError> {
+    async fn record_wave_check(
+        &self,
+        wave: WaveRecord,
+        jobs: Vec<JobRecord>,
+    ) -> Result<(), TaskError> {
         self.injected("record_wave_check")?;
         let mut state = lock(&self.state);
         for j in jobs {
-            state.jobs.insert((j.execution_id.clone(), j.job_id.clone()), j);
+            state
+                .jobs
+                .insert((j.execution_id.clone(), j.job_id.clone()), j);
         }
-        state.waves.insert((wave.execution_id.clone(), wave.index), wave);
+        state
+            .waves
+            .insert((wave.execution_id.clone(), wave.index), wave);
         Ok(())
     }
 

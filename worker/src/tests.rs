@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use drs_codegen::contract::{
-    Activity, CheckWaveInput, ErrorName, ExecutionRef, FinishInput, Mode, OnFailure, Outcome, PlanSpec,
-    PollingBounds, PreflightInput, RecordFailureInput, RunContext, StartWaveInput, WaveSpec, WaveState, WaveStatus,
-    job_tags,
+    Activity, CheckWaveInput, ErrorName, ExecutionRef, FinishInput, Mode, OnFailure, Outcome,
+    PlanSpec, PollingBounds, PreflightInput, RecordFailureInput, RunContext, StartWaveInput,
+    WaveSpec, WaveState, WaveStatus, job_tags,
 };
 use serde_json::json;
 use time::macros::datetime;
@@ -41,7 +41,11 @@ struct World {
 
 impl World {
     fn new() -> Self {
-        World { drs: FakeDrs::new(), history: MemoryHistory::new(), executions: FakeExecutions::new() }
+        World {
+            drs: FakeDrs::new(),
+            history: MemoryHistory::new(),
+            executions: FakeExecutions::new(),
+        }
     }
 
     fn with_servers(n: usize) -> Self {
@@ -57,14 +61,24 @@ impl World {
     }
 
     fn handlers_with(&self, faults: Faults) -> TestHandlers {
-        Handlers::new(self.drs.clone(), self.history.clone(), self.executions.clone(), Limits::default())
-            .with_faults(faults)
-            .with_clock(Arc::new(|| datetime!(2030-01-01 00:10:00 UTC)))
+        Handlers::new(
+            self.drs.clone(),
+            self.history.clone(),
+            self.executions.clone(),
+            Limits::default(),
+        )
+        .with_faults(faults)
+        .with_clock(Arc::new(|| datetime!(2030-01-01 00:10:00 UTC)))
     }
 
     fn handlers_at(&self, now: time::OffsetDateTime) -> TestHandlers {
-        Handlers::new(self.drs.clone(), self.history.clone(), self.executions.clone(), Limits::default())
-            .with_clock(Arc::new(move || now))
+        Handlers::new(
+            self.drs.clone(),
+            self.history.clone(),
+            self.executions.clone(),
+            Limits::default(),
+        )
+        .with_clock(Arc::new(move || now))
     }
 }
 
@@ -73,24 +87,44 @@ fn wave(index: u32, name: &str, ids: &[String], tags: &[(&str, &str)]) -> WaveSp
         index,
         name: name.to_string(),
         server_ids: ids.to_vec(),
-        tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         optional: vec![],
         launch_timeout_seconds: 3600,
         on_failure: OnFailure::Stop,
-        polling: PollingBounds { min_wait_seconds: 15, max_wait_seconds: 300, expected_launch_seconds: 1200 },
+        polling: PollingBounds {
+            min_wait_seconds: 15,
+            max_wait_seconds: 300,
+            expected_launch_seconds: 1200,
+        },
     }
 }
 
 fn execution() -> ExecutionRef {
-    ExecutionRef { id: EXEC.to_string(), name: "run-1".to_string(), start_time: "2030-01-01T00:00:00.000Z".to_string() }
+    ExecutionRef {
+        id: EXEC.to_string(),
+        name: "run-1".to_string(),
+        start_time: "2030-01-01T00:00:00.000Z".to_string(),
+    }
 }
 
 fn plan(waves: Vec<WaveSpec>) -> PlanSpec {
-    PlanSpec { name: PLAN.to_string(), terminate_drill_instances: true, waves }
+    PlanSpec {
+        name: PLAN.to_string(),
+        terminate_drill_instances: true,
+        waves,
+    }
 }
 
 fn preflight_input(input: serde_json::Value, waves: Vec<WaveSpec>) -> PreflightInput {
-    PreflightInput { execution: execution(), input, plan: plan(waves), heartbeat_seconds: 60 }
+    PreflightInput {
+        execution: execution(),
+        input,
+        plan: plan(waves),
+        heartbeat_seconds: 60,
+    }
 }
 
 fn run_ctx(mode: Mode, confirm: Option<&str>) -> RunContext {
@@ -108,7 +142,11 @@ fn run_ctx(mode: Mode, confirm: Option<&str>) -> RunContext {
 }
 
 fn start_input(mode: Mode, confirm: Option<&str>, w: WaveSpec) -> StartWaveInput {
-    StartWaveInput { run: run_ctx(mode, confirm), wave: w, heartbeat_seconds: 60 }
+    StartWaveInput {
+        run: run_ctx(mode, confirm),
+        wave: w,
+        heartbeat_seconds: 60,
+    }
 }
 
 fn all_tagged_wave() -> WaveSpec {
@@ -121,11 +159,24 @@ fn all_tagged_wave() -> WaveSpec {
 async fn recovery_without_confirmation_fails_before_anything_else() {
     let w = World::with_servers(2);
     // If preflight looked at DRS first, this error would come out instead.
-    w.drs.fail_next("describe_source_servers", TaskError::Internal("DRS was called".into()));
-    for input in [json!({"mode": "RECOVERY"}), json!({"mode": "RECOVERY", "confirm": "storefront"})] {
-        let err = w.handlers().preflight(preflight_input(input, vec![all_tagged_wave()])).await.expect_err("refused");
+    w.drs.fail_next(
+        "describe_source_servers",
+        TaskError::Internal("DRS was called".into()),
+    );
+    for input in [
+        json!({"mode": "RECOVERY"}),
+        json!({"mode": "RECOVERY", "confirm": "storefront"}),
+    ] {
+        let err = w
+            .handlers()
+            .preflight(preflight_input(input, vec![all_tagged_wave()]))
+            .await
+            .expect_err("refused");
         assert_eq!(err.name(), ErrorName::RecoveryNotConfirmed, "{err}");
-        assert!(err.to_string().contains("\"confirm\": \"billing\""), "says what to type: {err}");
+        assert!(
+            err.to_string().contains("\"confirm\": \"billing\""),
+            "says what to type: {err}"
+        );
     }
     assert!(w.history.lock_holder(PLAN).is_none());
     assert!(w.history.execution(EXEC).is_none());
@@ -137,10 +188,17 @@ async fn malformed_execution_input_is_invalid_input_naming_the_problem() {
     let w = World::with_servers(1);
     for (input, needle) in [
         (json!({"mode": "drill"}), "drill"),
-        (json!({"mode": "DRILL", "confirmation": "x"}), "confirmation"),
+        (
+            json!({"mode": "DRILL", "confirmation": "x"}),
+            "confirmation",
+        ),
         (json!("DRILL"), "expected"),
     ] {
-        let err = w.handlers().preflight(preflight_input(input, vec![all_tagged_wave()])).await.expect_err("bad input");
+        let err = w
+            .handlers()
+            .preflight(preflight_input(input, vec![all_tagged_wave()]))
+            .await
+            .expect_err("bad input");
         assert_eq!(err.name(), ErrorName::InvalidInput, "{err}");
         assert!(err.to_string().contains(needle), "{err}");
     }
@@ -159,14 +217,32 @@ async fn preflight_names_every_problem_at_once_and_writes_nothing() {
         tags: BTreeMap::new(),
         created_at: None,
         ended_at: None,
-        servers: vec![JobServer { source_server_id: server_id(3), recovery_instance_id: None, launch_status: LaunchStatus::InProgress }],
+        servers: vec![JobServer {
+            source_server_id: server_id(3),
+            recovery_instance_id: None,
+            launch_status: LaunchStatus::InProgress,
+        }],
     });
     let waves = vec![
-        wave(1, "db", &[server_id(1), server_id(2), server_id(3), "s-99999999999999999".into()], &[]),
+        wave(
+            1,
+            "db",
+            &[
+                server_id(1),
+                server_id(2),
+                server_id(3),
+                "s-99999999999999999".into(),
+            ],
+            &[],
+        ),
         wave(2, "app", &[server_id(1)], &[]),
         wave(3, "web", &[], &[("App", "nothing-has-this")]),
     ];
-    let err = w.handlers().preflight(preflight_input(json!({"mode": "DRILL"}), waves)).await.expect_err("problems");
+    let err = w
+        .handlers()
+        .preflight(preflight_input(json!({"mode": "DRILL"}), waves))
+        .await
+        .expect_err("problems");
     assert_eq!(err.name(), ErrorName::PreflightFailed);
     let cause = err.to_string();
     for needle in [
@@ -185,9 +261,24 @@ async fn preflight_names_every_problem_at_once_and_writes_nothing() {
 #[tokio::test]
 async fn preflight_checks_the_quotas_it_is_configured_with() {
     let w = World::with_servers(250);
-    let limits = Limits { max_servers_per_job: 10, max_active_servers: 200, max_concurrent_jobs: 20 };
-    let h = Handlers::new(w.drs.clone(), w.history.clone(), w.executions.clone(), limits);
-    let err = h.preflight(preflight_input(json!({"mode": "DRILL"}), vec![all_tagged_wave()])).await.expect_err("quota");
+    let limits = Limits {
+        max_servers_per_job: 10,
+        max_active_servers: 200,
+        max_concurrent_jobs: 20,
+    };
+    let h = Handlers::new(
+        w.drs.clone(),
+        w.history.clone(),
+        w.executions.clone(),
+        limits,
+    );
+    let err = h
+        .preflight(preflight_input(
+            json!({"mode": "DRILL"}),
+            vec![all_tagged_wave()],
+        ))
+        .await
+        .expect_err("quota");
     let cause = err.to_string();
     assert!(cause.contains("250 servers, more than the 200"), "{cause}");
     assert!(cause.contains("needs 25 DRS jobs"), "{cause}");
@@ -197,14 +288,22 @@ async fn preflight_checks_the_quotas_it_is_configured_with() {
 async fn preflight_takes_the_lock_creates_the_record_and_is_idempotent() {
     let w = World::with_servers(3);
     let input = preflight_input(json!({"mode": "DRILL"}), vec![all_tagged_wave()]);
-    let run = w.handlers().preflight(input.clone()).await.expect("preflight");
+    let run = w
+        .handlers()
+        .preflight(input.clone())
+        .await
+        .expect("preflight");
     assert_eq!(run.mode, Mode::Drill);
     assert_eq!(run.server_count, 3);
     assert_eq!(w.history.lock_holder(PLAN).as_deref(), Some(EXEC));
     let record = w.history.execution(EXEC).expect("record");
     assert_eq!(record.status, "RUNNING");
     assert_eq!(record.plan_name, PLAN);
-    let again = w.handlers().preflight(input).await.expect("a retried preflight passes");
+    let again = w
+        .handlers()
+        .preflight(input)
+        .await
+        .expect("a retried preflight passes");
     assert_eq!(again, run);
 }
 
@@ -216,7 +315,10 @@ async fn a_second_execution_of_a_running_plan_is_refused() {
     w.executions.set(other, "RUNNING");
     let err = w
         .handlers()
-        .preflight(preflight_input(json!({"mode": "DRILL"}), vec![all_tagged_wave()]))
+        .preflight(preflight_input(
+            json!({"mode": "DRILL"}),
+            vec![all_tagged_wave()],
+        ))
         .await
         .expect_err("refused");
     assert_eq!(err.name(), ErrorName::PlanAlreadyRunning);
@@ -234,10 +336,17 @@ async fn a_lock_left_by_an_execution_that_ended_is_taken_over() {
             w.executions.set(other, s);
         }
         w.handlers()
-            .preflight(preflight_input(json!({"mode": "DRILL"}), vec![all_tagged_wave()]))
+            .preflight(preflight_input(
+                json!({"mode": "DRILL"}),
+                vec![all_tagged_wave()],
+            ))
             .await
             .expect("stale lock taken over");
-        assert_eq!(w.history.lock_holder(PLAN).as_deref(), Some(EXEC), "{status:?}");
+        assert_eq!(
+            w.history.lock_holder(PLAN).as_deref(),
+            Some(EXEC),
+            "{status:?}"
+        );
     }
 }
 
@@ -246,14 +355,33 @@ async fn a_lock_left_by_an_execution_that_ended_is_taken_over() {
 #[tokio::test]
 async fn a_drill_launches_drill_jobs_split_by_the_per_job_limit_and_tagged() {
     let w = World::with_servers(250);
-    let state = w.handlers().start_wave(start_input(Mode::Drill, None, all_tagged_wave())).await.expect("start");
+    let state = w
+        .handlers()
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect("start");
     let calls = w.drs.start_calls();
-    assert_eq!(calls.iter().map(|c| c.source_server_ids.len()).collect::<Vec<_>>(), vec![100, 100, 50]);
-    assert!(calls.iter().all(|c| c.is_drill), "a drill never launches a recovery");
-    let launched: BTreeSet<String> = calls.iter().flat_map(|c| c.source_server_ids.clone()).collect();
+    assert_eq!(
+        calls
+            .iter()
+            .map(|c| c.source_server_ids.len())
+            .collect::<Vec<_>>(),
+        vec![100, 100, 50]
+    );
+    assert!(
+        calls.iter().all(|c| c.is_drill),
+        "a drill never launches a recovery"
+    );
+    let launched: BTreeSet<String> = calls
+        .iter()
+        .flat_map(|c| c.source_server_ids.clone())
+        .collect();
     assert_eq!(launched.len(), 250);
     for (i, c) in calls.iter().enumerate() {
-        assert_eq!(c.tags.get(job_tags::EXECUTION).map(String::as_str), Some(EXEC));
+        assert_eq!(
+            c.tags.get(job_tags::EXECUTION).map(String::as_str),
+            Some(EXEC)
+        );
         assert_eq!(c.tags.get(job_tags::WAVE).map(String::as_str), Some("db"));
         assert_eq!(c.tags.get(job_tags::CHUNK), Some(&(i + 1).to_string()));
     }
@@ -270,7 +398,11 @@ async fn a_drill_launches_drill_jobs_split_by_the_per_job_limit_and_tagged() {
 async fn a_recovery_without_confirmation_never_launches() {
     let w = World::with_servers(2);
     for confirm in [None, Some("storefront")] {
-        let err = w.handlers().start_wave(start_input(Mode::Recovery, confirm, all_tagged_wave())).await.expect_err("no");
+        let err = w
+            .handlers()
+            .start_wave(start_input(Mode::Recovery, confirm, all_tagged_wave()))
+            .await
+            .expect_err("no");
         assert_eq!(err.name(), ErrorName::RecoveryNotConfirmed);
     }
     assert!(w.drs.start_calls().is_empty());
@@ -279,7 +411,10 @@ async fn a_recovery_without_confirmation_never_launches() {
 #[tokio::test]
 async fn a_confirmed_recovery_launches_recovery_jobs() {
     let w = World::with_servers(2);
-    w.handlers().start_wave(start_input(Mode::Recovery, Some(PLAN), all_tagged_wave())).await.expect("start");
+    w.handlers()
+        .start_wave(start_input(Mode::Recovery, Some(PLAN), all_tagged_wave()))
+        .await
+        .expect("start");
     let calls = w.drs.start_calls();
     assert_eq!(calls.len(), 1);
     assert!(!calls[0].is_drill);
@@ -288,8 +423,16 @@ async fn a_confirmed_recovery_launches_recovery_jobs() {
 #[tokio::test]
 async fn a_retried_start_returns_the_recorded_jobs_without_launching() {
     let w = World::with_servers(3);
-    let first = w.handlers().start_wave(start_input(Mode::Drill, None, all_tagged_wave())).await.expect("first");
-    let second = w.handlers().start_wave(start_input(Mode::Drill, None, all_tagged_wave())).await.expect("retry");
+    let first = w
+        .handlers()
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect("first");
+    let second = w
+        .handlers()
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect("retry");
     assert_eq!(second.job_ids, first.job_ids);
     assert_eq!(w.drs.start_calls().len(), 1, "StartRecovery once");
 }
@@ -297,22 +440,48 @@ async fn a_retried_start_returns_the_recorded_jobs_without_launching() {
 #[tokio::test]
 async fn a_retried_start_whose_history_write_was_lost_finds_the_jobs_by_tag() {
     let w = World::with_servers(3);
-    let faulty = w.handlers_with(Faults::armed(FaultPoint::ExitAfterStartRecovery, FaultAction::Fail));
-    let err = faulty.start_wave(start_input(Mode::Drill, None, all_tagged_wave())).await.expect_err("fault");
+    let faulty = w.handlers_with(Faults::armed(
+        FaultPoint::ExitAfterStartRecovery,
+        FaultAction::Fail,
+    ));
+    let err = faulty
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect_err("fault");
     assert!(err.retryable());
-    assert!(w.history.wave(EXEC, 1).is_none(), "the history write never happened");
-    let state = w.handlers().start_wave(start_input(Mode::Drill, None, all_tagged_wave())).await.expect("retry");
+    assert!(
+        w.history.wave(EXEC, 1).is_none(),
+        "the history write never happened"
+    );
+    let state = w
+        .handlers()
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect("retry");
     assert_eq!(w.drs.start_calls().len(), 1, "StartRecovery once");
     assert_eq!(state.job_ids, vec![w.drs.jobs()[0].id.clone()]);
-    assert_eq!(w.history.wave(EXEC, 1).expect("recorded").job_ids, state.job_ids);
+    assert_eq!(
+        w.history.wave(EXEC, 1).expect("recorded").job_ids,
+        state.job_ids
+    );
 }
 
 #[tokio::test]
 async fn a_retry_of_a_split_wave_launches_only_the_chunks_not_yet_launched() {
     let w = World::with_servers(250);
-    let faulty = w.handlers_with(Faults::armed(FaultPoint::ExitAfterStartRecovery, FaultAction::Fail));
-    faulty.start_wave(start_input(Mode::Drill, None, all_tagged_wave())).await.expect_err("dies after chunk 1");
-    let state = w.handlers().start_wave(start_input(Mode::Drill, None, all_tagged_wave())).await.expect("retry");
+    let faulty = w.handlers_with(Faults::armed(
+        FaultPoint::ExitAfterStartRecovery,
+        FaultAction::Fail,
+    ));
+    faulty
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect_err("dies after chunk 1");
+    let state = w
+        .handlers()
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect("retry");
     let calls = w.drs.start_calls();
     assert_eq!(calls.len(), 3);
     let mut seen = BTreeSet::new();
@@ -323,7 +492,10 @@ async fn a_retry_of_a_split_wave_launches_only_the_chunks_not_yet_launched() {
     }
     assert_eq!(seen.len(), 250);
     assert_eq!(state.job_ids.len(), 3);
-    let chunks: Vec<String> = calls.iter().map(|c| c.tags[job_tags::CHUNK].clone()).collect();
+    let chunks: Vec<String> = calls
+        .iter()
+        .map(|c| c.tags[job_tags::CHUNK].clone())
+        .collect();
     assert_eq!(chunks, vec!["1", "2", "3"]);
 }
 
@@ -331,9 +503,17 @@ async fn a_retry_of_a_split_wave_launches_only_the_chunks_not_yet_launched() {
 async fn jobs_of_another_execution_or_wave_are_not_taken_for_ours() {
     let w = World::with_servers(2);
     let mut other_run = start_input(Mode::Drill, None, all_tagged_wave());
-    other_run.run.execution_id = "arn:aws:states:us-east-1:123456789012:execution:billing:run-0".into();
-    w.handlers().start_wave(other_run).await.expect("other execution");
-    let state = w.handlers().start_wave(start_input(Mode::Drill, None, all_tagged_wave())).await.expect("ours");
+    other_run.run.execution_id =
+        "arn:aws:states:us-east-1:123456789012:execution:billing:run-0".into();
+    w.handlers()
+        .start_wave(other_run)
+        .await
+        .expect("other execution");
+    let state = w
+        .handlers()
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect("ours");
     assert_eq!(w.drs.start_calls().len(), 2);
     assert_eq!(state.job_ids, vec![w.drs.jobs()[1].id.clone()]);
 }
@@ -342,19 +522,40 @@ async fn jobs_of_another_execution_or_wave_are_not_taken_for_ours() {
 async fn a_start_recovery_answer_without_a_job_id_is_an_internal_error() {
     let w = World::with_servers(1);
     w.drs.blank_job_ids();
-    let err = w.handlers().start_wave(start_input(Mode::Drill, None, all_tagged_wave())).await.expect_err("blank");
+    let err = w
+        .handlers()
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect_err("blank");
     assert_eq!(err.name(), ErrorName::Internal);
-    assert!(err.to_string().contains("without a jobID") && err.to_string().contains(job_tags::EXECUTION), "{err}");
+    assert!(
+        err.to_string().contains("without a jobID")
+            && err.to_string().contains(job_tags::EXECUTION),
+        "{err}"
+    );
     assert!(w.history.wave(EXEC, 1).is_none());
 }
 
 #[tokio::test]
 async fn drs_errors_at_launch_keep_their_names() {
     let w = World::with_servers(1);
-    w.drs.fail_next("start_recovery", TaskError::Throttled { call: "DRS StartRecovery".into(), detail: "slow down".into() });
-    let err = w.handlers().start_wave(start_input(Mode::Drill, None, all_tagged_wave())).await.expect_err("throttled");
+    w.drs.fail_next(
+        "start_recovery",
+        TaskError::Throttled {
+            call: "DRS StartRecovery".into(),
+            detail: "slow down".into(),
+        },
+    );
+    let err = w
+        .handlers()
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect_err("throttled");
     assert_eq!(err.name(), ErrorName::Throttled);
-    w.handlers().start_wave(start_input(Mode::Drill, None, all_tagged_wave())).await.expect("the retry launches");
+    w.handlers()
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect("the retry launches");
     assert_eq!(w.drs.start_calls().len(), 1);
 }
 
@@ -372,7 +573,10 @@ fn fast_runtime(pollers: usize, max_tasks: usize) -> RuntimeConfig {
 }
 
 fn arn(a: Activity) -> String {
-    format!("arn:aws:states:us-east-1:123456789012:activity:drs-waves-{}", a.name())
+    format!(
+        "arn:aws:states:us-east-1:123456789012:activity:drs-waves-{}",
+        a.name()
+    )
 }
 
 #[tokio::test(start_paused = true)]
@@ -387,7 +591,8 @@ async fn job_ids_are_in_the_history_before_success_is_sent() {
             *seen.lock().expect("lock") = Some(history.wave(EXEC, 1));
         });
     }
-    let input = serde_json::to_string(&start_input(Mode::Drill, None, all_tagged_wave())).expect("json");
+    let input =
+        serde_json::to_string(&start_input(Mode::Drill, None, all_tagged_wave())).expect("json");
     sfn.push_task(&arn(Activity::StartWave), "token-1", input);
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(run(
@@ -398,9 +603,16 @@ async fn job_ids_are_in_the_history_before_success_is_sent() {
         shutdown.clone(),
     ));
     let answers = sfn.wait_for_answers(1).await;
-    let Answer::Success { output, .. } = &answers[0] else { panic!("expected success: {answers:?}") };
+    let Answer::Success { output, .. } = &answers[0] else {
+        panic!("expected success: {answers:?}")
+    };
     let state: WaveState = serde_json::from_str(output).expect("WaveState");
-    let recorded = seen_at_answer.lock().expect("lock").clone().flatten().expect("recorded when answered");
+    let recorded = seen_at_answer
+        .lock()
+        .expect("lock")
+        .clone()
+        .flatten()
+        .expect("recorded when answered");
     assert_eq!(recorded.job_ids, state.job_ids);
     assert_eq!(recorded.status, "LAUNCHING");
     shutdown.cancel();
@@ -410,9 +622,13 @@ async fn job_ids_are_in_the_history_before_success_is_sent() {
 #[tokio::test(start_paused = true)]
 async fn a_failed_history_write_is_never_answered_with_success() {
     let w = World::with_servers(1);
-    w.history.fail_next("record_wave_launch", TaskError::transient("DynamoDB UpdateItem", "HTTP 500"));
+    w.history.fail_next(
+        "record_wave_launch",
+        TaskError::transient("DynamoDB UpdateItem", "HTTP 500"),
+    );
     let sfn = FakeActivityService::new();
-    let input = serde_json::to_string(&start_input(Mode::Drill, None, all_tagged_wave())).expect("json");
+    let input =
+        serde_json::to_string(&start_input(Mode::Drill, None, all_tagged_wave())).expect("json");
     sfn.push_task(&arn(Activity::StartWave), "token-1", input);
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(run(
@@ -480,7 +696,10 @@ fn check_input(w: &World, wave_spec: WaveSpec) -> CheckWaveInput {
 }
 
 async fn launched(w: &World, wave_spec: &WaveSpec) -> WaveState {
-    w.handlers().start_wave(start_input(Mode::Drill, None, wave_spec.clone())).await.expect("start")
+    w.handlers()
+        .start_wave(start_input(Mode::Drill, None, wave_spec.clone()))
+        .await
+        .expect("start")
 }
 
 #[tokio::test]
@@ -493,11 +712,18 @@ async fn check_judges_success_and_records_per_server_detail() {
     let state = w.handlers().check_wave(input.clone()).await.expect("check");
     assert_eq!(state.status, WaveStatus::Launching);
     assert_eq!(state.checks, 1);
-    assert_eq!(w.drs.describe_jobs_calls().last().expect("call").job_ids, started.job_ids, "one call with the IDs");
+    assert_eq!(
+        w.drs.describe_jobs_calls().last().expect("call").job_ids,
+        started.job_ids,
+        "one call with the IDs"
+    );
 
-    w.drs.set_launch_status(&server_id(1), LaunchStatus::Launched, Some("i-0001"));
-    w.drs.set_launch_status(&server_id(2), LaunchStatus::Launched, Some("i-0002"));
-    w.drs.set_job_status(&started.job_ids[0], JobStatus::Completed);
+    w.drs
+        .set_launch_status(&server_id(1), LaunchStatus::Launched, Some("i-0001"));
+    w.drs
+        .set_launch_status(&server_id(2), LaunchStatus::Launched, Some("i-0002"));
+    w.drs
+        .set_job_status(&started.job_ids[0], JobStatus::Completed);
     input.state = state;
     let state = w.handlers().check_wave(input).await.expect("check");
     assert_eq!(state.status, WaveStatus::Succeeded);
@@ -506,7 +732,12 @@ async fn check_judges_success_and_records_per_server_detail() {
     assert!(!state.ended_at.is_empty());
     let jobs = w.history.job_records(EXEC);
     assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0].servers[&server_id(1)].recovery_instance_id.as_deref(), Some("i-0001"));
+    assert_eq!(
+        jobs[0].servers[&server_id(1)]
+            .recovery_instance_id
+            .as_deref(),
+        Some("i-0001")
+    );
     assert_eq!(jobs[0].servers[&server_id(1)].launch_status, "LAUNCHED");
     assert_eq!(w.history.wave(EXEC, 1).expect("wave").status, "SUCCEEDED");
 }
@@ -516,9 +747,12 @@ async fn check_judges_a_completed_job_with_a_failed_required_server_as_failed() 
     let w = World::with_servers(2);
     let spec = all_tagged_wave();
     let started = launched(&w, &spec).await;
-    w.drs.set_launch_status(&server_id(1), LaunchStatus::Launched, Some("i-1"));
-    w.drs.set_launch_status(&server_id(2), LaunchStatus::Failed, None);
-    w.drs.set_job_status(&started.job_ids[0], JobStatus::Completed);
+    w.drs
+        .set_launch_status(&server_id(1), LaunchStatus::Launched, Some("i-1"));
+    w.drs
+        .set_launch_status(&server_id(2), LaunchStatus::Failed, None);
+    w.drs
+        .set_job_status(&started.job_ids[0], JobStatus::Completed);
     let mut input = check_input(&w, spec.clone());
     input.state = started.clone();
     let state = w.handlers().check_wave(input.clone()).await.expect("check");
@@ -529,7 +763,11 @@ async fn check_judges_a_completed_job_with_a_failed_required_server_as_failed() 
     optional.optional = vec![server_id(2)];
     input.wave = optional;
     let state = w.handlers().check_wave(input).await.expect("check");
-    assert_eq!(state.status, WaveStatus::Succeeded, "only an optional server failed");
+    assert_eq!(
+        state.status,
+        WaveStatus::Succeeded,
+        "only an optional server failed"
+    );
 }
 
 #[tokio::test]
@@ -539,13 +777,32 @@ async fn check_fails_a_wave_past_its_launch_timeout() {
     spec.launch_timeout_seconds = 600;
     let started = launched(&w, &spec).await;
     let mut input = check_input(&w, spec);
-    input.state = WaveState { started_at: "2030-01-01T00:00:00Z".into(), ..started };
-    let before = w.handlers_at(datetime!(2030-01-01 00:09:59 UTC)).check_wave(input.clone()).await.expect("check");
+    input.state = WaveState {
+        started_at: "2030-01-01T00:00:00Z".into(),
+        ..started
+    };
+    let before = w
+        .handlers_at(datetime!(2030-01-01 00:09:59 UTC))
+        .check_wave(input.clone())
+        .await
+        .expect("check");
     assert_eq!(before.status, WaveStatus::Launching);
-    assert!(before.next_wait_seconds <= 2, "never waits past the deadline: {}", before.next_wait_seconds);
-    let after = w.handlers_at(datetime!(2030-01-01 00:10:01 UTC)).check_wave(input).await.expect("check");
+    assert!(
+        before.next_wait_seconds <= 2,
+        "never waits past the deadline: {}",
+        before.next_wait_seconds
+    );
+    let after = w
+        .handlers_at(datetime!(2030-01-01 00:10:01 UTC))
+        .check_wave(input)
+        .await
+        .expect("check");
     assert_eq!(after.status, WaveStatus::Failed);
-    assert!(after.reason.contains("timed out") && after.reason.contains(&server_id(1)), "{}", after.reason);
+    assert!(
+        after.reason.contains("timed out") && after.reason.contains(&server_id(1)),
+        "{}",
+        after.reason
+    );
 }
 
 #[tokio::test]
@@ -563,9 +820,11 @@ async fn check_with_a_job_missing_from_describe_jobs_is_transient() {
 async fn launch_and_complete(w: &World, spec: &WaveSpec, instances: &[(&str, &str)]) -> WaveState {
     let started = launched(w, spec).await;
     for (server, instance) in instances {
-        w.drs.set_launch_status(server, LaunchStatus::Launched, Some(instance));
+        w.drs
+            .set_launch_status(server, LaunchStatus::Launched, Some(instance));
     }
-    w.drs.set_job_status(&started.job_ids[0], JobStatus::Completed);
+    w.drs
+        .set_job_status(&started.job_ids[0], JobStatus::Completed);
     let mut input = check_input(w, spec.clone());
     input.state = started;
     w.handlers().check_wave(input).await.expect("check")
@@ -578,7 +837,8 @@ async fn finish_cleans_up_only_this_drills_instances_once_and_releases_the_lock(
     let mut other = start_input(Mode::Drill, None, wave(1, "db", &[server_id(2)], &[]));
     other.run.execution_id = "arn:aws:states:us-east-1:123456789012:execution:billing:other".into();
     w.handlers().start_wave(other).await.expect("other");
-    w.drs.set_launch_status(&server_id(2), LaunchStatus::Launched, Some("i-other"));
+    w.drs
+        .set_launch_status(&server_id(2), LaunchStatus::Launched, Some("i-other"));
 
     let spec = wave(1, "db", &[server_id(1)], &[]);
     let mut done = launch_and_complete(&w, &spec, &[(&server_id(1), "i-ours")]).await;
@@ -597,7 +857,10 @@ async fn finish_cleans_up_only_this_drills_instances_once_and_releases_the_lock(
     assert_eq!(w.drs.terminate_calls(), vec![vec!["i-ours".to_string()]]);
     assert_eq!(out.terminate_job_ids.len(), 1);
     assert!(w.history.lock_holder(PLAN).is_none(), "lock released");
-    assert_eq!(w.history.execution(EXEC).expect("record").status, "SUCCEEDED");
+    assert_eq!(
+        w.history.execution(EXEC).expect("record").status,
+        "SUCCEEDED"
+    );
 
     let again = w.handlers().finish(input).await.expect("retried finish");
     assert_eq!(again.terminate_job_ids, out.terminate_job_ids);
@@ -608,8 +871,13 @@ async fn finish_cleans_up_only_this_drills_instances_once_and_releases_the_lock(
 async fn finish_of_a_recovery_terminates_nothing() {
     let w = World::with_servers(1);
     let spec = wave(1, "db", &[server_id(1)], &[]);
-    let started = w.handlers().start_wave(start_input(Mode::Recovery, Some(PLAN), spec.clone())).await.expect("start");
-    w.drs.set_launch_status(&server_id(1), LaunchStatus::Launched, Some("i-prod"));
+    let started = w
+        .handlers()
+        .start_wave(start_input(Mode::Recovery, Some(PLAN), spec.clone()))
+        .await
+        .expect("start");
+    w.drs
+        .set_launch_status(&server_id(1), LaunchStatus::Launched, Some("i-prod"));
     let mut done = started;
     done.status = WaveStatus::Succeeded;
     let out = w
@@ -634,11 +902,18 @@ async fn finish_with_a_continued_failed_wave_is_succeeded_with_failures() {
     run.terminate_drill_instances = false;
     let out = w
         .handlers()
-        .finish(FinishInput { run, waves: BTreeMap::from([("w1".to_string(), failed)]), heartbeat_seconds: 60 })
+        .finish(FinishInput {
+            run,
+            waves: BTreeMap::from([("w1".to_string(), failed)]),
+            heartbeat_seconds: 60,
+        })
         .await
         .expect("finish");
     assert_eq!(out.outcome, Outcome::SucceededWithFailures);
-    assert_eq!(w.history.execution(EXEC).expect("record").status, "SUCCEEDED_WITH_FAILURES");
+    assert_eq!(
+        w.history.execution(EXEC).expect("record").status,
+        "SUCCEEDED_WITH_FAILURES"
+    );
 }
 
 #[tokio::test]
@@ -652,14 +927,25 @@ async fn record_failure_works_when_preflight_never_ran() {
         state: json!({"mode": "RECOVERY", "error": {"Error": "DrsWaves.RecoveryNotConfirmed", "Cause": "name the plan"}}),
         heartbeat_seconds: 60,
     };
-    let out = w.handlers().record_failure(input).await.expect("record failure");
+    let out = w
+        .handlers()
+        .record_failure(input)
+        .await
+        .expect("record failure");
     assert_eq!(out.error, "DrsWaves.RecoveryNotConfirmed");
     assert_eq!(out.cause, "name the plan");
     let record = w.history.execution(EXEC).expect("record created");
     assert_eq!(record.status, "FAILED");
-    assert_eq!(record.error.as_deref(), Some("DrsWaves.RecoveryNotConfirmed"));
+    assert_eq!(
+        record.error.as_deref(),
+        Some("DrsWaves.RecoveryNotConfirmed")
+    );
     assert_eq!(record.started_at, "2030-01-01T00:00:00.000Z");
-    assert_eq!(w.history.lock_holder(PLAN).as_deref(), Some(other), "someone else's lock stays");
+    assert_eq!(
+        w.history.lock_holder(PLAN).as_deref(),
+        Some(other),
+        "someone else's lock stays"
+    );
     assert!(w.drs.terminate_calls().is_empty());
 }
 
@@ -677,13 +963,20 @@ async fn record_failure_of_a_failed_drill_wave_records_cleans_up_and_releases() 
         state: json!({"mode": "DRILL", "run": run_ctx(Mode::Drill, None), "waves": {"w1": state}}),
         heartbeat_seconds: 60,
     };
-    let out = w.handlers().record_failure(input).await.expect("record failure");
+    let out = w
+        .handlers()
+        .record_failure(input)
+        .await
+        .expect("record failure");
     assert_eq!(out.error, "DrsWaves.WaveFailed");
     assert!(out.cause.contains("failed to launch"));
     assert_eq!(w.drs.terminate_calls(), vec![vec!["i-ours".to_string()]]);
     let record = w.history.execution(EXEC).expect("record");
     assert_eq!(record.status, "FAILED");
-    assert_eq!(record.wave_statuses.get("db").map(String::as_str), Some("FAILED"));
+    assert_eq!(
+        record.wave_statuses.get("db").map(String::as_str),
+        Some("FAILED")
+    );
     assert!(w.history.lock_holder(PLAN).is_none());
 }
 
@@ -713,7 +1006,10 @@ impl Drop for DropMark<'_> {
 impl Gate {
     fn new() -> (Arc<Gate>, watch::Receiver<usize>) {
         let (tx, rx) = watch::channel(0);
-        let gate = Gate { started_tx: Mutex::new(Some(tx)), ..Default::default() };
+        let gate = Gate {
+            started_tx: Mutex::new(Some(tx)),
+            ..Default::default()
+        };
         (Arc::new(gate), rx)
     }
 }
@@ -757,7 +1053,11 @@ fn spawn_gate_worker(
 async fn a_heartbeat_answered_task_timed_out_cancels_the_work_and_sends_nothing() {
     let sfn = FakeActivityService::new();
     let (gate, mut started) = Gate::new();
-    sfn.push_task(&arn(Activity::CheckWave), "tok-lost", r#"{"heartbeatSeconds": 3}"#);
+    sfn.push_task(
+        &arn(Activity::CheckWave),
+        "tok-lost",
+        r#"{"heartbeatSeconds": 3}"#,
+    );
     let (shutdown, worker) = spawn_gate_worker(&sfn, &gate, fast_runtime(1, 4));
     started.wait_for(|n| *n == 1).await.expect("started");
     sfn.expire_task("tok-lost");
@@ -771,17 +1071,29 @@ async fn a_heartbeat_answered_task_timed_out_cancels_the_work_and_sends_nothing(
     assert!(sfn.heartbeats("tok-lost") >= 1);
     shutdown.cancel();
     let report = worker.await.expect("worker");
-    assert!(sfn.answers().is_empty(), "no answer for a task that is gone: {:?}", sfn.answers());
+    assert!(
+        sfn.answers().is_empty(),
+        "no answer for a task that is gone: {:?}",
+        sfn.answers()
+    );
     assert_eq!(report.tasks_cancelled, 1);
 }
 
 #[tokio::test(start_paused = true)]
 async fn heartbeats_come_at_about_a_third_of_the_heartbeat_timeout() {
     assert_eq!(heartbeat_interval(30), Duration::from_secs(10));
-    assert_eq!(heartbeat_interval(1), Duration::from_secs(1), "at least a second apart");
+    assert_eq!(
+        heartbeat_interval(1),
+        Duration::from_secs(1),
+        "at least a second apart"
+    );
     let sfn = FakeActivityService::new();
     let (gate, mut started) = Gate::new();
-    sfn.push_task(&arn(Activity::CheckWave), "tok-hb", r#"{"heartbeatSeconds": 30}"#);
+    sfn.push_task(
+        &arn(Activity::CheckWave),
+        "tok-hb",
+        r#"{"heartbeatSeconds": 30}"#,
+    );
     let (shutdown, worker) = spawn_gate_worker(&sfn, &gate, fast_runtime(1, 4));
     started.wait_for(|n| *n == 1).await.expect("started");
     tokio::time::sleep(Duration::from_secs(35)).await;
@@ -804,8 +1116,15 @@ async fn shutdown_stops_polling_and_finishes_the_task_in_hand() {
     let polls_at_shutdown = sfn.polls_started();
     // Polls in flight come back by themselves (60 s); the held task keeps the worker alive.
     tokio::time::sleep(Duration::from_secs(70)).await;
-    assert!(!worker.is_finished(), "the worker waits for the task in hand");
-    assert_eq!(sfn.polls_started(), polls_at_shutdown, "no poll started after the signal");
+    assert!(
+        !worker.is_finished(),
+        "the worker waits for the task in hand"
+    );
+    assert_eq!(
+        sfn.polls_started(),
+        polls_at_shutdown,
+        "no poll started after the signal"
+    );
     assert_eq!(sfn.polls_in_flight(), 0);
     gate.release.notify_one();
     let report = worker.await.expect("worker");
@@ -842,7 +1161,10 @@ async fn a_poll_in_flight_at_shutdown_is_not_cancelled_and_its_task_is_run() {
     shutdown.cancel();
     tokio::time::sleep(Duration::from_secs(1)).await;
     sfn.push_task(&arn(Activity::CheckWave), "tok-late", "{}");
-    started.wait_for(|n| *n == 1).await.expect("the task delivered to the poll in flight runs");
+    started
+        .wait_for(|n| *n == 1)
+        .await
+        .expect("the task delivered to the poll in flight runs");
     gate.release.notify_one();
     let report = worker.await.expect("worker");
     assert!(report.drained);

@@ -50,10 +50,17 @@ mod tests {
     fn token_is_never_printed_whole() {
         let secret = "AAAAKgAAAAIAAAAAAAAAASECRETSECRETSECRETxyz0123456789";
         let token = TaskToken::new(secret);
-        for shown in [format!("{token}"), format!("{token:?}"), format!("{token:#?}")] {
+        for shown in [
+            format!("{token}"),
+            format!("{token:?}"),
+            format!("{token:#?}"),
+        ] {
             assert!(!shown.contains(secret), "{shown}");
             assert!(!shown.contains("SECRET"), "{shown}");
-            assert!(shown.contains("AAAAKg"), "a prefix helps correlation: {shown}");
+            assert!(
+                shown.contains("AAAAKg"),
+                "a prefix helps correlation: {shown}"
+            );
         }
         assert_eq!(token.expose(), secret);
     }

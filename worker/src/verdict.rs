@@ -9,7 +9,10 @@ use crate::drs::{Job, JobStatus, LaunchStatus};
 
 /// Splits a wave's servers into DRS jobs of at most `per_job` servers, in order.
 pub fn chunk_servers(server_ids: &[String], per_job: usize) -> Vec<Vec<String>> {
-    server_ids.chunks(per_job.max(1)).map(<[String]>::to_vec).collect()
+    server_ids
+        .chunks(per_job.max(1))
+        .map(<[String]>::to_vec)
+        .collect()
 }
 
 /// How many jobs a wave of `servers` needs.
@@ -23,7 +26,11 @@ pub fn jobs_needed(servers: usize, per_job: usize) -> usize {
 /// wait near and after the expected end, always within `[minWaitSeconds, maxWaitSeconds]`,
 /// except that a wait never goes more than one second past the launch deadline (so a timeout
 /// is noticed at once). Never increases as `elapsed` grows.
-pub fn next_wait_seconds(elapsed: u64, polling: &PollingBounds, launch_timeout_seconds: u32) -> u32 {
+pub fn next_wait_seconds(
+    elapsed: u64,
+    polling: &PollingBounds,
+    launch_timeout_seconds: u32,
+) -> u32 {
     let min = u64::from(polling.min_wait_seconds.max(1));
     let max = u64::from(polling.max_wait_seconds).max(min);
     let expected = u64::from(polling.expected_launch_seconds);
@@ -46,7 +53,12 @@ pub struct Verdict {
 const NAMED_IN_REASON: usize = 20;
 
 fn name_some(ids: &[String]) -> String {
-    let mut s = ids.iter().take(NAMED_IN_REASON).cloned().collect::<Vec<_>>().join(", ");
+    let mut s = ids
+        .iter()
+        .take(NAMED_IN_REASON)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if ids.len() > NAMED_IN_REASON {
         s.push_str(&format!(" and {} more", ids.len() - NAMED_IN_REASON));
     }
@@ -102,7 +114,12 @@ pub fn judge(wave: &WaveSpec, jobs: &[Job], elapsed: u64) -> Verdict {
                 if is_optional {
                     counts.optional_failed += 1;
                 } else {
-                    failed_required.push(format!("{} (job {}, {})", server.source_server_id, job.id, server.launch_status.as_str()));
+                    failed_required.push(format!(
+                        "{} (job {}, {})",
+                        server.source_server_id,
+                        job.id,
+                        server.launch_status.as_str()
+                    ));
                 }
             } else {
                 counts.launched += 1;
@@ -114,27 +131,46 @@ pub fn judge(wave: &WaveSpec, jobs: &[Job], elapsed: u64) -> Verdict {
         return Verdict {
             status: WaveStatus::Failed,
             counts,
-            reason: format!("wave '{name}': required server(s) failed to launch: {}", name_some(&failed_required)),
+            reason: format!(
+                "wave '{name}': required server(s) failed to launch: {}",
+                name_some(&failed_required)
+            ),
         };
     }
     if !empty_jobs_completed.is_empty() {
         return Verdict {
             status: WaveStatus::Failed,
             counts,
-            reason: format!("wave '{name}': DRS job(s) {} completed without any server", empty_jobs_completed.join(", ")),
+            reason: format!(
+                "wave '{name}': DRS job(s) {} completed without any server",
+                empty_jobs_completed.join(", ")
+            ),
         };
     }
-    let nothing_launching = launching_required.is_empty() && launching_optional == 0 && empty_jobs_pending.is_empty();
+    let nothing_launching =
+        launching_required.is_empty() && launching_optional == 0 && empty_jobs_pending.is_empty();
     if nothing_launching && counts.total > 0 {
-        return Verdict { status: WaveStatus::Succeeded, counts, reason: String::new() };
+        return Verdict {
+            status: WaveStatus::Succeeded,
+            counts,
+            reason: String::new(),
+        };
     }
     if elapsed > u64::from(wave.launch_timeout_seconds) {
         if launching_required.is_empty() && empty_jobs_pending.is_empty() && counts.total > 0 {
             // Only optional servers are still launching: they do not hold the wave back.
-            return Verdict { status: WaveStatus::Succeeded, counts, reason: String::new() };
+            return Verdict {
+                status: WaveStatus::Succeeded,
+                counts,
+                reason: String::new(),
+            };
         }
         let mut still = launching_required.clone();
-        still.extend(empty_jobs_pending.iter().map(|j| format!("job {j} (no servers reported yet)")));
+        still.extend(
+            empty_jobs_pending
+                .iter()
+                .map(|j| format!("job {j} (no servers reported yet)")),
+        );
         return Verdict {
             status: WaveStatus::Failed,
             counts,
@@ -145,7 +181,11 @@ pub fn judge(wave: &WaveSpec, jobs: &[Job], elapsed: u64) -> Verdict {
             ),
         };
     }
-    Verdict { status: WaveStatus::Launching, counts, reason: String::new() }
+    Verdict {
+        status: WaveStatus::Launching,
+        counts,
+        reason: String::new(),
+    }
 }
 
 #[cfg(test)]
@@ -166,7 +206,11 @@ mod tests {
             optional: optional.iter().map(|s| s.to_string()).collect(),
             launch_timeout_seconds: timeout,
             on_failure: OnFailure::Stop,
-            polling: PollingBounds { min_wait_seconds: 10, max_wait_seconds: 300, expected_launch_seconds: 900 },
+            polling: PollingBounds {
+                min_wait_seconds: 10,
+                max_wait_seconds: 300,
+                expected_launch_seconds: 900,
+            },
         }
     }
 
@@ -193,22 +237,45 @@ mod tests {
     fn all_launched_succeeds() {
         let v = judge(
             &wave(&[], 3600),
-            &[job(JobStatus::Completed, &[("s-1", LaunchStatus::Launched), ("s-2", LaunchStatus::Launched)])],
+            &[job(
+                JobStatus::Completed,
+                &[
+                    ("s-1", LaunchStatus::Launched),
+                    ("s-2", LaunchStatus::Launched),
+                ],
+            )],
             100,
         );
         assert_eq!(v.status, WaveStatus::Succeeded);
-        assert_eq!(v.counts, ServerCounts { total: 2, launched: 2, ..Default::default() });
+        assert_eq!(
+            v.counts,
+            ServerCounts {
+                total: 2,
+                launched: 2,
+                ..Default::default()
+            }
+        );
     }
 
     #[test]
     fn completed_job_with_a_failed_required_server_is_a_failed_wave() {
         let v = judge(
             &wave(&[], 3600),
-            &[job(JobStatus::Completed, &[("s-1", LaunchStatus::Launched), ("s-2", LaunchStatus::Failed)])],
+            &[job(
+                JobStatus::Completed,
+                &[
+                    ("s-1", LaunchStatus::Launched),
+                    ("s-2", LaunchStatus::Failed),
+                ],
+            )],
             100,
         );
         assert_eq!(v.status, WaveStatus::Failed);
-        assert!(v.reason.contains("s-2") && v.reason.contains("'db'"), "{}", v.reason);
+        assert!(
+            v.reason.contains("s-2") && v.reason.contains("'db'"),
+            "{}",
+            v.reason
+        );
         assert_eq!(v.counts.failed, 1);
     }
 
@@ -216,7 +283,13 @@ mod tests {
     fn a_failed_required_server_fails_the_wave_before_the_job_ends() {
         let v = judge(
             &wave(&[], 3600),
-            &[job(JobStatus::Started, &[("s-1", LaunchStatus::InProgress), ("s-2", LaunchStatus::Failed)])],
+            &[job(
+                JobStatus::Started,
+                &[
+                    ("s-1", LaunchStatus::InProgress),
+                    ("s-2", LaunchStatus::Failed),
+                ],
+            )],
             100,
         );
         assert_eq!(v.status, WaveStatus::Failed);
@@ -224,7 +297,11 @@ mod tests {
 
     #[test]
     fn completed_job_with_every_server_failed_is_a_failed_wave() {
-        let v = judge(&wave(&[], 3600), &[job(JobStatus::Completed, &[("s-1", LaunchStatus::Failed)])], 100);
+        let v = judge(
+            &wave(&[], 3600),
+            &[job(JobStatus::Completed, &[("s-1", LaunchStatus::Failed)])],
+            100,
+        );
         assert_eq!(v.status, WaveStatus::Failed);
     }
 
@@ -232,7 +309,13 @@ mod tests {
     fn only_an_optional_server_failed_succeeds() {
         let v = judge(
             &wave(&["s-2"], 3600),
-            &[job(JobStatus::Completed, &[("s-1", LaunchStatus::Launched), ("s-2", LaunchStatus::Failed)])],
+            &[job(
+                JobStatus::Completed,
+                &[
+                    ("s-1", LaunchStatus::Launched),
+                    ("s-2", LaunchStatus::Failed),
+                ],
+            )],
             100,
         );
         assert_eq!(v.status, WaveStatus::Succeeded);
@@ -244,7 +327,13 @@ mod tests {
     fn still_launching_before_the_timeout() {
         let v = judge(
             &wave(&[], 3600),
-            &[job(JobStatus::Started, &[("s-1", LaunchStatus::Launched), ("s-2", LaunchStatus::InProgress)])],
+            &[job(
+                JobStatus::Started,
+                &[
+                    ("s-1", LaunchStatus::Launched),
+                    ("s-2", LaunchStatus::InProgress),
+                ],
+            )],
             3600,
         );
         assert_eq!(v.status, WaveStatus::Launching);
@@ -255,11 +344,21 @@ mod tests {
     fn past_the_timeout_is_a_failed_wave_naming_what_was_launching() {
         let v = judge(
             &wave(&[], 3600),
-            &[job(JobStatus::Started, &[("s-1", LaunchStatus::Launched), ("s-2", LaunchStatus::InProgress)])],
+            &[job(
+                JobStatus::Started,
+                &[
+                    ("s-1", LaunchStatus::Launched),
+                    ("s-2", LaunchStatus::InProgress),
+                ],
+            )],
             3601,
         );
         assert_eq!(v.status, WaveStatus::Failed);
-        assert!(v.reason.contains("timed out") && v.reason.contains("s-2"), "{}", v.reason);
+        assert!(
+            v.reason.contains("timed out") && v.reason.contains("s-2"),
+            "{}",
+            v.reason
+        );
     }
 
     #[test]
@@ -272,7 +371,11 @@ mod tests {
 
     #[test]
     fn a_server_left_pending_by_a_completed_job_failed() {
-        let v = judge(&wave(&[], 3600), &[job(JobStatus::Completed, &[("s-1", LaunchStatus::Pending)])], 10);
+        let v = judge(
+            &wave(&[], 3600),
+            &[job(JobStatus::Completed, &[("s-1", LaunchStatus::Pending)])],
+            10,
+        );
         assert_eq!(v.status, WaveStatus::Failed);
     }
 
@@ -280,21 +383,40 @@ mod tests {
     fn splitting_250_servers_at_100_per_job_makes_3_jobs() {
         let ids: Vec<String> = (0..250).map(|i| format!("s-{i:017}")).collect();
         let chunks = chunk_servers(&ids, 100);
-        assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), vec![100, 100, 50]);
+        assert_eq!(
+            chunks.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![100, 100, 50]
+        );
         assert_eq!(chunks.concat(), ids);
         assert_eq!(jobs_needed(250, 100), 3);
         assert_eq!(jobs_needed(200, 100), 2);
         assert_eq!(chunk_servers(&ids[..5], 100).len(), 1);
     }
 
-    const BOUNDS: PollingBounds = PollingBounds { min_wait_seconds: 15, max_wait_seconds: 300, expected_launch_seconds: 1200 };
+    const BOUNDS: PollingBounds = PollingBounds {
+        min_wait_seconds: 15,
+        max_wait_seconds: 300,
+        expected_launch_seconds: 1200,
+    };
 
     #[test]
     fn wait_is_long_early_and_short_near_the_expected_end() {
         assert_eq!(next_wait_seconds(0, &BOUNDS, 3600), 300, "capped at max");
-        assert_eq!(next_wait_seconds(800, &BOUNDS, 3600), 200, "half of the time left");
-        assert_eq!(next_wait_seconds(1190, &BOUNDS, 3600), 15, "min near the end");
-        assert_eq!(next_wait_seconds(2000, &BOUNDS, 3600), 15, "min after the end");
+        assert_eq!(
+            next_wait_seconds(800, &BOUNDS, 3600),
+            200,
+            "half of the time left"
+        );
+        assert_eq!(
+            next_wait_seconds(1190, &BOUNDS, 3600),
+            15,
+            "min near the end"
+        );
+        assert_eq!(
+            next_wait_seconds(2000, &BOUNDS, 3600),
+            15,
+            "min after the end"
+        );
     }
 
     #[test]
@@ -319,7 +441,11 @@ mod tests {
 
     #[test]
     fn min_equal_to_max_gives_a_fixed_interval() {
-        let fixed = PollingBounds { min_wait_seconds: 30, max_wait_seconds: 30, expected_launch_seconds: 900 };
+        let fixed = PollingBounds {
+            min_wait_seconds: 30,
+            max_wait_seconds: 30,
+            expected_launch_seconds: 900,
+        };
         for elapsed in [0, 100, 450, 899, 900, 2000] {
             assert_eq!(next_wait_seconds(elapsed, &fixed, 3600), 30);
         }

@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use drs_codegen::contract::{
-    Activity, CheckWaveInput, ExecutionRef, FinishInput, Mode, OnFailure, Outcome, PlanSpec, PollingBounds,
-    PreflightInput, RecordFailureInput, RunContext, StartWaveInput, WaveSpec, WaveState, WaveStatus, history,
-    job_tags,
+    Activity, CheckWaveInput, ExecutionRef, FinishInput, Mode, OnFailure, Outcome, PlanSpec,
+    PollingBounds, PreflightInput, RecordFailureInput, RunContext, StartWaveInput, WaveSpec,
+    WaveState, WaveStatus, history, job_tags,
 };
 use drs_sim::{FaultConfig, FaultSpec, ServerSpec, SimConfig, SimHandle, Simulator};
-use drs_test_harness::{Moto, dynamodb_client, drs_client, eventually, unique_name};
+use drs_test_harness::{Moto, drs_client, dynamodb_client, eventually, unique_name};
 use drs_worker::TaskError;
 use drs_worker::drs::SdkDrs;
 use drs_worker::faults::{FaultAction, FaultPoint, Faults};
@@ -54,11 +54,18 @@ impl Stack {
         config.faults = faults;
         config.seed = Some(7);
         let sim = Simulator::start(config).await.expect("drs-sim starts");
-        let moto = Moto::start().await.expect("moto starts (run scripts/bootstrap.sh if the venv is missing)");
+        let moto = Moto::start()
+            .await
+            .expect("moto starts (run scripts/bootstrap.sh if the venv is missing)");
         let ddb = dynamodb_client(&moto.endpoint()).await;
         let table = unique_name("history");
         assert!(create_table(&ddb, &table).await.expect("create table"));
-        assert!(!create_table(&ddb, &table).await.expect("create table again"), "idempotent");
+        assert!(
+            !create_table(&ddb, &table)
+                .await
+                .expect("create table again"),
+            "idempotent"
+        );
         let now = time::OffsetDateTime::now_utc();
         let name = unique_name("run");
         Stack {
@@ -82,7 +89,13 @@ impl Stack {
     }
 
     fn handlers_with(&self, faults: Faults) -> RealHandlers {
-        Handlers::new(self.drs.clone(), self.history.clone(), self.executions.clone(), Limits::default()).with_faults(faults)
+        Handlers::new(
+            self.drs.clone(),
+            self.history.clone(),
+            self.executions.clone(),
+            Limits::default(),
+        )
+        .with_faults(faults)
     }
 
     fn run_ctx(&self) -> RunContext {
@@ -100,7 +113,11 @@ impl Stack {
     }
 
     fn start_input(&self, wave: WaveSpec) -> StartWaveInput {
-        StartWaveInput { run: self.run_ctx(), wave, heartbeat_seconds: 60 }
+        StartWaveInput {
+            run: self.run_ctx(),
+            wave,
+            heartbeat_seconds: 60,
+        }
     }
 
     fn start_recovery_calls(&self) -> u64 {
@@ -125,7 +142,10 @@ impl Stack {
             if state.status != WaveStatus::Launching {
                 return state;
             }
-            assert!(tokio::time::Instant::now() < deadline, "wave still launching after {WAIT:?}: {state:?}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "wave still launching after {WAIT:?}: {state:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -141,7 +161,9 @@ where
     loop {
         attempt += 1;
         match task().await {
-            Err(e) if e.retryable() && attempt < 6 => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(e) if e.retryable() && attempt < 6 => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
             other => return other,
         }
     }
@@ -152,16 +174,25 @@ fn wave(index: u32, name: &str, ids: &[String], tags: &[(&str, &str)]) -> WaveSp
         index,
         name: name.into(),
         server_ids: ids.to_vec(),
-        tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         optional: vec![],
         launch_timeout_seconds: 60,
         on_failure: OnFailure::Stop,
-        polling: PollingBounds { min_wait_seconds: 1, max_wait_seconds: 5, expected_launch_seconds: 2 },
+        polling: PollingBounds {
+            min_wait_seconds: 1,
+            max_wait_seconds: 5,
+            expected_launch_seconds: 2,
+        },
     }
 }
 
 fn servers(n: usize, launch_seconds: f64) -> Vec<ServerSpec> {
-    (1..=n).map(|i| ServerSpec::new(sid(i), launch_seconds).with_tag("App", PLAN)).collect()
+    (1..=n)
+        .map(|i| ServerSpec::new(sid(i), launch_seconds).with_tag("App", PLAN))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,19 +204,30 @@ async fn a_drill_wave_is_launched_checked_to_success_recorded_and_cleaned_up() {
         .preflight(PreflightInput {
             execution: stack.execution.clone(),
             input: json!({"mode": "DRILL"}),
-            plan: PlanSpec { name: PLAN.into(), terminate_drill_instances: true, waves: vec![spec.clone()] },
+            plan: PlanSpec {
+                name: PLAN.into(),
+                terminate_drill_instances: true,
+                waves: vec![spec.clone()],
+            },
             heartbeat_seconds: 60,
         })
         .await
         .expect("preflight");
     assert_eq!(run.server_count, 3);
 
-    let started = stack.handlers().start_wave(stack.start_input(spec.clone())).await.expect("start");
+    let started = stack
+        .handlers()
+        .start_wave(stack.start_input(spec.clone()))
+        .await
+        .expect("start");
     assert_eq!(started.status, WaveStatus::Launching);
     let jobs = stack.sim.jobs();
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].is_drill, Some(true), "a drill launches a drill");
-    assert_eq!(jobs[0].tags.get(job_tags::EXECUTION), Some(&stack.execution.id));
+    assert_eq!(
+        jobs[0].tags.get(job_tags::EXECUTION),
+        Some(&stack.execution.id)
+    );
     assert_eq!(started.job_ids, vec![jobs[0].job_id.clone()]);
 
     let done = stack.check_until_done(&spec, started).await;
@@ -197,11 +239,25 @@ async fn a_drill_wave_is_launched_checked_to_success_recorded_and_cleaned_up() {
         "one DescribeJobs per check (and one each in preflight and start)"
     );
 
-    let record = stack.history.get_wave(&stack.execution.id, 1).await.expect("get").expect("wave item");
+    let record = stack
+        .history
+        .get_wave(&stack.execution.id, 1)
+        .await
+        .expect("get")
+        .expect("wave item");
     assert_eq!(record.status, "SUCCEEDED");
-    let job_records = stack.history.list_jobs(&stack.execution.id).await.expect("jobs");
+    let job_records = stack
+        .history
+        .list_jobs(&stack.execution.id)
+        .await
+        .expect("jobs");
     assert_eq!(job_records.len(), 1);
-    assert!(job_records[0].servers.values().all(|s| s.launch_status == "LAUNCHED" && s.recovery_instance_id.is_some()));
+    assert!(
+        job_records[0]
+            .servers
+            .values()
+            .all(|s| s.launch_status == "LAUNCHED" && s.recovery_instance_id.is_some())
+    );
 
     let out = stack
         .handlers()
@@ -214,7 +270,13 @@ async fn a_drill_wave_is_launched_checked_to_success_recorded_and_cleaned_up() {
         .expect("finish");
     assert_eq!(out.outcome, Outcome::Succeeded);
     assert_eq!(out.terminate_job_ids.len(), 1);
-    assert!(stack.sim.jobs().iter().any(|j| j.job_type == "TERMINATE" && j.job_id == out.terminate_job_ids[0]));
+    assert!(
+        stack
+            .sim
+            .jobs()
+            .iter()
+            .any(|j| j.job_type == "TERMINATE" && j.job_id == out.terminate_job_ids[0])
+    );
 
     // The EXECUTION item is what the plan index finds; the lock is gone.
     let recent = stack
@@ -228,13 +290,26 @@ async fn a_drill_wave_is_launched_checked_to_success_recorded_and_cleaned_up() {
         .send()
         .await
         .expect("query plan-index");
-    assert_eq!(recent.items().len(), 1, "only the EXECUTION item is indexed");
-    assert_eq!(recent.items()[0].get("executionStatus").and_then(|v| v.as_s().ok()).map(String::as_str), Some("SUCCEEDED"));
+    assert_eq!(
+        recent.items().len(),
+        1,
+        "only the EXECUTION item is indexed"
+    );
+    assert_eq!(
+        recent.items()[0]
+            .get("executionStatus")
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str),
+        Some("SUCCEEDED")
+    );
     let lock = stack
         .ddb
         .get_item()
         .table_name(&stack.table)
-        .key(history::PARTITION_KEY, AttributeValue::S(format!("LOCK#{PLAN}")))
+        .key(
+            history::PARTITION_KEY,
+            AttributeValue::S(format!("LOCK#{PLAN}")),
+        )
         .key(history::SORT_KEY, AttributeValue::S("LOCK".into()))
         .send()
         .await
@@ -244,20 +319,39 @@ async fn a_drill_wave_is_launched_checked_to_success_recorded_and_cleaned_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_completed_job_with_a_failed_required_server_fails_and_only_optional_failures_succeed() {
-    let specs = vec![ServerSpec::new(sid(1), 0.2), ServerSpec::new(sid(2), 0.2).failing()];
+    let specs = vec![
+        ServerSpec::new(sid(1), 0.2),
+        ServerSpec::new(sid(2), 0.2).failing(),
+    ];
     let stack = Stack::start(specs, FaultConfig::default()).await;
 
     let required = wave(1, "db", &[sid(1), sid(2)], &[]);
-    let started = stack.handlers().start_wave(stack.start_input(required.clone())).await.expect("start");
+    let started = stack
+        .handlers()
+        .start_wave(stack.start_input(required.clone()))
+        .await
+        .expect("start");
     let done = stack.check_until_done(&required, started).await;
     assert_eq!(done.status, WaveStatus::Failed);
-    assert!(done.reason.contains(&sid(2)) && done.reason.contains("'db'"), "{}", done.reason);
+    assert!(
+        done.reason.contains(&sid(2)) && done.reason.contains("'db'"),
+        "{}",
+        done.reason
+    );
     let job = &stack.sim.jobs()[0];
-    assert_eq!(job.status, drs_sim::JobStatus::Completed, "DRS says COMPLETED; the wave failed anyway");
+    assert_eq!(
+        job.status,
+        drs_sim::JobStatus::Completed,
+        "DRS says COMPLETED; the wave failed anyway"
+    );
 
     let mut optional = wave(2, "db-again", &[sid(1), sid(2)], &[]);
     optional.optional = vec![sid(2)];
-    let started = stack.handlers().start_wave(stack.start_input(optional.clone())).await.expect("start");
+    let started = stack
+        .handlers()
+        .start_wave(stack.start_input(optional.clone()))
+        .await
+        .expect("start");
     let done = stack.check_until_done(&optional, started).await;
     assert_eq!(done.status, WaveStatus::Succeeded, "{done:?}");
     assert_eq!(done.servers.optional_failed, 1);
@@ -269,18 +363,44 @@ async fn a_retried_start_does_not_launch_twice_even_when_its_history_write_was_l
 
     // An ordinary retry: the history answers.
     let w1 = wave(1, "one", &[sid(1)], &[]);
-    let first = stack.handlers().start_wave(stack.start_input(w1.clone())).await.expect("start");
-    let again = stack.handlers().start_wave(stack.start_input(w1)).await.expect("retry");
+    let first = stack
+        .handlers()
+        .start_wave(stack.start_input(w1.clone()))
+        .await
+        .expect("start");
+    let again = stack
+        .handlers()
+        .start_wave(stack.start_input(w1))
+        .await
+        .expect("retry");
     assert_eq!(again.job_ids, first.job_ids);
     assert_eq!(stack.start_recovery_calls(), 1);
 
     // The first attempt died between StartRecovery and the history write: DescribeJobs by tag.
     let w2 = wave(2, "two", &[sid(2)], &[]);
-    let faulty = stack.handlers_with(Faults::armed(FaultPoint::ExitAfterStartRecovery, FaultAction::Fail));
-    faulty.start_wave(stack.start_input(w2.clone())).await.expect_err("dies after StartRecovery");
+    let faulty = stack.handlers_with(Faults::armed(
+        FaultPoint::ExitAfterStartRecovery,
+        FaultAction::Fail,
+    ));
+    faulty
+        .start_wave(stack.start_input(w2.clone()))
+        .await
+        .expect_err("dies after StartRecovery");
     assert_eq!(stack.start_recovery_calls(), 2);
-    assert!(stack.history.get_wave(&stack.execution.id, 2).await.expect("get").is_none(), "write lost");
-    let found = stack.handlers().start_wave(stack.start_input(w2.clone())).await.expect("retry");
+    assert!(
+        stack
+            .history
+            .get_wave(&stack.execution.id, 2)
+            .await
+            .expect("get")
+            .is_none(),
+        "write lost"
+    );
+    let found = stack
+        .handlers()
+        .start_wave(stack.start_input(w2.clone()))
+        .await
+        .expect("retry");
     assert_eq!(stack.start_recovery_calls(), 2, "not launched again");
     let wave_two_jobs: Vec<String> = stack
         .sim
@@ -290,20 +410,42 @@ async fn a_retried_start_does_not_launch_twice_even_when_its_history_write_was_l
         .map(|j| j.job_id)
         .collect();
     assert_eq!(found.job_ids, wave_two_jobs);
-    assert_eq!(stack.history.get_wave(&stack.execution.id, 2).await.expect("get").expect("recorded").job_ids, found.job_ids);
+    assert_eq!(
+        stack
+            .history
+            .get_wave(&stack.execution.id, 2)
+            .await
+            .expect("get")
+            .expect("recorded")
+            .job_ids,
+        found.job_ids
+    );
 
     // Died after the history write, before answering: the history has it.
-    let faulty = stack.handlers_with(Faults::armed(FaultPoint::ExitAfterHistoryWrite, FaultAction::Fail));
-    stack.history.get_wave(&stack.execution.id, 2).await.expect("get");
+    let faulty = stack.handlers_with(Faults::armed(
+        FaultPoint::ExitAfterHistoryWrite,
+        FaultAction::Fail,
+    ));
+    stack
+        .history
+        .get_wave(&stack.execution.id, 2)
+        .await
+        .expect("get");
     let again = faulty.start_wave(stack.start_input(w2)).await;
-    assert!(again.is_ok(), "the recorded jobs are returned before reaching the fault point: {again:?}");
+    assert!(
+        again.is_ok(),
+        "the recorded jobs are returned before reaching the fault point: {again:?}"
+    );
     assert_eq!(stack.start_recovery_calls(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_drs_calls_still_get_the_wave_launched() {
     let faults = FaultConfig {
-        all: FaultSpec { throttle_fraction: 0.4, ..Default::default() },
+        all: FaultSpec {
+            throttle_fraction: 0.4,
+            ..Default::default()
+        },
         retry_after_seconds: 0,
         ..Default::default()
     };
@@ -316,7 +458,10 @@ async fn throttled_drs_calls_still_get_the_wave_launched() {
     let done = stack.check_until_done(&spec, started).await;
     assert_eq!(done.status, WaveStatus::Succeeded);
     let counters = stack.sim.counters();
-    let throttled: u64 = ["DescribeSourceServers", "DescribeJobs", "StartRecovery"].iter().map(|op| counters.count(op, 429)).sum();
+    let throttled: u64 = ["DescribeSourceServers", "DescribeJobs", "StartRecovery"]
+        .iter()
+        .map(|op| counters.count(op, 429))
+        .sum();
     assert!(throttled > 0, "the simulator throttled some calls");
     assert_eq!(stack.start_recovery_calls(), 1, "one job despite retries");
 }
@@ -324,25 +469,54 @@ async fn throttled_drs_calls_still_get_the_wave_launched() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_run_lock_refuses_a_running_holder_and_takes_over_an_ended_one() {
     let stack = Stack::start(servers(1, 0.2), FaultConfig::default()).await;
-    let plan = PlanSpec { name: PLAN.into(), terminate_drill_instances: false, waves: vec![wave(1, "db", &[sid(1)], &[])] };
+    let plan = PlanSpec {
+        name: PLAN.into(),
+        terminate_drill_instances: false,
+        waves: vec![wave(1, "db", &[sid(1)], &[])],
+    };
     let preflight = |execution: ExecutionRef| PreflightInput {
         execution,
         input: json!({"mode": "DRILL"}),
         plan: plan.clone(),
         heartbeat_seconds: 60,
     };
-    stack.handlers().preflight(preflight(stack.execution.clone())).await.expect("first holds the lock");
-    stack.handlers().preflight(preflight(stack.execution.clone())).await.expect("a retried preflight passes");
-    let second = ExecutionRef { id: format!("{}-second", stack.execution.id), ..stack.execution.clone() };
+    stack
+        .handlers()
+        .preflight(preflight(stack.execution.clone()))
+        .await
+        .expect("first holds the lock");
+    stack
+        .handlers()
+        .preflight(preflight(stack.execution.clone()))
+        .await
+        .expect("a retried preflight passes");
+    let second = ExecutionRef {
+        id: format!("{}-second", stack.execution.id),
+        ..stack.execution.clone()
+    };
     stack.executions.set(&stack.execution.id, "RUNNING");
-    let err = stack.handlers().preflight(preflight(second.clone())).await.expect_err("refused");
-    assert_eq!(err.name(), drs_codegen::contract::ErrorName::PlanAlreadyRunning);
+    let err = stack
+        .handlers()
+        .preflight(preflight(second.clone()))
+        .await
+        .expect_err("refused");
+    assert_eq!(
+        err.name(),
+        drs_codegen::contract::ErrorName::PlanAlreadyRunning
+    );
     assert!(err.to_string().contains(&stack.execution.id));
     stack.executions.set(&stack.execution.id, "ABORTED");
-    stack.handlers().preflight(preflight(second.clone())).await.expect("stale lock taken over");
+    stack
+        .handlers()
+        .preflight(preflight(second.clone()))
+        .await
+        .expect("stale lock taken over");
 
     // A failure recorded before preflight ever ran (the first state refused the input).
-    let third = ExecutionRef { id: format!("{}-third", stack.execution.id), ..stack.execution.clone() };
+    let third = ExecutionRef {
+        id: format!("{}-third", stack.execution.id),
+        ..stack.execution.clone()
+    };
     let out = stack
         .handlers()
         .record_failure(RecordFailureInput {
@@ -354,18 +528,41 @@ async fn the_run_lock_refuses_a_running_holder_and_takes_over_an_ended_one() {
         .await
         .expect("record failure");
     assert_eq!(out.error, "DrsWaves.RecoveryNotConfirmed");
-    let record = stack.history.get_execution(&third.id).await.expect("get").expect("created");
+    let record = stack
+        .history
+        .get_execution(&third.id)
+        .await
+        .expect("get")
+        .expect("created");
     assert_eq!(record.status, "FAILED");
     assert_eq!(record.plan_name, PLAN);
     assert_eq!(record.cause.as_deref(), Some("name the plan"));
     // The lock still belongs to the second execution.
-    assert!(!stack.history.release_lock(PLAN, &third.id).await.expect("release"));
-    assert!(stack.history.release_lock(PLAN, &second.id).await.expect("release"));
+    assert!(
+        !stack
+            .history
+            .release_lock(PLAN, &third.id)
+            .await
+            .expect("release")
+    );
+    assert!(
+        stack
+            .history
+            .release_lock(PLAN, &second.id)
+            .await
+            .expect("release")
+    );
 }
 
 fn slow(operation: &str, latency_ms: u64) -> FaultConfig {
     FaultConfig {
-        per_operation: BTreeMap::from([(operation.to_string(), FaultSpec { latency_ms, ..Default::default() })]),
+        per_operation: BTreeMap::from([(
+            operation.to_string(),
+            FaultSpec {
+                latency_ms,
+                ..Default::default()
+            },
+        )]),
         ..Default::default()
     }
 }
@@ -392,7 +589,11 @@ async fn a_lost_heartbeat_stops_the_work_before_anything_is_launched() {
     let sfn = FakeActivityService::with_poll_timeout(Duration::from_millis(200));
     let mut input = stack.start_input(wave(1, "db", &[sid(1)], &[]));
     input.heartbeat_seconds = 3;
-    sfn.push_task(&activity_arn(), "tok-lost", serde_json::to_string(&input).expect("json"));
+    sfn.push_task(
+        &activity_arn(),
+        "tok-lost",
+        serde_json::to_string(&input).expect("json"),
+    );
     sfn.expire_task("tok-lost");
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(run(
@@ -402,14 +603,23 @@ async fn a_lost_heartbeat_stops_the_work_before_anything_is_launched() {
         runtime_config(),
         shutdown.clone(),
     ));
-    eventually("a heartbeat", WAIT, Duration::from_millis(50), || async { (sfn.heartbeats("tok-lost") > 0).then_some(()) })
-        .await
-        .expect("heartbeat sent");
+    eventually("a heartbeat", WAIT, Duration::from_millis(50), || async {
+        (sfn.heartbeats("tok-lost") > 0).then_some(())
+    })
+    .await
+    .expect("heartbeat sent");
     shutdown.cancel();
     let report = worker.await.expect("worker");
     assert_eq!(report.tasks_cancelled, 1);
-    assert!(sfn.answers().is_empty(), "nothing answered for a task that is gone");
-    assert_eq!(stack.start_recovery_calls(), 0, "the work stopped before StartRecovery");
+    assert!(
+        sfn.answers().is_empty(),
+        "nothing answered for a task that is gone"
+    );
+    assert_eq!(
+        stack.start_recovery_calls(),
+        0,
+        "the work stopped before StartRecovery"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -417,7 +627,11 @@ async fn a_graceful_shutdown_finishes_the_task_in_hand() {
     let stack = Stack::start(servers(2, 0.2), slow("DescribeJobs", 1000)).await;
     let sfn = FakeActivityService::with_poll_timeout(Duration::from_millis(200));
     let input = stack.start_input(wave(1, "db", &[], &[("App", PLAN)]));
-    sfn.push_task(&activity_arn(), "tok-held", serde_json::to_string(&input).expect("json"));
+    sfn.push_task(
+        &activity_arn(),
+        "tok-held",
+        serde_json::to_string(&input).expect("json"),
+    );
     let shutdown = CancellationToken::new();
     let worker = tokio::spawn(run(
         Arc::new(sfn.clone()),
@@ -426,21 +640,37 @@ async fn a_graceful_shutdown_finishes_the_task_in_hand() {
         runtime_config(),
         shutdown.clone(),
     ));
-    eventually("the task is being worked on", WAIT, Duration::from_millis(20), || async {
-        (stack.sim.counters().calls("DescribeSourceServers") > 0).then_some(())
-    })
+    eventually(
+        "the task is being worked on",
+        WAIT,
+        Duration::from_millis(20),
+        || async { (stack.sim.counters().calls("DescribeSourceServers") > 0).then_some(()) },
+    )
     .await
     .expect("task started");
     shutdown.cancel();
     let polls_at_signal = sfn.polls_started();
-    let report = tokio::time::timeout(WAIT, worker).await.expect("exits within the grace").expect("worker");
+    let report = tokio::time::timeout(WAIT, worker)
+        .await
+        .expect("exits within the grace")
+        .expect("worker");
     assert!(report.drained);
-    assert!(sfn.polls_started() <= polls_at_signal + 1, "no polling after the signal (one may have been starting)");
+    assert!(
+        sfn.polls_started() <= polls_at_signal + 1,
+        "no polling after the signal (one may have been starting)"
+    );
     let answers = sfn.answers();
-    let [Answer::Success { output, .. }] = &answers[..] else { panic!("expected one success: {answers:?}") };
+    let [Answer::Success { output, .. }] = &answers[..] else {
+        panic!("expected one success: {answers:?}")
+    };
     let state: WaveState = serde_json::from_str(output).expect("WaveState");
     assert_eq!(stack.start_recovery_calls(), 1);
-    let recorded = stack.history.get_wave(&stack.execution.id, 1).await.expect("get").expect("recorded");
+    let recorded = stack
+        .history
+        .get_wave(&stack.execution.id, 1)
+        .await
+        .expect("get")
+        .expect("recorded");
     assert_eq!(recorded.job_ids, state.job_ids);
     let launched: BTreeSet<String> = stack.sim.jobs().into_iter().map(|j| j.job_id).collect();
     assert_eq!(launched, state.job_ids.into_iter().collect());

@@ -24,15 +24,17 @@ pub use drs_sim;
 
 /// The repository root (this crate lives at `<root>/tests/harness`).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-    })
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
 }
 
 /// A port free on 127.0.0.1 right now (the OS picks it; another process could still take it
 /// before the caller binds it, so starters retry).
 pub fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0 to find a free port")?;
+    let listener =
+        TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0 to find a free port")?;
     Ok(listener.local_addr()?.port())
 }
 
@@ -43,7 +45,11 @@ pub fn unique_name(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("{prefix}-{}-{nanos:09}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{nanos:09}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Waits until something accepts TCP connections at `addr`.
@@ -62,7 +68,9 @@ pub async fn wait_for_port(addr: SocketAddr, timeout: Duration) -> Result<()> {
 
 /// Waits until `url` (plain `http://host:port/path`) answers any HTTP status; returns it.
 pub async fn wait_for_http(url: &str, timeout: Duration) -> Result<u16> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| anyhow!("{url}: only http:// URLs are supported"))?;
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow!("{url}: only http:// URLs are supported"))?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -76,17 +84,24 @@ pub async fn wait_for_http(url: &str, timeout: Duration) -> Result<u16> {
         let attempt = tokio::task::spawn_blocking(move || http_status(&a, &p)).await?;
         match attempt {
             Ok(status) => return Ok(status),
-            Err(e) if tokio::time::Instant::now() >= deadline => bail!("{url} did not answer within {timeout:?}: {e:#}"),
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                bail!("{url} did not answer within {timeout:?}: {e:#}")
+            }
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
 }
 
 fn http_status(authority: &str, path: &str) -> Result<u16> {
-    let addr: SocketAddr = authority.parse().with_context(|| format!("{authority} is not IP:PORT"))?;
+    let addr: SocketAddr = authority
+        .parse()
+        .with_context(|| format!("{authority} is not IP:PORT"))?;
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut head = [0u8; 64];
     let n = stream.read(&mut head)?;
     let line = String::from_utf8_lossy(&head[..n]);
@@ -109,8 +124,14 @@ pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(5);
 impl ChildGuard {
     /// Spawns `command`; `name` is for messages.
     pub fn spawn(name: &str, command: &mut Command) -> Result<Self> {
-        let child = command.spawn().with_context(|| format!("starting {name}: {command:?}"))?;
-        Ok(ChildGuard { name: name.to_string(), child: Some(child), log: None })
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {name}: {command:?}"))?;
+        Ok(ChildGuard {
+            name: name.to_string(),
+            child: Some(child),
+            log: None,
+        })
     }
 
     /// Spawns `command` with stdout and stderr appended to `log` (stdin closed).
@@ -142,7 +163,9 @@ impl ChildGuard {
 
     /// The last `max` bytes of its log (for failure messages).
     pub fn log_tail(&self, max: usize) -> String {
-        let Some(path) = &self.log else { return String::new() };
+        let Some(path) = &self.log else {
+            return String::new();
+        };
         let text = std::fs::read(path).unwrap_or_default();
         let start = text.len().saturating_sub(max);
         String::from_utf8_lossy(&text[start..]).into_owned()
@@ -150,12 +173,16 @@ impl ChildGuard {
 
     /// Exited already? (Reaps it if so.)
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// Sends a signal (`TERM`, `INT`, `KILL`, ...) to its PID.
     pub fn signal(&self, signal: &str) -> Result<()> {
-        let pid = self.pid().ok_or_else(|| anyhow!("{} is already stopped", self.name))?;
+        let pid = self
+            .pid()
+            .ok_or_else(|| anyhow!("{} is already stopped", self.name))?;
         let status = Command::new("kill")
             .arg(format!("-{signal}"))
             .arg(pid.to_string())
@@ -217,7 +244,9 @@ impl Drop for ChildGuard {
 /// The Python interpreter of the project's venv: `$DRS_WAVES_VENV/bin/python`, the venv
 /// defaulting to `<repo>/.venv`. A missing venv is an error naming the command that makes it.
 pub fn venv_python() -> Result<PathBuf> {
-    let venv = std::env::var_os("DRS_WAVES_VENV").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".venv"));
+    let venv = std::env::var_os("DRS_WAVES_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv"));
     python_in_venv(&venv)
 }
 
@@ -250,9 +279,21 @@ impl Moto {
             let log = std::env::temp_dir().join(format!("drs-waves-moto-{port}.log"));
             let _ = std::fs::remove_file(&log);
             let mut cmd = Command::new(&python);
-            cmd.args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()]);
+            cmd.args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ]);
             let mut guard = ChildGuard::spawn_logged("moto", &mut cmd, &log)?;
-            match wait_for_http(&format!("http://127.0.0.1:{port}/moto-api/"), Duration::from_secs(60)).await {
+            match wait_for_http(
+                &format!("http://127.0.0.1:{port}/moto-api/"),
+                Duration::from_secs(60),
+            )
+            .await
+            {
                 Ok(_) => return Ok(Moto { guard, port }),
                 Err(e) => {
                     let tail = guard.log_tail(2000);
@@ -316,7 +357,12 @@ pub async fn sfn_client(endpoint: &str) -> aws_sdk_sfn::Client {
 }
 
 /// Polls `check` until it returns `Some`, every `every`, failing after `timeout` with `what`.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, every: Duration, mut check: F) -> Result<T>
+pub async fn eventually<T, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    every: Duration,
+    mut check: F,
+) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -342,14 +388,20 @@ mod tests {
         let guard = ChildGuard::spawn("sleep", Command::new("sleep").arg("300")).expect("spawn");
         let pid = guard.pid().expect("pid");
         drop(guard);
-        let alive = Command::new("kill").args(["-0", &pid.to_string()]).status().expect("kill -0");
+        let alive = Command::new("kill")
+            .args(["-0", &pid.to_string()])
+            .status()
+            .expect("kill -0");
         assert!(!alive.success(), "process {pid} still running");
     }
 
     #[test]
     fn stop_escalates_to_sigkill_when_sigterm_is_ignored() {
-        let mut guard =
-            ChildGuard::spawn("trap", Command::new("sh").args(["-c", "trap '' TERM; sleep 300 & wait"])).expect("spawn");
+        let mut guard = ChildGuard::spawn(
+            "trap",
+            Command::new("sh").args(["-c", "trap '' TERM; sleep 300 & wait"]),
+        )
+        .expect("spawn");
         std::thread::sleep(Duration::from_millis(100));
         let status = guard.stop(Duration::from_millis(300)).expect("stopped");
         assert!(!status.success());
@@ -359,13 +411,17 @@ mod tests {
     async fn waiting_for_a_closed_port_fails_with_a_deadline() {
         let port = free_port().expect("port");
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        let err = wait_for_port(addr, Duration::from_millis(200)).await.expect_err("closed");
+        let err = wait_for_port(addr, Duration::from_millis(200))
+            .await
+            .expect_err("closed");
         assert!(err.to_string().contains(&port.to_string()));
     }
 
     #[tokio::test]
     async fn wait_for_http_reads_the_status() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         tokio::spawn(async move {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -375,7 +431,9 @@ mod tests {
                 let _ = s.write_all(b"HTTP/1.0 404 Not Found\r\n\r\n").await;
             }
         });
-        let status = wait_for_http(&format!("http://{addr}/x"), Duration::from_secs(5)).await.expect("answer");
+        let status = wait_for_http(&format!("http://{addr}/x"), Duration::from_secs(5))
+            .await
+            .expect("answer");
         assert_eq!(status, 404);
     }
 
@@ -383,6 +441,10 @@ mod tests {
     fn a_missing_venv_names_the_bootstrap_command() {
         let err = python_in_venv(Path::new("/nonexistent/drs-waves-venv")).expect_err("missing");
         assert!(err.to_string().contains("scripts/bootstrap.sh"), "{err}");
-        assert!(err.to_string().contains("/nonexistent/drs-waves-venv/bin/python"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("/nonexistent/drs-waves-venv/bin/python"),
+            "{err}"
+        );
     }
 }
