@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use drs_codegen::contract::{Activity, MAX_OUTPUT_BYTES};
 use tokio::sync::{Semaphore, watch};
@@ -235,6 +235,7 @@ fn spawn_task<S: ActivityService, T: TaskHandler>(
     task: ActivityTask,
     permit: tokio::sync::OwnedSemaphorePermit,
 ) {
+    let received = Instant::now();
     shared.in_flight.send_modify(|n| *n += 1);
     let guard = InFlight(shared.in_flight.clone());
     shared.started.fetch_add(1, Ordering::Relaxed);
@@ -250,11 +251,31 @@ fn spawn_task<S: ActivityService, T: TaskHandler>(
                 activity,
                 task,
                 heartbeat.unwrap_or(shared.config.default_heartbeat_seconds),
+                received,
             )
             .await;
         }
         .instrument(span),
     );
+}
+
+/// How long a task took, for the one log line per answered task: `elapsed_ms` from receipt to
+/// the answer being sent, `busy_ms` the part spent inside the task's own code (polls of its
+/// future: JSON, rules, building requests and reading answers), so that `elapsed_ms - busy_ms`
+/// is roughly the time spent awaiting DRS, DynamoDB and Step Functions.
+struct Timing {
+    received: Instant,
+    busy_nanos: AtomicU64,
+}
+
+impl Timing {
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.received.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn busy_ms(&self) -> u64 {
+        self.busy_nanos.load(Ordering::Relaxed) / 1_000_000
+    }
 }
 
 enum Ending {
@@ -268,17 +289,31 @@ async fn run_task<S: ActivityService, T: TaskHandler>(
     activity: Activity,
     task: ActivityTask,
     heartbeat_seconds: u32,
+    received: Instant,
 ) {
     info!("task started");
+    let timing = Timing {
+        received,
+        busy_nanos: AtomicU64::new(0),
+    };
     let work = shared.handler.handle(activity, task.input);
+    tokio::pin!(work);
+    // Time inside the handler's polls only; an atomic because the future must stay Send.
+    let timed_work = std::future::poll_fn(|cx| {
+        let t = Instant::now();
+        let r = work.as_mut().poll(cx);
+        let nanos = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        timing.busy_nanos.fetch_add(nanos, Ordering::Relaxed);
+        r
+    });
     let heartbeat = heartbeat_loop(
         shared.service.as_ref(),
         &task.token,
         heartbeat_interval(heartbeat_seconds),
     );
-    tokio::pin!(work, heartbeat);
+    tokio::pin!(timed_work, heartbeat);
     let ending = tokio::select! {
-        r = &mut work => Ending::Finished(r),
+        r = &mut timed_work => Ending::Finished(r),
         reason = &mut heartbeat => Ending::Gone(reason),
         _ = shared.hard_stop.cancelled() => Ending::HardStop,
     };
@@ -292,14 +327,14 @@ async fn run_task<S: ActivityService, T: TaskHandler>(
                 "drs-worker",
                 "the worker shut down before the task finished (grace period over); a retry resumes from what was recorded",
             );
-            deliver_failure(shared, &task.token, &err).await;
+            deliver_failure(shared, &task.token, &err, &timing).await;
         }
         Ending::Finished(Ok(output)) if output.len() > MAX_OUTPUT_BYTES => {
             let err = TaskError::Internal(format!(
                 "the task output is {} bytes, more than the {MAX_OUTPUT_BYTES} Step Functions accepts",
                 output.len()
             ));
-            deliver_failure(shared, &task.token, &err).await;
+            deliver_failure(shared, &task.token, &err, &timing).await;
         }
         Ending::Finished(Ok(output)) => {
             if deliver(
@@ -310,10 +345,14 @@ async fn run_task<S: ActivityService, T: TaskHandler>(
             .await
             {
                 shared.succeeded.fetch_add(1, Ordering::Relaxed);
-                info!("task succeeded");
+                info!(
+                    elapsed_ms = timing.elapsed_ms(),
+                    busy_ms = timing.busy_ms(),
+                    "task succeeded"
+                );
             }
         }
-        Ending::Finished(Err(err)) => deliver_failure(shared, &task.token, &err).await,
+        Ending::Finished(Err(err)) => deliver_failure(shared, &task.token, &err, &timing).await,
     }
 }
 
@@ -321,6 +360,7 @@ async fn deliver_failure<S: ActivityService, T: TaskHandler>(
     shared: &Shared<S, T>,
     token: &TaskToken,
     err: &TaskError,
+    timing: &Timing,
 ) {
     let (error, cause) = err.to_wire();
     if deliver(
@@ -331,7 +371,13 @@ async fn deliver_failure<S: ActivityService, T: TaskHandler>(
     .await
     {
         shared.failed.fetch_add(1, Ordering::Relaxed);
-        warn!(%error, %cause, "task failed");
+        warn!(
+            %error,
+            %cause,
+            elapsed_ms = timing.elapsed_ms(),
+            busy_ms = timing.busy_ms(),
+            "task failed"
+        );
     }
 }
 
