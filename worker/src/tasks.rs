@@ -285,15 +285,24 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             exec_input.confirm.as_deref(),
         )?;
         let plan = &input.plan;
-        let servers = self.drs.describe_source_servers().await?;
-        let jobs = self.drs.describe_jobs(JobFilter::default()).await?;
-        let (per_wave, problems) = preflight_problems(plan, &servers, &jobs, &self.limits);
-        if !problems.is_empty() {
-            return Err(TaskError::PreflightFailed(problems));
-        }
         let execution = &input.execution;
         let now = format_time(self.now());
+        // The lock comes before the server checks: while another execution of the plan runs,
+        // its servers are in active jobs, and "the plan is already running" is the answer an
+        // operator can act on, not a list of busy servers.
         self.take_lock(&plan.name, &execution.id, &now).await?;
+        let checked = self.check_plan_servers(plan).await;
+        let per_wave = match checked {
+            Ok(per_wave) => per_wave,
+            Err(e) => {
+                // Nothing may outlive a failed preflight; record-failure releases it too, but
+                // it may never run (its own task can fail).
+                if let Err(release) = self.history.release_lock(&plan.name, &execution.id).await {
+                    warn!(plan = %plan.name, error = %release, "could not release the run lock after a failed preflight");
+                }
+                return Err(e);
+            }
+        };
         let server_count =
             u32::try_from(per_wave.iter().map(Vec::len).sum::<usize>()).unwrap_or(u32::MAX);
         let wave_count = u32::try_from(plan.waves.len()).unwrap_or(u32::MAX);
@@ -322,6 +331,18 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             wave_count,
             server_count,
         })
+    }
+
+    /// Resolves every wave against DRS and checks it; every problem is named at once.
+    async fn check_plan_servers(&self, plan: &PlanSpec) -> Result<Vec<Vec<String>>, TaskError> {
+        let servers = self.drs.describe_source_servers().await?;
+        let jobs = self.drs.describe_jobs(JobFilter::default()).await?;
+        let (per_wave, problems) = preflight_problems(plan, &servers, &jobs, &self.limits);
+        if problems.is_empty() {
+            Ok(per_wave)
+        } else {
+            Err(TaskError::PreflightFailed(problems))
+        }
     }
 
     /// The plan's run lock. A lock held by an execution that is no longer RUNNING (stopped,

@@ -327,6 +327,38 @@ async fn a_second_execution_of_a_running_plan_is_refused() {
 }
 
 #[tokio::test]
+async fn a_running_plan_is_named_as_such_even_though_its_servers_are_busy() {
+    // While the first execution runs, its servers are in active DRS jobs: the refusal must say
+    // the plan is running (what the operator acts on), not list the busy servers.
+    let w = World::with_servers(1);
+    let other = "arn:aws:states:us-east-1:123456789012:execution:billing:run-0";
+    w.history.set_lock_holder(PLAN, other);
+    w.executions.set(other, "RUNNING");
+    w.drs.add_job(Job {
+        id: "drsjob-of-the-running-execution".into(),
+        status: JobStatus::Started,
+        job_type: Some("LAUNCH".into()),
+        tags: BTreeMap::new(),
+        created_at: None,
+        ended_at: None,
+        servers: vec![JobServer {
+            source_server_id: server_id(1),
+            recovery_instance_id: None,
+            launch_status: LaunchStatus::InProgress,
+        }],
+    });
+    let err = w
+        .handlers()
+        .preflight(preflight_input(
+            json!({"mode": "DRILL"}),
+            vec![all_tagged_wave()],
+        ))
+        .await
+        .expect_err("refused");
+    assert_eq!(err.name(), ErrorName::PlanAlreadyRunning, "{err}");
+}
+
+#[tokio::test]
 async fn a_lock_left_by_an_execution_that_ended_is_taken_over() {
     for status in [Some("ABORTED"), Some("FAILED"), Some("TIMED_OUT"), None] {
         let w = World::with_servers(1);
