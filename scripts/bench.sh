@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Benchmarks on the local stack: polling cost (adaptive vs fixed waits), scale (1,000 servers
+# in 10 waves), the worker under 50 executions at once, and codegen. Prints a table and writes
+# target/bench/results.json. Not a test and not run by CI; about 10 minutes on 2 cores.
+#
+# Usage: scripts/bench.sh [--quick] [--only PARTS]
+#   --quick       smaller sizes (a couple of minutes), to try the harness; not for figures
+#   --only PARTS  comma-separated subset of polling,scale,worker,codegen
+# Env: DRS_WAVES_NO_BUILD=1   use the binaries in target/debug as they are (no cargo build)
+# It starts its own stack (DRS_WAVES_STACK_DIR=target/bench/stack, free ports on 127.0.0.1)
+# and stops exactly that on any exit. Generated plans, fixture, worker logs: target/bench/.
+# See docs/benchmarks.md.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$REPO/scripts/lib/common.sh"
+
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
+
+quick=()
+only="polling,scale,worker,codegen"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) quick=(--quick) ;;
+        --only) [ $# -ge 2 ] || { usage >&2; exit 2; }; only="$2"; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "error: unknown argument $1" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+IFS=, read -r -a parts <<< "$only"
+for p in "${parts[@]}"; do
+    case "$p" in polling|scale|worker|codegen) ;; *) die "--only: unknown part '$p' (polling, scale, worker, codegen)" ;; esac
+done
+
+OUT="$REPO/target/bench"
+STATE="$OUT/stack"
+PY="$(venv_python)"
+if [ ! -x "$PY" ] || [ ! -x "$(localstack_venv_dir)/bin/python" ]; then
+    die "the Python venvs are missing: run scripts/bootstrap.sh --venv-only first"
+fi
+
+if [ "${DRS_WAVES_NO_BUILD:-0}" != 1 ]; then
+    log "cargo build (drs-worker, drs-sim, drs-codegen); waits for any other build of the shared target"
+    (cd "$REPO" && cargo build --quiet -p drs-worker -p drs-sim -p drs-codegen --bins)
+fi
+for b in drs-worker drs-sim drs-codegen; do
+    [ -x "$REPO/target/debug/$b" ] || die "target/debug/$b is missing: cargo build -p $b"
+done
+
+mkdir -p "$STATE"
+# The stack directory is the bench's own: anything alive there is another bench run's.
+for f in "$STATE"/*.pid; do
+    [ -e "$f" ] || continue
+    if "$PY" "$REPO/scripts/lib/stack.py" alive "$f"; then
+        die "$f: a process of another bench run is alive; stop it with DRS_WAVES_STACK_DIR=$STATE scripts/local-stack.sh down"
+    fi
+done
+rm -f "$OUT"/worker-*.log "$OUT/results.json"
+
+# shellcheck disable=SC2317 # run by the EXIT trap
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    [ -n "${driver:-}" ] && kill -TERM "$driver" 2>/dev/null && wait "$driver" 2>/dev/null
+    DRS_WAVES_STACK_DIR="$STATE" "$REPO/scripts/local-stack.sh" down >/dev/null 2>&1 || log "stopping the bench stack failed: DRS_WAVES_STACK_DIR=$STATE scripts/local-stack.sh down"
+    log "bench stack stopped"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+"$PY" "$REPO/bench/gen.py" ${quick[@]+"${quick[@]}"} --out "$OUT" >/dev/null
+DRS_WAVES_STACK_DIR="$STATE" DRS_WAVES_SFN_PORT=0 DRS_WAVES_DDB_PORT=0 DRS_WAVES_DRS_PORT=0 \
+    DRS_WAVES_SIM_FIXTURE="$OUT/fixture.json" DRS_WAVES_SIM_ARGS="--seed 7" DRS_WAVES_TABLE=drs-waves-bench \
+    "$REPO/scripts/local-stack.sh" up
+
+# In the background so that a signal reaches the traps at once; the driver stops its worker.
+"$PY" "$REPO/bench/bench.py" --stack-dir "$STATE" --table drs-waves-bench --out "$OUT" --only "$only" \
+    ${quick[@]+"${quick[@]}"} &
+driver=$!
+rc=0
+wait "$driver" || rc=$?
+driver=
+exit "$rc"
