@@ -21,6 +21,10 @@ DRS_WAVES_STACK_DIR="$STACK_DIR" DRS_WAVES_SFN_PORT=0 DRS_WAVES_DDB_PORT=0 DRS_W
     DRS_WAVES_NO_BUILD=1 bash scripts/local-stack.sh up
 export DRS_WAVES_E2E_STACK_ENV="$STACK_DIR/env"
 
+# Formatting and lints first: they fail fast and need no services.
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
 # The end-to-end tests run the worker binary, so build every binary before testing.
 cargo build --workspace --bins --locked
 # Several end-to-end executions wait on the engine at once; four threads keep both cores busy.

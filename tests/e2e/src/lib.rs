@@ -104,7 +104,10 @@ fn read_stack_env(path: &Path) -> Result<SharedStack> {
     for line in text.lines() {
         let line = line.trim().trim_start_matches("export ");
         if let Some((k, v)) = line.split_once('=') {
-            vars.insert(k.trim().to_owned(), v.trim().trim_matches(['"', '\'']).to_owned());
+            vars.insert(
+                k.trim().to_owned(),
+                v.trim().trim_matches(['"', '\'']).to_owned(),
+            );
         }
     }
     let get = |k: &str| {
@@ -213,7 +216,9 @@ impl Deployment {
             bail!("a worker is already running for {}", self.prefix);
         }
         self.worker_starts += 1;
-        let log = self.log_dir.join(format!("worker-{}.log", self.worker_starts));
+        let log = self
+            .log_dir
+            .join(format!("worker-{}.log", self.worker_starts));
         let arns = self
             .activity_arns
             .iter()
@@ -299,7 +304,9 @@ impl Deployment {
 
     /// A plan from `statemachines/`, deployed.
     pub async fn deploy_example(&self, name: &str) -> Result<String> {
-        let path = repo_root().join("statemachines").join(format!("{name}.plan.yaml"));
+        let path = repo_root()
+            .join("statemachines")
+            .join(format!("{name}.plan.yaml"));
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
         self.deploy_plan(&path.display().to_string(), &text).await

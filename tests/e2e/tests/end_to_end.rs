@@ -33,13 +33,26 @@ fn example_fixture() -> PathBuf {
 /// The billing example's six servers (tags as the shipped fixture has them), with `failing`
 /// ones ending FAILED and every launch taking `launch_seconds`.
 fn billing_servers(failing: &[&str], launch_seconds: f64) -> Vec<ServerSpec> {
-    [(DB1, "db"), (DB2, "db"), (APP1, "app"), (APP2_OPTIONAL, "app"), (WEB1, "web"), (WEB2, "web")]
-        .into_iter()
-        .map(|(id, tier)| {
-            let spec = ServerSpec::new(id, launch_seconds).with_tag("App", "billing").with_tag("Tier", tier);
-            if failing.contains(&id) { spec.failing() } else { spec }
-        })
-        .collect()
+    [
+        (DB1, "db"),
+        (DB2, "db"),
+        (APP1, "app"),
+        (APP2_OPTIONAL, "app"),
+        (WEB1, "web"),
+        (WEB2, "web"),
+    ]
+    .into_iter()
+    .map(|(id, tier)| {
+        let spec = ServerSpec::new(id, launch_seconds)
+            .with_tag("App", "billing")
+            .with_tag("Tier", tier);
+        if failing.contains(&id) {
+            spec.failing()
+        } else {
+            spec
+        }
+    })
+    .collect()
 }
 
 fn drill() -> Value {
@@ -59,12 +72,19 @@ fn launch_jobs_by_wave(jobs: &[JobSnapshot]) -> BTreeMap<String, Vec<JobSnapshot
 fn job_ids_in_output(output: &Value, wave_key: &str) -> Vec<String> {
     output["waves"][wave_key]["jobIds"]
         .as_array()
-        .map(|ids| ids.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn describe(ended: &Ended) -> String {
-    format!("{:?} error={:?} cause={:?}", ended.status, ended.error, ended.cause)
+    format!(
+        "{:?} error={:?} cause={:?}",
+        ended.status, ended.error, ended.cause
+    )
 }
 
 async fn run_to_end(dep: &Deployment, machine: &str, input: Value) -> Result<(String, Ended)> {
@@ -77,35 +97,71 @@ async fn run_to_end(dep: &Deployment, machine: &str, input: Value) -> Result<(St
 /// history hold every wave's job IDs; waves ran strictly in order; every job was a drill.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_drill_runs_three_waves_in_order_to_success() -> Result<()> {
-    let mut dep = Deployment::new("seed", SimConfig { fixture: FixtureSource::File(example_fixture()), ..SimConfig::default() }).await?;
+    let mut dep = Deployment::new(
+        "seed",
+        SimConfig {
+            fixture: FixtureSource::File(example_fixture()),
+            ..SimConfig::default()
+        },
+    )
+    .await?;
     let machine = dep.deploy_example("billing").await?;
     dep.start_worker(&[])?;
     let (execution, ended) = run_to_end(&dep, &machine, drill()).await?;
-    ensure!(ended.succeeded(), "the drill did not succeed: {}\n{}", describe(&ended), dep.worker_logs());
+    ensure!(
+        ended.succeeded(),
+        "the drill did not succeed: {}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
 
-    let output = ended.output.clone().context("a succeeded execution has output")?;
+    let output = ended
+        .output
+        .clone()
+        .context("a succeeded execution has output")?;
     assert_eq!(output["result"]["outcome"], "SUCCEEDED");
     let history = dep.history(&execution).await?;
     assert_eq!(history["EXECUTION"]["executionStatus"], "SUCCEEDED");
     for (index, key) in [(1, "w1"), (2, "w2"), (3, "w3")] {
         let in_output = job_ids_in_output(&output, key);
-        assert!(!in_output.is_empty(), "wave {index} has no job IDs in the output: {output}");
+        assert!(
+            !in_output.is_empty(),
+            "wave {index} has no job IDs in the output: {output}"
+        );
         let wave_item = &history[&format!("WAVE#{index:04}")];
         let in_history: Vec<String> = serde_json::from_value(wave_item["jobIds"].clone())?;
-        assert_eq!(in_history, in_output, "wave {index}: history and output disagree");
+        assert_eq!(
+            in_history, in_output,
+            "wave {index}: history and output disagree"
+        );
         assert_eq!(wave_item["waveStatus"], "SUCCEEDED");
         for job_id in &in_output {
             let job_item = &history[&format!("WAVE#{index:04}#JOB#{job_id}")];
-            let servers = job_item["servers"].as_object().context("per-server detail")?;
-            assert!(servers.values().all(|s| s["launchStatus"] == "LAUNCHED"), "wave {index}: {job_item}");
+            let servers = job_item["servers"]
+                .as_object()
+                .context("per-server detail")?;
+            assert!(
+                servers.values().all(|s| s["launchStatus"] == "LAUNCHED"),
+                "wave {index}: {job_item}"
+            );
         }
     }
 
     let jobs = dep.sim.jobs();
     let by_wave = launch_jobs_by_wave(&jobs);
-    assert_eq!(by_wave.len(), 3, "one wave tag per wave: {:?}", by_wave.keys());
+    assert_eq!(
+        by_wave.len(),
+        3,
+        "one wave tag per wave: {:?}",
+        by_wave.keys()
+    );
     for job in jobs.iter().filter(|j| j.job_type == "LAUNCH") {
-        assert_eq!(job.is_drill, Some(true), "job {} was not a drill", job.job_id);
+        assert_eq!(
+            job.is_drill,
+            Some(true),
+            "job {} was not a drill",
+            job.job_id
+        );
         assert_eq!(job.initiated_by, "START_DRILL");
         assert_eq!(job.tags.get(job_tags::EXECUTION), Some(&execution));
     }
@@ -122,7 +178,11 @@ async fn seed_drill_runs_three_waves_in_order_to_success() -> Result<()> {
             assert!(
                 job.creation_date_time >= last_launch_of_previous,
                 "wave {} job {} was created at {} before wave {} finished launching at {}",
-                pair[1], job.job_id, job.creation_date_time, pair[0], last_launch_of_previous
+                pair[1],
+                job.job_id,
+                job.creation_date_time,
+                pair[0],
+                last_launch_of_previous
             );
         }
     }
@@ -133,11 +193,20 @@ async fn seed_drill_runs_three_waves_in_order_to_success() -> Result<()> {
 /// 2. Three executions of three different plans at once, served by one worker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_plans_at_once_on_one_worker_all_succeed() -> Result<()> {
-    let mut dep = Deployment::new("three-plans", SimConfig { fixture: FixtureSource::File(example_fixture()), ..SimConfig::default() }).await?;
+    let mut dep = Deployment::new(
+        "three-plans",
+        SimConfig {
+            fixture: FixtureSource::File(example_fixture()),
+            ..SimConfig::default()
+        },
+    )
+    .await?;
     let ledger: Vec<ServerSpec> = (1..=4)
         .map(|n| ServerSpec::new(format!("s-d1b2c3d4e5f60000{n}"), 2.0).with_tag("App", "ledger"))
         .collect();
-    dep.sim.add_servers(&ledger).map_err(|e| anyhow::anyhow!("{e}"))?;
+    dep.sim
+        .add_servers(&ledger)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let ledger_plan = r#"
 name: ledger
 defaults:
@@ -162,10 +231,19 @@ waves:
     }
     for execution in &executions {
         let ended = dep.wait_for_end(execution, DRILL_TIMEOUT).await?;
-        ensure!(ended.succeeded(), "{execution}: {}\n{}", describe(&ended), dep.worker_logs());
+        ensure!(
+            ended.succeeded(),
+            "{execution}: {}\n{}",
+            describe(&ended),
+            dep.worker_logs()
+        );
     }
-    let executions_with_jobs: BTreeSet<String> =
-        dep.sim.jobs().iter().filter_map(|j| j.tags.get(job_tags::EXECUTION).cloned()).collect();
+    let executions_with_jobs: BTreeSet<String> = dep
+        .sim
+        .jobs()
+        .iter()
+        .filter_map(|j| j.tags.get(job_tags::EXECUTION).cloned())
+        .collect();
     assert_eq!(executions_with_jobs.len(), 3);
     dep.shutdown().await;
     Ok(())
@@ -175,24 +253,47 @@ waves:
 /// server, wave 3 never starts, and the history says the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn required_server_failure_fails_the_execution_and_stops_later_waves() -> Result<()> {
-    let mut dep = Deployment::new("required-fails", SimConfig::with_servers(billing_servers(&[APP1], 1.5))).await?;
+    let mut dep = Deployment::new(
+        "required-fails",
+        SimConfig::with_servers(billing_servers(&[APP1], 1.5)),
+    )
+    .await?;
     let machine = dep.deploy_example("billing").await?;
     dep.start_worker(&[])?;
     let (execution, ended) = run_to_end(&dep, &machine, drill()).await?;
-    assert_eq!(ended.status, aws_sdk_sfn::types::ExecutionStatus::Failed, "{}", describe(&ended));
+    assert_eq!(
+        ended.status,
+        aws_sdk_sfn::types::ExecutionStatus::Failed,
+        "{}",
+        describe(&ended)
+    );
     assert_eq!(ended.error.as_deref(), Some("DrsWaves.WaveFailed"));
     let cause = ended.cause.clone().unwrap_or_default();
-    assert!(cause.contains("app-servers") && cause.contains(APP1), "the cause must name the wave and the server: {cause}");
+    assert!(
+        cause.contains("app-servers") && cause.contains(APP1),
+        "the cause must name the wave and the server: {cause}"
+    );
 
     let by_wave = launch_jobs_by_wave(&dep.sim.jobs());
-    assert!(!by_wave.contains_key("web"), "wave 3 must never start: {:?}", by_wave.keys());
+    assert!(
+        !by_wave.contains_key("web"),
+        "wave 3 must never start: {:?}",
+        by_wave.keys()
+    );
     let history = dep.history(&execution).await?;
     let record = &history["EXECUTION"];
     assert_eq!(record["executionStatus"], "FAILED");
     assert_eq!(record["error"], "DrsWaves.WaveFailed");
-    assert!(record["cause"].as_str().unwrap_or_default().contains(APP1), "{record}");
+    assert!(
+        record["cause"].as_str().unwrap_or_default().contains(APP1),
+        "{record}"
+    );
     assert_eq!(history["WAVE#0002"]["waveStatus"], "FAILED");
-    assert!(!history.contains_key("WAVE#0003"), "wave 3 has a history item: {:?}", history.get("WAVE#0003"));
+    assert!(
+        !history.contains_key("WAVE#0003"),
+        "wave 3 has a history item: {:?}",
+        history.get("WAVE#0003")
+    );
     dep.shutdown().await;
     Ok(())
 }
@@ -200,13 +301,25 @@ async fn required_server_failure_fails_the_execution_and_stops_later_waves() -> 
 /// 4. An optional server fails: the wave and the execution succeed, the history shows it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn optional_server_failure_is_recorded_and_the_drill_succeeds() -> Result<()> {
-    let mut dep = Deployment::new("optional-fails", SimConfig::with_servers(billing_servers(&[APP2_OPTIONAL], 1.5))).await?;
+    let mut dep = Deployment::new(
+        "optional-fails",
+        SimConfig::with_servers(billing_servers(&[APP2_OPTIONAL], 1.5)),
+    )
+    .await?;
     let machine = dep.deploy_example("billing").await?;
     dep.start_worker(&[])?;
     let (execution, ended) = run_to_end(&dep, &machine, drill()).await?;
-    ensure!(ended.succeeded(), "{}\n{}", describe(&ended), dep.worker_logs());
+    ensure!(
+        ended.succeeded(),
+        "{}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
     let output = ended.output.context("output")?;
-    assert_eq!(output["waves"]["w2"]["servers"]["optionalFailed"], 1, "{output}");
+    assert_eq!(
+        output["waves"]["w2"]["servers"]["optionalFailed"], 1,
+        "{output}"
+    );
 
     let history = dep.history(&execution).await?;
     let failed_in_history: Vec<&String> = history
@@ -227,28 +340,51 @@ async fn optional_server_failure_is_recorded_and_the_drill_succeeds() -> Result<
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_killed_after_start_recovery_resumes_without_launching_twice() -> Result<()> {
     for fault in ["exit-after-start-recovery", "exit-after-history-write"] {
-        let mut dep = Deployment::new(fault, SimConfig::with_servers(billing_servers(&[], 1.0))).await?;
+        let mut dep =
+            Deployment::new(fault, SimConfig::with_servers(billing_servers(&[], 1.0))).await?;
         let machine = dep.deploy_example("billing").await?;
         dep.start_worker(&[("DRS_WAVES_TEST_FAULT", fault)])?;
         let execution = dep.start_execution(&machine, &drill()).await?;
         let worker = dep.worker().context("worker")?;
-        let exited = eventually("the worker to reach its fault point", DRILL_TIMEOUT, Duration::from_millis(200), || {
-            let status = worker.try_wait();
-            async move { status }
-        })
+        let exited = eventually(
+            "the worker to reach its fault point",
+            DRILL_TIMEOUT,
+            Duration::from_millis(200),
+            || {
+                let status = worker.try_wait();
+                async move { status }
+            },
+        )
         .await?;
         assert!(!exited.success(), "{fault}: the fault point exits abruptly");
         dep.discard_worker();
-        assert_eq!(dep.sim.jobs().len(), 1, "{fault}: exactly one job before the restart");
+        assert_eq!(
+            dep.sim.jobs().len(),
+            1,
+            "{fault}: exactly one job before the restart"
+        );
 
         dep.start_worker(&[])?;
         let ended = dep.wait_for_end(&execution, DRILL_TIMEOUT * 2).await?;
-        ensure!(ended.succeeded(), "{fault}: {}\n{}", describe(&ended), dep.worker_logs());
+        ensure!(
+            ended.succeeded(),
+            "{fault}: {}\n{}",
+            describe(&ended),
+            dep.worker_logs()
+        );
         for (wave, jobs) in launch_jobs_by_wave(&dep.sim.jobs()) {
-            assert_eq!(jobs.len(), 1, "{fault}: wave {wave} has {} jobs", jobs.len());
+            assert_eq!(
+                jobs.len(),
+                1,
+                "{fault}: wave {wave} has {} jobs",
+                jobs.len()
+            );
         }
         let output = ended.output.context("output")?;
-        assert_eq!(job_ids_in_output(&output, "w1"), vec![dep.sim.jobs()[0].job_id.clone()]);
+        assert_eq!(
+            job_ids_in_output(&output, "w1"),
+            vec![dep.sim.jobs()[0].job_id.clone()]
+        );
         dep.shutdown().await;
     }
     Ok(())
@@ -257,16 +393,37 @@ async fn worker_killed_after_start_recovery_resumes_without_launching_twice() ->
 /// 6. DRS throttles 30% of calls: the SDK's and the state machine's retries carry the drill.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drill_completes_while_drs_throttles_thirty_percent_of_calls() -> Result<()> {
-    let faults = FaultConfig { all: FaultSpec { throttle_fraction: 0.3, ..FaultSpec::default() }, ..FaultConfig::default() };
-    let config = SimConfig { faults, seed: Some(7), ..SimConfig::with_servers(billing_servers(&[], 1.5)) };
+    let faults = FaultConfig {
+        all: FaultSpec {
+            throttle_fraction: 0.3,
+            ..FaultSpec::default()
+        },
+        ..FaultConfig::default()
+    };
+    let config = SimConfig {
+        faults,
+        seed: Some(7),
+        ..SimConfig::with_servers(billing_servers(&[], 1.5))
+    };
     let mut dep = Deployment::new("throttled", config).await?;
     let machine = dep.deploy_example("billing").await?;
     dep.start_worker(&[])?;
     let (_, ended) = run_to_end(&dep, &machine, drill()).await?;
-    ensure!(ended.succeeded(), "{}\n{}", describe(&ended), dep.worker_logs());
+    ensure!(
+        ended.succeeded(),
+        "{}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
     let counters = dep.sim.counters();
-    let throttled: u64 = ["StartRecovery", "DescribeJobs", "DescribeSourceServers"].iter().map(|op| counters.count(op, 429)).sum();
-    assert!(throttled > 0, "the simulator throttled nothing: {counters:?}");
+    let throttled: u64 = ["StartRecovery", "DescribeJobs", "DescribeSourceServers"]
+        .iter()
+        .map(|op| counters.count(op, 429))
+        .sum();
+    assert!(
+        throttled > 0,
+        "the simulator throttled nothing: {counters:?}"
+    );
     dep.shutdown().await;
     Ok(())
 }
@@ -275,21 +432,51 @@ async fn drill_completes_while_drs_throttles_thirty_percent_of_calls() -> Result
 /// exists; a confirmed RECOVERY launches recovery (not drill) jobs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovery_runs_only_with_its_confirmation() -> Result<()> {
-    let mut dep = Deployment::new("recovery", SimConfig::with_servers(billing_servers(&[], 1.0))).await?;
+    let mut dep = Deployment::new(
+        "recovery",
+        SimConfig::with_servers(billing_servers(&[], 1.0)),
+    )
+    .await?;
     let machine = dep.deploy_example("billing").await?;
     dep.start_worker(&[])?;
-    for input in [json!({"mode": "RECOVERY"}), json!({"mode": "RECOVERY", "confirm": "payroll"})] {
+    for input in [
+        json!({"mode": "RECOVERY"}),
+        json!({"mode": "RECOVERY", "confirm": "payroll"}),
+    ] {
         let (_, ended) = run_to_end(&dep, &machine, input.clone()).await?;
-        assert_eq!(ended.status, aws_sdk_sfn::types::ExecutionStatus::Failed, "{input}: {}", describe(&ended));
-        assert_eq!(ended.error.as_deref(), Some("DrsWaves.RecoveryNotConfirmed"), "{input}");
+        assert_eq!(
+            ended.status,
+            aws_sdk_sfn::types::ExecutionStatus::Failed,
+            "{input}: {}",
+            describe(&ended)
+        );
+        assert_eq!(
+            ended.error.as_deref(),
+            Some("DrsWaves.RecoveryNotConfirmed"),
+            "{input}"
+        );
         assert!(dep.sim.jobs().is_empty(), "{input}: a job was created");
         assert_eq!(dep.sim.counters().calls("StartRecovery"), 0);
     }
-    let (_, ended) = run_to_end(&dep, &machine, json!({"mode": "RECOVERY", "confirm": "billing"})).await?;
-    ensure!(ended.succeeded(), "{}\n{}", describe(&ended), dep.worker_logs());
+    let (_, ended) = run_to_end(
+        &dep,
+        &machine,
+        json!({"mode": "RECOVERY", "confirm": "billing"}),
+    )
+    .await?;
+    ensure!(
+        ended.succeeded(),
+        "{}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
     let jobs = dep.sim.jobs();
     assert_eq!(jobs.len(), 3);
-    assert!(jobs.iter().all(|j| j.initiated_by == "START_RECOVERY" && j.is_drill == Some(false)), "{jobs:?}");
+    assert!(
+        jobs.iter()
+            .all(|j| j.initiated_by == "START_RECOVERY" && j.is_drill == Some(false)),
+        "{jobs:?}"
+    );
     dep.shutdown().await;
     Ok(())
 }
@@ -297,26 +484,61 @@ async fn recovery_runs_only_with_its_confirmation() -> Result<()> {
 /// 7b. A second execution of a plan that is already running is refused; the first is unharmed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_execution_of_a_running_plan_is_refused() -> Result<()> {
-    let mut dep = Deployment::new("second-run", SimConfig::with_servers(billing_servers(&[], 3.0))).await?;
+    let mut dep = Deployment::new(
+        "second-run",
+        SimConfig::with_servers(billing_servers(&[], 3.0)),
+    )
+    .await?;
     let machine = dep.deploy_example("billing").await?;
     dep.start_worker(&[])?;
     let first = dep.start_execution(&machine, &drill()).await?;
     let sim = &dep.sim;
-    eventually("the first execution's first job", DRILL_TIMEOUT, Duration::from_millis(200), || {
-        let started = !sim.jobs().is_empty();
-        async move { started.then_some(()) }
-    })
+    eventually(
+        "the first execution's first job",
+        DRILL_TIMEOUT,
+        Duration::from_millis(200),
+        || {
+            let started = !sim.jobs().is_empty();
+            async move { started.then_some(()) }
+        },
+    )
     .await?;
     let second = dep.start_execution(&machine, &drill()).await?;
     let refused = dep.wait_for_end(&second, DRILL_TIMEOUT).await?;
-    assert_eq!(refused.status, aws_sdk_sfn::types::ExecutionStatus::Failed, "{}", describe(&refused));
-    assert_eq!(refused.error.as_deref(), Some("DrsWaves.PlanAlreadyRunning"));
-    assert!(refused.cause.clone().unwrap_or_default().contains(&first), "the cause names the running execution: {:?}", refused.cause);
+    assert_eq!(
+        refused.status,
+        aws_sdk_sfn::types::ExecutionStatus::Failed,
+        "{}",
+        describe(&refused)
+    );
+    assert_eq!(
+        refused.error.as_deref(),
+        Some("DrsWaves.PlanAlreadyRunning")
+    );
+    assert!(
+        refused.cause.clone().unwrap_or_default().contains(&first),
+        "the cause names the running execution: {:?}",
+        refused.cause
+    );
 
     let ended = dep.wait_for_end(&first, DRILL_TIMEOUT).await?;
-    ensure!(ended.succeeded(), "{}\n{}", describe(&ended), dep.worker_logs());
-    let executions: BTreeSet<String> = dep.sim.jobs().iter().filter_map(|j| j.tags.get(job_tags::EXECUTION).cloned()).collect();
-    assert_eq!(executions, BTreeSet::from([first.clone()]), "only the first execution launched");
+    ensure!(
+        ended.succeeded(),
+        "{}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    let executions: BTreeSet<String> = dep
+        .sim
+        .jobs()
+        .iter()
+        .filter_map(|j| j.tags.get(job_tags::EXECUTION).cloned())
+        .collect();
+    assert_eq!(
+        executions,
+        BTreeSet::from([first.clone()]),
+        "only the first execution launched"
+    );
     // The lock is released at the end: the plan runs again.
     let (_, again) = run_to_end(&dep, &machine, drill()).await?;
     ensure!(again.succeeded(), "{}", describe(&again));
@@ -342,10 +564,18 @@ waves:
     let machine = dep.deploy_plan("slowpoke.plan.yaml", plan).await?;
     dep.start_worker(&[])?;
     let (execution, ended) = run_to_end(&dep, &machine, drill()).await?;
-    assert_eq!(ended.status, aws_sdk_sfn::types::ExecutionStatus::Failed, "{}", describe(&ended));
+    assert_eq!(
+        ended.status,
+        aws_sdk_sfn::types::ExecutionStatus::Failed,
+        "{}",
+        describe(&ended)
+    );
     assert_eq!(ended.error.as_deref(), Some("DrsWaves.WaveFailed"));
     let cause = ended.cause.unwrap_or_default().to_lowercase();
-    assert!(cause.contains("slow-wave") && (cause.contains("timeout") || cause.contains("timed out")), "{cause}");
+    assert!(
+        cause.contains("slow-wave") && (cause.contains("timeout") || cause.contains("timed out")),
+        "{cause}"
+    );
     let history = dep.history(&execution).await?;
     assert_eq!(history["WAVE#0001"]["waveStatus"], "FAILED");
     dep.shutdown().await;
