@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README): every test of the project, on a fresh machine or a developer's.
 #
-#   scripts/test.sh            unit, integration and end-to-end tests, codegen and CDK checks
+#   scripts/test.sh            formatting and lints, unit, integration and end-to-end tests,
+#                              codegen checks (staleness, asl-validator), CDK checks
 #
 # Installs what is missing (scripts/bootstrap.sh), starts one local stack (LocalStack's Step
 # Functions engine and moto's DynamoDB on free loopback ports) that the end-to-end tests share,
@@ -13,6 +14,13 @@ cd "$REPO"
 
 bash scripts/bootstrap.sh
 
+# Formatting and lints first: they fail fast and need no services.
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# The end-to-end tests run the worker binary, so build every binary before testing.
+cargo build --workspace --bins --locked
+
 # The end-to-end tests' own stack, beside (not instead of) a developer's .local-stack.
 STACK_DIR="$REPO/.local-stack/test-$$"
 stop_stack() { DRS_WAVES_STACK_DIR="$STACK_DIR" bash scripts/local-stack.sh down >/dev/null 2>&1 || true; }
@@ -21,12 +29,6 @@ DRS_WAVES_STACK_DIR="$STACK_DIR" DRS_WAVES_SFN_PORT=0 DRS_WAVES_DDB_PORT=0 DRS_W
     DRS_WAVES_NO_BUILD=1 bash scripts/local-stack.sh up
 export DRS_WAVES_E2E_STACK_ENV="$STACK_DIR/env"
 
-# Formatting and lints first: they fail fast and need no services.
-cargo fmt --all --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
-
-# The end-to-end tests run the worker binary, so build every binary before testing.
-cargo build --workspace --bins --locked
 # Several end-to-end executions wait on the engine at once; four threads keep both cores busy.
 cargo test --workspace --locked -- --test-threads=4
 
