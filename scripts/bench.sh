@@ -63,7 +63,12 @@ rm -f "$OUT"/worker-*.log "$OUT/results.json"
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
-    [ -n "${driver:-}" ] && kill -TERM "$driver" 2>/dev/null && wait "$driver" 2>/dev/null
+    # No errexit here: every step must run whatever the one before returned.
+    set +e
+    if [ -n "${driver:-}" ]; then
+        kill -TERM "$driver" 2>/dev/null
+        wait "$driver" 2>/dev/null
+    fi
     DRS_WAVES_STACK_DIR="$STATE" "$REPO/scripts/local-stack.sh" down >/dev/null 2>&1 || log "stopping the bench stack failed: DRS_WAVES_STACK_DIR=$STATE scripts/local-stack.sh down"
     log "bench stack stopped"
     exit "$rc"
