@@ -333,6 +333,26 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         })
     }
 
+    /// Every DRS job this execution made, found by the execution tag it put on them (DRS has no
+    /// tag filter, so: the jobs created since the execution started, filtered here).
+    async fn jobs_of_execution(
+        &self,
+        run: &RunContext,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Job>, TaskError> {
+        let jobs = self
+            .drs
+            .describe_jobs(JobFilter {
+                job_ids: vec![],
+                from_date: Some(from_date(&run.started_at, now)),
+            })
+            .await?;
+        Ok(jobs
+            .into_iter()
+            .filter(|j| is_ours(j, &run.execution_id))
+            .collect())
+    }
+
     /// Resolves every wave against DRS and checks it; every problem is named at once.
     async fn check_plan_servers(&self, plan: &PlanSpec) -> Result<Vec<Vec<String>>, TaskError> {
         let servers = self.drs.describe_source_servers().await?;
@@ -437,18 +457,10 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
 
         // Jobs an earlier attempt launched but did not record.
         let mut existing: Vec<Job> = self
-            .drs
-            .describe_jobs(JobFilter {
-                job_ids: vec![],
-                from_date: Some(from_date(&run.started_at, now)),
-            })
+            .jobs_of_execution(run, now)
             .await?
             .into_iter()
-            .filter(|j| {
-                is_ours(j, &run.execution_id)
-                    && j.tags.get(job_tags::WAVE) == Some(&wave.name)
-                    && !j.id.is_empty()
-            })
+            .filter(|j| j.tags.get(job_tags::WAVE) == Some(&wave.name) && !j.id.is_empty())
             .collect();
         let chunk_of = |j: &Job| {
             j.tags
@@ -849,16 +861,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             return Ok(done);
         }
         let now = self.now();
-        let mut jobs: Vec<Job> = self
-            .drs
-            .describe_jobs(JobFilter {
-                job_ids: vec![],
-                from_date: Some(from_date(&run.started_at, now)),
-            })
-            .await?
-            .into_iter()
-            .filter(|j| is_ours(j, &run.execution_id))
-            .collect();
+        let mut jobs = self.jobs_of_execution(run, now).await?;
         let found: BTreeSet<String> = jobs.iter().map(|j| j.id.clone()).collect();
         let missing: Vec<String> = known_job_ids
             .into_iter()
