@@ -29,8 +29,16 @@ DRS_WAVES_STACK_DIR="$STACK_DIR" DRS_WAVES_SFN_PORT=0 DRS_WAVES_DDB_PORT=0 DRS_W
     DRS_WAVES_NO_BUILD=1 bash scripts/local-stack.sh up
 export DRS_WAVES_E2E_STACK_ENV="$STACK_DIR/env"
 
+RESULTS="$STACK_DIR/test-output.log"
 # Several end-to-end executions wait on the engine at once; four threads keep both cores busy.
-cargo test --workspace --locked -- --test-threads=4
+cargo test --workspace --locked -- --test-threads=4 2>&1 | tee "$RESULTS"
+npm test --prefix cdk 2>&1 | tee -a "$RESULTS"
 
-npm test --prefix cdk
-echo "scripts/test.sh: all tests passed"
+# One closing line for the whole run: cargo prints a result line per test binary (many of
+# them "0 passed" for binaries without tests), node's runner its own totals.
+awk '
+    /^test result: / { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+    /^# pass / { p += $3 }
+    /^# fail / { f += $3 }
+    END { printf "scripts/test.sh: all tests passed\ntests: %d passed, %d failed\n", p, f }
+' "$RESULTS"
