@@ -270,8 +270,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         (self.clock)()
     }
 
-    /// Validates the input, resolves and checks every wave, takes the run lock and creates the
-    /// history record. Nothing is written unless every check passed.
+    /// Validates the input, takes the run lock, resolves and checks every wave and creates the
+    /// history record. A failed check releases the lock again, so nothing outlives a refusal.
     pub async fn preflight(&self, input: PreflightInput) -> Result<RunContext, TaskError> {
         let exec_input: ExecutionInput = serde_json::from_value(input.input.clone()).map_err(|e| {
             TaskError::InvalidInput(format!(
