@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::fixture::{Fixture, FixtureError, ServerSpec, SourceServerDef};
+use crate::fixture::{Fixture, FixtureError, LoadedFixture, ServerSpec, SourceServerDef};
 
 /// DRS quotas the simulator enforces. DRS's real values are account-specific; these defaults
 /// are the commonly seen ones.
@@ -53,6 +53,17 @@ pub struct FaultSpec {
     pub access_denied: bool,
     /// Every matching call is answered 400 UninitializedAccountException.
     pub uninitialized_account: bool,
+    /// The next N matching calls that succeed are carried out (StartRecovery makes its job,
+    /// TerminateRecoveryInstances its TERMINATE job) and then answered 500
+    /// InternalServerException: the client cannot tell that the job exists.
+    pub error_after_commit_next: u32,
+    /// Share of matching calls that succeed and are then answered 500.
+    pub error_after_commit_fraction: f64,
+    /// The next N matching calls that succeed are carried out, then the connection is
+    /// closed without any answer (after any `error_after_commit_next`).
+    pub drop_after_commit_next: u32,
+    /// Share of matching calls that succeed and then get no answer at all.
+    pub drop_after_commit_fraction: f64,
 }
 
 impl FaultSpec {
@@ -60,6 +71,8 @@ impl FaultSpec {
         for (name, v) in [
             ("throttleFraction", self.throttle_fraction),
             ("errorFraction", self.error_fraction),
+            ("errorAfterCommitFraction", self.error_after_commit_fraction),
+            ("dropAfterCommitFraction", self.drop_after_commit_fraction),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(format!("{name} {v} is not between 0 and 1"));
@@ -112,6 +125,10 @@ impl FaultConfig {
         "errorNext",
         "accessDenied",
         "uninitializedAccount",
+        "errorAfterCommitNext",
+        "errorAfterCommitFraction",
+        "dropAfterCommitNext",
+        "dropAfterCommitFraction",
         "perOperation",
         "retryAfterSeconds",
         "seed",
@@ -174,6 +191,9 @@ pub struct Timings {
     pub pending_seconds: f64,
     /// How long terminating a recovery instance takes.
     pub terminate_seconds: f64,
+    /// How long a new job lists no participatingServers (it stays PENDING at least that
+    /// long). 0: they are listed from the start.
+    pub participants_delay_seconds: f64,
 }
 
 impl Default for Timings {
@@ -182,7 +202,24 @@ impl Default for Timings {
             time_scale: 1.0,
             pending_seconds: 0.05,
             terminate_seconds: 0.2,
+            participants_delay_seconds: 0.0,
         }
+    }
+}
+
+impl Timings {
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, v) in [
+            ("timeScale", self.time_scale),
+            ("pendingSeconds", self.pending_seconds),
+            ("terminateSeconds", self.terminate_seconds),
+            ("participantsDelaySeconds", self.participants_delay_seconds),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(format!("{name} {v} is not a non-negative number"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -200,10 +237,15 @@ pub enum FixtureSource {
 
 impl FixtureSource {
     pub fn load(&self) -> Result<Vec<SourceServerDef>, FixtureError> {
+        self.load_all().map(|f| f.servers)
+    }
+
+    /// The servers and the background jobs.
+    pub fn load_all(&self) -> Result<LoadedFixture, FixtureError> {
         match self {
-            FixtureSource::Empty => Ok(Vec::new()),
-            FixtureSource::File(path) => Fixture::load(path),
-            FixtureSource::Inline(f) => f.validate(std::path::Path::new("<inline fixture>")),
+            FixtureSource::Empty => Ok(LoadedFixture::default()),
+            FixtureSource::File(path) => Fixture::load_all(path),
+            FixtureSource::Inline(f) => f.validate_all(std::path::Path::new("<inline fixture>")),
         }
     }
 }
@@ -257,16 +299,7 @@ impl SimConfig {
 
     pub fn validate(&self) -> Result<(), String> {
         self.faults.validate().map_err(|e| format!("faults: {e}"))?;
-        let t = &self.timings;
-        for (name, v) in [
-            ("timeScale", t.time_scale),
-            ("pendingSeconds", t.pending_seconds),
-            ("terminateSeconds", t.terminate_seconds),
-        ] {
-            if !v.is_finite() || v < 0.0 {
-                return Err(format!("{name} {v} is not a non-negative number"));
-            }
-        }
+        self.timings.validate()?;
         if self.limits.max_servers_per_job == 0
             || self.limits.max_concurrent_jobs == 0
             || self.limits.max_servers_in_active_jobs == 0

@@ -2,10 +2,12 @@
 //! restJson1 wire protocol, so that tests exercise the unmodified `aws-sdk-drs` client.
 //!
 //! It answers StartRecovery, DescribeJobs, DescribeJobLogItems, DescribeSourceServers,
-//! DescribeRecoveryInstances and TerminateRecoveryInstances for source servers from a
-//! fixture, moves jobs through their lifecycle on the fixture's timings, enforces DRS's
-//! quotas with DRS's error codes, injects faults (throttling, 500s, latency), and has an
-//! admin API under `/_sim/` for counters, jobs, faults, limits, servers and reset.
+//! DescribeRecoveryInstances, TerminateRecoveryInstances and DescribeRecoverySnapshots for
+//! source servers from a fixture, moves jobs through their lifecycle on the fixture's
+//! timings, enforces DRS's quotas with DRS's error codes, injects faults (throttling, 500s,
+//! latency, answers lost after a job was made), stages a disaster (replication states,
+//! point-in-time snapshots, source-site outages, background load), and has an admin API
+//! under `/_sim/` for counters, jobs, faults, limits, servers, outages and reset.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), drs_sim::SimError> {
@@ -25,12 +27,20 @@
 pub mod config;
 pub mod fixture;
 pub mod lifecycle;
+pub mod replication;
 pub mod server;
 pub mod state;
 pub mod wire;
 
 pub use config::{DateStyle, FaultConfig, FaultSpec, FixtureSource, Limits, SimConfig, Timings};
-pub use fixture::{Fixture, FixtureDefaults, FixtureError, ServerSpec, SourceServerDef};
-pub use lifecycle::{JobStatus, LaunchStatus};
+pub use fixture::{
+    BackgroundJobSpec, BackgroundServers, FAIL_CAUSES, Fixture, FixtureDefaults, FixtureError,
+    LoadedFixture, ServerSpec, SnapshotSpec, SourceServerDef,
+};
+pub use lifecycle::{InitiatedBy, JobStatus, JobType, LaunchStatus};
+pub use replication::{OutageState, RecoverySnapshot};
 pub use server::{SimError, SimHandle, Simulator};
-pub use state::{Counters, InstanceSnapshot, JobServerSnapshot, JobSnapshot, OperationCounters};
+pub use state::{
+    Counters, InstanceSnapshot, JobServerSnapshot, JobSnapshot, OperationCounters, OutageSelector,
+    ServerSelector,
+};

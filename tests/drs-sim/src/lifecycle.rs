@@ -52,12 +52,84 @@ impl JobStatus {
     }
 }
 
+/// `type` of a job: the DRS model's JobType values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobType {
+    Launch,
+    Terminate,
+    CreateConvertedSnapshot,
+}
+
+impl JobType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobType::Launch => "LAUNCH",
+            JobType::Terminate => "TERMINATE",
+            JobType::CreateConvertedSnapshot => "CREATE_CONVERTED_SNAPSHOT",
+        }
+    }
+}
+
+/// `initiatedBy` of a job: the DRS model's InitiatedBy values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InitiatedBy {
+    StartRecovery,
+    StartDrill,
+    Failback,
+    Diagnostic,
+    TerminateRecoveryInstances,
+    TargetAccount,
+    CreateNetworkRecovery,
+    UpdateNetworkRecovery,
+    AssociateNetworkRecovery,
+}
+
+impl InitiatedBy {
+    pub const ALL: &'static [InitiatedBy] = &[
+        InitiatedBy::StartRecovery,
+        InitiatedBy::StartDrill,
+        InitiatedBy::Failback,
+        InitiatedBy::Diagnostic,
+        InitiatedBy::TerminateRecoveryInstances,
+        InitiatedBy::TargetAccount,
+        InitiatedBy::CreateNetworkRecovery,
+        InitiatedBy::UpdateNetworkRecovery,
+        InitiatedBy::AssociateNetworkRecovery,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InitiatedBy::StartRecovery => "START_RECOVERY",
+            InitiatedBy::StartDrill => "START_DRILL",
+            InitiatedBy::Failback => "FAILBACK",
+            InitiatedBy::Diagnostic => "DIAGNOSTIC",
+            InitiatedBy::TerminateRecoveryInstances => "TERMINATE_RECOVERY_INSTANCES",
+            InitiatedBy::TargetAccount => "TARGET_ACCOUNT",
+            InitiatedBy::CreateNetworkRecovery => "CREATE_NETWORK_RECOVERY",
+            InitiatedBy::UpdateNetworkRecovery => "UPDATE_NETWORK_RECOVERY",
+            InitiatedBy::AssociateNetworkRecovery => "ASSOCIATE_NETWORK_RECOVERY",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|i| i.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JobKind {
     /// StartRecovery: a drill or a recovery.
     Launch { is_drill: bool },
     /// TerminateRecoveryInstances.
     Terminate,
+    /// Background load: a job someone else started (it launches nothing the simulator
+    /// tracks and terminates nothing).
+    Background {
+        job_type: JobType,
+        initiated_by: InitiatedBy,
+    },
 }
 
 impl JobKind {
@@ -65,6 +137,7 @@ impl JobKind {
         match self {
             JobKind::Launch { .. } => "LAUNCH",
             JobKind::Terminate => "TERMINATE",
+            JobKind::Background { job_type, .. } => job_type.as_str(),
         }
     }
 
@@ -73,15 +146,54 @@ impl JobKind {
             JobKind::Launch { is_drill: true } => "START_DRILL",
             JobKind::Launch { is_drill: false } => "START_RECOVERY",
             JobKind::Terminate => "TERMINATE_RECOVERY_INSTANCES",
+            JobKind::Background { initiated_by, .. } => initiated_by.as_str(),
         }
     }
 
     pub fn is_drill(self) -> Option<bool> {
         match self {
             JobKind::Launch { is_drill } => Some(is_drill),
-            JobKind::Terminate => None,
+            JobKind::Terminate | JobKind::Background { .. } => None,
         }
     }
+
+    pub fn is_background(self) -> bool {
+        matches!(self, JobKind::Background { .. })
+    }
+
+    /// Whether its servers end TERMINATED (rather than LAUNCHED or FAILED).
+    fn terminates(self) -> bool {
+        matches!(
+            self,
+            JobKind::Terminate
+                | JobKind::Background {
+                    job_type: JobType::Terminate,
+                    ..
+                }
+        )
+    }
+}
+
+/// The point-in-time snapshot a launch uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsedSnapshot {
+    pub snapshot_id: String,
+    pub timestamp: OffsetDateTime,
+    /// The client named it in `recoverySnapshotID` (otherwise it is the latest one).
+    pub requested: bool,
+}
+
+/// How a launch gets its data (what its log says before the conversion).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SnapshotSource {
+    /// A replicating server without `recoverySnapshotID`: SNAPSHOT_START / SNAPSHOT_END.
+    #[default]
+    Take,
+    /// A snapshot named in `recoverySnapshotID`, or the latest one of a server that is not
+    /// replicating: USING_PREVIOUS_SNAPSHOT.
+    Previous,
+    /// No snapshot at all: USING_PREVIOUS_SNAPSHOT_FAILED, then LAUNCH_FAILED.
+    Missing,
 }
 
 /// One participating server's schedule.
@@ -97,6 +209,11 @@ pub struct ScheduledServer {
     pub end: OffsetDateTime,
     /// Launch jobs only: the launch ends FAILED.
     pub fails: bool,
+    /// The LAUNCH_FAILED `rawError` when it fails.
+    pub fail_reason: Option<String>,
+    /// Launch jobs only: the snapshot it launches from.
+    pub snapshot: Option<UsedSnapshot>,
+    pub snapshot_source: SnapshotSource,
 }
 
 /// A job and its whole schedule.
@@ -111,6 +228,8 @@ pub struct Job {
     pub created: OffsetDateTime,
     /// When the job leaves PENDING.
     pub started: OffsetDateTime,
+    /// From when DescribeJobs lists its participatingServers (empty before).
+    pub participants_listed: OffsetDateTime,
     pub servers: Vec<ScheduledServer>,
 }
 
@@ -145,12 +264,11 @@ impl LogItem {
     }
 }
 
-/// The message a failed launch logs as `rawError`.
-pub const LAUNCH_FAILED_RAW_ERROR: &str =
-    "Simulated launch failure: the recovery instance failed its status checks (failLaunch)";
+/// The message a failed launch logs as `rawError` when the fixture names no cause.
+pub const LAUNCH_FAILED_RAW_ERROR: &str = crate::fixture::GENERIC_FAIL_REASON;
 
 /// Shares of a launch spent before the snapshot ends and before the conversion ends.
-const SNAPSHOT_SHARE: f64 = 0.2;
+pub const SNAPSHOT_SHARE: f64 = 0.2;
 const CONVERSION_SHARE: f64 = 0.6;
 
 /// Seconds (already scaled) as a `Duration`, at microsecond precision, which is what the
@@ -172,10 +290,12 @@ impl ScheduledServer {
         } else if now < self.end {
             LaunchStatus::InProgress
         } else {
-            match kind {
-                JobKind::Terminate => LaunchStatus::Terminated,
-                JobKind::Launch { .. } if self.fails => LaunchStatus::Failed,
-                JobKind::Launch { .. } => LaunchStatus::Launched,
+            if kind.terminates() {
+                LaunchStatus::Terminated
+            } else if self.fails {
+                LaunchStatus::Failed
+            } else {
+                LaunchStatus::Launched
             }
         }
     }
@@ -193,6 +313,59 @@ impl ScheduledServer {
 
     fn fraction(&self, share: f64) -> OffsetDateTime {
         self.start + (self.end - self.start) * share
+    }
+}
+
+/// A launching server's log items: how it gets its snapshot (DRS's SNAPSHOT_* events when
+/// it takes one, USING_PREVIOUS_SNAPSHOT[_FAILED] when it uses an existing one), the
+/// conversion, the launch, and LAUNCH_FAILED with `rawError` when it fails.
+fn launch_log(s: &ScheduledServer, items: &mut Vec<LogItem>) {
+    let raw_error = || {
+        Some(
+            s.fail_reason
+                .clone()
+                .unwrap_or_else(|| LAUNCH_FAILED_RAW_ERROR.to_owned()),
+        )
+    };
+    let snapshot_end = s.fraction(SNAPSHOT_SHARE);
+    let conversion_end = s.fraction(CONVERSION_SHARE);
+    match s.snapshot_source {
+        SnapshotSource::Take => {
+            items.push(LogItem::server(s.start, "SNAPSHOT_START", s));
+            items.push(LogItem::server(snapshot_end, "SNAPSHOT_END", s));
+        }
+        SnapshotSource::Previous => {
+            items.push(LogItem::server(s.start, "USING_PREVIOUS_SNAPSHOT", s));
+        }
+        SnapshotSource::Missing => {
+            items.push(LogItem {
+                raw_error: raw_error(),
+                ..LogItem::server(s.start, "USING_PREVIOUS_SNAPSHOT_FAILED", s)
+            });
+            items.push(LogItem {
+                raw_error: raw_error(),
+                ..LogItem::server(s.end, "LAUNCH_FAILED", s)
+            });
+            return;
+        }
+    }
+    items.push(LogItem {
+        conversion_server_id: Some(s.conversion_server_id.clone()),
+        ..LogItem::server(snapshot_end, "CONVERSION_START", s)
+    });
+    items.push(LogItem {
+        conversion_server_id: Some(s.conversion_server_id.clone()),
+        ..LogItem::server(conversion_end, "CONVERSION_END", s)
+    });
+    items.push(LogItem {
+        target_instance_id: s.recovery_instance_id.clone(),
+        ..LogItem::server(conversion_end, "LAUNCH_START", s)
+    });
+    if s.fails {
+        items.push(LogItem {
+            raw_error: raw_error(),
+            ..LogItem::server(s.end, "LAUNCH_FAILED", s)
+        });
     }
 }
 
@@ -218,7 +391,12 @@ impl Job {
     }
 
     pub fn is_active(&self, now: OffsetDateTime) -> bool {
-        self.status(now) != JobStatus::Completed
+        self.exists(now) && self.status(now) != JobStatus::Completed
+    }
+
+    /// A background job scheduled for later does not exist before its creation time.
+    pub fn exists(&self, now: OffsetDateTime) -> bool {
+        self.created <= now
     }
 
     /// Every log item the job will ever have, in time order.
@@ -226,30 +404,7 @@ impl Job {
         let mut items = vec![LogItem::job(self.started, "JOB_START")];
         for s in &self.servers {
             match self.kind {
-                JobKind::Launch { .. } => {
-                    let snapshot_end = s.fraction(SNAPSHOT_SHARE);
-                    let conversion_end = s.fraction(CONVERSION_SHARE);
-                    items.push(LogItem::server(s.start, "SNAPSHOT_START", s));
-                    items.push(LogItem::server(snapshot_end, "SNAPSHOT_END", s));
-                    items.push(LogItem {
-                        conversion_server_id: Some(s.conversion_server_id.clone()),
-                        ..LogItem::server(snapshot_end, "CONVERSION_START", s)
-                    });
-                    items.push(LogItem {
-                        conversion_server_id: Some(s.conversion_server_id.clone()),
-                        ..LogItem::server(conversion_end, "CONVERSION_END", s)
-                    });
-                    items.push(LogItem {
-                        target_instance_id: s.recovery_instance_id.clone(),
-                        ..LogItem::server(conversion_end, "LAUNCH_START", s)
-                    });
-                    if s.fails {
-                        items.push(LogItem {
-                            raw_error: Some(LAUNCH_FAILED_RAW_ERROR.to_owned()),
-                            ..LogItem::server(s.end, "LAUNCH_FAILED", s)
-                        });
-                    }
-                }
+                JobKind::Launch { .. } => launch_log(s, &mut items),
                 JobKind::Terminate => {
                     items.push(LogItem {
                         target_instance_id: s.recovery_instance_id.clone(),
@@ -260,6 +415,8 @@ impl Job {
                         ..LogItem::server(s.end, "CLEANUP_END", s)
                     });
                 }
+                // Someone else's job: its start and end are all the simulator tells.
+                JobKind::Background { .. } => {}
             }
         }
         items.push(LogItem::job(self.end(), "JOB_END"));
@@ -298,6 +455,9 @@ mod tests {
             start: started,
             end: started + ms(launch_ms),
             fails,
+            fail_reason: None,
+            snapshot: None,
+            snapshot_source: SnapshotSource::Take,
         };
         Job {
             seq: 1,
@@ -307,6 +467,7 @@ mod tests {
             tags: BTreeMap::new(),
             created: T0,
             started,
+            participants_listed: T0,
             servers: vec![server("a", 300, false), server("b", 500, true)],
         }
     }

@@ -15,7 +15,9 @@ use drs_sim::{
 /// Prints `drs-sim listening on http://ADDR` as its first line on stdout, then serves until
 /// SIGINT or SIGTERM. Point aws-sdk-drs at it with AWS_ENDPOINT_URL_DRS=http://ADDR.
 /// Admin API: GET /_sim/counters, /_sim/jobs, /_sim/servers, /_sim/recovery-instances,
-/// /_sim/faults, /_sim/limits; POST /_sim/faults, /_sim/limits, /_sim/servers, /_sim/reset.
+/// /_sim/recovery-snapshots/ID, /_sim/faults, /_sim/limits, /_sim/timings; POST
+/// /_sim/faults, /_sim/limits, /_sim/timings, /_sim/servers, /_sim/outage,
+/// /_sim/outage/end, /_sim/fail-launch, /_sim/background-jobs, /_sim/reset.
 #[derive(Debug, Parser)]
 #[command(name = "drs-sim", version)]
 struct Args {
@@ -23,7 +25,8 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
     /// Source servers (YAML or JSON): servers: [{id, hostname, tags, replicationState,
-    /// launchSeconds, failLaunch}], defaults: {launchSeconds}.
+    /// replicationError, downSinceMinutes, snapshots, launchSeconds, failLaunch,
+    /// failReason}], defaults: {launchSeconds, snapshots}, backgroundJobs: [...].
     #[arg(long)]
     fixture: Option<PathBuf>,
 
@@ -36,6 +39,10 @@ struct Args {
     /// How long terminating recovery instances takes, in seconds.
     #[arg(long, default_value_t = 0.2)]
     terminate_seconds: f64,
+    /// How long a new job lists no participatingServers (it stays PENDING meanwhile), in
+    /// seconds.
+    #[arg(long, default_value_t = 0.0)]
+    participants_delay_seconds: f64,
 
     /// Source servers per job (ServiceQuotaExceededException beyond it).
     #[arg(long, default_value_t = 100)]
@@ -121,6 +128,7 @@ fn config(args: Args) -> SimConfig {
             time_scale: args.time_scale,
             pending_seconds: args.pending_seconds,
             terminate_seconds: args.terminate_seconds,
+            participants_delay_seconds: args.participants_delay_seconds,
         },
         seed: args.seed,
         region: args.region,

@@ -1,6 +1,6 @@
 //! The HTTP server: DRS operations at `POST /<Operation>`, the admin API under `/_sim/`.
 
-use std::convert::Infallible;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,9 +20,14 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::config::{FaultConfig, FixtureSource, Limits, SimConfig};
-use crate::fixture::{Fixture, FixtureError, ServerSpec, SourceServerDef};
-use crate::state::{Counters, InstanceSnapshot, JobSnapshot, SimState};
+use crate::config::{FaultConfig, FixtureSource, Limits, SimConfig, Timings};
+use crate::fixture::{
+    BackgroundJobSpec, Fixture, FixtureError, ResolvedDefaults, ServerSpec, SourceServerDef,
+};
+use crate::replication::{OutageState, RecoverySnapshot};
+use crate::state::{
+    AfterCommit, Counters, InstanceSnapshot, JobSnapshot, ServerSelector, SimState,
+};
 use crate::wire::{self, ApiError};
 
 /// Largest request body accepted (DRS requests are small; StartRecovery of 200 servers is
@@ -40,6 +45,9 @@ pub enum SimError {
         addr: SocketAddr,
         error: std::io::Error,
     },
+    /// A request the simulator refuses (an unknown server, a bad spec, ...).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 struct Shared {
@@ -65,7 +73,7 @@ impl Simulator {
     /// Loads the fixture, binds the listener and starts serving in the background.
     pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         config.validate().map_err(SimError::Config)?;
-        let servers = config.fixture.load()?;
+        let fixture = config.fixture.load_all()?;
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|error| SimError::Bind {
@@ -77,7 +85,7 @@ impl Simulator {
             error,
         })?;
         let shared = Arc::new(Shared {
-            state: Mutex::new(SimState::new(&config, servers, OffsetDateTime::now_utc())),
+            state: Mutex::new(SimState::new(&config, fixture, OffsetDateTime::now_utc())),
             fixture: config.fixture.clone(),
             request_ids: AtomicU64::new(0),
         });
@@ -160,13 +168,86 @@ impl SimHandle {
         Ok(())
     }
 
-    /// Adds source servers (or replaces those with the same ID). All or nothing.
+    /// Adds source servers (or replaces those with the same ID). All or nothing. Servers
+    /// without `snapshots` get the default schedule, without `launchSeconds` 1 s.
     pub fn add_servers(&self, servers: &[ServerSpec]) -> Result<(), SimError> {
         self.shared
             .lock()
-            .upsert_servers(servers, OffsetDateTime::now_utc())
+            .upsert_servers(
+                servers,
+                &ResolvedDefaults::default(),
+                OffsetDateTime::now_utc(),
+            )
             .map(|_| ())
             .map_err(SimError::Config)
+    }
+
+    /// A source-site outage from now on: the selected servers report `state` with
+    /// AGENT_NOT_SEEN, take no new snapshots, and their `lastSeenByServiceDateTime` stops.
+    /// Launches still work from the snapshots taken before. Returns the servers.
+    pub fn start_outage(
+        &self,
+        selector: &ServerSelector,
+        state: OutageState,
+    ) -> Result<Vec<String>, SimError> {
+        self.shared
+            .lock()
+            .start_outage(selector, state, OffsetDateTime::now_utc())
+            .map_err(SimError::Invalid)
+    }
+
+    /// Ends the outage of the selected servers (servers down from the fixture come back
+    /// CONTINUOUS). Returns the servers whose state changed.
+    pub fn end_outage(&self, selector: &ServerSelector) -> Result<Vec<String>, SimError> {
+        self.shared
+            .lock()
+            .end_outage(selector, OffsetDateTime::now_utc())
+            .map_err(SimError::Invalid)
+    }
+
+    /// The point-in-time snapshots `server_id` has now, oldest first (as
+    /// DescribeRecoverySnapshots answers, with ASC order).
+    pub fn recovery_snapshots(&self, server_id: &str) -> Result<Vec<RecoverySnapshot>, SimError> {
+        self.shared
+            .lock()
+            .recovery_snapshots(server_id, OffsetDateTime::now_utc())
+            .ok_or_else(|| {
+                SimError::Invalid(format!("server {server_id} is not a known source server"))
+            })
+    }
+
+    /// Schedules background jobs (counted from now). All or nothing. Returns their job IDs.
+    pub fn add_background_jobs(&self, jobs: &[BackgroundJobSpec]) -> Result<Vec<String>, SimError> {
+        self.shared
+            .lock()
+            .add_background_jobs(jobs, OffsetDateTime::now_utc())
+            .map_err(SimError::Invalid)
+    }
+
+    /// Sets `failLaunch` (with an optional reason: a named cause or the `rawError` text) on
+    /// the selected servers, or clears it (`fail_launch` false, no reason), for launches from
+    /// now on. Returns the servers.
+    pub fn set_fail_launch(
+        &self,
+        selector: &ServerSelector,
+        fail_launch: bool,
+        fail_reason: Option<&str>,
+    ) -> Result<Vec<String>, SimError> {
+        self.shared
+            .lock()
+            .set_fail_launch(selector, fail_launch, fail_reason.map(str::to_owned))
+            .map_err(SimError::Invalid)
+    }
+
+    pub fn timings(&self) -> Timings {
+        self.shared.lock().timings().clone()
+    }
+
+    /// Replaces the timings; they apply to jobs created from now on.
+    pub fn set_timings(&self, timings: Timings) -> Result<(), SimError> {
+        timings.validate().map_err(SimError::Config)?;
+        self.shared.lock().set_timings(timings);
+        Ok(())
     }
 
     /// Clears jobs, instances, counters and servers added at run time; with
@@ -192,12 +273,12 @@ fn validate_limits(limits: &Limits) -> Result<(), String> {
 
 fn reset(shared: &Shared, reload_fixture: bool) -> Result<(), SimError> {
     // Read the file before taking the lock: no I/O while holding it.
-    let servers = if reload_fixture {
-        Some(shared.fixture.load()?)
+    let fixture = if reload_fixture {
+        Some(shared.fixture.load_all()?)
     } else {
         None
     };
-    shared.lock().reset(servers, OffsetDateTime::now_utc());
+    shared.lock().reset(fixture, OffsetDateTime::now_utc());
     Ok(())
 }
 
@@ -237,6 +318,26 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch
 
 type Resp = Response<Full<Bytes>>;
 
+/// Returned by the service to make hyper close the connection without writing an answer
+/// (a `dropAfterCommit*` fault).
+#[derive(Debug)]
+struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped on purpose (dropAfterCommit fault)")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+/// What a DRS call ends in.
+enum Outcome {
+    Answer(Resp),
+    /// Carried out, then no answer at all.
+    Drop,
+}
+
 fn json_response(status: u16, body: &Value, request_id: &str) -> Resp {
     let mut resp = Response::new(Full::new(Bytes::from(body.to_string())));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -274,7 +375,7 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, ApiError> {
         .map_err(|e| ApiError::validation("cannotParse", format!("Cannot read body: {e}"), &[]))
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Infallible> {
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, DropConnection> {
     let n = shared.request_ids.fetch_add(1, Ordering::Relaxed) + 1;
     let request_id = format!("00000000-0000-4000-8000-{n:012x}");
     let path = req.uri().path().to_owned();
@@ -289,7 +390,11 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Inf
         .copied();
     let (label, resp) = match known {
         Some(op) if req.method() == Method::POST => {
-            (op, handle_drs(&shared, req, op, &request_id).await)
+            match handle_drs(&shared, req, op, &request_id).await {
+                Outcome::Answer(resp) => (op, resp),
+                // Counted when it was decided.
+                Outcome::Drop => return Err(DropConnection),
+            }
         }
         _ => {
             // Drain the body so the connection stays usable.
@@ -306,10 +411,15 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Inf
     Ok(resp)
 }
 
-async fn handle_drs(shared: &Shared, req: Request<Incoming>, op: &str, request_id: &str) -> Resp {
+async fn handle_drs(
+    shared: &Shared,
+    req: Request<Incoming>,
+    op: &str,
+    request_id: &str,
+) -> Outcome {
     let body = match read_body(req).await {
         Ok(b) => b,
-        Err(e) => return error_response(&e, request_id),
+        Err(e) => return Outcome::Answer(error_response(&e, request_id)),
     };
     let decision = shared.lock().decide_fault(op);
     if decision.latency_ms > 0 {
@@ -317,19 +427,37 @@ async fn handle_drs(shared: &Shared, req: Request<Incoming>, op: &str, request_i
     }
     if let Some(e) = decision.error {
         tracing::debug!(operation = op, code = e.code, "injected fault");
-        return error_response(&e, request_id);
+        return Outcome::Answer(error_response(&e, request_id));
     }
     // `now` is read under the lock so that calls are ordered the same way in time as they
-    // are in the state.
-    let result = {
+    // are in the state. A fault after the commit is decided in the same critical section,
+    // once the call has changed the state.
+    let (result, after) = {
         let mut state = shared.lock();
-        state.call(op, &body, OffsetDateTime::now_utc())
+        let result = state.call(op, &body, OffsetDateTime::now_utc());
+        let after = if result.is_ok() {
+            state.decide_after_commit(op)
+        } else {
+            None
+        };
+        (result, after)
     };
-    match result {
-        Ok((status, v)) => json_response(status, &v, request_id),
-        Err(e) => {
+    match (result, after) {
+        (Ok(_), Some(AfterCommit::Drop)) => {
+            tracing::debug!(
+                operation = op,
+                "done, then the connection is dropped (fault)"
+            );
+            Outcome::Drop
+        }
+        (Ok(_), Some(AfterCommit::Error)) => {
+            tracing::debug!(operation = op, "done, then answered 500 (fault)");
+            Outcome::Answer(error_response(&ApiError::internal(), request_id))
+        }
+        (Ok((status, v)), None) => Outcome::Answer(json_response(status, &v, request_id)),
+        (Err(e), _) => {
             tracing::debug!(operation = op, code = e.code, message = %e.message, "error answer");
-            error_response(&e, request_id)
+            Outcome::Answer(error_response(&e, request_id))
         }
     }
 }
@@ -352,6 +480,57 @@ fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, String> {
 struct ResetRequest {
     #[serde(default)]
     reload_fixture: bool,
+}
+
+/// `{"servers": [...]}`, `{"tags": {...}}` or `{"all": true}`, with the endpoint's own keys.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SelectorRequest {
+    #[serde(default)]
+    servers: Option<Vec<String>>,
+    #[serde(default)]
+    tags: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    all: Option<bool>,
+    /// POST /_sim/outage: STALLED or DISCONNECTED (default DISCONNECTED).
+    #[serde(default)]
+    state: Option<OutageState>,
+    /// POST /_sim/fail-launch: default true.
+    #[serde(default)]
+    fail_launch: Option<bool>,
+    /// POST /_sim/fail-launch: a named cause or the rawError text.
+    #[serde(default)]
+    fail_reason: Option<String>,
+}
+
+impl SelectorRequest {
+    fn selector(&self) -> Result<ServerSelector, String> {
+        match (&self.servers, &self.tags, self.all) {
+            (Some(ids), None, None) => Ok(ServerSelector::Servers(ids.clone())),
+            (None, Some(tags), None) => Ok(ServerSelector::Tags(tags.clone())),
+            (None, None, Some(true)) => Ok(ServerSelector::All),
+            _ => Err(
+                "give exactly one of \"servers\": [...], \"tags\": {...}, \"all\": true".to_owned(),
+            ),
+        }
+    }
+
+    /// Rejects keys that belong to another endpoint.
+    fn only(&self, state: bool, fail: bool) -> Result<(), String> {
+        if !state && self.state.is_some() {
+            return Err("\"state\" is not accepted here".to_owned());
+        }
+        if !fail && (self.fail_launch.is_some() || self.fail_reason.is_some()) {
+            return Err("\"failLaunch\"/\"failReason\" are not accepted here".to_owned());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct BackgroundJobsRequest {
+    jobs: Vec<BackgroundJobSpec>,
 }
 
 async fn handle_admin(shared: &Shared, req: Request<Incoming>, path: &str, rid: &str) -> Resp {
@@ -386,19 +565,103 @@ async fn handle_admin(shared: &Shared, req: Request<Incoming>, path: &str, rid: 
                 Ok(f) => f,
                 Err(e) => return admin_error(400, e, rid),
             };
-            let specs: Vec<ServerSpec> = fixture
-                .servers
-                .into_iter()
-                .map(|mut s| {
-                    if s.launch_seconds.is_none() {
-                        s.launch_seconds = fixture.defaults.launch_seconds;
-                    }
-                    s
-                })
-                .collect();
-            let result = shared.lock().upsert_servers(&specs, now);
+            if !fixture.background_jobs.is_empty() {
+                return admin_error(400, "backgroundJobs: use POST /_sim/background-jobs", rid);
+            }
+            let defaults = match fixture.defaults.resolve() {
+                Ok(d) => d,
+                Err((field, e)) => return admin_error(400, format!("defaults.{field}: {e}"), rid),
+            };
+            let result = shared
+                .lock()
+                .upsert_servers(&fixture.servers, &defaults, now);
             match result {
                 Ok(defs) => to_value(serde_json::to_value(&defs).map(|s| json!({ "servers": s }))),
+                Err(e) => admin_error(400, e, rid),
+            }
+        }
+        (Method::POST, "outage") => {
+            let parsed = parse_json::<SelectorRequest>(&body).and_then(|r| {
+                r.only(true, false)?;
+                Ok((r.selector()?, r.state.unwrap_or(OutageState::Disconnected)))
+            });
+            let result = parsed.and_then(|(selector, state)| {
+                shared
+                    .lock()
+                    .start_outage(&selector, state, now)
+                    .map(|ids| json!({ "servers": ids, "state": state.as_str() }))
+            });
+            match result {
+                Ok(v) => ok(v),
+                Err(e) => admin_error(400, e, rid),
+            }
+        }
+        (Method::POST, "outage/end") => {
+            let parsed = parse_json::<SelectorRequest>(&body).and_then(|r| {
+                r.only(false, false)?;
+                r.selector()
+            });
+            let result = parsed.and_then(|selector| {
+                shared
+                    .lock()
+                    .end_outage(&selector, now)
+                    .map(|ids| json!({ "servers": ids }))
+            });
+            match result {
+                Ok(v) => ok(v),
+                Err(e) => admin_error(400, e, rid),
+            }
+        }
+        (Method::POST, "fail-launch") => {
+            let parsed = parse_json::<SelectorRequest>(&body).and_then(|r| {
+                r.only(false, true)?;
+                Ok((r.selector()?, r.fail_launch.unwrap_or(true), r.fail_reason))
+            });
+            let result = parsed.and_then(|(selector, fail, reason)| {
+                shared
+                    .lock()
+                    .set_fail_launch(&selector, fail, reason)
+                    .map(|ids| json!({ "servers": ids, "failLaunch": fail }))
+            });
+            match result {
+                Ok(v) => ok(v),
+                Err(e) => admin_error(400, e, rid),
+            }
+        }
+        (Method::POST, "background-jobs") => {
+            let result = parse_json::<BackgroundJobsRequest>(&body).and_then(|r| {
+                shared
+                    .lock()
+                    .add_background_jobs(&r.jobs, now)
+                    .map(|ids| json!({ "jobIDs": ids }))
+            });
+            match result {
+                Ok(v) => ok(v),
+                Err(e) => admin_error(400, e, rid),
+            }
+        }
+        (Method::GET, p) if p.starts_with("recovery-snapshots/") => {
+            let id = p.trim_start_matches("recovery-snapshots/");
+            match shared.lock().recovery_snapshots(id, now) {
+                Some(snaps) => to_value(
+                    serde_json::to_value(&snaps).map(|s| json!({ "recoverySnapshots": s })),
+                ),
+                None => admin_error(
+                    404,
+                    format!("server {id} is not a known source server"),
+                    rid,
+                ),
+            }
+        }
+        (Method::GET, "timings") => to_value(serde_json::to_value(shared.lock().timings())),
+        (Method::POST, "timings") => {
+            let timings = parse_json::<Timings>(&body).and_then(|t| t.validate().map(|()| t));
+            match timings {
+                Ok(t) => {
+                    let mut state = shared.lock();
+                    state.set_timings(t);
+                    to_value(serde_json::to_value(state.timings()))
+                }
                 Err(e) => admin_error(400, e, rid),
             }
         }

@@ -12,18 +12,31 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::config::{DateStyle, FaultConfig, Limits, SimConfig, Timings};
-use crate::fixture::{self, ServerSpec, SourceServerDef};
-use crate::lifecycle::{
-    Job, JobKind, JobStatus, LaunchStatus, ScheduledServer, seconds, truncate_to_micros,
+use crate::fixture::{
+    self, BackgroundJobSpec, BackgroundServers, LoadedFixture, ResolvedDefaults, ServerSpec,
+    SourceServerDef,
 };
+use crate::lifecycle::{
+    Job, JobKind, JobStatus, LAUNCH_FAILED_RAW_ERROR, LaunchStatus, SNAPSHOT_SHARE,
+    ScheduledServer, SnapshotSource, UsedSnapshot, seconds, truncate_to_micros,
+};
+use crate::replication::{self, OUTAGE_STATES, OutageState, RecoverySnapshot, Timeline};
 use crate::wire::{self, ApiError};
 
 /// Calls per operation and per HTTP status.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Counters {
+    /// Every call, dropped ones included.
     pub total: u64,
+    /// Calls by the status they were answered with (dropped calls have none).
     pub by_status: BTreeMap<u16, u64>,
+    /// Calls carried out and then answered 500 by an `errorAfterCommit*` fault.
+    #[serde(default)]
+    pub error_after_commit: u64,
+    /// Calls carried out and then left without an answer by a `dropAfterCommit*` fault.
+    #[serde(default)]
+    pub drop_after_commit: u64,
     pub operations: BTreeMap<String, OperationCounters>,
 }
 
@@ -32,6 +45,10 @@ pub struct Counters {
 pub struct OperationCounters {
     pub total: u64,
     pub by_status: BTreeMap<u16, u64>,
+    #[serde(default)]
+    pub error_after_commit: u64,
+    #[serde(default)]
+    pub drop_after_commit: u64,
 }
 
 impl Counters {
@@ -41,6 +58,40 @@ impl Counters {
         let op = self.operations.entry(operation.to_owned()).or_default();
         op.total += 1;
         *op.by_status.entry(status).or_default() += 1;
+    }
+
+    /// A call that was carried out and then answered 500 on purpose (it is recorded with
+    /// its status by [`Counters::record`] too).
+    pub fn record_error_after_commit(&mut self, operation: &str) {
+        self.error_after_commit += 1;
+        self.operations
+            .entry(operation.to_owned())
+            .or_default()
+            .error_after_commit += 1;
+    }
+
+    /// A call that was carried out and then got no answer: counted in the totals, with no
+    /// status.
+    pub fn record_drop_after_commit(&mut self, operation: &str) {
+        self.total += 1;
+        self.drop_after_commit += 1;
+        let op = self.operations.entry(operation.to_owned()).or_default();
+        op.total += 1;
+        op.drop_after_commit += 1;
+    }
+
+    /// Calls of `operation` that were carried out and then answered 500.
+    pub fn errors_after_commit(&self, operation: &str) -> u64 {
+        self.operations
+            .get(operation)
+            .map_or(0, |o| o.error_after_commit)
+    }
+
+    /// Calls of `operation` that were carried out and then got no answer.
+    pub fn drops_after_commit(&self, operation: &str) -> u64 {
+        self.operations
+            .get(operation)
+            .map_or(0, |o| o.drop_after_commit)
     }
 
     /// Calls of `operation` answered with `status`.
@@ -83,6 +134,11 @@ pub struct JobSnapshot {
     /// When the job completes (or completed).
     #[serde(with = "rfc3339")]
     pub scheduled_end_date_time: OffsetDateTime,
+    /// From when DescribeJobs lists its participatingServers.
+    #[serde(with = "rfc3339")]
+    pub participants_listed_date_time: OffsetDateTime,
+    /// Background load (someone else's job), not made by a DRS call.
+    pub background: bool,
     pub servers: Vec<JobServerSnapshot>,
 }
 
@@ -103,6 +159,16 @@ pub struct JobServerSnapshot {
     #[serde(with = "rfc3339")]
     pub launch_end_date_time: OffsetDateTime,
     pub fail_launch: bool,
+    /// The LAUNCH_FAILED `rawError` of a failing launch.
+    pub fail_reason: Option<String>,
+    /// The point-in-time snapshot a launch uses (None: it has none, or not a launch).
+    #[serde(rename = "recoverySnapshotID")]
+    pub recovery_snapshot_id: Option<String>,
+    /// That snapshot's `timestamp`.
+    #[serde(with = "rfc3339::option")]
+    pub recovery_snapshot_timestamp: Option<OffsetDateTime>,
+    /// The client named the snapshot in `recoverySnapshotID` (else it is the latest).
+    pub recovery_snapshot_requested: bool,
 }
 
 /// A recovery instance as the admin API shows it.
@@ -171,7 +237,38 @@ struct ServerEntry {
     added: OffsetDateTime,
     /// Index into `jobs` of the newest LAUNCH job of this server.
     last_launch_job: Option<usize>,
+    /// Its replication states over time (the fixture's, then outages).
+    timeline: Timeline,
+    /// The state and error it had before the outage it is in now.
+    pre_outage: Option<(String, Option<String>)>,
 }
+
+impl ServerEntry {
+    fn new(def: SourceServerDef, added: OffsetDateTime, anchor: OffsetDateTime) -> Self {
+        Self {
+            timeline: Timeline::from_def(&def, anchor),
+            def,
+            added,
+            last_launch_job: None,
+            pre_outage: None,
+        }
+    }
+}
+
+/// Which source servers an admin action is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ServerSelector {
+    /// These servers (each must exist).
+    Servers(Vec<String>),
+    /// Servers that carry every one of these tags (at least one must match).
+    Tags(BTreeMap<String, String>),
+    /// Every source server.
+    All,
+}
+
+/// The servers a source-site outage takes down.
+pub type OutageSelector = ServerSelector;
 
 /// Where a recovery instance came from and what became of it.
 struct InstanceRecord {
@@ -179,6 +276,15 @@ struct InstanceRecord {
     job: usize,
     launched: OffsetDateTime,
     terminated: Option<OffsetDateTime>,
+}
+
+/// What happens to a call after it was carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterCommit {
+    /// Answer 500 InternalServerException.
+    Error,
+    /// Close the connection without an answer.
+    Drop,
 }
 
 /// A fault decision for one call.
@@ -190,6 +296,12 @@ pub struct FaultDecision {
 
 pub struct SimState {
     fixture_servers: Vec<SourceServerDef>,
+    fixture_background: Vec<BackgroundJobSpec>,
+    /// When the simulator started (or was last reset): snapshot histories reach back from
+    /// here, fixture background jobs count from here.
+    sim_start: OffsetDateTime,
+    /// Seeds snapshot IDs (stable for the life of the state).
+    snapshot_salt: u64,
     servers: BTreeMap<String, ServerEntry>,
     jobs: Vec<Job>,
     job_index: HashMap<String, usize>,
@@ -215,11 +327,15 @@ fn rng_from(seed: Option<u64>, salt: u64) -> StdRng {
 
 const ID_SALT: u64 = 0x1d5;
 const FAULT_SALT: u64 = 0xfa17;
+const SNAPSHOT_SALT: u64 = 0x5a4b;
 
 impl SimState {
-    pub fn new(config: &SimConfig, servers: Vec<SourceServerDef>, now: OffsetDateTime) -> Self {
+    pub fn new(config: &SimConfig, fixture: LoadedFixture, now: OffsetDateTime) -> Self {
         let mut state = Self {
-            fixture_servers: servers,
+            fixture_servers: fixture.servers,
+            fixture_background: fixture.background_jobs,
+            sim_start: now,
+            snapshot_salt: 0,
             servers: BTreeMap::new(),
             jobs: Vec::new(),
             job_index: HashMap::new(),
@@ -239,31 +355,32 @@ impl SimState {
         state
     }
 
-    /// Forgets jobs, instances, counters and servers added at run time; `fixture` replaces
-    /// the fixture's servers when given. Faults and limits stay as they are.
-    pub fn reset(&mut self, fixture: Option<Vec<SourceServerDef>>, now: OffsetDateTime) {
-        if let Some(servers) = fixture {
-            self.fixture_servers = servers;
+    /// Forgets jobs, instances, counters, outages and servers added at run time; `fixture`
+    /// replaces the fixture when given. Faults and limits stay as they are. The fixture's
+    /// background jobs are scheduled again from `now`.
+    pub fn reset(&mut self, fixture: Option<LoadedFixture>, now: OffsetDateTime) {
+        if let Some(f) = fixture {
+            self.fixture_servers = f.servers;
+            self.fixture_background = f.background_jobs;
         }
+        let now = truncate_to_micros(now);
+        self.sim_start = now;
         self.jobs.clear();
         self.job_index.clear();
         self.counters = Counters::default();
         self.id_rng = rng_from(self.seed, ID_SALT);
         self.fault_rng = rng_from(self.seed, FAULT_SALT);
+        self.snapshot_salt = rng_from(self.seed, SNAPSHOT_SALT).random();
         self.servers = self
             .fixture_servers
             .iter()
-            .map(|def| {
-                (
-                    def.id.clone(),
-                    ServerEntry {
-                        def: def.clone(),
-                        added: now,
-                        last_launch_job: None,
-                    },
-                )
-            })
+            .map(|def| (def.id.clone(), ServerEntry::new(def.clone(), now, now)))
             .collect();
+        let background = self.fixture_background.clone();
+        if let Err(e) = self.add_background_jobs(&background, now) {
+            // Validated with the fixture; only a bug gets here.
+            tracing::warn!(error = %e, "fixture background jobs not scheduled");
+        }
     }
 
     pub fn set_faults(&mut self, faults: FaultConfig) {
@@ -274,16 +391,22 @@ impl SimState {
     }
 
     /// Adds source servers, or replaces those with the same ID. All or nothing.
+    ///
+    /// A replaced server keeps its jobs, and its replication history (outages included)
+    /// unless the replacement changes its replicationState, replicationError or
+    /// downSinceMinutes: then the new state holds from `now` (less downSinceMinutes).
     pub fn upsert_servers(
         &mut self,
         specs: &[ServerSpec],
+        defaults: &ResolvedDefaults,
         now: OffsetDateTime,
     ) -> Result<Vec<SourceServerDef>, String> {
+        let now = truncate_to_micros(now);
         let mut defs = Vec::with_capacity(specs.len());
         let mut seen = HashSet::new();
         for spec in specs {
-            let def = fixture::resolve(spec, fixture::DEFAULT_LAUNCH_SECONDS)
-                .map_err(|e| format!("server {}: {e}", spec.id))?;
+            let def =
+                fixture::resolve(spec, defaults).map_err(|e| format!("server {}: {e}", spec.id))?;
             if !seen.insert(def.id.clone()) {
                 return Err(format!("server {}: duplicate server ID", def.id));
             }
@@ -291,16 +414,24 @@ impl SimState {
         }
         for def in &defs {
             match self.servers.get_mut(&def.id) {
-                Some(entry) => entry.def = def.clone(),
+                Some(entry) => {
+                    let replication_changed = entry.def.replication_state != def.replication_state
+                        || entry.def.replication_error != def.replication_error
+                        || entry.def.down_since_minutes != def.down_since_minutes;
+                    if replication_changed {
+                        let fresh = Timeline::from_def(def, now);
+                        let from = now - seconds(def.down_since_minutes * 60.0);
+                        let segment = fresh.at(now);
+                        entry
+                            .timeline
+                            .set(from, &segment.state.clone(), segment.error.clone());
+                        entry.pre_outage = None;
+                    }
+                    entry.def = def.clone();
+                }
                 None => {
-                    self.servers.insert(
-                        def.id.clone(),
-                        ServerEntry {
-                            def: def.clone(),
-                            added: now,
-                            last_launch_job: None,
-                        },
-                    );
+                    self.servers
+                        .insert(def.id.clone(), ServerEntry::new(def.clone(), now, now));
                 }
             }
         }
@@ -309,6 +440,221 @@ impl SimState {
 
     pub fn server_defs(&self) -> Vec<SourceServerDef> {
         self.servers.values().map(|e| e.def.clone()).collect()
+    }
+
+    /// The IDs `selector` names; an unknown ID, or tags that match nothing, is an error.
+    fn select(&self, selector: &ServerSelector) -> Result<Vec<String>, String> {
+        match selector {
+            ServerSelector::All => Ok(self.servers.keys().cloned().collect()),
+            ServerSelector::Servers(ids) => {
+                if ids.is_empty() {
+                    return Err("servers is an empty list".to_owned());
+                }
+                let mut out = Vec::with_capacity(ids.len());
+                for id in ids {
+                    if !self.servers.contains_key(id) {
+                        return Err(format!("server {id} is not a known source server"));
+                    }
+                    if !out.contains(id) {
+                        out.push(id.clone());
+                    }
+                }
+                Ok(out)
+            }
+            ServerSelector::Tags(tags) => {
+                if tags.is_empty() {
+                    return Err("tags is empty".to_owned());
+                }
+                let out: Vec<String> = self
+                    .servers
+                    .values()
+                    .filter(|e| tags.iter().all(|(k, v)| e.def.tags.get(k) == Some(v)))
+                    .map(|e| e.def.id.clone())
+                    .collect();
+                if out.is_empty() {
+                    return Err(format!("no source server has the tags {tags:?}"));
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// A source-site outage: from `now` the selected servers are in `state` with
+    /// AGENT_NOT_SEEN, take no snapshots, and their `lastSeenByServiceDateTime` stops.
+    /// Returns the servers it applies to.
+    pub fn start_outage(
+        &mut self,
+        selector: &ServerSelector,
+        state: OutageState,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, String> {
+        let now = truncate_to_micros(now);
+        let ids = self.select(selector)?;
+        for id in &ids {
+            if let Some(entry) = self.servers.get_mut(id) {
+                let current = entry.timeline.at(now).clone();
+                if entry.pre_outage.is_none() {
+                    entry.pre_outage = Some((current.state.clone(), current.error.clone()));
+                }
+                if current.state != state.as_str()
+                    || current.error.as_deref() != Some("AGENT_NOT_SEEN")
+                {
+                    entry
+                        .timeline
+                        .set(now, state.as_str(), Some("AGENT_NOT_SEEN".to_owned()));
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Ends the outage of the selected servers: from `now` each is back in the state it had
+    /// before the outage (CONTINUOUS if it was STALLED or DISCONNECTED already, as servers
+    /// down from the fixture are), and takes snapshots again if that state does. Returns
+    /// the servers whose state changed.
+    pub fn end_outage(
+        &mut self,
+        selector: &ServerSelector,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, String> {
+        let now = truncate_to_micros(now);
+        let ids = self.select(selector)?;
+        let mut changed = Vec::new();
+        for id in ids {
+            let Some(entry) = self.servers.get_mut(&id) else {
+                continue;
+            };
+            let current = entry.timeline.at(now).clone();
+            let restored = match entry.pre_outage.take() {
+                Some((state, error)) if !OUTAGE_STATES.contains(&state.as_str()) => (state, error),
+                Some(_) => ("CONTINUOUS".to_owned(), None),
+                None if OUTAGE_STATES.contains(&current.state.as_str()) => {
+                    ("CONTINUOUS".to_owned(), None)
+                }
+                None => continue,
+            };
+            if (current.state.as_str(), current.error.as_deref())
+                != (restored.0.as_str(), restored.1.as_deref())
+            {
+                entry.timeline.set(now, &restored.0, restored.1);
+                changed.push(id);
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Sets (or clears) `failLaunch` and its reason on the selected servers, for launches
+    /// from now on. Returns the servers.
+    pub fn set_fail_launch(
+        &mut self,
+        selector: &ServerSelector,
+        fail_launch: bool,
+        fail_reason: Option<String>,
+    ) -> Result<Vec<String>, String> {
+        if fail_reason.is_some() && !fail_launch {
+            return Err("failReason is set but failLaunch is false".to_owned());
+        }
+        if fail_reason.as_deref().is_some_and(|r| r.trim().is_empty()) {
+            return Err("failReason is empty".to_owned());
+        }
+        let ids = self.select(selector)?;
+        for id in &ids {
+            if let Some(entry) = self.servers.get_mut(id) {
+                entry.def.fail_launch = fail_launch;
+                entry.def.fail_reason = fail_reason.clone();
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The snapshots of `server_id` as of `now`, oldest first (None: no such server).
+    pub fn recovery_snapshots(
+        &self,
+        server_id: &str,
+        now: OffsetDateTime,
+    ) -> Option<Vec<RecoverySnapshot>> {
+        let entry = self.servers.get(server_id)?;
+        Some(replication::snapshots(
+            &entry.def,
+            &entry.timeline,
+            self.sim_start,
+            now,
+            self.snapshot_salt,
+        ))
+    }
+
+    /// Schedules background jobs, each created `startAfterSeconds` (scaled) after `now`.
+    /// All or nothing. Returns their job IDs.
+    pub fn add_background_jobs(
+        &mut self,
+        specs: &[BackgroundJobSpec],
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, String> {
+        let mut kinds = Vec::with_capacity(specs.len());
+        for (index, spec) in specs.iter().enumerate() {
+            let kind = spec
+                .validate(&|id| self.servers.contains_key(id))
+                .map_err(|e| format!("jobs[{index}]: {e}"))?;
+            kinds.push(kind);
+        }
+        let now = truncate_to_micros(now);
+        let scale = self.timings.time_scale;
+        let mut ids = Vec::with_capacity(specs.len());
+        for (spec, (job_type, initiated_by)) in specs.iter().zip(kinds) {
+            let created = now + seconds(spec.start_after_seconds * scale);
+            let (started, listed) = self.job_start(created);
+            let end = (created + seconds(spec.duration_seconds * scale)).max(started);
+            let sources: Vec<String> = match &spec.servers {
+                BackgroundServers::Ids(ids) => ids.clone(),
+                // Synthetic servers of someone else's: DescribeSourceServers does not list
+                // them.
+                BackgroundServers::Count(n) => (0..*n).map(|_| self.hex_id("s-")).collect(),
+            };
+            let servers = sources
+                .into_iter()
+                .map(|source_server_id| ScheduledServer {
+                    source_server_id,
+                    recovery_instance_id: None,
+                    conversion_server_id: String::new(),
+                    start: started,
+                    end,
+                    fails: false,
+                    fail_reason: None,
+                    snapshot: None,
+                    snapshot_source: SnapshotSource::Take,
+                })
+                .collect();
+            let index = self.insert_job(
+                JobKind::Background {
+                    job_type,
+                    initiated_by,
+                },
+                spec.tags.clone(),
+                created,
+                (started, listed),
+                servers,
+            );
+            ids.push(self.jobs[index].id.clone());
+        }
+        Ok(ids)
+    }
+
+    /// When a job created at `created` leaves PENDING, and when it lists its servers: it
+    /// stays PENDING at least until it lists them.
+    fn job_start(&self, created: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
+        let scale = self.timings.time_scale;
+        let listed = created + seconds(self.timings.participants_delay_seconds * scale);
+        let started = (created + seconds(self.timings.pending_seconds * scale)).max(listed);
+        (started, listed)
+    }
+
+    pub fn timings(&self) -> &Timings {
+        &self.timings
+    }
+
+    /// New timings apply to jobs created from now on.
+    pub fn set_timings(&mut self, timings: Timings) {
+        self.timings = timings;
     }
 
     /// Decides what the fault configuration does to one call of `operation`.
@@ -340,6 +686,39 @@ impl SimState {
             latency_ms: spec.latency_ms,
             error,
         }
+    }
+
+    /// Decides whether a call that has just been carried out is answered after all: an
+    /// `errorAfterCommit*` fault answers 500, a `dropAfterCommit*` fault closes the
+    /// connection without an answer. Counted here.
+    pub fn decide_after_commit(&mut self, operation: &str) -> Option<AfterCommit> {
+        let spec = match self.faults.per_operation.get_mut(operation) {
+            Some(spec) => spec,
+            None => &mut self.faults.all,
+        };
+        let fault = if spec.error_after_commit_next > 0 {
+            spec.error_after_commit_next -= 1;
+            Some(AfterCommit::Error)
+        } else if spec.drop_after_commit_next > 0 {
+            spec.drop_after_commit_next -= 1;
+            Some(AfterCommit::Drop)
+        } else if spec.error_after_commit_fraction > 0.0
+            && self.fault_rng.random_bool(spec.error_after_commit_fraction)
+        {
+            Some(AfterCommit::Error)
+        } else if spec.drop_after_commit_fraction > 0.0
+            && self.fault_rng.random_bool(spec.drop_after_commit_fraction)
+        {
+            Some(AfterCommit::Drop)
+        } else {
+            None
+        };
+        match fault {
+            Some(AfterCommit::Error) => self.counters.record_error_after_commit(operation),
+            Some(AfterCommit::Drop) => self.counters.record_drop_after_commit(operation),
+            None => {}
+        }
+        fault
     }
 
     fn hex_id(&mut self, prefix: &str) -> String {
@@ -387,6 +766,9 @@ impl SimState {
             "TerminateRecoveryInstances" => self
                 .terminate_recovery_instances(&wire::parse_body(body)?, now)
                 .map(|v| (200, v)),
+            "DescribeRecoverySnapshots" => self
+                .describe_recovery_snapshots(&wire::parse_body(body)?, now)
+                .map(|v| (200, v)),
             other => Err(ApiError::validation(
                 "unknownOperation",
                 format!("Unknown operation {other}"),
@@ -400,6 +782,7 @@ impl SimState {
         let mut jobs = 0;
         let mut servers = 0;
         let mut per_server: HashMap<&str, usize> = HashMap::new();
+        // `is_active` leaves out background jobs that are not created yet.
         for job in self.jobs.iter().filter(|j| j.is_active(now)) {
             jobs += 1;
             servers += job.servers.len();
@@ -484,6 +867,45 @@ impl SimState {
             }
             ids.push(id.clone());
         }
+        // Each server's snapshot: the one named in recoverySnapshotID (it must be one of
+        // that server's), else the latest one.
+        let mut chosen = Vec::with_capacity(ids.len());
+        for s in &req.source_servers {
+            let id = &s.source_server_id;
+            let snapshots = self.recovery_snapshots(id, now).unwrap_or_default();
+            let pick = match s.recovery_snapshot_id.as_deref() {
+                None => snapshots.last().map(|snap| UsedSnapshot {
+                    snapshot_id: snap.snapshot_id.clone(),
+                    timestamp: snap.timestamp,
+                    requested: false,
+                }),
+                Some(pit) => {
+                    if !replication::is_snapshot_id(pit) {
+                        return Err(ApiError::field(
+                            "sourceServers",
+                            format!(
+                                "Invalid recoverySnapshotID {pit:?} for source server {id} \
+                                 (expected pit- followed by 17 letters or digits)"
+                            ),
+                        ));
+                    }
+                    let Some(snap) = snapshots.iter().find(|snap| snap.snapshot_id == pit) else {
+                        return Err(ApiError::field(
+                            "sourceServers",
+                            format!(
+                                "Recovery snapshot {pit} is not a snapshot of source server {id}"
+                            ),
+                        ));
+                    };
+                    Some(UsedSnapshot {
+                        snapshot_id: snap.snapshot_id.clone(),
+                        timestamp: snap.timestamp,
+                        requested: true,
+                    })
+                }
+            };
+            chosen.push(pick);
+        }
         let tags = req.tags.clone().unwrap_or_default();
         check_tags(&tags)?;
         if ids.len() > self.limits.max_servers_per_job {
@@ -504,22 +926,56 @@ impl SimState {
         };
         let scale = self.timings.time_scale;
         let created = truncate_to_micros(now);
-        let started = created + seconds(self.timings.pending_seconds * scale);
+        let (started, listed) = self.job_start(created);
         let mut servers = Vec::with_capacity(ids.len());
-        for id in &ids {
-            let def = &self.servers[id].def;
-            let (fails, launch) = (def.fail_launch, def.launch_seconds);
+        for (id, snapshot) in ids.iter().zip(chosen) {
+            let entry = &self.servers[id];
+            let def = &entry.def;
+            let launch = def.launch_seconds;
+            let replicating = entry.timeline.at(now).takes_snapshots();
+            let (source, fails, fail_reason, end) = match &snapshot {
+                // Nothing to launch from: it fails as soon as it looks for a snapshot.
+                None => (
+                    SnapshotSource::Missing,
+                    true,
+                    Some(format!(
+                        "Failed to launch recovery instance: source server {id} has no \
+                         point-in-time recovery snapshot (dataReplicationState {})",
+                        entry.timeline.at(now).state
+                    )),
+                    started + seconds(launch * scale * SNAPSHOT_SHARE),
+                ),
+                Some(snap) => (
+                    if snap.requested || !replicating {
+                        SnapshotSource::Previous
+                    } else {
+                        SnapshotSource::Take
+                    },
+                    def.fail_launch,
+                    def.fail_launch.then(|| {
+                        fixture::fail_raw_error(
+                            def.fail_reason.as_deref(),
+                            &self.region,
+                            &self.account_id,
+                        )
+                    }),
+                    started + seconds(launch * scale),
+                ),
+            };
             let instance = (!fails).then(|| self.hex_id("i-"));
             servers.push(ScheduledServer {
                 source_server_id: id.clone(),
                 recovery_instance_id: instance,
                 conversion_server_id: self.hex_id("i-"),
                 start: started,
-                end: started + seconds(launch * scale),
+                end,
                 fails,
+                fail_reason,
+                snapshot,
+                snapshot_source: source,
             });
         }
-        let index = self.insert_job(kind, tags, created, started, servers);
+        let index = self.insert_job(kind, tags, created, (started, listed), servers);
         for id in &ids {
             if let Some(entry) = self.servers.get_mut(id) {
                 entry.last_launch_job = Some(index);
@@ -533,7 +989,7 @@ impl SimState {
         kind: JobKind,
         tags: BTreeMap<String, String>,
         created: OffsetDateTime,
-        started: OffsetDateTime,
+        (started, participants_listed): (OffsetDateTime, OffsetDateTime),
         servers: Vec<ScheduledServer>,
     ) -> usize {
         let id = loop {
@@ -551,6 +1007,7 @@ impl SimState {
             tags,
             created,
             started,
+            participants_listed,
             servers,
         });
         self.job_index.insert(id, index);
@@ -559,8 +1016,13 @@ impl SimState {
 
     fn job_json(&self, job: &Job, now: OffsetDateTime) -> Value {
         let status = job.status(now);
-        let servers: Vec<Value> = job
-            .servers
+        // A job may list its servers only some time after it was created.
+        let listed = if now >= job.participants_listed {
+            job.servers.as_slice()
+        } else {
+            &[]
+        };
+        let servers: Vec<Value> = listed
             .iter()
             .map(|s| {
                 let mut v = json!({
@@ -609,22 +1071,31 @@ impl SimState {
         };
         let from = parse("fromDate", &filters.and_then(|f| f.from_date.clone()))?;
         let to = parse("toDate", &filters.and_then(|f| f.to_date.clone()))?;
-        // Newest first; the token is the sequence number of the last job returned, so jobs
-        // created between pages never shift what the next page holds.
+        // Newest first; the token is the position (creation time, sequence number) of the
+        // last job returned, so jobs created between pages never shift what the next page
+        // holds (a job appears only once its creation time has come).
         let after = decode_token(req.next_token.as_deref(), "job:")?
             .map(|t| {
-                t.parse::<u64>()
-                    .map_err(|_| ApiError::field("nextToken", "Invalid nextToken"))
+                t.split_once(':')
+                    .and_then(|(at, seq)| {
+                        Some((at.parse::<i128>().ok()?, seq.parse::<u64>().ok()?))
+                    })
+                    .ok_or_else(|| ApiError::field("nextToken", "Invalid nextToken"))
             })
             .transpose()?;
-        let matching = self.jobs.iter().rev().filter(|j| {
+        let matching = self.jobs_newest_first(now).into_iter().filter(|j| {
             (ids.is_empty() || ids.contains(j.id.as_str()))
                 && from.is_none_or(|f| j.created >= f)
                 && to.is_none_or(|t| j.created <= t)
-                && after.is_none_or(|a| j.seq < a)
+                && after.is_none_or(|a| job_position(j) < a)
         });
         let (page, more) = take_page(matching, size);
-        let next = more.then(|| page.last().map(|j| format!("job:{}", j.seq)));
+        let next = more.then(|| {
+            page.last().map(|j| {
+                let (at, seq) = job_position(j);
+                format!("job:{at}:{seq}")
+            })
+        });
         let items: Vec<Value> = page.iter().map(|j| self.job_json(j, now)).collect();
         Ok(with_token(json!({ "items": items }), next.flatten()))
     }
@@ -638,7 +1109,11 @@ impl SimState {
         let Some(job_id) = req.job_id.as_deref() else {
             return Err(ApiError::field("jobID", "jobID is required"));
         };
-        let Some(&index) = self.job_index.get(job_id) else {
+        let Some(&index) = self
+            .job_index
+            .get(job_id)
+            .filter(|&&i| self.jobs[i].exists(now))
+        else {
             return Err(ApiError::field(
                 "jobID",
                 format!("Job {job_id} does not exist"),
@@ -716,10 +1191,12 @@ impl SimState {
         now: OffsetDateTime,
     ) -> Value {
         let def = &entry.def;
+        let replication = entry.timeline.at(now);
         let mut life_cycle = json!({
             "addedToServiceDateTime": self.date(entry.added),
             "firstByteDateTime": self.date(entry.added),
-            "lastSeenByServiceDateTime": self.date(now),
+            // Moves with time while the agent is seen, stops when it is not.
+            "lastSeenByServiceDateTime": self.date(entry.timeline.last_seen(now).min(now)),
         });
         let mut last_result = "NOT_STARTED";
         if let Some(job) = entry.last_launch_job.map(|i| &self.jobs[i]) {
@@ -749,8 +1226,10 @@ impl SimState {
             "lastLaunchResult": last_result,
             "replicationDirection": "FAILOVER",
             "dataReplicationInfo": {
-                "dataReplicationState": def.replication_state,
-                "lagDuration": "PT0S",
+                "dataReplicationState": replication.state,
+                "lagDuration": replication::iso_duration(
+                    entry.timeline.not_replicating_since(now).map_or(time::Duration::ZERO, |t| now - t),
+                ),
                 "replicatedDisks": [],
             },
             "lifeCycle": life_cycle,
@@ -759,6 +1238,12 @@ impl SimState {
                 "lastUpdatedDateTime": self.date(entry.added),
             },
         });
+        if let Some(error) = &replication.error {
+            v["dataReplicationInfo"]["dataReplicationError"] = json!({
+                "error": error,
+                "rawError": replication_raw_error(error, entry.timeline.last_seen(now), self.date_style),
+            });
+        }
         if let Some((id, _)) = instances
             .iter()
             .find(|(_, r)| r.source_server_id == def.id && r.terminated.is_none())
@@ -865,11 +1350,122 @@ impl SimState {
                     "tags": tags,
                     "isDrill": job.kind.is_drill().unwrap_or(false),
                     "originEnvironment": "ON_PREMISES",
-                    "pointInTimeSnapshotDateTime": self.date(job.started),
+                    "pointInTimeSnapshotDateTime": self.date(
+                        job.servers
+                            .iter()
+                            .find(|s| s.source_server_id == r.source_server_id)
+                            .and_then(|s| s.snapshot.as_ref())
+                            .map_or(job.started, |snap| snap.timestamp),
+                    ),
                     "recoveryInstanceProperties": {
                         "identificationHints": { "hostname": hostname },
                         "lastUpdatedDateTime": self.date(r.launched),
                     },
+                })
+            })
+            .collect();
+        Ok(with_token(json!({ "items": items }), next.flatten()))
+    }
+
+    fn describe_recovery_snapshots(
+        &self,
+        req: &wire::DescribeRecoverySnapshotsRequest,
+        now: OffsetDateTime,
+    ) -> Result<Value, ApiError> {
+        // The model: maxResults has a minimum of 1 and no maximum.
+        let size = match req.max_results {
+            None => self.default_page_size,
+            Some(n) if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
+            Some(n) => {
+                return Err(ApiError::field(
+                    "maxResults",
+                    format!("maxResults {n} is less than 1"),
+                ));
+            }
+        };
+        let Some(id) = req.source_server_id.as_deref() else {
+            return Err(ApiError::field(
+                "sourceServerID",
+                "sourceServerID is required",
+            ));
+        };
+        if !fixture::is_source_server_id(id) {
+            return Err(ApiError::field(
+                "sourceServerID",
+                format!("Invalid source server ID {id:?}"),
+            ));
+        }
+        // The model lists no ResourceNotFoundException for this operation: an unknown
+        // server is a ValidationException, as for the simulator's other unknown IDs.
+        let Some(all) = self.recovery_snapshots(id, now) else {
+            return Err(ApiError::field(
+                "sourceServerID",
+                format!("Source server {id} does not exist"),
+            ));
+        };
+        let filters = req.filters.as_ref();
+        let parse = |field: &str, value: Option<&String>| -> Result<_, ApiError> {
+            match value {
+                None => Ok(None),
+                Some(s) => wire::parse_date(s).map(Some).ok_or_else(|| {
+                    ApiError::field(field, format!("{field} {s:?} is not an ISO-8601 date"))
+                }),
+            }
+        };
+        let from = parse(
+            "fromDateTime",
+            filters.and_then(|f| f.from_date_time.as_ref()),
+        )?;
+        let to = parse("toDateTime", filters.and_then(|f| f.to_date_time.as_ref()))?;
+        let descending = match req.order.as_deref() {
+            None | Some("ASC") => false,
+            Some("DESC") => true,
+            Some(other) => {
+                return Err(ApiError::field(
+                    "order",
+                    format!("order {other:?} is not ASC or DESC"),
+                ));
+            }
+        };
+        // The token is the timestamp (microseconds) of the last item returned.
+        let after = decode_token(req.next_token.as_deref(), "pit:")?
+            .map(|t| {
+                t.parse::<i128>()
+                    .map_err(|_| ApiError::field("nextToken", "Invalid nextToken"))
+            })
+            .transpose()?;
+        let key = |snap: &RecoverySnapshot| snap.timestamp.unix_timestamp_nanos() / 1000;
+        let mut matching: Vec<&RecoverySnapshot> = all
+            .iter()
+            .filter(|snap| {
+                from.is_none_or(|f| snap.timestamp >= f) && to.is_none_or(|t| snap.timestamp <= t)
+            })
+            .collect();
+        if descending {
+            matching.reverse();
+        }
+        let matching = matching.into_iter().filter(|snap| {
+            after.is_none_or(|a| {
+                if descending {
+                    key(snap) < a
+                } else {
+                    key(snap) > a
+                }
+            })
+        });
+        let (page, more) = take_page(matching, size);
+        let next = more.then(|| page.last().map(|snap| format!("pit:{}", key(snap))));
+        // The model's RecoverySnapshot timestamps have the pattern ...Z.
+        let zulu = |t| wire::format_date(t, DateStyle::Zulu);
+        let items: Vec<Value> = page
+            .iter()
+            .map(|snap| {
+                json!({
+                    "snapshotID": snap.snapshot_id,
+                    "sourceServerID": snap.source_server_id,
+                    "expectedTimestamp": zulu(snap.expected_timestamp),
+                    "timestamp": zulu(snap.timestamp),
+                    "ebsSnapshots": snap.ebs_snapshots,
                 })
             })
             .collect();
@@ -935,7 +1531,7 @@ impl SimState {
         self.check_limits(&sources, now)?;
         let scale = self.timings.time_scale;
         let created = truncate_to_micros(now);
-        let started = created + seconds(self.timings.pending_seconds * scale);
+        let (started, listed) = self.job_start(created);
         let end = started + seconds(self.timings.terminate_seconds * scale);
         let mut servers = Vec::with_capacity(targets.len());
         for (instance, source) in targets {
@@ -946,22 +1542,33 @@ impl SimState {
                 start: started,
                 end,
                 fails: false,
+                fail_reason: None,
+                snapshot: None,
+                snapshot_source: SnapshotSource::Take,
             });
         }
         let index = self.insert_job(
             JobKind::Terminate,
             BTreeMap::new(),
             created,
-            started,
+            (started, listed),
             servers,
         );
         Ok(json!({ "job": self.job_json(&self.jobs[index], now) }))
     }
 
-    /// Every job, oldest first, with its servers' schedules.
+    /// Jobs that exist at `now`, newest first (by creation time, then creation order).
+    fn jobs_newest_first(&self, now: OffsetDateTime) -> Vec<&Job> {
+        let mut jobs: Vec<&Job> = self.jobs.iter().filter(|j| j.exists(now)).collect();
+        jobs.sort_by_key(|j| std::cmp::Reverse(job_position(j)));
+        jobs
+    }
+
+    /// Every job that exists at `now`, oldest first, with its servers' schedules.
     pub fn job_snapshots(&self, now: OffsetDateTime) -> Vec<JobSnapshot> {
-        self.jobs
-            .iter()
+        let mut jobs = self.jobs_newest_first(now);
+        jobs.reverse();
+        jobs.into_iter()
             .map(|job| {
                 let status = job.status(now);
                 JobSnapshot {
@@ -976,6 +1583,8 @@ impl SimState {
                     start_date_time: job.started,
                     end_date_time: (status == JobStatus::Completed).then(|| job.end()),
                     scheduled_end_date_time: job.end(),
+                    participants_listed_date_time: job.participants_listed,
+                    background: job.kind.is_background(),
                     servers: job
                         .servers
                         .iter()
@@ -989,6 +1598,23 @@ impl SimState {
                             launch_start_date_time: s.start,
                             launch_end_date_time: s.end,
                             fail_launch: s.fails,
+                            fail_reason: s.fails.then(|| {
+                                s.fail_reason
+                                    .clone()
+                                    .unwrap_or_else(|| LAUNCH_FAILED_RAW_ERROR.to_owned())
+                            }),
+                            recovery_snapshot_id: s
+                                .snapshot
+                                .as_ref()
+                                .map(|snap| snap.snapshot_id.clone()),
+                            recovery_snapshot_timestamp: s
+                                .snapshot
+                                .as_ref()
+                                .map(|snap| snap.timestamp),
+                            recovery_snapshot_requested: s
+                                .snapshot
+                                .as_ref()
+                                .is_some_and(|snap| snap.requested),
                         })
                         .collect(),
                 }
@@ -1012,6 +1638,33 @@ impl SimState {
                 }
             })
             .collect()
+    }
+}
+
+/// A job's place in time order: creation time (microseconds), then creation order.
+fn job_position(job: &Job) -> (i128, u64) {
+    (job.created.unix_timestamp_nanos() / 1000, job.seq)
+}
+
+/// The `rawError` of a replication error, as the DRS console shows them.
+fn replication_raw_error(error: &str, last_seen: OffsetDateTime, style: DateStyle) -> String {
+    match error {
+        "AGENT_NOT_SEEN" => format!(
+            "The AWS Replication Agent on the source server has not been seen by the service \
+             since {}",
+            wire::format_date(last_seen, style)
+        ),
+        "SNAPSHOTS_FAILURE" => "Failed to take EBS snapshots of the staging disks".to_owned(),
+        "NOT_CONVERGING" => {
+            "Replication is not converging: the source server writes faster than it \
+             replicates"
+                .to_owned()
+        }
+        "UNSTABLE_NETWORK" => {
+            "The network between the source server and the replication server is unstable"
+                .to_owned()
+        }
+        other => format!("Replication failed: {other}"),
     }
 }
 
@@ -1067,8 +1720,8 @@ mod tests {
         ]);
         config.limits = limits;
         config.seed = Some(7);
-        let servers = config.fixture.load().expect("fixture");
-        SimState::new(&config, servers, T0)
+        let fixture = config.fixture.load_all().expect("fixture");
+        SimState::new(&config, fixture, T0)
     }
 
     fn start(s: &mut SimState, ids: &[&str], now: OffsetDateTime) -> Result<String, ApiError> {

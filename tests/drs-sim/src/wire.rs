@@ -18,6 +18,7 @@ pub const OPERATIONS: &[&str] = &[
     "DescribeSourceServers",
     "DescribeRecoveryInstances",
     "TerminateRecoveryInstances",
+    "DescribeRecoverySnapshots",
 ];
 
 /// The counter key for calls to paths that are no DRS operation.
@@ -257,6 +258,30 @@ pub struct DescribeRecoveryInstancesFilters {
 pub struct TerminateRecoveryInstancesRequest {
     #[serde(rename = "recoveryInstanceIDs", default)]
     pub recovery_instance_ids: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeRecoverySnapshotsRequest {
+    #[serde(rename = "sourceServerID", default)]
+    pub source_server_id: Option<String>,
+    #[serde(default)]
+    pub filters: Option<DescribeRecoverySnapshotsFilters>,
+    #[serde(default)]
+    pub order: Option<String>,
+    #[serde(default)]
+    pub max_results: Option<i64>,
+    #[serde(default)]
+    pub next_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeRecoverySnapshotsFilters {
+    #[serde(default)]
+    pub from_date_time: Option<String>,
+    #[serde(default)]
+    pub to_date_time: Option<String>,
 }
 
 /// Formats a timestamp as DRS does: ISO-8601 in UTC with microseconds.

@@ -1,0 +1,402 @@
+//! Replication over time and the point-in-time snapshots it yields.
+//!
+//! A source server's replication is a timeline of states (the fixture's, then whatever a
+//! source-site outage sets at run time). DRS takes point-in-time snapshots only while a
+//! server replicates, so the snapshots a server has are its schedule's times that fall in a
+//! replicating stretch of the timeline and have come. Nothing is stored per snapshot: the
+//! list, the IDs and the timestamps are pure functions of the schedule, the timeline, the
+//! simulator's start and its seed, so they are the same whenever they are asked for.
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+use crate::fixture::{PRE_SYNC_STATES, SnapshotSpec, SourceServerDef};
+use crate::lifecycle::seconds;
+
+/// States in which DRS keeps taking point-in-time snapshots (replication is running).
+pub const SNAPSHOT_TAKING_STATES: &[&str] =
+    &["CONTINUOUS", "BACKLOG", "CREATING_SNAPSHOT", "RESCAN"];
+
+/// States a source-site outage puts servers in (the DRS documentation: when the source
+/// site is down its servers turn STALLED or DISCONNECTED, with AGENT_NOT_SEEN).
+pub const OUTAGE_STATES: &[&str] = &["STALLED", "DISCONNECTED"];
+
+/// The state of an outage started at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OutageState {
+    Stalled,
+    Disconnected,
+}
+
+impl OutageState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutageState::Stalled => "STALLED",
+            OutageState::Disconnected => "DISCONNECTED",
+        }
+    }
+}
+
+/// From `from` on (until the next segment), the server is in `state` with `error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    pub from: OffsetDateTime,
+    pub state: String,
+    pub error: Option<String>,
+}
+
+impl Segment {
+    /// DRS takes snapshots in this stretch.
+    pub fn takes_snapshots(&self) -> bool {
+        SNAPSHOT_TAKING_STATES.contains(&self.state.as_str())
+            && self.error.as_deref() != Some("SNAPSHOTS_FAILURE")
+    }
+
+    /// The service hears from the replication agent in this stretch.
+    pub fn agent_seen(&self) -> bool {
+        self.state != "DISCONNECTED" && self.error.as_deref() != Some("AGENT_NOT_SEEN")
+    }
+}
+
+/// A server's replication states over time; never empty, sorted by `from`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeline {
+    segments: Vec<Segment>,
+}
+
+impl Timeline {
+    /// The timeline a fixture entry describes, as of `anchor` (the simulator's start, or
+    /// the moment a server is added or replaced at run time). A server that is not
+    /// replicating (STALLED, DISCONNECTED, PAUSED, STOPPED) replicated until
+    /// `downSinceMinutes` before the anchor; any other state holds from the beginning.
+    pub fn from_def(def: &SourceServerDef, anchor: OffsetDateTime) -> Self {
+        let segment = Segment {
+            from: OffsetDateTime::UNIX_EPOCH,
+            state: def.replication_state.clone(),
+            error: def.replication_error.clone(),
+        };
+        let stopped = !segment.takes_snapshots()
+            && !PRE_SYNC_STATES.contains(&def.replication_state.as_str());
+        if !stopped {
+            return Self {
+                segments: vec![segment],
+            };
+        }
+        Self {
+            segments: vec![
+                Segment {
+                    from: OffsetDateTime::UNIX_EPOCH,
+                    state: "CONTINUOUS".to_owned(),
+                    error: None,
+                },
+                Segment {
+                    from: anchor - seconds(def.down_since_minutes * 60.0),
+                    ..segment
+                },
+            ],
+        }
+    }
+
+    /// The segment in force at `t`.
+    pub fn at(&self, t: OffsetDateTime) -> &Segment {
+        let index = self.segments.partition_point(|s| s.from <= t);
+        &self.segments[index.saturating_sub(1)]
+    }
+
+    /// From `from` on, the server is in `state` (later segments are dropped).
+    pub fn set(&mut self, from: OffsetDateTime, state: &str, error: Option<String>) {
+        self.segments.retain(|s| s.from < from);
+        if self.segments.is_empty() {
+            // Keep the timeline starting at the beginning of time.
+            self.segments.push(Segment {
+                from: OffsetDateTime::UNIX_EPOCH,
+                state: state.to_owned(),
+                error,
+            });
+            return;
+        }
+        self.segments.push(Segment {
+            from,
+            state: state.to_owned(),
+            error,
+        });
+    }
+
+    /// Whether `other` says the same about every moment up to `now`.
+    pub fn same_as(&self, other: &Timeline) -> bool {
+        self == other
+    }
+
+    /// `lifeCycle.lastSeenByServiceDateTime`: `now` while the agent is seen, else when it
+    /// was last seen (the start of the stretch in which it has not been).
+    pub fn last_seen(&self, now: OffsetDateTime) -> OffsetDateTime {
+        let mut since = now;
+        for s in self.segments.iter().rev().filter(|s| s.from <= now) {
+            if s.agent_seen() {
+                break;
+            }
+            since = s.from;
+        }
+        since
+    }
+
+    /// Since when the server has not replicated (None while it does, or before its
+    /// initial sync).
+    pub fn not_replicating_since(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        let current = self.at(now);
+        if current.takes_snapshots() || PRE_SYNC_STATES.contains(&current.state.as_str()) {
+            return None;
+        }
+        let mut since = current.from;
+        for s in self.segments.iter().rev().filter(|s| s.from <= now) {
+            if s.takes_snapshots() {
+                break;
+            }
+            since = s.from;
+        }
+        Some(since)
+    }
+}
+
+/// A point-in-time snapshot (the DRS model's RecoverySnapshot).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoverySnapshot {
+    #[serde(rename = "snapshotID")]
+    pub snapshot_id: String,
+    #[serde(rename = "sourceServerID")]
+    pub source_server_id: String,
+    /// When it was due.
+    #[serde(with = "crate::state::rfc3339")]
+    pub expected_timestamp: OffsetDateTime,
+    /// When it was taken.
+    #[serde(with = "crate::state::rfc3339")]
+    pub timestamp: OffsetDateTime,
+    pub ebs_snapshots: Vec<String>,
+}
+
+/// Longest delay between a periodic snapshot's due time and its actual time.
+const MAX_JITTER_US: i64 = 20_000_000;
+
+/// Every snapshot `def`'s server has at `now`, oldest first.
+///
+/// Periodic schedules are aligned on the wall clock (every 10 minutes: :00, :10, ...) from
+/// `for_hours` before `sim_start`; each is taken a few seconds after it is due (a fixed,
+/// seeded delay). Explicit times are taken exactly then. Either way a snapshot exists
+/// only once its time has come and only if the server was replicating then.
+pub fn snapshots(
+    def: &SourceServerDef,
+    timeline: &Timeline,
+    sim_start: OffsetDateTime,
+    now: OffsetDateTime,
+    salt: u64,
+) -> Vec<RecoverySnapshot> {
+    let mut out = Vec::new();
+    let mut push = |expected: OffsetDateTime, taken: OffsetDateTime| {
+        if taken <= now && timeline.at(taken).takes_snapshots() {
+            out.push(snapshot(&def.id, expected, taken, salt));
+        }
+    };
+    match &def.snapshots {
+        SnapshotSpec::None => {}
+        SnapshotSpec::Every {
+            every_minutes,
+            for_hours,
+        } => {
+            let interval = ((every_minutes * 60e6).round() as i64).max(1);
+            let from = micros(sim_start - seconds(for_hours * 3600.0));
+            let first = from.div_euclid(interval) + i64::from(from.rem_euclid(interval) != 0);
+            let last = micros(now).div_euclid(interval);
+            let spread = (interval / 5).clamp(1, MAX_JITTER_US);
+            for k in first..=last {
+                let due = k * interval;
+                let jitter = (hash(salt, &def.id, due, 2) % spread as u64) as i64;
+                push(from_micros(due), from_micros(due + jitter));
+            }
+        }
+        SnapshotSpec::At(_) => {
+            let mut times = def.snapshots.times();
+            times.sort();
+            for t in times {
+                let t = from_micros(micros(t));
+                push(t, t);
+            }
+        }
+    }
+    out
+}
+
+fn snapshot(
+    server: &str,
+    expected: OffsetDateTime,
+    taken: OffsetDateTime,
+    salt: u64,
+) -> RecoverySnapshot {
+    let key = micros(expected);
+    RecoverySnapshot {
+        snapshot_id: format!("pit-{}", hex17(hash(salt, server, key, 0))),
+        source_server_id: server.to_owned(),
+        expected_timestamp: expected,
+        timestamp: taken,
+        ebs_snapshots: vec![format!("snap-{}", hex17(hash(salt, server, key, 1)))],
+    }
+}
+
+fn micros(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1000) as i64
+}
+
+fn from_micros(us: i64) -> OffsetDateTime {
+    OffsetDateTime::UNIX_EPOCH + Duration::microseconds(us)
+}
+
+/// SplitMix64's finalizer: a stable mix (the same on every build, unlike std's hasher).
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn hash(salt: u64, text: &str, n: i64, tag: u64) -> u64 {
+    let mut h = mix(salt);
+    for b in text.bytes() {
+        h = mix(h ^ u64::from(b));
+    }
+    mix(mix(h ^ n as u64) ^ tag)
+}
+
+/// 17 hex digits.
+fn hex17(h: u64) -> String {
+    format!("{h:016x}{:x}", mix(h) & 0xf)
+}
+
+/// `lagDuration` as ISO-8601 (`PT0S`, `PT1H2M3S`).
+pub fn iso_duration(d: Duration) -> String {
+    let total = d.whole_seconds().max(0);
+    let (h, m, s) = (total / 3600, total % 3600 / 60, total % 60);
+    let mut out = "PT".to_owned();
+    if h > 0 {
+        out.push_str(&format!("{h}H"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}M"));
+    }
+    if s > 0 || (h == 0 && m == 0) {
+        out.push_str(&format!("{s}S"));
+    }
+    out
+}
+
+/// True for a well-formed recovery snapshot ID (`pit-` + 17 letters or digits, the DRS
+/// model's pattern).
+pub fn is_snapshot_id(id: &str) -> bool {
+    id.strip_prefix("pit-")
+        .is_some_and(|rest| rest.len() == 17 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::{ResolvedDefaults, ServerSpec, resolve};
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2024-05-01 12:00:00 UTC);
+
+    fn def(spec: ServerSpec) -> SourceServerDef {
+        resolve(&spec, &ResolvedDefaults::default()).expect("valid")
+    }
+
+    #[test]
+    fn default_schedule_is_every_ten_minutes_for_a_day_and_goes_on() {
+        let d = def(ServerSpec::new("s-00000000000000001", 1.0));
+        let t = Timeline::from_def(&d, T0);
+        let at_start = snapshots(&d, &t, T0, T0, 7);
+        // 12:00 the day before up to 11:50 (12:00 today is taken a little after 12:00).
+        assert_eq!(at_start.len(), 144);
+        assert_eq!(at_start[0].expected_timestamp, T0 - Duration::hours(24));
+        assert!(at_start.windows(2).all(|w| w[0].timestamp < w[1].timestamp));
+        let later = snapshots(&d, &t, T0, T0 + Duration::minutes(31), 7);
+        assert_eq!(later.len(), 148);
+        // The same snapshot keeps its ID; IDs have the model's shape.
+        assert_eq!(later[0], at_start[0]);
+        assert!(
+            is_snapshot_id(&later[0].snapshot_id),
+            "{}",
+            later[0].snapshot_id
+        );
+        let ebs = &later[0].ebs_snapshots[0];
+        assert!(ebs.starts_with("snap-") && ebs.len() == 22, "{ebs}");
+        // Another seed, other IDs.
+        assert_ne!(
+            snapshots(&d, &t, T0, T0, 8)[0].snapshot_id,
+            at_start[0].snapshot_id
+        );
+    }
+
+    #[test]
+    fn a_stalled_server_has_snapshots_only_until_it_went_down() {
+        let d = def(ServerSpec::new("s-00000000000000001", 1.0)
+            .with_replication_state("STALLED")
+            .down_since_minutes(30.0));
+        assert_eq!(d.replication_error.as_deref(), Some("AGENT_NOT_SEEN"));
+        let t = Timeline::from_def(&d, T0);
+        let later = T0 + Duration::hours(2);
+        let snaps = snapshots(&d, &t, T0, later, 1);
+        let last = snaps.last().expect("snapshots before the outage");
+        assert!(last.timestamp <= T0 - Duration::minutes(30));
+        assert!(last.timestamp > T0 - Duration::minutes(41));
+        assert_eq!(t.last_seen(later), T0 - Duration::minutes(30));
+        assert_eq!(
+            t.not_replicating_since(later),
+            Some(T0 - Duration::minutes(30))
+        );
+    }
+
+    #[test]
+    fn outage_at_run_time_freezes_and_ending_it_resumes() {
+        let d = def(ServerSpec::new("s-00000000000000001", 1.0));
+        let mut t = Timeline::from_def(&d, T0);
+        let down = T0 + Duration::minutes(5);
+        t.set(down, "DISCONNECTED", Some("AGENT_NOT_SEEN".to_owned()));
+        let up = T0 + Duration::minutes(45);
+        let during = snapshots(&d, &t, T0, up, 3);
+        assert!(during.iter().all(|s| s.timestamp < down));
+        assert_eq!(t.last_seen(up), down);
+        t.set(up, "CONTINUOUS", None);
+        let after = snapshots(&d, &t, T0, up + Duration::minutes(20), 3);
+        assert_eq!(after.len(), during.len() + 2);
+        assert_eq!(
+            t.last_seen(up + Duration::minutes(20)),
+            up + Duration::minutes(20)
+        );
+    }
+
+    #[test]
+    fn explicit_times_and_none() {
+        let d = def(
+            ServerSpec::new("s-00000000000000001", 1.0).with_snapshots(SnapshotSpec::at(&[
+                T0 - Duration::hours(1),
+                T0 + Duration::minutes(1),
+            ])),
+        );
+        let t = Timeline::from_def(&d, T0);
+        let now = snapshots(&d, &t, T0, T0, 1);
+        assert_eq!(now.len(), 1);
+        assert_eq!(now[0].timestamp, T0 - Duration::hours(1));
+        assert_eq!(now[0].expected_timestamp, now[0].timestamp);
+        assert_eq!(snapshots(&d, &t, T0, T0 + Duration::minutes(2), 1).len(), 2);
+        let sync =
+            def(ServerSpec::new("s-00000000000000002", 1.0).with_replication_state("INITIAL_SYNC"));
+        let t = Timeline::from_def(&sync, T0);
+        assert!(snapshots(&sync, &t, T0, T0 + Duration::hours(1), 1).is_empty());
+    }
+
+    #[test]
+    fn durations_read_as_iso() {
+        assert_eq!(iso_duration(Duration::ZERO), "PT0S");
+        assert_eq!(iso_duration(Duration::seconds(3723)), "PT1H2M3S");
+        assert_eq!(iso_duration(Duration::minutes(30)), "PT30M");
+    }
+}
