@@ -1,0 +1,597 @@
+//! The contract between the generated state machine and the activity worker.
+//!
+//! Everything the two sides must agree on is defined here and nowhere else: activity names,
+//! the JSON each task receives and returns, the state paths the generated states read and
+//! write, the error names that Retry/Catch match and SendTaskFailure sends, the execution
+//! input, and the history table's keys. The generator renders these into ASL; the worker
+//! (de)serializes them; `drs-codegen contract` writes them to `statemachines/contract.json`
+//! for the CDK app.
+//!
+//! Field names on the wire are camelCase. Every task's result is written by ResultPath into
+//! one fixed place in the execution state, so a later state never reads a path that may not
+//! exist (LocalStack and AWS fail such a state with `States.Runtime`).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Bumped when a task's input or output changes shape in a way an older worker cannot read.
+pub const CONTRACT_VERSION: u32 = 1;
+
+/// Prefix of the deployed activity names (`drs-waves-preflight`, ...) unless configured.
+pub const DEFAULT_ACTIVITY_PREFIX: &str = "drs-waves";
+/// Name of the DynamoDB history table unless configured.
+pub const DEFAULT_HISTORY_TABLE: &str = "drs-waves-history";
+
+/// Tag keys put on every DRS job so a retried start task can find the jobs it already made.
+pub mod job_tags {
+    /// The Step Functions execution ARN.
+    pub const EXECUTION: &str = "drs-waves:execution";
+    /// The wave's name.
+    pub const WAVE: &str = "drs-waves:wave";
+    /// Which chunk of a wave split over several jobs (`1`, `2`, ...).
+    pub const CHUNK: &str = "drs-waves:chunk";
+    /// The plan's name.
+    pub const PLAN: &str = "drs-waves:plan";
+}
+
+/// One activity per kind of task. A deployment has one activity ARN per kind, shared by all
+/// plans, and one worker process polls all of them.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Activity {
+    /// Validates the execution input, resolves every wave's servers, checks replication and
+    /// quotas, takes the plan's run lock and creates the history record.
+    Preflight,
+    /// StartRecovery for one wave (split into jobs of at most the per-job limit).
+    StartWave,
+    /// DescribeJobs for one wave's jobs: a verdict and the next wait.
+    CheckWave,
+    /// Final status, history, drill clean-up, lock release.
+    Finish,
+    /// Records a failure in the history, cleans up, releases the lock.
+    RecordFailure,
+}
+
+impl Activity {
+    pub const ALL: [Activity; 5] = [
+        Activity::Preflight,
+        Activity::StartWave,
+        Activity::CheckWave,
+        Activity::Finish,
+        Activity::RecordFailure,
+    ];
+
+    /// The activity's short name; deployed as `<prefix>-<name>`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activity::Preflight => "preflight",
+            Activity::StartWave => "start-wave",
+            Activity::CheckWave => "check-wave",
+            Activity::Finish => "finish",
+            Activity::RecordFailure => "record-failure",
+        }
+    }
+
+    /// The definitionSubstitutions key that stands for this activity's ARN in generated ASL
+    /// (`${PreflightActivityArn}`).
+    pub fn placeholder(self) -> &'static str {
+        match self {
+            Activity::Preflight => "PreflightActivityArn",
+            Activity::StartWave => "StartWaveActivityArn",
+            Activity::CheckWave => "CheckWaveActivityArn",
+            Activity::Finish => "FinishActivityArn",
+            Activity::RecordFailure => "RecordFailureActivityArn",
+        }
+    }
+
+    /// The deployed activity name for a prefix.
+    pub fn deployed_name(self, prefix: &str) -> String {
+        format!("{prefix}-{}", self.name())
+    }
+
+    pub fn from_name(name: &str) -> Option<Activity> {
+        Activity::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
+/// Error names sent with SendTaskFailure and matched by the generated Retry/Catch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorName {
+    /// The execution input is malformed (unknown mode, unknown field, not an object).
+    InvalidInput,
+    /// A RECOVERY whose `confirm` is missing or does not name the plan.
+    RecoveryNotConfirmed,
+    /// Servers unknown, not replicating, already in an active job, or the plan exceeds quotas.
+    PreflightFailed,
+    /// Another execution of the same plan holds the run lock.
+    PlanAlreadyRunning,
+    /// DRS refused a job for a quota (ServiceQuotaExceededException) at launch time.
+    QuotaExceeded,
+    /// A wave failed (a required server FAILED, or the launch timeout passed). Raised by the
+    /// generated failure states, never retried.
+    WaveFailed,
+    /// DRS or DynamoDB throttled us; retried with backoff.
+    Throttled,
+    /// A 5xx, a network failure, or a conditional write lost to a concurrent retry; retried.
+    Transient,
+    /// The worker lacks permission for a DRS or DynamoDB call.
+    AccessDenied,
+    /// An answer the worker cannot make sense of, or a bug. Not retried.
+    Internal,
+}
+
+impl ErrorName {
+    pub const ALL: [ErrorName; 10] = [
+        ErrorName::InvalidInput,
+        ErrorName::RecoveryNotConfirmed,
+        ErrorName::PreflightFailed,
+        ErrorName::PlanAlreadyRunning,
+        ErrorName::QuotaExceeded,
+        ErrorName::WaveFailed,
+        ErrorName::Throttled,
+        ErrorName::Transient,
+        ErrorName::AccessDenied,
+        ErrorName::Internal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorName::InvalidInput => "DrsWaves.InvalidInput",
+            ErrorName::RecoveryNotConfirmed => "DrsWaves.RecoveryNotConfirmed",
+            ErrorName::PreflightFailed => "DrsWaves.PreflightFailed",
+            ErrorName::PlanAlreadyRunning => "DrsWaves.PlanAlreadyRunning",
+            ErrorName::QuotaExceeded => "DrsWaves.QuotaExceeded",
+            ErrorName::WaveFailed => "DrsWaves.WaveFailed",
+            ErrorName::Throttled => "DrsWaves.Throttled",
+            ErrorName::Transient => "DrsWaves.Transient",
+            ErrorName::AccessDenied => "DrsWaves.AccessDenied",
+            ErrorName::Internal => "DrsWaves.Internal",
+        }
+    }
+
+    /// Whether the generated Retry retries a task that failed with this error.
+    pub fn retryable(self) -> bool {
+        matches!(self, ErrorName::Throttled | ErrorName::Transient)
+    }
+
+    pub fn from_str_name(name: &str) -> Option<ErrorName> {
+        ErrorName::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+}
+
+/// Step Functions' own error names that the generated Retry also matches: a task whose worker
+/// died stops heartbeating, and the retried task is picked up by another worker (which finds the
+/// jobs the first one made). Locally a heartbeat timeout surfaces as `States.Timeout`.
+pub const RETRYABLE_STATES_ERRORS: [&str; 2] = ["States.HeartbeatTimeout", "States.Timeout"];
+
+/// SendTaskFailure limits (REFERENCE.md): longer values are truncated by the worker.
+pub const MAX_ERROR_CHARS: usize = 256;
+pub const MAX_CAUSE_CHARS: usize = 32_768;
+/// SendTaskSuccess output limit in bytes.
+pub const MAX_OUTPUT_BYTES: usize = 262_144;
+
+/// What an execution does: a drill launches drill instances; a recovery launches production
+/// recovery instances and must name the plan in `confirm`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Mode {
+    Drill,
+    Recovery,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Drill => "DRILL",
+            Mode::Recovery => "RECOVERY",
+        }
+    }
+}
+
+/// The input of StartExecution: `{"mode": "DRILL"}` or
+/// `{"mode": "RECOVERY", "confirm": "<plan name>"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "drs-waves execution input")]
+pub struct ExecutionInput {
+    /// DRILL launches drill instances (what schedules start); RECOVERY launches production
+    /// recovery instances.
+    pub mode: Mode,
+    /// Required for RECOVERY: the plan's name, typed again as a confirmation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<String>,
+}
+
+/// What a wave does when it fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFailure {
+    /// Fail the execution: later waves never start.
+    #[default]
+    Stop,
+    /// Record the failure and go on with the next wave.
+    Continue,
+}
+
+/// Bounds of the adaptive wait between two checks of a launching wave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PollingBounds {
+    /// Shortest wait between checks, in seconds.
+    pub min_wait_seconds: u32,
+    /// Longest wait between checks, in seconds.
+    pub max_wait_seconds: u32,
+    /// How long a launch is expected to take; waits are long before it and short near it.
+    pub expected_launch_seconds: u32,
+}
+
+/// One wave as the worker needs it, every default applied. Rendered into the task input by
+/// the generator as a constant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WaveSpec {
+    /// 1-based position in the plan.
+    pub index: u32,
+    pub name: String,
+    /// Explicit source server IDs.
+    #[serde(default)]
+    pub server_ids: Vec<String>,
+    /// Every source server carrying all of these tags (resolved at run time).
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Servers whose failure does not fail the wave.
+    #[serde(default)]
+    pub optional: Vec<String>,
+    pub launch_timeout_seconds: u32,
+    pub on_failure: OnFailure,
+    pub polling: PollingBounds,
+}
+
+/// The whole plan as preflight needs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanSpec {
+    pub name: String,
+    /// Terminate a drill's recovery instances when the execution ends.
+    pub terminate_drill_instances: bool,
+    pub waves: Vec<WaveSpec>,
+}
+
+/// The execution, from the context object (`$$.Execution`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionRef {
+    /// The execution ARN: the history record's key.
+    pub id: String,
+    pub name: String,
+    pub start_time: String,
+}
+
+/// Input of the preflight task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PreflightInput {
+    pub execution: ExecutionRef,
+    /// The execution input as given (validated by the worker against [`ExecutionInput`]).
+    pub input: serde_json::Value,
+    pub plan: PlanSpec,
+    pub heartbeat_seconds: u32,
+}
+
+/// Output of preflight, kept at [`paths::RUN`] for the rest of the execution.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunContext {
+    pub execution_id: String,
+    pub execution_name: String,
+    pub plan_name: String,
+    pub mode: Mode,
+    /// Copied from the input: the start task checks a RECOVERY's confirmation again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<String>,
+    pub started_at: String,
+    pub terminate_drill_instances: bool,
+    pub wave_count: u32,
+    /// Servers resolved at preflight across all waves.
+    pub server_count: u32,
+}
+
+/// Status of a wave as the Choice state reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WaveStatus {
+    Launching,
+    Succeeded,
+    Failed,
+}
+
+impl WaveStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaveStatus::Launching => "LAUNCHING",
+            WaveStatus::Succeeded => "SUCCEEDED",
+            WaveStatus::Failed => "FAILED",
+        }
+    }
+}
+
+/// Server counts of a wave: no per-server detail travels in the state (DynamoDB holds it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerCounts {
+    pub total: u32,
+    pub launched: u32,
+    pub failed: u32,
+    /// PENDING or IN_PROGRESS.
+    pub launching: u32,
+    /// Of `failed`, how many are optional.
+    pub optional_failed: u32,
+}
+
+/// A wave's place in the state, written by the start task and rewritten by each check, at
+/// [`paths::wave_state`]. Carries what the Wait (nextWaitSeconds), the Choice (status) and the
+/// next check (jobIds, startedAt, checks) need.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WaveState {
+    pub wave: String,
+    pub index: u32,
+    pub status: WaveStatus,
+    pub job_ids: Vec<String>,
+    /// When the start task launched the wave (RFC 3339).
+    pub started_at: String,
+    /// When the verdict was reached (RFC 3339), empty while launching.
+    #[serde(default)]
+    pub ended_at: String,
+    /// How many checks have run.
+    pub checks: u32,
+    /// Seconds the Wait state waits before the next check.
+    pub next_wait_seconds: u32,
+    pub servers: ServerCounts,
+    /// Why the wave failed, in words; empty otherwise. Always present so the generated
+    /// failure state can read it.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Input of the start-wave task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StartWaveInput {
+    pub run: RunContext,
+    pub wave: WaveSpec,
+    pub heartbeat_seconds: u32,
+}
+
+/// Input of the check-wave task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckWaveInput {
+    pub run: RunContext,
+    pub wave: WaveSpec,
+    /// The wave's state as the previous start or check left it.
+    pub state: WaveState,
+    pub heartbeat_seconds: u32,
+}
+
+/// Input of the finish task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FinishInput {
+    pub run: RunContext,
+    /// Every wave's state, keyed as under [`paths::WAVES`] (`w1`, `w2`, ...).
+    pub waves: BTreeMap<String, WaveState>,
+    pub heartbeat_seconds: u32,
+}
+
+/// How an execution that reached its finish step ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Outcome {
+    /// Every wave succeeded.
+    Succeeded,
+    /// Some wave with `onFailure: continue` failed; the others ran.
+    SucceededWithFailures,
+}
+
+/// One line of the final summary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WaveSummary {
+    pub wave: String,
+    pub status: WaveStatus,
+    pub job_ids: Vec<String>,
+    pub duration_seconds: u64,
+    pub servers: ServerCounts,
+}
+
+/// Output of the finish task, at [`paths::RESULT`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FinishOutput {
+    pub outcome: Outcome,
+    pub waves: Vec<WaveSummary>,
+    /// TERMINATE jobs started to clean up a drill's instances.
+    pub terminate_job_ids: Vec<String>,
+}
+
+/// What a Catch writes at [`paths::ERROR`] (Step Functions' own shape).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CaughtError {
+    #[serde(rename = "Error")]
+    pub error: String,
+    #[serde(rename = "Cause", default)]
+    pub cause: String,
+}
+
+/// Input of the record-failure task. The failure may come before preflight finished, so the
+/// task takes the whole state and reads what is there.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordFailureInput {
+    pub execution: ExecutionRef,
+    pub plan_name: String,
+    /// The whole execution state: `run`, `waves` and `error` when they exist.
+    pub state: serde_json::Value,
+    pub heartbeat_seconds: u32,
+}
+
+/// Output of record-failure, at [`paths::FAILURE`]; the final Fail state reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordFailureOutput {
+    pub error: String,
+    pub cause: String,
+    pub terminate_job_ids: Vec<String>,
+}
+
+/// Where each task's result lives in the execution state (JSONPath).
+pub mod paths {
+    /// Preflight's [`super::RunContext`].
+    pub const RUN: &str = "$.run";
+    /// Object of every wave's [`super::WaveState`], keyed `w1`, `w2`, ...
+    pub const WAVES: &str = "$.waves";
+    /// What a Catch caught ([`super::CaughtError`]).
+    pub const ERROR: &str = "$.error";
+    /// Record-failure's [`super::RecordFailureOutput`].
+    pub const FAILURE: &str = "$.failure";
+    /// Finish's [`super::FinishOutput`].
+    pub const RESULT: &str = "$.result";
+
+    /// The whole state (a task that takes everything, such as record-failure).
+    pub const STATE: &str = "$";
+    /// The execution input's mode, read by the first Choice state.
+    pub const INPUT_MODE: &str = "$.mode";
+    /// The execution input's confirmation, read by the first Choice state.
+    pub const INPUT_CONFIRM: &str = "$.confirm";
+    /// The name and cause of what a Catch caught, read by the final Fail state.
+    pub const ERROR_NAME: &str = "$.error.Error";
+    pub const ERROR_CAUSE: &str = "$.error.Cause";
+    /// Where record-failure's own Catch puts its error, so the original `$.error` survives.
+    pub const RECORD_FAILURE_ERROR: &str = "$.recordFailureError";
+
+    /// The context object's execution fields (the [`super::ExecutionRef`] a task gets).
+    pub const CONTEXT_EXECUTION_ID: &str = "$$.Execution.Id";
+    pub const CONTEXT_EXECUTION_NAME: &str = "$$.Execution.Name";
+    pub const CONTEXT_EXECUTION_START_TIME: &str = "$$.Execution.StartTime";
+
+    /// The key of a wave under `$.waves`.
+    pub fn wave_key(index: u32) -> String {
+        format!("w{index}")
+    }
+
+    /// `$.waves.w<index>`.
+    pub fn wave_state(index: u32) -> String {
+        format!("{WAVES}.{}", wave_key(index))
+    }
+
+    /// A wave's [`super::WaveState::status`], read by its Choice state.
+    pub fn wave_status(index: u32) -> String {
+        format!("{}.status", wave_state(index))
+    }
+
+    /// A wave's [`super::WaveState::next_wait_seconds`], read by its Wait state.
+    pub fn wave_next_wait_seconds(index: u32) -> String {
+        format!("{}.nextWaitSeconds", wave_state(index))
+    }
+
+    /// A wave's [`super::WaveState::reason`], read by its failure state.
+    pub fn wave_reason(index: u32) -> String {
+        format!("{}.reason", wave_state(index))
+    }
+}
+
+/// The history table's keys and indexes (the item shapes are the worker's; see its crate docs).
+pub mod history {
+    /// Partition key (S): `EXEC#<execution ARN>` for an execution's items, `LOCK#<plan>` for a
+    /// plan's run lock.
+    pub const PARTITION_KEY: &str = "pk";
+    /// Sort key (S): `EXECUTION`, `WAVE#0001`, `WAVE#0001#JOB#<jobID>`, `LOCK`.
+    pub const SORT_KEY: &str = "sk";
+    /// GSI: executions by status, newest first: "what is running now".
+    pub const STATUS_INDEX: &str = "status-index";
+    pub const STATUS_INDEX_PARTITION_KEY: &str = "executionStatus";
+    pub const STATUS_INDEX_SORT_KEY: &str = "startedAt";
+    /// GSI: executions of a plan, newest first: "recent drills of billing".
+    pub const PLAN_INDEX: &str = "plan-index";
+    pub const PLAN_INDEX_PARTITION_KEY: &str = "planName";
+    pub const PLAN_INDEX_SORT_KEY: &str = "startedAt";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn activity_names_round_trip_and_are_unique() {
+        let mut names: Vec<_> = Activity::ALL.iter().map(|a| a.name()).collect();
+        for a in Activity::ALL {
+            assert_eq!(Activity::from_name(a.name()), Some(a));
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Activity::ALL.len());
+    }
+
+    #[test]
+    fn error_names_fit_send_task_failure_and_round_trip() {
+        for e in ErrorName::ALL {
+            assert!(e.as_str().len() <= MAX_ERROR_CHARS);
+            assert_eq!(ErrorName::from_str_name(e.as_str()), Some(e));
+        }
+    }
+
+    #[test]
+    fn execution_input_rejects_unknown_fields_and_modes() {
+        let ok: ExecutionInput = serde_json::from_str(r#"{"mode":"DRILL"}"#).expect("drill");
+        assert_eq!(ok.mode, Mode::Drill);
+        assert!(
+            serde_json::from_str::<ExecutionInput>(r#"{"mode":"DRILL","confirmation":"x"}"#)
+                .is_err()
+        );
+        assert!(serde_json::from_str::<ExecutionInput>(r#"{"mode":"drill"}"#).is_err());
+    }
+
+    #[test]
+    fn wave_state_paths() {
+        assert_eq!(paths::wave_state(3), "$.waves.w3");
+    }
+
+    #[test]
+    fn wave_field_paths_name_fields_of_the_serialized_wave_state() {
+        let state = WaveState {
+            wave: "w".into(),
+            index: 2,
+            status: WaveStatus::Launching,
+            job_ids: vec![],
+            started_at: String::new(),
+            ended_at: String::new(),
+            checks: 0,
+            next_wait_seconds: 7,
+            servers: ServerCounts::default(),
+            reason: "why".into(),
+        };
+        let value = serde_json::to_value(&state).expect("serialize");
+        let field = |path: String| {
+            let key = path
+                .rsplit('.')
+                .next()
+                .map(str::to_owned)
+                .unwrap_or_default();
+            value.get(key).cloned()
+        };
+        assert_eq!(
+            field(paths::wave_status(2)),
+            Some(serde_json::json!("LAUNCHING"))
+        );
+        assert_eq!(
+            field(paths::wave_next_wait_seconds(2)),
+            Some(serde_json::json!(7))
+        );
+        assert_eq!(field(paths::wave_reason(2)), Some(serde_json::json!("why")));
+    }
+}
