@@ -2,14 +2,17 @@
 //! loopback ports, and builds SDK clients for them.
 //!
 //! - [`free_port`], [`wait_for_port`], [`wait_for_http`]: ports and readiness with a deadline.
-//! - [`ChildGuard`]: a child process stopped by PID when dropped (SIGTERM, a bounded wait,
-//!   then SIGKILL of the same PID), so a failing test leaves nothing running.
+//! - [`ChildGuard`]: a child process in a process group of its own, its output on `/dev/null`
+//!   or a log file (never the test runner's), stopped with its whole group when dropped
+//!   (SIGTERM, a bounded wait, then SIGKILL), so a failing test leaves nothing running.
+//! - [`process_running`], [`wait_until_gone`]: whether a PID still runs, with a deadline.
 //! - [`Moto`]: moto's server (DynamoDB) from the project's venv (`scripts/bootstrap.sh`).
 //! - [`sdk_config`] and the client builders: a local endpoint, test credentials, fast retries.
 //! - drs-sim is re-exported as [`drs_sim`]; start it in-process with `drs_sim::Simulator::start`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -111,30 +114,44 @@ fn http_status(authority: &str, path: &str) -> Result<u16> {
         .ok_or_else(|| anyhow!("not an HTTP answer: {line:?}"))
 }
 
-/// A child process that is stopped, by its PID, when the guard is dropped.
+/// A child process, in a process group of its own, that is stopped with that whole group when
+/// the guard is dropped.
+///
+/// The child never shares the test runner's stdin, stdout or stderr: [`ChildGuard::spawn`]
+/// gives it `/dev/null`, [`ChildGuard::spawn_logged`] a log file. A descendant left running
+/// with the runner's stdout would hold the pipe of `cargo test | tee` open, and `tee` (so the
+/// test command) would wait for it.
 pub struct ChildGuard {
     name: String,
     child: Option<Child>,
+    /// The group's ID: the child's PID (`process_group(0)`).
+    pgid: u32,
+    /// Whether the child (the group leader) has been reaped: until then its PID, so the
+    /// group's ID, cannot be given to another process.
+    reaped: bool,
     log: Option<PathBuf>,
 }
 
 /// How long a dropped guard waits after SIGTERM before SIGKILL.
 pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(5);
 
+/// How long to wait for a SIGKILLed group to be gone (SIGKILL cannot be ignored; a process in
+/// uninterruptible sleep can delay it).
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
 impl ChildGuard {
-    /// Spawns `command`; `name` is for messages.
+    /// Spawns `command` in a process group of its own, with stdin, stdout and stderr on
+    /// `/dev/null` (use [`ChildGuard::spawn_logged`] to keep its output); `name` is for messages.
     pub fn spawn(name: &str, command: &mut Command) -> Result<Self> {
-        let child = command
-            .spawn()
-            .with_context(|| format!("starting {name}: {command:?}"))?;
-        Ok(ChildGuard {
-            name: name.to_string(),
-            child: Some(child),
-            log: None,
-        })
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        Self::spawn_in_group(name, command, None)
     }
 
-    /// Spawns `command` with stdout and stderr appended to `log` (stdin closed).
+    /// Spawns `command` in a process group of its own, with stdout and stderr appended to
+    /// `log` (stdin on `/dev/null`).
     pub fn spawn_logged(name: &str, command: &mut Command, log: &Path) -> Result<Self> {
         let out = std::fs::OpenOptions::new()
             .create(true)
@@ -143,11 +160,25 @@ impl ChildGuard {
             .with_context(|| format!("opening {}", log.display()))?;
         let err = out.try_clone()?;
         command.stdin(Stdio::null()).stdout(out).stderr(err);
-        let mut guard = Self::spawn(name, command)?;
-        guard.log = Some(log.to_path_buf());
-        Ok(guard)
+        Self::spawn_in_group(name, command, Some(log.to_path_buf()))
     }
 
+    fn spawn_in_group(name: &str, command: &mut Command, log: Option<PathBuf>) -> Result<Self> {
+        // Its own group: stop() and kill() signal the group, so whatever it forked goes too.
+        command.process_group(0);
+        let child = command
+            .spawn()
+            .with_context(|| format!("starting {name}: {command:?}"))?;
+        Ok(ChildGuard {
+            name: name.to_string(),
+            pgid: child.id(),
+            child: Some(child),
+            reaped: false,
+            log,
+        })
+    }
+
+    /// The child's PID (also its process group's ID), while the guard still owns it.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
@@ -171,26 +202,25 @@ impl ChildGuard {
         String::from_utf8_lossy(&text[start..]).into_owned()
     }
 
-    /// Exited already? (Reaps it if so.)
+    /// Exited already? (Reaps it if so; processes it started may still run, see
+    /// [`ChildGuard::stop`].)
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
-        self.child
+        let status = self
+            .child
             .as_mut()
-            .and_then(|c| c.try_wait().ok().flatten())
+            .and_then(|c| c.try_wait().ok().flatten());
+        if status.is_some() {
+            self.reaped = true;
+        }
+        status
     }
 
-    /// Sends a signal (`TERM`, `INT`, `KILL`, ...) to its PID.
+    /// Sends a signal (`TERM`, `INT`, `KILL`, ...) to its PID only (not to its group).
     pub fn signal(&self, signal: &str) -> Result<()> {
         let pid = self
             .pid()
             .ok_or_else(|| anyhow!("{} is already stopped", self.name))?;
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(pid.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .context("running kill")?;
-        if !status.success() && self.child.is_some() {
+        if !send_signal(signal, &pid.to_string())? && self.child.is_some() {
             bail!("kill -{signal} {pid} ({}) failed", self.name);
         }
         Ok(())
@@ -210,34 +240,110 @@ impl ChildGuard {
         }
     }
 
-    /// SIGTERM, wait up to `grace`, then SIGKILL the same PID. Returns how it exited.
+    /// Stops the child and everything in its process group: SIGTERM to the group, a wait of up
+    /// to `grace` for the group to be empty, then SIGKILL to the group. Returns how the child
+    /// exited (None if the guard had stopped it before).
     pub fn stop(&mut self, grace: Duration) -> Option<ExitStatus> {
-        let mut child = self.child.take()?;
-        if let Ok(Some(status)) = child.try_wait() {
-            return Some(status);
+        self.child.as_ref()?;
+        self.signal_group("TERM");
+        let deadline = Instant::now() + grace;
+        while self.group_running() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
         }
-        self.child = Some(child);
-        let _ = self.signal("TERM");
-        if let Some(status) = self.wait_timeout(grace) {
-            self.child = None;
-            return Some(status);
+        self.kill()
+    }
+
+    /// SIGKILL to its process group now (an abrupt crash), and reap it. Returns how the child
+    /// exited (None if the guard had stopped it before).
+    pub fn kill(&mut self) -> Option<ExitStatus> {
+        self.child.as_ref()?;
+        if self.group_running() {
+            self.signal_group("KILL");
+            let deadline = Instant::now() + KILL_WAIT;
+            while self.group_running() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
         let mut child = self.child.take()?;
-        let _ = child.kill();
+        self.reaped = true;
         child.wait().ok()
     }
 
-    /// SIGKILL now (an abrupt crash), and reap it.
-    pub fn kill(&mut self) -> Option<ExitStatus> {
-        let mut child = self.child.take()?;
-        let _ = child.kill();
-        child.wait().ok()
+    /// Whether a process of its group, the child included, still runs (zombies do not count).
+    fn group_running(&self) -> bool {
+        // The leader, not yet reaped, is the cheap check; the scan of /proc only once it is gone.
+        (!self.reaped && process_running(self.pgid)) || group_members(self.pgid).next().is_some()
+    }
+
+    /// Signals the whole group. Once the child has been reaped, only while the group still has
+    /// members: an empty group's ID may belong to another process by now.
+    fn signal_group(&self, signal: &str) {
+        if self.reaped && !self.group_running() {
+            return;
+        }
+        let _ = send_signal(signal, &format!("-{}", self.pgid));
     }
 }
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         self.stop(DEFAULT_STOP_GRACE);
+    }
+}
+
+/// `kill -SIGNAL -- TARGET` (`TARGET` a PID, or `-PGID` for a group); whether it succeeded.
+/// kill(1) rather than kill(2): the workspace forbids unsafe code.
+fn send_signal(signal: &str, target: &str) -> Result<bool> {
+    Ok(Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg("--")
+        .arg(target)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .context("running kill")?
+        .success())
+}
+
+/// The state (`R`, `S`, `Z`, ...) and process group of `pid`, from `/proc/PID/stat`.
+fn proc_state_and_group(pid: u32) -> Option<(char, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let pgrp = fields.nth(1)?.parse().ok()?;
+    Some((state, pgrp))
+}
+
+/// Whether `pid` is a running process (a zombie, which has exited, is not).
+pub fn process_running(pid: u32) -> bool {
+    matches!(proc_state_and_group(pid), Some((state, _)) if state != 'Z')
+}
+
+/// The running processes (not zombies) of process group `pgid`.
+fn group_members(pgid: u32) -> impl Iterator<Item = u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(move |&pid| {
+            matches!(proc_state_and_group(pid), Some((state, group)) if group == pgid && state != 'Z')
+        })
+}
+
+/// Waits up to `timeout` for `pid` to be gone (or a zombie); whether it is.
+pub fn wait_until_gone(pid: u32, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if !process_running(pid) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -382,29 +488,116 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    /// A `sh -c SCRIPT` guard whose script writes a PID to the file `$F`; returns the guard
+    /// and that PID, read with a deadline.
+    fn spawn_writing_pid(script: &str) -> (ChildGuard, u32) {
+        let file = std::env::temp_dir().join(unique_name("drs-harness-pid"));
+        let guard = ChildGuard::spawn(
+            "sh",
+            Command::new("sh").args(["-c", script]).env("F", &file),
+        )
+        .expect("spawn");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let pid = loop {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            if text.ends_with('\n') {
+                break text.trim().parse::<u32>().expect("a PID");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{script}: no PID in {}",
+                file.display()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let _ = std::fs::remove_file(&file);
+        (guard, pid)
+    }
 
     #[test]
     fn a_dropped_guard_stops_its_process_by_pid() {
         let guard = ChildGuard::spawn("sleep", Command::new("sleep").arg("300")).expect("spawn");
         let pid = guard.pid().expect("pid");
+        assert!(process_running(pid));
         drop(guard);
-        let alive = Command::new("kill")
-            .args(["-0", &pid.to_string()])
-            .status()
-            .expect("kill -0");
-        assert!(!alive.success(), "process {pid} still running");
+        assert!(!process_running(pid), "process {pid} still running");
     }
 
     #[test]
-    fn stop_escalates_to_sigkill_when_sigterm_is_ignored() {
-        let mut guard = ChildGuard::spawn(
-            "trap",
-            Command::new("sh").args(["-c", "trap '' TERM; sleep 300 & wait"]),
-        )
-        .expect("spawn");
-        std::thread::sleep(Duration::from_millis(100));
+    fn stop_escalates_to_sigkill_when_sigterm_is_ignored_and_leaves_no_grandchild() {
+        // The grandchild inherits the ignored SIGTERM: only SIGKILL to the group stops it.
+        let (mut guard, grandchild) =
+            spawn_writing_pid("trap '' TERM; sleep 300 & echo $! > \"$F\"; wait");
+        let child = guard.pid().expect("pid");
+        let started = Instant::now();
         let status = guard.stop(Duration::from_millis(300)).expect("stopped");
-        assert!(!status.success());
+        assert_eq!(status.signal(), Some(9), "{status:?}: not SIGKILLed");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(!process_running(child), "child {child} still running");
+        assert!(
+            wait_until_gone(grandchild, Duration::from_secs(5)),
+            "grandchild {grandchild} (sleep 300) still running after stop"
+        );
+    }
+
+    #[test]
+    fn a_dropped_guard_stops_what_its_child_left_behind() {
+        // The child dies of SIGTERM at once; its child ignores SIGTERM and stays in the group.
+        let (mut guard, grandchild) =
+            spawn_writing_pid("(trap '' TERM; exec sleep 300) & echo $! > \"$F\"; wait");
+        let status = guard.stop(Duration::from_millis(300)).expect("stopped");
+        assert_eq!(
+            status.signal(),
+            Some(15),
+            "{status:?}: the child ignored SIGTERM?"
+        );
+        assert!(
+            wait_until_gone(grandchild, Duration::from_secs(5)),
+            "grandchild {grandchild} (sleep 300) still running after stop"
+        );
+    }
+
+    #[test]
+    fn kill_stops_the_whole_group() {
+        let (mut guard, grandchild) = spawn_writing_pid("sleep 300 & echo $! > \"$F\"; wait");
+        let status = guard.kill().expect("killed");
+        assert_eq!(status.signal(), Some(9), "{status:?}");
+        assert!(
+            wait_until_gone(grandchild, Duration::from_secs(5)),
+            "grandchild {grandchild} still running after kill"
+        );
+        assert!(guard.kill().is_none() && guard.stop(Duration::ZERO).is_none());
+    }
+
+    #[test]
+    fn children_lead_their_own_group_and_never_get_the_runners_output() {
+        let guard = ChildGuard::spawn("sleep", Command::new("sleep").arg("300")).expect("spawn");
+        let pid = guard.pid().expect("pid");
+        assert_eq!(proc_state_and_group(pid).map(|(_, g)| g), Some(pid));
+        for fd in 0..3 {
+            let target = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).expect("fd");
+            assert_eq!(target, Path::new("/dev/null"), "fd {fd}");
+        }
+        drop(guard);
+
+        let log = std::env::temp_dir().join(format!("{}.log", unique_name("drs-harness")));
+        let guard = ChildGuard::spawn_logged("sleep", Command::new("sleep").arg("300"), &log)
+            .expect("spawn");
+        let pid = guard.pid().expect("pid");
+        let log = log.canonicalize().expect("log");
+        assert_eq!(proc_state_and_group(pid).map(|(_, g)| g), Some(pid));
+        let fd = |n: u32| std::fs::read_link(format!("/proc/{pid}/fd/{n}")).expect("fd");
+        assert_eq!(fd(0), Path::new("/dev/null"));
+        assert_eq!(fd(1), log);
+        assert_eq!(fd(2), log);
+        drop(guard);
+        let _ = std::fs::remove_file(&log);
     }
 
     #[tokio::test]
