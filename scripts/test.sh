@@ -12,6 +12,10 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
+# The closing verdict (scripts/lib/tally.sh) first proves that it fails a failing run.
+bash scripts/lib/test-tally.sh
+. scripts/lib/tally.sh
+
 bash scripts/bootstrap.sh
 
 # Formatting and lints first: they fail fast and need no services.
@@ -31,14 +35,12 @@ export DRS_WAVES_E2E_STACK_ENV="$STACK_DIR/env"
 
 RESULTS="$STACK_DIR/test-output.log"
 # Several end-to-end executions wait on the engine at once; four threads keep both cores busy.
-cargo test --workspace --locked -- --test-threads=4 2>&1 | tee "$RESULTS"
-npm test --prefix cdk 2>&1 | tee -a "$RESULTS"
+cargo_status=0
+cargo test --workspace --locked -- --test-threads=4 2>&1 | tee "$RESULTS" || cargo_status=$?
+npm_status=0
+npm test --prefix cdk 2>&1 | tee -a "$RESULTS" || npm_status=$?
 
 # One closing line for the whole run: cargo prints a result line per test binary (many of
-# them "0 passed" for binaries without tests), node's runner its own totals.
-awk '
-    /^test result: / { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-    /^# pass / { p += $3 }
-    /^# fail / { f += $3 }
-    END { printf "scripts/test.sh: all tests passed\ntests: %d passed, %d failed\n", p, f }
-' "$RESULTS"
+# them "0 passed" for binaries without tests), node's runner its own totals. The script fails,
+# with no success line, when a runner failed, a count of failures is not 0, or no test passed.
+tests_verdict "$RESULTS" "cargo test=$cargo_status" "npm test=$npm_status"
