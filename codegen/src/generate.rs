@@ -18,8 +18,8 @@ use crate::asl::{
 };
 use crate::budget;
 use crate::contract::{
-    Activity, CONTRACT_VERSION, ErrorName, Mode, OnFailure, RETRYABLE_STATES_ERRORS, WaveSpec,
-    WaveStatus, paths,
+    Activity, ActivityArnError, ActivityArns, CONTRACT_VERSION, ErrorName, Mode, OnFailure,
+    RETRYABLE_STATES_ERRORS, WaveSpec, WaveStatus, paths,
 };
 use crate::plan::Plan;
 
@@ -74,69 +74,15 @@ pub enum ActivityResources {
     Arns(BTreeMap<Activity, String>),
 }
 
-/// Why `--activity-arn` values were refused.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ResourceError {
-    #[error("--activity-arn {0:?}: expected NAME=ARN")]
-    Malformed(String),
-    #[error("--activity-arn {name:?}: unknown activity; the activities are {known}")]
-    UnknownActivity { name: String, known: String },
-    #[error("--activity-arn {name}: given twice")]
-    Duplicate { name: String },
-    #[error(
-        "--activity-arn {name}={arn:?}: not an activity ARN (arn:<partition>:states:<region>:<account>:activity:<name>)"
-    )]
-    NotAnActivityArn { name: String, arn: String },
-    #[error("--activity-arn: missing {missing}; give all five activities or none")]
-    Missing { missing: String },
-}
-
 impl ActivityResources {
-    /// Parses `NAME=ARN` pairs; none means placeholders.
-    pub fn from_pairs<S: AsRef<str>>(pairs: &[S]) -> Result<ActivityResources, ResourceError> {
-        if pairs.is_empty() {
+    /// Parses `NAME=ARN` pairs (the contract's one parser); none means placeholders.
+    pub fn from_pairs<S: AsRef<str>>(pairs: &[S]) -> Result<ActivityResources, ActivityArnError> {
+        if pairs.iter().all(|p| p.as_ref().trim().is_empty()) {
             return Ok(ActivityResources::Placeholders);
         }
-        let mut arns = BTreeMap::new();
-        for pair in pairs {
-            let pair = pair.as_ref();
-            let (name, arn) = pair
-                .split_once('=')
-                .ok_or_else(|| ResourceError::Malformed(pair.to_owned()))?;
-            let activity =
-                Activity::from_name(name).ok_or_else(|| ResourceError::UnknownActivity {
-                    name: name.to_owned(),
-                    known: Activity::ALL.map(Activity::name).join(", "),
-                })?;
-            let parts: Vec<&str> = arn.split(':').collect();
-            if parts.len() < 7
-                || parts[0] != "arn"
-                || parts[2] != "states"
-                || parts[5] != "activity"
-                || parts[6].is_empty()
-            {
-                return Err(ResourceError::NotAnActivityArn {
-                    name: name.to_owned(),
-                    arn: arn.to_owned(),
-                });
-            }
-            if arns.insert(activity, arn.to_owned()).is_some() {
-                return Err(ResourceError::Duplicate {
-                    name: name.to_owned(),
-                });
-            }
-        }
-        let missing: Vec<&str> = Activity::ALL
-            .into_iter()
-            .filter(|a| !arns.contains_key(a))
-            .map(Activity::name)
-            .collect();
-        if !missing.is_empty() {
-            return Err(ResourceError::Missing {
-                missing: missing.join(", "),
-            });
-        }
-        Ok(ActivityResources::Arns(arns))
+        Ok(ActivityResources::Arns(
+            ActivityArns::from_pairs(pairs)?.into_map(),
+        ))
     }
 
     pub fn resource(&self, activity: Activity) -> String {

@@ -1,7 +1,8 @@
 //! drs-codegen: the recovery plan model and its validation, the contract shared with the
 //! activity worker, and the generator that compiles a plan into a Step Functions state machine.
 //!
-//! - [`contract`]: what the state machine and the worker agree on (the single source of names).
+//! - [`contract`]: re-export of `drs-waves-contract`, the single source of names shared with
+//!   the worker and the CLI.
 //! - [`plan`]: the plan file, parsed and validated into [`contract::PlanSpec`].
 //! - [`asl`]: a typed ASL model with its own `validate()`.
 //! - [`generate`]: plan -> machine; [`budget`]: the time and size limits both respect.
@@ -11,7 +12,9 @@
 pub mod artifacts;
 pub mod asl;
 pub mod budget;
-pub mod contract;
+/// The contract lives in its own crate (shared with the worker and the CLI); re-exported so
+/// the generator reads `contract::...` as before.
+pub use drs_waves_contract as contract;
 pub mod generate;
 pub mod plan;
 pub mod runbook;

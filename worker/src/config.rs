@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use drs_codegen::contract::{Activity, DEFAULT_ACTIVITY_PREFIX, DEFAULT_HISTORY_TABLE};
+use drs_waves_contract::{Activity, ActivityArns, DEFAULT_ACTIVITY_PREFIX, DEFAULT_HISTORY_TABLE};
 
-use crate::tasks::Limits;
+use crate::rules::Limits;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -94,39 +94,12 @@ impl RunArgs {
     }
 }
 
-/// Parses `NAME=ARN` items; every activity must be given exactly once.
+/// Parses `NAME=ARN` items with the contract's one parser: every activity exactly once, each an
+/// activity ARN.
 pub fn parse_activity_arns(items: &[String]) -> Result<BTreeMap<Activity, String>, String> {
-    let mut out = BTreeMap::new();
-    for item in items.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        let (name, arn) = item
-            .split_once('=')
-            .ok_or_else(|| format!("--activity-arn {item:?}: expected NAME=ARN, for example preflight=arn:aws:states:...:activity:drs-waves-preflight"))?;
-        let activity = Activity::from_name(name.trim()).ok_or_else(|| {
-            format!(
-                "--activity-arn {item:?}: unknown activity {name:?}; use one of {}",
-                Activity::ALL.map(Activity::name).join(", ")
-            )
-        })?;
-        let arn = arn.trim();
-        if !arn.starts_with("arn:") {
-            return Err(format!("--activity-arn {item:?}: {arn:?} is not an ARN"));
-        }
-        if out.insert(activity, arn.to_string()).is_some() {
-            return Err(format!("--activity-arn: {name} is given twice"));
-        }
-    }
-    let missing: Vec<&str> = Activity::ALL
-        .into_iter()
-        .filter(|a| !out.contains_key(a))
-        .map(Activity::name)
-        .collect();
-    if !missing.is_empty() {
-        return Err(format!(
-            "--activity-arn: no ARN for {} (every activity needs one, or use --activity-prefix)",
-            missing.join(", ")
-        ));
-    }
-    Ok(out)
+    ActivityArns::from_pairs(items)
+        .map(ActivityArns::into_map)
+        .map_err(|e| format!("{e} (or use --activity-prefix)"))
 }
 
 #[cfg(test)]
@@ -154,10 +127,14 @@ mod tests {
         assert_eq!(parsed.len(), 5);
         let err = parse_activity_arns(&all("x")[..4]).expect_err("one missing");
         assert!(err.contains("record-failure"), "{err}");
-        let err = parse_activity_arns(&["prefligt=arn:x".into()]).expect_err("typo");
+        let err = parse_activity_arns(&["prefligt=arn:aws:states:us-east-1:1:activity:x".into()])
+            .expect_err("typo");
         assert!(err.contains("prefligt"), "{err}");
         let err = parse_activity_arns(&["preflight".into()]).expect_err("no =");
         assert!(err.contains("NAME=ARN"), "{err}");
+        let err = parse_activity_arns(&["preflight=arn:aws:lambda:us-east-1:1:function:f".into()])
+            .expect_err("not an activity");
+        assert!(err.contains("not an activity ARN"), "{err}");
     }
 
     #[test]

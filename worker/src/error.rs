@@ -3,7 +3,7 @@
 
 use std::fmt::Debug;
 
-use drs_codegen::contract::{ErrorName, MAX_CAUSE_CHARS, MAX_ERROR_CHARS};
+use drs_waves_contract::{ErrorName, MAX_CAUSE_CHARS, MAX_ERROR_CHARS};
 
 /// Why a task failed. `name()` is the wire name sent with SendTaskFailure, `Display` the cause.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,9 +1,12 @@
-//! Test-only fault points. Off unless `DRS_WAVES_TEST_FAULT` is set; the end-to-end tests use
-//! them to kill the worker at the two moments a retried start task must survive.
+//! Test-only fault points: the end-to-end tests kill the worker at the moments a retried task
+//! must survive. They exist only with the `test-util` feature (as tokio keeps its test helpers):
+//! without it [`Faults`] is an empty type whose [`Faults::hit`] does nothing, and the shipped
+//! binary carries neither the fault points nor the name of the variable that arms them.
 
 use crate::error::TaskError;
 
-/// The environment variable that turns a fault point on.
+/// The environment variable that turns a fault point on (test-util builds only).
+#[cfg(any(test, feature = "test-util"))]
 pub const FAULT_ENV: &str = "DRS_WAVES_TEST_FAULT";
 
 /// Exit code of a process stopped by a fault point.
@@ -44,11 +47,33 @@ pub enum FaultAction {
     Fail,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Faults {
     armed: Option<(FaultPoint, FaultAction)>,
 }
 
+/// Without `test-util`: no fault can be armed.
+#[cfg(not(any(test, feature = "test-util")))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Faults;
+
+#[cfg(not(any(test, feature = "test-util")))]
+impl Faults {
+    pub fn none() -> Self {
+        Faults
+    }
+
+    pub fn is_armed(&self) -> bool {
+        false
+    }
+
+    pub fn hit(&self, _point: FaultPoint) -> Result<(), TaskError> {
+        Ok(())
+    }
+}
+
+#[cfg(any(test, feature = "test-util"))]
 impl Faults {
     pub fn none() -> Self {
         Faults::default()

@@ -2,7 +2,7 @@
 //!
 //! # Key design
 //!
-//! One table, keys from `drs_codegen::contract::history`:
+//! One table, keys from `drs_waves_contract::history`:
 //!
 //! | pk | sk | item |
 //! |---|---|---|
@@ -33,19 +33,14 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, ScalarAttributeType, TableStatus,
 };
-use drs_codegen::contract::ServerCounts;
-use drs_codegen::contract::history::{
+use drs_waves_contract::history::{
     PARTITION_KEY, PLAN_INDEX, PLAN_INDEX_PARTITION_KEY, PLAN_INDEX_SORT_KEY, SORT_KEY,
     STATUS_INDEX, STATUS_INDEX_PARTITION_KEY, STATUS_INDEX_SORT_KEY,
 };
+use drs_waves_contract::{ExecutionStatus, Mode, ServerCounts, WaveStatus};
 
+use crate::drs::{JobStatus, LaunchStatus};
 use crate::error::{TaskError, from_sdk};
-
-pub const STATUS_RUNNING: &str = "RUNNING";
-pub const STATUS_SUCCEEDED: &str = "SUCCEEDED";
-pub const STATUS_SUCCEEDED_WITH_FAILURES: &str = "SUCCEEDED_WITH_FAILURES";
-pub const STATUS_FAILED: &str = "FAILED";
-pub const WAVE_LAUNCHING: &str = "LAUNCHING";
 
 pub const EXECUTION_SK: &str = "EXECUTION";
 pub const LOCK_SK: &str = "LOCK";
@@ -67,48 +62,49 @@ pub fn lock_pk(plan: &str) -> String {
 }
 
 /// The EXECUTION item.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecutionRecord {
     pub execution_id: String,
     pub execution_name: String,
     pub plan_name: String,
-    pub mode: String,
-    pub status: String,
+    /// None when the execution failed before its input was understood.
+    pub mode: Option<Mode>,
+    pub status: ExecutionStatus,
     pub started_at: String,
     pub ended_at: Option<String>,
     pub error: Option<String>,
     pub cause: Option<String>,
     pub wave_count: u32,
     pub server_count: u32,
-    pub wave_statuses: BTreeMap<String, String>,
+    pub wave_statuses: BTreeMap<String, WaveStatus>,
     /// Set once the drill clean-up ran, so a retried finish does not terminate twice.
     pub terminate_job_ids: Option<Vec<String>>,
 }
 
 /// The end of an execution. Written as an upsert: record-failure may run before preflight
 /// created the record.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecutionClose {
     pub execution_id: String,
     pub execution_name: String,
     pub plan_name: String,
-    pub mode: Option<String>,
+    pub mode: Option<Mode>,
     /// Kept if the record has one.
     pub started_at: String,
-    pub status: String,
+    pub status: ExecutionStatus,
     pub ended_at: String,
     pub error: Option<String>,
     pub cause: Option<String>,
-    pub wave_statuses: BTreeMap<String, String>,
+    pub wave_statuses: BTreeMap<String, WaveStatus>,
 }
 
 /// A WAVE item.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaveRecord {
     pub execution_id: String,
     pub index: u32,
     pub name: String,
-    pub status: String,
+    pub status: WaveStatus,
     pub job_ids: Vec<String>,
     pub started_at: String,
     pub ended_at: Option<String>,
@@ -120,7 +116,7 @@ pub struct WaveRecord {
 /// One server's line in a JOB item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerRecord {
-    pub launch_status: String,
+    pub launch_status: LaunchStatus,
     pub recovery_instance_id: Option<String>,
     pub required: bool,
 }
@@ -131,7 +127,7 @@ pub struct JobRecord {
     pub execution_id: String,
     pub wave_index: u32,
     pub job_id: String,
-    pub job_status: String,
+    pub job_status: JobStatus,
     pub servers: BTreeMap<String, ServerRecord>,
     pub updated_at: String,
 }
@@ -237,8 +233,8 @@ fn list_s(v: &[String]) -> AttributeValue {
     AttributeValue::L(v.iter().map(|x| s(x.clone())).collect())
 }
 
-fn map_s(v: &BTreeMap<String, String>) -> AttributeValue {
-    AttributeValue::M(v.iter().map(|(k, x)| (k.clone(), s(x.clone()))).collect())
+fn wave_statuses_av(v: &BTreeMap<String, WaveStatus>) -> AttributeValue {
+    AttributeValue::M(v.iter().map(|(k, x)| (k.clone(), s(x.as_str()))).collect())
 }
 
 fn counts_av(c: &ServerCounts) -> AttributeValue {
@@ -251,112 +247,200 @@ fn counts_av(c: &ServerCounts) -> AttributeValue {
     ]))
 }
 
-fn get_s(item: &Item, k: &str) -> Option<String> {
-    item.get(k).and_then(|v| v.as_s().ok()).cloned()
+/// Reads one history item strictly: a missing attribute, or one of the wrong type, is an error
+/// naming the item and the attribute, never a silent "" or 0 (a half-written or hand-edited item
+/// must not pass for a valid one).
+struct Fields<'a> {
+    item: &'a Item,
+    /// `pk / sk`, for messages.
+    what: String,
 }
 
-fn get_n(item: &Item, k: &str) -> u32 {
-    item.get(k)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|x| x.parse().ok())
-        .unwrap_or(0)
-}
-
-fn get_list_s(item: &Item, k: &str) -> Option<Vec<String>> {
-    item.get(k)
-        .and_then(|v| v.as_l().ok())
-        .map(|l| l.iter().filter_map(|x| x.as_s().ok().cloned()).collect())
-}
-
-fn get_map_s(item: &Item, k: &str) -> BTreeMap<String, String> {
-    item.get(k)
-        .and_then(|v| v.as_m().ok())
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_s().ok().map(|x| (k.clone(), x.clone())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn counts_of(item: &Item, k: &str) -> ServerCounts {
-    match item.get(k).and_then(|v| v.as_m().ok()) {
-        Some(m) => ServerCounts {
-            total: get_n(m, "total"),
-            launched: get_n(m, "launched"),
-            failed: get_n(m, "failed"),
-            launching: get_n(m, "launching"),
-            optional_failed: get_n(m, "optionalFailed"),
-        },
-        None => ServerCounts::default(),
+impl<'a> Fields<'a> {
+    fn of(item: &'a Item) -> Self {
+        let key = |k: &str| {
+            item.get(k)
+                .and_then(|v| v.as_s().ok())
+                .map_or("?", String::as_str)
+                .to_string()
+        };
+        Fields {
+            item,
+            what: format!("{} / {}", key(PARTITION_KEY), key(SORT_KEY)),
+        }
     }
-}
 
-fn execution_of(item: &Item) -> ExecutionRecord {
-    ExecutionRecord {
-        execution_id: get_s(item, "executionId").unwrap_or_default(),
-        execution_name: get_s(item, "executionName").unwrap_or_default(),
-        plan_name: get_s(item, PLAN_INDEX_PARTITION_KEY).unwrap_or_default(),
-        mode: get_s(item, "mode").unwrap_or_default(),
-        status: get_s(item, STATUS_INDEX_PARTITION_KEY).unwrap_or_default(),
-        started_at: get_s(item, STATUS_INDEX_SORT_KEY).unwrap_or_default(),
-        ended_at: get_s(item, "endedAt"),
-        error: get_s(item, "error"),
-        cause: get_s(item, "cause"),
-        wave_count: get_n(item, "waveCount"),
-        server_count: get_n(item, "serverCount"),
-        wave_statuses: get_map_s(item, "waveStatuses"),
-        terminate_job_ids: get_list_s(item, "terminateJobIds"),
+    fn nested(item: &'a Item, what: String) -> Self {
+        Fields { item, what }
     }
-}
 
-fn wave_of(item: &Item) -> WaveRecord {
-    WaveRecord {
-        execution_id: get_s(item, "executionId").unwrap_or_default(),
-        index: get_n(item, "waveIndex"),
-        name: get_s(item, "waveName").unwrap_or_default(),
-        status: get_s(item, "waveStatus").unwrap_or_default(),
-        job_ids: get_list_s(item, "jobIds").unwrap_or_default(),
-        started_at: get_s(item, "waveStartedAt").unwrap_or_default(),
-        ended_at: get_s(item, "waveEndedAt"),
-        checks: get_n(item, "checks"),
-        servers: counts_of(item, "counts"),
-        reason: get_s(item, "reason").unwrap_or_default(),
+    fn bad(&self, k: &str, problem: &str) -> TaskError {
+        TaskError::Internal(format!(
+            "history item {}: attribute {k} {problem}",
+            self.what
+        ))
     }
-}
 
-fn job_of(item: &Item) -> JobRecord {
-    let servers = item
-        .get("servers")
-        .and_then(|v| v.as_m().ok())
-        .map(|m| {
-            m.iter()
-                .filter_map(|(id, v)| {
-                    let fields = v.as_m().ok()?;
-                    Some((
-                        id.clone(),
-                        ServerRecord {
-                            launch_status: get_s(fields, "launchStatus").unwrap_or_default(),
-                            recovery_instance_id: get_s(fields, "recoveryInstanceID"),
-                            required: fields
-                                .get("required")
-                                .and_then(|b| b.as_bool().ok())
-                                .copied()
-                                .unwrap_or(true),
-                        },
-                    ))
+    fn opt_s(&self, k: &str) -> Result<Option<String>, TaskError> {
+        match self.item.get(k) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(v) => v
+                .as_s()
+                .map(|x| Some(x.clone()))
+                .map_err(|_| self.bad(k, "is not a string")),
+        }
+    }
+
+    fn s(&self, k: &str) -> Result<String, TaskError> {
+        self.opt_s(k)?.ok_or_else(|| self.bad(k, "is missing"))
+    }
+
+    fn n(&self, k: &str) -> Result<u32, TaskError> {
+        let v = self.item.get(k).ok_or_else(|| self.bad(k, "is missing"))?;
+        v.as_n()
+            .map_err(|_| self.bad(k, "is not a number"))?
+            .parse()
+            .map_err(|_| self.bad(k, "is not a whole number"))
+    }
+
+    fn bool(&self, k: &str) -> Result<bool, TaskError> {
+        let v = self.item.get(k).ok_or_else(|| self.bad(k, "is missing"))?;
+        v.as_bool()
+            .copied()
+            .map_err(|_| self.bad(k, "is not a boolean"))
+    }
+
+    fn opt_list_s(&self, k: &str) -> Result<Option<Vec<String>>, TaskError> {
+        match self.item.get(k) {
+            None => Ok(None),
+            Some(v) => v
+                .as_l()
+                .map_err(|_| self.bad(k, "is not a list"))?
+                .iter()
+                .map(|x| {
+                    x.as_s()
+                        .cloned()
+                        .map_err(|_| self.bad(k, "has an item that is not a string"))
                 })
-                .collect()
-        })
-        .unwrap_or_default();
-    JobRecord {
-        execution_id: get_s(item, "executionId").unwrap_or_default(),
-        wave_index: get_n(item, "waveIndex"),
-        job_id: get_s(item, "jobId").unwrap_or_default(),
-        job_status: get_s(item, "jobStatus").unwrap_or_default(),
-        servers,
-        updated_at: get_s(item, "updatedAt").unwrap_or_default(),
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+        }
     }
+
+    fn list_s(&self, k: &str) -> Result<Vec<String>, TaskError> {
+        self.opt_list_s(k)?.ok_or_else(|| self.bad(k, "is missing"))
+    }
+
+    fn map(&self, k: &str) -> Result<&'a HashMap<String, AttributeValue>, TaskError> {
+        self.item
+            .get(k)
+            .ok_or_else(|| self.bad(k, "is missing"))?
+            .as_m()
+            .map_err(|_| self.bad(k, "is not a map"))
+    }
+
+    /// A parsed enum value: an unknown one is an error naming it.
+    fn parsed<T>(&self, k: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, TaskError> {
+        let v = self.s(k)?;
+        parse(&v).ok_or_else(|| self.bad(k, &format!("has an unknown value {v:?}")))
+    }
+}
+
+fn wave_status_of(s: &str) -> Option<WaveStatus> {
+    WaveStatus::ALL.into_iter().find(|w| w.as_str() == s)
+}
+
+fn counts_of(f: &Fields<'_>, k: &str) -> Result<ServerCounts, TaskError> {
+    let m = Fields::nested(f.map(k)?, format!("{} ({k})", f.what));
+    Ok(ServerCounts {
+        total: m.n("total")?,
+        launched: m.n("launched")?,
+        failed: m.n("failed")?,
+        launching: m.n("launching")?,
+        optional_failed: m.n("optionalFailed")?,
+    })
+}
+
+fn execution_of(item: &Item) -> Result<ExecutionRecord, TaskError> {
+    let f = Fields::of(item);
+    let wave_statuses = f
+        .map("waveStatuses")?
+        .iter()
+        .map(|(wave, v)| {
+            let status = v
+                .as_s()
+                .ok()
+                .and_then(|x| wave_status_of(x))
+                .ok_or_else(|| f.bad("waveStatuses", &format!("has a bad status for {wave}")))?;
+            Ok((wave.clone(), status))
+        })
+        .collect::<Result<_, TaskError>>()?;
+    Ok(ExecutionRecord {
+        execution_id: f.s("executionId")?,
+        execution_name: f.s("executionName")?,
+        plan_name: f.s(PLAN_INDEX_PARTITION_KEY)?,
+        mode: f
+            .opt_s("mode")?
+            .map(|m| {
+                Mode::parse(&m).ok_or_else(|| f.bad("mode", &format!("has an unknown value {m:?}")))
+            })
+            .transpose()?,
+        status: f.parsed(STATUS_INDEX_PARTITION_KEY, ExecutionStatus::parse)?,
+        started_at: f.s(STATUS_INDEX_SORT_KEY)?,
+        ended_at: f.opt_s("endedAt")?,
+        error: f.opt_s("error")?,
+        cause: f.opt_s("cause")?,
+        wave_count: f.n("waveCount")?,
+        server_count: f.n("serverCount")?,
+        wave_statuses,
+        terminate_job_ids: f.opt_list_s("terminateJobIds")?,
+    })
+}
+
+fn wave_of(item: &Item) -> Result<WaveRecord, TaskError> {
+    let f = Fields::of(item);
+    Ok(WaveRecord {
+        execution_id: f.s("executionId")?,
+        index: f.n("waveIndex")?,
+        name: f.s("waveName")?,
+        status: f.parsed("waveStatus", wave_status_of)?,
+        job_ids: f.list_s("jobIds")?,
+        started_at: f.s("waveStartedAt")?,
+        ended_at: f.opt_s("waveEndedAt")?,
+        checks: f.n("checks")?,
+        servers: counts_of(&f, "counts")?,
+        reason: f.s("reason")?,
+    })
+}
+
+fn job_of(item: &Item) -> Result<JobRecord, TaskError> {
+    let f = Fields::of(item);
+    let servers = f
+        .map("servers")?
+        .iter()
+        .map(|(id, v)| {
+            let fields = v
+                .as_m()
+                .map_err(|_| f.bad("servers", &format!("has a non-map entry for {id}")))?;
+            let sf = Fields::nested(fields, format!("{} (servers.{id})", f.what));
+            Ok((
+                id.clone(),
+                ServerRecord {
+                    launch_status: LaunchStatus::parse(&sf.s("launchStatus")?),
+                    recovery_instance_id: sf.opt_s("recoveryInstanceID")?,
+                    required: sf.bool("required")?,
+                },
+            ))
+        })
+        .collect::<Result<_, TaskError>>()?;
+    Ok(JobRecord {
+        execution_id: f.s("executionId")?,
+        wave_index: f.n("waveIndex")?,
+        job_id: f.s("jobId")?,
+        job_status: JobStatus::parse(&f.s("jobStatus")?),
+        servers,
+        updated_at: f.s("updatedAt")?,
+    })
 }
 
 /// SET clauses with `#name`/`:name` placeholders for every attribute (many of ours are
@@ -415,10 +499,6 @@ impl DynamoHistory {
             client,
             table: table.into(),
         }
-    }
-
-    pub fn table(&self) -> &str {
-        &self.table
     }
 
     fn key(pk: String, sk: &str) -> Item {
@@ -524,7 +604,8 @@ impl History for DynamoHistory {
                 match self
                     .get(lock_pk(plan), LOCK_SK)
                     .await?
-                    .and_then(|i| get_s(&i, "holder"))
+                    .map(|i| Fields::of(&i).s("holder"))
+                    .transpose()?
                 {
                     Some(holder) => Ok(LockOutcome::HeldBy(holder)),
                     None => Err(TaskError::transient(
@@ -583,8 +664,11 @@ impl History for DynamoHistory {
         item.insert("executionId".into(), s(&r.execution_id));
         item.insert("executionName".into(), s(&r.execution_name));
         item.insert(PLAN_INDEX_PARTITION_KEY.into(), s(&r.plan_name));
-        item.insert("mode".into(), s(&r.mode));
-        item.insert(STATUS_INDEX_PARTITION_KEY.into(), s(&r.status));
+        if let Some(mode) = r.mode {
+            item.insert("mode".into(), s(mode.as_str()));
+        }
+        item.insert(STATUS_INDEX_PARTITION_KEY.into(), s(r.status.as_str()));
+        item.insert("waveStatuses".into(), wave_statuses_av(&BTreeMap::new()));
         item.insert(STATUS_INDEX_SORT_KEY.into(), s(&r.started_at));
         item.insert("waveCount".into(), n(r.wave_count));
         item.insert("serverCount".into(), n(r.server_count));
@@ -617,21 +701,25 @@ impl History for DynamoHistory {
         Ok(self
             .get(execution_pk(execution_id), EXECUTION_SK)
             .await?
-            .map(|i| execution_of(&i)))
+            .map(|i| execution_of(&i))
+            .transpose()?)
     }
 
     async fn close_execution(&self, c: ExecutionClose) -> Result<(), TaskError> {
         let mut u = Update::default();
         u.set("itemType", s("EXECUTION"))
             .set("executionId", s(&c.execution_id))
-            .set(STATUS_INDEX_PARTITION_KEY, s(&c.status))
+            .set(STATUS_INDEX_PARTITION_KEY, s(c.status.as_str()))
             .set("endedAt", s(&c.ended_at))
-            .set("waveStatuses", map_s(&c.wave_statuses))
+            .set("waveStatuses", wave_statuses_av(&c.wave_statuses))
             .set_if_not_exists("executionName", s(&c.execution_name))
             .set_if_not_exists(PLAN_INDEX_PARTITION_KEY, s(&c.plan_name))
-            .set_if_not_exists(STATUS_INDEX_SORT_KEY, s(&c.started_at));
+            .set_if_not_exists(STATUS_INDEX_SORT_KEY, s(&c.started_at))
+            // A failure before preflight created the record: the counts are not known.
+            .set_if_not_exists("waveCount", n(0))
+            .set_if_not_exists("serverCount", n(0));
         if let Some(mode) = &c.mode {
-            u.set_if_not_exists("mode", s(mode));
+            u.set_if_not_exists("mode", s(mode.as_str()));
         }
         if let Some(error) = &c.error {
             u.set("error", s(error));
@@ -651,9 +739,20 @@ impl History for DynamoHistory {
     ) -> Result<(), TaskError> {
         let mut u = Update::default();
         u.set("terminateJobIds", list_s(&job_ids));
-        self.update(execution_pk(execution_id), EXECUTION_SK, u)
-            .await
-            .map(|_| ())
+        // Never create a partial record: the clean-up of an execution that was never recorded
+        // is a bug to report, not a record to invent.
+        u.condition("attribute_exists(#pk)")
+            .name("#pk", PARTITION_KEY);
+        if self
+            .update(execution_pk(execution_id), EXECUTION_SK, u)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(TaskError::Internal(format!(
+                "history: no execution record for {execution_id}"
+            )))
+        }
     }
 
     async fn get_wave(
@@ -664,7 +763,8 @@ impl History for DynamoHistory {
         Ok(self
             .get(execution_pk(execution_id), &wave_sk(index))
             .await?
-            .map(|i| wave_of(&i)))
+            .map(|i| wave_of(&i))
+            .transpose()?)
     }
 
     async fn record_wave_launch(&self, w: WaveRecord) -> Result<LaunchWrite, TaskError> {
@@ -674,7 +774,7 @@ impl History for DynamoHistory {
             .set("executionId", s(&w.execution_id))
             .set("waveIndex", n(w.index))
             .set("waveName", s(&w.name))
-            .set("waveStatus", s(WAVE_LAUNCHING))
+            .set("waveStatus", s(WaveStatus::Launching.as_str()))
             .set("jobIds", list_s(&w.job_ids))
             .set("jobIdsKey", s(&key))
             .set("checks", n(w.checks))
@@ -683,7 +783,7 @@ impl History for DynamoHistory {
         u.condition("attribute_not_exists(#ws) OR #ws <> :launching OR #key = :key")
             .name("#ws", "waveStatus")
             .name("#key", "jobIdsKey")
-            .value(":launching", s(WAVE_LAUNCHING))
+            .value(":launching", s(WaveStatus::Launching.as_str()))
             .value(":key", s(&key));
         let written = self
             .update(execution_pk(&w.execution_id), &wave_sk(w.index), u)
@@ -713,14 +813,14 @@ impl History for DynamoHistory {
             item.insert("executionId".into(), s(&j.execution_id));
             item.insert("waveIndex".into(), n(j.wave_index));
             item.insert("jobId".into(), s(&j.job_id));
-            item.insert("jobStatus".into(), s(&j.job_status));
+            item.insert("jobStatus".into(), s(j.job_status.as_str()));
             item.insert("updatedAt".into(), s(&j.updated_at));
             let servers = j
                 .servers
                 .iter()
                 .map(|(id, r)| {
                     let mut m = HashMap::from([
-                        ("launchStatus".to_string(), s(&r.launch_status)),
+                        ("launchStatus".to_string(), s(r.launch_status.as_str())),
                         ("required".to_string(), AttributeValue::Bool(r.required)),
                     ]);
                     if let Some(ri) = &r.recovery_instance_id {
@@ -743,7 +843,7 @@ impl History for DynamoHistory {
             .set("executionId", s(&w.execution_id))
             .set("waveIndex", n(w.index))
             .set("waveName", s(&w.name))
-            .set("waveStatus", s(&w.status))
+            .set("waveStatus", s(w.status.as_str()))
             .set("jobIds", list_s(&w.job_ids))
             .set("checks", n(w.checks))
             .set("counts", counts_av(&w.servers))
@@ -762,9 +862,13 @@ impl History for DynamoHistory {
             .query_execution(execution_id)
             .await?
             .iter()
-            .filter(|i| get_s(i, SORT_KEY).is_some_and(|sk| sk.contains("#JOB#")))
+            .filter(|i| {
+                i.get(SORT_KEY)
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|sk| sk.contains("#JOB#"))
+            })
             .map(job_of)
-            .collect())
+            .collect::<Result<_, _>>()?)
     }
 }
 

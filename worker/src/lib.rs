@@ -2,7 +2,7 @@
 //!
 //! One process polls every activity of a deployment (preflight, start-wave, check-wave,
 //! finish, record-failure) and does the DRS and DynamoDB work each task of the generated state
-//! machine asks for, through the contract in `drs_codegen::contract`. Step Functions owns the
+//! machine asks for, through the contract in `drs_waves_contract`. Step Functions owns the
 //! order, the waits and the retries; the worker owns the rules (DESIGN.md, "Rules the worker
 //! must keep"): a wave succeeds only when every required server is LAUNCHED, large waves are
 //! split into jobs, a retried start finds the jobs it already made, job IDs are recorded before
@@ -16,16 +16,19 @@
 
 pub mod aws;
 pub mod config;
+#[cfg(any(test, feature = "test-util"))]
+pub mod conformance;
 pub mod drs;
 pub mod error;
 pub mod faults;
 pub mod history;
+pub mod rules;
 pub mod runtime;
 pub mod sfn;
 pub mod tasks;
+#[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 pub mod token;
-pub mod verdict;
 
 pub use error::TaskError;
 pub use token::TaskToken;

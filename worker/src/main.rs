@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use drs_codegen::contract::Activity;
+use drs_waves_contract::Activity;
 use drs_worker::aws;
 use drs_worker::config::{Cli, Command, LogFormat, RunArgs, parse_activity_arns};
 use drs_worker::drs::SdkDrs;
@@ -76,7 +76,10 @@ fn worker_name() -> String {
     format!("drs-worker@{host}:{}", std::process::id())
 }
 
-async fn run_command(args: RunArgs) -> anyhow::Result<()> {
+/// The fault point armed by the environment, in test-util builds (the end-to-end tests); the
+/// shipped binary has none.
+#[cfg(feature = "test-util")]
+fn test_faults() -> anyhow::Result<Faults> {
     let faults = Faults::from_env().map_err(anyhow::Error::msg)?;
     if faults.is_armed() {
         warn!(
@@ -84,6 +87,16 @@ async fn run_command(args: RunArgs) -> anyhow::Result<()> {
             drs_worker::faults::FAULT_ENV
         );
     }
+    Ok(faults)
+}
+
+#[cfg(not(feature = "test-util"))]
+fn test_faults() -> anyhow::Result<Faults> {
+    Ok(Faults::none())
+}
+
+async fn run_command(args: RunArgs) -> anyhow::Result<()> {
+    let faults = test_faults()?;
     let sdk = aws::load_sdk_config().await;
     let sfn = aws::sfn_client(&sdk);
     let arns = if args.activity_arns.is_empty() {

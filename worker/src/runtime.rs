@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use drs_codegen::contract::{Activity, MAX_OUTPUT_BYTES};
+use drs_waves_contract::{Activity, MAX_OUTPUT_BYTES};
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info, info_span, warn};

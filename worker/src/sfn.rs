@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use drs_codegen::contract::Activity;
+use drs_waves_contract::Activity;
 
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 

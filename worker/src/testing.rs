@@ -11,10 +11,11 @@ use tokio::sync::Notify;
 use crate::drs::{
     Drs, Job, JobFilter, JobServer, JobStatus, LaunchStatus, SourceServer, StartRecoveryRequest,
 };
+use drs_waves_contract::WaveStatus;
+
 use crate::error::TaskError;
 use crate::history::{
-    ExecutionClose, ExecutionRecord, History, JobRecord, LaunchWrite, LockOutcome, WAVE_LAUNCHING,
-    WaveRecord,
+    ExecutionClose, ExecutionRecord, History, JobRecord, LaunchWrite, LockOutcome, WaveRecord,
 };
 use crate::sfn::{ActivityService, ActivityTask, Delivery, ExecutionLookup};
 use crate::token::TaskToken;
@@ -572,6 +573,8 @@ impl History for MemoryHistory {
     async fn close_execution(&self, c: ExecutionClose) -> Result<(), TaskError> {
         self.injected("close_execution")?;
         let mut state = lock(&self.state);
+        // An upsert, as DynamoDB's UpdateItem: what the record has is kept where the close
+        // says "if not set".
         let r = state
             .executions
             .entry(c.execution_id.clone())
@@ -579,10 +582,20 @@ impl History for MemoryHistory {
                 execution_id: c.execution_id.clone(),
                 execution_name: c.execution_name.clone(),
                 plan_name: c.plan_name.clone(),
-                mode: c.mode.clone().unwrap_or_default(),
+                mode: None,
+                status: c.status,
                 started_at: c.started_at.clone(),
-                ..Default::default()
+                ended_at: None,
+                error: None,
+                cause: None,
+                wave_count: 0,
+                server_count: 0,
+                wave_statuses: BTreeMap::new(),
+                terminate_job_ids: None,
             });
+        if r.mode.is_none() {
+            r.mode = c.mode;
+        }
         r.status = c.status;
         r.ended_at = Some(c.ended_at);
         if c.error.is_some() {
@@ -598,8 +611,10 @@ impl History for MemoryHistory {
     async fn record_terminate_jobs(&self, id: &str, job_ids: Vec<String>) -> Result<(), TaskError> {
         self.injected("record_terminate_jobs")?;
         let mut state = lock(&self.state);
-        let r = state.executions.entry(id.to_string()).or_default();
-        r.execution_id = id.to_string();
+        let r = state
+            .executions
+            .get_mut(id)
+            .ok_or_else(|| missing_execution(id))?;
         r.terminate_job_ids = Some(job_ids);
         Ok(())
     }
@@ -614,7 +629,7 @@ impl History for MemoryHistory {
         let mut state = lock(&self.state);
         let key = (wave.execution_id.clone(), wave.index);
         if let Some(existing) = state.waves.get(&key)
-            && existing.status == WAVE_LAUNCHING
+            && existing.status == WaveStatus::Launching
             && existing.job_ids != wave.job_ids
         {
             return Ok(LaunchWrite::Conflict {
@@ -629,7 +644,7 @@ impl History for MemoryHistory {
         state.waves.insert(
             key,
             WaveRecord {
-                status: WAVE_LAUNCHING.to_string(),
+                status: WaveStatus::Launching,
                 started_at,
                 ..wave
             },
@@ -649,9 +664,13 @@ impl History for MemoryHistory {
                 .jobs
                 .insert((j.execution_id.clone(), j.job_id.clone()), j);
         }
-        state
+        let key = (wave.execution_id.clone(), wave.index);
+        // The first start time stays (DynamoDB writes it with if_not_exists).
+        let started_at = state
             .waves
-            .insert((wave.execution_id.clone(), wave.index), wave);
+            .get(&key)
+            .map_or(wave.started_at.clone(), |w| w.started_at.clone());
+        state.waves.insert(key, WaveRecord { started_at, ..wave });
         Ok(())
     }
 
@@ -659,6 +678,11 @@ impl History for MemoryHistory {
         self.injected("list_jobs")?;
         Ok(self.job_records(id))
     }
+}
+
+/// What DynamoDB answers for a conditional write on an execution record that does not exist.
+fn missing_execution(id: &str) -> TaskError {
+    TaskError::Internal(format!("history: no execution record for {id}"))
 }
 
 /// Execution statuses for the run-lock takeover; unknown executions do not exist.

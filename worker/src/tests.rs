@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use drs_codegen::contract::{
-    Activity, CheckWaveInput, ErrorName, ExecutionRef, FinishInput, Mode, OnFailure, Outcome,
-    PlanSpec, PollingBounds, PreflightInput, RecordFailureInput, RunContext, StartWaveInput,
-    WaveSpec, WaveState, WaveStatus, job_tags,
+use drs_waves_contract::{
+    Activity, CheckWaveInput, ErrorName, ExecutionRef, ExecutionStatus, FinishInput, Mode,
+    OnFailure, Outcome, PlanSpec, PollingBounds, PreflightInput, RecordFailureInput, RunContext,
+    StartWaveInput, WaveSpec, WaveState, WaveStatus, job_tags,
 };
 use serde_json::json;
 use time::macros::datetime;
@@ -20,8 +20,9 @@ use crate::drs::{Job, JobServer, JobStatus, LaunchStatus};
 use crate::error::TaskError;
 use crate::faults::{FaultAction, FaultPoint, Faults};
 use crate::history::WaveRecord;
+use crate::rules::Limits;
 use crate::runtime::{RunReport, RuntimeConfig, TaskHandler, heartbeat_interval, run};
-use crate::tasks::{Handlers, Limits};
+use crate::tasks::Handlers;
 use crate::testing::{Answer, FakeActivityService, FakeDrs, FakeExecutions, MemoryHistory};
 
 const EXEC: &str = "arn:aws:states:us-east-1:123456789012:execution:billing:run-1";
@@ -124,6 +125,31 @@ fn preflight_input(input: serde_json::Value, waves: Vec<WaveSpec>) -> PreflightI
         input,
         plan: plan(waves),
         heartbeat_seconds: 60,
+    }
+}
+
+impl World {
+    /// The execution record preflight would have created.
+    async fn record_preflight(&self) {
+        use crate::history::{ExecutionRecord, History as _};
+        self.history
+            .create_execution(ExecutionRecord {
+                execution_id: EXEC.to_string(),
+                execution_name: "run-1".to_string(),
+                plan_name: PLAN.to_string(),
+                mode: Some(Mode::Drill),
+                status: ExecutionStatus::Running,
+                started_at: "2030-01-01T00:00:00.000Z".to_string(),
+                ended_at: None,
+                error: None,
+                cause: None,
+                wave_count: 1,
+                server_count: 1,
+                wave_statuses: BTreeMap::new(),
+                terminate_job_ids: None,
+            })
+            .await
+            .expect("execution record");
     }
 }
 
@@ -297,7 +323,7 @@ async fn preflight_takes_the_lock_creates_the_record_and_is_idempotent() {
     assert_eq!(run.server_count, 3);
     assert_eq!(w.history.lock_holder(PLAN).as_deref(), Some(EXEC));
     let record = w.history.execution(EXEC).expect("record");
-    assert_eq!(record.status, "RUNNING");
+    assert_eq!(record.status, ExecutionStatus::Running);
     assert_eq!(record.plan_name, PLAN);
     let again = w
         .handlers()
@@ -422,7 +448,7 @@ async fn a_drill_launches_drill_jobs_split_by_the_per_job_limit_and_tagged() {
     assert_eq!(state.servers.total, 250);
     assert!(state.next_wait_seconds >= 15 && state.next_wait_seconds <= 300);
     let record = w.history.wave(EXEC, 1).expect("recorded");
-    assert_eq!(record.status, "LAUNCHING");
+    assert_eq!(record.status, WaveStatus::Launching);
     assert_eq!(record.job_ids, state.job_ids);
 }
 
@@ -646,7 +672,7 @@ async fn job_ids_are_in_the_history_before_success_is_sent() {
         .flatten()
         .expect("recorded when answered");
     assert_eq!(recorded.job_ids, state.job_ids);
-    assert_eq!(recorded.status, "LAUNCHING");
+    assert_eq!(recorded.status, WaveStatus::Launching);
     shutdown.cancel();
     worker.await.expect("worker");
 }
@@ -770,8 +796,14 @@ async fn check_judges_success_and_records_per_server_detail() {
             .as_deref(),
         Some("i-0001")
     );
-    assert_eq!(jobs[0].servers[&server_id(1)].launch_status, "LAUNCHED");
-    assert_eq!(w.history.wave(EXEC, 1).expect("wave").status, "SUCCEEDED");
+    assert_eq!(
+        jobs[0].servers[&server_id(1)].launch_status,
+        LaunchStatus::Launched
+    );
+    assert_eq!(
+        w.history.wave(EXEC, 1).expect("wave").status,
+        WaveStatus::Succeeded
+    );
 }
 
 #[tokio::test]
@@ -877,6 +909,7 @@ async fn finish_cleans_up_only_this_drills_instances_once_and_releases_the_lock(
     // Launched ten minutes before the check that ended it.
     done.started_at = "2030-01-01T00:00:00Z".into();
     w.history.set_lock_holder(PLAN, EXEC);
+    w.record_preflight().await;
     let input = FinishInput {
         run: run_ctx(Mode::Drill, None),
         waves: BTreeMap::from([("w1".to_string(), done)]),
@@ -891,7 +924,7 @@ async fn finish_cleans_up_only_this_drills_instances_once_and_releases_the_lock(
     assert!(w.history.lock_holder(PLAN).is_none(), "lock released");
     assert_eq!(
         w.history.execution(EXEC).expect("record").status,
-        "SUCCEEDED"
+        ExecutionStatus::Succeeded
     );
 
     let again = w.handlers().finish(input).await.expect("retried finish");
@@ -944,7 +977,7 @@ async fn finish_with_a_continued_failed_wave_is_succeeded_with_failures() {
     assert_eq!(out.outcome, Outcome::SucceededWithFailures);
     assert_eq!(
         w.history.execution(EXEC).expect("record").status,
-        "SUCCEEDED_WITH_FAILURES"
+        ExecutionStatus::SucceededWithFailures
     );
 }
 
@@ -967,7 +1000,7 @@ async fn record_failure_works_when_preflight_never_ran() {
     assert_eq!(out.error, "DrsWaves.RecoveryNotConfirmed");
     assert_eq!(out.cause, "name the plan");
     let record = w.history.execution(EXEC).expect("record created");
-    assert_eq!(record.status, "FAILED");
+    assert_eq!(record.status, ExecutionStatus::Failed);
     assert_eq!(
         record.error.as_deref(),
         Some("DrsWaves.RecoveryNotConfirmed")
@@ -1004,10 +1037,10 @@ async fn record_failure_of_a_failed_drill_wave_records_cleans_up_and_releases() 
     assert!(out.cause.contains("failed to launch"));
     assert_eq!(w.drs.terminate_calls(), vec![vec!["i-ours".to_string()]]);
     let record = w.history.execution(EXEC).expect("record");
-    assert_eq!(record.status, "FAILED");
+    assert_eq!(record.status, ExecutionStatus::Failed);
     assert_eq!(
-        record.wave_statuses.get("db").map(String::as_str),
-        Some("FAILED")
+        record.wave_statuses.get("db").copied(),
+        Some(WaveStatus::Failed)
     );
     assert!(w.history.lock_holder(PLAN).is_none());
 }
@@ -1218,4 +1251,9 @@ async fn a_permit_is_taken_before_a_poll_so_a_full_worker_does_not_poll() {
     assert!(sfn.polls_in_flight() <= 1, "one permit, at most one poll");
     shutdown.cancel();
     worker.await.expect("worker");
+}
+
+#[tokio::test]
+async fn memory_history_passes_the_history_conformance_suite() {
+    crate::conformance::history::run_all(&MemoryHistory::new(), "memory").await;
 }

@@ -10,19 +10,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use drs_codegen::contract::{
+use drs_sim::{FaultConfig, FaultSpec, ServerSpec, SimConfig, SimHandle, Simulator};
+use drs_test_harness::{Moto, drs_client, dynamodb_client, eventually, unique_name};
+use drs_waves_contract::{
     Activity, CheckWaveInput, ExecutionRef, FinishInput, Mode, OnFailure, Outcome, PlanSpec,
     PollingBounds, PreflightInput, RecordFailureInput, RunContext, StartWaveInput, WaveSpec,
     WaveState, WaveStatus, history, job_tags,
 };
-use drs_sim::{FaultConfig, FaultSpec, ServerSpec, SimConfig, SimHandle, Simulator};
-use drs_test_harness::{Moto, drs_client, dynamodb_client, eventually, unique_name};
 use drs_worker::TaskError;
-use drs_worker::drs::SdkDrs;
+use drs_worker::drs::{LaunchStatus, SdkDrs};
 use drs_worker::faults::{FaultAction, FaultPoint, Faults};
 use drs_worker::history::{DynamoHistory, History, create_table};
+use drs_worker::rules::Limits;
 use drs_worker::runtime::{RuntimeConfig, run};
-use drs_worker::tasks::{Handlers, Limits};
+use drs_worker::tasks::Handlers;
 use drs_worker::testing::{Answer, FakeActivityService, FakeExecutions};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -79,7 +80,7 @@ impl Stack {
             execution: ExecutionRef {
                 id: format!("arn:aws:states:us-east-1:123456789012:execution:{PLAN}:{name}"),
                 name,
-                start_time: drs_worker::tasks::format_time(now - time::Duration::seconds(5)),
+                start_time: drs_worker::rules::format_time(now - time::Duration::seconds(5)),
             },
         }
     }
@@ -245,7 +246,7 @@ async fn a_drill_wave_is_launched_checked_to_success_recorded_and_cleaned_up() {
         .await
         .expect("get")
         .expect("wave item");
-    assert_eq!(record.status, "SUCCEEDED");
+    assert_eq!(record.status, WaveStatus::Succeeded);
     let job_records = stack
         .history
         .list_jobs(&stack.execution.id)
@@ -256,7 +257,7 @@ async fn a_drill_wave_is_launched_checked_to_success_recorded_and_cleaned_up() {
         job_records[0]
             .servers
             .values()
-            .all(|s| s.launch_status == "LAUNCHED" && s.recovery_instance_id.is_some())
+            .all(|s| s.launch_status == LaunchStatus::Launched && s.recovery_instance_id.is_some())
     );
 
     let out = stack
@@ -502,7 +503,7 @@ async fn the_run_lock_refuses_a_running_holder_and_takes_over_an_ended_one() {
         .expect_err("refused");
     assert_eq!(
         err.name(),
-        drs_codegen::contract::ErrorName::PlanAlreadyRunning
+        drs_waves_contract::ErrorName::PlanAlreadyRunning
     );
     assert!(err.to_string().contains(&stack.execution.id));
     stack.executions.set(&stack.execution.id, "ABORTED");
@@ -534,7 +535,7 @@ async fn the_run_lock_refuses_a_running_holder_and_takes_over_an_ended_one() {
         .await
         .expect("get")
         .expect("created");
-    assert_eq!(record.status, "FAILED");
+    assert_eq!(record.status, drs_waves_contract::ExecutionStatus::Failed);
     assert_eq!(record.plan_name, PLAN);
     assert_eq!(record.cause.as_deref(), Some("name the plan"));
     // The lock still belongs to the second execution.

@@ -313,23 +313,23 @@ fn activity_arn_arguments_are_checked() {
     );
     assert!(matches!(
         ActivityResources::from_pairs(&[arn("preflight")]),
-        Err(ResourceError::Missing { missing }) if missing == "start-wave, check-wave, finish, record-failure"
+        Err(ActivityArnError::Missing { missing }) if missing == "start-wave, check-wave, finish, record-failure"
     ));
     assert!(matches!(
         ActivityResources::from_pairs(&[arn("launch")]),
-        Err(ResourceError::UnknownActivity { name, .. }) if name == "launch"
+        Err(ActivityArnError::UnknownActivity { name, .. }) if name == "launch"
     ));
     assert!(matches!(
         ActivityResources::from_pairs(&[arn("finish"), arn("finish")]),
-        Err(ResourceError::Duplicate { name }) if name == "finish"
+        Err(ActivityArnError::Duplicate { name }) if name == "finish"
     ));
     assert!(matches!(
         ActivityResources::from_pairs(&["finish"]),
-        Err(ResourceError::Malformed(_))
+        Err(ActivityArnError::Malformed(_))
     ));
     assert!(matches!(
         ActivityResources::from_pairs(&["finish=arn:aws:lambda:us-east-1:0:function:f"]),
-        Err(ResourceError::NotAnActivityArn { .. })
+        Err(ActivityArnError::NotAnActivityArn { .. })
     ));
 }
 

@@ -13,7 +13,6 @@
 //! process stops it by PID when the test process exits.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -22,10 +21,10 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sfn::types::ExecutionStatus;
-use drs_codegen::contract::{Activity, history};
 use drs_codegen::generate::ActivityResources;
 use drs_sim::{SimConfig, SimHandle, Simulator};
 use drs_test_harness::{ChildGuard, eventually, repo_root, unique_name};
+use drs_waves_contract::{Activity, history};
 use serde_json::Value;
 
 pub use drs_test_harness as harness;
@@ -358,17 +357,6 @@ impl Deployment {
         result.map_err(|e| anyhow!("{e:#}\n{}", self.worker_logs()))
     }
 
-    /// The execution's status now.
-    pub async fn status(&self, execution_arn: &str) -> Result<ExecutionStatus> {
-        let d = self
-            .sfn
-            .describe_execution()
-            .execution_arn(execution_arn)
-            .send()
-            .await?;
-        Ok(d.status().clone())
-    }
-
     /// Every history item of an execution, keyed by sort key, as plain JSON.
     pub async fn history(&self, execution_arn: &str) -> Result<BTreeMap<String, Value>> {
         let pk = drs_worker::history::execution_pk(execution_arn);
@@ -440,9 +428,4 @@ fn short_unique(prefix: &str) -> String {
     let tag = std::hash::Hasher::finish(&hasher);
     let head: String = prefix.chars().take(24).collect();
     format!("{head}-{tag:016x}")
-}
-
-/// Writes `text` to stderr at once (test output is captured per test otherwise).
-pub fn note(text: &str) {
-    let _ = writeln!(std::io::stderr(), "{text}");
 }

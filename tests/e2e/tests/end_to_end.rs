@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use drs_codegen::contract::job_tags;
 use drs_e2e::{Deployment, Ended};
 use drs_sim::{FaultConfig, FaultSpec, FixtureSource, JobSnapshot, ServerSpec, SimConfig};
 use drs_test_harness::{eventually, repo_root};
+use drs_waves_contract::job_tags;
 use serde_json::{Value, json};
 
 /// Generous: LocalStack hands out activity tasks about once a second, and a 2-core machine

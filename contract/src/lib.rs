@@ -1,19 +1,26 @@
-//! The contract between the generated state machine and the activity worker.
+//! drs-waves-contract: what the generated state machine, the activity worker and the operator
+//! tools agree on, and nothing else.
 //!
-//! Everything the two sides must agree on is defined here and nowhere else: activity names,
-//! the JSON each task receives and returns, the state paths the generated states read and
-//! write, the error names that Retry/Catch match and SendTaskFailure sends, the execution
-//! input, and the history table's keys. The generator renders these into ASL; the worker
-//! (de)serializes them; `drs-codegen contract` writes them to `statemachines/contract.json`
-//! for the CDK app.
+//! Everything the sides must agree on is defined here once: activity names and their ARNs, the
+//! JSON each task receives and returns, the state paths the generated states read and write, the
+//! error names that Retry/Catch match and SendTaskFailure sends, the execution input, the
+//! statuses kept in the history, and the history table's keys. `drs-codegen` renders these into
+//! ASL (and writes them to `statemachines/contract.json` for the CDK app); `drs-worker`
+//! (de)serializes them. JSON Schema derives are behind the `schema` feature, so the worker does
+//! not compile schemars.
 //!
 //! Field names on the wire are camelCase. Every task's result is written by ResultPath into
 //! one fixed place in the execution state, so a later state never reads a path that may not
 //! exist (LocalStack and AWS fail such a state with `States.Runtime`).
 
+pub mod arn;
+pub mod status;
+
+pub use arn::{ActivityArnError, ActivityArns};
+pub use status::ExecutionStatus;
+
 use std::collections::BTreeMap;
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a task's input or output changes shape in a way an older worker cannot read.
@@ -38,9 +45,8 @@ pub mod job_tags {
 
 /// One activity per kind of task. A deployment has one activity ARN per kind, shared by all
 /// plans, and one worker process polls all of them.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Activity {
     /// Validates the execution input, resolves every wave's servers, checks replication and
@@ -176,7 +182,8 @@ pub const MAX_OUTPUT_BYTES: usize = 262_144;
 
 /// What an execution does: a drill launches drill instances; a recovery launches production
 /// recovery instances and must name the plan in `confirm`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Mode {
     Drill,
@@ -184,6 +191,12 @@ pub enum Mode {
 }
 
 impl Mode {
+    pub fn parse(s: &str) -> Option<Mode> {
+        [Mode::Drill, Mode::Recovery]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Drill => "DRILL",
@@ -194,9 +207,10 @@ impl Mode {
 
 /// The input of StartExecution: `{"mode": "DRILL"}` or
 /// `{"mode": "RECOVERY", "confirm": "<plan name>"}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "drs-waves execution input")]
+#[cfg_attr(feature = "schema", schemars(title = "drs-waves execution input"))]
 pub struct ExecutionInput {
     /// DRILL launches drill instances (what schedules start); RECOVERY launches production
     /// recovery instances.
@@ -207,7 +221,8 @@ pub struct ExecutionInput {
 }
 
 /// What a wave does when it fails.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum OnFailure {
     /// Fail the execution: later waves never start.
@@ -218,7 +233,8 @@ pub enum OnFailure {
 }
 
 /// Bounds of the adaptive wait between two checks of a launching wave.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PollingBounds {
     /// Shortest wait between checks, in seconds.
@@ -231,7 +247,8 @@ pub struct PollingBounds {
 
 /// One wave as the worker needs it, every default applied. Rendered into the task input by
 /// the generator as a constant.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WaveSpec {
     /// 1-based position in the plan.
@@ -252,7 +269,8 @@ pub struct WaveSpec {
 }
 
 /// The whole plan as preflight needs it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PlanSpec {
     pub name: String,
@@ -262,7 +280,8 @@ pub struct PlanSpec {
 }
 
 /// The execution, from the context object (`$$.Execution`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionRef {
     /// The execution ARN: the history record's key.
@@ -272,7 +291,8 @@ pub struct ExecutionRef {
 }
 
 /// Input of the preflight task.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PreflightInput {
     pub execution: ExecutionRef,
@@ -283,7 +303,8 @@ pub struct PreflightInput {
 }
 
 /// Output of preflight, kept at [`paths::RUN`] for the rest of the execution.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RunContext {
     pub execution_id: String,
@@ -301,7 +322,8 @@ pub struct RunContext {
 }
 
 /// Status of a wave as the Choice state reads it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum WaveStatus {
     Launching,
@@ -310,6 +332,12 @@ pub enum WaveStatus {
 }
 
 impl WaveStatus {
+    pub const ALL: [WaveStatus; 3] = [
+        WaveStatus::Launching,
+        WaveStatus::Succeeded,
+        WaveStatus::Failed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             WaveStatus::Launching => "LAUNCHING",
@@ -320,7 +348,8 @@ impl WaveStatus {
 }
 
 /// Server counts of a wave: no per-server detail travels in the state (DynamoDB holds it).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ServerCounts {
     pub total: u32,
@@ -335,7 +364,8 @@ pub struct ServerCounts {
 /// A wave's place in the state, written by the start task and rewritten by each check, at
 /// [`paths::wave_state`]. Carries what the Wait (nextWaitSeconds), the Choice (status) and the
 /// next check (jobIds, startedAt, checks) need.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WaveState {
     pub wave: String,
@@ -359,7 +389,8 @@ pub struct WaveState {
 }
 
 /// Input of the start-wave task.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StartWaveInput {
     pub run: RunContext,
@@ -368,7 +399,8 @@ pub struct StartWaveInput {
 }
 
 /// Input of the check-wave task.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CheckWaveInput {
     pub run: RunContext,
@@ -379,7 +411,8 @@ pub struct CheckWaveInput {
 }
 
 /// Input of the finish task.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FinishInput {
     pub run: RunContext,
@@ -389,7 +422,8 @@ pub struct FinishInput {
 }
 
 /// How an execution that reached its finish step ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Outcome {
     /// Every wave succeeded.
@@ -399,7 +433,8 @@ pub enum Outcome {
 }
 
 /// One line of the final summary.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct WaveSummary {
     pub wave: String,
@@ -410,7 +445,8 @@ pub struct WaveSummary {
 }
 
 /// Output of the finish task, at [`paths::RESULT`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct FinishOutput {
     pub outcome: Outcome,
@@ -420,7 +456,8 @@ pub struct FinishOutput {
 }
 
 /// What a Catch writes at [`paths::ERROR`] (Step Functions' own shape).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CaughtError {
     #[serde(rename = "Error")]
     pub error: String,
@@ -430,7 +467,8 @@ pub struct CaughtError {
 
 /// Input of the record-failure task. The failure may come before preflight finished, so the
 /// task takes the whole state and reads what is there.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RecordFailureInput {
     pub execution: ExecutionRef,
@@ -441,7 +479,8 @@ pub struct RecordFailureInput {
 }
 
 /// Output of record-failure, at [`paths::FAILURE`]; the final Fail state reads it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct RecordFailureOutput {
     pub error: String,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use drs_codegen::contract::{PollingBounds, ServerCounts, WaveSpec, WaveStatus};
+use drs_waves_contract::{PollingBounds, ServerCounts, WaveSpec, WaveStatus};
 
 use crate::drs::{Job, JobStatus, LaunchStatus};
 
@@ -192,7 +192,7 @@ pub fn judge(wave: &WaveSpec, jobs: &[Job], elapsed: u64) -> Verdict {
 mod tests {
     use std::collections::BTreeMap;
 
-    use drs_codegen::contract::OnFailure;
+    use drs_waves_contract::OnFailure;
 
     use super::*;
     use crate::drs::JobServer;

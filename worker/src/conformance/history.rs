@@ -1,0 +1,355 @@
+//! The behaviour of the [`History`] seam, written once. `MemoryHistory` runs it in the unit
+//! tests and `DynamoHistory` over moto in `tests/against_services.rs`: a fake that passes the
+//! same suite as the real adapter cannot quietly drift from it.
+//!
+//! Each check takes a fresh history (an empty table) and a unique execution ARN prefix, and
+//! panics with the rule it checks when the implementation breaks it.
+
+use std::collections::BTreeMap;
+
+use drs_waves_contract::{ExecutionStatus, Mode, ServerCounts, WaveStatus};
+
+use crate::drs::{JobStatus, LaunchStatus};
+use crate::history::{
+    ExecutionClose, ExecutionRecord, History, JobRecord, LaunchWrite, LockOutcome, ServerRecord,
+    WaveRecord,
+};
+
+/// Runs every check of the suite on `history`; `prefix` keeps names unique in a shared table.
+pub async fn run_all(history: &impl History, prefix: &str) {
+    run_lock_rules(history, prefix).await;
+    execution_create_is_idempotent(history, prefix).await;
+    close_is_an_upsert_that_keeps_what_was_recorded(history, prefix).await;
+    terminate_jobs_need_an_execution_record(history, prefix).await;
+    wave_launch_is_conditional_on_its_job_ids(history, prefix).await;
+    wave_check_keeps_the_first_start_time_and_records_jobs(history, prefix).await;
+}
+
+fn exec_arn(prefix: &str, name: &str) -> String {
+    format!("arn:aws:states:us-east-1:123456789012:execution:{prefix}:{name}")
+}
+
+fn record(id: &str, plan: &str) -> ExecutionRecord {
+    ExecutionRecord {
+        execution_id: id.to_string(),
+        execution_name: id.rsplit(':').next().unwrap_or(id).to_string(),
+        plan_name: plan.to_string(),
+        mode: Some(Mode::Drill),
+        status: ExecutionStatus::Running,
+        started_at: "2030-01-01T00:00:00Z".to_string(),
+        ended_at: None,
+        error: None,
+        cause: None,
+        wave_count: 2,
+        server_count: 5,
+        wave_statuses: BTreeMap::new(),
+        terminate_job_ids: None,
+    }
+}
+
+fn wave(id: &str, index: u32, jobs: &[&str], started_at: &str) -> WaveRecord {
+    WaveRecord {
+        execution_id: id.to_string(),
+        index,
+        name: format!("wave-{index}"),
+        status: WaveStatus::Launching,
+        job_ids: jobs.iter().map(|j| j.to_string()).collect(),
+        started_at: started_at.to_string(),
+        ended_at: None,
+        checks: 0,
+        servers: ServerCounts {
+            total: 2,
+            launching: 2,
+            ..ServerCounts::default()
+        },
+        reason: String::new(),
+    }
+}
+
+/// Acquire, re-acquire by the holder, refuse another, take over only from the named holder,
+/// release only by the holder.
+pub async fn run_lock_rules(history: &impl History, prefix: &str) {
+    let plan = format!("{prefix}-lock");
+    let (a, b, c) = (
+        exec_arn(prefix, "a"),
+        exec_arn(prefix, "b"),
+        exec_arn(prefix, "c"),
+    );
+    let now = "2030-01-01T00:00:00Z";
+    assert_eq!(
+        history.acquire_lock(&plan, &a, now).await.expect("acquire"),
+        LockOutcome::Acquired,
+        "a free lock is taken"
+    );
+    assert_eq!(
+        history.acquire_lock(&plan, &a, now).await.expect("again"),
+        LockOutcome::Acquired,
+        "the holder may take its own lock again (a retried preflight)"
+    );
+    assert_eq!(
+        history.acquire_lock(&plan, &b, now).await.expect("other"),
+        LockOutcome::HeldBy(a.clone()),
+        "another execution is told who holds it"
+    );
+    assert!(
+        !history
+            .take_over_lock(&plan, &b, &c, now)
+            .await
+            .expect("wrong takeover"),
+        "a takeover names the current holder or fails"
+    );
+    assert!(
+        history
+            .take_over_lock(&plan, &b, &a, now)
+            .await
+            .expect("takeover"),
+        "a takeover from the current holder succeeds"
+    );
+    assert!(
+        !history
+            .release_lock(&plan, &a)
+            .await
+            .expect("stale release"),
+        "a former holder cannot release the lock"
+    );
+    assert_eq!(
+        history.acquire_lock(&plan, &a, now).await.expect("held"),
+        LockOutcome::HeldBy(b.clone())
+    );
+    assert!(history.release_lock(&plan, &b).await.expect("release"));
+    assert!(
+        !history.release_lock(&plan, &b).await.expect("twice"),
+        "releasing a free lock is a no-op"
+    );
+    assert_eq!(
+        history.acquire_lock(&plan, &c, now).await.expect("free"),
+        LockOutcome::Acquired
+    );
+    assert!(history.release_lock(&plan, &c).await.expect("release"));
+}
+
+/// A retried preflight's create leaves the first record as it was.
+pub async fn execution_create_is_idempotent(history: &impl History, prefix: &str) {
+    let id = exec_arn(prefix, "create");
+    assert_eq!(history.get_execution(&id).await.expect("get"), None);
+    history
+        .create_execution(record(&id, prefix))
+        .await
+        .expect("create");
+    let mut second = record(&id, prefix);
+    second.server_count = 99;
+    second.started_at = "2031-01-01T00:00:00Z".into();
+    history
+        .create_execution(second)
+        .await
+        .expect("create again");
+    assert_eq!(
+        history.get_execution(&id).await.expect("get"),
+        Some(record(&id, prefix)),
+        "the first record stays"
+    );
+}
+
+/// Closing keeps the start time and mode of the record; closing an execution preflight never
+/// recorded creates a readable record without a mode.
+pub async fn close_is_an_upsert_that_keeps_what_was_recorded(history: &impl History, prefix: &str) {
+    let id = exec_arn(prefix, "close");
+    history
+        .create_execution(record(&id, prefix))
+        .await
+        .expect("create");
+    let statuses = BTreeMap::from([("wave-1".to_string(), WaveStatus::Failed)]);
+    history
+        .close_execution(ExecutionClose {
+            execution_id: id.clone(),
+            execution_name: "other-name".into(),
+            plan_name: prefix.to_string(),
+            mode: Some(Mode::Recovery),
+            started_at: "2040-01-01T00:00:00Z".into(),
+            status: ExecutionStatus::Failed,
+            ended_at: "2030-01-01T01:00:00Z".into(),
+            error: Some("DrsWaves.WaveFailed".into()),
+            cause: Some("why".into()),
+            wave_statuses: statuses.clone(),
+        })
+        .await
+        .expect("close");
+    let closed = history
+        .get_execution(&id)
+        .await
+        .expect("get")
+        .expect("record");
+    assert_eq!(closed.status, ExecutionStatus::Failed);
+    assert_eq!(closed.started_at, "2030-01-01T00:00:00Z", "start time kept");
+    assert_eq!(closed.mode, Some(Mode::Drill), "mode kept");
+    assert_eq!(closed.execution_name, record(&id, prefix).execution_name);
+    assert_eq!(closed.ended_at.as_deref(), Some("2030-01-01T01:00:00Z"));
+    assert_eq!(closed.error.as_deref(), Some("DrsWaves.WaveFailed"));
+    assert_eq!(closed.cause.as_deref(), Some("why"));
+    assert_eq!(closed.wave_statuses, statuses);
+    assert_eq!(closed.wave_count, 2, "counts kept");
+
+    let early = exec_arn(prefix, "early");
+    history
+        .close_execution(ExecutionClose {
+            execution_id: early.clone(),
+            execution_name: "early".into(),
+            plan_name: prefix.to_string(),
+            mode: None,
+            started_at: "2030-01-01T00:00:00Z".into(),
+            status: ExecutionStatus::Failed,
+            ended_at: "2030-01-01T00:00:05Z".into(),
+            error: Some("DrsWaves.InvalidInput".into()),
+            cause: Some("bad input".into()),
+            wave_statuses: BTreeMap::new(),
+        })
+        .await
+        .expect("close before preflight");
+    let r = history
+        .get_execution(&early)
+        .await
+        .expect("a record closed before preflight decodes")
+        .expect("record");
+    assert_eq!(r.mode, None);
+    assert_eq!((r.wave_count, r.server_count), (0, 0));
+    assert_eq!(r.status, ExecutionStatus::Failed);
+}
+
+/// Clean-up progress is recorded on an existing record only.
+pub async fn terminate_jobs_need_an_execution_record(history: &impl History, prefix: &str) {
+    let id = exec_arn(prefix, "terminate");
+    assert!(
+        history
+            .record_terminate_jobs(&id, vec!["drsjob-1".into()])
+            .await
+            .is_err(),
+        "no record is invented for an unknown execution"
+    );
+    assert_eq!(history.get_execution(&id).await.expect("get"), None);
+    history
+        .create_execution(record(&id, prefix))
+        .await
+        .expect("create");
+    history
+        .record_terminate_jobs(&id, vec!["drsjob-1".into(), "drsjob-2".into()])
+        .await
+        .expect("record");
+    assert_eq!(
+        history
+            .get_execution(&id)
+            .await
+            .expect("get")
+            .expect("record")
+            .terminate_job_ids,
+        Some(vec!["drsjob-1".to_string(), "drsjob-2".to_string()])
+    );
+}
+
+/// The launch write is refused when the wave is LAUNCHING with other job IDs, accepted again
+/// with the same ones, and never moves the first start time.
+pub async fn wave_launch_is_conditional_on_its_job_ids(history: &impl History, prefix: &str) {
+    let id = exec_arn(prefix, "launch");
+    assert_eq!(history.get_wave(&id, 1).await.expect("get"), None);
+    let first = wave(&id, 1, &["drsjob-a"], "2030-01-01T00:00:00Z");
+    assert_eq!(
+        history
+            .record_wave_launch(first.clone())
+            .await
+            .expect("launch"),
+        LaunchWrite::Written
+    );
+    assert_eq!(
+        history
+            .record_wave_launch(wave(&id, 1, &["drsjob-a"], "2030-01-01T00:09:00Z"))
+            .await
+            .expect("same jobs"),
+        LaunchWrite::Written,
+        "a retry with the same jobs is accepted"
+    );
+    assert_eq!(
+        history
+            .record_wave_launch(wave(&id, 1, &["drsjob-b"], "2030-01-01T00:10:00Z"))
+            .await
+            .expect("other jobs"),
+        LaunchWrite::Conflict {
+            recorded: vec!["drsjob-a".to_string()]
+        },
+        "other jobs for a LAUNCHING wave are refused, naming the recorded ones"
+    );
+    let got = history.get_wave(&id, 1).await.expect("get").expect("wave");
+    assert_eq!(got, first, "the first launch is what is recorded");
+}
+
+/// A check keeps the wave's first start time, records its status, counts and reason, and the
+/// per-server detail of each job.
+pub async fn wave_check_keeps_the_first_start_time_and_records_jobs(
+    history: &impl History,
+    prefix: &str,
+) {
+    let id = exec_arn(prefix, "check");
+    history
+        .record_wave_launch(wave(&id, 2, &["drsjob-c"], "2030-01-01T00:00:00Z"))
+        .await
+        .expect("launch");
+    let checked = WaveRecord {
+        status: WaveStatus::Failed,
+        started_at: "2030-01-01T00:30:00Z".into(),
+        ended_at: Some("2030-01-01T00:31:00Z".into()),
+        checks: 3,
+        servers: ServerCounts {
+            total: 2,
+            launched: 1,
+            failed: 1,
+            launching: 0,
+            optional_failed: 0,
+        },
+        reason: "s-2 FAILED".into(),
+        ..wave(&id, 2, &["drsjob-c"], "")
+    };
+    let job = JobRecord {
+        execution_id: id.clone(),
+        wave_index: 2,
+        job_id: "drsjob-c".into(),
+        job_status: JobStatus::Completed,
+        servers: BTreeMap::from([
+            (
+                "s-1".to_string(),
+                ServerRecord {
+                    launch_status: LaunchStatus::Launched,
+                    recovery_instance_id: Some("i-1".into()),
+                    required: true,
+                },
+            ),
+            (
+                "s-2".to_string(),
+                ServerRecord {
+                    launch_status: LaunchStatus::Failed,
+                    recovery_instance_id: None,
+                    required: false,
+                },
+            ),
+        ]),
+        updated_at: "2030-01-01T00:31:00Z".into(),
+    };
+    history
+        .record_wave_check(checked.clone(), vec![job.clone()])
+        .await
+        .expect("check");
+    let got = history.get_wave(&id, 2).await.expect("get").expect("wave");
+    assert_eq!(
+        got,
+        WaveRecord {
+            started_at: "2030-01-01T00:00:00Z".into(),
+            ..checked
+        },
+        "everything but the start time is the check's"
+    );
+    assert_eq!(history.list_jobs(&id).await.expect("jobs"), vec![job]);
+    assert!(
+        history
+            .list_jobs(&exec_arn(prefix, "none"))
+            .await
+            .expect("none")
+            .is_empty()
+    );
+}

@@ -1,0 +1,33 @@
+//! Time: the clock the tasks read (a test sets its own) and the timestamps Step Functions and
+//! DRS write.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use time::format_description::well_known::{Iso8601, Rfc3339};
+
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(OffsetDateTime::now_utc)
+}
+
+/// RFC 3339 in UTC, whole seconds.
+pub fn format_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let t = t.replace_nanosecond(0).unwrap_or(t);
+    t.format(&Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// Parses the timestamps Step Functions and DRS give (RFC 3339 with `Z` or `+00:00`,
+/// fractional seconds or not).
+pub fn parse_time(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .ok()
+        .or_else(|| OffsetDateTime::parse(s, &Iso8601::DEFAULT).ok())
+}
+
+pub fn seconds_between(from: OffsetDateTime, to: OffsetDateTime) -> u64 {
+    u64::try_from((to - from).whole_seconds()).unwrap_or(0)
+}

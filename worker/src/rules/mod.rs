@@ -1,0 +1,38 @@
+//! The pure rules of the worker: no I/O, so every rule has a fast test.
+//!
+//! - [`preflight`]: which servers a wave selects, what stops a plan from running, the RECOVERY
+//!   confirmation, how a wave is split into jobs.
+//! - [`verdict`]: when a wave has succeeded or failed, and how long to wait before the next check.
+//! - [`clock`]: the timestamps Step Functions and DRS write, and the clock the tasks read.
+
+pub mod clock;
+pub mod preflight;
+pub mod verdict;
+
+pub use clock::*;
+pub use preflight::*;
+pub use verdict::*;
+
+/// DRS limits the worker plans with (the real quotas vary by account: configure them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Source servers in one StartRecovery job (DRS accepts up to 200).
+    pub max_servers_per_job: usize,
+    /// Source servers in all active jobs.
+    pub max_active_servers: usize,
+    /// Concurrent jobs in progress.
+    pub max_concurrent_jobs: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_servers_per_job: 100,
+            max_active_servers: 200,
+            max_concurrent_jobs: 20,
+        }
+    }
+}
+
+/// TerminateRecoveryInstances takes at most this many IDs.
+pub const MAX_TERMINATE_PER_CALL: usize = 200;

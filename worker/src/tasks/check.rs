@@ -1,0 +1,139 @@
+//! The check-wave task: one DescribeJobs for the wave's jobs, the per-server detail to the
+//! history, a verdict and the next wait.
+use std::collections::BTreeSet;
+
+use drs_waves_contract::*;
+use tracing::info;
+
+use super::Handlers;
+use crate::drs::*;
+use crate::error::{TaskError, truncate_chars};
+use crate::history::*;
+use crate::rules::*;
+use crate::sfn::ExecutionLookup;
+
+impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+    /// One DescribeJobs for all of the wave's jobs, the per-server detail to the history, and
+    /// a verdict.
+    pub async fn check_wave(&self, input: CheckWaveInput) -> Result<WaveState, TaskError> {
+        let run = &input.run;
+        let wave = &input.wave;
+        let state = input.state;
+        if state.job_ids.is_empty() {
+            return Err(TaskError::InvalidInput(format!(
+                "check of wave '{}' has no job IDs in its state",
+                wave.name
+            )));
+        }
+        let started = parse_time(&state.started_at).ok_or_else(|| {
+            TaskError::InvalidInput(format!(
+                "wave '{}' state has an unreadable startedAt {:?}",
+                wave.name, state.started_at
+            ))
+        })?;
+        let jobs = self
+            .drs
+            .describe_jobs(JobFilter {
+                job_ids: state.job_ids.clone(),
+                from_date: None,
+            })
+            .await?;
+        if let Some(bad) = jobs.iter().find(|j| j.id.is_empty()) {
+            return Err(TaskError::Internal(format!(
+                "DRS DescribeJobs returned a job without a jobID (status {})",
+                bad.status.as_str()
+            )));
+        }
+        let returned: BTreeSet<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
+        let missing: Vec<&str> = state
+            .job_ids
+            .iter()
+            .map(String::as_str)
+            .filter(|id| !returned.contains(id))
+            .collect();
+        if !missing.is_empty() {
+            return Err(TaskError::transient(
+                "DRS DescribeJobs",
+                format!(
+                    "job(s) {} of wave '{}' were not returned",
+                    missing.join(", "),
+                    wave.name
+                ),
+            ));
+        }
+        let jobs: Vec<Job> = jobs
+            .into_iter()
+            .filter(|j| state.job_ids.contains(&j.id))
+            .collect();
+        let now = self.now();
+        let elapsed = seconds_between(started, now);
+        let verdict = judge(wave, &jobs, elapsed);
+        let checks = state.checks + 1;
+        let ended_at = (verdict.status != WaveStatus::Launching).then(|| format_time(now));
+        let optional: BTreeSet<&str> = wave.optional.iter().map(String::as_str).collect();
+        let job_records = jobs
+            .iter()
+            .map(|j| JobRecord {
+                execution_id: run.execution_id.clone(),
+                wave_index: wave.index,
+                job_id: j.id.clone(),
+                job_status: j.status.clone(),
+                servers: j
+                    .servers
+                    .iter()
+                    .map(|s| {
+                        (
+                            s.source_server_id.clone(),
+                            ServerRecord {
+                                launch_status: s.launch_status.clone(),
+                                recovery_instance_id: s.recovery_instance_id.clone(),
+                                required: !optional.contains(s.source_server_id.as_str()),
+                            },
+                        )
+                    })
+                    .collect(),
+                updated_at: format_time(now),
+            })
+            .collect();
+        self.history
+            .record_wave_check(
+                WaveRecord {
+                    execution_id: run.execution_id.clone(),
+                    index: wave.index,
+                    name: wave.name.clone(),
+                    status: verdict.status,
+                    job_ids: state.job_ids.clone(),
+                    started_at: state.started_at.clone(),
+                    ended_at: ended_at.clone(),
+                    checks,
+                    servers: verdict.counts,
+                    reason: verdict.reason.clone(),
+                },
+                job_records,
+            )
+            .await?;
+        let next_wait = match verdict.status {
+            WaveStatus::Launching => {
+                next_wait_seconds(elapsed, &wave.polling, wave.launch_timeout_seconds)
+            }
+            _ => 0,
+        };
+        info!(status = verdict.status.as_str(), launched = verdict.counts.launched, failed = verdict.counts.failed,
+              launching = verdict.counts.launching, next_wait, reason = %verdict.reason, "wave checked");
+        if verdict.status != WaveStatus::Launching {
+            // One line per finished wave: the CDK app's metric filter turns it into the
+            // WaveDurationSeconds metric (fields plan, wave, status, duration_seconds).
+            info!(plan = %run.plan_name, wave = %wave.name, status = verdict.status.as_str(),
+                  duration_seconds = elapsed, "wave finished");
+        }
+        Ok(WaveState {
+            status: verdict.status,
+            ended_at: ended_at.unwrap_or_default(),
+            checks,
+            next_wait_seconds: next_wait,
+            servers: verdict.counts,
+            reason: truncate_chars(&verdict.reason, MAX_CAUSE_CHARS),
+            ..state
+        })
+    }
+}

@@ -1,0 +1,81 @@
+//! The finish task: closes a run that reached its end (outcome, per-wave summary, history),
+//! cleans up a drill, releases the plan's lock.
+
+use drs_waves_contract::*;
+use tracing::info;
+
+use super::{Handlers, wave_statuses};
+use crate::drs::*;
+use crate::error::TaskError;
+use crate::history::*;
+use crate::rules::*;
+use crate::sfn::ExecutionLookup;
+
+impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+    /// Closes a run that reached its end: outcome, per-wave summary, history, drill clean-up,
+    /// lock release.
+    pub async fn finish(&self, input: FinishInput) -> Result<FinishOutput, TaskError> {
+        let run = &input.run;
+        let now = self.now();
+        let mut waves: Vec<&WaveState> = input.waves.values().collect();
+        waves.sort_by_key(|w| w.index);
+        let outcome = if waves.iter().all(|w| w.status == WaveStatus::Succeeded) {
+            Outcome::Succeeded
+        } else {
+            Outcome::SucceededWithFailures
+        };
+        let summaries = waves
+            .iter()
+            .map(|w| {
+                let start = parse_time(&w.started_at);
+                let end = parse_time(&w.ended_at).unwrap_or(now);
+                WaveSummary {
+                    wave: w.wave.clone(),
+                    status: w.status,
+                    job_ids: w.job_ids.clone(),
+                    duration_seconds: start.map(|s| seconds_between(s, end)).unwrap_or(0),
+                    servers: w.servers,
+                }
+            })
+            .collect();
+        let terminate_job_ids = if run.mode == Mode::Drill && run.terminate_drill_instances {
+            self.cleanup_drill(
+                run,
+                waves
+                    .iter()
+                    .flat_map(|w| w.job_ids.iter().cloned())
+                    .collect(),
+            )
+            .await?
+        } else {
+            Vec::new()
+        };
+        let status = match outcome {
+            Outcome::Succeeded => ExecutionStatus::Succeeded,
+            Outcome::SucceededWithFailures => ExecutionStatus::SucceededWithFailures,
+        };
+        self.history
+            .close_execution(ExecutionClose {
+                execution_id: run.execution_id.clone(),
+                execution_name: run.execution_name.clone(),
+                plan_name: run.plan_name.clone(),
+                mode: Some(run.mode),
+                started_at: run.started_at.clone(),
+                status,
+                ended_at: format_time(now),
+                error: None,
+                cause: None,
+                wave_statuses: wave_statuses(&input.waves),
+            })
+            .await?;
+        self.history
+            .release_lock(&run.plan_name, &run.execution_id)
+            .await?;
+        info!(outcome = status.as_str(), terminate_jobs = ?terminate_job_ids, "execution finished");
+        Ok(FinishOutput {
+            outcome,
+            waves: summaries,
+            terminate_job_ids,
+        })
+    }
+}

@@ -1,0 +1,128 @@
+//! The five tasks of the generated state machine, one module each: [`preflight`], [`start`]
+//! (start-wave), [`check`] (check-wave), [`finish`] and [`record_failure`], with the drill
+//! [`cleanup`] they share. Each takes the contract's input type and returns its output type; the
+//! pure rules they apply are in [`crate::rules`], the rules they keep in DESIGN.md ("Rules the
+//! worker must keep").
+
+mod check;
+mod cleanup;
+mod finish;
+mod preflight;
+mod record_failure;
+mod start;
+
+use std::collections::BTreeMap;
+
+use drs_waves_contract::{Activity, RunContext, WaveState, WaveStatus, job_tags};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+
+use crate::drs::{Drs, Job, JobFilter};
+use crate::error::TaskError;
+use crate::faults::Faults;
+use crate::history::History;
+use crate::rules::{Clock, Limits, format_time, parse_time, system_clock};
+use crate::runtime::TaskHandler;
+use crate::sfn::ExecutionLookup;
+
+/// How far before the execution's start DescribeJobs looks for jobs it made (clock skew).
+const JOB_SEARCH_SLACK_SECONDS: i64 = 300;
+
+/// The worker's task implementations over the three seams.
+pub struct Handlers<D, H, X> {
+    drs: D,
+    history: H,
+    executions: X,
+    limits: Limits,
+    faults: Faults,
+    clock: Clock,
+}
+
+fn from_date(started_at: &str, now: OffsetDateTime) -> String {
+    let start = parse_time(started_at).unwrap_or(now);
+    format_time(start - time::Duration::seconds(JOB_SEARCH_SLACK_SECONDS))
+}
+
+fn is_ours(job: &Job, execution_id: &str) -> bool {
+    job.tags.get(job_tags::EXECUTION).map(String::as_str) == Some(execution_id)
+}
+
+fn wave_statuses(waves: &BTreeMap<String, WaveState>) -> BTreeMap<String, WaveStatus> {
+    waves.values().map(|w| (w.wave.clone(), w.status)).collect()
+}
+
+impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+    pub fn new(drs: D, history: H, executions: X, limits: Limits) -> Self {
+        Handlers {
+            drs,
+            history,
+            executions,
+            limits,
+            faults: Faults::none(),
+            clock: system_clock(),
+        }
+    }
+
+    pub fn with_faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        (self.clock)()
+    }
+    /// tag filter, so: the jobs created since the execution started, filtered here).
+    pub(super) async fn jobs_of_execution(
+        &self,
+        run: &RunContext,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Job>, TaskError> {
+        let jobs = self
+            .drs
+            .describe_jobs(JobFilter {
+                job_ids: vec![],
+                from_date: Some(from_date(&run.started_at, now)),
+            })
+            .await?;
+        Ok(jobs
+            .into_iter()
+            .filter(|j| is_ours(j, &run.execution_id))
+            .collect())
+    }
+}
+
+fn parse_input<T: DeserializeOwned>(activity: Activity, input: &str) -> Result<T, TaskError> {
+    serde_json::from_str(input)
+        .map_err(|e| TaskError::InvalidInput(format!("{} task input: {e}", activity.name())))
+}
+
+fn to_output<T: Serialize>(value: &T) -> Result<String, TaskError> {
+    serde_json::to_string(value)
+        .map_err(|e| TaskError::Internal(format!("serializing the task output: {e}")))
+}
+
+impl<D: Drs, H: History, X: ExecutionLookup> TaskHandler for Handlers<D, H, X> {
+    async fn handle(&self, activity: Activity, input: String) -> Result<String, TaskError> {
+        match activity {
+            Activity::Preflight => {
+                to_output(&self.preflight(parse_input(activity, &input)?).await?)
+            }
+            Activity::StartWave => {
+                to_output(&self.start_wave(parse_input(activity, &input)?).await?)
+            }
+            Activity::CheckWave => {
+                to_output(&self.check_wave(parse_input(activity, &input)?).await?)
+            }
+            Activity::Finish => to_output(&self.finish(parse_input(activity, &input)?).await?),
+            Activity::RecordFailure => {
+                to_output(&self.record_failure(parse_input(activity, &input)?).await?)
+            }
+        }
+    }
+}

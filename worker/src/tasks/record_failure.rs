@@ -1,0 +1,97 @@
+//! The record-failure task: records a failed execution from whatever the state holds
+//! (preflight may never have run), cleans up a drill, releases the plan's lock.
+use std::collections::BTreeMap;
+
+use drs_waves_contract::*;
+use tracing::warn;
+
+use super::{Handlers, wave_statuses};
+use crate::drs::*;
+use crate::error::{TaskError, truncate_chars};
+use crate::history::*;
+use crate::rules::*;
+use crate::sfn::ExecutionLookup;
+
+impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+    /// Records a failed execution from whatever the state holds (preflight may never have run),
+    /// cleans up a drill if asked, releases the lock.
+    pub async fn record_failure(
+        &self,
+        input: RecordFailureInput,
+    ) -> Result<RecordFailureOutput, TaskError> {
+        let state = &input.state;
+        let run: Option<RunContext> = state
+            .get("run")
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
+        let waves: BTreeMap<String, WaveState> = state
+            .get("waves")
+            .and_then(|v| v.as_object())
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), serde_json::from_value(v.clone()).ok()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let caught: Option<CaughtError> = state
+            .get("error")
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
+        let failed_wave = {
+            let mut w: Vec<&WaveState> = waves
+                .values()
+                .filter(|w| w.status == WaveStatus::Failed)
+                .collect();
+            w.sort_by_key(|w| w.index);
+            w.first().map(|w| w.reason.clone())
+        };
+        let (error, cause) = match (caught, failed_wave) {
+            (Some(c), _) => (c.error, c.cause),
+            (None, Some(reason)) => (ErrorName::WaveFailed.as_str().to_string(), reason),
+            (None, None) => (
+                ErrorName::Internal.as_str().to_string(),
+                "the execution failed without an error in its state".to_string(),
+            ),
+        };
+        let error = truncate_chars(&error, MAX_ERROR_CHARS);
+        let cause = truncate_chars(&cause, MAX_CAUSE_CHARS);
+        let execution = &input.execution;
+        self.history
+            .close_execution(ExecutionClose {
+                execution_id: execution.id.clone(),
+                execution_name: execution.name.clone(),
+                plan_name: input.plan_name.clone(),
+                mode: run.as_ref().map(|r| r.mode),
+                started_at: run
+                    .as_ref()
+                    .map(|r| r.started_at.clone())
+                    .unwrap_or_else(|| execution.start_time.clone()),
+                status: ExecutionStatus::Failed,
+                ended_at: format_time(self.now()),
+                error: Some(error.clone()),
+                cause: Some(cause.clone()),
+                wave_statuses: wave_statuses(&waves),
+            })
+            .await?;
+        let terminate_job_ids = match &run {
+            Some(run) if run.mode == Mode::Drill && run.terminate_drill_instances => {
+                self.cleanup_drill(
+                    run,
+                    waves
+                        .values()
+                        .flat_map(|w| w.job_ids.iter().cloned())
+                        .collect(),
+                )
+                .await?
+            }
+            _ => Vec::new(),
+        };
+        self.history
+            .release_lock(&input.plan_name, &execution.id)
+            .await?;
+        warn!(%error, %cause, "execution failed");
+        Ok(RecordFailureOutput {
+            error,
+            cause,
+            terminate_job_ids,
+        })
+    }
+}
