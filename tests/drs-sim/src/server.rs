@@ -24,6 +24,7 @@ use crate::config::{FaultConfig, FixtureSource, Limits, SimConfig, Timings};
 use crate::fixture::{
     BackgroundJobSpec, Fixture, FixtureError, ResolvedDefaults, ServerSpec, SourceServerDef,
 };
+use crate::lifecycle::truncate_to_micros;
 use crate::replication::{OutageState, RecoverySnapshot};
 use crate::state::{
     AfterCommit, Counters, InstanceSnapshot, JobSnapshot, ServerSelector, SimState,
@@ -462,6 +463,13 @@ async fn handle_drs(
     }
 }
 
+/// An admin timestamp (RFC 3339, microseconds, as the state uses them).
+fn rfc3339(t: OffsetDateTime) -> String {
+    let t = truncate_to_micros(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
 fn admin_error(status: u16, message: impl Into<String>, request_id: &str) -> Resp {
     json_response(status, &json!({ "error": message.into() }), request_id)
 }
@@ -586,10 +594,9 @@ async fn handle_admin(shared: &Shared, req: Request<Incoming>, path: &str, rid: 
                 Ok((r.selector()?, r.state.unwrap_or(OutageState::Disconnected)))
             });
             let result = parsed.and_then(|(selector, state)| {
-                shared
-                    .lock()
-                    .start_outage(&selector, state, now)
-                    .map(|ids| json!({ "servers": ids, "state": state.as_str() }))
+                shared.lock().start_outage(&selector, state, now).map(
+                    |ids| json!({ "servers": ids, "state": state.as_str(), "since": rfc3339(now) }),
+                )
             });
             match result {
                 Ok(v) => ok(v),
@@ -605,7 +612,7 @@ async fn handle_admin(shared: &Shared, req: Request<Incoming>, path: &str, rid: 
                 shared
                     .lock()
                     .end_outage(&selector, now)
-                    .map(|ids| json!({ "servers": ids }))
+                    .map(|ids| json!({ "servers": ids, "since": rfc3339(now) }))
             });
             match result {
                 Ok(v) => ok(v),

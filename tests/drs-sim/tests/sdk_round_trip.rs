@@ -12,13 +12,18 @@ use aws_sdk_drs::error::ProvideErrorMetadata;
 use aws_sdk_drs::operation::describe_job_log_items::DescribeJobLogItemsError;
 use aws_sdk_drs::operation::describe_jobs::DescribeJobsError;
 use aws_sdk_drs::operation::describe_recovery_instances::DescribeRecoveryInstancesError;
+use aws_sdk_drs::operation::describe_recovery_snapshots::DescribeRecoverySnapshotsError;
 use aws_sdk_drs::operation::describe_source_servers::DescribeSourceServersError;
 use aws_sdk_drs::operation::start_recovery::StartRecoveryError;
 use aws_sdk_drs::types::{
-    InitiatedBy, Job, JobLogEvent, JobStatus, JobType, LastLaunchResult, LastLaunchType,
-    LaunchStatus, StartRecoveryRequestSourceServer, ValidationExceptionReason,
+    DataReplicationErrorString, InitiatedBy, Job, JobLogEvent, JobStatus, JobType,
+    LastLaunchResult, LastLaunchType, LaunchStatus, RecoverySnapshot, RecoverySnapshotsOrder,
+    StartRecoveryRequestSourceServer, ValidationExceptionReason,
 };
-use drs_sim::{FaultConfig, FaultSpec, Limits, ServerSpec, SimConfig, SimHandle, Simulator};
+use drs_sim::{
+    BackgroundJobSpec, BackgroundServers, FaultConfig, FaultSpec, FixtureSource, Limits,
+    OutageState, ServerSelector, ServerSpec, SimConfig, SimHandle, Simulator, SnapshotSpec,
+};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 /// Generous: the machine may be loaded, and a deadline only matters when something is wrong.
@@ -980,4 +985,1126 @@ async fn the_binary_prints_its_endpoint_and_rejects_bad_fixtures() {
     );
     assert!(out.stdout.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------------------
+// Disaster day: snapshots, replication states, outages.
+// ---------------------------------------------------------------------------------------
+
+fn rfc(t: &str) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{t:?} is not RFC 3339: {e}"))
+}
+
+fn has_shape(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix)
+        .is_some_and(|rest| rest.len() == 17 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+fn no_retries(sim: &SimHandle) -> Client {
+    let config = aws_sdk_drs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .endpoint_url(sim.endpoint())
+        .retry_config(RetryConfig::disabled())
+        .build();
+    Client::from_conf(config)
+}
+
+async fn all_snapshots(
+    c: &Client,
+    id: &str,
+    order: RecoverySnapshotsOrder,
+    page: i32,
+) -> Vec<RecoverySnapshot> {
+    c.describe_recovery_snapshots()
+        .source_server_id(id)
+        .order(order)
+        .into_paginator()
+        .page_size(page)
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .expect("DescribeRecoverySnapshots")
+}
+
+async fn source_server(c: &Client, id: &str) -> aws_sdk_drs::types::SourceServer {
+    let out = c
+        .describe_source_servers()
+        .filters(
+            aws_sdk_drs::types::DescribeSourceServersRequestFilters::builder()
+                .source_server_ids(id)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DescribeSourceServers");
+    out.items().first().cloned().expect("the server")
+}
+
+fn replication(
+    s: &aws_sdk_drs::types::SourceServer,
+) -> (String, Option<DataReplicationErrorString>) {
+    let info = s.data_replication_info().expect("dataReplicationInfo");
+    (
+        info.data_replication_state()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        info.data_replication_error()
+            .and_then(|e| e.error())
+            .cloned(),
+    )
+}
+
+fn last_seen(s: &aws_sdk_drs::types::SourceServer) -> time::OffsetDateTime {
+    rfc(s
+        .life_cycle()
+        .and_then(|l| l.last_seen_by_service_date_time())
+        .expect("lastSeenByServiceDateTime"))
+}
+
+#[tokio::test]
+async fn recovery_snapshots_answer_as_drs_does() {
+    let at = [
+        "2024-05-01T10:00:00Z",
+        "2024-05-01T11:00:00.5Z",
+        "2024-05-01T09:00:00+02:00",
+    ];
+    let sim = start(
+        vec![
+            ServerSpec::new(sid(1), 0.1),
+            ServerSpec::new(sid(2), 0.1).with_replication_state("INITIAL_SYNC"),
+            ServerSpec::new(sid(3), 0.1).with_snapshots(SnapshotSpec::At(
+                at.iter().map(|t| (*t).to_owned()).collect(),
+            )),
+            ServerSpec::new(sid(4), 0.1).with_snapshots(SnapshotSpec::None),
+        ],
+        |_| {},
+    )
+    .await;
+    let c = client(&sim);
+
+    // The default: every 10 minutes for the last 24 hours, all pages collected once.
+    let asc = all_snapshots(&c, &sid(1), RecoverySnapshotsOrder::Asc, 50).await;
+    assert!((144..=146).contains(&asc.len()), "{}", asc.len());
+    assert!(sim.counters().calls("DescribeRecoverySnapshots") >= 3);
+    let ids: BTreeSet<&str> = asc.iter().map(|s| s.snapshot_id()).collect();
+    assert_eq!(ids.len(), asc.len());
+    for s in &asc {
+        assert!(has_shape(s.snapshot_id(), "pit-"), "{}", s.snapshot_id());
+        assert_eq!(s.source_server_id(), sid(1));
+        assert!(
+            s.expected_timestamp().ends_with('Z'),
+            "{}",
+            s.expected_timestamp()
+        );
+        let taken = rfc(s.timestamp().expect("timestamp"));
+        let due = rfc(s.expected_timestamp());
+        assert!(taken >= due && taken - due < time::Duration::seconds(21));
+        assert_eq!(due.minute() % 10, 0);
+        assert_eq!(s.ebs_snapshots().len(), 1);
+        assert!(
+            has_shape(&s.ebs_snapshots()[0], "snap-"),
+            "{:?}",
+            s.ebs_snapshots()
+        );
+    }
+    assert!(asc.windows(2).all(|w| w[0].timestamp() < w[1].timestamp()));
+    let now = time::OffsetDateTime::now_utc();
+    let oldest = rfc(asc[0].expected_timestamp());
+    assert!(now - oldest <= time::Duration::hours(24) + time::Duration::minutes(1));
+    assert!(now - oldest > time::Duration::hours(23) + time::Duration::minutes(49));
+
+    // DESC is the same list the other way round; the library sees the same.
+    let mut desc = all_snapshots(&c, &sid(1), RecoverySnapshotsOrder::Desc, 1000).await;
+    desc.reverse();
+    assert_eq!(
+        desc.iter().map(|s| s.snapshot_id()).collect::<Vec<_>>()[..asc.len()],
+        asc.iter().map(|s| s.snapshot_id()).collect::<Vec<_>>()[..]
+    );
+    let lib = sim.recovery_snapshots(&sid(1)).expect("known");
+    assert_eq!(lib[0].snapshot_id, asc[0].snapshot_id());
+
+    // Date filters select on the snapshot's timestamp, both ends included.
+    let from = asc[10].timestamp().expect("ts").to_owned();
+    let to = asc[19].timestamp().expect("ts").to_owned();
+    let window = c
+        .describe_recovery_snapshots()
+        .source_server_id(sid(1))
+        .filters(
+            aws_sdk_drs::types::DescribeRecoverySnapshotsRequestFilters::builder()
+                .from_date_time(from)
+                .to_date_time(to)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("filtered");
+    assert_eq!(window.items().len(), 10);
+    assert_eq!(window.items()[0].snapshot_id(), asc[10].snapshot_id());
+
+    // Explicit times, in time order whatever the offset they were written with.
+    let explicit = all_snapshots(&c, &sid(3), RecoverySnapshotsOrder::Asc, 10).await;
+    let times: Vec<&str> = explicit.iter().filter_map(|s| s.timestamp()).collect();
+    assert_eq!(
+        times,
+        [
+            "2024-05-01T07:00:00.000000Z",
+            "2024-05-01T10:00:00.000000Z",
+            "2024-05-01T11:00:00.500000Z"
+        ]
+    );
+
+    // None for a server in its initial sync, or told so.
+    for n in [2, 4] {
+        assert!(
+            all_snapshots(&c, &sid(n), RecoverySnapshotsOrder::Asc, 10)
+                .await
+                .is_empty()
+        );
+    }
+
+    // An unknown server: the model's ValidationException for this operation.
+    let err = c
+        .describe_recovery_snapshots()
+        .source_server_id("s-99999999999999999")
+        .send()
+        .await
+        .expect_err("unknown server")
+        .into_service_error();
+    let DescribeRecoverySnapshotsError::ValidationException(e) = &err else {
+        panic!("expected ValidationException, got {err:?}");
+    };
+    assert_eq!(e.field_list()[0].name(), Some("sourceServerID"));
+    assert!(
+        e.message()
+            .is_some_and(|m| m.contains("s-99999999999999999"))
+    );
+    let (status, _, body) = http(&sim.endpoint(), "POST", "/DescribeRecoverySnapshots", "{}").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("sourceServerID"), "{body}");
+
+    // Seeded IDs repeat: another simulator with the same seed names the same snapshot the
+    // same way, one with another seed does not.
+    let same = start(vec![ServerSpec::new(sid(1), 0.1)], |_| {}).await;
+    let other = start(vec![ServerSpec::new(sid(1), 0.1)], |c| c.seed = Some(12)).await;
+    let due = asc[5].expected_timestamp();
+    let find = |h: &SimHandle| {
+        h.recovery_snapshots(&sid(1))
+            .expect("known")
+            .into_iter()
+            .find(|s| s.expected_timestamp == rfc(due))
+            .map(|s| s.snapshot_id)
+    };
+    assert_eq!(find(&same).as_deref(), Some(asc[5].snapshot_id()));
+    assert_ne!(find(&other).as_deref(), Some(asc[5].snapshot_id()));
+    same.shutdown().await;
+    other.shutdown().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn start_recovery_launches_from_the_named_or_the_latest_snapshot() {
+    let sim = start(
+        vec![
+            ServerSpec::new(sid(1), 0.2),
+            ServerSpec::new(sid(2), 0.2),
+            ServerSpec::new(sid(3), 0.2),
+        ],
+        |_| {},
+    )
+    .await;
+    let c = client(&sim);
+    let one = all_snapshots(&c, &sid(1), RecoverySnapshotsOrder::Desc, 1000).await;
+    let two = all_snapshots(&c, &sid(2), RecoverySnapshotsOrder::Asc, 1000).await;
+    let chosen = &two[3];
+
+    // Another server's snapshot, or a malformed ID, is refused, naming it.
+    for bad in [one[0].snapshot_id(), "pit-123"] {
+        let err = c
+            .start_recovery()
+            .source_servers(
+                StartRecoveryRequestSourceServer::builder()
+                    .source_server_id(sid(2))
+                    .recovery_snapshot_id(bad)
+                    .build()
+                    .expect("source"),
+            )
+            .send()
+            .await
+            .expect_err("not its snapshot")
+            .into_service_error();
+        assert_eq!(err.code(), Some("ValidationException"), "{err:?}");
+        assert!(err.message().is_some_and(|m| m.contains(bad)), "{err:?}");
+    }
+    assert!(sim.jobs().is_empty());
+
+    let job = c
+        .start_recovery()
+        .source_servers(source(&sid(1)))
+        .source_servers(
+            StartRecoveryRequestSourceServer::builder()
+                .source_server_id(sid(2))
+                .recovery_snapshot_id(chosen.snapshot_id())
+                .build()
+                .expect("source"),
+        )
+        .send()
+        .await
+        .expect("StartRecovery")
+        .job()
+        .cloned()
+        .expect("job");
+    let snap = sim.jobs()[0].servers.clone();
+    assert_eq!(
+        snap[0].recovery_snapshot_id.as_deref(),
+        Some(one[0].snapshot_id())
+    );
+    assert_eq!(
+        snap[0].recovery_snapshot_timestamp,
+        Some(rfc(one[0].timestamp().expect("ts")))
+    );
+    assert!(!snap[0].recovery_snapshot_requested);
+    assert_eq!(
+        snap[1].recovery_snapshot_id.as_deref(),
+        Some(chosen.snapshot_id())
+    );
+    assert!(snap[1].recovery_snapshot_requested);
+    let (_, _, body) = http(&sim.endpoint(), "GET", "/_sim/jobs", "").await;
+    let admin = json(&body);
+    assert_eq!(
+        admin["jobs"][0]["servers"][1]["recoverySnapshotID"],
+        chosen.snapshot_id()
+    );
+    assert!(admin["jobs"][0]["servers"][1]["recoverySnapshotTimestamp"].is_string());
+
+    let done = wait_completed(&c, job.job_id()).await;
+    assert!(
+        done.participating_servers()
+            .iter()
+            .all(|s| s.launch_status() == Some(&LaunchStatus::Launched))
+    );
+    // The named snapshot is used (USING_PREVIOUS_SNAPSHOT), the latest of a replicating
+    // server is taken as the job starts (SNAPSHOT_START/END).
+    let log = c
+        .describe_job_log_items()
+        .job_id(job.job_id())
+        .send()
+        .await
+        .expect("log");
+    let events_of = |id: &str| -> Vec<JobLogEvent> {
+        log.items()
+            .iter()
+            .filter(|i| {
+                i.event_data()
+                    .and_then(|d| d.source_server_id())
+                    .is_some_and(|s| s == id)
+            })
+            .filter_map(|i| i.event().cloned())
+            .collect()
+    };
+    assert!(events_of(&sid(2)).contains(&JobLogEvent::UsingPreviousSnapshot));
+    assert!(!events_of(&sid(2)).contains(&JobLogEvent::SnapshotStart));
+    assert!(events_of(&sid(1)).contains(&JobLogEvent::SnapshotStart));
+    // The recovery instance says which moment it holds.
+    let instances = c
+        .describe_recovery_instances()
+        .filters(
+            aws_sdk_drs::types::DescribeRecoveryInstancesRequestFilters::builder()
+                .source_server_ids(sid(2))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("instances");
+    let pit = instances.items()[0]
+        .point_in_time_snapshot_date_time()
+        .expect("pointInTimeSnapshotDateTime");
+    assert_eq!(rfc(pit), rfc(chosen.timestamp().expect("ts")));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_server_without_a_snapshot_launches_failed_saying_why() {
+    let sim = start(
+        vec![
+            ServerSpec::new(sid(1), 0.2).with_replication_state("INITIAL_SYNC"),
+            ServerSpec::new(sid(2), 0.2).with_snapshots(SnapshotSpec::None),
+            ServerSpec::new(sid(3), 0.2),
+        ],
+        |_| {},
+    )
+    .await;
+    let c = client(&sim);
+    let job = start_job(&c, &[sid(1), sid(2), sid(3)], false).await;
+    let done = wait_completed(&c, job.job_id()).await;
+    let by_server = statuses(&done);
+    assert_eq!(by_server[&sid(1)], (LaunchStatus::Failed, None));
+    assert_eq!(by_server[&sid(2)], (LaunchStatus::Failed, None));
+    assert_eq!(by_server[&sid(3)].0, LaunchStatus::Launched);
+    let log = c
+        .describe_job_log_items()
+        .job_id(job.job_id())
+        .send()
+        .await
+        .expect("log");
+    let failed: HashMap<String, String> = log
+        .items()
+        .iter()
+        .filter(|i| i.event() == Some(&JobLogEvent::LaunchFailed))
+        .filter_map(|i| {
+            let d = i.event_data()?;
+            Some((d.source_server_id()?.to_owned(), d.raw_error()?.to_owned()))
+        })
+        .collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(
+        failed[&sid(1)].contains("no point-in-time recovery snapshot"),
+        "{failed:?}"
+    );
+    assert!(failed[&sid(1)].contains("INITIAL_SYNC"), "{failed:?}");
+    let jobs = sim.jobs();
+    let servers = &jobs[0].servers;
+    assert!(servers[0].recovery_snapshot_id.is_none());
+    assert!(servers[0].fail_launch);
+    assert!(
+        servers[0]
+            .fail_reason
+            .as_deref()
+            .is_some_and(|r| r.contains(&sid(1)))
+    );
+    assert!(servers[2].recovery_snapshot_id.is_some());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_replication_state_and_error_of_the_model_can_be_set() {
+    let states = [
+        "STOPPED",
+        "INITIATING",
+        "INITIAL_SYNC",
+        "BACKLOG",
+        "CREATING_SNAPSHOT",
+        "CONTINUOUS",
+        "PAUSED",
+        "RESCAN",
+        "STALLED",
+        "DISCONNECTED",
+    ];
+    let mut servers: Vec<ServerSpec> = states
+        .iter()
+        .enumerate()
+        .map(|(n, s)| ServerSpec::new(sid(n as u32 + 1), 0.1).with_replication_state(*s))
+        .collect();
+    servers.push(
+        ServerSpec::new(sid(11), 0.1)
+            .with_replication_state("STALLED")
+            .with_replication_error("FAILED_TO_START_DATA_TRANSFER"),
+    );
+    servers.push(
+        ServerSpec::new(sid(12), 0.1)
+            .with_replication_state("BACKLOG")
+            .with_replication_error("NOT_CONVERGING"),
+    );
+    let sim = start(servers, |_| {}).await;
+    let c = client(&sim);
+    let out = c.describe_source_servers().send().await.expect("servers");
+    let by_id: HashMap<String, _> = out
+        .items()
+        .iter()
+        .map(|s| (s.source_server_id().unwrap_or_default().to_owned(), s))
+        .collect();
+    for (n, state) in states.iter().enumerate() {
+        let s = by_id[&sid(n as u32 + 1)];
+        let info = s.data_replication_info().expect("info");
+        let parsed = info.data_replication_state().expect("state");
+        assert_eq!(parsed.as_str(), *state);
+        assert!(
+            aws_sdk_drs::types::DataReplicationState::values().contains(&parsed.as_str()),
+            "{state} is a state the SDK knows"
+        );
+        let error = info.data_replication_error().and_then(|e| e.error());
+        if matches!(*state, "STALLED" | "DISCONNECTED") {
+            assert_eq!(error, Some(&DataReplicationErrorString::AgentNotSeen));
+        } else {
+            assert!(error.is_none(), "{state}: {error:?}");
+        }
+    }
+    assert_eq!(
+        replication(by_id[&sid(11)]).1,
+        Some(DataReplicationErrorString::FailedToStartDataTransfer)
+    );
+    assert_eq!(
+        replication(by_id[&sid(12)]).1,
+        Some(DataReplicationErrorString::NotConverging)
+    );
+    let raw = by_id[&sid(9)]
+        .data_replication_info()
+        .and_then(|i| i.data_replication_error())
+        .and_then(|e| e.raw_error())
+        .expect("rawError");
+    assert!(raw.contains("not been seen"), "{raw}");
+    sim.shutdown().await;
+
+    // Unknown ones are refused at start-up, naming the server.
+    for spec in [
+        ServerSpec::new(sid(1), 0.1).with_replication_state("HEALTHY"),
+        ServerSpec::new(sid(1), 0.1).with_replication_error("AGENT_ON_HOLIDAY"),
+    ] {
+        let err = Simulator::start(SimConfig::with_servers(vec![spec]))
+            .await
+            .err()
+            .expect("refused");
+        let text = err.to_string();
+        assert!(text.contains(&sid(1)), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn a_source_site_outage_freezes_replication_but_launches_still_work() {
+    // Snapshots every 0.6 s so that the test sees them being taken, and not.
+    let every = SnapshotSpec::every(0.01, 0.01);
+    let sim = start(
+        vec![
+            ServerSpec::new(sid(1), 0.2)
+                .with_tag("Site", "paris")
+                .with_snapshots(every.clone()),
+            ServerSpec::new(sid(2), 0.2)
+                .with_tag("Site", "paris")
+                .with_snapshots(every.clone()),
+            ServerSpec::new(sid(3), 0.2)
+                .with_tag("Site", "lyon")
+                .with_snapshots(every.clone()),
+            // Down from the fixture: stalled for the last 30 minutes.
+            ServerSpec::new(sid(4), 0.2)
+                .with_replication_state("STALLED")
+                .down_since_minutes(30.0),
+        ],
+        |_| {},
+    )
+    .await;
+    let c = client(&sim);
+    let ep = sim.endpoint();
+
+    // The fixture's stalled server: no snapshot in the last 30 minutes, last seen then.
+    let stalled = source_server(&c, &sid(4)).await;
+    assert_eq!(
+        replication(&stalled),
+        (
+            "STALLED".to_owned(),
+            Some(DataReplicationErrorString::AgentNotSeen)
+        )
+    );
+    let seen = last_seen(&stalled);
+    let ago = time::OffsetDateTime::now_utc() - seen;
+    assert!(
+        ago >= time::Duration::minutes(30) && ago < time::Duration::minutes(31),
+        "{ago}"
+    );
+    let lag = stalled
+        .data_replication_info()
+        .and_then(|i| i.lag_duration())
+        .expect("lagDuration");
+    assert!(lag.starts_with("PT30M"), "{lag}");
+    let snaps = all_snapshots(&c, &sid(4), RecoverySnapshotsOrder::Desc, 1000).await;
+    assert!(rfc(snaps[0].timestamp().expect("ts")) <= seen);
+
+    // The paris site goes down.
+    let (status, _, body) = http(
+        &ep,
+        "POST",
+        "/_sim/outage",
+        r#"{"tags": {"Site": "paris"}, "state": "DISCONNECTED"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let outage = json(&body);
+    let down_at = rfc(outage["since"].as_str().expect("since"));
+    let mut down: Vec<&str> = outage["servers"]
+        .as_array()
+        .expect("servers")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    down.sort_unstable();
+    assert_eq!(down, [sid(1), sid(2)]);
+
+    // Lyon keeps replicating: wait until it has a snapshot well after the outage began.
+    wait_for(
+        "a snapshot after the outage on a healthy server",
+        || async {
+            let s = all_snapshots(&c, &sid(3), RecoverySnapshotsOrder::Desc, 1).await;
+            (rfc(s[0].timestamp().expect("ts")) > down_at + time::Duration::milliseconds(1500))
+                .then_some(())
+        },
+    )
+    .await;
+    for id in [sid(1), sid(2)] {
+        let s = source_server(&c, &id).await;
+        assert_eq!(
+            replication(&s),
+            (
+                "DISCONNECTED".to_owned(),
+                Some(DataReplicationErrorString::AgentNotSeen)
+            )
+        );
+        assert_eq!(last_seen(&s), down_at, "lastSeenByServiceDateTime stops");
+        let snaps = all_snapshots(&c, &id, RecoverySnapshotsOrder::Asc, 1000).await;
+        assert!(!snaps.is_empty());
+        assert!(
+            snaps
+                .iter()
+                .all(|s| rfc(s.timestamp().expect("ts")) <= down_at),
+            "no snapshot after the outage"
+        );
+    }
+    let healthy = source_server(&c, &sid(3)).await;
+    assert_eq!(replication(&healthy), ("CONTINUOUS".to_owned(), None));
+    assert!(
+        last_seen(&healthy) > down_at,
+        "lastSeenByServiceDateTime moves"
+    );
+
+    // A recovery launches the disconnected servers from their last snapshot.
+    let latest = all_snapshots(&c, &sid(1), RecoverySnapshotsOrder::Desc, 1).await;
+    let job = start_job(&c, &[sid(1), sid(4)], false).await;
+    let done = wait_completed(&c, job.job_id()).await;
+    assert!(
+        done.participating_servers()
+            .iter()
+            .all(|s| s.launch_status() == Some(&LaunchStatus::Launched))
+    );
+    let jobs = sim.jobs();
+    assert_eq!(
+        jobs[0].servers[0].recovery_snapshot_id.as_deref(),
+        Some(latest[0].snapshot_id())
+    );
+    let log = c
+        .describe_job_log_items()
+        .job_id(job.job_id())
+        .send()
+        .await
+        .expect("log");
+    let used_previous = log
+        .items()
+        .iter()
+        .filter(|i| i.event() == Some(&JobLogEvent::UsingPreviousSnapshot))
+        .count();
+    assert_eq!(used_previous, 2);
+
+    // The site comes back: replication resumes, snapshots are taken again.
+    let (status, _, body) = http(&ep, "POST", "/_sim/outage/end", r#"{"all": true}"#).await;
+    assert_eq!(status, 200, "{body}");
+    let ended = json(&body);
+    let up_at = rfc(ended["since"].as_str().expect("since"));
+    let mut back: Vec<&str> = ended["servers"]
+        .as_array()
+        .expect("servers")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    back.sort_unstable();
+    assert_eq!(back, [sid(1), sid(2), sid(4)]);
+    wait_for("a snapshot after the outage ended", || async {
+        let s = all_snapshots(&c, &sid(1), RecoverySnapshotsOrder::Desc, 1).await;
+        (rfc(s[0].timestamp().expect("ts")) > up_at).then_some(())
+    })
+    .await;
+    let s1 = source_server(&c, &sid(1)).await;
+    assert_eq!(replication(&s1), ("CONTINUOUS".to_owned(), None));
+    assert!(last_seen(&s1) > up_at);
+    assert_eq!(
+        replication(&source_server(&c, &sid(4)).await).0,
+        "CONTINUOUS"
+    );
+
+    // The library does the same; selectors must name something.
+    let ids = sim
+        .start_outage(&ServerSelector::Servers(vec![sid(3)]), OutageState::Stalled)
+        .expect("outage");
+    assert_eq!(ids, [sid(3)]);
+    assert_eq!(replication(&source_server(&c, &sid(3)).await).0, "STALLED");
+    assert_eq!(
+        sim.end_outage(&ServerSelector::Tags(
+            [("Site".to_owned(), "lyon".to_owned())].into()
+        ))
+        .expect("end"),
+        [sid(3)]
+    );
+    assert!(
+        sim.start_outage(&ServerSelector::Servers(vec![sid(9)]), OutageState::Stalled)
+            .is_err()
+    );
+    for bad in [
+        r#"{"tags": {"Site": "nowhere"}}"#,
+        r#"{"servers": ["s-00000000000000001"], "all": true}"#,
+        r#"{"all": true, "state": "ON_FIRE"}"#,
+        r#"{}"#,
+    ] {
+        let (status, _, _) = http(&ep, "POST", "/_sim/outage", bad).await;
+        assert_eq!(status, 400, "{bad}");
+    }
+    sim.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Faults that lose or double launches.
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn an_answer_lost_after_the_job_was_made_leaves_a_job_the_client_never_saw() {
+    let sim = start(
+        vec![ServerSpec::new(sid(1), 0.1), ServerSpec::new(sid(2), 5.0)],
+        |_| {},
+    )
+    .await;
+    let c = no_retries(&sim);
+    let mut faults = FaultConfig::default();
+    faults.per_operation.insert(
+        "StartRecovery".to_owned(),
+        FaultSpec {
+            error_after_commit_next: 1,
+            drop_after_commit_next: 1,
+            ..FaultSpec::default()
+        },
+    );
+    sim.set_faults(faults).expect("faults");
+
+    // 500 after the commit: the SDK sees InternalServerException, the job exists.
+    let err = c
+        .start_recovery()
+        .source_servers(source(&sid(1)))
+        .send()
+        .await
+        .expect_err("500")
+        .into_service_error();
+    assert!(
+        matches!(&err, StartRecoveryError::InternalServerException(_)),
+        "{err:?}"
+    );
+    assert_eq!(sim.jobs().len(), 1);
+    assert_eq!(sim.jobs()[0].servers[0].source_server_id, sid(1));
+
+    // No answer at all: a dispatch/response failure, not a service error; the job exists.
+    let err = c
+        .start_recovery()
+        .source_servers(source(&sid(2)))
+        .send()
+        .await
+        .expect_err("dropped");
+    assert!(
+        matches!(
+            err,
+            aws_sdk_drs::error::SdkError::DispatchFailure(_)
+                | aws_sdk_drs::error::SdkError::ResponseError(_)
+                | aws_sdk_drs::error::SdkError::TimeoutError(_)
+        ),
+        "{err:?}"
+    );
+    let jobs = sim.jobs();
+    assert_eq!(jobs.len(), 2);
+    assert_eq!(jobs[1].servers[0].source_server_id, sid(2));
+    let counters = sim.counters();
+    assert_eq!(counters.errors_after_commit("StartRecovery"), 1);
+    assert_eq!(counters.drops_after_commit("StartRecovery"), 1);
+    assert_eq!(counters.count("StartRecovery", 500), 1);
+    assert_eq!(counters.calls("StartRecovery"), 2);
+    // The next call is answered normally (the faults were for one call each), once the
+    // first job the client never heard of has finished.
+    wait_completed(&c, &jobs[0].job_id).await;
+    let job = start_job(&c, &[sid(1)], true).await;
+    assert_eq!(sim.jobs().len(), 3);
+
+    // TerminateRecoveryInstances, through the admin API's keys: the TERMINATE job exists.
+    let done = wait_completed(&c, job.job_id()).await;
+    let instance = statuses(&done)[&sid(1)].1.clone().expect("instance");
+    let (status, _, body) = http(
+        &sim.endpoint(),
+        "POST",
+        "/_sim/faults",
+        r#"{"perOperation": {"TerminateRecoveryInstances": {"dropAfterCommitNext": 1}}}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    c.terminate_recovery_instances()
+        .recovery_instance_ids(&instance)
+        .send()
+        .await
+        .expect_err("dropped");
+    let jobs = sim.jobs();
+    assert_eq!(jobs.last().map(|j| j.job_type.as_str()), Some("TERMINATE"));
+    let (_, _, body) = http(&sim.endpoint(), "GET", "/_sim/counters", "").await;
+    let counters = json(&body);
+    assert_eq!(
+        counters["operations"]["TerminateRecoveryInstances"]["dropAfterCommit"],
+        1
+    );
+    assert_eq!(counters["dropAfterCommit"], 2);
+    assert_eq!(counters["errorAfterCommit"], 1);
+    let (status, _, _) = http(
+        &sim.endpoint(),
+        "POST",
+        "/_sim/faults",
+        r#"{"errorAfterCommitFraction": 1.5}"#,
+    )
+    .await;
+    assert_eq!(status, 400);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_sdks_own_retry_of_a_lost_answer_runs_into_the_job_it_made() {
+    // This is the bug the worker must avoid: StartRecovery has no client token, so the
+    // SDK's retry of a 500 (or of a dropped connection) asks for a second launch, which DRS
+    // refuses because the servers are in the first job already.
+    let sim = start(
+        vec![ServerSpec::new(sid(1), 30.0), ServerSpec::new(sid(2), 30.0)],
+        |_| {},
+    )
+    .await;
+    let c = client_with(&sim, 3);
+    for (key, server) in [
+        ("errorAfterCommitNext", sid(1)),
+        ("dropAfterCommitNext", sid(2)),
+    ] {
+        let (status, _, body) = http(
+            &sim.endpoint(),
+            "POST",
+            "/_sim/faults",
+            &format!(r#"{{"perOperation": {{"StartRecovery": {{"{key}": 1}}}}}}"#),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let err = c
+            .start_recovery()
+            .source_servers(source(&server))
+            .send()
+            .await
+            .expect_err("the retry conflicts")
+            .into_service_error();
+        assert!(
+            matches!(&err, StartRecoveryError::ConflictException(e) if e.resource_id() == Some(server.as_str())),
+            "{key}: {err:?}"
+        );
+    }
+    assert_eq!(sim.jobs().len(), 2, "one job per server, none doubled");
+    let counters = sim.counters();
+    assert_eq!(counters.errors_after_commit("StartRecovery"), 1);
+    assert_eq!(counters.drops_after_commit("StartRecovery"), 1);
+    assert_eq!(counters.count("StartRecovery", 409), 2);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn background_jobs_hold_quotas_and_other_job_types_show_up() {
+    let fixture = drs_sim::Fixture {
+        servers: vec![
+            ServerSpec::new(sid(1), 0.1),
+            ServerSpec::new(sid(2), 0.1),
+            ServerSpec::new(sid(3), 0.1),
+        ],
+        background_jobs: vec![
+            // Someone else's drill of 8 servers that are not ours, for a minute.
+            BackgroundJobSpec::launch(8, 60.0),
+            // Someone else drilling one of our servers.
+            BackgroundJobSpec::new("LAUNCH", BackgroundServers::Ids(vec![sid(3)]), 60.0)
+                .initiated_by("FAILBACK"),
+            BackgroundJobSpec::new(
+                "CREATE_CONVERTED_SNAPSHOT",
+                BackgroundServers::Count(1),
+                60.0,
+            ),
+            BackgroundJobSpec::new("DIAGNOSTIC", BackgroundServers::Count(1), 60.0),
+            BackgroundJobSpec::new("TERMINATE", BackgroundServers::Count(1), 60.0),
+            // Not there yet.
+            BackgroundJobSpec::launch(1, 60.0).starting_after(3600.0),
+        ],
+        ..drs_sim::Fixture::default()
+    };
+    let sim = start(Vec::new(), |c| {
+        c.fixture = FixtureSource::Inline(fixture);
+        c.limits = Limits {
+            max_servers_in_active_jobs: 14,
+            max_concurrent_jobs: 6,
+            ..Limits::default()
+        };
+    })
+    .await;
+    let c = client(&sim);
+    let jobs = c.describe_jobs().send().await.expect("DescribeJobs");
+    assert_eq!(jobs.items().len(), 5);
+    let kinds: BTreeSet<(String, String)> = jobs
+        .items()
+        .iter()
+        .map(|j| {
+            (
+                j.r#type()
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default(),
+                j.initiated_by()
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    let expect: BTreeSet<(String, String)> = [
+        ("LAUNCH", "START_DRILL"),
+        ("LAUNCH", "FAILBACK"),
+        ("CREATE_CONVERTED_SNAPSHOT", "DIAGNOSTIC"),
+        ("LAUNCH", "DIAGNOSTIC"),
+        ("TERMINATE", "TERMINATE_RECOVERY_INSTANCES"),
+    ]
+    .iter()
+    .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+    .collect();
+    assert_eq!(kinds, expect);
+    // The SDK knows every one of these values.
+    for j in jobs.items() {
+        let (t, by) = (j.r#type().expect("type"), j.initiated_by().expect("by"));
+        assert!(JobType::values().contains(&t.as_str()), "{j:?}");
+        assert!(InitiatedBy::values().contains(&by.as_str()), "{j:?}");
+    }
+    // Synthetic servers are not ours.
+    let listed = c.describe_source_servers().send().await.expect("servers");
+    assert_eq!(listed.items().len(), 3);
+    assert!(sim.jobs().iter().all(|j| j.background));
+
+    // Our server in someone else's job: ConflictException.
+    let err = c
+        .start_recovery()
+        .source_servers(source(&sid(3)))
+        .send()
+        .await
+        .expect_err("conflict")
+        .into_service_error();
+    assert!(err.is_conflict_exception(), "{err:?}");
+    // 12 servers are in active jobs; 2 more would pass 14, 3 would not.
+    let err = c
+        .start_recovery()
+        .source_servers(source(&sid(1)))
+        .source_servers(source(&sid(2)))
+        .source_servers(source(&sid(3)))
+        .send()
+        .await
+        .expect_err("capacity")
+        .into_service_error();
+    // (sid(3) conflicts first; without it the capacity check answers.)
+    assert!(err.is_conflict_exception(), "{err:?}");
+    let job = start_job(&c, &[sid(1), sid(2)], true).await;
+    // Six jobs are active now: the concurrency quota is reached.
+    sim.set_limits(Limits {
+        max_servers_in_active_jobs: 100,
+        max_concurrent_jobs: 6,
+        ..Limits::default()
+    })
+    .expect("limits");
+    wait_completed(&c, job.job_id()).await;
+    let more = sim
+        .add_background_jobs(&[BackgroundJobSpec::launch(90, 60.0)])
+        .expect("added");
+    assert_eq!(more.len(), 1);
+    let err = c
+        .start_recovery()
+        .source_servers(source(&sid(1)))
+        .send()
+        .await
+        .expect_err("quota")
+        .into_service_error();
+    assert!(
+        matches!(&err, StartRecoveryError::ServiceQuotaExceededException(e) if e.quota_code() == Some("ConcurrentJobs")),
+        "{err:?}"
+    );
+    sim.set_limits(Limits {
+        max_servers_in_active_jobs: 100,
+        max_concurrent_jobs: 20,
+        ..Limits::default()
+    })
+    .expect("limits");
+    let err = c
+        .start_recovery()
+        .source_servers(source(&sid(1)))
+        .source_servers(source(&sid(2)))
+        .send()
+        .await
+        .expect_err("quota")
+        .into_service_error();
+    assert!(
+        matches!(&err, StartRecoveryError::ServiceQuotaExceededException(e) if e.quota_code() == Some("SourceServersInActiveJobs")),
+        "{err:?}"
+    );
+
+    // Through the admin API: a short job that frees its quota when it completes.
+    let (status, _, body) = http(
+        &sim.endpoint(),
+        "POST",
+        "/_sim/background-jobs",
+        r#"{"jobs": [{"type": "TERMINATE", "servers": 2, "durationSeconds": 0.3}]}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let id = json(&body)["jobIDs"][0].as_str().expect("id").to_owned();
+    let term = wait_completed(&c, &id).await;
+    assert_eq!(term.r#type(), Some(&JobType::Terminate));
+    assert!(
+        term.participating_servers()
+            .iter()
+            .all(|s| s.launch_status() == Some(&LaunchStatus::Terminated))
+    );
+    for bad in [
+        r#"{"jobs": [{"type": "REBOOT", "servers": 1}]}"#,
+        r#"{"jobs": [{"servers": ["s-99999999999999999"]}]}"#,
+        r#"{"jobs": [{"servers": 1, "initiatedBy": "ME"}]}"#,
+        r#"{"jobs": [{"servers": 0}]}"#,
+    ] {
+        let (status, _, _) = http(&sim.endpoint(), "POST", "/_sim/background-jobs", bad).await;
+        assert_eq!(status, 400, "{bad}");
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pending_job_may_list_its_servers_only_after_a_delay() {
+    let sim = start(vec![ServerSpec::new(sid(1), 0.1)], |c| {
+        c.timings.participants_delay_seconds = 0.6;
+    })
+    .await;
+    let c = client(&sim);
+    let job = start_job(&c, &[sid(1)], true).await;
+    assert_eq!(job.status(), Some(&JobStatus::Pending));
+    assert!(job.participating_servers().is_empty());
+    let admin = &sim.jobs()[0];
+    assert_eq!(admin.servers.len(), 1, "the admin view knows them");
+    assert!(admin.participants_listed_date_time > admin.creation_date_time);
+    // While they are not listed the job stays PENDING; then they appear.
+    let seen = wait_for("participants to be listed", || async {
+        let j = describe_job(&c, job.job_id()).await;
+        if j.participating_servers().is_empty() {
+            assert_eq!(j.status(), Some(&JobStatus::Pending));
+            None
+        } else {
+            Some(j)
+        }
+    })
+    .await;
+    assert_eq!(seen.participating_servers().len(), 1);
+    wait_completed(&c, job.job_id()).await;
+
+    // The setting through the admin API; 0 is today's behaviour.
+    let (status, _, body) = http(
+        &sim.endpoint(),
+        "POST",
+        "/_sim/timings",
+        r#"{"participantsDelaySeconds": 0}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["pendingSeconds"], 0.05);
+    assert_eq!(sim.timings().participants_delay_seconds, 0.0);
+    let again = start_job(&c, &[sid(1)], true).await;
+    assert_eq!(again.participating_servers().len(), 1);
+    let (status, _, _) = http(
+        &sim.endpoint(),
+        "POST",
+        "/_sim/timings",
+        r#"{"participantsDelaySeconds": -1}"#,
+    )
+    .await;
+    assert_eq!(status, 400);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn launch_failures_carry_realistic_causes_and_can_be_mended() {
+    let sim = start(
+        vec![
+            ServerSpec::new(sid(1), 0.1).failing_with("capacity"),
+            ServerSpec::new(sid(2), 0.1).failing_with("iam"),
+            ServerSpec::new(sid(3), 0.1).failing_with("launchTemplate"),
+            ServerSpec::new(sid(4), 0.1).failing(),
+            ServerSpec::new(sid(5), 0.1).failing_with("Custom: the disk was eaten"),
+            ServerSpec::new(sid(6), 0.1).with_tag("App", "billing"),
+        ],
+        |_| {},
+    )
+    .await;
+    let c = client(&sim);
+    let ids: Vec<String> = (1..=6).map(sid).collect();
+    let job = start_job(&c, &ids, true).await;
+    wait_completed(&c, job.job_id()).await;
+    let log = c
+        .describe_job_log_items()
+        .job_id(job.job_id())
+        .send()
+        .await
+        .expect("log");
+    let raw: HashMap<String, String> = log
+        .items()
+        .iter()
+        .filter(|i| i.event() == Some(&JobLogEvent::LaunchFailed))
+        .filter_map(|i| {
+            let d = i.event_data()?;
+            Some((d.source_server_id()?.to_owned(), d.raw_error()?.to_owned()))
+        })
+        .collect();
+    assert_eq!(raw.len(), 5);
+    assert!(
+        raw[&sid(1)].starts_with("InsufficientInstanceCapacity:"),
+        "{raw:?}"
+    );
+    assert!(raw[&sid(1)].contains("us-east-1a"), "{raw:?}");
+    assert!(
+        raw[&sid(2)].contains("not authorized to perform: ec2:RunInstances")
+            && raw[&sid(2)].contains("123456789012"),
+        "{raw:?}"
+    );
+    assert!(
+        raw[&sid(3)].contains("launch template") && raw[&sid(3)].contains("invalid"),
+        "{raw:?}"
+    );
+    assert!(raw[&sid(4)].contains("status checks"), "{raw:?}");
+    assert_eq!(raw[&sid(5)], "Custom: the disk was eaten");
+
+    // Mend one by replacing it (as before), mend one and break one through fail-launch.
+    let ep = sim.endpoint();
+    let add = format!(
+        r#"{{"servers":[{{"id":"{}","launchSeconds":0.1}}]}}"#,
+        sid(1)
+    );
+    let (status, _, body) = http(&ep, "POST", "/_sim/servers", &add).await;
+    assert_eq!(status, 200, "{body}");
+    let mend = format!(r#"{{"servers":["{}"], "failLaunch": false}}"#, sid(2));
+    let (status, _, body) = http(&ep, "POST", "/_sim/fail-launch", &mend).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = http(
+        &ep,
+        "POST",
+        "/_sim/fail-launch",
+        r#"{"tags": {"App": "billing"}, "failReason": "quota"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, _) = http(
+        &ep,
+        "POST",
+        "/_sim/fail-launch",
+        r#"{"all": true, "failLaunch": false, "failReason": "iam"}"#,
+    )
+    .await;
+    assert_eq!(status, 400);
+    let job = start_job(&c, &[sid(1), sid(2), sid(6)], true).await;
+    let done = wait_completed(&c, job.job_id()).await;
+    let by_server = statuses(&done);
+    assert_eq!(by_server[&sid(1)].0, LaunchStatus::Launched);
+    assert_eq!(by_server[&sid(2)].0, LaunchStatus::Launched);
+    assert_eq!(by_server[&sid(6)].0, LaunchStatus::Failed);
+    let jobs = sim.jobs();
+    let reason = jobs[1].servers[2].fail_reason.clone().expect("reason");
+    assert!(reason.starts_with("VcpuLimitExceeded"), "{reason}");
+    // The library mends too.
+    sim.set_fail_launch(&ServerSelector::All, false, None)
+        .expect("mend");
+    assert!(sim.source_servers().iter().all(|s| !s.fail_launch));
+    sim.shutdown().await;
 }
