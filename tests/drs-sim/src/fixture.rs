@@ -901,5 +901,143 @@ mod tests {
                 .iter()
                 .all(|s| (2.0..=5.0).contains(&s.launch_seconds))
         );
+        // Healthy, with the default snapshots.
+        assert!(servers.iter().all(|s| s.replication_state == "CONTINUOUS"
+            && s.replication_error.is_none()
+            && s.snapshots == DEFAULT_SNAPSHOTS
+            && !s.fail_launch));
+    }
+
+    #[test]
+    fn shipped_disaster_fixture_is_valid_and_has_the_examples_servers() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let disaster = Fixture::load_all(&dir.join("disaster-day.yaml")).expect("disaster");
+        let examples = Fixture::load(&dir.join("examples.yaml")).expect("examples");
+        let ids = |v: &[SourceServerDef]| v.iter().map(|s| s.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&disaster.servers), ids(&examples));
+        assert_eq!(disaster.background_jobs.len(), 2);
+        let app2 = &disaster.servers[3];
+        assert_eq!(app2.snapshots, SnapshotSpec::None);
+        assert!(disaster.servers[11].fail_reason.is_some());
+    }
+
+    #[test]
+    fn snapshots_parse_in_their_three_forms() {
+        let servers = parse(
+            "defaults: {snapshots: {everyMinutes: 5}}\nservers:\n\
+             - id: s-00000000000000001\n\
+             - id: s-00000000000000002\n  snapshots: none\n\
+             - id: s-00000000000000003\n  snapshots: ['2024-05-01T10:00:00Z', '2024-05-01T12:00:00+01:00']\n\
+             - id: s-00000000000000004\n  snapshots: {everyMinutes: 60, forHours: 2}\n\
+             - id: s-00000000000000005\n  replicationState: INITIAL_SYNC\n",
+        )
+        .expect("valid");
+        assert_eq!(servers[0].snapshots, SnapshotSpec::every(5.0, 24.0));
+        assert_eq!(servers[1].snapshots, SnapshotSpec::None);
+        assert_eq!(servers[2].snapshots.times().len(), 2);
+        assert_eq!(servers[3].snapshots, SnapshotSpec::every(60.0, 2.0));
+        // Still in its initial sync: none, whatever the defaults say.
+        assert_eq!(servers[4].snapshots, SnapshotSpec::None);
+        // JSON, through the admin API's servers.
+        let spec: ServerSpec = serde_json::from_str(
+            r#"{"id":"s-00000000000000001","snapshots":{"everyMinutes":10,"forHours":1}}"#,
+        )
+        .expect("json");
+        assert_eq!(spec.snapshots, Some(SnapshotSpec::every(10.0, 1.0)));
+        let back = serde_json::to_value(&spec.snapshots).expect("serialize");
+        assert_eq!(back["everyMinutes"], 10.0);
+    }
+
+    #[test]
+    fn bad_snapshots_states_errors_and_reasons_name_the_server() {
+        for (text, needle) in [
+            ("snapshots: sometimes", "sometimes"),
+            ("snapshots: ['yesterday']", "yesterday"),
+            ("snapshots: {everyMinutes: 0}", "everyMinutes"),
+            ("snapshots: {everyMinutes: 0.01, forHours: 24}", "more than"),
+            ("snapshots: {every: 10}", "every"),
+            (
+                "replicationState: INITIAL_SYNC\n    snapshots: {everyMinutes: 10}",
+                "initial sync",
+            ),
+            ("replicationError: AGENT_ON_HOLIDAY", "AGENT_ON_HOLIDAY"),
+            ("failReason: capacity", "failReason"),
+            (
+                "replicationState: STALLED\n    downSinceMinutes: -5",
+                "downSinceMinutes",
+            ),
+        ] {
+            let fixture = format!("servers:\n  - id: s-00000000000000009\n    {text}\n");
+            let err = parse(&fixture).expect_err(text).to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+            if !err.contains("cannot parse") {
+                assert!(err.contains("s-00000000000000009"), "{text}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn stalled_and_disconnected_default_to_agent_not_seen() {
+        let servers = parse(
+            "servers:\n\
+             - id: s-00000000000000001\n  replicationState: STALLED\n\
+             - id: s-00000000000000002\n  replicationState: DISCONNECTED\n\
+             - id: s-00000000000000003\n  replicationState: STALLED\n  replicationError: UNSTABLE_NETWORK\n\
+             - id: s-00000000000000004\n  replicationState: PAUSED\n",
+        )
+        .expect("valid");
+        let errors: Vec<Option<&str>> = servers
+            .iter()
+            .map(|s| s.replication_error.as_deref())
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                Some("AGENT_NOT_SEEN"),
+                Some("AGENT_NOT_SEEN"),
+                Some("UNSTABLE_NETWORK"),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn background_jobs_are_checked_with_their_index() {
+        let err = parse(
+            "servers:\n  - id: s-00000000000000001\nbackgroundJobs:\n\
+             - {servers: 3}\n\
+             - {type: LAUNCH, servers: [s-00000000000000002]}\n",
+        )
+        .expect_err("unknown server")
+        .to_string();
+        assert!(
+            err.contains("backgroundJobs[1]") && err.contains("s-00000000000000002"),
+            "{err}"
+        );
+        let origin = Path::new("f.yaml");
+        let ok = Fixture::parse(
+            "servers:\n  - id: s-00000000000000001\nbackgroundJobs:\n\
+             - {type: TERMINATE, servers: [s-00000000000000001], startAfterSeconds: 5}\n",
+            origin,
+        )
+        .and_then(|f| f.validate_all(origin))
+        .expect("valid");
+        assert_eq!(ok.background_jobs[0].duration_seconds, 60.0);
+    }
+
+    #[test]
+    fn named_fail_causes_expand_and_text_stays() {
+        let capacity = fail_raw_error(Some("Capacity"), "eu-west-1", "111122223333");
+        assert!(
+            capacity.starts_with("InsufficientInstanceCapacity") && capacity.contains("eu-west-1a")
+        );
+        let iam = fail_raw_error(Some("iam"), "eu-west-1", "111122223333");
+        assert!(
+            iam.contains("arn:aws:ec2:eu-west-1:111122223333:instance/*"),
+            "{iam}"
+        );
+        assert_eq!(fail_raw_error(Some("boom"), "r", "a"), "boom");
+        assert_eq!(fail_raw_error(None, "r", "a"), GENERIC_FAIL_REASON);
+        assert!(FAIL_CAUSES.iter().all(|(_, text)| !text.contains("  ")));
     }
 }

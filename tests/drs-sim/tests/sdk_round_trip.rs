@@ -968,6 +968,64 @@ async fn the_binary_prints_its_endpoint_and_rejects_bad_fixtures() {
     child.start_kill().expect("kill");
     child.wait().await.expect("wait");
 
+    // The disaster-day fixture, with the participants delay flag.
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/disaster-day.yaml");
+    let mut child = tokio::process::Command::new(exe)
+        .args([
+            "--fixture",
+            fixture,
+            "--seed",
+            "1",
+            "--participants-delay-seconds",
+            "0.5",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn drs-sim");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    tokio::time::timeout(DEADLINE, BufReader::new(stdout).read_line(&mut line))
+        .await
+        .expect("first line in time")
+        .expect("read");
+    let endpoint = line
+        .trim()
+        .strip_prefix("drs-sim listening on ")
+        .expect("listening line")
+        .to_owned();
+    let config = aws_sdk_drs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .endpoint_url(&endpoint)
+        .build();
+    let c = Client::from_conf(config);
+    let db1 = source_server(&c, "s-a1b2c3d4e5f600001").await;
+    assert_eq!(
+        replication(&db1),
+        (
+            "DISCONNECTED".to_owned(),
+            Some(DataReplicationErrorString::AgentNotSeen)
+        )
+    );
+    let app2 = all_snapshots(&c, "s-a1b2c3d4e5f600004", RecoverySnapshotsOrder::Asc, 10).await;
+    assert!(app2.is_empty());
+    let jobs = c.describe_jobs().send().await.expect("DescribeJobs");
+    assert_eq!(jobs.items().len(), 2, "the background jobs");
+    let job = c
+        .start_recovery()
+        .source_servers(source("s-b1b2c3d4e5f600001"))
+        .send()
+        .await
+        .expect("StartRecovery")
+        .job()
+        .cloned()
+        .expect("job");
+    assert!(job.participating_servers().is_empty(), "listed after 0.5 s");
+    child.start_kill().expect("kill");
+    child.wait().await.expect("wait");
+
     let dir = std::env::temp_dir().join(format!("drs-sim-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let bad = dir.join("bad.yaml");
