@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { App, AppProps, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { DrsWavesConfig, loadConfig } from './config';
+import { ConfigError, DrsWavesConfig, loadConfig } from './config';
 import { loadContract } from './contract';
 import { DrsWavesStack } from './drs-waves-stack';
 import { discoverPlans, loadPlan, PlanError } from './plans';
@@ -37,28 +37,31 @@ export function fromCdkDir(p: string): string {
 }
 
 export function buildApp(options: BuildOptions = {}): Built {
-  const config =
-    typeof options.config === 'object' ? options.config : loadConfig(fromCdkDir(options.config ?? 'config.json'));
+  const configSource = typeof options.config === 'object' ? 'configuration' : fromCdkDir(options.config ?? 'config.json');
+  const config = typeof options.config === 'object' ? options.config : loadConfig(configSource);
   const dir = options.statemachinesDir ?? path.join(REPO_ROOT, 'statemachines');
   const contract = loadContract(path.join(dir, 'contract.json'));
 
   const available = discoverPlans(dir);
-  let names: string[];
-  if (config.plans) {
-    const missing = config.plans.filter((p) => !available.includes(p));
-    if (missing.length > 0) {
-      throw new PlanError(
-        `config plans: ${missing.map((m) => JSON.stringify(m)).join(', ')} not found in ${dir} ` +
-          `(available: ${available.join(', ') || 'none'})`,
-      );
-    }
-    names = [...config.plans];
-  } else {
-    names = available;
+  if (!config.plans) {
+    // Nothing is deployed by default: the plans in statemachines/ are examples for the local
+    // stack (fake server IDs, second-scale timings), and a drill of one would fail every month.
+    throw new ConfigError(configSource, [
+      'plans: no plans are listed, and none is deployed by default. Write your plan files, generate them with ' +
+        '`cargo run -p drs-codegen -- ...` into statemachines/ (or a directory given with -c statemachinesDir=...), ' +
+        'then list them: "plans": ["<plan>", ...]. Add "schedules" for monthly drills, set "env.region" to the recovery ' +
+        `region and "alarmEmail" (see the first-deploy checklist in cdk/README.md). Plans found in ${dir}: ${available.join(', ') || 'none'}; ` +
+        "the repository's own plans there are examples for the local stack (fake server IDs, second-scale timings), not for an AWS account.",
+    ]);
   }
-  if (names.length === 0) {
-    throw new PlanError(`${dir}: no <plan>.asl.json found; generate them with drs-codegen before synthesizing`);
+  const missing = config.plans.filter((p) => !available.includes(p));
+  if (missing.length > 0) {
+    throw new PlanError(
+      `config plans: ${missing.map((m) => JSON.stringify(m)).join(', ')} not found in ${dir} ` +
+        `(available: ${available.join(', ') || 'none'})`,
+    );
   }
+  const names = [...config.plans];
   for (const plan of Object.keys(config.schedules)) {
     if (!names.includes(plan)) {
       throw new PlanError(`config schedules.${plan}: plan ${JSON.stringify(plan)} is not deployed (deployed: ${names.join(', ')})`);

@@ -27,18 +27,66 @@ export interface WorkerConfig {
   /** Tasks the worker runs at once (DRS_WAVES_MAX_TASKS). */
   readonly maxTasks: number;
   readonly logRetentionDays: number;
+  /** DRS_WAVES_JANITOR_INTERVAL_SECONDS; unset: the worker's default. */
+  readonly janitorIntervalSeconds?: number;
+  /** RUST_LOG (an env-filter directive such as `info` or `drs_worker=debug,info`); unset: the worker's default. */
+  readonly logLevel?: string;
+  /** DRS_WAVES_REPORT_BUCKET: an existing S3 bucket the worker writes execution reports to. */
+  readonly reportBucket?: string;
 }
+
+/**
+ * The account's DRS quotas as the worker should respect them (the values AWS documents vary,
+ * so they are settings), and the roles DRS may pass to the instances it launches.
+ */
+export interface DrsConfig {
+  /** DRS_WAVES_MAX_SERVERS_PER_JOB; unset: the worker's default. */
+  readonly maxServersPerJob?: number;
+  /** DRS_WAVES_MAX_ACTIVE_SERVERS; unset: the worker's default. */
+  readonly maxActiveServers?: number;
+  /** DRS_WAVES_MAX_CONCURRENT_JOBS; unset: the worker's default. */
+  readonly maxConcurrentJobs?: number;
+  /**
+   * Roles of the instance profiles that the DRS launch templates name. DRS launches with the
+   * worker's permissions, so the worker needs iam:PassRole on them (to EC2 only).
+   */
+  readonly instanceRoles: readonly string[];
+}
+
+/** The VPC endpoints the stack can create; each one is a choice (see ENDPOINTS). */
+export type EndpointName = 'dynamodb' | 's3' | 'stepFunctions' | 'drs' | 'logs' | 'ecrApi' | 'ecrDocker';
+
+export const ENDPOINTS: Readonly<Record<EndpointName, { readonly kind: 'gateway' | 'interface'; readonly why: string }>> = {
+  dynamodb: { kind: 'gateway', why: 'the history table' },
+  s3: { kind: 'gateway', why: 'image layers (ECR keeps them in S3) and the report bucket' },
+  stepFunctions: { kind: 'interface', why: 'GetActivityTask and SendTask*' },
+  drs: { kind: 'interface', why: 'StartRecovery, DescribeJobs and the rest of DRS' },
+  logs: { kind: 'interface', why: 'the awslogs driver shipping the worker log' },
+  ecrApi: { kind: 'interface', why: 'the image pull (ECR API)' },
+  ecrDocker: { kind: 'interface', why: 'the image pull (Docker registry API)' },
+};
+export const ENDPOINT_NAMES = Object.keys(ENDPOINTS) as EndpointName[];
 
 export interface NetworkConfig {
   /** An existing VPC; when absent a VPC with private subnets and NAT is created. */
   readonly vpcId?: string;
   readonly privateSubnetIds?: readonly string[];
+  /** Existing VPC: the route table of each private subnet, same order (needed for gateway endpoints). */
+  readonly privateSubnetRouteTableIds?: readonly string[];
   readonly availabilityZones?: readonly string[];
   /** For a new VPC. */
   readonly maxAzs: number;
   readonly natGateways: number;
-  /** Interface endpoints (Step Functions, DRS, Logs, ECR) so API traffic stays off the NAT. */
-  readonly interfaceEndpoints: boolean;
+  /**
+   * Which endpoints the stack creates. New VPC: the free gateway endpoints by default, interface
+   * endpoints on request. Existing VPC: only its owner knows what it has, so every one is stated.
+   */
+  readonly endpoints: Readonly<Record<EndpointName, boolean>>;
+}
+
+export interface AlarmsConfig {
+  /** An activity task that waited longer than this to be picked up raises the alarm. */
+  readonly activityScheduleSeconds: number;
 }
 
 export interface StateMachineLoggingConfig {
@@ -54,11 +102,16 @@ export interface DrsWavesConfig {
   readonly namePrefix?: string;
   /** Default: the contract's historyTable.defaultName. */
   readonly historyTableName?: string;
-  /** Plans to deploy (names of statemachines/<plan>.asl.json); absent: all of them. */
+  /**
+   * Plans to deploy (names of statemachines/<plan>.asl.json). No default: the repository's
+   * example plans must never be deployed by accident, so an absent list fails synth.
+   */
   readonly plans?: readonly string[];
   readonly schedules: Readonly<Record<string, ScheduleConfig>>;
   readonly worker: WorkerConfig;
+  readonly drs: DrsConfig;
   readonly alarmEmail?: string;
+  readonly alarms: AlarmsConfig;
   readonly tags: Readonly<Record<string, string>>;
   readonly deletionProtection: boolean;
   readonly network: NetworkConfig;
@@ -100,7 +153,11 @@ export function fargateMemoryFor(cpu: number): number[] | undefined {
 export const DEFAULTS = {
   stackName: 'DrsWaves',
   worker: { desiredCount: 1, cpu: 512, memory: 1024, architecture: 'ARM64', maxTasks: 20, logRetentionDays: 90 },
-  network: { maxAzs: 2, natGateways: 2, interfaceEndpoints: false },
+  network: { maxAzs: 2, natGateways: 2 },
+  /** New VPC: free gateway endpoints yes, interface endpoints (hourly cost; NAT covers them) no. */
+  newVpcEndpoints: { dynamodb: true, s3: true, stepFunctions: false, drs: false, logs: false, ecrApi: false, ecrDocker: false },
+  drs: { instanceRoles: [] as string[] },
+  alarms: { activityScheduleSeconds: 120 },
   stateMachineLogging: { level: 'ALL', includeExecutionData: false, retentionDays: 90 },
   deletionProtection: true,
 } as const;
@@ -191,7 +248,8 @@ class Checker {
     return v as T;
   }
 
-  stringArray(path: string, v: unknown, pattern: RegExp, hint: string): string[] | undefined {
+  /** `allowRepeats`: entries may repeat (zones or route tables shared by several subnets). */
+  stringArray(path: string, v: unknown, pattern: RegExp, hint: string, allowRepeats = false): string[] | undefined {
     if (v === undefined) return undefined;
     if (!Array.isArray(v) || v.length === 0) {
       this.fail(path, 'must be a non-empty array of strings');
@@ -201,7 +259,7 @@ class Checker {
     v.forEach((item, i) => {
       const s = this.string(`${path}[${i}]`, item, pattern, hint);
       if (s !== undefined) {
-        if (out.includes(s)) this.fail(`${path}[${i}]`, `${JSON.stringify(s)} is listed twice`);
+        if (!allowRepeats && out.includes(s)) this.fail(`${path}[${i}]`, `${JSON.stringify(s)} is listed twice`);
         out.push(s);
       }
     });
@@ -210,6 +268,12 @@ class Checker {
 }
 
 const CRON_FIELD = /^[0-9A-Za-z*?,\-/#]+$/;
+/** tracing-subscriber env-filter directives: targets, levels, `=`, `,` (no spans or field filters). */
+const LOG_FILTER = /^[A-Za-z0-9_:.=,-]+$/;
+/** S3 bucket names (general purpose): 3-63 lower-case letters, digits, dots and hyphens. */
+const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** A role name, `path/name`, or a role ARN (any partition). */
+const ROLE = /^(arn:aws[a-z-]*:iam::\d{12}:role\/)?([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
 
 /** Checks EventBridge Scheduler's six-field cron (`cron(...)` around it is accepted too). */
 export function normaliseCron(expr: string): { fields?: string; error?: string } {
@@ -248,7 +312,9 @@ const TOP_KEYS = [
   'plans',
   'schedules',
   'worker',
+  'drs',
   'alarmEmail',
+  'alarms',
   'tags',
   'deletionProtection',
   'network',
@@ -278,7 +344,9 @@ export function parseConfig(raw: unknown, source: string): DrsWavesConfig {
   const historyTableName = c.string('historyTableName', top.historyTableName, /^[A-Za-z0-9_.-]{3,255}$/, 'is not a DynamoDB table name');
 
   let plans: string[] | undefined;
-  if (top.plans !== undefined && top.plans !== null && top.plans !== 'all') {
+  if (top.plans === 'all') {
+    c.fail('plans', '"all" is not accepted: list the plans to deploy by name, so that an example plan or a stray file in statemachines/ is never deployed');
+  } else if (top.plans !== undefined) {
     plans = c.stringArray('plans', top.plans, /^[A-Za-z0-9][A-Za-z0-9_-]*$/, 'is not a plan name (statemachines/<plan>.asl.json)');
   }
 
@@ -303,7 +371,18 @@ export function parseConfig(raw: unknown, source: string): DrsWavesConfig {
     }
   }
 
-  const w = c.object('worker', top.worker, ['desiredCount', 'cpu', 'memory', 'architecture', 'maxTasks', 'logRetentionDays']) ?? {};
+  const w =
+    c.object('worker', top.worker, [
+      'desiredCount',
+      'cpu',
+      'memory',
+      'architecture',
+      'maxTasks',
+      'logRetentionDays',
+      'janitorIntervalSeconds',
+      'logLevel',
+      'reportBucket',
+    ]) ?? {};
   const cpu = c.oneOf('worker.cpu', w.cpu, [256, 512, 1024, 2048, 4096, 8192, 16384]) ?? DEFAULTS.worker.cpu;
   const memory = c.integer('worker.memory', w.memory, 512, 122880) ?? DEFAULTS.worker.memory;
   const allowedMemory = fargateMemoryFor(cpu);
@@ -317,6 +396,29 @@ export function parseConfig(raw: unknown, source: string): DrsWavesConfig {
     architecture: c.oneOf('worker.architecture', w.architecture, ['ARM64', 'X86_64'] as const) ?? DEFAULTS.worker.architecture,
     maxTasks: c.integer('worker.maxTasks', w.maxTasks, 1, 1000) ?? DEFAULTS.worker.maxTasks,
     logRetentionDays: c.oneOf('worker.logRetentionDays', w.logRetentionDays, RETENTION_DAYS) ?? DEFAULTS.worker.logRetentionDays,
+    janitorIntervalSeconds: c.integer('worker.janitorIntervalSeconds', w.janitorIntervalSeconds, 10, 3600),
+    logLevel: c.string('worker.logLevel', w.logLevel, LOG_FILTER, 'is not a log filter (e.g. "info", "debug" or "drs_worker=debug,info")'),
+    reportBucket: c.string('worker.reportBucket', w.reportBucket, S3_BUCKET, 'is not an S3 bucket name'),
+  };
+
+  const d = c.object('drs', top.drs, ['maxServersPerJob', 'maxActiveServers', 'maxConcurrentJobs', 'instanceRoles']) ?? {};
+  const drs: DrsConfig = {
+    // DRS accepts at most 200 source servers in one StartRecovery (its API limit).
+    maxServersPerJob: c.integer('drs.maxServersPerJob', d.maxServersPerJob, 1, 200),
+    maxActiveServers: c.integer('drs.maxActiveServers', d.maxActiveServers, 1, 100000),
+    maxConcurrentJobs: c.integer('drs.maxConcurrentJobs', d.maxConcurrentJobs, 1, 1000),
+    instanceRoles:
+      d.instanceRoles === undefined
+        ? DEFAULTS.drs.instanceRoles
+        : c.stringArray('drs.instanceRoles', d.instanceRoles, ROLE, 'is not an IAM role name, path/name or role ARN') ?? [],
+  };
+  if (drs.maxServersPerJob !== undefined && drs.maxActiveServers !== undefined && drs.maxServersPerJob > drs.maxActiveServers) {
+    c.fail('drs.maxServersPerJob', `${drs.maxServersPerJob} is more than drs.maxActiveServers (${drs.maxActiveServers}): no job that size could start`);
+  }
+
+  const a = c.object('alarms', top.alarms, ['activityScheduleSeconds']) ?? {};
+  const alarms: AlarmsConfig = {
+    activityScheduleSeconds: c.integer('alarms.activityScheduleSeconds', a.activityScheduleSeconds, 10, 86400) ?? DEFAULTS.alarms.activityScheduleSeconds,
   };
 
   const alarmEmail = c.string('alarmEmail', top.alarmEmail, /^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'is not an e-mail address');
@@ -334,26 +436,59 @@ export function parseConfig(raw: unknown, source: string): DrsWavesConfig {
 
   const deletionProtection = c.boolean('deletionProtection', top.deletionProtection) ?? DEFAULTS.deletionProtection;
 
-  const n = c.object('network', top.network, ['vpcId', 'privateSubnetIds', 'availabilityZones', 'maxAzs', 'natGateways', 'interfaceEndpoints']) ?? {};
+  const n =
+    c.object('network', top.network, ['vpcId', 'privateSubnetIds', 'privateSubnetRouteTableIds', 'availabilityZones', 'maxAzs', 'natGateways', 'endpoints', 'interfaceEndpoints']) ??
+    {};
+  if (n.interfaceEndpoints !== undefined) {
+    c.fail('network.interfaceEndpoints', `replaced by network.endpoints, one choice per endpoint (${ENDPOINT_NAMES.join(', ')}); see cdk/README.md`);
+  }
+  const vpcId = c.string('network.vpcId', n.vpcId, /^vpc-[0-9a-f]{8,17}$/, 'is not a VPC ID');
+  const e = c.object('network.endpoints', n.endpoints, ENDPOINT_NAMES) ?? {};
+  const endpoints = {} as Record<EndpointName, boolean>;
+  const unstated: EndpointName[] = [];
+  for (const name of ENDPOINT_NAMES) {
+    const v = c.boolean(`network.endpoints.${name}`, e[name]);
+    if (v !== undefined) endpoints[name] = v;
+    else if (e[name] === undefined && vpcId !== undefined) unstated.push(name);
+    else endpoints[name] = DEFAULTS.newVpcEndpoints[name];
+  }
+  if (unstated.length > 0) {
+    c.fail(
+      'network.endpoints',
+      `with network.vpcId every endpoint must be stated, since only the VPC's owner knows which it has: ${unstated.join(', ')} missing. ` +
+        'true creates the endpoint here (interface endpoints with private DNS); false if the VPC already has one ' +
+        '(or a central private hosted zone answers for the service) or the worker subnets reach it through NAT',
+    );
+  }
   const network: NetworkConfig = {
-    vpcId: c.string('network.vpcId', n.vpcId, /^vpc-[0-9a-f]{8,17}$/, 'is not a VPC ID'),
+    vpcId,
     privateSubnetIds: c.stringArray('network.privateSubnetIds', n.privateSubnetIds, /^subnet-[0-9a-f]{8,17}$/, 'is not a subnet ID'),
-    availabilityZones: c.stringArray('network.availabilityZones', n.availabilityZones, /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'is not an availability zone name'),
+    privateSubnetRouteTableIds: c.stringArray('network.privateSubnetRouteTableIds', n.privateSubnetRouteTableIds, /^rtb-[0-9a-f]{8,17}$/, 'is not a route table ID', true),
+    availabilityZones: c.stringArray('network.availabilityZones', n.availabilityZones, /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, 'is not an availability zone name', true),
     maxAzs: c.integer('network.maxAzs', n.maxAzs, 1, 6) ?? DEFAULTS.network.maxAzs,
     natGateways: c.integer('network.natGateways', n.natGateways, 1, 6) ?? DEFAULTS.network.natGateways,
-    interfaceEndpoints: c.boolean('network.interfaceEndpoints', n.interfaceEndpoints) ?? DEFAULTS.network.interfaceEndpoints,
+    endpoints,
   };
   if (network.vpcId !== undefined) {
-    if (!network.privateSubnetIds) c.fail('network.privateSubnetIds', 'is required with network.vpcId (the worker runs in these subnets; they need a route to the AWS APIs)');
+    const subnets = network.privateSubnetIds;
+    if (!subnets) c.fail('network.privateSubnetIds', 'is required with network.vpcId (the worker runs in these subnets; they need a route to the AWS APIs)');
     if (!network.availabilityZones) c.fail('network.availabilityZones', 'is required with network.vpcId (one per subnet, in the same order), so synth needs no VPC lookup');
-    if (network.privateSubnetIds && network.availabilityZones && network.privateSubnetIds.length !== network.availabilityZones.length) {
+    if (subnets && network.availabilityZones && subnets.length !== network.availabilityZones.length) {
       c.fail('network.availabilityZones', 'must have one entry per privateSubnetIds entry');
+    }
+    const gateways = ENDPOINT_NAMES.filter((k) => ENDPOINTS[k].kind === 'gateway' && endpoints[k]);
+    if (gateways.length > 0 && !network.privateSubnetRouteTableIds) {
+      c.fail('network.privateSubnetRouteTableIds', `is required to create the gateway endpoints (${gateways.join(', ')}) in an existing VPC: the route table of each private subnet, same order`);
+    }
+    if (subnets && network.privateSubnetRouteTableIds && subnets.length !== network.privateSubnetRouteTableIds.length) {
+      c.fail('network.privateSubnetRouteTableIds', 'must have one entry per privateSubnetIds entry');
     }
     for (const k of ['maxAzs', 'natGateways'] as const) {
       if (n[k] !== undefined) c.fail(`network.${k}`, 'applies only to a new VPC; remove it or remove network.vpcId');
     }
   } else {
     if (n.privateSubnetIds !== undefined) c.fail('network.privateSubnetIds', 'needs network.vpcId');
+    if (n.privateSubnetRouteTableIds !== undefined) c.fail('network.privateSubnetRouteTableIds', 'needs network.vpcId');
     const azCount = network.availabilityZones?.length ?? network.maxAzs;
     if (network.natGateways > azCount) c.fail('network.natGateways', `cannot exceed the number of availability zones (${azCount})`);
     if (network.availabilityZones && n.maxAzs !== undefined) c.fail('network.maxAzs', 'give either network.maxAzs or network.availabilityZones, not both');
@@ -375,7 +510,9 @@ export function parseConfig(raw: unknown, source: string): DrsWavesConfig {
     plans,
     schedules,
     worker,
+    drs,
     alarmEmail,
+    alarms,
     tags,
     deletionProtection,
     network,

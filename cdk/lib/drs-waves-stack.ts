@@ -6,6 +6,7 @@
  * table keys, job tags) comes from the contract file; everything an operator chooses comes from
  * the configuration. This file only wires them together.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Annotations, Aws, CfnOutput, Duration, IgnoreMode, RemovalPolicy, Size, Stack, StackProps, Tags, Validations } from 'aws-cdk-lib';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
@@ -14,15 +15,19 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as snsSubs from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { DrsWavesConfig } from './config';
+import { DrsWavesConfig, EndpointName, ENDPOINT_NAMES, ENDPOINTS } from './config';
 import { Contract } from './contract';
 import { PlanDefinition } from './plans';
 import { acknowledgeWildcardResources } from './nag';
@@ -35,22 +40,35 @@ export const DRILL_INPUT = JSON.stringify({ mode: 'DRILL' });
 export const WORKER_STOP_TIMEOUT_SECONDS = 120;
 
 /**
+ * The top-level folders of the Cargo workspace's members (`members = [...]` in Cargo.toml):
+ * `tests/drs-sim` gives `tests`. The worker image's build needs every member's manifest.
+ */
+export function workspaceMemberRoots(repoRoot: string): string[] {
+  const manifest = fs.readFileSync(path.join(repoRoot, 'Cargo.toml'), 'utf8');
+  const m = /^\s*members\s*=\s*\[([^\]]*)\]/m.exec(manifest);
+  if (!m) throw new Error(`${path.join(repoRoot, 'Cargo.toml')}: no [workspace] members list`);
+  const members = [...m[1].matchAll(/"([^"]+)"/g)].map((x) => x[1]);
+  return [...new Set(members.map((p) => p.split('/')[0]))].sort();
+}
+
+/**
  * The worker image's build context is the repository root, of which only the Cargo workspace
  * is needed: everything else is left out by a whitelist, so new top-level directories (venvs,
- * caches) never slow down synth or land in the image. The root .dockerignore holds the same
- * list for a plain `docker build`; CDK merges both.
+ * caches) never slow down synth or land in the image. The whitelist follows the workspace's
+ * members; the root .dockerignore holds the same list for a plain `docker build` (a test keeps
+ * the two equal), and CDK merges both.
  */
-export const DOCKER_CONTEXT_EXCLUDES = [
-  '*',
-  '!Cargo.toml',
-  '!Cargo.lock',
-  '!codegen',
-  '!worker',
-  '!tests',
-  '**/target',
-  '**/node_modules',
-  '**/.venv*',
-];
+export function dockerContextExcludes(repoRoot: string): string[] {
+  return [
+    '*',
+    '!Cargo.toml',
+    '!Cargo.lock',
+    ...workspaceMemberRoots(repoRoot).map((r) => `!${r}`),
+    '**/target',
+    '**/node_modules',
+    '**/.venv*',
+  ];
+}
 
 /**
  * The worker is expected to log one JSON line per finished wave (tracing-subscriber's JSON
@@ -66,6 +84,41 @@ export const WAVE_FINISHED_LOG = {
   namespace: 'DrsWaves',
   metricName: 'WaveDurationSeconds',
 } as const;
+
+/**
+ * Metrics the worker's finish task emits as CloudWatch embedded-metric-format log lines on its
+ * log group (CloudWatch Logs extracts them; no agent needed). Each is a Count of 1 per
+ * execution, with the dimension set [Plan, Mode]. Change both sides together.
+ */
+export const FINISH_METRICS = {
+  namespace: 'DrsWaves',
+  modes: ['DRILL', 'RECOVERY'],
+  /** Ended SUCCEEDED_WITH_FAILURES, or SUCCEEDED with failed optional servers. */
+  succeededWithFailures: 'ExecutionsSucceededWithFailures',
+  /** A drill's clean-up could not finish and is left PENDING. */
+  cleanupPending: 'CleanupPending',
+} as const;
+
+/** Execution statuses that notify the alarm topic: the last two never reach Record failure. */
+export const NOTIFIED_EXECUTION_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
+
+/**
+ * The worker settings config.json may set, as the worker's environment variables. Unset ones
+ * are left out, so the worker's own defaults (worker/README.md) apply and are stated once.
+ */
+export function workerSettingsEnvironment(config: DrsWavesConfig): Record<string, string> {
+  const settings: Record<string, string | number | undefined> = {
+    DRS_WAVES_MAX_SERVERS_PER_JOB: config.drs.maxServersPerJob,
+    DRS_WAVES_MAX_ACTIVE_SERVERS: config.drs.maxActiveServers,
+    DRS_WAVES_MAX_CONCURRENT_JOBS: config.drs.maxConcurrentJobs,
+    DRS_WAVES_JANITOR_INTERVAL_SECONDS: config.worker.janitorIntervalSeconds,
+    DRS_WAVES_REPORT_BUCKET: config.worker.reportBucket,
+    RUST_LOG: config.worker.logLevel,
+  };
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(settings)) if (v !== undefined) env[k] = String(v);
+  return env;
+}
 
 export interface DrsWavesStackProps extends StackProps {
   readonly config: DrsWavesConfig;
@@ -106,8 +159,12 @@ export class DrsWavesStack extends Stack {
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: config.deletionProtection,
-      // The history outlives the stack: deleting the stack must not delete the audit trail.
-      removalPolicy: RemovalPolicy.RETAIN,
+      // The history outlives the stack: deleting the stack must not delete the audit trail. Not
+      // plain RETAIN: the table has a fixed name (the worker and CLI default to it), and a first
+      // deploy that rolls back would leave it behind, so that every later deploy failed with
+      // "already exists". RETAIN_ON_UPDATE_OR_DELETE deletes it only when its own creation is
+      // rolled back, when it cannot hold any history yet.
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     for (const index of ht.indexes) {
       this.table.addGlobalSecondaryIndex({
@@ -190,6 +247,50 @@ export class DrsWavesStack extends Stack {
       },
     );
 
+    // ---- Dead letters -----------------------------------------------------------------------
+    // What EventBridge (execution notifications) and EventBridge Scheduler (drill starts) could
+    // not deliver after their retries lands here; a message here raises an alarm.
+    const deadLetters = new sqs.Queue(this, 'DeadLetters', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(deadLetters).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter queue of the drill schedules and the execution notification rules; ' +
+        'a dead-letter queue behind it would only move the same undeliverable events once more. Its depth is alarmed.',
+    });
+    const alarm = (id: string, props: cw.AlarmProps, ok = false): cw.Alarm => {
+      const a = new cw.Alarm(this, id, { treatMissingData: cw.TreatMissingData.NOT_BREACHING, ...props });
+      a.addAlarmAction(alarmAction);
+      if (ok) a.addOkAction(alarmAction);
+      return a;
+    };
+    alarm('DeadLettersWaiting', {
+      alarmDescription:
+        'drs-waves: an execution notification or a scheduled drill start could not be delivered and is in the dead-letter queue. ' +
+        'Read the message (its attributes name the error), then purge it.',
+      metric: deadLetters.metricApproximateNumberOfMessagesVisible({ statistic: cw.Stats.MAXIMUM, period: Duration.minutes(5) }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    });
+
+    // EventBridge publishes the execution notifications with this role (not through the topic
+    // policy), so the topic and its key trust no service principal for them.
+    const notifyRole = new iam.Role(this, 'ExecutionNotificationRole', {
+      assumedBy: new iam.ServicePrincipal('events.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+      }),
+      description: `${prefix}: EventBridge publishes failed, timed-out and aborted executions to the alarm topic`,
+    });
+    Validations.of(notifyRole).acknowledge({
+      id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      reason:
+        'Publishing to a KMS-encrypted SNS topic needs a data key: GenerateDataKey* (the CDK grant for topic publishers) on the alarm topic\'s own key only, no other key.',
+    });
+
     const stateMachines: Record<string, sfn.CfnStateMachine> = {};
     const stateMachineNames: string[] = [];
     const dashboardRows: cw.IWidget[][] = [];
@@ -201,15 +302,21 @@ export class DrsWavesStack extends Stack {
         // Logs resource policy with every state machine.
         logGroupName: `/aws/vendedlogs/states/${smName}`,
         retention: config.stateMachineLogging.retentionDays as logs.RetentionDays,
-        removalPolicy: RemovalPolicy.RETAIN,
+        // Fixed name, so not plain RETAIN (see the history table): kept on stack deletion,
+        // removed when a first deploy rolls back.
+        removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
       });
       const used: Record<string, string> = {};
       for (const p of plan.placeholders) used[p] = substitutions[p];
+      // The definition goes to the CDK asset bucket and CloudFormation reads it from there
+      // (with the deploy role; the state machine's role needs no S3 access): inlined, about four
+      // fleet-size plans would pass CloudFormation's 1 MB template limit.
+      const definition = new s3assets.Asset(this, `Definition-${plan.name}`, { path: plan.file });
       const sm = new sfn.CfnStateMachine(this, `StateMachine-${plan.name}`, {
         stateMachineName: smName,
         stateMachineType: 'STANDARD',
         roleArn: smRole.roleArn,
-        definitionString: plan.definition,
+        definitionS3Location: { bucket: definition.s3BucketName, key: definition.s3ObjectKey },
         definitionSubstitutions: used,
         loggingConfiguration: {
           level: config.stateMachineLogging.level,
@@ -235,16 +342,67 @@ export class DrsWavesStack extends Stack {
         ['ExecutionsTimedOut', 'timed out'],
         ['ExecutionsAborted', 'was aborted'],
       ] as const) {
-        const alarm = new cw.Alarm(this, `${metricName}-${plan.name}`, {
+        alarm(`${metricName}-${plan.name}`, {
           alarmDescription: `drs-waves plan ${plan.name}: an execution ${what}. Open the execution in the Step Functions console; the history table has per-wave detail.`,
           metric: metric(metricName),
           threshold: 1,
           evaluationPeriods: 1,
           comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          treatMissingData: cw.TreatMissingData.NOT_BREACHING,
         });
-        alarm.addAlarmAction(alarmAction);
       }
+
+      // Metrics of the finish task (embedded metric format on the worker's log group), both
+      // modes summed: a drill that "succeeded" with failed optional servers, and a drill whose
+      // clean-up is left pending, deserve a look as much as a failed execution.
+      for (const [metricName, what] of [
+        [FINISH_METRICS.succeededWithFailures, 'SUCCEEDED with failed optional servers or waves (SUCCEEDED_WITH_FAILURES): the plan is not as healthy as its status'],
+        [FINISH_METRICS.cleanupPending, "left its drill clean-up PENDING: recovery instances may still run (and cost). Check the history table's clean-up record"],
+      ] as const) {
+        const usingMetrics: Record<string, cw.IMetric> = {};
+        for (const mode of FINISH_METRICS.modes) {
+          usingMetrics[mode.toLowerCase()] = new cw.Metric({
+            namespace: FINISH_METRICS.namespace,
+            metricName,
+            dimensionsMap: { Plan: plan.name, Mode: mode },
+            statistic: cw.Stats.SUM,
+            period: Duration.minutes(5),
+          });
+        }
+        alarm(`${metricName}-${plan.name}`, {
+          alarmDescription: `drs-waves plan ${plan.name}: an execution ${what}.`,
+          metric: new cw.MathExpression({ expression: `SUM([${Object.keys(usingMetrics).join(', ')}])`, usingMetrics, period: Duration.minutes(5), label: metricName }),
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        });
+      }
+
+      // StopExecution and the machine's own timeout end an execution without running any
+      // Catch, so Record failure never sees them: EventBridge tells the alarm topic instead,
+      // once per execution and with its name (the AWS/States alarms above only count).
+      const ended = new events.Rule(this, `ExecutionEnded-${plan.name}`, {
+        description: `drs-waves plan ${plan.name}: an execution ended ${NOTIFIED_EXECUTION_STATUSES.join(', ')}`,
+        eventPattern: {
+          source: ['aws.states'],
+          detailType: ['Step Functions Execution Status Change'],
+          detail: { stateMachineArn: [sm.attrArn], status: [...NOTIFIED_EXECUTION_STATUSES] },
+        },
+      });
+      const field = (p: string) => events.EventField.fromPath(p);
+      ended.addTarget(
+        new eventTargets.SnsTopic(this.alarmTopic, {
+          role: notifyRole,
+          deadLetterQueue: deadLetters,
+          maxEventAge: Duration.hours(6),
+          message: events.RuleTargetInput.fromText(
+            `drs-waves plan ${plan.name}: execution ${field('$.detail.name')} ended ${field('$.detail.status')} ` +
+              `(started ${field('$.detail.startDate')}, stopped ${field('$.detail.stopDate')}). ` +
+              'TIMED_OUT and ABORTED executions never reach Record failure: the worker\'s janitor releases the plan\'s run lock ' +
+              'and cleans up a drill; check the history table. Execution: ' +
+              `https://${Aws.REGION}.console.aws.amazon.com/states/home?region=${Aws.REGION}#/v2/executions/details/${field('$.detail.executionArn')}`,
+          ),
+        }),
+      );
 
       const waveDuration = new cw.MathExpression({
         expression: `SEARCH('{${WAVE_FINISHED_LOG.namespace},Plan,Wave} MetricName="${WAVE_FINISHED_LOG.metricName}" Plan="${plan.name}"', 'Maximum', 3600)`,
@@ -272,6 +430,9 @@ export class DrsWavesStack extends Stack {
     // ---- Scheduled drills -------------------------------------------------------------------
     const scheduled = Object.entries(config.schedules);
     if (scheduled.length > 0) {
+      // A group of our own, so that EventBridge Scheduler's metrics (per schedule group) are
+      // this deployment's drills only.
+      const group = new scheduler.CfnScheduleGroup(this, 'DrillScheduleGroup', { name: `${prefix}-drills` });
       const schedulerRole = new iam.Role(this, 'DrillSchedulerRole', {
         assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
           conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
@@ -286,11 +447,18 @@ export class DrsWavesStack extends Stack {
             actions: ['states:StartExecution'],
             resources: scheduled.map(([plan]) => stateMachines[plan].attrArn),
           }),
+          // Scheduler writes a start it gave up on to the dead-letter queue with this role.
+          new iam.PolicyStatement({
+            sid: 'DeadLetterUndeliveredStarts',
+            actions: ['sqs:SendMessage'],
+            resources: [deadLetters.queueArn],
+          }),
         ],
       });
       for (const [plan, schedule] of scheduled) {
-        new scheduler.CfnSchedule(this, `DrillSchedule-${plan}`, {
+        const s = new scheduler.CfnSchedule(this, `DrillSchedule-${plan}`, {
           name: `${prefix}-${plan}-drill`,
+          groupName: group.name,
           description: `drs-waves: scheduled DRILL of plan ${plan}`,
           scheduleExpression: `cron(${schedule.cron})`,
           scheduleExpressionTimezone: schedule.timezone,
@@ -301,9 +469,27 @@ export class DrsWavesStack extends Stack {
             roleArn: schedulerRole.roleArn,
             input: DRILL_INPUT,
             // A drill that could not start within an hour is better skipped than started late
-            // into business hours; the next occurrence will run.
+            // into business hours; the next occurrence will run. A skipped start goes to the
+            // dead-letter queue (and raises its alarm) instead of vanishing.
             retryPolicy: { maximumEventAgeInSeconds: 3600, maximumRetryAttempts: 3 },
+            deadLetterConfig: { arn: deadLetters.queueArn },
           },
+        });
+        s.node.addDependency(group);
+      }
+      const schedulerMetric = (metricName: string) =>
+        new cw.Metric({ namespace: 'AWS/Scheduler', metricName, dimensionsMap: { ScheduleGroup: group.name! }, statistic: cw.Stats.SUM, period: Duration.minutes(5) });
+      for (const [metricName, what] of [
+        ['TargetErrorCount', 'StartExecution answered a scheduled drill with an error (retried; check the role, the state machine and the execution quota)'],
+        ['InvocationDroppedCount', 'a scheduled drill was not started: Scheduler gave up after its retries'],
+        ['InvocationsFailedToBeSentToDeadLetterCount', 'a scheduled drill was not started and could not even be written to the dead-letter queue'],
+      ] as const) {
+        alarm(`Scheduler${metricName}`, {
+          alarmDescription: `drs-waves: ${what}.`,
+          metric: schedulerMetric(metricName),
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         });
       }
     }
@@ -316,11 +502,14 @@ export class DrsWavesStack extends Stack {
         vpcId: net.vpcId,
         availabilityZones: [...net.availabilityZones!],
         privateSubnetIds: [...net.privateSubnetIds!],
+        ...(net.privateSubnetRouteTableIds ? { privateSubnetRouteTableIds: [...net.privateSubnetRouteTableIds] } : {}),
       });
-      Annotations.of(vpc).acknowledgeWarning(
-        '@aws-cdk/aws-ec2:noSubnetRouteTableId',
-        'The stack adds no routes to an existing VPC; its route tables are the owner\'s and are never read here.',
-      );
+      if (!net.privateSubnetRouteTableIds) {
+        Annotations.of(vpc).acknowledgeWarning(
+          '@aws-cdk/aws-ec2:noSubnetRouteTableId',
+          'No gateway endpoint is created in this existing VPC, so its route tables are never needed here.',
+        );
+      }
     } else {
       const newVpc = new ec2.Vpc(this, 'Vpc', {
         ...(net.availabilityZones ? { availabilityZones: [...net.availabilityZones] } : { maxAzs: net.maxAzs }),
@@ -329,11 +518,6 @@ export class DrsWavesStack extends Stack {
           { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
           { name: 'worker', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 24 },
         ],
-        // Gateway endpoints are free and keep DynamoDB and image-layer (S3) traffic off the NAT.
-        gatewayEndpoints: {
-          DynamoDb: { service: ec2.GatewayVpcEndpointAwsService.DYNAMODB },
-          S3: { service: ec2.GatewayVpcEndpointAwsService.S3 },
-        },
       });
       const flowLogs = new logs.LogGroup(this, 'VpcFlowLogs', {
         retention: config.worker.logRetentionDays as logs.RetentionDays,
@@ -350,24 +534,47 @@ export class DrsWavesStack extends Stack {
     });
     workerSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs (Step Functions, DRS, DynamoDB, Logs, ECR)');
 
-    if (net.interfaceEndpoints) {
-      // Only the worker talks to the endpoints: no VPC-wide ingress (and no need to know the
-      // CIDR of an existing VPC).
-      const endpointSg = new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
-        vpc,
-        description: 'drs-waves interface endpoints: HTTPS from the worker only',
-        allowAllOutbound: false,
-      });
-      endpointSg.addIngressRule(workerSg, ec2.Port.tcp(443), 'drs-waves worker');
-      const services: Record<string, ec2.InterfaceVpcEndpointAwsService> = {
-        StepFunctions: ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
-        Drs: new ec2.InterfaceVpcEndpointAwsService('drs'),
-        Logs: ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
-        EcrApi: ec2.InterfaceVpcEndpointAwsService.ECR,
-        EcrDocker: ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
-      };
-      for (const [name, service] of Object.entries(services)) {
-        vpc.addInterfaceEndpoint(`${name}Endpoint`, { service, subnets: workerSubnets, privateDnsEnabled: true, securityGroups: [endpointSg], open: false });
+    // Endpoints, each one a choice (config.ts ENDPOINTS): gateway endpoints are free and keep
+    // DynamoDB and image-layer (S3) traffic off the NAT, or make them reachable at all from
+    // isolated subnets; interface endpoints cost by the hour, are created with private DNS, and
+    // would collide with an endpoint (or central private hosted zone) the VPC already has.
+    const wanted = ENDPOINT_NAMES.filter((e) => net.endpoints[e]);
+    const gatewayServices: Partial<Record<EndpointName, [string, ec2.GatewayVpcEndpointAwsService]>> = {
+      dynamodb: ['DynamoDb', ec2.GatewayVpcEndpointAwsService.DYNAMODB],
+      s3: ['S3', ec2.GatewayVpcEndpointAwsService.S3],
+    };
+    const interfaceServices: Partial<Record<EndpointName, [string, ec2.InterfaceVpcEndpointAwsService]>> = {
+      stepFunctions: ['StepFunctions', ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS],
+      drs: ['Drs', new ec2.InterfaceVpcEndpointAwsService('drs')],
+      logs: ['Logs', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
+      ecrApi: ['EcrApi', ec2.InterfaceVpcEndpointAwsService.ECR],
+      ecrDocker: ['EcrDocker', ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER],
+    };
+    // Only the worker talks to the interface endpoints: no VPC-wide ingress (and no need to
+    // know the CIDR of an existing VPC).
+    const endpointSg = wanted.some((e) => ENDPOINTS[e].kind === 'interface')
+      ? new ec2.SecurityGroup(this, 'EndpointSecurityGroup', {
+          vpc,
+          description: 'drs-waves interface endpoints: HTTPS from the worker only',
+          allowAllOutbound: false,
+        })
+      : undefined;
+    endpointSg?.addIngressRule(workerSg, ec2.Port.tcp(443), 'drs-waves worker');
+    for (const e of wanted) {
+      const gateway = gatewayServices[e];
+      const iface = interfaceServices[e];
+      if (gateway) {
+        // A new VPC: every subnet's route table; an existing one: the worker subnets' only.
+        vpc.addGatewayEndpoint(gateway[0], { service: gateway[1], ...(net.vpcId ? { subnets: [workerSubnets] } : {}) });
+      } else if (iface) {
+        vpc.addInterfaceEndpoint(`${iface[0]}Endpoint`, {
+          service: iface[1],
+          // An interface endpoint takes at most one subnet per availability zone.
+          subnets: { ...workerSubnets, onePerAz: true },
+          privateDnsEnabled: true,
+          securityGroups: [endpointSg!],
+          open: false,
+        });
       }
     }
 
@@ -378,7 +585,9 @@ export class DrsWavesStack extends Stack {
     });
     const workerLogs = new logs.LogGroup(this, 'WorkerLogs', {
       retention: config.worker.logRetentionDays as logs.RetentionDays,
-      removalPolicy: RemovalPolicy.RETAIN,
+      // Kept on stack deletion (it records what every recovery did); a rolled-back first deploy
+      // leaves no orphan behind.
+      removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
     });
     const arm = config.worker.architecture === 'ARM64';
     const taskDefinition = new ecs.FargateTaskDefinition(this, 'WorkerTask', {
@@ -393,7 +602,7 @@ export class DrsWavesStack extends Stack {
     taskDefinition.addContainer('worker', {
       image: ecs.ContainerImage.fromAsset(props.repoRoot, {
         file: path.join('worker', 'Dockerfile'),
-        exclude: DOCKER_CONTEXT_EXCLUDES,
+        exclude: dockerContextExcludes(props.repoRoot),
         ignoreMode: IgnoreMode.DOCKER,
         platform: arm ? Platform.LINUX_ARM64 : Platform.LINUX_AMD64,
       }),
@@ -409,6 +618,7 @@ export class DrsWavesStack extends Stack {
         DRS_WAVES_ACTIVITY_ARNS: activityArnsEnv,
         DRS_WAVES_LOG_FORMAT: 'json',
         DRS_WAVES_MAX_TASKS: String(config.worker.maxTasks),
+        ...workerSettingsEnvironment(config),
       },
       logging: ecs.LogDrivers.awsLogs({
         logGroup: workerLogs,
@@ -425,14 +635,16 @@ export class DrsWavesStack extends Stack {
       tableArn: this.table.tableArn,
       indexNames: ht.indexes.map((i) => i.name),
       executionTagKey: contract.jobTags.execution,
+      instanceRoles: config.drs.instanceRoles,
+      reportBucket: config.worker.reportBucket,
     });
     this.workerPolicy = new iam.Policy(this, 'WorkerPolicy', { roles: [taskDefinition.taskRole], statements });
     acknowledgeWildcardResources(this.workerPolicy, statements, WORKER_WILDCARD_REASONS);
     Validations.of(taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
       reason:
-        'The environment holds only the table name, activity ARNs, region, log format and task limit: ' +
-        'identifiers, not secrets. The worker takes its AWS credentials from the task role.',
+        'The environment holds only the table name, activity ARNs, region, report bucket name, log settings and limits: ' +
+        'identifiers and numbers, not secrets. The worker takes its AWS credentials from the task role.',
     });
     if (taskDefinition.executionRole) {
       Validations.of(taskDefinition.executionRole).acknowledge({
@@ -478,6 +690,37 @@ export class DrsWavesStack extends Stack {
       });
       noWorker.addAlarmAction(alarmAction);
       noWorker.addOkAction(alarmAction);
+    }
+
+    // ---- Activity alarms --------------------------------------------------------------------
+    // Per activity (all plans share them). A task that times out, or whose heartbeats stop, is
+    // retried by the machine but means a worker died or hung; a task that waits long to be
+    // picked up means no worker is polling (or all its task slots are taken).
+    for (const a of contract.activities) {
+      const activityMetric = (metricName: string, statistic: string) =>
+        new cw.Metric({ namespace: 'AWS/States', metricName, dimensionsMap: { ActivityArn: activities[a.name].activityArn }, statistic, period: Duration.minutes(5) });
+      for (const [metricName, what] of [
+        ['ActivitiesTimedOut', 'timed out (no answer within the task\'s TimeoutSeconds)'],
+        ['ActivitiesHeartbeatTimedOut', 'missed its heartbeat (the worker holding it died or hung)'],
+      ] as const) {
+        alarm(`${metricName}-${a.name}`, {
+          alarmDescription: `drs-waves: a ${a.name} activity task ${what}. Check the worker's log and its RunningTaskCount.`,
+          metric: activityMetric(metricName, cw.Stats.SUM),
+          threshold: 1,
+          evaluationPeriods: 1,
+          comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        });
+      }
+      alarm(`ActivityScheduleTime-${a.name}`, {
+        alarmDescription:
+          `drs-waves: a ${a.name} activity task waited more than ${config.alarms.activityScheduleSeconds} s to be picked up: ` +
+          'no worker is polling, or every task slot (worker.maxTasks) is busy. (A task no worker ever picks up shows as ActivitiesTimedOut.)',
+        metric: activityMetric('ActivityScheduleTime', cw.Stats.MAXIMUM),
+        // The metric is in milliseconds.
+        threshold: config.alarms.activityScheduleSeconds * 1000,
+        evaluationPeriods: 1,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      });
     }
 
     new logs.MetricFilter(this, 'WaveDurationMetric', {

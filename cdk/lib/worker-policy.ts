@@ -4,8 +4,10 @@
  *
  * Sources, so the next reader can check them rather than trust them:
  * - Service Authorization Reference (SAR) for Step Functions: SendTaskSuccess, SendTaskFailure
- *   and SendTaskHeartbeat have no resource type (the task token names the task), so they can
- *   only be granted on `*`. GetActivityTask takes the activity, DescribeExecution the execution.
+ *   and SendTaskHeartbeat have no resource type (the task token names the task) and no
+ *   condition key of their own, so they can only be granted on `*`; cfn-lint's copy of the SAR
+ *   (cfnlint/data/AdditionalSpecs/Policies.json) agrees. GetActivityTask takes the activity,
+ *   DescribeExecution the execution.
  * - SAR for Elastic Disaster Recovery: StartRecovery and CreateRecoveryInstanceForDrs take a
  *   source server, TerminateRecoveryInstances a recovery instance, DescribeJobLogItems a job;
  *   DescribeJobs, DescribeSourceServers, DescribeRecoveryInstances, ListTagsForResource and
@@ -19,6 +21,19 @@
  *   actions can be narrowed (DRS-managed tag `AWSElasticDisasterRecoveryManaged`,
  *   `aws:ViaAWSService`, ec2:CreateAction). The EC2 statements below are that policy's,
  *   limited to the actions StartRecovery and TerminateRecoveryInstances depend on.
+ * - What the worker calls (worker/src: drs.rs, sfn.rs, history.rs): GetActivityTask,
+ *   SendTask*, DescribeExecution; DescribeSourceServers, DescribeJobs, StartRecovery,
+ *   TerminateRecoveryInstances; GetItem, PutItem, UpdateItem, DeleteItem, Query (no
+ *   transactions); PutObject on the report bucket when one is configured. Nothing else is
+ *   granted: a new call needs its statement here (the first drill after deploying shows a
+ *   missing one as AccessDenied in the worker log).
+ * - "Only DRS acting for the worker": AWS offers no condition that names DRS. aws:CalledVia is
+ *   filled in only for the few services the IAM documentation lists (DRS is not one of them),
+ *   and EC2 has no key for the calling service. The closest is aws:ViaAWSService = true (an
+ *   AWS service acting with the worker's credentials through a forward access session, which
+ *   is how DRS makes StartRecovery's EC2 calls): every mutating EC2 statement, the launch
+ *   template ones included, carries it, so the worker's own credentials cannot call EC2
+ *   directly at all; together with the DRS-managed tag it leaves only DRS's resources.
  */
 import { Stack, ArnFormat } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -37,20 +52,21 @@ export interface WorkerPolicyProps {
   readonly indexNames: readonly string[];
   /** The job tag key carrying the execution ARN; StartRecovery is allowed only with it. */
   readonly executionTagKey?: string;
+  /**
+   * Roles of the instance profiles named by the DRS launch templates (names, path/names or
+   * ARNs): DRS passes them to EC2 with the worker's permissions.
+   */
+  readonly instanceRoles?: readonly string[];
+  /** Existing S3 bucket the worker writes execution reports to. */
+  readonly reportBucket?: string;
 }
 
 /**
- * TransactWriteItems is not an IAM action: DynamoDB authorises each item of a transaction as
- * the PutItem, UpdateItem, DeleteItem or ConditionCheckItem it is, so these cover it.
+ * What the worker does to the history table (history.rs). A transaction would need nothing
+ * more (TransactWriteItems is not an IAM action: DynamoDB authorises each item as the PutItem,
+ * UpdateItem or DeleteItem it is) except dynamodb:ConditionCheckItem for a condition-only item.
  */
-export const WORKER_DYNAMODB_ACTIONS = [
-  'dynamodb:GetItem',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:DeleteItem',
-  'dynamodb:Query',
-  'dynamodb:ConditionCheckItem',
-];
+export const WORKER_DYNAMODB_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'];
 
 /** EC2 reads StartRecovery depends on; EC2 Describe* actions have no resource-level permissions. */
 const EC2_DESCRIBE = [
@@ -79,9 +95,7 @@ export const WORKER_WILDCARD_REASONS: Readonly<Record<string, string>> = {
   CheckRunLockHolder:
     'states:DescribeExecution takes an execution ARN and executions are named at start time; the grant covers only executions of this deployment\'s own state machines (execution:<name>:*), read to tell whether a run lock\'s holder still runs.',
   DrsDescribe:
-    'drs:DescribeJobs, DescribeSourceServers, DescribeRecoveryInstances and ListTagsForResource have no resource type in the Service Authorization Reference, so IAM accepts only "*"; all are read-only.',
-  DrsJobLog:
-    'drs:DescribeJobLogItems takes a job ARN, and job IDs exist only once StartRecovery has run, so the grant is every job in this account and region (read-only).',
+    'drs:DescribeJobs, DescribeSourceServers and ListTagsForResource (a dependent action of StartRecovery) have no resource type in the Service Authorization Reference, so IAM accepts only "*"; all are read-only.',
   DrsStartRecovery:
     'The source servers of a wave are resolved at run time (by tag against DescribeSourceServers), so any source server of this account and region; the call is allowed only with the execution job tag on the request.',
   DrsCreateRecoveryInstance:
@@ -93,11 +107,11 @@ export const WORKER_WILDCARD_REASONS: Readonly<Record<string, string>> = {
   Ec2DescribeForDrs:
     'EC2 Describe* actions, dependent actions of drs:StartRecovery, do not support resource-level permissions, so IAM accepts only "*"; all are read-only.',
   Ec2CreateDrsLaunchTemplate:
-    'ec2:CreateLaunchTemplate is a dependent action of drs:StartRecovery; as in the AWS managed policy AWSElasticDisasterRecoveryConsoleFullAccess it is allowed only with the AWSElasticDisasterRecoveryManaged request tag.',
+    'ec2:CreateLaunchTemplate is a dependent action of drs:StartRecovery; allowed only with the AWSElasticDisasterRecoveryManaged request tag (as in AWSElasticDisasterRecoveryConsoleFullAccess) and only through an AWS service (aws:ViaAWSService), never by the worker itself.',
   Ec2MaintainDrsLaunchTemplates:
-    'Launch template actions are dependent actions of drs:StartRecovery on templates DRS creates at run time; limited, as in AWSElasticDisasterRecoveryConsoleFullAccess, to templates tagged AWSElasticDisasterRecoveryManaged.',
+    'Launch template actions are dependent actions of drs:StartRecovery on templates DRS creates at run time; only on templates tagged AWSElasticDisasterRecoveryManaged and only through an AWS service (aws:ViaAWSService): no condition key names DRS itself.',
   Ec2TagLaunchTemplateOnCreate:
-    'ec2:CreateTags on a launch template only while it is created (ec2:CreateAction=CreateLaunchTemplate), as in AWSElasticDisasterRecoveryConsoleFullAccess.',
+    'ec2:CreateTags on a launch template only while it is created (ec2:CreateAction=CreateLaunchTemplate, as in AWSElasticDisasterRecoveryConsoleFullAccess) and only through an AWS service (aws:ViaAWSService).',
   Ec2TagOnCreateViaDrs:
     'ec2:CreateTags is a dependent action of drs:StartRecovery; only while DRS creates the resource (ec2:CreateAction) and only through DRS (aws:ViaAWSService), as in AWSElasticDisasterRecoveryConsoleFullAccess.',
   Ec2RunDrsInstancesViaDrs:
@@ -118,6 +132,8 @@ export const WORKER_WILDCARD_REASONS: Readonly<Record<string, string>> = {
     'ec2:DeleteSnapshot is a dependent action of drs:StartRecovery; only on snapshots tagged AWSElasticDisasterRecoveryManaged and only through DRS (aws:ViaAWSService). Snapshot ARNs have no account field.',
   Ec2DrsSecurityGroupsViaDrs:
     'Security group rule changes are dependent actions of drs:StartRecovery; only on groups tagged AWSElasticDisasterRecoveryManaged and only through DRS (aws:ViaAWSService).',
+  WriteReports:
+    'Report objects are named per execution at run time, so the grant is every key of the one configured report bucket (s3:PutObject only: no read, list or delete).',
 };
 
 export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.PolicyStatement[] {
@@ -159,13 +175,8 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
     // --- DRS --------------------------------------------------------------------------------
     new iam.PolicyStatement({
       sid: 'DrsDescribe',
-      actions: ['drs:DescribeJobs', 'drs:DescribeSourceServers', 'drs:DescribeRecoveryInstances', 'drs:ListTagsForResource'],
+      actions: ['drs:DescribeJobs', 'drs:DescribeSourceServers', 'drs:ListTagsForResource'],
       resources: ['*'],
-    }),
-    new iam.PolicyStatement({
-      sid: 'DrsJobLog',
-      actions: ['drs:DescribeJobLogItems'],
-      resources: [drs('job')],
     }),
     new iam.PolicyStatement({
       sid: 'DrsStartRecovery',
@@ -204,23 +215,35 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
       resources: DRS_SERVICE_ROLES.map((r) => stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: `service-role/${r}`, arnFormat: ArnFormat.SLASH_RESOURCE_NAME })),
       conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
     }),
+    // Launch templates whose IAM instance profile holds a role of the operator's own: DRS
+    // passes it to EC2 with the worker's permissions, and without this a launch fails.
+    ...(props.instanceRoles && props.instanceRoles.length > 0
+      ? [
+          new iam.PolicyStatement({
+            sid: 'PassLaunchTemplateRolesToEc2',
+            actions: ['iam:PassRole'],
+            resources: props.instanceRoles.map((r) => (r.startsWith('arn:') ? r : stack.formatArn({ service: 'iam', region: '', resource: 'role', resourceName: r, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }))),
+            conditions: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+          }),
+        ]
+      : []),
     new iam.PolicyStatement({
       sid: 'Ec2CreateDrsLaunchTemplate',
       actions: ['ec2:CreateLaunchTemplate'],
       resources: [ec2('launch-template')],
-      conditions: drsManagedRequest,
+      conditions: { ...drsManagedRequest, ...viaDrs },
     }),
     new iam.PolicyStatement({
       sid: 'Ec2MaintainDrsLaunchTemplates',
       actions: ['ec2:CreateLaunchTemplateVersion', 'ec2:ModifyLaunchTemplate', 'ec2:DeleteLaunchTemplateVersions', 'ec2:CreateTags'],
       resources: [ec2('launch-template')],
-      conditions: drsManaged,
+      conditions: { ...drsManaged, ...viaDrs },
     }),
     new iam.PolicyStatement({
       sid: 'Ec2TagLaunchTemplateOnCreate',
       actions: ['ec2:CreateTags'],
       resources: [ec2('launch-template')],
-      conditions: { StringEquals: { 'ec2:CreateAction': ['CreateLaunchTemplate'] } },
+      conditions: { StringEquals: { 'ec2:CreateAction': ['CreateLaunchTemplate'] }, ...viaDrs },
     }),
     new iam.PolicyStatement({
       sid: 'Ec2TagOnCreateViaDrs',
@@ -290,5 +313,14 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
       conditions: { ...drsManaged, ...viaDrs },
     }),
   ];
+  if (props.reportBucket) {
+    statements.push(
+      new iam.PolicyStatement({
+        sid: 'WriteReports',
+        actions: ['s3:PutObject'],
+        resources: [stack.formatArn({ service: 's3', region: '', account: '', resource: props.reportBucket, resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME })],
+      }),
+    );
+  }
   return statements;
 }

@@ -6,6 +6,8 @@ import { ConfigError, DEFAULTS, loadConfig, normaliseCron, parseConfig } from '.
 import { CDK_DIR } from '../lib/app';
 import { tempDir } from './helpers';
 
+const NONE = { dynamodb: false, s3: false, stepFunctions: false, drs: false, logs: false, ecrApi: false, ecrDocker: false };
+
 /** Runs parseConfig and returns the problems it reports (empty when valid). */
 function problems(raw: unknown): string[] {
   try {
@@ -21,16 +23,67 @@ describe('configuration', () => {
   it('the committed cdk/config.json is valid', () => {
     const c = loadConfig(path.join(CDK_DIR, 'config.json'));
     assert.equal(c.stackName, 'DrsWaves');
-    assert.equal(c.plans, undefined, '"all" means every generated plan');
+    // Nothing example-only: no plan, no drill, no example address (stack.test.ts shows that
+    // synth then says what to configure).
+    assert.equal(c.plans, undefined);
+    assert.deepEqual(c.schedules, {});
+    assert.equal(c.alarmEmail, undefined);
   });
 
   it('an empty object gives the documented defaults', () => {
     const c = parseConfig({}, 'x.json');
-    assert.deepEqual(c.worker, DEFAULTS.worker);
+    assert.deepEqual(JSON.parse(JSON.stringify(c.worker)), DEFAULTS.worker);
     assert.equal(c.deletionProtection, true);
     assert.deepEqual(c.schedules, {});
     assert.deepEqual(c.stateMachineLogging, DEFAULTS.stateMachineLogging);
     assert.equal(c.env, undefined);
+    // A new VPC: the free gateway endpoints, no interface endpoints (NAT covers them).
+    assert.deepEqual(c.network.endpoints, DEFAULTS.newVpcEndpoints);
+    assert.deepEqual(c.network.endpoints, { dynamodb: true, s3: true, stepFunctions: false, drs: false, logs: false, ecrApi: false, ecrDocker: false });
+    assert.deepEqual(c.drs, { maxServersPerJob: undefined, maxActiveServers: undefined, maxConcurrentJobs: undefined, instanceRoles: [] });
+    assert.equal(c.alarms.activityScheduleSeconds, 120);
+    for (const k of ['janitorIntervalSeconds', 'logLevel', 'reportBucket'] as const) assert.equal(c.worker[k], undefined, `worker.${k}: the worker's default applies`);
+  });
+
+  it('plans: a list of names; "all" is refused (an example plan must never be deployed by accident)', () => {
+    assert.deepEqual(parseConfig({ plans: ['billing', 'hr-apps'] }, 'x').plans, ['billing', 'hr-apps']);
+    const p = problems({ plans: 'all' });
+    assert.equal(p.length, 1);
+    assert.match(p[0], /^plans: "all" is not accepted: list the plans to deploy by name/);
+    assert.match(problems({ plans: [] })[0], /^plans: must be a non-empty array/);
+    assert.match(problems({ plans: ['a b'] })[0], /^plans\[0\]: "a b" is not a plan name/);
+  });
+
+  it('worker and DRS settings: ranges, log filter, bucket name, instance roles', () => {
+    const ok = parseConfig(
+      {
+        worker: { janitorIntervalSeconds: 60, logLevel: 'drs_worker=debug,aws_config=warn,info', reportBucket: 'dr.reports-1' },
+        drs: { maxServersPerJob: 200, maxActiveServers: 500, maxConcurrentJobs: 20, instanceRoles: ['App', 'team/App2', 'arn:aws:iam::111122223333:role/x/App3'] },
+        alarms: { activityScheduleSeconds: 300 },
+      },
+      'x',
+    );
+    assert.equal(ok.worker.logLevel, 'drs_worker=debug,aws_config=warn,info');
+    assert.equal(ok.drs.maxServersPerJob, 200);
+    assert.equal(ok.alarms.activityScheduleSeconds, 300);
+    const p = problems({
+      worker: { janitorIntervalSeconds: 5, logLevel: 'info; rm -rf /', reportBucket: 'Bad_Bucket' },
+      drs: { maxServersPerJob: 201, maxConcurrentJobs: 0, instanceRoles: ['arn:aws:iam::1:role/x', 'ok', 'ok'] },
+    });
+    for (const want of [
+      /^worker\.janitorIntervalSeconds: must be an integer from 10 to 3600/,
+      /^worker\.logLevel: "info; rm -rf \/" is not a log filter/,
+      /^worker\.reportBucket: "Bad_Bucket" is not an S3 bucket name/,
+      /^drs\.maxServersPerJob: must be an integer from 1 to 200/,
+      /^drs\.maxConcurrentJobs: must be an integer from 1 to 1000/,
+      /^drs\.instanceRoles\[0\]: .* is not an IAM role name/,
+      /^drs\.instanceRoles\[2\]: "ok" is listed twice/,
+    ]) {
+      assert.ok(p.some((m) => want.test(m)), `${want} not in:\n${p.join('\n')}`);
+    }
+    assert.deepEqual(problems({ drs: { maxServersPerJob: 100, maxActiveServers: 50 } }), [
+      'drs.maxServersPerJob: 100 is more than drs.maxActiveServers (50): no job that size could start',
+    ]);
   });
 
   it('rejects unknown keys at every level, naming the path', () => {
@@ -92,9 +145,31 @@ describe('configuration', () => {
     assert.ok(p.some((m) => m.startsWith('network.availabilityZones: is required with network.vpcId')), p.join('\n'));
     assert.ok(p.some((m) => m.startsWith('network.natGateways: applies only to a new VPC')), p.join('\n'));
     const q = problems({
-      network: { vpcId: 'vpc-0123456789abcdef0', privateSubnetIds: ['subnet-0123456789abcdef0'], availabilityZones: ['eu-west-1a', 'eu-west-1b'] },
+      network: { vpcId: 'vpc-0123456789abcdef0', privateSubnetIds: ['subnet-0123456789abcdef0'], availabilityZones: ['eu-west-1a', 'eu-west-1b'], endpoints: NONE },
     });
     assert.deepEqual(q, ['network.availabilityZones: must have one entry per privateSubnetIds entry']);
+  });
+
+  it("an existing VPC states every endpoint (only its owner knows which it has); gateway endpoints need the route tables", () => {
+    const vpc = { vpcId: 'vpc-0123456789abcdef0', privateSubnetIds: ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'], availabilityZones: ['eu-west-1a', 'eu-west-1a'] };
+    const p = problems({ network: { ...vpc, endpoints: { dynamodb: false, s3: false } } });
+    assert.equal(p.length, 1, p.join('\n'));
+    assert.match(p[0], /^network\.endpoints: with network\.vpcId every endpoint must be stated.*stepFunctions, drs, logs, ecrApi, ecrDocker missing/);
+    const q = problems({ network: { ...vpc, endpoints: { ...NONE, dynamodb: true } } });
+    assert.deepEqual(q, [
+      'network.privateSubnetRouteTableIds: is required to create the gateway endpoints (dynamodb) in an existing VPC: the route table of each private subnet, same order',
+    ]);
+    // Subnets may share a zone and a route table.
+    const ok = parseConfig({ network: { ...vpc, privateSubnetRouteTableIds: ['rtb-0123456789abcdef0', 'rtb-0123456789abcdef0'], endpoints: { ...NONE, dynamodb: true, s3: true } } }, 'x');
+    assert.deepEqual(ok.network.endpoints, { ...NONE, dynamodb: true, s3: true });
+    assert.match(problems({ network: { ...vpc, privateSubnetRouteTableIds: ['rtb-0123456789abcdef0'], endpoints: NONE } })[0], /^network\.privateSubnetRouteTableIds: must have one entry per privateSubnetIds entry/);
+    assert.deepEqual(problems({ network: { endpoints: { sqs: true } } }), ['network.endpoints.sqs: unknown key (allowed: dynamodb, s3, stepFunctions, drs, logs, ecrApi, ecrDocker)']);
+  });
+
+  it('the old network.interfaceEndpoints switch is refused with a pointer to network.endpoints', () => {
+    const p = problems({ network: { interfaceEndpoints: true } });
+    assert.equal(p.length, 1);
+    assert.match(p[0], /^network\.interfaceEndpoints: replaced by network\.endpoints, one choice per endpoint/);
   });
 
   it('a new VPC cannot have more NAT gateways than zones', () => {

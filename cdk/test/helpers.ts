@@ -50,17 +50,34 @@ export function fixtureConfig(overrides: Record<string, unknown> = {}): DrsWaves
 
 export interface Synth extends Built {
   readonly template: Template;
+  /** The cloud assembly directory (the asset manifest is there). */
+  readonly outdir: string;
 }
 
 export function synth(config: DrsWavesConfig, statemachinesDir = fixtureStatemachines(), nag = true): Synth {
+  const outdir = tempDir('drs-waves-out-');
   const built = buildApp({
     config,
     statemachinesDir,
     nag,
     // No copy of the worker's build context per test synth (scripts/synth.sh stages it once).
-    appProps: { context: { ...cdkJsonContext(), 'aws:cdk:disable-asset-staging': true }, outdir: tempDir('drs-waves-out-') },
+    appProps: { context: { ...cdkJsonContext(), 'aws:cdk:disable-asset-staging': true }, outdir },
   });
-  return { ...built, template: Template.fromStack(built.stack) };
+  return { ...built, template: Template.fromStack(built.stack), outdir };
+}
+
+/**
+ * The local file behind an S3 object key of a file asset (asset staging is off in the tests,
+ * so the manifest points at the source file itself).
+ */
+export function fileAssetSource(s: Synth, objectKey: string): string {
+  const manifest = JSON.parse(fs.readFileSync(path.join(s.outdir, `${s.stack.artifactId}.assets.json`), 'utf8'));
+  for (const asset of Object.values<any>(manifest.files ?? {})) {
+    for (const dest of Object.values<any>(asset.destinations)) {
+      if (dest.objectKey === objectKey) return path.resolve(s.outdir, asset.source.path);
+    }
+  }
+  throw new Error(`no file asset with object key ${objectKey}`);
 }
 
 type Resources = Record<string, { Type: string; Properties?: any; DependsOn?: unknown }>;

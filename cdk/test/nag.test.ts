@@ -7,7 +7,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { IConstruct } from 'constructs';
 import { buildApp, CDK_DIR } from '../lib/app';
-import { loadConfig } from '../lib/config';
+import { loadConfig, parseConfig } from '../lib/config';
+import { discoverPlans } from '../lib/plans';
 import { cdkJsonContext, fixtureConfig, fixtureStatemachines, REAL_STATEMACHINES, synth, tempDir } from './helpers';
 
 /** Every acknowledgement in the tree: construct path, rule id, reason. */
@@ -22,11 +23,22 @@ function acknowledgements(root: IConstruct): { path: string; id: string; reason:
   return out;
 }
 
+/** Each synthesized once, on first use, for both tests. */
+function once<T>(make: () => T): () => T {
+  let v: T | undefined;
+  return () => (v ??= make());
+}
+
 const configs = {
-  'fixture config (new VPC, schedules, ARM64)': () => synth(fixtureConfig(), undefined, false),
-  'variant config (existing VPC, endpoints, X86_64, ERROR logging)': () =>
+  'fixture config (new VPC, schedules, worker settings, instance roles, report bucket, ARM64)': once(() => synth(fixtureConfig(), undefined, false)),
+  'variant config (existing VPC with every endpoint, X86_64, ERROR logging)': once(() =>
     synth(loadConfig(path.join(CDK_DIR, 'test', 'fixtures', 'config.variant.json')), REAL_STATEMACHINES, false),
-  'committed config.json with statemachines/': () => synth(loadConfig(path.join(CDK_DIR, 'config.json')), REAL_STATEMACHINES, false),
+  ),
+  'existing VPC without endpoints': once(() => synth(loadConfig(path.join(CDK_DIR, 'test', 'fixtures', 'config.existing-vpc.json')), REAL_STATEMACHINES, false)),
+  'committed config.json with every plan of statemachines/': once(() => {
+    const raw = JSON.parse(fs.readFileSync(path.join(CDK_DIR, 'config.json'), 'utf8'));
+    return synth(parseConfig({ ...raw, plans: discoverPlans(REAL_STATEMACHINES) }, 'config.json'), REAL_STATEMACHINES, false);
+  }),
 };
 
 describe('cdk-nag AwsSolutions', () => {
