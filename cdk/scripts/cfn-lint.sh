@@ -8,7 +8,7 @@ cd "$CDK_DIR"
 CFN_LINT="${DRS_WAVES_VENV:-$REPO_ROOT/.venv}/bin/cfn-lint"
 [ -x "$CFN_LINT" ] || die "cfn-lint not found at $CFN_LINT: run scripts/bootstrap.sh (it creates <repo>/.venv) or set DRS_WAVES_VENV"
 shopt -s nullglob
-templates=(cdk.out/*.template.json cdk.out-variant/*.template.json)
+templates=(cdk.out/*.template.json cdk.out-*/*.template.json)
 [ ${#templates[@]} -gt 0 ] || die "no synthesized templates: run scripts/synth.sh first"
 # Ignored, each for a reason:
 #   W3005  a redundant DependsOn inside CDK's own custom-resource provider (restrict default SG)

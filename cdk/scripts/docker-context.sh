@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Docker cannot run here, so the worker image is never built by the checks. This checks what can
 # be checked without a daemon, on the build context `cdk synth` staged (the repository root after
-# .dockerignore and DOCKER_CONTEXT_EXCLUDES): the Dockerfile is in it, every COPY source exists in
+# .dockerignore and dockerContextExcludes()): the Dockerfile is in it, every COPY source exists in
 # it, and cargo loads the workspace from it with --locked (every member manifest present,
 # Cargo.lock current), as the image's `cargo build --release --locked -p drs-worker` will need.
 set -euo pipefail

@@ -30,6 +30,15 @@ describe('configuration', () => {
     assert.equal(c.alarmEmail, undefined);
   });
 
+  it('the example deployment (scripts/synth.sh) is the committed config.json plus env, plans, schedules and alarmEmail', () => {
+    const committed = JSON.parse(fs.readFileSync(path.join(CDK_DIR, 'config.json'), 'utf8'));
+    const example = JSON.parse(fs.readFileSync(path.join(CDK_DIR, 'test', 'fixtures', 'config.example.json'), 'utf8'));
+    const added = ['env', 'plans', 'schedules', 'alarmEmail', '$comment'];
+    const strip = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([k]) => !added.includes(k)));
+    assert.deepEqual(strip(example), strip(committed));
+    assert.ok(parseConfig(example, 'config.example.json').plans!.length > 0);
+  });
+
   it('an empty object gives the documented defaults', () => {
     const c = parseConfig({}, 'x.json');
     assert.deepEqual(JSON.parse(JSON.stringify(c.worker)), DEFAULTS.worker);
