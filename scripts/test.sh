@@ -24,6 +24,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # The end-to-end tests run the worker binary, so build every binary before testing.
 cargo build --workspace --bins --locked
+bash scripts/check-worker-image.sh  # lint worker/Dockerfile, run its release build here, no test-only code in the binary
 
 # The end-to-end tests' own stack, beside (not instead of) a developer's .local-stack.
 STACK_DIR="$REPO/.local-stack/test-$$"
