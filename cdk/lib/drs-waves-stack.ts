@@ -26,6 +26,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as snsSubs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { DrsWavesConfig, EndpointName, ENDPOINT_NAMES, ENDPOINTS } from './config';
 import { Contract } from './contract';
@@ -99,6 +100,9 @@ export const FINISH_METRICS = {
   cleanupPending: 'CleanupPending',
 } as const;
 
+/** Construct ID prefix of the singleton function behind every AwsCustomResource of a stack. */
+const AWS_CUSTOM_RESOURCE_ID_PREFIX = 'AWS679f53fac002430cb0da5b7982bd2287';
+
 /** Execution statuses that notify the alarm topic: the last two never reach Record failure. */
 export const NOTIFIED_EXECUTION_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
 
@@ -158,7 +162,8 @@ export class DrsWavesStack extends Stack {
       // nothing that calls for a key policy of our own.
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: config.deletionProtection,
+      // Set last, by HistoryTableDeletionProtection below: see there.
+      deletionProtection: false,
       // The history outlives the stack: deleting the stack must not delete the audit trail. Not
       // plain RETAIN: the table has a fixed name (the worker and CLI default to it), and a first
       // deploy that rolls back would leave it behind, so that every later deploy failed with
@@ -772,6 +777,58 @@ export class DrsWavesStack extends Stack {
         left: [runningTasks.with({ label: 'running (min)' })],
       }),
     );
+
+    // ---- History table deletion protection, last ----------------------------------------------
+    // DynamoDB refuses DeleteTable while deletion protection is on. A table created with it could
+    // not be deleted when a first deploy rolls back (RETAIN_ON_UPDATE_OR_DELETE tries to), the
+    // rollback would fail and leave the table behind, and every later deploy would fail with
+    // "already exists". So the table is created without it, and this custom resource, which
+    // depends on every other resource of the stack, turns it on (config.deletionProtection)
+    // once everything else has been created: a rollback before that point deletes a table that
+    // is not protected yet. Later changes of the setting go through onUpdate. (The template says
+    // false for the table, so drift detection reports the property; that is this, not a drift.)
+    const setProtection = (enabled: boolean): cr.AwsSdkCall => ({
+      service: 'DynamoDB',
+      action: 'updateTable',
+      parameters: { TableName: this.table.tableName, DeletionProtectionEnabled: enabled },
+      physicalResourceId: cr.PhysicalResourceId.of(`${this.table.tableName}-deletion-protection`),
+    });
+    // The function's own log group (CDK would make one it never deletes): one call per deploy.
+    const protectionLogs = new logs.LogGroup(this, 'HistoryTableDeletionProtectionLogs', {
+      retention: config.worker.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const protection = new cr.AwsCustomResource(this, 'HistoryTableDeletionProtection', {
+      logGroup: protectionLogs,
+      resourceType: 'Custom::DeletionProtection',
+      // A new table has none: turning it "off" there would be a call that changes nothing.
+      onCreate: config.deletionProtection
+        ? setProtection(true)
+        : {
+            service: 'DynamoDB',
+            action: 'describeTable',
+            parameters: { TableName: this.table.tableName },
+            physicalResourceId: cr.PhysicalResourceId.of(`${this.table.tableName}-deletion-protection`),
+          },
+      onUpdate: setProtection(config.deletionProtection),
+      // Nothing on delete: the table is retained, protected as it was.
+      policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: [this.table.tableArn] }),
+      installLatestAwsSdk: false,
+    });
+    // The function CDK runs its AWS SDK custom resources with: a singleton of the stack.
+    const sdkFunction = this.node.children.find((c) => c.node.id.startsWith(AWS_CUSTOM_RESOURCE_ID_PREFIX));
+    for (const child of this.node.children) {
+      if (child === protection || child === sdkFunction) continue;
+      protection.node.addDependency(child);
+    }
+    if (sdkFunction) {
+      Validations.of(sdkFunction).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason:
+          "CDK's AWS SDK custom-resource function (sets the history table's deletion protection once, at the end of a deploy) logs with " +
+          'the AWS managed basic execution role, which grants only CloudWatch Logs writes; its one action, dynamodb:UpdateTable, is on the history table only.',
+      });
+    }
 
     // ---- Outputs ----------------------------------------------------------------------------
     new CfnOutput(this, 'HistoryTableName', { value: this.table.tableName });

@@ -22,9 +22,10 @@
  *   `aws:ViaAWSService`, ec2:CreateAction). The EC2 statements below are that policy's,
  *   limited to the actions StartRecovery and TerminateRecoveryInstances depend on.
  * - What the worker calls (worker/src: drs.rs, sfn.rs, history.rs): GetActivityTask,
- *   SendTask*, DescribeExecution; DescribeSourceServers, DescribeJobs, StartRecovery,
- *   TerminateRecoveryInstances; GetItem, PutItem, UpdateItem, DeleteItem, Query (no
- *   transactions); PutObject on the report bucket when one is configured. Nothing else is
+ *   SendTask*, DescribeExecution, StopExecution (a recovery preempts a drill of its plan);
+ *   DescribeSourceServers, DescribeRecoverySnapshots (a recovery from a point in time),
+ *   DescribeJobs, StartRecovery, TerminateRecoveryInstances; GetItem, PutItem, UpdateItem,
+ *   DeleteItem, Query (no transactions); PutObject on the report bucket when one is configured. Nothing else is
  *   granted: a new call needs its statement here (the first drill after deploying shows a
  *   missing one as AccessDenied in the worker log).
  * - "Only DRS acting for the worker": AWS offers no condition that names DRS. aws:CalledVia is
@@ -94,6 +95,10 @@ export const WORKER_WILDCARD_REASONS: Readonly<Record<string, string>> = {
     'states:SendTaskSuccess/SendTaskFailure/SendTaskHeartbeat have no resource type in the Service Authorization Reference (the task token identifies the task), so IAM accepts only "*".',
   CheckRunLockHolder:
     'states:DescribeExecution takes an execution ARN and executions are named at start time; the grant covers only executions of this deployment\'s own state machines (execution:<name>:*), read to tell whether a run lock\'s holder still runs.',
+  PreemptDrills:
+    'states:StopExecution takes an execution ARN, named at start time; only executions of this deployment\'s own state machines (execution:<name>:*): a RECOVERY stops a running DRILL of its plan (preemption).',
+  DrsRecoverySnapshots:
+    'drs:DescribeRecoverySnapshots takes a source server, and a wave\'s servers are resolved at run time: any source server of this account and region (read-only), to launch each from its snapshot at a point in time.',
   DrsDescribe:
     'drs:DescribeJobs, DescribeSourceServers and ListTagsForResource (a dependent action of StartRecovery) have no resource type in the Service Authorization Reference, so IAM accepts only "*"; all are read-only.',
   DrsStartRecovery:
@@ -144,6 +149,9 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
   const viaDrs = { Bool: { 'aws:ViaAWSService': 'true' } };
   const drsManaged = { Null: { [`aws:ResourceTag/${DRS_MANAGED_TAG}`]: 'false' } };
   const drsManagedRequest = { Null: { [`aws:RequestTag/${DRS_MANAGED_TAG}`]: 'false' } };
+  const ownExecutions = props.stateMachineNames.map((name) =>
+    stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${name}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+  );
 
   const statements: iam.PolicyStatement[] = [
     // --- Step Functions -----------------------------------------------------------------
@@ -160,9 +168,12 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
     new iam.PolicyStatement({
       sid: 'CheckRunLockHolder',
       actions: ['states:DescribeExecution'],
-      resources: props.stateMachineNames.map((name) =>
-        stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${name}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
-      ),
+      resources: ownExecutions,
+    }),
+    new iam.PolicyStatement({
+      sid: 'PreemptDrills',
+      actions: ['states:StopExecution'],
+      resources: ownExecutions,
     }),
 
     // --- DynamoDB: the history table and its indexes, nothing else ------------------------
@@ -177,6 +188,11 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
       sid: 'DrsDescribe',
       actions: ['drs:DescribeJobs', 'drs:DescribeSourceServers', 'drs:ListTagsForResource'],
       resources: ['*'],
+    }),
+    new iam.PolicyStatement({
+      sid: 'DrsRecoverySnapshots',
+      actions: ['drs:DescribeRecoverySnapshots'],
+      resources: [drs('source-server')],
     }),
     new iam.PolicyStatement({
       sid: 'DrsStartRecovery',

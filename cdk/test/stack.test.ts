@@ -73,9 +73,25 @@ describe('stack (fixture plans alpha and beta)', () => {
         // SSEEnabled without a key ID: the AWS managed KMS key (aws/dynamodb).
         SSESpecification: { SSEEnabled: true, KMSMasterKeyId: Match.absent() },
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-        DeletionProtectionEnabled: true,
+        // Turned on last, by the custom resource below: a protected table could not be deleted
+        // when a first deploy rolls back.
+        DeletionProtectionEnabled: false,
       },
     });
+    const [protectionId, protection] = Object.entries(resourcesOfType(s.template, 'Custom::DeletionProtection'))[0];
+    const tableId = Object.keys(resourcesOfType(s.template, 'AWS::DynamoDB::Table'))[0];
+    for (const when of ['Create', 'Update']) {
+      const call = JSON.stringify(protection.Properties[when]);
+      assert.match(call, /\\"action\\":\\"updateTable\\"/, when);
+      assert.match(call, /\\"DeletionProtectionEnabled\\":true/, when);
+      assert.ok(call.includes(`{"Ref":"${tableId}"}`), `${when}: not the history table`);
+    }
+    assert.equal(protection.Properties.Delete, undefined, 'nothing on delete: the table is retained as it is');
+    // Last: after every other resource of the stack (its own function and policy aside).
+    const all = Object.keys(s.template.toJSON().Resources);
+    const before = new Set(asArray(protection.DependsOn as string[] | undefined));
+    const missing = all.filter((id) => id !== protectionId && !before.has(id) && !id.startsWith('AWS679f53fa') && !id.startsWith('HistoryTableDeletionProtection'));
+    assert.deepEqual(missing, [], 'deletion protection must be set after everything else');
     const [table] = Object.values(resourcesOfType(s.template, 'AWS::DynamoDB::Table'));
     const gsis = table.Properties.GlobalSecondaryIndexes;
     assert.deepEqual(
@@ -164,6 +180,7 @@ describe('stack (fixture plans alpha and beta)', () => {
     }
     // The table, the two state machine log groups and the worker's log group outlive the stack.
     assert.equal(kept, 4);
+    s.template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { LogGroupName: Match.anyValue() }, 2);
     s.template.hasResource('AWS::Logs::LogGroup', { DeletionPolicy: 'RetainExceptOnCreate', Properties: { LogGroupName: '/aws/vendedlogs/states/drs-waves-alpha' } });
   });
 
@@ -249,12 +266,18 @@ describe('stack (fixture plans alpha and beta)', () => {
       }
     }
 
-    const describe = actions.filter((a) => a.action === 'states:describeexecution');
-    assert.equal(describe.length, 1);
-    assert.deepEqual(asArray(describe[0].statement.Resource).sort(), [
-      'arn:aws:states:eu-west-1:111122223333:execution:drs-waves-alpha:*',
-      'arn:aws:states:eu-west-1:111122223333:execution:drs-waves-beta:*',
-    ]);
+    // Executions of this deployment's machines only: DescribeExecution (the run lock's holder)
+    // and StopExecution (a recovery preempts a drill).
+    for (const action of ['states:describeexecution', 'states:stopexecution']) {
+      const found = actions.filter((a) => a.action === action);
+      assert.equal(found.length, 1, action);
+      assert.deepEqual(asArray(found[0].statement.Resource).sort(), [
+        'arn:aws:states:eu-west-1:111122223333:execution:drs-waves-alpha:*',
+        'arn:aws:states:eu-west-1:111122223333:execution:drs-waves-beta:*',
+      ]);
+    }
+    const states = [...new Set(actions.filter((a) => a.action.startsWith('states:')).map((a) => a.action))].sort();
+    assert.deepEqual(states, ['states:describeexecution', 'states:getactivitytask', 'states:sendtaskfailure', 'states:sendtaskheartbeat', 'states:sendtasksuccess', 'states:stopexecution']);
   });
 
   it('worker: DynamoDB only on the history table and its two indexes', () => {
@@ -281,6 +304,7 @@ describe('stack (fixture plans alpha and beta)', () => {
     assert.deepEqual([...new Set(drs.map((a) => a.action))].sort(), [
       'drs:createrecoveryinstancefordrs',
       'drs:describejobs',
+      'drs:describerecoverysnapshots',
       'drs:describesourceservers',
       'drs:listtagsforresource',
       'drs:startrecovery',
@@ -295,6 +319,7 @@ describe('stack (fixture plans alpha and beta)', () => {
     assert.deepEqual(asArray(one('drs:startrecovery').Resource), ['arn:aws:drs:eu-west-1:111122223333:source-server/*']);
     assert.deepEqual(one('drs:startrecovery').Condition, { Null: { [`aws:RequestTag/${contract.jobTags.execution}`]: 'false' } });
     assert.deepEqual(asArray(one('drs:terminaterecoveryinstances').Resource), ['arn:aws:drs:eu-west-1:111122223333:recovery-instance/*']);
+    assert.deepEqual(asArray(one('drs:describerecoverysnapshots').Resource), ['arn:aws:drs:eu-west-1:111122223333:source-server/*']);
     assert.deepEqual(one('drs:tagresource').Condition, { StringEquals: { 'drs:CreateAction': ['StartRecovery', 'CreateRecoveryInstanceForDrs'] } });
   });
 
@@ -552,6 +577,9 @@ describe('stack options', () => {
     s.template.resourceCountIs('AWS::Scheduler::Schedule', 0);
     s.template.resourceCountIs('AWS::Scheduler::ScheduleGroup', 0);
     s.template.hasResourceProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: false });
+    const [protection] = Object.values(resourcesOfType(s.template, 'Custom::DeletionProtection'));
+    assert.match(JSON.stringify(protection.Properties.Create), /describeTable/, 'no protection to turn off on a new table');
+    assert.match(JSON.stringify(protection.Properties.Update), /\\"DeletionProtectionEnabled\\":false/, 'turning it off later is an update');
     s.template.hasResourceProperties('AWS::ECS::TaskDefinition', { RuntimePlatform: { CpuArchitecture: 'X86_64' } });
     s.template.resourceCountIs('AWS::EC2::VPC', 0);
     s.template.resourceCountIs('AWS::EC2::NatGateway', 0);
