@@ -400,8 +400,8 @@ export class DrsWavesStack extends Stack {
           deadLetterQueue: deadLetters,
           maxEventAge: Duration.hours(6),
           message: events.RuleTargetInput.fromText(
-            `drs-waves plan ${plan.name}: execution ${field('$.detail.name')} ended ${field('$.detail.status')} ` +
-              `(started ${field('$.detail.startDate')}, stopped ${field('$.detail.stopDate')}). ` +
+            // detail.startDate/stopDate are epoch milliseconds; the event's own time reads better.
+            `drs-waves plan ${plan.name}: execution ${field('$.detail.name')} ended ${field('$.detail.status')} at ${field('$.time')}. ` +
               'TIMED_OUT and ABORTED executions never reach Record failure: the worker\'s janitor releases the plan\'s run lock ' +
               'and cleans up a drill; check the history table. Execution: ' +
               `https://${Aws.REGION}.console.aws.amazon.com/states/home?region=${Aws.REGION}#/v2/executions/details/${field('$.detail.executionArn')}`,
