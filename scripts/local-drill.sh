@@ -7,7 +7,8 @@
 #   PLAN     plan file (default statemachines/billing.plan.yaml)
 #   FIXTURE  drs-sim fixture (default tests/drs-sim/fixtures/examples.yaml)
 # Exit: 0 when the execution SUCCEEDED; 1 when it failed (the wave and reason are printed);
-#       2 on a setup error; 3 when the worker died or the deadline passed.
+#       2 on a setup error; 3 when the worker died or the deadline passed; 130/143/129 after
+#       SIGINT/SIGTERM/SIGHUP. However it ends (SIGKILL included), what it started is stopped.
 # Env: DRS_WAVES_KEEP_STACK=1      leave the stack running afterwards (stop: local-stack.sh down)
 #      DRS_WAVES_DRILL_TIMEOUT=600 seconds before the follower gives up
 #      DRS_WAVES_DRILL_INPUT       execution input (default {"mode": "DRILL"})
@@ -50,30 +51,36 @@ for svc in localstack moto drs-sim; do
     if py alive "$STATE/$svc.pid"; then already_up+=("$svc"); fi
 done
 
+# The clean-up is a watchdog (scripts/lib/drill-cleanup.sh) in a session of its own, reading a
+# pipe that only this script holds open: when the pipe closes, that is when this script ends
+# however it ends (an error, SIGINT, SIGTERM, SIGHUP, even SIGKILL), it stops the follower if it
+# still runs, the worker, and the services that this run started.
+follower="" watchdog="" watch_fd=""
 # shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() {
+finish() {
     local rc=$?
-    trap - EXIT INT TERM
-    if [ -f "$STATE/worker.pid" ]; then
-        py stop worker "$STATE/worker.pid" --grace 15 || true
+    # Nothing cuts this short: `timeout` signals the drill, then its whole group.
+    trap '' INT TERM HUP
+    if [ -n "$follower" ]; then
+        # It stops the execution (so that it does not keep the plan's run lock) and exits.
+        kill -TERM "$follower" 2>/dev/null
+        wait "$follower" 2>/dev/null || true
     fi
-    if [ "${DRS_WAVES_KEEP_STACK:-0}" = 1 ]; then
-        log "stack left running (DRS_WAVES_KEEP_STACK=1): scripts/local-stack.sh down stops it"
-    elif [ ${#already_up[@]} = 0 ]; then
-        "$REPO/scripts/local-stack.sh" down || true
-    else
-        # Stop only the services that this run started.
-        for svc in drs-sim moto localstack; do
-            case " ${already_up[*]} " in *" $svc "*) ;; *)
-                py stop "$svc" "$STATE/$svc.pid" --grace "$([ "$svc" = localstack ] && echo 3 || echo 10)" || true ;;
-            esac
-        done
-    fi
+    # EOF for the watchdog; wait for it, so that everything is stopped when this script returns.
+    if [ -n "$watch_fd" ]; then exec {watch_fd}>&-; fi
+    if [ -n "$watchdog" ]; then wait "$watchdog" 2>/dev/null || true; fi
     exit "$rc"
 }
-trap cleanup EXIT
+trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# A pipe that exists before the watchdog does: whenever this script stops from here on, the
+# watchdog sees EOF. `setsid` runs in place (the child leads no group), so $! is the watchdog.
+exec {watch_fd}> >(exec setsid bash "$REPO/scripts/lib/drill-cleanup.sh" "$STATE" \
+    "${DRS_WAVES_KEEP_STACK:-0}" ${already_up[@]+"${already_up[@]}"})
+watchdog=$!
 
 DRS_WAVES_SIM_FIXTURE="$FIXTURE" "$REPO/scripts/local-stack.sh" up "$PLAN" || exit 2
 
@@ -98,18 +105,17 @@ EOF
 )
 
 input_default='{"mode": "DRILL"}'
-# In the background so that a signal reaches the traps at once (bash runs a trap only after
-# a foreground child ends); the follower stops the execution when it is told to stop.
+# In the background and waited for, so that a signal runs the traps at once (bash runs a trap
+# only after a foreground child ends). It does not get the watchdog's pipe: the pipe must close
+# when this script ends, even if the follower outlives it (then the watchdog stops it).
 "$(venv_python)" "$REPO/scripts/lib/drill.py" --stack-dir "$STATE" --plan "$plan_name" \
     --input "${DRS_WAVES_DRILL_INPUT:-$input_default}" \
     --worker-pidfile "$STATE/worker.pid" --worker-log "$STATE/worker.log" \
-    --timeout "${DRS_WAVES_DRILL_TIMEOUT:-600}" &
+    --timeout "${DRS_WAVES_DRILL_TIMEOUT:-600}" {watch_fd}>&- &
 follower=$!
-# shellcheck disable=SC2317 # run by the INT/TERM traps
-forward() { kill -TERM "$follower" 2>/dev/null; wait "$follower" || true; exit "$1"; }
-trap 'forward 130' INT
-trap 'forward 143' TERM
+echo "follower $follower $(proc_start_time "$follower")" >&"$watch_fd"
 rc=0
 wait "$follower" || rc=$?
+follower=""
 log "drill finished with exit status $rc in $(( $(date +%s) - started_at )) s (setup included)"
 exit "$rc"

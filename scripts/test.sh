@@ -26,6 +26,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --bins --locked
 bash scripts/check-worker-image.sh  # lint worker/Dockerfile, run its release build here, no test-only code in the binary
 
+# local-drill.sh stopped while it follows an execution, as `timeout` does, stops all it started
+# (its own stack on free ports; about 20 s).
+bash scripts/lib/test-local-drill-stop.sh timeout
+
 # The end-to-end tests' own stack, beside (not instead of) a developer's .local-stack.
 STACK_DIR="$REPO/.local-stack/test-$$"
 stop_stack() { DRS_WAVES_STACK_DIR="$STACK_DIR" bash scripts/local-stack.sh down >/dev/null 2>&1 || true; }

@@ -4,7 +4,7 @@ Prints each wave's start, its job IDs, its servers' launch statuses as they chan
 drs-sim's DescribeJobs), and at the end the final status with every wave's job IDs and
 duration. Exit status: 0 when the execution SUCCEEDED, 1 when it ended otherwise (the failing
 wave and reason are printed), 2 on a usage or setup error, 3 when the worker died, the deadline
-passed or it was interrupted (SIGINT/SIGTERM); then it stops the execution.
+passed or it was interrupted (SIGINT/SIGTERM/SIGHUP); then it stops the execution.
 
 Talks only to the loopback endpoints in <stack dir>/env.
 """
@@ -29,16 +29,23 @@ TERMINAL = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "Execu
 T0 = time.monotonic()
 
 
-class Interrupted(Exception):
-    pass
+class Interrupted(BaseException):
+    """A signal: a BaseException, so that no `except Exception` on the way swallows it."""
 
 
 def on_signal(signum, _frame):
+    # Once: a second signal (`timeout` signals the drill and then its whole group) must not cut
+    # the StopExecution that follows short.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     raise Interrupted(signal.Signals(signum).name)
 
 
 def say(msg: str) -> None:
-    print(f"[{time.monotonic() - T0:6.1f}s] {msg}", flush=True)
+    try:
+        print(f"[{time.monotonic() - T0:6.1f}s] {msg}", flush=True)
+    except OSError:
+        pass  # stdout closed (the terminal or the pipe reader is gone): keep following, then stop
 
 
 def load_env(path: Path) -> dict[str, str]:
@@ -278,6 +285,7 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
     state = Path(a.stack_dir)
     try:
         env = load_env(state / "env")
@@ -327,8 +335,12 @@ def main() -> int:
         say(why)
         # An execution left running would keep the plan's run lock and take tasks from the
         # next drill's worker; a stopped one lets the next preflight take the lock over.
+        # A client that gives up within seconds: further signals are ignored from here on.
+        quick = {**common, "config": Config(retries={"max_attempts": 2, "mode": "standard"},
+                                            connect_timeout=3, read_timeout=5)}
         try:
-            sfn.stop_execution(executionArn=ex, error="LocalDrill.Stopped", cause=f"local-drill.sh: {why.splitlines()[0]}")
+            boto3.client("stepfunctions", endpoint_url=env["AWS_ENDPOINT_URL_SFN"], **quick).stop_execution(
+                executionArn=ex, error="LocalDrill.Stopped", cause=f"local-drill.sh: {why.splitlines()[0]}")
             say(f"stopped the execution {ex}")
         except Exception as e:
             say(f"could not stop the execution {ex}: {e}")

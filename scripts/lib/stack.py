@@ -35,7 +35,10 @@ def fail(msg: str) -> "NoReturn":  # type: ignore[name-defined]
 
 
 def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+    try:
+        print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+    except OSError:
+        pass  # a closed stderr (the drill's terminal or pipe is gone) must not stop a stop
 
 
 # ---------------------------------------------------------------- processes
@@ -79,6 +82,13 @@ def cmd_spawn(a: argparse.Namespace) -> None:
         a.command = a.command[1:]
     if not a.command:
         fail("spawn: no command")
+    # A signal (a Ctrl-C, `timeout`'s SIGTERM to the caller's group) between the start and the
+    # pid file would leave a service that nothing knows to stop: it is acted on after the file.
+    deferred: list[int] = []
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            previous[sig] = signal.signal(sig, lambda signum, _frame: deferred.append(signum))
     with open(a.log, "ab") as out:
         # A session of its own: the service outlives the shell that started it, and a Ctrl-C in
         # that terminal does not reach it (down / the drill's trap stop it by PID).
@@ -90,9 +100,15 @@ def cmd_spawn(a: argparse.Namespace) -> None:
         if start:
             break
         time.sleep(0.01)
+    if start:
+        Path(a.pidfile).write_text(f"{p.pid} {start}\n")
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+    if deferred:  # die of it, as without the handler
+        signal.signal(deferred[0], signal.SIG_DFL)
+        os.kill(os.getpid(), deferred[0])
     if not start:
         fail(f"{a.name} exited at once (see {a.log})")
-    Path(a.pidfile).write_text(f"{p.pid} {start}\n")
     print(p.pid)
 
 
