@@ -68,34 +68,49 @@ pub struct Timeline {
 impl Timeline {
     /// The timeline a fixture entry describes, as of `anchor` (the simulator's start, or
     /// the moment a server is added or replaced at run time). A server that is not
-    /// replicating (STALLED, DISCONNECTED, PAUSED, STOPPED) replicated until
-    /// `downSinceMinutes` before the anchor; any other state holds from the beginning.
+    /// replicating (STALLED, DISCONNECTED, PAUSED, STOPPED, or SNAPSHOTS_FAILURE) replicated
+    /// until `downSinceMinutes` before the anchor; one whose agent is not seen was seen until
+    /// then; any other state holds from the beginning.
     pub fn from_def(def: &SourceServerDef, anchor: OffsetDateTime) -> Self {
         let segment = Segment {
             from: OffsetDateTime::UNIX_EPOCH,
             state: def.replication_state.clone(),
             error: def.replication_error.clone(),
         };
-        let stopped = !segment.takes_snapshots()
-            && !PRE_SYNC_STATES.contains(&def.replication_state.as_str());
-        if !stopped {
+        let pre_sync = PRE_SYNC_STATES.contains(&def.replication_state.as_str());
+        let changed = (!segment.takes_snapshots() && !pre_sync) || !segment.agent_seen();
+        if !changed {
             return Self {
                 segments: vec![segment],
             };
         }
+        // Before: replicating (or still syncing), the agent seen.
+        let before = Segment {
+            from: OffsetDateTime::UNIX_EPOCH,
+            state: if pre_sync {
+                def.replication_state.clone()
+            } else {
+                "CONTINUOUS".to_owned()
+            },
+            error: None,
+        };
         Self {
             segments: vec![
-                Segment {
-                    from: OffsetDateTime::UNIX_EPOCH,
-                    state: "CONTINUOUS".to_owned(),
-                    error: None,
-                },
+                before,
                 Segment {
                     from: anchor - seconds(def.down_since_minutes * 60.0),
                     ..segment
                 },
             ],
         }
+    }
+
+    /// The last change: its time and what it set (None when the timeline has only its
+    /// beginning).
+    pub fn last_change(&self) -> Option<&Segment> {
+        self.segments
+            .last()
+            .filter(|s| s.from > OffsetDateTime::UNIX_EPOCH)
     }
 
     /// The segment in force at `t`.
@@ -121,11 +136,6 @@ impl Timeline {
             state: state.to_owned(),
             error,
         });
-    }
-
-    /// Whether `other` says the same about every moment up to `now`.
-    pub fn same_as(&self, other: &Timeline) -> bool {
-        self == other
     }
 
     /// `lifeCycle.lastSeenByServiceDateTime`: `now` while the agent is seen, else when it
@@ -391,6 +401,22 @@ mod tests {
             def(ServerSpec::new("s-00000000000000002", 1.0).with_replication_state("INITIAL_SYNC"));
         let t = Timeline::from_def(&sync, T0);
         assert!(snapshots(&sync, &t, T0, T0 + Duration::hours(1), 1).is_empty());
+    }
+
+    #[test]
+    fn an_agent_not_seen_is_last_seen_when_it_went_down_whatever_the_state() {
+        for state in ["INITIAL_SYNC", "CONTINUOUS"] {
+            let d = def(ServerSpec::new("s-00000000000000001", 1.0)
+                .with_replication_state(state)
+                .with_replication_error("AGENT_NOT_SEEN")
+                .down_since_minutes(5.0));
+            let t = Timeline::from_def(&d, T0);
+            assert_eq!(
+                t.last_seen(T0 + Duration::hours(1)),
+                T0 - Duration::minutes(5)
+            );
+            assert_eq!(t.at(T0).state, state);
+        }
     }
 
     #[test]

@@ -419,12 +419,13 @@ impl SimState {
                         || entry.def.replication_error != def.replication_error
                         || entry.def.down_since_minutes != def.down_since_minutes;
                     if replication_changed {
+                        // The new definition's change (or its state, from now).
                         let fresh = Timeline::from_def(def, now);
-                        let from = now - seconds(def.down_since_minutes * 60.0);
-                        let segment = fresh.at(now);
-                        entry
-                            .timeline
-                            .set(from, &segment.state.clone(), segment.error.clone());
+                        let (from, segment) = match fresh.last_change() {
+                            Some(change) => (change.from, change.clone()),
+                            None => (now, fresh.at(now).clone()),
+                        };
+                        entry.timeline.set(from, &segment.state, segment.error);
                         entry.pre_outage = None;
                     }
                     entry.def = def.clone();
