@@ -187,6 +187,7 @@ impl Serialize for ChoiceRule {
 pub enum Condition {
     StringEquals { variable: String, value: String },
     IsPresent { variable: String, value: bool },
+    IsTimestamp { variable: String, value: bool },
     And(Vec<Condition>),
     Not(Box<Condition>),
 }
@@ -206,6 +207,15 @@ impl Condition {
         }
     }
 
+    /// True when the field is a string in the RFC 3339 form Step Functions accepts. The
+    /// variable must be present (guard it with [`Condition::is_present`] in an earlier rule).
+    pub fn is_timestamp(variable: impl Into<String>) -> Condition {
+        Condition::IsTimestamp {
+            variable: variable.into(),
+            value: true,
+        }
+    }
+
     pub fn negate(condition: Condition) -> Condition {
         Condition::Not(Box::new(condition))
     }
@@ -219,6 +229,10 @@ impl Condition {
             Condition::IsPresent { variable, value } => {
                 map.serialize_entry("Variable", variable)?;
                 map.serialize_entry("IsPresent", value)
+            }
+            Condition::IsTimestamp { variable, value } => {
+                map.serialize_entry("Variable", variable)?;
+                map.serialize_entry("IsTimestamp", value)
             }
             Condition::And(all) => map.serialize_entry("And", all),
             Condition::Not(inner) => map.serialize_entry("Not", inner),

@@ -28,6 +28,8 @@ pub mod names {
     pub const CHECK_INPUT: &str = "Check input";
     pub const RECOVERY_NOT_CONFIRMED: &str = "Recovery not confirmed";
     pub const INPUT_REJECTED: &str = "Input rejected";
+    pub const CHECK_POINT_IN_TIME: &str = "Check point in time";
+    pub const POINT_IN_TIME_REJECTED: &str = "Point in time rejected";
     pub const PREFLIGHT: &str = "Preflight";
     pub const FINISH: &str = "Finish";
     pub const SUCCEEDED: &str = "Succeeded";
@@ -216,7 +218,7 @@ impl Generator<'_> {
                 )),
                 choices: vec![
                     ChoiceRule::new(Condition::negate(Condition::is_present(mode)), names::INPUT_REJECTED),
-                    ChoiceRule::new(Condition::string_equals(mode, drill), names::PREFLIGHT),
+                    ChoiceRule::new(Condition::string_equals(mode, drill), names::CHECK_POINT_IN_TIME),
                     ChoiceRule::new(
                         Condition::And(vec![
                             Condition::string_equals(mode, recovery),
@@ -230,11 +232,42 @@ impl Generator<'_> {
                             Condition::is_present(confirm),
                             Condition::string_equals(confirm, name),
                         ]),
-                        names::PREFLIGHT,
+                        names::CHECK_POINT_IN_TIME,
                     ),
                     ChoiceRule::new(Condition::string_equals(mode, recovery), names::RECOVERY_NOT_CONFIRMED),
                 ],
                 default: Some(names::INPUT_REJECTED.to_owned()),
+            },
+        );
+        let point_in_time = paths::INPUT_POINT_IN_TIME;
+        states.push(
+            names::CHECK_POINT_IN_TIME,
+            Choice {
+                comment: Some(
+                    "An optional pointInTime must be a timestamp (RFC 3339): every server then launches from its latest \
+                     snapshot at or before it. Preflight refuses one in the future."
+                        .into(),
+                ),
+                choices: vec![
+                    ChoiceRule::new(Condition::negate(Condition::is_present(point_in_time)), names::PREFLIGHT),
+                    ChoiceRule::new(Condition::is_timestamp(point_in_time), names::PREFLIGHT),
+                ],
+                default: Some(names::POINT_IN_TIME_REJECTED.to_owned()),
+            },
+        );
+        states.push(
+            names::POINT_IN_TIME_REJECTED,
+            Pass {
+                comment: Some("pointInTime is not a timestamp.".into()),
+                parameters: None,
+                result: Some(json!({
+                    "Error": ErrorName::InvalidInput.as_str(),
+                    "Cause": "The execution input's pointInTime must be an RFC 3339 timestamp such as \
+                              \"2026-11-27T03:00:00Z\" (every server launches from its latest snapshot at or before it). \
+                              Nothing was launched.",
+                })),
+                result_path: Some(paths::ERROR.to_owned()),
+                transition: Transition::next(names::RECORD_FAILURE),
             },
         );
         states.push(

@@ -61,7 +61,7 @@ fn meaning(error: ErrorName) -> &'static str {
             "A RECOVERY without `confirm` naming the plan. Nothing was launched."
         }
         ErrorName::PreflightFailed => {
-            "Servers unknown, not replicating, already in an active job, or the plan exceeds DRS quotas. Nothing was launched."
+            "Servers unknown, without a recovery snapshot (at or before the point in time), not replicating (a DRILL), already in an active job, or the plan exceeds DRS quotas. Nothing was launched."
         }
         ErrorName::PlanAlreadyRunning => {
             "Another execution of this plan holds the run lock. Wait for it or stop it."
@@ -77,6 +77,12 @@ fn meaning(error: ErrorName) -> &'static str {
         ErrorName::AccessDenied => "The worker lacks a permission. Fix its IAM role.",
         ErrorName::Internal => {
             "An answer the worker could not make sense of, or a bug. Report it with the cause."
+        }
+        ErrorName::Preempted => {
+            "This DRILL was stopped by a RECOVERY of the same plan, which terminated its drill instances."
+        }
+        ErrorName::ReplicationLost => {
+            "A DRILL's required servers stopped replicating after preflight (the source site went down?). If it is a disaster, start a RECOVERY."
         }
     }
 }
@@ -152,6 +158,7 @@ pub fn render(plan: &Plan) -> Result<String, RunbookError> {
         serde_json::to_string(&ExecutionInput {
             mode,
             confirm: confirm.map(str::to_owned),
+            point_in_time: None,
         })
         .unwrap_or_default()
     };
@@ -174,11 +181,21 @@ pub fn render(plan: &Plan) -> Result<String, RunbookError> {
     ctx.insert("drill_input", &input(Mode::Drill, None));
     ctx.insert("recovery_input", &input(Mode::Recovery, Some(&spec.name)));
     ctx.insert(
+        "point_in_time_input",
+        &serde_json::to_string(&ExecutionInput {
+            mode: Mode::Recovery,
+            confirm: Some(spec.name.clone()),
+            point_in_time: Some("2026-11-27T03:00:00Z".into()),
+        })
+        .unwrap_or_default(),
+    );
+    ctx.insert(
         "states",
         &serde_json::json!({
             "check_input": names::CHECK_INPUT,
             "recovery_not_confirmed": names::RECOVERY_NOT_CONFIRMED,
             "input_rejected": names::INPUT_REJECTED,
+            "point_in_time_rejected": names::POINT_IN_TIME_REJECTED,
             "preflight": names::PREFLIGHT,
             "finish": names::FINISH,
             "succeeded": names::SUCCEEDED,

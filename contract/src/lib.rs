@@ -128,10 +128,15 @@ pub enum ErrorName {
     AccessDenied,
     /// An answer the worker cannot make sense of, or a bug. Not retried.
     Internal,
+    /// The error a DRILL is stopped with when a RECOVERY of the same plan preempts it.
+    Preempted,
+    /// A DRILL's required source servers stopped replicating after preflight (the source site
+    /// went down mid-drill): the drill stops; a RECOVERY would launch from the snapshots.
+    ReplicationLost,
 }
 
 impl ErrorName {
-    pub const ALL: [ErrorName; 10] = [
+    pub const ALL: [ErrorName; 12] = [
         ErrorName::InvalidInput,
         ErrorName::RecoveryNotConfirmed,
         ErrorName::PreflightFailed,
@@ -142,6 +147,8 @@ impl ErrorName {
         ErrorName::Transient,
         ErrorName::AccessDenied,
         ErrorName::Internal,
+        ErrorName::Preempted,
+        ErrorName::ReplicationLost,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -156,6 +163,8 @@ impl ErrorName {
             ErrorName::Transient => "DrsWaves.Transient",
             ErrorName::AccessDenied => "DrsWaves.AccessDenied",
             ErrorName::Internal => "DrsWaves.Internal",
+            ErrorName::Preempted => "DrsWaves.Preempted",
+            ErrorName::ReplicationLost => "DrsWaves.ReplicationLost",
         }
     }
 
@@ -209,7 +218,7 @@ impl Mode {
 /// `{"mode": "RECOVERY", "confirm": "<plan name>"}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[cfg_attr(feature = "schema", schemars(title = "drs-waves execution input"))]
 pub struct ExecutionInput {
     /// DRILL launches drill instances (what schedules start); RECOVERY launches production
@@ -218,6 +227,12 @@ pub struct ExecutionInput {
     /// Required for RECOVERY: the plan's name, typed again as a confirmation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirm: Option<String>,
+    /// Launch every server from its latest recovery snapshot at or before this moment (RFC 3339,
+    /// e.g. `2026-11-27T03:00:00Z`): the whole application comes back from one consistent point
+    /// in time (the ransomware case). Not in the future. Without it each server launches from
+    /// its latest snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point_in_time: Option<String>,
 }
 
 /// What a wave does when it fails.
@@ -319,7 +334,23 @@ pub struct RunContext {
     pub wave_count: u32,
     /// Servers resolved at preflight across all waves.
     pub server_count: u32,
+    /// The input's `pointInTime`, checked: every launch uses the latest snapshot at or before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point_in_time: Option<String>,
+    /// The oldest snapshot a required server will launch from, as its age in seconds at
+    /// preflight: the recovery point achieved (RPO). None when no server has a snapshot time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worst_rpo_seconds: Option<u64>,
+    /// What preflight noticed but did not refuse (a RECOVERY of servers whose replication has
+    /// stopped, optional servers without a snapshot), at most [`MAX_WARNINGS_IN_STATE`] lines;
+    /// the history has all of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
+
+/// At most this many warnings travel in the state (a 1,000-server recovery with its source site
+/// down would otherwise carry 1,000 lines); the history keeps every one.
+pub const MAX_WARNINGS_IN_STATE: usize = 20;
 
 /// Status of a wave as the Choice state reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -507,6 +538,8 @@ pub mod paths {
     pub const INPUT_MODE: &str = "$.mode";
     /// The execution input's confirmation, read by the first Choice state.
     pub const INPUT_CONFIRM: &str = "$.confirm";
+    /// The execution input's point in time, checked to be a timestamp by the input check.
+    pub const INPUT_POINT_IN_TIME: &str = "$.pointInTime";
     /// The name and cause of what a Catch caught, read by the final Fail state.
     pub const ERROR_NAME: &str = "$.error.Error";
     pub const ERROR_CAUSE: &str = "$.error.Cause";

@@ -78,6 +78,11 @@ pub struct RunArgs {
     /// DRS quota: concurrent jobs in progress (a wave needing more fails preflight).
     #[arg(long, env = "DRS_WAVES_MAX_CONCURRENT_JOBS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrent_jobs: u32,
+    /// Seconds between two rounds of the janitor, which records executions that ended outside
+    /// the state machine (StopExecution, the machine's timeout), releases their plan's lock and
+    /// cleans up their drills. 0 turns it off (another worker runs it).
+    #[arg(long, env = "DRS_WAVES_JANITOR_INTERVAL_SECONDS", default_value_t = 60)]
+    pub janitor_interval_seconds: u64,
     /// Seconds to finish tasks in hand after SIGTERM (keep it under the container's stop
     /// timeout: ECS allows 120 s at most).
     #[arg(long, env = "DRS_WAVES_SHUTDOWN_GRACE_SECONDS", default_value_t = 100)]

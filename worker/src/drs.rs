@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use aws_sdk_drs::types::{DescribeJobsRequestFilters, StartRecoveryRequestSourceServer};
+use aws_sdk_drs::types::{
+    DescribeJobsRequestFilters, DescribeRecoverySnapshotsRequestFilters, RecoverySnapshotsOrder,
+    StartRecoveryRequestSourceServer,
+};
 
 use crate::error::{TaskError, from_sdk};
 
@@ -16,7 +19,54 @@ pub struct SourceServer {
     pub tags: BTreeMap<String, String>,
     /// `dataReplicationInfo.dataReplicationState`; CONTINUOUS is healthy.
     pub replication_state: Option<String>,
+    /// `dataReplicationInfo.dataReplicationError.error` (AGENT_NOT_SEEN when the source site
+    /// is down).
+    pub replication_error: Option<String>,
+    /// `lastSeenByServiceDateTime`: stops moving when the agent is no longer seen.
+    pub last_seen: Option<String>,
     pub hostname: Option<String>,
+}
+
+/// Replication states in which a drill may launch: CONTINUOUS, and the transient states a
+/// healthy server passes through (DRS's `dataReplicationState`). Anything else (STALLED,
+/// DISCONNECTED, PAUSED, STOPPED, INITIAL_SYNC, ...) means the server is not ready.
+pub const HEALTHY_REPLICATION_STATES: [&str; 4] =
+    ["CONTINUOUS", "BACKLOG", "CREATING_SNAPSHOT", "RESCAN"];
+
+impl SourceServer {
+    /// Whether replication is healthy (see [`HEALTHY_REPLICATION_STATES`]).
+    pub fn replicating(&self) -> bool {
+        self.replication_state
+            .as_deref()
+            .is_some_and(|s| HEALTHY_REPLICATION_STATES.contains(&s))
+    }
+
+    /// `DISCONNECTED (AGENT_NOT_SEEN, last seen 2026-11-27T03:00:00Z)`, for messages.
+    pub fn replication_summary(&self) -> String {
+        let state = self.replication_state.as_deref().unwrap_or("unknown");
+        let mut detail = Vec::new();
+        if let Some(e) = self.replication_error.as_deref().filter(|e| !e.is_empty()) {
+            detail.push(e.to_string());
+        }
+        if let Some(seen) = self.last_seen.as_deref().filter(|s| !s.is_empty()) {
+            detail.push(format!("last seen {seen}"));
+        }
+        if detail.is_empty() {
+            state.to_string()
+        } else {
+            format!("{state} ({})", detail.join(", "))
+        }
+    }
+}
+
+/// A point-in-time recovery snapshot of a source server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoverySnapshot {
+    /// `pit-` + 17 hex.
+    pub id: String,
+    pub source_server_id: String,
+    /// When it was taken (`timestamp`, or `expectedTimestamp` when DRS gives no actual time).
+    pub taken_at: String,
 }
 
 impl SourceServer {
@@ -128,6 +178,9 @@ pub struct JobFilter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartRecoveryRequest {
     pub source_server_ids: Vec<String>,
+    /// The recovery snapshot each server launches from (`recoverySnapshotID`); a server not
+    /// named here launches from its latest snapshot.
+    pub snapshot_ids: BTreeMap<String, String>,
     pub is_drill: bool,
     pub tags: BTreeMap<String, String>,
 }
@@ -143,6 +196,13 @@ pub trait Drs: Send + Sync + 'static {
         &self,
         filter: JobFilter,
     ) -> impl Future<Output = Result<Vec<Job>, TaskError>> + Send;
+    /// The server's latest recovery snapshot, or its latest taken at or before `at_or_before`
+    /// (RFC 3339); None when it has none.
+    fn latest_recovery_snapshot(
+        &self,
+        source_server_id: &str,
+        at_or_before: Option<&str>,
+    ) -> impl Future<Output = Result<Option<RecoverySnapshot>, TaskError>> + Send;
     /// Has no client token: a second call launches a second job.
     fn start_recovery(
         &self,
@@ -200,6 +260,15 @@ impl Drs for SdkDrs {
                         .data_replication_info()
                         .and_then(|d| d.data_replication_state())
                         .map(|st| st.as_str().to_string()),
+                    replication_error: s
+                        .data_replication_info()
+                        .and_then(|d| d.data_replication_error())
+                        .and_then(|e| e.error())
+                        .map(|e| e.as_str().to_string()),
+                    last_seen: s
+                        .life_cycle()
+                        .and_then(|l| l.last_seen_by_service_date_time())
+                        .map(str::to_string),
                     hostname: s
                         .source_properties()
                         .and_then(|p| p.identification_hints())
@@ -254,6 +323,39 @@ impl Drs for SdkDrs {
         Ok(out)
     }
 
+    async fn latest_recovery_snapshot(
+        &self,
+        source_server_id: &str,
+        at_or_before: Option<&str>,
+    ) -> Result<Option<RecoverySnapshot>, TaskError> {
+        let mut request = self
+            .client
+            .describe_recovery_snapshots()
+            .source_server_id(source_server_id)
+            .order(RecoverySnapshotsOrder::Desc)
+            .max_results(1);
+        if let Some(to) = at_or_before {
+            request = request.filters(
+                DescribeRecoverySnapshotsRequestFilters::builder()
+                    .to_date_time(to)
+                    .build(),
+            );
+        }
+        let resp = request
+            .send()
+            .await
+            .map_err(|e| from_sdk("DRS DescribeRecoverySnapshots", &e))?;
+        Ok(resp.items().first().map(|snap| RecoverySnapshot {
+            id: snap.snapshot_id().to_string(),
+            source_server_id: snap.source_server_id().to_string(),
+            taken_at: snap
+                .timestamp()
+                .filter(|t| !t.is_empty())
+                .unwrap_or(snap.expected_timestamp())
+                .to_string(),
+        }))
+    }
+
     async fn start_recovery(&self, request: StartRecoveryRequest) -> Result<Job, TaskError> {
         let servers = request
             .source_server_ids
@@ -261,6 +363,7 @@ impl Drs for SdkDrs {
             .map(|id| {
                 StartRecoveryRequestSourceServer::builder()
                     .source_server_id(id)
+                    .set_recovery_snapshot_id(request.snapshot_ids.get(id).cloned())
                     .build()
                     .map_err(|e| {
                         TaskError::Internal(format!("DRS StartRecovery request for {id}: {e}"))

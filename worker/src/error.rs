@@ -20,6 +20,9 @@ pub enum TaskError {
     /// Another execution of the plan holds the run lock.
     #[error("{0}")]
     PlanAlreadyRunning(String),
+    /// A DRILL's required servers stopped replicating after preflight.
+    #[error("{0}")]
+    ReplicationLost(String),
     #[error("{call}: a DRS quota was exceeded: {detail}")]
     QuotaExceeded { call: String, detail: String },
     #[error("{call}: throttled ({detail}); the state machine retries with backoff")]
@@ -47,6 +50,7 @@ impl TaskError {
             TaskError::RecoveryNotConfirmed(_) => ErrorName::RecoveryNotConfirmed,
             TaskError::PreflightFailed(_) => ErrorName::PreflightFailed,
             TaskError::PlanAlreadyRunning(_) => ErrorName::PlanAlreadyRunning,
+            TaskError::ReplicationLost(_) => ErrorName::ReplicationLost,
             TaskError::QuotaExceeded { .. } => ErrorName::QuotaExceeded,
             TaskError::Throttled { .. } => ErrorName::Throttled,
             TaskError::Transient { .. } => ErrorName::Transient,

@@ -6,10 +6,11 @@
 //!
 //! | pk | sk | item |
 //! |---|---|---|
-//! | `EXEC#<execution ARN>` | `EXECUTION` | plan, mode, `executionStatus` (RUNNING, SUCCEEDED, SUCCEEDED_WITH_FAILURES, FAILED), `startedAt`, `endedAt`, `error`, `cause`, `planName`, `waveStatuses`, `terminateJobIds` |
+//! | `EXEC#<execution ARN>` | `EXECUTION` | plan, mode, `executionStatus` (RUNNING, SUCCEEDED, SUCCEEDED_WITH_FAILURES, FAILED, ABORTED, TIMED_OUT, PREEMPTED), `startedAt`, `endedAt`, `error`, `cause`, `planName`, `waveStatuses`, `terminateJobIds`, `terminateDrillInstances`, `pointInTime`, `worstRpoSeconds`, `warnings`, `warningCount`, `preemptedBy`, `janitorWorker`, `janitorLeaseUntil` |
 //! | `EXEC#<execution ARN>` | `WAVE#0001` | `waveName`, `waveStatus`, `jobIds`, `waveStartedAt`, `waveEndedAt`, `checks`, `counts`, `reason` |
+//! | `EXEC#<execution ARN>` | `WAVE#0001#SERVERS` | `servers` (per source server: `snapshotID`, `snapshotTakenAt`, `rpoSeconds`, `replication`, `required`): preflight's launch points, then the ones the launch used |
 //! | `EXEC#<execution ARN>` | `WAVE#0001#JOB#<jobID>` | `jobStatus`, `servers` (per source server: `launchStatus`, `recoveryInstanceID`, `required`) |
-//! | `LOCK#<plan>` | `LOCK` | `holder` (execution ARN), `acquiredAt` |
+//! | `LOCK#<plan>` | `LOCK` | `holder` (execution ARN), `mode` (DRILL or RECOVERY: a RECOVERY preempts a DRILL), `acquiredAt` |
 //!
 //! No item grows with the size of the plan past what one DRS job holds (at most 200 servers),
 //! so none nears DynamoDB's 400 KB item limit. Only the EXECUTION item carries `executionStatus`,
@@ -57,6 +58,10 @@ pub fn job_sk(index: u32, job_id: &str) -> String {
     format!("WAVE#{index:04}#JOB#{job_id}")
 }
 
+pub fn servers_sk(index: u32) -> String {
+    format!("WAVE#{index:04}#SERVERS")
+}
+
 pub fn lock_pk(plan: &str) -> String {
     format!("LOCK#{plan}")
 }
@@ -79,7 +84,22 @@ pub struct ExecutionRecord {
     pub wave_statuses: BTreeMap<String, WaveStatus>,
     /// Set once the drill clean-up ran, so a retried finish does not terminate twice.
     pub terminate_job_ids: Option<Vec<String>>,
+    /// Whether the plan terminates a drill's instances at the end (the janitor cleans up after
+    /// a drill that was stopped by following it).
+    pub terminate_drill_instances: bool,
+    /// The input's point in time, if any.
+    pub point_in_time: Option<String>,
+    /// The oldest snapshot a required server launches from, in seconds, at preflight.
+    pub worst_rpo_seconds: Option<u64>,
+    /// What preflight warned of (at most [`MAX_WARNINGS_RECORDED`]).
+    pub warnings: Vec<String>,
+    /// The RECOVERY that preempted this drill.
+    pub preempted_by: Option<String>,
 }
+
+/// At most this many warnings are kept on the EXECUTION item (a 400 KB item limit); every
+/// server's own state is in its wave's SERVERS item.
+pub const MAX_WARNINGS_RECORDED: usize = 200;
 
 /// The end of an execution. Written as an upsert: record-failure may run before preflight
 /// created the record.
@@ -96,6 +116,8 @@ pub struct ExecutionClose {
     pub error: Option<String>,
     pub cause: Option<String>,
     pub wave_statuses: BTreeMap<String, WaveStatus>,
+    /// The RECOVERY that preempted this drill (status PREEMPTED).
+    pub preempted_by: Option<String>,
 }
 
 /// A WAVE item.
@@ -136,7 +158,22 @@ pub struct JobRecord {
 pub enum LockOutcome {
     /// Taken now, or already ours (a retried preflight).
     Acquired,
-    HeldBy(String),
+    /// Held by another execution, of this mode (a RECOVERY preempts a DRILL).
+    HeldBy { holder: String, mode: Mode },
+}
+
+/// One server's launch point in the history (the wave's SERVERS item): the snapshot preflight
+/// found, then the one the launch used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerLaunchPoint {
+    pub server_id: String,
+    pub required: bool,
+    pub snapshot_id: Option<String>,
+    pub snapshot_taken_at: Option<String>,
+    /// The snapshot's age, in seconds, when it was chosen: this server's recovery point.
+    pub rpo_seconds: Option<u64>,
+    /// Replication state, error and last-seen time, as DRS reported them.
+    pub replication: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,6 +192,7 @@ pub trait History: Send + Sync + 'static {
         &self,
         plan: &str,
         execution_id: &str,
+        mode: Mode,
         now: &str,
     ) -> impl Future<Output = Result<LockOutcome, TaskError>> + Send;
     /// Takes the lock from `previous_holder`; false when it changed hands meanwhile.
@@ -162,8 +200,37 @@ pub trait History: Send + Sync + 'static {
         &self,
         plan: &str,
         execution_id: &str,
+        mode: Mode,
         previous_holder: &str,
         now: &str,
+    ) -> impl Future<Output = Result<bool, TaskError>> + Send;
+    /// Writes a wave's launch points (replacing the previous ones).
+    fn record_launch_points(
+        &self,
+        execution_id: &str,
+        wave_index: u32,
+        points: Vec<ServerLaunchPoint>,
+    ) -> impl Future<Output = Result<(), TaskError>> + Send;
+    /// A wave's launch points, by server ID; empty when none were recorded.
+    fn launch_points(
+        &self,
+        execution_id: &str,
+        wave_index: u32,
+    ) -> impl Future<Output = Result<Vec<ServerLaunchPoint>, TaskError>> + Send;
+    /// Executions recorded RUNNING, newest first, at most `limit` (the status index).
+    fn running_executions(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<ExecutionRecord>, TaskError>> + Send;
+    /// Takes the janitor's lease on a RUNNING execution until `until` (RFC 3339): true when
+    /// this worker may tidy it up now, false when another worker holds an unexpired lease or
+    /// the execution is no longer RUNNING in the history.
+    fn claim_for_janitor(
+        &self,
+        execution_id: &str,
+        worker: &str,
+        now: &str,
+        until: &str,
     ) -> impl Future<Output = Result<bool, TaskError>> + Send;
     /// Releases the lock if `execution_id` holds it; false otherwise.
     fn release_lock(
@@ -303,6 +370,18 @@ impl<'a> Fields<'a> {
             .map_err(|_| self.bad(k, "is not a whole number"))
     }
 
+    fn opt_u64(&self, k: &str) -> Result<Option<u64>, TaskError> {
+        match self.item.get(k) {
+            None => Ok(None),
+            Some(v) => v
+                .as_n()
+                .map_err(|_| self.bad(k, "is not a number"))?
+                .parse()
+                .map(Some)
+                .map_err(|_| self.bad(k, "is not a whole number")),
+        }
+    }
+
     fn bool(&self, k: &str) -> Result<bool, TaskError> {
         let v = self.item.get(k).ok_or_else(|| self.bad(k, "is missing"))?;
         v.as_bool()
@@ -394,6 +473,11 @@ fn execution_of(item: &Item) -> Result<ExecutionRecord, TaskError> {
         server_count: f.n("serverCount")?,
         wave_statuses,
         terminate_job_ids: f.opt_list_s("terminateJobIds")?,
+        terminate_drill_instances: f.bool("terminateDrillInstances")?,
+        point_in_time: f.opt_s("pointInTime")?,
+        worst_rpo_seconds: f.opt_u64("worstRpoSeconds")?,
+        warnings: f.opt_list_s("warnings")?.unwrap_or_default(),
+        preempted_by: f.opt_s("preemptedBy")?,
     })
 }
 
@@ -578,10 +662,12 @@ impl History for DynamoHistory {
         &self,
         plan: &str,
         execution_id: &str,
+        mode: Mode,
         now: &str,
     ) -> Result<LockOutcome, TaskError> {
         let mut item = Self::key(lock_pk(plan), LOCK_SK);
         item.insert("holder".into(), s(execution_id));
+        item.insert("mode".into(), s(mode.as_str()));
         item.insert("acquiredAt".into(), s(now));
         item.insert("plan".into(), s(plan));
         let put = self
@@ -601,13 +687,15 @@ impl History for DynamoHistory {
                 if e.as_service_error()
                     .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
             {
-                match self
-                    .get(lock_pk(plan), LOCK_SK)
-                    .await?
-                    .map(|i| Fields::of(&i).s("holder"))
-                    .transpose()?
-                {
-                    Some(holder) => Ok(LockOutcome::HeldBy(holder)),
+                let held = match self.get(lock_pk(plan), LOCK_SK).await? {
+                    Some(i) => {
+                        let f = Fields::of(&i);
+                        Some((f.s("holder")?, f.parsed("mode", Mode::parse)?))
+                    }
+                    None => None,
+                };
+                match held {
+                    Some((holder, mode)) => Ok(LockOutcome::HeldBy { holder, mode }),
                     None => Err(TaskError::transient(
                         "DynamoDB PutItem (run lock)",
                         "the lock was released while taking it",
@@ -622,11 +710,13 @@ impl History for DynamoHistory {
         &self,
         plan: &str,
         execution_id: &str,
+        mode: Mode,
         previous_holder: &str,
         now: &str,
     ) -> Result<bool, TaskError> {
         let mut u = Update::default();
         u.set("holder", s(execution_id))
+            .set("mode", s(mode.as_str()))
             .set("acquiredAt", s(now))
             .set("previousHolder", s(previous_holder));
         u.condition("#holder = :prev")
@@ -672,6 +762,26 @@ impl History for DynamoHistory {
         item.insert(STATUS_INDEX_SORT_KEY.into(), s(&r.started_at));
         item.insert("waveCount".into(), n(r.wave_count));
         item.insert("serverCount".into(), n(r.server_count));
+        item.insert(
+            "terminateDrillInstances".into(),
+            AttributeValue::Bool(r.terminate_drill_instances),
+        );
+        if let Some(t) = &r.point_in_time {
+            item.insert("pointInTime".into(), s(t));
+        }
+        if let Some(rpo) = r.worst_rpo_seconds {
+            item.insert("worstRpoSeconds".into(), n(rpo));
+        }
+        if !r.warnings.is_empty() {
+            let kept: Vec<String> = r
+                .warnings
+                .iter()
+                .take(MAX_WARNINGS_RECORDED)
+                .cloned()
+                .collect();
+            item.insert("warnings".into(), list_s(&kept));
+            item.insert("warningCount".into(), n(r.warnings.len()));
+        }
         let put = self
             .client
             .put_item()
@@ -717,7 +827,11 @@ impl History for DynamoHistory {
             .set_if_not_exists(STATUS_INDEX_SORT_KEY, s(&c.started_at))
             // A failure before preflight created the record: the counts are not known.
             .set_if_not_exists("waveCount", n(0))
-            .set_if_not_exists("serverCount", n(0));
+            .set_if_not_exists("serverCount", n(0))
+            .set_if_not_exists("terminateDrillInstances", AttributeValue::Bool(false));
+        if let Some(by) = &c.preempted_by {
+            u.set("preemptedBy", s(by));
+        }
         if let Some(mode) = &c.mode {
             u.set_if_not_exists("mode", s(mode.as_str()));
         }
@@ -855,6 +969,122 @@ impl History for DynamoHistory {
         self.update(execution_pk(&w.execution_id), &wave_sk(w.index), u)
             .await
             .map(|_| ())
+    }
+
+    async fn record_launch_points(
+        &self,
+        execution_id: &str,
+        wave_index: u32,
+        points: Vec<ServerLaunchPoint>,
+    ) -> Result<(), TaskError> {
+        let mut item = Self::key(execution_pk(execution_id), &servers_sk(wave_index));
+        item.insert("itemType".into(), s("SERVERS"));
+        item.insert("executionId".into(), s(execution_id));
+        item.insert("waveIndex".into(), n(wave_index));
+        let servers = points
+            .iter()
+            .map(|p| {
+                let mut m = HashMap::from([
+                    ("required".to_string(), AttributeValue::Bool(p.required)),
+                    ("replication".to_string(), s(&p.replication)),
+                ]);
+                if let Some(id) = &p.snapshot_id {
+                    m.insert("snapshotID".into(), s(id));
+                }
+                if let Some(t) = &p.snapshot_taken_at {
+                    m.insert("snapshotTakenAt".into(), s(t));
+                }
+                if let Some(rpo) = p.rpo_seconds {
+                    m.insert("rpoSeconds".into(), n(rpo));
+                }
+                (p.server_id.clone(), AttributeValue::M(m))
+            })
+            .collect();
+        item.insert("servers".into(), AttributeValue::M(servers));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| from_sdk("DynamoDB PutItem (launch points)", &e))?;
+        Ok(())
+    }
+
+    async fn launch_points(
+        &self,
+        execution_id: &str,
+        wave_index: u32,
+    ) -> Result<Vec<ServerLaunchPoint>, TaskError> {
+        let Some(item) = self
+            .get(execution_pk(execution_id), &servers_sk(wave_index))
+            .await?
+        else {
+            return Ok(Vec::new());
+        };
+        let f = Fields::of(&item);
+        f.map("servers")?
+            .iter()
+            .map(|(id, v)| {
+                let m = v
+                    .as_m()
+                    .map_err(|_| f.bad("servers", &format!("has a non-map entry for {id}")))?;
+                let sf = Fields::nested(m, format!("{} (servers.{id})", f.what));
+                Ok(ServerLaunchPoint {
+                    server_id: id.clone(),
+                    required: sf.bool("required")?,
+                    snapshot_id: sf.opt_s("snapshotID")?,
+                    snapshot_taken_at: sf.opt_s("snapshotTakenAt")?,
+                    rpo_seconds: sf.opt_u64("rpoSeconds")?,
+                    replication: sf.s("replication")?,
+                })
+            })
+            .collect::<Result<Vec<_>, TaskError>>()
+            .map(|mut v| {
+                v.sort_by(|a, b| a.server_id.cmp(&b.server_id));
+                v
+            })
+    }
+
+    async fn running_executions(&self, limit: usize) -> Result<Vec<ExecutionRecord>, TaskError> {
+        let resp = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(STATUS_INDEX)
+            .key_condition_expression("#st = :running")
+            .expression_attribute_names("#st", STATUS_INDEX_PARTITION_KEY)
+            .expression_attribute_values(":running", s(ExecutionStatus::Running.as_str()))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| from_sdk("DynamoDB Query (status index)", &e))?;
+        resp.items().iter().map(execution_of).collect()
+    }
+
+    async fn claim_for_janitor(
+        &self,
+        execution_id: &str,
+        worker: &str,
+        now: &str,
+        until: &str,
+    ) -> Result<bool, TaskError> {
+        let mut u = Update::default();
+        u.set("janitorWorker", s(worker))
+            .set("janitorLeaseUntil", s(until));
+        // RFC 3339 UTC strings of one format order as the times they name.
+        u.condition(
+            "#st = :running AND (attribute_not_exists(#lease) OR #lease < :now OR #worker = :me)",
+        )
+        .name("#st", STATUS_INDEX_PARTITION_KEY)
+        .name("#lease", "janitorLeaseUntil")
+        .name("#worker", "janitorWorker")
+        .value(":running", s(ExecutionStatus::Running.as_str()))
+        .value(":now", s(now))
+        .value(":me", s(worker));
+        self.update(execution_pk(execution_id), EXECUTION_SK, u)
+            .await
     }
 
     async fn list_jobs(&self, execution_id: &str) -> Result<Vec<JobRecord>, TaskError> {

@@ -9,11 +9,11 @@ use clap::Parser;
 use drs_waves_contract::Activity;
 use drs_worker::aws;
 use drs_worker::config::{Cli, Command, LogFormat, RunArgs, parse_activity_arns};
-use drs_worker::drs::SdkDrs;
+use drs_worker::drs::{Drs, SdkDrs};
 use drs_worker::faults::Faults;
-use drs_worker::history::{DynamoHistory, create_table};
+use drs_worker::history::{DynamoHistory, History, create_table};
 use drs_worker::runtime::{RuntimeConfig, run};
-use drs_worker::sfn::{SdkSfn, resolve_activity_arns};
+use drs_worker::sfn::{ExecutionLookup, SdkSfn, resolve_activity_arns};
 use drs_worker::tasks::Handlers;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -137,18 +137,52 @@ async fn run_command(args: RunArgs) -> anyhow::Result<()> {
     };
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
+    let handlers = Arc::new(handlers);
+    let janitor = (args.janitor_interval_seconds > 0).then(|| {
+        tokio::spawn(run_janitor(
+            handlers.clone(),
+            config.worker_name.clone(),
+            Duration::from_secs(args.janitor_interval_seconds),
+            shutdown.clone(),
+        ))
+    });
     let report = run(
         Arc::new(SdkSfn::new(sfn)),
-        Arc::new(handlers),
+        handlers,
         activities,
         config,
         shutdown,
     )
     .await;
+    if let Some(janitor) = janitor {
+        janitor.abort();
+    }
     if !report.drained {
         warn!("some work was cut short by the grace period; it will be retried by Step Functions");
     }
     Ok(())
+}
+
+/// Tidies up after executions that ended outside the state machine, every `interval`, until
+/// shutdown. A round that fails is logged and the next one tries again.
+async fn run_janitor<D: Drs, H: History, X: ExecutionLookup>(
+    handlers: Arc<Handlers<D, H, X>>,
+    worker: String,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    info!(interval_seconds = interval.as_secs(), "janitor started");
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        match handlers.tidy_ended_executions(&worker).await {
+            Ok(done) if !done.is_empty() => info!(tidied = done.len(), "janitor round"),
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "janitor round failed; the next round retries"),
+        }
+    }
 }
 
 async fn wait_for_signal(shutdown: CancellationToken) {

@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use drs_waves_contract::Activity;
+use drs_waves_contract::{Activity, MAX_CAUSE_CHARS, MAX_ERROR_CHARS};
 
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 
-use crate::error::{TaskError, from_sdk};
+use crate::error::{TaskError, from_sdk, truncate_chars};
 use crate::token::TaskToken;
 
 /// A task handed out by GetActivityTask.
@@ -54,13 +54,31 @@ pub trait ActivityService: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Delivery, TaskError>> + Send;
 }
 
-/// Looks up an execution's status (RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, ...);
-/// `None` when it does not exist.
+/// An execution as Step Functions reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionInfo {
+    /// RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE.
+    pub status: String,
+    /// When it ended (RFC 3339), for an execution that has.
+    pub stopped_at: Option<String>,
+}
+
+/// The executions seam: looks up and stops executions (the run-lock takeover, the preemption
+/// of a drill by a recovery, the janitor).
 pub trait ExecutionLookup: Send + Sync + 'static {
-    fn execution_status(
+    /// `None` when the execution does not exist.
+    fn execution(
         &self,
         execution_arn: &str,
-    ) -> impl Future<Output = Result<Option<String>, TaskError>> + Send;
+    ) -> impl Future<Output = Result<Option<ExecutionInfo>, TaskError>> + Send;
+    /// StopExecution with an error and cause; an execution that has already ended is left as
+    /// it is (not an error).
+    fn stop_execution(
+        &self,
+        execution_arn: &str,
+        error: &str,
+        cause: &str,
+    ) -> impl Future<Output = Result<(), TaskError>> + Send;
 }
 
 const GONE_CODES: [&str; 3] = ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"];
@@ -166,7 +184,34 @@ impl ActivityService for SdkSfn {
 }
 
 impl ExecutionLookup for SdkSfn {
-    async fn execution_status(&self, execution_arn: &str) -> Result<Option<String>, TaskError> {
+    async fn stop_execution(
+        &self,
+        execution_arn: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), TaskError> {
+        match self
+            .client
+            .stop_execution()
+            .execution_arn(execution_arn)
+            .error(truncate_chars(error, MAX_ERROR_CHARS))
+            .cause(truncate_chars(cause, MAX_CAUSE_CHARS))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                if let aws_sdk_sfn::error::SdkError::ServiceError(ctx) = &e
+                    && matches!(ctx.err().code(), Some("ExecutionDoesNotExist"))
+                {
+                    return Ok(());
+                }
+                Err(from_sdk("Step Functions StopExecution", &e))
+            }
+        }
+    }
+
+    async fn execution(&self, execution_arn: &str) -> Result<Option<ExecutionInfo>, TaskError> {
         match self
             .client
             .describe_execution()
@@ -174,7 +219,14 @@ impl ExecutionLookup for SdkSfn {
             .send()
             .await
         {
-            Ok(resp) => Ok(Some(resp.status().as_str().to_string())),
+            Ok(resp) => Ok(Some(ExecutionInfo {
+                status: resp.status().as_str().to_string(),
+                stopped_at: resp.stop_date().and_then(|d| {
+                    time::OffsetDateTime::from_unix_timestamp(d.secs())
+                        .ok()
+                        .map(crate::rules::format_time)
+                }),
+            })),
             Err(e) => {
                 if let aws_sdk_sfn::error::SdkError::ServiceError(ctx) = &e
                     && matches!(

@@ -9,15 +9,18 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::drs::{
-    Drs, Job, JobFilter, JobServer, JobStatus, LaunchStatus, SourceServer, StartRecoveryRequest,
+    Drs, Job, JobFilter, JobServer, JobStatus, LaunchStatus, RecoverySnapshot, SourceServer,
+    StartRecoveryRequest,
 };
-use drs_waves_contract::WaveStatus;
+use drs_waves_contract::{ExecutionStatus, Mode, WaveStatus};
 
 use crate::error::TaskError;
 use crate::history::{
-    ExecutionClose, ExecutionRecord, History, JobRecord, LaunchWrite, LockOutcome, WaveRecord,
+    ExecutionClose, ExecutionRecord, History, JobRecord, LaunchWrite, LockOutcome,
+    ServerLaunchPoint, WaveRecord,
 };
-use crate::sfn::{ActivityService, ActivityTask, Delivery, ExecutionLookup};
+use crate::rules::{format_time, parse_time};
+use crate::sfn::{ActivityService, ActivityTask, Delivery, ExecutionInfo, ExecutionLookup};
 use crate::token::TaskToken;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -256,6 +259,8 @@ impl ActivityService for FakeActivityService {
 #[derive(Default)]
 struct DrsState {
     servers: Vec<SourceServer>,
+    /// Per server, oldest first.
+    snapshots: BTreeMap<String, Vec<RecoverySnapshot>>,
     jobs: Vec<Job>,
     start_calls: Vec<StartRecoveryRequest>,
     terminate_calls: Vec<Vec<String>>,
@@ -263,6 +268,8 @@ struct DrsState {
     failures: HashMap<&'static str, VecDeque<TaskError>>,
     blank_job_ids: bool,
     next_job: u64,
+    /// The time new jobs are created at; the real clock when unset.
+    now: Option<time::OffsetDateTime>,
 }
 
 /// A fake DRS: servers and jobs in memory; StartRecovery makes a PENDING job of PENDING
@@ -277,12 +284,19 @@ impl FakeDrs {
         Self::default()
     }
 
-    /// Adds a healthy (CONTINUOUS) server.
+    /// Adds a healthy (CONTINUOUS) server with one recovery snapshot, taken at
+    /// [`FakeDrs::DEFAULT_SNAPSHOT_TIME`].
     pub fn add_server(&self, id: &str, tags: &[(&str, &str)]) {
         self.add_server_in_state(id, tags, "CONTINUOUS");
     }
 
+    /// When the snapshot of a server added by [`FakeDrs::add_server`] was taken.
+    pub const DEFAULT_SNAPSHOT_TIME: &'static str = "2030-01-01T00:00:00Z";
+
+    /// Adds a server in the given replication state (AGENT_NOT_SEEN when it is STALLED or
+    /// DISCONNECTED, as DRS reports a source site that is down) with one snapshot.
     pub fn add_server_in_state(&self, id: &str, tags: &[(&str, &str)], replication_state: &str) {
+        let down = matches!(replication_state, "STALLED" | "DISCONNECTED");
         lock(&self.state).servers.push(SourceServer {
             id: id.to_string(),
             tags: tags
@@ -290,8 +304,31 @@ impl FakeDrs {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             replication_state: Some(replication_state.to_string()),
+            replication_error: down.then(|| "AGENT_NOT_SEEN".to_string()),
+            last_seen: Some(Self::DEFAULT_SNAPSHOT_TIME.to_string()),
             hostname: Some(format!("host-{id}")),
         });
+        self.add_snapshot(id, Self::DEFAULT_SNAPSHOT_TIME);
+    }
+
+    /// Adds a recovery snapshot taken at `taken_at` (RFC 3339); returns its ID.
+    pub fn add_snapshot(&self, server: &str, taken_at: &str) -> String {
+        let mut state = lock(&self.state);
+        let n: usize = state.snapshots.values().map(Vec::len).sum::<usize>() + 1;
+        let id = format!("pit-{n:017x}");
+        let list = state.snapshots.entry(server.to_string()).or_default();
+        list.push(RecoverySnapshot {
+            id: id.clone(),
+            source_server_id: server.to_string(),
+            taken_at: taken_at.to_string(),
+        });
+        list.sort_by_key(|s| parse_time(&s.taken_at));
+        id
+    }
+
+    /// Forgets every snapshot of a server (one still in INITIAL_SYNC has none).
+    pub fn clear_snapshots(&self, server: &str) {
+        lock(&self.state).snapshots.remove(server);
     }
 
     pub fn add_job(&self, job: Job) {
@@ -306,6 +343,11 @@ impl FakeDrs {
             .entry(op)
             .or_default()
             .push_back(err);
+    }
+
+    /// Jobs are created at `now` from here on (tests whose handlers run on a fixed clock).
+    pub fn set_now(&self, now: time::OffsetDateTime) {
+        lock(&self.state).now = Some(now);
     }
 
     /// StartRecovery answers with an empty jobID (as the SDK does when the field is missing).
@@ -370,7 +412,9 @@ impl FakeDrs {
             status: JobStatus::Pending,
             job_type: Some(job_type.to_string()),
             tags,
-            created_at: Some("2030-01-01T00:00:00Z".to_string()),
+            created_at: Some(format_time(
+                state.now.unwrap_or_else(time::OffsetDateTime::now_utc),
+            )),
             ended_at: None,
             servers,
         }
@@ -387,18 +431,71 @@ impl Drs for FakeDrs {
         self.injected("describe_jobs")?;
         let mut state = lock(&self.state);
         state.describe_jobs_calls.push(filter.clone());
+        // fromDate bounds creationDateTime, as DRS's filter does.
+        let from = filter.from_date.as_deref().and_then(parse_time);
         Ok(state
             .jobs
             .iter()
             .filter(|j| filter.job_ids.is_empty() || filter.job_ids.contains(&j.id))
+            .filter(
+                |j| match (from, j.created_at.as_deref().and_then(parse_time)) {
+                    (Some(from), Some(created)) => created >= from,
+                    _ => true,
+                },
+            )
             .rev()
             .cloned()
             .collect())
     }
 
+    async fn latest_recovery_snapshot(
+        &self,
+        source_server_id: &str,
+        at_or_before: Option<&str>,
+    ) -> Result<Option<RecoverySnapshot>, TaskError> {
+        self.injected("latest_recovery_snapshot")?;
+        let state = lock(&self.state);
+        if !state.servers.iter().any(|s| s.id == source_server_id) {
+            return Err(TaskError::Internal(format!(
+                "DRS DescribeRecoverySnapshots: source server {source_server_id} does not exist"
+            )));
+        }
+        let limit = at_or_before.and_then(parse_time);
+        Ok(state
+            .snapshots
+            .get(source_server_id)
+            .into_iter()
+            .flatten()
+            .filter(|s| limit.is_none_or(|l| parse_time(&s.taken_at).is_some_and(|t| t <= l)))
+            .next_back()
+            .cloned())
+    }
+
     async fn start_recovery(&self, request: StartRecoveryRequest) -> Result<Job, TaskError> {
         self.injected("start_recovery")?;
         let mut state = lock(&self.state);
+        // DRS refuses a server already in an active job (ConflictException) and a snapshot that
+        // is not the server's (ValidationException).
+        for id in &request.source_server_ids {
+            if let Some(job) = state.jobs.iter().find(|j| {
+                j.status.is_active() && j.servers.iter().any(|s| &s.source_server_id == id)
+            }) {
+                return Err(TaskError::Internal(format!(
+                    "DRS StartRecovery: ConflictException: source server {id} is already in active job {}",
+                    job.id
+                )));
+            }
+            if let Some(snapshot) = request.snapshot_ids.get(id)
+                && !state
+                    .snapshots
+                    .get(id)
+                    .is_some_and(|list| list.iter().any(|s| &s.id == snapshot))
+            {
+                return Err(TaskError::Internal(format!(
+                    "DRS StartRecovery: ValidationException: {snapshot} is not a recovery snapshot of {id}"
+                )));
+            }
+        }
         state.start_calls.push(request.clone());
         let servers = request
             .source_server_ids
@@ -432,7 +529,9 @@ impl Drs for FakeDrs {
 
 #[derive(Default)]
 struct HistoryState {
-    locks: HashMap<String, String>,
+    locks: HashMap<String, (String, Mode)>,
+    launch_points: HashMap<(String, u32), Vec<ServerLaunchPoint>>,
+    janitor_leases: HashMap<String, (String, String)>,
     executions: HashMap<String, ExecutionRecord>,
     waves: HashMap<(String, u32), WaveRecord>,
     jobs: BTreeMap<(String, String), JobRecord>,
@@ -460,13 +559,18 @@ impl MemoryHistory {
     }
 
     pub fn lock_holder(&self, plan: &str) -> Option<String> {
-        lock(&self.state).locks.get(plan).cloned()
+        lock(&self.state).locks.get(plan).map(|(h, _)| h.clone())
     }
 
+    /// The lock held by `holder`, a DRILL.
     pub fn set_lock_holder(&self, plan: &str, holder: &str) {
+        self.set_lock(plan, holder, Mode::Drill);
+    }
+
+    pub fn set_lock(&self, plan: &str, holder: &str, mode: Mode) {
         lock(&self.state)
             .locks
-            .insert(plan.to_string(), holder.to_string());
+            .insert(plan.to_string(), (holder.to_string(), mode));
     }
 
     pub fn execution(&self, id: &str) -> Option<ExecutionRecord> {
@@ -487,6 +591,15 @@ impl MemoryHistory {
             .filter(|((e, _), _)| e == id)
             .map(|(_, j)| j.clone())
             .collect()
+    }
+
+    /// A wave's recorded launch points.
+    pub fn launch_points_of(&self, id: &str, index: u32) -> Vec<ServerLaunchPoint> {
+        lock(&self.state)
+            .launch_points
+            .get(&(id.to_string(), index))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Forgets a wave's record (as if the write had been lost).
@@ -511,16 +624,20 @@ impl History for MemoryHistory {
         &self,
         plan: &str,
         execution_id: &str,
+        mode: Mode,
         _now: &str,
     ) -> Result<LockOutcome, TaskError> {
         self.injected("acquire_lock")?;
         let mut state = lock(&self.state);
         match state.locks.get(plan) {
-            Some(holder) if holder != execution_id => Ok(LockOutcome::HeldBy(holder.clone())),
+            Some((holder, held_mode)) if holder != execution_id => Ok(LockOutcome::HeldBy {
+                holder: holder.clone(),
+                mode: *held_mode,
+            }),
             _ => {
                 state
                     .locks
-                    .insert(plan.to_string(), execution_id.to_string());
+                    .insert(plan.to_string(), (execution_id.to_string(), mode));
                 Ok(LockOutcome::Acquired)
             }
         }
@@ -530,25 +647,95 @@ impl History for MemoryHistory {
         &self,
         plan: &str,
         execution_id: &str,
+        mode: Mode,
         previous: &str,
         _now: &str,
     ) -> Result<bool, TaskError> {
         self.injected("take_over_lock")?;
         let mut state = lock(&self.state);
-        if state.locks.get(plan).map(String::as_str) == Some(previous) {
+        if state.locks.get(plan).map(|(h, _)| h.as_str()) == Some(previous) {
             state
                 .locks
-                .insert(plan.to_string(), execution_id.to_string());
+                .insert(plan.to_string(), (execution_id.to_string(), mode));
             Ok(true)
         } else {
             Ok(false)
         }
     }
 
+    async fn record_launch_points(
+        &self,
+        execution_id: &str,
+        wave_index: u32,
+        mut points: Vec<ServerLaunchPoint>,
+    ) -> Result<(), TaskError> {
+        self.injected("record_launch_points")?;
+        points.sort_by(|a, b| a.server_id.cmp(&b.server_id));
+        lock(&self.state)
+            .launch_points
+            .insert((execution_id.to_string(), wave_index), points);
+        Ok(())
+    }
+
+    async fn launch_points(
+        &self,
+        execution_id: &str,
+        wave_index: u32,
+    ) -> Result<Vec<ServerLaunchPoint>, TaskError> {
+        self.injected("launch_points")?;
+        Ok(lock(&self.state)
+            .launch_points
+            .get(&(execution_id.to_string(), wave_index))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn running_executions(&self, limit: usize) -> Result<Vec<ExecutionRecord>, TaskError> {
+        self.injected("running_executions")?;
+        let mut running: Vec<ExecutionRecord> = lock(&self.state)
+            .executions
+            .values()
+            .filter(|r| r.status == ExecutionStatus::Running)
+            .cloned()
+            .collect();
+        running.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        running.truncate(limit);
+        Ok(running)
+    }
+
+    async fn claim_for_janitor(
+        &self,
+        execution_id: &str,
+        worker: &str,
+        now: &str,
+        until: &str,
+    ) -> Result<bool, TaskError> {
+        self.injected("claim_for_janitor")?;
+        let mut state = lock(&self.state);
+        let running = state
+            .executions
+            .get(execution_id)
+            .is_some_and(|r| r.status == ExecutionStatus::Running);
+        if !running {
+            return Ok(false);
+        }
+        let free = match state.janitor_leases.get(execution_id) {
+            None => true,
+            Some((holder, lease)) => lease.as_str() < now || holder == worker,
+        };
+        if free {
+            state.janitor_leases.insert(
+                execution_id.to_string(),
+                (worker.to_string(), until.to_string()),
+            );
+        }
+        Ok(free)
+    }
+
     async fn release_lock(&self, plan: &str, execution_id: &str) -> Result<bool, TaskError> {
         self.injected("release_lock")?;
         let mut state = lock(&self.state);
-        if state.locks.get(plan).map(String::as_str) == Some(execution_id) {
+        if state.locks.get(plan).map(|(h, _)| h.as_str()) == Some(execution_id) {
             state.locks.remove(plan);
             Ok(true)
         } else {
@@ -592,7 +779,15 @@ impl History for MemoryHistory {
                 server_count: 0,
                 wave_statuses: BTreeMap::new(),
                 terminate_job_ids: None,
+                terminate_drill_instances: false,
+                point_in_time: None,
+                worst_rpo_seconds: None,
+                warnings: Vec::new(),
+                preempted_by: None,
             });
+        if c.preempted_by.is_some() {
+            r.preempted_by = c.preempted_by;
+        }
         if r.mode.is_none() {
             r.mode = c.mode;
         }
@@ -685,10 +880,12 @@ fn missing_execution(id: &str) -> TaskError {
     TaskError::Internal(format!("history: no execution record for {id}"))
 }
 
-/// Execution statuses for the run-lock takeover; unknown executions do not exist.
+/// Executions for the run-lock takeover, the preemption and the janitor; unknown executions
+/// do not exist. A stop moves a RUNNING execution to ABORTED, as StopExecution does.
 #[derive(Clone, Default)]
 pub struct FakeExecutions {
-    statuses: Arc<Mutex<HashMap<String, String>>>,
+    executions: Arc<Mutex<HashMap<String, ExecutionInfo>>>,
+    stops: Arc<Mutex<Vec<(String, String, String)>>>,
 }
 
 impl FakeExecutions {
@@ -697,12 +894,44 @@ impl FakeExecutions {
     }
 
     pub fn set(&self, execution_arn: &str, status: &str) {
-        lock(&self.statuses).insert(execution_arn.to_string(), status.to_string());
+        let stopped_at = (status != "RUNNING").then(|| "2030-01-01T00:20:00Z".to_string());
+        lock(&self.executions).insert(
+            execution_arn.to_string(),
+            ExecutionInfo {
+                status: status.to_string(),
+                stopped_at,
+            },
+        );
+    }
+
+    /// Every StopExecution: (ARN, error, cause).
+    pub fn stops(&self) -> Vec<(String, String, String)> {
+        lock(&self.stops).clone()
     }
 }
 
 impl ExecutionLookup for FakeExecutions {
-    async fn execution_status(&self, execution_arn: &str) -> Result<Option<String>, TaskError> {
-        Ok(lock(&self.statuses).get(execution_arn).cloned())
+    async fn execution(&self, execution_arn: &str) -> Result<Option<ExecutionInfo>, TaskError> {
+        Ok(lock(&self.executions).get(execution_arn).cloned())
+    }
+
+    async fn stop_execution(
+        &self,
+        execution_arn: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), TaskError> {
+        lock(&self.stops).push((
+            execution_arn.to_string(),
+            error.to_string(),
+            cause.to_string(),
+        ));
+        if let Some(e) = lock(&self.executions).get_mut(execution_arn)
+            && e.status == "RUNNING"
+        {
+            e.status = "ABORTED".to_string();
+            e.stopped_at = Some("2030-01-01T00:20:00Z".to_string());
+        }
+        Ok(())
     }
 }

@@ -42,8 +42,11 @@ struct World {
 
 impl World {
     fn new() -> Self {
+        let drs = FakeDrs::new();
+        // Between the execution's start (00:00) and the handlers' clock (00:10).
+        drs.set_now(datetime!(2030-01-01 00:05:00 UTC));
         World {
-            drs: FakeDrs::new(),
+            drs,
             history: MemoryHistory::new(),
             executions: FakeExecutions::new(),
         }
@@ -147,6 +150,11 @@ impl World {
                 server_count: 1,
                 wave_statuses: BTreeMap::new(),
                 terminate_job_ids: None,
+                terminate_drill_instances: true,
+                point_in_time: None,
+                worst_rpo_seconds: None,
+                warnings: vec![],
+                preempted_by: None,
             })
             .await
             .expect("execution record");
@@ -164,6 +172,9 @@ fn run_ctx(mode: Mode, confirm: Option<&str>) -> RunContext {
         terminate_drill_instances: true,
         wave_count: 1,
         server_count: 1,
+        point_in_time: None,
+        worst_rpo_seconds: None,
+        warnings: vec![],
     }
 }
 
@@ -273,7 +284,7 @@ async fn preflight_names_every_problem_at_once_and_writes_nothing() {
     let cause = err.to_string();
     for needle in [
         "s-99999999999999999 is not known",
-        "not replicating (dataReplicationState STALLED",
+        "is not ready for a drill: replication STALLED",
         "already in DRS job drsjob-active",
         "wave 'web' selects no source server",
         "selected by wave 'db' and by wave 'app'",
@@ -563,10 +574,14 @@ async fn jobs_of_another_execution_or_wave_are_not_taken_for_ours() {
     let mut other_run = start_input(Mode::Drill, None, all_tagged_wave());
     other_run.run.execution_id =
         "arn:aws:states:us-east-1:123456789012:execution:billing:run-0".into();
-    w.handlers()
+    let other = w
+        .handlers()
         .start_wave(other_run)
         .await
         .expect("other execution");
+    // Its job ended: DRS would refuse servers still in an active job.
+    w.drs
+        .set_job_status(&other.job_ids[0], JobStatus::Completed);
     let state = w
         .handlers()
         .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
@@ -1256,4 +1271,432 @@ async fn a_permit_is_taken_before_a_poll_so_a_full_worker_does_not_poll() {
 #[tokio::test]
 async fn memory_history_passes_the_history_conformance_suite() {
     crate::conformance::history::run_all(&MemoryHistory::new(), "memory").await;
+}
+
+// ---------------------------------------------------------------- disaster day
+
+/// A RECOVERY input for the test plan, with a point in time when given.
+fn recovery_input(point_in_time: Option<&str>) -> serde_json::Value {
+    match point_in_time {
+        Some(t) => json!({"mode": "RECOVERY", "confirm": PLAN, "pointInTime": t}),
+        None => json!({"mode": "RECOVERY", "confirm": PLAN}),
+    }
+}
+
+fn world_with_site_down(states: &[&str]) -> World {
+    let w = World::new();
+    for (i, state) in states.iter().enumerate() {
+        w.drs
+            .add_server_in_state(&server_id(i + 1), &[("App", PLAN)], state);
+    }
+    w
+}
+
+#[tokio::test]
+async fn a_recovery_with_the_source_site_down_passes_preflight_with_warnings_and_records_rpo() {
+    let w = world_with_site_down(&["DISCONNECTED", "STALLED", "CONTINUOUS"]);
+    let run = w
+        .handlers()
+        .preflight(preflight_input(
+            recovery_input(None),
+            vec![all_tagged_wave()],
+        ))
+        .await
+        .expect("a recovery does not need the source site");
+    assert_eq!(run.mode, Mode::Recovery);
+    assert_eq!(run.warnings.len(), 2, "{:?}", run.warnings);
+    assert!(
+        run.warnings[0].contains(&server_id(1))
+            && run.warnings[0].contains("DISCONNECTED (AGENT_NOT_SEEN")
+    );
+    assert!(run.warnings[1].contains(&server_id(2)) && run.warnings[1].contains("STALLED"));
+    // The snapshot was taken at 00:00, preflight runs at 00:10.
+    assert_eq!(run.worst_rpo_seconds, Some(600));
+    let points = w.history.launch_points_of(EXEC, 1);
+    assert_eq!(points.len(), 3);
+    for p in &points {
+        assert!(
+            p.snapshot_id
+                .as_deref()
+                .is_some_and(|s| s.starts_with("pit-")),
+            "{p:?}"
+        );
+        assert_eq!(p.rpo_seconds, Some(600));
+    }
+    let record = w.history.execution(EXEC).expect("record");
+    assert_eq!(record.warnings.len(), 2);
+    assert_eq!(record.worst_rpo_seconds, Some(600));
+}
+
+#[tokio::test]
+async fn a_drill_refuses_required_servers_whose_replication_is_not_healthy_naming_each() {
+    let w = world_with_site_down(&["STALLED", "BACKLOG", "DISCONNECTED"]);
+    let err = w
+        .handlers()
+        .preflight(preflight_input(
+            json!({"mode": "DRILL"}),
+            vec![all_tagged_wave()],
+        ))
+        .await
+        .expect_err("a drill is a readiness test");
+    assert_eq!(err.name(), ErrorName::PreflightFailed);
+    let cause = err.to_string();
+    assert!(
+        cause.contains(&format!(
+            "{} (host-{}) is not ready for a drill: replication STALLED (AGENT_NOT_SEEN",
+            server_id(1),
+            server_id(1)
+        )),
+        "{cause}"
+    );
+    assert!(
+        cause.contains(&format!(
+            "{} (host-{}) is not ready for a drill: replication DISCONNECTED",
+            server_id(3),
+            server_id(3)
+        )),
+        "{cause}"
+    );
+    assert!(
+        !cause.contains(&server_id(2)),
+        "BACKLOG is healthy: {cause}"
+    );
+    assert!(w.drs.start_calls().is_empty());
+    assert!(w.history.lock_holder(PLAN).is_none());
+}
+
+#[tokio::test]
+async fn a_required_server_without_a_snapshot_is_refused_by_name_an_optional_one_warned_of() {
+    let w = world_with_site_down(&["DISCONNECTED", "INITIAL_SYNC", "INITIAL_SYNC"]);
+    w.drs.clear_snapshots(&server_id(2));
+    w.drs.clear_snapshots(&server_id(3));
+    let mut spec = all_tagged_wave();
+    spec.optional = vec![server_id(3)];
+    let err = w
+        .handlers()
+        .preflight(preflight_input(recovery_input(None), vec![spec.clone()]))
+        .await
+        .expect_err("no snapshot, no recovery");
+    let cause = err.to_string();
+    assert!(
+        cause.contains(&format!(
+            "{} (host-{}) has no recovery snapshot",
+            server_id(2),
+            server_id(2)
+        )),
+        "{cause}"
+    );
+    assert!(
+        !cause.contains(&format!("{} (host-{}) has no", server_id(3), server_id(3))),
+        "optional: {cause}"
+    );
+
+    w.drs.add_snapshot(&server_id(2), "2030-01-01T00:05:00Z");
+    let run = w
+        .handlers()
+        .preflight(preflight_input(recovery_input(None), vec![spec]))
+        .await
+        .expect("every required server has a snapshot");
+    assert!(
+        run.warnings
+            .iter()
+            .any(|x| x.contains(&server_id(3)) && x.contains("optional")),
+        "{:?}",
+        run.warnings
+    );
+}
+
+#[tokio::test]
+async fn a_point_in_time_picks_each_servers_latest_snapshot_at_or_before_it() {
+    let w = world_with_site_down(&["DISCONNECTED", "DISCONNECTED"]);
+    // Snapshots at 23:00 (the day before) and 23:30; the default one is at 00:00.
+    let early = w.drs.add_snapshot(&server_id(1), "2029-12-31T23:00:00Z");
+    let mid = w.drs.add_snapshot(&server_id(1), "2029-12-31T23:30:00Z");
+    let only = w.drs.add_snapshot(&server_id(2), "2029-12-31T23:10:00Z");
+    let run = w
+        .handlers()
+        .preflight(preflight_input(
+            recovery_input(Some("2029-12-31T23:45:00Z")),
+            vec![all_tagged_wave()],
+        ))
+        .await
+        .expect("preflight");
+    assert_eq!(run.point_in_time.as_deref(), Some("2029-12-31T23:45:00Z"));
+    let started = w
+        .handlers()
+        .start_wave(StartWaveInput {
+            run,
+            wave: all_tagged_wave(),
+            heartbeat_seconds: 60,
+        })
+        .await
+        .expect("start");
+    assert_eq!(started.job_ids.len(), 1);
+    let call = &w.drs.start_calls()[0];
+    assert_eq!(call.snapshot_ids.get(&server_id(1)), Some(&mid));
+    assert_eq!(call.snapshot_ids.get(&server_id(2)), Some(&only));
+    assert_ne!(call.snapshot_ids.get(&server_id(1)), Some(&early));
+    let used = w.history.launch_points_of(EXEC, 1);
+    assert_eq!(used[0].snapshot_id.as_ref(), Some(&mid));
+    // 23:30 is 40 minutes before the start at 00:10.
+    assert_eq!(used[0].rpo_seconds, Some(2400));
+
+    // Too far back for server 2: refused by name, nothing launched.
+    let w = world_with_site_down(&["DISCONNECTED", "DISCONNECTED"]);
+    w.drs.add_snapshot(&server_id(1), "2029-12-31T22:00:00Z");
+    let err = w
+        .handlers()
+        .preflight(preflight_input(
+            recovery_input(Some("2029-12-31T22:30:00Z")),
+            vec![all_tagged_wave()],
+        ))
+        .await
+        .expect_err("server 2 has nothing that old");
+    let cause = err.to_string();
+    assert!(
+        cause.contains(&format!(
+            "{} (host-{}) has no recovery snapshot at or before 2029-12-31T22:30:00Z",
+            server_id(2),
+            server_id(2)
+        )),
+        "{cause}"
+    );
+    assert!(
+        !cause.contains(&format!("{} (host-{}) has no", server_id(1), server_id(1))),
+        "{cause}"
+    );
+}
+
+#[tokio::test]
+async fn a_future_or_malformed_point_in_time_is_rejected_before_anything_launches() {
+    let w = World::with_servers(1);
+    for (t, needle) in [
+        ("2030-01-01T01:00:00Z", "in the future"),
+        ("yesterday", "not an RFC 3339 timestamp"),
+        ("2030-01-01 00:00:00", "not an RFC 3339 timestamp"),
+    ] {
+        let err = w
+            .handlers()
+            .preflight(preflight_input(
+                recovery_input(Some(t)),
+                vec![all_tagged_wave()],
+            ))
+            .await
+            .expect_err(t);
+        assert_eq!(err.name(), ErrorName::InvalidInput, "{t}");
+        assert!(err.to_string().contains(needle), "{t}: {err}");
+    }
+    assert!(w.history.lock_holder(PLAN).is_none());
+    assert!(w.drs.start_calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_drill_whose_source_went_down_after_preflight_stops_at_the_next_wave_by_name() {
+    let w = world_with_site_down(&["DISCONNECTED"]);
+    let err = w
+        .handlers()
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect_err("replication lost");
+    assert_eq!(err.name(), ErrorName::ReplicationLost);
+    let cause = err.to_string();
+    assert!(
+        cause.contains(&server_id(1))
+            && cause.contains("DISCONNECTED")
+            && cause.contains("start a RECOVERY"),
+        "{cause}"
+    );
+    assert!(w.drs.start_calls().is_empty());
+}
+
+#[tokio::test]
+async fn preflight_counts_the_accounts_active_jobs_against_the_quotas() {
+    let w = World::with_servers(3);
+    for i in 0..19 {
+        w.drs.add_job(Job {
+            id: format!("drsjob-other{i:012}"),
+            status: JobStatus::Started,
+            job_type: Some("LAUNCH".into()),
+            tags: BTreeMap::new(),
+            created_at: Some("2030-01-01T00:01:00Z".into()),
+            ended_at: None,
+            servers: vec![],
+        });
+    }
+    let h = Handlers::new(
+        w.drs.clone(),
+        w.history.clone(),
+        w.executions.clone(),
+        Limits {
+            max_servers_per_job: 2,
+            max_active_servers: 200,
+            max_concurrent_jobs: 20,
+        },
+    )
+    .with_clock(Arc::new(|| datetime!(2030-01-01 00:10:00 UTC)));
+    let err = h
+        .preflight(preflight_input(
+            json!({"mode": "DRILL"}),
+            vec![all_tagged_wave()],
+        ))
+        .await
+        .expect_err("19 active + 2 needed > 20");
+    assert!(
+        err.to_string().contains("19 jobs are already active"),
+        "{err}"
+    );
+    let filter = w
+        .drs
+        .describe_jobs_calls()
+        .last()
+        .cloned()
+        .expect("a DescribeJobs");
+    assert!(
+        filter.from_date.is_some(),
+        "bounded by fromDate, never the whole history"
+    );
+}
+
+#[tokio::test]
+async fn a_recovery_preempts_a_running_drill_of_the_plan() {
+    let w = World::with_servers(2);
+    let drill = "arn:aws:states:us-east-1:123456789012:execution:billing:drill-1";
+    // The drill launched wave 1; its jobs ended with both servers LAUNCHED.
+    let mut drill_start = start_input(Mode::Drill, None, all_tagged_wave());
+    drill_start.run.execution_id = drill.into();
+    let launched = w
+        .handlers()
+        .start_wave(drill_start)
+        .await
+        .expect("drill launch");
+    for (i, instance) in [(1, "i-drill1"), (2, "i-drill2")] {
+        w.drs
+            .set_launch_status(&server_id(i), LaunchStatus::Launched, Some(instance));
+    }
+    w.drs
+        .set_job_status(&launched.job_ids[0], JobStatus::Completed);
+    w.history.set_lock(PLAN, drill, Mode::Drill);
+    w.executions.set(drill, "RUNNING");
+
+    let run = w
+        .handlers()
+        .with_preempt_wait(Duration::from_secs(5), Duration::from_millis(10))
+        .preflight(preflight_input(
+            recovery_input(None),
+            vec![all_tagged_wave()],
+        ))
+        .await
+        .expect("the recovery preempts the drill");
+    assert_eq!(run.mode, Mode::Recovery);
+    assert_eq!(w.history.lock_holder(PLAN).as_deref(), Some(EXEC));
+    let stops = w.executions.stops();
+    assert_eq!(stops.len(), 1);
+    assert_eq!(stops[0].0, drill);
+    assert_eq!(stops[0].1, ErrorName::Preempted.as_str());
+    let record = w.history.execution(drill).expect("drill record");
+    assert_eq!(record.status, ExecutionStatus::Preempted);
+    assert_eq!(record.preempted_by.as_deref(), Some(EXEC));
+    let mut terminated = w.drs.terminate_calls().concat();
+    terminated.sort();
+    assert_eq!(
+        terminated,
+        vec!["i-drill1".to_string(), "i-drill2".to_string()]
+    );
+}
+
+#[tokio::test]
+async fn a_recovery_never_preempts_a_recovery_and_a_drill_never_preempts() {
+    for (holder_mode, input) in [
+        (Mode::Recovery, recovery_input(None)),
+        (Mode::Drill, json!({"mode": "DRILL"})),
+        (Mode::Recovery, json!({"mode": "DRILL"})),
+    ] {
+        let w = World::with_servers(1);
+        let other = "arn:aws:states:us-east-1:123456789012:execution:billing:other";
+        w.history.set_lock(PLAN, other, holder_mode);
+        w.executions.set(other, "RUNNING");
+        let err = w
+            .handlers()
+            .preflight(preflight_input(input.clone(), vec![all_tagged_wave()]))
+            .await
+            .expect_err("refused");
+        assert_eq!(err.name(), ErrorName::PlanAlreadyRunning, "{input}");
+        assert!(w.executions.stops().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn the_janitor_records_a_stopped_drill_releases_its_lock_and_terminates_its_instances() {
+    let w = World::with_servers(1);
+    w.record_preflight().await;
+    w.history.set_lock_holder(PLAN, EXEC);
+    let started = launched(&w, &all_tagged_wave()).await;
+    w.drs
+        .set_launch_status(&server_id(1), LaunchStatus::Launched, Some("i-stopped"));
+    w.executions.set(EXEC, "RUNNING");
+    // Still running: nothing happens.
+    assert!(
+        w.handlers()
+            .tidy_ended_executions("w1")
+            .await
+            .expect("round")
+            .is_empty()
+    );
+    w.executions.set(EXEC, "ABORTED");
+    // Its launch job still runs: clean-up waits for the next round.
+    assert!(
+        w.handlers()
+            .tidy_ended_executions("w1")
+            .await
+            .expect("round")
+            .is_empty()
+    );
+    w.drs
+        .set_job_status(&started.job_ids[0], JobStatus::Completed);
+    let done = w
+        .handlers()
+        .tidy_ended_executions("w1")
+        .await
+        .expect("round");
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].status, ExecutionStatus::Aborted);
+    let record = w.history.execution(EXEC).expect("record");
+    assert_eq!(record.status, ExecutionStatus::Aborted);
+    assert_eq!(record.ended_at.as_deref(), Some("2030-01-01T00:20:00Z"));
+    assert!(w.history.lock_holder(PLAN).is_none());
+    assert_eq!(w.drs.terminate_calls(), vec![vec!["i-stopped".to_string()]]);
+    assert!(
+        w.handlers()
+            .tidy_ended_executions("w2")
+            .await
+            .expect("round")
+            .is_empty(),
+        "done once"
+    );
+}
+
+#[tokio::test]
+async fn only_one_janitor_at_a_time_tidies_an_execution() {
+    use crate::history::History as _;
+    let w = World::with_servers(1);
+    w.record_preflight().await;
+    let now = "2030-01-01T00:10:00Z";
+    assert!(
+        w.history
+            .claim_for_janitor(EXEC, "a", now, "2030-01-01T00:15:00Z")
+            .await
+            .expect("a")
+    );
+    assert!(
+        !w.history
+            .claim_for_janitor(EXEC, "b", now, "2030-01-01T00:15:00Z")
+            .await
+            .expect("b")
+    );
+    assert!(
+        w.history
+            .claim_for_janitor(EXEC, "b", "2030-01-01T00:16:00Z", "2030-01-01T00:21:00Z")
+            .await
+            .expect("expired")
+    );
 }

@@ -110,6 +110,9 @@ impl Stack {
             terminate_drill_instances: true,
             wave_count: 1,
             server_count: 0,
+            point_in_time: None,
+            worst_rpo_seconds: None,
+            warnings: vec![],
         }
     }
 

@@ -175,18 +175,34 @@ fn the_input_check_guards_every_comparison() {
             "Type": "Choice",
             "Choices": [
                 {"Not": {"Variable": "$.mode", "IsPresent": true}, "Next": "Input rejected"},
-                {"Variable": "$.mode", "StringEquals": "DRILL", "Next": "Preflight"},
+                {"Variable": "$.mode", "StringEquals": "DRILL", "Next": "Check point in time"},
                 {"And": [{"Variable": "$.mode", "StringEquals": "RECOVERY"},
                          {"Not": {"Variable": "$.confirm", "IsPresent": true}}],
                  "Next": "Recovery not confirmed"},
                 {"And": [{"Variable": "$.mode", "StringEquals": "RECOVERY"},
                          {"Variable": "$.confirm", "IsPresent": true},
                          {"Variable": "$.confirm", "StringEquals": "shop"}],
-                 "Next": "Preflight"},
+                 "Next": "Check point in time"},
                 {"Variable": "$.mode", "StringEquals": "RECOVERY", "Next": "Recovery not confirmed"}
             ],
             "Default": "Input rejected"
         })
+    );
+    // An optional pointInTime is compared only once it is known to be present.
+    assert_eq!(
+        without_comment(state_json(&m, "Check point in time")),
+        json!({
+            "Type": "Choice",
+            "Choices": [
+                {"Not": {"Variable": "$.pointInTime", "IsPresent": true}, "Next": "Preflight"},
+                {"Variable": "$.pointInTime", "IsTimestamp": true, "Next": "Preflight"}
+            ],
+            "Default": "Point in time rejected"
+        })
+    );
+    assert_eq!(
+        state_json(&m, "Point in time rejected")["Result"]["Error"],
+        json!("DrsWaves.InvalidInput")
     );
     let rejected = state_json(&m, "Recovery not confirmed");
     assert_eq!(

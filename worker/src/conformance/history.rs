@@ -11,8 +11,8 @@ use drs_waves_contract::{ExecutionStatus, Mode, ServerCounts, WaveStatus};
 
 use crate::drs::{JobStatus, LaunchStatus};
 use crate::history::{
-    ExecutionClose, ExecutionRecord, History, JobRecord, LaunchWrite, LockOutcome, ServerRecord,
-    WaveRecord,
+    ExecutionClose, ExecutionRecord, History, JobRecord, LaunchWrite, LockOutcome,
+    ServerLaunchPoint, ServerRecord, WaveRecord,
 };
 
 /// Runs every check of the suite on `history`; `prefix` keeps names unique in a shared table.
@@ -23,6 +23,140 @@ pub async fn run_all(history: &impl History, prefix: &str) {
     terminate_jobs_need_an_execution_record(history, prefix).await;
     wave_launch_is_conditional_on_its_job_ids(history, prefix).await;
     wave_check_keeps_the_first_start_time_and_records_jobs(history, prefix).await;
+    launch_points_are_replaced_whole(history, prefix).await;
+    running_executions_and_the_janitor_lease(history, prefix).await;
+}
+
+/// A wave's launch points: none until written, then exactly the last write, by server ID.
+pub async fn launch_points_are_replaced_whole(history: &impl History, prefix: &str) {
+    let id = exec_arn(prefix, "points");
+    assert!(
+        history
+            .launch_points(&id, 1)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+    let point = |server: &str, snap: Option<&str>| ServerLaunchPoint {
+        server_id: server.to_string(),
+        required: server != "s-3",
+        snapshot_id: snap.map(str::to_string),
+        snapshot_taken_at: snap.map(|_| "2030-01-01T00:00:00Z".to_string()),
+        rpo_seconds: snap.map(|_| 600),
+        replication: "DISCONNECTED (AGENT_NOT_SEEN)".to_string(),
+    };
+    history
+        .record_launch_points(
+            &id,
+            1,
+            vec![point("s-2", Some("pit-2")), point("s-1", Some("pit-1"))],
+        )
+        .await
+        .expect("write");
+    history
+        .record_launch_points(
+            &id,
+            1,
+            vec![point("s-3", None), point("s-1", Some("pit-9"))],
+        )
+        .await
+        .expect("replace");
+    assert_eq!(
+        history.launch_points(&id, 1).await.expect("read"),
+        vec![point("s-1", Some("pit-9")), point("s-3", None)]
+    );
+    assert!(
+        history
+            .launch_points(&id, 2)
+            .await
+            .expect("other wave")
+            .is_empty()
+    );
+}
+
+/// RUNNING records are listed newest first; one janitor at a time holds an execution's lease,
+/// until it expires; an execution that is no longer RUNNING cannot be claimed.
+pub async fn running_executions_and_the_janitor_lease(history: &impl History, prefix: &str) {
+    let older = exec_arn(prefix, "run-older");
+    let newer = exec_arn(prefix, "run-newer");
+    let mut r = record(&older, prefix);
+    r.started_at = "2030-02-01T00:00:00Z".into();
+    history.create_execution(r).await.expect("older");
+    let mut r = record(&newer, prefix);
+    r.started_at = "2030-02-02T00:00:00Z".into();
+    history.create_execution(r).await.expect("newer");
+    let ids: Vec<String> = history
+        .running_executions(1000)
+        .await
+        .expect("running")
+        .into_iter()
+        .map(|r| r.execution_id)
+        .filter(|id| id.contains(&format!(":{prefix}:run-")))
+        .collect();
+    assert_eq!(ids, vec![newer.clone(), older.clone()], "newest first");
+
+    let (t0, t1, t2) = (
+        "2030-02-03T00:00:00Z",
+        "2030-02-03T00:05:00Z",
+        "2030-02-03T00:06:00Z",
+    );
+    assert!(
+        history
+            .claim_for_janitor(&older, "a", t0, t1)
+            .await
+            .expect("a")
+    );
+    assert!(
+        !history
+            .claim_for_janitor(&older, "b", t0, t1)
+            .await
+            .expect("b"),
+        "held"
+    );
+    assert!(
+        history
+            .claim_for_janitor(&older, "a", t0, t1)
+            .await
+            .expect("a again"),
+        "the holder renews"
+    );
+    assert!(
+        history
+            .claim_for_janitor(&older, "b", t2, "2030-02-03T00:11:00Z")
+            .await
+            .expect("expired")
+    );
+    history
+        .close_execution(ExecutionClose {
+            execution_id: newer.clone(),
+            execution_name: "run-newer".into(),
+            plan_name: prefix.to_string(),
+            mode: Some(Mode::Drill),
+            started_at: "2030-02-02T00:00:00Z".into(),
+            status: ExecutionStatus::Aborted,
+            ended_at: t0.into(),
+            error: None,
+            cause: None,
+            wave_statuses: BTreeMap::new(),
+            preempted_by: None,
+        })
+        .await
+        .expect("close");
+    assert!(
+        !history
+            .claim_for_janitor(&newer, "a", t0, t1)
+            .await
+            .expect("ended"),
+        "not RUNNING"
+    );
+    assert!(
+        !history
+            .running_executions(1000)
+            .await
+            .expect("running")
+            .iter()
+            .any(|r| r.execution_id == newer)
+    );
 }
 
 fn exec_arn(prefix: &str, name: &str) -> String {
@@ -44,6 +178,11 @@ fn record(id: &str, plan: &str) -> ExecutionRecord {
         server_count: 5,
         wave_statuses: BTreeMap::new(),
         terminate_job_ids: None,
+        terminate_drill_instances: true,
+        point_in_time: Some("2029-12-31T23:00:00Z".to_string()),
+        worst_rpo_seconds: Some(3600),
+        warnings: vec!["wave 'db': source server s-1 is DISCONNECTED".to_string()],
+        preempted_by: None,
     }
 }
 
@@ -77,30 +216,42 @@ pub async fn run_lock_rules(history: &impl History, prefix: &str) {
     );
     let now = "2030-01-01T00:00:00Z";
     assert_eq!(
-        history.acquire_lock(&plan, &a, now).await.expect("acquire"),
+        history
+            .acquire_lock(&plan, &a, Mode::Drill, now)
+            .await
+            .expect("acquire"),
         LockOutcome::Acquired,
         "a free lock is taken"
     );
     assert_eq!(
-        history.acquire_lock(&plan, &a, now).await.expect("again"),
+        history
+            .acquire_lock(&plan, &a, Mode::Drill, now)
+            .await
+            .expect("again"),
         LockOutcome::Acquired,
         "the holder may take its own lock again (a retried preflight)"
     );
     assert_eq!(
-        history.acquire_lock(&plan, &b, now).await.expect("other"),
-        LockOutcome::HeldBy(a.clone()),
-        "another execution is told who holds it"
+        history
+            .acquire_lock(&plan, &b, Mode::Recovery, now)
+            .await
+            .expect("other"),
+        LockOutcome::HeldBy {
+            holder: a.clone(),
+            mode: Mode::Drill
+        },
+        "another execution is told who holds it, and in which mode"
     );
     assert!(
         !history
-            .take_over_lock(&plan, &b, &c, now)
+            .take_over_lock(&plan, &b, Mode::Recovery, &c, now)
             .await
             .expect("wrong takeover"),
         "a takeover names the current holder or fails"
     );
     assert!(
         history
-            .take_over_lock(&plan, &b, &a, now)
+            .take_over_lock(&plan, &b, Mode::Recovery, &a, now)
             .await
             .expect("takeover"),
         "a takeover from the current holder succeeds"
@@ -113,8 +264,15 @@ pub async fn run_lock_rules(history: &impl History, prefix: &str) {
         "a former holder cannot release the lock"
     );
     assert_eq!(
-        history.acquire_lock(&plan, &a, now).await.expect("held"),
-        LockOutcome::HeldBy(b.clone())
+        history
+            .acquire_lock(&plan, &a, Mode::Drill, now)
+            .await
+            .expect("held"),
+        LockOutcome::HeldBy {
+            holder: b.clone(),
+            mode: Mode::Recovery
+        },
+        "a takeover records the new holder's mode"
     );
     assert!(history.release_lock(&plan, &b).await.expect("release"));
     assert!(
@@ -122,7 +280,10 @@ pub async fn run_lock_rules(history: &impl History, prefix: &str) {
         "releasing a free lock is a no-op"
     );
     assert_eq!(
-        history.acquire_lock(&plan, &c, now).await.expect("free"),
+        history
+            .acquire_lock(&plan, &c, Mode::Drill, now)
+            .await
+            .expect("free"),
         LockOutcome::Acquired
     );
     assert!(history.release_lock(&plan, &c).await.expect("release"));
@@ -171,6 +332,7 @@ pub async fn close_is_an_upsert_that_keeps_what_was_recorded(history: &impl Hist
             error: Some("DrsWaves.WaveFailed".into()),
             cause: Some("why".into()),
             wave_statuses: statuses.clone(),
+            preempted_by: Some("arn:recovery".into()),
         })
         .await
         .expect("close");
@@ -188,6 +350,13 @@ pub async fn close_is_an_upsert_that_keeps_what_was_recorded(history: &impl Hist
     assert_eq!(closed.cause.as_deref(), Some("why"));
     assert_eq!(closed.wave_statuses, statuses);
     assert_eq!(closed.wave_count, 2, "counts kept");
+    assert_eq!(closed.preempted_by.as_deref(), Some("arn:recovery"));
+    assert_eq!(
+        closed.warnings,
+        record(&id, prefix).warnings,
+        "warnings kept"
+    );
+    assert_eq!(closed.worst_rpo_seconds, Some(3600));
 
     let early = exec_arn(prefix, "early");
     history
@@ -202,6 +371,7 @@ pub async fn close_is_an_upsert_that_keeps_what_was_recorded(history: &impl Hist
             error: Some("DrsWaves.InvalidInput".into()),
             cause: Some("bad input".into()),
             wave_statuses: BTreeMap::new(),
+            preempted_by: None,
         })
         .await
         .expect("close before preflight");

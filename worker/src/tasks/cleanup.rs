@@ -22,13 +22,26 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         if run.mode != Mode::Drill {
             return Ok(Vec::new());
         }
-        if let Some(record) = self.history.get_execution(&run.execution_id).await?
+        self.terminate_instances_of(&run.execution_id, &run.started_at, known_job_ids)
+            .await
+    }
+
+    /// Terminates the recovery instances an execution's launch jobs made (found by its tag
+    /// and by `known_job_ids`), in TERMINATE jobs within the per-job limit, and records them.
+    /// Done once: a retry returns the TERMINATE jobs recorded.
+    pub(super) async fn terminate_instances_of(
+        &self,
+        execution_id: &str,
+        started_at: &str,
+        known_job_ids: Vec<String>,
+    ) -> Result<Vec<String>, TaskError> {
+        if let Some(record) = self.history.get_execution(execution_id).await?
             && let Some(done) = record.terminate_job_ids
         {
             return Ok(done);
         }
         let now = self.now();
-        let mut jobs = self.jobs_of_execution(run, now).await?;
+        let mut jobs = self.jobs_of(execution_id, started_at, now).await?;
         let found: BTreeSet<String> = jobs.iter().map(|j| j.id.clone()).collect();
         let missing: Vec<String> = known_job_ids
             .into_iter()
@@ -55,7 +68,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                     .filter_map(|s| s.recovery_instance_id.clone()),
             );
         }
-        for record in self.history.list_jobs(&run.execution_id).await? {
+        for record in self.history.list_jobs(execution_id).await? {
             instances.extend(
                 record
                     .servers
@@ -65,7 +78,10 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         }
         let instances: Vec<String> = instances.into_iter().collect();
         let mut terminate_jobs = Vec::new();
-        for chunk in instances.chunks(MAX_TERMINATE_PER_CALL) {
+        // A TERMINATE job is a job: it holds at most the per-job number of servers, whatever
+        // the API's array limit.
+        let per_job = MAX_TERMINATE_PER_CALL.min(self.limits.max_servers_per_job);
+        for chunk in instances.chunks(per_job) {
             let job = self
                 .drs
                 .terminate_recovery_instances(chunk.to_vec())
@@ -79,7 +95,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             terminate_jobs.push(job.id);
         }
         self.history
-            .record_terminate_jobs(&run.execution_id, terminate_jobs.clone())
+            .record_terminate_jobs(execution_id, terminate_jobs.clone())
             .await?;
         Ok(terminate_jobs)
     }

@@ -65,6 +65,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 ended_at: format_time(now),
                 error: None,
                 cause: None,
+                preempted_by: None,
                 wave_statuses: wave_statuses(&input.waves),
             })
             .await?;

@@ -1,17 +1,22 @@
 //! The five tasks of the generated state machine, one module each: [`preflight`], [`start`]
 //! (start-wave), [`check`] (check-wave), [`finish`] and [`record_failure`], with the drill
-//! [`cleanup`] they share. Each takes the contract's input type and returns its output type; the
+//! [`cleanup`] they share, and the [`janitor`] that tidies up after executions that ended
+//! outside the machine. Each takes the contract's input type and returns its output type; the
 //! pure rules they apply are in [`crate::rules`], the rules they keep in DESIGN.md ("Rules the
 //! worker must keep").
 
 mod check;
 mod cleanup;
 mod finish;
+mod janitor;
 mod preflight;
 mod record_failure;
 mod start;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub use janitor::Tidied;
 
 use drs_waves_contract::{Activity, RunContext, WaveState, WaveStatus, job_tags};
 use serde::Serialize;
@@ -26,6 +31,10 @@ use crate::rules::{Clock, Limits, format_time, parse_time, system_clock};
 use crate::runtime::TaskHandler;
 use crate::sfn::ExecutionLookup;
 
+/// How long a RECOVERY's preflight waits for a preempted drill's launch jobs to end before it
+/// fails as transient (and is retried): within the preflight task's 600 s timeout.
+pub const DEFAULT_PREEMPT_WAIT: Duration = Duration::from_secs(420);
+
 /// How far before the execution's start DescribeJobs looks for jobs it made (clock skew).
 const JOB_SEARCH_SLACK_SECONDS: i64 = 300;
 
@@ -37,6 +46,10 @@ pub struct Handlers<D, H, X> {
     limits: Limits,
     faults: Faults,
     clock: Clock,
+    /// How long a preempting RECOVERY waits for the drill's launch jobs to end.
+    preempt_wait: Duration,
+    /// How often it looks while it waits.
+    preempt_poll: Duration,
 }
 
 fn from_date(started_at: &str, now: OffsetDateTime) -> String {
@@ -61,11 +74,20 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             limits,
             faults: Faults::none(),
             clock: system_clock(),
+            preempt_wait: DEFAULT_PREEMPT_WAIT,
+            preempt_poll: Duration::from_secs(5),
         }
     }
 
     pub fn with_faults(mut self, faults: Faults) -> Self {
         self.faults = faults;
+        self
+    }
+
+    /// How long a preempting RECOVERY waits for the drill's launch jobs, and how often it looks.
+    pub fn with_preempt_wait(mut self, wait: Duration, poll: Duration) -> Self {
+        self.preempt_wait = wait;
+        self.preempt_poll = poll;
         self
     }
 
@@ -77,22 +99,34 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     fn now(&self) -> OffsetDateTime {
         (self.clock)()
     }
+
+    /// Every DRS job this execution made, found by the execution tag it put on them (DRS has no
     /// tag filter, so: the jobs created since the execution started, filtered here).
     pub(super) async fn jobs_of_execution(
         &self,
         run: &RunContext,
         now: OffsetDateTime,
     ) -> Result<Vec<Job>, TaskError> {
+        self.jobs_of(&run.execution_id, &run.started_at, now).await
+    }
+
+    /// Every DRS job tagged with `execution_id`, created since it started.
+    pub(super) async fn jobs_of(
+        &self,
+        execution_id: &str,
+        started_at: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Job>, TaskError> {
         let jobs = self
             .drs
             .describe_jobs(JobFilter {
                 job_ids: vec![],
-                from_date: Some(from_date(&run.started_at, now)),
+                from_date: Some(from_date(started_at, now)),
             })
             .await?;
         Ok(jobs
             .into_iter()
-            .filter(|j| is_ours(j, &run.execution_id))
+            .filter(|j| is_ours(j, execution_id))
             .collect())
     }
 }

@@ -1,42 +1,69 @@
-//! The preflight task: validates the execution input, takes the plan's run lock, resolves and
-//! checks every wave's servers against DRS, and creates the history record.
+//! The preflight task: validates the execution input, takes the plan's run lock (a RECOVERY
+//! preempts a running DRILL of the same plan), resolves and checks every wave's servers and
+//! their recovery snapshots against DRS, and creates the history record.
+
 use std::collections::BTreeMap;
 
-use drs_waves_contract::*;
+use drs_waves_contract::{
+    ErrorName, ExecutionInput, ExecutionStatus, MAX_WARNINGS_IN_STATE, Mode, PreflightInput,
+    RunContext,
+};
+use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use super::Handlers;
-use crate::drs::*;
+use crate::drs::{Drs, JobFilter, RecoverySnapshot};
 use crate::error::TaskError;
-use crate::history::*;
-use crate::rules::*;
+use crate::history::{ExecutionClose, ExecutionRecord, History, LockOutcome, ServerLaunchPoint};
+use crate::rules::{
+    LaunchPoint, Readiness, ReadinessInput, check_confirmation, check_point_in_time,
+    check_readiness, format_time, resolve_plan,
+};
 use crate::sfn::ExecutionLookup;
+
+/// How far back preflight looks for the account's active jobs. DescribeJobs is bounded by
+/// `fromDate` so that an account's whole job history is never paged through; a launch job
+/// lasts minutes to hours, so one that started more than a day ago has long ended.
+const ACTIVE_JOB_LOOKBACK: time::Duration = time::Duration::hours(24);
+
+/// Snapshot lookups (one DescribeRecoverySnapshots per server) run this many at a time.
+const SNAPSHOT_LOOKUPS_AT_ONCE: usize = 8;
 
 impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Validates the input, takes the run lock, resolves and checks every wave and creates the
     /// history record. A failed check releases the lock again, so nothing outlives a refusal.
     pub async fn preflight(&self, input: PreflightInput) -> Result<RunContext, TaskError> {
+        let plan = &input.plan;
         let exec_input: ExecutionInput = serde_json::from_value(input.input.clone()).map_err(|e| {
             TaskError::InvalidInput(format!(
-                "execution input {}: {e}; expected {{\"mode\": \"DRILL\"}} or {{\"mode\": \"RECOVERY\", \"confirm\": \"{}\"}}",
-                input.input, input.plan.name
+                "execution input {}: {e}; expected {{\"mode\": \"DRILL\"}} or {{\"mode\": \"RECOVERY\", \"confirm\": \"{}\"}}, \
+                 optionally with \"pointInTime\": \"2026-11-27T03:00:00Z\"",
+                input.input, plan.name
             ))
         })?;
-        check_confirmation(
-            &input.plan.name,
-            exec_input.mode,
-            exec_input.confirm.as_deref(),
-        )?;
-        let plan = &input.plan;
+        check_confirmation(&plan.name, exec_input.mode, exec_input.confirm.as_deref())?;
+        let now = self.now();
+        let point_in_time = exec_input
+            .point_in_time
+            .as_deref()
+            .map(|t| check_point_in_time(t, now).map(format_time))
+            .transpose()?;
         let execution = &input.execution;
-        let now = format_time(self.now());
         // The lock comes before the server checks: while another execution of the plan runs,
         // its servers are in active jobs, and "the plan is already running" is the answer an
         // operator can act on, not a list of busy servers.
-        self.take_lock(&plan.name, &execution.id, &now).await?;
-        let checked = self.check_plan_servers(plan).await;
-        let per_wave = match checked {
-            Ok(per_wave) => per_wave,
+        self.take_lock(
+            &plan.name,
+            &execution.id,
+            exec_input.mode,
+            &format_time(now),
+        )
+        .await?;
+        let checked = self
+            .check_plan(exec_input.mode, &input, point_in_time.as_deref(), now)
+            .await;
+        let (per_wave, readiness) = match checked {
+            Ok(ok) => ok,
             Err(e) => {
                 // Nothing may outlive a failed preflight; record-failure releases it too, but
                 // it may never run (its own task can fail).
@@ -46,9 +73,24 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 return Err(e);
             }
         };
+        for (wave, _) in plan.waves.iter().zip(&per_wave) {
+            let points = readiness
+                .points
+                .iter()
+                .filter(|p| p.wave_index == wave.index)
+                .map(history_point)
+                .collect();
+            self.history
+                .record_launch_points(&execution.id, wave.index, points)
+                .await?;
+        }
         let server_count =
             u32::try_from(per_wave.iter().map(Vec::len).sum::<usize>()).unwrap_or(u32::MAX);
         let wave_count = u32::try_from(plan.waves.len()).unwrap_or(u32::MAX);
+        let worst_rpo_seconds = readiness.worst_rpo_seconds();
+        for w in &readiness.warnings {
+            warn!(plan = %plan.name, "{w}");
+        }
         self.history
             .create_execution(ExecutionRecord {
                 execution_id: execution.id.clone(),
@@ -64,9 +106,28 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 server_count,
                 wave_statuses: BTreeMap::new(),
                 terminate_job_ids: None,
+                terminate_drill_instances: plan.terminate_drill_instances,
+                point_in_time: point_in_time.clone(),
+                worst_rpo_seconds,
+                warnings: readiness.warnings.clone(),
+                preempted_by: None,
             })
             .await?;
-        info!(plan = %plan.name, mode = exec_input.mode.as_str(), waves = wave_count, servers = server_count, "preflight passed");
+        info!(plan = %plan.name, mode = exec_input.mode.as_str(), waves = wave_count, servers = server_count,
+              point_in_time = point_in_time.as_deref().unwrap_or("latest"), worst_rpo_seconds, warnings = readiness.warnings.len(),
+              "preflight passed");
+        let mut warnings: Vec<String> = readiness
+            .warnings
+            .iter()
+            .take(MAX_WARNINGS_IN_STATE)
+            .cloned()
+            .collect();
+        if readiness.warnings.len() > MAX_WARNINGS_IN_STATE {
+            warnings.push(format!(
+                "... and {} more warnings (the history has every one)",
+                readiness.warnings.len() - MAX_WARNINGS_IN_STATE
+            ));
+        }
         Ok(RunContext {
             execution_id: execution.id.clone(),
             execution_name: execution.name.clone(),
@@ -77,52 +138,210 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             terminate_drill_instances: plan.terminate_drill_instances,
             wave_count,
             server_count,
+            point_in_time,
+            worst_rpo_seconds,
+            warnings,
         })
     }
 
-    /// Every DRS job this execution made, found by the execution tag it put on them (DRS has no
-    /// Resolves every wave against DRS and checks it; every problem is named at once.
-    async fn check_plan_servers(&self, plan: &PlanSpec) -> Result<Vec<Vec<String>>, TaskError> {
+    /// Resolves every wave against DRS, finds each server's snapshot and judges the plan;
+    /// every problem is named at once.
+    async fn check_plan(
+        &self,
+        mode: Mode,
+        input: &PreflightInput,
+        point_in_time: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(Vec<Vec<String>>, Readiness), TaskError> {
+        let plan = &input.plan;
         let servers = self.drs.describe_source_servers().await?;
-        let jobs = self.drs.describe_jobs(JobFilter::default()).await?;
-        let (per_wave, problems) = preflight_problems(plan, &servers, &jobs, &self.limits);
+        // Every problem is named at once: the servers that did resolve are judged too.
+        let (per_wave, mut problems) = resolve_plan(plan, &servers);
+        let active_jobs: Vec<_> = self
+            .drs
+            .describe_jobs(JobFilter {
+                job_ids: vec![],
+                from_date: Some(format_time(now - ACTIVE_JOB_LOOKBACK)),
+            })
+            .await?
+            .into_iter()
+            .filter(|j| j.status.is_active())
+            .collect();
+        let ids: Vec<&String> = per_wave.iter().flatten().collect();
+        let snapshots = self.snapshots_of(&ids, point_in_time).await?;
+        let readiness = check_readiness(&ReadinessInput {
+            mode,
+            plan,
+            per_wave: &per_wave,
+            servers: &servers,
+            snapshots: &snapshots,
+            active_jobs: &active_jobs,
+            point_in_time,
+            now,
+            limits: &self.limits,
+        });
+        problems.extend(readiness.problems.iter().cloned());
         if problems.is_empty() {
-            Ok(per_wave)
+            Ok((per_wave, readiness))
         } else {
             Err(TaskError::PreflightFailed(problems))
         }
     }
 
+    /// Each server's latest recovery snapshot at or before `point_in_time` (or its latest),
+    /// a few lookups at a time.
+    pub(super) async fn snapshots_of(
+        &self,
+        ids: &[&String],
+        point_in_time: Option<&str>,
+    ) -> Result<BTreeMap<String, Option<RecoverySnapshot>>, TaskError> {
+        let mut out = BTreeMap::new();
+        for batch in ids.chunks(SNAPSHOT_LOOKUPS_AT_ONCE) {
+            let found = futures::future::join_all(
+                batch
+                    .iter()
+                    .map(|id| self.drs.latest_recovery_snapshot(id, point_in_time)),
+            )
+            .await;
+            for (id, snapshot) in batch.iter().zip(found) {
+                out.insert((*id).clone(), snapshot?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The plan's run lock. A lock held by an execution that is no longer RUNNING (stopped,
-    /// failed or timed out before its finish step) is taken over.
-    async fn take_lock(&self, plan: &str, execution_id: &str, now: &str) -> Result<(), TaskError> {
-        let holder = match self.history.acquire_lock(plan, execution_id, now).await? {
+    /// failed or timed out before its finish step) is taken over; a RECOVERY preempts a
+    /// running DRILL.
+    async fn take_lock(
+        &self,
+        plan: &str,
+        execution_id: &str,
+        mode: Mode,
+        now: &str,
+    ) -> Result<(), TaskError> {
+        let (holder, holder_mode) = match self
+            .history
+            .acquire_lock(plan, execution_id, mode, now)
+            .await?
+        {
             LockOutcome::Acquired => return Ok(()),
-            LockOutcome::HeldBy(holder) if holder == execution_id => return Ok(()),
-            LockOutcome::HeldBy(holder) => holder,
+            LockOutcome::HeldBy { holder, .. } if holder == execution_id => return Ok(()),
+            LockOutcome::HeldBy { holder, mode } => (holder, mode),
         };
-        match self.executions.execution_status(&holder).await? {
-            Some(status) if status == "RUNNING" => Err(TaskError::PlanAlreadyRunning(format!(
-                "plan '{plan}' is already running in execution {holder}: wait for it to end, or stop it, then start again"
-            ))),
-            status => {
-                let status = status.unwrap_or_else(|| "gone".to_string());
-                if self
-                    .history
-                    .take_over_lock(plan, execution_id, &holder, now)
-                    .await?
-                {
-                    warn!(plan, previous_holder = %holder, previous_status = %status, "took over a run lock left by an execution that is no longer running");
-                    Ok(())
-                } else {
-                    Err(TaskError::transient(
-                        "DynamoDB (run lock)",
-                        format!(
-                            "the lock of plan '{plan}' changed hands while taking it over from {holder}"
-                        ),
-                    ))
+        let status = self
+            .executions
+            .execution(&holder)
+            .await?
+            .map_or_else(|| "gone".to_string(), |e| e.status);
+        if status == "RUNNING" {
+            match (mode, holder_mode) {
+                (Mode::Recovery, Mode::Drill) => {
+                    self.preempt_drill(plan, &holder, execution_id).await?;
+                }
+                _ => {
+                    return Err(TaskError::PlanAlreadyRunning(format!(
+                        "plan '{plan}' is already running in execution {holder} (a {}): wait for it to end, or stop it, then start again",
+                        holder_mode.as_str()
+                    )));
                 }
             }
         }
+        if self
+            .history
+            .take_over_lock(plan, execution_id, mode, &holder, now)
+            .await?
+        {
+            warn!(plan, previous_holder = %holder, previous_status = %status, "took over the run lock");
+            Ok(())
+        } else {
+            Err(TaskError::transient(
+                "DynamoDB (run lock)",
+                format!(
+                    "the lock of plan '{plan}' changed hands while taking it over from {holder}"
+                ),
+            ))
+        }
+    }
+
+    /// Stops a running drill of the plan so that a RECOVERY can run: StopExecution, the drill
+    /// recorded PREEMPTED, then (bounded) its launch jobs waited for and its recovery
+    /// instances terminated, so that no source server is ever in two active jobs.
+    async fn preempt_drill(
+        &self,
+        plan: &str,
+        drill: &str,
+        recovery: &str,
+    ) -> Result<(), TaskError> {
+        warn!(
+            plan,
+            drill, recovery, "a RECOVERY preempts the running DRILL of the plan"
+        );
+        let cause = format!(
+            "preempted by the RECOVERY {recovery} of plan '{plan}': its drill instances are terminated"
+        );
+        self.executions
+            .stop_execution(drill, ErrorName::Preempted.as_str(), &cause)
+            .await?;
+        let record = self.history.get_execution(drill).await?;
+        let started_at = record
+            .as_ref()
+            .map(|r| r.started_at.clone())
+            .unwrap_or_else(|| format_time(self.now() - ACTIVE_JOB_LOOKBACK));
+        self.history
+            .close_execution(ExecutionClose {
+                execution_id: drill.to_string(),
+                execution_name: drill.rsplit(':').next().unwrap_or(drill).to_string(),
+                plan_name: plan.to_string(),
+                mode: Some(Mode::Drill),
+                started_at: started_at.clone(),
+                status: ExecutionStatus::Preempted,
+                ended_at: format_time(self.now()),
+                error: Some(ErrorName::Preempted.as_str().to_string()),
+                cause: Some(cause),
+                wave_statuses: record.map(|r| r.wave_statuses).unwrap_or_default(),
+                preempted_by: Some(recovery.to_string()),
+            })
+            .await?;
+        let deadline = tokio::time::Instant::now() + self.preempt_wait;
+        loop {
+            let jobs = self.jobs_of(drill, &started_at, self.now()).await?;
+            let active: Vec<String> = jobs
+                .iter()
+                .filter(|j| j.status.is_active() && j.job_type.as_deref() != Some("TERMINATE"))
+                .map(|j| j.id.clone())
+                .collect();
+            if active.is_empty() {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(TaskError::transient(
+                    "DRS DescribeJobs (preempted drill)",
+                    format!(
+                        "the preempted drill {drill} still has launch jobs running ({}) after {} s; the recovery retries",
+                        active.join(", "),
+                        self.preempt_wait.as_secs()
+                    ),
+                ));
+            }
+            info!(drill, jobs = ?active, "waiting for the preempted drill's launch jobs to end");
+            tokio::time::sleep(self.preempt_poll).await;
+        }
+        let terminate = self
+            .terminate_instances_of(drill, &started_at, Vec::new())
+            .await?;
+        info!(drill, terminate_jobs = ?terminate, "the preempted drill's instances are being terminated");
+        Ok(())
+    }
+}
+
+fn history_point(p: &LaunchPoint) -> ServerLaunchPoint {
+    ServerLaunchPoint {
+        server_id: p.server_id.clone(),
+        required: p.required,
+        snapshot_id: p.snapshot.as_ref().map(|s| s.id.clone()),
+        snapshot_taken_at: p.snapshot.as_ref().map(|s| s.taken_at.clone()),
+        rpo_seconds: p.age_seconds,
+        replication: p.replication.clone(),
     }
 }

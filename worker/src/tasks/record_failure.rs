@@ -68,6 +68,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 ended_at: format_time(self.now()),
                 error: Some(error.clone()),
                 cause: Some(cause.clone()),
+                preempted_by: None,
                 wave_statuses: wave_statuses(&waves),
             })
             .await?;

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use drs_waves_contract::*;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::Handlers;
 use crate::drs::*;
@@ -99,6 +99,10 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             info!(jobs = ?existing.iter().map(|j| &j.id).collect::<Vec<_>>(), "found jobs an earlier attempt launched (tags)");
         }
 
+        let (remaining, snapshot_ids, points) = self
+            .launch_sources(run, wave, &servers, &remaining, now)
+            .await?;
+
         let mut job_ids: Vec<String> = existing.iter().map(|j| j.id.clone()).collect();
         let first_new_chunk = existing.iter().map(chunk_of).max().unwrap_or(0) + 1;
         let new_chunks = chunk_servers(&remaining, self.limits.max_servers_per_job);
@@ -113,6 +117,10 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             let job = self
                 .drs
                 .start_recovery(StartRecoveryRequest {
+                    snapshot_ids: chunk
+                        .iter()
+                        .filter_map(|id| Some((id.clone(), snapshot_ids.get(id)?.clone())))
+                        .collect(),
                     source_server_ids: chunk,
                     is_drill,
                     tags,
@@ -169,6 +177,11 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 ));
             }
         }
+        if !points.is_empty() {
+            self.history
+                .record_launch_points(&run.execution_id, wave.index, points)
+                .await?;
+        }
         self.faults.hit(FaultPoint::ExitAfterHistoryWrite)?;
         Ok(WaveState {
             wave: wave.name.clone(),
@@ -186,5 +199,98 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             servers: counts,
             reason: String::new(),
         })
+    }
+
+    /// What the servers still to launch launch from, and whether they may launch now. Each
+    /// launches from its latest recovery snapshot at or before the run's point in time (or its
+    /// latest), looked up now: a snapshot chosen at preflight may have aged out since. A
+    /// required server without one stops the wave; an optional one is left out. A DRILL also
+    /// stops when a required server's replication is no longer healthy: the source site went
+    /// down after preflight, and a drill is a readiness test (a RECOVERY preempts the drill).
+    async fn launch_sources(
+        &self,
+        run: &RunContext,
+        wave: &WaveSpec,
+        servers: &[SourceServer],
+        ids: &[String],
+        now: time::OffsetDateTime,
+    ) -> Result<
+        (
+            Vec<String>,
+            BTreeMap<String, String>,
+            Vec<ServerLaunchPoint>,
+        ),
+        TaskError,
+    > {
+        let by_id: BTreeMap<&str, &SourceServer> =
+            servers.iter().map(|s| (s.id.as_str(), s)).collect();
+        let optional: BTreeSet<&str> = wave.optional.iter().map(String::as_str).collect();
+        if run.mode == Mode::Drill {
+            let lost: Vec<String> = ids
+                .iter()
+                .filter(|id| !optional.contains(id.as_str()))
+                .filter_map(|id| by_id.get(id.as_str()))
+                .filter(|s| !s.replicating())
+                .map(|s| format!("{} is {}", s.label(), s.replication_summary()))
+                .collect();
+            if !lost.is_empty() {
+                return Err(TaskError::ReplicationLost(format!(
+                    "wave '{}' of this DRILL was not launched: replication of required source servers stopped after preflight \
+                     ({}). A drill is a readiness test and stops here; if the source site is down, start a RECOVERY of plan '{}': \
+                     it launches from the recovery snapshots and stops this drill",
+                    wave.name,
+                    lost.join("; "),
+                    run.plan_name
+                )));
+            }
+        }
+        let refs: Vec<&String> = ids.iter().collect();
+        let snapshots = self
+            .snapshots_of(&refs, run.point_in_time.as_deref())
+            .await?;
+        let at = run
+            .point_in_time
+            .as_deref()
+            .map(|t| format!(" at or before {t}"))
+            .unwrap_or_default();
+        let mut launch = Vec::new();
+        let mut snapshot_ids = BTreeMap::new();
+        let mut points = Vec::new();
+        let mut missing = Vec::new();
+        for id in ids {
+            let required = !optional.contains(id.as_str());
+            let server = by_id.get(id.as_str());
+            let snapshot = snapshots.get(id).cloned().flatten();
+            match &snapshot {
+                Some(snap) => {
+                    snapshot_ids.insert(id.clone(), snap.id.clone());
+                    launch.push(id.clone());
+                }
+                None if required => missing.push(server.map_or_else(|| id.clone(), |s| s.label())),
+                None => {
+                    warn!(wave = %wave.name, server = %id, "optional server has no recovery snapshot{at}: not launched")
+                }
+            }
+            points.push(ServerLaunchPoint {
+                server_id: id.clone(),
+                required,
+                snapshot_id: snapshot.as_ref().map(|s| s.id.clone()),
+                rpo_seconds: snapshot
+                    .as_ref()
+                    .and_then(|s| parse_time(&s.taken_at))
+                    .map(|t| seconds_between(t, now)),
+                snapshot_taken_at: snapshot.map(|s| s.taken_at),
+                replication: server
+                    .map_or_else(|| "unknown".to_string(), |s| s.replication_summary()),
+            });
+        }
+        if !missing.is_empty() {
+            return Err(TaskError::PreflightFailed(vec![format!(
+                "wave '{}': required source servers have no recovery snapshot{at} at launch time: {}",
+                wave.name,
+                missing.join(", ")
+            )]));
+        }
+        Ok((launch, snapshot_ids, points))
     }
 }

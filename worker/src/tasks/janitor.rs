@@ -1,0 +1,150 @@
+//! The janitor: finds executions that ended outside the machine's own path (StopExecution from
+//! the console, the machine's TimeoutSeconds, a record-failure that itself failed) while their
+//! history still says RUNNING. Nothing inside the machine runs after such an end, so the worker
+//! tidies up: the drill's instances terminated (when its plan terminates them), the run marked
+//! ABORTED, TIMED_OUT or FAILED with its end time, and the plan's lock released.
+//!
+//! Any worker may run it; a conditional write (a lease on the execution record) makes one
+//! worker at a time tidy an execution, and a crashed janitor's lease simply expires.
+
+use drs_waves_contract::{ExecutionStatus, Mode};
+use tracing::{info, warn};
+
+use super::Handlers;
+use crate::drs::Drs;
+use crate::error::TaskError;
+use crate::history::{ExecutionClose, ExecutionRecord, History};
+use crate::rules::format_time;
+use crate::sfn::ExecutionLookup;
+
+/// RUNNING records looked at per round (newest first).
+const RUNNING_PER_ROUND: usize = 100;
+
+/// How long a janitor's claim on an execution lasts.
+const LEASE: time::Duration = time::Duration::minutes(5);
+
+/// What one round did to one execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tidied {
+    pub execution_id: String,
+    pub status: ExecutionStatus,
+    pub terminate_job_ids: Vec<String>,
+}
+
+/// The history status of an execution that Step Functions reports ended (None: still running).
+fn ended_status(sfn_status: Option<&str>) -> Option<ExecutionStatus> {
+    match sfn_status {
+        Some("RUNNING") => None,
+        Some("TIMED_OUT") => Some(ExecutionStatus::TimedOut),
+        Some("FAILED") => Some(ExecutionStatus::Failed),
+        Some("SUCCEEDED") => Some(ExecutionStatus::Succeeded),
+        // ABORTED, PENDING_REDRIVE, or an execution Step Functions no longer knows.
+        _ => Some(ExecutionStatus::Aborted),
+    }
+}
+
+impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+    /// One round: every RUNNING history record whose execution has ended is tidied up. An
+    /// execution whose clean-up cannot finish yet (its launch jobs still run) is left for the
+    /// next round. Errors on one execution do not stop the round.
+    pub async fn tidy_ended_executions(&self, worker: &str) -> Result<Vec<Tidied>, TaskError> {
+        let mut done = Vec::new();
+        for record in self.history.running_executions(RUNNING_PER_ROUND).await? {
+            match self.tidy(worker, &record).await {
+                Ok(Some(t)) => done.push(t),
+                Ok(None) => {}
+                Err(e) => {
+                    warn!(execution = %record.execution_id, error = %e, "janitor: could not tidy up an ended execution; next round retries");
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    async fn tidy(
+        &self,
+        worker: &str,
+        record: &ExecutionRecord,
+    ) -> Result<Option<Tidied>, TaskError> {
+        let id = &record.execution_id;
+        let info = self.executions.execution(id).await?;
+        let Some(status) = ended_status(info.as_ref().map(|i| i.status.as_str())) else {
+            return Ok(None);
+        };
+        let now = self.now();
+        if !self
+            .history
+            .claim_for_janitor(id, worker, &format_time(now), &format_time(now + LEASE))
+            .await?
+        {
+            return Ok(None);
+        }
+        let mut terminate_job_ids = Vec::new();
+        if record.mode == Some(Mode::Drill) && record.terminate_drill_instances {
+            let launching: Vec<String> = self
+                .jobs_of(id, &record.started_at, now)
+                .await?
+                .into_iter()
+                .filter(|j| j.status.is_active() && j.job_type.as_deref() != Some("TERMINATE"))
+                .map(|j| j.id)
+                .collect();
+            if !launching.is_empty() {
+                info!(execution = %id, jobs = ?launching, "janitor: the ended drill's launch jobs still run; cleaning up next round");
+                return Ok(None);
+            }
+            terminate_job_ids = self
+                .terminate_instances_of(id, &record.started_at, Vec::new())
+                .await?;
+        }
+        let ended_at = info
+            .and_then(|i| i.stopped_at)
+            .unwrap_or_else(|| format_time(now));
+        self.history
+            .close_execution(ExecutionClose {
+                execution_id: id.clone(),
+                execution_name: record.execution_name.clone(),
+                plan_name: record.plan_name.clone(),
+                mode: record.mode,
+                started_at: record.started_at.clone(),
+                status,
+                ended_at,
+                error: Some(format!("States.{}", status.as_str())),
+                cause: Some(format!(
+                    "the execution ended outside the state machine's own path (Step Functions status {}); \
+                     the worker's janitor recorded it",
+                    status.as_str()
+                )),
+                wave_statuses: record.wave_statuses.clone(),
+                preempted_by: None,
+            })
+            .await?;
+        let released = self.history.release_lock(&record.plan_name, id).await?;
+        warn!(execution = %id, plan = %record.plan_name, status = status.as_str(), lock_released = released,
+              terminate_jobs = ?terminate_job_ids, "janitor: recorded an execution that ended outside the state machine");
+        Ok(Some(Tidied {
+            execution_id: id.clone(),
+            status,
+            terminate_job_ids,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_functions_statuses_map_to_history_statuses() {
+        assert_eq!(ended_status(Some("RUNNING")), None);
+        assert_eq!(
+            ended_status(Some("ABORTED")),
+            Some(ExecutionStatus::Aborted)
+        );
+        assert_eq!(
+            ended_status(Some("TIMED_OUT")),
+            Some(ExecutionStatus::TimedOut)
+        );
+        assert_eq!(ended_status(Some("FAILED")), Some(ExecutionStatus::Failed));
+        assert_eq!(ended_status(None), Some(ExecutionStatus::Aborted));
+    }
+}
