@@ -808,11 +808,10 @@ impl History for DynamoHistory {
         &self,
         execution_id: &str,
     ) -> Result<Option<ExecutionRecord>, TaskError> {
-        Ok(self
-            .get(execution_pk(execution_id), EXECUTION_SK)
+        self.get(execution_pk(execution_id), EXECUTION_SK)
             .await?
             .map(|i| execution_of(&i))
-            .transpose()?)
+            .transpose()
     }
 
     async fn close_execution(&self, c: ExecutionClose) -> Result<(), TaskError> {
@@ -874,11 +873,10 @@ impl History for DynamoHistory {
         execution_id: &str,
         index: u32,
     ) -> Result<Option<WaveRecord>, TaskError> {
-        Ok(self
-            .get(execution_pk(execution_id), &wave_sk(index))
+        self.get(execution_pk(execution_id), &wave_sk(index))
             .await?
             .map(|i| wave_of(&i))
-            .transpose()?)
+            .transpose()
     }
 
     async fn record_wave_launch(&self, w: WaveRecord) -> Result<LaunchWrite, TaskError> {
@@ -893,6 +891,7 @@ impl History for DynamoHistory {
             .set("jobIdsKey", s(&key))
             .set("checks", n(w.checks))
             .set("counts", counts_av(&w.servers))
+            .set("reason", s(&w.reason))
             .set_if_not_exists("waveStartedAt", s(&w.started_at));
         u.condition("attribute_not_exists(#ws) OR #ws <> :launching OR #key = :key")
             .name("#ws", "waveStatus")
@@ -1088,8 +1087,7 @@ impl History for DynamoHistory {
     }
 
     async fn list_jobs(&self, execution_id: &str) -> Result<Vec<JobRecord>, TaskError> {
-        Ok(self
-            .query_execution(execution_id)
+        self.query_execution(execution_id)
             .await?
             .iter()
             .filter(|i| {
@@ -1098,7 +1096,7 @@ impl History for DynamoHistory {
                     .is_some_and(|sk| sk.contains("#JOB#"))
             })
             .map(job_of)
-            .collect::<Result<_, _>>()?)
+            .collect()
     }
 }
 

@@ -311,6 +311,12 @@ impl FakeDrs {
         self.add_snapshot(id, Self::DEFAULT_SNAPSHOT_TIME);
     }
 
+    pub fn set_hostname(&self, id: &str, hostname: &str) {
+        for s in lock(&self.state).servers.iter_mut().filter(|s| s.id == id) {
+            s.hostname = Some(hostname.to_string());
+        }
+    }
+
     /// Adds a recovery snapshot taken at `taken_at` (RFC 3339); returns its ID.
     pub fn add_snapshot(&self, server: &str, taken_at: &str) -> String {
         let mut state = lock(&self.state);
@@ -466,8 +472,7 @@ impl Drs for FakeDrs {
             .get(source_server_id)
             .into_iter()
             .flatten()
-            .filter(|s| limit.is_none_or(|l| parse_time(&s.taken_at).is_some_and(|t| t <= l)))
-            .next_back()
+            .rfind(|s| limit.is_none_or(|l| parse_time(&s.taken_at).is_some_and(|t| t <= l)))
             .cloned())
     }
 

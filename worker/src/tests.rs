@@ -1700,3 +1700,22 @@ async fn only_one_janitor_at_a_time_tidies_an_execution() {
             .expect("expired")
     );
 }
+
+#[tokio::test]
+async fn fake_drs_passes_the_drs_conformance_suite() {
+    let drs = FakeDrs::new();
+    for s in crate::conformance::drs::fixture() {
+        let tags: Vec<(&str, &str)> = s
+            .tags
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        drs.add_server_in_state(&s.id, &tags, &s.replication_state);
+        drs.set_hostname(&s.id, &s.hostname);
+        drs.clear_snapshots(&s.id);
+        for t in &s.snapshots {
+            drs.add_snapshot(&s.id, &crate::rules::format_time(*t));
+        }
+    }
+    crate::conformance::drs::run_all(&drs).await;
+}

@@ -363,7 +363,7 @@ async fn a_completed_job_with_a_failed_required_server_fails_and_only_optional_f
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_start_does_not_launch_twice_even_when_its_history_write_was_lost() {
-    let stack = Stack::start(servers(2, 0.2), FaultConfig::default()).await;
+    let stack = Stack::start(servers(3, 0.2), FaultConfig::default()).await;
 
     // An ordinary retry: the history answers.
     let w1 = wave(1, "one", &[sid(1)], &[]);
@@ -425,22 +425,81 @@ async fn a_retried_start_does_not_launch_twice_even_when_its_history_write_was_l
         found.job_ids
     );
 
-    // Died after the history write, before answering: the history has it.
+    // Died after the history write, before answering (a wave not launched yet, so the fault
+    // point is reached): the job is recorded, and the retry returns it without launching.
+    let w3 = wave(3, "three", &[sid(3)], &[]);
     let faulty = stack.handlers_with(Faults::armed(
         FaultPoint::ExitAfterHistoryWrite,
         FaultAction::Fail,
     ));
-    stack
-        .history
-        .get_wave(&stack.execution.id, 2)
-        .await
-        .expect("get");
-    let again = faulty.start_wave(stack.start_input(w2)).await;
+    let died = faulty.start_wave(stack.start_input(w3.clone())).await;
     assert!(
-        again.is_ok(),
-        "the recorded jobs are returned before reaching the fault point: {again:?}"
+        matches!(&died, Err(e) if e.to_string().contains("exit-after-history-write")),
+        "the fault point is reached after the write: {died:?}"
     );
-    assert_eq!(stack.start_recovery_calls(), 2);
+    assert_eq!(stack.start_recovery_calls(), 3, "wave three launched once");
+    let recorded = stack
+        .history
+        .get_wave(&stack.execution.id, 3)
+        .await
+        .expect("get")
+        .expect("recorded before the fault point");
+    let wave_three_jobs: Vec<String> = stack
+        .sim
+        .jobs()
+        .into_iter()
+        .filter(|j| j.tags.get(job_tags::WAVE).map(String::as_str) == Some("three"))
+        .map(|j| j.job_id)
+        .collect();
+    assert_eq!(recorded.job_ids, wave_three_jobs);
+    let retried = stack
+        .handlers()
+        .start_wave(stack.start_input(w3))
+        .await
+        .expect("retry after the fault");
+    assert_eq!(
+        retried.job_ids, wave_three_jobs,
+        "the recorded job is returned"
+    );
+    assert_eq!(stack.start_recovery_calls(), 3, "not launched again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamo_history_passes_the_history_conformance_suite() {
+    let moto = Moto::start()
+        .await
+        .expect("moto starts (run scripts/bootstrap.sh if the venv is missing)");
+    let ddb = dynamodb_client(&moto.endpoint()).await;
+    let table = unique_name("conformance");
+    create_table(&ddb, &table).await.expect("create table");
+    drs_worker::conformance::history::run_all(&DynamoHistory::new(ddb, table), "dynamo").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_drs_over_drs_sim_passes_the_drs_conformance_suite() {
+    use drs_worker::conformance::drs as suite;
+    let specs: Vec<ServerSpec> = suite::fixture()
+        .into_iter()
+        .map(|s| {
+            let mut spec = ServerSpec::new(&s.id, 0.2)
+                .with_hostname(&s.hostname)
+                .with_replication_state(&s.replication_state)
+                .with_snapshots(if s.snapshots.is_empty() {
+                    drs_sim::SnapshotSpec::None
+                } else {
+                    drs_sim::SnapshotSpec::at(&s.snapshots)
+                });
+            for (k, v) in &s.tags {
+                spec = spec.with_tag(k, v);
+            }
+            spec
+        })
+        .collect();
+    let sim = Simulator::start(SimConfig::with_servers(specs))
+        .await
+        .expect("drs-sim starts");
+    let drs = SdkDrs::new(drs_client(&sim.endpoint()).await);
+    suite::run_all(&drs).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

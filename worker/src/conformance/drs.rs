@@ -1,1 +1,230 @@
-//! placeholder
+//! The behaviour of the [`Drs`] seam, written once. `FakeDrs` runs it in the unit tests and
+//! `SdkDrs` over drs-sim (the real aws-sdk-drs client on the real wire protocol) in
+//! `tests/against_services.rs`. Both are given [`fixture`]'s servers first.
+
+use std::collections::BTreeMap;
+
+use drs_waves_contract::ErrorName;
+use time::OffsetDateTime;
+
+use crate::drs::{Drs, JobFilter, JobStatus, StartRecoveryRequest};
+use crate::rules::{format_time, parse_time};
+
+/// One source server of the suite's fixture.
+pub struct FixtureServer {
+    pub id: String,
+    pub hostname: String,
+    pub tags: BTreeMap<String, String>,
+    pub replication_state: String,
+    /// When its recovery snapshots were taken, oldest first.
+    pub snapshots: Vec<OffsetDateTime>,
+}
+
+const HEALTHY: &str = "s-c0f00000000000001";
+const DOWN: &str = "s-c0f00000000000002";
+const SYNCING: &str = "s-c0f00000000000003";
+
+fn minutes_ago(m: i64) -> OffsetDateTime {
+    // Whole seconds: both sides write RFC 3339 with or without fractions.
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(0).unwrap_or(now) - time::Duration::minutes(m)
+}
+
+/// A healthy server with three snapshots, one whose source site is down (DISCONNECTED) with
+/// two older ones, and one still in INITIAL_SYNC without any.
+pub fn fixture() -> Vec<FixtureServer> {
+    let tags = |tier: &str| {
+        BTreeMap::from([
+            ("App".to_string(), "conformance".to_string()),
+            ("Tier".to_string(), tier.to_string()),
+        ])
+    };
+    vec![
+        FixtureServer {
+            id: HEALTHY.to_string(),
+            hostname: "conf-db".into(),
+            tags: tags("db"),
+            replication_state: "CONTINUOUS".into(),
+            snapshots: vec![minutes_ago(60), minutes_ago(30), minutes_ago(10)],
+        },
+        FixtureServer {
+            id: DOWN.to_string(),
+            hostname: "conf-app".into(),
+            tags: tags("app"),
+            replication_state: "DISCONNECTED".into(),
+            snapshots: vec![minutes_ago(120), minutes_ago(90)],
+        },
+        FixtureServer {
+            id: SYNCING.to_string(),
+            hostname: "conf-web".into(),
+            tags: tags("web"),
+            replication_state: "INITIAL_SYNC".into(),
+            snapshots: vec![],
+        },
+    ]
+}
+
+/// Runs every check of the suite on `drs`, which holds [`fixture`]'s servers and no jobs.
+pub async fn run_all(drs: &impl Drs) {
+    source_servers_carry_tags_state_and_hostname(drs).await;
+    snapshots_are_found_latest_first_within_the_point_in_time(drs).await;
+    a_launch_is_a_tagged_job_that_describe_jobs_returns(drs).await;
+}
+
+pub async fn source_servers_carry_tags_state_and_hostname(drs: &impl Drs) {
+    let servers = drs.describe_source_servers().await.expect("servers");
+    for want in fixture() {
+        let got = servers
+            .iter()
+            .find(|s| s.id == want.id)
+            .unwrap_or_else(|| panic!("{} is listed", want.id));
+        assert_eq!(got.tags, want.tags, "{}", want.id);
+        assert_eq!(
+            got.replication_state.as_deref(),
+            Some(want.replication_state.as_str())
+        );
+        assert_eq!(got.hostname.as_deref(), Some(want.hostname.as_str()));
+        let down = want.replication_state == "DISCONNECTED";
+        assert_eq!(
+            got.replication_error.as_deref(),
+            down.then_some("AGENT_NOT_SEEN"),
+            "a server whose agent is gone says so: {}",
+            want.id
+        );
+        assert_eq!(got.replicating(), want.replication_state == "CONTINUOUS");
+    }
+}
+
+/// When the snapshot `latest_recovery_snapshot` finds was taken.
+async fn taken(drs: &impl Drs, id: &str, at: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
+    let at = at.map(format_time);
+    drs.latest_recovery_snapshot(id, at.as_deref())
+        .await
+        .expect("snapshots")
+        .map(|s| {
+            assert_eq!(s.source_server_id, id);
+            assert!(s.id.starts_with("pit-"), "{}", s.id);
+            parse_time(&s.taken_at).expect("a time")
+        })
+}
+
+pub async fn snapshots_are_found_latest_first_within_the_point_in_time(drs: &impl Drs) {
+    let servers = fixture();
+    let (healthy, down, syncing) = (&servers[0], &servers[1], &servers[2]);
+    assert_eq!(
+        taken(drs, &healthy.id, None).await,
+        Some(healthy.snapshots[2]),
+        "the latest"
+    );
+    assert_eq!(
+        taken(drs, &healthy.id, Some(minutes_ago(45))).await,
+        Some(healthy.snapshots[0]),
+        "the latest at or before the point in time"
+    );
+    assert_eq!(
+        taken(drs, &healthy.id, Some(healthy.snapshots[1])).await,
+        Some(healthy.snapshots[1]),
+        "at counts"
+    );
+    assert_eq!(taken(drs, &healthy.id, Some(minutes_ago(180))).await, None);
+    assert_eq!(
+        taken(drs, &down.id, None).await,
+        Some(down.snapshots[1]),
+        "a server whose site is down still has its snapshots"
+    );
+    assert_eq!(taken(drs, &syncing.id, None).await, None);
+    assert!(
+        drs.latest_recovery_snapshot("s-99999999999999999", None)
+            .await
+            .is_err(),
+        "an unknown server is an error"
+    );
+}
+
+pub async fn a_launch_is_a_tagged_job_that_describe_jobs_returns(drs: &impl Drs) {
+    let servers = fixture();
+    let (healthy, down) = (&servers[0], &servers[1]);
+    let other_snapshot = drs
+        .latest_recovery_snapshot(&down.id, None)
+        .await
+        .expect("lookup")
+        .expect("a snapshot");
+    let refused = drs
+        .start_recovery(StartRecoveryRequest {
+            source_server_ids: vec![healthy.id.clone()],
+            snapshot_ids: BTreeMap::from([(healthy.id.clone(), other_snapshot.id.clone())]),
+            is_drill: true,
+            tags: BTreeMap::new(),
+        })
+        .await
+        .expect_err("another server's snapshot is refused");
+    assert_eq!(refused.name(), ErrorName::Internal, "{refused}");
+
+    let before = minutes_ago(1);
+    let snapshot = drs
+        .latest_recovery_snapshot(&down.id, Some(&format_time(minutes_ago(100))))
+        .await
+        .expect("lookup")
+        .expect("the older snapshot");
+    let tags = BTreeMap::from([("drs-waves:execution".to_string(), "conformance".to_string())]);
+    let job = drs
+        .start_recovery(StartRecoveryRequest {
+            source_server_ids: vec![healthy.id.clone(), down.id.clone()],
+            snapshot_ids: BTreeMap::from([(down.id.clone(), snapshot.id)]),
+            is_drill: true,
+            tags: tags.clone(),
+        })
+        .await
+        .expect("launch");
+    assert!(job.id.starts_with("drsjob-"), "{}", job.id);
+    assert_eq!(job.job_type.as_deref(), Some("LAUNCH"));
+    assert_eq!(job.tags, tags);
+    assert!(job.status.is_active(), "{:?}", job.status);
+
+    let again = drs
+        .start_recovery(StartRecoveryRequest {
+            source_server_ids: vec![healthy.id.clone()],
+            snapshot_ids: BTreeMap::new(),
+            is_drill: true,
+            tags: BTreeMap::new(),
+        })
+        .await
+        .expect_err("a server already in an active job is refused");
+    assert_eq!(again.name(), ErrorName::Internal, "{again}");
+
+    let by_id = drs
+        .describe_jobs(JobFilter {
+            job_ids: vec![job.id.clone()],
+            from_date: None,
+        })
+        .await
+        .expect("by id");
+    assert_eq!(by_id.len(), 1);
+    assert_eq!(by_id[0].id, job.id);
+    assert_eq!(by_id[0].tags, tags);
+    assert!(matches!(
+        by_id[0].status,
+        JobStatus::Pending | JobStatus::Started | JobStatus::Completed
+    ));
+    let since_before = drs
+        .describe_jobs(JobFilter {
+            job_ids: vec![],
+            from_date: Some(format_time(before)),
+        })
+        .await
+        .expect("since");
+    assert!(since_before.iter().any(|j| j.id == job.id));
+    let since_after = drs
+        .describe_jobs(JobFilter {
+            job_ids: vec![],
+            from_date: Some(format_time(
+                OffsetDateTime::now_utc() + time::Duration::hours(1),
+            )),
+        })
+        .await
+        .expect("since later");
+    assert!(
+        !since_after.iter().any(|j| j.id == job.id),
+        "fromDate bounds the jobs by creation time"
+    );
+}

@@ -2,4 +2,5 @@
 //! functions, and run against the fake and the real adapter alike (the fakes in the unit tests,
 //! the SDK adapters over moto and drs-sim in `tests/against_services.rs`).
 
+pub mod drs;
 pub mod history;
