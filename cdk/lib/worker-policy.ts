@@ -24,7 +24,8 @@
  * - What the worker calls (worker/src: drs.rs, sfn.rs, history.rs): GetActivityTask,
  *   SendTask*, DescribeExecution, StopExecution (a recovery preempts a drill of its plan);
  *   DescribeSourceServers, DescribeRecoverySnapshots (a recovery from a point in time),
- *   DescribeJobs, StartRecovery, TerminateRecoveryInstances; GetItem, PutItem, UpdateItem,
+ *   DescribeJobs, DescribeJobLogItems (a failed server's reason), StartRecovery,
+ *   DescribeRecoveryInstances (which of a drill's instances still exist), TerminateRecoveryInstances; GetItem, PutItem, UpdateItem,
  *   DeleteItem, Query (no transactions); PutObject on the report bucket when one is configured. Nothing else is
  *   granted: a new call needs its statement here (the first drill after deploying shows a
  *   missing one as AccessDenied in the worker log).
@@ -100,7 +101,9 @@ export const WORKER_WILDCARD_REASONS: Readonly<Record<string, string>> = {
   DrsRecoverySnapshots:
     'drs:DescribeRecoverySnapshots takes a source server, and a wave\'s servers are resolved at run time: any source server of this account and region (read-only), to launch each from its snapshot at a point in time.',
   DrsDescribe:
-    'drs:DescribeJobs, DescribeSourceServers and ListTagsForResource (a dependent action of StartRecovery) have no resource type in the Service Authorization Reference, so IAM accepts only "*"; all are read-only.',
+    'drs:DescribeJobs, DescribeSourceServers, DescribeRecoveryInstances and ListTagsForResource (a dependent action of StartRecovery) have no resource type in the Service Authorization Reference, so IAM accepts only "*"; all are read-only.',
+  DrsJobLog:
+    'drs:DescribeJobLogItems takes a job ARN, and job IDs exist only once StartRecovery has run, so the grant is every job in this account and region (read-only: the reason a server failed to launch).',
   DrsStartRecovery:
     'The source servers of a wave are resolved at run time (by tag against DescribeSourceServers), so any source server of this account and region; the call is allowed only with the execution job tag on the request.',
   DrsCreateRecoveryInstance:
@@ -186,8 +189,13 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
     // --- DRS --------------------------------------------------------------------------------
     new iam.PolicyStatement({
       sid: 'DrsDescribe',
-      actions: ['drs:DescribeJobs', 'drs:DescribeSourceServers', 'drs:ListTagsForResource'],
+      actions: ['drs:DescribeJobs', 'drs:DescribeSourceServers', 'drs:DescribeRecoveryInstances', 'drs:ListTagsForResource'],
       resources: ['*'],
+    }),
+    new iam.PolicyStatement({
+      sid: 'DrsJobLog',
+      actions: ['drs:DescribeJobLogItems'],
+      resources: [drs('job')],
     }),
     new iam.PolicyStatement({
       sid: 'DrsRecoverySnapshots',

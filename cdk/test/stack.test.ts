@@ -299,11 +299,12 @@ describe('stack (fixture plans alpha and beta)', () => {
   it('worker: the DRS actions it needs, scoped by resource type; StartRecovery only with the execution job tag', () => {
     const statements = statementsOfRole(s.template, workerTaskRoleId(s.template));
     const drs = allowed(statements).filter((a) => a.action.startsWith('drs:'));
-    // Only what the worker calls (and StartRecovery's dependent actions): no job log items, no
-    // recovery instance descriptions.
+    // Only what the worker calls (worker/src/drs.rs) and StartRecovery's dependent actions.
     assert.deepEqual([...new Set(drs.map((a) => a.action))].sort(), [
       'drs:createrecoveryinstancefordrs',
+      'drs:describejoblogitems',
       'drs:describejobs',
+      'drs:describerecoveryinstances',
       'drs:describerecoverysnapshots',
       'drs:describesourceservers',
       'drs:listtagsforresource',
@@ -320,6 +321,7 @@ describe('stack (fixture plans alpha and beta)', () => {
     assert.deepEqual(one('drs:startrecovery').Condition, { Null: { [`aws:RequestTag/${contract.jobTags.execution}`]: 'false' } });
     assert.deepEqual(asArray(one('drs:terminaterecoveryinstances').Resource), ['arn:aws:drs:eu-west-1:111122223333:recovery-instance/*']);
     assert.deepEqual(asArray(one('drs:describerecoverysnapshots').Resource), ['arn:aws:drs:eu-west-1:111122223333:source-server/*']);
+    assert.deepEqual(asArray(one('drs:describejoblogitems').Resource), ['arn:aws:drs:eu-west-1:111122223333:job/*']);
     assert.deepEqual(one('drs:tagresource').Condition, { StringEquals: { 'drs:CreateAction': ['StartRecovery', 'CreateRecoveryInstanceForDrs'] } });
   });
 
