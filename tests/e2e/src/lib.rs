@@ -389,6 +389,41 @@ impl Deployment {
         Ok(items)
     }
 
+    /// The run lock of a plan (the `LOCK#<plan>` item) as JSON, or None when no execution
+    /// holds it. A consistent read: a lock released a moment ago is gone.
+    pub async fn lock(&self, plan: &str) -> Result<Option<Value>> {
+        let got = self
+            .dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .key(
+                history::PARTITION_KEY,
+                AttributeValue::S(drs_worker::history::lock_pk(plan)),
+            )
+            .key(
+                history::SORT_KEY,
+                AttributeValue::S(drs_worker::history::LOCK_SK.to_owned()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .context("reading the run lock")?;
+        Ok(got.item().map(item_to_json))
+    }
+
+    /// StopExecution, as the console or an operator's CLI does it.
+    pub async fn stop_execution(&self, execution_arn: &str, cause: &str) -> Result<()> {
+        self.sfn
+            .stop_execution()
+            .execution_arn(execution_arn)
+            .error("Operator.Stopped")
+            .cause(cause)
+            .send()
+            .await
+            .context("StopExecution")?;
+        Ok(())
+    }
+
     /// Stops the worker and the simulator.
     pub async fn shutdown(mut self) {
         if let Some(mut w) = self.worker.take() {

@@ -3,6 +3,9 @@
 //! deployment (activities, table, simulator, worker), so the tests run side by side.
 //!
 //! Timings: the simulated launches take seconds; every wait polls with a deadline.
+//!
+//! `disaster_day`: the day the source site is down (issue #11): RECOVERY from recovery
+//! snapshots, point in time, an outage mid-drill, a RECOVERY preempting a DRILL, the janitor.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -14,6 +17,8 @@ use drs_sim::{FaultConfig, FaultSpec, FixtureSource, JobSnapshot, ServerSpec, Si
 use drs_test_harness::{eventually, repo_root};
 use drs_waves_contract::job_tags;
 use serde_json::{Value, json};
+
+mod disaster_day;
 
 /// Generous: LocalStack hands out activity tasks about once a second, and a 2-core machine
 /// runs several of these executions at once.
