@@ -475,6 +475,41 @@ pub struct WaveSummary {
     pub servers: ServerCounts,
 }
 
+/// Where a drill's clean-up (terminating its recovery instances) stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CleanupStatus {
+    /// A recovery, or a plan that keeps its drill instances.
+    #[default]
+    NotNeeded,
+    /// Every instance the drill launched is terminated or being terminated.
+    Done,
+    /// It could not finish (the cause is recorded); the worker's janitor retries it, and the
+    /// CleanupPending metric alarms.
+    Pending,
+}
+
+impl CleanupStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CleanupStatus::NotNeeded => "NOT_NEEDED",
+            CleanupStatus::Done => "DONE",
+            CleanupStatus::Pending => "PENDING",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CleanupStatus> {
+        [
+            CleanupStatus::NotNeeded,
+            CleanupStatus::Done,
+            CleanupStatus::Pending,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
 /// Output of the finish task, at [`paths::RESULT`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -484,6 +519,13 @@ pub struct FinishOutput {
     pub waves: Vec<WaveSummary>,
     /// TERMINATE jobs started to clean up a drill's instances.
     pub terminate_job_ids: Vec<String>,
+    /// Where the drill's clean-up stands; a PENDING clean-up does not fail a drill whose waves
+    /// succeeded.
+    #[serde(default)]
+    pub cleanup: CleanupStatus,
+    /// Why the clean-up is PENDING; empty otherwise.
+    #[serde(default)]
+    pub cleanup_error: String,
 }
 
 /// What a Catch writes at [`paths::ERROR`] (Step Functions' own shape).
@@ -517,6 +559,10 @@ pub struct RecordFailureOutput {
     pub error: String,
     pub cause: String,
     pub terminate_job_ids: Vec<String>,
+    #[serde(default)]
+    pub cleanup: CleanupStatus,
+    #[serde(default)]
+    pub cleanup_error: String,
 }
 
 /// Where each task's result lives in the execution state (JSONPath).

@@ -1,5 +1,5 @@
-//! The statuses the history keeps for an execution, shared by the worker (which writes them),
-//! the operator CLI (which reads them) and the CDK app's alarms (through contract.json).
+//! The statuses the history keeps for an execution: the worker writes them, and whatever
+//! reads the history (the end-to-end tests, operator tools) reads them with the same names.
 
 use serde::{Deserialize, Serialize};
 

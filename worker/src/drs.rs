@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use aws_sdk_drs::types::{
-    DescribeJobsRequestFilters, DescribeRecoverySnapshotsRequestFilters, RecoverySnapshotsOrder,
+    DescribeJobsRequestFilters, DescribeRecoveryInstancesRequestFilters,
+    DescribeRecoverySnapshotsRequestFilters, RecoverySnapshotsOrder,
     StartRecoveryRequestSourceServer,
 };
 
@@ -203,15 +204,38 @@ pub trait Drs: Send + Sync + 'static {
         source_server_id: &str,
         at_or_before: Option<&str>,
     ) -> impl Future<Output = Result<Option<RecoverySnapshot>, TaskError>> + Send;
-    /// Has no client token: a second call launches a second job.
+    /// Has no client token: a second call launches a second job. Sent once (no SDK retry): an
+    /// ambiguous failure is resolved by looking up the tagged jobs.
     fn start_recovery(
         &self,
         request: StartRecoveryRequest,
     ) -> impl Future<Output = Result<Job, TaskError>> + Send;
+    /// Sent once (no SDK retry): an ambiguous failure is resolved by the caller.
     fn terminate_recovery_instances(
         &self,
         recovery_instance_ids: Vec<String>,
     ) -> impl Future<Output = Result<Job, TaskError>> + Send;
+    /// The recovery instances that still exist among `ids` (a terminated one disappears).
+    fn existing_recovery_instances(
+        &self,
+        ids: Vec<String>,
+    ) -> impl Future<Output = Result<Vec<String>, TaskError>> + Send;
+    /// Why servers of a job failed, from its log (DescribeJobLogItems): each LAUNCH_FAILED (or
+    /// another `*_FAIL`/`*_FAILED` event) with its source server and `rawError`.
+    fn job_failures(
+        &self,
+        job_id: &str,
+    ) -> impl Future<Output = Result<Vec<ServerFailure>, TaskError>> + Send;
+}
+
+/// One failure in a job's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerFailure {
+    pub source_server_id: String,
+    /// The log event (LAUNCH_FAILED, CONVERSION_FAIL, ...).
+    pub event: String,
+    /// DRS's `rawError`, or the event name when it gave none.
+    pub reason: String,
 }
 
 /// [`Drs`] over aws-sdk-drs.
@@ -376,12 +400,93 @@ impl Drs for SdkDrs {
             .set_source_servers(Some(servers))
             .is_drill(request.is_drill)
             .set_tags(Some(request.tags.into_iter().collect()))
+            .customize()
+            .config_override(send_once())
             .send()
             .await
             .map_err(|e| from_sdk("DRS StartRecovery", &e))?;
         resp.job()
             .map(job_of)
             .ok_or_else(|| TaskError::Internal("DRS StartRecovery answered without a job".into()))
+    }
+
+    async fn existing_recovery_instances(
+        &self,
+        ids: Vec<String>,
+    ) -> Result<Vec<String>, TaskError> {
+        let mut out = Vec::new();
+        for batch in ids.chunks(MAX_INSTANCE_IDS_PER_CALL) {
+            let mut next: Option<String> = None;
+            loop {
+                let resp = self
+                    .client
+                    .describe_recovery_instances()
+                    .filters(
+                        DescribeRecoveryInstancesRequestFilters::builder()
+                            .set_recovery_instance_ids(Some(batch.to_vec()))
+                            .build(),
+                    )
+                    .max_results(200)
+                    .set_next_token(next.take())
+                    .send()
+                    .await
+                    .map_err(|e| from_sdk("DRS DescribeRecoveryInstances", &e))?;
+                out.extend(
+                    resp.items()
+                        .iter()
+                        .filter_map(|i| i.recovery_instance_id().map(str::to_string)),
+                );
+                match resp.next_token() {
+                    Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                    _ => break,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn job_failures(&self, job_id: &str) -> Result<Vec<ServerFailure>, TaskError> {
+        let mut out = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let resp = self
+                .client
+                .describe_job_log_items()
+                .job_id(job_id)
+                .max_results(1000)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| from_sdk("DRS DescribeJobLogItems", &e))?;
+            for item in resp.items() {
+                let event = item
+                    .event()
+                    .map(|e| e.as_str().to_string())
+                    .unwrap_or_default();
+                if !(event.ends_with("_FAIL") || event.ends_with("_FAILED")) {
+                    continue;
+                }
+                let data = item.event_data();
+                let Some(server) = data
+                    .and_then(|d| d.source_server_id())
+                    .filter(|s| !s.is_empty())
+                else {
+                    continue;
+                };
+                out.push(ServerFailure {
+                    source_server_id: server.to_string(),
+                    reason: data
+                        .and_then(|d| d.raw_error())
+                        .filter(|r| !r.is_empty())
+                        .map_or_else(|| event.clone(), str::to_string),
+                    event,
+                });
+            }
+            match resp.next_token() {
+                Some(t) if !t.is_empty() => next = Some(t.to_string()),
+                _ => return Ok(out),
+            }
+        }
     }
 
     async fn terminate_recovery_instances(
@@ -392,6 +497,8 @@ impl Drs for SdkDrs {
             .client
             .terminate_recovery_instances()
             .set_recovery_instance_ids(Some(recovery_instance_ids))
+            .customize()
+            .config_override(send_once())
             .send()
             .await
             .map_err(|e| from_sdk("DRS TerminateRecoveryInstances", &e))?;
@@ -400,6 +507,17 @@ impl Drs for SdkDrs {
         })
     }
 }
+
+/// The SDK's automatic retry resends a call whose answer was lost; for a call that creates
+/// something in DRS (StartRecovery, TerminateRecoveryInstances) that is a second job, or a
+/// ConflictException while the first job runs untracked. These calls are sent once.
+fn send_once() -> aws_sdk_drs::config::Builder {
+    aws_sdk_drs::config::Builder::default()
+        .retry_config(aws_sdk_drs::config::retry::RetryConfig::disabled())
+}
+
+/// DescribeRecoveryInstances accepts at most this many IDs in `filters.recoveryInstanceIDs`.
+const MAX_INSTANCE_IDS_PER_CALL: usize = 200;
 
 fn job_of(j: &aws_sdk_drs::types::Job) -> Job {
     Job {

@@ -59,6 +59,38 @@ impl TaskError {
         }
     }
 
+    /// The same error (same name) with `context` added to what it says.
+    pub fn with_context(self, context: &str) -> TaskError {
+        let add = |s: String| format!("{s}; {context}");
+        match self {
+            TaskError::InvalidInput(s) => TaskError::InvalidInput(add(s)),
+            TaskError::RecoveryNotConfirmed(s) => TaskError::RecoveryNotConfirmed(add(s)),
+            TaskError::PreflightFailed(mut v) => {
+                v.push(context.to_string());
+                TaskError::PreflightFailed(v)
+            }
+            TaskError::PlanAlreadyRunning(s) => TaskError::PlanAlreadyRunning(add(s)),
+            TaskError::ReplicationLost(s) => TaskError::ReplicationLost(add(s)),
+            TaskError::QuotaExceeded { call, detail } => TaskError::QuotaExceeded {
+                call,
+                detail: add(detail),
+            },
+            TaskError::Throttled { call, detail } => TaskError::Throttled {
+                call,
+                detail: add(detail),
+            },
+            TaskError::Transient { call, detail } => TaskError::Transient {
+                call,
+                detail: add(detail),
+            },
+            TaskError::AccessDenied { call, detail } => TaskError::AccessDenied {
+                call,
+                detail: add(detail),
+            },
+            TaskError::Internal(s) => TaskError::Internal(add(s)),
+        }
+    }
+
     pub fn retryable(&self) -> bool {
         self.name().retryable()
     }

@@ -6,14 +6,16 @@
 //!
 //! | pk | sk | item |
 //! |---|---|---|
-//! | `EXEC#<execution ARN>` | `EXECUTION` | plan, mode, `executionStatus` (RUNNING, SUCCEEDED, SUCCEEDED_WITH_FAILURES, FAILED, ABORTED, TIMED_OUT, PREEMPTED), `startedAt`, `endedAt`, `error`, `cause`, `planName`, `waveStatuses`, `terminateJobIds`, `terminateDrillInstances`, `pointInTime`, `worstRpoSeconds`, `warnings`, `warningCount`, `preemptedBy`, `janitorWorker`, `janitorLeaseUntil` |
-//! | `EXEC#<execution ARN>` | `WAVE#0001` | `waveName`, `waveStatus`, `jobIds`, `waveStartedAt`, `waveEndedAt`, `checks`, `counts`, `reason` |
+//! | `EXEC#<execution ARN>` | `EXECUTION` | plan, mode, `executionStatus` (RUNNING, SUCCEEDED, SUCCEEDED_WITH_FAILURES, FAILED, ABORTED, TIMED_OUT, PREEMPTED), `startedAt`, `endedAt`, `error`, `cause`, `planName`, `waveStatuses`, `terminateJobIds`, `terminatingInstances`, `cleanup` (NOT_NEEDED, DONE, PENDING), `cleanupError`, `terminateDrillInstances`, `pointInTime`, `worstRpoSeconds`, `warnings`, `warningCount`, `preemptedBy`, `janitorWorker`, `janitorLeaseUntil` |
+//! | `EXEC#<execution ARN>` | `WAVE#0001` | `waveName`, `waveStatus`, `jobIds`, `waveStartedAt`, `waveEndedAt`, `checks`, `counts`, `reason`, `chunks` (per chunk number: `servers`, `jobId` once DRS answered; planned before the first StartRecovery) |
 //! | `EXEC#<execution ARN>` | `WAVE#0001#SERVERS` | `servers` (per source server: `snapshotID`, `snapshotTakenAt`, `rpoSeconds`, `replication`, `required`): preflight's launch points, then the ones the launch used |
-//! | `EXEC#<execution ARN>` | `WAVE#0001#JOB#<jobID>` | `jobStatus`, `servers` (per source server: `launchStatus`, `recoveryInstanceID`, `required`) |
+//! | `EXEC#<execution ARN>` | `WAVE#0001#JOB#<jobID>` | `jobStatus`, `servers` (per source server: `launchStatus`, `recoveryInstanceID`, `required`, `failureReason` from the job log) |
+//! | `CLEANUP` | `PENDING#<execution ARN>` | `executionId`: a drill whose clean-up is PENDING, retried by the janitor until DONE |
 //! | `LOCK#<plan>` | `LOCK` | `holder` (execution ARN), `mode` (DRILL or RECOVERY: a RECOVERY preempts a DRILL), `acquiredAt` |
 //!
-//! No item grows with the size of the plan past what one DRS job holds (at most 200 servers),
-//! so none nears DynamoDB's 400 KB item limit. Only the EXECUTION item carries `executionStatus`,
+//! No item grows with the size of the plan past one wave: a JOB item holds one DRS job (at most
+//! 200 servers), a SERVERS item and a WAVE item's chunks hold one wave (at most the servers in
+//! active jobs, 500), about 150 bytes a server, so none nears DynamoDB's 400 KB item limit. Only the EXECUTION item carries `executionStatus`,
 //! `planName` and `startedAt`, so only executions appear in the two indexes.
 //!
 //! # Access patterns
@@ -38,13 +40,15 @@ use drs_waves_contract::history::{
     PARTITION_KEY, PLAN_INDEX, PLAN_INDEX_PARTITION_KEY, PLAN_INDEX_SORT_KEY, SORT_KEY,
     STATUS_INDEX, STATUS_INDEX_PARTITION_KEY, STATUS_INDEX_SORT_KEY,
 };
-use drs_waves_contract::{ExecutionStatus, Mode, ServerCounts, WaveStatus};
+use drs_waves_contract::{CleanupStatus, ExecutionStatus, Mode, ServerCounts, WaveStatus};
 
 use crate::drs::{JobStatus, LaunchStatus};
 use crate::error::{TaskError, from_sdk};
 
 pub const EXECUTION_SK: &str = "EXECUTION";
 pub const LOCK_SK: &str = "LOCK";
+/// Partition of the pending clean-ups (`PENDING#<execution ARN>`), which the janitor retries.
+pub const CLEANUP_PK: &str = "CLEANUP";
 
 pub fn execution_pk(execution_id: &str) -> String {
     format!("EXEC#{execution_id}")
@@ -82,8 +86,14 @@ pub struct ExecutionRecord {
     pub wave_count: u32,
     pub server_count: u32,
     pub wave_statuses: BTreeMap<String, WaveStatus>,
-    /// Set once the drill clean-up ran, so a retried finish does not terminate twice.
-    pub terminate_job_ids: Option<Vec<String>>,
+    /// TERMINATE jobs of the drill's clean-up, each recorded as it was sent.
+    pub terminate_job_ids: Vec<String>,
+    /// The recovery instances those jobs terminate (a retried clean-up skips them).
+    pub terminating_instances: Vec<String>,
+    /// Where the clean-up stands (None before the end of the execution).
+    pub cleanup: Option<CleanupStatus>,
+    /// Why the clean-up is PENDING.
+    pub cleanup_error: Option<String>,
     /// Whether the plan terminates a drill's instances at the end (the janitor cleans up after
     /// a drill that was stopped by following it).
     pub terminate_drill_instances: bool,
@@ -133,6 +143,25 @@ pub struct WaveRecord {
     pub checks: u32,
     pub servers: ServerCounts,
     pub reason: String,
+    /// The wave's jobs as planned before the first StartRecovery: each chunk's servers, and its
+    /// job ID once DRS answered. A retried start launches only the chunks without a job.
+    pub chunks: Vec<WaveChunk>,
+}
+
+/// One StartRecovery of a wave (a wave larger than the per-job limit has several).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaveChunk {
+    /// 1-based; the job's `drs-waves:chunk` tag.
+    pub number: u32,
+    pub servers: Vec<String>,
+    pub job_id: Option<String>,
+}
+
+impl WaveRecord {
+    /// Every server the wave launches, from its chunks.
+    pub fn planned_servers(&self) -> Vec<String> {
+        self.chunks.iter().flat_map(|c| c.servers.clone()).collect()
+    }
 }
 
 /// One server's line in a JOB item.
@@ -141,6 +170,8 @@ pub struct ServerRecord {
     pub launch_status: LaunchStatus,
     pub recovery_instance_id: Option<String>,
     pub required: bool,
+    /// Why it failed, from the job's log (DescribeJobLogItems), when it did.
+    pub failure_reason: Option<String>,
 }
 
 /// A JOB item: one DRS job of a wave, per-server detail.
@@ -162,6 +193,15 @@ pub enum LockOutcome {
     HeldBy { holder: String, mode: Mode },
 }
 
+/// What the janitor claims an execution for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JanitorWork {
+    /// Recording a RUNNING execution that ended outside the machine.
+    EndedRun,
+    /// Retrying a clean-up left PENDING.
+    PendingCleanup,
+}
+
 /// One server's launch point in the history (the wave's SERVERS item): the snapshot preflight
 /// found, then the one the launch used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,12 +217,11 @@ pub struct ServerLaunchPoint {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LaunchWrite {
+pub enum ChunkWrite {
+    /// Recorded now, or already recorded with the same job (a retry).
     Written,
-    /// The wave is already LAUNCHING with these other job IDs (a concurrent attempt won).
-    Conflict {
-        recorded: Vec<String>,
-    },
+    /// The chunk already has another job (a concurrent attempt won).
+    Conflict { recorded: String },
 }
 
 /// The history operations the tasks need. [`DynamoHistory`] is the real one;
@@ -222,12 +261,13 @@ pub trait History: Send + Sync + 'static {
         &self,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<ExecutionRecord>, TaskError>> + Send;
-    /// Takes the janitor's lease on a RUNNING execution until `until` (RFC 3339): true when
-    /// this worker may tidy it up now, false when another worker holds an unexpired lease or
-    /// the execution is no longer RUNNING in the history.
+    /// Takes the janitor's lease on an execution until `until` (RFC 3339): true when this
+    /// worker may do `work` now, false when another worker holds an unexpired lease or the
+    /// execution no longer needs it (not RUNNING, or its clean-up not PENDING).
     fn claim_for_janitor(
         &self,
         execution_id: &str,
+        work: JanitorWork,
         worker: &str,
         now: &str,
         until: &str,
@@ -251,22 +291,48 @@ pub trait History: Send + Sync + 'static {
         &self,
         close: ExecutionClose,
     ) -> impl Future<Output = Result<(), TaskError>> + Send;
-    fn record_terminate_jobs(
+    /// Records one TERMINATE job of the clean-up and the instances it terminates, as soon as
+    /// DRS answered (an execution record must exist).
+    fn record_terminate_job(
         &self,
         execution_id: &str,
-        job_ids: Vec<String>,
+        job_id: &str,
+        instances: Vec<String>,
     ) -> impl Future<Output = Result<(), TaskError>> + Send;
+    /// Sets where the clean-up stands; a PENDING one is listed by [`History::pending_cleanups`]
+    /// until it is DONE.
+    fn set_cleanup(
+        &self,
+        execution_id: &str,
+        status: CleanupStatus,
+        error: Option<String>,
+    ) -> impl Future<Output = Result<(), TaskError>> + Send;
+    /// Executions whose clean-up is PENDING (oldest first), at most `limit`.
+    fn pending_cleanups(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<String>, TaskError>> + Send;
     fn get_wave(
         &self,
         execution_id: &str,
         index: u32,
     ) -> impl Future<Output = Result<Option<WaveRecord>, TaskError>> + Send;
-    /// Moves the wave to LAUNCHING with its job IDs, in one conditional write: refused when the
-    /// wave is already LAUNCHING with other job IDs.
-    fn record_wave_launch(
+    /// Creates the wave's record, LAUNCHING with its planned chunks and no job yet, unless an
+    /// earlier attempt did: returns the record as stored (the earlier plan wins, so a retry
+    /// launches exactly the chunks that are missing).
+    fn plan_wave(
         &self,
         wave: WaveRecord,
-    ) -> impl Future<Output = Result<LaunchWrite, TaskError>> + Send;
+    ) -> impl Future<Output = Result<WaveRecord, TaskError>> + Send;
+    /// Records a chunk's job ID (and appends it to the wave's job IDs) before the next chunk
+    /// is sent.
+    fn record_chunk_job(
+        &self,
+        execution_id: &str,
+        wave_index: u32,
+        chunk: u32,
+        job_id: &str,
+    ) -> impl Future<Output = Result<ChunkWrite, TaskError>> + Send;
     /// Writes a check: each job's per-server detail, then the wave's status and counts.
     fn record_wave_check(
         &self,
@@ -472,7 +538,16 @@ fn execution_of(item: &Item) -> Result<ExecutionRecord, TaskError> {
         wave_count: f.n("waveCount")?,
         server_count: f.n("serverCount")?,
         wave_statuses,
-        terminate_job_ids: f.opt_list_s("terminateJobIds")?,
+        terminate_job_ids: f.opt_list_s("terminateJobIds")?.unwrap_or_default(),
+        terminating_instances: f.opt_list_s("terminatingInstances")?.unwrap_or_default(),
+        cleanup: f
+            .opt_s("cleanup")?
+            .map(|c| {
+                CleanupStatus::parse(&c)
+                    .ok_or_else(|| f.bad("cleanup", &format!("has an unknown value {c:?}")))
+            })
+            .transpose()?,
+        cleanup_error: f.opt_s("cleanupError")?,
         terminate_drill_instances: f.bool("terminateDrillInstances")?,
         point_in_time: f.opt_s("pointInTime")?,
         worst_rpo_seconds: f.opt_u64("worstRpoSeconds")?,
@@ -494,7 +569,46 @@ fn wave_of(item: &Item) -> Result<WaveRecord, TaskError> {
         checks: f.n("checks")?,
         servers: counts_of(&f, "counts")?,
         reason: f.s("reason")?,
+        chunks: chunks_of(&f)?,
     })
+}
+
+fn chunks_of(f: &Fields<'_>) -> Result<Vec<WaveChunk>, TaskError> {
+    let mut chunks = f
+        .map("chunks")?
+        .iter()
+        .map(|(k, v)| {
+            let number: u32 = k
+                .parse()
+                .map_err(|_| f.bad("chunks", &format!("has a key {k:?} that is not a number")))?;
+            let m = v
+                .as_m()
+                .map_err(|_| f.bad("chunks", &format!("has a non-map chunk {k}")))?;
+            let cf = Fields::nested(m, format!("{} (chunks.{k})", f.what));
+            Ok(WaveChunk {
+                number,
+                servers: cf.list_s("servers")?,
+                job_id: cf.opt_s("jobId")?,
+            })
+        })
+        .collect::<Result<Vec<_>, TaskError>>()?;
+    chunks.sort_by_key(|c| c.number);
+    Ok(chunks)
+}
+
+fn chunks_av(chunks: &[WaveChunk]) -> AttributeValue {
+    AttributeValue::M(
+        chunks
+            .iter()
+            .map(|c| {
+                let mut m = HashMap::from([("servers".to_string(), list_s(&c.servers))]);
+                if let Some(job) = &c.job_id {
+                    m.insert("jobId".to_string(), s(job));
+                }
+                (c.number.to_string(), AttributeValue::M(m))
+            })
+            .collect(),
+    )
 }
 
 fn job_of(item: &Item) -> Result<JobRecord, TaskError> {
@@ -513,6 +627,7 @@ fn job_of(item: &Item) -> Result<JobRecord, TaskError> {
                     launch_status: LaunchStatus::parse(&sf.s("launchStatus")?),
                     recovery_instance_id: sf.opt_s("recoveryInstanceID")?,
                     required: sf.bool("required")?,
+                    failure_reason: sf.opt_s("failureReason")?,
                 },
             ))
         })
@@ -546,6 +661,23 @@ impl Update {
         self
     }
 
+    /// SET of a nested path whose `#name` placeholders the caller gives with [`Update::name`].
+    fn set_path(&mut self, path: &str, v: AttributeValue) -> &mut Self {
+        let i = self.sets.len();
+        self.sets.push(format!("{path} = :v{i}"));
+        self.values.insert(format!(":v{i}"), v);
+        self
+    }
+
+    /// Appends the items of the list `v` to the list `attr`.
+    fn append(&mut self, attr: &str, v: AttributeValue) -> &mut Self {
+        let i = self.sets.len();
+        self.sets.push(format!("#a{i} = list_append(#a{i}, :v{i})"));
+        self.names.insert(format!("#a{i}"), attr.to_string());
+        self.values.insert(format!(":v{i}"), v);
+        self
+    }
+
     fn set_if_not_exists(&mut self, attr: &str, v: AttributeValue) -> &mut Self {
         let i = self.sets.len();
         self.sets
@@ -569,6 +701,13 @@ impl Update {
 
     fn value(&mut self, placeholder: &str, v: AttributeValue) -> &mut Self {
         self.values.insert(placeholder.to_string(), v);
+        self
+    }
+
+    /// A SET clause written out, its placeholders given with [`Update::name`] and
+    /// [`Update::value`].
+    fn clause(&mut self, clause: &str) -> &mut Self {
+        self.sets.push(clause.to_string());
         self
     }
 
@@ -845,13 +984,20 @@ impl History for DynamoHistory {
             .map(|_| ())
     }
 
-    async fn record_terminate_jobs(
+    async fn record_terminate_job(
         &self,
         execution_id: &str,
-        job_ids: Vec<String>,
+        job_id: &str,
+        instances: Vec<String>,
     ) -> Result<(), TaskError> {
         let mut u = Update::default();
-        u.set("terminateJobIds", list_s(&job_ids));
+        u.clause("#jobs = list_append(if_not_exists(#jobs, :none), :job)")
+            .clause("#inst = list_append(if_not_exists(#inst, :none), :instances)")
+            .name("#jobs", "terminateJobIds")
+            .name("#inst", "terminatingInstances")
+            .value(":none", list_s(&[]))
+            .value(":job", list_s(&[job_id.to_string()]))
+            .value(":instances", list_s(&instances));
         // Never create a partial record: the clean-up of an execution that was never recorded
         // is a bug to report, not a record to invent.
         u.condition("attribute_exists(#pk)")
@@ -868,6 +1014,69 @@ impl History for DynamoHistory {
         }
     }
 
+    async fn set_cleanup(
+        &self,
+        execution_id: &str,
+        status: CleanupStatus,
+        error: Option<String>,
+    ) -> Result<(), TaskError> {
+        let mut u = Update::default();
+        u.set("cleanup", s(status.as_str()));
+        if let Some(e) = &error {
+            u.set("cleanupError", s(e));
+        }
+        u.condition("attribute_exists(#pk)")
+            .name("#pk", PARTITION_KEY);
+        if !self
+            .update(execution_pk(execution_id), EXECUTION_SK, u)
+            .await?
+        {
+            return Err(TaskError::Internal(format!(
+                "history: no execution record for {execution_id}"
+            )));
+        }
+        let key = Self::key(CLEANUP_PK.to_string(), &format!("PENDING#{execution_id}"));
+        if status == CleanupStatus::Pending {
+            let mut item = key;
+            item.insert("executionId".into(), s(execution_id));
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(|e| from_sdk("DynamoDB PutItem (pending clean-up)", &e))?;
+        } else {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .send()
+                .await
+                .map_err(|e| from_sdk("DynamoDB DeleteItem (pending clean-up)", &e))?;
+        }
+        Ok(())
+    }
+
+    async fn pending_cleanups(&self, limit: usize) -> Result<Vec<String>, TaskError> {
+        let resp = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_values(":pk", s(CLEANUP_PK))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DynamoDB Query (pending clean-ups)", &e))?;
+        resp.items()
+            .iter()
+            .map(|i| Fields::of(i).s("executionId"))
+            .collect()
+    }
+
     async fn get_wave(
         &self,
         execution_id: &str,
@@ -879,37 +1088,83 @@ impl History for DynamoHistory {
             .transpose()
     }
 
-    async fn record_wave_launch(&self, w: WaveRecord) -> Result<LaunchWrite, TaskError> {
-        let key = w.job_ids.join(",");
+    async fn plan_wave(&self, w: WaveRecord) -> Result<WaveRecord, TaskError> {
+        let mut item = Self::key(execution_pk(&w.execution_id), &wave_sk(w.index));
+        item.insert("itemType".into(), s("WAVE"));
+        item.insert("executionId".into(), s(&w.execution_id));
+        item.insert("waveIndex".into(), n(w.index));
+        item.insert("waveName".into(), s(&w.name));
+        item.insert("waveStatus".into(), s(WaveStatus::Launching.as_str()));
+        item.insert("jobIds".into(), list_s(&[]));
+        item.insert("checks".into(), n(0));
+        item.insert("counts".into(), counts_av(&w.servers));
+        item.insert("reason".into(), s(""));
+        item.insert("waveStartedAt".into(), s(&w.started_at));
+        item.insert("chunks".into(), chunks_av(&w.chunks));
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .send()
+            .await;
+        match put {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
+            Err(e) => return Err(from_sdk("DynamoDB PutItem (wave plan)", &e)),
+        }
+        self.get_wave(&w.execution_id, w.index)
+            .await?
+            .ok_or_else(|| {
+                TaskError::transient(
+                    "DynamoDB GetItem (wave plan)",
+                    "the wave's record is not readable yet",
+                )
+            })
+    }
+
+    async fn record_chunk_job(
+        &self,
+        execution_id: &str,
+        wave_index: u32,
+        chunk: u32,
+        job_id: &str,
+    ) -> Result<ChunkWrite, TaskError> {
         let mut u = Update::default();
-        u.set("itemType", s("WAVE"))
-            .set("executionId", s(&w.execution_id))
-            .set("waveIndex", n(w.index))
-            .set("waveName", s(&w.name))
-            .set("waveStatus", s(WaveStatus::Launching.as_str()))
-            .set("jobIds", list_s(&w.job_ids))
-            .set("jobIdsKey", s(&key))
-            .set("checks", n(w.checks))
-            .set("counts", counts_av(&w.servers))
-            .set("reason", s(&w.reason))
-            .set_if_not_exists("waveStartedAt", s(&w.started_at));
-        u.condition("attribute_not_exists(#ws) OR #ws <> :launching OR #key = :key")
-            .name("#ws", "waveStatus")
-            .name("#key", "jobIdsKey")
-            .value(":launching", s(WaveStatus::Launching.as_str()))
-            .value(":key", s(&key));
-        let written = self
-            .update(execution_pk(&w.execution_id), &wave_sk(w.index), u)
-            .await?;
-        if written {
-            return Ok(LaunchWrite::Written);
+        u.set_path("#chunks.#c.#job", s(job_id))
+            .name("#chunks", "chunks")
+            .name("#c", &chunk.to_string())
+            .name("#job", "jobId")
+            .append("jobIds", list_s(&[job_id.to_string()]));
+        u.condition("attribute_exists(#chunks.#c) AND attribute_not_exists(#chunks.#c.#job)");
+        if self
+            .update(execution_pk(execution_id), &wave_sk(wave_index), u)
+            .await?
+        {
+            return Ok(ChunkWrite::Written);
         }
         let recorded = self
-            .get_wave(&w.execution_id, w.index)
+            .get_wave(execution_id, wave_index)
             .await?
-            .map(|r| r.job_ids)
-            .unwrap_or_default();
-        Ok(LaunchWrite::Conflict { recorded })
+            .and_then(|w| w.chunks.into_iter().find(|c| c.number == chunk))
+            .ok_or_else(|| {
+                TaskError::Internal(format!(
+                    "history: wave {wave_index} of {execution_id} has no planned chunk {chunk}"
+                ))
+            })?
+            .job_id;
+        match recorded {
+            Some(id) if id == job_id => Ok(ChunkWrite::Written),
+            Some(id) => Ok(ChunkWrite::Conflict { recorded: id }),
+            None => Err(TaskError::transient(
+                "DynamoDB UpdateItem (chunk job)",
+                format!("chunk {chunk} of wave {wave_index} could not be recorded"),
+            )),
+        }
     }
 
     async fn record_wave_check(
@@ -938,6 +1193,9 @@ impl History for DynamoHistory {
                     ]);
                     if let Some(ri) = &r.recovery_instance_id {
                         m.insert("recoveryInstanceID".to_string(), s(ri));
+                    }
+                    if let Some(why) = &r.failure_reason {
+                        m.insert("failureReason".to_string(), s(why));
                     }
                     (id.clone(), AttributeValue::M(m))
                 })
@@ -1065,6 +1323,7 @@ impl History for DynamoHistory {
     async fn claim_for_janitor(
         &self,
         execution_id: &str,
+        work: JanitorWork,
         worker: &str,
         now: &str,
         until: &str,
@@ -1072,14 +1331,21 @@ impl History for DynamoHistory {
         let mut u = Update::default();
         u.set("janitorWorker", s(worker))
             .set("janitorLeaseUntil", s(until));
+        let (attr, wanted) = match work {
+            JanitorWork::EndedRun => (
+                STATUS_INDEX_PARTITION_KEY,
+                ExecutionStatus::Running.as_str(),
+            ),
+            JanitorWork::PendingCleanup => ("cleanup", CleanupStatus::Pending.as_str()),
+        };
         // RFC 3339 UTC strings of one format order as the times they name.
         u.condition(
-            "#st = :running AND (attribute_not_exists(#lease) OR #lease < :now OR #worker = :me)",
+            "#st = :wanted AND (attribute_not_exists(#lease) OR #lease < :now OR #worker = :me)",
         )
-        .name("#st", STATUS_INDEX_PARTITION_KEY)
+        .name("#st", attr)
         .name("#lease", "janitorLeaseUntil")
         .name("#worker", "janitorWorker")
-        .value(":running", s(ExecutionStatus::Running.as_str()))
+        .value(":wanted", s(wanted))
         .value(":now", s(now))
         .value(":me", s(worker));
         self.update(execution_pk(execution_id), EXECUTION_SK, u)

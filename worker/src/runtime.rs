@@ -144,9 +144,15 @@ pub async fn run<S: ActivityService, T: TaskHandler>(
         }
         let _ = in_flight_rx.wait_for(|n| *n == 0).await;
     };
-    let drained = tokio::time::timeout(grace, drain).await.is_ok();
+    let finished = tokio::time::timeout(grace, drain).await.is_ok();
+    let held = *shared.in_flight.borrow();
+    // Only long polls still open (GetActivityTask holds up to 60 s) and no task in hand: no
+    // work is cut short.
+    let drained = finished || held == 0;
+    if !finished && held == 0 {
+        info!("grace period over with only long polls open and no task held");
+    }
     if !drained {
-        let held = *shared.in_flight.borrow();
         warn!(
             held,
             "grace period over: failing held tasks as Transient so they are retried"

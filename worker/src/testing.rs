@@ -9,15 +9,15 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::drs::{
-    Drs, Job, JobFilter, JobServer, JobStatus, LaunchStatus, RecoverySnapshot, SourceServer,
-    StartRecoveryRequest,
+    Drs, Job, JobFilter, JobServer, JobStatus, LaunchStatus, RecoverySnapshot, ServerFailure,
+    SourceServer, StartRecoveryRequest,
 };
-use drs_waves_contract::{ExecutionStatus, Mode, WaveStatus};
+use drs_waves_contract::{CleanupStatus, ExecutionStatus, Mode, WaveStatus};
 
 use crate::error::TaskError;
 use crate::history::{
-    ExecutionClose, ExecutionRecord, History, JobRecord, LaunchWrite, LockOutcome,
-    ServerLaunchPoint, WaveRecord,
+    ChunkWrite, ExecutionClose, ExecutionRecord, History, JanitorWork, JobRecord, LockOutcome,
+    ServerLaunchPoint, WaveChunk, WaveRecord,
 };
 use crate::rules::{format_time, parse_time};
 use crate::sfn::{ActivityService, ActivityTask, Delivery, ExecutionInfo, ExecutionLookup};
@@ -268,6 +268,18 @@ struct DrsState {
     failures: HashMap<&'static str, VecDeque<TaskError>>,
     blank_job_ids: bool,
     next_job: u64,
+    /// Recovery instances terminated so far.
+    terminated: HashSet<String>,
+    /// Per operation: let one call through, then fail the next with this error.
+    pass_then_fail: HashMap<&'static str, TaskError>,
+    /// Operations whose next call fails with the parked error.
+    armed_after_pass: HashMap<&'static str, TaskError>,
+    /// Per server, the `rawError` of its LAUNCH_FAILED log item.
+    failure_reasons: HashMap<String, String>,
+    /// TerminateRecoveryInstances answers lost after DRS acted (the job exists).
+    lose_terminate_answers: VecDeque<TaskError>,
+    /// StartRecovery answers lost after DRS acted (the job exists).
+    lose_start_answers: VecDeque<TaskError>,
     /// The time new jobs are created at; the real clock when unset.
     now: Option<time::OffsetDateTime>,
 }
@@ -351,9 +363,44 @@ impl FakeDrs {
             .push_back(err);
     }
 
+    /// The next StartRecovery creates its job, then fails with `err` (an answer lost after DRS
+    /// acted).
+    pub fn lose_next_start_answer(&self, err: TaskError) {
+        lock(&self.state).lose_start_answers.push_back(err);
+    }
+
+    /// The next TerminateRecoveryInstances creates its job, then fails with `err`.
+    pub fn lose_next_terminate_answer(&self, err: TaskError) {
+        lock(&self.state).lose_terminate_answers.push_back(err);
+    }
+
+    /// The reason the job log gives when `server` fails to launch.
+    pub fn set_failure_reason(&self, server: &str, reason: &str) {
+        lock(&self.state)
+            .failure_reasons
+            .insert(server.to_string(), reason.to_string());
+    }
+
+    /// Recovery instances launched and not terminated.
+    fn existing(state: &DrsState) -> HashSet<&str> {
+        state
+            .jobs
+            .iter()
+            .filter(|j| j.job_type.as_deref() != Some("TERMINATE"))
+            .flat_map(|j| j.servers.iter())
+            .filter_map(|s| s.recovery_instance_id.as_deref())
+            .filter(|i| !state.terminated.contains(*i))
+            .collect()
+    }
+
     /// Jobs are created at `now` from here on (tests whose handlers run on a fixed clock).
     pub fn set_now(&self, now: time::OffsetDateTime) {
         lock(&self.state).now = Some(now);
+    }
+
+    /// The next `op` call succeeds, and the one after fails with `err`.
+    pub fn succeed_then_fail_next(&self, op: &'static str, err: TaskError) {
+        lock(&self.state).pass_then_fail.insert(op, err);
     }
 
     /// StartRecovery answers with an empty jobID (as the SDK does when the field is missing).
@@ -370,6 +417,13 @@ impl FakeDrs {
                     s.recovery_instance_id = instance.map(str::to_string);
                 }
             }
+        }
+    }
+
+    /// Removes a server from every job's participants (DRS listing a job without it).
+    pub fn drop_server_from_jobs(&self, server: &str) {
+        for job in &mut lock(&self.state).jobs {
+            job.servers.retain(|s| s.source_server_id != server);
         }
     }
 
@@ -396,14 +450,17 @@ impl FakeDrs {
     }
 
     fn injected(&self, op: &'static str) -> Result<(), TaskError> {
-        match lock(&self.state)
-            .failures
-            .get_mut(op)
-            .and_then(VecDeque::pop_front)
-        {
-            Some(e) => Err(e),
-            None => Ok(()),
+        let mut state = lock(&self.state);
+        if let Some(e) = state.failures.get_mut(op).and_then(VecDeque::pop_front) {
+            return Err(e);
         }
+        if let Some(e) = state.armed_after_pass.remove(op) {
+            return Err(e);
+        }
+        if let Some(e) = state.pass_then_fail.remove(op) {
+            state.armed_after_pass.insert(op, e);
+        }
+        Ok(())
     }
 
     fn new_job(
@@ -513,6 +570,9 @@ impl Drs for FakeDrs {
             .collect();
         let job = Self::new_job(&mut state, "LAUNCH", servers, request.tags);
         state.jobs.push(job.clone());
+        if let Some(err) = state.lose_start_answers.pop_front() {
+            return Err(err);
+        }
         if state.blank_job_ids {
             return Ok(Job {
                 id: String::new(),
@@ -525,10 +585,76 @@ impl Drs for FakeDrs {
     async fn terminate_recovery_instances(&self, ids: Vec<String>) -> Result<Job, TaskError> {
         self.injected("terminate_recovery_instances")?;
         let mut state = lock(&self.state);
-        state.terminate_calls.push(ids);
-        let job = Self::new_job(&mut state, "TERMINATE", vec![], BTreeMap::new());
+        // DRS refuses an instance that does not exist (any more), as a ValidationException.
+        let existing = Self::existing(&state);
+        if let Some(gone) = ids.iter().find(|id| !existing.contains(id.as_str())) {
+            return Err(TaskError::Internal(format!(
+                "DRS TerminateRecoveryInstances: ValidationException: recovery instance {gone} does not exist"
+            )));
+        }
+        state.terminate_calls.push(ids.clone());
+        state.terminated.extend(ids.iter().cloned());
+        let servers = state
+            .jobs
+            .iter()
+            .flat_map(|j| j.servers.iter())
+            .filter(|s| {
+                s.recovery_instance_id
+                    .as_ref()
+                    .is_some_and(|i| ids.contains(i))
+            })
+            .map(|s| JobServer {
+                source_server_id: s.source_server_id.clone(),
+                recovery_instance_id: s.recovery_instance_id.clone(),
+                launch_status: LaunchStatus::Pending,
+            })
+            .collect();
+        // Terminations end at once here (DRS takes a minute or so): a TERMINATE job is
+        // COMPLETED, its servers TERMINATED.
+        let mut job = Self::new_job(&mut state, "TERMINATE", servers, BTreeMap::new());
+        job.status = JobStatus::Completed;
+        for s in &mut job.servers {
+            s.launch_status = LaunchStatus::Terminated;
+        }
         state.jobs.push(job.clone());
+        if let Some(err) = state.lose_terminate_answers.pop_front() {
+            return Err(err);
+        }
         Ok(job)
+    }
+
+    async fn existing_recovery_instances(
+        &self,
+        ids: Vec<String>,
+    ) -> Result<Vec<String>, TaskError> {
+        self.injected("existing_recovery_instances")?;
+        let state = lock(&self.state);
+        let existing = Self::existing(&state);
+        Ok(ids
+            .into_iter()
+            .filter(|id| existing.contains(id.as_str()))
+            .collect())
+    }
+
+    async fn job_failures(&self, job_id: &str) -> Result<Vec<ServerFailure>, TaskError> {
+        self.injected("job_failures")?;
+        let state = lock(&self.state);
+        Ok(state
+            .jobs
+            .iter()
+            .filter(|j| j.id == job_id)
+            .flat_map(|j| j.servers.iter())
+            .filter(|s| s.launch_status == LaunchStatus::Failed)
+            .map(|s| ServerFailure {
+                source_server_id: s.source_server_id.clone(),
+                event: "LAUNCH_FAILED".to_string(),
+                reason: state
+                    .failure_reasons
+                    .get(&s.source_server_id)
+                    .cloned()
+                    .unwrap_or_else(|| "LAUNCH_FAILED".to_string()),
+            })
+            .collect())
     }
 }
 
@@ -536,6 +662,7 @@ impl Drs for FakeDrs {
 struct HistoryState {
     locks: HashMap<String, (String, Mode)>,
     launch_points: HashMap<(String, u32), Vec<ServerLaunchPoint>>,
+    pending_cleanups: std::collections::BTreeSet<String>,
     janitor_leases: HashMap<String, (String, String)>,
     executions: HashMap<String, ExecutionRecord>,
     waves: HashMap<(String, u32), WaveRecord>,
@@ -711,17 +838,21 @@ impl History for MemoryHistory {
     async fn claim_for_janitor(
         &self,
         execution_id: &str,
+        work: JanitorWork,
         worker: &str,
         now: &str,
         until: &str,
     ) -> Result<bool, TaskError> {
         self.injected("claim_for_janitor")?;
         let mut state = lock(&self.state);
-        let running = state
+        let wanted = state
             .executions
             .get(execution_id)
-            .is_some_and(|r| r.status == ExecutionStatus::Running);
-        if !running {
+            .is_some_and(|r| match work {
+                JanitorWork::EndedRun => r.status == ExecutionStatus::Running,
+                JanitorWork::PendingCleanup => r.cleanup == Some(CleanupStatus::Pending),
+            });
+        if !wanted {
             return Ok(false);
         }
         let free = match state.janitor_leases.get(execution_id) {
@@ -783,7 +914,10 @@ impl History for MemoryHistory {
                 wave_count: 0,
                 server_count: 0,
                 wave_statuses: BTreeMap::new(),
-                terminate_job_ids: None,
+                terminate_job_ids: Vec::new(),
+                terminating_instances: Vec::new(),
+                cleanup: None,
+                cleanup_error: None,
                 terminate_drill_instances: false,
                 point_in_time: None,
                 worst_rpo_seconds: None,
@@ -808,15 +942,55 @@ impl History for MemoryHistory {
         Ok(())
     }
 
-    async fn record_terminate_jobs(&self, id: &str, job_ids: Vec<String>) -> Result<(), TaskError> {
-        self.injected("record_terminate_jobs")?;
+    async fn record_terminate_job(
+        &self,
+        id: &str,
+        job_id: &str,
+        instances: Vec<String>,
+    ) -> Result<(), TaskError> {
+        self.injected("record_terminate_job")?;
         let mut state = lock(&self.state);
         let r = state
             .executions
             .get_mut(id)
             .ok_or_else(|| missing_execution(id))?;
-        r.terminate_job_ids = Some(job_ids);
+        r.terminate_job_ids.push(job_id.to_string());
+        r.terminating_instances.extend(instances);
         Ok(())
+    }
+
+    async fn set_cleanup(
+        &self,
+        id: &str,
+        status: CleanupStatus,
+        error: Option<String>,
+    ) -> Result<(), TaskError> {
+        self.injected("set_cleanup")?;
+        let mut state = lock(&self.state);
+        let r = state
+            .executions
+            .get_mut(id)
+            .ok_or_else(|| missing_execution(id))?;
+        r.cleanup = Some(status);
+        if error.is_some() {
+            r.cleanup_error = error;
+        }
+        if status == CleanupStatus::Pending {
+            state.pending_cleanups.insert(id.to_string());
+        } else {
+            state.pending_cleanups.remove(id);
+        }
+        Ok(())
+    }
+
+    async fn pending_cleanups(&self, limit: usize) -> Result<Vec<String>, TaskError> {
+        self.injected("pending_cleanups")?;
+        Ok(lock(&self.state)
+            .pending_cleanups
+            .iter()
+            .take(limit)
+            .cloned()
+            .collect())
     }
 
     async fn get_wave(&self, id: &str, index: u32) -> Result<Option<WaveRecord>, TaskError> {
@@ -824,32 +998,62 @@ impl History for MemoryHistory {
         Ok(self.wave(id, index))
     }
 
-    async fn record_wave_launch(&self, wave: WaveRecord) -> Result<LaunchWrite, TaskError> {
-        self.injected("record_wave_launch")?;
+    async fn plan_wave(&self, wave: WaveRecord) -> Result<WaveRecord, TaskError> {
+        self.injected("plan_wave")?;
         let mut state = lock(&self.state);
         let key = (wave.execution_id.clone(), wave.index);
-        if let Some(existing) = state.waves.get(&key)
-            && existing.status == WaveStatus::Launching
-            && existing.job_ids != wave.job_ids
-        {
-            return Ok(LaunchWrite::Conflict {
-                recorded: existing.job_ids.clone(),
-            });
-        }
-        let started_at = state
+        let stored = state.waves.entry(key).or_insert_with(|| WaveRecord {
+            status: WaveStatus::Launching,
+            job_ids: Vec::new(),
+            ended_at: None,
+            checks: 0,
+            reason: String::new(),
+            chunks: wave
+                .chunks
+                .iter()
+                .map(|c| WaveChunk {
+                    job_id: None,
+                    ..c.clone()
+                })
+                .collect(),
+            ..wave
+        });
+        Ok(stored.clone())
+    }
+
+    async fn record_chunk_job(
+        &self,
+        execution_id: &str,
+        wave_index: u32,
+        chunk: u32,
+        job_id: &str,
+    ) -> Result<ChunkWrite, TaskError> {
+        self.injected("record_chunk_job")?;
+        let mut state = lock(&self.state);
+        let wave = state
             .waves
-            .get(&key)
-            .map(|w| w.started_at.clone())
-            .unwrap_or(wave.started_at.clone());
-        state.waves.insert(
-            key,
-            WaveRecord {
-                status: WaveStatus::Launching,
-                started_at,
-                ..wave
-            },
-        );
-        Ok(LaunchWrite::Written)
+            .get_mut(&(execution_id.to_string(), wave_index))
+            .ok_or_else(|| TaskError::transient("history (chunk job)", "no wave record"))?;
+        let planned = wave
+            .chunks
+            .iter_mut()
+            .find(|c| c.number == chunk)
+            .ok_or_else(|| {
+                TaskError::Internal(format!(
+                    "history: wave {wave_index} of {execution_id} has no planned chunk {chunk}"
+                ))
+            })?;
+        match &planned.job_id {
+            Some(id) if id == job_id => Ok(ChunkWrite::Written),
+            Some(id) => Ok(ChunkWrite::Conflict {
+                recorded: id.clone(),
+            }),
+            None => {
+                planned.job_id = Some(job_id.to_string());
+                wave.job_ids.push(job_id.to_string());
+                Ok(ChunkWrite::Written)
+            }
+        }
     }
 
     async fn record_wave_check(
@@ -866,11 +1070,19 @@ impl History for MemoryHistory {
         }
         let key = (wave.execution_id.clone(), wave.index);
         // The first start time stays (DynamoDB writes it with if_not_exists).
-        let started_at = state
-            .waves
-            .get(&key)
-            .map_or(wave.started_at.clone(), |w| w.started_at.clone());
-        state.waves.insert(key, WaveRecord { started_at, ..wave });
+        // The first start time and the chunk plan stay (DynamoDB's update leaves them).
+        let (started_at, chunks) = state.waves.get(&key).map_or_else(
+            || (wave.started_at.clone(), wave.chunks.clone()),
+            |w| (w.started_at.clone(), w.chunks.clone()),
+        );
+        state.waves.insert(
+            key,
+            WaveRecord {
+                started_at,
+                chunks,
+                ..wave
+            },
+        );
         Ok(())
     }
 

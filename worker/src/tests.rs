@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use drs_waves_contract::{
-    Activity, CheckWaveInput, ErrorName, ExecutionRef, ExecutionStatus, FinishInput, Mode,
-    OnFailure, Outcome, PlanSpec, PollingBounds, PreflightInput, RecordFailureInput, RunContext,
-    StartWaveInput, WaveSpec, WaveState, WaveStatus, job_tags,
+    Activity, CheckWaveInput, CleanupStatus, ErrorName, ExecutionRef, ExecutionStatus, FinishInput,
+    Mode, OnFailure, Outcome, PlanSpec, PollingBounds, PreflightInput, RecordFailureInput,
+    RunContext, StartWaveInput, WaveSpec, WaveState, WaveStatus, job_tags,
 };
 use serde_json::json;
 use time::macros::datetime;
@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::drs::{Job, JobServer, JobStatus, LaunchStatus};
 use crate::error::TaskError;
 use crate::faults::{FaultAction, FaultPoint, Faults};
-use crate::history::WaveRecord;
+use crate::history::{JanitorWork, WaveRecord};
 use crate::rules::Limits;
 use crate::runtime::{RunReport, RuntimeConfig, TaskHandler, heartbeat_interval, run};
 use crate::tasks::Handlers;
@@ -149,7 +149,10 @@ impl World {
                 wave_count: 1,
                 server_count: 1,
                 wave_statuses: BTreeMap::new(),
-                terminate_job_ids: None,
+                terminate_job_ids: Vec::new(),
+                terminating_instances: Vec::new(),
+                cleanup: None,
+                cleanup_error: None,
                 terminate_drill_instances: true,
                 point_in_time: None,
                 worst_rpo_seconds: None,
@@ -519,8 +522,10 @@ async fn a_retried_start_whose_history_write_was_lost_finds_the_jobs_by_tag() {
         .expect_err("fault");
     assert!(err.retryable());
     assert!(
-        w.history.wave(EXEC, 1).is_none(),
-        "the history write never happened"
+        w.history
+            .wave(EXEC, 1)
+            .is_some_and(|wave| wave.chunks.iter().all(|c| c.job_id.is_none())),
+        "the chunk was planned, its job never recorded"
     );
     let state = w
         .handlers()
@@ -592,21 +597,129 @@ async fn jobs_of_another_execution_or_wave_are_not_taken_for_ours() {
 }
 
 #[tokio::test]
-async fn a_start_recovery_answer_without_a_job_id_is_an_internal_error() {
+async fn a_start_recovery_answer_without_a_job_id_is_resolved_by_the_jobs_tags() {
     let w = World::with_servers(1);
     w.drs.blank_job_ids();
-    let err = w
+    let state = w
         .handlers()
         .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
         .await
-        .expect_err("blank");
-    assert_eq!(err.name(), ErrorName::Internal);
+        .expect("the job DRS made is found by its tags");
+    assert_eq!(w.drs.start_calls().len(), 1, "not launched twice");
+    assert_eq!(state.job_ids, vec![w.drs.jobs()[0].id.clone()]);
+    assert_eq!(
+        w.history.wave(EXEC, 1).expect("recorded").job_ids,
+        state.job_ids
+    );
+}
+
+#[tokio::test]
+async fn a_lost_start_recovery_answer_is_resolved_by_the_jobs_tags_in_the_same_attempt() {
+    let w = World::with_servers(2);
+    w.drs
+        .lose_next_start_answer(TaskError::transient("DRS StartRecovery", "HTTP 500"));
+    let state = w
+        .handlers()
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect("tracked");
+    assert_eq!(w.drs.start_calls().len(), 1);
+    assert_eq!(state.job_ids, vec![w.drs.jobs()[0].id.clone()]);
+}
+
+#[tokio::test]
+async fn a_quota_answer_is_retried_with_backoff_then_fails_naming_the_quota() {
+    let w = World::with_servers(1);
+    let quota = || TaskError::QuotaExceeded {
+        call: "DRS StartRecovery".into(),
+        detail: "ServiceQuotaExceededException: quotaCode ConcurrentJobs".into(),
+    };
+    w.drs.fail_next("start_recovery", quota());
+    w.drs.fail_next("start_recovery", quota());
+    let state = w
+        .handlers()
+        .with_quota_wait(Duration::from_secs(5), Duration::from_millis(1))
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect("launched once the quota cleared");
+    assert_eq!(state.job_ids.len(), 1);
+
+    let w = World::with_servers(1);
+    for _ in 0..100 {
+        w.drs.fail_next("start_recovery", quota());
+    }
+    let err = w
+        .handlers()
+        .with_quota_wait(Duration::from_millis(20), Duration::from_millis(5))
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect_err("the quota never cleared");
+    assert_eq!(err.name(), ErrorName::QuotaExceeded);
+    assert!(err.to_string().contains("ConcurrentJobs"), "{err}");
+    assert!(w.drs.start_calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_later_chunks_failure_names_the_jobs_already_recorded() {
+    let w = World::with_servers(3);
+    let h = Handlers::new(
+        w.drs.clone(),
+        w.history.clone(),
+        w.executions.clone(),
+        Limits {
+            max_servers_per_job: 2,
+            ..Limits::default()
+        },
+    )
+    .with_clock(Arc::new(|| datetime!(2030-01-01 00:10:00 UTC)))
+    .with_quota_wait(Duration::ZERO, Duration::from_millis(1));
+    w.drs.fail_next(
+        "start_recovery",
+        TaskError::Internal("DRS StartRecovery failed: ValidationException".into()),
+    );
+    // The first call fails: nothing recorded, nothing named.
+    let err = h
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect_err("chunk 1");
     assert!(
-        err.to_string().contains("without a jobID")
-            && err.to_string().contains(job_tags::EXECUTION),
+        err.to_string().contains("no job of wave 'db' was started"),
         "{err}"
     );
-    assert!(w.history.wave(EXEC, 1).is_none());
+    // Chunk 1 goes through, chunk 2 hits a quota that does not clear.
+    w.drs.succeed_then_fail_next(
+        "start_recovery",
+        TaskError::QuotaExceeded {
+            call: "DRS StartRecovery".into(),
+            detail: "quotaCode SourceServersInActiveJobs".into(),
+        },
+    );
+    let err = h
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect_err("chunk 2");
+    let first = w.drs.jobs()[0].id.clone();
+    assert!(
+        err.to_string().contains(&first),
+        "the error names chunk 1's job: {err}"
+    );
+    let recorded = w.history.wave(EXEC, 1).expect("wave");
+    assert_eq!(
+        recorded.chunks[0].job_id.as_ref(),
+        Some(&first),
+        "in the history"
+    );
+    assert_eq!(recorded.chunks[1].job_id, None);
+    // A retry launches only chunk 2.
+    let state = h
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect("retry");
+    assert_eq!(state.job_ids.len(), 2);
+    assert_eq!(state.job_ids[0], first);
+    let calls = w.drs.start_calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1].source_server_ids, vec![server_id(3)]);
 }
 
 #[tokio::test]
@@ -696,7 +809,7 @@ async fn job_ids_are_in_the_history_before_success_is_sent() {
 async fn a_failed_history_write_is_never_answered_with_success() {
     let w = World::with_servers(1);
     w.history.fail_next(
-        "record_wave_launch",
+        "record_chunk_job",
         TaskError::transient("DynamoDB UpdateItem", "HTTP 500"),
     );
     let sfn = FakeActivityService::new();
@@ -1683,19 +1796,37 @@ async fn only_one_janitor_at_a_time_tidies_an_execution() {
     let now = "2030-01-01T00:10:00Z";
     assert!(
         w.history
-            .claim_for_janitor(EXEC, "a", now, "2030-01-01T00:15:00Z")
+            .claim_for_janitor(
+                EXEC,
+                JanitorWork::EndedRun,
+                "a",
+                now,
+                "2030-01-01T00:15:00Z"
+            )
             .await
             .expect("a")
     );
     assert!(
         !w.history
-            .claim_for_janitor(EXEC, "b", now, "2030-01-01T00:15:00Z")
+            .claim_for_janitor(
+                EXEC,
+                JanitorWork::EndedRun,
+                "b",
+                now,
+                "2030-01-01T00:15:00Z"
+            )
             .await
             .expect("b")
     );
     assert!(
         w.history
-            .claim_for_janitor(EXEC, "b", "2030-01-01T00:16:00Z", "2030-01-01T00:21:00Z")
+            .claim_for_janitor(
+                EXEC,
+                JanitorWork::EndedRun,
+                "b",
+                "2030-01-01T00:16:00Z",
+                "2030-01-01T00:21:00Z"
+            )
             .await
             .expect("expired")
     );
@@ -1718,4 +1849,246 @@ async fn fake_drs_passes_the_drs_conformance_suite() {
         }
     }
     crate::conformance::drs::run_all(&drs).await;
+}
+
+// ---------------------------------------------------------------- clean-up at scale
+
+/// A drill wave of `n` servers, launched and completed with one instance each.
+async fn launched_drill_of(w: &World, h: &TestHandlers, n: usize) -> WaveState {
+    let started = h
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect("start");
+    for i in 1..=n {
+        w.drs.set_launch_status(
+            &server_id(i),
+            LaunchStatus::Launched,
+            Some(&format!("i-{i:017x}")),
+        );
+    }
+    for job in &started.job_ids {
+        w.drs.set_job_status(job, JobStatus::Completed);
+    }
+    started
+}
+
+fn handlers_with_limits(w: &World, per_job: usize, active: usize) -> TestHandlers {
+    Handlers::new(
+        w.drs.clone(),
+        w.history.clone(),
+        w.executions.clone(),
+        Limits {
+            max_servers_per_job: per_job,
+            max_active_servers: active,
+            max_concurrent_jobs: 20,
+        },
+    )
+    .with_clock(Arc::new(|| datetime!(2030-01-01 00:10:00 UTC)))
+    .with_cleanup_wait(Duration::from_millis(50))
+    .with_preempt_wait(Duration::from_millis(50), Duration::from_millis(5))
+}
+
+fn finish_input(state: WaveState) -> FinishInput {
+    FinishInput {
+        run: run_ctx(Mode::Drill, None),
+        waves: BTreeMap::from([("w1".to_string(), state)]),
+        heartbeat_seconds: 60,
+    }
+}
+
+#[tokio::test]
+async fn clean_up_terminates_in_jobs_within_the_per_job_limit_each_recorded() {
+    let w = World::with_servers(250);
+    let h = handlers_with_limits(&w, 100, 500);
+    w.record_preflight().await;
+    let mut state = launched_drill_of(&w, &h, 250).await;
+    state.status = WaveStatus::Succeeded;
+    let out = h.finish(finish_input(state)).await.expect("finish");
+    assert_eq!(out.cleanup, CleanupStatus::Done);
+    let calls = w.drs.terminate_calls();
+    assert_eq!(calls.len(), 3);
+    assert!(
+        calls.iter().all(|c| c.len() <= 100),
+        "{:?}",
+        calls.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    assert_eq!(calls.concat().len(), 250);
+    let record = w.history.execution(EXEC).expect("record");
+    assert_eq!(record.terminate_job_ids.len(), 3);
+    assert_eq!(out.terminate_job_ids, record.terminate_job_ids);
+    assert_eq!(record.terminating_instances.len(), 250);
+}
+
+#[tokio::test]
+async fn a_clean_up_that_cannot_finish_leaves_a_succeeded_drill_pending_and_the_janitor_retries() {
+    let w = World::with_servers(2);
+    let h = handlers_with_limits(&w, 100, 500);
+    w.record_preflight().await;
+    w.history.set_lock_holder(PLAN, EXEC);
+    let mut state = h
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect("start");
+    w.drs
+        .set_launch_status(&server_id(1), LaunchStatus::Launched, Some("i-1"));
+    // The launch job still runs (server 2 launching): nothing can be terminated yet.
+    state.status = WaveStatus::Succeeded;
+    let out = h
+        .finish(finish_input(state.clone()))
+        .await
+        .expect("finish succeeds");
+    assert_eq!(out.outcome, Outcome::Succeeded);
+    assert_eq!(out.cleanup, CleanupStatus::Pending);
+    assert!(
+        out.cleanup_error.contains("still run"),
+        "{}",
+        out.cleanup_error
+    );
+    assert!(
+        w.history.lock_holder(PLAN).is_none(),
+        "the lock is released all the same"
+    );
+    let record = w.history.execution(EXEC).expect("record");
+    assert_eq!(record.status, ExecutionStatus::Succeeded);
+    assert_eq!(record.cleanup, Some(CleanupStatus::Pending));
+    assert!(w.drs.terminate_calls().is_empty());
+
+    // The launch ends; the janitor's next round cleans up.
+    w.drs
+        .set_launch_status(&server_id(2), LaunchStatus::Launched, Some("i-2"));
+    w.drs
+        .set_job_status(&state.job_ids[0], JobStatus::Completed);
+    let done = h.tidy_ended_executions("janitor").await.expect("round");
+    assert_eq!(done.len(), 1);
+    assert_eq!(
+        w.history.execution(EXEC).expect("record").cleanup,
+        Some(CleanupStatus::Done)
+    );
+    let mut terminated = w.drs.terminate_calls().concat();
+    terminated.sort();
+    assert_eq!(terminated, vec!["i-1".to_string(), "i-2".to_string()]);
+    assert!(
+        h.tidy_ended_executions("janitor")
+            .await
+            .expect("round")
+            .is_empty(),
+        "once"
+    );
+}
+
+#[tokio::test]
+async fn a_lost_terminate_answer_is_recorded_from_what_drs_did_and_never_sent_twice() {
+    let w = World::with_servers(2);
+    let h = handlers_with_limits(&w, 100, 500);
+    w.record_preflight().await;
+    let mut state = launched_drill_of(&w, &h, 2).await;
+    state.status = WaveStatus::Succeeded;
+    // DRS makes the TERMINATE job at the handlers' time.
+    w.drs.set_now(datetime!(2030-01-01 00:10:00 UTC));
+    w.drs.lose_next_terminate_answer(TaskError::transient(
+        "DRS TerminateRecoveryInstances",
+        "HTTP 500",
+    ));
+    let out = h.finish(finish_input(state.clone())).await.expect("finish");
+    assert_eq!(out.cleanup, CleanupStatus::Done, "{}", out.cleanup_error);
+    assert_eq!(w.drs.terminate_calls().len(), 1);
+    assert_eq!(
+        out.terminate_job_ids.len(),
+        1,
+        "the terminate job DRS made is recorded"
+    );
+    // A retried finish terminates nothing again.
+    let again = h.finish(finish_input(state)).await.expect("retried finish");
+    assert_eq!(again.cleanup, CleanupStatus::Done);
+    assert_eq!(w.drs.terminate_calls().len(), 1, "no second terminate");
+}
+
+#[tokio::test]
+async fn record_failure_releases_the_lock_even_when_the_clean_up_cannot_finish() {
+    let w = World::with_servers(1);
+    let h = handlers_with_limits(&w, 100, 500);
+    w.record_preflight().await;
+    w.history.set_lock_holder(PLAN, EXEC);
+    let state = h
+        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+        .await
+        .expect("start");
+    let out = h
+        .record_failure(RecordFailureInput {
+            execution: execution(),
+            plan_name: PLAN.to_string(),
+            state: json!({"mode": "DRILL", "run": run_ctx(Mode::Drill, None), "waves": {"w1": state},
+                          "error": {"Error": "DrsWaves.WaveFailed", "Cause": "s-1 failed"}}),
+            heartbeat_seconds: 60,
+        })
+        .await
+        .expect("record failure");
+    assert_eq!(out.cleanup, CleanupStatus::Pending);
+    assert!(w.history.lock_holder(PLAN).is_none());
+    assert_eq!(
+        w.history.execution(EXEC).expect("record").status,
+        ExecutionStatus::Failed
+    );
+}
+
+#[tokio::test]
+async fn a_failed_servers_job_log_reason_reaches_the_waves_cause_and_the_history() {
+    let w = World::with_servers(2);
+    w.drs.set_failure_reason(
+        &server_id(2),
+        "InsufficientInstanceCapacity: no capacity for c5.xlarge in eu-west-1a",
+    );
+    let spec = all_tagged_wave();
+    let started = launched(&w, &spec).await;
+    w.drs
+        .set_launch_status(&server_id(1), LaunchStatus::Launched, Some("i-1"));
+    w.drs
+        .set_launch_status(&server_id(2), LaunchStatus::Failed, None);
+    w.drs
+        .set_job_status(&started.job_ids[0], JobStatus::Completed);
+    let mut input = check_input(&w, spec);
+    input.state = started;
+    let checked = w.handlers().check_wave(input).await.expect("check");
+    assert_eq!(checked.status, WaveStatus::Failed);
+    assert!(checked.reason.contains(&server_id(2)), "{}", checked.reason);
+    assert!(
+        checked.reason.contains("InsufficientInstanceCapacity"),
+        "{}",
+        checked.reason
+    );
+    let jobs = w.history.job_records(EXEC);
+    assert_eq!(
+        jobs[0].servers[&server_id(2)].failure_reason.as_deref(),
+        Some("InsufficientInstanceCapacity: no capacity for c5.xlarge in eu-west-1a")
+    );
+}
+
+#[tokio::test]
+async fn a_required_server_in_none_of_the_waves_jobs_fails_the_wave_by_name() {
+    let w = World::with_servers(2);
+    let spec = all_tagged_wave();
+    let started = launched(&w, &spec).await;
+    // DRS's job lists only server 1 (server 2 never made it into the job).
+    w.drs.drop_server_from_jobs(&server_id(2));
+    w.drs
+        .set_launch_status(&server_id(1), LaunchStatus::Launched, Some("i-1"));
+    let mut input = check_input(&w, spec.clone());
+    input.state = started.clone();
+    let early = w.handlers().check_wave(input).await.expect("check");
+    assert_eq!(
+        early.status,
+        WaveStatus::Launching,
+        "a grace for late participants"
+    );
+    let mut input = check_input(&w, spec);
+    input.state = started;
+    input.state.started_at = "2030-01-01T00:00:00Z".into();
+    let late = w.handlers().check_wave(input).await.expect("check");
+    assert_eq!(late.status, WaveStatus::Failed);
+    assert!(
+        late.reason
+            .contains(&format!("{} (in none of the wave's jobs", server_id(2))),
+        "{}",
+        late.reason
+    );
 }

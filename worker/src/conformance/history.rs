@@ -7,12 +7,12 @@
 
 use std::collections::BTreeMap;
 
-use drs_waves_contract::{ExecutionStatus, Mode, ServerCounts, WaveStatus};
+use drs_waves_contract::{CleanupStatus, ExecutionStatus, Mode, ServerCounts, WaveStatus};
 
 use crate::drs::{JobStatus, LaunchStatus};
 use crate::history::{
-    ExecutionClose, ExecutionRecord, History, JobRecord, LaunchWrite, LockOutcome,
-    ServerLaunchPoint, ServerRecord, WaveRecord,
+    ChunkWrite, ExecutionClose, ExecutionRecord, History, JanitorWork, JobRecord, LockOutcome,
+    ServerLaunchPoint, ServerRecord, WaveChunk, WaveRecord,
 };
 
 /// Runs every check of the suite on `history`; `prefix` keeps names unique in a shared table.
@@ -21,7 +21,7 @@ pub async fn run_all(history: &impl History, prefix: &str) {
     execution_create_is_idempotent(history, prefix).await;
     close_is_an_upsert_that_keeps_what_was_recorded(history, prefix).await;
     terminate_jobs_need_an_execution_record(history, prefix).await;
-    wave_launch_is_conditional_on_its_job_ids(history, prefix).await;
+    wave_plan_is_kept_and_chunk_jobs_are_recorded_once(history, prefix).await;
     wave_check_keeps_the_first_start_time_and_records_jobs(history, prefix).await;
     launch_points_are_replaced_whole(history, prefix).await;
     running_executions_and_the_janitor_lease(history, prefix).await;
@@ -102,27 +102,33 @@ pub async fn running_executions_and_the_janitor_lease(history: &impl History, pr
     );
     assert!(
         history
-            .claim_for_janitor(&older, "a", t0, t1)
+            .claim_for_janitor(&older, JanitorWork::EndedRun, "a", t0, t1)
             .await
             .expect("a")
     );
     assert!(
         !history
-            .claim_for_janitor(&older, "b", t0, t1)
+            .claim_for_janitor(&older, JanitorWork::EndedRun, "b", t0, t1)
             .await
             .expect("b"),
         "held"
     );
     assert!(
         history
-            .claim_for_janitor(&older, "a", t0, t1)
+            .claim_for_janitor(&older, JanitorWork::EndedRun, "a", t0, t1)
             .await
             .expect("a again"),
         "the holder renews"
     );
     assert!(
         history
-            .claim_for_janitor(&older, "b", t2, "2030-02-03T00:11:00Z")
+            .claim_for_janitor(
+                &older,
+                JanitorWork::EndedRun,
+                "b",
+                t2,
+                "2030-02-03T00:11:00Z"
+            )
             .await
             .expect("expired")
     );
@@ -144,7 +150,7 @@ pub async fn running_executions_and_the_janitor_lease(history: &impl History, pr
         .expect("close");
     assert!(
         !history
-            .claim_for_janitor(&newer, "a", t0, t1)
+            .claim_for_janitor(&newer, JanitorWork::EndedRun, "a", t0, t1)
             .await
             .expect("ended"),
         "not RUNNING"
@@ -177,7 +183,10 @@ fn record(id: &str, plan: &str) -> ExecutionRecord {
         wave_count: 2,
         server_count: 5,
         wave_statuses: BTreeMap::new(),
-        terminate_job_ids: None,
+        terminate_job_ids: Vec::new(),
+        terminating_instances: Vec::new(),
+        cleanup: None,
+        cleanup_error: None,
         terminate_drill_instances: true,
         point_in_time: Some("2029-12-31T23:00:00Z".to_string()),
         worst_rpo_seconds: Some(3600),
@@ -186,13 +195,26 @@ fn record(id: &str, plan: &str) -> ExecutionRecord {
     }
 }
 
-fn wave(id: &str, index: u32, jobs: &[&str], started_at: &str) -> WaveRecord {
+/// A planned wave of two chunks (s-1, s-2 | s-3), no job yet.
+fn wave(id: &str, index: u32, started_at: &str) -> WaveRecord {
     WaveRecord {
         execution_id: id.to_string(),
         index,
         name: format!("wave-{index}"),
         status: WaveStatus::Launching,
-        job_ids: jobs.iter().map(|j| j.to_string()).collect(),
+        job_ids: vec![],
+        chunks: vec![
+            WaveChunk {
+                number: 1,
+                servers: vec!["s-1".into(), "s-2".into()],
+                job_id: None,
+            },
+            WaveChunk {
+                number: 2,
+                servers: vec!["s-3".into()],
+                job_id: None,
+            },
+        ],
         started_at: started_at.to_string(),
         ended_at: None,
         checks: 0,
@@ -385,15 +407,22 @@ pub async fn close_is_an_upsert_that_keeps_what_was_recorded(history: &impl Hist
     assert_eq!(r.status, ExecutionStatus::Failed);
 }
 
-/// Clean-up progress is recorded on an existing record only.
+/// Clean-up progress is recorded on an existing record only, one TERMINATE job at a time; a
+/// PENDING clean-up is listed until it is DONE.
 pub async fn terminate_jobs_need_an_execution_record(history: &impl History, prefix: &str) {
     let id = exec_arn(prefix, "terminate");
     assert!(
         history
-            .record_terminate_jobs(&id, vec!["drsjob-1".into()])
+            .record_terminate_job(&id, "drsjob-1", vec!["i-1".into()])
             .await
             .is_err(),
         "no record is invented for an unknown execution"
+    );
+    assert!(
+        history
+            .set_cleanup(&id, CleanupStatus::Pending, None)
+            .await
+            .is_err()
     );
     assert_eq!(history.get_execution(&id).await.expect("get"), None);
     history
@@ -401,53 +430,143 @@ pub async fn terminate_jobs_need_an_execution_record(history: &impl History, pre
         .await
         .expect("create");
     history
-        .record_terminate_jobs(&id, vec!["drsjob-1".into(), "drsjob-2".into()])
+        .record_terminate_job(&id, "drsjob-1", vec!["i-1".into(), "i-2".into()])
         .await
+        .expect("first");
+    history
+        .record_terminate_job(&id, "drsjob-2", vec!["i-3".into()])
+        .await
+        .expect("second");
+    history
+        .set_cleanup(
+            &id,
+            CleanupStatus::Pending,
+            Some("launch jobs still run".into()),
+        )
+        .await
+        .expect("pending");
+    let r = history
+        .get_execution(&id)
+        .await
+        .expect("get")
         .expect("record");
     assert_eq!(
+        r.terminate_job_ids,
+        vec!["drsjob-1".to_string(), "drsjob-2".to_string()]
+    );
+    assert_eq!(r.terminating_instances, vec!["i-1", "i-2", "i-3"]);
+    assert_eq!(r.cleanup, Some(CleanupStatus::Pending));
+    assert_eq!(r.cleanup_error.as_deref(), Some("launch jobs still run"));
+    assert!(
         history
-            .get_execution(&id)
+            .pending_cleanups(1000)
             .await
-            .expect("get")
-            .expect("record")
-            .terminate_job_ids,
-        Some(vec!["drsjob-1".to_string(), "drsjob-2".to_string()])
+            .expect("pending")
+            .contains(&id),
+        "a PENDING clean-up is listed"
+    );
+    assert!(
+        history
+            .claim_for_janitor(
+                &id,
+                JanitorWork::PendingCleanup,
+                "j",
+                "2030-01-01T00:00:00Z",
+                "2030-01-01T00:05:00Z"
+            )
+            .await
+            .expect("claim")
+    );
+    history
+        .set_cleanup(&id, CleanupStatus::Done, None)
+        .await
+        .expect("done");
+    assert!(
+        !history
+            .pending_cleanups(1000)
+            .await
+            .expect("pending")
+            .contains(&id)
+    );
+    assert!(
+        !history
+            .claim_for_janitor(
+                &id,
+                JanitorWork::PendingCleanup,
+                "k",
+                "2030-01-01T00:10:00Z",
+                "2030-01-01T00:15:00Z"
+            )
+            .await
+            .expect("claim"),
+        "a DONE clean-up is not claimed"
     );
 }
 
-/// The launch write is refused when the wave is LAUNCHING with other job IDs, accepted again
-/// with the same ones, and never moves the first start time.
-pub async fn wave_launch_is_conditional_on_its_job_ids(history: &impl History, prefix: &str) {
+pub async fn wave_plan_is_kept_and_chunk_jobs_are_recorded_once(
+    history: &impl History,
+    prefix: &str,
+) {
     let id = exec_arn(prefix, "launch");
     assert_eq!(history.get_wave(&id, 1).await.expect("get"), None);
-    let first = wave(&id, 1, &["drsjob-a"], "2030-01-01T00:00:00Z");
+    let first = wave(&id, 1, "2030-01-01T00:00:00Z");
+    let stored = history.plan_wave(first.clone()).await.expect("plan");
+    assert_eq!(stored, first, "the plan as written");
+    let mut other = wave(&id, 1, "2030-01-01T00:09:00Z");
+    other.chunks.truncate(1);
     assert_eq!(
-        history
-            .record_wave_launch(first.clone())
-            .await
-            .expect("launch"),
-        LaunchWrite::Written
+        history.plan_wave(other).await.expect("plan again"),
+        first,
+        "a retry gets the first plan"
     );
     assert_eq!(
         history
-            .record_wave_launch(wave(&id, 1, &["drsjob-a"], "2030-01-01T00:09:00Z"))
+            .record_chunk_job(&id, 1, 2, "drsjob-b")
             .await
-            .expect("same jobs"),
-        LaunchWrite::Written,
-        "a retry with the same jobs is accepted"
+            .expect("chunk 2"),
+        ChunkWrite::Written
     );
     assert_eq!(
         history
-            .record_wave_launch(wave(&id, 1, &["drsjob-b"], "2030-01-01T00:10:00Z"))
+            .record_chunk_job(&id, 1, 1, "drsjob-a")
             .await
-            .expect("other jobs"),
-        LaunchWrite::Conflict {
-            recorded: vec!["drsjob-a".to_string()]
+            .expect("chunk 1"),
+        ChunkWrite::Written
+    );
+    assert_eq!(
+        history
+            .record_chunk_job(&id, 1, 1, "drsjob-a")
+            .await
+            .expect("again"),
+        ChunkWrite::Written,
+        "the same job again is accepted"
+    );
+    assert_eq!(
+        history
+            .record_chunk_job(&id, 1, 1, "drsjob-x")
+            .await
+            .expect("other"),
+        ChunkWrite::Conflict {
+            recorded: "drsjob-a".into()
         },
-        "other jobs for a LAUNCHING wave are refused, naming the recorded ones"
+        "another job for a recorded chunk is refused, naming the recorded one"
+    );
+    assert!(
+        history
+            .record_chunk_job(&id, 1, 9, "drsjob-z")
+            .await
+            .is_err(),
+        "a chunk that was never planned is an error"
     );
     let got = history.get_wave(&id, 1).await.expect("get").expect("wave");
-    assert_eq!(got, first, "the first launch is what is recorded");
+    assert_eq!(
+        got.job_ids,
+        vec!["drsjob-b".to_string(), "drsjob-a".to_string()]
+    );
+    assert_eq!(got.chunks[0].job_id.as_deref(), Some("drsjob-a"));
+    assert_eq!(got.chunks[1].job_id.as_deref(), Some("drsjob-b"));
+    assert_eq!(got.planned_servers(), vec!["s-1", "s-2", "s-3"]);
+    assert_eq!(got.started_at, "2030-01-01T00:00:00Z");
 }
 
 /// A check keeps the wave's first start time, records its status, counts and reason, and the
@@ -458,7 +577,11 @@ pub async fn wave_check_keeps_the_first_start_time_and_records_jobs(
 ) {
     let id = exec_arn(prefix, "check");
     history
-        .record_wave_launch(wave(&id, 2, &["drsjob-c"], "2030-01-01T00:00:00Z"))
+        .plan_wave(wave(&id, 2, "2030-01-01T00:00:00Z"))
+        .await
+        .expect("plan");
+    history
+        .record_chunk_job(&id, 2, 1, "drsjob-c")
         .await
         .expect("launch");
     let checked = WaveRecord {
@@ -474,7 +597,8 @@ pub async fn wave_check_keeps_the_first_start_time_and_records_jobs(
             optional_failed: 0,
         },
         reason: "s-2 FAILED".into(),
-        ..wave(&id, 2, &["drsjob-c"], "")
+        job_ids: vec!["drsjob-c".into()],
+        ..wave(&id, 2, "")
     };
     let job = JobRecord {
         execution_id: id.clone(),
@@ -488,6 +612,7 @@ pub async fn wave_check_keeps_the_first_start_time_and_records_jobs(
                     launch_status: LaunchStatus::Launched,
                     recovery_instance_id: Some("i-1".into()),
                     required: true,
+                    failure_reason: None,
                 },
             ),
             (
@@ -496,6 +621,7 @@ pub async fn wave_check_keeps_the_first_start_time_and_records_jobs(
                     launch_status: LaunchStatus::Failed,
                     recovery_instance_id: None,
                     required: false,
+                    failure_reason: Some("InsufficientInstanceCapacity: no capacity".into()),
                 },
             ),
         ]),
@@ -510,9 +636,15 @@ pub async fn wave_check_keeps_the_first_start_time_and_records_jobs(
         got,
         WaveRecord {
             started_at: "2030-01-01T00:00:00Z".into(),
+            chunks: got.chunks.clone(),
             ..checked
         },
-        "everything but the start time is the check's"
+        "everything but the start time and the chunk plan is the check's"
+    );
+    assert_eq!(
+        got.chunks[0].job_id.as_deref(),
+        Some("drsjob-c"),
+        "the plan stays"
     );
     assert_eq!(history.list_jobs(&id).await.expect("jobs"), vec![job]);
     assert!(

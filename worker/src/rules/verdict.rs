@@ -1,7 +1,7 @@
 //! The pure rules: how a wave is split into jobs, when a wave has succeeded or failed, and how
 //! long to wait before the next check. No I/O, so every rule has a fast test.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use drs_waves_contract::{PollingBounds, ServerCounts, WaveSpec, WaveStatus};
 
@@ -65,8 +65,36 @@ fn name_some(ids: &[String]) -> String {
     s
 }
 
+/// How long a planned server may be missing from every job of its wave (a PENDING job may list
+/// its servers late) before it counts as failed.
+pub const MISSING_SERVER_GRACE_SECONDS: u64 = 60;
+
+static NO_REASONS: BTreeMap<String, String> = BTreeMap::new();
+
+/// What the check knows besides the jobs: the servers the wave's chunks were sent with (from
+/// the history), and why failed servers failed (from the jobs' logs).
+#[derive(Debug, Clone, Copy)]
+pub struct Known<'a> {
+    pub planned: &'a [String],
+    /// Per source server, its job log's failure reason.
+    pub reasons: &'a BTreeMap<String, String>,
+}
+
+impl Known<'static> {
+    /// Nothing beyond the jobs.
+    pub fn none() -> Self {
+        Known {
+            planned: &[],
+            reasons: &NO_REASONS,
+        }
+    }
+}
+
 /// Judges a wave from its jobs, `elapsed` seconds after its start.
 ///
+/// - a planned server that is in none of the jobs is still launching for
+///   [`MISSING_SERVER_GRACE_SECONDS`], then FAILED (a job may list its servers late, but one
+///   that never does has not launched it);
 /// - FAILED when a required server FAILED (or TERMINATED, or was left unlaunched by a job that
 ///   COMPLETED: a COMPLETED job can have every server FAILED);
 /// - SUCCEEDED when every required server is LAUNCHED and nothing is still launching (optional
@@ -74,7 +102,7 @@ fn name_some(ids: &[String]) -> String {
 /// - FAILED when `elapsed` is past the launch timeout and a required server is still launching
 ///   (if only optional ones are, the wave succeeds without them);
 /// - LAUNCHING otherwise.
-pub fn judge(wave: &WaveSpec, jobs: &[Job], elapsed: u64) -> Verdict {
+pub fn judge(wave: &WaveSpec, jobs: &[Job], elapsed: u64, known: &Known<'_>) -> Verdict {
     let optional: BTreeSet<&str> = wave.optional.iter().map(String::as_str).collect();
     let mut counts = ServerCounts::default();
     let mut failed_required = Vec::new();
@@ -114,15 +142,52 @@ pub fn judge(wave: &WaveSpec, jobs: &[Job], elapsed: u64) -> Verdict {
                 if is_optional {
                     counts.optional_failed += 1;
                 } else {
-                    failed_required.push(format!(
-                        "{} (job {}, {})",
-                        server.source_server_id,
-                        job.id,
-                        server.launch_status.as_str()
-                    ));
+                    failed_required.push(match known.reasons.get(&server.source_server_id) {
+                        Some(reason) => format!(
+                            "{} (job {}, {}: {reason})",
+                            server.source_server_id,
+                            job.id,
+                            server.launch_status.as_str()
+                        ),
+                        None => format!(
+                            "{} (job {}, {})",
+                            server.source_server_id,
+                            job.id,
+                            server.launch_status.as_str()
+                        ),
+                    });
                 }
             } else {
                 counts.launched += 1;
+            }
+        }
+    }
+    let listed: BTreeSet<&str> = jobs
+        .iter()
+        .flat_map(|j| j.servers.iter().map(|s| s.source_server_id.as_str()))
+        .collect();
+    for id in known
+        .planned
+        .iter()
+        .filter(|id| !listed.contains(id.as_str()))
+    {
+        counts.total += 1;
+        let is_optional = optional.contains(id.as_str());
+        if elapsed < MISSING_SERVER_GRACE_SECONDS {
+            counts.launching += 1;
+            if is_optional {
+                launching_optional += 1;
+            } else {
+                launching_required.push(id.clone());
+            }
+        } else {
+            counts.failed += 1;
+            if is_optional {
+                counts.optional_failed += 1;
+            } else {
+                failed_required.push(format!(
+                    "{id} (in none of the wave's jobs {MISSING_SERVER_GRACE_SECONDS} s after the launch)"
+                ));
             }
         }
     }
@@ -245,6 +310,7 @@ mod tests {
                 ],
             )],
             100,
+            &Known::none(),
         );
         assert_eq!(v.status, WaveStatus::Succeeded);
         assert_eq!(
@@ -269,6 +335,7 @@ mod tests {
                 ],
             )],
             100,
+            &Known::none(),
         );
         assert_eq!(v.status, WaveStatus::Failed);
         assert!(
@@ -291,6 +358,7 @@ mod tests {
                 ],
             )],
             100,
+            &Known::none(),
         );
         assert_eq!(v.status, WaveStatus::Failed);
     }
@@ -301,6 +369,7 @@ mod tests {
             &wave(&[], 3600),
             &[job(JobStatus::Completed, &[("s-1", LaunchStatus::Failed)])],
             100,
+            &Known::none(),
         );
         assert_eq!(v.status, WaveStatus::Failed);
     }
@@ -317,6 +386,7 @@ mod tests {
                 ],
             )],
             100,
+            &Known::none(),
         );
         assert_eq!(v.status, WaveStatus::Succeeded);
         assert_eq!(v.counts.optional_failed, 1);
@@ -335,6 +405,7 @@ mod tests {
                 ],
             )],
             3600,
+            &Known::none(),
         );
         assert_eq!(v.status, WaveStatus::Launching);
         assert_eq!(v.counts.launching, 1);
@@ -352,6 +423,7 @@ mod tests {
                 ],
             )],
             3601,
+            &Known::none(),
         );
         assert_eq!(v.status, WaveStatus::Failed);
         assert!(
@@ -363,9 +435,19 @@ mod tests {
 
     #[test]
     fn a_pending_job_without_servers_is_not_a_success() {
-        let v = judge(&wave(&[], 3600), &[job(JobStatus::Pending, &[])], 10);
+        let v = judge(
+            &wave(&[], 3600),
+            &[job(JobStatus::Pending, &[])],
+            10,
+            &Known::none(),
+        );
         assert_eq!(v.status, WaveStatus::Launching);
-        let v = judge(&wave(&[], 3600), &[job(JobStatus::Completed, &[])], 10);
+        let v = judge(
+            &wave(&[], 3600),
+            &[job(JobStatus::Completed, &[])],
+            10,
+            &Known::none(),
+        );
         assert_eq!(v.status, WaveStatus::Failed);
     }
 
@@ -375,6 +457,7 @@ mod tests {
             &wave(&[], 3600),
             &[job(JobStatus::Completed, &[("s-1", LaunchStatus::Pending)])],
             10,
+            &Known::none(),
         );
         assert_eq!(v.status, WaveStatus::Failed);
     }
@@ -449,5 +532,67 @@ mod tests {
         for elapsed in [0, 100, 450, 899, 900, 2000] {
             assert_eq!(next_wait_seconds(elapsed, &fixed, 3600), 30);
         }
+    }
+
+    #[test]
+    fn a_planned_server_missing_from_every_job_fails_the_wave_after_the_grace() {
+        let jobs = [job(JobStatus::Started, &[("s-1", LaunchStatus::Launched)])];
+        let planned = ["s-1".to_string(), "s-2".to_string()];
+        let known = Known {
+            planned: &planned,
+            reasons: &BTreeMap::new(),
+        };
+        let early = judge(&wave(&[], 3600), &jobs, 10, &known);
+        assert_eq!(
+            early.status,
+            WaveStatus::Launching,
+            "a job may list it late"
+        );
+        assert_eq!(early.counts.total, 2);
+        let late = judge(
+            &wave(&[], 3600),
+            &jobs,
+            MISSING_SERVER_GRACE_SECONDS,
+            &known,
+        );
+        assert_eq!(late.status, WaveStatus::Failed);
+        assert!(
+            late.reason.contains("s-2 (in none of the wave's jobs"),
+            "{}",
+            late.reason
+        );
+        let optional = judge(
+            &wave(&["s-2"], 3600),
+            &jobs,
+            MISSING_SERVER_GRACE_SECONDS,
+            &known,
+        );
+        assert_eq!(optional.status, WaveStatus::Succeeded);
+        assert_eq!(optional.counts.optional_failed, 1);
+    }
+
+    #[test]
+    fn a_failed_servers_reason_from_the_job_log_is_in_the_verdict() {
+        let jobs = [job(JobStatus::Completed, &[("s-1", LaunchStatus::Failed)])];
+        let reasons = BTreeMap::from([(
+            "s-1".to_string(),
+            "InsufficientInstanceCapacity: no c5.large capacity in eu-west-1a".to_string(),
+        )]);
+        let v = judge(
+            &wave(&[], 3600),
+            &jobs,
+            10,
+            &Known {
+                planned: &[],
+                reasons: &reasons,
+            },
+        );
+        assert_eq!(v.status, WaveStatus::Failed);
+        assert!(v.reason.contains("s-1 (job"), "{}", v.reason);
+        assert!(
+            v.reason.contains("InsufficientInstanceCapacity"),
+            "{}",
+            v.reason
+        );
     }
 }

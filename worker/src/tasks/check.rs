@@ -1,6 +1,6 @@
 //! The check-wave task: one DescribeJobs for the wave's jobs, the per-server detail to the
 //! history, a verdict and the next wait.
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use drs_waves_contract::*;
 use tracing::info;
@@ -67,7 +67,46 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .collect();
         let now = self.now();
         let elapsed = seconds_between(started, now);
-        let verdict = judge(wave, &jobs, elapsed);
+        let planned = self
+            .history
+            .get_wave(&run.execution_id, wave.index)
+            .await?
+            .map(|w| w.planned_servers())
+            .unwrap_or_default();
+        let mut reasons = BTreeMap::new();
+        let mut verdict = judge(
+            wave,
+            &jobs,
+            elapsed,
+            &Known {
+                planned: &planned,
+                reasons: &reasons,
+            },
+        );
+        // A wave that ended with failed servers: their job logs say why (IAM, capacity, launch
+        // template), in the wave's cause and in the history.
+        if verdict.status != WaveStatus::Launching && verdict.counts.failed > 0 {
+            for job in jobs.iter().filter(|j| {
+                j.servers
+                    .iter()
+                    .any(|s| s.launch_status == LaunchStatus::Failed)
+            }) {
+                for failure in self.drs.job_failures(&job.id).await? {
+                    reasons
+                        .entry(failure.source_server_id)
+                        .or_insert(failure.reason);
+                }
+            }
+            verdict = judge(
+                wave,
+                &jobs,
+                elapsed,
+                &Known {
+                    planned: &planned,
+                    reasons: &reasons,
+                },
+            );
+        }
         let checks = state.checks + 1;
         let ended_at = (verdict.status != WaveStatus::Launching).then(|| format_time(now));
         let optional: BTreeSet<&str> = wave.optional.iter().map(String::as_str).collect();
@@ -88,6 +127,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                                 launch_status: s.launch_status.clone(),
                                 recovery_instance_id: s.recovery_instance_id.clone(),
                                 required: !optional.contains(s.source_server_id.as_str()),
+                                failure_reason: reasons.get(&s.source_server_id).cloned(),
                             },
                         )
                     })
@@ -108,6 +148,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                     checks,
                     servers: verdict.counts,
                     reason: verdict.reason.clone(),
+                    chunks: Vec::new(),
                 },
                 job_records,
             )

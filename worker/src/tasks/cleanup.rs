@@ -1,67 +1,166 @@
 //! Drill clean-up: terminates the recovery instances a drill launched.
-use std::collections::BTreeSet;
+//!
+//! - It first waits (bounded) for the execution's own launch jobs to end: a server still in a
+//!   launch job cannot be in a TERMINATE job (one active job per server: ConflictException),
+//!   and an instance that appears after its wave ended is found this way too.
+//! - It terminates in jobs of at most the per-job limit (a TERMINATE job is a job), and within
+//!   the servers-in-active-jobs quota, and records each TERMINATE job as soon as DRS answered.
+//! - TerminateRecoveryInstances is sent once; an ambiguous answer (a 5xx, a closed connection)
+//!   is resolved by looking at what DRS did: the instances are gone or being terminated.
+//! - It is idempotent: instances already gone or already being terminated by a recorded job
+//!   are skipped, so a retry terminates nothing twice.
 
-use drs_waves_contract::*;
-use tracing::info;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use drs_waves_contract::{CleanupStatus, ErrorName, Mode, RunContext};
+use tracing::{info, warn};
 
 use super::Handlers;
-use crate::drs::*;
+use crate::drs::{Drs, JobFilter};
 use crate::error::TaskError;
-use crate::history::*;
-use crate::rules::*;
+use crate::history::History;
+use crate::rules::MAX_TERMINATE_PER_CALL;
 use crate::sfn::ExecutionLookup;
 
+/// How long a clean-up waits for the execution's launch jobs, or for quota room, before it
+/// gives up (and is left PENDING): within the finish task's 600 s timeout.
+pub const DEFAULT_CLEANUP_WAIT: Duration = Duration::from_secs(300);
+
+/// How a clean-up ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cleanup {
+    pub status: CleanupStatus,
+    /// Every TERMINATE job of the execution's clean-up so far.
+    pub terminate_job_ids: Vec<String>,
+    /// Why it is PENDING; empty otherwise.
+    pub error: String,
+}
+
 impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
-    /// Terminates the recovery instances this execution's jobs launched (found by tag and by
-    /// the job IDs in the state). Done once: a retry returns the TERMINATE jobs recorded.
+    /// Cleans up a drill whose plan terminates its instances; anything else needs none. A
+    /// failure is not an error here: the clean-up is left PENDING in the history (for the
+    /// janitor to retry) and in the result.
     pub(super) async fn cleanup_drill(
         &self,
         run: &RunContext,
         known_job_ids: Vec<String>,
-    ) -> Result<Vec<String>, TaskError> {
-        if run.mode != Mode::Drill {
-            return Ok(Vec::new());
+    ) -> Cleanup {
+        if run.mode != Mode::Drill || !run.terminate_drill_instances {
+            return Cleanup {
+                status: CleanupStatus::NotNeeded,
+                terminate_job_ids: Vec::new(),
+                error: String::new(),
+            };
         }
-        self.terminate_instances_of(&run.execution_id, &run.started_at, known_job_ids)
+        self.clean_up_recording(&run.execution_id, &run.started_at, known_job_ids)
             .await
     }
 
+    /// Runs the clean-up and records where it stands (DONE, or PENDING with the cause).
+    pub(super) async fn clean_up_recording(
+        &self,
+        execution_id: &str,
+        started_at: &str,
+        known_job_ids: Vec<String>,
+    ) -> Cleanup {
+        let (status, error) = match self
+            .terminate_instances_of(execution_id, started_at, known_job_ids)
+            .await
+        {
+            Ok(()) => (CleanupStatus::Done, String::new()),
+            Err(e) => {
+                warn!(execution = %execution_id, error = %e, "drill clean-up left PENDING; the janitor retries it");
+                (CleanupStatus::Pending, e.to_string())
+            }
+        };
+        let recorded = self
+            .history
+            .set_cleanup(
+                execution_id,
+                status,
+                (!error.is_empty()).then(|| error.clone()),
+            )
+            .await;
+        if let Err(e) = recorded {
+            warn!(execution = %execution_id, error = %e, "could not record the clean-up's status");
+        }
+        let record = self
+            .history
+            .get_execution(execution_id)
+            .await
+            .ok()
+            .flatten();
+        if status == CleanupStatus::Pending
+            && let Some(r) = &record
+        {
+            // The CleanupPending alarm (a CloudWatch embedded-metric line).
+            crate::metrics::emit(crate::metrics::CLEANUP_PENDING, &r.plan_name, Mode::Drill);
+        }
+        let terminate_job_ids = record.map(|r| r.terminate_job_ids).unwrap_or_default();
+        Cleanup {
+            status,
+            terminate_job_ids,
+            error,
+        }
+    }
+
     /// Terminates the recovery instances an execution's launch jobs made (found by its tag
-    /// and by `known_job_ids`), in TERMINATE jobs within the per-job limit, and records them.
-    /// Done once: a retry returns the TERMINATE jobs recorded.
+    /// and by `known_job_ids`) that still exist and are not being terminated already.
     pub(super) async fn terminate_instances_of(
         &self,
         execution_id: &str,
         started_at: &str,
         known_job_ids: Vec<String>,
-    ) -> Result<Vec<String>, TaskError> {
-        if let Some(record) = self.history.get_execution(execution_id).await?
-            && let Some(done) = record.terminate_job_ids
-        {
-            return Ok(done);
-        }
-        let now = self.now();
-        let mut jobs = self.jobs_of(execution_id, started_at, now).await?;
-        let found: BTreeSet<String> = jobs.iter().map(|j| j.id.clone()).collect();
-        let missing: Vec<String> = known_job_ids
-            .into_iter()
-            .filter(|id| !found.contains(id))
-            .collect();
-        if !missing.is_empty() {
-            jobs.extend(
-                self.drs
-                    .describe_jobs(JobFilter {
-                        job_ids: missing,
-                        from_date: None,
-                    })
-                    .await?,
-            );
-        }
+    ) -> Result<(), TaskError> {
+        let deadline = tokio::time::Instant::now() + self.cleanup_wait;
+        // The execution's launch jobs, once none of them is active.
+        let launch_jobs = loop {
+            let mut jobs: Vec<_> = self
+                .jobs_of(execution_id, started_at, self.now())
+                .await?
+                .into_iter()
+                .filter(|j| j.job_type.as_deref() != Some("TERMINATE"))
+                .collect();
+            let found: BTreeSet<String> = jobs.iter().map(|j| j.id.clone()).collect();
+            let missing: Vec<String> = known_job_ids
+                .iter()
+                .filter(|id| !found.contains(*id))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                jobs.extend(
+                    self.drs
+                        .describe_jobs(JobFilter {
+                            job_ids: missing,
+                            from_date: None,
+                        })
+                        .await?,
+                );
+            }
+            let active: Vec<&str> = jobs
+                .iter()
+                .filter(|j| j.status.is_active())
+                .map(|j| j.id.as_str())
+                .collect();
+            if active.is_empty() {
+                break jobs;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(TaskError::transient(
+                    "drill clean-up",
+                    format!(
+                        "the drill's launch jobs {} still run after {} s; their instances are terminated later",
+                        active.join(", "),
+                        self.cleanup_wait.as_secs()
+                    ),
+                ));
+            }
+            info!(jobs = ?active, "clean-up waits for the drill's launch jobs to end");
+            tokio::time::sleep(self.preempt_poll).await;
+        };
         let mut instances = BTreeSet::new();
-        for job in jobs
-            .iter()
-            .filter(|j| j.job_type.as_deref() != Some("TERMINATE"))
-        {
+        for job in &launch_jobs {
             instances.extend(
                 job.servers
                     .iter()
@@ -76,27 +175,103 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                     .filter_map(|s| s.recovery_instance_id),
             );
         }
-        let instances: Vec<String> = instances.into_iter().collect();
-        let mut terminate_jobs = Vec::new();
-        // A TERMINATE job is a job: it holds at most the per-job number of servers, whatever
-        // the API's array limit.
-        let per_job = MAX_TERMINATE_PER_CALL.min(self.limits.max_servers_per_job);
-        for chunk in instances.chunks(per_job) {
-            let job = self
-                .drs
-                .terminate_recovery_instances(chunk.to_vec())
-                .await?;
-            if job.id.is_empty() {
-                return Err(TaskError::Internal(
-                    "DRS TerminateRecoveryInstances answered without a jobID; check the drill's recovery instances in DRS".into(),
-                ));
-            }
-            info!(job = %job.id, instances = chunk.len(), "terminating drill instances");
-            terminate_jobs.push(job.id);
+        let already: BTreeSet<String> = self
+            .history
+            .get_execution(execution_id)
+            .await?
+            .map(|r| r.terminating_instances.into_iter().collect())
+            .unwrap_or_default();
+        let candidates: Vec<String> = instances
+            .into_iter()
+            .filter(|i| !already.contains(i))
+            .collect();
+        let remaining = if candidates.is_empty() {
+            Vec::new()
+        } else {
+            self.drs.existing_recovery_instances(candidates).await?
+        };
+        // A TERMINATE job is a job: at most the per-job number of servers, whatever the API's
+        // array limit, and never more than the active-servers quota at once.
+        let per_job = MAX_TERMINATE_PER_CALL
+            .min(self.limits.max_servers_per_job)
+            .min(self.limits.max_active_servers)
+            .max(1);
+        for chunk in remaining.chunks(per_job) {
+            self.terminate_chunk(execution_id, chunk, deadline).await?;
         }
-        self.history
-            .record_terminate_jobs(execution_id, terminate_jobs.clone())
-            .await?;
-        Ok(terminate_jobs)
+        Ok(())
+    }
+
+    /// One TerminateRecoveryInstances, sent once, recorded at once. A quota answer waits for
+    /// room (bounded); an ambiguous answer is resolved by looking at the instances.
+    async fn terminate_chunk(
+        &self,
+        execution_id: &str,
+        chunk: &[String],
+        deadline: tokio::time::Instant,
+    ) -> Result<(), TaskError> {
+        let mut backoff = self.quota_backoff;
+        loop {
+            let sent_at = self.now();
+            match self.drs.terminate_recovery_instances(chunk.to_vec()).await {
+                Ok(job) if !job.id.is_empty() => {
+                    info!(job = %job.id, instances = chunk.len(), "terminating drill instances");
+                    return self
+                        .history
+                        .record_terminate_job(execution_id, &job.id, chunk.to_vec())
+                        .await;
+                }
+                answer => {
+                    let err = match answer {
+                        Ok(_) => TaskError::transient(
+                            "DRS TerminateRecoveryInstances",
+                            "answered without a jobID",
+                        ),
+                        Err(e) => e,
+                    };
+                    if err.name() == ErrorName::QuotaExceeded
+                        && tokio::time::Instant::now() + backoff < deadline
+                    {
+                        warn!(error = %err, wait_seconds = backoff.as_secs_f64(), "terminating waits for quota room");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                        continue;
+                    }
+                    // Did DRS act? The instances are then gone or in a TERMINATE job made
+                    // since just before the call.
+                    let still = self.drs.existing_recovery_instances(chunk.to_vec()).await?;
+                    let since = crate::rules::format_time(sent_at - time::Duration::seconds(60));
+                    let job = self
+                        .drs
+                        .describe_jobs(JobFilter {
+                            job_ids: vec![],
+                            from_date: Some(since),
+                        })
+                        .await?
+                        .into_iter()
+                        .find(|j| {
+                            j.job_type.as_deref() == Some("TERMINATE")
+                                && chunk.iter().all(|i| {
+                                    j.servers
+                                        .iter()
+                                        .any(|s| s.recovery_instance_id.as_ref() == Some(i))
+                                })
+                        });
+                    return match job {
+                        Some(job) => {
+                            warn!(job = %job.id, error = %err, "TerminateRecoveryInstances' answer was lost, but DRS made the job: recording it");
+                            self.history
+                                .record_terminate_job(execution_id, &job.id, chunk.to_vec())
+                                .await
+                        }
+                        None if still.is_empty() => {
+                            info!(error = %err, "the instances are already terminated");
+                            Ok(())
+                        }
+                        None => Err(err),
+                    };
+                }
+            }
+        }
     }
 }

@@ -38,18 +38,6 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 }
             })
             .collect();
-        let terminate_job_ids = if run.mode == Mode::Drill && run.terminate_drill_instances {
-            self.cleanup_drill(
-                run,
-                waves
-                    .iter()
-                    .flat_map(|w| w.job_ids.iter().cloned())
-                    .collect(),
-            )
-            .await?
-        } else {
-            Vec::new()
-        };
         let status = match outcome {
             Outcome::Succeeded => ExecutionStatus::Succeeded,
             Outcome::SucceededWithFailures => ExecutionStatus::SucceededWithFailures,
@@ -69,14 +57,37 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 wave_statuses: wave_statuses(&input.waves),
             })
             .await?;
+        // The lock stays held while the drill's instances are terminated, so that the next
+        // execution does not meet them in active jobs. A clean-up that cannot finish is left
+        // PENDING (the janitor retries it): it never fails a drill whose waves succeeded.
+        let cleanup = self
+            .cleanup_drill(
+                run,
+                waves
+                    .iter()
+                    .flat_map(|w| w.job_ids.iter().cloned())
+                    .collect(),
+            )
+            .await;
         self.history
             .release_lock(&run.plan_name, &run.execution_id)
             .await?;
-        info!(outcome = status.as_str(), terminate_jobs = ?terminate_job_ids, "execution finished");
+        if outcome == Outcome::SucceededWithFailures
+            || waves.iter().any(|w| w.servers.optional_failed > 0)
+        {
+            crate::metrics::emit(
+                crate::metrics::EXECUTIONS_SUCCEEDED_WITH_FAILURES,
+                &run.plan_name,
+                run.mode,
+            );
+        }
+        info!(outcome = status.as_str(), cleanup = cleanup.status.as_str(), terminate_jobs = ?cleanup.terminate_job_ids, "execution finished");
         Ok(FinishOutput {
             outcome,
             waves: summaries,
-            terminate_job_ids,
+            terminate_job_ids: cleanup.terminate_job_ids,
+            cleanup: cleanup.status,
+            cleanup_error: cleanup.error,
         })
     }
 }

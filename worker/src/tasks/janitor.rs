@@ -7,13 +7,13 @@
 //! Any worker may run it; a conditional write (a lease on the execution record) makes one
 //! worker at a time tidy an execution, and a crashed janitor's lease simply expires.
 
-use drs_waves_contract::{ExecutionStatus, Mode};
+use drs_waves_contract::{CleanupStatus, ExecutionStatus, Mode};
 use tracing::{info, warn};
 
 use super::Handlers;
 use crate::drs::Drs;
 use crate::error::TaskError;
-use crate::history::{ExecutionClose, ExecutionRecord, History};
+use crate::history::{ExecutionClose, ExecutionRecord, History, JanitorWork};
 use crate::rules::format_time;
 use crate::sfn::ExecutionLookup;
 
@@ -49,6 +49,37 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// next round. Errors on one execution do not stop the round.
     pub async fn tidy_ended_executions(&self, worker: &str) -> Result<Vec<Tidied>, TaskError> {
         let mut done = Vec::new();
+        // Clean-ups a finish or record-failure left PENDING.
+        for id in self.history.pending_cleanups(RUNNING_PER_ROUND).await? {
+            let Some(record) = self.history.get_execution(&id).await? else {
+                continue;
+            };
+            let now = self.now();
+            if !self
+                .history
+                .claim_for_janitor(
+                    &id,
+                    JanitorWork::PendingCleanup,
+                    worker,
+                    &format_time(now),
+                    &format_time(now + LEASE),
+                )
+                .await?
+            {
+                continue;
+            }
+            let cleanup = self
+                .clean_up_recording(&id, &record.started_at, Vec::new())
+                .await;
+            info!(execution = %id, cleanup = cleanup.status.as_str(), terminate_jobs = ?cleanup.terminate_job_ids, "janitor: retried a pending clean-up");
+            if cleanup.status == CleanupStatus::Done {
+                done.push(Tidied {
+                    execution_id: id,
+                    status: record.status,
+                    terminate_job_ids: cleanup.terminate_job_ids,
+                });
+            }
+        }
         for record in self.history.running_executions(RUNNING_PER_ROUND).await? {
             match self.tidy(worker, &record).await {
                 Ok(Some(t)) => done.push(t),
@@ -74,7 +105,13 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         let now = self.now();
         if !self
             .history
-            .claim_for_janitor(id, worker, &format_time(now), &format_time(now + LEASE))
+            .claim_for_janitor(
+                id,
+                JanitorWork::EndedRun,
+                worker,
+                &format_time(now),
+                &format_time(now + LEASE),
+            )
             .await?
         {
             return Ok(None);
@@ -92,9 +129,13 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 info!(execution = %id, jobs = ?launching, "janitor: the ended drill's launch jobs still run; cleaning up next round");
                 return Ok(None);
             }
-            terminate_job_ids = self
-                .terminate_instances_of(id, &record.started_at, Vec::new())
-                .await?;
+            let cleanup = self
+                .clean_up_recording(id, &record.started_at, Vec::new())
+                .await;
+            if cleanup.status != CleanupStatus::Done {
+                return Err(TaskError::transient("drill clean-up", cleanup.error));
+            }
+            terminate_job_ids = cleanup.terminate_job_ids;
         }
         let ended_at = info
             .and_then(|i| i.stopped_at)

@@ -35,6 +35,11 @@ use crate::sfn::ExecutionLookup;
 /// fails as transient (and is retried): within the preflight task's 600 s timeout.
 pub const DEFAULT_PREEMPT_WAIT: Duration = Duration::from_secs(420);
 
+/// How long a start task waits, at most, for a DRS quota (concurrent jobs, servers in active
+/// jobs) to clear as other jobs end: within the start task's 600 s timeout, and never past the
+/// wave's launch timeout.
+pub const DEFAULT_QUOTA_WAIT: Duration = Duration::from_secs(480);
+
 /// How far before the execution's start DescribeJobs looks for jobs it made (clock skew).
 const JOB_SEARCH_SLACK_SECONDS: i64 = 300;
 
@@ -50,6 +55,12 @@ pub struct Handlers<D, H, X> {
     preempt_wait: Duration,
     /// How often it looks while it waits.
     preempt_poll: Duration,
+    /// How long a start task waits, at most, for a full DRS quota to clear.
+    quota_wait: Duration,
+    /// Its first backoff (doubling up to 30 s).
+    quota_backoff: Duration,
+    /// How long a drill's clean-up waits for its launch jobs or for quota room.
+    cleanup_wait: Duration,
 }
 
 fn from_date(started_at: &str, now: OffsetDateTime) -> String {
@@ -76,6 +87,9 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             clock: system_clock(),
             preempt_wait: DEFAULT_PREEMPT_WAIT,
             preempt_poll: Duration::from_secs(5),
+            quota_wait: DEFAULT_QUOTA_WAIT,
+            quota_backoff: Duration::from_secs(5),
+            cleanup_wait: cleanup::DEFAULT_CLEANUP_WAIT,
         }
     }
 
@@ -88,6 +102,20 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     pub fn with_preempt_wait(mut self, wait: Duration, poll: Duration) -> Self {
         self.preempt_wait = wait;
         self.preempt_poll = poll;
+        self
+    }
+
+    /// How long a start task waits for a full quota, and its first backoff.
+    pub fn with_quota_wait(mut self, wait: Duration, first_backoff: Duration) -> Self {
+        self.quota_wait = wait;
+        self.quota_backoff = first_backoff;
+        self
+    }
+
+    /// How long a drill's clean-up waits for its launch jobs (or quota room) before it is left
+    /// PENDING.
+    pub fn with_cleanup_wait(mut self, wait: Duration) -> Self {
+        self.cleanup_wait = wait;
         self
     }
 

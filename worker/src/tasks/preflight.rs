@@ -105,7 +105,10 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 wave_count,
                 server_count,
                 wave_statuses: BTreeMap::new(),
-                terminate_job_ids: None,
+                terminate_job_ids: Vec::new(),
+                terminating_instances: Vec::new(),
+                cleanup: None,
+                cleanup_error: None,
                 terminate_drill_instances: plan.terminate_drill_instances,
                 point_in_time: point_in_time.clone(),
                 worst_rpo_seconds,
@@ -234,18 +237,21 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .execution(&holder)
             .await?
             .map_or_else(|| "gone".to_string(), |e| e.status);
-        if status == "RUNNING" {
-            match (mode, holder_mode) {
-                (Mode::Recovery, Mode::Drill) => {
-                    self.preempt_drill(plan, &holder, execution_id).await?;
-                }
-                _ => {
-                    return Err(TaskError::PlanAlreadyRunning(format!(
-                        "plan '{plan}' is already running in execution {holder} (a {}): wait for it to end, or stop it, then start again",
-                        holder_mode.as_str()
-                    )));
-                }
+        match (mode, holder_mode) {
+            // Also when the drill is no longer running: a retry of this preflight after a
+            // preemption that timed out, or a drill stopped from the console whose instances
+            // the janitor has not cleaned up yet, still has its instances terminated.
+            (Mode::Recovery, Mode::Drill) => {
+                self.preempt_drill(plan, &holder, execution_id, status == "RUNNING")
+                    .await?;
             }
+            _ if status == "RUNNING" => {
+                return Err(TaskError::PlanAlreadyRunning(format!(
+                    "plan '{plan}' is already running in execution {holder} (a {}): wait for it to end, or stop it, then start again",
+                    holder_mode.as_str()
+                )));
+            }
+            _ => {}
         }
         if self
             .history
@@ -272,37 +278,54 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         plan: &str,
         drill: &str,
         recovery: &str,
+        running: bool,
     ) -> Result<(), TaskError> {
         warn!(
             plan,
-            drill, recovery, "a RECOVERY preempts the running DRILL of the plan"
+            drill,
+            recovery,
+            running,
+            "a RECOVERY preempts the DRILL of the plan that holds its lock"
         );
         let cause = format!(
             "preempted by the RECOVERY {recovery} of plan '{plan}': its drill instances are terminated"
         );
-        self.executions
-            .stop_execution(drill, ErrorName::Preempted.as_str(), &cause)
-            .await?;
         let record = self.history.get_execution(drill).await?;
         let started_at = record
             .as_ref()
             .map(|r| r.started_at.clone())
             .unwrap_or_else(|| format_time(self.now() - ACTIVE_JOB_LOOKBACK));
-        self.history
-            .close_execution(ExecutionClose {
-                execution_id: drill.to_string(),
-                execution_name: drill.rsplit(':').next().unwrap_or(drill).to_string(),
-                plan_name: plan.to_string(),
-                mode: Some(Mode::Drill),
-                started_at: started_at.clone(),
-                status: ExecutionStatus::Preempted,
-                ended_at: format_time(self.now()),
-                error: Some(ErrorName::Preempted.as_str().to_string()),
-                cause: Some(cause),
-                wave_statuses: record.map(|r| r.wave_statuses).unwrap_or_default(),
-                preempted_by: Some(recovery.to_string()),
-            })
-            .await?;
+        // A drill that ended by itself keeps its own status; one stopped now (or by an earlier
+        // attempt of this preflight) is PREEMPTED.
+        let record_it = running
+            || record.as_ref().is_some_and(|r| {
+                matches!(
+                    r.status,
+                    ExecutionStatus::Running | ExecutionStatus::Preempted
+                )
+            });
+        if running {
+            self.executions
+                .stop_execution(drill, ErrorName::Preempted.as_str(), &cause)
+                .await?;
+        }
+        if record_it {
+            self.history
+                .close_execution(ExecutionClose {
+                    execution_id: drill.to_string(),
+                    execution_name: drill.rsplit(':').next().unwrap_or(drill).to_string(),
+                    plan_name: plan.to_string(),
+                    mode: Some(Mode::Drill),
+                    started_at: started_at.clone(),
+                    status: ExecutionStatus::Preempted,
+                    ended_at: format_time(self.now()),
+                    error: Some(ErrorName::Preempted.as_str().to_string()),
+                    cause: Some(cause),
+                    wave_statuses: record.map(|r| r.wave_statuses).unwrap_or_default(),
+                    preempted_by: Some(recovery.to_string()),
+                })
+                .await?;
+        }
         let deadline = tokio::time::Instant::now() + self.preempt_wait;
         loop {
             let jobs = self.jobs_of(drill, &started_at, self.now()).await?;
@@ -327,11 +350,57 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             info!(drill, jobs = ?active, "waiting for the preempted drill's launch jobs to end");
             tokio::time::sleep(self.preempt_poll).await;
         }
-        let terminate = self
-            .terminate_instances_of(drill, &started_at, Vec::new())
+        self.terminate_instances_of(drill, &started_at, Vec::new())
             .await?;
+        let terminate = self
+            .history
+            .get_execution(drill)
+            .await?
+            .map(|r| r.terminate_job_ids)
+            .unwrap_or_default();
         info!(drill, terminate_jobs = ?terminate, "the preempted drill's instances are being terminated");
-        Ok(())
+        // A TERMINATE job holds its source servers too (one active job per server): the
+        // recovery launches only once the drill's terminations have ended.
+        self.wait_for_jobs_to_end(&terminate, deadline, drill).await
+    }
+
+    /// Waits (bounded by `deadline`) until none of `job_ids` is active.
+    async fn wait_for_jobs_to_end(
+        &self,
+        job_ids: &[String],
+        deadline: tokio::time::Instant,
+        drill: &str,
+    ) -> Result<(), TaskError> {
+        if job_ids.is_empty() {
+            return Ok(());
+        }
+        loop {
+            let active: Vec<String> = self
+                .drs
+                .describe_jobs(JobFilter {
+                    job_ids: job_ids.to_vec(),
+                    from_date: None,
+                })
+                .await?
+                .into_iter()
+                .filter(|j| j.status.is_active())
+                .map(|j| j.id)
+                .collect();
+            if active.is_empty() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(TaskError::transient(
+                    "DRS DescribeJobs (preempted drill)",
+                    format!(
+                        "the preempted drill {drill}'s terminations ({}) still run after {} s; the recovery retries",
+                        active.join(", "),
+                        self.preempt_wait.as_secs()
+                    ),
+                ));
+            }
+            tokio::time::sleep(self.preempt_poll).await;
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use drs_waves_contract::*;
 use tracing::warn;
 
+use super::cleanup::Cleanup;
 use super::{Handlers, wave_statuses};
 use crate::drs::*;
 use crate::error::{TaskError, truncate_chars};
@@ -72,8 +73,10 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 wave_statuses: wave_statuses(&waves),
             })
             .await?;
-        let terminate_job_ids = match &run {
-            Some(run) if run.mode == Mode::Drill && run.terminate_drill_instances => {
+        // Clean-up never fails this task (a PENDING one is retried by the janitor), so the
+        // plan's lock is always released.
+        let cleanup = match &run {
+            Some(run) => {
                 self.cleanup_drill(
                     run,
                     waves
@@ -81,9 +84,13 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                         .flat_map(|w| w.job_ids.iter().cloned())
                         .collect(),
                 )
-                .await?
+                .await
             }
-            _ => Vec::new(),
+            None => Cleanup {
+                status: CleanupStatus::NotNeeded,
+                terminate_job_ids: Vec::new(),
+                error: String::new(),
+            },
         };
         self.history
             .release_lock(&input.plan_name, &execution.id)
@@ -92,7 +99,9 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         Ok(RecordFailureOutput {
             error,
             cause,
-            terminate_job_ids,
+            terminate_job_ids: cleanup.terminate_job_ids,
+            cleanup: cleanup.status,
+            cleanup_error: cleanup.error,
         })
     }
 }

@@ -1,54 +1,79 @@
 //! The start-wave task: StartRecovery for one wave, split into jobs of at most the per-job
-//! limit, or the jobs an earlier attempt already launched (StartRecovery has no client token).
-use std::collections::{BTreeMap, BTreeSet};
+//! limit. StartRecovery has no client token, so the wave's chunks are planned in the history
+//! before the first call, each chunk's job ID is recorded before the next chunk is sent, and a
+//! retried start launches only the chunks without a job (after looking for a job an earlier
+//! attempt made but did not record, by the tags it put on it).
 
-use drs_waves_contract::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use drs_waves_contract::{
+    ErrorName, Mode, RunContext, ServerCounts, StartWaveInput, WaveSpec, WaveState, WaveStatus,
+    job_tags,
+};
+use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use super::Handlers;
-use crate::drs::*;
+use crate::drs::{Drs, Job, SourceServer, StartRecoveryRequest};
 use crate::error::TaskError;
 use crate::faults::FaultPoint;
-use crate::history::*;
-use crate::rules::*;
+use crate::history::{ChunkWrite, History, ServerLaunchPoint, WaveChunk, WaveRecord};
+use crate::rules::{
+    check_confirmation, chunk_servers, next_wait_seconds, parse_time, resolve_wave, seconds_between,
+};
 use crate::sfn::ExecutionLookup;
 
+/// The longest a quota backoff waits between two tries.
+const MAX_QUOTA_BACKOFF: Duration = Duration::from_secs(30);
+
 impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
-    /// Launches a wave, or finds the jobs an earlier attempt launched (history first, then
-    /// DescribeJobs by tag): StartRecovery has no client token.
+    /// Launches a wave's chunks that have no job yet and returns the wave LAUNCHING with every
+    /// job ID, all of them in the history first.
     pub async fn start_wave(&self, input: StartWaveInput) -> Result<WaveState, TaskError> {
         let run = &input.run;
         let wave = &input.wave;
         check_confirmation(&run.plan_name, run.mode, run.confirm.as_deref())?;
-        let is_drill = run.mode == Mode::Drill;
         let now = self.now();
+        let plan = match self.history.get_wave(&run.execution_id, wave.index).await? {
+            Some(recorded) if !recorded.chunks.is_empty() => recorded,
+            _ => self.plan_wave(run, wave, now).await?,
+        };
+        let job_ids = self.launch_missing_chunks(run, wave, &plan, now).await?;
+        self.faults.hit(FaultPoint::ExitAfterHistoryWrite)?;
+        let started = parse_time(&plan.started_at).unwrap_or(now);
+        let total = u32::try_from(plan.planned_servers().len()).unwrap_or(u32::MAX);
+        Ok(WaveState {
+            wave: wave.name.clone(),
+            index: wave.index,
+            status: WaveStatus::Launching,
+            job_ids,
+            started_at: plan.started_at.clone(),
+            ended_at: String::new(),
+            checks: 0,
+            next_wait_seconds: next_wait_seconds(
+                seconds_between(started, now),
+                &wave.polling,
+                wave.launch_timeout_seconds,
+            ),
+            servers: ServerCounts {
+                total,
+                launching: total,
+                ..ServerCounts::default()
+            },
+            reason: String::new(),
+        })
+    }
 
-        if let Some(recorded) = self.history.get_wave(&run.execution_id, wave.index).await?
-            && !recorded.job_ids.is_empty()
-        {
-            info!(jobs = ?recorded.job_ids, "wave already launched (history): returning its jobs");
-            let started = parse_time(&recorded.started_at).unwrap_or(now);
-            return Ok(WaveState {
-                wave: wave.name.clone(),
-                index: wave.index,
-                status: WaveStatus::Launching,
-                job_ids: recorded.job_ids,
-                started_at: recorded.started_at,
-                ended_at: String::new(),
-                checks: 0,
-                next_wait_seconds: next_wait_seconds(
-                    seconds_between(started, now),
-                    &wave.polling,
-                    wave.launch_timeout_seconds,
-                ),
-                servers: ServerCounts {
-                    launching: recorded.servers.total,
-                    ..recorded.servers
-                },
-                reason: String::new(),
-            });
-        }
-
+    /// Resolves the wave now, checks it may launch, records each server's launch point and the
+    /// chunks in the history, before any StartRecovery. Returns the plan as stored (an earlier
+    /// attempt's, if one got there first).
+    async fn plan_wave(
+        &self,
+        run: &RunContext,
+        wave: &WaveSpec,
+        now: OffsetDateTime,
+    ) -> Result<WaveRecord, TaskError> {
         let servers = self.drs.describe_source_servers().await?;
         let resolved = resolve_wave(wave, &servers);
         let mut problems: Vec<String> = resolved
@@ -70,135 +95,199 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         if !problems.is_empty() {
             return Err(TaskError::PreflightFailed(problems));
         }
+        let (launch, _, points) = self
+            .launch_sources(run, wave, &servers, &resolved.ids, now)
+            .await?;
+        self.history
+            .record_launch_points(&run.execution_id, wave.index, points)
+            .await?;
+        let chunks: Vec<WaveChunk> = (1..)
+            .zip(chunk_servers(&launch, self.limits.max_servers_per_job))
+            .map(|(number, servers)| WaveChunk {
+                number,
+                servers,
+                job_id: None,
+            })
+            .collect();
+        let total = u32::try_from(launch.len()).unwrap_or(u32::MAX);
+        self.history
+            .plan_wave(WaveRecord {
+                execution_id: run.execution_id.clone(),
+                index: wave.index,
+                name: wave.name.clone(),
+                status: WaveStatus::Launching,
+                job_ids: Vec::new(),
+                started_at: crate::rules::format_time(now),
+                ended_at: None,
+                checks: 0,
+                servers: ServerCounts {
+                    total,
+                    launching: total,
+                    ..ServerCounts::default()
+                },
+                reason: String::new(),
+                chunks,
+            })
+            .await
+    }
 
-        // Jobs an earlier attempt launched but did not record.
-        let mut existing: Vec<Job> = self
+    /// Sends StartRecovery for every planned chunk without a job, recording each job before
+    /// the next chunk; returns every chunk's job ID in chunk order.
+    async fn launch_missing_chunks(
+        &self,
+        run: &RunContext,
+        wave: &WaveSpec,
+        plan: &WaveRecord,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, TaskError> {
+        let mut job_ids: Vec<String> = plan
+            .chunks
+            .iter()
+            .filter_map(|c| c.job_id.clone())
+            .collect();
+        let missing: Vec<&WaveChunk> = plan.chunks.iter().filter(|c| c.job_id.is_none()).collect();
+        if missing.is_empty() {
+            info!(jobs = ?job_ids, "wave already launched (history): returning its jobs");
+            return Ok(job_ids);
+        }
+        // Jobs an earlier attempt launched but did not record (it died, or the answer was lost).
+        let tagged = self.tagged_jobs(run, wave, now).await?;
+        let snapshots: BTreeMap<String, String> = self
+            .history
+            .launch_points(&run.execution_id, wave.index)
+            .await?
+            .into_iter()
+            .filter_map(|p| Some((p.server_id, p.snapshot_id?)))
+            .collect();
+        let started = parse_time(&plan.started_at).unwrap_or(now);
+        for chunk in missing {
+            let adopted = tagged
+                .iter()
+                .find(|j| chunk_of(j) == Some(chunk.number))
+                .map(|j| j.id.clone());
+            let job_id = match adopted {
+                Some(id) => {
+                    info!(job = %id, chunk = chunk.number, "found the job an earlier attempt launched (tags)");
+                    id
+                }
+                None => self
+                    .send_chunk(run, wave, chunk, &snapshots, started)
+                    .await
+                    .map_err(|e| e.with_context(&recorded_so_far(wave, &job_ids)))?,
+            };
+            match self
+                .history
+                .record_chunk_job(&run.execution_id, wave.index, chunk.number, &job_id)
+                .await?
+            {
+                ChunkWrite::Written => job_ids.push(job_id),
+                ChunkWrite::Conflict { recorded } => {
+                    return Err(TaskError::transient(
+                        "DynamoDB UpdateItem (chunk job)",
+                        format!(
+                            "chunk {} of wave '{}' was recorded with job {recorded} by a concurrent attempt; job {job_id} of this \
+                             attempt is not tracked (check it in DRS)",
+                            chunk.number, wave.name
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(job_ids)
+    }
+
+    /// This execution's jobs of this wave, found by their tags.
+    async fn tagged_jobs(
+        &self,
+        run: &RunContext,
+        wave: &WaveSpec,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Job>, TaskError> {
+        Ok(self
             .jobs_of_execution(run, now)
             .await?
             .into_iter()
             .filter(|j| j.tags.get(job_tags::WAVE) == Some(&wave.name) && !j.id.is_empty())
-            .collect();
-        let chunk_of = |j: &Job| {
-            j.tags
-                .get(job_tags::CHUNK)
-                .and_then(|c| c.parse::<u32>().ok())
-                .unwrap_or(0)
-        };
-        existing.sort_by_key(chunk_of);
-        let covered: BTreeSet<&str> = existing
-            .iter()
-            .flat_map(|j| j.servers.iter().map(|s| s.source_server_id.as_str()))
-            .collect();
-        let remaining: Vec<String> = resolved
-            .ids
-            .iter()
-            .filter(|id| !covered.contains(id.as_str()))
-            .cloned()
-            .collect();
-        if !existing.is_empty() {
-            info!(jobs = ?existing.iter().map(|j| &j.id).collect::<Vec<_>>(), "found jobs an earlier attempt launched (tags)");
-        }
+            .collect())
+    }
 
-        let (remaining, snapshot_ids, points) = self
-            .launch_sources(run, wave, &servers, &remaining, now)
-            .await?;
-
-        let mut job_ids: Vec<String> = existing.iter().map(|j| j.id.clone()).collect();
-        let first_new_chunk = existing.iter().map(chunk_of).max().unwrap_or(0) + 1;
-        let new_chunks = chunk_servers(&remaining, self.limits.max_servers_per_job);
-        for (next_chunk, chunk) in (first_new_chunk..).zip(new_chunks) {
-            let tags = BTreeMap::from([
+    /// One StartRecovery, sent once. A quota answer is retried with backoff within the wave's
+    /// launch timeout (and the quota wait); an ambiguous failure (a 5xx, a timeout, a closed
+    /// connection, an answer without a job ID: DRS may have made the job) is resolved by
+    /// looking for the chunk's tagged job.
+    async fn send_chunk(
+        &self,
+        run: &RunContext,
+        wave: &WaveSpec,
+        chunk: &WaveChunk,
+        snapshots: &BTreeMap<String, String>,
+        wave_started: OffsetDateTime,
+    ) -> Result<String, TaskError> {
+        let request = StartRecoveryRequest {
+            source_server_ids: chunk.servers.clone(),
+            snapshot_ids: chunk
+                .servers
+                .iter()
+                .filter_map(|id| Some((id.clone(), snapshots.get(id)?.clone())))
+                .collect(),
+            is_drill: run.mode == Mode::Drill,
+            tags: BTreeMap::from([
                 (job_tags::EXECUTION.to_string(), run.execution_id.clone()),
                 (job_tags::WAVE.to_string(), wave.name.clone()),
-                (job_tags::CHUNK.to_string(), next_chunk.to_string()),
+                (job_tags::CHUNK.to_string(), chunk.number.to_string()),
                 (job_tags::PLAN.to_string(), run.plan_name.clone()),
-            ]);
-            let n = chunk.len();
-            let job = self
-                .drs
-                .start_recovery(StartRecoveryRequest {
-                    snapshot_ids: chunk
-                        .iter()
-                        .filter_map(|id| Some((id.clone(), snapshot_ids.get(id)?.clone())))
-                        .collect(),
-                    source_server_ids: chunk,
-                    is_drill,
-                    tags,
-                })
-                .await?;
-            if job.id.is_empty() {
-                return Err(TaskError::Internal(format!(
-                    "DRS StartRecovery for wave '{}' (chunk {next_chunk}) answered without a jobID; a job may have started: \
-                     look for DRS jobs tagged {}={}",
-                    wave.name,
-                    job_tags::EXECUTION,
-                    run.execution_id
-                )));
-            }
-            info!(job = %job.id, servers = n, chunk = next_chunk, drill = is_drill, "StartRecovery");
-            self.faults.hit(FaultPoint::ExitAfterStartRecovery)?;
-            job_ids.push(job.id);
-        }
-
-        let started = existing
-            .iter()
-            .filter_map(|j| j.created_at.as_deref().and_then(parse_time))
-            .min()
-            .unwrap_or(now);
-        let total = u32::try_from(resolved.ids.len()).unwrap_or(u32::MAX);
-        let counts = ServerCounts {
-            total,
-            launching: total,
-            ..Default::default()
+            ]),
         };
-        let record = WaveRecord {
-            execution_id: run.execution_id.clone(),
-            index: wave.index,
-            name: wave.name.clone(),
-            status: WaveStatus::Launching,
-            job_ids: job_ids.clone(),
-            started_at: format_time(started),
-            ended_at: None,
-            checks: 0,
-            servers: counts,
-            reason: String::new(),
-        };
-        match self.history.record_wave_launch(record).await? {
-            LaunchWrite::Written => {}
-            LaunchWrite::Conflict { recorded } => {
-                return Err(TaskError::transient(
-                    "DynamoDB UpdateItem (wave launch)",
-                    format!(
-                        "wave '{}' was recorded as LAUNCHING with jobs [{}] by a concurrent attempt; jobs [{}] of this attempt are not tracked (check them in DRS)",
-                        wave.name,
-                        recorded.join(", "),
-                        job_ids.join(", ")
-                    ),
-                ));
+        let launch_deadline =
+            wave_started + time::Duration::seconds(i64::from(wave.launch_timeout_seconds));
+        let wait_until = tokio::time::Instant::now() + self.quota_wait;
+        let mut backoff = self.quota_backoff;
+        loop {
+            let answer = self.drs.start_recovery(request.clone()).await;
+            let err = match answer {
+                Ok(job) if !job.id.is_empty() => {
+                    info!(job = %job.id, servers = chunk.servers.len(), chunk = chunk.number, drill = request.is_drill, "StartRecovery");
+                    self.faults.hit(FaultPoint::ExitAfterStartRecovery)?;
+                    return Ok(job.id);
+                }
+                Ok(_) => TaskError::transient(
+                    "DRS StartRecovery",
+                    "answered without a jobID; a job may have started",
+                ),
+                Err(e) => e,
+            };
+            match err.name() {
+                ErrorName::QuotaExceeded => {
+                    let now = self.now();
+                    if now + backoff > launch_deadline
+                        || tokio::time::Instant::now() + backoff > wait_until
+                    {
+                        return Err(err.with_context(&format!(
+                            "chunk {} of wave '{}' waited for the quota to clear and gave up",
+                            chunk.number, wave.name
+                        )));
+                    }
+                    warn!(chunk = chunk.number, wait_seconds = backoff.as_secs_f64(), error = %err, "a DRS quota is full; waiting for other jobs to end");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_QUOTA_BACKOFF);
+                }
+                ErrorName::Transient => {
+                    let found = self
+                        .tagged_jobs(run, wave, self.now())
+                        .await?
+                        .into_iter()
+                        .find(|j| chunk_of(j) == Some(chunk.number));
+                    return match found {
+                        Some(job) => {
+                            warn!(job = %job.id, chunk = chunk.number, error = %err, "StartRecovery's answer was lost, but DRS made the job: tracking it");
+                            Ok(job.id)
+                        }
+                        None => Err(err),
+                    };
+                }
+                _ => return Err(err),
             }
         }
-        if !points.is_empty() {
-            self.history
-                .record_launch_points(&run.execution_id, wave.index, points)
-                .await?;
-        }
-        self.faults.hit(FaultPoint::ExitAfterHistoryWrite)?;
-        Ok(WaveState {
-            wave: wave.name.clone(),
-            index: wave.index,
-            status: WaveStatus::Launching,
-            job_ids,
-            started_at: format_time(started),
-            ended_at: String::new(),
-            checks: 0,
-            next_wait_seconds: next_wait_seconds(
-                seconds_between(started, now),
-                &wave.polling,
-                wave.launch_timeout_seconds,
-            ),
-            servers: counts,
-            reason: String::new(),
-        })
     }
 
     /// What the servers still to launch launch from, and whether they may launch now. Each
@@ -292,5 +381,23 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             )]));
         }
         Ok((launch, snapshot_ids, points))
+    }
+}
+
+/// The chunk number a job's tag says.
+fn chunk_of(job: &Job) -> Option<u32> {
+    job.tags.get(job_tags::CHUNK).and_then(|c| c.parse().ok())
+}
+
+/// What a failure of a later chunk must say about the jobs already made.
+fn recorded_so_far(wave: &WaveSpec, job_ids: &[String]) -> String {
+    if job_ids.is_empty() {
+        format!("no job of wave '{}' was started", wave.name)
+    } else {
+        format!(
+            "the jobs already started for wave '{}' are recorded in the history and tracked: {}",
+            wave.name,
+            job_ids.join(", ")
+        )
     }
 }
