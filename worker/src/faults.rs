@@ -18,18 +18,22 @@ pub enum FaultPoint {
     ExitAfterStartRecovery,
     /// After the history write, before the task is answered.
     ExitAfterHistoryWrite,
+    /// After a chunk's job is recorded, before the next chunk of the wave is sent.
+    ExitBetweenChunks,
 }
 
 impl FaultPoint {
-    pub const ALL: [FaultPoint; 2] = [
+    pub const ALL: [FaultPoint; 3] = [
         FaultPoint::ExitAfterStartRecovery,
         FaultPoint::ExitAfterHistoryWrite,
+        FaultPoint::ExitBetweenChunks,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
             FaultPoint::ExitAfterStartRecovery => "exit-after-start-recovery",
             FaultPoint::ExitAfterHistoryWrite => "exit-after-history-write",
+            FaultPoint::ExitBetweenChunks => "exit-between-chunks",
         }
     }
 

@@ -180,7 +180,12 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 .record_chunk_job(&run.execution_id, wave.index, chunk.number, &job_id)
                 .await?
             {
-                ChunkWrite::Written => job_ids.push(job_id),
+                ChunkWrite::Written => {
+                    job_ids.push(job_id);
+                    if job_ids.len() < plan.chunks.len() {
+                        self.faults.hit(FaultPoint::ExitBetweenChunks)?;
+                    }
+                }
                 ChunkWrite::Conflict { recorded } => {
                     return Err(TaskError::transient(
                         "DynamoDB UpdateItem (chunk job)",
