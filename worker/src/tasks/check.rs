@@ -2,14 +2,14 @@
 //! history, a verdict and the next wait.
 use std::collections::{BTreeMap, BTreeSet};
 
-use drs_waves_contract::*;
+use drs_waves_contract::{CheckWaveInput, MAX_CAUSE_CHARS, WaveState, WaveStatus};
 use tracing::info;
 
 use super::Handlers;
-use crate::drs::*;
+use crate::drs::{Drs, Job, JobFilter, LaunchStatus};
 use crate::error::{TaskError, truncate_chars};
-use crate::history::*;
-use crate::rules::*;
+use crate::history::{History, JobRecord, ServerRecord, WaveRecord};
+use crate::rules::{Known, format_time, judge, next_wait_seconds, parse_time, seconds_between};
 use crate::sfn::ExecutionLookup;
 
 impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {

@@ -1,14 +1,16 @@
 //! The finish task: closes a run that reached its end (outcome, per-wave summary, history),
 //! cleans up a drill, releases the plan's lock.
 
-use drs_waves_contract::*;
+use drs_waves_contract::{
+    ExecutionStatus, FinishInput, FinishOutput, Outcome, WaveState, WaveStatus, WaveSummary,
+};
 use tracing::info;
 
 use super::{Handlers, wave_statuses};
-use crate::drs::*;
+use crate::drs::Drs;
 use crate::error::TaskError;
-use crate::history::*;
-use crate::rules::*;
+use crate::history::{ExecutionClose, History};
+use crate::rules::{format_time, parse_time, seconds_between};
 use crate::sfn::ExecutionLookup;
 
 impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {

@@ -2,15 +2,18 @@
 //! (preflight may never have run), cleans up a drill, releases the plan's lock.
 use std::collections::BTreeMap;
 
-use drs_waves_contract::*;
+use drs_waves_contract::{
+    CaughtError, CleanupStatus, ErrorName, ExecutionStatus, MAX_CAUSE_CHARS, MAX_ERROR_CHARS,
+    RecordFailureInput, RecordFailureOutput, RunContext, WaveState, WaveStatus,
+};
 use tracing::warn;
 
 use super::cleanup::Cleanup;
 use super::{Handlers, wave_statuses};
-use crate::drs::*;
+use crate::drs::Drs;
 use crate::error::{TaskError, truncate_chars};
-use crate::history::*;
-use crate::rules::*;
+use crate::history::{ExecutionClose, History};
+use crate::rules::format_time;
 use crate::sfn::ExecutionLookup;
 
 impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
