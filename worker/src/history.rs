@@ -744,6 +744,30 @@ impl DynamoHistory {
         Ok(resp.item().cloned())
     }
 
+    /// Puts `item` unless an item with its key exists: true when written, false when it
+    /// existed (an earlier attempt wrote it).
+    async fn put_new(&self, item: Item, what: &str) -> Result<bool, TaskError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(from_sdk(&format!("DynamoDB PutItem ({what})"), &e)),
+        }
+    }
+
     /// Applies `u`; false when its condition failed.
     async fn update(&self, pk: String, sk: &str, u: Update) -> Result<bool, TaskError> {
         let resp = self
@@ -921,26 +945,8 @@ impl History for DynamoHistory {
             item.insert("warnings".into(), list_s(&kept));
             item.insert("warningCount".into(), n(r.warnings.len()));
         }
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PARTITION_KEY)
-            .send()
-            .await;
-        match put {
-            Ok(_) => Ok(()),
-            // Created by an earlier attempt of this preflight.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(from_sdk("DynamoDB PutItem (execution record)", &e)),
-        }
+        // An existing record was created by an earlier attempt of this preflight.
+        self.put_new(item, "execution record").await.map(|_| ())
     }
 
     async fn get_execution(
@@ -1101,22 +1107,8 @@ impl History for DynamoHistory {
         item.insert("reason".into(), s(""));
         item.insert("waveStartedAt".into(), s(&w.started_at));
         item.insert("chunks".into(), chunks_av(&w.chunks));
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PARTITION_KEY)
-            .send()
-            .await;
-        match put {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) => {}
-            Err(e) => return Err(from_sdk("DynamoDB PutItem (wave plan)", &e)),
-        }
+        // An existing plan was written by an earlier attempt: it wins.
+        self.put_new(item, "wave plan").await?;
         self.get_wave(&w.execution_id, w.index)
             .await?
             .ok_or_else(|| {

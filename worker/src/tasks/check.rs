@@ -74,15 +74,18 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .map(|w| w.planned_servers())
             .unwrap_or_default();
         let mut reasons = BTreeMap::new();
-        let mut verdict = judge(
-            wave,
-            &jobs,
-            elapsed,
-            &Known {
-                planned: &planned,
-                reasons: &reasons,
-            },
-        );
+        let verdict_with = |reasons: &BTreeMap<String, String>| {
+            judge(
+                wave,
+                &jobs,
+                elapsed,
+                &Known {
+                    planned: &planned,
+                    reasons,
+                },
+            )
+        };
+        let mut verdict = verdict_with(&reasons);
         // A wave that ended with failed servers: their job logs say why (IAM, capacity, launch
         // template), in the wave's cause and in the history.
         if verdict.status != WaveStatus::Launching && verdict.counts.failed > 0 {
@@ -97,15 +100,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                         .or_insert(failure.reason);
                 }
             }
-            verdict = judge(
-                wave,
-                &jobs,
-                elapsed,
-                &Known {
-                    planned: &planned,
-                    reasons: &reasons,
-                },
-            );
+            verdict = verdict_with(&reasons);
         }
         let checks = state.checks + 1;
         let ended_at = (verdict.status != WaveStatus::Launching).then(|| format_time(now));
