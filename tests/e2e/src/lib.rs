@@ -411,6 +411,46 @@ impl Deployment {
         Ok(got.item().map(item_to_json))
     }
 
+    /// Polls the execution's history until it is in the Wait state `state` (its latest event
+    /// entered it). LocalStack aborts a stopped execution at once only in a Wait state: a stop
+    /// while an activity task is scheduled ends it FAILED with States.Timeout instead, once a
+    /// worker picks the task up.
+    pub async fn wait_until_waiting_in(
+        &self,
+        execution_arn: &str,
+        state: &str,
+        timeout: Duration,
+    ) -> Result<()> {
+        let sfn = self.sfn.clone();
+        eventually(
+            &format!("execution {execution_arn} to wait in {state:?}"),
+            timeout,
+            Duration::from_millis(100),
+            || {
+                let sfn = sfn.clone();
+                async move {
+                    let events = sfn
+                        .get_execution_history()
+                        .execution_arn(execution_arn)
+                        .reverse_order(true)
+                        .max_results(1)
+                        .send()
+                        .await
+                        .ok()?;
+                    let last = events.events().first()?;
+                    let waiting = last.r#type()
+                        == &aws_sdk_sfn::types::HistoryEventType::WaitStateEntered
+                        && last
+                            .state_entered_event_details()
+                            .is_some_and(|d| d.name() == state);
+                    waiting.then_some(())
+                }
+            },
+        )
+        .await
+        .map_err(|e| anyhow!("{e:#}\n{}", self.worker_logs()))
+    }
+
     /// StopExecution, as the console or an operator's CLI does it.
     pub async fn stop_execution(&self, execution_arn: &str, cause: &str) -> Result<()> {
         self.sfn

@@ -591,6 +591,7 @@ waves:
     servers: {{ids: [{}, {}]}}
   - name: two
     servers: {{ids: [{}, {}]}}
+    polling: {{minWaitSeconds: 10, maxWaitSeconds: 10, expectedLaunchSeconds: 6}}
   - name: three
     servers: {{ids: [{PRE_W3}]}}
 "#,
@@ -599,15 +600,17 @@ waves:
     let machine = dep.deploy_plan("preempt.plan.yaml", &plan).await?;
     dep.start_worker(&[])?;
     let drill = dep.start_execution(&machine, &super::drill()).await?;
-    let sim = &dep.sim;
-    eventually("the drill's wave 2 job", DRILL_TIMEOUT, POLL, || {
-        let in_wave_two = sim
+    // The drill launched wave 2 and waits 10 s before its first check: the RECOVERY's
+    // preflight stops it within that Wait (see `Deployment::wait_until_waiting_in`).
+    dep.wait_until_waiting_in(&drill, "Wave 2 two: wait", DRILL_TIMEOUT)
+        .await?;
+    ensure!(
+        dep.sim
             .jobs()
             .iter()
-            .any(|j| j.tags.get(job_tags::WAVE).map(String::as_str) == Some("two"));
-        async move { in_wave_two.then_some(()) }
-    })
-    .await?;
+            .any(|j| j.tags.get(job_tags::WAVE).map(String::as_str) == Some("two")),
+        "the drill launched wave 2"
+    );
     let recovery = dep
         .start_execution(&machine, &json!({"mode": "RECOVERY", "confirm": "preempt"}))
         .await?;
@@ -778,6 +781,8 @@ waves:
             },
         )
         .await?;
+        dep.wait_until_waiting_in(&drill, "Wave 1 only: wait", DRILL_TIMEOUT)
+            .await?;
         ensure!(
             dep.lock("janitor")
                 .await?
