@@ -7,7 +7,7 @@
 //! | pk | sk | item |
 //! |---|---|---|
 //! | `EXEC#<execution ARN>` | `EXECUTION` | plan, mode, `executionStatus` (RUNNING, SUCCEEDED, SUCCEEDED_WITH_FAILURES, FAILED, ABORTED, TIMED_OUT, PREEMPTED), `startedAt`, `endedAt`, `error`, `cause`, `planName`, `waveStatuses`, `terminateJobIds`, `terminatingInstances`, `cleanup` (NOT_NEEDED, DONE, PENDING), `cleanupError`, `terminateDrillInstances`, `pointInTime`, `worstRpoSeconds`, `warnings`, `warningCount`, `preemptedBy`, `janitorWorker`, `janitorLeaseUntil` |
-//! | `EXEC#<execution ARN>` | `WAVE#0001` | `waveName`, `waveStatus`, `jobIds`, `waveStartedAt`, `waveEndedAt`, `checks`, `counts`, `reason`, `chunks` (per chunk number: `servers`, `jobId` once DRS answered; planned before the first StartRecovery) |
+//! | `EXEC#<execution ARN>` | `WAVE#0001` | `waveName`, `waveStatus`, `jobIds`, `waveStartedAt`, `waveEndedAt`, `checks`, `counts`, `reason`, `chunks` (per chunk number: `servers`, `jobId` once DRS answered; planned before the first StartRecovery), `learned` (what past executions taught when the wave started: `samples`, `p10Millis`, `p50Millis`, `p95Millis` of its completion time), `completionMillis` (a SUCCEEDED wave: its start to its jobs' last `endDateTime`, the next executions' sample) |
 //! | `EXEC#<execution ARN>` | `WAVE#0001#SERVERS` | `servers` (per source server: `snapshotID`, `snapshotTakenAt`, `rpoSeconds`, `replication`, `required`): preflight's launch points, then the ones the launch used |
 //! | `EXEC#<execution ARN>` | `WAVE#0001#JOB#<jobID>` | `jobStatus`, `servers` (per source server: `launchStatus`, `recoveryInstanceID`, `required`, `failureReason` from the job log) |
 //! | `CLEANUP` | `PENDING#<execution ARN>` | `executionId`: a drill whose clean-up is PENDING, retried by the janitor until DONE |
@@ -22,7 +22,8 @@
 //!
 //! - One execution: GetItem (`EXEC#arn`, `EXECUTION`); everything about it: Query `pk = EXEC#arn`.
 //! - What is running now: Query `status-index` with `executionStatus = RUNNING`, newest first.
-//! - Recent executions of a plan: Query `plan-index` with `planName = <plan>`, newest first.
+//! - Recent executions of a plan: Query `plan-index` with `planName = <plan>`, newest first
+//!   (learned timing: then GetItem of each one's WAVE item).
 //! - The run lock: conditional PutItem / DeleteItem on (`LOCK#<plan>`, `LOCK`).
 //!
 //! Every write is safe to repeat: a retried task either finds what an earlier attempt wrote or
@@ -44,6 +45,7 @@ use drs_waves_contract::{CleanupStatus, ExecutionStatus, Mode, ServerCounts, Wav
 
 use crate::drs::{JobStatus, LaunchStatus};
 use crate::error::{TaskError, from_sdk};
+use crate::rules::LearnedTiming;
 
 pub const EXECUTION_SK: &str = "EXECUTION";
 pub const LOCK_SK: &str = "LOCK";
@@ -146,6 +148,12 @@ pub struct WaveRecord {
     /// The wave's jobs as planned before the first StartRecovery: each chunk's servers, and its
     /// job ID once DRS answered. A retried start launches only the chunks without a job.
     pub chunks: Vec<WaveChunk>,
+    /// What the plan's past executions taught about this wave, written with the plan (before
+    /// the first StartRecovery) and never changed by a check.
+    pub learned: Option<LearnedTiming>,
+    /// A SUCCEEDED wave's completion time: milliseconds from `started_at` to its jobs' last end
+    /// (see [`crate::rules::timing`]); written by the check that saw it succeed.
+    pub completion_ms: Option<u64>,
 }
 
 /// One StartRecovery of a wave (a wave larger than the per-job limit has several).
@@ -256,6 +264,12 @@ pub trait History: Send + Sync + 'static {
         execution_id: &str,
         wave_index: u32,
     ) -> impl Future<Output = Result<Vec<ServerLaunchPoint>, TaskError>> + Send;
+    /// The plan's executions, newest first (by start time), at most `limit` (the plan index).
+    fn recent_executions(
+        &self,
+        plan: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<ExecutionRecord>, TaskError>> + Send;
     /// Executions recorded RUNNING, newest first, at most `limit` (the status index).
     fn running_executions(
         &self,
@@ -570,7 +584,32 @@ fn wave_of(item: &Item) -> Result<WaveRecord, TaskError> {
         servers: counts_of(&f, "counts")?,
         reason: f.s("reason")?,
         chunks: chunks_of(&f)?,
+        learned: learned_of(&f)?,
+        completion_ms: f.opt_u64("completionMillis")?,
     })
+}
+
+fn learned_of(f: &Fields<'_>) -> Result<Option<LearnedTiming>, TaskError> {
+    if !f.item.contains_key("learned") {
+        return Ok(None);
+    }
+    let m = Fields::nested(f.map("learned")?, format!("{} (learned)", f.what));
+    let ms = |k: &str| m.opt_u64(k)?.ok_or_else(|| m.bad(k, "is missing"));
+    Ok(Some(LearnedTiming {
+        samples: m.n("samples")?,
+        p10_ms: ms("p10Millis")?,
+        p50_ms: ms("p50Millis")?,
+        p95_ms: ms("p95Millis")?,
+    }))
+}
+
+fn learned_av(l: &LearnedTiming) -> AttributeValue {
+    AttributeValue::M(HashMap::from([
+        ("samples".to_string(), n(l.samples)),
+        ("p10Millis".to_string(), n(l.p10_ms)),
+        ("p50Millis".to_string(), n(l.p50_ms)),
+        ("p95Millis".to_string(), n(l.p95_ms)),
+    ]))
 }
 
 fn chunks_of(f: &Fields<'_>) -> Result<Vec<WaveChunk>, TaskError> {
@@ -1107,6 +1146,9 @@ impl History for DynamoHistory {
         item.insert("reason".into(), s(""));
         item.insert("waveStartedAt".into(), s(&w.started_at));
         item.insert("chunks".into(), chunks_av(&w.chunks));
+        if let Some(l) = &w.learned {
+            item.insert("learned".into(), learned_av(l));
+        }
         // An existing plan was written by an earlier attempt: it wins.
         self.put_new(item, "wave plan").await?;
         self.get_wave(&w.execution_id, w.index)
@@ -1215,6 +1257,9 @@ impl History for DynamoHistory {
         if let Some(ended) = &w.ended_at {
             u.set("waveEndedAt", s(ended));
         }
+        if let Some(ms) = w.completion_ms {
+            u.set("completionMillis", n(ms));
+        }
         self.update(execution_pk(&w.execution_id), &wave_sk(w.index), u)
             .await
             .map(|_| ())
@@ -1293,6 +1338,27 @@ impl History for DynamoHistory {
                 v.sort_by(|a, b| a.server_id.cmp(&b.server_id));
                 v
             })
+    }
+
+    async fn recent_executions(
+        &self,
+        plan: &str,
+        limit: usize,
+    ) -> Result<Vec<ExecutionRecord>, TaskError> {
+        let resp = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(PLAN_INDEX)
+            .key_condition_expression("#plan = :plan")
+            .expression_attribute_names("#plan", PLAN_INDEX_PARTITION_KEY)
+            .expression_attribute_values(":plan", s(plan))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| from_sdk("DynamoDB Query (plan index)", &e))?;
+        resp.items().iter().map(execution_of).collect()
     }
 
     async fn running_executions(&self, limit: usize) -> Result<Vec<ExecutionRecord>, TaskError> {

@@ -433,6 +433,14 @@ impl FakeDrs {
         }
     }
 
+    /// The job COMPLETED at `ended_at` (its `endDateTime`).
+    pub fn end_job(&self, job_id: &str, ended_at: &str) {
+        for job in lock(&self.state).jobs.iter_mut().filter(|j| j.id == job_id) {
+            job.status = JobStatus::Completed;
+            job.ended_at = Some(ended_at.to_string());
+        }
+    }
+
     pub fn start_calls(&self) -> Vec<StartRecoveryRequest> {
         lock(&self.state).start_calls.clone()
     }
@@ -822,6 +830,23 @@ impl History for MemoryHistory {
             .unwrap_or_default())
     }
 
+    async fn recent_executions(
+        &self,
+        plan: &str,
+        limit: usize,
+    ) -> Result<Vec<ExecutionRecord>, TaskError> {
+        self.injected("recent_executions")?;
+        let mut of_plan: Vec<ExecutionRecord> = lock(&self.state)
+            .executions
+            .values()
+            .filter(|r| r.plan_name == plan)
+            .cloned()
+            .collect();
+        of_plan.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        of_plan.truncate(limit);
+        Ok(of_plan)
+    }
+
     async fn running_executions(&self, limit: usize) -> Result<Vec<ExecutionRecord>, TaskError> {
         self.injected("running_executions")?;
         let mut running: Vec<ExecutionRecord> = lock(&self.state)
@@ -1016,6 +1041,7 @@ impl History for MemoryHistory {
                     ..c.clone()
                 })
                 .collect(),
+            completion_ms: None,
             ..wave
         });
         Ok(stored.clone())
@@ -1069,17 +1095,34 @@ impl History for MemoryHistory {
                 .insert((j.execution_id.clone(), j.job_id.clone()), j);
         }
         let key = (wave.execution_id.clone(), wave.index);
-        // The first start time stays (DynamoDB writes it with if_not_exists).
-        // The first start time and the chunk plan stay (DynamoDB's update leaves them).
-        let (started_at, chunks) = state.waves.get(&key).map_or_else(
-            || (wave.started_at.clone(), wave.chunks.clone()),
-            |w| (w.started_at.clone(), w.chunks.clone()),
+        // The first start time stays (DynamoDB writes it with if_not_exists); the chunk plan and
+        // what was learned stay (DynamoDB's update leaves them), and so does a completion time
+        // the check does not give.
+        let (started_at, chunks, learned, completion_ms) = state.waves.get(&key).map_or_else(
+            || {
+                (
+                    wave.started_at.clone(),
+                    wave.chunks.clone(),
+                    None,
+                    wave.completion_ms,
+                )
+            },
+            |w| {
+                (
+                    w.started_at.clone(),
+                    w.chunks.clone(),
+                    w.learned,
+                    wave.completion_ms.or(w.completion_ms),
+                )
+            },
         );
         state.waves.insert(
             key,
             WaveRecord {
                 started_at,
                 chunks,
+                learned,
+                completion_ms,
                 ..wave
             },
         );

@@ -14,6 +14,7 @@ use crate::history::{
     ChunkWrite, ExecutionClose, ExecutionRecord, History, JanitorWork, JobRecord, LockOutcome,
     ServerLaunchPoint, ServerRecord, WaveChunk, WaveRecord,
 };
+use crate::rules::LearnedTiming;
 
 /// Runs every check of the suite on `history`; `prefix` keeps names unique in a shared table.
 pub async fn run_all(history: &impl History, prefix: &str) {
@@ -25,6 +26,105 @@ pub async fn run_all(history: &impl History, prefix: &str) {
     wave_check_keeps_the_first_start_time_and_records_jobs(history, prefix).await;
     launch_points_are_replaced_whole(history, prefix).await;
     running_executions_and_the_janitor_lease(history, prefix).await;
+    recent_executions_of_a_plan_and_learned_timing(history, prefix).await;
+}
+
+/// The plan index lists a plan's executions newest first, whatever their status, and only that
+/// plan's; a wave keeps what was learned when it was planned and records its completion time.
+pub async fn recent_executions_of_a_plan_and_learned_timing(history: &impl History, prefix: &str) {
+    let plan = format!("{prefix}-learn");
+    for (name, day, status) in [
+        ("learn-1", "01", ExecutionStatus::Succeeded),
+        ("learn-2", "02", ExecutionStatus::Failed),
+        ("learn-3", "03", ExecutionStatus::Aborted),
+    ] {
+        let mut r = record(&exec_arn(prefix, name), &plan);
+        r.started_at = format!("2030-03-{day}T00:00:00Z");
+        r.status = status;
+        history.create_execution(r).await.expect("create");
+    }
+    let mut other = record(&exec_arn(prefix, "other-plan"), &format!("{prefix}-x"));
+    other.status = ExecutionStatus::Succeeded;
+    history.create_execution(other).await.expect("other plan");
+    let names = |rs: Vec<ExecutionRecord>| -> Vec<String> {
+        rs.into_iter().map(|r| r.execution_name).collect()
+    };
+    assert_eq!(
+        names(history.recent_executions(&plan, 10).await.expect("all")),
+        vec!["learn-3", "learn-2", "learn-1"],
+        "newest first, every status, this plan only"
+    );
+    assert_eq!(
+        names(history.recent_executions(&plan, 2).await.expect("two")),
+        vec!["learn-3", "learn-2"]
+    );
+    assert!(
+        history
+            .recent_executions(&format!("{prefix}-none"), 10)
+            .await
+            .expect("none")
+            .is_empty()
+    );
+
+    let id = exec_arn(prefix, "learn-3");
+    let learned = LearnedTiming {
+        samples: 4,
+        p10_ms: 21_500,
+        p50_ms: 24_000,
+        p95_ms: 29_900,
+    };
+    let planned = WaveRecord {
+        learned: Some(learned),
+        ..wave(&id, 1, "2030-03-03T00:00:10Z")
+    };
+    history.plan_wave(planned.clone()).await.expect("plan");
+    assert_eq!(
+        history
+            .get_wave(&id, 1)
+            .await
+            .expect("get")
+            .expect("wave")
+            .learned,
+        Some(learned)
+    );
+    let checked = |completion_ms| WaveRecord {
+        status: WaveStatus::Launching,
+        checks: 1,
+        learned: None,
+        completion_ms,
+        ..planned.clone()
+    };
+    history
+        .record_wave_check(checked(None), vec![])
+        .await
+        .expect("check");
+    let got = history.get_wave(&id, 1).await.expect("get").expect("wave");
+    assert_eq!(
+        got.learned,
+        Some(learned),
+        "a check leaves what was learned"
+    );
+    assert_eq!(got.completion_ms, None);
+    history
+        .record_wave_check(
+            WaveRecord {
+                status: WaveStatus::Succeeded,
+                ..checked(Some(23_456))
+            },
+            vec![],
+        )
+        .await
+        .expect("done");
+    let got = history.get_wave(&id, 1).await.expect("get").expect("wave");
+    assert_eq!(got.completion_ms, Some(23_456));
+    assert_eq!(got.learned, Some(learned));
+    assert_eq!(
+        history
+            .get_wave(&exec_arn(prefix, "learn-1"), 1)
+            .await
+            .expect("none"),
+        None
+    );
 }
 
 /// A wave's launch points: none until written, then exactly the last write, by server ID.
@@ -224,6 +324,8 @@ fn wave(id: &str, index: u32, started_at: &str) -> WaveRecord {
             ..ServerCounts::default()
         },
         reason: String::new(),
+        learned: None,
+        completion_ms: None,
     }
 }
 

@@ -31,3 +31,8 @@ pub fn parse_time(s: &str) -> Option<OffsetDateTime> {
 pub fn seconds_between(from: OffsetDateTime, to: OffsetDateTime) -> u64 {
     u64::try_from((to - from).whole_seconds()).unwrap_or(0)
 }
+
+/// Whole milliseconds from `from` to `to`; 0 when `to` is earlier.
+pub fn millis_between(from: OffsetDateTime, to: OffsetDateTime) -> u64 {
+    u64::try_from((to - from).whole_milliseconds()).unwrap_or(0)
+}

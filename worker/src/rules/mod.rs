@@ -3,14 +3,17 @@
 //! - [`preflight`]: which servers a wave selects, what stops a plan from running, the RECOVERY
 //!   confirmation, how a wave is split into jobs.
 //! - [`verdict`]: when a wave has succeeded or failed, and how long to wait before the next check.
+//! - [`timing`]: what past executions teach about a wave's launch time, and the wait with it.
 //! - [`clock`]: the timestamps Step Functions and DRS write, and the clock the tasks read.
 
 pub mod clock;
 pub mod preflight;
+pub mod timing;
 pub mod verdict;
 
 pub use clock::*;
 pub use preflight::*;
+pub use timing::*;
 pub use verdict::*;
 
 /// DRS limits the worker plans with (the real quotas vary by account: configure them).

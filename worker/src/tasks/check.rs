@@ -9,7 +9,9 @@ use super::Handlers;
 use crate::drs::{Drs, Job, JobFilter, LaunchStatus};
 use crate::error::{TaskError, truncate_chars};
 use crate::history::{History, JobRecord, ServerRecord, WaveRecord};
-use crate::rules::{Known, format_time, judge, next_wait_seconds, parse_time, seconds_between};
+use crate::rules::{
+    Known, format_time, judge, millis_between, parse_time, seconds_between, wait_seconds,
+};
 use crate::sfn::ExecutionLookup;
 
 impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
@@ -67,12 +69,13 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .collect();
         let now = self.now();
         let elapsed = seconds_between(started, now);
-        let planned = self
-            .history
-            .get_wave(&run.execution_id, wave.index)
-            .await?
+        let elapsed_ms = millis_between(started, now);
+        let recorded = self.history.get_wave(&run.execution_id, wave.index).await?;
+        let planned = recorded
+            .as_ref()
             .map(|w| w.planned_servers())
             .unwrap_or_default();
+        let learned = recorded.as_ref().and_then(|w| w.learned);
         let mut reasons = BTreeMap::new();
         let verdict_with = |reasons: &BTreeMap<String, String>| {
             judge(
@@ -104,6 +107,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         }
         let checks = state.checks + 1;
         let ended_at = (verdict.status != WaveStatus::Launching).then(|| format_time(now));
+        let completion_ms = (verdict.status == WaveStatus::Succeeded)
+            .then(|| completion_millis(started, &jobs, elapsed_ms, state.next_wait_seconds));
         let optional: BTreeSet<&str> = wave.optional.iter().map(String::as_str).collect();
         let job_records = jobs
             .iter()
@@ -144,14 +149,19 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                     servers: verdict.counts,
                     reason: verdict.reason.clone(),
                     chunks: Vec::new(),
+                    learned: None,
+                    completion_ms,
                 },
                 job_records,
             )
             .await?;
         let next_wait = match verdict.status {
-            WaveStatus::Launching => {
-                next_wait_seconds(elapsed, &wave.polling, wave.launch_timeout_seconds)
-            }
+            WaveStatus::Launching => wait_seconds(
+                elapsed_ms,
+                &wave.polling,
+                wave.launch_timeout_seconds,
+                learned.as_ref(),
+            ),
             _ => 0,
         };
         info!(status = verdict.status.as_str(), launched = verdict.counts.launched, failed = verdict.counts.failed,
@@ -160,7 +170,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             // One line per finished wave: the CDK app's metric filter turns it into the
             // WaveDurationSeconds metric (fields plan, wave, status, duration_seconds).
             info!(plan = %run.plan_name, wave = %wave.name, status = verdict.status.as_str(),
-                  duration_seconds = elapsed, "wave finished");
+                  duration_seconds = elapsed, completion_ms, learned_samples = learned.map_or(0, |l| l.samples),
+                  "wave finished");
         }
         Ok(WaveState {
             status: verdict.status,
@@ -171,5 +182,25 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             reason: truncate_chars(&verdict.reason, MAX_CAUSE_CHARS),
             ..state
         })
+    }
+}
+
+/// A SUCCEEDED wave's completion time, the sample the next executions learn from: from its
+/// start to the last of its jobs' `endDateTime` (exact, whatever the polling was), never past
+/// this check. When a job has no end time yet (an optional server still launching), the
+/// check's own time, less half the wait before it (the completion lies somewhere in that wait).
+fn completion_millis(
+    started: time::OffsetDateTime,
+    jobs: &[Job],
+    elapsed_ms: u64,
+    last_wait_seconds: u32,
+) -> u64 {
+    let ends: Option<Vec<time::OffsetDateTime>> = jobs
+        .iter()
+        .map(|j| j.ended_at.as_deref().and_then(parse_time))
+        .collect();
+    match ends.and_then(|e| e.into_iter().max()) {
+        Some(last) => millis_between(started, last).min(elapsed_ms),
+        None => elapsed_ms.saturating_sub(u64::from(last_wait_seconds) * 500),
     }
 }

@@ -20,7 +20,8 @@ use crate::error::TaskError;
 use crate::faults::FaultPoint;
 use crate::history::{ChunkWrite, History, ServerLaunchPoint, WaveChunk, WaveRecord};
 use crate::rules::{
-    check_confirmation, chunk_servers, next_wait_seconds, parse_time, resolve_wave, seconds_between,
+    LEARN_FROM_EXECUTIONS, LearnedTiming, check_confirmation, chunk_servers, learn, millis_between,
+    parse_time, resolve_wave, seconds_between, wait_seconds,
 };
 use crate::sfn::ExecutionLookup;
 
@@ -51,10 +52,11 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             started_at: plan.started_at.clone(),
             ended_at: String::new(),
             checks: 0,
-            next_wait_seconds: next_wait_seconds(
-                seconds_between(started, now),
+            next_wait_seconds: wait_seconds(
+                millis_between(started, now),
                 &wave.polling,
                 wave.launch_timeout_seconds,
+                plan.learned.as_ref(),
             ),
             servers: ServerCounts {
                 total,
@@ -110,6 +112,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             })
             .collect();
         let total = u32::try_from(launch.len()).unwrap_or(u32::MAX);
+        let learned = self.learn_wave(run, wave, &launch).await;
         self.history
             .plan_wave(WaveRecord {
                 execution_id: run.execution_id.clone(),
@@ -127,8 +130,65 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 },
                 reason: String::new(),
                 chunks,
+                learned,
+                completion_ms: None,
             })
             .await
+    }
+
+    /// What the plan's last executions teach about this wave: their completion times of it
+    /// (same name, same servers, SUCCEEDED). Learning never stops a launch: a history that
+    /// cannot be read is a warning and the wait falls back to the plan's expected launch time.
+    async fn learn_wave(
+        &self,
+        run: &RunContext,
+        wave: &WaveSpec,
+        servers: &[String],
+    ) -> Option<LearnedTiming> {
+        let wanted: BTreeSet<&str> = servers.iter().map(String::as_str).collect();
+        let past = match self
+            .history
+            .recent_executions(&run.plan_name, LEARN_FROM_EXECUTIONS + 1)
+            .await
+        {
+            Ok(past) => past,
+            Err(e) => {
+                warn!(wave = %wave.name, error = %e, "past executions not readable: no learned timing");
+                return None;
+            }
+        };
+        let mut samples = Vec::new();
+        for exec in past
+            .iter()
+            .filter(|e| e.execution_id != run.execution_id)
+            .take(LEARN_FROM_EXECUTIONS)
+        {
+            let recorded = match self.history.get_wave(&exec.execution_id, wave.index).await {
+                Ok(Some(w)) => w,
+                Ok(None) => continue,
+                Err(e) => {
+                    warn!(wave = %wave.name, execution = %exec.execution_id, error = %e, "a past wave is not readable: skipped");
+                    continue;
+                }
+            };
+            let same_servers = recorded
+                .planned_servers()
+                .iter()
+                .map(String::as_str)
+                .collect::<BTreeSet<_>>()
+                == wanted;
+            if recorded.name == wave.name
+                && recorded.status == WaveStatus::Succeeded
+                && same_servers
+                && let Some(ms) = recorded.completion_ms
+            {
+                samples.push(ms);
+            }
+        }
+        let learned = learn(&samples);
+        info!(wave = %wave.name, samples = samples.len(), p10_ms = learned.map(|l| l.p10_ms),
+              p50_ms = learned.map(|l| l.p50_ms), p95_ms = learned.map(|l| l.p95_ms), "learned timing");
+        learned
     }
 
     /// Sends StartRecovery for every planned chunk without a job, recording each job before
