@@ -6,6 +6,9 @@
 //!
 //! `disaster_day`: the day the source site is down (issue #11): RECOVERY from recovery
 //! snapshots, point in time, an outage mid-drill, a RECOVERY preempting a DRILL, the janitor.
+//!
+//! `chaos`: no launch lost or doubled (issue #12): lost answers, quotas, dying workers, a
+//! degraded DRS, a big drill's clean-up; every test's name contains `chaos`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -18,6 +21,7 @@ use drs_test_harness::{eventually, repo_root};
 use drs_waves_contract::job_tags;
 use serde_json::{Value, json};
 
+mod chaos;
 mod disaster_day;
 
 /// Generous: LocalStack hands out activity tasks about once a second, and a 2-core machine
