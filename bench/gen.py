@@ -85,6 +85,13 @@ class Plan:
     launch_timeout_seconds: int
     heartbeat_seconds: int = 10
     description: str = ""
+    # Variants of one plan (same name, so the same history and run lock: polling's fixed and
+    # adaptive machines) differ by this; it names the file and the state machine.
+    variant: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}-{self.variant}" if self.variant else self.name
 
     def to_yaml(self) -> str:
         # JSON is valid YAML; drs-codegen reads .yaml files as YAML.
@@ -132,18 +139,20 @@ def generate(sizes: Sizes) -> Generated:
         return ids
 
     # 1. polling: the same servers (and so the same launch times) for both variants; the runs
-    # are sequential, so the servers are free again when the second one starts.
+    # are sequential, so the servers are free again when the second one starts. Both variants
+    # are the one plan `bench-poll` (the same name: the learned part learns from every run of
+    # it, whatever its polling).
     lo, hi = sizes.poll_launch
     poll_waves = [make("bp", sizes.poll_servers_per_wave, sizes.poll_launch, 1 + w * 100, {"Bench": "polling"})
                   for w in range(sizes.poll_waves)]
     timeout = int(hi * 4)
     adaptive = Plan(
-        name="bench-poll-adaptive", waves=poll_waves, launch_timeout_seconds=timeout,
+        name="bench-poll", variant="adaptive", waves=poll_waves, launch_timeout_seconds=timeout,
         polling={"minWaitSeconds": sizes.fixed_wait_seconds, "maxWaitSeconds": int(hi * 2),
                  "expectedLaunchSeconds": expected_launch_seconds(lo, hi)},
         description="polling benchmark, adaptive waits (as generated)")
     fixed = Plan(
-        name="bench-poll-fixed", waves=poll_waves, launch_timeout_seconds=timeout,
+        name="bench-poll", variant="fixed", waves=poll_waves, launch_timeout_seconds=timeout,
         polling={"minWaitSeconds": sizes.fixed_wait_seconds, "maxWaitSeconds": sizes.fixed_wait_seconds,
                  "expectedLaunchSeconds": expected_launch_seconds(lo, hi)},
         description=f"polling benchmark, fixed {sizes.fixed_wait_seconds} s waits")
@@ -175,14 +184,14 @@ def generate(sizes: Sizes) -> Generated:
 
 
 def write(gen: Generated, out: Path) -> dict[str, Path]:
-    """Writes the plans and the fixture; returns the paths by name ("fixture", plan names)."""
+    """Writes the plans and the fixture; returns the paths by key ("fixture", plan keys)."""
     plans_dir = out / "plans"
     plans_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     for plan in [gen.poll_adaptive, gen.poll_fixed, gen.scale, *gen.worker]:
-        p = plans_dir / f"{plan.name}.plan.yaml"
+        p = plans_dir / f"{plan.key}.plan.yaml"
         p.write_text(plan.to_yaml())
-        paths[plan.name] = p
+        paths[plan.key] = p
     fixture = out / "fixture.json"
     fixture.write_text(json.dumps({"defaults": {"launchSeconds": 3}, "servers": gen.servers}, indent=1) + "\n")
     paths["fixture"] = fixture

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Benchmarks on the local stack: polling cost (adaptive vs fixed waits), scale (1,000 servers
-# in 10 waves), the worker under 50 executions at once, and codegen. Prints a table and writes
-# target/bench/results.json. Not a test and not run by CI; about 10 minutes on 2 cores.
+# Benchmarks on the local stack: polling cost (adaptive vs fixed waits, and learned timing),
+# scale (1,000 servers in 10 waves), the worker under 50 executions at once, and codegen, with
+# release builds of drs-worker and drs-codegen. Prints a table and writes
+# target/bench/results.json. Not a test and not run by CI; about 12 minutes on 2 cores.
 #
 # Usage: scripts/bench.sh [--quick] [--only PARTS]
-#   --quick       smaller sizes (a couple of minutes), to try the harness; not for figures
-#   --only PARTS  comma-separated subset of polling,scale,worker,codegen
-# Env: DRS_WAVES_NO_BUILD=1   use the binaries in target/debug as they are (no cargo build)
+#   --quick       smaller sizes (a few minutes), to try the harness; not for figures
+#   --only PARTS  comma-separated subset of polling,learned,scale,worker,codegen (learned
+#                 implies polling: it learns from polling's runs)
+# Env: DRS_WAVES_NO_BUILD=1   use the binaries in target/release (and target/debug/drs-sim) as
+#                             they are (no cargo build)
 # It starts its own stack (DRS_WAVES_STACK_DIR=target/bench/stack, free ports on 127.0.0.1)
 # and stops exactly that on any exit. Generated plans, fixture, worker logs: target/bench/.
 # See docs/benchmarks.md.
@@ -19,7 +22,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 
 quick=()
-only="polling,scale,worker,codegen"
+only="polling,learned,scale,worker,codegen"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=(--quick) ;;
@@ -31,7 +34,7 @@ while [ $# -gt 0 ]; do
 done
 IFS=, read -r -a parts <<< "$only"
 for p in "${parts[@]}"; do
-    case "$p" in polling|scale|worker|codegen) ;; *) die "--only: unknown part '$p' (polling, scale, worker, codegen)" ;; esac
+    case "$p" in polling|learned|scale|worker|codegen) ;; *) die "--only: unknown part '$p' (polling, learned, scale, worker, codegen)" ;; esac
 done
 
 OUT="$REPO/target/bench"
@@ -42,12 +45,16 @@ if [ ! -x "$PY" ] || [ ! -x "$(localstack_venv_dir)/bin/python" ]; then
 fi
 
 if [ "${DRS_WAVES_NO_BUILD:-0}" != 1 ]; then
-    log "cargo build (drs-worker, drs-sim, drs-codegen); waits for any other build of the shared target"
-    (cd "$REPO" && cargo build --quiet -p drs-worker -p drs-sim -p drs-codegen --bins)
+    # The measured binaries are release builds; drs-sim is a test service, started from
+    # target/debug by scripts/local-stack.sh.
+    log "cargo build --release (drs-worker, drs-codegen), cargo build (drs-sim); waits for any other build of the shared target"
+    (cd "$REPO" && cargo build --quiet --release -p drs-worker -p drs-codegen --bins)
+    (cd "$REPO" && cargo build --quiet -p drs-sim --bins)
 fi
-for b in drs-worker drs-sim drs-codegen; do
-    [ -x "$REPO/target/debug/$b" ] || die "target/debug/$b is missing: cargo build -p $b"
+for b in drs-worker drs-codegen; do
+    [ -x "$REPO/target/release/$b" ] || die "target/release/$b is missing: cargo build --release -p $b"
 done
+[ -x "$REPO/target/debug/drs-sim" ] || die "target/debug/drs-sim is missing: cargo build -p drs-sim"
 
 mkdir -p "$STATE"
 # The stack directory is the bench's own: anything alive there is another bench run's.
