@@ -960,16 +960,20 @@ async fn chaos_concurrent_jobs_quota_full_when_a_wave_starts() -> Result<()> {
 // 8. A retried start finds its job PENDING with no participants yet
 // ---------------------------------------------------------------------------------------------
 
-/// 8. DRS lists a new job's servers only after 25 s. The worker dies right after
+/// 8. DRS lists a new job's servers only after 40 s. The worker dies right after
 /// StartRecovery returned (before recording the job); a second worker retries the start task
 /// while the job is still PENDING with no participatingServers, adopts it by its tags, and the
 /// checks wait for it: no second job, and the drill succeeds.
+///
+/// The retry comes after the heartbeat timeout (6 s) and the Retry interval (2 s); LocalStack
+/// may first hand it to the dead worker's open long poll (one: it polls with one poller),
+/// which costs another timeout and interval (6 s + 4 s): about 18 s, hence the 40 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chaos_retried_start_finds_its_job_pending_without_participants() -> Result<()> {
     let ids = server_ids("cd08", 2);
     let config = SimConfig {
         timings: Timings {
-            participants_delay_seconds: 25.0,
+            participants_delay_seconds: 40.0,
             ..Timings::default()
         },
         ..SimConfig::with_servers(fleet(&ids, 1.0))
@@ -983,7 +987,10 @@ async fn chaos_retried_start_finds_its_job_pending_without_participants() -> Res
     );
     let machine = dep.deploy_plan("no-participants.plan.yaml", &yaml).await?;
     let fault = "exit-after-start-recovery";
-    dep.start_worker(&[("DRS_WAVES_TEST_FAULT", fault)])?;
+    dep.start_worker(&[
+        ("DRS_WAVES_TEST_FAULT", fault),
+        ("DRS_WAVES_POLLERS_PER_ACTIVITY", "1"),
+    ])?;
     let execution = dep.start_execution(&machine, &drill()).await?;
     wait_for_fault_exit(dep.worker().context("worker")?, fault).await?;
     dep.discard_worker();
@@ -1101,6 +1108,10 @@ async fn chaos_worker_sigkilled_while_holding_a_start_task() -> Result<()> {
     let ended = dep.wait_for_end(&execution, DRILL_TIMEOUT).await?;
     let logs = logs_of(&workers);
     assert_launched_once_and_succeeded(&dep, &execution, &ended, &ids, &logs).await?;
+    ensure!(
+        workers[1 - holder].started_task(Activity::StartWave),
+        "the other worker ran the start task\n{logs}"
+    );
     let events = sfn_events(&dep, &execution).await?;
     ensure!(
         events
@@ -1157,6 +1168,13 @@ async fn chaos_ten_executions_on_three_workers_one_killed_halfway() -> Result<()
     .await?;
     let status = workers[1].guard.kill();
     ensure!(status.is_some(), "worker 2 was running");
+    ensure!(
+        [Activity::Preflight, Activity::StartWave, Activity::CheckWave]
+            .into_iter()
+            .any(|a| workers[1].started_task(a)),
+        "the killed worker had taken part\n{}",
+        logs_of(&workers)
+    );
 
     let mut ended = Vec::new();
     for execution in &executions {
