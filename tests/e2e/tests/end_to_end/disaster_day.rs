@@ -619,8 +619,10 @@ waves:
     assert_eq!(
         drill_ended.status,
         ExecutionStatus::Aborted,
-        "{}",
-        describe(&drill_ended)
+        "{} (FAILED with States.Timeout is LocalStack's end for a stop that missed the drill's \
+         10 s Wait and came while a task was scheduled)\n{}",
+        describe(&drill_ended),
+        dep.worker_logs()
     );
     let ended = dep.wait_for_end(&recovery, DRILL_TIMEOUT).await?;
     ensure!(
