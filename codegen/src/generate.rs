@@ -19,7 +19,7 @@ use crate::asl::{
 use crate::budget;
 use crate::contract::{
     Activity, ActivityArnError, ActivityArns, CONTRACT_VERSION, ErrorName, Mode, OnFailure,
-    RETRYABLE_STATES_ERRORS, WaveSpec, WaveStatus, paths,
+    PREFLIGHT_TARGETS_KEY, RETRYABLE_STATES_ERRORS, WaveSpec, WaveStatus, paths,
 };
 use crate::plan::Plan;
 
@@ -320,12 +320,25 @@ impl Generator<'_> {
                     "Resolves every wave's servers ({servers} by ID, {tagged} wave(s) by tags), checks that they replicate and are in no \
                      active job, checks quotas, takes the plan's run lock and opens the history record. Nothing is launched yet."
                 ),
-                json!({
-                    "execution": Self::execution_ref(),
-                    "input.$": paths::STATE,
-                    "plan": spec,
-                    "heartbeatSeconds": self.plan.heartbeat_seconds,
-                }),
+                {
+                    let mut parameters = json!({
+                        "execution": Self::execution_ref(),
+                        "input.$": paths::STATE,
+                        "plan": spec,
+                        "heartbeatSeconds": self.plan.heartbeat_seconds,
+                    });
+                    // Only for the report (the worker ignores it): a plan without targets
+                    // compiles to the same machine as before targets existed.
+                    if !self.plan.targets.is_empty()
+                        && let Some(map) = parameters.as_object_mut()
+                    {
+                        map.insert(
+                            PREFLIGHT_TARGETS_KEY.to_owned(),
+                            serde_json::to_value(&self.plan.targets).unwrap_or(Value::Null),
+                        );
+                    }
+                    parameters
+                },
                 paths::RUN.to_owned(),
                 next,
             ),

@@ -13,7 +13,9 @@ use serde::Deserialize;
 use serde_path_to_error::Segment;
 
 use crate::budget;
-use crate::contract::{MAX_OUTPUT_BYTES, OnFailure, PlanSpec, PollingBounds, WaveSpec};
+use crate::contract::{
+    MAX_OUTPUT_BYTES, OnFailure, PlanSpec, PollingBounds, Targets, WaveSpec, WaveTarget,
+};
 
 /// Built-in defaults, used when neither the wave nor the plan's `defaults` say otherwise.
 pub const DEFAULT_LAUNCH_TIMEOUT_SECONDS: u32 = 30 * 60;
@@ -55,6 +57,17 @@ pub struct PlanFile {
     #[serde(default)]
     #[schemars(range(min = 1))]
     pub execution_timeout_seconds: Option<i64>,
+    /// Recovery time objective, in minutes (fractions allowed): from the execution's start to
+    /// the last required server of the last wave LAUNCHED. The report shows the achieved RTO
+    /// against it (PASS or FAIL); nothing stops an execution that passes it.
+    #[serde(default)]
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub rto_minutes: Option<f64>,
+    /// Recovery point objective, in minutes: the oldest acceptable snapshot a required server
+    /// launches from. The report compares the worst one with it.
+    #[serde(default)]
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub rpo_minutes: Option<f64>,
     /// Plan-wide defaults for every wave; each wave may override them.
     #[serde(default)]
     pub defaults: Option<WaveDefaults>,
@@ -149,6 +162,12 @@ pub struct WaveFile {
     /// Overrides `defaults.onFailure`.
     #[serde(default)]
     pub on_failure: Option<OnFailure>,
+    /// This wave's recovery time objective, in minutes: from the execution's start (not the
+    /// wave's) to the wave's last required server LAUNCHED. At most the plan's `rtoMinutes`
+    /// and at least an earlier wave's (waves run in order).
+    #[serde(default)]
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub rto_minutes: Option<f64>,
     /// Overrides fields of `defaults.polling`.
     #[serde(default)]
     pub polling: Option<PollingFile>,
@@ -181,6 +200,8 @@ pub struct Plan {
     pub execution_timeout_seconds: u32,
     /// Whether the plan set the execution timeout (else it is derived from the waves).
     pub execution_timeout_from_plan: bool,
+    /// The RTO and RPO targets (empty when the plan sets none).
+    pub targets: Targets,
 }
 
 /// Which wave a problem is in (1-based, as the console names it).
@@ -424,7 +445,12 @@ fn duration_seconds(
                 scope.report(
                     m_field,
                     format!(
-                        "{m} minutes is {secs} seconds; use a whole number of seconds ({s_field})"
+                        "{m} minutes is {secs} seconds; use a whole number of seconds{}",
+                        if what.starts_with("rt") || what.starts_with("rp") {
+                            String::new()
+                        } else {
+                            format!(" ({s_field})")
+                        }
                     ),
                 );
                 None
@@ -580,6 +606,9 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
         );
     }
     let default_on_failure = defaults.on_failure.unwrap_or_default();
+    let plan_rto = duration_seconds(&mut plan_scope, "", "rto", raw.rto_minutes, None);
+    let plan_rpo = duration_seconds(&mut plan_scope, "", "rpo", raw.rpo_minutes, None);
+    let mut wave_targets: Vec<WaveTarget> = Vec::new();
 
     if raw.waves.is_empty() {
         plan_scope.report(
@@ -730,6 +759,36 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
             check_limits(&mut scope, "", &polling, launch_timeout_seconds);
         }
 
+        if let Some(rto) = duration_seconds(&mut scope, "", "rto", w.rto_minutes, None) {
+            if let Some(plan) = plan_rto.filter(|p| rto > *p) {
+                scope.report(
+                    "rtoMinutes",
+                    format!(
+                        "{} minutes is more than the plan's rtoMinutes ({}): a wave's target counts from the execution's start, so it cannot be later than the whole plan's",
+                        minutes_text(rto),
+                        minutes_text(plan)
+                    ),
+                );
+            } else if let Some(earlier) = wave_targets.iter().find(|t| t.rto_seconds > rto) {
+                scope.report(
+                    "rtoMinutes",
+                    format!(
+                        "{} minutes is less than wave {} {:?}'s rtoMinutes ({}): waves run in order, so a later wave cannot be recovered sooner",
+                        minutes_text(rto),
+                        earlier.index,
+                        earlier.name,
+                        minutes_text(earlier.rto_seconds)
+                    ),
+                );
+            } else {
+                wave_targets.push(WaveTarget {
+                    index,
+                    name: w.name.clone(),
+                    rto_seconds: rto,
+                });
+            }
+        }
+
         wave_ok &= problems.len() == before;
         waves.push(WaveSpec {
             index,
@@ -854,7 +913,19 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
         heartbeat_seconds,
         execution_timeout_seconds,
         execution_timeout_from_plan: timeout_override.is_some(),
+        targets: Targets {
+            rto_seconds: plan_rto,
+            rpo_seconds: plan_rpo,
+            waves: wave_targets,
+        },
     })
+}
+
+/// Seconds as minutes for a message: `2`, `0.5`.
+fn minutes_text(seconds: u32) -> String {
+    let m = f64::from(seconds) / 60.0;
+    let text = format!("{m:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 /// Room for the execution reference, the execution input and the keys around the plan.

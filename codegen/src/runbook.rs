@@ -178,6 +178,18 @@ pub fn render(plan: &Plan) -> Result<String, RunbookError> {
         &plan.execution_timeout_from_plan,
     );
     ctx.insert("terminate_drill_instances", &spec.terminate_drill_instances);
+    let targets = &plan.targets;
+    ctx.insert(
+        "targets",
+        &serde_json::json!({
+            "any": !targets.is_empty(),
+            "rto": targets.rto_seconds.map(human_duration),
+            "rpo": targets.rpo_seconds.map(human_duration),
+            "waves": targets.waves.iter().map(|t| serde_json::json!({
+                "index": t.index, "name": t.name, "rto": human_duration(t.rto_seconds),
+            })).collect::<Vec<_>>(),
+        }),
+    );
     ctx.insert("drill_input", &input(Mode::Drill, None));
     ctx.insert("recovery_input", &input(Mode::Recovery, Some(&spec.name)));
     ctx.insert(

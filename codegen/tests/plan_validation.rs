@@ -90,7 +90,7 @@ fn rejects_an_unknown_field_with_its_path_line_and_column() {
     assert_one(
         "name: billing\nwavez: []\n",
         "plans/billing.plan.yaml: line 2, column 1: unknown field `wavez`, expected one of `name`, `description`, \
-         `terminateDrillInstances`, `executionTimeoutMinutes`, `executionTimeoutSeconds`, `defaults`, `tasks`, `waves`",
+         `terminateDrillInstances`, `executionTimeoutMinutes`, `executionTimeoutSeconds`, `rtoMinutes`, `rpoMinutes`, `defaults`, `tasks`, `waves`",
     );
     assert_one(
         &with_waves(&format!(

@@ -294,6 +294,56 @@ pub struct PlanSpec {
     pub waves: Vec<WaveSpec>,
 }
 
+/// The plan's recovery targets. The generator writes them into the preflight state's
+/// Parameters as `targets` (only when the plan sets one), so that a report reads the targets of
+/// the state machine that ran (DescribeStateMachineForExecution), not of a plan file that may
+/// have changed since. The worker does not read them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Targets {
+    /// Recovery time objective of the whole plan, in seconds: from the execution's start to the
+    /// last required server of the last wave LAUNCHED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rto_seconds: Option<u32>,
+    /// Recovery point objective, in seconds: the oldest acceptable snapshot a required server
+    /// launches from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpo_seconds: Option<u32>,
+    /// Per-wave targets, for the waves that set one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waves: Vec<WaveTarget>,
+}
+
+impl Targets {
+    pub fn is_empty(&self) -> bool {
+        self.rto_seconds.is_none() && self.rpo_seconds.is_none() && self.waves.is_empty()
+    }
+
+    /// The RTO target of wave `index`, if it has one.
+    pub fn wave_rto_seconds(&self, index: u32) -> Option<u32> {
+        self.waves
+            .iter()
+            .find(|w| w.index == index)
+            .map(|w| w.rto_seconds)
+    }
+}
+
+/// One wave's recovery time objective.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct WaveTarget {
+    /// 1-based position in the plan.
+    pub index: u32,
+    pub name: String,
+    /// From the execution's start to the wave's last required server LAUNCHED, in seconds.
+    pub rto_seconds: u32,
+}
+
+/// Where the targets are in the preflight state's Parameters.
+pub const PREFLIGHT_TARGETS_KEY: &str = "targets";
+
 /// The execution, from the context object (`$$.Execution`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
