@@ -820,6 +820,98 @@ async fn chaos_quota_refuses_the_second_chunk_until_it_clears() -> Result<()> {
     Ok(())
 }
 
+/// 5b. The other way out of scenario 5: the quota never clears. A wave of 200 servers (two
+/// chunks) whose second chunk is refused, other jobs holding 150 of the 300 servers in active
+/// jobs for ten minutes and chunk 1's launches taking a minute: the start task waits with backoff within the wave's 12 s launch
+/// timeout, then fails the execution with DrsWaves.QuotaExceeded naming the quota and the job
+/// already made for chunk 1, which the history keeps (chunk 2 planned, without a job).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_quota_that_never_clears_fails_naming_the_quota_and_the_jobs_made() -> Result<()> {
+    let warmup = server_ids("cb05x", 1);
+    let big = server_ids("cb05y", 200);
+    let mut servers = fleet(&warmup, 1.0);
+    // Chunk 1's launches outlast the wave's launch timeout: its job keeps its servers in the
+    // quota, so nothing frees room for chunk 2.
+    servers.extend(fleet(&big, 60.0));
+    let config = SimConfig {
+        limits: big_wave_limits(),
+        ..SimConfig::with_servers(servers)
+    };
+    let mut dep = Deployment::new("chaos-quota-stuck", config).await?;
+    let big_wave = Wave {
+        launch_timeout_seconds: 12,
+        ..Wave::new("big", &big)
+    };
+    let yaml = plan(
+        "quota-stuck",
+        &[Wave::new("warmup", &warmup), big_wave],
+        10,
+        false,
+    );
+    let machine = dep.deploy_plan("quota-stuck.plan.yaml", &yaml).await?;
+    let active = BIG_WAVE_ACTIVE_SERVERS.to_string();
+    dep.start_worker(&[("DRS_WAVES_MAX_ACTIVE_SERVERS", active.as_str())])?;
+    let execution = dep.start_execution(&machine, &drill()).await?;
+    let sim = &dep.sim;
+    eventually("the warmup wave's job", DRILL_TIMEOUT, POLL, || {
+        let found = launch_jobs_of(&sim.jobs(), &execution)
+            .iter()
+            .any(|j| wave_of(j) == "warmup");
+        async move { found.then_some(()) }
+    })
+    .await?;
+    sim.add_background_jobs(&[BackgroundJobSpec::launch(150, 600.0)])
+        .map_err(sim_error)?;
+
+    let ended = dep.wait_for_end(&execution, DRILL_TIMEOUT).await?;
+    ensure!(
+        ended.status == ExecutionStatus::Failed
+            && ended.error.as_deref() == Some("DrsWaves.QuotaExceeded"),
+        "{}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    let jobs = launch_jobs_of(&dep.sim.jobs(), &execution);
+    let chunks = chunks_in_sim(&jobs, "big");
+    ensure!(
+        chunks.keys().copied().collect::<Vec<_>>() == vec![1],
+        "only chunk 1 launched: {:?}",
+        chunks.keys()
+    );
+    let chunk1 = &chunks[&1];
+    let mut launched = warmup.clone();
+    launched.extend(big[..100].iter().cloned());
+    assert_each_launched_once(&dep, &execution, &launched)?;
+    assert_no_conflicts(&dep)?;
+    let cause = ended.cause.clone().unwrap_or_default();
+    ensure!(
+        cause.contains("ServiceQuotaExceeded")
+            && cause.contains("active jobs")
+            && cause.contains(&chunk1.job_id),
+        "the cause names the quota and the job already made: {cause}"
+    );
+    ensure!(
+        dep.sim.counters().count("StartRecovery", 402) >= 2,
+        "the refused chunk was tried again before giving up: {:?}",
+        dep.sim.counters()
+    );
+    let history = dep.history(&execution).await?;
+    let record = &history["EXECUTION"];
+    ensure!(
+        record["executionStatus"] == "FAILED" && record["error"] == "DrsWaves.QuotaExceeded",
+        "{record}"
+    );
+    let wave = &history["WAVE#0002"];
+    ensure!(
+        wave["chunks"]["1"]["jobId"] == chunk1.job_id.as_str()
+            && wave["chunks"]["2"]["jobId"].is_null()
+            && strings(&wave["jobIds"]) == vec![chunk1.job_id.clone()],
+        "chunk 1's job recorded, chunk 2 planned without one: {wave}"
+    );
+    dep.shutdown().await;
+    Ok(())
+}
+
 /// 6. The same 250-server wave, with the worker killed between two chunks (after chunk 1's job
 /// is recorded, before chunk 2 is sent): a new worker takes the task over after its heartbeat
 /// timeout and launches chunks 2 and 3 only.
