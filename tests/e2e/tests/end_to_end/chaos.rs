@@ -1261,9 +1261,13 @@ async fn chaos_ten_executions_on_three_workers_one_killed_halfway() -> Result<()
     let status = workers[1].guard.kill();
     ensure!(status.is_some(), "worker 2 was running");
     ensure!(
-        [Activity::Preflight, Activity::StartWave, Activity::CheckWave]
-            .into_iter()
-            .any(|a| workers[1].started_task(a)),
+        [
+            Activity::Preflight,
+            Activity::StartWave,
+            Activity::CheckWave
+        ]
+        .into_iter()
+        .any(|a| workers[1].started_task(a)),
         "the killed worker had taken part\n{}",
         logs_of(&workers)
     );
