@@ -1,0 +1,449 @@
+//! From what the sources say to a [`Report`]: pure, so every rule here is unit-tested.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use drs_waves_contract::{ExecutionStatus, PlanSpec, Targets, WaveStatus};
+use drs_worker::history::{ExecutionRecord, JobRecord, ServerLaunchPoint, WaveRecord};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::model::{
+    CleanupFacts, ExecutionFacts, PlanFacts, REPORT_VERSION, Report, ServerFacts, Verdict,
+    VerdictKind, WaveFacts,
+};
+
+/// What Step Functions says of the execution (DescribeExecution and the definition of the
+/// machine that ran, DescribeStateMachineForExecution).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MachineFacts {
+    pub status: Option<String>,
+    pub state_machine_arn: Option<String>,
+    pub input: Option<serde_json::Value>,
+    pub stopped_at: Option<String>,
+    /// The plan compiled into the machine (the preflight state's `plan`).
+    pub plan: Option<PlanSpec>,
+    /// The targets compiled into the machine; None when its definition could not be read.
+    pub targets: Option<Targets>,
+}
+
+/// What DRS says of one job (DescribeJobs).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DrsJobFacts {
+    pub status: String,
+    pub created_at: Option<String>,
+    pub ended_at: Option<String>,
+}
+
+/// One server's events in a job's log (DescribeJobLogItems).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerLog {
+    pub first_event_at: Option<String>,
+    pub failed_at: Option<String>,
+    pub failure: Option<String>,
+}
+
+/// A recovery instance (DescribeRecoveryInstances).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InstanceFacts {
+    pub recovery_instance_id: String,
+    pub ec2_instance_id: Option<String>,
+    pub source_server_id: String,
+}
+
+/// One wave as the history holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WaveSource {
+    pub record: WaveRecord,
+    pub launch_points: Vec<ServerLaunchPoint>,
+}
+
+/// Everything a report is made of.
+#[derive(Clone, Debug)]
+pub struct Sources {
+    pub now: OffsetDateTime,
+    pub execution: ExecutionRecord,
+    pub waves: Vec<WaveSource>,
+    pub jobs: Vec<JobRecord>,
+    pub machine: Option<MachineFacts>,
+    pub drs_jobs: BTreeMap<String, DrsJobFacts>,
+    /// By (job ID, source server ID).
+    pub job_logs: BTreeMap<(String, String), ServerLog>,
+    /// By source server ID (the newest instance of each).
+    pub instances: BTreeMap<String, InstanceFacts>,
+    pub hostnames: BTreeMap<String, String>,
+    /// Where each fact came from, and what a source could not tell.
+    pub notes: Vec<String>,
+}
+
+pub fn parse_time(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
+pub fn format_time(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Whole seconds from `from` to `to` (0 when `to` is earlier).
+pub fn seconds_between(from: OffsetDateTime, to: OffsetDateTime) -> u64 {
+    u64::try_from((to - from).whole_seconds()).unwrap_or(0)
+}
+
+/// `1 h 2 min 3 s`, `45 s`.
+pub fn human_seconds(seconds: u64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    let mut parts = Vec::new();
+    if h > 0 {
+        parts.push(format!("{h} h"));
+    }
+    if m > 0 {
+        parts.push(format!("{m} min"));
+    }
+    if s > 0 || parts.is_empty() {
+        parts.push(format!("{s} s"));
+    }
+    parts.join(" ")
+}
+
+/// A target against what was achieved. `elapsed` is how long the execution has run: while it
+/// runs, a target not yet passed is PENDING rather than failed.
+pub fn verdict(
+    what: &str,
+    target: Option<u64>,
+    achieved: Option<u64>,
+    running: bool,
+    elapsed: u64,
+    missing: &str,
+) -> Verdict {
+    let (kind, note) = match (target, achieved) {
+        (None, Some(a)) => (
+            VerdictKind::NoTarget,
+            format!("{what} {}; the plan sets no target", human_seconds(a)),
+        ),
+        (None, None) => (
+            VerdictKind::NoTarget,
+            format!("{missing}; the plan sets no target"),
+        ),
+        (Some(t), Some(a)) if a <= t => (
+            VerdictKind::Pass,
+            format!(
+                "{what} {} within the target of {}",
+                human_seconds(a),
+                human_seconds(t)
+            ),
+        ),
+        (Some(t), Some(a)) => (
+            VerdictKind::Fail,
+            format!(
+                "{what} {}, over the target of {} by {}",
+                human_seconds(a),
+                human_seconds(t),
+                human_seconds(a - t)
+            ),
+        ),
+        (Some(t), None) if running && elapsed <= t => (
+            VerdictKind::Pending,
+            format!(
+                "{missing} yet: still running, {} of the target of {} left",
+                human_seconds(t - elapsed),
+                human_seconds(t)
+            ),
+        ),
+        (Some(t), None) => (
+            VerdictKind::Fail,
+            format!("{missing}: the target of {} was not met", human_seconds(t)),
+        ),
+    };
+    Verdict {
+        target_seconds: target,
+        achieved_seconds: achieved,
+        verdict: kind,
+        note,
+    }
+}
+
+/// Builds the report.
+pub fn build(sources: &Sources) -> Report {
+    let e = &sources.execution;
+    let now = sources.now;
+    let running = e.status == ExecutionStatus::Running;
+    let started = parse_time(&e.started_at).unwrap_or(now);
+    let ended = e.ended_at.as_deref().and_then(parse_time);
+    let elapsed = seconds_between(started, ended.unwrap_or(now));
+    let machine = sources.machine.clone().unwrap_or_default();
+    let targets = machine.targets.clone().unwrap_or_default();
+
+    let wave_count = machine
+        .plan
+        .as_ref()
+        .map_or(0, |p| p.waves.len())
+        .max(usize::try_from(e.wave_count).unwrap_or(0))
+        .max(sources.waves.len());
+    let mut waves = Vec::new();
+    let mut servers = Vec::new();
+    let mut all_recovered = wave_count > 0;
+    let mut last_recovered: Option<OffsetDateTime> = None;
+    for i in 1..=u32::try_from(wave_count).unwrap_or(0) {
+        let source = sources.waves.iter().find(|w| w.record.index == i);
+        let spec = machine
+            .plan
+            .as_ref()
+            .and_then(|p| p.waves.iter().find(|w| w.index == i));
+        let name = source
+            .map(|w| w.record.name.clone())
+            .or_else(|| spec.map(|s| s.name.clone()))
+            .unwrap_or_else(|| format!("wave {i}"));
+        let target = targets.wave_rto_seconds(i).map(u64::from);
+        let Some(source) = source else {
+            all_recovered = false;
+            waves.push(WaveFacts {
+                index: i,
+                name,
+                status: "NOT_STARTED".into(),
+                started_at: None,
+                ended_at: None,
+                recovered_at: None,
+                duration_seconds: None,
+                rto: verdict(
+                    "recovered in",
+                    target,
+                    None,
+                    running,
+                    elapsed,
+                    "not started",
+                ),
+                job_ids: Vec::new(),
+                servers: 0,
+                launched: 0,
+                failed: 0,
+                checks: 0,
+                reason: None,
+            });
+            continue;
+        };
+        let w = &source.record;
+        let recovered = (w.status == WaveStatus::Succeeded).then(|| {
+            w.job_ids
+                .iter()
+                .filter_map(|j| sources.drs_jobs.get(j)?.ended_at.as_deref())
+                .filter_map(parse_time)
+                .max()
+                .or_else(|| w.ended_at.as_deref().and_then(parse_time))
+        });
+        let recovered = recovered.flatten();
+        if let Some(r) = recovered {
+            last_recovered = Some(last_recovered.map_or(r, |l| l.max(r)));
+        } else {
+            all_recovered = false;
+        }
+        let wave_started = parse_time(&w.started_at);
+        let wave_end = recovered.or_else(|| w.ended_at.as_deref().and_then(parse_time));
+        let missing = match w.status {
+            WaveStatus::Launching => "not recovered",
+            _ => "the wave failed",
+        };
+        waves.push(WaveFacts {
+            index: i,
+            name: name.clone(),
+            status: w.status.as_str().to_owned(),
+            started_at: Some(w.started_at.clone()),
+            ended_at: w.ended_at.clone(),
+            recovered_at: recovered.map(format_time),
+            duration_seconds: wave_started
+                .zip(wave_end)
+                .map(|(s, e)| seconds_between(s, e)),
+            rto: verdict(
+                "recovered in",
+                target,
+                recovered.map(|r| seconds_between(started, r)),
+                running,
+                elapsed,
+                missing,
+            ),
+            job_ids: w.job_ids.clone(),
+            servers: w.servers.total,
+            launched: w.servers.launched,
+            failed: w.servers.failed,
+            checks: w.checks,
+            reason: Some(w.reason.clone()).filter(|r| !r.is_empty()),
+        });
+        servers.extend(wave_servers(sources, source, &name));
+    }
+
+    let rto_target = targets.rto_seconds.map(u64::from);
+    let rto = verdict(
+        "recovered in",
+        rto_target,
+        all_recovered
+            .then_some(last_recovered)
+            .flatten()
+            .map(|r| seconds_between(started, r)),
+        running,
+        elapsed,
+        if running {
+            "not recovered"
+        } else {
+            "not every wave recovered"
+        },
+    );
+    let worst_rpo = servers
+        .iter()
+        .filter(|s| s.required)
+        .filter_map(|s| s.snapshot_age_seconds)
+        .max()
+        .or(e.worst_rpo_seconds);
+    let rpo = verdict(
+        "worst recovery point",
+        targets.rpo_seconds.map(u64::from),
+        worst_rpo,
+        running,
+        0,
+        "no recovery point recorded",
+    );
+
+    let mut notes = sources.notes.clone();
+    if running {
+        notes.insert(
+            0,
+            "The execution is still RUNNING: this report shows what is known so far.".into(),
+        );
+    }
+    Report {
+        report_version: REPORT_VERSION,
+        generated_at: format_time(now),
+        plan: PlanFacts {
+            name: e.plan_name.clone(),
+            rto_target_seconds: rto_target,
+            rpo_target_seconds: targets.rpo_seconds.map(u64::from),
+            targets_from_machine: machine.targets.is_some(),
+        },
+        execution: ExecutionFacts {
+            arn: e.execution_id.clone(),
+            name: e.execution_name.clone(),
+            state_machine_arn: machine.state_machine_arn.clone(),
+            mode: e.mode.map(|m| m.as_str().to_owned()),
+            status: e.status.as_str().to_owned(),
+            machine_status: machine.status.clone(),
+            running,
+            started_at: e.started_at.clone(),
+            ended_at: e.ended_at.clone(),
+            duration_seconds: elapsed,
+            input: machine.input.clone(),
+            started_by: None,
+            started_by_note: "Step Functions does not record who started an execution; \
+                              CloudTrail's StartExecution event does (userIdentity). The \
+                              execution's name and input are shown as given."
+                .into(),
+            point_in_time: e.point_in_time.clone(),
+            error: e.error.clone(),
+            cause: e.cause.clone(),
+            preempted_by: e.preempted_by.clone(),
+        },
+        rto,
+        rpo,
+        waves,
+        servers,
+        operator_actions: Vec::new(),
+        operator_actions_note: "No operator actions: this plan's machine has no approval gates \
+                                or failure decisions (they are not built yet)."
+            .into(),
+        cleanup: CleanupFacts {
+            status: e.cleanup.map(|c| c.as_str().to_owned()),
+            error: e.cleanup_error.clone(),
+            terminate_drill_instances: e.terminate_drill_instances,
+            terminate_job_ids: e.terminate_job_ids.clone(),
+            terminated_instances: e.terminating_instances.clone(),
+        },
+        warnings: e.warnings.clone(),
+        sources: notes,
+    }
+}
+
+/// One line per server of a wave: the servers its jobs list, then planned ones with no job yet.
+fn wave_servers(sources: &Sources, wave: &WaveSource, wave_name: &str) -> Vec<ServerFacts> {
+    let w = &wave.record;
+    let points: BTreeMap<&str, &ServerLaunchPoint> = wave
+        .launch_points
+        .iter()
+        .map(|p| (p.server_id.as_str(), p))
+        .collect();
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    let jobs = sources.jobs.iter().filter(|j| j.wave_index == w.index);
+    for job in jobs {
+        let drs = sources.drs_jobs.get(&job.job_id);
+        for (id, s) in &job.servers {
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            let log = sources
+                .job_logs
+                .get(&(job.job_id.clone(), id.clone()))
+                .cloned()
+                .unwrap_or_default();
+            let status = s.launch_status.as_str().to_owned();
+            let ended = match status.as_str() {
+                "FAILED" => log
+                    .failed_at
+                    .clone()
+                    .or_else(|| drs.and_then(|d| d.ended_at.clone())),
+                "LAUNCHED" | "TERMINATED" => drs.and_then(|d| d.ended_at.clone()),
+                _ => None,
+            };
+            let point = points.get(id.as_str());
+            let instance = sources.instances.get(id);
+            out.push(ServerFacts {
+                wave_index: w.index,
+                wave_name: wave_name.to_owned(),
+                source_server_id: id.clone(),
+                hostname: sources.hostnames.get(id).cloned(),
+                required: s.required,
+                job_id: Some(job.job_id.clone()),
+                snapshot_id: point.and_then(|p| p.snapshot_id.clone()),
+                snapshot_taken_at: point.and_then(|p| p.snapshot_taken_at.clone()),
+                snapshot_age_seconds: point.and_then(|p| p.rpo_seconds),
+                recovery_instance_id: s
+                    .recovery_instance_id
+                    .clone()
+                    .or_else(|| instance.map(|i| i.recovery_instance_id.clone())),
+                ec2_instance_id: instance.and_then(|i| i.ec2_instance_id.clone()),
+                launch_status: status,
+                launch_started_at: log
+                    .first_event_at
+                    .clone()
+                    .or_else(|| drs.and_then(|d| d.created_at.clone())),
+                launch_ended_at: ended,
+                failure_reason: s.failure_reason.clone().or(log.failure),
+            });
+        }
+    }
+    let planned = w
+        .planned_servers()
+        .into_iter()
+        .chain(wave.launch_points.iter().map(|p| p.server_id.clone()));
+    for id in planned {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let point = points.get(id.as_str());
+        out.push(ServerFacts {
+            wave_index: w.index,
+            wave_name: wave_name.to_owned(),
+            hostname: sources.hostnames.get(&id).cloned(),
+            required: point.is_none_or(|p| p.required),
+            job_id: None,
+            snapshot_id: point.and_then(|p| p.snapshot_id.clone()),
+            snapshot_taken_at: point.and_then(|p| p.snapshot_taken_at.clone()),
+            snapshot_age_seconds: point.and_then(|p| p.rpo_seconds),
+            recovery_instance_id: None,
+            ec2_instance_id: None,
+            launch_status: "PENDING".into(),
+            launch_started_at: None,
+            launch_ended_at: None,
+            failure_reason: None,
+            source_server_id: id,
+        });
+    }
+    out
+}

@@ -1,0 +1,190 @@
+//! The report's facts: what `report.json` holds (its JSON Schema is
+//! `statemachines/schemas/report.schema.json`) and what the HTML page shows.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Bumped when a field changes meaning or goes away.
+pub const REPORT_VERSION: u32 = 1;
+
+/// The evidence of one execution of a recovery plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(title = "drs-waves recovery report")]
+pub struct Report {
+    pub report_version: u32,
+    /// When the report was made (RFC 3339, UTC).
+    pub generated_at: String,
+    pub plan: PlanFacts,
+    pub execution: ExecutionFacts,
+    /// Achieved recovery time against the plan's `rtoMinutes`.
+    pub rto: Verdict,
+    /// The oldest snapshot a required server launched from, against the plan's `rpoMinutes`.
+    pub rpo: Verdict,
+    pub waves: Vec<WaveFacts>,
+    pub servers: Vec<ServerFacts>,
+    /// Approvals and failure decisions. Empty: the machine has no approval gates or decision
+    /// states yet (see `operatorActionsNote`).
+    pub operator_actions: Vec<OperatorAction>,
+    pub operator_actions_note: String,
+    pub cleanup: CleanupFacts,
+    /// Preflight's warnings (stalled servers, old snapshots).
+    pub warnings: Vec<String>,
+    /// Where the facts came from, and what the sources could not tell.
+    pub sources: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanFacts {
+    pub name: String,
+    /// The plan's `rtoMinutes`, in seconds, as compiled into the machine that ran.
+    pub rto_target_seconds: Option<u64>,
+    /// The plan's `rpoMinutes`, in seconds.
+    pub rpo_target_seconds: Option<u64>,
+    /// Whether the targets were read from the machine (false: the machine that ran sets none,
+    /// or its definition could not be read; see `sources`).
+    pub targets_from_machine: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecutionFacts {
+    /// The execution ARN (the history's key).
+    pub arn: String,
+    pub name: String,
+    pub state_machine_arn: Option<String>,
+    /// DRILL or RECOVERY; None when the execution failed before its input was understood.
+    pub mode: Option<String>,
+    /// The history's status: RUNNING, SUCCEEDED, SUCCEEDED_WITH_FAILURES, FAILED, ABORTED,
+    /// TIMED_OUT, PREEMPTED.
+    pub status: String,
+    /// Step Functions' status (RUNNING, SUCCEEDED, FAILED, ...), when it could be asked.
+    pub machine_status: Option<String>,
+    /// True while the execution runs: the report shows what is known so far.
+    pub running: bool,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    /// From the start to the end (or to `generatedAt` while running).
+    pub duration_seconds: u64,
+    /// The execution input as given to StartExecution.
+    pub input: Option<serde_json::Value>,
+    /// Who started it. Step Functions does not say (CloudTrail's StartExecution event does):
+    /// None here, see `startedByNote`.
+    pub started_by: Option<String>,
+    pub started_by_note: String,
+    pub point_in_time: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub preempted_by: Option<String>,
+}
+
+/// PASS or FAIL of one target.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Verdict {
+    pub target_seconds: Option<u64>,
+    pub achieved_seconds: Option<u64>,
+    pub verdict: VerdictKind,
+    /// Why, in words.
+    pub note: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VerdictKind {
+    Pass,
+    Fail,
+    /// The plan sets no target.
+    NoTarget,
+    /// Still running, and the target not passed yet.
+    Pending,
+}
+
+impl VerdictKind {
+    pub fn text(self) -> &'static str {
+        match self {
+            VerdictKind::Pass => "PASS",
+            VerdictKind::Fail => "FAIL",
+            VerdictKind::NoTarget => "NO TARGET",
+            VerdictKind::Pending => "PENDING",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WaveFacts {
+    /// 1-based position in the plan.
+    pub index: u32,
+    pub name: String,
+    /// LAUNCHING, SUCCEEDED, FAILED; NOT_STARTED for a wave the execution never reached.
+    pub status: String,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    /// When its last launch job ended (DRS's `endDateTime`): every required server LAUNCHED
+    /// by then. None unless the wave succeeded.
+    pub recovered_at: Option<String>,
+    /// From the wave's start to `recoveredAt` (or to its end).
+    pub duration_seconds: Option<u64>,
+    /// From the execution's start to `recoveredAt`, against the wave's `rtoMinutes`.
+    pub rto: Verdict,
+    pub job_ids: Vec<String>,
+    pub servers: u32,
+    pub launched: u32,
+    pub failed: u32,
+    pub checks: u32,
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServerFacts {
+    pub wave_index: u32,
+    pub wave_name: String,
+    pub source_server_id: String,
+    /// From DescribeSourceServers (`identificationHints.hostname`).
+    pub hostname: Option<String>,
+    pub required: bool,
+    pub job_id: Option<String>,
+    pub snapshot_id: Option<String>,
+    pub snapshot_taken_at: Option<String>,
+    /// The snapshot's age when the launch chose it: this server's recovery point.
+    pub snapshot_age_seconds: Option<u64>,
+    pub recovery_instance_id: Option<String>,
+    pub ec2_instance_id: Option<String>,
+    /// PENDING, IN_PROGRESS, LAUNCHED, FAILED, TERMINATED.
+    pub launch_status: String,
+    /// The server's first event in the job's log (DescribeJobLogItems), else the job's start.
+    pub launch_started_at: Option<String>,
+    /// LAUNCH_FAILED's time for a failed server; for a LAUNCHED one the job's `endDateTime`
+    /// (DRS logs no per-server end of a launch), so it is an upper bound.
+    pub launch_ended_at: Option<String>,
+    /// From the job's log (`rawError` of LAUNCH_FAILED or another failure event).
+    pub failure_reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OperatorAction {
+    pub at: String,
+    pub who: String,
+    pub action: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CleanupFacts {
+    /// NOT_NEEDED, DONE, PENDING; None before the execution ended.
+    pub status: Option<String>,
+    pub error: Option<String>,
+    /// Whether the plan terminates a drill's recovery instances at the end.
+    pub terminate_drill_instances: bool,
+    pub terminate_job_ids: Vec<String>,
+    pub terminated_instances: Vec<String>,
+}
+
+/// The report's JSON Schema.
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Report)).unwrap_or(serde_json::Value::Null)
+}

@@ -1,0 +1,336 @@
+//! The report's pure parts: verdicts, the timeline's geometry, escaping, the schema file.
+
+use std::collections::BTreeMap;
+
+use drs_waves_contract::{
+    CleanupStatus, ExecutionStatus, Mode, ServerCounts, Targets, WaveStatus, WaveTarget,
+};
+use drs_worker::drs::{JobStatus, LaunchStatus};
+use drs_worker::history::{
+    ExecutionRecord, JobRecord, ServerLaunchPoint, ServerRecord, WaveChunk, WaveRecord,
+};
+use time::macros::datetime;
+
+use crate::build::{DrsJobFacts, MachineFacts, ServerLog, Sources, WaveSource, build, verdict};
+use crate::model::VerdictKind;
+use crate::{render, schema_text, timeline};
+
+const ARN: &str = "arn:aws:states:us-east-1:000000000000:execution:billing:drill-1";
+const S1: &str = "s-a1b2c3d4e5f600001";
+const S2: &str = "s-a1b2c3d4e5f600002";
+
+fn execution(status: ExecutionStatus, ended: Option<&str>) -> ExecutionRecord {
+    ExecutionRecord {
+        execution_id: ARN.into(),
+        execution_name: "drill-1".into(),
+        plan_name: "billing".into(),
+        mode: Some(Mode::Drill),
+        status,
+        started_at: "2026-11-28T10:00:00Z".into(),
+        ended_at: ended.map(str::to_owned),
+        error: None,
+        cause: None,
+        wave_count: 2,
+        server_count: 2,
+        wave_statuses: BTreeMap::new(),
+        terminate_job_ids: Vec::new(),
+        terminating_instances: Vec::new(),
+        cleanup: Some(CleanupStatus::NotNeeded),
+        cleanup_error: None,
+        terminate_drill_instances: false,
+        point_in_time: None,
+        worst_rpo_seconds: Some(300),
+        warnings: Vec::new(),
+        preempted_by: None,
+    }
+}
+
+fn wave(index: u32, server: &str, status: WaveStatus, job: &str, started: &str) -> WaveSource {
+    WaveSource {
+        record: WaveRecord {
+            execution_id: ARN.into(),
+            index,
+            name: format!("w{index}"),
+            status,
+            job_ids: vec![job.into()],
+            started_at: started.into(),
+            ended_at: None,
+            checks: 3,
+            servers: ServerCounts {
+                total: 1,
+                launched: u32::from(status == WaveStatus::Succeeded),
+                ..ServerCounts::default()
+            },
+            reason: String::new(),
+            chunks: vec![WaveChunk {
+                number: 1,
+                servers: vec![server.into()],
+                job_id: Some(job.into()),
+            }],
+            learned: None,
+            completion_ms: None,
+        },
+        launch_points: vec![ServerLaunchPoint {
+            server_id: server.into(),
+            required: true,
+            snapshot_id: Some(format!("pit-{index}")),
+            snapshot_taken_at: Some("2026-11-28T09:55:00Z".into()),
+            rpo_seconds: Some(300 * u64::from(index)),
+            replication: "CONTINUOUS".into(),
+        }],
+    }
+}
+
+fn job(index: u32, id: &str, server: &str, status: LaunchStatus) -> JobRecord {
+    JobRecord {
+        execution_id: ARN.into(),
+        wave_index: index,
+        job_id: id.into(),
+        job_status: JobStatus::Completed,
+        servers: BTreeMap::from([(
+            server.to_owned(),
+            ServerRecord {
+                launch_status: status,
+                recovery_instance_id: Some(format!("i-{index}")),
+                required: true,
+                failure_reason: None,
+            },
+        )]),
+        updated_at: "2026-11-28T10:05:00Z".into(),
+    }
+}
+
+/// Two waves: w1 launched 10:00:05 to 10:02:00, w2 10:02:10 to 10:04:00; targets plan 5 min,
+/// wave 1 1 min (missed), RPO 7 min (worst is 10 min: missed).
+fn sources() -> Sources {
+    Sources {
+        now: datetime!(2026-11-28 10:10:00 UTC),
+        execution: execution(ExecutionStatus::Succeeded, Some("2026-11-28T10:04:30Z")),
+        waves: vec![
+            wave(
+                1,
+                S1,
+                WaveStatus::Succeeded,
+                "drsjob-1",
+                "2026-11-28T10:00:02Z",
+            ),
+            wave(
+                2,
+                S2,
+                WaveStatus::Succeeded,
+                "drsjob-2",
+                "2026-11-28T10:02:05Z",
+            ),
+        ],
+        jobs: vec![
+            job(1, "drsjob-1", S1, LaunchStatus::Launched),
+            job(2, "drsjob-2", S2, LaunchStatus::Launched),
+        ],
+        machine: Some(MachineFacts {
+            targets: Some(Targets {
+                rto_seconds: Some(300),
+                rpo_seconds: Some(420),
+                waves: vec![WaveTarget {
+                    index: 1,
+                    name: "w1".into(),
+                    rto_seconds: 60,
+                }],
+            }),
+            ..MachineFacts::default()
+        }),
+        drs_jobs: BTreeMap::from([
+            (
+                "drsjob-1".to_owned(),
+                DrsJobFacts {
+                    status: "COMPLETED".into(),
+                    created_at: Some("2026-11-28T10:00:05Z".into()),
+                    ended_at: Some("2026-11-28T10:02:00Z".into()),
+                },
+            ),
+            (
+                "drsjob-2".to_owned(),
+                DrsJobFacts {
+                    status: "COMPLETED".into(),
+                    created_at: Some("2026-11-28T10:02:10Z".into()),
+                    ended_at: Some("2026-11-28T10:04:00Z".into()),
+                },
+            ),
+        ]),
+        job_logs: BTreeMap::new(),
+        instances: BTreeMap::new(),
+        hostnames: BTreeMap::from([(S1.to_owned(), "db-1".to_owned())]),
+        notes: Vec::new(),
+    }
+}
+
+#[test]
+fn verdicts_against_targets() {
+    assert_eq!(
+        verdict("x", Some(60), Some(60), false, 0, "m").verdict,
+        VerdictKind::Pass
+    );
+    assert_eq!(
+        verdict("x", Some(60), Some(61), false, 0, "m").verdict,
+        VerdictKind::Fail
+    );
+    assert_eq!(
+        verdict("x", None, Some(61), false, 0, "m").verdict,
+        VerdictKind::NoTarget
+    );
+    // Not recovered: failed once ended, or once running past the target; pending before.
+    assert_eq!(
+        verdict("x", Some(60), None, false, 10, "m").verdict,
+        VerdictKind::Fail
+    );
+    assert_eq!(
+        verdict("x", Some(60), None, true, 10, "m").verdict,
+        VerdictKind::Pending
+    );
+    assert_eq!(
+        verdict("x", Some(60), None, true, 61, "m").verdict,
+        VerdictKind::Fail
+    );
+    let v = verdict("recovered in", Some(60), Some(125), false, 0, "m");
+    assert_eq!(
+        v.note,
+        "recovered in 2 min 5 s, over the target of 1 min by 1 min 5 s"
+    );
+}
+
+#[test]
+fn rto_is_measured_from_the_execution_start_to_the_last_job_end() {
+    let r = build(&sources());
+    // 10:00:00 to 10:04:00 (wave 2's job end), not to the execution's end at 10:04:30.
+    assert_eq!(r.rto.achieved_seconds, Some(240));
+    assert_eq!(r.rto.verdict, VerdictKind::Pass);
+    assert_eq!(r.waves[0].rto.achieved_seconds, Some(120));
+    assert_eq!(r.waves[0].rto.verdict, VerdictKind::Fail);
+    assert_eq!(r.waves[1].rto.verdict, VerdictKind::NoTarget);
+    assert_eq!(r.waves[0].duration_seconds, Some(118));
+    // Worst RPO of the required servers: wave 2's 600 s, over 420.
+    assert_eq!(r.rpo.achieved_seconds, Some(600));
+    assert_eq!(r.rpo.verdict, VerdictKind::Fail);
+    assert_eq!(r.servers.len(), 2);
+    assert_eq!(r.servers[0].hostname.as_deref(), Some("db-1"));
+    assert_eq!(
+        r.servers[0].launch_ended_at.as_deref(),
+        Some("2026-11-28T10:02:00Z")
+    );
+}
+
+#[test]
+fn a_failed_wave_fails_the_plan_rto_and_a_failed_server_ends_at_its_log_event() {
+    let mut s = sources();
+    s.waves[1].record.status = WaveStatus::Failed;
+    s.jobs[1] = job(2, "drsjob-2", S2, LaunchStatus::Failed);
+    s.job_logs.insert(
+        ("drsjob-2".into(), S2.into()),
+        ServerLog {
+            first_event_at: Some("2026-11-28T10:02:11Z".into()),
+            failed_at: Some("2026-11-28T10:03:00Z".into()),
+            failure: Some("InsufficientInstanceCapacity".into()),
+        },
+    );
+    let r = build(&s);
+    assert_eq!(r.rto.verdict, VerdictKind::Fail);
+    assert_eq!(r.rto.achieved_seconds, None);
+    let failed = &r.servers[1];
+    assert_eq!(
+        failed.launch_started_at.as_deref(),
+        Some("2026-11-28T10:02:11Z")
+    );
+    assert_eq!(
+        failed.launch_ended_at.as_deref(),
+        Some("2026-11-28T10:03:00Z")
+    );
+    assert_eq!(
+        failed.failure_reason.as_deref(),
+        Some("InsufficientInstanceCapacity")
+    );
+}
+
+#[test]
+fn a_running_execution_says_so_and_shows_waves_not_started() {
+    let mut s = sources();
+    s.execution = execution(ExecutionStatus::Running, None);
+    s.now = datetime!(2026-11-28 10:01:00 UTC);
+    s.waves.truncate(1);
+    s.waves[0].record.status = WaveStatus::Launching;
+    s.jobs.truncate(1);
+    s.jobs[0] = job(1, "drsjob-1", S1, LaunchStatus::InProgress);
+    let r = build(&s);
+    assert!(r.execution.running);
+    assert_eq!(r.execution.duration_seconds, 60);
+    assert_eq!(r.rto.verdict, VerdictKind::Pending);
+    assert_eq!(r.waves[1].status, "NOT_STARTED");
+    assert!(r.sources[0].contains("still RUNNING"));
+    let html = render::html(&r).expect("renders");
+    assert!(html.contains("id=\"running-note\""));
+    assert!(html.contains("class=\"bar running\""));
+}
+
+#[test]
+fn timeline_has_a_band_per_wave_a_bar_per_server_and_target_lines() {
+    let r = build(&sources());
+    let t = timeline::layout(&r, datetime!(2026-11-28 10:10:00 UTC));
+    assert_eq!(t.bands.len(), 2);
+    assert_eq!(t.bars.len(), 2);
+    // Span: the execution's end (270 s) is past the plan's target (300 s)? No: 300 wins.
+    assert_eq!(t.span_seconds, 300);
+    let x = |s: f64| timeline::PLOT_LEFT + (timeline::PLOT_RIGHT - timeline::PLOT_LEFT) * s / 300.0;
+    // Wave 1's bar: its job's creation (5 s) to its end (120 s).
+    assert_eq!(t.bars[0].x, x(5.0));
+    assert!((t.bars[0].x + t.bars[0].width - x(120.0)).abs() < 0.11);
+    assert_eq!(t.bars[0].class, "launched");
+    // Targets: wave 1 at 60 s inside its band; the plan's at 300 s across every band.
+    assert_eq!(t.targets.len(), 2);
+    assert_eq!(t.targets[0].x, x(60.0));
+    assert_eq!(t.targets[0].y1, t.bands[0].y);
+    assert_eq!(t.targets[1].x, timeline::PLOT_RIGHT);
+    assert!(t.bars[1].y > t.bands[1].y && t.bars[1].y < t.bands[1].y + t.bands[1].height);
+    assert_eq!(timeline::tick_step(300), 60);
+    assert_eq!(timeline::tick_step(8), 1);
+    assert_eq!(timeline::tick_step(3 * 3600), 1800);
+}
+
+#[test]
+fn rendering_escapes_what_the_sources_say() {
+    let mut s = sources();
+    s.hostnames
+        .insert(S2.into(), "<script>alert(1)</script>".into());
+    s.execution.cause = Some("a & b <i>".into());
+    let html = render::html(&build(&s)).expect("renders");
+    assert!(!html.contains("<script"), "a hostname became markup");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;"));
+    assert!(html.contains("a &amp; b &lt;i&gt;"));
+    // Self-contained: nothing is loaded from elsewhere.
+    for needle in ["<script", "<link", "src=", "@import", "url("] {
+        assert!(!html.contains(needle), "the page has {needle}");
+    }
+    assert_eq!(html.matches("class=\"bar ").count(), 2);
+    assert!(html.contains("@page { size: A4"));
+}
+
+#[test]
+fn the_schema_file_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../statemachines/schemas/report.schema.json");
+    let want = schema_text();
+    if std::env::var_os("DRS_WAVES_UPDATE_SCHEMAS").is_some() {
+        std::fs::write(&path, &want).expect("writes the schema");
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == want,
+        "{} is stale: run `DRS_WAVES_UPDATE_SCHEMAS=1 cargo test -p drs-waves-report the_schema_file_is_current`",
+        path.display()
+    );
+    // And a report validates against it.
+    let report = serde_json::to_value(build(&sources())).expect("serializes");
+    let validator = jsonschema::validator_for(&crate::schema()).expect("a valid schema");
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
