@@ -80,7 +80,9 @@ pub fn parse_time(s: &str) -> Option<OffsetDateTime> {
 }
 
 pub fn format_time(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
         .format(&Rfc3339)
         .unwrap_or_default()
 }
@@ -397,7 +399,7 @@ fn wave_servers(sources: &Sources, wave: &WaveSource, wave_name: &str) -> Vec<Se
                 wave_index: w.index,
                 wave_name: wave_name.to_owned(),
                 source_server_id: id.clone(),
-                hostname: sources.hostnames.get(id).cloned(),
+                hostname: hostname(sources, id),
                 required: s.required,
                 job_id: Some(job.job_id.clone()),
                 snapshot_id: point.and_then(|p| p.snapshot_id.clone()),
@@ -430,7 +432,7 @@ fn wave_servers(sources: &Sources, wave: &WaveSource, wave_name: &str) -> Vec<Se
         out.push(ServerFacts {
             wave_index: w.index,
             wave_name: wave_name.to_owned(),
-            hostname: sources.hostnames.get(&id).cloned(),
+            hostname: hostname(sources, &id),
             required: point.is_none_or(|p| p.required),
             job_id: None,
             snapshot_id: point.and_then(|p| p.snapshot_id.clone()),
@@ -446,4 +448,9 @@ fn wave_servers(sources: &Sources, wave: &WaveSource, wave_name: &str) -> Vec<Se
         });
     }
     out
+}
+
+/// A hostname that says more than the server's ID.
+fn hostname(sources: &Sources, id: &str) -> Option<String> {
+    sources.hostnames.get(id).filter(|h| *h != id).cloned()
 }

@@ -334,3 +334,21 @@ fn the_schema_file_is_current() {
         .collect();
     assert!(errors.is_empty(), "{errors:?}");
 }
+
+#[test]
+fn a_target_far_past_the_execution_is_drawn_off_scale() {
+    let mut s = sources();
+    if let Some(m) = s.machine.as_mut().and_then(|m| m.targets.as_mut()) {
+        m.rto_seconds = Some(3600);
+    }
+    let r = build(&s);
+    let t = timeline::layout(&r, datetime!(2026-11-28 10:10:00 UTC));
+    // The execution ended at 270 s: the scale stops there, not at the hour.
+    assert_eq!(t.span_seconds, 270);
+    let plan = t.targets.last().expect("the plan's target");
+    assert!(plan.off_scale);
+    assert_eq!(plan.x, timeline::PLOT_RIGHT);
+    assert_eq!(plan.label, "plan RTO 1 h (off scale) \u{2192}");
+    // Wave 1's minute is on the scale.
+    assert!(!t.targets[0].off_scale);
+}

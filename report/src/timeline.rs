@@ -70,6 +70,8 @@ pub struct TargetLine {
     pub y2: f64,
     pub label: String,
     pub label_y: f64,
+    /// Past the right edge, where it is drawn (its label says so).
+    pub off_scale: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -108,15 +110,27 @@ pub fn layout(report: &Report, now: OffsetDateTime) -> Timeline {
     for s in &report.servers {
         span = span.max(offset(start, s.launch_ended_at.as_deref()).unwrap_or(0));
     }
+    // A target far past what happened would squeeze the bars into a sliver: the scale
+    // stretches to a target up to twice the execution's span; a later one is drawn at the
+    // right edge, marked off scale.
+    let reach = span.max(1) * 2;
     for t in report
         .rto
         .target_seconds
         .into_iter()
         .chain(report.waves.iter().filter_map(|w| w.rto.target_seconds))
+        .filter(|t| *t <= reach)
     {
         span = span.max(t);
     }
     let span = span.max(1);
+    let target_label = |what: String, t: u64| {
+        if t > span {
+            format!("{what} {} (off scale) \u{2192}", human_seconds(t))
+        } else {
+            what
+        }
+    };
     let plot = PLOT_RIGHT - PLOT_LEFT;
     let x = |secs: u64| round1(PLOT_LEFT + plot * secs as f64 / span as f64);
 
@@ -151,11 +165,12 @@ pub fn layout(report: &Report, now: OffsetDateTime) -> Timeline {
         });
         if let Some(t) = w.rto.target_seconds {
             targets.push(TargetLine {
-                x: x(t),
+                x: x(t.min(span)),
                 y1: y,
                 y2: y + height,
-                label: format!("wave {} RTO", w.index),
+                label: target_label(format!("wave {} RTO", w.index), t),
                 label_y: y + 12.0,
+                off_scale: t > span,
             });
         }
         for (r, s) in rows.iter().enumerate() {
@@ -196,11 +211,12 @@ pub fn layout(report: &Report, now: OffsetDateTime) -> Timeline {
     }
     if let Some(t) = report.rto.target_seconds {
         targets.push(TargetLine {
-            x: x(t),
+            x: x(t.min(span)),
             y1: AXIS_HEIGHT - 6.0,
             y2: y,
-            label: "plan RTO".into(),
+            label: target_label("plan RTO".into(), t),
             label_y: AXIS_HEIGHT - 8.0,
+            off_scale: t > span,
         });
     }
     let markers = vec![Marker {

@@ -465,6 +465,26 @@ impl Deployment {
     }
 
     /// Stops the worker and the simulator.
+    /// The report of an execution (drs-waves-report) from this deployment's history table,
+    /// Step Functions and drs-sim, as `drs-waves-report EXECUTION -o DIR` builds it.
+    pub async fn report(&self, execution_arn: &str) -> Result<drs_waves_report::Report> {
+        let history = drs_worker::history::DynamoHistory::new(self.dynamodb.clone(), &self.table);
+        let drs = drs_test_harness::drs_client(&self.sim.endpoint()).await;
+        let clients = drs_waves_report::fetch::Clients {
+            history: &history,
+            table: &self.table,
+            sfn: &self.sfn,
+            drs: &drs,
+        };
+        let sources = drs_waves_report::fetch::sources(
+            &clients,
+            execution_arn,
+            time::OffsetDateTime::now_utc(),
+        )
+        .await?;
+        Ok(drs_waves_report::build::build(&sources))
+    }
+
     pub async fn shutdown(mut self) {
         if let Some(mut w) = self.worker.take() {
             w.stop(Duration::from_secs(15));

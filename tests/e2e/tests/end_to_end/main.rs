@@ -7,6 +7,8 @@
 //! `disaster_day`: the day the source site is down (issue #11): RECOVERY from recovery
 //! snapshots, point in time, an outage mid-drill, a RECOVERY preempting a DRILL, the janitor.
 //!
+//! `report`: the recovery report of a real drill (issue #14), opened in headless Chromium.
+//!
 //! `chaos`: no launch lost or doubled (issue #12): lost answers, quotas, dying workers, a
 //! degraded DRS, a big drill's clean-up; every test's name contains `chaos`.
 
@@ -23,6 +25,7 @@ use serde_json::{Value, json};
 
 mod chaos;
 mod disaster_day;
+mod report;
 
 /// Generous: LocalStack hands out activity tasks about once a second, and a 2-core machine
 /// runs several of these executions at once.
