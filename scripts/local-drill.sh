@@ -33,8 +33,8 @@ PLAN="$(cd "$(dirname "$PLAN")" && pwd)/$(basename "$PLAN")"
 FIXTURE="$(cd "$(dirname "$FIXTURE")" && pwd)/$(basename "$FIXTURE")"
 
 started_at=$(date +%s)
-# The drill needs no npm tools; bootstrap skips what is already current.
-bootstrap_flags=(--no-npm)
+# The drill needs no npm tools nor a browser; bootstrap skips what is already current.
+bootstrap_flags=(--no-npm --no-chromium)
 [ "${DRS_WAVES_NO_BUILD:-0}" = 1 ] && bootstrap_flags+=(--no-cargo)
 "$REPO/scripts/bootstrap.sh" "${bootstrap_flags[@]}" || exit 2
 
@@ -118,4 +118,26 @@ rc=0
 wait "$follower" || rc=$?
 follower=""
 log "drill finished with exit status $rc in $(( $(date +%s) - started_at )) s (setup included)"
+# The evidence: the report of the execution this drill ran (the plan's newest), while the stack
+# still runs (the watchdog stops it when this script exits).
+machine_var="DRS_WAVES_STATE_MACHINE_ARN_$(printf '%s' "$plan_name" | tr '[:lower:]' '[:upper:]' | tr -c 'A-Z0-9' '_')"
+execution_arn=$("$(venv_python)" - "${!machine_var:-}" <<'EOF' 2>>"$STATE/report.log" || true
+import os, sys, boto3
+if not sys.argv[1]:
+    sys.exit(0)
+sfn = boto3.client("stepfunctions", endpoint_url=os.environ["AWS_ENDPOINT_URL_SFN"])
+runs = sfn.list_executions(stateMachineArn=sys.argv[1], maxResults=100)["executions"]
+print(max(runs, key=lambda e: e["startDate"])["executionArn"] if runs else "")
+EOF
+)
+if [ -n "$execution_arn" ]; then
+    report_dir="$REPO/target/report/local-drill/${execution_arn##*:}"
+    if "$REPO/target/debug/drs-waves-report" "$execution_arn" -o "$report_dir" >/dev/null 2>>"$STATE/report.log"; then
+        echo "report: $report_dir/report.html (and report.json)"
+    else
+        echo "report: not written, see $STATE/report.log" >&2
+    fi
+else
+    echo "report: no execution of plan $plan_name found, see $STATE/report.log" >&2
+fi
 exit "$rc"
