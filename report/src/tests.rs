@@ -352,3 +352,54 @@ fn a_target_far_past_the_execution_is_drawn_off_scale() {
     // Wave 1's minute is on the scale.
     assert!(!t.targets[0].off_scale);
 }
+
+#[tokio::test]
+async fn an_execution_the_history_lacks_is_an_error_naming_table_and_key() {
+    let history = drs_worker::testing::MemoryHistory::new();
+    // Never called: the history is asked first.
+    let sfn = aws_sdk_sfn::Client::from_conf(
+        aws_sdk_sfn::Config::builder()
+            .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
+            .region(aws_sdk_sfn::config::Region::new("us-east-1"))
+            .build(),
+    );
+    let drs = aws_sdk_drs::Client::from_conf(
+        aws_sdk_drs::Config::builder()
+            .behavior_version(aws_sdk_drs::config::BehaviorVersion::latest())
+            .region(aws_sdk_drs::config::Region::new("us-east-1"))
+            .build(),
+    );
+    let clients = crate::fetch::Clients {
+        history: &history,
+        table: "drs-waves-history",
+        sfn: &sfn,
+        drs: &drs,
+    };
+    let err = crate::fetch::sources(&clients, ARN, datetime!(2026-11-28 10:10:00 UTC))
+        .await
+        .expect_err("no such execution");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "execution {ARN} is not in the history table drs-waves-history (no item pk=\"EXEC#{ARN}\", sk=\"EXECUTION\"): \
+             check the ARN, the table (--table) and the region/endpoint"
+        )
+    );
+}
+
+#[test]
+fn targets_and_plan_are_read_from_the_machine_that_ran() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../statemachines");
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("checked-in machine");
+    let (plan, targets) = crate::fetch::plan_and_targets(&read("billing.asl.json"));
+    assert_eq!(plan.expect("the plan").waves.len(), 3);
+    let targets = targets.expect("targets");
+    assert_eq!(targets.rto_seconds, Some(360));
+    assert_eq!(targets.rpo_seconds, Some(3600));
+    assert_eq!(targets.wave_rto_seconds(1), Some(120));
+    assert_eq!(targets.wave_rto_seconds(3), None);
+    // A machine without targets has none (not "unknown").
+    let (_, none) = crate::fetch::plan_and_targets(&read("storefront.asl.json"));
+    assert_eq!(none, Some(Targets::default()));
+    assert_eq!(crate::fetch::plan_and_targets("not json"), (None, None));
+}
