@@ -169,11 +169,18 @@ pub fn verdict(
 pub fn build(sources: &Sources) -> Report {
     let e = &sources.execution;
     let now = sources.now;
-    let running = e.status == ExecutionStatus::Running;
-    let started = parse_time(&e.started_at).unwrap_or(now);
-    let ended = e.ended_at.as_deref().and_then(parse_time);
-    let elapsed = seconds_between(started, ended.unwrap_or(now));
     let machine = sources.machine.clone().unwrap_or_default();
+    // The history says RUNNING until the machine's last task (or the janitor) records the end;
+    // Step Functions knows first when an execution was stopped or timed out.
+    let machine_ended = machine.status.as_deref().is_some_and(|s| s != "RUNNING");
+    let running = e.status == ExecutionStatus::Running && !machine_ended;
+    let started = parse_time(&e.started_at).unwrap_or(now);
+    let ended_at = e
+        .ended_at
+        .clone()
+        .or_else(|| machine_ended.then(|| machine.stopped_at.clone()).flatten());
+    let ended = ended_at.as_deref().and_then(parse_time);
+    let elapsed = seconds_between(started, ended.unwrap_or(now));
     let targets = machine.targets.clone().unwrap_or_default();
 
     let wave_count = machine
@@ -305,6 +312,17 @@ pub fn build(sources: &Sources) -> Report {
     );
 
     let mut notes = sources.notes.clone();
+    if e.status == ExecutionStatus::Running && machine_ended {
+        notes.insert(
+            0,
+            format!(
+                "Step Functions reports this execution {}, but the history still says RUNNING: it \
+                 ended outside the machine (StopExecution, a timeout), and the worker's janitor \
+                 has not recorded it yet.",
+                machine.status.as_deref().unwrap_or_default()
+            ),
+        );
+    }
     if running {
         notes.insert(
             0,
@@ -329,7 +347,7 @@ pub fn build(sources: &Sources) -> Report {
             machine_status: machine.status.clone(),
             running,
             started_at: e.started_at.clone(),
-            ended_at: e.ended_at.clone(),
+            ended_at,
             duration_seconds: elapsed,
             input: machine.input.clone(),
             started_by: None,

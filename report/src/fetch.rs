@@ -215,7 +215,10 @@ async fn machine_facts(
         status: Some(described.status().as_str().to_owned()),
         state_machine_arn: Some(described.state_machine_arn().to_owned()),
         input: described.input().and_then(|i| serde_json::from_str(i).ok()),
-        stopped_at: described.stop_date().map(|d| d.to_string()),
+        stopped_at: described.stop_date().and_then(|d| {
+            d.fmt(aws_sdk_sfn::primitives::DateTimeFormat::DateTime)
+                .ok()
+        }),
         plan: None,
         targets: None,
     };

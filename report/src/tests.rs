@@ -403,3 +403,26 @@ fn targets_and_plan_are_read_from_the_machine_that_ran() {
     assert_eq!(none, Some(Targets::default()));
     assert_eq!(crate::fetch::plan_and_targets("not json"), (None, None));
 }
+
+#[test]
+fn an_execution_stopped_outside_the_machine_is_not_running() {
+    let mut s = sources();
+    s.execution = execution(ExecutionStatus::Running, None);
+    s.waves.truncate(1);
+    s.jobs.truncate(1);
+    if let Some(m) = s.machine.as_mut() {
+        m.status = Some("ABORTED".into());
+        m.stopped_at = Some("2026-11-28T10:03:00Z".into());
+    }
+    let r = build(&s);
+    assert!(!r.execution.running);
+    assert_eq!(r.execution.status, "RUNNING");
+    assert_eq!(
+        r.execution.ended_at.as_deref(),
+        Some("2026-11-28T10:03:00Z")
+    );
+    assert_eq!(r.execution.duration_seconds, 180);
+    assert!(r.sources[0].contains("ABORTED"), "{:?}", r.sources);
+    // Wave 2 never started: the plan's RTO failed.
+    assert_eq!(r.rto.verdict, VerdictKind::Fail);
+}
