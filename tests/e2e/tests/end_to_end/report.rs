@@ -154,7 +154,21 @@ async fn report_of_a_drill_with_a_failed_optional_server() -> Result<()> {
             html_path.display()
         ),
         Some(chromium) => {
-            let page = open_in_chromium(&chromium, &html_path)?;
+            // The detector itself: a page that logs to the console is caught.
+            let noisy = out.join("console-check.html");
+            std::fs::write(
+                &noisy,
+                "<!DOCTYPE html><title>x</title><script>console.error('boom')</script>",
+            )?;
+            let caught = open_in_chromium(&chromium, &noisy, None)?;
+            std::fs::remove_file(&noisy)?;
+            assert!(
+                caught.console.iter().any(|l| l.contains("boom")),
+                "Chromium's console log was not recognised: {:?}",
+                caught.console
+            );
+            let screenshot = repo_root().join("target/report/drill.png");
+            let page = open_in_chromium(&chromium, &html_path, Some(&screenshot))?;
             assert!(
                 page.console.is_empty(),
                 "console messages while loading the report: {:?}",
@@ -174,7 +188,7 @@ async fn report_of_a_drill_with_a_failed_optional_server() -> Result<()> {
                 verdict_text(&page.dom, "rpo-verdict")?,
                 report.rpo.verdict.text()
             );
-            let png = std::fs::metadata(&page.screenshot)?;
+            let png = std::fs::metadata(&screenshot)?;
             assert!(png.len() > 10_000, "the screenshot is nearly empty");
         }
     }
@@ -195,16 +209,15 @@ fn chromium() -> Option<PathBuf> {
 
 struct Page {
     dom: String,
-    /// Console messages Chromium logged (it logs each as `...:CONSOLE(line)] "text"`).
+    /// Console messages Chromium logged (each as `...:INFO:CONSOLE:1] "text", source: ...`;
+    /// older releases write `CONSOLE(1)`).
     console: Vec<String>,
-    screenshot: PathBuf,
 }
 
-/// Opens the page twice in headless Chromium: a screenshot (A4 width at 150 dpi, kept at
-/// target/report/drill.png), then the DOM with console logging on.
-fn open_in_chromium(chromium: &Path, html: &Path) -> Result<Page> {
+/// Opens the page in headless Chromium: a screenshot when asked (A4 proportions, 1240 px
+/// wide), then the DOM with console logging on.
+fn open_in_chromium(chromium: &Path, html: &Path, screenshot: Option<&Path>) -> Result<Page> {
     let url = format!("file://{}", html.canonicalize()?.display());
-    let screenshot = repo_root().join("target/report/drill.png");
     let profile = std::env::temp_dir().join(drs_test_harness::unique_name("report-chromium"));
     let run = |extra: &[String]| -> Result<std::process::Output> {
         let output = Command::new("timeout")
@@ -235,10 +248,12 @@ fn open_in_chromium(chromium: &Path, html: &Path) -> Result<Page> {
         }
         Ok(output)
     };
-    run(&[
-        format!("--screenshot={}", screenshot.display()),
-        "--window-size=1240,1754".into(),
-    ])?;
+    if let Some(screenshot) = screenshot {
+        run(&[
+            format!("--screenshot={}", screenshot.display()),
+            "--window-size=1240,1754".into(),
+        ])?;
+    }
     let dumped = run(&[
         "--dump-dom".into(),
         "--enable-logging=stderr".into(),
@@ -250,10 +265,9 @@ fn open_in_chromium(chromium: &Path, html: &Path) -> Result<Page> {
         dom: String::from_utf8(dumped.stdout)?,
         console: stderr
             .lines()
-            .filter(|l| l.contains(":CONSOLE("))
+            .filter(|l| l.contains(":CONSOLE"))
             .map(str::to_owned)
             .collect(),
-        screenshot,
     })
 }
 
