@@ -87,26 +87,7 @@ pub fn format_time(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-/// Whole seconds from `from` to `to` (0 when `to` is earlier).
-pub fn seconds_between(from: OffsetDateTime, to: OffsetDateTime) -> u64 {
-    u64::try_from((to - from).whole_seconds()).unwrap_or(0)
-}
-
-/// `1 h 2 min 3 s`, `45 s`.
-pub fn human_seconds(seconds: u64) -> String {
-    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
-    let mut parts = Vec::new();
-    if h > 0 {
-        parts.push(format!("{h} h"));
-    }
-    if m > 0 {
-        parts.push(format!("{m} min"));
-    }
-    if s > 0 || parts.is_empty() {
-        parts.push(format!("{s} s"));
-    }
-    parts.join(" ")
-}
+pub use drs_worker::rules::{human_seconds, seconds_between};
 
 /// A target against what was achieved. `elapsed` is how long the execution has run: while it
 /// runs, a target not yet passed is PENDING rather than failed.

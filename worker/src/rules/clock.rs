@@ -36,3 +36,19 @@ pub fn seconds_between(from: OffsetDateTime, to: OffsetDateTime) -> u64 {
 pub fn millis_between(from: OffsetDateTime, to: OffsetDateTime) -> u64 {
     u64::try_from((to - from).whole_milliseconds()).unwrap_or(0)
 }
+
+/// `1 h 2 min 3 s`, `45 s`: a duration as people read it (warnings, reports).
+pub fn human_seconds(seconds: u64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    let mut parts = Vec::new();
+    if h > 0 {
+        parts.push(format!("{h} h"));
+    }
+    if m > 0 {
+        parts.push(format!("{m} min"));
+    }
+    if s > 0 || parts.is_empty() {
+        parts.push(format!("{s} s"));
+    }
+    parts.join(" ")
+}

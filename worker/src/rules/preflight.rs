@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::Limits;
-use super::clock::{format_time, parse_time, seconds_between};
+use super::clock::{format_time, human_seconds, parse_time, seconds_between};
 use super::verdict::jobs_needed;
 use crate::drs::{Job, RecoverySnapshot, SourceServer};
 use crate::error::TaskError;
@@ -216,7 +216,7 @@ pub fn check_readiness(input: &ReadinessInput<'_>) -> Readiness {
                 Mode::Recovery if !continuous => out.warnings.push(match (&snapshot, age_seconds) {
                     (Some(snap), Some(age)) => format!(
                         "wave '{name}': source server {label} is {replication}: launching from recovery snapshot {} taken {} ({} ago)",
-                        snap.id, snap.taken_at, describe_age(age)
+                        snap.id, snap.taken_at, human_seconds(age)
                     ),
                     _ => format!("wave '{name}': source server {label} is {replication}"),
                 }),
@@ -275,15 +275,6 @@ pub fn check_readiness(input: &ReadinessInput<'_>) -> Readiness {
         }
     }
     out
-}
-
-/// `3 h 20 min`, `45 min`, `12 s`.
-pub fn describe_age(seconds: u64) -> String {
-    match seconds {
-        s if s >= 3600 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
-        s if s >= 60 => format!("{} min", s / 60),
-        s => format!("{s} s"),
-    }
 }
 
 /// Checks an execution input's `pointInTime`: RFC 3339, not after `now`.
