@@ -431,7 +431,7 @@ def learned_of(stack: Stack, execution_arn: str, wave_names: list[str]) -> dict:
         sk = item["sk"]["S"]
         if not re.fullmatch(r"WAVE#\d{4}", sk):
             continue
-        i = plain(item)
+        i = {k: plain(v) for k, v in item.items()}
         name = i.get("waveName")
         learned = i.get("learned")
         out[name] = {
