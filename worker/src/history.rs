@@ -33,6 +33,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, ScalarAttributeType, TableStatus,
@@ -681,6 +682,15 @@ fn job_of(item: &Item) -> Result<JobRecord, TaskError> {
     })
 }
 
+/// Whether a conditional write was refused because its condition did not hold (the one
+/// expected "failure" of every conditional PutItem, UpdateItem and DeleteItem here).
+fn condition_failed<E: ProvideErrorMetadata>(
+    e: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> bool {
+    e.as_service_error().and_then(ProvideErrorMetadata::code)
+        == Some("ConditionalCheckFailedException")
+}
+
 /// SET clauses with `#name`/`:name` placeholders for every attribute (many of ours are
 /// DynamoDB reserved words: status, mode, error, ...).
 #[derive(Default)]
@@ -797,12 +807,7 @@ impl DynamoHistory {
             .await;
         match put {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(from_sdk(&format!("DynamoDB PutItem ({what})"), &e)),
         }
     }
@@ -822,12 +827,7 @@ impl DynamoHistory {
             .await;
         match resp {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(from_sdk("DynamoDB UpdateItem", &e)),
         }
     }
@@ -885,10 +885,7 @@ impl History for DynamoHistory {
             .await;
         match put {
             Ok(_) => Ok(LockOutcome::Acquired),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if condition_failed(&e) => {
                 let held = match self.get(lock_pk(plan), LOCK_SK).await? {
                     Some(i) => {
                         let f = Fields::of(&i);
@@ -940,12 +937,7 @@ impl History for DynamoHistory {
             .await;
         match resp {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(from_sdk("DynamoDB DeleteItem (run lock)", &e)),
         }
     }
