@@ -97,7 +97,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         if !problems.is_empty() {
             return Err(TaskError::PreflightFailed(problems));
         }
-        let (launch, _, points) = self
+        let (launch, points) = self
             .launch_sources(run, wave, &servers, &resolved.ids, now)
             .await?;
         self.history
@@ -368,14 +368,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         servers: &[SourceServer],
         ids: &[String],
         now: time::OffsetDateTime,
-    ) -> Result<
-        (
-            Vec<String>,
-            BTreeMap<String, String>,
-            Vec<ServerLaunchPoint>,
-        ),
-        TaskError,
-    > {
+    ) -> Result<(Vec<String>, Vec<ServerLaunchPoint>), TaskError> {
         let by_id: BTreeMap<&str, &SourceServer> =
             servers.iter().map(|s| (s.id.as_str(), s)).collect();
         let optional: BTreeSet<&str> = wave.optional.iter().map(String::as_str).collect();
@@ -408,7 +401,6 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .map(|t| format!(" at or before {t}"))
             .unwrap_or_default();
         let mut launch = Vec::new();
-        let mut snapshot_ids = BTreeMap::new();
         let mut points = Vec::new();
         let mut missing = Vec::new();
         for id in ids {
@@ -416,10 +408,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             let server = by_id.get(id.as_str());
             let snapshot = snapshots.get(id).cloned().flatten();
             match &snapshot {
-                Some(snap) => {
-                    snapshot_ids.insert(id.clone(), snap.id.clone());
-                    launch.push(id.clone());
-                }
+                Some(_) => launch.push(id.clone()),
                 None if required => missing.push(server.map_or_else(|| id.clone(), |s| s.label())),
                 None => {
                     warn!(wave = %wave.name, server = %id, "optional server has no recovery snapshot{at}: not launched")
@@ -445,7 +434,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 missing.join(", ")
             )]));
         }
-        Ok((launch, snapshot_ids, points))
+        Ok((launch, points))
     }
 }
 
