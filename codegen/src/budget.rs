@@ -2,7 +2,7 @@
 //! of an execution's history. Both the plan validation and the generator read these, so a plan
 //! that passes validation always compiles into a machine within Step Functions' limits.
 
-use crate::contract::{Activity, WaveSpec};
+use crate::contract::{Activity, OnFailure, WaveSpec};
 
 /// A task's TimeoutSeconds is never shorter than this many heartbeats, so a slow but live
 /// worker is not cut off by the task timeout before the heartbeat timeout could matter.
@@ -40,6 +40,9 @@ pub fn task_timeout_seconds(activity: Activity, heartbeat_seconds: u32) -> u32 {
         Activity::Preflight | Activity::StartWave | Activity::Finish | Activity::RecordFailure => {
             600
         }
+        // Only the worker's part (recording the gate); the gate itself waits for the wave's
+        // own timeout (see [`gate_timeout_seconds`]).
+        Activity::AwaitOperator => 60,
     };
     base.max(heartbeat_seconds.saturating_mul(MIN_HEARTBEATS_PER_TIMEOUT))
 }
@@ -57,26 +60,46 @@ fn task_slack_seconds(activity: Activity, heartbeat_seconds: u32) -> u64 {
 }
 
 /// The machine's TimeoutSeconds when the plan does not set one: every wave using its whole
-/// launch timeout, one more wait and check after it, and slack for every task.
+/// launch timeout (once per launch an operator may ask for), one more wait and check after it,
+/// each gate and decision waiting its whole timeout, and slack for every task.
 pub fn derived_execution_timeout_seconds(waves: &[WaveSpec], heartbeat_seconds: u32) -> u64 {
     let slack = |a| task_slack_seconds(a, heartbeat_seconds);
     let waves: u64 = waves
         .iter()
         .map(|w| {
-            u64::from(w.launch_timeout_seconds)
+            let launch = u64::from(w.launch_timeout_seconds)
                 + u64::from(w.polling.max_wait_seconds)
                 + slack(Activity::StartWave)
-                + slack(Activity::CheckWave)
+                + slack(Activity::CheckWave);
+            let approval = w
+                .approval
+                .as_ref()
+                .map_or(0, |a| u64::from(a.timeout_seconds));
+            let decisions = if w.on_failure == OnFailure::Ask {
+                u64::from(w.max_attempts)
+                    * u64::from(w.decision_timeout_seconds.unwrap_or(DEFAULT_GATE_TIMEOUT_SECONDS))
+            } else {
+                0
+            };
+            approval + u64::from(w.max_attempts.max(1)) * launch + decisions
         })
         .sum();
     slack(Activity::Preflight) + waves + slack(Activity::Finish) + slack(Activity::RecordFailure)
 }
 
+/// How long a gate or a decision waits for an operator when the plan does not say: 4 hours.
+pub const DEFAULT_GATE_TIMEOUT_SECONDS: u32 = 4 * 3600;
+/// The longest a plan may make a gate wait: 7 days.
+pub const MAX_GATE_TIMEOUT_SECONDS: u32 = 7 * 24 * 3600;
+/// The most launches `maxAttempts` may allow.
+pub const MAX_ATTEMPTS: u32 = 10;
+
 /// The most checks a wave can run: one every `minWaitSeconds` until the launch timeout, and
-/// the one that declares the timeout.
+/// the one that declares the timeout, for each launch an operator may ask for.
 pub fn max_checks(wave: &WaveSpec) -> u64 {
     let min_wait = u64::from(wave.polling.min_wait_seconds.max(1));
-    u64::from(wave.launch_timeout_seconds).div_ceil(min_wait) + 1
+    (u64::from(wave.launch_timeout_seconds).div_ceil(min_wait) + 1)
+        * u64::from(wave.max_attempts.max(1))
 }
 
 /// Worst-case history events of one wave.
@@ -108,6 +131,10 @@ mod tests {
                 max_wait_seconds: max,
                 expected_launch_seconds: 1,
             },
+            approval: None,
+            max_attempts: 1,
+            decision_timeout_seconds: None,
+            decision_notify: None,
         }
     }
 

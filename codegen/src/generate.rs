@@ -18,8 +18,9 @@ use crate::asl::{
 };
 use crate::budget;
 use crate::contract::{
-    Activity, ActivityArnError, ActivityArns, CONTRACT_VERSION, ErrorName, Mode, OnFailure,
-    PREFLIGHT_TARGETS_KEY, RETRYABLE_STATES_ERRORS, WaveSpec, WaveStatus, paths,
+    Activity, ActivityArnError, ActivityArns, CONTRACT_VERSION, ErrorName, GateKind, Mode,
+    OnFailure, PREFLIGHT_TARGETS_KEY, RETRYABLE_STATES_ERRORS, WaveSpec, WaveStatus, decisions,
+    paths,
 };
 use crate::plan::Plan;
 
@@ -39,20 +40,38 @@ pub mod names {
     /// One step of a wave's loop.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum WaveStep {
+        /// The approval gate before the wave (a plan's `approval.before`).
+        Approve,
+        /// Its timeout.
+        ApprovalTimedOut,
         Start,
         Wait,
         Check,
         Done,
+        /// The decision after a failure (`onFailure: ask`).
+        Decide,
+        /// The Choice on the operator's answer.
+        Decision,
+        /// Its timeout.
+        DecisionTimedOut,
+        /// A failed wave an operator skipped.
+        Skipped,
         Failed,
     }
 
     impl WaveStep {
         pub fn suffix(self) -> &'static str {
             match self {
+                WaveStep::Approve => "approve?",
+                WaveStep::ApprovalTimedOut => "approval timed out",
                 WaveStep::Start => "start",
                 WaveStep::Wait => "wait",
                 WaveStep::Check => "check",
                 WaveStep::Done => "done?",
+                WaveStep::Decide => "decide?",
+                WaveStep::Decision => "decision",
+                WaveStep::DecisionTimedOut => "decision timed out",
+                WaveStep::Skipped => "skipped",
                 WaveStep::Failed => "failed",
             }
         }
@@ -119,8 +138,14 @@ pub fn generate(plan: &Plan, resources: &ActivityResources) -> StateMachine {
     }
 }
 
+/// Where a wave begins: its approval gate, or its start.
 fn wave_start(wave: &WaveSpec) -> String {
-    names::wave(wave.index, &wave.name, WaveStep::Start)
+    let step = if wave.approval.is_some() {
+        WaveStep::Approve
+    } else {
+        WaveStep::Start
+    };
+    names::wave(wave.index, &wave.name, step)
 }
 
 struct Generator<'a> {
@@ -353,6 +378,24 @@ impl Generator<'_> {
         let selection = describe_selection(wave);
         let p = &wave.polling;
 
+        if let Some(gate) = &wave.approval {
+            self.operator_gate(
+                states,
+                wave,
+                GateKind::Approval,
+                gate.timeout_seconds,
+                format!(
+                    "Approval gate: wave {i} ({selection}) starts only when an operator approves (`drs-waves approve <execution>`); \
+                     `drs-waves stop` ends the execution. The worker records this task's token in the history and does not answer it. \
+                     Without an answer in {} s the execution fails, and no later wave starts.",
+                    gate.timeout_seconds
+                ),
+                paths::approval_answer(i),
+                names::wave(i, n, WaveStep::Start),
+                WaveStep::ApprovalTimedOut,
+            );
+        }
+
         states.push(
             names::wave(i, n, WaveStep::Start),
             self.task(
@@ -407,7 +450,14 @@ impl Generator<'_> {
                 after.to_owned(),
                 "a failure is recorded and the next step runs (onFailure: continue)",
             ),
+            OnFailure::Ask => (
+                names::wave(i, n, WaveStep::Decide),
+                "an operator decides: retry, skip or stop (onFailure: ask)",
+            ),
         };
+        if wave.on_failure == OnFailure::Ask {
+            self.decision(states, wave, after, &failed);
+        }
         let status = paths::wave_status(i);
         states.push(
             names::wave(i, n, WaveStep::Done),
@@ -435,6 +485,134 @@ impl Generator<'_> {
                 result: None,
                 result_path: Some(paths::ERROR.to_owned()),
                 transition: Transition::next(names::RECORD_FAILURE),
+            },
+        );
+    }
+
+    /// An await-operator task (a gate or a decision) and the Pass that turns its timeout into
+    /// a named failure. No heartbeat: the worker answers nothing, the operator does.
+    #[allow(clippy::too_many_arguments)]
+    fn operator_gate(
+        &self,
+        states: &mut States,
+        wave: &WaveSpec,
+        kind: GateKind,
+        timeout_seconds: u32,
+        comment: String,
+        result_path: String,
+        next: String,
+        timed_out: WaveStep,
+    ) {
+        let (i, n) = (wave.index, wave.name.as_str());
+        let timed_out_name = names::wave(i, n, timed_out);
+        let wave_value = serde_json::to_value(wave).unwrap_or(Value::Null);
+        let mut parameters = json!({
+            "run.$": paths::RUN,
+            "gate": kind,
+            "wave": wave_value,
+            "timeoutSeconds": timeout_seconds,
+            "heartbeatSeconds": self.plan.heartbeat_seconds,
+        });
+        if kind == GateKind::Decision
+            && let Some(map) = parameters.as_object_mut()
+        {
+            map.insert("state.$".to_owned(), Value::String(paths::wave_state(i)));
+        }
+        let mut task = self.task(
+            Activity::AwaitOperator,
+            comment,
+            parameters,
+            result_path,
+            next,
+        );
+        task.timeout_seconds = Some(timeout_seconds);
+        task.heartbeat_seconds = None;
+        // The gate's own timeout is States.Timeout: not retried, it fails the execution.
+        for retrier in &mut task.retry {
+            retrier
+                .error_equals
+                .retain(|e| !RETRYABLE_STATES_ERRORS.contains(&e.as_str()));
+        }
+        task.catch.insert(
+            0,
+            Catcher {
+                error_equals: vec!["States.Timeout".to_owned()],
+                result_path: Some(paths::ERROR.to_owned()),
+                next: timed_out_name.clone(),
+            },
+        );
+        states.push(names::wave(i, n, gate_step(kind)), task);
+        let what = match kind {
+            GateKind::Approval => format!("The approval gate before wave {i} '{n}'"),
+            GateKind::Decision => format!("The decision after wave {i} '{n}' failed"),
+        };
+        states.push(
+            timed_out_name,
+            Pass {
+                comment: Some(format!("{what} got no answer in time.")),
+                parameters: None,
+                result: Some(json!({
+                    "Error": ErrorName::GateTimedOut.as_str(),
+                    "Cause": format!(
+                        "{what} waited {timeout_seconds} s ({}) with no answer; no later wave started.",
+                        crate::runbook::human_duration(timeout_seconds)
+                    ),
+                })),
+                result_path: Some(paths::ERROR.to_owned()),
+                transition: Transition::next(names::RECORD_FAILURE),
+            },
+        );
+    }
+
+    /// `onFailure: ask`: the decision, the Choice on its answer, and the skip.
+    fn decision(&self, states: &mut States, wave: &WaveSpec, after: &str, failed: &str) {
+        let (i, n) = (wave.index, wave.name.as_str());
+        let timeout = wave
+            .decision_timeout_seconds
+            .unwrap_or(budget::DEFAULT_GATE_TIMEOUT_SECONDS);
+        self.operator_gate(
+            states,
+            wave,
+            GateKind::Decision,
+            timeout,
+            format!(
+                "Wave {i} failed and its plan asks an operator: `drs-waves decide <execution> retry` launches again the required \
+                 servers that did not launch (at most {} launches in all), `skip` records the wave SKIPPED and goes on, `stop` ends \
+                 the execution. Without an answer in {timeout} s the execution fails.",
+                wave.max_attempts
+            ),
+            paths::decision_answer(i),
+            names::wave(i, n, WaveStep::Decision),
+            WaveStep::DecisionTimedOut,
+        );
+        let skipped = names::wave(i, n, WaveStep::Skipped);
+        states.push(
+            names::wave(i, n, WaveStep::Decision),
+            Choice {
+                comment: Some(format!(
+                    "The operator's answer: retry goes back to the wave's start, skip goes on to {after:?}."
+                )),
+                choices: vec![
+                    ChoiceRule::new(
+                        Condition::string_equals(&paths::decision(i), decisions::RETRY),
+                        names::wave(i, n, WaveStep::Start),
+                    ),
+                    ChoiceRule::new(
+                        Condition::string_equals(&paths::decision(i), decisions::SKIP),
+                        skipped.clone(),
+                    ),
+                ],
+                default: Some(failed.to_owned()),
+            },
+        );
+        states.push(
+            skipped,
+            Pass {
+                comment: Some(format!("An operator skipped wave {i}: it is recorded SKIPPED and the execution goes on.")),
+                parameters: None,
+                result: Some(json!(WaveStatus::Skipped.as_str())),
+                result_path: Some(paths::wave_status(i)),
+                transition: Transition::next(after),
             },
         );
     }
@@ -505,6 +683,13 @@ fn failed_state() -> State {
         error: FailField::ErrorPath(paths::ERROR_NAME.to_owned()),
         cause: FailCause::CausePath(paths::ERROR_CAUSE.to_owned()),
     })
+}
+
+fn gate_step(kind: GateKind) -> WaveStep {
+    match kind {
+        GateKind::Approval => WaveStep::Approve,
+        GateKind::Decision => WaveStep::Decide,
+    }
 }
 
 /// "2 servers by ID, tags App=billing, Tier=web; 1 optional".

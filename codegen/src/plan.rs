@@ -14,7 +14,7 @@ use serde_path_to_error::Segment;
 
 use crate::budget;
 use crate::contract::{
-    MAX_OUTPUT_BYTES, OnFailure, PlanSpec, PollingBounds, Targets, WaveSpec, WaveTarget,
+    ApprovalGate, MAX_OUTPUT_BYTES, OnFailure, PlanSpec, PollingBounds, Targets, WaveSpec, WaveTarget,
 };
 
 /// Built-in defaults, used when neither the wave nor the plan's `defaults` say otherwise.
@@ -93,12 +93,57 @@ pub struct WaveDefaults {
     #[serde(default)]
     #[schemars(range(min = 1))]
     pub launch_timeout_seconds: Option<i64>,
-    /// What a failed wave does: stop the execution (default) or continue with the next wave.
+    /// What a failed wave does: stop the execution (default), continue with the next wave, or
+    /// ask an operator (`drs-waves decide`: retry, skip or stop).
     #[serde(default)]
     pub on_failure: Option<OnFailure>,
     /// Bounds of the adaptive wait between checks of a launching wave.
     #[serde(default)]
     pub polling: Option<PollingFile>,
+    /// An approval gate before every wave (a wave may turn it off with `before: false`).
+    #[serde(default)]
+    pub approval: Option<ApprovalFile>,
+    /// With `onFailure: ask`: how long a decision waits and whom it tells.
+    #[serde(default)]
+    pub decision: Option<DecisionFile>,
+    /// With `onFailure: ask`: how many launches of a wave an operator may ask for, the first
+    /// included (default 1: no retry).
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 10))]
+    pub max_attempts: Option<i64>,
+}
+
+/// An approval gate: the wave starts only when an operator approves (`drs-waves approve`);
+/// `drs-waves stop` ends the execution, cleaned up as a cancel.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ApprovalFile {
+    /// Hold the wave until an operator approves it. `false` turns off a gate of `defaults`.
+    pub before: bool,
+    /// How long the gate waits for an answer, in minutes (default 240, at most 7 days); then
+    /// the execution fails naming the gate, and no later wave starts.
+    #[serde(default)]
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub timeout_minutes: Option<f64>,
+    /// An SNS topic ARN told when the gate opens (what to run to answer it).
+    #[serde(default)]
+    #[schemars(pattern(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"))]
+    pub notify: Option<String>,
+}
+
+/// A decision after a failed wave (`onFailure: ask`).
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DecisionFile {
+    /// How long the decision waits for an answer, in minutes (default 240, at most 7 days);
+    /// then the execution fails naming it.
+    #[serde(default)]
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub timeout_minutes: Option<f64>,
+    /// An SNS topic ARN told when a decision waits.
+    #[serde(default)]
+    #[schemars(pattern(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"))]
+    pub notify: Option<String>,
 }
 
 /// Polling bounds; each field may be given alone (the rest come from the defaults).
@@ -162,6 +207,16 @@ pub struct WaveFile {
     /// Overrides `defaults.onFailure`.
     #[serde(default)]
     pub on_failure: Option<OnFailure>,
+    /// Overrides `defaults.approval`.
+    #[serde(default)]
+    pub approval: Option<ApprovalFile>,
+    /// Overrides `defaults.decision`.
+    #[serde(default)]
+    pub decision: Option<DecisionFile>,
+    /// Overrides `defaults.maxAttempts`.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 10))]
+    pub max_attempts: Option<i64>,
     /// This wave's recovery time objective, in minutes: from the execution's start (not the
     /// wave's) to the wave's last required server LAUNCHED. At most the plan's `rtoMinutes`
     /// and at least an earlier wave's (waves run in order).
@@ -408,6 +463,87 @@ impl Scope<'_> {
     }
 }
 
+fn on_failure_name(o: OnFailure) -> &'static str {
+    match o {
+        OnFailure::Stop => "stop",
+        OnFailure::Continue => "continue",
+        OnFailure::Ask => "ask",
+    }
+}
+
+/// A gate's timeout in whole seconds (default 4 hours, at most 7 days).
+fn gate_timeout(scope: &mut Scope<'_>, prefix: &str, minutes: Option<f64>) -> Option<u32> {
+    let Some(m) = minutes else {
+        return Some(budget::DEFAULT_GATE_TIMEOUT_SECONDS);
+    };
+    let secs = duration_seconds(scope, prefix, "timeout", Some(m), None)?;
+    if secs > budget::MAX_GATE_TIMEOUT_SECONDS {
+        scope.report(
+            format!("{prefix}timeoutMinutes"),
+            format!(
+                "{} minutes is more than 7 days: a gate that long is a plan nobody is watching",
+                minutes_text(secs)
+            ),
+        );
+        return None;
+    }
+    Some(secs)
+}
+
+/// An SNS topic ARN, or a problem naming the field.
+fn topic(scope: &mut Scope<'_>, field: String, arn: Option<&String>) -> Option<String> {
+    let arn = arn?;
+    let parts: Vec<&str> = arn.split(':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "sns"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && !parts[5].is_empty()
+        && parts[5].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        scope.report(
+            field,
+            format!("{arn:?} is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)"),
+        );
+        return None;
+    }
+    Some(arn.clone())
+}
+
+/// The gate of an `approval` block, none when `before` is false.
+fn approval_gate(scope: &mut Scope<'_>, prefix: &str, a: &ApprovalFile) -> Option<ApprovalGate> {
+    let timeout = gate_timeout(scope, prefix, a.timeout_minutes);
+    let notify = topic(scope, format!("{prefix}notify"), a.notify.as_ref());
+    if !a.before {
+        return None;
+    }
+    Some(ApprovalGate {
+        timeout_seconds: timeout?,
+        notify,
+    })
+}
+
+/// A decision's timeout and topic.
+fn decision_settings(scope: &mut Scope<'_>, prefix: &str, d: &DecisionFile) -> (u32, Option<String>) {
+    let timeout = gate_timeout(scope, prefix, d.timeout_minutes)
+        .unwrap_or(budget::DEFAULT_GATE_TIMEOUT_SECONDS);
+    (timeout, topic(scope, format!("{prefix}notify"), d.notify.as_ref()))
+}
+
+fn attempts(scope: &mut Scope<'_>, field: &str, n: i64) -> u32 {
+    if !(1..=i64::from(budget::MAX_ATTEMPTS)).contains(&n) {
+        scope.report(
+            field,
+            format!("{n} must be between 1 and {} launches", budget::MAX_ATTEMPTS),
+        );
+        return 1;
+    }
+    u32::try_from(n).unwrap_or(1)
+}
+
 /// Converts a minutes-or-seconds pair into whole seconds, reporting what is wrong with it.
 fn duration_seconds(
     scope: &mut Scope<'_>,
@@ -606,6 +742,17 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
         );
     }
     let default_on_failure = defaults.on_failure.unwrap_or_default();
+    let default_approval = defaults
+        .approval
+        .as_ref()
+        .and_then(|a| approval_gate(&mut plan_scope, "defaults.approval.", a));
+    let default_decision = defaults
+        .decision
+        .as_ref()
+        .map(|d| decision_settings(&mut plan_scope, "defaults.decision.", d));
+    let default_max_attempts = defaults
+        .max_attempts
+        .map(|n| attempts(&mut plan_scope, "defaults.maxAttempts", n));
     let plan_rto = duration_seconds(&mut plan_scope, "", "rto", raw.rto_minutes, None);
     let plan_rpo = duration_seconds(&mut plan_scope, "", "rpo", raw.rpo_minutes, None);
     let mut wave_targets: Vec<WaveTarget> = Vec::new();
@@ -789,6 +936,41 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
             }
         }
 
+        let on_failure = w.on_failure.unwrap_or(default_on_failure);
+        let approval = match &w.approval {
+            Some(a) => approval_gate(&mut scope, "approval.", a),
+            None => default_approval.clone(),
+        };
+        let own_decision = w
+            .decision
+            .as_ref()
+            .map(|d| decision_settings(&mut scope, "decision.", d));
+        let own_attempts = w.max_attempts.map(|n| attempts(&mut scope, "maxAttempts", n));
+        if on_failure != OnFailure::Ask {
+            if let Some(n) = own_attempts.filter(|n| *n > 1) {
+                scope.report(
+                    "maxAttempts",
+                    format!("{n} launches need an operator to ask for them: set onFailure: ask (it is {})", on_failure_name(on_failure)),
+                );
+            }
+            if w.decision.is_some() {
+                scope.report(
+                    "decision",
+                    format!("a decision is asked only with onFailure: ask (it is {})", on_failure_name(on_failure)),
+                );
+            }
+        }
+        let (decision_timeout_seconds, decision_notify) = match on_failure {
+            OnFailure::Ask => own_decision
+                .or_else(|| default_decision.clone())
+                .unwrap_or((budget::DEFAULT_GATE_TIMEOUT_SECONDS, None)),
+            _ => (budget::DEFAULT_GATE_TIMEOUT_SECONDS, None),
+        };
+        let max_attempts = match on_failure {
+            OnFailure::Ask => own_attempts.or(default_max_attempts).unwrap_or(1),
+            _ => 1,
+        };
+
         wave_ok &= problems.len() == before;
         waves.push(WaveSpec {
             index,
@@ -797,8 +979,12 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
             tags: servers.tags.clone(),
             optional: w.optional.clone(),
             launch_timeout_seconds,
-            on_failure: w.on_failure.unwrap_or(default_on_failure),
+            on_failure,
             polling,
+            approval,
+            max_attempts,
+            decision_timeout_seconds: (on_failure == OnFailure::Ask).then_some(decision_timeout_seconds),
+            decision_notify,
         });
     }
 

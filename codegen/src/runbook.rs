@@ -31,12 +31,18 @@ struct WaveView {
     polling: String,
     expected_launch: String,
     on_failure: &'static str,
-    on_failure_text: &'static str,
+    on_failure_text: String,
+    /// The approval gate, in words; empty without one.
+    approval: String,
     states: WaveStates,
 }
 
 #[derive(Serialize)]
 struct WaveStates {
+    /// The approval gate's state; empty without one.
+    approve: String,
+    /// The decision's state; empty unless `onFailure: ask`.
+    decide: String,
     start: String,
     wait: String,
     check: String,
@@ -83,6 +89,15 @@ fn meaning(error: ErrorName) -> &'static str {
         }
         ErrorName::ReplicationLost => {
             "A DRILL's required servers stopped replicating after preflight (the source site went down?). If it is a disaster, start a RECOVERY."
+        }
+        ErrorName::Cancelled => {
+            "An operator cancelled the execution (`drs-waves cancel`); the cause names who. A drill's instances were terminated, a recovery's kept."
+        }
+        ErrorName::StoppedByOperator => {
+            "An operator answered an approval gate or a decision with stop; cleaned up as a cancel."
+        }
+        ErrorName::GateTimedOut => {
+            "An approval gate or a decision got no answer within its timeout; no later wave started. The cause names the gate."
         }
     }
 }
@@ -136,14 +151,39 @@ pub fn render(plan: &Plan) -> Result<String, RunbookError> {
                 on_failure: match w.on_failure {
                     OnFailure::Stop => "stop",
                     OnFailure::Continue => "continue",
+                    OnFailure::Ask => "ask",
                 },
                 on_failure_text: match w.on_failure {
-                    OnFailure::Stop => "stop: the execution fails and later waves never start.",
-                    OnFailure::Continue => {
-                        "continue: the failure is recorded and the next wave starts."
+                    OnFailure::Stop => {
+                        "stop: the execution fails and later waves never start.".to_owned()
                     }
+                    OnFailure::Continue => {
+                        "continue: the failure is recorded and the next wave starts.".to_owned()
+                    }
+                    OnFailure::Ask => format!(
+                        "ask: the execution waits up to {} for `drs-waves decide <execution> retry|skip|stop` \
+                         (retry launches again the required servers that did not launch; at most {} launch(es) in all).",
+                        human_duration(w.decision_timeout_seconds.unwrap_or(crate::budget::DEFAULT_GATE_TIMEOUT_SECONDS)),
+                        w.max_attempts
+                    ),
                 },
+                approval: w
+                    .approval
+                    .as_ref()
+                    .map(|a| {
+                        format!(
+                            "waits up to {} for `drs-waves approve <execution>` before it starts{}",
+                            human_duration(a.timeout_seconds),
+                            a.notify
+                                .as_deref()
+                                .map(|t| format!(" (notifies {t})"))
+                                .unwrap_or_default()
+                        )
+                    })
+                    .unwrap_or_default(),
                 states: WaveStates {
+                    approve: if w.approval.is_some() { state(WaveStep::Approve) } else { String::new() },
+                    decide: if w.on_failure == OnFailure::Ask { state(WaveStep::Decide) } else { String::new() },
                     start: state(WaveStep::Start),
                     wait: state(WaveStep::Wait),
                     check: state(WaveStep::Check),
@@ -159,6 +199,7 @@ pub fn render(plan: &Plan) -> Result<String, RunbookError> {
             mode,
             confirm: confirm.map(str::to_owned),
             point_in_time: None,
+            started_by: None,
         })
         .unwrap_or_default()
     };
@@ -198,6 +239,7 @@ pub fn render(plan: &Plan) -> Result<String, RunbookError> {
             mode: Mode::Recovery,
             confirm: Some(spec.name.clone()),
             point_in_time: Some("2026-11-27T03:00:00Z".into()),
+            started_by: None,
         })
         .unwrap_or_default(),
     );

@@ -14,9 +14,14 @@
 //! exist (LocalStack and AWS fail such a state with `States.Runtime`).
 
 pub mod arn;
+pub mod operator;
 pub mod status;
 
 pub use arn::{ActivityArnError, ActivityArns};
+pub use operator::{
+    decisions,
+    AwaitOperatorInput, GateKind, OperatorAction, OperatorActionKind, OperatorAnswer, PendingGate,
+};
 pub use status::ExecutionStatus;
 
 use std::collections::BTreeMap;
@@ -60,15 +65,20 @@ pub enum Activity {
     Finish,
     /// Records a failure in the history, cleans up, releases the lock.
     RecordFailure,
+    /// An approval gate or a decision after a failed wave: the worker records the task token
+    /// in the history (the run's pending gate) and does not answer; the operator does
+    /// (`drs-waves approve|stop|decide|cancel`), with SendTaskSuccess or SendTaskFailure.
+    AwaitOperator,
 }
 
 impl Activity {
-    pub const ALL: [Activity; 5] = [
+    pub const ALL: [Activity; 6] = [
         Activity::Preflight,
         Activity::StartWave,
         Activity::CheckWave,
         Activity::Finish,
         Activity::RecordFailure,
+        Activity::AwaitOperator,
     ];
 
     /// The activity's short name; deployed as `<prefix>-<name>`.
@@ -79,6 +89,7 @@ impl Activity {
             Activity::CheckWave => "check-wave",
             Activity::Finish => "finish",
             Activity::RecordFailure => "record-failure",
+            Activity::AwaitOperator => "await-operator",
         }
     }
 
@@ -91,6 +102,7 @@ impl Activity {
             Activity::CheckWave => "CheckWaveActivityArn",
             Activity::Finish => "FinishActivityArn",
             Activity::RecordFailure => "RecordFailureActivityArn",
+            Activity::AwaitOperator => "AwaitOperatorActivityArn",
         }
     }
 
@@ -133,10 +145,17 @@ pub enum ErrorName {
     /// A DRILL's required source servers stopped replicating after preflight (the source site
     /// went down mid-drill): the drill stops; a RECOVERY would launch from the snapshots.
     ReplicationLost,
+    /// An operator cancelled the execution (`drs-waves cancel`): the next task, or the pending
+    /// gate, fails with it and the machine takes the cancel path. Never retried.
+    Cancelled,
+    /// An operator answered a gate or a decision with stop. Never retried.
+    StoppedByOperator,
+    /// An approval gate or a decision got no answer within its timeout. Never retried.
+    GateTimedOut,
 }
 
 impl ErrorName {
-    pub const ALL: [ErrorName; 12] = [
+    pub const ALL: [ErrorName; 15] = [
         ErrorName::InvalidInput,
         ErrorName::RecoveryNotConfirmed,
         ErrorName::PreflightFailed,
@@ -149,6 +168,9 @@ impl ErrorName {
         ErrorName::Internal,
         ErrorName::Preempted,
         ErrorName::ReplicationLost,
+        ErrorName::Cancelled,
+        ErrorName::StoppedByOperator,
+        ErrorName::GateTimedOut,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -165,6 +187,9 @@ impl ErrorName {
             ErrorName::Internal => "DrsWaves.Internal",
             ErrorName::Preempted => "DrsWaves.Preempted",
             ErrorName::ReplicationLost => "DrsWaves.ReplicationLost",
+            ErrorName::Cancelled => "DrsWaves.Cancelled",
+            ErrorName::StoppedByOperator => "DrsWaves.StoppedByOperator",
+            ErrorName::GateTimedOut => "DrsWaves.GateTimedOut",
         }
     }
 
@@ -233,6 +258,10 @@ pub struct ExecutionInput {
     /// its latest snapshot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub point_in_time: Option<String>,
+    /// Who started the execution (an IAM ARN): the operator CLI fills it in from
+    /// sts:GetCallerIdentity; the history and the report show it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
 }
 
 /// What a wave does when it fails.
@@ -245,6 +274,21 @@ pub enum OnFailure {
     Stop,
     /// Record the failure and go on with the next wave.
     Continue,
+    /// Wait for an operator's decision (`drs-waves decide`): retry the servers that did not
+    /// launch (up to the wave's `maxAttempts`), skip the wave, or stop.
+    Ask,
+}
+
+/// An approval gate before a wave: the wave starts only when an operator approves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalGate {
+    /// How long the gate waits for an answer; then the execution fails naming the gate.
+    pub timeout_seconds: u32,
+    /// An SNS topic ARN told that the gate is waiting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<String>,
 }
 
 /// Bounds of the adaptive wait between two checks of a launching wave.
@@ -281,6 +325,27 @@ pub struct WaveSpec {
     pub launch_timeout_seconds: u32,
     pub on_failure: OnFailure,
     pub polling: PollingBounds,
+    /// An approval gate before the wave starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalGate>,
+    /// How many launches of the wave an operator may ask for with `onFailure: ask` (the first
+    /// included); 1 without retries.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub max_attempts: u32,
+    /// With `onFailure: ask`: how long the decision waits for an answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_timeout_seconds: Option<u32>,
+    /// With `onFailure: ask`: an SNS topic ARN told that a decision is waiting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_notify: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
 }
 
 /// The whole plan as preflight needs it.
@@ -410,13 +475,16 @@ pub enum WaveStatus {
     Launching,
     Succeeded,
     Failed,
+    /// Failed, and an operator decided to go on without it (`onFailure: ask`, skip).
+    Skipped,
 }
 
 impl WaveStatus {
-    pub const ALL: [WaveStatus; 3] = [
+    pub const ALL: [WaveStatus; 4] = [
         WaveStatus::Launching,
         WaveStatus::Succeeded,
         WaveStatus::Failed,
+        WaveStatus::Skipped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -424,6 +492,7 @@ impl WaveStatus {
             WaveStatus::Launching => "LAUNCHING",
             WaveStatus::Succeeded => "SUCCEEDED",
             WaveStatus::Failed => "FAILED",
+            WaveStatus::Skipped => "SKIPPED",
         }
     }
 }
@@ -576,6 +645,9 @@ pub struct FinishOutput {
     /// Why the clean-up is PENDING; empty otherwise.
     #[serde(default)]
     pub cleanup_error: String,
+    /// What operators did during the run (approvals, decisions), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operator_actions: Vec<OperatorAction>,
 }
 
 /// What a Catch writes at [`paths::ERROR`] (Step Functions' own shape).
@@ -613,6 +685,9 @@ pub struct RecordFailureOutput {
     pub cleanup: CleanupStatus,
     #[serde(default)]
     pub cleanup_error: String,
+    /// What operators did during the run (approvals, decisions, a cancel), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operator_actions: Vec<OperatorAction>,
 }
 
 /// Where each task's result lives in the execution state (JSONPath).
@@ -670,6 +745,25 @@ pub mod paths {
     /// A wave's [`super::WaveState::reason`], read by its failure state.
     pub fn wave_reason(index: u32) -> String {
         format!("{}.reason", wave_state(index))
+    }
+
+    /// Where the operators' answers go, keyed `approve-w<i>` and `decide-w<i>`
+    /// ([`super::OperatorAnswer`]).
+    pub const OPERATOR: &str = "$.operator";
+
+    /// The answer of wave `index`'s approval gate.
+    pub fn approval_answer(index: u32) -> String {
+        format!("{OPERATOR}.approve-w{index}")
+    }
+
+    /// The answer of wave `index`'s decision after a failure.
+    pub fn decision_answer(index: u32) -> String {
+        format!("{OPERATOR}.decide-w{index}")
+    }
+
+    /// The decision itself (`retry` or `skip`), read by the Choice after it.
+    pub fn decision(index: u32) -> String {
+        format!("{}.decision", decision_answer(index))
     }
 }
 

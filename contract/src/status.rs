@@ -22,10 +22,14 @@ pub enum ExecutionStatus {
     TimedOut,
     /// A drill stopped by a RECOVERY of the same plan.
     Preempted,
+    /// An operator cancelled it (`drs-waves cancel`); a drill's instances were terminated.
+    Cancelled,
+    /// An operator answered a gate or a decision with stop; cleaned up as a cancel.
+    Stopped,
 }
 
 impl ExecutionStatus {
-    pub const ALL: [ExecutionStatus; 7] = [
+    pub const ALL: [ExecutionStatus; 9] = [
         ExecutionStatus::Running,
         ExecutionStatus::Succeeded,
         ExecutionStatus::SucceededWithFailures,
@@ -33,6 +37,8 @@ impl ExecutionStatus {
         ExecutionStatus::Aborted,
         ExecutionStatus::TimedOut,
         ExecutionStatus::Preempted,
+        ExecutionStatus::Cancelled,
+        ExecutionStatus::Stopped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +50,8 @@ impl ExecutionStatus {
             ExecutionStatus::Aborted => "ABORTED",
             ExecutionStatus::TimedOut => "TIMED_OUT",
             ExecutionStatus::Preempted => "PREEMPTED",
+            ExecutionStatus::Cancelled => "CANCELLED",
+            ExecutionStatus::Stopped => "STOPPED",
         }
     }
 

@@ -34,6 +34,9 @@ pub enum TaskError {
     /// An answer the worker cannot make sense of, or a bug. Not retried.
     #[error("{0}")]
     Internal(String),
+    /// An operator cancelled the execution; the cause names who and when.
+    #[error("{0}")]
+    Cancelled(String),
 }
 
 impl TaskError {
@@ -56,6 +59,7 @@ impl TaskError {
             TaskError::Transient { .. } => ErrorName::Transient,
             TaskError::AccessDenied { .. } => ErrorName::AccessDenied,
             TaskError::Internal(_) => ErrorName::Internal,
+            TaskError::Cancelled(_) => ErrorName::Cancelled,
         }
     }
 
@@ -88,6 +92,7 @@ impl TaskError {
                 detail: add(detail),
             },
             TaskError::Internal(s) => TaskError::Internal(add(s)),
+            TaskError::Cancelled(s) => TaskError::Cancelled(add(s)),
         }
     }
 

@@ -6,8 +6,8 @@
 //!
 //! | pk | sk | item |
 //! |---|---|---|
-//! | `EXEC#<execution ARN>` | `EXECUTION` | plan, mode, `executionStatus` (RUNNING, SUCCEEDED, SUCCEEDED_WITH_FAILURES, FAILED, ABORTED, TIMED_OUT, PREEMPTED), `startedAt`, `endedAt`, `error`, `cause`, `planName`, `waveStatuses`, `terminateJobIds`, `terminatingInstances`, `cleanup` (NOT_NEEDED, DONE, PENDING), `cleanupError`, `terminateDrillInstances`, `pointInTime`, `worstRpoSeconds`, `warnings`, `warningCount`, `preemptedBy`, `janitorWorker`, `janitorLeaseUntil` |
-//! | `EXEC#<execution ARN>` | `WAVE#0001` | `waveName`, `waveStatus`, `jobIds`, `waveStartedAt`, `waveEndedAt`, `checks`, `counts`, `reason`, `chunks` (per chunk number: `servers`, `jobId` once DRS answered; planned before the first StartRecovery), `learned` (what past executions taught when the wave started: `samples`, `p10Millis`, `p50Millis`, `p95Millis` of its completion time), `completionMillis` (a SUCCEEDED wave: its start to its jobs' last `endDateTime`, the next executions' sample) |
+//! | `EXEC#<execution ARN>` | `EXECUTION` | plan, mode, `executionStatus` (RUNNING, SUCCEEDED, SUCCEEDED_WITH_FAILURES, FAILED, ABORTED, TIMED_OUT, PREEMPTED), `startedAt`, `endedAt`, `error`, `cause`, `planName`, `waveStatuses`, `terminateJobIds`, `terminatingInstances`, `cleanup` (NOT_NEEDED, DONE, PENDING), `cleanupError`, `terminateDrillInstances`, `pointInTime`, `worstRpoSeconds`, `warnings`, `warningCount`, `preemptedBy`, `janitorWorker`, `janitorLeaseUntil`, `reportLocation` or `reportError` (where the finish or record-failure task wrote the report, or why it could not) |
+//! | `EXEC#<execution ARN>` | `WAVE#0001` | `waveName`, `waveStatus`, `jobIds`, `waveStartedAt`, `waveEndedAt`, `checks`, `counts`, `reason`, `chunks` (per chunk number: `servers`, `jobId` once DRS answered; planned before the first StartRecovery), `learned` (what past executions taught when the wave started: `samples`, `p10Millis`, `p50Millis`, `p95Millis`, `p90Millis` of its completion time), `completionMillis` (a SUCCEEDED wave: its start to its jobs' last `endDateTime`, the next executions' sample) |
 //! | `EXEC#<execution ARN>` | `WAVE#0001#SERVERS` | `servers` (per source server: `snapshotID`, `snapshotTakenAt`, `rpoSeconds`, `replication`, `required`): preflight's launch points, then the ones the launch used |
 //! | `EXEC#<execution ARN>` | `WAVE#0001#JOB#<jobID>` | `jobStatus`, `servers` (per source server: `launchStatus`, `recoveryInstanceID`, `required`, `failureReason` from the job log) |
 //! | `CLEANUP` | `PENDING#<execution ARN>` | `executionId`: a drill whose clean-up is PENDING, retried by the janitor until DONE |
@@ -42,7 +42,9 @@ use drs_waves_contract::history::{
     PARTITION_KEY, PLAN_INDEX, PLAN_INDEX_PARTITION_KEY, PLAN_INDEX_SORT_KEY, SORT_KEY,
     STATUS_INDEX, STATUS_INDEX_PARTITION_KEY, STATUS_INDEX_SORT_KEY,
 };
-use drs_waves_contract::{CleanupStatus, ExecutionStatus, Mode, ServerCounts, WaveStatus};
+use drs_waves_contract::{
+    CleanupStatus, ExecutionStatus, Mode, OperatorAction, PendingGate, ServerCounts, WaveStatus,
+};
 
 use crate::drs::{JobStatus, LaunchStatus};
 use crate::error::{TaskError, from_sdk};
@@ -108,6 +110,25 @@ pub struct ExecutionRecord {
     pub warnings: Vec<String>,
     /// The RECOVERY that preempted this drill.
     pub preempted_by: Option<String>,
+    /// Who started the execution (the input's `startedBy`, filled in by the operator CLI).
+    pub started_by: Option<String>,
+    /// The gate the execution waits at, until an operator answers it.
+    pub pending_gate: Option<PendingGate>,
+    /// An operator's cancel, seen by the execution's next task.
+    pub cancel_requested: Option<OperatorAction>,
+    /// Every operator action, oldest first.
+    pub operator_actions: Vec<OperatorAction>,
+}
+
+/// What a cancel request found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// Recorded now: the execution's next task (or its pending gate) takes the cancel path.
+    Requested,
+    /// Someone asked before: their request stands.
+    AlreadyRequested(OperatorAction),
+    /// The execution is not RUNNING (or has no record yet).
+    NotRunning(Option<ExecutionStatus>),
 }
 
 /// At most this many warnings are kept on the EXECUTION item (a 400 KB item limit); every
@@ -164,12 +185,39 @@ pub struct WaveChunk {
     pub number: u32,
     pub servers: Vec<String>,
     pub job_id: Option<String>,
+    /// The launch of the wave it belongs to: 1, then one more for each retry an operator
+    /// decided (`onFailure: ask`).
+    pub attempt: u32,
+    /// When a retry planned it (RFC 3339); none for the first launch (the wave's start).
+    pub planned_at: Option<String>,
 }
 
 impl WaveRecord {
-    /// Every server the wave launches, from its chunks.
+    /// Every server the wave launches, from its chunks, once each (a retried server is in a
+    /// chunk of each launch).
     pub fn planned_servers(&self) -> Vec<String> {
-        self.chunks.iter().flat_map(|c| c.servers.clone()).collect()
+        let mut seen = std::collections::BTreeSet::new();
+        self.chunks
+            .iter()
+            .flat_map(|c| c.servers.iter())
+            .filter(|id| seen.insert(id.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// The wave's current launch: 1 unless an operator asked for retries.
+    pub fn attempt(&self) -> u32 {
+        self.chunks.iter().map(|c| c.attempt).max().unwrap_or(1)
+    }
+
+    /// When the current launch started: the wave's start, or the latest retry's.
+    pub fn attempt_started_at(&self) -> &str {
+        let attempt = self.attempt();
+        self.chunks
+            .iter()
+            .filter(|c| c.attempt == attempt)
+            .find_map(|c| c.planned_at.as_deref())
+            .unwrap_or(&self.started_at)
     }
 }
 
@@ -339,6 +387,15 @@ pub trait History: Send + Sync + 'static {
         &self,
         wave: WaveRecord,
     ) -> impl Future<Output = Result<WaveRecord, TaskError>> + Send;
+    /// Plans a retry of a FAILED wave: adds `chunks` (of the next attempt, no job yet) and
+    /// makes the wave LAUNCHING again, unless an earlier attempt of the same start task did.
+    /// Returns the record as stored.
+    fn plan_retry(
+        &self,
+        execution_id: &str,
+        wave_index: u32,
+        chunks: Vec<WaveChunk>,
+    ) -> impl Future<Output = Result<WaveRecord, TaskError>> + Send;
     /// Records a chunk's job ID (and appends it to the wave's job IDs) before the next chunk
     /// is sent.
     fn record_chunk_job(
@@ -358,6 +415,54 @@ pub trait History: Send + Sync + 'static {
         &self,
         execution_id: &str,
     ) -> impl Future<Output = Result<Vec<JobRecord>, TaskError>> + Send;
+    /// Records the gate the execution now waits at (replacing a gate an earlier attempt of the
+    /// same task left). The execution record must exist.
+    /// True when recorded; false when the execution has a cancel request (recorded before the
+    /// gate opened: the gate must not wait). Either a cancel finds the gate or the gate finds
+    /// the cancel, never neither.
+    fn open_gate(
+        &self,
+        execution_id: &str,
+        gate: PendingGate,
+    ) -> impl Future<Output = Result<bool, TaskError>> + Send;
+    /// Answers the pending gate whose token is `token`: clears it and appends `action` to the
+    /// operator actions, in one conditional write. False when no gate with that token is
+    /// pending (answered already, or never opened), and nothing is written.
+    fn answer_gate(
+        &self,
+        execution_id: &str,
+        token: &str,
+        action: OperatorAction,
+    ) -> impl Future<Output = Result<bool, TaskError>> + Send;
+    /// Records an operator's cancel of a RUNNING execution (and appends the action), once. The
+    /// pending gate, if any, stays for the canceller to answer (a gate task that opens after the
+    /// cancel sees it instead: [`History::open_gate`]).
+    fn request_cancel(
+        &self,
+        execution_id: &str,
+        action: OperatorAction,
+    ) -> impl Future<Output = Result<CancelOutcome, TaskError>> + Send;
+    /// Records where the execution's report was written (`reportLocation`), or why it could
+    /// not be (`reportError`); the latest attempt wins. The execution record must exist.
+    fn record_report(
+        &self,
+        execution_id: &str,
+        outcome: ReportOutcome,
+    ) -> impl Future<Output = Result<(), TaskError>> + Send;
+    /// What [`History::record_report`] last recorded; None before any attempt.
+    fn report_outcome(
+        &self,
+        execution_id: &str,
+    ) -> impl Future<Output = Result<Option<ReportOutcome>, TaskError>> + Send;
+}
+
+/// Where an execution's report went (the EXECUTION item's `reportLocation` / `reportError`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportOutcome {
+    /// Written: `s3://bucket/<plan>/<execution name>/`.
+    Written(String),
+    /// Not written, and why (the execution's own outcome is not affected).
+    Failed(String),
 }
 
 /// [`History`] in a DynamoDB table.
@@ -491,6 +596,16 @@ impl<'a> Fields<'a> {
         self.opt_list_s(k)?.ok_or_else(|| self.bad(k, "is missing"))
     }
 
+    /// A string attribute holding JSON (the operator records: a gate, a cancel request).
+    fn opt_json<T: serde::de::DeserializeOwned>(&self, k: &str) -> Result<Option<T>, TaskError> {
+        self.opt_s(k)?
+            .map(|text| {
+                serde_json::from_str(&text)
+                    .map_err(|e| self.bad(k, &format!("is not the JSON it should be: {e}")))
+            })
+            .transpose()
+    }
+
     fn map(&self, k: &str) -> Result<&'a HashMap<String, AttributeValue>, TaskError> {
         self.item
             .get(k)
@@ -568,6 +683,17 @@ fn execution_of(item: &Item) -> Result<ExecutionRecord, TaskError> {
         worst_rpo_seconds: f.opt_u64("worstRpoSeconds")?,
         warnings: f.opt_list_s("warnings")?.unwrap_or_default(),
         preempted_by: f.opt_s("preemptedBy")?,
+        started_by: f.opt_s("startedBy")?,
+        pending_gate: f.opt_json("pendingGate")?,
+        cancel_requested: f.opt_json("cancelRequested")?,
+        operator_actions: f
+            .opt_list_s("operatorActions")?
+            .unwrap_or_default()
+            .iter()
+            .map(|a| {
+                serde_json::from_str(a).map_err(|e| f.bad("operatorActions", &format!("has an unreadable action: {e}")))
+            })
+            .collect::<Result<_, TaskError>>()?,
     })
 }
 
@@ -601,6 +727,8 @@ fn learned_of(f: &Fields<'_>) -> Result<Option<LearnedTiming>, TaskError> {
         p10_ms: ms("p10Millis")?,
         p50_ms: ms("p50Millis")?,
         p95_ms: ms("p95Millis")?,
+        // Items written before the forecast had a p90 carry none: p95 bounds it.
+        p90_ms: m.opt_u64("p90Millis")?.map_or_else(|| ms("p95Millis"), Ok)?,
     }))
 }
 
@@ -610,6 +738,7 @@ fn learned_av(l: &LearnedTiming) -> AttributeValue {
         ("p10Millis".to_string(), n(l.p10_ms)),
         ("p50Millis".to_string(), n(l.p50_ms)),
         ("p95Millis".to_string(), n(l.p95_ms)),
+        ("p90Millis".to_string(), n(l.p90_ms)),
     ]))
 }
 
@@ -629,6 +758,11 @@ fn chunks_of(f: &Fields<'_>) -> Result<Vec<WaveChunk>, TaskError> {
                 number,
                 servers: cf.list_s("servers")?,
                 job_id: cf.opt_s("jobId")?,
+                // Chunks of the first launch carry no attempt (nor did any before retries).
+                attempt: cf.opt_u64("attempt")?.map_or(Ok(1), |a| {
+                    u32::try_from(a).map_err(|_| cf.bad("attempt", "is too large"))
+                })?,
+                planned_at: cf.opt_s("plannedAt")?,
             })
         })
         .collect::<Result<Vec<_>, TaskError>>()?;
@@ -644,6 +778,12 @@ fn chunks_av(chunks: &[WaveChunk]) -> AttributeValue {
                 let mut m = HashMap::from([("servers".to_string(), list_s(&c.servers))]);
                 if let Some(job) = &c.job_id {
                     m.insert("jobId".to_string(), s(job));
+                }
+                if c.attempt > 1 {
+                    m.insert("attempt".to_string(), n(c.attempt));
+                }
+                if let Some(at) = &c.planned_at {
+                    m.insert("plannedAt".to_string(), s(at));
                 }
                 (c.number.to_string(), AttributeValue::M(m))
             })
@@ -698,10 +838,18 @@ struct Update {
     sets: Vec<String>,
     names: HashMap<String, String>,
     values: HashMap<String, AttributeValue>,
+    removes: Vec<String>,
     condition: Option<String>,
 }
 
 impl Update {
+    fn remove(&mut self, attr: &str) -> &mut Self {
+        let i = self.removes.len();
+        self.removes.push(format!("#r{i}"));
+        self.names.insert(format!("#r{i}"), attr.to_string());
+        self
+    }
+
     fn set(&mut self, attr: &str, v: AttributeValue) -> &mut Self {
         let i = self.sets.len();
         self.sets.push(format!("#a{i} = :v{i}"));
@@ -761,7 +909,11 @@ impl Update {
     }
 
     fn expression(&self) -> String {
-        format!("SET {}", self.sets.join(", "))
+        let mut e = format!("SET {}", self.sets.join(", "));
+        if !self.removes.is_empty() {
+            e.push_str(&format!(" REMOVE {}", self.removes.join(", ")));
+        }
+        e
     }
 }
 
@@ -966,6 +1118,9 @@ impl History for DynamoHistory {
         if let Some(rpo) = r.worst_rpo_seconds {
             item.insert("worstRpoSeconds".into(), n(rpo));
         }
+        if let Some(by) = &r.started_by {
+            item.insert("startedBy".into(), s(by));
+        }
         if !r.warnings.is_empty() {
             let kept: Vec<String> = r
                 .warnings
@@ -1003,7 +1158,11 @@ impl History for DynamoHistory {
             // A failure before preflight created the record: the counts are not known.
             .set_if_not_exists("waveCount", n(0))
             .set_if_not_exists("serverCount", n(0))
-            .set_if_not_exists("terminateDrillInstances", AttributeValue::Bool(false));
+            .set_if_not_exists("terminateDrillInstances", AttributeValue::Bool(false))
+            // An ended execution waits at no gate (one that timed out, or that a cancel
+            // answered, is closed here).
+            .remove("pendingGate")
+            .remove("pendingGateToken");
         if let Some(by) = &c.preempted_by {
             u.set("preemptedBy", s(by));
         }
@@ -1414,6 +1573,162 @@ impl History for DynamoHistory {
             .map(job_of)
             .collect()
     }
+
+    async fn plan_retry(
+        &self,
+        execution_id: &str,
+        wave_index: u32,
+        chunks: Vec<WaveChunk>,
+    ) -> Result<WaveRecord, TaskError> {
+        let mut u = Update::default();
+        u.set("waveStatus", s(WaveStatus::Launching.as_str()))
+            .set("reason", s(""))
+            .remove("waveEndedAt")
+            .remove("completionMillis")
+            .name("#chunks", "chunks")
+            .name("#st", "waveStatus")
+            .value(":failed", s(WaveStatus::Failed.as_str()));
+        let mut condition = "#st = :failed".to_string();
+        if let AttributeValue::M(planned) = chunks_av(&chunks) {
+            for (i, (number, chunk)) in planned.into_iter().enumerate() {
+                u.name(&format!("#c{i}"), &number);
+                u.set_path(&format!("#chunks.#c{i}"), chunk);
+                condition.push_str(&format!(" AND attribute_not_exists(#chunks.#c{i})"));
+            }
+        }
+        u.condition(&condition);
+        // Refused: an earlier attempt of this start task planned the retry (or the wave is not
+        // FAILED); what is stored wins, as for the first plan.
+        self.update(execution_pk(execution_id), &wave_sk(wave_index), u)
+            .await?;
+        self.get_wave(execution_id, wave_index)
+            .await?
+            .ok_or_else(|| missing_record(execution_id))
+    }
+
+    async fn open_gate(&self, execution_id: &str, gate: PendingGate) -> Result<bool, TaskError> {
+        let mut u = Update::default();
+        u.set("pendingGate", s(to_json(&gate)?))
+            .set("pendingGateToken", s(&gate.token))
+            .condition("attribute_exists(#pk) AND attribute_not_exists(#cancel)")
+            .name("#pk", PARTITION_KEY)
+            .name("#cancel", "cancelRequested");
+        if self.update(execution_pk(execution_id), EXECUTION_SK, u).await? {
+            return Ok(true);
+        }
+        match self.get_execution(execution_id).await? {
+            Some(r) if r.cancel_requested.is_some() => Ok(false),
+            Some(_) => Err(TaskError::transient(
+                "DynamoDB UpdateItem",
+                "the gate's conditional write was refused, yet the record has no cancel request",
+            )),
+            None => Err(missing_record(execution_id)),
+        }
+    }
+
+    async fn answer_gate(
+        &self,
+        execution_id: &str,
+        token: &str,
+        action: OperatorAction,
+    ) -> Result<bool, TaskError> {
+        let mut u = Update::default();
+        u.clause("#acts = list_append(if_not_exists(#acts, :none), :act)")
+            .name("#acts", "operatorActions")
+            .value(":none", AttributeValue::L(vec![]))
+            .value(":act", AttributeValue::L(vec![s(to_json(&action)?)]))
+            .remove("pendingGate")
+            .remove("pendingGateToken")
+            .condition("#tok = :tok")
+            .name("#tok", "pendingGateToken")
+            .value(":tok", s(token));
+        self.update(execution_pk(execution_id), EXECUTION_SK, u).await
+    }
+
+    async fn request_cancel(
+        &self,
+        execution_id: &str,
+        action: OperatorAction,
+    ) -> Result<CancelOutcome, TaskError> {
+        let mut u = Update::default();
+        u.set("cancelRequested", s(to_json(&action)?))
+            .clause("#acts = list_append(if_not_exists(#acts, :none), :act)")
+            .name("#acts", "operatorActions")
+            .value(":none", AttributeValue::L(vec![]))
+            .value(":act", AttributeValue::L(vec![s(to_json(&action)?)]))
+            .condition("#st = :running AND attribute_not_exists(#cancel)")
+            .name("#st", STATUS_INDEX_PARTITION_KEY)
+            .value(":running", s(ExecutionStatus::Running.as_str()))
+            .name("#cancel", "cancelRequested");
+        if self.update(execution_pk(execution_id), EXECUTION_SK, u).await? {
+            return Ok(CancelOutcome::Requested);
+        }
+        Ok(match self.get_execution(execution_id).await? {
+            Some(r) => match r.cancel_requested {
+                Some(earlier) => CancelOutcome::AlreadyRequested(earlier),
+                None => CancelOutcome::NotRunning(Some(r.status)),
+            },
+            None => CancelOutcome::NotRunning(None),
+        })
+    }
+    async fn record_report(
+        &self,
+        execution_id: &str,
+        outcome: ReportOutcome,
+    ) -> Result<(), TaskError> {
+        let mut u = Update::default();
+        match &outcome {
+            ReportOutcome::Written(location) => {
+                u.set("reportLocation", s(location)).remove("reportError");
+            }
+            ReportOutcome::Failed(error) => {
+                u.set("reportError", s(error)).remove("reportLocation");
+            }
+        }
+        u.condition("attribute_exists(#pk)")
+            .name("#pk", PARTITION_KEY);
+        if self
+            .update(execution_pk(execution_id), EXECUTION_SK, u)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(missing_record(execution_id))
+        }
+    }
+
+    async fn report_outcome(&self, execution_id: &str) -> Result<Option<ReportOutcome>, TaskError> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(execution_pk(execution_id), EXECUTION_SK)))
+            .projection_expression("reportLocation, reportError")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk("DynamoDB GetItem", &e))?;
+        let Some(item) = resp.item() else {
+            return Ok(None);
+        };
+        let f = Fields::of(item);
+        Ok(match (f.opt_s("reportLocation")?, f.opt_s("reportError")?) {
+            (Some(l), _) => Some(ReportOutcome::Written(l)),
+            (None, Some(e)) => Some(ReportOutcome::Failed(e)),
+            (None, None) => None,
+        })
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, TaskError> {
+    serde_json::to_string(value)
+        .map_err(|e| TaskError::Internal(format!("serializing a history record: {e}")))
+}
+
+fn missing_record(execution_id: &str) -> TaskError {
+    TaskError::Internal(format!(
+        "the history has no record of execution {execution_id} (preflight creates it)"
+    ))
 }
 
 /// Creates the history table with its two indexes (on-demand billing) and waits until it is

@@ -21,11 +21,14 @@ pub mod config;
 pub mod conformance;
 pub mod drs;
 pub mod error;
+pub mod evidence;
 pub mod faults;
 pub mod history;
 pub mod metrics;
+pub mod notify;
 pub mod rules;
 pub mod runtime;
+pub mod s3;
 pub mod sfn;
 pub mod tasks;
 #[cfg(any(test, feature = "test-util"))]

@@ -127,7 +127,10 @@ async fn run_command(args: RunArgs) -> anyhow::Result<()> {
         SdkSfn::new(sfn.clone()),
         args.limits(),
     )
-    .with_faults(faults);
+    .with_faults(faults)
+    .with_notifier(Arc::new(drs_worker::notify::SnsNotifier::new(
+        aws_sdk_sns::Client::new(&sdk),
+    )));
     let config = RuntimeConfig {
         pollers_per_activity: args.pollers_per_activity as usize,
         max_tasks_in_flight: args.max_tasks_in_flight as usize,

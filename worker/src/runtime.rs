@@ -17,13 +17,25 @@ use crate::error::TaskError;
 use crate::sfn::{ActivityService, ActivityTask, Delivery};
 use crate::token::TaskToken;
 
-/// Does the work of one task: the contract's input JSON in, output JSON out.
+/// What a task's work came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskAnswer {
+    /// The output JSON, sent with SendTaskSuccess.
+    Output(String),
+    /// Nothing to send: the task waits for an operator, who answers it with its token (an
+    /// approval gate or a decision). The runtime stops heartbeating it.
+    Deferred,
+}
+
+/// Does the work of one task: the contract's input JSON in, output JSON out. `token` is the
+/// task's token, for the tasks that hand it to someone else to answer.
 pub trait TaskHandler: Send + Sync + 'static {
     fn handle(
         &self,
         activity: Activity,
         input: String,
-    ) -> impl Future<Output = Result<String, TaskError>> + Send;
+        token: &TaskToken,
+    ) -> impl Future<Output = Result<TaskAnswer, TaskError>> + Send;
 }
 
 #[derive(Debug, Clone)]
@@ -285,7 +297,7 @@ impl Timing {
 }
 
 enum Ending {
-    Finished(Result<String, TaskError>),
+    Finished(Result<TaskAnswer, TaskError>),
     Gone(String),
     HardStop,
 }
@@ -302,7 +314,7 @@ async fn run_task<S: ActivityService, T: TaskHandler>(
         received,
         busy_nanos: AtomicU64::new(0),
     };
-    let work = shared.handler.handle(activity, task.input);
+    let work = shared.handler.handle(activity, task.input, &task.token);
     tokio::pin!(work);
     // Time inside the handler's polls only; an atomic because the future must stay Send.
     let timed_work = std::future::poll_fn(|cx| {
@@ -335,14 +347,21 @@ async fn run_task<S: ActivityService, T: TaskHandler>(
             );
             deliver_failure(shared, &task.token, &err, &timing).await;
         }
-        Ending::Finished(Ok(output)) if output.len() > MAX_OUTPUT_BYTES => {
+        Ending::Finished(Ok(TaskAnswer::Deferred)) => {
+            shared.succeeded.fetch_add(1, Ordering::Relaxed);
+            info!(
+                elapsed_ms = timing.elapsed_ms(),
+                "task handed to an operator: its token is in the history, nothing sent"
+            );
+        }
+        Ending::Finished(Ok(TaskAnswer::Output(output))) if output.len() > MAX_OUTPUT_BYTES => {
             let err = TaskError::Internal(format!(
                 "the task output is {} bytes, more than the {MAX_OUTPUT_BYTES} Step Functions accepts",
                 output.len()
             ));
             deliver_failure(shared, &task.token, &err, &timing).await;
         }
-        Ending::Finished(Ok(output)) => {
+        Ending::Finished(Ok(TaskAnswer::Output(output))) => {
             if deliver(
                 shared.service.as_ref(),
                 &task.token,

@@ -12,12 +12,14 @@ use crate::drs::{
     Drs, Job, JobFilter, JobServer, JobStatus, LaunchStatus, RecoverySnapshot, ServerFailure,
     SourceServer, StartRecoveryRequest,
 };
-use drs_waves_contract::{CleanupStatus, ExecutionStatus, Mode, WaveStatus};
+use drs_waves_contract::{
+    CleanupStatus, ExecutionStatus, Mode, OperatorAction, PendingGate, WaveStatus,
+};
 
 use crate::error::TaskError;
 use crate::history::{
-    ChunkWrite, ExecutionClose, ExecutionRecord, History, JanitorWork, JobRecord, LockOutcome,
-    ServerLaunchPoint, WaveChunk, WaveRecord,
+    CancelOutcome, ChunkWrite, ExecutionClose, ExecutionRecord, History, JanitorWork, JobRecord, LockOutcome,
+    ReportOutcome, ServerLaunchPoint, WaveChunk, WaveRecord,
 };
 use crate::rules::{format_time, parse_time};
 use crate::sfn::{ActivityService, ActivityTask, Delivery, ExecutionInfo, ExecutionLookup};
@@ -265,6 +267,8 @@ struct DrsState {
     start_calls: Vec<StartRecoveryRequest>,
     terminate_calls: Vec<Vec<String>>,
     describe_jobs_calls: Vec<JobFilter>,
+    /// Each DescribeSourceServers by selection, in order.
+    selections: Vec<crate::drs::ServerSelection>,
     failures: HashMap<&'static str, VecDeque<TaskError>>,
     blank_job_ids: bool,
     next_job: u64,
@@ -453,6 +457,11 @@ impl FakeDrs {
         lock(&self.state).describe_jobs_calls.clone()
     }
 
+    /// What each `select_source_servers` call asked for, in order.
+    pub fn source_server_selections(&self) -> Vec<crate::drs::ServerSelection> {
+        lock(&self.state).selections.clone()
+    }
+
     pub fn jobs(&self) -> Vec<Job> {
         lock(&self.state).jobs.clone()
     }
@@ -496,6 +505,26 @@ impl Drs for FakeDrs {
     async fn describe_source_servers(&self) -> Result<Vec<SourceServer>, TaskError> {
         self.injected("describe_source_servers")?;
         Ok(lock(&self.state).servers.clone())
+    }
+
+    /// The same DRS operation as [`Drs::describe_source_servers`], so a failure injected for
+    /// `describe_source_servers` fails this call too.
+    async fn select_source_servers(
+        &self,
+        selection: &crate::drs::ServerSelection,
+    ) -> Result<Vec<SourceServer>, TaskError> {
+        if selection.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.injected("describe_source_servers")?;
+        let mut state = lock(&self.state);
+        state.selections.push(selection.clone());
+        Ok(state
+            .servers
+            .iter()
+            .filter(|s| selection.selects(s))
+            .cloned()
+            .collect())
     }
 
     async fn describe_jobs(&self, filter: JobFilter) -> Result<Vec<Job>, TaskError> {
@@ -673,6 +702,8 @@ struct HistoryState {
     pending_cleanups: std::collections::BTreeSet<String>,
     janitor_leases: HashMap<String, (String, String)>,
     executions: HashMap<String, ExecutionRecord>,
+    /// `reportLocation` / `reportError` of the EXECUTION items.
+    reports: HashMap<String, ReportOutcome>,
     waves: HashMap<(String, u32), WaveRecord>,
     jobs: BTreeMap<(String, String), JobRecord>,
     failures: HashMap<&'static str, VecDeque<TaskError>>,
@@ -948,7 +979,12 @@ impl History for MemoryHistory {
                 worst_rpo_seconds: None,
                 warnings: Vec::new(),
                 preempted_by: None,
+                started_by: None,
+                pending_gate: None,
+                cancel_requested: None,
+                operator_actions: Vec::new(),
             });
+        r.pending_gate = None;
         if c.preempted_by.is_some() {
             r.preempted_by = c.preempted_by;
         }
@@ -1047,6 +1083,35 @@ impl History for MemoryHistory {
         Ok(stored.clone())
     }
 
+    async fn plan_retry(
+        &self,
+        execution_id: &str,
+        wave_index: u32,
+        chunks: Vec<WaveChunk>,
+    ) -> Result<WaveRecord, TaskError> {
+        self.injected("plan_retry")?;
+        let mut state = lock(&self.state);
+        let wave = state
+            .waves
+            .get_mut(&(execution_id.to_string(), wave_index))
+            .ok_or_else(|| missing_execution(execution_id))?;
+        let fresh = chunks
+            .iter()
+            .all(|c| wave.chunks.iter().all(|w| w.number != c.number));
+        if wave.status == WaveStatus::Failed && fresh {
+            wave.status = WaveStatus::Launching;
+            wave.reason = String::new();
+            wave.ended_at = None;
+            wave.completion_ms = None;
+            wave.chunks.extend(chunks.into_iter().map(|c| WaveChunk {
+                job_id: None,
+                ..c
+            }));
+            wave.chunks.sort_by_key(|c| c.number);
+        }
+        Ok(wave.clone())
+    }
+
     async fn record_chunk_job(
         &self,
         execution_id: &str,
@@ -1132,6 +1197,75 @@ impl History for MemoryHistory {
     async fn list_jobs(&self, id: &str) -> Result<Vec<JobRecord>, TaskError> {
         self.injected("list_jobs")?;
         Ok(self.job_records(id))
+    }
+
+    async fn open_gate(&self, id: &str, gate: PendingGate) -> Result<bool, TaskError> {
+        self.injected("open_gate")?;
+        let mut state = lock(&self.state);
+        let r = state
+            .executions
+            .get_mut(id)
+            .ok_or_else(|| missing_execution(id))?;
+        if r.cancel_requested.is_some() {
+            return Ok(false);
+        }
+        r.pending_gate = Some(gate);
+        Ok(true)
+    }
+
+    async fn answer_gate(
+        &self,
+        id: &str,
+        token: &str,
+        action: OperatorAction,
+    ) -> Result<bool, TaskError> {
+        self.injected("answer_gate")?;
+        let mut state = lock(&self.state);
+        // A conditional write on a missing item fails its condition, as in DynamoDB.
+        let Some(r) = state.executions.get_mut(id) else {
+            return Ok(false);
+        };
+        if r.pending_gate.as_ref().map(|g| g.token.as_str()) != Some(token) {
+            return Ok(false);
+        }
+        r.pending_gate = None;
+        r.operator_actions.push(action);
+        Ok(true)
+    }
+
+    async fn request_cancel(
+        &self,
+        id: &str,
+        action: OperatorAction,
+    ) -> Result<CancelOutcome, TaskError> {
+        self.injected("request_cancel")?;
+        let mut state = lock(&self.state);
+        let Some(r) = state.executions.get_mut(id) else {
+            return Ok(CancelOutcome::NotRunning(None));
+        };
+        if let Some(earlier) = &r.cancel_requested {
+            return Ok(CancelOutcome::AlreadyRequested(earlier.clone()));
+        }
+        if r.status != ExecutionStatus::Running {
+            return Ok(CancelOutcome::NotRunning(Some(r.status)));
+        }
+        r.cancel_requested = Some(action.clone());
+        r.operator_actions.push(action);
+        Ok(CancelOutcome::Requested)
+    }
+    async fn record_report(&self, id: &str, outcome: ReportOutcome) -> Result<(), TaskError> {
+        self.injected("record_report")?;
+        let mut state = lock(&self.state);
+        if !state.executions.contains_key(id) {
+            return Err(missing_execution(id));
+        }
+        state.reports.insert(id.to_owned(), outcome);
+        Ok(())
+    }
+
+    async fn report_outcome(&self, id: &str) -> Result<Option<ReportOutcome>, TaskError> {
+        self.injected("report_outcome")?;
+        Ok(lock(&self.state).reports.get(id).cloned())
     }
 }
 

@@ -103,6 +103,10 @@ fn wave(index: u32, name: &str, ids: &[String], tags: &[(&str, &str)]) -> WaveSp
             max_wait_seconds: 300,
             expected_launch_seconds: 1200,
         },
+        approval: None,
+        max_attempts: 1,
+        decision_timeout_seconds: None,
+        decision_notify: None,
     }
 }
 
@@ -158,6 +162,10 @@ impl World {
                 worst_rpo_seconds: None,
                 warnings: vec![],
                 preempted_by: None,
+                started_by: None,
+                pending_gate: None,
+                cancel_requested: None,
+                operator_actions: Vec::new(),
             })
             .await
             .expect("execution record");
@@ -1036,6 +1044,8 @@ async fn past_wave(
                 number: 1,
                 servers: servers.to_vec(),
                 job_id: Some("drsjob-old".into()),
+                attempt: 1,
+                planned_at: None,
             }],
             learned: None,
             completion_ms: None,
@@ -1461,7 +1471,12 @@ impl Gate {
 struct GateHandler(Arc<Gate>);
 
 impl TaskHandler for GateHandler {
-    async fn handle(&self, _activity: Activity, _input: String) -> Result<String, TaskError> {
+    async fn handle(
+        &self,
+        _activity: Activity,
+        _input: String,
+        _token: &crate::token::TaskToken,
+    ) -> Result<crate::runtime::TaskAnswer, TaskError> {
         let gate = &self.0;
         let mut mark = DropMark(gate, false);
         {
@@ -1473,7 +1488,9 @@ impl TaskHandler for GateHandler {
         }
         gate.release.notified().await;
         mark.1 = true;
-        Ok("{\"done\":true}".to_string())
+        Ok(crate::runtime::TaskAnswer::Output(
+            "{\"done\":true}".to_string(),
+        ))
     }
 }
 

@@ -190,6 +190,10 @@ fn wave(index: u32, name: &str, ids: &[String], tags: &[(&str, &str)]) -> WaveSp
             max_wait_seconds: 5,
             expected_launch_seconds: 2,
         },
+        approval: None,
+        max_attempts: 1,
+        decision_timeout_seconds: None,
+        decision_notify: None,
     }
 }
 

@@ -329,7 +329,7 @@ fn activity_arn_arguments_are_checked() {
     );
     assert!(matches!(
         ActivityResources::from_pairs(&[arn("preflight")]),
-        Err(ActivityArnError::Missing { missing }) if missing == "start-wave, check-wave, finish, record-failure"
+        Err(ActivityArnError::Missing { missing }) if missing == "start-wave, check-wave, finish, record-failure, await-operator"
     ));
     assert!(matches!(
         ActivityResources::from_pairs(&[arn("launch")]),

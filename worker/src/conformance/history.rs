@@ -27,6 +27,50 @@ pub async fn run_all(history: &impl History, prefix: &str) {
     launch_points_are_replaced_whole(history, prefix).await;
     running_executions_and_the_janitor_lease(history, prefix).await;
     recent_executions_of_a_plan_and_learned_timing(history, prefix).await;
+    the_report_outcome_is_recorded_on_the_execution(history, prefix).await;
+}
+
+/// Where the report went (or why it did not) is recorded on an existing execution only, and
+/// the latest attempt wins.
+pub async fn the_report_outcome_is_recorded_on_the_execution(
+    history: &impl History,
+    prefix: &str,
+) {
+    use crate::history::ReportOutcome;
+    let id = exec_arn(prefix, "report");
+    assert!(
+        history
+            .record_report(&id, ReportOutcome::Written("s3://b/p/x/".into()))
+            .await
+            .is_err(),
+        "no record is invented for an unknown execution"
+    );
+    assert_eq!(history.report_outcome(&id).await.expect("read"), None);
+    history
+        .create_execution(record(&id, prefix))
+        .await
+        .expect("create");
+    assert_eq!(history.report_outcome(&id).await.expect("read"), None);
+    let failed = ReportOutcome::Failed("S3 PutObject: access denied".into());
+    history
+        .record_report(&id, failed.clone())
+        .await
+        .expect("record");
+    assert_eq!(history.report_outcome(&id).await.expect("read"), Some(failed));
+    let written = ReportOutcome::Written("s3://b/p/x/".into());
+    history
+        .record_report(&id, written.clone())
+        .await
+        .expect("record");
+    assert_eq!(
+        history.report_outcome(&id).await.expect("read"),
+        Some(written),
+        "the latest attempt wins"
+    );
+    assert!(
+        history.get_execution(&id).await.expect("get").is_some(),
+        "the execution record stays readable"
+    );
 }
 
 /// The plan index lists a plan's executions newest first, whatever their status, and only that
@@ -72,6 +116,7 @@ pub async fn recent_executions_of_a_plan_and_learned_timing(history: &impl Histo
         p10_ms: 21_500,
         p50_ms: 24_000,
         p95_ms: 29_900,
+        p90_ms: 28_000,
     };
     let planned = WaveRecord {
         learned: Some(learned),
@@ -292,6 +337,10 @@ fn record(id: &str, plan: &str) -> ExecutionRecord {
         worst_rpo_seconds: Some(3600),
         warnings: vec!["wave 'db': source server s-1 is DISCONNECTED".to_string()],
         preempted_by: None,
+        started_by: Some("arn:aws:iam::123456789012:user/alice".to_string()),
+        pending_gate: None,
+        cancel_requested: None,
+        operator_actions: Vec::new(),
     }
 }
 
@@ -308,11 +357,15 @@ fn wave(id: &str, index: u32, started_at: &str) -> WaveRecord {
                 number: 1,
                 servers: vec!["s-1".into(), "s-2".into()],
                 job_id: None,
+                attempt: 1,
+                planned_at: None,
             },
             WaveChunk {
                 number: 2,
                 servers: vec!["s-3".into()],
                 job_id: None,
+                attempt: 1,
+                planned_at: None,
             },
         ],
         started_at: started_at.to_string(),

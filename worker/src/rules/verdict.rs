@@ -276,6 +276,10 @@ mod tests {
                 max_wait_seconds: 300,
                 expected_launch_seconds: 900,
             },
+            approval: None,
+            max_attempts: 1,
+            decision_timeout_seconds: None,
+            decision_notify: None,
         }
     }
 

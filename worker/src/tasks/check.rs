@@ -21,6 +21,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         let run = &input.run;
         let wave = &input.wave;
         let state = input.state;
+        self.ensure_not_cancelled(run).await?;
         if state.job_ids.is_empty() {
             return Err(TaskError::InvalidInput(format!(
                 "check of wave '{}' has no job IDs in its state",
@@ -63,10 +64,12 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 ),
             ));
         }
-        let jobs: Vec<Job> = jobs
-            .into_iter()
-            .filter(|j| state.job_ids.contains(&j.id))
-            .collect();
+        let jobs: Vec<Job> = latest_launches(
+            jobs.into_iter()
+                .filter(|j| state.job_ids.contains(&j.id))
+                .collect(),
+            &state.job_ids,
+        );
         let now = self.now();
         let elapsed = seconds_between(started, now);
         let elapsed_ms = millis_between(started, now);
@@ -76,6 +79,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .map(|w| w.planned_servers())
             .unwrap_or_default();
         let learned = recorded.as_ref().and_then(|w| w.learned);
+        // A retried wave's time is not a launch time to learn from.
+        let first_attempt = recorded.as_ref().is_none_or(|w| w.attempt() == 1);
         let mut reasons = BTreeMap::new();
         let verdict_with = |reasons: &BTreeMap<String, String>| {
             judge(
@@ -107,7 +112,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         }
         let checks = state.checks + 1;
         let ended_at = (verdict.status != WaveStatus::Launching).then(|| format_time(now));
-        let completion_ms = (verdict.status == WaveStatus::Succeeded)
+        let completion_ms = (verdict.status == WaveStatus::Succeeded && first_attempt)
             .then(|| completion_millis(started, &jobs, elapsed_ms, state.next_wait_seconds));
         let optional: BTreeSet<&str> = wave.optional.iter().map(String::as_str).collect();
         let job_records = jobs
@@ -183,6 +188,25 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             ..state
         })
     }
+}
+
+/// Each server once, from the latest job that lists it (`job_ids` in launch order): after an
+/// operator's retry, a server that FAILED in the first job and LAUNCHED in the retry's counts
+/// as launched. A job left with no server of its own is dropped.
+fn latest_launches(mut jobs: Vec<Job>, job_ids: &[String]) -> Vec<Job> {
+    jobs.sort_by_key(|j| job_ids.iter().position(|id| id == &j.id));
+    let mut seen = BTreeSet::new();
+    let mut kept: Vec<Job> = Vec::with_capacity(jobs.len());
+    for mut job in jobs.into_iter().rev() {
+        let listed = !job.servers.is_empty();
+        job.servers
+            .retain(|s| seen.insert(s.source_server_id.clone()));
+        if !listed || !job.servers.is_empty() {
+            kept.push(job);
+        }
+    }
+    kept.reverse();
+    kept
 }
 
 /// A SUCCEEDED wave's completion time, the sample the next executions learn from: from its

@@ -40,6 +40,13 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 }
             })
             .collect();
+        // The approvals and decisions of the run, for the execution's output.
+        let operator_actions = self
+            .history
+            .get_execution(&run.execution_id)
+            .await?
+            .map(|r| r.operator_actions)
+            .unwrap_or_default();
         let status = match outcome {
             Outcome::Succeeded => ExecutionStatus::Succeeded,
             Outcome::SucceededWithFailures => ExecutionStatus::SucceededWithFailures,
@@ -83,6 +90,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 run.mode,
             );
         }
+        self.write_report(&run.execution_id).await;
         info!(outcome = status.as_str(), cleanup = cleanup.status.as_str(), terminate_jobs = ?cleanup.terminate_job_ids, "execution finished");
         Ok(FinishOutput {
             outcome,
@@ -90,6 +98,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             terminate_job_ids: cleanup.terminate_job_ids,
             cleanup: cleanup.status,
             cleanup_error: cleanup.error,
+            operator_actions,
         })
     }
 }

@@ -9,11 +9,14 @@ mod check;
 mod cleanup;
 mod finish;
 mod janitor;
+mod operator;
 mod preflight;
 mod record_failure;
+mod report;
 mod start;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use janitor::Tidied;
@@ -27,8 +30,10 @@ use crate::drs::{Drs, Job, JobFilter};
 use crate::error::TaskError;
 use crate::faults::Faults;
 use crate::history::History;
+use crate::notify::{NoNotifier, Notifier};
 use crate::rules::{Clock, Limits, format_time, parse_time, system_clock};
-use crate::runtime::TaskHandler;
+use crate::runtime::{TaskAnswer, TaskHandler};
+use crate::token::TaskToken;
 use crate::sfn::ExecutionLookup;
 
 /// How long a RECOVERY's preflight waits for a preempted drill's launch jobs to end before it
@@ -61,6 +66,10 @@ pub struct Handlers<D, H, X> {
     quota_backoff: Duration,
     /// How long a drill's clean-up waits for its launch jobs or for quota room.
     cleanup_wait: Duration,
+    /// Tells the plan's SNS topics that a gate waits.
+    notifier: Arc<dyn Notifier>,
+    /// Where the end of an execution writes its report (none: no report is written).
+    evidence: Option<crate::evidence::Evidence>,
 }
 
 fn from_date(started_at: &str, now: OffsetDateTime) -> String {
@@ -90,7 +99,15 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             quota_wait: DEFAULT_QUOTA_WAIT,
             quota_backoff: Duration::from_secs(5),
             cleanup_wait: cleanup::DEFAULT_CLEANUP_WAIT,
+            notifier: Arc::new(NoNotifier),
+            evidence: None,
         }
+    }
+
+    /// Where gate notifications go (SNS in the worker; a recorder in tests).
+    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = notifier;
+        self
     }
 
     pub fn with_faults(mut self, faults: Faults) -> Self {
@@ -170,21 +187,26 @@ fn to_output<T: Serialize>(value: &T) -> Result<String, TaskError> {
 }
 
 impl<D: Drs, H: History, X: ExecutionLookup> TaskHandler for Handlers<D, H, X> {
-    async fn handle(&self, activity: Activity, input: String) -> Result<String, TaskError> {
-        match activity {
-            Activity::Preflight => {
-                to_output(&self.preflight(parse_input(activity, &input)?).await?)
-            }
-            Activity::StartWave => {
-                to_output(&self.start_wave(parse_input(activity, &input)?).await?)
-            }
-            Activity::CheckWave => {
-                to_output(&self.check_wave(parse_input(activity, &input)?).await?)
-            }
+    async fn handle(
+        &self,
+        activity: Activity,
+        input: String,
+        token: &TaskToken,
+    ) -> Result<TaskAnswer, TaskError> {
+        let output = match activity {
+            Activity::Preflight => to_output(&self.preflight(parse_input(activity, &input)?).await?),
+            Activity::StartWave => to_output(&self.start_wave(parse_input(activity, &input)?).await?),
+            Activity::CheckWave => to_output(&self.check_wave(parse_input(activity, &input)?).await?),
             Activity::Finish => to_output(&self.finish(parse_input(activity, &input)?).await?),
             Activity::RecordFailure => {
                 to_output(&self.record_failure(parse_input(activity, &input)?).await?)
             }
-        }
+            Activity::AwaitOperator => {
+                self.await_operator(parse_input(activity, &input)?, token)
+                    .await?;
+                return Ok(TaskAnswer::Deferred);
+            }
+        }?;
+        Ok(TaskAnswer::Output(output))
     }
 }

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use super::Handlers;
-use crate::drs::{Drs, JobFilter, RecoverySnapshot};
+use crate::drs::{Drs, JobFilter, RecoverySnapshot, ServerSelection};
 use crate::error::TaskError;
 use crate::history::{ExecutionClose, ExecutionRecord, History, LockOutcome, ServerLaunchPoint};
 use crate::rules::{
@@ -114,6 +114,10 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 worst_rpo_seconds,
                 warnings: readiness.warnings.clone(),
                 preempted_by: None,
+                started_by: exec_input.started_by.clone(),
+                pending_gate: None,
+                cancel_requested: None,
+                operator_actions: Vec::new(),
             })
             .await?;
         info!(plan = %plan.name, mode = exec_input.mode.as_str(), waves = wave_count, servers = server_count,
@@ -157,7 +161,12 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         now: OffsetDateTime,
     ) -> Result<(Vec<Vec<String>>, Readiness), TaskError> {
         let plan = &input.plan;
-        let servers = self.drs.describe_source_servers().await?;
+        // Only the servers the waves select (by ID, or the listing kept to the tagged ones),
+        // never every server of the account at once.
+        let servers = self
+            .drs
+            .select_source_servers(&ServerSelection::of_waves(&plan.waves))
+            .await?;
         // Every problem is named at once: the servers that did resolve are judged too.
         let (per_wave, mut problems) = resolve_plan(plan, &servers);
         let active_jobs: Vec<_> = self

@@ -57,6 +57,15 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         };
         let error = truncate_chars(&error, MAX_ERROR_CHARS);
         let cause = truncate_chars(&cause, MAX_CAUSE_CHARS);
+        // An operator's cancel or stop ends the run as they asked, not as a failure; a drill
+        // is then cleaned up whatever the plan says of its instances (the operator wants it
+        // gone), a recovery never.
+        let status = match ErrorName::from_str_name(&error) {
+            Some(ErrorName::Cancelled) => ExecutionStatus::Cancelled,
+            Some(ErrorName::StoppedByOperator) => ExecutionStatus::Stopped,
+            _ => ExecutionStatus::Failed,
+        };
+        let operator_ended = status != ExecutionStatus::Failed;
         let execution = &input.execution;
         self.history
             .close_execution(ExecutionClose {
@@ -68,7 +77,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                     .as_ref()
                     .map(|r| r.started_at.clone())
                     .unwrap_or_else(|| execution.start_time.clone()),
-                status: ExecutionStatus::Failed,
+                status,
                 ended_at: format_time(self.now()),
                 error: Some(error.clone()),
                 cause: Some(cause.clone()),
@@ -80,8 +89,12 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         // plan's lock is always released.
         let cleanup = match &run {
             Some(run) => {
+                let run = RunContext {
+                    terminate_drill_instances: run.terminate_drill_instances || operator_ended,
+                    ..run.clone()
+                };
                 self.cleanup_drill(
-                    run,
+                    &run,
                     waves
                         .values()
                         .flat_map(|w| w.job_ids.iter().cloned())
@@ -98,13 +111,21 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         self.history
             .release_lock(&input.plan_name, &execution.id)
             .await?;
-        warn!(%error, %cause, "execution failed");
+        let operator_actions = self
+            .history
+            .get_execution(&execution.id)
+            .await?
+            .map(|r| r.operator_actions)
+            .unwrap_or_default();
+        self.write_report(&execution.id).await;
+        warn!(%error, %cause, status = status.as_str(), "execution failed");
         Ok(RecordFailureOutput {
             error,
             cause,
             terminate_job_ids: cleanup.terminate_job_ids,
             cleanup: cleanup.status,
             cleanup_error: cleanup.error,
+            operator_actions,
         })
     }
 }

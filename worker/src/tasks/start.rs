@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use super::Handlers;
-use crate::drs::{Drs, Job, SourceServer, StartRecoveryRequest};
+use crate::drs::{Drs, Job, JobFilter, JobStatus, LaunchStatus, SourceServer, StartRecoveryRequest};
 use crate::error::TaskError;
 use crate::faults::FaultPoint;
 use crate::history::{ChunkWrite, History, ServerLaunchPoint, WaveChunk, WaveRecord};
@@ -35,21 +35,29 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         let run = &input.run;
         let wave = &input.wave;
         check_confirmation(&run.plan_name, run.mode, run.confirm.as_deref())?;
+        self.ensure_not_cancelled(run).await?;
         let now = self.now();
         let plan = match self.history.get_wave(&run.execution_id, wave.index).await? {
+            // Only an operator's retry decision brings the machine back to a FAILED wave's
+            // start (onFailure: ask).
+            Some(recorded) if recorded.status == WaveStatus::Failed && !recorded.chunks.is_empty() => {
+                self.plan_retry(run, wave, recorded, now).await?
+            }
             Some(recorded) if !recorded.chunks.is_empty() => recorded,
             _ => self.plan_wave(run, wave, now).await?,
         };
         let job_ids = self.launch_missing_chunks(run, wave, &plan, now).await?;
         self.faults.hit(FaultPoint::ExitAfterHistoryWrite)?;
-        let started = parse_time(&plan.started_at).unwrap_or(now);
+        let attempt_started_at = plan.attempt_started_at().to_owned();
+        let started = parse_time(&attempt_started_at).unwrap_or(now);
         let total = u32::try_from(plan.planned_servers().len()).unwrap_or(u32::MAX);
         Ok(WaveState {
             wave: wave.name.clone(),
             index: wave.index,
             status: WaveStatus::Launching,
             job_ids,
-            started_at: plan.started_at.clone(),
+            // A retry's clock (launch timeout, waits) starts with the retry.
+            started_at: attempt_started_at,
             ended_at: String::new(),
             checks: 0,
             next_wait_seconds: wait_seconds(
@@ -76,7 +84,10 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         wave: &WaveSpec,
         now: OffsetDateTime,
     ) -> Result<WaveRecord, TaskError> {
-        let servers = self.drs.describe_source_servers().await?;
+        let servers = self
+            .drs
+            .select_source_servers(&crate::drs::ServerSelection::of_waves([wave]))
+            .await?;
         let resolved = resolve_wave(wave, &servers);
         let mut problems: Vec<String> = resolved
             .unknown
@@ -109,6 +120,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 number,
                 servers,
                 job_id: None,
+                attempt: 1,
+                planned_at: None,
             })
             .collect();
         let total = u32::try_from(launch.len()).unwrap_or(u32::MAX);
@@ -133,6 +146,84 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 learned,
                 completion_ms: None,
             })
+            .await
+    }
+
+    /// Plans an operator's retry of a FAILED wave: the required servers whose latest launch
+    /// did not succeed (FAILED, TERMINATED, or never launched by a job that ended), in new
+    /// chunks of the next attempt. A server still launching is left to its job (DRS would
+    /// refuse it in a second active job); optional servers are not retried.
+    async fn plan_retry(
+        &self,
+        run: &RunContext,
+        wave: &WaveSpec,
+        recorded: WaveRecord,
+        now: OffsetDateTime,
+    ) -> Result<WaveRecord, TaskError> {
+        let attempt = recorded.attempt();
+        if attempt >= wave.max_attempts {
+            return Err(TaskError::InvalidInput(format!(
+                "wave '{}' has been launched {attempt} time(s), its maxAttempts: no retry is left",
+                wave.name
+            )));
+        }
+        let jobs = self
+            .drs
+            .describe_jobs(JobFilter {
+                job_ids: recorded.job_ids.clone(),
+                from_date: None,
+            })
+            .await?;
+        // Each server's latest launch: chunks in order, so a later attempt's job wins.
+        let mut latest: BTreeMap<String, (LaunchStatus, bool)> = BTreeMap::new();
+        for chunk in &recorded.chunks {
+            let Some(job) = chunk
+                .job_id
+                .as_ref()
+                .and_then(|id| jobs.iter().find(|j| &j.id == id))
+            else {
+                continue;
+            };
+            let ended = job.status == JobStatus::Completed;
+            for server in &job.servers {
+                latest.insert(
+                    server.source_server_id.clone(),
+                    (server.launch_status.clone(), ended),
+                );
+            }
+        }
+        let optional: BTreeSet<&str> = wave.optional.iter().map(String::as_str).collect();
+        let relaunch: Vec<String> = recorded
+            .planned_servers()
+            .into_iter()
+            .filter(|id| !optional.contains(id.as_str()))
+            .filter(|id| match latest.get(id) {
+                Some((LaunchStatus::Launched, _)) => false,
+                Some((LaunchStatus::Failed | LaunchStatus::Terminated, _)) => true,
+                Some((_, job_ended)) => *job_ended,
+                None => true,
+            })
+            .collect();
+        if relaunch.is_empty() {
+            return Err(TaskError::InvalidInput(format!(
+                "wave '{}' has no required server left to retry: each one launched or is still launching",
+                wave.name
+            )));
+        }
+        let first = recorded.chunks.iter().map(|c| c.number).max().unwrap_or(0) + 1;
+        let chunks: Vec<WaveChunk> = (first..)
+            .zip(chunk_servers(&relaunch, self.limits.max_servers_per_job))
+            .map(|(number, servers)| WaveChunk {
+                number,
+                servers,
+                job_id: None,
+                attempt: attempt + 1,
+                planned_at: Some(crate::rules::format_time(now)),
+            })
+            .collect();
+        info!(wave = %wave.name, attempt = attempt + 1, servers = ?relaunch, "retrying the wave's servers that did not launch");
+        self.history
+            .plan_retry(&run.execution_id, wave.index, chunks)
             .await
     }
 
@@ -219,7 +310,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .into_iter()
             .filter_map(|p| Some((p.server_id, p.snapshot_id?)))
             .collect();
-        let started = parse_time(&plan.started_at).unwrap_or(now);
+        let started = parse_time(plan.attempt_started_at()).unwrap_or(now);
         for chunk in missing {
             let adopted = tagged
                 .iter()
