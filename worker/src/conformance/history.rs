@@ -7,11 +7,14 @@
 
 use std::collections::BTreeMap;
 
-use drs_waves_contract::{CleanupStatus, ExecutionStatus, Mode, ServerCounts, WaveStatus};
+use drs_waves_contract::{
+    CleanupStatus, ExecutionStatus, GateKind, Mode, OperatorAction, OperatorActionKind,
+    PendingGate, ServerCounts, WaveStatus,
+};
 
 use crate::drs::{JobStatus, LaunchStatus};
 use crate::history::{
-    ChunkWrite, ExecutionClose, ExecutionRecord, History, JanitorWork, JobRecord, LockOutcome,
+    CancelOutcome, ChunkWrite, ExecutionClose, ExecutionRecord, History, JanitorWork, JobRecord, LockOutcome,
     ServerLaunchPoint, ServerRecord, WaveChunk, WaveRecord,
 };
 use crate::rules::LearnedTiming;
@@ -28,6 +31,226 @@ pub async fn run_all(history: &impl History, prefix: &str) {
     running_executions_and_the_janitor_lease(history, prefix).await;
     recent_executions_of_a_plan_and_learned_timing(history, prefix).await;
     the_report_outcome_is_recorded_on_the_execution(history, prefix).await;
+    a_gate_is_answered_once_and_a_cancel_never_misses_it(history, prefix).await;
+    a_retry_adds_the_next_attempts_chunks_to_a_failed_wave(history, prefix).await;
+}
+
+fn action(kind: OperatorActionKind, by: &str, at: &str) -> OperatorAction {
+    OperatorAction {
+        action: kind,
+        wave_index: Some(2),
+        wave_name: Some("app".into()),
+        by: by.into(),
+        at: at.into(),
+    }
+}
+
+fn gate(kind: GateKind, token: &str) -> PendingGate {
+    PendingGate {
+        kind,
+        wave_index: 2,
+        wave_name: "app".into(),
+        token: token.into(),
+        since: "2030-01-01T00:10:00Z".into(),
+        timeout_at: "2030-01-01T04:10:00Z".into(),
+        attempts: 1,
+        max_attempts: 3,
+        reason: "wave 'app': required server(s) failed to launch: s-2".into(),
+    }
+}
+
+/// A gate is recorded with its token, answered once (by the token it was opened with), and
+/// every answer is kept as an operator action; a cancel is recorded once, only while RUNNING,
+/// and a gate opened after a cancel is refused (so the gate task sees the cancel); closing the
+/// execution clears a gate left open (a timeout).
+pub async fn a_gate_is_answered_once_and_a_cancel_never_misses_it(
+    history: &impl History,
+    prefix: &str,
+) {
+    let alice = "arn:aws:iam::123456789012:user/alice";
+    let bob = "arn:aws:sts::123456789012:assumed-role/dr-operator/bob";
+    let id = exec_arn(prefix, "gates");
+    assert!(
+        history.open_gate(&id, gate(GateKind::Approval, "tok-1")).await.is_err(),
+        "no gate without an execution record"
+    );
+    assert_eq!(
+        history
+            .request_cancel(&id, action(OperatorActionKind::Cancel, bob, "2030-01-01T00:00:01Z"))
+            .await
+            .expect("cancel"),
+        CancelOutcome::NotRunning(None),
+        "nothing to cancel without a record"
+    );
+    history.create_execution(record(&id, prefix)).await.expect("create");
+    assert!(history.open_gate(&id, gate(GateKind::Approval, "tok-1")).await.expect("open"));
+    let r = history.get_execution(&id).await.expect("get").expect("record");
+    assert_eq!(r.pending_gate, Some(gate(GateKind::Approval, "tok-1")));
+    assert_eq!(r.started_by.as_deref(), Some("arn:aws:iam::123456789012:user/alice"));
+    let approve = action(OperatorActionKind::Approve, alice, "2030-01-01T00:11:00Z");
+    assert!(
+        !history.answer_gate(&id, "tok-other", approve.clone()).await.expect("answer"),
+        "a token that is not the pending gate's answers nothing"
+    );
+    assert!(history.answer_gate(&id, "tok-1", approve.clone()).await.expect("answer"));
+    assert!(
+        !history.answer_gate(&id, "tok-1", approve.clone()).await.expect("answer"),
+        "a gate is answered once"
+    );
+    let r = history.get_execution(&id).await.expect("get").expect("record");
+    assert_eq!(r.pending_gate, None);
+    assert_eq!(r.operator_actions, vec![approve.clone()]);
+
+    // A decision opened again by a retried task replaces the first (a new token).
+    assert!(history.open_gate(&id, gate(GateKind::Decision, "tok-2")).await.expect("open"));
+    assert!(history.open_gate(&id, gate(GateKind::Decision, "tok-3")).await.expect("open"));
+    assert!(!history.answer_gate(&id, "tok-2", approve.clone()).await.expect("answer"));
+
+    let cancel = action(OperatorActionKind::Cancel, bob, "2030-01-01T00:12:00Z");
+    assert_eq!(
+        history.request_cancel(&id, cancel.clone()).await.expect("cancel"),
+        CancelOutcome::Requested
+    );
+    assert_eq!(
+        history
+            .request_cancel(&id, action(OperatorActionKind::Cancel, alice, "2030-01-01T00:13:00Z"))
+            .await
+            .expect("cancel"),
+        CancelOutcome::AlreadyRequested(cancel.clone()),
+        "the first cancel stands"
+    );
+    let r = history.get_execution(&id).await.expect("get").expect("record");
+    assert_eq!(r.cancel_requested, Some(cancel.clone()));
+    assert_eq!(
+        r.pending_gate.as_ref().map(|g| g.token.as_str()),
+        Some("tok-3"),
+        "the pending gate stays for the canceller to answer"
+    );
+    assert_eq!(r.operator_actions, vec![approve.clone(), cancel.clone()]);
+    assert!(
+        !history.open_gate(&id, gate(GateKind::Approval, "tok-4")).await.expect("open"),
+        "a gate opened after a cancel is refused: its task fails with the cancel"
+    );
+    history
+        .close_execution(ExecutionClose {
+            execution_id: id.clone(),
+            execution_name: "gates".into(),
+            plan_name: prefix.to_string(),
+            mode: Some(Mode::Drill),
+            started_at: "2030-01-01T00:00:00Z".into(),
+            status: ExecutionStatus::Cancelled,
+            ended_at: "2030-01-01T00:14:00Z".into(),
+            error: Some("DrsWaves.Cancelled".into()),
+            cause: Some("Cancelled by bob".into()),
+            wave_statuses: BTreeMap::new(),
+            preempted_by: None,
+        })
+        .await
+        .expect("close");
+    let r = history.get_execution(&id).await.expect("get").expect("record");
+    assert_eq!(r.status, ExecutionStatus::Cancelled);
+    assert_eq!(r.pending_gate, None, "an ended execution waits at no gate");
+    assert_eq!(r.operator_actions, vec![approve, cancel]);
+    assert_eq!(
+        history
+            .request_cancel(&id, action(OperatorActionKind::Cancel, alice, "2030-01-01T00:15:00Z"))
+            .await
+            .expect("cancel"),
+        CancelOutcome::AlreadyRequested(action(OperatorActionKind::Cancel, bob, "2030-01-01T00:12:00Z")),
+    );
+    let other = exec_arn(prefix, "ended");
+    history.create_execution(record(&other, prefix)).await.expect("create");
+    history
+        .close_execution(ExecutionClose {
+            execution_id: other.clone(),
+            execution_name: "ended".into(),
+            plan_name: prefix.to_string(),
+            mode: Some(Mode::Drill),
+            started_at: "2030-01-01T00:00:00Z".into(),
+            status: ExecutionStatus::Succeeded,
+            ended_at: "2030-01-01T00:14:00Z".into(),
+            error: None,
+            cause: None,
+            wave_statuses: BTreeMap::new(),
+            preempted_by: None,
+        })
+        .await
+        .expect("close");
+    assert_eq!(
+        history
+            .request_cancel(&other, action(OperatorActionKind::Cancel, alice, "2030-01-01T00:15:00Z"))
+            .await
+            .expect("cancel"),
+        CancelOutcome::NotRunning(Some(ExecutionStatus::Succeeded)),
+    );
+}
+
+/// A retry is planned only on a FAILED wave and only once per attempt: its chunks carry the
+/// next attempt and its start time, the wave is LAUNCHING again, and the first launch's chunks
+/// and jobs are kept.
+pub async fn a_retry_adds_the_next_attempts_chunks_to_a_failed_wave(
+    history: &impl History,
+    prefix: &str,
+) {
+    let id = exec_arn(prefix, "retry");
+    history.create_execution(record(&id, prefix)).await.expect("create");
+    history
+        .plan_wave(wave(&id, 1, "2030-01-01T00:01:00Z"))
+        .await
+        .expect("plan");
+    for (chunk, job) in [(1, "drsjob-1"), (2, "drsjob-2")] {
+        history
+            .record_chunk_job(&id, 1, chunk, job)
+            .await
+            .expect("chunk job");
+    }
+    let retry = vec![WaveChunk {
+        number: 3,
+        servers: vec!["s-2".into()],
+        job_id: None,
+        attempt: 2,
+        planned_at: Some("2030-01-01T00:20:00Z".into()),
+    }];
+    let still = history
+        .plan_retry(&id, 1, retry.clone())
+        .await
+        .expect("retry of a launching wave");
+    assert_eq!(still.chunks.len(), 2, "a wave that has not failed is not retried");
+    assert_eq!(still.status, WaveStatus::Launching);
+    let mut failed = wave(&id, 1, "2030-01-01T00:01:00Z");
+    failed.status = WaveStatus::Failed;
+    failed.job_ids = vec!["drsjob-1".into(), "drsjob-2".into()];
+    failed.ended_at = Some("2030-01-01T00:15:00Z".into());
+    failed.reason = "wave 'wave-1': required server(s) failed to launch: s-2".into();
+    failed.checks = 4;
+    history
+        .record_wave_check(failed, Vec::new())
+        .await
+        .expect("check");
+    let planned = history.plan_retry(&id, 1, retry.clone()).await.expect("retry");
+    assert_eq!(planned.status, WaveStatus::Launching);
+    assert_eq!(planned.reason, "");
+    assert_eq!(planned.ended_at, None);
+    assert_eq!(planned.attempt(), 2);
+    assert_eq!(planned.attempt_started_at(), "2030-01-01T00:20:00Z");
+    assert_eq!(planned.started_at, "2030-01-01T00:01:00Z", "the wave's own start is kept");
+    assert_eq!(
+        planned.chunks.iter().map(|c| (c.number, c.job_id.clone(), c.attempt)).collect::<Vec<_>>(),
+        vec![
+            (1, Some("drsjob-1".to_string()), 1),
+            (2, Some("drsjob-2".to_string()), 1),
+            (3, None, 2),
+        ]
+    );
+    assert_eq!(planned.planned_servers(), vec!["s-1", "s-2", "s-3"], "each server once");
+    let again = history.plan_retry(&id, 1, retry).await.expect("retried start task");
+    assert_eq!(again, planned, "a retried start task finds the retry it planned");
+    assert_eq!(
+        history.record_chunk_job(&id, 1, 3, "drsjob-3").await.expect("chunk job"),
+        ChunkWrite::Written
+    );
+    let stored = history.get_wave(&id, 1).await.expect("get").expect("wave");
+    assert_eq!(stored.job_ids, vec!["drsjob-1", "drsjob-2", "drsjob-3"]);
 }
 
 /// Where the report went (or why it did not) is recorded on an existing execution only, and
