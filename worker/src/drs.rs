@@ -2,14 +2,15 @@
 //! implementation. Unit tests use [`crate::testing::FakeDrs`]; integration tests point the real
 //! client at drs-sim.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use aws_sdk_drs::types::{
     DescribeJobsRequestFilters, DescribeRecoveryInstancesRequestFilters,
-    DescribeRecoverySnapshotsRequestFilters, RecoverySnapshotsOrder,
-    StartRecoveryRequestSourceServer,
+    DescribeRecoverySnapshotsRequestFilters, DescribeSourceServersRequestFilters,
+    RecoverySnapshotsOrder, StartRecoveryRequestSourceServer,
 };
+use drs_waves_contract::WaveSpec;
 
 use crate::error::{TaskError, from_sdk};
 
@@ -57,6 +58,47 @@ impl SourceServer {
         } else {
             format!("{state} ({})", detail.join(", "))
         }
+    }
+}
+
+/// Which source servers a task needs from DescribeSourceServers: those named by ID, and those
+/// carrying every tag of one of `tag_sets` (a wave's tag selector). DRS filters by ID
+/// (`filters.sourceServerIDs`) but not by tag, so only a selection with tags needs the whole
+/// listing, and even then only the selected servers are kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerSelection {
+    pub ids: BTreeSet<String>,
+    /// Each non-empty; a server matches one when it carries all of its tags.
+    pub tag_sets: Vec<BTreeMap<String, String>>,
+}
+
+impl ServerSelection {
+    /// What `waves` select: every explicit ID and every tag selector, so that resolving any
+    /// of the waves against the selected servers gives what it would against the whole
+    /// listing (unknown IDs stay unknown, a server in two waves is seen in both).
+    pub fn of_waves<'a>(waves: impl IntoIterator<Item = &'a WaveSpec>) -> Self {
+        let mut selection = ServerSelection::default();
+        for wave in waves {
+            selection.ids.extend(wave.server_ids.iter().cloned());
+            if !wave.tags.is_empty() && !selection.tag_sets.contains(&wave.tags) {
+                selection.tag_sets.push(wave.tags.clone());
+            }
+        }
+        selection
+    }
+
+    /// Whether it selects nothing (DRS reads an empty `sourceServerIDs` as "all servers", so
+    /// an empty selection must not reach it as a filter).
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty() && self.tag_sets.is_empty()
+    }
+
+    /// Whether `server` is selected: by its ID, or by carrying all tags of one tag set.
+    pub fn selects(&self, server: &SourceServer) -> bool {
+        self.ids.contains(&server.id)
+            || self.tag_sets.iter().any(|tags| {
+                !tags.is_empty() && tags.iter().all(|(k, v)| server.tags.get(k) == Some(v))
+            })
     }
 }
 
@@ -193,6 +235,14 @@ pub trait Drs: Send + Sync + 'static {
     fn describe_source_servers(
         &self,
     ) -> impl Future<Output = Result<Vec<SourceServer>, TaskError>> + Send;
+    /// The source servers `selection` selects, in no particular order; an ID DRS does not know
+    /// is absent (the caller names it). A selection of IDs only is asked for by ID
+    /// (`filters.sourceServerIDs`); one with tags lists every server, keeping only the
+    /// selected ones page by page. An empty selection makes no call.
+    fn select_source_servers(
+        &self,
+        selection: &ServerSelection,
+    ) -> impl Future<Output = Result<Vec<SourceServer>, TaskError>> + Send;
     fn describe_jobs(
         &self,
         filter: JobFilter,
@@ -253,58 +303,115 @@ impl SdkDrs {
 /// DescribeJobs accepts at most this many IDs in `filters.jobIDs`.
 const MAX_JOB_IDS_PER_CALL: usize = 1000;
 
-impl Drs for SdkDrs {
-    async fn describe_source_servers(&self) -> Result<Vec<SourceServer>, TaskError> {
-        let mut out = Vec::new();
+/// DescribeSourceServers accepts at most this many IDs in `filters.sourceServerIDs` (the DRS
+/// API reference, DescribeSourceServersRequestFilters: "Maximum number of 200 items").
+pub const MAX_SOURCE_SERVER_IDS_PER_CALL: usize = 200;
+
+/// Servers per page of a DescribeSourceServers listing. Each page is held whole (the response
+/// body and the SDK's parsed servers, every field of them) until it is filtered, so the page
+/// bounds what one listing task holds; 200 servers a page is a few hundred KB, where pages of
+/// 1,000 held several MB per task while up to 20 tasks ran at once.
+const SOURCE_SERVERS_PER_PAGE: i32 = 200;
+
+impl SdkDrs {
+    /// Pages through DescribeSourceServers with `filters` and keeps the servers `keep` accepts.
+    async fn source_servers_where(
+        &self,
+        filters: Option<DescribeSourceServersRequestFilters>,
+        keep: impl Fn(&SourceServer) -> bool,
+        out: &mut Vec<SourceServer>,
+    ) -> Result<(), TaskError> {
         let mut next: Option<String> = None;
         loop {
             let resp = self
                 .client
                 .describe_source_servers()
-                .max_results(1000)
+                .set_filters(filters.clone())
+                .max_results(SOURCE_SERVERS_PER_PAGE)
                 .set_next_token(next.take())
                 .send()
                 .await
                 .map_err(|e| from_sdk("DRS DescribeSourceServers", &e))?;
             for s in resp.items() {
-                let id = s.source_server_id().unwrap_or_default().to_string();
-                if id.is_empty() {
-                    return Err(TaskError::Internal(
-                        "DRS DescribeSourceServers returned a server without a sourceServerID"
-                            .into(),
-                    ));
+                let server = source_server_of(s)?;
+                if keep(&server) {
+                    out.push(server);
                 }
-                out.push(SourceServer {
-                    id,
-                    tags: s
-                        .tags()
-                        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                        .unwrap_or_default(),
-                    replication_state: s
-                        .data_replication_info()
-                        .and_then(|d| d.data_replication_state())
-                        .map(|st| st.as_str().to_string()),
-                    replication_error: s
-                        .data_replication_info()
-                        .and_then(|d| d.data_replication_error())
-                        .and_then(|e| e.error())
-                        .map(|e| e.as_str().to_string()),
-                    last_seen: s
-                        .life_cycle()
-                        .and_then(|l| l.last_seen_by_service_date_time())
-                        .map(str::to_string),
-                    hostname: s
-                        .source_properties()
-                        .and_then(|p| p.identification_hints())
-                        .and_then(|h| h.hostname())
-                        .map(str::to_string),
-                });
             }
             match resp.next_token() {
                 Some(t) if !t.is_empty() => next = Some(t.to_string()),
-                _ => return Ok(out),
+                _ => return Ok(()),
             }
         }
+    }
+}
+
+fn source_server_of(s: &aws_sdk_drs::types::SourceServer) -> Result<SourceServer, TaskError> {
+    let id = s.source_server_id().unwrap_or_default().to_string();
+    if id.is_empty() {
+        return Err(TaskError::Internal(
+            "DRS DescribeSourceServers returned a server without a sourceServerID".into(),
+        ));
+    }
+    Ok(SourceServer {
+        id,
+        tags: s
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        replication_state: s
+            .data_replication_info()
+            .and_then(|d| d.data_replication_state())
+            .map(|st| st.as_str().to_string()),
+        replication_error: s
+            .data_replication_info()
+            .and_then(|d| d.data_replication_error())
+            .and_then(|e| e.error())
+            .map(|e| e.as_str().to_string()),
+        last_seen: s
+            .life_cycle()
+            .and_then(|l| l.last_seen_by_service_date_time())
+            .map(str::to_string),
+        hostname: s
+            .source_properties()
+            .and_then(|p| p.identification_hints())
+            .and_then(|h| h.hostname())
+            .map(str::to_string),
+    })
+}
+
+impl Drs for SdkDrs {
+    async fn describe_source_servers(&self) -> Result<Vec<SourceServer>, TaskError> {
+        let mut out = Vec::new();
+        self.source_servers_where(None, |_| true, &mut out).await?;
+        Ok(out)
+    }
+
+    async fn select_source_servers(
+        &self,
+        selection: &ServerSelection,
+    ) -> Result<Vec<SourceServer>, TaskError> {
+        let mut out = Vec::new();
+        if selection.is_empty() {
+            return Ok(out);
+        }
+        if !selection.tag_sets.is_empty() {
+            // No tag filter in DRS: one listing, which covers the named IDs too.
+            self.source_servers_where(None, |s| selection.selects(s), &mut out)
+                .await?;
+            return Ok(out);
+        }
+        let ids: Vec<String> = selection.ids.iter().cloned().collect();
+        for batch in ids.chunks(MAX_SOURCE_SERVER_IDS_PER_CALL) {
+            let filters = DescribeSourceServersRequestFilters::builder()
+                .set_source_server_ids(Some(batch.to_vec()))
+                .build();
+            // DRS answers only the servers asked for; the check guards against an answer
+            // that ignored the filter (an empty list means "all servers" to it).
+            self.source_servers_where(Some(filters), |s| selection.selects(s), &mut out)
+                .await?;
+        }
+        Ok(out)
     }
 
     async fn describe_jobs(&self, filter: JobFilter) -> Result<Vec<Job>, TaskError> {
@@ -549,5 +656,77 @@ fn job_of(j: &aws_sdk_drs::types::Job) -> Job {
                     .unwrap_or(LaunchStatus::Pending),
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A wave from its plan JSON (every other field defaulted), so the test does not break
+    /// when the contract's wave grows a field.
+    fn wave(ids: &[&str], tags: &[(&str, &str)]) -> WaveSpec {
+        serde_json::from_value(serde_json::json!({
+            "index": 1,
+            "name": "w",
+            "serverIds": ids,
+            "tags": tags.iter().copied().collect::<BTreeMap<_, _>>(),
+            "launchTimeoutSeconds": 600,
+            "onFailure": "stop",
+            "polling": {"minWaitSeconds": 30, "maxWaitSeconds": 300, "expectedLaunchSeconds": 900},
+        }))
+        .expect("a wave")
+    }
+
+    fn server(id: &str, tags: &[(&str, &str)]) -> SourceServer {
+        SourceServer {
+            id: id.to_string(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            replication_state: None,
+            replication_error: None,
+            last_seen: None,
+            hostname: None,
+        }
+    }
+
+    #[test]
+    fn a_selection_holds_every_id_and_each_tag_selector_of_the_waves_once() {
+        let waves = [
+            wave(&["s-2", "s-1"], &[]),
+            wave(&["s-1"], &[("Tier", "web")]),
+            wave(&[], &[("Tier", "web")]),
+        ];
+        let selection = ServerSelection::of_waves(&waves);
+        assert_eq!(selection.ids.iter().collect::<Vec<_>>(), vec!["s-1", "s-2"]);
+        assert_eq!(
+            selection.tag_sets,
+            vec![BTreeMap::from([("Tier".to_string(), "web".to_string())])]
+        );
+        assert!(ServerSelection::of_waves(&[wave(&[], &[])]).is_empty());
+        assert!(!ServerSelection::of_waves(&[wave(&["s-1"], &[])]).is_empty());
+    }
+
+    #[test]
+    fn a_server_is_selected_by_its_id_or_by_carrying_all_tags_of_one_tag_set() {
+        let selection = ServerSelection::of_waves(&[
+            wave(&["s-named"], &[("App", "shop"), ("Tier", "db")]),
+            wave(&[], &[("Tier", "web")]),
+        ]);
+        assert!(selection.selects(&server("s-named", &[])));
+        assert!(selection.selects(&server("s-db", &[("App", "shop"), ("Tier", "db")])));
+        assert!(selection.selects(&server("s-web", &[("Tier", "web"), ("Other", "x")])));
+        assert!(!selection.selects(&server("s-half", &[("App", "shop")])));
+        assert!(!selection.selects(&server("s-other", &[("Tier", "app")])));
+        let nothing = ServerSelection::default();
+        assert!(!nothing.selects(&server("s-any", &[])));
+        // An empty tag set (never made by of_waves) selects nothing, not everything.
+        let empty_tags = ServerSelection {
+            ids: BTreeSet::new(),
+            tag_sets: vec![BTreeMap::new()],
+        };
+        assert!(!empty_tags.selects(&server("s-any", &[("Tier", "web")])));
     }
 }

@@ -325,6 +325,10 @@ fn rng_from(seed: Option<u64>, salt: u64) -> StdRng {
     }
 }
 
+/// DescribeSourceServers' `filters.sourceServerIDs` takes at most this many IDs (the DRS API
+/// reference, DescribeSourceServersRequestFilters).
+pub const MAX_SOURCE_SERVER_IDS_PER_FILTER: usize = 200;
+
 const ID_SALT: u64 = 0x1d5;
 const FAULT_SALT: u64 = 0xfa17;
 const SNAPSHOT_SALT: u64 = 0x5a4b;
@@ -1162,6 +1166,21 @@ impl SimState {
     ) -> Result<Value, ApiError> {
         let size = wire::page_size(req.max_results, self.default_page_size)?;
         let filters = req.filters.as_ref();
+        // The DRS API reference, DescribeSourceServersRequestFilters: `sourceServerIDs` is
+        // "an array of Source Servers IDs that should be returned. An empty array means all
+        // Source Servers", of at most 200 items. An ID the account does not have is simply
+        // absent from the answer (the reference names no error for it).
+        if let Some(f) = filters
+            && f.source_server_ids.len() > MAX_SOURCE_SERVER_IDS_PER_FILTER
+        {
+            return Err(ApiError::field(
+                "filters.sourceServerIDs",
+                format!(
+                    "filters.sourceServerIDs has {} items, more than the {MAX_SOURCE_SERVER_IDS_PER_FILTER} allowed",
+                    f.source_server_ids.len()
+                ),
+            ));
+        }
         let ids: HashSet<&str> = filters
             .map(|f| f.source_server_ids.iter().map(String::as_str).collect())
             .unwrap_or_default();

@@ -2170,3 +2170,66 @@ async fn launch_failures_carry_realistic_causes_and_can_be_mended() {
     assert!(sim.source_servers().iter().all(|s| !s.fail_launch));
     sim.shutdown().await;
 }
+
+/// DescribeSourceServers' `filters.sourceServerIDs` as the DRS API reference
+/// (DescribeSourceServersRequestFilters) has it: the servers asked for, an ID the account does
+/// not have simply absent, an empty array meaning every server, at most 200 IDs.
+#[tokio::test]
+async fn describe_source_servers_filters_by_id_up_to_200_ids() {
+    let sim = start(
+        (1..=5).map(|n| ServerSpec::new(sid(n), 0.1)).collect(),
+        |_| {},
+    )
+    .await;
+    let c = client(&sim);
+    let by_ids = |ids: Vec<String>| {
+        c.describe_source_servers().filters(
+            aws_sdk_drs::types::DescribeSourceServersRequestFilters::builder()
+                .set_source_server_ids(Some(ids))
+                .build(),
+        )
+    };
+    let ids_of = |servers: &[aws_sdk_drs::types::SourceServer]| -> BTreeSet<String> {
+        servers
+            .iter()
+            .filter_map(|s| s.source_server_id().map(str::to_string))
+            .collect()
+    };
+
+    let some = by_ids(vec![sid(4), sid(2), sid(99)])
+        .send()
+        .await
+        .expect("by id");
+    assert_eq!(ids_of(some.items()), BTreeSet::from([sid(2), sid(4)]));
+    let all = by_ids(Vec::new()).send().await.expect("empty filter");
+    assert_eq!(all.items().len(), 5, "an empty array means every server");
+
+    // 200 IDs are taken, and paginated like any listing.
+    let mut two_hundred: Vec<String> = (100..298).map(sid).collect();
+    two_hundred.extend([sid(1), sid(3)]);
+    let pages: Vec<_> = by_ids(two_hundred)
+        .max_results(1)
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .expect("200 IDs");
+    let found: Vec<_> = pages.iter().flat_map(|p| p.items().to_vec()).collect();
+    assert_eq!(ids_of(&found), BTreeSet::from([sid(1), sid(3)]));
+    assert_eq!(pages.iter().filter(|p| !p.items().is_empty()).count(), 2);
+
+    let err = by_ids((1..=201).map(sid).collect())
+        .send()
+        .await
+        .expect_err("201 IDs")
+        .into_service_error();
+    let DescribeSourceServersError::ValidationException(e) = &err else {
+        panic!("expected ValidationException, got {err:?}");
+    };
+    assert_eq!(
+        e.reason(),
+        Some(&ValidationExceptionReason::FieldValidationFailed)
+    );
+    assert_eq!(e.field_list()[0].name(), Some("filters.sourceServerIDs"));
+    sim.shutdown().await;
+}

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use drs_waves_contract::ErrorName;
 use time::OffsetDateTime;
 
-use crate::drs::{Drs, JobFilter, JobStatus, StartRecoveryRequest};
+use crate::drs::{Drs, JobFilter, JobStatus, ServerSelection, StartRecoveryRequest};
 use crate::rules::{format_time, parse_time};
 
 /// One source server of the suite's fixture.
@@ -67,6 +67,7 @@ pub fn fixture() -> Vec<FixtureServer> {
 /// Runs every check of the suite on `drs`, which holds [`fixture`]'s servers and no jobs.
 pub async fn run_all(drs: &impl Drs) {
     source_servers_carry_tags_state_and_hostname(drs).await;
+    source_servers_are_selected_by_id_and_by_tag(drs).await;
     snapshots_are_found_latest_first_within_the_point_in_time(drs).await;
     a_launch_is_a_tagged_job_that_describe_jobs_returns(drs).await;
 }
@@ -93,6 +94,82 @@ pub async fn source_servers_carry_tags_state_and_hostname(drs: &impl Drs) {
         );
         assert_eq!(got.replicating(), want.replication_state == "CONTINUOUS");
     }
+}
+
+/// The IDs of the servers `selection` selects, sorted.
+async fn selected(drs: &impl Drs, selection: &ServerSelection) -> Vec<String> {
+    let mut ids: Vec<String> = drs
+        .select_source_servers(selection)
+        .await
+        .expect("selected servers")
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+pub async fn source_servers_are_selected_by_id_and_by_tag(drs: &impl Drs) {
+    let listed = drs.describe_source_servers().await.expect("servers");
+    let by_id = |ids: &[&str]| ServerSelection {
+        ids: ids.iter().map(|s| s.to_string()).collect(),
+        tag_sets: Vec::new(),
+    };
+    let tagged = |pairs: &[(&str, &str)]| {
+        BTreeMap::from_iter(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    };
+
+    let two = drs
+        .select_source_servers(&by_id(&[HEALTHY, DOWN]))
+        .await
+        .expect("by id");
+    assert_eq!(two.len(), 2, "{two:?}");
+    for got in &two {
+        let same = listed.iter().find(|s| s.id == got.id).expect("listed");
+        // lastSeenByServiceDateTime moves while the agent is seen: everything else is equal.
+        let moving = |s: &crate::drs::SourceServer| crate::drs::SourceServer {
+            last_seen: None,
+            ..s.clone()
+        };
+        assert_eq!(
+            moving(got),
+            moving(same),
+            "a server asked for by ID is the one the listing has"
+        );
+    }
+
+    // More IDs than one DescribeSourceServers takes (200), nearly all unknown: the unknown are
+    // simply absent, and the known one is found whichever call asks for it.
+    let mut many: Vec<String> = (1..=250).map(|n| format!("s-c0f99999999{n:06}")).collect();
+    many.push(SYNCING.to_string());
+    let many = ServerSelection {
+        ids: many.into_iter().collect(),
+        tag_sets: Vec::new(),
+    };
+    assert_eq!(selected(drs, &many).await, vec![SYNCING.to_string()]);
+
+    let web = ServerSelection {
+        ids: Default::default(),
+        tag_sets: vec![tagged(&[("Tier", "web")])],
+    };
+    assert_eq!(selected(drs, &web).await, vec![SYNCING.to_string()]);
+    let web_db_by_tags_and_id = ServerSelection {
+        ids: [DOWN.to_string(), "s-c0f99999999999999".to_string()].into(),
+        tag_sets: vec![
+            tagged(&[("Tier", "web"), ("App", "conformance")]),
+            tagged(&[("Tier", "db")]),
+            tagged(&[("Tier", "db"), ("App", "elsewhere")]),
+        ],
+    };
+    assert_eq!(
+        selected(drs, &web_db_by_tags_and_id).await,
+        vec![HEALTHY.to_string(), DOWN.to_string(), SYNCING.to_string()],
+        "a server matches a tag set when it carries all of its tags; IDs add to the tags"
+    );
+    assert!(
+        selected(drs, &ServerSelection::default()).await.is_empty(),
+        "an empty selection selects nothing (DRS reads an empty ID filter as every server)"
+    );
 }
 
 /// When the snapshot `latest_recovery_snapshot` finds was taken.
