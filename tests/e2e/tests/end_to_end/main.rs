@@ -9,6 +9,9 @@
 //!
 //! `report`: the recovery report of a real drill (issue #14), opened in headless Chromium.
 //!
+//! `operator`: operator control (issue #13): approval gates approved, stopped and timing out;
+//! `onFailure: ask` answered retry, skip and stop; cancels of a drill and of a recovery.
+//!
 //! `chaos`: no launch lost or doubled (issue #12): lost answers, quotas, dying workers, a
 //! degraded DRS, a big drill's clean-up; every test's name contains `chaos`.
 
@@ -25,6 +28,7 @@ use serde_json::{Value, json};
 
 mod chaos;
 mod disaster_day;
+mod operator;
 mod report;
 
 /// Generous: LocalStack hands out activity tasks about once a second, and a 2-core machine
