@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The local stack: LocalStack's Step Functions engine, moto's server (DynamoDB) and drs-sim, on
-# 127.0.0.1, with the history table, the five activities and a state machine per plan.
+# The local stack: LocalStack (Step Functions, and S3 for the report bucket), moto's server
+# (DynamoDB) and drs-sim, on 127.0.0.1, with the history table, the report bucket, the
+# activities and a state machine per plan.
 #
 # Usage: scripts/local-stack.sh up [PLAN...]   start what is not running, (re)deploy PLANs
 #        scripts/local-stack.sh down           stop exactly the processes that up started
@@ -8,15 +9,17 @@
 #
 # Env (defaults):
 #   DRS_WAVES_STACK_DIR   .local-stack      PIDs, logs, the env file (several stacks: one dir each)
-#   DRS_WAVES_SFN_PORT    4566              LocalStack (Step Functions); 0 picks a free port
+#   DRS_WAVES_SFN_PORT    4566              LocalStack (Step Functions and S3); 0 picks a free port
 #   DRS_WAVES_DDB_PORT    5050              moto server (DynamoDB); 0 picks a free port
 #   DRS_WAVES_DRS_PORT    4577              drs-sim; 0 picks a free port
 #   DRS_WAVES_SIM_FIXTURE tests/drs-sim/fixtures/examples.yaml   (a different one restarts drs-sim)
 #   DRS_WAVES_SIM_ARGS    ""                extra drs-sim flags, e.g. "--throttle-fraction 0.3"
 #   DRS_WAVES_TABLE       drs-waves-history
+#   DRS_WAVES_REPORT_BUCKET drs-waves-reports  where the worker writes each execution's report
 #   DRS_WAVES_READY_SECONDS 90              how long each service may take to answer
 # After up, `set -a; . .local-stack/env; set +a` gives the endpoints, test credentials,
-# DRS_WAVES_TABLE, DRS_WAVES_ACTIVITY_ARNS and DRS_WAVES_STATE_MACHINE_ARN_<PLAN>.
+# DRS_WAVES_TABLE, DRS_WAVES_REPORT_BUCKET (with AWS_ENDPOINT_URL_S3 and
+# DRS_WAVES_S3_FORCE_PATH_STYLE), DRS_WAVES_ACTIVITY_ARNS and DRS_WAVES_STATE_MACHINE_ARN_<PLAN>.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,6 +30,7 @@ STATE="${DRS_WAVES_STACK_DIR:-$REPO/.local-stack}"
 FIXTURE="${DRS_WAVES_SIM_FIXTURE:-$REPO/tests/drs-sim/fixtures/examples.yaml}"
 SIM_ARGS="${DRS_WAVES_SIM_ARGS:-}"
 TABLE="${DRS_WAVES_TABLE:-drs-waves-history}"
+REPORT_BUCKET="${DRS_WAVES_REPORT_BUCKET:-drs-waves-reports}"
 READY_SECONDS="${DRS_WAVES_READY_SECONDS:-90}"
 SERVICES=(localstack moto drs-sim)
 
@@ -84,7 +88,7 @@ start_service() {
             # hypercorn, not the default twisted server: twisted binds 0.0.0.0 whatever
             # GATEWAY_LISTEN says. DNS off (it would bind port 53), no analytics, no downloads.
             env GATEWAY_SERVER=hypercorn GATEWAY_LISTEN="127.0.0.1:$port" \
-                SERVICES=stepfunctions,events EAGER_SERVICE_LOADING=1 \
+                SERVICES=stepfunctions,events,s3 EAGER_SERVICE_LOADING=1 \
                 DISABLE_EVENTS=1 DNS_ADDRESS=0 SKIP_SSL_CERT_DOWNLOAD=1 \
                 FILESYSTEM_ROOT="$STATE/localstack" \
                 "$(venv_python)" "$REPO/scripts/lib/stack.py" spawn localstack "$pidfile" "$log" -- \
@@ -141,7 +145,8 @@ cmd_up() {
     start_service drs-sim "$drs_port"
     py provision --state-dir "$STATE" \
         --sfn-url "http://127.0.0.1:$sfn_port" --ddb-url "http://127.0.0.1:$ddb_port" \
-        --drs-url "http://127.0.0.1:$drs_port" --table "$TABLE" ${plans[@]+"${plans[@]}"}
+        --drs-url "http://127.0.0.1:$drs_port" --s3-url "http://127.0.0.1:$sfn_port" \
+        --report-bucket "$REPORT_BUCKET" --table "$TABLE" ${plans[@]+"${plans[@]}"}
     log "local stack up; endpoints in $STATE/env"
 }
 

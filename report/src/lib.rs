@@ -1,49 +1,27 @@
-//! `drs-waves-report`: the evidence of a recovery. One execution as a self-contained HTML page
+//! `drs-waves-report`: the evidence of a recovery, one execution as a self-contained HTML page
 //! (inline CSS and an SVG timeline, prints on A4) and the same facts as JSON, whose schema is
 //! `statemachines/schemas/report.schema.json`.
 //!
-//! - [`fetch`] gathers the facts (history table, Step Functions, DRS),
-//! - [`build`] turns them into a [`Report`] (pure: RTO and RPO verdicts),
-//! - [`timeline`] lays out the SVG (pure), [`render`] fills the page's template.
-//!
-//! The plan's targets are read from the state machine that ran (its preflight state's
-//! `targets`), not from a plan file: a plan edited after the drill does not change its report.
+//! The report is `drs_waves_report_core` (re-exported here): pure, so the worker links it too
+//! and writes the same report to S3 at the end of every execution. The facts are gathered by
+//! `drs_worker::evidence::gather` (the history through the worker's History seam, Step
+//! Functions, DRS), the same function for both.
 
-pub mod build;
-pub mod fetch;
-pub mod model;
-pub mod render;
-pub mod timeline;
+pub use drs_waves_report_core::*;
+pub use drs_worker::evidence::{
+    EvidenceApis, GatherError, SdkEvidenceApis, forecast, gather, plan_and_targets,
+};
 
-use std::path::{Path, PathBuf};
+use drs_worker::history::History;
 
-pub use model::{Report, VerdictKind, schema};
-
-/// The two files of a report.
-pub const HTML_FILE: &str = "report.html";
-pub const JSON_FILE: &str = "report.json";
-
-/// Writes `report.html` and `report.json` into `dir` (created if missing); returns the HTML's
-/// path.
-pub fn write(report: &Report, dir: &Path) -> anyhow::Result<PathBuf> {
-    use anyhow::Context;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let html = render::html(report).context("rendering the report's page")?;
-    let html_path = dir.join(HTML_FILE);
-    std::fs::write(&html_path, html).with_context(|| format!("writing {}", html_path.display()))?;
-    let json_path = dir.join(JSON_FILE);
-    let mut json = serde_json::to_string_pretty(report)?;
-    json.push('\n');
-    std::fs::write(&json_path, json).with_context(|| format!("writing {}", json_path.display()))?;
-    Ok(html_path)
+/// Gathers the sources of one execution and builds its report.
+pub async fn report_of<H: History>(
+    history: &H,
+    table: &str,
+    apis: &dyn EvidenceApis,
+    execution_arn: &str,
+    now: time::OffsetDateTime,
+) -> Result<Report, GatherError> {
+    let sources = gather(history, table, apis, execution_arn, now).await?;
+    Ok(build::build(&sources))
 }
-
-/// The schema file's text (pretty JSON, trailing newline), as checked in.
-pub fn schema_text() -> String {
-    let mut s = serde_json::to_string_pretty(&schema()).unwrap_or_default();
-    s.push('\n');
-    s
-}
-
-#[cfg(test)]
-mod tests;

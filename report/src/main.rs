@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
 use drs_worker::aws;
 use drs_worker::history::DynamoHistory;
@@ -40,17 +41,15 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<PathBuf> {
     let sdk = aws::load_sdk_config().await;
     let history = DynamoHistory::new(aws::dynamodb_client(&sdk), cli.table.clone());
-    let sfn = aws::sfn_client(&sdk);
-    let drs = aws::drs_client(&sdk);
-    let clients = drs_waves_report::fetch::Clients {
-        history: &history,
-        table: &cli.table,
-        sfn: &sfn,
-        drs: &drs,
-    };
-    let sources =
-        drs_waves_report::fetch::sources(&clients, &cli.execution, time::OffsetDateTime::now_utc())
-            .await?;
-    let report = drs_waves_report::build::build(&sources);
+    let apis = drs_waves_report::SdkEvidenceApis::new(aws::sfn_client(&sdk), aws::drs_client(&sdk));
+    let report = drs_waves_report::report_of(
+        &history,
+        &cli.table,
+        &apis,
+        &cli.execution,
+        time::OffsetDateTime::now_utc(),
+    )
+    .await?;
     drs_waves_report::write(&report, &cli.out_dir)
+        .with_context(|| format!("writing the report to {}", cli.out_dir.display()))
 }

@@ -160,7 +160,8 @@ def probe(kind: str, url: str) -> bool:
         if kind == "localstack":
             with urllib.request.urlopen(f"{url}/_localstack/health", timeout=2) as r:
                 services = json.load(r).get("services", {})
-            return services.get("stepfunctions") in ("running", "available")
+            ready = ("running", "available")
+            return services.get("stepfunctions") in ready and services.get("s3") in ready
         if kind == "moto":
             # Any answer from moto's own API means the server is serving requests.
             with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=2) as r:
@@ -197,6 +198,21 @@ def clients(env: dict[str, str]):
     common = dict(region_name=env["AWS_REGION"], aws_access_key_id="test", aws_secret_access_key="test", config=cfg)
     return (boto3.client("stepfunctions", endpoint_url=env["AWS_ENDPOINT_URL_SFN"], **common),
             boto3.client("dynamodb", endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"], **common))
+
+
+def create_report_bucket(env: dict[str, str], bucket: str) -> None:
+    """The report bucket on LocalStack's S3 (versioned, as the CDK app makes it); kept if it exists."""
+    import boto3
+    from botocore.config import Config
+
+    s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL_S3"], region_name=env["AWS_REGION"],
+                      aws_access_key_id="test", aws_secret_access_key="test",
+                      config=Config(s3={"addressing_style": "path"}, connect_timeout=5, read_timeout=30))
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
 
 
 def plan_name(plan: Path) -> str:
@@ -264,7 +280,15 @@ def cmd_provision(a: argparse.Namespace) -> None:
         "NO_PROXY": "127.0.0.1,localhost",
         "DRS_WAVES_TABLE": a.table,
     }
+    if a.s3_url:
+        # LocalStack serves S3 at its one gateway; path-style, since the bucket is not a host.
+        env["AWS_ENDPOINT_URL_S3"] = a.s3_url
+        env["DRS_WAVES_S3_FORCE_PATH_STYLE"] = "true"
+        env["DRS_WAVES_REPORT_BUCKET"] = a.report_bucket
     sfn, ddb = clients(env)
+    if a.s3_url:
+        create_report_bucket(env, a.report_bucket)
+        log(f"report bucket {a.report_bucket}: ready")
     contract = json.loads((REPO / "statemachines" / "contract.json").read_text())
     prefix = a.activity_prefix or contract["activityPrefix"]
     env["DRS_WAVES_ACTIVITY_PREFIX"] = prefix
@@ -341,6 +365,8 @@ def main() -> None:
     s.add_argument("--state-dir", required=True)
     s.add_argument("--sfn-url", required=True); s.add_argument("--ddb-url", required=True)
     s.add_argument("--drs-url", required=True)
+    s.add_argument("--s3-url", help="S3 (LocalStack): the report bucket is created there")
+    s.add_argument("--report-bucket", default="drs-waves-reports")
     s.add_argument("--table", required=True)
     s.add_argument("--activity-prefix")
     s.add_argument("plans", nargs="*")

@@ -87,6 +87,18 @@ pub struct RunArgs {
     /// timeout: ECS allows 120 s at most).
     #[arg(long, env = "DRS_WAVES_SHUTDOWN_GRACE_SECONDS", default_value_t = 100)]
     pub shutdown_grace_seconds: u64,
+    /// S3 bucket the finish and record-failure tasks write each execution's report to
+    /// (`<plan>/<execution name>/report.html` and `report.json`). None: no report is written.
+    #[arg(long, env = "DRS_WAVES_REPORT_BUCKET")]
+    pub report_bucket: Option<String>,
+    /// Seconds writing a report may take at the end of an execution; past it the report is
+    /// given up (and `reportError` recorded), never the execution.
+    #[arg(long, env = "DRS_WAVES_REPORT_TIMEOUT_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub report_timeout_seconds: u64,
+    /// Path-style S3 requests (`endpoint/bucket/key`): for a local S3 such as LocalStack's,
+    /// where the bucket is not a host name.
+    #[arg(long, env = "DRS_WAVES_S3_FORCE_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub s3_force_path_style: bool,
 }
 
 impl RunArgs {
@@ -150,6 +162,19 @@ mod tests {
         assert_eq!(cli.run.activity_prefix, DEFAULT_ACTIVITY_PREFIX);
         assert_eq!(cli.run.limits(), Limits::default());
         assert_eq!(cli.run.shutdown_grace_seconds, 100);
+        assert_eq!(cli.run.report_bucket, None);
+        assert_eq!(cli.run.report_timeout_seconds, 60);
+        assert!(!cli.run.s3_force_path_style);
+        let cli = Cli::try_parse_from([
+            "drs-worker",
+            "--report-bucket",
+            "dr-reports",
+            "--s3-force-path-style",
+            "true",
+        ])
+        .expect("report settings");
+        assert_eq!(cli.run.report_bucket.as_deref(), Some("dr-reports"));
+        assert!(cli.run.s3_force_path_style);
         let cli = Cli::try_parse_from([
             "drs-worker",
             "--activity-arn",

@@ -131,6 +131,25 @@ async fn run_command(args: RunArgs) -> anyhow::Result<()> {
     .with_notifier(Arc::new(drs_worker::notify::SnsNotifier::new(
         aws_sdk_sns::Client::new(&sdk),
     )));
+    let handlers = match &args.report_bucket {
+        Some(bucket) => {
+            info!(bucket = %bucket, "reports go to S3");
+            handlers.with_evidence(drs_worker::evidence::Evidence {
+                bucket: bucket.clone(),
+                table: args.table.clone(),
+                store: Arc::new(drs_worker::s3::SdkS3::new(drs_worker::s3::s3_client(
+                    &sdk,
+                    args.s3_force_path_style,
+                ))),
+                apis: Arc::new(drs_worker::evidence::SdkEvidenceApis::new(
+                    sfn.clone(),
+                    aws::drs_client(&sdk),
+                )),
+                timeout: Duration::from_secs(args.report_timeout_seconds),
+            })
+        }
+        None => handlers,
+    };
     let config = RuntimeConfig {
         pollers_per_activity: args.pollers_per_activity as usize,
         max_tasks_in_flight: args.max_tasks_in_flight as usize,

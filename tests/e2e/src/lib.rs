@@ -37,6 +37,8 @@ const LOCAL_ROLE_ARN: &str = "arn:aws:iam::000000000000:role/drs-waves-local";
 pub struct SharedStack {
     pub sfn_endpoint: String,
     pub dynamodb_endpoint: String,
+    /// LocalStack's S3 (the report bucket).
+    pub s3_endpoint: String,
 }
 
 static SHARED: OnceLock<std::result::Result<SharedStack, String>> = OnceLock::new();
@@ -117,6 +119,7 @@ fn read_stack_env(path: &Path) -> Result<SharedStack> {
     Ok(SharedStack {
         sfn_endpoint: get("AWS_ENDPOINT_URL_SFN")?,
         dynamodb_endpoint: get("AWS_ENDPOINT_URL_DYNAMODB")?,
+        s3_endpoint: get("AWS_ENDPOINT_URL_S3")?,
     })
 }
 
@@ -464,27 +467,23 @@ impl Deployment {
         Ok(())
     }
 
-    /// Stops the worker and the simulator.
     /// The report of an execution (drs-waves-report) from this deployment's history table,
     /// Step Functions and drs-sim, as `drs-waves-report EXECUTION -o DIR` builds it.
     pub async fn report(&self, execution_arn: &str) -> Result<drs_waves_report::Report> {
         let history = drs_worker::history::DynamoHistory::new(self.dynamodb.clone(), &self.table);
         let drs = drs_test_harness::drs_client(&self.sim.endpoint()).await;
-        let clients = drs_waves_report::fetch::Clients {
-            history: &history,
-            table: &self.table,
-            sfn: &self.sfn,
-            drs: &drs,
-        };
-        let sources = drs_waves_report::fetch::sources(
-            &clients,
+        let apis = drs_waves_report::SdkEvidenceApis::new(self.sfn.clone(), drs);
+        Ok(drs_waves_report::report_of(
+            &history,
+            &self.table,
+            &apis,
             execution_arn,
             time::OffsetDateTime::now_utc(),
         )
-        .await?;
-        Ok(drs_waves_report::build::build(&sources))
+        .await?)
     }
 
+    /// Stops the worker and the simulator.
     pub async fn shutdown(mut self) {
         if let Some(mut w) = self.worker.take() {
             w.stop(Duration::from_secs(15));

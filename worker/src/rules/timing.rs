@@ -35,6 +35,9 @@ pub struct LearnedTiming {
     pub p10_ms: u64,
     pub p50_ms: u64,
     pub p95_ms: u64,
+    /// The RTO forecast's pessimistic figure (the report, the operator CLI); the wait does not
+    /// use it.
+    pub p90_ms: u64,
 }
 
 impl LearnedTiming {
@@ -64,6 +67,7 @@ pub fn learn(completions_ms: &[u64]) -> Option<LearnedTiming> {
         p10_ms: percentile(&sorted, 10),
         p50_ms: percentile(&sorted, 50),
         p95_ms: percentile(&sorted, 95),
+        p90_ms: percentile(&sorted, 90),
     })
 }
 
@@ -120,6 +124,7 @@ mod tests {
             p10_ms: p10 * 1000,
             p50_ms: (p10 + p95) * 500,
             p95_ms: p95 * 1000,
+            p90_ms: p95 * 1000,
         }
     }
 
@@ -135,6 +140,7 @@ mod tests {
         let l = learn(&ten).expect("ten");
         assert_eq!(l.samples, 10);
         assert_eq!((l.p10_ms, l.p50_ms, l.p95_ms), (100, 500, 1000));
+        assert_eq!(l.p90_ms, 900);
         let three = learn(&[30_000, 10_000, 20_000]).expect("three");
         assert_eq!(
             (three.p10_ms, three.p50_ms, three.p95_ms),

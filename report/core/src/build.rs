@@ -2,15 +2,91 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use drs_waves_contract::{ExecutionStatus, PlanSpec, Targets, WaveStatus};
-use drs_worker::history::{ExecutionRecord, JobRecord, ServerLaunchPoint, WaveRecord};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-
-use crate::model::{
-    CleanupFacts, ExecutionFacts, PlanFacts, REPORT_VERSION, Report, ServerFacts, Verdict,
-    VerdictKind, WaveFacts,
+use drs_waves_contract::{
+    CleanupStatus, ExecutionStatus, Mode, PlanSpec, ServerCounts, Targets, WaveStatus,
 };
+use time::OffsetDateTime;
+
+pub use crate::clock::{format_time, human_seconds, parse_time, seconds_between};
+use crate::model::{
+    CleanupFacts, ExecutionFacts, Forecast, OperatorAction, PlanFacts, REPORT_VERSION, Report,
+    ServerFacts, Verdict, VerdictKind, WaveFacts,
+};
+
+/// The EXECUTION item of the history, as far as the report reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecutionRecord {
+    pub execution_id: String,
+    pub execution_name: String,
+    pub plan_name: String,
+    /// None when the execution failed before its input was understood.
+    pub mode: Option<Mode>,
+    pub status: ExecutionStatus,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub wave_count: u32,
+    pub terminate_job_ids: Vec<String>,
+    pub terminating_instances: Vec<String>,
+    pub cleanup: Option<CleanupStatus>,
+    pub cleanup_error: Option<String>,
+    pub terminate_drill_instances: bool,
+    pub point_in_time: Option<String>,
+    /// The oldest snapshot a required server launches from, in seconds, at preflight.
+    pub worst_rpo_seconds: Option<u64>,
+    pub warnings: Vec<String>,
+    pub preempted_by: Option<String>,
+    /// Who started it, as the history recorded it (the input's `startedBy`).
+    pub started_by: Option<String>,
+    /// Oldest first.
+    pub operator_actions: Vec<OperatorAction>,
+}
+
+/// A WAVE item of the history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaveRecord {
+    pub index: u32,
+    pub name: String,
+    pub status: WaveStatus,
+    pub job_ids: Vec<String>,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub checks: u32,
+    pub servers: ServerCounts,
+    pub reason: String,
+    /// Every server the wave launches (its planned chunks).
+    pub planned_servers: Vec<String>,
+}
+
+/// One server's launch point (the wave's SERVERS item).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerLaunchPoint {
+    pub server_id: String,
+    pub required: bool,
+    pub snapshot_id: Option<String>,
+    pub snapshot_taken_at: Option<String>,
+    /// The snapshot's age when it was chosen: this server's recovery point.
+    pub rpo_seconds: Option<u64>,
+}
+
+/// One server's line in a JOB item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerRecord {
+    /// PENDING, IN_PROGRESS, LAUNCHED, FAILED, TERMINATED.
+    pub launch_status: String,
+    pub recovery_instance_id: Option<String>,
+    pub required: bool,
+    pub failure_reason: Option<String>,
+}
+
+/// A JOB item: one DRS job of a wave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobRecord {
+    pub wave_index: u32,
+    pub job_id: String,
+    pub servers: BTreeMap<String, ServerRecord>,
+}
 
 /// What Step Functions says of the execution (DescribeExecution and the definition of the
 /// machine that ran, DescribeStateMachineForExecution).
@@ -71,23 +147,11 @@ pub struct Sources {
     /// By source server ID (the newest instance of each).
     pub instances: BTreeMap<String, InstanceFacts>,
     pub hostnames: BTreeMap<String, String>,
+    /// The RTO forecast from the plan's past executions; None when they could not be read.
+    pub forecast: Option<Forecast>,
     /// Where each fact came from, and what a source could not tell.
     pub notes: Vec<String>,
 }
-
-pub fn parse_time(s: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339).ok()
-}
-
-pub fn format_time(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    t.replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&Rfc3339)
-        .unwrap_or_default()
-}
-
-pub use drs_worker::rules::{human_seconds, seconds_between};
 
 /// A target against what was achieved. `elapsed` is how long the execution has run: while it
 /// runs, a target not yet passed is PENDING rather than failed.
@@ -331,10 +395,16 @@ pub fn build(sources: &Sources) -> Report {
             ended_at,
             duration_seconds: elapsed,
             input: machine.input.clone(),
-            started_by: None,
-            started_by_note: "Step Functions does not record who started an execution; \
-                              CloudTrail's StartExecution event does (userIdentity). The \
-                              execution's name and input are shown as given."
+            started_by: e.started_by.clone().filter(|b| !b.is_empty()).or_else(|| machine
+                .input
+                .as_ref()
+                .and_then(|i| i.get("startedBy"))
+                .and_then(|b| b.as_str())
+                .filter(|b| !b.is_empty())
+                .map(str::to_owned)),
+            started_by_note: "From the input's startedBy (the operator CLI sets it to the \
+                              caller's identity); Step Functions does not record who started an \
+                              execution, CloudTrail's StartExecution event does (userIdentity)."
                 .into(),
             point_in_time: e.point_in_time.clone(),
             error: e.error.clone(),
@@ -345,10 +415,18 @@ pub fn build(sources: &Sources) -> Report {
         rpo,
         waves,
         servers,
-        operator_actions: Vec::new(),
-        operator_actions_note: "No operator actions: this plan's machine has no approval gates \
-                                or failure decisions (they are not built yet)."
-            .into(),
+        forecast: sources.forecast.clone(),
+        operator_actions_note: if e.operator_actions.is_empty() {
+            "No operator actions were recorded for this execution (approvals, decisions, stops, \
+             cancels)."
+                .into()
+        } else {
+            format!(
+                "{} operator action(s), as the history recorded them.",
+                e.operator_actions.len()
+            )
+        },
+        operator_actions: e.operator_actions.clone(),
         cleanup: CleanupFacts {
             status: e.cleanup.map(|c| c.as_str().to_owned()),
             error: e.cleanup_error.clone(),
@@ -383,7 +461,7 @@ fn wave_servers(sources: &Sources, wave: &WaveSource, wave_name: &str) -> Vec<Se
                 .get(&(job.job_id.clone(), id.clone()))
                 .cloned()
                 .unwrap_or_default();
-            let status = s.launch_status.as_str().to_owned();
+            let status = s.launch_status.clone();
             let ended = match status.as_str() {
                 "FAILED" => log
                     .failed_at
@@ -420,8 +498,9 @@ fn wave_servers(sources: &Sources, wave: &WaveSource, wave_name: &str) -> Vec<Se
         }
     }
     let planned = w
-        .planned_servers()
-        .into_iter()
+        .planned_servers
+        .iter()
+        .cloned()
         .chain(wave.launch_points.iter().map(|p| p.server_id.clone()));
     for id in planned {
         if !seen.insert(id.clone()) {

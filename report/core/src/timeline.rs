@@ -74,11 +74,16 @@ pub struct TargetLine {
     pub off_scale: bool,
 }
 
+/// A moment on the timeline: the end (or now), and each operator action.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Marker {
     pub x: f64,
     pub label: String,
+    /// `end` or `operator`.
+    pub class: &'static str,
+    /// The tooltip.
+    pub title: String,
 }
 
 /// Seconds from `start`, by a time in the report.
@@ -219,14 +224,31 @@ pub fn layout(report: &Report, now: OffsetDateTime) -> Timeline {
             off_scale: t > span,
         });
     }
-    let markers = vec![Marker {
+    let mut markers = vec![Marker {
         x: x(end),
         label: if report.execution.running {
             "now (running)".into()
         } else {
             "end".into()
         },
+        class: "end",
+        title: String::new(),
     }];
+    for a in &report.operator_actions {
+        let Some(at) = offset(start, Some(&a.at)) else {
+            continue;
+        };
+        let wave = a
+            .wave_index
+            .map(|i| format!(" wave {i}"))
+            .unwrap_or_default();
+        markers.push(Marker {
+            x: x(at.min(span)),
+            label: format!("{}{wave}", a.action),
+            class: "operator",
+            title: format!("{}{wave} by {} at {}", a.action, a.by, a.at),
+        });
+    }
     Timeline {
         width: WIDTH,
         height: y + 8.0,

@@ -5,14 +5,13 @@ use std::collections::BTreeMap;
 use drs_waves_contract::{
     CleanupStatus, ExecutionStatus, Mode, ServerCounts, Targets, WaveStatus, WaveTarget,
 };
-use drs_worker::drs::{JobStatus, LaunchStatus};
-use drs_worker::history::{
-    ExecutionRecord, JobRecord, ServerLaunchPoint, ServerRecord, WaveChunk, WaveRecord,
-};
 use time::macros::datetime;
 
-use crate::build::{DrsJobFacts, MachineFacts, ServerLog, Sources, WaveSource, build, verdict};
-use crate::model::VerdictKind;
+use crate::build::{
+    DrsJobFacts, ExecutionRecord, JobRecord, MachineFacts, ServerLaunchPoint, ServerLog,
+    ServerRecord, Sources, WaveRecord, WaveSource, build, verdict,
+};
+use crate::model::{DurationForecast, Forecast, OperatorAction, VerdictKind, WaveForecast};
 use crate::{render, schema_text, timeline};
 
 const ARN: &str = "arn:aws:states:us-east-1:000000000000:execution:billing:drill-1";
@@ -31,8 +30,6 @@ fn execution(status: ExecutionStatus, ended: Option<&str>) -> ExecutionRecord {
         error: None,
         cause: None,
         wave_count: 2,
-        server_count: 2,
-        wave_statuses: BTreeMap::new(),
         terminate_job_ids: Vec::new(),
         terminating_instances: Vec::new(),
         cleanup: Some(CleanupStatus::NotNeeded),
@@ -42,13 +39,14 @@ fn execution(status: ExecutionStatus, ended: Option<&str>) -> ExecutionRecord {
         worst_rpo_seconds: Some(300),
         warnings: Vec::new(),
         preempted_by: None,
+        started_by: None,
+        operator_actions: Vec::new(),
     }
 }
 
 fn wave(index: u32, server: &str, status: WaveStatus, job: &str, started: &str) -> WaveSource {
     WaveSource {
         record: WaveRecord {
-            execution_id: ARN.into(),
             index,
             name: format!("w{index}"),
             status,
@@ -62,13 +60,7 @@ fn wave(index: u32, server: &str, status: WaveStatus, job: &str, started: &str) 
                 ..ServerCounts::default()
             },
             reason: String::new(),
-            chunks: vec![WaveChunk {
-                number: 1,
-                servers: vec![server.into()],
-                job_id: Some(job.into()),
-            }],
-            learned: None,
-            completion_ms: None,
+            planned_servers: vec![server.into()],
         },
         launch_points: vec![ServerLaunchPoint {
             server_id: server.into(),
@@ -76,27 +68,23 @@ fn wave(index: u32, server: &str, status: WaveStatus, job: &str, started: &str) 
             snapshot_id: Some(format!("pit-{index}")),
             snapshot_taken_at: Some("2026-11-28T09:55:00Z".into()),
             rpo_seconds: Some(300 * u64::from(index)),
-            replication: "CONTINUOUS".into(),
         }],
     }
 }
 
-fn job(index: u32, id: &str, server: &str, status: LaunchStatus) -> JobRecord {
+fn job(index: u32, id: &str, server: &str, status: &str) -> JobRecord {
     JobRecord {
-        execution_id: ARN.into(),
         wave_index: index,
         job_id: id.into(),
-        job_status: JobStatus::Completed,
         servers: BTreeMap::from([(
             server.to_owned(),
             ServerRecord {
-                launch_status: status,
+                launch_status: status.into(),
                 recovery_instance_id: Some(format!("i-{index}")),
                 required: true,
                 failure_reason: None,
             },
         )]),
-        updated_at: "2026-11-28T10:05:00Z".into(),
     }
 }
 
@@ -123,8 +111,8 @@ fn sources() -> Sources {
             ),
         ],
         jobs: vec![
-            job(1, "drsjob-1", S1, LaunchStatus::Launched),
-            job(2, "drsjob-2", S2, LaunchStatus::Launched),
+            job(1, "drsjob-1", S1, "LAUNCHED"),
+            job(2, "drsjob-2", S2, "LAUNCHED"),
         ],
         machine: Some(MachineFacts {
             targets: Some(Targets {
@@ -159,6 +147,7 @@ fn sources() -> Sources {
         job_logs: BTreeMap::new(),
         instances: BTreeMap::new(),
         hostnames: BTreeMap::from([(S1.to_owned(), "db-1".to_owned())]),
+        forecast: None,
         notes: Vec::new(),
     }
 }
@@ -222,7 +211,7 @@ fn rto_is_measured_from_the_execution_start_to_the_last_job_end() {
 fn a_failed_wave_fails_the_plan_rto_and_a_failed_server_ends_at_its_log_event() {
     let mut s = sources();
     s.waves[1].record.status = WaveStatus::Failed;
-    s.jobs[1] = job(2, "drsjob-2", S2, LaunchStatus::Failed);
+    s.jobs[1] = job(2, "drsjob-2", S2, "FAILED");
     s.job_logs.insert(
         ("drsjob-2".into(), S2.into()),
         ServerLog {
@@ -257,14 +246,14 @@ fn a_running_execution_says_so_and_shows_waves_not_started() {
     s.waves.truncate(1);
     s.waves[0].record.status = WaveStatus::Launching;
     s.jobs.truncate(1);
-    s.jobs[0] = job(1, "drsjob-1", S1, LaunchStatus::InProgress);
+    s.jobs[0] = job(1, "drsjob-1", S1, "IN_PROGRESS");
     let r = build(&s);
     assert!(r.execution.running);
     assert_eq!(r.execution.duration_seconds, 60);
     assert_eq!(r.rto.verdict, VerdictKind::Pending);
     assert_eq!(r.waves[1].status, "NOT_STARTED");
     assert!(r.sources[0].contains("still RUNNING"));
-    let html = render::html(&r).expect("renders");
+    let html = render::html(&r);
     assert!(html.contains("id=\"running-note\""));
     assert!(html.contains("class=\"bar running\""));
 }
@@ -299,7 +288,7 @@ fn rendering_escapes_what_the_sources_say() {
     s.hostnames
         .insert(S2.into(), "<script>alert(1)</script>".into());
     s.execution.cause = Some("a & b <i>".into());
-    let html = render::html(&build(&s)).expect("renders");
+    let html = render::html(&build(&s));
     assert!(!html.contains("<script"), "a hostname became markup");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2F;script&gt;"));
     assert!(html.contains("a &amp; b &lt;i&gt;"));
@@ -314,7 +303,7 @@ fn rendering_escapes_what_the_sources_say() {
 #[test]
 fn the_schema_file_is_current() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../statemachines/schemas/report.schema.json");
+        .join("../../statemachines/schemas/report.schema.json");
     let want = schema_text();
     if std::env::var_os("DRS_WAVES_UPDATE_SCHEMAS").is_some() {
         std::fs::write(&path, &want).expect("writes the schema");
@@ -322,7 +311,7 @@ fn the_schema_file_is_current() {
     let have = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         have == want,
-        "{} is stale: run `DRS_WAVES_UPDATE_SCHEMAS=1 cargo test -p drs-waves-report the_schema_file_is_current`",
+        "{} is stale: run `DRS_WAVES_UPDATE_SCHEMAS=1 cargo test -p drs-waves-report-core the_schema_file_is_current`",
         path.display()
     );
     // And a report validates against it.
@@ -353,57 +342,6 @@ fn a_target_far_past_the_execution_is_drawn_off_scale() {
     assert!(!t.targets[0].off_scale);
 }
 
-#[tokio::test]
-async fn an_execution_the_history_lacks_is_an_error_naming_table_and_key() {
-    let history = drs_worker::testing::MemoryHistory::new();
-    // Never called: the history is asked first.
-    let sfn = aws_sdk_sfn::Client::from_conf(
-        aws_sdk_sfn::Config::builder()
-            .behavior_version(aws_sdk_sfn::config::BehaviorVersion::latest())
-            .region(aws_sdk_sfn::config::Region::new("us-east-1"))
-            .build(),
-    );
-    let drs = aws_sdk_drs::Client::from_conf(
-        aws_sdk_drs::Config::builder()
-            .behavior_version(aws_sdk_drs::config::BehaviorVersion::latest())
-            .region(aws_sdk_drs::config::Region::new("us-east-1"))
-            .build(),
-    );
-    let clients = crate::fetch::Clients {
-        history: &history,
-        table: "drs-waves-history",
-        sfn: &sfn,
-        drs: &drs,
-    };
-    let err = crate::fetch::sources(&clients, ARN, datetime!(2026-11-28 10:10:00 UTC))
-        .await
-        .expect_err("no such execution");
-    assert_eq!(
-        err.to_string(),
-        format!(
-            "execution {ARN} is not in the history table drs-waves-history (no item pk=\"EXEC#{ARN}\", sk=\"EXECUTION\"): \
-             check the ARN, the table (--table) and the region/endpoint"
-        )
-    );
-}
-
-#[test]
-fn targets_and_plan_are_read_from_the_machine_that_ran() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../statemachines");
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("checked-in machine");
-    let (plan, targets) = crate::fetch::plan_and_targets(&read("billing.asl.json"));
-    assert_eq!(plan.expect("the plan").waves.len(), 3);
-    let targets = targets.expect("targets");
-    assert_eq!(targets.rto_seconds, Some(360));
-    assert_eq!(targets.rpo_seconds, Some(3600));
-    assert_eq!(targets.wave_rto_seconds(1), Some(120));
-    assert_eq!(targets.wave_rto_seconds(3), None);
-    // A machine without targets has none (not "unknown").
-    let (_, none) = crate::fetch::plan_and_targets(&read("storefront.asl.json"));
-    assert_eq!(none, Some(Targets::default()));
-    assert_eq!(crate::fetch::plan_and_targets("not json"), (None, None));
-}
-
 #[test]
 fn an_execution_stopped_outside_the_machine_is_not_running() {
     let mut s = sources();
@@ -425,4 +363,100 @@ fn an_execution_stopped_outside_the_machine_is_not_running() {
     assert!(r.sources[0].contains("ABORTED"), "{:?}", r.sources);
     // Wave 2 never started: the plan's RTO failed.
     assert_eq!(r.rto.verdict, VerdictKind::Fail);
+}
+
+fn forecast() -> Forecast {
+    Forecast {
+        executions_wanted: 10,
+        executions: vec!["arn:1".into(), "arn:2".into(), "arn:3".into()],
+        waves: vec![WaveForecast {
+            index: 1,
+            name: "w1".into(),
+            duration: DurationForecast {
+                samples: 3,
+                p50_seconds: 100,
+                p90_seconds: 130,
+            },
+        }],
+        recovery: Some(DurationForecast {
+            samples: 3,
+            p50_seconds: 230,
+            p90_seconds: 250,
+        }),
+    }
+}
+
+#[test]
+fn the_forecast_is_shown_beside_the_outcome() {
+    let mut s = sources();
+    s.forecast = Some(forecast());
+    let r = build(&s);
+    assert_eq!(r.forecast, Some(forecast()));
+    let html = render::html(&r);
+    assert!(html.contains("id=\"rto-forecast\""), "{html}");
+    assert!(html.contains("3 min 50 s / 4 min 10 s"));
+    // Wave 1 has a forecast, wave 2 none.
+    assert!(html.contains("1 min 40 s / 2 min 10 s (3 runs)"));
+    // Without one, the page says so.
+    let html = render::html(&build(&sources()));
+    assert!(html.contains("the past executions could not be read"));
+}
+
+#[test]
+fn operator_actions_are_a_table_and_markers_on_the_timeline() {
+    let mut s = sources();
+    s.execution.operator_actions = vec![
+        OperatorAction {
+            at: "2026-11-28T10:02:03Z".into(),
+            by: "arn:aws:iam::000000000000:user/<ops>".into(),
+            action: "APPROVE".into(),
+            wave_index: Some(2),
+            wave_name: Some("w2".into()),
+        },
+        OperatorAction {
+            at: "2026-11-28T10:04:10Z".into(),
+            by: "arn:aws:sts::000000000000:assumed-role/dr/alice".into(),
+            action: "CANCEL".into(),
+            wave_index: None,
+            wave_name: None,
+        },
+    ];
+    let r = build(&s);
+    assert_eq!(r.operator_actions.len(), 2);
+    assert!(r.operator_actions_note.starts_with("2 operator action"));
+    let t = timeline::layout(&r, datetime!(2026-11-28 10:10:00 UTC));
+    let ops: Vec<_> = t.markers.iter().filter(|m| m.class == "operator").collect();
+    assert_eq!(ops.len(), 2);
+    assert_eq!(ops[0].label, "APPROVE wave 2");
+    let x = |s: f64| timeline::PLOT_LEFT + (timeline::PLOT_RIGHT - timeline::PLOT_LEFT) * s / 300.0;
+    assert!((ops[0].x - x(123.0)).abs() < 0.11);
+    let html = render::html(&r);
+    assert!(html.contains("id=\"operator-actions\""));
+    assert_eq!(html.matches("class=\"marker operator\"").count(), 2);
+    assert!(html.contains("user&#x2F;&lt;ops&gt;"), "escaped");
+    // The JSON carries them too.
+    let json = serde_json::to_value(&r).expect("json");
+    assert_eq!(json["operatorActions"][0]["waveIndex"], 2);
+    assert_eq!(json["operatorActions"][1]["by"], "arn:aws:sts::000000000000:assumed-role/dr/alice");
+}
+
+#[test]
+fn the_input_names_who_started_the_execution() {
+    let mut s = sources();
+    if let Some(m) = s.machine.as_mut() {
+        m.input = Some(serde_json::json!({"mode": "DRILL", "startedBy": "arn:aws:iam::1:user/bob"}));
+    }
+    let r = build(&s);
+    assert_eq!(r.execution.started_by.as_deref(), Some("arn:aws:iam::1:user/bob"));
+    assert_eq!(build(&sources()).execution.started_by, None);
+}
+
+#[test]
+fn the_files_are_the_page_and_the_json() {
+    let r = build(&sources());
+    let [html, json] = crate::files(&r).expect("files");
+    assert_eq!((html.name, json.name), (crate::HTML_FILE, crate::JSON_FILE));
+    assert_eq!(html.body, render::html(&r).into_bytes());
+    let back: crate::Report = serde_json::from_slice(&json.body).expect("the JSON reads back");
+    assert_eq!(back, r);
 }

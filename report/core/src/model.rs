@@ -1,16 +1,16 @@
 //! The report's facts: what `report.json` holds (its JSON Schema is
 //! `statemachines/schemas/report.schema.json`) and what the HTML page shows.
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Bumped when a field changes meaning or goes away.
-pub const REPORT_VERSION: u32 = 1;
+pub const REPORT_VERSION: u32 = 2;
 
 /// The evidence of one execution of a recovery plan.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schemars(title = "drs-waves recovery report")]
+#[cfg_attr(feature = "schema", schemars(title = "drs-waves recovery report"))]
 pub struct Report {
     pub report_version: u32,
     /// When the report was made (RFC 3339, UTC).
@@ -21,10 +21,12 @@ pub struct Report {
     pub rto: Verdict,
     /// The oldest snapshot a required server launched from, against the plan's `rpoMinutes`.
     pub rpo: Verdict,
+    /// What the plan's past successful executions foretold (p50, p90), beside the outcome.
+    /// None when the history could not tell (see `sources`).
+    pub forecast: Option<Forecast>,
     pub waves: Vec<WaveFacts>,
     pub servers: Vec<ServerFacts>,
-    /// Approvals and failure decisions. Empty: the machine has no approval gates or decision
-    /// states yet (see `operatorActionsNote`).
+    /// Approvals, decisions, stops and cancels, oldest first, as the history recorded them.
     pub operator_actions: Vec<OperatorAction>,
     pub operator_actions_note: String,
     pub cleanup: CleanupFacts,
@@ -34,7 +36,8 @@ pub struct Report {
     pub sources: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlanFacts {
     pub name: String,
@@ -47,7 +50,8 @@ pub struct PlanFacts {
     pub targets_from_machine: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExecutionFacts {
     /// The execution ARN (the history's key).
@@ -69,8 +73,9 @@ pub struct ExecutionFacts {
     pub duration_seconds: u64,
     /// The execution input as given to StartExecution.
     pub input: Option<serde_json::Value>,
-    /// Who started it. Step Functions does not say (CloudTrail's StartExecution event does):
-    /// None here, see `startedByNote`.
+    /// Who started it: the input's `startedBy` (the operator CLI fills it in from
+    /// sts:GetCallerIdentity). Step Functions itself does not say (CloudTrail's StartExecution
+    /// event does): see `startedByNote`.
     pub started_by: Option<String>,
     pub started_by_note: String,
     pub point_in_time: Option<String>,
@@ -80,7 +85,8 @@ pub struct ExecutionFacts {
 }
 
 /// PASS or FAIL of one target.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Verdict {
     pub target_seconds: Option<u64>,
@@ -90,7 +96,8 @@ pub struct Verdict {
     pub note: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum VerdictKind {
     Pass,
@@ -112,7 +119,8 @@ impl VerdictKind {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WaveFacts {
     /// 1-based position in the plan.
@@ -137,7 +145,8 @@ pub struct WaveFacts {
     pub reason: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServerFacts {
     pub wave_index: u32,
@@ -164,15 +173,63 @@ pub struct ServerFacts {
     pub failure_reason: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OperatorAction {
+    /// When (RFC 3339).
     pub at: String,
-    pub who: String,
+    /// The caller's ARN.
+    pub by: String,
+    /// APPROVE, STOP, RETRY, SKIP or CANCEL.
     pub action: String,
+    /// The wave of the gate or decision it answered; none for a cancel outside a gate.
+    pub wave_index: Option<u32>,
+    pub wave_name: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// The RTO forecast: from the plan's most recent successful executions (SUCCEEDED or
+/// SUCCEEDED_WITH_FAILURES), each wave's duration from its start to its last required server
+/// LAUNCHED (its launch jobs' last end: the figure learned timing records as the wave's
+/// `completionMillis`), and the plan's recovery time (the execution's start to its last wave
+/// recovered). Nearest-rank percentiles, as learned timing computes them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Forecast {
+    /// How many past successful executions were asked for (N).
+    pub executions_wanted: u32,
+    /// The executions the figures are from (ARNs), newest first; the report's own execution
+    /// and any started after it are never among them.
+    pub executions: Vec<String>,
+    pub waves: Vec<WaveForecast>,
+    /// The plan's recovery time, from executions in which every wave recovered.
+    pub recovery: Option<DurationForecast>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WaveForecast {
+    /// 1-based position in the plan.
+    pub index: u32,
+    pub name: String,
+    /// From the wave's start to its last required server LAUNCHED.
+    pub duration: DurationForecast,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DurationForecast {
+    /// How many past executions the figures are from.
+    pub samples: u32,
+    pub p50_seconds: u64,
+    pub p90_seconds: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CleanupFacts {
     /// NOT_NEEDED, DONE, PENDING; None before the execution ended.
@@ -185,6 +242,7 @@ pub struct CleanupFacts {
 }
 
 /// The report's JSON Schema.
+#[cfg(feature = "schema")]
 pub fn schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(Report)).unwrap_or(serde_json::Value::Null)
 }

@@ -1,0 +1,778 @@
+//! The evidence of an execution: gathering a report's sources (the history through the
+//! [`History`] seam, Step Functions and DRS through [`EvidenceApis`]), the RTO forecast from the
+//! plan's past executions, and where reports go ([`Evidence`]: an S3 bucket, written by the
+//! finish and record-failure tasks).
+//!
+//! The report itself (verdicts, timeline, page, JSON) is `drs_waves_report_core`, which has no
+//! I/O. `drs-waves-report EXECUTION -o DIR` gathers with the same [`gather`], so the copy in the
+//! bucket and the one an operator renders later are made the same way.
+//!
+//! Only the history is required: an execution it lacks is an error naming the table and key.
+//! Any other source that cannot answer leaves its facts out and says so in the report's
+//! `sources`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use drs_waves_contract::{ExecutionStatus, PREFLIGHT_TARGETS_KEY, PlanSpec, Targets};
+use drs_waves_report_core::build::{
+    DrsJobFacts, InstanceFacts, MachineFacts, ServerLog, Sources, WaveSource,
+};
+use drs_waves_report_core::model::{DurationForecast, Forecast, OperatorAction, WaveForecast};
+use time::OffsetDateTime;
+
+use crate::drs::{Drs, JobFilter, SdkDrs};
+use crate::error::TaskError;
+use crate::history::{EXECUTION_SK, ExecutionRecord, History, execution_pk};
+use crate::rules::{LEARN_FROM_EXECUTIONS, learn, parse_time};
+use crate::s3::{BoxFuture, DynObjectStore};
+
+pub use drs_waves_report_core as report;
+
+/// The preflight state's name in every generated machine (codegen's `names::PREFLIGHT`).
+pub const PREFLIGHT_STATE: &str = "Preflight";
+
+/// How long writing a report may take at the end of an execution before it is given up (and
+/// recorded as failed): well within the finish and record-failure tasks' timeouts.
+pub const DEFAULT_REPORT_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatherError {
+    #[error(
+        "execution {execution} is not in the history table {table} (no item pk={pk:?}, sk={sk:?}): \
+         check the ARN, the table (--table) and the region/endpoint"
+    )]
+    NotInHistory {
+        execution: String,
+        table: String,
+        pk: String,
+        sk: String,
+    },
+    #[error("reading the history table {table}: {message}")]
+    History { table: String, message: String },
+}
+
+/// What DescribeExecution says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExecutionDescription {
+    pub status: String,
+    pub state_machine_arn: String,
+    pub input: Option<serde_json::Value>,
+    pub stopped_at: Option<String>,
+}
+
+/// The Step Functions and DRS reads a report needs beyond the history. Errors are plain texts:
+/// a source that cannot answer only leaves its facts out. Boxed futures, so that the task
+/// handlers hold it without one more type parameter.
+pub trait EvidenceApis: Send + Sync + 'static {
+    /// DescribeExecution.
+    fn describe_execution<'a>(
+        &'a self,
+        arn: &'a str,
+    ) -> BoxFuture<'a, Result<ExecutionDescription, String>>;
+    /// DescribeStateMachineForExecution: the definition of the machine that ran.
+    fn machine_definition<'a>(&'a self, arn: &'a str) -> BoxFuture<'a, Result<String, String>>;
+    /// DescribeJobs of these IDs, by job ID.
+    fn jobs<'a>(
+        &'a self,
+        ids: Vec<String>,
+    ) -> BoxFuture<'a, Result<BTreeMap<String, DrsJobFacts>, String>>;
+    /// DescribeJobLogItems: each server's first event and failure, by source server ID.
+    fn job_log<'a>(
+        &'a self,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, Result<BTreeMap<String, ServerLog>, String>>;
+    /// DescribeRecoveryInstances of these source servers, by source server ID.
+    fn recovery_instances<'a>(
+        &'a self,
+        server_ids: Vec<String>,
+    ) -> BoxFuture<'a, Result<BTreeMap<String, InstanceFacts>, String>>;
+    /// DescribeSourceServers: hostnames by source server ID.
+    fn hostnames(&self) -> BoxFuture<'_, Result<BTreeMap<String, String>, String>>;
+}
+
+/// [`EvidenceApis`] over aws-sdk-sfn and aws-sdk-drs.
+#[derive(Clone, Debug)]
+pub struct SdkEvidenceApis {
+    sfn: aws_sdk_sfn::Client,
+    drs: aws_sdk_drs::Client,
+}
+
+impl SdkEvidenceApis {
+    pub fn new(sfn: aws_sdk_sfn::Client, drs: aws_sdk_drs::Client) -> Self {
+        SdkEvidenceApis { sfn, drs }
+    }
+}
+
+fn sfn_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    e: aws_sdk_sfn::error::SdkError<E, R>,
+) -> String {
+    aws_sdk_sfn::error::DisplayErrorContext(&e).to_string()
+}
+
+impl EvidenceApis for SdkEvidenceApis {
+    fn describe_execution<'a>(
+        &'a self,
+        arn: &'a str,
+    ) -> BoxFuture<'a, Result<ExecutionDescription, String>> {
+        Box::pin(async move {
+            let d = self
+                .sfn
+                .describe_execution()
+                .execution_arn(arn)
+                .send()
+                .await
+                .map_err(sfn_error)?;
+            Ok(ExecutionDescription {
+                status: d.status().as_str().to_owned(),
+                state_machine_arn: d.state_machine_arn().to_owned(),
+                input: d.input().and_then(|i| serde_json::from_str(i).ok()),
+                stopped_at: d.stop_date().and_then(|t| {
+                    t.fmt(aws_sdk_sfn::primitives::DateTimeFormat::DateTime)
+                        .ok()
+                }),
+            })
+        })
+    }
+
+    fn machine_definition<'a>(&'a self, arn: &'a str) -> BoxFuture<'a, Result<String, String>> {
+        Box::pin(async move {
+            self.sfn
+                .describe_state_machine_for_execution()
+                .execution_arn(arn)
+                .send()
+                .await
+                .map(|m| m.definition().to_owned())
+                .map_err(sfn_error)
+        })
+    }
+
+    fn jobs<'a>(
+        &'a self,
+        ids: Vec<String>,
+    ) -> BoxFuture<'a, Result<BTreeMap<String, DrsJobFacts>, String>> {
+        Box::pin(async move {
+            let found = SdkDrs::new(self.drs.clone())
+                .describe_jobs(JobFilter {
+                    job_ids: ids,
+                    from_date: None,
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(found
+                .into_iter()
+                .map(|j| {
+                    (
+                        j.id.clone(),
+                        DrsJobFacts {
+                            status: j.status.as_str().to_owned(),
+                            created_at: j.created_at,
+                            ended_at: j.ended_at,
+                        },
+                    )
+                })
+                .collect())
+        })
+    }
+
+    fn job_log<'a>(
+        &'a self,
+        job_id: &'a str,
+    ) -> BoxFuture<'a, Result<BTreeMap<String, ServerLog>, String>> {
+        Box::pin(async move {
+            let mut out: BTreeMap<String, ServerLog> = BTreeMap::new();
+            let mut next: Option<String> = None;
+            loop {
+                let resp = self
+                    .drs
+                    .describe_job_log_items()
+                    .job_id(job_id)
+                    .max_results(1000)
+                    .set_next_token(next.take())
+                    .send()
+                    .await
+                    .map_err(|e| aws_sdk_drs::error::DisplayErrorContext(&e).to_string())?;
+                for item in resp.items() {
+                    let data = item.event_data();
+                    let Some(server) = data
+                        .and_then(|d| d.source_server_id())
+                        .filter(|s| !s.is_empty())
+                    else {
+                        continue;
+                    };
+                    let event = item.event().map(|e| e.as_str()).unwrap_or_default();
+                    let at = item.log_date_time().map(str::to_owned);
+                    let log = out.entry(server.to_owned()).or_default();
+                    if log.first_event_at.is_none() {
+                        log.first_event_at = at.clone();
+                    }
+                    if (event.ends_with("_FAIL") || event.ends_with("_FAILED"))
+                        && log.failed_at.is_none()
+                    {
+                        log.failed_at = at;
+                        log.failure = Some(
+                            data.and_then(|d| d.raw_error())
+                                .filter(|r| !r.is_empty())
+                                .map_or_else(|| event.to_owned(), str::to_owned),
+                        );
+                    }
+                }
+                match resp.next_token() {
+                    Some(t) if !t.is_empty() => next = Some(t.to_owned()),
+                    _ => return Ok(out),
+                }
+            }
+        })
+    }
+
+    fn recovery_instances<'a>(
+        &'a self,
+        server_ids: Vec<String>,
+    ) -> BoxFuture<'a, Result<BTreeMap<String, InstanceFacts>, String>> {
+        Box::pin(async move {
+            let mut out = BTreeMap::new();
+            for ids in server_ids.chunks(200) {
+                let mut next: Option<String> = None;
+                loop {
+                    let filters =
+                        aws_sdk_drs::types::DescribeRecoveryInstancesRequestFilters::builder()
+                            .set_source_server_ids(Some(ids.to_vec()))
+                            .build();
+                    let resp = self
+                        .drs
+                        .describe_recovery_instances()
+                        .filters(filters)
+                        .max_results(200)
+                        .set_next_token(next.take())
+                        .send()
+                        .await
+                        .map_err(|e| aws_sdk_drs::error::DisplayErrorContext(&e).to_string())?;
+                    for i in resp.items() {
+                        let Some(source) = i.source_server_id().filter(|s| !s.is_empty()) else {
+                            continue;
+                        };
+                        out.insert(
+                            source.to_owned(),
+                            InstanceFacts {
+                                recovery_instance_id: i
+                                    .recovery_instance_id()
+                                    .unwrap_or_default()
+                                    .to_owned(),
+                                ec2_instance_id: i.ec2_instance_id().map(str::to_owned),
+                                source_server_id: source.to_owned(),
+                            },
+                        );
+                    }
+                    match resp.next_token() {
+                        Some(t) if !t.is_empty() => next = Some(t.to_owned()),
+                        _ => break,
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn hostnames(&self) -> BoxFuture<'_, Result<BTreeMap<String, String>, String>> {
+        Box::pin(async move {
+            let servers = SdkDrs::new(self.drs.clone())
+                .describe_source_servers()
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(servers
+                .into_iter()
+                .filter_map(|s| Some((s.id, s.hostname.filter(|h| !h.is_empty())?)))
+                .collect())
+        })
+    }
+}
+
+/// The plan and targets in a generated machine's preflight state. Targets are empty (not None)
+/// when the machine has a preflight state without them.
+pub fn plan_and_targets(definition: &str) -> (Option<PlanSpec>, Option<Targets>) {
+    let Ok(asl) = serde_json::from_str::<serde_json::Value>(definition) else {
+        return (None, None);
+    };
+    let params = &asl["States"][PREFLIGHT_STATE]["Parameters"];
+    if params.is_null() {
+        return (None, None);
+    }
+    let plan = serde_json::from_value(params["plan"].clone()).ok();
+    let targets = match params.get(PREFLIGHT_TARGETS_KEY) {
+        None => Some(Targets::default()),
+        Some(t) => serde_json::from_value(t.clone()).ok(),
+    };
+    (plan, targets)
+}
+
+/// The report's view of the EXECUTION item.
+pub fn execution_source(e: &ExecutionRecord) -> report::build::ExecutionRecord {
+    report::build::ExecutionRecord {
+        execution_id: e.execution_id.clone(),
+        execution_name: e.execution_name.clone(),
+        plan_name: e.plan_name.clone(),
+        mode: e.mode,
+        status: e.status,
+        started_at: e.started_at.clone(),
+        ended_at: e.ended_at.clone(),
+        error: e.error.clone(),
+        cause: e.cause.clone(),
+        wave_count: e.wave_count,
+        terminate_job_ids: e.terminate_job_ids.clone(),
+        terminating_instances: e.terminating_instances.clone(),
+        cleanup: e.cleanup,
+        cleanup_error: e.cleanup_error.clone(),
+        terminate_drill_instances: e.terminate_drill_instances,
+        point_in_time: e.point_in_time.clone(),
+        worst_rpo_seconds: e.worst_rpo_seconds,
+        warnings: e.warnings.clone(),
+        preempted_by: e.preempted_by.clone(),
+        started_by: e.started_by.clone(),
+        operator_actions: e
+            .operator_actions
+            .iter()
+            .map(|a| OperatorAction {
+                at: a.at.clone(),
+                by: a.by.clone(),
+                action: a.action.as_str().to_owned(),
+                wave_index: a.wave_index,
+                wave_name: a.wave_name.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Gathers a report's sources. `table` names the history table in messages.
+pub async fn gather<H: History>(
+    history: &H,
+    table: &str,
+    apis: &dyn EvidenceApis,
+    execution_arn: &str,
+    now: OffsetDateTime,
+) -> Result<Sources, GatherError> {
+    let history_error = |e: TaskError| GatherError::History {
+        table: table.to_owned(),
+        message: e.to_string(),
+    };
+    let execution = history
+        .get_execution(execution_arn)
+        .await
+        .map_err(history_error)?
+        .ok_or_else(|| GatherError::NotInHistory {
+            execution: execution_arn.to_owned(),
+            table: table.to_owned(),
+            pk: execution_pk(execution_arn),
+            sk: EXECUTION_SK.to_owned(),
+        })?;
+    let mut notes = vec![format!(
+        "History: DynamoDB table {table} (items under pk {}).",
+        execution_pk(execution_arn)
+    )];
+
+    let machine = machine_facts(apis, execution_arn, &mut notes).await;
+    let wave_count = machine
+        .as_ref()
+        .and_then(|m| m.plan.as_ref())
+        .map_or(execution.wave_count, |p| {
+            u32::try_from(p.waves.len()).unwrap_or(0)
+        })
+        .max(execution.wave_count);
+    let mut waves = Vec::new();
+    for i in 1..=wave_count {
+        let Some(record) = history
+            .get_wave(execution_arn, i)
+            .await
+            .map_err(history_error)?
+        else {
+            continue;
+        };
+        let launch_points = history
+            .launch_points(execution_arn, i)
+            .await
+            .map_err(history_error)?;
+        waves.push(WaveSource {
+            record: report::build::WaveRecord {
+                index: record.index,
+                name: record.name.clone(),
+                status: record.status,
+                job_ids: record.job_ids.clone(),
+                started_at: record.started_at.clone(),
+                ended_at: record.ended_at.clone(),
+                checks: record.checks,
+                servers: record.servers,
+                reason: record.reason.clone(),
+                planned_servers: record.planned_servers(),
+            },
+            launch_points: launch_points
+                .into_iter()
+                .map(|p| report::build::ServerLaunchPoint {
+                    server_id: p.server_id,
+                    required: p.required,
+                    snapshot_id: p.snapshot_id,
+                    snapshot_taken_at: p.snapshot_taken_at,
+                    rpo_seconds: p.rpo_seconds,
+                })
+                .collect(),
+        });
+    }
+    let jobs: Vec<report::build::JobRecord> = history
+        .list_jobs(execution_arn)
+        .await
+        .map_err(history_error)?
+        .into_iter()
+        .map(|j| report::build::JobRecord {
+            wave_index: j.wave_index,
+            job_id: j.job_id,
+            servers: j
+                .servers
+                .into_iter()
+                .map(|(id, s)| {
+                    (
+                        id,
+                        report::build::ServerRecord {
+                            launch_status: s.launch_status.as_str().to_owned(),
+                            recovery_instance_id: s.recovery_instance_id,
+                            required: s.required,
+                            failure_reason: s.failure_reason,
+                        },
+                    )
+                })
+                .collect(),
+        })
+        .collect();
+
+    let job_ids: Vec<String> = waves
+        .iter()
+        .flat_map(|w| w.record.job_ids.iter().cloned())
+        .collect();
+    let mut drs_jobs = BTreeMap::new();
+    if !job_ids.is_empty() {
+        match apis.jobs(job_ids.clone()).await {
+            Ok(found) => {
+                drs_jobs = found;
+                notes.push(format!(
+                    "DRS DescribeJobs: {} of {} launch job(s) found.",
+                    drs_jobs.len(),
+                    job_ids.len()
+                ));
+            }
+            Err(e) => notes.push(format!(
+                "DRS DescribeJobs failed ({e}): jobs' start and end times are missing."
+            )),
+        }
+    }
+    let mut job_logs = BTreeMap::new();
+    for job in &job_ids {
+        match apis.job_log(job).await {
+            Ok(by_server) => {
+                for (server, log) in by_server {
+                    job_logs.insert((job.clone(), server), log);
+                }
+            }
+            Err(e) => notes.push(format!(
+                "DRS DescribeJobLogItems of {job} failed ({e}): its servers' launch starts are the job's start."
+            )),
+        }
+    }
+    let server_ids: Vec<String> = jobs
+        .iter()
+        .flat_map(|j| j.servers.keys().cloned())
+        .chain(
+            waves
+                .iter()
+                .flat_map(|w| w.record.planned_servers.iter().cloned()),
+        )
+        .collect();
+    let instances = if server_ids.is_empty() {
+        BTreeMap::new()
+    } else {
+        match apis.recovery_instances(server_ids).await {
+            Ok(i) => i,
+            Err(e) => {
+                notes.push(format!("DRS DescribeRecoveryInstances failed ({e})."));
+                BTreeMap::new()
+            }
+        }
+    };
+    let hostnames = match apis.hostnames().await {
+        Ok(h) => h,
+        Err(e) => {
+            notes.push(format!(
+                "DRS DescribeSourceServers failed ({e}): no hostnames."
+            ));
+            BTreeMap::new()
+        }
+    };
+    notes.push(
+        "DRS: DescribeJobs (job start and end), DescribeJobLogItems (each server's launch start \
+         and failure), DescribeRecoveryInstances (EC2 instance), DescribeSourceServers (hostname)."
+            .into(),
+    );
+    let forecast = match forecast_before(history, &execution, LEARN_FROM_EXECUTIONS).await {
+        Ok(f) => Some(f),
+        Err(e) => {
+            notes.push(format!(
+                "Forecast: the plan's past executions could not be read ({e})."
+            ));
+            None
+        }
+    };
+    Ok(Sources {
+        now,
+        execution: execution_source(&execution),
+        waves,
+        jobs,
+        machine,
+        drs_jobs,
+        job_logs,
+        instances,
+        hostnames,
+        forecast,
+        notes,
+    })
+}
+
+/// DescribeExecution and the definition of the machine that ran (its plan and targets).
+async fn machine_facts(
+    apis: &dyn EvidenceApis,
+    arn: &str,
+    notes: &mut Vec<String>,
+) -> Option<MachineFacts> {
+    let described = match apis.describe_execution(arn).await {
+        Ok(d) => d,
+        Err(e) => {
+            notes.push(format!(
+                "Step Functions DescribeExecution failed ({e}): the input and the machine's status are missing."
+            ));
+            return None;
+        }
+    };
+    let mut facts = MachineFacts {
+        status: Some(described.status),
+        state_machine_arn: Some(described.state_machine_arn),
+        input: described.input,
+        stopped_at: described.stopped_at,
+        plan: None,
+        targets: None,
+    };
+    match apis.machine_definition(arn).await {
+        Ok(definition) => {
+            let (plan, targets) = plan_and_targets(&definition);
+            facts.plan = plan;
+            facts.targets = targets;
+            notes.push(match &facts.targets {
+                Some(t) if !t.is_empty() => {
+                    "Targets: from the definition of the state machine that ran (DescribeStateMachineForExecution).".into()
+                }
+                _ => "Targets: the state machine that ran sets none (rtoMinutes, rpoMinutes in the plan).".into(),
+            });
+        }
+        Err(e) => notes.push(format!(
+            "Step Functions DescribeStateMachineForExecution failed ({e}): no targets."
+        )),
+    }
+    Some(facts)
+}
+
+fn seconds_of(ms: u64) -> u64 {
+    ms.div_ceil(1000)
+}
+
+fn duration_forecast(samples_ms: &[u64]) -> Option<DurationForecast> {
+    learn(samples_ms).map(|l| DurationForecast {
+        samples: l.samples,
+        p50_seconds: seconds_of(l.p50_ms),
+        p90_seconds: seconds_of(l.p90_ms),
+    })
+}
+
+/// The RTO forecast of `plan` before a recovery: each wave's p50 and p90 duration (its start to
+/// its last required server LAUNCHED, the WAVE item's `completionMillis` that learned timing
+/// records) and the plan's recovery time, over the plan's last `n` successful executions
+/// (SUCCEEDED or SUCCEEDED_WITH_FAILURES). For the operator CLI (`drs-waves forecast`, or
+/// before `drs-waves start`) and for the report.
+pub async fn forecast<H: History>(history: &H, plan: &str, n: usize) -> Result<Forecast, TaskError> {
+    forecast_of(history, plan, n, |_| true).await
+}
+
+/// The forecast a report shows: from the executions of its plan that started before it.
+async fn forecast_before<H: History>(
+    history: &H,
+    execution: &ExecutionRecord,
+    n: usize,
+) -> Result<Forecast, TaskError> {
+    let start = parse_time(&execution.started_at);
+    forecast_of(history, &execution.plan_name, n, |past| {
+        past.execution_id != execution.execution_id
+            && match (start, parse_time(&past.started_at)) {
+                (Some(s), Some(p)) => p < s,
+                _ => false,
+            }
+    })
+    .await
+}
+
+/// How many executions the plan index is asked for, at most, to find `n` successful ones.
+const FORECAST_SCAN_FACTOR: usize = 5;
+
+async fn forecast_of<H: History>(
+    history: &H,
+    plan: &str,
+    n: usize,
+    keep: impl Fn(&ExecutionRecord) -> bool,
+) -> Result<Forecast, TaskError> {
+    let past = history
+        .recent_executions(plan, n.saturating_mul(FORECAST_SCAN_FACTOR).max(n + 1))
+        .await?;
+    let successful: Vec<&ExecutionRecord> = past
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.status,
+                ExecutionStatus::Succeeded | ExecutionStatus::SucceededWithFailures
+            )
+        })
+        .filter(|e| keep(e))
+        .take(n)
+        .collect();
+    // By wave index: its name (the newest execution's) and its samples.
+    let mut by_wave: BTreeMap<u32, (String, Vec<u64>)> = BTreeMap::new();
+    let mut recoveries = Vec::new();
+    for e in &successful {
+        let start = parse_time(&e.started_at);
+        let mut last_recovered = None;
+        let mut every_wave = e.wave_count > 0;
+        for i in 1..=e.wave_count {
+            let wave = history.get_wave(&e.execution_id, i).await?;
+            let Some((wave, ms)) = wave.and_then(|w| w.completion_ms.map(|ms| (w, ms))) else {
+                every_wave = false;
+                continue;
+            };
+            let entry = by_wave
+                .entry(i)
+                .or_insert_with(|| (wave.name.clone(), Vec::new()));
+            entry.1.push(ms);
+            if let (Some(start), Some(wave_start)) = (start, parse_time(&wave.started_at)) {
+                let recovered = wave_start + time::Duration::milliseconds(ms as i64);
+                let from_start = u64::try_from((recovered - start).whole_milliseconds()).unwrap_or(0);
+                last_recovered = Some(last_recovered.map_or(from_start, |l: u64| l.max(from_start)));
+            } else {
+                every_wave = false;
+            }
+        }
+        if every_wave && let Some(r) = last_recovered {
+            recoveries.push(r);
+        }
+    }
+    Ok(Forecast {
+        executions_wanted: u32::try_from(n).unwrap_or(u32::MAX),
+        executions: successful.iter().map(|e| e.execution_id.clone()).collect(),
+        waves: by_wave
+            .into_iter()
+            .filter_map(|(index, (name, samples))| {
+                Some(WaveForecast {
+                    index,
+                    name,
+                    duration: duration_forecast(&samples)?,
+                })
+            })
+            .collect(),
+        recovery: duration_forecast(&recoveries),
+    })
+}
+
+/// Where the finish and record-failure tasks put an execution's report: both files under
+/// `<plan>/<execution name>/` in `bucket`.
+#[derive(Clone)]
+pub struct Evidence {
+    pub bucket: String,
+    /// The history table's name, for the report's sources.
+    pub table: String,
+    pub store: Arc<dyn DynObjectStore>,
+    pub apis: Arc<dyn EvidenceApis>,
+    /// How long gathering, rendering and uploading may take before it is given up.
+    pub timeout: Duration,
+}
+
+impl Evidence {
+    /// The key prefix of an execution's report: `<plan>/<execution name>/`.
+    pub fn prefix(plan: &str, execution_name: &str) -> String {
+        format!("{plan}/{execution_name}/")
+    }
+
+    /// Where a report is, as recorded on the EXECUTION item (`reportLocation`).
+    pub fn location(&self, plan: &str, execution_name: &str) -> String {
+        format!("s3://{}/{}", self.bucket, Self::prefix(plan, execution_name))
+    }
+}
+
+#[cfg(any(test, feature = "test-util"))]
+pub use fake::FakeEvidenceApis;
+
+#[cfg(any(test, feature = "test-util"))]
+mod fake {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use drs_waves_report_core::build::{DrsJobFacts, InstanceFacts, ServerLog};
+
+    use super::{EvidenceApis, ExecutionDescription};
+    use crate::s3::BoxFuture;
+
+    /// An [`EvidenceApis`] that knows what it is told: the execution and its machine's
+    /// definition, DRS jobs; every other source answers "not available" (and the report says
+    /// so in its sources).
+    #[derive(Default)]
+    pub struct FakeEvidenceApis {
+        pub execution: Mutex<Option<ExecutionDescription>>,
+        pub definition: Mutex<Option<String>>,
+        pub jobs: Mutex<BTreeMap<String, DrsJobFacts>>,
+    }
+
+    const NOT_HERE: &str = "not available in this test";
+
+    impl EvidenceApis for FakeEvidenceApis {
+        fn describe_execution<'a>(
+            &'a self,
+            _arn: &'a str,
+        ) -> BoxFuture<'a, Result<ExecutionDescription, String>> {
+            let d = self.execution.lock().map(|d| d.clone()).unwrap_or(None);
+            Box::pin(async move { d.ok_or_else(|| NOT_HERE.to_owned()) })
+        }
+        fn machine_definition<'a>(
+            &'a self,
+            _arn: &'a str,
+        ) -> BoxFuture<'a, Result<String, String>> {
+            let d = self.definition.lock().map(|d| d.clone()).unwrap_or(None);
+            Box::pin(async move { d.ok_or_else(|| NOT_HERE.to_owned()) })
+        }
+        fn jobs<'a>(
+            &'a self,
+            ids: Vec<String>,
+        ) -> BoxFuture<'a, Result<BTreeMap<String, DrsJobFacts>, String>> {
+            let known = self.jobs.lock().map(|j| j.clone()).unwrap_or_default();
+            Box::pin(async move {
+                Ok(known
+                    .into_iter()
+                    .filter(|(id, _)| ids.contains(id))
+                    .collect())
+            })
+        }
+        fn job_log<'a>(
+            &'a self,
+            _job_id: &'a str,
+        ) -> BoxFuture<'a, Result<BTreeMap<String, ServerLog>, String>> {
+            Box::pin(async { Err(NOT_HERE.to_owned()) })
+        }
+        fn recovery_instances<'a>(
+            &'a self,
+            _server_ids: Vec<String>,
+        ) -> BoxFuture<'a, Result<BTreeMap<String, InstanceFacts>, String>> {
+            Box::pin(async { Err(NOT_HERE.to_owned()) })
+        }
+        fn hostnames(&self) -> BoxFuture<'_, Result<BTreeMap<String, String>, String>> {
+            Box::pin(async { Err(NOT_HERE.to_owned()) })
+        }
+    }
+}

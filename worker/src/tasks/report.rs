@@ -1,0 +1,454 @@
+//! The report at the end of an execution: the finish and record-failure tasks each make one
+//! call here, after the history has the end, the clean-up and the lock release. When a bucket
+//! is configured ([`Evidence`]), both files go to `s3://<bucket>/<plan>/<execution name>/` and
+//! the EXECUTION item records where (`reportLocation`), or why not (`reportError`).
+//!
+//! A report never fails or holds up the execution it describes: everything here is bounded by
+//! [`Evidence::timeout`], and a failure is logged and recorded, never returned.
+
+use tracing::{info, warn};
+
+use super::Handlers;
+use crate::drs::Drs;
+use crate::evidence::{Evidence, gather, report};
+use crate::history::{History, ReportOutcome};
+use crate::s3::PutObject;
+use crate::sfn::ExecutionLookup;
+
+impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+    /// Where reports go; without it the tasks write none.
+    pub fn with_evidence(mut self, evidence: Evidence) -> Self {
+        self.evidence = Some(evidence);
+        self
+    }
+
+    /// Writes the execution's report to the bucket, if one is configured, and records the
+    /// outcome. Never fails.
+    pub(super) async fn write_report(&self, execution_id: &str) {
+        let Some(evidence) = &self.evidence else {
+            return;
+        };
+        let outcome = match tokio::time::timeout(evidence.timeout, self.put_report(evidence, execution_id)).await {
+            Ok(Ok(location)) => {
+                info!(report = %location, "report written");
+                ReportOutcome::Written(location)
+            }
+            Ok(Err(e)) => {
+                warn!(error = %e, "report not written; the execution goes on");
+                ReportOutcome::Failed(e)
+            }
+            Err(_) => {
+                let e = format!(
+                    "writing the report to s3://{} took longer than {} s",
+                    evidence.bucket,
+                    evidence.timeout.as_secs()
+                );
+                warn!(error = %e, "report not written; the execution goes on");
+                ReportOutcome::Failed(e)
+            }
+        };
+        // Bounded too: a history that hangs must not hold the task either.
+        match tokio::time::timeout(
+            evidence.timeout,
+            self.history.record_report(execution_id, outcome),
+        )
+        .await
+        {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => warn!(error = %e, "the report's outcome was not recorded"),
+            Err(_) => warn!("recording the report's outcome timed out"),
+        }
+    }
+
+    async fn put_report(&self, evidence: &Evidence, execution_id: &str) -> Result<String, String> {
+        let sources = gather(
+            &self.history,
+            &evidence.table,
+            evidence.apis.as_ref(),
+            execution_id,
+            self.now(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let built = report::build::build(&sources);
+        let files = report::files(&built).map_err(|e| format!("serializing the report: {e}"))?;
+        let prefix = Evidence::prefix(&built.plan.name, &built.execution.name);
+        for f in files {
+            evidence
+                .store
+                .put_object_boxed(PutObject {
+                    bucket: evidence.bucket.clone(),
+                    key: format!("{prefix}{}", f.name),
+                    content_type: f.content_type.to_owned(),
+                    body: f.body,
+                })
+                .await
+                .map_err(|e| format!("s3://{}/{prefix}{}: {e}", evidence.bucket, f.name))?;
+        }
+        Ok(evidence.location(&built.plan.name, &built.execution.name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use drs_waves_contract::{ExecutionStatus, Mode, ServerCounts, WaveStatus};
+
+    use crate::error::TaskError;
+    use crate::evidence::{Evidence, FakeEvidenceApis, forecast};
+    use crate::history::{ExecutionRecord, History, ReportOutcome, WaveRecord};
+    use crate::rules::Limits;
+    use crate::s3::MemoryS3;
+    use crate::tasks::Handlers;
+    use crate::testing::{FakeDrs, FakeExecutions, MemoryHistory};
+
+    const PLAN: &str = "billing";
+
+    fn arn(name: &str) -> String {
+        format!("arn:aws:states:us-east-1:000000000000:execution:{PLAN}:{name}")
+    }
+
+    fn record(name: &str, status: ExecutionStatus, started_at: &str) -> ExecutionRecord {
+        ExecutionRecord {
+            execution_id: arn(name),
+            execution_name: name.into(),
+            plan_name: PLAN.into(),
+            mode: Some(Mode::Drill),
+            status,
+            started_at: started_at.into(),
+            ended_at: None,
+            error: None,
+            cause: None,
+            wave_count: 2,
+            server_count: 2,
+            wave_statuses: BTreeMap::new(),
+            terminate_job_ids: Vec::new(),
+            terminating_instances: Vec::new(),
+            cleanup: None,
+            cleanup_error: None,
+            terminate_drill_instances: false,
+            point_in_time: None,
+            worst_rpo_seconds: None,
+            warnings: Vec::new(),
+            preempted_by: None,
+            started_by: None,
+            pending_gate: None,
+            cancel_requested: None,
+            operator_actions: Vec::new(),
+        }
+    }
+
+    fn handlers(
+        history: &MemoryHistory,
+        store: &MemoryS3,
+        timeout: Duration,
+    ) -> Handlers<FakeDrs, MemoryHistory, FakeExecutions> {
+        Handlers::new(
+            FakeDrs::new(),
+            history.clone(),
+            FakeExecutions::new(),
+            Limits::default(),
+        )
+        .with_evidence(Evidence {
+            bucket: "dr-reports".into(),
+            table: "drs-waves-history".into(),
+            store: Arc::new(store.clone()),
+            apis: Arc::new(FakeEvidenceApis::default()),
+            timeout,
+        })
+    }
+
+    #[tokio::test]
+    async fn the_report_goes_to_the_bucket_under_plan_and_execution_and_its_place_is_recorded() {
+        let history = MemoryHistory::new();
+        let store = MemoryS3::new();
+        history
+            .create_execution(record("drill-1", ExecutionStatus::Succeeded, "2026-11-28T10:00:00Z"))
+            .await
+            .expect("create");
+        handlers(&history, &store, Duration::from_secs(5))
+            .write_report(&arn("drill-1"))
+            .await;
+        assert_eq!(
+            store.keys(),
+            vec!["billing/drill-1/report.html", "billing/drill-1/report.json"]
+        );
+        let json = store
+            .object("dr-reports", "billing/drill-1/report.json")
+            .expect("json");
+        assert_eq!(json.content_type, "application/json");
+        let report: crate::evidence::report::Report =
+            serde_json::from_slice(&json.body).expect("a report");
+        assert_eq!(report.execution.arn, arn("drill-1"));
+        // What the fake could not tell is said, not invented.
+        assert!(
+            report.sources.iter().any(|s| s.contains("DescribeExecution failed")),
+            "{:?}",
+            report.sources
+        );
+        let html = store
+            .object("dr-reports", "billing/drill-1/report.html")
+            .expect("html");
+        assert_eq!(html.content_type, "text/html; charset=utf-8");
+        assert_eq!(
+            html.body,
+            crate::evidence::report::render::html(&report).into_bytes(),
+            "the page shows the JSON's facts"
+        );
+        assert_eq!(
+            history.report_outcome(&arn("drill-1")).await.expect("read"),
+            Some(ReportOutcome::Written("s3://dr-reports/billing/drill-1/".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_bucket_no_report_is_written() {
+        let history = MemoryHistory::new();
+        history
+            .create_execution(record("drill-1", ExecutionStatus::Succeeded, "2026-11-28T10:00:00Z"))
+            .await
+            .expect("create");
+        Handlers::new(
+            FakeDrs::new(),
+            history.clone(),
+            FakeExecutions::new(),
+            Limits::default(),
+        )
+        .write_report(&arn("drill-1"))
+        .await;
+        assert_eq!(history.report_outcome(&arn("drill-1")).await.expect("read"), None);
+    }
+
+    #[tokio::test]
+    async fn a_failed_upload_is_recorded_and_does_not_fail_the_task() {
+        let history = MemoryHistory::new();
+        let store = MemoryS3::new();
+        history
+            .create_execution(record("drill-1", ExecutionStatus::Failed, "2026-11-28T10:00:00Z"))
+            .await
+            .expect("create");
+        store.fail_next(TaskError::AccessDenied {
+            call: "S3 PutObject".into(),
+            detail: "not allowed".into(),
+        });
+        handlers(&history, &store, Duration::from_secs(5))
+            .write_report(&arn("drill-1"))
+            .await;
+        match history.report_outcome(&arn("drill-1")).await.expect("read") {
+            Some(ReportOutcome::Failed(e)) => {
+                assert!(e.contains("s3://dr-reports/billing/drill-1/report.html"), "{e}");
+                assert!(e.contains("access denied"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_upload_that_hangs_is_given_up_after_the_timeout() {
+        let history = MemoryHistory::new();
+        let store = MemoryS3::new();
+        history
+            .create_execution(record("drill-1", ExecutionStatus::Succeeded, "2026-11-28T10:00:00Z"))
+            .await
+            .expect("create");
+        store.hang();
+        let started = tokio::time::Instant::now();
+        handlers(&history, &store, Duration::from_secs(60))
+            .write_report(&arn("drill-1"))
+            .await;
+        assert_eq!(started.elapsed(), Duration::from_secs(60));
+        match history.report_outcome(&arn("drill-1")).await.expect("read") {
+            Some(ReportOutcome::Failed(e)) => assert!(e.contains("longer than 60 s"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_execution_the_history_lacks_is_an_error_naming_table_and_key() {
+        let history = MemoryHistory::new();
+        let apis = FakeEvidenceApis::default();
+        let err = crate::evidence::gather(
+            &history,
+            "drs-waves-history",
+            &apis,
+            &arn("nope"),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .expect_err("no such execution");
+        let a = arn("nope");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "execution {a} is not in the history table drs-waves-history (no item pk=\"EXEC#{a}\", sk=\"EXECUTION\"): \
+                 check the ARN, the table (--table) and the region/endpoint"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn a_running_execution_is_reported_as_running_with_what_is_known() {
+        let history = MemoryHistory::new();
+        history
+            .create_execution(record("drill-1", ExecutionStatus::Running, "2026-11-28T10:00:00Z"))
+            .await
+            .expect("create");
+        let apis = FakeEvidenceApis::default();
+        let sources = crate::evidence::gather(
+            &history,
+            "t",
+            &apis,
+            &arn("drill-1"),
+            time::macros::datetime!(2026-11-28 10:01:00 UTC),
+        )
+        .await
+        .expect("sources");
+        let r = crate::evidence::report::build::build(&sources);
+        assert!(r.execution.running);
+        assert!(r.sources[0].contains("still RUNNING"), "{:?}", r.sources);
+        assert_eq!(r.waves.len(), 2);
+        assert!(r.waves.iter().all(|w| w.status == "NOT_STARTED"));
+    }
+
+    #[test]
+    fn targets_and_plan_are_read_from_the_machine_that_ran() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../statemachines");
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("checked-in machine");
+        let (plan, targets) = crate::evidence::plan_and_targets(&read("billing.asl.json"));
+        assert_eq!(plan.expect("the plan").waves.len(), 3);
+        let targets = targets.expect("targets");
+        assert_eq!(targets.rto_seconds, Some(360));
+        assert_eq!(targets.rpo_seconds, Some(3600));
+        assert_eq!(targets.wave_rto_seconds(1), Some(120));
+        assert_eq!(targets.wave_rto_seconds(3), None);
+        let (_, none) = crate::evidence::plan_and_targets(&read("storefront.asl.json"));
+        assert_eq!(none, Some(drs_waves_contract::Targets::default()));
+        assert_eq!(crate::evidence::plan_and_targets("not json"), (None, None));
+    }
+
+    /// Records a past execution whose waves completed in `completions` seconds, wave 2
+    /// starting right when wave 1 recovered.
+    async fn past(
+        history: &MemoryHistory,
+        name: &str,
+        status: ExecutionStatus,
+        started: time::OffsetDateTime,
+        completions: &[u64],
+    ) {
+        history
+            .create_execution(record(
+                name,
+                status,
+                &crate::rules::format_time(started),
+            ))
+            .await
+            .expect("create");
+        let mut wave_start = started + time::Duration::seconds(5);
+        for (i, secs) in completions.iter().enumerate() {
+            let index = u32::try_from(i + 1).expect("small");
+            let wave = WaveRecord {
+                execution_id: arn(name),
+                index,
+                name: format!("w{index}"),
+                status: WaveStatus::Launching,
+                job_ids: Vec::new(),
+                started_at: crate::rules::format_time(wave_start),
+                ended_at: None,
+                checks: 0,
+                servers: ServerCounts::default(),
+                reason: String::new(),
+                chunks: Vec::new(),
+                learned: None,
+                completion_ms: None,
+            };
+            history.plan_wave(wave.clone()).await.expect("plan");
+            history
+                .record_wave_check(
+                    WaveRecord {
+                        status: WaveStatus::Succeeded,
+                        completion_ms: Some(secs * 1000),
+                        ..wave
+                    },
+                    Vec::new(),
+                )
+                .await
+                .expect("check");
+            wave_start += time::Duration::seconds(i64::try_from(*secs).expect("small"));
+        }
+    }
+
+    #[tokio::test]
+    async fn the_forecast_is_p50_and_p90_of_the_last_successful_executions() {
+        let history = MemoryHistory::new();
+        let t0 = time::macros::datetime!(2026-11-01 10:00:00 UTC);
+        let day = time::Duration::days(1);
+        // Oldest first: five successes, a failure (not counted) and a success with failures.
+        for (k, (w1, w2)) in [(100, 200), (110, 210), (120, 220), (130, 230), (140, 240)]
+            .into_iter()
+            .enumerate()
+        {
+            let k = i32::try_from(k).expect("small");
+            past(&history, &format!("ok-{k}"), ExecutionStatus::Succeeded, t0 + day * k, &[w1, w2]).await;
+        }
+        past(&history, "failed", ExecutionStatus::Failed, t0 + day * 5, &[1, 1]).await;
+        past(
+            &history,
+            "partial",
+            ExecutionStatus::SucceededWithFailures,
+            t0 + day * 6,
+            &[150],
+        )
+        .await;
+        let f = forecast(&history, PLAN, 5).await.expect("forecast");
+        assert_eq!(f.executions_wanted, 5);
+        assert_eq!(
+            f.executions,
+            vec![arn("partial"), arn("ok-4"), arn("ok-3"), arn("ok-2"), arn("ok-1")],
+            "the newest five successful ones"
+        );
+        let w1 = &f.waves[0];
+        assert_eq!((w1.index, w1.name.as_str()), (1, "w1"));
+        // 110, 120, 130, 140, 150: nearest rank p50 = 130, p90 = 150.
+        assert_eq!(
+            (w1.duration.samples, w1.duration.p50_seconds, w1.duration.p90_seconds),
+            (5, 130, 150)
+        );
+        let w2 = &f.waves[1];
+        assert_eq!((w2.duration.samples, w2.duration.p50_seconds, w2.duration.p90_seconds), (4, 220, 240));
+        // The plan: start + 5 s + w1 + w2, from the four executions that recovered both waves.
+        let recovery = f.recovery.expect("recovery");
+        assert_eq!(
+            (recovery.samples, recovery.p50_seconds, recovery.p90_seconds),
+            (4, 5 + 120 + 220, 5 + 140 + 240)
+        );
+        // A plan without history has an empty forecast.
+        let none = forecast(&history, "other", 5).await.expect("forecast");
+        assert!(none.waves.is_empty() && none.recovery.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_report_forecasts_from_the_executions_before_it_only() {
+        let history = MemoryHistory::new();
+        let t0 = time::macros::datetime!(2026-11-01 10:00:00 UTC);
+        let day = time::Duration::days(1);
+        past(&history, "before", ExecutionStatus::Succeeded, t0, &[100, 200]).await;
+        past(&history, "this", ExecutionStatus::Succeeded, t0 + day, &[300, 300]).await;
+        past(&history, "after", ExecutionStatus::Succeeded, t0 + day * 2, &[900, 900]).await;
+        let apis = FakeEvidenceApis::default();
+        let sources = crate::evidence::gather(
+            &history,
+            "t",
+            &apis,
+            &arn("this"),
+            t0 + day * 3,
+        )
+        .await
+        .expect("sources");
+        let f = sources.forecast.expect("forecast");
+        assert_eq!(f.executions, vec![arn("before")]);
+        assert_eq!(f.waves[0].duration.p50_seconds, 100);
+    }
+}
