@@ -424,6 +424,24 @@ impl FakeDrs {
         }
     }
 
+    /// A server's launch status in one job only (a server an operator's retry launched again
+    /// is in two jobs).
+    pub fn set_launch_status_in(
+        &self,
+        job_id: &str,
+        server: &str,
+        status: LaunchStatus,
+        instance: Option<&str>,
+    ) {
+        let mut state = lock(&self.state);
+        for job in state.jobs.iter_mut().filter(|j| j.id == job_id) {
+            for s in job.servers.iter_mut().filter(|s| s.source_server_id == server) {
+                s.launch_status = status.clone();
+                s.recovery_instance_id = instance.map(str::to_string);
+            }
+        }
+    }
+
     /// Removes a server from every job's participants (DRS listing a job without it).
     pub fn drop_server_from_jobs(&self, server: &str) {
         for job in &mut lock(&self.state).jobs {
@@ -1327,5 +1345,44 @@ impl ExecutionLookup for FakeExecutions {
             e.stopped_at = Some("2030-01-01T00:20:00Z".to_string());
         }
         Ok(())
+    }
+}
+
+/// What SNS would have delivered: each published (topic, subject, message), or the error the
+/// next publish fails with.
+#[derive(Clone, Default)]
+pub struct RecordingNotifier {
+    sent: Arc<Mutex<Vec<(String, String, String)>>>,
+    fail_next: Arc<Mutex<Option<TaskError>>>,
+}
+
+impl RecordingNotifier {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn sent(&self) -> Vec<(String, String, String)> {
+        lock(&self.sent).clone()
+    }
+
+    pub fn fail_next(&self, err: TaskError) {
+        *lock(&self.fail_next) = Some(err);
+    }
+}
+
+impl crate::notify::Notifier for RecordingNotifier {
+    fn publish<'a>(
+        &'a self,
+        topic_arn: &'a str,
+        subject: &'a str,
+        message: &'a str,
+    ) -> crate::notify::Publishing<'a> {
+        Box::pin(async move {
+            if let Some(err) = lock(&self.fail_next).take() {
+                return Err(err);
+            }
+            lock(&self.sent).push((topic_arn.into(), subject.into(), message.into()));
+            Ok(())
+        })
     }
 }
