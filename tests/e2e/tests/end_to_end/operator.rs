@@ -341,6 +341,14 @@ async fn assert_all_terminated(dep: &Deployment, jobs: &[JobSnapshot]) -> Result
     Ok(())
 }
 
+/// The test's wall time on stderr (shown with `--nocapture`).
+fn took(test: &str, since: OffsetDateTime) {
+    eprintln!(
+        "{test}: {:.1} s",
+        (OffsetDateTime::now_utc() - since).as_seconds_f64()
+    );
+}
+
 async fn assert_lock_free(dep: &Deployment, plan: &str) -> Result<()> {
     let lock = dep.lock(plan).await?;
     ensure!(lock.is_none(), "the plan's lock is still held: {lock:?}");
@@ -408,6 +416,10 @@ async fn operator_approves_a_gate_and_the_wave_starts_only_then() -> Result<()> 
         "the execution's output shows the approval: {output}"
     );
     assert_lock_free(&dep, "gated").await?;
+    took(
+        "operator_approves_a_gate_and_the_wave_starts_only_then",
+        since,
+    );
     dep.shutdown().await;
     Ok(())
 }
@@ -442,6 +454,10 @@ async fn operator_stops_at_a_gate_and_the_drill_is_cleaned_up() -> Result<()> {
     );
     assert_all_terminated(&dep, &wave_jobs(&dep, &execution, "first")).await?;
     assert_lock_free(&dep, "gated").await?;
+    took(
+        "operator_stops_at_a_gate_and_the_drill_is_cleaned_up",
+        since,
+    );
     dep.shutdown().await;
     Ok(())
 }
@@ -450,6 +466,7 @@ async fn operator_stops_at_a_gate_and_the_drill_is_cleaned_up() -> Result<()> {
 /// with DrsWaves.GateTimedOut naming the gate, and nothing is ever launched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_gate_times_out_and_no_wave_starts() -> Result<()> {
+    let started = OffsetDateTime::now_utc();
     let servers = vec![ServerSpec::new(GATE_W1, 1.0), ServerSpec::new(GATE_W2, 1.0)];
     let mut dep = Deployment::new("operator-timeout", SimConfig::with_servers(servers)).await?;
     let plan = plan_yaml(
@@ -490,6 +507,7 @@ async fn operator_gate_times_out_and_no_wave_starts() -> Result<()> {
     let jobs = dep.sim.jobs();
     ensure!(jobs.is_empty(), "nothing may launch: {jobs:?}");
     assert_lock_free(&dep, "unanswered").await?;
+    took("operator_gate_times_out_and_no_wave_starts", started);
     dep.shutdown().await;
     Ok(())
 }
@@ -589,6 +607,10 @@ async fn operator_retries_a_failed_wave_and_only_the_failed_server_launches_agai
     assert_eq!(record["executionStatus"], "SUCCEEDED", "{record}");
     assert_actions(record, &[("RETRY", Some(1))], caller(), since)?;
     assert_lock_free(&dep, "asking").await?;
+    took(
+        "operator_retries_a_failed_wave_and_only_the_failed_server_launches_again",
+        since,
+    );
     dep.shutdown().await;
     Ok(())
 }
@@ -642,6 +664,7 @@ async fn operator_skips_a_failed_wave_and_the_next_wave_runs() -> Result<()> {
     );
     assert_actions(record, &[("SKIP", Some(1))], caller(), since)?;
     assert_lock_free(&dep, "asking").await?;
+    took("operator_skips_a_failed_wave_and_the_next_wave_runs", since);
     dep.shutdown().await;
     Ok(())
 }
@@ -667,6 +690,7 @@ async fn operator_decides_stop_after_a_failed_wave() -> Result<()> {
     );
     assert_all_terminated(&dep, &wave_jobs(&dep, &execution, "pair")).await?;
     assert_lock_free(&dep, "asking").await?;
+    took("operator_decides_stop_after_a_failed_wave", since);
     dep.shutdown().await;
     Ok(())
 }
@@ -733,6 +757,7 @@ async fn operator_cancels_a_drill_in_wave_two() -> Result<()> {
     );
     assert_all_terminated(&dep, &launch_jobs(&dep, &execution)).await?;
     assert_lock_free(&dep, "cancelled").await?;
+    took("operator_cancels_a_drill_in_wave_two", since);
     dep.shutdown().await;
     Ok(())
 }
@@ -806,6 +831,10 @@ async fn operator_cancels_a_recovery_and_nothing_is_terminated() -> Result<()> {
             .as_array()
             .is_none_or(Vec::is_empty),
         "{record}"
+    );
+    took(
+        "operator_cancels_a_recovery_and_nothing_is_terminated",
+        since,
     );
     dep.shutdown().await;
     Ok(())
