@@ -2,9 +2,12 @@
 //! from the history, Step Functions and drs-sim, its JSON valid against the checked-in schema,
 //! its page opened in headless Chromium (no console errors, one SVG bar per server, the
 //! PASS/FAIL texts matching the targets). The screenshot is kept at target/report/drill.png.
+//! And the copy the worker writes to the report bucket (LocalStack's S3) at the end of a drill:
+//! the same report `drs-waves-report` renders.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use drs_sim::SimConfig;
@@ -283,4 +286,103 @@ fn verdict_text(dom: &str, id: &str) -> Result<String> {
     let text = &rest[big + "class=\"big\">".len()..];
     let end = text.find('<').context("the verdict's end")?;
     Ok(text[..end].trim().to_owned())
+}
+
+/// An S3 client for LocalStack's S3 (path-style: the bucket is not a host name).
+async fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
+    let sdk = drs_test_harness::sdk_config(endpoint).await;
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+async fn object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<(Vec<u8>, String)> {
+    let got = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
+    let content_type = got.content_type().unwrap_or_default().to_owned();
+    let body = got.body.collect().await.ok()?.into_bytes().to_vec();
+    Some((body, content_type))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_writes_the_report_of_a_finished_drill_to_the_bucket() -> Result<()> {
+    let stack = tokio::task::spawn_blocking(drs_e2e::shared_stack).await??;
+    let s3 = s3_client(&stack.s3_endpoint).await;
+    let mut dep = Deployment::new(
+        "report-s3",
+        SimConfig::with_servers(billing_servers(&[APP2_OPTIONAL], 1.5)),
+    )
+    .await?;
+    // A bucket of this deployment's own, as the local stack's is (versioned).
+    let bucket = format!("{}-reports", dep.prefix).to_lowercase();
+    s3.create_bucket().bucket(&bucket).send().await.context("CreateBucket")?;
+    let machine = dep.deploy_example("billing").await?;
+    dep.start_worker(&[
+        ("DRS_WAVES_REPORT_BUCKET", bucket.as_str()),
+        ("AWS_ENDPOINT_URL_S3", stack.s3_endpoint.as_str()),
+        ("DRS_WAVES_S3_FORCE_PATH_STYLE", "true"),
+    ])?;
+    let (execution, ended) = run_to_end(&dep, &machine, drill()).await?;
+    ensure!(
+        ended.succeeded(),
+        "{}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    let name = execution.rsplit(':').next().context("execution name")?;
+    let prefix = format!("billing/{name}/");
+    // The finish task wrote both files before it answered; polled all the same.
+    let ((json, json_type), (html, html_type)) = drs_test_harness::eventually(
+        "the report in the bucket",
+        Duration::from_secs(30),
+        Duration::from_millis(250),
+        || {
+            let s3 = s3.clone();
+            let (bucket, prefix) = (bucket.clone(), prefix.clone());
+            async move {
+                let json = object(&s3, &bucket, &format!("{prefix}report.json")).await?;
+                let html = object(&s3, &bucket, &format!("{prefix}report.html")).await?;
+                Some((json, html))
+            }
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e:#}\n{}", dep.worker_logs()))?;
+    assert_eq!(json_type, "application/json");
+    assert_eq!(html_type, "text/html; charset=utf-8");
+    let stored: drs_waves_report::Report = serde_json::from_slice(&json)?;
+    assert_eq!(
+        String::from_utf8(html)?,
+        drs_waves_report::render::html(&stored),
+        "the stored page shows the stored JSON's facts"
+    );
+    // Where it went is on the EXECUTION item.
+    let items = dep.history(&execution).await?;
+    assert_eq!(
+        items["EXECUTION"]["reportLocation"],
+        serde_json::json!(format!("s3://{bucket}/{prefix}")),
+        "{:?}",
+        items["EXECUTION"]
+    );
+
+    // The same report as drs-waves-report renders now, but for when it was made: the finish
+    // task wrote it while Step Functions still had the execution RUNNING.
+    let rendered = dep.report(&execution).await?;
+    assert_eq!(stored.execution.machine_status.as_deref(), Some("RUNNING"));
+    assert_eq!(
+        rendered.execution.machine_status.as_deref(),
+        Some("SUCCEEDED")
+    );
+    assert!(!stored.execution.running, "the history had its end");
+    let mut normalized = stored.clone();
+    normalized.generated_at = rendered.generated_at.clone();
+    normalized.execution.machine_status = rendered.execution.machine_status.clone();
+    assert_eq!(normalized, rendered);
+    assert_eq!(
+        drs_waves_report::render::html(&normalized),
+        drs_waves_report::render::html(&rendered)
+    );
+    dep.shutdown().await;
+    Ok(())
 }
