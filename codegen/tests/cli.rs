@@ -135,13 +135,14 @@ fn generate_writes_the_output_file_only_on_success() {
 }
 
 #[test]
-fn generate_takes_all_five_activity_arns() {
+fn generate_takes_every_activity_arn() {
     let names = [
         "preflight",
         "start-wave",
         "check-wave",
         "finish",
         "record-failure",
+        "await-operator",
     ];
     let args: Vec<String> = names
         .iter()
