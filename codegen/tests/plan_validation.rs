@@ -464,3 +464,60 @@ fn an_unreadable_file_is_an_io_error() {
             .starts_with("/nonexistent/x.plan.yaml: cannot read: ")
     );
 }
+
+#[test]
+fn gates_and_decisions_take_their_defaults_and_waves_may_turn_a_gate_off() {
+    let plan = plan::load_str(
+        FILE,
+        "name: billing\ndefaults:\n  approval: {before: true, timeoutMinutes: 30, notify: arn:aws:sns:us-east-1:123456789012:dr-team}\n  \
+         onFailure: ask\n  maxAttempts: 3\n\
+         waves:\n  - name: db\n    servers: {ids: [s-a1b2c3d4e5f600001]}\n    approval: {before: false}\n\
+         \x20 - name: web\n    servers: {tags: {Tier: web}}\n    decision: {timeoutMinutes: 0.5}\n",
+    )
+    .expect("valid");
+    let (db, web) = (&plan.spec.waves[0], &plan.spec.waves[1]);
+    assert_eq!(db.approval, None, "before: false turns the default gate off");
+    let gate = web.approval.as_ref().expect("the default gate");
+    assert_eq!(gate.timeout_seconds, 1800);
+    assert_eq!(gate.notify.as_deref(), Some("arn:aws:sns:us-east-1:123456789012:dr-team"));
+    assert_eq!((db.on_failure, db.max_attempts), (OnFailure::Ask, 3));
+    assert_eq!(db.decision_timeout_seconds, Some(4 * 3600), "a decision waits 4 hours by default");
+    assert_eq!(web.decision_timeout_seconds, Some(30));
+    assert!(
+        plan.execution_timeout_seconds >= 1800 + 3 * 30 + 3 * 4 * 3600,
+        "the machine's timeout leaves room for every gate, decision and launch: {}",
+        plan.execution_timeout_seconds
+    );
+}
+
+#[test]
+fn bad_gates_and_decisions_are_named() {
+    assert_one(
+        &with_waves(
+            "  - name: db\n    servers: {ids: [s-a1b2c3d4e5f600001]}\n    approval: {before: true, notify: arn:aws:sqs:us-east-1:123456789012:q}\n",
+        ),
+        "plans/billing.plan.yaml: wave 1 \"db\": approval.notify: \"arn:aws:sqs:us-east-1:123456789012:q\" is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)",
+    );
+    assert_one(
+        &with_waves(
+            "  - name: db\n    servers: {ids: [s-a1b2c3d4e5f600001]}\n    approval: {before: true, timeoutMinutes: 20000}\n",
+        ),
+        "plans/billing.plan.yaml: wave 1 \"db\": approval.timeoutMinutes: 20000 minutes is more than 7 days: a gate that long is a plan nobody is watching",
+    );
+    assert_one(
+        &with_waves("  - name: db\n    servers: {ids: [s-a1b2c3d4e5f600001]}\n    maxAttempts: 3\n"),
+        "plans/billing.plan.yaml: wave 1 \"db\": maxAttempts: 3 launches need an operator to ask for them: set onFailure: ask (it is stop)",
+    );
+    assert_one(
+        &with_waves(
+            "  - name: db\n    servers: {ids: [s-a1b2c3d4e5f600001]}\n    onFailure: continue\n    decision: {timeoutMinutes: 5}\n",
+        ),
+        "plans/billing.plan.yaml: wave 1 \"db\": decision: a decision is asked only with onFailure: ask (it is continue)",
+    );
+    assert_one(
+        &with_waves(
+            "  - name: db\n    servers: {ids: [s-a1b2c3d4e5f600001]}\n    onFailure: ask\n    maxAttempts: 11\n",
+        ),
+        "plans/billing.plan.yaml: wave 1 \"db\": maxAttempts: 11 must be between 1 and 10 launches",
+    );
+}
