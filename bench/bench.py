@@ -132,6 +132,14 @@ class Worker:
             "NO_COLOR": "1",
             "RUST_LOG": "info",
         }
+        # For profiling only (docs/benchmarks.md): extra variables for the worker, as
+        # space-separated NAME=VALUE (a heap profiler's LD_PRELOAD, an allocator knob). The
+        # figures of a worker run so are not those of the shipped binary.
+        for kv in os.environ.get("DRS_WAVES_BENCH_WORKER_ENV", "").split():
+            name, sep, value = kv.partition("=")
+            if not sep or not name:
+                raise BenchError(f"DRS_WAVES_BENCH_WORKER_ENV: '{kv}' is not NAME=VALUE")
+            env[name] = value
         self.log_path = log_path
         self.args = args
         self.out = open(log_path, "wb")
