@@ -2672,3 +2672,33 @@ async fn finish_shows_the_operators_actions_and_a_skipped_wave() {
     let record = w.history.execution(EXEC).expect("record");
     assert_eq!(record.wave_statuses.get("db"), Some(&WaveStatus::Skipped));
 }
+
+#[tokio::test]
+async fn a_cancel_carried_out_by_stop_execution_is_recorded_cancelled_by_the_janitor() {
+    use drs_waves_contract::OperatorActionKind;
+    use crate::history::History as _;
+    let w = World::with_servers(1);
+    w.record_preflight().await;
+    w.history.set_lock_holder(PLAN, EXEC);
+    let started = launched(&w, &all_tagged_wave()).await;
+    w.drs
+        .set_launch_status(&server_id(1), LaunchStatus::Launched, Some("i-gated"));
+    w.drs.set_job_status(&started.job_ids[0], JobStatus::Completed);
+    w.history
+        .request_cancel(EXEC, operator(OperatorActionKind::Cancel))
+        .await
+        .expect("cancel");
+    w.executions.set(EXEC, "ABORTED");
+    let done = w.handlers().tidy_ended_executions("w1").await.expect("round");
+    assert_eq!(done.len(), 1);
+    let record = w.history.execution(EXEC).expect("record");
+    assert_eq!(record.status, ExecutionStatus::Cancelled);
+    assert_eq!(record.error.as_deref(), Some("DrsWaves.Cancelled"));
+    assert!(
+        record.cause.as_deref().is_some_and(|c| c.contains("user/alice")),
+        "{:?}",
+        record.cause
+    );
+    assert_eq!(w.drs.terminate_calls(), vec![vec!["i-gated".to_string()]]);
+    assert!(w.history.lock_holder(PLAN).is_none());
+}

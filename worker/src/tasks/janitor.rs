@@ -7,7 +7,7 @@
 //! Any worker may run it; a conditional write (a lease on the execution record) makes one
 //! worker at a time tidy an execution, and a crashed janitor's lease simply expires.
 
-use drs_waves_contract::{CleanupStatus, ExecutionStatus, Mode};
+use drs_waves_contract::{CleanupStatus, ErrorName, ExecutionStatus, Mode};
 use tracing::{info, warn};
 
 use super::Handlers;
@@ -116,8 +116,20 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         {
             return Ok(None);
         }
+        // An operator's cancel that Step Functions carried out by StopExecution (the execution
+        // sat at a gate whose task never recorded its token): recorded as the cancel it was,
+        // and a drill is cleaned up whatever its plan says of its instances.
+        let cancel = record
+            .cancel_requested
+            .as_ref()
+            .filter(|_| status == ExecutionStatus::Aborted);
+        let status = if cancel.is_some() {
+            ExecutionStatus::Cancelled
+        } else {
+            status
+        };
         let mut terminate_job_ids = Vec::new();
-        if record.mode == Some(Mode::Drill) && record.terminate_drill_instances {
+        if record.mode == Some(Mode::Drill) && (record.terminate_drill_instances || cancel.is_some()) {
             let launching: Vec<String> = self
                 .jobs_of(id, &record.started_at, now)
                 .await?
@@ -149,12 +161,18 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 started_at: record.started_at.clone(),
                 status,
                 ended_at,
-                error: Some(format!("States.{}", status.as_str())),
-                cause: Some(format!(
-                    "the execution ended outside the state machine's own path (Step Functions status {}); \
-                     the worker's janitor recorded it",
-                    status.as_str()
-                )),
+                error: Some(match cancel {
+                    Some(_) => ErrorName::Cancelled.as_str().to_owned(),
+                    None => format!("States.{}", status.as_str()),
+                }),
+                cause: Some(match cancel {
+                    Some(action) => super::operator::cancel_cause(action),
+                    None => format!(
+                        "the execution ended outside the state machine's own path (Step Functions status {}); \
+                         the worker's janitor recorded it",
+                        status.as_str()
+                    ),
+                }),
                 wave_statuses: record.wave_statuses.clone(),
                 preempted_by: None,
             })
