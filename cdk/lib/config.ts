@@ -31,8 +31,31 @@ export interface WorkerConfig {
   readonly janitorIntervalSeconds?: number;
   /** RUST_LOG (an env-filter directive such as `info` or `drs_worker=debug,info`); unset: the worker's default. */
   readonly logLevel?: string;
-  /** DRS_WAVES_REPORT_BUCKET: an existing S3 bucket the worker writes execution reports to. */
+  /**
+   * DRS_WAVES_REPORT_BUCKET: an existing S3 bucket the worker writes execution reports to,
+   * instead of the one the stack creates (`reports`).
+   */
   readonly reportBucket?: string;
+}
+
+export type ObjectLockMode = 'GOVERNANCE' | 'COMPLIANCE';
+
+/**
+ * The report bucket the stack creates (unless `worker.reportBucket` names an existing one):
+ * versioned, S3 Object Lock with a default retention, no public access, TLS only, kept when the
+ * stack is deleted. The finish and record-failure tasks write each execution's report there.
+ */
+export interface ReportsConfig {
+  /** False: the stack creates none (no reports, or `worker.reportBucket` is used). */
+  readonly createBucket: boolean;
+  /**
+   * GOVERNANCE: a report version cannot be overwritten or deleted during its retention except by
+   * a principal allowed s3:BypassGovernanceRetention. COMPLIANCE: by no one, the root user
+   * included, until the retention ends (choose it only knowing that).
+   */
+  readonly objectLockMode: ObjectLockMode;
+  /** How long each report version is locked. */
+  readonly retentionDays: number;
 }
 
 /**
@@ -116,6 +139,7 @@ export interface DrsWavesConfig {
   readonly deletionProtection: boolean;
   readonly network: NetworkConfig;
   readonly stateMachineLogging: StateMachineLoggingConfig;
+  readonly reports: ReportsConfig;
 }
 
 /** CloudWatch Logs accepts only these retention periods. */
@@ -160,6 +184,7 @@ export const DEFAULTS = {
   alarms: { activityScheduleSeconds: 120 },
   stateMachineLogging: { level: 'ALL', includeExecutionData: false, retentionDays: 90 },
   deletionProtection: true,
+  reports: { objectLockMode: 'GOVERNANCE', retentionDays: 365 },
 } as const;
 
 export class ConfigError extends Error {
@@ -319,6 +344,7 @@ const TOP_KEYS = [
   'deletionProtection',
   'network',
   'stateMachineLogging',
+  'reports',
 ] as const;
 
 /** Validates parsed JSON; `source` names the file in messages. */
@@ -501,6 +527,18 @@ export function parseConfig(raw: unknown, source: string): DrsWavesConfig {
     retentionDays: c.oneOf('stateMachineLogging.retentionDays', l.retentionDays, RETENTION_DAYS) ?? DEFAULTS.stateMachineLogging.retentionDays,
   };
 
+  const r = c.object('reports', top.reports, ['createBucket', 'objectLockMode', 'retentionDays']) ?? {};
+  const createBucket = c.boolean('reports.createBucket', r.createBucket);
+  if (createBucket === true && worker.reportBucket !== undefined) {
+    c.fail('reports.createBucket', 'give either worker.reportBucket (an existing bucket) or reports.createBucket, not both');
+  }
+  const reports: ReportsConfig = {
+    createBucket: createBucket ?? worker.reportBucket === undefined,
+    objectLockMode: c.oneOf('reports.objectLockMode', r.objectLockMode, ['GOVERNANCE', 'COMPLIANCE'] as const) ?? DEFAULTS.reports.objectLockMode,
+    // S3 Object Lock accepts up to 100 years.
+    retentionDays: c.integer('reports.retentionDays', r.retentionDays, 1, 36500) ?? DEFAULTS.reports.retentionDays,
+  };
+
   if (c.problems.length > 0) throw new ConfigError(source, c.problems);
   return {
     stackName,
@@ -517,6 +555,7 @@ export function parseConfig(raw: unknown, source: string): DrsWavesConfig {
     deletionProtection,
     network,
     stateMachineLogging,
+    reports,
   };
 }
 

@@ -20,6 +20,7 @@ import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -116,7 +117,6 @@ export function workerSettingsEnvironment(config: DrsWavesConfig): Record<string
     DRS_WAVES_MAX_ACTIVE_SERVERS: config.drs.maxActiveServers,
     DRS_WAVES_MAX_CONCURRENT_JOBS: config.drs.maxConcurrentJobs,
     DRS_WAVES_JANITOR_INTERVAL_SECONDS: config.worker.janitorIntervalSeconds,
-    DRS_WAVES_REPORT_BUCKET: config.worker.reportBucket,
     RUST_LOG: config.worker.logLevel,
   };
   const env: Record<string, string> = {};
@@ -140,6 +140,8 @@ export class DrsWavesStack extends Stack {
   readonly workerService: ecs.FargateService;
   readonly workerTaskRole: iam.IRole;
   readonly workerPolicy: iam.Policy;
+  /** Where the worker writes execution reports: the bucket the stack creates, if it does. */
+  readonly reportBucket?: s3.Bucket;
   readonly alarmTopic: sns.Topic;
 
   constructor(scope: Construct, id: string, props: DrsWavesStackProps) {
@@ -603,6 +605,35 @@ export class DrsWavesStack extends Stack {
         operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
       },
     });
+    // The evidence of every execution, where it cannot be quietly rewritten: versioned, Object
+    // Lock with a default retention (so the worker's PutObject needs nothing more), no public
+    // access, TLS only, kept when the stack is deleted.
+    let reportBucketName: string | undefined = config.worker.reportBucket;
+    let reportBucketArn: string | undefined = config.worker.reportBucket
+      ? this.formatArn({ service: 's3', region: '', account: '', resource: config.worker.reportBucket })
+      : undefined;
+    if (config.reports.createBucket) {
+      const days = Duration.days(config.reports.retentionDays);
+      this.reportBucket = new s3.Bucket(this, 'ReportBucket', {
+        versioned: true,
+        objectLockEnabled: true,
+        objectLockDefaultRetention:
+          config.reports.objectLockMode === 'COMPLIANCE' ? s3.ObjectLockRetention.compliance(days) : s3.ObjectLockRetention.governance(days),
+        blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+        enforceSSL: true,
+        encryption: s3.BucketEncryption.S3_MANAGED,
+        objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+      Validations.of(this.reportBucket).acknowledge({
+        id: 'AwsSolutions-S1',
+        reason:
+          'Only the worker writes reports (s3:PutObject, nothing else); Object Lock keeps every version for its retention, so an access log adds no protection. Enable CloudTrail S3 data events to audit reads.',
+      });
+      reportBucketName = this.reportBucket.bucketName;
+      reportBucketArn = this.reportBucket.bucketArn;
+      new CfnOutput(this, 'ReportBucketName', { value: this.reportBucket.bucketName });
+    }
     const activityArnsEnv = contract.activities.map((a) => `${a.name}=${activities[a.name].activityArn}`).join(',');
     taskDefinition.addContainer('worker', {
       image: ecs.ContainerImage.fromAsset(props.repoRoot, {
@@ -624,6 +655,7 @@ export class DrsWavesStack extends Stack {
         DRS_WAVES_LOG_FORMAT: 'json',
         DRS_WAVES_MAX_TASKS: String(config.worker.maxTasks),
         ...workerSettingsEnvironment(config),
+        ...(reportBucketName ? { DRS_WAVES_REPORT_BUCKET: reportBucketName } : {}),
       },
       logging: ecs.LogDrivers.awsLogs({
         logGroup: workerLogs,
@@ -641,7 +673,7 @@ export class DrsWavesStack extends Stack {
       indexNames: ht.indexes.map((i) => i.name),
       executionTagKey: contract.jobTags.execution,
       instanceRoles: config.drs.instanceRoles,
-      reportBucket: config.worker.reportBucket,
+      reportBucketArn,
     });
     this.workerPolicy = new iam.Policy(this, 'WorkerPolicy', { roles: [taskDefinition.taskRole], statements });
     acknowledgeWildcardResources(this.workerPolicy, statements, WORKER_WILDCARD_REASONS);

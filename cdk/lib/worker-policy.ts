@@ -59,8 +59,8 @@ export interface WorkerPolicyProps {
    * ARNs): DRS passes them to EC2 with the worker's permissions.
    */
   readonly instanceRoles?: readonly string[];
-  /** Existing S3 bucket the worker writes execution reports to. */
-  readonly reportBucket?: string;
+  /** ARN of the S3 bucket the worker writes execution reports to (created by the stack or existing). */
+  readonly reportBucketArn?: string;
 }
 
 /**
@@ -141,7 +141,9 @@ export const WORKER_WILDCARD_REASONS: Readonly<Record<string, string>> = {
   Ec2DrsSecurityGroupsViaDrs:
     'Security group rule changes are dependent actions of drs:StartRecovery; only on groups tagged AWSElasticDisasterRecoveryManaged and only through DRS (aws:ViaAWSService).',
   WriteReports:
-    'Report objects are named per execution at run time, so the grant is every key of the one configured report bucket (s3:PutObject only: no read, list or delete).',
+    'Report objects are named per execution at run time, so the grant is every key of the one configured report bucket (s3:PutObject only: no read, list or delete; Object Lock applies the bucket\'s default retention, so no s3:PutObjectRetention).',
+  DescribeExecutionsForReports:
+    'states:DescribeStateMachineForExecution takes an execution ARN, named at start time; only executions of this deployment\'s own state machines (execution:<name>:*), read for the report (the targets compiled into the machine that ran).',
 };
 
 export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.PolicyStatement[] {
@@ -337,12 +339,17 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
       conditions: { ...drsManaged, ...viaDrs },
     }),
   ];
-  if (props.reportBucket) {
+  if (props.reportBucketArn) {
     statements.push(
       new iam.PolicyStatement({
         sid: 'WriteReports',
         actions: ['s3:PutObject'],
-        resources: [stack.formatArn({ service: 's3', region: '', account: '', resource: props.reportBucket, resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME })],
+        resources: [`${props.reportBucketArn}/*`],
+      }),
+      new iam.PolicyStatement({
+        sid: 'DescribeExecutionsForReports',
+        actions: ['states:DescribeStateMachineForExecution'],
+        resources: ownExecutions,
       }),
     );
   }

@@ -52,6 +52,21 @@ describe('configuration', () => {
     assert.deepEqual(c.drs, { maxServersPerJob: undefined, maxActiveServers: undefined, maxConcurrentJobs: undefined, instanceRoles: [] });
     assert.equal(c.alarms.activityScheduleSeconds, 120);
     for (const k of ['janitorIntervalSeconds', 'logLevel', 'reportBucket'] as const) assert.equal(c.worker[k], undefined, `worker.${k}: the worker's default applies`);
+    assert.deepEqual(c.reports, { createBucket: true, objectLockMode: 'GOVERNANCE', retentionDays: 365 });
+  });
+
+  it('reports: a bucket of the stack (mode, retention) or an existing one, never both', () => {
+    assert.deepEqual(parseConfig({ reports: { objectLockMode: 'COMPLIANCE', retentionDays: 30 } }, 'x').reports, {
+      createBucket: true,
+      objectLockMode: 'COMPLIANCE',
+      retentionDays: 30,
+    });
+    assert.equal(parseConfig({ worker: { reportBucket: 'dr-reports' } }, 'x').reports.createBucket, false, 'an existing bucket: none created');
+    assert.match(problems({ worker: { reportBucket: 'dr-reports' }, reports: { createBucket: true } }).join('\n'), /reports\.createBucket: give either/);
+    const p = problems({ reports: { objectLockMode: 'LEGAL_HOLD', retentionDays: 0, days: 3 } }).join('\n');
+    assert.match(p, /reports\.objectLockMode/);
+    assert.match(p, /reports\.retentionDays/);
+    assert.match(p, /reports\.days: unknown key/);
   });
 
   it('plans: a list of names; "all" is refused (an example plan must never be deployed by accident)', () => {

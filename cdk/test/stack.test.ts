@@ -277,7 +277,21 @@ describe('stack (fixture plans alpha and beta)', () => {
       ]);
     }
     const states = [...new Set(actions.filter((a) => a.action.startsWith('states:')).map((a) => a.action))].sort();
-    assert.deepEqual(states, ['states:describeexecution', 'states:getactivitytask', 'states:sendtaskfailure', 'states:sendtaskheartbeat', 'states:sendtasksuccess', 'states:stopexecution']);
+    assert.deepEqual(states, [
+      'states:describeexecution',
+      // The report reads the targets compiled into the machine that ran (own executions only).
+      'states:describestatemachineforexecution',
+      'states:getactivitytask',
+      'states:sendtaskfailure',
+      'states:sendtaskheartbeat',
+      'states:sendtasksuccess',
+      'states:stopexecution',
+    ]);
+    const machineOf = actions.filter((a) => a.action === 'states:describestatemachineforexecution');
+    assert.deepEqual(asArray(machineOf[0].statement.Resource).sort(), [
+      'arn:aws:states:eu-west-1:111122223333:execution:drs-waves-alpha:*',
+      'arn:aws:states:eu-west-1:111122223333:execution:drs-waves-beta:*',
+    ]);
   });
 
   it('worker: DynamoDB only on the history table and its two indexes', () => {
@@ -611,11 +625,13 @@ describe('stack options', () => {
     // Worker settings left unset: the worker's own defaults apply, nothing restated here.
     const [td] = Object.values(resourcesOfType(s.template, 'AWS::ECS::TaskDefinition'));
     const envNames = td.Properties.ContainerDefinitions[0].Environment.map((e: any) => e.Name);
-    for (const name of ['DRS_WAVES_MAX_SERVERS_PER_JOB', 'DRS_WAVES_JANITOR_INTERVAL_SECONDS', 'DRS_WAVES_REPORT_BUCKET', 'RUST_LOG']) {
+    for (const name of ['DRS_WAVES_MAX_SERVERS_PER_JOB', 'DRS_WAVES_JANITOR_INTERVAL_SECONDS', 'RUST_LOG']) {
       assert.ok(!envNames.includes(name), `${name} set although not configured`);
     }
+    // The report bucket is the stack's own (created by default).
+    assert.ok(envNames.includes('DRS_WAVES_REPORT_BUCKET'));
     const workerPolicy = JSON.stringify(statementsOfRole(s.template, workerTaskRoleId(s.template)));
-    assert.ok(!workerPolicy.includes('s3:PutObject') && !workerPolicy.includes('PassLaunchTemplateRolesToEc2'));
+    assert.ok(!workerPolicy.includes('PassLaunchTemplateRolesToEc2'));
   });
 
   it('existing VPC that has its endpoints already: none created, no endpoint security group, no route tables needed', () => {
@@ -693,6 +709,71 @@ describe('the committed configuration', () => {
         assert.ok(m.Properties.DefinitionSubstitutions[p], `${m.Properties.StateMachineName}: \${${p}} not filled`);
       }
     }
+  });
+});
+
+describe('report bucket', () => {
+  /** The fixture without its existing bucket: the stack creates one. */
+  const created = (reports?: Record<string, unknown>) => {
+    const base = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'config.fixture.json'), 'utf8'));
+    delete base.worker.reportBucket;
+    return synth(parseConfig({ ...base, ...(reports ? { reports } : {}) }, 'config.fixture.json'), fixtureStatemachines(), false);
+  };
+
+  it('created by default: versioned, Object Lock in governance mode for 365 days, no public access, TLS only, retained on delete', () => {
+    const s = created();
+    const buckets = resourcesOfType(s.template, 'AWS::S3::Bucket');
+    assert.equal(Object.keys(buckets).length, 1);
+    const [[id, bucket]] = Object.entries(buckets);
+    assert.equal(bucket.Properties.VersioningConfiguration.Status, 'Enabled');
+    assert.equal(bucket.Properties.ObjectLockEnabled, true);
+    assert.deepEqual(bucket.Properties.ObjectLockConfiguration, {
+      ObjectLockEnabled: 'Enabled',
+      Rule: { DefaultRetention: { Mode: 'GOVERNANCE', Days: 365 } },
+    });
+    assert.deepEqual(bucket.Properties.PublicAccessBlockConfiguration, {
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    const raw = s.template.toJSON().Resources[id];
+    assert.equal(raw.DeletionPolicy, 'Retain');
+    assert.equal(raw.UpdateReplacePolicy, 'Retain');
+    // TLS only: a bucket policy denies every request without aws:SecureTransport.
+    const [policy] = Object.values(resourcesOfType(s.template, 'AWS::S3::BucketPolicy'));
+    assert.deepEqual(policy.Properties.Bucket, { Ref: id });
+    const deny = policy.Properties.PolicyDocument.Statement.find((st: any) => st.Effect === 'Deny');
+    assert.deepEqual(deny.Condition, { Bool: { 'aws:SecureTransport': 'false' } });
+    assert.equal(deny.Action, 's3:*');
+    assert.equal(deny.Principal.AWS, '*');
+    // The worker is told the bucket's name and may only PutObject there.
+    const [td] = Object.values(resourcesOfType(s.template, 'AWS::ECS::TaskDefinition'));
+    const env = Object.fromEntries(td.Properties.ContainerDefinitions[0].Environment.map((e: any) => [e.Name, e.Value]));
+    assert.deepEqual(env.DRS_WAVES_REPORT_BUCKET, { Ref: id });
+    const statements = statementsOfRole(s.template, workerTaskRoleId(s.template));
+    const s3 = allowed(statements).filter((a) => a.action.startsWith('s3:'));
+    assert.deepEqual(s3.map((a) => a.action), ['s3:putobject']);
+    assert.deepEqual(asArray(s3[0].statement.Resource), [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [id, 'Arn'] }, '/*']] }]);
+    s.template.hasOutput('ReportBucketName', { Value: { Ref: id } });
+  });
+
+  it('retention and mode come from the configuration', () => {
+    const s = created({ objectLockMode: 'COMPLIANCE', retentionDays: 2557 });
+    const [bucket] = Object.values(resourcesOfType(s.template, 'AWS::S3::Bucket'));
+    assert.deepEqual(bucket.Properties.ObjectLockConfiguration.Rule, { DefaultRetention: { Mode: 'COMPLIANCE', Days: 2557 } });
+  });
+
+  it('none with an existing bucket (worker.reportBucket) or when turned off', () => {
+    const existing = synth(fixtureConfig(), fixtureStatemachines(), false);
+    existing.template.resourceCountIs('AWS::S3::Bucket', 0);
+    const off = created({ createBucket: false });
+    off.template.resourceCountIs('AWS::S3::Bucket', 0);
+    const [td] = Object.values(resourcesOfType(off.template, 'AWS::ECS::TaskDefinition'));
+    const envNames = td.Properties.ContainerDefinitions[0].Environment.map((e: any) => e.Name);
+    assert.ok(!envNames.includes('DRS_WAVES_REPORT_BUCKET'));
+    const policy = JSON.stringify(statementsOfRole(off.template, workerTaskRoleId(off.template)));
+    assert.ok(!policy.includes('s3:PutObject') && !policy.includes('DescribeStateMachineForExecution'));
   });
 });
 
