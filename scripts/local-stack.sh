@@ -88,7 +88,7 @@ start_service() {
             # hypercorn, not the default twisted server: twisted binds 0.0.0.0 whatever
             # GATEWAY_LISTEN says. DNS off (it would bind port 53), no analytics, no downloads.
             env GATEWAY_SERVER=hypercorn GATEWAY_LISTEN="127.0.0.1:$port" \
-                SERVICES=stepfunctions,events,s3 EAGER_SERVICE_LOADING=1 \
+                SERVICES=stepfunctions,events,s3,sts EAGER_SERVICE_LOADING=1 \
                 DISABLE_EVENTS=1 DNS_ADDRESS=0 SKIP_SSL_CERT_DOWNLOAD=1 \
                 FILESYSTEM_ROOT="$STATE/localstack" \
                 "$(venv_python)" "$REPO/scripts/lib/stack.py" spawn localstack "$pidfile" "$log" -- \

@@ -271,6 +271,8 @@ def cmd_provision(a: argparse.Namespace) -> None:
         "AWS_ENDPOINT_URL_SFN": a.sfn_url,
         "AWS_ENDPOINT_URL_DRS": a.drs_url,
         "AWS_ENDPOINT_URL_DYNAMODB": a.ddb_url,
+        # LocalStack's STS at its one gateway: `drs-waves` records who acted (GetCallerIdentity).
+        "AWS_ENDPOINT_URL_STS": a.sfn_url,
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "test",

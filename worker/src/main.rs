@@ -46,15 +46,39 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // Once: the log goes to stderr already (a second copy read as a second failure).
             error!("{e:#}");
-            eprintln!("drs-worker: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
 
+/// The region and the credentials, checked before the first call: without them every call
+/// fails with the SDK's whole error chain, and nothing retries a worker that cannot start.
+async fn check_aws(sdk: &aws_config::SdkConfig) -> anyhow::Result<()> {
+    use aws_sdk_sfn::config::ProvideCredentials;
+    if sdk.region().is_none() {
+        bail!("no AWS region: set AWS_REGION to the region the plans are deployed in");
+    }
+    const HOW: &str = "give the worker an IAM role (the ECS task role), or set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
+    let Some(provider) = sdk.credentials_provider() else {
+        bail!("no AWS credentials: {HOW}");
+    };
+    if let Err(e) = provider.provide_credentials().await {
+        // The worker does not depend on aws-credential-types for its one variant name.
+        let why = if format!("{e:?}").starts_with("CredentialsNotLoaded") {
+            "none found".to_string()
+        } else {
+            e.to_string()
+        };
+        bail!("no AWS credentials ({why}): {HOW}");
+    }
+    Ok(())
+}
+
 async fn create_table_command(table: &str) -> anyhow::Result<()> {
     let sdk = aws::load_sdk_config().await;
+    check_aws(&sdk).await?;
     let created = create_table(&aws::dynamodb_client(&sdk), table)
         .await
         .with_context(|| format!("creating table {table}"))?;
@@ -98,6 +122,7 @@ fn test_faults() -> anyhow::Result<Faults> {
 async fn run_command(args: RunArgs) -> anyhow::Result<()> {
     let faults = test_faults()?;
     let sdk = aws::load_sdk_config().await;
+    check_aws(&sdk).await?;
     let sfn = aws::sfn_client(&sdk);
     let arns = if args.activity_arns.is_empty() {
         resolve_activity_arns(&sfn, &args.activity_prefix)

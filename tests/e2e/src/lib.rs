@@ -141,6 +141,24 @@ pub fn worker_binary() -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// The `drs-waves` operator CLI built beside the test binary (`target/debug/drs-waves`); run
+/// it with [`Deployment::cli_env`] (or [`Deployment::cli_command`]).
+pub fn drs_waves_cli_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| anyhow!("cannot place the test binary {}", exe.display()))?;
+    let bin = dir.join("drs-waves");
+    if !bin.exists() {
+        bail!(
+            "{} does not exist: build it first with `cargo build -p drs-waves-cli` (scripts/test.sh does)",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
 /// How an execution ended.
 #[derive(Clone, Debug)]
 pub struct Ended {
@@ -248,6 +266,41 @@ impl Deployment {
         }
         self.worker = Some(ChildGuard::spawn_logged("drs-worker", &mut cmd, &log)?);
         Ok(())
+    }
+
+    /// The whole environment a `drs-waves` child process needs to operate this deployment (use
+    /// it after `env_clear()`): test credentials and region, the endpoints (LocalStack's one
+    /// gateway serves Step Functions, STS and S3; drs-sim DRS; moto DynamoDB), this deployment's
+    /// history table and its name prefix (its plans are the machines `<prefix>-<plan>`).
+    pub fn cli_env(&self) -> Vec<(String, String)> {
+        let path = std::env::var("PATH").unwrap_or_default();
+        [
+            ("PATH", path.as_str()),
+            ("AWS_REGION", drs_test_harness::TEST_REGION),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_ENDPOINT_URL_SFN", &self.stack.sfn_endpoint),
+            ("AWS_ENDPOINT_URL_STS", &self.stack.sfn_endpoint),
+            ("AWS_ENDPOINT_URL_S3", &self.stack.s3_endpoint),
+            ("AWS_ENDPOINT_URL_DYNAMODB", &self.stack.dynamodb_endpoint),
+            ("AWS_ENDPOINT_URL_DRS", &self.sim.endpoint()),
+            ("DRS_WAVES_TABLE", &self.table),
+            ("DRS_WAVES_PREFIX", &self.prefix),
+            ("NO_COLOR", "1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// `drs-waves` with [`Deployment::cli_env`] and nothing else from the test's environment;
+    /// add the arguments and run it (in a process group of its own if it may outlive a check:
+    /// [`harness::ChildGuard`]).
+    pub fn cli_command(&self) -> Result<Command> {
+        let mut cmd = Command::new(drs_waves_cli_binary()?);
+        cmd.env_clear().envs(self.cli_env());
+        Ok(cmd)
     }
 
     /// The running worker (to kill it, wait for it, read its log).

@@ -1,0 +1,527 @@
+//! `start`, `plans`, `status`, `history`, `report`.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use aws_sdk_sfn::types::ExecutionStatus as SfnStatus;
+use comfy_table::{Table, presets};
+use drs_waves_contract::{ExecutionInput, Mode, OnFailure, PlanSpec};
+use drs_worker::history::{ExecutionRecord, History};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::aws::Aws;
+use crate::error::{self, CliError};
+use crate::render;
+use crate::resolve::{self, Plan};
+use crate::view;
+
+pub struct StartArgs {
+    pub plan: String,
+    pub recovery: bool,
+    pub point_in_time: Option<String>,
+    pub confirm: Option<String>,
+    pub name: Option<String>,
+    pub follow: bool,
+    pub quiet: bool,
+    pub plain: bool,
+}
+
+fn table() -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::ASCII_BORDERS_ONLY_CONDENSED);
+    t
+}
+
+/// What a start will launch, wave by wave, from the machine's own plan.
+pub fn preview(
+    plan: &str,
+    mode: Mode,
+    spec: Option<&PlanSpec>,
+    point_in_time: Option<&str>,
+) -> String {
+    let what = match mode {
+        Mode::Drill => "launches DRILL instances".to_string(),
+        Mode::Recovery => "launches PRODUCTION recovery instances".to_string(),
+    };
+    let from = match point_in_time {
+        Some(t) => format!(", every server from its latest snapshot at or before {t}"),
+        None => ", every server from its latest snapshot".to_string(),
+    };
+    let mut out = format!(
+        "{} of plan {plan}: {what}{from}, wave by wave:\n",
+        mode.as_str()
+    );
+    let Some(spec) = spec else {
+        out.push_str("  (the state machine's definition has no drs-waves plan to show)\n");
+        return out;
+    };
+    let mut t = table();
+    t.set_header(vec![
+        "#",
+        "wave",
+        "servers",
+        "optional",
+        "launch timeout",
+        "before",
+        "on failure",
+    ]);
+    for w in &spec.waves {
+        let mut servers = Vec::new();
+        if !w.server_ids.is_empty() {
+            servers.push(w.server_ids.join(" "));
+        }
+        if !w.tags.is_empty() {
+            let tags: Vec<String> = w.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            servers.push(format!("tags {}", tags.join(",")));
+        }
+        let before = match &w.approval {
+            Some(a) => format!("approval ({})", render::clock(u64::from(a.timeout_seconds))),
+            None => "-".to_string(),
+        };
+        let on_failure = match w.on_failure {
+            OnFailure::Stop => "stop".to_string(),
+            OnFailure::Continue => "continue".to_string(),
+            OnFailure::Ask => format!("ask (max {} launches)", w.max_attempts),
+        };
+        t.add_row(vec![
+            w.index.to_string(),
+            w.name.clone(),
+            servers.join(" + "),
+            if w.optional.is_empty() {
+                "-".to_string()
+            } else {
+                w.optional.join(" ")
+            },
+            render::clock(u64::from(w.launch_timeout_seconds)),
+            before,
+            on_failure,
+        ]);
+    }
+    out.push_str(&t.to_string());
+    out.push('\n');
+    out
+}
+
+/// `drill-20261128T221500Z-1a2b`.
+pub fn default_name(mode: Mode, now: OffsetDateTime) -> String {
+    let kind = match mode {
+        Mode::Drill => "drill",
+        Mode::Recovery => "recovery",
+    };
+    format!(
+        "{kind}-{:04}{:02}{:02}T{:02}{:02}{:02}Z-{:04x}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second(),
+        now.nanosecond() % 0x10000
+    )
+}
+
+/// A point in time as the operator typed it: RFC 3339, not in the future.
+pub fn check_point_in_time(t: &str, now: OffsetDateTime) -> Result<(), CliError> {
+    let at = OffsetDateTime::parse(t, &Rfc3339).map_err(|_| {
+        CliError::Usage(format!(
+            "--point-in-time {t:?} is not an RFC 3339 time (like 2026-11-27T03:00:00Z): nothing started"
+        ))
+    })?;
+    if at > now {
+        return Err(CliError::Usage(format!(
+            "--point-in-time {t} is in the future: nothing started"
+        )));
+    }
+    Ok(())
+}
+
+/// The typed confirmation of a RECOVERY: `--confirm`, or the plan's name typed at a prompt.
+pub fn confirm_recovery(plan: &str, given: Option<&str>) -> Result<(), CliError> {
+    let typed = match given {
+        Some(c) => c.to_string(),
+        None => {
+            if !std::io::stdin().is_terminal() {
+                return Err(CliError::Usage(format!(
+                    "a RECOVERY launches production instances: type the plan's name at the prompt in a terminal, or pass --confirm {plan}; nothing started"
+                )));
+            }
+            dialoguer::Input::<String>::new()
+                .with_prompt(format!(
+                    "Type the plan's name ({plan}) to launch a RECOVERY, anything else to abort"
+                ))
+                .allow_empty(true)
+                .interact_text()
+                .map_err(|e| CliError::Usage(format!("no confirmation ({e}); nothing started")))?
+        }
+    };
+    if typed.trim() != plan {
+        return Err(CliError::Usage(format!(
+            "{:?} is not the plan's name {plan:?}: the RECOVERY is not confirmed; nothing started",
+            typed.trim()
+        )));
+    }
+    Ok(())
+}
+
+pub async fn start(aws: &Aws, a: StartArgs) -> Result<u8, CliError> {
+    let plan = resolve::find_plan(aws, &a.plan).await?;
+    let spec = resolve::plan_spec(aws, &plan.machine_arn).await?;
+    let now = OffsetDateTime::now_utc();
+    if let Some(t) = &a.point_in_time {
+        check_point_in_time(t, now)?;
+    }
+    let mode = if a.recovery {
+        Mode::Recovery
+    } else {
+        Mode::Drill
+    };
+    if !a.quiet {
+        print!(
+            "{}",
+            preview(&plan.name, mode, spec.as_ref(), a.point_in_time.as_deref())
+        );
+    }
+    if mode == Mode::Recovery {
+        confirm_recovery(&plan.name, a.confirm.as_deref())?;
+    }
+    let by = aws.caller_arn().await?;
+    let name = a.name.clone().unwrap_or_else(|| default_name(mode, now));
+    let input = ExecutionInput {
+        mode,
+        confirm: (mode == Mode::Recovery).then(|| plan.name.clone()),
+        point_in_time: a.point_in_time.clone(),
+        started_by: Some(by.clone()),
+    };
+    let input = serde_json::to_string(&input)
+        .map_err(|e| CliError::Other(format!("encoding the input: {e}")))?;
+    let started = aws
+        .sfn
+        .start_execution()
+        .state_machine_arn(&plan.machine_arn)
+        .name(&name)
+        .input(input)
+        .send()
+        .await
+        .map_err(|e| {
+            let f = error::failure(&e);
+            match f.code.as_deref() {
+                Some("ExecutionAlreadyExists") => CliError::Usage(format!(
+                    "an execution named {name} already exists: choose another --name"
+                )),
+                Some("InvalidName") => CliError::Usage(format!(
+                    "{name:?} is not a valid execution name (letters, digits, '-' and '_', at most 80)"
+                )),
+                _ => error::aws_error("states:StartExecution", &f),
+            }
+        })?;
+    let arn = started.execution_arn().to_string();
+    if a.quiet {
+        println!("{arn}");
+        return Ok(0);
+    }
+    println!(
+        "Started {} {name} of plan {} by {by}",
+        mode.as_str(),
+        plan.name
+    );
+    println!("  {arn}");
+    if !a.follow {
+        println!("Follow it: drs-waves follow {name}");
+        return Ok(0);
+    }
+    let exec = resolve::describe(aws, &arn).await?.ok_or_else(|| {
+        CliError::NotFound(format!("the execution {arn} just started is not found"))
+    })?;
+    crate::follow::follow(aws, exec, a.plain).await
+}
+
+fn time_text(t: Option<OffsetDateTime>) -> String {
+    t.map(drs_worker::rules::format_time)
+        .unwrap_or_else(|| "-".into())
+}
+
+async fn record(aws: &Aws, arn: &str) -> Result<Option<ExecutionRecord>, CliError> {
+    aws.history.get_execution(arn).await.map_err(error::history)
+}
+
+/// `drs-waves plans`.
+pub async fn plans(aws: &Aws) -> Result<(), CliError> {
+    let plans = resolve::list_plans(aws).await?;
+    if plans.is_empty() {
+        return Err(resolve::unknown_plan(&aws.prefix, "", &plans)).map_err(|_| {
+            CliError::NotFound(format!(
+                "no plan is deployed with the prefix {:?} (no state machine named {}-<plan>); set --prefix or DRS_WAVES_PREFIX",
+                aws.prefix, aws.prefix
+            ))
+        });
+    }
+    let mut t = table();
+    t.set_header(vec![
+        "plan",
+        "last execution",
+        "mode",
+        "status",
+        "started",
+        "by",
+    ]);
+    for p in &plans {
+        let row = last_execution_row(aws, p).await?;
+        let mut cells = vec![p.name.clone()];
+        cells.extend(row);
+        t.add_row(cells);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+async fn last_execution_row(aws: &Aws, p: &Plan) -> Result<Vec<String>, CliError> {
+    let page = aws
+        .sfn
+        .list_executions()
+        .state_machine_arn(&p.machine_arn)
+        .max_results(1)
+        .send()
+        .await
+        .map_err(|e| error::sdk("states:ListExecutions", &e))?;
+    let Some(last) = page.executions().first() else {
+        return Ok(vec![
+            "never run".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+        ]);
+    };
+    let rec = record(aws, last.execution_arn()).await?;
+    Ok(vec![
+        last.name().to_string(),
+        rec.as_ref()
+            .and_then(|r| r.mode)
+            .map_or("-", |m| m.as_str())
+            .to_string(),
+        status_text(last.status(), rec.as_ref()),
+        time_text(Some(resolve::to_time(last.start_date()))),
+        rec.and_then(|r| r.started_by).unwrap_or_else(|| "-".into()),
+    ])
+}
+
+/// The recorded status once final (CANCELLED, STOPPED, SUCCEEDED_WITH_FAILURES), else Step
+/// Functions'.
+fn status_text(sfn: &SfnStatus, rec: Option<&ExecutionRecord>) -> String {
+    match rec.map(|r| r.status) {
+        Some(s) if s.is_final() => s.as_str().to_string(),
+        _ => sfn.as_str().to_string(),
+    }
+}
+
+/// `drs-waves status [PLAN]`: what runs now, where it is, what it waits for.
+pub async fn status(aws: &Aws, plan: Option<&str>) -> Result<(), CliError> {
+    let plans = match plan {
+        Some(p) => vec![resolve::find_plan(aws, p).await?],
+        None => resolve::list_plans(aws).await?,
+    };
+    let mut t = table();
+    t.set_header(vec![
+        "plan",
+        "execution",
+        "mode",
+        "started",
+        "by",
+        "now",
+        "waiting for",
+    ]);
+    let mut running = 0;
+    for p in &plans {
+        let page = aws
+            .sfn
+            .list_executions()
+            .state_machine_arn(&p.machine_arn)
+            .status_filter(SfnStatus::Running)
+            .max_results(100)
+            .send()
+            .await
+            .map_err(|e| error::sdk("states:ListExecutions", &e))?;
+        for e in page.executions() {
+            running += 1;
+            let rec = record(aws, e.execution_arn()).await?;
+            let state = resolve::current_state(aws, e.execution_arn()).await?;
+            let waiting = rec
+                .as_ref()
+                .and_then(|r| r.pending_gate.as_ref())
+                .map(|g| render::gate_line(g, e.name(), OffsetDateTime::now_utc()))
+                .or_else(|| {
+                    rec.as_ref()
+                        .and_then(|r| r.cancel_requested.as_ref())
+                        .map(render::cancel_line)
+                })
+                .unwrap_or_else(|| "-".into());
+            t.add_row(vec![
+                p.name.clone(),
+                e.name().to_string(),
+                rec.as_ref()
+                    .and_then(|r| r.mode)
+                    .map_or("-", |m| m.as_str())
+                    .to_string(),
+                time_text(Some(resolve::to_time(e.start_date()))),
+                rec.as_ref()
+                    .and_then(|r| r.started_by.clone())
+                    .unwrap_or_else(|| "-".into()),
+                state.unwrap_or_else(|| "-".into()),
+                waiting.trim_start_matches(">> ").to_string(),
+            ]);
+        }
+    }
+    if running == 0 {
+        match plan {
+            Some(p) => {
+                let last = last_execution_row(aws, &plans[0]).await?;
+                println!(
+                    "nothing of plan {p} is running; its last execution: {} ({} {}, started {})",
+                    last[0], last[1], last[2], last[3]
+                );
+            }
+            None => println!("nothing is running ({} plans deployed)", plans.len()),
+        }
+        return Ok(());
+    }
+    println!("{t}");
+    Ok(())
+}
+
+/// `drs-waves history PLAN`: its recent executions from the history table.
+pub async fn history(aws: &Aws, plan: &str, limit: usize) -> Result<(), CliError> {
+    let p = resolve::find_plan(aws, plan).await?;
+    let runs = aws
+        .history
+        .recent_executions(&p.name, limit)
+        .await
+        .map_err(error::history)?;
+    if runs.is_empty() {
+        println!(
+            "plan {plan} has no execution in the history table {}",
+            aws.table
+        );
+        return Ok(());
+    }
+    let mut t = table();
+    t.set_header(vec![
+        "execution",
+        "mode",
+        "status",
+        "started",
+        "took",
+        "by",
+        "waves",
+        "operators",
+        "why",
+    ]);
+    for r in &runs {
+        let took = match (
+            drs_worker::rules::parse_time(&r.started_at),
+            r.ended_at
+                .as_deref()
+                .and_then(drs_worker::rules::parse_time),
+        ) {
+            (Some(s), Some(e)) => {
+                render::clock(u64::try_from((e - s).whole_seconds()).unwrap_or(0))
+            }
+            _ => "-".into(),
+        };
+        let waves: Vec<String> = r
+            .wave_statuses
+            .iter()
+            .map(|(w, s)| format!("{w} {}", s.as_str()))
+            .collect();
+        let operators: Vec<String> = r.operator_actions.iter().map(render::action_line).collect();
+        t.add_row(vec![
+            r.execution_name.clone(),
+            r.mode.map_or("-", |m| m.as_str()).to_string(),
+            r.status.as_str().to_string(),
+            r.started_at.clone(),
+            took,
+            r.started_by.clone().unwrap_or_else(|| "-".into()),
+            if waves.is_empty() {
+                "-".into()
+            } else {
+                waves.join(", ")
+            },
+            if operators.is_empty() {
+                "-".into()
+            } else {
+                operators.join("; ")
+            },
+            r.error.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+/// `drs-waves report EXECUTION -o DIR`.
+pub async fn report(aws: &Aws, execution: &str, out_dir: &Path) -> Result<(), CliError> {
+    let exec = resolve::execution(aws, execution).await?;
+    let _ = (exec, out_dir, view::exit_code);
+    Err(CliError::Other(
+        "drs-waves report is not built yet: use drs-waves-report EXECUTION_ARN -o DIR".into(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn default_names_say_what_and_when() {
+        let t = datetime!(2026-11-28 22:15:00.000012345 UTC);
+        let name = default_name(Mode::Recovery, t);
+        assert!(name.starts_with("recovery-20261128T221500Z-"), "{name}");
+        assert!(default_name(Mode::Drill, t).starts_with("drill-"));
+    }
+
+    #[test]
+    fn a_point_in_time_must_be_rfc3339_and_past() {
+        let now = datetime!(2026-11-28 22:00:00 UTC);
+        assert!(check_point_in_time("2026-11-27T03:00:00Z", now).is_ok());
+        let e = check_point_in_time("yesterday", now).expect_err("bad");
+        assert!(e.to_string().contains("RFC 3339"), "{e}");
+        let e = check_point_in_time("2026-11-29T03:00:00Z", now).expect_err("future");
+        assert!(e.to_string().contains("in the future"), "{e}");
+    }
+
+    #[test]
+    fn a_wrong_confirmation_starts_nothing() {
+        assert!(confirm_recovery("billing", Some("billing")).is_ok());
+        let e = confirm_recovery("billing", Some("biling")).expect_err("wrong");
+        assert_eq!(
+            e.to_string(),
+            "\"biling\" is not the plan's name \"billing\": the RECOVERY is not confirmed; nothing started"
+        );
+    }
+
+    #[test]
+    fn the_preview_shows_each_wave_and_its_server_selection() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../statemachines/billing.asl.json"
+        );
+        let spec = resolve::plan_of_definition(&std::fs::read_to_string(path).expect("asl"));
+        let text = preview(
+            "billing",
+            Mode::Recovery,
+            spec.as_ref(),
+            Some("2026-11-27T03:00:00Z"),
+        );
+        assert!(text.starts_with("RECOVERY of plan billing: launches PRODUCTION recovery instances, every server from its latest snapshot at or before 2026-11-27T03:00:00Z"), "{text}");
+        for needle in [
+            "databases",
+            "s-a1b2c3d4e5f600001 s-a1b2c3d4e5f600002",
+            "app-servers",
+            "tags App=billing,Tier=web",
+            "2:00",
+        ] {
+            assert!(text.contains(needle), "{needle} in\n{text}");
+        }
+    }
+}

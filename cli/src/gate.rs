@@ -1,0 +1,490 @@
+//! Answering gates and decisions, and cancelling: `approve`, `stop`, `decide`, `cancel`.
+//!
+//! Every answer is first recorded in the history ([`History::answer_gate`]: a conditional write
+//! on the gate's token, so a gate is answered once, and the action names the caller), and only
+//! then sent to Step Functions with the token.
+
+use aws_sdk_sfn::types::ExecutionStatus as SfnStatus;
+use drs_waves_contract::{
+    ErrorName, ExecutionStatus, GateKind, OperatorAction, OperatorActionKind, OperatorAnswer,
+    PendingGate, decisions,
+};
+use drs_worker::history::{CancelOutcome, ExecutionRecord, History};
+
+use crate::aws::Aws;
+use crate::error::{self, CliError};
+use crate::resolve::{self, Execution};
+
+/// What an operator answers at a gate or decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Decision {
+    Retry,
+    Skip,
+    Stop,
+}
+
+/// `approve` or `stop` (either gate kind) or `decide`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Approve,
+    Stop,
+    Retry,
+    Skip,
+}
+
+impl Answer {
+    fn kind(self) -> OperatorActionKind {
+        match self {
+            Answer::Approve => OperatorActionKind::Approve,
+            Answer::Stop => OperatorActionKind::Stop,
+            Answer::Retry => OperatorActionKind::Retry,
+            Answer::Skip => OperatorActionKind::Skip,
+        }
+    }
+
+    /// The gate kinds it answers.
+    fn answers(self, kind: GateKind) -> bool {
+        match self {
+            Answer::Approve => kind == GateKind::Approval,
+            Answer::Retry | Answer::Skip => kind == GateKind::Decision,
+            Answer::Stop => true,
+        }
+    }
+
+    fn command(self) -> &'static str {
+        match self {
+            Answer::Approve => "approve",
+            Answer::Stop => "stop",
+            Answer::Retry => "decide retry",
+            Answer::Skip => "decide skip",
+        }
+    }
+}
+
+impl From<Decision> for Answer {
+    fn from(d: Decision) -> Answer {
+        match d {
+            Decision::Retry => Answer::Retry,
+            Decision::Skip => Answer::Skip,
+            Decision::Stop => Answer::Stop,
+        }
+    }
+}
+
+/// "wave 2 'app'".
+pub fn wave_label(index: u32, name: &str) -> String {
+    format!("wave {index} '{name}'")
+}
+
+/// The cause of a stop at a gate: who, when, where.
+pub fn stop_cause(gate: &PendingGate, by: &str, at: &str) -> String {
+    let wave = wave_label(gate.wave_index, &gate.wave_name);
+    match gate.kind {
+        GateKind::Approval => format!("Stopped at the approval gate of {wave} by {by} at {at}."),
+        GateKind::Decision => {
+            format!("Stopped at the decision after {wave} failed by {by} at {at}.")
+        }
+    }
+}
+
+/// The cause of a cancel (the worker's `cancel_cause` says the same).
+pub fn cancel_cause(action: &OperatorAction) -> String {
+    format!(
+        "Cancelled by {} at {}: a drill's recovery instances are terminated; a recovery's are kept.",
+        action.by, action.at
+    )
+}
+
+/// Why a retry is refused before anything is sent, if it is.
+pub fn retry_refusal(gate: &PendingGate, execution: &str) -> Option<String> {
+    (gate.attempts >= gate.max_attempts).then(|| {
+        format!(
+            "{} has had its {} launches (maxAttempts): skip or stop (drs-waves decide {execution} skip|stop)",
+            wave_label(gate.wave_index, &gate.wave_name).replace('\'', ""),
+            gate.attempts
+        )
+    })
+}
+
+/// What the execution does, for an answer that found no gate waiting for it.
+pub fn doing(
+    status: &SfnStatus,
+    state: Option<&str>,
+    record: Option<&ExecutionRecord>,
+    gate: Option<&PendingGate>,
+    execution: &str,
+) -> String {
+    if *status != SfnStatus::Running {
+        let recorded = record
+            .map(|r| r.status)
+            .filter(|s| s.is_final())
+            .map(|s| format!(" (recorded {s})"))
+            .unwrap_or_default();
+        return format!("it has ended: {}{recorded}", status.as_str());
+    }
+    if let Some(g) = gate {
+        let wave = wave_label(g.wave_index, &g.wave_name);
+        return match g.kind {
+            GateKind::Approval => format!(
+                "it waits at the approval gate of {wave}: answer with drs-waves approve|stop {execution}"
+            ),
+            GateKind::Decision => format!(
+                "it waits for a decision after {wave} failed: answer with drs-waves decide {execution} retry|skip|stop"
+            ),
+        };
+    }
+    let cancel = record
+        .and_then(|r| r.cancel_requested.as_ref())
+        .map(|a| format!("; a cancel by {} at {} is under way", a.by, a.at))
+        .unwrap_or_default();
+    match state {
+        Some(s) => format!("it is RUNNING in state '{s}'{cancel}"),
+        None => format!("it is RUNNING{cancel}"),
+    }
+}
+
+/// What the operator is told after an answer went through.
+pub fn answered_text(answer: Answer, gate: &PendingGate, execution: &str) -> String {
+    let wave = wave_label(gate.wave_index, &gate.wave_name);
+    match answer {
+        Answer::Approve => format!("Approved {wave} of {execution}: the wave starts now."),
+        Answer::Retry => format!(
+            "Retry of {wave} of {execution}: its required servers that did not launch are launched again (launch {} of at most {}).",
+            gate.attempts + 1,
+            gate.max_attempts
+        ),
+        Answer::Skip => format!(
+            "Skipped {wave} of {execution}: it is recorded SKIPPED and the next wave goes on."
+        ),
+        Answer::Stop => format!(
+            "Stopped {execution} at {wave}: it ends STOPPED and is cleaned up as a cancel (a drill's instances are terminated, a recovery's kept)."
+        ),
+    }
+}
+
+fn now_rfc3339() -> String {
+    drs_worker::rules::format_time(time::OffsetDateTime::now_utc())
+}
+
+/// Why a gate answer did not reach Step Functions: the token is no longer valid.
+fn token_gone(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("TaskTimedOut" | "InvalidToken" | "TaskDoesNotExist")
+    )
+}
+
+async fn record_of(aws: &Aws, exec: &Execution) -> Result<Option<ExecutionRecord>, CliError> {
+    aws.history
+        .get_execution(&exec.arn)
+        .await
+        .map_err(error::history)
+}
+
+async fn not_waiting(
+    aws: &Aws,
+    exec: &Execution,
+    answer: Answer,
+    record: Option<&ExecutionRecord>,
+    gate: Option<&PendingGate>,
+) -> CliError {
+    let fresh = resolve::describe(aws, &exec.arn).await.ok().flatten();
+    let status = fresh.as_ref().map_or(&exec.status, |e| &e.status);
+    let state = if *status == SfnStatus::Running {
+        resolve::current_state(aws, &exec.arn).await.ok().flatten()
+    } else {
+        None
+    };
+    let what = match answer {
+        Answer::Approve => "an approval gate",
+        Answer::Retry | Answer::Skip => "a decision",
+        Answer::Stop => "a gate or decision",
+    };
+    CliError::NotWaiting(format!(
+        "{} does not wait at {what}: {}",
+        exec.name,
+        doing(status, state.as_deref(), record, gate, &exec.name)
+    ))
+}
+
+/// Answers the gate the execution waits at. Returns what to tell the operator.
+pub async fn answer(aws: &Aws, execution: &str, answer: Answer) -> Result<String, CliError> {
+    let exec = resolve::execution(aws, execution).await?;
+    let record = record_of(aws, &exec).await?;
+    let gate = record.as_ref().and_then(|r| r.pending_gate.clone());
+    let Some(gate) = gate.filter(|g| answer.answers(g.kind)) else {
+        let pending = record.as_ref().and_then(|r| r.pending_gate.as_ref());
+        return Err(not_waiting(aws, &exec, answer, record.as_ref(), pending).await);
+    };
+    if answer == Answer::Retry
+        && let Some(why) = retry_refusal(&gate, &exec.name)
+    {
+        return Err(CliError::Usage(why));
+    }
+    let by = aws.caller_arn().await?;
+    let at = now_rfc3339();
+    let action = OperatorAction {
+        action: answer.kind(),
+        wave_index: Some(gate.wave_index),
+        wave_name: Some(gate.wave_name.clone()),
+        by: by.clone(),
+        at: at.clone(),
+    };
+    let recorded = aws
+        .history
+        .answer_gate(&exec.arn, &gate.token, action)
+        .await
+        .map_err(error::history)?;
+    if !recorded {
+        let record = record_of(aws, &exec).await.ok().flatten();
+        let pending = record.as_ref().and_then(|r| r.pending_gate.as_ref());
+        return Err(not_waiting(aws, &exec, answer, record.as_ref(), pending).await);
+    }
+    let sent = match answer {
+        Answer::Stop => aws
+            .sfn
+            .send_task_failure()
+            .task_token(&gate.token)
+            .error(ErrorName::StoppedByOperator.as_str())
+            .cause(stop_cause(&gate, &by, &at))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| ("states:SendTaskFailure", error::failure(&e))),
+        _ => {
+            let decision = match answer {
+                Answer::Approve => decisions::APPROVE,
+                Answer::Retry => decisions::RETRY,
+                _ => decisions::SKIP,
+            };
+            let output = serde_json::to_string(&OperatorAnswer {
+                decision: decision.to_string(),
+                by: by.clone(),
+                at: at.clone(),
+            })
+            .map_err(|e| CliError::Other(format!("encoding the answer: {e}")))?;
+            aws.sfn
+                .send_task_success()
+                .task_token(&gate.token)
+                .output(output)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| ("states:SendTaskSuccess", error::failure(&e)))
+        }
+    };
+    match sent {
+        Ok(()) => Ok(answered_text(answer, &gate, &exec.name)),
+        Err((_, f)) if token_gone(f.code.as_deref()) => Err(CliError::NotWaiting(format!(
+            "the {} of {} had already timed out (at {}); your {} is recorded but changes nothing: the execution fails at the gate",
+            gate.kind.describe(),
+            wave_label(gate.wave_index, &gate.wave_name),
+            gate.timeout_at,
+            answer.command()
+        ))),
+        Err((action, f)) => Err(error::aws_error(action, &f)),
+    }
+}
+
+/// Cancels an execution: the request is recorded, a pending gate is answered with the cancel,
+/// otherwise the execution's next task sees it.
+pub async fn cancel(aws: &Aws, execution: &str) -> Result<String, CliError> {
+    let exec = resolve::execution(aws, execution).await?;
+    if exec.status != SfnStatus::Running {
+        return Err(CliError::NotWaiting(format!(
+            "{} has ended ({}): there is nothing to cancel",
+            exec.name,
+            exec.status.as_str()
+        )));
+    }
+    let by = aws.caller_arn().await?;
+    let at = now_rfc3339();
+    let before = record_of(aws, &exec).await?;
+    let gate = before.as_ref().and_then(|r| r.pending_gate.clone());
+    let action = OperatorAction {
+        action: OperatorActionKind::Cancel,
+        wave_index: gate.as_ref().map(|g| g.wave_index),
+        wave_name: gate.as_ref().map(|g| g.wave_name.clone()),
+        by,
+        at,
+    };
+    match aws
+        .history
+        .request_cancel(&exec.arn, action.clone())
+        .await
+        .map_err(error::history)?
+    {
+        CancelOutcome::Requested => {}
+        CancelOutcome::AlreadyRequested(earlier) => {
+            return Ok(format!(
+                "{} was already cancelled by {} at {}; the cancel is under way",
+                exec.name, earlier.by, earlier.at
+            ));
+        }
+        CancelOutcome::NotRunning(None) => {
+            return Err(CliError::NotWaiting(format!(
+                "{} has no history record yet (it has not passed preflight): try again in a moment, or stop it in the Step Functions console",
+                exec.name
+            )));
+        }
+        CancelOutcome::NotRunning(Some(status)) => {
+            return Err(CliError::NotWaiting(format!(
+                "{} is not running (recorded {status}): there is nothing to cancel",
+                exec.name
+            )));
+        }
+    }
+    // A gate open now (it may have opened since the first read) is answered with the cancel;
+    // a gate that opens later sees the request itself.
+    let gate = record_of(aws, &exec)
+        .await?
+        .and_then(|r| r.pending_gate)
+        .or(gate);
+    let what = mode_effect(before.as_ref());
+    if let Some(gate) = gate {
+        let sent = aws
+            .sfn
+            .send_task_failure()
+            .task_token(&gate.token)
+            .error(ErrorName::Cancelled.as_str())
+            .cause(cancel_cause(&action))
+            .send()
+            .await;
+        if let Err(e) = sent {
+            let f = error::failure(&e);
+            if !token_gone(f.code.as_deref()) {
+                return Err(error::aws_error("states:SendTaskFailure", &f));
+            }
+        }
+        return Ok(format!(
+            "Cancelled {} at the {} of {}: {what}",
+            exec.name,
+            gate.kind.describe(),
+            wave_label(gate.wave_index, &gate.wave_name)
+        ));
+    }
+    Ok(format!(
+        "Cancel of {} requested: its next task takes the cancel path; {what}",
+        exec.name
+    ))
+}
+
+fn mode_effect(record: Option<&ExecutionRecord>) -> &'static str {
+    match record.and_then(|r| r.mode) {
+        Some(drs_waves_contract::Mode::Recovery) => {
+            "a RECOVERY's instances are kept; it ends CANCELLED"
+        }
+        Some(drs_waves_contract::Mode::Drill) => {
+            "the drill's instances are terminated; it ends CANCELLED"
+        }
+        None => "a drill's instances are terminated, a recovery's kept; it ends CANCELLED",
+    }
+}
+
+/// Whether a recorded status means an operator ended the run.
+pub fn by_operator(status: ExecutionStatus) -> bool {
+    matches!(
+        status,
+        ExecutionStatus::Cancelled | ExecutionStatus::Stopped
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gate(kind: GateKind, attempts: u32, max: u32) -> PendingGate {
+        PendingGate {
+            kind,
+            wave_index: 2,
+            wave_name: "app".into(),
+            token: "tok".into(),
+            since: "2026-11-28T10:00:00Z".into(),
+            timeout_at: "2026-11-28T14:00:00Z".into(),
+            attempts,
+            max_attempts: max,
+            reason: "s-1 FAILED".into(),
+        }
+    }
+
+    #[test]
+    fn a_stop_cause_names_the_gate_the_wave_who_and_when() {
+        assert_eq!(
+            stop_cause(
+                &gate(GateKind::Approval, 0, 1),
+                "arn:aws:iam::1:user/alice",
+                "2026-11-28T10:05:00Z"
+            ),
+            "Stopped at the approval gate of wave 2 'app' by arn:aws:iam::1:user/alice at 2026-11-28T10:05:00Z."
+        );
+        assert!(
+            stop_cause(&gate(GateKind::Decision, 1, 2), "me", "t")
+                .starts_with("Stopped at the decision after wave 2 'app' failed by me")
+        );
+    }
+
+    #[test]
+    fn a_retry_past_max_attempts_is_refused_before_anything_is_sent() {
+        assert_eq!(
+            retry_refusal(&gate(GateKind::Decision, 2, 2), "x-1").as_deref(),
+            Some(
+                "wave 2 app has had its 2 launches (maxAttempts): skip or stop (drs-waves decide x-1 skip|stop)"
+            )
+        );
+        assert_eq!(retry_refusal(&gate(GateKind::Decision, 1, 2), "x-1"), None);
+    }
+
+    #[test]
+    fn answers_match_their_gate_kinds() {
+        assert!(Answer::Approve.answers(GateKind::Approval));
+        assert!(!Answer::Approve.answers(GateKind::Decision));
+        assert!(!Answer::Retry.answers(GateKind::Approval));
+        assert!(
+            Answer::Stop.answers(GateKind::Approval) && Answer::Stop.answers(GateKind::Decision)
+        );
+    }
+
+    #[test]
+    fn a_gate_that_is_not_waiting_says_what_the_execution_does() {
+        assert_eq!(
+            doing(
+                &SfnStatus::Running,
+                Some("Wave 1 db: wait"),
+                None,
+                None,
+                "x-1"
+            ),
+            "it is RUNNING in state 'Wave 1 db: wait'"
+        );
+        assert_eq!(
+            doing(&SfnStatus::Succeeded, None, None, None, "x-1"),
+            "it has ended: SUCCEEDED"
+        );
+        let waiting = doing(
+            &SfnStatus::Running,
+            Some("Wave 2 app: decide?"),
+            None,
+            Some(&gate(GateKind::Decision, 1, 2)),
+            "x-1",
+        );
+        assert!(
+            waiting.contains("drs-waves decide x-1 retry|skip|stop"),
+            "{waiting}"
+        );
+    }
+
+    #[test]
+    fn the_cancel_cause_is_the_workers() {
+        let a = OperatorAction {
+            action: OperatorActionKind::Cancel,
+            wave_index: None,
+            wave_name: None,
+            by: "arn:aws:iam::1:user/alice".into(),
+            at: "2026-11-28T10:00:00Z".into(),
+        };
+        assert_eq!(
+            cancel_cause(&a),
+            "Cancelled by arn:aws:iam::1:user/alice at 2026-11-28T10:00:00Z: a drill's recovery instances are terminated; a recovery's are kept."
+        );
+    }
+}

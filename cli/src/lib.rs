@@ -1,0 +1,178 @@
+//! `drs-waves`: the operator's command line.
+//!
+//! It uses AWS's default credential chain and region (and the local stack's endpoints when
+//! `scripts/local-stack.sh`'s env file is sourced). Plans are the state machines named
+//! `<prefix>-<plan>`; executions are named by ARN, by name, or `PLAN:latest`. Gates and
+//! decisions are answered through the history table (a conditional write on the gate's token,
+//! with the caller's identity) and then Step Functions (SendTaskSuccess / SendTaskFailure).
+//!
+//! Layout: [`aws`] (configuration and identity), [`resolve`] and [`names`] (plans and
+//! executions), [`gate`] (approve, stop, decide, cancel), [`follow`] with [`view`] (what is
+//! known of an execution) and [`render`] (its text, pure), [`commands`] (start, plans, status,
+//! history, report).
+
+pub mod aws;
+pub mod commands;
+pub mod error;
+pub mod follow;
+pub mod gate;
+pub mod names;
+pub mod render;
+pub mod resolve;
+pub mod view;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+pub use error::CliError;
+
+/// Operate drs-waves recovery plans: start drills and recoveries, follow them, answer their
+/// approval gates and decisions, cancel them, and read their history.
+#[derive(Debug, Parser)]
+#[command(name = "drs-waves", version, about, long_about = None)]
+pub struct Cli {
+    /// The history table of the deployment.
+    #[arg(long, global = true, env = "DRS_WAVES_TABLE", default_value = drs_waves_contract::DEFAULT_HISTORY_TABLE)]
+    pub table: String,
+    /// The deployment's name prefix: plans are the state machines named PREFIX-<plan>.
+    #[arg(long, global = true, env = "DRS_WAVES_PREFIX", default_value = drs_waves_contract::DEFAULT_ACTIVITY_PREFIX)]
+    pub prefix: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The deployed plans, their last execution and its outcome.
+    Plans,
+    /// Start a DRILL or a RECOVERY of a plan (a RECOVERY asks you to type the plan's name).
+    Start {
+        plan: String,
+        /// Launch drill instances.
+        #[arg(
+            long,
+            conflicts_with = "recovery",
+            required_unless_present = "recovery"
+        )]
+        drill: bool,
+        /// Launch PRODUCTION recovery instances (the day of a disaster).
+        #[arg(long)]
+        recovery: bool,
+        /// Launch every server from its latest snapshot at or before this time (RFC 3339,
+        /// e.g. 2026-11-27T03:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        point_in_time: Option<String>,
+        /// The plan's name, for scripts: a RECOVERY then does not ask for it.
+        #[arg(long, value_name = "PLAN")]
+        confirm: Option<String>,
+        /// The execution's name (default: drill-/recovery-<UTC time>).
+        #[arg(long)]
+        name: Option<String>,
+        /// Follow the execution to its end (exit status as `follow`).
+        #[arg(long)]
+        follow: bool,
+        /// Print only the execution's ARN (for scripts).
+        #[arg(long, short, conflicts_with = "follow")]
+        quiet: bool,
+        /// Plain lines even on a terminal (with --follow).
+        #[arg(long)]
+        plain: bool,
+    },
+    /// Follow an execution live to its end: exit 0 succeeded, 1 failed, 3 cancelled or stopped.
+    Follow {
+        /// ARN, name, or PLAN:latest.
+        execution: String,
+        /// Plain lines even on a terminal.
+        #[arg(long)]
+        plain: bool,
+    },
+    /// Approve the wave waiting at an approval gate.
+    Approve { execution: String },
+    /// Stop the execution at its approval gate or decision (cleaned up as a cancel).
+    Stop { execution: String },
+    /// Answer the decision after a failed wave: retry its servers that did not launch, skip it,
+    /// or stop.
+    Decide {
+        execution: String,
+        #[arg(value_enum)]
+        decision: gate::Decision,
+    },
+    /// Cancel an execution: a drill's instances are terminated, a recovery's kept.
+    Cancel { execution: String },
+    /// What is running now (of one plan, or of all).
+    Status { plan: Option<String> },
+    /// The recent executions of a plan.
+    History {
+        plan: String,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Write the report of an execution (report.html and report.json) to a directory.
+    Report {
+        execution: String,
+        #[arg(short = 'o', long = "out-dir")]
+        out_dir: PathBuf,
+    },
+}
+
+/// Runs a command; returns the process's exit status.
+pub async fn run(cli: Cli) -> Result<u8, CliError> {
+    let aws = aws::connect(&cli.table, &cli.prefix).await?;
+    match cli.command {
+        Command::Plans => commands::plans(&aws).await.map(|()| 0),
+        Command::Start {
+            plan,
+            drill: _,
+            recovery,
+            point_in_time,
+            confirm,
+            name,
+            follow,
+            quiet,
+            plain,
+        } => {
+            commands::start(
+                &aws,
+                commands::StartArgs {
+                    plan,
+                    recovery,
+                    point_in_time,
+                    confirm,
+                    name,
+                    follow,
+                    quiet,
+                    plain,
+                },
+            )
+            .await
+        }
+        Command::Follow { execution, plain } => {
+            let exec = resolve::execution(&aws, &execution).await?;
+            follow::follow(&aws, exec, plain).await
+        }
+        Command::Approve { execution } => {
+            say(gate::answer(&aws, &execution, gate::Answer::Approve).await)
+        }
+        Command::Stop { execution } => {
+            say(gate::answer(&aws, &execution, gate::Answer::Stop).await)
+        }
+        Command::Decide {
+            execution,
+            decision,
+        } => say(gate::answer(&aws, &execution, decision.into()).await),
+        Command::Cancel { execution } => say(gate::cancel(&aws, &execution).await),
+        Command::Status { plan } => commands::status(&aws, plan.as_deref()).await.map(|()| 0),
+        Command::History { plan, limit } => commands::history(&aws, &plan, limit).await.map(|()| 0),
+        Command::Report { execution, out_dir } => commands::report(&aws, &execution, &out_dir)
+            .await
+            .map(|()| 0),
+    }
+}
+
+fn say(result: Result<String, CliError>) -> Result<u8, CliError> {
+    let text = result?;
+    println!("{text}");
+    Ok(0)
+}

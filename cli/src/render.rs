@@ -1,0 +1,651 @@
+//! Text of `follow` (and the other commands' lines), pure: the same lines feed the live screen
+//! (indicatif) and the plain output (stdout not a terminal).
+
+use drs_waves_contract::{GateKind, OperatorAction, PendingGate};
+use drs_worker::rules::parse_time;
+use time::OffsetDateTime;
+
+use crate::view::{Phase, View, WaveView};
+
+/// Width of a wave's progress bar, in characters.
+pub const BAR_WIDTH: usize = 24;
+
+/// `[====xx..........]`: launched `=`, failed `x`, pending `.`; proportional, at least one
+/// character for any non-zero part.
+pub fn bar(launched: u32, failed: u32, total: u32, width: usize) -> String {
+    if total == 0 {
+        return format!("[{}]", " ".repeat(width));
+    }
+    let scale = |n: u32| -> usize {
+        if n == 0 {
+            0
+        } else {
+            ((n as usize * width) / total as usize).max(1)
+        }
+    };
+    let mut l = scale(launched);
+    let mut f = scale(failed);
+    while l + f > width {
+        if l >= f { l -= 1 } else { f -= 1 }
+    }
+    // Everything settled: no pending cell left by rounding.
+    if launched + failed >= total && l + f < width {
+        if launched >= failed {
+            l = width - f
+        } else {
+            f = width - l
+        }
+    }
+    format!(
+        "[{}{}{}]",
+        "=".repeat(l),
+        "x".repeat(f),
+        ".".repeat(width - l - f)
+    )
+}
+
+/// `42s`, `3:05`, `1:02:03`.
+pub fn clock(seconds: u64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else if m > 0 {
+        format!("{m}:{s:02}")
+    } else {
+        format!("{s}s")
+    }
+}
+
+fn secs_between(from: OffsetDateTime, to: OffsetDateTime) -> u64 {
+    u64::try_from((to - from).whole_seconds()).unwrap_or(0)
+}
+
+/// `HH:MM:SS` (UTC).
+pub fn time_of_day(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
+}
+
+/// `drsjob-a, drsjob-b +3`.
+pub fn jobs(ids: &[String], shown: usize) -> String {
+    let mut s = ids
+        .iter()
+        .take(shown)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if ids.len() > shown {
+        s.push_str(&format!(" +{}", ids.len() - shown));
+    }
+    s
+}
+
+/// One wave's line, in parts: everything but `time` is stable while nothing changes (the plain
+/// output prints a line again only when those parts change).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaveLine {
+    pub head: String,
+    pub body: String,
+    pub time: String,
+    pub tail: String,
+}
+
+impl WaveLine {
+    pub fn key(&self) -> String {
+        format!("{}|{}|{}", self.head, self.body, self.tail)
+    }
+}
+
+impl std::fmt::Display for WaveLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = format!("{} {}", self.head, self.body);
+        if !self.time.is_empty() {
+            s.push_str("  ");
+            s.push_str(&self.time);
+        }
+        if !self.tail.is_empty() {
+            s.push_str("  ");
+            s.push_str(&self.tail);
+        }
+        f.write_str(s.trim_end())
+    }
+}
+
+pub fn wave_line(w: &WaveView, name_width: usize, now: OffsetDateTime) -> WaveLine {
+    let head = format!(
+        "{:<9} wave {} {:<width$}",
+        w.phase.label(),
+        w.index,
+        w.name,
+        width = name_width
+    );
+    let c = &w.counts;
+    let started = w.started_at.is_some() || c.total > 0;
+    let body = if started {
+        let mut b = format!(
+            "{} {}/{} launched, {} failed, {} pending",
+            bar(c.launched, c.failed, c.total, BAR_WIDTH),
+            c.launched,
+            c.total,
+            c.failed,
+            w.pending()
+        );
+        if c.optional_failed > 0 {
+            b.push_str(&format!(" ({} optional failed)", c.optional_failed));
+        }
+        b
+    } else {
+        format!("{} {}", bar(0, 0, 0, BAR_WIDTH), w.selection)
+    };
+    let time = match w.started_at {
+        Some(start) => {
+            let until = w.ended_at.unwrap_or(now);
+            let elapsed = clock(secs_between(start, until));
+            if w.launch_timeout_seconds > 0 {
+                format!("{elapsed} / {}", clock(u64::from(w.launch_timeout_seconds)))
+            } else {
+                elapsed
+            }
+        }
+        None if w.launch_timeout_seconds > 0 => {
+            format!("timeout {}", clock(u64::from(w.launch_timeout_seconds)))
+        }
+        None => String::new(),
+    };
+    let mut tail = jobs(&w.job_ids, 2);
+    if matches!(w.phase, Phase::Failed | Phase::AwaitingDecision) && !w.reason.is_empty() {
+        if !tail.is_empty() {
+            tail.push_str("  ");
+        }
+        tail.push_str(&w.reason);
+    }
+    WaveLine {
+        head,
+        body,
+        time,
+        tail,
+    }
+}
+
+/// The gate line: what it waits for, since when, until when, and the commands that answer it.
+pub fn gate_line(g: &PendingGate, execution: &str, now: OffsetDateTime) -> String {
+    let since = parse_time(&g.since);
+    let until = parse_time(&g.timeout_at);
+    let waited = since
+        .map(|s| clock(secs_between(s, now)))
+        .unwrap_or_default();
+    let left = until
+        .map(|u| format!(", times out in {}", clock(secs_between(now, u))))
+        .unwrap_or_default();
+    match g.kind {
+        GateKind::Approval => format!(
+            ">> wave {} {} waits for approval ({waited}{left}): drs-waves approve {execution}  |  drs-waves stop {execution}",
+            g.wave_index, g.wave_name
+        ),
+        GateKind::Decision => format!(
+            ">> wave {} {} failed ({}); launch {} of {}: decide ({waited}{left}): drs-waves decide {execution} retry|skip|stop",
+            g.wave_index, g.wave_name, g.reason, g.attempts, g.max_attempts
+        ),
+    }
+}
+
+/// The first line: the execution, its plan and mode, who started it, how long it runs.
+pub fn header_line(v: &View, now: OffsetDateTime) -> String {
+    let mode = v.mode.map(|m| m.as_str()).unwrap_or("?");
+    let by = v
+        .started_by
+        .as_deref()
+        .map(|b| format!(" by {b}"))
+        .unwrap_or_default();
+    let servers = v
+        .server_count
+        .map(|n| format!(", {n} servers"))
+        .unwrap_or_default();
+    let state = v
+        .state
+        .as_deref()
+        .map(|s| format!("  [{s}]"))
+        .unwrap_or_default();
+    format!(
+        "{} {} of plan {}{servers}, started {}{by}, {} {}{state}",
+        mode,
+        v.name,
+        v.plan,
+        time_of_day(v.started_at),
+        v.final_status(),
+        clock(secs_between(v.started_at, now)),
+    )
+}
+
+pub fn cancel_line(a: &OperatorAction) -> String {
+    format!(
+        ">> cancel requested by {} at {}: the next task takes the cancel path",
+        a.by, a.at
+    )
+}
+
+pub fn action_line(a: &OperatorAction) -> String {
+    let wave = match (a.wave_index, &a.wave_name) {
+        (Some(i), Some(n)) => format!(" wave {i} {n}"),
+        _ => String::new(),
+    };
+    format!("{}{wave} by {} at {}", a.action.as_str(), a.by, a.at)
+}
+
+/// The longest wave name (to align the lines).
+pub fn name_width(v: &View) -> usize {
+    v.waves
+        .iter()
+        .map(|w| w.name.chars().count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// The lines of the live screen (header, waves, gate or cancel).
+pub fn screen(v: &View, now: OffsetDateTime) -> Vec<String> {
+    let width = name_width(v);
+    let mut lines = vec![header_line(v, now)];
+    lines.extend(v.waves.iter().map(|w| wave_line(w, width, now).to_string()));
+    if let Some(g) = &v.gate {
+        lines.push(gate_line(g, &v.name, now));
+    } else if let Some(c) = &v.cancel
+        && !v.ended
+    {
+        lines.push(cancel_line(c));
+    }
+    lines
+}
+
+/// The summary printed when the execution has ended.
+pub fn summary(v: &View) -> Vec<String> {
+    let end = v.end.as_ref();
+    let until = end.and_then(|e| e.at);
+    let took = until
+        .map(|u| format!(" in {}", clock(secs_between(v.started_at, u))))
+        .unwrap_or_default();
+    let mode = v.mode.map(|m| m.as_str()).unwrap_or("execution");
+    let mut lines = vec![format!(
+        "{mode} {} of plan {}: {}{took}",
+        v.name,
+        v.plan,
+        v.final_status()
+    )];
+    let width = name_width(v);
+    for w in &v.waves {
+        let c = &w.counts;
+        let took = match (w.started_at, w.ended_at) {
+            (Some(s), Some(e)) => clock(secs_between(s, e)),
+            _ => "-".to_string(),
+        };
+        let mut line = format!(
+            "  wave {} {:<width$}  {:<9}  {}/{} launched, {} failed  {:>7}  {}",
+            w.index,
+            w.name,
+            w.phase.label(),
+            c.launched,
+            c.total,
+            c.failed,
+            took,
+            if w.job_ids.is_empty() {
+                "no job".to_string()
+            } else {
+                w.job_ids.join(", ")
+            },
+        );
+        if matches!(w.phase, Phase::Failed) && !w.reason.is_empty() {
+            line.push_str(&format!("  ({})", w.reason));
+        }
+        lines.push(line.trim_end().to_string());
+    }
+    if let Some(by) = &v.started_by {
+        lines.push(format!("started by {by}"));
+    }
+    for a in &v.actions {
+        lines.push(format!("operator: {}", action_line(a)));
+    }
+    if let Some(e) = end
+        && e.status != "SUCCEEDED"
+        && let Some(error) = &e.error
+    {
+        let cause = e.cause.as_deref().unwrap_or("");
+        lines.push(format!("{error}: {}", crate::error::one_line(cause)));
+    }
+    lines.push(format!("exit {}", crate::view::exit_code(v)));
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::view::{End, Event};
+    use drs_waves_contract::{
+        ExecutionStatus, Mode, OnFailure, OperatorActionKind, PlanSpec, PollingBounds,
+        ServerCounts, WaveSpec, WaveState, WaveStatus,
+    };
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2026-11-28 10:00:00 UTC);
+
+    fn spec(index: u32, name: &str, ids: usize, tags: &[(&str, &str)]) -> WaveSpec {
+        WaveSpec {
+            index,
+            name: name.into(),
+            server_ids: (0..ids).map(|i| format!("s-{i:017}")).collect(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            optional: vec![],
+            launch_timeout_seconds: 120,
+            on_failure: OnFailure::Stop,
+            polling: PollingBounds {
+                min_wait_seconds: 1,
+                max_wait_seconds: 20,
+                expected_launch_seconds: 5,
+            },
+            approval: None,
+            max_attempts: 2,
+            decision_timeout_seconds: None,
+            decision_notify: None,
+        }
+    }
+
+    fn billing() -> View {
+        let plan = PlanSpec {
+            name: "billing".into(),
+            terminate_drill_instances: true,
+            waves: vec![
+                spec(1, "databases", 2, &[]),
+                spec(2, "app-servers", 2, &[]),
+                spec(3, "web", 0, &[("App", "billing"), ("Tier", "web")]),
+            ],
+        };
+        let mut v = View::new("drill-1", "arn:x", "billing", T0, Some(&plan));
+        v.mode = Some(Mode::Drill);
+        v
+    }
+
+    fn wave_state(index: u32, name: &str, status: WaveStatus, counts: ServerCounts) -> WaveState {
+        WaveState {
+            wave: name.into(),
+            index,
+            status,
+            job_ids: vec!["drsjob-00000000000000001".into()],
+            started_at: "2026-11-28T10:00:10Z".into(),
+            ended_at: if status == WaveStatus::Launching {
+                String::new()
+            } else {
+                "2026-11-28T10:00:52Z".into()
+            },
+            checks: 3,
+            next_wait_seconds: 5,
+            servers: counts,
+            reason: if status == WaveStatus::Failed {
+                "required server s-1 FAILED".into()
+            } else {
+                String::new()
+            },
+        }
+    }
+
+    fn counts(total: u32, launched: u32, failed: u32) -> ServerCounts {
+        ServerCounts {
+            total,
+            launched,
+            failed,
+            launching: total - launched - failed,
+            optional_failed: 0,
+        }
+    }
+
+    #[test]
+    fn the_bar_shows_launched_failed_and_pending_in_proportion() {
+        assert_eq!(bar(0, 0, 0, 10), "[          ]");
+        assert_eq!(bar(5, 0, 10, 10), "[=====.....]");
+        assert_eq!(bar(4, 2, 10, 10), "[====xx....]");
+        assert_eq!(
+            bar(1, 1, 1000, 10),
+            "[=x........]",
+            "a few servers still show"
+        );
+        assert_eq!(
+            bar(999, 1, 1000, 10),
+            "[=========x]",
+            "no pending cell when all ended"
+        );
+        assert_eq!(bar(2, 0, 3, 10), "[======....]");
+        assert_eq!(bar(3, 0, 3, 10), "[==========]");
+    }
+
+    #[test]
+    fn clocks_read_like_a_stopwatch() {
+        assert_eq!(clock(42), "42s");
+        assert_eq!(clock(185), "3:05");
+        assert_eq!(clock(3723), "1:02:03");
+    }
+
+    #[test]
+    fn a_pending_wave_shows_its_selection_and_timeout() {
+        let v = billing();
+        let line = wave_line(&v.waves[2], 11, T0).to_string();
+        assert_eq!(
+            line,
+            "PENDING   wave 3 web         [                        ] tags App=billing,Tier=web  timeout 2:00"
+        );
+    }
+
+    #[test]
+    fn a_launching_wave_shows_its_bar_counts_elapsed_against_the_timeout_and_jobs() {
+        let mut v = billing();
+        v.apply(&Event::StateEntered {
+            name: "Wave 1 databases: start".into(),
+        });
+        v.apply_wave_state(&wave_state(
+            1,
+            "databases",
+            WaveStatus::Launching,
+            counts(1000, 250, 10),
+        ));
+        v.waves[0].job_ids = (1..=5).map(|i| format!("drsjob-{i:017}")).collect();
+        let line = wave_line(&v.waves[0], 11, T0 + time::Duration::seconds(52)).to_string();
+        assert_eq!(
+            line,
+            "LAUNCHING wave 1 databases   [======x.................] 250/1000 launched, 10 failed, 740 pending  42s / 2:00  drsjob-00000000000000001, drsjob-00000000000000002 +3"
+        );
+    }
+
+    #[test]
+    fn the_plain_key_ignores_the_ticking_clock() {
+        let mut v = billing();
+        v.apply_wave_state(&wave_state(
+            1,
+            "databases",
+            WaveStatus::Launching,
+            counts(2, 1, 0),
+        ));
+        let a = wave_line(&v.waves[0], 11, T0 + time::Duration::seconds(20));
+        let b = wave_line(&v.waves[0], 11, T0 + time::Duration::seconds(21));
+        assert_ne!(a.to_string(), b.to_string());
+        assert_eq!(a.key(), b.key());
+        v.apply_wave_state(&wave_state(
+            1,
+            "databases",
+            WaveStatus::Succeeded,
+            counts(2, 2, 0),
+        ));
+        assert_ne!(wave_line(&v.waves[0], 11, T0).key(), a.key());
+    }
+
+    #[test]
+    fn live_job_statuses_count_each_server_by_its_latest_job() {
+        let mut v = billing();
+        v.apply_wave_state(&wave_state(
+            2,
+            "app-servers",
+            WaveStatus::Launching,
+            counts(3, 0, 0),
+        ));
+        v.waves[1].job_ids = vec!["drsjob-1".into(), "drsjob-2".into()];
+        let jobs = [
+            (
+                "drsjob-1".to_string(),
+                vec![
+                    ("s-a".to_string(), "FAILED".to_string()),
+                    ("s-b".to_string(), "LAUNCHED".to_string()),
+                    ("s-c".to_string(), "IN_PROGRESS".to_string()),
+                ],
+            ),
+            (
+                "drsjob-2".to_string(),
+                vec![("s-a".to_string(), "LAUNCHED".to_string())],
+            ),
+        ]
+        .into_iter()
+        .collect();
+        v.apply_jobs(2, &jobs);
+        assert_eq!(
+            v.waves[1].counts,
+            ServerCounts {
+                total: 3,
+                launched: 2,
+                failed: 0,
+                launching: 1,
+                optional_failed: 0
+            }
+        );
+    }
+
+    #[test]
+    fn gates_say_what_they_wait_for_and_how_to_answer() {
+        let gate = PendingGate {
+            kind: GateKind::Approval,
+            wave_index: 2,
+            wave_name: "app-servers".into(),
+            token: "secret".into(),
+            since: "2026-11-28T10:00:00Z".into(),
+            timeout_at: "2026-11-28T14:00:00Z".into(),
+            attempts: 0,
+            max_attempts: 1,
+            reason: String::new(),
+        };
+        let line = gate_line(&gate, "drill-1", T0 + time::Duration::seconds(75));
+        assert_eq!(
+            line,
+            ">> wave 2 app-servers waits for approval (1:15, times out in 3:58:45): drs-waves approve drill-1  |  drs-waves stop drill-1"
+        );
+        assert!(!line.contains("secret"), "a token is never shown");
+        let decision = PendingGate {
+            kind: GateKind::Decision,
+            attempts: 1,
+            max_attempts: 2,
+            reason: "s-1 FAILED".into(),
+            ..gate
+        };
+        let line = gate_line(&decision, "drill-1", T0);
+        assert!(
+            line.contains("failed (s-1 FAILED); launch 1 of 2"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("drs-waves decide drill-1 retry|skip|stop"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn the_summary_lists_every_wave_and_the_exit_status() {
+        let mut v = billing();
+        for (i, name) in [(1, "databases"), (2, "app-servers")] {
+            v.apply_wave_state(&wave_state(i, name, WaveStatus::Succeeded, counts(2, 2, 0)));
+        }
+        v.apply_wave_state(&wave_state(3, "web", WaveStatus::Failed, counts(2, 1, 1)));
+        v.started_by = Some("arn:aws:iam::1:user/alice".into());
+        v.actions.push(OperatorAction {
+            action: OperatorActionKind::Approve,
+            wave_index: Some(2),
+            wave_name: Some("app-servers".into()),
+            by: "arn:aws:iam::1:user/bob".into(),
+            at: "2026-11-28T10:00:30Z".into(),
+        });
+        v.end = Some(End {
+            status: "FAILED".into(),
+            error: Some("DrsWaves.WaveFailed".into()),
+            cause: Some("wave 3 web failed:\nrequired server s-1 FAILED".into()),
+            at: Some(T0 + time::Duration::seconds(61)),
+            outcome: None,
+        });
+        let text = summary(&v).join("\n");
+        assert_eq!(
+            text,
+            "DRILL drill-1 of plan billing: FAILED in 1:01\n\
+             \x20 wave 1 databases    SUCCEEDED  2/2 launched, 0 failed      42s  drsjob-00000000000000001\n\
+             \x20 wave 2 app-servers  SUCCEEDED  2/2 launched, 0 failed      42s  drsjob-00000000000000001\n\
+             \x20 wave 3 web          FAILED     1/2 launched, 1 failed      42s  drsjob-00000000000000001  (required server s-1 FAILED)\n\
+             started by arn:aws:iam::1:user/alice\n\
+             operator: APPROVE wave 2 app-servers by arn:aws:iam::1:user/bob at 2026-11-28T10:00:30Z\n\
+             DrsWaves.WaveFailed: wave 3 web failed: required server s-1 FAILED\n\
+             exit 1"
+        );
+    }
+
+    #[test]
+    fn exit_status_is_0_succeeded_1_failed_3_cancelled_or_stopped() {
+        let ended = |status: &str, error: Option<&str>| {
+            let mut v = billing();
+            v.end = Some(End {
+                status: status.into(),
+                error: error.map(str::to_string),
+                cause: None,
+                at: None,
+                outcome: None,
+            });
+            v
+        };
+        assert_eq!(crate::view::exit_code(&ended("SUCCEEDED", None)), 0);
+        assert_eq!(
+            crate::view::exit_code(&ended("FAILED", Some("DrsWaves.WaveFailed"))),
+            1
+        );
+        assert_eq!(
+            crate::view::exit_code(&ended("FAILED", Some("DrsWaves.Cancelled"))),
+            3
+        );
+        assert_eq!(
+            crate::view::exit_code(&ended("FAILED", Some("DrsWaves.StoppedByOperator"))),
+            3
+        );
+        assert_eq!(crate::view::exit_code(&ended("ABORTED", None)), 3);
+        let mut stopped = ended("FAILED", Some("States.TaskFailed"));
+        stopped.recorded = Some(ExecutionStatus::Stopped);
+        assert_eq!(crate::view::exit_code(&stopped), 3);
+        assert_eq!(stopped.final_status(), "STOPPED");
+    }
+
+    #[test]
+    fn events_move_waves_through_gates_launches_and_decisions() {
+        let mut v = billing();
+        let enter = |v: &mut View, s: &str| v.apply(&Event::StateEntered { name: s.into() });
+        enter(&mut v, "Wave 2 app-servers: approve?");
+        assert_eq!(v.waves[1].phase, Phase::AwaitingApproval);
+        enter(&mut v, "Wave 2 app-servers: start");
+        assert_eq!(v.waves[1].phase, Phase::Launching);
+        let mut state = serde_json::json!({"waves": {}});
+        state["waves"]["w2"] = serde_json::to_value(wave_state(
+            2,
+            "app-servers",
+            WaveStatus::Failed,
+            counts(2, 1, 1),
+        ))
+        .expect("json");
+        v.apply(&Event::StateExited {
+            name: "Wave 2 app-servers: check".into(),
+            output: Some(state.to_string()),
+        });
+        assert_eq!(v.waves[1].phase, Phase::Failed);
+        enter(&mut v, "Wave 2 app-servers: decide?");
+        assert_eq!(v.waves[1].phase, Phase::AwaitingDecision);
+        enter(&mut v, "Wave 2 app-servers: skipped");
+        assert_eq!(v.waves[1].phase, Phase::Skipped);
+        assert_eq!(v.state.as_deref(), Some("Wave 2 app-servers: skipped"));
+    }
+}

@@ -1,0 +1,376 @@
+//! What `follow` knows about an execution, built from the machine's plan, the execution's
+//! history events, the history table's EXECUTION item and batched DescribeJobs. Pure: the
+//! follower feeds it, the renderer reads it, and the tests drive it without AWS.
+
+use std::collections::BTreeMap;
+
+use drs_waves_contract::{
+    ExecutionStatus, Mode, OperatorAction, PendingGate, PlanSpec, ServerCounts, WaveSpec,
+    WaveState, WaveStatus,
+};
+use drs_worker::history::ExecutionRecord;
+use drs_worker::rules::parse_time;
+use time::OffsetDateTime;
+
+use crate::names;
+
+/// Where a wave stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Pending,
+    AwaitingApproval,
+    Launching,
+    Succeeded,
+    Failed,
+    AwaitingDecision,
+    Skipped,
+}
+
+impl Phase {
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Pending => "PENDING",
+            Phase::AwaitingApproval => "APPROVE?",
+            Phase::Launching => "LAUNCHING",
+            Phase::Succeeded => "SUCCEEDED",
+            Phase::Failed => "FAILED",
+            Phase::AwaitingDecision => "DECIDE?",
+            Phase::Skipped => "SKIPPED",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaveView {
+    pub index: u32,
+    pub name: String,
+    /// What the plan selects: "2 servers by ID", "tags App=billing,Tier=web".
+    pub selection: String,
+    pub launch_timeout_seconds: u32,
+    pub max_attempts: u32,
+    pub phase: Phase,
+    pub counts: ServerCounts,
+    /// When the current launch started, and ended.
+    pub started_at: Option<OffsetDateTime>,
+    pub ended_at: Option<OffsetDateTime>,
+    pub job_ids: Vec<String>,
+    pub reason: String,
+}
+
+impl WaveView {
+    pub fn new(index: u32, name: &str) -> WaveView {
+        WaveView {
+            index,
+            name: name.to_string(),
+            selection: String::new(),
+            launch_timeout_seconds: 0,
+            max_attempts: 1,
+            phase: Phase::Pending,
+            counts: ServerCounts::default(),
+            started_at: None,
+            ended_at: None,
+            job_ids: Vec::new(),
+            reason: String::new(),
+        }
+    }
+
+    pub fn of_spec(w: &WaveSpec) -> WaveView {
+        WaveView {
+            selection: selection(w),
+            launch_timeout_seconds: w.launch_timeout_seconds,
+            max_attempts: w.max_attempts,
+            ..WaveView::new(w.index, &w.name)
+        }
+    }
+
+    /// PENDING or IN_PROGRESS servers.
+    pub fn pending(&self) -> u32 {
+        self.counts
+            .total
+            .saturating_sub(self.counts.launched + self.counts.failed)
+    }
+}
+
+/// What a wave selects, in words.
+pub fn selection(w: &WaveSpec) -> String {
+    let mut parts = Vec::new();
+    if !w.server_ids.is_empty() {
+        let n = w.server_ids.len();
+        parts.push(format!("{n} server{} by ID", if n == 1 { "" } else { "s" }));
+    }
+    if !w.tags.is_empty() {
+        let tags: Vec<String> = w.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        parts.push(format!("tags {}", tags.join(",")));
+    }
+    if !w.optional.is_empty() {
+        parts.push(format!("{} optional", w.optional.len()));
+    }
+    parts.join(" + ")
+}
+
+/// How the execution ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct End {
+    /// Step Functions' status: SUCCEEDED, FAILED, ABORTED, TIMED_OUT.
+    pub status: String,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub at: Option<OffsetDateTime>,
+    /// The result's outcome (SUCCEEDED_WITH_FAILURES) when it finished.
+    pub outcome: Option<String>,
+}
+
+/// One history event, reduced to what the follower reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    StateEntered {
+        name: String,
+    },
+    /// A state's output (the whole execution state: `waves.w<i>` after a start or check).
+    StateExited {
+        name: String,
+        output: Option<String>,
+    },
+    TaskFailed {
+        error: String,
+        cause: String,
+    },
+    /// ExecutionSucceeded/Failed/Aborted/TimedOut.
+    Ended,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct View {
+    pub name: String,
+    pub arn: String,
+    pub plan: String,
+    pub mode: Option<Mode>,
+    pub started_at: OffsetDateTime,
+    pub started_by: Option<String>,
+    /// The state it is in now (the latest StateEntered).
+    pub state: Option<String>,
+    pub waves: Vec<WaveView>,
+    pub gate: Option<PendingGate>,
+    pub cancel: Option<OperatorAction>,
+    pub actions: Vec<OperatorAction>,
+    /// The history record's status (CANCELLED, STOPPED, ... once it ended).
+    pub recorded: Option<ExecutionStatus>,
+    /// Servers resolved at preflight (all waves).
+    pub server_count: Option<u32>,
+    pub last_task_failure: Option<(String, String)>,
+    pub ended: bool,
+    pub end: Option<End>,
+}
+
+impl View {
+    pub fn new(
+        name: &str,
+        arn: &str,
+        plan: &str,
+        started_at: OffsetDateTime,
+        spec: Option<&PlanSpec>,
+    ) -> View {
+        View {
+            name: name.to_string(),
+            arn: arn.to_string(),
+            plan: plan.to_string(),
+            mode: None,
+            started_at,
+            started_by: None,
+            state: None,
+            waves: spec
+                .map(|p| p.waves.iter().map(WaveView::of_spec).collect())
+                .unwrap_or_default(),
+            gate: None,
+            cancel: None,
+            actions: Vec::new(),
+            recorded: None,
+            server_count: None,
+            last_task_failure: None,
+            ended: false,
+            end: None,
+        }
+    }
+
+    pub fn wave_mut(&mut self, index: u32, name: &str) -> &mut WaveView {
+        let pos = match self.waves.iter().position(|w| w.index == index) {
+            Some(p) => p,
+            None => {
+                self.waves.push(WaveView::new(index, name));
+                self.waves.sort_by_key(|w| w.index);
+                self.waves
+                    .iter()
+                    .position(|w| w.index == index)
+                    .unwrap_or_default()
+            }
+        };
+        &mut self.waves[pos]
+    }
+
+    pub fn apply(&mut self, event: &Event) {
+        match event {
+            Event::StateEntered { name } => {
+                self.state = Some(name.clone());
+                if let Some((index, wave, step)) = names::parse_wave_state(name) {
+                    let w = self.wave_mut(index, wave);
+                    match step {
+                        "approve?" => w.phase = Phase::AwaitingApproval,
+                        "start" if w.phase != Phase::Launching => {
+                            w.phase = Phase::Launching;
+                            w.ended_at = None;
+                            w.reason.clear();
+                        }
+                        "decide?" => w.phase = Phase::AwaitingDecision,
+                        "skipped" => w.phase = Phase::Skipped,
+                        _ => {}
+                    }
+                }
+            }
+            Event::StateExited { name, output } => {
+                let Some(output) = output else { return };
+                let Ok(state) = serde_json::from_str::<serde_json::Value>(output) else {
+                    return;
+                };
+                if name == "Preflight" {
+                    let run = &state["run"];
+                    self.server_count = run["serverCount"].as_u64().map(|n| n as u32);
+                    if let Some(m) = run["mode"].as_str().and_then(Mode::parse) {
+                        self.mode = Some(m);
+                    }
+                }
+                if let Some((index, _, step)) = names::parse_wave_state(name)
+                    && matches!(step, "start" | "check")
+                    && let Some(ws) = state["waves"].get(format!("w{index}"))
+                    && let Ok(ws) = serde_json::from_value::<WaveState>(ws.clone())
+                {
+                    self.apply_wave_state(&ws);
+                }
+                if name == "Finish"
+                    && let Some(outcome) = state["result"]["outcome"].as_str()
+                {
+                    let end = self.end.get_or_insert_with(|| End {
+                        status: String::new(),
+                        error: None,
+                        cause: None,
+                        at: None,
+                        outcome: None,
+                    });
+                    end.outcome = Some(outcome.to_string());
+                }
+            }
+            Event::TaskFailed { error, cause } => {
+                self.last_task_failure = Some((error.clone(), cause.clone()));
+            }
+            Event::Ended => self.ended = true,
+        }
+    }
+
+    pub fn apply_wave_state(&mut self, ws: &WaveState) {
+        let w = self.wave_mut(ws.index, &ws.wave);
+        w.phase = match ws.status {
+            WaveStatus::Launching => Phase::Launching,
+            WaveStatus::Succeeded => Phase::Succeeded,
+            WaveStatus::Failed => Phase::Failed,
+            WaveStatus::Skipped => Phase::Skipped,
+        };
+        w.counts = ws.servers;
+        w.job_ids = ws.job_ids.clone();
+        w.started_at = parse_time(&ws.started_at).or(w.started_at);
+        w.ended_at = if ws.ended_at.is_empty() {
+            None
+        } else {
+            parse_time(&ws.ended_at)
+        };
+        w.reason = ws.reason.clone();
+    }
+
+    /// The history record: gate, cancel, actions, who started it, the recorded status.
+    pub fn apply_record(&mut self, r: &ExecutionRecord) {
+        self.gate = r.pending_gate.clone();
+        self.cancel = r.cancel_requested.clone();
+        self.actions = r.operator_actions.clone();
+        self.started_by = r.started_by.clone().or(self.started_by.take());
+        self.mode = r.mode.or(self.mode);
+        self.recorded = Some(r.status);
+        if r.server_count > 0 {
+            self.server_count = Some(r.server_count);
+        }
+        for w in &mut self.waves {
+            if r.wave_statuses.get(&w.name) == Some(&WaveStatus::Skipped) {
+                w.phase = Phase::Skipped;
+            }
+        }
+    }
+
+    /// Live launch statuses from DescribeJobs for a launching wave: per job (in the order the
+    /// wave made them), each server's launchStatus. A server in several jobs (a retry) counts
+    /// by its latest job.
+    pub fn apply_jobs(&mut self, index: u32, jobs: &BTreeMap<String, Vec<(String, String)>>) {
+        let Some(w) = self.waves.iter_mut().find(|w| w.index == index) else {
+            return;
+        };
+        if w.phase != Phase::Launching {
+            return;
+        }
+        let mut latest: BTreeMap<&str, &str> = BTreeMap::new();
+        for job in &w.job_ids {
+            for (server, status) in jobs.get(job).into_iter().flatten() {
+                latest.insert(server, status);
+            }
+        }
+        if latest.is_empty() {
+            return;
+        }
+        let launched = latest.values().filter(|s| **s == "LAUNCHED").count() as u32;
+        let failed = latest.values().filter(|s| **s == "FAILED").count() as u32;
+        let total = w.counts.total.max(latest.len() as u32);
+        w.counts.total = total;
+        w.counts.launched = launched;
+        w.counts.failed = failed;
+        w.counts.launching = total.saturating_sub(launched + failed);
+    }
+
+    /// Job IDs of the waves launching now (what the follower asks DRS about).
+    pub fn launching_jobs(&self) -> Vec<(u32, Vec<String>)> {
+        self.waves
+            .iter()
+            .filter(|w| w.phase == Phase::Launching && !w.job_ids.is_empty())
+            .map(|w| (w.index, w.job_ids.clone()))
+            .collect()
+    }
+
+    /// The status to show: the recorded one once final (CANCELLED, STOPPED), else Step
+    /// Functions'.
+    pub fn final_status(&self) -> String {
+        match (self.recorded, &self.end) {
+            (Some(r), _) if r.is_final() => r.as_str().to_string(),
+            (_, Some(e)) if !e.status.is_empty() => {
+                if e.status == "SUCCEEDED"
+                    && let Some(o) = &e.outcome
+                {
+                    return o.clone();
+                }
+                e.status.clone()
+            }
+            _ => "RUNNING".to_string(),
+        }
+    }
+}
+
+/// The exit status of `follow`: 0 succeeded, 1 failed, 3 cancelled or stopped (by an operator,
+/// or StopExecution).
+pub fn exit_code(view: &View) -> u8 {
+    let end = view.end.as_ref();
+    let status = end.map(|e| e.status.as_str()).unwrap_or("");
+    let error = end.and_then(|e| e.error.as_deref()).unwrap_or("");
+    if matches!(
+        view.recorded,
+        Some(ExecutionStatus::Cancelled | ExecutionStatus::Stopped)
+    ) || error == drs_waves_contract::ErrorName::Cancelled.as_str()
+        || error == drs_waves_contract::ErrorName::StoppedByOperator.as_str()
+        || status == "ABORTED"
+    {
+        return 3;
+    }
+    if status == "SUCCEEDED" { 0 } else { 1 }
+}
