@@ -592,7 +592,11 @@ fn duration_forecast(samples_ms: &[u64]) -> Option<DurationForecast> {
 /// records) and the plan's recovery time, over the plan's last `n` successful executions
 /// (SUCCEEDED or SUCCEEDED_WITH_FAILURES). For the operator CLI (`drs-waves forecast`, or
 /// before `drs-waves start`) and for the report.
-pub async fn forecast<H: History>(history: &H, plan: &str, n: usize) -> Result<Forecast, TaskError> {
+pub async fn forecast<H: History>(
+    history: &H,
+    plan: &str,
+    n: usize,
+) -> Result<Forecast, TaskError> {
     forecast_of(history, plan, n, |_| true).await
 }
 
@@ -655,8 +659,10 @@ async fn forecast_of<H: History>(
             entry.1.push(ms);
             if let (Some(start), Some(wave_start)) = (start, parse_time(&wave.started_at)) {
                 let recovered = wave_start + time::Duration::milliseconds(ms as i64);
-                let from_start = u64::try_from((recovered - start).whole_milliseconds()).unwrap_or(0);
-                last_recovered = Some(last_recovered.map_or(from_start, |l: u64| l.max(from_start)));
+                let from_start =
+                    u64::try_from((recovered - start).whole_milliseconds()).unwrap_or(0);
+                last_recovered =
+                    Some(last_recovered.map_or(from_start, |l: u64| l.max(from_start)));
             } else {
                 every_wave = false;
             }
@@ -703,7 +709,11 @@ impl Evidence {
 
     /// Where a report is, as recorded on the EXECUTION item (`reportLocation`).
     pub fn location(&self, plan: &str, execution_name: &str) -> String {
-        format!("s3://{}/{}", self.bucket, Self::prefix(plan, execution_name))
+        format!(
+            "s3://{}/{}",
+            self.bucket,
+            Self::prefix(plan, execution_name)
+        )
     }
 }
 

@@ -135,7 +135,11 @@ mod memory {
 
         /// Every key, in order.
         pub fn keys(&self) -> Vec<String> {
-            self.inner().objects.keys().map(|(_, k)| k.clone()).collect()
+            self.inner()
+                .objects
+                .keys()
+                .map(|(_, k)| k.clone())
+                .collect()
         }
     }
 

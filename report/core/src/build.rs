@@ -395,13 +395,15 @@ pub fn build(sources: &Sources) -> Report {
             ended_at,
             duration_seconds: elapsed,
             input: machine.input.clone(),
-            started_by: e.started_by.clone().filter(|b| !b.is_empty()).or_else(|| machine
-                .input
-                .as_ref()
-                .and_then(|i| i.get("startedBy"))
-                .and_then(|b| b.as_str())
-                .filter(|b| !b.is_empty())
-                .map(str::to_owned)),
+            started_by: e.started_by.clone().filter(|b| !b.is_empty()).or_else(|| {
+                machine
+                    .input
+                    .as_ref()
+                    .and_then(|i| i.get("startedBy"))
+                    .and_then(|b| b.as_str())
+                    .filter(|b| !b.is_empty())
+                    .map(str::to_owned)
+            }),
             started_by_note: "From the input's startedBy (the operator CLI sets it to the \
                               caller's identity); Step Functions does not record who started an \
                               execution, CloudTrail's StartExecution event does (userIdentity)."

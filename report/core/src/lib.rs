@@ -19,9 +19,9 @@ pub mod timeline;
 
 use std::path::{Path, PathBuf};
 
-pub use model::{Forecast, Report, VerdictKind, WaveForecast};
 #[cfg(feature = "schema")]
 pub use model::schema;
+pub use model::{Forecast, Report, VerdictKind, WaveForecast};
 
 /// The two files of a report.
 pub const HTML_FILE: &str = "report.html";

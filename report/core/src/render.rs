@@ -98,7 +98,10 @@ pub fn html(r: &Report) -> String {
 
 fn page(h: &mut String, r: &Report, t: &Timeline) -> std::fmt::Result {
     let e = &r.execution;
-    writeln!(h, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">")?;
+    writeln!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">"
+    )?;
     writeln!(
         h,
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -193,7 +196,10 @@ fn verdicts(h: &mut String, r: &Report) -> std::fmt::Result {
                 "no earlier successful execution recovered every wave".to_owned(),
             ),
         },
-        None => ("-".to_owned(), "the past executions could not be read".to_owned()),
+        None => (
+            "-".to_owned(),
+            "the past executions could not be read".to_owned(),
+        ),
     };
     writeln!(
         h,
@@ -331,7 +337,11 @@ fn svg(h: &mut String, t: &Timeline) -> std::fmt::Result {
             h,
             "  <g class=\"{cls}\"><line class=\"marker {cls}\" x1=\"{x}\" y1=\"14\" x2=\"{x}\" y2=\"{}\"/>\n  <text class=\"markerlabel {cls}\" x=\"{}\" y=\"{label_y}\" text-anchor=\"{anchor}\">{}</text>{title}</g>",
             t.height - 8.0,
-            if m.class == "operator" { m.x + 2.0 } else { m.x },
+            if m.class == "operator" {
+                m.x + 2.0
+            } else {
+                m.x
+            },
             esc(&m.label),
             cls = m.class,
             x = m.x

@@ -437,17 +437,24 @@ fn operator_actions_are_a_table_and_markers_on_the_timeline() {
     // The JSON carries them too.
     let json = serde_json::to_value(&r).expect("json");
     assert_eq!(json["operatorActions"][0]["waveIndex"], 2);
-    assert_eq!(json["operatorActions"][1]["by"], "arn:aws:sts::000000000000:assumed-role/dr/alice");
+    assert_eq!(
+        json["operatorActions"][1]["by"],
+        "arn:aws:sts::000000000000:assumed-role/dr/alice"
+    );
 }
 
 #[test]
 fn the_input_names_who_started_the_execution() {
     let mut s = sources();
     if let Some(m) = s.machine.as_mut() {
-        m.input = Some(serde_json::json!({"mode": "DRILL", "startedBy": "arn:aws:iam::1:user/bob"}));
+        m.input =
+            Some(serde_json::json!({"mode": "DRILL", "startedBy": "arn:aws:iam::1:user/bob"}));
     }
     let r = build(&s);
-    assert_eq!(r.execution.started_by.as_deref(), Some("arn:aws:iam::1:user/bob"));
+    assert_eq!(
+        r.execution.started_by.as_deref(),
+        Some("arn:aws:iam::1:user/bob")
+    );
     assert_eq!(build(&sources()).execution.started_by, None);
 }
 

@@ -28,25 +28,28 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         let Some(evidence) = &self.evidence else {
             return;
         };
-        let outcome = match tokio::time::timeout(evidence.timeout, self.put_report(evidence, execution_id)).await {
-            Ok(Ok(location)) => {
-                info!(report = %location, "report written");
-                ReportOutcome::Written(location)
-            }
-            Ok(Err(e)) => {
-                warn!(error = %e, "report not written; the execution goes on");
-                ReportOutcome::Failed(e)
-            }
-            Err(_) => {
-                let e = format!(
-                    "writing the report to s3://{} took longer than {} s",
-                    evidence.bucket,
-                    evidence.timeout.as_secs()
-                );
-                warn!(error = %e, "report not written; the execution goes on");
-                ReportOutcome::Failed(e)
-            }
-        };
+        let outcome =
+            match tokio::time::timeout(evidence.timeout, self.put_report(evidence, execution_id))
+                .await
+            {
+                Ok(Ok(location)) => {
+                    info!(report = %location, "report written");
+                    ReportOutcome::Written(location)
+                }
+                Ok(Err(e)) => {
+                    warn!(error = %e, "report not written; the execution goes on");
+                    ReportOutcome::Failed(e)
+                }
+                Err(_) => {
+                    let e = format!(
+                        "writing the report to s3://{} took longer than {} s",
+                        evidence.bucket,
+                        evidence.timeout.as_secs()
+                    );
+                    warn!(error = %e, "report not written; the execution goes on");
+                    ReportOutcome::Failed(e)
+                }
+            };
         // Bounded too: a history that hangs must not hold the task either.
         match tokio::time::timeout(
             evidence.timeout,
@@ -166,7 +169,11 @@ mod tests {
         let history = MemoryHistory::new();
         let store = MemoryS3::new();
         history
-            .create_execution(record("drill-1", ExecutionStatus::Succeeded, "2026-11-28T10:00:00Z"))
+            .create_execution(record(
+                "drill-1",
+                ExecutionStatus::Succeeded,
+                "2026-11-28T10:00:00Z",
+            ))
             .await
             .expect("create");
         handlers(&history, &store, Duration::from_secs(5))
@@ -185,7 +192,10 @@ mod tests {
         assert_eq!(report.execution.arn, arn("drill-1"));
         // What the fake could not tell is said, not invented.
         assert!(
-            report.sources.iter().any(|s| s.contains("DescribeExecution failed")),
+            report
+                .sources
+                .iter()
+                .any(|s| s.contains("DescribeExecution failed")),
             "{:?}",
             report.sources
         );
@@ -200,7 +210,9 @@ mod tests {
         );
         assert_eq!(
             history.report_outcome(&arn("drill-1")).await.expect("read"),
-            Some(ReportOutcome::Written("s3://dr-reports/billing/drill-1/".into()))
+            Some(ReportOutcome::Written(
+                "s3://dr-reports/billing/drill-1/".into()
+            ))
         );
     }
 
@@ -208,7 +220,11 @@ mod tests {
     async fn without_a_bucket_no_report_is_written() {
         let history = MemoryHistory::new();
         history
-            .create_execution(record("drill-1", ExecutionStatus::Succeeded, "2026-11-28T10:00:00Z"))
+            .create_execution(record(
+                "drill-1",
+                ExecutionStatus::Succeeded,
+                "2026-11-28T10:00:00Z",
+            ))
             .await
             .expect("create");
         Handlers::new(
@@ -219,7 +235,10 @@ mod tests {
         )
         .write_report(&arn("drill-1"))
         .await;
-        assert_eq!(history.report_outcome(&arn("drill-1")).await.expect("read"), None);
+        assert_eq!(
+            history.report_outcome(&arn("drill-1")).await.expect("read"),
+            None
+        );
     }
 
     #[tokio::test]
@@ -227,7 +246,11 @@ mod tests {
         let history = MemoryHistory::new();
         let store = MemoryS3::new();
         history
-            .create_execution(record("drill-1", ExecutionStatus::Failed, "2026-11-28T10:00:00Z"))
+            .create_execution(record(
+                "drill-1",
+                ExecutionStatus::Failed,
+                "2026-11-28T10:00:00Z",
+            ))
             .await
             .expect("create");
         store.fail_next(TaskError::AccessDenied {
@@ -239,7 +262,10 @@ mod tests {
             .await;
         match history.report_outcome(&arn("drill-1")).await.expect("read") {
             Some(ReportOutcome::Failed(e)) => {
-                assert!(e.contains("s3://dr-reports/billing/drill-1/report.html"), "{e}");
+                assert!(
+                    e.contains("s3://dr-reports/billing/drill-1/report.html"),
+                    "{e}"
+                );
                 assert!(e.contains("access denied"), "{e}");
             }
             other => panic!("{other:?}"),
@@ -251,7 +277,11 @@ mod tests {
         let history = MemoryHistory::new();
         let store = MemoryS3::new();
         history
-            .create_execution(record("drill-1", ExecutionStatus::Succeeded, "2026-11-28T10:00:00Z"))
+            .create_execution(record(
+                "drill-1",
+                ExecutionStatus::Succeeded,
+                "2026-11-28T10:00:00Z",
+            ))
             .await
             .expect("create");
         store.hang();
@@ -293,7 +323,11 @@ mod tests {
     async fn a_running_execution_is_reported_as_running_with_what_is_known() {
         let history = MemoryHistory::new();
         history
-            .create_execution(record("drill-1", ExecutionStatus::Running, "2026-11-28T10:00:00Z"))
+            .create_execution(record(
+                "drill-1",
+                ExecutionStatus::Running,
+                "2026-11-28T10:00:00Z",
+            ))
             .await
             .expect("create");
         let apis = FakeEvidenceApis::default();
@@ -339,11 +373,7 @@ mod tests {
         completions: &[u64],
     ) {
         history
-            .create_execution(record(
-                name,
-                status,
-                &crate::rules::format_time(started),
-            ))
+            .create_execution(record(name, status, &crate::rules::format_time(started)))
             .await
             .expect("create");
         let mut wave_start = started + time::Duration::seconds(5);
@@ -391,9 +421,23 @@ mod tests {
             .enumerate()
         {
             let k = i32::try_from(k).expect("small");
-            past(&history, &format!("ok-{k}"), ExecutionStatus::Succeeded, t0 + day * k, &[w1, w2]).await;
+            past(
+                &history,
+                &format!("ok-{k}"),
+                ExecutionStatus::Succeeded,
+                t0 + day * k,
+                &[w1, w2],
+            )
+            .await;
         }
-        past(&history, "failed", ExecutionStatus::Failed, t0 + day * 5, &[1, 1]).await;
+        past(
+            &history,
+            "failed",
+            ExecutionStatus::Failed,
+            t0 + day * 5,
+            &[1, 1],
+        )
+        .await;
         past(
             &history,
             "partial",
@@ -406,18 +450,35 @@ mod tests {
         assert_eq!(f.executions_wanted, 5);
         assert_eq!(
             f.executions,
-            vec![arn("partial"), arn("ok-4"), arn("ok-3"), arn("ok-2"), arn("ok-1")],
+            vec![
+                arn("partial"),
+                arn("ok-4"),
+                arn("ok-3"),
+                arn("ok-2"),
+                arn("ok-1")
+            ],
             "the newest five successful ones"
         );
         let w1 = &f.waves[0];
         assert_eq!((w1.index, w1.name.as_str()), (1, "w1"));
         // 110, 120, 130, 140, 150: nearest rank p50 = 130, p90 = 150.
         assert_eq!(
-            (w1.duration.samples, w1.duration.p50_seconds, w1.duration.p90_seconds),
+            (
+                w1.duration.samples,
+                w1.duration.p50_seconds,
+                w1.duration.p90_seconds
+            ),
             (5, 130, 150)
         );
         let w2 = &f.waves[1];
-        assert_eq!((w2.duration.samples, w2.duration.p50_seconds, w2.duration.p90_seconds), (4, 220, 240));
+        assert_eq!(
+            (
+                w2.duration.samples,
+                w2.duration.p50_seconds,
+                w2.duration.p90_seconds
+            ),
+            (4, 220, 240)
+        );
         // The plan: start + 5 s + w1 + w2, from the four executions that recovered both waves.
         let recovery = f.recovery.expect("recovery");
         assert_eq!(
@@ -434,21 +495,123 @@ mod tests {
         let history = MemoryHistory::new();
         let t0 = time::macros::datetime!(2026-11-01 10:00:00 UTC);
         let day = time::Duration::days(1);
-        past(&history, "before", ExecutionStatus::Succeeded, t0, &[100, 200]).await;
-        past(&history, "this", ExecutionStatus::Succeeded, t0 + day, &[300, 300]).await;
-        past(&history, "after", ExecutionStatus::Succeeded, t0 + day * 2, &[900, 900]).await;
+        past(
+            &history,
+            "before",
+            ExecutionStatus::Succeeded,
+            t0,
+            &[100, 200],
+        )
+        .await;
+        past(
+            &history,
+            "this",
+            ExecutionStatus::Succeeded,
+            t0 + day,
+            &[300, 300],
+        )
+        .await;
+        past(
+            &history,
+            "after",
+            ExecutionStatus::Succeeded,
+            t0 + day * 2,
+            &[900, 900],
+        )
+        .await;
+        let apis = FakeEvidenceApis::default();
+        let sources = crate::evidence::gather(&history, "t", &apis, &arn("this"), t0 + day * 3)
+            .await
+            .expect("sources");
+        let f = sources.forecast.expect("forecast");
+        assert_eq!(f.executions, vec![arn("before")]);
+        assert_eq!(f.waves[0].duration.p50_seconds, 100);
+    }
+
+    #[tokio::test]
+    async fn record_failure_writes_the_report_of_a_failed_execution() {
+        let history = MemoryHistory::new();
+        let store = MemoryS3::new();
+        let handlers = handlers(&history, &store, Duration::from_secs(5));
+        // Failed before preflight: no record yet, record-failure makes it and reports it.
+        let out = handlers
+            .record_failure(drs_waves_contract::RecordFailureInput {
+                execution: drs_waves_contract::ExecutionRef {
+                    id: arn("early"),
+                    name: "early".into(),
+                    start_time: "2026-11-28T10:00:00Z".into(),
+                },
+                plan_name: PLAN.into(),
+                state: serde_json::json!({
+                    "error": {"Error": "DrsWaves.InvalidInput", "Cause": "no mode"}
+                }),
+                heartbeat_seconds: 10,
+            })
+            .await
+            .expect("recorded");
+        assert_eq!(out.error, "DrsWaves.InvalidInput");
+        let json = store
+            .object("dr-reports", "billing/early/report.json")
+            .expect("the report");
+        let report: crate::evidence::report::Report =
+            serde_json::from_slice(&json.body).expect("a report");
+        assert_eq!(report.execution.status, "FAILED");
+        assert_eq!(
+            report.execution.error.as_deref(),
+            Some("DrsWaves.InvalidInput")
+        );
+        assert_eq!(
+            history.report_outcome(&arn("early")).await.expect("read"),
+            Some(ReportOutcome::Written(
+                "s3://dr-reports/billing/early/".into()
+            ))
+        );
+    }
+
+    #[tokio::test]
+    async fn operator_actions_in_the_history_are_in_the_report() {
+        let history = MemoryHistory::new();
+        history
+            .create_execution(record(
+                "drill-1",
+                ExecutionStatus::Running,
+                "2026-11-28T10:00:00Z",
+            ))
+            .await
+            .expect("create");
+        let cancel = drs_waves_contract::OperatorAction {
+            action: drs_waves_contract::OperatorActionKind::Cancel,
+            wave_index: Some(2),
+            wave_name: Some("app".into()),
+            by: "arn:aws:iam::000000000000:user/alice".into(),
+            at: "2026-11-28T10:03:00Z".into(),
+        };
+        history
+            .request_cancel(&arn("drill-1"), cancel)
+            .await
+            .expect("cancel");
         let apis = FakeEvidenceApis::default();
         let sources = crate::evidence::gather(
             &history,
             "t",
             &apis,
-            &arn("this"),
-            t0 + day * 3,
+            &arn("drill-1"),
+            time::macros::datetime!(2026-11-28 10:04:00 UTC),
         )
         .await
         .expect("sources");
-        let f = sources.forecast.expect("forecast");
-        assert_eq!(f.executions, vec![arn("before")]);
-        assert_eq!(f.waves[0].duration.p50_seconds, 100);
+        let r = crate::evidence::report::build::build(&sources);
+        assert_eq!(
+            r.operator_actions,
+            vec![crate::evidence::report::model::OperatorAction {
+                at: "2026-11-28T10:03:00Z".into(),
+                by: "arn:aws:iam::000000000000:user/alice".into(),
+                action: "CANCEL".into(),
+                wave_index: Some(2),
+                wave_name: Some("app".into()),
+            }]
+        );
+        let html = crate::evidence::report::render::html(&r);
+        assert!(html.contains("class=\"marker operator\""));
     }
 }

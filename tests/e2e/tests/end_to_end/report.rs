@@ -316,7 +316,11 @@ async fn the_worker_writes_the_report_of_a_finished_drill_to_the_bucket() -> Res
     .await?;
     // A bucket of this deployment's own, as the local stack's is (versioned).
     let bucket = format!("{}-reports", dep.prefix).to_lowercase();
-    s3.create_bucket().bucket(&bucket).send().await.context("CreateBucket")?;
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .context("CreateBucket")?;
     let machine = dep.deploy_example("billing").await?;
     dep.start_worker(&[
         ("DRS_WAVES_REPORT_BUCKET", bucket.as_str()),
