@@ -327,7 +327,39 @@ async fn the_worker_writes_the_report_of_a_finished_drill_to_the_bucket() -> Res
         ("AWS_ENDPOINT_URL_S3", stack.s3_endpoint.as_str()),
         ("DRS_WAVES_S3_FORCE_PATH_STYLE", "true"),
     ])?;
-    let (execution, ended) = run_to_end(&dep, &machine, drill()).await?;
+    let execution = dep.start_execution(&machine, &drill()).await?;
+    // While it runs, its report says so and shows what is known.
+    drs_test_harness::eventually(
+        "wave 1 in the history",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || {
+            let dep = &dep;
+            let execution = execution.clone();
+            async move {
+                let items = dep.history(&execution).await.ok()?;
+                items.contains_key("WAVE#0001").then_some(())
+            }
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e:#}\n{}", dep.worker_logs()))?;
+    let running = dep.report(&execution).await?;
+    assert!(running.execution.running, "{:?}", running.execution);
+    assert!(
+        running.sources[0].contains("still RUNNING"),
+        "{:?}",
+        running.sources
+    );
+    assert_eq!(
+        running.waves.len(),
+        3,
+        "every wave of the plan, started or not"
+    );
+    assert!(drs_waves_report::render::html(&running).contains("id=\"running-note\""));
+    let ended = dep
+        .wait_for_end(&execution, Duration::from_secs(180))
+        .await?;
     ensure!(
         ended.succeeded(),
         "{}\n{}",
@@ -386,6 +418,51 @@ async fn the_worker_writes_the_report_of_a_finished_drill_to_the_bucket() -> Res
     assert_eq!(
         drs_waves_report::render::html(&normalized),
         drs_waves_report::render::html(&rendered)
+    );
+    dep.shutdown().await;
+    Ok(())
+}
+
+/// `drs-waves-report` for an execution the history lacks: a failure naming the table and key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_of_an_execution_the_history_lacks_names_where_it_looked() -> Result<()> {
+    let stack = tokio::task::spawn_blocking(drs_e2e::shared_stack).await??;
+    let dep = Deployment::new("report-missing", SimConfig::with_servers(Vec::new())).await?;
+    let bin = drs_e2e::worker_binary()?.with_file_name("drs-waves-report");
+    ensure!(
+        bin.exists(),
+        "{} is not built: cargo build -p drs-waves-report (scripts/test.sh builds every binary)",
+        bin.display()
+    );
+    let arn = "arn:aws:states:us-east-1:000000000000:execution:billing:never-ran";
+    let out_dir = std::env::temp_dir().join(drs_test_harness::unique_name("report-missing"));
+    let output = Command::new(&bin)
+        .arg(arn)
+        .arg("-o")
+        .arg(&out_dir)
+        .env_clear()
+        .env("AWS_REGION", drs_test_harness::TEST_REGION)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &stack.dynamodb_endpoint)
+        .env("AWS_ENDPOINT_URL_SFN", &stack.sfn_endpoint)
+        .env("AWS_ENDPOINT_URL_DRS", dep.sim.endpoint())
+        .env("DRS_WAVES_TABLE", &dep.table)
+        .output()
+        .context("running drs-waves-report")?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "execution {arn} is not in the history table {} (no item pk=\"EXEC#{arn}\", sk=\"EXECUTION\")",
+            dep.table
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !out_dir.exists(),
+        "no files for an execution that is not there"
     );
     dep.shutdown().await;
     Ok(())
