@@ -7,13 +7,14 @@
 //!
 //! Every test's name contains `operator`.
 
+use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, ensure};
 use aws_sdk_sfn::types::ExecutionStatus;
 use drs_e2e::{Deployment, Ended};
 use drs_sim::{JobSnapshot, ServerSelector, ServerSpec, SimConfig};
-use drs_test_harness::eventually;
+use drs_test_harness::{ChildGuard, eventually, unique_name};
 use drs_waves_contract::job_tags;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -27,8 +28,12 @@ const POLL: Duration = Duration::from_millis(150);
 /// Generous: a gate opens within a few task deliveries of the execution's start.
 const GATE_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// The caller the SDK-driven operator records (the CLI records its own identity).
-const SDK_CALLER: &str = "arn:aws:iam::000000000000:user/e2e-operator";
+/// LocalStack's STS answers GetCallerIdentity for the test credentials with its account's
+/// root: the ARN every operator action of these tests is recorded with.
+const LOCAL_CALLER: &str = "arn:aws:iam::000000000000:root";
+
+/// How long one `drs-waves` command may take (an answer is a few calls).
+const CLI_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn sim_error(e: drs_sim::SimError) -> anyhow::Error {
     anyhow!("drs-sim: {e}")
@@ -174,7 +179,7 @@ fn assert_actions(
     Ok(())
 }
 
-/// What an operator does.
+/// What an operator does, with the `drs-waves` CLI.
 #[derive(Clone, Copy, Debug)]
 enum Act {
     Approve,
@@ -183,107 +188,94 @@ enum Act {
     Cancel,
 }
 
-/// Answers as the operator CLI does: the history first (the action, in the write that clears
-/// the gate), then Step Functions.
-async fn operate(dep: &Deployment, execution: &str, act: Act) -> Result<()> {
-    use drs_waves_contract::{OperatorAction, OperatorActionKind, OperatorAnswer};
-    use drs_worker::history::{DynamoHistory, History};
-    let history = DynamoHistory::new(dep.dynamodb.clone(), &dep.table);
-    let record = execution_record(dep, execution).await?;
-    let gate = pending_gate(&record);
-    let at = OffsetDateTime::now_utc().format(&Rfc3339)?;
-    let action = |kind: OperatorActionKind| OperatorAction {
-        action: kind,
-        wave_index: gate
-            .as_ref()
-            .and_then(|g| g["waveIndex"].as_u64())
-            .map(|i| i as u32),
-        wave_name: gate
-            .as_ref()
-            .and_then(|g| g["waveName"].as_str())
-            .map(str::to_owned),
-        by: SDK_CALLER.to_owned(),
-        at: at.clone(),
-    };
-    let token = gate
-        .as_ref()
-        .and_then(|g| g["token"].as_str())
-        .map(str::to_owned);
-    let fail = |error: &str, cause: &str| {
-        dep.sfn
-            .send_task_failure()
-            .task_token(token.clone().unwrap_or_default())
-            .error(error)
-            .cause(cause)
-            .send()
-    };
-    match act {
-        Act::Approve | Act::Decide("retry" | "skip") => {
-            let (kind, decision) = match act {
-                Act::Approve => (OperatorActionKind::Approve, "approve"),
-                Act::Decide("retry") => (OperatorActionKind::Retry, "retry"),
-                _ => (OperatorActionKind::Skip, "skip"),
-            };
-            let token = token.context("no pending gate")?;
-            ensure!(
-                history
-                    .answer_gate(execution, &token, action(kind))
-                    .await
-                    .map_err(|e| anyhow!("{e}"))?,
-                "the gate was answered already"
-            );
-            let answer = OperatorAnswer {
-                decision: decision.to_owned(),
-                by: SDK_CALLER.to_owned(),
-                at: at.clone(),
-            };
-            dep.sfn
-                .send_task_success()
-                .task_token(token)
-                .output(serde_json::to_string(&answer)?)
-                .send()
-                .await
-                .context("SendTaskSuccess")?;
-        }
-        Act::Stop | Act::Decide(_) => {
-            let token = token.clone().context("no pending gate")?;
-            ensure!(
-                history
-                    .answer_gate(execution, &token, action(OperatorActionKind::Stop))
-                    .await
-                    .map_err(|e| anyhow!("{e}"))?,
-                "the gate was answered already"
-            );
-            fail(
-                "DrsWaves.StoppedByOperator",
-                &format!("Stopped by {SDK_CALLER}"),
-            )
-            .await
-            .context("SendTaskFailure")?;
-        }
-        Act::Cancel => {
-            let mut cancel = action(OperatorActionKind::Cancel);
-            if gate.is_none() {
-                cancel.wave_index = None;
-                cancel.wave_name = None;
-            }
-            history
-                .request_cancel(execution, cancel)
-                .await
-                .map_err(|e| anyhow!("{e}"))?;
-            if token.is_some() {
-                fail("DrsWaves.Cancelled", &format!("Cancelled by {SDK_CALLER}"))
-                    .await
-                    .context("SendTaskFailure")?;
-            }
+impl Act {
+    fn args(self) -> Vec<&'static str> {
+        match self {
+            Act::Approve => vec!["approve"],
+            Act::Stop => vec!["stop"],
+            Act::Decide(d) => vec!["decide", d],
+            Act::Cancel => vec!["cancel"],
         }
     }
-    Ok(())
 }
 
-/// The caller ARN the operator's actions are recorded with.
+/// Runs `drs-waves ARGS` against the deployment (its env only) to its end; returns its exit
+/// code, stdout and stderr.
+async fn drs_waves(dep: &Deployment, args: &[&str]) -> Result<(i32, String, String)> {
+    let mut cmd = tokio::process::Command::from(dep.cli_command()?);
+    cmd.args(args).stdin(Stdio::null()).kill_on_drop(true);
+    let out = tokio::time::timeout(CLI_TIMEOUT, cmd.output())
+        .await
+        .map_err(|_| anyhow!("drs-waves {args:?} did not end within {CLI_TIMEOUT:?}"))?
+        .with_context(|| format!("running drs-waves {args:?}"))?;
+    Ok((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// The operator answers with the CLI (`drs-waves approve|stop|decide|cancel EXECUTION`), which
+/// must succeed; returns what it told the operator.
+async fn operate(dep: &Deployment, execution: &str, act: Act) -> Result<String> {
+    let mut args = act.args();
+    args.insert(1, execution);
+    let (code, stdout, stderr) = drs_waves(dep, &args).await?;
+    ensure!(
+        code == 0,
+        "drs-waves {args:?} exited {code}:\n{stdout}{stderr}\n{}",
+        dep.worker_logs()
+    );
+    Ok(stdout)
+}
+
+/// The identity LocalStack's STS gives the test credentials: who the CLI records.
 fn caller() -> &'static str {
-    SDK_CALLER
+    LOCAL_CALLER
+}
+
+/// `drs-waves follow EXECUTION`, running beside the test (plain lines: not a terminal).
+struct Follower {
+    child: ChildGuard,
+}
+
+impl Follower {
+    fn start(dep: &Deployment, execution: &str) -> Result<Follower> {
+        let mut cmd = dep.cli_command()?;
+        cmd.args(["follow", execution]);
+        let log = std::env::temp_dir().join(format!("{}-follow.log", unique_name("drs-waves")));
+        Ok(Follower {
+            child: ChildGuard::spawn_logged("drs-waves follow", &mut cmd, &log)?,
+        })
+    }
+
+    /// Waits for the follower to end by itself; returns its exit code and output.
+    async fn end(mut self) -> Result<(i32, String)> {
+        let child = &mut self.child;
+        let status = eventually(
+            "drs-waves follow to end",
+            Duration::from_secs(30),
+            POLL,
+            || {
+                let status = child.try_wait();
+                async move { status }
+            },
+        )
+        .await
+        .map_err(|e| anyhow!("{e:#}\n{}", self.child.log_tail(4000)))?;
+        Ok((status.code().unwrap_or(-1), self.child.log_tail(4000)))
+    }
+
+    /// Asserts it ended with `code` (0 succeeded, 1 failed, 3 cancelled or stopped) and its
+    /// last lines say `outcome`.
+    async fn assert_end(self, code: i32, outcome: &str) -> Result<()> {
+        let (got, output) = self.end().await?;
+        ensure!(
+            got == code && output.contains(outcome),
+            "drs-waves follow exited {got} (expected {code}, the output saying {outcome}):\n{output}"
+        );
+        Ok(())
+    }
 }
 
 /// The execution's end, which must be FAILED (record-failure ran) with `error`.
@@ -374,6 +366,7 @@ async fn operator_approves_a_gate_and_the_wave_starts_only_then() -> Result<()> 
     let machine = dep.deploy_plan("gated.plan.yaml", &plan).await?;
     dep.start_worker(&[])?;
     let execution = dep.start_execution(&machine, &super::drill()).await?;
+    let follower = Follower::start(&dep, &execution)?;
 
     let gate = wait_for_gate(&dep, &execution, "APPROVAL", 2).await?;
     assert_eq!(gate["waveName"], "second", "{gate}");
@@ -386,7 +379,17 @@ async fn operator_approves_a_gate_and_the_wave_starts_only_then() -> Result<()> 
         "wave 2 launched before the approval"
     );
     let approved_at = OffsetDateTime::now_utc();
-    operate(&dep, &execution, Act::Approve).await?;
+    let told = operate(&dep, &execution, Act::Approve).await?;
+    ensure!(
+        told.contains("Approved wave 2 'second'"),
+        "drs-waves approve said: {told}"
+    );
+    // A gate is answered once: a second approval is refused and says why.
+    let (code, stdout, stderr) = drs_waves(&dep, &["approve", &execution]).await?;
+    ensure!(
+        code != 0 && stderr.contains("does not wait at an approval gate"),
+        "a second approve exited {code}: {stdout}{stderr}"
+    );
 
     let ended = dep.wait_for_end(&execution, DRILL_TIMEOUT).await?;
     ensure!(
@@ -416,6 +419,7 @@ async fn operator_approves_a_gate_and_the_wave_starts_only_then() -> Result<()> 
         "the execution's output shows the approval: {output}"
     );
     assert_lock_free(&dep, "gated").await?;
+    follower.assert_end(0, "SUCCEEDED").await?;
     took(
         "operator_approves_a_gate_and_the_wave_starts_only_then",
         since,
@@ -440,11 +444,19 @@ async fn operator_stops_at_a_gate_and_the_drill_is_cleaned_up() -> Result<()> {
     let machine = dep.deploy_plan("gated.plan.yaml", &plan).await?;
     dep.start_worker(&[])?;
     let execution = dep.start_execution(&machine, &super::drill()).await?;
+    let follower = Follower::start(&dep, &execution)?;
     wait_for_gate(&dep, &execution, "APPROVAL", 2).await?;
     operate(&dep, &execution, Act::Stop).await?;
 
     let ended = dep.wait_for_end(&execution, DRILL_TIMEOUT).await?;
     assert_failed_with(&ended, "DrsWaves.StoppedByOperator", &dep)?;
+    ensure!(
+        ended.cause.as_deref().is_some_and(|c| c
+            .contains("approval gate of wave 2 'second'")
+            && c.contains(caller())),
+        "the cause names the gate and who stopped: {:?}",
+        ended.cause
+    );
     let record = execution_record(&dep, &execution).await?;
     assert_eq!(record["executionStatus"], "STOPPED", "{record}");
     assert_actions(&record, &[("STOP", Some(2))], caller(), since)?;
@@ -454,6 +466,7 @@ async fn operator_stops_at_a_gate_and_the_drill_is_cleaned_up() -> Result<()> {
     );
     assert_all_terminated(&dep, &wave_jobs(&dep, &execution, "first")).await?;
     assert_lock_free(&dep, "gated").await?;
+    follower.assert_end(3, "STOPPED").await?;
     took(
         "operator_stops_at_a_gate_and_the_drill_is_cleaned_up",
         since,
@@ -478,6 +491,7 @@ async fn operator_gate_times_out_and_no_wave_starts() -> Result<()> {
     let machine = dep.deploy_plan("unanswered.plan.yaml", &plan).await?;
     dep.start_worker(&[])?;
     let execution = dep.start_execution(&machine, &super::drill()).await?;
+    let follower = Follower::start(&dep, &execution)?;
     let gate = wait_for_gate(&dep, &execution, "APPROVAL", 1).await?;
     let since = OffsetDateTime::parse(gate["since"].as_str().unwrap_or_default(), &Rfc3339)?;
     let until = OffsetDateTime::parse(gate["timeoutAt"].as_str().unwrap_or_default(), &Rfc3339)?;
@@ -507,6 +521,13 @@ async fn operator_gate_times_out_and_no_wave_starts() -> Result<()> {
     let jobs = dep.sim.jobs();
     ensure!(jobs.is_empty(), "nothing may launch: {jobs:?}");
     assert_lock_free(&dep, "unanswered").await?;
+    follower.assert_end(1, "FAILED").await?;
+    // Too late: the gate is gone, and the CLI says what became of the execution.
+    let (code, stdout, stderr) = drs_waves(&dep, &["approve", &execution]).await?;
+    ensure!(
+        code != 0 && stderr.contains("has ended"),
+        "an approve after the timeout exited {code}: {stdout}{stderr}"
+    );
     took("operator_gate_times_out_and_no_wave_starts", started);
     dep.shutdown().await;
     Ok(())
@@ -563,7 +584,11 @@ async fn operator_retries_a_failed_wave_and_only_the_failed_server_launches_agai
             None,
         )
         .map_err(sim_error)?;
-    operate(&dep, &execution, Act::Decide("retry")).await?;
+    let told = operate(&dep, &execution, Act::Decide("retry")).await?;
+    ensure!(
+        told.contains("launch 2 of at most 2"),
+        "drs-waves decide retry said: {told}"
+    );
 
     let ended = dep.wait_for_end(&execution, DRILL_TIMEOUT).await?;
     ensure!(
@@ -623,7 +648,12 @@ async fn operator_skips_a_failed_wave_and_the_next_wave_runs() -> Result<()> {
     let (dep, machine) = ask_deployment("operator-skip").await?;
     let execution = dep.start_execution(&machine, &super::drill()).await?;
     wait_for_gate(&dep, &execution, "DECISION", 1).await?;
-    operate(&dep, &execution, Act::Decide("skip")).await?;
+    let follower = Follower::start(&dep, &execution)?;
+    let told = operate(&dep, &execution, Act::Decide("skip")).await?;
+    ensure!(
+        told.contains("Skipped wave 1 'pair'"),
+        "drs-waves decide skip said: {told}"
+    );
 
     let ended = dep.wait_for_end(&execution, DRILL_TIMEOUT).await?;
     ensure!(
@@ -664,6 +694,7 @@ async fn operator_skips_a_failed_wave_and_the_next_wave_runs() -> Result<()> {
     );
     assert_actions(record, &[("SKIP", Some(1))], caller(), since)?;
     assert_lock_free(&dep, "asking").await?;
+    follower.assert_end(0, "SUCCEEDED_WITH_FAILURES").await?;
     took("operator_skips_a_failed_wave_and_the_next_wave_runs", since);
     dep.shutdown().await;
     Ok(())
@@ -681,6 +712,13 @@ async fn operator_decides_stop_after_a_failed_wave() -> Result<()> {
 
     let ended = dep.wait_for_end(&execution, DRILL_TIMEOUT).await?;
     assert_failed_with(&ended, "DrsWaves.StoppedByOperator", &dep)?;
+    ensure!(
+        ended.cause.as_deref().is_some_and(
+            |c| c.contains("decision after wave 1 'pair' failed") && c.contains(caller())
+        ),
+        "the cause names the decision and who stopped: {:?}",
+        ended.cause
+    );
     let record = execution_record(&dep, &execution).await?;
     assert_eq!(record["executionStatus"], "STOPPED", "{record}");
     assert_actions(&record, &[("STOP", Some(1))], caller(), since)?;
@@ -738,8 +776,10 @@ async fn operator_cancels_a_drill_in_wave_two() -> Result<()> {
     let since = OffsetDateTime::now_utc();
     let (dep, machine) = cancel_deployment("operator-cancel-drill", 4.0).await?;
     let execution = dep.start_execution(&machine, &super::drill()).await?;
+    let follower = Follower::start(&dep, &execution)?;
     wait_for_wave_job(&dep, &execution, "two").await?;
-    operate(&dep, &execution, Act::Cancel).await?;
+    let told = operate(&dep, &execution, Act::Cancel).await?;
+    ensure!(told.contains("requested"), "drs-waves cancel said: {told}");
 
     let ended = dep.wait_for_end(&execution, DRILL_TIMEOUT).await?;
     assert_failed_with(&ended, "DrsWaves.Cancelled", &dep)?;
@@ -757,6 +797,7 @@ async fn operator_cancels_a_drill_in_wave_two() -> Result<()> {
     );
     assert_all_terminated(&dep, &launch_jobs(&dep, &execution)).await?;
     assert_lock_free(&dep, "cancelled").await?;
+    follower.assert_end(3, "CANCELLED").await?;
     took("operator_cancels_a_drill_in_wave_two", since);
     dep.shutdown().await;
     Ok(())
@@ -774,8 +815,10 @@ async fn operator_cancels_a_recovery_and_nothing_is_terminated() -> Result<()> {
             &json!({"mode": "RECOVERY", "confirm": "cancelled"}),
         )
         .await?;
+    let follower = Follower::start(&dep, &execution)?;
     wait_for_wave_job(&dep, &execution, "two").await?;
-    operate(&dep, &execution, Act::Cancel).await?;
+    let told = operate(&dep, &execution, Act::Cancel).await?;
+    ensure!(told.contains("requested"), "drs-waves cancel said: {told}");
 
     let ended = dep.wait_for_end(&execution, DRILL_TIMEOUT).await?;
     assert_failed_with(&ended, "DrsWaves.Cancelled", &dep)?;
@@ -792,6 +835,7 @@ async fn operator_cancels_a_recovery_and_nothing_is_terminated() -> Result<()> {
         "wave 3 launched after the cancel"
     );
     assert_lock_free(&dep, "cancelled").await?;
+    follower.assert_end(3, "CANCELLED").await?;
     // Wave 2's launch ends on its own; then nothing of the recovery is terminated.
     let sim = &dep.sim;
     let execution_ref = &execution;
