@@ -434,13 +434,23 @@ impl Screen for Live {
     }
 
     fn finish(&mut self, view: &View) {
-        self.header.finish();
-        for b in &self.waves {
-            b.finish();
-        }
-        self.gate.finish_and_clear();
-        let _ = self.multi.println("");
+        // The live lines become plain text (a progress region still drawn would move the
+        // cursor over the summary), then the summary below them.
+        let _ = self.multi.clear();
+        self.multi.set_draw_target(ProgressDrawTarget::hidden());
         let mut stdout = std::io::stdout().lock();
+        for (i, line) in render::screen(view, OffsetDateTime::now_utc())
+            .iter()
+            .enumerate()
+        {
+            let indent = if (1..=view.waves.len()).contains(&i) {
+                "  "
+            } else {
+                ""
+            };
+            let _ = writeln!(stdout, "{indent}{line}");
+        }
+        let _ = writeln!(stdout);
         for line in render::summary(view) {
             let _ = writeln!(stdout, "{line}");
         }

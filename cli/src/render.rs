@@ -213,7 +213,10 @@ pub fn header_line(v: &View, now: OffsetDateTime) -> String {
         v.plan,
         time_of_day(v.started_at),
         v.final_status(),
-        clock(secs_between(v.started_at, now)),
+        clock(secs_between(
+            v.started_at,
+            v.end.as_ref().and_then(|e| e.at).unwrap_or(now)
+        )),
     )
 }
 

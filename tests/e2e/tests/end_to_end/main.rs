@@ -29,6 +29,7 @@ use serde_json::{Value, json};
 mod chaos;
 mod disaster_day;
 mod operator;
+mod operator_cli;
 mod report;
 
 /// Generous: LocalStack hands out activity tasks about once a second, and a 2-core machine
