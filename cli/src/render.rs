@@ -280,14 +280,16 @@ pub fn summary(v: &View) -> Vec<String> {
             (Some(s), Some(e)) => clock(secs_between(s, e)),
             _ => "-".to_string(),
         };
+        let counts = if w.started_at.is_some() || c.total > 0 {
+            format!("{}/{} launched, {} failed", c.launched, c.total, c.failed)
+        } else {
+            "-".to_string()
+        };
         let mut line = format!(
-            "  wave {} {:<width$}  {:<9}  {}/{} launched, {} failed  {:>7}  {}",
+            "  wave {} {:<width$}  {:<9}  {counts:<22}  {:>7}  {}",
             w.index,
             w.name,
             w.phase.label(),
-            c.launched,
-            c.total,
-            c.failed,
             took,
             if w.job_ids.is_empty() {
                 "no job".to_string()
@@ -650,5 +652,20 @@ mod tests {
         enter(&mut v, "Wave 2 app-servers: skipped");
         assert_eq!(v.waves[1].phase, Phase::Skipped);
         assert_eq!(v.state.as_deref(), Some("Wave 2 app-servers: skipped"));
+        enter(&mut v, "Wave 3 web: approve?");
+        v.apply(&Event::Ended);
+        assert_eq!(
+            v.waves[2].phase,
+            Phase::NotRun,
+            "a gate never answered: the wave never ran"
+        );
+        assert_eq!(v.waves[1].phase, Phase::Skipped);
+        let summary = summary(&v).join("\n");
+        assert!(
+            summary.contains(
+                "  wave 3 web          NOT RUN    -                             -  no job"
+            ),
+            "{summary}"
+        );
     }
 }

@@ -24,6 +24,8 @@ pub enum Phase {
     Failed,
     AwaitingDecision,
     Skipped,
+    /// The execution ended before the wave started.
+    NotRun,
 }
 
 impl Phase {
@@ -36,6 +38,7 @@ impl Phase {
             Phase::Failed => "FAILED",
             Phase::AwaitingDecision => "DECIDE?",
             Phase::Skipped => "SKIPPED",
+            Phase::NotRun => "NOT RUN",
         }
     }
 }
@@ -261,7 +264,16 @@ impl View {
             Event::TaskFailed { error, cause } => {
                 self.last_task_failure = Some((error.clone(), cause.clone()));
             }
-            Event::Ended => self.ended = true,
+            Event::Ended => {
+                self.ended = true;
+                for w in &mut self.waves {
+                    w.phase = match w.phase {
+                        Phase::Pending | Phase::AwaitingApproval => Phase::NotRun,
+                        Phase::AwaitingDecision => Phase::Failed,
+                        other => other,
+                    };
+                }
+            }
         }
     }
 
