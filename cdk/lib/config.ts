@@ -59,6 +59,23 @@ export interface ReportsConfig {
 }
 
 /**
+ * Who gets the operator policy (the `drs-waves` CLI's permissions on this deployment): existing
+ * IAM roles and groups, by name. The policy exists (output `OperatorPolicyArn`) either way.
+ */
+export interface OperatorsConfig {
+  /** Role names (no path, no ARN: CloudFormation attaches managed policies by name). */
+  readonly roles: readonly string[];
+  /** Group names (no path). */
+  readonly groups: readonly string[];
+  /**
+   * A fixed name for the managed policy (unset: CloudFormation makes one up). IAM Identity
+   * Center permission sets refer to customer managed policies by name. IAM names are global to
+   * the account: a second deployment (another region or prefix) needs another name.
+   */
+  readonly policyName?: string;
+}
+
+/**
  * The account's DRS quotas as the worker should respect them (the values AWS documents vary,
  * so they are settings), and the roles DRS may pass to the instances it launches.
  */
@@ -140,6 +157,7 @@ export interface DrsWavesConfig {
   readonly network: NetworkConfig;
   readonly stateMachineLogging: StateMachineLoggingConfig;
   readonly reports: ReportsConfig;
+  readonly operators: OperatorsConfig;
 }
 
 /** CloudWatch Logs accepts only these retention periods. */
@@ -185,6 +203,7 @@ export const DEFAULTS = {
   stateMachineLogging: { level: 'ALL', includeExecutionData: false, retentionDays: 90 },
   deletionProtection: true,
   reports: { objectLockMode: 'GOVERNANCE', retentionDays: 365 },
+  operators: { roles: [] as string[], groups: [] as string[] },
 } as const;
 
 export class ConfigError extends Error {
@@ -297,6 +316,11 @@ const CRON_FIELD = /^[0-9A-Za-z*?,\-/#]+$/;
 const LOG_FILTER = /^[A-Za-z0-9_:.=,-]+$/;
 /** S3 bucket names (general purpose): 3-63 lower-case letters, digits, dots and hyphens. */
 const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** IAM role and group names (no path): what AWS::IAM::ManagedPolicy's Roles and Groups take. */
+const IAM_ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+const IAM_GROUP_NAME = /^[\w+=,.@-]{1,128}$/;
+/** A customer managed policy name. */
+const IAM_POLICY_NAME = /^[\w+=,.@-]{1,128}$/;
 /** A role name, `path/name`, or a role ARN (any partition). */
 const ROLE = /^(arn:aws[a-z-]*:iam::\d{12}:role\/)?([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/;
 
@@ -345,6 +369,7 @@ const TOP_KEYS = [
   'network',
   'stateMachineLogging',
   'reports',
+  'operators',
 ] as const;
 
 /** Validates parsed JSON; `source` names the file in messages. */
@@ -539,6 +564,14 @@ export function parseConfig(raw: unknown, source: string): DrsWavesConfig {
     retentionDays: c.integer('reports.retentionDays', r.retentionDays, 1, 36500) ?? DEFAULTS.reports.retentionDays,
   };
 
+  const o = c.object('operators', top.operators, ['roles', 'groups', 'policyName']) ?? {};
+  const nameOnly = ' (the name only: no path, no ARN)';
+  const operators: OperatorsConfig = {
+    roles: o.roles === undefined ? DEFAULTS.operators.roles : c.stringArray('operators.roles', o.roles, IAM_ROLE_NAME, `is not an IAM role name${nameOnly}`) ?? [],
+    groups: o.groups === undefined ? DEFAULTS.operators.groups : c.stringArray('operators.groups', o.groups, IAM_GROUP_NAME, `is not an IAM group name${nameOnly}`) ?? [],
+    policyName: c.string('operators.policyName', o.policyName, IAM_POLICY_NAME, 'is not an IAM policy name (1-128 letters, digits and +=,.@_-)'),
+  };
+
   if (c.problems.length > 0) throw new ConfigError(source, c.problems);
   return {
     stackName,
@@ -556,6 +589,7 @@ export function parseConfig(raw: unknown, source: string): DrsWavesConfig {
     network,
     stateMachineLogging,
     reports,
+    operators,
   };
 }
 

@@ -33,6 +33,7 @@ import { DrsWavesConfig, EndpointName, ENDPOINT_NAMES, ENDPOINTS } from './confi
 import { Contract } from './contract';
 import { PlanDefinition } from './plans';
 import { acknowledgeWildcardResources } from './nag';
+import { OPERATOR_WILDCARD_REASONS, operatorStatements } from './operator-policy';
 import { WORKER_WILDCARD_REASONS, workerStatements } from './worker-policy';
 
 /** What a scheduled drill passes to StartExecution (contract: ExecutionInput, DRILL). */
@@ -140,6 +141,8 @@ export class DrsWavesStack extends Stack {
   readonly workerService: ecs.FargateService;
   readonly workerTaskRole: iam.IRole;
   readonly workerPolicy: iam.Policy;
+  /** What the drs-waves CLI needs on this deployment (output OperatorPolicyArn). */
+  readonly operatorPolicy: iam.ManagedPolicy;
   /** Where the worker writes execution reports: the bucket the stack creates, if it does. */
   readonly reportBucket?: s3.Bucket;
   readonly alarmTopic: sns.Topic;
@@ -674,6 +677,8 @@ export class DrsWavesStack extends Stack {
       executionTagKey: contract.jobTags.execution,
       instanceRoles: config.drs.instanceRoles,
       reportBucketArn,
+      // The topics the plans' gates notify, as plans.ts found and checked them.
+      notifyTopicArns: plans.flatMap((p) => p.notifyTopics),
     });
     this.workerPolicy = new iam.Policy(this, 'WorkerPolicy', { roles: [taskDefinition.taskRole], statements });
     acknowledgeWildcardResources(this.workerPolicy, statements, WORKER_WILDCARD_REASONS);
@@ -810,6 +815,25 @@ export class DrsWavesStack extends Stack {
       }),
     );
 
+    // ---- Operators --------------------------------------------------------------------------
+    // What the drs-waves CLI calls, on this deployment's state machines, executions and history
+    // table only (operator-policy.ts). A managed policy, so that existing roles and groups (the
+    // config's operators) and IAM Identity Center permission sets (by policyName) can take it.
+    const operatorStatementList = operatorStatements(this, {
+      stateMachineArns: Object.values(stateMachines).map((sm) => sm.attrArn),
+      stateMachineNames,
+      tableArn: this.table.tableArn,
+      indexNames: ht.indexes.map((i) => i.name),
+    });
+    this.operatorPolicy = new iam.ManagedPolicy(this, 'DrsWavesOperatorPolicy', {
+      ...(config.operators.policyName ? { managedPolicyName: config.operators.policyName } : {}),
+      description: `${prefix}: the drs-waves CLI (plans, start, follow, approve, decide, stop, cancel, status, history) on this deployment only`,
+      statements: operatorStatementList,
+      roles: config.operators.roles.map((r) => iam.Role.fromRoleName(this, `OperatorRole-${r}`, r)),
+      groups: config.operators.groups.map((g) => iam.Group.fromGroupName(this, `OperatorGroup-${g}`, g)),
+    });
+    acknowledgeWildcardResources(this.operatorPolicy, operatorStatementList, OPERATOR_WILDCARD_REASONS);
+
     // ---- History table deletion protection, last ----------------------------------------------
     // DynamoDB refuses DeleteTable while deletion protection is on. A table created with it could
     // not be deleted when a first deploy rolls back (RETAIN_ON_UPDATE_OR_DELETE tries to), the
@@ -869,6 +893,15 @@ export class DrsWavesStack extends Stack {
       description: 'DRS_WAVES_ACTIVITY_ARNS for a worker run outside ECS',
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarmTopic.topicArn });
+    new CfnOutput(this, 'OperatorPolicyArn', {
+      value: this.operatorPolicy.managedPolicyArn,
+      description: 'Managed policy with what the drs-waves CLI needs on this deployment; attach it to operator roles, groups or permission sets',
+      exportName: `${this.stackName}-OperatorPolicyArn`,
+    });
+    new CfnOutput(this, 'WorkerTaskRoleArn', {
+      value: this.workerTaskRole.roleArn,
+      description: "The worker's role: name it in the key policy of a KMS-encrypted gate notification topic",
+    });
     for (const [plan, sm] of Object.entries(stateMachines)) {
       new CfnOutput(this, `StateMachineArn-${plan}`, { value: sm.attrArn, description: `State machine of plan ${plan}` });
     }

@@ -2,16 +2,16 @@
  * cdk-nag acknowledgements that are computed rather than written out.
  *
  * AwsSolutions-IAM5 reports one finding per wildcard resource, named by the resource as
- * cdk-nag flattens it. Each wildcard the worker holds has a reason recorded next to its
- * statement (worker-policy.ts); this turns those into acknowledgements, and refuses to
- * synthesize a wildcard that has no reason.
+ * cdk-nag flattens it. Each wildcard the worker and the operator policy hold has a reason
+ * recorded next to its statement (worker-policy.ts, operator-policy.ts); this turns those into
+ * acknowledgements, and refuses to synthesize a wildcard that has no reason.
  */
 import { Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
 
 export function acknowledgeWildcardResources(
-  policy: iam.Policy,
+  policy: iam.Policy | iam.ManagedPolicy,
   statements: readonly iam.PolicyStatement[],
   reasons: Readonly<Record<string, string>>,
 ): void {

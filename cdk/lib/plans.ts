@@ -1,6 +1,7 @@
 /**
  * Finds the generated state machines (`statemachines/<plan>.asl.json`) and checks that every
- * `${Placeholder}` in a definition is one the stack can fill, before any resource is made.
+ * `${Placeholder}` in a definition is one the stack can fill, before any resource is made; and
+ * finds the SNS topics the plan's gates notify (the worker's sns:Publish is granted on those).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -24,6 +25,62 @@ export interface PlanDefinition {
   readonly definition: string;
   /** Placeholders used by the definition, sorted. */
   readonly placeholders: readonly string[];
+  /** SNS topics the plan's approval gates and decisions notify, sorted, each once. */
+  readonly notifyTopics: readonly string[];
+}
+
+/**
+ * An SNS topic ARN as drs-codegen accepts one (codegen/src/plan.rs `topic`): a standard topic
+ * (no `.fifo`: the worker sends no message group), no wildcard, any partition.
+ */
+export const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d:\d{12}:[A-Za-z0-9_-]{1,256}$/;
+
+/**
+ * The topics a plan's gates notify. The await-operator tasks carry the wave spec in their
+ * Parameters (`wave.approval.notify` for an approval gate, `wave.decisionNotify` for a
+ * decision), and preflight's `plan.waves` the same specs: every object with an `approval` or a
+ * `decisionNotify` is a wave spec. A topic that is not an SNS topic ARN, or one taken from the
+ * state (`notify.$`: the grant could not name it), fails with the plan, file, state and wave.
+ */
+export function findNotifyTopics(plan: string, file: string, asl: unknown): string[] {
+  const topics = new Set<string>();
+  const where = (state: string | undefined, wave: Record<string, unknown>) => {
+    const w = typeof wave.index === 'number' || typeof wave.name === 'string' ? `wave ${wave.index ?? '?'} ${JSON.stringify(wave.name ?? '?')}` : 'a wave';
+    return `plan ${JSON.stringify(plan)}: ${file}: ${w}${state !== undefined ? ` (state ${JSON.stringify(state)})` : ''}`;
+  };
+  const check = (state: string | undefined, wave: Record<string, unknown>, holder: Record<string, unknown>, key: string, field: string) => {
+    if (`${key}.$` in holder) {
+      throw new PlanError(
+        `${where(state, wave)}: ${field}.$ takes the topic from the execution's state, so the worker's sns:Publish cannot be granted on it: ` +
+          'name the topic ARN in the plan (regenerate with drs-codegen)',
+      );
+    }
+    const v = holder[key];
+    if (v === undefined || v === null) return;
+    if (typeof v !== 'string' || !SNS_TOPIC_ARN.test(v)) {
+      throw new PlanError(`${where(state, wave)}: ${field} ${JSON.stringify(v)} is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)`);
+    }
+    topics.add(v);
+  };
+  const walk = (v: unknown, state: string | undefined, inStates: boolean): void => {
+    if (Array.isArray(v)) {
+      for (const x of v) walk(x, state, false);
+      return;
+    }
+    if (typeof v !== 'object' || v === null) return;
+    const o = v as Record<string, unknown>;
+    const approval = o.approval;
+    if (typeof approval === 'object' && approval !== null && !Array.isArray(approval)) {
+      check(state, o, approval as Record<string, unknown>, 'notify', 'approval.notify');
+    }
+    check(state, o, o, 'decisionNotify', 'decisionNotify');
+    for (const [k, x] of Object.entries(o)) {
+      // Keys of a `States` map are state names (Parallel branches and Map iterators nest more).
+      walk(x, inStates ? k : state, k === 'States');
+    }
+  };
+  walk(asl, undefined, false);
+  return [...topics].sort();
 }
 
 export class PlanError extends Error {
@@ -104,5 +161,5 @@ export function loadPlan(dir: string, name: string, known: ReadonlySet<string>):
         '(expected ${Name} with letters, digits or _)',
     );
   }
-  return { name, file, definition, placeholders: [...placeholders].sort() };
+  return { name, file, definition, placeholders: [...placeholders].sort(), notifyTopics: findNotifyTopics(name, file, asl) };
 }

@@ -21,12 +21,19 @@
  *   actions can be narrowed (DRS-managed tag `AWSElasticDisasterRecoveryManaged`,
  *   `aws:ViaAWSService`, ec2:CreateAction). The EC2 statements below are that policy's,
  *   limited to the actions StartRecovery and TerminateRecoveryInstances depend on.
- * - What the worker calls (worker/src: drs.rs, sfn.rs, history.rs): GetActivityTask,
+ * - SAR for Amazon SNS: Publish takes a topic resource (arn:...:sns:<region>:<account>:<topic>),
+ *   so the grant names each topic a deployed plan's gates notify (`wave.approval.notify`,
+ *   `wave.decisionNotify` in the await-operator tasks' Parameters, found by plans.ts), no
+ *   wildcard; no statement when no plan names one. A topic encrypted with a customer managed
+ *   KMS key also needs its key policy to let the worker's role use the key (kms:GenerateDataKey*,
+ *   kms:Decrypt): that key is the topic owner's, not this stack's.
+ * - What the worker calls (worker/src: drs.rs, sfn.rs, history.rs, notify.rs): GetActivityTask,
  *   SendTask*, DescribeExecution, StopExecution (a recovery preempts a drill of its plan);
  *   DescribeSourceServers, DescribeRecoverySnapshots (a recovery from a point in time),
  *   DescribeJobs, DescribeJobLogItems (a failed server's reason), StartRecovery,
  *   DescribeRecoveryInstances (which of a drill's instances still exist), TerminateRecoveryInstances; GetItem, PutItem, UpdateItem,
- *   DeleteItem, Query (no transactions); PutObject on the report bucket when one is configured. Nothing else is
+ *   DeleteItem, Query (no transactions); PutObject on the report bucket when one is configured;
+ *   SNS Publish when a gate opens whose wave names a topic (tasks/operator.rs). Nothing else is
  *   granted: a new call needs its statement here (the first drill after deploying shows a
  *   missing one as AccessDenied in the worker log).
  * - "Only DRS acting for the worker": AWS offers no condition that names DRS. aws:CalledVia is
@@ -61,6 +68,8 @@ export interface WorkerPolicyProps {
   readonly instanceRoles?: readonly string[];
   /** ARN of the S3 bucket the worker writes execution reports to (created by the stack or existing). */
   readonly reportBucketArn?: string;
+  /** SNS topics the deployed plans' approval gates and decisions notify (checked ARNs). */
+  readonly notifyTopicArns?: readonly string[];
 }
 
 /**
@@ -350,6 +359,16 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
         sid: 'DescribeExecutionsForReports',
         actions: ['states:DescribeStateMachineForExecution'],
         resources: ownExecutions,
+      }),
+    );
+  }
+  const topics = [...new Set(props.notifyTopicArns ?? [])].sort();
+  if (topics.length > 0) {
+    statements.push(
+      new iam.PolicyStatement({
+        sid: 'NotifyGateTopics',
+        actions: ['sns:Publish'],
+        resources: topics,
       }),
     );
   }

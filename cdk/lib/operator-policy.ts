@@ -1,0 +1,115 @@
+/**
+ * The operator's IAM statements: what the `drs-waves` CLI (cli/) calls, on this deployment's
+ * resources only. They become one customer managed policy (`OperatorPolicyArn` output), which
+ * config.json's `operators` attaches to existing roles and groups.
+ *
+ * What the CLI calls, read from cli/src (aws.rs, resolve.rs, commands.rs, follow.rs, gate.rs)
+ * and the worker's history seam it reuses (worker/src/history.rs: get_execution,
+ * answer_gate, request_cancel, recent_executions):
+ * - Step Functions: ListStateMachines (`plans`, finding a plan by name), DescribeStateMachine
+ *   (`start`: the plan in the definition, for its preview), ListExecutions (`plans`, `status`,
+ *   `PLAN:latest`, an execution named by its name), StartExecution (`start`),
+ *   DescribeExecution and GetExecutionHistory (`follow`, `status`, every command naming an
+ *   execution), SendTaskSuccess and SendTaskFailure (`approve`, `decide`, `stop`, and `cancel`
+ *   answering a pending gate). Not StopExecution: the CLI never calls it (a cancel is a request
+ *   in the history that the execution's next task acts on).
+ * - DynamoDB, the history table: GetItem (the EXECUTION item), UpdateItem (the conditional
+ *   writes that answer a gate or request a cancel, appending the operator action), Query on the
+ *   plan index (`history`). No PutItem, DeleteItem or Scan.
+ * - DRS: DescribeJobs (`follow`, the launch progress of a wave's jobs). Nothing else of DRS.
+ * - STS GetCallerIdentity (who every operator action is recorded as): IAM needs no permission
+ *   for it (STS documentation: "No permissions are required to perform this operation", and
+ *   even an explicit deny does not stop it), so no statement.
+ *
+ * Sources for the resource types, as in worker-policy.ts: the Service Authorization Reference
+ * (SAR) for Step Functions lists ListStateMachines without a resource type; DescribeStateMachine,
+ * ListExecutions and StartExecution take the stateMachine; DescribeExecution and
+ * GetExecutionHistory the execution; SendTaskSuccess and SendTaskFailure no resource type (the
+ * task token names the task) and no condition key of their own. SAR for DRS: DescribeJobs has no
+ * resource type. SAR for DynamoDB: GetItem and UpdateItem take the table, Query the table or an
+ * index.
+ *
+ * A new CLI call needs its statement here; a missing one shows as the CLI's one-line
+ * "AccessDenied: <action>" error.
+ */
+import { ArnFormat, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+
+export interface OperatorPolicyProps {
+  /** ARNs of this deployment's state machines (one per plan). */
+  readonly stateMachineArns: readonly string[];
+  /** Their names, for the executions' ARNs (execution:<name>:*). */
+  readonly stateMachineNames: readonly string[];
+  readonly tableArn: string;
+  /** The history table's indexes (the CLI queries the plan index; both are granted alike). */
+  readonly indexNames: readonly string[];
+}
+
+/** What the CLI does to the history table (worker/src/history.rs through the CLI). */
+export const OPERATOR_DYNAMODB_ITEM_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'];
+
+/**
+ * Why each operator statement that names a wildcard resource needs it. The IAM5 findings of
+ * the operator policy are acknowledged from this table (nag.ts), so a new wildcard without a
+ * reason fails synth.
+ */
+export const OPERATOR_WILDCARD_REASONS: Readonly<Record<string, string>> = {
+  ListPlans:
+    'states:ListStateMachines has no resource type in the Service Authorization Reference, so IAM accepts only "*"; it lists names and ARNs (the CLI keeps the <prefix>-<plan> machines) and reads nothing else.',
+  FollowExecutions:
+    'states:DescribeExecution and GetExecutionHistory take an execution ARN, and executions are named at start time; only executions of this deployment\'s own state machines (execution:<name>:*), read by follow, status and every command that names an execution.',
+  AnswerGates:
+    'states:SendTaskSuccess/SendTaskFailure have no resource type in the Service Authorization Reference (the task token identifies the task), so IAM accepts only "*"; the CLI sends them only with a gate token it first cleared in the history table with a conditional write.',
+  FollowDrsJobs:
+    'drs:DescribeJobs has no resource type in the Service Authorization Reference, so IAM accepts only "*"; read-only, the launch progress that drs-waves follow shows.',
+};
+
+export function operatorStatements(stack: Stack, props: OperatorPolicyProps): iam.PolicyStatement[] {
+  const ownExecutions = props.stateMachineNames.map((name) =>
+    stack.formatArn({ service: 'states', resource: 'execution', resourceName: `${name}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+  );
+  const statements: iam.PolicyStatement[] = [
+    new iam.PolicyStatement({
+      sid: 'ListPlans',
+      actions: ['states:ListStateMachines'],
+      resources: ['*'],
+    }),
+    new iam.PolicyStatement({
+      sid: 'AnswerGates',
+      actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+      resources: ['*'],
+    }),
+    new iam.PolicyStatement({
+      sid: 'HistoryItems',
+      actions: OPERATOR_DYNAMODB_ITEM_ACTIONS,
+      resources: [props.tableArn],
+    }),
+    new iam.PolicyStatement({
+      sid: 'HistoryByPlan',
+      actions: ['dynamodb:Query'],
+      resources: props.indexNames.map((i) => `${props.tableArn}/index/${i}`),
+    }),
+    new iam.PolicyStatement({
+      sid: 'FollowDrsJobs',
+      actions: ['drs:DescribeJobs'],
+      resources: ['*'],
+    }),
+  ];
+  // With no plan deployed there is no machine to name (and a statement without resources is
+  // invalid): the plan statements come only with plans.
+  if (props.stateMachineArns.length > 0) {
+    statements.push(
+      new iam.PolicyStatement({
+        sid: 'ReadAndStartPlans',
+        actions: ['states:DescribeStateMachine', 'states:ListExecutions', 'states:StartExecution'],
+        resources: [...props.stateMachineArns],
+      }),
+      new iam.PolicyStatement({
+        sid: 'FollowExecutions',
+        actions: ['states:DescribeExecution', 'states:GetExecutionHistory'],
+        resources: ownExecutions,
+      }),
+    );
+  }
+  return statements;
+}

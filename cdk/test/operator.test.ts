@@ -1,0 +1,245 @@
+/**
+ * Operator control in the stack: the worker's sns:Publish on the topics the deployed plans'
+ * gates notify (found in the ASL when the plans load), and the operator managed policy with
+ * exactly what the drs-waves CLI calls (checked against cli/src).
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { REPO_ROOT } from '../lib/app';
+import { ConfigError } from '../lib/config';
+import { discoverPlans, findNotifyTopics, loadPlan } from '../lib/plans';
+import { loadContract } from '../lib/contract';
+import { asArray, fixtureConfig, fixtureStatemachines, REAL_STATEMACHINES, resourcesOfType, statementsOfRole, Synth, synth } from './helpers';
+
+const APPROVAL_TOPIC = 'arn:aws:sns:eu-west-1:111122223333:storefront-approvals';
+const DECISION_TOPIC = 'arn:aws:sns:eu-west-1:444455556666:dr-decisions';
+const GATED = path.join(REAL_STATEMACHINES, 'storefront-gated.asl.json');
+
+/**
+ * The generated storefront-gated machine (approval gate before wave 2 "app", onFailure: ask on
+ * every wave) with topics put where drs-codegen writes them: every wave spec of the definition
+ * (the await-operator tasks' `wave`, preflight's `plan.waves`) gets them.
+ */
+function gatedWith(edit: (wave: Record<string, any>) => void): string {
+  const asl = JSON.parse(fs.readFileSync(GATED, 'utf8'));
+  const walk = (v: any): void => {
+    if (Array.isArray(v)) return v.forEach(walk);
+    if (typeof v !== 'object' || v === null) return;
+    if (typeof v.index === 'number' && typeof v.name === 'string' && v.polling) edit(v);
+    Object.values(v).forEach(walk);
+  };
+  walk(asl);
+  return JSON.stringify(asl, null, 2);
+}
+
+const withTopics = gatedWith((w) => {
+  if (w.name === 'app' && w.approval) w.approval.notify = APPROVAL_TOPIC;
+  if (w.name === 'db') w.decisionNotify = DECISION_TOPIC;
+});
+
+function workerTaskRoleId(template: Synth['template']): string {
+  const [td] = Object.values(resourcesOfType(template, 'AWS::ECS::TaskDefinition'));
+  return td.Properties.TaskRoleArn['Fn::GetAtt'][0];
+}
+
+function operatorPolicy(s: Synth): { id: string; properties: any; statements: any[] } {
+  const policies = Object.entries(resourcesOfType(s.template, 'AWS::IAM::ManagedPolicy'));
+  assert.equal(policies.length, 1, 'one operator managed policy');
+  const [[id, p]] = policies;
+  return { id, properties: p.Properties, statements: p.Properties.PolicyDocument.Statement };
+}
+
+/** action (lower case) -> resources (JSON, sorted) over every Allow statement. */
+function grants(statements: any[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const st of statements) {
+    assert.equal(st.Effect, 'Allow');
+    for (const a of asArray<string>(st.Action)) {
+      const key = a.toLowerCase();
+      out.set(key, [...(out.get(key) ?? []), ...asArray(st.Resource).map((r) => JSON.stringify(r))].sort());
+    }
+  }
+  return out;
+}
+
+describe('gate notification topics', () => {
+  it('the generated plans in statemachines/ name no topic (the gated example included)', () => {
+    const contract = loadContract(path.join(REAL_STATEMACHINES, 'contract.json'));
+    const known = new Set(contract.activities.map((a) => a.placeholder));
+    for (const p of discoverPlans(REAL_STATEMACHINES)) assert.deepEqual(loadPlan(REAL_STATEMACHINES, p, known).notifyTopics, [], p);
+    assert.match(fs.readFileSync(GATED, 'utf8'), /"gate": "APPROVAL"/, 'storefront-gated has an approval gate');
+  });
+
+  it('finds approval.notify and decisionNotify in the wave specs, each topic once, sorted', () => {
+    const asl = JSON.parse(withTopics);
+    assert.deepEqual(findNotifyTopics('gated', 'gated.asl.json', asl), [DECISION_TOPIC, APPROVAL_TOPIC].sort());
+    // Where the worker reads them: the await-operator tasks' Parameters.
+    const approve = asl.States['Wave 2 app: approve?'].Parameters.wave;
+    assert.equal(approve.approval.notify, APPROVAL_TOPIC);
+    assert.equal(asl.States['Wave 1 db: decide?'].Parameters.wave.decisionNotify, DECISION_TOPIC);
+  });
+
+  it('a plan naming topics: the worker may sns:Publish on exactly those, nothing else of SNS', () => {
+    const dir = fixtureStatemachines({ 'gated.asl.json': withTopics, 'gated2.asl.json': gatedWith((w) => w.name === 'app' && w.approval && (w.approval.notify = APPROVAL_TOPIC)) });
+    const s = synth(fixtureConfig({ plans: ['alpha', 'gated', 'gated2'] }), dir, false);
+    const statements = statementsOfRole(s.template, workerTaskRoleId(s.template));
+    const sns = statements.filter((st) => asArray<string>(st.Action).some((a) => a.toLowerCase().startsWith('sns:')));
+    assert.equal(sns.length, 1);
+    assert.equal(sns[0].Sid, 'NotifyGateTopics');
+    assert.deepEqual(asArray(sns[0].Action), ['sns:Publish']);
+    // Both plans' topics, the shared one once.
+    assert.deepEqual(asArray(sns[0].Resource), [DECISION_TOPIC, APPROVAL_TOPIC].sort());
+    assert.equal(sns[0].Condition, undefined);
+  });
+
+  it('no plan naming a topic: no SNS statement for the worker', () => {
+    const s = synth(fixtureConfig({ plans: ['alpha', 'gated'] }), fixtureStatemachines({ 'gated.asl.json': fs.readFileSync(GATED, 'utf8') }), false);
+    const statements = statementsOfRole(s.template, workerTaskRoleId(s.template));
+    assert.ok(statements.length > 0);
+    for (const st of statements) {
+      assert.ok(!asArray<string>(st.Action).some((a) => a.toLowerCase().startsWith('sns:')), `${st.Sid} grants SNS`);
+    }
+  });
+
+  it('a topic that is not an SNS topic ARN fails synth naming the plan file, the wave and the state', () => {
+    const cases: [string, (w: Record<string, any>) => void, RegExp][] = [
+      ['an SQS queue', (w) => w.name === 'db' && (w.decisionNotify = 'arn:aws:sqs:eu-west-1:111122223333:dr-decisions'), /wave 1 "db".*decisionNotify "arn:aws:sqs:eu-west-1:111122223333:dr-decisions" is not an SNS topic ARN/],
+      ['a wildcard', (w) => w.name === 'app' && w.approval && (w.approval.notify = 'arn:aws:sns:eu-west-1:111122223333:*'), /wave 2 "app".*approval\.notify "arn:aws:sns:eu-west-1:111122223333:\*" is not an SNS topic ARN/],
+      ['a topic name only', (w) => w.name === 'app' && w.approval && (w.approval.notify = 'storefront-approvals'), /wave 2 "app".*approval\.notify "storefront-approvals" is not an SNS topic ARN \(arn:aws:sns:<region>:<account>:<topic>\)/],
+      ['a FIFO topic', (w) => w.name === 'db' && (w.decisionNotify = 'arn:aws:sns:eu-west-1:111122223333:dr.fifo'), /decisionNotify "arn:aws:sns:eu-west-1:111122223333:dr\.fifo" is not an SNS topic ARN/],
+      ['a topic from the state', (w) => w.name === 'db' && (w['decisionNotify.$'] = '$.topic'), /wave 1 "db".*decisionNotify\.\$ takes the topic from the execution's state/],
+    ];
+    for (const [what, edit, expected] of cases) {
+      const dir = fixtureStatemachines({ 'gated.asl.json': gatedWith(edit) });
+      assert.throws(
+        () => synth(fixtureConfig({ plans: ['alpha', 'gated'] }), dir, false),
+        (e: Error) => {
+          assert.equal(e.name, 'PlanError', `${what}: ${e}`);
+          assert.ok(e.message.startsWith('plan "gated": '), `${what}: ${e.message}`);
+          assert.ok(e.message.includes(path.join(dir, 'gated.asl.json')), `${what}: the file is not named: ${e.message}`);
+          assert.match(e.message, /\(state "[^"]+"\)/, `${what}: the state is not named`);
+          assert.match(e.message, expected, what);
+          return true;
+        },
+      );
+    }
+  });
+});
+
+describe('operator policy', () => {
+  let s: Synth;
+  before(() => {
+    s = synth(fixtureConfig());
+  });
+
+  it('exactly what the CLI calls, on this deployment only; SendTask* and the list and DRS reads on * (no resource type)', () => {
+    const { statements } = operatorPolicy(s);
+    const machines = Object.entries(resourcesOfType(s.template, 'AWS::StepFunctions::StateMachine'));
+    const smArns = machines.map(([id]) => JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] })).sort();
+    const executions = ['alpha', 'beta'].map((p) => JSON.stringify(`arn:aws:states:eu-west-1:111122223333:execution:drs-waves-${p}:*`));
+    const tableId = Object.keys(resourcesOfType(s.template, 'AWS::DynamoDB::Table'))[0];
+    const tableArn = { 'Fn::GetAtt': [tableId, 'Arn'] };
+    const index = (name: string) => JSON.stringify({ 'Fn::Join': ['', [tableArn, `/index/${name}`]] });
+    const star = [JSON.stringify('*')];
+    assert.deepEqual(
+      Object.fromEntries([...grants(statements)].sort(([a], [b]) => a.localeCompare(b))),
+      {
+        'drs:describejobs': star,
+        'dynamodb:getitem': [JSON.stringify(tableArn)],
+        'dynamodb:query': [index('plan-index'), index('status-index')].sort(),
+        'dynamodb:updateitem': [JSON.stringify(tableArn)],
+        'states:describeexecution': executions,
+        'states:describestatemachine': smArns,
+        'states:getexecutionhistory': executions,
+        'states:listexecutions': smArns,
+        'states:liststatemachines': star,
+        'states:sendtaskfailure': star,
+        'states:sendtasksuccess': star,
+        'states:startexecution': smArns,
+      },
+    );
+    for (const st of statements) assert.equal(st.Condition, undefined, st.Sid);
+  });
+
+  it('covers every AWS call in cli/src (sts:GetCallerIdentity needs no permission)', () => {
+    const granted = new Set(grants(operatorPolicy(s).statements).keys());
+    const dir = path.join(REPO_ROOT, 'cli', 'src');
+    const source = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.rs'))
+      .map((f) => fs.readFileSync(path.join(dir, f), 'utf8'))
+      .join('\n');
+    const service: Record<string, string> = { sfn: 'states', drs: 'drs', dynamodb: 'dynamodb', sts: 'sts' };
+    const pascal = (snake: string) => snake.replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase());
+    const calls = new Set<string>();
+    for (const m of source.matchAll(/\.(sfn|drs|dynamodb|sts)\s*\.\s*([a-z_]+)\(\)/g)) calls.add(`${service[m[1]]}:${pascal(m[2])}`);
+    // The history table through the worker's seam (worker/src/history.rs, DynamoHistory).
+    const seam: Record<string, string[]> = {
+      get_execution: ['dynamodb:GetItem'],
+      answer_gate: ['dynamodb:UpdateItem'],
+      request_cancel: ['dynamodb:UpdateItem', 'dynamodb:GetItem'],
+      recent_executions: ['dynamodb:Query'],
+    };
+    for (const m of source.matchAll(/history\s*\.\s*([a-z_]+)\(/g)) {
+      assert.ok(seam[m[1]], `the CLI calls History::${m[1]}: add its DynamoDB actions here and to operator-policy.ts`);
+      for (const a of seam[m[1]]) calls.add(a);
+    }
+    assert.ok(calls.has('states:SendTaskSuccess') && calls.has('drs:DescribeJobs'), `the scan found too little: ${[...calls]}`);
+    const missing = [...calls].filter((c) => c !== 'sts:GetCallerIdentity' && !granted.has(c.toLowerCase()));
+    assert.deepEqual(missing, [], 'the CLI calls these but the operator policy does not grant them');
+    // And nothing it does not call.
+    const unused = [...granted].filter((g) => ![...calls].some((c) => c.toLowerCase() === g));
+    assert.deepEqual(unused, [], 'granted but never called by the CLI');
+  });
+
+  it('attached to nothing by default; the ARN is an exported output', () => {
+    const { id, properties } = operatorPolicy(s);
+    assert.equal(properties.Roles, undefined);
+    assert.equal(properties.Groups, undefined);
+    assert.equal(properties.Users, undefined);
+    assert.equal(properties.ManagedPolicyName, undefined, 'CloudFormation names it (IAM names are account-wide)');
+    s.template.hasOutput('OperatorPolicyArn', { Value: { Ref: id }, Export: { Name: 'DrsWavesTest-OperatorPolicyArn' } });
+    // The worker's role, for the key policy of an encrypted topic.
+    s.template.hasOutput('WorkerTaskRoleArn', { Value: { 'Fn::GetAtt': [workerTaskRoleId(s.template), 'Arn'] } });
+  });
+
+  it('operators.roles and operators.groups attach it to existing roles and groups by name; policyName names it', () => {
+    const t = synth(fixtureConfig({ operators: { roles: ['DrOperator', 'OnCall'], groups: ['dr-team'], policyName: 'DrsWavesOperatorPolicy' } }), undefined, false);
+    const { properties } = operatorPolicy(t);
+    assert.deepEqual(properties.Roles, ['DrOperator', 'OnCall']);
+    assert.deepEqual(properties.Groups, ['dr-team']);
+    assert.equal(properties.ManagedPolicyName, 'DrsWavesOperatorPolicy');
+    // Nothing new is created for them.
+    assert.equal(Object.keys(resourcesOfType(t.template, 'AWS::IAM::Group')).length, 0);
+    assert.equal(Object.keys(resourcesOfType(t.template, 'AWS::IAM::Role')).length, Object.keys(resourcesOfType(s.template, 'AWS::IAM::Role')).length);
+  });
+
+  it('operators: names only, no unknown keys', () => {
+    assert.throws(
+      () => fixtureConfig({ operators: { roles: ['ops/DrOperator', 'arn:aws:iam::111122223333:role/DrOperator'], groups: [''], policyName: 'a b', user: ['x'] } }),
+      (e: Error) => {
+        assert.ok(e instanceof ConfigError, String(e));
+        assert.match(e.message, /operators\.roles\[0\]: "ops\/DrOperator" is not an IAM role name \(the name only: no path, no ARN\)/);
+        assert.match(e.message, /operators\.roles\[1\]: "arn:aws:iam::111122223333:role\/DrOperator" is not an IAM role name/);
+        assert.match(e.message, /operators\.groups\[0\]: must be a non-empty string/);
+        assert.match(e.message, /operators\.policyName: "a b" is not an IAM policy name/);
+        assert.match(e.message, /operators\.user: unknown key \(allowed: roles, groups, policyName\)/);
+        return true;
+      },
+    );
+  });
+
+  it('cdk-nag: no unacknowledged finding with gate topics and an attached operator policy', () => {
+    const t = synth(
+      fixtureConfig({ plans: ['alpha', 'gated'], operators: { roles: ['DrOperator'], groups: ['dr-team'] } }),
+      fixtureStatemachines({ 'gated.asl.json': withTopics }),
+      false,
+    );
+    const report = new AwsSolutionsChecks(t.app).validateScope(t.app);
+    const lines = report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} ${r.resourceLogicalId}`));
+    assert.deepEqual(lines, []);
+  });
+});
