@@ -575,8 +575,9 @@ async fn machine_facts(
     Some(facts)
 }
 
+/// Whole seconds, to the nearest (a wave recorded at 2.6 s forecasts 3 s, not 2).
 fn seconds_of(ms: u64) -> u64 {
-    ms.div_ceil(1000)
+    (ms + 500) / 1000
 }
 
 fn duration_forecast(samples_ms: &[u64]) -> Option<DurationForecast> {

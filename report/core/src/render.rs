@@ -357,7 +357,7 @@ fn svg(h: &mut String, t: &Timeline) -> std::fmt::Result {
 fn waves(h: &mut String, r: &Report) -> std::fmt::Result {
     writeln!(
         h,
-        "\n<h2>Waves</h2>\n<table id=\"waves\">\n<thead><tr><th>#</th><th>wave</th><th>status</th><th>servers</th><th>jobs</th><th>duration</th><th>forecast p50 / p90</th><th>recovered at (from start)</th><th>target</th><th>verdict</th></tr></thead>\n<tbody>"
+        "\n<h2>Waves</h2>\n<table id=\"waves\">\n<thead><tr><th>#</th><th>wave</th><th>status</th><th>servers</th><th>jobs</th><th>duration (forecast p50 / p90)</th><th>recovered at (from start)</th><th>target</th><th>verdict</th></tr></thead>\n<tbody>"
     )?;
     for w in &r.waves {
         let reason = w
@@ -374,21 +374,19 @@ fn waves(h: &mut String, r: &Report) -> std::fmt::Result {
             .forecast
             .as_ref()
             .and_then(|f| f.waves.iter().find(|x| x.index == w.index))
-            .map_or_else(
-                || "-".to_owned(),
-                |x| {
-                    format!(
-                        "{} / {} ({} run{})",
-                        human_seconds(x.duration.p50_seconds),
-                        human_seconds(x.duration.p90_seconds),
-                        x.duration.samples,
-                        if x.duration.samples == 1 { "" } else { "s" }
-                    )
-                },
-            );
+            .map(|x| {
+                format!(
+                    "<br><small class=\"forecast\">{} / {} ({} run{})</small>",
+                    human_seconds(x.duration.p50_seconds),
+                    human_seconds(x.duration.p90_seconds),
+                    x.duration.samples,
+                    if x.duration.samples == 1 { "" } else { "s" }
+                )
+            })
+            .unwrap_or_default();
         writeln!(
             h,
-            "<tr><td class=\"num\">{}</td><td>{}{reason}</td><td>{}</td><td class=\"num\">{} launched / {} failed / {}</td><td>{jobs}</td><td class=\"num\">{}</td><td class=\"num\">{forecast}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td><span class=\"badge {}\">{}</span></td></tr>",
+            "<tr><td class=\"num\">{}</td><td>{}{reason}</td><td>{}</td><td class=\"num\">{} launched / {} failed / {}</td><td>{jobs}</td><td class=\"num\">{}{forecast}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td><span class=\"badge {}\">{}</span></td></tr>",
             w.index,
             esc(&w.name),
             esc(&w.status),
@@ -404,12 +402,15 @@ fn waves(h: &mut String, r: &Report) -> std::fmt::Result {
     }
     writeln!(h, "</tbody>\n</table>")?;
     if let Some(f) = &r.forecast {
-        writeln!(
-            h,
-            "<p id=\"forecast-note\"><small>Forecast: each wave's duration (its start to its last required server LAUNCHED) in the last {} of at most {} successful execution(s) of the plan before this one.</small></p>",
-            f.executions.len(),
-            f.executions_wanted
-        )?;
+        let note = match f.executions.len() {
+            0 => "Forecast: no earlier successful execution of the plan to learn from.".to_owned(),
+            n => format!(
+                "Forecast (small print under each duration): the wave's duration, from its start to its last required server LAUNCHED, over the last {n} successful execution{} of the plan before this one (at most {}).",
+                if n == 1 { "" } else { "s" },
+                f.executions_wanted
+            ),
+        };
+        writeln!(h, "<p id=\"forecast-note\"><small>{note}</small></p>")?;
     }
     Ok(())
 }

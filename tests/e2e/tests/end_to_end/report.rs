@@ -467,3 +467,71 @@ async fn the_report_of_an_execution_the_history_lacks_names_where_it_looked() ->
     dep.shutdown().await;
     Ok(())
 }
+
+/// The RTO forecast of a plan's second drill comes from its first: each wave's completion time
+/// as the history recorded it (`completionMillis`), and the first drill's own report has none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_forecast_of_a_second_drill_comes_from_the_first() -> Result<()> {
+    let mut dep = Deployment::new(
+        "report-forecast",
+        SimConfig::with_servers(billing_servers(&[], 1.5)),
+    )
+    .await?;
+    let machine = dep.deploy_example("billing").await?;
+    dep.start_worker(&[])?;
+    let (first, ended) = run_to_end(&dep, &machine, drill()).await?;
+    ensure!(
+        ended.succeeded(),
+        "{}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    let (second, ended) = run_to_end(&dep, &machine, drill()).await?;
+    ensure!(
+        ended.succeeded(),
+        "{}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+
+    let history = dep.history(&first).await?;
+    let report = dep.report(&second).await?;
+    let forecast = report.forecast.as_ref().context("a forecast")?;
+    assert_eq!(forecast.executions, vec![first.clone()]);
+    assert_eq!(forecast.waves.len(), 3, "{forecast:?}");
+    for w in &forecast.waves {
+        let item = &history[&format!("WAVE#{:04}", w.index)];
+        let ms = item["completionMillis"]
+            .as_u64()
+            .context("completionMillis")?;
+        assert_eq!(w.duration.samples, 1);
+        assert_eq!(
+            w.duration.p50_seconds,
+            (ms + 500) / 1000,
+            "wave {}",
+            w.index
+        );
+        assert_eq!(w.duration.p90_seconds, w.duration.p50_seconds);
+    }
+    // The plan's recovery time: the first drill's achieved RTO (to the second, for rounding).
+    let first_report = dep.report(&first).await?;
+    let recovery = forecast.recovery.context("the plan's recovery time")?;
+    let achieved = first_report
+        .rto
+        .achieved_seconds
+        .context("the first drill recovered")?;
+    assert!(
+        recovery.p50_seconds.abs_diff(achieved) <= 1,
+        "{recovery:?} vs {achieved}"
+    );
+    // The first drill had nothing before it.
+    let before_first = first_report.forecast.context("a forecast, empty")?;
+    assert!(before_first.executions.is_empty() && before_first.waves.is_empty());
+    let html = drs_waves_report::render::html(&report);
+    assert!(html.contains("id=\"rto-forecast\""));
+    assert!(html.contains("over the last 1 successful execution of the plan"));
+    let out = repo_root().join("target/report/forecast");
+    drs_waves_report::write(&report, &out)?;
+    dep.shutdown().await;
+    Ok(())
+}
