@@ -594,11 +594,11 @@ impl Generator<'_> {
                 )),
                 choices: vec![
                     ChoiceRule::new(
-                        Condition::string_equals(&paths::decision(i), decisions::RETRY),
+                        Condition::string_equals(paths::decision(i), decisions::RETRY),
                         names::wave(i, n, WaveStep::Start),
                     ),
                     ChoiceRule::new(
-                        Condition::string_equals(&paths::decision(i), decisions::SKIP),
+                        Condition::string_equals(paths::decision(i), decisions::SKIP),
                         skipped.clone(),
                     ),
                 ],
