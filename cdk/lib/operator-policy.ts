@@ -15,8 +15,19 @@
  *   in the history that the execution's next task acts on).
  * - DynamoDB, the history table: GetItem (the EXECUTION item), UpdateItem (the conditional
  *   writes that answer a gate or request a cancel, appending the operator action), Query on the
- *   plan index (`history`). No PutItem, DeleteItem or Scan.
- * - DRS: DescribeJobs (`follow`, the launch progress of a wave's jobs). Nothing else of DRS.
+ *   plan index (`history`) and, for `report`, on the table. No PutItem, DeleteItem or Scan.
+ *   (Not narrowed to the EXECUTION items with dynamodb:LeadingKeys: the key layout, `EXEC#...`,
+ *   is the worker's, not the contract's, and a change of it would break `approve` on the day
+ *   it is needed, unseen by any test here.)
+ * - DRS: DescribeJobs (`follow`, the launch progress of a wave's jobs).
+ * - `report` (and the drs-waves-report binary): the report library gathers its facts with
+ *   worker/src/evidence.rs (SdkEvidenceApis and the history seam): DescribeExecution and
+ *   DescribeStateMachineForExecution (the targets compiled into the machine that ran); DRS
+ *   DescribeJobs, DescribeJobLogItems (why a server failed), DescribeRecoveryInstances and
+ *   DescribeSourceServers (hostnames), all reads; GetItem of the execution, wave and server
+ *   items, Query of the execution's items (its jobs) on the table and of the plan index (the
+ *   RTO forecast from past executions). Nothing of the report bucket: the CLI writes the report
+ *   to a local directory.
  * - STS GetCallerIdentity (who every operator action is recorded as): IAM needs no permission
  *   for it (STS documentation: "No permissions are required to perform this operation", and
  *   even an explicit deny does not stop it), so no statement.
@@ -25,8 +36,9 @@
  * (SAR) for Step Functions lists ListStateMachines without a resource type; DescribeStateMachine,
  * ListExecutions and StartExecution take the stateMachine; DescribeExecution and
  * GetExecutionHistory the execution; SendTaskSuccess and SendTaskFailure no resource type (the
- * task token names the task) and no condition key of their own. SAR for DRS: DescribeJobs has no
- * resource type. SAR for DynamoDB: GetItem and UpdateItem take the table, Query the table or an
+ * task token names the task) and no condition key of their own; DescribeStateMachineForExecution
+ * takes the execution. SAR for DRS: DescribeJobs, DescribeRecoveryInstances and
+ * DescribeSourceServers have no resource type, DescribeJobLogItems takes the job. SAR for DynamoDB: GetItem and UpdateItem take the table, Query the table or an
  * index.
  *
  * A new CLI call needs its statement here; a missing one shows as the CLI's one-line
@@ -62,6 +74,12 @@ export const OPERATOR_WILDCARD_REASONS: Readonly<Record<string, string>> = {
     'states:SendTaskSuccess/SendTaskFailure have no resource type in the Service Authorization Reference (the task token identifies the task), so IAM accepts only "*"; the CLI sends them only with a gate token it first cleared in the history table with a conditional write.',
   FollowDrsJobs:
     'drs:DescribeJobs has no resource type in the Service Authorization Reference, so IAM accepts only "*"; read-only, the launch progress that drs-waves follow shows.',
+  ReportDrsReads:
+    'drs:DescribeRecoveryInstances and DescribeSourceServers have no resource type in the Service Authorization Reference, so IAM accepts only "*"; read-only, for drs-waves report (which instances a drill left, the servers\' hostnames).',
+  ReportDrsJobLog:
+    'drs:DescribeJobLogItems takes a job ARN, and job IDs exist only once a wave has launched: every job of this account and region, read-only, for why a server failed to launch in drs-waves report.',
+  ReportMachineOfExecution:
+    'states:DescribeStateMachineForExecution takes an execution ARN, named at start time; only executions of this deployment\'s own state machines (execution:<name>:*), read by drs-waves report for the targets compiled into the machine that ran.',
 };
 
 export function operatorStatements(stack: Stack, props: OperatorPolicyProps): iam.PolicyStatement[] {
@@ -85,14 +103,24 @@ export function operatorStatements(stack: Stack, props: OperatorPolicyProps): ia
       resources: [props.tableArn],
     }),
     new iam.PolicyStatement({
-      sid: 'HistoryByPlan',
+      sid: 'HistoryQueries',
       actions: ['dynamodb:Query'],
-      resources: props.indexNames.map((i) => `${props.tableArn}/index/${i}`),
+      resources: [props.tableArn, ...props.indexNames.map((i) => `${props.tableArn}/index/${i}`)],
     }),
     new iam.PolicyStatement({
       sid: 'FollowDrsJobs',
       actions: ['drs:DescribeJobs'],
       resources: ['*'],
+    }),
+    new iam.PolicyStatement({
+      sid: 'ReportDrsReads',
+      actions: ['drs:DescribeRecoveryInstances', 'drs:DescribeSourceServers'],
+      resources: ['*'],
+    }),
+    new iam.PolicyStatement({
+      sid: 'ReportDrsJobLog',
+      actions: ['drs:DescribeJobLogItems'],
+      resources: [stack.formatArn({ service: 'drs', resource: 'job', resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME })],
     }),
   ];
   // With no plan deployed there is no machine to name (and a statement without resources is
@@ -107,6 +135,11 @@ export function operatorStatements(stack: Stack, props: OperatorPolicyProps): ia
       new iam.PolicyStatement({
         sid: 'FollowExecutions',
         actions: ['states:DescribeExecution', 'states:GetExecutionHistory'],
+        resources: ownExecutions,
+      }),
+      new iam.PolicyStatement({
+        sid: 'ReportMachineOfExecution',
+        actions: ['states:DescribeStateMachineForExecution'],
         resources: ownExecutions,
       }),
     );
