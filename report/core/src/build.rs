@@ -451,7 +451,15 @@ fn wave_servers(sources: &Sources, wave: &WaveSource, wave_name: &str) -> Vec<Se
         .collect();
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
-    let jobs = sources.jobs.iter().filter(|j| j.wave_index == w.index);
+    // The latest launch of each server first (an operator's retry launches a server again, in a
+    // later job): the wave's job IDs are in launch order, the history's JOB items by ID.
+    let mut jobs: Vec<&JobRecord> = sources
+        .jobs
+        .iter()
+        .filter(|j| j.wave_index == w.index)
+        .collect();
+    let launched = |j: &JobRecord| w.job_ids.iter().position(|id| *id == j.job_id);
+    jobs.sort_by_key(|j| std::cmp::Reverse(launched(j)));
     for job in jobs {
         let drs = sources.drs_jobs.get(&job.job_id);
         for (id, s) in &job.servers {

@@ -467,3 +467,22 @@ fn the_files_are_the_page_and_the_json() {
     let back: crate::Report = serde_json::from_slice(&json.body).expect("the JSON reads back");
     assert_eq!(back, r);
 }
+
+#[test]
+fn a_server_launched_again_shows_its_latest_launch() {
+    let mut s = sources();
+    // Wave 1's server failed in drsjob-1 and launched in drsjob-0 (a retry; IDs sort the other
+    // way round).
+    s.jobs[0] = job(1, "drsjob-1", S1, "FAILED");
+    s.jobs.push(job(1, "drsjob-0", S1, "LAUNCHED"));
+    s.waves[0].record.job_ids = vec!["drsjob-1".into(), "drsjob-0".into()];
+    let r = build(&s);
+    let s1: Vec<_> = r
+        .servers
+        .iter()
+        .filter(|x| x.source_server_id == S1)
+        .collect();
+    assert_eq!(s1.len(), 1, "one line per server");
+    assert_eq!(s1[0].job_id.as_deref(), Some("drsjob-0"));
+    assert_eq!(s1[0].launch_status, "LAUNCHED");
+}
