@@ -582,7 +582,8 @@ fn duration_seconds(
                     m_field,
                     format!(
                         "{m} minutes is {secs} seconds; use a whole number of seconds{}",
-                        if what.starts_with("rt") || what.starts_with("rp") {
+                        // Targets and gate timeouts have no `...Seconds` field to point to.
+                        if what.starts_with("rt") || what.starts_with("rp") || what == "timeout" {
                             String::new()
                         } else {
                             format!(" ({s_field})")

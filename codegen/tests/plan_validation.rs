@@ -106,7 +106,7 @@ fn rejects_a_value_of_the_wrong_type_naming_the_field() {
         &with_waves(
             "  - name: db\n    servers: {ids: [s-a1b2c3d4e5f600001]}\n    onFailure: retry\n",
         ),
-        "plans/billing.plan.yaml: line 5, column 16: wave 1: onFailure: unknown variant `retry`, expected `stop` or `continue`",
+        "plans/billing.plan.yaml: line 5, column 16: wave 1: onFailure: unknown variant `retry`, expected one of `stop`, `continue`, `ask`",
     );
     let lines = rejection(&with_waves(
         "  - name: db\n    servers: {ids: [s-a1b2c3d4e5f600001]}\n    launchTimeoutMinutes: ten\n",
@@ -519,5 +519,12 @@ fn bad_gates_and_decisions_are_named() {
             "  - name: db\n    servers: {ids: [s-a1b2c3d4e5f600001]}\n    onFailure: ask\n    maxAttempts: 11\n",
         ),
         "plans/billing.plan.yaml: wave 1 \"db\": maxAttempts: 11 must be between 1 and 10 launches",
+    );
+    // A gate's timeout has no timeoutSeconds field: the message must not point to one.
+    assert_one(
+        &with_waves(
+            "  - name: db\n    servers: {ids: [s-a1b2c3d4e5f600001]}\n    approval: {before: true, timeoutMinutes: 0.01}\n",
+        ),
+        "plans/billing.plan.yaml: wave 1 \"db\": approval.timeoutMinutes: 0.01 minutes is 0.6 seconds; use a whole number of seconds",
     );
 }
