@@ -827,7 +827,7 @@ export class DrsWavesStack extends Stack {
     });
     this.operatorPolicy = new iam.ManagedPolicy(this, 'DrsWavesOperatorPolicy', {
       ...(config.operators.policyName ? { managedPolicyName: config.operators.policyName } : {}),
-      description: `${prefix}: the drs-waves CLI (plans, start, follow, approve, decide, stop, cancel, status, history) on this deployment only`,
+      description: `${prefix}: the drs-waves CLI (plans, start, follow, approve, decide, stop, cancel, status, history, report) on this deployment only`,
       statements: operatorStatementList,
       roles: config.operators.roles.map((r) => iam.Role.fromRoleName(this, `OperatorRole-${r}`, r)),
       groups: config.operators.groups.map((g) => iam.Group.fromGroupName(this, `OperatorGroup-${g}`, g)),
