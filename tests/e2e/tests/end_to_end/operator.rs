@@ -733,6 +733,52 @@ async fn operator_decides_stop_after_a_failed_wave() -> Result<()> {
     Ok(())
 }
 
+/// 7. A cancel while the drill waits for a decision answers the decision itself (the CLI
+/// fails the gate's task with DrsWaves.Cancelled): CANCELLED, the instance that launched is
+/// terminated, wave 2 never starts, and a second cancel changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_cancels_a_drill_waiting_for_a_decision() -> Result<()> {
+    let since = OffsetDateTime::now_utc();
+    let (dep, machine) = ask_deployment("operator-cancel-decision").await?;
+    let execution = dep.start_execution(&machine, &super::drill()).await?;
+    wait_for_gate(&dep, &execution, "DECISION", 1).await?;
+    let told = operate(&dep, &execution, Act::Cancel).await?;
+    ensure!(
+        told.contains("at the decision of wave 1 'pair'"),
+        "drs-waves cancel said: {told}"
+    );
+
+    let ended = dep.wait_for_end(&execution, DRILL_TIMEOUT).await?;
+    assert_failed_with(&ended, "DrsWaves.Cancelled", &dep)?;
+    let record = execution_record(&dep, &execution).await?;
+    assert_eq!(record["executionStatus"], "CANCELLED", "{record}");
+    ensure!(
+        pending_gate(&record).is_none(),
+        "the decision is still pending: {record}"
+    );
+    assert_actions(&record, &[("CANCEL", Some(1))], caller(), since)?;
+    ensure!(
+        wave_jobs(&dep, &execution, "after").is_empty(),
+        "wave 2 launched after the cancel"
+    );
+    assert_all_terminated(&dep, &wave_jobs(&dep, &execution, "pair")).await?;
+    assert_lock_free(&dep, "asking").await?;
+    let (code, stdout, stderr) = drs_waves(&dep, &["cancel", &execution]).await?;
+    ensure!(
+        code != 0 && stderr.contains("nothing to cancel"),
+        "a cancel of an ended execution exited {code}: {stdout}{stderr}"
+    );
+    assert_actions(
+        &execution_record(&dep, &execution).await?,
+        &[("CANCEL", Some(1))],
+        caller(),
+        since,
+    )?;
+    took("operator_cancels_a_drill_waiting_for_a_decision", since);
+    dep.shutdown().await;
+    Ok(())
+}
+
 const CANCEL_W1: &str = "s-0e3000000000000a1";
 const CANCEL_W2: &str = "s-0e3000000000000b1";
 const CANCEL_W3: &str = "s-0e3000000000000c1";
@@ -768,7 +814,7 @@ async fn wait_for_wave_job(dep: &Deployment, execution: &str, wave: &str) -> Res
     .map_err(|e| anyhow!("{e:#}\n{}", dep.worker_logs()))
 }
 
-/// 7. A drill cancelled while wave 2 launches: the next task sees the cancel, the execution
+/// 8. A drill cancelled while wave 2 launches: the next task sees the cancel, the execution
 /// ends CANCELLED, every instance of the drill is terminated, the lock is free, wave 3 never
 /// starts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -803,7 +849,7 @@ async fn operator_cancels_a_drill_in_wave_two() -> Result<()> {
     Ok(())
 }
 
-/// 8. A RECOVERY cancelled while wave 2 launches: CANCELLED, and nothing is terminated (its
+/// 9. A RECOVERY cancelled while wave 2 launches: CANCELLED, and nothing is terminated (its
 /// instances are production now).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_cancels_a_recovery_and_nothing_is_terminated() -> Result<()> {
