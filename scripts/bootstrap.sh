@@ -4,12 +4,15 @@
 #     boto3) and <repo>/.venv-localstack (or $DRS_WAVES_LOCALSTACK_VENV) from
 #     requirements-localstack.txt (two venvs: LocalStack's moto fork clashes with moto),
 #   - tools/node_modules and cdk/node_modules from their package-lock.json (npm ci),
-#   - the binaries drs-worker, drs-sim, drs-codegen and drs-waves-report (cargo build, debug),
+#   - the binaries drs-worker, drs-sim, drs-codegen, drs-waves (the operator CLI) and
+#     drs-waves-report (cargo build, debug),
 #   - Debian's `chromium` (apt-get, as root, only when missing): the end-to-end test of the
-#     recovery report opens it headless (without it, that part of the test is skipped).
+#     recovery report opens it headless (without it, that part of the test is skipped),
+#   - `tmux` (apt-get, as root, only when missing): the end-to-end test of the operator CLI
+#     runs it in a real terminal.
 # Idempotent: each part is skipped when a stamp of its inputs says it is current.
 #
-# Usage: scripts/bootstrap.sh [--venv-only] [--no-npm] [--no-cargo] [--no-chromium] [--force]
+# Usage: scripts/bootstrap.sh [--venv-only] [--no-npm] [--no-cargo] [--no-chromium] [--no-tmux] [--force]
 # Env:   DRS_WAVES_VENV    venv of moto/cfn-lint/boto3 (default <repo>/.venv)
 #        DRS_WAVES_LOCALSTACK_VENV  venv of LocalStack (default <repo>/.venv-localstack)
 #        DRS_WAVES_PYTHON  interpreter to make it with (default python3.11)
@@ -22,13 +25,15 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 do_npm=1
 do_cargo=1
 do_chromium=1
+do_tmux=1
 force=0
 for arg in "$@"; do
     case "$arg" in
-        --venv-only) do_npm=0; do_cargo=0; do_chromium=0 ;;
+        --venv-only) do_npm=0; do_cargo=0; do_chromium=0; do_tmux=0 ;;
         --no-npm) do_npm=0 ;;
         --no-cargo) do_cargo=0 ;;
         --no-chromium) do_chromium=0 ;;
+        --no-tmux) do_tmux=0 ;;
         --force) force=1 ;;
         -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
         *) die "bootstrap: unknown argument '$arg' (see --help)" ;;
@@ -91,8 +96,8 @@ setup_npm() {
 setup_cargo() {
     command -v cargo >/dev/null 2>&1 || die "bootstrap: cargo not found"
     # cargo itself knows what is current; a no-op build takes a second.
-    log "cargo build -p drs-worker -p drs-sim -p drs-codegen -p drs-waves-report --bins"
-    (cd "$REPO" && cargo build --quiet -p drs-worker -p drs-sim -p drs-codegen -p drs-waves-report --bins)
+    log "cargo build -p drs-worker -p drs-sim -p drs-codegen -p drs-waves-cli -p drs-waves-report --bins"
+    (cd "$REPO" && cargo build --quiet -p drs-worker -p drs-sim -p drs-codegen -p drs-waves-cli -p drs-waves-report --bins)
 }
 
 # Debian's chromium, for the report test's headless browser. Installed only when missing, and
@@ -115,6 +120,24 @@ setup_chromium() {
     command -v chromium >/dev/null 2>&1 || die "bootstrap: chromium installed but not on PATH"
 }
 
+# tmux, for the operator CLI's terminal test: the same rules as chromium.
+setup_tmux() {
+    if command -v tmux >/dev/null 2>&1; then
+        log "tmux is installed"
+        return
+    fi
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        log "tmux is missing and not installed here (needs root and apt-get): the operator CLI's terminal test fails until it is (apt-get install tmux)"
+        return
+    fi
+    log "apt-get install tmux"
+    local install=(apt-get install -y -qq --no-install-recommends tmux)
+    DEBIAN_FRONTEND=noninteractive "${install[@]}" >/dev/null 2>&1 \
+        || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive "${install[@]}" >/dev/null; } \
+        || die "bootstrap: apt-get install tmux failed"
+    command -v tmux >/dev/null 2>&1 || die "bootstrap: tmux installed but not on PATH"
+}
+
 setup_venv "$(venv_dir)" "$REPO/requirements.txt"
 setup_venv "$(localstack_venv_dir)" "$REPO/requirements-localstack.txt"
 if [ "$do_npm" = 1 ]; then
@@ -126,5 +149,8 @@ if [ "$do_cargo" = 1 ]; then
 fi
 if [ "$do_chromium" = 1 ]; then
     setup_chromium
+fi
+if [ "$do_tmux" = 1 ]; then
+    setup_tmux
 fi
 log "bootstrap done"

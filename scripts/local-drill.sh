@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Runs a DRILL of a plan on the local stack, from nothing: sets up what is missing
 # (scripts/bootstrap.sh), starts the stack and a worker, starts the execution with
-# StartExecution and follows it wave by wave. Stops what it started when it ends.
+# `drs-waves start` and follows it with `drs-waves follow`. Stops what it started when it ends.
 #
 # Usage: scripts/local-drill.sh [PLAN [FIXTURE]]
 #   PLAN     plan file (default statemachines/billing.plan.yaml)
 #   FIXTURE  drs-sim fixture (default tests/drs-sim/fixtures/examples.yaml)
 # Exit: 0 when the execution SUCCEEDED; 1 when it failed (the wave and reason are printed);
-#       2 on a setup error; 3 when the worker died or the deadline passed; 130/143/129 after
-#       SIGINT/SIGTERM/SIGHUP. However it ends (SIGKILL included), what it started is stopped.
+#       2 on a setup error; 3 when it was cancelled or stopped, the worker died or the deadline
+#       passed; 130/143/129 after SIGINT/SIGTERM/SIGHUP. However it ends (SIGKILL included), what
+#       it started is stopped.
 # Env: DRS_WAVES_KEEP_STACK=1      leave the stack running afterwards (stop: local-stack.sh down)
 #      DRS_WAVES_DRILL_TIMEOUT=600 seconds before the follower gives up
 #      DRS_WAVES_DRILL_INPUT       execution input (default {"mode": "DRILL"})
@@ -33,8 +34,8 @@ PLAN="$(cd "$(dirname "$PLAN")" && pwd)/$(basename "$PLAN")"
 FIXTURE="$(cd "$(dirname "$FIXTURE")" && pwd)/$(basename "$FIXTURE")"
 
 started_at=$(date +%s)
-# The drill needs no npm tools nor a browser; bootstrap skips what is already current.
-bootstrap_flags=(--no-npm --no-chromium)
+# The drill needs no npm tools, browser or tmux; bootstrap skips what is already current.
+bootstrap_flags=(--no-npm --no-chromium --no-tmux)
 [ "${DRS_WAVES_NO_BUILD:-0}" = 1 ] && bootstrap_flags+=(--no-cargo)
 "$REPO/scripts/bootstrap.sh" "${bootstrap_flags[@]}" || exit 2
 
@@ -62,8 +63,10 @@ finish() {
     # Nothing cuts this short: `timeout` signals the drill, then its whole group.
     trap '' INT TERM HUP
     if [ -n "$follower" ]; then
-        # It stops the execution (so that it does not keep the plan's run lock) and exits.
-        kill -TERM "$follower" 2>/dev/null
+        # Interrupted while following: stop the execution (it would keep the plan's run lock),
+        # then the follower (`drs-waves follow` leaves an execution alone).
+        stop_execution "interrupted"
+        kill -TERM "$follower" 2>/dev/null || true
         wait "$follower" 2>/dev/null || true
     fi
     # EOF for the watchdog; wait for it, so that everything is stopped when this script returns.
@@ -104,40 +107,81 @@ print(doc["name"])
 EOF
 )
 
-input_default='{"mode": "DRILL"}'
+# The execution input (DRS_WAVES_DRILL_INPUT) as `drs-waves start` flags.
+input="${DRS_WAVES_DRILL_INPUT:-}"
+[ -n "$input" ] || input='{"mode": "DRILL"}'
+mapfile -t start_flags < <("$(venv_python)" - "$input" <<'EOF'
+import json, sys
+i = json.loads(sys.argv[1])
+if i.get("mode") == "RECOVERY":
+    print("--recovery")
+    print("--confirm=" + str(i.get("confirm", "")))
+else:
+    print("--drill")
+if i.get("pointInTime"):
+    print("--point-in-time=" + i["pointInTime"])
+EOF
+)
+[ ${#start_flags[@]} -gt 0 ] || { echo "error: DRS_WAVES_DRILL_INPUT is not a JSON execution input: $input" >&2; exit 2; }
+cli="$REPO/target/debug/drs-waves"
+[ -x "$cli" ] || { echo "error: $cli is not built (cargo build -p drs-waves-cli)" >&2; exit 2; }
+execution_arn=$("$cli" start "$plan_name" "${start_flags[@]}" --quiet) || exit 2
+log "started ${execution_arn##*:} of plan $plan_name (${start_flags[*]})"
+
+# stop_execution WHY: an execution left running would keep the plan's run lock and take tasks
+# from the next drill's worker; a stopped one lets the next preflight take the lock over.
+# shellcheck disable=SC2317 # also run by the EXIT trap
+stop_execution() {
+    "$(venv_python)" - "$execution_arn" "$1" <<'EOF' || log "could not stop the execution $execution_arn"
+import os, sys, boto3
+from botocore.config import Config
+sfn = boto3.client("stepfunctions", endpoint_url=os.environ["AWS_ENDPOINT_URL_SFN"],
+                   config=Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3, read_timeout=5))
+if sfn.describe_execution(executionArn=sys.argv[1])["status"] == "RUNNING":
+    sfn.stop_execution(executionArn=sys.argv[1], error="LocalDrill.Stopped", cause="local-drill.sh: " + sys.argv[2])
+    print(f"stopped the execution {sys.argv[1]}", file=sys.stderr)
+EOF
+}
+
 # In the background and waited for, so that a signal runs the traps at once (bash runs a trap
 # only after a foreground child ends). It does not get the watchdog's pipe: the pipe must close
 # when this script ends, even if the follower outlives it (then the watchdog stops it).
-"$(venv_python)" "$REPO/scripts/lib/drill.py" --stack-dir "$STATE" --plan "$plan_name" \
-    --input "${DRS_WAVES_DRILL_INPUT:-$input_default}" \
-    --worker-pidfile "$STATE/worker.pid" --worker-log "$STATE/worker.log" \
-    --timeout "${DRS_WAVES_DRILL_TIMEOUT:-600}" {watch_fd}>&- &
+"$cli" follow "$execution_arn" {watch_fd}>&- &
 follower=$!
 echo "follower $follower $(proc_start_time "$follower")" >&"$watch_fd"
+# The follower ends with the execution; this loop watches what it cannot see: a worker that
+# died (nothing would answer the execution's tasks any more) and the deadline.
+deadline=$((SECONDS + ${DRS_WAVES_DRILL_TIMEOUT:-600}))
+why=""
+while kill -0 "$follower" 2>/dev/null; do
+    if ! py alive "$STATE/worker.pid"; then
+        why="the worker exited; last lines of $STATE/worker.log:"$'\n'"$(tail -n 20 "$STATE/worker.log")"
+        break
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+        why="gave up after ${DRS_WAVES_DRILL_TIMEOUT:-600} s"
+        break
+    fi
+    sleep 0.5 & wait $! || true
+done
 rc=0
-wait "$follower" || rc=$?
+if [ -n "$why" ]; then
+    log "$why"
+    stop_execution "${why%%$'\n'*}"
+    kill -TERM "$follower" 2>/dev/null || true
+    wait "$follower" 2>/dev/null || true
+    rc=3
+else
+    wait "$follower" || rc=$?
+fi
 follower=""
 log "drill finished with exit status $rc in $(( $(date +%s) - started_at )) s (setup included)"
-# The evidence: the report of the execution this drill ran (the plan's newest), while the stack
-# still runs (the watchdog stops it when this script exits).
-machine_var="DRS_WAVES_STATE_MACHINE_ARN_$(printf '%s' "$plan_name" | tr '[:lower:]' '[:upper:]' | tr -c 'A-Z0-9' '_')"
-execution_arn=$("$(venv_python)" - "${!machine_var:-}" <<'EOF' 2>>"$STATE/report.log" || true
-import os, sys, boto3
-if not sys.argv[1]:
-    sys.exit(0)
-sfn = boto3.client("stepfunctions", endpoint_url=os.environ["AWS_ENDPOINT_URL_SFN"])
-runs = sfn.list_executions(stateMachineArn=sys.argv[1], maxResults=100)["executions"]
-print(max(runs, key=lambda e: e["startDate"])["executionArn"] if runs else "")
-EOF
-)
-if [ -n "$execution_arn" ]; then
-    report_dir="$REPO/target/report/local-drill/${execution_arn##*:}"
-    if "$REPO/target/debug/drs-waves-report" "$execution_arn" -o "$report_dir" >/dev/null 2>>"$STATE/report.log"; then
-        echo "report: $report_dir/report.html (and report.json)"
-    else
-        echo "report: not written, see $STATE/report.log" >&2
-    fi
+# The evidence: the report of the execution this drill ran, while the stack still runs (the
+# watchdog stops it when this script exits).
+report_dir="$REPO/target/report/local-drill/${execution_arn##*:}"
+if "$cli" report "$execution_arn" -o "$report_dir" >/dev/null 2>>"$STATE/report.log"; then
+    echo "report: $report_dir/report.html (and report.json)"
 else
-    echo "report: no execution of plan $plan_name found, see $STATE/report.log" >&2
+    echo "report: not written, see $STATE/report.log" >&2
 fi
 exit "$rc"

@@ -14,7 +14,6 @@ use crate::aws::Aws;
 use crate::error::{self, CliError};
 use crate::render;
 use crate::resolve::{self, Plan};
-use crate::view;
 
 pub struct StartArgs {
     pub plan: String,
@@ -458,13 +457,39 @@ pub async fn history(aws: &Aws, plan: &str, limit: usize) -> Result<(), CliError
     Ok(())
 }
 
-/// `drs-waves report EXECUTION -o DIR`.
+/// `drs-waves report EXECUTION -o DIR`: report.html and report.json of one execution (the
+/// report library, as drs-waves-report and the worker's end-of-run report build it).
 pub async fn report(aws: &Aws, execution: &str, out_dir: &Path) -> Result<(), CliError> {
     let exec = resolve::execution(aws, execution).await?;
-    let _ = (exec, out_dir, view::exit_code);
-    Err(CliError::Other(
-        "drs-waves report is not built yet: use drs-waves-report EXECUTION_ARN -o DIR".into(),
-    ))
+    // The report reads DRS once, not in a loop: the SDK's own retries are welcome here.
+    let drs = aws_sdk_drs::Client::from_conf(
+        aws.drs
+            .config()
+            .to_builder()
+            .retry_config(aws_config::retry::RetryConfig::standard())
+            .build(),
+    );
+    let apis = drs_waves_report::SdkEvidenceApis::new(aws.sfn.clone(), drs);
+    let report = drs_waves_report::report_of(
+        &aws.history,
+        &aws.table,
+        &apis,
+        &exec.arn,
+        OffsetDateTime::now_utc(),
+    )
+    .await
+    .map_err(|e| {
+        CliError::Other(format!(
+            "the report of {}: {}",
+            exec.name,
+            error::one_line(&e.to_string())
+        ))
+    })?;
+    let page = drs_waves_report::write(&report, out_dir).map_err(|e| {
+        CliError::Other(format!("writing the report to {}: {e}", out_dir.display()))
+    })?;
+    println!("{}", page.display());
+    Ok(())
 }
 
 #[cfg(test)]

@@ -56,7 +56,10 @@ pub fn close_names<S: AsRef<str>>(query: &str, candidates: &[S]) -> Vec<String> 
         .map(AsRef::as_ref)
         .filter_map(|c| {
             let lc = c.to_lowercase();
-            let d = edit_distance(&q, &lc);
+            // A name typed short (or mistyped near its start) is compared with the candidate's
+            // start too: "storefrnt" is close to "storefront-gated".
+            let head: String = lc.chars().take(q.chars().count() + 1).collect();
+            let d = edit_distance(&q, &lc).min(edit_distance(&q, &head) + 1);
             let allowed = (q.chars().count().max(lc.chars().count()) / 3).max(2);
             let contains = !q.is_empty() && (lc.contains(&q) || q.contains(&lc));
             (d <= allowed || contains).then(|| ((d > allowed, d), c.to_string()))
@@ -148,13 +151,17 @@ mod tests {
     #[test]
     fn close_names_are_typos_and_substrings_closest_first() {
         let plans = ["billing", "storefront", "fleet", "billing-eu"];
-        assert_eq!(close_names("biling", &plans), vec!["billing"]);
+        assert_eq!(close_names("biling", &plans), vec!["billing", "billing-eu"]);
         assert_eq!(
             close_names("billing-e", &plans),
             vec!["billing-eu", "billing"]
         );
         assert_eq!(close_names("store", &plans), vec!["storefront"]);
         assert!(close_names("zzzzzzzz", &plans).is_empty());
+        assert_eq!(
+            close_names("storefrnt", &["storefront-gated", "billing"]),
+            vec!["storefront-gated"]
+        );
         assert_eq!(close_suffix("fleeet", &plans), "; did you mean fleet?");
         assert_eq!(close_suffix("zzzzzzzz", &plans), "");
     }
