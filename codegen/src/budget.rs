@@ -77,7 +77,10 @@ pub fn derived_execution_timeout_seconds(waves: &[WaveSpec], heartbeat_seconds: 
                 .map_or(0, |a| u64::from(a.timeout_seconds));
             let decisions = if w.on_failure == OnFailure::Ask {
                 u64::from(w.max_attempts)
-                    * u64::from(w.decision_timeout_seconds.unwrap_or(DEFAULT_GATE_TIMEOUT_SECONDS))
+                    * u64::from(
+                        w.decision_timeout_seconds
+                            .unwrap_or(DEFAULT_GATE_TIMEOUT_SECONDS),
+                    )
             } else {
                 0
             };

@@ -14,7 +14,8 @@ use serde_path_to_error::Segment;
 
 use crate::budget;
 use crate::contract::{
-    ApprovalGate, MAX_OUTPUT_BYTES, OnFailure, PlanSpec, PollingBounds, Targets, WaveSpec, WaveTarget,
+    ApprovalGate, MAX_OUTPUT_BYTES, OnFailure, PlanSpec, PollingBounds, Targets, WaveSpec,
+    WaveTarget,
 };
 
 /// Built-in defaults, used when neither the wave nor the plan's `defaults` say otherwise.
@@ -502,7 +503,9 @@ fn topic(scope: &mut Scope<'_>, field: String, arn: Option<&String>) -> Option<S
         && parts[4].len() == 12
         && parts[4].bytes().all(|b| b.is_ascii_digit())
         && !parts[5].is_empty()
-        && parts[5].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && parts[5]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !ok {
         scope.report(
             field,
@@ -527,17 +530,27 @@ fn approval_gate(scope: &mut Scope<'_>, prefix: &str, a: &ApprovalFile) -> Optio
 }
 
 /// A decision's timeout and topic.
-fn decision_settings(scope: &mut Scope<'_>, prefix: &str, d: &DecisionFile) -> (u32, Option<String>) {
+fn decision_settings(
+    scope: &mut Scope<'_>,
+    prefix: &str,
+    d: &DecisionFile,
+) -> (u32, Option<String>) {
     let timeout = gate_timeout(scope, prefix, d.timeout_minutes)
         .unwrap_or(budget::DEFAULT_GATE_TIMEOUT_SECONDS);
-    (timeout, topic(scope, format!("{prefix}notify"), d.notify.as_ref()))
+    (
+        timeout,
+        topic(scope, format!("{prefix}notify"), d.notify.as_ref()),
+    )
 }
 
 fn attempts(scope: &mut Scope<'_>, field: &str, n: i64) -> u32 {
     if !(1..=i64::from(budget::MAX_ATTEMPTS)).contains(&n) {
         scope.report(
             field,
-            format!("{n} must be between 1 and {} launches", budget::MAX_ATTEMPTS),
+            format!(
+                "{n} must be between 1 and {} launches",
+                budget::MAX_ATTEMPTS
+            ),
         );
         return 1;
     }
@@ -946,7 +959,9 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
             .decision
             .as_ref()
             .map(|d| decision_settings(&mut scope, "decision.", d));
-        let own_attempts = w.max_attempts.map(|n| attempts(&mut scope, "maxAttempts", n));
+        let own_attempts = w
+            .max_attempts
+            .map(|n| attempts(&mut scope, "maxAttempts", n));
         if on_failure != OnFailure::Ask {
             if let Some(n) = own_attempts.filter(|n| *n > 1) {
                 scope.report(
@@ -957,7 +972,10 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
             if w.decision.is_some() {
                 scope.report(
                     "decision",
-                    format!("a decision is asked only with onFailure: ask (it is {})", on_failure_name(on_failure)),
+                    format!(
+                        "a decision is asked only with onFailure: ask (it is {})",
+                        on_failure_name(on_failure)
+                    ),
                 );
             }
         }
@@ -984,7 +1002,8 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
             polling,
             approval,
             max_attempts,
-            decision_timeout_seconds: (on_failure == OnFailure::Ask).then_some(decision_timeout_seconds),
+            decision_timeout_seconds: (on_failure == OnFailure::Ask)
+                .then_some(decision_timeout_seconds),
             decision_notify,
         });
     }

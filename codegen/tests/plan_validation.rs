@@ -476,12 +476,22 @@ fn gates_and_decisions_take_their_defaults_and_waves_may_turn_a_gate_off() {
     )
     .expect("valid");
     let (db, web) = (&plan.spec.waves[0], &plan.spec.waves[1]);
-    assert_eq!(db.approval, None, "before: false turns the default gate off");
+    assert_eq!(
+        db.approval, None,
+        "before: false turns the default gate off"
+    );
     let gate = web.approval.as_ref().expect("the default gate");
     assert_eq!(gate.timeout_seconds, 1800);
-    assert_eq!(gate.notify.as_deref(), Some("arn:aws:sns:us-east-1:123456789012:dr-team"));
+    assert_eq!(
+        gate.notify.as_deref(),
+        Some("arn:aws:sns:us-east-1:123456789012:dr-team")
+    );
     assert_eq!((db.on_failure, db.max_attempts), (OnFailure::Ask, 3));
-    assert_eq!(db.decision_timeout_seconds, Some(4 * 3600), "a decision waits 4 hours by default");
+    assert_eq!(
+        db.decision_timeout_seconds,
+        Some(4 * 3600),
+        "a decision waits 4 hours by default"
+    );
     assert_eq!(web.decision_timeout_seconds, Some(30));
     assert!(
         plan.execution_timeout_seconds >= 1800 + 3 * 30 + 3 * 4 * 3600,
@@ -505,7 +515,9 @@ fn bad_gates_and_decisions_are_named() {
         "plans/billing.plan.yaml: wave 1 \"db\": approval.timeoutMinutes: 20000 minutes is more than 7 days: a gate that long is a plan nobody is watching",
     );
     assert_one(
-        &with_waves("  - name: db\n    servers: {ids: [s-a1b2c3d4e5f600001]}\n    maxAttempts: 3\n"),
+        &with_waves(
+            "  - name: db\n    servers: {ids: [s-a1b2c3d4e5f600001]}\n    maxAttempts: 3\n",
+        ),
         "plans/billing.plan.yaml: wave 1 \"db\": maxAttempts: 3 launches need an operator to ask for them: set onFailure: ask (it is stop)",
     );
     assert_one(

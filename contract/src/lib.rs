@@ -19,8 +19,8 @@ pub mod status;
 
 pub use arn::{ActivityArnError, ActivityArns};
 pub use operator::{
-    decisions,
     AwaitOperatorInput, GateKind, OperatorAction, OperatorActionKind, OperatorAnswer, PendingGate,
+    decisions,
 };
 pub use status::ExecutionStatus;
 

@@ -691,7 +691,9 @@ fn execution_of(item: &Item) -> Result<ExecutionRecord, TaskError> {
             .unwrap_or_default()
             .iter()
             .map(|a| {
-                serde_json::from_str(a).map_err(|e| f.bad("operatorActions", &format!("has an unreadable action: {e}")))
+                serde_json::from_str(a).map_err(|e| {
+                    f.bad("operatorActions", &format!("has an unreadable action: {e}"))
+                })
             })
             .collect::<Result<_, TaskError>>()?,
     })
@@ -728,7 +730,9 @@ fn learned_of(f: &Fields<'_>) -> Result<Option<LearnedTiming>, TaskError> {
         p50_ms: ms("p50Millis")?,
         p95_ms: ms("p95Millis")?,
         // Items written before the forecast had a p90 carry none: p95 bounds it.
-        p90_ms: m.opt_u64("p90Millis")?.map_or_else(|| ms("p95Millis"), Ok)?,
+        p90_ms: m
+            .opt_u64("p90Millis")?
+            .map_or_else(|| ms("p95Millis"), Ok)?,
     }))
 }
 
@@ -1613,7 +1617,10 @@ impl History for DynamoHistory {
             .condition("attribute_exists(#pk) AND attribute_not_exists(#cancel)")
             .name("#pk", PARTITION_KEY)
             .name("#cancel", "cancelRequested");
-        if self.update(execution_pk(execution_id), EXECUTION_SK, u).await? {
+        if self
+            .update(execution_pk(execution_id), EXECUTION_SK, u)
+            .await?
+        {
             return Ok(true);
         }
         match self.get_execution(execution_id).await? {
@@ -1642,7 +1649,8 @@ impl History for DynamoHistory {
             .condition("#tok = :tok")
             .name("#tok", "pendingGateToken")
             .value(":tok", s(token));
-        self.update(execution_pk(execution_id), EXECUTION_SK, u).await
+        self.update(execution_pk(execution_id), EXECUTION_SK, u)
+            .await
     }
 
     async fn request_cancel(
@@ -1660,7 +1668,10 @@ impl History for DynamoHistory {
             .name("#st", STATUS_INDEX_PARTITION_KEY)
             .value(":running", s(ExecutionStatus::Running.as_str()))
             .name("#cancel", "cancelRequested");
-        if self.update(execution_pk(execution_id), EXECUTION_SK, u).await? {
+        if self
+            .update(execution_pk(execution_id), EXECUTION_SK, u)
+            .await?
+        {
             return Ok(CancelOutcome::Requested);
         }
         Ok(match self.get_execution(execution_id).await? {
@@ -1712,11 +1723,13 @@ impl History for DynamoHistory {
             return Ok(None);
         };
         let f = Fields::of(item);
-        Ok(match (f.opt_s("reportLocation")?, f.opt_s("reportError")?) {
-            (Some(l), _) => Some(ReportOutcome::Written(l)),
-            (None, Some(e)) => Some(ReportOutcome::Failed(e)),
-            (None, None) => None,
-        })
+        Ok(
+            match (f.opt_s("reportLocation")?, f.opt_s("reportError")?) {
+                (Some(l), _) => Some(ReportOutcome::Written(l)),
+                (None, Some(e)) => Some(ReportOutcome::Failed(e)),
+                (None, None) => None,
+            },
+        )
     }
 }
 

@@ -11,8 +11,12 @@ pub type Publishing<'a> = Pin<Box<dyn Future<Output = Result<(), TaskError>> + S
 
 /// Publishes one message to an SNS topic.
 pub trait Notifier: Send + Sync + 'static {
-    fn publish<'a>(&'a self, topic_arn: &'a str, subject: &'a str, message: &'a str)
-    -> Publishing<'a>;
+    fn publish<'a>(
+        &'a self,
+        topic_arn: &'a str,
+        subject: &'a str,
+        message: &'a str,
+    ) -> Publishing<'a>;
 }
 
 /// SNS Publish. The subject is cut to SNS's 100 characters (e-mail subjects).

@@ -18,8 +18,8 @@ use drs_waves_contract::{
 
 use crate::error::TaskError;
 use crate::history::{
-    CancelOutcome, ChunkWrite, ExecutionClose, ExecutionRecord, History, JanitorWork, JobRecord, LockOutcome,
-    ReportOutcome, ServerLaunchPoint, WaveChunk, WaveRecord,
+    CancelOutcome, ChunkWrite, ExecutionClose, ExecutionRecord, History, JanitorWork, JobRecord,
+    LockOutcome, ReportOutcome, ServerLaunchPoint, WaveChunk, WaveRecord,
 };
 use crate::rules::{format_time, parse_time};
 use crate::sfn::{ActivityService, ActivityTask, Delivery, ExecutionInfo, ExecutionLookup};
@@ -435,7 +435,11 @@ impl FakeDrs {
     ) {
         let mut state = lock(&self.state);
         for job in state.jobs.iter_mut().filter(|j| j.id == job_id) {
-            for s in job.servers.iter_mut().filter(|s| s.source_server_id == server) {
+            for s in job
+                .servers
+                .iter_mut()
+                .filter(|s| s.source_server_id == server)
+            {
                 s.launch_status = status.clone();
                 s.recovery_instance_id = instance.map(str::to_string);
             }
@@ -1121,10 +1125,8 @@ impl History for MemoryHistory {
             wave.reason = String::new();
             wave.ended_at = None;
             wave.completion_ms = None;
-            wave.chunks.extend(chunks.into_iter().map(|c| WaveChunk {
-                job_id: None,
-                ..c
-            }));
+            wave.chunks
+                .extend(chunks.into_iter().map(|c| WaveChunk { job_id: None, ..c }));
             wave.chunks.sort_by_key(|c| c.number);
         }
         Ok(wave.clone())

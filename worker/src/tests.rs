@@ -2363,7 +2363,10 @@ async fn a_required_server_in_none_of_the_waves_jobs_fails_the_wave_by_name() {
 
 // ---------------------------------------------------------------- operator control
 
-fn gate_input(kind: drs_waves_contract::GateKind, spec: WaveSpec) -> drs_waves_contract::AwaitOperatorInput {
+fn gate_input(
+    kind: drs_waves_contract::GateKind,
+    spec: WaveSpec,
+) -> drs_waves_contract::AwaitOperatorInput {
     drs_waves_contract::AwaitOperatorInput {
         run: run_ctx(Mode::Drill, None),
         gate: kind,
@@ -2404,16 +2407,32 @@ async fn an_approval_gate_records_its_token_notifies_and_answers_nothing() {
         )
         .await
         .expect("gate");
-    assert_eq!(answer, crate::runtime::TaskAnswer::Deferred, "the operator answers, not the worker");
-    let gate = w.history.execution(EXEC).expect("record").pending_gate.expect("a pending gate");
+    assert_eq!(
+        answer,
+        crate::runtime::TaskAnswer::Deferred,
+        "the operator answers, not the worker"
+    );
+    let gate = w
+        .history
+        .execution(EXEC)
+        .expect("record")
+        .pending_gate
+        .expect("a pending gate");
     assert_eq!(gate.token, "token-of-the-gate");
-    assert_eq!((gate.kind, gate.wave_index, gate.wave_name.as_str()), (GateKind::Approval, 2, "app"));
+    assert_eq!(
+        (gate.kind, gate.wave_index, gate.wave_name.as_str()),
+        (GateKind::Approval, 2, "app")
+    );
     assert_eq!(gate.since, "2030-01-01T00:10:00Z");
     assert_eq!(gate.timeout_at, "2030-01-01T01:10:00Z");
     let sent = notifier.sent();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].0, "arn:aws:sns:us-east-1:123456789012:dr-team");
-    assert!(sent[0].2.contains("drs-waves approve run-1"), "{}", sent[0].2);
+    assert!(
+        sent[0].2.contains("drs-waves approve run-1"),
+        "{}",
+        sent[0].2
+    );
     assert!(w.drs.start_calls().is_empty(), "nothing launches at a gate");
 
     // A notification that cannot be sent does not stop the gate from waiting.
@@ -2424,16 +2443,27 @@ async fn an_approval_gate_records_its_token_notifies_and_answers_nothing() {
         notify: Some("arn:aws:sns:us-east-1:123456789012:dr-team".into()),
     });
     handlers
-        .await_operator(gate_input(GateKind::Approval, spec), &crate::token::TaskToken::new("t-2"))
+        .await_operator(
+            gate_input(GateKind::Approval, spec),
+            &crate::token::TaskToken::new("t-2"),
+        )
         .await
         .expect("the gate waits anyway");
-    assert_eq!(w.history.execution(EXEC).expect("record").pending_gate.expect("gate").token, "t-2");
+    assert_eq!(
+        w.history
+            .execution(EXEC)
+            .expect("record")
+            .pending_gate
+            .expect("gate")
+            .token,
+        "t-2"
+    );
 }
 
 #[tokio::test]
 async fn a_cancel_fails_the_next_gate_start_and_check_naming_who() {
-    use drs_waves_contract::{GateKind, OperatorActionKind};
     use crate::history::History as _;
+    use drs_waves_contract::{GateKind, OperatorActionKind};
     let w = World::with_servers(1);
     w.record_preflight().await;
     let spec = wave(1, "db", &[server_id(1)], &[]);
@@ -2444,7 +2474,10 @@ async fn a_cancel_fails_the_next_gate_start_and_check_naming_who() {
         .expect("cancel");
     let expect_cancelled = |r: Result<(), TaskError>, what: &str| match r {
         Err(TaskError::Cancelled(cause)) => {
-            assert!(cause.contains("arn:aws:iam::123456789012:user/alice"), "{what}: {cause}")
+            assert!(
+                cause.contains("arn:aws:iam::123456789012:user/alice"),
+                "{what}: {cause}"
+            )
         }
         other => panic!("{what}: expected Cancelled, got {other:?}"),
     };
@@ -2452,19 +2485,34 @@ async fn a_cancel_fails_the_next_gate_start_and_check_naming_who() {
     input.state = started;
     let checks_before = w.drs.describe_jobs_calls().len();
     expect_cancelled(w.handlers().check_wave(input).await.map(|_| ()), "check");
-    assert_eq!(w.drs.describe_jobs_calls().len(), checks_before, "a cancelled check asks DRS nothing");
+    assert_eq!(
+        w.drs.describe_jobs_calls().len(),
+        checks_before,
+        "a cancelled check asks DRS nothing"
+    );
     let starts_before = w.drs.start_calls().len();
     expect_cancelled(
         w.handlers()
-            .start_wave(start_input(Mode::Drill, None, wave(2, "app", &[server_id(1)], &[])))
+            .start_wave(start_input(
+                Mode::Drill,
+                None,
+                wave(2, "app", &[server_id(1)], &[]),
+            ))
             .await
             .map(|_| ()),
         "start",
     );
-    assert_eq!(w.drs.start_calls().len(), starts_before, "a cancelled start launches nothing");
+    assert_eq!(
+        w.drs.start_calls().len(),
+        starts_before,
+        "a cancelled start launches nothing"
+    );
     expect_cancelled(
         w.handlers()
-            .await_operator(gate_input(GateKind::Approval, spec), &crate::token::TaskToken::new("t"))
+            .await_operator(
+                gate_input(GateKind::Approval, spec),
+                &crate::token::TaskToken::new("t"),
+            )
             .await,
         "gate",
     );
@@ -2473,7 +2521,10 @@ async fn a_cancel_fails_the_next_gate_start_and_check_naming_who() {
         None,
         "a gate opened after the cancel is not left waiting"
     );
-    assert_eq!(ErrorName::Cancelled.as_str(), TaskError::Cancelled(String::new()).to_wire().0);
+    assert_eq!(
+        ErrorName::Cancelled.as_str(),
+        TaskError::Cancelled(String::new()).to_wire().0
+    );
     assert!(!TaskError::Cancelled(String::new()).retryable());
 }
 
@@ -2507,8 +2558,8 @@ async fn a_cancelled_drill_is_recorded_cancelled_and_cleaned_up_even_if_its_plan
 
 #[tokio::test]
 async fn a_recovery_stopped_by_an_operator_keeps_its_instances() {
-    use drs_waves_contract::OperatorActionKind;
     use crate::history::History as _;
+    use drs_waves_contract::OperatorActionKind;
     let w = World::with_servers(1);
     let spec = wave(1, "db", &[server_id(1)], &[]);
     let started = w
@@ -2518,7 +2569,8 @@ async fn a_recovery_stopped_by_an_operator_keeps_its_instances() {
         .expect("start");
     w.drs
         .set_launch_status(&server_id(1), LaunchStatus::Launched, Some("i-prod"));
-    w.drs.set_job_status(&started.job_ids[0], JobStatus::Completed);
+    w.drs
+        .set_job_status(&started.job_ids[0], JobStatus::Completed);
     w.history.set_lock_holder(PLAN, EXEC);
     w.record_preflight().await;
     w.history
@@ -2537,9 +2589,19 @@ async fn a_recovery_stopped_by_an_operator_keeps_its_instances() {
         .await
         .expect("record");
     assert_eq!(out.cleanup, CleanupStatus::NotNeeded);
-    assert!(w.drs.terminate_calls().is_empty(), "a recovery's instances are never terminated");
-    assert_eq!(w.history.execution(EXEC).expect("record").status, ExecutionStatus::Stopped);
-    assert_eq!(out.operator_actions.len(), 1, "the output shows what operators did");
+    assert!(
+        w.drs.terminate_calls().is_empty(),
+        "a recovery's instances are never terminated"
+    );
+    assert_eq!(
+        w.history.execution(EXEC).expect("record").status,
+        ExecutionStatus::Stopped
+    );
+    assert_eq!(
+        out.operator_actions.len(),
+        1,
+        "the output shows what operators did"
+    );
 }
 
 #[tokio::test]
@@ -2561,7 +2623,8 @@ async fn a_retry_launches_only_the_required_servers_that_did_not_launch_and_the_
     w.drs
         .set_launch_status(&server_id(1), LaunchStatus::Launched, Some("i-1"));
     for s in [2, 3, 4] {
-        w.drs.set_launch_status(&server_id(s), LaunchStatus::Failed, None);
+        w.drs
+            .set_launch_status(&server_id(s), LaunchStatus::Failed, None);
     }
     w.drs.set_job_status(&first_job, JobStatus::Completed);
     let mut input = check_input(&w, spec.clone());
@@ -2582,9 +2645,20 @@ async fn a_retry_launches_only_the_required_servers_that_did_not_launch_and_the_
         vec![server_id(2), server_id(4)],
         "only the required servers that did not launch"
     );
-    assert_eq!(starts[1].tags.get(job_tags::CHUNK).map(String::as_str), Some("2"), "a new chunk, so tags never collide");
-    assert_eq!(retried.job_ids.len(), 2, "the first launch's job is still watched");
-    assert_eq!(retried.started_at, "2030-01-01T00:20:00Z", "the retry's clock starts with it");
+    assert_eq!(
+        starts[1].tags.get(job_tags::CHUNK).map(String::as_str),
+        Some("2"),
+        "a new chunk, so tags never collide"
+    );
+    assert_eq!(
+        retried.job_ids.len(),
+        2,
+        "the first launch's job is still watched"
+    );
+    assert_eq!(
+        retried.started_at, "2030-01-01T00:20:00Z",
+        "the retry's clock starts with it"
+    );
     let recorded = w.history.wave(EXEC, 1).expect("wave");
     assert_eq!(recorded.attempt(), 2);
     assert_eq!(recorded.status, WaveStatus::Launching);
@@ -2600,8 +2674,12 @@ async fn a_retry_launches_only_the_required_servers_that_did_not_launch_and_the_
 
     let second_job = retried.job_ids[1].clone();
     for s in [2, 4] {
-        w.drs
-            .set_launch_status_in(&second_job, &server_id(s), LaunchStatus::Launched, Some("i-again"));
+        w.drs.set_launch_status_in(
+            &second_job,
+            &server_id(s),
+            LaunchStatus::Launched,
+            Some("i-again"),
+        );
     }
     w.drs.set_job_status(&second_job, JobStatus::Completed);
     input.state = retried;
@@ -2612,8 +2690,14 @@ async fn a_retry_launches_only_the_required_servers_that_did_not_launch_and_the_
         .expect("check");
     assert_eq!(done.status, WaveStatus::Succeeded, "{}", done.reason);
     assert_eq!(done.servers.launched, 3);
-    assert_eq!(done.servers.failed, 1, "the optional server that failed, counted once");
-    assert_eq!(done.servers.total, 4, "each server once, from its latest launch");
+    assert_eq!(
+        done.servers.failed, 1,
+        "the optional server that failed, counted once"
+    );
+    assert_eq!(
+        done.servers.total, 4,
+        "each server once, from its latest launch"
+    );
     assert_eq!(
         w.history.wave(EXEC, 1).expect("wave").completion_ms,
         None,
@@ -2621,12 +2705,16 @@ async fn a_retry_launches_only_the_required_servers_that_did_not_launch_and_the_
     );
 
     // No launches are left: a further retry is refused and launches nothing.
-    w.drs.set_launch_status_in(&second_job, &server_id(4), LaunchStatus::Failed, None);
+    w.drs
+        .set_launch_status_in(&second_job, &server_id(4), LaunchStatus::Failed, None);
     let mut failed_again = w.history.wave(EXEC, 1).expect("wave");
     failed_again.status = WaveStatus::Failed;
     {
         use crate::history::History as _;
-        w.history.record_wave_check(failed_again, Vec::new()).await.expect("check");
+        w.history
+            .record_wave_check(failed_again, Vec::new())
+            .await
+            .expect("check");
     }
     let refused = w
         .handlers()
@@ -2639,8 +2727,8 @@ async fn a_retry_launches_only_the_required_servers_that_did_not_launch_and_the_
 
 #[tokio::test]
 async fn finish_shows_the_operators_actions_and_a_skipped_wave() {
-    use drs_waves_contract::OperatorActionKind;
     use crate::history::History as _;
+    use drs_waves_contract::OperatorActionKind;
     let w = World::with_servers(1);
     let spec = wave(1, "db", &[server_id(1)], &[]);
     let mut state = launch_and_complete(&w, &spec, &[(&server_id(1), "i-1")]).await;
@@ -2665,8 +2753,17 @@ async fn finish_shows_the_operators_actions_and_a_skipped_wave() {
         .await
         .expect("gate");
     let skip = operator(OperatorActionKind::Skip);
-    assert!(w.history.answer_gate(EXEC, "t", skip.clone()).await.expect("answer"));
-    let out = w.handlers().finish(finish_input(state)).await.expect("finish");
+    assert!(
+        w.history
+            .answer_gate(EXEC, "t", skip.clone())
+            .await
+            .expect("answer")
+    );
+    let out = w
+        .handlers()
+        .finish(finish_input(state))
+        .await
+        .expect("finish");
     assert_eq!(out.outcome, Outcome::SucceededWithFailures);
     assert_eq!(out.operator_actions, vec![skip]);
     let record = w.history.execution(EXEC).expect("record");
@@ -2675,27 +2772,35 @@ async fn finish_shows_the_operators_actions_and_a_skipped_wave() {
 
 #[tokio::test]
 async fn a_cancel_carried_out_by_stop_execution_is_recorded_cancelled_by_the_janitor() {
-    use drs_waves_contract::OperatorActionKind;
     use crate::history::History as _;
+    use drs_waves_contract::OperatorActionKind;
     let w = World::with_servers(1);
     w.record_preflight().await;
     w.history.set_lock_holder(PLAN, EXEC);
     let started = launched(&w, &all_tagged_wave()).await;
     w.drs
         .set_launch_status(&server_id(1), LaunchStatus::Launched, Some("i-gated"));
-    w.drs.set_job_status(&started.job_ids[0], JobStatus::Completed);
+    w.drs
+        .set_job_status(&started.job_ids[0], JobStatus::Completed);
     w.history
         .request_cancel(EXEC, operator(OperatorActionKind::Cancel))
         .await
         .expect("cancel");
     w.executions.set(EXEC, "ABORTED");
-    let done = w.handlers().tidy_ended_executions("w1").await.expect("round");
+    let done = w
+        .handlers()
+        .tidy_ended_executions("w1")
+        .await
+        .expect("round");
     assert_eq!(done.len(), 1);
     let record = w.history.execution(EXEC).expect("record");
     assert_eq!(record.status, ExecutionStatus::Cancelled);
     assert_eq!(record.error.as_deref(), Some("DrsWaves.Cancelled"));
     assert!(
-        record.cause.as_deref().is_some_and(|c| c.contains("user/alice")),
+        record
+            .cause
+            .as_deref()
+            .is_some_and(|c| c.contains("user/alice")),
         "{:?}",
         record.cause
     );

@@ -14,8 +14,8 @@ use drs_waves_contract::{
 
 use crate::drs::{JobStatus, LaunchStatus};
 use crate::history::{
-    CancelOutcome, ChunkWrite, ExecutionClose, ExecutionRecord, History, JanitorWork, JobRecord, LockOutcome,
-    ServerLaunchPoint, ServerRecord, WaveChunk, WaveRecord,
+    CancelOutcome, ChunkWrite, ExecutionClose, ExecutionRecord, History, JanitorWork, JobRecord,
+    LockOutcome, ServerLaunchPoint, ServerRecord, WaveChunk, WaveRecord,
 };
 use crate::rules::LearnedTiming;
 
@@ -71,55 +71,116 @@ pub async fn a_gate_is_answered_once_and_a_cancel_never_misses_it(
     let bob = "arn:aws:sts::123456789012:assumed-role/dr-operator/bob";
     let id = exec_arn(prefix, "gates");
     assert!(
-        history.open_gate(&id, gate(GateKind::Approval, "tok-1")).await.is_err(),
+        history
+            .open_gate(&id, gate(GateKind::Approval, "tok-1"))
+            .await
+            .is_err(),
         "no gate without an execution record"
     );
     assert_eq!(
         history
-            .request_cancel(&id, action(OperatorActionKind::Cancel, bob, "2030-01-01T00:00:01Z"))
+            .request_cancel(
+                &id,
+                action(OperatorActionKind::Cancel, bob, "2030-01-01T00:00:01Z")
+            )
             .await
             .expect("cancel"),
         CancelOutcome::NotRunning(None),
         "nothing to cancel without a record"
     );
-    history.create_execution(record(&id, prefix)).await.expect("create");
-    assert!(history.open_gate(&id, gate(GateKind::Approval, "tok-1")).await.expect("open"));
-    let r = history.get_execution(&id).await.expect("get").expect("record");
+    history
+        .create_execution(record(&id, prefix))
+        .await
+        .expect("create");
+    assert!(
+        history
+            .open_gate(&id, gate(GateKind::Approval, "tok-1"))
+            .await
+            .expect("open")
+    );
+    let r = history
+        .get_execution(&id)
+        .await
+        .expect("get")
+        .expect("record");
     assert_eq!(r.pending_gate, Some(gate(GateKind::Approval, "tok-1")));
-    assert_eq!(r.started_by.as_deref(), Some("arn:aws:iam::123456789012:user/alice"));
+    assert_eq!(
+        r.started_by.as_deref(),
+        Some("arn:aws:iam::123456789012:user/alice")
+    );
     let approve = action(OperatorActionKind::Approve, alice, "2030-01-01T00:11:00Z");
     assert!(
-        !history.answer_gate(&id, "tok-other", approve.clone()).await.expect("answer"),
+        !history
+            .answer_gate(&id, "tok-other", approve.clone())
+            .await
+            .expect("answer"),
         "a token that is not the pending gate's answers nothing"
     );
-    assert!(history.answer_gate(&id, "tok-1", approve.clone()).await.expect("answer"));
     assert!(
-        !history.answer_gate(&id, "tok-1", approve.clone()).await.expect("answer"),
+        history
+            .answer_gate(&id, "tok-1", approve.clone())
+            .await
+            .expect("answer")
+    );
+    assert!(
+        !history
+            .answer_gate(&id, "tok-1", approve.clone())
+            .await
+            .expect("answer"),
         "a gate is answered once"
     );
-    let r = history.get_execution(&id).await.expect("get").expect("record");
+    let r = history
+        .get_execution(&id)
+        .await
+        .expect("get")
+        .expect("record");
     assert_eq!(r.pending_gate, None);
     assert_eq!(r.operator_actions, vec![approve.clone()]);
 
     // A decision opened again by a retried task replaces the first (a new token).
-    assert!(history.open_gate(&id, gate(GateKind::Decision, "tok-2")).await.expect("open"));
-    assert!(history.open_gate(&id, gate(GateKind::Decision, "tok-3")).await.expect("open"));
-    assert!(!history.answer_gate(&id, "tok-2", approve.clone()).await.expect("answer"));
+    assert!(
+        history
+            .open_gate(&id, gate(GateKind::Decision, "tok-2"))
+            .await
+            .expect("open")
+    );
+    assert!(
+        history
+            .open_gate(&id, gate(GateKind::Decision, "tok-3"))
+            .await
+            .expect("open")
+    );
+    assert!(
+        !history
+            .answer_gate(&id, "tok-2", approve.clone())
+            .await
+            .expect("answer")
+    );
 
     let cancel = action(OperatorActionKind::Cancel, bob, "2030-01-01T00:12:00Z");
     assert_eq!(
-        history.request_cancel(&id, cancel.clone()).await.expect("cancel"),
+        history
+            .request_cancel(&id, cancel.clone())
+            .await
+            .expect("cancel"),
         CancelOutcome::Requested
     );
     assert_eq!(
         history
-            .request_cancel(&id, action(OperatorActionKind::Cancel, alice, "2030-01-01T00:13:00Z"))
+            .request_cancel(
+                &id,
+                action(OperatorActionKind::Cancel, alice, "2030-01-01T00:13:00Z")
+            )
             .await
             .expect("cancel"),
         CancelOutcome::AlreadyRequested(cancel.clone()),
         "the first cancel stands"
     );
-    let r = history.get_execution(&id).await.expect("get").expect("record");
+    let r = history
+        .get_execution(&id)
+        .await
+        .expect("get")
+        .expect("record");
     assert_eq!(r.cancel_requested, Some(cancel.clone()));
     assert_eq!(
         r.pending_gate.as_ref().map(|g| g.token.as_str()),
@@ -128,7 +189,10 @@ pub async fn a_gate_is_answered_once_and_a_cancel_never_misses_it(
     );
     assert_eq!(r.operator_actions, vec![approve.clone(), cancel.clone()]);
     assert!(
-        !history.open_gate(&id, gate(GateKind::Approval, "tok-4")).await.expect("open"),
+        !history
+            .open_gate(&id, gate(GateKind::Approval, "tok-4"))
+            .await
+            .expect("open"),
         "a gate opened after a cancel is refused: its task fails with the cancel"
     );
     history
@@ -147,19 +211,33 @@ pub async fn a_gate_is_answered_once_and_a_cancel_never_misses_it(
         })
         .await
         .expect("close");
-    let r = history.get_execution(&id).await.expect("get").expect("record");
+    let r = history
+        .get_execution(&id)
+        .await
+        .expect("get")
+        .expect("record");
     assert_eq!(r.status, ExecutionStatus::Cancelled);
     assert_eq!(r.pending_gate, None, "an ended execution waits at no gate");
     assert_eq!(r.operator_actions, vec![approve, cancel]);
     assert_eq!(
         history
-            .request_cancel(&id, action(OperatorActionKind::Cancel, alice, "2030-01-01T00:15:00Z"))
+            .request_cancel(
+                &id,
+                action(OperatorActionKind::Cancel, alice, "2030-01-01T00:15:00Z")
+            )
             .await
             .expect("cancel"),
-        CancelOutcome::AlreadyRequested(action(OperatorActionKind::Cancel, bob, "2030-01-01T00:12:00Z")),
+        CancelOutcome::AlreadyRequested(action(
+            OperatorActionKind::Cancel,
+            bob,
+            "2030-01-01T00:12:00Z"
+        )),
     );
     let other = exec_arn(prefix, "ended");
-    history.create_execution(record(&other, prefix)).await.expect("create");
+    history
+        .create_execution(record(&other, prefix))
+        .await
+        .expect("create");
     history
         .close_execution(ExecutionClose {
             execution_id: other.clone(),
@@ -178,7 +256,10 @@ pub async fn a_gate_is_answered_once_and_a_cancel_never_misses_it(
         .expect("close");
     assert_eq!(
         history
-            .request_cancel(&other, action(OperatorActionKind::Cancel, alice, "2030-01-01T00:15:00Z"))
+            .request_cancel(
+                &other,
+                action(OperatorActionKind::Cancel, alice, "2030-01-01T00:15:00Z")
+            )
             .await
             .expect("cancel"),
         CancelOutcome::NotRunning(Some(ExecutionStatus::Succeeded)),
@@ -193,7 +274,10 @@ pub async fn a_retry_adds_the_next_attempts_chunks_to_a_failed_wave(
     prefix: &str,
 ) {
     let id = exec_arn(prefix, "retry");
-    history.create_execution(record(&id, prefix)).await.expect("create");
+    history
+        .create_execution(record(&id, prefix))
+        .await
+        .expect("create");
     history
         .plan_wave(wave(&id, 1, "2030-01-01T00:01:00Z"))
         .await
@@ -215,7 +299,11 @@ pub async fn a_retry_adds_the_next_attempts_chunks_to_a_failed_wave(
         .plan_retry(&id, 1, retry.clone())
         .await
         .expect("retry of a launching wave");
-    assert_eq!(still.chunks.len(), 2, "a wave that has not failed is not retried");
+    assert_eq!(
+        still.chunks.len(),
+        2,
+        "a wave that has not failed is not retried"
+    );
     assert_eq!(still.status, WaveStatus::Launching);
     let mut failed = wave(&id, 1, "2030-01-01T00:01:00Z");
     failed.status = WaveStatus::Failed;
@@ -227,26 +315,49 @@ pub async fn a_retry_adds_the_next_attempts_chunks_to_a_failed_wave(
         .record_wave_check(failed, Vec::new())
         .await
         .expect("check");
-    let planned = history.plan_retry(&id, 1, retry.clone()).await.expect("retry");
+    let planned = history
+        .plan_retry(&id, 1, retry.clone())
+        .await
+        .expect("retry");
     assert_eq!(planned.status, WaveStatus::Launching);
     assert_eq!(planned.reason, "");
     assert_eq!(planned.ended_at, None);
     assert_eq!(planned.attempt(), 2);
     assert_eq!(planned.attempt_started_at(), "2030-01-01T00:20:00Z");
-    assert_eq!(planned.started_at, "2030-01-01T00:01:00Z", "the wave's own start is kept");
     assert_eq!(
-        planned.chunks.iter().map(|c| (c.number, c.job_id.clone(), c.attempt)).collect::<Vec<_>>(),
+        planned.started_at, "2030-01-01T00:01:00Z",
+        "the wave's own start is kept"
+    );
+    assert_eq!(
+        planned
+            .chunks
+            .iter()
+            .map(|c| (c.number, c.job_id.clone(), c.attempt))
+            .collect::<Vec<_>>(),
         vec![
             (1, Some("drsjob-1".to_string()), 1),
             (2, Some("drsjob-2".to_string()), 1),
             (3, None, 2),
         ]
     );
-    assert_eq!(planned.planned_servers(), vec!["s-1", "s-2", "s-3"], "each server once");
-    let again = history.plan_retry(&id, 1, retry).await.expect("retried start task");
-    assert_eq!(again, planned, "a retried start task finds the retry it planned");
     assert_eq!(
-        history.record_chunk_job(&id, 1, 3, "drsjob-3").await.expect("chunk job"),
+        planned.planned_servers(),
+        vec!["s-1", "s-2", "s-3"],
+        "each server once"
+    );
+    let again = history
+        .plan_retry(&id, 1, retry)
+        .await
+        .expect("retried start task");
+    assert_eq!(
+        again, planned,
+        "a retried start task finds the retry it planned"
+    );
+    assert_eq!(
+        history
+            .record_chunk_job(&id, 1, 3, "drsjob-3")
+            .await
+            .expect("chunk job"),
         ChunkWrite::Written
     );
     let stored = history.get_wave(&id, 1).await.expect("get").expect("wave");
@@ -255,10 +366,7 @@ pub async fn a_retry_adds_the_next_attempts_chunks_to_a_failed_wave(
 
 /// Where the report went (or why it did not) is recorded on an existing execution only, and
 /// the latest attempt wins.
-pub async fn the_report_outcome_is_recorded_on_the_execution(
-    history: &impl History,
-    prefix: &str,
-) {
+pub async fn the_report_outcome_is_recorded_on_the_execution(history: &impl History, prefix: &str) {
     use crate::history::ReportOutcome;
     let id = exec_arn(prefix, "report");
     assert!(
@@ -279,7 +387,10 @@ pub async fn the_report_outcome_is_recorded_on_the_execution(
         .record_report(&id, failed.clone())
         .await
         .expect("record");
-    assert_eq!(history.report_outcome(&id).await.expect("read"), Some(failed));
+    assert_eq!(
+        history.report_outcome(&id).await.expect("read"),
+        Some(failed)
+    );
     let written = ReportOutcome::Written("s3://b/p/x/".into());
     history
         .record_report(&id, written.clone())

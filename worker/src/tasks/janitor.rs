@@ -129,7 +129,9 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             status
         };
         let mut terminate_job_ids = Vec::new();
-        if record.mode == Some(Mode::Drill) && (record.terminate_drill_instances || cancel.is_some()) {
+        if record.mode == Some(Mode::Drill)
+            && (record.terminate_drill_instances || cancel.is_some())
+        {
             let launching: Vec<String> = self
                 .jobs_of(id, &record.started_at, now)
                 .await?

@@ -33,8 +33,8 @@ use crate::history::History;
 use crate::notify::{NoNotifier, Notifier};
 use crate::rules::{Clock, Limits, format_time, parse_time, system_clock};
 use crate::runtime::{TaskAnswer, TaskHandler};
-use crate::token::TaskToken;
 use crate::sfn::ExecutionLookup;
+use crate::token::TaskToken;
 
 /// How long a RECOVERY's preflight waits for a preempted drill's launch jobs to end before it
 /// fails as transient (and is retried): within the preflight task's 600 s timeout.
@@ -194,9 +194,15 @@ impl<D: Drs, H: History, X: ExecutionLookup> TaskHandler for Handlers<D, H, X> {
         token: &TaskToken,
     ) -> Result<TaskAnswer, TaskError> {
         let output = match activity {
-            Activity::Preflight => to_output(&self.preflight(parse_input(activity, &input)?).await?),
-            Activity::StartWave => to_output(&self.start_wave(parse_input(activity, &input)?).await?),
-            Activity::CheckWave => to_output(&self.check_wave(parse_input(activity, &input)?).await?),
+            Activity::Preflight => {
+                to_output(&self.preflight(parse_input(activity, &input)?).await?)
+            }
+            Activity::StartWave => {
+                to_output(&self.start_wave(parse_input(activity, &input)?).await?)
+            }
+            Activity::CheckWave => {
+                to_output(&self.check_wave(parse_input(activity, &input)?).await?)
+            }
             Activity::Finish => to_output(&self.finish(parse_input(activity, &input)?).await?),
             Activity::RecordFailure => {
                 to_output(&self.record_failure(parse_input(activity, &input)?).await?)

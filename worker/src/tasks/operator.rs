@@ -44,12 +44,18 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             wave_name: wave.name.clone(),
             token: token.expose().to_owned(),
             since: format_time(now),
-            timeout_at: format_time(now + time::Duration::seconds(i64::from(input.timeout_seconds))),
+            timeout_at: format_time(
+                now + time::Duration::seconds(i64::from(input.timeout_seconds)),
+            ),
             attempts,
             max_attempts: wave.max_attempts,
             reason,
         };
-        if !self.history.open_gate(&run.execution_id, gate.clone()).await? {
+        if !self
+            .history
+            .open_gate(&run.execution_id, gate.clone())
+            .await?
+        {
             return Err(self.cancelled(run).await);
         }
         info!(gate = input.gate.as_str(), wave = %wave.name, timeout_at = %gate.timeout_at, "waiting for an operator");

@@ -15,7 +15,9 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use super::Handlers;
-use crate::drs::{Drs, Job, JobFilter, JobStatus, LaunchStatus, SourceServer, StartRecoveryRequest};
+use crate::drs::{
+    Drs, Job, JobFilter, JobStatus, LaunchStatus, SourceServer, StartRecoveryRequest,
+};
 use crate::error::TaskError;
 use crate::faults::FaultPoint;
 use crate::history::{ChunkWrite, History, ServerLaunchPoint, WaveChunk, WaveRecord};
@@ -40,7 +42,9 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         let plan = match self.history.get_wave(&run.execution_id, wave.index).await? {
             // Only an operator's retry decision brings the machine back to a FAILED wave's
             // start (onFailure: ask).
-            Some(recorded) if recorded.status == WaveStatus::Failed && !recorded.chunks.is_empty() => {
+            Some(recorded)
+                if recorded.status == WaveStatus::Failed && !recorded.chunks.is_empty() =>
+            {
                 self.plan_retry(run, wave, recorded, now).await?
             }
             Some(recorded) if !recorded.chunks.is_empty() => recorded,
