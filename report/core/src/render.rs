@@ -191,6 +191,10 @@ fn verdicts(h: &mut String, r: &Report) -> std::fmt::Result {
                     d.samples
                 ),
             ),
+            None if f.executions.is_empty() => (
+                "-".to_owned(),
+                "no earlier successful execution of the plan to learn from".to_owned(),
+            ),
             None => (
                 "-".to_owned(),
                 "no earlier successful execution recovered every wave".to_owned(),
