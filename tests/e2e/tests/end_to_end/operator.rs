@@ -476,11 +476,18 @@ async fn operator_stops_at_a_gate_and_the_drill_is_cleaned_up() -> Result<()> {
 }
 
 /// 3. Nobody answers the gate before wave 1 (timeoutMinutes 0.1: 6 s): the execution fails
-/// with DrsWaves.GateTimedOut naming the gate, and nothing is ever launched.
+/// with DrsWaves.GateTimedOut naming the gate, and nothing is ever launched. Beside it, a
+/// decision nobody answers (a second plan on the same deployment) fails the same way, naming
+/// the decision, and its next wave never starts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_gate_times_out_and_no_wave_starts() -> Result<()> {
     let started = OffsetDateTime::now_utc();
-    let servers = vec![ServerSpec::new(GATE_W1, 1.0), ServerSpec::new(GATE_W2, 1.0)];
+    let servers = vec![
+        ServerSpec::new(GATE_W1, 1.0),
+        ServerSpec::new(GATE_W2, 1.0),
+        ServerSpec::new(UNDECIDED_BAD, 1.0).failing_with("capacity"),
+        ServerSpec::new(UNDECIDED_NEXT, 1.0),
+    ];
     let mut dep = Deployment::new("operator-timeout", SimConfig::with_servers(servers)).await?;
     let plan = plan_yaml(
         "unanswered",
@@ -489,8 +496,20 @@ async fn operator_gate_times_out_and_no_wave_starts() -> Result<()> {
         ),
     );
     let machine = dep.deploy_plan("unanswered.plan.yaml", &plan).await?;
+    let undecided_plan = plan_yaml(
+        "undecided",
+        &format!(
+            "  - name: pair\n    servers: {{ids: [{UNDECIDED_BAD}]}}\n    onFailure: ask\n    decision: {{timeoutMinutes: 0.1}}\n  - name: after\n    servers: {{ids: [{UNDECIDED_NEXT}]}}\n"
+        ),
+    );
+    let undecided_machine = dep
+        .deploy_plan("undecided.plan.yaml", &undecided_plan)
+        .await?;
     dep.start_worker(&[])?;
     let execution = dep.start_execution(&machine, &super::drill()).await?;
+    let undecided = dep
+        .start_execution(&undecided_machine, &super::drill())
+        .await?;
     let follower = Follower::start(&dep, &execution)?;
     let gate = wait_for_gate(&dep, &execution, "APPROVAL", 1).await?;
     let since = OffsetDateTime::parse(gate["since"].as_str().unwrap_or_default(), &Rfc3339)?;
@@ -518,9 +537,28 @@ async fn operator_gate_times_out_and_no_wave_starts() -> Result<()> {
         "the gate is still pending: {record}"
     );
     assert_actions(&record, &[], caller(), OffsetDateTime::now_utc())?;
-    let jobs = dep.sim.jobs();
+    let jobs = launch_jobs(&dep, &execution);
     ensure!(jobs.is_empty(), "nothing may launch: {jobs:?}");
     assert_lock_free(&dep, "unanswered").await?;
+
+    let ended = dep.wait_for_end(&undecided, DRILL_TIMEOUT).await?;
+    assert_failed_with(&ended, "DrsWaves.GateTimedOut", &dep)?;
+    let cause = ended.cause.clone().unwrap_or_default();
+    ensure!(
+        cause.contains("decision after wave 1 'pair' failed"),
+        "the cause names the decision: {cause}"
+    );
+    let record = execution_record(&dep, &undecided).await?;
+    assert_eq!(record["executionStatus"], "FAILED", "{record}");
+    assert_eq!(record["error"], "DrsWaves.GateTimedOut", "{record}");
+    assert_actions(&record, &[], caller(), OffsetDateTime::now_utc())?;
+    ensure!(
+        wave_jobs(&dep, &undecided, "pair").len() == 1
+            && wave_jobs(&dep, &undecided, "after").is_empty(),
+        "wave 1 launched once and wave 2 never: {:?}",
+        launch_jobs(&dep, &undecided)
+    );
+    assert_lock_free(&dep, "undecided").await?;
     follower.assert_end(1, "FAILED").await?;
     // Too late: the gate is gone, and the CLI says what became of the execution.
     let (code, stdout, stderr) = drs_waves(&dep, &["approve", &execution]).await?;
@@ -532,6 +570,9 @@ async fn operator_gate_times_out_and_no_wave_starts() -> Result<()> {
     dep.shutdown().await;
     Ok(())
 }
+
+const UNDECIDED_BAD: &str = "s-0e4000000000000a1";
+const UNDECIDED_NEXT: &str = "s-0e4000000000000b1";
 
 const ASK_OK: &str = "s-0e2000000000000a1";
 const ASK_BAD: &str = "s-0e2000000000000a2";
