@@ -486,3 +486,18 @@ fn a_server_launched_again_shows_its_latest_launch() {
     assert_eq!(s1[0].job_id.as_deref(), Some("drsjob-0"));
     assert_eq!(s1[0].launch_status, "LAUNCHED");
 }
+
+#[test]
+fn the_forecast_prints_as_text_for_the_cli() {
+    assert_eq!(
+        render::forecast_text(&forecast()),
+        "RTO forecast from the last 3 successful executions (p50 / p90):\n  wave 1 w1: 1 min 40 s / 2 min 10 s (3 runs)\n  the plan, from the start to the last wave recovered: 3 min 50 s / 4 min 10 s\n"
+    );
+    let none = Forecast {
+        executions: Vec::new(),
+        waves: Vec::new(),
+        recovery: None,
+        ..forecast()
+    };
+    assert!(render::forecast_text(&none).contains("no earlier successful execution"));
+}
