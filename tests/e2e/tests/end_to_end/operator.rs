@@ -1,5 +1,9 @@
 //! Operator control (issue #13): approval gates, decisions after a failed wave (`onFailure:
-//! ask`: retry, skip, stop) and cancels, answered the way an operator answers them.
+//! ask`: retry, skip, stop) and cancels, answered the way an operator answers them: with the
+//! `drs-waves` CLI as a subprocess (`approve`, `stop`, `decide`, `cancel`), with
+//! `drs-waves follow` beside the execution where its exit status says something (0 succeeded,
+//! 1 failed, 3 cancelled or stopped). The tests find a gate open from the history (the
+//! EXECUTION item's `pendingGate`), as the CLI does.
 //!
 //! Every test asserts from drs-sim's own records (which jobs were made, with which servers,
 //! which instances were terminated), from the run lock, and from the history's record of who
@@ -56,8 +60,11 @@ waves:
 
 /// The LAUNCH jobs of an execution (by the worker's tags), oldest first.
 fn launch_jobs(dep: &Deployment, execution: &str) -> Vec<JobSnapshot> {
-    dep.sim
-        .jobs()
+    launch_jobs_of_sim(&dep.sim, execution)
+}
+
+fn launch_jobs_of_sim(sim: &drs_sim::SimHandle, execution: &str) -> Vec<JobSnapshot> {
+    sim.jobs()
         .into_iter()
         .filter(|j| j.job_type == "LAUNCH" && !j.background)
         .filter(|j| j.tags.get(job_tags::EXECUTION).map(String::as_str) == Some(execution))
@@ -969,12 +976,4 @@ async fn operator_cancels_a_recovery_and_nothing_is_terminated() -> Result<()> {
     );
     dep.shutdown().await;
     Ok(())
-}
-
-fn launch_jobs_of_sim(sim: &drs_sim::SimHandle, execution: &str) -> Vec<JobSnapshot> {
-    sim.jobs()
-        .into_iter()
-        .filter(|j| j.job_type == "LAUNCH" && !j.background)
-        .filter(|j| j.tags.get(job_tags::EXECUTION).map(String::as_str) == Some(execution))
-        .collect()
 }
