@@ -546,6 +546,13 @@ impl Generator<'_> {
             GateKind::Approval => format!("The approval gate before wave {i} '{n}'"),
             GateKind::Decision => format!("The decision after wave {i} '{n}' failed"),
         };
+        // "14400 s (4 h)", but "30 s" alone rather than "30 s (30 s)".
+        let human = crate::runbook::human_duration(timeout_seconds);
+        let waited = if human == format!("{timeout_seconds} s") {
+            human
+        } else {
+            format!("{timeout_seconds} s ({human})")
+        };
         states.push(
             timed_out_name,
             Pass {
@@ -554,8 +561,7 @@ impl Generator<'_> {
                 result: Some(json!({
                     "Error": ErrorName::GateTimedOut.as_str(),
                     "Cause": format!(
-                        "{what} waited {timeout_seconds} s ({}) with no answer; no later wave started.",
-                        crate::runbook::human_duration(timeout_seconds)
+                        "{what} waited {waited} with no answer; no later wave started."
                     ),
                 })),
                 result_path: Some(paths::ERROR.to_owned()),
