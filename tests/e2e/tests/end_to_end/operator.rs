@@ -527,8 +527,8 @@ async fn operator_gate_times_out_and_no_wave_starts() -> Result<()> {
     assert_failed_with(&ended, "DrsWaves.GateTimedOut", &dep)?;
     let cause = ended.cause.clone().unwrap_or_default();
     ensure!(
-        cause.contains("approval gate before wave 1 'first'"),
-        "the cause names the gate: {cause}"
+        cause.contains("approval gate before wave 1 'first' waited 6 s with no answer"),
+        "the cause names the gate and how long it waited: {cause}"
     );
     let record = execution_record(&dep, &execution).await?;
     assert_eq!(record["executionStatus"], "FAILED", "{record}");
