@@ -423,3 +423,111 @@ fn history_point(p: &LaunchPoint) -> ServerLaunchPoint {
         replication: p.replication.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::Arc;
+
+    use drs_waves_contract::{ErrorName, PreflightInput};
+    use serde_json::{Value, json};
+    use time::macros::datetime;
+
+    use crate::drs::ServerSelection;
+    use crate::rules::Limits;
+    use crate::tasks::Handlers;
+    use crate::testing::{FakeDrs, FakeExecutions, MemoryHistory};
+
+    fn sid(n: u32) -> String {
+        format!("s-{n:017}")
+    }
+
+    /// A plan's preflight input from JSON (every other field defaulted), so the test does not
+    /// break when the contract grows a field.
+    fn input(plan: &str, waves: Vec<Value>) -> PreflightInput {
+        let waves: Vec<Value> = (1..)
+            .zip(waves)
+            .map(|(index, mut w)| {
+                w["index"] = json!(index);
+                w["launchTimeoutSeconds"] = json!(600);
+                w["onFailure"] = json!("stop");
+                w["polling"] = json!({"minWaitSeconds": 30, "maxWaitSeconds": 300, "expectedLaunchSeconds": 900});
+                w
+            })
+            .collect();
+        serde_json::from_value(json!({
+            "execution": {
+                "id": format!("arn:aws:states:us-east-1:123456789012:execution:{plan}:run-1"),
+                "name": "run-1",
+                "startTime": "2030-01-01T00:00:00.000Z",
+            },
+            "input": {"mode": "DRILL"},
+            "plan": {"name": plan, "terminateDrillInstances": true, "waves": waves},
+            "heartbeatSeconds": 60,
+        }))
+        .expect("a preflight input")
+    }
+
+    /// Preflight asks DRS only for what the plan's waves select (never the account's every
+    /// server): the named IDs, and each tag selector. The answer resolves as the whole listing
+    /// did: tagged servers found, an unknown ID named with its wave.
+    #[tokio::test]
+    async fn preflight_asks_drs_only_for_the_servers_its_waves_select() {
+        let drs = FakeDrs::new();
+        drs.set_now(datetime!(2030-01-01 00:05:00 UTC));
+        for (n, tier) in [(1, "db"), (2, "web"), (3, "web"), (4, "batch")] {
+            drs.add_server(&sid(n), &[("App", "shop"), ("Tier", tier)]);
+        }
+        let handlers = Handlers::new(
+            drs.clone(),
+            MemoryHistory::new(),
+            FakeExecutions::new(),
+            Limits::default(),
+        )
+        .with_clock(Arc::new(|| datetime!(2030-01-01 00:10:00 UTC)));
+        let web = BTreeMap::from([("Tier".to_string(), "web".to_string())]);
+
+        let run = handlers
+            .preflight(input(
+                "shop",
+                vec![
+                    json!({"name": "db", "serverIds": [sid(1)]}),
+                    json!({"name": "web", "tags": {"Tier": "web"}}),
+                ],
+            ))
+            .await
+            .expect("preflight passes");
+        assert_eq!(run.server_count, 3, "s-1 by ID, s-2 and s-3 by tag");
+        assert_eq!(
+            drs.source_server_selections(),
+            vec![ServerSelection {
+                ids: BTreeSet::from([sid(1)]),
+                tag_sets: vec![web],
+            }]
+        );
+
+        let err = handlers
+            .preflight(input(
+                "named",
+                vec![json!({"name": "db", "serverIds": [sid(4), sid(9)]})],
+            ))
+            .await
+            .expect_err("an unknown server");
+        assert_eq!(err.name(), ErrorName::PreflightFailed, "{err}");
+        assert!(
+            err.to_string().contains(&format!(
+                "wave 'db': source server {} is not known to DRS",
+                sid(9)
+            )),
+            "{err}"
+        );
+        assert_eq!(
+            drs.source_server_selections().last(),
+            Some(&ServerSelection {
+                ids: BTreeSet::from([sid(4), sid(9)]),
+                tag_sets: Vec::new(),
+            }),
+            "a plan of IDs only is asked for by ID"
+        );
+    }
+}
