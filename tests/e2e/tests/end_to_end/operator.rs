@@ -868,7 +868,7 @@ async fn wait_for_wave_job(dep: &Deployment, execution: &str, wave: &str) -> Res
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_cancels_a_drill_in_wave_two() -> Result<()> {
     let since = OffsetDateTime::now_utc();
-    let (dep, machine) = cancel_deployment("operator-cancel-drill", 4.0).await?;
+    let (dep, machine) = cancel_deployment("operator-cancel-drill", 3.0).await?;
     let execution = dep.start_execution(&machine, &super::drill()).await?;
     let follower = Follower::start(&dep, &execution)?;
     wait_for_wave_job(&dep, &execution, "two").await?;
