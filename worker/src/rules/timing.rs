@@ -184,6 +184,36 @@ mod tests {
         assert_eq!(wait_seconds(240_000, &BOUNDS, 3600, Some(&l)), 30);
     }
 
+    /// Rounding to the nearest second would land the first check up to half a second before
+    /// p10 whenever the engine hands the check over quickly (tens of milliseconds on AWS): with
+    /// a repeatable launch that check finds the wave launching and costs another check and
+    /// `minWaitSeconds` of latency. docs/benchmarks.md ("Detection latency") has the figures.
+    #[test]
+    fn the_first_wait_is_rounded_up_even_when_the_nearer_second_is_below() {
+        let l = learned(4, 29, 29);
+        assert_eq!(
+            wait_seconds(900, &BOUNDS_2S, 120, Some(&l)),
+            29,
+            "28.1 s rounds up"
+        );
+        assert_eq!(
+            wait_seconds(1_900, &BOUNDS_2S, 120, Some(&l)),
+            28,
+            "27.1 s too"
+        );
+        assert_eq!(
+            wait_seconds(0, &BOUNDS_2S, 120, Some(&l)),
+            29,
+            "29 s is 29 s"
+        );
+    }
+
+    const BOUNDS_2S: PollingBounds = PollingBounds {
+        min_wait_seconds: 2,
+        max_wait_seconds: 60,
+        expected_launch_seconds: 25,
+    };
+
     #[test]
     fn between_p10_and_p95_the_shortest_wait() {
         let l = learned(5, 250, 400);
