@@ -31,6 +31,8 @@ use crate::view::{End, Event, View};
 const TICK: Duration = Duration::from_secs(1);
 const DRS_INTERVAL: Duration = Duration::from_secs(2);
 const DRS_MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Consecutive failed reads of the execution's history before `follow` gives up.
+const MAX_FAILURES: u32 = 10;
 
 /// Follows to the end; returns the exit status (0 succeeded, 1 failed, 3 cancelled/stopped).
 pub async fn follow(aws: &Aws, exec: Execution, plain: bool) -> Result<u8, CliError> {
@@ -59,18 +61,36 @@ pub async fn follow(aws: &Aws, exec: Execution, plain: bool) -> Result<u8, CliEr
     let mut drs = Pacer::new(DRS_INTERVAL);
     let mut sfn = Pacer::new(TICK);
     let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
+    let mut failures = 0u32;
     loop {
         let tick = Instant::now();
         if sfn.due() {
             match events.read(aws, &exec.arn).await {
                 Ok(new) => {
+                    failures = 0;
                     sfn.ok();
                     for e in &new {
                         view.apply(e);
                     }
                 }
-                Err(f) if error::is_throttling(&f) => sfn.throttled(),
-                Err(f) => return Err(error::aws_error("states:GetExecutionHistory", &f)),
+                Err(f) => {
+                    // Throttling and passing failures (a dropped connection) back off; what
+                    // will not pass (access denied, an execution gone) or lasts ends the follow.
+                    let e = error::aws_error("states:GetExecutionHistory", &f);
+                    failures += 1;
+                    let client_error = f.kind == drs_worker::error::FailureKind::Service
+                        && f.status.is_some_and(|s| s < 500)
+                        && !error::is_throttling(&f);
+                    let lasting = client_error
+                        || matches!(
+                            e,
+                            CliError::AccessDenied { .. } | CliError::NoCredentials(_)
+                        );
+                    if lasting || failures > MAX_FAILURES {
+                        return Err(e);
+                    }
+                    sfn.throttled();
+                }
             }
         }
         match aws.history.get_execution(&exec.arn).await {
@@ -471,6 +491,20 @@ mod tests {
     use super::*;
     use drs_waves_contract::{ServerCounts, WaveState, WaveStatus};
     use time::macros::datetime;
+
+    #[test]
+    fn throttling_doubles_the_interval_up_to_a_minute_and_success_restores_it() {
+        let mut p = Pacer::new(DRS_INTERVAL);
+        assert!(p.due(), "the first call goes at once");
+        assert!(!p.due(), "at most one call per interval");
+        for expected in [4, 8, 16, 32, 60, 60] {
+            p.throttled();
+            assert_eq!(p.interval, Duration::from_secs(expected));
+            assert!(!p.due(), "no call right after throttling");
+        }
+        p.ok();
+        assert_eq!(p.interval, DRS_INTERVAL);
+    }
 
     #[test]
     fn plain_output_prints_a_wave_again_only_when_it_changed() {

@@ -24,6 +24,8 @@ pub enum Phase {
     Failed,
     AwaitingDecision,
     Skipped,
+    /// The execution ended while the wave was launching (cancelled, stopped, failed elsewhere).
+    Interrupted,
     /// The execution ended before the wave started.
     NotRun,
 }
@@ -38,6 +40,7 @@ impl Phase {
             Phase::Failed => "FAILED",
             Phase::AwaitingDecision => "DECIDE?",
             Phase::Skipped => "SKIPPED",
+            Phase::Interrupted => "INTERRUPTED",
             Phase::NotRun => "NOT RUN",
         }
     }
@@ -284,6 +287,7 @@ impl View {
             WaveStatus::Succeeded => Phase::Succeeded,
             WaveStatus::Failed => Phase::Failed,
             WaveStatus::Skipped => Phase::Skipped,
+            WaveStatus::Interrupted => Phase::Interrupted,
         };
         w.counts = ws.servers;
         w.job_ids = ws.job_ids.clone();
