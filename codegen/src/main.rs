@@ -51,7 +51,7 @@ enum Command {
         output: Option<PathBuf>,
         /// Use a concrete activity ARN instead of the ${...} placeholder (for a local
         /// deployment). NAME is one of preflight, start-wave, check-wave, finish,
-        /// record-failure; give all five or none.
+        /// record-failure, await-operator; give all six or none.
         #[arg(long = "activity-arn", value_name = "NAME=ARN")]
         activity_arns: Vec<String>,
         /// Print the definition's size and how long generation took on stderr.

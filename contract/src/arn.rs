@@ -22,7 +22,7 @@ pub enum ActivityArnError {
         "--activity-arn {name}={arn:?}: not an activity ARN (arn:<partition>:states:<region>:<account>:activity:<name>)"
     )]
     NotAnActivityArn { name: String, arn: String },
-    #[error("--activity-arn: missing {missing}; give all five activities")]
+    #[error("--activity-arn: missing {missing}; give every activity")]
     Missing { missing: String },
 }
 

@@ -477,14 +477,18 @@ pub enum WaveStatus {
     Failed,
     /// Failed, and an operator decided to go on without it (`onFailure: ask`, skip).
     Skipped,
+    /// The execution ended while the wave was launching (cancelled, stopped by an operator, or
+    /// failed elsewhere): it never got a verdict. Written by record-failure, never by a check.
+    Interrupted,
 }
 
 impl WaveStatus {
-    pub const ALL: [WaveStatus; 4] = [
+    pub const ALL: [WaveStatus; 5] = [
         WaveStatus::Launching,
         WaveStatus::Succeeded,
         WaveStatus::Failed,
         WaveStatus::Skipped,
+        WaveStatus::Interrupted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -493,6 +497,7 @@ impl WaveStatus {
             WaveStatus::Succeeded => "SUCCEEDED",
             WaveStatus::Failed => "FAILED",
             WaveStatus::Skipped => "SKIPPED",
+            WaveStatus::Interrupted => "INTERRUPTED",
         }
     }
 }

@@ -396,6 +396,16 @@ pub trait History: Send + Sync + 'static {
         wave_index: u32,
         chunks: Vec<WaveChunk>,
     ) -> impl Future<Output = Result<WaveRecord, TaskError>> + Send;
+    /// Sets an existing wave's final status (SKIPPED, INTERRUPTED) and reason, and its end time
+    /// if it has none; false when the wave has no record (it never started).
+    fn end_wave(
+        &self,
+        execution_id: &str,
+        wave_index: u32,
+        status: WaveStatus,
+        reason: &str,
+        ended_at: &str,
+    ) -> impl Future<Output = Result<bool, TaskError>> + Send;
     /// Records a chunk's job ID (and appends it to the wave's job IDs) before the next chunk
     /// is sent.
     fn record_chunk_job(
@@ -1608,6 +1618,24 @@ impl History for DynamoHistory {
         self.get_wave(execution_id, wave_index)
             .await?
             .ok_or_else(|| missing_record(execution_id))
+    }
+
+    async fn end_wave(
+        &self,
+        execution_id: &str,
+        wave_index: u32,
+        status: WaveStatus,
+        reason: &str,
+        ended_at: &str,
+    ) -> Result<bool, TaskError> {
+        let mut u = Update::default();
+        u.set("waveStatus", s(status.as_str()))
+            .set("reason", s(reason))
+            .set_if_not_exists("waveEndedAt", s(ended_at))
+            .condition("attribute_exists(#pk)")
+            .name("#pk", PARTITION_KEY);
+        self.update(execution_pk(execution_id), &wave_sk(wave_index), u)
+            .await
     }
 
     async fn open_gate(&self, execution_id: &str, gate: PendingGate) -> Result<bool, TaskError> {

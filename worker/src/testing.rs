@@ -1219,6 +1219,27 @@ impl History for MemoryHistory {
         Ok(self.job_records(id))
     }
 
+    async fn end_wave(
+        &self,
+        id: &str,
+        wave_index: u32,
+        status: WaveStatus,
+        reason: &str,
+        ended_at: &str,
+    ) -> Result<bool, TaskError> {
+        self.injected("end_wave")?;
+        let mut state = lock(&self.state);
+        let Some(wave) = state.waves.get_mut(&(id.to_string(), wave_index)) else {
+            return Ok(false);
+        };
+        wave.status = status;
+        wave.reason = reason.to_string();
+        if wave.ended_at.is_none() {
+            wave.ended_at = Some(ended_at.to_string());
+        }
+        Ok(true)
+    }
+
     async fn open_gate(&self, id: &str, gate: PendingGate) -> Result<bool, TaskError> {
         self.injected("open_gate")?;
         let mut state = lock(&self.state);

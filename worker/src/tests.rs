@@ -2768,6 +2768,51 @@ async fn finish_shows_the_operators_actions_and_a_skipped_wave() {
     assert_eq!(out.operator_actions, vec![skip]);
     let record = w.history.execution(EXEC).expect("record");
     assert_eq!(record.wave_statuses.get("db"), Some(&WaveStatus::Skipped));
+    let wave = w.history.wave(EXEC, 1).expect("wave");
+    assert_eq!(
+        wave.status,
+        WaveStatus::Skipped,
+        "the wave's own record says so too"
+    );
+    assert!(wave.reason.contains("skipped"), "{}", wave.reason);
+}
+
+#[tokio::test]
+async fn a_wave_launching_when_the_execution_is_cancelled_is_recorded_interrupted() {
+    let w = World::with_servers(1);
+    let spec = wave(1, "db", &[server_id(1)], &[]);
+    let started = launched(&w, &spec).await;
+    // The job ended after the last check: the state still says LAUNCHING.
+    w.drs
+        .set_launch_status(&server_id(1), LaunchStatus::Launched, Some("i-1"));
+    w.drs
+        .set_job_status(&started.job_ids[0], JobStatus::Completed);
+    w.history.set_lock_holder(PLAN, EXEC);
+    w.record_preflight().await;
+    let out = w
+        .handlers()
+        .record_failure(RecordFailureInput {
+            execution: execution(),
+            plan_name: PLAN.into(),
+            state: json!({"run": run_ctx(Mode::Drill, None), "waves": {"w1": started},
+                          "error": {"Error": "DrsWaves.Cancelled", "Cause": "Cancelled by alice"}}),
+            heartbeat_seconds: 60,
+        })
+        .await
+        .expect("record");
+    assert_eq!(out.error, "DrsWaves.Cancelled");
+    let record = w.history.execution(EXEC).expect("record");
+    assert_eq!(
+        record.wave_statuses.get("db"),
+        Some(&WaveStatus::Interrupted)
+    );
+    let wave = w.history.wave(EXEC, 1).expect("wave");
+    assert_eq!(wave.status, WaveStatus::Interrupted);
+    assert_eq!(
+        wave.reason,
+        "wave 'db': the execution was cancelled while it was launching"
+    );
+    assert_eq!(wave.ended_at.as_deref(), Some("2030-01-01T00:10:00Z"));
 }
 
 #[tokio::test]

@@ -362,6 +362,45 @@ pub async fn a_retry_adds_the_next_attempts_chunks_to_a_failed_wave(
     );
     let stored = history.get_wave(&id, 1).await.expect("get").expect("wave");
     assert_eq!(stored.job_ids, vec!["drsjob-1", "drsjob-2", "drsjob-3"]);
+
+    // The end of the execution gives an open wave its final status; a wave never started has
+    // no record to end.
+    assert!(
+        !history
+            .end_wave(
+                &id,
+                9,
+                WaveStatus::Interrupted,
+                "never started",
+                "2030-01-01T00:30:00Z"
+            )
+            .await
+            .expect("end"),
+    );
+    assert!(
+        history.get_wave(&id, 9).await.expect("get").is_none(),
+        "no record is invented"
+    );
+    assert!(
+        history
+            .end_wave(
+                &id,
+                1,
+                WaveStatus::Interrupted,
+                "wave 'wave-1': the execution was cancelled while it was launching",
+                "2030-01-01T00:30:00Z",
+            )
+            .await
+            .expect("end")
+    );
+    let ended = history.get_wave(&id, 1).await.expect("get").expect("wave");
+    assert_eq!(ended.status, WaveStatus::Interrupted);
+    assert_eq!(
+        ended.reason,
+        "wave 'wave-1': the execution was cancelled while it was launching"
+    );
+    assert_eq!(ended.ended_at.as_deref(), Some("2030-01-01T00:30:00Z"));
+    assert_eq!(ended.chunks.len(), 3, "the plan and its jobs are kept");
 }
 
 /// Where the report went (or why it did not) is recorded on an existing execution only, and

@@ -20,6 +20,17 @@ pub fn format_time(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
+/// RFC 3339 UTC to the millisecond (`2030-01-01T00:00:00.123Z`; no fraction when it is zero):
+/// for the start of a wave, which learned timing measures completion times from, so that a
+/// start early or late in its second does not shift every sample by up to a second.
+pub fn format_time_millis(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let millis = t.nanosecond() / 1_000_000 * 1_000_000;
+    let t = t.replace_nanosecond(millis).unwrap_or(t);
+    t.format(&Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
 /// Parses the timestamps Step Functions and DRS give (RFC 3339 with `Z` or `+00:00`,
 /// fractional seconds or not).
 pub fn parse_time(s: &str) -> Option<OffsetDateTime> {

@@ -16,7 +16,9 @@ use crate::sfn::ExecutionLookup;
 impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Closes a run that reached its end: outcome, per-wave summary, history, drill clean-up,
     /// lock release.
-    pub async fn finish(&self, input: FinishInput) -> Result<FinishOutput, TaskError> {
+    pub async fn finish(&self, mut input: FinishInput) -> Result<FinishOutput, TaskError> {
+        self.end_open_waves(&input.run.execution_id, &mut input.waves, None)
+            .await?;
         let run = &input.run;
         let now = self.now();
         let mut waves: Vec<&WaveState> = input.waves.values().collect();

@@ -86,6 +86,34 @@ fn wave_statuses(waves: &BTreeMap<String, WaveState>) -> BTreeMap<String, WaveSt
 }
 
 impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+    /// Gives the waves without a verdict of their own in the history the one the end of the
+    /// execution gives them: SKIPPED (an operator skipped a failed wave; only the state said
+    /// so) and, when `interrupted` says why the execution ended early, INTERRUPTED for a wave
+    /// that was still launching. Updates `waves` to match.
+    pub(super) async fn end_open_waves(
+        &self,
+        execution_id: &str,
+        waves: &mut BTreeMap<String, WaveState>,
+        interrupted: Option<&str>,
+    ) -> Result<(), TaskError> {
+        let now = format_time(self.now());
+        for w in waves.values_mut() {
+            let reason = match (w.status, interrupted) {
+                (WaveStatus::Skipped, _) => format!("{} (an operator skipped the wave)", w.reason),
+                (WaveStatus::Launching, Some(why)) => {
+                    w.status = WaveStatus::Interrupted;
+                    w.reason = format!("wave '{}': {why} while it was launching", w.wave);
+                    w.reason.clone()
+                }
+                _ => continue,
+            };
+            self.history
+                .end_wave(execution_id, w.index, w.status, &reason, &now)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub fn new(drs: D, history: H, executions: X, limits: Limits) -> Self {
         Handlers {
             drs,

@@ -27,7 +27,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         let run: Option<RunContext> = state
             .get("run")
             .and_then(|v| serde_json::from_value(v.clone()).ok());
-        let waves: BTreeMap<String, WaveState> = state
+        let mut waves: BTreeMap<String, WaveState> = state
             .get("waves")
             .and_then(|v| v.as_object())
             .map(|m| {
@@ -66,6 +66,15 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             _ => ExecutionStatus::Failed,
         };
         let operator_ended = status != ExecutionStatus::Failed;
+        if run.is_some() {
+            let why = match status {
+                ExecutionStatus::Cancelled => "the execution was cancelled".to_string(),
+                ExecutionStatus::Stopped => "an operator stopped the execution".to_string(),
+                _ => format!("the execution failed ({error})"),
+            };
+            self.end_open_waves(&input.execution.id, &mut waves, Some(&why))
+                .await?;
+        }
         let execution = &input.execution;
         self.history
             .close_execution(ExecutionClose {

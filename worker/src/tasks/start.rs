@@ -64,8 +64,10 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             started_at: attempt_started_at,
             ended_at: String::new(),
             checks: 0,
+            // From when the task answers (its StartRecovery calls took time): the first check
+            // is placed against the wave's real age.
             next_wait_seconds: wait_seconds(
-                millis_between(started, now),
+                millis_between(started, self.now()),
                 &wave.polling,
                 wave.launch_timeout_seconds,
                 plan.learned.as_ref(),
@@ -137,7 +139,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 name: wave.name.clone(),
                 status: WaveStatus::Launching,
                 job_ids: Vec::new(),
-                started_at: crate::rules::format_time(now),
+                started_at: crate::rules::format_time_millis(now),
                 ended_at: None,
                 checks: 0,
                 servers: ServerCounts {
@@ -222,7 +224,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 servers,
                 job_id: None,
                 attempt: attempt + 1,
-                planned_at: Some(crate::rules::format_time(now)),
+                planned_at: Some(crate::rules::format_time_millis(now)),
             })
             .collect();
         info!(wave = %wave.name, attempt = attempt + 1, servers = ?relaunch, "retrying the wave's servers that did not launch");
