@@ -87,12 +87,14 @@ start_service() {
             mkdir -p "$STATE/localstack"
             # hypercorn, not the default twisted server: twisted binds 0.0.0.0 whatever
             # GATEWAY_LISTEN says. DNS off (it would bind port 53), no analytics, no downloads.
+            # localstack_main.py is LocalStack's own entry point with one fix (lost activity
+            # tasks; see the file).
             env GATEWAY_SERVER=hypercorn GATEWAY_LISTEN="127.0.0.1:$port" \
                 SERVICES=stepfunctions,events,s3,sts EAGER_SERVICE_LOADING=1 \
                 DISABLE_EVENTS=1 DNS_ADDRESS=0 SKIP_SSL_CERT_DOWNLOAD=1 \
                 FILESYSTEM_ROOT="$STATE/localstack" \
                 "$(venv_python)" "$REPO/scripts/lib/stack.py" spawn localstack "$pidfile" "$log" -- \
-                "$(localstack_venv_dir)/bin/python" -m localstack.runtime.main >/dev/null
+                "$(localstack_venv_dir)/bin/python" "$REPO/scripts/lib/localstack_main.py" >/dev/null
             ;;
         moto)
             py spawn moto "$pidfile" "$log" -- \

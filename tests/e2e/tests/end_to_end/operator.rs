@@ -731,8 +731,12 @@ async fn operator_skips_a_failed_wave_and_the_next_wave_runs() -> Result<()> {
         "{record}"
     );
     assert_eq!(record["waveStatuses"]["pair"], "SKIPPED", "{record}");
-    // The wave's own item keeps why it failed (the skip is a Pass state of the machine; no
-    // task writes the WAVE item after the check that failed it, so it still says FAILED).
+    // The wave's own item says SKIPPED too (finish closes it) and keeps why it failed.
+    assert_eq!(
+        history["WAVE#0001"]["waveStatus"], "SKIPPED",
+        "{:?}",
+        history["WAVE#0001"]
+    );
     ensure!(
         history["WAVE#0001"]["reason"]
             .as_str()
@@ -885,6 +889,22 @@ async fn operator_cancels_a_drill_in_wave_two() -> Result<()> {
     let record = execution_record(&dep, &execution).await?;
     assert_eq!(record["executionStatus"], "CANCELLED", "{record}");
     assert_actions(&record, &[("CANCEL", None)], caller(), since)?;
+    // The wave that was launching has no verdict of its own: it is INTERRUPTED, in the record
+    // and in its own item, with why.
+    assert_eq!(record["waveStatuses"]["two"], "INTERRUPTED", "{record}");
+    let history = dep.history(&execution).await?;
+    assert_eq!(
+        history["WAVE#0002"]["waveStatus"], "INTERRUPTED",
+        "{:?}",
+        history["WAVE#0002"]
+    );
+    ensure!(
+        history["WAVE#0002"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("cancelled")),
+        "{:?}",
+        history["WAVE#0002"]
+    );
     ensure!(
         wave_jobs(&dep, &execution, "three").is_empty(),
         "wave 3 launched after the cancel"
@@ -924,6 +944,22 @@ async fn operator_cancels_a_recovery_and_nothing_is_terminated() -> Result<()> {
     let record = execution_record(&dep, &execution).await?;
     assert_eq!(record["executionStatus"], "CANCELLED", "{record}");
     assert_actions(&record, &[("CANCEL", None)], caller(), since)?;
+    // The wave that was launching has no verdict of its own: it is INTERRUPTED, in the record
+    // and in its own item, with why.
+    assert_eq!(record["waveStatuses"]["two"], "INTERRUPTED", "{record}");
+    let history = dep.history(&execution).await?;
+    assert_eq!(
+        history["WAVE#0002"]["waveStatus"], "INTERRUPTED",
+        "{:?}",
+        history["WAVE#0002"]
+    );
+    ensure!(
+        history["WAVE#0002"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("cancelled")),
+        "{:?}",
+        history["WAVE#0002"]
+    );
     ensure!(
         wave_jobs(&dep, &execution, "three").is_empty(),
         "wave 3 launched after the cancel"
