@@ -162,6 +162,21 @@ pub fn answered_text(answer: Answer, gate: &PendingGate, execution: &str) -> Str
     }
 }
 
+/// Why a gate cannot be answered any more: its timeout has passed (Step Functions fails the
+/// execution at it, if it has not already).
+fn timed_out(gate: &PendingGate, now: time::OffsetDateTime, answer: Answer) -> Option<String> {
+    let timeout = drs_worker::rules::parse_time(&gate.timeout_at)?;
+    (now >= timeout).then(|| {
+        format!(
+            "the {} of {} timed out at {}: the execution fails at the gate; your {} was not recorded",
+            gate.kind.describe(),
+            wave_label(gate.wave_index, &gate.wave_name),
+            gate.timeout_at,
+            answer.command()
+        )
+    })
+}
+
 fn now_rfc3339() -> String {
     drs_worker::rules::format_time(time::OffsetDateTime::now_utc())
 }
@@ -220,6 +235,11 @@ pub async fn answer(aws: &Aws, execution: &str, answer: Answer) -> Result<String
         && let Some(why) = retry_refusal(&gate, &exec.name)
     {
         return Err(CliError::Usage(why));
+    }
+    // A gate past its timeout is Step Functions' to end: an answer now would be recorded and
+    // change nothing (the history would show an approval that never took effect).
+    if let Some(why) = timed_out(&gate, time::OffsetDateTime::now_utc(), answer) {
+        return Err(CliError::NotWaiting(why));
     }
     let by = aws.caller_arn().await?;
     let at = now_rfc3339();
@@ -432,6 +452,29 @@ mod tests {
             )
         );
         assert_eq!(retry_refusal(&gate(GateKind::Decision, 1, 2), "x-1"), None);
+    }
+
+    #[test]
+    fn a_gate_past_its_timeout_is_not_answered_nor_recorded() {
+        let g = gate(GateKind::Approval, 0, 1);
+        assert_eq!(
+            timed_out(
+                &g,
+                time::macros::datetime!(2026-11-28 13:59:59 UTC),
+                Answer::Approve
+            ),
+            None
+        );
+        let why = timed_out(
+            &g,
+            time::macros::datetime!(2026-11-28 14:00:00 UTC),
+            Answer::Approve,
+        )
+        .expect("timed out");
+        assert!(
+            why.contains("timed out at 2026-11-28T14:00:00Z") && why.contains("was not recorded"),
+            "{why}"
+        );
     }
 
     #[test]
