@@ -163,6 +163,9 @@ pub fn confirm_recovery(plan: &str, given: Option<&str>) -> Result<(), CliError>
     Ok(())
 }
 
+/// How many past successful executions the forecast before a start learns from.
+const FORECAST_EXECUTIONS: usize = 10;
+
 pub async fn start(aws: &Aws, a: StartArgs) -> Result<u8, CliError> {
     let plan = resolve::find_plan(aws, &a.plan).await?;
     let spec = resolve::plan_spec(aws, &plan.machine_arn).await?;
@@ -180,6 +183,12 @@ pub async fn start(aws: &Aws, a: StartArgs) -> Result<u8, CliError> {
             "{}",
             preview(&plan.name, mode, spec.as_ref(), a.point_in_time.as_deref())
         );
+        // How long the plan took before (the same figures the report shows): what to tell the
+        // business before a recovery starts. A history that cannot be read never stops one.
+        match drs_worker::evidence::forecast(&aws.history, &plan.name, FORECAST_EXECUTIONS).await {
+            Ok(f) => print!("{}", drs_waves_report::render::forecast_text(&f)),
+            Err(e) => println!("RTO forecast: not available ({e})"),
+        }
     }
     if mode == Mode::Recovery {
         confirm_recovery(&plan.name, a.confirm.as_deref())?;
