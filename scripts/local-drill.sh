@@ -127,20 +127,14 @@ cli="$REPO/target/debug/drs-waves"
 [ -x "$cli" ] || { echo "error: $cli is not built (cargo build -p drs-waves-cli)" >&2; exit 2; }
 execution_arn=$("$cli" start "$plan_name" "${start_flags[@]}" --quiet) || exit 2
 log "started ${execution_arn##*:} of plan $plan_name (${start_flags[*]})"
+# The watchdog stops it too if this script cannot (SIGKILL).
+echo "execution $execution_arn -" >&"$watch_fd"
 
 # stop_execution WHY: an execution left running would keep the plan's run lock and take tasks
 # from the next drill's worker; a stopped one lets the next preflight take the lock over.
 # shellcheck disable=SC2317 # also run by the EXIT trap
 stop_execution() {
-    "$(venv_python)" - "$execution_arn" "$1" <<'EOF' || log "could not stop the execution $execution_arn"
-import os, sys, boto3
-from botocore.config import Config
-sfn = boto3.client("stepfunctions", endpoint_url=os.environ["AWS_ENDPOINT_URL_SFN"],
-                   config=Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3, read_timeout=5))
-if sfn.describe_execution(executionArn=sys.argv[1])["status"] == "RUNNING":
-    sfn.stop_execution(executionArn=sys.argv[1], error="LocalDrill.Stopped", cause="local-drill.sh: " + sys.argv[2])
-    print(f"stopped the execution {sys.argv[1]}", file=sys.stderr)
-EOF
+    py stop-execution "$STATE" "$execution_arn" "$1" || log "could not stop the execution $execution_arn"
 }
 
 # In the background and waited for, so that a signal runs the traps at once (bash runs a trap

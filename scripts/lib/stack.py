@@ -345,6 +345,34 @@ def cmd_provision(a: argparse.Namespace) -> None:
     tmp.replace(state / "env")
 
 
+def cmd_stop_execution(a: argparse.Namespace) -> None:
+    """Stops a local execution still RUNNING (a drill that ended early must not keep the plan's
+    run lock or take tasks from the next drill's worker); the endpoint comes from the stack's
+    env file."""
+    env = read_env(Path(a.state) / "env")
+    endpoint = env.get("AWS_ENDPOINT_URL_SFN") or env.get("AWS_ENDPOINT_URL")
+    if not endpoint:
+        fail(f"{a.state}/env names no Step Functions endpoint: is the stack up?")
+    import boto3
+    from botocore.config import Config
+    sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name=env.get("AWS_REGION", "us-east-1"),
+                       aws_access_key_id="test", aws_secret_access_key="test",
+                       config=Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=3, read_timeout=5))
+    if sfn.describe_execution(executionArn=a.arn)["status"] == "RUNNING":
+        sfn.stop_execution(executionArn=a.arn, error="LocalDrill.Stopped", cause="local-drill.sh: " + a.why)
+        log(f"stopped the execution {a.arn}")
+
+
+def read_env(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.startswith("export ") and "=" in line:
+                k, v = line[len("export "):].split("=", 1)
+                out[k] = v
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -358,6 +386,9 @@ def main() -> None:
     s = sub.add_parser("stop")
     s.add_argument("name"); s.add_argument("pidfile"); s.add_argument("--grace", type=float, default=10)
     s.set_defaults(fn=cmd_stop)
+    s = sub.add_parser("stop-execution")
+    s.add_argument("state"); s.add_argument("arn"); s.add_argument("why")
+    s.set_defaults(fn=cmd_stop_execution)
     s = sub.add_parser("wait")
     s.add_argument("name"); s.add_argument("kind", choices=["localstack", "moto", "drs-sim"])
     s.add_argument("url"); s.add_argument("pidfile"); s.add_argument("log")
