@@ -102,20 +102,10 @@ fn meaning(error: ErrorName) -> &'static str {
     }
 }
 
-/// Seconds as an operator reads them: `45 s`, `2 min`, `1 h 30 min`.
+/// Seconds as an operator reads them: `45 s`, `2 min`, `1 h 30 min` (the contract's rule, the
+/// one the worker, the report and the CLI use).
 pub fn human_duration(seconds: u32) -> String {
-    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
-    let mut parts = Vec::new();
-    if h > 0 {
-        parts.push(format!("{h} h"));
-    }
-    if m > 0 {
-        parts.push(format!("{m} min"));
-    }
-    if s > 0 || parts.is_empty() {
-        parts.push(format!("{s} s"));
-    }
-    parts.join(" ")
+    crate::contract::clock::human_seconds(u64::from(seconds))
 }
 
 /// Renders the runbook of a validated plan.

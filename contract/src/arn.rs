@@ -136,23 +136,23 @@ mod tests {
     }
 
     #[test]
-    fn all_five_pairs_parse_with_spaces_and_empty_items_ignored() {
+    fn every_pair_parses_with_spaces_and_empty_items_ignored() {
         let mut pairs = all();
         pairs[0] = format!("  {} ", pairs[0]);
         pairs.push(String::new());
-        let arns = ActivityArns::from_pairs(&pairs).expect("all five");
+        let arns = ActivityArns::from_pairs(&pairs).expect("every activity");
         assert_eq!(
             arns.get(Activity::CheckWave),
             "arn:aws:states:us-east-1:123456789012:activity:drs-waves-check-wave"
         );
-        assert_eq!(arns.iter().count(), 5);
+        assert_eq!(arns.iter().count(), Activity::ALL.len());
     }
 
     #[test]
     fn each_kind_of_mistake_is_named() {
         assert!(matches!(
             ActivityArns::from_pairs(&[pair("preflight")]),
-            Err(ActivityArnError::Missing { missing }) if missing == "start-wave, check-wave, finish, record-failure"
+            Err(ActivityArnError::Missing { missing }) if missing == "start-wave, check-wave, finish, record-failure, await-operator"
         ));
         assert!(matches!(
             ActivityArns::from_pairs(&[pair("launch")]),

@@ -14,6 +14,7 @@
 //! exist (LocalStack and AWS fail such a state with `States.Runtime`).
 
 pub mod arn;
+pub mod clock;
 pub mod operator;
 pub mod status;
 
