@@ -56,7 +56,7 @@ done
 # pipe that only this script holds open: when the pipe closes, that is when this script ends
 # however it ends (an error, SIGINT, SIGTERM, SIGHUP, even SIGKILL), it stops the follower if it
 # still runs, the worker, and the services that this run started.
-follower="" watchdog="" watch_fd=""
+follower="" watchdog="" watchdog_start="" watch_fd=""
 # shellcheck disable=SC2317 # run by the EXIT trap
 finish() {
     local rc=$?
@@ -64,14 +64,23 @@ finish() {
     trap '' INT TERM HUP
     if [ -n "$follower" ]; then
         # Interrupted while following: stop the execution (it would keep the plan's run lock),
-        # then the follower (`drs-waves follow` leaves an execution alone).
+        # then the follower (`drs-waves follow` leaves an execution alone). The watchdog waits
+        # for the follower to end (and kills it if it will not).
         stop_execution "interrupted"
         kill -TERM "$follower" 2>/dev/null || true
-        wait "$follower" 2>/dev/null || true
     fi
-    # EOF for the watchdog; wait for it, so that everything is stopped when this script returns.
+    # EOF for the watchdog, then wait for it, so that everything is stopped when this script
+    # returns. No `wait` builtin in this trap: bash, interrupted in one `wait` by the signal
+    # that brought it here, can block in another until *any* child ends; the one child left is
+    # the watchdog, which waits for this script's pipe to close: a deadlock (seen under
+    # `timeout`). Polling /proc has no such trap.
     if [ -n "$watch_fd" ]; then exec {watch_fd}>&-; fi
-    if [ -n "$watchdog" ]; then wait "$watchdog" 2>/dev/null || true; fi
+    if [ -n "$watchdog_start" ]; then
+        local deadline=$((SECONDS + 180))
+        while [ "$(proc_start_time "$watchdog")" = "$watchdog_start" ] && [ "$SECONDS" -lt "$deadline" ]; do
+            sleep 0.2
+        done
+    fi
     exit "$rc"
 }
 trap finish EXIT
@@ -84,6 +93,7 @@ trap 'exit 129' HUP
 exec {watch_fd}> >(exec setsid bash "$REPO/scripts/lib/drill-cleanup.sh" "$STATE" \
     "${DRS_WAVES_KEEP_STACK:-0}" ${already_up[@]+"${already_up[@]}"})
 watchdog=$!
+watchdog_start="$(proc_start_time "$watchdog")"
 
 DRS_WAVES_SIM_FIXTURE="$FIXTURE" "$REPO/scripts/local-stack.sh" up "$PLAN" || exit 2
 

@@ -90,9 +90,14 @@ one_drill() {
     t0=$SECONDS
     # setsid: a group of its own, as a command run by CI or a terminal has, so that `timeout`'s
     # signal to its group reaches the drill and its children and nothing of this script.
+    # env --default-signal: the signals as a terminal gives them. A runner that starts this
+    # script with SIGTERM/SIGINT/SIGHUP ignored (a CI runner did) passes that on, and bash can
+    # neither trap nor reset a signal ignored when it starts: the drill would ignore the stop.
+    # timeout -k: a drill that ignores its stop anyway is killed, not waited for forever.
     DRS_WAVES_STACK_DIR="$STACK" DRS_WAVES_SFN_PORT=0 DRS_WAVES_DDB_PORT=0 DRS_WAVES_DRS_PORT=0 \
         DRS_WAVES_NO_BUILD=1 DRS_WAVES_DRILL_TIMEOUT=300 \
-        setsid timeout -s TERM 600 "$REPO/scripts/local-drill.sh" \
+        setsid env --default-signal=TERM,INT,HUP,QUIT \
+        timeout -s TERM -k 90 600 "$REPO/scripts/local-drill.sh" \
         < /dev/null > "$STACK/drill.out" 2>&1 &
     DRILL=$!
     if ! wait_for "the drill following its execution" 120 following; then
@@ -109,12 +114,20 @@ one_drill() {
             hup) kill -HUP "$drill_bash" ;;
             kill) kill -KILL "$drill_bash" ;;
         esac
-        wait_for "the drill exiting after SIG${how^^}" 60 drill_exited || problems+=("it did not exit within 60 s")
+        if ! wait_for "the drill exiting after SIG${how^^}" 60 drill_exited; then
+            problems+=("it did not exit within 60 s")
+            # What it was doing, then SIGKILL to its group (its own, by setsid): the watchdog,
+            # in a session of its own, still stops what the drill started.
+            problems+=("its processes: $(ps -o pid=,stat=,args= -g "$DRILL" 2>/dev/null | tr '\n' ';')")
+            kill -KILL -- "-$DRILL" 2>/dev/null || true
+        fi
     fi
     wait "$DRILL" 2>/dev/null || rc=$?
     DRILL=""
     # The drill waits for its clean-up, except when it was SIGKILLed: then the watchdog works on.
-    [ "$how" != kill ] || wait_for "the watchdog's clean-up" 60 nothing_left || true
+    if [ "$how" = kill ] || [ ${#problems[@]} -gt 0 ]; then
+        wait_for "the watchdog's clean-up" 60 nothing_left || true
+    fi
     [ "$rc" != 0 ] || problems+=("it exited 0 although stopped")
     for svc in "${SERVICES[@]}"; do
         if [ -f "$STACK/$svc.pid" ] && recorded_running "$STACK/$svc.pid"; then
