@@ -18,13 +18,32 @@ bash scripts/lib/test-tally.sh
 
 bash scripts/bootstrap.sh
 
+# The worker image check (lint worker/Dockerfile, run its release build here, no test-only code
+# in the binary) is the longest step: a release build of the SDK crates, about 10 minutes on two
+# cores. The end-to-end tests leave most of the CPU idle (they wait on the engine), so it runs
+# beside everything else at the lowest priority, in its own target/release, and is waited for
+# at the end. Its output is shown then, in one piece.
+mkdir -p target
+IMAGE_LOG="$REPO/target/check-worker-image.log"
+# setsid: a group of its own, so that an early exit stops its cargo too.
+nice -n 19 setsid bash scripts/check-worker-image.sh > "$IMAGE_LOG" 2>&1 &
+image_pid=$!
+STACK_DIR=""
+# shellcheck disable=SC2317 # run by the EXIT trap
+clean_up() {
+    if [ -n "$image_pid" ]; then kill -- "-$image_pid" 2>/dev/null || true; fi
+    if [ -n "$STACK_DIR" ]; then
+        DRS_WAVES_STACK_DIR="$STACK_DIR" bash scripts/local-stack.sh down >/dev/null 2>&1 || true
+    fi
+}
+trap clean_up EXIT
+
 # Formatting and lints first: they fail fast and need no services.
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # The end-to-end tests run the worker binary, so build every binary before testing.
 cargo build --workspace --bins --locked
-bash scripts/check-worker-image.sh  # lint worker/Dockerfile, run its release build here, no test-only code in the binary
 
 # local-drill.sh stopped while it follows an execution, as `timeout` does, stops all it started
 # (its own stack on free ports; about 20 s).
@@ -32,8 +51,6 @@ bash scripts/lib/test-local-drill-stop.sh timeout
 
 # The end-to-end tests' own stack, beside (not instead of) a developer's .local-stack.
 STACK_DIR="$REPO/.local-stack/test-$$"
-stop_stack() { DRS_WAVES_STACK_DIR="$STACK_DIR" bash scripts/local-stack.sh down >/dev/null 2>&1 || true; }
-trap stop_stack EXIT
 DRS_WAVES_STACK_DIR="$STACK_DIR" DRS_WAVES_SFN_PORT=0 DRS_WAVES_DDB_PORT=0 DRS_WAVES_DRS_PORT=0 \
     DRS_WAVES_NO_BUILD=1 bash scripts/local-stack.sh up
 export DRS_WAVES_E2E_STACK_ENV="$STACK_DIR/env"
@@ -45,7 +62,14 @@ cargo test --workspace --locked -- --test-threads=4 2>&1 | tee "$RESULTS" || car
 npm_status=0
 npm test --prefix cdk 2>&1 | tee -a "$RESULTS" || npm_status=$?
 
+echo "==> worker image check (started at the beginning, at the lowest priority)"
+image_status=0
+wait "$image_pid" || image_status=$?
+image_pid=""
+cat "$IMAGE_LOG"
+
 # One closing line for the whole run: cargo prints a result line per test binary (many of
 # them "0 passed" for binaries without tests), node's runner its own totals. The script fails,
 # with no success line, when a runner failed, a count of failures is not 0, or no test passed.
-tests_verdict "$RESULTS" "cargo test=$cargo_status" "npm test=$npm_status"
+tests_verdict "$RESULTS" "cargo test=$cargo_status" "npm test=$npm_status" \
+    "scripts/check-worker-image.sh=$image_status"

@@ -209,6 +209,7 @@ mod tests {
                 "User: arn:aws:iam::1:user/bob is not authorized\n to perform it".to_string(),
             ),
             status: Some(status),
+            quota_code: None,
         }
     }
 

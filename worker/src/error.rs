@@ -135,6 +135,9 @@ pub struct ServiceFailure {
     pub code: Option<String>,
     pub message: Option<String>,
     pub status: Option<u16>,
+    /// The exceeded quota of a ServiceQuotaExceededException (its `quotaCode` member in the DRS
+    /// API model), so that the cause names the quota to raise.
+    pub quota_code: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -220,10 +223,15 @@ pub fn classify(call: &str, failure: &ServiceFailure) -> TaskError {
         return TaskError::AccessDenied { call, detail };
     }
     if code == "ServiceQuotaExceededException" {
+        let quota = failure
+            .quota_code
+            .as_deref()
+            .map(|q| format!(" (quota {q})"))
+            .unwrap_or_default();
         return TaskError::QuotaExceeded {
             call,
             detail: format!(
-                "{detail}; raise the quota or lower --max-servers-per-job / the wave size"
+                "{detail}{quota}; raise the quota or lower --max-servers-per-job / the wave size"
             ),
         };
     }
@@ -263,12 +271,26 @@ where
     use aws_sdk_drs::error::{DisplayErrorContext, SdkError};
     let text = || Some(DisplayErrorContext(err).to_string());
     match err {
-        SdkError::ServiceError(ctx) => ServiceFailure {
-            kind: FailureKind::Service,
-            code: ctx.err().code().map(str::to_string),
-            message: ctx.err().message().map(str::to_string).or_else(text),
-            status: Some(ctx.raw().status().as_u16()),
-        },
+        SdkError::ServiceError(ctx) => {
+            let code = ctx.err().code().map(str::to_string);
+            // The SDK's generic error metadata has no quotaCode; it is in the JSON body.
+            let quota_code = if code.as_deref() == Some("ServiceQuotaExceededException") {
+                ctx.raw()
+                    .body()
+                    .bytes()
+                    .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+                    .and_then(|v| v["quotaCode"].as_str().map(str::to_string))
+            } else {
+                None
+            };
+            ServiceFailure {
+                kind: FailureKind::Service,
+                code,
+                message: ctx.err().message().map(str::to_string).or_else(text),
+                status: Some(ctx.raw().status().as_u16()),
+                quota_code,
+            }
+        }
         SdkError::TimeoutError(_) => ServiceFailure {
             kind: FailureKind::Timeout,
             message: text(),
@@ -302,7 +324,20 @@ mod tests {
             code: Some(code.to_string()),
             message: Some("something happened".to_string()),
             status: Some(status),
+            quota_code: None,
         }
+    }
+
+    #[test]
+    fn a_quota_error_names_the_quota() {
+        let failure = ServiceFailure {
+            quota_code: Some("MaxSourceServersPerJob".into()),
+            ..service("ServiceQuotaExceededException", 402)
+        };
+        let err = classify("DRS StartRecovery", &failure);
+        assert_eq!(err.name(), ErrorName::QuotaExceeded);
+        let cause = err.to_string();
+        assert!(cause.contains("(quota MaxSourceServersPerJob)"), "{cause}");
     }
 
     #[test]

@@ -120,6 +120,48 @@ pub struct ExecutionRecord {
     pub operator_actions: Vec<OperatorAction>,
 }
 
+impl ExecutionRecord {
+    /// A record with nothing yet but its identity, status and start: no mode, no counts, no
+    /// waves, clean-up, warnings, gate or operator actions. Callers set what they know with
+    /// struct update syntax (`ExecutionRecord { mode, ..ExecutionRecord::new(..) }`), so that a
+    /// new field is one line here, not one in every place that makes a record.
+    pub fn new(
+        execution_id: impl Into<String>,
+        execution_name: impl Into<String>,
+        plan_name: impl Into<String>,
+        status: ExecutionStatus,
+        started_at: impl Into<String>,
+    ) -> Self {
+        ExecutionRecord {
+            execution_id: execution_id.into(),
+            execution_name: execution_name.into(),
+            plan_name: plan_name.into(),
+            mode: None,
+            status,
+            started_at: started_at.into(),
+            ended_at: None,
+            error: None,
+            cause: None,
+            wave_count: 0,
+            server_count: 0,
+            wave_statuses: BTreeMap::new(),
+            terminate_job_ids: Vec::new(),
+            terminating_instances: Vec::new(),
+            cleanup: None,
+            cleanup_error: None,
+            terminate_drill_instances: false,
+            point_in_time: None,
+            worst_rpo_seconds: None,
+            warnings: Vec::new(),
+            preempted_by: None,
+            started_by: None,
+            pending_gate: None,
+            cancel_requested: None,
+            operator_actions: Vec::new(),
+        }
+    }
+}
+
 /// What a cancel request found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CancelOutcome {

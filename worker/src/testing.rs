@@ -979,32 +979,14 @@ impl History for MemoryHistory {
         let r = state
             .executions
             .entry(c.execution_id.clone())
-            .or_insert_with(|| ExecutionRecord {
-                execution_id: c.execution_id.clone(),
-                execution_name: c.execution_name.clone(),
-                plan_name: c.plan_name.clone(),
-                mode: None,
-                status: c.status,
-                started_at: c.started_at.clone(),
-                ended_at: None,
-                error: None,
-                cause: None,
-                wave_count: 0,
-                server_count: 0,
-                wave_statuses: BTreeMap::new(),
-                terminate_job_ids: Vec::new(),
-                terminating_instances: Vec::new(),
-                cleanup: None,
-                cleanup_error: None,
-                terminate_drill_instances: false,
-                point_in_time: None,
-                worst_rpo_seconds: None,
-                warnings: Vec::new(),
-                preempted_by: None,
-                started_by: None,
-                pending_gate: None,
-                cancel_requested: None,
-                operator_actions: Vec::new(),
+            .or_insert_with(|| {
+                ExecutionRecord::new(
+                    c.execution_id.clone(),
+                    c.execution_name.clone(),
+                    c.plan_name.clone(),
+                    c.status,
+                    c.started_at.clone(),
+                )
             });
         r.pending_gate = None;
         if c.preempted_by.is_some() {

@@ -141,31 +141,17 @@ impl World {
         use crate::history::{ExecutionRecord, History as _};
         self.history
             .create_execution(ExecutionRecord {
-                execution_id: EXEC.to_string(),
-                execution_name: "run-1".to_string(),
-                plan_name: PLAN.to_string(),
                 mode: Some(Mode::Drill),
-                status: ExecutionStatus::Running,
-                started_at: "2030-01-01T00:00:00.000Z".to_string(),
-                ended_at: None,
-                error: None,
-                cause: None,
                 wave_count: 1,
                 server_count: 1,
-                wave_statuses: BTreeMap::new(),
-                terminate_job_ids: Vec::new(),
-                terminating_instances: Vec::new(),
-                cleanup: None,
-                cleanup_error: None,
                 terminate_drill_instances: true,
-                point_in_time: None,
-                worst_rpo_seconds: None,
-                warnings: vec![],
-                preempted_by: None,
-                started_by: None,
-                pending_gate: None,
-                cancel_requested: None,
-                operator_actions: Vec::new(),
+                ..ExecutionRecord::new(
+                    EXEC,
+                    "run-1",
+                    PLAN,
+                    ExecutionStatus::Running,
+                    "2030-01-01T00:00:00.000Z",
+                )
             })
             .await
             .expect("execution record");

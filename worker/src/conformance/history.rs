@@ -689,31 +689,21 @@ fn exec_arn(prefix: &str, name: &str) -> String {
 
 fn record(id: &str, plan: &str) -> ExecutionRecord {
     ExecutionRecord {
-        execution_id: id.to_string(),
-        execution_name: id.rsplit(':').next().unwrap_or(id).to_string(),
-        plan_name: plan.to_string(),
         mode: Some(Mode::Drill),
-        status: ExecutionStatus::Running,
-        started_at: "2030-01-01T00:00:00Z".to_string(),
-        ended_at: None,
-        error: None,
-        cause: None,
         wave_count: 2,
         server_count: 5,
-        wave_statuses: BTreeMap::new(),
-        terminate_job_ids: Vec::new(),
-        terminating_instances: Vec::new(),
-        cleanup: None,
-        cleanup_error: None,
         terminate_drill_instances: true,
         point_in_time: Some("2029-12-31T23:00:00Z".to_string()),
         worst_rpo_seconds: Some(3600),
         warnings: vec!["wave 'db': source server s-1 is DISCONNECTED".to_string()],
-        preempted_by: None,
         started_by: Some("arn:aws:iam::123456789012:user/alice".to_string()),
-        pending_gate: None,
-        cancel_requested: None,
-        operator_actions: Vec::new(),
+        ..ExecutionRecord::new(
+            id,
+            id.rsplit(':').next().unwrap_or(id),
+            plan,
+            ExecutionStatus::Running,
+            "2030-01-01T00:00:00Z",
+        )
     }
 }
 

@@ -93,31 +93,21 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         }
         self.history
             .create_execution(ExecutionRecord {
-                execution_id: execution.id.clone(),
-                execution_name: execution.name.clone(),
-                plan_name: plan.name.clone(),
                 mode: Some(exec_input.mode),
-                status: ExecutionStatus::Running,
-                started_at: execution.start_time.clone(),
-                ended_at: None,
-                error: None,
-                cause: None,
                 wave_count,
                 server_count,
-                wave_statuses: BTreeMap::new(),
-                terminate_job_ids: Vec::new(),
-                terminating_instances: Vec::new(),
-                cleanup: None,
-                cleanup_error: None,
                 terminate_drill_instances: plan.terminate_drill_instances,
                 point_in_time: point_in_time.clone(),
                 worst_rpo_seconds,
                 warnings: readiness.warnings.clone(),
-                preempted_by: None,
                 started_by: exec_input.started_by.clone(),
-                pending_gate: None,
-                cancel_requested: None,
-                operator_actions: Vec::new(),
+                ..ExecutionRecord::new(
+                    execution.id.clone(),
+                    execution.name.clone(),
+                    plan.name.clone(),
+                    ExecutionStatus::Running,
+                    execution.start_time.clone(),
+                )
             })
             .await?;
         info!(plan = %plan.name, mode = exec_input.mode.as_str(), waves = wave_count, servers = server_count,

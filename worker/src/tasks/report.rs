@@ -94,7 +94,6 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -116,31 +115,10 @@ mod tests {
 
     fn record(name: &str, status: ExecutionStatus, started_at: &str) -> ExecutionRecord {
         ExecutionRecord {
-            execution_id: arn(name),
-            execution_name: name.into(),
-            plan_name: PLAN.into(),
             mode: Some(Mode::Drill),
-            status,
-            started_at: started_at.into(),
-            ended_at: None,
-            error: None,
-            cause: None,
             wave_count: 2,
             server_count: 2,
-            wave_statuses: BTreeMap::new(),
-            terminate_job_ids: Vec::new(),
-            terminating_instances: Vec::new(),
-            cleanup: None,
-            cleanup_error: None,
-            terminate_drill_instances: false,
-            point_in_time: None,
-            worst_rpo_seconds: None,
-            warnings: Vec::new(),
-            preempted_by: None,
-            started_by: None,
-            pending_gate: None,
-            cancel_requested: None,
-            operator_actions: Vec::new(),
+            ..ExecutionRecord::new(arn(name), name, PLAN, status, started_at)
         }
     }
 

@@ -9,8 +9,8 @@
 //!   for TerminateRecoveryInstances;
 //! - quotas: a wave's second chunk refused until the quota clears, a wave that waits for the
 //!   account's other jobs to end;
-//! - workers that die: between two chunks of a wave, after StartRecovery while the job lists no
-//!   servers yet, SIGKILLed while holding a start task beside another worker, one of three
+//! - workers that die: right after StartRecovery or right after recording its job, between two
+//!   chunks of a wave, after StartRecovery while the job lists no servers yet, SIGKILLed while holding a start task beside another worker, one of three
 //!   workers running ten executions;
 //! - a DRS that throttles, fails and lags on every call;
 //! - a 250-server drill whose clean-up starts while its last wave still launches;
@@ -36,7 +36,9 @@ use drs_waves_contract::{Activity, job_tags};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::{DRILL_TIMEOUT, describe, drill};
+use super::{
+    DRILL_TIMEOUT, billing_servers, describe, drill, job_ids_in_output, launch_jobs_by_wave,
+};
 
 /// How often the tests look at drs-sim, the history or a log while they wait for a moment.
 const POLL: Duration = Duration::from_millis(100);
@@ -887,8 +889,9 @@ async fn chaos_quota_that_never_clears_fails_naming_the_quota_and_the_jobs_made(
     ensure!(
         cause.contains("ServiceQuotaExceeded")
             && cause.contains("active jobs")
+            && cause.contains("(quota SourceServersInActiveJobs)")
             && cause.contains(&chunk1.job_id),
-        "the cause names the quota and the job already made: {cause}"
+        "the cause names the quota (its quotaCode) and the job already made: {cause}"
     );
     ensure!(
         dep.sim.counters().count("StartRecovery", 402) >= 2,
@@ -1544,4 +1547,69 @@ async fn chaos_required_server_launch_fails_with_the_job_log_reason() -> Result<
     );
     dep.shutdown().await;
     Ok(())
+}
+
+/// The worker dies right after StartRecovery returned (`exit-after-start-recovery`), or right
+/// after it recorded the job in the history (`exit-after-history-write`), before it answered
+/// anything; a new worker picks the retried task up and finds the job instead of launching a
+/// second one. (Scenario 5 of the end-to-end suite; one test per fault point, so that the two
+/// heartbeat timeouts they wait for run side by side.)
+async fn worker_exits_at_a_fault_point_and_the_retry_finds_its_job(fault: &str) -> Result<()> {
+    let mut dep =
+        Deployment::new(fault, SimConfig::with_servers(billing_servers(&[], 1.0))).await?;
+    let machine = dep.deploy_example("billing").await?;
+    dep.start_worker(&[("DRS_WAVES_TEST_FAULT", fault)])?;
+    let execution = dep.start_execution(&machine, &drill()).await?;
+    let worker = dep.worker().context("worker")?;
+    let exited = eventually(
+        "the worker to reach its fault point",
+        DRILL_TIMEOUT,
+        Duration::from_millis(200),
+        || {
+            let status = worker.try_wait();
+            async move { status }
+        },
+    )
+    .await?;
+    assert!(!exited.success(), "{fault}: the fault point exits abruptly");
+    dep.discard_worker();
+    assert_eq!(
+        dep.sim.jobs().len(),
+        1,
+        "{fault}: exactly one job before the restart"
+    );
+
+    dep.start_worker(&[])?;
+    let ended = dep.wait_for_end(&execution, DRILL_TIMEOUT * 2).await?;
+    ensure!(
+        ended.succeeded(),
+        "{fault}: {}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    for (wave, jobs) in launch_jobs_by_wave(&dep.sim.jobs()) {
+        assert_eq!(
+            jobs.len(),
+            1,
+            "{fault}: wave {wave} has {} jobs",
+            jobs.len()
+        );
+    }
+    let output = ended.output.context("output")?;
+    assert_eq!(
+        job_ids_in_output(&output, "w1"),
+        vec![dep.sim.jobs()[0].job_id.clone()]
+    );
+    dep.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_worker_exits_after_start_recovery_and_the_retry_finds_its_job() -> Result<()> {
+    worker_exits_at_a_fault_point_and_the_retry_finds_its_job("exit-after-start-recovery").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_worker_exits_after_the_history_write_and_the_retry_finds_its_job() -> Result<()> {
+    worker_exits_at_a_fault_point_and_the_retry_finds_its_job("exit-after-history-write").await
 }

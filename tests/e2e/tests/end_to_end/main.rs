@@ -351,62 +351,6 @@ async fn optional_server_failure_is_recorded_and_the_drill_succeeds() -> Result<
     Ok(())
 }
 
-/// 5. The worker dies right after StartRecovery returned, before it recorded or answered
-/// anything; a new worker picks the retried task up and finds the job instead of launching a
-/// second one. Also for a death after the history write.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn worker_killed_after_start_recovery_resumes_without_launching_twice() -> Result<()> {
-    for fault in ["exit-after-start-recovery", "exit-after-history-write"] {
-        let mut dep =
-            Deployment::new(fault, SimConfig::with_servers(billing_servers(&[], 1.0))).await?;
-        let machine = dep.deploy_example("billing").await?;
-        dep.start_worker(&[("DRS_WAVES_TEST_FAULT", fault)])?;
-        let execution = dep.start_execution(&machine, &drill()).await?;
-        let worker = dep.worker().context("worker")?;
-        let exited = eventually(
-            "the worker to reach its fault point",
-            DRILL_TIMEOUT,
-            Duration::from_millis(200),
-            || {
-                let status = worker.try_wait();
-                async move { status }
-            },
-        )
-        .await?;
-        assert!(!exited.success(), "{fault}: the fault point exits abruptly");
-        dep.discard_worker();
-        assert_eq!(
-            dep.sim.jobs().len(),
-            1,
-            "{fault}: exactly one job before the restart"
-        );
-
-        dep.start_worker(&[])?;
-        let ended = dep.wait_for_end(&execution, DRILL_TIMEOUT * 2).await?;
-        ensure!(
-            ended.succeeded(),
-            "{fault}: {}\n{}",
-            describe(&ended),
-            dep.worker_logs()
-        );
-        for (wave, jobs) in launch_jobs_by_wave(&dep.sim.jobs()) {
-            assert_eq!(
-                jobs.len(),
-                1,
-                "{fault}: wave {wave} has {} jobs",
-                jobs.len()
-            );
-        }
-        let output = ended.output.context("output")?;
-        assert_eq!(
-            job_ids_in_output(&output, "w1"),
-            vec![dep.sim.jobs()[0].job_id.clone()]
-        );
-        dep.shutdown().await;
-    }
-    Ok(())
-}
-
 /// 6. DRS throttles 30% of calls: the SDK's and the state machine's retries carry the drill.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drill_completes_while_drs_throttles_thirty_percent_of_calls() -> Result<()> {
