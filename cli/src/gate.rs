@@ -9,7 +9,9 @@ use drs_waves_contract::{
     ErrorName, ExecutionStatus, GateKind, OperatorAction, OperatorActionKind, OperatorAnswer,
     PendingGate, decisions,
 };
+use drs_worker::drs::{Drs, JobFilter, SdkDrs};
 use drs_worker::history::{CancelOutcome, ExecutionRecord, History};
+use drs_worker::rules::{RetryPlan, retry_plan};
 
 use crate::aws::Aws;
 use crate::error::{self, CliError};
@@ -104,6 +106,52 @@ pub fn retry_refusal(gate: &PendingGate, execution: &str) -> Option<String> {
             gate.attempts
         )
     })
+}
+
+/// A retry that would find nothing to launch again fails the execution (the start task
+/// refuses it), so it is refused here, with what the wave's servers are doing. The same rule as
+/// the worker's ([`retry_plan`]), on the wave's jobs as DRS describes them now. When the wave
+/// or DRS cannot be read, nothing is refused: the worker decides.
+async fn nothing_to_relaunch(aws: &Aws, exec: &Execution, gate: &PendingGate) -> Option<String> {
+    let recorded = aws
+        .history
+        .get_wave(&exec.arn, gate.wave_index)
+        .await
+        .ok()??;
+    let optional = resolve::plan_spec(aws, &exec.machine_arn)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|plan| plan.waves.into_iter().find(|w| w.index == gate.wave_index))
+        .map(|w| w.optional)
+        .unwrap_or_default();
+    let jobs = SdkDrs::new(aws.drs.clone())
+        .describe_jobs(JobFilter {
+            job_ids: recorded.job_ids.clone(),
+            from_date: None,
+        })
+        .await
+        .ok()?;
+    let plan = retry_plan(&recorded, &jobs, &optional);
+    plan.relaunch
+        .is_empty()
+        .then(|| relaunch_refusal(gate, &plan, &exec.name))
+}
+
+/// The words of [`nothing_to_relaunch`]'s refusal.
+pub fn relaunch_refusal(gate: &PendingGate, plan: &RetryPlan, execution: &str) -> String {
+    let wave = wave_label(gate.wave_index, &gate.wave_name).replace('\'', "");
+    if plan.still_launching.is_empty() {
+        format!(
+            "{wave} has nothing to launch again: every required server launched. Skip or stop (drs-waves decide {execution} skip|stop)"
+        )
+    } else {
+        format!(
+            "{wave} has nothing to launch again yet: {} required server(s) still launching ({}). Wait for them (drs-waves follow {execution}) and decide again, or skip|stop",
+            plan.still_launching.len(),
+            plan.still_launching.join(", ")
+        )
+    }
 }
 
 /// What the execution does, for an answer that found no gate waiting for it.
@@ -233,6 +281,11 @@ pub async fn answer(aws: &Aws, execution: &str, answer: Answer) -> Result<String
     };
     if answer == Answer::Retry
         && let Some(why) = retry_refusal(&gate, &exec.name)
+    {
+        return Err(CliError::Usage(why));
+    }
+    if answer == Answer::Retry
+        && let Some(why) = nothing_to_relaunch(aws, &exec, &gate).await
     {
         return Err(CliError::Usage(why));
     }
@@ -452,6 +505,23 @@ mod tests {
             )
         );
         assert_eq!(retry_refusal(&gate(GateKind::Decision, 1, 2), "x-1"), None);
+    }
+
+    #[test]
+    fn a_retry_with_nothing_to_launch_again_says_why() {
+        let g = gate(GateKind::Decision, 1, 2);
+        let launching = RetryPlan {
+            relaunch: vec![],
+            still_launching: vec!["s-1".into(), "s-2".into()],
+        };
+        assert_eq!(
+            relaunch_refusal(&g, &launching, "x-1"),
+            "wave 2 app has nothing to launch again yet: 2 required server(s) still launching (s-1, s-2). Wait for them (drs-waves follow x-1) and decide again, or skip|stop"
+        );
+        assert_eq!(
+            relaunch_refusal(&g, &RetryPlan::default(), "x-1"),
+            "wave 2 app has nothing to launch again: every required server launched. Skip or stop (drs-waves decide x-1 skip|stop)"
+        );
     }
 
     #[test]

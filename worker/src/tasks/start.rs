@@ -15,15 +15,13 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use super::Handlers;
-use crate::drs::{
-    Drs, Job, JobFilter, JobStatus, LaunchStatus, SourceServer, StartRecoveryRequest,
-};
+use crate::drs::{Drs, Job, JobFilter, SourceServer, StartRecoveryRequest};
 use crate::error::TaskError;
 use crate::faults::FaultPoint;
 use crate::history::{ChunkWrite, History, ServerLaunchPoint, WaveChunk, WaveRecord};
 use crate::rules::{
-    LEARN_FROM_EXECUTIONS, LearnedTiming, check_confirmation, chunk_servers, learn, millis_between,
-    parse_time, resolve_wave, seconds_between, wait_seconds,
+    LEARN_FROM_EXECUTIONS, LearnedTiming, RetryPlan, check_confirmation, chunk_servers, learn,
+    millis_between, parse_time, resolve_wave, retry_plan, seconds_between, wait_seconds,
 };
 use crate::sfn::ExecutionLookup;
 
@@ -180,40 +178,15 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 from_date: None,
             })
             .await?;
-        // Each server's latest launch: chunks in order, so a later attempt's job wins.
-        let mut latest: BTreeMap<String, (LaunchStatus, bool)> = BTreeMap::new();
-        for chunk in &recorded.chunks {
-            let Some(job) = chunk
-                .job_id
-                .as_ref()
-                .and_then(|id| jobs.iter().find(|j| &j.id == id))
-            else {
-                continue;
-            };
-            let ended = job.status == JobStatus::Completed;
-            for server in &job.servers {
-                latest.insert(
-                    server.source_server_id.clone(),
-                    (server.launch_status.clone(), ended),
-                );
-            }
-        }
-        let optional: BTreeSet<&str> = wave.optional.iter().map(String::as_str).collect();
-        let relaunch: Vec<String> = recorded
-            .planned_servers()
-            .into_iter()
-            .filter(|id| !optional.contains(id.as_str()))
-            .filter(|id| match latest.get(id) {
-                Some((LaunchStatus::Launched, _)) => false,
-                Some((LaunchStatus::Failed | LaunchStatus::Terminated, _)) => true,
-                Some((_, job_ended)) => *job_ended,
-                None => true,
-            })
-            .collect();
+        let RetryPlan {
+            relaunch,
+            still_launching,
+        } = retry_plan(&recorded, &jobs, &wave.optional);
         if relaunch.is_empty() {
             return Err(TaskError::InvalidInput(format!(
-                "wave '{}' has no required server left to retry: each one launched or is still launching",
-                wave.name
+                "wave '{}' has no required server left to retry: each one launched or is still launching ({} still launching)",
+                wave.name,
+                still_launching.len()
             )));
         }
         let first = recorded.chunks.iter().map(|c| c.number).max().unwrap_or(0) + 1;

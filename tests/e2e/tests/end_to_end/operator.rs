@@ -688,6 +688,100 @@ async fn operator_retries_a_failed_wave_and_only_the_failed_server_launches_agai
     Ok(())
 }
 
+const SLOW: &str = "s-0e5000000000000a1";
+const SLOW_NEXT: &str = "s-0e5000000000000b1";
+
+/// 4b. A retry with nothing to launch again is refused by the CLI before anything is recorded
+/// or sent (the start task would fail the execution over it): first while the wave's one
+/// server is still launching after its wave timed out (the refusal names it and says to wait),
+/// then once it has launched (nothing is left to retry). The execution still waits at its
+/// decision; the operator skips, wave 2 runs. drs-sim made one job for the wave: no relaunch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_retry_with_nothing_to_launch_again_is_refused_and_the_decision_waits()
+-> Result<()> {
+    let since = OffsetDateTime::now_utc();
+    let servers = vec![ServerSpec::new(SLOW, 25.0), ServerSpec::new(SLOW_NEXT, 1.0)];
+    let mut dep =
+        Deployment::new("operator-retry-nothing", SimConfig::with_servers(servers)).await?;
+    let plan = plan_yaml(
+        "slowpoke",
+        &format!(
+            "  - name: slow\n    servers: {{ids: [{SLOW}]}}\n    launchTimeoutSeconds: 8\n    onFailure: ask\n    maxAttempts: 2\n    decision: {{timeoutMinutes: 10}}\n  - name: after\n    servers: {{ids: [{SLOW_NEXT}]}}\n"
+        ),
+    );
+    let machine = dep.deploy_plan("slowpoke.plan.yaml", &plan).await?;
+    dep.start_worker(&[])?;
+    let execution = dep.start_execution(&machine, &super::drill()).await?;
+    wait_for_gate(&dep, &execution, "DECISION", 1).await?;
+    let slow_job = || -> Result<JobSnapshot> {
+        let jobs = wave_jobs(&dep, &execution, "slow");
+        ensure!(jobs.len() == 1, "wave 1 has exactly one job: {jobs:?}");
+        Ok(jobs[0].clone())
+    };
+    ensure!(
+        slow_job()?.servers[0].launch_status != drs_sim::LaunchStatus::Launched,
+        "the server was meant to be still launching at the decision: {:?}",
+        slow_job()?
+    );
+
+    let (code, stdout, stderr) = drs_waves(&dep, &["decide", &execution, "retry"]).await?;
+    ensure!(
+        code != 0 && stderr.contains("still launching") && stderr.contains(SLOW),
+        "a retry while the server still launches is refused, naming it (exit {code}):\n{stdout}\n{stderr}"
+    );
+
+    eventually(
+        "the slow server to launch in drs-sim",
+        Duration::from_secs(90),
+        POLL,
+        || {
+            let launched = slow_job()
+                .ok()
+                .filter(|j| j.servers[0].launch_status == drs_sim::LaunchStatus::Launched);
+            async move { launched }
+        },
+    )
+    .await?;
+    let (code, stdout, stderr) = drs_waves(&dep, &["decide", &execution, "retry"]).await?;
+    ensure!(
+        code != 0 && stderr.contains("every required server launched"),
+        "a retry with every server launched is refused (exit {code}):\n{stdout}\n{stderr}"
+    );
+    let record = execution_record(&dep, &execution).await?;
+    ensure!(
+        pending_gate(&record).is_some_and(|g| g["kind"] == "DECISION"),
+        "the execution still waits for its decision: {record}"
+    );
+    assert_actions(&record, &[], caller(), since)?;
+
+    operate(&dep, &execution, Act::Decide("skip")).await?;
+    let ended = dep.wait_for_end(&execution, DRILL_TIMEOUT).await?;
+    ensure!(
+        ended.succeeded(),
+        "{}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    ensure!(
+        wave_jobs(&dep, &execution, "slow").len() == 1,
+        "no relaunch of wave 1: {:?}",
+        wave_jobs(&dep, &execution, "slow")
+    );
+    ensure!(
+        wave_jobs(&dep, &execution, "after").len() == 1,
+        "wave 2 ran"
+    );
+    let record = execution_record(&dep, &execution).await?;
+    assert_actions(&record, &[("SKIP", Some(1))], caller(), since)?;
+    assert_lock_free(&dep, "slowpoke").await?;
+    took(
+        "operator_retry_with_nothing_to_launch_again_is_refused_and_the_decision_waits",
+        since,
+    );
+    dep.shutdown().await;
+    Ok(())
+}
+
 /// 5. The operator skips the failed wave: it is recorded SKIPPED, wave 2 runs, and the drill
 /// ends SUCCEEDED_WITH_FAILURES.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
