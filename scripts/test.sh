@@ -12,6 +12,13 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 
+# A runner may start this script with SIGTERM, SIGINT or SIGHUP ignored (nohup, some CI
+# agents): every child inherits that, bash cannot undo it, and the tests stop the services
+# and programs they start with SIGTERM. Run again with the default dispositions.
+if [ -z "${DRS_WAVES_TEST_SIGNALS_RESET:-}" ]; then
+    DRS_WAVES_TEST_SIGNALS_RESET=1 exec env --default-signal=TERM,INT,HUP,QUIT bash "$0" "$@"
+fi
+
 # The closing verdict (scripts/lib/tally.sh) first proves that it fails a failing run.
 bash scripts/lib/test-tally.sh
 . scripts/lib/tally.sh

@@ -210,6 +210,34 @@ pub struct Job {
     pub servers: Vec<JobServer>,
 }
 
+#[cfg(test)]
+impl Job {
+    /// A LAUNCH job as DescribeJobs returns it, for the rules' tests: `servers` with their
+    /// launch status, no recovery instance IDs, no tags or times.
+    pub(crate) fn launch_for_test(
+        id: &str,
+        status: JobStatus,
+        servers: &[(&str, LaunchStatus)],
+    ) -> Job {
+        Job {
+            id: id.to_string(),
+            status,
+            job_type: Some("LAUNCH".into()),
+            tags: BTreeMap::new(),
+            created_at: None,
+            ended_at: None,
+            servers: servers
+                .iter()
+                .map(|(server, launch)| JobServer {
+                    source_server_id: server.to_string(),
+                    recovery_instance_id: None,
+                    launch_status: launch.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// DescribeJobs filters: by IDs, or everything since a date.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobFilter {

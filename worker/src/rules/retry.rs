@@ -61,7 +61,6 @@ pub fn retry_plan(recorded: &WaveRecord, jobs: &[Job], optional: &[String]) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drs::JobServer;
     use crate::history::WaveChunk;
     use drs_waves_contract::WaveStatus;
 
@@ -76,22 +75,7 @@ mod tests {
     }
 
     fn job(id: &str, status: JobStatus, servers: &[(&str, LaunchStatus)]) -> Job {
-        Job {
-            id: id.to_string(),
-            status,
-            job_type: Some("LAUNCH".into()),
-            tags: BTreeMap::new(),
-            created_at: None,
-            ended_at: None,
-            servers: servers
-                .iter()
-                .map(|(s, l)| JobServer {
-                    source_server_id: s.to_string(),
-                    recovery_instance_id: None,
-                    launch_status: l.clone(),
-                })
-                .collect(),
-        }
+        Job::launch_for_test(id, status, servers)
     }
 
     fn wave(chunks: Vec<WaveChunk>) -> WaveRecord {

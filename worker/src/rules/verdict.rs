@@ -260,7 +260,6 @@ mod tests {
     use drs_waves_contract::OnFailure;
 
     use super::*;
-    use crate::drs::JobServer;
 
     fn wave(optional: &[&str], timeout: u32) -> WaveSpec {
         WaveSpec {
@@ -284,22 +283,7 @@ mod tests {
     }
 
     fn job(status: JobStatus, servers: &[(&str, LaunchStatus)]) -> Job {
-        Job {
-            id: "drsjob-1".into(),
-            status,
-            job_type: Some("LAUNCH".into()),
-            tags: BTreeMap::new(),
-            created_at: None,
-            ended_at: None,
-            servers: servers
-                .iter()
-                .map(|(id, st)| JobServer {
-                    source_server_id: id.to_string(),
-                    recovery_instance_id: None,
-                    launch_status: st.clone(),
-                })
-                .collect(),
-        }
+        Job::launch_for_test("drsjob-1", status, servers)
     }
 
     #[test]

@@ -1560,18 +1560,7 @@ async fn worker_exits_at_a_fault_point_and_the_retry_finds_its_job(fault: &str) 
     let machine = dep.deploy_example("billing").await?;
     dep.start_worker(&[("DRS_WAVES_TEST_FAULT", fault)])?;
     let execution = dep.start_execution(&machine, &drill()).await?;
-    let worker = dep.worker().context("worker")?;
-    let exited = eventually(
-        "the worker to reach its fault point",
-        DRILL_TIMEOUT,
-        Duration::from_millis(200),
-        || {
-            let status = worker.try_wait();
-            async move { status }
-        },
-    )
-    .await?;
-    assert!(!exited.success(), "{fault}: the fault point exits abruptly");
+    wait_for_fault_exit(dep.worker().context("worker")?, fault).await?;
     dep.discard_worker();
     assert_eq!(
         dep.sim.jobs().len(),

@@ -58,6 +58,22 @@ waves:
     )
 }
 
+/// A deployment of test `test` with drs-sim's `servers`, one plan `plan` (the waves of
+/// [`plan_yaml`]) and a worker running: returns it and the plan's state machine.
+async fn deploy_plan_with_worker(
+    test: &str,
+    servers: Vec<ServerSpec>,
+    plan: &str,
+    waves: &str,
+) -> Result<(Deployment, String)> {
+    let mut dep = Deployment::new(test, SimConfig::with_servers(servers)).await?;
+    let machine = dep
+        .deploy_plan(&format!("{plan}.plan.yaml"), &plan_yaml(plan, waves))
+        .await?;
+    dep.start_worker(&[])?;
+    Ok((dep, machine))
+}
+
 /// The LAUNCH jobs of an execution (by the worker's tags), oldest first.
 fn launch_jobs(dep: &Deployment, execution: &str) -> Vec<JobSnapshot> {
     launch_jobs_of_sim(&dep.sim, execution)
@@ -363,15 +379,15 @@ const GATE_W2: &str = "s-0e1000000000000b1";
 async fn operator_approves_a_gate_and_the_wave_starts_only_then() -> Result<()> {
     let since = OffsetDateTime::now_utc();
     let servers = vec![ServerSpec::new(GATE_W1, 1.0), ServerSpec::new(GATE_W2, 1.0)];
-    let mut dep = Deployment::new("operator-approve", SimConfig::with_servers(servers)).await?;
-    let plan = plan_yaml(
+    let (dep, machine) = deploy_plan_with_worker(
+        "operator-approve",
+        servers,
         "gated",
         &format!(
             "  - name: first\n    servers: {{ids: [{GATE_W1}]}}\n  - name: second\n    servers: {{ids: [{GATE_W2}]}}\n    approval: {{before: true, timeoutMinutes: 10}}\n"
         ),
-    );
-    let machine = dep.deploy_plan("gated.plan.yaml", &plan).await?;
-    dep.start_worker(&[])?;
+    )
+    .await?;
     let execution = dep.start_execution(&machine, &super::drill()).await?;
     let follower = Follower::start(&dep, &execution)?;
 
@@ -441,15 +457,15 @@ async fn operator_approves_a_gate_and_the_wave_starts_only_then() -> Result<()> 
 async fn operator_stops_at_a_gate_and_the_drill_is_cleaned_up() -> Result<()> {
     let since = OffsetDateTime::now_utc();
     let servers = vec![ServerSpec::new(GATE_W1, 1.0), ServerSpec::new(GATE_W2, 1.0)];
-    let mut dep = Deployment::new("operator-stop", SimConfig::with_servers(servers)).await?;
-    let plan = plan_yaml(
+    let (dep, machine) = deploy_plan_with_worker(
+        "operator-stop",
+        servers,
         "gated",
         &format!(
             "  - name: first\n    servers: {{ids: [{GATE_W1}]}}\n  - name: second\n    servers: {{ids: [{GATE_W2}]}}\n    approval: {{before: true, timeoutMinutes: 10}}\n"
         ),
-    );
-    let machine = dep.deploy_plan("gated.plan.yaml", &plan).await?;
-    dep.start_worker(&[])?;
+    )
+    .await?;
     let execution = dep.start_execution(&machine, &super::drill()).await?;
     let follower = Follower::start(&dep, &execution)?;
     wait_for_gate(&dep, &execution, "APPROVAL", 2).await?;
@@ -592,16 +608,15 @@ async fn ask_deployment(test: &str) -> Result<(Deployment, String)> {
         ServerSpec::new(ASK_BAD, 1.0).failing_with("capacity"),
         ServerSpec::new(ASK_NEXT, 1.0),
     ];
-    let mut dep = Deployment::new(test, SimConfig::with_servers(servers)).await?;
-    let plan = plan_yaml(
+    deploy_plan_with_worker(
+        test,
+        servers,
         "asking",
         &format!(
             "  - name: pair\n    servers: {{ids: [{ASK_OK}, {ASK_BAD}]}}\n    onFailure: ask\n    maxAttempts: 2\n    decision: {{timeoutMinutes: 10}}\n  - name: after\n    servers: {{ids: [{ASK_NEXT}]}}\n"
         ),
-    );
-    let machine = dep.deploy_plan("asking.plan.yaml", &plan).await?;
-    dep.start_worker(&[])?;
-    Ok((dep, machine))
+    )
+    .await
 }
 
 /// 4. A required server fails, the operator mends it (drs-sim's admin API) and answers retry:
@@ -701,16 +716,15 @@ async fn operator_retry_with_nothing_to_launch_again_is_refused_and_the_decision
 -> Result<()> {
     let since = OffsetDateTime::now_utc();
     let servers = vec![ServerSpec::new(SLOW, 25.0), ServerSpec::new(SLOW_NEXT, 1.0)];
-    let mut dep =
-        Deployment::new("operator-retry-nothing", SimConfig::with_servers(servers)).await?;
-    let plan = plan_yaml(
+    let (dep, machine) = deploy_plan_with_worker(
+        "operator-retry-nothing",
+        servers,
         "slowpoke",
         &format!(
             "  - name: slow\n    servers: {{ids: [{SLOW}]}}\n    launchTimeoutSeconds: 8\n    onFailure: ask\n    maxAttempts: 2\n    decision: {{timeoutMinutes: 10}}\n  - name: after\n    servers: {{ids: [{SLOW_NEXT}]}}\n"
         ),
-    );
-    let machine = dep.deploy_plan("slowpoke.plan.yaml", &plan).await?;
-    dep.start_worker(&[])?;
+    )
+    .await?;
     let execution = dep.start_execution(&machine, &super::drill()).await?;
     wait_for_gate(&dep, &execution, "DECISION", 1).await?;
     let slow_job = || -> Result<JobSnapshot> {
@@ -936,16 +950,15 @@ async fn cancel_deployment(test: &str, w2_seconds: f64) -> Result<(Deployment, S
         ServerSpec::new(CANCEL_W2, w2_seconds),
         ServerSpec::new(CANCEL_W3, 1.0),
     ];
-    let mut dep = Deployment::new(test, SimConfig::with_servers(servers)).await?;
-    let plan = plan_yaml(
+    deploy_plan_with_worker(
+        test,
+        servers,
         "cancelled",
         &format!(
             "  - name: one\n    servers: {{ids: [{CANCEL_W1}]}}\n  - name: two\n    servers: {{ids: [{CANCEL_W2}]}}\n  - name: three\n    servers: {{ids: [{CANCEL_W3}]}}\n"
         ),
-    );
-    let machine = dep.deploy_plan("cancelled.plan.yaml", &plan).await?;
-    dep.start_worker(&[])?;
-    Ok((dep, machine))
+    )
+    .await
 }
 
 /// Waits until wave `wave` of the execution has a launch job in drs-sim.
