@@ -19,7 +19,8 @@
  *   (Not narrowed to the EXECUTION items with dynamodb:LeadingKeys: the key layout, `EXEC#...`,
  *   is the worker's, not the contract's, and a change of it would break `approve` on the day
  *   it is needed, unseen by any test here.)
- * - DRS: DescribeJobs (`follow`, the launch progress of a wave's jobs).
+ * - DRS: DescribeJobs (`follow`, the launch progress of a wave's jobs; `decide retry`, whether
+ *   anything is left to launch again).
  * - `report` (and the drs-waves-report binary): the report library gathers its facts with
  *   worker/src/evidence.rs (SdkEvidenceApis and the history seam): DescribeExecution and
  *   DescribeStateMachineForExecution (the targets compiled into the machine that ran); DRS
