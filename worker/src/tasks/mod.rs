@@ -58,7 +58,7 @@ pub struct Handlers<D, H, X> {
     clock: Clock,
     /// How long a preempting RECOVERY waits for the drill's launch jobs to end.
     preempt_wait: Duration,
-    /// How often it looks while it waits.
+    /// How often, at most, it looks while it waits (the first look after 1 s, then doubling).
     preempt_poll: Duration,
     /// How long a start task waits, at most, for a full DRS quota to clear.
     quota_wait: Duration,

@@ -3,6 +3,7 @@
 //! their recovery snapshots against DRS, and creates the history record.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use drs_waves_contract::{
     ErrorName, ExecutionInput, ExecutionStatus, MAX_WARNINGS_IN_STATE, Mode, PreflightInput,
@@ -326,6 +327,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 .await?;
         }
         let deadline = tokio::time::Instant::now() + self.preempt_wait;
+        let mut polls = preempt_polls(self.preempt_poll);
         loop {
             let jobs = self.jobs_of(drill, &started_at, self.now()).await?;
             let active: Vec<String> = jobs
@@ -347,7 +349,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 ));
             }
             info!(drill, jobs = ?active, "waiting for the preempted drill's launch jobs to end");
-            tokio::time::sleep(self.preempt_poll).await;
+            tokio::time::sleep(polls.next().unwrap_or(self.preempt_poll)).await;
         }
         self.terminate_instances_of(drill, &started_at, Vec::new())
             .await?;
@@ -373,6 +375,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         if job_ids.is_empty() {
             return Ok(());
         }
+        let mut polls = preempt_polls(self.preempt_poll);
         loop {
             let active: Vec<String> = self
                 .drs
@@ -398,9 +401,18 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                     ),
                 ));
             }
-            tokio::time::sleep(self.preempt_poll).await;
+            tokio::time::sleep(polls.next().unwrap_or(self.preempt_poll)).await;
         }
     }
+}
+
+/// The waits between two looks at a preempted drill's jobs: 1 s, then doubling up to `max`.
+/// The recovery waits for them, so a terminate that ends in a second should not cost a whole
+/// `max`; a long one is still looked at only every `max` (one DescribeJobs each).
+fn preempt_polls(max: Duration) -> impl Iterator<Item = Duration> {
+    std::iter::successors(Some(max.min(Duration::from_secs(1))), move |wait| {
+        Some((*wait * 2).min(max))
+    })
 }
 
 fn history_point(p: &LaunchPoint) -> ServerLaunchPoint {
@@ -430,6 +442,20 @@ mod tests {
 
     fn sid(n: u32) -> String {
         format!("s-{n:017}")
+    }
+
+    #[test]
+    fn a_preempted_drill_is_looked_at_after_1_s_then_less_often_up_to_the_poll() {
+        let secs = |polls: Vec<std::time::Duration>| -> Vec<u64> {
+            polls.iter().map(|d| d.as_secs()).collect()
+        };
+        let five = super::preempt_polls(std::time::Duration::from_secs(5));
+        assert_eq!(secs(five.take(5).collect()), [1, 2, 4, 5, 5]);
+        // A poll under a second (tests) is used from the first look.
+        let quick: Vec<_> = super::preempt_polls(std::time::Duration::from_millis(10))
+            .take(2)
+            .collect();
+        assert_eq!(quick, [std::time::Duration::from_millis(10); 2]);
     }
 
     /// A plan's preflight input from JSON (every other field defaulted), so the test does not
