@@ -284,15 +284,16 @@ pub async fn answer(aws: &Aws, execution: &str, answer: Answer) -> Result<String
     {
         return Err(CliError::Usage(why));
     }
-    if answer == Answer::Retry
-        && let Some(why) = nothing_to_relaunch(aws, &exec, &gate).await
-    {
-        return Err(CliError::Usage(why));
-    }
     // A gate past its timeout is Step Functions' to end: an answer now would be recorded and
     // change nothing (the history would show an approval that never took effect).
     if let Some(why) = timed_out(&gate, time::OffsetDateTime::now_utc(), answer) {
         return Err(CliError::NotWaiting(why));
+    }
+    // Last of the refusals: it reads the wave, the plan and DRS.
+    if answer == Answer::Retry
+        && let Some(why) = nothing_to_relaunch(aws, &exec, &gate).await
+    {
+        return Err(CliError::Usage(why));
     }
     let by = aws.caller_arn().await?;
     let at = now_rfc3339();
