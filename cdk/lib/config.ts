@@ -20,12 +20,26 @@ export interface ScheduleConfig {
 }
 
 export interface WorkerConfig {
+  /**
+   * Running worker tasks. Two by default, spread by ECS over the worker subnets' availability
+   * zones, so that losing one task or one AZ does not stall every running execution.
+   */
   readonly desiredCount: number;
   readonly cpu: number;
   readonly memory: number;
   readonly architecture: Architecture;
-  /** Tasks the worker runs at once (DRS_WAVES_MAX_TASKS). */
+  /**
+   * Tasks the worker runs at once (DRS_WAVES_MAX_TASKS). An open poll holds no task permit, so
+   * this need not exceed the number of polls.
+   */
   readonly maxTasks: number;
+  /**
+   * Long polls (GetActivityTask) each worker task keeps open per activity
+   * (DRS_WAVES_POLLERS_PER_ACTIVITY). A token handed to a poll that is then cut short blocks
+   * further GetActivityTask calls for up to 60 s, so more than one poll per activity keeps tasks
+   * flowing; AWS allows 1,000 per activity ARN across all workers.
+   */
+  readonly pollersPerActivity: number;
   readonly logRetentionDays: number;
   /** DRS_WAVES_JANITOR_INTERVAL_SECONDS; unset: the worker's default. */
   readonly janitorIntervalSeconds?: number;
@@ -194,7 +208,7 @@ export function fargateMemoryFor(cpu: number): number[] | undefined {
 
 export const DEFAULTS = {
   stackName: 'DrsWaves',
-  worker: { desiredCount: 1, cpu: 512, memory: 1024, architecture: 'ARM64', maxTasks: 20, logRetentionDays: 90 },
+  worker: { desiredCount: 2, cpu: 512, memory: 1024, architecture: 'ARM64', maxTasks: 20, pollersPerActivity: 10, logRetentionDays: 90 },
   network: { maxAzs: 2, natGateways: 2 },
   /** New VPC: free gateway endpoints yes, interface endpoints (hourly cost; NAT covers them) no. */
   newVpcEndpoints: { dynamodb: true, s3: true, stepFunctions: false, drs: false, logs: false, ecrApi: false, ecrDocker: false },
@@ -429,6 +443,7 @@ export function parseConfig(raw: unknown, source: string): DrsWavesConfig {
       'memory',
       'architecture',
       'maxTasks',
+      'pollersPerActivity',
       'logRetentionDays',
       'janitorIntervalSeconds',
       'logLevel',
@@ -446,6 +461,9 @@ export function parseConfig(raw: unknown, source: string): DrsWavesConfig {
     memory,
     architecture: c.oneOf('worker.architecture', w.architecture, ['ARM64', 'X86_64'] as const) ?? DEFAULTS.worker.architecture,
     maxTasks: c.integer('worker.maxTasks', w.maxTasks, 1, 1000) ?? DEFAULTS.worker.maxTasks,
+    // At most 100: with at most 10 worker tasks that stays within Step Functions' 1,000
+    // concurrent pollers per activity ARN.
+    pollersPerActivity: c.integer('worker.pollersPerActivity', w.pollersPerActivity, 1, 100) ?? DEFAULTS.worker.pollersPerActivity,
     logRetentionDays: c.oneOf('worker.logRetentionDays', w.logRetentionDays, RETENTION_DAYS) ?? DEFAULTS.worker.logRetentionDays,
     janitorIntervalSeconds: c.integer('worker.janitorIntervalSeconds', w.janitorIntervalSeconds, 10, 3600),
     logLevel: c.string('worker.logLevel', w.logLevel, LOG_FILTER, 'is not a log filter (e.g. "info", "debug" or "drs_worker=debug,info")'),

@@ -39,6 +39,14 @@ export interface Contract {
   readonly jobTags: Readonly<Record<string, string>>;
 }
 
+/**
+ * The activity of approval gates and failure decisions. Its worker records the task token and
+ * answers nothing: a person answers. So its timeouts mean something else than a dead worker and
+ * get alarm texts of their own (drs-waves-stack.ts); a contract without it fails to load rather
+ * than silently giving gates the worker texts.
+ */
+export const OPERATOR_ACTIVITY = 'await-operator';
+
 /** The contract versions this app was written against. */
 export const SUPPORTED_CONTRACT_VERSIONS: readonly number[] = [1];
 
@@ -108,6 +116,14 @@ export function loadContract(file: string): Contract {
       if (seen.has(a[key])) throw new ContractError(file, `activities: duplicate ${key} ${JSON.stringify(a[key])}`);
       seen.add(a[key]);
     }
+  }
+
+  if (!activities.some((a) => a.name === OPERATOR_ACTIVITY)) {
+    throw new ContractError(
+      file,
+      `activities: no ${JSON.stringify(OPERATOR_ACTIVITY)} activity (the operator gates' activity, whose timeouts have alarms of their own); ` +
+        'if it was renamed, update OPERATOR_ACTIVITY in cdk/lib/contract.ts with the contract',
+    );
   }
 
   const errors = Array.isArray(raw.errors)

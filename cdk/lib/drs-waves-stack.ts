@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Annotations, Aws, CfnOutput, Duration, IgnoreMode, RemovalPolicy, Size, Stack, StackProps, Tags, Validations } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Aws, CfnOutput, Duration, IgnoreMode, RemovalPolicy, Size, Stack, StackProps, Tags, Validations } from 'aws-cdk-lib';
 import * as cw from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -30,7 +30,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { DrsWavesConfig, EndpointName, ENDPOINT_NAMES, ENDPOINTS } from './config';
-import { Contract } from './contract';
+import { Contract, OPERATOR_ACTIVITY } from './contract';
 import { PlanDefinition } from './plans';
 import { acknowledgeWildcardResources } from './nag';
 import { OPERATOR_WILDCARD_REASONS, operatorStatements } from './operator-policy';
@@ -100,6 +100,49 @@ export const FINISH_METRICS = {
   succeededWithFailures: 'ExecutionsSucceededWithFailures',
   /** A drill's clean-up could not finish and is left PENDING. */
   cleanupPending: 'CleanupPending',
+} as const;
+
+/**
+ * The worker container's health check. The start period covers the first long poll (up to
+ * 60 s); three failures 30 s apart mark the task unhealthy and ECS replaces it.
+ */
+export const WORKER_HEALTH_CHECK: ecs.HealthCheck = {
+  command: ['CMD', '/usr/local/bin/drs-worker', 'health'],
+  interval: Duration.seconds(30),
+  timeout: Duration.seconds(5),
+  retries: 3,
+  startPeriod: Duration.seconds(60),
+};
+
+/**
+ * The alarm on activity tasks that no worker takes, one per activity.
+ *
+ * On AWS such a task produces neither ActivitiesTimedOut (its TimeoutSeconds counts from when a
+ * worker takes it) nor an ActivityScheduleTime data point (written when it is taken); only
+ * ActivitiesScheduled and ActivitiesStarted count. The alarm takes, per 10-minute window, the
+ * tasks scheduled minus the tasks started (missing data as 0: no data point means no task), and
+ * fires at 1 or more. A stuck task is in the window it was scheduled in, so the alarm fires
+ * within the window plus CloudWatch's metric delay: under 15 minutes.
+ *
+ * Why this and not something else:
+ * - "Nothing started although something was scheduled" (IF(started == 0, ...)) would miss a
+ *   task left behind in a window where others were started (a worker that died right after
+ *   taking them), which the difference catches.
+ * - A window per datapoint has no memory: a task stuck for an hour counts only in its first
+ *   window. That is enough to raise the alarm once, which is what is needed; a sliding or
+ *   running sum (RUNNING_SUM over the evaluation range) depends on how CloudWatch bounds the
+ *   range it evaluates, which cannot be checked here.
+ * - The cost is a task scheduled at the very end of a window and started just after it, which
+ *   counts once as not started. With polls open and waiting that gap is milliseconds, so it is
+ *   rare, and the description tells the reader how to recognise it.
+ * - Not a metric the worker emits: the failure to catch is "no worker is taking tasks" (none
+ *   running, none polling this activity, all wedged), exactly when no worker emits anything.
+ *   Step Functions counts scheduled and started tasks itself, whatever the workers do.
+ */
+export const ACTIVITY_TASKS_NOT_STARTED = {
+  alarmIdPrefix: 'ActivityTasksNotStarted',
+  window: Duration.minutes(10),
+  expression: 'FILL(scheduled, 0) - FILL(started, 0)',
 } as const;
 
 /** Construct ID prefix of the singleton function behind every AwsCustomResource of a stack. */
@@ -196,6 +239,13 @@ export class DrsWavesStack extends Stack {
     this.activities = activities;
 
     // ---- Alarm topic ------------------------------------------------------------------------
+    // CloudWatch publishes alarm notifications as the service principal, and only this
+    // account's alarms may: the confused-deputy conditions AWS documents for alarm actions.
+    const cloudWatchAlarms = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
+    const onlyThisAccountsAlarms = {
+      StringEquals: { 'aws:SourceAccount': this.account },
+      ArnLike: { 'aws:SourceArn': this.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+    };
     // A key of our own: CloudWatch alarms cannot publish to a topic encrypted with the AWS
     // managed SNS key, whose policy does not let cloudwatch.amazonaws.com use it.
     const alarmKey = new kms.Key(this, 'AlarmTopicKey', {
@@ -204,12 +254,35 @@ export class DrsWavesStack extends Stack {
       removalPolicy: RemovalPolicy.DESTROY,
       pendingWindow: Duration.days(7),
     });
-    alarmKey.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    // Publishing to an encrypted topic needs a data key from the topic's key, in the
+    // publisher's name: so CloudWatch needs the key too, scoped like the topic statement below.
+    alarmKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsEncryptNotifications',
+        principals: [cloudWatchAlarms],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: onlyThisAccountsAlarms,
+      }),
+    );
     this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
       displayName: `${prefix} alarms`,
       masterKey: alarmKey,
       enforceSSL: true,
     });
+    // enforceSSL gives the topic a policy (its TLS deny), and a topic policy replaces SNS's
+    // default one: without this statement no alarm could publish ("no resource-based policy
+    // allows the SNS:Publish action"). EventBridge needs none: it publishes with a role of its
+    // own (ExecutionNotificationRole below), which an identity policy allows.
+    this.alarmTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [cloudWatchAlarms],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions: onlyThisAccountsAlarms,
+      }),
+    );
     if (config.alarmEmail) {
       this.alarmTopic.addSubscription(new snsSubs.EmailSubscription(config.alarmEmail));
     }
@@ -651,12 +724,19 @@ export class DrsWavesStack extends Stack {
       user: '10001:10001',
       readonlyRootFilesystem: true,
       stopTimeout: Duration.seconds(WORKER_STOP_TIMEOUT_SECONDS),
+      // A worker whose polls have stopped succeeding (hung, or cut off from Step Functions) is
+      // replaced by ECS instead of sitting RUNNING while executions stall. `drs-worker health`
+      // asks the worker's loopback health port when its last successful GetActivityTask was.
+      // Exec form: the image has no shell to speak of. The state is served on 127.0.0.1, not
+      // written to a file, because the root file system is read-only.
+      healthCheck: WORKER_HEALTH_CHECK,
       environment: {
         AWS_REGION: Aws.REGION,
         DRS_WAVES_TABLE: this.table.tableName,
         DRS_WAVES_ACTIVITY_ARNS: activityArnsEnv,
         DRS_WAVES_LOG_FORMAT: 'json',
         DRS_WAVES_MAX_TASKS: String(config.worker.maxTasks),
+        DRS_WAVES_POLLERS_PER_ACTIVITY: String(config.worker.pollersPerActivity),
         ...workerSettingsEnvironment(config),
         ...(reportBucketName ? { DRS_WAVES_REPORT_BUCKET: reportBucketName } : {}),
       },
@@ -735,18 +815,45 @@ export class DrsWavesStack extends Stack {
     }
 
     // ---- Activity alarms --------------------------------------------------------------------
-    // Per activity (all plans share them). A task that times out, or whose heartbeats stop, is
-    // retried by the machine but means a worker died or hung; a task that waits long to be
-    // picked up means no worker is polling (or all its task slots are taken).
+    // Per activity (all plans share them). For the worker's activities, a task that times out, or
+    // whose heartbeats stop, is retried by the machine but means a worker died or hung; a task
+    // that waits long to be picked up means the workers are short of polls or task slots. The
+    // gates' activity (OPERATOR_ACTIVITY) is answered by people, so its timeouts say so.
     for (const a of contract.activities) {
-      const activityMetric = (metricName: string, statistic: string) =>
-        new cw.Metric({ namespace: 'AWS/States', metricName, dimensionsMap: { ActivityArn: activities[a.name].activityArn }, statistic, period: Duration.minutes(5) });
-      for (const [metricName, what] of [
-        ['ActivitiesTimedOut', 'timed out (no answer within the task\'s TimeoutSeconds)'],
-        ['ActivitiesHeartbeatTimedOut', 'missed its heartbeat (the worker holding it died or hung)'],
-      ] as const) {
+      const activityMetric = (metricName: string, statistic: string, period = Duration.minutes(5)) =>
+        new cw.Metric({ namespace: 'AWS/States', metricName, dimensionsMap: { ActivityArn: activities[a.name].activityArn }, statistic, period });
+      const isGate = a.name === OPERATOR_ACTIVITY;
+      const timeoutTexts: readonly (readonly [string, string])[] = isGate
+        ? [
+            [
+              'ActivitiesTimedOut',
+              `drs-waves: an approval gate or failure decision (${a.name}) was not answered within its timeout: no operator approved, ` +
+                'stopped or decided in time, and the execution fails with DrsWaves.GateTimedOut naming the gate. Not a worker fault: ' +
+                'the gate\'s task was taken and its token recorded. Ask the operators why, and start the plan again if it must run.',
+            ],
+            [
+              'ActivitiesHeartbeatTimedOut',
+              `drs-waves: a gate's (${a.name}) task token was lost: no worker heartbeated it (every running worker heartbeats the gate ` +
+                'tokens recorded in the history table), so Step Functions timed the task out and opens the gate again, with a new token ' +
+                'for the operators to answer. Once is a token the worker never recorded (a dropped poll answer, a worker killed first); ' +
+                'repeated, no worker is heartbeating gates: check RunningTaskCount and the worker log.',
+            ],
+          ]
+        : [
+            [
+              'ActivitiesTimedOut',
+              `drs-waves: a ${a.name} activity task timed out: a worker took it and did not answer within the task's TimeoutSeconds ` +
+                '(the worker died, hung, or could not send its answer). The machine retries it. Check the worker\'s log and its RunningTaskCount.',
+            ],
+            [
+              'ActivitiesHeartbeatTimedOut',
+              `drs-waves: a ${a.name} activity task missed its heartbeat: the worker holding it died or hung. The machine retries it. ` +
+                "Check the worker's log and its RunningTaskCount.",
+            ],
+          ];
+      for (const [metricName, description] of timeoutTexts) {
         alarm(`${metricName}-${a.name}`, {
-          alarmDescription: `drs-waves: a ${a.name} activity task ${what}. Check the worker's log and its RunningTaskCount.`,
+          alarmDescription: description,
           metric: activityMetric(metricName, cw.Stats.SUM),
           threshold: 1,
           evaluationPeriods: 1,
@@ -755,13 +862,38 @@ export class DrsWavesStack extends Stack {
       }
       alarm(`ActivityScheduleTime-${a.name}`, {
         alarmDescription:
-          `drs-waves: a ${a.name} activity task waited more than ${config.alarms.activityScheduleSeconds} s to be picked up: ` +
-          'no worker is polling, or every task slot (worker.maxTasks) is busy. (A task no worker ever picks up shows as ActivitiesTimedOut.)',
+          `drs-waves: a ${a.name} activity task waited more than ${config.alarms.activityScheduleSeconds} s before a worker took it: ` +
+          'the workers are short of polls (worker.pollersPerActivity) or every task slot (worker.maxTasks) was busy. ' +
+          `This metric exists only once a worker takes the task; a task that no worker takes shows in ${ACTIVITY_TASKS_NOT_STARTED.alarmIdPrefix}-${a.name}.`,
         metric: activityMetric('ActivityScheduleTime', cw.Stats.MAXIMUM),
         // The metric is in milliseconds.
         threshold: config.alarms.activityScheduleSeconds * 1000,
         evaluationPeriods: 1,
         comparisonOperator: cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      });
+      // A task that no worker takes leaves no trace but ActivitiesScheduled: on AWS its
+      // TimeoutSeconds counts from when a worker takes it, so it never times out, and
+      // ActivityScheduleTime is written only when it is taken. This alarm compares the tasks
+      // scheduled with the tasks started in one window (see ACTIVITY_TASKS_NOT_STARTED).
+      const window = ACTIVITY_TASKS_NOT_STARTED.window;
+      alarm(`${ACTIVITY_TASKS_NOT_STARTED.alarmIdPrefix}-${a.name}`, {
+        alarmDescription:
+          `drs-waves: ${a.name} activity tasks were scheduled and not started by any worker within ${window.toMinutes()} minutes: ` +
+          'the executions waiting on them are stalled. Check that a worker is running (RunningTaskCount, the worker log) and that its ' +
+          `DRS_WAVES_ACTIVITY_ARNS names this activity. (A task scheduled in the last moments of a window and started in the next counts ` +
+          'once as not started: if the execution has moved on, that was it.)',
+        metric: new cw.MathExpression({
+          expression: ACTIVITY_TASKS_NOT_STARTED.expression,
+          usingMetrics: {
+            scheduled: activityMetric('ActivitiesScheduled', cw.Stats.SUM, window),
+            started: activityMetric('ActivitiesStarted', cw.Stats.SUM, window),
+          },
+          period: window,
+          label: `${a.name} tasks scheduled and not started`,
+        }),
+        threshold: 1,
+        evaluationPeriods: 1,
+        comparisonOperator: cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       });
     }
 

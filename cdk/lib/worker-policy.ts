@@ -16,11 +16,12 @@
  *   actions: DRS launches the recovery instances with the caller's permissions.
  * - DRS user guide, "Grant permission to tag resources during creation": tags given to a
  *   creating call are authorised as drs:TagResource, narrowed with drs:CreateAction.
- * - The AWS managed policy AWSElasticDisasterRecoveryConsoleFullAccess, the policy AWS ships
- *   for principals that start recoveries: its EC2 statements show how far those dependent
- *   actions can be narrowed (DRS-managed tag `AWSElasticDisasterRecoveryManaged`,
- *   `aws:ViaAWSService`, ec2:CreateAction). The EC2 statements below are that policy's,
- *   limited to the actions StartRecovery and TerminateRecoveryInstances depend on.
+ * - The AWS managed policy AWSElasticDisasterRecoveryConsoleFullAccess (v8, statements
+ *   ConsoleFullAccess9 to 27), the policy AWS ships for principals that start recoveries: its
+ *   EC2 statements show how far those dependent actions can be narrowed (DRS-managed tag
+ *   `AWSElasticDisasterRecoveryManaged`, `aws:ViaAWSService`, ec2:CreateAction). The EC2
+ *   statements below are that policy's, limited to the actions StartRecovery and
+ *   TerminateRecoveryInstances depend on.
  * - SAR for Amazon SNS: Publish takes a topic resource (arn:...:sns:<region>:<account>:<topic>),
  *   so the grant names each topic a deployed plan's gates notify (`wave.approval.notify`,
  *   `wave.decisionNotify` in the await-operator tasks' Parameters, found by plans.ts), no
@@ -40,9 +41,20 @@
  *   filled in only for the few services the IAM documentation lists (DRS is not one of them),
  *   and EC2 has no key for the calling service. The closest is aws:ViaAWSService = true (an
  *   AWS service acting with the worker's credentials through a forward access session, which
- *   is how DRS makes StartRecovery's EC2 calls): every mutating EC2 statement, the launch
- *   template ones included, carries it, so the worker's own credentials cannot call EC2
- *   directly at all; together with the DRS-managed tag it leaves only DRS's resources.
+ *   is how DRS makes StartRecovery's EC2 calls): the instance, volume, snapshot and security
+ *   group statements carry it, as the managed policy's do, so the worker's own credentials
+ *   cannot call those directly; together with the DRS-managed tag it leaves only DRS's
+ *   resources.
+ * - Except the launch template statements: AWSElasticDisasterRecoveryConsoleFullAccess allows
+ *   ec2:CreateLaunchTemplate (ConsoleFullAccess11), CreateLaunchTemplateVersion,
+ *   ModifyLaunchTemplate, DeleteLaunchTemplateVersions, CreateTags, DeleteTags
+ *   (ConsoleFullAccess10) and CreateTags on create (ConsoleFullAccess27) with the tag
+ *   conditions only, without aws:ViaAWSService. Those are the calls DRS makes on the launch
+ *   template when StartRecovery applies the launch settings, and AWS documents no guarantee
+ *   that they arrive as a forward access session; a condition the managed policy does not
+ *   have could fail a real launch (LAUNCH_FAILED) where the managed policy works. So they
+ *   are the managed policy's, tag conditions and all: the worker's own credentials could edit
+ *   a DRS-managed launch template (no other), which DRS's own console users may too.
  */
 import { Stack, ArnFormat } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -124,11 +136,11 @@ export const WORKER_WILDCARD_REASONS: Readonly<Record<string, string>> = {
   Ec2DescribeForDrs:
     'EC2 Describe* actions, dependent actions of drs:StartRecovery, do not support resource-level permissions, so IAM accepts only "*"; all are read-only.',
   Ec2CreateDrsLaunchTemplate:
-    'ec2:CreateLaunchTemplate is a dependent action of drs:StartRecovery; allowed only with the AWSElasticDisasterRecoveryManaged request tag (as in AWSElasticDisasterRecoveryConsoleFullAccess) and only through an AWS service (aws:ViaAWSService), never by the worker itself.',
+    'ec2:CreateLaunchTemplate is a dependent action of drs:StartRecovery on a template created at run time; allowed only with the AWSElasticDisasterRecoveryManaged request tag, exactly as AWSElasticDisasterRecoveryConsoleFullAccess (ConsoleFullAccess11) allows it, which requires no aws:ViaAWSService for it.',
   Ec2MaintainDrsLaunchTemplates:
-    'Launch template actions are dependent actions of drs:StartRecovery on templates DRS creates at run time; only on templates tagged AWSElasticDisasterRecoveryManaged and only through an AWS service (aws:ViaAWSService): no condition key names DRS itself.',
+    'Launch template version, modify and tag actions are dependent actions of drs:StartRecovery on templates DRS creates at run time; only on templates tagged AWSElasticDisasterRecoveryManaged, exactly as AWSElasticDisasterRecoveryConsoleFullAccess (ConsoleFullAccess10) allows them, which requires no aws:ViaAWSService for them.',
   Ec2TagLaunchTemplateOnCreate:
-    'ec2:CreateTags on a launch template only while it is created (ec2:CreateAction=CreateLaunchTemplate, as in AWSElasticDisasterRecoveryConsoleFullAccess) and only through an AWS service (aws:ViaAWSService).',
+    'ec2:CreateTags on a launch template only while it is created (ec2:CreateAction=CreateLaunchTemplate), exactly as AWSElasticDisasterRecoveryConsoleFullAccess (ConsoleFullAccess27) allows it.',
   Ec2TagOnCreateViaDrs:
     'ec2:CreateTags is a dependent action of drs:StartRecovery; only while DRS creates the resource (ec2:CreateAction) and only through DRS (aws:ViaAWSService), as in AWSElasticDisasterRecoveryConsoleFullAccess.',
   Ec2RunDrsInstancesViaDrs:
@@ -262,23 +274,26 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
           }),
         ]
       : []),
+    // Launch templates: as AWSElasticDisasterRecoveryConsoleFullAccess has them, tag conditions
+    // and no aws:ViaAWSService (see the header: a condition the managed policy lacks could fail
+    // a real launch).
     new iam.PolicyStatement({
       sid: 'Ec2CreateDrsLaunchTemplate',
       actions: ['ec2:CreateLaunchTemplate'],
       resources: [ec2('launch-template')],
-      conditions: { ...drsManagedRequest, ...viaDrs },
+      conditions: drsManagedRequest,
     }),
     new iam.PolicyStatement({
       sid: 'Ec2MaintainDrsLaunchTemplates',
-      actions: ['ec2:CreateLaunchTemplateVersion', 'ec2:ModifyLaunchTemplate', 'ec2:DeleteLaunchTemplateVersions', 'ec2:CreateTags'],
+      actions: ['ec2:CreateLaunchTemplateVersion', 'ec2:ModifyLaunchTemplate', 'ec2:DeleteLaunchTemplateVersions', 'ec2:CreateTags', 'ec2:DeleteTags'],
       resources: [ec2('launch-template')],
-      conditions: { ...drsManaged, ...viaDrs },
+      conditions: drsManaged,
     }),
     new iam.PolicyStatement({
       sid: 'Ec2TagLaunchTemplateOnCreate',
       actions: ['ec2:CreateTags'],
       resources: [ec2('launch-template')],
-      conditions: { StringEquals: { 'ec2:CreateAction': ['CreateLaunchTemplate'] }, ...viaDrs },
+      conditions: { StringEquals: { 'ec2:CreateAction': ['CreateLaunchTemplate'] } },
     }),
     new iam.PolicyStatement({
       sid: 'Ec2TagOnCreateViaDrs',

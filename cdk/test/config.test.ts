@@ -42,6 +42,9 @@ describe('configuration', () => {
   it('an empty object gives the documented defaults', () => {
     const c = parseConfig({}, 'x.json');
     assert.deepEqual(JSON.parse(JSON.stringify(c.worker)), DEFAULTS.worker);
+    // Two workers (ECS spreads them over the AZs), each with ten polls per activity.
+    assert.equal(c.worker.desiredCount, 2);
+    assert.equal(c.worker.pollersPerActivity, 10);
     assert.equal(c.deletionProtection, true);
     assert.deepEqual(c.schedules, {});
     assert.deepEqual(c.stateMachineLogging, DEFAULTS.stateMachineLogging);
@@ -88,6 +91,10 @@ describe('configuration', () => {
       'x',
     );
     assert.equal(ok.worker.logLevel, 'drs_worker=debug,aws_config=warn,info');
+    for (const n of [1, 100]) assert.equal(parseConfig({ worker: { pollersPerActivity: n } }, 'x').worker.pollersPerActivity, n);
+    for (const n of [0, 101, 2.5, '10']) {
+      assert.deepEqual(problems({ worker: { pollersPerActivity: n } }), ['worker.pollersPerActivity: must be an integer from 1 to 100'], String(n));
+    }
     assert.equal(ok.drs.maxServersPerJob, 200);
     assert.equal(ok.alarms.activityScheduleSeconds, 300);
     const p = problems({

@@ -71,6 +71,10 @@ describe('plans and placeholders', () => {
     };
     assert.throws(() => loadContract(write({ ...good, contractVersion: 99 })), /contractVersion 99 is not one this CDK app supports/);
     assert.throws(() => loadContract(write({ ...good, activities: [{ name: 'x' }] })), /activities\[0\]\.placeholder must be a non-empty string/);
+    // The gates' activity is named, so its alarms can say "no operator answered" instead of "a worker died".
+    const withoutGates = good.activities.filter((a: { name: string }) => a.name !== 'await-operator');
+    assert.equal(withoutGates.length, good.activities.length - 1, 'the real contract has the await-operator activity');
+    assert.throws(() => loadContract(write({ ...good, activities: withoutGates })), /activities: no "await-operator" activity/);
     assert.throws(
       () => loadContract(write({ ...good, historyTable: { ...good.historyTable, sortKey: '' } })),
       /historyTable\.sortKey must be a non-empty string/,

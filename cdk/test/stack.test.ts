@@ -4,8 +4,9 @@ import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
 import { ConfigError, loadConfig, parseConfig } from '../lib/config';
-import { loadContract } from '../lib/contract';
-import { DRILL_INPUT, FINISH_METRICS, NOTIFIED_EXECUTION_STATUSES, WORKER_STOP_TIMEOUT_SECONDS } from '../lib/drs-waves-stack';
+import { loadContract, OPERATOR_ACTIVITY } from '../lib/contract';
+import { ACTIVITY_TASKS_NOT_STARTED, DRILL_INPUT, FINISH_METRICS, NOTIFIED_EXECUTION_STATUSES, WORKER_STOP_TIMEOUT_SECONDS } from '../lib/drs-waves-stack';
+import { WORKER_WILDCARD_REASONS } from '../lib/worker-policy';
 import { discoverPlans, findPlaceholders } from '../lib/plans';
 import { buildApp, CDK_DIR } from '../lib/app';
 import {
@@ -339,17 +340,51 @@ describe('stack (fixture plans alpha and beta)', () => {
     assert.deepEqual(one('drs:tagresource').Condition, { StringEquals: { 'drs:CreateAction': ['StartRecovery', 'CreateRecoveryInstanceForDrs'] } });
   });
 
-  it('worker: every mutating EC2 action (launch templates too) only through an AWS service, never by the worker itself', () => {
+  it("worker: launch template statements are AWSElasticDisasterRecoveryConsoleFullAccess's (tag conditions, no aws:ViaAWSService)", () => {
+    const statements = statementsOfRole(s.template, workerTaskRoleId(s.template));
+    const launchTemplates = 'arn:aws:ec2:eu-west-1:111122223333:launch-template/*';
+    /** Actions sorted, condition values as arrays: how IAM reads them, whatever CDK renders. */
+    const normal = (st: { Action: unknown; Condition?: Record<string, Record<string, unknown>> }) => ({
+      Action: asArray<string>(st.Action as string[]).sort(),
+      Condition: Object.fromEntries(
+        Object.entries(st.Condition ?? {}).map(([op, keys]) => [op, Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, asArray(v)]))]),
+      ),
+    });
+    const ours = statements
+      .filter((st) => st.Effect === 'Allow' && asArray(st.Resource).length === 1 && asArray(st.Resource)[0] === launchTemplates)
+      .map(normal)
+      .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    // AWSElasticDisasterRecoveryConsoleFullAccess v8 (AWS Managed Policy Reference), its
+    // statements on launch-template/*: ConsoleFullAccess10, 11 and 27.
+    const managedStatements: { Action: unknown; Condition: Record<string, Record<string, unknown>> }[] = [
+      {
+        Action: ['ec2:CreateLaunchTemplateVersion', 'ec2:ModifyLaunchTemplate', 'ec2:DeleteLaunchTemplateVersions', 'ec2:CreateTags', 'ec2:DeleteTags'],
+        Condition: { Null: { 'aws:ResourceTag/AWSElasticDisasterRecoveryManaged': 'false' } },
+      },
+      { Action: ['ec2:CreateLaunchTemplate'], Condition: { Null: { 'aws:RequestTag/AWSElasticDisasterRecoveryManaged': 'false' } } },
+      { Action: 'ec2:CreateTags', Condition: { StringEquals: { 'ec2:CreateAction': ['CreateLaunchTemplate'] } } },
+    ];
+    const managed = managedStatements
+      .map(normal)
+      .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    assert.deepEqual(ours, managed);
+    // The acknowledged reasons say so, and no longer claim an AWS service in between.
+    for (const sid of ['Ec2CreateDrsLaunchTemplate', 'Ec2MaintainDrsLaunchTemplates', 'Ec2TagLaunchTemplateOnCreate']) {
+      assert.ok(statements.some((st) => st.Sid === sid), `no statement ${sid}`);
+      assert.match(WORKER_WILDCARD_REASONS[sid], /AWSElasticDisasterRecoveryConsoleFullAccess \(ConsoleFullAccess\d+\)/, sid);
+      assert.doesNotMatch(WORKER_WILDCARD_REASONS[sid], /only through/, sid);
+    }
+  });
+
+  it('worker: every other mutating EC2 action only through an AWS service, never by the worker itself; none on *', () => {
     const statements = statementsOfRole(s.template, workerTaskRoleId(s.template));
     const mutating = allowed(statements).filter((a) => a.action.startsWith('ec2:') && !a.action.startsWith('ec2:describe'));
-    assert.ok(mutating.some((a) => a.action === 'ec2:createlaunchtemplateversion'));
+    assert.ok(mutating.some((a) => a.action === 'ec2:runinstances'));
+    const launchTemplateSids = ['Ec2CreateDrsLaunchTemplate', 'Ec2MaintainDrsLaunchTemplates', 'Ec2TagLaunchTemplateOnCreate'];
     for (const { action, statement } of mutating) {
       assert.ok(!asArray(statement.Resource).includes('*'), `${action} (${statement.Sid}) is on *`);
+      if (launchTemplateSids.includes(statement.Sid)) continue;
       assert.equal(statement.Condition?.Bool?.['aws:ViaAWSService'], 'true', `${action} (${statement.Sid}) is not limited to DRS acting for the worker`);
-    }
-    for (const sid of ['Ec2CreateDrsLaunchTemplate', 'Ec2MaintainDrsLaunchTemplates']) {
-      const st = statements.find((x) => x.Sid === sid);
-      assert.ok(st.Condition.Null, `${sid}: not limited to DRS-managed launch templates`);
     }
   });
 
@@ -393,12 +428,16 @@ describe('stack (fixture plans alpha and beta)', () => {
       'DRS_WAVES_MAX_CONCURRENT_JOBS',
       'DRS_WAVES_MAX_SERVERS_PER_JOB',
       'DRS_WAVES_MAX_TASKS',
+      'DRS_WAVES_POLLERS_PER_ACTIVITY',
       'DRS_WAVES_REPORT_BUCKET',
       'DRS_WAVES_TABLE',
       'RUST_LOG',
     ]);
     assert.equal(env.DRS_WAVES_LOG_FORMAT, 'json');
     assert.equal(env.DRS_WAVES_MAX_TASKS, '8');
+    assert.equal(env.DRS_WAVES_POLLERS_PER_ACTIVITY, '12', 'worker.pollersPerActivity');
+    // Exec form (no shell in the image), the worker's own health subcommand.
+    assert.deepEqual(c.HealthCheck, { Command: ['CMD', '/usr/local/bin/drs-worker', 'health'], Interval: 30, Timeout: 5, Retries: 3, StartPeriod: 60 });
     // From config.json's worker and drs sections.
     assert.equal(env.DRS_WAVES_MAX_SERVERS_PER_JOB, '50');
     assert.equal(env.DRS_WAVES_MAX_ACTIVE_SERVERS, '300');
@@ -414,7 +453,7 @@ describe('stack (fixture plans alpha and beta)', () => {
     assert.equal(c.LogConfiguration.LogDriver, 'awslogs');
 
     s.template.hasResourceProperties('AWS::ECS::Service', {
-      DesiredCount: 1,
+      DesiredCount: 2,
       LaunchType: 'FARGATE',
       NetworkConfiguration: { AwsvpcConfiguration: { AssignPublicIp: 'DISABLED' } },
       DeploymentConfiguration: { DeploymentCircuitBreaker: { Enable: true, Rollback: true } },
@@ -447,25 +486,114 @@ describe('stack (fixture plans alpha and beta)', () => {
     s.template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
   });
 
-  it('alarms: activity tasks timing out, missing heartbeats or waiting to be picked up, per activity', () => {
+  it('alarms: activity tasks timing out, missing heartbeats, waiting to be picked up or never started, per activity', () => {
     const alarms = Object.values(resourcesOfType(s.template, 'AWS::CloudWatch::Alarm'));
     const activityIds = Object.entries(resourcesOfType(s.template, 'AWS::StepFunctions::Activity'));
     assert.equal(activityIds.length, contract.activities.length);
+    const onlyThis = (activityId: string) => JSON.stringify([{ Name: 'ActivityArn', Value: { Ref: activityId } }]);
     for (const [activityId, activity] of activityIds) {
+      const name = activity.Properties.Name;
       const of = (metric: string) =>
-        alarms.filter((a) => a.Properties.Namespace === 'AWS/States' && a.Properties.MetricName === metric && JSON.stringify(a.Properties.Dimensions) === JSON.stringify([{ Name: 'ActivityArn', Value: { Ref: activityId } }]));
+        alarms.filter((a) => a.Properties.Namespace === 'AWS/States' && a.Properties.MetricName === metric && JSON.stringify(a.Properties.Dimensions) === onlyThis(activityId));
       for (const metric of ['ActivitiesTimedOut', 'ActivitiesHeartbeatTimedOut']) {
         const [a, more] = of(metric);
-        assert.ok(a && !more, `one ${metric} alarm for ${activity.Properties.Name}`);
+        assert.ok(a && !more, `one ${metric} alarm for ${name}`);
         assert.equal(a.Properties.Statistic, 'Sum');
         assert.equal(a.Properties.Threshold, 1);
         assert.equal(a.Properties.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
       }
       const [sched] = of('ActivityScheduleTime');
-      assert.ok(sched, `no ActivityScheduleTime alarm for ${activity.Properties.Name}`);
+      assert.ok(sched, `no ActivityScheduleTime alarm for ${name}`);
       assert.equal(sched.Properties.Statistic, 'Maximum');
       assert.equal(sched.Properties.Threshold, 120_000, 'the default 120 s, in milliseconds');
+      // On AWS a task nobody takes never times out (its timeout counts from when it is taken)
+      // and has no schedule time: the description must not send the reader to ActivitiesTimedOut.
+      assert.doesNotMatch(sched.Properties.AlarmDescription, /shows as ActivitiesTimedOut/);
+      assert.match(sched.Properties.AlarmDescription, new RegExp(`shows in ${ACTIVITY_TASKS_NOT_STARTED.alarmIdPrefix}-`));
+
+      // Tasks scheduled and not started: ActivitiesScheduled - ActivitiesStarted of this
+      // activity, summed over the window, missing data as 0, at least 1.
+      const notStarted = alarms.filter(
+        (a) =>
+          (a.Properties.Metrics ?? []).some((m: any) => m.MetricStat?.Metric?.MetricName === 'ActivitiesScheduled' && JSON.stringify(m.MetricStat.Metric.Dimensions) === onlyThis(activityId)),
+      );
+      assert.equal(notStarted.length, 1, `one not-started alarm for ${name}`);
+      const p = notStarted[0].Properties;
+      const byId = Object.fromEntries(p.Metrics.map((m: any) => [m.Id, m]));
+      assert.equal(p.Metrics.length, 3, `${name}: two metrics and the expression`);
+      for (const [id, metricName] of [['scheduled', 'ActivitiesScheduled'], ['started', 'ActivitiesStarted']]) {
+        const m = byId[id];
+        assert.ok(m, `${name}: no metric ${id}`);
+        assert.equal(m.ReturnData, false);
+        assert.deepEqual(
+          { ns: m.MetricStat.Metric.Namespace, name: m.MetricStat.Metric.MetricName, dims: JSON.stringify(m.MetricStat.Metric.Dimensions), stat: m.MetricStat.Stat, period: m.MetricStat.Period },
+          { ns: 'AWS/States', name: metricName, dims: onlyThis(activityId), stat: 'Sum', period: 600 },
+        );
+      }
+      const [expr] = p.Metrics.filter((m: any) => m.Expression);
+      assert.equal(expr.Expression, 'FILL(scheduled, 0) - FILL(started, 0)');
+      assert.notEqual(expr.ReturnData, false, 'the expression is what the alarm watches');
+      assert.equal(p.Threshold, 1);
+      assert.equal(p.ComparisonOperator, 'GreaterThanOrEqualToThreshold');
+      assert.equal(p.EvaluationPeriods, 1);
+      assert.equal(p.TreatMissingData, 'notBreaching', 'no data means no task was scheduled');
+      // Fires within 15 minutes of the task being scheduled: one window plus CloudWatch's delay.
+      assert.ok(600 * p.EvaluationPeriods <= 10 * 60, 'window too long to alarm within 15 minutes');
     }
+  });
+
+  it('alarms: the gate activity\'s timeouts speak of operators and lost tokens, not of dead workers', () => {
+    const alarms = Object.values(resourcesOfType(s.template, 'AWS::CloudWatch::Alarm'));
+    const activities = resourcesOfType(s.template, 'AWS::StepFunctions::Activity');
+    const idOf = (name: string) => Object.entries(activities).find(([, a]) => a.Properties.Name === `${contract.activityPrefix}-${name}`)![0];
+    const description = (activity: string, metric: string) => {
+      const found = alarms.filter(
+        (a) => a.Properties.MetricName === metric && JSON.stringify(a.Properties.Dimensions) === JSON.stringify([{ Name: 'ActivityArn', Value: { Ref: idOf(activity) } }]),
+      );
+      assert.equal(found.length, 1, `${metric} alarm of ${activity}`);
+      return found[0].Properties.AlarmDescription as string;
+    };
+    const gateTimedOut = description(OPERATOR_ACTIVITY, 'ActivitiesTimedOut');
+    assert.match(gateTimedOut, /not answered within its timeout/);
+    assert.match(gateTimedOut, /DrsWaves\.GateTimedOut/);
+    assert.match(gateTimedOut, /Not a worker fault/);
+    const gateHeartbeat = description(OPERATOR_ACTIVITY, 'ActivitiesHeartbeatTimedOut');
+    assert.match(gateHeartbeat, /token was lost/);
+    assert.match(gateHeartbeat, /heartbeats the gate tokens recorded in the history table/);
+    assert.match(gateHeartbeat, /opens the gate again/);
+    for (const text of [gateTimedOut, gateHeartbeat]) assert.doesNotMatch(text, /died or hung/);
+    // The worker's activities keep the worker texts.
+    for (const a of contract.activities.filter((x) => x.name !== OPERATOR_ACTIVITY)) {
+      assert.match(description(a.name, 'ActivitiesHeartbeatTimedOut'), /the worker holding it died or hung/, a.name);
+      assert.match(description(a.name, 'ActivitiesTimedOut'), /a worker took it and did not answer/, a.name);
+    }
+  });
+
+  it('alarms reach people: the topic policy lets this account\'s CloudWatch alarms publish, the key lets them encrypt, TLS stays enforced', () => {
+    const topicId = Object.keys(resourcesOfType(s.template, 'AWS::SNS::Topic'))[0];
+    const policies = Object.values(resourcesOfType(s.template, 'AWS::SNS::TopicPolicy')).filter((p) => JSON.stringify(p.Properties.Topics) === JSON.stringify([{ Ref: topicId }]));
+    assert.equal(policies.length, 1, 'one policy on the alarm topic');
+    const statements: any[] = policies[0].Properties.PolicyDocument.Statement;
+    const sourceConditions = {
+      StringEquals: { 'aws:SourceAccount': '111122223333' },
+      ArnLike: { 'aws:SourceArn': 'arn:aws:cloudwatch:eu-west-1:111122223333:alarm:*' },
+    };
+    const publish = statements.filter((st) => st.Effect === 'Allow' && JSON.stringify(st.Principal) === JSON.stringify({ Service: 'cloudwatch.amazonaws.com' }));
+    assert.equal(publish.length, 1, 'no statement lets CloudWatch alarms publish');
+    assert.equal(publish[0].Action, 'sns:Publish');
+    assert.deepEqual(publish[0].Resource, { Ref: topicId });
+    assert.deepEqual(publish[0].Condition, sourceConditions);
+    // The TLS deny is still there.
+    assert.ok(statements.some((st) => st.Effect === 'Deny' && st.Condition?.Bool?.['aws:SecureTransport'] === 'false'));
+
+    const [topic] = Object.values(resourcesOfType(s.template, 'AWS::SNS::Topic'));
+    const keyId = topic.Properties.KmsMasterKeyId['Fn::GetAtt'][0];
+    const key = resourcesOfType(s.template, 'AWS::KMS::Key')[keyId];
+    const keyStatements: any[] = key.Properties.KeyPolicy.Statement.filter((st: any) => JSON.stringify(st.Principal) === JSON.stringify({ Service: 'cloudwatch.amazonaws.com' }));
+    assert.equal(keyStatements.length, 1, 'the key policy names CloudWatch once, scoped');
+    assert.equal(keyStatements[0].Effect, 'Allow');
+    assert.deepEqual(asArray(keyStatements[0].Action).sort(), ['kms:Decrypt', 'kms:GenerateDataKey*']);
+    assert.deepEqual(keyStatements[0].Condition, sourceConditions);
   });
 
   it('alarms: drill schedules (target errors, dropped starts, dead-letter failures) and the dead-letter queue', () => {
@@ -561,6 +689,15 @@ describe('stack (fixture plans alpha and beta)', () => {
     });
     const ingress = Object.values(resourcesOfType(s.template, 'AWS::EC2::SecurityGroup')).filter((g) => g.Properties.SecurityGroupIngress);
     assert.deepEqual(ingress, [], 'nothing accepts inbound traffic');
+  });
+
+  it('two workers by default, in worker subnets of two availability zones (ECS spreads the tasks over them)', () => {
+    const [service] = Object.values(resourcesOfType(s.template, 'AWS::ECS::Service'));
+    assert.equal(service.Properties.DesiredCount, 2);
+    const subnets = resourcesOfType(s.template, 'AWS::EC2::Subnet');
+    const workerSubnets = service.Properties.NetworkConfiguration.AwsvpcConfiguration.Subnets.map((r: any) => subnets[r.Ref]);
+    assert.ok(workerSubnets.every((x: any) => x && x.Properties.MapPublicIpOnLaunch === false), 'the worker runs in private subnets');
+    assert.deepEqual([...new Set(workerSubnets.map((x: any) => x.Properties.AvailabilityZone))].sort(), ['eu-west-1a', 'eu-west-1b']);
   });
 
   it('tags from the configuration are on the resources', () => {
