@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up what the local stack and the tests need, and nothing system-wide:
 #   - <repo>/.venv (or $DRS_WAVES_VENV) from the exactly pinned requirements.txt (moto, cfn-lint,
-#     boto3) and <repo>/.venv-localstack (or $DRS_WAVES_LOCALSTACK_VENV) from
+#     boto3, statelint) and <repo>/.venv-localstack (or $DRS_WAVES_LOCALSTACK_VENV) from
 #     requirements-localstack.txt (two venvs: LocalStack's moto fork clashes with moto),
 #   - tools/node_modules and cdk/node_modules from their package-lock.json (npm ci),
 #   - the binaries drs-worker, drs-sim, drs-codegen, drs-waves (the operator CLI) and

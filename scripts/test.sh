@@ -2,7 +2,7 @@
 # The test command (README): every test of the project, on a fresh machine or a developer's.
 #
 #   scripts/test.sh            formatting and lints, unit, integration and end-to-end tests,
-#                              codegen checks (staleness, asl-validator), CDK checks
+#                              codegen checks (staleness, asl-validator, statelint), CDK checks
 #
 # Installs what is missing (scripts/bootstrap.sh), starts one local stack (LocalStack's Step
 # Functions engine and moto's DynamoDB on free loopback ports) that the end-to-end tests share,

@@ -188,6 +188,7 @@ pub enum Condition {
     StringEquals { variable: String, value: String },
     IsPresent { variable: String, value: bool },
     IsTimestamp { variable: String, value: bool },
+    IsString { variable: String, value: bool },
     And(Vec<Condition>),
     Not(Box<Condition>),
 }
@@ -216,6 +217,15 @@ impl Condition {
         }
     }
 
+    /// True when the field is a string. The variable must be present (guard it with
+    /// [`Condition::is_present`] in an earlier rule).
+    pub fn is_string(variable: impl Into<String>) -> Condition {
+        Condition::IsString {
+            variable: variable.into(),
+            value: true,
+        }
+    }
+
     pub fn negate(condition: Condition) -> Condition {
         Condition::Not(Box::new(condition))
     }
@@ -233,6 +243,10 @@ impl Condition {
             Condition::IsTimestamp { variable, value } => {
                 map.serialize_entry("Variable", variable)?;
                 map.serialize_entry("IsTimestamp", value)
+            }
+            Condition::IsString { variable, value } => {
+                map.serialize_entry("Variable", variable)?;
+                map.serialize_entry("IsString", value)
             }
             Condition::And(all) => map.serialize_entry("And", all),
             Condition::Not(inner) => map.serialize_entry("Not", inner),
@@ -833,6 +847,7 @@ mod tests {
                 Condition::And(vec![
                     Condition::negate(Condition::is_present("$.a")),
                     Condition::string_equals("$.b", "X"),
+                    Condition::is_string("$.c"),
                 ]),
                 "N",
             )],
@@ -842,7 +857,8 @@ mod tests {
             serde_json::to_value(State::from(choice)).expect("render"),
             json!({"Type": "Choice", "Choices": [{"And": [
                 {"Not": {"Variable": "$.a", "IsPresent": true}},
-                {"Variable": "$.b", "StringEquals": "X"}], "Next": "N"}], "Default": "D"})
+                {"Variable": "$.b", "StringEquals": "X"},
+                {"Variable": "$.c", "IsString": true}], "Next": "N"}], "Default": "D"})
         );
         let wait = Wait {
             comment: None,

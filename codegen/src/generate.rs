@@ -3,7 +3,8 @@
 //! Shape (the worker and the end-to-end tests depend on it):
 //! `Check input` -> `Preflight` -> for each wave `Wave i <name>: start` -> `: wait` ->
 //! `: check` -> `: done?` (back to wait while launching) -> ... -> `Finish` -> `Succeeded`;
-//! any failure -> `Record failure` -> `Failed`.
+//! any failure -> `Record failure` -> `Error has a cause?` -> `Failed` (or
+//! `Failed (error without a cause)` when the caught error has none).
 //!
 //! Every name the worker shares with the machine (activities, paths, errors) comes from
 //! [`crate::contract`]; this module only decides the states around them.
@@ -35,7 +36,14 @@ pub mod names {
     pub const FINISH: &str = "Finish";
     pub const SUCCEEDED: &str = "Succeeded";
     pub const RECORD_FAILURE: &str = "Record failure";
+    /// The Choice before the two Fail states: a Fail whose CausePath selects no string fails
+    /// itself with States.Runtime, hiding the real error, and a caught error only usually has
+    /// a Cause.
+    pub const ERROR_HAS_CAUSE: &str = "Error has a cause?";
+    /// The end of a failed execution whose error has a cause: both are shown.
     pub const FAILED: &str = "Failed";
+    /// The end of a failed execution whose error has no cause: the error and a fixed cause.
+    pub const FAILED_WITHOUT_CAUSE: &str = "Failed (error without a cause)";
 
     /// One step of a wave's loop.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -668,27 +676,72 @@ impl Generator<'_> {
                 "heartbeatSeconds": self.plan.heartbeat_seconds,
             }),
             paths::FAILURE.to_owned(),
-            names::FAILED.to_owned(),
+            names::ERROR_HAS_CAUSE.to_owned(),
         );
         // Its own failure must not loop back into itself, nor overwrite the error it records.
         record.catch = vec![Catcher {
             error_equals: vec![STATES_ALL.to_owned()],
             result_path: Some(paths::RECORD_FAILURE_ERROR.to_owned()),
-            next: names::FAILED.to_owned(),
+            next: names::ERROR_HAS_CAUSE.to_owned(),
         }];
         states.push(names::RECORD_FAILURE, record);
-        states.push(names::FAILED, failed_state());
+        for (name, state) in failure_end() {
+            states.push(name, state);
+        }
     }
 }
 
-/// The final Fail state. Kept in one place: if an engine lacks ErrorPath/CausePath, switch to
-/// a static `FailField::Error` here.
-fn failed_state() -> State {
-    State::Fail(Fail {
-        comment: Some("The execution failed; the error and cause say why.".into()),
-        error: FailField::ErrorPath(paths::ERROR_NAME.to_owned()),
-        cause: FailCause::CausePath(paths::ERROR_CAUSE.to_owned()),
-    })
+/// The static cause of [`names::FAILED_WITHOUT_CAUSE`]: Step Functions' own errors (a timeout,
+/// a lost heartbeat) may be caught without a Cause, and a Fail state has to say something.
+pub const NO_CAUSE_GIVEN: &str = "(the caught error carried no cause: the error name says what failed; \
+                                  the execution's events and history record have the details)";
+
+/// How a failed execution ends, with the caught error at `$.error` as its error either way.
+/// A Fail state whose CausePath selects no string fails itself with States.Runtime (which no
+/// Catch sees) and the console then shows that instead of the real error, so the Cause is read
+/// only once a Choice has seen that it is a string. The rules are tried in order, and
+/// IsPresent comes before IsString, so no rule reads a missing field.
+fn failure_end() -> [(&'static str, State); 3] {
+    let cause = paths::ERROR_CAUSE;
+    [
+        (
+            names::ERROR_HAS_CAUSE,
+            State::Choice(Choice {
+                comment: Some(format!(
+                    "A caught error usually has a cause, not always: a Fail state reading a missing one would fail with \
+                     States.Runtime and hide the error, so {cause} is checked first."
+                )),
+                choices: vec![
+                    ChoiceRule::new(
+                        Condition::negate(Condition::is_present(cause)),
+                        names::FAILED_WITHOUT_CAUSE,
+                    ),
+                    ChoiceRule::new(Condition::is_string(cause), names::FAILED),
+                ],
+                default: Some(names::FAILED_WITHOUT_CAUSE.to_owned()),
+            }),
+        ),
+        (
+            names::FAILED,
+            State::Fail(Fail {
+                comment: Some("The execution failed; the error and cause say why.".into()),
+                error: FailField::ErrorPath(paths::ERROR_NAME.to_owned()),
+                cause: FailCause::CausePath(cause.to_owned()),
+            }),
+        ),
+        (
+            names::FAILED_WITHOUT_CAUSE,
+            State::Fail(Fail {
+                comment: Some(
+                    "The execution failed with an error that carried no cause (a Step Functions timeout may have none): \
+                     the error says what failed."
+                        .into(),
+                ),
+                error: FailField::ErrorPath(paths::ERROR_NAME.to_owned()),
+                cause: FailCause::Cause(NO_CAUSE_GIVEN.to_owned()),
+            }),
+        ),
+    ]
 }
 
 fn gate_step(kind: GateKind) -> WaveStep {

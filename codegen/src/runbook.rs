@@ -245,6 +245,7 @@ pub fn render(plan: &Plan) -> Result<String, RunbookError> {
             "succeeded": names::SUCCEEDED,
             "record_failure": names::RECORD_FAILURE,
             "failed": names::FAILED,
+            "failed_without_cause": names::FAILED_WITHOUT_CAUSE,
         }),
     );
     ctx.insert(

@@ -113,6 +113,99 @@ fn asl_validator_rejects_a_broken_machine() {
     assert!(!out.status.success());
 }
 
+/// statelint (PyPI `statelint`, pinned in requirements.txt) from the project's venv
+/// (`$DRS_WAVES_VENV`, default `<repo>/.venv`, made by scripts/bootstrap.sh). It applies
+/// the rules AWS applies when a definition is created that asl-validator does not, such as
+/// Reference Paths: `$.operator.approve-w2` passes asl-validator and fails the deploy.
+fn statelint() -> PathBuf {
+    let venv = std::env::var_os("DRS_WAVES_VENV").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv"),
+        PathBuf::from,
+    );
+    let statelint = venv.join("bin").join("statelint");
+    assert!(
+        statelint.exists(),
+        "{} is not installed; run: scripts/bootstrap.sh (or point DRS_WAVES_VENV at a venv with requirements.txt)",
+        statelint.display()
+    );
+    statelint
+}
+
+/// A checked-in machine as CDK deploys it: each `${...ActivityArn}` placeholder replaced by an
+/// activity ARN (definitionSubstitutions), since statelint wants a URI in every Resource.
+fn with_activity_arns(definition: &str) -> String {
+    drs_codegen::contract::Activity::ALL.into_iter().fold(
+        definition.to_owned(),
+        |text, activity| {
+            text.replace(
+                &format!("${{{}}}", activity.placeholder()),
+                &format!(
+                    "arn:aws:states:us-east-1:123456789012:activity:{}",
+                    activity.deployed_name("drs-waves")
+                ),
+            )
+        },
+    )
+}
+
+/// Runs statelint on each definition (written to a temporary file); its exit status and output.
+fn run_statelint(definitions: &[String]) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cmd = Command::new(statelint());
+    for (i, definition) in definitions.iter().enumerate() {
+        let file = dir.path().join(format!("machine-{i}.asl.json"));
+        std::fs::write(&file, definition).expect("write");
+        cmd.arg(file);
+    }
+    let out = cmd.output().expect("run statelint");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn statelint_accepts_every_checked_in_machine() {
+    let machines = checked_in_machines();
+    assert!(
+        machines.len() >= 3,
+        "expected the example machines, found {machines:?}"
+    );
+    let definitions: Vec<String> = machines
+        .iter()
+        .map(|m| with_activity_arns(&read(m)))
+        .collect();
+    assert!(
+        definitions.iter().all(|d| !d.contains("${")),
+        "a placeholder was left unreplaced"
+    );
+    let (ok, output) = run_statelint(&definitions);
+    assert!(
+        ok,
+        "statelint rejected a machine ({machines:?} in order):\n{output}"
+    );
+}
+
+#[test]
+fn statelint_rejects_a_path_aws_would_refuse() {
+    // Guards the test above against a linter that accepts anything: the machine that passes,
+    // with one hyphenated ResultPath, as the approval gates had before.
+    let mut machine: Value =
+        serde_json::from_str(&with_activity_arns(&read(&dir().join("billing.asl.json"))))
+            .expect("json");
+    let (ok, output) = run_statelint(&[machine.to_string()]);
+    assert!(ok, "the unchanged machine must pass: {output}");
+    machine["States"]["Preflight"]["ResultPath"] = json!("$.approve-w1");
+    let (ok, output) = run_statelint(&[machine.to_string()]);
+    assert!(!ok, "statelint accepted $.approve-w1");
+    assert!(
+        output.contains("Preflight.ResultPath") && output.contains("Reference Path"),
+        "refused for another reason: {output}"
+    );
+}
+
 fn compiled_schema(file: &str) -> jsonschema::Validator {
     let schema: Value = serde_json::from_str(&read(&dir().join(file))).expect("schema json");
     jsonschema::validator_for(&schema).expect("valid schema")

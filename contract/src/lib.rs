@@ -753,23 +753,46 @@ pub mod paths {
         format!("{}.reason", wave_state(index))
     }
 
-    /// Where the operators' answers go, keyed `approve-w<i>` and `decide-w<i>`
+    /// Where the operators' answers go, keyed `approve_w<i>` and `decide_w<i>`
     /// ([`super::OperatorAnswer`]).
+    ///
+    /// Every path here is a Reference Path as AWS checks it when a definition is created: `$`
+    /// (or `$$` for the context object) followed by `.name` steps of letters, digits and `_`.
+    /// A `-` in a name (`approve-w2`) is valid JSONPath but refused by AWS and statelint, and a
+    /// refused definition fails the whole deploy; [`is_reference_path`] checks the rule.
     pub const OPERATOR: &str = "$.operator";
 
     /// The answer of wave `index`'s approval gate.
     pub fn approval_answer(index: u32) -> String {
-        format!("{OPERATOR}.approve-w{index}")
+        format!("{OPERATOR}.approve_w{index}")
     }
 
     /// The answer of wave `index`'s decision after a failure.
     pub fn decision_answer(index: u32) -> String {
-        format!("{OPERATOR}.decide-w{index}")
+        format!("{OPERATOR}.decide_w{index}")
     }
 
     /// The decision itself (`retry` or `skip`), read by the Choice after it.
     pub fn decision(index: u32) -> String {
         format!("{}.decision", decision_answer(index))
+    }
+
+    /// True when `path` is `$` or `$$` followed only by `.name` steps, each name of ASCII
+    /// letters, digits and `_`: the subset of AWS's Reference Paths that this project uses for
+    /// every path it renders (no brackets, no wildcards, no other characters).
+    pub fn is_reference_path(path: &str) -> bool {
+        let Some(steps) = path.strip_prefix("$$").or_else(|| path.strip_prefix('$')) else {
+            return false;
+        };
+        if steps.is_empty() {
+            return true;
+        }
+        let Some(steps) = steps.strip_prefix('.') else {
+            return false;
+        };
+        steps.split('.').all(|name| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
     }
 }
 
@@ -827,6 +850,74 @@ mod tests {
     #[test]
     fn wave_state_paths() {
         assert_eq!(paths::wave_state(3), "$.waves.w3");
+    }
+
+    #[test]
+    fn operator_answer_paths_use_underscores_not_hyphens() {
+        assert_eq!(paths::approval_answer(2), "$.operator.approve_w2");
+        assert_eq!(paths::decision_answer(1), "$.operator.decide_w1");
+        assert_eq!(paths::decision(1), "$.operator.decide_w1.decision");
+    }
+
+    #[test]
+    fn every_path_is_a_reference_path_aws_accepts() {
+        let mut all: Vec<String> = [
+            paths::RUN,
+            paths::WAVES,
+            paths::ERROR,
+            paths::FAILURE,
+            paths::RESULT,
+            paths::STATE,
+            paths::INPUT_MODE,
+            paths::INPUT_CONFIRM,
+            paths::INPUT_POINT_IN_TIME,
+            paths::ERROR_NAME,
+            paths::ERROR_CAUSE,
+            paths::RECORD_FAILURE_ERROR,
+            paths::CONTEXT_EXECUTION_ID,
+            paths::CONTEXT_EXECUTION_NAME,
+            paths::CONTEXT_EXECUTION_START_TIME,
+            paths::OPERATOR,
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        for i in [1, 20, 9999] {
+            all.extend([
+                paths::wave_state(i),
+                paths::wave_status(i),
+                paths::wave_next_wait_seconds(i),
+                paths::wave_reason(i),
+                paths::approval_answer(i),
+                paths::decision_answer(i),
+                paths::decision(i),
+            ]);
+        }
+        for path in &all {
+            assert!(paths::is_reference_path(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn is_reference_path_refuses_what_aws_refuses() {
+        for good in ["$", "$$", "$.a", "$.a_b.C9", "$$.Execution.Id"] {
+            assert!(paths::is_reference_path(good), "{good}");
+        }
+        for bad in [
+            "",
+            "a",
+            "$.",
+            "$a",
+            "$.a..b",
+            "$.approve-w2",
+            "$.a b",
+            "$.a[0]",
+            "$.a.*",
+            "$['a']",
+            "$$$.a",
+            "$.é",
+        ] {
+            assert!(!paths::is_reference_path(bad), "{bad}");
+        }
     }
 
     #[test]

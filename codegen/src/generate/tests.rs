@@ -240,13 +240,321 @@ fn the_failure_path_records_then_fails_with_the_caught_error() {
             "TimeoutSeconds": 600,
             "HeartbeatSeconds": 5,
             "Retry": retry(),
-            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.recordFailureError", "Next": "Failed"}],
-            "Next": "Failed"
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.recordFailureError", "Next": "Error has a cause?"}],
+            "Next": "Error has a cause?"
+        })
+    );
+    assert_eq!(
+        without_comment(state_json(&m, "Error has a cause?")),
+        json!({
+            "Type": "Choice",
+            "Choices": [
+                {"Not": {"Variable": "$.error.Cause", "IsPresent": true}, "Next": "Failed (error without a cause)"},
+                {"Variable": "$.error.Cause", "IsString": true, "Next": "Failed"}
+            ],
+            "Default": "Failed (error without a cause)"
         })
     );
     assert_eq!(
         without_comment(state_json(&m, "Failed")),
         json!({"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"})
+    );
+    assert_eq!(
+        without_comment(state_json(&m, "Failed (error without a cause)")),
+        json!({"Type": "Fail", "ErrorPath": "$.error.Error", "Cause": NO_CAUSE_GIVEN})
+    );
+}
+
+/// The value at a path the generator renders (`$`, `$.a.b`), or None where the state has none.
+fn lookup<'a>(state: &'a Value, path: &str) -> Option<&'a Value> {
+    let rest = path.strip_prefix('$').expect("a JSONPath");
+    rest.split('.')
+        .filter(|s| !s.is_empty())
+        .try_fold(state, |v, key| v.get(key))
+}
+
+/// A Choice condition as Step Functions evaluates it; a comparison of a missing field panics,
+/// as AWS fails it with States.Runtime.
+fn holds(condition: &Condition, state: &Value) -> bool {
+    let present = |variable: &str| {
+        lookup(state, variable)
+            .unwrap_or_else(|| panic!("States.Runtime: {variable} is compared but missing"))
+    };
+    match condition {
+        Condition::IsPresent { variable, value } => lookup(state, variable).is_some() == *value,
+        Condition::IsString { variable, value } => present(variable).is_string() == *value,
+        Condition::StringEquals { variable, value } => present(variable) == &json!(value),
+        Condition::Not(inner) => !holds(inner, state),
+        Condition::And(all) => all.iter().all(|c| holds(c, state)),
+        other => panic!("the failure end uses no {other:?}"),
+    }
+}
+
+/// Given the state after `Record failure`, runs the machine from there to its Fail state as
+/// Step Functions does, and returns that state's name, error and cause. A Fail whose ErrorPath
+/// or CausePath selects no string panics, as AWS fails the execution with States.Runtime.
+fn run_failure_end(m: &StateMachine, state: &Value) -> (String, String, String) {
+    let text = |path: &str| {
+        lookup(state, path)
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("States.Runtime: {path} selects no string in {state}"))
+            .to_owned()
+    };
+    let Some(State::Task(record)) = m.states.get(names::RECORD_FAILURE) else {
+        panic!("no {} task", names::RECORD_FAILURE);
+    };
+    let Transition::Next(mut name) = record.transition.clone() else {
+        panic!("{} has no Next", names::RECORD_FAILURE);
+    };
+    for _ in 0..m.states.0.len() {
+        match m.states.get(&name) {
+            Some(State::Choice(choice)) => {
+                name = choice
+                    .choices
+                    .iter()
+                    .find(|rule| holds(&rule.condition, state))
+                    .map(|rule| rule.next.clone())
+                    .or_else(|| choice.default.clone())
+                    .unwrap_or_else(|| panic!("States.NoChoiceMatched at {name}"));
+            }
+            Some(State::Fail(fail)) => {
+                let error = match &fail.error {
+                    FailField::Error(e) => e.clone(),
+                    FailField::ErrorPath(path) => text(path),
+                };
+                let cause = match &fail.cause {
+                    FailCause::Cause(c) => c.clone(),
+                    FailCause::CausePath(path) => text(path),
+                };
+                return (name, error, cause);
+            }
+            other => panic!("the failure end reached {name}: {other:?}"),
+        }
+    }
+    panic!("the failure end loops")
+}
+
+#[test]
+fn a_failed_execution_ends_with_the_caught_error_whether_or_not_it_has_a_cause() {
+    let m = generate(&two_waves("stop"), &ActivityResources::Placeholders);
+    let with_cause =
+        json!({"error": {"Error": "DrsWaves.WaveFailed", "Cause": "s-1 failed"}, "failure": {}});
+    assert_eq!(
+        run_failure_end(&m, &with_cause),
+        (
+            "Failed".into(),
+            "DrsWaves.WaveFailed".into(),
+            "s-1 failed".into()
+        )
+    );
+    // A Step Functions timeout caught by States.ALL may have no Cause at all.
+    let without_cause = json!({"error": {"Error": "States.Timeout"}, "failure": {}});
+    assert_eq!(
+        run_failure_end(&m, &without_cause),
+        (
+            "Failed (error without a cause)".into(),
+            "States.Timeout".into(),
+            NO_CAUSE_GIVEN.into()
+        )
+    );
+    let null_cause = json!({"error": {"Error": "States.TaskFailed", "Cause": null}});
+    assert_eq!(
+        run_failure_end(&m, &null_cause).0,
+        "Failed (error without a cause)"
+    );
+    // Record failure's own failure takes the same way, and the original error is what ends it.
+    let Some(State::Task(record)) = m.states.get(names::RECORD_FAILURE) else {
+        panic!("no record failure task");
+    };
+    assert_eq!(record.catch.len(), 1);
+    assert_eq!(record.transition, Transition::next(&record.catch[0].next));
+    let record_failed = json!({"error": {"Error": "States.Timeout"}, "recordFailureError": {"Error": "X", "Cause": "y"}});
+    assert_eq!(run_failure_end(&m, &record_failed).1, "States.Timeout");
+}
+
+/// A plan with every kind of state the generator makes: servers by ID and by tags, a
+/// decision after a failure, an approval gate (and the input and point-in-time checks).
+fn every_kind_of_state() -> Plan {
+    plan(
+        "name: shop\ntasks: {heartbeatSeconds: 5}\n\
+         waves:\n\
+         \x20 - name: db\n    onFailure: ask\n    maxAttempts: 2\n    servers: {ids: [s-a1b2c3d4e5f600001]}\n\
+         \x20 - name: web\n    approval: {before: true}\n    servers: {tags: {Tier: web}}\n",
+    )
+}
+
+/// Every path a rendered machine holds, as `(where, path)`: each `*Path` field and `Variable`
+/// at any depth of a state (Choice rules, Catch), and each `*.$` key of a payload template.
+/// Static data (`Result`, plain Parameters values) is not a path. A field the walker does not
+/// know fails, so that a new kind of field is classified here rather than skipped.
+fn paths_of_machine(definition: &Value) -> Vec<(String, String)> {
+    fn template(at: &str, v: &Value, out: &mut Vec<(String, String)>) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let here = format!("{at}.{k}");
+                    if k.ends_with(".$") {
+                        let path = v.as_str().unwrap_or_else(|| panic!("{here}: not a string"));
+                        out.push((here, path.to_owned()));
+                    } else {
+                        template(&here, v, out);
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    template(&format!("{at}[{i}]"), v, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    fn fields(at: &str, v: &Value, out: &mut Vec<(String, String)>) {
+        match v {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let here = format!("{at}.{k}");
+                    match k.as_str() {
+                        "Parameters" | "ResultSelector" | "ItemSelector" => template(&here, v, out),
+                        "Result" => {}
+                        "Choices" | "Catch" | "And" | "Or" | "Not" => fields(&here, v, out),
+                        "Variable" => out.push((here, v.as_str().expect("Variable").to_owned())),
+                        path_field if path_field.ends_with("Path") => {
+                            // ResultPath, InputPath and OutputPath may be null (discard).
+                            if let Some(path) = v.as_str() {
+                                out.push((here, path.to_owned()));
+                            }
+                        }
+                        "Type" | "Comment" | "Resource" | "TimeoutSeconds" | "HeartbeatSeconds"
+                        | "Next" | "End" | "Default" | "Retry" | "Seconds" | "Error" | "Cause"
+                        | "ErrorEquals" => {}
+                        comparison if v.is_string() || v.is_boolean() || v.is_number() => {
+                            // A Choice rule's comparison value (StringEquals, IsPresent, ...).
+                            assert!(
+                                at.contains(".Choices")
+                                    || at.contains(".Not")
+                                    || at.contains(".And"),
+                                "{here}: unknown field {comparison}: say whether it holds a path"
+                            );
+                        }
+                        unknown => {
+                            panic!("{here}: unknown field {unknown}: say whether it holds a path")
+                        }
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    fields(&format!("{at}[{i}]"), v, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    let states = definition["States"].as_object().expect("States");
+    for (name, state) in states {
+        fields(name, state, &mut out);
+    }
+    out
+}
+
+/// The paths that break the rule AWS applies to Reference Paths (`$`/`$$`, then `.name` steps
+/// of letters, digits and `_`), with where they are.
+fn bad_paths(definition: &Value) -> Vec<String> {
+    paths_of_machine(definition)
+        .into_iter()
+        .filter(|(_, path)| !paths::is_reference_path(path))
+        .map(|(at, path)| format!("{at}: {path:?}"))
+        .collect()
+}
+
+#[test]
+fn every_path_in_a_generated_machine_is_a_plain_reference_path() {
+    let mut machines = vec![(
+        "every kind of state".to_owned(),
+        generate(&every_kind_of_state(), &ActivityResources::Placeholders),
+    )];
+    for entry in std::fs::read_dir(crate::artifacts::default_dir()).expect("statemachines/") {
+        let file = entry.expect("entry").path();
+        if file
+            .to_string_lossy()
+            .ends_with(crate::artifacts::PLAN_SUFFIX)
+        {
+            let compiled = crate::compile_file(&file, &ActivityResources::Placeholders)
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            machines.push((file.display().to_string(), compiled.machine));
+        }
+    }
+    assert!(machines.len() >= 4, "the examples were not found");
+    for (name, machine) in &machines {
+        let definition = serde_json::to_value(machine).expect("render");
+        let bad = bad_paths(&definition);
+        assert!(
+            bad.is_empty(),
+            "{name}: not Reference Paths AWS accepts:\n{}",
+            bad.join("\n")
+        );
+    }
+
+    // The walker sees every kind of path field the generator writes, so the rule above is
+    // checked on each of them (a walker that found nothing would pass anything).
+    let definition = serde_json::to_value(&machines[0].1).expect("render");
+    let found = paths_of_machine(&definition);
+    for field in [
+        ".ResultPath",
+        ".Catch[0].ResultPath",
+        ".Variable",
+        ".Not.Variable",
+        ".SecondsPath",
+        ".ErrorPath",
+        ".CausePath",
+        ".$",
+    ] {
+        assert!(
+            found.iter().any(|(at, _)| at.ends_with(field)),
+            "no {field} path was found: {found:?}"
+        );
+    }
+    assert!(
+        found.iter().any(|(_, path)| path.starts_with("$$.")),
+        "no context path was found: {found:?}"
+    );
+    for wanted in [
+        paths::approval_answer(2),
+        paths::decision_answer(1),
+        paths::decision(1),
+        paths::ERROR_CAUSE.to_owned(),
+    ] {
+        assert!(
+            found.iter().any(|(_, p)| *p == wanted),
+            "{wanted} not found"
+        );
+    }
+}
+
+#[test]
+fn the_path_walker_reports_a_hyphenated_path_wherever_it_is() {
+    let m = generate(&every_kind_of_state(), &ActivityResources::Placeholders);
+    let mut definition = serde_json::to_value(&m).expect("render");
+    let states = &mut definition["States"];
+    states["Wave 2 web: approve?"]["ResultPath"] = json!("$.operator.approve-w2");
+    states["Wave 1 db: decision"]["Choices"][0]["Variable"] =
+        json!("$.operator.decide-w1.decision");
+    states["Wave 1 db: check"]["Parameters"]["state.$"] = json!("$.waves['w1']");
+    states["Wave 1 db: check"]["Catch"][0]["ResultPath"] = json!("$.error-1");
+    states["Wave 1 db: wait"]["SecondsPath"] = json!("$.waves.w1.next wait");
+    let mut bad = bad_paths(&definition);
+    bad.sort();
+    assert_eq!(
+        bad,
+        [
+            r#"Wave 1 db: check.Catch[0].ResultPath: "$.error-1""#,
+            r#"Wave 1 db: check.Parameters.state.$: "$.waves['w1']""#,
+            r#"Wave 1 db: decision.Choices[0].Variable: "$.operator.decide-w1.decision""#,
+            r#"Wave 1 db: wait.SecondsPath: "$.waves.w1.next wait""#,
+            r#"Wave 2 web: approve?.ResultPath: "$.operator.approve-w2""#,
+        ]
     );
 }
 
