@@ -170,14 +170,15 @@ impl FaultConfig {
     }
 }
 
-/// How timestamps are written. DRS has been seen answering both.
+/// How timestamps are written. The model's ISO8601DatetimeString (pattern `...Z`) is Zulu,
+/// the default; Offset is outside the model, kept for clients that must survive it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DateStyle {
-    /// `2024-05-01T12:00:00.123456+00:00`
-    #[default]
+    /// `2024-05-01T12:00:00.123456+00:00`: not the model's pattern.
     Offset,
-    /// `2024-05-01T12:00:00.123456Z`
+    /// `2024-05-01T12:00:00.123456Z`: the model's ISO8601DatetimeString.
+    #[default]
     Zulu,
 }
 
@@ -279,7 +280,7 @@ impl Default for SimConfig {
             seed: None,
             region: "us-east-1".to_owned(),
             account_id: "123456789012".to_owned(),
-            date_style: DateStyle::Offset,
+            date_style: DateStyle::Zulu,
             default_page_size: 1000,
         }
     }

@@ -3,7 +3,8 @@
 //!
 //! It answers StartRecovery, DescribeJobs, DescribeJobLogItems, DescribeSourceServers,
 //! DescribeRecoveryInstances, TerminateRecoveryInstances and DescribeRecoverySnapshots for
-//! source servers from a fixture, moves jobs through their lifecycle on the fixture's
+//! source servers from a fixture, refuses what the DRS API model (`model/`, from botocore)
+//! refuses as DRS does, moves jobs through their lifecycle on the fixture's
 //! timings, enforces DRS's quotas with DRS's error codes, injects faults (throttling, 500s,
 //! latency, answers lost after a job was made), stages a disaster (replication states,
 //! point-in-time snapshots, source-site outages, background load), and has an admin API
@@ -27,6 +28,7 @@
 pub mod config;
 pub mod fixture;
 pub mod lifecycle;
+pub mod model;
 pub mod replication;
 pub mod server;
 pub mod state;
@@ -38,6 +40,7 @@ pub use fixture::{
     LoadedFixture, ServerSpec, SnapshotSpec, SourceServerDef,
 };
 pub use lifecycle::{InitiatedBy, JobStatus, JobType, LaunchStatus};
+pub use model::{Direction, Model, Violation};
 pub use replication::{OutageState, RecoverySnapshot};
 pub use server::{SimError, SimHandle, Simulator};
 pub use state::{

@@ -83,8 +83,9 @@ struct Args {
     /// Account ID in ARNs.
     #[arg(long, default_value = "123456789012")]
     account_id: String,
-    /// Timestamp style: offset (2024-05-01T12:00:00.000000+00:00) or zulu (...Z).
-    #[arg(long, value_enum, default_value = "offset")]
+    /// Timestamp style: zulu (...Z, the model's ISO8601DatetimeString) or offset
+    /// (2024-05-01T12:00:00.000000+00:00, outside the model).
+    #[arg(long, value_enum, default_value = "zulu")]
     date_style: DateStyleArg,
 }
 

@@ -325,10 +325,6 @@ fn rng_from(seed: Option<u64>, salt: u64) -> StdRng {
     }
 }
 
-/// DescribeSourceServers' `filters.sourceServerIDs` takes at most this many IDs (the DRS API
-/// reference, DescribeSourceServersRequestFilters).
-pub const MAX_SOURCE_SERVER_IDS_PER_FILTER: usize = 200;
-
 const ID_SALT: u64 = 0x1d5;
 const FAULT_SALT: u64 = 0xfa17;
 const SNAPSHOT_SALT: u64 = 0x5a4b;
@@ -752,6 +748,8 @@ impl SimState {
         body: &[u8],
         now: OffsetDateTime,
     ) -> Result<(u16, Value), ApiError> {
+        // What the DRS model refuses is refused before the operation changes anything.
+        crate::model::check_request(operation, body)?;
         match operation {
             "StartRecovery" => self
                 .start_recovery(&wire::parse_body(body)?, now)
@@ -842,22 +840,11 @@ impl SimState {
         req: &wire::StartRecoveryRequest,
         now: OffsetDateTime,
     ) -> Result<Value, ApiError> {
-        if req.source_servers.is_empty() {
-            return Err(ApiError::field(
-                "sourceServers",
-                "sourceServers must name at least one source server",
-            ));
-        }
+        // The model's check has held sourceServers to 1..=200 well-formed IDs.
         let mut ids = Vec::with_capacity(req.source_servers.len());
         let mut seen = HashSet::new();
         for s in &req.source_servers {
             let id = &s.source_server_id;
-            if !fixture::is_source_server_id(id) {
-                return Err(ApiError::field(
-                    "sourceServers",
-                    format!("Invalid source server ID {id:?}"),
-                ));
-            }
             if !seen.insert(id.clone()) {
                 return Err(ApiError::field(
                     "sourceServers",
@@ -885,15 +872,6 @@ impl SimState {
                     requested: false,
                 }),
                 Some(pit) => {
-                    if !replication::is_snapshot_id(pit) {
-                        return Err(ApiError::field(
-                            "sourceServers",
-                            format!(
-                                "Invalid recoverySnapshotID {pit:?} for source server {id} \
-                                 (expected pit- followed by 17 letters or digits)"
-                            ),
-                        ));
-                    }
                     let Some(snap) = snapshots.iter().find(|snap| snap.snapshot_id == pit) else {
                         return Err(ApiError::field(
                             "sourceServers",
@@ -1168,19 +1146,8 @@ impl SimState {
         let filters = req.filters.as_ref();
         // The DRS API reference, DescribeSourceServersRequestFilters: `sourceServerIDs` is
         // "an array of Source Servers IDs that should be returned. An empty array means all
-        // Source Servers", of at most 200 items. An ID the account does not have is simply
-        // absent from the answer (the reference names no error for it).
-        if let Some(f) = filters
-            && f.source_server_ids.len() > MAX_SOURCE_SERVER_IDS_PER_FILTER
-        {
-            return Err(ApiError::field(
-                "filters.sourceServerIDs",
-                format!(
-                    "filters.sourceServerIDs has {} items, more than the {MAX_SOURCE_SERVER_IDS_PER_FILTER} allowed",
-                    f.source_server_ids.len()
-                ),
-            ));
-        }
+        // Source Servers", of at most 200 items (the model's check). An ID the account does
+        // not have is simply absent from the answer (the reference names no error for it).
         let ids: HashSet<&str> = filters
             .map(|f| f.source_server_ids.iter().map(String::as_str).collect())
             .unwrap_or_default();
@@ -1392,29 +1359,16 @@ impl SimState {
         req: &wire::DescribeRecoverySnapshotsRequest,
         now: OffsetDateTime,
     ) -> Result<Value, ApiError> {
-        // The model: maxResults has a minimum of 1 and no maximum.
-        let size = match req.max_results {
-            None => self.default_page_size,
-            Some(n) if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
-            Some(n) => {
-                return Err(ApiError::field(
-                    "maxResults",
-                    format!("maxResults {n} is less than 1"),
-                ));
-            }
-        };
+        // The model: maxResults has a minimum of 1 (checked) and no maximum.
+        let size = req.max_results.map_or(self.default_page_size, |n| {
+            usize::try_from(n).unwrap_or(usize::MAX)
+        });
         let Some(id) = req.source_server_id.as_deref() else {
             return Err(ApiError::field(
                 "sourceServerID",
                 "sourceServerID is required",
             ));
         };
-        if !fixture::is_source_server_id(id) {
-            return Err(ApiError::field(
-                "sourceServerID",
-                format!("Invalid source server ID {id:?}"),
-            ));
-        }
         // The model lists no ResourceNotFoundException for this operation: an unknown
         // server is a ValidationException, as for the simulator's other unknown IDs.
         let Some(all) = self.recovery_snapshots(id, now) else {
@@ -1437,16 +1391,8 @@ impl SimState {
             filters.and_then(|f| f.from_date_time.as_ref()),
         )?;
         let to = parse("toDateTime", filters.and_then(|f| f.to_date_time.as_ref()))?;
-        let descending = match req.order.as_deref() {
-            None | Some("ASC") => false,
-            Some("DESC") => true,
-            Some(other) => {
-                return Err(ApiError::field(
-                    "order",
-                    format!("order {other:?} is not ASC or DESC"),
-                ));
-            }
-        };
+        // The model's RecoverySnapshotsOrder (checked): ASC, the default, or DESC.
+        let descending = req.order.as_deref() == Some("DESC");
         // The token is the timestamp (microseconds) of the last item returned.
         let after = decode_token(req.next_token.as_deref(), "pit:")?
             .map(|t| {
@@ -1508,12 +1454,7 @@ impl SimState {
         req: &wire::TerminateRecoveryInstancesRequest,
         now: OffsetDateTime,
     ) -> Result<Value, ApiError> {
-        if req.recovery_instance_ids.is_empty() {
-            return Err(ApiError::field(
-                "recoveryInstanceIDs",
-                "recoveryInstanceIDs must name at least one recovery instance",
-            ));
-        }
+        // The model's check has held recoveryInstanceIDs to 1..=200 items.
         let instances = self.instances(now);
         let mut targets = Vec::new();
         let mut seen = HashSet::new();

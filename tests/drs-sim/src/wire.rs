@@ -308,14 +308,20 @@ pub fn parse_date(s: &str) -> Option<OffsetDateTime> {
         .map(|d| d.midnight().assume_utc())
 }
 
-/// Checks `maxResults` against the model's range and applies the default page size.
+/// The most items a page holds, whatever `maxResults` asks: the model sets no maximum
+/// (StrictlyPositiveInteger, min 1), and a page shorter than asked, with a `nextToken`, is
+/// an answer the model allows.
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+/// Applies the default page size and the simulator's cap to `maxResults`, whose minimum of
+/// 1 the model's check has enforced (refused here too for callers that skip it).
 pub fn page_size(max_results: Option<i64>, default: usize) -> Result<usize, ApiError> {
     match max_results {
-        None => Ok(default),
-        Some(n) if (1..=1000).contains(&n) => Ok(n as usize),
+        None => Ok(default.min(MAX_PAGE_SIZE)),
+        Some(n) if n >= 1 => Ok(usize::try_from(n).unwrap_or(MAX_PAGE_SIZE).min(MAX_PAGE_SIZE)),
         Some(n) => Err(ApiError::field(
             "maxResults",
-            format!("maxResults {n} is not between 1 and 1000"),
+            format!("maxResults {n} is less than 1"),
         )),
     }
 }
