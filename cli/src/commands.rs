@@ -37,20 +37,26 @@ pub fn preview(
     plan: &str,
     mode: Mode,
     spec: Option<&PlanSpec>,
-    point_in_time: Option<&str>,
+    point_in_time: Option<&PointInTime>,
 ) -> String {
     let what = match mode {
         Mode::Drill => "launches DRILL instances".to_string(),
         Mode::Recovery => "launches PRODUCTION recovery instances".to_string(),
     };
     let from = match point_in_time {
-        Some(t) => format!(", every server from its latest snapshot at or before {t}"),
+        Some(t) => format!(
+            ", every server from its latest snapshot at or before {}",
+            t.normalized
+        ),
         None => ", every server from its latest snapshot".to_string(),
     };
     let mut out = format!(
         "{} of plan {plan}: {what}{from}, wave by wave:\n",
         mode.as_str()
     );
+    if let Some(note) = point_in_time.and_then(PointInTime::rewrite_note) {
+        out.push_str(&format!("  {note}\n"));
+    }
     let Some(spec) = spec else {
         out.push_str("  (the state machine's definition has no drs-waves plan to show)\n");
         return out;
@@ -120,19 +126,89 @@ pub fn default_name(mode: Mode, now: OffsetDateTime) -> String {
     )
 }
 
-/// A point in time as the operator typed it: RFC 3339, not in the future.
-pub fn check_point_in_time(t: &str, now: OffsetDateTime) -> Result<(), CliError> {
-    let at = OffsetDateTime::parse(t, &Rfc3339).map_err(|_| {
-        CliError::Usage(format!(
-            "--point-in-time {t:?} is not an RFC 3339 time (like 2026-11-27T03:00:00Z): nothing started"
-        ))
-    })?;
-    if at > now {
+/// The form of a point in time that the execution input carries, as the operator reads it.
+pub const POINT_IN_TIME_FORM: &str = "YYYY-MM-DDTHH:MM:SSZ in UTC, like 2026-11-27T03:00:00Z";
+
+/// A `--point-in-time` as the operator typed it and as the execution input carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PointInTime {
+    pub typed: String,
+    /// RFC 3339 in UTC with an upper-case `T` and `Z`, whole seconds (`2026-11-27T03:00:00Z`).
+    /// Step Functions' IsTimestamp (the machine's "Check point in time" state) refuses a
+    /// lower-case `t` or `z` on AWS, though RFC 3339 and the local engine accept them; a numeric
+    /// offset is turned into the same moment in UTC. Fractional seconds are cut off (never
+    /// rounded up, so no snapshot after the moment typed is chosen): the worker looks snapshots
+    /// up to the whole second anyway (`format_time` in preflight), and the preview should show
+    /// the moment it will use.
+    pub normalized: String,
+    /// The typed value had a fraction of a second that [`Self::normalized`] leaves out.
+    pub fraction_dropped: bool,
+}
+
+impl PointInTime {
+    /// What the operator should know when the value sent is not the value typed.
+    pub fn rewrite_note(&self) -> Option<String> {
+        if self.typed == self.normalized {
+            return None;
+        }
+        let mut note = format!(
+            "--point-in-time {} is sent as {} (UTC, the form Step Functions accepts)",
+            self.typed, self.normalized
+        );
+        if self.fraction_dropped {
+            note.push_str("; the fraction of a second is dropped: snapshots are looked up to the whole second");
+        }
+        Some(note)
+    }
+}
+
+/// Checks and normalizes `--point-in-time` (see [`PointInTime::normalized`]): RFC 3339 with any
+/// offset and either case of `T` and `Z`, not in the future. Called before any AWS call, so a
+/// refused value starts nothing.
+pub fn normalize_point_in_time(typed: &str, now: OffsetDateTime) -> Result<PointInTime, CliError> {
+    let trimmed = typed.trim();
+    // RFC 3339's only letters are the `T` and the `Z`, and it allows either case of both.
+    let upper = trimmed.to_ascii_uppercase();
+    // The date is always 10 characters; RFC 3339 lets a space stand for the `T`. The time
+    // crate's parser takes any character there, so `2026-11-27X03:00:00Z` is refused here.
+    let separator_ok = matches!(upper.as_bytes().get(10), Some(b'T' | b' '));
+    let at = separator_ok
+        .then(|| OffsetDateTime::parse(&upper, &Rfc3339).ok())
+        .flatten()
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "--point-in-time {typed:?} is not an RFC 3339 time: give it as {POINT_IN_TIME_FORM} (or with an offset, like 2026-11-27T05:00:00+02:00); nothing started"
+            ))
+        })?;
+    let whole_second = at.replace_nanosecond(0).unwrap_or(at);
+    let normalized = drs_waves_contract::clock::format_time(whole_second);
+    if whole_second > now {
         return Err(CliError::Usage(format!(
-            "--point-in-time {t} is in the future: nothing started"
+            "--point-in-time {typed} ({normalized}) is in the future (now is {}): a recovery can only go back in time; nothing started",
+            drs_waves_contract::clock::format_time(now)
         )));
     }
-    Ok(())
+    Ok(PointInTime {
+        typed: typed.to_string(),
+        normalized,
+        fraction_dropped: at.nanosecond() != 0,
+    })
+}
+
+/// What `drs-waves start` sends to StartExecution: a RECOVERY confirmed with the plan's name,
+/// the point in time in its normalized form, the caller.
+pub fn execution_input(
+    mode: Mode,
+    plan: &str,
+    point_in_time: Option<&PointInTime>,
+    started_by: &str,
+) -> ExecutionInput {
+    ExecutionInput {
+        mode,
+        confirm: (mode == Mode::Recovery).then(|| plan.to_string()),
+        point_in_time: point_in_time.map(|t| t.normalized.clone()),
+        started_by: Some(started_by.to_string()),
+    }
 }
 
 /// The typed confirmation of a RECOVERY: `--confirm`, or the plan's name typed at a prompt.
@@ -167,12 +243,15 @@ pub fn confirm_recovery(plan: &str, given: Option<&str>) -> Result<(), CliError>
 const FORECAST_EXECUTIONS: usize = 10;
 
 pub async fn start(aws: &Aws, a: StartArgs) -> Result<u8, CliError> {
+    let now = OffsetDateTime::now_utc();
+    // Before the first AWS call: a value Step Functions would refuse starts nothing.
+    let point_in_time = a
+        .point_in_time
+        .as_deref()
+        .map(|t| normalize_point_in_time(t, now))
+        .transpose()?;
     let plan = resolve::find_plan(aws, &a.plan).await?;
     let spec = resolve::plan_spec(aws, &plan.machine_arn).await?;
-    let now = OffsetDateTime::now_utc();
-    if let Some(t) = &a.point_in_time {
-        check_point_in_time(t, now)?;
-    }
     let mode = if a.recovery {
         Mode::Recovery
     } else {
@@ -181,7 +260,7 @@ pub async fn start(aws: &Aws, a: StartArgs) -> Result<u8, CliError> {
     if !a.quiet {
         print!(
             "{}",
-            preview(&plan.name, mode, spec.as_ref(), a.point_in_time.as_deref())
+            preview(&plan.name, mode, spec.as_ref(), point_in_time.as_ref())
         );
         // How long the plan took before (the same figures the report shows): what to tell the
         // business before a recovery starts. A history that cannot be read never stops one.
@@ -195,12 +274,7 @@ pub async fn start(aws: &Aws, a: StartArgs) -> Result<u8, CliError> {
     }
     let by = aws.caller_arn().await?;
     let name = a.name.clone().unwrap_or_else(|| default_name(mode, now));
-    let input = ExecutionInput {
-        mode,
-        confirm: (mode == Mode::Recovery).then(|| plan.name.clone()),
-        point_in_time: a.point_in_time.clone(),
-        started_by: Some(by.clone()),
-    };
+    let input = execution_input(mode, &plan.name, point_in_time.as_ref(), &by);
     let input = serde_json::to_string(&input)
         .map_err(|e| CliError::Other(format!("encoding the input: {e}")))?;
     let started = aws
@@ -234,6 +308,12 @@ pub async fn start(aws: &Aws, a: StartArgs) -> Result<u8, CliError> {
         plan.name
     );
     println!("  {arn}");
+    if let Some(t) = &point_in_time {
+        println!(
+            "  every server from its latest snapshot at or before {}",
+            t.normalized
+        );
+    }
     if !a.follow {
         println!("Follow it: drs-waves follow {name}");
         return Ok(0);
@@ -514,14 +594,137 @@ mod tests {
         assert!(default_name(Mode::Drill, t).starts_with("drill-"));
     }
 
+    const NOW: OffsetDateTime = datetime!(2026-11-28 22:00:00 UTC);
+
+    fn normalized(typed: &str) -> String {
+        normalize_point_in_time(typed, NOW)
+            .unwrap_or_else(|e| panic!("{typed}: {e}"))
+            .normalized
+    }
+
     #[test]
-    fn a_point_in_time_must_be_rfc3339_and_past() {
-        let now = datetime!(2026-11-28 22:00:00 UTC);
-        assert!(check_point_in_time("2026-11-27T03:00:00Z", now).is_ok());
-        let e = check_point_in_time("yesterday", now).expect_err("bad");
-        assert!(e.to_string().contains("RFC 3339"), "{e}");
-        let e = check_point_in_time("2026-11-29T03:00:00Z", now).expect_err("future");
-        assert!(e.to_string().contains("in the future"), "{e}");
+    fn a_point_in_time_in_the_accepted_form_is_sent_as_typed() {
+        let t = normalize_point_in_time("2026-11-27T03:00:00Z", NOW).expect("valid");
+        assert_eq!(t.normalized, "2026-11-27T03:00:00Z");
+        assert_eq!(t.rewrite_note(), None, "nothing to tell");
+    }
+
+    #[test]
+    fn a_lower_case_t_and_z_or_a_space_for_the_t_are_sent_as_upper_case_t_and_z() {
+        assert_eq!(normalized("2026-11-27t03:00:00z"), "2026-11-27T03:00:00Z");
+        // RFC 3339 allows a space between date and time; IsTimestamp does not.
+        assert_eq!(normalized("2026-11-27 03:00:00z"), "2026-11-27T03:00:00Z");
+        assert_eq!(normalized("2026-11-27T03:00:00z"), "2026-11-27T03:00:00Z");
+        assert_eq!(normalized(" 2026-11-27t03:00:00Z "), "2026-11-27T03:00:00Z");
+    }
+
+    #[test]
+    fn an_offset_is_sent_as_the_same_moment_in_utc() {
+        assert_eq!(
+            normalized("2026-11-27T05:00:00+02:00"),
+            "2026-11-27T03:00:00Z"
+        );
+        assert_eq!(
+            normalized("2026-11-26T22:30:00-04:30"),
+            "2026-11-27T03:00:00Z"
+        );
+        assert_eq!(
+            normalized("2026-11-27T03:00:00+00:00"),
+            "2026-11-27T03:00:00Z"
+        );
+        assert_eq!(
+            normalized("2026-11-27T03:00:00-00:00"),
+            "2026-11-27T03:00:00Z"
+        );
+        let t = normalize_point_in_time("2026-11-27T05:00:00+02:00", NOW).expect("valid");
+        assert_eq!(
+            t.rewrite_note().as_deref(),
+            Some(
+                "--point-in-time 2026-11-27T05:00:00+02:00 is sent as 2026-11-27T03:00:00Z (UTC, the form Step Functions accepts)"
+            )
+        );
+    }
+
+    #[test]
+    fn fractional_seconds_are_cut_to_the_whole_second_never_rounded_up() {
+        assert_eq!(
+            normalized("2026-11-27T03:00:00.999Z"),
+            "2026-11-27T03:00:00Z"
+        );
+        assert_eq!(
+            normalized("2026-11-27t05:00:59.5+02:00"),
+            "2026-11-27T03:00:59Z"
+        );
+        let t = normalize_point_in_time("2026-11-27T03:00:00.25Z", NOW).expect("valid");
+        assert!(t.fraction_dropped);
+        let note = t.rewrite_note().expect("a note");
+        assert!(note.contains("sent as 2026-11-27T03:00:00Z"), "{note}");
+        assert!(note.contains("fraction of a second is dropped"), "{note}");
+        let whole = normalize_point_in_time("2026-11-27T03:00:00+01:00", NOW).expect("valid");
+        assert!(!whole.fraction_dropped);
+        // Just under a second ahead of now cuts to now: not in the future.
+        assert_eq!(normalized("2026-11-28T22:00:00.9Z"), "2026-11-28T22:00:00Z");
+    }
+
+    #[test]
+    fn a_value_that_is_not_rfc3339_is_refused_naming_the_flag_and_the_form() {
+        for garbage in [
+            "yesterday",
+            "",
+            "2026-11-27",
+            "2026-11-27T03:00:00",
+            "27/11/2026 03:00",
+            "2026-11-27T03:00Z",
+            "2026-13-27T03:00:00Z",
+            "2026-11-27X03:00:00Z",
+            "2026-11-27_03:00:00Z",
+            "1795748400",
+        ] {
+            let e = normalize_point_in_time(garbage, NOW).expect_err(garbage);
+            let text = e.to_string();
+            assert!(matches!(e, CliError::Usage(_)), "{garbage}: {e:?}");
+            assert_ne!(e.exit_code(), 0);
+            assert!(
+                text.starts_with(&format!(
+                    "--point-in-time {garbage:?} is not an RFC 3339 time"
+                )),
+                "{text}"
+            );
+            assert!(text.contains(POINT_IN_TIME_FORM), "{text}");
+            assert!(text.ends_with("nothing started"), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_point_in_time_in_the_future_is_refused() {
+        let e = normalize_point_in_time("2026-11-29t03:00:00+02:00", NOW).expect_err("future");
+        assert_eq!(
+            e.to_string(),
+            "--point-in-time 2026-11-29t03:00:00+02:00 (2026-11-29T01:00:00Z) is in the future (now is 2026-11-28T22:00:00Z): a recovery can only go back in time; nothing started"
+        );
+        assert!(normalize_point_in_time("2026-11-28T22:00:01Z", NOW).is_err());
+        assert!(normalize_point_in_time("2026-11-28T22:00:00Z", NOW).is_ok());
+    }
+
+    #[test]
+    fn the_execution_input_carries_the_normalized_point_in_time() {
+        let t = normalize_point_in_time("2026-11-27t05:00:00.5+02:00", NOW).expect("valid");
+        let by = "arn:aws:iam::123456789012:user/oncall";
+        let input = execution_input(Mode::Recovery, "billing", Some(&t), by);
+        assert_eq!(
+            serde_json::to_value(&input).expect("encode"),
+            serde_json::json!({
+                "mode": "RECOVERY",
+                "confirm": "billing",
+                "pointInTime": "2026-11-27T03:00:00Z",
+                "startedBy": by,
+            })
+        );
+        let drill = execution_input(Mode::Drill, "billing", None, by);
+        assert_eq!(
+            serde_json::to_value(&drill).expect("encode"),
+            serde_json::json!({"mode": "DRILL", "startedBy": by})
+        );
     }
 
     #[test]
@@ -541,13 +744,9 @@ mod tests {
             "/../statemachines/billing.asl.json"
         );
         let spec = resolve::plan_of_definition(&std::fs::read_to_string(path).expect("asl"));
-        let text = preview(
-            "billing",
-            Mode::Recovery,
-            spec.as_ref(),
-            Some("2026-11-27T03:00:00Z"),
-        );
-        assert!(text.starts_with("RECOVERY of plan billing: launches PRODUCTION recovery instances, every server from its latest snapshot at or before 2026-11-27T03:00:00Z"), "{text}");
+        let at = normalize_point_in_time("2026-11-27T05:00:00+02:00", NOW).expect("valid");
+        let text = preview("billing", Mode::Recovery, spec.as_ref(), Some(&at));
+        assert!(text.starts_with("RECOVERY of plan billing: launches PRODUCTION recovery instances, every server from its latest snapshot at or before 2026-11-27T03:00:00Z, wave by wave:\n  --point-in-time 2026-11-27T05:00:00+02:00 is sent as 2026-11-27T03:00:00Z"), "{text}");
         for needle in [
             "databases",
             "s-a1b2c3d4e5f600001 s-a1b2c3d4e5f600002",

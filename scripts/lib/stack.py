@@ -201,7 +201,11 @@ def clients(env: dict[str, str]):
 
 
 def create_report_bucket(env: dict[str, str], bucket: str) -> None:
-    """The report bucket on LocalStack's S3 (versioned, as the CDK app makes it); kept if it exists."""
+    """The report bucket on LocalStack's S3 as the CDK app makes it: versioned, with Object Lock
+    and a default retention (GOVERNANCE, 1 day here, 365 days by default there), so that the
+    worker's uploads meet what a locked bucket asks of them. Kept if it exists; its lock
+    configuration is set again either way (LocalStack, like S3, lets a versioned bucket that was
+    made without Object Lock turn it on)."""
     import boto3
     from botocore.config import Config
 
@@ -209,10 +213,14 @@ def create_report_bucket(env: dict[str, str], bucket: str) -> None:
                       aws_access_key_id="test", aws_secret_access_key="test",
                       config=Config(s3={"addressing_style": "path"}, connect_timeout=5, read_timeout=30))
     try:
-        s3.create_bucket(Bucket=bucket)
+        s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
     except s3.exceptions.BucketAlreadyOwnedByYou:
         pass
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}},
+    })
 
 
 def plan_name(plan: Path) -> str:

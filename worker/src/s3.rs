@@ -63,9 +63,26 @@ pub fn s3_client(config: &aws_config::SdkConfig, force_path_style: bool) -> aws_
         aws_sdk_s3::config::Builder::from(config)
             .timeout_config(timeouts)
             .force_path_style(force_path_style)
+            // See REPORT_CHECKSUM: "when required" (AWS_REQUEST_CHECKSUM_CALCULATION, or
+            // request_checksum_calculation in ~/.aws/config) would send the algorithm's name but
+            // no checksum even for an upload that names one, and the locked bucket would refuse it.
+            .request_checksum_calculation(
+                aws_sdk_s3::config::RequestChecksumCalculation::WhenSupported,
+            )
             .build(),
     )
 }
+
+/// The checksum every report upload carries. The report bucket has Object Lock with a default
+/// retention, and S3 refuses an upload to such a bucket that has neither a Content-MD5 nor an
+/// `x-amz-checksum-*` header. The SDK adds a CRC32 on its own by default, but only while its
+/// request checksum calculation is "when supported": a default of the SDK and of the caller's
+/// AWS config, which "when required" turns off even for an upload that names its algorithm
+/// (PutObject does not require one). So the upload names SHA-256 and [`s3_client`] pins "when
+/// supported". The body is in memory, so the SDK sends the checksum as a header, not as an
+/// aws-chunked trailer.
+pub const REPORT_CHECKSUM: aws_sdk_s3::types::ChecksumAlgorithm =
+    aws_sdk_s3::types::ChecksumAlgorithm::Sha256;
 
 impl ObjectStore for SdkS3 {
     async fn put_object(&self, object: PutObject) -> Result<(), TaskError> {
@@ -74,6 +91,7 @@ impl ObjectStore for SdkS3 {
             .bucket(&object.bucket)
             .key(&object.key)
             .content_type(&object.content_type)
+            .checksum_algorithm(REPORT_CHECKSUM)
             .body(aws_sdk_s3::primitives::ByteStream::from(object.body))
             .send()
             .await
@@ -160,5 +178,149 @@ mod memory {
                 .insert((object.bucket.clone(), object.key.clone()), object);
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use aws_sdk_s3::config::{
+        BehaviorVersion, Credentials, Region, RequestChecksumCalculation, SharedCredentialsProvider,
+    };
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::TcpListener;
+
+    use super::{ObjectStore, PutObject, SdkS3, s3_client};
+
+    /// One HTTP request as the local endpoint received it: header names lower-cased.
+    struct Received {
+        request_line: String,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    }
+
+    impl Received {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    /// Accepts one connection, reads one request (answering `Expect: 100-continue`), answers
+    /// 200 as S3 answers a PutObject, and gives back what it read.
+    async fn receive_one_request(listener: TcpListener) -> std::io::Result<Received> {
+        let (stream, _) = listener.accept().await?;
+        let mut stream = BufReader::new(stream);
+        let mut request_line = String::new();
+        stream.read_line(&mut request_line).await?;
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            stream.read_line(&mut line).await?;
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+            }
+        }
+        let received = Received {
+            request_line: request_line.trim_end().to_string(),
+            headers,
+            body: Vec::new(),
+        };
+        if received
+            .header("expect")
+            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+        {
+            stream
+                .get_mut()
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await?;
+        }
+        let length: usize = received
+            .header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        stream.read_exact(&mut body).await?;
+        stream
+            .get_mut()
+            .write_all(
+                b"HTTP/1.1 200 OK\r\nETag: \"0\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )
+            .await?;
+        stream.get_mut().shutdown().await?;
+        Ok(Received { body, ..received })
+    }
+
+    #[tokio::test]
+    async fn a_report_upload_carries_its_sha256_even_when_the_sdk_would_add_none() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let endpoint = format!("http://{}", listener.local_addr().expect("address"));
+        let server = tokio::spawn(receive_one_request(listener));
+        // The SDK's own default checksum turned off, as AWS_REQUEST_CHECKSUM_CALCULATION=
+        // when_required does: only what s3_client and the upload set can put one on the request.
+        let config = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "s3-checksum-test",
+            )))
+            .endpoint_url(&endpoint)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .build();
+        let store = SdkS3::new(s3_client(&config, true));
+        let body = b"drs-waves report".to_vec();
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            store.put_object(PutObject {
+                bucket: "reports".into(),
+                key: "billing/drill-1/report.json".into(),
+                content_type: "application/json".into(),
+                body: body.clone(),
+            }),
+        )
+        .await
+        .expect("the upload answered in time")
+        .expect("the upload succeeded");
+        let received = tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("the request arrived")
+            .expect("the endpoint task")
+            .expect("the request read");
+        assert!(
+            received
+                .request_line
+                .starts_with("PUT /reports/billing/drill-1/report.json"),
+            "{}",
+            received.request_line
+        );
+        assert_eq!(received.body, body, "sent as it is, not aws-chunked");
+        assert_eq!(
+            received.header("x-amz-sdk-checksum-algorithm"),
+            Some("SHA256")
+        );
+        // base64(SHA-256("drs-waves report")), from `printf 'drs-waves report' | openssl dgst
+        // -sha256 -binary | base64`.
+        assert_eq!(
+            received.header("x-amz-checksum-sha256"),
+            Some("rA9MOLfLzMBTikp4LJR/NtRS7aw9lkPFw3sCCPkhGEc="),
+            "{:?}",
+            received.headers
+        );
+        assert_eq!(
+            received.header("x-amz-trailer"),
+            None,
+            "a header, not a trailer"
+        );
     }
 }

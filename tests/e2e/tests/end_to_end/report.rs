@@ -14,6 +14,7 @@ use drs_sim::SimConfig;
 use drs_test_harness::repo_root;
 use drs_waves_report::VerdictKind;
 use drs_waves_report::model::Verdict;
+use time::OffsetDateTime;
 
 use super::{APP2_OPTIONAL, Deployment, billing_servers, describe, drill, run_to_end};
 
@@ -298,6 +299,84 @@ async fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
     )
 }
 
+/// The local report bucket's default retention (scripts/lib/stack.py), GOVERNANCE mode.
+const LOCAL_RETENTION: time::Duration = time::Duration::days(1);
+
+/// A bucket with Object Lock and a default retention, as scripts/lib/stack.py makes the local
+/// report bucket and the CDK app the real one: S3 refuses an upload to it without a checksum.
+async fn create_locked_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<()> {
+    use aws_sdk_s3::types::{
+        DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode,
+        ObjectLockRule,
+    };
+    s3.create_bucket()
+        .bucket(bucket)
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .context("CreateBucket")?;
+    let days = i32::try_from(LOCAL_RETENTION.whole_days()).context("retention days")?;
+    s3.put_object_lock_configuration()
+        .bucket(bucket)
+        .object_lock_configuration(
+            ObjectLockConfiguration::builder()
+                .object_lock_enabled(ObjectLockEnabled::Enabled)
+                .rule(
+                    ObjectLockRule::builder()
+                        .default_retention(
+                            DefaultRetention::builder()
+                                .mode(ObjectLockRetentionMode::Governance)
+                                .days(days)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .context("PutObjectLockConfiguration")?;
+    Ok(())
+}
+
+/// When an object's retention ends; it must be in GOVERNANCE mode (GetObjectRetention and
+/// HeadObject agree).
+async fn retention(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<OffsetDateTime> {
+    use aws_sdk_s3::types::{ObjectLockMode, ObjectLockRetentionMode};
+    let got = s3
+        .get_object_retention()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .with_context(|| format!("GetObjectRetention {key}"))?;
+    let retention = got
+        .retention()
+        .with_context(|| format!("{key} has no retention"))?;
+    ensure!(
+        retention.mode() == Some(&ObjectLockRetentionMode::Governance),
+        "{key}: {retention:?}"
+    );
+    let until = retention
+        .retain_until_date()
+        .with_context(|| format!("{key}: a retention without its end"))?;
+    let head = s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .with_context(|| format!("HeadObject {key}"))?;
+    ensure!(
+        head.object_lock_mode() == Some(&ObjectLockMode::Governance)
+            && head.object_lock_retain_until_date() == Some(until),
+        "{key}: HeadObject says {:?} until {:?}, GetObjectRetention {retention:?}",
+        head.object_lock_mode(),
+        head.object_lock_retain_until_date()
+    );
+    OffsetDateTime::from_unix_timestamp(until.secs()).context("retain-until date")
+}
+
 async fn object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<(Vec<u8>, String)> {
     let got = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
     let content_type = got.content_type().unwrap_or_default().to_owned();
@@ -314,19 +393,16 @@ async fn the_worker_writes_the_report_of_a_finished_drill_to_the_bucket() -> Res
         SimConfig::with_servers(billing_servers(&[APP2_OPTIONAL], 1.5)),
     )
     .await?;
-    // A bucket of this deployment's own, as the local stack's is (versioned).
+    // A bucket of this deployment's own, as the local stack's is (Object Lock, GOVERNANCE, 1 day).
     let bucket = format!("{}-reports", dep.prefix).to_lowercase();
-    s3.create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .context("CreateBucket")?;
+    create_locked_bucket(&s3, &bucket).await?;
     let machine = dep.deploy_example("billing").await?;
     dep.start_worker(&[
         ("DRS_WAVES_REPORT_BUCKET", bucket.as_str()),
         ("AWS_ENDPOINT_URL_S3", stack.s3_endpoint.as_str()),
         ("DRS_WAVES_S3_FORCE_PATH_STYLE", "true"),
     ])?;
+    let before_upload = OffsetDateTime::now_utc();
     let execution = dep.start_execution(&machine, &drill()).await?;
     // While it runs, its report says so and shows what is known.
     drs_test_harness::eventually(
@@ -387,6 +463,17 @@ async fn the_worker_writes_the_report_of_a_finished_drill_to_the_bucket() -> Res
     .map_err(|e| anyhow::anyhow!("{e:#}\n{}", dep.worker_logs()))?;
     assert_eq!(json_type, "application/json");
     assert_eq!(html_type, "text/html; charset=utf-8");
+    // The bucket's default retention held both files: they cannot be quietly rewritten.
+    for file in ["report.json", "report.html"] {
+        let key = format!("{prefix}{file}");
+        let retained_until = retention(&s3, &bucket, &key).await?;
+        let earliest = before_upload + LOCAL_RETENTION - time::Duration::SECOND;
+        let latest = OffsetDateTime::now_utc() + LOCAL_RETENTION + time::Duration::SECOND;
+        assert!(
+            (earliest..=latest).contains(&retained_until),
+            "{key} retained until {retained_until}, not about a day after its upload ({earliest}..={latest})"
+        );
+    }
     let stored: drs_waves_report::Report = serde_json::from_slice(&json)?;
     assert_eq!(
         String::from_utf8(html)?,
