@@ -145,6 +145,27 @@ export const ACTIVITY_TASKS_NOT_STARTED = {
   expression: 'FILL(scheduled, 0) - FILL(started, 0)',
 } as const;
 
+/**
+ * The synth warning for a worker whose subnets are all in one availability zone, naming the
+ * setting that makes it so; undefined when the subnets span two or more AZs or no worker runs.
+ */
+export function singleAzWarning(config: DrsWavesConfig, workerSubnetAzs: readonly string[]): string | undefined {
+  const azs = [...new Set(workerSubnetAzs)];
+  if (config.worker.desiredCount === 0 || azs.length >= 2) return undefined;
+  const net = config.network;
+  const setting = net.vpcId
+    ? `network.privateSubnetIds (${net.privateSubnetIds?.length ?? 0} subnet(s), network.availabilityZones ${JSON.stringify(azs)})`
+    : net.availabilityZones
+      ? `network.availabilityZones (${JSON.stringify(net.availabilityZones)})`
+      : `network.maxAzs (${net.maxAzs})`;
+  const tasks = config.worker.desiredCount === 1 ? 'the worker task runs' : `all ${config.worker.desiredCount} worker tasks run`;
+  return (
+    `drs-waves: single-AZ worker: ${setting} puts the worker subnets in one availability zone (${azs.join(', ') || 'unknown'}), so ${tasks} there ` +
+    'and an outage of that AZ stalls every running execution, a recovery included, until it is over. Give the worker subnets in at least two AZs ' +
+    '(network.maxAzs >= 2 for a new VPC, privateSubnetIds in two AZs for an existing one).'
+  );
+}
+
 /** Construct ID prefix of the singleton function behind every AwsCustomResource of a stack. */
 const AWS_CUSTOM_RESOURCE_ID_PREFIX = 'AWS679f53fac002430cb0da5b7982bd2287';
 
@@ -791,6 +812,11 @@ export class DrsWavesStack extends Stack {
       enableECSManagedTags: true,
       propagateTags: ecs.PropagatedTagSource.SERVICE,
     });
+    // ECS spreads the worker's tasks over the AZs of its subnets; with one AZ they all run in
+    // it, and losing that AZ stalls every running execution (a recovery included) until it is
+    // back. Allowed (a small account may choose it), but said at every synth.
+    const singleAz = singleAzWarning(config, vpc.selectSubnets(workerSubnets).availabilityZones);
+    if (singleAz) Annotations.of(this.workerService).addWarning(singleAz);
 
     const runningTasks = new cw.Metric({
       namespace: 'ECS/ContainerInsights',

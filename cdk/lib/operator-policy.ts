@@ -11,8 +11,18 @@
  *   `PLAN:latest`, an execution named by its name), StartExecution (`start`),
  *   DescribeExecution and GetExecutionHistory (`follow`, `status`, every command naming an
  *   execution), SendTaskSuccess and SendTaskFailure (`approve`, `decide`, `stop`, and `cancel`
- *   answering a pending gate). Not StopExecution: the CLI never calls it (a cancel is a request
- *   in the history that the execution's next task acts on).
+ *   answering a pending gate). The CLI never calls StopExecution (a cancel is a request in the
+ *   history that the execution's next task acts on), but the policy grants it all the same, for
+ *   the console or the AWS CLI (OPERATOR_CONSOLE_ACTIONS below).
+ * - StopExecution, on this deployment's executions only: the way out when a gate cannot be
+ *   answered. A cancel waits for the next start or check task, and a gate is answered only with
+ *   its recorded token through the history's conditional write, so an execution stuck at a gate
+ *   whose token is lost, whose record will not take the write, or whose deadline is far off
+ *   (with no worker running to fail it) has no other end than its own timeout. Stopping it ends
+ *   it at once (no Catch runs); the janitor of every worker then records the end, releases the
+ *   plan's run lock and cleans up a drill as its plan says, and the ABORTED notification names
+ *   the execution. Without it an operator holding only this policy could not stop the execution
+ *   from the console either.
  * - DynamoDB, the history table: GetItem (the EXECUTION item), UpdateItem (the conditional
  *   writes that answer a gate or request a cancel, appending the operator action), Query on the
  *   plan index (`history`) and, for `report`, on the table. No PutItem, DeleteItem or Scan.
@@ -58,6 +68,12 @@ export interface OperatorPolicyProps {
   readonly indexNames: readonly string[];
 }
 
+/**
+ * Actions granted for the console (or the AWS CLI) rather than for the drs-waves CLI, which never
+ * calls them; test/operator.test.ts allows exactly these beyond the CLI's own calls.
+ */
+export const OPERATOR_CONSOLE_ACTIONS = ['states:StopExecution'];
+
 /** What the CLI does to the history table (worker/src/history.rs through the CLI). */
 export const OPERATOR_DYNAMODB_ITEM_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'];
 
@@ -79,6 +95,8 @@ export const OPERATOR_WILDCARD_REASONS: Readonly<Record<string, string>> = {
     'drs:DescribeRecoveryInstances and DescribeSourceServers have no resource type in the Service Authorization Reference, so IAM accepts only "*"; read-only, for drs-waves report (which instances a drill left, the servers\' hostnames).',
   ReportDrsJobLog:
     'drs:DescribeJobLogItems takes a job ARN, and job IDs exist only once a wave has launched: every job of this account and region, read-only, for why a server failed to launch in drs-waves report.',
+  StopStuckExecutions:
+    'states:StopExecution takes an execution ARN, named at start time; only executions of this deployment\'s own state machines (execution:<name>:*): an operator stops an execution waiting at a gate that cannot be answered (lost token, refused history write), from the console; the janitor then records the end, releases the run lock and cleans up a drill.',
   ReportMachineOfExecution:
     'states:DescribeStateMachineForExecution takes an execution ARN, named at start time; only executions of this deployment\'s own state machines (execution:<name>:*), read by drs-waves report for the targets compiled into the machine that ran.',
 };
@@ -136,6 +154,13 @@ export function operatorStatements(stack: Stack, props: OperatorPolicyProps): ia
       new iam.PolicyStatement({
         sid: 'FollowExecutions',
         actions: ['states:DescribeExecution', 'states:GetExecutionHistory'],
+        resources: ownExecutions,
+      }),
+      // Not a call of the drs-waves CLI: the console's Stop execution, for a gate that cannot
+      // be answered (see the header). Executions of the deployed plans' machines only.
+      new iam.PolicyStatement({
+        sid: 'StopStuckExecutions',
+        actions: OPERATOR_CONSOLE_ACTIONS,
         resources: ownExecutions,
       }),
       new iam.PolicyStatement({

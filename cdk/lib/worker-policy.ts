@@ -16,12 +16,19 @@
  *   actions: DRS launches the recovery instances with the caller's permissions.
  * - DRS user guide, "Grant permission to tag resources during creation": tags given to a
  *   creating call are authorised as drs:TagResource, narrowed with drs:CreateAction.
- * - The AWS managed policy AWSElasticDisasterRecoveryConsoleFullAccess (v8, statements
- *   ConsoleFullAccess9 to 27), the policy AWS ships for principals that start recoveries: its
- *   EC2 statements show how far those dependent actions can be narrowed (DRS-managed tag
- *   `AWSElasticDisasterRecoveryManaged`, `aws:ViaAWSService`, ec2:CreateAction). The EC2
- *   statements below are that policy's, limited to the actions StartRecovery and
- *   TerminateRecoveryInstances depend on.
+ * - The AWS managed policy AWSElasticDisasterRecoveryConsoleFullAccess (v8, AWS Managed Policy
+ *   Reference; statements ConsoleFullAccess3, 8 to 20 and 22 to 27, and 30), the policy AWS
+ *   ships for principals that start recoveries: its EC2 statements show how far those dependent
+ *   actions can be narrowed (DRS-managed tag `AWSElasticDisasterRecoveryManaged`,
+ *   `aws:ViaAWSService`, ec2:CreateAction). The EC2 statements below are that policy's, limited
+ *   to the actions StartRecovery and TerminateRecoveryInstances depend on, each naming the
+ *   managed statement it follows. Left out: the console-only reads (ConsoleFullAccess2, 4 to 7,
+ *   28, 29), GetConsoleOutput/GetConsoleScreenshot (13, 21) and "launch into an existing
+ *   instance" (21, tag AWSDRS=AllowLaunchingIntoThisInstance); see cdk/README.md.
+ * - SAR for Amazon EC2 (cfn-lint's copy agrees): CreateVolume authorises the snapshot it
+ *   restores from as well as the new volume, and CreateSecurityGroup the VPC as well as the new
+ *   group, so each needs a statement per resource type (ConsoleFullAccess15 and 30, 16 and 17);
+ *   the Get/Describe reads of ConsoleFullAccess3 have no resource type.
  * - SAR for Amazon SNS: Publish takes a topic resource (arn:...:sns:<region>:<account>:<topic>),
  *   so the grant names each topic a deployed plan's gates notify (`wave.approval.notify`,
  *   `wave.decisionNotify` in the await-operator tasks' Parameters, found by plans.ts), no
@@ -91,21 +98,38 @@ export interface WorkerPolicyProps {
  */
 export const WORKER_DYNAMODB_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query'];
 
-/** EC2 reads StartRecovery depends on; EC2 Describe* actions have no resource-level permissions. */
-const EC2_DESCRIBE = [
+/**
+ * The EC2 reads StartRecovery depends on: those of AWSElasticDisasterRecoveryConsoleFullAccess
+ * v8, statement ConsoleFullAccess3, all of them. What DRS reads while it resolves the launch
+ * settings (default EBS encryption and its key, instance type offerings in the subnet's AZ, the
+ * launch template's key pair, capacity reservations and dedicated hosts) before it launches.
+ * Read-only; none has a resource type in the SAR but DescribeInstanceAttribute (an instance),
+ * which stays on "*" with the others, as in ConsoleFullAccess3.
+ *
+ * Like ConsoleFullAccess3 they carry no aws:ViaAWSService: a read cannot change anything, and
+ * whether DRS's pre-launch reads arrive as a forward access session is not documented, so a
+ * condition the managed policy lacks could only turn a launch into LAUNCH_FAILED.
+ */
+export const EC2_READS_FOR_DRS = [
   'ec2:DescribeAccountAttributes',
   'ec2:DescribeAvailabilityZones',
+  'ec2:DescribeCapacityReservations',
+  'ec2:DescribeHosts',
   'ec2:DescribeImages',
   'ec2:DescribeInstanceAttribute',
   'ec2:DescribeInstanceStatus',
+  'ec2:DescribeInstanceTypeOfferings',
   'ec2:DescribeInstanceTypes',
   'ec2:DescribeInstances',
+  'ec2:DescribeKeyPairs',
   'ec2:DescribeLaunchTemplateVersions',
   'ec2:DescribeLaunchTemplates',
   'ec2:DescribeSecurityGroups',
   'ec2:DescribeSnapshots',
   'ec2:DescribeSubnets',
   'ec2:DescribeVolumes',
+  'ec2:GetEbsDefaultKmsKeyId',
+  'ec2:GetEbsEncryptionByDefault',
 ];
 
 /**
@@ -134,7 +158,7 @@ export const WORKER_WILDCARD_REASONS: Readonly<Record<string, string>> = {
   DrsTerminateDrillInstances:
     'drs:TerminateRecoveryInstances takes recovery-instance ARNs, which are created by each drill at run time; the worker terminates a drill\'s instances when the plan asks for clean-up.',
   Ec2DescribeForDrs:
-    'EC2 Describe* actions, dependent actions of drs:StartRecovery, do not support resource-level permissions, so IAM accepts only "*"; all are read-only.',
+    'EC2 Describe* and GetEbsEncryptionByDefault/GetEbsDefaultKmsKeyId, the reads DRS makes for drs:StartRecovery (the whole of AWSElasticDisasterRecoveryConsoleFullAccess\'s ConsoleFullAccess3), have no resource type in the Service Authorization Reference, so IAM accepts only "*" (DescribeInstanceAttribute aside: it takes an instance, and is granted on "*" with the others as ConsoleFullAccess3 grants it); all are read-only.',
   Ec2CreateDrsLaunchTemplate:
     'ec2:CreateLaunchTemplate is a dependent action of drs:StartRecovery on a template created at run time; allowed only with the AWSElasticDisasterRecoveryManaged request tag, exactly as AWSElasticDisasterRecoveryConsoleFullAccess (ConsoleFullAccess11) allows it, which requires no aws:ViaAWSService for it.',
   Ec2MaintainDrsLaunchTemplates:
@@ -151,6 +175,12 @@ export const WORKER_WILDCARD_REASONS: Readonly<Record<string, string>> = {
     'Instance start/stop/terminate/modify and volume attach/detach are dependent actions of drs:StartRecovery; only on instances tagged AWSElasticDisasterRecoveryManaged and only through DRS (aws:ViaAWSService).',
   Ec2CreateDrsVolumesViaDrs:
     'ec2:CreateVolume is a dependent action of drs:StartRecovery; only with the AWSElasticDisasterRecoveryManaged request tag and only through DRS (aws:ViaAWSService).',
+  Ec2CreateVolumesFromDrsSnapshotsViaDrs:
+    'ec2:CreateVolume from a snapshot is authorised on the snapshot too (Service Authorization Reference); DRS restores the recovery volumes from its own snapshots, created at run time: only snapshots tagged AWSElasticDisasterRecoveryManaged and only through DRS (aws:ViaAWSService), exactly as AWSElasticDisasterRecoveryConsoleFullAccess (ConsoleFullAccess30) allows it. Snapshot ARNs have no account field.',
+  Ec2CreateSecurityGroupsInVpcsViaDrs:
+    'ec2:CreateSecurityGroup is authorised on the VPC too (Service Authorization Reference), and the VPC is the one the DRS launch settings choose at run time; only through DRS (aws:ViaAWSService), which AWSElasticDisasterRecoveryConsoleFullAccess (ConsoleFullAccess16) does not state but its ConsoleFullAccess17 requires of the same request, so nothing the managed policy allows is refused.',
+  Ec2CreateDrsSecurityGroupsViaDrs:
+    'ec2:CreateSecurityGroup is a dependent action of drs:StartRecovery on a group created at run time; only with the AWSElasticDisasterRecoveryManaged request tag and only through DRS (aws:ViaAWSService), exactly as AWSElasticDisasterRecoveryConsoleFullAccess (ConsoleFullAccess17) allows it.',
   Ec2DrsVolumesViaDrs:
     'Volume delete/attach/snapshot are dependent actions of drs:StartRecovery; only on volumes tagged AWSElasticDisasterRecoveryManaged and only through DRS (aws:ViaAWSService).',
   Ec2DetachVolumesViaDrs:
@@ -253,7 +283,7 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
     // --- What DRS does with the worker's permissions while launching ---------------------------
     new iam.PolicyStatement({
       sid: 'Ec2DescribeForDrs',
-      actions: EC2_DESCRIBE,
+      actions: EC2_READS_FOR_DRS,
       resources: ['*'],
     }),
     new iam.PolicyStatement({
@@ -332,6 +362,17 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
       resources: [ec2('volume')],
       conditions: { ...drsManagedRequest, ...viaDrs },
     }),
+    // CreateVolume from a snapshot is authorised on the snapshot as well as on the new volume:
+    // without this every volume DRS restores from its snapshots is refused and the server ends
+    // LAUNCH_FAILED. ConsoleFullAccess30, conditions and all: the snapshot must be DRS's own
+    // (its tag), and aws:ViaAWSService stays because the managed policy requires it and the
+    // worker never creates a volume itself (only DRS does, as StartRecovery's dependent action).
+    new iam.PolicyStatement({
+      sid: 'Ec2CreateVolumesFromDrsSnapshotsViaDrs',
+      actions: ['ec2:CreateVolume'],
+      resources: [arn('ec2', 'snapshot', '*', '*')],
+      conditions: { ...drsManaged, ...viaDrs },
+    }),
     new iam.PolicyStatement({
       sid: 'Ec2DrsVolumesViaDrs',
       actions: ['ec2:DeleteVolume', 'ec2:AttachVolume', 'ec2:CreateSnapshot'],
@@ -355,6 +396,27 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
       actions: ['ec2:DeleteSnapshot'],
       resources: [arn('ec2', 'snapshot', '*', '*')],
       conditions: { ...drsManaged, ...viaDrs },
+    }),
+    // CreateSecurityGroup is authorised on the VPC and on the new group (SAR). The CreateTags
+    // statement above already expects CreateSecurityGroup as its ec2:CreateAction, but nothing
+    // granted the action itself. ConsoleFullAccess17 (the group): the request tag and
+    // aws:ViaAWSService, both kept as the managed policy has them. ConsoleFullAccess16 (the
+    // VPC) has no condition; here it carries aws:ViaAWSService too, because the worker never
+    // creates a security group itself (only DRS, as StartRecovery's dependent action), and
+    // because it refuses nothing the managed policy allows: both resources are authorised in
+    // the same request, whose aws:ViaAWSService ConsoleFullAccess17 already requires to be true.
+    // The VPC is scoped to this account and region, where DRS launches.
+    new iam.PolicyStatement({
+      sid: 'Ec2CreateSecurityGroupsInVpcsViaDrs',
+      actions: ['ec2:CreateSecurityGroup'],
+      resources: [ec2('vpc')],
+      conditions: viaDrs,
+    }),
+    new iam.PolicyStatement({
+      sid: 'Ec2CreateDrsSecurityGroupsViaDrs',
+      actions: ['ec2:CreateSecurityGroup'],
+      resources: [ec2('security-group')],
+      conditions: { ...drsManagedRequest, ...viaDrs },
     }),
     new iam.PolicyStatement({
       sid: 'Ec2DrsSecurityGroupsViaDrs',

@@ -12,6 +12,7 @@ import { REPO_ROOT } from '../lib/app';
 import { ConfigError } from '../lib/config';
 import { discoverPlans, findNotifyTopics, loadPlan } from '../lib/plans';
 import { loadContract } from '../lib/contract';
+import { OPERATOR_CONSOLE_ACTIONS, OPERATOR_WILDCARD_REASONS } from '../lib/operator-policy';
 import { asArray, fixtureConfig, fixtureStatemachines, REAL_STATEMACHINES, resourcesOfType, statementsOfRole, Synth, synth } from './helpers';
 
 const APPROVAL_TOPIC = 'arn:aws:sns:eu-west-1:111122223333:storefront-approvals';
@@ -164,6 +165,8 @@ describe('operator policy', () => {
         'states:sendtaskfailure': star,
         'states:sendtasksuccess': star,
         'states:startexecution': smArns,
+        // For the console: stopping an execution whose gate cannot be answered.
+        'states:stopexecution': executions,
       },
     );
     for (const st of statements) assert.equal(st.Condition, undefined, st.Sid);
@@ -209,9 +212,32 @@ describe('operator policy', () => {
     assert.ok(calls.has('states:SendTaskSuccess') && calls.has('drs:DescribeJobs'), `the scan found too little: ${[...calls]}`);
     const missing = [...calls].filter((c) => c !== 'sts:GetCallerIdentity' && !granted.has(c.toLowerCase()));
     assert.deepEqual(missing, [], 'the CLI calls these but the operator policy does not grant them');
-    // And nothing it does not call.
-    const unused = [...granted].filter((g) => ![...calls].some((c) => c.toLowerCase() === g));
+    // And nothing it does not call, but for the console's actions (OPERATOR_CONSOLE_ACTIONS).
+    const consoleActions = OPERATOR_CONSOLE_ACTIONS.map((a) => a.toLowerCase());
+    const unused = [...granted].filter((g) => ![...calls].some((c) => c.toLowerCase() === g) && !consoleActions.includes(g));
     assert.deepEqual(unused, [], 'granted but never called by the CLI');
+    // A console action the CLI starts calling belongs to the CLI's list: drop it from there.
+    assert.deepEqual(OPERATOR_CONSOLE_ACTIONS.filter((a) => calls.has(a)), [], 'the CLI now calls a console action: remove it from OPERATOR_CONSOLE_ACTIONS');
+  });
+
+  it('states:StopExecution on the deployed plans\' executions only, so an operator can stop an execution stuck at a gate', () => {
+    const { statements } = operatorPolicy(s);
+    const stop = statements.filter((st) => asArray<string>(st.Action).some((a) => a.toLowerCase() === 'states:stopexecution'));
+    assert.equal(stop.length, 1);
+    assert.equal(stop[0].Sid, 'StopStuckExecutions');
+    assert.deepEqual(asArray(stop[0].Action), ['states:StopExecution']);
+    assert.deepEqual(asArray(stop[0].Resource).sort(), [
+      'arn:aws:states:eu-west-1:111122223333:execution:drs-waves-alpha:*',
+      'arn:aws:states:eu-west-1:111122223333:execution:drs-waves-beta:*',
+    ]);
+    assert.equal(stop[0].Condition, undefined);
+    assert.match(OPERATOR_WILDCARD_REASONS.StopStuckExecutions, /gate that cannot be answered/);
+    // Not the state machines, not other deployments' executions, not on *.
+    for (const r of asArray<string>(stop[0].Resource)) assert.match(r, /:execution:drs-waves-(alpha|beta):\*$/);
+    // Only the listed plans: a deployment of one plan may stop only that plan's executions.
+    const one = synth(fixtureConfig({ plans: ['beta'], schedules: {} }), undefined, false);
+    const oneStop = operatorPolicy(one).statements.find((st) => st.Sid === 'StopStuckExecutions');
+    assert.deepEqual(asArray(oneStop.Resource), ['arn:aws:states:eu-west-1:111122223333:execution:drs-waves-beta:*']);
   });
 
   it('attached to nothing by default; the ARN is an exported output', () => {

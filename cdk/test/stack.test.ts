@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { ConfigError, loadConfig, parseConfig } from '../lib/config';
 import { loadContract, OPERATOR_ACTIVITY } from '../lib/contract';
 import { ACTIVITY_TASKS_NOT_STARTED, DRILL_INPUT, FINISH_METRICS, NOTIFIED_EXECUTION_STATUSES, WORKER_STOP_TIMEOUT_SECONDS } from '../lib/drs-waves-stack';
-import { WORKER_WILDCARD_REASONS } from '../lib/worker-policy';
+import { EC2_READS_FOR_DRS, WORKER_WILDCARD_REASONS } from '../lib/worker-policy';
 import { discoverPlans, findPlaceholders } from '../lib/plans';
 import { buildApp, CDK_DIR } from '../lib/app';
 import {
@@ -378,7 +378,10 @@ describe('stack (fixture plans alpha and beta)', () => {
 
   it('worker: every other mutating EC2 action only through an AWS service, never by the worker itself; none on *', () => {
     const statements = statementsOfRole(s.template, workerTaskRoleId(s.template));
-    const mutating = allowed(statements).filter((a) => a.action.startsWith('ec2:') && !a.action.startsWith('ec2:describe'));
+    const mutating = allowed(statements).filter((a) => a.action.startsWith('ec2:') && a.statement.Sid !== 'Ec2DescribeForDrs');
+    // The reads statement holds reads only (Describe*, GetEbs*).
+    const reads = statements.find((st) => st.Sid === 'Ec2DescribeForDrs');
+    for (const a of asArray<string>(reads.Action)) assert.match(a, /^ec2:(Describe|GetEbs)[A-Za-z]+$/, a);
     assert.ok(mutating.some((a) => a.action === 'ec2:runinstances'));
     const launchTemplateSids = ['Ec2CreateDrsLaunchTemplate', 'Ec2MaintainDrsLaunchTemplates', 'Ec2TagLaunchTemplateOnCreate'];
     for (const { action, statement } of mutating) {
@@ -386,6 +389,106 @@ describe('stack (fixture plans alpha and beta)', () => {
       if (launchTemplateSids.includes(statement.Sid)) continue;
       assert.equal(statement.Condition?.Bool?.['aws:ViaAWSService'], 'true', `${action} (${statement.Sid}) is not limited to DRS acting for the worker`);
     }
+  });
+
+  it("worker: EC2 reads are AWSElasticDisasterRecoveryConsoleFullAccess's ConsoleFullAccess3, all of it, on * (no resource type in the SAR)", () => {
+    const statements = statementsOfRole(s.template, workerTaskRoleId(s.template));
+    // AWSElasticDisasterRecoveryConsoleFullAccess v8 (AWS Managed Policy Reference),
+    // ConsoleFullAccess3: the reads DRS makes before it launches.
+    const consoleFullAccess3 = [
+      'ec2:DescribeAccountAttributes',
+      'ec2:DescribeAvailabilityZones',
+      'ec2:DescribeImages',
+      'ec2:DescribeInstances',
+      'ec2:DescribeInstanceTypes',
+      'ec2:DescribeInstanceAttribute',
+      'ec2:DescribeInstanceStatus',
+      'ec2:DescribeInstanceTypeOfferings',
+      'ec2:DescribeLaunchTemplateVersions',
+      'ec2:DescribeLaunchTemplates',
+      'ec2:DescribeSecurityGroups',
+      'ec2:DescribeSnapshots',
+      'ec2:DescribeSubnets',
+      'ec2:DescribeVolumes',
+      'ec2:GetEbsEncryptionByDefault',
+      'ec2:GetEbsDefaultKmsKeyId',
+      'ec2:DescribeKeyPairs',
+      'ec2:DescribeCapacityReservations',
+      'ec2:DescribeHosts',
+    ];
+    const reads = statements.filter((st) => st.Sid === 'Ec2DescribeForDrs');
+    assert.equal(reads.length, 1);
+    assert.deepEqual(asArray<string>(reads[0].Action).sort(), [...consoleFullAccess3].sort());
+    assert.deepEqual([...EC2_READS_FOR_DRS].sort(), [...consoleFullAccess3].sort());
+    assert.deepEqual(asArray(reads[0].Resource), ['*']);
+    // As in ConsoleFullAccess3: no condition (see EC2_READS_FOR_DRS for why no aws:ViaAWSService).
+    assert.equal(reads[0].Condition, undefined);
+    // No other EC2 read anywhere else in the worker's policy.
+    const elsewhere = allowed(statements).filter((a) => /^ec2:(describe|get)/.test(a.action) && a.statement.Sid !== 'Ec2DescribeForDrs');
+    assert.deepEqual(elsewhere.map((a) => a.action), []);
+    // `*` because the SAR lists no resource type for them, but for DescribeInstanceAttribute (an
+    // instance), granted on `*` as ConsoleFullAccess3 grants it, and so the reason says.
+    const sar = sarActions('ec2');
+    if (sar) {
+      const withResources: Record<string, string[]> = { describeinstanceattribute: ['instance'] };
+      for (const action of consoleFullAccess3) {
+        const key = action.slice('ec2:'.length).toLowerCase();
+        assert.ok(sar[key], `${action} is not in the SAR`);
+        assert.deepEqual(sar[key].Resources ?? [], withResources[key] ?? [], `${action}: the SAR's resource types changed; see Ec2DescribeForDrs`);
+      }
+    }
+    assert.match(WORKER_WILDCARD_REASONS.Ec2DescribeForDrs, /ConsoleFullAccess3\b/);
+    assert.match(WORKER_WILDCARD_REASONS.Ec2DescribeForDrs, /DescribeInstanceAttribute aside/);
+  });
+
+  it('worker: CreateVolume is allowed on DRS snapshots too (ConsoleFullAccess30), only through an AWS service', () => {
+    const statements = statementsOfRole(s.template, workerTaskRoleId(s.template));
+    const createVolume = allowed(statements).filter((a) => a.action === 'ec2:createvolume');
+    const byResource = new Map<string, any>();
+    for (const { statement } of createVolume) for (const r of asArray<string>(statement.Resource)) byResource.set(r, statement.Condition);
+    // CreateVolume from a snapshot is authorised on the snapshot and on the new volume (SAR).
+    assert.deepEqual([...byResource.keys()].sort(), ['arn:aws:ec2:eu-west-1:*:snapshot/*', 'arn:aws:ec2:eu-west-1:111122223333:volume/*']);
+    // ConsoleFullAccess30 (snapshot): the DRS tag on the snapshot, aws:ViaAWSService.
+    assert.deepEqual(byResource.get('arn:aws:ec2:eu-west-1:*:snapshot/*'), {
+      Null: { 'aws:ResourceTag/AWSElasticDisasterRecoveryManaged': 'false' },
+      Bool: { 'aws:ViaAWSService': 'true' },
+    });
+    // ConsoleFullAccess15 (volume): the DRS tag on the request, aws:ViaAWSService.
+    assert.deepEqual(byResource.get('arn:aws:ec2:eu-west-1:111122223333:volume/*'), {
+      Null: { 'aws:RequestTag/AWSElasticDisasterRecoveryManaged': 'false' },
+      Bool: { 'aws:ViaAWSService': 'true' },
+    });
+    const sar = sarActions('ec2');
+    if (sar) assert.deepEqual([...(sar.createvolume?.Resources ?? [])].sort(), ['snapshot', 'volume'], 'the SAR changed the resource types of CreateVolume');
+    assert.match(WORKER_WILDCARD_REASONS.Ec2CreateVolumesFromDrsSnapshotsViaDrs, /ConsoleFullAccess30/);
+  });
+
+  it('worker: CreateSecurityGroup on the VPC and the new DRS group (ConsoleFullAccess16, 17), only through an AWS service', () => {
+    const statements = statementsOfRole(s.template, workerTaskRoleId(s.template));
+    const create = allowed(statements).filter((a) => a.action === 'ec2:createsecuritygroup');
+    const byResource = new Map<string, any>();
+    for (const { statement } of create) for (const r of asArray<string>(statement.Resource)) byResource.set(r, statement.Condition);
+    assert.deepEqual([...byResource.keys()].sort(), ['arn:aws:ec2:eu-west-1:111122223333:security-group/*', 'arn:aws:ec2:eu-west-1:111122223333:vpc/*']);
+    // ConsoleFullAccess17: exactly its conditions.
+    assert.deepEqual(byResource.get('arn:aws:ec2:eu-west-1:111122223333:security-group/*'), {
+      Null: { 'aws:RequestTag/AWSElasticDisasterRecoveryManaged': 'false' },
+      Bool: { 'aws:ViaAWSService': 'true' },
+    });
+    // ConsoleFullAccess16 has no condition; aws:ViaAWSService here refuses nothing it allows,
+    // since ConsoleFullAccess17 requires it of the same request.
+    assert.deepEqual(byResource.get('arn:aws:ec2:eu-west-1:111122223333:vpc/*'), { Bool: { 'aws:ViaAWSService': 'true' } });
+    const sar = sarActions('ec2');
+    if (sar) assert.deepEqual([...(sar.createsecuritygroup?.Resources ?? [])].sort(), ['security-group', 'vpc'], 'the SAR changed the resource types of CreateSecurityGroup');
+  });
+
+  it('worker: every create action the tag-on-create statements expect is itself granted', () => {
+    const statements = statementsOfRole(s.template, workerTaskRoleId(s.template));
+    const granted = new Set(allowed(statements).map((a) => a.action));
+    const expected = statements
+      .filter((st) => asArray<string>(st.Action).includes('ec2:CreateTags'))
+      .flatMap((st) => asArray<string>(st.Condition?.StringEquals?.['ec2:CreateAction']));
+    assert.ok(expected.includes('CreateSecurityGroup') && expected.includes('CreateLaunchTemplate'), `found ${expected}`);
+    for (const action of expected) assert.ok(granted.has(`ec2:${action.toLowerCase()}`), `CreateTags expects ec2:${action}, which is not granted`);
   });
 
   it('worker: iam:PassRole only to EC2, on the DRS service roles and the configured launch template roles', () => {
@@ -769,6 +872,50 @@ describe('stack options', () => {
     assert.ok(envNames.includes('DRS_WAVES_REPORT_BUCKET'));
     const workerPolicy = JSON.stringify(statementsOfRole(s.template, workerTaskRoleId(s.template)));
     assert.ok(!workerPolicy.includes('PassLaunchTemplateRolesToEc2'));
+  });
+
+  it('a single-AZ worker is warned about at synth, naming the setting; two AZs or no worker are not', () => {
+    const singleAz = (x: Synth) => Annotations.fromStack(x.stack).findWarning('*', Match.stringLikeRegexp('single-AZ worker'));
+    const warningOf = (x: Synth) => {
+      const found = singleAz(x);
+      assert.equal(found.length, 1, 'one single-AZ warning');
+      assert.match(found[0].id, /WorkerService/, 'on the worker service');
+      return String(found[0].entry.data);
+    };
+    // The default fixture (new VPC, two AZs): none.
+    assert.deepEqual(singleAz(synth(fixtureConfig(), undefined, false)), []);
+    // A new VPC with network.maxAzs 1.
+    const newVpc = synth(fixtureConfig({ network: { maxAzs: 1, natGateways: 1 } }), undefined, false);
+    const [service] = Object.values(resourcesOfType(newVpc.template, 'AWS::ECS::Service'));
+    assert.equal(service.Properties.NetworkConfiguration.AwsvpcConfiguration.Subnets.length, 1);
+    const w = warningOf(newVpc);
+    assert.match(w, /network\.maxAzs \(1\)/);
+    assert.match(w, /all 2 worker tasks run there/);
+    // A new VPC with one network.availabilityZones entry.
+    assert.match(warningOf(synth(fixtureConfig({ network: { availabilityZones: ['eu-west-1a'], natGateways: 1 } }), undefined, false)), /network\.availabilityZones \(\["eu-west-1a"\]\)/);
+    const existing = (subnets: string[], azs: string[], desiredCount = 2) =>
+      synth(
+        fixtureConfig({
+          worker: { desiredCount },
+          network: {
+            vpcId: 'vpc-0123456789abcdef0',
+            privateSubnetIds: subnets,
+            availabilityZones: azs,
+            endpoints: { dynamodb: false, s3: false, stepFunctions: false, drs: false, logs: false, ecrApi: false, ecrDocker: false },
+          },
+        }),
+        undefined,
+        false,
+      );
+    // An existing VPC with one subnet, and with two subnets in the same AZ.
+    assert.match(warningOf(existing(['subnet-0123456789abcdef0'], ['eu-west-1a'])), /network\.privateSubnetIds \(1 subnet\(s\), network\.availabilityZones \["eu-west-1a"\]\)/);
+    assert.match(
+      warningOf(existing(['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'], ['eu-west-1b', 'eu-west-1b'], 1)),
+      /network\.privateSubnetIds \(2 subnet\(s\).*the worker task runs there/,
+    );
+    // Two AZs, or no worker task at all: nothing to warn of.
+    assert.deepEqual(singleAz(existing(['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'], ['eu-west-1a', 'eu-west-1b'])), []);
+    assert.deepEqual(singleAz(existing(['subnet-0123456789abcdef0'], ['eu-west-1a'], 0)), []);
   });
 
   it('existing VPC that has its endpoints already: none created, no endpoint security group, no route tables needed', () => {
