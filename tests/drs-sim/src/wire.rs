@@ -318,7 +318,9 @@ pub const MAX_PAGE_SIZE: usize = 1000;
 pub fn page_size(max_results: Option<i64>, default: usize) -> Result<usize, ApiError> {
     match max_results {
         None => Ok(default.min(MAX_PAGE_SIZE)),
-        Some(n) if n >= 1 => Ok(usize::try_from(n).unwrap_or(MAX_PAGE_SIZE).min(MAX_PAGE_SIZE)),
+        Some(n) if n >= 1 => Ok(usize::try_from(n)
+            .unwrap_or(MAX_PAGE_SIZE)
+            .min(MAX_PAGE_SIZE)),
         Some(n) => Err(ApiError::field(
             "maxResults",
             format!("maxResults {n} is less than 1"),

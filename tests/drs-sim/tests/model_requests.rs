@@ -28,14 +28,20 @@ async fn sim() -> SimHandle {
 fn assert_refused(answer: &Answer, fields: &[&str]) {
     assert_eq!(answer.status, 400, "{}", answer.body);
     assert_eq!(answer.error_type.as_deref(), Some("ValidationException"));
-    assert_eq!(answer.body["reason"], "fieldValidationFailed", "{}", answer.body);
+    assert_eq!(
+        answer.body["reason"], "fieldValidationFailed",
+        "{}",
+        answer.body
+    );
     let mut names: Vec<&str> = answer.body["fieldList"]
         .as_array()
         .expect("fieldList")
         .iter()
         .map(|f| {
             assert!(
-                f["message"].as_str().is_some_and(|m| m.starts_with("Member must")),
+                f["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("Member must")),
                 "{f}"
             );
             f["name"].as_str().expect("name")
@@ -99,7 +105,10 @@ async fn start_recovery_with_no_servers_or_a_malformed_id_is_refused() {
         &call(&e, "StartRecovery", &json!({"sourceServers": []})).await,
         &["sourceServers"],
     );
-    assert_refused(&call(&e, "StartRecovery", &json!({})).await, &["sourceServers"]);
+    assert_refused(
+        &call(&e, "StartRecovery", &json!({})).await,
+        &["sourceServers"],
+    );
     let answer = call(
         &e,
         "StartRecovery",
@@ -161,7 +170,11 @@ async fn describe_jobs_with_more_than_1000_job_ids_is_refused() {
 async fn dates_that_do_not_end_in_z_are_refused() {
     let sim = sim().await;
     let e = sim.endpoint();
-    for date in ["2024-05-01", "2024-05-01T00:00:00+00:00", "2024-05-01T00:00:00.5+02:00"] {
+    for date in [
+        "2024-05-01",
+        "2024-05-01T00:00:00+00:00",
+        "2024-05-01T00:00:00.5+02:00",
+    ] {
         assert_refused(
             &call(&e, "DescribeJobs", &json!({"filters": {"fromDate": date}})).await,
             &["filters.fromDate"],
@@ -213,7 +226,10 @@ async fn max_results_below_one_is_refused_and_above_1000_is_a_capped_page() {
         "DescribeSourceServers",
         "DescribeRecoveryInstances",
     ] {
-        assert_refused(&call(&e, op, &json!({"maxResults": 0})).await, &["maxResults"]);
+        assert_refused(
+            &call(&e, op, &json!({"maxResults": 0})).await,
+            &["maxResults"],
+        );
         // StrictlyPositiveInteger has no maximum in the model.
         let big = call(&e, op, &json!({"maxResults": 5000})).await;
         assert_eq!(big.status, 200, "{op}: {}", big.body);
@@ -225,7 +241,10 @@ async fn max_results_below_one_is_refused_and_above_1000_is_a_capped_page() {
 async fn required_members_that_are_missing_are_refused() {
     let sim = sim().await;
     let e = sim.endpoint();
-    assert_refused(&call(&e, "DescribeJobLogItems", &json!({})).await, &["jobID"]);
+    assert_refused(
+        &call(&e, "DescribeJobLogItems", &json!({})).await,
+        &["jobID"],
+    );
     assert_refused(
         &call(&e, "DescribeRecoverySnapshots", &json!({"order": "ASC"})).await,
         &["sourceServerID"],
@@ -236,7 +255,12 @@ async fn required_members_that_are_missing_are_refused() {
     );
     let ids: Vec<String> = (0..201).map(|n| format!("i-{n:017x}")).collect();
     assert_refused(
-        &call(&e, "TerminateRecoveryInstances", &json!({"recoveryInstanceIDs": ids})).await,
+        &call(
+            &e,
+            "TerminateRecoveryInstances",
+            &json!({"recoveryInstanceIDs": ids}),
+        )
+        .await,
         &["recoveryInstanceIDs"],
     );
     assert!(sim.jobs().is_empty());

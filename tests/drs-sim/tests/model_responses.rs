@@ -57,7 +57,9 @@ impl Recorder {
     async fn until_all_completed(&mut self) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + common::DEADLINE;
         loop {
-            let last = self.all_pages("DescribeJobs", json!({"maxResults": 2})).await;
+            let last = self
+                .all_pages("DescribeJobs", json!({"maxResults": 2}))
+                .await;
             if last.iter().all(|j| j["status"] == "COMPLETED") {
                 return last;
             }
@@ -101,7 +103,11 @@ async fn disaster_day(style: DateStyle) -> Vec<(String, Answer)> {
     .await;
     sim.add_background_jobs(&[
         BackgroundJobSpec::launch(2, 0.5).initiated_by("DIAGNOSTIC"),
-        BackgroundJobSpec::new("CREATE_CONVERTED_SNAPSHOT", BackgroundServers::Count(1), 0.5),
+        BackgroundJobSpec::new(
+            "CREATE_CONVERTED_SNAPSHOT",
+            BackgroundServers::Count(1),
+            0.5,
+        ),
         BackgroundJobSpec::new("TERMINATE", BackgroundServers::Count(1), 0.5),
     ])
     .expect("background jobs");
@@ -121,8 +127,11 @@ async fn disaster_day(style: DateStyle) -> Vec<(String, Answer)> {
         json!({"sourceServerID": sid(1), "order": "DESC", "filters": {"fromDateTime": from}}),
     )
     .await;
-    r.call("DescribeRecoverySnapshots", json!({"sourceServerID": sid(4)}))
-        .await;
+    r.call(
+        "DescribeRecoverySnapshots",
+        json!({"sourceServerID": sid(4)}),
+    )
+    .await;
     let newest5 = r
         .call(
             "DescribeRecoverySnapshots",
@@ -285,7 +294,9 @@ fn every_served_operation_is_checked_and_the_unserved_are_listed() {
     let answers = recorded();
     for operation in OPERATIONS {
         assert!(
-            answers.iter().any(|(op, a)| op == operation && a.status < 300),
+            answers
+                .iter()
+                .any(|(op, a)| op == operation && a.status < 300),
             "drs-sim serves {operation} but the scenario never gets an answer of it to check"
         );
         let wrong = violations_of(answers, operation);
@@ -318,7 +329,10 @@ fn the_scenario_reaches_the_states_worth_checking() {
             seen.insert(format!("job {}", job["status"].as_str().unwrap_or("-")));
             seen.insert(format!("type {}", job["type"].as_str().unwrap_or("-")));
             for s in job["participatingServers"].as_array().into_iter().flatten() {
-                seen.insert(format!("server {}", s["launchStatus"].as_str().unwrap_or("-")));
+                seen.insert(format!(
+                    "server {}",
+                    s["launchStatus"].as_str().unwrap_or("-")
+                ));
             }
         }
         if op == "DescribeJobLogItems" {
@@ -366,7 +380,12 @@ async fn the_offset_date_style_is_outside_the_model() {
     })
     .await;
     let e = sim.endpoint();
-    let started = call(&e, "StartRecovery", &json!({"sourceServers": [source(&sid(1))]})).await;
+    let started = call(
+        &e,
+        "StartRecovery",
+        &json!({"sourceServers": [source(&sid(1))]}),
+    )
+    .await;
     let wrong = output_violations("StartRecovery", &started);
     assert!(
         wrong

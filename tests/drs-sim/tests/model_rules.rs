@@ -37,9 +37,11 @@ fn the_vendored_model_parses_and_every_shape_it_names_exists() {
     let model = Model::parse(MODEL_JSON).expect("the vendored model parses");
     assert!(model.operation("StartRecovery").is_some());
     assert!(
-        Model::parse(r#"{"shapes": {"A": {"type": "list", "member": {"shape": "Nope"}}}, "operations": {}}"#)
-            .expect_err("a dangling shape name")
-            .contains("Nope")
+        Model::parse(
+            r#"{"shapes": {"A": {"type": "list", "member": {"shape": "Nope"}}}, "operations": {}}"#
+        )
+        .expect_err("a dangling shape name")
+        .contains("Nope")
     );
 }
 
@@ -68,9 +70,18 @@ fn members_the_model_does_not_define_are_refused_in_answers_and_ignored_in_reque
 
 #[test]
 fn a_list_longer_or_shorter_than_the_model_allows_is_refused() {
-    assert!(request("StartRecoveryRequest", json!({"sourceServers": servers(200)})).is_empty());
+    assert!(
+        request(
+            "StartRecoveryRequest",
+            json!({"sourceServers": servers(200)})
+        )
+        .is_empty()
+    );
     assert_eq!(
-        request("StartRecoveryRequest", json!({"sourceServers": servers(201)})),
+        request(
+            "StartRecoveryRequest",
+            json!({"sourceServers": servers(201)})
+        ),
         ["sourceServers: Member must have length less than or equal to 200"]
     );
     assert_eq!(
@@ -90,7 +101,11 @@ fn paths_name_the_list_item_and_the_member() {
     list[1]["sourceServerID"] = json!("s-short");
     let found = request("StartRecoveryRequest", json!({"sourceServers": list}));
     assert_eq!(found.len(), 2, "{found:?}");
-    assert!(found.iter().all(|v| v.starts_with("sourceServers[1].sourceServerID: ")));
+    assert!(
+        found
+            .iter()
+            .all(|v| v.starts_with("sourceServers[1].sourceServerID: "))
+    );
 }
 
 #[test]
@@ -129,7 +144,10 @@ fn dates_must_be_iso8601_datetime_strings_ending_in_z() {
         "2024-05-01T12:00:00.123456Z",
         "2024-12-31T23:59:59.5Z",
     ] {
-        assert!(request("ISO8601DatetimeString", json!(good)).is_empty(), "{good}");
+        assert!(
+            request("ISO8601DatetimeString", json!(good)).is_empty(),
+            "{good}"
+        );
     }
     for bad in [
         "2024-05-01T12:00:00.123456+00:00",
@@ -139,7 +157,10 @@ fn dates_must_be_iso8601_datetime_strings_ending_in_z() {
         "2024-13-01T12:00:00Z",
         "2024-05-01T24:00:00Z",
     ] {
-        assert!(!request("ISO8601DatetimeString", json!(bad)).is_empty(), "{bad}");
+        assert!(
+            !request("ISO8601DatetimeString", json!(bad)).is_empty(),
+            "{bad}"
+        );
     }
 }
 
@@ -183,7 +204,9 @@ fn a_map_holds_its_entry_count_and_its_keys_and_values_are_checked() {
     let found = request("TagsMap", json!({ long_key.clone(): "v" }));
     assert_eq!(
         found,
-        [format!("{{{long_key}}}: Member must have length less than or equal to 256")]
+        [format!(
+            "{{{long_key}}}: Member must have length less than or equal to 256"
+        )]
     );
     let params: serde_json::Map<String, Value> = (0..21)
         .map(|n| (format!("p{n}"), json!({"value": "v", "type": "DYNAMIC"})))
@@ -215,7 +238,10 @@ fn a_union_has_exactly_one_member_set() {
 #[test]
 fn a_value_of_the_wrong_json_type_is_refused() {
     assert_eq!(
-        request("StartRecoveryRequest", json!({"sourceServers": servers(1), "isDrill": "yes"})),
+        request(
+            "StartRecoveryRequest",
+            json!({"sourceServers": servers(1), "isDrill": "yes"})
+        ),
         ["isDrill: Member must be a boolean (Boolean), not a string"]
     );
     assert_eq!(
@@ -237,7 +263,11 @@ fn null_is_absent_in_requests_and_refused_in_answers() {
 #[test]
 fn members_bound_to_headers_are_not_body_members() {
     // ThrottlingException's retryAfterSeconds travels in the Retry-After header.
-    assert!(!Model::drs().members("ThrottlingException").contains(&"retryAfterSeconds"));
+    assert!(
+        !Model::drs()
+            .members("ThrottlingException")
+            .contains(&"retryAfterSeconds")
+    );
     assert_eq!(
         response(
             "ThrottlingException",

@@ -40,7 +40,10 @@ sys.stdout.buffer.write(data)
         "reading botocore's DRS model failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    (String::from_utf8_lossy(&out.stderr).trim().to_owned(), out.stdout)
+    (
+        String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        out.stdout,
+    )
 }
 
 #[test]

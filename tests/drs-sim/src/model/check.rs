@@ -154,7 +154,9 @@ impl Model {
                     if let Some(max) = max
                         && n > *max
                     {
-                        fail(format!("Member must have value less than or equal to {max}"));
+                        fail(format!(
+                            "Member must have value less than or equal to {max}"
+                        ));
                     }
                 }
             },
@@ -218,7 +220,9 @@ fn length_violation(len: usize, min: Option<i64>, max: Option<i64>) -> Option<St
     if let Some(max) = max
         && len > max
     {
-        return Some(format!("Member must have length less than or equal to {max}"));
+        return Some(format!(
+            "Member must have length less than or equal to {max}"
+        ));
     }
     None
 }
@@ -250,7 +254,10 @@ fn timestamp_violation(format: Option<&str>, v: &Value) -> Option<String> {
 /// `cannotParse`. An operation the model does not know passes (the router answers it).
 pub fn check_request(operation: &str, body: &[u8]) -> Result<(), ApiError> {
     let model = Model::drs();
-    let Some(input) = model.operation(operation).and_then(|op| op.input.as_deref()) else {
+    let Some(input) = model
+        .operation(operation)
+        .and_then(|op| op.input.as_deref())
+    else {
         return Ok(());
     };
     // The SDK sends `{}` for an empty input; curl may send nothing.

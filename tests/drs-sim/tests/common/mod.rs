@@ -37,8 +37,12 @@ pub struct Answer {
 /// `POST /<operation>` with a JSON body (raw: the SDK would hide what the body holds).
 pub async fn call(endpoint: &str, operation: &str, body: &Value) -> Answer {
     let raw = call_raw(endpoint, operation, &body.to_string()).await;
-    let body = serde_json::from_str(&raw.2)
-        .unwrap_or_else(|e| panic!("{operation} answered a body that is not JSON ({e}): {}", raw.2));
+    let body = serde_json::from_str(&raw.2).unwrap_or_else(|e| {
+        panic!(
+            "{operation} answered a body that is not JSON ({e}): {}",
+            raw.2
+        )
+    });
     Answer {
         status: raw.0,
         error_type: raw.1,
@@ -53,9 +57,7 @@ pub async fn call_raw(
     body: &str,
 ) -> (u16, Option<String>, String) {
     let addr = endpoint.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("connect");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let request = format!(
         "POST /{operation} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
          Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -63,10 +65,7 @@ pub async fn call_raw(
     );
     stream.write_all(request.as_bytes()).await.expect("write");
     let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .await
-        .expect("read");
+    stream.read_to_string(&mut response).await.expect("read");
     let (head, body) = response.split_once("\r\n\r\n").expect("http response");
     let status = head
         .split_whitespace()
