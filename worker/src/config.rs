@@ -37,6 +37,17 @@ pub enum Command {
         #[arg(long, env = "DRS_WAVES_TABLE", default_value = DEFAULT_HISTORY_TABLE)]
         table: String,
     },
+    /// Ask the worker running on this machine whether it still polls Step Functions: exit 0
+    /// when its last GetActivityTask answered recently, 1 otherwise (the container's health
+    /// check). Makes no AWS call.
+    Health {
+        /// The worker's loopback health port.
+        #[arg(long, env = "DRS_WAVES_HEALTH_PORT", default_value_t = crate::health::DEFAULT_HEALTH_PORT)]
+        port: u16,
+        /// The oldest answered poll that is still healthy, in seconds.
+        #[arg(long, default_value_t = crate::health::DEFAULT_MAX_POLL_AGE_SECONDS)]
+        max_age_seconds: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -63,10 +74,13 @@ pub struct RunArgs {
     /// DynamoDB history table.
     #[arg(long, env = "DRS_WAVES_TABLE", default_value = DEFAULT_HISTORY_TABLE)]
     pub table: String,
-    /// Concurrent long polls per activity.
-    #[arg(long, env = "DRS_WAVES_POLLERS_PER_ACTIVITY", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    /// Concurrent long polls per activity. An open poll holds no task slot: AWS recommends
+    /// many open polls per activity ARN, since a task token dropped on its way to a worker
+    /// blocks GetActivityTask requests for up to 60 s.
+    #[arg(long, env = "DRS_WAVES_POLLERS_PER_ACTIVITY", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub pollers_per_activity: u32,
-    /// Tasks (and polls) in flight at once, across all activities.
+    /// Tasks in flight at once, across all activities (a task that arrives when every slot is
+    /// busy is heartbeated until one frees up; no new poll starts meanwhile).
     #[arg(long, env = "DRS_WAVES_MAX_TASKS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_tasks_in_flight: u32,
     /// Source servers per DRS job; larger waves are split into several jobs.
@@ -83,6 +97,19 @@ pub struct RunArgs {
     /// cleans up their drills. 0 turns it off (another worker runs it).
     #[arg(long, env = "DRS_WAVES_JANITOR_INTERVAL_SECONDS", default_value_t = 60)]
     pub janitor_interval_seconds: u64,
+    /// Seconds between two rounds of the gate keeper, which heartbeats the task tokens of the
+    /// gates and decisions recorded in the history (and fails one past its deadline). A round
+    /// also comes within a third of the shortest gate heartbeat it saw. 0 turns it off (then
+    /// another worker must run it, or every gate re-opens at each heartbeat timeout).
+    #[arg(
+        long,
+        env = "DRS_WAVES_GATE_KEEPER_INTERVAL_SECONDS",
+        default_value_t = 20
+    )]
+    pub gate_keeper_interval_seconds: u64,
+    /// The loopback port `drs-worker health` asks (127.0.0.1 only); 0 serves none.
+    #[arg(long, env = "DRS_WAVES_HEALTH_PORT", default_value_t = crate::health::DEFAULT_HEALTH_PORT)]
+    pub health_port: u16,
     /// Seconds to finish tasks in hand after SIGTERM (keep it under the container's stop
     /// timeout: ECS allows 120 s at most).
     #[arg(long, env = "DRS_WAVES_SHUTDOWN_GRACE_SECONDS", default_value_t = 100)]

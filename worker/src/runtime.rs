@@ -1,7 +1,11 @@
-//! The polling runtime: N pollers per activity, a global bound on tasks in flight (a permit is
-//! taken before a long poll starts, so the worker never fetches a task it has no room for),
-//! heartbeats, answers, and a two-phase shutdown (stop polling, then drain within a grace
-//! period). Modelled on Temporal's core SDK.
+//! The polling runtime: N pollers per activity, a global bound on tasks in flight, heartbeats,
+//! answers, and a two-phase shutdown (stop polling, then drain within a grace period). Modelled
+//! on Temporal's core SDK, with one difference: an open poll holds no task permit. AWS
+//! recommends many open polls per activity ARN (a token dropped on its way to a worker blocks
+//! GetActivityTask requests for up to 60 s), far more than the tasks a worker should run at
+//! once. So a task that arrives when every permit is taken is heartbeated while it waits for
+//! one, and no poller starts a new poll while any task waits: the worker fetches at most one
+//! task per open poll beyond its room.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use crate::error::TaskError;
+pub use crate::health::PollHealth;
 use crate::sfn::{ActivityService, ActivityTask, Delivery};
 use crate::token::TaskToken;
 
@@ -50,17 +55,20 @@ pub struct RuntimeConfig {
     pub default_heartbeat_seconds: u32,
     /// First wait after a failed poll (doubles up to 30 s).
     pub poll_error_backoff: Duration,
+    /// Where each successful poll is noted, for `drs-worker health`.
+    pub health: Arc<PollHealth>,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
-            pollers_per_activity: 2,
+            pollers_per_activity: 10,
             max_tasks_in_flight: 20,
             shutdown_grace: Duration::from_secs(100),
             worker_name: "drs-worker".to_string(),
             default_heartbeat_seconds: 60,
             poll_error_backoff: Duration::from_secs(1),
+            health: Arc::new(PollHealth::new()),
         }
     }
 }
@@ -91,6 +99,8 @@ struct Shared<S, T> {
     handler: Arc<T>,
     config: RuntimeConfig,
     permits: Arc<Semaphore>,
+    /// Tasks received that wait for a permit; pollers start no new poll while any do.
+    waiting_for_permit: watch::Sender<usize>,
     in_flight: watch::Sender<usize>,
     hard_stop: CancellationToken,
     started: AtomicU64,
@@ -99,6 +109,7 @@ struct Shared<S, T> {
     cancelled: AtomicU64,
 }
 
+/// Counts one down in its channel when dropped (tasks in flight, tasks waiting for a permit).
 struct InFlight(watch::Sender<usize>);
 
 impl Drop for InFlight {
@@ -121,6 +132,7 @@ pub async fn run<S: ActivityService, T: TaskHandler>(
         service,
         handler,
         permits: Arc::new(Semaphore::new(config.max_tasks_in_flight.max(1))),
+        waiting_for_permit: watch::channel(0usize).0,
         config,
         in_flight,
         hard_stop: CancellationToken::new(),
@@ -191,16 +203,14 @@ async fn poller<S: ActivityService, T: TaskHandler>(
     shutdown: CancellationToken,
 ) {
     let mut backoff = shared.config.poll_error_backoff;
+    let mut waiting = shared.waiting_for_permit.subscribe();
     loop {
-        // The permit comes first: never fetch a task there is no room to run.
-        let permit = tokio::select! {
+        // No new poll while a task already received waits for room to run.
+        tokio::select! {
             biased;
             _ = shutdown.cancelled() => break,
-            p = shared.permits.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-        };
+            w = waiting.wait_for(|n| *n == 0) => if w.is_err() { break },
+        }
         if shutdown.is_cancelled() {
             break;
         }
@@ -208,12 +218,15 @@ async fn poller<S: ActivityService, T: TaskHandler>(
         // could lose a task.
         match shared.service.poll(&arn, &shared.config.worker_name).await {
             Ok(Some(task)) => {
+                shared.config.health.poll_succeeded();
                 backoff = shared.config.poll_error_backoff;
-                spawn_task(&shared, activity, task, permit);
+                // Decided here, before this poller loops: a task without room counts as
+                // waiting before any poller could start another poll.
+                let slot = Slot::take(&shared);
+                spawn_task(&shared, activity, task, slot);
             }
-            Ok(None) => drop(permit),
+            Ok(None) => shared.config.health.poll_succeeded(),
             Err(e) => {
-                drop(permit);
                 warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "GetActivityTask failed");
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
@@ -251,7 +264,7 @@ fn spawn_task<S: ActivityService, T: TaskHandler>(
     shared: &Arc<Shared<S, T>>,
     activity: Activity,
     task: ActivityTask,
-    permit: tokio::sync::OwnedSemaphorePermit,
+    slot: Slot,
 ) {
     let received = Instant::now();
     shared.in_flight.send_modify(|n| *n += 1);
@@ -262,12 +275,12 @@ fn spawn_task<S: ActivityService, T: TaskHandler>(
     let shared = shared.clone();
     tokio::spawn(
         async move {
-            let _permit = permit;
             let _guard = guard;
             run_task(
                 &shared,
                 activity,
                 task,
+                slot,
                 heartbeat.unwrap_or(shared.config.default_heartbeat_seconds),
                 received,
             )
@@ -306,6 +319,7 @@ async fn run_task<S: ActivityService, T: TaskHandler>(
     shared: &Shared<S, T>,
     activity: Activity,
     task: ActivityTask,
+    slot: Slot,
     heartbeat_seconds: u32,
     received: Instant,
 ) {
@@ -314,7 +328,14 @@ async fn run_task<S: ActivityService, T: TaskHandler>(
         received,
         busy_nanos: AtomicU64::new(0),
     };
-    let work = shared.handler.handle(activity, task.input, &task.token);
+    let work = async {
+        // Heartbeated meanwhile (below): a task that waits for room is not lost.
+        let _permit = slot.permit(&shared.permits).await;
+        shared
+            .handler
+            .handle(activity, task.input, &task.token)
+            .await
+    };
     tokio::pin!(work);
     // Time inside the handler's polls only; an atomic because the future must stay Send.
     let timed_work = std::future::poll_fn(|cx| {
@@ -378,6 +399,34 @@ async fn run_task<S: ActivityService, T: TaskHandler>(
             }
         }
         Ending::Finished(Err(err)) => deliver_failure(shared, &task.token, &err, &timing).await,
+    }
+}
+
+/// Room for a task to run: a permit taken at once, or a place in the queue for one. A queued
+/// task counts as waiting (which holds back new polls) until it has its permit or is dropped.
+enum Slot {
+    Ready(tokio::sync::OwnedSemaphorePermit),
+    Waiting(InFlight),
+}
+
+impl Slot {
+    fn take<S, T>(shared: &Shared<S, T>) -> Slot {
+        match shared.permits.clone().try_acquire_owned() {
+            Ok(permit) => Slot::Ready(permit),
+            Err(_) => {
+                shared.waiting_for_permit.send_modify(|n| *n += 1);
+                debug!("every task slot is busy: the task waits for one, heartbeated");
+                Slot::Waiting(InFlight(shared.waiting_for_permit.clone()))
+            }
+        }
+    }
+
+    async fn permit(self, permits: &Arc<Semaphore>) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        match self {
+            Slot::Ready(permit) => Some(permit),
+            // The waiting mark is dropped once the permit is held.
+            Slot::Waiting(_waiting) => permits.clone().acquire_owned().await.ok(),
+        }
     }
 }
 

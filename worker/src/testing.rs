@@ -60,6 +60,9 @@ struct SfnState {
     answers: Vec<Answer>,
     heartbeats: HashMap<String, usize>,
     gone: HashSet<String>,
+    /// The task tokens handed out for each execution (tasks pushed with
+    /// [`FakeActivityService::push_task_of`]), so that stopping it ends them.
+    tokens_of: HashMap<String, Vec<String>>,
 }
 
 struct SfnInner {
@@ -84,11 +87,14 @@ impl Default for FakeActivityService {
     }
 }
 
-struct PollGuard<'a>(&'a AtomicUsize);
+/// Counts a poll out when it ends, and tells the waiters (a test waiting for the number of
+/// open polls to drop).
+struct PollGuard<'a>(&'a SfnInner);
 
 impl Drop for PollGuard<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.0.polls_in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.changed.notify_waiters();
     }
 }
 
@@ -119,6 +125,38 @@ impl FakeActivityService {
                 token: TaskToken::new(token),
                 input: input.into(),
             });
+        self.inner.changed.notify_waiters();
+    }
+
+    /// A task of `execution_arn`: when that execution is stopped
+    /// ([`FakeExecutions::linked_to`]), its heartbeats and answers fail as on AWS.
+    pub fn push_task_of(
+        &self,
+        execution_arn: &str,
+        activity_arn: &str,
+        token: &str,
+        input: impl Into<String>,
+    ) {
+        lock(&self.inner.state)
+            .tokens_of
+            .entry(execution_arn.to_string())
+            .or_default()
+            .push(token.to_string());
+        self.push_task(activity_arn, token, input);
+    }
+
+    /// AWS's StopExecution: the execution ends at once, and a task of it that a worker still
+    /// holds learns so at its next heartbeat or answer (TaskTimedOut). (LocalStack instead keeps
+    /// a stopped execution running until the worker answers its activity task; the local engine
+    /// cannot show this, the fake does.) Tasks not yet handed out are dropped.
+    pub fn end_execution(&self, execution_arn: &str) {
+        let mut state = lock(&self.inner.state);
+        let tokens = state.tokens_of.remove(execution_arn).unwrap_or_default();
+        for queue in state.queues.values_mut() {
+            queue.retain(|t| !tokens.iter().any(|tok| tok == t.token.expose()));
+        }
+        state.gone.extend(tokens);
+        drop(state);
         self.inner.changed.notify_waiters();
     }
 
@@ -198,7 +236,7 @@ impl ActivityService for FakeActivityService {
     ) -> Result<Option<ActivityTask>, TaskError> {
         self.inner.polls_started.fetch_add(1, Ordering::SeqCst);
         self.inner.polls_in_flight.fetch_add(1, Ordering::SeqCst);
-        let _guard = PollGuard(&self.inner.polls_in_flight);
+        let _guard = PollGuard(&self.inner);
         self.inner.changed.notify_waiters();
         let deadline = tokio::time::Instant::now() + self.inner.poll_timeout;
         loop {
@@ -1229,7 +1267,7 @@ impl History for MemoryHistory {
             .executions
             .get_mut(id)
             .ok_or_else(|| missing_execution(id))?;
-        if r.cancel_requested.is_some() {
+        if r.cancel_requested.is_some() || r.status != ExecutionStatus::Running {
             return Ok(false);
         }
         r.pending_gate = Some(gate);
@@ -1303,11 +1341,23 @@ fn missing_execution(id: &str) -> TaskError {
 pub struct FakeExecutions {
     executions: Arc<Mutex<HashMap<String, ExecutionInfo>>>,
     stops: Arc<Mutex<Vec<(String, String, String)>>>,
+    /// The activity side of the same Step Functions, when a test links them: a stop then ends
+    /// the execution's tasks there too.
+    activities: Option<FakeActivityService>,
 }
 
 impl FakeExecutions {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Executions and activity tasks of one Step Functions: StopExecution ends the execution
+    /// at once and its tasks' heartbeats then fail (AWS's semantics).
+    pub fn linked_to(activities: &FakeActivityService) -> Self {
+        FakeExecutions {
+            activities: Some(activities.clone()),
+            ..Self::default()
+        }
     }
 
     pub fn set(&self, execution_arn: &str, status: &str) {
@@ -1348,6 +1398,9 @@ impl ExecutionLookup for FakeExecutions {
         {
             e.status = "ABORTED".to_string();
             e.stopped_at = Some("2030-01-01T00:20:00Z".to_string());
+        }
+        if let Some(activities) = &self.activities {
+            activities.end_execution(execution_arn);
         }
         Ok(())
     }

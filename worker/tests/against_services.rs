@@ -646,6 +646,7 @@ fn runtime_config() -> RuntimeConfig {
         worker_name: "against-services".into(),
         default_heartbeat_seconds: 60,
         poll_error_backoff: Duration::from_millis(100),
+        ..RuntimeConfig::default()
     }
 }
 
