@@ -5,6 +5,7 @@
 //! then sent to Step Functions with the token.
 
 use aws_sdk_sfn::types::ExecutionStatus as SfnStatus;
+use drs_waves_contract::operator::gate_states;
 use drs_waves_contract::{
     ErrorName, ExecutionStatus, GateKind, OperatorAction, OperatorActionKind, OperatorAnswer,
     PendingGate, decisions,
@@ -186,6 +187,14 @@ pub fn doing(
         .map(|a| format!("; a cancel by {} at {} is under way", a.by, a.at))
         .unwrap_or_default();
     match state {
+        // At a gate state with no token recorded: the worker lost the token (a dropped
+        // GetActivityTask answer, a worker killed before its history write), or the gate is
+        // just opening. Its heartbeat times out and the machine opens it again.
+        Some(s) if cancel.is_empty() && gate_states::is_gate(s) => format!(
+            "it is at '{s}', but no gate token is recorded yet: the gate is opening, or re-opening because its token was \
+             lost (Step Functions opens it again when its heartbeat times out, within the plan's tasks.gateHeartbeatSeconds). \
+             Try again in a minute, or follow it: drs-waves follow {execution}"
+        ),
         Some(s) => format!("it is RUNNING in state '{s}'{cancel}"),
         None => format!("it is RUNNING{cancel}"),
     }
@@ -227,6 +236,26 @@ fn timed_out(gate: &PendingGate, now: time::OffsetDateTime, answer: Answer) -> O
 
 fn now_rfc3339() -> String {
     drs_worker::rules::format_time(time::OffsetDateTime::now_utc())
+}
+
+/// What an answer that Step Functions refused for its token says: past the gate's deadline
+/// the execution fails at the gate; before it, the token was lost and the gate is re-opening
+/// with a fresh one (its heartbeat timed out), to be answered again.
+fn gone_token_text(gate: &PendingGate, answer: Answer, now: time::OffsetDateTime) -> String {
+    let wave = wave_label(gate.wave_index, &gate.wave_name);
+    let what = gate.kind.describe();
+    let command = answer.command();
+    match drs_worker::rules::parse_time(&gate.timeout_at) {
+        Some(deadline) if now < deadline => format!(
+            "the {what} of {wave} is re-opening: Step Functions no longer knows its token (it was lost, and the gate's \
+             heartbeat timed out); your {command} is recorded but did not reach the execution. Answer again once \
+             drs-waves status shows the gate waiting (within the plan's tasks.gateHeartbeatSeconds)"
+        ),
+        _ => format!(
+            "the {what} of {wave} had already timed out (at {}); your {command} is recorded but changes nothing: the execution fails at the gate",
+            gate.timeout_at
+        ),
+    }
 }
 
 /// Why a gate answer did not reach Step Functions: the token is no longer valid.
@@ -349,12 +378,10 @@ pub async fn answer(aws: &Aws, execution: &str, answer: Answer) -> Result<String
     };
     match sent {
         Ok(()) => Ok(answered_text(answer, &gate, &exec.name)),
-        Err((_, f)) if token_gone(f.code.as_deref()) => Err(CliError::NotWaiting(format!(
-            "the {} of {} had already timed out (at {}); your {} is recorded but changes nothing: the execution fails at the gate",
-            gate.kind.describe(),
-            wave_label(gate.wave_index, &gate.wave_name),
-            gate.timeout_at,
-            answer.command()
+        Err((_, f)) if token_gone(f.code.as_deref()) => Err(CliError::NotWaiting(gone_token_text(
+            &gate,
+            answer,
+            time::OffsetDateTime::now_utc(),
         ))),
         Err((action, f)) => Err(error::aws_error(action, &f)),
     }
@@ -478,6 +505,8 @@ mod tests {
             attempts,
             max_attempts: max,
             reason: "s-1 FAILED".into(),
+            heartbeat_seconds: None,
+            reopened: 0,
         }
     }
 
@@ -585,6 +614,38 @@ mod tests {
             waiting.contains("drs-waves decide x-1 retry|skip|stop"),
             "{waiting}"
         );
+    }
+
+    #[test]
+    fn a_refused_token_before_the_deadline_is_a_reopening_gate_after_it_a_timed_out_one() {
+        let g = gate(GateKind::Approval, 0, 1);
+        let before = drs_worker::rules::parse_time(&g.timeout_at).expect("deadline")
+            - time::Duration::seconds(60);
+        let reopening = gone_token_text(&g, Answer::Approve, before);
+        assert!(
+            reopening.contains("is re-opening") && reopening.contains("Answer again"),
+            "{reopening}"
+        );
+        let late = gone_token_text(&g, Answer::Approve, before + time::Duration::seconds(120));
+        assert!(late.contains("had already timed out"), "{late}");
+    }
+
+    #[test]
+    fn a_gate_state_without_a_recorded_token_is_said_to_be_reopening() {
+        let reopening = doing(
+            &SfnStatus::Running,
+            Some("Wave 2 app: approve?"),
+            None,
+            None,
+            "x-1",
+        );
+        assert!(
+            reopening.contains("re-opening because its token was lost")
+                && reopening.contains("drs-waves follow x-1"),
+            "{reopening}"
+        );
+        assert!(gate_states::is_gate("Wave 3 web: decide?"));
+        assert!(!gate_states::is_gate("Wave 3 web: done?"));
     }
 
     #[test]

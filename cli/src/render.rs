@@ -174,9 +174,16 @@ pub fn gate_line(g: &PendingGate, execution: &str, now: OffsetDateTime) -> Strin
     let waited = since
         .map(|s| clock(secs_between(s, now)))
         .unwrap_or_default();
-    let left = until
+    let mut left = until
         .map(|u| format!(", times out in {}", clock(secs_between(now, u))))
         .unwrap_or_default();
+    if g.reopened > 0 {
+        // The history's record of the re-opening: the operator's answer goes to the new token.
+        left.push_str(&format!(
+            ", re-opened {}x after its token was lost",
+            g.reopened
+        ));
+    }
     match g.kind {
         GateKind::Approval => format!(
             ">> wave {} {} waits for approval ({waited}{left}): drs-waves approve {execution}  |  drs-waves stop {execution}",
@@ -532,6 +539,8 @@ mod tests {
             attempts: 0,
             max_attempts: 1,
             reason: String::new(),
+            heartbeat_seconds: None,
+            reopened: 0,
         };
         let line = gate_line(&gate, "drill-1", T0 + time::Duration::seconds(75));
         assert_eq!(

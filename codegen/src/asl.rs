@@ -185,10 +185,27 @@ impl Serialize for ChoiceRule {
 /// The comparisons the generator uses (JSONPath `Variable` form).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Condition {
-    StringEquals { variable: String, value: String },
-    IsPresent { variable: String, value: bool },
-    IsTimestamp { variable: String, value: bool },
-    IsString { variable: String, value: bool },
+    StringEquals {
+        variable: String,
+        value: String,
+    },
+    IsPresent {
+        variable: String,
+        value: bool,
+    },
+    IsTimestamp {
+        variable: String,
+        value: bool,
+    },
+    IsString {
+        variable: String,
+        value: bool,
+    },
+    /// `*` matches any run of characters (Step Functions' only wildcard).
+    StringMatches {
+        variable: String,
+        pattern: String,
+    },
     And(Vec<Condition>),
     Not(Box<Condition>),
 }
@@ -226,6 +243,15 @@ impl Condition {
         }
     }
 
+    /// True when the string matches `pattern` (`*` is the wildcard). A value that is not a
+    /// string does not match.
+    pub fn string_matches(variable: impl Into<String>, pattern: impl Into<String>) -> Condition {
+        Condition::StringMatches {
+            variable: variable.into(),
+            pattern: pattern.into(),
+        }
+    }
+
     pub fn negate(condition: Condition) -> Condition {
         Condition::Not(Box::new(condition))
     }
@@ -247,6 +273,10 @@ impl Condition {
             Condition::IsString { variable, value } => {
                 map.serialize_entry("Variable", variable)?;
                 map.serialize_entry("IsString", value)
+            }
+            Condition::StringMatches { variable, pattern } => {
+                map.serialize_entry("Variable", variable)?;
+                map.serialize_entry("StringMatches", pattern)
             }
             Condition::And(all) => map.serialize_entry("And", all),
             Condition::Not(inner) => map.serialize_entry("Not", inner),

@@ -18,12 +18,17 @@ use crate::asl::{
     State, StateMachine, States, Succeed, Task, Transition, Wait, WaitDuration,
 };
 use crate::budget;
+use crate::contract::operator::{GATE_REOPENINGS, gate_timed_out_cause, gate_what};
 use crate::contract::{
     Activity, ActivityArnError, ActivityArns, CONTRACT_VERSION, ErrorName, GateKind, Mode,
     OnFailure, PREFLIGHT_TARGETS_KEY, RETRYABLE_STATES_ERRORS, WaveSpec, WaveStatus, decisions,
     paths,
 };
 use crate::plan::Plan;
+
+/// The form of `pointInTime` the input check accepts besides IsTimestamp: UTC with an
+/// upper-case `T` and `Z`, as AWS's IsTimestamp requires.
+pub const POINT_IN_TIME_PATTERN: &str = "*-*-*T*:*:*Z";
 
 /// State names outside the waves.
 pub mod names {
@@ -70,13 +75,13 @@ pub mod names {
     impl WaveStep {
         pub fn suffix(self) -> &'static str {
             match self {
-                WaveStep::Approve => "approve?",
+                WaveStep::Approve => crate::contract::operator::gate_states::APPROVE,
                 WaveStep::ApprovalTimedOut => "approval timed out",
                 WaveStep::Start => "start",
                 WaveStep::Wait => "wait",
                 WaveStep::Check => "check",
                 WaveStep::Done => "done?",
-                WaveStep::Decide => "decide?",
+                WaveStep::Decide => crate::contract::operator::gate_states::DECIDE,
                 WaveStep::Decision => "decision",
                 WaveStep::DecisionTimedOut => "decision timed out",
                 WaveStep::Skipped => "skipped",
@@ -277,13 +282,21 @@ impl Generator<'_> {
             names::CHECK_POINT_IN_TIME,
             Choice {
                 comment: Some(
-                    "An optional pointInTime must be a timestamp (RFC 3339): every server then launches from its latest \
-                     snapshot at or before it. Preflight refuses one in the future."
+                    "An optional pointInTime must be a UTC timestamp with an upper-case T and Z (2026-11-27T03:00:00Z): every \
+                     server then launches from its latest snapshot at or before it. Preflight refuses one in the future."
                         .into(),
                 ),
                 choices: vec![
                     ChoiceRule::new(Condition::negate(Condition::is_present(point_in_time)), names::PREFLIGHT),
-                    ChoiceRule::new(Condition::is_timestamp(point_in_time), names::PREFLIGHT),
+                    // AWS's IsTimestamp wants the upper-case T and Z; the pattern holds the local
+                    // engine, which is laxer, to the same form.
+                    ChoiceRule::new(
+                        Condition::And(vec![
+                            Condition::is_timestamp(point_in_time),
+                            Condition::string_matches(point_in_time, POINT_IN_TIME_PATTERN),
+                        ]),
+                        names::PREFLIGHT,
+                    ),
                 ],
                 default: Some(names::POINT_IN_TIME_REJECTED.to_owned()),
             },
@@ -295,8 +308,9 @@ impl Generator<'_> {
                 parameters: None,
                 result: Some(json!({
                     "Error": ErrorName::InvalidInput.as_str(),
-                    "Cause": "The execution input's pointInTime must be an RFC 3339 timestamp such as \
-                              \"2026-11-27T03:00:00Z\" (every server launches from its latest snapshot at or before it). \
+                    "Cause": "The execution input's pointInTime must be a UTC timestamp in the form \
+                              \"2026-11-27T03:00:00Z\" (upper-case T and Z, no offset; `drs-waves start --point-in-time` \
+                              writes it so): every server launches from its latest snapshot at or before it. \
                               Nothing was launched.",
                 })),
                 result_path: Some(paths::ERROR.to_owned()),
@@ -498,7 +512,14 @@ impl Generator<'_> {
     }
 
     /// An await-operator task (a gate or a decision) and the Pass that turns its timeout into
-    /// a named failure. No heartbeat: the worker answers nothing, the operator does.
+    /// a named failure. The worker answers nothing, the operator does; every worker's gate
+    /// keeper heartbeats the token recorded in the history. A token lost before it was recorded
+    /// (a dropped GetActivityTask answer, a worker killed in between) times out the gate's
+    /// heartbeat, and the Retry opens the gate again with a fresh token; the worker keeps the
+    /// deadline the gate first opened with (`$$.State.EnteredTime`), and fails a re-opened gate
+    /// past it with DrsWaves.GateTimedOut. Locally a heartbeat timeout is States.Timeout, the
+    /// same name as the gate's own timeout: both are retried, and the worker tells them apart
+    /// by the deadline.
     #[allow(clippy::too_many_arguments)]
     fn operator_gate(
         &self,
@@ -520,6 +541,9 @@ impl Generator<'_> {
             "wave": wave_value,
             "timeoutSeconds": timeout_seconds,
             "heartbeatSeconds": self.plan.heartbeat_seconds,
+            "gateHeartbeatSeconds": self.plan.gate_heartbeat_seconds,
+            "openedAt.$": paths::CONTEXT_STATE_ENTERED_TIME,
+            "reopened.$": paths::CONTEXT_STATE_RETRY_COUNT,
         });
         if kind == GateKind::Decision
             && let Some(map) = parameters.as_object_mut()
@@ -534,13 +558,22 @@ impl Generator<'_> {
             next,
         );
         task.timeout_seconds = Some(timeout_seconds);
-        task.heartbeat_seconds = None;
-        // The gate's own timeout is States.Timeout: not retried, it fails the execution.
+        task.heartbeat_seconds = Some(self.plan.gate_heartbeat_seconds);
         for retrier in &mut task.retry {
             retrier
                 .error_equals
                 .retain(|e| !RETRYABLE_STATES_ERRORS.contains(&e.as_str()));
         }
+        task.retry.retain(|r| !r.error_equals.is_empty());
+        task.retry.insert(
+            0,
+            Retrier {
+                error_equals: RETRYABLE_STATES_ERRORS.map(str::to_owned).to_vec(),
+                interval_seconds: Some(1),
+                max_attempts: Some(GATE_REOPENINGS),
+                backoff_rate: Some(1.0),
+            },
+        );
         task.catch.insert(
             0,
             Catcher {
@@ -550,27 +583,14 @@ impl Generator<'_> {
             },
         );
         states.push(names::wave(i, n, gate_step(kind)), task);
-        let what = match kind {
-            GateKind::Approval => format!("The approval gate before wave {i} '{n}'"),
-            GateKind::Decision => format!("The decision after wave {i} '{n}' failed"),
-        };
-        // "14400 s (4 h)", but "30 s" alone rather than "30 s (30 s)".
-        let human = crate::runbook::human_duration(timeout_seconds);
-        let waited = if human == format!("{timeout_seconds} s") {
-            human
-        } else {
-            format!("{timeout_seconds} s ({human})")
-        };
         states.push(
             timed_out_name,
             Pass {
-                comment: Some(format!("{what} got no answer in time.")),
+                comment: Some(format!("{} got no answer in time.", gate_what(kind, i, n))),
                 parameters: None,
                 result: Some(json!({
                     "Error": ErrorName::GateTimedOut.as_str(),
-                    "Cause": format!(
-                        "{what} waited {waited} with no answer; no later wave started."
-                    ),
+                    "Cause": gate_timed_out_cause(kind, i, n, timeout_seconds),
                 })),
                 result_path: Some(paths::ERROR.to_owned()),
                 transition: Transition::next(names::RECORD_FAILURE),

@@ -26,6 +26,7 @@ pub const DEFAULT_POLLING: PollingBounds = PollingBounds {
     expected_launch_seconds: 600,
 };
 pub const DEFAULT_HEARTBEAT_SECONDS: u32 = 60;
+pub use drs_waves_contract::operator::DEFAULT_GATE_HEARTBEAT_SECONDS;
 /// A heartbeat longer than this would leave a dead worker's task unnoticed for too long.
 pub const MAX_HEARTBEAT_SECONDS: u32 = 3600;
 pub const MAX_NAME_CHARS: usize = 40;
@@ -176,6 +177,13 @@ pub struct TaskSettings {
     #[serde(default)]
     #[schemars(range(min = 1, max = 3600))]
     pub heartbeat_seconds: Option<i64>,
+    /// HeartbeatSeconds of the approval gates and decisions (built-in default 300). Every
+    /// worker heartbeats the gate tokens recorded in the history; a gate whose token was lost
+    /// before it was recorded times out its heartbeat and opens again with a fresh token, so
+    /// this is how long an operator may have to wait for a lost gate to come back.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 3600))]
+    pub gate_heartbeat_seconds: Option<i64>,
 }
 
 /// One wave of the plan.
@@ -252,6 +260,8 @@ pub struct Plan {
     /// One per wave, in order.
     pub wave_descriptions: Vec<Option<String>>,
     pub heartbeat_seconds: u32,
+    /// HeartbeatSeconds of the gates and decisions.
+    pub gate_heartbeat_seconds: u32,
     /// The machine's TimeoutSeconds.
     pub execution_timeout_seconds: u32,
     /// Whether the plan set the execution timeout (else it is derived from the waves).
@@ -721,6 +731,17 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
         .unwrap_or(DEFAULT_HEARTBEAT_SECONDS),
     };
 
+    let gate_heartbeat_seconds = match raw.tasks.as_ref().and_then(|t| t.gate_heartbeat_seconds) {
+        None => DEFAULT_GATE_HEARTBEAT_SECONDS,
+        Some(h) => positive_seconds(
+            &mut plan_scope,
+            "tasks.gateHeartbeatSeconds",
+            h,
+            u64::from(MAX_HEARTBEAT_SECONDS),
+        )
+        .unwrap_or(DEFAULT_GATE_HEARTBEAT_SECONDS),
+    };
+
     // Plan-wide defaults, resolved once so that a bad default is reported once, not per wave.
     let defaults = raw.defaults.clone().unwrap_or_default();
     let default_timeout = duration_seconds(
@@ -1117,6 +1138,7 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
         description: raw.description.clone(),
         wave_descriptions: raw.waves.iter().map(|w| w.description.clone()).collect(),
         heartbeat_seconds,
+        gate_heartbeat_seconds,
         execution_timeout_seconds,
         execution_timeout_from_plan: timeout_override.is_some(),
         targets: Targets {

@@ -99,6 +99,9 @@ fn meaning(error: ErrorName) -> &'static str {
         ErrorName::GateTimedOut => {
             "An approval gate or a decision got no answer within its timeout; no later wave started. The cause names the gate."
         }
+        ErrorName::ExecutionClosed => {
+            "A task ran for an execution whose record was already closed (a console Redrive, or a drill preempted by a RECOVERY): nothing was launched and the record was left as it was. Start a new execution instead of redriving."
+        }
     }
 }
 

@@ -153,10 +153,15 @@ pub enum ErrorName {
     StoppedByOperator,
     /// An approval gate or a decision got no answer within its timeout. Never retried.
     GateTimedOut,
+    /// A task of an execution whose history record is already closed (preempted, cancelled,
+    /// ended, or found ended by the janitor): a console Redrive, or a task that outlived its
+    /// execution's StopExecution. It launches nothing and leaves the record as it is. Never
+    /// retried.
+    ExecutionClosed,
 }
 
 impl ErrorName {
-    pub const ALL: [ErrorName; 15] = [
+    pub const ALL: [ErrorName; 16] = [
         ErrorName::InvalidInput,
         ErrorName::RecoveryNotConfirmed,
         ErrorName::PreflightFailed,
@@ -172,6 +177,7 @@ impl ErrorName {
         ErrorName::Cancelled,
         ErrorName::StoppedByOperator,
         ErrorName::GateTimedOut,
+        ErrorName::ExecutionClosed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -191,6 +197,7 @@ impl ErrorName {
             ErrorName::Cancelled => "DrsWaves.Cancelled",
             ErrorName::StoppedByOperator => "DrsWaves.StoppedByOperator",
             ErrorName::GateTimedOut => "DrsWaves.GateTimedOut",
+            ErrorName::ExecutionClosed => "DrsWaves.ExecutionClosed",
         }
     }
 
@@ -727,6 +734,11 @@ pub mod paths {
     pub const CONTEXT_EXECUTION_ID: &str = "$$.Execution.Id";
     pub const CONTEXT_EXECUTION_NAME: &str = "$$.Execution.Name";
     pub const CONTEXT_EXECUTION_START_TIME: &str = "$$.Execution.StartTime";
+    /// When the current state was entered: unchanged by its Retry (a re-opened gate keeps the
+    /// deadline it opened with).
+    pub const CONTEXT_STATE_ENTERED_TIME: &str = "$$.State.EnteredTime";
+    /// How many times the current state's task has been retried.
+    pub const CONTEXT_STATE_RETRY_COUNT: &str = "$$.State.RetryCount";
 
     /// The key of a wave under `$.waves`.
     pub fn wave_key(index: u32) -> String {
@@ -877,6 +889,8 @@ mod tests {
             paths::CONTEXT_EXECUTION_ID,
             paths::CONTEXT_EXECUTION_NAME,
             paths::CONTEXT_EXECUTION_START_TIME,
+            paths::CONTEXT_STATE_ENTERED_TIME,
+            paths::CONTEXT_STATE_RETRY_COUNT,
             paths::OPERATOR,
         ]
         .map(str::to_owned)

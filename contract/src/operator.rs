@@ -59,6 +59,18 @@ pub struct AwaitOperatorInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<WaveState>,
     pub heartbeat_seconds: u32,
+    /// When the gate's state was entered (`$$.State.EnteredTime`): a gate re-opened by its
+    /// Retry (its token was lost) keeps the deadline it opened with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened_at: Option<String>,
+    /// How many times the gate has been re-opened (`$$.State.RetryCount`).
+    #[serde(default)]
+    pub reopened: u32,
+    /// The gate task's own HeartbeatSeconds: every worker's gate keeper heartbeats the token
+    /// recorded in the history within it; a token that was never recorded (lost between
+    /// GetActivityTask and the history write) times out and the gate opens again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_heartbeat_seconds: Option<u32>,
 }
 
 /// The gate an execution waits at, in the history until it is answered.
@@ -81,6 +93,18 @@ pub struct PendingGate {
     /// A decision: why the wave failed.
     #[serde(default)]
     pub reason: String,
+    /// The gate task's HeartbeatSeconds (None: a gate of a machine generated before gates had
+    /// one, which no keeper needs to heartbeat).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_seconds: Option<u32>,
+    /// How many times Step Functions re-opened this gate after its token was lost (its
+    /// heartbeat timed out): each re-opening records a fresh token here.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reopened: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What an operator did.
@@ -156,6 +180,59 @@ pub struct OperatorAnswer {
 }
 
 /// The decisions a Choice state tells apart.
+/// The suffixes of the gate states' names ("Wave 2 app: approve?"), shared by the generator
+/// that names them and the CLI that recognises an execution waiting at one.
+pub mod gate_states {
+    pub const APPROVE: &str = "approve?";
+    pub const DECIDE: &str = "decide?";
+
+    /// Whether a state of a generated machine is an approval gate or a decision.
+    pub fn is_gate(state_name: &str) -> bool {
+        [APPROVE, DECIDE].iter().any(|step| {
+            state_name
+                .strip_suffix(step)
+                .is_some_and(|rest| rest.ends_with(": "))
+        })
+    }
+}
+
+/// How many times a gate is opened again after its token was lost (its heartbeat timed out)
+/// before the execution gives up on it: each re-opening is a fresh task token.
+pub const GATE_REOPENINGS: u32 = 5;
+
+/// The gate task's HeartbeatSeconds unless the plan says otherwise: a token lost between
+/// GetActivityTask and the history write re-opens the gate within it.
+pub const DEFAULT_GATE_HEARTBEAT_SECONDS: u32 = 300;
+
+/// The cause of [`crate::ErrorName::GateTimedOut`], the same whether the machine's own timeout
+/// or the worker (a re-opened gate past its deadline) says it: "The approval gate before wave 2
+/// 'app' waited 14400 s (4 h) with no answer; no later wave started."
+pub fn gate_timed_out_cause(
+    kind: GateKind,
+    wave_index: u32,
+    wave_name: &str,
+    timeout_seconds: u32,
+) -> String {
+    let what = gate_what(kind, wave_index, wave_name);
+    // "14400 s (4 h)", but "30 s" alone rather than "30 s (30 s)".
+    let human = crate::clock::human_seconds(u64::from(timeout_seconds));
+    let waited = if human == format!("{timeout_seconds} s") {
+        human
+    } else {
+        format!("{timeout_seconds} s ({human})")
+    };
+    format!("{what} waited {waited} with no answer; no later wave started.")
+}
+
+/// The Pass state's comment for a gate that timed out ("The approval gate before wave 2 'app'
+/// got no answer in time.").
+pub fn gate_what(kind: GateKind, wave_index: u32, wave_name: &str) -> String {
+    match kind {
+        GateKind::Approval => format!("The approval gate before wave {wave_index} '{wave_name}'"),
+        GateKind::Decision => format!("The decision after wave {wave_index} '{wave_name}' failed"),
+    }
+}
+
 pub mod decisions {
     pub const APPROVE: &str = "approve";
     pub const RETRY: &str = "retry";

@@ -37,6 +37,13 @@ pub enum TaskError {
     /// An operator cancelled the execution; the cause names who and when.
     #[error("{0}")]
     Cancelled(String),
+    /// The execution's history record is closed (a redrive, or a task that outlived a
+    /// StopExecution): the task does nothing.
+    #[error("{0}")]
+    ExecutionClosed(String),
+    /// A re-opened gate (its token was lost) already past the deadline it first opened with.
+    #[error("{0}")]
+    GateTimedOut(String),
 }
 
 impl TaskError {
@@ -60,6 +67,8 @@ impl TaskError {
             TaskError::AccessDenied { .. } => ErrorName::AccessDenied,
             TaskError::Internal(_) => ErrorName::Internal,
             TaskError::Cancelled(_) => ErrorName::Cancelled,
+            TaskError::ExecutionClosed(_) => ErrorName::ExecutionClosed,
+            TaskError::GateTimedOut(_) => ErrorName::GateTimedOut,
         }
     }
 
@@ -93,6 +102,8 @@ impl TaskError {
             },
             TaskError::Internal(s) => TaskError::Internal(add(s)),
             TaskError::Cancelled(s) => TaskError::Cancelled(add(s)),
+            TaskError::ExecutionClosed(s) => TaskError::ExecutionClosed(add(s)),
+            TaskError::GateTimedOut(s) => TaskError::GateTimedOut(add(s)),
         }
     }
 

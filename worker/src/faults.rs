@@ -20,13 +20,18 @@ pub enum FaultPoint {
     ExitAfterHistoryWrite,
     /// After a chunk's job is recorded, before the next chunk of the wave is sent.
     ExitBetweenChunks,
+    /// A gate's (await-operator) first task is taken and then neither recorded nor answered:
+    /// its token is lost, as when a GetActivityTask answer is dropped or the worker dies
+    /// between the poll and the history write. The worker goes on running.
+    DropFirstGateToken,
 }
 
 impl FaultPoint {
-    pub const ALL: [FaultPoint; 3] = [
+    pub const ALL: [FaultPoint; 4] = [
         FaultPoint::ExitAfterStartRecovery,
         FaultPoint::ExitAfterHistoryWrite,
         FaultPoint::ExitBetweenChunks,
+        FaultPoint::DropFirstGateToken,
     ];
 
     pub fn name(self) -> &'static str {
@@ -34,6 +39,7 @@ impl FaultPoint {
             FaultPoint::ExitAfterStartRecovery => "exit-after-start-recovery",
             FaultPoint::ExitAfterHistoryWrite => "exit-after-history-write",
             FaultPoint::ExitBetweenChunks => "exit-between-chunks",
+            FaultPoint::DropFirstGateToken => "drop-first-gate-token",
         }
     }
 
@@ -75,6 +81,10 @@ impl Faults {
     pub fn hit(&self, _point: FaultPoint) -> Result<(), TaskError> {
         Ok(())
     }
+
+    pub fn drops(&self, _point: FaultPoint) -> bool {
+        false
+    }
 }
 
 #[cfg(any(test, feature = "test-util"))]
@@ -105,6 +115,11 @@ impl Faults {
 
     pub fn is_armed(&self) -> bool {
         self.armed.is_some()
+    }
+
+    /// Whether a fault point that drops something (rather than exiting or failing) is armed.
+    pub fn drops(&self, point: FaultPoint) -> bool {
+        self.armed.is_some_and(|(p, _)| p == point)
     }
 
     /// Called at each fault point.

@@ -470,8 +470,9 @@ pub trait History: Send + Sync + 'static {
     /// Records the gate the execution now waits at (replacing a gate an earlier attempt of the
     /// same task left). The execution record must exist.
     /// True when recorded; false when the execution has a cancel request (recorded before the
-    /// gate opened: the gate must not wait). Either a cancel finds the gate or the gate finds
-    /// the cancel, never neither.
+    /// gate opened: the gate must not wait) or its record is no longer RUNNING (a redrive, a
+    /// preempted drill). Either a cancel finds the gate or the gate finds the cancel, never
+    /// neither.
     fn open_gate(
         &self,
         execution_id: &str,
@@ -1684,9 +1685,13 @@ impl History for DynamoHistory {
         let mut u = Update::default();
         u.set("pendingGate", s(to_json(&gate)?))
             .set("pendingGateToken", s(&gate.token))
-            .condition("attribute_exists(#pk) AND attribute_not_exists(#cancel)")
+            .condition(
+                "attribute_exists(#pk) AND attribute_not_exists(#cancel) AND #status = :running",
+            )
             .name("#pk", PARTITION_KEY)
-            .name("#cancel", "cancelRequested");
+            .name("#cancel", "cancelRequested")
+            .name("#status", STATUS_INDEX_PARTITION_KEY)
+            .value(":running", s(ExecutionStatus::Running.as_str()));
         if self
             .update(execution_pk(execution_id), EXECUTION_SK, u)
             .await?
@@ -1694,7 +1699,9 @@ impl History for DynamoHistory {
             return Ok(true);
         }
         match self.get_execution(execution_id).await? {
-            Some(r) if r.cancel_requested.is_some() => Ok(false),
+            Some(r) if r.cancel_requested.is_some() || r.status != ExecutionStatus::Running => {
+                Ok(false)
+            }
             Some(_) => Err(TaskError::transient(
                 "DynamoDB UpdateItem",
                 "the gate's conditional write was refused, yet the record has no cancel request",

@@ -23,6 +23,8 @@ pub mod drs;
 pub mod error;
 pub mod evidence;
 pub mod faults;
+pub mod gate_keeper;
+pub mod health;
 pub mod history;
 pub mod metrics;
 pub mod notify;

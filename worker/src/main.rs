@@ -11,6 +11,7 @@ use drs_worker::aws;
 use drs_worker::config::{Cli, Command, LogFormat, RunArgs, parse_activity_arns};
 use drs_worker::drs::{Drs, SdkDrs};
 use drs_worker::faults::Faults;
+use drs_worker::gate_keeper::{keep_gates, next_round_in};
 use drs_worker::history::{DynamoHistory, History, create_table};
 use drs_worker::runtime::{RuntimeConfig, run};
 use drs_worker::sfn::{ExecutionLookup, SdkSfn, resolve_activity_arns};
@@ -41,6 +42,10 @@ async fn main() -> ExitCode {
     init_tracing(cli.log_format);
     let result = match cli.command {
         Some(Command::CreateTable { table }) => create_table_command(&table).await,
+        Some(Command::Health {
+            port,
+            max_age_seconds,
+        }) => return health_command(port, max_age_seconds).await,
         Some(Command::Run) | None => run_command(cli.run).await,
     };
     match result {
@@ -48,6 +53,21 @@ async fn main() -> ExitCode {
         Err(e) => {
             // Once: the log goes to stderr already (a second copy read as a second failure).
             error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The container's health check: one line on stdout, exit 0 (healthy) or 1.
+async fn health_command(port: u16, max_age_seconds: u64) -> ExitCode {
+    use drs_worker::health::{Verdict, check};
+    match check(port, max_age_seconds, Duration::from_secs(5)).await {
+        Verdict::Healthy { poll_age_seconds } => {
+            println!("healthy: the last GetActivityTask answered {poll_age_seconds} s ago");
+            ExitCode::SUCCESS
+        }
+        Verdict::Unhealthy(why) => {
+            println!("unhealthy: {why}");
             ExitCode::FAILURE
         }
     }
@@ -135,14 +155,6 @@ async fn run_command(args: RunArgs) -> anyhow::Result<()> {
     if activities.is_empty() {
         bail!("no activities to poll");
     }
-    let pollers = args.pollers_per_activity as usize * activities.len();
-    if (args.max_tasks_in_flight as usize) < pollers {
-        warn!(
-            max_tasks_in_flight = args.max_tasks_in_flight,
-            pollers,
-            "--max-tasks-in-flight is below the number of pollers: a poll needs a permit, so some activities may wait for one"
-        );
-    }
     for (activity, arn) in &activities {
         info!(activity = activity.name(), arn = %arn, "polling activity");
     }
@@ -184,12 +196,32 @@ async fn run_command(args: RunArgs) -> anyhow::Result<()> {
     };
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
+    if args.health_port > 0 {
+        // Not fatal: on ECS each task has its own network namespace and the port is free; on a
+        // machine running several workers (the local stack, the tests) only the first serves.
+        match drs_worker::health::serve(args.health_port, config.health.clone(), shutdown.clone())
+            .await
+        {
+            Ok(addr) => info!(%addr, "health served (drs-worker health)"),
+            Err(e) => {
+                warn!(port = args.health_port, error = %e, "cannot serve the health port; `drs-worker health` will report this worker unhealthy")
+            }
+        }
+    }
     let handlers = Arc::new(handlers);
     let janitor = (args.janitor_interval_seconds > 0).then(|| {
         tokio::spawn(run_janitor(
             handlers.clone(),
             config.worker_name.clone(),
             Duration::from_secs(args.janitor_interval_seconds),
+            shutdown.clone(),
+        ))
+    });
+    let gate_keeper = (args.gate_keeper_interval_seconds > 0).then(|| {
+        tokio::spawn(run_gate_keeper(
+            DynamoHistory::new(aws::dynamodb_client(&sdk), args.table.clone()),
+            SdkSfn::new(sfn.clone()),
+            Duration::from_secs(args.gate_keeper_interval_seconds),
             shutdown.clone(),
         ))
     });
@@ -201,8 +233,8 @@ async fn run_command(args: RunArgs) -> anyhow::Result<()> {
         shutdown,
     )
     .await;
-    if let Some(janitor) = janitor {
-        janitor.abort();
+    for background in [janitor, gate_keeper].into_iter().flatten() {
+        background.abort();
     }
     if !report.drained {
         warn!("some work was cut short by the grace period; it will be retried by Step Functions");
@@ -229,6 +261,32 @@ async fn run_janitor<D: Drs, H: History, X: ExecutionLookup>(
             Ok(_) => {}
             Err(e) => warn!(error = %e, "janitor round failed; the next round retries"),
         }
+    }
+}
+
+/// Keeps the gates that wait for an operator alive (see `drs_worker::gate_keeper`), until
+/// shutdown. A round that fails is logged and the next one tries again.
+async fn run_gate_keeper<H: History, S: drs_worker::sfn::ActivityService>(
+    history: H,
+    sfn: S,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    info!(interval_seconds = interval.as_secs(), "gate keeper started");
+    let mut wait = interval;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        let now = time::OffsetDateTime::now_utc();
+        wait = match keep_gates(&history, &sfn, now).await {
+            Ok((_, smallest_heartbeat)) => next_round_in(interval, smallest_heartbeat),
+            Err(e) => {
+                warn!(error = %e, "gate keeper round failed; the next round retries");
+                interval
+            }
+        };
     }
 }
 

@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use drs_waves_contract::{
-    Activity, CheckWaveInput, CleanupStatus, ErrorName, ExecutionRef, ExecutionStatus, FinishInput,
-    Mode, OnFailure, Outcome, PlanSpec, PollingBounds, PreflightInput, RecordFailureInput,
-    RunContext, StartWaveInput, WaveSpec, WaveState, WaveStatus, job_tags,
+    Activity, AwaitOperatorInput, CheckWaveInput, CleanupStatus, ErrorName, ExecutionRef,
+    ExecutionStatus, FinishInput, GateKind, Mode, OnFailure, Outcome, PlanSpec, PollingBounds,
+    PreflightInput, RecordFailureInput, RunContext, StartWaveInput, WaveSpec, WaveState,
+    WaveStatus, job_tags,
 };
 use serde_json::json;
 use time::macros::datetime;
@@ -24,6 +25,9 @@ use crate::rules::Limits;
 use crate::runtime::{RunReport, RuntimeConfig, TaskHandler, heartbeat_interval, run};
 use crate::tasks::Handlers;
 use crate::testing::{Answer, FakeActivityService, FakeDrs, FakeExecutions, MemoryHistory};
+
+mod closed_record;
+mod gate_reopening;
 
 const EXEC: &str = "arn:aws:states:us-east-1:123456789012:execution:billing:run-1";
 const PLAN: &str = "billing";
@@ -749,6 +753,7 @@ fn fast_runtime(pollers: usize, max_tasks: usize) -> RuntimeConfig {
         worker_name: "test".into(),
         default_heartbeat_seconds: 60,
         poll_error_backoff: Duration::from_millis(100),
+        ..RuntimeConfig::default()
     }
 }
 
@@ -1619,18 +1624,46 @@ async fn a_poll_in_flight_at_shutdown_is_not_cancelled_and_its_task_is_run() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_permit_is_taken_before_a_poll_so_a_full_worker_does_not_poll() {
+async fn open_polls_hold_no_permit_and_a_task_without_room_waits_heartbeated_with_no_new_poll() {
     let sfn = FakeActivityService::new();
     let (gate, mut started) = Gate::new();
     sfn.push_task(&arn(Activity::CheckWave), "tok-1", "{}");
     let (shutdown, worker) = spawn_gate_worker(&sfn, &gate, fast_runtime(3, 1));
     started.wait_for(|n| *n == 1).await.expect("started");
-    tokio::time::sleep(Duration::from_secs(120)).await;
-    assert_eq!(sfn.polls_in_flight(), 0, "no room for a task, so no poll");
+    // The one permit is taken, yet every poller keeps a poll open (AWS: many open polls per
+    // activity, so one dropped token does not block the activity).
+    sfn.wait_until(|s| s.polls_in_flight() == 3).await;
+
+    // A second task arrives with no room: it waits for the permit, heartbeated, and no poller
+    // starts a new poll meanwhile.
+    sfn.push_task(&arn(Activity::CheckWave), "tok-2", "{}");
+    sfn.wait_until(|s| s.polls_in_flight() == 2).await;
     let polls = sfn.polls_started();
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    assert_eq!(*started.borrow(), 1, "the second task waits for room");
+    assert!(
+        sfn.heartbeats("tok-2") >= 3,
+        "a waiting task is heartbeated"
+    );
+    assert_eq!(
+        sfn.polls_started(),
+        polls,
+        "no poll starts while a task waits for room"
+    );
+    assert_eq!(
+        sfn.polls_in_flight(),
+        0,
+        "the open polls ended (60 s) and none followed"
+    );
+
     gate.release.notify_one();
-    sfn.wait_until(|s| s.polls_started() > polls).await;
-    assert!(sfn.polls_in_flight() <= 1, "one permit, at most one poll");
+    started
+        .wait_for(|n| *n == 2)
+        .await
+        .expect("the second task ran");
+    gate.release.notify_one();
+    sfn.wait_for_answers(2).await;
+    sfn.wait_until(|s| s.polls_in_flight() == 3).await;
     shutdown.cancel();
     worker.await.expect("worker");
 }
@@ -2360,6 +2393,9 @@ fn gate_input(
         timeout_seconds: 3600,
         state: None,
         heartbeat_seconds: 60,
+        opened_at: None,
+        reopened: 0,
+        gate_heartbeat_seconds: None,
     }
 }
 
@@ -2734,6 +2770,8 @@ async fn finish_shows_the_operators_actions_and_a_skipped_wave() {
                 attempts: 1,
                 max_attempts: 1,
                 reason: String::new(),
+                heartbeat_seconds: None,
+                reopened: 0,
             },
         )
         .await

@@ -188,14 +188,17 @@ fn the_input_check_guards_every_comparison() {
             "Default": "Input rejected"
         })
     );
-    // An optional pointInTime is compared only once it is known to be present.
+    // An optional pointInTime is compared only once it is known to be present, and must be
+    // in the form AWS's IsTimestamp takes (upper-case T and Z) on every engine.
     assert_eq!(
         without_comment(state_json(&m, "Check point in time")),
         json!({
             "Type": "Choice",
             "Choices": [
                 {"Not": {"Variable": "$.pointInTime", "IsPresent": true}, "Next": "Preflight"},
-                {"Variable": "$.pointInTime", "IsTimestamp": true, "Next": "Preflight"}
+                {"And": [{"Variable": "$.pointInTime", "IsTimestamp": true},
+                         {"Variable": "$.pointInTime", "StringMatches": "*-*-*T*:*:*Z"}],
+                 "Next": "Preflight"}
             ],
             "Default": "Point in time rejected"
         })
@@ -734,4 +737,59 @@ fn every_task_input_deserializes_into_the_contract_types() {
         serde_json::from_value(params("Record failure")).expect("record input");
     assert_eq!(record.plan_name, "shop");
     assert_eq!(record.state["error"]["Error"], json!("E"));
+}
+
+/// A gate survives a lost token: it has a heartbeat of its own, and its heartbeat timeout
+/// (States.HeartbeatTimeout on AWS, States.Timeout locally) opens it again, at most
+/// GATE_REOPENINGS times, before the Catch turns a timeout into DrsWaves.GateTimedOut. The task
+/// carries when it was first entered and how often it was retried, so the worker keeps the
+/// gate's first deadline.
+#[test]
+fn a_gate_has_its_own_heartbeat_and_reopens_when_its_token_is_lost() {
+    let plan = plan(
+        "name: shop\ntasks: {heartbeatSeconds: 5, gateHeartbeatSeconds: 45}\n\
+         waves:\n\
+         \x20 - name: db\n    servers: {ids: [s-a1b2c3d4e5f600001]}\n\
+         \x20 - name: web\n    approval: {before: true, timeoutMinutes: 30}\n    servers: {tags: {Tier: web}}\n",
+    );
+    let m = generate(&plan, &ActivityResources::Placeholders);
+    let gate = state_json(&m, "Wave 2 web: approve?");
+    assert_eq!(gate["HeartbeatSeconds"], json!(45));
+    assert_eq!(gate["TimeoutSeconds"], json!(1800));
+    assert_eq!(
+        gate["Retry"][0],
+        json!({
+            "ErrorEquals": ["States.HeartbeatTimeout", "States.Timeout"],
+            "IntervalSeconds": 1,
+            "MaxAttempts": crate::contract::operator::GATE_REOPENINGS,
+            "BackoffRate": 1.0
+        })
+    );
+    let parameters = &gate["Parameters"];
+    assert_eq!(parameters["openedAt.$"], json!("$$.State.EnteredTime"));
+    assert_eq!(parameters["reopened.$"], json!("$$.State.RetryCount"));
+    assert_eq!(parameters["gateHeartbeatSeconds"], json!(45));
+    assert_eq!(
+        gate["Catch"][0],
+        json!({"ErrorEquals": ["States.Timeout"], "ResultPath": "$.error", "Next": "Wave 2 web: approval timed out"})
+    );
+    let timed_out = state_json(&m, "Wave 2 web: approval timed out");
+    assert_eq!(
+        timed_out["Result"]["Cause"],
+        json!(
+            "The approval gate before wave 2 'web' waited 1800 s (30 min) with no answer; no later wave started."
+        )
+    );
+}
+
+#[test]
+fn a_gate_heartbeat_defaults_to_five_minutes() {
+    let m = generate(&every_kind_of_state(), &ActivityResources::Placeholders);
+    for gate in ["Wave 1 db: decide?", "Wave 2 web: approve?"] {
+        assert_eq!(
+            state_json(&m, gate)["HeartbeatSeconds"],
+            json!(crate::contract::operator::DEFAULT_GATE_HEARTBEAT_SECONDS),
+            "{gate}"
+        );
+    }
 }

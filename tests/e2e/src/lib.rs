@@ -186,6 +186,8 @@ pub struct Deployment {
     worker: Option<ChildGuard>,
     worker_starts: u32,
     log_dir: PathBuf,
+    /// The loopback port this deployment's worker serves its health on.
+    pub health_port: u16,
 }
 
 impl Deployment {
@@ -226,6 +228,7 @@ impl Deployment {
             worker: None,
             worker_starts: 0,
             log_dir,
+            health_port: drs_test_harness::free_port()?,
         })
     }
 
@@ -259,6 +262,11 @@ impl Deployment {
             .env("DRS_WAVES_ACTIVITY_ARNS", arns)
             .env("DRS_WAVES_LOG_FORMAT", "json")
             .env("DRS_WAVES_SHUTDOWN_GRACE_SECONDS", "10")
+            // LocalStack serves each open GetActivityTask with a thread of its own; with several
+            // deployments at once, the production default (10 per activity) would only load it.
+            .env("DRS_WAVES_POLLERS_PER_ACTIVITY", "2")
+            // Each worker its own health port, so that `drs-worker health` can ask it.
+            .env("DRS_WAVES_HEALTH_PORT", self.health_port.to_string())
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "info");
         for (k, v) in extra_env {

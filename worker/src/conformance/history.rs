@@ -56,6 +56,8 @@ fn gate(kind: GateKind, token: &str) -> PendingGate {
         attempts: 1,
         max_attempts: 3,
         reason: "wave 'app': required server(s) failed to launch: s-2".into(),
+        heartbeat_seconds: None,
+        reopened: 0,
     }
 }
 

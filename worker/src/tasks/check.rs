@@ -21,7 +21,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         let run = &input.run;
         let wave = &input.wave;
         let state = input.state;
-        self.ensure_not_cancelled(run).await?;
+        self.ensure_open(run).await?;
         if state.job_ids.is_empty() {
             return Err(TaskError::InvalidInput(format!(
                 "check of wave '{}' has no job IDs in its state",

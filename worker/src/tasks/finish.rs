@@ -17,6 +17,18 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Closes a run that reached its end: outcome, per-wave summary, history, drill clean-up,
     /// lock release.
     pub async fn finish(&self, mut input: FinishInput) -> Result<FinishOutput, TaskError> {
+        // A record this task closed itself (a retry after its answer was lost) is closed
+        // again, the same way; any other closed record is a redrive or a stopped run.
+        let recorded = self.history.get_execution(&input.run.execution_id).await?;
+        if let Some(r) = recorded.as_ref().filter(|r| {
+            !matches!(
+                r.status,
+                ExecutionStatus::Succeeded | ExecutionStatus::SucceededWithFailures
+            )
+        }) && let Some(refused) = super::operator::refusal(r)
+        {
+            return Err(refused);
+        }
         self.end_open_waves(&input.run.execution_id, &mut input.waves, None)
             .await?;
         let run = &input.run;

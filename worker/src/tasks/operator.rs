@@ -4,14 +4,18 @@
 //! before the gate opened is seen here ([`History::open_gate`] refuses), so a cancel never
 //! misses a gate.
 
-use drs_waves_contract::{AwaitOperatorInput, GateKind, OperatorAction, PendingGate, RunContext};
+use drs_waves_contract::operator::gate_timed_out_cause;
+use drs_waves_contract::{
+    AwaitOperatorInput, ExecutionStatus, GateKind, OperatorAction, PendingGate, RunContext,
+};
 use tracing::{info, warn};
 
 use super::Handlers;
 use crate::drs::Drs;
 use crate::error::TaskError;
-use crate::history::History;
-use crate::rules::format_time;
+use crate::faults::FaultPoint;
+use crate::history::{ExecutionRecord, History};
+use crate::rules::{format_time, parse_time};
 use crate::sfn::ExecutionLookup;
 use crate::token::TaskToken;
 
@@ -25,6 +29,25 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         let run = &input.run;
         let wave = &input.wave;
         let now = self.now();
+        if input.reopened == 0 && self.faults.drops(FaultPoint::DropFirstGateToken) {
+            warn!("TEST fault point: the gate's first token is dropped unrecorded");
+            return Ok(());
+        }
+        // A gate re-opened after its token was lost keeps the deadline it first opened with.
+        let opened = input
+            .opened_at
+            .as_deref()
+            .and_then(parse_time)
+            .unwrap_or(now);
+        let deadline = opened + time::Duration::seconds(i64::from(input.timeout_seconds));
+        if input.reopened > 0 && now >= deadline {
+            return Err(TaskError::GateTimedOut(gate_timed_out_cause(
+                input.gate,
+                wave.index,
+                &wave.name,
+                input.timeout_seconds,
+            )));
+        }
         let attempts = match input.gate {
             GateKind::Approval => 0,
             GateKind::Decision => self
@@ -43,13 +66,13 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             wave_index: wave.index,
             wave_name: wave.name.clone(),
             token: token.expose().to_owned(),
-            since: format_time(now),
-            timeout_at: format_time(
-                now + time::Duration::seconds(i64::from(input.timeout_seconds)),
-            ),
+            since: format_time(opened),
+            timeout_at: format_time(deadline),
             attempts,
             max_attempts: wave.max_attempts,
             reason,
+            heartbeat_seconds: input.gate_heartbeat_seconds,
+            reopened: input.reopened,
         };
         if !self
             .history
@@ -57,6 +80,12 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .await?
         {
             return Err(self.cancelled(run).await);
+        }
+        if input.reopened > 0 {
+            // The operator was told when the gate first opened; the commands are the same.
+            warn!(gate = input.gate.as_str(), wave = %wave.name, reopened = input.reopened, timeout_at = %gate.timeout_at,
+                  "the gate re-opened with a fresh token (the previous one was lost); waiting for an operator");
+            return Ok(());
         }
         info!(gate = input.gate.as_str(), wave = %wave.name, timeout_at = %gate.timeout_at, "waiting for an operator");
         let topic = match input.gate {
@@ -74,16 +103,16 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         Ok(())
     }
 
-    /// The error a task fails with once an operator cancelled the run; the cause names who.
+    /// Why the gate write was refused: the run was cancelled (the cause names who) or its
+    /// record is closed (a redrive, or a gate task that outlived StopExecution).
     pub(super) async fn cancelled(&self, run: &RunContext) -> TaskError {
         match self.history.get_execution(&run.execution_id).await {
-            Ok(Some(r)) => match r.cancel_requested {
-                Some(action) => TaskError::Cancelled(cancel_cause(&action)),
-                None => TaskError::transient(
+            Ok(Some(r)) => refusal(&r).unwrap_or_else(|| {
+                TaskError::transient(
                     "DynamoDB",
                     "a gate write was refused for a cancel that the record does not show",
-                ),
-            },
+                )
+            }),
             Ok(None) => TaskError::Internal(format!(
                 "the history has no record of execution {}",
                 run.execution_id
@@ -92,17 +121,50 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         }
     }
 
-    /// Fails with [`TaskError::Cancelled`] when an operator cancelled the run: the start and
-    /// check tasks ask before they touch DRS.
-    pub(super) async fn ensure_not_cancelled(&self, run: &RunContext) -> Result<(), TaskError> {
+    /// Fails when the execution may no longer act: its record is closed
+    /// ([`TaskError::ExecutionClosed`]: preempted, ended, found ended by the janitor, or a
+    /// console Redrive of any of those) or an operator cancelled it ([`TaskError::Cancelled`]).
+    /// The start task asks right before every StartRecovery, so a drill preempted by a
+    /// RECOVERY (recorded PREEMPTED before it is stopped) launches nothing more; check and
+    /// finish ask before they touch DRS or the record.
+    pub(super) async fn ensure_open(&self, run: &RunContext) -> Result<(), TaskError> {
         match self.history.get_execution(&run.execution_id).await? {
-            Some(r) => match r.cancel_requested {
-                Some(action) => Err(TaskError::Cancelled(cancel_cause(&action))),
-                None => Ok(()),
-            },
+            Some(r) => refusal(&r).map_or(Ok(()), Err),
             None => Ok(()),
         }
     }
+}
+
+/// Why a task of this execution must not act, if it must not. A closed record comes first: a
+/// redriven cancelled execution is closed, and is not cancelled again.
+pub fn refusal(record: &ExecutionRecord) -> Option<TaskError> {
+    if record.status != ExecutionStatus::Running {
+        return Some(TaskError::ExecutionClosed(closed_cause(record)));
+    }
+    record
+        .cancel_requested
+        .as_ref()
+        .map(|action| TaskError::Cancelled(cancel_cause(action)))
+}
+
+/// "execution x's history record is closed (PREEMPTED by ... at ...): ..."
+fn closed_cause(record: &ExecutionRecord) -> String {
+    let by = record
+        .preempted_by
+        .as_ref()
+        .map(|r| format!(" by {r}"))
+        .unwrap_or_default();
+    let at = record
+        .ended_at
+        .as_ref()
+        .map(|t| format!(" at {t}"))
+        .unwrap_or_default();
+    format!(
+        "execution {}'s history record is closed ({}{by}{at}): this task launches and records nothing. \
+         Redrive is not supported (a redriven run would act outside the plan's run lock): start a new execution",
+        record.execution_name,
+        record.status.as_str()
+    )
 }
 
 /// "Cancelled by arn:aws:iam::1:user/alice at 2026-11-28T10:00:00Z."

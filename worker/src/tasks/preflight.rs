@@ -58,6 +58,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             &execution.id,
             exec_input.mode,
             &format_time(now),
+            // A drill of the same plan has the same task heartbeat.
+            Duration::from_secs(u64::from(input.heartbeat_seconds)),
         )
         .await?;
         let checked = self
@@ -222,6 +224,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         execution_id: &str,
         mode: Mode,
         now: &str,
+        drill_heartbeat: Duration,
     ) -> Result<(), TaskError> {
         let (holder, holder_mode) = match self
             .history
@@ -242,8 +245,14 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             // preemption that timed out, or a drill stopped from the console whose instances
             // the janitor has not cleaned up yet, still has its instances terminated.
             (Mode::Recovery, Mode::Drill) => {
-                self.preempt_drill(plan, &holder, execution_id, status == "RUNNING")
-                    .await?;
+                self.preempt_drill(
+                    plan,
+                    &holder,
+                    execution_id,
+                    status == "RUNNING",
+                    drill_heartbeat,
+                )
+                .await?;
             }
             _ if status == "RUNNING" => {
                 return Err(TaskError::PlanAlreadyRunning(format!(
@@ -270,15 +279,23 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         }
     }
 
-    /// Stops a running drill of the plan so that a RECOVERY can run: StopExecution, the drill
-    /// recorded PREEMPTED, then (bounded) its launch jobs waited for and its recovery
+    /// Stops a running drill of the plan so that a RECOVERY can run: the drill recorded
+    /// PREEMPTED, StopExecution, then (bounded) its launch jobs waited for and its recovery
     /// instances terminated, so that no source server is ever in two active jobs.
+    ///
+    /// On AWS StopExecution ends the execution at once, but a drill task already in a worker's
+    /// hands runs on until its next heartbeat is refused (TaskTimedOut). So the record says
+    /// PREEMPTED first (the drill's start task reads it right before every StartRecovery and
+    /// launches nothing after it), and the first look at the drill's jobs comes only after the
+    /// drill's heartbeat window, by when any StartRecovery it was already sending has made
+    /// its job.
     async fn preempt_drill(
         &self,
         plan: &str,
         drill: &str,
         recovery: &str,
         running: bool,
+        drill_heartbeat: Duration,
     ) -> Result<(), TaskError> {
         warn!(
             plan,
@@ -304,11 +321,6 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                     ExecutionStatus::Running | ExecutionStatus::Preempted
                 )
             });
-        if running {
-            self.executions
-                .stop_execution(drill, ErrorName::Preempted.as_str(), &cause)
-                .await?;
-        }
         if record_it {
             self.history
                 .close_execution(ExecutionClose {
@@ -320,11 +332,22 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                     status: ExecutionStatus::Preempted,
                     ended_at: format_time(self.now()),
                     error: Some(ErrorName::Preempted.as_str().to_string()),
-                    cause: Some(cause),
+                    cause: Some(cause.clone()),
                     wave_statuses: record.map(|r| r.wave_statuses).unwrap_or_default(),
                     preempted_by: Some(recovery.to_string()),
                 })
                 .await?;
+        }
+        if running {
+            self.executions
+                .stop_execution(drill, ErrorName::Preempted.as_str(), &cause)
+                .await?;
+            info!(
+                drill,
+                wait_seconds = drill_heartbeat.as_secs(),
+                "drill stopped; waiting out its heartbeat window before looking at its jobs"
+            );
+            tokio::time::sleep(drill_heartbeat.min(self.preempt_wait)).await;
         }
         let deadline = tokio::time::Instant::now() + self.preempt_wait;
         let mut polls = preempt_polls(self.preempt_poll);

@@ -55,6 +55,19 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 "the execution failed without an error in its state".to_string(),
             ),
         };
+        if ErrorName::from_str_name(&error) == Some(ErrorName::ExecutionClosed) {
+            // A redriven (or stopped) execution whose record was already closed: that record,
+            // its clean-up and the plan's lock belong to the run that closed it.
+            warn!(%error, %cause, "the execution's record is closed: left as it is");
+            return Ok(RecordFailureOutput {
+                error: truncate_chars(&error, MAX_ERROR_CHARS),
+                cause: truncate_chars(&cause, MAX_CAUSE_CHARS),
+                terminate_job_ids: Vec::new(),
+                cleanup: CleanupStatus::NotNeeded,
+                cleanup_error: String::new(),
+                operator_actions: Vec::new(),
+            });
+        }
         let error = truncate_chars(&error, MAX_ERROR_CHARS);
         let cause = truncate_chars(&cause, MAX_CAUSE_CHARS);
         // An operator's cancel or stop ends the run as they asked, not as a failure; a drill

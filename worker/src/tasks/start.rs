@@ -35,7 +35,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         let run = &input.run;
         let wave = &input.wave;
         check_confirmation(&run.plan_name, run.mode, run.confirm.as_deref())?;
-        self.ensure_not_cancelled(run).await?;
+        self.ensure_open(run).await?;
         let now = self.now();
         let plan = match self.history.get_wave(&run.execution_id, wave.index).await? {
             // Only an operator's retry decision brings the machine back to a FAILED wave's
@@ -378,6 +378,10 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         let wait_until = tokio::time::Instant::now() + self.quota_wait;
         let mut backoff = self.quota_backoff;
         loop {
+            // Read right before each StartRecovery: a drill that a RECOVERY preempted is
+            // recorded PREEMPTED before it is stopped, and a redriven execution is closed, so
+            // neither launches a server after the record says so.
+            self.ensure_open(run).await?;
             let answer = self.drs.start_recovery(request.clone()).await;
             let err = match answer {
                 Ok(job) if !job.id.is_empty() => {

@@ -344,6 +344,11 @@ waves:
     let malformed = dep
         .start_execution(&app, &recovery("pit-app", "yesterday"))
         .await?;
+    // RFC 3339 allows a lower-case t and z, AWS's IsTimestamp does not: the machine refuses it
+    // on every engine, saying which form it takes.
+    let lower_case = dep
+        .start_execution(&app, &recovery("pit-app", &pit.to_lowercase()))
+        .await?;
 
     // The refusals.
     let ended = dep.wait_for_end(&too_old, DRILL_TIMEOUT).await?;
@@ -363,7 +368,11 @@ waves:
         !cause.contains(PIT_B1),
         "{PIT_B1} has a snapshot that old and is not a problem: {cause}"
     );
-    for (what, execution) in [("future", &in_future), ("malformed", &malformed)] {
+    for (what, execution) in [
+        ("future", &in_future),
+        ("malformed", &malformed),
+        ("lower-case", &lower_case),
+    ] {
         let ended = dep.wait_for_end(execution, DRILL_TIMEOUT).await?;
         assert_eq!(
             ended.status,
@@ -378,19 +387,30 @@ waves:
             describe(&ended)
         );
     }
-    let malformed_history = dep
-        .sfn
-        .get_execution_history()
-        .execution_arn(&malformed)
-        .max_results(1000)
-        .send()
-        .await?;
+    for refused in [&malformed, &lower_case] {
+        let history = dep
+            .sfn
+            .get_execution_history()
+            .execution_arn(refused)
+            .max_results(1000)
+            .send()
+            .await?;
+        ensure!(
+            !history.events().iter().any(|e| {
+                e.state_entered_event_details()
+                    .is_some_and(|d| d.name() == "Preflight")
+            }),
+            "a malformed pointInTime is refused by the machine before preflight"
+        );
+    }
+    let lower_cause = dep
+        .wait_for_end(&lower_case, DRILL_TIMEOUT)
+        .await?
+        .cause
+        .unwrap_or_default();
     ensure!(
-        !malformed_history.events().iter().any(|e| {
-            e.state_entered_event_details()
-                .is_some_and(|d| d.name() == "Preflight")
-        }),
-        "a malformed pointInTime is refused by the machine before preflight"
+        lower_cause.contains("\"2026-11-27T03:00:00Z\" (upper-case T and Z"),
+        "the refusal shows the accepted form: {lower_cause}"
     );
 
     // The recovery two hours back.

@@ -27,6 +27,8 @@ use time::format_description::well_known::Rfc3339;
 use super::{DRILL_TIMEOUT, describe};
 
 /// How often the tests look at the history and drs-sim while they wait.
+mod lost_token;
+
 const POLL: Duration = Duration::from_millis(150);
 
 /// Generous: a gate opens within a few task deliveries of the execution's start.
