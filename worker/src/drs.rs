@@ -7,12 +7,13 @@ use std::future::Future;
 
 use aws_sdk_drs::types::{
     DescribeJobsRequestFilters, DescribeRecoveryInstancesRequestFilters,
-    DescribeRecoverySnapshotsRequestFilters, DescribeSourceServersRequestFilters,
-    RecoverySnapshotsOrder, StartRecoveryRequestSourceServer,
+    DescribeSourceServersRequestFilters, StartRecoveryRequestSourceServer,
 };
 use drs_waves_contract::WaveSpec;
 
 use crate::error::{TaskError, from_sdk};
+
+pub mod snapshots;
 
 /// A DRS source server, as far as the worker cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,8 +276,9 @@ pub trait Drs: Send + Sync + 'static {
         &self,
         filter: JobFilter,
     ) -> impl Future<Output = Result<Vec<Job>, TaskError>> + Send;
-    /// The server's latest recovery snapshot, or its latest taken at or before `at_or_before`
-    /// (RFC 3339); None when it has none.
+    /// The server's newest recovery snapshot taken at or before `at_or_before` (RFC 3339), or
+    /// at or before now; None when it has none. Every page is read and the worker chooses by
+    /// the timestamps ([`snapshots`]): DRS's order and filters are a hint only.
     fn latest_recovery_snapshot(
         &self,
         source_server_id: &str,
@@ -487,32 +489,7 @@ impl Drs for SdkDrs {
         source_server_id: &str,
         at_or_before: Option<&str>,
     ) -> Result<Option<RecoverySnapshot>, TaskError> {
-        let mut request = self
-            .client
-            .describe_recovery_snapshots()
-            .source_server_id(source_server_id)
-            .order(RecoverySnapshotsOrder::Desc)
-            .max_results(1);
-        if let Some(to) = at_or_before {
-            request = request.filters(
-                DescribeRecoverySnapshotsRequestFilters::builder()
-                    .to_date_time(to)
-                    .build(),
-            );
-        }
-        let resp = request
-            .send()
-            .await
-            .map_err(|e| from_sdk("DRS DescribeRecoverySnapshots", &e))?;
-        Ok(resp.items().first().map(|snap| RecoverySnapshot {
-            id: snap.snapshot_id().to_string(),
-            source_server_id: snap.source_server_id().to_string(),
-            taken_at: snap
-                .timestamp()
-                .filter(|t| !t.is_empty())
-                .unwrap_or(snap.expected_timestamp())
-                .to_string(),
-        }))
+        self.newest_snapshot(source_server_id, at_or_before).await
     }
 
     async fn start_recovery(&self, request: StartRecoveryRequest) -> Result<Job, TaskError> {

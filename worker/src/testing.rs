@@ -16,6 +16,7 @@ use drs_waves_contract::{
     CleanupStatus, ExecutionStatus, Mode, OperatorAction, PendingGate, WaveStatus,
 };
 
+use crate::drs::snapshots::{NewestAtOrBefore, wanted_time};
 use crate::error::TaskError;
 use crate::history::{
     CancelOutcome, ChunkWrite, ExecutionClose, ExecutionRecord, History, JanitorWork, JobRecord,
@@ -324,6 +325,25 @@ struct DrsState {
     lose_start_answers: VecDeque<TaskError>,
     /// The time new jobs are created at; the real clock when unset.
     now: Option<time::OffsetDateTime>,
+    /// How DescribeRecoverySnapshots pages its answers.
+    snapshot_paging: SnapshotPaging,
+    /// DescribeRecoverySnapshots pages answered so far.
+    snapshot_pages: usize,
+}
+
+/// How the fake answers DescribeRecoverySnapshots: what the DRS API model allows besides one
+/// page sorted newest first (`order` ASC is DRS's default; any Describe* may answer a short or
+/// empty page with a `nextToken`). The default: newest first, everything on one page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SnapshotPaging {
+    /// Oldest first, whatever `order` the caller asked for.
+    pub ascending: bool,
+    /// Items per page; 0: all on one page.
+    pub per_page: usize,
+    /// An empty page with a `nextToken` before each page of items (and one after the last).
+    pub empty_pages: bool,
+    /// Ignores the `toDateTime` filter (it is a narrowing hint to the worker, not a promise).
+    pub ignore_time_filter: bool,
 }
 
 /// A fake DRS: servers and jobs in memory; StartRecovery makes a PENDING job of PENDING
@@ -384,6 +404,64 @@ impl FakeDrs {
         });
         list.sort_by_key(|s| parse_time(&s.taken_at));
         id
+    }
+
+    /// How DescribeRecoverySnapshots answers from here on (order, short and empty pages).
+    pub fn page_snapshots(&self, paging: SnapshotPaging) {
+        lock(&self.state).snapshot_paging = paging;
+    }
+
+    /// DescribeRecoverySnapshots pages answered so far (empty ones included).
+    pub fn snapshot_pages_served(&self) -> usize {
+        lock(&self.state).snapshot_pages
+    }
+
+    /// One DescribeRecoverySnapshots page as [`SnapshotPaging`] lays them out: the items from
+    /// `token` on, and the next token (absent on the last page).
+    fn snapshot_page(
+        state: &mut DrsState,
+        server: &str,
+        at_or_before: Option<&str>,
+        token: Option<usize>,
+    ) -> (Vec<RecoverySnapshot>, Option<usize>) {
+        state.snapshot_pages += 1;
+        let paging = state.snapshot_paging;
+        let limit = at_or_before
+            .filter(|_| !paging.ignore_time_filter)
+            .and_then(parse_time);
+        let mut items: Vec<RecoverySnapshot> = state
+            .snapshots
+            .get(server)
+            .into_iter()
+            .flatten()
+            .filter(|s| limit.is_none_or(|l| parse_time(&s.taken_at).is_some_and(|t| t <= l)))
+            .cloned()
+            .collect();
+        if !paging.ascending {
+            items.reverse();
+        }
+        let per_page = if paging.per_page == 0 {
+            items.len().max(1)
+        } else {
+            paging.per_page
+        };
+        // Tokens count steps: with empty pages, even steps are empty pages and odd ones carry
+        // items; without, every step carries items.
+        let step = token.unwrap_or(0);
+        let steps_per_page = if paging.empty_pages { 2 } else { 1 };
+        let pages = items.len().div_ceil(per_page);
+        let last_step = pages * steps_per_page + usize::from(paging.empty_pages);
+        let next = (step + 1 < last_step.max(1)).then_some(step + 1);
+        if paging.empty_pages && step.is_multiple_of(2) {
+            return (Vec::new(), next);
+        }
+        let page = step / steps_per_page;
+        let page_items = items
+            .into_iter()
+            .skip(page * per_page)
+            .take(per_page)
+            .collect();
+        (page_items, next)
     }
 
     /// Forgets every snapshot of a server (one still in INITIAL_SYNC has none).
@@ -614,20 +692,25 @@ impl Drs for FakeDrs {
         at_or_before: Option<&str>,
     ) -> Result<Option<RecoverySnapshot>, TaskError> {
         self.injected("latest_recovery_snapshot")?;
-        let state = lock(&self.state);
+        let mut state = lock(&self.state);
         if !state.servers.iter().any(|s| s.id == source_server_id) {
             return Err(TaskError::Internal(format!(
                 "DRS DescribeRecoverySnapshots: source server {source_server_id} does not exist"
             )));
         }
-        let limit = at_or_before.and_then(parse_time);
-        Ok(state
-            .snapshots
-            .get(source_server_id)
-            .into_iter()
-            .flatten()
-            .rfind(|s| limit.is_none_or(|l| parse_time(&s.taken_at).is_some_and(|t| t <= l)))
-            .cloned())
+        // Every page until no token comes back, and the worker's own choice (as SdkDrs does).
+        let now = state.now.unwrap_or_else(time::OffsetDateTime::now_utc);
+        let mut newest = NewestAtOrBefore::new(wanted_time(at_or_before, now)?);
+        let mut token = None;
+        loop {
+            let (items, next) =
+                Self::snapshot_page(&mut state, source_server_id, at_or_before, token);
+            items.into_iter().for_each(|s| newest.offer(s));
+            match next {
+                Some(n) => token = Some(n),
+                None => return Ok(newest.chosen()),
+            }
+        }
     }
 
     async fn start_recovery(&self, request: StartRecoveryRequest) -> Result<Job, TaskError> {

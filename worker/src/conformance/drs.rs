@@ -203,6 +203,11 @@ pub async fn snapshots_are_found_latest_first_within_the_point_in_time(drs: &imp
         Some(healthy.snapshots[1]),
         "at counts"
     );
+    assert_eq!(
+        taken(drs, &healthy.id, Some(minutes_ago(5))).await,
+        Some(healthy.snapshots[2]),
+        "a point in time after the newest snapshot gives the newest"
+    );
     assert_eq!(taken(drs, &healthy.id, Some(minutes_ago(180))).await, None);
     assert_eq!(
         taken(drs, &down.id, None).await,
