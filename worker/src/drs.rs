@@ -620,6 +620,14 @@ impl Drs for SdkDrs {
     }
 }
 
+/// Whether StartRecovery was refused with ConflictException ("a source server is already in
+/// an active job"; the model's ConflictException carries `code, message, resourceId,
+/// resourceType`, no list of servers). [`crate::error::classify`] maps it to Internal with the
+/// code in its text; the start task reads it as "my job may exist but not be listed yet".
+pub fn is_conflict(err: &TaskError) -> bool {
+    matches!(err, TaskError::Internal(s) if s.contains("ConflictException"))
+}
+
 /// The SDK's automatic retry resends a call whose answer was lost; for a call that creates
 /// something in DRS (StartRecovery, TerminateRecoveryInstances) that is a second job, or a
 /// ConflictException while the first job runs untracked. These calls are sent once.

@@ -329,6 +329,10 @@ struct DrsState {
     snapshot_paging: SnapshotPaging,
     /// DescribeRecoverySnapshots pages answered so far.
     snapshot_pages: usize,
+    /// How long after StartRecovery makes a job DescribeJobs starts listing it.
+    listing_delay: Duration,
+    /// Per job made while a listing delay was set, when DescribeJobs starts listing it.
+    listed_from: HashMap<String, tokio::time::Instant>,
 }
 
 /// How the fake answers DescribeRecoverySnapshots: what the DRS API model allows besides one
@@ -404,6 +408,13 @@ impl FakeDrs {
         });
         list.sort_by_key(|s| parse_time(&s.taken_at));
         id
+    }
+
+    /// Jobs StartRecovery makes from here on are listed by DescribeJobs (by ID or by date, so
+    /// by their tags too) only `delay` later (tokio time), as DRS may list a new job late; DRS
+    /// still refuses their servers in another job at once (ConflictException).
+    pub fn set_listing_delay(&self, delay: Duration) {
+        lock(&self.state).listing_delay = delay;
     }
 
     /// How DescribeRecoverySnapshots answers from here on (order, short and empty pages).
@@ -671,9 +682,11 @@ impl Drs for FakeDrs {
         state.describe_jobs_calls.push(filter.clone());
         // fromDate bounds creationDateTime, as DRS's filter does.
         let from = filter.from_date.as_deref().and_then(parse_time);
+        let now = tokio::time::Instant::now();
         Ok(state
             .jobs
             .iter()
+            .filter(|j| state.listed_from.get(&j.id).is_none_or(|t| *t <= now))
             .filter(|j| filter.job_ids.is_empty() || filter.job_ids.contains(&j.id))
             .filter(
                 |j| match (from, j.created_at.as_deref().and_then(parse_time)) {
@@ -750,6 +763,10 @@ impl Drs for FakeDrs {
             .collect();
         let job = Self::new_job(&mut state, "LAUNCH", servers, request.tags);
         state.jobs.push(job.clone());
+        if !state.listing_delay.is_zero() {
+            let listed = tokio::time::Instant::now() + state.listing_delay;
+            state.listed_from.insert(job.id.clone(), listed);
+        }
         if let Some(err) = state.lose_start_answers.pop_front() {
             return Err(err);
         }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use drs_waves_contract::ErrorName;
 use time::OffsetDateTime;
 
-use crate::drs::{Drs, JobFilter, JobStatus, ServerSelection, StartRecoveryRequest};
+use crate::drs::{Drs, JobFilter, JobStatus, ServerSelection, StartRecoveryRequest, is_conflict};
 use crate::rules::{format_time, parse_time};
 
 /// One source server of the suite's fixture.
@@ -241,6 +241,10 @@ pub async fn a_launch_is_a_tagged_job_that_describe_jobs_returns(drs: &impl Drs)
         .await
         .expect_err("another server's snapshot is refused");
     assert_eq!(refused.name(), ErrorName::Internal, "{refused}");
+    assert!(
+        !is_conflict(&refused),
+        "a refused snapshot is no conflict: {refused}"
+    );
 
     let before = minutes_ago(1);
     let snapshot = drs
@@ -273,6 +277,11 @@ pub async fn a_launch_is_a_tagged_job_that_describe_jobs_returns(drs: &impl Drs)
         .await
         .expect_err("a server already in an active job is refused");
     assert_eq!(again.name(), ErrorName::Internal, "{again}");
+    // The start task reads this refusal as "the chunk's own job may be listed late".
+    assert!(
+        is_conflict(&again),
+        "ConflictException is recognised: {again}"
+    );
 
     let by_id = drs
         .describe_jobs(JobFilter {

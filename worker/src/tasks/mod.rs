@@ -45,6 +45,11 @@ pub const DEFAULT_PREEMPT_WAIT: Duration = Duration::from_secs(420);
 /// wave's launch timeout.
 pub const DEFAULT_QUOTA_WAIT: Duration = Duration::from_secs(480);
 
+/// How long a start task looks for a chunk's tagged job after StartRecovery answered
+/// ConflictException (DRS may list a job it made a while after making it, so a job whose
+/// answer was lost can be both unlisted and holding the chunk's servers).
+pub const DEFAULT_LISTING_WAIT: Duration = Duration::from_secs(60);
+
 /// How far before the execution's start DescribeJobs looks for jobs it made (clock skew).
 const JOB_SEARCH_SLACK_SECONDS: i64 = 300;
 
@@ -64,6 +69,10 @@ pub struct Handlers<D, H, X> {
     quota_wait: Duration,
     /// Its first backoff (doubling up to 30 s).
     quota_backoff: Duration,
+    /// How long a start task looks for its chunk's tagged job after a ConflictException.
+    listing_wait: Duration,
+    /// Its first backoff (doubling up to 15 s).
+    listing_backoff: Duration,
     /// How long a drill's clean-up waits for its launch jobs or for quota room.
     cleanup_wait: Duration,
     /// Tells the plan's SNS topics that a gate waits.
@@ -126,6 +135,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             preempt_poll: Duration::from_secs(5),
             quota_wait: DEFAULT_QUOTA_WAIT,
             quota_backoff: Duration::from_secs(5),
+            listing_wait: DEFAULT_LISTING_WAIT,
+            listing_backoff: Duration::from_secs(2),
             cleanup_wait: cleanup::DEFAULT_CLEANUP_WAIT,
             notifier: Arc::new(NoNotifier),
             evidence: None,
@@ -154,6 +165,14 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     pub fn with_quota_wait(mut self, wait: Duration, first_backoff: Duration) -> Self {
         self.quota_wait = wait;
         self.quota_backoff = first_backoff;
+        self
+    }
+
+    /// How long a start task looks for a chunk's tagged job after a ConflictException, and its
+    /// first backoff.
+    pub fn with_listing_wait(mut self, wait: Duration, first_backoff: Duration) -> Self {
+        self.listing_wait = wait;
+        self.listing_backoff = first_backoff;
         self
     }
 

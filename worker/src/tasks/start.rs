@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use super::Handlers;
-use crate::drs::{Drs, Job, JobFilter, SourceServer, StartRecoveryRequest};
+use crate::drs::{Drs, Job, JobFilter, SourceServer, StartRecoveryRequest, is_conflict};
 use crate::error::TaskError;
 use crate::faults::FaultPoint;
 use crate::history::{ChunkWrite, History, ServerLaunchPoint, WaveChunk, WaveRecord};
@@ -27,6 +27,9 @@ use crate::sfn::ExecutionLookup;
 
 /// The longest a quota backoff waits between two tries.
 const MAX_QUOTA_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The longest wait between two looks for a chunk's job that DRS has not listed yet.
+const MAX_LISTING_BACKOFF: Duration = Duration::from_secs(15);
 
 impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Launches a wave's chunks that have no job yet and returns the wave LAUNCHING with every
@@ -349,7 +352,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// One StartRecovery, sent once. A quota answer is retried with backoff within the wave's
     /// launch timeout (and the quota wait); an ambiguous failure (a 5xx, a timeout, a closed
     /// connection, an answer without a job ID: DRS may have made the job) is resolved by
-    /// looking for the chunk's tagged job.
+    /// looking for the chunk's tagged job; a ConflictException by looking for it for up to the
+    /// listing wait (an earlier attempt's job that DRS does not list yet).
     async fn send_chunk(
         &self,
         run: &RunContext,
@@ -424,8 +428,56 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                         None => Err(err),
                     };
                 }
+                // DRS refuses a server already in an active job. After an answer that may have
+                // been lost (this task is a retry of one that died or timed out after its
+                // StartRecovery), that job may be this chunk's own, made but not listed yet:
+                // look for it, for a bounded time, rather than fail while it runs untracked.
+                // Sending again would only meet the same refusal, so nothing is launched twice.
+                _ if is_conflict(&err) => {
+                    return match self.await_chunk_job(run, wave, chunk.number).await? {
+                        Some(id) => {
+                            warn!(job = %id, chunk = chunk.number, error = %err, "StartRecovery was refused as a conflict with the chunk's own job: tracking it");
+                            Ok(id)
+                        }
+                        None => Err(err.with_context(&format!(
+                            "DRS listed no job tagged with chunk {} of wave '{}' within {} s of the refusal: a source \
+                             server of the chunk is in a job not of this execution",
+                            chunk.number,
+                            wave.name,
+                            self.listing_wait.as_secs()
+                        ))),
+                    };
+                }
                 _ => return Err(err),
             }
+        }
+    }
+
+    /// The chunk's tagged job, looked for until DRS lists it or the listing wait has passed
+    /// (backing off from `listing_backoff` up to 15 s). DescribeJobs may list a new job late.
+    async fn await_chunk_job(
+        &self,
+        run: &RunContext,
+        wave: &WaveSpec,
+        chunk: u32,
+    ) -> Result<Option<String>, TaskError> {
+        let until = tokio::time::Instant::now() + self.listing_wait;
+        let mut backoff = self.listing_backoff;
+        loop {
+            let found = self
+                .tagged_jobs(run, wave, self.now())
+                .await?
+                .into_iter()
+                .find(|j| chunk_of(j) == Some(chunk));
+            if let Some(job) = found {
+                return Ok(Some(job.id));
+            }
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Ok(None);
+            }
+            tokio::time::sleep(backoff.min(left)).await;
+            backoff = (backoff * 2).min(MAX_LISTING_BACKOFF);
         }
     }
 
