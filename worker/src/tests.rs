@@ -29,6 +29,7 @@ use crate::testing::{Answer, FakeActivityService, FakeDrs, FakeExecutions, Memor
 mod closed_record;
 mod gate_reopening;
 mod lost_answer_conflict;
+mod queued_chunk_job;
 mod snapshot_paging;
 
 const EXEC: &str = "arn:aws:states:us-east-1:123456789012:execution:billing:run-1";

@@ -94,7 +94,8 @@ impl Known<'static> {
 ///
 /// - a planned server that is in none of the jobs is still launching for
 ///   [`MISSING_SERVER_GRACE_SECONDS`], then FAILED (a job may list its servers late, but one
-///   that never does has not launched it);
+///   that never does has not launched it); while a job of the wave is still queued (PENDING,
+///   no server listed yet) it is launching until the launch timeout;
 /// - FAILED when a required server FAILED (or TERMINATED, or was left unlaunched by a job that
 ///   COMPLETED: a COMPLETED job can have every server FAILED);
 /// - SUCCEEDED when every required server is LAUNCHED and nothing is still launching (optional
@@ -173,7 +174,11 @@ pub fn judge(wave: &WaveSpec, jobs: &[Job], elapsed: u64, known: &Known<'_>) -> 
     {
         counts.total += 1;
         let is_optional = optional.contains(id.as_str());
-        if elapsed < MISSING_SERVER_GRACE_SECONDS {
+        // A job still PENDING that lists no server is queued (DRS fills
+        // `participatingServers` when the job starts its servers); the server may be in it, so
+        // it is launching until the launch timeout. `Known` carries the planned servers, not
+        // their chunks, so a queued job of the wave covers every server missing from the rest.
+        if elapsed < MISSING_SERVER_GRACE_SECONDS || !empty_jobs_pending.is_empty() {
             counts.launching += 1;
             if is_optional {
                 launching_optional += 1;
