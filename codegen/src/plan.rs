@@ -623,6 +623,14 @@ fn duration_seconds(
     }
 }
 
+/// A heartbeat from `tasks`: its default when absent, checked (and the default after a
+/// reported problem) when given.
+fn heartbeat_setting(scope: &mut Scope<'_>, field: &str, value: Option<i64>, default: u32) -> u32 {
+    value
+        .and_then(|h| positive_seconds(scope, field, h, u64::from(MAX_HEARTBEAT_SECONDS)))
+        .unwrap_or(default)
+}
+
 fn positive_seconds(scope: &mut Scope<'_>, field: &str, value: i64, max: u64) -> Option<u32> {
     if value <= 0 {
         scope.report(
@@ -720,27 +728,19 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
         );
     }
 
-    let heartbeat_seconds = match raw.tasks.as_ref().and_then(|t| t.heartbeat_seconds) {
-        None => DEFAULT_HEARTBEAT_SECONDS,
-        Some(h) => positive_seconds(
-            &mut plan_scope,
-            "tasks.heartbeatSeconds",
-            h,
-            u64::from(MAX_HEARTBEAT_SECONDS),
-        )
-        .unwrap_or(DEFAULT_HEARTBEAT_SECONDS),
-    };
-
-    let gate_heartbeat_seconds = match raw.tasks.as_ref().and_then(|t| t.gate_heartbeat_seconds) {
-        None => DEFAULT_GATE_HEARTBEAT_SECONDS,
-        Some(h) => positive_seconds(
-            &mut plan_scope,
-            "tasks.gateHeartbeatSeconds",
-            h,
-            u64::from(MAX_HEARTBEAT_SECONDS),
-        )
-        .unwrap_or(DEFAULT_GATE_HEARTBEAT_SECONDS),
-    };
+    let tasks = raw.tasks.clone().unwrap_or_default();
+    let heartbeat_seconds = heartbeat_setting(
+        &mut plan_scope,
+        "tasks.heartbeatSeconds",
+        tasks.heartbeat_seconds,
+        DEFAULT_HEARTBEAT_SECONDS,
+    );
+    let gate_heartbeat_seconds = heartbeat_setting(
+        &mut plan_scope,
+        "tasks.gateHeartbeatSeconds",
+        tasks.gate_heartbeat_seconds,
+        DEFAULT_GATE_HEARTBEAT_SECONDS,
+    );
 
     // Plan-wide defaults, resolved once so that a bad default is reported once, not per wave.
     let defaults = raw.defaults.clone().unwrap_or_default();

@@ -309,6 +309,10 @@ fn rejects_non_positive_limits() {
         "plans/billing.plan.yaml: tasks.heartbeatSeconds: 0 must be a positive number of seconds",
     );
     assert_one(
+        &format!("name: billing\ntasks: {{gateHeartbeatSeconds: -30}}\nwaves:\n{DB}"),
+        "plans/billing.plan.yaml: tasks.gateHeartbeatSeconds: -30 must be a positive number of seconds",
+    );
+    assert_one(
         &format!("name: billing\nexecutionTimeoutSeconds: -1\nwaves:\n{DB}"),
         "plans/billing.plan.yaml: executionTimeoutSeconds: -1 must be a positive number of seconds",
     );
