@@ -202,6 +202,50 @@ const TRANSIENT_CODES: &[&str] = &[
     "TransactionCanceledException",
 ];
 
+/// What a per-job quota refusal says, so that the start task can tell it from the concurrency
+/// quotas (concurrent jobs, servers in all active jobs) that other jobs' ends clear.
+const PER_JOB_QUOTA_MARK: &str = "waiting cannot clear it";
+
+/// `quotaCode`s of ServiceQuotaExceededException that name the quota of source servers in one
+/// job. The DRS API model says only that `quotaCode` is "Quota code" (Service Quotas codes,
+/// `L-...`), and the code DRS sends for this quota is not documented: drs-sim's
+/// `SourceServersPerJob` is listed, any code containing `PerJob` counts, and otherwise the
+/// refusal's message decides ([`PER_JOB_QUOTA_PHRASES`]). Add a code here once it is seen.
+pub const PER_JOB_QUOTA_CODES: &[&str] = &["SourceServersPerJob"];
+
+/// Phrases (matched case-insensitively) by which a quota refusal's message names the per-job
+/// limit ("Cannot start a job of 150 source servers (limit 100 per job)"). The concurrency
+/// quotas' messages speak of jobs in progress and servers in active jobs instead.
+pub const PER_JOB_QUOTA_PHRASES: &[&str] = &[
+    "per job",
+    "in one job",
+    "in a single job",
+    "per recovery job",
+    "per launch job",
+];
+
+/// Whether a ServiceQuotaExceededException is the per-job quota: waiting for other jobs to end
+/// cannot clear it (the same request is refused again), only a smaller chunk can.
+fn names_per_job_quota(failure: &ServiceFailure) -> bool {
+    let by_code = failure.quota_code.as_deref().is_some_and(|q| {
+        PER_JOB_QUOTA_CODES.contains(&q) || q.to_ascii_lowercase().contains("perjob")
+    });
+    let message = failure
+        .message
+        .as_deref()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    by_code || PER_JOB_QUOTA_PHRASES.iter().any(|p| message.contains(p))
+}
+
+impl TaskError {
+    /// Whether this is a per-job quota refusal (see [`PER_JOB_QUOTA_CODES`]), which waiting
+    /// cannot clear.
+    pub fn is_per_job_quota(&self) -> bool {
+        matches!(self, TaskError::QuotaExceeded { detail, .. } if detail.contains(PER_JOB_QUOTA_MARK))
+    }
+}
+
 /// Maps a failed call to a task error. `call` names the service and operation
 /// ("DRS StartRecovery") so the cause says what failed.
 pub fn classify(call: &str, failure: &ServiceFailure) -> TaskError {
@@ -239,11 +283,18 @@ pub fn classify(call: &str, failure: &ServiceFailure) -> TaskError {
             .as_deref()
             .map(|q| format!(" (quota {q})"))
             .unwrap_or_default();
+        let advice = if names_per_job_quota(failure) {
+            format!(
+                "this is the quota of source servers in one job: {PER_JOB_QUOTA_MARK}; set \
+                 DRS_WAVES_MAX_SERVERS_PER_JOB (--max-servers-per-job) to at most the quota, or raise the \
+                 quota in Service Quotas"
+            )
+        } else {
+            "raise the quota or lower --max-servers-per-job / the wave size".to_string()
+        };
         return TaskError::QuotaExceeded {
             call,
-            detail: format!(
-                "{detail}{quota}; raise the quota or lower --max-servers-per-job / the wave size"
-            ),
+            detail: format!("{detail}{quota}; {advice}"),
         };
     }
     if TRANSIENT_CODES.contains(&code) || failure.status.is_some_and(|s| s >= 500) {

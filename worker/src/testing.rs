@@ -329,6 +329,8 @@ struct DrsState {
     snapshot_paging: SnapshotPaging,
     /// DescribeRecoverySnapshots pages answered so far.
     snapshot_pages: usize,
+    /// StartRecovery's per-job quota, when set.
+    max_servers_per_job: Option<usize>,
     /// How long after StartRecovery makes a job DescribeJobs starts listing it.
     listing_delay: Duration,
     /// Per job made while a listing delay was set, when DescribeJobs starts listing it.
@@ -408,6 +410,13 @@ impl FakeDrs {
         });
         list.sort_by_key(|s| parse_time(&s.taken_at));
         id
+    }
+
+    /// StartRecovery refuses more than `n` servers in one job, as drs-sim does (402
+    /// ServiceQuotaExceededException, `quotaCode` SourceServersPerJob), classified as SdkDrs
+    /// classifies it.
+    pub fn set_max_servers_per_job(&self, n: usize) {
+        lock(&self.state).max_servers_per_job = Some(n);
     }
 
     /// Jobs StartRecovery makes from here on are listed by DescribeJobs (by ID or by date, so
@@ -729,6 +738,22 @@ impl Drs for FakeDrs {
     async fn start_recovery(&self, request: StartRecoveryRequest) -> Result<Job, TaskError> {
         self.injected("start_recovery")?;
         let mut state = lock(&self.state);
+        if let Some(limit) = state
+            .max_servers_per_job
+            .filter(|l| request.source_server_ids.len() > *l)
+        {
+            let failure = crate::error::ServiceFailure {
+                kind: crate::error::FailureKind::Service,
+                code: Some("ServiceQuotaExceededException".into()),
+                message: Some(format!(
+                    "Cannot start a job of {} source servers (limit {limit} per job)",
+                    request.source_server_ids.len()
+                )),
+                status: Some(402),
+                quota_code: Some("SourceServersPerJob".into()),
+            };
+            return Err(crate::error::classify("DRS StartRecovery", &failure));
+        }
         // DRS refuses a server already in an active job (ConflictException) and a snapshot that
         // is not the server's (ValidationException).
         for id in &request.source_server_ids {

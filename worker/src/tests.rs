@@ -29,6 +29,7 @@ use crate::testing::{Answer, FakeActivityService, FakeDrs, FakeExecutions, Memor
 mod closed_record;
 mod gate_reopening;
 mod lost_answer_conflict;
+mod per_job_quota;
 mod queued_chunk_job;
 mod snapshot_paging;
 

@@ -349,8 +349,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .collect())
     }
 
-    /// One StartRecovery, sent once. A quota answer is retried with backoff within the wave's
-    /// launch timeout (and the quota wait); an ambiguous failure (a 5xx, a timeout, a closed
+    /// One StartRecovery, sent once. A concurrency quota answer is retried with backoff within
+    /// the wave's launch timeout (and the quota wait), a per-job one fails at once; an ambiguous failure (a 5xx, a timeout, a closed
     /// connection, an answer without a job ID: DRS may have made the job) is resolved by
     /// looking for the chunk's tagged job; a ConflictException by looking for it for up to the
     /// listing wait (an earlier attempt's job that DRS does not list yet).
@@ -400,6 +400,16 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 Err(e) => e,
             };
             match err.name() {
+                // The per-job quota refuses the same chunk however long it waits: fail now,
+                // naming it (error.rs says what to change).
+                ErrorName::QuotaExceeded if err.is_per_job_quota() => {
+                    return Err(err.with_context(&format!(
+                        "chunk {} of wave '{}' has {} source servers",
+                        chunk.number,
+                        wave.name,
+                        chunk.servers.len()
+                    )));
+                }
                 ErrorName::QuotaExceeded => {
                     let now = self.now();
                     if now + backoff > launch_deadline
