@@ -302,6 +302,8 @@ struct DrsState {
     servers: Vec<SourceServer>,
     /// Per server, oldest first.
     snapshots: BTreeMap<String, Vec<RecoverySnapshot>>,
+    /// Snapshots made so far: IDs are never reused, even after a server's are cleared.
+    snapshots_made: usize,
     jobs: Vec<Job>,
     start_calls: Vec<StartRecoveryRequest>,
     terminate_calls: Vec<Vec<String>>,
@@ -400,7 +402,8 @@ impl FakeDrs {
     /// Adds a recovery snapshot taken at `taken_at` (RFC 3339); returns its ID.
     pub fn add_snapshot(&self, server: &str, taken_at: &str) -> String {
         let mut state = lock(&self.state);
-        let n: usize = state.snapshots.values().map(Vec::len).sum::<usize>() + 1;
+        state.snapshots_made += 1;
+        let n = state.snapshots_made;
         let id = format!("pit-{n:017x}");
         let list = state.snapshots.entry(server.to_string()).or_default();
         list.push(RecoverySnapshot {

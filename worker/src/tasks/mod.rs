@@ -13,6 +13,7 @@ mod operator;
 mod preflight;
 mod record_failure;
 mod report;
+mod retry_points;
 mod start;
 
 use std::collections::BTreeMap;

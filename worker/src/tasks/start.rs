@@ -158,8 +158,9 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
 
     /// Plans an operator's retry of a FAILED wave: the required servers whose latest launch
     /// did not succeed (FAILED, TERMINATED, or never launched by a job that ended), in new
-    /// chunks of the next attempt. A server still launching is left to its job (DRS would
-    /// refuse it in a second active job); optional servers are not retried.
+    /// chunks of the next attempt, from launch points resolved now (`retry_points.rs`). A
+    /// server still launching is left to its job (DRS would refuse it in a second active
+    /// job); optional servers are not retried.
     async fn plan_retry(
         &self,
         run: &RunContext,
@@ -192,6 +193,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 still_launching.len()
             )));
         }
+        self.resolve_retry_points(run, wave, &relaunch, now).await?;
         let first = recorded.chunks.iter().map(|c| c.number).max().unwrap_or(0) + 1;
         let chunks: Vec<WaveChunk> = (first..)
             .zip(chunk_servers(&relaunch, self.limits.max_servers_per_job))
@@ -497,7 +499,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// required server without one stops the wave; an optional one is left out. A DRILL also
     /// stops when a required server's replication is no longer healthy: the source site went
     /// down after preflight, and a drill is a readiness test (a RECOVERY preempts the drill).
-    async fn launch_sources(
+    pub(super) async fn launch_sources(
         &self,
         run: &RunContext,
         wave: &WaveSpec,
