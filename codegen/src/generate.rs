@@ -541,14 +541,19 @@ impl Generator<'_> {
             "wave": wave_value,
             "timeoutSeconds": timeout_seconds,
             "heartbeatSeconds": self.plan.heartbeat_seconds,
-            "gateHeartbeatSeconds": self.plan.gate_heartbeat_seconds,
             "openedAt.$": paths::CONTEXT_STATE_ENTERED_TIME,
             "reopened.$": paths::CONTEXT_STATE_RETRY_COUNT,
         });
-        if kind == GateKind::Decision
-            && let Some(map) = parameters.as_object_mut()
-        {
-            map.insert("state.$".to_owned(), Value::String(paths::wave_state(i)));
+        // A heartbeat at or past the gate's own timeout could never fire first, and Step
+        // Functions refuses a HeartbeatSeconds that is not less than TimeoutSeconds.
+        let heartbeat = Some(self.plan.gate_heartbeat_seconds).filter(|h| *h < timeout_seconds);
+        if let Some(map) = parameters.as_object_mut() {
+            if let Some(h) = heartbeat {
+                map.insert("gateHeartbeatSeconds".to_owned(), json!(h));
+            }
+            if kind == GateKind::Decision {
+                map.insert("state.$".to_owned(), Value::String(paths::wave_state(i)));
+            }
         }
         let mut task = self.task(
             Activity::AwaitOperator,
@@ -558,7 +563,7 @@ impl Generator<'_> {
             next,
         );
         task.timeout_seconds = Some(timeout_seconds);
-        task.heartbeat_seconds = Some(self.plan.gate_heartbeat_seconds);
+        task.heartbeat_seconds = heartbeat;
         for retrier in &mut task.retry {
             retrier
                 .error_equals

@@ -793,3 +793,24 @@ fn a_gate_heartbeat_defaults_to_five_minutes() {
         );
     }
 }
+
+/// A gate whose timeout comes before its heartbeat would could never lose a token to the
+/// heartbeat: it has none (Step Functions refuses HeartbeatSeconds not less than
+/// TimeoutSeconds), and the worker is not told of one.
+#[test]
+fn a_gate_shorter_than_its_heartbeat_has_none() {
+    let plan = plan(
+        "name: shop\ntasks: {heartbeatSeconds: 5}\n\
+         waves:\n\
+         \x20 - name: db\n    approval: {before: true, timeoutMinutes: 0.1}\n    servers: {ids: [s-a1b2c3d4e5f600001]}\n\
+         \x20 - name: web\n    approval: {before: true, timeoutMinutes: 5}\n    servers: {tags: {Tier: web}}\n",
+    );
+    let m = generate(&plan, &ActivityResources::Placeholders);
+    let short = state_json(&m, "Wave 1 db: approve?");
+    assert_eq!(short["TimeoutSeconds"], json!(6));
+    assert!(short.get("HeartbeatSeconds").is_none(), "{short}");
+    assert!(short["Parameters"].get("gateHeartbeatSeconds").is_none());
+    // Five minutes is exactly the default heartbeat: not less, so none either.
+    let equal = state_json(&m, "Wave 2 web: approve?");
+    assert!(equal.get("HeartbeatSeconds").is_none(), "{equal}");
+}
