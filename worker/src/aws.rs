@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 
 /// GetActivityTask holds the connection up to 60 s: reads must be allowed longer.
@@ -36,10 +37,30 @@ fn short_timeouts() -> TimeoutConfig {
         .build()
 }
 
+/// How many times one DRS call is tried before its error reaches the task.
+pub const DRS_CALL_ATTEMPTS: u32 = 10;
+/// The longest the SDK waits between two tries of one DRS call.
+pub const DRS_MAX_BACKOFF: Duration = Duration::from_secs(20);
+
+/// DRS answers "Rate exceeded" when called fast, and a preflight or clean-up of a large estate
+/// makes calls per server: with the SDK's default (3 attempts) about one call in twenty-five
+/// failed under 30% throttling and 5% errors, which failed the whole task, and the state
+/// machine's retry started it over. Ten attempts with jittered backoff up to 20 s make a call
+/// give up only after about two minutes, well within a task whose heartbeat the worker keeps
+/// sending. Standard mode, not adaptive: adaptive's client-side rate limiter slowed the same
+/// 60 calls from seconds to four minutes (the_worker_drs_client_carries_every_call_through_bad_weather).
+pub fn drs_retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(DRS_CALL_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(500))
+        .with_max_backoff(DRS_MAX_BACKOFF)
+}
+
 pub fn drs_client(config: &SdkConfig) -> aws_sdk_drs::Client {
     aws_sdk_drs::Client::from_conf(
         aws_sdk_drs::config::Builder::from(config)
             .timeout_config(short_timeouts())
+            .retry_config(drs_retry_config())
             .build(),
     )
 }
