@@ -8,10 +8,12 @@ use crate::contract::{Activity, OnFailure, WaveSpec};
 /// worker is not cut off by the task timeout before the heartbeat timeout could matter.
 pub const MIN_HEARTBEATS_PER_TIMEOUT: u32 = 3;
 
-/// Retry policy of every task state (transient errors and lost workers).
-pub const RETRY_INTERVAL_SECONDS: u32 = 2;
-pub const RETRY_MAX_ATTEMPTS: u32 = 6;
-pub const RETRY_BACKOFF_RATE: u32 = 2;
+/// Retry policy of every task state (transient errors and lost workers): the contract's, which
+/// the worker reads too.
+pub use crate::contract::task_retry::{
+    BACKOFF_RATE as RETRY_BACKOFF_RATE, INTERVAL_SECONDS as RETRY_INTERVAL_SECONDS,
+    MAX_ATTEMPTS as RETRY_MAX_ATTEMPTS,
+};
 
 /// Step Functions' limits (REFERENCE.md).
 pub const HISTORY_EVENT_LIMIT: u64 = 25_000;

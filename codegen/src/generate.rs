@@ -206,11 +206,18 @@ impl Generator<'_> {
         &self,
         activity: Activity,
         comment: String,
-        parameters: Value,
+        mut parameters: Value,
         result_path: String,
         next: String,
     ) -> Task {
         let heartbeat = self.plan.heartbeat_seconds;
+        // The worker tells, in the cause of a retryable failure, how many tries are left.
+        if let Some(map) = parameters.as_object_mut() {
+            map.insert(
+                format!("{}.$", crate::contract::task_retry::RETRY_COUNT_KEY),
+                Value::String(paths::CONTEXT_STATE_RETRY_COUNT.to_owned()),
+            );
+        }
         let mut retryable: Vec<String> = ErrorName::ALL
             .into_iter()
             .filter(|e| e.retryable())

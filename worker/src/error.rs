@@ -25,9 +25,10 @@ pub enum TaskError {
     ReplicationLost(String),
     #[error("{call}: a DRS quota was exceeded: {detail}")]
     QuotaExceeded { call: String, detail: String },
-    #[error("{call}: throttled ({detail}); the state machine retries with backoff")]
+    /// Retryable: the worker adds how many tries are left (`task_retry::outlook`).
+    #[error("{call}: throttled ({detail})")]
     Throttled { call: String, detail: String },
-    #[error("{call}: {detail}; the state machine retries")]
+    #[error("{call}: {detail}")]
     Transient { call: String, detail: String },
     #[error("{call}: access denied ({detail}); allow this call in the worker's IAM role")]
     AccessDenied { call: String, detail: String },

@@ -32,6 +32,7 @@ mod lost_answer_conflict;
 mod per_job_quota;
 mod queued_chunk_job;
 mod retry_launch_points;
+mod retry_outlook;
 mod snapshot_paging;
 
 const EXEC: &str = "arn:aws:states:us-east-1:123456789012:execution:billing:run-1";

@@ -67,7 +67,7 @@ fn a_wave_start_writes_its_state_and_goes_to_wait() {
         json!({
             "Type": "Task",
             "Resource": "${StartWaveActivityArn}",
-            "Parameters": {"run.$": "$.run", "wave": db_wave(), "heartbeatSeconds": 5},
+            "Parameters": {"run.$": "$.run", "wave": db_wave(), "heartbeatSeconds": 5, "retryCount.$": "$$.State.RetryCount"},
             "ResultPath": "$.waves.w1",
             "TimeoutSeconds": 600,
             "HeartbeatSeconds": 5,
@@ -95,7 +95,7 @@ fn a_wave_check_reads_and_rewrites_the_wave_state() {
         json!({
             "Type": "Task",
             "Resource": "${CheckWaveActivityArn}",
-            "Parameters": {"run.$": "$.run", "wave": db_wave(), "state.$": "$.waves.w1", "heartbeatSeconds": 5},
+            "Parameters": {"run.$": "$.run", "wave": db_wave(), "state.$": "$.waves.w1", "heartbeatSeconds": 5, "retryCount.$": "$$.State.RetryCount"},
             "ResultPath": "$.waves.w1",
             "TimeoutSeconds": 300,
             "HeartbeatSeconds": 5,
@@ -154,7 +154,7 @@ fn the_last_wave_goes_on_to_finish() {
         json!({
             "Type": "Task",
             "Resource": "${FinishActivityArn}",
-            "Parameters": {"run.$": "$.run", "waves.$": "$.waves", "heartbeatSeconds": 5},
+            "Parameters": {"run.$": "$.run", "waves.$": "$.waves", "heartbeatSeconds": 5, "retryCount.$": "$$.State.RetryCount"},
             "ResultPath": "$.result",
             "TimeoutSeconds": 600,
             "HeartbeatSeconds": 5,
@@ -237,7 +237,8 @@ fn the_failure_path_records_then_fails_with_the_caught_error() {
                 "execution": {"id.$": "$$.Execution.Id", "name.$": "$$.Execution.Name", "startTime.$": "$$.Execution.StartTime"},
                 "planName": "shop",
                 "state.$": "$",
-                "heartbeatSeconds": 5
+                "heartbeatSeconds": 5,
+                "retryCount.$": "$$.State.RetryCount"
             },
             "ResultPath": "$.failure",
             "TimeoutSeconds": 600,
@@ -707,7 +708,7 @@ fn resolve_parameters(template: &Value, state: &Value, context: &Value) -> Value
 #[test]
 fn every_task_input_deserializes_into_the_contract_types() {
     let m = generate(&two_waves("stop"), &ActivityResources::Placeholders);
-    let context = json!({"Execution": {"Id": "arn:aws:states:us-east-1:0:execution:shop:e1", "Name": "e1", "StartTime": "2025-01-01T00:00:00Z"}});
+    let context = json!({"Execution": {"Id": "arn:aws:states:us-east-1:0:execution:shop:e1", "Name": "e1", "StartTime": "2025-01-01T00:00:00Z"}, "State": {"EnteredTime": "2025-01-01T00:00:01Z", "RetryCount": 0}});
     let run = json!({
         "executionId": "arn:aws:states:us-east-1:0:execution:shop:e1", "executionName": "e1", "planName": "shop",
         "mode": "DRILL", "startedAt": "2025-01-01T00:00:00Z", "terminateDrillInstances": false, "waveCount": 2, "serverCount": 1
@@ -813,4 +814,24 @@ fn a_gate_shorter_than_its_heartbeat_has_none() {
     // Five minutes is exactly the default heartbeat: not less, so none either.
     let equal = state_json(&m, "Wave 2 web: approve?");
     assert!(equal.get("HeartbeatSeconds").is_none(), "{equal}");
+}
+
+/// Every task tells its worker how often it has been retried, so that a retryable failure's
+/// cause says how many tries are left (and the last says it is the last).
+#[test]
+fn every_task_carries_its_retry_count() {
+    let m = generate(&every_kind_of_state(), &ActivityResources::Placeholders);
+    let machine = serde_json::to_value(&m).expect("render");
+    let mut tasks = 0;
+    for (name, state) in machine["States"].as_object().expect("states") {
+        if state["Type"] == "Task" {
+            tasks += 1;
+            assert_eq!(
+                state["Parameters"]["retryCount.$"],
+                json!("$$.State.RetryCount"),
+                "{name}"
+            );
+        }
+    }
+    assert!(tasks >= 6, "{tasks} tasks");
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 pub use janitor::Tidied;
 
-use drs_waves_contract::{Activity, RunContext, WaveState, WaveStatus, job_tags};
+use drs_waves_contract::{Activity, RunContext, WaveState, WaveStatus, job_tags, task_retry};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
@@ -241,22 +241,42 @@ impl<D: Drs, H: History, X: ExecutionLookup> TaskHandler for Handlers<D, H, X> {
         input: String,
         token: &TaskToken,
     ) -> Result<TaskAnswer, TaskError> {
+        let answer = self.dispatch(activity, &input, token).await;
+        answer.map_err(|e| match retry_count_of(&input) {
+            Some(retry_count) if e.retryable() => e.with_context(&task_retry::outlook(retry_count)),
+            _ => e,
+        })
+    }
+}
+
+/// The task's `retryCount` (`$$.State.RetryCount`, which the generated Parameters pass), if any.
+fn retry_count_of(input: &str) -> Option<u32> {
+    let value: serde_json::Value = serde_json::from_str(input).ok()?;
+    let count = value.get(task_retry::RETRY_COUNT_KEY)?.as_u64()?;
+    u32::try_from(count).ok()
+}
+
+impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+    async fn dispatch(
+        &self,
+        activity: Activity,
+        input: &str,
+        token: &TaskToken,
+    ) -> Result<TaskAnswer, TaskError> {
         let output = match activity {
-            Activity::Preflight => {
-                to_output(&self.preflight(parse_input(activity, &input)?).await?)
-            }
+            Activity::Preflight => to_output(&self.preflight(parse_input(activity, input)?).await?),
             Activity::StartWave => {
-                to_output(&self.start_wave(parse_input(activity, &input)?).await?)
+                to_output(&self.start_wave(parse_input(activity, input)?).await?)
             }
             Activity::CheckWave => {
-                to_output(&self.check_wave(parse_input(activity, &input)?).await?)
+                to_output(&self.check_wave(parse_input(activity, input)?).await?)
             }
-            Activity::Finish => to_output(&self.finish(parse_input(activity, &input)?).await?),
+            Activity::Finish => to_output(&self.finish(parse_input(activity, input)?).await?),
             Activity::RecordFailure => {
-                to_output(&self.record_failure(parse_input(activity, &input)?).await?)
+                to_output(&self.record_failure(parse_input(activity, input)?).await?)
             }
             Activity::AwaitOperator => {
-                self.await_operator(parse_input(activity, &input)?, token)
+                self.await_operator(parse_input(activity, input)?, token)
                     .await?;
                 return Ok(TaskAnswer::Deferred);
             }
