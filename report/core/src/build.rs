@@ -102,6 +102,13 @@ pub struct MachineFacts {
     pub targets: Option<Targets>,
 }
 
+/// The mode the execution was started with, from its input, for an execution whose record has
+/// none (one that failed before preflight recorded it). Only a mode the contract knows counts.
+fn mode_of_input(machine: &MachineFacts) -> Option<Mode> {
+    let mode = machine.input.as_ref()?.get("mode")?.clone();
+    serde_json::from_value(mode).ok()
+}
+
 /// What DRS says of one job (DescribeJobs).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DrsJobFacts {
@@ -387,7 +394,10 @@ pub fn build(sources: &Sources) -> Report {
             arn: e.execution_id.clone(),
             name: e.execution_name.clone(),
             state_machine_arn: machine.state_machine_arn.clone(),
-            mode: e.mode.map(|m| m.as_str().to_owned()),
+            mode: e
+                .mode
+                .or_else(|| mode_of_input(&machine))
+                .map(|m| m.as_str().to_owned()),
             status: e.status.as_str().to_owned(),
             machine_status: machine.status.clone(),
             running,

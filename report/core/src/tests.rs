@@ -501,3 +501,29 @@ fn the_forecast_prints_as_text_for_the_cli() {
     };
     assert!(render::forecast_text(&none).contains("no earlier successful execution"));
 }
+
+/// A run that failed before preflight recorded its mode (a 1,000-server drill that failed in
+/// preflight was titled "unknown mode execution"): the mode comes from the input, and only a
+/// mode the contract knows counts.
+#[test]
+fn a_record_without_a_mode_takes_it_from_the_input() {
+    let mut s = sources();
+    s.execution.mode = None;
+    if let Some(m) = s.machine.as_mut() {
+        m.input = Some(serde_json::json!({"mode": "DRILL"}));
+    }
+    let r = build(&s);
+    assert_eq!(r.execution.mode.as_deref(), Some("DRILL"));
+    let page = render::html(&r);
+    assert!(!page.contains("unknown mode"), "{page}");
+    assert!(!page.contains("not understood"), "{page}");
+
+    if let Some(m) = s.machine.as_mut() {
+        m.input = Some(serde_json::json!({"mode": "drill"}));
+    }
+    assert_eq!(
+        build(&s).execution.mode,
+        None,
+        "not a mode the contract knows"
+    );
+}
