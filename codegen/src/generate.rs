@@ -381,8 +381,8 @@ impl Generator<'_> {
                         "plan": spec,
                         "heartbeatSeconds": self.plan.heartbeat_seconds,
                     });
-                    // Only for the report (the worker ignores it): a plan without targets
-                    // compiles to the same machine as before targets existed.
+                    // For preflight (launch points held to the RPO) and the report: a plan
+                    // without targets compiles to the same machine as before targets existed.
                     if !self.plan.targets.is_empty()
                         && let Some(map) = parameters.as_object_mut()
                     {

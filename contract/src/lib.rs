@@ -407,7 +407,7 @@ pub struct PlanSpec {
 /// The plan's recovery targets. The generator writes them into the preflight state's
 /// Parameters as `targets` (only when the plan sets one), so that a report reads the targets of
 /// the state machine that ran (DescribeStateMachineForExecution), not of a plan file that may
-/// have changed since. The worker does not read them.
+/// have changed since. Preflight holds launch points to `rpo_seconds`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase")]
@@ -475,6 +475,10 @@ pub struct PreflightInput {
     pub input: serde_json::Value,
     pub plan: PlanSpec,
     pub heartbeat_seconds: u32,
+    /// The plan's targets (absent when it sets none): preflight holds launch points to
+    /// `rpoSeconds`, and the report reads them from the machine's definition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Targets>,
 }
 
 /// Output of preflight, kept at [`paths::RUN`] for the rest of the execution.

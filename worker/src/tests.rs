@@ -33,6 +33,7 @@ mod per_job_quota;
 mod queued_chunk_job;
 mod retry_launch_points;
 mod retry_outlook;
+mod rpo_target;
 mod snapshot_paging;
 
 const EXEC: &str = "arn:aws:states:us-east-1:123456789012:execution:billing:run-1";
@@ -142,6 +143,7 @@ fn preflight_input(input: serde_json::Value, waves: Vec<WaveSpec>) -> PreflightI
         input,
         plan: plan(waves),
         heartbeat_seconds: 60,
+        targets: None,
     }
 }
 

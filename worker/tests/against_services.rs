@@ -218,6 +218,7 @@ async fn a_drill_wave_is_launched_checked_to_success_recorded_and_cleaned_up() {
                 waves: vec![spec.clone()],
             },
             heartbeat_seconds: 60,
+            targets: None,
         })
         .await
         .expect("preflight");
@@ -546,6 +547,7 @@ async fn the_run_lock_refuses_a_running_holder_and_takes_over_an_ended_one() {
         input: json!({"mode": "DRILL"}),
         plan: plan.clone(),
         heartbeat_seconds: 60,
+        targets: None,
     };
     stack
         .handlers()

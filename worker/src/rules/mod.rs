@@ -4,18 +4,21 @@
 //!   confirmation, how a wave is split into jobs.
 //! - [`verdict`]: when a wave has succeeded or failed, and how long to wait before the next check.
 //! - [`timing`]: what past executions teach about a wave's launch time, and the wait with it.
+//! - [`rpo`]: launch points held to the plan's recovery point objective.
 //! - [`retry`]: which servers of a failed wave an operator's retry launches again.
 //! - [`clock`]: the timestamps Step Functions and DRS write, and the clock the tasks read.
 
 pub mod clock;
 pub mod preflight;
 pub mod retry;
+pub mod rpo;
 pub mod timing;
 pub mod verdict;
 
 pub use clock::*;
 pub use preflight::*;
 pub use retry::*;
+pub use rpo::*;
 pub use timing::*;
 pub use verdict::*;
 

@@ -18,7 +18,7 @@ use crate::error::TaskError;
 use crate::history::{ExecutionClose, ExecutionRecord, History, LockOutcome, ServerLaunchPoint};
 use crate::rules::{
     LaunchPoint, Readiness, ReadinessInput, check_confirmation, check_point_in_time,
-    check_readiness, format_time, resolve_plan,
+    check_readiness, format_time, hold_to_rpo, parse_time, resolve_plan,
 };
 use crate::sfn::ExecutionLookup;
 
@@ -174,7 +174,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .collect();
         let ids: Vec<&String> = per_wave.iter().flatten().collect();
         let snapshots = self.snapshots_of(&ids, point_in_time).await?;
-        let readiness = check_readiness(&ReadinessInput {
+        let mut readiness = check_readiness(&ReadinessInput {
             mode,
             plan,
             per_wave: &per_wave,
@@ -185,6 +185,15 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             now,
             limits: &self.limits,
         });
+        let rpo_seconds = input.targets.as_ref().and_then(|t| t.rpo_seconds);
+        hold_to_rpo(
+            &mut readiness,
+            plan,
+            mode,
+            rpo_seconds,
+            point_in_time.and_then(parse_time),
+            now,
+        );
         problems.extend(readiness.problems.iter().cloned());
         if problems.is_empty() {
             Ok((per_wave, readiness))
