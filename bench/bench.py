@@ -637,6 +637,57 @@ def part_scale(stack: Stack, g: gen.Generated, paths: dict[str, Path], out: Path
     return result
 
 
+# Issue #21 item 9: what a large estate meets on a bad day. Seeded, so that two runs meet the
+# same sequence of answers.
+WEATHER = {"throttleFraction": 0.3, "errorFraction": 0.05, "retryAfterSeconds": 1, "seed": 9}
+
+
+def part_weather(stack: Stack, g: gen.Generated, paths: dict[str, Path], out: Path, deadline_s: float) -> dict:
+    """The scale plan's 1,000 servers as a drill that terminates its instances, with 30% of DRS
+    calls throttled and 5% answered 500: the drill must succeed and leave no instance."""
+    plan = g.weather
+    stack.sim("limits", SCALE_LIMITS)
+    dep = Deployment(stack, "bench-weather")
+    machine = dep.deploy(plan.key, paths[plan.key])
+    worker = dep.worker(out / "worker-weather.log", [
+        "--max-servers-per-job", str(SCALE_LIMITS["maxServersPerJob"]),
+        "--max-active-servers", str(SCALE_LIMITS["maxServersInActiveJobs"]),
+        "--max-concurrent-jobs", str(SCALE_LIMITS["maxConcurrentJobs"])])
+    servers = {sid for wave in plan.waves for sid in wave}
+    status_before = stack.sim("counters")
+    stack.sim("faults", WEATHER)
+    try:
+        log(f"weather: {len(servers)} servers, DRS faults {WEATHER}")
+        run = start(stack, machine, f"weather-{int(time.time())}")
+        wait_all(stack, [run], deadline_s, worker, "weather")
+    finally:
+        worker.stop()
+        stack.sim("faults", {"throttleFraction": 0, "errorFraction": 0})
+    answers = status_delta(status_before, stack.sim("counters"))
+    # The drill's clean-up started TERMINATE jobs; they end on drs-sim's schedule.
+    left, end = None, time.monotonic() + 120
+    while time.monotonic() < end:
+        left = [i for i in stack.sim("recovery-instances")["recoveryInstances"]
+                if i.get("sourceServerID") in servers and i.get("isDrill") and not i.get("terminatedDateTime")]
+        if not left:
+            break
+        time.sleep(1)
+    result = {
+        "servers": len(servers), "faults": WEATHER, "status": run.status, "seconds": round(run.seconds, 1),
+        "drs_answers_by_status": answers, "instances_left": len(left or []),
+    }
+    result["goal"] = {"text": "SUCCEEDED with every drill instance terminated",
+                      "met": run.status == "SUCCEEDED" and not left}
+    log(f"weather: {run.status} in {run.seconds:.0f} s; answers {answers}; {len(left or [])} instance(s) left")
+    return result
+
+
+def status_delta(before: dict, after: dict) -> dict[str, int]:
+    """drs-sim's answers by HTTP status between two counter readings, all operations."""
+    b, a = before.get("byStatus", {}), after.get("byStatus", {})
+    return {k: v - b.get(k, 0) for k, v in sorted(a.items()) if v - b.get(k, 0)}
+
+
 def part_worker(stack: Stack, g: gen.Generated, paths: dict[str, Path], out: Path, deadline_s: float) -> dict:
     n = len(g.worker)
     # Each execution has one job active at a time: n concurrent jobs, more than the default 20.
@@ -821,6 +872,13 @@ def table(res: dict) -> str:
         rows.append(("", "largest history item", f"{s['largest_history_item_bytes']} bytes ({s['largest_history_item']})"))
         rows.append(("", "history events / transitions", f"{s['history_events']} / {s['transitions']}"))
         rows.append(("", "goal (payload < 32 KB)", "MET" if s["goal"]["met"] else "MISSED"))
+    wx = res.get("weather")
+    if wx and "status" in wx:
+        rows.append(("2b. weather", f"{wx['servers']} servers, 30% throttled, 5% 500s",
+                     f"{wx['status']} in {fmt(wx['seconds'], ' s')}"))
+        rows.append(("", "DRS answers by status", " ".join(f"{k}: {v}" for k, v in wx["drs_answers_by_status"].items())))
+        rows.append(("", "drill instances left", str(wx["instances_left"])))
+        rows.append(("", "goal (succeeds, cleaned up)", "MET" if wx["goal"]["met"] else "MISSED"))
     w = res.get("worker")
     if w and "tasks" in w:
         rows.append(("3. worker", f"{w['executions']} executions at once", f"{w['succeeded']} succeeded in {fmt(w['window_seconds'], ' s')}"))
@@ -837,7 +895,7 @@ def table(res: dict) -> str:
     if c and "output_bytes" in c:
         rows.append(("4. codegen", f"fleet.plan.yaml ({c['servers']} servers)", f"{c['output_bytes']} bytes, {c['states']} states"))
         rows.append(("", f"time, median of {c['runs']}", f"{c['process_ms_median']} ms process, {c['generate_ms_median']} ms generate"))
-    for part in ("polling", "scale", "worker", "codegen"):
+    for part in ("polling", "scale", "weather", "worker", "codegen"):
         if res.get(part, {}).get("error"):
             rows.append((part, "ERROR", res[part]["error"]))
     w0 = max(len(r[0]) for r in rows) if rows else 0
@@ -851,7 +909,7 @@ def main() -> int:
     ap.add_argument("--table", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", default="polling,learned,scale,worker,codegen", help="comma-separated parts to run")
+    ap.add_argument("--only", default="polling,learned,scale,weather,worker,codegen", help="comma-separated parts to run")
     a = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     out = Path(a.out)
@@ -862,13 +920,14 @@ def main() -> int:
     only = set(a.only.split(","))
     res: dict = {"machine": machine(), "quick": a.quick}
     t0 = time.monotonic()
-    deadlines = {"polling": 240, "scale": 480, "worker": 300}
+    deadlines = {"polling": 240, "scale": 480, "weather": 900, "worker": 300}
     # The learned part runs after polling's two runs, on the same plan: it implies polling.
     if "learned" in only:
         only.add("polling")
     parts = [
         ("polling", lambda: part_polling(stack, g, paths, out, deadlines["polling"], "learned" in only)),
         ("scale", lambda: part_scale(stack, g, paths, out, deadlines["scale"])),
+        ("weather", lambda: part_weather(stack, g, paths, out, deadlines["weather"])),
         ("worker", lambda: part_worker(stack, g, paths, out, deadlines["worker"])),
         ("codegen", lambda: part_codegen(sizes.codegen_runs, out)),
     ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 SEED = 20240501
@@ -85,6 +85,7 @@ class Plan:
     launch_timeout_seconds: int
     heartbeat_seconds: int = 10
     description: str = ""
+    terminate_drill_instances: bool = False
     # Variants of one plan (same name, so the same history and run lock: polling's fixed and
     # adaptive machines) differ by this; it names the file and the state machine.
     variant: str = ""
@@ -98,7 +99,7 @@ class Plan:
         doc = {
             "name": self.name,
             "description": self.description or f"benchmark plan {self.name}",
-            "terminateDrillInstances": False,
+            "terminateDrillInstances": self.terminate_drill_instances,
             "defaults": {
                 "launchTimeoutSeconds": self.launch_timeout_seconds,
                 "onFailure": "stop",
@@ -119,6 +120,8 @@ class Generated:
     poll_fixed: Plan
     scale: Plan
     worker: list[Plan]
+    # The scale plan's servers under bad weather, with its drill instances cleaned up.
+    weather: Plan | None = None
     servers: list[dict] = field(default_factory=list)  # the drs-sim fixture's servers
 
     def launch_seconds(self) -> dict[str, float]:
@@ -180,7 +183,9 @@ def generate(sizes: Sizes) -> Generated:
                            polling={"minWaitSeconds": 1, "maxWaitSeconds": 10,
                                     "expectedLaunchSeconds": expected_launch_seconds(lo, hi)},
                            description="worker benchmark"))
-    return Generated(sizes, adaptive, fixed, scale, worker, servers)
+    weather = replace(scale, name="bench-weather", terminate_drill_instances=True,
+                      description="scale benchmark under throttling and errors, cleaned up")
+    return Generated(sizes, adaptive, fixed, scale, worker, weather=weather, servers=servers)
 
 
 def write(gen: Generated, out: Path) -> dict[str, Path]:
@@ -188,7 +193,7 @@ def write(gen: Generated, out: Path) -> dict[str, Path]:
     plans_dir = out / "plans"
     plans_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-    for plan in [gen.poll_adaptive, gen.poll_fixed, gen.scale, *gen.worker]:
+    for plan in [gen.poll_adaptive, gen.poll_fixed, gen.scale, gen.weather, *gen.worker]:
         p = plans_dir / f"{plan.key}.plan.yaml"
         p.write_text(plan.to_yaml())
         paths[plan.key] = p

@@ -6,7 +6,7 @@
 #
 # Usage: scripts/bench.sh [--quick] [--only PARTS]
 #   --quick       smaller sizes (a few minutes), to try the harness; not for figures
-#   --only PARTS  comma-separated subset of polling,learned,scale,worker,codegen (learned
+#   --only PARTS  comma-separated subset of polling,learned,scale,weather,worker,codegen (learned
 #                 implies polling: it learns from polling's runs)
 # Env: DRS_WAVES_NO_BUILD=1   use the binaries in target/release (and target/debug/drs-sim) as
 #                             they are (no cargo build)
@@ -22,7 +22,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 
 quick=()
-only="polling,learned,scale,worker,codegen"
+only="polling,learned,scale,weather,worker,codegen"
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=(--quick) ;;
@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
 done
 IFS=, read -r -a parts <<< "$only"
 for p in "${parts[@]}"; do
-    case "$p" in polling|learned|scale|worker|codegen) ;; *) die "--only: unknown part '$p' (polling, learned, scale, worker, codegen)" ;; esac
+    case "$p" in polling|learned|scale|weather|worker|codegen) ;; *) die "--only: unknown part '$p' (polling, learned, scale, weather, worker, codegen)" ;; esac
 done
 
 OUT="$REPO/target/bench"
