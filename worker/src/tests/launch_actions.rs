@@ -307,3 +307,69 @@ async fn a_server_drs_skipped_fails_with_drs_reason() {
         Some("skipped by DRS (SERVER_SKIPPED): Source server is not in a replicating state")
     );
 }
+
+#[test]
+fn describe_jobs_runs_are_read_from_the_sdk_shapes() {
+    use aws_sdk_drs::types::{
+        LaunchAction, LaunchActionRun as SdkRun, LaunchActionRunStatus, LaunchActionsStatus,
+        ParticipatingServer,
+    };
+    let sdk_run = |action: LaunchAction, status: Option<LaunchActionRunStatus>, reason: &str| {
+        SdkRun::builder()
+            .action(action)
+            .set_status(status)
+            .failure_reason(reason)
+            .build()
+    };
+    let server = ParticipatingServer::builder()
+        .source_server_id("s-1")
+        .launch_actions_status(
+            LaunchActionsStatus::builder()
+                .ssm_agent_discovery_datetime("2030-01-01T00:10:00Z")
+                .runs(sdk_run(
+                    LaunchAction::builder()
+                        .name("Install agent")
+                        .action_code("AWS-ConfigureAWSPackage")
+                        .optional(true)
+                        .build(),
+                    Some(LaunchActionRunStatus::Failed),
+                    "timed out",
+                ))
+                // No name, no `optional`, no status: named by its code, required, running.
+                .runs(sdk_run(
+                    LaunchAction::builder()
+                        .action_code("Billing-CheckHealth")
+                        .build(),
+                    None,
+                    "",
+                ))
+                .build(),
+        )
+        .build();
+    let runs = crate::drs::launch_actions::runs_of(&server);
+    assert_eq!(
+        runs,
+        [
+            LaunchActionRun {
+                name: "Install agent".into(),
+                action_code: Some("AWS-ConfigureAWSPackage".into()),
+                optional: true,
+                status: RunStatus::Failed,
+                failure_reason: Some("timed out".into()),
+            },
+            LaunchActionRun {
+                name: "Billing-CheckHealth".into(),
+                action_code: Some("Billing-CheckHealth".into()),
+                optional: false,
+                status: RunStatus::InProgress,
+                failure_reason: None,
+            },
+        ]
+    );
+    assert_eq!(runs[1].label(), "'Billing-CheckHealth'");
+    // Without launchActionsStatus: no runs.
+    let bare = ParticipatingServer::builder()
+        .source_server_id("s-2")
+        .build();
+    assert!(crate::drs::launch_actions::runs_of(&bare).is_empty());
+}
