@@ -13,7 +13,11 @@ use drs_waves_contract::WaveSpec;
 
 use crate::error::{TaskError, from_sdk};
 
+pub mod job_log;
+pub mod launch_actions;
 pub mod snapshots;
+
+pub use launch_actions::{LaunchActionRun, RunStatus};
 
 /// A DRS source server, as far as the worker cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,6 +200,8 @@ pub struct JobServer {
     /// Not always filled in, even for a LAUNCHED server.
     pub recovery_instance_id: Option<String>,
     pub launch_status: LaunchStatus,
+    /// Its post-launch action runs (`launchActionsStatus.runs`), as far as DRS lists them.
+    pub launch_actions: Vec<LaunchActionRun>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,6 +239,7 @@ impl Job {
                     source_server_id: server.to_string(),
                     recovery_instance_id: None,
                     launch_status: launch.clone(),
+                    launch_actions: Vec::new(),
                 })
                 .collect(),
         }
@@ -300,8 +307,9 @@ pub trait Drs: Send + Sync + 'static {
         &self,
         ids: Vec<String>,
     ) -> impl Future<Output = Result<Vec<String>, TaskError>> + Send;
-    /// Why servers of a job failed, from its log (DescribeJobLogItems): each LAUNCH_FAILED (or
-    /// another `*_FAIL`/`*_FAILED` event) with its source server and `rawError`.
+    /// Why servers of a job failed, from its log (DescribeJobLogItems): each event that says a
+    /// server failed or was skipped ([`job_log::is_server_failure`], read by name) with its
+    /// source server and `rawError`, in log order.
     fn job_failures(
         &self,
         job_id: &str,
@@ -571,28 +579,15 @@ impl Drs for SdkDrs {
                 .await
                 .map_err(|e| from_sdk("DRS DescribeJobLogItems", &e))?;
             for item in resp.items() {
-                let event = item
-                    .event()
-                    .map(|e| e.as_str().to_string())
-                    .unwrap_or_default();
-                if !(event.ends_with("_FAIL") || event.ends_with("_FAILED")) {
-                    continue;
-                }
-                let data = item.event_data();
-                let Some(server) = data
-                    .and_then(|d| d.source_server_id())
-                    .filter(|s| !s.is_empty())
-                else {
+                let Some(event) = item.event() else {
                     continue;
                 };
-                out.push(ServerFailure {
-                    source_server_id: server.to_string(),
-                    reason: data
-                        .and_then(|d| d.raw_error())
-                        .filter(|r| !r.is_empty())
-                        .map_or_else(|| event.clone(), str::to_string),
-                    event,
-                });
+                let data = item.event_data();
+                out.extend(job_log::server_failure(
+                    event.as_str(),
+                    data.and_then(|d| d.source_server_id()).unwrap_or_default(),
+                    data.and_then(|d| d.raw_error()),
+                ));
             }
             match resp.next_token() {
                 Some(t) if !t.is_empty() => next = Some(t.to_string()),
@@ -667,6 +662,7 @@ fn job_of(j: &aws_sdk_drs::types::Job) -> Job {
                     .launch_status()
                     .map(|s| LaunchStatus::parse(s.as_str()))
                     .unwrap_or(LaunchStatus::Pending),
+                launch_actions: launch_actions::runs_of(p),
             })
             .collect(),
     }

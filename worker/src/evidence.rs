@@ -435,6 +435,7 @@ pub async fn gather<H: History>(
                             recovery_instance_id: s.recovery_instance_id,
                             required: s.required,
                             failure_reason: s.failure_reason,
+                            action_warnings: s.action_warnings,
                         },
                     )
                 })

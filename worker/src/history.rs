@@ -9,7 +9,7 @@
 //! | `EXEC#<execution ARN>` | `EXECUTION` | plan, mode, `executionStatus` (RUNNING, SUCCEEDED, SUCCEEDED_WITH_FAILURES, FAILED, ABORTED, TIMED_OUT, PREEMPTED), `startedAt`, `endedAt`, `error`, `cause`, `planName`, `waveStatuses`, `terminateJobIds`, `terminatingInstances`, `cleanup` (NOT_NEEDED, DONE, PENDING), `cleanupError`, `terminateDrillInstances`, `pointInTime`, `worstRpoSeconds`, `warnings`, `warningCount`, `preemptedBy`, `janitorWorker`, `janitorLeaseUntil`, `reportLocation` or `reportError` (where the finish or record-failure task wrote the report, or why it could not) |
 //! | `EXEC#<execution ARN>` | `WAVE#0001` | `waveName`, `waveStatus`, `jobIds`, `waveStartedAt`, `waveEndedAt`, `checks`, `counts`, `reason`, `chunks` (per chunk number: `servers`, `jobId` once DRS answered; planned before the first StartRecovery), `learned` (what past executions taught when the wave started: `samples`, `p10Millis`, `p50Millis`, `p95Millis`, `p90Millis` of its completion time), `completionMillis` (a SUCCEEDED wave: its start to its jobs' last `endDateTime`, the next executions' sample) |
 //! | `EXEC#<execution ARN>` | `WAVE#0001#SERVERS` | `servers` (per source server: `snapshotID`, `snapshotTakenAt`, `rpoSeconds`, `replication`, `required`): preflight's launch points, then the ones the launch used |
-//! | `EXEC#<execution ARN>` | `WAVE#0001#JOB#<jobID>` | `jobStatus`, `servers` (per source server: `launchStatus`, `recoveryInstanceID`, `required`, `failureReason` from the job log) |
+//! | `EXEC#<execution ARN>` | `WAVE#0001#JOB#<jobID>` | `jobStatus`, `servers` (per source server: `launchStatus`, `recoveryInstanceID`, `required`, `failureReason` from a failed post-launch action or the job log, `actionWarnings`: optional post-launch actions that failed) |
 //! | `CLEANUP` | `PENDING#<execution ARN>` | `executionId`: a drill whose clean-up is PENDING, retried by the janitor until DONE |
 //! | `LOCK#<plan>` | `LOCK` | `holder` (execution ARN), `mode` (DRILL or RECOVERY: a RECOVERY preempts a DRILL), `acquiredAt` |
 //!
@@ -269,8 +269,11 @@ pub struct ServerRecord {
     pub launch_status: LaunchStatus,
     pub recovery_instance_id: Option<String>,
     pub required: bool,
-    /// Why it failed, from the job's log (DescribeJobLogItems), when it did.
+    /// Why it failed, when it did: a post-launch action that is not optional FAILED (named,
+    /// with DRS's `failureReason`), else the job's log (DescribeJobLogItems).
     pub failure_reason: Option<String>,
+    /// Post-launch actions marked optional that FAILED: warnings, not failures.
+    pub action_warnings: Vec<String>,
 }
 
 /// A JOB item: one DRS job of a wave, per-server detail.
@@ -865,6 +868,7 @@ fn job_of(item: &Item) -> Result<JobRecord, TaskError> {
                     recovery_instance_id: sf.opt_s("recoveryInstanceID")?,
                     required: sf.bool("required")?,
                     failure_reason: sf.opt_s("failureReason")?,
+                    action_warnings: sf.opt_list_s("actionWarnings")?.unwrap_or_default(),
                 },
             ))
         })
@@ -1438,6 +1442,9 @@ impl History for DynamoHistory {
                     }
                     if let Some(why) = &r.failure_reason {
                         m.insert("failureReason".to_string(), s(why));
+                    }
+                    if !r.action_warnings.is_empty() {
+                        m.insert("actionWarnings".to_string(), list_s(&r.action_warnings));
                     }
                     (id.clone(), AttributeValue::M(m))
                 })

@@ -26,6 +26,8 @@ use crate::rules::{format_time, parse_time};
 use crate::sfn::{ActivityService, ActivityTask, Delivery, ExecutionInfo, ExecutionLookup};
 use crate::token::TaskToken;
 
+mod post_launch;
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panicking test thread must not hide the state from the assertion that follows.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -321,6 +323,9 @@ struct DrsState {
     armed_after_pass: HashMap<&'static str, TaskError>,
     /// Per server, the `rawError` of its LAUNCH_FAILED log item.
     failure_reasons: HashMap<String, String>,
+    /// Per server, the log event that says it failed when it is not LAUNCH_FAILED
+    /// (SERVER_SKIPPED, CONVERSION_FAIL, ...).
+    failure_events: HashMap<String, String>,
     /// TerminateRecoveryInstances answers lost after DRS acted (the job exists).
     lose_terminate_answers: VecDeque<TaskError>,
     /// StartRecovery answers lost after DRS acted (the job exists).
@@ -787,6 +792,7 @@ impl Drs for FakeDrs {
                 source_server_id: id.clone(),
                 recovery_instance_id: None,
                 launch_status: LaunchStatus::Pending,
+                launch_actions: Vec::new(),
             })
             .collect();
         let job = Self::new_job(&mut state, "LAUNCH", servers, request.tags);
@@ -832,6 +838,7 @@ impl Drs for FakeDrs {
                 source_server_id: s.source_server_id.clone(),
                 recovery_instance_id: s.recovery_instance_id.clone(),
                 launch_status: LaunchStatus::Pending,
+                launch_actions: Vec::new(),
             })
             .collect();
         // Terminations end at once here (DRS takes a minute or so): a TERMINATE job is
@@ -870,14 +877,17 @@ impl Drs for FakeDrs {
             .filter(|j| j.id == job_id)
             .flat_map(|j| j.servers.iter())
             .filter(|s| s.launch_status == LaunchStatus::Failed)
-            .map(|s| ServerFailure {
-                source_server_id: s.source_server_id.clone(),
-                event: "LAUNCH_FAILED".to_string(),
-                reason: state
-                    .failure_reasons
-                    .get(&s.source_server_id)
-                    .cloned()
-                    .unwrap_or_else(|| "LAUNCH_FAILED".to_string()),
+            // The log names the event by the model's JobLogEvent, as DRS's does.
+            .filter_map(|s| {
+                let id = &s.source_server_id;
+                crate::drs::job_log::server_failure(
+                    state
+                        .failure_events
+                        .get(id)
+                        .map_or("LAUNCH_FAILED", String::as_str),
+                    id,
+                    state.failure_reasons.get(id).map(String::as_str),
+                )
             })
             .collect())
     }

@@ -28,6 +28,7 @@ use crate::testing::{Answer, FakeActivityService, FakeDrs, FakeExecutions, Memor
 
 mod closed_record;
 mod gate_reopening;
+mod launch_actions;
 mod lost_answer_conflict;
 mod per_job_quota;
 mod queued_chunk_job;
@@ -267,6 +268,7 @@ async fn preflight_names_every_problem_at_once_and_writes_nothing() {
             source_server_id: server_id(3),
             recovery_instance_id: None,
             launch_status: LaunchStatus::InProgress,
+            launch_actions: Vec::new(),
         }],
     });
     let waves = vec![
@@ -391,6 +393,7 @@ async fn a_running_plan_is_named_as_such_even_though_its_servers_are_busy() {
             source_server_id: server_id(1),
             recovery_instance_id: None,
             launch_status: LaunchStatus::InProgress,
+            launch_actions: Vec::new(),
         }],
     });
     let err = w

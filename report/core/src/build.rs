@@ -78,6 +78,8 @@ pub struct ServerRecord {
     pub recovery_instance_id: Option<String>,
     pub required: bool,
     pub failure_reason: Option<String>,
+    /// Optional post-launch actions that FAILED (the history's `actionWarnings`).
+    pub action_warnings: Vec<String>,
 }
 
 /// A JOB item: one DRS job of a wave.
@@ -363,6 +365,16 @@ pub fn build(sources: &Sources) -> Report {
         "no recovery point recorded",
     );
 
+    // Preflight's warnings, then each server's (optional post-launch actions that failed).
+    let mut warnings = e.warnings.clone();
+    warnings.extend(servers.iter().flat_map(|s| {
+        s.warnings.iter().map(|w| {
+            format!(
+                "wave {} {}, {}: {w}",
+                s.wave_index, s.wave_name, s.source_server_id
+            )
+        })
+    }));
     let mut notes = sources.notes.clone();
     if e.status == ExecutionStatus::Running && machine_ended {
         notes.insert(
@@ -446,7 +458,7 @@ pub fn build(sources: &Sources) -> Report {
             terminate_job_ids: e.terminate_job_ids.clone(),
             terminated_instances: e.terminating_instances.clone(),
         },
-        warnings: e.warnings.clone(),
+        warnings,
         sources: notes,
     }
 }
@@ -514,6 +526,7 @@ fn wave_servers(sources: &Sources, wave: &WaveSource, wave_name: &str) -> Vec<Se
                     .or_else(|| drs.and_then(|d| d.created_at.clone())),
                 launch_ended_at: ended,
                 failure_reason: s.failure_reason.clone().or(log.failure),
+                warnings: s.action_warnings.clone(),
             });
         }
     }
@@ -542,6 +555,7 @@ fn wave_servers(sources: &Sources, wave: &WaveSource, wave_name: &str) -> Vec<Se
             launch_started_at: None,
             launch_ended_at: None,
             failure_reason: None,
+            warnings: Vec::new(),
             source_server_id: id,
         });
     }

@@ -30,7 +30,8 @@ pub struct Report {
     pub operator_actions: Vec<OperatorAction>,
     pub operator_actions_note: String,
     pub cleanup: CleanupFacts,
-    /// Preflight's warnings (stalled servers, old snapshots).
+    /// Preflight's warnings (stalled servers, old snapshots), then the servers' (optional
+    /// post-launch actions that failed).
     pub warnings: Vec<String>,
     /// Where the facts came from, and what the sources could not tell.
     pub sources: Vec<String>,
@@ -169,8 +170,13 @@ pub struct ServerFacts {
     /// LAUNCH_FAILED's time for a failed server; for a LAUNCHED one the job's `endDateTime`
     /// (DRS logs no per-server end of a launch), so it is an upper bound.
     pub launch_ended_at: Option<String>,
-    /// From the job's log (`rawError` of LAUNCH_FAILED or another failure event).
+    /// A post-launch action that is not optional and FAILED (named, with DRS's
+    /// `failureReason`), else the job's log (`rawError` of LAUNCH_FAILED or another failure
+    /// event, SERVER_SKIPPED included).
     pub failure_reason: Option<String>,
+    /// Optional post-launch actions that FAILED: warnings, the launch still counts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@
 use std::fmt::Write;
 
 use crate::clock::{human_seconds, parse_time};
-use crate::model::{Report, Verdict};
+use crate::model::{Report, ServerFacts, Verdict};
 use crate::timeline::{self, Timeline};
 
 const STYLE: &str = r#"@page { size: A4; margin: 14mm 12mm; }
@@ -451,10 +451,26 @@ fn servers(h: &mut String, r: &Report) -> std::fmt::Result {
             esc(opt(&s.snapshot_id, "")),
             esc(opt(&s.recovery_instance_id, "")),
             esc(&s.launch_status),
-            esc(opt(&s.failure_reason, ""))
+            failure_and_warnings(s)
         )?;
     }
     writeln!(h, "</tbody>\n</table>")
+}
+
+/// The failure reason cell: the reason, then each warning (an optional post-launch action
+/// that failed) marked as one.
+fn failure_and_warnings(s: &ServerFacts) -> String {
+    let mut cell = esc(opt(&s.failure_reason, ""));
+    for w in &s.warnings {
+        if !cell.is_empty() {
+            cell.push_str("<br>");
+        }
+        cell.push_str(&format!(
+            "<span class=\"warning\">warning: {}</span>",
+            esc(w)
+        ));
+    }
+    cell
 }
 
 fn operator_actions(h: &mut String, r: &Report) -> std::fmt::Result {

@@ -83,6 +83,7 @@ fn job(index: u32, id: &str, server: &str, status: &str) -> JobRecord {
                 recovery_instance_id: Some(format!("i-{index}")),
                 required: true,
                 failure_reason: None,
+                action_warnings: Vec::new(),
             },
         )]),
     }
@@ -236,6 +237,37 @@ fn a_failed_wave_fails_the_plan_rto_and_a_failed_server_ends_at_its_log_event() 
         failed.failure_reason.as_deref(),
         Some("InsufficientInstanceCapacity")
     );
+}
+
+#[test]
+fn an_optional_post_launch_action_that_failed_is_a_warning_of_its_server_and_the_report() {
+    let mut s = sources();
+    let warning = "optional post-launch action 'Install agent' (AWS-RunShellScript) FAILED: \
+                   SSM document timed out";
+    if let Some(server) = s.jobs[1].servers.get_mut(S2) {
+        server.action_warnings = vec![warning.to_owned()];
+    }
+    let r = build(&s);
+    let server = &r.servers[1];
+    assert_eq!(server.launch_status, "LAUNCHED");
+    assert_eq!(server.failure_reason, None);
+    assert_eq!(server.warnings, [warning]);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains(S2) && w.ends_with(warning)),
+        "{:?}",
+        r.warnings
+    );
+    let html = render::html(&r);
+    assert!(
+        html.contains("<span class=\"warning\">warning: optional post-launch action "),
+        "the servers table shows it"
+    );
+    // A server without warnings writes none into the JSON.
+    let json = serde_json::to_value(&r).expect("json");
+    assert!(json["servers"][0].get("warnings").is_none());
+    assert_eq!(json["servers"][1]["warnings"][0], warning);
 }
 
 #[test]

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::job_events::FailStage;
+use crate::launch_actions::{LaunchActionDef, LaunchActionSpec, in_run_order};
 use crate::lifecycle::{InitiatedBy, JobType};
 
 /// Data replication states DRS reports (`dataReplicationInfo.dataReplicationState`).
@@ -330,6 +332,20 @@ pub struct ServerSpec {
     /// kms) or the text itself. Only with `failLaunch: true`.
     #[serde(default)]
     pub fail_reason: Option<String>,
+    /// Where a failing launch fails: `snapshot`, `conversion` or `launch` (default). Only
+    /// with `failLaunch: true`.
+    #[serde(default)]
+    pub fail_stage: Option<String>,
+    /// When true a launch job skips the server (SERVER_SKIPPED, then FAILED, no instance).
+    #[serde(default)]
+    pub skip_launch: bool,
+    /// SERVER_SKIPPED's `rawError`. Only with `skipLaunch: true`.
+    #[serde(default)]
+    pub skip_reason: Option<String>,
+    /// The server's post-launch actions (its own settings); `defaults.postLaunchActions`
+    /// (those whose tags it carries) when absent.
+    #[serde(default)]
+    pub post_launch_actions: Option<Vec<LaunchActionSpec>>,
 }
 
 impl ServerSpec {
@@ -346,7 +362,33 @@ impl ServerSpec {
             launch_seconds: Some(launch_seconds),
             fail_launch: false,
             fail_reason: None,
+            fail_stage: None,
+            skip_launch: false,
+            skip_reason: None,
+            post_launch_actions: None,
         }
+    }
+
+    /// A failing launch fails at this stage (`snapshot`, `conversion` or `launch`).
+    pub fn failing_at(mut self, stage: impl Into<String>) -> Self {
+        self.fail_launch = true;
+        self.fail_stage = Some(stage.into());
+        self
+    }
+
+    /// A launch job skips the server (SERVER_SKIPPED with this `rawError`).
+    pub fn skipped(mut self, reason: impl Into<String>) -> Self {
+        self.skip_launch = true;
+        self.skip_reason = Some(reason.into());
+        self
+    }
+
+    /// Adds a post-launch action to the server's own settings.
+    pub fn with_post_launch_action(mut self, action: LaunchActionSpec) -> Self {
+        self.post_launch_actions
+            .get_or_insert_with(Vec::new)
+            .push(action);
+        self
     }
 
     pub fn with_tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
@@ -403,6 +445,10 @@ pub struct FixtureDefaults {
     pub launch_seconds: Option<f64>,
     #[serde(default)]
     pub snapshots: Option<SnapshotSpec>,
+    /// The default post-launch actions: each applies to the servers carrying all of its
+    /// `tags` (every server without tags) that have no `postLaunchActions` of their own.
+    #[serde(default)]
+    pub post_launch_actions: Option<Vec<LaunchActionSpec>>,
 }
 
 /// The whole fixture file.
@@ -573,6 +619,11 @@ pub struct SourceServerDef {
     pub launch_seconds: f64,
     pub fail_launch: bool,
     pub fail_reason: Option<String>,
+    pub fail_stage: FailStage,
+    pub skip_launch: bool,
+    pub skip_reason: Option<String>,
+    /// In the order DRS runs them.
+    pub post_launch_actions: Vec<LaunchActionDef>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -610,6 +661,8 @@ pub enum FixtureError {
 pub struct ResolvedDefaults {
     pub launch_seconds: f64,
     pub snapshots: SnapshotSpec,
+    /// Checked against the model; resolved per server.
+    pub post_launch_actions: Vec<LaunchActionSpec>,
 }
 
 impl Default for ResolvedDefaults {
@@ -617,6 +670,7 @@ impl Default for ResolvedDefaults {
         Self {
             launch_seconds: DEFAULT_LAUNCH_SECONDS,
             snapshots: DEFAULT_SNAPSHOTS,
+            post_launch_actions: Vec::new(),
         }
     }
 }
@@ -638,9 +692,19 @@ impl FixtureDefaults {
                 s.clone()
             }
         };
+        let post_launch_actions = self.post_launch_actions.clone().unwrap_or_default();
+        for (index, action) in post_launch_actions.iter().enumerate() {
+            action.resolve(index, "defaults").map_err(|r| {
+                (
+                    "postLaunchActions",
+                    format!("[{index}] {}: {r}", action.name),
+                )
+            })?;
+        }
         Ok(ResolvedDefaults {
             launch_seconds,
             snapshots,
+            post_launch_actions,
         })
     }
 }
@@ -811,6 +875,24 @@ pub fn resolve(spec: &ServerSpec, defaults: &ResolvedDefaults) -> Result<SourceS
             return Err("failReason is empty".to_owned());
         }
     }
+    let fail_stage = match &spec.fail_stage {
+        None => FailStage::default(),
+        Some(_) if !spec.fail_launch => {
+            return Err("failStage is set but failLaunch is not true".to_owned());
+        }
+        Some(stage) => FailStage::parse(stage).ok_or_else(|| {
+            format!("failStage {stage:?} is not one of snapshot, conversion, launch")
+        })?,
+    };
+    if let Some(reason) = &spec.skip_reason {
+        if !spec.skip_launch {
+            return Err("skipReason is set but skipLaunch is not true".to_owned());
+        }
+        if reason.trim().is_empty() {
+            return Err("skipReason is empty".to_owned());
+        }
+    }
+    let post_launch_actions = resolve_actions(spec, defaults)?;
     Ok(SourceServerDef {
         id: spec.id.clone(),
         hostname: spec.hostname.clone().unwrap_or_else(|| spec.id.clone()),
@@ -822,7 +904,52 @@ pub fn resolve(spec: &ServerSpec, defaults: &ResolvedDefaults) -> Result<SourceS
         launch_seconds,
         fail_launch: spec.fail_launch,
         fail_reason: spec.fail_reason.clone(),
+        fail_stage,
+        skip_launch: spec.skip_launch,
+        skip_reason: spec.skip_reason.clone(),
+        post_launch_actions,
     })
+}
+
+/// A server's post-launch actions: its own, else the defaults whose tags it carries (as DRS
+/// creates each server's settings from the default post-launch actions), in run order.
+fn resolve_actions(
+    spec: &ServerSpec,
+    defaults: &ResolvedDefaults,
+) -> Result<Vec<LaunchActionDef>, String> {
+    let chosen: Vec<&LaunchActionSpec> = match &spec.post_launch_actions {
+        Some(own) => {
+            if let Some(tagged) = own.iter().find(|a| !a.tags.is_empty()) {
+                return Err(format!(
+                    "postLaunchActions: {}: tags select servers in defaults.postLaunchActions \
+                     only",
+                    tagged.name
+                ));
+            }
+            own.iter().collect()
+        }
+        None => defaults
+            .post_launch_actions
+            .iter()
+            .filter(|a| a.tags.iter().all(|(k, v)| spec.tags.get(k) == Some(v)))
+            .collect(),
+    };
+    let mut names = HashSet::new();
+    let mut out = Vec::with_capacity(chosen.len());
+    for (index, action) in chosen.into_iter().enumerate() {
+        if !names.insert(action.name.as_str()) {
+            return Err(format!(
+                "postLaunchActions: {} is listed twice",
+                action.name
+            ));
+        }
+        out.push(
+            action
+                .resolve(index, &spec.id)
+                .map_err(|r| format!("postLaunchActions[{index}] {}: {r}", action.name))?,
+        );
+    }
+    Ok(in_run_order(out))
 }
 
 fn check_seconds(s: f64) -> Result<(), String> {

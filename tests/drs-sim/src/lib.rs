@@ -27,6 +27,8 @@
 
 pub mod config;
 pub mod fixture;
+pub mod job_events;
+pub mod launch_actions;
 pub mod lifecycle;
 pub mod model;
 pub mod replication;
@@ -39,11 +41,13 @@ pub use fixture::{
     BackgroundJobSpec, BackgroundServers, FAIL_CAUSES, Fixture, FixtureDefaults, FixtureError,
     LoadedFixture, ServerSpec, SnapshotSpec, SourceServerDef,
 };
+pub use job_events::FailStage;
+pub use launch_actions::{LaunchActionDef, LaunchActionSpec, RunStatus};
 pub use lifecycle::{InitiatedBy, JobStatus, JobType, LaunchStatus};
 pub use model::{Direction, Model, Violation};
 pub use replication::{OutageState, RecoverySnapshot};
 pub use server::{SimError, SimHandle, Simulator};
 pub use state::{
-    Counters, InstanceSnapshot, JobServerSnapshot, JobSnapshot, OperationCounters, OutageSelector,
-    ServerSelector,
+    Counters, InstanceSnapshot, JobServerSnapshot, JobSnapshot, LaunchActionRunSnapshot,
+    OperationCounters, OutageSelector, ServerSelector,
 };

@@ -10,6 +10,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
+use crate::job_events::FailStage;
+use crate::launch_actions::PostLaunch;
+
 /// `launchStatus` of a participating server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -214,6 +217,13 @@ pub struct ScheduledServer {
     /// Launch jobs only: the snapshot it launches from.
     pub snapshot: Option<UsedSnapshot>,
     pub snapshot_source: SnapshotSource,
+    /// Launch jobs only: where a failing launch fails (the event before LAUNCH_FAILED).
+    pub fail_stage: FailStage,
+    /// Launch jobs only: the job skips the server (SERVER_SKIPPED with `fail_reason`); it is
+    /// FAILED from the job's start.
+    pub skipped: bool,
+    /// Launch jobs only: the post-launch actions that run once it is LAUNCHED.
+    pub post_launch: Option<PostLaunch>,
 }
 
 /// A job and its whole schedule.
@@ -269,7 +279,7 @@ pub const LAUNCH_FAILED_RAW_ERROR: &str = crate::fixture::GENERIC_FAIL_REASON;
 
 /// Shares of a launch spent before the snapshot ends and before the conversion ends.
 pub const SNAPSHOT_SHARE: f64 = 0.2;
-const CONVERSION_SHARE: f64 = 0.6;
+pub const CONVERSION_SHARE: f64 = 0.6;
 
 /// Seconds (already scaled) as a `Duration`, at microsecond precision, which is what the
 /// timestamps carry on the wire.
@@ -314,11 +324,21 @@ impl ScheduledServer {
     fn fraction(&self, share: f64) -> OffsetDateTime {
         self.start + (self.end - self.start) * share
     }
+
+    /// When the server is done in its job: its launch has ended, and so have its
+    /// post-launch actions.
+    pub fn finish(&self) -> OffsetDateTime {
+        match &self.post_launch {
+            Some(post) if !self.fails => post.end().max(self.end),
+            _ => self.end,
+        }
+    }
 }
 
-/// A launching server's log items: how it gets its snapshot (DRS's SNAPSHOT_* events when
-/// it takes one, USING_PREVIOUS_SNAPSHOT[_FAILED] when it uses an existing one), the
-/// conversion, the launch, and LAUNCH_FAILED with `rawError` when it fails.
+/// A launching server's log items: SERVER_SKIPPED for a skipped server; else how it gets its
+/// snapshot (DRS's SNAPSHOT_* events when it takes one, USING_PREVIOUS_SNAPSHOT[_FAILED] when
+/// it uses an existing one), the conversion, the launch, and a failure where its `fail_stage`
+/// says (SNAPSHOT_FAIL, CONVERSION_FAIL) followed by LAUNCH_FAILED, each with `rawError`.
 fn launch_log(s: &ScheduledServer, items: &mut Vec<LogItem>) {
     let raw_error = || {
         Some(
@@ -327,54 +347,71 @@ fn launch_log(s: &ScheduledServer, items: &mut Vec<LogItem>) {
                 .unwrap_or_else(|| LAUNCH_FAILED_RAW_ERROR.to_owned()),
         )
     };
-    let snapshot_end = s.fraction(SNAPSHOT_SHARE);
-    let conversion_end = s.fraction(CONVERSION_SHARE);
+    let failed = |at: OffsetDateTime, event: &'static str| LogItem {
+        raw_error: raw_error(),
+        ..LogItem::server(at, event, s)
+    };
+    if s.skipped {
+        items.push(failed(s.start, "SERVER_SKIPPED"));
+        return;
+    }
+    let snapshot_fails = s.fails && s.fail_stage == FailStage::Snapshot;
+    let snapshot_end = if snapshot_fails {
+        s.end
+    } else {
+        s.fraction(SNAPSHOT_SHARE)
+    };
     match s.snapshot_source {
+        SnapshotSource::Take if snapshot_fails => {
+            items.push(LogItem::server(s.start, "SNAPSHOT_START", s));
+            items.push(failed(s.end, "SNAPSHOT_FAIL"));
+            items.push(failed(s.end, "LAUNCH_FAILED"));
+            return;
+        }
         SnapshotSource::Take => {
             items.push(LogItem::server(s.start, "SNAPSHOT_START", s));
             items.push(LogItem::server(snapshot_end, "SNAPSHOT_END", s));
         }
-        SnapshotSource::Previous => {
+        SnapshotSource::Previous if !snapshot_fails => {
             items.push(LogItem::server(s.start, "USING_PREVIOUS_SNAPSHOT", s));
         }
-        SnapshotSource::Missing => {
-            items.push(LogItem {
-                raw_error: raw_error(),
-                ..LogItem::server(s.start, "USING_PREVIOUS_SNAPSHOT_FAILED", s)
-            });
-            items.push(LogItem {
-                raw_error: raw_error(),
-                ..LogItem::server(s.end, "LAUNCH_FAILED", s)
-            });
+        SnapshotSource::Previous | SnapshotSource::Missing => {
+            items.push(failed(s.start, "USING_PREVIOUS_SNAPSHOT_FAILED"));
+            items.push(failed(s.end, "LAUNCH_FAILED"));
             return;
         }
     }
-    items.push(LogItem {
+    let conversion = |at: OffsetDateTime, event: &'static str| LogItem {
         conversion_server_id: Some(s.conversion_server_id.clone()),
-        ..LogItem::server(snapshot_end, "CONVERSION_START", s)
-    });
-    items.push(LogItem {
-        conversion_server_id: Some(s.conversion_server_id.clone()),
-        ..LogItem::server(conversion_end, "CONVERSION_END", s)
-    });
+        ..LogItem::server(at, event, s)
+    };
+    items.push(conversion(snapshot_end, "CONVERSION_START"));
+    if s.fails && s.fail_stage == FailStage::Conversion {
+        items.push(LogItem {
+            raw_error: raw_error(),
+            ..conversion(s.end, "CONVERSION_FAIL")
+        });
+        items.push(failed(s.end, "LAUNCH_FAILED"));
+        return;
+    }
+    let conversion_end = s.fraction(CONVERSION_SHARE);
+    items.push(conversion(conversion_end, "CONVERSION_END"));
     items.push(LogItem {
         target_instance_id: s.recovery_instance_id.clone(),
         ..LogItem::server(conversion_end, "LAUNCH_START", s)
     });
     if s.fails {
-        items.push(LogItem {
-            raw_error: raw_error(),
-            ..LogItem::server(s.end, "LAUNCH_FAILED", s)
-        });
+        items.push(failed(s.end, "LAUNCH_FAILED"));
     }
 }
 
 impl Job {
-    /// When every server has finished (the job's `endDateTime`).
+    /// When every server has finished, its post-launch actions included (the job's
+    /// `endDateTime`: DRS completes a job only when its servers' action runs have ended).
     pub fn end(&self) -> OffsetDateTime {
         self.servers
             .iter()
-            .map(|s| s.end)
+            .map(ScheduledServer::finish)
             .max()
             .unwrap_or(self.started)
             .max(self.started)
@@ -458,6 +495,9 @@ mod tests {
             fail_reason: None,
             snapshot: None,
             snapshot_source: SnapshotSource::Take,
+            fail_stage: FailStage::Launch,
+            skipped: false,
+            post_launch: None,
         };
         Job {
             seq: 1,

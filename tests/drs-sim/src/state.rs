@@ -16,6 +16,8 @@ use crate::fixture::{
     self, BackgroundJobSpec, BackgroundServers, LoadedFixture, ResolvedDefaults, ServerSpec,
     SourceServerDef,
 };
+use crate::job_events::{FailStage, GENERIC_SKIP_REASON};
+use crate::launch_actions::{PostLaunch, RunStatus};
 use crate::lifecycle::{
     Job, JobKind, JobStatus, LAUNCH_FAILED_RAW_ERROR, LaunchStatus, SNAPSHOT_SHARE,
     ScheduledServer, SnapshotSource, UsedSnapshot, seconds, truncate_to_micros,
@@ -169,6 +171,31 @@ pub struct JobServerSnapshot {
     pub recovery_snapshot_timestamp: Option<OffsetDateTime>,
     /// The client named the snapshot in `recoverySnapshotID` (else it is the latest).
     pub recovery_snapshot_requested: bool,
+    /// The launch job skipped it (SERVER_SKIPPED; `failReason` holds the `rawError`).
+    pub skipped: bool,
+    /// Where a failing launch fails (snapshot, conversion, launch).
+    pub fail_stage: FailStage,
+    /// Its post-launch action runs, in run order, started or not.
+    pub launch_action_runs: Vec<LaunchActionRunSnapshot>,
+}
+
+/// One post-launch action run as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LaunchActionRunSnapshot {
+    pub name: String,
+    pub action_code: String,
+    pub optional: bool,
+    pub order: u32,
+    pub run_id: String,
+    /// None before the run has started (DescribeJobs does not list it yet).
+    pub status: Option<RunStatus>,
+    /// The run's `failureReason` when it ends FAILED.
+    pub failure_reason: Option<String>,
+    #[serde(with = "rfc3339")]
+    pub start_date_time: OffsetDateTime,
+    #[serde(with = "rfc3339")]
+    pub end_date_time: OffsetDateTime,
 }
 
 /// A recovery instance as the admin API shows it.
@@ -623,6 +650,9 @@ impl SimState {
                     fail_reason: None,
                     snapshot: None,
                     snapshot_source: SnapshotSource::Take,
+                    fail_stage: FailStage::Launch,
+                    skipped: false,
+                    post_launch: None,
                 })
                 .collect();
             let index = self.insert_job(
@@ -916,7 +946,23 @@ impl SimState {
             let def = &entry.def;
             let launch = def.launch_seconds;
             let replicating = entry.timeline.at(now).takes_snapshots();
+            let stage = if def.fail_launch {
+                def.fail_stage
+            } else {
+                FailStage::Launch
+            };
             let (source, fails, fail_reason, end) = match &snapshot {
+                // The job skips it before it looks for its data (SERVER_SKIPPED).
+                _ if def.skip_launch => (
+                    SnapshotSource::Previous,
+                    true,
+                    Some(
+                        def.skip_reason
+                            .clone()
+                            .unwrap_or_else(|| GENERIC_SKIP_REASON.to_owned()),
+                    ),
+                    started,
+                ),
                 // Nothing to launch from: it fails as soon as it looks for a snapshot.
                 None => (
                     SnapshotSource::Missing,
@@ -935,17 +981,22 @@ impl SimState {
                         SnapshotSource::Take
                     },
                     def.fail_launch,
-                    def.fail_launch.then(|| {
-                        fixture::fail_raw_error(
-                            def.fail_reason.as_deref(),
-                            &self.region,
-                            &self.account_id,
-                        )
+                    def.fail_launch.then(|| match def.fail_reason.as_deref() {
+                        None => stage.default_reason().to_owned(),
+                        reason => fixture::fail_raw_error(reason, &self.region, &self.account_id),
                     }),
-                    started + seconds(launch * scale),
+                    started + seconds(launch * scale * stage.share()),
                 ),
             };
+            let skipped = def.skip_launch;
+            let actions = def.post_launch_actions.clone();
             let instance = (!fails).then(|| self.hex_id("i-"));
+            // Post-launch actions run on a launched instance only.
+            let post_launch = if fails {
+                None
+            } else {
+                PostLaunch::schedule(&actions, end, launch * scale, scale, &mut self.id_rng)
+            };
             servers.push(ScheduledServer {
                 source_server_id: id.clone(),
                 recovery_instance_id: instance,
@@ -954,8 +1005,12 @@ impl SimState {
                 end,
                 fails,
                 fail_reason,
-                snapshot,
+                // A skipped server never reads its snapshot.
+                snapshot: snapshot.filter(|_| !skipped),
                 snapshot_source: source,
+                fail_stage: stage,
+                skipped,
+                post_launch,
             });
         }
         let index = self.insert_job(kind, tags, created, (started, listed), servers);
@@ -1014,6 +1069,13 @@ impl SimState {
                 });
                 if let Some(instance) = s.visible_instance(job.kind, now) {
                     v["recoveryInstanceID"] = Value::from(instance);
+                }
+                if let Some(actions) = s
+                    .post_launch
+                    .as_ref()
+                    .and_then(|p| p.status_json(now, |t| self.date(t)))
+                {
+                    v["launchActionsStatus"] = actions;
                 }
                 v
             })
@@ -1506,6 +1568,9 @@ impl SimState {
                 fail_reason: None,
                 snapshot: None,
                 snapshot_source: SnapshotSource::Take,
+                fail_stage: FailStage::Launch,
+                skipped: false,
+                post_launch: None,
             });
         }
         let index = self.insert_job(
@@ -1576,6 +1641,24 @@ impl SimState {
                                 .snapshot
                                 .as_ref()
                                 .is_some_and(|snap| snap.requested),
+                            skipped: s.skipped,
+                            fail_stage: s.fail_stage,
+                            launch_action_runs: s
+                                .post_launch
+                                .iter()
+                                .flat_map(|p| p.runs.iter())
+                                .map(|r| LaunchActionRunSnapshot {
+                                    name: r.action.name.clone(),
+                                    action_code: r.action.action_code.clone(),
+                                    optional: r.action.optional,
+                                    order: r.action.order,
+                                    run_id: r.run_id.clone(),
+                                    status: r.status(now),
+                                    failure_reason: r.action.failure_reason.clone(),
+                                    start_date_time: r.start,
+                                    end_date_time: r.end,
+                                })
+                                .collect(),
                         })
                         .collect(),
                 }

@@ -1133,6 +1133,9 @@ pub async fn wave_check_keeps_the_first_start_time_and_records_jobs(
                     recovery_instance_id: Some("i-1".into()),
                     required: true,
                     failure_reason: None,
+                    action_warnings: vec![
+                        "optional post-launch action 'Install agent' FAILED: timed out".into(),
+                    ],
                 },
             ),
             (
@@ -1142,6 +1145,7 @@ pub async fn wave_check_keeps_the_first_start_time_and_records_jobs(
                     recovery_instance_id: None,
                     required: false,
                     failure_reason: Some("InsufficientInstanceCapacity: no capacity".into()),
+                    action_warnings: Vec::new(),
                 },
             ),
         ]),

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use drs_waves_contract::{PollingBounds, ServerCounts, WaveSpec, WaveStatus};
 
+use crate::drs::launch_actions::{failure_of, running_of};
 use crate::drs::{Job, JobStatus, LaunchStatus};
 
 /// Splits a wave's servers into DRS jobs of at most `per_job` servers, in order.
@@ -97,11 +98,16 @@ impl Known<'static> {
 ///   that never does has not launched it); while a job of the wave is still queued (PENDING,
 ///   no server listed yet) it is launching until the launch timeout;
 /// - FAILED when a required server FAILED (or TERMINATED, or was left unlaunched by a job that
-///   COMPLETED: a COMPLETED job can have every server FAILED);
-/// - SUCCEEDED when every required server is LAUNCHED and nothing is still launching (optional
-///   servers may have failed);
+///   COMPLETED: a COMPLETED job can have every server FAILED), or is LAUNCHED with a
+///   post-launch action that is not `optional` FAILED (named, with DRS's `failureReason`);
+/// - a LAUNCHED server whose job has not COMPLETED is still running its post-launch actions
+///   (DRS completes the job when their runs end, and lists a run only once it starts), so the
+///   wave waits for it; a failed optional action is only a warning (the history's);
+/// - SUCCEEDED when every required server is LAUNCHED, its job COMPLETED, and nothing is still
+///   launching (optional servers may have failed);
 /// - FAILED when `elapsed` is past the launch timeout and a required server is still launching
-///   (if only optional ones are, the wave succeeds without them);
+///   or has a post-launch action still IN_PROGRESS (if only optional ones are, or a LAUNCHED
+///   server's job runs on with nothing of it in progress, the wave succeeds);
 /// - LAUNCHING otherwise.
 pub fn judge(wave: &WaveSpec, jobs: &[Job], elapsed: u64, known: &Known<'_>) -> Verdict {
     let optional: BTreeSet<&str> = wave.optional.iter().map(String::as_str).collect();
@@ -111,6 +117,10 @@ pub fn judge(wave: &WaveSpec, jobs: &[Job], elapsed: u64, known: &Known<'_>) -> 
     let mut launching_optional = 0u32;
     let mut empty_jobs_pending = Vec::new();
     let mut empty_jobs_completed = Vec::new();
+    // LAUNCHED in a job that has not COMPLETED: post-launch actions may still run. Required
+    // ones with the actions in progress, for the timeout's message.
+    let mut settling_required: Vec<(String, Vec<String>)> = Vec::new();
+    let mut settling_optional = 0u32;
     for job in jobs {
         let completed = job.status == JobStatus::Completed;
         if job.servers.is_empty() {
@@ -123,7 +133,22 @@ pub fn judge(wave: &WaveSpec, jobs: &[Job], elapsed: u64, known: &Known<'_>) -> 
         for server in &job.servers {
             counts.total += 1;
             let is_optional = optional.contains(server.source_server_id.as_str());
+            let action_failure = failure_of(&server.launch_actions);
             let failed = match server.launch_status {
+                LaunchStatus::Launched if action_failure.is_some() => true,
+                LaunchStatus::Launched if !completed => {
+                    counts.launched += 1;
+                    if is_optional {
+                        settling_optional += 1;
+                    } else {
+                        let running = running_of(&server.launch_actions)
+                            .into_iter()
+                            .map(|r| r.label())
+                            .collect();
+                        settling_required.push((server.source_server_id.clone(), running));
+                    }
+                    continue;
+                }
                 LaunchStatus::Launched => false,
                 LaunchStatus::Failed | LaunchStatus::Terminated => true,
                 // A job that ended without launching a server will never launch it.
@@ -143,20 +168,25 @@ pub fn judge(wave: &WaveSpec, jobs: &[Job], elapsed: u64, known: &Known<'_>) -> 
                 if is_optional {
                     counts.optional_failed += 1;
                 } else {
-                    failed_required.push(match known.reasons.get(&server.source_server_id) {
-                        Some(reason) => format!(
-                            "{} (job {}, {}: {reason})",
-                            server.source_server_id,
-                            job.id,
-                            server.launch_status.as_str()
-                        ),
-                        None => format!(
-                            "{} (job {}, {})",
-                            server.source_server_id,
-                            job.id,
-                            server.launch_status.as_str()
-                        ),
-                    });
+                    failed_required.push(
+                        match (&action_failure, known.reasons.get(&server.source_server_id)) {
+                            (Some(why), _) => {
+                                format!("{} (job {}, {why})", server.source_server_id, job.id)
+                            }
+                            (None, Some(reason)) => format!(
+                                "{} (job {}, {}: {reason})",
+                                server.source_server_id,
+                                job.id,
+                                server.launch_status.as_str()
+                            ),
+                            (None, None) => format!(
+                                "{} (job {}, {})",
+                                server.source_server_id,
+                                job.id,
+                                server.launch_status.as_str()
+                            ),
+                        },
+                    );
                 }
             } else {
                 counts.launched += 1;
@@ -217,8 +247,11 @@ pub fn judge(wave: &WaveSpec, jobs: &[Job], elapsed: u64, known: &Known<'_>) -> 
             ),
         };
     }
-    let nothing_launching =
-        launching_required.is_empty() && launching_optional == 0 && empty_jobs_pending.is_empty();
+    let nothing_launching = launching_required.is_empty()
+        && launching_optional == 0
+        && empty_jobs_pending.is_empty()
+        && settling_required.is_empty()
+        && settling_optional == 0;
     if nothing_launching && counts.total > 0 {
         return Verdict {
             status: WaveStatus::Succeeded,
@@ -226,9 +259,24 @@ pub fn judge(wave: &WaveSpec, jobs: &[Job], elapsed: u64, known: &Known<'_>) -> 
             reason: String::new(),
         };
     }
+    let actions_running: Vec<String> = settling_required
+        .iter()
+        .filter(|(_, running)| !running.is_empty())
+        .map(|(id, running)| {
+            format!(
+                "{id} (post-launch action {} still IN_PROGRESS)",
+                running.join(", ")
+            )
+        })
+        .collect();
     if elapsed > u64::from(wave.launch_timeout_seconds) {
-        if launching_required.is_empty() && empty_jobs_pending.is_empty() && counts.total > 0 {
-            // Only optional servers are still launching: they do not hold the wave back.
+        if launching_required.is_empty()
+            && empty_jobs_pending.is_empty()
+            && actions_running.is_empty()
+            && counts.total > 0
+        {
+            // Only optional servers are still launching, or a LAUNCHED server's job runs on
+            // with none of its actions in progress: they do not hold the wave back.
             return Verdict {
                 status: WaveStatus::Succeeded,
                 counts,
@@ -236,6 +284,7 @@ pub fn judge(wave: &WaveSpec, jobs: &[Job], elapsed: u64, known: &Known<'_>) -> 
             };
         }
         let mut still = launching_required.clone();
+        still.extend(actions_running);
         still.extend(
             empty_jobs_pending
                 .iter()
@@ -529,7 +578,10 @@ mod tests {
 
     #[test]
     fn a_planned_server_missing_from_every_job_fails_the_wave_after_the_grace() {
-        let jobs = [job(JobStatus::Started, &[("s-1", LaunchStatus::Launched)])];
+        let jobs = [job(
+            JobStatus::Completed,
+            &[("s-1", LaunchStatus::Launched)],
+        )];
         let planned = ["s-1".to_string(), "s-2".to_string()];
         let known = Known {
             planned: &planned,

@@ -6,6 +6,7 @@ use drs_waves_contract::{CheckWaveInput, MAX_CAUSE_CHARS, WaveState, WaveStatus}
 use tracing::info;
 
 use super::Handlers;
+use crate::drs::launch_actions::{failure_of, warnings_of};
 use crate::drs::{Drs, Job, JobFilter, LaunchStatus};
 use crate::error::{TaskError, truncate_chars};
 use crate::history::{History, JobRecord, ServerRecord, WaveRecord};
@@ -95,7 +96,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         };
         let mut verdict = verdict_with(&reasons);
         // A wave that ended with failed servers: their job logs say why (IAM, capacity, launch
-        // template), in the wave's cause and in the history.
+        // template, a server DRS skipped), in the wave's cause and in the history.
         if verdict.status != WaveStatus::Launching && verdict.counts.failed > 0 {
             for job in jobs.iter().filter(|j| {
                 j.servers
@@ -132,7 +133,9 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                                 launch_status: s.launch_status.clone(),
                                 recovery_instance_id: s.recovery_instance_id.clone(),
                                 required: !optional.contains(s.source_server_id.as_str()),
-                                failure_reason: reasons.get(&s.source_server_id).cloned(),
+                                failure_reason: failure_of(&s.launch_actions)
+                                    .or_else(|| reasons.get(&s.source_server_id).cloned()),
+                                action_warnings: warnings_of(&s.launch_actions),
                             },
                         )
                     })

@@ -12,6 +12,9 @@
 //! `operator`: operator control (issue #13): approval gates approved, stopped and timing out;
 //! `onFailure: ask` answered retry, skip and stop; cancels of a drill and of a recovery.
 //!
+//! `launch_actions`: post-launch actions (a required one failing fails its wave, an optional
+//! one is a warning in the report) and a server DRS skipped (issue #21).
+//!
 //! `chaos`: no launch lost or doubled (issue #12): lost answers, quotas, dying workers, a
 //! degraded DRS, a big drill's clean-up; every test's name contains `chaos`.
 
@@ -28,6 +31,7 @@ use serde_json::{Value, json};
 
 mod chaos;
 mod disaster_day;
+mod launch_actions;
 mod operator;
 mod operator_cli;
 mod report;
