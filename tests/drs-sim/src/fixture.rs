@@ -330,6 +330,10 @@ pub struct ServerSpec {
     /// kms) or the text itself. Only with `failLaunch: true`.
     #[serde(default)]
     pub fail_reason: Option<String>,
+    /// DescribeJobs leaves `recoveryInstanceID` out of this server's `participatingServers`
+    /// entries (the model's ParticipatingServer does not require it); `defaults`' when absent.
+    #[serde(default)]
+    pub omit_recovery_instance_id: Option<bool>,
 }
 
 impl ServerSpec {
@@ -346,7 +350,14 @@ impl ServerSpec {
             launch_seconds: Some(launch_seconds),
             fail_launch: false,
             fail_reason: None,
+            omit_recovery_instance_id: None,
         }
+    }
+
+    /// DescribeJobs never names this server's recovery instance.
+    pub fn omitting_recovery_instance_id(mut self) -> Self {
+        self.omit_recovery_instance_id = Some(true);
+        self
     }
 
     pub fn with_tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
@@ -403,6 +414,9 @@ pub struct FixtureDefaults {
     pub launch_seconds: Option<f64>,
     #[serde(default)]
     pub snapshots: Option<SnapshotSpec>,
+    /// Every server's `omitRecoveryInstanceId` unless it sets its own (default false).
+    #[serde(default)]
+    pub omit_recovery_instance_id: bool,
 }
 
 /// The whole fixture file.
@@ -573,6 +587,9 @@ pub struct SourceServerDef {
     pub launch_seconds: f64,
     pub fail_launch: bool,
     pub fail_reason: Option<String>,
+    /// DescribeJobs leaves `recoveryInstanceID` out of this server's participatingServers.
+    #[serde(default)]
+    pub omit_recovery_instance_id: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -610,6 +627,7 @@ pub enum FixtureError {
 pub struct ResolvedDefaults {
     pub launch_seconds: f64,
     pub snapshots: SnapshotSpec,
+    pub omit_recovery_instance_id: bool,
 }
 
 impl Default for ResolvedDefaults {
@@ -617,6 +635,7 @@ impl Default for ResolvedDefaults {
         Self {
             launch_seconds: DEFAULT_LAUNCH_SECONDS,
             snapshots: DEFAULT_SNAPSHOTS,
+            omit_recovery_instance_id: false,
         }
     }
 }
@@ -641,6 +660,7 @@ impl FixtureDefaults {
         Ok(ResolvedDefaults {
             launch_seconds,
             snapshots,
+            omit_recovery_instance_id: self.omit_recovery_instance_id,
         })
     }
 }
@@ -822,6 +842,9 @@ pub fn resolve(spec: &ServerSpec, defaults: &ResolvedDefaults) -> Result<SourceS
         launch_seconds,
         fail_launch: spec.fail_launch,
         fail_reason: spec.fail_reason.clone(),
+        omit_recovery_instance_id: spec
+            .omit_recovery_instance_id
+            .unwrap_or(defaults.omit_recovery_instance_id),
     })
 }
 
