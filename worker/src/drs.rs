@@ -13,7 +13,10 @@ use drs_waves_contract::WaveSpec;
 
 use crate::error::{TaskError, from_sdk};
 
+pub mod instances;
 pub mod snapshots;
+
+pub use instances::RecoveryInstance;
 
 /// A DRS source server, as far as the worker cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -295,6 +298,13 @@ pub trait Drs: Send + Sync + 'static {
         &self,
         recovery_instance_ids: Vec<String>,
     ) -> impl Future<Output = Result<Job, TaskError>> + Send;
+    /// Every recovery instance DRS lists for these source servers (DescribeRecoveryInstances
+    /// by `sourceServerIDs`, every page), whoever launched it: the caller keeps its own
+    /// ([`instances::of_execution`]). No servers, no call (an empty filter means "all").
+    fn recovery_instances_of(
+        &self,
+        source_server_ids: Vec<String>,
+    ) -> impl Future<Output = Result<Vec<RecoveryInstance>, TaskError>> + Send;
     /// The recovery instances that still exist among `ids` (a terminated one disappears).
     fn existing_recovery_instances(
         &self,
@@ -520,6 +530,16 @@ impl Drs for SdkDrs {
         resp.job()
             .map(job_of)
             .ok_or_else(|| TaskError::Internal("DRS StartRecovery answered without a job".into()))
+    }
+
+    async fn recovery_instances_of(
+        &self,
+        source_server_ids: Vec<String>,
+    ) -> Result<Vec<RecoveryInstance>, TaskError> {
+        if source_server_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.list_recovery_instances(&source_server_ids).await
     }
 
     async fn existing_recovery_instances(
