@@ -47,6 +47,16 @@ impl SourceServer {
             .is_some_and(|s| HEALTHY_REPLICATION_STATES.contains(&s))
     }
 
+    /// Whether a launch of this server names no snapshot and gets DRS's on-demand one: with
+    /// replication healthy and no `pointInTime` ("Omit this field to launch from the latest
+    /// data by taking an on-demand snapshot", the model's
+    /// StartRecoveryRequestSourceServer.recoverySnapshotID). Its newest snapshot would be up to
+    /// ten minutes older. A server that is not healthy cannot take one and launches from its
+    /// newest snapshot; a `pointInTime` names the snapshot at or before it.
+    pub fn launches_on_demand(&self, point_in_time: Option<&str>) -> bool {
+        point_in_time.is_none() && self.replicating()
+    }
+
     /// `DISCONNECTED (AGENT_NOT_SEEN, last seen 2026-11-27T03:00:00Z)`, for messages.
     pub fn replication_summary(&self) -> String {
         let state = self.replication_state.as_deref().unwrap_or("unknown");
