@@ -10,7 +10,7 @@
 //! - It is idempotent: instances already gone or already being terminated by a recorded job
 //!   are skipped, so a retry terminates nothing twice.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use drs_waves_contract::{CleanupStatus, ErrorName, Mode, RunContext};
@@ -168,10 +168,11 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .unwrap_or_default();
         // Listed by DRS, so they exist (or are shutting down under a TERMINATE job recorded
         // in `already`).
-        let remaining: Vec<String> = instances
+        let sources: BTreeMap<String, String> = instances
             .into_iter()
-            .filter(|i| !already.contains(i))
+            .filter(|(i, _)| !already.contains(i))
             .collect();
+        let remaining: Vec<String> = sources.keys().cloned().collect();
         // A TERMINATE job is a job: at most the per-job number of servers, whatever the API's
         // array limit, and never more than the active-servers quota at once.
         let per_job = MAX_TERMINATE_PER_CALL
@@ -179,7 +180,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .min(self.limits.max_active_servers)
             .max(1);
         for chunk in remaining.chunks(per_job) {
-            self.terminate_chunk(execution_id, chunk, deadline).await?;
+            self.terminate_chunk(execution_id, chunk, &sources, deadline)
+                .await?;
         }
         Ok(())
     }
@@ -188,13 +190,14 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// lists them (`drs/instances.rs`: a job's participatingServers need not name its
     /// instances): by the source servers of its jobs and waves, kept when their `jobID` is one
     /// of its launch jobs (DRS's, found by tag and ID, and the history's) and `isDrill` is
-    /// true. A clean-up terminates drill instances only; nothing else is ever terminated.
+    /// true, by instance ID with its source server. A clean-up terminates drill instances only;
+    /// nothing else is ever terminated.
     async fn drill_instances_of(
         &self,
         execution_id: &str,
         record: Option<&crate::history::ExecutionRecord>,
         launch_jobs: &[crate::drs::Job],
-    ) -> Result<BTreeSet<String>, TaskError> {
+    ) -> Result<BTreeMap<String, String>, TaskError> {
         let mut job_ids: BTreeSet<String> = BTreeSet::new();
         let mut servers: BTreeSet<String> = BTreeSet::new();
         for job in launch_jobs {
@@ -218,10 +221,12 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .recovery_instances_of(servers.into_iter().collect())
             .await?;
         let listed_count = listed.len();
-        let ours: BTreeSet<String> = crate::drs::instances::of_execution(listed, &job_ids, true)
-            .into_iter()
-            .map(|i| i.id)
-            .collect();
+        // Instance ID -> its source server.
+        let ours: BTreeMap<String, String> =
+            crate::drs::instances::of_execution(listed, &job_ids, true)
+                .into_iter()
+                .map(|i| (i.id, i.source_server_id))
+                .collect();
         info!(execution = %execution_id, listed = listed_count, ours = ours.len(), "the drill's recovery instances, as DRS lists them");
         Ok(ours)
     }
@@ -232,6 +237,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         &self,
         execution_id: &str,
         chunk: &[String],
+        sources: &BTreeMap<String, String>,
         deadline: tokio::time::Instant,
     ) -> Result<(), TaskError> {
         let mut backoff = self.quota_backoff;
@@ -276,9 +282,12 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                         .find(|j| {
                             j.job_type.as_deref() == Some("TERMINATE")
                                 && chunk.iter().all(|i| {
-                                    j.servers
-                                        .iter()
-                                        .any(|s| s.recovery_instance_id.as_ref() == Some(i))
+                                    j.servers.iter().any(|s| match &s.recovery_instance_id {
+                                        Some(named) => named == i,
+                                        // DRS need not name the instance: its source
+                                        // server then says which it is.
+                                        None => sources.get(i) == Some(&s.source_server_id),
+                                    })
                                 })
                         });
                     return match job {

@@ -175,3 +175,29 @@ async fn the_report_shows_only_the_instances_this_executions_jobs_made() {
     assert_eq!(row(2).recovery_instance_id, None, "not another mode's");
     assert_eq!(row(2).ec2_instance_id, None);
 }
+
+#[tokio::test]
+async fn a_lost_terminate_answer_is_recorded_by_source_server_when_drs_names_no_instance() {
+    let w = World::with_servers(2);
+    w.drs.omit_all_recovery_instance_ids();
+    let h = handlers_with_limits(&w, 100, 500);
+    w.record_preflight().await;
+    let mut state = launched_drill_of(&w, &h, 2).await;
+    state.status = WaveStatus::Succeeded;
+    w.drs.set_now(datetime!(2030-01-01 00:10:00 UTC));
+    w.drs.lose_next_terminate_answer(TaskError::transient(
+        "DRS TerminateRecoveryInstances",
+        "HTTP 500",
+    ));
+    let out = h.finish(finish_input(state)).await.expect("finish");
+    assert_eq!(out.cleanup, CleanupStatus::Done, "{}", out.cleanup_error);
+    assert_eq!(w.drs.terminate_calls().len(), 1);
+    // The TERMINATE job names no instance either: its servers say which it holds.
+    assert_eq!(
+        out.terminate_job_ids.len(),
+        1,
+        "the job DRS made is recorded"
+    );
+    let record = w.history.execution(EXEC).expect("record");
+    assert_eq!(record.terminating_instances.len(), 2);
+}
