@@ -162,7 +162,8 @@ async fn only_the_instance_of_the_servers_own_launch_and_mode_gives_its_point() 
     w.drs
         .set_launch_status_in(&old, &server_id(1), LaunchStatus::Launched, Some("i-old"));
     w.drs.set_job_status(&old, JobStatus::Completed);
-    // This drill's launch FAILED: no instance of its own, so no point in time either.
+    // This drill's server LAUNCHED, but DRS lists no instance of its launch (yet): the only
+    // instance of the server is i-old, which is another job's and not a drill's.
     let spec = wave(1, "db", &[server_id(1)], &[]);
     let started = w
         .handlers()
@@ -171,13 +172,18 @@ async fn only_the_instance_of_the_servers_own_launch_and_mode_gives_its_point() 
         .expect("start");
     let job = started.job_ids[0].clone();
     w.drs
-        .set_launch_status_in(&job, &server_id(1), LaunchStatus::Failed, None);
+        .set_launch_status_in(&job, &server_id(1), LaunchStatus::Launched, None);
     w.drs.set_job_status(&job, JobStatus::Completed);
     let mut check = check_input(&w, spec);
     check.state = started;
     assert_eq!(
         w.handlers().check_wave(check).await.expect("check").status,
-        WaveStatus::Failed
+        WaveStatus::Succeeded
+    );
+    assert_eq!(
+        w.drs.recovery_instance_calls(),
+        vec![vec![server_id(1)]],
+        "looked for"
     );
     let points = w.history.launch_points_of(EXEC, 1);
     assert_eq!(points[0].snapshot_taken_at, None, "not i-old's: {points:?}");
@@ -226,5 +232,53 @@ async fn a_retry_of_a_healthy_server_launches_on_demand_again_and_reads_its_new_
         at(2).as_deref(),
         Some("2030-01-01T01:10:00Z"),
         "the retry's"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_read_back_leaves_the_verdict_and_the_report_reads_the_instance_itself() {
+    let w = World::with_servers(1);
+    w.record_preflight().await;
+    let h = w.handlers();
+    w.drs.fail_next(
+        "recovery_instances_of",
+        TaskError::transient("DRS DescribeRecoveryInstances", "HTTP 500"),
+    );
+    let spec = wave(1, "db", &[server_id(1)], &[]);
+    let done = launch_and_check(&w, &h, start_input(Mode::Drill, None, spec)).await;
+    assert_eq!(
+        done.status,
+        WaveStatus::Succeeded,
+        "evidence does not fail a wave"
+    );
+    assert_eq!(
+        w.history.launch_points_of(EXEC, 1)[0].snapshot_taken_at,
+        None
+    );
+
+    let job = done.job_ids[0].clone();
+    let apis = crate::evidence::FakeEvidenceApis::default();
+    *apis.instances.lock().expect("lock") =
+        Some(vec![crate::evidence::report::build::InstanceFacts {
+            recovery_instance_id: "i-1".into(),
+            ec2_instance_id: None,
+            source_server_id: server_id(1),
+            job_id: Some(job),
+            is_drill: Some(true),
+            point_in_time: Some("2030-01-01T00:05:01Z".into()),
+        }]);
+    let sources = crate::evidence::gather(
+        &w.history,
+        "t",
+        &apis,
+        EXEC,
+        datetime!(2030-01-01 00:20:00 UTC),
+    )
+    .await
+    .expect("sources");
+    let report = crate::evidence::report::build::build(&sources);
+    assert_eq!(
+        report.servers[0].snapshot_taken_at.as_deref(),
+        Some("2030-01-01T00:05:01Z")
     );
 }
