@@ -48,7 +48,9 @@ pub fn preview(
             ", every server from its latest snapshot at or before {}",
             t.normalized
         ),
-        None => ", every server from its latest snapshot".to_string(),
+        // The worker's rule (`SourceServer::launches_on_demand`): DRS takes an on-demand
+        // snapshot of a healthy server; one that is not healthy uses its latest.
+        None => ", each healthy server from the latest data (an on-demand snapshot), any other from its latest snapshot".to_string(),
     };
     let mut out = format!(
         "{} of plan {plan}: {what}{from}, wave by wave:\n",

@@ -13,10 +13,12 @@ use drs_waves_contract::WaveSpec;
 
 use crate::error::{TaskError, from_sdk};
 
+pub mod instances;
 pub mod job_log;
 pub mod launch_actions;
 pub mod snapshots;
 
+pub use instances::RecoveryInstance;
 pub use launch_actions::{LaunchActionRun, RunStatus};
 
 /// A DRS source server, as far as the worker cares.
@@ -46,6 +48,16 @@ impl SourceServer {
         self.replication_state
             .as_deref()
             .is_some_and(|s| HEALTHY_REPLICATION_STATES.contains(&s))
+    }
+
+    /// Whether a launch of this server names no snapshot and gets DRS's on-demand one: with
+    /// replication healthy and no `pointInTime` ("Omit this field to launch from the latest
+    /// data by taking an on-demand snapshot", the model's
+    /// StartRecoveryRequestSourceServer.recoverySnapshotID). Its newest snapshot would be up to
+    /// ten minutes older. A server that is not healthy cannot take one and launches from its
+    /// newest snapshot; a `pointInTime` names the snapshot at or before it.
+    pub fn launches_on_demand(&self, point_in_time: Option<&str>) -> bool {
+        point_in_time.is_none() && self.replicating()
     }
 
     /// `DISCONNECTED (AGENT_NOT_SEEN, last seen 2026-11-27T03:00:00Z)`, for messages.
@@ -302,6 +314,13 @@ pub trait Drs: Send + Sync + 'static {
         &self,
         recovery_instance_ids: Vec<String>,
     ) -> impl Future<Output = Result<Job, TaskError>> + Send;
+    /// Every recovery instance DRS lists for these source servers (DescribeRecoveryInstances
+    /// by `sourceServerIDs`, every page), whoever launched it: the caller keeps its own
+    /// ([`instances::of_execution`]). No servers, no call (an empty filter means "all").
+    fn recovery_instances_of(
+        &self,
+        source_server_ids: Vec<String>,
+    ) -> impl Future<Output = Result<Vec<RecoveryInstance>, TaskError>> + Send;
     /// The recovery instances that still exist among `ids` (a terminated one disappears).
     fn existing_recovery_instances(
         &self,
@@ -528,6 +547,16 @@ impl Drs for SdkDrs {
         resp.job()
             .map(job_of)
             .ok_or_else(|| TaskError::Internal("DRS StartRecovery answered without a job".into()))
+    }
+
+    async fn recovery_instances_of(
+        &self,
+        source_server_ids: Vec<String>,
+    ) -> Result<Vec<RecoveryInstance>, TaskError> {
+        if source_server_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.list_recovery_instances(&source_server_ids).await
     }
 
     async fn existing_recovery_instances(

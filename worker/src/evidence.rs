@@ -30,6 +30,8 @@ use crate::s3::{BoxFuture, DynObjectStore};
 
 pub use drs_waves_report_core as report;
 
+pub mod instances;
+
 /// The preflight state's name in every generated machine (codegen's `names::PREFLIGHT`).
 pub const PREFLIGHT_STATE: &str = "Preflight";
 
@@ -83,11 +85,12 @@ pub trait EvidenceApis: Send + Sync + 'static {
         &'a self,
         job_id: &'a str,
     ) -> BoxFuture<'a, Result<BTreeMap<String, ServerLog>, String>>;
-    /// DescribeRecoveryInstances of these source servers, by source server ID.
+    /// DescribeRecoveryInstances of these source servers: every instance listed, whoever
+    /// launched it (the report keeps the execution's own, [`instances::of_execution`]).
     fn recovery_instances<'a>(
         &'a self,
         server_ids: Vec<String>,
-    ) -> BoxFuture<'a, Result<BTreeMap<String, InstanceFacts>, String>>;
+    ) -> BoxFuture<'a, Result<Vec<InstanceFacts>, String>>;
     /// DescribeSourceServers: hostnames by source server ID.
     fn hostnames(&self) -> BoxFuture<'_, Result<BTreeMap<String, String>, String>>;
 }
@@ -229,48 +232,13 @@ impl EvidenceApis for SdkEvidenceApis {
     fn recovery_instances<'a>(
         &'a self,
         server_ids: Vec<String>,
-    ) -> BoxFuture<'a, Result<BTreeMap<String, InstanceFacts>, String>> {
+    ) -> BoxFuture<'a, Result<Vec<InstanceFacts>, String>> {
         Box::pin(async move {
-            let mut out = BTreeMap::new();
-            for ids in server_ids.chunks(200) {
-                let mut next: Option<String> = None;
-                loop {
-                    let filters =
-                        aws_sdk_drs::types::DescribeRecoveryInstancesRequestFilters::builder()
-                            .set_source_server_ids(Some(ids.to_vec()))
-                            .build();
-                    let resp = self
-                        .drs
-                        .describe_recovery_instances()
-                        .filters(filters)
-                        .max_results(200)
-                        .set_next_token(next.take())
-                        .send()
-                        .await
-                        .map_err(|e| aws_sdk_drs::error::DisplayErrorContext(&e).to_string())?;
-                    for i in resp.items() {
-                        let Some(source) = i.source_server_id().filter(|s| !s.is_empty()) else {
-                            continue;
-                        };
-                        out.insert(
-                            source.to_owned(),
-                            InstanceFacts {
-                                recovery_instance_id: i
-                                    .recovery_instance_id()
-                                    .unwrap_or_default()
-                                    .to_owned(),
-                                ec2_instance_id: i.ec2_instance_id().map(str::to_owned),
-                                source_server_id: source.to_owned(),
-                            },
-                        );
-                    }
-                    match resp.next_token() {
-                        Some(t) if !t.is_empty() => next = Some(t.to_owned()),
-                        _ => break,
-                    }
-                }
-            }
-            Ok(out)
+            let listed = SdkDrs::new(self.drs.clone())
+                .recovery_instances_of(server_ids)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(listed.into_iter().map(instances::facts_of).collect())
         })
     }
 
@@ -485,11 +453,16 @@ pub async fn gather<H: History>(
                 .flat_map(|w| w.record.planned_servers.iter().cloned()),
         )
         .collect();
+    let launch_jobs: std::collections::BTreeSet<String> = job_ids
+        .iter()
+        .cloned()
+        .chain(jobs.iter().map(|j| j.job_id.clone()))
+        .collect();
     let instances = if server_ids.is_empty() {
         BTreeMap::new()
     } else {
         match apis.recovery_instances(server_ids).await {
-            Ok(i) => i,
+            Ok(listed) => instances::of_execution(listed, &launch_jobs, execution.mode),
             Err(e) => {
                 notes.push(format!("DRS DescribeRecoveryInstances failed ({e})."));
                 BTreeMap::new()
@@ -507,7 +480,8 @@ pub async fn gather<H: History>(
     };
     notes.push(
         "DRS: DescribeJobs (job start and end), DescribeJobLogItems (each server's launch start \
-         and failure), DescribeRecoveryInstances (EC2 instance), DescribeSourceServers (hostname)."
+         and failure), DescribeRecoveryInstances (EC2 instance and point in time, only the \
+         instances this execution's launch jobs made), DescribeSourceServers (hostname)."
             .into(),
     );
     let forecast = match forecast_before(history, &execution, LEARN_FROM_EXECUTIONS).await {
@@ -740,6 +714,8 @@ mod fake {
         pub execution: Mutex<Option<ExecutionDescription>>,
         pub definition: Mutex<Option<String>>,
         pub jobs: Mutex<BTreeMap<String, DrsJobFacts>>,
+        /// What DescribeRecoveryInstances lists; None: not available.
+        pub instances: Mutex<Option<Vec<InstanceFacts>>>,
     }
 
     const NOT_HERE: &str = "not available in this test";
@@ -779,9 +755,16 @@ mod fake {
         }
         fn recovery_instances<'a>(
             &'a self,
-            _server_ids: Vec<String>,
-        ) -> BoxFuture<'a, Result<BTreeMap<String, InstanceFacts>, String>> {
-            Box::pin(async { Err(NOT_HERE.to_owned()) })
+            server_ids: Vec<String>,
+        ) -> BoxFuture<'a, Result<Vec<InstanceFacts>, String>> {
+            let listed = self.instances.lock().map(|i| i.clone()).unwrap_or(None);
+            Box::pin(async move {
+                let listed = listed.ok_or_else(|| NOT_HERE.to_owned())?;
+                Ok(listed
+                    .into_iter()
+                    .filter(|i| server_ids.contains(&i.source_server_id))
+                    .collect())
+            })
         }
         fn hostnames(&self) -> BoxFuture<'_, Result<BTreeMap<String, String>, String>> {
             Box::pin(async { Err(NOT_HERE.to_owned()) })

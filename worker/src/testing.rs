@@ -26,6 +26,7 @@ use crate::rules::{format_time, parse_time};
 use crate::sfn::{ActivityService, ActivityTask, Delivery, ExecutionInfo, ExecutionLookup};
 use crate::token::TaskToken;
 
+mod instances;
 mod post_launch;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -342,6 +343,8 @@ struct DrsState {
     listing_delay: Duration,
     /// Per job made while a listing delay was set, when DescribeJobs starts listing it.
     listed_from: HashMap<String, tokio::time::Instant>,
+    /// Recovery instances as DescribeRecoveryInstances lists them (`testing/instances.rs`).
+    instances: instances::InstanceState,
 }
 
 /// How the fake answers DescribeRecoverySnapshots: what the DRS API model allows besides one
@@ -712,7 +715,7 @@ impl Drs for FakeDrs {
                 },
             )
             .rev()
-            .cloned()
+            .map(|j| Self::as_listed(&state, j.clone()))
             .collect())
     }
 
@@ -795,7 +798,8 @@ impl Drs for FakeDrs {
                 launch_actions: Vec::new(),
             })
             .collect();
-        let job = Self::new_job(&mut state, "LAUNCH", servers, request.tags);
+        let job = Self::new_job(&mut state, "LAUNCH", servers, request.tags.clone());
+        Self::record_launch(&mut state, &job, &request);
         state.jobs.push(job.clone());
         if !state.listing_delay.is_zero() {
             let listed = tokio::time::Instant::now() + state.listing_delay;
@@ -810,7 +814,7 @@ impl Drs for FakeDrs {
                 ..job
             });
         }
-        Ok(job)
+        Ok(Self::as_listed(&state, job))
     }
 
     async fn terminate_recovery_instances(&self, ids: Vec<String>) -> Result<Job, TaskError> {
@@ -852,7 +856,21 @@ impl Drs for FakeDrs {
         if let Some(err) = state.lose_terminate_answers.pop_front() {
             return Err(err);
         }
-        Ok(job)
+        Ok(Self::as_listed(&state, job))
+    }
+
+    async fn recovery_instances_of(
+        &self,
+        source_server_ids: Vec<String>,
+    ) -> Result<Vec<crate::drs::RecoveryInstance>, TaskError> {
+        if source_server_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.injected("recovery_instances_of")?;
+        Ok(Self::instances_of(
+            &mut lock(&self.state),
+            source_server_ids,
+        ))
     }
 
     async fn existing_recovery_instances(

@@ -133,6 +133,12 @@ pub struct InstanceFacts {
     pub recovery_instance_id: String,
     pub ec2_instance_id: Option<String>,
     pub source_server_id: String,
+    /// The launch job that created it (`jobID`).
+    pub job_id: Option<String>,
+    /// `isDrill`.
+    pub is_drill: Option<bool>,
+    /// `pointInTimeSnapshotDateTime`: the snapshot it launched from.
+    pub point_in_time: Option<String>,
 }
 
 /// One wave as the history holds it.
@@ -153,8 +159,9 @@ pub struct Sources {
     pub drs_jobs: BTreeMap<String, DrsJobFacts>,
     /// By (job ID, source server ID).
     pub job_logs: BTreeMap<(String, String), ServerLog>,
-    /// By source server ID (the newest instance of each).
-    pub instances: BTreeMap<String, InstanceFacts>,
+    /// This execution's instances only, by (launch job ID, source server ID): an instance of
+    /// the same server made by another execution, or by another job, is not this launch's.
+    pub instances: BTreeMap<(String, String), InstanceFacts>,
     pub hostnames: BTreeMap<String, String>,
     /// The RTO forecast from the plan's past executions; None when they could not be read.
     pub forecast: Option<Forecast>,
@@ -503,7 +510,7 @@ fn wave_servers(sources: &Sources, wave: &WaveSource, wave_name: &str) -> Vec<Se
                 _ => None,
             };
             let point = points.get(id.as_str());
-            let instance = sources.instances.get(id);
+            let instance = sources.instances.get(&(job.job_id.clone(), id.clone()));
             out.push(ServerFacts {
                 wave_index: w.index,
                 wave_name: wave_name.to_owned(),
@@ -512,7 +519,11 @@ fn wave_servers(sources: &Sources, wave: &WaveSource, wave_name: &str) -> Vec<Se
                 required: s.required,
                 job_id: Some(job.job_id.clone()),
                 snapshot_id: point.and_then(|p| p.snapshot_id.clone()),
-                snapshot_taken_at: point.and_then(|p| p.snapshot_taken_at.clone()),
+                // The history's launch point; for a launch from an on-demand snapshot whose
+                // time was not read back yet, the instance's own.
+                snapshot_taken_at: point
+                    .and_then(|p| p.snapshot_taken_at.clone())
+                    .or_else(|| instance.and_then(|i| i.point_in_time.clone())),
                 snapshot_age_seconds: point.and_then(|p| p.rpo_seconds),
                 recovery_instance_id: s
                     .recovery_instance_id

@@ -434,6 +434,12 @@ fn servers(h: &mut String, r: &Report) -> std::fmt::Result {
             .snapshot_age_seconds
             .map(|a| format!(" ({})", human_seconds(a)))
             .unwrap_or_default();
+        // No snapshot named: DRS took an on-demand one at launch, at this time.
+        let snapshot = match (&s.snapshot_id, &s.snapshot_taken_at) {
+            (Some(id), _) => id.clone(),
+            (None, Some(at)) => format!("on-demand {at}"),
+            (None, None) => String::new(),
+        };
         let ec2 = match &s.ec2_instance_id {
             Some(i) if Some(i) != s.recovery_instance_id.as_ref() => {
                 format!("<br>EC2 <code>{}</code>", esc(i))
@@ -448,7 +454,7 @@ fn servers(h: &mut String, r: &Report) -> std::fmt::Result {
             s.wave_index,
             esc(&s.wave_name),
             esc(opt(&s.job_id, "")),
-            esc(opt(&s.snapshot_id, "")),
+            esc(&snapshot),
             esc(opt(&s.recovery_instance_id, "")),
             esc(&s.launch_status),
             failure_and_warnings(s)

@@ -346,6 +346,10 @@ pub struct ServerSpec {
     /// (those whose tags it carries) when absent.
     #[serde(default)]
     pub post_launch_actions: Option<Vec<LaunchActionSpec>>,
+    /// DescribeJobs leaves `recoveryInstanceID` out of this server's `participatingServers`
+    /// entries (the model's ParticipatingServer does not require it); `defaults`' when absent.
+    #[serde(default)]
+    pub omit_recovery_instance_id: Option<bool>,
 }
 
 impl ServerSpec {
@@ -366,6 +370,7 @@ impl ServerSpec {
             skip_launch: false,
             skip_reason: None,
             post_launch_actions: None,
+            omit_recovery_instance_id: None,
         }
     }
 
@@ -388,6 +393,12 @@ impl ServerSpec {
         self.post_launch_actions
             .get_or_insert_with(Vec::new)
             .push(action);
+        self
+    }
+
+    /// DescribeJobs never names this server's recovery instance.
+    pub fn omitting_recovery_instance_id(mut self) -> Self {
+        self.omit_recovery_instance_id = Some(true);
         self
     }
 
@@ -449,6 +460,9 @@ pub struct FixtureDefaults {
     /// `tags` (every server without tags) that have no `postLaunchActions` of their own.
     #[serde(default)]
     pub post_launch_actions: Option<Vec<LaunchActionSpec>>,
+    /// Every server's `omitRecoveryInstanceId` unless it sets its own (default false).
+    #[serde(default)]
+    pub omit_recovery_instance_id: bool,
 }
 
 /// The whole fixture file.
@@ -624,6 +638,9 @@ pub struct SourceServerDef {
     pub skip_reason: Option<String>,
     /// In the order DRS runs them.
     pub post_launch_actions: Vec<LaunchActionDef>,
+    /// DescribeJobs leaves `recoveryInstanceID` out of this server's participatingServers.
+    #[serde(default)]
+    pub omit_recovery_instance_id: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -663,6 +680,7 @@ pub struct ResolvedDefaults {
     pub snapshots: SnapshotSpec,
     /// Checked against the model; resolved per server.
     pub post_launch_actions: Vec<LaunchActionSpec>,
+    pub omit_recovery_instance_id: bool,
 }
 
 impl Default for ResolvedDefaults {
@@ -671,6 +689,7 @@ impl Default for ResolvedDefaults {
             launch_seconds: DEFAULT_LAUNCH_SECONDS,
             snapshots: DEFAULT_SNAPSHOTS,
             post_launch_actions: Vec::new(),
+            omit_recovery_instance_id: false,
         }
     }
 }
@@ -705,6 +724,7 @@ impl FixtureDefaults {
             launch_seconds,
             snapshots,
             post_launch_actions,
+            omit_recovery_instance_id: self.omit_recovery_instance_id,
         })
     }
 }
@@ -908,6 +928,9 @@ pub fn resolve(spec: &ServerSpec, defaults: &ResolvedDefaults) -> Result<SourceS
         skip_launch: spec.skip_launch,
         skip_reason: spec.skip_reason.clone(),
         post_launch_actions,
+        omit_recovery_instance_id: spec
+            .omit_recovery_instance_id
+            .unwrap_or(defaults.omit_recovery_instance_id),
     })
 }
 

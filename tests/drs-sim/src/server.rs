@@ -240,6 +240,19 @@ impl SimHandle {
             .map_err(SimError::Invalid)
     }
 
+    /// Leaves `recoveryInstanceID` out of the selected servers' participatingServers in
+    /// DescribeJobs (`omit` true) or names it again. Returns the servers.
+    pub fn set_omit_recovery_instance_id(
+        &self,
+        selector: &ServerSelector,
+        omit: bool,
+    ) -> Result<Vec<String>, SimError> {
+        self.shared
+            .lock()
+            .set_omit_recovery_instance_id(selector, omit)
+            .map_err(SimError::Invalid)
+    }
+
     pub fn timings(&self) -> Timings {
         self.shared.lock().timings().clone()
     }
@@ -630,6 +643,20 @@ async fn handle_admin(shared: &Shared, req: Request<Incoming>, path: &str, rid: 
                     .set_fail_launch(&selector, fail, reason)
                     .map(|ids| json!({ "servers": ids, "failLaunch": fail }))
             });
+            match result {
+                Ok(v) => ok(v),
+                Err(e) => admin_error(400, e, rid),
+            }
+        }
+        (Method::POST, "omit-recovery-instance-id") => {
+            let result = parse_json::<crate::state::OmitInstanceIdRequest>(&body)
+                .and_then(|r| r.parts())
+                .and_then(|(selector, omit)| {
+                    shared
+                        .lock()
+                        .set_omit_recovery_instance_id(&selector, omit)
+                        .map(|ids| json!({ "servers": ids, "omitRecoveryInstanceId": omit }))
+                });
             match result {
                 Ok(v) => ok(v),
                 Err(e) => admin_error(400, e, rid),

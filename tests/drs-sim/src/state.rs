@@ -25,6 +25,9 @@ use crate::lifecycle::{
 use crate::replication::{self, OUTAGE_STATES, OutageState, RecoverySnapshot, Timeline};
 use crate::wire::{self, ApiError};
 
+mod instances;
+pub use instances::OmitInstanceIdRequest;
+
 /// Calls per operation and per HTTP status.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -171,6 +174,10 @@ pub struct JobServerSnapshot {
     pub recovery_snapshot_timestamp: Option<OffsetDateTime>,
     /// The client named the snapshot in `recoverySnapshotID` (else it is the latest).
     pub recovery_snapshot_requested: bool,
+    /// DRS took the snapshot for this launch (no `recoverySnapshotID`, the server
+    /// replicating): SNAPSHOT_START/END in the job log.
+    #[serde(default)]
+    pub on_demand_snapshot: bool,
     /// The launch job skipped it (SERVER_SKIPPED; `failReason` holds the `rawError`).
     pub skipped: bool,
     /// Where a failing launch fails (snapshot, conversion, launch).
@@ -215,6 +222,9 @@ pub struct InstanceSnapshot {
     /// source server); None while it exists.
     #[serde(with = "rfc3339::option")]
     pub terminated_date_time: Option<OffsetDateTime>,
+    /// DescribeRecoveryInstances' `pointInTimeSnapshotDateTime`: the snapshot it launched from.
+    #[serde(with = "rfc3339::option", default)]
+    pub point_in_time_snapshot_date_time: Option<OffsetDateTime>,
 }
 
 /// Serde helpers for timestamps in admin snapshots (RFC 3339).
@@ -942,10 +952,17 @@ impl SimState {
         let (started, listed) = self.job_start(created);
         let mut servers = Vec::with_capacity(ids.len());
         for (id, snapshot) in ids.iter().zip(chosen) {
+            let replicating = self.servers[id].timeline.at(now).takes_snapshots();
+            // Without recoverySnapshotID a replicating server launches from an on-demand
+            // snapshot taken when its launch starts (instances.rs).
+            let snapshot = match snapshot {
+                Some(named) if named.requested => Some(named),
+                _ if replicating => Some(self.on_demand_snapshot(started)),
+                latest => latest,
+            };
             let entry = &self.servers[id];
             let def = &entry.def;
             let launch = def.launch_seconds;
-            let replicating = entry.timeline.at(now).takes_snapshots();
             let stage = if def.fail_launch {
                 def.fail_stage
             } else {
@@ -1067,7 +1084,9 @@ impl SimState {
                     "sourceServerID": s.source_server_id,
                     "launchStatus": s.status(job.kind, now).as_str(),
                 });
-                if let Some(instance) = s.visible_instance(job.kind, now) {
+                if let Some(instance) = s.visible_instance(job.kind, now)
+                    && self.names_recovery_instance(&s.source_server_id)
+                {
                     v["recoveryInstanceID"] = Value::from(instance);
                 }
                 if let Some(actions) = s
@@ -1400,11 +1419,7 @@ impl SimState {
                     "isDrill": job.kind.is_drill().unwrap_or(false),
                     "originEnvironment": "ON_PREMISES",
                     "pointInTimeSnapshotDateTime": self.date(
-                        job.servers
-                            .iter()
-                            .find(|s| s.source_server_id == r.source_server_id)
-                            .and_then(|s| s.snapshot.as_ref())
-                            .map_or(job.started, |snap| snap.timestamp),
+                        instance_point_in_time(job, &r.source_server_id),
                     ),
                     "recoveryInstanceProperties": {
                         "identificationHints": { "hostname": hostname },
@@ -1659,6 +1674,7 @@ impl SimState {
                                     end_date_time: r.end,
                                 })
                                 .collect(),
+                            on_demand_snapshot: s.snapshot_source == SnapshotSource::Take,
                         })
                         .collect(),
                 }
@@ -1672,6 +1688,7 @@ impl SimState {
             .into_iter()
             .map(|(id, r)| {
                 let job = &self.jobs[r.job];
+                let point_in_time = instance_point_in_time(job, &r.source_server_id);
                 InstanceSnapshot {
                     recovery_instance_id: id,
                     source_server_id: r.source_server_id,
@@ -1679,10 +1696,21 @@ impl SimState {
                     is_drill: job.kind.is_drill().unwrap_or(false),
                     launched_date_time: r.launched,
                     terminated_date_time: r.terminated,
+                    point_in_time_snapshot_date_time: Some(point_in_time),
                 }
             })
             .collect()
     }
+}
+
+/// The time of the snapshot a launch job's server launched from (the model's
+/// `RecoveryInstance.pointInTimeSnapshotDateTime`).
+fn instance_point_in_time(job: &Job, source_server_id: &str) -> OffsetDateTime {
+    job.servers
+        .iter()
+        .find(|s| s.source_server_id == source_server_id)
+        .and_then(|s| s.snapshot.as_ref())
+        .map_or(job.started, |snap| snap.timestamp)
 }
 
 /// A job's place in time order: creation time (microseconds), then creation order.

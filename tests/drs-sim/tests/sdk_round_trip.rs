@@ -1320,15 +1320,22 @@ async fn start_recovery_launches_from_the_named_or_the_latest_snapshot() {
         .cloned()
         .expect("job");
     let snap = sim.jobs()[0].servers.clone();
-    assert_eq!(
-        snap[0].recovery_snapshot_id.as_deref(),
-        Some(one[0].snapshot_id())
-    );
+    // Without recoverySnapshotID the replicating server gets an on-demand snapshot ("Omit
+    // this field to launch from the latest data by taking an on-demand snapshot", the
+    // model): a new one, taken when its launch starts, none of its scheduled ones.
+    let on_demand = snap[0]
+        .recovery_snapshot_id
+        .clone()
+        .expect("an on-demand snapshot");
+    assert!(has_shape(&on_demand, "pit-"), "{on_demand}");
+    assert!(one.iter().all(|s| s.snapshot_id() != on_demand));
     assert_eq!(
         snap[0].recovery_snapshot_timestamp,
-        Some(rfc(one[0].timestamp().expect("ts")))
+        Some(snap[0].launch_start_date_time)
     );
     assert!(!snap[0].recovery_snapshot_requested);
+    assert!(snap[0].on_demand_snapshot);
+    assert!(!snap[1].on_demand_snapshot);
     assert_eq!(
         snap[1].recovery_snapshot_id.as_deref(),
         Some(chosen.snapshot_id())
@@ -1385,6 +1392,21 @@ async fn start_recovery_launches_from_the_named_or_the_latest_snapshot() {
         .point_in_time_snapshot_date_time()
         .expect("pointInTimeSnapshotDateTime");
     assert_eq!(rfc(pit), rfc(chosen.timestamp().expect("ts")));
+    let on_demand_instance = c
+        .describe_recovery_instances()
+        .filters(
+            aws_sdk_drs::types::DescribeRecoveryInstancesRequestFilters::builder()
+                .source_server_ids(sid(1))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("instances");
+    let pit = on_demand_instance.items()[0]
+        .point_in_time_snapshot_date_time()
+        .expect("pointInTimeSnapshotDateTime");
+    assert_eq!(rfc(pit), snap[0].launch_start_date_time);
+    assert!(rfc(pit) > rfc(one[0].timestamp().expect("ts")));
     sim.shutdown().await;
 }
 
@@ -1393,7 +1415,10 @@ async fn a_server_without_a_snapshot_launches_failed_saying_why() {
     let sim = start(
         vec![
             ServerSpec::new(sid(1), 0.2).with_replication_state("INITIAL_SYNC"),
-            ServerSpec::new(sid(2), 0.2).with_snapshots(SnapshotSpec::None),
+            // Not replicating, so no on-demand snapshot either.
+            ServerSpec::new(sid(2), 0.2)
+                .with_snapshots(SnapshotSpec::None)
+                .with_replication_state("STALLED"),
             ServerSpec::new(sid(3), 0.2),
         ],
         |_| {},

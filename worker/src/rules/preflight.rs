@@ -202,6 +202,8 @@ pub fn check_readiness(input: &ReadinessInput<'_>) -> Readiness {
                 .and_then(|s| s.replication_state.as_deref())
                 .is_some_and(|st| st == "CONTINUOUS");
             let snapshot = input.snapshots.get(id).cloned().flatten();
+            // DRS takes a snapshot at launch: none is looked up, none is needed.
+            let on_demand = server.is_some_and(|s| s.launches_on_demand(input.point_in_time));
             let age_seconds = snapshot
                 .as_ref()
                 .and_then(|snap| parse_time(&snap.taken_at).map(|t| seconds_between(t, input.now)));
@@ -222,7 +224,7 @@ pub fn check_readiness(input: &ReadinessInput<'_>) -> Readiness {
                 }),
                 _ => {}
             }
-            if snapshot.is_none() {
+            if snapshot.is_none() && !on_demand {
                 let text = format!(
                     "wave '{name}': source server {label} has no recovery snapshot{at} (replication {replication})"
                 );

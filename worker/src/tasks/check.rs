@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use drs_waves_contract::{CheckWaveInput, MAX_CAUSE_CHARS, WaveState, WaveStatus};
-use tracing::info;
+use tracing::{info, warn};
 
 use super::Handlers;
 use crate::drs::launch_actions::{failure_of, warnings_of};
@@ -163,6 +163,13 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 job_records,
             )
             .await?;
+        if verdict.status != WaveStatus::Launching
+            && let Err(e) = self.record_achieved_points(run, wave, &jobs).await
+        {
+            // Evidence only: the wave's verdict stands, and the report falls back to the
+            // instances' own point in time.
+            warn!(wave = %wave.name, error = %e, "the on-demand launches' point in time was not recorded");
+        }
         let next_wait = match verdict.status {
             WaveStatus::Launching => wait_seconds(
                 elapsed_ms,

@@ -10,7 +10,7 @@
 //! - It is idempotent: instances already gone or already being terminated by a recorded job
 //!   are skipped, so a retry terminates nothing twice.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use drs_waves_contract::{CleanupStatus, ErrorName, Mode, RunContext};
@@ -159,37 +159,20 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             info!(jobs = ?active, "clean-up waits for the drill's launch jobs to end");
             tokio::time::sleep(self.preempt_poll).await;
         };
-        let mut instances = BTreeSet::new();
-        for job in &launch_jobs {
-            instances.extend(
-                job.servers
-                    .iter()
-                    .filter_map(|s| s.recovery_instance_id.clone()),
-            );
-        }
-        for record in self.history.list_jobs(execution_id).await? {
-            instances.extend(
-                record
-                    .servers
-                    .into_values()
-                    .filter_map(|s| s.recovery_instance_id),
-            );
-        }
-        let already: BTreeSet<String> = self
-            .history
-            .get_execution(execution_id)
-            .await?
+        let record = self.history.get_execution(execution_id).await?;
+        let instances = self
+            .drill_instances_of(execution_id, record.as_ref(), &launch_jobs)
+            .await?;
+        let already: BTreeSet<String> = record
             .map(|r| r.terminating_instances.into_iter().collect())
             .unwrap_or_default();
-        let candidates: Vec<String> = instances
+        // Listed by DRS, so they exist (or are shutting down under a TERMINATE job recorded
+        // in `already`).
+        let sources: BTreeMap<String, String> = instances
             .into_iter()
-            .filter(|i| !already.contains(i))
+            .filter(|(i, _)| !already.contains(i))
             .collect();
-        let remaining = if candidates.is_empty() {
-            Vec::new()
-        } else {
-            self.drs.existing_recovery_instances(candidates).await?
-        };
+        let remaining: Vec<String> = sources.keys().cloned().collect();
         // A TERMINATE job is a job: at most the per-job number of servers, whatever the API's
         // array limit, and never more than the active-servers quota at once.
         let per_job = MAX_TERMINATE_PER_CALL
@@ -197,9 +180,55 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .min(self.limits.max_active_servers)
             .max(1);
         for chunk in remaining.chunks(per_job) {
-            self.terminate_chunk(execution_id, chunk, deadline).await?;
+            self.terminate_chunk(execution_id, chunk, &sources, deadline)
+                .await?;
         }
         Ok(())
+    }
+
+    /// The drill instances the execution's launch jobs made, as DescribeRecoveryInstances
+    /// lists them (`drs/instances.rs`: a job's participatingServers need not name its
+    /// instances): by the source servers of its jobs and waves, kept when their `jobID` is one
+    /// of its launch jobs (DRS's, found by tag and ID, and the history's) and `isDrill` is
+    /// true, by instance ID with its source server. A clean-up terminates drill instances only;
+    /// nothing else is ever terminated.
+    async fn drill_instances_of(
+        &self,
+        execution_id: &str,
+        record: Option<&crate::history::ExecutionRecord>,
+        launch_jobs: &[crate::drs::Job],
+    ) -> Result<BTreeMap<String, String>, TaskError> {
+        let mut job_ids: BTreeSet<String> = BTreeSet::new();
+        let mut servers: BTreeSet<String> = BTreeSet::new();
+        for job in launch_jobs {
+            job_ids.insert(job.id.clone());
+            servers.extend(job.servers.iter().map(|s| s.source_server_id.clone()));
+        }
+        for job in self.history.list_jobs(execution_id).await? {
+            job_ids.insert(job.job_id);
+            servers.extend(job.servers.into_keys());
+        }
+        for index in 1..=record.map_or(0, |r| r.wave_count) {
+            if let Some(wave) = self.history.get_wave(execution_id, index).await? {
+                job_ids.extend(wave.job_ids.iter().cloned());
+                job_ids.extend(wave.chunks.iter().filter_map(|c| c.job_id.clone()));
+                servers.extend(wave.planned_servers());
+            }
+        }
+        job_ids.remove("");
+        let listed = self
+            .drs
+            .recovery_instances_of(servers.into_iter().collect())
+            .await?;
+        let listed_count = listed.len();
+        // Instance ID -> its source server.
+        let ours: BTreeMap<String, String> =
+            crate::drs::instances::of_execution(listed, &job_ids, true)
+                .into_iter()
+                .map(|i| (i.id, i.source_server_id))
+                .collect();
+        info!(execution = %execution_id, listed = listed_count, ours = ours.len(), "the drill's recovery instances, as DRS lists them");
+        Ok(ours)
     }
 
     /// One TerminateRecoveryInstances, sent once, recorded at once. A quota answer waits for
@@ -208,6 +237,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         &self,
         execution_id: &str,
         chunk: &[String],
+        sources: &BTreeMap<String, String>,
         deadline: tokio::time::Instant,
     ) -> Result<(), TaskError> {
         let mut backoff = self.quota_backoff;
@@ -252,9 +282,12 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                         .find(|j| {
                             j.job_type.as_deref() == Some("TERMINATE")
                                 && chunk.iter().all(|i| {
-                                    j.servers
-                                        .iter()
-                                        .any(|s| s.recovery_instance_id.as_ref() == Some(i))
+                                    j.servers.iter().any(|s| match &s.recovery_instance_id {
+                                        Some(named) => named == i,
+                                        // DRS need not name the instance: its source
+                                        // server then says which it is.
+                                        None => sources.get(i) == Some(&s.source_server_id),
+                                    })
                                 })
                         });
                     return match job {

@@ -5,6 +5,7 @@
 //! pure rules they apply are in [`crate::rules`], the rules they keep in DESIGN.md ("Rules the
 //! worker must keep").
 
+mod achieved_points;
 mod check;
 mod cleanup;
 mod finish;

@@ -172,7 +172,18 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .into_iter()
             .filter(|j| j.status.is_active())
             .collect();
-        let ids: Vec<&String> = per_wave.iter().flatten().collect();
+        // A server launching from an on-demand snapshot needs no look-up (one call per server
+        // saved, the launch names no snapshot).
+        let on_demand: std::collections::BTreeSet<&str> = servers
+            .iter()
+            .filter(|s| s.launches_on_demand(point_in_time))
+            .map(|s| s.id.as_str())
+            .collect();
+        let ids: Vec<&String> = per_wave
+            .iter()
+            .flatten()
+            .filter(|id| !on_demand.contains(id.as_str()))
+            .collect();
         let snapshots = self.snapshots_of(&ids, point_in_time).await?;
         let mut readiness = check_readiness(&ReadinessInput {
             mode,

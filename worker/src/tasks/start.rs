@@ -493,10 +493,12 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         }
     }
 
-    /// What the servers still to launch launch from, and whether they may launch now. Each
-    /// launches from its latest recovery snapshot at or before the run's point in time (or its
-    /// latest), looked up now: a snapshot chosen at preflight may have aged out since. A
-    /// required server without one stops the wave; an optional one is left out. A DRILL also
+    /// What the servers still to launch launch from, and whether they may launch now. A healthy
+    /// server without a point in time launches from DRS's on-demand snapshot (no snapshot named,
+    /// [`SourceServer::launches_on_demand`]); any other launches from its latest recovery
+    /// snapshot at or before the run's point in time (or its latest), looked up now: a
+    /// snapshot chosen at preflight may have aged out since. A required server without one
+    /// stops the wave; an optional one is left out. A DRILL also
     /// stops when a required server's replication is no longer healthy: the source site went
     /// down after preflight, and a drill is a readiness test (a RECOVERY preempts the drill).
     pub(super) async fn launch_sources(
@@ -529,7 +531,13 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 )));
             }
         }
-        let refs: Vec<&String> = ids.iter().collect();
+        // Healthy and no pointInTime: DRS takes an on-demand snapshot, nothing to look up.
+        let on_demand = |id: &str| {
+            by_id
+                .get(id)
+                .is_some_and(|s| s.launches_on_demand(run.point_in_time.as_deref()))
+        };
+        let refs: Vec<&String> = ids.iter().filter(|id| !on_demand(id)).collect();
         let snapshots = self
             .snapshots_of(&refs, run.point_in_time.as_deref())
             .await?;
@@ -546,6 +554,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             let server = by_id.get(id.as_str());
             let snapshot = snapshots.get(id).cloned().flatten();
             match &snapshot {
+                // Its point in time is read back after the launch (achieved_points.rs).
+                _ if on_demand(id) => launch.push(id.clone()),
                 Some(_) => launch.push(id.clone()),
                 None if required => missing.push(server.map_or_else(|| id.clone(), |s| s.label())),
                 None => {

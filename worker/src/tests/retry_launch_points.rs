@@ -37,12 +37,14 @@ fn retry_spec(name: &str) -> WaveSpec {
     spec
 }
 
+/// A RECOVERY with the source site down: its servers launch from their snapshots (a healthy
+/// one would launch from an on-demand snapshot and name none, `on_demand_launch.rs`).
 #[tokio::test]
 async fn a_retry_an_hour_later_launches_from_the_live_snapshot_and_records_it() {
-    let w = World::with_servers(2);
+    let w = world_with_site_down(&["STALLED", "STALLED"]);
     w.record_preflight().await;
     let spec = retry_spec("db");
-    let expired = first_attempt_fails_for_server_2(&w, &spec, Mode::Drill, None).await;
+    let expired = first_attempt_fails_for_server_2(&w, &spec, Mode::Recovery, None).await;
     let kept = w.history.launch_points_of(EXEC, 1)[0].clone();
     assert_eq!(kept.server_id, server_id(1));
 
@@ -52,7 +54,7 @@ async fn a_retry_an_hour_later_launches_from_the_live_snapshot_and_records_it() 
     let live = w.drs.add_snapshot(&server_id(2), "2030-01-01T02:00:00Z");
     assert_ne!(live, expired);
     w.handlers_at(datetime!(2030-01-01 02:10:00 UTC))
-        .start_wave(start_input(Mode::Drill, None, spec))
+        .start_wave(start_input(Mode::Recovery, Some(PLAN), spec))
         .await
         .expect("the retry launches");
 

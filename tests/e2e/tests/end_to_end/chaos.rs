@@ -422,7 +422,7 @@ async fn assert_launched_once_and_succeeded(
 /// `terminatedDateTime`), each by exactly one TERMINATE job; those jobs are every TERMINATE
 /// job drs-sim has, and they are the history's `terminateJobIds` and `$.result.terminateJobIds`;
 /// the clean-up is DONE. Returns the TERMINATE jobs.
-async fn assert_terminated_once(
+pub(super) async fn assert_terminated_once(
     dep: &Deployment,
     execution: &str,
     ended: &Ended,

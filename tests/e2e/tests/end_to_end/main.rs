@@ -17,6 +17,9 @@
 //!
 //! `chaos`: no launch lost or doubled (issue #12): lost answers, quotas, dying workers, a
 //! degraded DRS, a big drill's clean-up; every test's name contains `chaos`.
+//!
+//! `recovery_instances`: jobs that never name their recovery instances, and launches from
+//! DRS's on-demand snapshot (issue #21, items 6 and 7).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -34,6 +37,7 @@ mod disaster_day;
 mod launch_actions;
 mod operator;
 mod operator_cli;
+mod recovery_instances;
 mod report;
 
 /// Generous: LocalStack hands out activity tasks about once a second, and a 2-core machine
