@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::config::{Paging, Timings};
 use crate::lifecycle::{InitiatedBy, JobType};
 
 /// Data replication states DRS reports (`dataReplicationInfo.dataReplicationState`).
@@ -330,6 +331,10 @@ pub struct ServerSpec {
     /// kms) or the text itself. Only with `failLaunch: true`.
     #[serde(default)]
     pub fail_reason: Option<String>,
+    /// How many days DRS keeps its daily point-in-time snapshots (the DAY rule's retention,
+    /// 1 to 365); `defaults.retentionDays`, else 7 (DRS User Guide, point-in-time).
+    #[serde(default)]
+    pub retention_days: Option<u32>,
 }
 
 impl ServerSpec {
@@ -343,6 +348,7 @@ impl ServerSpec {
             replication_error: None,
             down_since_minutes: None,
             snapshots: None,
+            retention_days: None,
             launch_seconds: Some(launch_seconds),
             fail_launch: false,
             fail_reason: None,
@@ -403,6 +409,9 @@ pub struct FixtureDefaults {
     pub launch_seconds: Option<f64>,
     #[serde(default)]
     pub snapshots: Option<SnapshotSpec>,
+    /// The DAY rule's retention of every server that does not set its own (default 7).
+    #[serde(default)]
+    pub retention_days: Option<u32>,
 }
 
 /// The whole fixture file.
@@ -416,6 +425,13 @@ pub struct Fixture {
     /// Jobs of others that occupy the account's quotas (see [`BackgroundJobSpec`]).
     #[serde(default)]
     pub background_jobs: Vec<BackgroundJobSpec>,
+    /// Replaces the simulator's timings (`jobListingDelaySeconds`, `participantsDelaySeconds`,
+    /// ...) while this fixture is loaded.
+    #[serde(default)]
+    pub timings: Option<Timings>,
+    /// Replaces the simulator's paging (`pageSize`, `emptyFirstPage`).
+    #[serde(default)]
+    pub paging: Option<Paging>,
 }
 
 /// A fixture after validation.
@@ -423,6 +439,8 @@ pub struct Fixture {
 pub struct LoadedFixture {
     pub servers: Vec<SourceServerDef>,
     pub background_jobs: Vec<BackgroundJobSpec>,
+    pub timings: Option<Timings>,
+    pub paging: Option<Paging>,
 }
 
 /// Which source servers a background job occupies: that many synthetic ones (IDs that
@@ -573,6 +591,8 @@ pub struct SourceServerDef {
     pub launch_seconds: f64,
     pub fail_launch: bool,
     pub fail_reason: Option<String>,
+    /// The DAY rule's retention of its point-in-time snapshots, in days.
+    pub retention_days: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -597,6 +617,12 @@ pub enum FixtureError {
         field: &'static str,
         reason: String,
     },
+    #[error("fixture {file}: {field}: {reason}")]
+    InvalidSetting {
+        file: PathBuf,
+        field: &'static str,
+        reason: String,
+    },
     #[error("fixture {file}: backgroundJobs[{index}]: {reason}")]
     InvalidBackgroundJob {
         file: PathBuf,
@@ -610,13 +636,18 @@ pub enum FixtureError {
 pub struct ResolvedDefaults {
     pub launch_seconds: f64,
     pub snapshots: SnapshotSpec,
+    pub retention_days: u32,
 }
+
+/// The DAY rule's default retention (DRS User Guide, point-in-time: 7 days).
+pub const DEFAULT_RETENTION_DAYS: u32 = 7;
 
 impl Default for ResolvedDefaults {
     fn default() -> Self {
         Self {
             launch_seconds: DEFAULT_LAUNCH_SECONDS,
             snapshots: DEFAULT_SNAPSHOTS,
+            retention_days: DEFAULT_RETENTION_DAYS,
         }
     }
 }
@@ -638,9 +669,12 @@ impl FixtureDefaults {
                 s.clone()
             }
         };
+        let retention_days = self.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS);
+        check_retention_days(retention_days).map_err(|r| ("retentionDays", r))?;
         Ok(ResolvedDefaults {
             launch_seconds,
             snapshots,
+            retention_days,
         })
     }
 }
@@ -730,9 +764,24 @@ impl Fixture {
                 }
             })?;
         }
+        let invalid_setting = |field: &'static str| {
+            move |reason: String| FixtureError::InvalidSetting {
+                file: origin.to_path_buf(),
+                field,
+                reason,
+            }
+        };
+        if let Some(t) = &self.timings {
+            t.validate().map_err(invalid_setting("timings"))?;
+        }
+        if let Some(p) = &self.paging {
+            p.validate().map_err(invalid_setting("paging"))?;
+        }
         Ok(LoadedFixture {
             servers: out,
             background_jobs: self.background_jobs.clone(),
+            timings: self.timings.clone(),
+            paging: self.paging.clone(),
         })
     }
 }
@@ -811,7 +860,10 @@ pub fn resolve(spec: &ServerSpec, defaults: &ResolvedDefaults) -> Result<SourceS
             return Err("failReason is empty".to_owned());
         }
     }
+    let retention_days = spec.retention_days.unwrap_or(defaults.retention_days);
+    check_retention_days(retention_days).map_err(|r| format!("retentionDays: {r}"))?;
     Ok(SourceServerDef {
+        retention_days,
         id: spec.id.clone(),
         hostname: spec.hostname.clone().unwrap_or_else(|| spec.id.clone()),
         tags: spec.tags.clone(),
@@ -823,6 +875,16 @@ pub fn resolve(spec: &ServerSpec, defaults: &ResolvedDefaults) -> Result<SourceS
         fail_launch: spec.fail_launch,
         fail_reason: spec.fail_reason.clone(),
     })
+}
+
+/// The DAY rule's retention: 1 to 365 days (DRS User Guide, point-in-time: "the retention
+/// period for daily snapshots" is configurable, 7 days by default).
+fn check_retention_days(days: u32) -> Result<(), String> {
+    if (1..=365).contains(&days) {
+        Ok(())
+    } else {
+        Err(format!("{days} is not between 1 and 365 days"))
+    }
 }
 
 fn check_seconds(s: f64) -> Result<(), String> {

@@ -34,7 +34,9 @@ pub mod server;
 pub mod state;
 pub mod wire;
 
-pub use config::{DateStyle, FaultConfig, FaultSpec, FixtureSource, Limits, SimConfig, Timings};
+pub use config::{
+    DateStyle, FaultConfig, FaultSpec, FixtureSource, Limits, Paging, SimConfig, Timings,
+};
 pub use fixture::{
     BackgroundJobSpec, BackgroundServers, FAIL_CAUSES, Fixture, FixtureDefaults, FixtureError,
     LoadedFixture, ServerSpec, SnapshotSpec, SourceServerDef,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use drs_sim::{
-    DateStyle, FaultConfig, FaultSpec, FixtureSource, Limits, SimConfig, Simulator, Timings,
+    DateStyle, FaultConfig, FaultSpec, FixtureSource, Limits, Paging, SimConfig, Simulator, Timings,
 };
 
 /// A simulator of AWS Elastic Disaster Recovery speaking the DRS restJson1 protocol.
@@ -43,6 +43,18 @@ struct Args {
     /// seconds.
     #[arg(long, default_value_t = 0.0)]
     participants_delay_seconds: f64,
+
+    /// How long after a job is made DescribeJobs starts listing it, in seconds.
+    #[arg(long, default_value_t = 0.0)]
+    job_listing_delay_seconds: f64,
+
+    /// At most this many items per page of every Describe* answer, whatever maxResults says.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    page_size: Option<u64>,
+
+    /// Every Describe* listing's first page is empty and carries a nextToken.
+    #[arg(long)]
+    empty_first_page: bool,
 
     /// Source servers per job (ServiceQuotaExceededException beyond it).
     #[arg(long, default_value_t = 100)]
@@ -130,6 +142,11 @@ fn config(args: Args) -> SimConfig {
             pending_seconds: args.pending_seconds,
             terminate_seconds: args.terminate_seconds,
             participants_delay_seconds: args.participants_delay_seconds,
+            job_listing_delay_seconds: args.job_listing_delay_seconds,
+        },
+        paging: Paging {
+            page_size: args.page_size.map(|n| n as usize),
+            empty_first_page: args.empty_first_page,
         },
         seed: args.seed,
         region: args.region,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::config::{DateStyle, FaultConfig, Limits, SimConfig, Timings};
+use crate::config::{DateStyle, FaultConfig, Limits, Paging, SimConfig, Timings};
 use crate::fixture::{
     self, BackgroundJobSpec, BackgroundServers, LoadedFixture, ResolvedDefaults, ServerSpec,
     SourceServerDef,
@@ -137,6 +137,9 @@ pub struct JobSnapshot {
     /// From when DescribeJobs lists its participatingServers.
     #[serde(with = "rfc3339")]
     pub participants_listed_date_time: OffsetDateTime,
+    /// From when DescribeJobs lists the job (`jobListingDelaySeconds` after its creation).
+    #[serde(with = "rfc3339")]
+    pub listed_date_time: OffsetDateTime,
     /// Background load (someone else's job), not made by a DRS call.
     pub background: bool,
     pub servers: Vec<JobServerSnapshot>,
@@ -309,6 +312,7 @@ pub struct SimState {
     pub(crate) faults: FaultConfig,
     pub(crate) limits: Limits,
     timings: Timings,
+    paging: Paging,
     seed: Option<u64>,
     id_rng: StdRng,
     fault_rng: StdRng,
@@ -342,7 +346,14 @@ impl SimState {
             counters: Counters::default(),
             faults: config.faults.clone(),
             limits: config.limits.clone(),
-            timings: config.timings.clone(),
+            timings: fixture
+                .timings
+                .clone()
+                .unwrap_or_else(|| config.timings.clone()),
+            paging: fixture
+                .paging
+                .clone()
+                .unwrap_or_else(|| config.paging.clone()),
             seed: config.seed.or(config.faults.seed),
             id_rng: rng_from(config.seed, ID_SALT),
             fault_rng: rng_from(config.seed.or(config.faults.seed), FAULT_SALT),
@@ -362,6 +373,13 @@ impl SimState {
         if let Some(f) = fixture {
             self.fixture_servers = f.servers;
             self.fixture_background = f.background_jobs;
+            // A reloaded fixture's own settings replace the running ones.
+            if let Some(t) = f.timings {
+                self.timings = t;
+            }
+            if let Some(p) = f.paging {
+                self.paging = p;
+            }
         }
         let now = truncate_to_micros(now);
         self.sim_start = now;
@@ -582,6 +600,51 @@ impl SimState {
             now,
             self.snapshot_salt,
         ))
+    }
+
+    /// Makes every snapshot the selected servers have taken by `now` `minutes` older, as far
+    /// as retention goes: what an hour (or a day) of DRS's retention would delete is gone,
+    /// without waiting for it. Snapshots taken later age normally. Returns the servers.
+    pub fn age_snapshots(
+        &mut self,
+        selector: &ServerSelector,
+        minutes: f64,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, String> {
+        if !minutes.is_finite() || !(0.0..=525_600.0).contains(&minutes) {
+            return Err(format!(
+                "minutes {minutes} is not between 0 and a year of minutes"
+            ));
+        }
+        let now = truncate_to_micros(now);
+        let ids = self.select(selector)?;
+        for id in &ids {
+            if let Some(entry) = self.servers.get_mut(id) {
+                entry.timeline.age_snapshots(now, seconds(minutes * 60.0));
+            }
+        }
+        Ok(ids)
+    }
+
+    pub fn paging(&self) -> &Paging {
+        &self.paging
+    }
+
+    pub fn set_paging(&mut self, paging: Paging) {
+        self.paging = paging;
+    }
+
+    /// The size of a page for a Describe call with `max_results` (the model's minimum 1 is
+    /// checked), within the paging knob.
+    fn page_size(&self, max_results: Option<i64>) -> Result<usize, ApiError> {
+        wire::page_size(max_results, self.default_page_size).map(|n| self.paging.clamp(n))
+    }
+
+    /// With `emptyFirstPage`, the answer to a listing's first call (no `nextToken`): no
+    /// items, and a token that leads to the first item.
+    fn empty_first_page(&self, token: Option<&str>, prefix: &str) -> Option<Value> {
+        (self.paging.empty_first_page && token.is_none_or(str::is_empty))
+            .then(|| json!({ "items": [], "nextToken": format!("{prefix}{FROM_THE_START}") }))
     }
 
     /// Schedules background jobs, each created `startAfterSeconds` (scaled) after `now`.
@@ -872,7 +935,35 @@ impl SimState {
                     requested: false,
                 }),
                 Some(pit) => {
-                    let Some(snap) = snapshots.iter().find(|snap| snap.snapshot_id == pit) else {
+                    let entry = &self.servers[id];
+                    let deleted = || {
+                        replication::taken(
+                            &entry.def,
+                            &entry.timeline,
+                            self.sim_start,
+                            now,
+                            self.snapshot_salt,
+                        )
+                        .into_iter()
+                        .find(|snap| snap.snapshot_id == pit)
+                    };
+                    let found = snapshots.iter().find(|snap| snap.snapshot_id == pit);
+                    if let (None, Some(gone)) = (found, deleted()) {
+                        // A snapshot of this server that DRS has deleted since. StartRecovery's
+                        // error list (the model) holds no ValidationException, and its log
+                        // events include USING_PREVIOUS_SNAPSHOT_FAILED: the job is made and
+                        // this server fails in it (see the README).
+                        chosen.push((
+                            Some(UsedSnapshot {
+                                snapshot_id: gone.snapshot_id,
+                                timestamp: gone.timestamp,
+                                requested: true,
+                            }),
+                            true,
+                        ));
+                        continue;
+                    }
+                    let Some(snap) = found else {
                         return Err(ApiError::field(
                             "sourceServers",
                             format!(
@@ -887,7 +978,7 @@ impl SimState {
                     })
                 }
             };
-            chosen.push(pick);
+            chosen.push((pick, false));
         }
         let tags = req.tags.clone().unwrap_or_default();
         check_tags(&tags)?;
@@ -911,12 +1002,23 @@ impl SimState {
         let created = truncate_to_micros(now);
         let (started, listed) = self.job_start(created);
         let mut servers = Vec::with_capacity(ids.len());
-        for (id, snapshot) in ids.iter().zip(chosen) {
+        for (id, (snapshot, deleted)) in ids.iter().zip(chosen) {
             let entry = &self.servers[id];
             let def = &entry.def;
             let launch = def.launch_seconds;
             let replicating = entry.timeline.at(now).takes_snapshots();
             let (source, fails, fail_reason, end) = match &snapshot {
+                Some(snap) if deleted => (
+                    SnapshotSource::Missing,
+                    true,
+                    Some(format!(
+                        "Failed to launch recovery instance: recovery snapshot {} of source \
+                         server {id} no longer exists (deleted by its retention, or when \
+                         replication stopped)",
+                        snap.snapshot_id
+                    )),
+                    started + seconds(launch * scale * SNAPSHOT_SHARE),
+                ),
                 // Nothing to launch from: it fails as soon as it looks for a snapshot.
                 None => (
                     SnapshotSource::Missing,
@@ -982,7 +1084,14 @@ impl SimState {
             }
         };
         let index = self.jobs.len();
+        // Someone else's job is listed from its creation; ours after the listing delay.
+        let listed = if kind.is_background() {
+            created
+        } else {
+            created + seconds(self.timings.job_listing_delay_seconds * self.timings.time_scale)
+        };
         self.jobs.push(Job {
+            listed,
             seq: index as u64 + 1,
             arn: self.arn("job", &id),
             id: id.clone(),
@@ -1039,7 +1148,7 @@ impl SimState {
         req: &wire::DescribeJobsRequest,
         now: OffsetDateTime,
     ) -> Result<Value, ApiError> {
-        let size = wire::page_size(req.max_results, self.default_page_size)?;
+        let size = self.page_size(req.max_results)?;
         let filters = req.filters.as_ref();
         let ids: HashSet<&str> = filters
             .map(|f| f.job_ids.iter().map(String::as_str).collect())
@@ -1054,6 +1163,9 @@ impl SimState {
         };
         let from = parse("fromDate", &filters.and_then(|f| f.from_date.clone()))?;
         let to = parse("toDate", &filters.and_then(|f| f.to_date.clone()))?;
+        if let Some(empty) = self.empty_first_page(req.next_token.as_deref(), "job:") {
+            return Ok(empty);
+        }
         // Newest first; the token is the position (creation time, sequence number) of the
         // last job returned, so jobs created between pages never shift what the next page
         // holds (a job appears only once its creation time has come).
@@ -1066,8 +1178,10 @@ impl SimState {
                     .ok_or_else(|| ApiError::field("nextToken", "Invalid nextToken"))
             })
             .transpose()?;
+        // A job made less than `jobListingDelaySeconds` ago is not listed yet, even by its ID.
         let matching = self.jobs_newest_first(now).into_iter().filter(|j| {
-            (ids.is_empty() || ids.contains(j.id.as_str()))
+            j.listed <= now
+                && (ids.is_empty() || ids.contains(j.id.as_str()))
                 && from.is_none_or(|f| j.created >= f)
                 && to.is_none_or(|t| j.created <= t)
                 && after.is_none_or(|a| job_position(j) < a)
@@ -1088,7 +1202,7 @@ impl SimState {
         req: &wire::DescribeJobLogItemsRequest,
         now: OffsetDateTime,
     ) -> Result<Value, ApiError> {
-        let size = wire::page_size(req.max_results, self.default_page_size)?;
+        let size = self.page_size(req.max_results)?;
         let Some(job_id) = req.job_id.as_deref() else {
             return Err(ApiError::field("jobID", "jobID is required"));
         };
@@ -1102,6 +1216,9 @@ impl SimState {
                 format!("Job {job_id} does not exist"),
             ));
         };
+        if let Some(empty) = self.empty_first_page(req.next_token.as_deref(), "log:") {
+            return Ok(empty);
+        }
         let start = decode_token(req.next_token.as_deref(), "log:")?
             .map(|t| {
                 t.parse::<usize>()
@@ -1142,7 +1259,7 @@ impl SimState {
         req: &wire::DescribeSourceServersRequest,
         now: OffsetDateTime,
     ) -> Result<Value, ApiError> {
-        let size = wire::page_size(req.max_results, self.default_page_size)?;
+        let size = self.page_size(req.max_results)?;
         let filters = req.filters.as_ref();
         // The DRS API reference, DescribeSourceServersRequestFilters: `sourceServerIDs` is
         // "an array of Source Servers IDs that should be returned. An empty array means all
@@ -1153,6 +1270,9 @@ impl SimState {
             .unwrap_or_default();
         let hardware = filters.and_then(|f| f.hardware_id.as_deref());
         let staging = filters.map(|f| f.staging_account_ids.as_slice());
+        if let Some(empty) = self.empty_first_page(req.next_token.as_deref(), "ss:") {
+            return Ok(empty);
+        }
         let after = decode_token(req.next_token.as_deref(), "ss:")?;
         let instances = self.instances(now);
         let matching = self.servers.values().filter(|e| {
@@ -1301,7 +1421,7 @@ impl SimState {
         req: &wire::DescribeRecoveryInstancesRequest,
         now: OffsetDateTime,
     ) -> Result<Value, ApiError> {
-        let size = wire::page_size(req.max_results, self.default_page_size)?;
+        let size = self.page_size(req.max_results)?;
         let filters = req.filters.as_ref();
         let ids: HashSet<&str> = filters
             .map(|f| f.recovery_instance_ids.iter().map(String::as_str).collect())
@@ -1309,6 +1429,9 @@ impl SimState {
         let sources: HashSet<&str> = filters
             .map(|f| f.source_server_ids.iter().map(String::as_str).collect())
             .unwrap_or_default();
+        if let Some(empty) = self.empty_first_page(req.next_token.as_deref(), "ri:") {
+            return Ok(empty);
+        }
         let after = decode_token(req.next_token.as_deref(), "ri:")?;
         let instances = self.instances(now);
         let terminating = self.terminating(now);
@@ -1360,9 +1483,11 @@ impl SimState {
         now: OffsetDateTime,
     ) -> Result<Value, ApiError> {
         // The model: maxResults has a minimum of 1 (checked) and no maximum.
-        let size = req.max_results.map_or(self.default_page_size, |n| {
-            usize::try_from(n).unwrap_or(usize::MAX)
-        });
+        let size = self
+            .paging
+            .clamp(req.max_results.map_or(self.default_page_size, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            }));
         let Some(id) = req.source_server_id.as_deref() else {
             return Err(ApiError::field(
                 "sourceServerID",
@@ -1391,6 +1516,9 @@ impl SimState {
             filters.and_then(|f| f.from_date_time.as_ref()),
         )?;
         let to = parse("toDateTime", filters.and_then(|f| f.to_date_time.as_ref()))?;
+        if let Some(empty) = self.empty_first_page(req.next_token.as_deref(), "pit:") {
+            return Ok(empty);
+        }
         // The model's RecoverySnapshotsOrder (checked): ASC, the default, or DESC.
         let descending = req.order.as_deref() == Some("DESC");
         // The token is the timestamp (microseconds) of the last item returned.
@@ -1545,6 +1673,7 @@ impl SimState {
                     end_date_time: (status == JobStatus::Completed).then(|| job.end()),
                     scheduled_end_date_time: job.end(),
                     participants_listed_date_time: job.participants_listed,
+                    listed_date_time: job.listed,
                     background: job.kind.is_background(),
                     servers: job
                         .servers
@@ -1641,9 +1770,13 @@ fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The position of an `emptyFirstPage` token: before the first item.
+const FROM_THE_START: &str = "start";
+
 fn decode_token(token: Option<&str>, prefix: &str) -> Result<Option<String>, ApiError> {
     match token {
         None | Some("") => Ok(None),
+        Some(t) if t.strip_prefix(prefix) == Some(FROM_THE_START) => Ok(None),
         Some(t) => t
             .strip_prefix(prefix)
             .map(|rest| Some(rest.to_owned()))
@@ -1929,7 +2062,7 @@ mod tests {
         )
         .expect("replace");
         let snaps = s
-            .recovery_snapshots(id, t1 + Duration::hours(1))
+            .recovery_snapshots(id, t1 + Duration::minutes(30))
             .expect("known");
         let last = snaps.last().expect("snapshots before");
         assert!(last.timestamp <= t1 && last.timestamp > t1 - Duration::minutes(11));
