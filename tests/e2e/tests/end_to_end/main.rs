@@ -12,6 +12,10 @@
 //! `operator`: operator control (issue #13): approval gates approved, stopped and timing out;
 //! `onFailure: ask` answered retry, skip and stop; cancels of a drill and of a recovery.
 //!
+//! `realistic_drs`: DRS as it really is (issue #21): one-item and empty first pages, jobs
+//! listed 90 s late after a lost answer, servers listed after 95 s, a retry after the first
+//! attempt's snapshots expired.
+//!
 //! `chaos`: no launch lost or doubled (issue #12): lost answers, quotas, dying workers, a
 //! degraded DRS, a big drill's clean-up; every test's name contains `chaos`.
 
@@ -30,6 +34,7 @@ mod chaos;
 mod disaster_day;
 mod operator;
 mod operator_cli;
+mod realistic_drs;
 mod report;
 
 /// Generous: LocalStack hands out activity tasks about once a second, and a 2-core machine
