@@ -15,9 +15,10 @@ use drs_sim::{
 /// Prints `drs-sim listening on http://ADDR` as its first line on stdout, then serves until
 /// SIGINT or SIGTERM. Point aws-sdk-drs at it with AWS_ENDPOINT_URL_DRS=http://ADDR.
 /// Admin API: GET /_sim/counters, /_sim/jobs, /_sim/servers, /_sim/recovery-instances,
-/// /_sim/recovery-snapshots/ID, /_sim/faults, /_sim/limits, /_sim/timings; POST
-/// /_sim/faults, /_sim/limits, /_sim/timings, /_sim/servers, /_sim/outage,
-/// /_sim/outage/end, /_sim/fail-launch, /_sim/background-jobs, /_sim/reset.
+/// /_sim/recovery-snapshots/ID, /_sim/faults, /_sim/limits, /_sim/timings, /_sim/paging;
+/// POST /_sim/faults, /_sim/limits, /_sim/timings, /_sim/paging, /_sim/servers,
+/// /_sim/outage, /_sim/outage/end, /_sim/fail-launch, /_sim/snapshots/age,
+/// /_sim/background-jobs, /_sim/reset.
 #[derive(Debug, Parser)]
 #[command(name = "drs-sim", version)]
 struct Args {
