@@ -968,7 +968,8 @@ async fn the_binary_prints_its_endpoint_and_rejects_bad_fixtures() {
     child.start_kill().expect("kill");
     child.wait().await.expect("wait");
 
-    // The disaster-day fixture, with the participants delay flag.
+    // The disaster-day fixture, with the participants delay, the listing delay and the
+    // paging flags.
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/disaster-day.yaml");
     let mut child = tokio::process::Command::new(exe)
         .args([
@@ -978,6 +979,11 @@ async fn the_binary_prints_its_endpoint_and_rejects_bad_fixtures() {
             "1",
             "--participants-delay-seconds",
             "0.5",
+            "--job-listing-delay-seconds",
+            "30",
+            "--page-size",
+            "1",
+            "--empty-first-page",
         ])
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -1011,8 +1017,18 @@ async fn the_binary_prints_its_endpoint_and_rejects_bad_fixtures() {
     );
     let app2 = all_snapshots(&c, "s-a1b2c3d4e5f600004", RecoverySnapshotsOrder::Asc, 10).await;
     assert!(app2.is_empty());
-    let jobs = c.describe_jobs().send().await.expect("DescribeJobs");
-    assert_eq!(jobs.items().len(), 2, "the background jobs");
+    let listed_jobs = || async {
+        c.describe_jobs()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .expect("DescribeJobs")
+    };
+    let first_page = c.describe_jobs().send().await.expect("DescribeJobs");
+    assert!(first_page.items().is_empty() && first_page.next_token().is_some());
+    assert_eq!(listed_jobs().await.len(), 2, "the background jobs");
     let job = c
         .start_recovery()
         .source_servers(source("s-b1b2c3d4e5f600001"))
@@ -1023,6 +1039,11 @@ async fn the_binary_prints_its_endpoint_and_rejects_bad_fixtures() {
         .cloned()
         .expect("job");
     assert!(job.participating_servers().is_empty(), "listed after 0.5 s");
+    assert_eq!(
+        listed_jobs().await.len(),
+        2,
+        "the new job is listed after 30 s"
+    );
     child.start_kill().expect("kill");
     child.wait().await.expect("wait");
 
@@ -1096,10 +1117,14 @@ async fn source_server(c: &Client, id: &str) -> aws_sdk_drs::types::SourceServer
                 .source_server_ids(id)
                 .build(),
         )
+        .into_paginator()
+        .items()
         .send()
+        .collect::<Result<Vec<_>, _>>()
         .await
         .expect("DescribeSourceServers");
-    out.items().first().cloned().expect("the server")
+    // Through every page: a page may be empty and still carry a nextToken.
+    out.into_iter().next().expect("the server")
 }
 
 fn replication(
