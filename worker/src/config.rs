@@ -92,6 +92,16 @@ pub struct RunArgs {
     /// DRS quota: concurrent jobs in progress (a wave needing more fails preflight).
     #[arg(long, env = "DRS_WAVES_MAX_CONCURRENT_JOBS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrent_jobs: u32,
+    /// Seconds a start task looks for its chunk's tagged job after StartRecovery answered
+    /// ConflictException (the answer to an earlier StartRecovery may have been lost, and DRS
+    /// may list the job it made late). Within the start task's 600 s timeout.
+    #[arg(
+        long,
+        env = "DRS_WAVES_CONFLICT_LISTING_WAIT_SECONDS",
+        default_value_t = crate::tasks::DEFAULT_LISTING_WAIT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..=480)
+    )]
+    pub conflict_listing_wait_seconds: u64,
     /// Seconds between two rounds of the janitor, which records executions that ended outside
     /// the state machine (StopExecution, the machine's timeout), releases their plan's lock and
     /// cleans up their drills. 0 turns it off (another worker runs it).

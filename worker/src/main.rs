@@ -165,6 +165,10 @@ async fn run_command(args: RunArgs) -> anyhow::Result<()> {
         args.limits(),
     )
     .with_faults(faults)
+    .with_listing_wait(
+        Duration::from_secs(args.conflict_listing_wait_seconds),
+        drs_worker::tasks::DEFAULT_LISTING_BACKOFF,
+    )
     .with_notifier(Arc::new(drs_worker::notify::SnsNotifier::new(
         aws_sdk_sns::Client::new(&sdk),
     )));

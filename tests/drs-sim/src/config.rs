@@ -195,6 +195,10 @@ pub struct Timings {
     /// How long a new job lists no participatingServers (it stays PENDING at least that
     /// long). 0: they are listed from the start.
     pub participants_delay_seconds: f64,
+    /// How long after StartRecovery (or TerminateRecoveryInstances) made a job DescribeJobs
+    /// starts listing it: DRS is eventually consistent, and a job can exist, hold its
+    /// servers and be answered by StartRecovery before any listing shows it. 0: at once.
+    pub job_listing_delay_seconds: f64,
 }
 
 impl Default for Timings {
@@ -204,6 +208,7 @@ impl Default for Timings {
             pending_seconds: 0.05,
             terminate_seconds: 0.2,
             participants_delay_seconds: 0.0,
+            job_listing_delay_seconds: 0.0,
         }
     }
 }
@@ -215,12 +220,43 @@ impl Timings {
             ("pendingSeconds", self.pending_seconds),
             ("terminateSeconds", self.terminate_seconds),
             ("participantsDelaySeconds", self.participants_delay_seconds),
+            ("jobListingDelaySeconds", self.job_listing_delay_seconds),
         ] {
             if !v.is_finite() || v < 0.0 {
                 return Err(format!("{name} {v} is not a non-negative number"));
             }
         }
         Ok(())
+    }
+}
+
+/// How the Describe* operations page, beyond what the client asks. The DRS model makes
+/// `nextToken` the only promise of more items: a page may hold fewer items than
+/// `maxResults`, or none at all, and still carry a `nextToken` (clients must follow it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct Paging {
+    /// At most this many items per page, whatever `maxResults` says (None: `maxResults`,
+    /// up to 1000).
+    pub page_size: Option<usize>,
+    /// Every listing's first page (a call without `nextToken`) is empty and carries a
+    /// `nextToken` that leads to the items.
+    pub empty_first_page: bool,
+}
+
+impl Paging {
+    pub fn validate(&self) -> Result<(), String> {
+        match self.page_size {
+            Some(n) if !(1..=1000).contains(&n) => {
+                Err(format!("pageSize {n} is not between 1 and 1000"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The size of a page for a client that asked for `requested` items.
+    pub fn clamp(&self, requested: usize) -> usize {
+        self.page_size.map_or(requested, |n| requested.min(n))
     }
 }
 
@@ -260,6 +296,8 @@ pub struct SimConfig {
     pub limits: Limits,
     pub faults: FaultConfig,
     pub timings: Timings,
+    /// Short and empty pages (a fixture's `paging` replaces it).
+    pub paging: Paging,
     /// Seeds the generator of IDs and faults, so that runs repeat exactly.
     pub seed: Option<u64>,
     pub region: String,
@@ -277,6 +315,7 @@ impl Default for SimConfig {
             limits: Limits::default(),
             faults: FaultConfig::default(),
             timings: Timings::default(),
+            paging: Paging::default(),
             seed: None,
             region: "us-east-1".to_owned(),
             account_id: "123456789012".to_owned(),
@@ -301,6 +340,7 @@ impl SimConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.faults.validate().map_err(|e| format!("faults: {e}"))?;
         self.timings.validate()?;
+        self.paging.validate()?;
         if self.limits.max_servers_per_job == 0
             || self.limits.max_concurrent_jobs == 0
             || self.limits.max_servers_in_active_jobs == 0

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::config::{Paging, Timings};
 use crate::job_events::FailStage;
 use crate::launch_actions::{LaunchActionDef, LaunchActionSpec, in_run_order};
 use crate::lifecycle::{InitiatedBy, JobType};
@@ -350,6 +351,10 @@ pub struct ServerSpec {
     /// entries (the model's ParticipatingServer does not require it); `defaults`' when absent.
     #[serde(default)]
     pub omit_recovery_instance_id: Option<bool>,
+    /// How many days DRS keeps its daily point-in-time snapshots (the DAY rule's retention,
+    /// 1 to 365); `defaults.retentionDays`, else 7 (DRS User Guide, point-in-time).
+    #[serde(default)]
+    pub retention_days: Option<u32>,
 }
 
 impl ServerSpec {
@@ -363,6 +368,7 @@ impl ServerSpec {
             replication_error: None,
             down_since_minutes: None,
             snapshots: None,
+            retention_days: None,
             launch_seconds: Some(launch_seconds),
             fail_launch: false,
             fail_reason: None,
@@ -463,6 +469,9 @@ pub struct FixtureDefaults {
     /// Every server's `omitRecoveryInstanceId` unless it sets its own (default false).
     #[serde(default)]
     pub omit_recovery_instance_id: bool,
+    /// The DAY rule's retention of every server that does not set its own (default 7).
+    #[serde(default)]
+    pub retention_days: Option<u32>,
 }
 
 /// The whole fixture file.
@@ -476,6 +485,13 @@ pub struct Fixture {
     /// Jobs of others that occupy the account's quotas (see [`BackgroundJobSpec`]).
     #[serde(default)]
     pub background_jobs: Vec<BackgroundJobSpec>,
+    /// Replaces the simulator's timings (`jobListingDelaySeconds`, `participantsDelaySeconds`,
+    /// ...) while this fixture is loaded.
+    #[serde(default)]
+    pub timings: Option<Timings>,
+    /// Replaces the simulator's paging (`pageSize`, `emptyFirstPage`).
+    #[serde(default)]
+    pub paging: Option<Paging>,
 }
 
 /// A fixture after validation.
@@ -483,6 +499,8 @@ pub struct Fixture {
 pub struct LoadedFixture {
     pub servers: Vec<SourceServerDef>,
     pub background_jobs: Vec<BackgroundJobSpec>,
+    pub timings: Option<Timings>,
+    pub paging: Option<Paging>,
 }
 
 /// Which source servers a background job occupies: that many synthetic ones (IDs that
@@ -641,6 +659,8 @@ pub struct SourceServerDef {
     /// DescribeJobs leaves `recoveryInstanceID` out of this server's participatingServers.
     #[serde(default)]
     pub omit_recovery_instance_id: bool,
+    /// The DAY rule's retention of its point-in-time snapshots, in days.
+    pub retention_days: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -665,6 +685,12 @@ pub enum FixtureError {
         field: &'static str,
         reason: String,
     },
+    #[error("fixture {file}: {field}: {reason}")]
+    InvalidSetting {
+        file: PathBuf,
+        field: &'static str,
+        reason: String,
+    },
     #[error("fixture {file}: backgroundJobs[{index}]: {reason}")]
     InvalidBackgroundJob {
         file: PathBuf,
@@ -681,7 +707,11 @@ pub struct ResolvedDefaults {
     /// Checked against the model; resolved per server.
     pub post_launch_actions: Vec<LaunchActionSpec>,
     pub omit_recovery_instance_id: bool,
+    pub retention_days: u32,
 }
+
+/// The DAY rule's default retention (DRS User Guide, point-in-time: 7 days).
+pub const DEFAULT_RETENTION_DAYS: u32 = 7;
 
 impl Default for ResolvedDefaults {
     fn default() -> Self {
@@ -690,6 +720,7 @@ impl Default for ResolvedDefaults {
             snapshots: DEFAULT_SNAPSHOTS,
             post_launch_actions: Vec::new(),
             omit_recovery_instance_id: false,
+            retention_days: DEFAULT_RETENTION_DAYS,
         }
     }
 }
@@ -720,11 +751,14 @@ impl FixtureDefaults {
                 )
             })?;
         }
+        let retention_days = self.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS);
+        check_retention_days(retention_days).map_err(|r| ("retentionDays", r))?;
         Ok(ResolvedDefaults {
             launch_seconds,
             snapshots,
             post_launch_actions,
             omit_recovery_instance_id: self.omit_recovery_instance_id,
+            retention_days,
         })
     }
 }
@@ -814,9 +848,24 @@ impl Fixture {
                 }
             })?;
         }
+        let invalid_setting = |field: &'static str| {
+            move |reason: String| FixtureError::InvalidSetting {
+                file: origin.to_path_buf(),
+                field,
+                reason,
+            }
+        };
+        if let Some(t) = &self.timings {
+            t.validate().map_err(invalid_setting("timings"))?;
+        }
+        if let Some(p) = &self.paging {
+            p.validate().map_err(invalid_setting("paging"))?;
+        }
         Ok(LoadedFixture {
             servers: out,
             background_jobs: self.background_jobs.clone(),
+            timings: self.timings.clone(),
+            paging: self.paging.clone(),
         })
     }
 }
@@ -913,7 +962,10 @@ pub fn resolve(spec: &ServerSpec, defaults: &ResolvedDefaults) -> Result<SourceS
         }
     }
     let post_launch_actions = resolve_actions(spec, defaults)?;
+    let retention_days = spec.retention_days.unwrap_or(defaults.retention_days);
+    check_retention_days(retention_days).map_err(|r| format!("retentionDays: {r}"))?;
     Ok(SourceServerDef {
+        retention_days,
         id: spec.id.clone(),
         hostname: spec.hostname.clone().unwrap_or_else(|| spec.id.clone()),
         tags: spec.tags.clone(),
@@ -973,6 +1025,16 @@ fn resolve_actions(
         );
     }
     Ok(in_run_order(out))
+}
+
+/// The DAY rule's retention: 1 to 365 days (DRS User Guide, point-in-time: "the retention
+/// period for daily snapshots" is configurable, 7 days by default).
+fn check_retention_days(days: u32) -> Result<(), String> {
+    if (1..=365).contains(&days) {
+        Ok(())
+    } else {
+        Err(format!("{days} is not between 1 and 365 days"))
+    }
 }
 
 fn check_seconds(s: f64) -> Result<(), String> {

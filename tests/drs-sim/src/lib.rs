@@ -7,8 +7,10 @@
 //! refuses as DRS does, moves jobs through their lifecycle on the fixture's
 //! timings, enforces DRS's quotas with DRS's error codes, injects faults (throttling, 500s,
 //! latency, answers lost after a job was made), stages a disaster (replication states,
-//! point-in-time snapshots, source-site outages, background load), and has an admin API
-//! under `/_sim/` for counters, jobs, faults, limits, servers, outages and reset.
+//! point-in-time snapshots kept as DRS's retention keeps them, source-site outages,
+//! background load), stages DRS as it really is (short and empty pages, jobs listed late,
+//! participants listed late), and has an admin API under `/_sim/` for counters, jobs,
+//! faults, limits, timings, paging, servers, outages, snapshot aging and reset.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), drs_sim::SimError> {
@@ -36,7 +38,9 @@ pub mod server;
 pub mod state;
 pub mod wire;
 
-pub use config::{DateStyle, FaultConfig, FaultSpec, FixtureSource, Limits, SimConfig, Timings};
+pub use config::{
+    DateStyle, FaultConfig, FaultSpec, FixtureSource, Limits, Paging, SimConfig, Timings,
+};
 pub use fixture::{
     BackgroundJobSpec, BackgroundServers, FAIL_CAUSES, Fixture, FixtureDefaults, FixtureError,
     LoadedFixture, ServerSpec, SnapshotSpec, SourceServerDef,

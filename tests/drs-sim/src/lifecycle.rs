@@ -240,6 +240,8 @@ pub struct Job {
     pub started: OffsetDateTime,
     /// From when DescribeJobs lists its participatingServers (empty before).
     pub participants_listed: OffsetDateTime,
+    /// From when DescribeJobs lists the job at all (`jobListingDelaySeconds`).
+    pub listed: OffsetDateTime,
     pub servers: Vec<ScheduledServer>,
 }
 
@@ -508,6 +510,7 @@ mod tests {
             created: T0,
             started,
             participants_listed: T0,
+            listed: T0,
             servers: vec![server("a", 300, false), server("b", 500, true)],
         }
     }

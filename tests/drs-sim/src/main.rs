@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use drs_sim::{
-    DateStyle, FaultConfig, FaultSpec, FixtureSource, Limits, SimConfig, Simulator, Timings,
+    DateStyle, FaultConfig, FaultSpec, FixtureSource, Limits, Paging, SimConfig, Simulator, Timings,
 };
 
 /// A simulator of AWS Elastic Disaster Recovery speaking the DRS restJson1 protocol.
@@ -15,9 +15,10 @@ use drs_sim::{
 /// Prints `drs-sim listening on http://ADDR` as its first line on stdout, then serves until
 /// SIGINT or SIGTERM. Point aws-sdk-drs at it with AWS_ENDPOINT_URL_DRS=http://ADDR.
 /// Admin API: GET /_sim/counters, /_sim/jobs, /_sim/servers, /_sim/recovery-instances,
-/// /_sim/recovery-snapshots/ID, /_sim/faults, /_sim/limits, /_sim/timings; POST
-/// /_sim/faults, /_sim/limits, /_sim/timings, /_sim/servers, /_sim/outage,
-/// /_sim/outage/end, /_sim/fail-launch, /_sim/background-jobs, /_sim/reset.
+/// /_sim/recovery-snapshots/ID, /_sim/faults, /_sim/limits, /_sim/timings, /_sim/paging;
+/// POST /_sim/faults, /_sim/limits, /_sim/timings, /_sim/paging, /_sim/servers,
+/// /_sim/outage, /_sim/outage/end, /_sim/fail-launch, /_sim/snapshots/age,
+/// /_sim/background-jobs, /_sim/reset.
 #[derive(Debug, Parser)]
 #[command(name = "drs-sim", version)]
 struct Args {
@@ -43,6 +44,18 @@ struct Args {
     /// seconds.
     #[arg(long, default_value_t = 0.0)]
     participants_delay_seconds: f64,
+
+    /// How long after a job is made DescribeJobs starts listing it, in seconds.
+    #[arg(long, default_value_t = 0.0)]
+    job_listing_delay_seconds: f64,
+
+    /// At most this many items per page of every Describe* answer, whatever maxResults says.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    page_size: Option<u64>,
+
+    /// Every Describe* listing's first page is empty and carries a nextToken.
+    #[arg(long)]
+    empty_first_page: bool,
 
     /// Source servers per job (ServiceQuotaExceededException beyond it).
     #[arg(long, default_value_t = 100)]
@@ -130,6 +143,11 @@ fn config(args: Args) -> SimConfig {
             pending_seconds: args.pending_seconds,
             terminate_seconds: args.terminate_seconds,
             participants_delay_seconds: args.participants_delay_seconds,
+            job_listing_delay_seconds: args.job_listing_delay_seconds,
+        },
+        paging: Paging {
+            page_size: args.page_size.map(|n| n as usize),
+            empty_first_page: args.empty_first_page,
         },
         seed: args.seed,
         region: args.region,

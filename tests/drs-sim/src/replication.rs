@@ -21,6 +21,17 @@ pub const SNAPSHOT_TAKING_STATES: &[&str] =
 /// site is down its servers turn STALLED or DISCONNECTED, with AGENT_NOT_SEEN).
 pub const OUTAGE_STATES: &[&str] = &["STALLED", "DISCONNECTED"];
 
+/// The MINUTE rule's retention (DRS User Guide, point-in-time: "The snapshot frequency
+/// intervals and retention durations for the MINUTE rule (interval=10, retentionDuration=60)
+/// and HOUR rule (interval=1, retentionDuration=24) are fixed").
+pub const MINUTE_RULE_RETENTION: Duration = Duration::minutes(60);
+/// The HOUR rule's retention (same page).
+pub const HOUR_RULE_RETENTION: Duration = Duration::hours(24);
+/// DisconnectSourceServer (the model's documentation): "All AWS resources created by Elastic
+/// Disaster Recovery for enabling the replication of the Source Server will be terminated /
+/// deleted within 90 minutes" (the simulator takes the whole 90 minutes).
+pub const DISCONNECT_REMOVAL: Duration = Duration::minutes(90);
+
 /// The state of an outage started at run time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -63,6 +74,9 @@ impl Segment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timeline {
     segments: Vec<Segment>,
+    /// Admin agings: at `.0`, every snapshot taken by then became `.1` older (for its
+    /// retention only).
+    agings: Vec<(OffsetDateTime, Duration)>,
 }
 
 impl Timeline {
@@ -82,6 +96,7 @@ impl Timeline {
         if !changed {
             return Self {
                 segments: vec![segment],
+                agings: Vec::new(),
             };
         }
         // Before: replicating (or still syncing), the agent seen.
@@ -102,7 +117,38 @@ impl Timeline {
                     ..segment
                 },
             ],
+            agings: Vec::new(),
         }
+    }
+
+    /// Ages every snapshot taken by `at` by `by`, as far as its retention goes (a test's
+    /// way to let an hour pass for the snapshots alone).
+    pub fn age_snapshots(&mut self, at: OffsetDateTime, by: Duration) {
+        self.agings.push((at, by));
+    }
+
+    /// When a snapshot taken at `taken` is deleted by a change of state after it: at once
+    /// when the server is STOPPED (StopReplication, the model: "delete its existing
+    /// snapshots"), 90 minutes after it is DISCONNECTED (DisconnectSourceServer).
+    fn removed_at(&self, taken: OffsetDateTime) -> Option<OffsetDateTime> {
+        self.segments
+            .iter()
+            .filter(|s| s.from > taken)
+            .filter_map(|s| match s.state.as_str() {
+                "STOPPED" => Some(s.from),
+                "DISCONNECTED" => Some(s.from + DISCONNECT_REMOVAL),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// How much older the admin agings have made a snapshot taken at `taken`.
+    fn aged(&self, taken: OffsetDateTime) -> Duration {
+        self.agings
+            .iter()
+            .filter(|(at, _)| *at >= taken)
+            .map(|(_, by)| *by)
+            .sum()
     }
 
     /// The last change: its time and what it set (None when the timeline has only its
@@ -189,13 +235,52 @@ pub struct RecoverySnapshot {
 /// Longest delay between a periodic snapshot's due time and its actual time.
 const MAX_JITTER_US: i64 = 20_000_000;
 
-/// Every snapshot `def`'s server has at `now`, oldest first.
+/// Every snapshot `def`'s server has at `now`, oldest first: those taken (see [`taken`])
+/// that neither their retention nor a change of state has deleted.
+///
+/// Retention follows DRS's point-in-time policy (User Guide, point-in-time): the MINUTE rule
+/// keeps a snapshot 60 minutes, the HOUR rule 24 hours, the DAY rule `retentionDays` days
+/// (default 7). Which rule a snapshot belongs to is the simulator's reading: the first
+/// snapshot taken in a UTC day is the DAY rule's, the first in a UTC hour the HOUR rule's,
+/// any other the MINUTE rule's (so every 10 minutes for the last hour, one an hour for a
+/// day, one a day for `retentionDays`).
+pub fn snapshots(
+    def: &SourceServerDef,
+    timeline: &Timeline,
+    sim_start: OffsetDateTime,
+    now: OffsetDateTime,
+    salt: u64,
+) -> Vec<RecoverySnapshot> {
+    let all = taken(def, timeline, sim_start, now, salt);
+    let mut kept = Vec::with_capacity(all.len());
+    let (mut last_hour, mut last_day) = (None, None);
+    for snap in all {
+        let hour = micros(snap.timestamp).div_euclid(3_600_000_000);
+        let day = hour.div_euclid(24);
+        let retention = if last_day != Some(day) {
+            Duration::days(i64::from(def.retention_days))
+        } else if last_hour != Some(hour) {
+            HOUR_RULE_RETENTION
+        } else {
+            MINUTE_RULE_RETENTION
+        };
+        (last_hour, last_day) = (Some(hour), Some(day));
+        let expires = snap.timestamp + retention - timeline.aged(snap.timestamp);
+        let removed = timeline.removed_at(snap.timestamp);
+        if expires > now && removed.is_none_or(|r| r > now) {
+            kept.push(snap);
+        }
+    }
+    kept
+}
+
+/// Every snapshot `def`'s server has taken by `now`, deleted ones included, oldest first.
 ///
 /// Periodic schedules are aligned on the wall clock (every 10 minutes: :00, :10, ...) from
 /// `for_hours` before `sim_start`; each is taken a few seconds after it is due (a fixed,
 /// seeded delay). Explicit times are taken exactly then. Either way a snapshot exists
 /// only once its time has come and only if the server was replicating then.
-pub fn snapshots(
+pub fn taken(
     def: &SourceServerDef,
     timeline: &Timeline,
     sim_start: OffsetDateTime,
@@ -322,12 +407,12 @@ mod tests {
     fn default_schedule_is_every_ten_minutes_for_a_day_and_goes_on() {
         let d = def(ServerSpec::new("s-00000000000000001", 1.0));
         let t = Timeline::from_def(&d, T0);
-        let at_start = snapshots(&d, &t, T0, T0, 7);
+        let at_start = taken(&d, &t, T0, T0, 7);
         // 12:00 the day before up to 11:50 (12:00 today is taken a little after 12:00).
         assert_eq!(at_start.len(), 144);
         assert_eq!(at_start[0].expected_timestamp, T0 - Duration::hours(24));
         assert!(at_start.windows(2).all(|w| w[0].timestamp < w[1].timestamp));
-        let later = snapshots(&d, &t, T0, T0 + Duration::minutes(31), 7);
+        let later = taken(&d, &t, T0, T0 + Duration::minutes(31), 7);
         assert_eq!(later.len(), 148);
         // The same snapshot keeps its ID; IDs have the model's shape.
         assert_eq!(later[0], at_start[0]);
@@ -340,7 +425,7 @@ mod tests {
         assert!(ebs.starts_with("snap-") && ebs.len() == 22, "{ebs}");
         // Another seed, other IDs.
         assert_ne!(
-            snapshots(&d, &t, T0, T0, 8)[0].snapshot_id,
+            taken(&d, &t, T0, T0, 8)[0].snapshot_id,
             at_start[0].snapshot_id
         );
     }
@@ -353,7 +438,7 @@ mod tests {
         assert_eq!(d.replication_error.as_deref(), Some("AGENT_NOT_SEEN"));
         let t = Timeline::from_def(&d, T0);
         let later = T0 + Duration::hours(2);
-        let snaps = snapshots(&d, &t, T0, later, 1);
+        let snaps = taken(&d, &t, T0, later, 1);
         let last = snaps.last().expect("snapshots before the outage");
         assert!(last.timestamp <= T0 - Duration::minutes(30));
         assert!(last.timestamp > T0 - Duration::minutes(41));
@@ -371,11 +456,11 @@ mod tests {
         let down = T0 + Duration::minutes(5);
         t.set(down, "DISCONNECTED", Some("AGENT_NOT_SEEN".to_owned()));
         let up = T0 + Duration::minutes(45);
-        let during = snapshots(&d, &t, T0, up, 3);
+        let during = taken(&d, &t, T0, up, 3);
         assert!(during.iter().all(|s| s.timestamp < down));
         assert_eq!(t.last_seen(up), down);
         t.set(up, "CONTINUOUS", None);
-        let after = snapshots(&d, &t, T0, up + Duration::minutes(20), 3);
+        let after = taken(&d, &t, T0, up + Duration::minutes(20), 3);
         assert_eq!(after.len(), during.len() + 2);
         assert_eq!(
             t.last_seen(up + Duration::minutes(20)),
@@ -417,6 +502,86 @@ mod tests {
             );
             assert_eq!(t.at(T0).state, state);
         }
+    }
+
+    /// The minute of the hour and the hour of the day.
+    fn clock(t: OffsetDateTime) -> (u8, u8) {
+        (t.minute(), t.hour())
+    }
+
+    #[test]
+    fn retention_keeps_ten_minute_snapshots_an_hour_hourly_ones_a_day_daily_ones_for_the_retention_days()
+     {
+        let mut spec = ServerSpec::new("s-00000000000000001", 1.0)
+            .with_snapshots(SnapshotSpec::every(10.0, 72.0));
+        spec.retention_days = Some(2);
+        let d = def(spec);
+        assert_eq!(d.retention_days, 2);
+        let t = Timeline::from_def(&d, T0);
+        let kept = snapshots(&d, &t, T0, T0, 7);
+        // 11:00..11:50 today; 12:00..23:00 on 04-30 and 00:00..10:00 today one an hour; the
+        // first of 04-30 (00:00) as a daily one. 04-28's and 04-29's are past two days.
+        assert_eq!(kept.len(), 6 + 12 + 11 + 1, "{kept:#?}");
+        for snap in &kept {
+            let age = T0 - snap.timestamp;
+            if age > MINUTE_RULE_RETENTION {
+                assert_eq!(clock(snap.expected_timestamp).0, 0, "hourly: {snap:?}");
+            }
+            if age > HOUR_RULE_RETENTION {
+                assert_eq!(clock(snap.expected_timestamp), (0, 0), "daily: {snap:?}");
+            }
+            assert!(age < Duration::days(2), "{snap:?}");
+        }
+        // Every snapshot kept is one that was taken, and ids stay.
+        let all = taken(&d, &t, T0, T0, 7);
+        assert!(kept.iter().all(|k| all.contains(k)));
+        // Ten minutes on, 11:00's 10-minute neighbour 11:10 is gone, 11:00 (hourly) stays.
+        let later = snapshots(&d, &t, T0, T0 + Duration::minutes(11), 7);
+        let at = |h: u8, m: u8| later.iter().any(|s| clock(s.expected_timestamp) == (m, h));
+        assert!(at(11, 0) && !at(11, 10) && at(11, 20) && at(12, 10));
+    }
+
+    #[test]
+    fn stopped_deletes_snapshots_at_once_and_disconnected_after_ninety_minutes() {
+        let d = def(ServerSpec::new("s-00000000000000001", 1.0));
+        let mut stopped = Timeline::from_def(&d, T0);
+        stopped.set(T0, "STOPPED", None);
+        assert!(!snapshots(&d, &stopped, T0, T0 - Duration::seconds(1), 1).is_empty());
+        assert!(snapshots(&d, &stopped, T0, T0, 1).is_empty());
+        // Replication restarted: new snapshots, the old ones do not come back.
+        stopped.set(T0 + Duration::minutes(5), "CONTINUOUS", None);
+        let back = snapshots(&d, &stopped, T0, T0 + Duration::minutes(25), 1);
+        assert_eq!(back.len(), 2, "{back:#?}");
+        assert!(back.iter().all(|s| s.timestamp > T0));
+
+        let mut disconnected = Timeline::from_def(&d, T0);
+        disconnected.set(T0, "DISCONNECTED", Some("AGENT_NOT_SEEN".to_owned()));
+        let before = T0 + DISCONNECT_REMOVAL - Duration::seconds(1);
+        assert!(!snapshots(&d, &disconnected, T0, before, 1).is_empty());
+        assert!(snapshots(&d, &disconnected, T0, T0 + DISCONNECT_REMOVAL, 1).is_empty());
+        // A stalled server keeps what its retention keeps.
+        let mut stalled = Timeline::from_def(&d, T0);
+        stalled.set(T0, "STALLED", Some("AGENT_NOT_SEEN".to_owned()));
+        assert!(!snapshots(&d, &stalled, T0, T0 + Duration::hours(3), 1).is_empty());
+    }
+
+    #[test]
+    fn aging_expires_what_retention_would_and_spares_later_snapshots() {
+        let d = def(ServerSpec::new("s-00000000000000001", 1.0));
+        let mut t = Timeline::from_def(&d, T0);
+        let before = snapshots(&d, &t, T0, T0, 1);
+        t.age_snapshots(T0, Duration::minutes(61));
+        let aged = snapshots(&d, &t, T0, T0, 1);
+        // 11:10..11:50 are gone, and so is yesterday's 13:00 (hourly, 23 h old, now past
+        // 24 h); 11:00, the other hourly ones and yesterday's 12:00 (the day's first) stay.
+        assert_eq!(aged.len(), before.len() - 6);
+        assert!(aged.iter().all(|s| clock(s.expected_timestamp).0 == 0));
+        let later = snapshots(&d, &t, T0, T0 + Duration::minutes(21), 1);
+        assert_eq!(
+            later.len(),
+            aged.len() + 3,
+            "12:00, 12:10 and 12:20 age normally"
+        );
     }
 
     #[test]

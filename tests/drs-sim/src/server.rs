@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::config::{FaultConfig, FixtureSource, Limits, SimConfig, Timings};
+use crate::config::{FaultConfig, FixtureSource, Limits, Paging, SimConfig, Timings};
 use crate::fixture::{
     BackgroundJobSpec, Fixture, FixtureError, ResolvedDefaults, ServerSpec, SourceServerDef,
 };
@@ -251,6 +251,31 @@ impl SimHandle {
             .lock()
             .set_omit_recovery_instance_id(selector, omit)
             .map_err(SimError::Invalid)
+    }
+
+    /// Makes every snapshot the selected servers have taken so far `minutes` older, as far
+    /// as DRS's retention goes (what it would have deleted by then is gone). Returns the
+    /// servers.
+    pub fn age_snapshots(
+        &self,
+        selector: &ServerSelector,
+        minutes: f64,
+    ) -> Result<Vec<String>, SimError> {
+        self.shared
+            .lock()
+            .age_snapshots(selector, minutes, OffsetDateTime::now_utc())
+            .map_err(SimError::Invalid)
+    }
+
+    pub fn paging(&self) -> Paging {
+        self.shared.lock().paging().clone()
+    }
+
+    /// Replaces the paging knobs (`pageSize`, `emptyFirstPage`), for calls from now on.
+    pub fn set_paging(&self, paging: Paging) -> Result<(), SimError> {
+        paging.validate().map_err(SimError::Config)?;
+        self.shared.lock().set_paging(paging);
+        Ok(())
     }
 
     pub fn timings(&self) -> Timings {
@@ -513,7 +538,7 @@ struct SelectorRequest {
     tags: Option<BTreeMap<String, String>>,
     #[serde(default)]
     all: Option<bool>,
-    /// POST /_sim/outage: STALLED or DISCONNECTED (default DISCONNECTED).
+    /// POST /_sim/outage: STALLED (default) or DISCONNECTED.
     #[serde(default)]
     state: Option<OutageState>,
     /// POST /_sim/fail-launch: default true.
@@ -522,6 +547,9 @@ struct SelectorRequest {
     /// POST /_sim/fail-launch: a named cause or the rawError text.
     #[serde(default)]
     fail_reason: Option<String>,
+    /// POST /_sim/snapshots/age: by how many minutes (required there).
+    #[serde(default)]
+    minutes: Option<f64>,
 }
 
 impl SelectorRequest {
@@ -538,6 +566,9 @@ impl SelectorRequest {
 
     /// Rejects keys that belong to another endpoint.
     fn only(&self, state: bool, fail: bool) -> Result<(), String> {
+        if self.minutes.is_some() {
+            return Err("\"minutes\" is not accepted here".to_owned());
+        }
         if !state && self.state.is_some() {
             return Err("\"state\" is not accepted here".to_owned());
         }
@@ -604,7 +635,10 @@ async fn handle_admin(shared: &Shared, req: Request<Incoming>, path: &str, rid: 
         (Method::POST, "outage") => {
             let parsed = parse_json::<SelectorRequest>(&body).and_then(|r| {
                 r.only(true, false)?;
-                Ok((r.selector()?, r.state.unwrap_or(OutageState::Disconnected)))
+                // A site that goes dark leaves its servers STALLED with AGENT_NOT_SEEN;
+                // DISCONNECTED is what DisconnectSourceServer sets (the model's
+                // documentation), so it is only had by asking.
+                Ok((r.selector()?, r.state.unwrap_or(OutageState::Stalled)))
             });
             let result = parsed.and_then(|(selector, state)| {
                 shared.lock().start_outage(&selector, state, now).map(
@@ -659,6 +693,37 @@ async fn handle_admin(shared: &Shared, req: Request<Incoming>, path: &str, rid: 
                 });
             match result {
                 Ok(v) => ok(v),
+                Err(e) => admin_error(400, e, rid),
+            }
+        }
+        (Method::POST, "snapshots/age") => {
+            let parsed = parse_json::<SelectorRequest>(&body).and_then(|r| {
+                if r.state.is_some() || r.fail_launch.is_some() || r.fail_reason.is_some() {
+                    return Err("only a selector and \"minutes\" are accepted here".to_owned());
+                }
+                let minutes = r.minutes.ok_or("\"minutes\" is required")?;
+                Ok((r.selector()?, minutes))
+            });
+            let result = parsed.and_then(|(selector, minutes)| {
+                shared
+                    .lock()
+                    .age_snapshots(&selector, minutes, now)
+                    .map(|ids| json!({ "servers": ids, "minutes": minutes }))
+            });
+            match result {
+                Ok(v) => ok(v),
+                Err(e) => admin_error(400, e, rid),
+            }
+        }
+        (Method::GET, "paging") => to_value(serde_json::to_value(shared.lock().paging())),
+        (Method::POST, "paging") => {
+            let paging = parse_json::<Paging>(&body).and_then(|p| p.validate().map(|()| p));
+            match paging {
+                Ok(p) => {
+                    let mut state = shared.lock();
+                    state.set_paging(p);
+                    to_value(serde_json::to_value(state.paging()))
+                }
                 Err(e) => admin_error(400, e, rid),
             }
         }

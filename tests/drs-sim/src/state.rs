@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::config::{DateStyle, FaultConfig, Limits, SimConfig, Timings};
+use crate::config::{DateStyle, FaultConfig, Limits, Paging, SimConfig, Timings};
 use crate::fixture::{
     self, BackgroundJobSpec, BackgroundServers, LoadedFixture, ResolvedDefaults, ServerSpec,
     SourceServerDef,
@@ -142,6 +142,9 @@ pub struct JobSnapshot {
     /// From when DescribeJobs lists its participatingServers.
     #[serde(with = "rfc3339")]
     pub participants_listed_date_time: OffsetDateTime,
+    /// From when DescribeJobs lists the job (`jobListingDelaySeconds` after its creation).
+    #[serde(with = "rfc3339")]
+    pub listed_date_time: OffsetDateTime,
     /// Background load (someone else's job), not made by a DRS call.
     pub background: bool,
     pub servers: Vec<JobServerSnapshot>,
@@ -346,6 +349,7 @@ pub struct SimState {
     pub(crate) faults: FaultConfig,
     pub(crate) limits: Limits,
     timings: Timings,
+    paging: Paging,
     seed: Option<u64>,
     id_rng: StdRng,
     fault_rng: StdRng,
@@ -379,7 +383,14 @@ impl SimState {
             counters: Counters::default(),
             faults: config.faults.clone(),
             limits: config.limits.clone(),
-            timings: config.timings.clone(),
+            timings: fixture
+                .timings
+                .clone()
+                .unwrap_or_else(|| config.timings.clone()),
+            paging: fixture
+                .paging
+                .clone()
+                .unwrap_or_else(|| config.paging.clone()),
             seed: config.seed.or(config.faults.seed),
             id_rng: rng_from(config.seed, ID_SALT),
             fault_rng: rng_from(config.seed.or(config.faults.seed), FAULT_SALT),
@@ -399,6 +410,13 @@ impl SimState {
         if let Some(f) = fixture {
             self.fixture_servers = f.servers;
             self.fixture_background = f.background_jobs;
+            // A reloaded fixture's own settings replace the running ones.
+            if let Some(t) = f.timings {
+                self.timings = t;
+            }
+            if let Some(p) = f.paging {
+                self.paging = p;
+            }
         }
         let now = truncate_to_micros(now);
         self.sim_start = now;
@@ -619,6 +637,51 @@ impl SimState {
             now,
             self.snapshot_salt,
         ))
+    }
+
+    /// Makes every snapshot the selected servers have taken by `now` `minutes` older, as far
+    /// as retention goes: what an hour (or a day) of DRS's retention would delete is gone,
+    /// without waiting for it. Snapshots taken later age normally. Returns the servers.
+    pub fn age_snapshots(
+        &mut self,
+        selector: &ServerSelector,
+        minutes: f64,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, String> {
+        if !minutes.is_finite() || !(0.0..=525_600.0).contains(&minutes) {
+            return Err(format!(
+                "minutes {minutes} is not between 0 and a year of minutes"
+            ));
+        }
+        let now = truncate_to_micros(now);
+        let ids = self.select(selector)?;
+        for id in &ids {
+            if let Some(entry) = self.servers.get_mut(id) {
+                entry.timeline.age_snapshots(now, seconds(minutes * 60.0));
+            }
+        }
+        Ok(ids)
+    }
+
+    pub fn paging(&self) -> &Paging {
+        &self.paging
+    }
+
+    pub fn set_paging(&mut self, paging: Paging) {
+        self.paging = paging;
+    }
+
+    /// The size of a page for a Describe call with `max_results` (the model's minimum 1 is
+    /// checked), within the paging knob.
+    fn page_size(&self, max_results: Option<i64>) -> Result<usize, ApiError> {
+        wire::page_size(max_results, self.default_page_size).map(|n| self.paging.clamp(n))
+    }
+
+    /// With `emptyFirstPage`, the answer to a listing's first call (no `nextToken`): no
+    /// items, and a token that leads to the first item.
+    fn empty_first_page(&self, token: Option<&str>, prefix: &str) -> Option<Value> {
+        (self.paging.empty_first_page && token.is_none_or(str::is_empty))
+            .then(|| json!({ "items": [], "nextToken": format!("{prefix}{FROM_THE_START}") }))
     }
 
     /// Schedules background jobs, each created `startAfterSeconds` (scaled) after `now`.
@@ -912,7 +975,35 @@ impl SimState {
                     requested: false,
                 }),
                 Some(pit) => {
-                    let Some(snap) = snapshots.iter().find(|snap| snap.snapshot_id == pit) else {
+                    let entry = &self.servers[id];
+                    let deleted = || {
+                        replication::taken(
+                            &entry.def,
+                            &entry.timeline,
+                            self.sim_start,
+                            now,
+                            self.snapshot_salt,
+                        )
+                        .into_iter()
+                        .find(|snap| snap.snapshot_id == pit)
+                    };
+                    let found = snapshots.iter().find(|snap| snap.snapshot_id == pit);
+                    if let (None, Some(gone)) = (found, deleted()) {
+                        // A snapshot of this server that DRS has deleted since. StartRecovery's
+                        // error list (the model) holds no ValidationException, and its log
+                        // events include USING_PREVIOUS_SNAPSHOT_FAILED: the job is made and
+                        // this server fails in it (see the README).
+                        chosen.push((
+                            Some(UsedSnapshot {
+                                snapshot_id: gone.snapshot_id,
+                                timestamp: gone.timestamp,
+                                requested: true,
+                            }),
+                            true,
+                        ));
+                        continue;
+                    }
+                    let Some(snap) = found else {
                         return Err(ApiError::field(
                             "sourceServers",
                             format!(
@@ -927,7 +1018,7 @@ impl SimState {
                     })
                 }
             };
-            chosen.push(pick);
+            chosen.push((pick, false));
         }
         let tags = req.tags.clone().unwrap_or_default();
         check_tags(&tags)?;
@@ -951,7 +1042,7 @@ impl SimState {
         let created = truncate_to_micros(now);
         let (started, listed) = self.job_start(created);
         let mut servers = Vec::with_capacity(ids.len());
-        for (id, snapshot) in ids.iter().zip(chosen) {
+        for (id, (snapshot, deleted)) in ids.iter().zip(chosen) {
             let replicating = self.servers[id].timeline.at(now).takes_snapshots();
             // Without recoverySnapshotID a replicating server launches from an on-demand
             // snapshot taken when its launch starts (instances.rs).
@@ -979,6 +1070,17 @@ impl SimState {
                             .unwrap_or_else(|| GENERIC_SKIP_REASON.to_owned()),
                     ),
                     started,
+                ),
+                Some(snap) if deleted => (
+                    SnapshotSource::Missing,
+                    true,
+                    Some(format!(
+                        "Failed to launch recovery instance: recovery snapshot {} of source \
+                         server {id} no longer exists (deleted by its retention, or when \
+                         replication stopped)",
+                        snap.snapshot_id
+                    )),
+                    started + seconds(launch * scale * SNAPSHOT_SHARE),
                 ),
                 // Nothing to launch from: it fails as soon as it looks for a snapshot.
                 None => (
@@ -1054,7 +1156,14 @@ impl SimState {
             }
         };
         let index = self.jobs.len();
+        // Someone else's job is listed from its creation; ours after the listing delay.
+        let listed = if kind.is_background() {
+            created
+        } else {
+            created + seconds(self.timings.job_listing_delay_seconds * self.timings.time_scale)
+        };
         self.jobs.push(Job {
+            listed,
             seq: index as u64 + 1,
             arn: self.arn("job", &id),
             id: id.clone(),
@@ -1120,7 +1229,7 @@ impl SimState {
         req: &wire::DescribeJobsRequest,
         now: OffsetDateTime,
     ) -> Result<Value, ApiError> {
-        let size = wire::page_size(req.max_results, self.default_page_size)?;
+        let size = self.page_size(req.max_results)?;
         let filters = req.filters.as_ref();
         let ids: HashSet<&str> = filters
             .map(|f| f.job_ids.iter().map(String::as_str).collect())
@@ -1135,6 +1244,9 @@ impl SimState {
         };
         let from = parse("fromDate", &filters.and_then(|f| f.from_date.clone()))?;
         let to = parse("toDate", &filters.and_then(|f| f.to_date.clone()))?;
+        if let Some(empty) = self.empty_first_page(req.next_token.as_deref(), "job:") {
+            return Ok(empty);
+        }
         // Newest first; the token is the position (creation time, sequence number) of the
         // last job returned, so jobs created between pages never shift what the next page
         // holds (a job appears only once its creation time has come).
@@ -1147,8 +1259,10 @@ impl SimState {
                     .ok_or_else(|| ApiError::field("nextToken", "Invalid nextToken"))
             })
             .transpose()?;
+        // A job made less than `jobListingDelaySeconds` ago is not listed yet, even by its ID.
         let matching = self.jobs_newest_first(now).into_iter().filter(|j| {
-            (ids.is_empty() || ids.contains(j.id.as_str()))
+            j.listed <= now
+                && (ids.is_empty() || ids.contains(j.id.as_str()))
                 && from.is_none_or(|f| j.created >= f)
                 && to.is_none_or(|t| j.created <= t)
                 && after.is_none_or(|a| job_position(j) < a)
@@ -1169,7 +1283,7 @@ impl SimState {
         req: &wire::DescribeJobLogItemsRequest,
         now: OffsetDateTime,
     ) -> Result<Value, ApiError> {
-        let size = wire::page_size(req.max_results, self.default_page_size)?;
+        let size = self.page_size(req.max_results)?;
         let Some(job_id) = req.job_id.as_deref() else {
             return Err(ApiError::field("jobID", "jobID is required"));
         };
@@ -1183,6 +1297,9 @@ impl SimState {
                 format!("Job {job_id} does not exist"),
             ));
         };
+        if let Some(empty) = self.empty_first_page(req.next_token.as_deref(), "log:") {
+            return Ok(empty);
+        }
         let start = decode_token(req.next_token.as_deref(), "log:")?
             .map(|t| {
                 t.parse::<usize>()
@@ -1223,7 +1340,7 @@ impl SimState {
         req: &wire::DescribeSourceServersRequest,
         now: OffsetDateTime,
     ) -> Result<Value, ApiError> {
-        let size = wire::page_size(req.max_results, self.default_page_size)?;
+        let size = self.page_size(req.max_results)?;
         let filters = req.filters.as_ref();
         // The DRS API reference, DescribeSourceServersRequestFilters: `sourceServerIDs` is
         // "an array of Source Servers IDs that should be returned. An empty array means all
@@ -1234,6 +1351,9 @@ impl SimState {
             .unwrap_or_default();
         let hardware = filters.and_then(|f| f.hardware_id.as_deref());
         let staging = filters.map(|f| f.staging_account_ids.as_slice());
+        if let Some(empty) = self.empty_first_page(req.next_token.as_deref(), "ss:") {
+            return Ok(empty);
+        }
         let after = decode_token(req.next_token.as_deref(), "ss:")?;
         let instances = self.instances(now);
         let matching = self.servers.values().filter(|e| {
@@ -1382,7 +1502,7 @@ impl SimState {
         req: &wire::DescribeRecoveryInstancesRequest,
         now: OffsetDateTime,
     ) -> Result<Value, ApiError> {
-        let size = wire::page_size(req.max_results, self.default_page_size)?;
+        let size = self.page_size(req.max_results)?;
         let filters = req.filters.as_ref();
         let ids: HashSet<&str> = filters
             .map(|f| f.recovery_instance_ids.iter().map(String::as_str).collect())
@@ -1390,6 +1510,9 @@ impl SimState {
         let sources: HashSet<&str> = filters
             .map(|f| f.source_server_ids.iter().map(String::as_str).collect())
             .unwrap_or_default();
+        if let Some(empty) = self.empty_first_page(req.next_token.as_deref(), "ri:") {
+            return Ok(empty);
+        }
         let after = decode_token(req.next_token.as_deref(), "ri:")?;
         let instances = self.instances(now);
         let terminating = self.terminating(now);
@@ -1437,9 +1560,11 @@ impl SimState {
         now: OffsetDateTime,
     ) -> Result<Value, ApiError> {
         // The model: maxResults has a minimum of 1 (checked) and no maximum.
-        let size = req.max_results.map_or(self.default_page_size, |n| {
-            usize::try_from(n).unwrap_or(usize::MAX)
-        });
+        let size = self
+            .paging
+            .clamp(req.max_results.map_or(self.default_page_size, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            }));
         let Some(id) = req.source_server_id.as_deref() else {
             return Err(ApiError::field(
                 "sourceServerID",
@@ -1468,6 +1593,9 @@ impl SimState {
             filters.and_then(|f| f.from_date_time.as_ref()),
         )?;
         let to = parse("toDateTime", filters.and_then(|f| f.to_date_time.as_ref()))?;
+        if let Some(empty) = self.empty_first_page(req.next_token.as_deref(), "pit:") {
+            return Ok(empty);
+        }
         // The model's RecoverySnapshotsOrder (checked): ASC, the default, or DESC.
         let descending = req.order.as_deref() == Some("DESC");
         // The token is the timestamp (microseconds) of the last item returned.
@@ -1625,6 +1753,7 @@ impl SimState {
                     end_date_time: (status == JobStatus::Completed).then(|| job.end()),
                     scheduled_end_date_time: job.end(),
                     participants_listed_date_time: job.participants_listed,
+                    listed_date_time: job.listed,
                     background: job.kind.is_background(),
                     servers: job
                         .servers
@@ -1752,9 +1881,13 @@ fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The position of an `emptyFirstPage` token: before the first item.
+const FROM_THE_START: &str = "start";
+
 fn decode_token(token: Option<&str>, prefix: &str) -> Result<Option<String>, ApiError> {
     match token {
         None | Some("") => Ok(None),
+        Some(t) if t.strip_prefix(prefix) == Some(FROM_THE_START) => Ok(None),
         Some(t) => t
             .strip_prefix(prefix)
             .map(|rest| Some(rest.to_owned()))
@@ -2040,7 +2173,7 @@ mod tests {
         )
         .expect("replace");
         let snaps = s
-            .recovery_snapshots(id, t1 + Duration::hours(1))
+            .recovery_snapshots(id, t1 + Duration::minutes(30))
             .expect("known");
         let last = snaps.last().expect("snapshots before");
         assert!(last.timestamp <= t1 && last.timestamp > t1 - Duration::minutes(11));

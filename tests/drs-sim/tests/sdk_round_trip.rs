@@ -968,7 +968,8 @@ async fn the_binary_prints_its_endpoint_and_rejects_bad_fixtures() {
     child.start_kill().expect("kill");
     child.wait().await.expect("wait");
 
-    // The disaster-day fixture, with the participants delay flag.
+    // The disaster-day fixture, with the participants delay, the listing delay and the
+    // paging flags.
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/disaster-day.yaml");
     let mut child = tokio::process::Command::new(exe)
         .args([
@@ -978,6 +979,11 @@ async fn the_binary_prints_its_endpoint_and_rejects_bad_fixtures() {
             "1",
             "--participants-delay-seconds",
             "0.5",
+            "--job-listing-delay-seconds",
+            "30",
+            "--page-size",
+            "1",
+            "--empty-first-page",
         ])
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -1011,8 +1017,18 @@ async fn the_binary_prints_its_endpoint_and_rejects_bad_fixtures() {
     );
     let app2 = all_snapshots(&c, "s-a1b2c3d4e5f600004", RecoverySnapshotsOrder::Asc, 10).await;
     assert!(app2.is_empty());
-    let jobs = c.describe_jobs().send().await.expect("DescribeJobs");
-    assert_eq!(jobs.items().len(), 2, "the background jobs");
+    let listed_jobs = || async {
+        c.describe_jobs()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .expect("DescribeJobs")
+    };
+    let first_page = c.describe_jobs().send().await.expect("DescribeJobs");
+    assert!(first_page.items().is_empty() && first_page.next_token().is_some());
+    assert_eq!(listed_jobs().await.len(), 2, "the background jobs");
     let job = c
         .start_recovery()
         .source_servers(source("s-b1b2c3d4e5f600001"))
@@ -1023,6 +1039,11 @@ async fn the_binary_prints_its_endpoint_and_rejects_bad_fixtures() {
         .cloned()
         .expect("job");
     assert!(job.participating_servers().is_empty(), "listed after 0.5 s");
+    assert_eq!(
+        listed_jobs().await.len(),
+        2,
+        "the new job is listed after 30 s"
+    );
     child.start_kill().expect("kill");
     child.wait().await.expect("wait");
 
@@ -1096,10 +1117,14 @@ async fn source_server(c: &Client, id: &str) -> aws_sdk_drs::types::SourceServer
                 .source_server_ids(id)
                 .build(),
         )
+        .into_paginator()
+        .items()
         .send()
+        .collect::<Result<Vec<_>, _>>()
         .await
         .expect("DescribeSourceServers");
-    out.items().first().cloned().expect("the server")
+    // Through every page: a page may be empty and still carry a nextToken.
+    out.into_iter().next().expect("the server")
 }
 
 fn replication(
@@ -1125,18 +1150,40 @@ fn last_seen(s: &aws_sdk_drs::types::SourceServer) -> time::OffsetDateTime {
 
 #[tokio::test]
 async fn recovery_snapshots_answer_as_drs_does() {
+    // Explicit times within DRS's retention (hourly snapshots are kept a day): whole hours
+    // of the last few, one written with an offset.
+    let hour = {
+        let now = time::OffsetDateTime::now_utc();
+        now.replace_time(time::Time::from_hms(now.hour(), 0, 0).expect("hour"))
+            - time::Duration::hours(4)
+    };
+    let zulu = |t: time::OffsetDateTime, frac: &str| {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:00:00{frac}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour()
+        )
+    };
+    let minus3 = hour - time::Duration::hours(3);
+    let plus2 = minus3.to_offset(time::UtcOffset::from_hms(2, 0, 0).expect("offset"));
     let at = [
-        "2024-05-01T10:00:00Z",
-        "2024-05-01T11:00:00.5Z",
-        "2024-05-01T09:00:00+02:00",
+        zulu(hour, ""),
+        zulu(hour + time::Duration::hours(1), ".5"),
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:00:00+02:00",
+            plus2.year(),
+            u8::from(plus2.month()),
+            plus2.day(),
+            plus2.hour()
+        ),
     ];
     let sim = start(
         vec![
             ServerSpec::new(sid(1), 0.1),
             ServerSpec::new(sid(2), 0.1).with_replication_state("INITIAL_SYNC"),
-            ServerSpec::new(sid(3), 0.1).with_snapshots(SnapshotSpec::At(
-                at.iter().map(|t| (*t).to_owned()).collect(),
-            )),
+            ServerSpec::new(sid(3), 0.1).with_snapshots(SnapshotSpec::At(at.to_vec())),
             ServerSpec::new(sid(4), 0.1).with_snapshots(SnapshotSpec::None),
         ],
         |_| {},
@@ -1144,10 +1191,11 @@ async fn recovery_snapshots_answer_as_drs_does() {
     .await;
     let c = client(&sim);
 
-    // The default: every 10 minutes for the last 24 hours, all pages collected once (143
-    // when the newest slot is due but not taken yet, more if a slot passes meanwhile).
-    let asc = all_snapshots(&c, &sid(1), RecoverySnapshotsOrder::Asc, 50).await;
-    assert!((143..=146).contains(&asc.len()), "{}", asc.len());
+    // The default: every 10 minutes for the last 24 hours, as DRS's retention keeps them
+    // (User Guide, point-in-time): every 10 minutes for the last hour (5 to 7), one an hour
+    // before that (22 or 23), the first of each day (1 or 2 more), all pages collected once.
+    let asc = all_snapshots(&c, &sid(1), RecoverySnapshotsOrder::Asc, 10).await;
+    assert!((27..=32).contains(&asc.len()), "{}", asc.len());
     assert!(sim.counters().calls("DescribeRecoverySnapshots") >= 3);
     let ids: BTreeSet<&str> = asc.iter().map(|s| s.snapshot_id()).collect();
     assert_eq!(ids.len(), asc.len());
@@ -1163,6 +1211,13 @@ async fn recovery_snapshots_answer_as_drs_does() {
         let due = rfc(s.expected_timestamp());
         assert!(taken >= due && taken - due < time::Duration::seconds(21));
         assert_eq!(due.minute() % 10, 0);
+        // Older than the MINUTE rule's hour: an hourly one, or the first of its day (the
+        // oldest, taken at whatever minute the 24 hours began).
+        if time::OffsetDateTime::now_utc() - taken > time::Duration::minutes(61)
+            && s.snapshot_id() != asc[0].snapshot_id()
+        {
+            assert_eq!(due.minute(), 0, "{due}");
+        }
         assert_eq!(s.ebs_snapshots().len(), 1);
         assert!(
             has_shape(&s.ebs_snapshots()[0], "snap-"),
@@ -1210,9 +1265,9 @@ async fn recovery_snapshots_answer_as_drs_does() {
     assert_eq!(
         times,
         [
-            "2024-05-01T07:00:00.000000Z",
-            "2024-05-01T10:00:00.000000Z",
-            "2024-05-01T11:00:00.500000Z"
+            zulu(minus3, ".000000"),
+            zulu(hour, ".000000"),
+            zulu(hour + time::Duration::hours(1), ".500000")
         ]
     );
 

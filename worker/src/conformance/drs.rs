@@ -52,7 +52,9 @@ pub fn fixture() -> Vec<FixtureServer> {
             hostname: "conf-app".into(),
             tags: tags("app"),
             replication_state: "DISCONNECTED".into(),
-            snapshots: vec![minutes_ago(120), minutes_ago(90)],
+            // More than an hour apart, so that DRS's retention (drs-sim follows it: one an
+            // hour is kept for a day, the others for an hour) keeps both.
+            snapshots: vec![minutes_ago(180), minutes_ago(90)],
         },
         FixtureServer {
             id: SYNCING.to_string(),

@@ -52,6 +52,9 @@ pub const DEFAULT_QUOTA_WAIT: Duration = Duration::from_secs(480);
 /// answer was lost can be both unlisted and holding the chunk's servers).
 pub const DEFAULT_LISTING_WAIT: Duration = Duration::from_secs(60);
 
+/// Its first backoff (doubling up to 15 s).
+pub const DEFAULT_LISTING_BACKOFF: Duration = Duration::from_secs(2);
+
 /// How far before the execution's start DescribeJobs looks for jobs it made (clock skew).
 const JOB_SEARCH_SLACK_SECONDS: i64 = 300;
 
@@ -138,7 +141,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             quota_wait: DEFAULT_QUOTA_WAIT,
             quota_backoff: Duration::from_secs(5),
             listing_wait: DEFAULT_LISTING_WAIT,
-            listing_backoff: Duration::from_secs(2),
+            listing_backoff: DEFAULT_LISTING_BACKOFF,
             cleanup_wait: cleanup::DEFAULT_CLEANUP_WAIT,
             notifier: Arc::new(NoNotifier),
             evidence: None,

@@ -15,6 +15,10 @@
 //! `launch_actions`: post-launch actions (a required one failing fails its wave, an optional
 //! one is a warning in the report) and a server DRS skipped (issue #21).
 //!
+//! `realistic_drs`: DRS as it really is (issue #21): one-item and empty first pages, jobs
+//! listed 90 s late after a lost answer, servers listed after 95 s, a retry after the first
+//! attempt's snapshots expired.
+//!
 //! `chaos`: no launch lost or doubled (issue #12): lost answers, quotas, dying workers, a
 //! degraded DRS, a big drill's clean-up; every test's name contains `chaos`.
 //!
@@ -37,6 +41,7 @@ mod disaster_day;
 mod launch_actions;
 mod operator;
 mod operator_cli;
+mod realistic_drs;
 mod recovery_instances;
 mod report;
 

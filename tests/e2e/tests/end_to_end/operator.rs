@@ -125,7 +125,7 @@ fn pending_gate(record: &Value) -> Option<Value> {
 
 /// Polls the history until the execution waits at a gate of `kind` (APPROVAL or DECISION)
 /// for wave `wave_index`; returns the gate.
-async fn wait_for_gate(
+pub(super) async fn wait_for_gate(
     dep: &Deployment,
     execution: &str,
     kind: &str,
@@ -206,7 +206,7 @@ fn assert_actions(
 
 /// What an operator does, with the `drs-waves` CLI.
 #[derive(Clone, Copy, Debug)]
-enum Act {
+pub(super) enum Act {
     Approve,
     Stop,
     Decide(&'static str),
@@ -242,7 +242,7 @@ async fn drs_waves(dep: &Deployment, args: &[&str]) -> Result<(i32, String, Stri
 
 /// The operator answers with the CLI (`drs-waves approve|stop|decide|cancel EXECUTION`), which
 /// must succeed; returns what it told the operator.
-async fn operate(dep: &Deployment, execution: &str, act: Act) -> Result<String> {
+pub(super) async fn operate(dep: &Deployment, execution: &str, act: Act) -> Result<String> {
     let mut args = act.args();
     args.insert(1, execution);
     let (code, stdout, stderr) = drs_waves(dep, &args).await?;
