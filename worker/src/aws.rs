@@ -6,6 +6,7 @@ use std::time::Duration;
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_sdk_drs::config::retry::{RetryPartition, TokenBucket};
 
 /// GetActivityTask holds the connection up to 60 s: reads must be allowed longer.
 pub const SFN_READ_TIMEOUT: Duration = Duration::from_secs(70);
@@ -57,10 +58,25 @@ pub fn drs_retry_config() -> RetryConfig {
 }
 
 pub fn drs_client(config: &SdkConfig) -> aws_sdk_drs::Client {
+    drs_client_with(config, drs_retry_config())
+}
+
+/// The DRS client with `retry` (tests shorten its backoff). Its retries draw on a token bucket
+/// of its own without limit: the SDK's default bucket (500 tokens, 5 a retry) is shared by every
+/// call of the client and runs dry after about a hundred retries, after which every throttled
+/// call fails at its first attempt. Under sustained throttling a preflight of a thousand
+/// servers drained it in seconds (the weather benchmark's first run); the attempts and backoff
+/// above already bound what one call may cost.
+pub fn drs_client_with(config: &SdkConfig, retry: RetryConfig) -> aws_sdk_drs::Client {
     aws_sdk_drs::Client::from_conf(
         aws_sdk_drs::config::Builder::from(config)
             .timeout_config(short_timeouts())
-            .retry_config(drs_retry_config())
+            .retry_config(retry)
+            .retry_partition(
+                RetryPartition::custom("drs-waves-drs")
+                    .token_bucket(TokenBucket::unlimited())
+                    .build(),
+            )
             .build(),
     )
 }

@@ -904,3 +904,69 @@ async fn recovery_instances_are_listed_with_their_job_mode_and_on_demand_point_i
     );
     sim.shutdown().await;
 }
+
+/// The SDK's retry quota (a token bucket shared by every call of a client) runs dry under
+/// sustained throttling, after which throttled calls fail at their first attempt: a preflight
+/// of a thousand servers failed that way. The worker's DRS client has a bucket of its own
+/// without limit. A storm of 150 throttled answers first (fifteen calls give up after their ten
+/// attempts), then the weather: every later call gets through. The same retry settings with
+/// the SDK's default bucket let later calls fail. Backoff shortened so the test takes seconds;
+/// calls one at a time and a seeded weather, so both clients meet the same answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_drs_client_keeps_retrying_after_a_storm() {
+    use aws_sdk_drs::config::retry::RetryPartition;
+    const CALLS: usize = 80;
+    const STORM: u32 = 150;
+    let fast = || {
+        drs_worker::aws::drs_retry_config()
+            .with_initial_backoff(Duration::from_millis(1))
+            .with_max_backoff(Duration::from_millis(5))
+    };
+    let weather = || SimConfig {
+        faults: FaultConfig {
+            all: FaultSpec {
+                throttle_next: STORM,
+                throttle_fraction: 0.3,
+                error_fraction: 0.05,
+                ..Default::default()
+            },
+            retry_after_seconds: 0,
+            seed: Some(3),
+            ..Default::default()
+        },
+        ..SimConfig::with_servers(servers(1, 0.1))
+    };
+    let failures = |drs: SdkDrs| async move {
+        let mut failed = Vec::new();
+        for call in 0..CALLS {
+            if drs.describe_source_servers().await.is_err() {
+                failed.push(call);
+            }
+        }
+        failed
+    };
+
+    let sim = Simulator::start(weather()).await.expect("drs-sim starts");
+    let sdk = drs_test_harness::sdk_config(&sim.endpoint()).await;
+    let failed = failures(SdkDrs::new(drs_worker::aws::drs_client_with(&sdk, fast()))).await;
+    let storm_calls = (STORM / drs_worker::aws::DRS_CALL_ATTEMPTS) as usize;
+    assert_eq!(
+        failed,
+        (0..storm_calls).collect::<Vec<_>>(),
+        "only the calls inside the storm give up: {:?}",
+        sim.counters()
+    );
+
+    let control = Simulator::start(weather()).await.expect("drs-sim starts");
+    let shared_bucket = aws_sdk_drs::config::Builder::from(
+        &drs_test_harness::sdk_config(&control.endpoint()).await,
+    )
+    .retry_config(fast())
+    .retry_partition(RetryPartition::new("control"))
+    .build();
+    let failed = failures(SdkDrs::new(aws_sdk_drs::Client::from_conf(shared_bucket))).await;
+    assert!(
+        failed.iter().any(|&call| call >= storm_calls),
+        "with the SDK's bucket, calls after the storm fail too: {failed:?}"
+    );
+}
