@@ -353,9 +353,9 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
 
     /// One StartRecovery, sent once. A concurrency quota answer is retried with backoff within
     /// the wave's launch timeout (and the quota wait), a per-job one fails at once; an ambiguous failure (a 5xx, a timeout, a closed
-    /// connection, an answer without a job ID: DRS may have made the job) is resolved by
-    /// looking for the chunk's tagged job; a ConflictException by looking for it for up to the
-    /// listing wait (an earlier attempt's job that DRS does not list yet).
+    /// connection, an answer without a job ID: DRS may have made the job) and a
+    /// ConflictException (an earlier attempt's job) are resolved by looking for the chunk's
+    /// tagged job for up to the listing wait, since DRS may list a new job late.
     async fn send_chunk(
         &self,
         run: &RunContext,
@@ -426,18 +426,21 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_QUOTA_BACKOFF);
                 }
+                // DRS may have made the job and list it only later; a retry that sent again
+                // after one look launched the chunk twice when that job had already ended.
+                // Look for the listing wait before failing.
                 ErrorName::Transient => {
-                    let found = self
-                        .tagged_jobs(run, wave, self.now())
-                        .await?
-                        .into_iter()
-                        .find(|j| chunk_of(j) == Some(chunk.number));
-                    return match found {
-                        Some(job) => {
-                            warn!(job = %job.id, chunk = chunk.number, error = %err, "StartRecovery's answer was lost, but DRS made the job: tracking it");
-                            Ok(job.id)
+                    return match self.await_chunk_job(run, wave, chunk.number).await? {
+                        Some(id) => {
+                            warn!(job = %id, chunk = chunk.number, error = %err, "StartRecovery's answer was lost, but DRS made the job: tracking it");
+                            Ok(id)
                         }
-                        None => Err(err),
+                        None => Err(err.with_context(&format!(
+                            "DRS listed no job tagged with chunk {} of wave '{}' within {} s",
+                            chunk.number,
+                            wave.name,
+                            self.listing_wait.as_secs()
+                        ))),
                     };
                 }
                 // DRS refuses a server already in an active job. After an answer that may have
