@@ -91,6 +91,15 @@ pub fn unknown_plan(prefix: &str, name: &str, plans: &[Plan]) -> CliError {
 
 /// The plan a state machine runs, from its definition (preflight's `plan` parameter).
 pub async fn plan_spec(aws: &Aws, machine_arn: &str) -> Result<Option<PlanSpec>, CliError> {
+    Ok(plan_spec_and_rpo(aws, machine_arn).await?.0)
+}
+
+/// The plan compiled into a machine and its recovery point objective (`rpoMinutes`, in
+/// seconds), if it sets one.
+pub async fn plan_spec_and_rpo(
+    aws: &Aws,
+    machine_arn: &str,
+) -> Result<(Option<PlanSpec>, Option<u32>), CliError> {
     let out = aws
         .sfn
         .describe_state_machine()
@@ -98,7 +107,11 @@ pub async fn plan_spec(aws: &Aws, machine_arn: &str) -> Result<Option<PlanSpec>,
         .send()
         .await
         .map_err(|e| error::sdk("states:DescribeStateMachine", &e))?;
-    Ok(plan_of_definition(out.definition()))
+    let (_, targets) = drs_worker::evidence::plan_and_targets(out.definition());
+    Ok((
+        plan_of_definition(out.definition()),
+        targets.and_then(|t| t.rpo_seconds),
+    ))
 }
 
 /// Preflight's `plan` parameter in a machine's definition (the generator writes it as a

@@ -16,6 +16,7 @@ use crate::error::{TaskError, from_sdk};
 pub mod instances;
 pub mod job_log;
 pub mod launch_actions;
+pub mod launch_points;
 pub mod snapshots;
 
 pub use instances::RecoveryInstance;

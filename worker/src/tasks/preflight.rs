@@ -27,9 +27,6 @@ use crate::sfn::ExecutionLookup;
 /// lasts minutes to hours, so one that started more than a day ago has long ended.
 const ACTIVE_JOB_LOOKBACK: time::Duration = time::Duration::hours(24);
 
-/// Snapshot lookups (one DescribeRecoverySnapshots per server) run this many at a time.
-const SNAPSHOT_LOOKUPS_AT_ONCE: usize = 8;
-
 impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Validates the input, takes the run lock, resolves and checks every wave and creates the
     /// history record. A failed check releases the lock again, so nothing outlives a refusal.
@@ -220,19 +217,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         ids: &[&String],
         point_in_time: Option<&str>,
     ) -> Result<BTreeMap<String, Option<RecoverySnapshot>>, TaskError> {
-        let mut out = BTreeMap::new();
-        for batch in ids.chunks(SNAPSHOT_LOOKUPS_AT_ONCE) {
-            let found = futures::future::join_all(
-                batch
-                    .iter()
-                    .map(|id| self.drs.latest_recovery_snapshot(id, point_in_time)),
-            )
-            .await;
-            for (id, snapshot) in batch.iter().zip(found) {
-                out.insert((*id).clone(), snapshot?);
-            }
-        }
-        Ok(out)
+        crate::drs::launch_points::snapshots_of(&self.drs, ids, point_in_time).await
     }
 
     /// The plan's run lock. A lock held by an execution that is no longer RUNNING (stopped,

@@ -188,6 +188,8 @@ async fn operator_cli_recovery_is_confirmed_by_typing_the_plan_name_and_followed
         // The plan has never run in this deployment: the forecast says there is nothing to
         // learn from (the report e2e tests check its figures after a drill).
         "RTO forecast: no earlier successful execution of the plan to learn from.",
+        // Healthy servers launch from DRS's on-demand snapshot: within any target.
+        "Recovery point: every required server is within the plan's 1 h (rpoMinutes)",
     ] {
         ensure!(
             prompt.contains(expected),
@@ -310,5 +312,60 @@ async fn operator_cli_recovery_is_confirmed_by_typing_the_plan_name_and_followed
     eprintln!("--- the terminal at the end ---\n{}", end.trim_end());
     drop(tmux);
     dep.shutdown().await;
+    Ok(())
+}
+
+/// Issue #21: before a RECOVERY is confirmed, `drs-waves start` names every required server
+/// whose launch point is further back than the plan's `rpoMinutes` (billing: 60 min). The
+/// source site went down two hours ago, so each server's newest snapshot is two hours old. A
+/// wrong confirmation then starts nothing: no execution, no DRS job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_cli_start_names_launch_points_past_the_plans_rpo_before_the_confirmation()
+-> Result<()> {
+    let site_down = billing_servers(&[], 2.0)
+        .into_iter()
+        .map(|s| {
+            s.with_replication_state("STALLED")
+                .down_since_minutes(120.0)
+        })
+        .collect();
+    let dep = Deployment::new("cli-rpo", SimConfig::with_servers(site_down)).await?;
+    dep.deploy_example("billing").await?;
+    let out = dep
+        .cli_command()?
+        .args(["start", "billing", "--recovery", "--confirm", "not-billing"])
+        .stdin(Stdio::null())
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        !out.status.success(),
+        "a wrong confirmation fails:\n{stdout}\n{stderr}"
+    );
+    ensure!(
+        stdout.contains("Recovery point: WARNING, the recovery will lose more data than the plan allows: 5 required server(s) past the plan's 1 h"),
+        "the summary warns before the confirmation:\n{stdout}\n{stderr}"
+    );
+    for server in [
+        "s-a1b2c3d4e5f600001",
+        "s-a1b2c3d4e5f600002",
+        "s-a1b2c3d4e5f600003",
+        "s-a1b2c3d4e5f600005",
+        "s-a1b2c3d4e5f600006",
+    ] {
+        ensure!(
+            stdout
+                .lines()
+                .any(|l| l.contains(server) && l.contains("rpoMinutes")),
+            "{server} is named:\n{stdout}"
+        );
+    }
+    ensure!(
+        !stdout
+            .lines()
+            .any(|l| l.contains("s-a1b2c3d4e5f600004") && l.contains("rpoMinutes")),
+        "the optional server is not held to the target:\n{stdout}"
+    );
+    ensure!(dep.sim.jobs().is_empty(), "nothing launched");
     Ok(())
 }
