@@ -93,6 +93,8 @@ export const OPERATOR_WILDCARD_REASONS: Readonly<Record<string, string>> = {
     'drs:DescribeJobs has no resource type in the Service Authorization Reference, so IAM accepts only "*"; read-only, the launch progress that drs-waves follow shows.',
   ReportDrsReads:
     'drs:DescribeRecoveryInstances and DescribeSourceServers have no resource type in the Service Authorization Reference, so IAM accepts only "*"; read-only, for drs-waves report (which instances a drill left, the servers\' hostnames).',
+  StartRecoveryPoints:
+    'drs:DescribeRecoverySnapshots takes a source server, and a plan\'s servers are resolved at run time (tags): any source server of this account and region, read-only, for drs-waves start\'s check of the launch points against the plan\'s rpoMinutes before a RECOVERY is confirmed.',
   ReportDrsJobLog:
     'drs:DescribeJobLogItems takes a job ARN, and job IDs exist only once a wave has launched: every job of this account and region, read-only, for why a server failed to launch in drs-waves report.',
   StopStuckExecutions:
@@ -135,6 +137,11 @@ export function operatorStatements(stack: Stack, props: OperatorPolicyProps): ia
       sid: 'ReportDrsReads',
       actions: ['drs:DescribeRecoveryInstances', 'drs:DescribeSourceServers'],
       resources: ['*'],
+    }),
+    new iam.PolicyStatement({
+      sid: 'StartRecoveryPoints',
+      actions: ['drs:DescribeRecoverySnapshots'],
+      resources: [stack.formatArn({ service: 'drs', resource: 'source-server', resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME })],
     }),
     new iam.PolicyStatement({
       sid: 'ReportDrsJobLog',

@@ -152,6 +152,8 @@ describe('operator policy', () => {
         // drs-waves report's reads.
         'drs:describejoblogitems': [JSON.stringify('arn:aws:drs:eu-west-1:111122223333:job/*')],
         'drs:describerecoveryinstances': star,
+        // drs-waves start's launch points against the plan's rpoMinutes.
+        'drs:describerecoverysnapshots': [JSON.stringify('arn:aws:drs:eu-west-1:111122223333:source-server/*')],
         'drs:describesourceservers': star,
         'dynamodb:getitem': [JSON.stringify(tableArn)],
         'dynamodb:query': [JSON.stringify(tableArn), index('plan-index'), index('status-index')].sort(),
@@ -193,8 +195,19 @@ describe('operator policy', () => {
     for (const m of sources.matchAll(/\.(sfn|drs|dynamodb|sts)\s*\.\s*([a-z_]+)\(\)/g)) {
       if (!notCalls.has(m[2])) calls.add(`${service[m[1]]}:${pascal(m[2])}`);
     }
-    // The worker's DRS seam, which the evidence module calls for jobs and source servers.
-    for (const m of sources.matchAll(/SdkDrs::new\((?:[^()]|\([^()]*\))*\)\s*\.\s*([a-z_]+)\(/g)) calls.add(`drs:${pascal(m[1])}`);
+    // The worker's DRS seam, which the evidence module calls for jobs, source servers and
+    // instances: a seam method is named for its DRS call, or mapped here.
+    const drsSeam: Record<string, string[]> = {
+      recovery_instances_of: ['drs:DescribeRecoveryInstances'],
+    };
+    for (const m of sources.matchAll(/SdkDrs::new\((?:[^()]|\([^()]*\))*\)\s*\.\s*([a-z_]+)\(/g)) {
+      for (const a of drsSeam[m[1]] ?? [`drs:${pascal(m[1])}`]) calls.add(a);
+    }
+    // drs-waves start's check of the plan's launch points (worker/src/drs/launch_points.rs).
+    if (/launch_points::rpo_findings\(/.test(sources)) {
+      calls.add('drs:DescribeSourceServers');
+      calls.add('drs:DescribeRecoverySnapshots');
+    }
     // The history table through the worker's seam (worker/src/history.rs, DynamoHistory).
     const seam: Record<string, string[]> = {
       get_execution: ['dynamodb:GetItem'],
