@@ -3,7 +3,7 @@
 //!
 //! drs-sim and the worker are written by the same hands; the model is the third party that
 //! holds both to what DRS accepts and answers. Requests are checked before an operation runs
-//! (see [`check_request`]); responses are checked by the tests (`tests/model_responses.rs`).
+//! (see [`check_request`]); responses are checked by the tests (`tests/api/model_responses.rs`).
 //!
 //! What is checked, per the model's shape traits: structures (required members, unions with
 //! exactly one member, and for responses no member the model does not define), lists and maps

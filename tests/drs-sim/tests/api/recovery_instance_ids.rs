@@ -2,11 +2,9 @@
 //! ParticipatingServer requires none of its members), with the instance still listed by
 //! DescribeRecoveryInstances with its `jobID`, `isDrill` and `pointInTimeSnapshotDateTime`.
 
-mod common;
-
 use std::path::Path;
 
-use common::{call, output_violations, sid, start, wait_for};
+use crate::common::{call, output_violations, sid, start, wait_for};
 use drs_sim::{Fixture, ServerSelector, ServerSpec};
 use serde_json::{Value, json};
 

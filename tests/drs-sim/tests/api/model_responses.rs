@@ -4,12 +4,10 @@
 //! not define, required members present, enum values and patterns valid) and its
 //! `responseCode`. Error answers are held to the model's error shapes.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use common::{Answer, call, error_violations, output_violations, sid, start};
+use crate::common::{Answer, call, error_violations, output_violations, sid, start};
 use drs_sim::wire::OPERATIONS;
 use drs_sim::{
     BackgroundJobSpec, BackgroundServers, DateStyle, FaultConfig, FaultSpec, Limits, Model,
@@ -55,7 +53,7 @@ impl Recorder {
     /// Polls DescribeJobs (every answer recorded: PENDING, STARTED, COMPLETED) until every
     /// job listed is COMPLETED.
     async fn until_all_completed(&mut self) -> Vec<Value> {
-        let deadline = tokio::time::Instant::now() + common::DEADLINE;
+        let deadline = tokio::time::Instant::now() + crate::common::DEADLINE;
         loop {
             let last = self
                 .all_pages("DescribeJobs", json!({"maxResults": 2}))

@@ -1,9 +1,7 @@
 //! Post-launch actions and the job log's failure events over the wire: what DescribeJobs and
 //! DescribeJobLogItems say, held to the DRS model at every step.
 
-mod common;
-
-use common::{call, output_violations, sid, start};
+use crate::common::{call, output_violations, sid, start};
 use drs_sim::{LaunchActionSpec, RunStatus, ServerSpec};
 use serde_json::{Value, json};
 
@@ -11,7 +9,7 @@ use serde_json::{Value, json};
 /// so; every answer seen, in order.
 async fn watch_job(endpoint: &str, job: &str, done: impl Fn(&Value) -> bool) -> Vec<Value> {
     let mut seen = Vec::new();
-    let deadline = tokio::time::Instant::now() + common::DEADLINE;
+    let deadline = tokio::time::Instant::now() + crate::common::DEADLINE;
     loop {
         let answer = call(
             endpoint,

@@ -1,15 +1,13 @@
 //! Requests the DRS model refuses are answered as DRS answers them (400 ValidationException
 //! with `reason` and `fieldList`), before the operation runs: a refused call changes nothing.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{Answer, call, call_raw, error_violations, sid, start};
 use aws_sdk_drs::Client;
 use aws_sdk_drs::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_drs::operation::describe_jobs::DescribeJobsError;
 use aws_sdk_drs::types::{DescribeJobsRequestFilters, ValidationExceptionReason};
-use common::{Answer, call, call_raw, error_violations, sid, start};
 use drs_sim::{ServerSpec, SimHandle};
 use serde_json::{Value, json};
 

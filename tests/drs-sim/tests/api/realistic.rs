@@ -2,11 +2,9 @@
 //! leaves servers STALLED, short and empty pages, jobs listed late. One test per knob, over
 //! the wire (raw restJson1 calls, every answer held to the DRS model) and the admin API.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{Answer, call, call_raw, output_violations, sid, start, wait_for};
+use crate::common::{Answer, call, call_raw, output_violations, sid, start, wait_for};
 use drs_sim::{
     Fixture, Model, Paging, ServerSelector, ServerSpec, SimConfig, SimHandle, Simulator,
     SnapshotSpec, Timings,
