@@ -656,22 +656,25 @@ def part_weather(stack: Stack, g: gen.Generated, paths: dict[str, Path], out: Pa
     servers = {sid for wave in plan.waves for sid in wave}
     status_before = stack.sim("counters")
     stack.sim("faults", WEATHER)
+    left = None
     try:
         log(f"weather: {len(servers)} servers, DRS faults {WEATHER}")
         run = start(stack, machine, f"weather-{int(time.time())}")
         wait_all(stack, [run], deadline_s, worker, "weather")
+        # The drill's clean-up runs in its finish task, and what it could not finish the
+        # janitor retries: the worker keeps running, still in the weather, until no drill
+        # instance is left (TERMINATE jobs end on drs-sim's schedule) or three minutes pass.
+        end = time.monotonic() + 180
+        while time.monotonic() < end:
+            left = [i for i in stack.sim("recovery-instances")["recoveryInstances"]
+                    if i.get("sourceServerID") in servers and i.get("isDrill") and not i.get("terminatedDateTime")]
+            if not left:
+                break
+            time.sleep(2)
     finally:
         worker.stop()
         stack.sim("faults", {"throttleFraction": 0, "errorFraction": 0})
     answers = status_delta(status_before, stack.sim("counters"))
-    # The drill's clean-up started TERMINATE jobs; they end on drs-sim's schedule.
-    left, end = None, time.monotonic() + 120
-    while time.monotonic() < end:
-        left = [i for i in stack.sim("recovery-instances")["recoveryInstances"]
-                if i.get("sourceServerID") in servers and i.get("isDrill") and not i.get("terminatedDateTime")]
-        if not left:
-            break
-        time.sleep(1)
     result = {
         "servers": len(servers), "faults": WEATHER, "status": run.status, "seconds": round(run.seconds, 1),
         "drs_answers_by_status": answers, "instances_left": len(left or []),

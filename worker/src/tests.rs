@@ -38,6 +38,7 @@ mod retry_launch_points;
 mod retry_outlook;
 mod rpo_target;
 mod snapshot_paging;
+mod throttled_writes;
 
 const EXEC: &str = "arn:aws:states:us-east-1:123456789012:execution:billing:run-1";
 const PLAN: &str = "billing";

@@ -231,8 +231,9 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         Ok(ours)
     }
 
-    /// One TerminateRecoveryInstances, sent once, recorded at once. A quota answer waits for
-    /// room (bounded); an ambiguous answer is resolved by looking at the instances.
+    /// One TerminateRecoveryInstances, sent once, recorded at once. A quota or throttling
+    /// answer (DRS refused before acting) waits and sends again (bounded); an ambiguous answer
+    /// is resolved by looking at the instances.
     async fn terminate_chunk(
         &self,
         execution_id: &str,
@@ -259,10 +260,12 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                         ),
                         Err(e) => e,
                     };
-                    if err.name() == ErrorName::QuotaExceeded
+                    // A quota answer and a throttle are refusals before DRS acted ("The
+                    // request was denied due to request throttling"): wait and send again.
+                    if matches!(err.name(), ErrorName::QuotaExceeded | ErrorName::Throttled)
                         && tokio::time::Instant::now() + backoff < deadline
                     {
-                        warn!(error = %err, wait_seconds = backoff.as_secs_f64(), "terminating waits for quota room");
+                        warn!(error = %err, wait_seconds = backoff.as_secs_f64(), "terminating waits for quota room or DRS's rate");
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(Duration::from_secs(30));
                         continue;

@@ -412,17 +412,20 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                         chunk.servers.len()
                     )));
                 }
-                ErrorName::QuotaExceeded => {
+                // A full concurrency quota, or a throttle: DRS refused before acting ("The
+                // request was denied due to request throttling"), so waiting and sending again
+                // cannot launch twice. Bounded by the launch timeout and the quota wait.
+                ErrorName::QuotaExceeded | ErrorName::Throttled => {
                     let now = self.now();
                     if now + backoff > launch_deadline
                         || tokio::time::Instant::now() + backoff > wait_until
                     {
                         return Err(err.with_context(&format!(
-                            "chunk {} of wave '{}' waited for the quota to clear and gave up",
+                            "chunk {} of wave '{}' waited for DRS to accept it and gave up",
                             chunk.number, wave.name
                         )));
                     }
-                    warn!(chunk = chunk.number, wait_seconds = backoff.as_secs_f64(), error = %err, "a DRS quota is full; waiting for other jobs to end");
+                    warn!(chunk = chunk.number, wait_seconds = backoff.as_secs_f64(), error = %err, "DRS refused the launch for now (a full quota, or throttling); waiting");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_QUOTA_BACKOFF);
                 }
