@@ -734,27 +734,47 @@ async fn a_later_chunks_failure_names_the_jobs_already_recorded() {
     assert_eq!(calls[1].source_server_ids, vec![server_id(3)]);
 }
 
-#[tokio::test]
+/// A throttle the task outlasts is waited out (tests/throttled_writes.rs); one that lasts past
+/// the task's wait fails it by its own name, and the machine's retry launches.
+#[tokio::test(start_paused = true)]
 async fn drs_errors_at_launch_keep_their_names() {
     let w = World::with_servers(1);
-    w.drs.fail_next(
-        "start_recovery",
-        TaskError::Throttled {
-            call: "DRS StartRecovery".into(),
-            detail: "slow down".into(),
-        },
-    );
+    for _ in 0..20 {
+        w.drs.fail_next(
+            "start_recovery",
+            TaskError::Throttled {
+                call: "DRS StartRecovery".into(),
+                detail: "slow down".into(),
+            },
+        );
+    }
     let err = w
         .handlers()
+        .with_quota_wait(Duration::from_secs(20), Duration::from_secs(5))
         .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
         .await
-        .expect_err("throttled");
-    assert_eq!(err.name(), ErrorName::Throttled);
-    w.handlers()
-        .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
-        .await
-        .expect("the retry launches");
-    assert_eq!(w.drs.start_calls().len(), 1);
+        .expect_err("throttled past the wait");
+    assert_eq!(err.name(), ErrorName::Throttled, "{err}");
+    assert!(err.to_string().contains("gave up"), "{err}");
+    for _ in 0..10 {
+        if !w.drs.start_calls().is_empty() {
+            break;
+        }
+        let result = w
+            .handlers()
+            .with_quota_wait(Duration::from_secs(20), Duration::from_secs(5))
+            .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
+            .await;
+        if let Err(e) = result {
+            assert_eq!(e.name(), ErrorName::Throttled, "{e}");
+        }
+    }
+    assert_eq!(
+        w.drs.start_calls().len(),
+        1,
+        "launched once, when DRS accepted"
+    );
+    assert_eq!(w.drs.jobs().len(), 1);
 }
 
 // ---------------------------------------------------------------- runtime + tasks
