@@ -5,7 +5,7 @@
 //! the history and the report, and fails a server DRS skipped (SERVER_SKIPPED) with DRS's
 //! reason. Every assertion is checked against drs-sim's own records.
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Context, Result};
 use drs_sim::{JobServerSnapshot, LaunchActionSpec, RunStatus, ServerSpec, SimConfig};
 
 use super::{
@@ -112,13 +112,7 @@ async fn an_optional_post_launch_action_that_fails_is_a_warning_in_the_report() 
     let mut dep = Deployment::new("action-optional", SimConfig::with_servers(servers)).await?;
     let machine = dep.deploy_example("billing").await?;
     dep.start_worker(&[])?;
-    let (execution, ended) = run_to_end(&dep, &machine, drill()).await?;
-    ensure!(
-        ended.succeeded(),
-        "{}\n{}",
-        describe(&ended),
-        dep.worker_logs()
-    );
+    let (execution, _) = super::drill_to_success(&dep, &machine).await?;
 
     // drs-sim ran both actions after the launch; the optional one failed.
     let db1 = sim_server(&dep, DB1)?;

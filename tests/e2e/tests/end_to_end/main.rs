@@ -123,6 +123,19 @@ async fn run_to_end(dep: &Deployment, machine: &str, input: Value) -> Result<(St
     Ok((execution, ended))
 }
 
+/// Runs a DRILL of `machine` to its end and insists that it SUCCEEDED (the worker's log in the
+/// error otherwise).
+async fn drill_to_success(dep: &Deployment, machine: &str) -> Result<(String, Ended)> {
+    let (execution, ended) = run_to_end(dep, machine, drill()).await?;
+    ensure!(
+        ended.succeeded(),
+        "the drill did not succeed: {}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    Ok((execution, ended))
+}
+
 /// 1. The seed scenario: 3 waves, 6 servers, a DRILL reaches SUCCEEDED; the output and the
 /// history hold every wave's job IDs; waves ran strictly in order; every job was a drill.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -338,13 +351,7 @@ async fn optional_server_failure_is_recorded_and_the_drill_succeeds() -> Result<
     .await?;
     let machine = dep.deploy_example("billing").await?;
     dep.start_worker(&[])?;
-    let (execution, ended) = run_to_end(&dep, &machine, drill()).await?;
-    ensure!(
-        ended.succeeded(),
-        "{}\n{}",
-        describe(&ended),
-        dep.worker_logs()
-    );
+    let (execution, ended) = drill_to_success(&dep, &machine).await?;
     let output = ended.output.context("output")?;
     assert_eq!(
         output["waves"]["w2"]["servers"]["optionalFailed"], 1,
@@ -382,13 +389,7 @@ async fn drill_completes_while_drs_throttles_thirty_percent_of_calls() -> Result
     let mut dep = Deployment::new("throttled", config).await?;
     let machine = dep.deploy_example("billing").await?;
     dep.start_worker(&[])?;
-    let (_, ended) = run_to_end(&dep, &machine, drill()).await?;
-    ensure!(
-        ended.succeeded(),
-        "{}\n{}",
-        describe(&ended),
-        dep.worker_logs()
-    );
+    drill_to_success(&dep, &machine).await?;
     let counters = dep.sim.counters();
     let throttled: u64 = ["StartRecovery", "DescribeJobs", "DescribeSourceServers"]
         .iter()

@@ -20,8 +20,6 @@ use drs_waves_contract::job_tags;
 use drs_worker::drs::{Drs as _, SdkDrs, StartRecoveryRequest};
 use time::OffsetDateTime;
 
-use super::{describe, drill, run_to_end};
-
 const A: &str = "s-c1b2c3d4e5f600001";
 const B: &str = "s-c1b2c3d4e5f600002";
 const C: &str = "s-c1b2c3d4e5f600003";
@@ -140,13 +138,7 @@ async fn a_drill_whose_jobs_never_name_their_recovery_instances_leaves_none_runn
         .deploy_plan("unnamed.plan.yaml", &plan("unnamed", true))
         .await?;
     dep.start_worker(&[])?;
-    let (execution, ended) = run_to_end(&dep, &machine, drill()).await?;
-    ensure!(
-        ended.succeeded(),
-        "{}\n{}",
-        describe(&ended),
-        dep.worker_logs()
-    );
+    let (execution, ended) = super::drill_to_success(&dep, &machine).await?;
     // drs-sim's jobs never named an instance: the history's JOB items have none.
     let history = dep.history(&execution).await?;
     for (sk, item) in history.iter().filter(|(sk, _)| sk.contains("#JOB#")) {
@@ -183,13 +175,7 @@ async fn the_report_shows_only_the_instances_of_its_own_launches() -> Result<()>
         .deploy_plan("kept.plan.yaml", &plan("kept", false))
         .await?;
     dep.start_worker(&[])?;
-    let (execution, ended) = run_to_end(&dep, &machine, drill()).await?;
-    ensure!(
-        ended.succeeded(),
-        "{}\n{}",
-        describe(&ended),
-        dep.worker_logs()
-    );
+    let (execution, _) = super::drill_to_success(&dep, &machine).await?;
     let ours = instances_of(&dep, &execution);
     ensure!(ours.len() == 3, "{ours:?}");
     assert_on_demand_points(&dep, &execution, &ours).await?;

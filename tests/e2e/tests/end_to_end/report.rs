@@ -16,7 +16,7 @@ use drs_waves_report::VerdictKind;
 use drs_waves_report::model::Verdict;
 use time::OffsetDateTime;
 
-use super::{APP2_OPTIONAL, Deployment, billing_servers, describe, drill, run_to_end};
+use super::{APP2_OPTIONAL, Deployment, billing_servers, describe, drill};
 
 /// The billing example's targets (statemachines/billing.plan.yaml).
 const PLAN_RTO_SECONDS: u64 = 6 * 60;
@@ -50,13 +50,7 @@ async fn report_of_a_drill_with_a_failed_optional_server() -> Result<()> {
     .await?;
     let machine = dep.deploy_example("billing").await?;
     dep.start_worker(&[])?;
-    let (execution, ended) = run_to_end(&dep, &machine, drill()).await?;
-    ensure!(
-        ended.succeeded(),
-        "{}\n{}",
-        describe(&ended),
-        dep.worker_logs()
-    );
+    let (execution, _) = super::drill_to_success(&dep, &machine).await?;
     let report = dep.report(&execution).await?;
 
     // The facts, against what drs-sim did.
@@ -572,20 +566,8 @@ async fn the_forecast_of_a_second_drill_comes_from_the_first() -> Result<()> {
     .await?;
     let machine = dep.deploy_example("billing").await?;
     dep.start_worker(&[])?;
-    let (first, ended) = run_to_end(&dep, &machine, drill()).await?;
-    ensure!(
-        ended.succeeded(),
-        "{}\n{}",
-        describe(&ended),
-        dep.worker_logs()
-    );
-    let (second, ended) = run_to_end(&dep, &machine, drill()).await?;
-    ensure!(
-        ended.succeeded(),
-        "{}\n{}",
-        describe(&ended),
-        dep.worker_logs()
-    );
+    let (first, _) = super::drill_to_success(&dep, &machine).await?;
+    let (second, _) = super::drill_to_success(&dep, &machine).await?;
 
     let history = dep.history(&first).await?;
     let report = dep.report(&second).await?;
