@@ -272,7 +272,10 @@ pub async fn start(aws: &Aws, a: StartArgs) -> Result<u8, CliError> {
         }
         if let (Some(spec), Some(rpo)) = (spec.as_ref(), rpo_seconds) {
             let at = point_in_time.as_ref().map(|t| t.normalized.as_str());
-            print!("{}", rpo_check(aws, spec, mode, rpo, at, now).await);
+            print!(
+                "{}",
+                crate::rpo_check::rpo_check(aws, spec, mode, rpo, at, now).await
+            );
         }
     }
     if mode == Mode::Recovery {
@@ -328,52 +331,6 @@ pub async fn start(aws: &Aws, a: StartArgs) -> Result<u8, CliError> {
         CliError::NotFound(format!("the execution {arn} just started is not found"))
     })?;
     crate::follow::follow(aws, exec, a.plain).await
-}
-
-/// The plan's launch points against its `rpoMinutes`, as preflight will judge them: what a
-/// RECOVERY's operator must know before confirming, and why a DRILL would be refused. A check
-/// that cannot be made never stops a start; preflight makes it again.
-async fn rpo_check(
-    aws: &Aws,
-    spec: &PlanSpec,
-    mode: Mode,
-    rpo_seconds: u32,
-    point_in_time: Option<&str>,
-    now: OffsetDateTime,
-) -> String {
-    let drs = drs_worker::drs::SdkDrs::new(aws.drs.clone());
-    let target = drs_waves_contract::clock::human_seconds(u64::from(rpo_seconds));
-    let found = drs_worker::drs::launch_points::rpo_findings(
-        &drs,
-        spec,
-        mode,
-        rpo_seconds,
-        point_in_time,
-        now,
-    )
-    .await;
-    match found {
-        Ok(lines) if lines.is_empty() => {
-            format!(
-                "Recovery point: every required server is within the plan's {target} (rpoMinutes)\n"
-            )
-        }
-        Ok(lines) => {
-            let head = match mode {
-                Mode::Drill => "preflight will REFUSE this drill",
-                Mode::Recovery => "WARNING, the recovery will lose more data than the plan allows",
-            };
-            let mut out = format!(
-                "Recovery point: {head}: {} required server(s) past the plan's {target}:\n",
-                lines.len()
-            );
-            for line in lines {
-                out.push_str(&format!("  {line}\n"));
-            }
-            out
-        }
-        Err(e) => format!("Recovery point: not checked ({e}); preflight checks it\n"),
-    }
 }
 
 fn time_text(t: Option<OffsetDateTime>) -> String {

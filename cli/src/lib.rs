@@ -19,6 +19,7 @@ pub mod gate;
 pub mod names;
 pub mod render;
 pub mod resolve;
+pub mod rpo_check;
 pub mod view;
 
 use std::path::PathBuf;

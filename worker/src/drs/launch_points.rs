@@ -3,12 +3,12 @@
 //! newest recovery snapshot at or before the point in time. Preflight, the start task and the
 //! operator CLI's summary before a start all read it here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use drs_waves_contract::{Mode, PlanSpec};
 use time::OffsetDateTime;
 
-use super::{Drs, RecoverySnapshot, ServerSelection};
+use super::{Drs, RecoverySnapshot, ServerSelection, SourceServer};
 use crate::error::TaskError;
 use crate::rules::{LaunchPoint, Readiness, hold_to_rpo, parse_time, resolve_plan};
 
@@ -37,6 +37,26 @@ pub async fn snapshots_of<D: Drs>(
     Ok(out)
 }
 
+/// The resolved servers that launch from a snapshot and so need a look-up: all but those that
+/// launch from DRS's on-demand snapshot ([`SourceServer::launches_on_demand`]). A server DRS
+/// does not list is looked up too, so that preflight names what it finds.
+pub fn needing_snapshots<'a>(
+    per_wave: &'a [Vec<String>],
+    servers: &[SourceServer],
+    point_in_time: Option<&str>,
+) -> Vec<&'a String> {
+    let on_demand: BTreeSet<&str> = servers
+        .iter()
+        .filter(|s| s.launches_on_demand(point_in_time))
+        .map(|s| s.id.as_str())
+        .collect();
+    per_wave
+        .iter()
+        .flatten()
+        .filter(|id| !on_demand.contains(id.as_str()))
+        .collect()
+}
+
 /// What preflight will say of the plan's launch points against its recovery point objective:
 /// a refusal for a DRILL, a warning for a RECOVERY, one line per required server whose snapshot
 /// is further back than `rpo_seconds` ([`hold_to_rpo`]). For a summary before a start; the
@@ -54,17 +74,8 @@ pub async fn rpo_findings<D: Drs>(
         .select_source_servers(&ServerSelection::of_waves(&plan.waves))
         .await?;
     let (per_wave, _) = resolve_plan(plan, &servers);
-    let from_snapshot: Vec<&String> = per_wave
-        .iter()
-        .flatten()
-        .filter(|id| {
-            servers
-                .iter()
-                .find(|s| &s.id == *id)
-                .is_some_and(|s| !s.launches_on_demand(point_in_time))
-        })
-        .collect();
-    let mut snapshots = snapshots_of(drs, &from_snapshot, point_in_time).await?;
+    let ids = needing_snapshots(&per_wave, &servers, point_in_time);
+    let mut snapshots = snapshots_of(drs, &ids, point_in_time).await?;
     let mut readiness = Readiness::default();
     for (wave, ids) in plan.waves.iter().zip(&per_wave) {
         for id in ids {

@@ -171,16 +171,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .collect();
         // A server launching from an on-demand snapshot needs no look-up (one call per server
         // saved, the launch names no snapshot).
-        let on_demand: std::collections::BTreeSet<&str> = servers
-            .iter()
-            .filter(|s| s.launches_on_demand(point_in_time))
-            .map(|s| s.id.as_str())
-            .collect();
-        let ids: Vec<&String> = per_wave
-            .iter()
-            .flatten()
-            .filter(|id| !on_demand.contains(id.as_str()))
-            .collect();
+        let ids = crate::drs::launch_points::needing_snapshots(&per_wave, &servers, point_in_time);
         let snapshots = self.snapshots_of(&ids, point_in_time).await?;
         let mut readiness = check_readiness(&ReadinessInput {
             mode,
