@@ -813,7 +813,8 @@ pub mod paths {
     }
 }
 
-/// The history table's keys and indexes (the item shapes are the worker's; see its crate docs).
+/// The history table's keys and indexes: the one place that spells them (the item shapes are
+/// the history crate's).
 pub mod history {
     /// Partition key (S): `EXEC#<execution ARN>` for an execution's items, `LOCK#<plan>` for a
     /// plan's run lock.
@@ -828,6 +829,31 @@ pub mod history {
     pub const PLAN_INDEX: &str = "plan-index";
     pub const PLAN_INDEX_PARTITION_KEY: &str = "planName";
     pub const PLAN_INDEX_SORT_KEY: &str = "startedAt";
+
+    pub const EXECUTION_SK: &str = "EXECUTION";
+    pub const LOCK_SK: &str = "LOCK";
+    /// Partition of the pending clean-ups (`PENDING#<execution ARN>`), which the janitor retries.
+    pub const CLEANUP_PK: &str = "CLEANUP";
+
+    pub fn execution_pk(execution_id: &str) -> String {
+        format!("EXEC#{execution_id}")
+    }
+
+    pub fn wave_sk(index: u32) -> String {
+        format!("WAVE#{index:04}")
+    }
+
+    pub fn job_sk(index: u32, job_id: &str) -> String {
+        format!("WAVE#{index:04}#JOB#{job_id}")
+    }
+
+    pub fn servers_sk(index: u32) -> String {
+        format!("WAVE#{index:04}#SERVERS")
+    }
+
+    pub fn lock_pk(plan: &str) -> String {
+        format!("LOCK#{plan}")
+    }
 }
 
 #[cfg(test)]

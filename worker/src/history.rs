@@ -50,30 +50,9 @@ use crate::drs::{JobStatus, LaunchStatus};
 use crate::error::{TaskError, from_sdk};
 use crate::rules::LearnedTiming;
 
-pub const EXECUTION_SK: &str = "EXECUTION";
-pub const LOCK_SK: &str = "LOCK";
-/// Partition of the pending clean-ups (`PENDING#<execution ARN>`), which the janitor retries.
-pub const CLEANUP_PK: &str = "CLEANUP";
-
-pub fn execution_pk(execution_id: &str) -> String {
-    format!("EXEC#{execution_id}")
-}
-
-pub fn wave_sk(index: u32) -> String {
-    format!("WAVE#{index:04}")
-}
-
-pub fn job_sk(index: u32, job_id: &str) -> String {
-    format!("WAVE#{index:04}#JOB#{job_id}")
-}
-
-pub fn servers_sk(index: u32) -> String {
-    format!("WAVE#{index:04}#SERVERS")
-}
-
-pub fn lock_pk(plan: &str) -> String {
-    format!("LOCK#{plan}")
-}
+pub use drs_waves_contract::history::{
+    CLEANUP_PK, EXECUTION_SK, LOCK_SK, execution_pk, job_sk, lock_pk, servers_sk, wave_sk,
+};
 
 /// The EXECUTION item.
 #[derive(Debug, Clone, PartialEq, Eq)]
