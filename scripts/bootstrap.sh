@@ -4,8 +4,8 @@
 #     boto3, statelint) and <repo>/.venv-localstack (or $DRS_WAVES_LOCALSTACK_VENV) from
 #     requirements-localstack.txt (two venvs: LocalStack's moto fork clashes with moto),
 #   - tools/node_modules and cdk/node_modules from their package-lock.json (npm ci),
-#   - the binaries drs-worker, drs-sim, drs-codegen, drs-waves (the operator CLI) and
-#     drs-waves-report (cargo build, debug),
+#   - the binaries drs-worker, drs-sim, drs-codegen and drs-waves (the operator CLI, whose
+#     `drs-waves report` writes a report) (cargo build, debug),
 #   - Debian's `chromium` (apt-get, as root, only when missing): the end-to-end test of the
 #     recovery report opens it headless (without it, that part of the test is skipped),
 #   - `tmux` (apt-get, as root, only when missing): the end-to-end test of the operator CLI
@@ -96,8 +96,8 @@ setup_npm() {
 setup_cargo() {
     command -v cargo >/dev/null 2>&1 || die "bootstrap: cargo not found"
     # cargo itself knows what is current; a no-op build takes a second.
-    log "cargo build -p drs-worker -p drs-sim -p drs-codegen -p drs-waves-cli -p drs-waves-report --bins"
-    (cd "$REPO" && cargo build --quiet -p drs-worker -p drs-sim -p drs-codegen -p drs-waves-cli -p drs-waves-report --bins)
+    log "cargo build -p drs-worker -p drs-sim -p drs-codegen -p drs-waves-cli --bins"
+    (cd "$REPO" && cargo build --quiet -p drs-worker -p drs-sim -p drs-codegen -p drs-waves-cli --bins)
 }
 
 # Debian's chromium, for the report test's headless browser. Installed only when missing, and

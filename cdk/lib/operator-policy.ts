@@ -4,7 +4,7 @@
  * config.json's `operators` attaches to existing roles and groups.
  *
  * What the CLI calls, read from cli/src (aws.rs, resolve.rs, commands.rs, follow.rs, gate.rs)
- * and the worker's history seam it reuses (worker/src/history.rs: get_execution,
+ * and the history crate it uses (history/src: get_execution,
  * answer_gate, request_cancel, recent_executions):
  * - Step Functions: ListStateMachines (`plans`, finding a plan by name), DescribeStateMachine
  *   (`start`: the plan in the definition, for its preview), ListExecutions (`plans`, `status`,
@@ -32,7 +32,7 @@
  * - DRS: DescribeJobs (`follow`, the launch progress of a wave's jobs; `decide retry`, whether
  *   anything is left to launch again).
  * - `report` (and the drs-waves-report binary): the report library gathers its facts with
- *   worker/src/evidence.rs (SdkEvidenceApis and the history seam): DescribeExecution and
+ *   report/src/gather.rs (SdkEvidenceApis and the history seam): DescribeExecution and
  *   DescribeStateMachineForExecution (the targets compiled into the machine that ran); DRS
  *   DescribeJobs, DescribeJobLogItems (why a server failed), DescribeRecoveryInstances and
  *   DescribeSourceServers (hostnames), all reads; GetItem of the execution, wave and server
@@ -74,7 +74,7 @@ export interface OperatorPolicyProps {
  */
 export const OPERATOR_CONSOLE_ACTIONS = ['states:StopExecution'];
 
-/** What the CLI does to the history table (worker/src/history.rs through the CLI). */
+/** What the CLI does to the history table (the history crate, through the CLI). */
 export const OPERATOR_DYNAMODB_ITEM_ACTIONS = ['dynamodb:GetItem', 'dynamodb:UpdateItem'];
 
 /**

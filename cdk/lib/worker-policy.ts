@@ -35,7 +35,7 @@
  *   wildcard; no statement when no plan names one. A topic encrypted with a customer managed
  *   KMS key also needs its key policy to let the worker's role use the key (kms:GenerateDataKey*,
  *   kms:Decrypt): that key is the topic owner's, not this stack's.
- * - What the worker calls (worker/src: drs.rs, sfn.rs, history.rs, notify.rs): GetActivityTask,
+ * - What the worker calls (worker/src/sfn.rs, aws/src: drs.rs, sns.rs, s3.rs; history/src): GetActivityTask,
  *   SendTask*, DescribeExecution, StopExecution (a recovery preempts a drill of its plan);
  *   DescribeSourceServers, DescribeRecoverySnapshots (a recovery from a point in time),
  *   DescribeJobs, DescribeJobLogItems (a failed server's reason), StartRecovery,

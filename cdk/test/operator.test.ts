@@ -183,10 +183,10 @@ describe('operator policy', () => {
         .map((f) => fs.readFileSync(path.join(dir, f), 'utf8'))
         .join('\n');
     const cli = read(path.join(REPO_ROOT, 'cli', 'src'));
-    // `drs-waves report` gathers with the worker's evidence module (the report library
-    // re-exports it): its Step Functions, DRS and history calls are the CLI's too.
+    // `drs-waves report` gathers with the report crate's gather module (the worker's
+    // copy in S3 is made by it too): its Step Functions, DRS and history calls are the CLI's.
     assert.match(cli, /^\s*Report \{/m, 'the CLI has no report command any more: drop the report grants and this');
-    const sources = [cli, fs.readFileSync(path.join(REPO_ROOT, 'worker', 'src', 'evidence.rs'), 'utf8')].join('\n');
+    const sources = [cli, fs.readFileSync(path.join(REPO_ROOT, 'report', 'src', 'gather.rs'), 'utf8')].join('\n');
     const service: Record<string, string> = { sfn: 'states', drs: 'drs', dynamodb: 'dynamodb', sts: 'sts' };
     const pascal = (snake: string) => snake.replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase());
     const calls = new Set<string>();
@@ -203,12 +203,12 @@ describe('operator policy', () => {
     for (const m of sources.matchAll(/SdkDrs::new\((?:[^()]|\([^()]*\))*\)\s*\.\s*([a-z_]+)\(/g)) {
       for (const a of drsSeam[m[1]] ?? [`drs:${pascal(m[1])}`]) calls.add(a);
     }
-    // drs-waves start's check of the plan's launch points (worker/src/drs/launch_points.rs).
+    // drs-waves start's check of the plan's launch points (rules/src/launch_points.rs).
     if (/launch_points::rpo_findings\(/.test(sources)) {
       calls.add('drs:DescribeSourceServers');
       calls.add('drs:DescribeRecoverySnapshots');
     }
-    // The history table through the worker's seam (worker/src/history.rs, DynamoHistory).
+    // The history table through the worker's seam (history/src, DynamoHistory).
     const seam: Record<string, string[]> = {
       get_execution: ['dynamodb:GetItem'],
       answer_gate: ['dynamodb:UpdateItem'],

@@ -10,7 +10,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::provider::error::CredentialsError;
-use drs_worker::history::DynamoHistory;
+use drs_waves_history::DynamoHistory;
 
 use crate::error::{self, CliError};
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use aws_sdk_sfn::types::ExecutionStatus as SfnStatus;
 use comfy_table::{Table, presets};
 use drs_waves_contract::{ExecutionInput, Mode, OnFailure, PlanSpec};
-use drs_worker::history::{ExecutionRecord, History};
+use drs_waves_history::{ExecutionRecord, History};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -266,7 +266,7 @@ pub async fn start(aws: &Aws, a: StartArgs) -> Result<u8, CliError> {
         );
         // How long the plan took before (the same figures the report shows): what to tell the
         // business before a recovery starts. A history that cannot be read never stops one.
-        match drs_worker::evidence::forecast(&aws.history, &plan.name, FORECAST_EXECUTIONS).await {
+        match drs_waves_report::forecast(&aws.history, &plan.name, FORECAST_EXECUTIONS).await {
             Ok(f) => print!("{}", drs_waves_report::render::forecast_text(&f)),
             Err(e) => println!("RTO forecast: not available ({e})"),
         }
@@ -334,7 +334,7 @@ pub async fn start(aws: &Aws, a: StartArgs) -> Result<u8, CliError> {
 }
 
 fn time_text(t: Option<OffsetDateTime>) -> String {
-    t.map(drs_worker::rules::format_time)
+    t.map(drs_waves_rules::format_time)
         .unwrap_or_else(|| "-".into())
 }
 
@@ -515,10 +515,8 @@ pub async fn history(aws: &Aws, plan: &str, limit: usize) -> Result<(), CliError
     ]);
     for r in &runs {
         let took = match (
-            drs_worker::rules::parse_time(&r.started_at),
-            r.ended_at
-                .as_deref()
-                .and_then(drs_worker::rules::parse_time),
+            drs_waves_rules::parse_time(&r.started_at),
+            r.ended_at.as_deref().and_then(drs_waves_rules::parse_time),
         ) {
             (Some(s), Some(e)) => {
                 render::clock(u64::try_from((e - s).whole_seconds()).unwrap_or(0))
@@ -556,7 +554,7 @@ pub async fn history(aws: &Aws, plan: &str, limit: usize) -> Result<(), CliError
 }
 
 /// `drs-waves report EXECUTION -o DIR`: report.html and report.json of one execution (the
-/// report library, as drs-waves-report and the worker's end-of-run report build it).
+/// report crate, as the worker's end-of-run report builds it).
 pub async fn report(aws: &Aws, execution: &str, out_dir: &Path) -> Result<(), CliError> {
     let exec = resolve::execution(aws, execution).await?;
     // The report reads DRS once, not in a loop: the SDK's own retries are welcome here.

@@ -1,7 +1,7 @@
 //! The CLI's errors: each says what happened and what to do, on one line (no SDK debug dump).
 
-use drs_worker::TaskError;
-use drs_worker::error::{FailureKind, ServiceFailure};
+use drs_waves_aws::failure::{FailureKind, ServiceFailure};
+use drs_waves_history::HistoryError;
 
 /// Exit status of a command that could not do what it was asked (bad usage, unknown names,
 /// AWS refusals, a gate that is not waiting). `follow` also exits 0, 1 or 3 by the outcome.
@@ -150,7 +150,7 @@ pub fn failure<E>(
 where
     E: aws_sdk_drs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    drs_worker::error::failure_of(err)
+    drs_waves_aws::failure::failure_of(err)
 }
 
 /// [`aws_error`] of an SDK error.
@@ -164,29 +164,30 @@ where
     aws_error(action, &failure(err))
 }
 
-/// A history (DynamoDB) error from the worker's seam, for an operator.
-pub fn history(e: TaskError) -> CliError {
+/// A history (DynamoDB) error, for an operator.
+pub fn history(e: HistoryError) -> CliError {
+    const NO_TABLE: &str = "the history table does not exist";
+    const SET_TABLE: &str = "set --table or DRS_WAVES_TABLE to the deployment's table";
     match e {
-        TaskError::AccessDenied { call, detail } => CliError::AccessDenied {
+        HistoryError::Denied { call, detail } => CliError::AccessDenied {
             action: iam_action(&call),
             detail: one_line(&detail),
         },
-        TaskError::Transient { call, detail } | TaskError::Throttled { call, detail } => {
+        HistoryError::Transient { call, detail }
+        | HistoryError::Throttled { call, detail }
+        | HistoryError::Conflict { call, detail } => {
             let action = iam_action(&call);
             if detail.contains("ResourceNotFoundException") {
                 CliError::NotFound(format!(
-                    "{action}: the history table does not exist ({}); set --table or DRS_WAVES_TABLE to the deployment's table",
+                    "{action}: {NO_TABLE} ({}); {SET_TABLE}",
                     one_line(&detail)
                 ))
             } else {
                 CliError::Aws(format!("{action} failed: {}; try again", one_line(&detail)))
             }
         }
-        TaskError::Internal(s) if s.contains("ResourceNotFoundException") => {
-            CliError::NotFound(format!(
-                "the history table does not exist ({}); set --table or DRS_WAVES_TABLE to the deployment's table",
-                one_line(&s)
-            ))
+        HistoryError::Failed(s) if s.contains("ResourceNotFoundException") => {
+            CliError::NotFound(format!("{NO_TABLE} ({}); {SET_TABLE}", one_line(&s)))
         }
         other => CliError::Aws(one_line(&other.to_string())),
     }
@@ -231,7 +232,7 @@ mod tests {
 
     #[test]
     fn history_errors_name_the_dynamodb_action() {
-        let e = history(TaskError::AccessDenied {
+        let e = history(HistoryError::Denied {
             call: "DynamoDB UpdateItem".into(),
             detail: "AccessDeniedException: no".into(),
         });

@@ -18,7 +18,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::{HistoryEvent, HistoryEventType};
-use drs_worker::history::History;
+use drs_waves_history::History;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use time::OffsetDateTime;
 
@@ -78,7 +78,7 @@ pub async fn follow(aws: &Aws, exec: Execution, plain: bool) -> Result<u8, CliEr
                     // will not pass (access denied, an execution gone) or lasts ends the follow.
                     let e = error::aws_error("states:GetExecutionHistory", &f);
                     failures += 1;
-                    let client_error = f.kind == drs_worker::error::FailureKind::Service
+                    let client_error = f.kind == drs_waves_aws::failure::FailureKind::Service
                         && f.status.is_some_and(|s| s < 500)
                         && !error::is_throttling(&f);
                     let lasting = client_error
@@ -168,7 +168,7 @@ impl EventReader {
         &mut self,
         aws: &Aws,
         arn: &str,
-    ) -> Result<Vec<Event>, drs_worker::error::ServiceFailure> {
+    ) -> Result<Vec<Event>, drs_waves_aws::failure::ServiceFailure> {
         let mut fresh: Vec<HistoryEvent> = Vec::new();
         let mut token = None;
         'pages: loop {
@@ -234,7 +234,7 @@ fn event_of(e: &HistoryEvent) -> Option<Event> {
 async fn describe_jobs(
     aws: &Aws,
     waves: &[(u32, Vec<String>)],
-) -> Result<BTreeMap<String, Vec<(String, String)>>, drs_worker::error::ServiceFailure> {
+) -> Result<BTreeMap<String, Vec<(String, String)>>, drs_waves_aws::failure::ServiceFailure> {
     let ids: Vec<String> = waves.iter().flat_map(|(_, j)| j.iter().cloned()).collect();
     let mut jobs = BTreeMap::new();
     // DescribeJobs takes at most 1,000 job IDs per filter.

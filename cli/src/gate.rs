@@ -5,14 +5,14 @@
 //! then sent to Step Functions with the token.
 
 use aws_sdk_sfn::types::ExecutionStatus as SfnStatus;
+use drs_waves_aws::drs::{Drs, JobFilter, SdkDrs};
 use drs_waves_contract::operator::gate_states;
 use drs_waves_contract::{
     ErrorName, ExecutionStatus, GateKind, OperatorAction, OperatorActionKind, OperatorAnswer,
     PendingGate, decisions,
 };
-use drs_worker::drs::{Drs, JobFilter, SdkDrs};
-use drs_worker::history::{CancelOutcome, ExecutionRecord, History};
-use drs_worker::rules::{RetryPlan, retry_plan};
+use drs_waves_history::{CancelOutcome, ExecutionRecord, History};
+use drs_waves_rules::{RetryPlan, retry_plan};
 
 use crate::aws::Aws;
 use crate::error::{self, CliError};
@@ -222,7 +222,7 @@ pub fn answered_text(answer: Answer, gate: &PendingGate, execution: &str) -> Str
 /// Why a gate cannot be answered any more: its timeout has passed (Step Functions fails the
 /// execution at it, if it has not already).
 fn timed_out(gate: &PendingGate, now: time::OffsetDateTime, answer: Answer) -> Option<String> {
-    let timeout = drs_worker::rules::parse_time(&gate.timeout_at)?;
+    let timeout = drs_waves_rules::parse_time(&gate.timeout_at)?;
     (now >= timeout).then(|| {
         format!(
             "the {} of {} timed out at {}: the execution fails at the gate; your {} was not recorded",
@@ -235,7 +235,7 @@ fn timed_out(gate: &PendingGate, now: time::OffsetDateTime, answer: Answer) -> O
 }
 
 fn now_rfc3339() -> String {
-    drs_worker::rules::format_time(time::OffsetDateTime::now_utc())
+    drs_waves_rules::format_time(time::OffsetDateTime::now_utc())
 }
 
 /// What an answer that Step Functions refused for its token says: past the gate's deadline
@@ -245,7 +245,7 @@ fn gone_token_text(gate: &PendingGate, answer: Answer, now: time::OffsetDateTime
     let wave = wave_label(gate.wave_index, &gate.wave_name);
     let what = gate.kind.describe();
     let command = answer.command();
-    match drs_worker::rules::parse_time(&gate.timeout_at) {
+    match drs_waves_rules::parse_time(&gate.timeout_at) {
         Some(deadline) if now < deadline => format!(
             "the {what} of {wave} is re-opening: Step Functions no longer knows its token (it was lost, and the gate's \
              heartbeat timed out); your {command} is recorded but did not reach the execution. Answer again once \
@@ -619,7 +619,7 @@ mod tests {
     #[test]
     fn a_refused_token_before_the_deadline_is_a_reopening_gate_after_it_a_timed_out_one() {
         let g = gate(GateKind::Approval, 0, 1);
-        let before = drs_worker::rules::parse_time(&g.timeout_at).expect("deadline")
+        let before = drs_waves_rules::parse_time(&g.timeout_at).expect("deadline")
             - time::Duration::seconds(60);
         let reopening = gone_token_text(&g, Answer::Approve, before);
         assert!(

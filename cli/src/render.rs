@@ -2,7 +2,7 @@
 //! (indicatif) and the plain output (stdout not a terminal).
 
 use drs_waves_contract::{GateKind, OperatorAction, PendingGate};
-use drs_worker::rules::parse_time;
+use drs_waves_rules::parse_time;
 use time::OffsetDateTime;
 
 use crate::view::{Phase, View, WaveView};

@@ -107,7 +107,7 @@ pub async fn plan_spec_and_rpo(
         .send()
         .await
         .map_err(|e| error::sdk("states:DescribeStateMachine", &e))?;
-    let (_, targets) = drs_worker::evidence::plan_and_targets(out.definition());
+    let (_, targets) = drs_waves_report::plan_and_targets(out.definition());
     Ok((
         plan_of_definition(out.definition()),
         targets.and_then(|t| t.rpo_seconds),

@@ -1,6 +1,6 @@
 //! `drs-waves start`'s check of the plan's launch points against its `rpoMinutes`, before a
 //! RECOVERY is confirmed (issue #21): the same judgement preflight makes, read the same way
-//! (`drs_worker::drs::launch_points`).
+//! (`drs_waves_aws::drs::launch_points`).
 
 use drs_waves_contract::{Mode, PlanSpec};
 use time::OffsetDateTime;
@@ -18,9 +18,9 @@ pub async fn rpo_check(
     point_in_time: Option<&str>,
     now: OffsetDateTime,
 ) -> String {
-    let drs = drs_worker::drs::SdkDrs::new(aws.drs.clone());
+    let drs = drs_waves_aws::drs::SdkDrs::new(aws.drs.clone());
     let target = drs_waves_contract::clock::human_seconds(u64::from(rpo_seconds));
-    let found = drs_worker::drs::launch_points::rpo_findings(
+    let found = drs_waves_rules::launch_points::rpo_findings(
         &drs,
         spec,
         mode,

@@ -8,8 +8,8 @@ use drs_waves_contract::{
     ExecutionStatus, Mode, OperatorAction, PendingGate, PlanSpec, ServerCounts, WaveSpec,
     WaveState, WaveStatus,
 };
-use drs_worker::history::ExecutionRecord;
-use drs_worker::rules::parse_time;
+use drs_waves_history::ExecutionRecord;
+use drs_waves_rules::parse_time;
 use time::OffsetDateTime;
 
 use crate::names;

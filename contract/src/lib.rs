@@ -18,6 +18,7 @@ pub mod clock;
 pub mod operator;
 pub mod status;
 pub mod task_retry;
+pub mod timing;
 
 pub use arn::{ActivityArnError, ActivityArns};
 pub use operator::{

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use drs_waves_contract::{Activity, ActivityArns, DEFAULT_ACTIVITY_PREFIX, DEFAULT_HISTORY_TABLE};
 
-use crate::rules::Limits;
+use drs_waves_rules::Limits;
 
 #[derive(Debug, Parser)]
 #[command(

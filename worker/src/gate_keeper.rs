@@ -18,10 +18,10 @@ use time::OffsetDateTime;
 use tracing::{debug, info, warn};
 
 use crate::error::TaskError;
-use crate::history::History;
-use crate::rules::parse_time;
 use crate::sfn::{ActivityService, Delivery};
 use crate::token::TaskToken;
+use drs_waves_history::History;
+use drs_waves_rules::parse_time;
 
 /// RUNNING records looked at per round (newest first).
 const RUNNING_PER_ROUND: usize = 200;

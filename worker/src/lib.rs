@@ -15,22 +15,15 @@
 //! `conformance` the suites both fakes and real adapters pass. The history table's key design and
 //! access patterns are in [`history`] and in README.md.
 
-pub mod aws;
 pub mod config;
 #[cfg(any(test, feature = "test-util"))]
 pub mod conformance;
-pub mod drs;
 pub mod error;
-pub mod evidence;
 pub mod faults;
 pub mod gate_keeper;
 pub mod health;
-pub mod history;
 pub mod metrics;
-pub mod notify;
-pub mod rules;
 pub mod runtime;
-pub mod s3;
 pub mod sfn;
 pub mod tasks;
 #[cfg(any(test, feature = "test-util"))]

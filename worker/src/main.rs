@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use drs_waves_aws::clients as aws;
+use drs_waves_aws::drs::{Drs, SdkDrs};
 use drs_waves_contract::Activity;
-use drs_worker::aws;
+use drs_waves_history::{DynamoHistory, History, create_table};
 use drs_worker::config::{Cli, Command, LogFormat, RunArgs, parse_activity_arns};
-use drs_worker::drs::{Drs, SdkDrs};
 use drs_worker::faults::Faults;
 use drs_worker::gate_keeper::{keep_gates, next_round_in};
-use drs_worker::history::{DynamoHistory, History, create_table};
 use drs_worker::runtime::{RuntimeConfig, run};
 use drs_worker::sfn::{ExecutionLookup, SdkSfn, resolve_activity_arns};
 use drs_worker::tasks::Handlers;
@@ -169,20 +169,20 @@ async fn run_command(args: RunArgs) -> anyhow::Result<()> {
         Duration::from_secs(args.conflict_listing_wait_seconds),
         drs_worker::tasks::DEFAULT_LISTING_BACKOFF,
     )
-    .with_notifier(Arc::new(drs_worker::notify::SnsNotifier::new(
+    .with_notifier(Arc::new(drs_waves_aws::sns::SnsNotifier::new(
         aws_sdk_sns::Client::new(&sdk),
     )));
     let handlers = match &args.report_bucket {
         Some(bucket) => {
             info!(bucket = %bucket, "reports go to S3");
-            handlers.with_evidence(drs_worker::evidence::Evidence {
+            handlers.with_evidence(drs_waves_report::gather::Evidence {
                 bucket: bucket.clone(),
                 table: args.table.clone(),
-                store: Arc::new(drs_worker::s3::SdkS3::new(drs_worker::s3::s3_client(
+                store: Arc::new(drs_waves_aws::s3::SdkS3::new(drs_waves_aws::s3::s3_client(
                     &sdk,
                     args.s3_force_path_style,
                 ))),
-                apis: Arc::new(drs_worker::evidence::SdkEvidenceApis::new(
+                apis: Arc::new(drs_waves_report::gather::SdkEvidenceApis::new(
                     sfn.clone(),
                     aws::drs_client(&sdk),
                 )),

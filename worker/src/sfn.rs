@@ -84,7 +84,7 @@ pub trait ExecutionLookup: Send + Sync + 'static {
 const GONE_CODES: [&str; 3] = ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"];
 
 /// [`ActivityService`] and [`ExecutionLookup`] over aws-sdk-sfn. The client must be built
-/// with a read timeout above 60 s (see [`crate::aws::sfn_client`]).
+/// with a read timeout above 60 s (see [`drs_waves_aws::clients::sfn_client`]).
 #[derive(Clone, Debug)]
 pub struct SdkSfn {
     client: aws_sdk_sfn::Client,
@@ -224,7 +224,7 @@ impl ExecutionLookup for SdkSfn {
                 stopped_at: resp.stop_date().and_then(|d| {
                     time::OffsetDateTime::from_unix_timestamp(d.secs())
                         .ok()
-                        .map(crate::rules::format_time)
+                        .map(drs_waves_rules::format_time)
                 }),
             })),
             Err(e) => {

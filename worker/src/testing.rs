@@ -8,23 +8,18 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::drs::{
+use drs_waves_aws::drs::{
     Drs, Job, JobFilter, JobServer, JobStatus, LaunchStatus, RecoverySnapshot, ServerFailure,
     SourceServer, StartRecoveryRequest,
 };
-use drs_waves_contract::{
-    CleanupStatus, ExecutionStatus, Mode, OperatorAction, PendingGate, WaveStatus,
-};
 
-use crate::drs::snapshots::{NewestAtOrBefore, wanted_time};
 use crate::error::TaskError;
-use crate::history::{
-    CancelOutcome, ChunkWrite, ExecutionClose, ExecutionRecord, History, JanitorWork, JobRecord,
-    LockOutcome, ReportOutcome, ServerLaunchPoint, WaveChunk, WaveRecord,
-};
-use crate::rules::{format_time, parse_time};
 use crate::sfn::{ActivityService, ActivityTask, Delivery, ExecutionInfo, ExecutionLookup};
 use crate::token::TaskToken;
+use drs_waves_aws::AwsError;
+use drs_waves_aws::drs::snapshots::{NewestAtOrBefore, wanted_time};
+pub use drs_waves_history::MemoryHistory;
+use drs_waves_rules::{format_time, parse_time};
 
 mod instances;
 mod post_launch;
@@ -312,25 +307,25 @@ struct DrsState {
     terminate_calls: Vec<Vec<String>>,
     describe_jobs_calls: Vec<JobFilter>,
     /// Each DescribeSourceServers by selection, in order.
-    selections: Vec<crate::drs::ServerSelection>,
-    failures: HashMap<&'static str, VecDeque<TaskError>>,
+    selections: Vec<drs_waves_aws::drs::ServerSelection>,
+    failures: HashMap<&'static str, VecDeque<AwsError>>,
     blank_job_ids: bool,
     next_job: u64,
     /// Recovery instances terminated so far.
     terminated: HashSet<String>,
     /// Per operation: let one call through, then fail the next with this error.
-    pass_then_fail: HashMap<&'static str, TaskError>,
+    pass_then_fail: HashMap<&'static str, AwsError>,
     /// Operations whose next call fails with the parked error.
-    armed_after_pass: HashMap<&'static str, TaskError>,
+    armed_after_pass: HashMap<&'static str, AwsError>,
     /// Per server, the `rawError` of its LAUNCH_FAILED log item.
     failure_reasons: HashMap<String, String>,
     /// Per server, the log event that says it failed when it is not LAUNCH_FAILED
     /// (SERVER_SKIPPED, CONVERSION_FAIL, ...).
     failure_events: HashMap<String, String>,
     /// TerminateRecoveryInstances answers lost after DRS acted (the job exists).
-    lose_terminate_answers: VecDeque<TaskError>,
+    lose_terminate_answers: VecDeque<AwsError>,
     /// StartRecovery answers lost after DRS acted (the job exists).
-    lose_start_answers: VecDeque<TaskError>,
+    lose_start_answers: VecDeque<AwsError>,
     /// The time new jobs are created at; the real clock when unset.
     now: Option<time::OffsetDateTime>,
     /// How DescribeRecoverySnapshots pages its answers.
@@ -506,7 +501,7 @@ impl FakeDrs {
 
     /// The next `op` call fails with `err` (ops: describe_source_servers, describe_jobs,
     /// start_recovery, terminate_recovery_instances).
-    pub fn fail_next(&self, op: &'static str, err: TaskError) {
+    pub fn fail_next(&self, op: &'static str, err: AwsError) {
         lock(&self.state)
             .failures
             .entry(op)
@@ -516,12 +511,12 @@ impl FakeDrs {
 
     /// The next StartRecovery creates its job, then fails with `err` (an answer lost after DRS
     /// acted).
-    pub fn lose_next_start_answer(&self, err: TaskError) {
+    pub fn lose_next_start_answer(&self, err: AwsError) {
         lock(&self.state).lose_start_answers.push_back(err);
     }
 
     /// The next TerminateRecoveryInstances creates its job, then fails with `err`.
-    pub fn lose_next_terminate_answer(&self, err: TaskError) {
+    pub fn lose_next_terminate_answer(&self, err: AwsError) {
         lock(&self.state).lose_terminate_answers.push_back(err);
     }
 
@@ -550,7 +545,7 @@ impl FakeDrs {
     }
 
     /// The next `op` call succeeds, and the one after fails with `err`.
-    pub fn succeed_then_fail_next(&self, op: &'static str, err: TaskError) {
+    pub fn succeed_then_fail_next(&self, op: &'static str, err: AwsError) {
         lock(&self.state).pass_then_fail.insert(op, err);
     }
 
@@ -627,7 +622,7 @@ impl FakeDrs {
     }
 
     /// What each `select_source_servers` call asked for, in order.
-    pub fn source_server_selections(&self) -> Vec<crate::drs::ServerSelection> {
+    pub fn source_server_selections(&self) -> Vec<drs_waves_aws::drs::ServerSelection> {
         lock(&self.state).selections.clone()
     }
 
@@ -635,7 +630,7 @@ impl FakeDrs {
         lock(&self.state).jobs.clone()
     }
 
-    fn injected(&self, op: &'static str) -> Result<(), TaskError> {
+    fn injected(&self, op: &'static str) -> Result<(), AwsError> {
         let mut state = lock(&self.state);
         if let Some(e) = state.failures.get_mut(op).and_then(VecDeque::pop_front) {
             return Err(e);
@@ -671,7 +666,7 @@ impl FakeDrs {
 }
 
 impl Drs for FakeDrs {
-    async fn describe_source_servers(&self) -> Result<Vec<SourceServer>, TaskError> {
+    async fn describe_source_servers(&self) -> Result<Vec<SourceServer>, AwsError> {
         self.injected("describe_source_servers")?;
         Ok(lock(&self.state).servers.clone())
     }
@@ -680,8 +675,8 @@ impl Drs for FakeDrs {
     /// `describe_source_servers` fails this call too.
     async fn select_source_servers(
         &self,
-        selection: &crate::drs::ServerSelection,
-    ) -> Result<Vec<SourceServer>, TaskError> {
+        selection: &drs_waves_aws::drs::ServerSelection,
+    ) -> Result<Vec<SourceServer>, AwsError> {
         if selection.is_empty() {
             return Ok(Vec::new());
         }
@@ -696,7 +691,7 @@ impl Drs for FakeDrs {
             .collect())
     }
 
-    async fn describe_jobs(&self, filter: JobFilter) -> Result<Vec<Job>, TaskError> {
+    async fn describe_jobs(&self, filter: JobFilter) -> Result<Vec<Job>, AwsError> {
         self.injected("describe_jobs")?;
         let mut state = lock(&self.state);
         state.describe_jobs_calls.push(filter.clone());
@@ -723,11 +718,11 @@ impl Drs for FakeDrs {
         &self,
         source_server_id: &str,
         at_or_before: Option<&str>,
-    ) -> Result<Option<RecoverySnapshot>, TaskError> {
+    ) -> Result<Option<RecoverySnapshot>, AwsError> {
         self.injected("latest_recovery_snapshot")?;
         let mut state = lock(&self.state);
         if !state.servers.iter().any(|s| s.id == source_server_id) {
-            return Err(TaskError::Internal(format!(
+            return Err(AwsError::Failed(format!(
                 "DRS DescribeRecoverySnapshots: source server {source_server_id} does not exist"
             )));
         }
@@ -746,15 +741,15 @@ impl Drs for FakeDrs {
         }
     }
 
-    async fn start_recovery(&self, request: StartRecoveryRequest) -> Result<Job, TaskError> {
+    async fn start_recovery(&self, request: StartRecoveryRequest) -> Result<Job, AwsError> {
         self.injected("start_recovery")?;
         let mut state = lock(&self.state);
         if let Some(limit) = state
             .max_servers_per_job
             .filter(|l| request.source_server_ids.len() > *l)
         {
-            let failure = crate::error::ServiceFailure {
-                kind: crate::error::FailureKind::Service,
+            let failure = drs_waves_aws::failure::ServiceFailure {
+                kind: drs_waves_aws::failure::FailureKind::Service,
                 code: Some("ServiceQuotaExceededException".into()),
                 message: Some(format!(
                     "Cannot start a job of {} source servers (limit {limit} per job)",
@@ -763,7 +758,10 @@ impl Drs for FakeDrs {
                 status: Some(402),
                 quota_code: Some("SourceServersPerJob".into()),
             };
-            return Err(crate::error::classify("DRS StartRecovery", &failure));
+            return Err(drs_waves_aws::failure::classify(
+                "DRS StartRecovery",
+                &failure,
+            ));
         }
         // DRS refuses a server already in an active job (ConflictException) and a snapshot that
         // is not the server's (ValidationException).
@@ -771,7 +769,7 @@ impl Drs for FakeDrs {
             if let Some(job) = state.jobs.iter().find(|j| {
                 j.status.is_active() && j.servers.iter().any(|s| &s.source_server_id == id)
             }) {
-                return Err(TaskError::Internal(format!(
+                return Err(AwsError::Failed(format!(
                     "DRS StartRecovery: ConflictException: source server {id} is already in active job {}",
                     job.id
                 )));
@@ -782,7 +780,7 @@ impl Drs for FakeDrs {
                     .get(id)
                     .is_some_and(|list| list.iter().any(|s| &s.id == snapshot))
             {
-                return Err(TaskError::Internal(format!(
+                return Err(AwsError::Failed(format!(
                     "DRS StartRecovery: ValidationException: {snapshot} is not a recovery snapshot of {id}"
                 )));
             }
@@ -817,13 +815,13 @@ impl Drs for FakeDrs {
         Ok(Self::as_listed(&state, job))
     }
 
-    async fn terminate_recovery_instances(&self, ids: Vec<String>) -> Result<Job, TaskError> {
+    async fn terminate_recovery_instances(&self, ids: Vec<String>) -> Result<Job, AwsError> {
         self.injected("terminate_recovery_instances")?;
         let mut state = lock(&self.state);
         // DRS refuses an instance that does not exist (any more), as a ValidationException.
         let existing = Self::existing(&state);
         if let Some(gone) = ids.iter().find(|id| !existing.contains(id.as_str())) {
-            return Err(TaskError::Internal(format!(
+            return Err(AwsError::Failed(format!(
                 "DRS TerminateRecoveryInstances: ValidationException: recovery instance {gone} does not exist"
             )));
         }
@@ -862,7 +860,7 @@ impl Drs for FakeDrs {
     async fn recovery_instances_of(
         &self,
         source_server_ids: Vec<String>,
-    ) -> Result<Vec<crate::drs::RecoveryInstance>, TaskError> {
+    ) -> Result<Vec<drs_waves_aws::drs::RecoveryInstance>, AwsError> {
         if source_server_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -873,10 +871,7 @@ impl Drs for FakeDrs {
         ))
     }
 
-    async fn existing_recovery_instances(
-        &self,
-        ids: Vec<String>,
-    ) -> Result<Vec<String>, TaskError> {
+    async fn existing_recovery_instances(&self, ids: Vec<String>) -> Result<Vec<String>, AwsError> {
         self.injected("existing_recovery_instances")?;
         let state = lock(&self.state);
         let existing = Self::existing(&state);
@@ -886,7 +881,7 @@ impl Drs for FakeDrs {
             .collect())
     }
 
-    async fn job_failures(&self, job_id: &str) -> Result<Vec<ServerFailure>, TaskError> {
+    async fn job_failures(&self, job_id: &str) -> Result<Vec<ServerFailure>, AwsError> {
         self.injected("job_failures")?;
         let state = lock(&self.state);
         Ok(state
@@ -898,7 +893,7 @@ impl Drs for FakeDrs {
             // The log names the event by the model's JobLogEvent, as DRS's does.
             .filter_map(|s| {
                 let id = &s.source_server_id;
-                crate::drs::job_log::server_failure(
+                drs_waves_aws::drs::job_log::server_failure(
                     state
                         .failure_events
                         .get(id)
@@ -909,586 +904,6 @@ impl Drs for FakeDrs {
             })
             .collect())
     }
-}
-
-#[derive(Default)]
-struct HistoryState {
-    locks: HashMap<String, (String, Mode)>,
-    launch_points: HashMap<(String, u32), Vec<ServerLaunchPoint>>,
-    pending_cleanups: std::collections::BTreeSet<String>,
-    janitor_leases: HashMap<String, (String, String)>,
-    executions: HashMap<String, ExecutionRecord>,
-    /// `reportLocation` / `reportError` of the EXECUTION items.
-    reports: HashMap<String, ReportOutcome>,
-    waves: HashMap<(String, u32), WaveRecord>,
-    jobs: BTreeMap<(String, String), JobRecord>,
-    failures: HashMap<&'static str, VecDeque<TaskError>>,
-}
-
-/// The history in memory, with the same conditional-write rules as [`crate::history::DynamoHistory`].
-#[derive(Clone, Default)]
-pub struct MemoryHistory {
-    state: Arc<Mutex<HistoryState>>,
-}
-
-impl MemoryHistory {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The next `op` call fails with `err` (op: the trait method's name).
-    pub fn fail_next(&self, op: &'static str, err: TaskError) {
-        lock(&self.state)
-            .failures
-            .entry(op)
-            .or_default()
-            .push_back(err);
-    }
-
-    pub fn lock_holder(&self, plan: &str) -> Option<String> {
-        lock(&self.state).locks.get(plan).map(|(h, _)| h.clone())
-    }
-
-    /// The lock held by `holder`, a DRILL.
-    pub fn set_lock_holder(&self, plan: &str, holder: &str) {
-        self.set_lock(plan, holder, Mode::Drill);
-    }
-
-    pub fn set_lock(&self, plan: &str, holder: &str, mode: Mode) {
-        lock(&self.state)
-            .locks
-            .insert(plan.to_string(), (holder.to_string(), mode));
-    }
-
-    pub fn execution(&self, id: &str) -> Option<ExecutionRecord> {
-        lock(&self.state).executions.get(id).cloned()
-    }
-
-    pub fn wave(&self, id: &str, index: u32) -> Option<WaveRecord> {
-        lock(&self.state)
-            .waves
-            .get(&(id.to_string(), index))
-            .cloned()
-    }
-
-    pub fn job_records(&self, id: &str) -> Vec<JobRecord> {
-        lock(&self.state)
-            .jobs
-            .iter()
-            .filter(|((e, _), _)| e == id)
-            .map(|(_, j)| j.clone())
-            .collect()
-    }
-
-    /// A wave's recorded launch points.
-    pub fn launch_points_of(&self, id: &str, index: u32) -> Vec<ServerLaunchPoint> {
-        lock(&self.state)
-            .launch_points
-            .get(&(id.to_string(), index))
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    /// Forgets a wave's record (as if the write had been lost).
-    pub fn forget_wave(&self, id: &str, index: u32) {
-        lock(&self.state).waves.remove(&(id.to_string(), index));
-    }
-
-    fn injected(&self, op: &'static str) -> Result<(), TaskError> {
-        match lock(&self.state)
-            .failures
-            .get_mut(op)
-            .and_then(VecDeque::pop_front)
-        {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    }
-}
-
-impl History for MemoryHistory {
-    async fn acquire_lock(
-        &self,
-        plan: &str,
-        execution_id: &str,
-        mode: Mode,
-        _now: &str,
-    ) -> Result<LockOutcome, TaskError> {
-        self.injected("acquire_lock")?;
-        let mut state = lock(&self.state);
-        match state.locks.get(plan) {
-            Some((holder, held_mode)) if holder != execution_id => Ok(LockOutcome::HeldBy {
-                holder: holder.clone(),
-                mode: *held_mode,
-            }),
-            _ => {
-                state
-                    .locks
-                    .insert(plan.to_string(), (execution_id.to_string(), mode));
-                Ok(LockOutcome::Acquired)
-            }
-        }
-    }
-
-    async fn take_over_lock(
-        &self,
-        plan: &str,
-        execution_id: &str,
-        mode: Mode,
-        previous: &str,
-        _now: &str,
-    ) -> Result<bool, TaskError> {
-        self.injected("take_over_lock")?;
-        let mut state = lock(&self.state);
-        if state.locks.get(plan).map(|(h, _)| h.as_str()) == Some(previous) {
-            state
-                .locks
-                .insert(plan.to_string(), (execution_id.to_string(), mode));
-            Ok(true)
-        } else {
-            Ok(false)
-        }
-    }
-
-    async fn record_launch_points(
-        &self,
-        execution_id: &str,
-        wave_index: u32,
-        mut points: Vec<ServerLaunchPoint>,
-    ) -> Result<(), TaskError> {
-        self.injected("record_launch_points")?;
-        points.sort_by(|a, b| a.server_id.cmp(&b.server_id));
-        lock(&self.state)
-            .launch_points
-            .insert((execution_id.to_string(), wave_index), points);
-        Ok(())
-    }
-
-    async fn launch_points(
-        &self,
-        execution_id: &str,
-        wave_index: u32,
-    ) -> Result<Vec<ServerLaunchPoint>, TaskError> {
-        self.injected("launch_points")?;
-        Ok(lock(&self.state)
-            .launch_points
-            .get(&(execution_id.to_string(), wave_index))
-            .cloned()
-            .unwrap_or_default())
-    }
-
-    async fn recent_executions(
-        &self,
-        plan: &str,
-        limit: usize,
-    ) -> Result<Vec<ExecutionRecord>, TaskError> {
-        self.injected("recent_executions")?;
-        let mut of_plan: Vec<ExecutionRecord> = lock(&self.state)
-            .executions
-            .values()
-            .filter(|r| r.plan_name == plan)
-            .cloned()
-            .collect();
-        of_plan.sort_by(|a, b| b.started_at.cmp(&a.started_at));
-        of_plan.truncate(limit);
-        Ok(of_plan)
-    }
-
-    async fn running_executions(&self, limit: usize) -> Result<Vec<ExecutionRecord>, TaskError> {
-        self.injected("running_executions")?;
-        let mut running: Vec<ExecutionRecord> = lock(&self.state)
-            .executions
-            .values()
-            .filter(|r| r.status == ExecutionStatus::Running)
-            .cloned()
-            .collect();
-        running.sort_by(|a, b| b.started_at.cmp(&a.started_at));
-        running.truncate(limit);
-        Ok(running)
-    }
-
-    async fn claim_for_janitor(
-        &self,
-        execution_id: &str,
-        work: JanitorWork,
-        worker: &str,
-        now: &str,
-        until: &str,
-    ) -> Result<bool, TaskError> {
-        self.injected("claim_for_janitor")?;
-        let mut state = lock(&self.state);
-        let wanted = state
-            .executions
-            .get(execution_id)
-            .is_some_and(|r| match work {
-                JanitorWork::EndedRun => r.status == ExecutionStatus::Running,
-                JanitorWork::PendingCleanup => r.cleanup == Some(CleanupStatus::Pending),
-            });
-        if !wanted {
-            return Ok(false);
-        }
-        let free = match state.janitor_leases.get(execution_id) {
-            None => true,
-            Some((holder, lease)) => lease.as_str() < now || holder == worker,
-        };
-        if free {
-            state.janitor_leases.insert(
-                execution_id.to_string(),
-                (worker.to_string(), until.to_string()),
-            );
-        }
-        Ok(free)
-    }
-
-    async fn release_lock(&self, plan: &str, execution_id: &str) -> Result<bool, TaskError> {
-        self.injected("release_lock")?;
-        let mut state = lock(&self.state);
-        if state.locks.get(plan).map(|(h, _)| h.as_str()) == Some(execution_id) {
-            state.locks.remove(plan);
-            Ok(true)
-        } else {
-            Ok(false)
-        }
-    }
-
-    async fn create_execution(&self, record: ExecutionRecord) -> Result<(), TaskError> {
-        self.injected("create_execution")?;
-        lock(&self.state)
-            .executions
-            .entry(record.execution_id.clone())
-            .or_insert(record);
-        Ok(())
-    }
-
-    async fn get_execution(&self, id: &str) -> Result<Option<ExecutionRecord>, TaskError> {
-        self.injected("get_execution")?;
-        Ok(self.execution(id))
-    }
-
-    async fn close_execution(&self, c: ExecutionClose) -> Result<(), TaskError> {
-        self.injected("close_execution")?;
-        let mut state = lock(&self.state);
-        // An upsert, as DynamoDB's UpdateItem: what the record has is kept where the close
-        // says "if not set".
-        let r = state
-            .executions
-            .entry(c.execution_id.clone())
-            .or_insert_with(|| {
-                ExecutionRecord::new(
-                    c.execution_id.clone(),
-                    c.execution_name.clone(),
-                    c.plan_name.clone(),
-                    c.status,
-                    c.started_at.clone(),
-                )
-            });
-        r.pending_gate = None;
-        if c.preempted_by.is_some() {
-            r.preempted_by = c.preempted_by;
-        }
-        if r.mode.is_none() {
-            r.mode = c.mode;
-        }
-        r.status = c.status;
-        r.ended_at = Some(c.ended_at);
-        if c.error.is_some() {
-            r.error = c.error;
-        }
-        if c.cause.is_some() {
-            r.cause = c.cause;
-        }
-        r.wave_statuses = c.wave_statuses;
-        Ok(())
-    }
-
-    async fn record_terminate_job(
-        &self,
-        id: &str,
-        job_id: &str,
-        instances: Vec<String>,
-    ) -> Result<(), TaskError> {
-        self.injected("record_terminate_job")?;
-        let mut state = lock(&self.state);
-        let r = state
-            .executions
-            .get_mut(id)
-            .ok_or_else(|| missing_execution(id))?;
-        r.terminate_job_ids.push(job_id.to_string());
-        r.terminating_instances.extend(instances);
-        Ok(())
-    }
-
-    async fn set_cleanup(
-        &self,
-        id: &str,
-        status: CleanupStatus,
-        error: Option<String>,
-    ) -> Result<(), TaskError> {
-        self.injected("set_cleanup")?;
-        let mut state = lock(&self.state);
-        let r = state
-            .executions
-            .get_mut(id)
-            .ok_or_else(|| missing_execution(id))?;
-        r.cleanup = Some(status);
-        if error.is_some() {
-            r.cleanup_error = error;
-        }
-        if status == CleanupStatus::Pending {
-            state.pending_cleanups.insert(id.to_string());
-        } else {
-            state.pending_cleanups.remove(id);
-        }
-        Ok(())
-    }
-
-    async fn pending_cleanups(&self, limit: usize) -> Result<Vec<String>, TaskError> {
-        self.injected("pending_cleanups")?;
-        Ok(lock(&self.state)
-            .pending_cleanups
-            .iter()
-            .take(limit)
-            .cloned()
-            .collect())
-    }
-
-    async fn get_wave(&self, id: &str, index: u32) -> Result<Option<WaveRecord>, TaskError> {
-        self.injected("get_wave")?;
-        Ok(self.wave(id, index))
-    }
-
-    async fn plan_wave(&self, wave: WaveRecord) -> Result<WaveRecord, TaskError> {
-        self.injected("plan_wave")?;
-        let mut state = lock(&self.state);
-        let key = (wave.execution_id.clone(), wave.index);
-        let stored = state.waves.entry(key).or_insert_with(|| WaveRecord {
-            status: WaveStatus::Launching,
-            job_ids: Vec::new(),
-            ended_at: None,
-            checks: 0,
-            reason: String::new(),
-            chunks: wave
-                .chunks
-                .iter()
-                .map(|c| WaveChunk {
-                    job_id: None,
-                    ..c.clone()
-                })
-                .collect(),
-            completion_ms: None,
-            ..wave
-        });
-        Ok(stored.clone())
-    }
-
-    async fn plan_retry(
-        &self,
-        execution_id: &str,
-        wave_index: u32,
-        chunks: Vec<WaveChunk>,
-    ) -> Result<WaveRecord, TaskError> {
-        self.injected("plan_retry")?;
-        let mut state = lock(&self.state);
-        let wave = state
-            .waves
-            .get_mut(&(execution_id.to_string(), wave_index))
-            .ok_or_else(|| missing_execution(execution_id))?;
-        let fresh = chunks
-            .iter()
-            .all(|c| wave.chunks.iter().all(|w| w.number != c.number));
-        if wave.status == WaveStatus::Failed && fresh {
-            wave.status = WaveStatus::Launching;
-            wave.reason = String::new();
-            wave.ended_at = None;
-            wave.completion_ms = None;
-            wave.chunks
-                .extend(chunks.into_iter().map(|c| WaveChunk { job_id: None, ..c }));
-            wave.chunks.sort_by_key(|c| c.number);
-        }
-        Ok(wave.clone())
-    }
-
-    async fn record_chunk_job(
-        &self,
-        execution_id: &str,
-        wave_index: u32,
-        chunk: u32,
-        job_id: &str,
-    ) -> Result<ChunkWrite, TaskError> {
-        self.injected("record_chunk_job")?;
-        let mut state = lock(&self.state);
-        let wave = state
-            .waves
-            .get_mut(&(execution_id.to_string(), wave_index))
-            .ok_or_else(|| TaskError::transient("history (chunk job)", "no wave record"))?;
-        let planned = wave
-            .chunks
-            .iter_mut()
-            .find(|c| c.number == chunk)
-            .ok_or_else(|| {
-                TaskError::Internal(format!(
-                    "history: wave {wave_index} of {execution_id} has no planned chunk {chunk}"
-                ))
-            })?;
-        match &planned.job_id {
-            Some(id) if id == job_id => Ok(ChunkWrite::Written),
-            Some(id) => Ok(ChunkWrite::Conflict {
-                recorded: id.clone(),
-            }),
-            None => {
-                planned.job_id = Some(job_id.to_string());
-                wave.job_ids.push(job_id.to_string());
-                Ok(ChunkWrite::Written)
-            }
-        }
-    }
-
-    async fn record_wave_check(
-        &self,
-        wave: WaveRecord,
-        jobs: Vec<JobRecord>,
-    ) -> Result<(), TaskError> {
-        self.injected("record_wave_check")?;
-        let mut state = lock(&self.state);
-        for j in jobs {
-            state
-                .jobs
-                .insert((j.execution_id.clone(), j.job_id.clone()), j);
-        }
-        let key = (wave.execution_id.clone(), wave.index);
-        // The first start time stays (DynamoDB writes it with if_not_exists); the chunk plan and
-        // what was learned stay (DynamoDB's update leaves them), and so does a completion time
-        // the check does not give.
-        let (started_at, chunks, learned, completion_ms) = state.waves.get(&key).map_or_else(
-            || {
-                (
-                    wave.started_at.clone(),
-                    wave.chunks.clone(),
-                    None,
-                    wave.completion_ms,
-                )
-            },
-            |w| {
-                (
-                    w.started_at.clone(),
-                    w.chunks.clone(),
-                    w.learned,
-                    wave.completion_ms.or(w.completion_ms),
-                )
-            },
-        );
-        state.waves.insert(
-            key,
-            WaveRecord {
-                started_at,
-                chunks,
-                learned,
-                completion_ms,
-                ..wave
-            },
-        );
-        Ok(())
-    }
-
-    async fn list_jobs(&self, id: &str) -> Result<Vec<JobRecord>, TaskError> {
-        self.injected("list_jobs")?;
-        Ok(self.job_records(id))
-    }
-
-    async fn end_wave(
-        &self,
-        id: &str,
-        wave_index: u32,
-        status: WaveStatus,
-        reason: &str,
-        ended_at: &str,
-    ) -> Result<bool, TaskError> {
-        self.injected("end_wave")?;
-        let mut state = lock(&self.state);
-        let Some(wave) = state.waves.get_mut(&(id.to_string(), wave_index)) else {
-            return Ok(false);
-        };
-        wave.status = status;
-        wave.reason = reason.to_string();
-        if wave.ended_at.is_none() {
-            wave.ended_at = Some(ended_at.to_string());
-        }
-        Ok(true)
-    }
-
-    async fn open_gate(&self, id: &str, gate: PendingGate) -> Result<bool, TaskError> {
-        self.injected("open_gate")?;
-        let mut state = lock(&self.state);
-        let r = state
-            .executions
-            .get_mut(id)
-            .ok_or_else(|| missing_execution(id))?;
-        if r.cancel_requested.is_some() || r.status != ExecutionStatus::Running {
-            return Ok(false);
-        }
-        r.pending_gate = Some(gate);
-        Ok(true)
-    }
-
-    async fn answer_gate(
-        &self,
-        id: &str,
-        token: &str,
-        action: OperatorAction,
-    ) -> Result<bool, TaskError> {
-        self.injected("answer_gate")?;
-        let mut state = lock(&self.state);
-        // A conditional write on a missing item fails its condition, as in DynamoDB.
-        let Some(r) = state.executions.get_mut(id) else {
-            return Ok(false);
-        };
-        if r.pending_gate.as_ref().map(|g| g.token.as_str()) != Some(token) {
-            return Ok(false);
-        }
-        r.pending_gate = None;
-        r.operator_actions.push(action);
-        Ok(true)
-    }
-
-    async fn request_cancel(
-        &self,
-        id: &str,
-        action: OperatorAction,
-    ) -> Result<CancelOutcome, TaskError> {
-        self.injected("request_cancel")?;
-        let mut state = lock(&self.state);
-        let Some(r) = state.executions.get_mut(id) else {
-            return Ok(CancelOutcome::NotRunning(None));
-        };
-        if let Some(earlier) = &r.cancel_requested {
-            return Ok(CancelOutcome::AlreadyRequested(earlier.clone()));
-        }
-        if r.status != ExecutionStatus::Running {
-            return Ok(CancelOutcome::NotRunning(Some(r.status)));
-        }
-        r.cancel_requested = Some(action.clone());
-        r.operator_actions.push(action);
-        Ok(CancelOutcome::Requested)
-    }
-    async fn record_report(&self, id: &str, outcome: ReportOutcome) -> Result<(), TaskError> {
-        self.injected("record_report")?;
-        let mut state = lock(&self.state);
-        if !state.executions.contains_key(id) {
-            return Err(missing_execution(id));
-        }
-        state.reports.insert(id.to_owned(), outcome);
-        Ok(())
-    }
-
-    async fn report_outcome(&self, id: &str) -> Result<Option<ReportOutcome>, TaskError> {
-        self.injected("report_outcome")?;
-        Ok(lock(&self.state).reports.get(id).cloned())
-    }
-}
-
-/// What DynamoDB answers for a conditional write on an execution record that does not exist.
-fn missing_execution(id: &str) -> TaskError {
-    TaskError::Internal(format!("history: no execution record for {id}"))
 }
 
 /// Executions for the run-lock takeover, the preemption and the janitor; unknown executions
@@ -1567,7 +982,7 @@ impl ExecutionLookup for FakeExecutions {
 #[derive(Clone, Default)]
 pub struct RecordingNotifier {
     sent: Arc<Mutex<Vec<(String, String, String)>>>,
-    fail_next: Arc<Mutex<Option<TaskError>>>,
+    fail_next: Arc<Mutex<Option<AwsError>>>,
 }
 
 impl RecordingNotifier {
@@ -1579,18 +994,18 @@ impl RecordingNotifier {
         lock(&self.sent).clone()
     }
 
-    pub fn fail_next(&self, err: TaskError) {
+    pub fn fail_next(&self, err: AwsError) {
         *lock(&self.fail_next) = Some(err);
     }
 }
 
-impl crate::notify::Notifier for RecordingNotifier {
+impl drs_waves_aws::sns::Notifier for RecordingNotifier {
     fn publish<'a>(
         &'a self,
         topic_arn: &'a str,
         subject: &'a str,
         message: &'a str,
-    ) -> crate::notify::Publishing<'a> {
+    ) -> drs_waves_aws::sns::Publishing<'a> {
         Box::pin(async move {
             if let Some(err) = lock(&self.fail_next).take() {
                 return Err(err);

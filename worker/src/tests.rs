@@ -1,6 +1,8 @@
 //! Unit tests of the tasks and the runtime through the fakes: the rules of DESIGN.md ("Rules
 //! the worker must keep"), each with a test that fails if the rule is broken.
 
+use drs_waves_aws::AwsError;
+use drs_waves_history::HistoryError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,14 +19,14 @@ use time::macros::datetime;
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::drs::{Job, JobServer, JobStatus, LaunchStatus};
 use crate::error::TaskError;
 use crate::faults::{FaultAction, FaultPoint, Faults};
-use crate::history::{JanitorWork, WaveRecord};
-use crate::rules::Limits;
 use crate::runtime::{RunReport, RuntimeConfig, TaskHandler, heartbeat_interval, run};
 use crate::tasks::Handlers;
 use crate::testing::{Answer, FakeActivityService, FakeDrs, FakeExecutions, MemoryHistory};
+use drs_waves_aws::drs::{Job, JobServer, JobStatus, LaunchStatus};
+use drs_waves_history::{JanitorWork, WaveRecord};
+use drs_waves_rules::Limits;
 
 mod closed_record;
 mod gate_reopening;
@@ -154,7 +156,7 @@ fn preflight_input(input: serde_json::Value, waves: Vec<WaveSpec>) -> PreflightI
 impl World {
     /// The execution record preflight would have created.
     async fn record_preflight(&self) {
-        use crate::history::{ExecutionRecord, History as _};
+        use drs_waves_history::{ExecutionRecord, History as _};
         self.history
             .create_execution(ExecutionRecord {
                 mode: Some(Mode::Drill),
@@ -211,7 +213,7 @@ async fn recovery_without_confirmation_fails_before_anything_else() {
     // If preflight looked at DRS first, this error would come out instead.
     w.drs.fail_next(
         "describe_source_servers",
-        TaskError::Internal("DRS was called".into()),
+        AwsError::Failed("DRS was called".into()),
     );
     for input in [
         json!({"mode": "RECOVERY"}),
@@ -629,7 +631,7 @@ async fn a_start_recovery_answer_without_a_job_id_is_resolved_by_the_jobs_tags()
 async fn a_lost_start_recovery_answer_is_resolved_by_the_jobs_tags_in_the_same_attempt() {
     let w = World::with_servers(2);
     w.drs
-        .lose_next_start_answer(TaskError::transient("DRS StartRecovery", "HTTP 500"));
+        .lose_next_start_answer(AwsError::transient("DRS StartRecovery", "HTTP 500"));
     let state = w
         .handlers()
         .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))
@@ -642,7 +644,7 @@ async fn a_lost_start_recovery_answer_is_resolved_by_the_jobs_tags_in_the_same_a
 #[tokio::test]
 async fn a_quota_answer_is_retried_with_backoff_then_fails_naming_the_quota() {
     let w = World::with_servers(1);
-    let quota = || TaskError::QuotaExceeded {
+    let quota = || AwsError::QuotaExceeded {
         call: "DRS StartRecovery".into(),
         detail: "ServiceQuotaExceededException: quotaCode ConcurrentJobs".into(),
     };
@@ -687,7 +689,7 @@ async fn a_later_chunks_failure_names_the_jobs_already_recorded() {
     .with_quota_wait(Duration::ZERO, Duration::from_millis(1));
     w.drs.fail_next(
         "start_recovery",
-        TaskError::Internal("DRS StartRecovery failed: ValidationException".into()),
+        AwsError::Failed("DRS StartRecovery failed: ValidationException".into()),
     );
     // The first call fails: nothing recorded, nothing named.
     let err = h
@@ -701,7 +703,7 @@ async fn a_later_chunks_failure_names_the_jobs_already_recorded() {
     // Chunk 1 goes through, chunk 2 hits a quota that does not clear.
     w.drs.succeed_then_fail_next(
         "start_recovery",
-        TaskError::QuotaExceeded {
+        AwsError::QuotaExceeded {
             call: "DRS StartRecovery".into(),
             detail: "quotaCode SourceServersInActiveJobs".into(),
         },
@@ -742,7 +744,7 @@ async fn drs_errors_at_launch_keep_their_names() {
     for _ in 0..20 {
         w.drs.fail_next(
             "start_recovery",
-            TaskError::Throttled {
+            AwsError::Throttled {
                 call: "DRS StartRecovery".into(),
                 detail: "slow down".into(),
             },
@@ -843,7 +845,7 @@ async fn a_failed_history_write_is_never_answered_with_success() {
     let w = World::with_servers(1);
     w.history.fail_next(
         "record_chunk_job",
-        TaskError::transient("DynamoDB UpdateItem", "HTTP 500"),
+        HistoryError::conflict("DynamoDB UpdateItem", "HTTP 500"),
     );
     let sfn = FakeActivityService::new();
     let input =
@@ -1041,7 +1043,7 @@ async fn past_wave(
     status: WaveStatus,
     completion_ms: Option<u64>,
 ) {
-    use crate::history::{ExecutionRecord, History as _, WaveChunk};
+    use drs_waves_history::{ExecutionRecord, History as _, WaveChunk};
     let id = format!("arn:aws:states:us-east-1:123456789012:execution:billing:{run}");
     w.history
         .create_execution(ExecutionRecord {
@@ -1162,7 +1164,7 @@ async fn learned_timing_places_the_checks_and_the_completion_is_recorded() {
     );
     assert_eq!(
         state.next_wait_seconds,
-        crate::rules::next_wait_seconds(0, &spec.polling, spec.launch_timeout_seconds),
+        drs_waves_rules::next_wait_seconds(0, &spec.polling, spec.launch_timeout_seconds),
         "fewer than 3 samples: the expected launch time"
     );
 
@@ -1702,11 +1704,6 @@ async fn open_polls_hold_no_permit_and_a_task_without_room_waits_heartbeated_wit
     worker.await.expect("worker");
 }
 
-#[tokio::test]
-async fn memory_history_passes_the_history_conformance_suite() {
-    crate::conformance::history::run_all(&MemoryHistory::new(), "memory").await;
-}
-
 // ---------------------------------------------------------------- disaster day
 
 /// A RECOVERY input for the test plan, with a point in time when given.
@@ -2115,7 +2112,7 @@ async fn the_janitor_records_a_stopped_drill_releases_its_lock_and_terminates_it
 
 #[tokio::test]
 async fn only_one_janitor_at_a_time_tidies_an_execution() {
-    use crate::history::History as _;
+    use drs_waves_history::History as _;
     let w = World::with_servers(1);
     w.record_preflight().await;
     let now = "2030-01-01T00:10:00Z";
@@ -2170,7 +2167,7 @@ async fn fake_drs_passes_the_drs_conformance_suite() {
         drs.set_hostname(&s.id, &s.hostname);
         drs.clear_snapshots(&s.id);
         for t in &s.snapshots {
-            drs.add_snapshot(&s.id, &crate::rules::format_time(*t));
+            drs.add_snapshot(&s.id, &drs_waves_rules::format_time(*t));
         }
     }
     crate::conformance::drs::run_all(&drs).await;
@@ -2310,7 +2307,7 @@ async fn a_lost_terminate_answer_is_recorded_from_what_drs_did_and_never_sent_tw
     state.status = WaveStatus::Succeeded;
     // DRS makes the TERMINATE job at the handlers' time.
     w.drs.set_now(datetime!(2030-01-01 00:10:00 UTC));
-    w.drs.lose_next_terminate_answer(TaskError::transient(
+    w.drs.lose_next_terminate_answer(AwsError::transient(
         "DRS TerminateRecoveryInstances",
         "HTTP 500",
     ));
@@ -2496,7 +2493,7 @@ async fn an_approval_gate_records_its_token_notifies_and_answers_nothing() {
     assert!(w.drs.start_calls().is_empty(), "nothing launches at a gate");
 
     // A notification that cannot be sent does not stop the gate from waiting.
-    notifier.fail_next(TaskError::transient("SNS Publish", "503"));
+    notifier.fail_next(AwsError::transient("SNS Publish", "503"));
     let mut spec = wave(3, "web", &[server_id(1)], &[]);
     spec.approval = Some(ApprovalGate {
         timeout_seconds: 60,
@@ -2522,8 +2519,8 @@ async fn an_approval_gate_records_its_token_notifies_and_answers_nothing() {
 
 #[tokio::test]
 async fn a_cancel_fails_the_next_gate_start_and_check_naming_who() {
-    use crate::history::History as _;
     use drs_waves_contract::{GateKind, OperatorActionKind};
+    use drs_waves_history::History as _;
     let w = World::with_servers(1);
     w.record_preflight().await;
     let spec = wave(1, "db", &[server_id(1)], &[]);
@@ -2618,8 +2615,8 @@ async fn a_cancelled_drill_is_recorded_cancelled_and_cleaned_up_even_if_its_plan
 
 #[tokio::test]
 async fn a_recovery_stopped_by_an_operator_keeps_its_instances() {
-    use crate::history::History as _;
     use drs_waves_contract::OperatorActionKind;
+    use drs_waves_history::History as _;
     let w = World::with_servers(1);
     let spec = wave(1, "db", &[server_id(1)], &[]);
     let started = w
@@ -2770,7 +2767,7 @@ async fn a_retry_launches_only_the_required_servers_that_did_not_launch_and_the_
     let mut failed_again = w.history.wave(EXEC, 1).expect("wave");
     failed_again.status = WaveStatus::Failed;
     {
-        use crate::history::History as _;
+        use drs_waves_history::History as _;
         w.history
             .record_wave_check(failed_again, Vec::new())
             .await
@@ -2787,8 +2784,8 @@ async fn a_retry_launches_only_the_required_servers_that_did_not_launch_and_the_
 
 #[tokio::test]
 async fn finish_shows_the_operators_actions_and_a_skipped_wave() {
-    use crate::history::History as _;
     use drs_waves_contract::OperatorActionKind;
+    use drs_waves_history::History as _;
     let w = World::with_servers(1);
     let spec = wave(1, "db", &[server_id(1)], &[]);
     let mut state = launch_and_complete(&w, &spec, &[(&server_id(1), "i-1")]).await;
@@ -2879,8 +2876,8 @@ async fn a_wave_launching_when_the_execution_is_cancelled_is_recorded_interrupte
 
 #[tokio::test]
 async fn a_cancel_carried_out_by_stop_execution_is_recorded_cancelled_by_the_janitor() {
-    use crate::history::History as _;
     use drs_waves_contract::OperatorActionKind;
+    use drs_waves_history::History as _;
     let w = World::with_servers(1);
     w.record_preflight().await;
     w.history.set_lock_holder(PLAN, EXEC);

@@ -12,16 +12,16 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use drs_sim::{FaultConfig, FaultSpec, ServerSpec, SimConfig, SimHandle, Simulator};
 use drs_test_harness::{Moto, drs_client, dynamodb_client, eventually, unique_name};
+use drs_waves_aws::drs::{Drs, LaunchStatus, SdkDrs};
 use drs_waves_contract::{
     Activity, CheckWaveInput, ExecutionRef, FinishInput, Mode, OnFailure, Outcome, PlanSpec,
     PollingBounds, PreflightInput, RecordFailureInput, RunContext, StartWaveInput, WaveSpec,
     WaveState, WaveStatus, history, job_tags,
 };
+use drs_waves_history::{DynamoHistory, History, create_table};
+use drs_waves_rules::Limits;
 use drs_worker::TaskError;
-use drs_worker::drs::{Drs, LaunchStatus, SdkDrs};
 use drs_worker::faults::{FaultAction, FaultPoint, Faults};
-use drs_worker::history::{DynamoHistory, History, create_table};
-use drs_worker::rules::Limits;
 use drs_worker::runtime::{RuntimeConfig, run};
 use drs_worker::tasks::Handlers;
 use drs_worker::testing::{Answer, FakeActivityService, FakeExecutions};
@@ -80,7 +80,7 @@ impl Stack {
             execution: ExecutionRef {
                 id: format!("arn:aws:states:us-east-1:123456789012:execution:{PLAN}:{name}"),
                 name,
-                start_time: drs_worker::rules::format_time(now - time::Duration::seconds(5)),
+                start_time: drs_waves_rules::format_time(now - time::Duration::seconds(5)),
             },
         }
     }
@@ -477,7 +477,7 @@ async fn dynamo_history_passes_the_history_conformance_suite() {
     let ddb = dynamodb_client(&moto.endpoint()).await;
     let table = unique_name("conformance");
     create_table(&ddb, &table).await.expect("create table");
-    drs_worker::conformance::history::run_all(&DynamoHistory::new(ddb, table), "dynamo").await;
+    drs_waves_history::conformance::run_all(&DynamoHistory::new(ddb, table), "dynamo").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -781,7 +781,7 @@ async fn the_worker_drs_client_carries_every_call_through_bad_weather() {
     .expect("drs-sim starts");
     let sdk = drs_test_harness::sdk_config(&sim.endpoint()).await;
     let began = std::time::Instant::now();
-    let failed = calls(SdkDrs::new(drs_worker::aws::drs_client(&sdk))).await;
+    let failed = calls(SdkDrs::new(drs_waves_aws::clients::drs_client(&sdk))).await;
     let counters = sim.counters();
     eprintln!("{CALLS} calls in {:?}: {counters:?}", began.elapsed());
     let op = "DescribeSourceServers";
@@ -813,7 +813,7 @@ async fn the_worker_drs_client_carries_every_call_through_bad_weather() {
 /// snapshot's time, as FakeDrs does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovery_instances_are_listed_with_their_job_mode_and_on_demand_point_in_time() {
-    use drs_worker::drs::{Drs, JobFilter, StartRecoveryRequest};
+    use drs_waves_aws::drs::{Drs, JobFilter, StartRecoveryRequest};
     let specs: Vec<ServerSpec> = (1..=3)
         .map(|i| ServerSpec::new(sid(i), 0.2).omitting_recovery_instance_id())
         .collect();
@@ -884,7 +884,7 @@ async fn recovery_instances_are_listed_with_their_job_mode_and_on_demand_point_i
         let point = i
             .point_in_time
             .as_deref()
-            .and_then(drs_worker::rules::parse_time);
+            .and_then(drs_waves_rules::parse_time);
         assert_eq!(point, in_sim.point_in_time_snapshot_date_time, "{i:?}");
         let sim_job = sim
             .jobs()
@@ -918,7 +918,7 @@ async fn the_worker_drs_client_keeps_retrying_after_a_storm() {
     const CALLS: usize = 80;
     const STORM: u32 = 150;
     let fast = || {
-        drs_worker::aws::drs_retry_config()
+        drs_waves_aws::clients::drs_retry_config()
             .with_initial_backoff(Duration::from_millis(1))
             .with_max_backoff(Duration::from_millis(5))
     };
@@ -948,8 +948,12 @@ async fn the_worker_drs_client_keeps_retrying_after_a_storm() {
 
     let sim = Simulator::start(weather()).await.expect("drs-sim starts");
     let sdk = drs_test_harness::sdk_config(&sim.endpoint()).await;
-    let failed = failures(SdkDrs::new(drs_worker::aws::drs_client_with(&sdk, fast()))).await;
-    let storm_calls = (STORM / drs_worker::aws::DRS_CALL_ATTEMPTS) as usize;
+    let failed = failures(SdkDrs::new(drs_waves_aws::clients::drs_client_with(
+        &sdk,
+        fast(),
+    )))
+    .await;
+    let storm_calls = (STORM / drs_waves_aws::clients::DRS_CALL_ATTEMPTS) as usize;
     assert_eq!(
         failed,
         (0..storm_calls).collect::<Vec<_>>(),

@@ -202,7 +202,7 @@ impl Deployment {
             .await
             .map_err(|e| anyhow!("starting drs-sim: {e}"))?;
         let table = format!("{prefix}-history");
-        drs_worker::history::create_table(&dynamodb, &table)
+        drs_waves_history::create_table(&dynamodb, &table)
             .await
             .map_err(|e| anyhow!("creating table {table}: {e}"))?;
         let mut activity_arns = BTreeMap::new();
@@ -423,7 +423,7 @@ impl Deployment {
 
     /// Every history item of an execution, keyed by sort key, as plain JSON.
     pub async fn history(&self, execution_arn: &str) -> Result<BTreeMap<String, Value>> {
-        let pk = drs_worker::history::execution_pk(execution_arn);
+        let pk = drs_waves_history::execution_pk(execution_arn);
         let mut items = BTreeMap::new();
         let mut start_key = None;
         loop {
@@ -462,11 +462,11 @@ impl Deployment {
             .table_name(&self.table)
             .key(
                 history::PARTITION_KEY,
-                AttributeValue::S(drs_worker::history::lock_pk(plan)),
+                AttributeValue::S(drs_waves_history::lock_pk(plan)),
             )
             .key(
                 history::SORT_KEY,
-                AttributeValue::S(drs_worker::history::LOCK_SK.to_owned()),
+                AttributeValue::S(drs_waves_history::LOCK_SK.to_owned()),
             )
             .consistent_read(true)
             .send()
@@ -531,7 +531,7 @@ impl Deployment {
     /// The report of an execution (drs-waves-report) from this deployment's history table,
     /// Step Functions and drs-sim, as `drs-waves-report EXECUTION -o DIR` builds it.
     pub async fn report(&self, execution_arn: &str) -> Result<drs_waves_report::Report> {
-        let history = drs_worker::history::DynamoHistory::new(self.dynamodb.clone(), &self.table);
+        let history = drs_waves_history::DynamoHistory::new(self.dynamodb.clone(), &self.table);
         let drs = drs_test_harness::drs_client(&self.sim.endpoint()).await;
         let apis = drs_waves_report::SdkEvidenceApis::new(self.sfn.clone(), drs);
         Ok(drs_waves_report::report_of(

@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use drs_waves_contract::ErrorName;
 use time::OffsetDateTime;
 
-use crate::drs::{Drs, JobFilter, JobStatus, ServerSelection, StartRecoveryRequest, is_conflict};
-use crate::rules::{format_time, parse_time};
+use drs_waves_aws::drs::{
+    Drs, JobFilter, JobStatus, ServerSelection, StartRecoveryRequest, is_conflict,
+};
+use drs_waves_rules::{format_time, parse_time};
 
 /// One source server of the suite's fixture.
 pub struct FixtureServer {
@@ -129,7 +131,7 @@ pub async fn source_servers_are_selected_by_id_and_by_tag(drs: &impl Drs) {
     for got in &two {
         let same = listed.iter().find(|s| s.id == got.id).expect("listed");
         // lastSeenByServiceDateTime moves while the agent is seen: everything else is equal.
-        let moving = |s: &crate::drs::SourceServer| crate::drs::SourceServer {
+        let moving = |s: &drs_waves_aws::drs::SourceServer| drs_waves_aws::drs::SourceServer {
             last_seen: None,
             ..s.clone()
         };

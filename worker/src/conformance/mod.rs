@@ -3,5 +3,4 @@
 //! the SDK adapters over moto and drs-sim in `tests/against_services.rs`).
 
 pub mod drs;
-pub mod history;
 pub mod sfn;

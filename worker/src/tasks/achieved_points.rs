@@ -16,11 +16,11 @@ use drs_waves_contract::{Mode, RunContext, WaveSpec};
 use tracing::{info, warn};
 
 use super::Handlers;
-use crate::drs::{Drs, Job, LaunchStatus};
 use crate::error::TaskError;
-use crate::history::History;
-use crate::rules::{parse_time, seconds_between};
 use crate::sfn::ExecutionLookup;
+use drs_waves_aws::drs::{Drs, Job, LaunchStatus};
+use drs_waves_history::History;
+use drs_waves_rules::{parse_time, seconds_between};
 
 impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Records the point in time of each server of the wave that LAUNCHED without a named
@@ -96,5 +96,6 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         self.history
             .record_launch_points(&run.execution_id, wave.index, points)
             .await
+            .map_err(TaskError::from)
     }
 }

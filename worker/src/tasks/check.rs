@@ -6,14 +6,14 @@ use drs_waves_contract::{CheckWaveInput, MAX_CAUSE_CHARS, WaveState, WaveStatus}
 use tracing::{info, warn};
 
 use super::Handlers;
-use crate::drs::launch_actions::{failure_of, warnings_of};
-use crate::drs::{Drs, Job, JobFilter, LaunchStatus};
 use crate::error::{TaskError, truncate_chars};
-use crate::history::{History, JobRecord, ServerRecord, WaveRecord};
-use crate::rules::{
+use crate::sfn::ExecutionLookup;
+use drs_waves_aws::drs::launch_actions::{failure_of, warnings_of};
+use drs_waves_aws::drs::{Drs, Job, JobFilter, LaunchStatus};
+use drs_waves_history::{History, JobRecord, ServerRecord, WaveRecord};
+use drs_waves_rules::{
     Known, format_time, judge, millis_between, parse_time, seconds_between, wait_seconds,
 };
-use crate::sfn::ExecutionLookup;
 
 impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// One DescribeJobs for all of the wave's jobs, the per-server detail to the history, and

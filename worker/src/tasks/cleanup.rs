@@ -17,11 +17,11 @@ use drs_waves_contract::{CleanupStatus, ErrorName, Mode, RunContext};
 use tracing::{info, warn};
 
 use super::Handlers;
-use crate::drs::{Drs, JobFilter};
 use crate::error::TaskError;
-use crate::history::History;
-use crate::rules::MAX_TERMINATE_PER_CALL;
 use crate::sfn::ExecutionLookup;
+use drs_waves_aws::drs::{Drs, JobFilter};
+use drs_waves_history::History;
+use drs_waves_rules::MAX_TERMINATE_PER_CALL;
 
 /// How long a clean-up waits for the execution's launch jobs, or for quota room, before it
 /// gives up (and is left PENDING): within the finish task's 600 s timeout.
@@ -195,8 +195,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     async fn drill_instances_of(
         &self,
         execution_id: &str,
-        record: Option<&crate::history::ExecutionRecord>,
-        launch_jobs: &[crate::drs::Job],
+        record: Option<&drs_waves_history::ExecutionRecord>,
+        launch_jobs: &[drs_waves_aws::drs::Job],
     ) -> Result<BTreeMap<String, String>, TaskError> {
         let mut job_ids: BTreeSet<String> = BTreeSet::new();
         let mut servers: BTreeSet<String> = BTreeSet::new();
@@ -223,7 +223,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         let listed_count = listed.len();
         // Instance ID -> its source server.
         let ours: BTreeMap<String, String> =
-            crate::drs::instances::of_execution(listed, &job_ids, true)
+            drs_waves_aws::drs::instances::of_execution(listed, &job_ids, true)
                 .into_iter()
                 .map(|i| (i.id, i.source_server_id))
                 .collect();
@@ -250,7 +250,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                     return self
                         .history
                         .record_terminate_job(execution_id, &job.id, chunk.to_vec())
-                        .await;
+                        .await
+                        .map_err(TaskError::from);
                 }
                 answer => {
                     let err = match answer {
@@ -258,7 +259,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                             "DRS TerminateRecoveryInstances",
                             "answered without a jobID",
                         ),
-                        Err(e) => e,
+                        Err(e) => e.into(),
                     };
                     // A quota answer and a throttle are refusals before DRS acted ("The
                     // request was denied due to request throttling"): wait and send again.
@@ -273,7 +274,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                     // Did DRS act? The instances are then gone or in a TERMINATE job made
                     // since just before the call.
                     let still = self.drs.existing_recovery_instances(chunk.to_vec()).await?;
-                    let since = crate::rules::format_time(sent_at - time::Duration::seconds(60));
+                    let since = drs_waves_rules::format_time(sent_at - time::Duration::seconds(60));
                     let job = self
                         .drs
                         .describe_jobs(JobFilter {
@@ -299,6 +300,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                             self.history
                                 .record_terminate_job(execution_id, &job.id, chunk.to_vec())
                                 .await
+                                .map_err(TaskError::from)
                         }
                         None if still.is_empty() => {
                             info!(error = %err, "the instances are already terminated");

@@ -7,11 +7,11 @@ use drs_waves_contract::{
 use tracing::info;
 
 use super::{Handlers, wave_statuses};
-use crate::drs::Drs;
 use crate::error::TaskError;
-use crate::history::{ExecutionClose, History};
-use crate::rules::{format_time, parse_time, seconds_between};
 use crate::sfn::ExecutionLookup;
+use drs_waves_aws::drs::Drs;
+use drs_waves_history::{ExecutionClose, History};
+use drs_waves_rules::{format_time, parse_time, seconds_between};
 
 impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Closes a run that reached its end: outcome, per-wave summary, history, drill clean-up,

@@ -11,11 +11,11 @@ use drs_waves_contract::{CleanupStatus, ErrorName, ExecutionStatus, Mode};
 use tracing::{info, warn};
 
 use super::Handlers;
-use crate::drs::Drs;
 use crate::error::TaskError;
-use crate::history::{ExecutionClose, ExecutionRecord, History, JanitorWork};
-use crate::rules::format_time;
 use crate::sfn::ExecutionLookup;
+use drs_waves_aws::drs::Drs;
+use drs_waves_history::{ExecutionClose, ExecutionRecord, History, JanitorWork};
+use drs_waves_rules::format_time;
 
 /// RUNNING records looked at per round (newest first).
 const RUNNING_PER_ROUND: usize = 100;

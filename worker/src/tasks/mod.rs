@@ -9,6 +9,7 @@ mod achieved_points;
 mod check;
 mod cleanup;
 mod finish;
+mod input_checks;
 mod janitor;
 mod operator;
 mod preflight;
@@ -28,15 +29,15 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
 
-use crate::drs::{Drs, Job, JobFilter};
 use crate::error::TaskError;
 use crate::faults::Faults;
-use crate::history::History;
-use crate::notify::{NoNotifier, Notifier};
-use crate::rules::{Clock, Limits, format_time, parse_time, system_clock};
 use crate::runtime::{TaskAnswer, TaskHandler};
 use crate::sfn::ExecutionLookup;
 use crate::token::TaskToken;
+use drs_waves_aws::drs::{Drs, Job, JobFilter};
+use drs_waves_aws::sns::{NoNotifier, Notifier};
+use drs_waves_history::History;
+use drs_waves_rules::{Clock, Limits, format_time, parse_time, system_clock};
 
 /// How long a RECOVERY's preflight waits for a preempted drill's launch jobs to end before it
 /// fails as transient (and is retried): within the preflight task's 600 s timeout.
@@ -83,7 +84,7 @@ pub struct Handlers<D, H, X> {
     /// Tells the plan's SNS topics that a gate waits.
     notifier: Arc<dyn Notifier>,
     /// Where the end of an execution writes its report (none: no report is written).
-    evidence: Option<crate::evidence::Evidence>,
+    evidence: Option<drs_waves_report::gather::Evidence>,
 }
 
 fn from_date(started_at: &str, now: OffsetDateTime) -> String {

@@ -11,13 +11,13 @@ use drs_waves_contract::{
 use tracing::{info, warn};
 
 use super::Handlers;
-use crate::drs::Drs;
 use crate::error::TaskError;
 use crate::faults::FaultPoint;
-use crate::history::{ExecutionRecord, History};
-use crate::rules::{format_time, parse_time};
 use crate::sfn::ExecutionLookup;
 use crate::token::TaskToken;
+use drs_waves_aws::drs::Drs;
+use drs_waves_history::{ExecutionRecord, History};
+use drs_waves_rules::{format_time, parse_time};
 
 impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Opens the gate in the history and tells the plan's topic; the operator answers.
@@ -117,7 +117,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 "the history has no record of execution {}",
                 run.execution_id
             )),
-            Err(e) => e,
+            Err(e) => e.into(),
         }
     }
 

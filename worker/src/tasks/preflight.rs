@@ -13,14 +13,15 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use super::Handlers;
-use crate::drs::{Drs, JobFilter, RecoverySnapshot, ServerSelection};
+use super::input_checks::{check_confirmation, check_point_in_time};
 use crate::error::TaskError;
-use crate::history::{ExecutionClose, ExecutionRecord, History, LockOutcome, ServerLaunchPoint};
-use crate::rules::{
-    LaunchPoint, Readiness, ReadinessInput, check_confirmation, check_point_in_time,
-    check_readiness, format_time, hold_to_rpo, parse_time, resolve_plan,
-};
 use crate::sfn::ExecutionLookup;
+use drs_waves_aws::drs::{Drs, JobFilter, RecoverySnapshot, ServerSelection};
+use drs_waves_history::{ExecutionClose, ExecutionRecord, History, LockOutcome, ServerLaunchPoint};
+use drs_waves_rules::{
+    LaunchPoint, Readiness, ReadinessInput, check_readiness, format_time, hold_to_rpo, parse_time,
+    resolve_plan,
+};
 
 /// How far back preflight looks for the account's active jobs. DescribeJobs is bounded by
 /// `fromDate` so that an account's whole job history is never paged through; a launch job
@@ -171,7 +172,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .collect();
         // A server launching from an on-demand snapshot needs no look-up (one call per server
         // saved, the launch names no snapshot).
-        let ids = crate::drs::launch_points::needing_snapshots(&per_wave, &servers, point_in_time);
+        let ids =
+            drs_waves_rules::launch_points::needing_snapshots(&per_wave, &servers, point_in_time);
         let snapshots = self.snapshots_of(&ids, point_in_time).await?;
         let mut readiness = check_readiness(&ReadinessInput {
             mode,
@@ -208,7 +210,9 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         ids: &[&String],
         point_in_time: Option<&str>,
     ) -> Result<BTreeMap<String, Option<RecoverySnapshot>>, TaskError> {
-        crate::drs::launch_points::snapshots_of(&self.drs, ids, point_in_time).await
+        drs_waves_rules::launch_points::snapshots_of(&self.drs, ids, point_in_time)
+            .await
+            .map_err(TaskError::from)
     }
 
     /// The plan's run lock. A lock held by an execution that is no longer RUNNING (stopped,
@@ -454,10 +458,10 @@ mod tests {
     use serde_json::{Value, json};
     use time::macros::datetime;
 
-    use crate::drs::ServerSelection;
-    use crate::rules::Limits;
     use crate::tasks::Handlers;
     use crate::testing::{FakeDrs, FakeExecutions, MemoryHistory};
+    use drs_waves_aws::drs::ServerSelection;
+    use drs_waves_rules::Limits;
 
     fn sid(n: u32) -> String {
         format!("s-{n:017}")

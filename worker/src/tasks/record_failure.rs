@@ -10,11 +10,11 @@ use tracing::warn;
 
 use super::cleanup::Cleanup;
 use super::{Handlers, wave_statuses};
-use crate::drs::Drs;
 use crate::error::{TaskError, truncate_chars};
-use crate::history::{ExecutionClose, History};
-use crate::rules::format_time;
 use crate::sfn::ExecutionLookup;
+use drs_waves_aws::drs::Drs;
+use drs_waves_history::{ExecutionClose, History};
+use drs_waves_rules::format_time;
 
 impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Records a failed execution from whatever the state holds (preflight may never have run),

@@ -9,11 +9,12 @@
 use tracing::{info, warn};
 
 use super::Handlers;
-use crate::drs::Drs;
-use crate::evidence::{Evidence, gather, report};
-use crate::history::{History, ReportOutcome};
-use crate::s3::PutObject;
 use crate::sfn::ExecutionLookup;
+use drs_waves_aws::drs::Drs;
+use drs_waves_aws::s3::PutObject;
+use drs_waves_history::{History, ReportOutcome};
+use drs_waves_report as report;
+use drs_waves_report::gather::{Evidence, gather};
 
 impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Where reports go; without it the tasks write none.
@@ -99,13 +100,13 @@ mod tests {
 
     use drs_waves_contract::{ExecutionStatus, Mode, ServerCounts, WaveStatus};
 
-    use crate::error::TaskError;
-    use crate::evidence::{Evidence, FakeEvidenceApis, forecast};
-    use crate::history::{ExecutionRecord, History, ReportOutcome, WaveRecord};
-    use crate::rules::Limits;
-    use crate::s3::MemoryS3;
     use crate::tasks::Handlers;
     use crate::testing::{FakeDrs, FakeExecutions, MemoryHistory};
+    use drs_waves_aws::AwsError;
+    use drs_waves_aws::s3::MemoryS3;
+    use drs_waves_history::{ExecutionRecord, History, ReportOutcome, WaveRecord};
+    use drs_waves_report::gather::{Evidence, FakeEvidenceApis, forecast};
+    use drs_waves_rules::Limits;
 
     const PLAN: &str = "billing";
 
@@ -165,7 +166,7 @@ mod tests {
             .object("dr-reports", "billing/drill-1/report.json")
             .expect("json");
         assert_eq!(json.content_type, "application/json");
-        let report: crate::evidence::report::Report =
+        let report: drs_waves_report::Report =
             serde_json::from_slice(&json.body).expect("a report");
         assert_eq!(report.execution.arn, arn("drill-1"));
         // What the fake could not tell is said, not invented.
@@ -183,7 +184,7 @@ mod tests {
         assert_eq!(html.content_type, "text/html; charset=utf-8");
         assert_eq!(
             html.body,
-            crate::evidence::report::render::html(&report).into_bytes(),
+            drs_waves_report::render::html(&report).into_bytes(),
             "the page shows the JSON's facts"
         );
         assert_eq!(
@@ -231,7 +232,7 @@ mod tests {
             ))
             .await
             .expect("create");
-        store.fail_next(TaskError::AccessDenied {
+        store.fail_next(AwsError::AccessDenied {
             call: "S3 PutObject".into(),
             detail: "not allowed".into(),
         });
@@ -278,7 +279,7 @@ mod tests {
     async fn an_execution_the_history_lacks_is_an_error_naming_table_and_key() {
         let history = MemoryHistory::new();
         let apis = FakeEvidenceApis::default();
-        let err = crate::evidence::gather(
+        let err = drs_waves_report::gather::gather(
             &history,
             "drs-waves-history",
             &apis,
@@ -309,7 +310,7 @@ mod tests {
             .await
             .expect("create");
         let apis = FakeEvidenceApis::default();
-        let sources = crate::evidence::gather(
+        let sources = drs_waves_report::gather::gather(
             &history,
             "t",
             &apis,
@@ -318,7 +319,7 @@ mod tests {
         )
         .await
         .expect("sources");
-        let r = crate::evidence::report::build::build(&sources);
+        let r = drs_waves_report::build::build(&sources);
         assert!(r.execution.running);
         assert!(r.sources[0].contains("still RUNNING"), "{:?}", r.sources);
         assert_eq!(r.waves.len(), 2);
@@ -329,16 +330,19 @@ mod tests {
     fn targets_and_plan_are_read_from_the_machine_that_ran() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../statemachines");
         let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("checked-in machine");
-        let (plan, targets) = crate::evidence::plan_and_targets(&read("billing.asl.json"));
+        let (plan, targets) = drs_waves_report::gather::plan_and_targets(&read("billing.asl.json"));
         assert_eq!(plan.expect("the plan").waves.len(), 3);
         let targets = targets.expect("targets");
         assert_eq!(targets.rto_seconds, Some(360));
         assert_eq!(targets.rpo_seconds, Some(3600));
         assert_eq!(targets.wave_rto_seconds(1), Some(120));
         assert_eq!(targets.wave_rto_seconds(3), None);
-        let (_, none) = crate::evidence::plan_and_targets(&read("storefront.asl.json"));
+        let (_, none) = drs_waves_report::gather::plan_and_targets(&read("storefront.asl.json"));
         assert_eq!(none, Some(drs_waves_contract::Targets::default()));
-        assert_eq!(crate::evidence::plan_and_targets("not json"), (None, None));
+        assert_eq!(
+            drs_waves_report::gather::plan_and_targets("not json"),
+            (None, None)
+        );
     }
 
     /// Records a past execution whose waves completed in `completions` seconds, wave 2
@@ -351,7 +355,7 @@ mod tests {
         completions: &[u64],
     ) {
         history
-            .create_execution(record(name, status, &crate::rules::format_time(started)))
+            .create_execution(record(name, status, &drs_waves_rules::format_time(started)))
             .await
             .expect("create");
         let mut wave_start = started + time::Duration::seconds(5);
@@ -363,7 +367,7 @@ mod tests {
                 name: format!("w{index}"),
                 status: WaveStatus::Launching,
                 job_ids: Vec::new(),
-                started_at: crate::rules::format_time(wave_start),
+                started_at: drs_waves_rules::format_time(wave_start),
                 ended_at: None,
                 checks: 0,
                 servers: ServerCounts::default(),
@@ -498,9 +502,10 @@ mod tests {
         )
         .await;
         let apis = FakeEvidenceApis::default();
-        let sources = crate::evidence::gather(&history, "t", &apis, &arn("this"), t0 + day * 3)
-            .await
-            .expect("sources");
+        let sources =
+            drs_waves_report::gather::gather(&history, "t", &apis, &arn("this"), t0 + day * 3)
+                .await
+                .expect("sources");
         let f = sources.forecast.expect("forecast");
         assert_eq!(f.executions, vec![arn("before")]);
         assert_eq!(f.waves[0].duration.p50_seconds, 100);
@@ -531,7 +536,7 @@ mod tests {
         let json = store
             .object("dr-reports", "billing/early/report.json")
             .expect("the report");
-        let report: crate::evidence::report::Report =
+        let report: drs_waves_report::Report =
             serde_json::from_slice(&json.body).expect("a report");
         assert_eq!(report.execution.status, "FAILED");
         assert_eq!(
@@ -569,7 +574,7 @@ mod tests {
             .await
             .expect("cancel");
         let apis = FakeEvidenceApis::default();
-        let sources = crate::evidence::gather(
+        let sources = drs_waves_report::gather::gather(
             &history,
             "t",
             &apis,
@@ -578,10 +583,10 @@ mod tests {
         )
         .await
         .expect("sources");
-        let r = crate::evidence::report::build::build(&sources);
+        let r = drs_waves_report::build::build(&sources);
         assert_eq!(
             r.operator_actions,
-            vec![crate::evidence::report::model::OperatorAction {
+            vec![drs_waves_report::model::OperatorAction {
                 at: "2026-11-28T10:03:00Z".into(),
                 by: "arn:aws:iam::000000000000:user/alice".into(),
                 action: "CANCEL".into(),
@@ -589,7 +594,7 @@ mod tests {
                 wave_name: Some("app".into()),
             }]
         );
-        let html = crate::evidence::report::render::html(&r);
+        let html = drs_waves_report::render::html(&r);
         assert!(html.contains("class=\"marker operator\""));
     }
 }

@@ -16,10 +16,10 @@ use time::OffsetDateTime;
 use tracing::info;
 
 use super::Handlers;
-use crate::drs::{Drs, ServerSelection};
 use crate::error::TaskError;
-use crate::history::History;
 use crate::sfn::ExecutionLookup;
+use drs_waves_aws::drs::{Drs, ServerSelection};
+use drs_waves_history::History;
 
 impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Looks up the launch points of `relaunch` (the retry's servers, all required) now and
@@ -60,5 +60,6 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         self.history
             .record_launch_points(&run.execution_id, wave.index, points)
             .await
+            .map_err(TaskError::from)
     }
 }

@@ -15,15 +15,17 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use super::Handlers;
-use crate::drs::{Drs, Job, JobFilter, SourceServer, StartRecoveryRequest, is_conflict};
+use super::input_checks::check_confirmation;
 use crate::error::TaskError;
 use crate::faults::FaultPoint;
-use crate::history::{ChunkWrite, History, ServerLaunchPoint, WaveChunk, WaveRecord};
-use crate::rules::{
-    LEARN_FROM_EXECUTIONS, LearnedTiming, RetryPlan, check_confirmation, chunk_servers, learn,
-    millis_between, parse_time, resolve_wave, retry_plan, seconds_between, wait_seconds,
-};
 use crate::sfn::ExecutionLookup;
+use drs_waves_aws::AwsError;
+use drs_waves_aws::drs::{Drs, Job, JobFilter, SourceServer, StartRecoveryRequest, is_conflict};
+use drs_waves_history::{ChunkWrite, History, ServerLaunchPoint, WaveChunk, WaveRecord};
+use drs_waves_rules::{
+    LEARN_FROM_EXECUTIONS, LearnedTiming, RetryPlan, chunk_servers, learn, millis_between,
+    parse_time, resolve_wave, retry_plan, seconds_between, wait_seconds,
+};
 
 /// The longest a quota backoff waits between two tries.
 const MAX_QUOTA_BACKOFF: Duration = Duration::from_secs(30);
@@ -93,7 +95,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     ) -> Result<WaveRecord, TaskError> {
         let servers = self
             .drs
-            .select_source_servers(&crate::drs::ServerSelection::of_waves([wave]))
+            .select_source_servers(&drs_waves_aws::drs::ServerSelection::of_waves([wave]))
             .await?;
         let resolved = resolve_wave(wave, &servers);
         let mut problems: Vec<String> = resolved
@@ -140,7 +142,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 name: wave.name.clone(),
                 status: WaveStatus::Launching,
                 job_ids: Vec::new(),
-                started_at: crate::rules::format_time_millis(now),
+                started_at: drs_waves_rules::format_time_millis(now),
                 ended_at: None,
                 checks: 0,
                 servers: ServerCounts {
@@ -154,6 +156,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 completion_ms: None,
             })
             .await
+            .map_err(TaskError::from)
     }
 
     /// Plans an operator's retry of a FAILED wave: the required servers whose latest launch
@@ -202,13 +205,14 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 servers,
                 job_id: None,
                 attempt: attempt + 1,
-                planned_at: Some(crate::rules::format_time_millis(now)),
+                planned_at: Some(drs_waves_rules::format_time_millis(now)),
             })
             .collect();
         info!(wave = %wave.name, attempt = attempt + 1, servers = ?relaunch, "retrying the wave's servers that did not launch");
         self.history
             .plan_retry(&run.execution_id, wave.index, chunks)
             .await
+            .map_err(TaskError::from)
     }
 
     /// What the plan's last executions teach about this wave: their completion times of it
@@ -395,7 +399,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                     self.faults.hit(FaultPoint::ExitAfterStartRecovery)?;
                     return Ok(job.id);
                 }
-                Ok(_) => TaskError::transient(
+                Ok(_) => AwsError::transient(
                     "DRS StartRecovery",
                     "answered without a jobID; a job may have started",
                 ),
@@ -405,7 +409,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 // The per-job quota refuses the same chunk however long it waits: fail now,
                 // naming it (error.rs says what to change).
                 ErrorName::QuotaExceeded if err.is_per_job_quota() => {
-                    return Err(err.with_context(&format!(
+                    return Err(TaskError::from(err).with_context(&format!(
                         "chunk {} of wave '{}' has {} source servers",
                         chunk.number,
                         wave.name,
@@ -420,7 +424,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                     if now + backoff > launch_deadline
                         || tokio::time::Instant::now() + backoff > wait_until
                     {
-                        return Err(err.with_context(&format!(
+                        return Err(TaskError::from(err).with_context(&format!(
                             "chunk {} of wave '{}' waited for DRS to accept it and gave up",
                             chunk.number, wave.name
                         )));
@@ -438,7 +442,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                             warn!(job = %id, chunk = chunk.number, error = %err, "StartRecovery's answer was lost, but DRS made the job: tracking it");
                             Ok(id)
                         }
-                        None => Err(err.with_context(&format!(
+                        None => Err(TaskError::from(err).with_context(&format!(
                             "DRS listed no job tagged with chunk {} of wave '{}' within {} s",
                             chunk.number,
                             wave.name,
@@ -457,7 +461,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                             warn!(job = %id, chunk = chunk.number, error = %err, "StartRecovery was refused as a conflict with the chunk's own job: tracking it");
                             Ok(id)
                         }
-                        None => Err(err.with_context(&format!(
+                        None => Err(TaskError::from(err).with_context(&format!(
                             "DRS listed no job tagged with chunk {} of wave '{}' within {} s of the refusal: a source \
                              server of the chunk is in a job not of this execution",
                             chunk.number,
@@ -466,7 +470,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                         ))),
                     };
                 }
-                _ => return Err(err),
+                _ => return Err(err.into()),
             }
         }
     }

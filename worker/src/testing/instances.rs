@@ -8,8 +8,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::{DrsState, FakeDrs, lock};
-use crate::drs::{Job, RecoveryInstance, StartRecoveryRequest};
-use crate::rules::format_time;
+use drs_waves_aws::drs::{Job, RecoveryInstance, StartRecoveryRequest};
+use drs_waves_rules::format_time;
 
 /// What the fake knows of recovery instances beyond its jobs.
 #[derive(Default)]
@@ -28,7 +28,7 @@ pub(super) struct InstanceState {
 impl FakeDrs {
     /// DescribeJobs (and StartRecovery's answer) leaves `recoveryInstanceID` out for these
     /// servers' entries; the instances still exist and are listed by
-    /// [`crate::drs::Drs::recovery_instances_of`].
+    /// [`drs_waves_aws::drs::Drs::recovery_instances_of`].
     pub fn omit_recovery_instance_ids_of(&self, servers: &[&str]) {
         let mut state = lock(&self.state);
         state

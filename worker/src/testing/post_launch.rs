@@ -3,7 +3,7 @@
 //! log saying SERVER_SKIPPED with DRS's reason).
 
 use super::{FakeDrs, lock};
-use crate::drs::{LaunchActionRun, LaunchStatus};
+use drs_waves_aws::drs::{LaunchActionRun, LaunchStatus};
 
 impl FakeDrs {
     /// The post-launch action runs DescribeJobs lists for `server` (in every job that has it),

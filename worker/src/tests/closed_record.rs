@@ -5,8 +5,9 @@
 //! launches, opens and records nothing.
 
 use super::*;
-use crate::history::{ExecutionClose, ExecutionRecord, History as _};
 use crate::sfn::ActivityService as _;
+use drs_waves_aws::AwsError;
+use drs_waves_history::{ExecutionClose, ExecutionRecord, History as _};
 
 const DRILL: &str = "arn:aws:states:us-east-1:123456789012:execution:billing:drill-1";
 
@@ -97,7 +98,7 @@ async fn a_drill_preempted_between_two_chunks_sends_no_further_start_recovery() 
     // the drill PREEMPTED.
     w.drs.fail_next(
         "start_recovery",
-        TaskError::QuotaExceeded {
+        AwsError::QuotaExceeded {
             call: "DRS StartRecovery".into(),
             detail: "ServiceQuotaExceededException: quotaCode ConcurrentJobs".into(),
         },

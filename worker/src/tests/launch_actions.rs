@@ -4,9 +4,9 @@
 //! is a warning in the history; a server DRS skipped (SERVER_SKIPPED) fails with DRS's reason.
 
 use super::*;
-use crate::drs::job_log::{is_server_failure, server_failure};
-use crate::drs::{LaunchActionRun, RunStatus};
-use crate::rules::{Known, judge};
+use drs_waves_aws::drs::job_log::{is_server_failure, server_failure};
+use drs_waves_aws::drs::{LaunchActionRun, RunStatus};
+use drs_waves_rules::{Known, judge};
 
 fn run(name: &str, optional: bool, status: RunStatus, reason: Option<&str>) -> LaunchActionRun {
     LaunchActionRun::for_test(name, optional, status, reason)
@@ -18,7 +18,7 @@ fn job_with_runs(status: JobStatus, runs: Vec<LaunchActionRun>) -> Job {
     job
 }
 
-fn judge_one(job: Job, elapsed: u64) -> crate::rules::Verdict {
+fn judge_one(job: Job, elapsed: u64) -> drs_waves_rules::Verdict {
     judge(&wave(1, "app", &[], &[]), &[job], elapsed, &Known::none())
 }
 
@@ -346,7 +346,7 @@ fn describe_jobs_runs_are_read_from_the_sdk_shapes() {
                 .build(),
         )
         .build();
-    let runs = crate::drs::launch_actions::runs_of(&server);
+    let runs = drs_waves_aws::drs::launch_actions::runs_of(&server);
     assert_eq!(
         runs,
         [
@@ -371,5 +371,5 @@ fn describe_jobs_runs_are_read_from_the_sdk_shapes() {
     let bare = ParticipatingServer::builder()
         .source_server_id("s-2")
         .build();
-    assert!(crate::drs::launch_actions::runs_of(&bare).is_empty());
+    assert!(drs_waves_aws::drs::launch_actions::runs_of(&bare).is_empty());
 }

@@ -5,15 +5,16 @@
 //! twice; only when none is listed within the wait does the conflict fail the wave.
 
 use super::*;
-use crate::drs::is_conflict;
-use crate::error::{FailureKind, ServiceFailure, classify};
+use drs_waves_aws::AwsError;
+use drs_waves_aws::drs::is_conflict;
+use drs_waves_aws::failure::{FailureKind, ServiceFailure, classify};
 
 /// The first attempt: StartRecovery makes the job, its answer is lost (a 500), and DRS does not
 /// list the job within the attempt's own look (a short listing wait here), so the attempt fails
 /// as Transient for the machine to retry.
 async fn first_attempt_loses_the_answer(w: &World, _h: &TestHandlers) {
     w.drs
-        .lose_next_start_answer(TaskError::transient("DRS StartRecovery", "HTTP 500"));
+        .lose_next_start_answer(AwsError::transient("DRS StartRecovery", "HTTP 500"));
     let err = w
         .handlers()
         .with_listing_wait(Duration::from_secs(1), Duration::from_secs(1))
@@ -142,7 +143,7 @@ async fn a_lost_answer_is_resolved_by_looking_for_the_listing_wait_not_by_sendin
     let w = World::with_servers(2);
     w.drs.set_listing_delay(Duration::from_secs(30));
     w.drs
-        .lose_next_start_answer(TaskError::transient("DRS StartRecovery", "HTTP 500"));
+        .lose_next_start_answer(AwsError::transient("DRS StartRecovery", "HTTP 500"));
     let began = tokio::time::Instant::now();
     let state = w
         .handlers()
@@ -162,7 +163,7 @@ async fn a_lost_answer_is_resolved_by_looking_for_the_listing_wait_not_by_sendin
     let w = World::with_servers(2);
     w.drs.set_listing_delay(Duration::from_secs(600));
     w.drs
-        .lose_next_start_answer(TaskError::transient("DRS StartRecovery", "HTTP 500"));
+        .lose_next_start_answer(AwsError::transient("DRS StartRecovery", "HTTP 500"));
     let err = w
         .handlers()
         .start_wave(start_input(Mode::Drill, None, all_tagged_wave()))

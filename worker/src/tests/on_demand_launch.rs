@@ -5,6 +5,7 @@
 //! launch. A server that is not healthy launches from its newest snapshot, as before.
 
 use super::*;
+use drs_waves_aws::AwsError;
 
 /// Checks the wave after its job ended with every server LAUNCHED (`i-<n>`).
 async fn launch_and_check(w: &World, h: &TestHandlers, input: StartWaveInput) -> WaveState {
@@ -124,23 +125,23 @@ async fn the_point_in_time_achieved_is_read_back_from_the_instance_into_history_
         );
         assert_eq!(p.rpo_seconds, Some(0), "{p:?}");
     }
-    let sources = crate::evidence::gather(
+    let sources = drs_waves_report::gather::gather(
         &w.history,
         "t",
-        &crate::evidence::FakeEvidenceApis::default(),
+        &drs_waves_report::gather::FakeEvidenceApis::default(),
         EXEC,
         datetime!(2030-01-01 00:20:00 UTC),
     )
     .await
     .expect("sources");
-    let report = crate::evidence::report::build::build(&sources);
+    let report = drs_waves_report::build::build(&sources);
     assert_eq!(report.servers.len(), 2);
     for s in &report.servers {
         assert_eq!(s.snapshot_taken_at.as_deref(), Some("2030-01-01T00:05:00Z"));
         assert_eq!(s.snapshot_age_seconds, Some(0));
     }
     assert_eq!(report.rpo.achieved_seconds, Some(0), "{:?}", report.rpo);
-    let page = crate::evidence::report::render::html(&report);
+    let page = drs_waves_report::render::html(&report);
     assert!(
         page.contains("on-demand 2030-01-01T00:05:00Z"),
         "the servers table says so"
@@ -242,7 +243,7 @@ async fn a_failed_read_back_leaves_the_verdict_and_the_report_reads_the_instance
     let h = w.handlers();
     w.drs.fail_next(
         "recovery_instances_of",
-        TaskError::transient("DRS DescribeRecoveryInstances", "HTTP 500"),
+        AwsError::transient("DRS DescribeRecoveryInstances", "HTTP 500"),
     );
     let spec = wave(1, "db", &[server_id(1)], &[]);
     let done = launch_and_check(&w, &h, start_input(Mode::Drill, None, spec)).await;
@@ -257,17 +258,16 @@ async fn a_failed_read_back_leaves_the_verdict_and_the_report_reads_the_instance
     );
 
     let job = done.job_ids[0].clone();
-    let apis = crate::evidence::FakeEvidenceApis::default();
-    *apis.instances.lock().expect("lock") =
-        Some(vec![crate::evidence::report::build::InstanceFacts {
-            recovery_instance_id: "i-1".into(),
-            ec2_instance_id: None,
-            source_server_id: server_id(1),
-            job_id: Some(job),
-            is_drill: Some(true),
-            point_in_time: Some("2030-01-01T00:05:01Z".into()),
-        }]);
-    let sources = crate::evidence::gather(
+    let apis = drs_waves_report::gather::FakeEvidenceApis::default();
+    *apis.instances.lock().expect("lock") = Some(vec![drs_waves_report::build::InstanceFacts {
+        recovery_instance_id: "i-1".into(),
+        ec2_instance_id: None,
+        source_server_id: server_id(1),
+        job_id: Some(job),
+        is_drill: Some(true),
+        point_in_time: Some("2030-01-01T00:05:01Z".into()),
+    }]);
+    let sources = drs_waves_report::gather::gather(
         &w.history,
         "t",
         &apis,
@@ -276,7 +276,7 @@ async fn a_failed_read_back_leaves_the_verdict_and_the_report_reads_the_instance
     )
     .await
     .expect("sources");
-    let report = crate::evidence::report::build::build(&sources);
+    let report = drs_waves_report::build::build(&sources);
     assert_eq!(
         report.servers[0].snapshot_taken_at.as_deref(),
         Some("2030-01-01T00:05:01Z")

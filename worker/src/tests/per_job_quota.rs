@@ -4,9 +4,10 @@
 //! all active jobs) keep their wait.
 
 use super::*;
-use crate::error::{FailureKind, ServiceFailure, classify};
+use drs_waves_aws::AwsError;
+use drs_waves_aws::failure::{FailureKind, ServiceFailure, classify};
 
-fn quota(code: &str, message: &str) -> TaskError {
+fn quota(code: &str, message: &str) -> AwsError {
     classify(
         "DRS StartRecovery",
         &ServiceFailure {

@@ -4,7 +4,7 @@
 //! jobs has passed.
 
 use super::*;
-use crate::rules::{Known, MISSING_SERVER_GRACE_SECONDS, judge};
+use drs_waves_rules::{Known, MISSING_SERVER_GRACE_SECONDS, judge};
 
 #[test]
 fn a_server_of_a_queued_job_is_launching_until_the_timeout() {

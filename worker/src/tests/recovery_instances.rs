@@ -4,9 +4,10 @@
 //! only those the execution's launch jobs made in its mode.
 
 use super::*;
-use crate::drs::{Drs as _, RecoveryInstance};
-use crate::evidence::FakeEvidenceApis;
-use crate::evidence::report::build::InstanceFacts;
+use drs_waves_aws::AwsError;
+use drs_waves_aws::drs::{Drs as _, RecoveryInstance};
+use drs_waves_report::build::InstanceFacts;
+use drs_waves_report::gather::FakeEvidenceApis;
 
 /// Another execution (named by `instance`) launched `server` earlier, in `mode`, leaving
 /// `instance` running.
@@ -113,7 +114,7 @@ async fn a_clean_up_terminates_no_instance_that_names_no_job_or_another_mode() {
     assert!(!instance(Some("drsjob-ours"), None).made_by(&ours, true));
     assert!(!instance(None, Some(true)).made_by(&ours, true));
     assert!(!instance(Some("drsjob-other"), Some(true)).made_by(&ours, true));
-    let kept = crate::drs::instances::of_execution(
+    let kept = drs_waves_aws::drs::instances::of_execution(
         vec![
             instance(Some("drsjob-ours"), Some(true)),
             instance(Some("drsjob-other"), Some(true)),
@@ -148,7 +149,7 @@ async fn the_report_shows_only_the_instances_this_executions_jobs_made() {
         // The same job as a recovery's: not this drill's mode (never so in DRS, held anyway).
         facts("i-not-a-drill", 2, &our_job, false),
     ]);
-    let sources = crate::evidence::gather(
+    let sources = drs_waves_report::gather::gather(
         &w.history,
         "t",
         &apis,
@@ -161,7 +162,7 @@ async fn the_report_shows_only_the_instances_this_executions_jobs_made() {
         sources.instances.keys().cloned().collect::<Vec<_>>(),
         vec![(our_job.clone(), server_id(1))]
     );
-    let report = crate::evidence::report::build::build(&sources);
+    let report = drs_waves_report::build::build(&sources);
     let row = |i: usize| {
         report
             .servers
@@ -185,7 +186,7 @@ async fn a_lost_terminate_answer_is_recorded_by_source_server_when_drs_names_no_
     let mut state = launched_drill_of(&w, &h, 2).await;
     state.status = WaveStatus::Succeeded;
     w.drs.set_now(datetime!(2030-01-01 00:10:00 UTC));
-    w.drs.lose_next_terminate_answer(TaskError::transient(
+    w.drs.lose_next_terminate_answer(AwsError::transient(
         "DRS TerminateRecoveryInstances",
         "HTTP 500",
     ));

@@ -3,6 +3,7 @@
 //! often and for how long the task was tried, instead of promising a retry that never comes.
 
 use super::*;
+use drs_waves_aws::AwsError;
 use drs_waves_contract::task_retry;
 
 /// Preflight's input as the generated machine sends it on retry number `retry_count`.
@@ -18,7 +19,7 @@ async fn throttled_preflight(retry_count: u32) -> TaskError {
     let w = World::with_servers(1);
     w.drs.fail_next(
         "describe_source_servers",
-        TaskError::Throttled {
+        AwsError::Throttled {
             call: "DRS DescribeSourceServers".into(),
             detail: "Rate exceeded".into(),
         },
@@ -65,7 +66,7 @@ async fn a_failure_that_is_not_retried_promises_nothing() {
     let w = World::with_servers(1);
     w.drs.fail_next(
         "describe_source_servers",
-        TaskError::AccessDenied {
+        AwsError::AccessDenied {
             call: "DRS DescribeSourceServers".into(),
             detail: "not authorized".into(),
         },

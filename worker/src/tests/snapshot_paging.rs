@@ -4,9 +4,9 @@
 //! page with a `nextToken` on every Describe*, and `order` defaults to ASC.
 
 use super::*;
-use crate::drs::snapshots::NewestAtOrBefore;
-use crate::drs::{Drs as _, RecoverySnapshot};
 use crate::testing::SnapshotPaging;
+use drs_waves_aws::drs::snapshots::NewestAtOrBefore;
+use drs_waves_aws::drs::{Drs as _, RecoverySnapshot};
 
 /// Oldest first, one item a page, an empty page with a token around each, the time filter
 /// ignored: everything DRS may do at once.
@@ -130,7 +130,7 @@ async fn fake_drs_with_hostile_snapshot_pages_passes_the_drs_conformance_suite()
         drs.set_hostname(&s.id, &s.hostname);
         drs.clear_snapshots(&s.id);
         for t in &s.snapshots {
-            drs.add_snapshot(&s.id, &crate::rules::format_time(*t));
+            drs.add_snapshot(&s.id, &drs_waves_rules::format_time(*t));
         }
     }
     drs.page_snapshots(HOSTILE);

@@ -5,9 +5,10 @@
 //! waits and sends again, as for a full quota, and nothing is made twice.
 
 use super::*;
+use drs_waves_aws::AwsError;
 
-fn throttled(call: &str) -> TaskError {
-    TaskError::Throttled {
+fn throttled(call: &str) -> AwsError {
+    AwsError::Throttled {
         call: call.into(),
         detail: "ThrottlingException: Rate exceeded".into(),
     }

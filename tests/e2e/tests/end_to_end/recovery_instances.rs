@@ -16,8 +16,8 @@ use anyhow::{Context, Result, ensure};
 use drs_e2e::Deployment;
 use drs_sim::{InstanceSnapshot, ServerSpec, SimConfig};
 use drs_test_harness::eventually;
+use drs_waves_aws::drs::{Drs as _, SdkDrs, StartRecoveryRequest};
 use drs_waves_contract::job_tags;
-use drs_worker::drs::{Drs as _, SdkDrs, StartRecoveryRequest};
 use time::OffsetDateTime;
 
 const A: &str = "s-c1b2c3d4e5f600001";

@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::drs::{Job, JobStatus, LaunchStatus};
-use crate::history::WaveRecord;
+use drs_waves_aws::drs::{Job, JobStatus, LaunchStatus};
+use drs_waves_history::WaveRecord;
 
 /// The required servers of a failed wave, by where their latest launch stands.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,8 +61,8 @@ pub fn retry_plan(recorded: &WaveRecord, jobs: &[Job], optional: &[String]) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::WaveChunk;
     use drs_waves_contract::WaveStatus;
+    use drs_waves_history::WaveChunk;
 
     fn chunk(number: u32, servers: &[&str], job: &str, attempt: u32) -> WaveChunk {
         WaveChunk {

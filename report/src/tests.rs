@@ -335,7 +335,7 @@ fn rendering_escapes_what_the_sources_say() {
 #[test]
 fn the_schema_file_is_current() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../statemachines/schemas/report.schema.json");
+        .join("../statemachines/schemas/report.schema.json");
     let want = schema_text();
     if std::env::var_os("DRS_WAVES_UPDATE_SCHEMAS").is_some() {
         std::fs::write(&path, &want).expect("writes the schema");
@@ -343,7 +343,7 @@ fn the_schema_file_is_current() {
     let have = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         have == want,
-        "{} is stale: run `DRS_WAVES_UPDATE_SCHEMAS=1 cargo test -p drs-waves-report-core the_schema_file_is_current`",
+        "{} is stale: run `DRS_WAVES_UPDATE_SCHEMAS=1 cargo test -p drs-waves-report the_schema_file_is_current`",
         path.display()
     );
     // And a report validates against it.

@@ -149,15 +149,10 @@ pub fn runs_of(p: &aws_sdk_drs::types::ParticipatingServer) -> Vec<LaunchActionR
         .collect()
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fake"))]
 impl LaunchActionRun {
     /// A run for the rules' tests.
-    pub(crate) fn for_test(
-        name: &str,
-        optional: bool,
-        status: RunStatus,
-        reason: Option<&str>,
-    ) -> Self {
+    pub fn for_test(name: &str, optional: bool, status: RunStatus, reason: Option<&str>) -> Self {
         LaunchActionRun {
             name: name.to_string(),
             action_code: Some("AWS-RunShellScript".to_string()),

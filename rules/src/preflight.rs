@@ -5,28 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use drs_waves_contract::{Mode, PlanSpec, WaveSpec};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use super::Limits;
-use super::clock::{format_time, human_seconds, parse_time, seconds_between};
-use super::verdict::jobs_needed;
-use crate::drs::{Job, RecoverySnapshot, SourceServer};
-use crate::error::TaskError;
-
-/// A RECOVERY launches production instances: it runs only when `confirm` names the plan.
-pub fn check_confirmation(plan: &str, mode: Mode, confirm: Option<&str>) -> Result<(), TaskError> {
-    if mode == Mode::Recovery && confirm != Some(plan) {
-        let got = match confirm {
-            Some(c) => format!("confirm was {c:?}"),
-            None => "confirm is missing".to_string(),
-        };
-        return Err(TaskError::RecoveryNotConfirmed(format!(
-            "a RECOVERY launches production recovery instances and must name the plan: start the execution with \
-             {{\"mode\": \"RECOVERY\", \"confirm\": \"{plan}\"}} ({got}); nothing was launched"
-        )));
-    }
-    Ok(())
-}
+use crate::Limits;
+use crate::clock::{human_seconds, parse_time, seconds_between};
+use crate::verdict::jobs_needed;
+use drs_waves_aws::drs::{Job, RecoverySnapshot, SourceServer};
 
 /// The servers a wave selects: its explicit IDs that exist, and every server carrying all of
 /// its tags; sorted, so chunks are the same on every attempt.
@@ -277,20 +260,4 @@ pub fn check_readiness(input: &ReadinessInput<'_>) -> Readiness {
         }
     }
     out
-}
-
-/// Checks an execution input's `pointInTime`: RFC 3339, not after `now`.
-pub fn check_point_in_time(value: &str, now: OffsetDateTime) -> Result<OffsetDateTime, TaskError> {
-    let t = OffsetDateTime::parse(value, &Rfc3339).map_err(|e| {
-        TaskError::InvalidInput(format!(
-            "pointInTime {value:?} is not an RFC 3339 timestamp ({e}); for example \"2026-11-27T03:00:00Z\"; nothing was launched"
-        ))
-    })?;
-    if t > now {
-        return Err(TaskError::InvalidInput(format!(
-            "pointInTime {value} is in the future (now is {}): a recovery can only go back in time; nothing was launched",
-            format_time(now)
-        )));
-    }
-    Ok(t)
 }

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use drs_waves_contract::{PollingBounds, ServerCounts, WaveSpec, WaveStatus};
 
-use crate::drs::launch_actions::{failure_of, running_of};
-use crate::drs::{Job, JobStatus, LaunchStatus};
+use drs_waves_aws::drs::launch_actions::{failure_of, running_of};
+use drs_waves_aws::drs::{Job, JobStatus, LaunchStatus};
 
 /// Splits a wave's servers into DRS jobs of at most `per_job` servers, in order.
 pub fn chunk_servers(server_ids: &[String], per_job: usize) -> Vec<Vec<String>> {

@@ -73,8 +73,8 @@ pub fn hold_to_rpo(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drs::RecoverySnapshot;
-    use crate::rules::preflight::LaunchPoint;
+    use crate::preflight::LaunchPoint;
+    use drs_waves_aws::drs::RecoverySnapshot;
     use time::macros::datetime;
 
     fn point(server: &str, required: bool, taken_at: Option<&str>) -> LaunchPoint {

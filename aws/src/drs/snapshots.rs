@@ -13,8 +13,9 @@ use aws_sdk_drs::types::{DescribeRecoverySnapshotsRequestFilters, RecoverySnapsh
 use time::OffsetDateTime;
 
 use super::{RecoverySnapshot, SdkDrs};
-use crate::error::{TaskError, from_sdk};
-use crate::rules::parse_time;
+use crate::AwsError;
+use crate::failure::from_sdk;
+use drs_waves_contract::clock::parse_time;
 
 /// Snapshots asked for per page (`maxResults` has no maximum in the model; a server keeps a few
 /// dozen: 6 ten-minute, 24 hourly and its retention days of daily ones, User Guide,
@@ -26,11 +27,11 @@ const SNAPSHOTS_PER_PAGE: i32 = 100;
 pub fn wanted_time(
     at_or_before: Option<&str>,
     now: OffsetDateTime,
-) -> Result<OffsetDateTime, TaskError> {
+) -> Result<OffsetDateTime, AwsError> {
     match at_or_before {
         None => Ok(now),
         Some(t) => parse_time(t).ok_or_else(|| {
-            TaskError::Internal(format!(
+            AwsError::Failed(format!(
                 "DRS DescribeRecoverySnapshots: the point in time {t:?} is not an RFC 3339 time"
             ))
         }),
@@ -94,7 +95,7 @@ impl SdkDrs {
         &self,
         source_server_id: &str,
         at_or_before: Option<&str>,
-    ) -> Result<Option<RecoverySnapshot>, TaskError> {
+    ) -> Result<Option<RecoverySnapshot>, AwsError> {
         let wanted = wanted_time(at_or_before, OffsetDateTime::now_utc())?;
         let filters = at_or_before.map(|to| {
             DescribeRecoverySnapshotsRequestFilters::builder()

@@ -1,4 +1,5 @@
-//! The pure rules of the worker: no I/O, so every rule has a fast test.
+//! drs-waves-rules: the rules of a recovery, pure (no I/O, so every rule has a fast test), shared
+//! by the worker that applies them and the CLI that shows an operator what they will do.
 //!
 //! - [`preflight`]: which servers a wave selects, what stops a plan from running, the RECOVERY
 //!   confirmation, how a wave is split into jobs.
@@ -6,9 +7,12 @@
 //! - [`timing`]: what past executions teach about a wave's launch time, and the wait with it.
 //! - [`rpo`]: launch points held to the plan's recovery point objective.
 //! - [`retry`]: which servers of a failed wave an operator's retry launches again.
+//! - [`launch_points`]: the snapshots a launch would use, and what the plan's RPO says of them
+//!   (read through the DRS seam: preflight and `drs-waves start` ask the same question).
 //! - [`clock`]: the timestamps Step Functions and DRS write, and the clock the tasks read.
 
 pub mod clock;
+pub mod launch_points;
 pub mod preflight;
 pub mod retry;
 pub mod rpo;

@@ -1,13 +1,14 @@
 //! Telling people that a gate waits: an SNS message to the topic the plan names
 //! (`approval.notify`, `decisionNotify`). A narrow seam, like the others: [`SnsNotifier`] is
-//! the real one, [`crate::testing::RecordingNotifier`] records what would have been sent.
+//! the real one, `drs_worker::testing::RecordingNotifier` records what would have been sent.
 
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::error::{TaskError, from_sdk};
+use crate::AwsError;
+use crate::failure::from_sdk;
 
-pub type Publishing<'a> = Pin<Box<dyn Future<Output = Result<(), TaskError>> + Send + 'a>>;
+pub type Publishing<'a> = Pin<Box<dyn Future<Output = Result<(), AwsError>> + Send + 'a>>;
 
 /// Publishes one message to an SNS topic.
 pub trait Notifier: Send + Sync + 'static {
@@ -63,7 +64,7 @@ pub struct NoNotifier;
 impl Notifier for NoNotifier {
     fn publish<'a>(&'a self, topic_arn: &'a str, _: &'a str, _: &'a str) -> Publishing<'a> {
         Box::pin(async move {
-            Err(TaskError::Internal(format!(
+            Err(AwsError::Failed(format!(
                 "this worker has no SNS client, so it cannot notify {topic_arn}"
             )))
         })

@@ -15,7 +15,8 @@ use std::collections::BTreeSet;
 use aws_sdk_drs::types::DescribeRecoveryInstancesRequestFilters;
 
 use super::SdkDrs;
-use crate::error::{TaskError, from_sdk};
+use crate::AwsError;
+use crate::failure::from_sdk;
 
 /// DescribeRecoveryInstances accepts at most this many IDs in `filters.sourceServerIDs` (the
 /// model's SourceServerIDs: "max": 200).
@@ -79,7 +80,7 @@ impl SdkDrs {
     pub(super) async fn list_recovery_instances(
         &self,
         source_server_ids: &[String],
-    ) -> Result<Vec<RecoveryInstance>, TaskError> {
+    ) -> Result<Vec<RecoveryInstance>, AwsError> {
         let mut out = Vec::new();
         for batch in source_server_ids.chunks(MAX_SOURCE_SERVER_IDS_PER_CALL) {
             let mut pages = self

@@ -27,7 +27,7 @@
 //! - The run lock: conditional PutItem / DeleteItem on (`LOCK#<plan>`, `LOCK`).
 //!
 //! Every write is safe to repeat: a retried task either finds what an earlier attempt wrote or
-//! loses a conditional write and is retried ([`crate::TaskError::Transient`]).
+//! loses a conditional write and is retried ([`crate::HistoryError::Transient`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -46,9 +46,32 @@ use drs_waves_contract::{
     CleanupStatus, ExecutionStatus, Mode, OperatorAction, PendingGate, ServerCounts, WaveStatus,
 };
 
-use crate::drs::{JobStatus, LaunchStatus};
-use crate::error::{TaskError, from_sdk};
-use crate::rules::LearnedTiming;
+use drs_waves_aws::drs::{JobStatus, LaunchStatus};
+use drs_waves_contract::timing::LearnedTiming;
+
+pub use error::HistoryError;
+use error::from_sdk;
+
+#[cfg(any(test, feature = "fake"))]
+pub mod conformance;
+pub mod error;
+#[cfg(any(test, feature = "fake"))]
+mod memory;
+#[cfg(any(test, feature = "fake"))]
+pub use memory::MemoryHistory;
+
+/// The in-memory history passes the conformance suite, one test per case (the DynamoDB adapter
+/// passes the same suite over moto in the worker's `tests/against_services.rs`).
+#[cfg(test)]
+mod memory_conformance {
+    use crate::MemoryHistory;
+
+    async fn fresh(case: &str) -> (MemoryHistory, String) {
+        (MemoryHistory::new(), format!("memory-{case}"))
+    }
+
+    crate::history_conformance_tests!(fresh);
+}
 
 pub use drs_waves_contract::history::{
     CLEANUP_PK, EXECUTION_SK, LOCK_SK, execution_pk, job_sk, lock_pk, servers_sk, wave_sk,
@@ -314,7 +337,7 @@ pub trait History: Send + Sync + 'static {
         execution_id: &str,
         mode: Mode,
         now: &str,
-    ) -> impl Future<Output = Result<LockOutcome, TaskError>> + Send;
+    ) -> impl Future<Output = Result<LockOutcome, HistoryError>> + Send;
     /// Takes the lock from `previous_holder`; false when it changed hands meanwhile.
     fn take_over_lock(
         &self,
@@ -323,31 +346,31 @@ pub trait History: Send + Sync + 'static {
         mode: Mode,
         previous_holder: &str,
         now: &str,
-    ) -> impl Future<Output = Result<bool, TaskError>> + Send;
+    ) -> impl Future<Output = Result<bool, HistoryError>> + Send;
     /// Writes a wave's launch points (replacing the previous ones).
     fn record_launch_points(
         &self,
         execution_id: &str,
         wave_index: u32,
         points: Vec<ServerLaunchPoint>,
-    ) -> impl Future<Output = Result<(), TaskError>> + Send;
+    ) -> impl Future<Output = Result<(), HistoryError>> + Send;
     /// A wave's launch points, by server ID; empty when none were recorded.
     fn launch_points(
         &self,
         execution_id: &str,
         wave_index: u32,
-    ) -> impl Future<Output = Result<Vec<ServerLaunchPoint>, TaskError>> + Send;
+    ) -> impl Future<Output = Result<Vec<ServerLaunchPoint>, HistoryError>> + Send;
     /// The plan's executions, newest first (by start time), at most `limit` (the plan index).
     fn recent_executions(
         &self,
         plan: &str,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<ExecutionRecord>, TaskError>> + Send;
+    ) -> impl Future<Output = Result<Vec<ExecutionRecord>, HistoryError>> + Send;
     /// Executions recorded RUNNING, newest first, at most `limit` (the status index).
     fn running_executions(
         &self,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<ExecutionRecord>, TaskError>> + Send;
+    ) -> impl Future<Output = Result<Vec<ExecutionRecord>, HistoryError>> + Send;
     /// Takes the janitor's lease on an execution until `until` (RFC 3339): true when this
     /// worker may do `work` now, false when another worker holds an unexpired lease or the
     /// execution no longer needs it (not RUNNING, or its clean-up not PENDING).
@@ -358,26 +381,26 @@ pub trait History: Send + Sync + 'static {
         worker: &str,
         now: &str,
         until: &str,
-    ) -> impl Future<Output = Result<bool, TaskError>> + Send;
+    ) -> impl Future<Output = Result<bool, HistoryError>> + Send;
     /// Releases the lock if `execution_id` holds it; false otherwise.
     fn release_lock(
         &self,
         plan: &str,
         execution_id: &str,
-    ) -> impl Future<Output = Result<bool, TaskError>> + Send;
+    ) -> impl Future<Output = Result<bool, HistoryError>> + Send;
     /// Creates the EXECUTION item; an existing one (a retried preflight) is left as it is.
     fn create_execution(
         &self,
         record: ExecutionRecord,
-    ) -> impl Future<Output = Result<(), TaskError>> + Send;
+    ) -> impl Future<Output = Result<(), HistoryError>> + Send;
     fn get_execution(
         &self,
         execution_id: &str,
-    ) -> impl Future<Output = Result<Option<ExecutionRecord>, TaskError>> + Send;
+    ) -> impl Future<Output = Result<Option<ExecutionRecord>, HistoryError>> + Send;
     fn close_execution(
         &self,
         close: ExecutionClose,
-    ) -> impl Future<Output = Result<(), TaskError>> + Send;
+    ) -> impl Future<Output = Result<(), HistoryError>> + Send;
     /// Records one TERMINATE job of the clean-up and the instances it terminates, as soon as
     /// DRS answered (an execution record must exist).
     fn record_terminate_job(
@@ -385,7 +408,7 @@ pub trait History: Send + Sync + 'static {
         execution_id: &str,
         job_id: &str,
         instances: Vec<String>,
-    ) -> impl Future<Output = Result<(), TaskError>> + Send;
+    ) -> impl Future<Output = Result<(), HistoryError>> + Send;
     /// Sets where the clean-up stands; a PENDING one is listed by [`History::pending_cleanups`]
     /// until it is DONE.
     fn set_cleanup(
@@ -393,24 +416,24 @@ pub trait History: Send + Sync + 'static {
         execution_id: &str,
         status: CleanupStatus,
         error: Option<String>,
-    ) -> impl Future<Output = Result<(), TaskError>> + Send;
+    ) -> impl Future<Output = Result<(), HistoryError>> + Send;
     /// Executions whose clean-up is PENDING (oldest first), at most `limit`.
     fn pending_cleanups(
         &self,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<String>, TaskError>> + Send;
+    ) -> impl Future<Output = Result<Vec<String>, HistoryError>> + Send;
     fn get_wave(
         &self,
         execution_id: &str,
         index: u32,
-    ) -> impl Future<Output = Result<Option<WaveRecord>, TaskError>> + Send;
+    ) -> impl Future<Output = Result<Option<WaveRecord>, HistoryError>> + Send;
     /// Creates the wave's record, LAUNCHING with its planned chunks and no job yet, unless an
     /// earlier attempt did: returns the record as stored (the earlier plan wins, so a retry
     /// launches exactly the chunks that are missing).
     fn plan_wave(
         &self,
         wave: WaveRecord,
-    ) -> impl Future<Output = Result<WaveRecord, TaskError>> + Send;
+    ) -> impl Future<Output = Result<WaveRecord, HistoryError>> + Send;
     /// Plans a retry of a FAILED wave: adds `chunks` (of the next attempt, no job yet) and
     /// makes the wave LAUNCHING again, unless an earlier attempt of the same start task did.
     /// Returns the record as stored.
@@ -419,7 +442,7 @@ pub trait History: Send + Sync + 'static {
         execution_id: &str,
         wave_index: u32,
         chunks: Vec<WaveChunk>,
-    ) -> impl Future<Output = Result<WaveRecord, TaskError>> + Send;
+    ) -> impl Future<Output = Result<WaveRecord, HistoryError>> + Send;
     /// Sets an existing wave's final status (SKIPPED, INTERRUPTED) and reason, and its end time
     /// if it has none; false when the wave has no record (it never started).
     fn end_wave(
@@ -429,7 +452,7 @@ pub trait History: Send + Sync + 'static {
         status: WaveStatus,
         reason: &str,
         ended_at: &str,
-    ) -> impl Future<Output = Result<bool, TaskError>> + Send;
+    ) -> impl Future<Output = Result<bool, HistoryError>> + Send;
     /// Records a chunk's job ID (and appends it to the wave's job IDs) before the next chunk
     /// is sent.
     fn record_chunk_job(
@@ -438,17 +461,17 @@ pub trait History: Send + Sync + 'static {
         wave_index: u32,
         chunk: u32,
         job_id: &str,
-    ) -> impl Future<Output = Result<ChunkWrite, TaskError>> + Send;
+    ) -> impl Future<Output = Result<ChunkWrite, HistoryError>> + Send;
     /// Writes a check: each job's per-server detail, then the wave's status and counts.
     fn record_wave_check(
         &self,
         wave: WaveRecord,
         jobs: Vec<JobRecord>,
-    ) -> impl Future<Output = Result<(), TaskError>> + Send;
+    ) -> impl Future<Output = Result<(), HistoryError>> + Send;
     fn list_jobs(
         &self,
         execution_id: &str,
-    ) -> impl Future<Output = Result<Vec<JobRecord>, TaskError>> + Send;
+    ) -> impl Future<Output = Result<Vec<JobRecord>, HistoryError>> + Send;
     /// Records the gate the execution now waits at (replacing a gate an earlier attempt of the
     /// same task left). The execution record must exist.
     /// True when recorded; false when the execution has a cancel request (recorded before the
@@ -459,7 +482,7 @@ pub trait History: Send + Sync + 'static {
         &self,
         execution_id: &str,
         gate: PendingGate,
-    ) -> impl Future<Output = Result<bool, TaskError>> + Send;
+    ) -> impl Future<Output = Result<bool, HistoryError>> + Send;
     /// Answers the pending gate whose token is `token`: clears it and appends `action` to the
     /// operator actions, in one conditional write. False when no gate with that token is
     /// pending (answered already, or never opened), and nothing is written.
@@ -468,7 +491,7 @@ pub trait History: Send + Sync + 'static {
         execution_id: &str,
         token: &str,
         action: OperatorAction,
-    ) -> impl Future<Output = Result<bool, TaskError>> + Send;
+    ) -> impl Future<Output = Result<bool, HistoryError>> + Send;
     /// Records an operator's cancel of a RUNNING execution (and appends the action), once. The
     /// pending gate, if any, stays for the canceller to answer (a gate task that opens after the
     /// cancel sees it instead: [`History::open_gate`]).
@@ -476,19 +499,19 @@ pub trait History: Send + Sync + 'static {
         &self,
         execution_id: &str,
         action: OperatorAction,
-    ) -> impl Future<Output = Result<CancelOutcome, TaskError>> + Send;
+    ) -> impl Future<Output = Result<CancelOutcome, HistoryError>> + Send;
     /// Records where the execution's report was written (`reportLocation`), or why it could
     /// not be (`reportError`); the latest attempt wins. The execution record must exist.
     fn record_report(
         &self,
         execution_id: &str,
         outcome: ReportOutcome,
-    ) -> impl Future<Output = Result<(), TaskError>> + Send;
+    ) -> impl Future<Output = Result<(), HistoryError>> + Send;
     /// What [`History::record_report`] last recorded; None before any attempt.
     fn report_outcome(
         &self,
         execution_id: &str,
-    ) -> impl Future<Output = Result<Option<ReportOutcome>, TaskError>> + Send;
+    ) -> impl Future<Output = Result<Option<ReportOutcome>, HistoryError>> + Send;
 }
 
 /// Where an execution's report went (the EXECUTION item's `reportLocation` / `reportError`).
@@ -562,14 +585,14 @@ impl<'a> Fields<'a> {
         Fields { item, what }
     }
 
-    fn bad(&self, k: &str, problem: &str) -> TaskError {
-        TaskError::Internal(format!(
+    fn bad(&self, k: &str, problem: &str) -> HistoryError {
+        HistoryError::Corrupt(format!(
             "history item {}: attribute {k} {problem}",
             self.what
         ))
     }
 
-    fn opt_s(&self, k: &str) -> Result<Option<String>, TaskError> {
+    fn opt_s(&self, k: &str) -> Result<Option<String>, HistoryError> {
         match self.item.get(k) {
             None | Some(AttributeValue::Null(_)) => Ok(None),
             Some(v) => v
@@ -579,11 +602,11 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn s(&self, k: &str) -> Result<String, TaskError> {
+    fn s(&self, k: &str) -> Result<String, HistoryError> {
         self.opt_s(k)?.ok_or_else(|| self.bad(k, "is missing"))
     }
 
-    fn n(&self, k: &str) -> Result<u32, TaskError> {
+    fn n(&self, k: &str) -> Result<u32, HistoryError> {
         let v = self.item.get(k).ok_or_else(|| self.bad(k, "is missing"))?;
         v.as_n()
             .map_err(|_| self.bad(k, "is not a number"))?
@@ -591,7 +614,7 @@ impl<'a> Fields<'a> {
             .map_err(|_| self.bad(k, "is not a whole number"))
     }
 
-    fn opt_u64(&self, k: &str) -> Result<Option<u64>, TaskError> {
+    fn opt_u64(&self, k: &str) -> Result<Option<u64>, HistoryError> {
         match self.item.get(k) {
             None => Ok(None),
             Some(v) => v
@@ -603,14 +626,14 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn bool(&self, k: &str) -> Result<bool, TaskError> {
+    fn bool(&self, k: &str) -> Result<bool, HistoryError> {
         let v = self.item.get(k).ok_or_else(|| self.bad(k, "is missing"))?;
         v.as_bool()
             .copied()
             .map_err(|_| self.bad(k, "is not a boolean"))
     }
 
-    fn opt_list_s(&self, k: &str) -> Result<Option<Vec<String>>, TaskError> {
+    fn opt_list_s(&self, k: &str) -> Result<Option<Vec<String>>, HistoryError> {
         match self.item.get(k) {
             None => Ok(None),
             Some(v) => v
@@ -627,12 +650,12 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn list_s(&self, k: &str) -> Result<Vec<String>, TaskError> {
+    fn list_s(&self, k: &str) -> Result<Vec<String>, HistoryError> {
         self.opt_list_s(k)?.ok_or_else(|| self.bad(k, "is missing"))
     }
 
     /// A string attribute holding JSON (the operator records: a gate, a cancel request).
-    fn opt_json<T: serde::de::DeserializeOwned>(&self, k: &str) -> Result<Option<T>, TaskError> {
+    fn opt_json<T: serde::de::DeserializeOwned>(&self, k: &str) -> Result<Option<T>, HistoryError> {
         self.opt_s(k)?
             .map(|text| {
                 serde_json::from_str(&text)
@@ -641,7 +664,7 @@ impl<'a> Fields<'a> {
             .transpose()
     }
 
-    fn map(&self, k: &str) -> Result<&'a HashMap<String, AttributeValue>, TaskError> {
+    fn map(&self, k: &str) -> Result<&'a HashMap<String, AttributeValue>, HistoryError> {
         self.item
             .get(k)
             .ok_or_else(|| self.bad(k, "is missing"))?
@@ -650,7 +673,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A parsed enum value: an unknown one is an error naming it.
-    fn parsed<T>(&self, k: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, TaskError> {
+    fn parsed<T>(&self, k: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, HistoryError> {
         let v = self.s(k)?;
         parse(&v).ok_or_else(|| self.bad(k, &format!("has an unknown value {v:?}")))
     }
@@ -660,7 +683,7 @@ fn wave_status_of(s: &str) -> Option<WaveStatus> {
     WaveStatus::ALL.into_iter().find(|w| w.as_str() == s)
 }
 
-fn counts_of(f: &Fields<'_>, k: &str) -> Result<ServerCounts, TaskError> {
+fn counts_of(f: &Fields<'_>, k: &str) -> Result<ServerCounts, HistoryError> {
     let m = Fields::nested(f.map(k)?, format!("{} ({k})", f.what));
     Ok(ServerCounts {
         total: m.n("total")?,
@@ -671,7 +694,7 @@ fn counts_of(f: &Fields<'_>, k: &str) -> Result<ServerCounts, TaskError> {
     })
 }
 
-fn execution_of(item: &Item) -> Result<ExecutionRecord, TaskError> {
+fn execution_of(item: &Item) -> Result<ExecutionRecord, HistoryError> {
     let f = Fields::of(item);
     let wave_statuses = f
         .map("waveStatuses")?
@@ -684,7 +707,7 @@ fn execution_of(item: &Item) -> Result<ExecutionRecord, TaskError> {
                 .ok_or_else(|| f.bad("waveStatuses", &format!("has a bad status for {wave}")))?;
             Ok((wave.clone(), status))
         })
-        .collect::<Result<_, TaskError>>()?;
+        .collect::<Result<_, HistoryError>>()?;
     Ok(ExecutionRecord {
         execution_id: f.s("executionId")?,
         execution_name: f.s("executionName")?,
@@ -730,11 +753,11 @@ fn execution_of(item: &Item) -> Result<ExecutionRecord, TaskError> {
                     f.bad("operatorActions", &format!("has an unreadable action: {e}"))
                 })
             })
-            .collect::<Result<_, TaskError>>()?,
+            .collect::<Result<_, HistoryError>>()?,
     })
 }
 
-fn wave_of(item: &Item) -> Result<WaveRecord, TaskError> {
+fn wave_of(item: &Item) -> Result<WaveRecord, HistoryError> {
     let f = Fields::of(item);
     Ok(WaveRecord {
         execution_id: f.s("executionId")?,
@@ -753,7 +776,7 @@ fn wave_of(item: &Item) -> Result<WaveRecord, TaskError> {
     })
 }
 
-fn learned_of(f: &Fields<'_>) -> Result<Option<LearnedTiming>, TaskError> {
+fn learned_of(f: &Fields<'_>) -> Result<Option<LearnedTiming>, HistoryError> {
     if !f.item.contains_key("learned") {
         return Ok(None);
     }
@@ -781,7 +804,7 @@ fn learned_av(l: &LearnedTiming) -> AttributeValue {
     ]))
 }
 
-fn chunks_of(f: &Fields<'_>) -> Result<Vec<WaveChunk>, TaskError> {
+fn chunks_of(f: &Fields<'_>) -> Result<Vec<WaveChunk>, HistoryError> {
     let mut chunks = f
         .map("chunks")?
         .iter()
@@ -804,7 +827,7 @@ fn chunks_of(f: &Fields<'_>) -> Result<Vec<WaveChunk>, TaskError> {
                 planned_at: cf.opt_s("plannedAt")?,
             })
         })
-        .collect::<Result<Vec<_>, TaskError>>()?;
+        .collect::<Result<Vec<_>, HistoryError>>()?;
     chunks.sort_by_key(|c| c.number);
     Ok(chunks)
 }
@@ -830,7 +853,7 @@ fn chunks_av(chunks: &[WaveChunk]) -> AttributeValue {
     )
 }
 
-fn job_of(item: &Item) -> Result<JobRecord, TaskError> {
+fn job_of(item: &Item) -> Result<JobRecord, HistoryError> {
     let f = Fields::of(item);
     let servers = f
         .map("servers")?
@@ -851,7 +874,7 @@ fn job_of(item: &Item) -> Result<JobRecord, TaskError> {
                 },
             ))
         })
-        .collect::<Result<_, TaskError>>()?;
+        .collect::<Result<_, HistoryError>>()?;
     Ok(JobRecord {
         execution_id: f.s("executionId")?,
         wave_index: f.n("waveIndex")?,
@@ -972,7 +995,7 @@ impl DynamoHistory {
         ])
     }
 
-    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, TaskError> {
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, HistoryError> {
         let resp = self
             .client
             .get_item()
@@ -987,7 +1010,7 @@ impl DynamoHistory {
 
     /// Puts `item` unless an item with its key exists: true when written, false when it
     /// existed (an earlier attempt wrote it).
-    async fn put_new(&self, item: Item, what: &str) -> Result<bool, TaskError> {
+    async fn put_new(&self, item: Item, what: &str) -> Result<bool, HistoryError> {
         let put = self
             .client
             .put_item()
@@ -1005,7 +1028,7 @@ impl DynamoHistory {
     }
 
     /// Applies `u`; false when its condition failed.
-    async fn update(&self, pk: String, sk: &str, u: Update) -> Result<bool, TaskError> {
+    async fn update(&self, pk: String, sk: &str, u: Update) -> Result<bool, HistoryError> {
         let resp = self
             .client
             .update_item()
@@ -1024,7 +1047,7 @@ impl DynamoHistory {
         }
     }
 
-    async fn query_execution(&self, execution_id: &str) -> Result<Vec<Item>, TaskError> {
+    async fn query_execution(&self, execution_id: &str) -> Result<Vec<Item>, HistoryError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -1058,7 +1081,7 @@ impl History for DynamoHistory {
         execution_id: &str,
         mode: Mode,
         now: &str,
-    ) -> Result<LockOutcome, TaskError> {
+    ) -> Result<LockOutcome, HistoryError> {
         let mut item = Self::key(lock_pk(plan), LOCK_SK);
         item.insert("holder".into(), s(execution_id));
         item.insert("mode".into(), s(mode.as_str()));
@@ -1087,7 +1110,7 @@ impl History for DynamoHistory {
                 };
                 match held {
                     Some((holder, mode)) => Ok(LockOutcome::HeldBy { holder, mode }),
-                    None => Err(TaskError::transient(
+                    None => Err(HistoryError::conflict(
                         "DynamoDB PutItem (run lock)",
                         "the lock was released while taking it",
                     )),
@@ -1104,7 +1127,7 @@ impl History for DynamoHistory {
         mode: Mode,
         previous_holder: &str,
         now: &str,
-    ) -> Result<bool, TaskError> {
+    ) -> Result<bool, HistoryError> {
         let mut u = Update::default();
         u.set("holder", s(execution_id))
             .set("mode", s(mode.as_str()))
@@ -1116,7 +1139,7 @@ impl History for DynamoHistory {
         self.update(lock_pk(plan), LOCK_SK, u).await
     }
 
-    async fn release_lock(&self, plan: &str, execution_id: &str) -> Result<bool, TaskError> {
+    async fn release_lock(&self, plan: &str, execution_id: &str) -> Result<bool, HistoryError> {
         let resp = self
             .client
             .delete_item()
@@ -1134,7 +1157,7 @@ impl History for DynamoHistory {
         }
     }
 
-    async fn create_execution(&self, r: ExecutionRecord) -> Result<(), TaskError> {
+    async fn create_execution(&self, r: ExecutionRecord) -> Result<(), HistoryError> {
         let mut item = Self::key(execution_pk(&r.execution_id), EXECUTION_SK);
         item.insert("itemType".into(), s("EXECUTION"));
         item.insert("executionId".into(), s(&r.execution_id));
@@ -1178,14 +1201,14 @@ impl History for DynamoHistory {
     async fn get_execution(
         &self,
         execution_id: &str,
-    ) -> Result<Option<ExecutionRecord>, TaskError> {
+    ) -> Result<Option<ExecutionRecord>, HistoryError> {
         self.get(execution_pk(execution_id), EXECUTION_SK)
             .await?
             .map(|i| execution_of(&i))
             .transpose()
     }
 
-    async fn close_execution(&self, c: ExecutionClose) -> Result<(), TaskError> {
+    async fn close_execution(&self, c: ExecutionClose) -> Result<(), HistoryError> {
         let mut u = Update::default();
         u.set("itemType", s("EXECUTION"))
             .set("executionId", s(&c.execution_id))
@@ -1225,7 +1248,7 @@ impl History for DynamoHistory {
         execution_id: &str,
         job_id: &str,
         instances: Vec<String>,
-    ) -> Result<(), TaskError> {
+    ) -> Result<(), HistoryError> {
         let mut u = Update::default();
         u.clause("#jobs = list_append(if_not_exists(#jobs, :none), :job)")
             .clause("#inst = list_append(if_not_exists(#inst, :none), :instances)")
@@ -1244,7 +1267,7 @@ impl History for DynamoHistory {
         {
             Ok(())
         } else {
-            Err(TaskError::Internal(format!(
+            Err(HistoryError::Corrupt(format!(
                 "history: no execution record for {execution_id}"
             )))
         }
@@ -1255,7 +1278,7 @@ impl History for DynamoHistory {
         execution_id: &str,
         status: CleanupStatus,
         error: Option<String>,
-    ) -> Result<(), TaskError> {
+    ) -> Result<(), HistoryError> {
         let mut u = Update::default();
         u.set("cleanup", s(status.as_str()));
         if let Some(e) = &error {
@@ -1267,7 +1290,7 @@ impl History for DynamoHistory {
             .update(execution_pk(execution_id), EXECUTION_SK, u)
             .await?
         {
-            return Err(TaskError::Internal(format!(
+            return Err(HistoryError::Corrupt(format!(
                 "history: no execution record for {execution_id}"
             )));
         }
@@ -1294,7 +1317,7 @@ impl History for DynamoHistory {
         Ok(())
     }
 
-    async fn pending_cleanups(&self, limit: usize) -> Result<Vec<String>, TaskError> {
+    async fn pending_cleanups(&self, limit: usize) -> Result<Vec<String>, HistoryError> {
         let resp = self
             .client
             .query()
@@ -1317,14 +1340,14 @@ impl History for DynamoHistory {
         &self,
         execution_id: &str,
         index: u32,
-    ) -> Result<Option<WaveRecord>, TaskError> {
+    ) -> Result<Option<WaveRecord>, HistoryError> {
         self.get(execution_pk(execution_id), &wave_sk(index))
             .await?
             .map(|i| wave_of(&i))
             .transpose()
     }
 
-    async fn plan_wave(&self, w: WaveRecord) -> Result<WaveRecord, TaskError> {
+    async fn plan_wave(&self, w: WaveRecord) -> Result<WaveRecord, HistoryError> {
         let mut item = Self::key(execution_pk(&w.execution_id), &wave_sk(w.index));
         item.insert("itemType".into(), s("WAVE"));
         item.insert("executionId".into(), s(&w.execution_id));
@@ -1345,7 +1368,7 @@ impl History for DynamoHistory {
         self.get_wave(&w.execution_id, w.index)
             .await?
             .ok_or_else(|| {
-                TaskError::transient(
+                HistoryError::conflict(
                     "DynamoDB GetItem (wave plan)",
                     "the wave's record is not readable yet",
                 )
@@ -1358,7 +1381,7 @@ impl History for DynamoHistory {
         wave_index: u32,
         chunk: u32,
         job_id: &str,
-    ) -> Result<ChunkWrite, TaskError> {
+    ) -> Result<ChunkWrite, HistoryError> {
         let mut u = Update::default();
         u.set_path("#chunks.#c.#job", s(job_id))
             .name("#chunks", "chunks")
@@ -1377,7 +1400,7 @@ impl History for DynamoHistory {
             .await?
             .and_then(|w| w.chunks.into_iter().find(|c| c.number == chunk))
             .ok_or_else(|| {
-                TaskError::Internal(format!(
+                HistoryError::Corrupt(format!(
                     "history: wave {wave_index} of {execution_id} has no planned chunk {chunk}"
                 ))
             })?
@@ -1385,7 +1408,7 @@ impl History for DynamoHistory {
         match recorded {
             Some(id) if id == job_id => Ok(ChunkWrite::Written),
             Some(id) => Ok(ChunkWrite::Conflict { recorded: id }),
-            None => Err(TaskError::transient(
+            None => Err(HistoryError::conflict(
                 "DynamoDB UpdateItem (chunk job)",
                 format!("chunk {chunk} of wave {wave_index} could not be recorded"),
             )),
@@ -1396,7 +1419,7 @@ impl History for DynamoHistory {
         &self,
         w: WaveRecord,
         jobs: Vec<JobRecord>,
-    ) -> Result<(), TaskError> {
+    ) -> Result<(), HistoryError> {
         for j in &jobs {
             let mut item = Self::key(
                 execution_pk(&j.execution_id),
@@ -1464,7 +1487,7 @@ impl History for DynamoHistory {
         execution_id: &str,
         wave_index: u32,
         points: Vec<ServerLaunchPoint>,
-    ) -> Result<(), TaskError> {
+    ) -> Result<(), HistoryError> {
         let mut item = Self::key(execution_pk(execution_id), &servers_sk(wave_index));
         item.insert("itemType".into(), s("SERVERS"));
         item.insert("executionId".into(), s(execution_id));
@@ -1503,7 +1526,7 @@ impl History for DynamoHistory {
         &self,
         execution_id: &str,
         wave_index: u32,
-    ) -> Result<Vec<ServerLaunchPoint>, TaskError> {
+    ) -> Result<Vec<ServerLaunchPoint>, HistoryError> {
         let Some(item) = self
             .get(execution_pk(execution_id), &servers_sk(wave_index))
             .await?
@@ -1527,7 +1550,7 @@ impl History for DynamoHistory {
                     replication: sf.s("replication")?,
                 })
             })
-            .collect::<Result<Vec<_>, TaskError>>()
+            .collect::<Result<Vec<_>, HistoryError>>()
             .map(|mut v| {
                 v.sort_by(|a, b| a.server_id.cmp(&b.server_id));
                 v
@@ -1538,7 +1561,7 @@ impl History for DynamoHistory {
         &self,
         plan: &str,
         limit: usize,
-    ) -> Result<Vec<ExecutionRecord>, TaskError> {
+    ) -> Result<Vec<ExecutionRecord>, HistoryError> {
         let resp = self
             .client
             .query()
@@ -1555,7 +1578,7 @@ impl History for DynamoHistory {
         resp.items().iter().map(execution_of).collect()
     }
 
-    async fn running_executions(&self, limit: usize) -> Result<Vec<ExecutionRecord>, TaskError> {
+    async fn running_executions(&self, limit: usize) -> Result<Vec<ExecutionRecord>, HistoryError> {
         let resp = self
             .client
             .query()
@@ -1579,7 +1602,7 @@ impl History for DynamoHistory {
         worker: &str,
         now: &str,
         until: &str,
-    ) -> Result<bool, TaskError> {
+    ) -> Result<bool, HistoryError> {
         let mut u = Update::default();
         u.set("janitorWorker", s(worker))
             .set("janitorLeaseUntil", s(until));
@@ -1604,7 +1627,7 @@ impl History for DynamoHistory {
             .await
     }
 
-    async fn list_jobs(&self, execution_id: &str) -> Result<Vec<JobRecord>, TaskError> {
+    async fn list_jobs(&self, execution_id: &str) -> Result<Vec<JobRecord>, HistoryError> {
         self.query_execution(execution_id)
             .await?
             .iter()
@@ -1622,7 +1645,7 @@ impl History for DynamoHistory {
         execution_id: &str,
         wave_index: u32,
         chunks: Vec<WaveChunk>,
-    ) -> Result<WaveRecord, TaskError> {
+    ) -> Result<WaveRecord, HistoryError> {
         let mut u = Update::default();
         u.set("waveStatus", s(WaveStatus::Launching.as_str()))
             .set("reason", s(""))
@@ -1656,7 +1679,7 @@ impl History for DynamoHistory {
         status: WaveStatus,
         reason: &str,
         ended_at: &str,
-    ) -> Result<bool, TaskError> {
+    ) -> Result<bool, HistoryError> {
         let mut u = Update::default();
         u.set("waveStatus", s(status.as_str()))
             .set("reason", s(reason))
@@ -1667,7 +1690,7 @@ impl History for DynamoHistory {
             .await
     }
 
-    async fn open_gate(&self, execution_id: &str, gate: PendingGate) -> Result<bool, TaskError> {
+    async fn open_gate(&self, execution_id: &str, gate: PendingGate) -> Result<bool, HistoryError> {
         let mut u = Update::default();
         u.set("pendingGate", s(to_json(&gate)?))
             .set("pendingGateToken", s(&gate.token))
@@ -1688,7 +1711,7 @@ impl History for DynamoHistory {
             Some(r) if r.cancel_requested.is_some() || r.status != ExecutionStatus::Running => {
                 Ok(false)
             }
-            Some(_) => Err(TaskError::transient(
+            Some(_) => Err(HistoryError::conflict(
                 "DynamoDB UpdateItem",
                 "the gate's conditional write was refused, yet the record has no cancel request",
             )),
@@ -1701,7 +1724,7 @@ impl History for DynamoHistory {
         execution_id: &str,
         token: &str,
         action: OperatorAction,
-    ) -> Result<bool, TaskError> {
+    ) -> Result<bool, HistoryError> {
         let mut u = Update::default();
         u.clause("#acts = list_append(if_not_exists(#acts, :none), :act)")
             .name("#acts", "operatorActions")
@@ -1720,7 +1743,7 @@ impl History for DynamoHistory {
         &self,
         execution_id: &str,
         action: OperatorAction,
-    ) -> Result<CancelOutcome, TaskError> {
+    ) -> Result<CancelOutcome, HistoryError> {
         let mut u = Update::default();
         u.set("cancelRequested", s(to_json(&action)?))
             .clause("#acts = list_append(if_not_exists(#acts, :none), :act)")
@@ -1749,7 +1772,7 @@ impl History for DynamoHistory {
         &self,
         execution_id: &str,
         outcome: ReportOutcome,
-    ) -> Result<(), TaskError> {
+    ) -> Result<(), HistoryError> {
         let mut u = Update::default();
         match &outcome {
             ReportOutcome::Written(location) => {
@@ -1771,7 +1794,10 @@ impl History for DynamoHistory {
         }
     }
 
-    async fn report_outcome(&self, execution_id: &str) -> Result<Option<ReportOutcome>, TaskError> {
+    async fn report_outcome(
+        &self,
+        execution_id: &str,
+    ) -> Result<Option<ReportOutcome>, HistoryError> {
         let resp = self
             .client
             .get_item()
@@ -1796,13 +1822,13 @@ impl History for DynamoHistory {
     }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, TaskError> {
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, HistoryError> {
     serde_json::to_string(value)
-        .map_err(|e| TaskError::Internal(format!("serializing a history record: {e}")))
+        .map_err(|e| HistoryError::Failed(format!("serializing a history record: {e}")))
 }
 
-fn missing_record(execution_id: &str) -> TaskError {
-    TaskError::Internal(format!(
+fn missing_record(execution_id: &str) -> HistoryError {
+    HistoryError::Corrupt(format!(
         "the history has no record of execution {execution_id} (preflight creates it)"
     ))
 }
@@ -1813,9 +1839,9 @@ fn missing_record(execution_id: &str) -> TaskError {
 pub async fn create_table(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
-) -> Result<bool, TaskError> {
+) -> Result<bool, HistoryError> {
     let build = |e: aws_sdk_dynamodb::error::BuildError| {
-        TaskError::Internal(format!("CreateTable request: {e}"))
+        HistoryError::Failed(format!("CreateTable request: {e}"))
     };
     let attr = |name: &str| {
         AttributeDefinition::builder()
@@ -1831,7 +1857,7 @@ pub async fn create_table(
             .build()
             .map_err(build)
     };
-    let gsi = |name: &str, pk: &str, sk: &str| -> Result<GlobalSecondaryIndex, TaskError> {
+    let gsi = |name: &str, pk: &str, sk: &str| -> Result<GlobalSecondaryIndex, HistoryError> {
         GlobalSecondaryIndex::builder()
             .index_name(name)
             .key_schema(key(pk, KeyType::Hash)?)
@@ -1889,10 +1915,10 @@ pub async fn create_table(
             return Ok(created);
         }
         if tokio::time::Instant::now() > deadline {
-            return Err(TaskError::transient(
-                "DynamoDB DescribeTable",
-                format!("table {table} is not ACTIVE after 120 s"),
-            ));
+            return Err(HistoryError::Transient {
+                call: "DynamoDB DescribeTable".into(),
+                detail: format!("table {table} is not ACTIVE after 120 s"),
+            });
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

@@ -1,5 +1,5 @@
 //! The DRS seam: the few calls the worker makes, over plain types, with the aws-sdk-drs
-//! implementation. Unit tests use [`crate::testing::FakeDrs`]; integration tests point the real
+//! implementation. Unit tests use `drs_worker::testing::FakeDrs`; integration tests point the real
 //! client at drs-sim.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,12 +11,12 @@ use aws_sdk_drs::types::{
 };
 use drs_waves_contract::WaveSpec;
 
-use crate::error::{TaskError, from_sdk};
+use crate::AwsError;
+use crate::failure::from_sdk;
 
 pub mod instances;
 pub mod job_log;
 pub mod launch_actions;
-pub mod launch_points;
 pub mod snapshots;
 
 pub use instances::RecoveryInstance;
@@ -230,15 +230,11 @@ pub struct Job {
     pub servers: Vec<JobServer>,
 }
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fake"))]
 impl Job {
     /// A LAUNCH job as DescribeJobs returns it, for the rules' tests: `servers` with their
     /// launch status, no recovery instance IDs, no tags or times.
-    pub(crate) fn launch_for_test(
-        id: &str,
-        status: JobStatus,
-        servers: &[(&str, LaunchStatus)],
-    ) -> Job {
+    pub fn launch_for_test(id: &str, status: JobStatus, servers: &[(&str, LaunchStatus)]) -> Job {
         Job {
             id: id.to_string(),
             status,
@@ -283,7 +279,7 @@ pub trait Drs: Send + Sync + 'static {
     /// no tag filter).
     fn describe_source_servers(
         &self,
-    ) -> impl Future<Output = Result<Vec<SourceServer>, TaskError>> + Send;
+    ) -> impl Future<Output = Result<Vec<SourceServer>, AwsError>> + Send;
     /// The source servers `selection` selects, in no particular order; an ID DRS does not know
     /// is absent (the caller names it). A selection of IDs only is asked for by ID
     /// (`filters.sourceServerIDs`); one with tags lists every server, keeping only the
@@ -291,11 +287,11 @@ pub trait Drs: Send + Sync + 'static {
     fn select_source_servers(
         &self,
         selection: &ServerSelection,
-    ) -> impl Future<Output = Result<Vec<SourceServer>, TaskError>> + Send;
+    ) -> impl Future<Output = Result<Vec<SourceServer>, AwsError>> + Send;
     fn describe_jobs(
         &self,
         filter: JobFilter,
-    ) -> impl Future<Output = Result<Vec<Job>, TaskError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Job>, AwsError>> + Send;
     /// The server's newest recovery snapshot taken at or before `at_or_before` (RFC 3339), or
     /// at or before now; None when it has none. Every page is read and the worker chooses by
     /// the timestamps ([`snapshots`]): DRS's order and filters are a hint only.
@@ -303,37 +299,37 @@ pub trait Drs: Send + Sync + 'static {
         &self,
         source_server_id: &str,
         at_or_before: Option<&str>,
-    ) -> impl Future<Output = Result<Option<RecoverySnapshot>, TaskError>> + Send;
+    ) -> impl Future<Output = Result<Option<RecoverySnapshot>, AwsError>> + Send;
     /// Has no client token: a second call launches a second job. Sent once (no SDK retry): an
     /// ambiguous failure is resolved by looking up the tagged jobs.
     fn start_recovery(
         &self,
         request: StartRecoveryRequest,
-    ) -> impl Future<Output = Result<Job, TaskError>> + Send;
+    ) -> impl Future<Output = Result<Job, AwsError>> + Send;
     /// Sent once (no SDK retry): an ambiguous failure is resolved by the caller.
     fn terminate_recovery_instances(
         &self,
         recovery_instance_ids: Vec<String>,
-    ) -> impl Future<Output = Result<Job, TaskError>> + Send;
+    ) -> impl Future<Output = Result<Job, AwsError>> + Send;
     /// Every recovery instance DRS lists for these source servers (DescribeRecoveryInstances
     /// by `sourceServerIDs`, every page), whoever launched it: the caller keeps its own
     /// ([`instances::of_execution`]). No servers, no call (an empty filter means "all").
     fn recovery_instances_of(
         &self,
         source_server_ids: Vec<String>,
-    ) -> impl Future<Output = Result<Vec<RecoveryInstance>, TaskError>> + Send;
+    ) -> impl Future<Output = Result<Vec<RecoveryInstance>, AwsError>> + Send;
     /// The recovery instances that still exist among `ids` (a terminated one disappears).
     fn existing_recovery_instances(
         &self,
         ids: Vec<String>,
-    ) -> impl Future<Output = Result<Vec<String>, TaskError>> + Send;
+    ) -> impl Future<Output = Result<Vec<String>, AwsError>> + Send;
     /// Why servers of a job failed, from its log (DescribeJobLogItems): each event that says a
     /// server failed or was skipped ([`job_log::is_server_failure`], read by name) with its
     /// source server and `rawError`, in log order.
     fn job_failures(
         &self,
         job_id: &str,
-    ) -> impl Future<Output = Result<Vec<ServerFailure>, TaskError>> + Send;
+    ) -> impl Future<Output = Result<Vec<ServerFailure>, AwsError>> + Send;
 }
 
 /// One failure in a job's log.
@@ -378,7 +374,7 @@ impl SdkDrs {
         filters: Option<DescribeSourceServersRequestFilters>,
         keep: impl Fn(&SourceServer) -> bool,
         out: &mut Vec<SourceServer>,
-    ) -> Result<(), TaskError> {
+    ) -> Result<(), AwsError> {
         let mut next: Option<String> = None;
         loop {
             let resp = self
@@ -404,10 +400,10 @@ impl SdkDrs {
     }
 }
 
-fn source_server_of(s: &aws_sdk_drs::types::SourceServer) -> Result<SourceServer, TaskError> {
+fn source_server_of(s: &aws_sdk_drs::types::SourceServer) -> Result<SourceServer, AwsError> {
     let id = s.source_server_id().unwrap_or_default().to_string();
     if id.is_empty() {
-        return Err(TaskError::Internal(
+        return Err(AwsError::Failed(
             "DRS DescribeSourceServers returned a server without a sourceServerID".into(),
         ));
     }
@@ -439,7 +435,7 @@ fn source_server_of(s: &aws_sdk_drs::types::SourceServer) -> Result<SourceServer
 }
 
 impl Drs for SdkDrs {
-    async fn describe_source_servers(&self) -> Result<Vec<SourceServer>, TaskError> {
+    async fn describe_source_servers(&self) -> Result<Vec<SourceServer>, AwsError> {
         let mut out = Vec::new();
         self.source_servers_where(None, |_| true, &mut out).await?;
         Ok(out)
@@ -448,7 +444,7 @@ impl Drs for SdkDrs {
     async fn select_source_servers(
         &self,
         selection: &ServerSelection,
-    ) -> Result<Vec<SourceServer>, TaskError> {
+    ) -> Result<Vec<SourceServer>, AwsError> {
         let mut out = Vec::new();
         if selection.is_empty() {
             return Ok(out);
@@ -472,7 +468,7 @@ impl Drs for SdkDrs {
         Ok(out)
     }
 
-    async fn describe_jobs(&self, filter: JobFilter) -> Result<Vec<Job>, TaskError> {
+    async fn describe_jobs(&self, filter: JobFilter) -> Result<Vec<Job>, AwsError> {
         let id_batches: Vec<Vec<String>> = if filter.job_ids.is_empty() {
             vec![Vec::new()]
         } else {
@@ -516,11 +512,11 @@ impl Drs for SdkDrs {
         &self,
         source_server_id: &str,
         at_or_before: Option<&str>,
-    ) -> Result<Option<RecoverySnapshot>, TaskError> {
+    ) -> Result<Option<RecoverySnapshot>, AwsError> {
         self.newest_snapshot(source_server_id, at_or_before).await
     }
 
-    async fn start_recovery(&self, request: StartRecoveryRequest) -> Result<Job, TaskError> {
+    async fn start_recovery(&self, request: StartRecoveryRequest) -> Result<Job, AwsError> {
         let servers = request
             .source_server_ids
             .iter()
@@ -530,7 +526,7 @@ impl Drs for SdkDrs {
                     .set_recovery_snapshot_id(request.snapshot_ids.get(id).cloned())
                     .build()
                     .map_err(|e| {
-                        TaskError::Internal(format!("DRS StartRecovery request for {id}: {e}"))
+                        AwsError::Failed(format!("DRS StartRecovery request for {id}: {e}"))
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -547,23 +543,20 @@ impl Drs for SdkDrs {
             .map_err(|e| from_sdk("DRS StartRecovery", &e))?;
         resp.job()
             .map(job_of)
-            .ok_or_else(|| TaskError::Internal("DRS StartRecovery answered without a job".into()))
+            .ok_or_else(|| AwsError::Failed("DRS StartRecovery answered without a job".into()))
     }
 
     async fn recovery_instances_of(
         &self,
         source_server_ids: Vec<String>,
-    ) -> Result<Vec<RecoveryInstance>, TaskError> {
+    ) -> Result<Vec<RecoveryInstance>, AwsError> {
         if source_server_ids.is_empty() {
             return Ok(Vec::new());
         }
         self.list_recovery_instances(&source_server_ids).await
     }
 
-    async fn existing_recovery_instances(
-        &self,
-        ids: Vec<String>,
-    ) -> Result<Vec<String>, TaskError> {
+    async fn existing_recovery_instances(&self, ids: Vec<String>) -> Result<Vec<String>, AwsError> {
         let mut out = Vec::new();
         for batch in ids.chunks(MAX_INSTANCE_IDS_PER_CALL) {
             let mut next: Option<String> = None;
@@ -595,7 +588,7 @@ impl Drs for SdkDrs {
         Ok(out)
     }
 
-    async fn job_failures(&self, job_id: &str) -> Result<Vec<ServerFailure>, TaskError> {
+    async fn job_failures(&self, job_id: &str) -> Result<Vec<ServerFailure>, AwsError> {
         let mut out = Vec::new();
         let mut next: Option<String> = None;
         loop {
@@ -629,7 +622,7 @@ impl Drs for SdkDrs {
     async fn terminate_recovery_instances(
         &self,
         recovery_instance_ids: Vec<String>,
-    ) -> Result<Job, TaskError> {
+    ) -> Result<Job, AwsError> {
         let resp = self
             .client
             .terminate_recovery_instances()
@@ -640,17 +633,17 @@ impl Drs for SdkDrs {
             .await
             .map_err(|e| from_sdk("DRS TerminateRecoveryInstances", &e))?;
         resp.job().map(job_of).ok_or_else(|| {
-            TaskError::Internal("DRS TerminateRecoveryInstances answered without a job".into())
+            AwsError::Failed("DRS TerminateRecoveryInstances answered without a job".into())
         })
     }
 }
 
 /// Whether StartRecovery was refused with ConflictException ("a source server is already in
 /// an active job"; the model's ConflictException carries `code, message, resourceId,
-/// resourceType`, no list of servers). [`crate::error::classify`] maps it to Internal with the
+/// resourceType`, no list of servers). [`crate::failure::classify`] maps it to `Failed` with the
 /// code in its text; the start task reads it as "my job may exist but not be listed yet".
-pub fn is_conflict(err: &TaskError) -> bool {
-    matches!(err, TaskError::Internal(s) if s.contains("ConflictException"))
+pub fn is_conflict(err: &AwsError) -> bool {
+    matches!(err, AwsError::Failed(s) if s.contains("ConflictException"))
 }
 
 /// The SDK's automatic retry resends a call whose answer was lost; for a call that creates

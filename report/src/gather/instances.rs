@@ -6,10 +6,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::build::InstanceFacts;
 use drs_waves_contract::Mode;
-use drs_waves_report_core::build::InstanceFacts;
 
-use crate::drs::RecoveryInstance;
+use drs_waves_aws::drs::RecoveryInstance;
 
 /// The report's view of a listed instance.
 pub fn facts_of(i: RecoveryInstance) -> InstanceFacts {

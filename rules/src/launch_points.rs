@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use drs_waves_contract::{Mode, PlanSpec};
 use time::OffsetDateTime;
 
-use super::{Drs, RecoverySnapshot, ServerSelection, SourceServer};
-use crate::error::TaskError;
-use crate::rules::{LaunchPoint, Readiness, hold_to_rpo, parse_time, resolve_plan};
+use crate::{LaunchPoint, Readiness, hold_to_rpo, parse_time, resolve_plan};
+use drs_waves_aws::AwsError;
+use drs_waves_aws::drs::{Drs, RecoverySnapshot, ServerSelection, SourceServer};
 
 /// Snapshot look-ups in flight at once: one DescribeRecoverySnapshots walk per server.
 const SNAPSHOT_LOOKUPS_AT_ONCE: usize = 8;
@@ -21,7 +21,7 @@ pub async fn snapshots_of<D: Drs>(
     drs: &D,
     ids: &[&String],
     point_in_time: Option<&str>,
-) -> Result<BTreeMap<String, Option<RecoverySnapshot>>, TaskError> {
+) -> Result<BTreeMap<String, Option<RecoverySnapshot>>, AwsError> {
     let mut out = BTreeMap::new();
     for batch in ids.chunks(SNAPSHOT_LOOKUPS_AT_ONCE) {
         let found = futures::future::join_all(
@@ -69,7 +69,7 @@ pub async fn rpo_findings<D: Drs>(
     rpo_seconds: u32,
     point_in_time: Option<&str>,
     now: OffsetDateTime,
-) -> Result<Vec<String>, TaskError> {
+) -> Result<Vec<String>, AwsError> {
     let servers = drs
         .select_source_servers(&ServerSelection::of_waves(&plan.waves))
         .await?;

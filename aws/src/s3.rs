@@ -1,12 +1,13 @@
 //! The S3 seam: where the finish and record-failure tasks put an execution's report (see
-//! [`crate::evidence`]). One operation, PutObject, because that is all the worker's IAM role may
+//! `drs_waves_report::gather`). One operation, PutObject, because that is all the worker's IAM role may
 //! do on the report bucket: no read, list or delete, and the bucket's Object Lock keeps every
 //! version for its retention.
 
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::error::{TaskError, from_sdk};
+use crate::AwsError;
+use crate::failure::from_sdk;
 
 /// One object to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +21,7 @@ pub struct PutObject {
 /// The object store the reports go to. [`SdkS3`] is the real one; `MemoryS3` (test-util) keeps
 /// the objects in memory and can be told to fail or hang.
 pub trait ObjectStore: Send + Sync + 'static {
-    fn put_object(&self, object: PutObject) -> impl Future<Output = Result<(), TaskError>> + Send;
+    fn put_object(&self, object: PutObject) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -28,11 +29,11 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// [`ObjectStore`] behind a pointer: the task handlers hold the store without one more type
 /// parameter.
 pub trait DynObjectStore: Send + Sync + 'static {
-    fn put_object_boxed(&self, object: PutObject) -> BoxFuture<'_, Result<(), TaskError>>;
+    fn put_object_boxed(&self, object: PutObject) -> BoxFuture<'_, Result<(), AwsError>>;
 }
 
 impl<T: ObjectStore> DynObjectStore for T {
-    fn put_object_boxed(&self, object: PutObject) -> BoxFuture<'_, Result<(), TaskError>> {
+    fn put_object_boxed(&self, object: PutObject) -> BoxFuture<'_, Result<(), AwsError>> {
         Box::pin(self.put_object(object))
     }
 }
@@ -85,7 +86,7 @@ pub const REPORT_CHECKSUM: aws_sdk_s3::types::ChecksumAlgorithm =
     aws_sdk_s3::types::ChecksumAlgorithm::Sha256;
 
 impl ObjectStore for SdkS3 {
-    async fn put_object(&self, object: PutObject) -> Result<(), TaskError> {
+    async fn put_object(&self, object: PutObject) -> Result<(), AwsError> {
         self.client
             .put_object()
             .bucket(&object.bucket)
@@ -100,16 +101,16 @@ impl ObjectStore for SdkS3 {
     }
 }
 
-#[cfg(any(test, feature = "test-util"))]
+#[cfg(any(test, feature = "fake"))]
 pub use memory::MemoryS3;
 
-#[cfg(any(test, feature = "test-util"))]
+#[cfg(any(test, feature = "fake"))]
 mod memory {
     use std::collections::BTreeMap;
     use std::sync::{Arc, Mutex};
 
     use super::{ObjectStore, PutObject};
-    use crate::error::TaskError;
+    use crate::AwsError;
 
     /// An in-memory [`ObjectStore`]: objects by (bucket, key), the next put told to fail or
     /// to never answer.
@@ -121,7 +122,7 @@ mod memory {
     #[derive(Default)]
     struct Inner {
         objects: BTreeMap<(String, String), PutObject>,
-        fail_next: Option<TaskError>,
+        fail_next: Option<AwsError>,
         hang: bool,
     }
 
@@ -135,7 +136,7 @@ mod memory {
         }
 
         /// The next put fails with `err`.
-        pub fn fail_next(&self, err: TaskError) {
+        pub fn fail_next(&self, err: AwsError) {
             self.inner().fail_next = Some(err);
         }
 
@@ -162,7 +163,7 @@ mod memory {
     }
 
     impl ObjectStore for MemoryS3 {
-        async fn put_object(&self, object: PutObject) -> Result<(), TaskError> {
+        async fn put_object(&self, object: PutObject) -> Result<(), AwsError> {
             let hang = {
                 let mut inner = self.inner();
                 if let Some(err) = inner.fail_next.take() {

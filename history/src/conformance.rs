@@ -1,5 +1,5 @@
-//! The behaviour of the [`History`] seam, written once. `MemoryHistory` runs it in the unit
-//! tests and `DynamoHistory` over moto in `tests/against_services.rs`: a fake that passes the
+//! The behaviour of the [`History`] seam, written once. [`crate::MemoryHistory`] runs it in this
+//! crate's tests and `DynamoHistory` over moto in the worker's `tests/against_services.rs`: a fake that passes the
 //! same suite as the real adapter cannot quietly drift from it.
 //!
 //! Each check takes a fresh history (an empty table) and a unique execution ARN prefix, and
@@ -12,27 +12,111 @@ use drs_waves_contract::{
     PendingGate, ServerCounts, WaveStatus,
 };
 
-use crate::drs::{JobStatus, LaunchStatus};
-use crate::history::{
+use crate::{
     CancelOutcome, ChunkWrite, ExecutionClose, ExecutionRecord, History, JanitorWork, JobRecord,
     LockOutcome, ServerLaunchPoint, ServerRecord, WaveChunk, WaveRecord,
 };
-use crate::rules::LearnedTiming;
+use drs_waves_aws::drs::{JobStatus, LaunchStatus};
+use drs_waves_contract::timing::LearnedTiming;
 
-/// Runs every check of the suite on `history`; `prefix` keeps names unique in a shared table.
+/// The cases of the suite, by name, in the order [`run_all`] runs them.
+pub const CASES: [&str; 12] = [
+    "run_lock_rules",
+    "execution_create_is_idempotent",
+    "close_is_an_upsert_that_keeps_what_was_recorded",
+    "terminate_jobs_need_an_execution_record",
+    "wave_plan_is_kept_and_chunk_jobs_are_recorded_once",
+    "wave_check_keeps_the_first_start_time_and_records_jobs",
+    "launch_points_are_replaced_whole",
+    "running_executions_and_the_janitor_lease",
+    "recent_executions_of_a_plan_and_learned_timing",
+    "the_report_outcome_is_recorded_on_the_execution",
+    "a_gate_is_answered_once_and_a_cancel_never_misses_it",
+    "a_retry_adds_the_next_attempts_chunks_to_a_failed_wave",
+];
+
+/// Runs one case of the suite by its name (one of [`CASES`]).
+pub async fn run_case(name: &str, history: &impl History, prefix: &str) {
+    match name {
+        "run_lock_rules" => run_lock_rules(history, prefix).await,
+        "execution_create_is_idempotent" => execution_create_is_idempotent(history, prefix).await,
+        "close_is_an_upsert_that_keeps_what_was_recorded" => {
+            close_is_an_upsert_that_keeps_what_was_recorded(history, prefix).await
+        }
+        "terminate_jobs_need_an_execution_record" => {
+            terminate_jobs_need_an_execution_record(history, prefix).await
+        }
+        "wave_plan_is_kept_and_chunk_jobs_are_recorded_once" => {
+            wave_plan_is_kept_and_chunk_jobs_are_recorded_once(history, prefix).await
+        }
+        "wave_check_keeps_the_first_start_time_and_records_jobs" => {
+            wave_check_keeps_the_first_start_time_and_records_jobs(history, prefix).await
+        }
+        "launch_points_are_replaced_whole" => {
+            launch_points_are_replaced_whole(history, prefix).await
+        }
+        "running_executions_and_the_janitor_lease" => {
+            running_executions_and_the_janitor_lease(history, prefix).await
+        }
+        "recent_executions_of_a_plan_and_learned_timing" => {
+            recent_executions_of_a_plan_and_learned_timing(history, prefix).await
+        }
+        "the_report_outcome_is_recorded_on_the_execution" => {
+            the_report_outcome_is_recorded_on_the_execution(history, prefix).await
+        }
+        "a_gate_is_answered_once_and_a_cancel_never_misses_it" => {
+            a_gate_is_answered_once_and_a_cancel_never_misses_it(history, prefix).await
+        }
+        "a_retry_adds_the_next_attempts_chunks_to_a_failed_wave" => {
+            a_retry_adds_the_next_attempts_chunks_to_a_failed_wave(history, prefix).await
+        }
+        other => panic!("no conformance case named {other}"),
+    }
+}
+
+/// Runs every case on `history` (`prefix` keeps names unique in a shared table), each to its
+/// end whatever the others do, and fails naming every case that failed: one broken rule does not
+/// hide the rest. For an adapter whose service is costly to start once per case (DynamoDB over
+/// moto); the fake runs one test per case ([`crate::history_conformance_tests`]).
 pub async fn run_all(history: &impl History, prefix: &str) {
-    run_lock_rules(history, prefix).await;
-    execution_create_is_idempotent(history, prefix).await;
-    close_is_an_upsert_that_keeps_what_was_recorded(history, prefix).await;
-    terminate_jobs_need_an_execution_record(history, prefix).await;
-    wave_plan_is_kept_and_chunk_jobs_are_recorded_once(history, prefix).await;
-    wave_check_keeps_the_first_start_time_and_records_jobs(history, prefix).await;
-    launch_points_are_replaced_whole(history, prefix).await;
-    running_executions_and_the_janitor_lease(history, prefix).await;
-    recent_executions_of_a_plan_and_learned_timing(history, prefix).await;
-    the_report_outcome_is_recorded_on_the_execution(history, prefix).await;
-    a_gate_is_answered_once_and_a_cancel_never_misses_it(history, prefix).await;
-    a_retry_adds_the_next_attempts_chunks_to_a_failed_wave(history, prefix).await;
+    use futures::FutureExt;
+    let mut failed = Vec::new();
+    for name in CASES {
+        let case = std::panic::AssertUnwindSafe(run_case(name, history, prefix));
+        if let Err(panic) = case.catch_unwind().await {
+            let why = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            failed.push(format!("{name}: {why}"));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {} conformance cases failed:\n{}",
+        failed.len(),
+        CASES.len(),
+        failed.join("\n")
+    );
+}
+
+/// One `#[tokio::test]` per case of the suite, each on the history `$make` gives (an async fn of
+/// the case's name returning `(history, prefix)`).
+#[macro_export]
+macro_rules! history_conformance_tests {
+    ($make:path) => {
+        $crate::history_conformance_tests!(@cases $make; run_lock_rules, execution_create_is_idempotent, close_is_an_upsert_that_keeps_what_was_recorded, terminate_jobs_need_an_execution_record, wave_plan_is_kept_and_chunk_jobs_are_recorded_once, wave_check_keeps_the_first_start_time_and_records_jobs, launch_points_are_replaced_whole, running_executions_and_the_janitor_lease, recent_executions_of_a_plan_and_learned_timing, the_report_outcome_is_recorded_on_the_execution, a_gate_is_answered_once_and_a_cancel_never_misses_it, a_retry_adds_the_next_attempts_chunks_to_a_failed_wave);
+    };
+    (@cases $make:path; $($case:ident),*) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let (history, prefix) = $make(stringify!($case)).await;
+                $crate::conformance::$case(&history, &prefix).await;
+            }
+        )*
+    };
 }
 
 fn action(kind: OperatorActionKind, by: &str, at: &str) -> OperatorAction {
@@ -408,7 +492,7 @@ pub async fn a_retry_adds_the_next_attempts_chunks_to_a_failed_wave(
 /// Where the report went (or why it did not) is recorded on an existing execution only, and
 /// the latest attempt wins.
 pub async fn the_report_outcome_is_recorded_on_the_execution(history: &impl History, prefix: &str) {
-    use crate::history::ReportOutcome;
+    use crate::ReportOutcome;
     let id = exec_arn(prefix, "report");
     assert!(
         history

@@ -7,7 +7,7 @@
 //! failed). That is what the wait needs: the wave is done when its slowest server is, and the
 //! job's end time is exact whatever the polling was (a check's own time would only bound it,
 //! biased late by up to one wait). A sample counts only from a wave of the same name that
-//! launched the same set of servers and SUCCEEDED ([`crate::history::WaveRecord::completion_ms`]).
+//! launched the same set of servers and SUCCEEDED (`drs_waves_history::WaveRecord::completion_ms`).
 //!
 //! The wait with [`MIN_SAMPLES`] or more samples (see [`wait_seconds`]): the first check at the
 //! samples' p10, then every `minWaitSeconds` until p95, then backing off (each wait as long as
@@ -16,36 +16,12 @@
 //! samples, [`next_wait_seconds`] (the plan's `expectedLaunchSeconds`).
 
 use drs_waves_contract::PollingBounds;
+pub use drs_waves_contract::timing::{LearnedTiming, MIN_SAMPLES};
 
 use super::verdict::next_wait_seconds;
 
-/// Fewer samples than this and the wait falls back to the plan's `expectedLaunchSeconds`.
-pub const MIN_SAMPLES: u32 = 3;
-
 /// How many of the plan's most recent executions are looked at for samples.
 pub const LEARN_FROM_EXECUTIONS: usize = 10;
-
-/// What was learned for one wave when it started: recorded in its WAVE item (`learned`), so the
-/// wait, the RTO forecast and the report use the same figures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LearnedTiming {
-    /// How many past completions of the wave these figures are from.
-    pub samples: u32,
-    /// Nearest-rank percentiles of the completion time, in milliseconds from the wave's start.
-    pub p10_ms: u64,
-    pub p50_ms: u64,
-    pub p95_ms: u64,
-    /// The RTO forecast's pessimistic figure (the report, the operator CLI); the wait does not
-    /// use it.
-    pub p90_ms: u64,
-}
-
-impl LearnedTiming {
-    /// Whether the wait uses these figures ([`MIN_SAMPLES`] or more).
-    pub fn usable(&self) -> bool {
-        self.samples >= MIN_SAMPLES
-    }
-}
 
 /// Nearest-rank percentile `p` (0..=100) of sorted, non-empty `xs`.
 fn percentile(sorted: &[u64], p: u64) -> u64 {

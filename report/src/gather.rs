@@ -3,9 +3,10 @@
 //! plan's past executions, and where reports go ([`Evidence`]: an S3 bucket, written by the
 //! finish and record-failure tasks).
 //!
-//! The report itself (verdicts, timeline, page, JSON) is `drs_waves_report_core`, which has no
-//! I/O. `drs-waves-report EXECUTION -o DIR` gathers with the same [`gather`], so the copy in the
-//! bucket and the one an operator renders later are made the same way.
+//! The report itself (verdicts, timeline, page, JSON) is [`crate::build`] and
+//! [`crate::render`], which do no I/O. `drs-waves report EXECUTION -o DIR` gathers with the same
+//! [`gather`], so the copy in the bucket and the one an operator renders later are made the same
+//! way.
 //!
 //! Only the history is required: an execution it lacks is an error naming the table and key.
 //! Any other source that cannot answer leaves its facts out and says so in the report's
@@ -15,20 +16,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::build::{DrsJobFacts, InstanceFacts, MachineFacts, ServerLog, Sources, WaveSource};
+use crate::model::{DurationForecast, Forecast, OperatorAction, WaveForecast};
 use drs_waves_contract::{ExecutionStatus, PREFLIGHT_TARGETS_KEY, PlanSpec, Targets};
-use drs_waves_report_core::build::{
-    DrsJobFacts, InstanceFacts, MachineFacts, ServerLog, Sources, WaveSource,
-};
-use drs_waves_report_core::model::{DurationForecast, Forecast, OperatorAction, WaveForecast};
 use time::OffsetDateTime;
 
-use crate::drs::{Drs, JobFilter, SdkDrs};
-use crate::error::TaskError;
-use crate::history::{EXECUTION_SK, ExecutionRecord, History, execution_pk};
-use crate::rules::{LEARN_FROM_EXECUTIONS, learn, parse_time};
-use crate::s3::{BoxFuture, DynObjectStore};
+use drs_waves_aws::drs::{Drs, JobFilter, SdkDrs};
+use drs_waves_aws::s3::{BoxFuture, DynObjectStore};
+use drs_waves_history::{EXECUTION_SK, ExecutionRecord, History, HistoryError, execution_pk};
+use drs_waves_rules::{LEARN_FROM_EXECUTIONS, learn, parse_time};
 
-pub use drs_waves_report_core as report;
+use crate as report;
 
 pub mod instances;
 
@@ -55,14 +53,7 @@ pub enum GatherError {
     History { table: String, message: String },
 }
 
-/// What DescribeExecution says.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ExecutionDescription {
-    pub status: String,
-    pub state_machine_arn: String,
-    pub input: Option<serde_json::Value>,
-    pub stopped_at: Option<String>,
-}
+pub use drs_waves_aws::sfn::ExecutionDescription;
 
 /// The Step Functions and DRS reads a report needs beyond the history. Errors are plain texts:
 /// a source that cannot answer only leaves its facts out. Boxed futures, so that the task
@@ -120,22 +111,11 @@ impl EvidenceApis for SdkEvidenceApis {
         arn: &'a str,
     ) -> BoxFuture<'a, Result<ExecutionDescription, String>> {
         Box::pin(async move {
-            let d = self
-                .sfn
-                .describe_execution()
-                .execution_arn(arn)
-                .send()
-                .await
-                .map_err(sfn_error)?;
-            Ok(ExecutionDescription {
-                status: d.status().as_str().to_owned(),
-                state_machine_arn: d.state_machine_arn().to_owned(),
-                input: d.input().and_then(|i| serde_json::from_str(i).ok()),
-                stopped_at: d.stop_date().and_then(|t| {
-                    t.fmt(aws_sdk_sfn::primitives::DateTimeFormat::DateTime)
-                        .ok()
-                }),
-            })
+            match drs_waves_aws::sfn::describe_execution(&self.sfn, arn).await {
+                Ok(Some(d)) => Ok(d),
+                Ok(None) => Err(format!("execution {arn} does not exist")),
+                Err(e) => Err(e.to_string()),
+            }
         })
     }
 
@@ -319,7 +299,7 @@ pub async fn gather<H: History>(
     execution_arn: &str,
     now: OffsetDateTime,
 ) -> Result<Sources, GatherError> {
-    let history_error = |e: TaskError| GatherError::History {
+    let history_error = |e: HistoryError| GatherError::History {
         table: table.to_owned(),
         message: e.to_string(),
     };
@@ -572,7 +552,7 @@ pub async fn forecast<H: History>(
     history: &H,
     plan: &str,
     n: usize,
-) -> Result<Forecast, TaskError> {
+) -> Result<Forecast, HistoryError> {
     forecast_of(history, plan, n, |_| true).await
 }
 
@@ -581,7 +561,7 @@ async fn forecast_before<H: History>(
     history: &H,
     execution: &ExecutionRecord,
     n: usize,
-) -> Result<Forecast, TaskError> {
+) -> Result<Forecast, HistoryError> {
     let start = parse_time(&execution.started_at);
     forecast_of(history, &execution.plan_name, n, |past| {
         past.execution_id != execution.execution_id
@@ -601,7 +581,7 @@ async fn forecast_of<H: History>(
     plan: &str,
     n: usize,
     keep: impl Fn(&ExecutionRecord) -> bool,
-) -> Result<Forecast, TaskError> {
+) -> Result<Forecast, HistoryError> {
     let past = history
         .recent_executions(plan, n.saturating_mul(FORECAST_SCAN_FACTOR).max(n + 1))
         .await?;
@@ -693,18 +673,18 @@ impl Evidence {
     }
 }
 
-#[cfg(any(test, feature = "test-util"))]
+#[cfg(any(test, feature = "fake"))]
 pub use fake::FakeEvidenceApis;
 
-#[cfg(any(test, feature = "test-util"))]
+#[cfg(any(test, feature = "fake"))]
 mod fake {
     use std::collections::BTreeMap;
     use std::sync::Mutex;
 
-    use drs_waves_report_core::build::{DrsJobFacts, InstanceFacts, ServerLog};
+    use crate::build::{DrsJobFacts, InstanceFacts, ServerLog};
 
     use super::{EvidenceApis, ExecutionDescription};
-    use crate::s3::BoxFuture;
+    use drs_waves_aws::s3::BoxFuture;
 
     /// An [`EvidenceApis`] that knows what it is told: the execution and its machine's
     /// definition, DRS jobs; every other source answers "not available" (and the report says
