@@ -2,7 +2,6 @@
 //!
 //! Every operation takes `now` explicitly; the caller holds the state's mutex for the length
 //! of one call and never across an await.
-
 //!
 //! What lives where: this file holds the state itself (servers, jobs, knobs), its reset and
 //! the dispatch of DRS operations; each operation and admin action has its own module below
