@@ -122,39 +122,18 @@ async fn admin_api_and_raw_protocol_errors() {
 async fn the_binary_prints_its_endpoint_and_rejects_bad_fixtures() {
     let exe = env!("CARGO_BIN_EXE_drs-sim");
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/examples.yaml");
-    let mut child = tokio::process::Command::new(exe)
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--fixture",
-            fixture,
-            "--seed",
-            "1",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn drs-sim");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    tokio::time::timeout(DEADLINE, BufReader::new(stdout).read_line(&mut line))
-        .await
-        .expect("first line in time")
-        .expect("read");
-    let endpoint = line
-        .trim()
-        .strip_prefix("drs-sim listening on ")
-        .expect("listening line")
-        .to_owned();
+    let (mut child, endpoint) = spawn_binary(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--fixture",
+        fixture,
+        "--seed",
+        "1",
+    ])
+    .await;
     assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
 
-    let config = aws_sdk_drs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-        .endpoint_url(&endpoint)
-        .build();
-    let out = Client::from_conf(config)
+    let out = binary_client(&endpoint)
         .describe_source_servers()
         .send()
         .await
@@ -177,42 +156,21 @@ async fn the_binary_prints_its_endpoint_and_rejects_bad_fixtures() {
     // The disaster-day fixture, with the participants delay, the listing delay and the
     // paging flags.
     let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/disaster-day.yaml");
-    let mut child = tokio::process::Command::new(exe)
-        .args([
-            "--fixture",
-            fixture,
-            "--seed",
-            "1",
-            "--participants-delay-seconds",
-            "0.5",
-            "--job-listing-delay-seconds",
-            "30",
-            "--page-size",
-            "1",
-            "--empty-first-page",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn drs-sim");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    tokio::time::timeout(DEADLINE, BufReader::new(stdout).read_line(&mut line))
-        .await
-        .expect("first line in time")
-        .expect("read");
-    let endpoint = line
-        .trim()
-        .strip_prefix("drs-sim listening on ")
-        .expect("listening line")
-        .to_owned();
-    let config = aws_sdk_drs::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
-        .endpoint_url(&endpoint)
-        .build();
-    let c = Client::from_conf(config);
+    let (mut child, endpoint) = spawn_binary(&[
+        "--fixture",
+        fixture,
+        "--seed",
+        "1",
+        "--participants-delay-seconds",
+        "0.5",
+        "--job-listing-delay-seconds",
+        "30",
+        "--page-size",
+        "1",
+        "--empty-first-page",
+    ])
+    .await;
+    let c = binary_client(&endpoint);
     let db1 = source_server(&c, "s-a1b2c3d4e5f600001").await;
     assert_eq!(
         replication(&db1),
@@ -270,4 +228,37 @@ async fn the_binary_prints_its_endpoint_and_rejects_bad_fixtures() {
     );
     assert!(out.stdout.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs the drs-sim binary with `args`; its first line of output names its endpoint.
+async fn spawn_binary(args: &[&str]) -> (tokio::process::Child, String) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_drs-sim"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn drs-sim");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    tokio::time::timeout(DEADLINE, BufReader::new(stdout).read_line(&mut line))
+        .await
+        .expect("first line in time")
+        .expect("read");
+    let endpoint = line
+        .trim()
+        .strip_prefix("drs-sim listening on ")
+        .expect("listening line")
+        .to_owned();
+    (child, endpoint)
+}
+
+/// An SDK client of the binary's endpoint, with the SDK's default retries.
+fn binary_client(endpoint: &str) -> Client {
+    let config = aws_sdk_drs::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .endpoint_url(endpoint)
+        .build();
+    Client::from_conf(config)
 }

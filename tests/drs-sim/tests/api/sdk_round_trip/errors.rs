@@ -67,6 +67,21 @@ async fn errors_arrive_as_the_sdks_modeled_types() {
         "{err:?}"
     );
 
+    refusals_arrive_as_validation_errors(&c).await;
+
+    injected_faults_arrive_as_modeled_types(&sim, &c).await;
+
+    let counters = sim.counters();
+    assert_eq!(counters.count("StartRecovery", 409), 1);
+    assert_eq!(counters.count("StartRecovery", 402), 2);
+    assert_eq!(counters.count("DescribeSourceServers", 429), 1);
+    assert_eq!(counters.count("DescribeJobs", 500), 1);
+    assert_eq!(counters.count("DescribeRecoveryInstances", 403), 1);
+    sim.shutdown().await;
+}
+
+/// Unknown servers and jobs, and a maxResults the model refuses.
+async fn refusals_arrive_as_validation_errors(c: &Client) {
     // StartRecovery's model has no ValidationException: an unknown server arrives as an
     // unmodeled error whose code and message say what is wrong.
     let err = c
@@ -113,7 +128,11 @@ async fn errors_arrive_as_the_sdks_modeled_types() {
         matches!(&err, DescribeJobsError::ValidationException(_)),
         "{err:?}"
     );
+}
 
+/// Throttling (with its Retry-After), 500s and a per-operation AccessDenied, each as the
+/// operation's modeled error.
+async fn injected_faults_arrive_as_modeled_types(sim: &SimHandle, c: &Client) {
     sim.set_faults(FaultConfig {
         all: FaultSpec {
             throttle_next: 1,
@@ -181,14 +200,6 @@ async fn errors_arrive_as_the_sdks_modeled_types() {
         .send()
         .await
         .expect("DescribeJobs unaffected");
-
-    let counters = sim.counters();
-    assert_eq!(counters.count("StartRecovery", 409), 1);
-    assert_eq!(counters.count("StartRecovery", 402), 2);
-    assert_eq!(counters.count("DescribeSourceServers", 429), 1);
-    assert_eq!(counters.count("DescribeJobs", 500), 1);
-    assert_eq!(counters.count("DescribeRecoveryInstances", 403), 1);
-    sim.shutdown().await;
 }
 
 #[tokio::test]

@@ -77,9 +77,33 @@ async fn drill_launches_and_fails_servers_as_the_fixture_says() {
     );
 
     // Log items tell the same story.
+    assert_log_tells_the_drill_story(&c, &job_id).await;
+
+    // The recovery instance exists, is a drill instance, and its source server knows it.
+    drill_instance_and_source_servers_know_the_launch(&c, &job_id, &instance1).await;
+
+    // The admin view carries each server's launch timestamps: a job created after this one
+    // completed was created after every one of its servers finished.
+    let next = start_job(&c, &[sid(1)], true).await;
+    let jobs = sim.jobs();
+    assert_eq!(jobs.len(), 2);
+    let (first, second) = (&jobs[0], &jobs[1]);
+    assert_eq!(second.job_id, next.job_id());
+    assert!(
+        first
+            .servers
+            .iter()
+            .all(|s| s.launch_end_date_time <= second.creation_date_time)
+    );
+    assert_eq!(first.end_date_time, Some(first.scheduled_end_date_time));
+    sim.shutdown().await;
+}
+
+/// The drill's log: from JOB_START to JOB_END, both servers' stages, one LAUNCH_FAILED.
+async fn assert_log_tells_the_drill_story(c: &Client, job_id: &str) {
     let log = c
         .describe_job_log_items()
-        .job_id(&job_id)
+        .job_id(job_id)
         .send()
         .await
         .expect("DescribeJobLogItems");
@@ -104,8 +128,15 @@ async fn drill_launches_and_fails_servers_as_the_fixture_says() {
     let data = failed[0].event_data().expect("eventData");
     assert_eq!(data.source_server_id(), Some(sid(2).as_str()));
     assert!(data.raw_error().is_some_and(|e| !e.is_empty()));
+}
 
-    // The recovery instance exists, is a drill instance, and its source server knows it.
+/// The launched server's instance is a drill instance, and both source servers show their
+/// last launch.
+async fn drill_instance_and_source_servers_know_the_launch(
+    c: &Client,
+    job_id: &str,
+    instance1: &str,
+) {
     let instances = c
         .describe_recovery_instances()
         .send()
@@ -113,9 +144,9 @@ async fn drill_launches_and_fails_servers_as_the_fixture_says() {
         .expect("DescribeRecoveryInstances");
     assert_eq!(instances.items().len(), 1);
     let ri = &instances.items()[0];
-    assert_eq!(ri.recovery_instance_id(), Some(instance1.as_str()));
+    assert_eq!(ri.recovery_instance_id(), Some(instance1));
     assert_eq!(ri.source_server_id(), Some(sid(1).as_str()));
-    assert_eq!(ri.job_id(), Some(job_id.as_str()));
+    assert_eq!(ri.job_id(), Some(job_id));
     assert_eq!(ri.is_drill(), Some(true));
 
     let servers = c
@@ -130,7 +161,7 @@ async fn drill_launches_and_fails_servers_as_the_fixture_says() {
         .collect();
     let s1 = by_id[&sid(1)];
     assert_eq!(s1.last_launch_result(), Some(&LastLaunchResult::Succeeded));
-    assert_eq!(s1.recovery_instance_id(), Some(instance1.as_str()));
+    assert_eq!(s1.recovery_instance_id(), Some(instance1));
     assert_eq!(
         s1.tags().and_then(|t| t.get("App")).map(String::as_str),
         Some("billing")
@@ -141,7 +172,7 @@ async fn drill_launches_and_fails_servers_as_the_fixture_says() {
         .expect("lastLaunch");
     assert_eq!(last.status(), Some(&LaunchStatus::Launched));
     let initiated = last.initiated().expect("initiated");
-    assert_eq!(initiated.job_id(), Some(job_id.as_str()));
+    assert_eq!(initiated.job_id(), Some(job_id));
     assert_eq!(initiated.r#type(), Some(&LastLaunchType::Drill));
     let s2 = by_id[&sid(2)];
     assert_eq!(s2.last_launch_result(), Some(&LastLaunchResult::Failed));
@@ -158,22 +189,6 @@ async fn drill_launches_and_fails_servers_as_the_fixture_says() {
             .map(|s| s.as_str()),
         Some("CONTINUOUS")
     );
-
-    // The admin view carries each server's launch timestamps: a job created after this one
-    // completed was created after every one of its servers finished.
-    let next = start_job(&c, &[sid(1)], true).await;
-    let jobs = sim.jobs();
-    assert_eq!(jobs.len(), 2);
-    let (first, second) = (&jobs[0], &jobs[1]);
-    assert_eq!(second.job_id, next.job_id());
-    assert!(
-        first
-            .servers
-            .iter()
-            .all(|s| s.launch_end_date_time <= second.creation_date_time)
-    );
-    assert_eq!(first.end_date_time, Some(first.scheduled_end_date_time));
-    sim.shutdown().await;
 }
 
 #[tokio::test]

@@ -38,43 +38,7 @@ async fn background_jobs_hold_quotas_and_other_job_types_show_up() {
     })
     .await;
     let c = client(&sim);
-    let jobs = c.describe_jobs().send().await.expect("DescribeJobs");
-    assert_eq!(jobs.items().len(), 5);
-    let kinds: BTreeSet<(String, String)> = jobs
-        .items()
-        .iter()
-        .map(|j| {
-            (
-                j.r#type()
-                    .map(|t| t.as_str().to_owned())
-                    .unwrap_or_default(),
-                j.initiated_by()
-                    .map(|t| t.as_str().to_owned())
-                    .unwrap_or_default(),
-            )
-        })
-        .collect();
-    let expect: BTreeSet<(String, String)> = [
-        ("LAUNCH", "START_DRILL"),
-        ("LAUNCH", "FAILBACK"),
-        ("CREATE_CONVERTED_SNAPSHOT", "DIAGNOSTIC"),
-        ("LAUNCH", "DIAGNOSTIC"),
-        ("TERMINATE", "TERMINATE_RECOVERY_INSTANCES"),
-    ]
-    .iter()
-    .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-    .collect();
-    assert_eq!(kinds, expect);
-    // The SDK knows every one of these values.
-    for j in jobs.items() {
-        let (t, by) = (j.r#type().expect("type"), j.initiated_by().expect("by"));
-        assert!(JobType::values().contains(&t.as_str()), "{j:?}");
-        assert!(InitiatedBy::values().contains(&by.as_str()), "{j:?}");
-    }
-    // Synthetic servers are not ours.
-    let listed = c.describe_source_servers().send().await.expect("servers");
-    assert_eq!(listed.items().len(), 3);
-    assert!(sim.jobs().iter().all(|j| j.background));
+    background_jobs_are_listed_with_their_types(&c, &sim).await;
 
     // Our server in someone else's job: ConflictException.
     let err = c
@@ -141,6 +105,56 @@ async fn background_jobs_hold_quotas_and_other_job_types_show_up() {
     );
 
     // Through the admin API: a short job that frees its quota when it completes.
+    a_short_background_job_through_the_admin_api(&sim, &c).await;
+
+    sim.shutdown().await;
+}
+
+/// The fixture's five created background jobs are listed with their types and initiatedBy
+/// (values the SDK knows); their synthetic servers are not.
+async fn background_jobs_are_listed_with_their_types(c: &Client, sim: &SimHandle) {
+    let jobs = c.describe_jobs().send().await.expect("DescribeJobs");
+    assert_eq!(jobs.items().len(), 5);
+    let kinds: BTreeSet<(String, String)> = jobs
+        .items()
+        .iter()
+        .map(|j| {
+            (
+                j.r#type()
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default(),
+                j.initiated_by()
+                    .map(|t| t.as_str().to_owned())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    let expect: BTreeSet<(String, String)> = [
+        ("LAUNCH", "START_DRILL"),
+        ("LAUNCH", "FAILBACK"),
+        ("CREATE_CONVERTED_SNAPSHOT", "DIAGNOSTIC"),
+        ("LAUNCH", "DIAGNOSTIC"),
+        ("TERMINATE", "TERMINATE_RECOVERY_INSTANCES"),
+    ]
+    .iter()
+    .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+    .collect();
+    assert_eq!(kinds, expect);
+    // The SDK knows every one of these values.
+    for j in jobs.items() {
+        let (t, by) = (j.r#type().expect("type"), j.initiated_by().expect("by"));
+        assert!(JobType::values().contains(&t.as_str()), "{j:?}");
+        assert!(InitiatedBy::values().contains(&by.as_str()), "{j:?}");
+    }
+    // Synthetic servers are not ours.
+    let listed = c.describe_source_servers().send().await.expect("servers");
+    assert_eq!(listed.items().len(), 3);
+    assert!(sim.jobs().iter().all(|j| j.background));
+}
+
+/// Adds a 0.3 s TERMINATE background job through the admin API and waits for it to
+/// complete; specs the admin API refuses answer 400.
+async fn a_short_background_job_through_the_admin_api(sim: &SimHandle, c: &Client) {
     let (status, _, body) = http(
         &sim.endpoint(),
         "POST",
@@ -150,7 +164,7 @@ async fn background_jobs_hold_quotas_and_other_job_types_show_up() {
     .await;
     assert_eq!(status, 200, "{body}");
     let id = json(&body)["jobIDs"][0].as_str().expect("id").to_owned();
-    let term = wait_completed(&c, &id).await;
+    let term = wait_completed(c, &id).await;
     assert_eq!(term.r#type(), Some(&JobType::Terminate));
     assert!(
         term.participating_servers()
@@ -166,7 +180,6 @@ async fn background_jobs_hold_quotas_and_other_job_types_show_up() {
         let (status, _, _) = http(&sim.endpoint(), "POST", "/_sim/background-jobs", bad).await;
         assert_eq!(status, 400, "{bad}");
     }
-    sim.shutdown().await;
 }
 
 #[tokio::test]

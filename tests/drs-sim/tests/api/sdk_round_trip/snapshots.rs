@@ -54,32 +54,8 @@ async fn recovery_snapshots_answer_as_drs_does() {
     assert!(sim.counters().calls("DescribeRecoverySnapshots") >= 3);
     let ids: BTreeSet<&str> = asc.iter().map(|s| s.snapshot_id()).collect();
     assert_eq!(ids.len(), asc.len());
-    for s in &asc {
-        assert!(has_shape(s.snapshot_id(), "pit-"), "{}", s.snapshot_id());
-        assert_eq!(s.source_server_id(), sid(1));
-        assert!(
-            s.expected_timestamp().ends_with('Z'),
-            "{}",
-            s.expected_timestamp()
-        );
-        let taken = rfc(s.timestamp().expect("timestamp"));
-        let due = rfc(s.expected_timestamp());
-        assert!(taken >= due && taken - due < time::Duration::seconds(21));
-        assert_eq!(due.minute() % 10, 0);
-        // Older than the MINUTE rule's hour: an hourly one, or the first of its day (the
-        // oldest, taken at whatever minute the 24 hours began).
-        if time::OffsetDateTime::now_utc() - taken > time::Duration::minutes(61)
-            && s.snapshot_id() != asc[0].snapshot_id()
-        {
-            assert_eq!(due.minute(), 0, "{due}");
-        }
-        assert_eq!(s.ebs_snapshots().len(), 1);
-        assert!(
-            has_shape(&s.ebs_snapshots()[0], "snap-"),
-            "{:?}",
-            s.ebs_snapshots()
-        );
-    }
+    assert_each_default_snapshot_as_drs_keeps_it(&asc);
+
     assert!(asc.windows(2).all(|w| w[0].timestamp() < w[1].timestamp()));
     let now = time::OffsetDateTime::now_utc();
     let oldest = rfc(asc[0].expected_timestamp());
@@ -136,6 +112,48 @@ async fn recovery_snapshots_answer_as_drs_does() {
     }
 
     // An unknown server: the model's ValidationException for this operation.
+    unknown_server_is_a_validation_error(&c, &sim).await;
+
+    // Seeded IDs repeat: another simulator with the same seed names the same snapshot the
+    // same way, one with another seed does not.
+    seeded_snapshot_ids_repeat(&asc).await;
+
+    sim.shutdown().await;
+}
+
+/// Each snapshot of the default schedule: its IDs' shapes, taken on time, and kept as DRS's
+/// retention keeps them (10-minute ones for the last hour, hourly or daily before).
+fn assert_each_default_snapshot_as_drs_keeps_it(asc: &[RecoverySnapshot]) {
+    for s in asc {
+        assert!(has_shape(s.snapshot_id(), "pit-"), "{}", s.snapshot_id());
+        assert_eq!(s.source_server_id(), sid(1));
+        assert!(
+            s.expected_timestamp().ends_with('Z'),
+            "{}",
+            s.expected_timestamp()
+        );
+        let taken = rfc(s.timestamp().expect("timestamp"));
+        let due = rfc(s.expected_timestamp());
+        assert!(taken >= due && taken - due < time::Duration::seconds(21));
+        assert_eq!(due.minute() % 10, 0);
+        // Older than the MINUTE rule's hour: an hourly one, or the first of its day (the
+        // oldest, taken at whatever minute the 24 hours began).
+        if time::OffsetDateTime::now_utc() - taken > time::Duration::minutes(61)
+            && s.snapshot_id() != asc[0].snapshot_id()
+        {
+            assert_eq!(due.minute(), 0, "{due}");
+        }
+        assert_eq!(s.ebs_snapshots().len(), 1);
+        assert!(
+            has_shape(&s.ebs_snapshots()[0], "snap-"),
+            "{:?}",
+            s.ebs_snapshots()
+        );
+    }
+}
+
+/// DescribeRecoverySnapshots of an unknown server, through the SDK and over the wire.
+async fn unknown_server_is_a_validation_error(c: &Client, sim: &SimHandle) {
     let err = c
         .describe_recovery_snapshots()
         .source_server_id("s-99999999999999999")
@@ -154,9 +172,11 @@ async fn recovery_snapshots_answer_as_drs_does() {
     let (status, _, body) = http(&sim.endpoint(), "POST", "/DescribeRecoverySnapshots", "{}").await;
     assert_eq!(status, 400);
     assert!(body.contains("sourceServerID"), "{body}");
+}
 
-    // Seeded IDs repeat: another simulator with the same seed names the same snapshot the
-    // same way, one with another seed does not.
+/// Another simulator with seed 11 names the same snapshot as `asc` does; one with another
+/// seed does not.
+async fn seeded_snapshot_ids_repeat(asc: &[RecoverySnapshot]) {
     let same = start(vec![ServerSpec::new(sid(1), 0.1)], |_| {}).await;
     let other = start(vec![ServerSpec::new(sid(1), 0.1)], |c| c.seed = Some(12)).await;
     let due = asc[5].expected_timestamp();
@@ -171,7 +191,6 @@ async fn recovery_snapshots_answer_as_drs_does() {
     assert_ne!(find(&other).as_deref(), Some(asc[5].snapshot_id()));
     same.shutdown().await;
     other.shutdown().await;
-    sim.shutdown().await;
 }
 
 #[tokio::test]
@@ -194,24 +213,7 @@ async fn start_recovery_launches_from_the_named_or_the_latest_snapshot() {
     let chosen = &two[3];
 
     // Another server's snapshot, or a malformed ID, is refused, naming it.
-    for bad in [one[0].snapshot_id(), "pit-123"] {
-        let err = c
-            .start_recovery()
-            .source_servers(
-                StartRecoveryRequestSourceServer::builder()
-                    .source_server_id(sid(2))
-                    .recovery_snapshot_id(bad)
-                    .build()
-                    .expect("source"),
-            )
-            .send()
-            .await
-            .expect_err("not its snapshot")
-            .into_service_error();
-        assert_eq!(err.code(), Some("ValidationException"), "{err:?}");
-        assert!(err.message().is_some_and(|m| m.contains(bad)), "{err:?}");
-    }
-    assert!(sim.jobs().is_empty());
+    another_servers_or_a_malformed_snapshot_is_refused(&c, &sim, &one).await;
 
     let job = c
         .start_recovery()
@@ -288,6 +290,46 @@ async fn start_recovery_launches_from_the_named_or_the_latest_snapshot() {
     assert!(!events_of(&sid(2)).contains(&JobLogEvent::SnapshotStart));
     assert!(events_of(&sid(1)).contains(&JobLogEvent::SnapshotStart));
     // The recovery instance says which moment it holds.
+    instances_name_the_moment_they_hold(&c, chosen, &snap, &one).await;
+
+    sim.shutdown().await;
+}
+
+/// StartRecovery with another server's snapshot, or a malformed ID: refused, naming it, and
+/// no job is made.
+async fn another_servers_or_a_malformed_snapshot_is_refused(
+    c: &Client,
+    sim: &SimHandle,
+    one: &[RecoverySnapshot],
+) {
+    for bad in [one[0].snapshot_id(), "pit-123"] {
+        let err = c
+            .start_recovery()
+            .source_servers(
+                StartRecoveryRequestSourceServer::builder()
+                    .source_server_id(sid(2))
+                    .recovery_snapshot_id(bad)
+                    .build()
+                    .expect("source"),
+            )
+            .send()
+            .await
+            .expect_err("not its snapshot")
+            .into_service_error();
+        assert_eq!(err.code(), Some("ValidationException"), "{err:?}");
+        assert!(err.message().is_some_and(|m| m.contains(bad)), "{err:?}");
+    }
+    assert!(sim.jobs().is_empty());
+}
+
+/// Each recovery instance's pointInTimeSnapshotDateTime: the named snapshot's time, or the
+/// on-demand snapshot's (when its launch started).
+async fn instances_name_the_moment_they_hold(
+    c: &Client,
+    chosen: &RecoverySnapshot,
+    snap: &[drs_sim::JobServerSnapshot],
+    one: &[RecoverySnapshot],
+) {
     let instances = c
         .describe_recovery_instances()
         .filters(
@@ -317,7 +359,6 @@ async fn start_recovery_launches_from_the_named_or_the_latest_snapshot() {
         .expect("pointInTimeSnapshotDateTime");
     assert_eq!(rfc(pit), snap[0].launch_start_date_time);
     assert!(rfc(pit) > rfc(one[0].timestamp().expect("ts")));
-    sim.shutdown().await;
 }
 
 #[tokio::test]

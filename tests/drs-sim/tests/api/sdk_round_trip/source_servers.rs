@@ -113,27 +113,7 @@ async fn a_source_site_outage_freezes_replication_but_launches_still_work() {
     let ep = sim.endpoint();
 
     // The fixture's stalled server: no snapshot in the last 30 minutes, last seen then.
-    let stalled = source_server(&c, &sid(4)).await;
-    assert_eq!(
-        replication(&stalled),
-        (
-            "STALLED".to_owned(),
-            Some(DataReplicationErrorString::AgentNotSeen)
-        )
-    );
-    let seen = last_seen(&stalled);
-    let ago = time::OffsetDateTime::now_utc() - seen;
-    assert!(
-        ago >= time::Duration::minutes(30) && ago < time::Duration::minutes(31),
-        "{ago}"
-    );
-    let lag = stalled
-        .data_replication_info()
-        .and_then(|i| i.lag_duration())
-        .expect("lagDuration");
-    assert!(lag.starts_with("PT30M"), "{lag}");
-    let snaps = all_snapshots(&c, &sid(4), RecoverySnapshotsOrder::Desc, 1000).await;
-    assert!(rfc(snaps[0].timestamp().expect("ts")) <= seen);
+    stalled_30_minutes_ago(&c).await;
 
     // The paris site goes down.
     let (status, _, body) = http(
@@ -192,31 +172,7 @@ async fn a_source_site_outage_freezes_replication_but_launches_still_work() {
     );
 
     // A recovery launches the disconnected servers from their last snapshot.
-    let latest = all_snapshots(&c, &sid(1), RecoverySnapshotsOrder::Desc, 1).await;
-    let job = start_job(&c, &[sid(1), sid(4)], false).await;
-    let done = wait_completed(&c, job.job_id()).await;
-    assert!(
-        done.participating_servers()
-            .iter()
-            .all(|s| s.launch_status() == Some(&LaunchStatus::Launched))
-    );
-    let jobs = sim.jobs();
-    assert_eq!(
-        jobs[0].servers[0].recovery_snapshot_id.as_deref(),
-        Some(latest[0].snapshot_id())
-    );
-    let log = c
-        .describe_job_log_items()
-        .job_id(job.job_id())
-        .send()
-        .await
-        .expect("log");
-    let used_previous = log
-        .items()
-        .iter()
-        .filter(|i| i.event() == Some(&JobLogEvent::UsingPreviousSnapshot))
-        .count();
-    assert_eq!(used_previous, 2);
+    a_recovery_launches_from_the_last_snapshots(&c, &sim).await;
 
     // The site comes back: replication resumes, snapshots are taken again.
     let (status, _, body) = http(&ep, "POST", "/_sim/outage/end", r#"{"all": true}"#).await;
@@ -245,11 +201,75 @@ async fn a_source_site_outage_freezes_replication_but_launches_still_work() {
     );
 
     // The library does the same; selectors must name something.
+    outage_selectors_must_name_something(&sim, &c, &ep).await;
+
+    sim.shutdown().await;
+}
+
+/// Server 4, STALLED from the fixture for 30 minutes: last seen, lagging and without a
+/// snapshot since then.
+async fn stalled_30_minutes_ago(c: &Client) {
+    let stalled = source_server(c, &sid(4)).await;
+    assert_eq!(
+        replication(&stalled),
+        (
+            "STALLED".to_owned(),
+            Some(DataReplicationErrorString::AgentNotSeen)
+        )
+    );
+    let seen = last_seen(&stalled);
+    let ago = time::OffsetDateTime::now_utc() - seen;
+    assert!(
+        ago >= time::Duration::minutes(30) && ago < time::Duration::minutes(31),
+        "{ago}"
+    );
+    let lag = stalled
+        .data_replication_info()
+        .and_then(|i| i.lag_duration())
+        .expect("lagDuration");
+    assert!(lag.starts_with("PT30M"), "{lag}");
+    let snaps = all_snapshots(c, &sid(4), RecoverySnapshotsOrder::Desc, 1000).await;
+    assert!(rfc(snaps[0].timestamp().expect("ts")) <= seen);
+}
+
+/// Launches the disconnected server 1 and the stalled server 4: both launch, from their
+/// previous (last) snapshot.
+async fn a_recovery_launches_from_the_last_snapshots(c: &Client, sim: &SimHandle) {
+    let latest = all_snapshots(c, &sid(1), RecoverySnapshotsOrder::Desc, 1).await;
+    let job = start_job(c, &[sid(1), sid(4)], false).await;
+    let done = wait_completed(c, job.job_id()).await;
+    assert!(
+        done.participating_servers()
+            .iter()
+            .all(|s| s.launch_status() == Some(&LaunchStatus::Launched))
+    );
+    let jobs = sim.jobs();
+    assert_eq!(
+        jobs[0].servers[0].recovery_snapshot_id.as_deref(),
+        Some(latest[0].snapshot_id())
+    );
+    let log = c
+        .describe_job_log_items()
+        .job_id(job.job_id())
+        .send()
+        .await
+        .expect("log");
+    let used_previous = log
+        .items()
+        .iter()
+        .filter(|i| i.event() == Some(&JobLogEvent::UsingPreviousSnapshot))
+        .count();
+    assert_eq!(used_previous, 2);
+}
+
+/// Outages through the library, and selectors (admin API or library) that name nothing or
+/// too much are refused.
+async fn outage_selectors_must_name_something(sim: &SimHandle, c: &Client, ep: &str) {
     let ids = sim
         .start_outage(&ServerSelector::Servers(vec![sid(3)]), OutageState::Stalled)
         .expect("outage");
     assert_eq!(ids, [sid(3)]);
-    assert_eq!(replication(&source_server(&c, &sid(3)).await).0, "STALLED");
+    assert_eq!(replication(&source_server(c, &sid(3)).await).0, "STALLED");
     assert_eq!(
         sim.end_outage(&ServerSelector::Tags(
             [("Site".to_owned(), "lyon".to_owned())].into()
@@ -267,10 +287,9 @@ async fn a_source_site_outage_freezes_replication_but_launches_still_work() {
         r#"{"all": true, "state": "ON_FIRE"}"#,
         r#"{}"#,
     ] {
-        let (status, _, _) = http(&ep, "POST", "/_sim/outage", bad).await;
+        let (status, _, _) = http(ep, "POST", "/_sim/outage", bad).await;
         assert_eq!(status, 400, "{bad}");
     }
-    sim.shutdown().await;
 }
 
 /// DescribeSourceServers' `filters.sourceServerIDs` as the DRS API reference
