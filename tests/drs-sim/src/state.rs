@@ -6,7 +6,8 @@
 //! What lives where: this file holds the state itself (servers, jobs, knobs), its reset and
 //! the dispatch of DRS operations; each operation and admin action has its own module below
 //! (`start_recovery`, `jobs`, `source_servers`, `recovery_instances`, `recovery_snapshots`,
-//! `servers` for run-time staging, `faults`, `limits`, `paging`, `admin_views`).
+//! `instances` for instance IDs and on-demand snapshots, `servers` for run-time staging,
+//! `faults`, `limits`, `paging`, `counters`, `admin_views`).
 
 use std::collections::{BTreeMap, HashMap};
 

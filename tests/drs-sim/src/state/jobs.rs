@@ -286,6 +286,6 @@ impl SimState {
 }
 
 /// A job's place in time order: creation time (microseconds), then creation order.
-pub(super) fn job_position(job: &Job) -> (i128, u64) {
+fn job_position(job: &Job) -> (i128, u64) {
     (job.created.unix_timestamp_nanos() / 1000, job.seq)
 }

@@ -31,7 +31,7 @@ impl SimState {
 }
 
 /// The position of an `emptyFirstPage` token: before the first item.
-pub(super) const FROM_THE_START: &str = "start";
+const FROM_THE_START: &str = "start";
 
 pub(super) fn decode_token(token: Option<&str>, prefix: &str) -> Result<Option<String>, ApiError> {
     match token {

@@ -129,7 +129,7 @@ impl SimState {
     }
 
     /// Instances that an active TERMINATE job is removing.
-    pub(super) fn terminating(&self, now: OffsetDateTime) -> HashSet<&str> {
+    fn terminating(&self, now: OffsetDateTime) -> HashSet<&str> {
         self.jobs
             .iter()
             .filter(|j| j.kind == JobKind::Terminate)

@@ -50,7 +50,7 @@ impl SimState {
         Ok(with_token(json!({ "items": items }), next.flatten()))
     }
 
-    pub(super) fn source_server_json(
+    fn source_server_json(
         &self,
         entry: &ServerEntry,
         instances: &BTreeMap<String, InstanceRecord>,
@@ -121,11 +121,7 @@ impl SimState {
 }
 
 /// The `rawError` of a replication error, as the DRS console shows them.
-pub(super) fn replication_raw_error(
-    error: &str,
-    last_seen: OffsetDateTime,
-    style: DateStyle,
-) -> String {
+fn replication_raw_error(error: &str, last_seen: OffsetDateTime, style: DateStyle) -> String {
     match error {
         "AGENT_NOT_SEEN" => format!(
             "The AWS Replication Agent on the source server has not been seen by the service \
