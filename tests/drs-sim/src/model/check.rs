@@ -46,46 +46,8 @@ impl Model {
                     fail(format!("Member must not be null ({shape_name})"));
                 }
             }
-            (
-                Shape::Structure {
-                    members,
-                    required,
-                    union,
-                    ..
-                },
-                Value::Object(fields),
-            ) => {
-                for name in required {
-                    if fields.get(name).is_none_or(Value::is_null) {
-                        out.push(Violation {
-                            path: join(&path, name),
-                            message: "Member must not be null".to_owned(),
-                            value: None,
-                        });
-                    }
-                }
-                let set = fields.values().filter(|v| !v.is_null()).count();
-                if *union && set != 1 {
-                    out.push(Violation {
-                        path: path.clone(),
-                        message: format!(
-                            "Member must have exactly one member of the union {shape_name} set, \
-                             not {set}"
-                        ),
-                        value: None,
-                    });
-                }
-                for (name, field) in fields {
-                    match members.get(name) {
-                        Some(m) => self.walk(&m.shape, field, direction, join(&path, name), out),
-                        None if direction == Direction::Response => out.push(Violation {
-                            path: join(&path, name),
-                            message: format!("Member is not a member of {shape_name}"),
-                            value: None,
-                        }),
-                        None => {}
-                    }
-                }
+            (Shape::Structure { .. }, Value::Object(fields)) => {
+                self.walk_structure(shape_name, shape, fields, direction, &path, out);
             }
             (Shape::List { member, min, max }, Value::Array(items)) => {
                 if let Some(m) = length_violation(items.len(), *min, *max) {
@@ -122,44 +84,16 @@ impl Model {
                 },
                 Value::String(s),
             ) => {
-                if let Some(m) = length_violation(s.chars().count(), *min, *max) {
+                let enum_values = enum_values.as_deref();
+                for m in string_violations(s, (*min, *max), pattern.as_ref(), enum_values) {
                     fail(m);
                 }
-                if let Some((text, re)) = pattern
-                    && !re.is_match(s)
-                {
-                    fail(format!(
-                        "Member must satisfy regular expression pattern: {text}"
-                    ));
-                }
-                if let Some(values) = enum_values
-                    && !values.contains(s)
-                {
-                    fail(format!(
-                        "Member must satisfy enum value set: [{}]",
-                        values.join(", ")
-                    ));
+            }
+            (Shape::Number { min, max }, Value::Number(n)) => {
+                for m in number_violations(shape_name, n, *min, *max) {
+                    fail(m);
                 }
             }
-            (Shape::Number { min, max }, Value::Number(n)) => match n.as_i64() {
-                None => fail(format!("Member must be a whole number ({shape_name})")),
-                Some(n) => {
-                    if let Some(min) = min
-                        && n < *min
-                    {
-                        fail(format!(
-                            "Member must have value greater than or equal to {min}"
-                        ));
-                    }
-                    if let Some(max) = max
-                        && n > *max
-                    {
-                        fail(format!(
-                            "Member must have value less than or equal to {max}"
-                        ));
-                    }
-                }
-            },
             (Shape::Boolean, Value::Bool(_)) | (Shape::Unchecked, _) => {}
             (Shape::Timestamp { format }, v) => {
                 if let Some(m) = timestamp_violation(format.as_deref(), v) {
@@ -171,6 +105,59 @@ impl Model {
                 shape.json_kind(),
                 json_kind(v)
             )),
+        }
+    }
+
+    /// The violations of an object against a structure shape: required members, a union's
+    /// one member, and each member against its own shape.
+    fn walk_structure(
+        &self,
+        shape_name: &str,
+        shape: &Shape,
+        fields: &serde_json::Map<String, Value>,
+        direction: Direction,
+        path: &str,
+        out: &mut Vec<Violation>,
+    ) {
+        let Shape::Structure {
+            members,
+            required,
+            union,
+            ..
+        } = shape
+        else {
+            return;
+        };
+        for name in required {
+            if fields.get(name).is_none_or(Value::is_null) {
+                out.push(Violation {
+                    path: join(path, name),
+                    message: "Member must not be null".to_owned(),
+                    value: None,
+                });
+            }
+        }
+        let set = fields.values().filter(|v| !v.is_null()).count();
+        if *union && set != 1 {
+            out.push(Violation {
+                path: path.to_owned(),
+                message: format!(
+                    "Member must have exactly one member of the union {shape_name} set, \
+                     not {set}"
+                ),
+                value: None,
+            });
+        }
+        for (name, field) in fields {
+            match members.get(name) {
+                Some(m) => self.walk(&m.shape, field, direction, join(path, name), out),
+                None if direction == Direction::Response => out.push(Violation {
+                    path: join(path, name),
+                    message: format!("Member is not a member of {shape_name}"),
+                    value: None,
+                }),
+                None => {}
+            }
         }
     }
 }
@@ -225,6 +212,63 @@ fn length_violation(len: usize, min: Option<i64>, max: Option<i64>) -> Option<St
         ));
     }
     None
+}
+
+/// What a string breaks of its shape's length, pattern and enum values.
+fn string_violations(
+    s: &str,
+    (min, max): (Option<i64>, Option<i64>),
+    pattern: Option<&(String, regex::Regex)>,
+    enum_values: Option<&[String]>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(m) = length_violation(s.chars().count(), min, max) {
+        out.push(m);
+    }
+    if let Some((text, re)) = pattern
+        && !re.is_match(s)
+    {
+        out.push(format!(
+            "Member must satisfy regular expression pattern: {text}"
+        ));
+    }
+    if let Some(values) = enum_values
+        && !values.iter().any(|v| v == s)
+    {
+        out.push(format!(
+            "Member must satisfy enum value set: [{}]",
+            values.join(", ")
+        ));
+    }
+    out
+}
+
+/// What a number breaks of its shape: whole, and within its range.
+fn number_violations(
+    shape_name: &str,
+    n: &serde_json::Number,
+    min: Option<i64>,
+    max: Option<i64>,
+) -> Vec<String> {
+    let Some(n) = n.as_i64() else {
+        return vec![format!("Member must be a whole number ({shape_name})")];
+    };
+    let mut out = Vec::new();
+    if let Some(min) = min
+        && n < min
+    {
+        out.push(format!(
+            "Member must have value greater than or equal to {min}"
+        ));
+    }
+    if let Some(max) = max
+        && n > max
+    {
+        out.push(format!(
+            "Member must have value less than or equal to {max}"
+        ));
+    }
+    out
 }
 
 /// A timestamp in the JSON body: epoch seconds by default in restJson1, an RFC 3339 string

@@ -111,32 +111,7 @@ async fn disaster_day(style: DateStyle) -> Vec<(String, Answer)> {
     .expect("background jobs");
     let mut r = Recorder::new(&sim);
 
-    r.all_pages("DescribeSourceServers", json!({"maxResults": 2}))
-        .await;
-    let snapshots = r
-        .all_pages(
-            "DescribeRecoverySnapshots",
-            json!({"sourceServerID": sid(1), "maxResults": 50}),
-        )
-        .await;
-    let from = snapshots[snapshots.len() - 5]["timestamp"].clone();
-    r.call(
-        "DescribeRecoverySnapshots",
-        json!({"sourceServerID": sid(1), "order": "DESC", "filters": {"fromDateTime": from}}),
-    )
-    .await;
-    r.call(
-        "DescribeRecoverySnapshots",
-        json!({"sourceServerID": sid(4)}),
-    )
-    .await;
-    let newest5 = r
-        .call(
-            "DescribeRecoverySnapshots",
-            json!({"sourceServerID": sid(5), "order": "DESC", "maxResults": 1}),
-        )
-        .await;
-    let snapshot5 = newest5["items"][0]["snapshotID"].clone();
+    let snapshot5 = list_servers_and_snapshots(&mut r).await;
 
     let drill = r
         .call(
@@ -200,6 +175,37 @@ async fn disaster_day(style: DateStyle) -> Vec<(String, Answer)> {
     r.all_pages("DescribeSourceServers", json!({})).await;
     sim.shutdown().await;
     r.answers
+}
+
+/// The scenario's first calls: source servers and snapshots, paged, filtered, ordered and of
+/// a server without any. Returns the ID of server 5's newest snapshot.
+async fn list_servers_and_snapshots(r: &mut Recorder) -> Value {
+    r.all_pages("DescribeSourceServers", json!({"maxResults": 2}))
+        .await;
+    let snapshots = r
+        .all_pages(
+            "DescribeRecoverySnapshots",
+            json!({"sourceServerID": sid(1), "maxResults": 50}),
+        )
+        .await;
+    let from = snapshots[snapshots.len() - 5]["timestamp"].clone();
+    r.call(
+        "DescribeRecoverySnapshots",
+        json!({"sourceServerID": sid(1), "order": "DESC", "filters": {"fromDateTime": from}}),
+    )
+    .await;
+    r.call(
+        "DescribeRecoverySnapshots",
+        json!({"sourceServerID": sid(4)}),
+    )
+    .await;
+    let newest5 = r
+        .call(
+            "DescribeRecoverySnapshots",
+            json!({"sourceServerID": sid(5), "order": "DESC", "maxResults": 1}),
+        )
+        .await;
+    newest5["items"][0]["snapshotID"].clone()
 }
 
 /// The Zulu (default) scenario's answers, recorded once for every test of this file.
