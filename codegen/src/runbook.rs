@@ -5,11 +5,11 @@
 use serde::Serialize;
 
 use crate::budget;
+use crate::contract::states::{self as names, WaveStep};
 use crate::contract::{
     ErrorName, ExecutionInput, Mode, OnFailure, RETRYABLE_STATES_ERRORS, history,
 };
-use crate::generate::describe_selection;
-use crate::generate::names::{self, WaveStep};
+use crate::describe::describe_selection;
 use crate::plan::Plan;
 
 const TEMPLATE: &str = include_str!("../templates/runbook.md.tera");
