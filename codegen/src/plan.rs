@@ -18,6 +18,7 @@ mod fields;
 pub mod file;
 mod parse;
 mod resolve;
+mod wave;
 
 pub use error::{PlanError, Problem, WaveRef};
 pub use fields::is_source_server_id;
