@@ -65,7 +65,7 @@ impl ActivityResources {
     }
 }
 
-/// Builds the whole machine. The caller validates it ([`crate::compile`] does).
+/// Builds the whole machine. The caller validates it ([`crate::compile_plan`] does).
 pub fn generate(plan: &Plan, resources: &ActivityResources) -> StateMachine {
     let g = Generator { plan, resources };
     let mut states = States::default();

@@ -5,7 +5,7 @@
 //! and column; validation then reports every problem it finds, each naming the wave and field.
 
 //!
-//! - [`file`]: the plan file as written (its JSON Schema is `drs-codegen schema plan`);
+//! - [`file`](mod@file): the plan file as written (its JSON Schema is `drs-codegen schema plan`);
 //! - [`parse`](fn@parse): its text into a [`PlanFile`], with positions in errors;
 //! - [`resolve`](fn@resolve): a [`PlanFile`] into a [`Plan`], every problem reported at once.
 
