@@ -24,7 +24,8 @@ pub struct ExecutionRef {
 #[serde(rename_all = "camelCase")]
 pub struct PreflightInput {
     pub execution: ExecutionRef,
-    /// The execution input as given (validated by the worker against [`ExecutionInput`](crate::ExecutionInput)).
+    /// The execution input as given (validated by the worker against
+    /// [`ExecutionInput`](crate::ExecutionInput)).
     pub input: serde_json::Value,
     pub plan: PlanSpec,
     pub heartbeat_seconds: u32,
