@@ -6,12 +6,16 @@
 //! - [`plan`]: the plan file, parsed and validated into [`contract::PlanSpec`].
 //! - [`asl`]: a typed ASL model with its own `validate()`.
 //! - [`generate`]: plan -> machine; [`budget`]: the time and size limits both respect.
-//! - [`runbook`]: the Markdown runbook of a plan; [`artifacts`]: everything checked in under
+//! - [`runbook`]: the Markdown runbook of a plan; [`describe`]: the plan in words, shared by
+//!   the machine's comments and the runbook; [`artifacts`]: everything checked in under
 //!   `statemachines/` and how it is regenerated.
+//! - The state names are the contract's ([`contract::states`]), so the worker and the CLI
+//!   read back the names the generator wrote.
 
 pub mod artifacts;
 pub mod asl;
 pub mod budget;
+pub mod describe;
 /// The contract lives in its own crate (shared with the worker and the CLI); re-exported so
 /// the generator reads `contract::...` as before.
 pub use drs_waves_contract as contract;

@@ -5,11 +5,11 @@
 use serde::Serialize;
 
 use crate::budget;
+use crate::contract::states::{self as names, WaveStep};
 use crate::contract::{
-    ErrorName, ExecutionInput, Mode, OnFailure, RETRYABLE_STATES_ERRORS, history,
+    ErrorName, ExecutionInput, Mode, OnFailure, RETRYABLE_STATES_ERRORS, WaveSpec, history,
 };
-use crate::generate::describe_selection;
-use crate::generate::names::{self, WaveStep};
+use crate::describe::describe_selection;
 use crate::plan::Plan;
 
 const TEMPLATE: &str = include_str!("../templates/runbook.md.tera");
@@ -111,6 +111,85 @@ pub fn human_duration(seconds: u32) -> String {
     crate::contract::clock::human_seconds(u64::from(seconds))
 }
 
+/// One wave as the runbook shows it: its servers, limits and failure policy in words, and the
+/// names of its states.
+fn wave_view(w: &WaveSpec, description: Option<String>) -> WaveView {
+    let p = &w.polling;
+    let polling = if p.min_wait_seconds == p.max_wait_seconds {
+        human_duration(p.min_wait_seconds)
+    } else {
+        format!(
+            "{} to {}",
+            human_duration(p.min_wait_seconds),
+            human_duration(p.max_wait_seconds)
+        )
+    };
+    let state = |step| names::wave(w.index, &w.name, step);
+    WaveView {
+        index: w.index,
+        name: w.name.clone(),
+        description,
+        selection: describe_selection(w),
+        ids: w.server_ids.clone(),
+        tags: w.tags.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        optional: w.optional.clone(),
+        launch_timeout: human_duration(w.launch_timeout_seconds),
+        polling,
+        expected_launch: human_duration(p.expected_launch_seconds),
+        on_failure: match w.on_failure {
+            OnFailure::Stop => "stop",
+            OnFailure::Continue => "continue",
+            OnFailure::Ask => "ask",
+        },
+        on_failure_text: match w.on_failure {
+            OnFailure::Stop => "stop: the execution fails and later waves never start.".to_owned(),
+            OnFailure::Continue => {
+                "continue: the failure is recorded and the next wave starts.".to_owned()
+            }
+            OnFailure::Ask => format!(
+                "ask: the execution waits up to {} for `drs-waves decide <execution> retry|skip|stop` \
+                 (retry launches again the required servers that did not launch; at most {} launch(es) in all).",
+                human_duration(
+                    w.decision_timeout_seconds
+                        .unwrap_or(crate::budget::DEFAULT_GATE_TIMEOUT_SECONDS)
+                ),
+                w.max_attempts
+            ),
+        },
+        approval: w
+            .approval
+            .as_ref()
+            .map(|a| {
+                format!(
+                    "waits up to {} for `drs-waves approve <execution>` before it starts{}",
+                    human_duration(a.timeout_seconds),
+                    a.notify
+                        .as_deref()
+                        .map(|t| format!(" (notifies {t})"))
+                        .unwrap_or_default()
+                )
+            })
+            .unwrap_or_default(),
+        states: WaveStates {
+            approve: if w.approval.is_some() {
+                state(WaveStep::Approve)
+            } else {
+                String::new()
+            },
+            decide: if w.on_failure == OnFailure::Ask {
+                state(WaveStep::Decide)
+            } else {
+                String::new()
+            },
+            start: state(WaveStep::Start),
+            wait: state(WaveStep::Wait),
+            check: state(WaveStep::Check),
+            done: state(WaveStep::Done),
+            failed: state(WaveStep::Failed),
+        },
+    }
+}
+
 /// Renders the runbook of a validated plan.
 pub fn render(plan: &Plan) -> Result<String, RunbookError> {
     let spec = &plan.spec;
@@ -118,73 +197,7 @@ pub fn render(plan: &Plan) -> Result<String, RunbookError> {
         .waves
         .iter()
         .zip(&plan.wave_descriptions)
-        .map(|(w, description)| {
-            let p = &w.polling;
-            let polling = if p.min_wait_seconds == p.max_wait_seconds {
-                human_duration(p.min_wait_seconds)
-            } else {
-                format!(
-                    "{} to {}",
-                    human_duration(p.min_wait_seconds),
-                    human_duration(p.max_wait_seconds)
-                )
-            };
-            let state = |step| names::wave(w.index, &w.name, step);
-            WaveView {
-                index: w.index,
-                name: w.name.clone(),
-                description: description.clone(),
-                selection: describe_selection(w),
-                ids: w.server_ids.clone(),
-                tags: w.tags.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-                optional: w.optional.clone(),
-                launch_timeout: human_duration(w.launch_timeout_seconds),
-                polling,
-                expected_launch: human_duration(p.expected_launch_seconds),
-                on_failure: match w.on_failure {
-                    OnFailure::Stop => "stop",
-                    OnFailure::Continue => "continue",
-                    OnFailure::Ask => "ask",
-                },
-                on_failure_text: match w.on_failure {
-                    OnFailure::Stop => {
-                        "stop: the execution fails and later waves never start.".to_owned()
-                    }
-                    OnFailure::Continue => {
-                        "continue: the failure is recorded and the next wave starts.".to_owned()
-                    }
-                    OnFailure::Ask => format!(
-                        "ask: the execution waits up to {} for `drs-waves decide <execution> retry|skip|stop` \
-                         (retry launches again the required servers that did not launch; at most {} launch(es) in all).",
-                        human_duration(w.decision_timeout_seconds.unwrap_or(crate::budget::DEFAULT_GATE_TIMEOUT_SECONDS)),
-                        w.max_attempts
-                    ),
-                },
-                approval: w
-                    .approval
-                    .as_ref()
-                    .map(|a| {
-                        format!(
-                            "waits up to {} for `drs-waves approve <execution>` before it starts{}",
-                            human_duration(a.timeout_seconds),
-                            a.notify
-                                .as_deref()
-                                .map(|t| format!(" (notifies {t})"))
-                                .unwrap_or_default()
-                        )
-                    })
-                    .unwrap_or_default(),
-                states: WaveStates {
-                    approve: if w.approval.is_some() { state(WaveStep::Approve) } else { String::new() },
-                    decide: if w.on_failure == OnFailure::Ask { state(WaveStep::Decide) } else { String::new() },
-                    start: state(WaveStep::Start),
-                    wait: state(WaveStep::Wait),
-                    check: state(WaveStep::Check),
-                    done: state(WaveStep::Done),
-                    failed: state(WaveStep::Failed),
-                },
-            }
-        })
+        .map(|(w, description)| wave_view(w, description.clone()))
         .collect();
 
     let input = |mode, confirm: Option<&str>| {

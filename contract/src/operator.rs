@@ -179,12 +179,14 @@ pub struct OperatorAnswer {
     pub at: String,
 }
 
-/// The decisions a Choice state tells apart.
 /// The suffixes of the gate states' names ("Wave 2 app: approve?"), shared by the generator
-/// that names them and the CLI that recognises an execution waiting at one.
+/// that names them and the CLI that recognises an execution waiting at one; spelled once, by
+/// [`crate::states::WaveStep`].
 pub mod gate_states {
-    pub const APPROVE: &str = "approve?";
-    pub const DECIDE: &str = "decide?";
+    use crate::states::WaveStep;
+
+    pub const APPROVE: &str = WaveStep::Approve.suffix();
+    pub const DECIDE: &str = WaveStep::Decide.suffix();
 
     /// Whether a state of a generated machine is an approval gate or a decision.
     pub fn is_gate(state_name: &str) -> bool {
@@ -233,6 +235,7 @@ pub fn gate_what(kind: GateKind, wave_index: u32, wave_name: &str) -> String {
     }
 }
 
+/// The decisions a Choice state tells apart.
 pub mod decisions {
     pub const APPROVE: &str = "approve";
     pub const RETRY: &str = "retry";

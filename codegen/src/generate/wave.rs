@@ -1,0 +1,307 @@
+//! One wave's states: its approval gate, its start / wait / check loop, its verdict, and the
+//! operator's decision after a failure.
+
+use serde_json::{Value, json};
+
+use super::{Generator, names};
+use crate::asl::{
+    Catcher, Choice, ChoiceRule, Condition, Pass, Retrier, States, Transition, Wait, WaitDuration,
+};
+use crate::budget;
+use crate::contract::operator::{GATE_REOPENINGS, gate_timed_out_cause, gate_what};
+use crate::contract::states::WaveStep;
+use crate::contract::{
+    Activity, ErrorName, GateKind, OnFailure, RETRYABLE_STATES_ERRORS, WaveSpec, WaveStatus,
+    decisions, paths,
+};
+use crate::describe::describe_selection;
+
+impl Generator<'_> {
+    /// The five states of one wave; `after` is where a finished wave goes.
+    pub(super) fn wave(&self, states: &mut States, wave: &WaveSpec, after: &str) {
+        self.approval_gate(states, wave);
+        self.launch_loop(states, wave);
+        self.verdict(states, wave, after);
+    }
+
+    /// The approval gate before the wave, when the plan asks for one.
+    fn approval_gate(&self, states: &mut States, wave: &WaveSpec) {
+        let (i, n) = (wave.index, wave.name.as_str());
+        let selection = describe_selection(wave);
+        if let Some(gate) = &wave.approval {
+            self.operator_gate(
+                states,
+                wave,
+                GateKind::Approval,
+                gate.timeout_seconds,
+                format!(
+                    "Approval gate: wave {i} ({selection}) starts only when an operator approves (`drs-waves approve <execution>`); \
+                     `drs-waves stop` ends the execution. The worker records this task's token in the history and does not answer it. \
+                     Without an answer in {} s the execution fails, and no later wave starts.",
+                    gate.timeout_seconds
+                ),
+                paths::approval_answer(i),
+                names::wave(i, n, WaveStep::Start),
+                WaveStep::ApprovalTimedOut,
+            );
+        }
+    }
+
+    /// Start, wait, check: the loop that launches the wave and follows it to a verdict.
+    fn launch_loop(&self, states: &mut States, wave: &WaveSpec) {
+        let (i, n) = (wave.index, wave.name.as_str());
+        let state_path = paths::wave_state(i);
+        let wave_value = serde_json::to_value(wave).unwrap_or(Value::Null);
+        let selection = describe_selection(wave);
+        let p = &wave.polling;
+        states.push(
+            names::wave(i, n, WaveStep::Start),
+            self.task(
+                Activity::StartWave,
+                format!(
+                    "Launches wave {i} ({selection}) with StartRecovery, in jobs of at most the per-job server limit. \
+                     The job IDs are written to {state_path}.jobIds and to the history table."
+                ),
+                json!({
+                    "run.$": paths::RUN,
+                    "wave": wave_value,
+                    "heartbeatSeconds": self.plan.heartbeat_seconds,
+                }),
+                state_path.clone(),
+                names::wave(i, n, WaveStep::Wait),
+            ),
+        );
+        states.push(
+            names::wave(i, n, WaveStep::Wait),
+            Wait {
+                comment: Some(format!(
+                    "Waits as long as the last check asked ({}..{} s, adaptive around an expected launch of {} s).",
+                    p.min_wait_seconds, p.max_wait_seconds, p.expected_launch_seconds
+                )),
+                duration: WaitDuration::SecondsPath(paths::wave_next_wait_seconds(i)),
+                transition: Transition::next(names::wave(i, n, WaveStep::Check)),
+            },
+        );
+        states.push(
+            names::wave(i, n, WaveStep::Check),
+            self.task(
+                Activity::CheckWave,
+                format!(
+                    "DescribeJobs for wave {i}'s jobs: SUCCEEDED once every required server is LAUNCHED; FAILED when a required \
+                     server FAILED or the launch timeout of {} s has passed; LAUNCHING otherwise.",
+                    wave.launch_timeout_seconds
+                ),
+                json!({
+                    "run.$": paths::RUN,
+                    "wave": wave_value,
+                    "state.$": state_path,
+                    "heartbeatSeconds": self.plan.heartbeat_seconds,
+                }),
+                state_path.clone(),
+                names::wave(i, n, WaveStep::Done),
+            ),
+        );
+    }
+
+    /// The Choice on the check's verdict, what a failure leads to (the plan's `onFailure`),
+    /// and the Pass that names a wave's failure.
+    fn verdict(&self, states: &mut States, wave: &WaveSpec, after: &str) {
+        let (i, n) = (wave.index, wave.name.as_str());
+        let failed = names::wave(i, n, WaveStep::Failed);
+        let (on_failed, policy) = match wave.on_failure {
+            OnFailure::Stop => (failed.clone(), "a failure stops the execution"),
+            OnFailure::Continue => (
+                after.to_owned(),
+                "a failure is recorded and the next step runs (onFailure: continue)",
+            ),
+            OnFailure::Ask => (
+                names::wave(i, n, WaveStep::Decide),
+                "an operator decides: retry, skip or stop (onFailure: ask)",
+            ),
+        };
+        if wave.on_failure == OnFailure::Ask {
+            self.decision(states, wave, after, &failed);
+        }
+        let status = paths::wave_status(i);
+        states.push(
+            names::wave(i, n, WaveStep::Done),
+            Choice {
+                comment: Some(format!("Still launching: wait and check again. Succeeded: go on to {after:?}. Failed: {policy}.")),
+                choices: vec![
+                    ChoiceRule::new(
+                        Condition::string_equals(&status, WaveStatus::Launching.as_str()),
+                        names::wave(i, n, WaveStep::Wait),
+                    ),
+                    ChoiceRule::new(Condition::string_equals(&status, WaveStatus::Succeeded.as_str()), after),
+                    ChoiceRule::new(Condition::string_equals(&status, WaveStatus::Failed.as_str()), on_failed),
+                ],
+                default: Some(failed.clone()),
+            },
+        );
+        states.push(
+            failed,
+            Pass {
+                comment: Some(format!("Wave {i} failed (the cause says why); the failure is recorded and the execution stops.")),
+                parameters: Some(json!({
+                    "Error": ErrorName::WaveFailed.as_str(),
+                    "Cause.$": paths::wave_reason(i),
+                })),
+                result: None,
+                result_path: Some(paths::ERROR.to_owned()),
+                transition: Transition::next(names::RECORD_FAILURE),
+            },
+        );
+    }
+
+    /// An await-operator task (a gate or a decision) and the Pass that turns its timeout into
+    /// a named failure. The worker answers nothing, the operator does; every worker's gate
+    /// keeper heartbeats the token recorded in the history. A token lost before it was recorded
+    /// (a dropped GetActivityTask answer, a worker killed in between) times out the gate's
+    /// heartbeat, and the Retry opens the gate again with a fresh token; the worker keeps the
+    /// deadline the gate first opened with (`$$.State.EnteredTime`), and fails a re-opened gate
+    /// past it with DrsWaves.GateTimedOut. Locally a heartbeat timeout is States.Timeout, the
+    /// same name as the gate's own timeout: both are retried, and the worker tells them apart
+    /// by the deadline.
+    #[allow(clippy::too_many_arguments)]
+    fn operator_gate(
+        &self,
+        states: &mut States,
+        wave: &WaveSpec,
+        kind: GateKind,
+        timeout_seconds: u32,
+        comment: String,
+        result_path: String,
+        next: String,
+        timed_out: WaveStep,
+    ) {
+        let (i, n) = (wave.index, wave.name.as_str());
+        let timed_out_name = names::wave(i, n, timed_out);
+        let wave_value = serde_json::to_value(wave).unwrap_or(Value::Null);
+        let mut parameters = json!({
+            "run.$": paths::RUN,
+            "gate": kind,
+            "wave": wave_value,
+            "timeoutSeconds": timeout_seconds,
+            "heartbeatSeconds": self.plan.heartbeat_seconds,
+            "openedAt.$": paths::CONTEXT_STATE_ENTERED_TIME,
+            "reopened.$": paths::CONTEXT_STATE_RETRY_COUNT,
+        });
+        // A heartbeat at or past the gate's own timeout could never fire first, and Step
+        // Functions refuses a HeartbeatSeconds that is not less than TimeoutSeconds.
+        let heartbeat = Some(self.plan.gate_heartbeat_seconds).filter(|h| *h < timeout_seconds);
+        if let Some(map) = parameters.as_object_mut() {
+            if let Some(h) = heartbeat {
+                map.insert("gateHeartbeatSeconds".to_owned(), json!(h));
+            }
+            if kind == GateKind::Decision {
+                map.insert("state.$".to_owned(), Value::String(paths::wave_state(i)));
+            }
+        }
+        let mut task = self.task(
+            Activity::AwaitOperator,
+            comment,
+            parameters,
+            result_path,
+            next,
+        );
+        task.timeout_seconds = Some(timeout_seconds);
+        task.heartbeat_seconds = heartbeat;
+        for retrier in &mut task.retry {
+            retrier
+                .error_equals
+                .retain(|e| !RETRYABLE_STATES_ERRORS.contains(&e.as_str()));
+        }
+        task.retry.retain(|r| !r.error_equals.is_empty());
+        task.retry.insert(
+            0,
+            Retrier {
+                error_equals: RETRYABLE_STATES_ERRORS.map(str::to_owned).to_vec(),
+                interval_seconds: Some(1),
+                max_attempts: Some(GATE_REOPENINGS),
+                backoff_rate: Some(1.0),
+            },
+        );
+        task.catch.insert(
+            0,
+            Catcher {
+                error_equals: vec!["States.Timeout".to_owned()],
+                result_path: Some(paths::ERROR.to_owned()),
+                next: timed_out_name.clone(),
+            },
+        );
+        states.push(names::wave(i, n, gate_step(kind)), task);
+        states.push(
+            timed_out_name,
+            Pass {
+                comment: Some(format!("{} got no answer in time.", gate_what(kind, i, n))),
+                parameters: None,
+                result: Some(json!({
+                    "Error": ErrorName::GateTimedOut.as_str(),
+                    "Cause": gate_timed_out_cause(kind, i, n, timeout_seconds),
+                })),
+                result_path: Some(paths::ERROR.to_owned()),
+                transition: Transition::next(names::RECORD_FAILURE),
+            },
+        );
+    }
+
+    /// `onFailure: ask`: the decision, the Choice on its answer, and the skip.
+    fn decision(&self, states: &mut States, wave: &WaveSpec, after: &str, failed: &str) {
+        let (i, n) = (wave.index, wave.name.as_str());
+        let timeout = wave
+            .decision_timeout_seconds
+            .unwrap_or(budget::DEFAULT_GATE_TIMEOUT_SECONDS);
+        self.operator_gate(
+            states,
+            wave,
+            GateKind::Decision,
+            timeout,
+            format!(
+                "Wave {i} failed and its plan asks an operator: `drs-waves decide <execution> retry` launches again the required \
+                 servers that did not launch (at most {} launches in all), `skip` records the wave SKIPPED and goes on, `stop` ends \
+                 the execution. Without an answer in {timeout} s the execution fails.",
+                wave.max_attempts
+            ),
+            paths::decision_answer(i),
+            names::wave(i, n, WaveStep::Decision),
+            WaveStep::DecisionTimedOut,
+        );
+        let skipped = names::wave(i, n, WaveStep::Skipped);
+        states.push(
+            names::wave(i, n, WaveStep::Decision),
+            Choice {
+                comment: Some(format!(
+                    "The operator's answer: retry goes back to the wave's start, skip goes on to {after:?}."
+                )),
+                choices: vec![
+                    ChoiceRule::new(
+                        Condition::string_equals(paths::decision(i), decisions::RETRY),
+                        names::wave(i, n, WaveStep::Start),
+                    ),
+                    ChoiceRule::new(
+                        Condition::string_equals(paths::decision(i), decisions::SKIP),
+                        skipped.clone(),
+                    ),
+                ],
+                default: Some(failed.to_owned()),
+            },
+        );
+        states.push(
+            skipped,
+            Pass {
+                comment: Some(format!("An operator skipped wave {i}: it is recorded SKIPPED and the execution goes on.")),
+                parameters: None,
+                result: Some(json!(WaveStatus::Skipped.as_str())),
+                result_path: Some(paths::wave_status(i)),
+                transition: Transition::next(after),
+            },
+        );
+    }
+}
+
+fn gate_step(kind: GateKind) -> WaveStep {
+    match kind {
+        GateKind::Approval => WaveStep::Approve,
+        GateKind::Decision => WaveStep::Decide,
+    }
+}

@@ -1,0 +1,277 @@
+//! Validation of a parsed plan into a [`Plan`]: every default applied, every problem reported
+//! at once, each naming its wave and field. The checks run in a fixed order (the plan, its
+//! defaults, each wave, then what depends on all the waves), so the problems of a plan are
+//! always listed in the same order.
+
+use super::fields::{
+    Scope, approval_gate, attempts, check_limits, decision_settings, duration_seconds,
+    heartbeat_setting, is_name, polling_parts,
+};
+use super::wave::{Claims, check_wave_rto, resolve_wave};
+use super::{
+    DEFAULT_GATE_HEARTBEAT_SECONDS, DEFAULT_HEARTBEAT_SECONDS, DEFAULT_LAUNCH_TIMEOUT_SECONDS,
+    DEFAULT_POLLING, MAX_NAME_CHARS, Plan, PlanError, PlanFile, Problem, WaveDefaults,
+};
+use crate::budget;
+use crate::contract::{
+    ApprovalGate, MAX_OUTPUT_BYTES, OnFailure, PlanSpec, PollingBounds, Targets, WaveSpec,
+    WaveTarget,
+};
+
+/// Room for the execution reference, the execution input and the keys around the plan.
+const PREFLIGHT_INPUT_OVERHEAD_BYTES: usize = 2048;
+
+/// Validates a parsed plan; every problem is reported at once.
+pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
+    let mut problems = Vec::new();
+    let mut plan_scope = Scope::plan(&mut problems);
+    check_plan_name(&mut plan_scope, &raw.name);
+    let tasks = raw.tasks.clone().unwrap_or_default();
+    let heartbeat_seconds = heartbeat_setting(
+        &mut plan_scope,
+        "tasks.heartbeatSeconds",
+        tasks.heartbeat_seconds,
+        DEFAULT_HEARTBEAT_SECONDS,
+    );
+    let gate_heartbeat_seconds = heartbeat_setting(
+        &mut plan_scope,
+        "tasks.gateHeartbeatSeconds",
+        tasks.gate_heartbeat_seconds,
+        DEFAULT_GATE_HEARTBEAT_SECONDS,
+    );
+    let defaults = Defaults::resolve(&mut plan_scope, &raw.defaults.clone().unwrap_or_default());
+    let plan_rto = duration_seconds(&mut plan_scope, "", "rto", raw.rto_minutes, None);
+    let plan_rpo = duration_seconds(&mut plan_scope, "", "rpo", raw.rpo_minutes, None);
+    if raw.waves.is_empty() {
+        plan_scope.report(
+            "waves",
+            "the plan has no waves: add at least one wave with servers",
+        );
+    }
+
+    let mut claims = Claims::default();
+    let mut waves = Vec::new();
+    let mut wave_targets: Vec<WaveTarget> = Vec::new();
+    for (i, w) in raw.waves.iter().enumerate() {
+        let index = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        let mut scope = Scope::wave(&mut problems, index, &w.name);
+        let (wave, target) = resolve_wave(&mut scope, w, index, &defaults, &mut claims, |rto| {
+            check_wave_rto(rto, plan_rto, &wave_targets)
+        });
+        wave_targets.extend(target);
+        waves.push(wave);
+    }
+
+    let mut plan_scope = Scope::plan(&mut problems);
+    let timeout_override = duration_seconds(
+        &mut plan_scope,
+        "",
+        "executionTimeout",
+        raw.execution_timeout_minutes,
+        raw.execution_timeout_seconds,
+    );
+    // What depends on every wave is checked only once the waves themselves are sound.
+    let mut execution_timeout_seconds = 0;
+    if plan_scope.problems.is_empty() {
+        execution_timeout_seconds = execution_timeout(
+            &mut plan_scope,
+            raw,
+            &waves,
+            heartbeat_seconds,
+            timeout_override,
+        );
+        check_history_events(&mut plan_scope, &waves);
+    }
+
+    let spec = PlanSpec {
+        name: raw.name.clone(),
+        terminate_drill_instances: raw.terminate_drill_instances.unwrap_or(false),
+        waves,
+    };
+    if problems.is_empty() {
+        check_preflight_input_size(&mut problems, &spec);
+    }
+    if !problems.is_empty() {
+        return Err(PlanError::Invalid {
+            file: file.to_owned(),
+            problems,
+        });
+    }
+    Ok(Plan {
+        spec,
+        description: raw.description.clone(),
+        wave_descriptions: raw.waves.iter().map(|w| w.description.clone()).collect(),
+        heartbeat_seconds,
+        gate_heartbeat_seconds,
+        execution_timeout_seconds,
+        execution_timeout_from_plan: timeout_override.is_some(),
+        targets: Targets {
+            rto_seconds: plan_rto,
+            rpo_seconds: plan_rpo,
+            waves: wave_targets,
+        },
+    })
+}
+
+fn check_plan_name(scope: &mut Scope<'_>, name: &str) {
+    if !is_name(name) {
+        scope.report(
+            "name",
+            format!(
+                "{name:?} is not a valid plan name: use 1 to {MAX_NAME_CHARS} letters, digits, '-' or '_' (it becomes part of resource names)"
+            ),
+        );
+    }
+}
+
+/// The plan-wide defaults, resolved once so that a bad default is reported once, not per wave.
+pub(super) struct Defaults {
+    pub(super) launch_timeout_seconds: u32,
+    /// Whether the default launch timeout is sound (absent, or given and valid): a wave's
+    /// limits are checked against it only then.
+    pub(super) launch_timeout_ok: bool,
+    pub(super) polling: PollingBounds,
+    pub(super) on_failure: OnFailure,
+    pub(super) approval: Option<ApprovalGate>,
+    pub(super) decision: Option<(u32, Option<String>)>,
+    pub(super) max_attempts: Option<u32>,
+}
+
+impl Defaults {
+    pub(super) fn resolve(scope: &mut Scope<'_>, defaults: &WaveDefaults) -> Defaults {
+        let timeout = duration_seconds(
+            scope,
+            "defaults.",
+            "launchTimeout",
+            defaults.launch_timeout_minutes,
+            defaults.launch_timeout_seconds,
+        );
+        let parts = polling_parts(scope, "defaults.", defaults.polling.as_ref());
+        let polling = PollingBounds {
+            min_wait_seconds: parts.min.unwrap_or(DEFAULT_POLLING.min_wait_seconds),
+            max_wait_seconds: parts.max.unwrap_or(DEFAULT_POLLING.max_wait_seconds),
+            expected_launch_seconds: parts
+                .expected
+                .unwrap_or(DEFAULT_POLLING.expected_launch_seconds),
+        };
+        let launch_timeout_ok = defaults.launch_timeout_minutes.is_none()
+            && defaults.launch_timeout_seconds.is_none()
+            || timeout.is_some();
+        let launch_timeout_seconds = timeout.unwrap_or(DEFAULT_LAUNCH_TIMEOUT_SECONDS);
+        if !parts.broken && launch_timeout_ok {
+            check_limits(scope, "defaults.", &polling, launch_timeout_seconds);
+        }
+        Defaults {
+            launch_timeout_seconds,
+            launch_timeout_ok,
+            polling,
+            on_failure: defaults.on_failure.unwrap_or_default(),
+            approval: defaults
+                .approval
+                .as_ref()
+                .and_then(|a| approval_gate(scope, "defaults.approval.", a)),
+            decision: defaults
+                .decision
+                .as_ref()
+                .map(|d| decision_settings(scope, "defaults.decision.", d)),
+            max_attempts: defaults
+                .max_attempts
+                .map(|n| attempts(scope, "defaults.maxAttempts", n)),
+        }
+    }
+}
+
+/// The machine's TimeoutSeconds: the plan's override (not shorter than the waves' launch
+/// timeouts together), or derived from the waves and rounded up to whole minutes.
+fn execution_timeout(
+    scope: &mut Scope<'_>,
+    raw: &PlanFile,
+    waves: &[WaveSpec],
+    heartbeat_seconds: u32,
+    timeout_override: Option<u32>,
+) -> u32 {
+    let launch_total: u64 = waves
+        .iter()
+        .map(|w| u64::from(w.launch_timeout_seconds))
+        .sum();
+    let derived = budget::derived_execution_timeout_seconds(waves, heartbeat_seconds);
+    if let Some(over) = timeout_override {
+        if u64::from(over) < launch_total {
+            let field = if raw.execution_timeout_minutes.is_some() {
+                "executionTimeoutMinutes"
+            } else {
+                "executionTimeoutSeconds"
+            };
+            scope.report(
+                field,
+                format!(
+                    "{over} s is less than the waves' launch timeouts together ({launch_total} s): the execution would time out before its waves could"
+                ),
+            );
+        }
+        over
+    } else if derived > budget::MAX_EXECUTION_SECONDS {
+        scope.report(
+            "waves",
+            format!(
+                "the waves' launch timeouts add up to {launch_total} s, longer than a Step Functions execution may run (1 year)"
+            ),
+        );
+        0
+    } else {
+        // Round up to whole minutes so the number reads well in the console.
+        u32::try_from(derived.div_ceil(60) * 60).unwrap_or(u32::MAX)
+    }
+}
+
+/// The worst case of the execution's history stays under Step Functions' event limit; the
+/// problem names the waves that cost the most.
+fn check_history_events(scope: &mut Scope<'_>, waves: &[WaveSpec]) {
+    let events = budget::worst_case_history_events(waves);
+    if events <= budget::HISTORY_EVENT_LIMIT {
+        return;
+    }
+    let mut heavy: Vec<&WaveSpec> = waves.iter().collect();
+    heavy.sort_by_key(|w| std::cmp::Reverse(budget::wave_history_events(w)));
+    let worst: Vec<String> = heavy
+        .iter()
+        .take(3)
+        .map(|w| {
+            format!(
+                "wave {} {:?} may check {} times ({} s launch timeout / {} s minWaitSeconds)",
+                w.index,
+                w.name,
+                budget::max_checks(w),
+                w.launch_timeout_seconds,
+                w.polling.min_wait_seconds
+            )
+        })
+        .collect();
+    scope.report(
+        "waves",
+        format!(
+            "in the worst case an execution would record about {events} history events, over Step Functions' limit of {} per execution \
+             (each check of a launching wave costs about {} events: {}). Raise polling.minWaitSeconds, shorten launch timeouts, or split the plan",
+            budget::HISTORY_EVENT_LIMIT,
+            budget::EVENTS_PER_POLL_ROUND,
+            worst.join("; ")
+        ),
+    );
+}
+
+/// The preflight task gets the whole plan as its input; Step Functions caps a state's input
+/// (and so the plan's explicit server lists).
+fn check_preflight_input_size(problems: &mut Vec<Problem>, spec: &PlanSpec) {
+    let size =
+        serde_json::to_string(spec).map(|s| s.len()).unwrap_or(0) + PREFLIGHT_INPUT_OVERHEAD_BYTES;
+    if size > MAX_OUTPUT_BYTES {
+        problems.push(Problem {
+            wave: None,
+            field: "waves".into(),
+            message: format!(
+                "the plan lists too many servers: the preflight task's input would be about {size} bytes, over Step Functions' \
+                 limit of {MAX_OUTPUT_BYTES} bytes for a state's input. Select servers by tags instead of listing their IDs, or split the plan"
+            ),
+        });
+    }
+}

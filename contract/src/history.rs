@@ -1,0 +1,41 @@
+//! The history table's keys and indexes: the one place that spells them (the item shapes are
+//! the history crate's).
+
+/// Partition key (S): `EXEC#<execution ARN>` for an execution's items, `LOCK#<plan>` for a
+/// plan's run lock.
+pub const PARTITION_KEY: &str = "pk";
+/// Sort key (S): `EXECUTION`, `WAVE#0001`, `WAVE#0001#JOB#<jobID>`, `LOCK`.
+pub const SORT_KEY: &str = "sk";
+/// GSI: executions by status, newest first: "what is running now".
+pub const STATUS_INDEX: &str = "status-index";
+pub const STATUS_INDEX_PARTITION_KEY: &str = "executionStatus";
+pub const STATUS_INDEX_SORT_KEY: &str = "startedAt";
+/// GSI: executions of a plan, newest first: "recent drills of billing".
+pub const PLAN_INDEX: &str = "plan-index";
+pub const PLAN_INDEX_PARTITION_KEY: &str = "planName";
+pub const PLAN_INDEX_SORT_KEY: &str = "startedAt";
+
+pub const EXECUTION_SK: &str = "EXECUTION";
+pub const LOCK_SK: &str = "LOCK";
+/// Partition of the pending clean-ups (`PENDING#<execution ARN>`), which the janitor retries.
+pub const CLEANUP_PK: &str = "CLEANUP";
+
+pub fn execution_pk(execution_id: &str) -> String {
+    format!("EXEC#{execution_id}")
+}
+
+pub fn wave_sk(index: u32) -> String {
+    format!("WAVE#{index:04}")
+}
+
+pub fn job_sk(index: u32, job_id: &str) -> String {
+    format!("WAVE#{index:04}#JOB#{job_id}")
+}
+
+pub fn servers_sk(index: u32) -> String {
+    format!("WAVE#{index:04}#SERVERS")
+}
+
+pub fn lock_pk(plan: &str) -> String {
+    format!("LOCK#{plan}")
+}
