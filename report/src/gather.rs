@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crate::build::{DrsJobFacts, InstanceFacts, MachineFacts, ServerLog, Sources, WaveSource};
 use crate::model::{DurationForecast, Forecast, OperatorAction, WaveForecast};
-use drs_waves_contract::{ExecutionStatus, PREFLIGHT_TARGETS_KEY, PlanSpec, Targets};
+use drs_waves_contract::{ExecutionStatus, PlanSpec, PreflightParameters, Targets};
 use time::OffsetDateTime;
 
 use drs_waves_aws::drs::{Drs, JobFilter, SdkDrs};
@@ -29,9 +29,6 @@ use drs_waves_rules::{LEARN_FROM_EXECUTIONS, learn, parse_time};
 use crate as report;
 
 pub mod instances;
-
-/// The preflight state's name in every generated machine (codegen's `names::PREFLIGHT`).
-pub const PREFLIGHT_STATE: &str = "Preflight";
 
 /// How long writing a report may take at the end of an execution before it is given up (and
 /// recorded as failed): well within the finish and record-failure tasks' timeouts.
@@ -239,19 +236,13 @@ impl EvidenceApis for SdkEvidenceApis {
 /// The plan and targets in a generated machine's preflight state. Targets are empty (not None)
 /// when the machine has a preflight state without them.
 pub fn plan_and_targets(definition: &str) -> (Option<PlanSpec>, Option<Targets>) {
-    let Ok(asl) = serde_json::from_str::<serde_json::Value>(definition) else {
-        return (None, None);
-    };
-    let params = &asl["States"][PREFLIGHT_STATE]["Parameters"];
-    if params.is_null() {
-        return (None, None);
-    }
-    let plan = serde_json::from_value(params["plan"].clone()).ok();
-    let targets = match params.get(PREFLIGHT_TARGETS_KEY) {
-        None => Some(Targets::default()),
-        Some(t) => serde_json::from_value(t.clone()).ok(),
-    };
-    (plan, targets)
+    // The plan and the targets are read apart: a machine whose targets cannot be read still
+    // names its plan, and the other way round.
+    let params = PreflightParameters::read(definition).ok();
+    (
+        params.as_ref().and_then(|p| p.plan().ok()),
+        params.as_ref().and_then(|p| p.targets().ok()),
+    )
 }
 
 /// The report's view of the EXECUTION item.
