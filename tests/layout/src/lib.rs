@@ -6,7 +6,6 @@
 //! fakes of the crates above it are behind their `fake` features for that).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 
 /// Each production crate and the workspace crates it may depend on (normal dependencies). A
 /// crate not listed here must be a test crate (under `tests/`), which no production crate may
@@ -117,7 +116,7 @@ mod tests {
 
     fn metadata() -> serde_json::Value {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let out = Command::new(cargo)
+        let out = std::process::Command::new(cargo)
             .args([
                 "metadata",
                 "--no-deps",
