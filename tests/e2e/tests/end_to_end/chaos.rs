@@ -293,15 +293,6 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The wave items (`WAVE#0001`, ...) of an execution's history.
-fn wave_items(history: &BTreeMap<String, Value>) -> Vec<&Value> {
-    history
-        .iter()
-        .filter(|(sk, _)| sk.len() == "WAVE#0001".len() && sk.starts_with("WAVE#"))
-        .map(|(_, item)| item)
-        .collect()
-}
-
 /// drs-sim's LAUNCH jobs of an execution, its history and its output agree, wave by wave:
 /// every job is in its WAVE item's `jobIds` and in exactly one of its `chunks` (the chunk its
 /// tag names), and, when the execution succeeded, in `$.waves.w<n>.jobIds` and
@@ -317,7 +308,7 @@ async fn assert_jobs_recorded(dep: &Deployment, execution: &str, ended: &Ended) 
     }
     let history = dep.history(execution).await?;
     let mut in_history: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for item in wave_items(&history) {
+    for item in history.waves() {
         let name = item["waveName"].as_str().unwrap_or_default().to_owned();
         let ids: BTreeSet<String> = strings(&item["jobIds"]).into_iter().collect();
         let chunks = item["chunks"]
@@ -419,9 +410,9 @@ async fn assert_launched_once_and_succeeded(
     assert_no_conflicts(dep)?;
     let history = dep.history(execution).await?;
     ensure!(
-        history["EXECUTION"]["executionStatus"] == "SUCCEEDED",
+        history.execution()?["executionStatus"] == "SUCCEEDED",
         "{}",
-        history["EXECUTION"]
+        history.execution()?
     );
     Ok(jobs)
 }
@@ -498,7 +489,7 @@ pub(super) async fn assert_terminated_once(
     );
     let in_sim: BTreeSet<String> = terminate_jobs.iter().map(|j| j.job_id.clone()).collect();
     let history = dep.history(execution).await?;
-    let record = &history["EXECUTION"];
+    let record = history.execution()?;
     let in_history: BTreeSet<String> = strings(&record["terminateJobIds"]).into_iter().collect();
     ensure!(
         in_sim == in_history,
@@ -609,7 +600,6 @@ async fn lost_start_recovery_answer(test: &str, prefix: &str, fault: FaultSpec) 
         counters.calls("StartRecovery"),
         jobs.len()
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -683,7 +673,6 @@ async fn lost_terminate_answer(test: &str, prefix: &str, fault: FaultSpec) -> Re
         counters.calls(op),
         terminate_jobs.len()
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -826,7 +815,6 @@ async fn chaos_quota_refuses_the_second_chunk_until_it_clears() -> Result<()> {
         counters.calls("StartRecovery") == counters.count("StartRecovery", 402) + 4,
         "one call per job, plus the refused ones: {counters:?}"
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -907,19 +895,18 @@ async fn chaos_quota_that_never_clears_fails_naming_the_quota_and_the_jobs_made(
         dep.sim.counters()
     );
     let history = dep.history(&execution).await?;
-    let record = &history["EXECUTION"];
+    let record = history.execution()?;
     ensure!(
         record["executionStatus"] == "FAILED" && record["error"] == "DrsWaves.QuotaExceeded",
         "{record}"
     );
-    let wave = &history["WAVE#0002"];
+    let wave = history.wave(2)?;
     ensure!(
         wave["chunks"]["1"]["jobId"] == chunk1.job_id.as_str()
             && wave["chunks"]["2"]["jobId"].is_null()
             && strings(&wave["jobIds"]) == vec![chunk1.job_id.clone()],
         "chunk 1's job recorded, chunk 2 planned without one: {wave}"
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -957,7 +944,7 @@ async fn chaos_worker_killed_between_two_chunks_of_a_wave() -> Result<()> {
         before.keys()
     );
     let history = dep.history(&execution).await?;
-    let recorded = &history["WAVE#0001"]["chunks"];
+    let recorded = &history.wave(1)?["chunks"];
     ensure!(
         recorded["1"]["jobId"] == before[&1].job_id.as_str()
             && recorded["2"]["jobId"].is_null()
@@ -985,7 +972,6 @@ async fn chaos_worker_killed_between_two_chunks_of_a_wave() -> Result<()> {
         "three StartRecovery calls in all: {:?}",
         dep.sim.counters()
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -1055,7 +1041,6 @@ async fn chaos_concurrent_jobs_quota_full_when_a_wave_starts() -> Result<()> {
         "the second wave launched at {} while the quota was full (until {background_end})",
         second_job.creation_date_time
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -1133,7 +1118,6 @@ async fn chaos_retried_start_finds_its_job_pending_without_participants() -> Res
             .any(|e| e.r#type() == &HistoryEventType::ActivityTimedOut),
         "the dead worker's start task timed out and was retried"
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -1195,7 +1179,7 @@ async fn chaos_worker_sigkilled_while_holding_a_start_task() -> Result<()> {
         || async move {
             let history = dep_ref.history(execution_ref).await.ok()?;
             history
-                .get("WAVE#0001")
+                .wave_if_any(1)
                 .is_some_and(|w| w["chunks"].is_object())
                 .then_some(())
         },
@@ -1225,7 +1209,6 @@ async fn chaos_worker_sigkilled_while_holding_a_start_task() -> Result<()> {
     for w in &mut workers {
         w.guard.kill();
     }
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -1293,7 +1276,6 @@ async fn chaos_ten_executions_on_three_workers_one_killed_halfway() -> Result<()
     for w in &mut workers {
         w.guard.kill();
     }
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -1348,7 +1330,6 @@ async fn chaos_five_waves_through_throttling_errors_and_latency() -> Result<()> 
         throttled > 0 && failed > 0,
         "the weather was bad: {throttled} throttled, {failed} 500s: {counters:?}"
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -1480,7 +1461,6 @@ async fn chaos_big_drill_cleaned_up_while_its_last_wave_still_launches() -> Resu
             == u64::try_from(terminate_jobs.len())?,
         "each TERMINATE job from one call: {counters:?}"
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -1526,18 +1506,14 @@ async fn chaos_required_server_launch_fails_with_the_job_log_reason() -> Result<
     assert_no_conflicts(&dep)?;
 
     let history = dep.history(&execution).await?;
-    let record = &history["EXECUTION"];
+    let record = history.execution()?;
     ensure!(record["executionStatus"] == "FAILED", "{record}");
     let recorded_cause = record["cause"].as_str().unwrap_or_default();
     ensure!(
         recorded_cause.contains(&failing) && recorded_cause.contains(reason),
         "{record}"
     );
-    let job_items: Vec<&Value> = history
-        .iter()
-        .filter(|(sk, _)| sk.starts_with("WAVE#0001#JOB#"))
-        .map(|(_, item)| item)
-        .collect();
+    let job_items: Vec<&Value> = history.jobs_of_wave(1).map(|(_, item)| item).collect();
     ensure!(job_items.len() == 1, "one JOB item: {job_items:?}");
     let server = &job_items[0]["servers"][failing.as_str()];
     ensure!(
@@ -1552,7 +1528,6 @@ async fn chaos_required_server_launch_fails_with_the_job_log_reason() -> Result<
         ok["launchStatus"] == "LAUNCHED" && ok["failureReason"].is_null(),
         "{ok}"
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -1596,7 +1571,6 @@ async fn worker_exits_at_a_fault_point_and_the_retry_finds_its_job(fault: &str) 
         job_ids_in_output(&output, "w1"),
         vec![dep.sim.jobs()[0].job_id.clone()]
     );
-    dep.shutdown().await;
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, ensure};
 use aws_sdk_sfn::types::ExecutionStatus;
-use drs_e2e::Deployment;
+use drs_e2e::{Deployment, ExecutionHistory};
 use drs_sim::{
     JobSnapshot, OutageState, RecoverySnapshot, ServerSelector, ServerSpec, SimConfig, SnapshotSpec,
 };
@@ -84,16 +84,13 @@ fn latest_at_or_before(
         .max_by_key(|s| s.timestamp)
 }
 
-/// The per-server launch points of a wave's `WAVE#000n#SERVERS` history item.
-fn servers_item(
-    history: &BTreeMap<String, Value>,
-    wave: u32,
-) -> Result<&serde_json::Map<String, Value>> {
-    let sk = format!("WAVE#{wave:04}#SERVERS");
+/// The per-server launch points of a wave's `SERVERS` history item.
+fn servers_item(history: &ExecutionHistory, wave: u32) -> Result<&serde_json::Map<String, Value>> {
     history
-        .get(&sk)
-        .and_then(|item| item["servers"].as_object())
-        .with_context(|| format!("no {sk} item with servers: {:?}", history.keys()))
+        .servers(wave)?
+        .get("servers")
+        .and_then(Value::as_object)
+        .with_context(|| format!("wave {wave}'s SERVERS item has no servers"))
 }
 
 fn rfc3339(t: OffsetDateTime) -> Result<String> {
@@ -180,7 +177,7 @@ async fn disaster_recovery_launches_a_site_that_is_down_from_its_latest_snapshot
     ensure!(all_launched, "every server LAUNCHED: {jobs:?}");
 
     let history = dep.history(&execution).await?;
-    let record = &history["EXECUTION"];
+    let record = history.execution()?;
     assert_eq!(record["executionStatus"], "SUCCEEDED", "{record}");
     assert_eq!(record["mode"], "RECOVERY", "{record}");
     ensure!(
@@ -219,7 +216,6 @@ async fn disaster_recovery_launches_a_site_that_is_down_from_its_latest_snapshot
         }
     }
     assert_eq!(in_history, ids.len(), "one launch point per server");
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -263,12 +259,11 @@ async fn disaster_drill_refuses_a_stalled_required_server_by_name() -> Result<()
     ensure!(dep.sim.jobs().is_empty(), "no job: {:?}", dep.sim.jobs());
     assert_eq!(dep.sim.counters().calls("StartRecovery"), 0);
     let history = dep.history(&execution).await?;
-    assert_eq!(history["EXECUTION"]["executionStatus"], "FAILED");
+    assert_eq!(history.execution()?["executionStatus"], "FAILED");
     ensure!(
         dep.lock("billing").await?.is_none(),
         "a refused drill holds no lock"
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -441,7 +436,7 @@ waves:
     let jobs = launch_jobs_of(&all_jobs, &back);
     let history = dep.history(&back).await?;
     assert_eq!(
-        history["EXECUTION"]["pointInTime"]
+        history.execution()?["pointInTime"]
             .as_str()
             .map(|t| OffsetDateTime::parse(t, &Rfc3339).ok()),
         Some(Some(point_in_time))
@@ -490,7 +485,6 @@ waves:
             points[id]
         );
     }
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -580,9 +574,8 @@ waves:
         "{launches:?}"
     );
     let history = dep.history(&execution).await?;
-    assert_eq!(history["EXECUTION"]["executionStatus"], "FAILED");
-    assert_eq!(history["EXECUTION"]["error"], "DrsWaves.ReplicationLost");
-    dep.shutdown().await;
+    assert_eq!(history.execution()?["executionStatus"], "FAILED");
+    assert_eq!(history.execution()?["error"], "DrsWaves.ReplicationLost");
     Ok(())
 }
 
@@ -653,11 +646,11 @@ waves:
     );
 
     let history = dep.history(&drill).await?;
-    let record = &history["EXECUTION"];
+    let record = history.execution()?;
     assert_eq!(record["executionStatus"], "PREEMPTED", "{record}");
     assert_eq!(record["preemptedBy"], recovery.as_str(), "{record}");
     assert_eq!(
-        dep.history(&recovery).await?["EXECUTION"]["executionStatus"],
+        dep.history(&recovery).await?.execution()?["executionStatus"],
         "SUCCEEDED"
     );
 
@@ -750,7 +743,6 @@ waves:
             );
         }
     }
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -844,7 +836,7 @@ waves:
             POLL * 2,
             || async move {
                 let history = dep_ref.history(drill_ref).await.ok()?;
-                let record = history.get("EXECUTION")?.clone();
+                let record = history.execution_if_any()?.clone();
                 (record["executionStatus"] == "ABORTED").then_some(record)
             },
         )
@@ -905,6 +897,5 @@ waves:
         );
         // Round 2 proves the plan runs again: its preflight takes the released lock.
     }
-    dep.shutdown().await;
     Ok(())
 }

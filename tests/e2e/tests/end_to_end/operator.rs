@@ -112,7 +112,8 @@ async fn execution_record(dep: &Deployment, execution: &str) -> Result<Value> {
     Ok(dep
         .history(execution)
         .await?
-        .remove("EXECUTION")
+        .execution_if_any()
+        .cloned()
         .unwrap_or(Value::Null))
 }
 
@@ -449,7 +450,6 @@ async fn operator_approves_a_gate_and_the_wave_starts_only_then() -> Result<()> 
         "operator_approves_a_gate_and_the_wave_starts_only_then",
         since,
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -496,7 +496,6 @@ async fn operator_stops_at_a_gate_and_the_drill_is_cleaned_up() -> Result<()> {
         "operator_stops_at_a_gate_and_the_drill_is_cleaned_up",
         since,
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -592,7 +591,6 @@ async fn operator_gate_times_out_and_no_wave_starts() -> Result<()> {
         "an approve after the timeout exited {code}: {stdout}{stderr}"
     );
     took("operator_gate_times_out_and_no_wave_starts", started);
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -689,11 +687,12 @@ async fn operator_retries_a_failed_wave_and_only_the_failed_server_launches_agai
     );
     let history = dep.history(&execution).await?;
     assert_eq!(
-        history["WAVE#0001"]["waveStatus"], "SUCCEEDED",
+        history.wave(1)?["waveStatus"],
+        "SUCCEEDED",
         "{:?}",
-        history["WAVE#0001"]
+        history.wave(1)?
     );
-    let record = &history["EXECUTION"];
+    let record = history.execution()?;
     assert_eq!(record["executionStatus"], "SUCCEEDED", "{record}");
     assert_actions(record, &[("RETRY", Some(1))], caller(), since)?;
     assert_lock_free(&dep, "asking").await?;
@@ -701,7 +700,6 @@ async fn operator_retries_a_failed_wave_and_only_the_failed_server_launches_agai
         "operator_retries_a_failed_wave_and_only_the_failed_server_launches_again",
         since,
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -794,7 +792,6 @@ async fn operator_retry_with_nothing_to_launch_again_is_refused_and_the_decision
         "operator_retry_with_nothing_to_launch_again_is_refused_and_the_decision_waits",
         since,
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -835,7 +832,7 @@ async fn operator_skips_a_failed_wave_and_the_next_wave_runs() -> Result<()> {
         "wave 2 ran"
     );
     let history = dep.history(&execution).await?;
-    let record = &history["EXECUTION"];
+    let record = history.execution()?;
     assert_eq!(
         record["executionStatus"], "SUCCEEDED_WITH_FAILURES",
         "{record}"
@@ -843,22 +840,22 @@ async fn operator_skips_a_failed_wave_and_the_next_wave_runs() -> Result<()> {
     assert_eq!(record["waveStatuses"]["pair"], "SKIPPED", "{record}");
     // The wave's own item says SKIPPED too (finish closes it) and keeps why it failed.
     assert_eq!(
-        history["WAVE#0001"]["waveStatus"], "SKIPPED",
+        history.wave(1)?["waveStatus"],
+        "SKIPPED",
         "{:?}",
-        history["WAVE#0001"]
+        history.wave(1)?
     );
     ensure!(
-        history["WAVE#0001"]["reason"]
+        history.wave(1)?["reason"]
             .as_str()
             .is_some_and(|r| r.contains(ASK_BAD)),
         "{:?}",
-        history["WAVE#0001"]
+        history.wave(1)?
     );
     assert_actions(record, &[("SKIP", Some(1))], caller(), since)?;
     assert_lock_free(&dep, "asking").await?;
     follower.assert_end(0, "SUCCEEDED_WITH_FAILURES").await?;
     took("operator_skips_a_failed_wave_and_the_next_wave_runs", since);
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -891,7 +888,6 @@ async fn operator_decides_stop_after_a_failed_wave() -> Result<()> {
     assert_all_terminated(&dep, &wave_jobs(&dep, &execution, "pair")).await?;
     assert_lock_free(&dep, "asking").await?;
     took("operator_decides_stop_after_a_failed_wave", since);
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -937,7 +933,6 @@ async fn operator_cancels_a_drill_waiting_for_a_decision() -> Result<()> {
         since,
     )?;
     took("operator_cancels_a_drill_waiting_for_a_decision", since);
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -1003,16 +998,17 @@ async fn operator_cancels_a_drill_in_wave_two() -> Result<()> {
     assert_eq!(record["waveStatuses"]["two"], "INTERRUPTED", "{record}");
     let history = dep.history(&execution).await?;
     assert_eq!(
-        history["WAVE#0002"]["waveStatus"], "INTERRUPTED",
+        history.wave(2)?["waveStatus"],
+        "INTERRUPTED",
         "{:?}",
-        history["WAVE#0002"]
+        history.wave(2)?
     );
     ensure!(
-        history["WAVE#0002"]["reason"]
+        history.wave(2)?["reason"]
             .as_str()
             .is_some_and(|r| r.contains("cancelled")),
         "{:?}",
-        history["WAVE#0002"]
+        history.wave(2)?
     );
     ensure!(
         wave_jobs(&dep, &execution, "three").is_empty(),
@@ -1022,7 +1018,6 @@ async fn operator_cancels_a_drill_in_wave_two() -> Result<()> {
     assert_lock_free(&dep, "cancelled").await?;
     follower.assert_end(3, "CANCELLED").await?;
     took("operator_cancels_a_drill_in_wave_two", since);
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -1058,16 +1053,17 @@ async fn operator_cancels_a_recovery_and_nothing_is_terminated() -> Result<()> {
     assert_eq!(record["waveStatuses"]["two"], "INTERRUPTED", "{record}");
     let history = dep.history(&execution).await?;
     assert_eq!(
-        history["WAVE#0002"]["waveStatus"], "INTERRUPTED",
+        history.wave(2)?["waveStatus"],
+        "INTERRUPTED",
         "{:?}",
-        history["WAVE#0002"]
+        history.wave(2)?
     );
     ensure!(
-        history["WAVE#0002"]["reason"]
+        history.wave(2)?["reason"]
             .as_str()
             .is_some_and(|r| r.contains("cancelled")),
         "{:?}",
-        history["WAVE#0002"]
+        history.wave(2)?
     );
     ensure!(
         wave_jobs(&dep, &execution, "three").is_empty(),
@@ -1119,6 +1115,5 @@ async fn operator_cancels_a_recovery_and_nothing_is_terminated() -> Result<()> {
         "operator_cancels_a_recovery_and_nothing_is_terminated",
         since,
     );
-    dep.shutdown().await;
     Ok(())
 }

@@ -299,7 +299,7 @@ async fn operator_cli_recovery_is_confirmed_by_typing_the_plan_name_and_followed
     );
 
     let history = dep.history(&execution).await?;
-    let record = &history["EXECUTION"];
+    let record = history.execution()?;
     ensure!(record["mode"] == "RECOVERY", "{record}");
     ensure!(record["executionStatus"] == "SUCCEEDED", "{record}");
     ensure!(
@@ -311,7 +311,6 @@ async fn operator_cli_recovery_is_confirmed_by_typing_the_plan_name_and_followed
     // For the record (--nocapture): what the operator saw at the end.
     eprintln!("--- the terminal at the end ---\n{}", end.trim_end());
     drop(tmux);
-    dep.shutdown().await;
     Ok(())
 }
 

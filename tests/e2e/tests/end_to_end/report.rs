@@ -196,7 +196,6 @@ async fn report_of_a_drill_with_a_failed_optional_server() -> Result<()> {
             assert!(png.len() > 10_000, "the screenshot is nearly empty");
         }
     }
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -414,7 +413,7 @@ async fn the_worker_writes_the_report_of_a_finished_drill_to_the_bucket() -> Res
             let execution = execution.clone();
             async move {
                 let items = dep.history(&execution).await.ok()?;
-                items.contains_key("WAVE#0001").then_some(())
+                items.wave_if_any(1).is_some().then_some(())
             }
         },
     )
@@ -483,10 +482,10 @@ async fn the_worker_writes_the_report_of_a_finished_drill_to_the_bucket() -> Res
     // Where it went is on the EXECUTION item.
     let items = dep.history(&execution).await?;
     assert_eq!(
-        items["EXECUTION"]["reportLocation"],
+        items.execution()?["reportLocation"],
         serde_json::json!(format!("s3://{bucket}/{prefix}")),
         "{:?}",
-        items["EXECUTION"]
+        items.execution()?
     );
 
     // The same report as drs-waves-report renders now, but for when it was made: the finish
@@ -506,7 +505,6 @@ async fn the_worker_writes_the_report_of_a_finished_drill_to_the_bucket() -> Res
         drs_waves_report::render::html(&normalized),
         drs_waves_report::render::html(&rendered)
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -551,7 +549,6 @@ async fn the_report_of_an_execution_the_history_lacks_names_where_it_looked() ->
         !out_dir.exists(),
         "no files for an execution that is not there"
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -575,7 +572,7 @@ async fn the_forecast_of_a_second_drill_comes_from_the_first() -> Result<()> {
     assert_eq!(forecast.executions, vec![first.clone()]);
     assert_eq!(forecast.waves.len(), 3, "{forecast:?}");
     for w in &forecast.waves {
-        let item = &history[&format!("WAVE#{:04}", w.index)];
+        let item = history.wave(w.index)?;
         let ms = item["completionMillis"]
             .as_u64()
             .context("completionMillis")?;
@@ -607,6 +604,5 @@ async fn the_forecast_of_a_second_drill_comes_from_the_first() -> Result<()> {
     assert!(html.contains("over the last 1 successful execution of the plan"));
     let out = repo_root().join("target/report/forecast");
     drs_waves_report::write(&report, &out)?;
-    dep.shutdown().await;
     Ok(())
 }
