@@ -5,7 +5,8 @@
 //! everything else is per test, so tests run side by side without seeing each other: each
 //! [`Deployment`] has its own activities (a unique name prefix), history table, drs-sim
 //! (in-process, on its own port) and worker process. A worker only ever polls its own
-//! deployment's activities, exactly as in a real account.
+//! deployment's activities, exactly as in a real account. A deployment stops what it started
+//! when it is dropped, however the test ends (see its `Drop`).
 //!
 //! The shared services come from `scripts/test.sh`, which starts them with
 //! `scripts/local-stack.sh` and names its env file in `DRS_WAVES_E2E_STACK_ENV`; without it
@@ -54,7 +55,8 @@ impl Ended {
     }
 }
 
-/// One isolated drs-waves deployment on the shared stack.
+/// One isolated drs-waves deployment on the shared stack; dropping it stops its worker and
+/// drs-sim.
 pub struct Deployment {
     pub prefix: String,
     pub table: String,

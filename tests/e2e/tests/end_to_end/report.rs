@@ -67,7 +67,29 @@ async fn report_of_a_drill_with_a_failed_optional_server() -> Result<()> {
     assert!(report.plan.targets_from_machine, "{:?}", report.sources);
     assert_eq!(report.waves.len(), 3);
     assert_eq!(report.servers.len(), 6, "{:#?}", report.servers);
-    let jobs = dep.sim.jobs();
+    assert_servers_and_rto_match_drs_sim(&report, &dep.sim.jobs())?;
+
+    // The two files, kept under target/report/ for people to look at.
+    let out = repo_root().join("target/report/drill");
+    let html_path = write_valid_report(&report, &out)?;
+    match chromium() {
+        None => eprintln!(
+            "SKIPPED: the Chromium part of this test (no `chromium` on PATH; scripts/bootstrap.sh \
+             installs Debian's package). The report is at {}",
+            html_path.display()
+        ),
+        Some(chromium) => check_the_page_in_chromium(&report, &chromium, &out, &html_path)?,
+    }
+    Ok(())
+}
+/// The report's servers and RTO against what drs-sim did: every server's job holds it, each
+/// has its launch times (and a snapshot age once LAUNCHED), the optional server FAILED with a
+/// reason, the RTO runs from the start to drs-sim's last launch end; the verdicts match the
+/// plan's targets.
+fn assert_servers_and_rto_match_drs_sim(
+    report: &drs_waves_report::Report,
+    jobs: &[drs_sim::JobSnapshot],
+) -> Result<()> {
     for s in &report.servers {
         let job = s.job_id.as_deref().context("every server has a job")?;
         let sim_job = jobs
@@ -96,7 +118,7 @@ async fn report_of_a_drill_with_a_failed_optional_server() -> Result<()> {
     let failed = report
         .servers
         .iter()
-        .find(|s| s.source_server_id == super::APP2_OPTIONAL)
+        .find(|s| s.source_server_id == APP2_OPTIONAL)
         .context("the optional server")?;
     assert_eq!(failed.launch_status, "FAILED");
     assert!(!failed.required);
@@ -133,10 +155,13 @@ async fn report_of_a_drill_with_a_failed_optional_server() -> Result<()> {
     }
     assert_eq!(report.waves[2].rto.verdict, VerdictKind::NoTarget);
     check_verdict("RPO", &report.rpo, RPO_SECONDS);
+    Ok(())
+}
 
-    // The two files, kept under target/report/ for people to look at.
-    let out = repo_root().join("target/report/drill");
-    let html_path = drs_waves_report::write(&report, &out)?;
+/// Writes the report's two files to `out` and checks report.json against its checked-in
+/// schema; returns the page's path.
+fn write_valid_report(report: &drs_waves_report::Report, out: &Path) -> Result<PathBuf> {
+    let html_path = drs_waves_report::write(report, out)?;
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
         out.join(drs_waves_report::JSON_FILE),
     )?)?;
@@ -152,52 +177,54 @@ async fn report_of_a_drill_with_a_failed_optional_server() -> Result<()> {
         errors.is_empty(),
         "report.json against its schema: {errors:?}"
     );
+    Ok(html_path)
+}
 
-    match chromium() {
-        None => eprintln!(
-            "SKIPPED: the Chromium part of this test (no `chromium` on PATH; scripts/bootstrap.sh \
-             installs Debian's package). The report is at {}",
-            html_path.display()
-        ),
-        Some(chromium) => {
-            // The detector itself: a page that logs to the console is caught.
-            let noisy = out.join("console-check.html");
-            std::fs::write(
-                &noisy,
-                "<!DOCTYPE html><title>x</title><script>console.error('boom')</script>",
-            )?;
-            let caught = open_in_chromium(&chromium, &noisy, None)?;
-            std::fs::remove_file(&noisy)?;
-            assert!(
-                caught.console.iter().any(|l| l.contains("boom")),
-                "Chromium's console log was not recognised: {:?}",
-                caught.console
-            );
-            let screenshot = repo_root().join("target/report/drill.png");
-            let page = open_in_chromium(&chromium, &html_path, Some(&screenshot))?;
-            assert!(
-                page.console.is_empty(),
-                "console messages while loading the report: {:?}",
-                page.console
-            );
-            assert_eq!(
-                page.dom.matches("class=\"bar ").count(),
-                report.servers.len(),
-                "one SVG bar per server"
-            );
-            assert_eq!(page.dom.matches("class=\"bar failed\"").count(), 1);
-            assert_eq!(
-                verdict_text(&page.dom, "rto-verdict")?,
-                report.rto.verdict.text()
-            );
-            assert_eq!(
-                verdict_text(&page.dom, "rpo-verdict")?,
-                report.rpo.verdict.text()
-            );
-            let png = std::fs::metadata(&screenshot)?;
-            assert!(png.len() > 10_000, "the screenshot is nearly empty");
-        }
-    }
+/// The page in headless Chromium: no console messages (the detector itself checked on a noisy
+/// page first), one SVG bar per server, one failed, the verdict texts the report's; the
+/// screenshot kept at target/report/drill.png.
+fn check_the_page_in_chromium(
+    report: &drs_waves_report::Report,
+    chromium: &Path,
+    out: &Path,
+    html_path: &Path,
+) -> Result<()> {
+    // The detector itself: a page that logs to the console is caught.
+    let noisy = out.join("console-check.html");
+    std::fs::write(
+        &noisy,
+        "<!DOCTYPE html><title>x</title><script>console.error('boom')</script>",
+    )?;
+    let caught = open_in_chromium(chromium, &noisy, None)?;
+    std::fs::remove_file(&noisy)?;
+    assert!(
+        caught.console.iter().any(|l| l.contains("boom")),
+        "Chromium's console log was not recognised: {:?}",
+        caught.console
+    );
+    let screenshot = repo_root().join("target/report/drill.png");
+    let page = open_in_chromium(chromium, html_path, Some(&screenshot))?;
+    assert!(
+        page.console.is_empty(),
+        "console messages while loading the report: {:?}",
+        page.console
+    );
+    assert_eq!(
+        page.dom.matches("class=\"bar ").count(),
+        report.servers.len(),
+        "one SVG bar per server"
+    );
+    assert_eq!(page.dom.matches("class=\"bar failed\"").count(), 1);
+    assert_eq!(
+        verdict_text(&page.dom, "rto-verdict")?,
+        report.rto.verdict.text()
+    );
+    assert_eq!(
+        verdict_text(&page.dom, "rpo-verdict")?,
+        report.rpo.verdict.text()
+    );
+    let png = std::fs::metadata(&screenshot)?;
+    assert!(png.len() > 10_000, "the screenshot is nearly empty");
     Ok(())
 }
 

@@ -191,7 +191,62 @@ waves:
         );
     }
 
-    // The drill's instances: terminated by a TERMINATE job, before the recovery launched.
+    assert_drill_instances_terminated_before_the_recovery(
+        &dep,
+        &jobs,
+        &drill_jobs,
+        &recovery_jobs,
+    )?;
+    assert_no_server_in_two_jobs_at_once(&jobs)
+}
+
+const JANITOR_SERVER: &str = "s-a9b2c3d4e5f600001";
+const JANITOR_INTERVAL_SECONDS: u64 = 2;
+
+/// 6. An operator stops a running drill (StopExecution): nothing inside the machine runs after
+/// that, so the worker's janitor records the run ABORTED, releases the plan's lock and, as the
+/// plan says, terminates the drill's instances, within two janitor rounds (and slack for the
+/// local engine). The plan then runs again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disaster_drill_stopped_from_outside_is_tidied_up_by_the_janitor() -> Result<()> {
+    let servers = vec![healthy_server(JANITOR_SERVER, 1.0)];
+    let mut dep = Deployment::new("disaster-janitor", SimConfig::with_servers(servers)).await?;
+    // A long wait after the launch: the drill sits in a Wait state when it is stopped, which
+    // LocalStack aborts at once (during an activity task it waits for the worker's answer).
+    let plan = format!(
+        r#"
+name: janitor
+terminateDrillInstances: true
+defaults:
+  launchTimeoutSeconds: 120
+  polling: {{minWaitSeconds: 60, maxWaitSeconds: 60, expectedLaunchSeconds: 60}}
+tasks: {{heartbeatSeconds: 10}}
+waves:
+  - name: only
+    servers: {{ids: [{JANITOR_SERVER}]}}
+"#
+    );
+    let machine = dep.deploy_plan("janitor.plan.yaml", &plan).await?;
+    let interval = JANITOR_INTERVAL_SECONDS.to_string();
+    dep.start_worker(&[("DRS_WAVES_JANITOR_INTERVAL_SECONDS", interval.as_str())])?;
+
+    for round in 1..=2 {
+        let (drill, instance) =
+            stop_a_drill_waiting_after_its_launch(&dep, &machine, round).await?;
+        assert_tidied_up_by_the_janitor(&dep, &drill, &instance, round).await?;
+        // Round 2 proves the plan runs again: its preflight takes the released lock.
+    }
+    Ok(())
+}
+
+/// The preempted drill's instances (4: waves 1 and 2) were terminated by a TERMINATE job
+/// made before the recovery's first launch.
+fn assert_drill_instances_terminated_before_the_recovery(
+    dep: &Deployment,
+    jobs: &[JobSnapshot],
+    drill_jobs: &[JobSnapshot],
+    recovery_jobs: &[JobSnapshot],
+) -> Result<()> {
     let instances = dep.sim.recovery_instances();
     let drill_instances: Vec<_> = instances
         .iter()
@@ -231,9 +286,12 @@ waves:
             "drs-sim: {instance:?}"
         );
     }
+    Ok(())
+}
 
-    // No source server in two active jobs at once: its LAUNCH jobs' [creation, end] ranges
-    // never overlap.
+/// No source server in two active jobs at once: its LAUNCH jobs' [creation, end] ranges never
+/// overlap.
+fn assert_no_server_in_two_jobs_at_once(jobs: &[JobSnapshot]) -> Result<()> {
     let mut ranges: BTreeMap<&str, Vec<(OffsetDateTime, OffsetDateTime, &str)>> = BTreeMap::new();
     for job in jobs.iter().filter(|j| j.job_type == "LAUNCH") {
         let end = job.end_date_time.unwrap_or(job.scheduled_end_date_time);
@@ -262,156 +320,138 @@ waves:
     Ok(())
 }
 
-const JANITOR_SERVER: &str = "s-a9b2c3d4e5f600001";
-const JANITOR_INTERVAL_SECONDS: u64 = 2;
-
-/// 6. An operator stops a running drill (StopExecution): nothing inside the machine runs after
-/// that, so the worker's janitor records the run ABORTED, releases the plan's lock and, as the
-/// plan says, terminates the drill's instances, within two janitor rounds (and slack for the
-/// local engine). The plan then runs again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn disaster_drill_stopped_from_outside_is_tidied_up_by_the_janitor() -> Result<()> {
-    let servers = vec![healthy_server(JANITOR_SERVER, 1.0)];
-    let mut dep = Deployment::new("disaster-janitor", SimConfig::with_servers(servers)).await?;
-    // A long wait after the launch: the drill sits in a Wait state when it is stopped, which
-    // LocalStack aborts at once (during an activity task it waits for the worker's answer).
-    let plan = format!(
-        r#"
-name: janitor
-terminateDrillInstances: true
-defaults:
-  launchTimeoutSeconds: 120
-  polling: {{minWaitSeconds: 60, maxWaitSeconds: 60, expectedLaunchSeconds: 60}}
-tasks: {{heartbeatSeconds: 10}}
-waves:
-  - name: only
-    servers: {{ids: [{JANITOR_SERVER}]}}
-"#
-    );
-    let machine = dep.deploy_plan("janitor.plan.yaml", &plan).await?;
-    let interval = JANITOR_INTERVAL_SECONDS.to_string();
-    dep.start_worker(&[("DRS_WAVES_JANITOR_INTERVAL_SECONDS", interval.as_str())])?;
-
-    for round in 1..=2 {
-        let drill = dep.start_execution(&machine, &crate::drill()).await?;
-        // The drill launched its instance and waits.
-        let sim = &dep.sim;
-        let instance = eventually(
-            &format!("round {round}: the drill's instance"),
-            DRILL_TIMEOUT,
-            POLL,
-            || {
-                let jobs = launch_jobs_of(&sim.jobs(), &drill);
-                let launched = jobs
-                    .iter()
-                    .filter(|j| j.end_date_time.is_some())
-                    .flat_map(|j| &j.servers)
-                    .find_map(|s| s.recovery_instance_id.clone());
-                async move { launched }
-            },
-        )
-        .await?;
-        dep.wait_until_waiting_in(&drill, "Wave 1 only: wait", DRILL_TIMEOUT)
-            .await?;
-        ensure!(
-            dep.lock("janitor")
-                .await?
-                .is_some_and(|l| l["holder"] == drill.as_str()),
-            "round {round}: the running drill holds the lock"
-        );
-        if round == 1 {
-            // Stopped through the worker's own adapter, by the conformance suite of the
-            // executions seam (the same one the fake passes): the drill, in a Wait, ends at once.
-            drs_worker::conformance::sfn::stop_ends_a_running_execution_at_once(
-                &drs_worker::sfn::SdkSfn::new(dep.sfn.clone()),
-                &drill,
-                &format!("{drill}-never-started"),
-                "LocalStack",
-            )
-            .await;
-        } else {
-            dep.stop_execution(&drill, "the operator stopped the drill")
-                .await?;
-        }
-        let ended = dep.wait_for_end(&drill, DRILL_TIMEOUT).await?;
-        assert_eq!(
-            ended.status,
-            ExecutionStatus::Aborted,
-            "{}",
-            describe(&ended)
-        );
-
-        // Two janitor rounds, and slack for a loaded machine and the local engine.
-        let deadline = Duration::from_secs(2 * JANITOR_INTERVAL_SECONDS + 10);
-        let started = std::time::Instant::now();
-        let dep_ref = &dep;
-        let drill_ref = &drill;
-        let record = eventually(
-            &format!("round {round}: the janitor to record the stopped drill"),
-            deadline,
-            POLL * 2,
-            || async move {
-                let history = dep_ref.history(drill_ref).await.ok()?;
-                let record = history.execution_if_any()?.clone();
-                (record["executionStatus"] == "ABORTED").then_some(record)
-            },
-        )
-        .await
-        .map_err(|e| anyhow!("{e:#}\n{}", dep.worker_logs()))?;
-        ensure!(
-            record["endedAt"].as_str().is_some_and(|t| !t.is_empty()),
-            "{record}"
-        );
-        let terminate_jobs = record["terminateJobIds"]
-            .as_array()
-            .filter(|ids| !ids.is_empty())
-            .with_context(|| format!("round {round}: no terminateJobIds: {record}"))?
-            .clone();
-        let remaining = deadline.saturating_sub(started.elapsed()) + Duration::from_secs(1);
-        eventually(
-            &format!("round {round}: the lock released"),
-            remaining,
-            POLL,
-            || async move { dep_ref.lock("janitor").await.ok()?.is_none().then_some(()) },
-        )
-        .await?;
-        let sim = &dep.sim;
-        let instance_ref = &instance;
-        let terminated = eventually(
-            &format!("round {round}: the drill's instance terminated in drs-sim"),
-            Duration::from_secs(10),
-            POLL,
-            || async move {
-                sim.recovery_instances()
-                    .into_iter()
-                    .find(|i| &i.recovery_instance_id == instance_ref)
-                    .and_then(|i| i.terminated_date_time)
-            },
-        )
-        .await?;
-        let terminate_job = dep
-            .sim
-            .jobs()
-            .into_iter()
-            .find(|j| j.job_type == "TERMINATE" && terminate_jobs[0] == j.job_id.as_str())
-            .with_context(|| {
-                format!(
-                    "round {round}: no TERMINATE job {:?} in drs-sim",
-                    terminate_jobs
-                )
-            })?;
-        ensure!(
-            terminate_job
-                .servers
+/// Round `round`: a drill of `machine` launches its instance and, waiting in its Wait state
+/// with the plan's lock held, is stopped from outside (round 1 through the worker's own
+/// adapter, round 2 with StopExecution) and ends ABORTED. Returns the drill and its instance.
+async fn stop_a_drill_waiting_after_its_launch(
+    dep: &Deployment,
+    machine: &str,
+    round: u32,
+) -> Result<(String, String)> {
+    let drill = dep.start_execution(machine, &crate::drill()).await?;
+    // The drill launched its instance and waits.
+    let sim = &dep.sim;
+    let instance = eventually(
+        &format!("round {round}: the drill's instance"),
+        DRILL_TIMEOUT,
+        POLL,
+        || {
+            let jobs = launch_jobs_of(&sim.jobs(), &drill);
+            let launched = jobs
                 .iter()
-                .any(|s| s.recovery_instance_id.as_deref() == Some(instance.as_str())),
-            "round {round}: {terminate_job:?}"
-        );
-        ensure!(
-            terminated >= terminate_job.creation_date_time,
-            "round {round}: terminated at {terminated}"
-        );
-        // Round 2 proves the plan runs again: its preflight takes the released lock.
+                .filter(|j| j.end_date_time.is_some())
+                .flat_map(|j| &j.servers)
+                .find_map(|s| s.recovery_instance_id.clone());
+            async move { launched }
+        },
+    )
+    .await?;
+    dep.wait_until_waiting_in(&drill, "Wave 1 only: wait", DRILL_TIMEOUT)
+        .await?;
+    ensure!(
+        dep.lock("janitor")
+            .await?
+            .is_some_and(|l| l["holder"] == drill.as_str()),
+        "round {round}: the running drill holds the lock"
+    );
+    if round == 1 {
+        // Stopped through the worker's own adapter, by the conformance suite of the
+        // executions seam (the same one the fake passes): the drill, in a Wait, ends at once.
+        drs_worker::conformance::sfn::stop_ends_a_running_execution_at_once(
+            &drs_worker::sfn::SdkSfn::new(dep.sfn.clone()),
+            &drill,
+            &format!("{drill}-never-started"),
+            "LocalStack",
+        )
+        .await;
+    } else {
+        dep.stop_execution(&drill, "the operator stopped the drill")
+            .await?;
     }
+    let ended = dep.wait_for_end(&drill, DRILL_TIMEOUT).await?;
+    assert_eq!(
+        ended.status,
+        ExecutionStatus::Aborted,
+        "{}",
+        describe(&ended)
+    );
+    Ok((drill, instance))
+}
+
+/// The janitor records the stopped `drill` ABORTED with its TERMINATE job within two of its
+/// rounds, releases the plan's lock, and drs-sim terminated `instance` by that job.
+async fn assert_tidied_up_by_the_janitor(
+    dep: &Deployment,
+    drill: &str,
+    instance: &str,
+    round: u32,
+) -> Result<()> {
+    // Two janitor rounds, and slack for a loaded machine and the local engine.
+    let deadline = Duration::from_secs(2 * JANITOR_INTERVAL_SECONDS + 10);
+    let started = std::time::Instant::now();
+    let record = eventually(
+        &format!("round {round}: the janitor to record the stopped drill"),
+        deadline,
+        POLL * 2,
+        || async move {
+            let history = dep.history(drill).await.ok()?;
+            let record = history.execution_if_any()?.clone();
+            (record["executionStatus"] == "ABORTED").then_some(record)
+        },
+    )
+    .await
+    .map_err(|e| anyhow!("{e:#}\n{}", dep.worker_logs()))?;
+    ensure!(
+        record["endedAt"].as_str().is_some_and(|t| !t.is_empty()),
+        "{record}"
+    );
+    let terminate_jobs = record["terminateJobIds"]
+        .as_array()
+        .filter(|ids| !ids.is_empty())
+        .with_context(|| format!("round {round}: no terminateJobIds: {record}"))?
+        .clone();
+    let remaining = deadline.saturating_sub(started.elapsed()) + Duration::from_secs(1);
+    eventually(
+        &format!("round {round}: the lock released"),
+        remaining,
+        POLL,
+        || async move { dep.lock("janitor").await.ok()?.is_none().then_some(()) },
+    )
+    .await?;
+    let sim = &dep.sim;
+    let terminated = eventually(
+        &format!("round {round}: the drill's instance terminated in drs-sim"),
+        Duration::from_secs(10),
+        POLL,
+        || async move {
+            sim.recovery_instances()
+                .into_iter()
+                .find(|i| i.recovery_instance_id == instance)
+                .and_then(|i| i.terminated_date_time)
+        },
+    )
+    .await?;
+    let terminate_job = dep
+        .sim
+        .jobs()
+        .into_iter()
+        .find(|j| j.job_type == "TERMINATE" && terminate_jobs[0] == j.job_id.as_str())
+        .with_context(|| {
+            format!(
+                "round {round}: no TERMINATE job {:?} in drs-sim",
+                terminate_jobs
+            )
+        })?;
+    ensure!(
+        terminate_job
+            .servers
+            .iter()
+            .any(|s| s.recovery_instance_id.as_deref() == Some(instance)),
+        "round {round}: {terminate_job:?}"
+    );
+    ensure!(
+        terminated >= terminate_job.creation_date_time,
+        "round {round}: terminated at {terminated}"
+    );
     Ok(())
 }

@@ -17,6 +17,65 @@ const PIT_B2_RECENT: &str = "s-c1b2c3d4e5f600005";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disaster_recovery_to_a_point_in_time_uses_the_snapshots_of_that_moment() -> Result<()> {
     let now = now_to_the_second()?;
+    let (dep, app, fresh) = pit_deployment(now).await?;
+
+    let point_in_time = now - time::Duration::hours(2);
+    let pit = rfc3339(point_in_time)?;
+    let future = rfc3339(now + time::Duration::hours(1))?;
+    let recovery =
+        |plan: &str, pit: &str| json!({"mode": "RECOVERY", "confirm": plan, "pointInTime": pit});
+    let back = dep
+        .start_execution(&app, &recovery("pit-app", &pit))
+        .await?;
+    let too_old = dep
+        .start_execution(&fresh, &recovery("pit-fresh", &pit))
+        .await?;
+    let in_future = dep
+        .start_execution(&app, &recovery("pit-app", &future))
+        .await?;
+    let malformed = dep
+        .start_execution(&app, &recovery("pit-app", "yesterday"))
+        .await?;
+    // RFC 3339 allows a lower-case t and z, AWS's IsTimestamp does not: the machine refuses it
+    // on every engine, saying which form it takes.
+    let lower_case = dep
+        .start_execution(&app, &recovery("pit-app", &pit.to_lowercase()))
+        .await?;
+
+    assert_refused(&dep, &too_old, &in_future, &malformed, &lower_case).await?;
+
+    // The recovery two hours back.
+    let ended = dep.wait_for_end(&back, DRILL_TIMEOUT).await?;
+    ensure!(
+        ended.succeeded(),
+        "{}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    let all_jobs = dep.sim.jobs();
+    for (what, execution) in [
+        ("too old", &too_old),
+        ("future", &in_future),
+        ("malformed", &malformed),
+    ] {
+        let launched = launch_jobs_of(&all_jobs, execution);
+        ensure!(launched.is_empty(), "{what}: launched {launched:?}");
+    }
+    let launches = launches_by_server(&all_jobs);
+    for id in [PIT_B1, PIT_B2_RECENT] {
+        ensure!(
+            !launches.contains_key(id),
+            "{id} was launched: {:?}",
+            launches[id]
+        );
+    }
+    assert_launched_from_the_point_in_time(&dep, &back, point_in_time).await
+}
+
+/// A deployment with the two plans: `pit-app` (PIT_A1 and PIT_A2, then PIT_A3; every server
+/// with snapshots every 10 minutes for 24 h) and `pit-fresh` (PIT_B1 likewise, PIT_B2_RECENT
+/// with two snapshots of the last 30 minutes only); its worker started. Returns the machines.
+async fn pit_deployment(now: OffsetDateTime) -> Result<(Deployment, String, String)> {
     let recent = [
         now - time::Duration::minutes(30),
         now - time::Duration::minutes(5),
@@ -58,32 +117,20 @@ waves:
     let app = dep.deploy_plan("pit-app.plan.yaml", &app_plan).await?;
     let fresh = dep.deploy_plan("pit-fresh.plan.yaml", &fresh_plan).await?;
     dep.start_worker(&[])?;
+    Ok((dep, app, fresh))
+}
 
-    let point_in_time = now - time::Duration::hours(2);
-    let pit = rfc3339(point_in_time)?;
-    let future = rfc3339(now + time::Duration::hours(1))?;
-    let recovery =
-        |plan: &str, pit: &str| json!({"mode": "RECOVERY", "confirm": plan, "pointInTime": pit});
-    let back = dep
-        .start_execution(&app, &recovery("pit-app", &pit))
-        .await?;
-    let too_old = dep
-        .start_execution(&fresh, &recovery("pit-fresh", &pit))
-        .await?;
-    let in_future = dep
-        .start_execution(&app, &recovery("pit-app", &future))
-        .await?;
-    let malformed = dep
-        .start_execution(&app, &recovery("pit-app", "yesterday"))
-        .await?;
-    // RFC 3339 allows a lower-case t and z, AWS's IsTimestamp does not: the machine refuses it
-    // on every engine, saying which form it takes.
-    let lower_case = dep
-        .start_execution(&app, &recovery("pit-app", &pit.to_lowercase()))
-        .await?;
-
-    // The refusals.
-    let ended = dep.wait_for_end(&too_old, DRILL_TIMEOUT).await?;
+/// The refusals: a point in time older than a server's snapshots fails preflight naming that
+/// server only; a future, a malformed and a lower-case one are refused by the machine before
+/// preflight, the lower-case one showing the accepted form.
+async fn assert_refused(
+    dep: &Deployment,
+    too_old: &str,
+    in_future: &str,
+    malformed: &str,
+    lower_case: &str,
+) -> Result<()> {
+    let ended = dep.wait_for_end(too_old, DRILL_TIMEOUT).await?;
     assert_eq!(
         ended.status,
         ExecutionStatus::Failed,
@@ -101,9 +148,9 @@ waves:
         "{PIT_B1} has a snapshot that old and is not a problem: {cause}"
     );
     for (what, execution) in [
-        ("future", &in_future),
-        ("malformed", &malformed),
-        ("lower-case", &lower_case),
+        ("future", in_future),
+        ("malformed", malformed),
+        ("lower-case", lower_case),
     ] {
         let ended = dep.wait_for_end(execution, DRILL_TIMEOUT).await?;
         assert_eq!(
@@ -119,7 +166,7 @@ waves:
             describe(&ended)
         );
     }
-    for refused in [&malformed, &lower_case] {
+    for refused in [malformed, lower_case] {
         let history = dep
             .sfn
             .get_execution_history()
@@ -136,7 +183,7 @@ waves:
         );
     }
     let lower_cause = dep
-        .wait_for_end(&lower_case, DRILL_TIMEOUT)
+        .wait_for_end(lower_case, DRILL_TIMEOUT)
         .await?
         .cause
         .unwrap_or_default();
@@ -144,34 +191,20 @@ waves:
         lower_cause.contains("\"2026-11-27T03:00:00Z\" (upper-case T and Z"),
         "the refusal shows the accepted form: {lower_cause}"
     );
+    Ok(())
+}
 
-    // The recovery two hours back.
-    let ended = dep.wait_for_end(&back, DRILL_TIMEOUT).await?;
-    ensure!(
-        ended.succeeded(),
-        "{}\n{}",
-        describe(&ended),
-        dep.worker_logs()
-    );
-    let all_jobs = dep.sim.jobs();
-    for (what, execution) in [
-        ("too old", &too_old),
-        ("future", &in_future),
-        ("malformed", &malformed),
-    ] {
-        let launched = launch_jobs_of(&all_jobs, execution);
-        ensure!(launched.is_empty(), "{what}: launched {launched:?}");
-    }
-    let launches = launches_by_server(&all_jobs);
-    for id in [PIT_B1, PIT_B2_RECENT] {
-        ensure!(
-            !launches.contains_key(id),
-            "{id} was launched: {:?}",
-            launches[id]
-        );
-    }
-    let jobs = launch_jobs_of(&all_jobs, &back);
-    let history = dep.history(&back).await?;
+/// The recovery `back` launched each of PIT_A1, PIT_A2 and PIT_A3 once, from its latest
+/// snapshot at or before `point_in_time` (each has newer ones), and the history records the
+/// point in time and each server's snapshot and RPO.
+async fn assert_launched_from_the_point_in_time(
+    dep: &Deployment,
+    back: &str,
+    point_in_time: OffsetDateTime,
+) -> Result<()> {
+    let pit = rfc3339(point_in_time)?;
+    let jobs = launch_jobs_of(&dep.sim.jobs(), back);
+    let history = dep.history(back).await?;
     assert_eq!(
         history.execution()?["pointInTime"]
             .as_str()

@@ -120,34 +120,7 @@ async fn the_worker_writes_the_report_of_a_finished_drill_to_the_bucket() -> Res
     let before_upload = OffsetDateTime::now_utc();
     let execution = dep.start_execution(&machine, &drill()).await?;
     // While it runs, its report says so and shows what is known.
-    drs_test_harness::eventually(
-        "wave 1 in the history",
-        Duration::from_secs(60),
-        Duration::from_millis(200),
-        || {
-            let dep = &dep;
-            let execution = execution.clone();
-            async move {
-                let items = dep.history(&execution).await.ok()?;
-                items.wave_if_any(1).is_some().then_some(())
-            }
-        },
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e:#}\n{}", dep.worker_logs()))?;
-    let running = dep.report(&execution).await?;
-    assert!(running.execution.running, "{:?}", running.execution);
-    assert!(
-        running.sources[0].contains("still RUNNING"),
-        "{:?}",
-        running.sources
-    );
-    assert_eq!(
-        running.waves.len(),
-        3,
-        "every wave of the plan, started or not"
-    );
-    assert!(drs_waves_report::render::html(&running).contains("id=\"running-note\""));
+    assert_the_report_of_the_running_drill(&dep, &execution).await?;
     let ended = dep
         .wait_for_end(&execution, Duration::from_secs(180))
         .await?;
@@ -221,5 +194,38 @@ async fn the_worker_writes_the_report_of_a_finished_drill_to_the_bucket() -> Res
         drs_waves_report::render::html(&normalized),
         drs_waves_report::render::html(&rendered)
     );
+    Ok(())
+}
+
+/// Once wave 1 is in the history of the running `execution`, its report says it still runs
+/// and has every wave of the plan, started or not; the page shows the running note.
+async fn assert_the_report_of_the_running_drill(dep: &Deployment, execution: &str) -> Result<()> {
+    drs_test_harness::eventually(
+        "wave 1 in the history",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || {
+            let execution = execution.to_owned();
+            async move {
+                let items = dep.history(&execution).await.ok()?;
+                items.wave_if_any(1).is_some().then_some(())
+            }
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e:#}\n{}", dep.worker_logs()))?;
+    let running = dep.report(execution).await?;
+    assert!(running.execution.running, "{:?}", running.execution);
+    assert!(
+        running.sources[0].contains("still RUNNING"),
+        "{:?}",
+        running.sources
+    );
+    assert_eq!(
+        running.waves.len(),
+        3,
+        "every wave of the plan, started or not"
+    );
+    assert!(drs_waves_report::render::html(&running).contains("id=\"running-note\""));
     Ok(())
 }
