@@ -22,6 +22,8 @@
 //! `chaos`: no launch lost or doubled (issue #12): lost answers, quotas, dying workers, a
 //! degraded DRS, a big drill's clean-up; every test's name contains `chaos`.
 //!
+//! `deployment_guard`: a test that panics leaves no worker and no drs-sim behind.
+//!
 //! `recovery_instances`: jobs that never name their recovery instances, and launches from
 //! DRS's on-demand snapshot (issue #21, items 6 and 7).
 
@@ -37,6 +39,7 @@ use drs_waves_contract::job_tags;
 use serde_json::{Value, json};
 
 mod chaos;
+mod deployment_guard;
 mod disaster_day;
 mod launch_actions;
 mod operator;
