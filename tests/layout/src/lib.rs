@@ -171,6 +171,30 @@ mod tests {
         }
     }
 
+    /// The normal dependencies of `krate`, workspace or not.
+    fn all_dependencies(metadata: &serde_json::Value, krate: &str) -> Vec<String> {
+        metadata["packages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["name"] == krate)
+            .flat_map(|p| p["dependencies"].as_array().cloned().unwrap_or_default())
+            .filter(|d| d["kind"].is_null())
+            .filter_map(|d| d["name"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn the_contract_and_codegen_know_no_aws_sdk() {
+        let metadata = metadata();
+        for krate in ["drs-waves-contract", "drs-codegen"] {
+            let deps = all_dependencies(&metadata, krate);
+            assert!(!deps.is_empty(), "{krate} is in the workspace");
+            let sdk: Vec<&String> = deps.iter().filter(|d| d.starts_with("aws-")).collect();
+            assert!(sdk.is_empty(), "{krate} depends on {sdk:?}");
+        }
+    }
+
     #[test]
     fn an_arrow_up_or_into_a_test_crate_is_named() {
         let deps: BTreeMap<String, BTreeSet<String>> = [
