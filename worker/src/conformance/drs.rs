@@ -3,6 +3,7 @@
 //! `tests/against_services.rs`. Both are given [`fixture`]'s servers first.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use drs_waves_contract::ErrorName;
 use time::OffsetDateTime;
@@ -27,9 +28,16 @@ const DOWN: &str = "s-c0f00000000000002";
 const SYNCING: &str = "s-c0f00000000000003";
 
 fn minutes_ago(m: i64) -> OffsetDateTime {
-    // Whole seconds: both sides write RFC 3339 with or without fractions.
-    let now = OffsetDateTime::now_utc();
-    now.replace_nanosecond(0).unwrap_or(now) - time::Duration::minutes(m)
+    // One "now" for the process: the fixture a service is loaded with and the fixture a case
+    // compares against are built apart, and a second boundary between them made the snapshot
+    // times differ by a second. Whole seconds: both sides write RFC 3339 with or without
+    // fractions.
+    static NOW: OnceLock<OffsetDateTime> = OnceLock::new();
+    let now = *NOW.get_or_init(|| {
+        let now = OffsetDateTime::now_utc();
+        now.replace_nanosecond(0).unwrap_or(now)
+    });
+    now - time::Duration::minutes(m)
 }
 
 /// A healthy server with three snapshots, one whose source site is down (DISCONNECTED) with
