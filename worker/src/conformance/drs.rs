@@ -1,6 +1,6 @@
 //! The behaviour of the [`Drs`] seam, written once. `FakeDrs` runs it in the unit tests and
 //! `SdkDrs` over drs-sim (the real aws-sdk-drs client on the real wire protocol) in
-//! `tests/against_services.rs`. Both are given [`fixture`]'s servers first.
+//! `tests/against_services/`. Both are given [`fixture`]'s servers first.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;

@@ -1,6 +1,6 @@
 //! Conformance suites of the worker's seams: each seam's behaviour written once, as plain async
 //! functions, and run against the fake and the real adapter alike (the fakes in the unit tests,
-//! the SDK adapters over moto and drs-sim in `tests/against_services.rs`).
+//! the SDK adapters over moto and drs-sim in `tests/against_services/`).
 //!
 //! Each suite names its cases (`CASES`) and runs one by name (`run_case`). The fakes run one test
 //! per case (the suite's `*_conformance_tests!` macro), so a broken rule fails by its own name;

@@ -1,7 +1,9 @@
 //! The executions seam ([`ExecutionLookup`]): what StopExecution does, as far as a suite can
 //! show it on both the fake and a real engine. Run against [`crate::testing::FakeExecutions`]
-//! in the unit tests and against [`crate::sfn::SdkSfn`] on LocalStack in the end-to-end tests
-//! (with an execution that waits in a Wait state: there LocalStack, like AWS, ends it at once).
+//! in the unit tests, and against [`crate::sfn::SdkSfn`] over moto in `tests/against_services/`
+//! (moto does not run the definition: an execution stays RUNNING) and on LocalStack in the
+//! end-to-end tests (with an execution that waits in a Wait state: there LocalStack, like AWS,
+//! ends it at once).
 //!
 //! Not shown here, because LocalStack cannot show it: on AWS a stopped execution's activity
 //! task that a worker holds learns it only at its next heartbeat (TaskTimedOut), and LocalStack
