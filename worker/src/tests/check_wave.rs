@@ -1,5 +1,6 @@
 //! Check-wave: the verdict on a launching wave (success, a failed required server, a launch
-//! timeout), the per-server detail it records, and the learned timing that places the checks.
+//! timeout, a required server in none of its jobs), the per-server detail and DRS's reasons it
+//! records, and the learned timing that places the checks.
 
 use super::*;
 
@@ -341,4 +342,66 @@ async fn check_with_a_job_missing_from_describe_jobs_is_transient() {
     input.state.job_ids = vec!["drsjob-nosuchjob000000".into()];
     let err = w.handlers().check_wave(input).await.expect_err("missing");
     assert_eq!(err.name(), ErrorName::Transient);
+}
+
+#[tokio::test]
+async fn a_failed_servers_job_log_reason_reaches_the_waves_cause_and_the_history() {
+    let w = World::with_servers(2);
+    w.drs.set_failure_reason(
+        &server_id(2),
+        "InsufficientInstanceCapacity: no capacity for c5.xlarge in eu-west-1a",
+    );
+    let spec = all_tagged_wave();
+    let started = launched(&w, &spec).await;
+    w.drs
+        .set_launch_status(&server_id(1), LaunchStatus::Launched, Some("i-1"));
+    w.drs
+        .set_launch_status(&server_id(2), LaunchStatus::Failed, None);
+    w.drs
+        .set_job_status(&started.job_ids[0], JobStatus::Completed);
+    let mut input = check_input(&w, spec);
+    input.state = started;
+    let checked = w.handlers().check_wave(input).await.expect("check");
+    assert_eq!(checked.status, WaveStatus::Failed);
+    assert!(checked.reason.contains(&server_id(2)), "{}", checked.reason);
+    assert!(
+        checked.reason.contains("InsufficientInstanceCapacity"),
+        "{}",
+        checked.reason
+    );
+    let jobs = w.history.job_records(EXEC);
+    assert_eq!(
+        jobs[0].servers[&server_id(2)].failure_reason.as_deref(),
+        Some("InsufficientInstanceCapacity: no capacity for c5.xlarge in eu-west-1a")
+    );
+}
+
+#[tokio::test]
+async fn a_required_server_in_none_of_the_waves_jobs_fails_the_wave_by_name() {
+    let w = World::with_servers(2);
+    let spec = all_tagged_wave();
+    let started = launched(&w, &spec).await;
+    // DRS's job lists only server 1 (server 2 never made it into the job).
+    w.drs.drop_server_from_jobs(&server_id(2));
+    w.drs
+        .set_launch_status(&server_id(1), LaunchStatus::Launched, Some("i-1"));
+    let mut input = check_input(&w, spec.clone());
+    input.state = started.clone();
+    let early = w.handlers().check_wave(input).await.expect("check");
+    assert_eq!(
+        early.status,
+        WaveStatus::Launching,
+        "a grace for late participants"
+    );
+    let mut input = check_input(&w, spec);
+    input.state = started;
+    input.state.started_at = "2030-01-01T00:00:00Z".into();
+    let late = w.handlers().check_wave(input).await.expect("check");
+    assert_eq!(late.status, WaveStatus::Failed);
+    assert!(
+        late.reason
+            .contains(&format!("{} (in none of the wave's jobs", server_id(2))),
+        "{}",
+        late.reason
+    );
 }
