@@ -164,48 +164,28 @@ impl EvidenceApis for SdkEvidenceApis {
         job_id: &'a str,
     ) -> BoxFuture<'a, Result<BTreeMap<String, ServerLog>, String>> {
         Box::pin(async move {
+            let items = SdkDrs::new(self.drs.clone())
+                .describe_job_log_items(job_id)
+                .await
+                .map_err(|e| e.to_string())?;
             let mut out: BTreeMap<String, ServerLog> = BTreeMap::new();
-            let mut next: Option<String> = None;
-            loop {
-                let resp = self
-                    .drs
-                    .describe_job_log_items()
-                    .job_id(job_id)
-                    .max_results(1000)
-                    .set_next_token(next.take())
-                    .send()
-                    .await
-                    .map_err(|e| aws_sdk_drs::error::DisplayErrorContext(&e).to_string())?;
-                for item in resp.items() {
-                    let data = item.event_data();
-                    let Some(server) = data
-                        .and_then(|d| d.source_server_id())
-                        .filter(|s| !s.is_empty())
-                    else {
-                        continue;
-                    };
-                    let event = item.event().map(|e| e.as_str()).unwrap_or_default();
-                    let at = item.log_date_time().map(str::to_owned);
-                    let log = out.entry(server.to_owned()).or_default();
-                    if log.first_event_at.is_none() {
-                        log.first_event_at = at.clone();
-                    }
-                    if (event.ends_with("_FAIL") || event.ends_with("_FAILED"))
-                        && log.failed_at.is_none()
-                    {
-                        log.failed_at = at;
-                        log.failure = Some(
-                            data.and_then(|d| d.raw_error())
-                                .filter(|r| !r.is_empty())
-                                .map_or_else(|| event.to_owned(), str::to_owned),
-                        );
-                    }
+            for item in items {
+                let Some(server) = item.source_server_id.filter(|s| !s.is_empty()) else {
+                    continue;
+                };
+                let event = item.event.unwrap_or_default();
+                let log = out.entry(server).or_default();
+                if log.first_event_at.is_none() {
+                    log.first_event_at = item.at.clone();
                 }
-                match resp.next_token() {
-                    Some(t) if !t.is_empty() => next = Some(t.to_owned()),
-                    _ => return Ok(out),
+                if (event.ends_with("_FAIL") || event.ends_with("_FAILED"))
+                    && log.failed_at.is_none()
+                {
+                    log.failed_at = item.at;
+                    log.failure = Some(item.raw_error.filter(|r| !r.is_empty()).unwrap_or(event));
                 }
             }
+            Ok(out)
         })
     }
 
