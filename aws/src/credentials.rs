@@ -105,3 +105,30 @@ pub fn problem_of(e: &CredentialsError) -> CredentialsProblem {
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_problem_is_one_line_for_an_operator_and_the_sdk_words_for_the_worker() {
+        let failed = CredentialsProblem::Failed {
+            message: "an error occurred".into(),
+            chain: "an error occurred: profile\n  sso   expired".into(),
+        };
+        assert_eq!(
+            failed.detail(),
+            "the credential provider failed (an error occurred: profile sso expired)"
+        );
+        assert_eq!(failed.sdk_message(), Some("an error occurred"));
+        assert_eq!(
+            CredentialsProblem::NotFound.sdk_message(),
+            Some("none found")
+        );
+        assert_eq!(CredentialsProblem::NoProvider.sdk_message(), None);
+        assert_eq!(
+            SetupError::NoCredentials(CredentialsProblem::NoProvider).to_string(),
+            "no AWS credentials: none configured"
+        );
+    }
+}
