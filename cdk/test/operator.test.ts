@@ -183,10 +183,12 @@ describe('operator policy', () => {
         .map((f) => fs.readFileSync(path.join(dir, f), 'utf8'))
         .join('\n');
     const cli = read(path.join(REPO_ROOT, 'cli', 'src'));
-    // `drs-waves report` gathers with the report crate's gather module (the worker's
-    // copy in S3 is made by it too): its Step Functions, DRS and history calls are the CLI's.
+    // `drs-waves report` gathers with the report crate's gather module (gather.rs and gather/;
+    // the worker's copy in S3 is made by it too): its Step Functions, DRS and history calls
+    // are the CLI's.
     assert.match(cli, /^\s*Report \{/m, 'the CLI has no report command any more: drop the report grants and this');
-    const sources = [cli, fs.readFileSync(path.join(REPO_ROOT, 'report', 'src', 'gather.rs'), 'utf8')].join('\n');
+    const gather = [fs.readFileSync(path.join(REPO_ROOT, 'report', 'src', 'gather.rs'), 'utf8'), read(path.join(REPO_ROOT, 'report', 'src', 'gather'))];
+    const sources = [cli, ...gather].join('\n');
     const service: Record<string, string> = { sfn: 'states', drs: 'drs', dynamodb: 'dynamodb', sts: 'sts' };
     const pascal = (snake: string) => snake.replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase());
     const calls = new Set<string>();
