@@ -420,3 +420,8 @@ mod tests {
         assert!(!empty_tags.selects(&server("s-any", &[("Tier", "web")])));
     }
 }
+
+/// The SDK adapter over drs-sim at its worst paging (a unit test, so that it shares this
+/// crate's one test binary instead of linking the SDK once more).
+#[cfg(test)]
+mod paging_tests;

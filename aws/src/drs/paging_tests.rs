@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use crate::drs::{Drs, JobFilter, SdkDrs, ServerSelection, StartRecoveryRequest};
 use aws_credential_types::Credentials;
 use drs_sim::{Paging, ServerSpec, SimConfig, Simulator};
-use drs_waves_aws::drs::{Drs, JobFilter, SdkDrs, ServerSelection, StartRecoveryRequest};
 
 const SERVERS: usize = 5;
 
