@@ -17,17 +17,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::build::{DrsJobFacts, InstanceFacts, MachineFacts, ServerLog, Sources, WaveSource};
-use crate::model::{DurationForecast, Forecast, WaveForecast};
-use drs_waves_contract::{ExecutionStatus, PlanSpec, PreflightParameters, Targets};
+use drs_waves_contract::{Mode, PlanSpec, PreflightParameters, Targets};
 use time::OffsetDateTime;
 
 use drs_waves_aws::s3::{BoxFuture, DynObjectStore};
-use drs_waves_history::{EXECUTION_SK, ExecutionRecord, History, HistoryError, execution_pk};
-use drs_waves_rules::{LEARN_FROM_EXECUTIONS, learn, parse_time};
+use drs_waves_history::{EXECUTION_SK, History, HistoryError, JobRecord, execution_pk};
+use drs_waves_rules::LEARN_FROM_EXECUTIONS;
 
+mod forecast;
 pub mod instances;
 mod sdk;
 
+pub use forecast::forecast;
+use forecast::forecast_before;
 pub use sdk::SdkEvidenceApis;
 
 /// How long writing a report may take at the end of an execution before it is given up (and
@@ -130,83 +132,19 @@ pub async fn gather<H: History>(
             u32::try_from(p.waves.len()).unwrap_or(0)
         })
         .max(execution.wave_count);
-    let mut waves = Vec::new();
-    for i in 1..=wave_count {
-        let Some(record) = history
-            .get_wave(execution_arn, i)
-            .await
-            .map_err(history_error)?
-        else {
-            continue;
-        };
-        let launch_points = history
-            .launch_points(execution_arn, i)
-            .await
-            .map_err(history_error)?;
-        waves.push(WaveSource {
-            record,
-            launch_points,
-        });
-    }
+    let waves = waves_of(history, execution_arn, wave_count)
+        .await
+        .map_err(history_error)?;
     let jobs = history
         .list_jobs(execution_arn)
         .await
         .map_err(history_error)?;
-
     let job_ids: Vec<String> = waves
         .iter()
         .flat_map(|w| w.record.job_ids.iter().cloned())
         .collect();
-    let mut drs_jobs = BTreeMap::new();
-    if !job_ids.is_empty() {
-        match apis.jobs(job_ids.clone()).await {
-            Ok(found) => {
-                drs_jobs = found;
-                notes.push(format!(
-                    "DRS DescribeJobs: {} of {} launch job(s) found.",
-                    drs_jobs.len(),
-                    job_ids.len()
-                ));
-            }
-            Err(e) => notes.push(format!(
-                "DRS DescribeJobs failed ({e}): jobs' start and end times are missing."
-            )),
-        }
-    }
-    let mut job_logs = BTreeMap::new();
-    for job in &job_ids {
-        match apis.job_log(job).await {
-            Ok(by_server) => {
-                for (server, log) in by_server {
-                    job_logs.insert((job.clone(), server), log);
-                }
-            }
-            Err(e) => notes.push(format!(
-                "DRS DescribeJobLogItems of {job} failed ({e}): its servers' launch starts are the job's start."
-            )),
-        }
-    }
-    let server_ids: Vec<String> = jobs
-        .iter()
-        .flat_map(|j| j.servers.keys().cloned())
-        .chain(waves.iter().flat_map(|w| w.record.planned_servers()))
-        .collect();
-    let launch_jobs: std::collections::BTreeSet<String> = job_ids
-        .iter()
-        .cloned()
-        .chain(jobs.iter().map(|j| j.job_id.clone()))
-        .collect();
-    let instances = if server_ids.is_empty() {
-        BTreeMap::new()
-    } else {
-        match apis.recovery_instances(server_ids).await {
-            Ok(listed) => instances::of_execution(listed, &launch_jobs, execution.mode),
-            Err(e) => {
-                notes.push(format!("DRS DescribeRecoveryInstances failed ({e})."));
-                BTreeMap::new()
-            }
-        }
-    };
+    let (drs_jobs, job_logs) = drs_job_facts(apis, &job_ids, &mut notes).await;
+    let instances = instances_of(apis, &waves, &jobs, &job_ids, execution.mode, &mut notes).await;
     let hostnames = match apis.hostnames().await {
         Ok(h) => h,
         Err(e) => {
@@ -244,6 +182,100 @@ pub async fn gather<H: History>(
         forecast,
         notes,
     })
+}
+
+/// Each wave the history has a record of, with its launch points.
+async fn waves_of<H: History>(
+    history: &H,
+    execution_arn: &str,
+    wave_count: u32,
+) -> Result<Vec<WaveSource>, HistoryError> {
+    let mut waves = Vec::new();
+    for i in 1..=wave_count {
+        let Some(record) = history.get_wave(execution_arn, i).await? else {
+            continue;
+        };
+        let launch_points = history.launch_points(execution_arn, i).await?;
+        waves.push(WaveSource {
+            record,
+            launch_points,
+        });
+    }
+    Ok(waves)
+}
+
+/// What DRS says of the launch jobs (DescribeJobs) and of each server in them (the job logs),
+/// as far as it can answer: what it cannot is said in `notes`.
+async fn drs_job_facts(
+    apis: &dyn EvidenceApis,
+    job_ids: &[String],
+    notes: &mut Vec<String>,
+) -> (
+    BTreeMap<String, DrsJobFacts>,
+    BTreeMap<(String, String), ServerLog>,
+) {
+    let mut drs_jobs = BTreeMap::new();
+    if !job_ids.is_empty() {
+        match apis.jobs(job_ids.to_vec()).await {
+            Ok(found) => {
+                drs_jobs = found;
+                notes.push(format!(
+                    "DRS DescribeJobs: {} of {} launch job(s) found.",
+                    drs_jobs.len(),
+                    job_ids.len()
+                ));
+            }
+            Err(e) => notes.push(format!(
+                "DRS DescribeJobs failed ({e}): jobs' start and end times are missing."
+            )),
+        }
+    }
+    let mut job_logs = BTreeMap::new();
+    for job in job_ids {
+        match apis.job_log(job).await {
+            Ok(by_server) => {
+                for (server, log) in by_server {
+                    job_logs.insert((job.clone(), server), log);
+                }
+            }
+            Err(e) => notes.push(format!(
+                "DRS DescribeJobLogItems of {job} failed ({e}): its servers' launch starts are the job's start."
+            )),
+        }
+    }
+    (drs_jobs, job_logs)
+}
+
+/// The recovery instances this execution's launch jobs made, of the servers it launched or
+/// planned.
+async fn instances_of(
+    apis: &dyn EvidenceApis,
+    waves: &[WaveSource],
+    jobs: &[JobRecord],
+    job_ids: &[String],
+    mode: Option<Mode>,
+    notes: &mut Vec<String>,
+) -> BTreeMap<(String, String), InstanceFacts> {
+    let server_ids: Vec<String> = jobs
+        .iter()
+        .flat_map(|j| j.servers.keys().cloned())
+        .chain(waves.iter().flat_map(|w| w.record.planned_servers()))
+        .collect();
+    if server_ids.is_empty() {
+        return BTreeMap::new();
+    }
+    let launch_jobs: std::collections::BTreeSet<String> = job_ids
+        .iter()
+        .cloned()
+        .chain(jobs.iter().map(|j| j.job_id.clone()))
+        .collect();
+    match apis.recovery_instances(server_ids).await {
+        Ok(listed) => instances::of_execution(listed, &launch_jobs, mode),
+        Err(e) => {
+            notes.push(format!("DRS DescribeRecoveryInstances failed ({e})."));
+            BTreeMap::new()
+        }
+    }
 }
 
 /// DescribeExecution and the definition of the machine that ran (its plan and targets).
@@ -286,120 +318,6 @@ async fn machine_facts(
         )),
     }
     Some(facts)
-}
-
-/// Whole seconds, to the nearest (a wave recorded at 2.6 s forecasts 3 s, not 2).
-fn seconds_of(ms: u64) -> u64 {
-    (ms + 500) / 1000
-}
-
-fn duration_forecast(samples_ms: &[u64]) -> Option<DurationForecast> {
-    learn(samples_ms).map(|l| DurationForecast {
-        samples: l.samples,
-        p50_seconds: seconds_of(l.p50_ms),
-        p90_seconds: seconds_of(l.p90_ms),
-    })
-}
-
-/// The RTO forecast of `plan` before a recovery: each wave's p50 and p90 duration (its start to
-/// its last required server LAUNCHED, the WAVE item's `completionMillis` that learned timing
-/// records) and the plan's recovery time, over the plan's last `n` successful executions
-/// (SUCCEEDED or SUCCEEDED_WITH_FAILURES). For the operator CLI (`drs-waves forecast`, or
-/// before `drs-waves start`) and for the report.
-pub async fn forecast<H: History>(
-    history: &H,
-    plan: &str,
-    n: usize,
-) -> Result<Forecast, HistoryError> {
-    forecast_of(history, plan, n, |_| true).await
-}
-
-/// The forecast a report shows: from the executions of its plan that started before it.
-async fn forecast_before<H: History>(
-    history: &H,
-    execution: &ExecutionRecord,
-    n: usize,
-) -> Result<Forecast, HistoryError> {
-    let start = parse_time(&execution.started_at);
-    forecast_of(history, &execution.plan_name, n, |past| {
-        past.execution_id != execution.execution_id
-            && match (start, parse_time(&past.started_at)) {
-                (Some(s), Some(p)) => p < s,
-                _ => false,
-            }
-    })
-    .await
-}
-
-/// How many executions the plan index is asked for, at most, to find `n` successful ones.
-const FORECAST_SCAN_FACTOR: usize = 5;
-
-async fn forecast_of<H: History>(
-    history: &H,
-    plan: &str,
-    n: usize,
-    keep: impl Fn(&ExecutionRecord) -> bool,
-) -> Result<Forecast, HistoryError> {
-    let past = history
-        .recent_executions(plan, n.saturating_mul(FORECAST_SCAN_FACTOR).max(n + 1))
-        .await?;
-    let successful: Vec<&ExecutionRecord> = past
-        .iter()
-        .filter(|e| {
-            matches!(
-                e.status,
-                ExecutionStatus::Succeeded | ExecutionStatus::SucceededWithFailures
-            )
-        })
-        .filter(|e| keep(e))
-        .take(n)
-        .collect();
-    // By wave index: its name (the newest execution's) and its samples.
-    let mut by_wave: BTreeMap<u32, (String, Vec<u64>)> = BTreeMap::new();
-    let mut recoveries = Vec::new();
-    for e in &successful {
-        let start = parse_time(&e.started_at);
-        let mut last_recovered = None;
-        let mut every_wave = e.wave_count > 0;
-        for i in 1..=e.wave_count {
-            let wave = history.get_wave(&e.execution_id, i).await?;
-            let Some((wave, ms)) = wave.and_then(|w| w.completion_ms.map(|ms| (w, ms))) else {
-                every_wave = false;
-                continue;
-            };
-            let entry = by_wave
-                .entry(i)
-                .or_insert_with(|| (wave.name.clone(), Vec::new()));
-            entry.1.push(ms);
-            if let (Some(start), Some(wave_start)) = (start, parse_time(&wave.started_at)) {
-                let recovered = wave_start + time::Duration::milliseconds(ms as i64);
-                let from_start =
-                    u64::try_from((recovered - start).whole_milliseconds()).unwrap_or(0);
-                last_recovered =
-                    Some(last_recovered.map_or(from_start, |l: u64| l.max(from_start)));
-            } else {
-                every_wave = false;
-            }
-        }
-        if every_wave && let Some(r) = last_recovered {
-            recoveries.push(r);
-        }
-    }
-    Ok(Forecast {
-        executions_wanted: u32::try_from(n).unwrap_or(u32::MAX),
-        executions: successful.iter().map(|e| e.execution_id.clone()).collect(),
-        waves: by_wave
-            .into_iter()
-            .filter_map(|(index, (name, samples))| {
-                Some(WaveForecast {
-                    index,
-                    name,
-                    duration: duration_forecast(&samples)?,
-                })
-            })
-            .collect(),
-        recovery: duration_forecast(&recoveries),
-    })
 }
 
 /// Where the finish and record-failure tasks put an execution's report: both files under
