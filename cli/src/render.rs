@@ -339,26 +339,14 @@ mod tests {
     const T0: OffsetDateTime = datetime!(2026-11-28 10:00:00 UTC);
 
     fn spec(index: u32, name: &str, ids: usize, tags: &[(&str, &str)]) -> WaveSpec {
+        let ids: Vec<String> = (0..ids)
+            .map(|i| drs_test_builders::server_id("", i))
+            .collect();
         WaveSpec {
-            index,
-            name: name.into(),
-            server_ids: (0..ids).map(|i| format!("s-{i:017}")).collect(),
-            tags: tags
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            optional: vec![],
             launch_timeout_seconds: 120,
-            on_failure: OnFailure::Stop,
-            polling: PollingBounds {
-                min_wait_seconds: 1,
-                max_wait_seconds: 20,
-                expected_launch_seconds: 5,
-            },
-            approval: None,
+            polling: drs_test_builders::polling(1, 20, 5),
             max_attempts: 2,
-            decision_timeout_seconds: None,
-            decision_notify: None,
+            ..drs_test_builders::wave(index, name, &ids, tags)
         }
     }
 

@@ -338,22 +338,10 @@ mod tests {
 
     fn wave(optional: &[&str], timeout: u32) -> WaveSpec {
         WaveSpec {
-            index: 1,
-            name: "db".into(),
-            server_ids: vec![],
-            tags: BTreeMap::new(),
             optional: optional.iter().map(|s| s.to_string()).collect(),
             launch_timeout_seconds: timeout,
-            on_failure: OnFailure::Stop,
-            polling: PollingBounds {
-                min_wait_seconds: 10,
-                max_wait_seconds: 300,
-                expected_launch_seconds: 900,
-            },
-            approval: None,
-            max_attempts: 1,
-            decision_timeout_seconds: None,
-            decision_notify: None,
+            polling: drs_test_builders::polling(10, 300, 900),
+            ..drs_test_builders::wave(1, "db", &[], &[])
         }
     }
 

@@ -56,7 +56,7 @@ const EXEC: &str = "arn:aws:states:us-east-1:123456789012:execution:billing:run-
 const PLAN: &str = "billing";
 
 fn server_id(i: usize) -> String {
-    format!("s-{i:017}")
+    drs_test_builders::server_id("", i)
 }
 
 type TestHandlers = Handlers<FakeDrs, MemoryHistory, FakeExecutions>;
@@ -113,28 +113,9 @@ impl World {
     }
 }
 
+/// A wave with the plan defaults (the shared test builder).
 fn wave(index: u32, name: &str, ids: &[String], tags: &[(&str, &str)]) -> WaveSpec {
-    WaveSpec {
-        index,
-        name: name.to_string(),
-        server_ids: ids.to_vec(),
-        tags: tags
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        optional: vec![],
-        launch_timeout_seconds: 3600,
-        on_failure: OnFailure::Stop,
-        polling: PollingBounds {
-            min_wait_seconds: 15,
-            max_wait_seconds: 300,
-            expected_launch_seconds: 1200,
-        },
-        approval: None,
-        max_attempts: 1,
-        decision_timeout_seconds: None,
-        decision_notify: None,
-    }
+    drs_test_builders::wave(index, name, ids, tags)
 }
 
 fn execution() -> ExecutionRef {
@@ -146,11 +127,7 @@ fn execution() -> ExecutionRef {
 }
 
 fn plan(waves: Vec<WaveSpec>) -> PlanSpec {
-    PlanSpec {
-        name: PLAN.to_string(),
-        terminate_drill_instances: true,
-        waves,
-    }
+    drs_test_builders::plan(PLAN, waves)
 }
 
 fn preflight_input(input: serde_json::Value, waves: Vec<WaveSpec>) -> PreflightInput {

@@ -41,7 +41,7 @@ const PLAN: &str = "billing";
 const WAIT: Duration = Duration::from_secs(30);
 
 fn sid(i: usize) -> String {
-    format!("s-a1b2c3d4e5f6{i:05}")
+    drs_test_builders::server_id("a1b2c3d4e5f6", i)
 }
 
 type RealHandlers = Handlers<SdkDrs, DynamoHistory, FakeExecutions>;
@@ -182,27 +182,13 @@ where
     }
 }
 
+/// A wave with the plan defaults, but a minute's launch timeout and polling in seconds: the
+/// launches here take seconds.
 fn wave(index: u32, name: &str, ids: &[String], tags: &[(&str, &str)]) -> WaveSpec {
     WaveSpec {
-        index,
-        name: name.into(),
-        server_ids: ids.to_vec(),
-        tags: tags
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        optional: vec![],
         launch_timeout_seconds: 60,
-        on_failure: OnFailure::Stop,
-        polling: PollingBounds {
-            min_wait_seconds: 1,
-            max_wait_seconds: 5,
-            expected_launch_seconds: 2,
-        },
-        approval: None,
-        max_attempts: 1,
-        decision_timeout_seconds: None,
-        decision_notify: None,
+        polling: drs_test_builders::polling(1, 5, 2),
+        ..drs_test_builders::wave(index, name, ids, tags)
     }
 }
 
