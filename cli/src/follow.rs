@@ -18,7 +18,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::{HistoryEvent, HistoryEventType};
-use drs_waves_history::History;
+use drs_waves_history::Executions;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use time::OffsetDateTime;
 

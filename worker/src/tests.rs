@@ -156,7 +156,7 @@ fn preflight_input(input: serde_json::Value, waves: Vec<WaveSpec>) -> PreflightI
 impl World {
     /// The execution record preflight would have created.
     async fn record_preflight(&self) {
-        use drs_waves_history::{ExecutionRecord, History as _};
+        use drs_waves_history::{ExecutionRecord, prelude::*};
         self.history
             .create_execution(ExecutionRecord {
                 mode: Some(Mode::Drill),
@@ -1043,7 +1043,7 @@ async fn past_wave(
     status: WaveStatus,
     completion_ms: Option<u64>,
 ) {
-    use drs_waves_history::{ExecutionRecord, History as _, WaveChunk};
+    use drs_waves_history::{ExecutionRecord, WaveChunk, prelude::*};
     let id = format!("arn:aws:states:us-east-1:123456789012:execution:billing:{run}");
     w.history
         .create_execution(ExecutionRecord {
@@ -2112,7 +2112,7 @@ async fn the_janitor_records_a_stopped_drill_releases_its_lock_and_terminates_it
 
 #[tokio::test]
 async fn only_one_janitor_at_a_time_tidies_an_execution() {
-    use drs_waves_history::History as _;
+    use drs_waves_history::prelude::*;
     let w = World::with_servers(1);
     w.record_preflight().await;
     let now = "2030-01-01T00:10:00Z";
@@ -2520,7 +2520,7 @@ async fn an_approval_gate_records_its_token_notifies_and_answers_nothing() {
 #[tokio::test]
 async fn a_cancel_fails_the_next_gate_start_and_check_naming_who() {
     use drs_waves_contract::{GateKind, OperatorActionKind};
-    use drs_waves_history::History as _;
+    use drs_waves_history::prelude::*;
     let w = World::with_servers(1);
     w.record_preflight().await;
     let spec = wave(1, "db", &[server_id(1)], &[]);
@@ -2616,7 +2616,7 @@ async fn a_cancelled_drill_is_recorded_cancelled_and_cleaned_up_even_if_its_plan
 #[tokio::test]
 async fn a_recovery_stopped_by_an_operator_keeps_its_instances() {
     use drs_waves_contract::OperatorActionKind;
-    use drs_waves_history::History as _;
+    use drs_waves_history::prelude::*;
     let w = World::with_servers(1);
     let spec = wave(1, "db", &[server_id(1)], &[]);
     let started = w
@@ -2767,7 +2767,7 @@ async fn a_retry_launches_only_the_required_servers_that_did_not_launch_and_the_
     let mut failed_again = w.history.wave(EXEC, 1).expect("wave");
     failed_again.status = WaveStatus::Failed;
     {
-        use drs_waves_history::History as _;
+        use drs_waves_history::prelude::*;
         w.history
             .record_wave_check(failed_again, Vec::new())
             .await
@@ -2785,7 +2785,7 @@ async fn a_retry_launches_only_the_required_servers_that_did_not_launch_and_the_
 #[tokio::test]
 async fn finish_shows_the_operators_actions_and_a_skipped_wave() {
     use drs_waves_contract::OperatorActionKind;
-    use drs_waves_history::History as _;
+    use drs_waves_history::prelude::*;
     let w = World::with_servers(1);
     let spec = wave(1, "db", &[server_id(1)], &[]);
     let mut state = launch_and_complete(&w, &spec, &[(&server_id(1), "i-1")]).await;
@@ -2877,7 +2877,7 @@ async fn a_wave_launching_when_the_execution_is_cancelled_is_recorded_interrupte
 #[tokio::test]
 async fn a_cancel_carried_out_by_stop_execution_is_recorded_cancelled_by_the_janitor() {
     use drs_waves_contract::OperatorActionKind;
-    use drs_waves_history::History as _;
+    use drs_waves_history::prelude::*;
     let w = World::with_servers(1);
     w.record_preflight().await;
     w.history.set_lock_holder(PLAN, EXEC);
