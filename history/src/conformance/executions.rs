@@ -1,5 +1,5 @@
-//! Conformance cases: The EXECUTION record: an idempotent create, a close that is an upsert, the plan index, and
-//! where the report went.
+//! Conformance cases: the EXECUTION record: an idempotent create, a close that is an upsert,
+//! the plan index, and where the report went.
 
 use std::collections::BTreeMap;
 

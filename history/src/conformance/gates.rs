@@ -1,12 +1,16 @@
-//! Conformance cases: The gate and the cancel: a gate answered once, a cancel that never misses it.
+//! Conformance cases: the gate and the cancel: a gate answered once, a cancel that never
+//! misses it.
 
 use std::collections::BTreeMap;
 
-use drs_waves_contract::{ExecutionStatus, GateKind, Mode, OperatorActionKind};
+use drs_waves_contract::{ExecutionStatus, GateKind, Mode, OperatorAction, OperatorActionKind};
 
 use super::{action, exec_arn, gate, record};
 use crate::prelude::*;
 use crate::{CancelOutcome, ExecutionClose};
+
+const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
+const BOB: &str = "arn:aws:sts::123456789012:assumed-role/dr-operator/bob";
 
 /// A gate is recorded with its token, answered once (by the token it was opened with), and
 /// every answer is kept as an operator action; a cancel is recorded once, only while RUNNING,
@@ -16,9 +20,21 @@ pub async fn a_gate_is_answered_once_and_a_cancel_never_misses_it(
     history: &impl History,
     prefix: &str,
 ) {
-    let alice = "arn:aws:iam::123456789012:user/alice";
-    let bob = "arn:aws:sts::123456789012:assumed-role/dr-operator/bob";
     let id = exec_arn(prefix, "gates");
+    let approve = a_gate_needs_a_record_and_is_answered_once(history, prefix, &id).await;
+    a_reopened_gate_replaces_the_first(history, &id, &approve).await;
+    let cancel = a_cancel_is_recorded_once_and_refuses_later_gates(history, &id, &approve).await;
+    closing_clears_the_gate_and_keeps_the_cancel(history, prefix, &id, approve, cancel).await;
+    an_ended_execution_is_not_cancelled(history, prefix).await;
+}
+
+/// No gate and no cancel without a record; a gate answered by its token only, once.
+async fn a_gate_needs_a_record_and_is_answered_once(
+    history: &impl History,
+    prefix: &str,
+    id: &str,
+) -> OperatorAction {
+    let id = id.to_string();
     assert!(
         history
             .open_gate(&id, gate(GateKind::Approval, "tok-1"))
@@ -30,7 +46,7 @@ pub async fn a_gate_is_answered_once_and_a_cancel_never_misses_it(
         history
             .request_cancel(
                 &id,
-                action(OperatorActionKind::Cancel, bob, "2030-01-01T00:00:01Z")
+                action(OperatorActionKind::Cancel, BOB, "2030-01-01T00:00:01Z")
             )
             .await
             .expect("cancel"),
@@ -57,7 +73,7 @@ pub async fn a_gate_is_answered_once_and_a_cancel_never_misses_it(
         r.started_by.as_deref(),
         Some("arn:aws:iam::123456789012:user/alice")
     );
-    let approve = action(OperatorActionKind::Approve, alice, "2030-01-01T00:11:00Z");
+    let approve = action(OperatorActionKind::Approve, ALICE, "2030-01-01T00:11:00Z");
     assert!(
         !history
             .answer_gate(&id, "tok-other", approve.clone())
@@ -85,31 +101,46 @@ pub async fn a_gate_is_answered_once_and_a_cancel_never_misses_it(
         .expect("record");
     assert_eq!(r.pending_gate, None);
     assert_eq!(r.operator_actions, vec![approve.clone()]);
+    approve
+}
 
-    // A decision opened again by a retried task replaces the first (a new token).
+/// A decision opened again by a retried task replaces the first (a new token).
+async fn a_reopened_gate_replaces_the_first(
+    history: &impl History,
+    id: &str,
+    approve: &OperatorAction,
+) {
     assert!(
         history
-            .open_gate(&id, gate(GateKind::Decision, "tok-2"))
+            .open_gate(id, gate(GateKind::Decision, "tok-2"))
             .await
             .expect("open")
     );
     assert!(
         history
-            .open_gate(&id, gate(GateKind::Decision, "tok-3"))
+            .open_gate(id, gate(GateKind::Decision, "tok-3"))
             .await
             .expect("open")
     );
     assert!(
         !history
-            .answer_gate(&id, "tok-2", approve.clone())
+            .answer_gate(id, "tok-2", approve.clone())
             .await
             .expect("answer")
     );
+}
 
-    let cancel = action(OperatorActionKind::Cancel, bob, "2030-01-01T00:12:00Z");
+/// A cancel is recorded once, keeps the pending gate for the canceller, and refuses a gate
+/// opened after it.
+async fn a_cancel_is_recorded_once_and_refuses_later_gates(
+    history: &impl History,
+    id: &str,
+    approve: &OperatorAction,
+) -> OperatorAction {
+    let cancel = action(OperatorActionKind::Cancel, BOB, "2030-01-01T00:12:00Z");
     assert_eq!(
         history
-            .request_cancel(&id, cancel.clone())
+            .request_cancel(id, cancel.clone())
             .await
             .expect("cancel"),
         CancelOutcome::Requested
@@ -117,8 +148,8 @@ pub async fn a_gate_is_answered_once_and_a_cancel_never_misses_it(
     assert_eq!(
         history
             .request_cancel(
-                &id,
-                action(OperatorActionKind::Cancel, alice, "2030-01-01T00:13:00Z")
+                id,
+                action(OperatorActionKind::Cancel, ALICE, "2030-01-01T00:13:00Z")
             )
             .await
             .expect("cancel"),
@@ -126,7 +157,7 @@ pub async fn a_gate_is_answered_once_and_a_cancel_never_misses_it(
         "the first cancel stands"
     );
     let r = history
-        .get_execution(&id)
+        .get_execution(id)
         .await
         .expect("get")
         .expect("record");
@@ -139,14 +170,25 @@ pub async fn a_gate_is_answered_once_and_a_cancel_never_misses_it(
     assert_eq!(r.operator_actions, vec![approve.clone(), cancel.clone()]);
     assert!(
         !history
-            .open_gate(&id, gate(GateKind::Approval, "tok-4"))
+            .open_gate(id, gate(GateKind::Approval, "tok-4"))
             .await
             .expect("open"),
         "a gate opened after a cancel is refused: its task fails with the cancel"
     );
+    cancel
+}
+
+/// Closing clears a gate left open and keeps the cancel and the operator actions.
+async fn closing_clears_the_gate_and_keeps_the_cancel(
+    history: &impl History,
+    prefix: &str,
+    id: &str,
+    approve: OperatorAction,
+    cancel: OperatorAction,
+) {
     history
         .close_execution(ExecutionClose {
-            execution_id: id.clone(),
+            execution_id: id.to_string(),
             execution_name: "gates".into(),
             plan_name: prefix.to_string(),
             mode: Some(Mode::Drill),
@@ -161,7 +203,7 @@ pub async fn a_gate_is_answered_once_and_a_cancel_never_misses_it(
         .await
         .expect("close");
     let r = history
-        .get_execution(&id)
+        .get_execution(id)
         .await
         .expect("get")
         .expect("record");
@@ -171,17 +213,21 @@ pub async fn a_gate_is_answered_once_and_a_cancel_never_misses_it(
     assert_eq!(
         history
             .request_cancel(
-                &id,
-                action(OperatorActionKind::Cancel, alice, "2030-01-01T00:15:00Z")
+                id,
+                action(OperatorActionKind::Cancel, ALICE, "2030-01-01T00:15:00Z")
             )
             .await
             .expect("cancel"),
         CancelOutcome::AlreadyRequested(action(
             OperatorActionKind::Cancel,
-            bob,
+            BOB,
             "2030-01-01T00:12:00Z"
         )),
     );
+}
+
+/// An execution that is no longer RUNNING is not cancelled.
+async fn an_ended_execution_is_not_cancelled(history: &impl History, prefix: &str) {
     let other = exec_arn(prefix, "ended");
     history
         .create_execution(record(&other, prefix))
@@ -207,7 +253,7 @@ pub async fn a_gate_is_answered_once_and_a_cancel_never_misses_it(
         history
             .request_cancel(
                 &other,
-                action(OperatorActionKind::Cancel, alice, "2030-01-01T00:15:00Z")
+                action(OperatorActionKind::Cancel, ALICE, "2030-01-01T00:15:00Z")
             )
             .await
             .expect("cancel"),

@@ -1,5 +1,5 @@
-//! Conformance cases: A drill's clean-up and the janitor: TERMINATE jobs on an existing record, PENDING clean-ups
-//! listed until DONE, the status index and the janitor's lease.
+//! Conformance cases: a drill's clean-up and the janitor: TERMINATE jobs on an existing record,
+//! PENDING clean-ups listed until DONE, the status index and the janitor's lease.
 
 use std::collections::BTreeMap;
 

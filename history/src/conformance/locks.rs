@@ -1,5 +1,5 @@
-//! Conformance cases: The run lock: taken, re-taken by its holder, refused to others, handed over only from
-//! the named holder, released only by the holder.
+//! Conformance cases: the run lock: taken, re-taken by its holder, refused to others, handed
+//! over only from the named holder, released only by the holder.
 
 use drs_waves_contract::Mode;
 

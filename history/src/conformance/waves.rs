@@ -1,4 +1,5 @@
-//! Conformance cases: A wave: its plan and chunk jobs, its checks and JOB records, its launch points, its retries.
+//! Conformance cases: a wave: its plan and chunk jobs, its checks and JOB records, its launch
+//! points, its retries.
 
 use std::collections::BTreeMap;
 
@@ -310,12 +311,16 @@ pub async fn a_retry_adds_the_next_attempts_chunks_to_a_failed_wave(
     let stored = history.get_wave(&id, 1).await.expect("get").expect("wave");
     assert_eq!(stored.job_ids, vec!["drsjob-1", "drsjob-2", "drsjob-3"]);
 
-    // The end of the execution gives an open wave its final status; a wave never started has
-    // no record to end.
+    a_started_wave_is_ended_and_a_missing_one_is_not(history, &id).await;
+}
+
+/// The end of the execution gives an open wave its final status; a wave never started has no
+/// record to end.
+async fn a_started_wave_is_ended_and_a_missing_one_is_not(history: &impl History, id: &str) {
     assert!(
         !history
             .end_wave(
-                &id,
+                id,
                 9,
                 WaveStatus::Interrupted,
                 "never started",
@@ -325,13 +330,13 @@ pub async fn a_retry_adds_the_next_attempts_chunks_to_a_failed_wave(
             .expect("end"),
     );
     assert!(
-        history.get_wave(&id, 9).await.expect("get").is_none(),
+        history.get_wave(id, 9).await.expect("get").is_none(),
         "no record is invented"
     );
     assert!(
         history
             .end_wave(
-                &id,
+                id,
                 1,
                 WaveStatus::Interrupted,
                 "wave 'wave-1': the execution was cancelled while it was launching",
@@ -340,7 +345,7 @@ pub async fn a_retry_adds_the_next_attempts_chunks_to_a_failed_wave(
             .await
             .expect("end")
     );
-    let ended = history.get_wave(&id, 1).await.expect("get").expect("wave");
+    let ended = history.get_wave(id, 1).await.expect("get").expect("wave");
     assert_eq!(ended.status, WaveStatus::Interrupted);
     assert_eq!(
         ended.reason,

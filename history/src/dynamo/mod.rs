@@ -34,7 +34,7 @@ pub struct DynamoHistory {
 
 /// Whether a conditional write was refused because its condition did not hold (the one
 /// expected "failure" of every conditional PutItem, UpdateItem and DeleteItem here).
-pub(crate) fn condition_failed<E: ProvideErrorMetadata>(
+fn condition_failed<E: ProvideErrorMetadata>(
     e: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
 ) -> bool {
     e.as_service_error().and_then(ProvideErrorMetadata::code)
@@ -49,6 +49,7 @@ impl DynamoHistory {
         }
     }
 
+    /// The primary key of an item.
     fn key(pk: String, sk: &str) -> Item {
         HashMap::from([
             (PARTITION_KEY.to_string(), s(pk)),
@@ -56,6 +57,7 @@ impl DynamoHistory {
         ])
     }
 
+    /// One item, read consistently (a retried task reads what an earlier attempt wrote).
     async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, HistoryError> {
         let resp = self
             .client
@@ -108,6 +110,7 @@ impl DynamoHistory {
         }
     }
 
+    /// Every item of the execution's waves (WAVE, SERVERS and JOB items), all pages.
     async fn query_execution(&self, execution_id: &str) -> Result<Vec<Item>, HistoryError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
@@ -135,7 +138,9 @@ impl DynamoHistory {
     }
 }
 
-pub(crate) fn missing_record(execution_id: &str) -> HistoryError {
+/// A conditional write on an EXECUTION item that does not exist: the history lost track of a
+/// running execution.
+fn missing_record(execution_id: &str) -> HistoryError {
     HistoryError::Corrupt(format!(
         "the history has no record of execution {execution_id} (preflight creates it)"
     ))
