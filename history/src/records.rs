@@ -1,6 +1,6 @@
 //! The history's records: what each item of the table holds, as Rust values, with the small
 //! methods that read them (a wave's planned servers, its current attempt). How they are stored
-//! is in [`crate::codec`] and [`crate::dynamo`]; the operations over them in [`crate::roles`].
+//! is in the codec and [`crate::DynamoHistory`]; the operations over them in [`crate::roles`].
 
 use std::collections::BTreeMap;
 
