@@ -42,7 +42,7 @@ LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/drs-waves-local"
 CONTRACT = json.loads((REPO / "statemachines" / "contract.json").read_text())
 TAG_EXECUTION = CONTRACT["jobTags"]["execution"]
 TAG_WAVE = CONTRACT["jobTags"]["wave"]
-# The REFERENCE.md quotas the scale part runs with (worker flags and drs-sim limits alike).
+# The docs/REFERENCE.md quotas the scale part runs with (worker flags and drs-sim limits alike).
 SCALE_LIMITS = {"maxServersPerJob": 100, "maxServersInActiveJobs": 200, "maxConcurrentJobs": 20,
                 "maxActiveJobsPerServer": 1}
 

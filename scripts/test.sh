@@ -47,6 +47,9 @@ trap clean_up EXIT
 
 # Formatting and lints first: they fail fast and need no services.
 cargo fmt --all --check
+# The size budgets (ARCHITECTURE.md, "Budgets"); the check first proves it fails an oversized file.
+bash scripts/lib/test-check-sizes.sh
+bash scripts/lib/check-sizes.sh
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # The end-to-end tests run the worker binary, so build every binary before testing.

@@ -94,15 +94,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// A generated wave state's name: `Wave 2 app-servers: check` -> (2, "app-servers", "check").
-pub fn parse_wave_state(name: &str) -> Option<(u32, &str, &str)> {
-    let rest = name.strip_prefix("Wave ")?;
-    let (index, rest) = rest.split_once(' ')?;
-    let index = index.parse().ok()?;
-    let (wave, step) = rest.rsplit_once(": ")?;
-    Some((index, wave, step))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,19 +155,5 @@ mod tests {
         );
         assert_eq!(close_suffix("fleeet", &plans), "; did you mean fleet?");
         assert_eq!(close_suffix("zzzzzzzz", &plans), "");
-    }
-
-    #[test]
-    fn wave_states_are_parsed_with_names_that_hold_spaces_and_colons() {
-        assert_eq!(
-            parse_wave_state("Wave 2 app-servers: check"),
-            Some((2, "app-servers", "check"))
-        );
-        assert_eq!(
-            parse_wave_state("Wave 10 db: tier 1: approve?"),
-            Some((10, "db: tier 1", "approve?"))
-        );
-        assert_eq!(parse_wave_state("Preflight"), None);
-        assert_eq!(parse_wave_state("Wave x y: start"), None);
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use drs_waves_contract::states::{self, WaveStep};
 use drs_waves_contract::{
     ExecutionStatus, Mode, OperatorAction, PendingGate, PlanSpec, ServerCounts, WaveSpec,
     WaveState, WaveStatus,
@@ -11,8 +12,6 @@ use drs_waves_contract::{
 use drs_waves_history::ExecutionRecord;
 use drs_waves_rules::parse_time;
 use time::OffsetDateTime;
-
-use crate::names;
 
 /// Where a wave stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,17 +216,17 @@ impl View {
         match event {
             Event::StateEntered { name } => {
                 self.state = Some(name.clone());
-                if let Some((index, wave, step)) = names::parse_wave_state(name) {
-                    let w = self.wave_mut(index, wave);
-                    match step {
-                        "approve?" => w.phase = Phase::AwaitingApproval,
-                        "start" if w.phase != Phase::Launching => {
+                if let Some(state) = states::parse_wave(name) {
+                    let w = self.wave_mut(state.index, state.wave);
+                    match state.step {
+                        WaveStep::Approve => w.phase = Phase::AwaitingApproval,
+                        WaveStep::Start if w.phase != Phase::Launching => {
                             w.phase = Phase::Launching;
                             w.ended_at = None;
                             w.reason.clear();
                         }
-                        "decide?" => w.phase = Phase::AwaitingDecision,
-                        "skipped" => w.phase = Phase::Skipped,
+                        WaveStep::Decide => w.phase = Phase::AwaitingDecision,
+                        WaveStep::Skipped => w.phase = Phase::Skipped,
                         _ => {}
                     }
                 }
@@ -237,21 +236,21 @@ impl View {
                 let Ok(state) = serde_json::from_str::<serde_json::Value>(output) else {
                     return;
                 };
-                if name == "Preflight" {
+                if name == states::PREFLIGHT {
                     let run = &state["run"];
                     self.server_count = run["serverCount"].as_u64().map(|n| n as u32);
                     if let Some(m) = run["mode"].as_str().and_then(Mode::parse) {
                         self.mode = Some(m);
                     }
                 }
-                if let Some((index, _, step)) = names::parse_wave_state(name)
-                    && matches!(step, "start" | "check")
-                    && let Some(ws) = state["waves"].get(format!("w{index}"))
+                if let Some(wave_state) = states::parse_wave(name)
+                    && matches!(wave_state.step, WaveStep::Start | WaveStep::Check)
+                    && let Some(ws) = state["waves"].get(format!("w{}", wave_state.index))
                     && let Ok(ws) = serde_json::from_value::<WaveState>(ws.clone())
                 {
                     self.apply_wave_state(&ws);
                 }
-                if name == "Finish"
+                if name == states::FINISH
                     && let Some(outcome) = state["result"]["outcome"].as_str()
                 {
                     let end = self.end.get_or_insert_with(|| End {

@@ -15,7 +15,7 @@ pub use crate::contract::task_retry::{
     MAX_ATTEMPTS as RETRY_MAX_ATTEMPTS,
 };
 
-/// Step Functions' limits (REFERENCE.md).
+/// Step Functions' limits (docs/REFERENCE.md).
 pub const HISTORY_EVENT_LIMIT: u64 = 25_000;
 pub const DEFINITION_LIMIT_BYTES: usize = 1_048_576;
 /// A standard workflow runs at most a year.

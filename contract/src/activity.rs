@@ -170,7 +170,7 @@ impl ErrorName {
 /// jobs the first one made). Locally a heartbeat timeout surfaces as `States.Timeout`.
 pub const RETRYABLE_STATES_ERRORS: [&str; 2] = ["States.HeartbeatTimeout", "States.Timeout"];
 
-/// SendTaskFailure limits (REFERENCE.md): longer values are truncated by the worker.
+/// SendTaskFailure limits (docs/REFERENCE.md): longer values are truncated by the worker.
 pub const MAX_ERROR_CHARS: usize = 256;
 pub const MAX_CAUSE_CHARS: usize = 32_768;
 /// SendTaskSuccess output limit in bytes.

@@ -2,9 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use drs_waves_contract::{
-    CleanupStatus, ExecutionStatus, Mode, PlanSpec, ServerCounts, Targets, WaveStatus,
-};
+use drs_waves_contract::{ExecutionStatus, Mode, PlanSpec, Targets, WaveStatus};
 use time::OffsetDateTime;
 
 pub use crate::clock::{format_time, human_seconds, parse_time, seconds_between};
@@ -13,82 +11,10 @@ use crate::model::{
     ServerFacts, Verdict, VerdictKind, WaveFacts,
 };
 
-/// The EXECUTION item of the history, as far as the report reads it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExecutionRecord {
-    pub execution_id: String,
-    pub execution_name: String,
-    pub plan_name: String,
-    /// None when the execution failed before its input was understood.
-    pub mode: Option<Mode>,
-    pub status: ExecutionStatus,
-    pub started_at: String,
-    pub ended_at: Option<String>,
-    pub error: Option<String>,
-    pub cause: Option<String>,
-    pub wave_count: u32,
-    pub terminate_job_ids: Vec<String>,
-    pub terminating_instances: Vec<String>,
-    pub cleanup: Option<CleanupStatus>,
-    pub cleanup_error: Option<String>,
-    pub terminate_drill_instances: bool,
-    pub point_in_time: Option<String>,
-    /// The oldest snapshot a required server launches from, in seconds, at preflight.
-    pub worst_rpo_seconds: Option<u64>,
-    pub warnings: Vec<String>,
-    pub preempted_by: Option<String>,
-    /// Who started it, as the history recorded it (the input's `startedBy`).
-    pub started_by: Option<String>,
-    /// Oldest first.
-    pub operator_actions: Vec<OperatorAction>,
-}
-
-/// A WAVE item of the history.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WaveRecord {
-    pub index: u32,
-    pub name: String,
-    pub status: WaveStatus,
-    pub job_ids: Vec<String>,
-    pub started_at: String,
-    pub ended_at: Option<String>,
-    pub checks: u32,
-    pub servers: ServerCounts,
-    pub reason: String,
-    /// Every server the wave launches (its planned chunks).
-    pub planned_servers: Vec<String>,
-}
-
-/// One server's launch point (the wave's SERVERS item).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServerLaunchPoint {
-    pub server_id: String,
-    pub required: bool,
-    pub snapshot_id: Option<String>,
-    pub snapshot_taken_at: Option<String>,
-    /// The snapshot's age when it was chosen: this server's recovery point.
-    pub rpo_seconds: Option<u64>,
-}
-
-/// One server's line in a JOB item.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServerRecord {
-    /// PENDING, IN_PROGRESS, LAUNCHED, FAILED, TERMINATED.
-    pub launch_status: String,
-    pub recovery_instance_id: Option<String>,
-    pub required: bool,
-    pub failure_reason: Option<String>,
-    /// Optional post-launch actions that FAILED (the history's `actionWarnings`).
-    pub action_warnings: Vec<String>,
-}
-
-/// A JOB item: one DRS job of a wave.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct JobRecord {
-    pub wave_index: u32,
-    pub job_id: String,
-    pub servers: BTreeMap<String, ServerRecord>,
-}
+// The history's records, read as the history holds them: one definition, no copy to drift.
+pub use drs_waves_history::{
+    ExecutionRecord, JobRecord, ServerLaunchPoint, ServerRecord, WaveChunk, WaveRecord,
+};
 
 /// What Step Functions says of the execution (DescribeExecution and the definition of the
 /// machine that ran, DescribeStateMachineForExecution).
@@ -457,7 +383,7 @@ pub fn build(sources: &Sources) -> Report {
                 e.operator_actions.len()
             )
         },
-        operator_actions: e.operator_actions.clone(),
+        operator_actions: e.operator_actions.iter().map(operator_action).collect(),
         cleanup: CleanupFacts {
             status: e.cleanup.map(|c| c.as_str().to_owned()),
             error: e.cleanup_error.clone(),
@@ -500,7 +426,7 @@ fn wave_servers(sources: &Sources, wave: &WaveSource, wave_name: &str) -> Vec<Se
                 .get(&(job.job_id.clone(), id.clone()))
                 .cloned()
                 .unwrap_or_default();
-            let status = s.launch_status.clone();
+            let status = s.launch_status.as_str().to_owned();
             let ended = match status.as_str() {
                 "FAILED" => log
                     .failed_at
@@ -542,9 +468,8 @@ fn wave_servers(sources: &Sources, wave: &WaveSource, wave_name: &str) -> Vec<Se
         }
     }
     let planned = w
-        .planned_servers
-        .iter()
-        .cloned()
+        .planned_servers()
+        .into_iter()
         .chain(wave.launch_points.iter().map(|p| p.server_id.clone()));
     for id in planned {
         if !seen.insert(id.clone()) {
@@ -571,6 +496,17 @@ fn wave_servers(sources: &Sources, wave: &WaveSource, wave_name: &str) -> Vec<Se
         });
     }
     out
+}
+
+/// An operator action as the report shows it.
+fn operator_action(a: &drs_waves_contract::OperatorAction) -> OperatorAction {
+    OperatorAction {
+        at: a.at.clone(),
+        by: a.by.clone(),
+        action: a.action.as_str().to_owned(),
+        wave_index: a.wave_index,
+        wave_name: a.wave_name.clone(),
+    }
 }
 
 /// A hostname that says more than the server's ID.

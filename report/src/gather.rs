@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::build::{DrsJobFacts, InstanceFacts, MachineFacts, ServerLog, Sources, WaveSource};
-use crate::model::{DurationForecast, Forecast, OperatorAction, WaveForecast};
-use drs_waves_contract::{ExecutionStatus, PREFLIGHT_TARGETS_KEY, PlanSpec, Targets};
+use crate::model::{DurationForecast, Forecast, WaveForecast};
+use drs_waves_contract::{ExecutionStatus, PlanSpec, PreflightParameters, Targets};
 use time::OffsetDateTime;
 
 use drs_waves_aws::drs::{Drs, JobFilter, SdkDrs};
@@ -26,12 +26,7 @@ use drs_waves_aws::s3::{BoxFuture, DynObjectStore};
 use drs_waves_history::{EXECUTION_SK, ExecutionRecord, History, HistoryError, execution_pk};
 use drs_waves_rules::{LEARN_FROM_EXECUTIONS, learn, parse_time};
 
-use crate as report;
-
 pub mod instances;
-
-/// The preflight state's name in every generated machine (codegen's `names::PREFLIGHT`).
-pub const PREFLIGHT_STATE: &str = "Preflight";
 
 /// How long writing a report may take at the end of an execution before it is given up (and
 /// recorded as failed): well within the finish and record-failure tasks' timeouts.
@@ -239,56 +234,13 @@ impl EvidenceApis for SdkEvidenceApis {
 /// The plan and targets in a generated machine's preflight state. Targets are empty (not None)
 /// when the machine has a preflight state without them.
 pub fn plan_and_targets(definition: &str) -> (Option<PlanSpec>, Option<Targets>) {
-    let Ok(asl) = serde_json::from_str::<serde_json::Value>(definition) else {
-        return (None, None);
-    };
-    let params = &asl["States"][PREFLIGHT_STATE]["Parameters"];
-    if params.is_null() {
-        return (None, None);
-    }
-    let plan = serde_json::from_value(params["plan"].clone()).ok();
-    let targets = match params.get(PREFLIGHT_TARGETS_KEY) {
-        None => Some(Targets::default()),
-        Some(t) => serde_json::from_value(t.clone()).ok(),
-    };
-    (plan, targets)
-}
-
-/// The report's view of the EXECUTION item.
-pub fn execution_source(e: &ExecutionRecord) -> report::build::ExecutionRecord {
-    report::build::ExecutionRecord {
-        execution_id: e.execution_id.clone(),
-        execution_name: e.execution_name.clone(),
-        plan_name: e.plan_name.clone(),
-        mode: e.mode,
-        status: e.status,
-        started_at: e.started_at.clone(),
-        ended_at: e.ended_at.clone(),
-        error: e.error.clone(),
-        cause: e.cause.clone(),
-        wave_count: e.wave_count,
-        terminate_job_ids: e.terminate_job_ids.clone(),
-        terminating_instances: e.terminating_instances.clone(),
-        cleanup: e.cleanup,
-        cleanup_error: e.cleanup_error.clone(),
-        terminate_drill_instances: e.terminate_drill_instances,
-        point_in_time: e.point_in_time.clone(),
-        worst_rpo_seconds: e.worst_rpo_seconds,
-        warnings: e.warnings.clone(),
-        preempted_by: e.preempted_by.clone(),
-        started_by: e.started_by.clone(),
-        operator_actions: e
-            .operator_actions
-            .iter()
-            .map(|a| OperatorAction {
-                at: a.at.clone(),
-                by: a.by.clone(),
-                action: a.action.as_str().to_owned(),
-                wave_index: a.wave_index,
-                wave_name: a.wave_name.clone(),
-            })
-            .collect(),
-    }
+    // The plan and the targets are read apart: a machine whose targets cannot be read still
+    // names its plan, and the other way round.
+    let params = PreflightParameters::read(definition).ok();
+    (
+        params.as_ref().and_then(|p| p.plan().ok()),
+        params.as_ref().and_then(|p| p.targets().ok()),
+    )
 }
 
 /// Gathers a report's sources. `table` names the history table in messages.
@@ -340,56 +292,14 @@ pub async fn gather<H: History>(
             .await
             .map_err(history_error)?;
         waves.push(WaveSource {
-            record: report::build::WaveRecord {
-                index: record.index,
-                name: record.name.clone(),
-                status: record.status,
-                job_ids: record.job_ids.clone(),
-                started_at: record.started_at.clone(),
-                ended_at: record.ended_at.clone(),
-                checks: record.checks,
-                servers: record.servers,
-                reason: record.reason.clone(),
-                planned_servers: record.planned_servers(),
-            },
-            launch_points: launch_points
-                .into_iter()
-                .map(|p| report::build::ServerLaunchPoint {
-                    server_id: p.server_id,
-                    required: p.required,
-                    snapshot_id: p.snapshot_id,
-                    snapshot_taken_at: p.snapshot_taken_at,
-                    rpo_seconds: p.rpo_seconds,
-                })
-                .collect(),
+            record,
+            launch_points,
         });
     }
-    let jobs: Vec<report::build::JobRecord> = history
+    let jobs = history
         .list_jobs(execution_arn)
         .await
-        .map_err(history_error)?
-        .into_iter()
-        .map(|j| report::build::JobRecord {
-            wave_index: j.wave_index,
-            job_id: j.job_id,
-            servers: j
-                .servers
-                .into_iter()
-                .map(|(id, s)| {
-                    (
-                        id,
-                        report::build::ServerRecord {
-                            launch_status: s.launch_status.as_str().to_owned(),
-                            recovery_instance_id: s.recovery_instance_id,
-                            required: s.required,
-                            failure_reason: s.failure_reason,
-                            action_warnings: s.action_warnings,
-                        },
-                    )
-                })
-                .collect(),
-        })
-        .collect();
+        .map_err(history_error)?;
 
     let job_ids: Vec<String> = waves
         .iter()
@@ -427,11 +337,7 @@ pub async fn gather<H: History>(
     let server_ids: Vec<String> = jobs
         .iter()
         .flat_map(|j| j.servers.keys().cloned())
-        .chain(
-            waves
-                .iter()
-                .flat_map(|w| w.record.planned_servers.iter().cloned()),
-        )
+        .chain(waves.iter().flat_map(|w| w.record.planned_servers()))
         .collect();
     let launch_jobs: std::collections::BTreeSet<String> = job_ids
         .iter()
@@ -475,7 +381,7 @@ pub async fn gather<H: History>(
     };
     Ok(Sources {
         now,
-        execution: execution_source(&execution),
+        execution,
         waves,
         jobs,
         machine,

@@ -7,11 +7,14 @@ use drs_waves_contract::{
 };
 use time::macros::datetime;
 
+use drs_waves_aws::drs::{JobStatus, LaunchStatus};
+use drs_waves_contract::{OperatorAction as HistoryAction, OperatorActionKind};
+
 use crate::build::{
     DrsJobFacts, ExecutionRecord, JobRecord, MachineFacts, ServerLaunchPoint, ServerLog,
-    ServerRecord, Sources, WaveRecord, WaveSource, build, verdict,
+    ServerRecord, Sources, WaveChunk, WaveRecord, WaveSource, build, verdict,
 };
-use crate::model::{DurationForecast, Forecast, OperatorAction, VerdictKind, WaveForecast};
+use crate::model::{DurationForecast, Forecast, VerdictKind, WaveForecast};
 use crate::{render, schema_text, timeline};
 
 const ARN: &str = "arn:aws:states:us-east-1:000000000000:execution:billing:drill-1";
@@ -20,33 +23,19 @@ const S2: &str = "s-a1b2c3d4e5f600002";
 
 fn execution(status: ExecutionStatus, ended: Option<&str>) -> ExecutionRecord {
     ExecutionRecord {
-        execution_id: ARN.into(),
-        execution_name: "drill-1".into(),
-        plan_name: "billing".into(),
         mode: Some(Mode::Drill),
-        status,
-        started_at: "2026-11-28T10:00:00Z".into(),
         ended_at: ended.map(str::to_owned),
-        error: None,
-        cause: None,
         wave_count: 2,
-        terminate_job_ids: Vec::new(),
-        terminating_instances: Vec::new(),
         cleanup: Some(CleanupStatus::NotNeeded),
-        cleanup_error: None,
-        terminate_drill_instances: false,
-        point_in_time: None,
         worst_rpo_seconds: Some(300),
-        warnings: Vec::new(),
-        preempted_by: None,
-        started_by: None,
-        operator_actions: Vec::new(),
+        ..ExecutionRecord::new(ARN, "drill-1", "billing", status, "2026-11-28T10:00:00Z")
     }
 }
 
 fn wave(index: u32, server: &str, status: WaveStatus, job: &str, started: &str) -> WaveSource {
     WaveSource {
         record: WaveRecord {
+            execution_id: ARN.into(),
             index,
             name: format!("w{index}"),
             status,
@@ -60,7 +49,15 @@ fn wave(index: u32, server: &str, status: WaveStatus, job: &str, started: &str) 
                 ..ServerCounts::default()
             },
             reason: String::new(),
-            planned_servers: vec![server.into()],
+            chunks: vec![WaveChunk {
+                number: 1,
+                servers: vec![server.into()],
+                job_id: Some(job.into()),
+                attempt: 1,
+                planned_at: None,
+            }],
+            learned: None,
+            completion_ms: None,
         },
         launch_points: vec![ServerLaunchPoint {
             server_id: server.into(),
@@ -68,18 +65,22 @@ fn wave(index: u32, server: &str, status: WaveStatus, job: &str, started: &str) 
             snapshot_id: Some(format!("pit-{index}")),
             snapshot_taken_at: Some("2026-11-28T09:55:00Z".into()),
             rpo_seconds: Some(300 * u64::from(index)),
+            replication: "CONTINUOUS".into(),
         }],
     }
 }
 
 fn job(index: u32, id: &str, server: &str, status: &str) -> JobRecord {
     JobRecord {
+        execution_id: ARN.into(),
         wave_index: index,
         job_id: id.into(),
+        job_status: JobStatus::Completed,
+        updated_at: "2026-11-28T10:04:00Z".into(),
         servers: BTreeMap::from([(
             server.to_owned(),
             ServerRecord {
-                launch_status: status.into(),
+                launch_status: LaunchStatus::parse(status),
                 recovery_instance_id: Some(format!("i-{index}")),
                 required: true,
                 failure_reason: None,
@@ -438,17 +439,17 @@ fn the_forecast_is_shown_beside_the_outcome() {
 fn operator_actions_are_a_table_and_markers_on_the_timeline() {
     let mut s = sources();
     s.execution.operator_actions = vec![
-        OperatorAction {
+        HistoryAction {
             at: "2026-11-28T10:02:03Z".into(),
             by: "arn:aws:iam::000000000000:user/<ops>".into(),
-            action: "APPROVE".into(),
+            action: OperatorActionKind::Approve,
             wave_index: Some(2),
             wave_name: Some("w2".into()),
         },
-        OperatorAction {
+        HistoryAction {
             at: "2026-11-28T10:04:10Z".into(),
             by: "arn:aws:sts::000000000000:assumed-role/dr/alice".into(),
-            action: "CANCEL".into(),
+            action: OperatorActionKind::Cancel,
             wave_index: None,
             wave_name: None,
         },

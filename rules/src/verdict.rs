@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use drs_waves_contract::{PollingBounds, ServerCounts, WaveSpec, WaveStatus};
 
 use drs_waves_aws::drs::launch_actions::{failure_of, running_of};
-use drs_waves_aws::drs::{Job, JobStatus, LaunchStatus};
+use drs_waves_aws::drs::{Job, JobServer, JobStatus, LaunchStatus};
 
 /// Splits a wave's servers into DRS jobs of at most `per_job` servers, in order.
 pub fn chunk_servers(server_ids: &[String], per_job: usize) -> Vec<Vec<String>> {
@@ -110,88 +110,12 @@ impl Known<'static> {
 ///   server's job runs on with nothing of it in progress, the wave succeeds);
 /// - LAUNCHING otherwise.
 pub fn judge(wave: &WaveSpec, jobs: &[Job], elapsed: u64, known: &Known<'_>) -> Verdict {
-    let optional: BTreeSet<&str> = wave.optional.iter().map(String::as_str).collect();
-    let mut counts = ServerCounts::default();
-    let mut failed_required = Vec::new();
-    let mut launching_required = Vec::new();
-    let mut launching_optional = 0u32;
-    let mut empty_jobs_pending = Vec::new();
-    let mut empty_jobs_completed = Vec::new();
-    // LAUNCHED in a job that has not COMPLETED: post-launch actions may still run. Required
-    // ones with the actions in progress, for the timeout's message.
-    let mut settling_required: Vec<(String, Vec<String>)> = Vec::new();
-    let mut settling_optional = 0u32;
+    let mut tally = Tally {
+        optional: wave.optional.iter().map(String::as_str).collect(),
+        ..Tally::default()
+    };
     for job in jobs {
-        let completed = job.status == JobStatus::Completed;
-        if job.servers.is_empty() {
-            if completed {
-                empty_jobs_completed.push(job.id.clone());
-            } else {
-                empty_jobs_pending.push(job.id.clone());
-            }
-        }
-        for server in &job.servers {
-            counts.total += 1;
-            let is_optional = optional.contains(server.source_server_id.as_str());
-            let action_failure = failure_of(&server.launch_actions);
-            let failed = match server.launch_status {
-                LaunchStatus::Launched if action_failure.is_some() => true,
-                LaunchStatus::Launched if !completed => {
-                    counts.launched += 1;
-                    if is_optional {
-                        settling_optional += 1;
-                    } else {
-                        let running = running_of(&server.launch_actions)
-                            .into_iter()
-                            .map(|r| r.label())
-                            .collect();
-                        settling_required.push((server.source_server_id.clone(), running));
-                    }
-                    continue;
-                }
-                LaunchStatus::Launched => false,
-                LaunchStatus::Failed | LaunchStatus::Terminated => true,
-                // A job that ended without launching a server will never launch it.
-                _ if completed => true,
-                _ => {
-                    counts.launching += 1;
-                    if is_optional {
-                        launching_optional += 1;
-                    } else {
-                        launching_required.push(server.source_server_id.clone());
-                    }
-                    continue;
-                }
-            };
-            if failed {
-                counts.failed += 1;
-                if is_optional {
-                    counts.optional_failed += 1;
-                } else {
-                    failed_required.push(
-                        match (&action_failure, known.reasons.get(&server.source_server_id)) {
-                            (Some(why), _) => {
-                                format!("{} (job {}, {why})", server.source_server_id, job.id)
-                            }
-                            (None, Some(reason)) => format!(
-                                "{} (job {}, {}: {reason})",
-                                server.source_server_id,
-                                job.id,
-                                server.launch_status.as_str()
-                            ),
-                            (None, None) => format!(
-                                "{} (job {}, {})",
-                                server.source_server_id,
-                                job.id,
-                                server.launch_status.as_str()
-                            ),
-                        },
-                    );
-                }
-            } else {
-                counts.launched += 1;
-            }
-        }
+        tally.count_job(job, known);
     }
     let listed: BTreeSet<&str> = jobs
         .iter()
@@ -202,108 +126,205 @@ pub fn judge(wave: &WaveSpec, jobs: &[Job], elapsed: u64, known: &Known<'_>) -> 
         .iter()
         .filter(|id| !listed.contains(id.as_str()))
     {
-        counts.total += 1;
-        let is_optional = optional.contains(id.as_str());
+        tally.count_unlisted(id, elapsed);
+    }
+    tally.verdict(wave, elapsed)
+}
+
+/// What the wave's jobs say of its servers, counted server by server.
+#[derive(Default)]
+struct Tally<'a> {
+    optional: BTreeSet<&'a str>,
+    counts: ServerCounts,
+    failed_required: Vec<String>,
+    launching_required: Vec<String>,
+    launching_optional: u32,
+    empty_jobs_pending: Vec<String>,
+    empty_jobs_completed: Vec<String>,
+    /// LAUNCHED in a job that has not COMPLETED: post-launch actions may still run. Required
+    /// ones with the actions in progress, for the timeout's message.
+    settling_required: Vec<(String, Vec<String>)>,
+    settling_optional: u32,
+}
+
+impl Tally<'_> {
+    fn count_job(&mut self, job: &Job, known: &Known<'_>) {
+        let completed = job.status == JobStatus::Completed;
+        if job.servers.is_empty() {
+            if completed {
+                self.empty_jobs_completed.push(job.id.clone());
+            } else {
+                self.empty_jobs_pending.push(job.id.clone());
+            }
+        }
+        for server in &job.servers {
+            self.count_server(job, server, completed, known);
+        }
+    }
+
+    fn count_server(&mut self, job: &Job, server: &JobServer, completed: bool, known: &Known<'_>) {
+        self.counts.total += 1;
+        let id = &server.source_server_id;
+        let is_optional = self.optional.contains(id.as_str());
+        let action_failure = failure_of(&server.launch_actions);
+        let failed = match server.launch_status {
+            LaunchStatus::Launched if action_failure.is_some() => true,
+            LaunchStatus::Launched if !completed => {
+                self.counts.launched += 1;
+                if is_optional {
+                    self.settling_optional += 1;
+                } else {
+                    let running = running_of(&server.launch_actions)
+                        .into_iter()
+                        .map(|r| r.label())
+                        .collect();
+                    self.settling_required.push((id.clone(), running));
+                }
+                return;
+            }
+            LaunchStatus::Launched => false,
+            LaunchStatus::Failed | LaunchStatus::Terminated => true,
+            // A job that ended without launching a server will never launch it.
+            _ if completed => true,
+            _ => {
+                self.launching(id, is_optional);
+                return;
+            }
+        };
+        if !failed {
+            self.counts.launched += 1;
+            return;
+        }
+        let status = server.launch_status.as_str();
+        let why = match (&action_failure, known.reasons.get(id)) {
+            (Some(why), _) => format!("{id} (job {}, {why})", job.id),
+            (None, Some(reason)) => format!("{id} (job {}, {status}: {reason})", job.id),
+            (None, None) => format!("{id} (job {}, {status})", job.id),
+        };
+        self.failed(is_optional, why);
+    }
+
+    /// A planned server that is in none of the jobs.
+    fn count_unlisted(&mut self, id: &str, elapsed: u64) {
+        self.counts.total += 1;
+        let is_optional = self.optional.contains(id);
         // A job still PENDING that lists no server is queued (DRS fills
         // `participatingServers` when the job starts its servers); the server may be in it, so
         // it is launching until the launch timeout. `Known` carries the planned servers, not
         // their chunks, so a queued job of the wave covers every server missing from the rest.
-        if elapsed < MISSING_SERVER_GRACE_SECONDS || !empty_jobs_pending.is_empty() {
-            counts.launching += 1;
-            if is_optional {
-                launching_optional += 1;
-            } else {
-                launching_required.push(id.clone());
-            }
+        if elapsed < MISSING_SERVER_GRACE_SECONDS || !self.empty_jobs_pending.is_empty() {
+            self.launching(id, is_optional);
         } else {
-            counts.failed += 1;
-            if is_optional {
-                counts.optional_failed += 1;
-            } else {
-                failed_required.push(format!(
+            self.failed(
+                is_optional,
+                format!(
                     "{id} (in none of the wave's jobs {MISSING_SERVER_GRACE_SECONDS} s after the launch)"
-                ));
-            }
+                ),
+            );
         }
     }
-    let name = &wave.name;
-    if !failed_required.is_empty() {
-        return Verdict {
-            status: WaveStatus::Failed,
-            counts,
-            reason: format!(
-                "wave '{name}': required server(s) failed to launch: {}",
-                name_some(&failed_required)
-            ),
-        };
+
+    fn launching(&mut self, id: &str, is_optional: bool) {
+        self.counts.launching += 1;
+        if is_optional {
+            self.launching_optional += 1;
+        } else {
+            self.launching_required.push(id.to_owned());
+        }
     }
-    if !empty_jobs_completed.is_empty() {
-        return Verdict {
-            status: WaveStatus::Failed,
-            counts,
-            reason: format!(
-                "wave '{name}': DRS job(s) {} completed without any server",
-                empty_jobs_completed.join(", ")
-            ),
-        };
+
+    fn failed(&mut self, is_optional: bool, why: String) {
+        self.counts.failed += 1;
+        if is_optional {
+            self.counts.optional_failed += 1;
+        } else {
+            self.failed_required.push(why);
+        }
     }
-    let nothing_launching = launching_required.is_empty()
-        && launching_optional == 0
-        && empty_jobs_pending.is_empty()
-        && settling_required.is_empty()
-        && settling_optional == 0;
-    if nothing_launching && counts.total > 0 {
-        return Verdict {
-            status: WaveStatus::Succeeded,
+
+    fn verdict(self, wave: &WaveSpec, elapsed: u64) -> Verdict {
+        let name = &wave.name;
+        let counts = self.counts;
+        let ended = |status, reason| Verdict {
+            status,
             counts,
-            reason: String::new(),
+            reason,
         };
+        if !self.failed_required.is_empty() {
+            return ended(
+                WaveStatus::Failed,
+                format!(
+                    "wave '{name}': required server(s) failed to launch: {}",
+                    name_some(&self.failed_required)
+                ),
+            );
+        }
+        if !self.empty_jobs_completed.is_empty() {
+            return ended(
+                WaveStatus::Failed,
+                format!(
+                    "wave '{name}': DRS job(s) {} completed without any server",
+                    self.empty_jobs_completed.join(", ")
+                ),
+            );
+        }
+        let nothing_launching = self.launching_required.is_empty()
+            && self.launching_optional == 0
+            && self.empty_jobs_pending.is_empty()
+            && self.settling_required.is_empty()
+            && self.settling_optional == 0;
+        if nothing_launching && counts.total > 0 {
+            return ended(WaveStatus::Succeeded, String::new());
+        }
+        if elapsed > u64::from(wave.launch_timeout_seconds) {
+            return self.timed_out(wave, elapsed);
+        }
+        ended(WaveStatus::Launching, String::new())
     }
-    let actions_running: Vec<String> = settling_required
-        .iter()
-        .filter(|(_, running)| !running.is_empty())
-        .map(|(id, running)| {
-            format!(
-                "{id} (post-launch action {} still IN_PROGRESS)",
-                running.join(", ")
-            )
-        })
-        .collect();
-    if elapsed > u64::from(wave.launch_timeout_seconds) {
-        if launching_required.is_empty()
-            && empty_jobs_pending.is_empty()
+
+    /// Past the launch timeout with something still launching.
+    fn timed_out(self, wave: &WaveSpec, elapsed: u64) -> Verdict {
+        let actions_running: Vec<String> = self
+            .settling_required
+            .iter()
+            .filter(|(_, running)| !running.is_empty())
+            .map(|(id, running)| {
+                format!(
+                    "{id} (post-launch action {} still IN_PROGRESS)",
+                    running.join(", ")
+                )
+            })
+            .collect();
+        if self.launching_required.is_empty()
+            && self.empty_jobs_pending.is_empty()
             && actions_running.is_empty()
-            && counts.total > 0
+            && self.counts.total > 0
         {
             // Only optional servers are still launching, or a LAUNCHED server's job runs on
             // with none of its actions in progress: they do not hold the wave back.
             return Verdict {
                 status: WaveStatus::Succeeded,
-                counts,
+                counts: self.counts,
                 reason: String::new(),
             };
         }
-        let mut still = launching_required.clone();
+        let mut still = self.launching_required;
         still.extend(actions_running);
         still.extend(
-            empty_jobs_pending
+            self.empty_jobs_pending
                 .iter()
                 .map(|j| format!("job {j} (no servers reported yet)")),
         );
-        return Verdict {
+        Verdict {
             status: WaveStatus::Failed,
-            counts,
+            counts: self.counts,
             reason: format!(
-                "wave '{name}' timed out: launchTimeoutSeconds {} passed ({elapsed} s since start) with server(s) still launching: {}",
+                "wave '{}' timed out: launchTimeoutSeconds {} passed ({elapsed} s since start) with server(s) still launching: {}",
+                wave.name,
                 wave.launch_timeout_seconds,
                 name_some(&still)
             ),
-        };
-    }
-    Verdict {
-        status: WaveStatus::Launching,
-        counts,
-        reason: String::new(),
+        }
     }
 }
 

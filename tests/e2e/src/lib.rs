@@ -5,17 +5,17 @@
 //! everything else is per test, so tests run side by side without seeing each other: each
 //! [`Deployment`] has its own activities (a unique name prefix), history table, drs-sim
 //! (in-process, on its own port) and worker process. A worker only ever polls its own
-//! deployment's activities, exactly as in a real account.
+//! deployment's activities, exactly as in a real account. A deployment stops what it started
+//! when it is dropped, however the test ends (see its `Drop`).
 //!
 //! The shared services come from `scripts/test.sh`, which starts them with
 //! `scripts/local-stack.sh` and names its env file in `DRS_WAVES_E2E_STACK_ENV`; without it
 //! (a plain `cargo test`), the first test starts a private stack the same way, and a watchdog
 //! process stops it by PID when the test process exits.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -25,139 +25,20 @@ use drs_codegen::generate::ActivityResources;
 use drs_sim::{SimConfig, SimHandle, Simulator};
 use drs_test_harness::{ChildGuard, eventually, repo_root, unique_name};
 use drs_waves_contract::{Activity, history};
+// The worker's history store (the table's creation, the records the report reads): the one
+// import of it in the e2e tests, so that its move to a crate of its own changes this line only.
+use drs_waves_history as history_store;
 use serde_json::Value;
 
+mod history_items;
+mod stack;
+
 pub use drs_test_harness as harness;
+pub use history_items::{ExecutionHistory, item_to_json};
+pub use stack::{SharedStack, drs_waves_cli_binary, shared_stack, worker_binary};
 
 /// The role LocalStack wants on CreateStateMachine (it does not check it).
 const LOCAL_ROLE_ARN: &str = "arn:aws:iam::000000000000:role/drs-waves-local";
-
-/// Endpoints of the services every test shares.
-#[derive(Clone, Debug)]
-pub struct SharedStack {
-    pub sfn_endpoint: String,
-    pub dynamodb_endpoint: String,
-    /// LocalStack's S3 (the report bucket).
-    pub s3_endpoint: String,
-}
-
-static SHARED: OnceLock<std::result::Result<SharedStack, String>> = OnceLock::new();
-/// Held for the life of the process: when the process exits, the watchdog reads EOF and stops
-/// the private stack by PID.
-static WATCHDOG: Mutex<Option<ChildStdin>> = Mutex::new(None);
-
-/// The shared LocalStack and moto, started on first use.
-pub fn shared_stack() -> Result<SharedStack> {
-    SHARED
-        .get_or_init(|| start_or_find_stack().map_err(|e| format!("{e:#}")))
-        .clone()
-        .map_err(|e| anyhow!("the local stack is not available: {e}"))
-}
-
-fn start_or_find_stack() -> Result<SharedStack> {
-    if let Some(env_file) = std::env::var_os("DRS_WAVES_E2E_STACK_ENV") {
-        return read_stack_env(Path::new(&env_file));
-    }
-    let root = repo_root();
-    let dir = std::env::temp_dir().join(unique_name("drs-waves-e2e-stack"));
-    std::fs::create_dir_all(&dir)?;
-    let script = root.join("scripts/local-stack.sh");
-    // The watchdog first, so that even a stack that half-started is stopped.
-    let mut watchdog = Command::new("bash")
-        .arg("-c")
-        .arg("read -r _ || true; exec \"$0\" down >/dev/null 2>&1")
-        .arg(&script)
-        .env("DRS_WAVES_STACK_DIR", &dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("starting the local stack's watchdog")?;
-    if let Ok(mut slot) = WATCHDOG.lock() {
-        *slot = watchdog.stdin.take();
-    }
-    let output = Command::new("bash")
-        .arg(&script)
-        .arg("up")
-        .env("DRS_WAVES_STACK_DIR", &dir)
-        .env("DRS_WAVES_SFN_PORT", "0")
-        .env("DRS_WAVES_DDB_PORT", "0")
-        .env("DRS_WAVES_DRS_PORT", "0")
-        .env("DRS_WAVES_NO_BUILD", "1")
-        .output()
-        .context("running scripts/local-stack.sh up")?;
-    if !output.status.success() {
-        bail!(
-            "scripts/local-stack.sh up failed ({}); run scripts/bootstrap.sh first:\n{}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    read_stack_env(&dir.join("env"))
-}
-
-/// Reads the endpoints from an env file written by `scripts/local-stack.sh up`.
-fn read_stack_env(path: &Path) -> Result<SharedStack> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the local stack's env file {}", path.display()))?;
-    let mut vars = HashMap::new();
-    for line in text.lines() {
-        let line = line.trim().trim_start_matches("export ");
-        if let Some((k, v)) = line.split_once('=') {
-            vars.insert(
-                k.trim().to_owned(),
-                v.trim().trim_matches(['"', '\'']).to_owned(),
-            );
-        }
-    }
-    let get = |k: &str| {
-        vars.get(k)
-            .cloned()
-            .ok_or_else(|| anyhow!("{} has no {k}", path.display()))
-    };
-    Ok(SharedStack {
-        sfn_endpoint: get("AWS_ENDPOINT_URL_SFN")?,
-        dynamodb_endpoint: get("AWS_ENDPOINT_URL_DYNAMODB")?,
-        s3_endpoint: get("AWS_ENDPOINT_URL_S3")?,
-    })
-}
-
-/// The `drs-worker` binary built beside the test binary (`target/debug/drs-worker`).
-pub fn worker_binary() -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    // target/debug/deps/<test binary> -> target/debug/drs-worker
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| anyhow!("cannot place the test binary {}", exe.display()))?;
-    let bin = dir.join("drs-worker");
-    if !bin.exists() {
-        bail!(
-            "{} does not exist: build it first with `cargo build -p drs-worker` (scripts/test.sh does)",
-            bin.display()
-        );
-    }
-    Ok(bin)
-}
-
-/// The `drs-waves` operator CLI built beside the test binary (`target/debug/drs-waves`); run
-/// it with [`Deployment::cli_env`] (or [`Deployment::cli_command`]).
-pub fn drs_waves_cli_binary() -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| anyhow!("cannot place the test binary {}", exe.display()))?;
-    let bin = dir.join("drs-waves");
-    if !bin.exists() {
-        bail!(
-            "{} does not exist: build it first with `cargo build -p drs-waves-cli` (scripts/test.sh does)",
-            bin.display()
-        );
-    }
-    Ok(bin)
-}
 
 /// How an execution ended.
 #[derive(Clone, Debug)]
@@ -174,7 +55,8 @@ impl Ended {
     }
 }
 
-/// One isolated drs-waves deployment on the shared stack.
+/// One isolated drs-waves deployment on the shared stack; dropping it stops its worker and
+/// drs-sim.
 pub struct Deployment {
     pub prefix: String,
     pub table: String,
@@ -202,7 +84,7 @@ impl Deployment {
             .await
             .map_err(|e| anyhow!("starting drs-sim: {e}"))?;
         let table = format!("{prefix}-history");
-        drs_waves_history::create_table(&dynamodb, &table)
+        history_store::create_table(&dynamodb, &table)
             .await
             .map_err(|e| anyhow!("creating table {table}: {e}"))?;
         let mut activity_arns = BTreeMap::new();
@@ -422,8 +304,8 @@ impl Deployment {
     }
 
     /// Every history item of an execution, keyed by sort key, as plain JSON.
-    pub async fn history(&self, execution_arn: &str) -> Result<BTreeMap<String, Value>> {
-        let pk = drs_waves_history::execution_pk(execution_arn);
+    pub async fn history(&self, execution_arn: &str) -> Result<ExecutionHistory> {
+        let pk = history::execution_pk(execution_arn);
         let mut items = BTreeMap::new();
         let mut start_key = None;
         loop {
@@ -450,7 +332,7 @@ impl Deployment {
                 _ => break,
             }
         }
-        Ok(items)
+        Ok(ExecutionHistory::new(items))
     }
 
     /// The run lock of a plan (the `LOCK#<plan>` item) as JSON, or None when no execution
@@ -462,11 +344,11 @@ impl Deployment {
             .table_name(&self.table)
             .key(
                 history::PARTITION_KEY,
-                AttributeValue::S(drs_waves_history::lock_pk(plan)),
+                AttributeValue::S(history::lock_pk(plan)),
             )
             .key(
                 history::SORT_KEY,
-                AttributeValue::S(drs_waves_history::LOCK_SK.to_owned()),
+                AttributeValue::S(history::LOCK_SK.to_owned()),
             )
             .consistent_read(true)
             .send()
@@ -528,10 +410,10 @@ impl Deployment {
         Ok(())
     }
 
-    /// The report of an execution (drs-waves-report) from this deployment's history table,
-    /// Step Functions and drs-sim, as `drs-waves-report EXECUTION -o DIR` builds it.
+    /// The report of an execution from this deployment's history table, Step Functions and
+    /// drs-sim, as `drs-waves report EXECUTION -o DIR` builds it.
     pub async fn report(&self, execution_arn: &str) -> Result<drs_waves_report::Report> {
-        let history = drs_waves_history::DynamoHistory::new(self.dynamodb.clone(), &self.table);
+        let history = history_store::DynamoHistory::new(self.dynamodb.clone(), &self.table);
         let drs = drs_test_harness::drs_client(&self.sim.endpoint()).await;
         let apis = drs_waves_report::SdkEvidenceApis::new(self.sfn.clone(), drs);
         Ok(drs_waves_report::report_of(
@@ -543,35 +425,28 @@ impl Deployment {
         )
         .await?)
     }
+}
 
-    /// Stops the worker and the simulator.
-    pub async fn shutdown(mut self) {
-        if let Some(mut w) = self.worker.take() {
-            w.stop(Duration::from_secs(15));
+/// How long a deployment's worker gets to stop after SIGTERM: more than its own shutdown grace
+/// (`DRS_WAVES_SHUTDOWN_GRACE_SECONDS`, 10 s here), so it ends its tasks before the SIGKILL.
+const WORKER_STOP_GRACE: Duration = Duration::from_secs(15);
+
+/// The deployment is its own guard: when a test ends, however it ends (it returns, fails with
+/// `?` or panics), what the deployment started stops with it, so no test stops it by hand.
+/// The worker gets SIGTERM and its grace, then SIGKILL to its whole process group; drs-sim is
+/// told to stop by its own drop, and the test's runtime ends its server task. (A test that
+/// needs them gone before its end drops the deployment: `drop(dep)`.) Activities, state
+/// machines and the table are left: their names are unique, and LocalStack and moto die with
+/// the stack.
+///
+/// The stop blocks the dropping thread for up to [`WORKER_STOP_GRACE`]: under
+/// `#[tokio::test(flavor = "multi_thread")]` that is the test's own thread, not one of the
+/// runtime's workers, so drs-sim still answers the stopping worker.
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        if let Some(mut worker) = self.worker.take() {
+            worker.stop(WORKER_STOP_GRACE);
         }
-        self.sim.shutdown().await;
-    }
-}
-
-/// A DynamoDB item as JSON (S -> string, N -> number, BOOL, L, M, SS -> array, NULL).
-pub fn item_to_json(item: &HashMap<String, AttributeValue>) -> Value {
-    Value::Object(
-        item.iter()
-            .map(|(k, v)| (k.clone(), attribute_to_json(v)))
-            .collect(),
-    )
-}
-
-fn attribute_to_json(v: &AttributeValue) -> Value {
-    match v {
-        AttributeValue::S(s) => Value::String(s.clone()),
-        AttributeValue::N(n) => serde_json::from_str(n).unwrap_or(Value::String(n.clone())),
-        AttributeValue::Bool(b) => Value::Bool(*b),
-        AttributeValue::L(l) => Value::Array(l.iter().map(attribute_to_json).collect()),
-        AttributeValue::M(m) => item_to_json(m),
-        AttributeValue::Ss(ss) => Value::Array(ss.iter().cloned().map(Value::String).collect()),
-        AttributeValue::Null(_) => Value::Null,
-        other => Value::String(format!("{other:?}")),
     }
 }
 

@@ -1,8 +1,9 @@
 //! The behaviour of the [`Drs`] seam, written once. `FakeDrs` runs it in the unit tests and
 //! `SdkDrs` over drs-sim (the real aws-sdk-drs client on the real wire protocol) in
-//! `tests/against_services.rs`. Both are given [`fixture`]'s servers first.
+//! `tests/against_services/`. Both are given [`fixture`]'s servers first.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use drs_waves_contract::ErrorName;
 use time::OffsetDateTime;
@@ -27,9 +28,16 @@ const DOWN: &str = "s-c0f00000000000002";
 const SYNCING: &str = "s-c0f00000000000003";
 
 fn minutes_ago(m: i64) -> OffsetDateTime {
-    // Whole seconds: both sides write RFC 3339 with or without fractions.
-    let now = OffsetDateTime::now_utc();
-    now.replace_nanosecond(0).unwrap_or(now) - time::Duration::minutes(m)
+    // One "now" for the process: the fixture a service is loaded with and the fixture a case
+    // compares against are built apart, and a second boundary between them made the snapshot
+    // times differ by a second. Whole seconds: both sides write RFC 3339 with or without
+    // fractions.
+    static NOW: OnceLock<OffsetDateTime> = OnceLock::new();
+    let now = *NOW.get_or_init(|| {
+        let now = OffsetDateTime::now_utc();
+        now.replace_nanosecond(0).unwrap_or(now)
+    });
+    now - time::Duration::minutes(m)
 }
 
 /// A healthy server with three snapshots, one whose source site is down (DISCONNECTED) with
@@ -68,12 +76,63 @@ pub fn fixture() -> Vec<FixtureServer> {
     ]
 }
 
-/// Runs every check of the suite on `drs`, which holds [`fixture`]'s servers and no jobs.
+/// The cases of the suite, by name, in the order [`run_all`] runs them (the launch last: it
+/// leaves a job behind).
+pub const CASES: [&str; 4] = [
+    "source_servers_carry_tags_state_and_hostname",
+    "source_servers_are_selected_by_id_and_by_tag",
+    "snapshots_are_found_latest_first_within_the_point_in_time",
+    "a_launch_is_a_tagged_job_that_describe_jobs_returns",
+];
+
+/// Runs one case of the suite by its name (one of [`CASES`]) on `drs`, which holds [`fixture`]'s
+/// servers and no jobs.
+pub async fn run_case(name: &str, drs: &impl Drs) {
+    match name {
+        "source_servers_carry_tags_state_and_hostname" => {
+            source_servers_carry_tags_state_and_hostname(drs).await
+        }
+        "source_servers_are_selected_by_id_and_by_tag" => {
+            source_servers_are_selected_by_id_and_by_tag(drs).await
+        }
+        "snapshots_are_found_latest_first_within_the_point_in_time" => {
+            snapshots_are_found_latest_first_within_the_point_in_time(drs).await
+        }
+        "a_launch_is_a_tagged_job_that_describe_jobs_returns" => {
+            a_launch_is_a_tagged_job_that_describe_jobs_returns(drs).await
+        }
+        other => panic!("no DRS conformance case named {other}"),
+    }
+}
+
+/// Runs every case of the suite on `drs`, which holds [`fixture`]'s servers and no jobs, each to
+/// its end whatever the others do, and fails naming every case that failed. For an adapter whose
+/// service is costly to start once per case (drs-sim); a fake runs one test per case
+/// ([`crate::drs_conformance_tests`]).
 pub async fn run_all(drs: &impl Drs) {
-    source_servers_carry_tags_state_and_hostname(drs).await;
-    source_servers_are_selected_by_id_and_by_tag(drs).await;
-    snapshots_are_found_latest_first_within_the_point_in_time(drs).await;
-    a_launch_is_a_tagged_job_that_describe_jobs_returns(drs).await;
+    super::run_cases("DRS", &CASES, |name| run_case(name, drs)).await;
+}
+
+/// One `#[tokio::test]` per case of the suite, each on the fresh [`Drs`] `$make` gives (an async
+/// fn of the case's name returning a `Drs` that holds [`fixture`]'s servers and no jobs).
+#[macro_export]
+macro_rules! drs_conformance_tests {
+    ($make:path) => {
+        $crate::drs_conformance_tests!(@cases $make;
+            source_servers_carry_tags_state_and_hostname,
+            source_servers_are_selected_by_id_and_by_tag,
+            snapshots_are_found_latest_first_within_the_point_in_time,
+            a_launch_is_a_tagged_job_that_describe_jobs_returns);
+    };
+    (@cases $make:path; $($case:ident),*) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let drs = $make(stringify!($case)).await;
+                $crate::conformance::drs::$case(&drs).await;
+            }
+        )*
+    };
 }
 
 pub async fn source_servers_carry_tags_state_and_hostname(drs: &impl Drs) {

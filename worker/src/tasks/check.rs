@@ -2,7 +2,7 @@
 //! history, a verdict and the next wait.
 use std::collections::{BTreeMap, BTreeSet};
 
-use drs_waves_contract::{CheckWaveInput, MAX_CAUSE_CHARS, WaveState, WaveStatus};
+use drs_waves_contract::{CheckWaveInput, MAX_CAUSE_CHARS, WaveSpec, WaveState, WaveStatus};
 use tracing::{info, warn};
 
 use super::Handlers;
@@ -35,42 +35,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 wave.name, state.started_at
             ))
         })?;
-        let jobs = self
-            .drs
-            .describe_jobs(JobFilter {
-                job_ids: state.job_ids.clone(),
-                from_date: None,
-            })
-            .await?;
-        if let Some(bad) = jobs.iter().find(|j| j.id.is_empty()) {
-            return Err(TaskError::Internal(format!(
-                "DRS DescribeJobs returned a job without a jobID (status {})",
-                bad.status.as_str()
-            )));
-        }
-        let returned: BTreeSet<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
-        let missing: Vec<&str> = state
-            .job_ids
-            .iter()
-            .map(String::as_str)
-            .filter(|id| !returned.contains(id))
-            .collect();
-        if !missing.is_empty() {
-            return Err(TaskError::transient(
-                "DRS DescribeJobs",
-                format!(
-                    "job(s) {} of wave '{}' were not returned",
-                    missing.join(", "),
-                    wave.name
-                ),
-            ));
-        }
-        let jobs: Vec<Job> = latest_launches(
-            jobs.into_iter()
-                .filter(|j| state.job_ids.contains(&j.id))
-                .collect(),
-            &state.job_ids,
-        );
+        let jobs = self.jobs_of_wave(wave, &state).await?;
         let now = self.now();
         let elapsed = seconds_between(started, now);
         let elapsed_ms = millis_between(started, now);
@@ -98,51 +63,14 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         // A wave that ended with failed servers: their job logs say why (IAM, capacity, launch
         // template, a server DRS skipped), in the wave's cause and in the history.
         if verdict.status != WaveStatus::Launching && verdict.counts.failed > 0 {
-            for job in jobs.iter().filter(|j| {
-                j.servers
-                    .iter()
-                    .any(|s| s.launch_status == LaunchStatus::Failed)
-            }) {
-                for failure in self.drs.job_failures(&job.id).await? {
-                    reasons
-                        .entry(failure.source_server_id)
-                        .or_insert(failure.reason);
-                }
-            }
+            reasons = self.failure_reasons(&jobs).await?;
             verdict = verdict_with(&reasons);
         }
         let checks = state.checks + 1;
         let ended_at = (verdict.status != WaveStatus::Launching).then(|| format_time(now));
         let completion_ms = (verdict.status == WaveStatus::Succeeded && first_attempt)
             .then(|| completion_millis(started, &jobs, elapsed_ms, state.next_wait_seconds));
-        let optional: BTreeSet<&str> = wave.optional.iter().map(String::as_str).collect();
-        let job_records = jobs
-            .iter()
-            .map(|j| JobRecord {
-                execution_id: run.execution_id.clone(),
-                wave_index: wave.index,
-                job_id: j.id.clone(),
-                job_status: j.status.clone(),
-                servers: j
-                    .servers
-                    .iter()
-                    .map(|s| {
-                        (
-                            s.source_server_id.clone(),
-                            ServerRecord {
-                                launch_status: s.launch_status.clone(),
-                                recovery_instance_id: s.recovery_instance_id.clone(),
-                                required: !optional.contains(s.source_server_id.as_str()),
-                                failure_reason: failure_of(&s.launch_actions)
-                                    .or_else(|| reasons.get(&s.source_server_id).cloned()),
-                                action_warnings: warnings_of(&s.launch_actions),
-                            },
-                        )
-                    })
-                    .collect(),
-                updated_at: format_time(now),
-            })
-            .collect();
+        let job_records = job_records(&run.execution_id, wave, &jobs, &reasons, now);
         self.history
             .record_wave_check(
                 WaveRecord {
@@ -198,6 +126,69 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             ..state
         })
     }
+
+    /// The wave's jobs as DescribeJobs lists them now, the latest launch of each server kept.
+    /// A job DRS does not list (yet) is Transient: the check is tried again.
+    async fn jobs_of_wave(
+        &self,
+        wave: &WaveSpec,
+        state: &WaveState,
+    ) -> Result<Vec<Job>, TaskError> {
+        let jobs = self
+            .drs
+            .describe_jobs(JobFilter {
+                job_ids: state.job_ids.clone(),
+                from_date: None,
+            })
+            .await?;
+        if let Some(bad) = jobs.iter().find(|j| j.id.is_empty()) {
+            return Err(TaskError::Internal(format!(
+                "DRS DescribeJobs returned a job without a jobID (status {})",
+                bad.status.as_str()
+            )));
+        }
+        let returned: BTreeSet<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
+        let missing: Vec<&str> = state
+            .job_ids
+            .iter()
+            .map(String::as_str)
+            .filter(|id| !returned.contains(id))
+            .collect();
+        if !missing.is_empty() {
+            return Err(TaskError::transient(
+                "DRS DescribeJobs",
+                format!(
+                    "job(s) {} of wave '{}' were not returned",
+                    missing.join(", "),
+                    wave.name
+                ),
+            ));
+        }
+        Ok(latest_launches(
+            jobs.into_iter()
+                .filter(|j| state.job_ids.contains(&j.id))
+                .collect(),
+            &state.job_ids,
+        ))
+    }
+
+    /// Why each failed server failed, by source server ID, from the job logs of the jobs with
+    /// a failed server (IAM, capacity, launch template, a server DRS skipped).
+    async fn failure_reasons(&self, jobs: &[Job]) -> Result<BTreeMap<String, String>, TaskError> {
+        let mut reasons = BTreeMap::new();
+        for job in jobs.iter().filter(|j| {
+            j.servers
+                .iter()
+                .any(|s| s.launch_status == LaunchStatus::Failed)
+        }) {
+            for failure in self.drs.job_failures(&job.id).await? {
+                reasons
+                    .entry(failure.source_server_id)
+                    .or_insert(failure.reason);
+            }
+        }
+        Ok(reasons)
+    }
 }
 
 /// Each server once, from the latest job that lists it (`job_ids` in launch order): after an
@@ -217,6 +208,44 @@ fn latest_launches(mut jobs: Vec<Job>, job_ids: &[String]) -> Vec<Job> {
     }
     kept.reverse();
     kept
+}
+
+/// The JOB items of a check: each server's launch status, instance, whether it is required, and
+/// why it failed (a failed post-launch action first, then the job log).
+fn job_records(
+    execution_id: &str,
+    wave: &WaveSpec,
+    jobs: &[Job],
+    reasons: &BTreeMap<String, String>,
+    now: time::OffsetDateTime,
+) -> Vec<JobRecord> {
+    let optional: BTreeSet<&str> = wave.optional.iter().map(String::as_str).collect();
+    jobs.iter()
+        .map(|j| JobRecord {
+            execution_id: execution_id.to_owned(),
+            wave_index: wave.index,
+            job_id: j.id.clone(),
+            job_status: j.status.clone(),
+            servers: j
+                .servers
+                .iter()
+                .map(|s| {
+                    (
+                        s.source_server_id.clone(),
+                        ServerRecord {
+                            launch_status: s.launch_status.clone(),
+                            recovery_instance_id: s.recovery_instance_id.clone(),
+                            required: !optional.contains(s.source_server_id.as_str()),
+                            failure_reason: failure_of(&s.launch_actions)
+                                .or_else(|| reasons.get(&s.source_server_id).cloned()),
+                            action_warnings: warnings_of(&s.launch_actions),
+                        },
+                    )
+                })
+                .collect(),
+            updated_at: format_time(now),
+        })
+        .collect()
 }
 
 /// A SUCCEEDED wave's completion time, the sample the next executions learn from: from its

@@ -2,7 +2,7 @@
 //! (start-wave), [`check`] (check-wave), [`finish`] and [`record_failure`], with the drill
 //! [`cleanup`] they share, and the [`janitor`] that tidies up after executions that ended
 //! outside the machine. Each takes the contract's input type and returns its output type; the
-//! pure rules they apply are in [`crate::rules`], the rules they keep in DESIGN.md ("Rules the
+//! pure rules they apply are in `drs_waves_rules`, the rules they keep in docs/DESIGN.md ("Rules the
 //! worker must keep").
 
 mod achieved_points;

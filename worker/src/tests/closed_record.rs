@@ -286,16 +286,3 @@ async fn a_finish_retried_after_it_closed_the_record_closes_it_again() {
         .expect("a retried finish");
     assert_eq!(again.outcome, Outcome::Succeeded);
 }
-
-#[tokio::test]
-async fn fake_executions_pass_the_step_functions_conformance_suite() {
-    let executions = FakeExecutions::new();
-    executions.set(DRILL, "RUNNING");
-    crate::conformance::sfn::stop_ends_a_running_execution_at_once(
-        &executions,
-        DRILL,
-        "arn:aws:states:us-east-1:123456789012:execution:billing:never-started",
-        "fake",
-    )
-    .await;
-}

@@ -117,22 +117,13 @@ async fn a_recovery_at_a_point_in_time_launches_from_the_right_snapshot_over_hos
     assert_eq!(points[0].snapshot_id.as_ref(), Some(&mid));
 }
 
-#[tokio::test]
-async fn fake_drs_with_hostile_snapshot_pages_passes_the_drs_conformance_suite() {
-    let drs = FakeDrs::new();
-    for s in crate::conformance::drs::fixture() {
-        let tags: Vec<(&str, &str)> = s
-            .tags
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        drs.add_server_in_state(&s.id, &tags, &s.replication_state);
-        drs.set_hostname(&s.id, &s.hostname);
-        drs.clear_snapshots(&s.id);
-        for t in &s.snapshots {
-            drs.add_snapshot(&s.id, &drs_waves_rules::format_time(*t));
-        }
+/// The suite on a fake that pages its snapshots as [`HOSTILE`]ly as DRS may, one test per case.
+mod fake_drs_with_hostile_snapshot_pages_passes_the_drs_conformance_suite {
+    async fn fresh(_case: &str) -> crate::testing::FakeDrs {
+        let drs = super::super::conformance::fake_drs_with_the_fixture();
+        drs.page_snapshots(super::HOSTILE);
+        drs
     }
-    drs.page_snapshots(HOSTILE);
-    crate::conformance::drs::run_all(&drs).await;
+
+    crate::drs_conformance_tests!(fresh);
 }

@@ -74,10 +74,9 @@ async fn a_failing_required_post_launch_action_fails_its_wave_naming_the_action(
     assert!(!by_wave.contains_key("web"), "{:?}", by_wave.keys());
 
     let history = dep.history(&execution).await?;
-    assert_eq!(history["WAVE#0002"]["waveStatus"], "FAILED");
+    assert_eq!(history.wave(2)?["waveStatus"], "FAILED");
     let reason: Vec<String> = history
-        .iter()
-        .filter(|(sk, _)| sk.starts_with("WAVE#0002#JOB#"))
+        .jobs_of_wave(2)
         .filter_map(|(_, item)| item["servers"][APP1]["failureReason"].as_str())
         .map(str::to_owned)
         .collect();
@@ -89,13 +88,12 @@ async fn a_failing_required_post_launch_action_fails_its_wave_naming_the_action(
         "{history:?}"
     );
     assert!(
-        history["EXECUTION"]["cause"]
+        history.execution()?["cause"]
             .as_str()
             .is_some_and(|c| c.contains(CHECK_REASON)),
         "{:?}",
-        history["EXECUTION"]
+        history.execution()?
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -124,7 +122,7 @@ async fn an_optional_post_launch_action_that_fails_is_a_warning_in_the_report() 
     // The databases wave ended only after the last action had (the history writes whole
     // seconds; the last action ends about 7 s after the launch).
     let history = dep.history(&execution).await?;
-    let wave_end = history["WAVE#0001"]["waveEndedAt"]
+    let wave_end = history.wave(1)?["waveEndedAt"]
         .as_str()
         .and_then(drs_waves_report::build::parse_time)
         .context("wave 1's end")?;
@@ -137,8 +135,7 @@ async fn an_optional_post_launch_action_that_fails_is_a_warning_in_the_report() 
     let warning = "optional post-launch action 'Install monitoring agent' (AWS-RunShellScript) \
                    FAILED: SSM document timed out after 600 seconds";
     let in_history: Vec<&str> = history
-        .iter()
-        .filter(|(sk, _)| sk.starts_with("WAVE#0001#JOB#"))
+        .jobs_of_wave(1)
         .flat_map(|(_, item)| item["servers"][DB1]["actionWarnings"].as_array())
         .flatten()
         .filter_map(|w| w.as_str())
@@ -162,7 +159,6 @@ async fn an_optional_post_launch_action_that_fails_is_a_warning_in_the_report() 
         "{:?}",
         report.warnings
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -202,14 +198,12 @@ async fn a_server_drs_skipped_fails_its_wave_with_drs_reason() -> Result<()> {
     );
     let history = dep.history(&execution).await?;
     let reasons: Vec<&str> = history
-        .iter()
-        .filter(|(sk, _)| sk.starts_with("WAVE#0003#JOB#"))
+        .jobs_of_wave(3)
         .filter_map(|(_, item)| item["servers"][WEB1]["failureReason"].as_str())
         .collect();
     assert_eq!(
         reasons,
         [format!("skipped by DRS (SERVER_SKIPPED): {skip_reason}").as_str()]
     );
-    dep.shutdown().await;
     Ok(())
 }

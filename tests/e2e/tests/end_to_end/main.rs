@@ -22,6 +22,8 @@
 //! `chaos`: no launch lost or doubled (issue #12): lost answers, quotas, dying workers, a
 //! degraded DRS, a big drill's clean-up; every test's name contains `chaos`.
 //!
+//! `deployment_guard`: a test that panics leaves no worker and no drs-sim behind.
+//!
 //! `recovery_instances`: jobs that never name their recovery instances, and launches from
 //! DRS's on-demand snapshot (issue #21, items 6 and 7).
 
@@ -37,6 +39,7 @@ use drs_waves_contract::job_tags;
 use serde_json::{Value, json};
 
 mod chaos;
+mod deployment_guard;
 mod disaster_day;
 mod launch_actions;
 mod operator;
@@ -164,14 +167,14 @@ async fn seed_drill_runs_three_waves_in_order_to_success() -> Result<()> {
         .context("a succeeded execution has output")?;
     assert_eq!(output["result"]["outcome"], "SUCCEEDED");
     let history = dep.history(&execution).await?;
-    assert_eq!(history["EXECUTION"]["executionStatus"], "SUCCEEDED");
+    assert_eq!(history.execution()?["executionStatus"], "SUCCEEDED");
     for (index, key) in [(1, "w1"), (2, "w2"), (3, "w3")] {
         let in_output = job_ids_in_output(&output, key);
         assert!(
             !in_output.is_empty(),
             "wave {index} has no job IDs in the output: {output}"
         );
-        let wave_item = &history[&format!("WAVE#{index:04}")];
+        let wave_item = history.wave(index)?;
         let in_history: Vec<String> = serde_json::from_value(wave_item["jobIds"].clone())?;
         assert_eq!(
             in_history, in_output,
@@ -179,7 +182,7 @@ async fn seed_drill_runs_three_waves_in_order_to_success() -> Result<()> {
         );
         assert_eq!(wave_item["waveStatus"], "SUCCEEDED");
         for job_id in &in_output {
-            let job_item = &history[&format!("WAVE#{index:04}#JOB#{job_id}")];
+            let job_item = history.job(index, job_id)?;
             let servers = job_item["servers"]
                 .as_object()
                 .context("per-server detail")?;
@@ -229,7 +232,6 @@ async fn seed_drill_runs_three_waves_in_order_to_success() -> Result<()> {
             );
         }
     }
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -288,7 +290,6 @@ waves:
         .filter_map(|j| j.tags.get(job_tags::EXECUTION).cloned())
         .collect();
     assert_eq!(executions_with_jobs.len(), 3);
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -324,20 +325,19 @@ async fn required_server_failure_fails_the_execution_and_stops_later_waves() -> 
         by_wave.keys()
     );
     let history = dep.history(&execution).await?;
-    let record = &history["EXECUTION"];
+    let record = history.execution()?;
     assert_eq!(record["executionStatus"], "FAILED");
     assert_eq!(record["error"], "DrsWaves.WaveFailed");
     assert!(
         record["cause"].as_str().unwrap_or_default().contains(APP1),
         "{record}"
     );
-    assert_eq!(history["WAVE#0002"]["waveStatus"], "FAILED");
+    assert_eq!(history.wave(2)?["waveStatus"], "FAILED");
     assert!(
-        !history.contains_key("WAVE#0003"),
+        history.wave_if_any(3).is_none(),
         "wave 3 has a history item: {:?}",
-        history.get("WAVE#0003")
+        history.wave_if_any(3)
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -360,14 +360,12 @@ async fn optional_server_failure_is_recorded_and_the_drill_succeeds() -> Result<
 
     let history = dep.history(&execution).await?;
     let failed_in_history: Vec<&String> = history
-        .iter()
-        .filter(|(sk, _)| sk.starts_with("WAVE#0002#JOB#"))
+        .jobs_of_wave(2)
         .flat_map(|(_, item)| item["servers"].as_object().into_iter().flatten())
         .filter(|(_, s)| s["launchStatus"] == "FAILED")
         .map(|(id, _)| id)
         .collect();
     assert_eq!(failed_in_history, vec![APP2_OPTIONAL]);
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -399,7 +397,6 @@ async fn drill_completes_while_drs_throttles_thirty_percent_of_calls() -> Result
         throttled > 0,
         "the simulator throttled nothing: {counters:?}"
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -452,7 +449,6 @@ async fn recovery_runs_only_with_its_confirmation() -> Result<()> {
             .all(|j| j.initiated_by == "START_RECOVERY" && j.is_drill == Some(false)),
         "{jobs:?}"
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -517,7 +513,6 @@ async fn second_execution_of_a_running_plan_is_refused() -> Result<()> {
     // The lock is released at the end: the plan runs again.
     let (_, again) = run_to_end(&dep, &machine, drill()).await?;
     ensure!(again.succeeded(), "{}", describe(&again));
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -552,7 +547,6 @@ waves:
         "{cause}"
     );
     let history = dep.history(&execution).await?;
-    assert_eq!(history["WAVE#0001"]["waveStatus"], "FAILED");
-    dep.shutdown().await;
+    assert_eq!(history.wave(1)?["waveStatus"], "FAILED");
     Ok(())
 }

@@ -217,89 +217,13 @@ async fn operator_cli_recovery_is_confirmed_by_typing_the_plan_name_and_followed
         end.contains("Started RECOVERY recovery-"),
         "the start is confirmed:\n{end}"
     );
-    // The live lines, as they were at the end: every wave SUCCEEDED with its bar full.
-    for (index, wave) in [(1, "databases"), (2, "app-servers"), (3, "web")] {
-        let line = end
-            .lines()
-            .find(|l| l.contains(&format!("SUCCEEDED wave {index} {wave}")))
-            .with_context(|| format!("no live line of wave {index} {wave}:\n{end}"))?;
-        ensure!(
-            line.contains("[========================] 2/2 launched, 0 failed, 0 pending")
-                && line.contains("drsjob-")
-                && line.contains(" / 2:00"),
-            "wave {index}'s line shows its full bar, counts, time against the timeout and job:\n{line}"
-        );
-    }
-    ensure!(
-        seen.iter()
-            .any(|s| s.lines().any(|l| l.contains("LAUNCHING wave"))),
-        "some screen showed a wave launching: {} screens seen, the last:\n{end}",
-        seen.len()
-    );
-    let summary = end
-        .lines()
-        .find(|l| {
-            l.starts_with("RECOVERY recovery-") && l.contains(" of plan billing: SUCCEEDED in ")
-        })
-        .with_context(|| format!("no summary line:\n{end}"))?;
-    ensure!(
-        end.contains("\nexit 0"),
-        "the summary ends with the exit status:\n{end}"
-    );
-    for (index, wave) in [(1, "databases"), (2, "app-servers"), (3, "web")] {
-        ensure!(
-            end.lines()
-                .any(|l| l.starts_with(&format!("  wave {index} {wave}"))
-                    && l.contains("SUCCEEDED")
-                    && l.contains("2/2 launched, 0 failed")),
-            "the summary has wave {index} {wave}:\n{end}"
-        );
-    }
+    let summary = summary_of_a_followed_recovery(&end, &seen)?;
 
     // What drs-sim saw: RECOVERY jobs of this one execution, every server launched once.
-    let execs = dep
-        .sfn
-        .list_executions()
-        .state_machine_arn(&machine)
-        .send()
-        .await?;
-    ensure!(execs.executions().len() == 1, "one execution: {execs:?}");
-    let execution = execs.executions()[0].execution_arn().to_string();
-    let name = execs.executions()[0].name().to_string();
-    ensure!(summary.contains(&name), "{summary} names {name}");
-    let jobs: Vec<_> = dep
-        .sim
-        .jobs()
-        .into_iter()
-        .filter(|j| j.job_type == "LAUNCH")
-        .collect();
-    ensure!(!jobs.is_empty(), "the recovery launched");
-    let mut launched = BTreeSet::new();
-    for job in &jobs {
-        ensure!(
-            job.is_drill == Some(false) && job.initiated_by == "START_RECOVERY",
-            "a recovery job, not a drill: {job:?}"
-        );
-        ensure!(
-            job.tags.get(job_tags::EXECUTION) == Some(&execution),
-            "the job belongs to {execution}: {job:?}"
-        );
-        for s in &job.servers {
-            ensure!(
-                launched.insert(s.source_server_id.clone()),
-                "{} launched twice",
-                s.source_server_id
-            );
-            ensure!(s.launch_status == drs_sim::LaunchStatus::Launched, "{s:?}");
-        }
-    }
-    ensure!(
-        launched.len() == 6,
-        "all six servers launched: {launched:?}"
-    );
+    let execution = the_one_recovery_launched_every_server_once(&dep, &machine, &summary).await?;
 
     let history = dep.history(&execution).await?;
-    let record = &history["EXECUTION"];
+    let record = history.execution()?;
     ensure!(record["mode"] == "RECOVERY", "{record}");
     ensure!(record["executionStatus"] == "SUCCEEDED", "{record}");
     ensure!(
@@ -311,7 +235,6 @@ async fn operator_cli_recovery_is_confirmed_by_typing_the_plan_name_and_followed
     // For the record (--nocapture): what the operator saw at the end.
     eprintln!("--- the terminal at the end ---\n{}", end.trim_end());
     drop(tmux);
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -368,4 +291,99 @@ async fn operator_cli_start_names_launch_points_past_the_plans_rpo_before_the_co
     );
     ensure!(dep.sim.jobs().is_empty(), "nothing launched");
     Ok(())
+}
+
+/// The follow's last screen `end` (and the screens `seen` on the way): every wave's live line
+/// SUCCEEDED with its bar full, some screen showed a wave launching, and the summary names
+/// every wave and ends with the exit status. Returns the summary's first line.
+fn summary_of_a_followed_recovery(end: &str, seen: &[String]) -> Result<String> {
+    // The live lines, as they were at the end: every wave SUCCEEDED with its bar full.
+    for (index, wave) in [(1, "databases"), (2, "app-servers"), (3, "web")] {
+        let line = end
+            .lines()
+            .find(|l| l.contains(&format!("SUCCEEDED wave {index} {wave}")))
+            .with_context(|| format!("no live line of wave {index} {wave}:\n{end}"))?;
+        ensure!(
+            line.contains("[========================] 2/2 launched, 0 failed, 0 pending")
+                && line.contains("drsjob-")
+                && line.contains(" / 2:00"),
+            "wave {index}'s line shows its full bar, counts, time against the timeout and job:\n{line}"
+        );
+    }
+    ensure!(
+        seen.iter()
+            .any(|s| s.lines().any(|l| l.contains("LAUNCHING wave"))),
+        "some screen showed a wave launching: {} screens seen, the last:\n{end}",
+        seen.len()
+    );
+    let summary = end
+        .lines()
+        .find(|l| {
+            l.starts_with("RECOVERY recovery-") && l.contains(" of plan billing: SUCCEEDED in ")
+        })
+        .with_context(|| format!("no summary line:\n{end}"))?;
+    ensure!(
+        end.contains("\nexit 0"),
+        "the summary ends with the exit status:\n{end}"
+    );
+    for (index, wave) in [(1, "databases"), (2, "app-servers"), (3, "web")] {
+        ensure!(
+            end.lines()
+                .any(|l| l.starts_with(&format!("  wave {index} {wave}"))
+                    && l.contains("SUCCEEDED")
+                    && l.contains("2/2 launched, 0 failed")),
+            "the summary has wave {index} {wave}:\n{end}"
+        );
+    }
+    Ok(summary.to_owned())
+}
+
+/// The one execution of `machine` (the one `summary` names) launched RECOVERY jobs only, each
+/// of the six servers once. Returns the execution's ARN.
+async fn the_one_recovery_launched_every_server_once(
+    dep: &Deployment,
+    machine: &str,
+    summary: &str,
+) -> Result<String> {
+    let execs = dep
+        .sfn
+        .list_executions()
+        .state_machine_arn(machine)
+        .send()
+        .await?;
+    ensure!(execs.executions().len() == 1, "one execution: {execs:?}");
+    let execution = execs.executions()[0].execution_arn().to_string();
+    let name = execs.executions()[0].name().to_string();
+    ensure!(summary.contains(&name), "{summary} names {name}");
+    let jobs: Vec<_> = dep
+        .sim
+        .jobs()
+        .into_iter()
+        .filter(|j| j.job_type == "LAUNCH")
+        .collect();
+    ensure!(!jobs.is_empty(), "the recovery launched");
+    let mut launched = BTreeSet::new();
+    for job in &jobs {
+        ensure!(
+            job.is_drill == Some(false) && job.initiated_by == "START_RECOVERY",
+            "a recovery job, not a drill: {job:?}"
+        );
+        ensure!(
+            job.tags.get(job_tags::EXECUTION) == Some(&execution),
+            "the job belongs to {execution}: {job:?}"
+        );
+        for s in &job.servers {
+            ensure!(
+                launched.insert(s.source_server_id.clone()),
+                "{} launched twice",
+                s.source_server_id
+            );
+            ensure!(s.launch_status == drs_sim::LaunchStatus::Launched, "{s:?}");
+        }
+    }
+    ensure!(
+        launched.len() == 6,
+        "all six servers launched: {launched:?}"
+    );
+    Ok(execution)
 }

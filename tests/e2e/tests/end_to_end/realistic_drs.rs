@@ -176,7 +176,6 @@ async fn recovery_at_a_point_in_time_through_one_item_pages_picks_each_servers_s
         snapshot_calls >= 2 * servers.len() as u64,
         "each server's snapshots took several pages: {snapshot_calls} calls"
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -244,14 +243,13 @@ async fn lost_start_recovery_answer_with_jobs_listed_after_ninety_seconds_launch
         "StartRecovery was sent once: {counters:?}"
     );
     let history = dep.history(&execution).await?;
-    assert_eq!(history["WAVE#0001"]["waveStatus"], "SUCCEEDED");
-    let recorded: Vec<String> = serde_json::from_value(history["WAVE#0001"]["jobIds"].clone())?;
+    assert_eq!(history.wave(1)?["waveStatus"], "SUCCEEDED");
+    let recorded: Vec<String> = serde_json::from_value(history.wave(1)?["jobIds"].clone())?;
     assert_eq!(
         recorded,
         vec![job.job_id.clone()],
         "the history tracks the job"
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -300,7 +298,6 @@ async fn job_listing_its_servers_after_ninety_five_seconds_still_succeeds() -> R
         dep.sim.counters().calls("StartRecovery") == 1,
         "StartRecovery was sent once"
     );
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -410,11 +407,10 @@ async fn operator_retry_after_the_first_snapshots_expired_launches_from_live_one
         "the retry launched from the live hourly snapshot {live}, not the deleted {expiring}: {relaunched:?}"
     );
     let history = dep.history(&execution).await?;
-    let point = &history["WAVE#0001#SERVERS"]["servers"][bad_server.as_str()];
+    let point = &history.servers(1)?["servers"][bad_server.as_str()];
     ensure!(
         point["snapshotID"] == json!(live),
         "the history records the retry's launch point: {point}"
     );
-    dep.shutdown().await;
     Ok(())
 }

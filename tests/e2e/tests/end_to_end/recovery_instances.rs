@@ -18,6 +18,7 @@ use drs_sim::{InstanceSnapshot, ServerSpec, SimConfig};
 use drs_test_harness::eventually;
 use drs_waves_aws::drs::{Drs as _, SdkDrs, StartRecoveryRequest};
 use drs_waves_contract::job_tags;
+use serde_json::Value;
 use time::OffsetDateTime;
 
 const A: &str = "s-c1b2c3d4e5f600001";
@@ -101,11 +102,11 @@ async fn assert_on_demand_points(
     }
     let history = dep.history(execution).await?;
     for (wave, ids) in [(1, vec![A, B]), (2, vec![C])] {
-        let sk = format!("WAVE#{wave:04}#SERVERS");
         let servers = history
-            .get(&sk)
-            .and_then(|i| i["servers"].as_object())
-            .with_context(|| format!("no {sk}: {:?}", history.keys()))?;
+            .servers(wave)?
+            .get("servers")
+            .and_then(Value::as_object)
+            .with_context(|| format!("wave {wave}'s SERVERS item has no servers"))?;
         for id in ids {
             let point = &servers[id];
             ensure!(point.get("snapshotID").is_none(), "{id}: {point}");
@@ -141,7 +142,7 @@ async fn a_drill_whose_jobs_never_name_their_recovery_instances_leaves_none_runn
     let (execution, ended) = super::drill_to_success(&dep, &machine).await?;
     // drs-sim's jobs never named an instance: the history's JOB items have none.
     let history = dep.history(&execution).await?;
-    for (sk, item) in history.iter().filter(|(sk, _)| sk.contains("#JOB#")) {
+    for (sk, item) in history.jobs() {
         let servers = item["servers"].as_object().context("servers")?;
         ensure!(
             servers
@@ -163,7 +164,6 @@ async fn a_drill_whose_jobs_never_name_their_recovery_instances_leaves_none_runn
         dep.sim.recovery_instances()
     );
     assert_on_demand_points(&dep, &execution, &instances).await?;
-    dep.shutdown().await;
     Ok(())
 }
 
@@ -251,6 +251,5 @@ async fn the_report_shows_only_the_instances_of_its_own_launches() -> Result<()>
         "RPO: {:?}",
         report.rpo
     );
-    dep.shutdown().await;
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! its page opened in headless Chromium (no console errors, one SVG bar per server, the
 //! PASS/FAIL texts matching the targets). The screenshot is kept at target/report/drill.png.
 //! And the copy the worker writes to the report bucket (LocalStack's S3) at the end of a drill:
-//! the same report `drs-waves-report` renders.
+//! the same report `drs-waves report` renders.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,6 +17,8 @@ use drs_waves_report::model::Verdict;
 use time::OffsetDateTime;
 
 use super::{APP2_OPTIONAL, Deployment, billing_servers, describe, drill};
+
+mod bucket;
 
 /// The billing example's targets (statemachines/billing.plan.yaml).
 const PLAN_RTO_SECONDS: u64 = 6 * 60;
@@ -65,7 +67,29 @@ async fn report_of_a_drill_with_a_failed_optional_server() -> Result<()> {
     assert!(report.plan.targets_from_machine, "{:?}", report.sources);
     assert_eq!(report.waves.len(), 3);
     assert_eq!(report.servers.len(), 6, "{:#?}", report.servers);
-    let jobs = dep.sim.jobs();
+    assert_servers_and_rto_match_drs_sim(&report, &dep.sim.jobs())?;
+
+    // The two files, kept under target/report/ for people to look at.
+    let out = repo_root().join("target/report/drill");
+    let html_path = write_valid_report(&report, &out)?;
+    match chromium() {
+        None => eprintln!(
+            "SKIPPED: the Chromium part of this test (no `chromium` on PATH; scripts/bootstrap.sh \
+             installs Debian's package). The report is at {}",
+            html_path.display()
+        ),
+        Some(chromium) => check_the_page_in_chromium(&report, &chromium, &out, &html_path)?,
+    }
+    Ok(())
+}
+/// The report's servers and RTO against what drs-sim did: every server's job holds it, each
+/// has its launch times (and a snapshot age once LAUNCHED), the optional server FAILED with a
+/// reason, the RTO runs from the start to drs-sim's last launch end; the verdicts match the
+/// plan's targets.
+fn assert_servers_and_rto_match_drs_sim(
+    report: &drs_waves_report::Report,
+    jobs: &[drs_sim::JobSnapshot],
+) -> Result<()> {
     for s in &report.servers {
         let job = s.job_id.as_deref().context("every server has a job")?;
         let sim_job = jobs
@@ -94,7 +118,7 @@ async fn report_of_a_drill_with_a_failed_optional_server() -> Result<()> {
     let failed = report
         .servers
         .iter()
-        .find(|s| s.source_server_id == super::APP2_OPTIONAL)
+        .find(|s| s.source_server_id == APP2_OPTIONAL)
         .context("the optional server")?;
     assert_eq!(failed.launch_status, "FAILED");
     assert!(!failed.required);
@@ -131,10 +155,13 @@ async fn report_of_a_drill_with_a_failed_optional_server() -> Result<()> {
     }
     assert_eq!(report.waves[2].rto.verdict, VerdictKind::NoTarget);
     check_verdict("RPO", &report.rpo, RPO_SECONDS);
+    Ok(())
+}
 
-    // The two files, kept under target/report/ for people to look at.
-    let out = repo_root().join("target/report/drill");
-    let html_path = drs_waves_report::write(&report, &out)?;
+/// Writes the report's two files to `out` and checks report.json against its checked-in
+/// schema; returns the page's path.
+fn write_valid_report(report: &drs_waves_report::Report, out: &Path) -> Result<PathBuf> {
+    let html_path = drs_waves_report::write(report, out)?;
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
         out.join(drs_waves_report::JSON_FILE),
     )?)?;
@@ -150,53 +177,54 @@ async fn report_of_a_drill_with_a_failed_optional_server() -> Result<()> {
         errors.is_empty(),
         "report.json against its schema: {errors:?}"
     );
+    Ok(html_path)
+}
 
-    match chromium() {
-        None => eprintln!(
-            "SKIPPED: the Chromium part of this test (no `chromium` on PATH; scripts/bootstrap.sh \
-             installs Debian's package). The report is at {}",
-            html_path.display()
-        ),
-        Some(chromium) => {
-            // The detector itself: a page that logs to the console is caught.
-            let noisy = out.join("console-check.html");
-            std::fs::write(
-                &noisy,
-                "<!DOCTYPE html><title>x</title><script>console.error('boom')</script>",
-            )?;
-            let caught = open_in_chromium(&chromium, &noisy, None)?;
-            std::fs::remove_file(&noisy)?;
-            assert!(
-                caught.console.iter().any(|l| l.contains("boom")),
-                "Chromium's console log was not recognised: {:?}",
-                caught.console
-            );
-            let screenshot = repo_root().join("target/report/drill.png");
-            let page = open_in_chromium(&chromium, &html_path, Some(&screenshot))?;
-            assert!(
-                page.console.is_empty(),
-                "console messages while loading the report: {:?}",
-                page.console
-            );
-            assert_eq!(
-                page.dom.matches("class=\"bar ").count(),
-                report.servers.len(),
-                "one SVG bar per server"
-            );
-            assert_eq!(page.dom.matches("class=\"bar failed\"").count(), 1);
-            assert_eq!(
-                verdict_text(&page.dom, "rto-verdict")?,
-                report.rto.verdict.text()
-            );
-            assert_eq!(
-                verdict_text(&page.dom, "rpo-verdict")?,
-                report.rpo.verdict.text()
-            );
-            let png = std::fs::metadata(&screenshot)?;
-            assert!(png.len() > 10_000, "the screenshot is nearly empty");
-        }
-    }
-    dep.shutdown().await;
+/// The page in headless Chromium: no console messages (the detector itself checked on a noisy
+/// page first), one SVG bar per server, one failed, the verdict texts the report's; the
+/// screenshot kept at target/report/drill.png.
+fn check_the_page_in_chromium(
+    report: &drs_waves_report::Report,
+    chromium: &Path,
+    out: &Path,
+    html_path: &Path,
+) -> Result<()> {
+    // The detector itself: a page that logs to the console is caught.
+    let noisy = out.join("console-check.html");
+    std::fs::write(
+        &noisy,
+        "<!DOCTYPE html><title>x</title><script>console.error('boom')</script>",
+    )?;
+    let caught = open_in_chromium(chromium, &noisy, None)?;
+    std::fs::remove_file(&noisy)?;
+    assert!(
+        caught.console.iter().any(|l| l.contains("boom")),
+        "Chromium's console log was not recognised: {:?}",
+        caught.console
+    );
+    let screenshot = repo_root().join("target/report/drill.png");
+    let page = open_in_chromium(chromium, html_path, Some(&screenshot))?;
+    assert!(
+        page.console.is_empty(),
+        "console messages while loading the report: {:?}",
+        page.console
+    );
+    assert_eq!(
+        page.dom.matches("class=\"bar ").count(),
+        report.servers.len(),
+        "one SVG bar per server"
+    );
+    assert_eq!(page.dom.matches("class=\"bar failed\"").count(), 1);
+    assert_eq!(
+        verdict_text(&page.dom, "rto-verdict")?,
+        report.rto.verdict.text()
+    );
+    assert_eq!(
+        verdict_text(&page.dom, "rpo-verdict")?,
+        report.rpo.verdict.text()
+    );
+    let png = std::fs::metadata(&screenshot)?;
+    assert!(png.len() > 10_000, "the screenshot is nearly empty");
     Ok(())
 }
 
@@ -289,255 +317,22 @@ fn verdict_text(dom: &str, id: &str) -> Result<String> {
     Ok(text[..end].trim().to_owned())
 }
 
-/// An S3 client for LocalStack's S3 (path-style: the bucket is not a host name).
-async fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
-    let sdk = drs_test_harness::sdk_config(endpoint).await;
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    )
-}
-
-/// The local report bucket's default retention (scripts/lib/stack.py), GOVERNANCE mode.
-const LOCAL_RETENTION: time::Duration = time::Duration::days(1);
-
-/// A bucket with Object Lock and a default retention, as scripts/lib/stack.py makes the local
-/// report bucket and the CDK app the real one: S3 refuses an upload to it without a checksum.
-async fn create_locked_bucket(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<()> {
-    use aws_sdk_s3::types::{
-        DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode,
-        ObjectLockRule,
-    };
-    s3.create_bucket()
-        .bucket(bucket)
-        .object_lock_enabled_for_bucket(true)
-        .send()
-        .await
-        .context("CreateBucket")?;
-    let days = i32::try_from(LOCAL_RETENTION.whole_days()).context("retention days")?;
-    s3.put_object_lock_configuration()
-        .bucket(bucket)
-        .object_lock_configuration(
-            ObjectLockConfiguration::builder()
-                .object_lock_enabled(ObjectLockEnabled::Enabled)
-                .rule(
-                    ObjectLockRule::builder()
-                        .default_retention(
-                            DefaultRetention::builder()
-                                .mode(ObjectLockRetentionMode::Governance)
-                                .days(days)
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .context("PutObjectLockConfiguration")?;
-    Ok(())
-}
-
-/// When an object's retention ends; it must be in GOVERNANCE mode (GetObjectRetention and
-/// HeadObject agree).
-async fn retention(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<OffsetDateTime> {
-    use aws_sdk_s3::types::{ObjectLockMode, ObjectLockRetentionMode};
-    let got = s3
-        .get_object_retention()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .with_context(|| format!("GetObjectRetention {key}"))?;
-    let retention = got
-        .retention()
-        .with_context(|| format!("{key} has no retention"))?;
-    ensure!(
-        retention.mode() == Some(&ObjectLockRetentionMode::Governance),
-        "{key}: {retention:?}"
-    );
-    let until = retention
-        .retain_until_date()
-        .with_context(|| format!("{key}: a retention without its end"))?;
-    let head = s3
-        .head_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .with_context(|| format!("HeadObject {key}"))?;
-    ensure!(
-        head.object_lock_mode() == Some(&ObjectLockMode::Governance)
-            && head.object_lock_retain_until_date() == Some(until),
-        "{key}: HeadObject says {:?} until {:?}, GetObjectRetention {retention:?}",
-        head.object_lock_mode(),
-        head.object_lock_retain_until_date()
-    );
-    OffsetDateTime::from_unix_timestamp(until.secs()).context("retain-until date")
-}
-
-async fn object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<(Vec<u8>, String)> {
-    let got = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
-    let content_type = got.content_type().unwrap_or_default().to_owned();
-    let body = got.body.collect().await.ok()?.into_bytes().to_vec();
-    Some((body, content_type))
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_worker_writes_the_report_of_a_finished_drill_to_the_bucket() -> Result<()> {
-    let stack = tokio::task::spawn_blocking(drs_e2e::shared_stack).await??;
-    let s3 = s3_client(&stack.s3_endpoint).await;
-    let mut dep = Deployment::new(
-        "report-s3",
-        SimConfig::with_servers(billing_servers(&[APP2_OPTIONAL], 1.5)),
-    )
-    .await?;
-    // A bucket of this deployment's own, as the local stack's is (Object Lock, GOVERNANCE, 1 day).
-    let bucket = format!("{}-reports", dep.prefix).to_lowercase();
-    create_locked_bucket(&s3, &bucket).await?;
-    let machine = dep.deploy_example("billing").await?;
-    dep.start_worker(&[
-        ("DRS_WAVES_REPORT_BUCKET", bucket.as_str()),
-        ("AWS_ENDPOINT_URL_S3", stack.s3_endpoint.as_str()),
-        ("DRS_WAVES_S3_FORCE_PATH_STYLE", "true"),
-    ])?;
-    let before_upload = OffsetDateTime::now_utc();
-    let execution = dep.start_execution(&machine, &drill()).await?;
-    // While it runs, its report says so and shows what is known.
-    drs_test_harness::eventually(
-        "wave 1 in the history",
-        Duration::from_secs(60),
-        Duration::from_millis(200),
-        || {
-            let dep = &dep;
-            let execution = execution.clone();
-            async move {
-                let items = dep.history(&execution).await.ok()?;
-                items.contains_key("WAVE#0001").then_some(())
-            }
-        },
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e:#}\n{}", dep.worker_logs()))?;
-    let running = dep.report(&execution).await?;
-    assert!(running.execution.running, "{:?}", running.execution);
-    assert!(
-        running.sources[0].contains("still RUNNING"),
-        "{:?}",
-        running.sources
-    );
-    assert_eq!(
-        running.waves.len(),
-        3,
-        "every wave of the plan, started or not"
-    );
-    assert!(drs_waves_report::render::html(&running).contains("id=\"running-note\""));
-    let ended = dep
-        .wait_for_end(&execution, Duration::from_secs(180))
-        .await?;
-    ensure!(
-        ended.succeeded(),
-        "{}\n{}",
-        describe(&ended),
-        dep.worker_logs()
-    );
-    let name = execution.rsplit(':').next().context("execution name")?;
-    let prefix = format!("billing/{name}/");
-    // The finish task wrote both files before it answered; polled all the same.
-    let ((json, json_type), (html, html_type)) = drs_test_harness::eventually(
-        "the report in the bucket",
-        Duration::from_secs(30),
-        Duration::from_millis(250),
-        || {
-            let s3 = s3.clone();
-            let (bucket, prefix) = (bucket.clone(), prefix.clone());
-            async move {
-                let json = object(&s3, &bucket, &format!("{prefix}report.json")).await?;
-                let html = object(&s3, &bucket, &format!("{prefix}report.html")).await?;
-                Some((json, html))
-            }
-        },
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e:#}\n{}", dep.worker_logs()))?;
-    assert_eq!(json_type, "application/json");
-    assert_eq!(html_type, "text/html; charset=utf-8");
-    // The bucket's default retention held both files: they cannot be quietly rewritten.
-    for file in ["report.json", "report.html"] {
-        let key = format!("{prefix}{file}");
-        let retained_until = retention(&s3, &bucket, &key).await?;
-        let earliest = before_upload + LOCAL_RETENTION - time::Duration::SECOND;
-        let latest = OffsetDateTime::now_utc() + LOCAL_RETENTION + time::Duration::SECOND;
-        assert!(
-            (earliest..=latest).contains(&retained_until),
-            "{key} retained until {retained_until}, not about a day after its upload ({earliest}..={latest})"
-        );
-    }
-    let stored: drs_waves_report::Report = serde_json::from_slice(&json)?;
-    assert_eq!(
-        String::from_utf8(html)?,
-        drs_waves_report::render::html(&stored),
-        "the stored page shows the stored JSON's facts"
-    );
-    // Where it went is on the EXECUTION item.
-    let items = dep.history(&execution).await?;
-    assert_eq!(
-        items["EXECUTION"]["reportLocation"],
-        serde_json::json!(format!("s3://{bucket}/{prefix}")),
-        "{:?}",
-        items["EXECUTION"]
-    );
-
-    // The same report as drs-waves-report renders now, but for when it was made: the finish
-    // task wrote it while Step Functions still had the execution RUNNING.
-    let rendered = dep.report(&execution).await?;
-    assert_eq!(stored.execution.machine_status.as_deref(), Some("RUNNING"));
-    assert_eq!(
-        rendered.execution.machine_status.as_deref(),
-        Some("SUCCEEDED")
-    );
-    assert!(!stored.execution.running, "the history had its end");
-    let mut normalized = stored.clone();
-    normalized.generated_at = rendered.generated_at.clone();
-    normalized.execution.machine_status = rendered.execution.machine_status.clone();
-    assert_eq!(normalized, rendered);
-    assert_eq!(
-        drs_waves_report::render::html(&normalized),
-        drs_waves_report::render::html(&rendered)
-    );
-    dep.shutdown().await;
-    Ok(())
-}
-
-/// `drs-waves-report` for an execution the history lacks: a failure naming the table and key.
+/// `drs-waves report` for an execution the history lacks (one no worker has seen: it waits at
+/// its first task) fails naming the table and key, and writes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_of_an_execution_the_history_lacks_names_where_it_looked() -> Result<()> {
-    let stack = tokio::task::spawn_blocking(drs_e2e::shared_stack).await??;
     let dep = Deployment::new("report-missing", SimConfig::with_servers(Vec::new())).await?;
-    let bin = drs_e2e::worker_binary()?.with_file_name("drs-waves-report");
-    ensure!(
-        bin.exists(),
-        "{} is not built: cargo build -p drs-waves-report (scripts/test.sh builds every binary)",
-        bin.display()
-    );
-    let arn = "arn:aws:states:us-east-1:000000000000:execution:billing:never-ran";
+    let machine = dep.deploy_example("billing").await?;
+    let arn = dep.start_execution(&machine, &drill()).await?;
     let out_dir = std::env::temp_dir().join(drs_test_harness::unique_name("report-missing"));
-    let output = Command::new(&bin)
-        .arg(arn)
+    let output = dep
+        .cli_command()?
+        .arg("report")
+        .arg(&arn)
         .arg("-o")
         .arg(&out_dir)
-        .env_clear()
-        .env("AWS_REGION", drs_test_harness::TEST_REGION)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL_DYNAMODB", &stack.dynamodb_endpoint)
-        .env("AWS_ENDPOINT_URL_SFN", &stack.sfn_endpoint)
-        .env("AWS_ENDPOINT_URL_DRS", dep.sim.endpoint())
-        .env("DRS_WAVES_TABLE", &dep.table)
         .output()
-        .context("running drs-waves-report")?;
+        .context("running drs-waves report")?;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     assert!(
@@ -551,7 +346,7 @@ async fn the_report_of_an_execution_the_history_lacks_names_where_it_looked() ->
         !out_dir.exists(),
         "no files for an execution that is not there"
     );
-    dep.shutdown().await;
+    dep.sfn.stop_execution().execution_arn(&arn).send().await?;
     Ok(())
 }
 
@@ -575,7 +370,7 @@ async fn the_forecast_of_a_second_drill_comes_from_the_first() -> Result<()> {
     assert_eq!(forecast.executions, vec![first.clone()]);
     assert_eq!(forecast.waves.len(), 3, "{forecast:?}");
     for w in &forecast.waves {
-        let item = &history[&format!("WAVE#{:04}", w.index)];
+        let item = history.wave(w.index)?;
         let ms = item["completionMillis"]
             .as_u64()
             .context("completionMillis")?;
@@ -607,6 +402,5 @@ async fn the_forecast_of_a_second_drill_comes_from_the_first() -> Result<()> {
     assert!(html.contains("over the last 1 successful execution of the plan"));
     let out = repo_root().join("target/report/forecast");
     drs_waves_report::write(&report, &out)?;
-    dep.shutdown().await;
     Ok(())
 }

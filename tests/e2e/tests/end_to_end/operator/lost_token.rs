@@ -98,6 +98,5 @@ async fn operator_gate_reopens_after_its_token_is_lost_and_is_answered() -> Resu
     let record = execution_record(&dep, &execution).await?;
     assert_eq!(record["executionStatus"], "SUCCEEDED", "{record}");
     assert_actions(&record, &[("APPROVE", Some(1))], caller(), since)?;
-    dep.shutdown().await;
     Ok(())
 }
