@@ -3,8 +3,9 @@
  * resources only. They become one customer managed policy (`OperatorPolicyArn` output), which
  * config.json's `operators` attaches to existing roles and groups.
  *
- * What the CLI calls, read from cli/src (aws.rs, resolve.rs, commands.rs, follow.rs, gate.rs)
- * and the history crate it uses (history/src: get_execution,
+ * What the CLI calls, read from cli/src (aws.rs, resolve.rs, commands.rs, follow.rs, gate.rs),
+ * the reads it shares with the worker (aws/src: sfn.rs, SdkDrs in drs/) and the history crate
+ * it uses (history/src: get_execution,
  * answer_gate, request_cancel, recent_executions):
  * - Step Functions: ListStateMachines (`plans`, finding a plan by name), DescribeStateMachine
  *   (`start`: the plan in the definition, for its preview), ListExecutions (`plans`, `status`,

@@ -183,10 +183,12 @@ describe('operator policy', () => {
         .map((f) => fs.readFileSync(path.join(dir, f), 'utf8'))
         .join('\n');
     const cli = read(path.join(REPO_ROOT, 'cli', 'src'));
-    // `drs-waves report` gathers with the report crate's gather module (the worker's
-    // copy in S3 is made by it too): its Step Functions, DRS and history calls are the CLI's.
+    // `drs-waves report` gathers with the report crate's gather module (gather.rs and gather/;
+    // the worker's copy in S3 is made by it too): its Step Functions, DRS and history calls
+    // are the CLI's.
     assert.match(cli, /^\s*Report \{/m, 'the CLI has no report command any more: drop the report grants and this');
-    const sources = [cli, fs.readFileSync(path.join(REPO_ROOT, 'report', 'src', 'gather.rs'), 'utf8')].join('\n');
+    const gather = [fs.readFileSync(path.join(REPO_ROOT, 'report', 'src', 'gather.rs'), 'utf8'), read(path.join(REPO_ROOT, 'report', 'src', 'gather'))];
+    const sources = [cli, ...gather].join('\n');
     const service: Record<string, string> = { sfn: 'states', drs: 'drs', dynamodb: 'dynamodb', sts: 'sts' };
     const pascal = (snake: string) => snake.replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase());
     const calls = new Set<string>();
@@ -194,6 +196,24 @@ describe('operator policy', () => {
     const notCalls = new Set(['clone', 'config']);
     for (const m of sources.matchAll(/\.(sfn|drs|dynamodb|sts)\s*\.\s*([a-z_]+)\(\)/g)) {
       if (!notCalls.has(m[2])) calls.add(`${service[m[1]]}:${pascal(m[2])}`);
+    }
+    // The Step Functions reads the CLI and the report share with the worker (aws/src/sfn.rs):
+    // `sfn::NAME(` makes the client calls of NAME's body, and of the functions it calls there.
+    const sharedSfn = fs.readFileSync(path.join(REPO_ROOT, 'aws', 'src', 'sfn.rs'), 'utf8');
+    const bodies = new Map<string, string>();
+    for (const m of sharedSfn.matchAll(/^pub (?:async )?fn ([a-z_]+)[^]*?\n\}\n/gm)) bodies.set(m[1], m[0]);
+    const sfnCalls = (name: string, seen = new Set<string>()): string[] => {
+      if (seen.has(name)) return [];
+      seen.add(name);
+      const body = bodies.get(name) ?? '';
+      const direct = [...body.matchAll(/client\s*\.\s*([a-z_]+)\(\)/g)].map((c) => `states:${pascal(c[1])}`);
+      const nested = [...body.slice(body.indexOf('{')).matchAll(/\b([a-z_]+)\(/g)].filter((c) => bodies.has(c[1])).flatMap((c) => sfnCalls(c[1], seen));
+      return [...direct, ...nested];
+    };
+    assert.ok(sfnCalls('describe_execution').includes('states:DescribeExecution'), 'the scan of aws/src/sfn.rs found too little');
+    for (const m of sources.matchAll(/\bsfn::([a-z_]+)\(/g)) {
+      assert.ok(bodies.has(m[1]), `the CLI calls sfn::${m[1]}, which aws/src/sfn.rs does not define as a pub fn`);
+      for (const a of sfnCalls(m[1])) calls.add(a);
     }
     // The worker's DRS seam, which the evidence module calls for jobs, source servers and
     // instances: a seam method is named for its DRS call, or mapped here.

@@ -1,5 +1,6 @@
 //! The CLI's errors: each says what happened and what to do, on one line (no SDK debug dump).
 
+use drs_waves_aws::credentials::{OPERATOR_CREDENTIALS_HINT, SetupError};
 use drs_waves_aws::failure::{FailureKind, ServiceFailure};
 use drs_waves_history::HistoryError;
 
@@ -162,6 +163,17 @@ where
     E: aws_sdk_drs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     aws_error(action, &failure(err))
+}
+
+/// A missing region or missing credentials, found before the first call: one line saying
+/// which and how to set them.
+pub fn setup(e: SetupError) -> CliError {
+    match e {
+        SetupError::NoRegion => CliError::NoRegion,
+        SetupError::NoCredentials(problem) => {
+            CliError::NoCredentials(format!("{}; {OPERATOR_CREDENTIALS_HINT}", problem.detail()))
+        }
+    }
 }
 
 /// A history (DynamoDB) error, for an operator.

@@ -18,6 +18,9 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::{HistoryEvent, HistoryEventType};
+use drs_waves_aws::AwsError;
+use drs_waves_aws::drs::{Drs, JobFilter, SdkDrs};
+use drs_waves_aws::sfn::HistoryRead;
 use drs_waves_history::Executions;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use time::OffsetDateTime;
@@ -113,8 +116,8 @@ pub async fn follow(aws: &Aws, exec: Execution, plain: bool) -> Result<u8, CliEr
                             view.apply_jobs(*index, &jobs);
                         }
                     }
-                    Err(f) if error::is_throttling(&f) => drs.throttled(),
-                    // The history's counts still move: a DRS we cannot read is not the end.
+                    // Throttled or not: the history's counts still move, and a DRS we cannot
+                    // read is not the end.
                     Err(_) => drs.throttled(),
                 }
             }
@@ -169,31 +172,17 @@ impl EventReader {
         aws: &Aws,
         arn: &str,
     ) -> Result<Vec<Event>, drs_waves_aws::failure::ServiceFailure> {
-        let mut fresh: Vec<HistoryEvent> = Vec::new();
-        let mut token = None;
-        'pages: loop {
-            let page = aws
-                .sfn
-                .get_execution_history()
-                .execution_arn(arn)
-                .reverse_order(true)
-                .max_results(200)
-                .include_execution_data(true)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| error::failure(&e))?;
-            for e in page.events() {
-                if e.id() <= self.last_id {
-                    break 'pages;
-                }
-                fresh.push(e.clone());
-            }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
+        // Newest first, down to the last event seen: usually one page.
+        let last_id = self.last_id;
+        let read = HistoryRead {
+            newest_first: true,
+            page_size: 200,
+            with_data: true,
+            at_most: None,
+        };
+        let mut fresh =
+            drs_waves_aws::sfn::execution_history(&aws.sfn, arn, read, |e| e.id() <= last_id)
+                .await?;
         fresh.sort_by_key(HistoryEvent::id);
         if let Some(last) = fresh.last() {
             self.last_id = last.id();
@@ -231,50 +220,28 @@ fn event_of(e: &HistoryEvent) -> Option<Event> {
 }
 
 /// One DescribeJobs (paged) for the launching waves' jobs: job ID -> (server, launchStatus).
+/// Any failure only makes the follower back off: the history's counts still move.
 async fn describe_jobs(
     aws: &Aws,
     waves: &[(u32, Vec<String>)],
-) -> Result<BTreeMap<String, Vec<(String, String)>>, drs_waves_aws::failure::ServiceFailure> {
-    let ids: Vec<String> = waves.iter().flat_map(|(_, j)| j.iter().cloned()).collect();
-    let mut jobs = BTreeMap::new();
-    // DescribeJobs takes at most 1,000 job IDs per filter.
-    for chunk in ids.chunks(1000) {
-        let mut token = None;
-        loop {
-            let page = aws
-                .drs
-                .describe_jobs()
-                .filters(
-                    aws_sdk_drs::types::DescribeJobsRequestFilters::builder()
-                        .set_job_ids(Some(chunk.to_vec()))
-                        .build(),
-                )
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| error::failure(&e))?;
-            for job in page.items() {
-                let servers = job
-                    .participating_servers()
-                    .iter()
-                    .map(|s| {
-                        (
-                            s.source_server_id().unwrap_or_default().to_string(),
-                            s.launch_status()
-                                .map(|l| l.as_str().to_string())
-                                .unwrap_or_default(),
-                        )
-                    })
-                    .collect();
-                jobs.insert(job.job_id().to_string(), servers);
-            }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
-        }
-    }
-    Ok(jobs)
+) -> Result<BTreeMap<String, Vec<(String, String)>>, AwsError> {
+    let job_ids: Vec<String> = waves.iter().flat_map(|(_, j)| j.iter().cloned()).collect();
+    let filter = JobFilter {
+        job_ids,
+        from_date: None,
+    };
+    let jobs = SdkDrs::new(aws.drs.clone()).describe_jobs(filter).await?;
+    Ok(jobs
+        .into_iter()
+        .map(|job| {
+            let servers = job
+                .servers
+                .into_iter()
+                .map(|s| (s.source_server_id, s.launch_status.as_str().to_string()))
+                .collect();
+            (job.id, servers)
+        })
+        .collect())
 }
 
 /// At most one call per interval; throttling doubles the interval, success restores it.

@@ -1,6 +1,7 @@
 //! Finding plans (their state machines) and executions in Step Functions.
 
 use aws_sdk_sfn::types::ExecutionStatus as SfnStatus;
+use drs_waves_aws::sfn::HistoryRead;
 use drs_waves_contract::PlanSpec;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -36,16 +37,14 @@ pub struct Execution {
 /// Every plan deployed with `prefix`, by name.
 pub async fn list_plans(aws: &Aws) -> Result<Vec<Plan>, CliError> {
     let mut plans = Vec::new();
-    let mut token = None;
-    loop {
-        let page = aws
-            .sfn
-            .list_state_machines()
-            .max_results(1000)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| error::sdk("states:ListStateMachines", &e))?;
+    let mut pages = aws
+        .sfn
+        .list_state_machines()
+        .max_results(1000)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| error::sdk("states:ListStateMachines", &e))?;
         for m in page.state_machines() {
             if let Some(plan) = names::plan_of_machine(&aws.prefix, m.name()) {
                 plans.push(Plan {
@@ -54,10 +53,6 @@ pub async fn list_plans(aws: &Aws) -> Result<Vec<Plan>, CliError> {
                     machine_arn: m.state_machine_arn().to_string(),
                 });
             }
-        }
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break,
         }
     }
     plans.sort_by(|a, b| a.name.cmp(&b.name));
@@ -215,21 +210,14 @@ async fn by_name(aws: &Aws, name: &str) -> Result<Execution, CliError> {
 
 /// DescribeExecution; None when it does not exist.
 pub async fn describe(aws: &Aws, arn: &str) -> Result<Option<Execution>, CliError> {
-    let out = match aws.sfn.describe_execution().execution_arn(arn).send().await {
-        Ok(o) => o,
-        Err(e) => {
-            let f = error::failure(&e);
-            if matches!(
-                f.code.as_deref(),
-                Some("ExecutionDoesNotExist" | "InvalidArn" | "StateMachineDoesNotExist")
-            ) {
-                return Ok(None);
-            }
-            return Err(error::aws_error("states:DescribeExecution", &f));
-        }
+    let Some(out) = drs_waves_aws::sfn::describe_execution_or_failure(&aws.sfn, arn)
+        .await
+        .map_err(|f| error::aws_error("states:DescribeExecution", &f))?
+    else {
+        return Ok(None);
     };
-    let machine_arn = out.state_machine_arn().to_string();
-    let machine = machine_arn
+    let machine = out
+        .state_machine_arn
         .rsplit_once(":stateMachine:")
         .map(|(_, m)| m.to_string())
         .unwrap_or_default();
@@ -237,39 +225,35 @@ pub async fn describe(aws: &Aws, arn: &str) -> Result<Option<Execution>, CliErro
         .map(str::to_string)
         .unwrap_or(machine);
     Ok(Some(Execution {
-        arn: out.execution_arn().to_string(),
-        name: out.name().unwrap_or_default().to_string(),
+        arn: out.execution_arn,
+        name: out.name,
         plan,
-        machine_arn,
-        status: out.status().clone(),
-        started_at: to_time(out.start_date()),
-        stopped_at: out.stop_date().map(to_time),
-        input: out.input().and_then(|i| serde_json::from_str(i).ok()),
-        output: out.output().and_then(|o| serde_json::from_str(o).ok()),
-        error: out.error().map(str::to_string),
-        cause: out.cause().map(str::to_string),
+        machine_arn: out.state_machine_arn,
+        status: SfnStatus::from(out.status.as_str()),
+        started_at: out.started,
+        stopped_at: out.stopped,
+        input: out.input,
+        output: out.output,
+        error: out.error,
+        cause: out.cause,
     }))
 }
 
-pub fn to_time(t: &aws_sdk_sfn::primitives::DateTime) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(
-        i128::from(t.secs()) * 1_000_000_000 + i128::from(t.subsec_nanos()),
-    )
-    .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
+pub use drs_waves_aws::sfn::to_time;
 
-/// The state the execution is in now (its latest StateEntered), if it runs.
+/// The state the execution is in now (its latest StateEntered, among its last 50 events), if
+/// it runs.
 pub async fn current_state(aws: &Aws, arn: &str) -> Result<Option<String>, CliError> {
-    let page = aws
-        .sfn
-        .get_execution_history()
-        .execution_arn(arn)
-        .reverse_order(true)
-        .max_results(50)
-        .send()
+    let read = HistoryRead {
+        newest_first: true,
+        page_size: 50,
+        with_data: true,
+        at_most: Some(50),
+    };
+    let events = drs_waves_aws::sfn::execution_history(&aws.sfn, arn, read, |_| false)
         .await
-        .map_err(|e| error::sdk("states:GetExecutionHistory", &e))?;
-    Ok(page.events().iter().find_map(|e| {
+        .map_err(|f| error::aws_error("states:GetExecutionHistory", &f))?;
+    Ok(events.iter().find_map(|e| {
         e.state_entered_event_details()
             .map(|d| d.name().to_string())
     }))

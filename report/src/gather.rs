@@ -21,12 +21,14 @@ use crate::model::{DurationForecast, Forecast, WaveForecast};
 use drs_waves_contract::{ExecutionStatus, PlanSpec, PreflightParameters, Targets};
 use time::OffsetDateTime;
 
-use drs_waves_aws::drs::{Drs, JobFilter, SdkDrs};
 use drs_waves_aws::s3::{BoxFuture, DynObjectStore};
 use drs_waves_history::{EXECUTION_SK, ExecutionRecord, History, HistoryError, execution_pk};
 use drs_waves_rules::{LEARN_FROM_EXECUTIONS, learn, parse_time};
 
 pub mod instances;
+mod sdk;
+
+pub use sdk::SdkEvidenceApis;
 
 /// How long writing a report may take at the end of an execution before it is given up (and
 /// recorded as failed): well within the finish and record-failure tasks' timeouts.
@@ -79,156 +81,6 @@ pub trait EvidenceApis: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<InstanceFacts>, String>>;
     /// DescribeSourceServers: hostnames by source server ID.
     fn hostnames(&self) -> BoxFuture<'_, Result<BTreeMap<String, String>, String>>;
-}
-
-/// [`EvidenceApis`] over aws-sdk-sfn and aws-sdk-drs.
-#[derive(Clone, Debug)]
-pub struct SdkEvidenceApis {
-    sfn: aws_sdk_sfn::Client,
-    drs: aws_sdk_drs::Client,
-}
-
-impl SdkEvidenceApis {
-    pub fn new(sfn: aws_sdk_sfn::Client, drs: aws_sdk_drs::Client) -> Self {
-        SdkEvidenceApis { sfn, drs }
-    }
-}
-
-fn sfn_error<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    e: aws_sdk_sfn::error::SdkError<E, R>,
-) -> String {
-    aws_sdk_sfn::error::DisplayErrorContext(&e).to_string()
-}
-
-impl EvidenceApis for SdkEvidenceApis {
-    fn describe_execution<'a>(
-        &'a self,
-        arn: &'a str,
-    ) -> BoxFuture<'a, Result<ExecutionDescription, String>> {
-        Box::pin(async move {
-            match drs_waves_aws::sfn::describe_execution(&self.sfn, arn).await {
-                Ok(Some(d)) => Ok(d),
-                Ok(None) => Err(format!("execution {arn} does not exist")),
-                Err(e) => Err(e.to_string()),
-            }
-        })
-    }
-
-    fn machine_definition<'a>(&'a self, arn: &'a str) -> BoxFuture<'a, Result<String, String>> {
-        Box::pin(async move {
-            self.sfn
-                .describe_state_machine_for_execution()
-                .execution_arn(arn)
-                .send()
-                .await
-                .map(|m| m.definition().to_owned())
-                .map_err(sfn_error)
-        })
-    }
-
-    fn jobs<'a>(
-        &'a self,
-        ids: Vec<String>,
-    ) -> BoxFuture<'a, Result<BTreeMap<String, DrsJobFacts>, String>> {
-        Box::pin(async move {
-            let found = SdkDrs::new(self.drs.clone())
-                .describe_jobs(JobFilter {
-                    job_ids: ids,
-                    from_date: None,
-                })
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(found
-                .into_iter()
-                .map(|j| {
-                    (
-                        j.id.clone(),
-                        DrsJobFacts {
-                            status: j.status.as_str().to_owned(),
-                            created_at: j.created_at,
-                            ended_at: j.ended_at,
-                        },
-                    )
-                })
-                .collect())
-        })
-    }
-
-    fn job_log<'a>(
-        &'a self,
-        job_id: &'a str,
-    ) -> BoxFuture<'a, Result<BTreeMap<String, ServerLog>, String>> {
-        Box::pin(async move {
-            let mut out: BTreeMap<String, ServerLog> = BTreeMap::new();
-            let mut next: Option<String> = None;
-            loop {
-                let resp = self
-                    .drs
-                    .describe_job_log_items()
-                    .job_id(job_id)
-                    .max_results(1000)
-                    .set_next_token(next.take())
-                    .send()
-                    .await
-                    .map_err(|e| aws_sdk_drs::error::DisplayErrorContext(&e).to_string())?;
-                for item in resp.items() {
-                    let data = item.event_data();
-                    let Some(server) = data
-                        .and_then(|d| d.source_server_id())
-                        .filter(|s| !s.is_empty())
-                    else {
-                        continue;
-                    };
-                    let event = item.event().map(|e| e.as_str()).unwrap_or_default();
-                    let at = item.log_date_time().map(str::to_owned);
-                    let log = out.entry(server.to_owned()).or_default();
-                    if log.first_event_at.is_none() {
-                        log.first_event_at = at.clone();
-                    }
-                    if (event.ends_with("_FAIL") || event.ends_with("_FAILED"))
-                        && log.failed_at.is_none()
-                    {
-                        log.failed_at = at;
-                        log.failure = Some(
-                            data.and_then(|d| d.raw_error())
-                                .filter(|r| !r.is_empty())
-                                .map_or_else(|| event.to_owned(), str::to_owned),
-                        );
-                    }
-                }
-                match resp.next_token() {
-                    Some(t) if !t.is_empty() => next = Some(t.to_owned()),
-                    _ => return Ok(out),
-                }
-            }
-        })
-    }
-
-    fn recovery_instances<'a>(
-        &'a self,
-        server_ids: Vec<String>,
-    ) -> BoxFuture<'a, Result<Vec<InstanceFacts>, String>> {
-        Box::pin(async move {
-            let listed = SdkDrs::new(self.drs.clone())
-                .recovery_instances_of(server_ids)
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(listed.into_iter().map(instances::facts_of).collect())
-        })
-    }
-
-    fn hostnames(&self) -> BoxFuture<'_, Result<BTreeMap<String, String>, String>> {
-        Box::pin(async move {
-            let servers = SdkDrs::new(self.drs.clone())
-                .describe_source_servers()
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(servers
-                .into_iter()
-                .filter_map(|s| Some((s.id, s.hostname.filter(|h| !h.is_empty())?)))
-                .collect())
-        })
-    }
 }
 
 /// The plan and targets in a generated machine's preflight state. Targets are empty (not None)

@@ -76,24 +76,17 @@ async fn health_command(port: u16, max_age_seconds: u64) -> ExitCode {
 /// The region and the credentials, checked before the first call: without them every call
 /// fails with the SDK's whole error chain, and nothing retries a worker that cannot start.
 async fn check_aws(sdk: &aws_config::SdkConfig) -> anyhow::Result<()> {
-    use aws_sdk_sfn::config::ProvideCredentials;
-    if sdk.region().is_none() {
-        bail!("no AWS region: set AWS_REGION to the region the plans are deployed in");
+    use drs_waves_aws::credentials::{SetupError, WORKER_CREDENTIALS_HINT as HOW};
+    match drs_waves_aws::credentials::check(sdk).await {
+        Ok(()) => Ok(()),
+        Err(SetupError::NoRegion) => {
+            bail!("no AWS region: set AWS_REGION to the region the plans are deployed in")
+        }
+        Err(SetupError::NoCredentials(problem)) => match problem.sdk_message() {
+            None => bail!("no AWS credentials: {HOW}"),
+            Some(why) => bail!("no AWS credentials ({why}): {HOW}"),
+        },
     }
-    const HOW: &str = "give the worker an IAM role (the ECS task role), or set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
-    let Some(provider) = sdk.credentials_provider() else {
-        bail!("no AWS credentials: {HOW}");
-    };
-    if let Err(e) = provider.provide_credentials().await {
-        // The worker does not depend on aws-credential-types for its one variant name.
-        let why = if format!("{e:?}").starts_with("CredentialsNotLoaded") {
-            "none found".to_string()
-        } else {
-            e.to_string()
-        };
-        bail!("no AWS credentials ({why}): {HOW}");
-    }
-    Ok(())
 }
 
 async fn create_table_command(table: &str) -> anyhow::Result<()> {

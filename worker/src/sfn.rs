@@ -212,33 +212,16 @@ impl ExecutionLookup for SdkSfn {
     }
 
     async fn execution(&self, execution_arn: &str) -> Result<Option<ExecutionInfo>, TaskError> {
-        match self
-            .client
-            .describe_execution()
-            .execution_arn(execution_arn)
-            .send()
-            .await
-        {
-            Ok(resp) => Ok(Some(ExecutionInfo {
-                status: resp.status().as_str().to_string(),
-                stopped_at: resp.stop_date().and_then(|d| {
-                    time::OffsetDateTime::from_unix_timestamp(d.secs())
-                        .ok()
-                        .map(drs_waves_rules::format_time)
-                }),
-            })),
-            Err(e) => {
-                if let aws_sdk_sfn::error::SdkError::ServiceError(ctx) = &e
-                    && matches!(
-                        ctx.err().code(),
-                        Some("ExecutionDoesNotExist" | "InvalidArn")
-                    )
-                {
-                    return Ok(None);
-                }
-                Err(from_sdk("Step Functions DescribeExecution", &e))
-            }
-        }
+        let found = drs_waves_aws::sfn::describe_execution(&self.client, execution_arn).await?;
+        Ok(found.map(|d| ExecutionInfo {
+            status: d.status,
+            // Whole seconds, as the history records times.
+            stopped_at: d.stopped.and_then(|t| {
+                time::OffsetDateTime::from_unix_timestamp(t.unix_timestamp())
+                    .ok()
+                    .map(drs_waves_rules::format_time)
+            }),
+        }))
     }
 }
 
@@ -249,21 +232,15 @@ pub async fn resolve_activity_arns(
     prefix: &str,
 ) -> Result<BTreeMap<Activity, String>, TaskError> {
     let mut by_name = BTreeMap::new();
-    let mut next: Option<String> = None;
-    loop {
-        let resp = client
-            .list_activities()
-            .max_results(1000)
-            .set_next_token(next.take())
-            .send()
-            .await
-            .map_err(|e| from_sdk("Step Functions ListActivities", &e))?;
-        for a in resp.activities() {
+    let mut pages = client
+        .list_activities()
+        .max_results(1000)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| from_sdk("Step Functions ListActivities", &e))?;
+        for a in page.activities() {
             by_name.insert(a.name().to_string(), a.activity_arn().to_string());
-        }
-        match resp.next_token() {
-            Some(t) if !t.is_empty() => next = Some(t.to_string()),
-            _ => break,
         }
     }
     let mut found = BTreeMap::new();

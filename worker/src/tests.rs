@@ -1,4 +1,4 @@
-//! Unit tests of the tasks and the runtime through the fakes: the rules of DESIGN.md ("Rules
+//! Unit tests of the tasks and the runtime through the fakes: the rules of docs/DESIGN.md ("Rules
 //! the worker must keep"), each with a test that fails if the rule is broken.
 
 use drs_waves_aws::AwsError;

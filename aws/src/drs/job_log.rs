@@ -1,9 +1,12 @@
-//! Job-log events read by name (the DRS model's JobLogEvent, as aws-sdk-drs parses it): which
+//! A job's log: DescribeJobLogItems read once for the worker and the report ([`JobLogItem`]),
+//! and its events read by name (the DRS model's JobLogEvent, as aws-sdk-drs parses it): which
 //! of them say a server's launch failed, and the reason to give for it.
 
 use aws_sdk_drs::types::JobLogEvent;
 
-use super::ServerFailure;
+use super::{SdkDrs, ServerFailure};
+use crate::AwsError;
+use crate::failure::from_sdk;
 
 /// Whether `event` says a server of a launch failed or was left out: SERVER_SKIPPED (the job
 /// skipped it), SNAPSHOT_FAIL, USING_PREVIOUS_SNAPSHOT_FAILED, CONVERSION_FAIL, LAUNCH_FAILED,
@@ -47,4 +50,46 @@ pub fn server_failure(
         event: event.to_string(),
         reason,
     })
+}
+
+/// One item of a job's log, as far as drs-waves reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobLogItem {
+    /// The event's name (LAUNCH_START, LAUNCH_FAILED, ...).
+    pub event: Option<String>,
+    /// `eventData.sourceServerID`; absent or empty for a job-level event.
+    pub source_server_id: Option<String>,
+    /// `eventData.rawError`.
+    pub raw_error: Option<String>,
+    /// `logDateTime`.
+    pub at: Option<String>,
+}
+
+impl SdkDrs {
+    /// DescribeJobLogItems: every item of a job's log, in log order (every page, through the
+    /// SDK's paginator). The worker reads the failures from it ([`server_failure`]), the report
+    /// each server's first event and failure.
+    pub async fn describe_job_log_items(&self, job_id: &str) -> Result<Vec<JobLogItem>, AwsError> {
+        let mut pages = self
+            .client
+            .describe_job_log_items()
+            .job_id(job_id)
+            .max_results(1000)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| from_sdk("DRS DescribeJobLogItems", &e))?;
+            out.extend(page.items().iter().map(|item| {
+                let data = item.event_data();
+                JobLogItem {
+                    event: item.event().map(|e| e.as_str().to_owned()),
+                    source_server_id: data.and_then(|d| d.source_server_id()).map(str::to_owned),
+                    raw_error: data.and_then(|d| d.raw_error()).map(str::to_owned),
+                    at: item.log_date_time().map(str::to_owned),
+                }
+            }));
+        }
+        Ok(out)
+    }
 }

@@ -23,38 +23,12 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         &self,
         input: RecordFailureInput,
     ) -> Result<RecordFailureOutput, TaskError> {
-        let state = &input.state;
-        let run: Option<RunContext> = state
-            .get("run")
-            .and_then(|v| serde_json::from_value(v.clone()).ok());
-        let mut waves: BTreeMap<String, WaveState> = state
-            .get("waves")
-            .and_then(|v| v.as_object())
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), serde_json::from_value(v.clone()).ok()?)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let caught: Option<CaughtError> = state
-            .get("error")
-            .and_then(|v| serde_json::from_value(v.clone()).ok());
-        let failed_wave = {
-            let mut w: Vec<&WaveState> = waves
-                .values()
-                .filter(|w| w.status == WaveStatus::Failed)
-                .collect();
-            w.sort_by_key(|w| w.index);
-            w.first().map(|w| w.reason.clone())
-        };
-        let (error, cause) = match (caught, failed_wave) {
-            (Some(c), _) => (c.error, c.cause),
-            (None, Some(reason)) => (ErrorName::WaveFailed.as_str().to_string(), reason),
-            (None, None) => (
-                ErrorName::Internal.as_str().to_string(),
-                "the execution failed without an error in its state".to_string(),
-            ),
-        };
+        let FailedState {
+            run,
+            mut waves,
+            error,
+            cause,
+        } = FailedState::read(&input.state);
         if ErrorName::from_str_name(&error) == Some(ErrorName::ExecutionClosed) {
             // A redriven (or stopped) execution whose record was already closed: that record,
             // its clean-up and the plan's lock belong to the run that closed it.
@@ -109,27 +83,9 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .await?;
         // Clean-up never fails this task (a PENDING one is retried by the janitor), so the
         // plan's lock is always released.
-        let cleanup = match &run {
-            Some(run) => {
-                let run = RunContext {
-                    terminate_drill_instances: run.terminate_drill_instances || operator_ended,
-                    ..run.clone()
-                };
-                self.cleanup_drill(
-                    &run,
-                    waves
-                        .values()
-                        .flat_map(|w| w.job_ids.iter().cloned())
-                        .collect(),
-                )
-                .await
-            }
-            None => Cleanup {
-                status: CleanupStatus::NotNeeded,
-                terminate_job_ids: Vec::new(),
-                error: String::new(),
-            },
-        };
+        let cleanup = self
+            .clean_up_after(run.as_ref(), &waves, operator_ended)
+            .await;
         self.history
             .release_lock(&input.plan_name, &execution.id)
             .await?;
@@ -149,5 +105,82 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             cleanup_error: cleanup.error,
             operator_actions,
         })
+    }
+
+    /// A drill's clean-up at the end of a failed run (whatever the plan says of its instances
+    /// when an operator ended it); nothing without a run (preflight never ran).
+    async fn clean_up_after(
+        &self,
+        run: Option<&RunContext>,
+        waves: &BTreeMap<String, WaveState>,
+        operator_ended: bool,
+    ) -> Cleanup {
+        let Some(run) = run else {
+            return Cleanup {
+                status: CleanupStatus::NotNeeded,
+                terminate_job_ids: Vec::new(),
+                error: String::new(),
+            };
+        };
+        let run = RunContext {
+            terminate_drill_instances: run.terminate_drill_instances || operator_ended,
+            ..run.clone()
+        };
+        let job_ids = waves
+            .values()
+            .flat_map(|w| w.job_ids.iter().cloned())
+            .collect();
+        self.cleanup_drill(&run, job_ids).await
+    }
+}
+
+/// What a failed execution's state holds: whatever of the run, the waves and the caught error
+/// got there (preflight may never have run).
+struct FailedState {
+    run: Option<RunContext>,
+    waves: BTreeMap<String, WaveState>,
+    error: String,
+    cause: String,
+}
+
+impl FailedState {
+    fn read(state: &serde_json::Value) -> FailedState {
+        let run: Option<RunContext> = state
+            .get("run")
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
+        let waves: BTreeMap<String, WaveState> = state
+            .get("waves")
+            .and_then(|v| v.as_object())
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), serde_json::from_value(v.clone()).ok()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let caught: Option<CaughtError> = state
+            .get("error")
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
+        let failed_wave = {
+            let mut w: Vec<&WaveState> = waves
+                .values()
+                .filter(|w| w.status == WaveStatus::Failed)
+                .collect();
+            w.sort_by_key(|w| w.index);
+            w.first().map(|w| w.reason.clone())
+        };
+        let (error, cause) = match (caught, failed_wave) {
+            (Some(c), _) => (c.error, c.cause),
+            (None, Some(reason)) => (ErrorName::WaveFailed.as_str().to_string(), reason),
+            (None, None) => (
+                ErrorName::Internal.as_str().to_string(),
+                "the execution failed without an error in its state".to_string(),
+            ),
+        };
+        FailedState {
+            run,
+            waves,
+            error,
+            cause,
+        }
     }
 }
