@@ -6,7 +6,7 @@ use std::path::Path;
 use aws_sdk_sfn::types::ExecutionStatus as SfnStatus;
 use comfy_table::{Table, presets};
 use drs_waves_contract::{ExecutionInput, Mode, OnFailure, PlanSpec};
-use drs_waves_history::{ExecutionRecord, History};
+use drs_waves_history::{ExecutionRecord, Executions};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 

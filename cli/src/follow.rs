@@ -21,7 +21,7 @@ use aws_sdk_sfn::types::{HistoryEvent, HistoryEventType};
 use drs_waves_aws::AwsError;
 use drs_waves_aws::drs::{Drs, JobFilter, SdkDrs};
 use drs_waves_aws::sfn::HistoryRead;
-use drs_waves_history::History;
+use drs_waves_history::Executions;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use time::OffsetDateTime;
 

@@ -11,7 +11,7 @@ use drs_waves_contract::{
     ErrorName, ExecutionStatus, GateKind, OperatorAction, OperatorActionKind, OperatorAnswer,
     PendingGate, decisions,
 };
-use drs_waves_history::{CancelOutcome, ExecutionRecord, History};
+use drs_waves_history::{CancelOutcome, ExecutionRecord, Executions, Gates, Waves};
 use drs_waves_rules::{RetryPlan, retry_plan};
 
 use crate::aws::Aws;

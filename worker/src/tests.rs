@@ -143,7 +143,7 @@ fn preflight_input(input: serde_json::Value, waves: Vec<WaveSpec>) -> PreflightI
 impl World {
     /// The execution record preflight would have created.
     async fn record_preflight(&self) {
-        use drs_waves_history::{ExecutionRecord, History as _};
+        use drs_waves_history::{ExecutionRecord, prelude::*};
         self.history
             .create_execution(ExecutionRecord {
                 mode: Some(Mode::Drill),

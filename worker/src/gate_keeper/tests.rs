@@ -8,7 +8,7 @@ use time::macros::datetime;
 
 use super::{GateKept, keep_gates, next_round_in};
 use crate::testing::{Answer, FakeActivityService, MemoryHistory};
-use drs_waves_history::{ExecutionRecord, History as _};
+use drs_waves_history::{ExecutionRecord, prelude::*};
 
 const EXEC: &str = "arn:aws:states:us-east-1:123456789012:execution:billing:run-1";
 

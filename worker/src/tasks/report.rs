@@ -104,7 +104,7 @@ mod tests {
     use crate::testing::{FakeDrs, FakeExecutions, MemoryHistory};
     use drs_waves_aws::AwsError;
     use drs_waves_aws::s3::MemoryS3;
-    use drs_waves_history::{ExecutionRecord, History, ReportOutcome, WaveRecord};
+    use drs_waves_history::{ExecutionRecord, ReportOutcome, WaveRecord, prelude::*};
     use drs_waves_report::gather::{Evidence, FakeEvidenceApis, forecast};
     use drs_waves_rules::Limits;
 

@@ -124,7 +124,7 @@ async fn past_wave(
     status: WaveStatus,
     completion_ms: Option<u64>,
 ) {
-    use drs_waves_history::{ExecutionRecord, History as _, WaveChunk};
+    use drs_waves_history::{ExecutionRecord, WaveChunk, prelude::*};
     let id = format!("arn:aws:states:us-east-1:123456789012:execution:billing:{run}");
     w.history
         .create_execution(ExecutionRecord {

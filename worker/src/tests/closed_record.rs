@@ -7,7 +7,7 @@
 use super::*;
 use crate::sfn::ActivityService as _;
 use drs_waves_aws::AwsError;
-use drs_waves_history::{ExecutionClose, ExecutionRecord, History as _};
+use drs_waves_history::{ExecutionClose, ExecutionRecord, prelude::*};
 
 const DRILL: &str = "arn:aws:states:us-east-1:123456789012:execution:billing:drill-1";
 

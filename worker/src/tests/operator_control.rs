@@ -89,7 +89,7 @@ async fn an_approval_gate_records_its_token_notifies_and_answers_nothing() {
 #[tokio::test]
 async fn a_cancel_fails_the_next_gate_start_and_check_naming_who() {
     use drs_waves_contract::{GateKind, OperatorActionKind};
-    use drs_waves_history::History as _;
+    use drs_waves_history::prelude::*;
     let w = World::with_servers(1);
     w.record_preflight().await;
     let spec = wave(1, "db", &[server_id(1)], &[]);
@@ -185,7 +185,7 @@ async fn a_cancelled_drill_is_recorded_cancelled_and_cleaned_up_even_if_its_plan
 #[tokio::test]
 async fn a_recovery_stopped_by_an_operator_keeps_its_instances() {
     use drs_waves_contract::OperatorActionKind;
-    use drs_waves_history::History as _;
+    use drs_waves_history::prelude::*;
     let w = World::with_servers(1);
     let spec = wave(1, "db", &[server_id(1)], &[]);
     let started = w
@@ -336,7 +336,7 @@ async fn a_retry_launches_only_the_required_servers_that_did_not_launch_and_the_
     let mut failed_again = w.history.wave(EXEC, 1).expect("wave");
     failed_again.status = WaveStatus::Failed;
     {
-        use drs_waves_history::History as _;
+        use drs_waves_history::prelude::*;
         w.history
             .record_wave_check(failed_again, Vec::new())
             .await
@@ -354,7 +354,7 @@ async fn a_retry_launches_only_the_required_servers_that_did_not_launch_and_the_
 #[tokio::test]
 async fn finish_shows_the_operators_actions_and_a_skipped_wave() {
     use drs_waves_contract::OperatorActionKind;
-    use drs_waves_history::History as _;
+    use drs_waves_history::prelude::*;
     let w = World::with_servers(1);
     let spec = wave(1, "db", &[server_id(1)], &[]);
     let mut state = launch_and_complete(&w, &spec, &[(&server_id(1), "i-1")]).await;
@@ -446,7 +446,7 @@ async fn a_wave_launching_when_the_execution_is_cancelled_is_recorded_interrupte
 #[tokio::test]
 async fn a_cancel_carried_out_by_stop_execution_is_recorded_cancelled_by_the_janitor() {
     use drs_waves_contract::OperatorActionKind;
-    use drs_waves_history::History as _;
+    use drs_waves_history::prelude::*;
     let w = World::with_servers(1);
     w.record_preflight().await;
     w.history.set_lock_holder(PLAN, EXEC);

@@ -123,7 +123,7 @@ async fn the_janitor_records_a_stopped_drill_releases_its_lock_and_terminates_it
 
 #[tokio::test]
 async fn only_one_janitor_at_a_time_tidies_an_execution() {
-    use drs_waves_history::History as _;
+    use drs_waves_history::prelude::*;
     let w = World::with_servers(1);
     w.record_preflight().await;
     let now = "2030-01-01T00:10:00Z";

@@ -20,7 +20,7 @@ use drs_waves_contract::{
     PollingBounds, PreflightInput, RecordFailureInput, RunContext, StartWaveInput, WaveSpec,
     WaveState, WaveStatus, history, job_tags,
 };
-use drs_waves_history::{DynamoHistory, History, create_table};
+use drs_waves_history::{DynamoHistory, create_table, prelude::*};
 use drs_waves_rules::Limits;
 use drs_worker::TaskError;
 use drs_worker::faults::{FaultAction, FaultPoint, Faults};
