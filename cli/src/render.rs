@@ -331,8 +331,8 @@ mod tests {
     use super::*;
     use crate::view::{End, Event};
     use drs_waves_contract::{
-        ExecutionStatus, Mode, OnFailure, OperatorActionKind, PlanSpec, PollingBounds,
-        ServerCounts, WaveSpec, WaveState, WaveStatus,
+        ExecutionStatus, Mode, OperatorActionKind, PlanSpec, ServerCounts, WaveSpec, WaveState,
+        WaveStatus,
     };
     use time::macros::datetime;
 

@@ -332,8 +332,6 @@ impl Tally<'_> {
 mod tests {
     use std::collections::BTreeMap;
 
-    use drs_waves_contract::OnFailure;
-
     use super::*;
 
     fn wave(optional: &[&str], timeout: u32) -> WaveSpec {

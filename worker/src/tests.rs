@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use drs_waves_contract::{
     Activity, AwaitOperatorInput, CheckWaveInput, CleanupStatus, ErrorName, ExecutionRef,
-    ExecutionStatus, FinishInput, GateKind, Mode, OnFailure, Outcome, PlanSpec, PollingBounds,
-    PreflightInput, RecordFailureInput, RunContext, StartWaveInput, WaveSpec, WaveState,
-    WaveStatus, job_tags,
+    ExecutionStatus, FinishInput, GateKind, Mode, OnFailure, Outcome, PlanSpec, PreflightInput,
+    RecordFailureInput, RunContext, StartWaveInput, WaveSpec, WaveState, WaveStatus, job_tags,
 };
 use serde_json::json;
 use time::macros::datetime;

@@ -16,9 +16,9 @@ use drs_sim::{FaultConfig, FaultSpec, ServerSpec, SimConfig, SimHandle, Simulato
 use drs_test_harness::{Moto, drs_client, dynamodb_client, eventually, sfn_client, unique_name};
 use drs_waves_aws::drs::{Drs, LaunchStatus, SdkDrs};
 use drs_waves_contract::{
-    Activity, CheckWaveInput, ExecutionRef, FinishInput, Mode, OnFailure, Outcome, PlanSpec,
-    PollingBounds, PreflightInput, RecordFailureInput, RunContext, StartWaveInput, WaveSpec,
-    WaveState, WaveStatus, history, job_tags,
+    Activity, CheckWaveInput, ExecutionRef, FinishInput, Mode, Outcome, PlanSpec, PreflightInput,
+    RecordFailureInput, RunContext, StartWaveInput, WaveSpec, WaveState, WaveStatus, history,
+    job_tags,
 };
 use drs_waves_history::{DynamoHistory, create_table, prelude::*};
 use drs_waves_rules::Limits;
