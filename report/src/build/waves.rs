@@ -7,7 +7,8 @@ use drs_waves_contract::{Targets, WaveStatus};
 use time::OffsetDateTime;
 
 use super::{
-    JobRecord, MachineFacts, Progress, ServerLaunchPoint, Sources, WaveRecord, WaveSource,
+    JobRecord, MachineFacts, Progress, ServerLaunchPoint, ServerRecord, Sources, WaveRecord,
+    WaveSource,
 };
 use crate::clock::{format_time, parse_time, seconds_between};
 use crate::model::{ServerFacts, WaveFacts};
@@ -142,72 +143,23 @@ pub(super) fn plan_recovered_at(outcomes: &[WaveOutcome]) -> Option<OffsetDateTi
 /// One line per server of a wave: the servers its jobs list, then planned ones with no job yet.
 fn wave_servers(sources: &Sources, wave: &WaveSource, wave_name: &str) -> Vec<ServerFacts> {
     let w = &wave.record;
-    let points: BTreeMap<&str, &ServerLaunchPoint> = wave
-        .launch_points
-        .iter()
-        .map(|p| (p.server_id.as_str(), p))
-        .collect();
+    let lines = ServerLines {
+        sources,
+        wave_index: w.index,
+        wave_name,
+        points: wave
+            .launch_points
+            .iter()
+            .map(|p| (p.server_id.as_str(), p))
+            .collect(),
+    };
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
-    // The latest launch of each server first (an operator's retry launches a server again, in a
-    // later job): the wave's job IDs are in launch order, the history's JOB items by ID.
-    let mut jobs: Vec<&JobRecord> = sources
-        .jobs
-        .iter()
-        .filter(|j| j.wave_index == w.index)
-        .collect();
-    let launched = |j: &JobRecord| w.job_ids.iter().position(|id| *id == j.job_id);
-    jobs.sort_by_key(|j| std::cmp::Reverse(launched(j)));
-    for job in jobs {
-        let drs = sources.drs_jobs.get(&job.job_id);
+    for job in jobs_latest_first(sources, w) {
         for (id, s) in &job.servers {
-            if !seen.insert(id.clone()) {
-                continue;
+            if seen.insert(id.clone()) {
+                out.push(lines.launched(job, id, s));
             }
-            let log = sources
-                .job_logs
-                .get(&(job.job_id.clone(), id.clone()))
-                .cloned()
-                .unwrap_or_default();
-            let status = s.launch_status.as_str().to_owned();
-            let ended = match status.as_str() {
-                "FAILED" => log
-                    .failed_at
-                    .clone()
-                    .or_else(|| drs.and_then(|d| d.ended_at.clone())),
-                "LAUNCHED" | "TERMINATED" => drs.and_then(|d| d.ended_at.clone()),
-                _ => None,
-            };
-            let point = points.get(id.as_str());
-            let instance = sources.instances.get(&(job.job_id.clone(), id.clone()));
-            out.push(ServerFacts {
-                wave_index: w.index,
-                wave_name: wave_name.to_owned(),
-                source_server_id: id.clone(),
-                hostname: hostname(sources, id),
-                required: s.required,
-                job_id: Some(job.job_id.clone()),
-                snapshot_id: point.and_then(|p| p.snapshot_id.clone()),
-                // The history's launch point; for a launch from an on-demand snapshot whose
-                // time was not read back yet, the instance's own.
-                snapshot_taken_at: point
-                    .and_then(|p| p.snapshot_taken_at.clone())
-                    .or_else(|| instance.and_then(|i| i.point_in_time.clone())),
-                snapshot_age_seconds: point.and_then(|p| p.rpo_seconds),
-                recovery_instance_id: s
-                    .recovery_instance_id
-                    .clone()
-                    .or_else(|| instance.map(|i| i.recovery_instance_id.clone())),
-                ec2_instance_id: instance.and_then(|i| i.ec2_instance_id.clone()),
-                launch_status: status,
-                launch_started_at: log
-                    .first_event_at
-                    .clone()
-                    .or_else(|| drs.and_then(|d| d.created_at.clone())),
-                launch_ended_at: ended,
-                failure_reason: s.failure_reason.clone().or(log.failure),
-                warnings: s.action_warnings.clone(),
-            });
         }
     }
     let planned = w
@@ -215,14 +167,94 @@ fn wave_servers(sources: &Sources, wave: &WaveSource, wave_name: &str) -> Vec<Se
         .into_iter()
         .chain(wave.launch_points.iter().map(|p| p.server_id.clone()));
     for id in planned {
-        if !seen.insert(id.clone()) {
-            continue;
+        if seen.insert(id.clone()) {
+            out.push(lines.pending(id));
         }
-        let point = points.get(id.as_str());
-        out.push(ServerFacts {
-            wave_index: w.index,
-            wave_name: wave_name.to_owned(),
-            hostname: hostname(sources, &id),
+    }
+    out
+}
+
+/// The wave's jobs, the latest launch of each server first (an operator's retry launches a
+/// server again, in a later job): the wave's job IDs are in launch order, the history's JOB
+/// items by ID.
+fn jobs_latest_first<'a>(sources: &'a Sources, w: &WaveRecord) -> Vec<&'a JobRecord> {
+    let mut jobs: Vec<&JobRecord> = sources
+        .jobs
+        .iter()
+        .filter(|j| j.wave_index == w.index)
+        .collect();
+    let launched = |j: &JobRecord| w.job_ids.iter().position(|id| *id == j.job_id);
+    jobs.sort_by_key(|j| std::cmp::Reverse(launched(j)));
+    jobs
+}
+
+/// What every server line of one wave is read from.
+struct ServerLines<'a> {
+    sources: &'a Sources,
+    wave_index: u32,
+    wave_name: &'a str,
+    /// The history's launch points, by source server ID.
+    points: BTreeMap<&'a str, &'a ServerLaunchPoint>,
+}
+
+impl ServerLines<'_> {
+    /// A server a job launched (or is launching): the history's record, filled in from DRS.
+    fn launched(&self, job: &JobRecord, id: &str, s: &ServerRecord) -> ServerFacts {
+        let sources = self.sources;
+        let drs = sources.drs_jobs.get(&job.job_id);
+        let log = sources
+            .job_logs
+            .get(&(job.job_id.clone(), id.to_owned()))
+            .cloned()
+            .unwrap_or_default();
+        let status = s.launch_status.as_str().to_owned();
+        let ended = match status.as_str() {
+            "FAILED" => log
+                .failed_at
+                .clone()
+                .or_else(|| drs.and_then(|d| d.ended_at.clone())),
+            "LAUNCHED" | "TERMINATED" => drs.and_then(|d| d.ended_at.clone()),
+            _ => None,
+        };
+        let point = self.points.get(id);
+        let instance = sources.instances.get(&(job.job_id.clone(), id.to_owned()));
+        ServerFacts {
+            wave_index: self.wave_index,
+            wave_name: self.wave_name.to_owned(),
+            source_server_id: id.to_owned(),
+            hostname: hostname(sources, id),
+            required: s.required,
+            job_id: Some(job.job_id.clone()),
+            snapshot_id: point.and_then(|p| p.snapshot_id.clone()),
+            // The history's launch point; for a launch from an on-demand snapshot whose
+            // time was not read back yet, the instance's own.
+            snapshot_taken_at: point
+                .and_then(|p| p.snapshot_taken_at.clone())
+                .or_else(|| instance.and_then(|i| i.point_in_time.clone())),
+            snapshot_age_seconds: point.and_then(|p| p.rpo_seconds),
+            recovery_instance_id: s
+                .recovery_instance_id
+                .clone()
+                .or_else(|| instance.map(|i| i.recovery_instance_id.clone())),
+            ec2_instance_id: instance.and_then(|i| i.ec2_instance_id.clone()),
+            launch_status: status,
+            launch_started_at: log
+                .first_event_at
+                .clone()
+                .or_else(|| drs.and_then(|d| d.created_at.clone())),
+            launch_ended_at: ended,
+            failure_reason: s.failure_reason.clone().or(log.failure),
+            warnings: s.action_warnings.clone(),
+        }
+    }
+
+    /// A server the wave plans that no job lists yet: PENDING.
+    fn pending(&self, id: String) -> ServerFacts {
+        let point = self.points.get(id.as_str());
+        ServerFacts {
+            wave_index: self.wave_index,
+            wave_name: self.wave_name.to_owned(),
+            hostname: hostname(self.sources, &id),
             required: point.is_none_or(|p| p.required),
             job_id: None,
             snapshot_id: point.and_then(|p| p.snapshot_id.clone()),
@@ -236,9 +268,8 @@ fn wave_servers(sources: &Sources, wave: &WaveSource, wave_name: &str) -> Vec<Se
             failure_reason: None,
             warnings: Vec::new(),
             source_server_id: id,
-        });
+        }
     }
-    out
 }
 
 /// A hostname that says more than the server's ID.
