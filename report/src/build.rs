@@ -1,15 +1,19 @@
-//! From what the sources say to a [`Report`]: pure, so every rule here is unit-tested.
+//! From what the sources say to a [`Report`]: pure, so every rule here is unit-tested. Here the
+//! sources, the verdicts and the execution's facts; one wave's facts and servers in `waves`.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod waves;
 
-use drs_waves_contract::{ExecutionStatus, Mode, PlanSpec, Targets, WaveStatus};
+use std::collections::BTreeMap;
+
+use drs_waves_contract::{ExecutionStatus, Mode, PlanSpec, Targets};
 use time::OffsetDateTime;
 
 pub use crate::clock::{format_time, human_seconds, parse_time, seconds_between};
 use crate::model::{
     CleanupFacts, ExecutionFacts, Forecast, OperatorAction, PlanFacts, REPORT_VERSION, Report,
-    ServerFacts, Verdict, VerdictKind, WaveFacts,
+    ServerFacts, Verdict, VerdictKind,
 };
+use waves::{WaveOutcome, plan_recovered_at, wave_outcome};
 
 // The history's records, read as the history holds them: one definition, no copy to drift.
 pub use drs_waves_history::{
@@ -152,237 +156,90 @@ pub fn verdict(
     }
 }
 
+/// How far the execution got: whether it still runs, when it started and ended, how long it
+/// has run. Every verdict is measured against it.
+struct Progress {
+    /// Step Functions says the execution ended (stopped, timed out) while the history may not.
+    machine_ended: bool,
+    running: bool,
+    started: OffsetDateTime,
+    ended_at: Option<String>,
+    elapsed: u64,
+}
+
+impl Progress {
+    fn of(e: &ExecutionRecord, machine: &MachineFacts, now: OffsetDateTime) -> Self {
+        // The history says RUNNING until the machine's last task (or the janitor) records the end;
+        // Step Functions knows first when an execution was stopped or timed out.
+        let machine_ended = machine.status.as_deref().is_some_and(|s| s != "RUNNING");
+        let running = e.status == ExecutionStatus::Running && !machine_ended;
+        let started = parse_time(&e.started_at).unwrap_or(now);
+        let ended_at = e
+            .ended_at
+            .clone()
+            .or_else(|| machine_ended.then(|| machine.stopped_at.clone()).flatten());
+        let ended = ended_at.as_deref().and_then(parse_time);
+        let elapsed = seconds_between(started, ended.unwrap_or(now));
+        Self {
+            machine_ended,
+            running,
+            started,
+            ended_at,
+            elapsed,
+        }
+    }
+
+    /// A target against what was achieved, as of this point of the execution.
+    fn verdict(
+        &self,
+        what: &str,
+        target: Option<u64>,
+        achieved: Option<u64>,
+        missing: &str,
+    ) -> Verdict {
+        verdict(what, target, achieved, self.running, self.elapsed, missing)
+    }
+}
+
 /// Builds the report.
 pub fn build(sources: &Sources) -> Report {
     let e = &sources.execution;
-    let now = sources.now;
     let machine = sources.machine.clone().unwrap_or_default();
-    // The history says RUNNING until the machine's last task (or the janitor) records the end;
-    // Step Functions knows first when an execution was stopped or timed out.
-    let machine_ended = machine.status.as_deref().is_some_and(|s| s != "RUNNING");
-    let running = e.status == ExecutionStatus::Running && !machine_ended;
-    let started = parse_time(&e.started_at).unwrap_or(now);
-    let ended_at = e
-        .ended_at
-        .clone()
-        .or_else(|| machine_ended.then(|| machine.stopped_at.clone()).flatten());
-    let ended = ended_at.as_deref().and_then(parse_time);
-    let elapsed = seconds_between(started, ended.unwrap_or(now));
+    let progress = Progress::of(e, &machine, sources.now);
     let targets = machine.targets.clone().unwrap_or_default();
 
-    let wave_count = machine
-        .plan
-        .as_ref()
-        .map_or(0, |p| p.waves.len())
-        .max(usize::try_from(e.wave_count).unwrap_or(0))
-        .max(sources.waves.len());
+    let outcomes: Vec<WaveOutcome> = (1..=wave_count(sources, &machine))
+        .map(|i| wave_outcome(sources, &machine, &targets, &progress, i))
+        .collect();
+    let recovered_at = plan_recovered_at(&outcomes);
     let mut waves = Vec::new();
     let mut servers = Vec::new();
-    let mut all_recovered = wave_count > 0;
-    let mut last_recovered: Option<OffsetDateTime> = None;
-    for i in 1..=u32::try_from(wave_count).unwrap_or(0) {
-        let source = sources.waves.iter().find(|w| w.record.index == i);
-        let spec = machine
-            .plan
-            .as_ref()
-            .and_then(|p| p.waves.iter().find(|w| w.index == i));
-        let name = source
-            .map(|w| w.record.name.clone())
-            .or_else(|| spec.map(|s| s.name.clone()))
-            .unwrap_or_else(|| format!("wave {i}"));
-        let target = targets.wave_rto_seconds(i).map(u64::from);
-        let Some(source) = source else {
-            all_recovered = false;
-            waves.push(WaveFacts {
-                index: i,
-                name,
-                status: "NOT_STARTED".into(),
-                started_at: None,
-                ended_at: None,
-                recovered_at: None,
-                duration_seconds: None,
-                rto: verdict(
-                    "recovered in",
-                    target,
-                    None,
-                    running,
-                    elapsed,
-                    "not started",
-                ),
-                job_ids: Vec::new(),
-                servers: 0,
-                launched: 0,
-                failed: 0,
-                checks: 0,
-                reason: None,
-            });
-            continue;
-        };
-        let w = &source.record;
-        let recovered = (w.status == WaveStatus::Succeeded).then(|| {
-            w.job_ids
-                .iter()
-                .filter_map(|j| sources.drs_jobs.get(j)?.ended_at.as_deref())
-                .filter_map(parse_time)
-                .max()
-                .or_else(|| w.ended_at.as_deref().and_then(parse_time))
-        });
-        let recovered = recovered.flatten();
-        if let Some(r) = recovered {
-            last_recovered = Some(last_recovered.map_or(r, |l| l.max(r)));
-        } else {
-            all_recovered = false;
-        }
-        let wave_started = parse_time(&w.started_at);
-        let wave_end = recovered.or_else(|| w.ended_at.as_deref().and_then(parse_time));
-        let missing = match w.status {
-            WaveStatus::Launching => "not recovered",
-            _ => "the wave failed",
-        };
-        waves.push(WaveFacts {
-            index: i,
-            name: name.clone(),
-            status: w.status.as_str().to_owned(),
-            started_at: Some(w.started_at.clone()),
-            ended_at: w.ended_at.clone(),
-            recovered_at: recovered.map(format_time),
-            duration_seconds: wave_started
-                .zip(wave_end)
-                .map(|(s, e)| seconds_between(s, e)),
-            rto: verdict(
-                "recovered in",
-                target,
-                recovered.map(|r| seconds_between(started, r)),
-                running,
-                elapsed,
-                missing,
-            ),
-            job_ids: w.job_ids.clone(),
-            servers: w.servers.total,
-            launched: w.servers.launched,
-            failed: w.servers.failed,
-            checks: w.checks,
-            reason: Some(w.reason.clone()).filter(|r| !r.is_empty()),
-        });
-        servers.extend(wave_servers(sources, source, &name));
+    for outcome in outcomes {
+        waves.push(outcome.facts);
+        servers.extend(outcome.servers);
     }
 
     let rto_target = targets.rto_seconds.map(u64::from);
-    let rto = verdict(
-        "recovered in",
-        rto_target,
-        all_recovered
-            .then_some(last_recovered)
-            .flatten()
-            .map(|r| seconds_between(started, r)),
-        running,
-        elapsed,
-        if running {
-            "not recovered"
-        } else {
-            "not every wave recovered"
-        },
-    );
-    let worst_rpo = servers
-        .iter()
-        .filter(|s| s.required)
-        .filter_map(|s| s.snapshot_age_seconds)
-        .max()
-        .or(e.worst_rpo_seconds);
-    let rpo = verdict(
-        "worst recovery point",
-        targets.rpo_seconds.map(u64::from),
-        worst_rpo,
-        running,
-        0,
-        "no recovery point recorded",
-    );
-
-    // Preflight's warnings, then each server's (optional post-launch actions that failed).
-    let mut warnings = e.warnings.clone();
-    warnings.extend(servers.iter().flat_map(|s| {
-        s.warnings.iter().map(|w| {
-            format!(
-                "wave {} {}, {}: {w}",
-                s.wave_index, s.wave_name, s.source_server_id
-            )
-        })
-    }));
-    let mut notes = sources.notes.clone();
-    if e.status == ExecutionStatus::Running && machine_ended {
-        notes.insert(
-            0,
-            format!(
-                "Step Functions reports this execution {}, but the history still says RUNNING: it \
-                 ended outside the machine (StopExecution, a timeout), and the worker's janitor \
-                 has not recorded it yet.",
-                machine.status.as_deref().unwrap_or_default()
-            ),
-        );
-    }
-    if running {
-        notes.insert(
-            0,
-            "The execution is still RUNNING: this report shows what is known so far.".into(),
-        );
-    }
+    let rto = plan_rto(&progress, rto_target, recovered_at);
+    let rpo = worst_rpo(e, &servers, &targets, &progress);
+    let warnings = warnings(e, &servers);
+    let notes = source_notes(sources, &machine, &progress);
     Report {
         report_version: REPORT_VERSION,
-        generated_at: format_time(now),
+        generated_at: format_time(sources.now),
         plan: PlanFacts {
             name: e.plan_name.clone(),
             rto_target_seconds: rto_target,
             rpo_target_seconds: targets.rpo_seconds.map(u64::from),
             targets_from_machine: machine.targets.is_some(),
         },
-        execution: ExecutionFacts {
-            arn: e.execution_id.clone(),
-            name: e.execution_name.clone(),
-            state_machine_arn: machine.state_machine_arn.clone(),
-            mode: e
-                .mode
-                .or_else(|| mode_of_input(&machine))
-                .map(|m| m.as_str().to_owned()),
-            status: e.status.as_str().to_owned(),
-            machine_status: machine.status.clone(),
-            running,
-            started_at: e.started_at.clone(),
-            ended_at,
-            duration_seconds: elapsed,
-            input: machine.input.clone(),
-            started_by: e.started_by.clone().filter(|b| !b.is_empty()).or_else(|| {
-                machine
-                    .input
-                    .as_ref()
-                    .and_then(|i| i.get("startedBy"))
-                    .and_then(|b| b.as_str())
-                    .filter(|b| !b.is_empty())
-                    .map(str::to_owned)
-            }),
-            started_by_note: "From the input's startedBy (the operator CLI sets it to the \
-                              caller's identity); Step Functions does not record who started an \
-                              execution, CloudTrail's StartExecution event does (userIdentity)."
-                .into(),
-            point_in_time: e.point_in_time.clone(),
-            error: e.error.clone(),
-            cause: e.cause.clone(),
-            preempted_by: e.preempted_by.clone(),
-        },
+        execution: execution_facts(e, &machine, progress),
         rto,
         rpo,
         waves,
         servers,
         forecast: sources.forecast.clone(),
-        operator_actions_note: if e.operator_actions.is_empty() {
-            "No operator actions were recorded for this execution (approvals, decisions, stops, \
-             cancels)."
-                .into()
-        } else {
-            format!(
-                "{} operator action(s), as the history recorded them.",
-                e.operator_actions.len()
-            )
-        },
+        operator_actions_note: operator_actions_note(e),
         operator_actions: e.operator_actions.iter().map(operator_action).collect(),
         cleanup: CleanupFacts {
             status: e.cleanup.map(|c| c.as_str().to_owned()),
@@ -396,106 +253,156 @@ pub fn build(sources: &Sources) -> Report {
     }
 }
 
-/// One line per server of a wave: the servers its jobs list, then planned ones with no job yet.
-fn wave_servers(sources: &Sources, wave: &WaveSource, wave_name: &str) -> Vec<ServerFacts> {
-    let w = &wave.record;
-    let points: BTreeMap<&str, &ServerLaunchPoint> = wave
-        .launch_points
+/// How many waves the report shows: the most any source knows of (the plan in the machine, the
+/// execution's record, the waves the history holds).
+fn wave_count(sources: &Sources, machine: &MachineFacts) -> u32 {
+    let count = machine
+        .plan
+        .as_ref()
+        .map_or(0, |p| p.waves.len())
+        .max(usize::try_from(sources.execution.wave_count).unwrap_or(0))
+        .max(sources.waves.len());
+    u32::try_from(count).unwrap_or(0)
+}
+
+/// The plan's RTO verdict: from the execution's start to the last wave recovered.
+fn plan_rto(
+    progress: &Progress,
+    target: Option<u64>,
+    recovered_at: Option<OffsetDateTime>,
+) -> Verdict {
+    progress.verdict(
+        "recovered in",
+        target,
+        recovered_at.map(|r| seconds_between(progress.started, r)),
+        if progress.running {
+            "not recovered"
+        } else {
+            "not every wave recovered"
+        },
+    )
+}
+
+/// The RPO verdict: the oldest recovery point of a required server, else the one the execution
+/// recorded. A recovery point is what it is from the launch on: never pending.
+fn worst_rpo(
+    e: &ExecutionRecord,
+    servers: &[ServerFacts],
+    targets: &Targets,
+    progress: &Progress,
+) -> Verdict {
+    let worst = servers
         .iter()
-        .map(|p| (p.server_id.as_str(), p))
-        .collect();
-    let mut out = Vec::new();
-    let mut seen = BTreeSet::new();
-    // The latest launch of each server first (an operator's retry launches a server again, in a
-    // later job): the wave's job IDs are in launch order, the history's JOB items by ID.
-    let mut jobs: Vec<&JobRecord> = sources
-        .jobs
-        .iter()
-        .filter(|j| j.wave_index == w.index)
-        .collect();
-    let launched = |j: &JobRecord| w.job_ids.iter().position(|id| *id == j.job_id);
-    jobs.sort_by_key(|j| std::cmp::Reverse(launched(j)));
-    for job in jobs {
-        let drs = sources.drs_jobs.get(&job.job_id);
-        for (id, s) in &job.servers {
-            if !seen.insert(id.clone()) {
-                continue;
-            }
-            let log = sources
-                .job_logs
-                .get(&(job.job_id.clone(), id.clone()))
-                .cloned()
-                .unwrap_or_default();
-            let status = s.launch_status.as_str().to_owned();
-            let ended = match status.as_str() {
-                "FAILED" => log
-                    .failed_at
-                    .clone()
-                    .or_else(|| drs.and_then(|d| d.ended_at.clone())),
-                "LAUNCHED" | "TERMINATED" => drs.and_then(|d| d.ended_at.clone()),
-                _ => None,
-            };
-            let point = points.get(id.as_str());
-            let instance = sources.instances.get(&(job.job_id.clone(), id.clone()));
-            out.push(ServerFacts {
-                wave_index: w.index,
-                wave_name: wave_name.to_owned(),
-                source_server_id: id.clone(),
-                hostname: hostname(sources, id),
-                required: s.required,
-                job_id: Some(job.job_id.clone()),
-                snapshot_id: point.and_then(|p| p.snapshot_id.clone()),
-                // The history's launch point; for a launch from an on-demand snapshot whose
-                // time was not read back yet, the instance's own.
-                snapshot_taken_at: point
-                    .and_then(|p| p.snapshot_taken_at.clone())
-                    .or_else(|| instance.and_then(|i| i.point_in_time.clone())),
-                snapshot_age_seconds: point.and_then(|p| p.rpo_seconds),
-                recovery_instance_id: s
-                    .recovery_instance_id
-                    .clone()
-                    .or_else(|| instance.map(|i| i.recovery_instance_id.clone())),
-                ec2_instance_id: instance.and_then(|i| i.ec2_instance_id.clone()),
-                launch_status: status,
-                launch_started_at: log
-                    .first_event_at
-                    .clone()
-                    .or_else(|| drs.and_then(|d| d.created_at.clone())),
-                launch_ended_at: ended,
-                failure_reason: s.failure_reason.clone().or(log.failure),
-                warnings: s.action_warnings.clone(),
-            });
-        }
+        .filter(|s| s.required)
+        .filter_map(|s| s.snapshot_age_seconds)
+        .max()
+        .or(e.worst_rpo_seconds);
+    verdict(
+        "worst recovery point",
+        targets.rpo_seconds.map(u64::from),
+        worst,
+        progress.running,
+        0,
+        "no recovery point recorded",
+    )
+}
+
+/// Preflight's warnings, then each server's (optional post-launch actions that failed).
+fn warnings(e: &ExecutionRecord, servers: &[ServerFacts]) -> Vec<String> {
+    let mut warnings = e.warnings.clone();
+    warnings.extend(servers.iter().flat_map(|s| {
+        s.warnings.iter().map(|w| {
+            format!(
+                "wave {} {}, {}: {w}",
+                s.wave_index, s.wave_name, s.source_server_id
+            )
+        })
+    }));
+    warnings
+}
+
+/// Where the facts came from, after what the reader must know first: that the execution still
+/// runs, or that it ended without the history knowing yet.
+fn source_notes(sources: &Sources, machine: &MachineFacts, progress: &Progress) -> Vec<String> {
+    let mut notes = sources.notes.clone();
+    if sources.execution.status == ExecutionStatus::Running && progress.machine_ended {
+        notes.insert(
+            0,
+            format!(
+                "Step Functions reports this execution {}, but the history still says RUNNING: it \
+                 ended outside the machine (StopExecution, a timeout), and the worker's janitor \
+                 has not recorded it yet.",
+                machine.status.as_deref().unwrap_or_default()
+            ),
+        );
     }
-    let planned = w
-        .planned_servers()
-        .into_iter()
-        .chain(wave.launch_points.iter().map(|p| p.server_id.clone()));
-    for id in planned {
-        if !seen.insert(id.clone()) {
-            continue;
-        }
-        let point = points.get(id.as_str());
-        out.push(ServerFacts {
-            wave_index: w.index,
-            wave_name: wave_name.to_owned(),
-            hostname: hostname(sources, &id),
-            required: point.is_none_or(|p| p.required),
-            job_id: None,
-            snapshot_id: point.and_then(|p| p.snapshot_id.clone()),
-            snapshot_taken_at: point.and_then(|p| p.snapshot_taken_at.clone()),
-            snapshot_age_seconds: point.and_then(|p| p.rpo_seconds),
-            recovery_instance_id: None,
-            ec2_instance_id: None,
-            launch_status: "PENDING".into(),
-            launch_started_at: None,
-            launch_ended_at: None,
-            failure_reason: None,
-            warnings: Vec::new(),
-            source_server_id: id,
-        });
+    if progress.running {
+        notes.insert(
+            0,
+            "The execution is still RUNNING: this report shows what is known so far.".into(),
+        );
     }
-    out
+    notes
+}
+
+/// The execution's own facts: the history's record, filled in from Step Functions.
+fn execution_facts(
+    e: &ExecutionRecord,
+    machine: &MachineFacts,
+    progress: Progress,
+) -> ExecutionFacts {
+    ExecutionFacts {
+        arn: e.execution_id.clone(),
+        name: e.execution_name.clone(),
+        state_machine_arn: machine.state_machine_arn.clone(),
+        mode: e
+            .mode
+            .or_else(|| mode_of_input(machine))
+            .map(|m| m.as_str().to_owned()),
+        status: e.status.as_str().to_owned(),
+        machine_status: machine.status.clone(),
+        running: progress.running,
+        started_at: e.started_at.clone(),
+        ended_at: progress.ended_at,
+        duration_seconds: progress.elapsed,
+        input: machine.input.clone(),
+        started_by: started_by(e, machine),
+        started_by_note: "From the input's startedBy (the operator CLI sets it to the \
+                          caller's identity); Step Functions does not record who started an \
+                          execution, CloudTrail's StartExecution event does (userIdentity)."
+            .into(),
+        point_in_time: e.point_in_time.clone(),
+        error: e.error.clone(),
+        cause: e.cause.clone(),
+        preempted_by: e.preempted_by.clone(),
+    }
+}
+
+/// Who started the execution: the record's, else the input's `startedBy`; never an empty name.
+fn started_by(e: &ExecutionRecord, machine: &MachineFacts) -> Option<String> {
+    e.started_by.clone().filter(|b| !b.is_empty()).or_else(|| {
+        machine
+            .input
+            .as_ref()
+            .and_then(|i| i.get("startedBy"))
+            .and_then(|b| b.as_str())
+            .filter(|b| !b.is_empty())
+            .map(str::to_owned)
+    })
+}
+
+/// What the operator-actions table says above its rows, or instead of them.
+fn operator_actions_note(e: &ExecutionRecord) -> String {
+    if e.operator_actions.is_empty() {
+        "No operator actions were recorded for this execution (approvals, decisions, stops, \
+         cancels)."
+            .into()
+    } else {
+        format!(
+            "{} operator action(s), as the history recorded them.",
+            e.operator_actions.len()
+        )
+    }
 }
 
 /// An operator action as the report shows it.
@@ -507,9 +414,4 @@ fn operator_action(a: &drs_waves_contract::OperatorAction) -> OperatorAction {
         wave_index: a.wave_index,
         wave_name: a.wave_name.clone(),
     }
-}
-
-/// A hostname that says more than the server's ID.
-fn hostname(sources: &Sources, id: &str) -> Option<String> {
-    sources.hostnames.get(id).filter(|h| *h != id).cloned()
 }

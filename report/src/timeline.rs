@@ -5,7 +5,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::build::{human_seconds, parse_time, seconds_between};
-use crate::model::Report;
+use crate::model::{Report, ServerFacts, WaveFacts};
 
 /// The SVG's coordinate system (its viewBox); the page scales it to its width.
 pub const WIDTH: f64 = 1000.0;
@@ -108,124 +108,202 @@ fn round1(v: f64) -> f64 {
 
 /// The timeline of a report; `now` ends the bars of servers still launching.
 pub fn layout(report: &Report, now: OffsetDateTime) -> Timeline {
-    let start = parse_time(&report.execution.started_at).unwrap_or(now);
-    let end = offset(start, report.execution.ended_at.as_deref())
-        .unwrap_or_else(|| seconds_between(start, now));
-    let mut span = end;
-    for s in &report.servers {
-        span = span.max(offset(start, s.launch_ended_at.as_deref()).unwrap_or(0));
+    let scale = Scale::of(report, now);
+    let mut y = AXIS_HEIGHT;
+    let mut bands = Vec::new();
+    let mut bars = Vec::new();
+    let mut targets = Vec::new();
+    for (k, w) in report.waves.iter().enumerate() {
+        let band = wave_band(report, &scale, k, w, y);
+        targets.extend(band.target);
+        bars.extend(band.bars);
+        y += band.band.height;
+        bands.push(band.band);
     }
-    // A target far past what happened would squeeze the bars into a sliver: the scale
-    // stretches to a target up to twice the execution's span; a later one is drawn at the
-    // right edge, marked off scale.
-    let reach = span.max(1) * 2;
-    for t in report
-        .rto
-        .target_seconds
-        .into_iter()
-        .chain(report.waves.iter().filter_map(|w| w.rto.target_seconds))
-        .filter(|t| *t <= reach)
-    {
-        span = span.max(t);
+    targets.extend(plan_target(report, &scale, y));
+    Timeline {
+        width: WIDTH,
+        height: y + 8.0,
+        plot_left: PLOT_LEFT,
+        plot_right: PLOT_RIGHT,
+        span_seconds: scale.span,
+        ticks: ticks(&scale),
+        bands,
+        bars,
+        targets,
+        markers: markers(report, &scale),
     }
-    let span = span.max(1);
-    let target_label = |what: String, t: u64| {
-        if t > span {
-            format!("{what} {} (off scale) \u{2192}", human_seconds(t))
-        } else {
-            what
-        }
-    };
-    let plot = PLOT_RIGHT - PLOT_LEFT;
-    let x = |secs: u64| round1(PLOT_LEFT + plot * secs as f64 / span as f64);
+}
 
-    let step = tick_step(span);
-    let ticks = (0..=span / step)
+/// The horizontal scale: seconds from the execution's start to x in the viewBox.
+struct Scale {
+    start: OffsetDateTime,
+    /// Seconds from the start to the execution's end, or to now while it runs.
+    end: u64,
+    /// Seconds from the start to the right edge; at least 1.
+    span: u64,
+}
+
+impl Scale {
+    /// Wide enough for the execution, every server's launch and the targets within reach.
+    fn of(report: &Report, now: OffsetDateTime) -> Self {
+        let start = parse_time(&report.execution.started_at).unwrap_or(now);
+        let end = offset(start, report.execution.ended_at.as_deref())
+            .unwrap_or_else(|| seconds_between(start, now));
+        let mut span = end;
+        for s in &report.servers {
+            span = span.max(offset(start, s.launch_ended_at.as_deref()).unwrap_or(0));
+        }
+        // A target far past what happened would squeeze the bars into a sliver: the scale
+        // stretches to a target up to twice the execution's span; a later one is drawn at the
+        // right edge, marked off scale.
+        let reach = span.max(1) * 2;
+        for t in report
+            .rto
+            .target_seconds
+            .into_iter()
+            .chain(report.waves.iter().filter_map(|w| w.rto.target_seconds))
+            .filter(|t| *t <= reach)
+        {
+            span = span.max(t);
+        }
+        Self {
+            start,
+            end,
+            span: span.max(1),
+        }
+    }
+
+    /// Seconds from the start, by a time in the report.
+    fn offset(&self, t: Option<&str>) -> Option<u64> {
+        offset(self.start, t)
+    }
+
+    /// Where `secs` from the start is drawn.
+    fn x(&self, secs: u64) -> f64 {
+        let plot = PLOT_RIGHT - PLOT_LEFT;
+        round1(PLOT_LEFT + plot * secs as f64 / self.span as f64)
+    }
+
+    /// A target's vertical line from `y1` to `y2`, at the right edge when past it.
+    fn target_line(&self, what: String, t: u64, y1: f64, y2: f64, label_y: f64) -> TargetLine {
+        let off_scale = t > self.span;
+        TargetLine {
+            x: self.x(t.min(self.span)),
+            y1,
+            y2,
+            label: if off_scale {
+                format!("{what} {} (off scale) \u{2192}", human_seconds(t))
+            } else {
+                what
+            },
+            label_y,
+            off_scale,
+        }
+    }
+}
+
+/// The axis's ticks, from 0 to the right edge.
+fn ticks(scale: &Scale) -> Vec<Tick> {
+    let step = tick_step(scale.span);
+    (0..=scale.span / step)
         .map(|k| Tick {
-            x: x(k * step),
+            x: scale.x(k * step),
             label: if k == 0 {
                 "0".into()
             } else {
                 human_seconds(k * step)
             },
         })
-        .collect();
+        .collect()
+}
 
-    let mut y = AXIS_HEIGHT;
-    let mut bands = Vec::new();
-    let mut bars = Vec::new();
-    let mut targets = Vec::new();
-    for (k, w) in report.waves.iter().enumerate() {
-        let rows: Vec<_> = report
-            .servers
-            .iter()
-            .filter(|s| s.wave_index == w.index)
-            .collect();
-        let height = BAND_HEADER + ROW * rows.len().max(1) as f64;
-        bands.push(Band {
+/// One wave's part of the timeline: its band, its RTO target, a bar per server.
+struct WaveBand {
+    band: Band,
+    target: Option<TargetLine>,
+    bars: Vec<Bar>,
+}
+
+/// The band of the `k`th wave, its top at `y`: a row per server (one, empty, when it has none).
+fn wave_band(report: &Report, scale: &Scale, k: usize, w: &WaveFacts, y: f64) -> WaveBand {
+    let rows: Vec<_> = report
+        .servers
+        .iter()
+        .filter(|s| s.wave_index == w.index)
+        .collect();
+    let height = BAND_HEADER + ROW * rows.len().max(1) as f64;
+    WaveBand {
+        band: Band {
             y,
             height,
             label: format!("Wave {} {} ({})", w.index, w.name, w.status),
-            shaded: k % 2 == 0,
-        });
-        if let Some(t) = w.rto.target_seconds {
-            targets.push(TargetLine {
-                x: x(t.min(span)),
-                y1: y,
-                y2: y + height,
-                label: target_label(format!("wave {} RTO", w.index), t),
-                label_y: y + 12.0,
-                off_scale: t > span,
-            });
-        }
-        for (r, s) in rows.iter().enumerate() {
-            let row_y = y + BAND_HEADER + ROW * r as f64;
-            let from = offset(start, s.launch_started_at.as_deref());
-            let to = offset(start, s.launch_ended_at.as_deref());
-            let (class, from, to) = match (s.launch_status.as_str(), from, to) {
-                ("FAILED", Some(f), t) => ("failed", f, t.unwrap_or(end).max(f)),
-                ("LAUNCHED" | "TERMINATED", Some(f), t) => ("launched", f, t.unwrap_or(end).max(f)),
-                (_, Some(f), _) => ("running", f, end.max(f)),
-                _ => ("pending", end, end),
-            };
-            let label = s
-                .hostname
-                .clone()
-                .unwrap_or_else(|| s.source_server_id.clone());
-            bars.push(Bar {
-                x: x(from),
-                y: round1(row_y + (ROW - BAR) / 2.0),
-                // Visible even when it took no time on this scale.
-                width: round1((x(to) - x(from)).max(2.0)),
-                label_y: round1(row_y + ROW / 2.0 + 4.0),
-                class,
-                title: format!(
-                    "{label} ({}{}): {} {}",
-                    s.source_server_id,
-                    if s.required { "" } else { ", optional" },
-                    s.launch_status,
-                    match class {
-                        "pending" => "not launched yet".to_owned(),
-                        _ => format!("from +{} to +{}", human_seconds(from), human_seconds(to)),
-                    }
-                ),
-                label,
-            });
-        }
-        y += height;
+            shaded: k.is_multiple_of(2),
+        },
+        target: w.rto.target_seconds.map(|t| {
+            scale.target_line(format!("wave {} RTO", w.index), t, y, y + height, y + 12.0)
+        }),
+        bars: rows
+            .iter()
+            .enumerate()
+            .map(|(r, s)| server_bar(scale, s, y + BAND_HEADER + ROW * r as f64))
+            .collect(),
     }
-    if let Some(t) = report.rto.target_seconds {
-        targets.push(TargetLine {
-            x: x(t.min(span)),
-            y1: AXIS_HEIGHT - 6.0,
-            y2: y,
-            label: target_label("plan RTO".into(), t),
-            label_y: AXIS_HEIGHT - 8.0,
-            off_scale: t > span,
-        });
+}
+
+/// A server's bar in the row at `row_y`: from its launch's start to LAUNCHED or FAILED (or the
+/// end while it launches); a server not launched yet is a sliver at the end.
+fn server_bar(scale: &Scale, s: &ServerFacts, row_y: f64) -> Bar {
+    let end = scale.end;
+    let from = scale.offset(s.launch_started_at.as_deref());
+    let to = scale.offset(s.launch_ended_at.as_deref());
+    let (class, from, to) = match (s.launch_status.as_str(), from, to) {
+        ("FAILED", Some(f), t) => ("failed", f, t.unwrap_or(end).max(f)),
+        ("LAUNCHED" | "TERMINATED", Some(f), t) => ("launched", f, t.unwrap_or(end).max(f)),
+        (_, Some(f), _) => ("running", f, end.max(f)),
+        _ => ("pending", end, end),
+    };
+    let label = s
+        .hostname
+        .clone()
+        .unwrap_or_else(|| s.source_server_id.clone());
+    Bar {
+        x: scale.x(from),
+        y: round1(row_y + (ROW - BAR) / 2.0),
+        // Visible even when it took no time on this scale.
+        width: round1((scale.x(to) - scale.x(from)).max(2.0)),
+        label_y: round1(row_y + ROW / 2.0 + 4.0),
+        class,
+        title: format!(
+            "{label} ({}{}): {} {}",
+            s.source_server_id,
+            if s.required { "" } else { ", optional" },
+            s.launch_status,
+            match class {
+                "pending" => "not launched yet".to_owned(),
+                _ => format!("from +{} to +{}", human_seconds(from), human_seconds(to)),
+            }
+        ),
+        label,
     }
-    let mut markers = vec![Marker {
-        x: x(end),
+}
+
+/// The plan's RTO target: a line across every band, down to `bottom`.
+fn plan_target(report: &Report, scale: &Scale, bottom: f64) -> Option<TargetLine> {
+    let t = report.rto.target_seconds?;
+    Some(scale.target_line(
+        "plan RTO".into(),
+        t,
+        AXIS_HEIGHT - 6.0,
+        bottom,
+        AXIS_HEIGHT - 8.0,
+    ))
+}
+
+/// The end (or now, while it runs), then each operator action whose time reads.
+fn markers(report: &Report, scale: &Scale) -> Vec<Marker> {
+    let end = Marker {
+        x: scale.x(scale.end),
         label: if report.execution.running {
             "now (running)".into()
         } else {
@@ -233,32 +311,19 @@ pub fn layout(report: &Report, now: OffsetDateTime) -> Timeline {
         },
         class: "end",
         title: String::new(),
-    }];
-    for a in &report.operator_actions {
-        let Some(at) = offset(start, Some(&a.at)) else {
-            continue;
-        };
+    };
+    let operator_actions = report.operator_actions.iter().filter_map(|a| {
+        let at = scale.offset(Some(&a.at))?;
         let wave = a
             .wave_index
             .map(|i| format!(" wave {i}"))
             .unwrap_or_default();
-        markers.push(Marker {
-            x: x(at.min(span)),
+        Some(Marker {
+            x: scale.x(at.min(scale.span)),
             label: format!("{}{wave}", a.action),
             class: "operator",
             title: format!("{}{wave} by {} at {}", a.action, a.by, a.at),
-        });
-    }
-    Timeline {
-        width: WIDTH,
-        height: y + 8.0,
-        plot_left: PLOT_LEFT,
-        plot_right: PLOT_RIGHT,
-        span_seconds: span,
-        ticks,
-        bands,
-        bars,
-        targets,
-        markers,
-    }
+        })
+    });
+    std::iter::once(end).chain(operator_actions).collect()
 }
