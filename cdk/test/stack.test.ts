@@ -314,7 +314,7 @@ describe('stack (fixture plans alpha and beta)', () => {
   it('worker: the DRS actions it needs, scoped by resource type; StartRecovery only with the execution job tag', () => {
     const statements = statementsOfRole(s.template, workerTaskRoleId(s.template));
     const drs = allowed(statements).filter((a) => a.action.startsWith('drs:'));
-    // Only what the worker calls (worker/src/drs.rs) and StartRecovery's dependent actions.
+    // Only what the worker calls (aws/src/drs/sdk.rs) and StartRecovery's dependent actions.
     assert.deepEqual([...new Set(drs.map((a) => a.action))].sort(), [
       'drs:createrecoveryinstancefordrs',
       'drs:describejoblogitems',

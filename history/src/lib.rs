@@ -77,7 +77,7 @@ pub mod prelude {
 }
 
 /// The in-memory history passes the conformance suite, one test per case (the DynamoDB adapter
-/// passes the same suite over moto in the worker's `tests/against_services.rs`).
+/// passes the same suite over moto in the worker's `tests/against_services/`).
 #[cfg(test)]
 mod memory_conformance {
     use crate::MemoryHistory;

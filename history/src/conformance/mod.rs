@@ -1,5 +1,5 @@
 //! The behaviour of the [`History`] seam, written once. [`crate::MemoryHistory`] runs it in this
-//! crate's tests and `DynamoHistory` over moto in the worker's `tests/against_services.rs`: a
+//! crate's tests and `DynamoHistory` over moto in the worker's `tests/against_services/`: a
 //! fake that passes the same suite as the real adapter cannot quietly drift from it. Here: the
 //! list of cases, how to run them, and the records they share; the cases live by role in
 //! `locks`, `executions`, `waves`, `gates` and `janitor`.

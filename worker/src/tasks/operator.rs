@@ -1,7 +1,7 @@
 //! The await-operator task: an approval gate before a wave, or a decision after a failed wave
 //! (`onFailure: ask`). It records the task token as the run's pending gate and answers
 //! nothing: the operator does (`drs-waves approve|stop|decide|cancel`). A cancel requested
-//! before the gate opened is seen here ([`History::open_gate`] refuses), so a cancel never
+//! before the gate opened is seen here (`Gates::open_gate` refuses), so a cancel never
 //! misses a gate.
 
 use drs_waves_contract::operator::gate_timed_out_cause;

@@ -1,0 +1,338 @@
+//! Tests of `render`.
+
+use super::*;
+use crate::view::{End, Event};
+use drs_waves_contract::{
+    ExecutionStatus, Mode, OperatorActionKind, PlanSpec, ServerCounts, WaveSpec, WaveState,
+    WaveStatus,
+};
+use time::macros::datetime;
+
+const T0: OffsetDateTime = datetime!(2026-11-28 10:00:00 UTC);
+
+fn spec(index: u32, name: &str, ids: usize, tags: &[(&str, &str)]) -> WaveSpec {
+    let ids: Vec<String> = (0..ids)
+        .map(|i| drs_test_builders::server_id("", i))
+        .collect();
+    WaveSpec {
+        launch_timeout_seconds: 120,
+        polling: drs_test_builders::polling(1, 20, 5),
+        max_attempts: 2,
+        ..drs_test_builders::wave(index, name, &ids, tags)
+    }
+}
+
+fn billing() -> View {
+    let plan = PlanSpec {
+        name: "billing".into(),
+        terminate_drill_instances: true,
+        waves: vec![
+            spec(1, "databases", 2, &[]),
+            spec(2, "app-servers", 2, &[]),
+            spec(3, "web", 0, &[("App", "billing"), ("Tier", "web")]),
+        ],
+    };
+    let mut v = View::new("drill-1", "arn:x", "billing", T0, Some(&plan));
+    v.mode = Some(Mode::Drill);
+    v
+}
+
+fn wave_state(index: u32, name: &str, status: WaveStatus, counts: ServerCounts) -> WaveState {
+    WaveState {
+        wave: name.into(),
+        index,
+        status,
+        job_ids: vec!["drsjob-00000000000000001".into()],
+        started_at: "2026-11-28T10:00:10Z".into(),
+        ended_at: if status == WaveStatus::Launching {
+            String::new()
+        } else {
+            "2026-11-28T10:00:52Z".into()
+        },
+        checks: 3,
+        next_wait_seconds: 5,
+        servers: counts,
+        reason: if status == WaveStatus::Failed {
+            "required server s-1 FAILED".into()
+        } else {
+            String::new()
+        },
+    }
+}
+
+fn counts(total: u32, launched: u32, failed: u32) -> ServerCounts {
+    ServerCounts {
+        total,
+        launched,
+        failed,
+        launching: total - launched - failed,
+        optional_failed: 0,
+    }
+}
+
+#[test]
+fn the_bar_shows_launched_failed_and_pending_in_proportion() {
+    assert_eq!(bar(0, 0, 0, 10), "[          ]");
+    assert_eq!(bar(5, 0, 10, 10), "[=====.....]");
+    assert_eq!(bar(4, 2, 10, 10), "[====xx....]");
+    assert_eq!(
+        bar(1, 1, 1000, 10),
+        "[=x........]",
+        "a few servers still show"
+    );
+    assert_eq!(
+        bar(999, 1, 1000, 10),
+        "[=========x]",
+        "no pending cell when all ended"
+    );
+    assert_eq!(bar(2, 0, 3, 10), "[======....]");
+    assert_eq!(bar(3, 0, 3, 10), "[==========]");
+}
+
+#[test]
+fn clocks_read_like_a_stopwatch() {
+    assert_eq!(clock(42), "42s");
+    assert_eq!(clock(185), "3:05");
+    assert_eq!(clock(3723), "1:02:03");
+}
+
+#[test]
+fn a_pending_wave_shows_its_selection_and_timeout() {
+    let v = billing();
+    let line = wave_line(&v.waves[2], 11, T0).to_string();
+    assert_eq!(
+        line,
+        "PENDING   wave 3 web         [                        ] tags App=billing,Tier=web  timeout 2:00"
+    );
+}
+
+#[test]
+fn a_launching_wave_shows_its_bar_counts_elapsed_against_the_timeout_and_jobs() {
+    let mut v = billing();
+    v.apply(&Event::StateEntered {
+        name: "Wave 1 databases: start".into(),
+    });
+    v.apply_wave_state(&wave_state(
+        1,
+        "databases",
+        WaveStatus::Launching,
+        counts(1000, 250, 10),
+    ));
+    v.waves[0].job_ids = (1..=5).map(|i| format!("drsjob-{i:017}")).collect();
+    let line = wave_line(&v.waves[0], 11, T0 + time::Duration::seconds(52)).to_string();
+    assert_eq!(
+        line,
+        "LAUNCHING wave 1 databases   [======x.................] 250/1000 launched, 10 failed, 740 pending  42s / 2:00  drsjob-00000000000000001, drsjob-00000000000000002 +3"
+    );
+}
+
+#[test]
+fn the_plain_key_ignores_the_ticking_clock() {
+    let mut v = billing();
+    v.apply_wave_state(&wave_state(
+        1,
+        "databases",
+        WaveStatus::Launching,
+        counts(2, 1, 0),
+    ));
+    let a = wave_line(&v.waves[0], 11, T0 + time::Duration::seconds(20));
+    let b = wave_line(&v.waves[0], 11, T0 + time::Duration::seconds(21));
+    assert_ne!(a.to_string(), b.to_string());
+    assert_eq!(a.key(), b.key());
+    v.apply_wave_state(&wave_state(
+        1,
+        "databases",
+        WaveStatus::Succeeded,
+        counts(2, 2, 0),
+    ));
+    assert_ne!(wave_line(&v.waves[0], 11, T0).key(), a.key());
+}
+
+#[test]
+fn live_job_statuses_count_each_server_by_its_latest_job() {
+    let mut v = billing();
+    v.apply_wave_state(&wave_state(
+        2,
+        "app-servers",
+        WaveStatus::Launching,
+        counts(3, 0, 0),
+    ));
+    v.waves[1].job_ids = vec!["drsjob-1".into(), "drsjob-2".into()];
+    let jobs = [
+        (
+            "drsjob-1".to_string(),
+            vec![
+                ("s-a".to_string(), "FAILED".to_string()),
+                ("s-b".to_string(), "LAUNCHED".to_string()),
+                ("s-c".to_string(), "IN_PROGRESS".to_string()),
+            ],
+        ),
+        (
+            "drsjob-2".to_string(),
+            vec![("s-a".to_string(), "LAUNCHED".to_string())],
+        ),
+    ]
+    .into_iter()
+    .collect();
+    v.apply_jobs(2, &jobs);
+    assert_eq!(
+        v.waves[1].counts,
+        ServerCounts {
+            total: 3,
+            launched: 2,
+            failed: 0,
+            launching: 1,
+            optional_failed: 0
+        }
+    );
+}
+
+#[test]
+fn gates_say_what_they_wait_for_and_how_to_answer() {
+    let gate = PendingGate {
+        kind: GateKind::Approval,
+        wave_index: 2,
+        wave_name: "app-servers".into(),
+        token: "secret".into(),
+        since: "2026-11-28T10:00:00Z".into(),
+        timeout_at: "2026-11-28T14:00:00Z".into(),
+        attempts: 0,
+        max_attempts: 1,
+        reason: String::new(),
+        heartbeat_seconds: None,
+        reopened: 0,
+    };
+    let line = gate_line(&gate, "drill-1", T0 + time::Duration::seconds(75));
+    assert_eq!(
+        line,
+        ">> wave 2 app-servers waits for approval (1:15, times out in 3:58:45): drs-waves approve drill-1  |  drs-waves stop drill-1"
+    );
+    assert!(!line.contains("secret"), "a token is never shown");
+    let decision = PendingGate {
+        kind: GateKind::Decision,
+        attempts: 1,
+        max_attempts: 2,
+        reason: "s-1 FAILED".into(),
+        ..gate
+    };
+    let line = gate_line(&decision, "drill-1", T0);
+    assert!(
+        line.contains("failed (s-1 FAILED); launch 1 of 2"),
+        "{line}"
+    );
+    assert!(
+        line.ends_with("drs-waves decide drill-1 retry|skip|stop"),
+        "{line}"
+    );
+}
+
+#[test]
+fn the_summary_lists_every_wave_and_the_exit_status() {
+    let mut v = billing();
+    for (i, name) in [(1, "databases"), (2, "app-servers")] {
+        v.apply_wave_state(&wave_state(i, name, WaveStatus::Succeeded, counts(2, 2, 0)));
+    }
+    v.apply_wave_state(&wave_state(3, "web", WaveStatus::Failed, counts(2, 1, 1)));
+    v.started_by = Some("arn:aws:iam::1:user/alice".into());
+    v.actions.push(OperatorAction {
+        action: OperatorActionKind::Approve,
+        wave_index: Some(2),
+        wave_name: Some("app-servers".into()),
+        by: "arn:aws:iam::1:user/bob".into(),
+        at: "2026-11-28T10:00:30Z".into(),
+    });
+    v.end = Some(End {
+        status: "FAILED".into(),
+        error: Some("DrsWaves.WaveFailed".into()),
+        cause: Some("wave 3 web failed:\nrequired server s-1 FAILED".into()),
+        at: Some(T0 + time::Duration::seconds(61)),
+        outcome: None,
+    });
+    let text = summary(&v).join("\n");
+    assert_eq!(
+        text,
+        "DRILL drill-1 of plan billing: FAILED in 1:01\n\
+         \x20 wave 1 databases    SUCCEEDED  2/2 launched, 0 failed      42s  drsjob-00000000000000001\n\
+         \x20 wave 2 app-servers  SUCCEEDED  2/2 launched, 0 failed      42s  drsjob-00000000000000001\n\
+         \x20 wave 3 web          FAILED     1/2 launched, 1 failed      42s  drsjob-00000000000000001  (required server s-1 FAILED)\n\
+         started by arn:aws:iam::1:user/alice\n\
+         operator: APPROVE wave 2 app-servers by arn:aws:iam::1:user/bob at 2026-11-28T10:00:30Z\n\
+         DrsWaves.WaveFailed: wave 3 web failed: required server s-1 FAILED\n\
+         exit 1"
+    );
+}
+
+#[test]
+fn exit_status_is_0_succeeded_1_failed_3_cancelled_or_stopped() {
+    let ended = |status: &str, error: Option<&str>| {
+        let mut v = billing();
+        v.end = Some(End {
+            status: status.into(),
+            error: error.map(str::to_string),
+            cause: None,
+            at: None,
+            outcome: None,
+        });
+        v
+    };
+    assert_eq!(crate::view::exit_code(&ended("SUCCEEDED", None)), 0);
+    assert_eq!(
+        crate::view::exit_code(&ended("FAILED", Some("DrsWaves.WaveFailed"))),
+        1
+    );
+    assert_eq!(
+        crate::view::exit_code(&ended("FAILED", Some("DrsWaves.Cancelled"))),
+        3
+    );
+    assert_eq!(
+        crate::view::exit_code(&ended("FAILED", Some("DrsWaves.StoppedByOperator"))),
+        3
+    );
+    assert_eq!(crate::view::exit_code(&ended("ABORTED", None)), 3);
+    let mut stopped = ended("FAILED", Some("States.TaskFailed"));
+    stopped.recorded = Some(ExecutionStatus::Stopped);
+    assert_eq!(crate::view::exit_code(&stopped), 3);
+    assert_eq!(stopped.final_status(), "STOPPED");
+}
+
+#[test]
+fn events_move_waves_through_gates_launches_and_decisions() {
+    let mut v = billing();
+    let enter = |v: &mut View, s: &str| v.apply(&Event::StateEntered { name: s.into() });
+    enter(&mut v, "Wave 2 app-servers: approve?");
+    assert_eq!(v.waves[1].phase, Phase::AwaitingApproval);
+    enter(&mut v, "Wave 2 app-servers: start");
+    assert_eq!(v.waves[1].phase, Phase::Launching);
+    let mut state = serde_json::json!({"waves": {}});
+    state["waves"]["w2"] = serde_json::to_value(wave_state(
+        2,
+        "app-servers",
+        WaveStatus::Failed,
+        counts(2, 1, 1),
+    ))
+    .expect("json");
+    v.apply(&Event::StateExited {
+        name: "Wave 2 app-servers: check".into(),
+        output: Some(state.to_string()),
+    });
+    assert_eq!(v.waves[1].phase, Phase::Failed);
+    enter(&mut v, "Wave 2 app-servers: decide?");
+    assert_eq!(v.waves[1].phase, Phase::AwaitingDecision);
+    enter(&mut v, "Wave 2 app-servers: skipped");
+    assert_eq!(v.waves[1].phase, Phase::Skipped);
+    assert_eq!(v.state.as_deref(), Some("Wave 2 app-servers: skipped"));
+    enter(&mut v, "Wave 3 web: approve?");
+    v.apply(&Event::Ended);
+    assert_eq!(
+        v.waves[2].phase,
+        Phase::NotRun,
+        "a gate never answered: the wave never ran"
+    );
+    assert_eq!(v.waves[1].phase, Phase::Skipped);
+    let summary = summary(&v).join("\n");
+    assert!(
+        summary
+            .contains("  wave 3 web          NOT RUN    -                             -  no job"),
+        "{summary}"
+    );
+}
