@@ -41,6 +41,10 @@ WORKER = REPO / "target" / "release" / "drs-worker"
 LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/drs-waves-local"
 CONTRACT = json.loads((REPO / "statemachines" / "contract.json").read_text())
 TAG_EXECUTION = CONTRACT["jobTags"]["execution"]
+# The history table's keys and the state names as the contract spells them (contract.json, made
+# by drs-codegen from drs_waves_contract): never typed again here.
+HISTORY_KEYS = CONTRACT["historyTable"]["keys"]
+STATE_NAMES = CONTRACT["stateNames"]
 TAG_WAVE = CONTRACT["jobTags"]["wave"]
 # The docs/REFERENCE.md quotas the scale part runs with (worker flags and drs-sim limits alike).
 SCALE_LIMITS = {"maxServersPerJob": 100, "maxServersInActiveJobs": 200, "maxConcurrentJobs": 20,
@@ -316,7 +320,9 @@ def history(stack: Stack, arn: str) -> list[dict]:
             return events
 
 
-WAVE_STATE = re.compile(r"^Wave (\d+) ")
+WAVE_STATE = re.compile("^" + re.escape(STATE_NAMES["wavePrefix"]) + r"(\d+) ")
+CHECK_SUFFIX = STATE_NAMES["stepSeparator"] + "check"
+assert "check" in STATE_NAMES["waveSteps"], "the contract names no check step"
 
 
 def transitions(events: list[dict]) -> dict:
@@ -337,7 +343,7 @@ def transitions(events: list[dict]) -> dict:
             per_wave[state] = per_wave.get(state, 0) + 1
             if t == "TaskStateEntered":
                 task_entered[state] = task_entered.get(state, 0) + 1
-            if m and name.endswith(": check"):
+            if m and name.endswith(CHECK_SUFFIX):
                 checks[state] = checks.get(state, 0) + 1
         elif t == "ActivityScheduled":
             scheduled[state] = scheduled.get(state, 0) + 1
@@ -416,12 +422,17 @@ def seen_after(jobs_by_wave: dict[str, list[dict]], wave_names: list[str], worke
     return out
 
 
+WAVE_ITEM_SK = re.compile(re.escape(HISTORY_KEYS["waveSortKeyPrefix"])
+                          + r"\d{%d}" % HISTORY_KEYS["waveIndexDigits"])
+
+
 def ddb_items(stack: Stack, execution_arn: str) -> list[dict]:
     items, start_key = [], None
     while True:
         kw = {"TableName": stack.table, "KeyConditionExpression": "#pk = :pk",
               "ExpressionAttributeNames": {"#pk": CONTRACT["historyTable"]["partitionKey"]},
-              "ExpressionAttributeValues": {":pk": {"S": f"EXEC#{execution_arn}"}}}
+              "ExpressionAttributeValues": {
+                  ":pk": {"S": HISTORY_KEYS["executionPartitionKeyPrefix"] + execution_arn}}}
         if start_key:
             kw["ExclusiveStartKey"] = start_key
         page = stack.ddb.query(**kw)
@@ -457,7 +468,7 @@ def learned_of(stack: Stack, execution_arn: str, wave_names: list[str]) -> dict:
     out = {}
     for item in ddb_items(stack, execution_arn):
         sk = item["sk"]["S"]
-        if not re.fullmatch(r"WAVE#\d{4}", sk):
+        if not WAVE_ITEM_SK.fullmatch(sk):
             continue
         i = {k: plain(v) for k, v in item.items()}
         name = i.get("waveName")

@@ -112,6 +112,18 @@ pub fn contract_json() -> String {
                 {"name": history::STATUS_INDEX, "partitionKey": history::STATUS_INDEX_PARTITION_KEY, "sortKey": history::STATUS_INDEX_SORT_KEY},
                 {"name": history::PLAN_INDEX, "partitionKey": history::PLAN_INDEX_PARTITION_KEY, "sortKey": history::PLAN_INDEX_SORT_KEY},
             ],
+            // How an execution's items are keyed, for tools that read the table (the bench).
+            "keys": {
+                "executionPartitionKeyPrefix": history::EXECUTION_PK_PREFIX,
+                "waveSortKeyPrefix": history::WAVE_SK_PREFIX,
+                "waveIndexDigits": history::WAVE_INDEX_DIGITS,
+            },
+        },
+        // How the generated states are named: "<wavePrefix><index> <wave name><stepSeparator><step>".
+        "stateNames": {
+            "wavePrefix": contract::states::WAVE_PREFIX,
+            "stepSeparator": contract::states::STEP_SEPARATOR,
+            "waveSteps": contract::states::WaveStep::ALL.map(|s| s.suffix()),
         },
         "jobTags": {
             "execution": job_tags::EXECUTION,

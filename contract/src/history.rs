@@ -20,20 +20,26 @@ pub const LOCK_SK: &str = "LOCK";
 /// Partition of the pending clean-ups (`PENDING#<execution ARN>`), which the janitor retries.
 pub const CLEANUP_PK: &str = "CLEANUP";
 
+/// An execution's partition key is this, then its ARN.
+pub const EXECUTION_PK_PREFIX: &str = "EXEC#";
+/// A wave's sort key is this, then its index in [`WAVE_INDEX_DIGITS`] digits.
+pub const WAVE_SK_PREFIX: &str = "WAVE#";
+pub const WAVE_INDEX_DIGITS: usize = 4;
+
 pub fn execution_pk(execution_id: &str) -> String {
-    format!("EXEC#{execution_id}")
+    format!("{EXECUTION_PK_PREFIX}{execution_id}")
 }
 
 pub fn wave_sk(index: u32) -> String {
-    format!("WAVE#{index:04}")
+    format!("{WAVE_SK_PREFIX}{index:0WAVE_INDEX_DIGITS$}")
 }
 
 pub fn job_sk(index: u32, job_id: &str) -> String {
-    format!("WAVE#{index:04}#JOB#{job_id}")
+    format!("{}#JOB#{job_id}", wave_sk(index))
 }
 
 pub fn servers_sk(index: u32) -> String {
-    format!("WAVE#{index:04}#SERVERS")
+    format!("{}#SERVERS", wave_sk(index))
 }
 
 pub fn lock_pk(plan: &str) -> String {

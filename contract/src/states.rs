@@ -42,9 +42,9 @@ pub const FIXED: [&str; 12] = [
 ];
 
 /// What every wave state's name starts with.
-const WAVE_PREFIX: &str = "Wave ";
+pub const WAVE_PREFIX: &str = "Wave ";
 /// What separates a wave's name from the step.
-const STEP_SEPARATOR: &str = ": ";
+pub const STEP_SEPARATOR: &str = ": ";
 
 /// One step of a wave's loop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
