@@ -16,6 +16,7 @@ mod preflight;
 mod record_failure;
 mod report;
 mod retry_points;
+mod send_chunk;
 mod start;
 
 use std::collections::BTreeMap;
