@@ -95,9 +95,12 @@ setup_npm() {
 
 setup_cargo() {
     command -v cargo >/dev/null 2>&1 || die "bootstrap: cargo not found"
-    # cargo itself knows what is current; a no-op build takes a second.
-    log "cargo build -p drs-worker -p drs-sim -p drs-codegen -p drs-waves-cli --bins"
-    (cd "$REPO" && cargo build --quiet -p drs-worker -p drs-sim -p drs-codegen -p drs-waves-cli --bins)
+    # cargo itself knows what is current; a no-op build takes a second. The whole workspace, as
+    # the tests build it: the same features everywhere, so the tests reuse this build of the SDK
+    # crates instead of compiling them again (the worker image is built on its own, without
+    # the test-only features).
+    log "cargo build --workspace --bins"
+    (cd "$REPO" && cargo build --quiet --workspace --bins)
 }
 
 # Debian's chromium, for the report test's headless browser. Installed only when missing, and
