@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use drs_waves_contract::history::{PARTITION_KEY, SORT_KEY, execution_pk};
+use drs_waves_contract::history::{PARTITION_KEY, SORT_KEY, WAVE_SK_PREFIX, execution_pk};
 
 use crate::HistoryError;
 use crate::codec::{Item, s};
@@ -112,29 +112,24 @@ impl DynamoHistory {
 
     /// Every item of the execution's waves (WAVE, SERVERS and JOB items), all pages.
     async fn query_execution(&self, execution_id: &str) -> Result<Vec<Item>, HistoryError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :wave)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#sk", SORT_KEY)
+            .expression_attribute_values(":pk", s(execution_pk(execution_id)))
+            .expression_attribute_values(":wave", s(WAVE_SK_PREFIX))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
         let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let resp = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :wave)")
-                .expression_attribute_names("#pk", PARTITION_KEY)
-                .expression_attribute_names("#sk", SORT_KEY)
-                .expression_attribute_values(":pk", s(execution_pk(execution_id)))
-                .expression_attribute_values(":wave", s("WAVE#"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| from_sdk("DynamoDB Query", &e))?;
-            items.extend(resp.items().iter().cloned());
-            match resp.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start = Some(k.clone()),
-                _ => return Ok(items),
-            }
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| from_sdk("DynamoDB Query", &e))?;
+            items.extend(page.items().iter().cloned());
         }
+        Ok(items)
     }
 }
 

@@ -306,30 +306,24 @@ impl Deployment {
     /// Every history item of an execution, keyed by sort key, as plain JSON.
     pub async fn history(&self, execution_arn: &str) -> Result<ExecutionHistory> {
         let pk = history::execution_pk(execution_arn);
+        let mut pages = self
+            .dynamodb
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", history::PARTITION_KEY)
+            .expression_attribute_values(":pk", AttributeValue::S(pk))
+            .into_paginator()
+            .send();
         let mut items = BTreeMap::new();
-        let mut start_key = None;
-        loop {
-            let page = self
-                .dynamodb
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", history::PARTITION_KEY)
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .context("querying the history")?;
+        while let Some(page) = pages.next().await {
+            let page = page.context("querying the history")?;
             for item in page.items() {
                 let sk = match item.get(history::SORT_KEY) {
                     Some(AttributeValue::S(s)) => s.clone(),
                     _ => continue,
                 };
                 items.insert(sk, item_to_json(item));
-            }
-            match page.last_evaluated_key() {
-                Some(k) if !k.is_empty() => start_key = Some(k.clone()),
-                _ => break,
             }
         }
         Ok(ExecutionHistory::new(items))

@@ -517,27 +517,17 @@ pub(super) async fn assert_terminated_once(
     Ok(terminate_jobs)
 }
 
-/// Every event of an execution's Step Functions history.
+/// Every event of an execution's Step Functions history, oldest first (the read the CLI uses).
 async fn sfn_events(dep: &Deployment, execution: &str) -> Result<Vec<HistoryEvent>> {
-    let mut events = Vec::new();
-    let mut token = None;
-    loop {
-        let page = dep
-            .sfn
-            .get_execution_history()
-            .execution_arn(execution)
-            .max_results(1000)
-            .set_next_token(token)
-            .send()
-            .await
-            .context("GetExecutionHistory")?;
-        events.extend(page.events().iter().cloned());
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-            _ => break,
-        }
-    }
-    Ok(events)
+    let every_event = drs_waves_aws::sfn::HistoryRead {
+        newest_first: false,
+        page_size: 1000,
+        with_data: true,
+        at_most: None,
+    };
+    drs_waves_aws::sfn::execution_history(&dep.sfn, execution, every_event, |_| false)
+        .await
+        .map_err(|f| anyhow::anyhow!("GetExecutionHistory: {f:?}"))
 }
 
 fn event_time(event: &HistoryEvent) -> Result<OffsetDateTime> {
