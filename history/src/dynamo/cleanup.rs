@@ -7,7 +7,7 @@ use drs_waves_contract::history::{
 };
 use drs_waves_contract::{CleanupStatus, ExecutionStatus};
 
-use super::{DynamoHistory, Update};
+use super::{DynamoHistory, Update, first_items};
 use crate::HistoryError;
 use crate::codec::{Fields, list_s, s};
 use crate::error::from_sdk;
@@ -122,19 +122,16 @@ impl Janitor for DynamoHistory {
     }
 
     async fn pending_cleanups(&self, limit: usize) -> Result<Vec<String>, HistoryError> {
-        let resp = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", PARTITION_KEY)
             .expression_attribute_values(":pk", s(CLEANUP_PK))
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| from_sdk("DynamoDB Query (pending clean-ups)", &e))?;
-        resp.items()
+            .consistent_read(true);
+        first_items(query, limit, "DynamoDB Query (pending clean-ups)")
+            .await?
             .iter()
             .map(|i| Fields::of(i).s("executionId"))
             .collect()

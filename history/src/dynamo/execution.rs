@@ -11,7 +11,7 @@ use drs_waves_contract::history::{
 };
 use drs_waves_contract::{ExecutionStatus, OperatorAction};
 
-use super::{DynamoHistory, Update, missing_record};
+use super::{DynamoHistory, Update, first_items, missing_record};
 use crate::HistoryError;
 use crate::codec::{Fields, execution_of, list_s, n, s, to_json, wave_statuses_av};
 use crate::error::from_sdk;
@@ -112,7 +112,7 @@ impl Executions for DynamoHistory {
         plan: &str,
         limit: usize,
     ) -> Result<Vec<ExecutionRecord>, HistoryError> {
-        let resp = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
@@ -120,16 +120,16 @@ impl Executions for DynamoHistory {
             .key_condition_expression("#plan = :plan")
             .expression_attribute_names("#plan", PLAN_INDEX_PARTITION_KEY)
             .expression_attribute_values(":plan", s(plan))
-            .scan_index_forward(false)
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(|e| from_sdk("DynamoDB Query (plan index)", &e))?;
-        resp.items().iter().map(execution_of).collect()
+            .scan_index_forward(false);
+        first_items(query, limit, "DynamoDB Query (plan index)")
+            .await?
+            .iter()
+            .map(execution_of)
+            .collect()
     }
 
     async fn running_executions(&self, limit: usize) -> Result<Vec<ExecutionRecord>, HistoryError> {
-        let resp = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
@@ -137,12 +137,12 @@ impl Executions for DynamoHistory {
             .key_condition_expression("#st = :running")
             .expression_attribute_names("#st", STATUS_INDEX_PARTITION_KEY)
             .expression_attribute_values(":running", s(ExecutionStatus::Running.as_str()))
-            .scan_index_forward(false)
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-            .send()
-            .await
-            .map_err(|e| from_sdk("DynamoDB Query (status index)", &e))?;
-        resp.items().iter().map(execution_of).collect()
+            .scan_index_forward(false);
+        first_items(query, limit, "DynamoDB Query (status index)")
+            .await?
+            .iter()
+            .map(execution_of)
+            .collect()
     }
 
     async fn request_cancel(

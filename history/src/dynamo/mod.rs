@@ -135,6 +135,30 @@ impl DynamoHistory {
 
 /// A conditional write on an EXECUTION item that does not exist: the history lost track of a
 /// running execution.
+/// The first `limit` items a query finds, over as many pages as it takes: DynamoDB ends a page
+/// at 1 MB whatever its `Limit`, so one page may hold fewer items than were asked for while more
+/// match.
+async fn first_items(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    limit: usize,
+    call: &str,
+) -> Result<Vec<Item>, HistoryError> {
+    let mut pages = query
+        .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+        .into_paginator()
+        .send();
+    let mut items = Vec::new();
+    while items.len() < limit {
+        let Some(page) = pages.next().await else {
+            break;
+        };
+        let page = page.map_err(|e| from_sdk(call, &e))?;
+        let room = limit - items.len();
+        items.extend(page.items().iter().take(room).cloned());
+    }
+    Ok(items)
+}
+
 fn missing_record(execution_id: &str) -> HistoryError {
     HistoryError::Corrupt(format!(
         "the history has no record of execution {execution_id} (preflight creates it)"
