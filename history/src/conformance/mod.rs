@@ -98,26 +98,41 @@ pub async fn run_case(name: &str, history: &impl History, prefix: &str) {
 /// hide the rest. For an adapter whose service is costly to start once per case (DynamoDB over
 /// moto); the fake runs one test per case ([`crate::history_conformance_tests`]).
 pub async fn run_all(history: &impl History, prefix: &str) {
+    run_cases("history", &CASES, |name| run_case(name, history, prefix)).await;
+}
+
+/// Runs `run` for every case of `suite`, each to its end even when another panicked, and panics
+/// naming every case that failed, with why. Every conformance suite runs its real adapter this
+/// way (the worker's DRS and Step Functions suites too).
+pub async fn run_cases<F, Fut>(suite: &str, cases: &'static [&'static str], mut run: F)
+where
+    F: FnMut(&'static str) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     use futures::FutureExt;
     let mut failed = Vec::new();
-    for name in CASES {
-        let case = std::panic::AssertUnwindSafe(run_case(name, history, prefix));
+    for &name in cases {
+        let case = std::panic::AssertUnwindSafe(run(name));
         if let Err(panic) = case.catch_unwind().await {
-            let why = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            failed.push(format!("{name}: {why}"));
+            failed.push(format!("{name}: {}", panic_message(panic.as_ref())));
         }
     }
     assert!(
         failed.is_empty(),
-        "{} of {} conformance cases failed:\n{}",
+        "{} of {} {suite} conformance cases failed:\n{}",
         failed.len(),
-        CASES.len(),
+        cases.len(),
         failed.join("\n")
     );
+}
+
+/// What a panic said (the message of `panic!`/`assert!`), or nothing when it carried no text.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
 }
 
 /// One `#[tokio::test]` per case of the suite, each on the history `$make` gives (an async fn of

@@ -8,41 +8,8 @@
 //! (`run_all`), each to its end whatever the others do, failing with the name of every case that
 //! failed: the first failure does not hide the rest.
 
-use std::future::Future;
-
-use futures::FutureExt;
-
 pub mod drs;
 pub mod sfn;
 
-/// Runs `run` for every case of `suite`, each to its end even when another panicked, and panics
-/// naming every case that failed, with why.
-pub async fn run_cases<F, Fut>(suite: &str, cases: &'static [&'static str], mut run: F)
-where
-    F: FnMut(&'static str) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let mut failed = Vec::new();
-    for &name in cases {
-        let case = std::panic::AssertUnwindSafe(run(name));
-        if let Err(panic) = case.catch_unwind().await {
-            failed.push(format!("{name}: {}", panic_message(panic.as_ref())));
-        }
-    }
-    assert!(
-        failed.is_empty(),
-        "{} of {} {suite} conformance cases failed:\n{}",
-        failed.len(),
-        cases.len(),
-        failed.join("\n")
-    );
-}
-
-/// What a panic said (the message of `panic!`/`assert!`), or nothing when it carried no text.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
-}
+/// The runner every conformance suite shares (the history crate's, behind its `fake` feature).
+pub use drs_waves_history::conformance::run_cases;
