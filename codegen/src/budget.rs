@@ -140,6 +140,8 @@ mod tests {
             max_attempts: 1,
             decision_timeout_seconds: None,
             decision_notify: None,
+        depends_on: None,
+        account: None,
         }
     }
 

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use crate::contract::{PlanSpec, PollingBounds, Targets};
 
+mod account;
 mod error;
 mod fields;
 pub mod file;
@@ -23,7 +24,7 @@ mod wave;
 pub use error::{PlanError, Problem, WaveRef};
 pub use fields::is_source_server_id;
 pub use file::{
-    ApprovalFile, DecisionFile, PlanFile, PollingFile, ServersFile, TaskSettings, WaveDefaults,
+    AccountFile, ApprovalFile, DecisionFile, PlanFile, PollingFile, ServersFile, TaskSettings, WaveDefaults,
     WaveFile,
 };
 pub use parse::parse;

@@ -41,7 +41,7 @@ pub use operator::{
 };
 pub use spec::{
     ApprovalGate, ExecutionInput, Mode, OnFailure, PREFLIGHT_TARGETS_KEY, PlanSpec, PollingBounds,
-    Targets, WaveSpec, WaveTarget,
+    Targets, WaveAccount, WaveSpec, WaveTarget,
 };
 pub use states::{WaveStateName, WaveStep};
 pub use status::ExecutionStatus;

@@ -129,6 +129,51 @@ pub struct WaveSpec {
     /// With `onFailure: ask`: an SNS topic ARN told that a decision is waiting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision_notify: Option<String>,
+    /// The waves (by index) that must end before this one starts, as the plan's `dependsOn`
+    /// named them. Absent: the wave before it (so a plan written before `dependsOn` existed
+    /// compiles to the same machine); empty: the wave starts at once. See
+    /// [`PlanSpec::dependencies`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depends_on: Option<Vec<u32>>,
+    /// Where the wave's source servers live; absent: the account and region the worker runs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<WaveAccount>,
+}
+
+/// The account and region a wave's servers replicate to, reached through a role the worker
+/// assumes (STS AssumeRole) for every DRS call of the wave.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WaveAccount {
+    /// The IAM role to assume (`arn:aws:iam::<account>:role/<name>`); absent: the worker's own
+    /// credentials (a wave in another region of the same account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// The region of the wave's DRS; absent: the worker's own region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The external ID the role's trust policy requires, when it requires one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+}
+
+impl WaveAccount {
+    /// The 12-digit account ID in the role's ARN, when there is a role.
+    pub fn account_id(&self) -> Option<&str> {
+        let arn = self.role_arn.as_deref()?;
+        arn.split(':').nth(4).filter(|a| !a.is_empty())
+    }
+
+    /// `123456789012 eu-west-1` for a person: what is not given reads "this account" or
+    /// "this region".
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {}",
+            self.account_id().unwrap_or("this account"),
+            self.region.as_deref().unwrap_or("this region")
+        )
+    }
 }
 
 fn one() -> u32 {
@@ -148,6 +193,32 @@ pub struct PlanSpec {
     /// Terminate a drill's recovery instances when the execution ends.
     pub terminate_drill_instances: bool,
     pub waves: Vec<WaveSpec>,
+}
+
+impl PlanSpec {
+    /// The waves (by index) that wave `index` waits for: its `dependsOn`, or else the wave
+    /// before it.
+    pub fn dependencies(&self, index: u32) -> Vec<u32> {
+        let Some(wave) = self.waves.iter().find(|w| w.index == index) else {
+            return Vec::new();
+        };
+        match &wave.depends_on {
+            Some(deps) => deps.clone(),
+            None => self
+                .waves
+                .iter()
+                .filter(|w| w.index < index)
+                .map(|w| w.index)
+                .max()
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    /// Whether any wave says `dependsOn` (else the waves run one after another).
+    pub fn is_graph(&self) -> bool {
+        self.waves.iter().any(|w| w.depends_on.is_some())
+    }
 }
 
 /// The plan's recovery targets. The generator writes them into the preflight state's

@@ -89,6 +89,9 @@ pub struct WaveDefaults {
     #[serde(default)]
     #[schemars(range(min = 1, max = 10))]
     pub max_attempts: Option<i64>,
+    /// Where every wave's source servers live, unless a wave says otherwise.
+    #[serde(default)]
+    pub account: Option<AccountFile>,
 }
 
 /// An approval gate: the wave starts only when an operator approves (`drs-waves approve`);
@@ -211,6 +214,34 @@ pub struct WaveFile {
     /// Overrides fields of `defaults.polling`.
     #[serde(default)]
     pub polling: Option<PollingFile>,
+    /// The names of the waves that must end before this one starts (succeeded, failed with
+    /// `onFailure: continue`, or skipped by an operator). Without it a wave waits for the wave
+    /// before it; `[]` starts it at once. Waves with nothing between them run at the same time.
+    #[serde(default)]
+    pub depends_on: Option<Vec<String>>,
+    /// Overrides `defaults.account`: where this wave's source servers live.
+    #[serde(default)]
+    pub account: Option<AccountFile>,
+}
+
+/// Where a wave's source servers live: the DRS of another account (through a role the worker
+/// assumes) and/or another region. Neither given: the worker's own account and region.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AccountFile {
+    /// The role the worker assumes for every DRS call of the wave
+    /// (`arn:aws:iam::<account>:role/<name>`; `cdk/role-template` is the role to create there).
+    #[serde(default)]
+    #[schemars(pattern(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$"))]
+    pub role_arn: Option<String>,
+    /// The region of the wave's DRS (`eu-west-1`).
+    #[serde(default)]
+    #[schemars(pattern(r"^[a-z]{2}(-[a-z]+)+-[0-9]$"))]
+    pub region: Option<String>,
+    /// The external ID the role's trust policy requires (with `roleArn` only).
+    #[serde(default)]
+    #[schemars(length(min = 2, max = 1224))]
+    pub external_id: Option<String>,
 }
 
 /// A wave's server selector: explicit IDs, tags, or both (the union).

@@ -7,6 +7,7 @@ use super::fields::{
     Scope, approval_gate, attempts, check_limits, decision_settings, duration_seconds,
     heartbeat_setting, is_name, polling_parts,
 };
+use super::account::account;
 use super::wave::{Claims, check_wave_rto, resolve_wave};
 use super::{
     DEFAULT_GATE_HEARTBEAT_SECONDS, DEFAULT_HEARTBEAT_SECONDS, DEFAULT_LAUNCH_TIMEOUT_SECONDS,
@@ -14,8 +15,8 @@ use super::{
 };
 use crate::budget;
 use crate::contract::{
-    ApprovalGate, MAX_OUTPUT_BYTES, OnFailure, PlanSpec, PollingBounds, Targets, WaveSpec,
-    WaveTarget,
+    ApprovalGate, MAX_OUTPUT_BYTES, OnFailure, PlanSpec, PollingBounds, Targets, WaveAccount,
+    WaveSpec, WaveTarget,
 };
 
 /// Room for the execution reference, the execution input and the keys around the plan.
@@ -135,6 +136,7 @@ pub(super) struct Defaults {
     pub(super) approval: Option<ApprovalGate>,
     pub(super) decision: Option<(u32, Option<String>)>,
     pub(super) max_attempts: Option<u32>,
+    pub(super) account: Option<WaveAccount>,
 }
 
 impl Defaults {
@@ -177,6 +179,10 @@ impl Defaults {
             max_attempts: defaults
                 .max_attempts
                 .map(|n| attempts(scope, "defaults.maxAttempts", n)),
+            account: defaults
+                .account
+                .as_ref()
+                .and_then(|a| account(scope, "defaults.account.", a)),
         }
     }
 }

@@ -8,6 +8,7 @@ use super::fields::{
     Scope, approval_gate, attempts, check_limits, decision_settings, duration_seconds, is_name,
     is_source_server_id, is_tag_text, minutes_text, on_failure_name, polling_parts,
 };
+use super::account::account;
 use super::resolve::Defaults;
 use super::{MAX_NAME_CHARS, ServersFile, WaveFile};
 use crate::budget;
@@ -79,6 +80,11 @@ pub(super) fn resolve_wave<'a>(
         decision_timeout_seconds: (operator.on_failure == OnFailure::Ask)
             .then_some(operator.decision_timeout_seconds),
         decision_notify: operator.decision_notify,
+        depends_on: None,
+        account: match &w.account {
+            Some(a) => account(scope, "account.", a),
+            None => defaults.account.clone(),
+        },
     };
     (wave, target)
 }

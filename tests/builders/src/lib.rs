@@ -36,6 +36,8 @@ pub fn wave(index: u32, name: &str, ids: &[String], tags: &[(&str, &str)]) -> Wa
         max_attempts: 1,
         decision_timeout_seconds: None,
         decision_notify: None,
+        depends_on: None,
+        account: None,
     }
 }
 
