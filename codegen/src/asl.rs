@@ -9,7 +9,10 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::Value;
 
+mod parallel;
 mod validate;
+
+pub use parallel::{Branch, Parallel};
 
 pub use validate::AslError;
 
@@ -70,6 +73,7 @@ pub enum State {
     Pass(Pass),
     Succeed(Succeed),
     Fail(Fail),
+    Parallel(Parallel),
 }
 
 macro_rules! into_state {
@@ -79,7 +83,7 @@ macro_rules! into_state {
         }
     )*};
 }
-into_state!(Task, Choice, Wait, Pass, Succeed, Fail);
+into_state!(Task, Choice, Wait, Pass, Succeed, Fail, Parallel);
 
 /// Where a non-terminal state goes next: `"Next": name` or `"End": true`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -20,6 +20,7 @@ pub mod describe;
 /// the generator reads `contract::...` as before.
 pub use drs_waves_contract as contract;
 pub mod generate;
+pub mod graph;
 pub mod plan;
 pub mod runbook;
 

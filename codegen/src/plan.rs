@@ -14,6 +14,7 @@ use std::path::Path;
 use crate::contract::{PlanSpec, PollingBounds, Targets};
 
 mod account;
+mod depends;
 mod error;
 mod fields;
 pub mod file;
@@ -60,6 +61,9 @@ pub struct Plan {
     pub execution_timeout_from_plan: bool,
     /// The RTO and RPO targets (empty when the plan sets none).
     pub targets: Targets,
+    /// What is sound but not what the author may expect (a wave the layout makes wait longer
+    /// than its dependencies need): printed, never refused.
+    pub warnings: Vec<Problem>,
 }
 
 /// Parses and validates a plan's text.

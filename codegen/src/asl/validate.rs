@@ -3,7 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::{MAX_STATE_NAME_CHARS, Pass, STATES_ALL, State, StateMachine, Task, Transition, Wait};
+use super::{
+    MAX_STATE_NAME_CHARS, Parallel, Pass, STATES_ALL, State, StateMachine, States, Task, Transition,
+    Wait,
+};
 
 /// One thing wrong with a machine.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -56,69 +59,91 @@ impl StateMachine {
     /// Every problem found, in a stable order; empty when the machine is sound.
     pub fn validate(&self) -> Vec<AslError> {
         let mut errors = Vec::new();
-        let names = self.check_names(&mut errors);
-        for (name, state) in &self.states.0 {
-            check_state(name, state, &names, &mut errors);
-        }
-        self.check_reachability(&mut errors);
+        let mut every_name = BTreeSet::new();
+        validate_scope(&self.start_at, &self.states, &mut every_name, &mut errors);
         errors
     }
+}
 
-    /// Duplicate and overlong names, and a StartAt that names no state; returns every name.
-    fn check_names(&self, errors: &mut Vec<AslError>) -> BTreeSet<&str> {
-        let mut seen = BTreeSet::new();
-        for (name, _) in &self.states.0 {
-            if !seen.insert(name.as_str()) {
-                errors.push(AslError::DuplicateState(name.clone()));
-            }
-            let chars = name.chars().count();
-            if chars > MAX_STATE_NAME_CHARS {
-                errors.push(AslError::NameTooLong {
-                    name: name.clone(),
-                    chars,
-                });
+/// The machine, or one branch of a Parallel state: its states move only among themselves,
+/// while a name must be unique in the whole machine (`every_name`).
+fn validate_scope<'a>(
+    start_at: &'a str,
+    states: &'a States,
+    every_name: &mut BTreeSet<&'a str>,
+    errors: &mut Vec<AslError>,
+) {
+    let names = check_names(start_at, states, every_name, errors);
+    for (name, state) in &states.0 {
+        check_state(name, state, &names, errors);
+        if let State::Parallel(parallel) = state {
+            for branch in &parallel.branches {
+                validate_scope(&branch.start_at, &branch.states, every_name, errors);
             }
         }
-        if !seen.contains(self.start_at.as_str()) {
-            errors.push(AslError::UnknownStartAt(self.start_at.clone()));
-        }
-        seen
     }
+    check_reachability(start_at, states, errors);
+}
 
-    /// Reachability over every edge (Next, Default, choice rules, catchers): every state
-    /// reached from StartAt, and some terminal state among them.
-    fn check_reachability(&self, errors: &mut Vec<AslError>) {
-        let by_name: BTreeMap<&str, &State> =
-            self.states.0.iter().map(|(n, s)| (n.as_str(), s)).collect();
-        let mut reached = BTreeSet::new();
-        let mut queue = VecDeque::new();
-        if by_name.contains_key(self.start_at.as_str()) {
-            queue.push_back(self.start_at.as_str());
+/// Duplicate and overlong names, and a StartAt that names no state; returns the scope's names.
+fn check_names<'a>(
+    start_at: &str,
+    states: &'a States,
+    every_name: &mut BTreeSet<&'a str>,
+    errors: &mut Vec<AslError>,
+) -> BTreeSet<&'a str> {
+    let mut seen = BTreeSet::new();
+    for (name, _) in &states.0 {
+        seen.insert(name.as_str());
+        if !every_name.insert(name.as_str()) {
+            errors.push(AslError::DuplicateState(name.clone()));
         }
-        while let Some(name) = queue.pop_front() {
-            if !reached.insert(name) {
-                continue;
-            }
-            if let Some(state) = by_name.get(name) {
-                for (_, target) in targets(state) {
-                    if by_name.contains_key(target) && !reached.contains(target) {
-                        queue.push_back(target);
-                    }
+        let chars = name.chars().count();
+        if chars > MAX_STATE_NAME_CHARS {
+            errors.push(AslError::NameTooLong {
+                name: name.clone(),
+                chars,
+            });
+        }
+    }
+    if !seen.contains(start_at) {
+        errors.push(AslError::UnknownStartAt(start_at.to_owned()));
+    }
+    seen
+}
+
+/// Reachability over every edge (Next, Default, choice rules, catchers): every state reached
+/// from StartAt, and some terminal state among them.
+fn check_reachability(start_at: &str, states: &States, errors: &mut Vec<AslError>) {
+    let by_name: BTreeMap<&str, &State> = states.0.iter().map(|(n, s)| (n.as_str(), s)).collect();
+    let mut reached = BTreeSet::new();
+    let mut queue = VecDeque::new();
+    if by_name.contains_key(start_at) {
+        queue.push_back(start_at);
+    }
+    while let Some(name) = queue.pop_front() {
+        if !reached.insert(name) {
+            continue;
+        }
+        if let Some(state) = by_name.get(name) {
+            for (_, target) in targets(state) {
+                if by_name.contains_key(target) && !reached.contains(target) {
+                    queue.push_back(target);
                 }
             }
         }
-        let mut reported = BTreeSet::new();
-        for (name, _) in &self.states.0 {
-            if !reached.contains(name.as_str()) && reported.insert(name.as_str()) {
-                errors.push(AslError::Unreachable(name.clone()));
-            }
+    }
+    let mut reported = BTreeSet::new();
+    for (name, _) in &states.0 {
+        if !reached.contains(name.as_str()) && reported.insert(name.as_str()) {
+            errors.push(AslError::Unreachable(name.clone()));
         }
-        if !reached
-            .iter()
-            .any(|name| by_name.get(name).is_some_and(|s| is_terminal(s)))
-        {
-            errors.push(AslError::NoTerminalState);
-        }
+    }
+    if !reached
+        .iter()
+        .any(|name| by_name.get(name).is_some_and(|s| is_terminal(s)))
+    {
+        errors.push(AslError::NoTerminalState);
     }
 }
 
@@ -150,6 +175,12 @@ fn check_state(name: &str, state: &State, names: &BTreeSet<&str>, errors: &mut V
                 });
             }
         }
+        State::Parallel(parallel) => {
+            let retry = parallel.retry.iter().map(|r| &r.error_equals);
+            check_error_lists(name, "Retry", retry, errors);
+            let catch = parallel.catch.iter().map(|c| &c.error_equals);
+            check_error_lists(name, "Catch", catch, errors);
+        }
         State::Choice(choice) if choice.choices.is_empty() => {
             errors.push(AslError::EmptyChoice(name.to_owned()));
         }
@@ -162,7 +193,8 @@ fn is_terminal(state: &State) -> bool {
         State::Succeed(_) | State::Fail(_) => true,
         State::Task(Task { transition, .. })
         | State::Wait(Wait { transition, .. })
-        | State::Pass(Pass { transition, .. }) => *transition == Transition::End,
+        | State::Pass(Pass { transition, .. })
+        | State::Parallel(Parallel { transition, .. }) => *transition == Transition::End,
         State::Choice(_) => false,
     }
 }
@@ -179,6 +211,10 @@ fn targets(state: &State) -> Vec<(&'static str, &str)> {
         State::Task(task) => {
             transition(&task.transition, &mut out);
             out.extend(task.catch.iter().map(|c| ("Catch.Next", c.next.as_str())));
+        }
+        State::Parallel(parallel) => {
+            transition(&parallel.transition, &mut out);
+            out.extend(parallel.catch.iter().map(|c| ("Catch.Next", c.next.as_str())));
         }
         State::Wait(wait) => transition(&wait.transition, &mut out),
         State::Pass(pass) => transition(&pass.transition, &mut out),

@@ -8,6 +8,7 @@ use super::fields::{
     heartbeat_setting, is_name, polling_parts,
 };
 use super::account::account;
+use super::depends::{check_rto_order, layout_warnings, resolve_dependencies};
 use super::wave::{Claims, check_wave_rto, resolve_wave};
 use super::{
     DEFAULT_GATE_HEARTBEAT_SECONDS, DEFAULT_HEARTBEAT_SECONDS, DEFAULT_LAUNCH_TIMEOUT_SECONDS,
@@ -53,14 +54,23 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
     let mut claims = Claims::default();
     let mut waves = Vec::new();
     let mut wave_targets: Vec<WaveTarget> = Vec::new();
+    // A graph's waves are ordered by their dependencies, checked once those are resolved.
+    let is_graph = raw.waves.iter().any(|w| w.depends_on.is_some());
     for (i, w) in raw.waves.iter().enumerate() {
         let index = u32::try_from(i + 1).unwrap_or(u32::MAX);
         let mut scope = Scope::wave(&mut problems, index, &w.name);
+        let earlier: &[WaveTarget] = if is_graph { &[] } else { &wave_targets };
         let (wave, target) = resolve_wave(&mut scope, w, index, &defaults, &mut claims, |rto| {
-            check_wave_rto(rto, plan_rto, &wave_targets)
+            check_wave_rto(rto, plan_rto, earlier)
         });
         wave_targets.extend(target);
         waves.push(wave);
+    }
+    let graph_problems = problems.len();
+    resolve_dependencies(&mut problems, &raw.waves, &mut waves);
+    let graph_sound = problems.len() == graph_problems;
+    if is_graph && graph_sound {
+        check_rto_order(&mut problems, &waves, &mut wave_targets);
     }
 
     let mut plan_scope = Scope::plan(&mut problems);
@@ -89,6 +99,11 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
         terminate_drill_instances: raw.terminate_drill_instances.unwrap_or(false),
         waves,
     };
+    let warnings = if graph_sound {
+        layout_warnings(&spec)
+    } else {
+        Vec::new()
+    };
     if problems.is_empty() {
         check_preflight_input_size(&mut problems, &spec);
     }
@@ -106,6 +121,7 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
         gate_heartbeat_seconds,
         execution_timeout_seconds,
         execution_timeout_from_plan: timeout_override.is_some(),
+        warnings,
         targets: Targets {
             rto_seconds: plan_rto,
             rpo_seconds: plan_rpo,
