@@ -2,7 +2,8 @@
 //! of an execution's history. Both the plan validation and the generator read these, so a plan
 //! that passes validation always compiles into a machine within Step Functions' limits.
 
-use crate::contract::{Activity, OnFailure, WaveSpec};
+use crate::contract::{Activity, OnFailure, PlanSpec, WaveSpec};
+use crate::graph::{self, Block};
 
 /// A task's TimeoutSeconds is never shorter than this many heartbeats, so a slow but live
 /// worker is not cut off by the task timeout before the heartbeat timeout could matter.
@@ -32,6 +33,61 @@ pub const EVENTS_PER_WAVE: u64 = 10;
 /// Events outside the waves: execution start and end, input check, preflight, finish, and the
 /// failure path with its record-failure task.
 pub const EVENTS_FIXED: u64 = 60;
+/// A Parallel state's own events: entered, started, succeeded or failed, exited, rounded up.
+pub const EVENTS_PER_PARALLEL: u64 = 6;
+/// A branch's own events: its ending Pass, or its failure's Choice and Fail, rounded up.
+pub const EVENTS_PER_BRANCH: u64 = 6;
+
+/// The waves laid out as the machine runs them ([`graph::layout`]).
+fn layout_of(waves: &[WaveSpec]) -> Block {
+    let spec = PlanSpec {
+        name: String::new(),
+        terminate_drill_instances: false,
+        waves: waves.to_vec(),
+    };
+    graph::layout(&spec).root
+}
+
+/// The longest way through the layout when each wave costs `cost`: a series adds up, side by
+/// side parts take the longest of them.
+pub fn longest_path(block: &Block, cost: &impl Fn(u32) -> u64) -> u64 {
+    match block {
+        Block::Wave(i) => cost(*i),
+        Block::Series(parts) => parts.iter().map(|p| longest_path(p, cost)).sum(),
+        Block::Parallel(parts) => parts
+            .iter()
+            .map(|p| longest_path(p, cost))
+            .max()
+            .unwrap_or(0),
+    }
+}
+
+/// The launch timeouts along the longest way through the waves: what an execution timeout
+/// must at least allow.
+pub fn launch_timeouts_along_longest_path(waves: &[WaveSpec]) -> u64 {
+    let timeout = |i: u32| {
+        waves
+            .iter()
+            .find(|w| w.index == i)
+            .map_or(0, |w| u64::from(w.launch_timeout_seconds))
+    };
+    longest_path(&layout_of(waves), &timeout)
+}
+
+/// The events of the Parallel states and branches of the layout.
+fn parallel_events(block: &Block) -> u64 {
+    match block {
+        Block::Wave(_) => 0,
+        Block::Series(parts) => parts.iter().map(parallel_events).sum(),
+        Block::Parallel(parts) => {
+            EVENTS_PER_PARALLEL
+                + parts
+                    .iter()
+                    .map(|p| EVENTS_PER_BRANCH + parallel_events(p))
+                    .sum::<u64>()
+        }
+    }
+}
 
 /// TimeoutSeconds of a task of the given kind.
 pub fn task_timeout_seconds(activity: Activity, heartbeat_seconds: u32) -> u32 {
@@ -63,12 +119,12 @@ fn task_slack_seconds(activity: Activity, heartbeat_seconds: u32) -> u64 {
 
 /// The machine's TimeoutSeconds when the plan does not set one: every wave using its whole
 /// launch timeout (once per launch an operator may ask for), one more wait and check after it,
-/// each gate and decision waiting its whole timeout, and slack for every task.
+/// each gate and decision waiting its whole timeout, and slack for every task; along the
+/// longest way through the waves (side by side waves overlap).
 pub fn derived_execution_timeout_seconds(waves: &[WaveSpec], heartbeat_seconds: u32) -> u64 {
     let slack = |a| task_slack_seconds(a, heartbeat_seconds);
-    let waves: u64 = waves
-        .iter()
-        .map(|w| {
+    let per_wave = |i: u32| {
+        waves.iter().find(|w| w.index == i).map_or(0, |w| {
             let launch = u64::from(w.launch_timeout_seconds)
                 + u64::from(w.polling.max_wait_seconds)
                 + slack(Activity::StartWave)
@@ -88,7 +144,8 @@ pub fn derived_execution_timeout_seconds(waves: &[WaveSpec], heartbeat_seconds: 
             };
             approval + u64::from(w.max_attempts.max(1)) * launch + decisions
         })
-        .sum();
+    };
+    let waves = longest_path(&layout_of(waves), &per_wave);
     slack(Activity::Preflight) + waves + slack(Activity::Finish) + slack(Activity::RecordFailure)
 }
 
@@ -114,7 +171,10 @@ pub fn wave_history_events(wave: &WaveSpec) -> u64 {
 
 /// Worst-case history events of a whole execution.
 pub fn worst_case_history_events(waves: &[WaveSpec]) -> u64 {
-    EVENTS_FIXED + waves.iter().map(wave_history_events).sum::<u64>()
+    // Branches run at once, but every event of every branch is in the one history.
+    EVENTS_FIXED
+        + waves.iter().map(wave_history_events).sum::<u64>()
+        + parallel_events(&layout_of(waves))
 }
 
 #[cfg(test)]
@@ -140,8 +200,8 @@ mod tests {
             max_attempts: 1,
             decision_timeout_seconds: None,
             decision_notify: None,
-        depends_on: None,
-        account: None,
+            depends_on: None,
+            account: None,
         }
     }
 
@@ -166,8 +226,33 @@ mod tests {
     #[test]
     fn the_derived_timeout_grows_with_each_wave() {
         let one = derived_execution_timeout_seconds(&[wave(120, 1, 20)], 10);
-        let two = derived_execution_timeout_seconds(&[wave(120, 1, 20), wave(600, 1, 20)], 10);
+        let mut second = wave(600, 1, 20);
+        second.index = 2;
+        let two = derived_execution_timeout_seconds(&[wave(120, 1, 20), second], 10);
         assert!(one > 120);
         assert_eq!(two - one, 600 + 20 + 726 + 426);
+    }
+
+    #[test]
+    fn side_by_side_waves_overlap_in_time_but_not_in_events() {
+        let mut second = wave(600, 1, 20);
+        second.index = 2;
+        let chain = [wave(120, 1, 20), second.clone()];
+        second.depends_on = Some(vec![]);
+        let side_by_side = [wave(120, 1, 20), second];
+        let (chain_t, side_t) = (
+            derived_execution_timeout_seconds(&chain, 10),
+            derived_execution_timeout_seconds(&side_by_side, 10),
+        );
+        assert_eq!(
+            chain_t - side_t,
+            120 + 20 + 726 + 426,
+            "the shorter wave no longer adds up"
+        );
+        assert_eq!(launch_timeouts_along_longest_path(&side_by_side), 600);
+        assert_eq!(
+            worst_case_history_events(&side_by_side) - worst_case_history_events(&chain),
+            EVENTS_PER_PARALLEL + 2 * EVENTS_PER_BRANCH
+        );
     }
 }

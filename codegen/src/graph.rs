@@ -58,6 +58,26 @@ pub struct Layout {
 /// Lays out a plan whose dependencies are sound (every index known, no cycle: validation
 /// checks that first).
 pub fn layout(spec: &PlanSpec) -> Layout {
+    if !spec.is_graph() {
+        // Nothing to compute: the waves in order, the machine it always was.
+        let waves = spec
+            .waves
+            .iter()
+            .map(|w| Block::Wave(w.index))
+            .collect::<Vec<_>>();
+        let root = if waves.len() == 1 {
+            waves
+                .into_iter()
+                .next()
+                .unwrap_or(Block::Series(Vec::new()))
+        } else {
+            Block::Series(waves)
+        };
+        return Layout {
+            root,
+            extra_waits: Vec::new(),
+        };
+    }
     let order = Order::of(spec);
     let all: BTreeSet<u32> = spec.waves.iter().map(|w| w.index).collect();
     let mut extra: BTreeMap<u32, BTreeSet<u32>> = BTreeMap::new();
@@ -127,8 +147,10 @@ impl Order {
     /// The block of a set of waves that is convex in the order (every wave between two of its
     /// waves is in it), so that its layout never needs a wave outside it.
     fn build(&self, set: &BTreeSet<u32>, extra: &mut BTreeMap<u32, BTreeSet<u32>>) -> Block {
-        if set.len() == 1 {
-            return Block::Wave(*set.iter().next().unwrap_or(&0));
+        match set.len() {
+            0 => return Block::Series(Vec::new()),
+            1 => return Block::Wave(*set.iter().next().unwrap_or(&0)),
+            _ => {}
         }
         let parts = self.components(set);
         if parts.len() > 1 {
@@ -184,8 +206,16 @@ impl Order {
             .filter(|&w| self.ancestors_in(w, set).is_empty())
             .collect();
         candidates.push(sources.clone());
-        // Fewest added waits; then the waves that wait for nothing (no such wave is held back);
-        // then the smallest, and the lowest indexes, so the layout is always the same.
+        // The smallest exact candidate (the lowest indexes among equals, so the layout is
+        // always the same).
+        candidates.sort_by_key(|c| (c.len(), c.iter().copied().collect::<Vec<_>>()));
+        candidates.dedup();
+        if let Some(exact) = candidates.iter().find(|c| self.is_exact(c, set)) {
+            let rest = set.difference(exact).copied().collect();
+            return (exact.clone(), rest);
+        }
+        // Else the fewest added waits; then the waves that wait for nothing (no such wave is
+        // held back); then as above.
         candidates.sort_by_key(|c| {
             (
                 self.added_waits(c, set).len(),
@@ -200,6 +230,12 @@ impl Order {
         }
         let rest = set.difference(&first).copied().collect();
         (first, rest)
+    }
+
+    /// Whether every wave of `set` outside `first` waits for every wave in it.
+    fn is_exact(&self, first: &BTreeSet<u32>, set: &BTreeSet<u32>) -> bool {
+        set.difference(first)
+            .all(|b| self.ancestors.get(b).is_some_and(|a| first.is_subset(a)))
     }
 
     fn ancestors_in(&self, w: u32, set: &BTreeSet<u32>) -> BTreeSet<u32> {

@@ -152,6 +152,14 @@ fn emit(text: &str, output: Option<&Path>) -> Result<(), Failure> {
     }
 }
 
+/// What the plan's author should know but is not refused (printed to stderr; the exit status
+/// stays 0).
+fn warn_about(path: &Path, warnings: &[drs_codegen::plan::Problem]) {
+    for w in warnings {
+        warn!("{}: warning: {w}", path.display());
+    }
+}
+
 fn run(command: Command) -> Result<u8, Failure> {
     match command {
         Command::Validate { plans } => {
@@ -172,6 +180,7 @@ fn run(command: Command) -> Result<u8, Failure> {
                             c.definition.len(),
                             budget::worst_case_history_events(&spec.waves),
                         );
+                        warn_about(path, &c.plan.warnings);
                     }
                     Err(e) => {
                         warn!("{e}");
@@ -199,6 +208,7 @@ fn run(command: Command) -> Result<u8, Failure> {
             let started = Instant::now();
             let compiled = compile_file(&plan, &resources)?;
             let elapsed = started.elapsed();
+            warn_about(&plan, &compiled.plan.warnings);
             emit(&compiled.definition, output.as_deref())?;
             if stats {
                 warn!(

@@ -190,6 +190,57 @@ fn wave_view(w: &WaveSpec, description: Option<String>) -> WaveView {
     }
 }
 
+/// For a plan with `dependsOn`: what each wave waits for, and the layout's warnings. Empty for
+/// a plan whose waves run in order (its runbook reads as it always has).
+fn order_view(plan: &Plan) -> Vec<String> {
+    let spec = &plan.spec;
+    if !spec.is_graph() {
+        return Vec::new();
+    }
+    let name = |i: u32| {
+        spec.waves
+            .iter()
+            .find(|w| w.index == i)
+            .map_or_else(String::new, |w| format!("{i} {}", w.name))
+    };
+    let mut lines: Vec<String> = spec
+        .waves
+        .iter()
+        .map(|w| {
+            let deps = spec.dependencies(w.index);
+            let waits = if deps.is_empty() {
+                "starts as soon as preflight has passed".to_owned()
+            } else {
+                let list: Vec<String> = deps.iter().map(|&d| name(d)).collect();
+                format!("starts when wave {} ended", list.join(" and wave "))
+            };
+            format!("Wave {} {}: {waits}.", w.index, w.name)
+        })
+        .collect();
+    lines.extend(plan.warnings.iter().map(|p| format!("Note: {p}.")));
+    lines
+}
+
+/// Each wave that names an account or region, as `wave | account | region | role`.
+fn accounts_view(spec: &crate::contract::PlanSpec) -> Vec<[String; 4]> {
+    spec.waves
+        .iter()
+        .filter_map(|w| {
+            let a = w.account.as_ref()?;
+            Some([
+                format!("{} {}", w.index, w.name),
+                a.account_id().unwrap_or("this account").to_owned(),
+                a.region.clone().unwrap_or_else(|| "this region".to_owned()),
+                match (&a.role_arn, &a.external_id) {
+                    (Some(r), Some(_)) => format!("`{r}` (with an external ID)"),
+                    (Some(r), None) => format!("`{r}`"),
+                    (None, _) => "the worker's own".to_owned(),
+                },
+            ])
+        })
+        .collect()
+}
+
 /// Renders the runbook of a validated plan.
 pub fn render(plan: &Plan) -> Result<String, RunbookError> {
     let spec = &plan.spec;
@@ -215,6 +266,8 @@ pub fn render(plan: &Plan) -> Result<String, RunbookError> {
         &serde_json::json!({"name": spec.name, "description": plan.description.as_deref().map(str::trim)}),
     );
     ctx.insert("waves", &waves);
+    ctx.insert("order", &order_view(plan));
+    ctx.insert("accounts", &accounts_view(spec));
     ctx.insert("heartbeat", &human_duration(plan.heartbeat_seconds));
     ctx.insert(
         "execution_timeout",

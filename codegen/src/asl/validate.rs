@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::{
-    MAX_STATE_NAME_CHARS, Parallel, Pass, STATES_ALL, State, StateMachine, States, Task, Transition,
-    Wait,
+    MAX_STATE_NAME_CHARS, Parallel, Pass, STATES_ALL, State, StateMachine, States, Task,
+    Transition, Wait,
 };
 
 /// One thing wrong with a machine.
@@ -214,7 +214,12 @@ fn targets(state: &State) -> Vec<(&'static str, &str)> {
         }
         State::Parallel(parallel) => {
             transition(&parallel.transition, &mut out);
-            out.extend(parallel.catch.iter().map(|c| ("Catch.Next", c.next.as_str())));
+            out.extend(
+                parallel
+                    .catch
+                    .iter()
+                    .map(|c| ("Catch.Next", c.next.as_str())),
+            );
         }
         State::Wait(wait) => transition(&wait.transition, &mut out),
         State::Pass(pass) => transition(&pass.transition, &mut out),

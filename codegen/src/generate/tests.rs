@@ -10,6 +10,7 @@ use crate::contract::{
 };
 use crate::plan::load_str;
 
+mod branches;
 mod failure_path;
 mod gates;
 mod input_check;

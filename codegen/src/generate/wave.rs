@@ -148,7 +148,7 @@ impl Generator<'_> {
                 })),
                 result: None,
                 result_path: Some(paths::ERROR.to_owned()),
-                transition: Transition::next(names::RECORD_FAILURE),
+                transition: Transition::next(self.failure.clone()),
             },
         );
     }
@@ -240,7 +240,7 @@ impl Generator<'_> {
                     "Cause": gate_timed_out_cause(kind, i, n, timeout_seconds),
                 })),
                 result_path: Some(paths::ERROR.to_owned()),
-                transition: Transition::next(names::RECORD_FAILURE),
+                transition: Transition::next(self.failure.clone()),
             },
         );
     }

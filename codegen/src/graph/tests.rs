@@ -24,7 +24,10 @@ fn wave_block(i: u32) -> Block {
 #[test]
 fn a_plan_without_depends_on_is_one_series_in_order() {
     let l = layout(&spec(&[None, None, None]));
-    assert_eq!(l.root, Block::Series(vec![wave_block(1), wave_block(2), wave_block(3)]));
+    assert_eq!(
+        l.root,
+        Block::Series(vec![wave_block(1), wave_block(2), wave_block(3)])
+    );
     assert!(l.extra_waits.is_empty());
 }
 
@@ -130,7 +133,11 @@ fn every_wave_is_laid_out_once_and_after_what_it_waits_for() {
     assert_eq!(waves, (1..=8).collect::<Vec<_>>());
     for w in &s.waves {
         for d in s.dependencies(w.index) {
-            assert!(runs_before(&l.root, d, w.index), "{d} must end before {} starts", w.index);
+            assert!(
+                runs_before(&l.root, d, w.index),
+                "{d} must end before {} starts",
+                w.index
+            );
         }
     }
 }

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use super::file::WaveFile;
 use super::fields::Scope;
 use super::fields::minutes_text;
+use super::file::WaveFile;
 use super::{Problem, WaveRef};
 use crate::contract::{PlanSpec, WaveSpec, WaveTarget};
 use crate::graph;
@@ -39,7 +39,10 @@ pub(super) fn resolve_dependencies(
                 }
                 Some(&i) if i == wave.index => {
                     sound = false;
-                    scope.report(field, format!("{name:?} is this wave: a wave cannot wait for itself"));
+                    scope.report(
+                        field,
+                        format!("{name:?} is this wave: a wave cannot wait for itself"),
+                    );
                 }
                 Some(&i) if deps.contains(&i) => {
                     sound = false;
@@ -70,7 +73,12 @@ fn report_cycles(problems: &mut Vec<Problem>, waves: &[WaveSpec]) {
         .iter()
         .map(|w| (w.index, dependencies(waves, w)))
         .collect();
-    let name = |i: u32| waves.iter().find(|w| w.index == i).map_or("?", |w| w.name.as_str());
+    let name = |i: u32| {
+        waves
+            .iter()
+            .find(|w| w.index == i)
+            .map_or("?", |w| w.name.as_str())
+    };
     let mut reported: Vec<Vec<u32>> = Vec::new();
     for w in waves {
         let Some(mut cycle) = cycle_through(&deps, w.index) else {
@@ -142,7 +150,11 @@ fn cycle_through(deps: &BTreeMap<u32, Vec<u32>>, start: u32) -> Option<Vec<u32>>
 }
 
 /// In a graph, a wave's RTO target is not sooner than that of a wave it waits for.
-pub(super) fn check_rto_order(problems: &mut Vec<Problem>, waves: &[WaveSpec], targets: &mut Vec<WaveTarget>) {
+pub(super) fn check_rto_order(
+    problems: &mut Vec<Problem>,
+    waves: &[WaveSpec],
+    targets: &mut Vec<WaveTarget>,
+) {
     let spec = PlanSpec {
         name: String::new(),
         terminate_drill_instances: false,
@@ -158,8 +170,14 @@ pub(super) fn check_rto_order(problems: &mut Vec<Problem>, waves: &[WaveSpec], t
             .flatten()
             .find(|&&a| rto(a).is_some_and(|r| r > t.rto_seconds));
         if let Some(&a) = earlier {
-            let other = targets.iter().find(|o| o.index == a).map_or(0, |o| o.rto_seconds);
-            let name = waves.iter().find(|w| w.index == a).map_or("?", |w| w.name.as_str());
+            let other = targets
+                .iter()
+                .find(|o| o.index == a)
+                .map_or(0, |o| o.rto_seconds);
+            let name = waves
+                .iter()
+                .find(|w| w.index == a)
+                .map_or("?", |w| w.name.as_str());
             let mut scope = Scope::wave(problems, t.index, &t.name);
             scope.report(
                 "rtoMinutes",
@@ -209,3 +227,6 @@ pub(super) fn layout_warnings(spec: &PlanSpec) -> Vec<Problem> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

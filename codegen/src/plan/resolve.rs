@@ -3,12 +3,12 @@
 //! defaults, each wave, then what depends on all the waves), so the problems of a plan are
 //! always listed in the same order.
 
+use super::account::account;
+use super::depends::{check_rto_order, layout_warnings, resolve_dependencies};
 use super::fields::{
     Scope, approval_gate, attempts, check_limits, decision_settings, duration_seconds,
     heartbeat_setting, is_name, polling_parts,
 };
-use super::account::account;
-use super::depends::{check_rto_order, layout_warnings, resolve_dependencies};
 use super::wave::{Claims, check_wave_rto, resolve_wave};
 use super::{
     DEFAULT_GATE_HEARTBEAT_SECONDS, DEFAULT_HEARTBEAT_SECONDS, DEFAULT_LAUNCH_TIMEOUT_SECONDS,
@@ -212,10 +212,12 @@ fn execution_timeout(
     heartbeat_seconds: u32,
     timeout_override: Option<u32>,
 ) -> u32 {
-    let launch_total: u64 = waves
-        .iter()
-        .map(|w| u64::from(w.launch_timeout_seconds))
-        .sum();
+    let launch_total = budget::launch_timeouts_along_longest_path(waves);
+    let along = if waves.iter().any(|w| w.depends_on.is_some()) {
+        ", along the longest way through them"
+    } else {
+        ""
+    };
     let derived = budget::derived_execution_timeout_seconds(waves, heartbeat_seconds);
     if let Some(over) = timeout_override {
         if u64::from(over) < launch_total {
@@ -227,7 +229,7 @@ fn execution_timeout(
             scope.report(
                 field,
                 format!(
-                    "{over} s is less than the waves' launch timeouts together ({launch_total} s): the execution would time out before its waves could"
+                    "{over} s is less than the waves' launch timeouts together ({launch_total} s{along}): the execution would time out before its waves could"
                 ),
             );
         }

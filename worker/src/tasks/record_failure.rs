@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use drs_waves_contract::{
     CaughtError, CleanupStatus, ErrorName, ExecutionStatus, MAX_CAUSE_CHARS, MAX_ERROR_CHARS,
-    RecordFailureInput, RecordFailureOutput, RunContext, WaveState, WaveStatus,
+    RecordFailureInput, RecordFailureOutput, RunContext, WaveState, WaveStatus, paths,
 };
 use tracing::warn;
 
@@ -13,7 +13,7 @@ use super::{Handlers, wave_statuses};
 use crate::error::{TaskError, truncate_chars};
 use crate::sfn::ExecutionLookup;
 use drs_waves_aws::drs::Drs;
-use drs_waves_history::{ExecutionClose, History};
+use drs_waves_history::{ExecutionClose, History, WaveRecord};
 use drs_waves_rules::format_time;
 
 impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
@@ -44,6 +44,9 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         }
         let error = truncate_chars(&error, MAX_ERROR_CHARS);
         let cause = truncate_chars(&cause, MAX_CAUSE_CHARS);
+        if let Some(run) = &run {
+            self.add_waves_of_stopped_branches(run, &mut waves).await?;
+        }
         // An operator's cancel or stop ends the run as they asked, not as a failure; a drill
         // is then cleaned up whatever the plan says of its instances (the operator wants it
         // gone), a recovery never.
@@ -107,6 +110,27 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         })
     }
 
+    /// Waves the state does not hold but the history does: a failure in one branch of a
+    /// Parallel state stops the other branches, and the state the failure path gets is the one
+    /// from before the Parallel state. Their launches are then ended (INTERRUPTED) and cleaned
+    /// up with the others, never left LAUNCHING.
+    async fn add_waves_of_stopped_branches(
+        &self,
+        run: &RunContext,
+        waves: &mut BTreeMap<String, WaveState>,
+    ) -> Result<(), TaskError> {
+        for index in 1..=run.wave_count {
+            let key = paths::wave_key(index);
+            if waves.contains_key(&key) {
+                continue;
+            }
+            if let Some(record) = self.history.get_wave(&run.execution_id, index).await? {
+                waves.insert(key, wave_state_of(record));
+            }
+        }
+        Ok(())
+    }
+
     /// A drill's clean-up at the end of a failed run (whatever the plan says of its instances
     /// when an operator ended it); nothing without a run (preflight never ran).
     async fn clean_up_after(
@@ -131,6 +155,22 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .flat_map(|w| w.job_ids.iter().cloned())
             .collect();
         self.cleanup_drill(&run, job_ids).await
+    }
+}
+
+/// A wave as its history record has it, in the shape the state holds it.
+fn wave_state_of(record: WaveRecord) -> WaveState {
+    WaveState {
+        wave: record.name,
+        index: record.index,
+        status: record.status,
+        job_ids: record.job_ids,
+        started_at: record.started_at,
+        ended_at: record.ended_at.unwrap_or_default(),
+        checks: record.checks,
+        next_wait_seconds: 0,
+        servers: record.servers,
+        reason: record.reason,
     }
 }
 

@@ -138,3 +138,42 @@ async fn record_failure_releases_the_lock_even_when_the_clean_up_cannot_finish()
         ExecutionStatus::Failed
     );
 }
+
+/// A failure in one branch of a Parallel state stops the others, and the failure path gets the
+/// state from before the Parallel state: the stopped branch's wave is only in the history.
+#[tokio::test]
+async fn record_failure_ends_and_cleans_up_a_wave_that_only_the_history_holds() {
+    let w = World::with_servers(1);
+    let h = handlers_with_limits(&w, 100, 500);
+    w.record_preflight().await;
+    w.history.set_lock_holder(PLAN, EXEC);
+    launched_drill_of(&w, &h, 1).await;
+    assert_eq!(
+        w.history.wave(EXEC, 1).expect("wave").status,
+        WaveStatus::Launching,
+        "the branch was stopped before its check saw the launch"
+    );
+    let out = h
+        .record_failure(RecordFailureInput {
+            execution: execution(),
+            plan_name: PLAN.to_string(),
+            state: json!({"mode": "DRILL", "run": run_ctx(Mode::Drill, None),
+                          "error": {"Error": "DrsWaves.WaveFailed", "Cause": "wave 2 'search' failed"}}),
+            heartbeat_seconds: 60,
+        })
+        .await
+        .expect("record failure");
+    let wave = w.history.wave(EXEC, 1).expect("wave");
+    assert_eq!(wave.status, WaveStatus::Interrupted, "{}", wave.reason);
+    assert!(
+        wave.reason.contains("while it was launching"),
+        "{}",
+        wave.reason
+    );
+    assert_eq!(out.cleanup, CleanupStatus::Done, "{}", out.cleanup_error);
+    assert_eq!(
+        w.drs.terminate_calls().concat(),
+        vec![format!("i-{:017x}", 1)],
+        "the stopped branch's drill instance is terminated"
+    );
+}
