@@ -57,8 +57,9 @@ fn every_state_of_a_generated_machine_is_named_by_the_contract() {
     for path in example_plans() {
         let compiled = compile_file(&path, &ActivityResources::Placeholders).expect("compiles");
         let waves = &compiled.plan.spec.waves;
-        for name in compiled.machine.states.names() {
-            if states::FIXED.contains(&name) {
+        for name in every_state_name(&compiled.machine.states) {
+            let name = name.as_str();
+            if states::FIXED.contains(&name) || states::is_layout_state(name) {
                 continue;
             }
             let parsed: WaveStateName<'_> = states::parse_wave(name)
@@ -76,4 +77,34 @@ fn every_state_of_a_generated_machine_is_named_by_the_contract() {
         }
         assert_eq!(compiled.machine.start_at, states::CHECK_INPUT);
     }
+}
+
+/// Every state's name, those inside Parallel states' branches too.
+fn every_state_name(states: &drs_codegen::asl::States) -> Vec<String> {
+    let mut names = Vec::new();
+    for (name, state) in &states.0 {
+        names.push(name.clone());
+        if let drs_codegen::asl::State::Parallel(p) = state {
+            for branch in &p.branches {
+                names.extend(every_state_name(&branch.states));
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn the_graph_example_has_its_waves_inside_branches() {
+    let path = statemachines().join("storefront-graph.plan.yaml");
+    let compiled = compile_file(&path, &ActivityResources::Placeholders).expect("compiles");
+    let names = every_state_name(&compiled.machine.states);
+    assert!(names.iter().any(|n| n == "Wave 2 search: start"));
+    assert!(
+        !compiled
+            .machine
+            .states
+            .names()
+            .any(|n| n == "Wave 2 search: start")
+    );
+    assert!(names.iter().any(|n| states::is_layout_state(n)));
 }

@@ -5,6 +5,10 @@
 //! States outside the waves have fixed names ([`PREFLIGHT`], [`FINISH`], ...). Each wave's
 //! states are `Wave <index> <name>: <step>` ([`wave`]), and [`parse_wave`] reads one back.
 
+mod branches;
+
+pub use branches::{BranchStep, MAX_STATE_NAME_CHARS, branch, is_layout_state, parallel};
+
 /// The first state: a Choice on the execution input.
 pub const CHECK_INPUT: &str = "Check input";
 pub const RECOVERY_NOT_CONFIRMED: &str = "Recovery not confirmed";

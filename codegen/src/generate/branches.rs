@@ -12,12 +12,12 @@
 use serde_json::{Map, Value};
 
 use super::ending::NO_CAUSE_GIVEN;
-use super::{Generator, wave_start};
-use crate::asl::MAX_STATE_NAME_CHARS;
+use super::{Generator, names, wave_start};
 use crate::asl::{
     Branch, Catcher, Choice, ChoiceRule, Condition, Fail, FailCause, FailField, Parallel, Pass,
     STATES_ALL, States, Transition,
 };
+use crate::contract::states::BranchStep;
 use crate::contract::{WaveSpec, paths};
 use crate::graph::Block;
 
@@ -112,8 +112,8 @@ impl Generator<'_> {
     /// states that re-raise a caught error.
     fn branch(&self, part: &Block, carried: &[u32]) -> Branch {
         let own = part.waves();
-        let done = branch_name(&own, "done");
-        let failed = branch_name(&own, "error has a cause?");
+        let done = branch_name(&own, BranchStep::Done);
+        let failed = branch_name(&own, BranchStep::ErrorHasCause);
         let inner = Generator {
             failure: failed.clone(),
             ..*self
@@ -163,8 +163,8 @@ impl Generator<'_> {
 /// How a branch fails: the caught error (at `$.error`) raised again, with its cause when it
 /// has one (a Fail state reading a missing cause would fail with States.Runtime instead).
 fn branch_failure(own: &[u32], check: String) -> Vec<(String, crate::asl::State)> {
-    let with_cause = branch_name(own, "failed");
-    let without = branch_name(own, "failed without a cause");
+    let with_cause = branch_name(own, BranchStep::Failed);
+    let without = branch_name(own, BranchStep::FailedWithoutCause);
     let cause = paths::ERROR_CAUSE;
     vec![
         (
@@ -209,44 +209,11 @@ fn branch_failure(own: &[u32], check: String) -> Vec<(String, crate::asl::State)
     ]
 }
 
-/// `Waves 2, 3 side by side`, or for many waves `Waves 2 to 40 side by side (12 waves)`: unique
-/// in the machine, since no two Parallel states hold the same waves.
+/// `Waves 2, 3 side by side` (the contract spells it).
 pub fn parallel_name(waves: &[u32]) -> String {
-    let full = format!("Waves {} side by side", list(waves));
-    if full.chars().count() <= MAX_STATE_NAME_CHARS {
-        return full;
-    }
-    format!("Waves {} side by side", range(waves))
+    names::parallel(waves)
 }
 
-/// `Branch of waves 3, 4: done`: a branch's own states, unique since no two branches hold the
-/// same waves. The longest step decides whether the list is shortened, so that all of a
-/// branch's names read alike.
-fn branch_name(waves: &[u32], step: &str) -> String {
-    let noun = if waves.len() == 1 { "wave" } else { "waves" };
-    let longest = "failed without a cause";
-    let full = |ws: &str| format!("Branch of {noun} {ws}: {step}");
-    if format!("Branch of {noun} {}: {longest}", list(waves))
-        .chars()
-        .count()
-        <= MAX_STATE_NAME_CHARS
-    {
-        full(&list(waves))
-    } else {
-        full(&range(waves))
-    }
-}
-
-fn list(waves: &[u32]) -> String {
-    waves
-        .iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn range(waves: &[u32]) -> String {
-    let lo = waves.iter().min().copied().unwrap_or(0);
-    let hi = waves.iter().max().copied().unwrap_or(0);
-    format!("{lo} to {hi} ({} waves)", waves.len())
+fn branch_name(waves: &[u32], step: BranchStep) -> String {
+    names::branch(waves, step)
 }

@@ -36,6 +36,15 @@ fn paths_of_machine(definition: &Value) -> Vec<(String, String)> {
                     match k.as_str() {
                         "Parameters" | "ResultSelector" | "ItemSelector" => template(&here, v, out),
                         "Result" => {}
+                        // A Parallel state's branches: machines of their own, walked as such.
+                        "Branches" => {
+                            for (b, branch) in v.as_array().expect("Branches").iter().enumerate() {
+                                let states = branch["States"].as_object().expect("branch States");
+                                for (name, state) in states {
+                                    fields(&format!("{here}[{b}].{name}"), state, out);
+                                }
+                            }
+                        }
                         "Choices" | "Catch" | "And" | "Or" | "Not" => fields(&here, v, out),
                         "Variable" => out.push((here, v.as_str().expect("Variable").to_owned())),
                         path_field if path_field.ends_with("Path") => {
@@ -46,7 +55,7 @@ fn paths_of_machine(definition: &Value) -> Vec<(String, String)> {
                         }
                         "Type" | "Comment" | "Resource" | "TimeoutSeconds" | "HeartbeatSeconds"
                         | "Next" | "End" | "Default" | "Retry" | "Seconds" | "Error" | "Cause"
-                        | "ErrorEquals" => {}
+                        | "ErrorEquals" | "StartAt" => {}
                         comparison if v.is_string() || v.is_boolean() || v.is_number() => {
                             // A Choice rule's comparison value (StringEquals, IsPresent, ...).
                             assert!(
@@ -79,11 +88,24 @@ fn paths_of_machine(definition: &Value) -> Vec<(String, String)> {
 }
 
 /// The paths that break the rule AWS applies to Reference Paths (`$`/`$$`, then `.name` steps
-/// of letters, digits and `_`), with where they are.
+/// of letters, digits and `_`), with where they are. A Parallel state's ResultSelector reads
+/// its branches' outputs, an array: there a path may begin `$[k]` (a Path, which AWS allows
+/// in ResultSelector), followed by the same plain steps.
 fn bad_paths(definition: &Value) -> Vec<String> {
+    let is_branch_output = |at: &str, path: &str| {
+        at.contains(".ResultSelector.")
+            && path
+                .strip_prefix("$[")
+                .and_then(|rest| rest.split_once(']'))
+                .is_some_and(|(k, steps)| {
+                    !k.is_empty()
+                        && k.bytes().all(|b| b.is_ascii_digit())
+                        && paths::is_reference_path(&format!("${steps}"))
+                })
+    };
     paths_of_machine(definition)
         .into_iter()
-        .filter(|(_, path)| !paths::is_reference_path(path))
+        .filter(|(at, path)| !paths::is_reference_path(path) && !is_branch_output(at, path))
         .map(|(at, path)| format!("{at}: {path:?}"))
         .collect()
 }
@@ -174,5 +196,37 @@ fn the_path_walker_reports_a_hyphenated_path_wherever_it_is() {
             r#"Wave 1 db: wait.SecondsPath: "$.waves.w1.next wait""#,
             r#"Wave 2 web: approve?.ResultPath: "$.operator.approve-w2""#,
         ]
+    );
+}
+
+#[test]
+fn the_walker_reads_inside_branches_and_their_result_selector() {
+    let text =
+        std::fs::read_to_string(crate::artifacts::default_dir().join("storefront-graph.asl.json"))
+            .expect("the graph example");
+    let definition: Value = serde_json::from_str(&text).expect("json");
+    let found = paths_of_machine(&definition);
+    assert!(
+        found
+            .iter()
+            .any(|(at, path)| at.contains(".Branches[1].Wave 2 search: start") && path == "$.run"),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|(at, path)| at.contains(".ResultSelector.") && path == "$[1].w2")
+    );
+    assert!(
+        bad_paths(&definition).is_empty(),
+        "{:?}",
+        bad_paths(&definition)
+    );
+    let mut broken = definition.clone();
+    broken["States"]["Waves 1, 2 side by side"]["ResultSelector"]["w2.$"] = json!("$[x].w2");
+    assert_eq!(
+        bad_paths(&broken).len(),
+        1,
+        "a malformed branch index is refused"
     );
 }
