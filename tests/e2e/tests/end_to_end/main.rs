@@ -22,6 +22,9 @@
 //! `chaos`: no launch lost or doubled (issue #12): lost answers, quotas, dying workers, a
 //! degraded DRS, a big drill's clean-up; every test's name contains `chaos`.
 //!
+//! `graph`: waves as a graph (issue #23): independent waves side by side, a failure in one
+//! branch stopping the other.
+//!
 //! `deployment_guard`: a test that panics leaves no worker and no drs-sim behind.
 //!
 //! `recovery_instances`: jobs that never name their recovery instances, and launches from
@@ -41,6 +44,7 @@ use serde_json::{Value, json};
 mod chaos;
 mod deployment_guard;
 mod disaster_day;
+mod graph;
 mod launch_actions;
 mod operator;
 mod operator_cli;

@@ -1,0 +1,176 @@
+//! Waves as a graph (issue #23): waves with nothing between them launch at the same time
+//! (branches of a Parallel state), a wave that depends on several starts once all of them have
+//! ended, and a failure in one branch stops the other, cleaned up like a cancel. Every test
+//! asserts from drs-sim's own records (when each job was created, when each server launched,
+//! which instances were terminated) and from the history. Every test's name contains `graph`.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use drs_e2e::Deployment;
+use drs_sim::{JobSnapshot, ServerSpec, SimConfig};
+use drs_test_harness::eventually;
+use drs_waves_contract::job_tags;
+use time::OffsetDateTime;
+
+use super::{describe, drill, drill_to_success, run_to_end};
+
+const POLL: Duration = Duration::from_millis(200);
+
+/// `count` servers tagged `Tier=<tier>`, each launching in `seconds`.
+fn tier(tier: &str, first: u32, count: u32, seconds: f64) -> Vec<ServerSpec> {
+    (first..first + count)
+        .map(|n| {
+            ServerSpec::new(format!("s-9a{n:015}"), seconds)
+                .with_tag("App", "graph")
+                .with_tag("Tier", tier)
+        })
+        .collect()
+}
+
+fn plan(name: &str, waves: &str) -> String {
+    format!(
+        "name: {name}\nterminateDrillInstances: true\n\
+         defaults:\n  launchTimeoutSeconds: 120\n  polling: {{minWaitSeconds: 1, maxWaitSeconds: 2, expectedLaunchSeconds: 2}}\n\
+         tasks: {{heartbeatSeconds: 10}}\nwaves:\n{waves}"
+    )
+}
+
+fn wave(name: &str, extra: &str) -> String {
+    format!("  - name: {name}\n    servers: {{tags: {{App: graph, Tier: {name}}}}}\n{extra}")
+}
+
+/// The LAUNCH jobs of one wave of an execution, by the worker's tags.
+fn wave_jobs(dep: &Deployment, execution: &str, wave: &str) -> Vec<JobSnapshot> {
+    dep.sim
+        .jobs()
+        .into_iter()
+        .filter(|j| j.job_type == "LAUNCH" && !j.background)
+        .filter(|j| j.tags.get(job_tags::EXECUTION).map(String::as_str) == Some(execution))
+        .filter(|j| j.tags.get(job_tags::WAVE).map(String::as_str) == Some(wave))
+        .collect()
+}
+
+/// When a wave's first job was created, and when its last server ended its launch.
+fn span(jobs: &[JobSnapshot]) -> Result<(OffsetDateTime, OffsetDateTime)> {
+    let created = jobs.iter().map(|j| j.creation_date_time).min().context("no job")?;
+    let ended = jobs
+        .iter()
+        .flat_map(|j| &j.servers)
+        .map(|s| s.launch_end_date_time)
+        .max()
+        .context("no server")?;
+    Ok((created, ended))
+}
+
+/// db and search have nothing to wait for from each other: they launch at the same time. app
+/// waits for both, and starts only once both have launched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_independent_waves_overlap_and_a_joining_wave_waits_for_both() -> Result<()> {
+    let mut servers = tier("db", 1, 2, 8.0);
+    servers.extend(tier("search", 3, 1, 8.0));
+    servers.extend(tier("app", 4, 1, 1.0));
+    let mut dep = Deployment::new("graph-overlap", SimConfig::with_servers(servers)).await?;
+    let waves = [
+        wave("db", ""),
+        wave("search", "    dependsOn: []\n"),
+        wave("app", "    dependsOn: [db, search]\n"),
+    ]
+    .concat();
+    let machine = dep.deploy_plan("graph.plan.yaml", &plan("graph", &waves)).await?;
+    dep.start_worker(&[])?;
+    let (execution, ended) = drill_to_success(&dep, &machine).await?;
+
+    let (db_created, db_ended) = span(&wave_jobs(&dep, &execution, "db"))?;
+    let (search_created, search_ended) = span(&wave_jobs(&dep, &execution, "search"))?;
+    let (app_created, _) = span(&wave_jobs(&dep, &execution, "app"))?;
+    ensure!(
+        db_created < search_ended && search_created < db_ended,
+        "db ({db_created}..{db_ended}) and search ({search_created}..{search_ended}) did not overlap"
+    );
+    ensure!(
+        app_created >= db_ended && app_created >= search_ended,
+        "app's job was created at {app_created}, before db ({db_ended}) or search ({search_ended}) had launched"
+    );
+    // The Parallel state put every wave's state back together: the output and the history
+    // hold each wave's jobs.
+    let output = ended.output.clone().context("output")?;
+    let history = dep.history(&execution).await?;
+    for (index, key) in [(1, "w1"), (2, "w2"), (3, "w3")] {
+        ensure!(output["waves"][key]["status"] == "SUCCEEDED", "{key}: {output}");
+        ensure!(history.wave(index)?["waveStatus"] == "SUCCEEDED", "wave {index}");
+    }
+    ensure!(output["result"]["outcome"] == "SUCCEEDED", "{output}");
+    Ok(())
+}
+
+/// db fails with `onFailure: stop` while search, in the other branch, is still launching: the
+/// run fails naming db, search is stopped and recorded INTERRUPTED (not left LAUNCHING), app
+/// never launches, and every drill instance of both branches is terminated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_a_failed_branch_stops_the_other_and_both_are_cleaned_up() -> Result<()> {
+    let mut servers = tier("db", 1, 1, 2.0);
+    servers[0] = servers[0].clone().failing();
+    servers.extend(tier("db", 2, 1, 2.0));
+    servers.extend(tier("search", 3, 2, 15.0));
+    servers.extend(tier("app", 5, 1, 1.0));
+    let mut dep = Deployment::new("graph-stop", SimConfig::with_servers(servers)).await?;
+    let waves = [
+        wave("db", ""),
+        wave("search", "    dependsOn: []\n"),
+        wave("app", "    dependsOn: [db, search]\n"),
+    ]
+    .concat();
+    let machine = dep.deploy_plan("graph-stop.plan.yaml", &plan("graph-stop", &waves)).await?;
+    dep.start_worker(&[])?;
+    let (execution, ended) = run_to_end(&dep, &machine, drill()).await?;
+    ensure!(!ended.succeeded(), "the drill succeeded: {}", describe(&ended));
+    ensure!(
+        ended.error.as_deref() == Some("DrsWaves.WaveFailed")
+            && ended.cause.as_deref().is_some_and(|c| c.contains("db")),
+        "the failure names db: {}",
+        describe(&ended)
+    );
+    ensure!(wave_jobs(&dep, &execution, "app").is_empty(), "app launched");
+    let search_jobs = wave_jobs(&dep, &execution, "search");
+    ensure!(!search_jobs.is_empty(), "search was launched before db failed");
+
+    let history = dep.history(&execution).await?;
+    ensure!(history.wave(1)?["waveStatus"] == "FAILED", "db: {}", history.wave(1)?);
+    let search = history.wave(2)?;
+    ensure!(
+        search["waveStatus"] == "INTERRUPTED",
+        "search must be ended by the failure, not left launching: {search}"
+    );
+    ensure!(history.execution()?["executionStatus"] == "FAILED");
+
+    // Every instance either branch launched ends up terminated (search's launch may still be
+    // running when the failure is recorded: the clean-up, or the janitor after it, waits).
+    let sim = &dep.sim;
+    let exec = execution.as_str();
+    eventually(
+        "every drill instance of both branches terminated",
+        Duration::from_secs(150),
+        POLL,
+        || async move {
+            let launched: Vec<String> = sim
+                .jobs()
+                .into_iter()
+                .filter(|j| j.job_type == "LAUNCH" && j.tags.get(job_tags::EXECUTION).map(String::as_str) == Some(exec))
+                .flat_map(|j| j.servers)
+                .filter_map(|s| s.recovery_instance_id)
+                .collect();
+            let instances = sim.recovery_instances();
+            let all_gone = launched.iter().all(|id| {
+                instances
+                    .iter()
+                    .any(|i| &i.recovery_instance_id == id && i.terminated_date_time.is_some())
+            });
+            // db's good server and both search servers.
+            (launched.len() == 3 && all_gone).then_some(())
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e:#}\n{}", dep.worker_logs()))?;
+    Ok(())
+}
