@@ -53,7 +53,11 @@ fn wave_jobs(dep: &Deployment, execution: &str, wave: &str) -> Vec<JobSnapshot> 
 
 /// When a wave's first job was created, and when its last server ended its launch.
 fn span(jobs: &[JobSnapshot]) -> Result<(OffsetDateTime, OffsetDateTime)> {
-    let created = jobs.iter().map(|j| j.creation_date_time).min().context("no job")?;
+    let created = jobs
+        .iter()
+        .map(|j| j.creation_date_time)
+        .min()
+        .context("no job")?;
     let ended = jobs
         .iter()
         .flat_map(|j| &j.servers)
@@ -77,7 +81,9 @@ async fn graph_independent_waves_overlap_and_a_joining_wave_waits_for_both() -> 
         wave("app", "    dependsOn: [db, search]\n"),
     ]
     .concat();
-    let machine = dep.deploy_plan("graph.plan.yaml", &plan("graph", &waves)).await?;
+    let machine = dep
+        .deploy_plan("graph.plan.yaml", &plan("graph", &waves))
+        .await?;
     dep.start_worker(&[])?;
     let (execution, ended) = drill_to_success(&dep, &machine).await?;
 
@@ -97,8 +103,14 @@ async fn graph_independent_waves_overlap_and_a_joining_wave_waits_for_both() -> 
     let output = ended.output.clone().context("output")?;
     let history = dep.history(&execution).await?;
     for (index, key) in [(1, "w1"), (2, "w2"), (3, "w3")] {
-        ensure!(output["waves"][key]["status"] == "SUCCEEDED", "{key}: {output}");
-        ensure!(history.wave(index)?["waveStatus"] == "SUCCEEDED", "wave {index}");
+        ensure!(
+            output["waves"][key]["status"] == "SUCCEEDED",
+            "{key}: {output}"
+        );
+        ensure!(
+            history.wave(index)?["waveStatus"] == "SUCCEEDED",
+            "wave {index}"
+        );
     }
     ensure!(output["result"]["outcome"] == "SUCCEEDED", "{output}");
     Ok(())
@@ -121,22 +133,38 @@ async fn graph_a_failed_branch_stops_the_other_and_both_are_cleaned_up() -> Resu
         wave("app", "    dependsOn: [db, search]\n"),
     ]
     .concat();
-    let machine = dep.deploy_plan("graph-stop.plan.yaml", &plan("graph-stop", &waves)).await?;
+    let machine = dep
+        .deploy_plan("graph-stop.plan.yaml", &plan("graph-stop", &waves))
+        .await?;
     dep.start_worker(&[])?;
     let (execution, ended) = run_to_end(&dep, &machine, drill()).await?;
-    ensure!(!ended.succeeded(), "the drill succeeded: {}", describe(&ended));
+    ensure!(
+        !ended.succeeded(),
+        "the drill succeeded: {}",
+        describe(&ended)
+    );
     ensure!(
         ended.error.as_deref() == Some("DrsWaves.WaveFailed")
             && ended.cause.as_deref().is_some_and(|c| c.contains("db")),
         "the failure names db: {}",
         describe(&ended)
     );
-    ensure!(wave_jobs(&dep, &execution, "app").is_empty(), "app launched");
+    ensure!(
+        wave_jobs(&dep, &execution, "app").is_empty(),
+        "app launched"
+    );
     let search_jobs = wave_jobs(&dep, &execution, "search");
-    ensure!(!search_jobs.is_empty(), "search was launched before db failed");
+    ensure!(
+        !search_jobs.is_empty(),
+        "search was launched before db failed"
+    );
 
     let history = dep.history(&execution).await?;
-    ensure!(history.wave(1)?["waveStatus"] == "FAILED", "db: {}", history.wave(1)?);
+    ensure!(
+        history.wave(1)?["waveStatus"] == "FAILED",
+        "db: {}",
+        history.wave(1)?
+    );
     let search = history.wave(2)?;
     ensure!(
         search["waveStatus"] == "INTERRUPTED",
@@ -156,7 +184,10 @@ async fn graph_a_failed_branch_stops_the_other_and_both_are_cleaned_up() -> Resu
             let launched: Vec<String> = sim
                 .jobs()
                 .into_iter()
-                .filter(|j| j.job_type == "LAUNCH" && j.tags.get(job_tags::EXECUTION).map(String::as_str) == Some(exec))
+                .filter(|j| {
+                    j.job_type == "LAUNCH"
+                        && j.tags.get(job_tags::EXECUTION).map(String::as_str) == Some(exec)
+                })
                 .flat_map(|j| j.servers)
                 .filter_map(|s| s.recovery_instance_id)
                 .collect();
@@ -172,5 +203,48 @@ async fn graph_a_failed_branch_stops_the_other_and_both_are_cleaned_up() -> Resu
     )
     .await
     .map_err(|e| anyhow::anyhow!("{e:#}\n{}", dep.worker_logs()))?;
+    Ok(())
+}
+
+/// Branches share DRS's quotas: with room for 3 servers in active jobs (and the worker told so,
+/// as a deployment is told its account's quotas: its terminate jobs must fit too), two
+/// side-by-side waves of 2 servers cannot launch at once. The second to ask waits its turn
+/// instead of failing, and launches once the first wave's job has completed; the drill
+/// succeeds and its clean-up fits the quota.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_branches_share_the_quota_and_one_waits_its_turn() -> Result<()> {
+    let mut servers = tier("db", 1, 2, 6.0);
+    servers.extend(tier("search", 3, 2, 6.0));
+    let config = SimConfig {
+        limits: drs_sim::Limits {
+            max_servers_in_active_jobs: 3,
+            ..drs_sim::Limits::default()
+        },
+        ..SimConfig::with_servers(servers)
+    };
+    let mut dep = Deployment::new("graph-quota", config).await?;
+    let waves = [wave("db", ""), wave("search", "    dependsOn: []\n")].concat();
+    let machine = dep
+        .deploy_plan("graph-quota.plan.yaml", &plan("graph-quota", &waves))
+        .await?;
+    dep.start_worker(&[("DRS_WAVES_MAX_ACTIVE_SERVERS", "3")])?;
+    let (execution, _) = drill_to_success(&dep, &machine).await?;
+    let db = wave_jobs(&dep, &execution, "db");
+    let search = wave_jobs(&dep, &execution, "search");
+    ensure!(
+        db.len() == 1 && search.len() == 1,
+        "one job each: {db:?} {search:?}"
+    );
+    let (first, second) = if db[0].creation_date_time <= search[0].creation_date_time {
+        (&db[0], &search[0])
+    } else {
+        (&search[0], &db[0])
+    };
+    let first_end = first.end_date_time.context("the first job ended")?;
+    ensure!(
+        second.creation_date_time >= first_end,
+        "the second wave's job ({}) was created before the first's completed ({first_end})",
+        second.creation_date_time
+    );
     Ok(())
 }
