@@ -8,7 +8,7 @@ fn spec(deps: &[Option<&[u32]>]) -> PlanSpec {
         .iter()
         .enumerate()
         .map(|(k, d)| {
-            let index = u32::try_from(k + 1).unwrap();
+            let index = u32::try_from(k + 1).expect("present");
             let mut w = wave(index, &format!("w{index}"), &[], &[("App", "x")]);
             w.depends_on = d.map(<[u32]>::to_vec);
             w

@@ -47,7 +47,8 @@ fn a_branch_hands_on_its_waves_and_raises_its_failures_again() {
     let p = parallel_of(&m, "Waves 2, 3 side by side");
     let first = &p.branches[0].states;
     let json_of = |name: &str| {
-        serde_json::to_value(first.get(name).unwrap_or_else(|| panic!("no {name:?}"))).unwrap()
+        serde_json::to_value(first.get(name).unwrap_or_else(|| panic!("no {name:?}")))
+            .expect("present")
     };
     assert_eq!(
         json_of("Wave 2 app: done?")["Choices"][1]["Next"],
@@ -81,8 +82,13 @@ fn a_branch_hands_on_its_waves_and_raises_its_failures_again() {
         json_of("Branch of wave 2: failed without a cause")["Type"],
         "Fail"
     );
-    let second =
-        serde_json::to_value(p.branches[1].states.get("Branch of wave 3: done").unwrap()).unwrap();
+    let second = serde_json::to_value(
+        p.branches[1]
+            .states
+            .get("Branch of wave 3: done")
+            .expect("present"),
+    )
+    .expect("present");
     assert_eq!(second["Parameters"], json!({"w3.$": "$.waves.w3"}));
 }
 
@@ -90,8 +96,13 @@ fn a_branch_hands_on_its_waves_and_raises_its_failures_again() {
 fn continue_and_skip_inside_a_branch_end_the_branch() {
     let m = generate(&diamond("continue"), &ActivityResources::Placeholders);
     let p = parallel_of(&m, "Waves 2, 3 side by side");
-    let done =
-        serde_json::to_value(p.branches[0].states.get("Wave 2 app: done?").unwrap()).unwrap();
+    let done = serde_json::to_value(
+        p.branches[0]
+            .states
+            .get("Wave 2 app: done?")
+            .expect("present"),
+    )
+    .expect("present");
     assert_eq!(
         done["Choices"][2]["Next"], "Branch of wave 2: done",
         "a failure goes on (onFailure: continue)"
@@ -99,8 +110,13 @@ fn continue_and_skip_inside_a_branch_end_the_branch() {
     let m = generate(&diamond("ask"), &ActivityResources::Placeholders);
     assert!(m.validate().is_empty(), "{:?}", m.validate());
     let p = parallel_of(&m, "Waves 2, 3 side by side");
-    let skipped =
-        serde_json::to_value(p.branches[0].states.get("Wave 2 app: skipped").unwrap()).unwrap();
+    let skipped = serde_json::to_value(
+        p.branches[0]
+            .states
+            .get("Wave 2 app: skipped")
+            .expect("present"),
+    )
+    .expect("present");
     assert_eq!(skipped["Next"], "Branch of wave 2: done");
 }
 
@@ -143,9 +159,9 @@ fn a_parallel_state_inside_a_branch_fails_into_its_branch() {
         outer.branches[1]
             .states
             .get("Waves 3, 4 side by side")
-            .unwrap(),
+            .expect("present"),
     )
-    .unwrap();
+    .expect("present");
     assert_eq!(
         inner["Catch"][0]["Next"],
         "Branch of waves 2, 3, 4, 5: error has a cause?"
