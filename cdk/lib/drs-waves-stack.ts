@@ -34,6 +34,7 @@ import { Contract, OPERATOR_ACTIVITY } from './contract';
 import { PlanDefinition } from './plans';
 import { acknowledgeWildcardResources } from './nag';
 import { OPERATOR_WILDCARD_REASONS, operatorStatements } from './operator-policy';
+import { assumedRoleArns, ownCredentialRegions } from './wave-accounts';
 import { WORKER_WILDCARD_REASONS, workerStatements } from './worker-policy';
 
 /** What a scheduled drill passes to StartExecution (contract: ExecutionInput, DRILL). */
@@ -780,6 +781,9 @@ export class DrsWavesStack extends Stack {
       reportBucketArn,
       // The topics the plans' gates notify, as plans.ts found and checked them.
       notifyTopicArns: plans.flatMap((p) => p.notifyTopics),
+      // The accounts and regions the plans' waves recover into (wave-accounts.ts).
+      waveRoleArns: assumedRoleArns(plans.flatMap((p) => p.waveAccounts)),
+      waveRegions: ownCredentialRegions(plans.flatMap((p) => p.waveAccounts)),
     });
     this.workerPolicy = new iam.Policy(this, 'WorkerPolicy', { roles: [taskDefinition.taskRole], statements });
     acknowledgeWildcardResources(this.workerPolicy, statements, WORKER_WILDCARD_REASONS);
@@ -1058,7 +1062,7 @@ export class DrsWavesStack extends Stack {
     });
     new CfnOutput(this, 'WorkerTaskRoleArn', {
       value: this.workerTaskRole.roleArn,
-      description: "The worker's role: name it in the key policy of a KMS-encrypted gate notification topic",
+      description: "The worker's role: the WorkerRoleArn of cdk/role-template/ in each target account, and the key policy of a KMS-encrypted gate topic",
     });
     for (const [plan, sm] of Object.entries(stateMachines)) {
       new CfnOutput(this, `StateMachineArn-${plan}`, { value: sm.attrArn, description: `State machine of plan ${plan}` });

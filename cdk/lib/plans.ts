@@ -1,10 +1,13 @@
 /**
  * Finds the generated state machines (`statemachines/<plan>.asl.json`) and checks that every
  * `${Placeholder}` in a definition is one the stack can fill, before any resource is made; and
- * finds the SNS topics the plan's gates notify (the worker's sns:Publish is granted on those).
+ * finds the SNS topics the plan's gates notify (the worker's sns:Publish is granted on those)
+ * and the accounts its waves recover into (sts:AssumeRole on their roles: wave-accounts.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PlanError } from './plan-error';
+import { findWaveAccounts, WaveAccount } from './wave-accounts';
 
 export const ASL_SUFFIX = '.asl.json';
 
@@ -27,6 +30,8 @@ export interface PlanDefinition {
   readonly placeholders: readonly string[];
   /** SNS topics the plan's approval gates and decisions notify, sorted, each once. */
   readonly notifyTopics: readonly string[];
+  /** The accounts and regions its waves recover into (wave-accounts.ts), each once. */
+  readonly waveAccounts: readonly WaveAccount[];
 }
 
 /**
@@ -83,12 +88,7 @@ export function findNotifyTopics(plan: string, file: string, asl: unknown): stri
   return [...topics].sort();
 }
 
-export class PlanError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PlanError';
-  }
-}
+export { PlanError };
 
 /** Every plan in `dir`, sorted by name. */
 export function discoverPlans(dir: string): string[] {
@@ -161,5 +161,5 @@ export function loadPlan(dir: string, name: string, known: ReadonlySet<string>):
         '(expected ${Name} with letters, digits or _)',
     );
   }
-  return { name, file, definition, placeholders: [...placeholders].sort(), notifyTopics: findNotifyTopics(name, file, asl) };
+  return { name, file, definition, placeholders: [...placeholders].sort(), notifyTopics: findNotifyTopics(name, file, asl), waveAccounts: findWaveAccounts(name, file, asl) };
 }

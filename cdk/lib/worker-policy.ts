@@ -52,6 +52,12 @@
  *   group statements carry it, as the managed policy's do, so the worker's own credentials
  *   cannot call those directly; together with the DRS-managed tag it leaves only DRS's
  *   resources.
+ * - Waves in other accounts and regions (a plan's `account`, issue #23): the worker assumes the
+ *   role a wave names (SAR for STS: AssumeRole takes the role ARN) and calls DRS with the
+ *   role's credentials, so DRS and EC2 in that account are the role's permissions
+ *   (cdk/role-template/, the same DRS and EC2 statements as here, checked equal by a test), not
+ *   these. A wave that names a region and no role uses these statements in that region: every
+ *   region-scoped DRS/EC2 ARN below is repeated for each such region.
  * - Except the launch template statements: AWSElasticDisasterRecoveryConsoleFullAccess allows
  *   ec2:CreateLaunchTemplate (ConsoleFullAccess11), CreateLaunchTemplateVersion,
  *   ModifyLaunchTemplate, DeleteLaunchTemplateVersions, CreateTags, DeleteTags
@@ -63,7 +69,7 @@
  *   are the managed policy's, tag conditions and all: the worker's own credentials could edit
  *   a DRS-managed launch template (no other), which DRS's own console users may too.
  */
-import { Stack, ArnFormat } from 'aws-cdk-lib';
+import { Stack, ArnFormat, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 
 /** Tag DRS puts on everything it creates for a recovery (launch templates, instances, volumes...). */
@@ -89,6 +95,23 @@ export interface WorkerPolicyProps {
   readonly reportBucketArn?: string;
   /** SNS topics the deployed plans' approval gates and decisions notify (checked ARNs). */
   readonly notifyTopicArns?: readonly string[];
+  /** Roles the deployed plans' waves name (`account.roleArn`, checked ARNs): sts:AssumeRole on exactly these. */
+  readonly waveRoleArns?: readonly string[];
+  /**
+   * Regions other than the stack's where a wave names no role, so the worker calls DRS there
+   * with its own credentials: its DRS and EC2 statements cover them too.
+   */
+  readonly waveRegions?: readonly string[];
+}
+
+/**
+ * The regions of the region-scoped DRS/EC2 ARNs: undefined for the stack's own (formatArn's
+ * default, a token when the stack has no env), then each other region once. A region equal
+ * to a known stack region adds nothing.
+ */
+function regionsOf(stack: Stack, others: readonly string[]): (string | undefined)[] {
+  const own = Token.isUnresolved(stack.region) ? undefined : stack.region;
+  return [undefined, ...[...new Set(others)].filter((r) => r !== own).sort()];
 }
 
 /**
@@ -144,13 +167,13 @@ export const WORKER_WILDCARD_REASONS: Readonly<Record<string, string>> = {
   PreemptDrills:
     'states:StopExecution takes an execution ARN, named at start time; only executions of this deployment\'s own state machines (execution:<name>:*): a RECOVERY stops a running DRILL of its plan (preemption).',
   DrsRecoverySnapshots:
-    'drs:DescribeRecoverySnapshots takes a source server, and a wave\'s servers are resolved at run time: any source server of this account and region (read-only), to launch each from its snapshot at a point in time.',
+    'drs:DescribeRecoverySnapshots takes a source server, and a wave\'s servers are resolved at run time: any source server of this account in the stack\'s region and the regions its waves name without a role (read-only), to launch each from its snapshot at a point in time.',
   DrsDescribe:
     'drs:DescribeJobs, DescribeSourceServers, DescribeRecoveryInstances and ListTagsForResource (a dependent action of StartRecovery) have no resource type in the Service Authorization Reference, so IAM accepts only "*"; all are read-only.',
   DrsJobLog:
-    'drs:DescribeJobLogItems takes a job ARN, and job IDs exist only once StartRecovery has run, so the grant is every job in this account and region (read-only: the reason a server failed to launch).',
+    'drs:DescribeJobLogItems takes a job ARN, and job IDs exist only once StartRecovery has run, so the grant is every job in this account in the stack\'s region and the regions its waves name without a role (read-only: the reason a server failed to launch).',
   DrsStartRecovery:
-    'The source servers of a wave are resolved at run time (by tag against DescribeSourceServers), so any source server of this account and region; the call is allowed only with the execution job tag on the request.',
+    'The source servers of a wave are resolved at run time (by tag against DescribeSourceServers), so any source server of this account in the stack\'s region and the regions its waves name without a role; the call is allowed only with the execution job tag on the request.',
   DrsCreateRecoveryInstance:
     'drs:CreateRecoveryInstanceForDrs is a dependent action of drs:StartRecovery (Service Authorization Reference) on the same source servers, which are chosen at run time.',
   DrsTagOnCreateOnly:
@@ -198,8 +221,13 @@ export const WORKER_WILDCARD_REASONS: Readonly<Record<string, string>> = {
 };
 
 export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.PolicyStatement[] {
+  // One ARN per region the worker calls DRS in with its own credentials: the stack's, then
+  // those of waves that name a region and no role (ownCredentialRegions in wave-accounts.ts).
+  const regions = regionsOf(stack, props.waveRegions ?? []);
   const arn = (service: string, resource: string, resourceName: string, account?: string) =>
-    stack.formatArn({ service, resource, resourceName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME, ...(account !== undefined ? { account } : {}) });
+    regions.map((region) =>
+      stack.formatArn({ service, resource, resourceName, arnFormat: ArnFormat.SLASH_RESOURCE_NAME, ...(region ? { region } : {}), ...(account !== undefined ? { account } : {}) }),
+    );
   const ec2 = (resource: string) => arn('ec2', resource, '*');
   const drs = (resource: string) => arn('drs', resource, '*');
   const viaDrs = { Bool: { 'aws:ViaAWSService': 'true' } };
@@ -248,17 +276,17 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
     new iam.PolicyStatement({
       sid: 'DrsJobLog',
       actions: ['drs:DescribeJobLogItems'],
-      resources: [drs('job')],
+      resources: drs('job'),
     }),
     new iam.PolicyStatement({
       sid: 'DrsRecoverySnapshots',
       actions: ['drs:DescribeRecoverySnapshots'],
-      resources: [drs('source-server')],
+      resources: drs('source-server'),
     }),
     new iam.PolicyStatement({
       sid: 'DrsStartRecovery',
       actions: ['drs:StartRecovery'],
-      resources: [drs('source-server')],
+      resources: drs('source-server'),
       // A job without the execution tag could not be found again by a retried start task,
       // and StartRecovery has no client token: refuse to launch one.
       ...(props.executionTagKey ? { conditions: { Null: { [`aws:RequestTag/${props.executionTagKey}`]: 'false' } } } : {}),
@@ -266,7 +294,7 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
     new iam.PolicyStatement({
       sid: 'DrsCreateRecoveryInstance',
       actions: ['drs:CreateRecoveryInstanceForDrs'],
-      resources: [drs('source-server')],
+      resources: drs('source-server'),
     }),
     new iam.PolicyStatement({
       sid: 'DrsTagOnCreateOnly',
@@ -277,7 +305,7 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
     new iam.PolicyStatement({
       sid: 'DrsTerminateDrillInstances',
       actions: ['drs:TerminateRecoveryInstances'],
-      resources: [drs('recovery-instance')],
+      resources: drs('recovery-instance'),
     }),
 
     // --- What DRS does with the worker's permissions while launching ---------------------------
@@ -310,56 +338,56 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
     new iam.PolicyStatement({
       sid: 'Ec2CreateDrsLaunchTemplate',
       actions: ['ec2:CreateLaunchTemplate'],
-      resources: [ec2('launch-template')],
+      resources: ec2('launch-template'),
       conditions: drsManagedRequest,
     }),
     new iam.PolicyStatement({
       sid: 'Ec2MaintainDrsLaunchTemplates',
       actions: ['ec2:CreateLaunchTemplateVersion', 'ec2:ModifyLaunchTemplate', 'ec2:DeleteLaunchTemplateVersions', 'ec2:CreateTags', 'ec2:DeleteTags'],
-      resources: [ec2('launch-template')],
+      resources: ec2('launch-template'),
       conditions: drsManaged,
     }),
     new iam.PolicyStatement({
       sid: 'Ec2TagLaunchTemplateOnCreate',
       actions: ['ec2:CreateTags'],
-      resources: [ec2('launch-template')],
+      resources: ec2('launch-template'),
       conditions: { StringEquals: { 'ec2:CreateAction': ['CreateLaunchTemplate'] } },
     }),
     new iam.PolicyStatement({
       sid: 'Ec2TagOnCreateViaDrs',
       actions: ['ec2:CreateTags'],
-      resources: [ec2('security-group'), ec2('volume'), arn('ec2', 'snapshot', '*', '*'), ec2('instance')],
+      resources: [...ec2('security-group'), ...ec2('volume'), ...arn('ec2', 'snapshot', '*', '*'), ...ec2('instance')],
       conditions: { StringEquals: { 'ec2:CreateAction': ['CreateSecurityGroup', 'CreateVolume', 'CreateSnapshot', 'RunInstances'] }, ...viaDrs },
     }),
     new iam.PolicyStatement({
       sid: 'Ec2RunDrsInstancesViaDrs',
       actions: ['ec2:RunInstances'],
-      resources: [ec2('instance')],
+      resources: ec2('instance'),
       conditions: { ...drsManagedRequest, ...viaDrs },
     }),
     new iam.PolicyStatement({
       sid: 'Ec2RunInstancesResourcesViaDrs',
       actions: ['ec2:RunInstances'],
       resources: [
-        ec2('security-group'),
-        ec2('volume'),
-        ec2('subnet'),
-        arn('ec2', 'image', '*', ''),
-        ec2('network-interface'),
-        ec2('launch-template'),
+        ...ec2('security-group'),
+        ...ec2('volume'),
+        ...ec2('subnet'),
+        ...arn('ec2', 'image', '*', ''),
+        ...ec2('network-interface'),
+        ...ec2('launch-template'),
       ],
       conditions: viaDrs,
     }),
     new iam.PolicyStatement({
       sid: 'Ec2DrsInstancesViaDrs',
       actions: ['ec2:StartInstances', 'ec2:StopInstances', 'ec2:TerminateInstances', 'ec2:ModifyInstanceAttribute', 'ec2:AttachVolume', 'ec2:DetachVolume'],
-      resources: [ec2('instance')],
+      resources: ec2('instance'),
       conditions: { ...drsManaged, ...viaDrs },
     }),
     new iam.PolicyStatement({
       sid: 'Ec2CreateDrsVolumesViaDrs',
       actions: ['ec2:CreateVolume'],
-      resources: [ec2('volume')],
+      resources: ec2('volume'),
       conditions: { ...drsManagedRequest, ...viaDrs },
     }),
     // CreateVolume from a snapshot is authorised on the snapshot as well as on the new volume:
@@ -370,31 +398,31 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
     new iam.PolicyStatement({
       sid: 'Ec2CreateVolumesFromDrsSnapshotsViaDrs',
       actions: ['ec2:CreateVolume'],
-      resources: [arn('ec2', 'snapshot', '*', '*')],
+      resources: arn('ec2', 'snapshot', '*', '*'),
       conditions: { ...drsManaged, ...viaDrs },
     }),
     new iam.PolicyStatement({
       sid: 'Ec2DrsVolumesViaDrs',
       actions: ['ec2:DeleteVolume', 'ec2:AttachVolume', 'ec2:CreateSnapshot'],
-      resources: [ec2('volume')],
+      resources: ec2('volume'),
       conditions: { ...drsManaged, ...viaDrs },
     }),
     new iam.PolicyStatement({
       sid: 'Ec2DetachVolumesViaDrs',
       actions: ['ec2:DetachVolume'],
-      resources: [ec2('volume')],
+      resources: ec2('volume'),
       conditions: viaDrs,
     }),
     new iam.PolicyStatement({
       sid: 'Ec2CreateDrsSnapshotsViaDrs',
       actions: ['ec2:CreateSnapshot'],
-      resources: [arn('ec2', 'snapshot', '*', '*')],
+      resources: arn('ec2', 'snapshot', '*', '*'),
       conditions: { ...drsManagedRequest, ...viaDrs },
     }),
     new iam.PolicyStatement({
       sid: 'Ec2DeleteDrsSnapshotsViaDrs',
       actions: ['ec2:DeleteSnapshot'],
-      resources: [arn('ec2', 'snapshot', '*', '*')],
+      resources: arn('ec2', 'snapshot', '*', '*'),
       conditions: { ...drsManaged, ...viaDrs },
     }),
     // CreateSecurityGroup is authorised on the VPC and on the new group (SAR). The CreateTags
@@ -405,23 +433,23 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
     // creates a security group itself (only DRS, as StartRecovery's dependent action), and
     // because it refuses nothing the managed policy allows: both resources are authorised in
     // the same request, whose aws:ViaAWSService ConsoleFullAccess17 already requires to be true.
-    // The VPC is scoped to this account and region, where DRS launches.
+    // The VPC is scoped to this account and the regions where DRS launches with these permissions.
     new iam.PolicyStatement({
       sid: 'Ec2CreateSecurityGroupsInVpcsViaDrs',
       actions: ['ec2:CreateSecurityGroup'],
-      resources: [ec2('vpc')],
+      resources: ec2('vpc'),
       conditions: viaDrs,
     }),
     new iam.PolicyStatement({
       sid: 'Ec2CreateDrsSecurityGroupsViaDrs',
       actions: ['ec2:CreateSecurityGroup'],
-      resources: [ec2('security-group')],
+      resources: ec2('security-group'),
       conditions: { ...drsManagedRequest, ...viaDrs },
     }),
     new iam.PolicyStatement({
       sid: 'Ec2DrsSecurityGroupsViaDrs',
       actions: ['ec2:RevokeSecurityGroupEgress', 'ec2:AuthorizeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupEgress'],
-      resources: [ec2('security-group')],
+      resources: ec2('security-group'),
       conditions: { ...drsManaged, ...viaDrs },
     }),
   ];
@@ -436,6 +464,19 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
         sid: 'DescribeExecutionsForReports',
         actions: ['states:DescribeStateMachineForExecution'],
         resources: ownExecutions,
+      }),
+    );
+  }
+  // Waves in other accounts: the worker assumes each role a deployed plan names (the role's
+  // trust policy, cdk/role-template/, decides whether it may). Exactly those ARNs, never a
+  // pattern, and no statement at all when no plan names a role.
+  const roles = [...new Set(props.waveRoleArns ?? [])].sort();
+  if (roles.length > 0) {
+    statements.push(
+      new iam.PolicyStatement({
+        sid: 'AssumeWaveRoles',
+        actions: ['sts:AssumeRole'],
+        resources: roles,
       }),
     );
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# cfn-lint on the templates scripts/synth.sh wrote. Uses the project's venv
-# (${DRS_WAVES_VENV:-<repo>/.venv}, made by scripts/bootstrap.sh), never a system cfn-lint,
-# so every machine lints with the pinned version.
+# cfn-lint on the templates scripts/synth.sh wrote and on the shipped role template. Uses the
+# project's venv (${DRS_WAVES_VENV:-<repo>/.venv}, made by scripts/bootstrap.sh), never a system
+# cfn-lint, so every machine lints with the pinned version.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$CDK_DIR"
@@ -10,6 +10,11 @@ CFN_LINT="${DRS_WAVES_VENV:-$REPO_ROOT/.venv}/bin/cfn-lint"
 shopt -s nullglob
 templates=(cdk.out/*.template.json cdk.out-*/*.template.json)
 [ ${#templates[@]} -gt 0 ] || die "no synthesized templates: run scripts/synth.sh first"
+# The role operators create in each target account (cdk/role-template/): shipped, never
+# synthesized, so linted as written. cfn-lint checks its IAM actions against its copy of the SAR.
+role_templates=(role-template/*.yaml)
+[ ${#role_templates[@]} -gt 0 ] || die "no template in role-template/"
+templates+=("${role_templates[@]}")
 # Ignored, each for a reason:
 #   W3005  a redundant DependsOn inside CDK's own custom-resource provider (restrict default SG)
 #   W3010  availability zones are fixed on purpose: they come from cdk.json's context so synth

@@ -35,6 +35,9 @@ const configs = {
     synth(loadConfig(path.join(CDK_DIR, 'test', 'fixtures', 'config.variant.json')), REAL_STATEMACHINES, false),
   ),
   'existing VPC without endpoints': once(() => synth(loadConfig(path.join(CDK_DIR, 'test', 'fixtures', 'config.existing-vpc.json')), REAL_STATEMACHINES, false)),
+  // Cross-account roles (sts:AssumeRole, no wildcard) and a second region's DRS/EC2 ARNs, whose
+  // wildcards are acknowledged with the same per-statement reasons.
+  'plans with waves in other accounts and regions': once(() => synth(fixtureConfig({ plans: ['alpha', 'accounts', 'regions'] }), undefined, false)),
   'committed config.json with every plan of statemachines/': once(() => {
     const raw = JSON.parse(fs.readFileSync(path.join(CDK_DIR, 'config.json'), 'utf8'));
     return synth(parseConfig({ ...raw, plans: discoverPlans(REAL_STATEMACHINES) }, 'config.json'), REAL_STATEMACHINES, false);

@@ -951,7 +951,7 @@ describe('stack options', () => {
 
   it('a schedule for a plan that is not deployed, or a listed plan that does not exist, fails synth', () => {
     assert.throws(() => synth(fixtureConfig({ plans: ['beta'] })), /config schedules\.alpha: plan "alpha" is not deployed \(deployed: beta\)/);
-    assert.throws(() => synth(fixtureConfig({ plans: ['alpha', 'delta'] })), /config plans: "delta" not found in .* \(available: alpha, beta\)/);
+    assert.throws(() => synth(fixtureConfig({ plans: ['alpha', 'delta'] })), /config plans: "delta" not found in .* \(available: accounts, alpha, beta, regions\)/);
   });
 
   it('no generated plans at all fails synth with a clear message', () => {
