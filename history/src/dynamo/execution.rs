@@ -87,7 +87,8 @@ impl Executions for DynamoHistory {
             .set_if_not_exists("serverCount", n(0))
             .set_if_not_exists("terminateDrillInstances", AttributeValue::Bool(false))
             // An ended execution waits at no gate (one that timed out, or that a cancel
-            // answered, is closed here).
+            // answered, is closed here; `pendingGate` is the previous release's one gate).
+            .remove("pendingGates")
             .remove("pendingGate")
             .remove("pendingGateToken");
         if let Some(by) = &c.preempted_by {
