@@ -116,6 +116,17 @@ impl Gates for DynamoHistory {
             .value(":act", AttributeValue::L(vec![s(to_json(&action)?)]))
             .value(":tok", s(token));
         if in_map {
+            // The previous release's gate of the same wave and kind is an older token of this
+            // very gate (the map entry hid it): it goes with it, or it would show again.
+            let stale_legacy = item
+                .get(LEGACY_PENDING_GATE)
+                .and_then(|g| g.as_s().ok())
+                .and_then(|g| serde_json::from_str::<PendingGate>(g).ok())
+                .is_some_and(|old| old.key() == gate.key());
+            if stale_legacy {
+                u.remove(LEGACY_PENDING_GATE)
+                    .remove(LEGACY_PENDING_GATE_TOKEN);
+            }
             u.remove_path("#gates.#key")
                 .name("#gates", PENDING_GATES)
                 .name("#key", &gate.key())

@@ -14,6 +14,158 @@ async fn dynamo_history_passes_the_history_conformance_suite() {
     drs_waves_history::conformance::run_all(&DynamoHistory::new(ddb, table), "dynamo").await;
 }
 
+/// An EXECUTION item the previous release wrote holds its one gate as `pendingGate` (JSON) and
+/// `pendingGateToken`: it still reads as a pending gate, a new gate of another wave opens beside
+/// it, and each is answered by its own token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gate_the_previous_release_recorded_is_read_and_answered() {
+    use drs_waves_contract::{GateKind, OperatorAction, OperatorActionKind, PendingGate};
+    use drs_waves_history::ExecutionRecord;
+
+    let moto = Moto::start()
+        .await
+        .expect("moto starts (run scripts/bootstrap.sh if the venv is missing)");
+    let ddb = dynamodb_client(&moto.endpoint()).await;
+    let table = unique_name("legacy-gate");
+    create_table(&ddb, &table).await.expect("create table");
+    let h = DynamoHistory::new(ddb.clone(), table.clone());
+    let id = "arn:aws:states:us-east-1:123456789012:execution:billing:legacy";
+    h.create_execution(ExecutionRecord::new(
+        id,
+        "legacy",
+        "billing",
+        drs_waves_contract::ExecutionStatus::Running,
+        "2030-01-01T00:00:00Z",
+    ))
+    .await
+    .expect("create");
+    let gate = |kind, wave_index, token: &str| PendingGate {
+        kind,
+        wave_index,
+        wave_name: format!("wave-{wave_index}"),
+        token: token.into(),
+        since: "2030-01-01T00:10:00Z".into(),
+        timeout_at: "2030-01-01T04:10:00Z".into(),
+        attempts: 0,
+        max_attempts: 1,
+        reason: String::new(),
+        heartbeat_seconds: Some(300),
+        reopened: 0,
+    };
+    let old = gate(GateKind::Approval, 2, "tok-old");
+    ddb.update_item()
+        .table_name(&table)
+        .key(
+            history::PARTITION_KEY,
+            AttributeValue::S(history::execution_pk(id)),
+        )
+        .key(
+            history::SORT_KEY,
+            AttributeValue::S(history::EXECUTION_SK.into()),
+        )
+        .update_expression("SET pendingGate = :g, pendingGateToken = :t")
+        .expression_attribute_values(
+            ":g",
+            AttributeValue::S(serde_json::to_string(&old).expect("json")),
+        )
+        .expression_attribute_values(":t", AttributeValue::S("tok-old".into()))
+        .send()
+        .await
+        .expect("write the previous release's gate");
+    let read = |h: &DynamoHistory| {
+        let h = h.clone();
+        async move {
+            h.get_execution(id)
+                .await
+                .expect("get")
+                .expect("record")
+                .pending_gates
+        }
+    };
+    assert_eq!(
+        read(&h).await,
+        vec![old.clone()],
+        "the old gate reads as one pending gate"
+    );
+
+    let new = gate(GateKind::Decision, 3, "tok-new");
+    assert!(h.open_gate(id, new.clone()).await.expect("open"));
+    assert_eq!(read(&h).await, vec![old.clone(), new.clone()]);
+
+    let approve = OperatorAction {
+        action: OperatorActionKind::Approve,
+        wave_index: Some(2),
+        wave_name: Some("wave-2".into()),
+        by: "arn:aws:iam::123456789012:user/alice".into(),
+        at: "2030-01-01T00:20:00Z".into(),
+    };
+    assert!(
+        h.answer_gate(id, "tok-old", approve.clone())
+            .await
+            .expect("answer")
+    );
+    assert!(
+        !h.answer_gate(id, "tok-old", approve.clone())
+            .await
+            .expect("answer"),
+        "answered once"
+    );
+    assert_eq!(
+        read(&h).await,
+        vec![new],
+        "the old gate is cleared, the new one stays"
+    );
+    assert!(
+        h.answer_gate(id, "tok-new", approve.clone())
+            .await
+            .expect("answer")
+    );
+    assert!(read(&h).await.is_empty());
+
+    // A re-opened gate of the same wave and kind as an old one replaces it.
+    let item_gate = gate(GateKind::Approval, 4, "tok-old-4");
+    ddb.update_item()
+        .table_name(&table)
+        .key(
+            history::PARTITION_KEY,
+            AttributeValue::S(history::execution_pk(id)),
+        )
+        .key(
+            history::SORT_KEY,
+            AttributeValue::S(history::EXECUTION_SK.into()),
+        )
+        .update_expression("SET pendingGate = :g, pendingGateToken = :t")
+        .expression_attribute_values(
+            ":g",
+            AttributeValue::S(serde_json::to_string(&item_gate).expect("json")),
+        )
+        .expression_attribute_values(":t", AttributeValue::S("tok-old-4".into()))
+        .send()
+        .await
+        .expect("write the previous release's gate");
+    let reopened = gate(GateKind::Approval, 4, "tok-fresh-4");
+    assert!(h.open_gate(id, reopened.clone()).await.expect("open"));
+    assert_eq!(
+        read(&h).await,
+        vec![reopened.clone()],
+        "the fresh token replaces the old one"
+    );
+    assert!(
+        !h.answer_gate(id, "tok-old-4", approve.clone())
+            .await
+            .expect("answer")
+    );
+    assert!(
+        h.answer_gate(id, "tok-fresh-4", approve)
+            .await
+            .expect("answer")
+    );
+    assert!(
+        read(&h).await.is_empty(),
+        "the old token does not show again once answered"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sdk_drs_over_drs_sim_passes_the_drs_conformance_suite() {
     use drs_worker::conformance::drs as suite;
