@@ -289,10 +289,10 @@ fn pending_gates_of(f: &Fields<'_>) -> Result<Vec<PendingGate>, HistoryError> {
             gates.push(gate);
         }
     }
-    if let Some(old) = f.opt_json::<PendingGate>(LEGACY_PENDING_GATE)? {
-        if !gates.iter().any(|g| g.key() == old.key()) {
-            gates.push(old);
-        }
+    if let Some(old) = f.opt_json::<PendingGate>(LEGACY_PENDING_GATE)?
+        && !gates.iter().any(|g| g.key() == old.key())
+    {
+        gates.push(old);
     }
     sort_gates(&mut gates);
     Ok(gates)

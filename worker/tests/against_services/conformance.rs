@@ -14,32 +14,14 @@ async fn dynamo_history_passes_the_history_conformance_suite() {
     drs_waves_history::conformance::run_all(&DynamoHistory::new(ddb, table), "dynamo").await;
 }
 
-/// An EXECUTION item the previous release wrote holds its one gate as `pendingGate` (JSON) and
-/// `pendingGateToken`: it still reads as a pending gate, a new gate of another wave opens beside
-/// it, and each is answered by its own token.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_gate_the_previous_release_recorded_is_read_and_answered() {
-    use drs_waves_contract::{GateKind, OperatorAction, OperatorActionKind, PendingGate};
-    use drs_waves_history::ExecutionRecord;
+const LEGACY_EXEC: &str = "arn:aws:states:us-east-1:123456789012:execution:billing:legacy";
 
-    let moto = Moto::start()
-        .await
-        .expect("moto starts (run scripts/bootstrap.sh if the venv is missing)");
-    let ddb = dynamodb_client(&moto.endpoint()).await;
-    let table = unique_name("legacy-gate");
-    create_table(&ddb, &table).await.expect("create table");
-    let h = DynamoHistory::new(ddb.clone(), table.clone());
-    let id = "arn:aws:states:us-east-1:123456789012:execution:billing:legacy";
-    h.create_execution(ExecutionRecord::new(
-        id,
-        "legacy",
-        "billing",
-        drs_waves_contract::ExecutionStatus::Running,
-        "2030-01-01T00:00:00Z",
-    ))
-    .await
-    .expect("create");
-    let gate = |kind, wave_index, token: &str| PendingGate {
+fn legacy_test_gate(
+    kind: drs_waves_contract::GateKind,
+    wave_index: u32,
+    token: &str,
+) -> drs_waves_contract::PendingGate {
+    drs_waves_contract::PendingGate {
         kind,
         wave_index,
         wave_name: format!("wave-{wave_index}"),
@@ -51,13 +33,20 @@ async fn a_gate_the_previous_release_recorded_is_read_and_answered() {
         reason: String::new(),
         heartbeat_seconds: Some(300),
         reopened: 0,
-    };
-    let old = gate(GateKind::Approval, 2, "tok-old");
+    }
+}
+
+/// Writes `gate` as the previous release did: `pendingGate` (JSON) and `pendingGateToken`.
+async fn write_legacy_gate(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    gate: &drs_waves_contract::PendingGate,
+) {
     ddb.update_item()
-        .table_name(&table)
+        .table_name(table)
         .key(
             history::PARTITION_KEY,
-            AttributeValue::S(history::execution_pk(id)),
+            AttributeValue::S(history::execution_pk(LEGACY_EXEC)),
         )
         .key(
             history::SORT_KEY,
@@ -66,31 +55,59 @@ async fn a_gate_the_previous_release_recorded_is_read_and_answered() {
         .update_expression("SET pendingGate = :g, pendingGateToken = :t")
         .expression_attribute_values(
             ":g",
-            AttributeValue::S(serde_json::to_string(&old).expect("json")),
+            AttributeValue::S(serde_json::to_string(gate).expect("json")),
         )
-        .expression_attribute_values(":t", AttributeValue::S("tok-old".into()))
+        .expression_attribute_values(":t", AttributeValue::S(gate.token.clone()))
         .send()
         .await
         .expect("write the previous release's gate");
-    let read = |h: &DynamoHistory| {
-        let h = h.clone();
-        async move {
-            h.get_execution(id)
-                .await
-                .expect("get")
-                .expect("record")
-                .pending_gates
-        }
-    };
+}
+
+async fn legacy_pending(h: &DynamoHistory) -> Vec<drs_waves_contract::PendingGate> {
+    h.get_execution(LEGACY_EXEC)
+        .await
+        .expect("get")
+        .expect("record")
+        .pending_gates
+}
+
+/// An EXECUTION item the previous release wrote holds its one gate as `pendingGate` (JSON) and
+/// `pendingGateToken`: it still reads as a pending gate, a new gate of another wave opens beside
+/// it, each is answered by its own token, and a re-opened gate of the same wave and kind
+/// replaces it for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gate_the_previous_release_recorded_is_read_and_answered() {
+    use drs_waves_contract::{GateKind, OperatorAction, OperatorActionKind};
+    use drs_waves_history::ExecutionRecord;
+
+    let moto = Moto::start()
+        .await
+        .expect("moto starts (run scripts/bootstrap.sh if the venv is missing)");
+    let ddb = dynamodb_client(&moto.endpoint()).await;
+    let table = unique_name("legacy-gate");
+    create_table(&ddb, &table).await.expect("create table");
+    let h = DynamoHistory::new(ddb.clone(), table.clone());
+    let id = LEGACY_EXEC;
+    h.create_execution(ExecutionRecord::new(
+        id,
+        "legacy",
+        "billing",
+        drs_waves_contract::ExecutionStatus::Running,
+        "2030-01-01T00:00:00Z",
+    ))
+    .await
+    .expect("create");
+    let old = legacy_test_gate(GateKind::Approval, 2, "tok-old");
+    write_legacy_gate(&ddb, &table, &old).await;
     assert_eq!(
-        read(&h).await,
+        legacy_pending(&h).await,
         vec![old.clone()],
         "the old gate reads as one pending gate"
     );
 
-    let new = gate(GateKind::Decision, 3, "tok-new");
+    let new = legacy_test_gate(GateKind::Decision, 3, "tok-new");
     assert!(h.open_gate(id, new.clone()).await.expect("open"));
-    assert_eq!(read(&h).await, vec![old.clone(), new.clone()]);
+    assert_eq!(legacy_pending(&h).await, vec![old, new.clone()]);
 
     let approve = OperatorAction {
         action: OperatorActionKind::Approve,
@@ -99,69 +116,35 @@ async fn a_gate_the_previous_release_recorded_is_read_and_answered() {
         by: "arn:aws:iam::123456789012:user/alice".into(),
         at: "2030-01-01T00:20:00Z".into(),
     };
-    assert!(
-        h.answer_gate(id, "tok-old", approve.clone())
-            .await
-            .expect("answer")
-    );
-    assert!(
-        !h.answer_gate(id, "tok-old", approve.clone())
-            .await
-            .expect("answer"),
-        "answered once"
-    );
+    let answer = |token: &'static str| h.answer_gate(id, token, approve.clone());
+    assert!(answer("tok-old").await.expect("answer"));
+    assert!(!answer("tok-old").await.expect("answer"), "answered once");
     assert_eq!(
-        read(&h).await,
+        legacy_pending(&h).await,
         vec![new],
         "the old gate is cleared, the new one stays"
     );
-    assert!(
-        h.answer_gate(id, "tok-new", approve.clone())
-            .await
-            .expect("answer")
-    );
-    assert!(read(&h).await.is_empty());
+    assert!(answer("tok-new").await.expect("answer"));
+    assert!(legacy_pending(&h).await.is_empty());
 
     // A re-opened gate of the same wave and kind as an old one replaces it.
-    let item_gate = gate(GateKind::Approval, 4, "tok-old-4");
-    ddb.update_item()
-        .table_name(&table)
-        .key(
-            history::PARTITION_KEY,
-            AttributeValue::S(history::execution_pk(id)),
-        )
-        .key(
-            history::SORT_KEY,
-            AttributeValue::S(history::EXECUTION_SK.into()),
-        )
-        .update_expression("SET pendingGate = :g, pendingGateToken = :t")
-        .expression_attribute_values(
-            ":g",
-            AttributeValue::S(serde_json::to_string(&item_gate).expect("json")),
-        )
-        .expression_attribute_values(":t", AttributeValue::S("tok-old-4".into()))
-        .send()
-        .await
-        .expect("write the previous release's gate");
-    let reopened = gate(GateKind::Approval, 4, "tok-fresh-4");
+    write_legacy_gate(
+        &ddb,
+        &table,
+        &legacy_test_gate(GateKind::Approval, 4, "tok-old-4"),
+    )
+    .await;
+    let reopened = legacy_test_gate(GateKind::Approval, 4, "tok-fresh-4");
     assert!(h.open_gate(id, reopened.clone()).await.expect("open"));
     assert_eq!(
-        read(&h).await,
-        vec![reopened.clone()],
+        legacy_pending(&h).await,
+        vec![reopened],
         "the fresh token replaces the old one"
     );
+    assert!(!answer("tok-old-4").await.expect("answer"));
+    assert!(answer("tok-fresh-4").await.expect("answer"));
     assert!(
-        !h.answer_gate(id, "tok-old-4", approve.clone())
-            .await
-            .expect("answer")
-    );
-    assert!(
-        h.answer_gate(id, "tok-fresh-4", approve)
-            .await
-            .expect("answer")
-    );
-    assert!(
-        read(&h).await.is_empty(),
+        legacy_pending(&h).await.is_empty(),
         "the old token does not show again once answered"
     );
 }
