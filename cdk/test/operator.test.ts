@@ -231,7 +231,7 @@ describe('operator policy', () => {
     // The history table through the worker's seam (history/src, DynamoHistory).
     const seam: Record<string, string[]> = {
       get_execution: ['dynamodb:GetItem'],
-      answer_gate: ['dynamodb:UpdateItem'],
+      answer_gate: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
       request_cancel: ['dynamodb:UpdateItem', 'dynamodb:GetItem'],
       recent_executions: ['dynamodb:Query'],
       get_wave: ['dynamodb:GetItem'],

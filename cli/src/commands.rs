@@ -443,10 +443,18 @@ pub async fn status(aws: &Aws, plan: Option<&str>) -> Result<(), CliError> {
             running += 1;
             let rec = record(aws, e.execution_arn()).await?;
             let state = resolve::current_state(aws, e.execution_arn()).await?;
+            // Every open gate, one line each (waves side by side may wait at several).
             let waiting = rec
                 .as_ref()
-                .and_then(|r| r.pending_gate.as_ref())
-                .map(|g| render::gate_line(g, e.name(), OffsetDateTime::now_utc()))
+                .map(|r| render::gate_lines(&r.pending_gates, e.name(), OffsetDateTime::now_utc()))
+                .filter(|lines| !lines.is_empty())
+                .map(|lines| {
+                    lines
+                        .iter()
+                        .map(|l| l.trim_start_matches(">> "))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
                 .or_else(|| {
                     rec.as_ref()
                         .and_then(|r| r.cancel_requested.as_ref())

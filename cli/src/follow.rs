@@ -311,19 +311,14 @@ impl Plain {
                 lines.push(format!("[{stamp}] {line}"));
             }
         }
-        let gate = view
-            .gate
-            .as_ref()
-            .map(|g| render::gate_line(g, &view.name, now));
-        let gate_key = view
-            .gate
-            .as_ref()
-            .map(|g| g.since.clone())
-            .unwrap_or_default();
-        if self.printed.get("gate") != Some(&gate_key) {
-            self.printed.insert("gate".into(), gate_key);
-            if let Some(g) = gate {
-                lines.push(format!("[{stamp}] {g}"));
+        // Each open gate is printed when it opens.
+        let gate_lines = render::gate_lines(&view.gates, &view.name, now);
+        for (g, line) in view.gates.iter().zip(gate_lines) {
+            let key = format!("gate {}", g.key());
+            let seen = g.since.clone();
+            if self.printed.get(&key) != Some(&seen) {
+                self.printed.insert(key, seen);
+                lines.push(format!("[{stamp}] {line}"));
             }
         }
         let cancel_key = view
@@ -416,7 +411,11 @@ impl Screen for Live {
             bar.set_position(u64::from(w.counts.launched));
             bar.set_message(render::wave_line(w, width, now).to_string());
         }
-        let extra = lines.get(1 + view.waves.len()).cloned().unwrap_or_default();
+        // Every open gate (several when waves run side by side), or the cancel.
+        let extra = lines
+            .get(1 + view.waves.len()..)
+            .map(|rest| rest.join("\n"))
+            .unwrap_or_default();
         self.gate.set_message(extra);
     }
 

@@ -18,6 +18,9 @@ use crate::aws::Aws;
 use crate::error::{self, CliError};
 use crate::resolve::{self, Execution};
 
+mod pick;
+pub use pick::{cancel_wave, command_for, describe_gate, list_gates, names_wave, pick};
+
 /// What an operator answers at a gate or decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Decision {
@@ -155,12 +158,13 @@ pub fn relaunch_refusal(gate: &PendingGate, plan: &RetryPlan, execution: &str) -
     }
 }
 
-/// What the execution does, for an answer that found no gate waiting for it.
+/// What the execution does, for an answer that found no gate waiting for it: among it, every
+/// gate it waits at (with `--wave` in the commands when there are several).
 pub fn doing(
     status: &SfnStatus,
     state: Option<&str>,
     record: Option<&ExecutionRecord>,
-    gate: Option<&PendingGate>,
+    gates: &[PendingGate],
     execution: &str,
 ) -> String {
     if *status != SfnStatus::Running {
@@ -171,7 +175,7 @@ pub fn doing(
             .unwrap_or_default();
         return format!("it has ended: {}{recorded}", status.as_str());
     }
-    if let Some(g) = gate {
+    if let [g] = gates {
         let wave = wave_label(g.wave_index, &g.wave_name);
         return match g.kind {
             GateKind::Approval => format!(
@@ -181,6 +185,24 @@ pub fn doing(
                 "it waits for a decision after {wave} failed: answer with drs-waves decide {execution} retry|skip|stop"
             ),
         };
+    }
+    if !gates.is_empty() {
+        let each: Vec<String> = gates
+            .iter()
+            .map(|g| match g.kind {
+                GateKind::Approval => format!(
+                    "{} (drs-waves approve|stop {execution} --wave {})",
+                    describe_gate(g),
+                    g.wave_index
+                ),
+                GateKind::Decision => format!(
+                    "{} (drs-waves decide {execution} retry|skip|stop --wave {})",
+                    describe_gate(g),
+                    g.wave_index
+                ),
+            })
+            .collect();
+        return format!("it waits at {} gates: {}", gates.len(), each.join("; "));
     }
     let cancel = record
         .and_then(|r| r.cancel_requested.as_ref())
@@ -278,7 +300,6 @@ async fn not_waiting(
     exec: &Execution,
     answer: Answer,
     record: Option<&ExecutionRecord>,
-    gate: Option<&PendingGate>,
 ) -> CliError {
     let fresh = resolve::describe(aws, &exec.arn).await.ok().flatten();
     let status = fresh.as_ref().map_or(&exec.status, |e| &e.status);
@@ -295,18 +316,34 @@ async fn not_waiting(
     CliError::NotWaiting(format!(
         "{} does not wait at {what}: {}",
         exec.name,
-        doing(status, state.as_deref(), record, gate, &exec.name)
+        doing(
+            status,
+            state.as_deref(),
+            record,
+            record.map_or(&[], |r| r.pending_gates.as_slice()),
+            &exec.name
+        )
     ))
 }
 
-/// Answers the gate the execution waits at. Returns what to tell the operator.
-pub async fn answer(aws: &Aws, execution: &str, answer: Answer) -> Result<String, CliError> {
+/// Answers the gate the execution waits at (the one of wave `wave` when it waits at several
+/// that take this answer). Returns what to tell the operator.
+pub async fn answer(
+    aws: &Aws,
+    execution: &str,
+    answer: Answer,
+    wave: Option<&str>,
+) -> Result<String, CliError> {
     let exec = resolve::execution(aws, execution).await?;
     let record = record_of(aws, &exec).await?;
-    let gate = record.as_ref().and_then(|r| r.pending_gate.clone());
-    let Some(gate) = gate.filter(|g| answer.answers(g.kind)) else {
-        let pending = record.as_ref().and_then(|r| r.pending_gate.as_ref());
-        return Err(not_waiting(aws, &exec, answer, record.as_ref(), pending).await);
+    let gates = record
+        .as_ref()
+        .map_or(&[][..], |r| r.pending_gates.as_slice());
+    let Some(gate) = pick(gates, answer, wave, &exec.name)
+        .map_err(CliError::Usage)?
+        .cloned()
+    else {
+        return Err(not_waiting(aws, &exec, answer, record.as_ref()).await);
     };
     if answer == Answer::Retry
         && let Some(why) = retry_refusal(&gate, &exec.name)
@@ -340,8 +377,7 @@ pub async fn answer(aws: &Aws, execution: &str, answer: Answer) -> Result<String
         .map_err(error::history)?;
     if !recorded {
         let record = record_of(aws, &exec).await.ok().flatten();
-        let pending = record.as_ref().and_then(|r| r.pending_gate.as_ref());
-        return Err(not_waiting(aws, &exec, answer, record.as_ref(), pending).await);
+        return Err(not_waiting(aws, &exec, answer, record.as_ref()).await);
     }
     let sent = match answer {
         Answer::Stop => aws
@@ -387,8 +423,8 @@ pub async fn answer(aws: &Aws, execution: &str, answer: Answer) -> Result<String
     }
 }
 
-/// Cancels an execution: the request is recorded, a pending gate is answered with the cancel,
-/// otherwise the execution's next task sees it.
+/// Cancels an execution: the request is recorded, every pending gate is answered with the
+/// cancel, otherwise the execution's next task sees it.
 pub async fn cancel(aws: &Aws, execution: &str) -> Result<String, CliError> {
     let exec = resolve::execution(aws, execution).await?;
     if exec.status != SfnStatus::Running {
@@ -401,11 +437,11 @@ pub async fn cancel(aws: &Aws, execution: &str) -> Result<String, CliError> {
     let by = aws.caller_arn().await?;
     let at = now_rfc3339();
     let before = record_of(aws, &exec).await?;
-    let gate = before.as_ref().and_then(|r| r.pending_gate.clone());
+    let (wave_index, wave_name) = cancel_wave(before.as_ref().map_or(&[], |r| &r.pending_gates));
     let action = OperatorAction {
         action: OperatorActionKind::Cancel,
-        wave_index: gate.as_ref().map(|g| g.wave_index),
-        wave_name: gate.as_ref().map(|g| g.wave_name.clone()),
+        wave_index,
+        wave_name,
         by,
         at,
     };
@@ -435,14 +471,19 @@ pub async fn cancel(aws: &Aws, execution: &str) -> Result<String, CliError> {
             )));
         }
     }
-    // A gate open now (it may have opened since the first read) is answered with the cancel;
-    // a gate that opens later sees the request itself.
-    let gate = record_of(aws, &exec)
-        .await?
-        .and_then(|r| r.pending_gate)
-        .or(gate);
     let what = mode_effect(before.as_ref());
-    if let Some(gate) = gate {
+    // Every gate open now (one may have opened since the first read) is answered with the
+    // cancel; a gate that opens later sees the request itself.
+    let mut gates = record_of(aws, &exec)
+        .await?
+        .map(|r| r.pending_gates)
+        .unwrap_or_default();
+    for earlier in before.map(|r| r.pending_gates).unwrap_or_default() {
+        if !gates.iter().any(|g| g.token == earlier.token) {
+            gates.push(earlier);
+        }
+    }
+    for gate in &gates {
         let sent = aws
             .sfn
             .send_task_failure()
@@ -457,17 +498,27 @@ pub async fn cancel(aws: &Aws, execution: &str) -> Result<String, CliError> {
                 return Err(error::aws_error("states:SendTaskFailure", &f));
             }
         }
-        return Ok(format!(
-            "Cancelled {} at the {} of {}: {what}",
-            exec.name,
+    }
+    Ok(cancelled_text(&exec.name, &gates, what))
+}
+
+/// What a cancel tells the operator: where it stopped the execution (every gate it answered).
+pub fn cancelled_text(execution: &str, gates: &[PendingGate], what: &str) -> String {
+    match gates {
+        [] => {
+            format!("Cancel of {execution} requested: its next task takes the cancel path; {what}")
+        }
+        [gate] => format!(
+            "Cancelled {execution} at the {} of {}: {what}",
             gate.kind.describe(),
             wave_label(gate.wave_index, &gate.wave_name)
-        ));
+        ),
+        several => format!(
+            "Cancelled {execution} at {} gates ({}): {what}",
+            several.len(),
+            list_gates(several)
+        ),
     }
-    Ok(format!(
-        "Cancel of {} requested: its next task takes the cancel path; {what}",
-        exec.name
-    ))
 }
 
 fn mode_effect(record: Option<&ExecutionRecord>) -> &'static str {

@@ -89,17 +89,40 @@ pub enum Command {
         plain: bool,
     },
     /// Approve the wave waiting at an approval gate.
-    Approve { execution: String },
+    ///
+    /// When the execution waits at several approval gates at once (waves that run side by
+    /// side), say which with --wave; nothing is answered without it.
+    Approve {
+        execution: String,
+        /// The wave whose gate to answer, by name or index (needed when several are open).
+        #[arg(long)]
+        wave: Option<String>,
+    },
     /// Stop the execution at its approval gate or decision (cleaned up as a cancel).
-    Stop { execution: String },
+    ///
+    /// When several gates or decisions are open at once, say which with --wave.
+    Stop {
+        execution: String,
+        /// The wave whose gate or decision to answer, by name or index (needed when several
+        /// are open).
+        #[arg(long)]
+        wave: Option<String>,
+    },
     /// Answer the decision after a failed wave: retry its servers that did not launch, skip it,
     /// or stop.
+    ///
+    /// When several decisions are open at once, say which with --wave.
     Decide {
         execution: String,
         #[arg(value_enum)]
         decision: gate::Decision,
+        /// The failed wave whose decision to answer, by name or index (needed when several
+        /// are open).
+        #[arg(long)]
+        wave: Option<String>,
     },
-    /// Cancel an execution: a drill's instances are terminated, a recovery's kept.
+    /// Cancel an execution: a drill's instances are terminated, a recovery's kept. Every gate
+    /// and decision open at the time is answered with the cancel.
     Cancel { execution: String },
     /// What is running now (of one plan, or of all).
     Status { plan: Option<String> },
@@ -153,16 +176,17 @@ pub async fn run(cli: Cli) -> Result<u8, CliError> {
             let exec = resolve::execution(&aws, &execution).await?;
             follow::follow(&aws, exec, plain).await
         }
-        Command::Approve { execution } => {
-            say(gate::answer(&aws, &execution, gate::Answer::Approve).await)
+        Command::Approve { execution, wave } => {
+            say(gate::answer(&aws, &execution, gate::Answer::Approve, wave.as_deref()).await)
         }
-        Command::Stop { execution } => {
-            say(gate::answer(&aws, &execution, gate::Answer::Stop).await)
+        Command::Stop { execution, wave } => {
+            say(gate::answer(&aws, &execution, gate::Answer::Stop, wave.as_deref()).await)
         }
         Command::Decide {
             execution,
             decision,
-        } => say(gate::answer(&aws, &execution, decision.into()).await),
+            wave,
+        } => say(gate::answer(&aws, &execution, decision.into(), wave.as_deref()).await),
         Command::Cancel { execution } => say(gate::cancel(&aws, &execution).await),
         Command::Status { plan } => commands::status(&aws, plan.as_deref()).await.map(|()| 0),
         Command::History { plan, limit } => commands::history(&aws, &plan, limit).await.map(|()| 0),

@@ -169,6 +169,26 @@ pub fn wave_line(w: &WaveView, name_width: usize, now: OffsetDateTime) -> WaveLi
 
 /// The gate line: what it waits for, since when, until when, and the commands that answer it.
 pub fn gate_line(g: &PendingGate, execution: &str, now: OffsetDateTime) -> String {
+    gate_line_with(g, execution, now, "")
+}
+
+/// One line per open gate ([`gate_line`]); when there are several, their commands say
+/// `--wave <index>` (the CLI refuses to guess which).
+pub fn gate_lines(gates: &[PendingGate], execution: &str, now: OffsetDateTime) -> Vec<String> {
+    gates
+        .iter()
+        .map(|g| {
+            let flag = if gates.len() > 1 {
+                format!(" --wave {}", g.wave_index)
+            } else {
+                String::new()
+            };
+            gate_line_with(g, execution, now, &flag)
+        })
+        .collect()
+}
+
+fn gate_line_with(g: &PendingGate, execution: &str, now: OffsetDateTime, flag: &str) -> String {
     let since = parse_time(&g.since);
     let until = parse_time(&g.timeout_at);
     let waited = since
@@ -186,11 +206,11 @@ pub fn gate_line(g: &PendingGate, execution: &str, now: OffsetDateTime) -> Strin
     }
     match g.kind {
         GateKind::Approval => format!(
-            ">> wave {} {} waits for approval ({waited}{left}): drs-waves approve {execution}  |  drs-waves stop {execution}",
+            ">> wave {} {} waits for approval ({waited}{left}): drs-waves approve {execution}{flag}  |  drs-waves stop {execution}{flag}",
             g.wave_index, g.wave_name
         ),
         GateKind::Decision => format!(
-            ">> wave {} {} failed ({}); launch {} of {}: decide ({waited}{left}): drs-waves decide {execution} retry|skip|stop",
+            ">> wave {} {} failed ({}); launch {} of {}: decide ({waited}{left}): drs-waves decide {execution} retry|skip|stop{flag}",
             g.wave_index, g.wave_name, g.reason, g.attempts, g.max_attempts
         ),
     }
@@ -251,13 +271,13 @@ pub fn name_width(v: &View) -> usize {
         .unwrap_or(0)
 }
 
-/// The lines of the live screen (header, waves, gate or cancel).
+/// The lines of the live screen (header, waves, every open gate or the cancel).
 pub fn screen(v: &View, now: OffsetDateTime) -> Vec<String> {
     let width = name_width(v);
     let mut lines = vec![header_line(v, now)];
     lines.extend(v.waves.iter().map(|w| wave_line(w, width, now).to_string()));
-    if let Some(g) = &v.gate {
-        lines.push(gate_line(g, &v.name, now));
+    if !v.gates.is_empty() {
+        lines.extend(gate_lines(&v.gates, &v.name, now));
     } else if let Some(c) = &v.cancel
         && !v.ended
     {

@@ -155,7 +155,7 @@ pub struct View {
     /// The state it is in now (the latest StateEntered).
     pub state: Option<String>,
     pub waves: Vec<WaveView>,
-    pub gate: Option<PendingGate>,
+    pub gates: Vec<PendingGate>,
     pub cancel: Option<OperatorAction>,
     pub actions: Vec<OperatorAction>,
     /// The history record's status (CANCELLED, STOPPED, ... once it ended).
@@ -186,7 +186,7 @@ impl View {
             waves: spec
                 .map(|p| p.waves.iter().map(WaveView::of_spec).collect())
                 .unwrap_or_default(),
-            gate: None,
+            gates: Vec::new(),
             cancel: None,
             actions: Vec::new(),
             recorded: None,
@@ -301,7 +301,7 @@ impl View {
 
     /// The history record: gate, cancel, actions, who started it, the recorded status.
     pub fn apply_record(&mut self, r: &ExecutionRecord) {
-        self.gate = r.pending_gate.clone();
+        self.gates = r.pending_gates.clone();
         self.cancel = r.cancel_requested.clone();
         self.actions = r.operator_actions.clone();
         self.started_by = r.started_by.clone().or(self.started_by.take());

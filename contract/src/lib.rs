@@ -37,7 +37,7 @@ pub use arn::{ActivityArnError, ActivityArns};
 pub use definition::{DefinitionError, PreflightParameters, embedded_plan};
 pub use operator::{
     AwaitOperatorInput, GateKind, OperatorAction, OperatorActionKind, OperatorAnswer, PendingGate,
-    decisions,
+    decisions, gate_key,
 };
 pub use spec::{
     ApprovalGate, ExecutionInput, Mode, OnFailure, PREFLIGHT_TARGETS_KEY, PlanSpec, PollingBounds,

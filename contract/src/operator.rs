@@ -1,7 +1,8 @@
 //! Operator control: approval gates, decisions after a failed wave, and cancels.
 //!
 //! A gate is an `await-operator` activity task. The worker records its task token in the
-//! history (the EXECUTION item's `pendingGate`) and does not answer; the operator CLI answers
+//! history (the EXECUTION item's `pendingGates`, one per wave and kind: several may be open
+//! at once when waves run side by side) and does not answer; the operator CLI answers
 //! with SendTaskSuccess ([`OperatorAnswer`]) or SendTaskFailure (`DrsWaves.StoppedByOperator`,
 //! `DrsWaves.Cancelled`). Every answer, and every cancel request, is recorded first as an
 //! [`OperatorAction`] with the caller's identity, in the same conditional write that clears the
@@ -101,6 +102,22 @@ pub struct PendingGate {
     /// heartbeat timed out): each re-opening records a fresh token here.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub reopened: u32,
+}
+
+impl PendingGate {
+    /// The gate's key among the execution's pending gates ([`gate_key`]).
+    pub fn key(&self) -> String {
+        gate_key(self.kind, self.wave_index)
+    }
+}
+
+/// How an execution's pending gates are told apart: one per wave and kind, keyed as the
+/// operators' answers are in the state (`approve_w3`, `decide_w4`; [`crate::paths::OPERATOR`]).
+pub fn gate_key(kind: GateKind, wave_index: u32) -> String {
+    match kind {
+        GateKind::Approval => format!("approve_w{wave_index}"),
+        GateKind::Decision => format!("decide_w{wave_index}"),
+    }
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -73,12 +73,18 @@ pub const OPERATOR: &str = "$.operator";
 
 /// The answer of wave `index`'s approval gate.
 pub fn approval_answer(index: u32) -> String {
-    format!("{OPERATOR}.approve_w{index}")
+    format!(
+        "{OPERATOR}.{}",
+        super::gate_key(super::GateKind::Approval, index)
+    )
 }
 
 /// The answer of wave `index`'s decision after a failure.
 pub fn decision_answer(index: u32) -> String {
-    format!("{OPERATOR}.decide_w{index}")
+    format!(
+        "{OPERATOR}.{}",
+        super::gate_key(super::GateKind::Decision, index)
+    )
 }
 
 /// The decision itself (`retry` or `skip`), read by the Choice after it.

@@ -11,14 +11,25 @@ use drs_waves_contract::history::{
     STATUS_INDEX_SORT_KEY,
 };
 use drs_waves_contract::timing::LearnedTiming;
-use drs_waves_contract::{CleanupStatus, ExecutionStatus, Mode, ServerCounts, WaveStatus};
+use drs_waves_contract::{
+    CleanupStatus, ExecutionStatus, Mode, PendingGate, ServerCounts, WaveStatus,
+};
 
 use crate::HistoryError;
 use crate::records::{
-    ExecutionRecord, JobRecord, ServerLaunchPoint, ServerRecord, WaveChunk, WaveRecord,
+    ExecutionRecord, JobRecord, ServerLaunchPoint, ServerRecord, WaveChunk, WaveRecord, sort_gates,
 };
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// The EXECUTION item's pending gates (a map keyed by [`PendingGate::key`]).
+pub(crate) const PENDING_GATES: &str = "pendingGates";
+/// An entry's token and its gate (JSON).
+pub(crate) const GATE_TOKEN: &str = "token";
+pub(crate) const GATE_JSON: &str = "gate";
+/// The previous release's one gate (JSON) and its token: read, cleared, never written.
+pub(crate) const LEGACY_PENDING_GATE: &str = "pendingGate";
+pub(crate) const LEGACY_PENDING_GATE_TOKEN: &str = "pendingGateToken";
 
 pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -237,7 +248,7 @@ pub(crate) fn execution_of(item: &Item) -> Result<ExecutionRecord, HistoryError>
         warnings: f.opt_list_s("warnings")?.unwrap_or_default(),
         preempted_by: f.opt_s("preemptedBy")?,
         started_by: f.opt_s("startedBy")?,
-        pending_gate: f.opt_json("pendingGate")?,
+        pending_gates: pending_gates_of(&f)?,
         cancel_requested: f.opt_json("cancelRequested")?,
         operator_actions: f
             .opt_list_s("operatorActions")?
@@ -250,6 +261,49 @@ pub(crate) fn execution_of(item: &Item) -> Result<ExecutionRecord, HistoryError>
             })
             .collect::<Result<_, HistoryError>>()?,
     })
+}
+
+/// The EXECUTION item's pending gates: the map `pendingGates`, keyed by [`PendingGate::key`],
+/// each entry `{token, gate}` (the token apart, for the conditional write that answers it; the
+/// gate as JSON). An item the previous release wrote may hold its one gate as `pendingGate`
+/// (JSON): it is read as one more gate, unless the map holds a gate of the same key (the gate
+/// opened again since, with a fresh token).
+fn pending_gates_of(f: &Fields<'_>) -> Result<Vec<PendingGate>, HistoryError> {
+    let mut gates = Vec::new();
+    if f.item.contains_key(PENDING_GATES) {
+        for (key, entry) in f.map(PENDING_GATES)? {
+            let what = format!("{} ({PENDING_GATES}.{key})", f.what);
+            let m = entry.as_m().map_err(|_| {
+                f.bad(
+                    PENDING_GATES,
+                    &format!("has an entry {key} that is not a map"),
+                )
+            })?;
+            let g = Fields::nested(m, what);
+            let gate: PendingGate = g
+                .opt_json(GATE_JSON)?
+                .ok_or_else(|| g.bad(GATE_JSON, "is missing"))?;
+            if gate.key() != *key || g.s(GATE_TOKEN)? != gate.token {
+                return Err(g.bad(GATE_JSON, "does not match its key and token"));
+            }
+            gates.push(gate);
+        }
+    }
+    if let Some(old) = f.opt_json::<PendingGate>(LEGACY_PENDING_GATE)?
+        && !gates.iter().any(|g| g.key() == old.key())
+    {
+        gates.push(old);
+    }
+    sort_gates(&mut gates);
+    Ok(gates)
+}
+
+/// An entry of `pendingGates`.
+pub(crate) fn gate_entry_av(gate: &PendingGate) -> Result<AttributeValue, HistoryError> {
+    Ok(AttributeValue::M(HashMap::from([
+        (GATE_TOKEN.to_string(), s(&gate.token)),
+        (GATE_JSON.to_string(), s(to_json(gate)?)),
+    ])))
 }
 
 pub(crate) fn wave_of(item: &Item) -> Result<WaveRecord, HistoryError> {

@@ -47,8 +47,10 @@ pub struct ExecutionRecord {
     pub preempted_by: Option<String>,
     /// Who started the execution (the input's `startedBy`, filled in by the operator CLI).
     pub started_by: Option<String>,
-    /// The gate the execution waits at, until an operator answers it.
-    pub pending_gate: Option<PendingGate>,
+    /// The gates the execution waits at, until an operator answers each: at most one per wave
+    /// and kind ([`PendingGate::key`]), in wave order, an approval before a decision. Waves that
+    /// run side by side can wait at several at once.
+    pub pending_gates: Vec<PendingGate>,
     /// An operator's cancel, seen by the execution's next task.
     pub cancel_requested: Option<OperatorAction>,
     /// Every operator action, oldest first.
@@ -90,11 +92,36 @@ impl ExecutionRecord {
             warnings: Vec::new(),
             preempted_by: None,
             started_by: None,
-            pending_gate: None,
+            pending_gates: Vec::new(),
             cancel_requested: None,
             operator_actions: Vec::new(),
         }
     }
+}
+
+impl ExecutionRecord {
+    /// The pending gate holding `token`, if any.
+    pub fn gate_with_token(&self, token: &str) -> Option<&PendingGate> {
+        self.pending_gates.iter().find(|g| g.token == token)
+    }
+
+    /// Records `gate` among the pending gates, replacing the one of the same wave and kind
+    /// (a gate re-opened with a fresh token), and keeps them in order.
+    pub fn put_gate(&mut self, gate: PendingGate) {
+        self.pending_gates.retain(|g| g.key() != gate.key());
+        self.pending_gates.push(gate);
+        sort_gates(&mut self.pending_gates);
+    }
+}
+
+/// The order pending gates are kept and shown in: by wave, an approval before a decision.
+pub fn sort_gates(gates: &mut [PendingGate]) {
+    gates.sort_by_key(|g| {
+        (
+            g.wave_index,
+            g.kind == drs_waves_contract::GateKind::Decision,
+        )
+    });
 }
 
 /// What a cancel request found.

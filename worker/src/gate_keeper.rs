@@ -3,7 +3,7 @@
 //! A gate's await-operator task records its token in the history and answers nothing. The
 //! task has a HeartbeatSeconds of its own (the plan's `tasks.gateHeartbeatSeconds`): every
 //! worker runs this keeper, which heartbeats each token recorded as a RUNNING execution's
-//! pending gate, so a gate stays open however many workers come and go. A token that was
+//! pending gates (one per wave and kind; several at once when waves run side by side), so a gate stays open however many workers come and go. A token that was
 //! never recorded (GetActivityTask "is designed to provide a taskToken exactly-once": a
 //! dropped answer, or a worker killed between the poll and the history write, loses it) is
 //! heartbeated by nobody; its heartbeat times out and the machine's Retry opens the gate again
@@ -29,23 +29,25 @@ const RUNNING_PER_ROUND: usize = 200;
 /// The shortest wait between two rounds (a plan with a very short gate heartbeat).
 const MIN_ROUND_INTERVAL: Duration = Duration::from_secs(1);
 
-/// What one round did to one gate.
+/// What one round did to one gate (`gate`: its key, `approve_w2` / `decide_w4`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GateKept {
     /// Heartbeated: the gate stays open.
-    Alive { execution_id: String },
+    Alive { execution_id: String, gate: String },
     /// Step Functions no longer knows the token (the gate was answered, timed out, or its
     /// heartbeat timed out and it is re-opening with a fresh token).
     Gone {
         execution_id: String,
+        gate: String,
         reason: String,
     },
     /// Past its deadline: failed with DrsWaves.GateTimedOut.
-    TimedOut { execution_id: String },
+    TimedOut { execution_id: String, gate: String },
 }
 
-/// One round. Errors on one gate are logged and do not stop the round; the smallest gate
-/// heartbeat seen decides how soon the next round must come.
+/// One round over every pending gate of every RUNNING execution (waves that run side by side
+/// can wait at several gates at once). Errors on one gate are logged and do not stop the
+/// round; the smallest gate heartbeat seen decides how soon the next round must come.
 pub async fn keep_gates<H: History, S: ActivityService>(
     history: &H,
     sfn: &S,
@@ -54,39 +56,57 @@ pub async fn keep_gates<H: History, S: ActivityService>(
     let mut kept = Vec::new();
     let mut smallest_heartbeat: Option<u32> = None;
     for record in history.running_executions(RUNNING_PER_ROUND).await? {
-        let Some(gate) = record.pending_gate else {
-            continue;
-        };
-        // A gate of a machine generated before gates had a heartbeat has nothing to keep.
-        let Some(heartbeat) = gate.heartbeat_seconds else {
-            continue;
-        };
-        smallest_heartbeat = Some(smallest_heartbeat.map_or(heartbeat, |h| h.min(heartbeat)));
-        match keep_one(sfn, &gate, now).await {
-            Ok(GateOutcome::Alive) => kept.push(GateKept::Alive {
-                execution_id: record.execution_id,
-            }),
-            Ok(GateOutcome::Gone(reason)) => {
-                info!(execution = %record.execution_id, wave = %gate.wave_name, %reason,
-                      "a recorded gate token is gone (answered, or re-opening with a fresh token)");
-                kept.push(GateKept::Gone {
-                    execution_id: record.execution_id,
-                    reason,
-                });
-            }
-            Ok(GateOutcome::TimedOut) => {
-                warn!(execution = %record.execution_id, wave = %gate.wave_name, timeout_at = %gate.timeout_at,
-                      "a gate passed its deadline: failed as timed out");
-                kept.push(GateKept::TimedOut {
-                    execution_id: record.execution_id,
-                });
-            }
-            Err(e) => {
-                warn!(execution = %record.execution_id, error = %e, "could not heartbeat a gate; the next round tries again");
+        for gate in &record.pending_gates {
+            // A gate of a machine generated before gates had a heartbeat has nothing to keep.
+            let Some(heartbeat) = gate.heartbeat_seconds else {
+                continue;
+            };
+            smallest_heartbeat = Some(smallest_heartbeat.map_or(heartbeat, |h| h.min(heartbeat)));
+            if let Some(k) = keep_logged(sfn, &record.execution_id, gate, now).await {
+                kept.push(k);
             }
         }
     }
     Ok((kept, smallest_heartbeat))
+}
+
+/// Keeps one gate and logs what became of it; None when the heartbeat itself failed (the next
+/// round tries again).
+async fn keep_logged<S: ActivityService>(
+    sfn: &S,
+    execution_id: &str,
+    gate: &PendingGate,
+    now: OffsetDateTime,
+) -> Option<GateKept> {
+    let (execution_id, key) = (execution_id.to_string(), gate.key());
+    match keep_one(sfn, gate, now).await {
+        Ok(GateOutcome::Alive) => Some(GateKept::Alive {
+            execution_id,
+            gate: key,
+        }),
+        Ok(GateOutcome::Gone(reason)) => {
+            info!(execution = %execution_id, gate = %key, wave = %gate.wave_name, %reason,
+                  "a recorded gate token is gone (answered, or re-opening with a fresh token)");
+            Some(GateKept::Gone {
+                execution_id,
+                gate: key,
+                reason,
+            })
+        }
+        Ok(GateOutcome::TimedOut) => {
+            warn!(execution = %execution_id, gate = %key, wave = %gate.wave_name, timeout_at = %gate.timeout_at,
+                  "a gate passed its deadline: failed as timed out");
+            Some(GateKept::TimedOut {
+                execution_id,
+                gate: key,
+            })
+        }
+        Err(e) => {
+            warn!(execution = %execution_id, gate = %key, error = %e,
+                  "could not heartbeat a gate; the next round tries again");
+            None
+        }
+    }
 }
 
 enum GateOutcome {

@@ -27,6 +27,17 @@ use drs_waves_aws::drs::{Job, JobServer, JobStatus, LaunchStatus};
 use drs_waves_history::{JanitorWork, WaveRecord};
 use drs_waves_rules::Limits;
 
+/// The one gate a record waits at in these tests (each opens at most one at a time); more than
+/// one is a bug the test names.
+fn only_gate(r: drs_waves_history::ExecutionRecord) -> Option<drs_waves_contract::PendingGate> {
+    assert!(
+        r.pending_gates.len() <= 1,
+        "expected at most one pending gate, got {:?}",
+        r.pending_gates
+    );
+    r.pending_gates.into_iter().next()
+}
+
 mod check_wave;
 mod clean_up;
 mod closed_record;

@@ -2,6 +2,8 @@
 
 use super::*;
 
+mod picking;
+
 fn gate(kind: GateKind, attempts: u32, max: u32) -> PendingGate {
     PendingGate {
         kind,
@@ -100,20 +102,20 @@ fn a_gate_that_is_not_waiting_says_what_the_execution_does() {
             &SfnStatus::Running,
             Some("Wave 1 db: wait"),
             None,
-            None,
+            &[],
             "x-1"
         ),
         "it is RUNNING in state 'Wave 1 db: wait'"
     );
     assert_eq!(
-        doing(&SfnStatus::Succeeded, None, None, None, "x-1"),
+        doing(&SfnStatus::Succeeded, None, None, &[], "x-1"),
         "it has ended: SUCCEEDED"
     );
     let waiting = doing(
         &SfnStatus::Running,
         Some("Wave 2 app: decide?"),
         None,
-        Some(&gate(GateKind::Decision, 1, 2)),
+        &[gate(GateKind::Decision, 1, 2)],
         "x-1",
     );
     assert!(
@@ -142,7 +144,7 @@ fn a_gate_state_without_a_recorded_token_is_said_to_be_reopening() {
         &SfnStatus::Running,
         Some("Wave 2 app: approve?"),
         None,
-        None,
+        &[],
         "x-1",
     );
     assert!(

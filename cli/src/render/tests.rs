@@ -226,6 +226,59 @@ fn gates_say_what_they_wait_for_and_how_to_answer() {
     );
 }
 
+/// Waves side by side: every open gate has its line, each command naming its wave; a single
+/// gate's line is as before (no --wave).
+#[test]
+fn several_open_gates_each_have_a_line_whose_commands_name_the_wave() {
+    let approval = PendingGate {
+        kind: GateKind::Approval,
+        wave_index: 3,
+        wave_name: "web".into(),
+        token: "secret-3".into(),
+        since: "2026-11-28T10:00:00Z".into(),
+        timeout_at: "2026-11-28T14:00:00Z".into(),
+        attempts: 0,
+        max_attempts: 1,
+        reason: String::new(),
+        heartbeat_seconds: None,
+        reopened: 0,
+    };
+    let decision = PendingGate {
+        kind: GateKind::Decision,
+        wave_index: 4,
+        wave_name: "batch".into(),
+        token: "secret-4".into(),
+        attempts: 1,
+        max_attempts: 2,
+        reason: "s-9 FAILED".into(),
+        ..approval.clone()
+    };
+    let lines = gate_lines(&[approval.clone(), decision], "drill-1", T0);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].starts_with(">> wave 3 web waits for approval")
+            && lines[0].ends_with(
+                "drs-waves approve drill-1 --wave 3  |  drs-waves stop drill-1 --wave 3"
+            ),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with(">> wave 4 batch failed (s-9 FAILED)")
+            && lines[1].ends_with("drs-waves decide drill-1 retry|skip|stop --wave 4"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines.iter().all(|l| !l.contains("secret")),
+        "a token is never shown"
+    );
+    assert_eq!(
+        gate_lines(std::slice::from_ref(&approval), "drill-1", T0),
+        vec![gate_line(&approval, "drill-1", T0)]
+    );
+}
+
 #[test]
 fn the_summary_lists_every_wave_and_the_exit_status() {
     let mut v = billing();

@@ -68,7 +68,7 @@ async fn a_gate_needs_a_record_and_is_answered_once(
         .await
         .expect("get")
         .expect("record");
-    assert_eq!(r.pending_gate, Some(gate(GateKind::Approval, "tok-1")));
+    assert_eq!(r.pending_gates, vec![gate(GateKind::Approval, "tok-1")]);
     assert_eq!(
         r.started_by.as_deref(),
         Some("arn:aws:iam::123456789012:user/alice")
@@ -99,7 +99,7 @@ async fn a_gate_needs_a_record_and_is_answered_once(
         .await
         .expect("get")
         .expect("record");
-    assert_eq!(r.pending_gate, None);
+    assert_eq!(r.pending_gates, vec![]);
     assert_eq!(r.operator_actions, vec![approve.clone()]);
     approve
 }
@@ -163,8 +163,11 @@ async fn a_cancel_is_recorded_once_and_refuses_later_gates(
         .expect("record");
     assert_eq!(r.cancel_requested, Some(cancel.clone()));
     assert_eq!(
-        r.pending_gate.as_ref().map(|g| g.token.as_str()),
-        Some("tok-3"),
+        r.pending_gates
+            .iter()
+            .map(|g| g.token.as_str())
+            .collect::<Vec<_>>(),
+        vec!["tok-3"],
         "the pending gate stays for the canceller to answer"
     );
     assert_eq!(r.operator_actions, vec![approve.clone(), cancel.clone()]);
@@ -208,7 +211,11 @@ async fn closing_clears_the_gate_and_keeps_the_cancel(
         .expect("get")
         .expect("record");
     assert_eq!(r.status, ExecutionStatus::Cancelled);
-    assert_eq!(r.pending_gate, None, "an ended execution waits at no gate");
+    assert_eq!(
+        r.pending_gates,
+        vec![],
+        "an ended execution waits at no gate"
+    );
     assert_eq!(r.operator_actions, vec![approve, cancel]);
     assert_eq!(
         history

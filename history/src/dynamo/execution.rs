@@ -13,7 +13,10 @@ use drs_waves_contract::{ExecutionStatus, OperatorAction};
 
 use super::{DynamoHistory, Update, first_items, missing_record};
 use crate::HistoryError;
-use crate::codec::{Fields, execution_of, list_s, n, s, to_json, wave_statuses_av};
+use crate::codec::{
+    Fields, LEGACY_PENDING_GATE, LEGACY_PENDING_GATE_TOKEN, PENDING_GATES, execution_of, list_s, n,
+    s, to_json, wave_statuses_av,
+};
 use crate::error::from_sdk;
 use crate::records::{
     CancelOutcome, ExecutionClose, ExecutionRecord, MAX_WARNINGS_RECORDED, ReportOutcome,
@@ -87,9 +90,10 @@ impl Executions for DynamoHistory {
             .set_if_not_exists("serverCount", n(0))
             .set_if_not_exists("terminateDrillInstances", AttributeValue::Bool(false))
             // An ended execution waits at no gate (one that timed out, or that a cancel
-            // answered, is closed here).
-            .remove("pendingGate")
-            .remove("pendingGateToken");
+            // answered, is closed here; `pendingGate` is the previous release's one gate).
+            .remove(PENDING_GATES)
+            .remove(LEGACY_PENDING_GATE)
+            .remove(LEGACY_PENDING_GATE_TOKEN);
         if let Some(by) = &c.preempted_by {
             u.set("preemptedBy", s(by));
         }

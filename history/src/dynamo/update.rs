@@ -24,6 +24,13 @@ impl Update {
         self
     }
 
+    /// REMOVE of a nested path whose `#name` placeholders the caller gives with
+    /// [`Update::name`].
+    pub(crate) fn remove_path(&mut self, path: &str) -> &mut Self {
+        self.removes.push(path.to_string());
+        self
+    }
+
     pub(crate) fn set(&mut self, attr: &str, v: AttributeValue) -> &mut Self {
         let i = self.sets.len();
         self.sets.push(format!("#a{i} = :v{i}"));

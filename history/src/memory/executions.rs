@@ -39,7 +39,7 @@ impl Executions for MemoryHistory {
                     c.started_at.clone(),
                 )
             });
-        r.pending_gate = None;
+        r.pending_gates.clear();
         if c.preempted_by.is_some() {
             r.preempted_by = c.preempted_by;
         }

@@ -183,7 +183,7 @@ impl Gates for MemoryHistory {
         if r.cancel_requested.is_some() || r.status != ExecutionStatus::Running {
             return Ok(false);
         }
-        r.pending_gate = Some(gate);
+        r.put_gate(gate);
         Ok(true)
     }
 
@@ -199,10 +199,10 @@ impl Gates for MemoryHistory {
         let Some(r) = state.executions.get_mut(id) else {
             return Ok(false);
         };
-        if r.pending_gate.as_ref().map(|g| g.token.as_str()) != Some(token) {
+        if r.gate_with_token(token).is_none() {
             return Ok(false);
         }
-        r.pending_gate = None;
+        r.pending_gates.retain(|g| g.token != token);
         r.operator_actions.push(action);
         Ok(true)
     }

@@ -52,7 +52,8 @@ async fn a_recorded_gate_is_heartbeated_while_it_waits() {
     assert_eq!(
         kept,
         vec![GateKept::Alive {
-            execution_id: EXEC.into()
+            execution_id: EXEC.into(),
+            gate: "approve_w2".into()
         }]
     );
     assert_eq!(sfn.heartbeats("tok-1"), 1);
@@ -73,7 +74,8 @@ async fn a_gate_past_its_deadline_is_failed_as_timed_out_naming_the_gate() {
     assert_eq!(
         kept,
         vec![GateKept::TimedOut {
-            execution_id: EXEC.into()
+            execution_id: EXEC.into(),
+            gate: "approve_w2".into()
         }]
     );
     match sfn.answers().as_slice() {
@@ -107,6 +109,7 @@ async fn a_token_step_functions_no_longer_knows_is_reported_gone() {
         kept,
         vec![GateKept::Gone {
             execution_id: EXEC.into(),
+            gate: "approve_w2".into(),
             reason: "TaskTimedOut".into()
         }]
     );
@@ -122,6 +125,54 @@ async fn a_gate_without_a_heartbeat_of_its_own_is_left_alone() {
     assert!(kept.is_empty());
     assert_eq!(smallest, None);
     assert_eq!(sfn.heartbeats("tok-old"), 0);
+    assert!(sfn.answers().is_empty());
+}
+
+/// Waves side by side: an approval before wave 3 and a decision after wave 4 wait at once;
+/// the keeper heartbeats both tokens, and a token that is gone does not stop the other's.
+#[tokio::test]
+async fn every_pending_gate_of_an_execution_is_heartbeated() {
+    let (history, sfn) = (MemoryHistory::new(), FakeActivityService::new());
+    let approve_w3 = PendingGate {
+        wave_index: 3,
+        wave_name: "web".into(),
+        ..gate("tok-a3", Some(60))
+    };
+    let decide_w4 = PendingGate {
+        kind: GateKind::Decision,
+        wave_index: 4,
+        wave_name: "batch".into(),
+        ..gate("tok-d4", Some(30))
+    };
+    waiting_at(&history, approve_w3).await;
+    assert!(history.open_gate(EXEC, decide_w4).await.expect("open"));
+    let (kept, smallest) = keep_gates(&history, &sfn, datetime!(2030-01-01 00:30:00 UTC))
+        .await
+        .expect("round");
+    let alive = |gate: &str| GateKept::Alive {
+        execution_id: EXEC.into(),
+        gate: gate.into(),
+    };
+    assert_eq!(kept, vec![alive("approve_w3"), alive("decide_w4")]);
+    assert_eq!((sfn.heartbeats("tok-a3"), sfn.heartbeats("tok-d4")), (1, 1));
+    assert_eq!(smallest, Some(30), "the smaller heartbeat of the two");
+
+    sfn.expire_task("tok-a3");
+    let (kept, _) = keep_gates(&history, &sfn, datetime!(2030-01-01 00:31:00 UTC))
+        .await
+        .expect("round");
+    assert_eq!(
+        kept,
+        vec![
+            GateKept::Gone {
+                execution_id: EXEC.into(),
+                gate: "approve_w3".into(),
+                reason: "TaskTimedOut".into()
+            },
+            alive("decide_w4")
+        ]
+    );
+    assert_eq!(sfn.heartbeats("tok-d4"), 2);
     assert!(sfn.answers().is_empty());
 }
 

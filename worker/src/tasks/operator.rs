@@ -175,7 +175,8 @@ pub fn cancel_cause(action: &OperatorAction) -> String {
     )
 }
 
-/// The subject and body of a gate's notification.
+/// The subject and body of a gate's notification. Its commands name the wave (`--wave`): by
+/// the time it is read, another gate of the execution may be open too (waves side by side).
 fn gate_message(run: &RunContext, gate: &PendingGate) -> (String, String) {
     let plan = &run.plan_name;
     let exec = &run.execution_name;
@@ -185,10 +186,12 @@ fn gate_message(run: &RunContext, gate: &PendingGate) -> (String, String) {
             format!("drs-waves {plan}: approve {wave}?"),
             format!(
                 "The {mode} {exec} of plan {plan} waits for approval before {wave}.\n\
-                 Approve:  drs-waves approve {exec}\nStop:     drs-waves stop {exec}\n\
+                 Approve:  drs-waves approve {exec} --wave {index}\n\
+                 Stop:     drs-waves stop {exec} --wave {index}\n\
                  The gate opened at {since} and fails the execution at {until} without an answer.\n\
                  Execution: {arn}",
                 mode = run.mode.as_str(),
+                index = gate.wave_index,
                 since = gate.since,
                 until = gate.timeout_at,
                 arn = run.execution_id,
@@ -199,11 +202,12 @@ fn gate_message(run: &RunContext, gate: &PendingGate) -> (String, String) {
             format!(
                 "{wave} of the {mode} {exec} (plan {plan}) failed: {reason}\n\
                  Launches so far: {attempts} of at most {max}.\n\
-                 Retry the servers that did not launch:  drs-waves decide {exec} retry\n\
-                 Go on without the wave:                 drs-waves decide {exec} skip\n\
-                 Stop the execution:                     drs-waves decide {exec} stop\n\
+                 Retry the servers that did not launch:  drs-waves decide {exec} retry --wave {index}\n\
+                 Go on without the wave:                 drs-waves decide {exec} skip --wave {index}\n\
+                 Stop the execution:                     drs-waves decide {exec} stop --wave {index}\n\
                  The decision waits until {until}. Execution: {arn}",
                 mode = run.mode.as_str(),
+                index = gate.wave_index,
                 reason = gate.reason,
                 attempts = gate.attempts,
                 max = gate.max_attempts,

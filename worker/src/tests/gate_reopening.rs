@@ -39,7 +39,7 @@ async fn a_reopened_gate_keeps_its_first_deadline_and_notifies_once() {
     let gate = w
         .history
         .execution(EXEC)
-        .and_then(|r| r.pending_gate)
+        .and_then(super::only_gate)
         .expect("the re-opened gate");
     assert_eq!(gate.token, "fresh-token");
     assert_eq!(gate.since, "2030-01-01T00:05:00Z");
@@ -72,7 +72,7 @@ async fn a_reopened_gate_past_its_deadline_fails_as_timed_out() {
     }
     let record = w.history.execution(EXEC).expect("record");
     assert!(
-        record.pending_gate.is_none(),
+        super::only_gate(record).is_none(),
         "nothing recorded for a gate past its deadline"
     );
 }
@@ -95,7 +95,7 @@ async fn the_fault_point_drops_only_the_first_token_of_a_gate() {
     assert!(
         w.history
             .execution(EXEC)
-            .and_then(|r| r.pending_gate)
+            .and_then(super::only_gate)
             .is_none(),
         "the first token is never recorded"
     );
@@ -109,7 +109,7 @@ async fn the_fault_point_drops_only_the_first_token_of_a_gate() {
     assert_eq!(
         w.history
             .execution(EXEC)
-            .and_then(|r| r.pending_gate)
+            .and_then(super::only_gate)
             .map(|g| g.token),
         Some("second-token".into())
     );

@@ -41,8 +41,7 @@ async fn an_approval_gate_records_its_token_notifies_and_answers_nothing() {
     let gate = w
         .history
         .execution(EXEC)
-        .expect("record")
-        .pending_gate
+        .and_then(super::only_gate)
         .expect("a pending gate");
     assert_eq!(gate.token, "token-of-the-gate");
     assert_eq!(
@@ -55,7 +54,7 @@ async fn an_approval_gate_records_its_token_notifies_and_answers_nothing() {
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].0, "arn:aws:sns:us-east-1:123456789012:dr-team");
     assert!(
-        sent[0].2.contains("drs-waves approve run-1"),
+        sent[0].2.contains("drs-waves approve run-1 --wave 2"),
         "{}",
         sent[0].2
     );
@@ -75,14 +74,18 @@ async fn an_approval_gate_records_its_token_notifies_and_answers_nothing() {
         )
         .await
         .expect("the gate waits anyway");
+    // Wave 3's gate opens beside wave 2's (waves side by side): both wait, each its token.
+    let tokens: Vec<(u32, String)> = w
+        .history
+        .execution(EXEC)
+        .expect("record")
+        .pending_gates
+        .into_iter()
+        .map(|g| (g.wave_index, g.token))
+        .collect();
     assert_eq!(
-        w.history
-            .execution(EXEC)
-            .expect("record")
-            .pending_gate
-            .expect("gate")
-            .token,
-        "t-2"
+        tokens,
+        vec![(2, "token-of-the-gate".into()), (3, "t-2".into())]
     );
 }
 
@@ -143,7 +146,7 @@ async fn a_cancel_fails_the_next_gate_start_and_check_naming_who() {
         "gate",
     );
     assert_eq!(
-        w.history.execution(EXEC).expect("record").pending_gate,
+        super::only_gate(w.history.execution(EXEC).expect("record")),
         None,
         "a gate opened after the cancel is not left waiting"
     );

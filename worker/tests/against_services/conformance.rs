@@ -14,6 +14,141 @@ async fn dynamo_history_passes_the_history_conformance_suite() {
     drs_waves_history::conformance::run_all(&DynamoHistory::new(ddb, table), "dynamo").await;
 }
 
+const LEGACY_EXEC: &str = "arn:aws:states:us-east-1:123456789012:execution:billing:legacy";
+
+fn legacy_test_gate(
+    kind: drs_waves_contract::GateKind,
+    wave_index: u32,
+    token: &str,
+) -> drs_waves_contract::PendingGate {
+    drs_waves_contract::PendingGate {
+        kind,
+        wave_index,
+        wave_name: format!("wave-{wave_index}"),
+        token: token.into(),
+        since: "2030-01-01T00:10:00Z".into(),
+        timeout_at: "2030-01-01T04:10:00Z".into(),
+        attempts: 0,
+        max_attempts: 1,
+        reason: String::new(),
+        heartbeat_seconds: Some(300),
+        reopened: 0,
+    }
+}
+
+/// Writes `gate` as the previous release did: `pendingGate` (JSON) and `pendingGateToken`.
+async fn write_legacy_gate(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    gate: &drs_waves_contract::PendingGate,
+) {
+    ddb.update_item()
+        .table_name(table)
+        .key(
+            history::PARTITION_KEY,
+            AttributeValue::S(history::execution_pk(LEGACY_EXEC)),
+        )
+        .key(
+            history::SORT_KEY,
+            AttributeValue::S(history::EXECUTION_SK.into()),
+        )
+        .update_expression("SET pendingGate = :g, pendingGateToken = :t")
+        .expression_attribute_values(
+            ":g",
+            AttributeValue::S(serde_json::to_string(gate).expect("json")),
+        )
+        .expression_attribute_values(":t", AttributeValue::S(gate.token.clone()))
+        .send()
+        .await
+        .expect("write the previous release's gate");
+}
+
+async fn legacy_pending(h: &DynamoHistory) -> Vec<drs_waves_contract::PendingGate> {
+    h.get_execution(LEGACY_EXEC)
+        .await
+        .expect("get")
+        .expect("record")
+        .pending_gates
+}
+
+/// An EXECUTION item the previous release wrote holds its one gate as `pendingGate` (JSON) and
+/// `pendingGateToken`: it still reads as a pending gate, a new gate of another wave opens beside
+/// it, each is answered by its own token, and a re-opened gate of the same wave and kind
+/// replaces it for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gate_the_previous_release_recorded_is_read_and_answered() {
+    use drs_waves_contract::{GateKind, OperatorAction, OperatorActionKind};
+    use drs_waves_history::ExecutionRecord;
+
+    let moto = Moto::start()
+        .await
+        .expect("moto starts (run scripts/bootstrap.sh if the venv is missing)");
+    let ddb = dynamodb_client(&moto.endpoint()).await;
+    let table = unique_name("legacy-gate");
+    create_table(&ddb, &table).await.expect("create table");
+    let h = DynamoHistory::new(ddb.clone(), table.clone());
+    let id = LEGACY_EXEC;
+    h.create_execution(ExecutionRecord::new(
+        id,
+        "legacy",
+        "billing",
+        drs_waves_contract::ExecutionStatus::Running,
+        "2030-01-01T00:00:00Z",
+    ))
+    .await
+    .expect("create");
+    let old = legacy_test_gate(GateKind::Approval, 2, "tok-old");
+    write_legacy_gate(&ddb, &table, &old).await;
+    assert_eq!(
+        legacy_pending(&h).await,
+        vec![old.clone()],
+        "the old gate reads as one pending gate"
+    );
+
+    let new = legacy_test_gate(GateKind::Decision, 3, "tok-new");
+    assert!(h.open_gate(id, new.clone()).await.expect("open"));
+    assert_eq!(legacy_pending(&h).await, vec![old, new.clone()]);
+
+    let approve = OperatorAction {
+        action: OperatorActionKind::Approve,
+        wave_index: Some(2),
+        wave_name: Some("wave-2".into()),
+        by: "arn:aws:iam::123456789012:user/alice".into(),
+        at: "2030-01-01T00:20:00Z".into(),
+    };
+    let answer = |token: &'static str| h.answer_gate(id, token, approve.clone());
+    assert!(answer("tok-old").await.expect("answer"));
+    assert!(!answer("tok-old").await.expect("answer"), "answered once");
+    assert_eq!(
+        legacy_pending(&h).await,
+        vec![new],
+        "the old gate is cleared, the new one stays"
+    );
+    assert!(answer("tok-new").await.expect("answer"));
+    assert!(legacy_pending(&h).await.is_empty());
+
+    // A re-opened gate of the same wave and kind as an old one replaces it.
+    write_legacy_gate(
+        &ddb,
+        &table,
+        &legacy_test_gate(GateKind::Approval, 4, "tok-old-4"),
+    )
+    .await;
+    let reopened = legacy_test_gate(GateKind::Approval, 4, "tok-fresh-4");
+    assert!(h.open_gate(id, reopened.clone()).await.expect("open"));
+    assert_eq!(
+        legacy_pending(&h).await,
+        vec![reopened],
+        "the fresh token replaces the old one"
+    );
+    assert!(!answer("tok-old-4").await.expect("answer"));
+    assert!(answer("tok-fresh-4").await.expect("answer"));
+    assert!(
+        legacy_pending(&h).await.is_empty(),
+        "the old token does not show again once answered"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sdk_drs_over_drs_sim_passes_the_drs_conformance_suite() {
     use drs_worker::conformance::drs as suite;

@@ -3,7 +3,7 @@
 //! `drs-waves` CLI as a subprocess (`approve`, `stop`, `decide`, `cancel`), with
 //! `drs-waves follow` beside the execution where its exit status says something (0 succeeded,
 //! 1 failed, 3 cancelled or stopped). The tests find a gate open from the history (the
-//! EXECUTION item's `pendingGate`), as the CLI does.
+//! EXECUTION item's `pendingGates`), as the CLI does.
 //!
 //! Every test asserts from drs-sim's own records (which jobs were made, with which servers,
 //! which instances were terminated), from the run lock, and from the history's record of who
@@ -120,11 +120,24 @@ async fn execution_record(dep: &Deployment, execution: &str) -> Result<Value> {
         .unwrap_or(Value::Null))
 }
 
-/// The gate the execution waits at, as the history records it (`pendingGate`, a JSON string).
+/// The gates the execution waits at, as the history records them (`pendingGates`, a map keyed
+/// `approve_w<i>` / `decide_w<i>`, each entry's `gate` a JSON string), in key order.
+fn pending_gates(record: &Value) -> Vec<Value> {
+    record["pendingGates"]
+        .as_object()
+        .map(|gates| {
+            gates
+                .values()
+                .filter_map(|entry| entry["gate"].as_str())
+                .filter_map(|s| serde_json::from_str(s).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The gate the execution waits at: these plans run their waves in series, so at most one.
 fn pending_gate(record: &Value) -> Option<Value> {
-    record["pendingGate"]
-        .as_str()
-        .and_then(|s| serde_json::from_str(s).ok())
+    pending_gates(record).into_iter().next()
 }
 
 /// Polls the history until the execution waits at a gate of `kind` (APPROVAL or DECISION)
