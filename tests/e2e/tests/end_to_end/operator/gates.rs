@@ -226,3 +226,84 @@ async fn operator_gate_times_out_and_no_wave_starts() -> Result<()> {
 
 const UNDECIDED_BAD: &str = "s-0e4000000000000a1";
 const UNDECIDED_NEXT: &str = "s-0e4000000000000b1";
+
+/// Two approval gates open at once, one in each of two side-by-side branches (issue #23): each
+/// is recorded with its own token, `drs-waves approve` without `--wave` refuses and names both,
+/// and each approval starts exactly its own wave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_answers_two_gates_open_at_once_in_side_by_side_branches() -> Result<()> {
+    let servers = vec![ServerSpec::new(GATE_W1, 1.0), ServerSpec::new(GATE_W2, 1.0)];
+    let (dep, machine) = deploy_plan_with_worker(
+        "operator-two-gates",
+        servers,
+        "two-gates",
+        &format!(
+            "  - name: first\n    servers: {{ids: [{GATE_W1}]}}\n    approval: {{before: true, timeoutMinutes: 10}}\n\
+             \x20 - name: second\n    dependsOn: []\n    servers: {{ids: [{GATE_W2}]}}\n    approval: {{before: true, timeoutMinutes: 10}}\n"
+        ),
+    )
+    .await?;
+    let execution = dep.start_execution(&machine, &crate::drill()).await?;
+    let exec = execution.as_str();
+    let dep_ref = &dep;
+    let both = eventually(
+        "both gates open at once",
+        GATE_TIMEOUT,
+        POLL,
+        || async move {
+            let gates = pending_gates(&execution_record(dep_ref, exec).await.ok()?);
+            (gates.len() == 2).then_some(gates)
+        },
+    )
+    .await
+    .map_err(|e| anyhow!("{e:#}\n{}", dep.worker_logs()))?;
+    ensure!(
+        both[0]["token"] != both[1]["token"] || both[0]["token"].is_null(),
+        "each gate has its own token: {both:?}"
+    );
+    let (code, stdout, stderr) = drs_waves(&dep, &["approve", &execution]).await?;
+    ensure!(
+        code != 0 && stderr.contains("first") && stderr.contains("second"),
+        "approve without --wave must name the open gates and refuse: exited {code}: {stdout}{stderr}"
+    );
+    ensure!(
+        launch_jobs(&dep, &execution).is_empty(),
+        "nothing launched before an approval"
+    );
+
+    let (code, stdout, stderr) =
+        drs_waves(&dep, &["approve", &execution, "--wave", "second"]).await?;
+    ensure!(
+        code == 0,
+        "approve --wave second exited {code}: {stdout}{stderr}"
+    );
+    eventually("wave second launched", GATE_TIMEOUT, POLL, || {
+        let n = wave_jobs(dep_ref, exec, "second").len();
+        async move { (n == 1).then_some(()) }
+    })
+    .await?;
+    ensure!(
+        wave_jobs(&dep, &execution, "first").is_empty(),
+        "first launched without its approval"
+    );
+    let left = pending_gates(&execution_record(&dep, &execution).await?);
+    ensure!(
+        left.len() == 1 && left[0]["waveName"] == "first",
+        "the other gate stays open: {left:?}"
+    );
+    let (code, stdout, stderr) = drs_waves(&dep, &["approve", &execution, "--wave", "1"]).await?;
+    ensure!(
+        code == 0,
+        "approve --wave 1 exited {code}: {stdout}{stderr}"
+    );
+    let ended = dep.wait_for_end(&execution, DRILL_TIMEOUT).await?;
+    ensure!(
+        ended.succeeded(),
+        "{}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    ensure!(wave_jobs(&dep, &execution, "first").len() == 1);
+    ensure!(wave_jobs(&dep, &execution, "second").len() == 1);
+    Ok(())
+}
