@@ -27,6 +27,7 @@ use drs_waves_aws::drs::{Job, JobServer, JobStatus, LaunchStatus};
 use drs_waves_history::{JanitorWork, WaveRecord};
 use drs_waves_rules::Limits;
 
+mod accounts;
 mod check_wave;
 mod clean_up;
 mod closed_record;

@@ -33,13 +33,13 @@ pub use janitor::{
 };
 pub use locks::run_lock_rules;
 pub use waves::{
-    a_retry_adds_the_next_attempts_chunks_to_a_failed_wave, launch_points_are_replaced_whole,
+    a_retry_adds_the_next_attempts_chunks_to_a_failed_wave, a_wave_keeps_its_account, launch_points_are_replaced_whole,
     wave_check_keeps_the_first_start_time_and_records_jobs,
     wave_plan_is_kept_and_chunk_jobs_are_recorded_once,
 };
 
 /// The cases of the suite, by name, in the order [`run_all`] runs them.
-pub const CASES: [&str; 12] = [
+pub const CASES: [&str; 13] = [
     "run_lock_rules",
     "execution_create_is_idempotent",
     "close_is_an_upsert_that_keeps_what_was_recorded",
@@ -52,6 +52,7 @@ pub const CASES: [&str; 12] = [
     "the_report_outcome_is_recorded_on_the_execution",
     "a_gate_is_answered_once_and_a_cancel_never_misses_it",
     "a_retry_adds_the_next_attempts_chunks_to_a_failed_wave",
+    "a_wave_keeps_its_account",
 ];
 
 /// Runs one case of the suite by its name (one of [`CASES`]).
@@ -89,6 +90,7 @@ pub async fn run_case(name: &str, history: &impl History, prefix: &str) {
         "a_retry_adds_the_next_attempts_chunks_to_a_failed_wave" => {
             a_retry_adds_the_next_attempts_chunks_to_a_failed_wave(history, prefix).await
         }
+        "a_wave_keeps_its_account" => a_wave_keeps_its_account(history, prefix).await,
         other => panic!("no conformance case named {other}"),
     }
 }
@@ -140,7 +142,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 #[macro_export]
 macro_rules! history_conformance_tests {
     ($make:path) => {
-        $crate::history_conformance_tests!(@cases $make; run_lock_rules, execution_create_is_idempotent, close_is_an_upsert_that_keeps_what_was_recorded, terminate_jobs_need_an_execution_record, wave_plan_is_kept_and_chunk_jobs_are_recorded_once, wave_check_keeps_the_first_start_time_and_records_jobs, launch_points_are_replaced_whole, running_executions_and_the_janitor_lease, recent_executions_of_a_plan_and_learned_timing, the_report_outcome_is_recorded_on_the_execution, a_gate_is_answered_once_and_a_cancel_never_misses_it, a_retry_adds_the_next_attempts_chunks_to_a_failed_wave);
+        $crate::history_conformance_tests!(@cases $make; run_lock_rules, execution_create_is_idempotent, close_is_an_upsert_that_keeps_what_was_recorded, terminate_jobs_need_an_execution_record, wave_plan_is_kept_and_chunk_jobs_are_recorded_once, wave_check_keeps_the_first_start_time_and_records_jobs, launch_points_are_replaced_whole, running_executions_and_the_janitor_lease, recent_executions_of_a_plan_and_learned_timing, the_report_outcome_is_recorded_on_the_execution, a_gate_is_answered_once_and_a_cancel_never_misses_it, a_retry_adds_the_next_attempts_chunks_to_a_failed_wave, a_wave_keeps_its_account);
     };
     (@cases $make:path; $($case:ident),*) => {
         $(
@@ -235,6 +237,7 @@ fn wave(id: &str, index: u32, started_at: &str) -> WaveRecord {
             launching: 2,
             ..ServerCounts::default()
         },
+        account: None,
         reason: String::new(),
         learned: None,
         completion_ms: None,
