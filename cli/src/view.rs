@@ -88,7 +88,10 @@ impl WaveView {
             selection: selection(w),
             launch_timeout_seconds: w.launch_timeout_seconds,
             max_attempts: w.max_attempts,
-            account: w.account.as_ref().map(drs_waves_contract::WaveAccount::describe),
+            account: w
+                .account
+                .as_ref()
+                .map(drs_waves_contract::WaveAccount::describe),
             ..WaveView::new(w.index, &w.name)
         }
     }

@@ -592,5 +592,8 @@ fn a_wave_of_another_account_says_where_it_launched_and_the_others_as_before() {
     assert!(json["waves"][0].get("account").is_none());
     let html = render::html(&report);
     assert!(html.contains("<small class=\"account\">in 222222222222 us-west-2</small>"));
-    assert!(!html.contains("not-shown"), "the external ID is not evidence");
+    assert!(
+        !html.contains("not-shown"),
+        "the external ID is not evidence"
+    );
 }

@@ -37,8 +37,10 @@ pub trait DrsAccounts: Send + Sync + 'static {
     /// Assumes the account's role now (a fresh AssumeRole, not the cached credentials), so that
     /// a role the worker cannot assume is named before anything launches. Ok when the account
     /// names no role.
-    fn check_role(&self, account: &WaveAccount)
-    -> impl Future<Output = Result<(), AwsError>> + Send;
+    fn check_role(
+        &self,
+        account: &WaveAccount,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
 }
 
 /// Whether `account` is the worker's own account and region.
@@ -64,7 +66,9 @@ impl DrsEndpoints {
                 format!("{DRS_ENDPOINTS_ENV}: '{entry}' is not <account>/<region>=<url> or <region>=<url>")
             })?;
             if !url.starts_with("http://") && !url.starts_with("https://") {
-                return Err(format!("{DRS_ENDPOINTS_ENV}: '{url}' (for {key}) is not an http(s) URL"));
+                return Err(format!(
+                    "{DRS_ENDPOINTS_ENV}: '{url}' (for {key}) is not an http(s) URL"
+                ));
             }
             map.insert(key.trim().to_string(), url.trim().to_string());
         }
@@ -258,8 +262,14 @@ mod tests {
             "111111111111/eu-west-1=http://127.0.0.1:1, eu-west-1=http://127.0.0.1:2",
         )
         .expect("endpoints");
-        assert_eq!(e.of(Some("111111111111"), "eu-west-1"), Some("http://127.0.0.1:1"));
-        assert_eq!(e.of(Some("222222222222"), "eu-west-1"), Some("http://127.0.0.1:2"));
+        assert_eq!(
+            e.of(Some("111111111111"), "eu-west-1"),
+            Some("http://127.0.0.1:1")
+        );
+        assert_eq!(
+            e.of(Some("222222222222"), "eu-west-1"),
+            Some("http://127.0.0.1:2")
+        );
         assert_eq!(e.of(None, "eu-west-1"), Some("http://127.0.0.1:2"));
         assert_eq!(e.of(None, "us-west-2"), None);
         let bad = DrsEndpoints::parse("eu-west-1:http://x").expect_err("no '='");

@@ -349,7 +349,12 @@ fn a_wave_of_another_account_names_where_it_launches_and_is_not_read_from_our_dr
     v.apply(&Event::StateEntered {
         name: "Wave 3 web: start".into(),
     });
-    v.apply_wave_state(&wave_state(3, "web", WaveStatus::Launching, counts(2, 0, 0)));
+    v.apply_wave_state(&wave_state(
+        3,
+        "web",
+        WaveStatus::Launching,
+        counts(2, 0, 0),
+    ));
     v.waves[2].job_ids = vec!["drsjob-00000000000000009".into()];
     assert!(
         wave_line(&v.waves[2], 11, T0)

@@ -33,8 +33,8 @@ pub use janitor::{
 };
 pub use locks::run_lock_rules;
 pub use waves::{
-    a_retry_adds_the_next_attempts_chunks_to_a_failed_wave, a_wave_keeps_its_account, launch_points_are_replaced_whole,
-    wave_check_keeps_the_first_start_time_and_records_jobs,
+    a_retry_adds_the_next_attempts_chunks_to_a_failed_wave, a_wave_keeps_its_account,
+    launch_points_are_replaced_whole, wave_check_keeps_the_first_start_time_and_records_jobs,
     wave_plan_is_kept_and_chunk_jobs_are_recorded_once,
 };
 

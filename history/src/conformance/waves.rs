@@ -370,7 +370,11 @@ pub async fn a_wave_keeps_its_account(history: &impl History, prefix: &str) {
         ..wave(&id, 1, "2030-01-01T00:00:00Z")
     };
     let stored = history.plan_wave(planned.clone()).await.expect("plan");
-    assert_eq!(stored.account.as_ref(), Some(&account), "the plan keeps the account");
+    assert_eq!(
+        stored.account.as_ref(),
+        Some(&account),
+        "the plan keeps the account"
+    );
     let checked = WaveRecord {
         status: WaveStatus::Succeeded,
         checks: 1,
@@ -382,16 +386,33 @@ pub async fn a_wave_keeps_its_account(history: &impl History, prefix: &str) {
         .await
         .expect("check");
     history
-        .end_wave(&id, 1, WaveStatus::Succeeded, "done", "2030-01-01T00:20:00Z")
+        .end_wave(
+            &id,
+            1,
+            WaveStatus::Succeeded,
+            "done",
+            "2030-01-01T00:20:00Z",
+        )
         .await
         .expect("end");
-    let got = history.get_wave(&id, 1).await.expect("get").expect("a wave");
-    assert_eq!(got.account, Some(account), "a check and the end leave the account");
+    let got = history
+        .get_wave(&id, 1)
+        .await
+        .expect("get")
+        .expect("a wave");
+    assert_eq!(
+        got.account,
+        Some(account),
+        "a check and the end leave the account"
+    );
     let own = history
         .plan_wave(wave(&id, 2, "2030-01-01T00:00:00Z"))
         .await
         .expect("plan wave 2");
-    assert_eq!(own.account, None, "a wave of the worker's own account has none");
+    assert_eq!(
+        own.account, None,
+        "a wave of the worker's own account has none"
+    );
     let region_only = drs_waves_contract::WaveAccount {
         role_arn: None,
         region: Some("us-west-2".into()),

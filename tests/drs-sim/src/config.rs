@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::principal::Owner;
 use crate::fixture::{Fixture, FixtureError, LoadedFixture, ServerSpec, SourceServerDef};
+use crate::principal::Owner;
 
 /// DRS quotas the simulator enforces. DRS's real values are account-specific; these defaults
 /// are the commonly seen ones.

@@ -67,8 +67,9 @@ pub struct Fixture {
     pub paging: Option<Paging>,
     /// The one account and region the simulator serves (`--account-id` and `--region` win
     /// over it); absent: every caller is served.
+    /// Boxed: a fixture is held inline in `FixtureSource`, kept small.
     #[serde(default)]
-    pub account: Option<crate::principal::Owner>,
+    pub account: Option<Box<crate::principal::Owner>>,
 }
 
 /// A fixture after validation.
@@ -280,7 +281,7 @@ impl Fixture {
             background_jobs: self.background_jobs.clone(),
             timings: self.timings.clone(),
             paging: self.paging.clone(),
-            owner: self.account.clone(),
+            owner: self.account.as_deref().cloned(),
         })
     }
 }

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use drs_sim::{
-    DateStyle, Owner, FaultConfig, FaultSpec, FixtureSource, Limits, Paging, SimConfig, Simulator, Timings,
+    DateStyle, FaultConfig, FaultSpec, FixtureSource, Limits, Owner, Paging, SimConfig, Simulator,
+    Timings,
 };
 
 /// A simulator of AWS Elastic Disaster Recovery speaking the DRS restJson1 protocol.
@@ -156,10 +157,15 @@ fn config(args: Args) -> SimConfig {
         seed: args.seed,
         owner: args.account_id.clone().map(|account_id| Owner {
             account_id,
-            region: args.region.clone().unwrap_or_else(|| defaults.region.clone()),
+            region: args
+                .region
+                .clone()
+                .unwrap_or_else(|| defaults.region.clone()),
         }),
         region: args.region.unwrap_or_else(|| defaults.region.clone()),
-        account_id: args.account_id.unwrap_or_else(|| defaults.account_id.clone()),
+        account_id: args
+            .account_id
+            .unwrap_or_else(|| defaults.account_id.clone()),
         date_style: match args.date_style {
             DateStyleArg::Offset => DateStyle::Offset,
             DateStyleArg::Zulu => DateStyle::Zulu,

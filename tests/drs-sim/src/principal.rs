@@ -96,7 +96,9 @@ fn parse_account(account_id: &str) -> Option<u64> {
 /// (`AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...`) and its
 /// `x-amz-security-token`.
 pub fn signer_of(authorization: Option<&str>, session_token: Option<&str>) -> Option<Signer> {
-    let auth = authorization?.strip_prefix("AWS4-HMAC-SHA256")?.trim_start();
+    let auth = authorization?
+        .strip_prefix("AWS4-HMAC-SHA256")?
+        .trim_start();
     let credential = auth
         .split(',')
         .map(str::trim)
@@ -170,7 +172,10 @@ impl Owner {
                 ),
             ));
         }
-        let expiry = signer.session_token.as_deref().and_then(session_token_expiry);
+        let expiry = signer
+            .session_token
+            .as_deref()
+            .and_then(session_token_expiry);
         if expiry.is_some_and(|e| e <= now) {
             return Err(ApiError::forbidden(
                 "ExpiredTokenException",
@@ -232,10 +237,18 @@ mod tests {
             account_of_access_key("ASIAY34FZKBOKMUTVV7A").as_deref(),
             Some("609629065308")
         );
-        for (account, noise) in [("111111111111", 7), ("000000000001", 0), ("999999999999", u64::MAX)] {
+        for (account, noise) in [
+            ("111111111111", 7),
+            ("000000000001", 0),
+            ("999999999999", u64::MAX),
+        ] {
             let key = encode_access_key("ASIA", account, noise).expect("a key");
             assert_eq!(key.len(), 20, "{key}");
-            assert_eq!(account_of_access_key(&key).as_deref(), Some(account), "{key}");
+            assert_eq!(
+                account_of_access_key(&key).as_deref(),
+                Some(account),
+                "{key}"
+            );
         }
         assert_ne!(
             encode_access_key("ASIA", "111111111111", 1),

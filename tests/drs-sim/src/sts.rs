@@ -118,7 +118,10 @@ impl StsConfig {
                     role.arn
                 ));
             }
-            if role.max_session_seconds.is_some_and(|m| m < self.min_session_seconds) {
+            if role
+                .max_session_seconds
+                .is_some_and(|m| m < self.min_session_seconds)
+            {
                 return Err(format!(
                     "roles[{i}].maxSessionSeconds is below minSessionSeconds"
                 ));
@@ -146,7 +149,9 @@ fn role_account(arn: &str) -> Option<&str> {
         && iam == "iam"
         && empty.is_empty()
         && principal::encode_access_key("AKIA", account, 0).is_some()
-        && resource.strip_prefix("role/").is_some_and(|n| !n.is_empty());
+        && resource
+            .strip_prefix("role/")
+            .is_some_and(|n| !n.is_empty());
     ok.then_some(account)
 }
 
@@ -232,7 +237,11 @@ struct Caller {
 impl StsState {
     fn caller(&self, req_auth: Option<&str>, now: i64) -> Result<Caller, StsError> {
         let signer = principal::signer_of(req_auth, None).ok_or_else(|| {
-            StsError::sender(403, "MissingAuthenticationToken", "Request is missing Authentication Token")
+            StsError::sender(
+                403,
+                "MissingAuthenticationToken",
+                "Request is missing Authentication Token",
+            )
         })?;
         let key = signer.access_key_id;
         if let Some(session) = self.sessions.get(&key) {
@@ -243,7 +252,9 @@ impl StsState {
                     "The security token included in the request is expired",
                 ));
             }
-            let account = role_account(&session.role_arn).unwrap_or_default().to_owned();
+            let account = role_account(&session.role_arn)
+                .unwrap_or_default()
+                .to_owned();
             let name = session.role_arn.rsplit('/').next().unwrap_or_default();
             return Ok(Caller {
                 arn: format!(
@@ -314,10 +325,18 @@ impl StsState {
         let key = principal::encode_access_key("ASIA", account, rng.random())
             .ok_or_else(|| StsError::sender(500, "InternalFailure", "bad role account"))?;
         let secret: String = (0..40)
-            .map(|_| char::from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"[rng.random_range(0..62)]))
+            .map(|_| {
+                char::from(
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                        [rng.random_range(0..62)],
+                )
+            })
             .collect();
         let expires = now + i64::from(seconds);
-        let token = format!("{SESSION_TOKEN_PREFIX}{expires}/{:016x}", rng.random::<u64>());
+        let token = format!(
+            "{SESSION_TOKEN_PREFIX}{expires}/{:016x}",
+            rng.random::<u64>()
+        );
         let expiration = iso_seconds(expires);
         let name = role_arn.rsplit('/').next().unwrap_or_default();
         self.sessions.insert(
@@ -349,10 +368,13 @@ impl StsState {
 
     fn session_seconds(&self, role: &RoleSpec, asked: Option<&String>) -> Result<u32, StsError> {
         let Some(asked) = asked else {
-            return Ok(DEFAULT_SESSION_SECONDS.min(role.max_session_seconds.unwrap_or(DEFAULT_SESSION_SECONDS)));
+            return Ok(DEFAULT_SESSION_SECONDS
+                .min(role.max_session_seconds.unwrap_or(DEFAULT_SESSION_SECONDS)));
         };
         let seconds: u32 = asked.parse().map_err(|_| {
-            validation(format!("Value '{asked}' at 'durationSeconds' is not a number"))
+            validation(format!(
+                "Value '{asked}' at 'durationSeconds' is not a number"
+            ))
         })?;
         if seconds < self.config.min_session_seconds {
             return Err(validation(format!(
@@ -453,11 +475,11 @@ fn answer(shared: &Shared, auth: Option<&str>, body: &[u8]) -> (u16, String) {
     });
     let (status, text) = match result {
         Ok(result) => (
-                200,
-                format!(
-                    "<{action}Response xmlns=\"{NS}\">{result}<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
-                ),
+            200,
+            format!(
+                "<{action}Response xmlns=\"{NS}\">{result}<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
             ),
+        ),
         Err(e) => {
             call.error = Some(e.code.to_owned());
             (

@@ -157,10 +157,10 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             if !missing.is_empty() {
                 jobs.extend(
                     drs.describe_jobs(JobFilter {
-                            job_ids: missing,
-                            from_date: None,
-                        })
-                        .await?,
+                        job_ids: missing,
+                        from_date: None,
+                    })
+                    .await?,
                 );
             }
             let active: Vec<&str> = jobs

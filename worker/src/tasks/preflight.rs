@@ -13,8 +13,8 @@ use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use super::Handlers;
-use super::preflight_accounts::{Resolved, account_groups};
 use super::input_checks::{check_confirmation, check_point_in_time};
+use super::preflight_accounts::{Resolved, account_groups};
 use crate::error::TaskError;
 use crate::sfn::ExecutionLookup;
 use drs_waves_aws::drs::{Drs as _, DrsAccounts, JobFilter, RecoverySnapshot};

@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 
 use drs_waves_aws::AwsError;
+use drs_waves_aws::drs::RecoverySnapshot;
 use drs_waves_aws::drs::accounts::is_own;
 use drs_waves_aws::drs::{Drs as _, DrsAccounts, Job, JobFilter, ServerSelection, SourceServer};
-use drs_waves_aws::drs::RecoverySnapshot;
 use drs_waves_contract::{PlanSpec, WaveAccount, WaveSpec};
 use drs_waves_history::History;
 use drs_waves_rules::{format_time, resolve_plan};
@@ -116,8 +116,11 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     ) -> Result<Resolved, TaskError> {
         let drs = self.drs_of(account).await;
         let name = |e: AwsError| match account {
-            Some(a) => TaskError::from(e)
-                .with_context(&format!("{} through {}", wave_names(waves), role_of(a))),
+            Some(a) => TaskError::from(e).with_context(&format!(
+                "{} through {}",
+                wave_names(waves),
+                role_of(a)
+            )),
             None => TaskError::from(e),
         };
         let servers = drs

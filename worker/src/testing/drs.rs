@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use drs_waves_aws::drs::accounts::is_own;
 use drs_waves_aws::drs::{
-    DrsAccounts, Job, JobFilter, JobServer, JobStatus, LaunchStatus, RecoverySnapshot, SourceServer,
-    StartRecoveryRequest,
+    DrsAccounts, Job, JobFilter, JobServer, JobStatus, LaunchStatus, RecoverySnapshot,
+    SourceServer, StartRecoveryRequest,
 };
 
 use super::lock;
-use drs_waves_contract::WaveAccount;
 use drs_waves_aws::AwsError;
+use drs_waves_contract::WaveAccount;
 use drs_waves_rules::{format_time, parse_time};
 
 mod answers;

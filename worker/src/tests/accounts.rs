@@ -95,7 +95,10 @@ async fn a_role_that_cannot_be_assumed_fails_preflight_by_name_before_any_drs_re
     assert!(w.drs.source_server_selections().is_empty(), "no DRS read");
     assert!(a.source_server_selections().is_empty(), "no DRS read");
     assert!(w.drs.start_calls().is_empty() && a.start_calls().is_empty());
-    assert!(w.history.lock_holder(PLAN).is_none(), "the lock is released");
+    assert!(
+        w.history.lock_holder(PLAN).is_none(),
+        "the lock is released"
+    );
 }
 
 #[tokio::test]
@@ -109,14 +112,26 @@ async fn a_wave_in_another_account_launches_checks_and_cleans_up_there() {
         .start_wave(start_input(Mode::Drill, None, spec.clone()))
         .await
         .expect("start");
-    assert!(w.drs.start_calls().is_empty(), "nothing launched in the own account");
+    assert!(
+        w.drs.start_calls().is_empty(),
+        "nothing launched in the own account"
+    );
     let calls = a.start_calls();
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].source_server_ids, vec![server_id(2), server_id(3)]);
     assert_eq!(calls[0].tags[job_tags::ACCOUNT], "111111111111");
     assert_eq!(calls[0].tags[job_tags::REGION], "eu-west-1");
-    let record = w.history.get_wave(EXEC, 1).await.expect("get").expect("a wave");
-    assert_eq!(record.account, Some(account_a()), "the record keeps the account");
+    let record = w
+        .history
+        .get_wave(EXEC, 1)
+        .await
+        .expect("get")
+        .expect("a wave");
+    assert_eq!(
+        record.account,
+        Some(account_a()),
+        "the record keeps the account"
+    );
     for (i, instance) in [(2, "i-2"), (3, "i-3")] {
         a.set_launch_status(&server_id(i), LaunchStatus::Launched, Some(instance));
     }
@@ -125,9 +140,19 @@ async fn a_wave_in_another_account_launches_checks_and_cleans_up_there() {
     input.state = started;
     let checked = w.handlers().check_wave(input).await.expect("check");
     assert_eq!(checked.status, WaveStatus::Succeeded, "{}", checked.reason);
-    let out = w.handlers().finish(finish_input(checked)).await.expect("finish");
+    let out = w
+        .handlers()
+        .finish(finish_input(checked))
+        .await
+        .expect("finish");
     assert_eq!(out.cleanup, CleanupStatus::Done, "{}", out.cleanup_error);
-    assert!(w.drs.terminate_calls().is_empty(), "nothing terminated in the own account");
+    assert!(
+        w.drs.terminate_calls().is_empty(),
+        "nothing terminated in the own account"
+    );
     let terminated: BTreeSet<String> = a.terminate_calls().concat().into_iter().collect();
-    assert_eq!(terminated, BTreeSet::from(["i-2".to_string(), "i-3".to_string()]));
+    assert_eq!(
+        terminated,
+        BTreeSet::from(["i-2".to_string(), "i-3".to_string()])
+    );
 }

@@ -28,9 +28,15 @@ fn a_configuration_names_the_role_that_is_wrong() {
     let mut bad = config();
     bad.roles[0].arn = "arn:aws:iam::1111:role/r".into();
     let e = bad.validate().expect_err("a bad ARN");
-    assert!(e.starts_with("roles[0].arn 'arn:aws:iam::1111:role/r'"), "{e}");
+    assert!(
+        e.starts_with("roles[0].arn 'arn:aws:iam::1111:role/r'"),
+        "{e}"
+    );
     assert!(config().validate().is_ok());
-    assert_eq!(role_account("arn:aws:iam::111111111111:role/r"), Some("111111111111"));
+    assert_eq!(
+        role_account("arn:aws:iam::111111111111:role/r"),
+        Some("111111111111")
+    );
     assert_eq!(role_account("arn:aws:iam::111111111111:user/r"), None);
 }
 
@@ -38,7 +44,9 @@ fn a_configuration_names_the_role_that_is_wrong() {
 fn assume_role_holds_the_session_to_the_bounds_and_answers_xml() {
     let sts = shared(config());
     let body = |extra: &str| {
-        format!("Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A111111111111%3Arole%2Fr&RoleSessionName=s1&ExternalId=x-1{extra}")
+        format!(
+            "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A111111111111%3Arole%2Fr&RoleSessionName=s1&ExternalId=x-1{extra}"
+        )
     };
     let (status, xml) = answer(&sts, Some(AUTH), body("&DurationSeconds=899").as_bytes());
     assert_eq!(status, 400, "{xml}");
@@ -49,7 +57,10 @@ fn assume_role_holds_the_session_to_the_bounds_and_answers_xml() {
     let (status, xml) = answer(&sts, Some(AUTH), body("").as_bytes());
     assert_eq!(status, 200, "{xml}");
     assert!(xml.starts_with("<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult>"), "{xml}");
-    assert!(xml.contains("<Arn>arn:aws:sts::111111111111:assumed-role/r/s1</Arn>"), "{xml}");
+    assert!(
+        xml.contains("<Arn>arn:aws:sts::111111111111:assumed-role/r/s1</Arn>"),
+        "{xml}"
+    );
     let calls = sts.lock().calls.clone();
     let issued = calls[2].issued_access_key_id.clone().expect("a key");
     assert_eq!(
@@ -59,7 +70,10 @@ fn assume_role_holds_the_session_to_the_bounds_and_answers_xml() {
     // 1800 s (the role's maximum) from now, not the default 3600.
     let expires = sts.lock().sessions[&issued].expires;
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    assert!((now + 1790..=now + 1800).contains(&expires), "{expires} vs {now}");
+    assert!(
+        (now + 1790..=now + 1800).contains(&expires),
+        "{expires} vs {now}"
+    );
 }
 
 #[test]
@@ -67,11 +81,18 @@ fn an_unsigned_or_unknown_call_is_refused_in_the_query_protocols_words() {
     let sts = shared(config());
     let (status, xml) = answer(&sts, None, b"Action=GetCallerIdentity&Version=2011-06-15");
     assert_eq!(status, 403);
-    assert!(xml.contains("<Type>Sender</Type><Code>MissingAuthenticationToken</Code>"), "{xml}");
+    assert!(
+        xml.contains("<Type>Sender</Type><Code>MissingAuthenticationToken</Code>"),
+        "{xml}"
+    );
     let (status, xml) = answer(&sts, Some(AUTH), b"Action=Nope&Version=2011-06-15");
     assert_eq!(status, 400);
     assert!(xml.contains("<Code>InvalidAction</Code>"), "{xml}");
-    let (status, xml) = answer(&sts, Some(AUTH), b"Action=GetCallerIdentity&Version=2011-06-15");
+    let (status, xml) = answer(
+        &sts,
+        Some(AUTH),
+        b"Action=GetCallerIdentity&Version=2011-06-15",
+    );
     assert_eq!(status, 200);
     assert!(xml.contains("<Account>123456789012</Account>"), "{xml}");
 }

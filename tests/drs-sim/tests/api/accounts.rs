@@ -150,14 +150,22 @@ async fn a_sim_serves_only_the_keys_of_its_account_signed_for_its_region() {
             .collect::<Vec<_>>(),
         [creds_a.access_key_id(), creds_b.access_key_id()]
     );
-    assert!(calls.iter().all(|c| c.caller == "arn:aws:iam::123456789012:user/test"));
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.caller == "arn:aws:iam::123456789012:user/test")
+    );
 }
 
 #[tokio::test]
 async fn a_role_is_refused_as_sts_refuses_it() {
     let sts = sts(900).await;
     let base = base_config(&sts).await;
-    let refusal = |r: Result<Credentials, aws_credential_types::provider::error::CredentialsError>| -> String {
+    let refusal = |r: Result<
+        Credentials,
+        aws_credential_types::provider::error::CredentialsError,
+    >|
+     -> String {
         let e = r.expect_err("refused");
         let mut text = e.to_string();
         let mut source = std::error::Error::source(&e);
@@ -180,7 +188,10 @@ async fn a_role_is_refused_as_sts_refuses_it() {
                 .provide_credentials()
                 .await,
         );
-        assert!(text.contains("AccessDenied"), "{role} {external_id:?}: {text}");
+        assert!(
+            text.contains("AccessDenied"),
+            "{role} {external_id:?}: {text}"
+        );
         assert!(
             text.contains(&format!(
                 "User: arn:aws:iam::123456789012:user/test is not authorized to perform: sts:AssumeRole on resource: {role}"
@@ -194,7 +205,10 @@ async fn a_role_is_refused_as_sts_refuses_it() {
             .provide_credentials()
             .await,
     );
-    assert!(short.contains("ValidationError") && short.contains("900"), "{short}");
+    assert!(
+        short.contains("ValidationError") && short.contains("900"),
+        "{short}"
+    );
     let sts_client = aws_sdk_sts::Client::new(&base);
     let me = sts_client
         .get_caller_identity()
@@ -243,5 +257,8 @@ async fn an_expired_session_is_refused_and_a_cached_provider_refreshes_it() {
         .iter()
         .filter(|c| c.issued_access_key_id.is_some())
         .count();
-    assert!(issued >= 3, "the role was assumed again as sessions expired: {issued}");
+    assert!(
+        issued >= 3,
+        "the role was assumed again as sessions expired: {issued}"
+    );
 }
