@@ -24,8 +24,8 @@ mod wave;
 pub use error::{PlanError, Problem, WaveRef};
 pub use fields::is_source_server_id;
 pub use file::{
-    AccountFile, ApprovalFile, DecisionFile, PlanFile, PollingFile, ServersFile, TaskSettings, WaveDefaults,
-    WaveFile,
+    AccountFile, ApprovalFile, DecisionFile, PlanFile, PollingFile, ServersFile, TaskSettings,
+    WaveDefaults, WaveFile,
 };
 pub use parse::parse;
 pub use resolve::resolve;

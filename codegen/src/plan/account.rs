@@ -2,8 +2,8 @@
 //! the wave's DRS, checked as IAM and STS check them (IAM's role ARN and name rules, STS
 //! AssumeRole's ExternalId constraints: docs/REFERENCE.md, "Across accounts").
 
-use super::file::AccountFile;
 use super::fields::Scope;
+use super::file::AccountFile;
 use crate::contract::WaveAccount;
 
 /// STS AssumeRole's ExternalId: 2 to 1224 characters of `[\w+=,.@:/-]`.
@@ -26,7 +26,10 @@ pub(super) fn account(scope: &mut Scope<'_>, prefix: &str, a: &AccountFile) -> O
     if let Some(arn) = &a.role_arn
         && let Err(why) = check_role_arn(arn)
     {
-        scope.report(format!("{prefix}roleArn"), format!("{arn:?} is not an IAM role ARN: {why}"));
+        scope.report(
+            format!("{prefix}roleArn"),
+            format!("{arn:?} is not an IAM role ARN: {why}"),
+        );
         ok = false;
     }
     if let Some(region) = &a.region
@@ -87,7 +90,11 @@ fn check_role_arn(arn: &str) -> Result<(), String> {
         s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b))
     };
-    if name.is_empty() || name.len() > MAX_ROLE_NAME_CHARS || !role_chars(name) || name.contains('/') {
+    if name.is_empty()
+        || name.len() > MAX_ROLE_NAME_CHARS
+        || !role_chars(name)
+        || name.contains('/')
+    {
         return Err(format!(
             "the role name {name:?} must be 1 to {MAX_ROLE_NAME_CHARS} letters, digits and +=,.@_-"
         ));
@@ -129,7 +136,13 @@ mod tests {
         assert!(check_role_arn("arn:aws:iam::111111111111:user/x").is_err());
         assert!(check_role_arn("arn:aws:sts::111111111111:role/x").is_err());
         assert!(check_role_arn("arn:aws:iam::111111111111:role/").is_err());
-        assert!(check_role_arn(&format!("arn:aws:iam::111111111111:role/{}", "r".repeat(65))).is_err());
+        assert!(
+            check_role_arn(&format!(
+                "arn:aws:iam::111111111111:role/{}",
+                "r".repeat(65)
+            ))
+            .is_err()
+        );
     }
 
     #[test]

@@ -3,11 +3,11 @@
 //! defaults, each wave, then what depends on all the waves), so the problems of a plan are
 //! always listed in the same order.
 
+use super::account::account;
 use super::fields::{
     Scope, approval_gate, attempts, check_limits, decision_settings, duration_seconds,
     heartbeat_setting, is_name, polling_parts,
 };
-use super::account::account;
 use super::wave::{Claims, check_wave_rto, resolve_wave};
 use super::{
     DEFAULT_GATE_HEARTBEAT_SECONDS, DEFAULT_HEARTBEAT_SECONDS, DEFAULT_LAUNCH_TIMEOUT_SECONDS,

@@ -4,11 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::account::account;
 use super::fields::{
     Scope, approval_gate, attempts, check_limits, decision_settings, duration_seconds, is_name,
     is_source_server_id, is_tag_text, minutes_text, on_failure_name, polling_parts,
 };
-use super::account::account;
 use super::resolve::Defaults;
 use super::{MAX_NAME_CHARS, ServersFile, WaveFile};
 use crate::budget;
