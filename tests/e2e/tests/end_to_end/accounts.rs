@@ -29,7 +29,8 @@ fn fixture(name: &str) -> PathBuf {
 /// `two-accounts-sts.yaml`, changed by `roles` (a test makes one unassumable). Sessions may
 /// be as short as 30 s, so that the worker's credentials expire and are refreshed mid-drill.
 async fn start_accounts(roles: impl FnOnce(&mut StsConfig)) -> Result<Accounts> {
-    let mut config = StsConfig::load(&fixture("two-accounts-sts.yaml")).map_err(anyhow::Error::msg)?;
+    let mut config =
+        StsConfig::load(&fixture("two-accounts-sts.yaml")).map_err(anyhow::Error::msg)?;
     config.min_session_seconds = 30;
     roles(&mut config);
     let sts = StsHandle::start("127.0.0.1:0".parse()?, config)
@@ -88,8 +89,14 @@ fn only_callers(callers: &Callers, keys: &BTreeSet<String>, what: &str) -> BTree
     assert!(!callers.is_empty(), "{what} was never called");
     let mut operations = BTreeSet::new();
     for (key, caller) in callers {
-        assert!(keys.contains(key), "{what} was called with {key}, not its role's key: {callers:?}");
-        assert!(caller.refused.is_empty(), "{what} refused {key}: {caller:?}");
+        assert!(
+            keys.contains(key),
+            "{what} was called with {key}, not its role's key: {callers:?}"
+        );
+        assert!(
+            caller.refused.is_empty(),
+            "{what} refused {key}: {caller:?}"
+        );
         operations.extend(caller.operations.keys().cloned());
     }
     operations
@@ -102,8 +109,20 @@ async fn a_plan_over_two_accounts_launches_each_wave_through_its_own_account() -
     let (execution, _) = drill_to_success(&dep, &machine).await?;
 
     for (sim, wave, servers, account, region) in [
-        (&accounts.data, "databases", DB_SERVERS, "111111111111", "eu-west-1"),
-        (&accounts.web, "web", WEB_SERVERS, "222222222222", "us-west-2"),
+        (
+            &accounts.data,
+            "databases",
+            DB_SERVERS,
+            "111111111111",
+            "eu-west-1",
+        ),
+        (
+            &accounts.web,
+            "web",
+            WEB_SERVERS,
+            "222222222222",
+            "us-west-2",
+        ),
     ] {
         let jobs = launch_jobs_by_wave(&sim.jobs());
         assert_eq!(
@@ -138,18 +157,27 @@ async fn a_plan_over_two_accounts_launches_each_wave_through_its_own_account() -
         "the web account's DRS",
     );
     for ops in [&data_ops, &web_ops] {
-        assert!(ops.contains("StartRecovery") && ops.contains("TerminateRecoveryInstances"), "{ops:?}");
+        assert!(
+            ops.contains("StartRecovery") && ops.contains("TerminateRecoveryInstances"),
+            "{ops:?}"
+        );
     }
     assert!(
         accounts.sts.calls().iter().all(|c| c.error.is_none()),
         "{:?}",
         accounts.sts.calls()
     );
-    assert!(dep.sim.jobs().is_empty(), "nothing ran in the worker's own account");
+    assert!(
+        dep.sim.jobs().is_empty(),
+        "nothing ran in the worker's own account"
+    );
     let history = dep.history(&execution).await?;
     for (index, role, region) in [(1, ROLE_DATA, "eu-west-1"), (2, ROLE_WEB, "us-west-2")] {
         let account = &history.wave(index)?["waveAccount"];
-        assert_eq!(account["roleArn"], role, "the history keeps each wave's account");
+        assert_eq!(
+            account["roleArn"], role,
+            "the history keeps each wave's account"
+        );
         assert_eq!(account["region"], region);
     }
     Ok(())
@@ -174,16 +202,28 @@ async fn a_role_that_cannot_be_assumed_fails_preflight_with_nothing_launched() -
         dep.worker_logs()
     );
     let cause = ended.cause.clone().unwrap_or_default();
-    for part in ["wave 'web'", ROLE_WEB, "AccessDenied", "not authorized to perform: sts:AssumeRole"] {
+    for part in [
+        "wave 'web'",
+        ROLE_WEB,
+        "AccessDenied",
+        "not authorized to perform: sts:AssumeRole",
+    ] {
         assert!(cause.contains(part), "{part} in {cause}");
     }
-    assert!(!cause.contains("wave 'databases'"), "the data account's role is fine: {cause}");
+    assert!(
+        !cause.contains("wave 'databases'"),
+        "the data account's role is fine: {cause}"
+    );
     for (sim, what) in [
         (&accounts.data, "data"),
         (&accounts.web, "web"),
         (&dep.sim, "own"),
     ] {
-        assert!(sim.jobs().is_empty(), "the {what} account launched nothing: {:?}", sim.jobs());
+        assert!(
+            sim.jobs().is_empty(),
+            "the {what} account launched nothing: {:?}",
+            sim.jobs()
+        );
         let starts: u64 = sim
             .callers()
             .values()
@@ -191,7 +231,10 @@ async fn a_role_that_cannot_be_assumed_fails_preflight_with_nothing_launched() -
             .sum();
         assert_eq!(starts, 0, "no StartRecovery reached the {what} account");
     }
-    assert!(accounts.web.callers().is_empty(), "the web account's DRS was never reached");
+    assert!(
+        accounts.web.callers().is_empty(),
+        "the web account's DRS was never reached"
+    );
     let refused: Vec<_> = accounts
         .sts
         .calls()
@@ -199,7 +242,10 @@ async fn a_role_that_cannot_be_assumed_fails_preflight_with_nothing_launched() -
         .filter(|c| c.role_arn.as_deref() == Some(ROLE_WEB))
         .collect();
     assert!(
-        !refused.is_empty() && refused.iter().all(|c| c.error.as_deref() == Some("AccessDenied")),
+        !refused.is_empty()
+            && refused
+                .iter()
+                .all(|c| c.error.as_deref() == Some("AccessDenied")),
         "{refused:?}"
     );
     Ok(())
