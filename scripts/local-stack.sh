@@ -14,6 +14,12 @@
 #   DRS_WAVES_DRS_PORT    4577              drs-sim; 0 picks a free port
 #   DRS_WAVES_SIM_FIXTURE tests/drs-sim/fixtures/examples.yaml   (a different one restarts drs-sim)
 #   DRS_WAVES_SIM_ARGS    ""                extra drs-sim flags, e.g. "--throttle-fraction 0.3"
+#   DRS_WAVES_ACCOUNT_SIMS ""               one more drs-sim per account and region, serving only
+#                                           that account: space-separated ACCOUNT/REGION=FIXTURE
+#                                           (their endpoints go to DRS_WAVES_DRS_ENDPOINTS)
+#   DRS_WAVES_STS_CONFIG  ""                start drs-sim-sts with these roles; it becomes
+#                                           AWS_ENDPOINT_URL_STS (see tests/drs-sim/README.md)
+#   DRS_WAVES_ACCOUNTS    ""                1: both of the above for statemachines/two-accounts
 #   DRS_WAVES_TABLE       drs-waves-history
 #   DRS_WAVES_REPORT_BUCKET drs-waves-reports  where the worker writes each execution's report
 #   DRS_WAVES_READY_SECONDS 90              how long each service may take to answer
@@ -33,6 +39,12 @@ TABLE="${DRS_WAVES_TABLE:-drs-waves-history}"
 REPORT_BUCKET="${DRS_WAVES_REPORT_BUCKET:-drs-waves-reports}"
 READY_SECONDS="${DRS_WAVES_READY_SECONDS:-90}"
 SERVICES=(localstack moto drs-sim)
+if [ "${DRS_WAVES_ACCOUNTS:-}" = 1 ]; then
+    : "${DRS_WAVES_ACCOUNT_SIMS:=111111111111/eu-west-1=$REPO/tests/drs-sim/fixtures/two-accounts-data.yaml 222222222222/us-west-2=$REPO/tests/drs-sim/fixtures/two-accounts-web.yaml}"
+    : "${DRS_WAVES_STS_CONFIG:=$REPO/tests/drs-sim/fixtures/two-accounts-sts.yaml}"
+fi
+ACCOUNT_SIMS="${DRS_WAVES_ACCOUNT_SIMS:-}"
+STS_CONFIG="${DRS_WAVES_STS_CONFIG:-}"
 
 usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 
@@ -56,6 +68,8 @@ port_of() {
         localstack) var=DRS_WAVES_SFN_PORT default=4566 ;;
         moto) var=DRS_WAVES_DDB_PORT default=5050 ;;
         drs-sim) var=DRS_WAVES_DRS_PORT default=4577 ;;
+        # The account sims and the STS stand-in: always a free port.
+        *) var=DRS_WAVES_NO_SUCH_PORT_VARIABLE default=0 ;;
     esac
     local port="${!var:-$default}"
     if ! [[ "$port" =~ ^[0-9]+$ ]] || [ "$port" -gt 65535 ]; then
@@ -117,6 +131,44 @@ start_service() {
     py wait "$svc" "$svc" "http://127.0.0.1:$port" "$pidfile" "$log" --deadline "$READY_SECONDS"
 }
 
+# start_extra SERVICE PORT PROBE CONFIG -- COMMAND...: an account's drs-sim or drs-sim-sts,
+# restarted when CONFIG (its fixture and flags) changed since it was started.
+start_extra() {
+    local svc=$1 port=$2 probe=$3 config=$4 pidfile="$STATE/$1.pid" log="$STATE/$1.log"
+    shift 5
+    if py alive "$pidfile" && [ "$(cat "$STATE/$svc.config" 2>/dev/null)" != "$config" ]; then
+        log "$svc: fixture or flags changed, restarting"
+        stop_service "$svc"
+        port="$(port_of "$svc")"
+    fi
+    if py alive "$pidfile"; then
+        log "$svc: already running (pid $(cut -d' ' -f1 "$pidfile"), port $(cat "$STATE/$svc.port"))"
+        return
+    fi
+    port_in_use "$port" && die "$svc: port $port on 127.0.0.1 is taken by another process"
+    printf '\n===== %s: starting on 127.0.0.1:%s at %s\n' "$svc" "$port" "$(date -Is)" >> "$log"
+    py spawn "$svc" "$pidfile" "$log" -- "$@" --listen "127.0.0.1:$port" >/dev/null
+    printf '%s\n' "$config" > "$STATE/$svc.config"
+    echo "$port" > "$STATE/$svc.port"
+    py wait "$svc" "$probe" "http://127.0.0.1:$port" "$pidfile" "$log" --deadline "$READY_SECONDS"
+}
+
+# The drs-sims of DRS_WAVES_ACCOUNT_SIMS; prints DRS_WAVES_DRS_ENDPOINTS for them.
+start_account_sims() {
+    local entry key file svc endpoints=""
+    for entry in $ACCOUNT_SIMS; do
+        key="${entry%%=*}" file="${entry#*=}"
+        [[ "$key" =~ ^[0-9]{12}/[a-z0-9-]+$ ]] && [ "$key" != "$entry" ] \
+            || die "DRS_WAVES_ACCOUNT_SIMS: '$entry' is not ACCOUNT/REGION=FIXTURE (e.g. 111111111111/eu-west-1=fixture.yaml)"
+        [ -f "$file" ] || die "DRS_WAVES_ACCOUNT_SIMS: fixture $file of $key: no such file"
+        svc="drs-sim-${key/\//-}"
+        start_extra "$svc" "$(port_of "$svc")" drs-sim "$file" -- "$REPO/target/debug/drs-sim" \
+            --fixture "$file" --account-id "${key%/*}" --region "${key#*/}" >&2
+        endpoints+="${endpoints:+,}$key=http://127.0.0.1:$(cat "$STATE/$svc.port")"
+    done
+    echo "$endpoints"
+}
+
 stop_service() {
     local svc=$1 grace=10
     # LocalStack 4.9.2 under hypercorn does not exit on SIGTERM (seen: still running after 25 s).
@@ -145,7 +197,17 @@ cmd_up() {
     start_service localstack "$sfn_port"
     start_service moto "$ddb_port"
     start_service drs-sim "$drs_port"
-    py provision --state-dir "$STATE" \
+    local extra=()
+    if [ -n "$ACCOUNT_SIMS" ]; then
+        extra+=(--drs-endpoints "$(start_account_sims)")
+    fi
+    if [ -n "$STS_CONFIG" ]; then
+        [ -f "$STS_CONFIG" ] || die "DRS_WAVES_STS_CONFIG: $STS_CONFIG: no such file"
+        start_extra drs-sim-sts "$(port_of drs-sim-sts)" drs-sim-sts "$STS_CONFIG" -- \
+            "$REPO/target/debug/drs-sim-sts" --config "$STS_CONFIG"
+        extra+=(--sts-url "http://127.0.0.1:$(cat "$STATE/drs-sim-sts.port")")
+    fi
+    py provision --state-dir "$STATE" ${extra[@]+"${extra[@]}"} \
         --sfn-url "http://127.0.0.1:$sfn_port" --ddb-url "http://127.0.0.1:$ddb_port" \
         --drs-url "http://127.0.0.1:$drs_port" --s3-url "http://127.0.0.1:$sfn_port" \
         --report-bucket "$REPORT_BUCKET" --table "$TABLE" ${plans[@]+"${plans[@]}"}
@@ -160,6 +222,13 @@ cmd_down() {
         [ -x "$(venv_python)" ] || die "cannot stop the worker: $(venv_python) is missing"
         py stop worker "$STATE/worker.pid" --grace 15
     fi
+    local extra_pid
+    for extra_pid in "$STATE"/drs-sim-*.pid; do
+        [ -f "$extra_pid" ] || continue
+        svc="$(basename "$extra_pid" .pid)"
+        stop_service "$svc"
+        rm -f "$STATE/$svc.config"
+    done
     for svc in drs-sim moto localstack; do
         if [ -f "$STATE/$svc.pid" ]; then
             [ -x "$(venv_python)" ] || die "cannot stop $svc: $(venv_python) is missing"
@@ -171,14 +240,27 @@ cmd_down() {
     log "local stack down (logs kept in $STATE)"
 }
 
+# How to ask SERVICE whether it answers (an account's drs-sim is a drs-sim).
+probe_of() {
+    case "$1" in
+        drs-sim-sts) echo drs-sim-sts ;;
+        drs-sim-*) echo drs-sim ;;
+        *) echo "$1" ;;
+    esac
+}
+
 cmd_status() {
     local svc bad=0 pid
-    for svc in "${SERVICES[@]}" worker; do
+    local extras=() extra_pid
+    for extra_pid in "$STATE"/drs-sim-*.pid; do
+        [ -f "$extra_pid" ] && extras+=("$(basename "$extra_pid" .pid)")
+    done
+    for svc in "${SERVICES[@]}" ${extras[@]+"${extras[@]}"} worker; do
         if [ -f "$STATE/$svc.pid" ] && py alive "$STATE/$svc.pid"; then
             pid="$(cut -d' ' -f1 "$STATE/$svc.pid")"
             if [ "$svc" = worker ]; then
                 printf '%-10s running  pid %s\n' "$svc" "$pid"
-            elif py wait "$svc" "$svc" "http://127.0.0.1:$(cat "$STATE/$svc.port")" "" "" --deadline 0 2>/dev/null; then
+            elif py wait "$svc" "$(probe_of "$svc")" "http://127.0.0.1:$(cat "$STATE/$svc.port")" "" "" --deadline 0 2>/dev/null; then
                 printf '%-10s running  pid %-7s http://127.0.0.1:%s\n' "$svc" "$pid" "$(cat "$STATE/$svc.port")"
             else
                 printf '%-10s NOT ANSWERING  pid %-7s http://127.0.0.1:%s (log: %s)\n' "$svc" "$pid" "$(cat "$STATE/$svc.port")" "$STATE/$svc.log"

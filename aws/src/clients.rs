@@ -141,17 +141,28 @@ pub fn drs_client_for(config: &SdkConfig, settings: &ClientSettings) -> aws_sdk_
 /// servers drained it in seconds (the weather benchmark's first run); the attempts and backoff
 /// above already bound what one call may cost.
 pub fn drs_client_with(config: &SdkConfig, retry: RetryConfig) -> aws_sdk_drs::Client {
-    aws_sdk_drs::Client::from_conf(
-        aws_sdk_drs::config::Builder::from(config)
-            .timeout_config(WORKER_DRS.timeouts())
-            .retry_config(retry)
-            .retry_partition(
-                RetryPartition::custom("drs-waves-drs")
-                    .token_bucket(TokenBucket::unlimited())
-                    .build(),
-            )
-            .build(),
-    )
+    drs_client_at(config, retry, None)
+}
+
+/// [`drs_client_with`] at `endpoint` when one is given (a wave account's drs-sim on the local
+/// stack), over the endpoint the environment or the region gives otherwise.
+pub fn drs_client_at(
+    config: &SdkConfig,
+    retry: RetryConfig,
+    endpoint: Option<&str>,
+) -> aws_sdk_drs::Client {
+    let mut builder = aws_sdk_drs::config::Builder::from(config)
+        .timeout_config(WORKER_DRS.timeouts())
+        .retry_config(retry)
+        .retry_partition(
+            RetryPartition::custom("drs-waves-drs")
+                .token_bucket(TokenBucket::unlimited())
+                .build(),
+        );
+    if let Some(url) = endpoint {
+        builder = builder.endpoint_url(url);
+    }
+    aws_sdk_drs::Client::from_conf(builder.build())
 }
 
 /// The worker's DynamoDB client ([`SHORT_CALLS`]).

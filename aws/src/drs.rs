@@ -9,12 +9,14 @@ use drs_waves_contract::WaveSpec;
 
 use crate::AwsError;
 
+pub mod accounts;
 pub mod instances;
 pub mod job_log;
 pub mod launch_actions;
 pub mod sdk;
 pub mod snapshots;
 
+pub use accounts::{DrsAccounts, SdkDrsAccounts};
 pub use job_log::JobLogItem;
 pub use sdk::{MAX_SOURCE_SERVER_IDS_PER_CALL, SdkDrs};
 

@@ -153,6 +153,13 @@ pub fn wave_line(w: &WaveView, name_width: usize, now: OffsetDateTime) -> WaveLi
         None => String::new(),
     };
     let mut tail = jobs(&w.job_ids, 2);
+    if let Some(account) = &w.account {
+        tail = if tail.is_empty() {
+            format!("in {account}")
+        } else {
+            format!("in {account}  {tail}")
+        };
+    }
     if matches!(w.phase, Phase::Failed | Phase::AwaitingDecision) && !w.reason.is_empty() {
         if !tail.is_empty() {
             tail.push_str("  ");

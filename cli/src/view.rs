@@ -60,6 +60,9 @@ pub struct WaveView {
     pub ended_at: Option<OffsetDateTime>,
     pub job_ids: Vec<String>,
     pub reason: String,
+    /// Where a wave of another account or region launches (`111111111111 eu-west-1`); None for
+    /// the worker's own account and region.
+    pub account: Option<String>,
 }
 
 impl WaveView {
@@ -76,6 +79,7 @@ impl WaveView {
             ended_at: None,
             job_ids: Vec::new(),
             reason: String::new(),
+            account: None,
         }
     }
 
@@ -84,6 +88,10 @@ impl WaveView {
             selection: selection(w),
             launch_timeout_seconds: w.launch_timeout_seconds,
             max_attempts: w.max_attempts,
+            account: w
+                .account
+                .as_ref()
+                .map(drs_waves_contract::WaveAccount::describe),
             ..WaveView::new(w.index, &w.name)
         }
     }
@@ -349,7 +357,9 @@ impl View {
     pub fn launching_jobs(&self) -> Vec<(u32, Vec<String>)> {
         self.waves
             .iter()
-            .filter(|w| w.phase == Phase::Launching && !w.job_ids.is_empty())
+            // A wave of another account's jobs are in that account's DRS, which the operator's
+            // credentials do not read: its counts come from the history's checks.
+            .filter(|w| w.phase == Phase::Launching && !w.job_ids.is_empty() && w.account.is_none())
             .map(|w| (w.index, w.job_ids.clone()))
             .collect()
     }

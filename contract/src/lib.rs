@@ -69,4 +69,8 @@ pub mod job_tags {
     pub const CHUNK: &str = "drs-waves:chunk";
     /// The plan's name.
     pub const PLAN: &str = "drs-waves:plan";
+    /// The account a wave in another account launched in (its role's account).
+    pub const ACCOUNT: &str = "drs-waves:account";
+    /// The region a wave in another region launched in.
+    pub const REGION: &str = "drs-waves:region";
 }

@@ -322,7 +322,36 @@ pub(crate) fn wave_of(item: &Item) -> Result<WaveRecord, HistoryError> {
         chunks: chunks_of(&f)?,
         learned: learned_of(&f)?,
         completion_ms: f.opt_u64("completionMillis")?,
+        account: account_of(&f)?,
     })
+}
+
+/// A wave's account as the item keeps it: a map of `roleArn`, `region` and `externalId`, each
+/// only when the plan gave it.
+pub(crate) fn account_av(a: &drs_waves_contract::WaveAccount) -> AttributeValue {
+    let fields = [
+        ("roleArn", &a.role_arn),
+        ("region", &a.region),
+        ("externalId", &a.external_id),
+    ];
+    AttributeValue::M(
+        fields
+            .into_iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_string(), s(v))))
+            .collect(),
+    )
+}
+
+fn account_of(f: &Fields<'_>) -> Result<Option<drs_waves_contract::WaveAccount>, HistoryError> {
+    if !f.item.contains_key("waveAccount") {
+        return Ok(None);
+    }
+    let m = Fields::nested(f.map("waveAccount")?, format!("{} (waveAccount)", f.what));
+    Ok(Some(drs_waves_contract::WaveAccount {
+        role_arn: m.opt_s("roleArn")?,
+        region: m.opt_s("region")?,
+        external_id: m.opt_s("externalId")?,
+    }))
 }
 
 fn learned_of(f: &Fields<'_>) -> Result<Option<LearnedTiming>, HistoryError> {

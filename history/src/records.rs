@@ -180,6 +180,10 @@ pub struct WaveRecord {
     /// A SUCCEEDED wave's completion time: milliseconds from `started_at` to its jobs' last end
     /// (see `drs_waves_rules::timing`); written by the check that saw it succeed.
     pub completion_ms: Option<u64>,
+    /// The account and region the wave launched in (the plan's, written with the plan and
+    /// never changed), so that a clean-up or the janitor, later or in another process, reaches
+    /// the wave's DRS through the same role as its launch. None: the worker's own.
+    pub account: Option<drs_waves_contract::WaveAccount>,
 }
 
 /// One StartRecovery of a wave (a wave larger than the per-job limit has several).

@@ -144,6 +144,44 @@ pub struct WaveFacts {
     pub failed: u32,
     pub checks: u32,
     pub reason: Option<String>,
+    /// Where a wave of another account or region launched (its history record's account);
+    /// absent for the worker's own account and region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<WaveAccountFacts>,
+}
+
+/// The account and region a wave launched in, through which role.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WaveAccountFacts {
+    /// The 12-digit account of the role; absent: the worker's own account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// Absent: the worker's own region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+}
+
+impl WaveAccountFacts {
+    pub fn of(a: &drs_waves_contract::WaveAccount) -> WaveAccountFacts {
+        WaveAccountFacts {
+            account_id: a.account_id().map(str::to_owned),
+            region: a.region.clone(),
+            role_arn: a.role_arn.clone(),
+        }
+    }
+
+    /// `111111111111 eu-west-1`, as `drs-waves follow` says it.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {}",
+            self.account_id.as_deref().unwrap_or("this account"),
+            self.region.as_deref().unwrap_or("this region")
+        )
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -388,9 +388,19 @@ fn waves(h: &mut String, r: &Report) -> std::fmt::Result {
                 )
             })
             .unwrap_or_default();
+        let account = w
+            .account
+            .as_ref()
+            .map(|a| {
+                format!(
+                    "<br><small class=\"account\">in {}</small>",
+                    esc(&a.describe())
+                )
+            })
+            .unwrap_or_default();
         writeln!(
             h,
-            "<tr><td class=\"num\">{}</td><td>{}{reason}</td><td>{}</td><td class=\"num\">{} launched / {} failed / {}</td><td>{jobs}</td><td class=\"num\">{}{forecast}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td><span class=\"badge {}\">{}</span></td></tr>",
+            "<tr><td class=\"num\">{}</td><td>{}{account}{reason}</td><td>{}</td><td class=\"num\">{} launched / {} failed / {}</td><td>{jobs}</td><td class=\"num\">{}{forecast}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td><span class=\"badge {}\">{}</span></td></tr>",
             w.index,
             esc(&w.name),
             esc(&w.status),

@@ -58,6 +58,7 @@ fn wave(index: u32, server: &str, status: WaveStatus, job: &str, started: &str) 
             }],
             learned: None,
             completion_ms: None,
+            account: None,
         },
         launch_points: vec![ServerLaunchPoint {
             server_id: server.into(),
@@ -558,5 +559,41 @@ fn a_record_without_a_mode_takes_it_from_the_input() {
         build(&s).execution.mode,
         None,
         "not a mode the contract knows"
+    );
+}
+
+#[test]
+fn a_wave_of_another_account_says_where_it_launched_and_the_others_as_before() {
+    let plain = build(&sources());
+    let plain_json = serde_json::to_value(&plain).expect("serializes");
+    assert!(
+        plain_json["waves"]
+            .as_array()
+            .is_some_and(|w| w.iter().all(|w| w.get("account").is_none())),
+        "a wave of the worker's own account has no account: {plain_json}"
+    );
+    assert!(!render::html(&plain).contains("class=\"account\""));
+    let mut s = sources();
+    s.waves[1].record.account = Some(drs_waves_contract::WaveAccount {
+        role_arn: Some("arn:aws:iam::222222222222:role/drs-waves-recovery".into()),
+        region: Some("us-west-2".into()),
+        external_id: Some("not-shown".into()),
+    });
+    let report = build(&s);
+    let json = serde_json::to_value(&report).expect("serializes");
+    assert_eq!(
+        json["waves"][1]["account"],
+        serde_json::json!({
+            "accountId": "222222222222",
+            "region": "us-west-2",
+            "roleArn": "arn:aws:iam::222222222222:role/drs-waves-recovery",
+        })
+    );
+    assert!(json["waves"][0].get("account").is_none());
+    let html = render::html(&report);
+    assert!(html.contains("<small class=\"account\">in 222222222222 us-west-2</small>"));
+    assert!(
+        !html.contains("not-shown"),
+        "the external ID is not evidence"
     );
 }

@@ -93,6 +93,7 @@ mod tests {
             chunks,
             learned: None,
             completion_ms: None,
+            account: None,
         }
     }
 

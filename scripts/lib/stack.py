@@ -169,6 +169,9 @@ def probe(kind: str, url: str) -> bool:
         if kind == "drs-sim":
             with urllib.request.urlopen(f"{url}/_sim/counters", timeout=2) as r:
                 return r.status == 200
+        if kind == "drs-sim-sts":
+            with urllib.request.urlopen(f"{url}/_sts/calls", timeout=2) as r:
+                return r.status == 200
     except (OSError, ValueError, urllib.error.URLError):
         return False
     raise ValueError(kind)
@@ -290,6 +293,11 @@ def cmd_provision(a: argparse.Namespace) -> None:
         "NO_PROXY": "127.0.0.1,localhost",
         "DRS_WAVES_TABLE": a.table,
     }
+    if a.sts_url:
+        # drs-sim-sts evaluates trust policies and external IDs (LocalStack's STS does not).
+        env["AWS_ENDPOINT_URL_STS"] = a.sts_url
+    if a.drs_endpoints:
+        env["DRS_WAVES_DRS_ENDPOINTS"] = a.drs_endpoints
     if a.s3_url:
         # LocalStack serves S3 at its one gateway; path-style, since the bucket is not a host.
         env["AWS_ENDPOINT_URL_S3"] = a.s3_url
@@ -398,7 +406,7 @@ def main() -> None:
     s.add_argument("state"); s.add_argument("arn"); s.add_argument("why")
     s.set_defaults(fn=cmd_stop_execution)
     s = sub.add_parser("wait")
-    s.add_argument("name"); s.add_argument("kind", choices=["localstack", "moto", "drs-sim"])
+    s.add_argument("name"); s.add_argument("kind", choices=["localstack", "moto", "drs-sim", "drs-sim-sts"])
     s.add_argument("url"); s.add_argument("pidfile"); s.add_argument("log")
     s.add_argument("--deadline", type=float, default=60)
     s.set_defaults(fn=cmd_wait)
@@ -406,6 +414,10 @@ def main() -> None:
     s.add_argument("--state-dir", required=True)
     s.add_argument("--sfn-url", required=True); s.add_argument("--ddb-url", required=True)
     s.add_argument("--drs-url", required=True)
+    # The STS stand-in (drs-sim-sts), when the stack runs waves in other accounts.
+    s.add_argument("--sts-url")
+    # DRS_WAVES_DRS_ENDPOINTS: each other account's drs-sim.
+    s.add_argument("--drs-endpoints")
     s.add_argument("--s3-url", help="S3 (LocalStack): the report bucket is created there")
     s.add_argument("--report-bucket", default="drs-waves-reports")
     s.add_argument("--table", required=True)

@@ -136,6 +136,20 @@ pub struct RunArgs {
     /// where the bucket is not a host name.
     #[arg(long, env = "DRS_WAVES_S3_FORCE_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]
     pub s3_force_path_style: bool,
+    /// Seconds a session of a wave's role lasts (AssumeRole's DurationSeconds: 900 to the role's
+    /// maximum); unset: STS's default, one hour. The credentials are refreshed before they end.
+    #[arg(long, env = "DRS_WAVES_ASSUME_ROLE_SECONDS", value_parser = clap::value_parser!(u64).range(1..=43_200))]
+    pub assume_role_seconds: Option<u64>,
+}
+
+impl RunArgs {
+    /// How the worker assumes the roles of waves in other accounts.
+    pub fn assume_role_settings(&self) -> drs_waves_aws::drs::accounts::AssumeRoleSettings {
+        drs_waves_aws::drs::accounts::AssumeRoleSettings {
+            session_length: self.assume_role_seconds.map(std::time::Duration::from_secs),
+            ..Default::default()
+        }
+    }
 }
 
 impl RunArgs {

@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use drs_waves_aws::clients as aws;
-use drs_waves_aws::drs::{Drs, SdkDrs};
+use drs_waves_aws::drs::accounts::DrsEndpoints;
+use drs_waves_aws::drs::{DrsAccounts, SdkDrs, SdkDrsAccounts};
 use drs_waves_contract::Activity;
 use drs_waves_history::{DynamoHistory, History, create_table};
 use drs_worker::config::{Cli, Command, LogFormat, RunArgs, parse_activity_arns};
@@ -151,8 +152,15 @@ async fn run_command(args: RunArgs) -> anyhow::Result<()> {
     for (activity, arn) in &activities {
         info!(activity = activity.name(), arn = %arn, "polling activity");
     }
-    let handlers = Handlers::new(
+    let accounts = SdkDrsAccounts::new(
+        sdk.clone(),
         SdkDrs::new(aws::drs_client(&sdk)),
+        aws::drs_retry_config(),
+    )
+    .with_settings(args.assume_role_settings())
+    .with_endpoints(DrsEndpoints::from_env().map_err(anyhow::Error::msg)?);
+    let handlers = Handlers::new(
+        accounts,
         DynamoHistory::new(aws::dynamodb_client(&sdk), args.table.clone()),
         SdkSfn::new(sfn.clone()),
         args.limits(),
@@ -241,7 +249,7 @@ async fn run_command(args: RunArgs) -> anyhow::Result<()> {
 
 /// Tidies up after executions that ended outside the state machine, every `interval`, until
 /// shutdown. A round that fails is logged and the next one tries again.
-async fn run_janitor<D: Drs, H: History, X: ExecutionLookup>(
+async fn run_janitor<D: DrsAccounts, H: History, X: ExecutionLookup>(
     handlers: Arc<Handlers<D, H, X>>,
     worker: String,
     interval: Duration,

@@ -38,6 +38,7 @@ fn only_gate(r: drs_waves_history::ExecutionRecord) -> Option<drs_waves_contract
     r.pending_gates.into_iter().next()
 }
 
+mod accounts;
 mod check_wave;
 mod clean_up;
 mod closed_record;

@@ -389,3 +389,33 @@ fn events_move_waves_through_gates_launches_and_decisions() {
         "{summary}"
     );
 }
+
+#[test]
+fn a_wave_of_another_account_names_where_it_launches_and_is_not_read_from_our_drs() {
+    let mut v = billing();
+    v.waves[2].account = Some("222222222222 us-west-2".into());
+    let line = wave_line(&v.waves[2], 11, T0).to_string();
+    assert_eq!(
+        line,
+        "PENDING   wave 3 web         [                        ] tags App=billing,Tier=web  timeout 2:00  in 222222222222 us-west-2"
+    );
+    v.apply(&Event::StateEntered {
+        name: "Wave 3 web: start".into(),
+    });
+    v.apply_wave_state(&wave_state(
+        3,
+        "web",
+        WaveStatus::Launching,
+        counts(2, 0, 0),
+    ));
+    v.waves[2].job_ids = vec!["drsjob-00000000000000009".into()];
+    assert!(
+        wave_line(&v.waves[2], 11, T0)
+            .to_string()
+            .ends_with("in 222222222222 us-west-2  drsjob-00000000000000009"),
+    );
+    assert!(
+        v.launching_jobs().is_empty(),
+        "its jobs are in the other account's DRS: the history's counts show it"
+    );
+}

@@ -354,3 +354,76 @@ async fn a_started_wave_is_ended_and_a_missing_one_is_not(history: &impl History
     assert_eq!(ended.ended_at.as_deref(), Some("2030-01-01T00:30:00Z"));
     assert_eq!(ended.chunks.len(), 3, "the plan and its jobs are kept");
 }
+
+/// A wave planned in another account keeps its account (role, region, external ID) through
+/// its checks and its end: clean-up and the janitor read it to reach the same DRS. A wave of
+/// the worker's own account has none.
+pub async fn a_wave_keeps_its_account(history: &impl History, prefix: &str) {
+    let id = exec_arn(prefix, "accounts");
+    let account = drs_waves_contract::WaveAccount {
+        role_arn: Some("arn:aws:iam::111111111111:role/drs-waves-recovery".into()),
+        region: Some("eu-west-1".into()),
+        external_id: Some("drill-111".into()),
+    };
+    let planned = WaveRecord {
+        account: Some(account.clone()),
+        ..wave(&id, 1, "2030-01-01T00:00:00Z")
+    };
+    let stored = history.plan_wave(planned.clone()).await.expect("plan");
+    assert_eq!(
+        stored.account.as_ref(),
+        Some(&account),
+        "the plan keeps the account"
+    );
+    let checked = WaveRecord {
+        status: WaveStatus::Succeeded,
+        checks: 1,
+        account: None,
+        ..stored
+    };
+    history
+        .record_wave_check(checked, Vec::new())
+        .await
+        .expect("check");
+    history
+        .end_wave(
+            &id,
+            1,
+            WaveStatus::Succeeded,
+            "done",
+            "2030-01-01T00:20:00Z",
+        )
+        .await
+        .expect("end");
+    let got = history
+        .get_wave(&id, 1)
+        .await
+        .expect("get")
+        .expect("a wave");
+    assert_eq!(
+        got.account,
+        Some(account),
+        "a check and the end leave the account"
+    );
+    let own = history
+        .plan_wave(wave(&id, 2, "2030-01-01T00:00:00Z"))
+        .await
+        .expect("plan wave 2");
+    assert_eq!(
+        own.account, None,
+        "a wave of the worker's own account has none"
+    );
+    let region_only = drs_waves_contract::WaveAccount {
+        role_arn: None,
+        region: Some("us-west-2".into()),
+        external_id: None,
+    };
+    let third = history
+        .plan_wave(WaveRecord {
+            account: Some(region_only.clone()),
+            ..wave(&id, 3, "2030-01-01T00:00:00Z")
+        })
+        .await
+        .expect("plan wave 3");
+    assert_eq!(third.account, Some(region_only), "only what the plan gave");
+}

@@ -9,7 +9,7 @@ use drs_waves_contract::history::{PARTITION_KEY, execution_pk, wave_sk};
 
 use super::{DynamoHistory, Update, missing_record};
 use crate::HistoryError;
-use crate::codec::{chunks_av, counts_av, learned_av, list_s, n, s, wave_of};
+use crate::codec::{account_av, chunks_av, counts_av, learned_av, list_s, n, s, wave_of};
 use crate::records::{ChunkWrite, JobRecord, ServerLaunchPoint, WaveChunk, WaveRecord};
 use crate::roles::Waves;
 
@@ -40,6 +40,9 @@ impl Waves for DynamoHistory {
         item.insert("chunks".into(), chunks_av(&w.chunks));
         if let Some(l) = &w.learned {
             item.insert("learned".into(), learned_av(l));
+        }
+        if let Some(a) = &w.account {
+            item.insert("waveAccount".into(), account_av(a));
         }
         // An existing plan was written by an earlier attempt: it wins.
         self.put_new(item, "wave plan").await?;

@@ -88,24 +88,28 @@ impl Waves for MemoryHistory {
         // The first start time stays (DynamoDB writes it with if_not_exists); the chunk plan and
         // what was learned stay (DynamoDB's update leaves them), and so does a completion time
         // the check does not give.
-        let (started_at, chunks, learned, completion_ms) = state.waves.get(&key).map_or_else(
-            || {
-                (
-                    wave.started_at.clone(),
-                    wave.chunks.clone(),
-                    None,
-                    wave.completion_ms,
-                )
-            },
-            |w| {
-                (
-                    w.started_at.clone(),
-                    w.chunks.clone(),
-                    w.learned,
-                    wave.completion_ms.or(w.completion_ms),
-                )
-            },
-        );
+        // The account is written with the plan and stays too.
+        let (started_at, chunks, learned, completion_ms, account) =
+            state.waves.get(&key).map_or_else(
+                || {
+                    (
+                        wave.started_at.clone(),
+                        wave.chunks.clone(),
+                        None,
+                        wave.completion_ms,
+                        None,
+                    )
+                },
+                |w| {
+                    (
+                        w.started_at.clone(),
+                        w.chunks.clone(),
+                        w.learned,
+                        wave.completion_ms.or(w.completion_ms),
+                        w.account.clone(),
+                    )
+                },
+            );
         state.waves.insert(
             key,
             WaveRecord {
@@ -113,6 +117,7 @@ impl Waves for MemoryHistory {
                 chunks,
                 learned,
                 completion_ms,
+                account,
                 ..wave
             },
         );

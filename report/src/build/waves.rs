@@ -72,6 +72,7 @@ fn not_started_wave(i: u32, name: String, target: Option<u64>, progress: &Progre
         failed: 0,
         checks: 0,
         reason: None,
+        account: None,
     }
 }
 
@@ -126,6 +127,7 @@ fn started_wave(
         failed: w.servers.failed,
         checks: w.checks,
         reason: Some(w.reason.clone()).filter(|r| !r.is_empty()),
+        account: w.account.as_ref().map(crate::model::WaveAccountFacts::of),
     }
 }
 

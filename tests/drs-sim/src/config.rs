@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::fixture::{Fixture, FixtureError, LoadedFixture, ServerSpec, SourceServerDef};
+use crate::principal::Owner;
 
 /// DRS quotas the simulator enforces. DRS's real values are account-specific; these defaults
 /// are the commonly seen ones.
@@ -300,8 +301,13 @@ pub struct SimConfig {
     pub paging: Paging,
     /// Seeds the generator of IDs and faults, so that runs repeat exactly.
     pub seed: Option<u64>,
+    /// The region and account in ARNs (an [`Owner`] replaces them).
     pub region: String,
     pub account_id: String,
+    /// The one account and region served: a request signed with another account's key or
+    /// for another region is refused as AWS refuses it ([`crate::principal`]). None (the
+    /// default): every caller is served.
+    pub owner: Option<Owner>,
     pub date_style: DateStyle,
     /// Page size when a Describe call gives no maxResults (DRS allows up to 1000).
     pub default_page_size: usize,
@@ -319,6 +325,7 @@ impl Default for SimConfig {
             seed: None,
             region: "us-east-1".to_owned(),
             account_id: "123456789012".to_owned(),
+            owner: None,
             date_style: DateStyle::Zulu,
             default_page_size: 1000,
         }
@@ -347,6 +354,9 @@ impl SimConfig {
             || self.limits.max_active_jobs_per_server == 0
         {
             return Err("limits must be at least 1".to_owned());
+        }
+        if let Some(owner) = &self.owner {
+            owner.validate()?;
         }
         if !(1..=1000).contains(&self.default_page_size) {
             return Err("default page size must be between 1 and 1000".to_owned());

@@ -65,6 +65,11 @@ pub struct Fixture {
     /// Replaces the simulator's paging (`pageSize`, `emptyFirstPage`).
     #[serde(default)]
     pub paging: Option<Paging>,
+    /// The one account and region the simulator serves (`--account-id` and `--region` win
+    /// over it); absent: every caller is served.
+    /// Boxed: a fixture is held inline in `FixtureSource`, kept small.
+    #[serde(default)]
+    pub account: Option<Box<crate::principal::Owner>>,
 }
 
 /// A fixture after validation.
@@ -74,6 +79,7 @@ pub struct LoadedFixture {
     pub background_jobs: Vec<BackgroundJobSpec>,
     pub timings: Option<Timings>,
     pub paging: Option<Paging>,
+    pub owner: Option<crate::principal::Owner>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -267,11 +273,15 @@ impl Fixture {
         if let Some(p) = &self.paging {
             p.validate().map_err(invalid_setting("paging"))?;
         }
+        if let Some(owner) = &self.account {
+            owner.validate().map_err(invalid_setting("account"))?;
+        }
         Ok(LoadedFixture {
             servers: out,
             background_jobs: self.background_jobs.clone(),
             timings: self.timings.clone(),
             paging: self.paging.clone(),
+            owner: self.account.as_deref().cloned(),
         })
     }
 }

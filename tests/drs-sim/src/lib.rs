@@ -33,9 +33,11 @@ pub mod job_events;
 pub mod launch_actions;
 pub mod lifecycle;
 pub mod model;
+pub mod principal;
 pub mod replication;
 pub mod server;
 pub mod state;
+pub mod sts;
 pub mod wire;
 
 pub use config::{
@@ -49,6 +51,7 @@ pub use job_events::FailStage;
 pub use launch_actions::{LaunchActionDef, LaunchActionSpec, RunStatus};
 pub use lifecycle::{InitiatedBy, JobStatus, JobType, LaunchStatus};
 pub use model::{Direction, Model, Violation};
+pub use principal::{Caller, Callers, Owner};
 pub use replication::{OutageState, RecoverySnapshot};
 pub use server::{SimError, SimHandle, Simulator};
 pub use state::{

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use drs_sim::{
-    DateStyle, FaultConfig, FaultSpec, FixtureSource, Limits, Paging, SimConfig, Simulator, Timings,
+    DateStyle, FaultConfig, FaultSpec, FixtureSource, Limits, Owner, Paging, SimConfig, Simulator,
+    Timings,
 };
 
 /// A simulator of AWS Elastic Disaster Recovery speaking the DRS restJson1 protocol.
@@ -90,12 +91,15 @@ struct Args {
     #[arg(long)]
     seed: Option<u64>,
 
-    /// AWS region in ARNs.
-    #[arg(long, default_value = "us-east-1")]
-    region: String,
-    /// Account ID in ARNs.
-    #[arg(long, default_value = "123456789012")]
-    account_id: String,
+    /// The region served (with --account-id: requests signed for another region are
+    /// refused); in ARNs. Default us-east-1.
+    #[arg(long)]
+    region: Option<String>,
+    /// The one account served: requests signed with another account's access key are refused
+    /// as AWS refuses an unknown key (see the README, "Accounts and regions"); in ARNs.
+    /// Without it every caller is served and ARNs say 123456789012.
+    #[arg(long)]
+    account_id: Option<String>,
     /// Timestamp style: zulu (...Z, the model's ISO8601DatetimeString) or offset
     /// (2024-05-01T12:00:00.000000+00:00, outside the model).
     #[arg(long, value_enum, default_value = "zulu")]
@@ -109,6 +113,7 @@ enum DateStyleArg {
 }
 
 fn config(args: Args) -> SimConfig {
+    let defaults = SimConfig::default();
     let spec = FaultSpec {
         throttle_fraction: args.throttle_fraction,
         error_fraction: args.error_fraction,
@@ -150,8 +155,17 @@ fn config(args: Args) -> SimConfig {
             empty_first_page: args.empty_first_page,
         },
         seed: args.seed,
-        region: args.region,
-        account_id: args.account_id,
+        owner: args.account_id.clone().map(|account_id| Owner {
+            account_id,
+            region: args
+                .region
+                .clone()
+                .unwrap_or_else(|| defaults.region.clone()),
+        }),
+        region: args.region.unwrap_or_else(|| defaults.region.clone()),
+        account_id: args
+            .account_id
+            .unwrap_or_else(|| defaults.account_id.clone()),
         date_style: match args.date_style {
             DateStyleArg::Offset => DateStyle::Offset,
             DateStyleArg::Zulu => DateStyle::Zulu,

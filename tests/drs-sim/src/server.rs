@@ -23,6 +23,7 @@ use tokio::task::JoinSet;
 
 use crate::config::{FixtureSource, Limits, SimConfig};
 use crate::fixture::FixtureError;
+use crate::principal::{self, Callers, Owner};
 use crate::state::{AfterCommit, SimState};
 use crate::wire::{self, ApiError};
 
@@ -55,6 +56,10 @@ struct Shared {
     state: Mutex<SimState>,
     fixture: FixtureSource,
     request_ids: AtomicU64,
+    /// The account and region served (none: every caller, as before accounts existed).
+    owner: Option<Owner>,
+    /// Who called, by access key.
+    callers: Mutex<Callers>,
 }
 
 impl Shared {
@@ -64,6 +69,26 @@ impl Shared {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn callers(&self) -> MutexGuard<'_, Callers> {
+        self.callers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records who signed `req` and answers the refusal when this simulator does not serve
+    /// them (see [`crate::principal`]).
+    fn admit(&self, req: &Request<Incoming>, operation: &str) -> Result<(), ApiError> {
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+        let signer = principal::signer_of(header("authorization"), header("x-amz-security-token"));
+        let verdict = match &self.owner {
+            Some(owner) => owner.admit(signer.as_ref(), OffsetDateTime::now_utc().unix_timestamp()),
+            None => Ok(()),
+        };
+        let refusal = verdict.as_ref().err().map(|e| e.code);
+        principal::record_call(&mut self.callers(), signer.as_ref(), operation, refusal);
+        verdict
     }
 }
 
@@ -75,6 +100,16 @@ impl Simulator {
     pub async fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         config.validate().map_err(SimError::Config)?;
         let fixture = config.fixture.load_all()?;
+        // The flags win over the fixture; an owner's account and region are in every ARN.
+        let owner = config.owner.clone().or_else(|| fixture.owner.clone());
+        let config = match &owner {
+            Some(o) => SimConfig {
+                account_id: o.account_id.clone(),
+                region: o.region.clone(),
+                ..config
+            },
+            None => config,
+        };
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|error| SimError::Bind {
@@ -89,6 +124,8 @@ impl Simulator {
             state: Mutex::new(SimState::new(&config, fixture, OffsetDateTime::now_utc())),
             fixture: config.fixture.clone(),
             request_ids: AtomicU64::new(0),
+            owner,
+            callers: Mutex::new(Callers::new()),
         });
         let (stop_tx, stop_rx) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, shared.clone(), stop_rx));
@@ -289,10 +326,15 @@ async fn handle_drs(
     op: &str,
     request_id: &str,
 ) -> Outcome {
+    let admitted = shared.admit(&req, op);
     let body = match read_body(req).await {
         Ok(b) => b,
         Err(e) => return Outcome::Answer(error_response(&e, request_id)),
     };
+    if let Err(e) = admitted {
+        tracing::debug!(operation = op, code = e.code, "caller refused");
+        return Outcome::Answer(error_response(&e, request_id));
+    }
     let decision = shared.lock().decide_fault(op);
     if decision.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(decision.latency_ms)).await;

@@ -124,6 +124,12 @@ impl ApiError {
         .member("code", "AccessDeniedException")
     }
 
+    /// A 403 the service answers before it looks at the request (who signed it, and for
+    /// which region): `UnrecognizedClientException`, `InvalidSignatureException`, ...
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(403, code, message)
+    }
+
     pub fn uninitialized_account() -> Self {
         Self::new(
             400,

@@ -18,11 +18,11 @@ use tracing::{info, warn};
 use super::Handlers;
 use crate::error::TaskError;
 use crate::sfn::ExecutionLookup;
-use drs_waves_aws::drs::{Drs, Job, LaunchStatus};
+use drs_waves_aws::drs::{Drs as _, DrsAccounts, Job, LaunchStatus};
 use drs_waves_history::History;
 use drs_waves_rules::{parse_time, seconds_between};
 
-impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Records the point in time of each server of the wave that LAUNCHED without a named
     /// snapshot and has none recorded yet, from its recovery instance: one made by the
     /// server's job in `jobs` (each server's latest launch) in the execution's mode. A server
@@ -58,7 +58,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         let is_drill = run.mode == Mode::Drill;
         let mut achieved: BTreeMap<String, (String, Option<u64>)> = BTreeMap::new();
         for instance in self
-            .drs
+            .drs_of(wave.account.as_ref())
+            .await
             .recovery_instances_of(launched.keys().cloned().collect())
             .await?
         {

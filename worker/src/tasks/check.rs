@@ -9,13 +9,13 @@ use super::Handlers;
 use crate::error::{TaskError, truncate_chars};
 use crate::sfn::ExecutionLookup;
 use drs_waves_aws::drs::launch_actions::{failure_of, warnings_of};
-use drs_waves_aws::drs::{Drs, Job, JobFilter, LaunchStatus};
+use drs_waves_aws::drs::{Drs as _, DrsAccounts, Job, JobFilter, LaunchStatus};
 use drs_waves_history::{History, JobRecord, ServerRecord, WaveRecord};
 use drs_waves_rules::{
     Known, format_time, judge, millis_between, parse_time, seconds_between, wait_seconds,
 };
 
-impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// One DescribeJobs for all of the wave's jobs, the per-server detail to the history, and
     /// a verdict.
     pub async fn check_wave(&self, input: CheckWaveInput) -> Result<WaveState, TaskError> {
@@ -63,7 +63,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         // A wave that ended with failed servers: their job logs say why (IAM, capacity, launch
         // template, a server DRS skipped), in the wave's cause and in the history.
         if verdict.status != WaveStatus::Launching && verdict.counts.failed > 0 {
-            reasons = self.failure_reasons(&jobs).await?;
+            reasons = self.failure_reasons(wave, &jobs).await?;
             verdict = verdict_with(&reasons);
         }
         let checks = state.checks + 1;
@@ -87,6 +87,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                     chunks: Vec::new(),
                     learned: None,
                     completion_ms,
+                    // The plan's record keeps the account it was planned with.
+                    account: None,
                 },
                 job_records,
             )
@@ -135,7 +137,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         state: &WaveState,
     ) -> Result<Vec<Job>, TaskError> {
         let jobs = self
-            .drs
+            .drs_of(wave.account.as_ref())
+            .await
             .describe_jobs(JobFilter {
                 job_ids: state.job_ids.clone(),
                 from_date: None,
@@ -174,14 +177,19 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
 
     /// Why each failed server failed, by source server ID, from the job logs of the jobs with
     /// a failed server (IAM, capacity, launch template, a server DRS skipped).
-    async fn failure_reasons(&self, jobs: &[Job]) -> Result<BTreeMap<String, String>, TaskError> {
+    async fn failure_reasons(
+        &self,
+        wave: &WaveSpec,
+        jobs: &[Job],
+    ) -> Result<BTreeMap<String, String>, TaskError> {
+        let drs = self.drs_of(wave.account.as_ref()).await;
         let mut reasons = BTreeMap::new();
         for job in jobs.iter().filter(|j| {
             j.servers
                 .iter()
                 .any(|s| s.launch_status == LaunchStatus::Failed)
         }) {
-            for failure in self.drs.job_failures(&job.id).await? {
+            for failure in drs.job_failures(&job.id).await? {
                 reasons
                     .entry(failure.source_server_id)
                     .or_insert(failure.reason);

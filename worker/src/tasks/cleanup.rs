@@ -13,13 +13,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use drs_waves_contract::{CleanupStatus, ErrorName, Mode, RunContext};
+use drs_waves_contract::{CleanupStatus, ErrorName, Mode, RunContext, WaveAccount};
 use tracing::{info, warn};
 
 use super::Handlers;
 use crate::error::TaskError;
 use crate::sfn::ExecutionLookup;
-use drs_waves_aws::drs::{Drs, JobFilter};
+use drs_waves_aws::drs::{Drs as _, DrsAccounts, JobFilter};
 use drs_waves_history::History;
 use drs_waves_rules::MAX_TERMINATE_PER_CALL;
 
@@ -37,7 +37,7 @@ pub struct Cleanup {
     pub error: String,
 }
 
-impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Cleans up a drill whose plan terminates its instances; anything else needs none. A
     /// failure is not an error here: the clean-up is left PENDING in the history (for the
     /// janitor to retry) and in the result.
@@ -106,7 +106,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     }
 
     /// Terminates the recovery instances an execution's launch jobs made (found by its tag
-    /// and by `known_job_ids`) that still exist and are not being terminated already.
+    /// and by `known_job_ids`) that still exist and are not being terminated already, in every
+    /// account its waves launched in, each through the wave's own role (from the history).
     pub(super) async fn terminate_instances_of(
         &self,
         execution_id: &str,
@@ -114,10 +115,35 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         known_job_ids: Vec<String>,
     ) -> Result<(), TaskError> {
         let deadline = tokio::time::Instant::now() + self.cleanup_wait;
+        for account in self.accounts_of(execution_id).await? {
+            self.terminate_instances_in(
+                account.as_ref(),
+                execution_id,
+                started_at,
+                &known_job_ids,
+                deadline,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// [`Self::terminate_instances_of`] in one account. A job ID of another account is not
+    /// found here (DescribeJobs lists what exists in its account), so `known_job_ids` may be
+    /// every account's.
+    async fn terminate_instances_in(
+        &self,
+        account: Option<&WaveAccount>,
+        execution_id: &str,
+        started_at: &str,
+        known_job_ids: &[String],
+        deadline: tokio::time::Instant,
+    ) -> Result<(), TaskError> {
+        let drs = self.drs_of(account).await;
         // The execution's launch jobs, once none of them is active.
         let launch_jobs = loop {
             let mut jobs: Vec<_> = self
-                .jobs_of(execution_id, started_at, self.now())
+                .jobs_of(account, execution_id, started_at, self.now())
                 .await?
                 .into_iter()
                 .filter(|j| j.job_type.as_deref() != Some("TERMINATE"))
@@ -130,12 +156,11 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 .collect();
             if !missing.is_empty() {
                 jobs.extend(
-                    self.drs
-                        .describe_jobs(JobFilter {
-                            job_ids: missing,
-                            from_date: None,
-                        })
-                        .await?,
+                    drs.describe_jobs(JobFilter {
+                        job_ids: missing,
+                        from_date: None,
+                    })
+                    .await?,
                 );
             }
             let active: Vec<&str> = jobs
@@ -161,7 +186,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         };
         let record = self.history.get_execution(execution_id).await?;
         let instances = self
-            .drill_instances_of(execution_id, record.as_ref(), &launch_jobs)
+            .drill_instances_of(&drs, execution_id, record.as_ref(), &launch_jobs)
             .await?;
         let already: BTreeSet<String> = record
             .map(|r| r.terminating_instances.into_iter().collect())
@@ -180,7 +205,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .min(self.limits.max_active_servers)
             .max(1);
         for chunk in remaining.chunks(per_job) {
-            self.terminate_chunk(execution_id, chunk, &sources, deadline)
+            self.terminate_chunk(&drs, execution_id, chunk, &sources, deadline)
                 .await?;
         }
         Ok(())
@@ -194,6 +219,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// nothing else is ever terminated.
     async fn drill_instances_of(
         &self,
+        drs: &D::Drs,
         execution_id: &str,
         record: Option<&drs_waves_history::ExecutionRecord>,
         launch_jobs: &[drs_waves_aws::drs::Job],
@@ -216,8 +242,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             }
         }
         job_ids.remove("");
-        let listed = self
-            .drs
+        let listed = drs
             .recovery_instances_of(servers.into_iter().collect())
             .await?;
         let listed_count = listed.len();
@@ -236,6 +261,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// is resolved by looking at the instances.
     async fn terminate_chunk(
         &self,
+        drs: &D::Drs,
         execution_id: &str,
         chunk: &[String],
         sources: &BTreeMap<String, String>,
@@ -244,7 +270,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         let mut backoff = self.quota_backoff;
         loop {
             let sent_at = self.now();
-            match self.drs.terminate_recovery_instances(chunk.to_vec()).await {
+            match drs.terminate_recovery_instances(chunk.to_vec()).await {
                 Ok(job) if !job.id.is_empty() => {
                     info!(job = %job.id, instances = chunk.len(), "terminating drill instances");
                     return self
@@ -273,10 +299,9 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                     }
                     // Did DRS act? The instances are then gone or in a TERMINATE job made
                     // since just before the call.
-                    let still = self.drs.existing_recovery_instances(chunk.to_vec()).await?;
+                    let still = drs.existing_recovery_instances(chunk.to_vec()).await?;
                     let since = drs_waves_rules::format_time(sent_at - time::Duration::seconds(60));
-                    let job = self
-                        .drs
+                    let job = drs
                         .describe_jobs(JobFilter {
                             job_ids: vec![],
                             from_date: Some(since),

@@ -9,11 +9,11 @@ use tracing::info;
 use super::{Handlers, wave_statuses};
 use crate::error::TaskError;
 use crate::sfn::ExecutionLookup;
-use drs_waves_aws::drs::Drs;
+use drs_waves_aws::drs::DrsAccounts;
 use drs_waves_history::{ExecutionClose, History};
 use drs_waves_rules::{format_time, parse_time, seconds_between};
 
-impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Closes a run that reached its end: outcome, per-wave summary, history, drill clean-up,
     /// lock release.
     pub async fn finish(&self, mut input: FinishInput) -> Result<FinishOutput, TaskError> {

@@ -13,7 +13,7 @@ use tracing::{info, warn};
 use super::Handlers;
 use crate::error::TaskError;
 use crate::sfn::ExecutionLookup;
-use drs_waves_aws::drs::Drs;
+use drs_waves_aws::drs::DrsAccounts;
 use drs_waves_history::{ExecutionClose, ExecutionRecord, History, JanitorWork};
 use drs_waves_rules::format_time;
 
@@ -43,7 +43,7 @@ fn ended_status(sfn_status: Option<&str>) -> Option<ExecutionStatus> {
     }
 }
 
-impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// One round: every RUNNING history record whose execution has ended is tidied up. An
     /// execution whose clean-up cannot finish yet (its launch jobs still run) is left for the
     /// next round. Errors on one execution do not stop the round.
@@ -133,7 +133,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             && (record.terminate_drill_instances || cancel.is_some())
         {
             let launching: Vec<String> = self
-                .jobs_of(id, &record.started_at, now)
+                .jobs_of_all(id, &record.started_at, now)
                 .await?
                 .into_iter()
                 .filter(|j| j.status.is_active() && j.job_type.as_deref() != Some("TERMINATE"))

@@ -13,6 +13,7 @@ mod input_checks;
 mod janitor;
 mod operator;
 mod preflight;
+mod preflight_accounts;
 mod record_failure;
 mod report;
 mod retry_points;
@@ -25,7 +26,10 @@ use std::time::Duration;
 
 pub use janitor::Tidied;
 
-use drs_waves_contract::{Activity, RunContext, WaveState, WaveStatus, job_tags, task_retry};
+use drs_waves_aws::drs::accounts::is_own;
+use drs_waves_contract::{
+    Activity, RunContext, WaveAccount, WaveState, WaveStatus, job_tags, task_retry,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
@@ -35,7 +39,7 @@ use crate::faults::Faults;
 use crate::runtime::{TaskAnswer, TaskHandler};
 use crate::sfn::ExecutionLookup;
 use crate::token::TaskToken;
-use drs_waves_aws::drs::{Drs, Job, JobFilter};
+use drs_waves_aws::drs::{Drs as _, DrsAccounts, Job, JobFilter};
 use drs_waves_aws::sns::{NoNotifier, Notifier};
 use drs_waves_history::History;
 use drs_waves_rules::{Clock, Limits, format_time, parse_time, system_clock};
@@ -101,7 +105,7 @@ fn wave_statuses(waves: &BTreeMap<String, WaveState>) -> BTreeMap<String, WaveSt
     waves.values().map(|w| (w.wave.clone(), w.status)).collect()
 }
 
-impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Gives the waves without a verdict of their own in the history the one the end of the
     /// execution gives them: SKIPPED (an operator skipped a failed wave; only the state said
     /// so) and, when `interrupted` says why the execution ended early, INTERRUPTED for a wave
@@ -203,21 +207,74 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// tag filter, so: the jobs created since the execution started, filtered here).
     pub(super) async fn jobs_of_execution(
         &self,
+        account: Option<&WaveAccount>,
         run: &RunContext,
         now: OffsetDateTime,
     ) -> Result<Vec<Job>, TaskError> {
-        self.jobs_of(&run.execution_id, &run.started_at, now).await
+        self.jobs_of(account, &run.execution_id, &run.started_at, now)
+            .await
     }
 
-    /// Every DRS job tagged with `execution_id`, created since it started.
-    pub(super) async fn jobs_of(
+    /// The DRS of a wave's account (None: the worker's own), through its role.
+    pub(super) async fn drs_of(&self, account: Option<&WaveAccount>) -> D::Drs {
+        self.drs.drs_for(account).await
+    }
+
+    /// Every account an execution's waves launched in, from the history (the wave records keep
+    /// their account), the worker's own first and always: a clean-up or the janitor reaches
+    /// each through the same role as the launch.
+    pub(super) async fn accounts_of(
+        &self,
+        execution_id: &str,
+    ) -> Result<Vec<Option<WaveAccount>>, TaskError> {
+        let mut accounts: Vec<Option<WaveAccount>> = vec![None];
+        let waves = self
+            .history
+            .get_execution(execution_id)
+            .await?
+            .map_or(0, |r| r.wave_count);
+        for index in 1..=waves {
+            let account = self
+                .history
+                .get_wave(execution_id, index)
+                .await?
+                .and_then(|w| w.account)
+                .filter(|a| !is_own(Some(a)));
+            if account.is_some() && !accounts.contains(&account) {
+                accounts.push(account);
+            }
+        }
+        Ok(accounts)
+    }
+
+    /// Every DRS job tagged with `execution_id` in every account it launched in.
+    pub(super) async fn jobs_of_all(
         &self,
         execution_id: &str,
         started_at: &str,
         now: OffsetDateTime,
     ) -> Result<Vec<Job>, TaskError> {
+        let mut jobs = Vec::new();
+        for account in self.accounts_of(execution_id).await? {
+            jobs.extend(
+                self.jobs_of(account.as_ref(), execution_id, started_at, now)
+                    .await?,
+            );
+        }
+        Ok(jobs)
+    }
+
+    /// Every DRS job tagged with `execution_id` in `account`, created since it started.
+    pub(super) async fn jobs_of(
+        &self,
+        account: Option<&WaveAccount>,
+        execution_id: &str,
+        started_at: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Job>, TaskError> {
         let jobs = self
-            .drs
+            .drs_of(account)
+            .await
             .describe_jobs(JobFilter {
                 job_ids: vec![],
                 from_date: Some(from_date(started_at, now)),
@@ -240,7 +297,7 @@ fn to_output<T: Serialize>(value: &T) -> Result<String, TaskError> {
         .map_err(|e| TaskError::Internal(format!("serializing the task output: {e}")))
 }
 
-impl<D: Drs, H: History, X: ExecutionLookup> TaskHandler for Handlers<D, H, X> {
+impl<D: DrsAccounts, H: History, X: ExecutionLookup> TaskHandler for Handlers<D, H, X> {
     async fn handle(
         &self,
         activity: Activity,
@@ -262,7 +319,7 @@ fn retry_count_of(input: &str) -> Option<u32> {
     u32::try_from(count).ok()
 }
 
-impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     async fn dispatch(
         &self,
         activity: Activity,

@@ -15,11 +15,11 @@ use crate::error::TaskError;
 use crate::faults::FaultPoint;
 use crate::sfn::ExecutionLookup;
 use crate::token::TaskToken;
-use drs_waves_aws::drs::Drs;
+use drs_waves_aws::drs::DrsAccounts;
 use drs_waves_history::{ExecutionRecord, History};
 use drs_waves_rules::{format_time, parse_time};
 
-impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Opens the gate in the history and tells the plan's topic; the operator answers.
     pub async fn await_operator(
         &self,

@@ -7,20 +7,20 @@ use std::time::Duration;
 
 use drs_waves_contract::{
     ErrorName, ExecutionInput, ExecutionStatus, MAX_WARNINGS_IN_STATE, Mode, PreflightInput,
-    RunContext,
+    RunContext, WaveAccount,
 };
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
 use super::Handlers;
 use super::input_checks::{check_confirmation, check_point_in_time};
+use super::preflight_accounts::{Resolved, account_groups};
 use crate::error::TaskError;
 use crate::sfn::ExecutionLookup;
-use drs_waves_aws::drs::{Drs, JobFilter, RecoverySnapshot, ServerSelection};
+use drs_waves_aws::drs::{Drs as _, DrsAccounts, JobFilter, RecoverySnapshot};
 use drs_waves_history::{ExecutionClose, ExecutionRecord, History, LockOutcome, ServerLaunchPoint};
 use drs_waves_rules::{
     LaunchPoint, Readiness, ReadinessInput, check_readiness, format_time, hold_to_rpo, parse_time,
-    resolve_plan,
 };
 
 /// How far back preflight looks for the account's active jobs. DescribeJobs is bounded by
@@ -28,7 +28,7 @@ use drs_waves_rules::{
 /// lasts minutes to hours, so one that started more than a day ago has long ended.
 const ACTIVE_JOB_LOOKBACK: time::Duration = time::Duration::hours(24);
 
-impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Validates the input, takes the run lock, resolves and checks every wave and creates the
     /// history record. A failed check releases the lock again, so nothing outlives a refusal.
     pub async fn preflight(&self, input: PreflightInput) -> Result<RunContext, TaskError> {
@@ -152,29 +152,35 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         now: OffsetDateTime,
     ) -> Result<(Vec<Vec<String>>, Readiness), TaskError> {
         let plan = &input.plan;
-        // Only the servers the waves select (by ID, or the listing kept to the tagged ones),
-        // never every server of the account at once.
-        let servers = self
-            .drs
-            .select_source_servers(&ServerSelection::of_waves(&plan.waves))
-            .await?;
+        // Every role assumed and every account's DRS read before anything else.
+        self.check_accounts(plan, now).await?;
+        // Each account's waves through its own DRS; only the servers the waves select (by ID,
+        // or the listing kept to the tagged ones), never every server of an account at once.
+        let mut all = Resolved::default();
+        for (account, waves) in account_groups(plan) {
+            let since = format_time(now - ACTIVE_JOB_LOOKBACK);
+            let one = self
+                .resolve_in_account(plan, account.as_ref(), &waves, since, point_in_time)
+                .await?;
+            all.per_wave.extend(one.per_wave);
+            all.problems.extend(one.problems);
+            all.servers.extend(one.servers);
+            all.active_jobs.extend(one.active_jobs);
+            all.snapshots.extend(one.snapshots);
+        }
         // Every problem is named at once: the servers that did resolve are judged too.
-        let (per_wave, mut problems) = resolve_plan(plan, &servers);
-        let active_jobs: Vec<_> = self
-            .drs
-            .describe_jobs(JobFilter {
-                job_ids: vec![],
-                from_date: Some(format_time(now - ACTIVE_JOB_LOOKBACK)),
-            })
-            .await?
-            .into_iter()
-            .filter(|j| j.status.is_active())
+        let Resolved {
+            mut per_wave,
+            mut problems,
+            servers,
+            active_jobs,
+            snapshots,
+        } = all;
+        let per_wave: Vec<Vec<String>> = plan
+            .waves
+            .iter()
+            .map(|w| per_wave.remove(&w.index).unwrap_or_default())
             .collect();
-        // A server launching from an on-demand snapshot needs no look-up (one call per server
-        // saved, the launch names no snapshot).
-        let ids =
-            drs_waves_rules::launch_points::needing_snapshots(&per_wave, &servers, point_in_time);
-        let snapshots = self.snapshots_of(&ids, point_in_time).await?;
         let mut readiness = check_readiness(&ReadinessInput {
             mode,
             plan,
@@ -207,10 +213,12 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// a few lookups at a time.
     pub(super) async fn snapshots_of(
         &self,
+        account: Option<&WaveAccount>,
         ids: &[&String],
         point_in_time: Option<&str>,
     ) -> Result<BTreeMap<String, Option<RecoverySnapshot>>, TaskError> {
-        drs_waves_rules::launch_points::snapshots_of(&self.drs, ids, point_in_time)
+        let drs = self.drs_of(account).await;
+        drs_waves_rules::launch_points::snapshots_of(&drs, ids, point_in_time)
             .await
             .map_err(TaskError::from)
     }
@@ -352,7 +360,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         let deadline = tokio::time::Instant::now() + self.preempt_wait;
         let mut polls = preempt_polls(self.preempt_poll);
         loop {
-            let jobs = self.jobs_of(drill, &started_at, self.now()).await?;
+            let jobs = self.jobs_of_all(drill, &started_at, self.now()).await?;
             let active: Vec<String> = jobs
                 .iter()
                 .filter(|j| j.status.is_active() && j.job_type.as_deref() != Some("TERMINATE"))
@@ -399,18 +407,24 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             return Ok(());
         }
         let mut polls = preempt_polls(self.preempt_poll);
+        let accounts = self.accounts_of(drill).await?;
         loop {
-            let active: Vec<String> = self
-                .drs
-                .describe_jobs(JobFilter {
-                    job_ids: job_ids.to_vec(),
-                    from_date: None,
-                })
-                .await?
-                .into_iter()
-                .filter(|j| j.status.is_active())
-                .map(|j| j.id)
-                .collect();
+            let mut active: Vec<String> = Vec::new();
+            for account in &accounts {
+                let jobs = self
+                    .drs_of(account.as_ref())
+                    .await
+                    .describe_jobs(JobFilter {
+                        job_ids: job_ids.to_vec(),
+                        from_date: None,
+                    })
+                    .await?;
+                active.extend(
+                    jobs.into_iter()
+                        .filter(|j| j.status.is_active())
+                        .map(|j| j.id),
+                );
+            }
             if active.is_empty() {
                 return Ok(());
             }

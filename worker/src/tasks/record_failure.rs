@@ -12,11 +12,11 @@ use super::cleanup::Cleanup;
 use super::{Handlers, wave_statuses};
 use crate::error::{TaskError, truncate_chars};
 use crate::sfn::ExecutionLookup;
-use drs_waves_aws::drs::Drs;
+use drs_waves_aws::drs::DrsAccounts;
 use drs_waves_history::{ExecutionClose, History, WaveRecord};
 use drs_waves_rules::format_time;
 
-impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Records a failed execution from whatever the state holds (preflight may never have run),
     /// cleans up a drill if asked, releases the lock.
     pub async fn record_failure(

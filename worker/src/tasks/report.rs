@@ -10,13 +10,13 @@ use tracing::{info, warn};
 
 use super::Handlers;
 use crate::sfn::ExecutionLookup;
-use drs_waves_aws::drs::Drs;
+use drs_waves_aws::drs::DrsAccounts;
 use drs_waves_aws::s3::PutObject;
 use drs_waves_history::{History, ReportOutcome};
 use drs_waves_report as report;
 use drs_waves_report::gather::{Evidence, gather};
 
-impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Where reports go; without it the tasks write none.
     pub fn with_evidence(mut self, evidence: Evidence) -> Self {
         self.evidence = Some(evidence);
@@ -375,6 +375,7 @@ mod tests {
                 chunks: Vec::new(),
                 learned: None,
                 completion_ms: None,
+                account: None,
             };
             history.plan_wave(wave.clone()).await.expect("plan");
             history

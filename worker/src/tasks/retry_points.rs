@@ -18,10 +18,10 @@ use tracing::info;
 use super::Handlers;
 use crate::error::TaskError;
 use crate::sfn::ExecutionLookup;
-use drs_waves_aws::drs::{Drs, ServerSelection};
+use drs_waves_aws::drs::{Drs as _, DrsAccounts, ServerSelection};
 use drs_waves_history::History;
 
-impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Looks up the launch points of `relaunch` (the retry's servers, all required) now and
     /// records them in place of the earlier attempt's; the other servers' points are kept. A
     /// server without a snapshot now fails the retry (PreflightFailed), and a DRILL whose
@@ -39,7 +39,11 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             ids: relaunch.iter().cloned().collect(),
             tag_sets: Vec::new(),
         };
-        let servers = self.drs.select_source_servers(&selection).await?;
+        let servers = self
+            .drs_of(wave.account.as_ref())
+            .await
+            .select_source_servers(&selection)
+            .await?;
         let (_, fresh) = self
             .launch_sources(run, wave, &servers, relaunch, now)
             .await?;

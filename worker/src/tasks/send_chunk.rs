@@ -14,7 +14,7 @@ use crate::error::TaskError;
 use crate::faults::FaultPoint;
 use crate::sfn::ExecutionLookup;
 use drs_waves_aws::AwsError;
-use drs_waves_aws::drs::{Drs, Job, StartRecoveryRequest, is_conflict};
+use drs_waves_aws::drs::{Drs as _, DrsAccounts, Job, StartRecoveryRequest, is_conflict};
 use drs_waves_history::{History, WaveChunk};
 
 /// The longest a quota backoff waits between two tries.
@@ -23,7 +23,7 @@ const MAX_QUOTA_BACKOFF: Duration = Duration::from_secs(30);
 /// The longest wait between two looks for a chunk's job that DRS has not listed yet.
 const MAX_LISTING_BACKOFF: Duration = Duration::from_secs(15);
 
-impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// This execution's jobs of this wave, found by their tags.
     pub(super) async fn tagged_jobs(
         &self,
@@ -32,7 +32,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         now: OffsetDateTime,
     ) -> Result<Vec<Job>, TaskError> {
         Ok(self
-            .jobs_of_execution(run, now)
+            .jobs_of_execution(wave.account.as_ref(), run, now)
             .await?
             .into_iter()
             .filter(|j| j.tags.get(job_tags::WAVE) == Some(&wave.name) && !j.id.is_empty())
@@ -60,13 +60,9 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 .filter_map(|id| Some((id.clone(), snapshots.get(id)?.clone())))
                 .collect(),
             is_drill: run.mode == Mode::Drill,
-            tags: BTreeMap::from([
-                (job_tags::EXECUTION.to_string(), run.execution_id.clone()),
-                (job_tags::WAVE.to_string(), wave.name.clone()),
-                (job_tags::CHUNK.to_string(), chunk.number.to_string()),
-                (job_tags::PLAN.to_string(), run.plan_name.clone()),
-            ]),
+            tags: launch_tags(run, wave, chunk.number),
         };
+        let drs = self.drs_of(wave.account.as_ref()).await;
         let launch_deadline =
             wave_started + time::Duration::seconds(i64::from(wave.launch_timeout_seconds));
         let wait_until = tokio::time::Instant::now() + self.quota_wait;
@@ -76,7 +72,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             // recorded PREEMPTED before it is stopped, and a redriven execution is closed, so
             // neither launches a server after the record says so.
             self.ensure_open(run).await?;
-            let answer = self.drs.start_recovery(request.clone()).await;
+            let answer = drs.start_recovery(request.clone()).await;
             let err = match answer {
                 Ok(job) if !job.id.is_empty() => {
                     info!(job = %job.id, servers = chunk.servers.len(), chunk = chunk.number, drill = request.is_drill, "StartRecovery");
@@ -191,4 +187,25 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
 /// The chunk number a job's tag says.
 pub(super) fn chunk_of(job: &Job) -> Option<u32> {
     job.tags.get(job_tags::CHUNK).and_then(|c| c.parse().ok())
+}
+
+/// The tags of a launch job: the execution, wave, chunk and plan, and for a wave in another
+/// account or region the account and region it launched in (so that a job seen in that
+/// account's console says where its plan ran it).
+fn launch_tags(run: &RunContext, wave: &WaveSpec, chunk: u32) -> BTreeMap<String, String> {
+    let mut tags = BTreeMap::from([
+        (job_tags::EXECUTION.to_string(), run.execution_id.clone()),
+        (job_tags::WAVE.to_string(), wave.name.clone()),
+        (job_tags::CHUNK.to_string(), chunk.to_string()),
+        (job_tags::PLAN.to_string(), run.plan_name.clone()),
+    ]);
+    if let Some(account) = &wave.account {
+        if let Some(id) = account.account_id() {
+            tags.insert(job_tags::ACCOUNT.to_string(), id.to_string());
+        }
+        if let Some(region) = &account.region {
+            tags.insert(job_tags::REGION.to_string(), region.clone());
+        }
+    }
+    tags
 }

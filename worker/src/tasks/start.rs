@@ -18,14 +18,14 @@ use super::send_chunk::chunk_of;
 use crate::error::TaskError;
 use crate::faults::FaultPoint;
 use crate::sfn::ExecutionLookup;
-use drs_waves_aws::drs::{Drs, JobFilter, SourceServer};
+use drs_waves_aws::drs::{Drs as _, DrsAccounts, JobFilter, SourceServer};
 use drs_waves_history::{ChunkWrite, History, ServerLaunchPoint, WaveChunk, WaveRecord};
 use drs_waves_rules::{
     LEARN_FROM_EXECUTIONS, LearnedTiming, RetryPlan, chunk_servers, learn, millis_between,
     parse_time, resolve_wave, retry_plan, seconds_between, wait_seconds,
 };
 
-impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// Launches a wave's chunks that have no job yet and returns the wave LAUNCHING with every
     /// job ID, all of them in the history first.
     pub async fn start_wave(&self, input: StartWaveInput) -> Result<WaveState, TaskError> {
@@ -86,7 +86,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         now: OffsetDateTime,
     ) -> Result<WaveRecord, TaskError> {
         let servers = self
-            .drs
+            .drs_of(wave.account.as_ref())
+            .await
             .select_source_servers(&drs_waves_aws::drs::ServerSelection::of_waves([wave]))
             .await?;
         let resolved = resolve_wave(wave, &servers);
@@ -146,6 +147,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 chunks,
                 learned,
                 completion_ms: None,
+                account: wave.account.clone(),
             })
             .await
             .map_err(TaskError::from)
@@ -171,7 +173,8 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             )));
         }
         let jobs = self
-            .drs
+            .drs_of(wave.account.as_ref())
+            .await
             .describe_jobs(JobFilter {
                 job_ids: recorded.job_ids.clone(),
                 from_date: None,
@@ -378,7 +381,7 @@ impl<D: Drs, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         };
         let refs: Vec<&String> = ids.iter().filter(|id| !on_demand(id)).collect();
         let snapshots = self
-            .snapshots_of(&refs, run.point_in_time.as_deref())
+            .snapshots_of(wave.account.as_ref(), &refs, run.point_in_time.as_deref())
             .await?;
         let at = run
             .point_in_time

@@ -5,13 +5,15 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use drs_waves_aws::drs::accounts::is_own;
 use drs_waves_aws::drs::{
-    Job, JobFilter, JobServer, JobStatus, LaunchStatus, RecoverySnapshot, SourceServer,
-    StartRecoveryRequest,
+    DrsAccounts, Job, JobFilter, JobServer, JobStatus, LaunchStatus, RecoverySnapshot,
+    SourceServer, StartRecoveryRequest,
 };
 
 use super::lock;
 use drs_waves_aws::AwsError;
+use drs_waves_contract::WaveAccount;
 use drs_waves_rules::{format_time, parse_time};
 
 mod answers;
@@ -82,9 +84,69 @@ pub struct SnapshotPaging {
 
 /// A fake DRS: servers and jobs in memory; StartRecovery makes a PENDING job of PENDING
 /// servers; a test moves them on with [`FakeDrs::set_launch_status`].
+///
+/// It is also the fake of [`DrsAccounts`]: the worker's own account is this fake, and each
+/// other account a fake of its own ([`FakeDrs::in_account`]), so a test sees which account a
+/// call went to. [`FakeDrs::refuse_role`] makes a role one the worker cannot assume.
 #[derive(Clone, Default)]
 pub struct FakeDrs {
     state: Arc<Mutex<DrsState>>,
+    accounts: Arc<Mutex<AccountFakes>>,
+}
+
+/// The other accounts' fakes, and the roles that cannot be assumed.
+#[derive(Default)]
+struct AccountFakes {
+    by_account: BTreeMap<WaveAccount, FakeDrs>,
+    refused_roles: BTreeMap<String, AwsError>,
+    /// Each role checked, in order.
+    checked_roles: Vec<String>,
+}
+
+impl FakeDrs {
+    /// The DRS of `account` (made on first use; the same fake every time after).
+    pub fn in_account(&self, account: &WaveAccount) -> FakeDrs {
+        lock(&self.accounts)
+            .by_account
+            .entry(account.clone())
+            .or_default()
+            .clone()
+    }
+
+    /// The role `role_arn` cannot be assumed: its check fails with `error`.
+    pub fn refuse_role(&self, role_arn: &str, error: AwsError) {
+        lock(&self.accounts)
+            .refused_roles
+            .insert(role_arn.to_string(), error);
+    }
+
+    /// The roles checked so far, in order.
+    pub fn checked_roles(&self) -> Vec<String> {
+        lock(&self.accounts).checked_roles.clone()
+    }
+}
+
+impl DrsAccounts for FakeDrs {
+    type Drs = FakeDrs;
+
+    async fn drs_for(&self, account: Option<&WaveAccount>) -> FakeDrs {
+        match account {
+            Some(a) if !is_own(Some(a)) => self.in_account(a),
+            _ => self.clone(),
+        }
+    }
+
+    async fn check_role(&self, account: &WaveAccount) -> Result<(), AwsError> {
+        let Some(role) = &account.role_arn else {
+            return Ok(());
+        };
+        let mut accounts = lock(&self.accounts);
+        accounts.checked_roles.push(role.clone());
+        match accounts.refused_roles.get(role) {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
 }
 
 impl FakeDrs {

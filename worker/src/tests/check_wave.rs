@@ -157,6 +157,7 @@ async fn past_wave(
             }],
             learned: None,
             completion_ms: None,
+            account: None,
         })
         .await
         .expect("past wave");
@@ -176,6 +177,7 @@ async fn past_wave(
                 chunks: vec![],
                 learned: None,
                 completion_ms,
+                account: None,
             },
             vec![],
         )

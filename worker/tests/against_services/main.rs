@@ -14,7 +14,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use drs_sim::{FaultConfig, FaultSpec, ServerSpec, SimConfig, SimHandle, Simulator};
 use drs_test_harness::{Moto, drs_client, dynamodb_client, eventually, sfn_client, unique_name};
-use drs_waves_aws::drs::{Drs, LaunchStatus, SdkDrs};
+use drs_waves_aws::drs::{Drs, LaunchStatus, SdkDrs, SdkDrsAccounts};
 use drs_waves_contract::{
     Activity, CheckWaveInput, ExecutionRef, FinishInput, Mode, Outcome, PlanSpec, PreflightInput,
     RecordFailureInput, RunContext, StartWaveInput, WaveSpec, WaveState, WaveStatus, history,
@@ -44,13 +44,14 @@ fn sid(i: usize) -> String {
     drs_test_builders::server_id("a1b2c3d4e5f6", i)
 }
 
-type RealHandlers = Handlers<SdkDrs, DynamoHistory, FakeExecutions>;
+type RealHandlers = Handlers<Arc<SdkDrsAccounts>, DynamoHistory, FakeExecutions>;
 
 /// drs-sim + moto + a fresh table.
 struct Stack {
     sim: SimHandle,
     _moto: Moto,
-    drs: SdkDrs,
+    /// The worker's own account (drs-sim); these plans name no other.
+    accounts: Arc<SdkDrsAccounts>,
     history: DynamoHistory,
     ddb: aws_sdk_dynamodb::Client,
     table: String,
@@ -78,8 +79,13 @@ impl Stack {
         );
         let now = time::OffsetDateTime::now_utc();
         let name = unique_name("run");
+        let drs = SdkDrs::new(drs_client(&sim.endpoint()).await);
         Stack {
-            drs: SdkDrs::new(drs_client(&sim.endpoint()).await),
+            accounts: Arc::new(SdkDrsAccounts::new(
+                drs_test_harness::sdk_config(&sim.endpoint()).await,
+                drs,
+                drs_waves_aws::clients::drs_retry_config(),
+            )),
             history: DynamoHistory::new(ddb.clone(), table.clone()),
             sim,
             _moto: moto,
@@ -100,7 +106,7 @@ impl Stack {
 
     fn handlers_with(&self, faults: Faults) -> RealHandlers {
         Handlers::new(
-            self.drs.clone(),
+            self.accounts.clone(),
             self.history.clone(),
             self.executions.clone(),
             Limits::default(),

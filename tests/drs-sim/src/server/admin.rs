@@ -168,6 +168,7 @@ fn get(call: &AdminCall, path: &str) -> Option<Resp> {
     let resp = match path {
         "health" => call.ok(json!({ "status": "ok" })),
         "counters" => call.to_value(serde_json::to_value(&shared.lock().counters)),
+        "callers" => call.to_value(serde_json::to_value(&*shared.callers())),
         "jobs" => {
             let jobs = shared.lock().job_snapshots(now);
             call.to_value(serde_json::to_value(&jobs).map(|j| json!({ "jobs": j })))

@@ -15,6 +15,12 @@ impl SimHandle {
         self.shared.lock().counters.clone()
     }
 
+    /// Who called, by access key: the account each key encodes, the regions it signed for,
+    /// its calls per operation and the refused ones (see [`crate::principal`]).
+    pub fn callers(&self) -> crate::principal::Callers {
+        self.shared.callers().clone()
+    }
+
     /// Every job, oldest first, with each server's scheduled launch start and end.
     pub fn jobs(&self) -> Vec<JobSnapshot> {
         self.shared.lock().job_snapshots(OffsetDateTime::now_utc())

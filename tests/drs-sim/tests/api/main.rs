@@ -1,6 +1,7 @@
 //! drs-sim's integration tests, one module per subject, in one test binary: each binary links
 //! the SDK, and one link is much cheaper than eight on CI's two cores.
 
+mod accounts;
 mod common;
 mod launch_actions;
 mod model_requests;

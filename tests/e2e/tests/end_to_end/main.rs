@@ -41,6 +41,7 @@ use drs_test_harness::{eventually, repo_root};
 use drs_waves_contract::job_tags;
 use serde_json::{Value, json};
 
+mod accounts;
 mod chaos;
 mod deployment_guard;
 mod disaster_day;
