@@ -148,6 +148,10 @@ pub struct WaveFacts {
     /// absent for the worker's own account and region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<WaveAccountFacts>,
+    /// In a plan whose waves form a graph (`dependsOn`): the waves this one waited for (empty:
+    /// it started at once). Absent for a plan whose waves run in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waits_for: Option<Vec<u32>>,
 }
 
 /// The account and region a wave launched in, through which role.

@@ -597,3 +597,40 @@ fn a_wave_of_another_account_says_where_it_launched_and_the_others_as_before() {
         "the external ID is not evidence"
     );
 }
+
+#[test]
+fn a_graph_plans_timeline_says_what_each_wave_waited_for() {
+    let mut s = sources();
+    let mut plan = drs_test_builders::plan(
+        "p",
+        vec![
+            drs_test_builders::wave(1, "w1", &[S1.to_owned()], &[]),
+            drs_test_builders::wave(2, "w2", &[S2.to_owned()], &[]),
+        ],
+    );
+    let r = build(&s);
+    assert!(r.waves.iter().all(|w| w.waits_for.is_none()), "no plan in the machine: nothing said");
+    s.machine = Some(MachineFacts {
+        plan: Some(plan.clone()),
+        ..s.machine.clone().unwrap_or_default()
+    });
+    let t = timeline::layout(&build(&s), datetime!(2026-11-28 10:10:00 UTC));
+    assert_eq!(t.bands[1].label, "Wave 2 w2 (SUCCEEDED)", "waves in order: as before");
+    plan.waves[1].depends_on = Some(vec![]);
+    s.machine = Some(MachineFacts {
+        plan: Some(plan.clone()),
+        ..s.machine.clone().unwrap_or_default()
+    });
+    let r = build(&s);
+    assert_eq!(r.waves[1].waits_for, Some(vec![]));
+    let t = timeline::layout(&r, datetime!(2026-11-28 10:10:00 UTC));
+    assert_eq!(t.bands[0].label, "Wave 1 w1 (SUCCEEDED), started at once");
+    assert_eq!(t.bands[1].label, "Wave 2 w2 (SUCCEEDED), started at once");
+    plan.waves[1].depends_on = Some(vec![1]);
+    s.machine = Some(MachineFacts {
+        plan: Some(plan),
+        ..s.machine.clone().unwrap_or_default()
+    });
+    let t = timeline::layout(&build(&s), datetime!(2026-11-28 10:10:00 UTC));
+    assert_eq!(t.bands[1].label, "Wave 2 w2 (SUCCEEDED), after wave 1");
+}

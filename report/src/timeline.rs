@@ -237,7 +237,7 @@ fn wave_band(report: &Report, scale: &Scale, k: usize, w: &WaveFacts, y: f64) ->
         band: Band {
             y,
             height,
-            label: format!("Wave {} {} ({})", w.index, w.name, w.status),
+            label: format!("Wave {} {} ({}){}", w.index, w.name, w.status, waited_for(w)),
             shaded: k.is_multiple_of(2),
         },
         target: w.rto.target_seconds.map(|t| {
@@ -248,6 +248,20 @@ fn wave_band(report: &Report, scale: &Scale, k: usize, w: &WaveFacts, y: f64) ->
             .enumerate()
             .map(|(r, s)| server_bar(scale, s, y + BAND_HEADER + ROW * r as f64))
             .collect(),
+    }
+}
+
+/// In a graph's report, what a wave's band says it waited for: the branches read off the
+/// bands, side by side waves overlapping in time.
+fn waited_for(w: &WaveFacts) -> String {
+    match w.waits_for.as_deref() {
+        None => String::new(),
+        Some([]) => ", started at once".to_owned(),
+        Some(deps) => {
+            let list: Vec<String> = deps.iter().map(u32::to_string).collect();
+            let noun = if deps.len() == 1 { "wave" } else { "waves" };
+            format!(", after {noun} {}", list.join(" and "))
+        }
     }
 }
 

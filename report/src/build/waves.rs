@@ -39,9 +39,18 @@ pub(super) fn wave_outcome(
         .or_else(|| spec.map(|s| s.name.clone()))
         .unwrap_or_else(|| format!("wave {i}"));
     let target = targets.wave_rto_seconds(i).map(u64::from);
+    // What the wave waited for, when the plan is a graph: the timeline shows the branches.
+    let waits_for = machine
+        .plan
+        .as_ref()
+        .filter(|p| p.is_graph())
+        .map(|p| p.dependencies(i));
     let Some(source) = source else {
         return WaveOutcome {
-            facts: not_started_wave(i, name, target, progress),
+            facts: WaveFacts {
+                waits_for,
+                ..not_started_wave(i, name, target, progress)
+            },
             recovered_at: None,
             servers: Vec::new(),
         };
@@ -49,7 +58,10 @@ pub(super) fn wave_outcome(
     let recovered_at = wave_recovered_at(sources, &source.record);
     let servers = wave_servers(sources, source, &name);
     WaveOutcome {
-        facts: started_wave(&source.record, name, target, recovered_at, progress),
+        facts: WaveFacts {
+            waits_for,
+            ..started_wave(&source.record, name, target, recovered_at, progress)
+        },
         recovered_at,
         servers,
     }
@@ -73,6 +85,7 @@ fn not_started_wave(i: u32, name: String, target: Option<u64>, progress: &Progre
         checks: 0,
         reason: None,
         account: None,
+        waits_for: None,
     }
 }
 
@@ -128,6 +141,7 @@ fn started_wave(
         checks: w.checks,
         reason: Some(w.reason.clone()).filter(|r| !r.is_empty()),
         account: w.account.as_ref().map(crate::model::WaveAccountFacts::of),
+        waits_for: None,
     }
 }
 
