@@ -160,6 +160,14 @@ pub fn wave_line(w: &WaveView, name_width: usize, now: OffsetDateTime) -> WaveLi
             format!("in {account}  {tail}")
         };
     }
+    // A graph's waves run side by side: a wave not started says what it waits for.
+    if let Some(waits) = w.waits_for.as_ref().filter(|_| !started) {
+        tail = if tail.is_empty() {
+            waits.clone()
+        } else {
+            format!("{waits}  {tail}")
+        };
+    }
     if matches!(w.phase, Phase::Failed | Phase::AwaitingDecision) && !w.reason.is_empty() {
         if !tail.is_empty() {
             tail.push_str("  ");

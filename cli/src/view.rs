@@ -63,6 +63,9 @@ pub struct WaveView {
     /// Where a wave of another account or region launches (`111111111111 eu-west-1`); None for
     /// the worker's own account and region.
     pub account: Option<String>,
+    /// In a plan whose waves form a graph: what the wave waits for, in words ("after db,
+    /// search", "at once"); None for a plan whose waves run in order.
+    pub waits_for: Option<String>,
 }
 
 impl WaveView {
@@ -80,6 +83,28 @@ impl WaveView {
             job_ids: Vec::new(),
             reason: String::new(),
             account: None,
+            waits_for: None,
+        }
+    }
+
+    /// The wave of `plan`, with what it waits for when the plan is a graph.
+    pub fn of_plan(plan: &PlanSpec, w: &WaveSpec) -> WaveView {
+        let waits_for = plan.is_graph().then(|| {
+            let names: Vec<&str> = plan
+                .dependencies(w.index)
+                .into_iter()
+                .filter_map(|d| plan.waves.iter().find(|o| o.index == d))
+                .map(|o| o.name.as_str())
+                .collect();
+            if names.is_empty() {
+                "at once".to_owned()
+            } else {
+                format!("after {}", names.join(", "))
+            }
+        });
+        WaveView {
+            waits_for,
+            ..WaveView::of_spec(w)
         }
     }
 
@@ -192,7 +217,7 @@ impl View {
             started_by: None,
             state: None,
             waves: spec
-                .map(|p| p.waves.iter().map(WaveView::of_spec).collect())
+                .map(|p| p.waves.iter().map(|w| WaveView::of_plan(p, w)).collect())
                 .unwrap_or_default(),
             gates: Vec::new(),
             cancel: None,

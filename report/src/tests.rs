@@ -609,13 +609,19 @@ fn a_graph_plans_timeline_says_what_each_wave_waited_for() {
         ],
     );
     let r = build(&s);
-    assert!(r.waves.iter().all(|w| w.waits_for.is_none()), "no plan in the machine: nothing said");
+    assert!(
+        r.waves.iter().all(|w| w.waits_for.is_none()),
+        "no plan in the machine: nothing said"
+    );
     s.machine = Some(MachineFacts {
         plan: Some(plan.clone()),
         ..s.machine.clone().unwrap_or_default()
     });
     let t = timeline::layout(&build(&s), datetime!(2026-11-28 10:10:00 UTC));
-    assert_eq!(t.bands[1].label, "Wave 2 w2 (SUCCEEDED)", "waves in order: as before");
+    assert_eq!(
+        t.bands[1].label, "Wave 2 w2 (SUCCEEDED)",
+        "waves in order: as before"
+    );
     plan.waves[1].depends_on = Some(vec![]);
     s.machine = Some(MachineFacts {
         plan: Some(plan.clone()),

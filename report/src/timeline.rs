@@ -237,7 +237,13 @@ fn wave_band(report: &Report, scale: &Scale, k: usize, w: &WaveFacts, y: f64) ->
         band: Band {
             y,
             height,
-            label: format!("Wave {} {} ({}){}", w.index, w.name, w.status, waited_for(w)),
+            label: format!(
+                "Wave {} {} ({}){}",
+                w.index,
+                w.name,
+                w.status,
+                waited_for(w)
+            ),
             shaded: k.is_multiple_of(2),
         },
         target: w.rto.target_seconds.map(|t| {

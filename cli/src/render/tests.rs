@@ -419,3 +419,39 @@ fn a_wave_of_another_account_names_where_it_launches_and_is_not_read_from_our_dr
         "its jobs are in the other account's DRS: the history's counts show it"
     );
 }
+
+#[test]
+fn a_graph_plans_waves_say_what_they_wait_for_until_they_start() {
+    let mut plan = PlanSpec {
+        name: "shop".into(),
+        terminate_drill_instances: true,
+        waves: vec![
+            spec(1, "db", 1, &[]),
+            spec(2, "search", 1, &[]),
+            spec(3, "app", 1, &[]),
+        ],
+    };
+    let v = View::new("drill-1", "arn:x", "shop", T0, Some(&plan));
+    assert!(
+        v.waves.iter().all(|w| w.waits_for.is_none()),
+        "waves in order: nothing to say"
+    );
+    plan.waves[1].depends_on = Some(vec![]);
+    plan.waves[2].depends_on = Some(vec![1, 2]);
+    let mut v = View::new("drill-1", "arn:x", "shop", T0, Some(&plan));
+    let line = |v: &View, k: usize| wave_line(&v.waves[k], 6, T0).to_string();
+    assert!(line(&v, 1).ends_with("at once"), "{}", line(&v, 1));
+    assert!(line(&v, 2).ends_with("after db, search"), "{}", line(&v, 2));
+    // Two waves launching side by side each have their own line; once started, the line shows
+    // the launch, not the wait.
+    for (i, name) in [(1, "db"), (2, "search")] {
+        v.apply(&Event::StateEntered {
+            name: format!("Wave {i} {name}: start"),
+        });
+        v.apply_wave_state(&wave_state(i, name, WaveStatus::Launching, counts(1, 0, 0)));
+    }
+    assert_eq!(v.waves[0].phase, Phase::Launching);
+    assert_eq!(v.waves[1].phase, Phase::Launching);
+    assert!(!line(&v, 1).contains("at once"), "{}", line(&v, 1));
+    assert!(line(&v, 2).ends_with("after db, search"));
+}
