@@ -248,3 +248,94 @@ async fn graph_branches_share_the_quota_and_one_waits_its_turn() -> Result<()> {
     );
     Ok(())
 }
+
+/// An operator cancels a drill while two branches launch side by side: the execution ends
+/// CANCELLED, both branches' waves are recorded INTERRUPTED, the joining wave never launches,
+/// and every drill instance of both branches ends up terminated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_a_cancel_while_two_branches_launch_ends_both() -> Result<()> {
+    let mut servers = tier("db", 1, 1, 20.0);
+    servers.extend(tier("search", 2, 1, 20.0));
+    servers.extend(tier("app", 3, 1, 1.0));
+    let mut dep = Deployment::new("graph-cancel", SimConfig::with_servers(servers)).await?;
+    let waves = [
+        wave("db", ""),
+        wave("search", "    dependsOn: []\n"),
+        wave("app", "    dependsOn: [db, search]\n"),
+    ]
+    .concat();
+    let machine = dep
+        .deploy_plan("graph-cancel.plan.yaml", &plan("graph-cancel", &waves))
+        .await?;
+    dep.start_worker(&[])?;
+    let execution = dep.start_execution(&machine, &drill()).await?;
+    let (dep_ref, exec) = (&dep, execution.as_str());
+    eventually(
+        "both branches launching",
+        Duration::from_secs(120),
+        POLL,
+        || async move {
+            let both = !wave_jobs(dep_ref, exec, "db").is_empty()
+                && !wave_jobs(dep_ref, exec, "search").is_empty();
+            both.then_some(())
+        },
+    )
+    .await?;
+    let out = dep
+        .cli_command()?
+        .args(["cancel", &execution])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context("drs-waves cancel")?;
+    ensure!(
+        out.status.success(),
+        "drs-waves cancel: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ended = dep.wait_for_end(&execution, super::DRILL_TIMEOUT).await?;
+    ensure!(
+        ended.error.as_deref() == Some("DrsWaves.Cancelled"),
+        "the run ends cancelled: {}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    let history = dep.history(&execution).await?;
+    ensure!(
+        history.execution()?["executionStatus"] == "CANCELLED",
+        "{}",
+        history.execution()?
+    );
+    for index in [1, 2] {
+        let w = history.wave(index)?;
+        ensure!(w["waveStatus"] == "INTERRUPTED", "wave {index}: {w}");
+    }
+    ensure!(
+        wave_jobs(&dep, &execution, "app").is_empty(),
+        "app launched after the cancel"
+    );
+    let sim = &dep.sim;
+    eventually(
+        "both branches' drill instances terminated",
+        Duration::from_secs(150),
+        POLL,
+        || async move {
+            let launched: Vec<String> = ["db", "search"]
+                .iter()
+                .flat_map(|w| wave_jobs(dep_ref, exec, w))
+                .flat_map(|j| j.servers)
+                .filter_map(|s| s.recovery_instance_id)
+                .collect();
+            let instances = sim.recovery_instances();
+            let gone = launched.iter().all(|id| {
+                instances
+                    .iter()
+                    .any(|i| &i.recovery_instance_id == id && i.terminated_date_time.is_some())
+            });
+            (launched.len() == 2 && gone).then_some(())
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e:#}\n{}", dep.worker_logs()))?;
+    Ok(())
+}
