@@ -67,14 +67,13 @@ fn span(jobs: &[JobSnapshot]) -> Result<(OffsetDateTime, OffsetDateTime)> {
     Ok((created, ended))
 }
 
-/// db and search have nothing to wait for from each other: they launch at the same time. app
-/// waits for both, and starts only once both have launched.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn graph_independent_waves_overlap_and_a_joining_wave_waits_for_both() -> Result<()> {
-    let mut servers = tier("db", 1, 2, 8.0);
-    servers.extend(tier("search", 3, 1, 8.0));
-    servers.extend(tier("app", 4, 1, 1.0));
-    let mut dep = Deployment::new("graph-overlap", SimConfig::with_servers(servers)).await?;
+/// db and search side by side, app after both: deployed with `servers` and a worker; returns
+/// the deployment and the machine.
+async fn deploy_db_search_app(
+    test: &str,
+    servers: Vec<ServerSpec>,
+) -> Result<(Deployment, String)> {
+    let mut dep = Deployment::new(test, SimConfig::with_servers(servers)).await?;
     let waves = [
         wave("db", ""),
         wave("search", "    dependsOn: []\n"),
@@ -82,9 +81,54 @@ async fn graph_independent_waves_overlap_and_a_joining_wave_waits_for_both() -> 
     ]
     .concat();
     let machine = dep
-        .deploy_plan("graph.plan.yaml", &plan("graph", &waves))
+        .deploy_plan(&format!("{test}.plan.yaml"), &plan(test, &waves))
         .await?;
     dep.start_worker(&[])?;
+    Ok((dep, machine))
+}
+
+/// Polls until `count` drill instances of `waves` were launched and every one is terminated
+/// (a launch still running when the run ended is cleaned up after it, by the clean-up or the
+/// janitor).
+async fn all_terminated(
+    dep: &Deployment,
+    execution: &str,
+    waves: &[&str],
+    count: usize,
+) -> Result<()> {
+    let sim = &dep.sim;
+    eventually(
+        &format!("the {count} drill instances of {waves:?} terminated"),
+        Duration::from_secs(150),
+        POLL,
+        || async move {
+            let launched: Vec<String> = waves
+                .iter()
+                .flat_map(|w| wave_jobs(dep, execution, w))
+                .flat_map(|j| j.servers)
+                .filter_map(|s| s.recovery_instance_id)
+                .collect();
+            let instances = sim.recovery_instances();
+            let gone = launched.iter().all(|id| {
+                instances
+                    .iter()
+                    .any(|i| &i.recovery_instance_id == id && i.terminated_date_time.is_some())
+            });
+            (launched.len() == count && gone).then_some(())
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e:#}\n{}", dep.worker_logs()))
+}
+
+/// db and search have nothing to wait for from each other: they launch at the same time. app
+/// waits for both, and starts only once both have launched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graph_independent_waves_overlap_and_a_joining_wave_waits_for_both() -> Result<()> {
+    let mut servers = tier("db", 1, 2, 8.0);
+    servers.extend(tier("search", 3, 1, 8.0));
+    servers.extend(tier("app", 4, 1, 1.0));
+    let (dep, machine) = deploy_db_search_app("graph-overlap", servers).await?;
     let (execution, ended) = drill_to_success(&dep, &machine).await?;
 
     let (db_created, db_ended) = span(&wave_jobs(&dep, &execution, "db"))?;
@@ -126,17 +170,7 @@ async fn graph_a_failed_branch_stops_the_other_and_both_are_cleaned_up() -> Resu
     servers.extend(tier("db", 2, 1, 2.0));
     servers.extend(tier("search", 3, 2, 15.0));
     servers.extend(tier("app", 5, 1, 1.0));
-    let mut dep = Deployment::new("graph-stop", SimConfig::with_servers(servers)).await?;
-    let waves = [
-        wave("db", ""),
-        wave("search", "    dependsOn: []\n"),
-        wave("app", "    dependsOn: [db, search]\n"),
-    ]
-    .concat();
-    let machine = dep
-        .deploy_plan("graph-stop.plan.yaml", &plan("graph-stop", &waves))
-        .await?;
-    dep.start_worker(&[])?;
+    let (dep, machine) = deploy_db_search_app("graph-stop", servers).await?;
     let (execution, ended) = run_to_end(&dep, &machine, drill()).await?;
     ensure!(
         !ended.succeeded(),
@@ -172,37 +206,9 @@ async fn graph_a_failed_branch_stops_the_other_and_both_are_cleaned_up() -> Resu
     );
     ensure!(history.execution()?["executionStatus"] == "FAILED");
 
-    // Every instance either branch launched ends up terminated (search's launch may still be
-    // running when the failure is recorded: the clean-up, or the janitor after it, waits).
-    let sim = &dep.sim;
-    let exec = execution.as_str();
-    eventually(
-        "every drill instance of both branches terminated",
-        Duration::from_secs(150),
-        POLL,
-        || async move {
-            let launched: Vec<String> = sim
-                .jobs()
-                .into_iter()
-                .filter(|j| {
-                    j.job_type == "LAUNCH"
-                        && j.tags.get(job_tags::EXECUTION).map(String::as_str) == Some(exec)
-                })
-                .flat_map(|j| j.servers)
-                .filter_map(|s| s.recovery_instance_id)
-                .collect();
-            let instances = sim.recovery_instances();
-            let all_gone = launched.iter().all(|id| {
-                instances
-                    .iter()
-                    .any(|i| &i.recovery_instance_id == id && i.terminated_date_time.is_some())
-            });
-            // db's good server and both search servers.
-            (launched.len() == 3 && all_gone).then_some(())
-        },
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e:#}\n{}", dep.worker_logs()))?;
+    // Every instance either branch launched ends up terminated: db's good server and both
+    // search servers.
+    all_terminated(&dep, &execution, &["db", "search"], 3).await?;
     Ok(())
 }
 
@@ -257,17 +263,7 @@ async fn graph_a_cancel_while_two_branches_launch_ends_both() -> Result<()> {
     let mut servers = tier("db", 1, 1, 20.0);
     servers.extend(tier("search", 2, 1, 20.0));
     servers.extend(tier("app", 3, 1, 1.0));
-    let mut dep = Deployment::new("graph-cancel", SimConfig::with_servers(servers)).await?;
-    let waves = [
-        wave("db", ""),
-        wave("search", "    dependsOn: []\n"),
-        wave("app", "    dependsOn: [db, search]\n"),
-    ]
-    .concat();
-    let machine = dep
-        .deploy_plan("graph-cancel.plan.yaml", &plan("graph-cancel", &waves))
-        .await?;
-    dep.start_worker(&[])?;
+    let (dep, machine) = deploy_db_search_app("graph-cancel", servers).await?;
     let execution = dep.start_execution(&machine, &drill()).await?;
     let (dep_ref, exec) = (&dep, execution.as_str());
     eventually(
@@ -314,28 +310,6 @@ async fn graph_a_cancel_while_two_branches_launch_ends_both() -> Result<()> {
         wave_jobs(&dep, &execution, "app").is_empty(),
         "app launched after the cancel"
     );
-    let sim = &dep.sim;
-    eventually(
-        "both branches' drill instances terminated",
-        Duration::from_secs(150),
-        POLL,
-        || async move {
-            let launched: Vec<String> = ["db", "search"]
-                .iter()
-                .flat_map(|w| wave_jobs(dep_ref, exec, w))
-                .flat_map(|j| j.servers)
-                .filter_map(|s| s.recovery_instance_id)
-                .collect();
-            let instances = sim.recovery_instances();
-            let gone = launched.iter().all(|id| {
-                instances
-                    .iter()
-                    .any(|i| &i.recovery_instance_id == id && i.terminated_date_time.is_some())
-            });
-            (launched.len() == 2 && gone).then_some(())
-        },
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e:#}\n{}", dep.worker_logs()))?;
+    all_terminated(&dep, &execution, &["db", "search"], 2).await?;
     Ok(())
 }
