@@ -279,3 +279,29 @@ fn regenerate_refuses_a_plan_named_unlike_its_file() {
         stderr(&o)
     );
 }
+
+#[test]
+fn validate_and_generate_warn_of_a_wave_that_will_wait_longer_than_it_must() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let plan = write_plan(
+        tmp.path(),
+        "n.plan.yaml",
+        "name: shop\nwaves:\n\
+         \x20 - name: db\n    servers: {tags: {Tier: db}}\n\
+         \x20 - name: cache\n    dependsOn: []\n    servers: {tags: {Tier: cache}}\n\
+         \x20 - name: app\n    dependsOn: [db, cache]\n    servers: {tags: {Tier: app}}\n\
+         \x20 - name: web\n    dependsOn: [cache]\n    servers: {tags: {Tier: web}}\n",
+    );
+    let path = plan.to_str().expect("utf8");
+    for args in [vec!["validate", path], vec!["generate", path]] {
+        let o = run(&args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!(
+                "{path}: warning: wave 4 \"web\": dependsOn: will also wait for wave 1 \"db\""
+            )),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+}
