@@ -222,3 +222,22 @@ fn a_bad_default_action_is_named_under_defaults() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn the_runbook_lists_each_action_with_its_state_limit_and_policy() {
+    let plan = load_str(
+        FILE,
+        &with_before(&format!(
+            "- name: fail over database\n  stateMachine: {{arn: \"{SM}\"}}\n  timeoutMinutes: 10\n  modes: [RECOVERY]\n"
+        )),
+    )
+    .expect("valid plan");
+    let text = crate::runbook::render(&plan).expect("runbook");
+    assert!(
+        text.contains(&format!(
+            "- Before the wave, in order:\n  1. **Wave 1 app: before 1 (fail over database)**: runs the state machine `{SM}` to its end; \
+             at most 10 min; a failure stops the execution (DrsWaves.ActionFailed names the action); only in a RECOVERY execution.\n"
+        )),
+        "{text}"
+    );
+}
