@@ -33,6 +33,7 @@ import { DrsWavesConfig, EndpointName, ENDPOINT_NAMES, ENDPOINTS } from './confi
 import { Contract, OPERATOR_ACTIVITY } from './contract';
 import { PlanDefinition } from './plans';
 import { acknowledgeWildcardResources } from './nag';
+import { ACTION_WILDCARD_REASONS, actionStatements, mergeActionTargets } from './plan-actions';
 import { OPERATOR_WILDCARD_REASONS, operatorStatements } from './operator-policy';
 import { assumedRoleArns, ownCredentialRegions } from './wave-accounts';
 import { WORKER_WILDCARD_REASONS, workerStatements } from './worker-policy';
@@ -351,6 +352,14 @@ export class DrsWavesStack extends Stack {
           'segment/sampling actions have no resource types in the Service Authorization Reference, so IAM accepts only "*" for them.',
       },
     );
+
+    // The plans' actions (before/after a wave): exactly the child machines, functions,
+    // Automation documents and topics the deployed machines name (plan-actions.ts).
+    const actionGrants = actionStatements(mergeActionTargets(plans.map((p) => p.actionTargets)));
+    if (actionGrants.length > 0) {
+      smPolicy.addStatements(...actionGrants);
+      acknowledgeWildcardResources(smPolicy, actionGrants, ACTION_WILDCARD_REASONS);
+    }
 
     // ---- Dead letters -----------------------------------------------------------------------
     // What EventBridge (execution notifications) and EventBridge Scheduler (drill starts) could

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PlanError } from './plan-error';
+import { ActionTargets, findActionTargets } from './plan-actions';
 import { findWaveAccounts, WaveAccount } from './wave-accounts';
 
 export const ASL_SUFFIX = '.asl.json';
@@ -32,6 +33,8 @@ export interface PlanDefinition {
   readonly notifyTopics: readonly string[];
   /** The accounts and regions its waves recover into (wave-accounts.ts), each once. */
   readonly waveAccounts: readonly WaveAccount[];
+  /** What the plan's actions run (plan-actions.ts): the state machine role is granted exactly these. */
+  readonly actionTargets: ActionTargets;
 }
 
 /**
@@ -161,5 +164,5 @@ export function loadPlan(dir: string, name: string, known: ReadonlySet<string>):
         '(expected ${Name} with letters, digits or _)',
     );
   }
-  return { name, file, definition, placeholders: [...placeholders].sort(), notifyTopics: findNotifyTopics(name, file, asl), waveAccounts: findWaveAccounts(name, file, asl) };
+  return { name, file, definition, placeholders: [...placeholders].sort(), notifyTopics: findNotifyTopics(name, file, asl), waveAccounts: findWaveAccounts(name, file, asl), actionTargets: findActionTargets(name, file, asl) };
 }

@@ -174,6 +174,13 @@ pub fn wave_line(w: &WaveView, name_width: usize, now: OffsetDateTime) -> WaveLi
         }
         tail.push_str(&w.reason);
     }
+    // The wave's latest action (before or after it), as it runs, and what a failed one said.
+    if let Some(action) = &w.action {
+        if !tail.is_empty() {
+            tail.push_str("  ");
+        }
+        tail.push_str(action);
+    }
     WaveLine {
         head,
         body,

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use drs_waves_contract::states::{self, WaveStep};
+use drs_waves_contract::states::{self, ActionStep, WaveStep};
 use drs_waves_contract::{
     ExecutionStatus, Mode, OperatorAction, PendingGate, PlanSpec, ServerCounts, WaveSpec,
     WaveState, WaveStatus,
@@ -66,6 +66,9 @@ pub struct WaveView {
     /// In a plan whose waves form a graph: what the wave waits for, in words ("after db,
     /// search", "at once"); None for a plan whose waves run in order.
     pub waits_for: Option<String>,
+    /// The wave's latest action (`before 1 (fail over database): running`, `...: done`,
+    /// `...: failed: <error>: <cause>`); None before its first.
+    pub action: Option<String>,
 }
 
 impl WaveView {
@@ -84,6 +87,7 @@ impl WaveView {
             reason: String::new(),
             account: None,
             waits_for: None,
+            action: None,
         }
     }
 
@@ -144,6 +148,12 @@ pub fn selection(w: &WaveSpec) -> String {
         parts.push(format!("{} optional", w.optional.len()));
     }
     parts.join(" + ")
+}
+
+/// `before 1 (fail over database)`: an action as the wave's line names it.
+fn action_label(a: &states::ActionStateName<'_>) -> String {
+    let label = a.label.map(|l| format!(" ({l})")).unwrap_or_default();
+    format!("{} {}{label}", a.phase.word(), a.position)
 }
 
 /// How the execution ended.
@@ -249,6 +259,19 @@ impl View {
         match event {
             Event::StateEntered { name } => {
                 self.state = Some(name.clone());
+                if let Some(a) = states::parse_action(name) {
+                    let what = action_label(&a);
+                    let w = self.wave_mut(a.index, a.wave);
+                    match a.step {
+                        ActionStep::Run => w.action = Some(format!("{what}: running")),
+                        ActionStep::Failed
+                            if !w.action.as_deref().is_some_and(|s| s.contains(": failed")) =>
+                        {
+                            w.action = Some(format!("{what}: failed"));
+                        }
+                        _ => {}
+                    }
+                }
                 if let Some(state) = states::parse_wave(name) {
                     let w = self.wave_mut(state.index, state.wave);
                     match state.step {
@@ -265,6 +288,15 @@ impl View {
                 }
             }
             Event::StateExited { name, output } => {
+                if let Some(a) = states::parse_action(name)
+                    && a.step == ActionStep::Run
+                {
+                    let what = action_label(&a);
+                    let w = self.wave_mut(a.index, a.wave);
+                    if w.action.as_deref() == Some(&format!("{what}: running")) {
+                        w.action = Some(format!("{what}: done"));
+                    }
+                }
                 let Some(output) = output else { return };
                 let Ok(state) = serde_json::from_str::<serde_json::Value>(output) else {
                     return;
@@ -298,6 +330,12 @@ impl View {
             }
             Event::TaskFailed { error, cause } => {
                 self.last_task_failure = Some((error.clone(), cause.clone()));
+                if let Some(a) = self.state.clone().as_deref().and_then(states::parse_action) {
+                    let what = action_label(&a);
+                    let cause: String = cause.chars().take(200).collect();
+                    self.wave_mut(a.index, a.wave).action =
+                        Some(format!("{what}: failed: {error}: {cause}"));
+                }
             }
             Event::Ended => {
                 self.ended = true;

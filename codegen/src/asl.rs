@@ -117,6 +117,9 @@ pub struct Task {
     pub resource: String,
     #[serde(rename = "Parameters", skip_serializing_if = "Option::is_none")]
     pub parameters: Option<Value>,
+    /// What of the task's result is kept (a service integration's answer may be large).
+    #[serde(rename = "ResultSelector", skip_serializing_if = "Option::is_none")]
+    pub result_selector: Option<Value>,
     #[serde(rename = "ResultPath", skip_serializing_if = "Option::is_none")]
     pub result_path: Option<String>,
     #[serde(rename = "TimeoutSeconds", skip_serializing_if = "Option::is_none")]
@@ -212,6 +215,10 @@ pub enum Condition {
         variable: String,
         pattern: String,
     },
+    NumericGreaterThanEquals {
+        variable: String,
+        value: u64,
+    },
     And(Vec<Condition>),
     Not(Box<Condition>),
 }
@@ -283,6 +290,10 @@ impl Condition {
             Condition::StringMatches { variable, pattern } => {
                 map.serialize_entry("Variable", variable)?;
                 map.serialize_entry("StringMatches", pattern)
+            }
+            Condition::NumericGreaterThanEquals { variable, value } => {
+                map.serialize_entry("Variable", variable)?;
+                map.serialize_entry("NumericGreaterThanEquals", value)
             }
             Condition::And(all) => map.serialize_entry("And", all),
             Condition::Not(inner) => map.serialize_entry("Not", inner),

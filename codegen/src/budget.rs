@@ -122,28 +122,39 @@ fn task_slack_seconds(activity: Activity, heartbeat_seconds: u32) -> u64 {
 /// each gate and decision waiting its whole timeout, and slack for every task; along the
 /// longest way through the waves (side by side waves overlap).
 pub fn derived_execution_timeout_seconds(waves: &[WaveSpec], heartbeat_seconds: u32) -> u64 {
+    derived_execution_timeout_with(waves, heartbeat_seconds, &|_| 0)
+}
+
+/// [`derived_execution_timeout_seconds`] with `extra(i)` more seconds for wave `i` (its
+/// actions), along the longest way.
+pub fn derived_execution_timeout_with(
+    waves: &[WaveSpec],
+    heartbeat_seconds: u32,
+    extra: &impl Fn(u32) -> u64,
+) -> u64 {
     let slack = |a| task_slack_seconds(a, heartbeat_seconds);
     let per_wave = |i: u32| {
-        waves.iter().find(|w| w.index == i).map_or(0, |w| {
-            let launch = u64::from(w.launch_timeout_seconds)
-                + u64::from(w.polling.max_wait_seconds)
-                + slack(Activity::StartWave)
-                + slack(Activity::CheckWave);
-            let approval = w
-                .approval
-                .as_ref()
-                .map_or(0, |a| u64::from(a.timeout_seconds));
-            let decisions = if w.on_failure == OnFailure::Ask {
-                u64::from(w.max_attempts)
-                    * u64::from(
-                        w.decision_timeout_seconds
-                            .unwrap_or(DEFAULT_GATE_TIMEOUT_SECONDS),
-                    )
-            } else {
-                0
-            };
-            approval + u64::from(w.max_attempts.max(1)) * launch + decisions
-        })
+        extra(i)
+            + waves.iter().find(|w| w.index == i).map_or(0, |w| {
+                let launch = u64::from(w.launch_timeout_seconds)
+                    + u64::from(w.polling.max_wait_seconds)
+                    + slack(Activity::StartWave)
+                    + slack(Activity::CheckWave);
+                let approval = w
+                    .approval
+                    .as_ref()
+                    .map_or(0, |a| u64::from(a.timeout_seconds));
+                let decisions = if w.on_failure == OnFailure::Ask {
+                    u64::from(w.max_attempts)
+                        * u64::from(
+                            w.decision_timeout_seconds
+                                .unwrap_or(DEFAULT_GATE_TIMEOUT_SECONDS),
+                        )
+                } else {
+                    0
+                };
+                approval + u64::from(w.max_attempts.max(1)) * launch + decisions
+            })
     };
     let waves = longest_path(&layout_of(waves), &per_wave);
     slack(Activity::Preflight) + waves + slack(Activity::Finish) + slack(Activity::RecordFailure)

@@ -23,6 +23,7 @@ use crate::contract::{
 use crate::graph;
 use crate::plan::Plan;
 
+mod actions;
 mod branches;
 mod ending;
 mod input;
@@ -183,6 +184,7 @@ impl Generator<'_> {
             comment: Some(comment),
             resource: self.resources.resource(activity),
             parameters: Some(parameters),
+            result_selector: None,
             result_path: Some(result_path),
             timeout_seconds: Some(budget::task_timeout_seconds(activity, heartbeat)),
             heartbeat_seconds: Some(heartbeat),

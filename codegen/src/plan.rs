@@ -14,6 +14,7 @@ use std::path::Path;
 use crate::contract::{PlanSpec, PollingBounds, Targets};
 
 mod account;
+pub mod actions;
 mod depends;
 mod error;
 mod fields;
@@ -59,6 +60,8 @@ pub struct Plan {
     pub execution_timeout_seconds: u32,
     /// Whether the plan set the execution timeout (else it is derived from the waves).
     pub execution_timeout_from_plan: bool,
+    /// Each wave's `before` and `after` actions, one entry per wave, in order.
+    pub actions: Vec<actions::WaveActions>,
     /// The RTO and RPO targets (empty when the plan sets none).
     pub targets: Targets,
     /// What is sound but not what the author may expect (a wave the layout makes wait longer

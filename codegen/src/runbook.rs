@@ -5,12 +5,13 @@
 use serde::Serialize;
 
 use crate::budget;
-use crate::contract::states::{self as names, WaveStep};
+use crate::contract::states::{self as names, ActionStep, WaveStep};
 use crate::contract::{
     ErrorName, ExecutionInput, Mode, OnFailure, RETRYABLE_STATES_ERRORS, WaveSpec, history,
 };
 use crate::describe::describe_selection;
 use crate::plan::Plan;
+use crate::plan::actions::{Action, ActionKind, WaveActions};
 
 const TEMPLATE: &str = include_str!("../templates/runbook.md.tera");
 
@@ -34,6 +35,9 @@ struct WaveView {
     on_failure_text: String,
     /// The approval gate, in words; empty without one.
     approval: String,
+    /// The wave's actions, one line each, in order.
+    before: Vec<String>,
+    after: Vec<String>,
     states: WaveStates,
 }
 
@@ -55,6 +59,46 @@ struct ErrorRow {
     name: &'static str,
     retried: &'static str,
     meaning: &'static str,
+}
+
+/// One action as the runbook lists it: its state, what it runs, its limit, its policy.
+fn action_line(w: &WaveSpec, a: &Action) -> String {
+    let state = names::action(
+        w.index,
+        &w.name,
+        a.phase,
+        a.position,
+        a.name.as_deref(),
+        ActionStep::Run,
+    );
+    let what = match &a.kind {
+        ActionKind::StateMachine { arn, .. } => {
+            format!("runs the state machine `{arn}` to its end")
+        }
+        ActionKind::Lambda { function, .. } => format!("invokes the Lambda function `{function}`"),
+        ActionKind::SsmAutomation { document, .. } => {
+            format!(
+                "runs the SSM Automation document `{document}`, looked at every 30 s until it ends"
+            )
+        }
+        ActionKind::Notify { topic, .. } => format!("publishes a message to `{topic}`"),
+    };
+    let policy = match a.on_failure {
+        OnFailure::Continue => {
+            "a failure shows in the execution's event history and the run goes on (onFailure: continue)"
+        }
+        OnFailure::Stop | OnFailure::Ask => {
+            "a failure stops the execution (DrsWaves.ActionFailed names the action)"
+        }
+    };
+    let mode = a
+        .only_mode
+        .map(|m| format!("; only in a {} execution", m.as_str()))
+        .unwrap_or_default();
+    format!(
+        "**{state}**: {what}; at most {}; {policy}{mode}.",
+        human_duration(a.timeout_seconds)
+    )
 }
 
 /// What each error means to an operator. Exhaustive, so a new error needs a line here.
@@ -113,7 +157,7 @@ pub fn human_duration(seconds: u32) -> String {
 
 /// One wave as the runbook shows it: its servers, limits and failure policy in words, and the
 /// names of its states.
-fn wave_view(w: &WaveSpec, description: Option<String>) -> WaveView {
+fn wave_view(w: &WaveSpec, description: Option<String>, actions: Option<&WaveActions>) -> WaveView {
     let p = &w.polling;
     let polling = if p.min_wait_seconds == p.max_wait_seconds {
         human_duration(p.min_wait_seconds)
@@ -156,6 +200,12 @@ fn wave_view(w: &WaveSpec, description: Option<String>) -> WaveView {
                 w.max_attempts
             ),
         },
+        before: actions.map_or_else(Vec::new, |a| {
+            a.before.iter().map(|a| action_line(w, a)).collect()
+        }),
+        after: actions.map_or_else(Vec::new, |a| {
+            a.after.iter().map(|a| action_line(w, a)).collect()
+        }),
         approval: w
             .approval
             .as_ref()
@@ -248,7 +298,8 @@ pub fn render(plan: &Plan) -> Result<String, RunbookError> {
         .waves
         .iter()
         .zip(&plan.wave_descriptions)
-        .map(|(w, description)| wave_view(w, description.clone()))
+        .enumerate()
+        .map(|(k, (w, description))| wave_view(w, description.clone(), plan.actions.get(k)))
         .collect();
 
     let input = |mode, confirm: Option<&str>| {

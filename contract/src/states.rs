@@ -5,8 +5,12 @@
 //! States outside the waves have fixed names ([`PREFLIGHT`], [`FINISH`], ...). Each wave's
 //! states are `Wave <index> <name>: <step>` ([`wave`]), and [`parse_wave`] reads one back.
 
+mod actions;
 mod branches;
 
+pub use actions::{
+    ACTION_FAILED, ActionPhase, ActionStateName, ActionStep, action, is_action_state, parse_action,
+};
 pub use branches::{BranchStep, MAX_STATE_NAME_CHARS, branch, is_layout_state, parallel};
 
 /// The first state: a Choice on the execution input.

@@ -455,3 +455,43 @@ fn a_graph_plans_waves_say_what_they_wait_for_until_they_start() {
     assert!(!line(&v, 1).contains("at once"), "{}", line(&v, 1));
     assert!(line(&v, 2).ends_with("after db, search"));
 }
+
+#[test]
+fn a_wave_line_shows_its_action_as_it_runs_and_what_a_failed_one_said() {
+    let mut v = billing();
+    let action = "Wave 2 app-servers: before 1 (fail over database)";
+    v.apply(&Event::StateEntered {
+        name: action.into(),
+    });
+    let line = wave_line(&v.waves[1], 11, T0).to_string();
+    assert!(
+        line.ends_with("before 1 (fail over database): running"),
+        "{line}"
+    );
+    v.apply(&Event::StateExited {
+        name: action.into(),
+        output: None,
+    });
+    let line = wave_line(&v.waves[1], 11, T0).to_string();
+    assert!(
+        line.ends_with("before 1 (fail over database): done"),
+        "{line}"
+    );
+
+    v.apply(&Event::StateEntered {
+        name: "Wave 3 web: after 1".into(),
+    });
+    v.apply(&Event::TaskFailed {
+        error: "States.TaskFailed".into(),
+        cause: "the replica is behind".into(),
+    });
+    v.apply(&Event::StateEntered {
+        name: "Wave 3 web: after 1 / failed".into(),
+    });
+    let line = wave_line(&v.waves[2], 11, T0).to_string();
+    assert!(
+        line.ends_with("after 1: failed: States.TaskFailed: the replica is behind"),
+        "{line}"
+    );
+    assert_eq!(v.waves[0].action, None, "a wave without actions shows none");
+}

@@ -9,6 +9,7 @@ fn task(next: Transition) -> Task {
         comment: None,
         resource: "arn:aws:states:us-east-1:000000000000:activity:a".into(),
         parameters: None,
+        result_selector: None,
         result_path: None,
         timeout_seconds: Some(60),
         heartbeat_seconds: Some(10),

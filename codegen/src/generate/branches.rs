@@ -17,7 +17,7 @@ use crate::asl::{
     Branch, Catcher, Choice, ChoiceRule, Condition, Fail, FailCause, FailField, Parallel, Pass,
     STATES_ALL, States, Transition,
 };
-use crate::contract::states::BranchStep;
+use crate::contract::states::{ActionPhase, BranchStep};
 use crate::contract::{WaveSpec, paths};
 use crate::graph::Block;
 
@@ -44,7 +44,10 @@ impl Generator<'_> {
     /// The first state of a block.
     pub(super) fn entry(&self, block: &Block) -> String {
         match block {
-            Block::Wave(i) => wave_start(self.wave_spec(*i)),
+            Block::Wave(i) => {
+                let wave = self.wave_spec(*i);
+                self.actions_entry(wave, ActionPhase::Before, &wave_start(wave))
+            }
             Block::Series(parts) => parts.first().map_or_else(String::new, |p| self.entry(p)),
             Block::Parallel(_) => parallel_name(&block.waves()),
         }

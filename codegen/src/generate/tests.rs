@@ -10,6 +10,7 @@ use crate::contract::{
 };
 use crate::plan::load_str;
 
+mod actions;
 mod branches;
 mod failure_path;
 mod gates;

@@ -9,7 +9,7 @@ use crate::asl::{
 };
 use crate::budget;
 use crate::contract::operator::{GATE_REOPENINGS, gate_timed_out_cause, gate_what};
-use crate::contract::states::WaveStep;
+use crate::contract::states::{ActionPhase, WaveStep};
 use crate::contract::{
     Activity, ErrorName, GateKind, OnFailure, RETRYABLE_STATES_ERRORS, WaveSpec, WaveStatus,
     decisions, paths,
@@ -19,9 +19,14 @@ use crate::describe::describe_selection;
 impl Generator<'_> {
     /// The five states of one wave; `after` is where a finished wave goes.
     pub(super) fn wave(&self, states: &mut States, wave: &WaveSpec, after: &str) {
+        // The plan's `before` and `after` actions (see `actions.rs`): in front of the wave's
+        // entry, and between its success and `after`.
+        self.action_chain(states, wave, ActionPhase::Before, &super::wave_start(wave));
         self.approval_gate(states, wave);
         self.launch_loop(states, wave);
-        self.verdict(states, wave, after);
+        let succeeded = self.actions_entry(wave, ActionPhase::After, after);
+        self.verdict(states, wave, &succeeded, after);
+        self.action_chain(states, wave, ActionPhase::After, after);
     }
 
     /// The approval gate before the wave, when the plan asks for one.
@@ -105,7 +110,7 @@ impl Generator<'_> {
 
     /// The Choice on the check's verdict, what a failure leads to (the plan's `onFailure`),
     /// and the Pass that names a wave's failure.
-    fn verdict(&self, states: &mut States, wave: &WaveSpec, after: &str) {
+    fn verdict(&self, states: &mut States, wave: &WaveSpec, succeeded: &str, after: &str) {
         let (i, n) = (wave.index, wave.name.as_str());
         let failed = names::wave(i, n, WaveStep::Failed);
         let (on_failed, policy) = match wave.on_failure {
@@ -132,7 +137,7 @@ impl Generator<'_> {
                         Condition::string_equals(&status, WaveStatus::Launching.as_str()),
                         names::wave(i, n, WaveStep::Wait),
                     ),
-                    ChoiceRule::new(Condition::string_equals(&status, WaveStatus::Succeeded.as_str()), after),
+                    ChoiceRule::new(Condition::string_equals(&status, WaveStatus::Succeeded.as_str()), succeeded),
                     ChoiceRule::new(Condition::string_equals(&status, WaveStatus::Failed.as_str()), on_failed),
                 ],
                 default: Some(failed.clone()),

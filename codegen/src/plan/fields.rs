@@ -88,7 +88,7 @@ fn gate_timeout(scope: &mut Scope<'_>, prefix: &str, minutes: Option<f64>) -> Op
 }
 
 /// An SNS topic ARN, or a problem naming the field.
-fn topic(scope: &mut Scope<'_>, field: String, arn: Option<&String>) -> Option<String> {
+pub(super) fn topic(scope: &mut Scope<'_>, field: String, arn: Option<&String>) -> Option<String> {
     let arn = arn?;
     let parts: Vec<&str> = arn.split(':').collect();
     let ok = parts.len() == 6

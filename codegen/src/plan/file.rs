@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::actions::ActionFile;
 use crate::contract::OnFailure;
 
 /// A drs-waves recovery plan: which source servers to recover, in which waves and order, with
@@ -92,6 +93,12 @@ pub struct WaveDefaults {
     /// Where every wave's source servers live, unless a wave says otherwise.
     #[serde(default)]
     pub account: Option<AccountFile>,
+    /// Actions run in order before each wave launches (a wave's own list replaces it).
+    #[serde(default)]
+    pub before: Option<Vec<ActionFile>>,
+    /// Actions run in order after each wave succeeded (a wave's own list replaces it).
+    #[serde(default)]
+    pub after: Option<Vec<ActionFile>>,
 }
 
 /// An approval gate: the wave starts only when an operator approves (`drs-waves approve`);
@@ -222,6 +229,12 @@ pub struct WaveFile {
     /// Overrides `defaults.account`: where this wave's source servers live.
     #[serde(default)]
     pub account: Option<AccountFile>,
+    /// Actions run in order before the wave launches (overrides `defaults.before`).
+    #[serde(default)]
+    pub before: Option<Vec<ActionFile>>,
+    /// Actions run in order after the wave succeeded (overrides `defaults.after`).
+    #[serde(default)]
+    pub after: Option<Vec<ActionFile>>,
 }
 
 /// Where a wave's source servers live: the DRS of another account (through a role the worker

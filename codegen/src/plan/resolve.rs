@@ -4,6 +4,7 @@
 //! always listed in the same order.
 
 use super::account::account;
+use super::actions::{WaveActions, resolve_actions, wave_action_budget};
 use super::depends::{check_rto_order, layout_warnings, resolve_dependencies};
 use super::fields::{
     Scope, approval_gate, attempts, check_limits, decision_settings, duration_seconds,
@@ -53,6 +54,7 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
 
     let mut claims = Claims::default();
     let mut waves = Vec::new();
+    let mut actions: Vec<WaveActions> = Vec::new();
     let mut wave_targets: Vec<WaveTarget> = Vec::new();
     // A graph's waves are ordered by their dependencies, checked once those are resolved.
     let is_graph = raw.waves.iter().any(|w| w.depends_on.is_some());
@@ -63,6 +65,15 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
         let (wave, target) = resolve_wave(&mut scope, w, index, &defaults, &mut claims, |rto| {
             check_wave_rto(rto, plan_rto, earlier)
         });
+        let raw_defaults = raw.defaults.as_ref();
+        actions.push(resolve_actions(
+            &mut scope,
+            (w.before.as_ref(), w.after.as_ref()),
+            (
+                raw_defaults.and_then(|d| d.before.as_ref()),
+                raw_defaults.and_then(|d| d.after.as_ref()),
+            ),
+        ));
         wave_targets.extend(target);
         waves.push(wave);
     }
@@ -87,11 +98,11 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
         execution_timeout_seconds = execution_timeout(
             &mut plan_scope,
             raw,
-            &waves,
+            (&waves, &actions),
             heartbeat_seconds,
             timeout_override,
         );
-        check_history_events(&mut plan_scope, &waves);
+        check_history_events(&mut plan_scope, &waves, &actions);
     }
 
     let spec = PlanSpec {
@@ -122,6 +133,7 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
         execution_timeout_seconds,
         execution_timeout_from_plan: timeout_override.is_some(),
         warnings,
+        actions,
         targets: Targets {
             rto_seconds: plan_rto,
             rpo_seconds: plan_rpo,
@@ -208,7 +220,7 @@ impl Defaults {
 fn execution_timeout(
     scope: &mut Scope<'_>,
     raw: &PlanFile,
-    waves: &[WaveSpec],
+    (waves, actions): (&[WaveSpec], &[WaveActions]),
     heartbeat_seconds: u32,
     timeout_override: Option<u32>,
 ) -> u32 {
@@ -218,7 +230,11 @@ fn execution_timeout(
     } else {
         ""
     };
-    let derived = budget::derived_execution_timeout_seconds(waves, heartbeat_seconds);
+    let action_seconds = |i: u32| {
+        let k = usize::try_from(i.saturating_sub(1)).unwrap_or(usize::MAX);
+        actions.get(k).map_or(0, |a| wave_action_budget(a).0)
+    };
+    let derived = budget::derived_execution_timeout_with(waves, heartbeat_seconds, &action_seconds);
     if let Some(over) = timeout_override {
         if u64::from(over) < launch_total {
             let field = if raw.execution_timeout_minutes.is_some() {
@@ -250,8 +266,9 @@ fn execution_timeout(
 
 /// The worst case of the execution's history stays under Step Functions' event limit; the
 /// problem names the waves that cost the most.
-fn check_history_events(scope: &mut Scope<'_>, waves: &[WaveSpec]) {
-    let events = budget::worst_case_history_events(waves);
+fn check_history_events(scope: &mut Scope<'_>, waves: &[WaveSpec], actions: &[WaveActions]) {
+    let events = budget::worst_case_history_events(waves)
+        + actions.iter().map(|a| wave_action_budget(a).1).sum::<u64>();
     if events <= budget::HISTORY_EVENT_LIMIT {
         return;
     }

@@ -114,6 +114,12 @@ impl Deployment {
         })
     }
 
+    /// LocalStack's endpoint (Step Functions, SNS, S3, STS share it): for a test that makes
+    /// its own clients (a child state machine, an SNS topic).
+    pub fn localstack_endpoint(&self) -> &str {
+        &self.stack.sfn_endpoint
+    }
+
     /// Starts a worker process polling this deployment's activities; `extra_env` adds or
     /// overrides settings (a test fault point, quotas).
     pub fn start_worker(&mut self, extra_env: &[(&str, &str)]) -> Result<()> {

@@ -105,9 +105,53 @@ fn bad_paths(definition: &Value) -> Vec<String> {
     };
     paths_of_machine(definition)
         .into_iter()
-        .filter(|(at, path)| !paths::is_reference_path(path) && !is_branch_output(at, path))
+        .filter(|(at, path)| {
+            !paths::is_reference_path(path)
+                && !is_branch_output(at, path)
+                && !is_intrinsic_of_reference_paths(path)
+        })
         .map(|(at, path)| format!("{at}: {path:?}"))
         .collect()
+}
+
+/// An intrinsic function (`States.Format('...', $.a)`, an action's failure cause or count)
+/// whose every path argument is a Reference Path: its quoted literals are skipped (with their
+/// `\\` escapes), and each `$...` argument must pass the same rule.
+fn is_intrinsic_of_reference_paths(value: &str) -> bool {
+    if !value.starts_with("States.") {
+        return false;
+    }
+    let mut bare = String::new();
+    let (mut quoted, mut escaped) = (false, false);
+    for c in value.chars() {
+        match (quoted, escaped, c) {
+            (true, true, _) => escaped = false,
+            (true, false, '\\') => escaped = true,
+            (true, false, '\'') => quoted = false,
+            (true, false, _) => {}
+            (false, _, '\'') => quoted = true,
+            (false, _, c) => bare.push(c),
+        }
+    }
+    !quoted
+        && bare
+            .split([',', '(', ')', ' '])
+            .filter(|t| t.starts_with('$'))
+            .all(paths::is_reference_path)
+}
+
+#[test]
+fn intrinsic_functions_are_checked_argument_by_argument() {
+    assert!(is_intrinsic_of_reference_paths(
+        "States.MathAdd($.action.polls, 1)"
+    ));
+    assert!(is_intrinsic_of_reference_paths(
+        "States.Format('a \\'(b)\\' $.x-y {}', States.JsonToString($.action))"
+    ));
+    assert!(!is_intrinsic_of_reference_paths(
+        "States.MathAdd($.action.poll-count, 1)"
+    ));
+    assert!(!is_intrinsic_of_reference_paths("$.a"));
 }
 
 #[test]

@@ -25,6 +25,9 @@
 //! `graph`: waves as a graph (issue #23): independent waves side by side, a failure in one
 //! branch stopping the other.
 //!
+//! `actions`: actions before and after a wave (issue #24): a child state machine before wave
+//! 2 and an SNS notification after it, and a failing child machine stopping the drill.
+//!
 //! `deployment_guard`: a test that panics leaves no worker and no drs-sim behind.
 //!
 //! `recovery_instances`: jobs that never name their recovery instances, and launches from
@@ -42,6 +45,7 @@ use drs_waves_contract::job_tags;
 use serde_json::{Value, json};
 
 mod accounts;
+mod actions;
 mod chaos;
 mod deployment_guard;
 mod disaster_day;

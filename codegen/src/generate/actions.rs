@@ -1,0 +1,404 @@
+//! The states of a wave's actions (`before:` and `after:`): Step Functions' own service
+//! integrations, not the worker. A wave's before-actions run in front of its entry (its
+//! approval gate or its start); its after-actions run once it has succeeded, before the
+//! generator's `after` (a wave that failed with `onFailure: continue` or was skipped runs no
+//! after-action). Each action's result goes to `$.action` (kept small by a ResultSelector);
+//! a failed action either goes on (`onFailure: continue`) or is named in `$.error` and handed
+//! to the generator's failure target (`Record failure`, or inside a Parallel state's branch the
+//! branch's own failure).
+
+use serde_json::{Map, Value, json};
+
+use super::{Generator, names};
+use crate::asl::{
+    Catcher, Choice, ChoiceRule, Condition, Pass, Retrier, STATES_ALL, States, Task, Transition,
+    Wait, WaitDuration,
+};
+use crate::contract::states::{ACTION_FAILED, ActionPhase, ActionStep};
+use crate::contract::{OnFailure, WaveSpec, paths};
+use crate::plan::actions::{Action, ActionKind, SSM_POLL_SECONDS};
+
+/// Where an action's (selected) result goes: one slot, each action overwrites it.
+pub const ACTION_RESULT: &str = "$.action";
+pub const START_EXECUTION_SYNC: &str = "arn:aws:states:::states:startExecution.sync:2";
+pub const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
+pub const SNS_PUBLISH: &str = "arn:aws:states:::sns:publish";
+pub const SSM_START: &str = "arn:aws:states:::aws-sdk:ssm:startAutomationExecution";
+pub const SSM_GET: &str = "arn:aws:states:::aws-sdk:ssm:getAutomationExecution";
+/// SSM Automation's statuses that end a run badly.
+pub const SSM_FAILED_STATUSES: [&str; 4] =
+    ["Failed", "TimedOut", "Cancelled", "CompletedWithFailure"];
+/// Each SSM call's own limit.
+const SSM_CALL_TIMEOUT_SECONDS: u32 = 60;
+const LAMBDA_TRANSIENT: [&str; 4] = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+];
+
+impl Generator<'_> {
+    fn actions_of(&self, wave: &WaveSpec, phase: ActionPhase) -> &[Action] {
+        let k = usize::try_from(wave.index.saturating_sub(1)).unwrap_or(usize::MAX);
+        self.plan.actions.get(k).map_or(&[], |a| match phase {
+            ActionPhase::Before => a.before.as_slice(),
+            ActionPhase::After => a.after.as_slice(),
+        })
+    }
+
+    /// The first state of the wave's `phase` actions, or `next` when it has none.
+    pub(super) fn actions_entry(&self, wave: &WaveSpec, phase: ActionPhase, next: &str) -> String {
+        self.actions_of(wave, phase)
+            .first()
+            .map_or_else(|| next.to_owned(), |a| first_state(wave, a))
+    }
+
+    /// The states of the wave's `phase` actions, in order, the last going on to `next`.
+    pub(super) fn action_chain(
+        &self,
+        states: &mut States,
+        wave: &WaveSpec,
+        phase: ActionPhase,
+        next: &str,
+    ) {
+        let actions = self.actions_of(wave, phase);
+        for (k, a) in actions.iter().enumerate() {
+            let then = actions
+                .get(k + 1)
+                .map_or_else(|| next.to_owned(), |b| first_state(wave, b));
+            self.action(states, wave, a, &then);
+        }
+    }
+
+    fn action(&self, states: &mut States, wave: &WaveSpec, a: &Action, next: &str) {
+        let name = |step| state_name(wave, a, step);
+        let run = name(ActionStep::Run);
+        if let Some(mode) = a.only_mode {
+            states.push(
+                name(ActionStep::Mode),
+                Choice {
+                    comment: Some(format!(
+                        "{run:?} runs only in a {} execution.",
+                        mode.as_str()
+                    )),
+                    choices: vec![ChoiceRule::new(
+                        Condition::string_equals(format!("{}.mode", paths::RUN), mode.as_str()),
+                        run.clone(),
+                    )],
+                    default: Some(next.to_owned()),
+                },
+            );
+        }
+        let on_failed = match a.on_failure {
+            OnFailure::Continue => next.to_owned(),
+            OnFailure::Stop | OnFailure::Ask => name(ActionStep::Failed),
+        };
+        let context = self.context(wave, a, &run);
+        let (resource, parameters, selector, retry) = integration(a, context);
+        let is_ssm = matches!(a.kind, ActionKind::SsmAutomation { .. });
+        let after_run = if is_ssm {
+            name(ActionStep::Wait)
+        } else {
+            next.to_owned()
+        };
+        states.push(
+            run.clone(),
+            Task {
+                comment: Some(describe(a)),
+                resource: resource.to_owned(),
+                parameters: Some(parameters),
+                result_selector: Some(selector),
+                result_path: Some(ACTION_RESULT.to_owned()),
+                timeout_seconds: Some(if is_ssm {
+                    SSM_CALL_TIMEOUT_SECONDS
+                } else {
+                    a.timeout_seconds
+                }),
+                heartbeat_seconds: None,
+                retry,
+                catch: vec![catch_to(&on_failed)],
+                transition: Transition::next(after_run),
+            },
+        );
+        if is_ssm {
+            ssm_loop(states, wave, a, next, &on_failed);
+        }
+        if a.on_failure != OnFailure::Continue {
+            states.push(
+                name(ActionStep::Failed),
+                Pass {
+                    comment: Some(format!("{run:?} failed and its plan stops the execution (onFailure: stop).")),
+                    parameters: Some(json!({
+                        "Error": ACTION_FAILED,
+                        "Cause.$": format!(
+                            "States.Format('{} ({}) failed: {{}}', States.JsonToString({ACTION_RESULT}))",
+                            escape_intrinsic(&run),
+                            escape_intrinsic(&target(a)),
+                        ),
+                    })),
+                    result: None,
+                    result_path: Some(paths::ERROR.to_owned()),
+                    transition: Transition::next(self.failure.clone()),
+                },
+            );
+        }
+    }
+
+    /// What every action gets: the plan, the mode, the execution, the wave, the action's
+    /// state; an after-action also the wave's state (its jobs, counts and times).
+    fn context(&self, wave: &WaveSpec, a: &Action, run: &str) -> Value {
+        let mut c = json!({
+            "plan": self.plan_name(),
+            "mode.$": format!("{}.mode", paths::RUN),
+            "execution.$": paths::CONTEXT_EXECUTION_ID,
+            "wave": {"index": wave.index, "name": wave.name},
+            "phase": a.phase.word(),
+            "action": run,
+        });
+        if a.phase == ActionPhase::After
+            && let Some(map) = c.as_object_mut()
+        {
+            map.insert(
+                "waveState.$".to_owned(),
+                Value::String(paths::wave_state(wave.index)),
+            );
+        }
+        c
+    }
+}
+
+/// The service integration of an action: its Resource, Parameters, ResultSelector and Retry.
+fn integration(a: &Action, context: Value) -> (&'static str, Value, Value, Vec<Retrier>) {
+    match &a.kind {
+        ActionKind::StateMachine { arn, input } => (
+            START_EXECUTION_SYNC,
+            json!({
+                "StateMachineArn": arn,
+                "Input": {
+                    "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": paths::CONTEXT_EXECUTION_ID,
+                    "drsWaves": context,
+                    "input": input,
+                },
+            }),
+            json!({"status.$": "$.Status", "executionArn.$": "$.ExecutionArn"}),
+            Vec::new(),
+        ),
+        ActionKind::Lambda { function, payload } => (
+            LAMBDA_INVOKE,
+            json!({
+                "FunctionName": function,
+                "Payload": {"drsWaves": context, "payload": payload},
+            }),
+            json!({"statusCode.$": "$.StatusCode"}),
+            vec![Retrier {
+                error_equals: LAMBDA_TRANSIENT.map(str::to_owned).to_vec(),
+                interval_seconds: Some(2),
+                max_attempts: Some(3),
+                backoff_rate: Some(2.0),
+            }],
+        ),
+        ActionKind::Notify { topic, message } => (
+            SNS_PUBLISH,
+            json!({
+                "TopicArn": topic,
+                "Message": message,
+                "MessageAttributes": message_attributes(&context),
+            }),
+            json!({"messageId.$": "$.MessageId"}),
+            Vec::new(),
+        ),
+        ActionKind::SsmAutomation {
+            document,
+            parameters,
+        } => {
+            let mut p = json!({"DocumentName": document});
+            if !parameters.is_empty()
+                && let Some(map) = p.as_object_mut()
+            {
+                map.insert("Parameters".to_owned(), json!(parameters));
+            }
+            (
+                SSM_START,
+                p,
+                json!({"id.$": "$.AutomationExecutionId", "polls": 0}),
+                Vec::new(),
+            )
+        }
+    }
+}
+
+/// Start, then wait, look, and decide until the run ends or the action's time is up.
+fn ssm_loop(states: &mut States, wave: &WaveSpec, a: &Action, next: &str, on_failed: &str) {
+    let name = |step| state_name(wave, a, step);
+    let looks = a.timeout_seconds.div_ceil(SSM_POLL_SECONDS);
+    states.push(
+        name(ActionStep::Wait),
+        Wait {
+            comment: Some(format!(
+                "Waits {SSM_POLL_SECONDS} s between two looks at the Automation run."
+            )),
+            duration: WaitDuration::Seconds(SSM_POLL_SECONDS),
+            transition: Transition::next(name(ActionStep::Poll)),
+        },
+    );
+    states.push(
+        name(ActionStep::Poll),
+        Task {
+            comment: Some("GetAutomationExecution: the run's status.".to_owned()),
+            resource: SSM_GET.to_owned(),
+            parameters: Some(json!({"AutomationExecutionId.$": format!("{ACTION_RESULT}.id")})),
+            result_selector: Some(
+                json!({"status.$": "$.AutomationExecution.AutomationExecutionStatus"}),
+            ),
+            result_path: Some(format!("{ACTION_RESULT}.last")),
+            timeout_seconds: Some(SSM_CALL_TIMEOUT_SECONDS),
+            heartbeat_seconds: None,
+            retry: Vec::new(),
+            catch: vec![catch_to(on_failed)],
+            transition: Transition::next(name(ActionStep::Status)),
+        },
+    );
+    let status = format!("{ACTION_RESULT}.last.status");
+    let mut choices = vec![ChoiceRule::new(
+        Condition::string_equals(&status, "Success"),
+        next,
+    )];
+    choices.extend(
+        SSM_FAILED_STATUSES
+            .iter()
+            .map(|s| ChoiceRule::new(Condition::string_equals(&status, *s), on_failed)),
+    );
+    choices.push(ChoiceRule::new(
+        Condition::NumericGreaterThanEquals {
+            variable: format!("{ACTION_RESULT}.polls"),
+            value: u64::from(looks),
+        },
+        on_failed,
+    ));
+    states.push(
+        name(ActionStep::Status),
+        Choice {
+            comment: Some(format!(
+                "Success goes on; {} fail the action; so does a run still going after {looks} looks ({} s). Otherwise look again.",
+                SSM_FAILED_STATUSES.join(", "),
+                a.timeout_seconds
+            )),
+            choices,
+            default: Some(name(ActionStep::Count)),
+        },
+    );
+    states.push(
+        name(ActionStep::Count),
+        Pass {
+            comment: Some("Counts the looks (the action's timeout).".to_owned()),
+            parameters: Some(json!({
+                "id.$": format!("{ACTION_RESULT}.id"),
+                "polls.$": format!("States.MathAdd({ACTION_RESULT}.polls, 1)"),
+            })),
+            result: None,
+            result_path: Some(ACTION_RESULT.to_owned()),
+            transition: Transition::next(name(ActionStep::Wait)),
+        },
+    );
+}
+
+fn catch_to(next: &str) -> Catcher {
+    Catcher {
+        error_equals: vec![STATES_ALL.to_owned()],
+        result_path: Some(ACTION_RESULT.to_owned()),
+        next: next.to_owned(),
+    }
+}
+
+/// The context as SNS message attributes (strings; the wave as `2 app`).
+fn message_attributes(context: &Value) -> Value {
+    let mut attrs = Map::new();
+    if let Some(map) = context.as_object() {
+        for (k, v) in map {
+            let (key, value_key) = match k.strip_suffix(".$") {
+                Some(k) => (k, "StringValue.$"),
+                None => (k.as_str(), "StringValue"),
+            };
+            if key == "waveState" {
+                continue;
+            }
+            let value = match v {
+                Value::Object(w) => Value::String(format!(
+                    "{} {}",
+                    w.get("index").map(Value::to_string).unwrap_or_default(),
+                    w.get("name").and_then(Value::as_str).unwrap_or_default()
+                )),
+                other => other.clone(),
+            };
+            attrs.insert(
+                key.to_owned(),
+                json!({"DataType": "String", value_key: value}),
+            );
+        }
+    }
+    Value::Object(attrs)
+}
+
+fn first_state(wave: &WaveSpec, a: &Action) -> String {
+    let step = if a.only_mode.is_some() {
+        ActionStep::Mode
+    } else {
+        ActionStep::Run
+    };
+    state_name(wave, a, step)
+}
+
+/// The action's state name: `Wave 2 app: before 1 (fail over database)`.
+pub fn state_name(wave: &WaveSpec, a: &Action, step: ActionStep) -> String {
+    names::action(
+        wave.index,
+        &wave.name,
+        a.phase,
+        a.position,
+        a.name.as_deref(),
+        step,
+    )
+}
+
+/// What the action runs, in a few words.
+pub fn target(a: &Action) -> String {
+    match &a.kind {
+        ActionKind::StateMachine { arn, .. } => format!("state machine {arn}"),
+        ActionKind::Lambda { function, .. } => format!("Lambda function {function}"),
+        ActionKind::SsmAutomation { document, .. } => format!("SSM Automation {document}"),
+        ActionKind::Notify { topic, .. } => format!("SNS topic {topic}"),
+    }
+}
+
+fn describe(a: &Action) -> String {
+    let how = match &a.kind {
+        ActionKind::StateMachine { .. } => "Runs the child machine to its end",
+        ActionKind::Lambda { .. } => "Invokes the function and waits for its answer",
+        ActionKind::SsmAutomation { .. } => {
+            "Starts the Automation run; the states after it look at it until it ends"
+        }
+        ActionKind::Notify { .. } => "Publishes the message",
+    };
+    let policy = match a.on_failure {
+        OnFailure::Continue => "a failure goes on (onFailure: continue)",
+        OnFailure::Stop | OnFailure::Ask => "a failure stops the execution",
+    };
+    format!(
+        "{} {}: {how} (at most {} s); {policy}.",
+        a.phase.word(),
+        target(a),
+        a.timeout_seconds
+    )
+}
+
+/// A literal inside an intrinsic function's string: `'`, `{`, `}` and `\` escaped.
+fn escape_intrinsic(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\'' | '{' | '}' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
