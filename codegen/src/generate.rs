@@ -25,6 +25,7 @@ use crate::plan::Plan;
 
 mod branches;
 mod ending;
+mod health;
 mod input;
 mod wave;
 

@@ -34,6 +34,8 @@ struct WaveView {
     on_failure_text: String,
     /// The approval gate, in words; empty without one.
     approval: String,
+    /// Each health check, in words; empty without checks.
+    health: Vec<String>,
     states: WaveStates,
 }
 
@@ -48,6 +50,9 @@ struct WaveStates {
     check: String,
     done: String,
     failed: String,
+    /// The health checks' task and verdict; empty without checks.
+    health_check: String,
+    healthy: String,
 }
 
 #[derive(Serialize)]
@@ -170,6 +175,18 @@ fn wave_view(w: &WaveSpec, description: Option<String>) -> WaveView {
                 )
             })
             .unwrap_or_default(),
+        health: w
+            .health
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}: must pass within {}, probed every {}",
+                    c.probe,
+                    human_duration(c.timeout_seconds),
+                    human_duration(c.interval_seconds)
+                )
+            })
+            .collect(),
         states: WaveStates {
             approve: if w.approval.is_some() {
                 state(WaveStep::Approve)
@@ -186,6 +203,16 @@ fn wave_view(w: &WaveSpec, description: Option<String>) -> WaveView {
             check: state(WaveStep::Check),
             done: state(WaveStep::Done),
             failed: state(WaveStep::Failed),
+            health_check: if w.health.is_empty() {
+                String::new()
+            } else {
+                state(WaveStep::HealthCheck)
+            },
+            healthy: if w.health.is_empty() {
+                String::new()
+            } else {
+                state(WaveStep::Healthy)
+            },
         },
     }
 }

@@ -152,6 +152,13 @@ pub struct WaveFacts {
     /// it started at once). Absent for a plan whose waves run in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waits_for: Option<Vec<u32>>,
+    /// A wave with health checks: when the last of them passed (after `recoveredAt`). Its RTO
+    /// is then measured to this moment ("recovered when healthy"), not to the launch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy_at: Option<String>,
+    /// A wave with health checks: each check in words, with when it passed or its last answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health_checks: Vec<String>,
 }
 
 /// The account and region a wave launched in, through which role.

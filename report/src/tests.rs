@@ -68,6 +68,7 @@ fn wave(index: u32, server: &str, status: WaveStatus, job: &str, started: &str) 
             rpo_seconds: Some(300 * u64::from(index)),
             replication: "CONTINUOUS".into(),
         }],
+        health: None,
     }
 }
 

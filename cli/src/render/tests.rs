@@ -57,6 +57,7 @@ fn wave_state(index: u32, name: &str, status: WaveStatus, counts: ServerCounts) 
         } else {
             String::new()
         },
+        health: None,
     }
 }
 

@@ -13,6 +13,7 @@ use crate::plan::load_str;
 mod branches;
 mod failure_path;
 mod gates;
+mod health;
 mod input_check;
 mod reference_paths;
 mod tasks;

@@ -21,7 +21,8 @@ impl Generator<'_> {
     pub(super) fn wave(&self, states: &mut States, wave: &WaveSpec, after: &str) {
         self.approval_gate(states, wave);
         self.launch_loop(states, wave);
-        self.verdict(states, wave, after);
+        let launched = self.health(states, wave, after);
+        self.verdict(states, wave, &launched, after);
     }
 
     /// The approval gate before the wave, when the plan asks for one.
@@ -104,8 +105,9 @@ impl Generator<'_> {
     }
 
     /// The Choice on the check's verdict, what a failure leads to (the plan's `onFailure`),
-    /// and the Pass that names a wave's failure.
-    fn verdict(&self, states: &mut States, wave: &WaveSpec, after: &str) {
+    /// and the Pass that names a wave's failure. A launched wave goes on to `launched` (its
+    /// health checks, or `after`).
+    fn verdict(&self, states: &mut States, wave: &WaveSpec, launched: &str, after: &str) {
         let (i, n) = (wave.index, wave.name.as_str());
         let failed = names::wave(i, n, WaveStep::Failed);
         let (on_failed, policy) = match wave.on_failure {
@@ -126,13 +128,13 @@ impl Generator<'_> {
         states.push(
             names::wave(i, n, WaveStep::Done),
             Choice {
-                comment: Some(format!("Still launching: wait and check again. Succeeded: go on to {after:?}. Failed: {policy}.")),
+                comment: Some(format!("Still launching: wait and check again. Succeeded: go on to {launched:?}. Failed: {policy}.")),
                 choices: vec![
                     ChoiceRule::new(
                         Condition::string_equals(&status, WaveStatus::Launching.as_str()),
                         names::wave(i, n, WaveStep::Wait),
                     ),
-                    ChoiceRule::new(Condition::string_equals(&status, WaveStatus::Succeeded.as_str()), after),
+                    ChoiceRule::new(Condition::string_equals(&status, WaveStatus::Succeeded.as_str()), launched),
                     ChoiceRule::new(Condition::string_equals(&status, WaveStatus::Failed.as_str()), on_failed),
                 ],
                 default: Some(failed.clone()),
@@ -273,7 +275,7 @@ impl Generator<'_> {
                 comment: Some(format!(
                     "The operator's answer: retry goes back to the wave's start, skip goes on to {after:?}."
                 )),
-                choices: vec![
+                choices: self.health_retry_rule(wave).into_iter().chain([
                     ChoiceRule::new(
                         Condition::string_equals(paths::decision(i), decisions::RETRY),
                         names::wave(i, n, WaveStep::Start),
@@ -282,7 +284,7 @@ impl Generator<'_> {
                         Condition::string_equals(paths::decision(i), decisions::SKIP),
                         skipped.clone(),
                     ),
-                ],
+                ]).collect(),
                 default: Some(failed.to_owned()),
             },
         );

@@ -92,6 +92,9 @@ pub struct WaveDefaults {
     /// Where every wave's source servers live, unless a wave says otherwise.
     #[serde(default)]
     pub account: Option<AccountFile>,
+    /// Health checks of every wave that does not list its own.
+    #[serde(default)]
+    pub health: Option<Vec<super::health::HealthFile>>,
 }
 
 /// An approval gate: the wave starts only when an operator approves (`drs-waves approve`);
@@ -222,6 +225,10 @@ pub struct WaveFile {
     /// Overrides `defaults.account`: where this wave's source servers live.
     #[serde(default)]
     pub account: Option<AccountFile>,
+    /// What must answer after the wave's launch before the wave is done and a wave that
+    /// depends on it may start (overrides `defaults.health`; `[]` turns them off).
+    #[serde(default)]
+    pub health: Option<Vec<super::health::HealthFile>>,
 }
 
 /// Where a wave's source servers live: the DRS of another account (through a role the worker

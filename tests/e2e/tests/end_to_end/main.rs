@@ -25,6 +25,10 @@
 //! `graph`: waves as a graph (issue #23): independent waves side by side, a failure in one
 //! branch stopping the other.
 //!
+//! `health`: health checks that decide when a wave is done (issue #24): an HTTP check holding
+//! the next wave until it passes, a TCP check failing with `onFailure: ask` and a retry of the
+//! checks.
+//!
 //! `deployment_guard`: a test that panics leaves no worker and no drs-sim behind.
 //!
 //! `recovery_instances`: jobs that never name their recovery instances, and launches from
@@ -46,6 +50,7 @@ mod chaos;
 mod deployment_guard;
 mod disaster_day;
 mod graph;
+mod health;
 mod launch_actions;
 mod operator;
 mod operator_cli;
