@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadContract } from '../lib/contract';
 import { discoverPlans, findHealthPorts, findPlaceholders, loadPlan } from '../lib/plans';
-import { REAL_STATEMACHINES, tempDir } from './helpers';
+import { fixtureConfig, fixtureStatemachines, REAL_STATEMACHINES, resourcesOfType, synth, tempDir } from './helpers';
 
 const KNOWN = new Set(['PreflightActivityArn', 'FinishActivityArn']);
 
@@ -107,5 +107,29 @@ describe('health check ports', () => {
       const ports = findHealthPorts(p, `${p}.asl.json`, JSON.parse(text));
       assert.equal(ports.length > 0, text.includes('"health"'), p);
     }
+  });
+});
+
+describe('the worker security group and health checks', () => {
+  it('opens egress to exactly the ports the deployed plans\' checks name, and nothing inbound', () => {
+    const asl = JSON.parse(fs.readFileSync(path.join(REAL_STATEMACHINES, 'storefront-gated.asl.json'), 'utf8'));
+    const walk = (v: any): void => {
+      if (Array.isArray(v)) return v.forEach(walk);
+      if (typeof v !== 'object' || v === null) return;
+      if (typeof v.index === 'number' && typeof v.name === 'string' && v.polling) {
+        v.health = [
+          { probe: { http: { url: 'http://{privateIp}:8080/health', expect: { min: 200, max: 299 } } }, timeoutSeconds: 60, intervalSeconds: 5 },
+          { probe: { tcp: { port: 5432 } }, timeoutSeconds: 60, intervalSeconds: 5 },
+        ];
+      }
+      Object.values(v).forEach(walk);
+    };
+    walk(asl);
+    const s = synth(fixtureConfig({ plans: ['alpha', 'checked'] }), fixtureStatemachines({ 'checked.asl.json': JSON.stringify(asl) }), false);
+    const groups = Object.values(resourcesOfType(s.template, 'AWS::EC2::SecurityGroup')).filter((g) => /drs-waves worker/.test(g.Properties.GroupDescription));
+    assert.equal(groups.length, 1);
+    const egress = groups[0].Properties.SecurityGroupEgress.map((e: any) => [e.IpProtocol, e.FromPort, e.ToPort]);
+    assert.deepEqual(egress, [['tcp', 443, 443], ['tcp', 5432, 5432], ['tcp', 8080, 8080]]);
+    assert.equal(groups[0].Properties.SecurityGroupIngress, undefined);
   });
 });

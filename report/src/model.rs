@@ -301,3 +301,21 @@ pub struct CleanupFacts {
 pub fn schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(Report)).unwrap_or(serde_json::Value::Null)
 }
+
+impl WaveFacts {
+    /// A wave with health checks, in words: when it launched and when it was healthy, then
+    /// each check; None for a wave without checks.
+    pub fn health_note(&self) -> Option<String> {
+        if self.health_checks.is_empty() && self.healthy_at.is_none() {
+            return None;
+        }
+        let launched = self.recovered_at.as_deref().unwrap_or("not launched");
+        let healthy = self.healthy_at.as_deref().unwrap_or("not healthy");
+        let mut note = format!("launched {launched}, healthy {healthy}");
+        for check in &self.health_checks {
+            note.push_str("; ");
+            note.push_str(check);
+        }
+        Some(note)
+    }
+}
