@@ -133,6 +133,34 @@ async fn an_http_check_holds_the_next_wave_until_it_passes() -> Result<()> {
     );
     let web = wave_jobs(&dep, &execution, "web");
     ensure!(web.len() == 1, "wave 2 launched once: {web:?}");
+    // The report: wave 1 launched, then was healthy, and its RTO counts to healthy.
+    let report = dep.report(&execution).await?;
+    let app = &report.waves[0];
+    assert_eq!(
+        app.healthy_at.as_deref(),
+        health["healthyAt"].as_str(),
+        "{app:?}"
+    );
+    ensure!(
+        app.recovered_at.is_some() && app.recovered_at <= app.healthy_at,
+        "launched before healthy: {app:?}"
+    );
+    let started = time::OffsetDateTime::parse(
+        &report.execution.started_at,
+        &time::format_description::well_known::Rfc3339,
+    )?;
+    let healthy = time::OffsetDateTime::parse(
+        app.healthy_at.as_deref().unwrap_or_default(),
+        &time::format_description::well_known::Rfc3339,
+    )?;
+    let to_healthy = u64::try_from((healthy - started).whole_seconds()).unwrap_or_default();
+    ensure!(
+        app.rto
+            .achieved_seconds
+            .is_some_and(|s| s.abs_diff(to_healthy) <= 1),
+        "the wave's RTO is measured to healthy ({to_healthy} s): {:?}",
+        app.rto
+    );
     Ok(())
 }
 
