@@ -413,4 +413,22 @@ mod tests {
             assert!(text.contains(needle), "runbook lacks {needle:?}:\n{text}");
         }
     }
+
+    #[test]
+    fn the_runbook_lists_a_waves_health_checks_and_their_states() {
+        let plan = crate::plan::load_str(
+            "p.plan.yaml",
+            "name: shop\nwaves:\n  - name: app\n    onFailure: ask\n    servers: {tags: {Tier: app}}\n    health:\n      - http: {url: \"http://{privateIp}:8080/health\"}\n        timeoutMinutes: 5\n        intervalSeconds: 10\n",
+        )
+        .expect("valid plan");
+        let text = render(&plan).expect("render");
+        for needle in [
+            "- Health checks (from the worker, inside the VPC; the wave is done only when all pass):",
+            "  - http http://{privateIp}:8080/health expects 2xx: must pass within 5 min, probed every 10 s",
+            "4. **Wave 1 app: health check** / **Wave 1 app: healthy?**",
+            "`retry` runs the checks again and launches nothing",
+        ] {
+            assert!(text.contains(needle), "runbook lacks {needle:?}:\n{text}");
+        }
+    }
 }
