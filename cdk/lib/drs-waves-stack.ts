@@ -647,6 +647,12 @@ export class DrsWavesStack extends Stack {
       allowAllOutbound: false,
     });
     workerSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'AWS APIs (Step Functions, DRS, DynamoDB, Logs, ECR)');
+    // The deployed plans' HTTP and TCP health checks probe the recovered servers (in whatever
+    // VPC the DRS launch settings choose) from the worker: those ports only.
+    for (const port of [...new Set(plans.flatMap((p) => p.healthPorts))].sort((a, b) => a - b)) {
+      if (port === 443) continue;
+      workerSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), `health checks of the deployed plans (port ${port})`);
+    }
 
     // Endpoints, each one a choice (config.ts ENDPOINTS): gateway endpoints are free and keep
     // DynamoDB and image-layer (S3) traffic off the NAT, or make them reachable at all from

@@ -36,7 +36,7 @@
  *   report/src/gather.rs (SdkEvidenceApis and the history seam): DescribeExecution and
  *   DescribeStateMachineForExecution (the targets compiled into the machine that ran); DRS
  *   DescribeJobs, DescribeJobLogItems (why a server failed), DescribeRecoveryInstances and
- *   DescribeSourceServers (hostnames), all reads; GetItem of the execution, wave and server
+ *   DescribeSourceServers (hostnames), all reads; GetItem of the execution, wave, server and health
  *   items, Query of the execution's items (its jobs) on the table and of the plan index (the
  *   RTO forecast from past executions). Nothing of the report bucket: the CLI writes the report
  *   to a local directory.

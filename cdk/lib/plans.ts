@@ -35,6 +35,46 @@ export interface PlanDefinition {
   readonly waveAccounts: readonly WaveAccount[];
   /** What the plan's actions run (plan-actions.ts): the state machine role is granted exactly these. */
   readonly actionTargets: ActionTargets;
+  /** The TCP ports its waves' health checks reach (http URLs and tcp checks), sorted, each once. */
+  readonly healthPorts: readonly number[];
+}
+
+/**
+ * The ports a plan's health checks probe from the worker. Every wave spec in the definition
+ * (the task Parameters' `wave`, preflight's `plan.waves`) with a `health` list names them: a
+ * `tcp` check its `port`, an `http` check its URL's port (80 when it names none). A port that
+ * is not 1-65535 fails with the plan and file.
+ */
+export function findHealthPorts(plan: string, file: string, asl: unknown): number[] {
+  const ports = new Set<number>();
+  const add = (port: unknown, what: string) => {
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new PlanError(`plan ${JSON.stringify(plan)}: ${file}: health check ${what}: port ${JSON.stringify(port)} is not 1-65535`);
+    }
+    ports.add(port);
+  };
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      for (const x of v) walk(x);
+      return;
+    }
+    if (typeof v !== 'object' || v === null) return;
+    const o = v as Record<string, unknown>;
+    if (Array.isArray(o.health)) {
+      for (const check of o.health as Array<Record<string, Record<string, Record<string, unknown>>>>) {
+        const probe = check?.probe ?? {};
+        if (probe.tcp) add(probe.tcp.port, 'tcp');
+        if (probe.http) {
+          const url = String(probe.http.url ?? '');
+          const m = /^http:\/\/[^/?#]*?(?::(\d+))?(?:[/?#]|$)/.exec(url);
+          add(m?.[1] === undefined ? 80 : Number(m[1]), url);
+        }
+      }
+    }
+    for (const x of Object.values(o)) walk(x);
+  };
+  walk(asl);
+  return [...ports].sort((a, b) => a - b);
 }
 
 /**
@@ -165,4 +205,5 @@ export function loadPlan(dir: string, name: string, known: ReadonlySet<string>):
     );
   }
   return { name, file, definition, placeholders: [...placeholders].sort(), notifyTopics: findNotifyTopics(name, file, asl), waveAccounts: findWaveAccounts(name, file, asl), actionTargets: findActionTargets(name, file, asl) };
+  return { name, file, definition, placeholders: [...placeholders].sort(), notifyTopics: findNotifyTopics(name, file, asl), waveAccounts: findWaveAccounts(name, file, asl), healthPorts: findHealthPorts(name, file, asl) };
 }

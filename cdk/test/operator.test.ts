@@ -236,6 +236,7 @@ describe('operator policy', () => {
       recent_executions: ['dynamodb:Query'],
       get_wave: ['dynamodb:GetItem'],
       launch_points: ['dynamodb:GetItem'],
+      wave_health: ['dynamodb:GetItem'],
       list_jobs: ['dynamodb:Query'],
     };
     for (const m of sources.matchAll(/history\s*\.\s*([a-z_]+)\(/g)) {

@@ -4,8 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadContract } from '../lib/contract';
-import { discoverPlans, findPlaceholders, loadPlan } from '../lib/plans';
-import { REAL_STATEMACHINES, tempDir } from './helpers';
+import { discoverPlans, findHealthPorts, findPlaceholders, loadPlan } from '../lib/plans';
+import { fixtureConfig, fixtureStatemachines, REAL_STATEMACHINES, resourcesOfType, synth, tempDir } from './helpers';
 
 const KNOWN = new Set(['PreflightActivityArn', 'FinishActivityArn']);
 
@@ -80,5 +80,56 @@ describe('plans and placeholders', () => {
       /historyTable\.sortKey must be a non-empty string/,
     );
     assert.throws(() => loadContract(path.join(os.tmpdir(), 'no-such-dir', 'contract.json')), /not found.*drs-codegen/);
+  });
+});
+
+describe('health check ports', () => {
+  const wave = (health: unknown[]) => ({ StartAt: 'A', States: { A: { Type: 'Task', Resource: '${CheckHealthActivityArn}', Parameters: { wave: { index: 1, name: 'app', health } }, End: true } } });
+
+  it('names the ports of tcp checks and of http URLs (80 when the URL names none), each once, sorted', () => {
+    const asl = wave([
+      { probe: { tcp: { port: 5432 } }, timeoutSeconds: 60, intervalSeconds: 5 },
+      { probe: { http: { url: 'http://{privateIp}:8080/health', expect: { min: 200, max: 299 } } }, timeoutSeconds: 60, intervalSeconds: 5 },
+      { probe: { http: { url: 'http://app.internal/health', expect: { min: 200, max: 299 } } }, timeoutSeconds: 60, intervalSeconds: 5 },
+      { probe: { tcp: { port: 5432, host: 'db.internal' } }, timeoutSeconds: 60, intervalSeconds: 5 },
+    ]);
+    assert.deepEqual(findHealthPorts('p', 'p.asl.json', asl), [80, 5432, 8080]);
+    assert.deepEqual(findHealthPorts('p', 'p.asl.json', wave([])), []);
+  });
+
+  it('a port out of range fails naming the plan and file', () => {
+    assert.throws(() => findHealthPorts('p', 'p.asl.json', wave([{ probe: { tcp: { port: 70000 } } }])), /plan "p": p\.asl\.json: health check tcp: port 70000/);
+  });
+
+  it('no generated plan in statemachines/ names a health port unless it has checks', () => {
+    for (const p of discoverPlans(REAL_STATEMACHINES)) {
+      const text = fs.readFileSync(path.join(REAL_STATEMACHINES, `${p}.asl.json`), 'utf8');
+      const ports = findHealthPorts(p, `${p}.asl.json`, JSON.parse(text));
+      assert.equal(ports.length > 0, text.includes('"health"'), p);
+    }
+  });
+});
+
+describe('the worker security group and health checks', () => {
+  it('opens egress to exactly the ports the deployed plans\' checks name, and nothing inbound', () => {
+    const asl = JSON.parse(fs.readFileSync(path.join(REAL_STATEMACHINES, 'storefront-gated.asl.json'), 'utf8'));
+    const walk = (v: any): void => {
+      if (Array.isArray(v)) return v.forEach(walk);
+      if (typeof v !== 'object' || v === null) return;
+      if (typeof v.index === 'number' && typeof v.name === 'string' && v.polling) {
+        v.health = [
+          { probe: { http: { url: 'http://{privateIp}:8080/health', expect: { min: 200, max: 299 } } }, timeoutSeconds: 60, intervalSeconds: 5 },
+          { probe: { tcp: { port: 5432 } }, timeoutSeconds: 60, intervalSeconds: 5 },
+        ];
+      }
+      Object.values(v).forEach(walk);
+    };
+    walk(asl);
+    const s = synth(fixtureConfig({ plans: ['alpha', 'checked'] }), fixtureStatemachines({ 'checked.asl.json': JSON.stringify(asl) }), false);
+    const groups = Object.values(resourcesOfType(s.template, 'AWS::EC2::SecurityGroup')).filter((g) => /drs-waves worker/.test(g.Properties.GroupDescription));
+    assert.equal(groups.length, 1);
+    const egress = groups[0].Properties.SecurityGroupEgress.map((e: any) => [e.IpProtocol, e.FromPort, e.ToPort]);
+    assert.deepEqual(egress, [['tcp', 443, 443], ['tcp', 5432, 5432], ['tcp', 8080, 8080]]);
+    assert.equal(groups[0].Properties.SecurityGroupIngress, undefined);
   });
 });

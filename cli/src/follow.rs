@@ -494,6 +494,7 @@ mod tests {
                 optional_failed: 0,
             },
             reason: String::new(),
+            health: None,
         };
         view.apply_wave_state(&ws(0));
         let first = plain.lines(&view, t0 + time::Duration::seconds(6));

@@ -8,8 +8,8 @@ use aws_sdk_sfn::types::ExecutionStatus as SfnStatus;
 use drs_waves_aws::drs::{Drs, JobFilter, SdkDrs};
 use drs_waves_contract::operator::gate_states;
 use drs_waves_contract::{
-    ErrorName, ExecutionStatus, GateKind, OperatorAction, OperatorActionKind, OperatorAnswer,
-    PendingGate, decisions,
+    ErrorName, ExecutionStatus, GateKind, HealthStatus, OperatorAction, OperatorActionKind,
+    OperatorAnswer, PendingGate, decisions,
 };
 use drs_waves_history::{CancelOutcome, ExecutionRecord, Executions, Gates, Waves};
 use drs_waves_rules::{RetryPlan, retry_plan};
@@ -345,7 +345,19 @@ pub async fn answer(
     else {
         return Err(not_waiting(aws, &exec, answer, record.as_ref()).await);
     };
+    // A decision after failed health checks: a retry runs the checks again and launches
+    // nothing, so neither the launches left nor the servers to launch again limit it.
+    let checks_failed = answer == Answer::Retry
+        && gate.kind == GateKind::Decision
+        && aws
+            .history
+            .wave_health(&exec.arn, gate.wave_index)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|h| h.status == HealthStatus::Failed);
     if answer == Answer::Retry
+        && !checks_failed
         && let Some(why) = retry_refusal(&gate, &exec.name)
     {
         return Err(CliError::Usage(why));
@@ -357,6 +369,7 @@ pub async fn answer(
     }
     // Last of the refusals: it reads the wave, the plan and DRS.
     if answer == Answer::Retry
+        && !checks_failed
         && let Some(why) = nothing_to_relaunch(aws, &exec, &gate).await
     {
         return Err(CliError::Usage(why));

@@ -168,6 +168,12 @@ pub fn wave_line(w: &WaveView, name_width: usize, now: OffsetDateTime) -> WaveLi
             format!("{waits}  {tail}")
         };
     }
+    if let Some(health) = &w.health {
+        if !tail.is_empty() {
+            tail.push_str("  ");
+        }
+        tail.push_str(health);
+    }
     if matches!(w.phase, Phase::Failed | Phase::AwaitingDecision) && !w.reason.is_empty() {
         if !tail.is_empty() {
             tail.push_str("  ");

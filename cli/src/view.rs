@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use drs_waves_contract::states::{self, ActionStep, WaveStep};
 use drs_waves_contract::{
-    ExecutionStatus, Mode, OperatorAction, PendingGate, PlanSpec, ServerCounts, WaveSpec,
-    WaveState, WaveStatus,
+    ExecutionStatus, HealthStatus, Mode, OperatorAction, PendingGate, PlanSpec, ServerCounts,
+    WaveSpec, WaveState, WaveStatus,
 };
 use drs_waves_history::ExecutionRecord;
 use drs_waves_rules::parse_time;
@@ -27,6 +27,8 @@ pub enum Phase {
     Interrupted,
     /// The execution ended before the wave started.
     NotRun,
+    /// Launched; its health checks run (the plan's `health`).
+    Checking,
 }
 
 impl Phase {
@@ -41,6 +43,7 @@ impl Phase {
             Phase::Skipped => "SKIPPED",
             Phase::Interrupted => "INTERRUPTED",
             Phase::NotRun => "NOT RUN",
+            Phase::Checking => "CHECKING",
         }
     }
 }
@@ -69,6 +72,11 @@ pub struct WaveView {
     /// The wave's latest action (`before 1 (fail over database): running`, `...: done`,
     /// `...: failed: <error>: <cause>`); None before its first.
     pub action: Option<String>,
+    /// Where its health checks stand, in words ("checks 1/2 passed, round 3"); None for a wave
+    /// whose checks have not begun or that has none.
+    pub health: Option<String>,
+    /// How many health checks the plan gives the wave.
+    pub health_checks: usize,
 }
 
 impl WaveView {
@@ -88,6 +96,8 @@ impl WaveView {
             account: None,
             waits_for: None,
             action: None,
+            health: None,
+            health_checks: 0,
         }
     }
 
@@ -121,6 +131,7 @@ impl WaveView {
                 .account
                 .as_ref()
                 .map(drs_waves_contract::WaveAccount::describe),
+            health_checks: w.health.len(),
             ..WaveView::new(w.index, &w.name)
         }
     }
@@ -282,6 +293,12 @@ impl View {
                             w.reason.clear();
                         }
                         WaveStep::Decide => w.phase = Phase::AwaitingDecision,
+                        WaveStep::HealthBegin | WaveStep::HealthCheck
+                            if w.phase != Phase::Checking =>
+                        {
+                            w.phase = Phase::Checking;
+                            w.reason.clear();
+                        }
                         WaveStep::Skipped => w.phase = Phase::Skipped,
                         _ => {}
                     }
@@ -309,7 +326,10 @@ impl View {
                     }
                 }
                 if let Some(wave_state) = states::parse_wave(name)
-                    && matches!(wave_state.step, WaveStep::Start | WaveStep::Check)
+                    && matches!(
+                        wave_state.step,
+                        WaveStep::Start | WaveStep::Check | WaveStep::HealthCheck
+                    )
                     && let Some(ws) = state["waves"].get(format!("w{}", wave_state.index))
                     && let Ok(ws) = serde_json::from_value::<WaveState>(ws.clone())
                 {
@@ -368,6 +388,25 @@ impl View {
             parse_time(&ws.ended_at)
         };
         w.reason = ws.reason.clone();
+        w.health = ws.health.as_ref().map(|h| {
+            let total = w.health_checks;
+            match h.status {
+                HealthStatus::Checking => {
+                    w.phase = Phase::Checking;
+                    format!(
+                        "checks {}/{total} passed, round {}",
+                        h.passed.len(),
+                        h.rounds
+                    )
+                }
+                HealthStatus::Healthy => format!("healthy: {total} check(s) passed"),
+                HealthStatus::Failed => format!(
+                    "checks failed: {}/{total} passed in {} round(s)",
+                    h.passed.len(),
+                    h.rounds
+                ),
+            }
+        });
     }
 
     /// The history record: gate, cancel, actions, who started it, the recorded status.

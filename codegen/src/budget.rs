@@ -101,6 +101,8 @@ pub fn task_timeout_seconds(activity: Activity, heartbeat_seconds: u32) -> u32 {
         // Only the worker's part (recording the gate); the gate itself waits for the wave's
         // own timeout (see [`gate_timeout_seconds`]).
         Activity::AwaitOperator => 60,
+        // One round of probes: each probe has its own short deadline (the worker's).
+        Activity::CheckHealth => 300,
     };
     base.max(heartbeat_seconds.saturating_mul(MIN_HEARTBEATS_PER_TIMEOUT))
 }
@@ -153,7 +155,7 @@ pub fn derived_execution_timeout_with(
                 } else {
                     0
                 };
-                approval + u64::from(w.max_attempts.max(1)) * launch + decisions
+                approval + u64::from(w.max_attempts.max(1)) * launch + decisions + health_seconds(w)
             })
     };
     let waves = longest_path(&layout_of(waves), &per_wave);
@@ -175,9 +177,42 @@ pub fn max_checks(wave: &WaveSpec) -> u64 {
         * u64::from(wave.max_attempts.max(1))
 }
 
+/// The longest a wave's health checks can take, once per launch an operator may ask for
+/// (a retry after failed checks runs them again): the slowest check's timeout, one more
+/// interval and a round's slack. Zero without checks.
+pub fn health_seconds(wave: &WaveSpec) -> u64 {
+    let Some(slowest) = wave.health.iter().map(|c| c.timeout_seconds).max() else {
+        return 0;
+    };
+    let interval = wave
+        .health
+        .iter()
+        .map(|c| c.interval_seconds)
+        .max()
+        .unwrap_or(0);
+    u64::from(wave.max_attempts.max(1))
+        * (u64::from(slowest) + u64::from(interval) + task_slack_seconds(Activity::CheckHealth, 0))
+}
+
+/// The most rounds of health checks a wave can run: one every shortest interval until the
+/// slowest timeout, and the one that declares it, per launch an operator may ask for.
+pub fn max_health_rounds(wave: &WaveSpec) -> u64 {
+    let Some(slowest) = wave.health.iter().map(|c| c.timeout_seconds).max() else {
+        return 0;
+    };
+    let shortest = wave
+        .health
+        .iter()
+        .map(|c| c.interval_seconds)
+        .min()
+        .unwrap_or(1)
+        .max(1);
+    (u64::from(slowest).div_ceil(u64::from(shortest)) + 1) * u64::from(wave.max_attempts.max(1))
+}
+
 /// Worst-case history events of one wave.
 pub fn wave_history_events(wave: &WaveSpec) -> u64 {
-    EVENTS_PER_WAVE + max_checks(wave) * EVENTS_PER_POLL_ROUND
+    EVENTS_PER_WAVE + (max_checks(wave) + max_health_rounds(wave)) * EVENTS_PER_POLL_ROUND
 }
 
 /// Worst-case history events of a whole execution.
@@ -213,6 +248,7 @@ mod tests {
             decision_notify: None,
             depends_on: None,
             account: None,
+            health: Vec::new(),
         }
     }
 

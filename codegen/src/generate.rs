@@ -26,6 +26,7 @@ use crate::plan::Plan;
 mod actions;
 mod branches;
 mod ending;
+mod health;
 mod input;
 mod wave;
 

@@ -19,6 +19,7 @@ mod depends;
 mod error;
 mod fields;
 pub mod file;
+pub mod health;
 mod parse;
 mod resolve;
 mod wave;

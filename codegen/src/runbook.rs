@@ -38,6 +38,8 @@ struct WaveView {
     /// The wave's actions, one line each, in order.
     before: Vec<String>,
     after: Vec<String>,
+    /// Each health check, in words; empty without checks.
+    health: Vec<String>,
     states: WaveStates,
 }
 
@@ -52,6 +54,9 @@ struct WaveStates {
     check: String,
     done: String,
     failed: String,
+    /// The health checks' task and verdict; empty without checks.
+    health_check: String,
+    healthy: String,
 }
 
 #[derive(Serialize)]
@@ -220,6 +225,18 @@ fn wave_view(w: &WaveSpec, description: Option<String>, actions: Option<&WaveAct
                 )
             })
             .unwrap_or_default(),
+        health: w
+            .health
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}: must pass within {}, probed every {}",
+                    c.probe,
+                    human_duration(c.timeout_seconds),
+                    human_duration(c.interval_seconds)
+                )
+            })
+            .collect(),
         states: WaveStates {
             approve: if w.approval.is_some() {
                 state(WaveStep::Approve)
@@ -236,6 +253,16 @@ fn wave_view(w: &WaveSpec, description: Option<String>, actions: Option<&WaveAct
             check: state(WaveStep::Check),
             done: state(WaveStep::Done),
             failed: state(WaveStep::Failed),
+            health_check: if w.health.is_empty() {
+                String::new()
+            } else {
+                state(WaveStep::HealthCheck)
+            },
+            healthy: if w.health.is_empty() {
+                String::new()
+            } else {
+                state(WaveStep::Healthy)
+            },
         },
     }
 }
@@ -433,6 +460,24 @@ mod tests {
             "**Wave 1 db: start**",
             "failed is recorded and the next step runs",
             "`DrsWaves.WaveFailed`",
+        ] {
+            assert!(text.contains(needle), "runbook lacks {needle:?}:\n{text}");
+        }
+    }
+
+    #[test]
+    fn the_runbook_lists_a_waves_health_checks_and_their_states() {
+        let plan = crate::plan::load_str(
+            "p.plan.yaml",
+            "name: shop\nwaves:\n  - name: app\n    onFailure: ask\n    servers: {tags: {Tier: app}}\n    health:\n      - http: {url: \"http://{privateIp}:8080/health\"}\n        timeoutMinutes: 5\n        intervalSeconds: 10\n",
+        )
+        .expect("valid plan");
+        let text = render(&plan).expect("render");
+        for needle in [
+            "- Health checks (from the worker, inside the VPC; the wave is done only when all pass):",
+            "  - http http://{privateIp}:8080/health expects 2xx: must pass within 5 min, probed every 10 s",
+            "4. **Wave 1 app: health check** / **Wave 1 app: healthy?**",
+            "`retry` runs the checks again and launches nothing",
         ] {
             assert!(text.contains(needle), "runbook lacks {needle:?}:\n{text}");
         }

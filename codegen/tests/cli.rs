@@ -143,6 +143,7 @@ fn generate_takes_every_activity_arn() {
         "finish",
         "record-failure",
         "await-operator",
+        "check-health",
     ];
     let args: Vec<String> = names
         .iter()

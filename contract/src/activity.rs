@@ -24,16 +24,20 @@ pub enum Activity {
     /// in the history (the run's pending gate) and does not answer; the operator does
     /// (`drs-waves approve|stop|decide|cancel`), with SendTaskSuccess or SendTaskFailure.
     AwaitOperator,
+    /// One round of a wave's HTTP and TCP health checks (the plan's `health`), from inside the
+    /// VPC: a verdict (checking, healthy, failed) and the next wait.
+    CheckHealth,
 }
 
 impl Activity {
-    pub const ALL: [Activity; 6] = [
+    pub const ALL: [Activity; 7] = [
         Activity::Preflight,
         Activity::StartWave,
         Activity::CheckWave,
         Activity::Finish,
         Activity::RecordFailure,
         Activity::AwaitOperator,
+        Activity::CheckHealth,
     ];
 
     /// The activity's short name; deployed as `<prefix>-<name>`.
@@ -45,6 +49,7 @@ impl Activity {
             Activity::Finish => "finish",
             Activity::RecordFailure => "record-failure",
             Activity::AwaitOperator => "await-operator",
+            Activity::CheckHealth => "check-health",
         }
     }
 
@@ -58,6 +63,7 @@ impl Activity {
             Activity::Finish => "FinishActivityArn",
             Activity::RecordFailure => "RecordFailureActivityArn",
             Activity::AwaitOperator => "AwaitOperatorActivityArn",
+            Activity::CheckHealth => "CheckHealthActivityArn",
         }
     }
 

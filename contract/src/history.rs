@@ -45,3 +45,8 @@ pub fn servers_sk(index: u32) -> String {
 pub fn lock_pk(plan: &str) -> String {
     format!("LOCK#{plan}")
 }
+
+/// A wave's HEALTH item: the results of its health checks, written whole each round.
+pub fn health_sk(index: u32) -> String {
+    format!("{}#HEALTH", wave_sk(index))
+}

@@ -17,6 +17,7 @@ pub mod activity;
 pub mod arn;
 pub mod clock;
 pub mod definition;
+pub mod health;
 pub mod history;
 pub mod operator;
 pub mod paths;
@@ -35,6 +36,7 @@ pub use activity::{
 };
 pub use arn::{ActivityArnError, ActivityArns};
 pub use definition::{DefinitionError, PreflightParameters, embedded_plan};
+pub use health::{CheckHealthInput, HealthCheck, HealthState, HealthStatus, Probe, StatusRange};
 pub use operator::{
     AwaitOperatorInput, GateKind, OperatorAction, OperatorActionKind, OperatorAnswer, PendingGate,
     decisions, gate_key,

@@ -198,6 +198,7 @@ mod tests {
             next_wait_seconds: 7,
             servers: ServerCounts::default(),
             reason: "why".into(),
+            health: None,
         };
         let value = serde_json::to_value(&state).expect("serialize");
         let field = |path: String| {

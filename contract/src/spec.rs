@@ -138,6 +138,10 @@ pub struct WaveSpec {
     /// Where the wave's source servers live; absent: the account and region the worker runs in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<WaveAccount>,
+    /// What must answer after the wave's launch before the wave is done (the plan's
+    /// `health`); empty: the wave is done when its servers launch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health: Vec<crate::HealthCheck>,
 }
 
 /// The account and region a wave's servers replicate to, reached through a role the worker

@@ -74,10 +74,18 @@ pub enum WaveStep {
     /// A failed wave an operator skipped.
     Skipped,
     Failed,
+    /// The Pass that begins the health checks (the plan's `health`).
+    HealthBegin,
+    /// One round of the health checks.
+    HealthCheck,
+    /// The Choice on the checks' verdict.
+    Healthy,
+    /// The wait between two rounds.
+    HealthWait,
 }
 
 impl WaveStep {
-    pub const ALL: [WaveStep; 11] = [
+    pub const ALL: [WaveStep; 15] = [
         WaveStep::Approve,
         WaveStep::ApprovalTimedOut,
         WaveStep::Start,
@@ -89,6 +97,10 @@ impl WaveStep {
         WaveStep::DecisionTimedOut,
         WaveStep::Skipped,
         WaveStep::Failed,
+        WaveStep::HealthBegin,
+        WaveStep::HealthCheck,
+        WaveStep::Healthy,
+        WaveStep::HealthWait,
     ];
 
     /// What follows `: ` in the state's name.
@@ -105,6 +117,10 @@ impl WaveStep {
             WaveStep::DecisionTimedOut => "decision timed out",
             WaveStep::Skipped => "skipped",
             WaveStep::Failed => "failed",
+            WaveStep::HealthBegin => "health checks begin",
+            WaveStep::HealthCheck => "health check",
+            WaveStep::Healthy => "healthy?",
+            WaveStep::HealthWait => "health wait",
         }
     }
 

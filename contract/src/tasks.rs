@@ -144,6 +144,9 @@ pub struct WaveState {
     /// failure state can read it.
     #[serde(default)]
     pub reason: String,
+    /// The health checks after the launch, once they began (a wave with `health` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::HealthState>,
 }
 
 /// Input of the start-wave task.

@@ -42,16 +42,19 @@ mod codec;
 pub mod conformance;
 mod dynamo;
 pub mod error;
+mod health;
 #[cfg(any(test, feature = "fake"))]
 mod memory;
 pub mod records;
 pub mod roles;
 
 pub use drs_waves_contract::history::{
-    CLEANUP_PK, EXECUTION_SK, LOCK_SK, execution_pk, job_sk, lock_pk, servers_sk, wave_sk,
+    CLEANUP_PK, EXECUTION_SK, LOCK_SK, execution_pk, health_sk, job_sk, lock_pk, servers_sk,
+    wave_sk,
 };
 pub use dynamo::{DynamoHistory, create_table};
 pub use error::HistoryError;
+pub use health::{HealthCheckRecord, ProbeRecord, WaveHealthRecord};
 #[cfg(any(test, feature = "fake"))]
 pub use memory::MemoryHistory;
 pub use records::{

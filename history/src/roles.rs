@@ -154,6 +154,17 @@ pub trait Waves: Send + Sync + 'static {
         execution_id: &str,
         wave_index: u32,
     ) -> impl Future<Output = Result<Vec<ServerLaunchPoint>, HistoryError>> + Send;
+    /// Writes a wave's health checks as a round left them (replacing the previous round's).
+    fn record_wave_health(
+        &self,
+        health: crate::WaveHealthRecord,
+    ) -> impl Future<Output = Result<(), HistoryError>> + Send;
+    /// A wave's health checks; none when the wave has none or they have not begun.
+    fn wave_health(
+        &self,
+        execution_id: &str,
+        wave_index: u32,
+    ) -> impl Future<Output = Result<Option<crate::WaveHealthRecord>, HistoryError>> + Send;
 }
 
 /// The gate an execution waits at, opened by its gate task and answered by an operator.

@@ -76,6 +76,8 @@ pub struct InstanceFacts {
 pub struct WaveSource {
     pub record: WaveRecord,
     pub launch_points: Vec<ServerLaunchPoint>,
+    /// Its health checks (the HEALTH item), once they began.
+    pub health: Option<drs_waves_history::WaveHealthRecord>,
 }
 
 /// Everything a report is made of.

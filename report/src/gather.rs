@@ -196,9 +196,11 @@ async fn waves_of<H: History>(
             continue;
         };
         let launch_points = history.launch_points(execution_arn, i).await?;
+        let health = history.wave_health(execution_arn, i).await?;
         waves.push(WaveSource {
             record,
             launch_points,
+            health,
         });
     }
     Ok(waves)

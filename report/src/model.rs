@@ -152,6 +152,13 @@ pub struct WaveFacts {
     /// it started at once). Absent for a plan whose waves run in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waits_for: Option<Vec<u32>>,
+    /// A wave with health checks: when the last of them passed (after `recoveredAt`). Its RTO
+    /// is then measured to this moment ("recovered when healthy"), not to the launch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy_at: Option<String>,
+    /// A wave with health checks: each check in words, with when it passed or its last answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health_checks: Vec<String>,
 }
 
 /// The account and region a wave launched in, through which role.
@@ -293,4 +300,22 @@ pub struct CleanupFacts {
 #[cfg(feature = "schema")]
 pub fn schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(Report)).unwrap_or(serde_json::Value::Null)
+}
+
+impl WaveFacts {
+    /// A wave with health checks, in words: when it launched and when it was healthy, then
+    /// each check; None for a wave without checks.
+    pub fn health_note(&self) -> Option<String> {
+        if self.health_checks.is_empty() && self.healthy_at.is_none() {
+            return None;
+        }
+        let launched = self.recovered_at.as_deref().unwrap_or("not launched");
+        let healthy = self.healthy_at.as_deref().unwrap_or("not healthy");
+        let mut note = format!("launched {launched}, healthy {healthy}");
+        for check in &self.health_checks {
+            note.push_str("; ");
+            note.push_str(check);
+        }
+        Some(note)
+    }
 }

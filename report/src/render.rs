@@ -398,6 +398,10 @@ fn waves(h: &mut String, r: &Report) -> std::fmt::Result {
                 )
             })
             .unwrap_or_default();
+        let account = match w.health_note() {
+            Some(n) => format!("{account}<br><small class=\"health\">{}</small>", esc(&n)),
+            None => account,
+        };
         writeln!(
             h,
             "<tr><td class=\"num\">{}</td><td>{}{account}{reason}</td><td>{}</td><td class=\"num\">{} launched / {} failed / {}</td><td>{jobs}</td><td class=\"num\">{}{forecast}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td><span class=\"badge {}\">{}</span></td></tr>",

@@ -68,6 +68,7 @@ fn wave(index: u32, server: &str, status: WaveStatus, job: &str, started: &str) 
             rpo_seconds: Some(300 * u64::from(index)),
             replication: "CONTINUOUS".into(),
         }],
+        health: None,
     }
 }
 
@@ -640,3 +641,5 @@ fn a_graph_plans_timeline_says_what_each_wave_waited_for() {
     let t = timeline::layout(&build(&s), datetime!(2026-11-28 10:10:00 UTC));
     assert_eq!(t.bands[1].label, "Wave 2 w2 (SUCCEEDED), after wave 1");
 }
+
+mod health;

@@ -45,6 +45,7 @@ mod closed_record;
 mod conformance;
 mod finish;
 mod gate_reopening;
+mod health_checks;
 mod launch_actions;
 mod lost_answer_conflict;
 mod on_demand_launch;
@@ -220,6 +221,7 @@ fn check_input(w: &World, wave_spec: WaveSpec) -> CheckWaveInput {
             next_wait_seconds: 60,
             servers: Default::default(),
             reason: String::new(),
+            health: None,
         },
         wave: wave_spec,
         heartbeat_seconds: 60,

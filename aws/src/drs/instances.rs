@@ -37,6 +37,12 @@ pub struct RecoveryInstance {
     /// `pointInTimeSnapshotDateTime`: the snapshot it launched from (an on-demand one too).
     pub point_in_time: Option<String>,
     pub ec2_instance_id: Option<String>,
+    /// The private IPv4 addresses of its network interfaces
+    /// (`recoveryInstanceProperties.networkInterfaces[].ips`), in DRS's order.
+    pub private_ips: Vec<String>,
+    /// The source's host name as DRS identified it
+    /// (`recoveryInstanceProperties.identificationHints.hostname`).
+    pub hostname: Option<String>,
 }
 
 impl RecoveryInstance {
@@ -71,6 +77,21 @@ fn instance_of(i: &aws_sdk_drs::types::RecoveryInstance) -> Option<RecoveryInsta
         is_drill: i.is_drill(),
         point_in_time: non_empty(i.point_in_time_snapshot_date_time()),
         ec2_instance_id: non_empty(i.ec2_instance_id()),
+        private_ips: i
+            .recovery_instance_properties()
+            .map(|p| {
+                p.network_interfaces()
+                    .iter()
+                    .flat_map(|n| n.ips().iter().cloned())
+                    .filter(|ip| !ip.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        hostname: non_empty(
+            i.recovery_instance_properties()
+                .and_then(|p| p.identification_hints())
+                .and_then(|h| h.hostname()),
+        ),
     })
 }
 

@@ -57,6 +57,7 @@ fn wave_state(index: u32, name: &str, status: WaveStatus, counts: ServerCounts) 
         } else {
             String::new()
         },
+        health: None,
     }
 }
 
@@ -123,6 +124,59 @@ fn a_launching_wave_shows_its_bar_counts_elapsed_against_the_timeout_and_jobs() 
     assert_eq!(
         line,
         "LAUNCHING wave 1 databases   [======x.................] 250/1000 launched, 10 failed, 740 pending  42s / 2:00  drsjob-00000000000000001, drsjob-00000000000000002 +3"
+    );
+}
+
+#[test]
+fn a_wave_under_health_checks_says_how_many_passed_and_a_failed_check_names_its_answer() {
+    use drs_waves_contract::{HealthCheck, HealthState, HealthStatus, Probe};
+    let mut plan_wave = spec(1, "databases", 1, &[]);
+    plan_wave.health = vec![
+        HealthCheck {
+            probe: Probe::Tcp {
+                port: 5432,
+                host: None
+            },
+            timeout_seconds: 60,
+            interval_seconds: 5,
+        };
+        2
+    ];
+    let plan = PlanSpec {
+        name: "billing".into(),
+        terminate_drill_instances: true,
+        waves: vec![plan_wave],
+    };
+    let mut v = View::new("drill-1", "arn:x", "billing", T0, Some(&plan));
+    v.apply(&Event::StateEntered {
+        name: "Wave 1 databases: health checks begin".into(),
+    });
+    assert_eq!(v.waves[0].phase, Phase::Checking);
+    let mut ws = wave_state(1, "databases", WaveStatus::Succeeded, counts(1, 1, 0));
+    ws.health = Some(HealthState {
+        status: HealthStatus::Checking,
+        started_at: "2026-11-28T10:00:52Z".into(),
+        rounds: 3,
+        passed: vec![1],
+        next_wait_seconds: 5,
+        healthy_at: String::new(),
+    });
+    v.apply_wave_state(&ws);
+    let line = wave_line(&v.waves[0], 9, T0 + time::Duration::seconds(60)).to_string();
+    assert!(line.starts_with("CHECKING  wave 1 databases"), "{line}");
+    assert!(line.contains("checks 1/2 passed, round 3"), "{line}");
+    ws.status = WaveStatus::Failed;
+    ws.reason = "wave 'databases': health check 1 (tcp port 5432 of each recovered server) did not pass within 60 s: 10.0.0.5:5432 answered connection refused".into();
+    if let Some(h) = ws.health.as_mut() {
+        h.status = HealthStatus::Failed;
+    }
+    v.apply_wave_state(&ws);
+    let line = wave_line(&v.waves[0], 9, T0 + time::Duration::seconds(120)).to_string();
+    assert!(line.starts_with("FAILED    wave 1 databases"), "{line}");
+    assert!(
+        line.contains("checks failed: 1/2 passed in 3 round(s)")
+            && line.contains("10.0.0.5:5432 answered connection refused"),
+        "{line}"
     );
 }
 

@@ -14,6 +14,7 @@ mod actions;
 mod branches;
 mod failure_path;
 mod gates;
+mod health;
 mod input_check;
 mod reference_paths;
 mod tasks;

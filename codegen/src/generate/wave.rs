@@ -24,9 +24,12 @@ impl Generator<'_> {
         self.action_chain(states, wave, ActionPhase::Before, &super::wave_start(wave));
         self.approval_gate(states, wave);
         self.launch_loop(states, wave);
-        let succeeded = self.actions_entry(wave, ActionPhase::After, after);
+        // After a launch: the `after` actions, then the health checks (see `health.rs`), then
+        // `after`: the next wave starts only when the application answers.
+        let checks = self.health(states, wave, after);
+        let succeeded = self.actions_entry(wave, ActionPhase::After, &checks);
         self.verdict(states, wave, &succeeded, after);
-        self.action_chain(states, wave, ActionPhase::After, after);
+        self.action_chain(states, wave, ActionPhase::After, &checks);
     }
 
     /// The approval gate before the wave, when the plan asks for one.
@@ -109,7 +112,8 @@ impl Generator<'_> {
     }
 
     /// The Choice on the check's verdict, what a failure leads to (the plan's `onFailure`),
-    /// and the Pass that names a wave's failure.
+    /// and the Pass that names a wave's failure. A launched wave goes on to `succeeded` (its
+    /// after-actions, its health checks, or `after`).
     fn verdict(&self, states: &mut States, wave: &WaveSpec, succeeded: &str, after: &str) {
         let (i, n) = (wave.index, wave.name.as_str());
         let failed = names::wave(i, n, WaveStep::Failed);
@@ -131,7 +135,7 @@ impl Generator<'_> {
         states.push(
             names::wave(i, n, WaveStep::Done),
             Choice {
-                comment: Some(format!("Still launching: wait and check again. Succeeded: go on to {after:?}. Failed: {policy}.")),
+                comment: Some(format!("Still launching: wait and check again. Succeeded: go on to {succeeded:?}. Failed: {policy}.")),
                 choices: vec![
                     ChoiceRule::new(
                         Condition::string_equals(&status, WaveStatus::Launching.as_str()),
@@ -278,7 +282,7 @@ impl Generator<'_> {
                 comment: Some(format!(
                     "The operator's answer: retry goes back to the wave's start, skip goes on to {after:?}."
                 )),
-                choices: vec![
+                choices: self.health_retry_rule(wave).into_iter().chain([
                     ChoiceRule::new(
                         Condition::string_equals(paths::decision(i), decisions::RETRY),
                         names::wave(i, n, WaveStep::Start),
@@ -287,7 +291,7 @@ impl Generator<'_> {
                         Condition::string_equals(paths::decision(i), decisions::SKIP),
                         skipped.clone(),
                     ),
-                ],
+                ]).collect(),
                 default: Some(failed.to_owned()),
             },
         );

@@ -99,6 +99,9 @@ pub struct WaveDefaults {
     /// Actions run in order after each wave succeeded (a wave's own list replaces it).
     #[serde(default)]
     pub after: Option<Vec<ActionFile>>,
+    /// Health checks of every wave that does not list its own.
+    #[serde(default)]
+    pub health: Option<Vec<super::health::HealthFile>>,
 }
 
 /// An approval gate: the wave starts only when an operator approves (`drs-waves approve`);
@@ -235,6 +238,10 @@ pub struct WaveFile {
     /// Actions run in order after the wave succeeded (overrides `defaults.after`).
     #[serde(default)]
     pub after: Option<Vec<ActionFile>>,
+    /// What must answer after the wave's launch before the wave is done and a wave that
+    /// depends on it may start (overrides `defaults.health`; `[]` turns them off).
+    #[serde(default)]
+    pub health: Option<Vec<super::health::HealthFile>>,
 }
 
 /// Where a wave's source servers live: the DRS of another account (through a role the worker

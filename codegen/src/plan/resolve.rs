@@ -165,6 +165,7 @@ pub(super) struct Defaults {
     pub(super) decision: Option<(u32, Option<String>)>,
     pub(super) max_attempts: Option<u32>,
     pub(super) account: Option<WaveAccount>,
+    pub(super) health: Vec<crate::contract::HealthCheck>,
 }
 
 impl Defaults {
@@ -211,6 +212,9 @@ impl Defaults {
                 .account
                 .as_ref()
                 .and_then(|a| account(scope, "defaults.account.", a)),
+            health: defaults.health.as_ref().map_or_else(Vec::new, |list| {
+                super::health::health_checks(scope, "defaults.", list)
+            }),
         }
     }
 }

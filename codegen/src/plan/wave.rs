@@ -85,6 +85,10 @@ pub(super) fn resolve_wave<'a>(
             Some(a) => account(scope, "account.", a),
             None => defaults.account.clone(),
         },
+        health: match &w.health {
+            Some(list) => super::health::health_checks(scope, "", list),
+            None => defaults.health.clone(),
+        },
     };
     (wave, target)
 }

@@ -16,6 +16,7 @@ use update::Update;
 mod cleanup;
 mod execution;
 mod gate;
+mod health;
 mod job;
 mod launch_points;
 mod lock;

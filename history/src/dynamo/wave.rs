@@ -197,4 +197,19 @@ impl Waves for DynamoHistory {
     ) -> Result<Vec<ServerLaunchPoint>, HistoryError> {
         self.read_launch_points(execution_id, wave_index).await
     }
+
+    async fn record_wave_health(
+        &self,
+        health: crate::WaveHealthRecord,
+    ) -> Result<(), HistoryError> {
+        self.put_health(&health).await
+    }
+
+    async fn wave_health(
+        &self,
+        execution_id: &str,
+        wave_index: u32,
+    ) -> Result<Option<crate::WaveHealthRecord>, HistoryError> {
+        self.read_health(execution_id, wave_index).await
+    }
 }

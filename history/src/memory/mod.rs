@@ -25,6 +25,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 struct HistoryState {
     locks: HashMap<String, (String, Mode)>,
     launch_points: HashMap<(String, u32), Vec<ServerLaunchPoint>>,
+    health: HashMap<(String, u32), crate::WaveHealthRecord>,
     pending_cleanups: std::collections::BTreeSet<String>,
     janitor_leases: HashMap<String, (String, String)>,
     executions: HashMap<String, ExecutionRecord>,

@@ -203,4 +203,27 @@ impl Waves for MemoryHistory {
             .cloned()
             .unwrap_or_default())
     }
+
+    async fn record_wave_health(
+        &self,
+        health: crate::WaveHealthRecord,
+    ) -> Result<(), HistoryError> {
+        self.injected("record_wave_health")?;
+        lock(&self.state)
+            .health
+            .insert((health.execution_id.clone(), health.wave_index), health);
+        Ok(())
+    }
+
+    async fn wave_health(
+        &self,
+        execution_id: &str,
+        wave_index: u32,
+    ) -> Result<Option<crate::WaveHealthRecord>, HistoryError> {
+        self.injected("wave_health")?;
+        Ok(lock(&self.state)
+            .health
+            .get(&(execution_id.to_string(), wave_index))
+            .cloned())
+    }
 }

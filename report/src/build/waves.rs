@@ -55,13 +55,41 @@ pub(super) fn wave_outcome(
             servers: Vec::new(),
         };
     };
-    let recovered_at = wave_recovered_at(sources, &source.record);
+    let launched_at = wave_recovered_at(sources, &source.record);
     let servers = wave_servers(sources, source, &name);
+    // A wave with health checks is recovered when healthy: its RTO (and the plan's) counts to
+    // the moment its last check passed, and a wave that launched but never became healthy has
+    // not recovered.
+    let checked = source.health.is_some() || spec.is_some_and(|s| !s.health.is_empty());
+    let healthy_at = source
+        .health
+        .as_ref()
+        .and_then(|h| h.healthy_at.as_deref())
+        .and_then(parse_time)
+        .filter(|_| launched_at.is_some());
+    let recovered_at = if checked { healthy_at } else { launched_at };
+    let facts = started_wave(&source.record, name, target, launched_at, progress);
+    let facts = if checked {
+        WaveFacts {
+            rto: progress.verdict(
+                "healthy in",
+                target,
+                healthy_at.map(|h| seconds_between(progress.started, h)),
+                if launched_at.is_some() {
+                    "not healthy"
+                } else {
+                    "the wave failed"
+                },
+            ),
+            healthy_at: healthy_at.map(format_time),
+            health_checks: source.health.as_ref().map(health_lines).unwrap_or_default(),
+            ..facts
+        }
+    } else {
+        facts
+    };
     WaveOutcome {
-        facts: WaveFacts {
-            waits_for,
-            ..started_wave(&source.record, name, target, recovered_at, progress)
-        },
+        facts: WaveFacts { waits_for, ..facts },
         recovered_at,
         servers,
     }
@@ -86,7 +114,36 @@ fn not_started_wave(i: u32, name: String, target: Option<u64>, progress: &Progre
         reason: None,
         account: None,
         waits_for: None,
+        healthy_at: None,
+        health_checks: Vec::new(),
     }
+}
+
+/// Each check of a wave's HEALTH record, in words: when it passed, or its last answers.
+fn health_lines(h: &drs_waves_history::WaveHealthRecord) -> Vec<String> {
+    h.checks
+        .iter()
+        .map(|c| match &c.passed_at {
+            Some(at) => format!("{}: passed at {at} ({} probe(s))", c.what, c.probes),
+            None => {
+                let answers: Vec<String> = c
+                    .last
+                    .iter()
+                    .map(|p| format!("{} {}", p.target, p.answer))
+                    .collect();
+                format!(
+                    "{}: not passed after {} probe(s); last: {}",
+                    c.what,
+                    c.probes,
+                    if answers.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        answers.join("; ")
+                    }
+                )
+            }
+        })
+        .collect()
 }
 
 /// When a wave that succeeded recovered: its last job's end as DRS tells it, else the wave's
@@ -142,6 +199,8 @@ fn started_wave(
         reason: Some(w.reason.clone()).filter(|r| !r.is_empty()),
         account: w.account.as_ref().map(crate::model::WaveAccountFacts::of),
         waits_for: None,
+        healthy_at: None,
+        health_checks: Vec::new(),
     }
 }
 

@@ -38,6 +38,7 @@ pub fn wave(index: u32, name: &str, ids: &[String], tags: &[(&str, &str)]) -> Wa
         decision_notify: None,
         depends_on: None,
         account: None,
+        health: Vec::new(),
     }
 }
 

@@ -90,6 +90,12 @@ impl ExecutionHistory {
         self.required(&history::servers_sk(index))
     }
 
+    /// Wave `index`'s health checks (the `HEALTH` item's record, parsed), if they began.
+    pub fn health_if_any(&self, index: u32) -> Option<Value> {
+        let item = self.items.get(&history::health_sk(index))?;
+        serde_json::from_str(item["health"].as_str()?).ok()
+    }
+
     /// The items, keyed by sort key.
     pub fn into_items(self) -> BTreeMap<String, Value> {
         self.items

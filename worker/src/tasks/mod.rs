@@ -9,11 +9,13 @@ mod achieved_points;
 mod check;
 mod cleanup;
 mod finish;
+mod health;
 mod input_checks;
 mod janitor;
 mod operator;
 mod preflight;
 mod preflight_accounts;
+mod probe;
 mod record_failure;
 mod report;
 mod retry_points;
@@ -337,6 +339,9 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             Activity::Finish => to_output(&self.finish(parse_input(activity, input)?).await?),
             Activity::RecordFailure => {
                 to_output(&self.record_failure(parse_input(activity, input)?).await?)
+            }
+            Activity::CheckHealth => {
+                to_output(&self.check_health(parse_input(activity, input)?).await?)
             }
             Activity::AwaitOperator => {
                 self.await_operator(parse_input(activity, input)?, token)

@@ -171,6 +171,7 @@ fn wave_state_of(record: WaveRecord) -> WaveState {
         next_wait_seconds: 0,
         servers: record.servers,
         reason: record.reason,
+        health: None,
     }
 }
 

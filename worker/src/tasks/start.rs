@@ -73,6 +73,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 ..ServerCounts::default()
             },
             reason: String::new(),
+            health: None,
         })
     }
 

@@ -108,6 +108,8 @@ async fn a_clean_up_terminates_no_instance_that_names_no_job_or_another_mode() {
         is_drill: drill,
         point_in_time: None,
         ec2_instance_id: None,
+        private_ips: Vec::new(),
+        hostname: None,
     };
     assert!(instance(Some("drsjob-ours"), Some(true)).made_by(&ours, true));
     assert!(!instance(Some("drsjob-ours"), Some(false)).made_by(&ours, true));

@@ -120,6 +120,10 @@ impl SimState {
                     ),
                     "recoveryInstanceProperties": {
                         "identificationHints": { "hostname": hostname },
+                        "networkInterfaces": server.map(|s| vec![json!({
+                            "ips": [s.def.recovered_ip],
+                            "isPrimary": true,
+                        })]).unwrap_or_default(),
                         "lastUpdatedDateTime": self.date(r.launched),
                     },
                 })

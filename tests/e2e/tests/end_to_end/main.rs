@@ -28,6 +28,10 @@
 //! `actions`: actions before and after a wave (issue #24): a child state machine before wave
 //! 2 and an SNS notification after it, and a failing child machine stopping the drill.
 //!
+//! `health`: health checks that decide when a wave is done (issue #24): an HTTP check holding
+//! the next wave until it passes, a TCP check failing with `onFailure: ask` and a retry of the
+//! checks.
+//!
 //! `deployment_guard`: a test that panics leaves no worker and no drs-sim behind.
 //!
 //! `recovery_instances`: jobs that never name their recovery instances, and launches from
@@ -50,6 +54,7 @@ mod chaos;
 mod deployment_guard;
 mod disaster_day;
 mod graph;
+mod health;
 mod launch_actions;
 mod operator;
 mod operator_cli;

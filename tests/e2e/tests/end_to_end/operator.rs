@@ -32,7 +32,7 @@ mod gates;
 mod lost_token;
 
 /// How often the tests look at the history and drs-sim while they wait.
-const POLL: Duration = Duration::from_millis(150);
+pub(super) const POLL: Duration = Duration::from_millis(150);
 
 /// Generous: a gate opens within a few task deliveries of the execution's start.
 const GATE_TIMEOUT: Duration = Duration::from_secs(90);
@@ -50,7 +50,7 @@ fn sim_error(e: drs_sim::SimError) -> anyhow::Error {
 
 /// A plan with short launches and quick polling; `waves` is the YAML of its waves (indented
 /// by two spaces, as under `waves:`).
-fn plan_yaml(name: &str, waves: &str) -> String {
+pub(super) fn plan_yaml(name: &str, waves: &str) -> String {
     format!(
         r#"
 name: {name}
@@ -65,7 +65,7 @@ waves:
 
 /// A deployment of test `test` with drs-sim's `servers`, one plan `plan` (the waves of
 /// [`plan_yaml`]) and a worker running: returns it and the plan's state machine.
-async fn deploy_plan_with_worker(
+pub(super) async fn deploy_plan_with_worker(
     test: &str,
     servers: Vec<ServerSpec>,
     plan: &str,
@@ -93,7 +93,7 @@ fn launch_jobs_of_sim(sim: &drs_sim::SimHandle, execution: &str) -> Vec<JobSnaps
 }
 
 /// The LAUNCH jobs of one wave (by its name tag).
-fn wave_jobs(dep: &Deployment, execution: &str, wave: &str) -> Vec<JobSnapshot> {
+pub(super) fn wave_jobs(dep: &Deployment, execution: &str, wave: &str) -> Vec<JobSnapshot> {
     launch_jobs(dep, execution)
         .into_iter()
         .filter(|j| j.tags.get(job_tags::WAVE).map(String::as_str) == Some(wave))
@@ -111,7 +111,7 @@ fn servers_of(job: &JobSnapshot) -> Vec<String> {
 }
 
 /// The EXECUTION item of the history (empty JSON when there is none yet).
-async fn execution_record(dep: &Deployment, execution: &str) -> Result<Value> {
+pub(super) async fn execution_record(dep: &Deployment, execution: &str) -> Result<Value> {
     Ok(dep
         .history(execution)
         .await?
@@ -243,7 +243,7 @@ impl Act {
 
 /// Runs `drs-waves ARGS` against the deployment (its env only) to its end; returns its exit
 /// code, stdout and stderr.
-async fn drs_waves(dep: &Deployment, args: &[&str]) -> Result<(i32, String, String)> {
+pub(super) async fn drs_waves(dep: &Deployment, args: &[&str]) -> Result<(i32, String, String)> {
     let mut cmd = tokio::process::Command::from(dep.cli_command()?);
     cmd.args(args).stdin(Stdio::null()).kill_on_drop(true);
     let out = tokio::time::timeout(CLI_TIMEOUT, cmd.output())

@@ -23,6 +23,8 @@ pub(super) struct InstanceState {
     omit_all: bool,
     /// Each DescribeRecoveryInstances by source servers, in order.
     calls: Vec<Vec<String>>,
+    /// The private IP address each server's recovery instance has (none: it lists none).
+    addresses: HashMap<String, String>,
 }
 
 impl FakeDrs {
@@ -40,6 +42,14 @@ impl FakeDrs {
     /// As [`FakeDrs::omit_recovery_instance_ids_of`], for every server.
     pub fn omit_all_recovery_instance_ids(&self) {
         lock(&self.state).instances.omit_all = true;
+    }
+
+    /// The private IP address a server's recovery instances list (none unless set).
+    pub fn set_private_ip(&self, server: &str, ip: &str) {
+        lock(&self.state)
+            .instances
+            .addresses
+            .insert(server.to_string(), ip.to_string());
     }
 
     /// The source servers of each DescribeRecoveryInstances-by-server call, in order.
@@ -122,6 +132,14 @@ impl FakeDrs {
                         .and_then(|p| p.get(&s.source_server_id))
                         .cloned(),
                     ec2_instance_id: Some(id.to_string()),
+                    private_ips: state
+                        .instances
+                        .addresses
+                        .get(&s.source_server_id)
+                        .cloned()
+                        .into_iter()
+                        .collect(),
+                    hostname: Some(format!("host-{}", s.source_server_id)),
                 });
             }
         }
