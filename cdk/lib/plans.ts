@@ -204,6 +204,14 @@ export function loadPlan(dir: string, name: string, known: ReadonlySet<string>):
         '(expected ${Name} with letters, digits or _)',
     );
   }
-  return { name, file, definition, placeholders: [...placeholders].sort(), notifyTopics: findNotifyTopics(name, file, asl), waveAccounts: findWaveAccounts(name, file, asl), actionTargets: findActionTargets(name, file, asl) };
-  return { name, file, definition, placeholders: [...placeholders].sort(), notifyTopics: findNotifyTopics(name, file, asl), waveAccounts: findWaveAccounts(name, file, asl), healthPorts: findHealthPorts(name, file, asl) };
+  return {
+    name,
+    file,
+    definition,
+    placeholders: [...placeholders].sort(),
+    notifyTopics: findNotifyTopics(name, file, asl),
+    waveAccounts: findWaveAccounts(name, file, asl),
+    actionTargets: findActionTargets(name, file, asl),
+    healthPorts: findHealthPorts(name, file, asl),
+  };
 }
