@@ -495,6 +495,7 @@ mod tests {
             },
             reason: String::new(),
             health: None,
+            recovered: None,
         };
         view.apply_wave_state(&ws(0));
         let first = plain.lines(&view, t0 + time::Duration::seconds(6));

@@ -224,6 +224,19 @@ pub fn doing(
 
 /// What the operator is told after an answer went through.
 pub fn answered_text(answer: Answer, gate: &PendingGate, execution: &str) -> String {
+    if let Some(action) = &gate.action {
+        return match answer {
+            Answer::Retry => format!("Retry of {action} of {execution}: the action runs again."),
+            Answer::Skip => {
+                format!("Skipped {action} of {execution}: the execution goes on without it.")
+            }
+            _ => answered_text_of_wave(answer, gate, execution),
+        };
+    }
+    answered_text_of_wave(answer, gate, execution)
+}
+
+fn answered_text_of_wave(answer: Answer, gate: &PendingGate, execution: &str) -> String {
     let wave = wave_label(gate.wave_index, &gate.wave_name);
     match answer {
         Answer::Approve => format!("Approved {wave} of {execution}: the wave starts now."),
@@ -345,10 +358,12 @@ pub async fn answer(
     else {
         return Err(not_waiting(aws, &exec, answer, record.as_ref()).await);
     };
-    // A decision after failed health checks: a retry runs the checks again and launches
-    // nothing, so neither the launches left nor the servers to launch again limit it.
+    // A decision on a failed action, or after failed health checks: a retry runs the action
+    // or the checks again and launches nothing, so neither the launches left nor the servers
+    // to launch again limit it.
     let checks_failed = answer == Answer::Retry
         && gate.kind == GateKind::Decision
+        && gate.action.is_none()
         && aws
             .history
             .wave_health(&exec.arn, gate.wave_index)
@@ -356,8 +371,9 @@ pub async fn answer(
             .ok()
             .flatten()
             .is_some_and(|h| h.status == HealthStatus::Failed);
+    let launches_nothing = checks_failed || gate.action.is_some();
     if answer == Answer::Retry
-        && !checks_failed
+        && !launches_nothing
         && let Some(why) = retry_refusal(&gate, &exec.name)
     {
         return Err(CliError::Usage(why));
@@ -369,7 +385,7 @@ pub async fn answer(
     }
     // Last of the refusals: it reads the wave, the plan and DRS.
     if answer == Answer::Retry
-        && !checks_failed
+        && !launches_nothing
         && let Some(why) = nothing_to_relaunch(aws, &exec, &gate).await
     {
         return Err(CliError::Usage(why));

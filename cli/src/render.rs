@@ -237,6 +237,11 @@ fn gate_line_with(g: &PendingGate, execution: &str, now: OffsetDateTime, flag: &
             ">> wave {} {} waits for approval ({waited}{left}): drs-waves approve {execution}{flag}  |  drs-waves stop {execution}{flag}",
             g.wave_index, g.wave_name
         ),
+        GateKind::Decision if g.action.is_some() => format!(
+            ">> {} failed ({}): decide ({waited}{left}): drs-waves decide {execution} retry|skip|stop{flag}",
+            g.action.as_deref().unwrap_or_default(),
+            g.reason
+        ),
         GateKind::Decision => format!(
             ">> wave {} {} failed ({}); launch {} of {}: decide ({waited}{left}): drs-waves decide {execution} retry|skip|stop{flag}",
             g.wave_index, g.wave_name, g.reason, g.attempts, g.max_attempts

@@ -249,6 +249,7 @@ mod tests {
             depends_on: None,
             account: None,
             health: Vec::new(),
+            lists_recovered: false,
         }
     }
 

@@ -528,7 +528,7 @@ fn bad_gates_and_decisions_are_named() {
         &with_waves(
             "  - name: db\n    servers: {ids: [s-a1b2c3d4e5f600001]}\n    onFailure: continue\n    decision: {timeoutMinutes: 5}\n",
         ),
-        "plans/billing.plan.yaml: wave 1 \"db\": decision: a decision is asked only with onFailure: ask (it is continue)",
+        "plans/billing.plan.yaml: wave 1 \"db\": decision: a decision is asked only with onFailure: ask, of the wave or of one of its actions (it is continue)",
     );
     assert_one(
         &with_waves(

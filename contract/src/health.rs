@@ -126,6 +126,10 @@ pub struct HealthState {
     /// When the last check passed (RFC 3339); empty until then.
     #[serde(default)]
     pub healthy_at: String,
+    /// When each check (in the plan's order) is next due, in seconds after `startedAt`: each
+    /// check is probed at its own interval. Empty until the first round (every check is due).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub due_seconds: Vec<u64>,
 }
 
 /// Input of the check-health task.

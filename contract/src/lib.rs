@@ -38,8 +38,8 @@ pub use arn::{ActivityArnError, ActivityArns};
 pub use definition::{DefinitionError, PreflightParameters, embedded_plan};
 pub use health::{CheckHealthInput, HealthCheck, HealthState, HealthStatus, Probe, StatusRange};
 pub use operator::{
-    AwaitOperatorInput, GateKind, OperatorAction, OperatorActionKind, OperatorAnswer, PendingGate,
-    decisions, gate_key,
+    AwaitOperatorInput, FailedAction, GateKind, OperatorAction, OperatorActionKind, OperatorAnswer,
+    PendingGate, decisions, gate_key,
 };
 pub use spec::{
     ApprovalGate, ExecutionInput, Mode, OnFailure, PREFLIGHT_TARGETS_KEY, PlanSpec, PollingBounds,
@@ -50,7 +50,7 @@ pub use status::ExecutionStatus;
 pub use tasks::{
     CaughtError, CheckWaveInput, CleanupStatus, ExecutionRef, FinishInput, FinishOutput,
     MAX_WARNINGS_IN_STATE, Outcome, PreflightInput, RecordFailureInput, RecordFailureOutput,
-    RunContext, ServerCounts, StartWaveInput, WaveState, WaveStatus, WaveSummary,
+    RecoveredServer, RunContext, ServerCounts, StartWaveInput, WaveState, WaveStatus, WaveSummary,
 };
 
 /// Bumped when a task's input or output changes shape in a way an older worker cannot read.

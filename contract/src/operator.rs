@@ -59,6 +59,10 @@ pub struct AwaitOperatorInput {
     /// A decision's failed wave (its reason and counts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<WaveState>,
+    /// A decision on a failed action (`onFailure: ask` on an action): the action's state
+    /// name and its failure (what the service answered). A retry runs the action again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<FailedAction>,
     pub heartbeat_seconds: u32,
     /// When the gate's state was entered (`$$.State.EnteredTime`): a gate re-opened by its
     /// Retry (its token was lost) keeps the deadline it opened with.
@@ -72,6 +76,17 @@ pub struct AwaitOperatorInput {
     /// GetActivityTask and the history write) times out and the gate opens again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate_heartbeat_seconds: Option<u32>,
+}
+
+/// A failed action an operator decides on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FailedAction {
+    /// The action's state name (`Wave 2 app: before 1 (fail over database)`).
+    pub name: String,
+    /// What the generated failure state wrote at [`crate::paths::ERROR`].
+    pub failure: crate::CaughtError,
 }
 
 /// The gate an execution waits at, in the history until it is answered.
@@ -91,9 +106,13 @@ pub struct PendingGate {
     /// A decision: launches of the wave so far, and how many the plan allows.
     pub attempts: u32,
     pub max_attempts: u32,
-    /// A decision: why the wave failed.
+    /// A decision: why the wave (or its action) failed.
     #[serde(default)]
     pub reason: String,
+    /// A decision on a failed action: the action's state name (a retry runs it again, and
+    /// launches nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
     /// The gate task's HeartbeatSeconds (None: a gate of a machine generated before gates had
     /// one, which no keeper needs to heartbeat).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -232,7 +251,11 @@ pub fn gate_timed_out_cause(
     wave_name: &str,
     timeout_seconds: u32,
 ) -> String {
-    let what = gate_what(kind, wave_index, wave_name);
+    waited_cause(&gate_what(kind, wave_index, wave_name), timeout_seconds)
+}
+
+/// The cause of a gate (`what`: "The approval gate before wave 2 'app'") that got no answer.
+pub fn waited_cause(what: &str, timeout_seconds: u32) -> String {
     // "14400 s (4 h)", but "30 s" alone rather than "30 s (30 s)".
     let human = crate::clock::human_seconds(u64::from(timeout_seconds));
     let waited = if human == format!("{timeout_seconds} s") {

@@ -199,6 +199,7 @@ mod tests {
             servers: ServerCounts::default(),
             reason: "why".into(),
             health: None,
+            recovered: None,
         };
         let value = serde_json::to_value(&state).expect("serialize");
         let field = |path: String| {

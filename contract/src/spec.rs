@@ -142,6 +142,11 @@ pub struct WaveSpec {
     /// `health`); empty: the wave is done when its servers launch.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub health: Vec<crate::HealthCheck>,
+    /// Whether the check that finds the wave launched lists its recovered servers in the
+    /// wave's state ([`crate::WaveState::recovered`]): set when the wave has after-actions,
+    /// which get them (recovery instance, EC2 instance, private IPs).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lists_recovered: bool,
 }
 
 /// The account and region a wave's servers replicate to, reached through a role the worker

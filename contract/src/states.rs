@@ -181,9 +181,11 @@ pub fn parse_wave(state_name: &str) -> Option<WaveStateName<'_>> {
     })
 }
 
-/// Whether a state of a generated machine is an approval gate or a decision.
+/// Whether a state of a generated machine is an approval gate or a decision (a wave's, or a
+/// failed action's).
 pub fn is_gate(state_name: &str) -> bool {
     parse_wave(state_name).is_some_and(|p| p.step.is_gate())
+        || actions::parse_action(state_name).is_some_and(|a| a.step.is_gate())
 }
 
 #[cfg(test)]
@@ -277,6 +279,12 @@ mod tests {
         assert!(!is_gate("Wave 3 web: done?"));
         assert!(!is_gate("Wave 3 web: decision"));
         assert!(!is_gate(PREFLIGHT));
+        assert!(is_gate(
+            "Wave 2 app: before 1 (fail over database) / decide?"
+        ));
+        assert!(!is_gate(
+            "Wave 2 app: before 1 (fail over database) / answer?"
+        ));
     }
 
     #[test]

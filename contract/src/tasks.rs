@@ -147,6 +147,29 @@ pub struct WaveState {
     /// The health checks after the launch, once they began (a wave with `health` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<crate::HealthState>,
+    /// The wave's recovered servers, listed by the check that found the wave launched when the
+    /// wave [lists them](crate::WaveSpec::lists_recovered): what its after-actions get.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovered: Option<Vec<RecoveredServer>>,
+}
+
+/// A server of the wave as it runs after the launch: what an after-action needs to reach it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveredServer {
+    pub source_server_id: String,
+    /// The source's host name as DRS identified it; empty when DRS names none.
+    #[serde(default)]
+    pub hostname: String,
+    /// DRS's recovery instance (`recoveryInstanceID`).
+    pub recovery_instance_id: String,
+    /// The EC2 instance (`ec2InstanceID`); empty while DRS names none.
+    #[serde(default)]
+    pub ec2_instance_id: String,
+    /// The private IPv4 addresses of its network interfaces, in DRS's order.
+    #[serde(default)]
+    pub private_ips: Vec<String>,
 }
 
 /// Input of the start-wave task.

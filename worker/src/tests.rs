@@ -54,6 +54,7 @@ mod per_job_quota;
 mod preemption_and_janitor;
 mod preflight;
 mod queued_chunk_job;
+mod recovered_servers;
 mod recovery_instances;
 mod retry_launch_points;
 mod retry_outlook;
@@ -222,6 +223,7 @@ fn check_input(w: &World, wave_spec: WaveSpec) -> CheckWaveInput {
             servers: Default::default(),
             reason: String::new(),
             health: None,
+            recovered: None,
         },
         wave: wave_spec,
         heartbeat_seconds: 60,
@@ -322,6 +324,7 @@ fn gate_input(
         opened_at: None,
         reopened: 0,
         gate_heartbeat_seconds: None,
+        action: None,
     }
 }
 

@@ -17,6 +17,7 @@ fn gate(kind: GateKind, attempts: u32, max: u32) -> PendingGate {
         reason: "s-1 FAILED".into(),
         heartbeat_seconds: None,
         reopened: 0,
+        action: None,
     }
 }
 

@@ -58,6 +58,7 @@ fn wave_state(index: u32, name: &str, status: WaveStatus, counts: ServerCounts) 
             String::new()
         },
         health: None,
+        recovered: None,
     }
 }
 
@@ -160,6 +161,7 @@ fn a_wave_under_health_checks_says_how_many_passed_and_a_failed_check_names_its_
         passed: vec![1],
         next_wait_seconds: 5,
         healthy_at: String::new(),
+        due_seconds: Vec::new(),
     });
     v.apply_wave_state(&ws);
     let line = wave_line(&v.waves[0], 9, T0 + time::Duration::seconds(60)).to_string();
@@ -255,6 +257,7 @@ fn gates_say_what_they_wait_for_and_how_to_answer() {
         reason: String::new(),
         heartbeat_seconds: None,
         reopened: 0,
+        action: None,
     };
     let line = gate_line(&gate, "drill-1", T0 + time::Duration::seconds(75));
     assert_eq!(
@@ -296,6 +299,7 @@ fn several_open_gates_each_have_a_line_whose_commands_name_the_wave() {
         reason: String::new(),
         heartbeat_seconds: None,
         reopened: 0,
+        action: None,
     };
     let decision = PendingGate {
         kind: GateKind::Decision,

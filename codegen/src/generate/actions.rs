@@ -9,13 +9,15 @@
 
 use serde_json::{Map, Value, json};
 
+use super::wave::OperatorGate;
 use super::{Generator, names};
 use crate::asl::{
     Catcher, Choice, ChoiceRule, Condition, Pass, Retrier, STATES_ALL, States, Task, Transition,
     Wait, WaitDuration,
 };
+use crate::budget;
 use crate::contract::states::{ACTION_FAILED, ActionPhase, ActionStep};
-use crate::contract::{OnFailure, WaveSpec, paths};
+use crate::contract::{GateKind, OnFailure, WaveSpec, decisions, paths};
 use crate::plan::actions::{Action, ActionKind, SSM_POLL_SECONDS};
 
 /// Where an action's (selected) result goes: one slot, each action overwrites it.
@@ -123,11 +125,25 @@ impl Generator<'_> {
         if is_ssm {
             ssm_loop(states, wave, a, next, &on_failed);
         }
+        if a.on_failure == OnFailure::Ask {
+            self.action_decision(states, wave, a, next);
+        }
         if a.on_failure != OnFailure::Continue {
+            let (comment, then) = if a.on_failure == OnFailure::Ask {
+                (
+                    format!("{run:?} failed and its plan asks an operator (onFailure: ask)."),
+                    name(ActionStep::Decide),
+                )
+            } else {
+                (
+                    format!("{run:?} failed and its plan stops the execution (onFailure: stop)."),
+                    self.failure.clone(),
+                )
+            };
             states.push(
                 name(ActionStep::Failed),
                 Pass {
-                    comment: Some(format!("{run:?} failed and its plan stops the execution (onFailure: stop).")),
+                    comment: Some(comment),
                     parameters: Some(json!({
                         "Error": ACTION_FAILED,
                         "Cause.$": format!(
@@ -138,14 +154,68 @@ impl Generator<'_> {
                     })),
                     result: None,
                     result_path: Some(paths::ERROR.to_owned()),
-                    transition: Transition::next(self.failure.clone()),
+                    transition: Transition::next(then),
                 },
             );
         }
     }
 
+    /// `onFailure: ask` on an action: the operator's decision on the failure the Failed Pass
+    /// named, and the Choice on the answer: retry runs the action again (nothing is
+    /// launched), skip goes on to `next`, stop (or a decision past its timeout) fails the
+    /// execution with the action's failure.
+    fn action_decision(&self, states: &mut States, wave: &WaveSpec, a: &Action, next: &str) {
+        let name = |step| state_name(wave, a, step);
+        let run = name(ActionStep::Run);
+        let timeout = wave
+            .decision_timeout_seconds
+            .unwrap_or(budget::DEFAULT_GATE_TIMEOUT_SECONDS);
+        self.operator_gate(
+            states,
+            wave,
+            OperatorGate {
+                kind: GateKind::Decision,
+                timeout_seconds: timeout,
+                comment: format!(
+                    "{run:?} failed and its plan asks an operator: `drs-waves decide <execution> retry` runs it again (nothing is \
+                     launched), `skip` goes on without it, `stop` ends the execution. Without an answer in {timeout} s the execution fails."
+                ),
+                result_path: paths::decision_answer(wave.index),
+                next: name(ActionStep::Answer),
+                name: name(ActionStep::Decide),
+                timed_out: name(ActionStep::Expired),
+                what: format!("The decision on {run:?}"),
+                inputs: vec![(
+                    "action".to_owned(),
+                    json!({"name": run, "failure.$": paths::ERROR}),
+                )],
+            },
+        );
+        states.push(
+            name(ActionStep::Answer),
+            Choice {
+                comment: Some(format!(
+                    "The operator's answer: retry runs {run:?} again, skip goes on to {next:?}."
+                )),
+                choices: vec![
+                    ChoiceRule::new(
+                        Condition::string_equals(paths::decision(wave.index), decisions::RETRY),
+                        first_state(wave, a),
+                    ),
+                    ChoiceRule::new(
+                        Condition::string_equals(paths::decision(wave.index), decisions::SKIP),
+                        next,
+                    ),
+                ],
+                default: Some(self.failure.clone()),
+            },
+        );
+    }
+
     /// What every action gets: the plan, the mode, the execution, the wave, the action's
-    /// state; an after-action also the wave's state (its jobs, counts and times).
+    /// state; an after-action also the wave's state (its jobs, counts and times) and its
+    /// recovered servers (`servers`: source server, host name, recovery instance, EC2
+    /// instance, private IPs), which the check that found it launched listed.
     fn context(&self, wave: &WaveSpec, a: &Action, run: &str) -> Value {
         let mut c = json!({
             "plan": self.plan_name(),
@@ -161,6 +231,10 @@ impl Generator<'_> {
             map.insert(
                 "waveState.$".to_owned(),
                 Value::String(paths::wave_state(wave.index)),
+            );
+            map.insert(
+                "servers.$".to_owned(),
+                Value::String(format!("{}.recovered", paths::wave_state(wave.index))),
             );
         }
         c
@@ -319,7 +393,7 @@ fn message_attributes(context: &Value) -> Value {
                 Some(k) => (k, "StringValue.$"),
                 None => (k.as_str(), "StringValue"),
             };
-            if key == "waveState" {
+            if key == "waveState" || key == "servers" {
                 continue;
             }
             let value = match v {
@@ -381,7 +455,8 @@ fn describe(a: &Action) -> String {
     };
     let policy = match a.on_failure {
         OnFailure::Continue => "a failure goes on (onFailure: continue)",
-        OnFailure::Stop | OnFailure::Ask => "a failure stops the execution",
+        OnFailure::Stop => "a failure stops the execution",
+        OnFailure::Ask => "a failure asks an operator (onFailure: ask)",
     };
     format!(
         "{} {}: {how} (at most {} s); {policy}.",

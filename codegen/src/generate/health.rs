@@ -108,7 +108,7 @@ impl Generator<'_> {
             wait,
             Wait {
                 comment: Some(
-                    "Waits until the next check is due (the shortest interval among the checks not yet passed).".to_owned(),
+                    "Waits until the next check is due (each check at its own interval, never past a deadline).".to_owned(),
                 ),
                 duration: WaitDuration::SecondsPath(format!("{health}.nextWaitSeconds")),
                 transition: Transition::next(names::wave(i, n, WaveStep::HealthCheck)),

@@ -8,7 +8,7 @@ use crate::asl::{
     Catcher, Choice, ChoiceRule, Condition, Pass, Retrier, States, Transition, Wait, WaitDuration,
 };
 use crate::budget;
-use crate::contract::operator::{GATE_REOPENINGS, gate_timed_out_cause, gate_what};
+use crate::contract::operator::{GATE_REOPENINGS, gate_what, waited_cause};
 use crate::contract::states::{ActionPhase, WaveStep};
 use crate::contract::{
     Activity, ErrorName, GateKind, OnFailure, RETRYABLE_STATES_ERRORS, WaveSpec, WaveStatus,
@@ -40,17 +40,22 @@ impl Generator<'_> {
             self.operator_gate(
                 states,
                 wave,
-                GateKind::Approval,
-                gate.timeout_seconds,
-                format!(
-                    "Approval gate: wave {i} ({selection}) starts only when an operator approves (`drs-waves approve <execution>`); \
-                     `drs-waves stop` ends the execution. The worker records this task's token in the history and does not answer it. \
-                     Without an answer in {} s the execution fails, and no later wave starts.",
-                    gate.timeout_seconds
-                ),
-                paths::approval_answer(i),
-                names::wave(i, n, WaveStep::Start),
-                WaveStep::ApprovalTimedOut,
+                OperatorGate {
+                    kind: GateKind::Approval,
+                    timeout_seconds: gate.timeout_seconds,
+                    comment: format!(
+                        "Approval gate: wave {i} ({selection}) starts only when an operator approves (`drs-waves approve <execution>`); \
+                         `drs-waves stop` ends the execution. The worker records this task's token in the history and does not answer it. \
+                         Without an answer in {} s the execution fails, and no later wave starts.",
+                        gate.timeout_seconds
+                    ),
+                    result_path: paths::approval_answer(i),
+                    next: names::wave(i, n, WaveStep::Start),
+                    name: names::wave(i, n, WaveStep::Approve),
+                    timed_out: names::wave(i, n, WaveStep::ApprovalTimedOut),
+                    what: gate_what(GateKind::Approval, i, n),
+                    inputs: Vec::new(),
+                },
             );
         }
     }
@@ -171,20 +176,18 @@ impl Generator<'_> {
     /// past it with DrsWaves.GateTimedOut. Locally a heartbeat timeout is States.Timeout, the
     /// same name as the gate's own timeout: both are retried, and the worker tells them apart
     /// by the deadline.
-    #[allow(clippy::too_many_arguments)]
-    fn operator_gate(
-        &self,
-        states: &mut States,
-        wave: &WaveSpec,
-        kind: GateKind,
-        timeout_seconds: u32,
-        comment: String,
-        result_path: String,
-        next: String,
-        timed_out: WaveStep,
-    ) {
-        let (i, n) = (wave.index, wave.name.as_str());
-        let timed_out_name = names::wave(i, n, timed_out);
+    pub(super) fn operator_gate(&self, states: &mut States, wave: &WaveSpec, gate: OperatorGate) {
+        let OperatorGate {
+            kind,
+            timeout_seconds,
+            comment,
+            result_path,
+            next,
+            name,
+            timed_out: timed_out_name,
+            what,
+            inputs,
+        } = gate;
         let wave_value = serde_json::to_value(wave).unwrap_or(Value::Null);
         let mut parameters = json!({
             "run.$": paths::RUN,
@@ -202,9 +205,7 @@ impl Generator<'_> {
             if let Some(h) = heartbeat {
                 map.insert("gateHeartbeatSeconds".to_owned(), json!(h));
             }
-            if kind == GateKind::Decision {
-                map.insert("state.$".to_owned(), Value::String(paths::wave_state(i)));
-            }
+            map.extend(inputs);
         }
         let mut task = self.task(
             Activity::AwaitOperator,
@@ -238,15 +239,15 @@ impl Generator<'_> {
                 next: timed_out_name.clone(),
             },
         );
-        states.push(names::wave(i, n, gate_step(kind)), task);
+        states.push(name.clone(), task);
         states.push(
             timed_out_name,
             Pass {
-                comment: Some(format!("{} got no answer in time.", gate_what(kind, i, n))),
+                comment: Some(format!("{what} got no answer in time.")),
                 parameters: None,
                 result: Some(json!({
                     "Error": ErrorName::GateTimedOut.as_str(),
-                    "Cause": gate_timed_out_cause(kind, i, n, timeout_seconds),
+                    "Cause": waited_cause(&what, timeout_seconds),
                 })),
                 result_path: Some(paths::ERROR.to_owned()),
                 transition: Transition::next(self.failure.clone()),
@@ -263,17 +264,22 @@ impl Generator<'_> {
         self.operator_gate(
             states,
             wave,
-            GateKind::Decision,
-            timeout,
-            format!(
-                "Wave {i} failed and its plan asks an operator: `drs-waves decide <execution> retry` launches again the required \
-                 servers that did not launch (at most {} launches in all), `skip` records the wave SKIPPED and goes on, `stop` ends \
-                 the execution. Without an answer in {timeout} s the execution fails.",
-                wave.max_attempts
-            ),
-            paths::decision_answer(i),
-            names::wave(i, n, WaveStep::Decision),
-            WaveStep::DecisionTimedOut,
+            OperatorGate {
+                kind: GateKind::Decision,
+                timeout_seconds: timeout,
+                comment: format!(
+                    "Wave {i} failed and its plan asks an operator: `drs-waves decide <execution> retry` launches again the required \
+                     servers that did not launch (at most {} launches in all), `skip` records the wave SKIPPED and goes on, `stop` ends \
+                     the execution. Without an answer in {timeout} s the execution fails.",
+                    wave.max_attempts
+                ),
+                result_path: paths::decision_answer(i),
+                next: names::wave(i, n, WaveStep::Decision),
+                name: names::wave(i, n, WaveStep::Decide),
+                timed_out: names::wave(i, n, WaveStep::DecisionTimedOut),
+                what: gate_what(GateKind::Decision, i, n),
+                inputs: vec![("state.$".to_owned(), Value::String(paths::wave_state(i)))],
+            },
         );
         let skipped = names::wave(i, n, WaveStep::Skipped);
         states.push(
@@ -308,9 +314,21 @@ impl Generator<'_> {
     }
 }
 
-fn gate_step(kind: GateKind) -> WaveStep {
-    match kind {
-        GateKind::Approval => WaveStep::Approve,
-        GateKind::Decision => WaveStep::Decide,
-    }
+/// An await-operator task as the generator makes it: its kind, its own states' names, what it
+/// tells the worker beyond the wave, and where its answer goes.
+pub(super) struct OperatorGate {
+    pub kind: GateKind,
+    pub timeout_seconds: u32,
+    pub comment: String,
+    /// Where the operator's answer goes.
+    pub result_path: String,
+    /// Where the answered gate goes.
+    pub next: String,
+    /// The gate's state name, and the Pass that names its timeout.
+    pub name: String,
+    pub timed_out: String,
+    /// The gate in words, for its timeout: "The decision after wave 2 'app' failed".
+    pub what: String,
+    /// Parameters beyond the run, the wave and the timing (a decision's failure).
+    pub inputs: Vec<(String, Value)>,
 }

@@ -54,7 +54,8 @@ pub struct ActionFile {
     #[serde(default)]
     #[schemars(extend("exclusiveMinimum" = 0))]
     pub timeout_minutes: Option<f64>,
-    /// What a failed action does: stop the execution (default) or continue.
+    /// What a failed action does: stop the execution (default), continue, or ask an operator
+    /// (retry the action, skip it, or stop; the wave's `decision` settings apply).
     #[serde(default)]
     pub on_failure: Option<OnFailure>,
     /// The modes the action runs in (default both).
@@ -253,12 +254,6 @@ fn resolve_action(
     let kind = kind(scope, prefix, a);
     let timeout_seconds = timeout(scope, prefix, a, kind.as_ref());
     let on_failure = a.on_failure.unwrap_or(OnFailure::Stop);
-    if on_failure == OnFailure::Ask {
-        scope.report(
-            format!("{prefix}onFailure"),
-            "onFailure: ask is not supported for actions yet: use stop or continue",
-        );
-    }
     let only_mode = match a.modes.as_deref() {
         None => None,
         Some([]) => {
@@ -526,10 +521,28 @@ pub fn action_events(a: &Action) -> u64 {
     mode + TASK * (1 + u64::from(budget::RETRY_MAX_ATTEMPTS)) + 2 + rounds
 }
 
-/// The seconds and events of every action of a wave.
-pub fn wave_action_budget(actions: &WaveActions) -> (u64, u64) {
+/// Whether an action of the list asks an operator on failure (`onFailure: ask`).
+pub fn any_asks(list: Option<&[ActionFile]>) -> bool {
+    list.is_some_and(|l| l.iter().any(|a| a.on_failure == Some(OnFailure::Ask)))
+}
+
+/// The seconds and events of every action of a wave. An action with `onFailure: ask` counts
+/// twice (a failure and the operator's retry) and its decision's whole wait
+/// (`decision_timeout_seconds`, the wave's): more retries than one run into the execution's
+/// timeout, which the plan may raise (`executionTimeoutMinutes`).
+pub fn wave_action_budget(actions: &WaveActions, decision_timeout_seconds: u32) -> (u64, u64) {
+    /// The decision's task (as an action's), its Pass on a failure and its Choice.
+    const DECISION_EVENTS: u64 = 12;
     actions.all().fold((0, 0), |(s, e), a| {
-        (s + action_seconds(a), e + action_events(a))
+        let (seconds, events) = (action_seconds(a), action_events(a));
+        if a.on_failure == OnFailure::Ask {
+            (
+                s + 2 * seconds + u64::from(decision_timeout_seconds),
+                e + 2 * events + DECISION_EVENTS,
+            )
+        } else {
+            (s + seconds, e + events)
+        }
     })
 }
 

@@ -66,14 +66,18 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
             check_wave_rto(rto, plan_rto, earlier)
         });
         let raw_defaults = raw.defaults.as_ref();
-        actions.push(resolve_actions(
+        let wave_actions = resolve_actions(
             &mut scope,
             (w.before.as_ref(), w.after.as_ref()),
             (
                 raw_defaults.and_then(|d| d.before.as_ref()),
                 raw_defaults.and_then(|d| d.after.as_ref()),
             ),
-        ));
+        );
+        let mut wave = wave;
+        // The after-actions get the wave's recovered servers: the check lists them.
+        wave.lists_recovered = !wave_actions.after.is_empty();
+        actions.push(wave_actions);
         wave_targets.extend(target);
         waves.push(wave);
     }
@@ -166,6 +170,9 @@ pub(super) struct Defaults {
     pub(super) max_attempts: Option<u32>,
     pub(super) account: Option<WaveAccount>,
     pub(super) health: Vec<crate::contract::HealthCheck>,
+    /// Whether a default `before` / `after` action asks an operator on failure (`onFailure:
+    /// ask`): the decision's settings then apply to waves that keep the default list.
+    pub(super) actions_ask: (bool, bool),
 }
 
 impl Defaults {
@@ -215,6 +222,10 @@ impl Defaults {
             health: defaults.health.as_ref().map_or_else(Vec::new, |list| {
                 super::health::health_checks(scope, "defaults.", list)
             }),
+            actions_ask: (
+                super::actions::any_asks(defaults.before.as_deref()),
+                super::actions::any_asks(defaults.after.as_deref()),
+            ),
         }
     }
 }
@@ -236,7 +247,10 @@ fn execution_timeout(
     };
     let action_seconds = |i: u32| {
         let k = usize::try_from(i.saturating_sub(1)).unwrap_or(usize::MAX);
-        actions.get(k).map_or(0, |a| wave_action_budget(a).0)
+        let decision = waves.get(k).and_then(|w| w.decision_timeout_seconds);
+        actions.get(k).map_or(0, |a| {
+            wave_action_budget(a, decision.unwrap_or(budget::DEFAULT_GATE_TIMEOUT_SECONDS)).0
+        })
     };
     let derived = budget::derived_execution_timeout_with(waves, heartbeat_seconds, &action_seconds);
     if let Some(over) = timeout_override {
@@ -272,7 +286,16 @@ fn execution_timeout(
 /// problem names the waves that cost the most.
 fn check_history_events(scope: &mut Scope<'_>, waves: &[WaveSpec], actions: &[WaveActions]) {
     let events = budget::worst_case_history_events(waves)
-        + actions.iter().map(|a| wave_action_budget(a).1).sum::<u64>();
+        + actions
+            .iter()
+            .zip(waves)
+            .map(|(a, w)| {
+                let decision = w
+                    .decision_timeout_seconds
+                    .unwrap_or(budget::DEFAULT_GATE_TIMEOUT_SECONDS);
+                wave_action_budget(a, decision).1
+            })
+            .sum::<u64>();
     if events <= budget::HISTORY_EVENT_LIMIT {
         return;
     }
@@ -304,8 +327,13 @@ fn check_history_events(scope: &mut Scope<'_>, waves: &[WaveSpec], actions: &[Wa
     );
 }
 
+/// What one recovered server costs in the execution's state when its wave has after-actions
+/// (its IDs, host name, two private IPs and their keys).
+pub const RECOVERED_SERVER_BYTES: usize = 260;
+
 /// The preflight task gets the whole plan as its input; Step Functions caps a state's input
-/// (and so the plan's explicit server lists).
+/// (and so the plan's explicit server lists), and the state carries the recovered servers of
+/// the waves with after-actions (known here for waves that list their servers' IDs).
 fn check_preflight_input_size(problems: &mut Vec<Problem>, spec: &PlanSpec) {
     let size =
         serde_json::to_string(spec).map(|s| s.len()).unwrap_or(0) + PREFLIGHT_INPUT_OVERHEAD_BYTES;
@@ -316,6 +344,29 @@ fn check_preflight_input_size(problems: &mut Vec<Problem>, spec: &PlanSpec) {
             message: format!(
                 "the plan lists too many servers: the preflight task's input would be about {size} bytes, over Step Functions' \
                  limit of {MAX_OUTPUT_BYTES} bytes for a state's input. Select servers by tags instead of listing their IDs, or split the plan"
+            ),
+        });
+        return;
+    }
+    // A wave with after-actions keeps its recovered servers in the execution's state.
+    let listing: Vec<&WaveSpec> = spec.waves.iter().filter(|w| w.lists_recovered).collect();
+    let recovered: usize = listing
+        .iter()
+        .map(|w| w.server_ids.len() * RECOVERED_SERVER_BYTES)
+        .sum();
+    if size + recovered > MAX_OUTPUT_BYTES {
+        let names: Vec<String> = listing
+            .iter()
+            .map(|w| format!("{} {:?}", w.index, w.name))
+            .collect();
+        problems.push(Problem {
+            wave: None,
+            field: "after".into(),
+            message: format!(
+                "the after-actions of waves {} get their recovered servers, about {recovered} bytes in the execution's state \
+                 beside the plan's {size}: over Step Functions' limit of {MAX_OUTPUT_BYTES} bytes. Move the after-actions to fewer \
+                 waves, or split the plan",
+                names.join(", ")
             ),
         });
     }

@@ -77,8 +77,7 @@ pub(super) fn resolve_wave<'a>(
         polling,
         approval: operator.approval,
         max_attempts: operator.max_attempts,
-        decision_timeout_seconds: (operator.on_failure == OnFailure::Ask)
-            .then_some(operator.decision_timeout_seconds),
+        decision_timeout_seconds: operator.asks.then_some(operator.decision_timeout_seconds),
         decision_notify: operator.decision_notify,
         depends_on: None,
         account: match &w.account {
@@ -89,6 +88,7 @@ pub(super) fn resolve_wave<'a>(
             Some(list) => super::health::health_checks(scope, "", list),
             None => defaults.health.clone(),
         },
+        lists_recovered: false,
     };
     (wave, target)
 }
@@ -282,6 +282,8 @@ pub(super) fn check_wave_rto(
 /// What operators do in a wave: its approval gate, and with `onFailure: ask` its decision.
 struct OperatorSettings {
     on_failure: OnFailure,
+    /// Whether an operator may be asked: `onFailure: ask` of the wave or of an action.
+    asks: bool,
     approval: Option<ApprovalGate>,
     max_attempts: u32,
     decision_timeout_seconds: u32,
@@ -301,31 +303,41 @@ fn operator_settings(scope: &mut Scope<'_>, w: &WaveFile, defaults: &Defaults) -
         .as_ref()
         .map(|d| decision_settings(scope, "decision.", d));
     let own_attempts = w.max_attempts.map(|n| attempts(scope, "maxAttempts", n));
-    if on_failure != OnFailure::Ask {
-        if let Some(n) = own_attempts.filter(|n| *n > 1) {
-            scope.report(
-                "maxAttempts",
-                format!(
-                    "{n} launches need an operator to ask for them: set onFailure: ask (it is {})",
-                    on_failure_name(on_failure)
-                ),
-            );
-        }
-        if w.decision.is_some() {
-            scope.report(
-                "decision",
-                format!(
-                    "a decision is asked only with onFailure: ask (it is {})",
-                    on_failure_name(on_failure)
-                ),
-            );
-        }
+    if on_failure != OnFailure::Ask
+        && let Some(n) = own_attempts.filter(|n| *n > 1)
+    {
+        scope.report(
+            "maxAttempts",
+            format!(
+                "{n} launches need an operator to ask for them: set onFailure: ask (it is {})",
+                on_failure_name(on_failure)
+            ),
+        );
     }
-    let (decision_timeout_seconds, decision_notify) = match on_failure {
-        OnFailure::Ask => own_decision
+    // An action of the wave may ask too (a wave's list replaces the default one): the
+    // decision's settings are its.
+    let ask = |own: &Option<Vec<super::actions::ActionFile>>, default: bool| {
+        own.as_deref()
+            .map_or(default, |l| super::actions::any_asks(Some(l)))
+    };
+    let actions_ask =
+        ask(&w.before, defaults.actions_ask.0) || ask(&w.after, defaults.actions_ask.1);
+    let asks = on_failure == OnFailure::Ask || actions_ask;
+    if !asks && w.decision.is_some() {
+        scope.report(
+            "decision",
+            format!(
+                "a decision is asked only with onFailure: ask, of the wave or of one of its actions (it is {})",
+                on_failure_name(on_failure)
+            ),
+        );
+    }
+    let (decision_timeout_seconds, decision_notify) = if asks {
+        own_decision
             .or_else(|| defaults.decision.clone())
-            .unwrap_or((budget::DEFAULT_GATE_TIMEOUT_SECONDS, None)),
-        _ => (budget::DEFAULT_GATE_TIMEOUT_SECONDS, None),
+            .unwrap_or((budget::DEFAULT_GATE_TIMEOUT_SECONDS, None))
+    } else {
+        (budget::DEFAULT_GATE_TIMEOUT_SECONDS, None)
     };
     let max_attempts = match on_failure {
         OnFailure::Ask => own_attempts.or(defaults.max_attempts).unwrap_or(1),
@@ -333,6 +345,7 @@ fn operator_settings(scope: &mut Scope<'_>, w: &WaveFile, defaults: &Defaults) -
     };
     OperatorSettings {
         on_failure,
+        asks,
         approval,
         max_attempts,
         decision_timeout_seconds,

@@ -47,10 +47,16 @@ pub enum ActionStep {
     Count,
     /// The Pass that names the failed action and hands the failure on.
     Failed,
+    /// `onFailure: ask`: the operator's decision on a failed action (an await-operator task).
+    Decide,
+    /// `onFailure: ask`: the Choice on the operator's answer.
+    Answer,
+    /// `onFailure: ask`: the Pass that names a decision that got no answer in time.
+    Expired,
 }
 
 impl ActionStep {
-    pub const ALL: [ActionStep; 7] = [
+    pub const ALL: [ActionStep; 10] = [
         ActionStep::Run,
         ActionStep::Mode,
         ActionStep::Wait,
@@ -58,7 +64,15 @@ impl ActionStep {
         ActionStep::Status,
         ActionStep::Count,
         ActionStep::Failed,
+        ActionStep::Decide,
+        ActionStep::Answer,
+        ActionStep::Expired,
     ];
+
+    /// Whether the state waits for an operator.
+    pub const fn is_gate(self) -> bool {
+        matches!(self, ActionStep::Decide)
+    }
 
     /// What follows the action's name (nothing for the action itself).
     pub const fn suffix(self) -> &'static str {
@@ -70,6 +84,9 @@ impl ActionStep {
             ActionStep::Status => "status?",
             ActionStep::Count => "count",
             ActionStep::Failed => "failed",
+            ActionStep::Decide => "decide?",
+            ActionStep::Answer => "answer?",
+            ActionStep::Expired => "expired",
         }
     }
 }

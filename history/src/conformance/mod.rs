@@ -186,6 +186,7 @@ fn gate(kind: GateKind, token: &str) -> PendingGate {
         reason: "wave 'app': required server(s) failed to launch: s-2".into(),
         heartbeat_seconds: None,
         reopened: 0,
+        action: None,
     }
 }
 

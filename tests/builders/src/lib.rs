@@ -39,6 +39,7 @@ pub fn wave(index: u32, name: &str, ids: &[String], tags: &[(&str, &str)]) -> Wa
         depends_on: None,
         account: None,
         health: Vec::new(),
+        lists_recovered: false,
     }
 }
 

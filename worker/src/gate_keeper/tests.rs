@@ -25,6 +25,7 @@ fn gate(token: &str, heartbeat: Option<u32>) -> PendingGate {
         reason: String::new(),
         heartbeat_seconds: heartbeat,
         reopened: 0,
+        action: None,
     }
 }
 

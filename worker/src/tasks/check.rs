@@ -66,6 +66,21 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             reasons = self.failure_reasons(wave, &jobs).await?;
             verdict = verdict_with(&reasons);
         }
+        // Before anything is recorded: a transient answer leaves nothing half-written.
+        let recovered = if verdict.status == WaveStatus::Succeeded && wave.lists_recovered {
+            let is_drill = run.mode == drs_waves_contract::Mode::Drill;
+            Some(
+                self.recovered_for_actions(
+                    wave,
+                    &run.execution_id,
+                    is_drill,
+                    verdict.counts.launched,
+                )
+                .await?,
+            )
+        } else {
+            state.recovered.clone()
+        };
         let checks = state.checks + 1;
         let ended_at = (verdict.status != WaveStatus::Launching).then(|| format_time(now));
         let completion_ms = (verdict.status == WaveStatus::Succeeded && first_attempt)
@@ -125,6 +140,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             next_wait_seconds: next_wait,
             servers: verdict.counts,
             reason: truncate_chars(&verdict.reason, MAX_CAUSE_CHARS),
+            recovered,
             ..state
         })
     }

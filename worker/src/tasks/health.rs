@@ -1,12 +1,13 @@
 //! The check-health task: one round of a wave's HTTP and TCP health checks, from inside the
-//! VPC. Every check not yet passed is probed (each recovered server of the wave when its URL or
+//! VPC. Every check not yet passed and due is probed (each recovered server of the wave when its URL or
 //! host names `{privateIp}` / `{hostname}`, or has no host); a check passes when every one of
 //! its probes passes in the same round, and stays passed. The round's results replace the
 //! wave's HEALTH item in the history. HEALTHY when every check has passed; FAILED when a check
 //! has not passed within its timeout (the wave's state then FAILED, with the reason naming the
 //! check and its answers, so that the wave's `onFailure` applies); CHECKING otherwise, with the
-//! wait until the next round (the shortest interval among the checks not yet passed, never past
-//! the nearest deadline).
+//! wait until the next round (when the first check not yet passed is due again: each check is
+//! probed at its own `intervalSeconds`, and once more at its deadline; never past the nearest
+//! deadline).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -24,7 +25,7 @@ use super::Handlers;
 use super::probe::{Probed, probe_http, probe_tcp};
 use crate::error::{TaskError, truncate_chars};
 use crate::sfn::ExecutionLookup;
-use drs_waves_aws::drs::{Drs as _, DrsAccounts};
+use drs_waves_aws::drs::DrsAccounts;
 use drs_waves_rules::{format_time, parse_time, seconds_between};
 
 /// The longest one probe may take: a round must end well within its task's timeout.
@@ -79,14 +80,19 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         };
         let now = self.now();
         let at = format_time(now);
+        let elapsed = seconds_between(started, now);
+        let mut due = health.due_seconds.clone();
+        due.resize(wave.health.len(), 0);
         let mut passed: BTreeSet<u32> = health.passed.iter().copied().collect();
         for (k, check) in (0u32..).zip(&wave.health) {
-            if passed.contains(&k) {
+            let slot = k as usize;
+            if passed.contains(&k) || !is_due(check, due[slot], elapsed) {
                 continue;
             }
+            due[slot] = elapsed + u64::from(check.interval_seconds);
             let results = probe_check(check, &servers).await;
             let ok = !results.is_empty() && results.iter().all(|(_, p)| p.ok);
-            if let Some(r) = record.checks.get_mut(k as usize) {
+            if let Some(r) = record.checks.get_mut(slot) {
                 r.probes += 1;
                 r.last = results
                     .into_iter()
@@ -105,9 +111,9 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 passed.insert(k);
             }
         }
-        let elapsed = seconds_between(started, now);
         health.rounds += 1;
         health.passed = passed.iter().copied().collect();
+        health.due_seconds = due;
         let pending: Vec<(u32, &HealthCheck)> = (0u32..)
             .zip(&wave.health)
             .filter(|(k, _)| !passed.contains(k))
@@ -143,7 +149,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             );
         } else {
             health.status = HealthStatus::Checking;
-            health.next_wait_seconds = next_wait(&pending, elapsed);
+            health.next_wait_seconds = next_wait(&pending, &health.due_seconds, elapsed);
         }
         record.status = health.status;
         record.rounds = health.rounds;
@@ -154,41 +160,23 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         Ok(state)
     }
 
-    /// The wave's recovered servers in this execution (its launch jobs, all attempts), each
-    /// with its private IP address and host name as DRS lists them.
+    /// The wave's recovered servers in this execution, each with its private IP address and
+    /// host name as DRS lists them.
     async fn recovered_servers(
         &self,
         wave: &WaveSpec,
         execution_id: &str,
         is_drill: bool,
     ) -> Result<Vec<Recovered>, TaskError> {
-        let recorded = self.history.get_wave(execution_id, wave.index).await?;
-        let Some(recorded) = recorded else {
-            return Ok(Vec::new());
-        };
-        let jobs: BTreeSet<String> = recorded
-            .chunks
-            .iter()
-            .filter_map(|c| c.job_id.clone())
-            .chain(recorded.job_ids.iter().cloned())
-            .collect();
-        let listed = self
-            .drs_of(wave.account.as_ref())
-            .await
-            .recovery_instances_of(recorded.planned_servers())
-            .await?;
-        let mut out: Vec<Recovered> =
-            drs_waves_aws::drs::instances::of_execution(listed, &jobs, is_drill)
-                .into_iter()
-                .map(|i| Recovered {
-                    source_server_id: i.source_server_id,
-                    private_ip: i.private_ips.into_iter().next(),
-                    hostname: i.hostname,
-                })
-                .collect();
-        out.sort_by(|a, b| a.source_server_id.cmp(&b.source_server_id));
-        out.dedup_by(|a, b| a.source_server_id == b.source_server_id);
-        Ok(out)
+        let listed = self.wave_instances(wave, execution_id, is_drill).await?;
+        Ok(listed
+            .into_iter()
+            .map(|i| Recovered {
+                source_server_id: i.source_server_id,
+                private_ip: i.private_ips.into_iter().next(),
+                hostname: i.hostname,
+            })
+            .collect())
     }
 }
 
@@ -326,21 +314,27 @@ fn answers_of(last: &[ProbeRecord]) -> String {
     }
 }
 
-/// The wait before the next round: the shortest interval among the pending checks, never past
-/// the nearest of their deadlines (so a timeout is seen on time), at least a second.
-fn next_wait(pending: &[(u32, &HealthCheck)], elapsed: u64) -> u32 {
-    let interval = pending
+/// Whether a check is probed in this round: its interval has passed since its last probe (a
+/// second's slack for the clocks of the Wait and the worker), or its timeout has come (it gets
+/// a last probe before it is judged).
+fn is_due(check: &HealthCheck, due: u64, elapsed: u64) -> bool {
+    elapsed + 1 >= due || elapsed >= u64::from(check.timeout_seconds)
+}
+
+/// The wait before the next round: until the first pending check is due again (each at its
+/// own interval), never past the nearest of their deadlines (so a timeout is seen on time), at
+/// least a second.
+fn next_wait(pending: &[(u32, &HealthCheck)], due: &[u64], elapsed: u64) -> u32 {
+    let wait = pending
         .iter()
-        .map(|(_, c)| c.interval_seconds)
-        .min()
-        .unwrap_or(1);
-    let to_deadline = pending
-        .iter()
-        .map(|(_, c)| u64::from(c.timeout_seconds).saturating_sub(elapsed))
+        .map(|(k, c)| {
+            let next = due.get(*k as usize).copied().unwrap_or(0);
+            next.saturating_sub(elapsed)
+                .min(u64::from(c.timeout_seconds).saturating_sub(elapsed))
+        })
         .min()
         .unwrap_or(0);
-    let to_deadline = u32::try_from(to_deadline).unwrap_or(u32::MAX);
-    interval.min(to_deadline).max(1)
+    u32::try_from(wait).unwrap_or(u32::MAX).max(1)
 }
 
 #[cfg(test)]
@@ -357,12 +351,23 @@ mod tests {
     }
 
     #[test]
-    fn the_next_round_comes_at_the_shortest_interval_but_never_past_a_deadline() {
+    fn each_check_is_probed_at_its_own_interval_and_never_waits_past_a_deadline() {
         let tcp = |port| Probe::Tcp { port, host: None };
         let (a, b) = (check(tcp(1), 600, 30), check(tcp(2), 100, 60));
-        assert_eq!(next_wait(&[(0, &a), (1, &b)], 0), 30);
-        assert_eq!(next_wait(&[(0, &a), (1, &b)], 90), 10);
-        assert_eq!(next_wait(&[(0, &a)], 600), 1);
+        let both = [(0, &a), (1, &b)];
+        // Probed at 0: a is due at 30, b at 60; the next round is at 30 and probes a only.
+        assert_eq!(next_wait(&both, &[30, 60], 0), 30);
+        assert!(is_due(&a, 30, 30) && !is_due(&b, 60, 30));
+        // a probed again at 30 (due 60): both are due at 60.
+        assert_eq!(next_wait(&both, &[60, 60], 30), 30);
+        // b's deadline (100) comes before either is due again.
+        assert_eq!(next_wait(&both, &[120, 120], 90), 10);
+        assert!(
+            is_due(&b, 120, 100),
+            "a check gets a last probe at its deadline"
+        );
+        assert_eq!(next_wait(&[(0, &a)], &[630], 600), 1);
+        assert!(is_due(&a, 0, 0), "a check never probed is due at once");
     }
 
     #[test]

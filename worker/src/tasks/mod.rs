@@ -17,6 +17,7 @@ mod preflight;
 mod preflight_accounts;
 mod probe;
 mod record_failure;
+mod recovered;
 mod report;
 mod retry_points;
 mod send_chunk;

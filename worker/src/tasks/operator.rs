@@ -48,19 +48,20 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 input.timeout_seconds,
             )));
         }
-        let attempts = match input.gate {
-            GateKind::Approval => 0,
-            GateKind::Decision => self
+        // A failed action's decision launches nothing: its retry runs the action again.
+        let attempts = match (input.gate, &input.action) {
+            (GateKind::Approval, _) | (GateKind::Decision, Some(_)) => 0,
+            (GateKind::Decision, None) => self
                 .history
                 .get_wave(&run.execution_id, wave.index)
                 .await?
                 .map_or(1, |w| w.attempt()),
         };
-        let reason = input
-            .state
-            .as_ref()
-            .map(|s| s.reason.clone())
-            .unwrap_or_default();
+        let reason = match (&input.action, &input.state) {
+            (Some(a), _) => a.failure.cause.clone(),
+            (None, Some(s)) => s.reason.clone(),
+            (None, None) => String::new(),
+        };
         let gate = PendingGate {
             kind: input.gate,
             wave_index: wave.index,
@@ -71,6 +72,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             attempts,
             max_attempts: wave.max_attempts,
             reason,
+            action: input.action.as_ref().map(|a| a.name.clone()),
             heartbeat_seconds: input.gate_heartbeat_seconds,
             reopened: input.reopened,
         };
@@ -193,6 +195,22 @@ fn gate_message(run: &RunContext, gate: &PendingGate) -> (String, String) {
                 mode = run.mode.as_str(),
                 index = gate.wave_index,
                 since = gate.since,
+                until = gate.timeout_at,
+                arn = run.execution_id,
+            ),
+        ),
+        GateKind::Decision if gate.action.is_some() => (
+            format!("drs-waves {plan}: an action of {wave} failed, decide"),
+            format!(
+                "{action} of the {mode} {exec} (plan {plan}) failed: {reason}\n\
+                 Run the action again:     drs-waves decide {exec} retry --wave {index}\n\
+                 Go on without it:         drs-waves decide {exec} skip --wave {index}\n\
+                 Stop the execution:       drs-waves decide {exec} stop --wave {index}\n\
+                 The decision waits until {until}. Execution: {arn}",
+                action = gate.action.as_deref().unwrap_or_default(),
+                mode = run.mode.as_str(),
+                index = gate.wave_index,
+                reason = gate.reason,
                 until = gate.timeout_at,
                 arn = run.execution_id,
             ),

@@ -172,6 +172,7 @@ fn wave_state_of(record: WaveRecord) -> WaveState {
         servers: record.servers,
         reason: record.reason,
         health: None,
+        recovered: None,
     }
 }
 

@@ -74,6 +74,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             },
             reason: String::new(),
             health: None,
+            recovered: None,
         })
     }
 

@@ -215,6 +215,7 @@ async fn a_redriven_execution_launches_checks_opens_and_records_nothing() {
         opened_at: None,
         reopened: 0,
         gate_heartbeat_seconds: None,
+        action: None,
     };
     assert_closed(
         w.handlers()

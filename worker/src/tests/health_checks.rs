@@ -41,6 +41,7 @@ async fn launched_with(w: &World, checks: Vec<HealthCheck>, started_at: &str) ->
         passed: vec![],
         next_wait_seconds: 0,
         healthy_at: String::new(),
+        due_seconds: Vec::new(),
     });
     CheckHealthInput {
         run: run_ctx(Mode::Drill, None),
@@ -165,4 +166,40 @@ async fn a_wave_without_a_recovered_address_fails_its_per_server_check_saying_wh
         "{}",
         state.reason
     );
+}
+
+#[tokio::test]
+async fn each_check_is_probed_at_its_own_interval() {
+    let w = World::with_servers(1);
+    let port = serve_status(503).await;
+    let mut slow = http(port, 600);
+    slow.interval_seconds = 30;
+    // The clock reads 00:10:00; begun 10 s ago: both checks are probed.
+    let mut input = launched_with(&w, vec![http(port, 600), slow], "2030-01-01T00:09:50Z").await;
+    let state = w
+        .handlers()
+        .check_health(input.clone())
+        .await
+        .expect("round 1");
+    let health = state.health.expect("health");
+    assert_eq!(health.due_seconds, [15, 40]);
+    assert_eq!(health.next_wait_seconds, 5, "the 5 s check is due first");
+    // Five seconds later (00:10:05, 15 s after the checks began): only the 5 s check is due.
+    input.state.health = Some(health);
+    let state = w
+        .handlers_at(time::macros::datetime!(2030-01-01 00:10:05 UTC))
+        .check_health(input)
+        .await
+        .expect("round 2");
+    let health = state.health.expect("health");
+    assert_eq!(health.due_seconds, [20, 40]);
+    assert_eq!(health.next_wait_seconds, 5);
+    let record = w
+        .history
+        .wave_health(EXEC, 1)
+        .await
+        .expect("read")
+        .expect("recorded");
+    let probes: Vec<u32> = record.checks.iter().map(|c| c.probes).collect();
+    assert_eq!(probes, [2, 1], "the 30 s check was not probed again");
 }

@@ -379,6 +379,7 @@ async fn finish_shows_the_operators_actions_and_a_skipped_wave() {
                 reason: String::new(),
                 heartbeat_seconds: None,
                 reopened: 0,
+                action: None,
             },
         )
         .await

@@ -33,6 +33,7 @@ fn legacy_test_gate(
         reason: String::new(),
         heartbeat_seconds: Some(300),
         reopened: 0,
+        action: None,
     }
 }
 

@@ -30,6 +30,7 @@ fn context(phase: &str, action: &str) -> Value {
     });
     if phase == "after" {
         c["waveState.$"] = json!("$.waves.w2");
+        c["servers.$"] = json!("$.waves.w2.recovered");
     }
     c
 }
@@ -248,6 +249,95 @@ fn inside_a_branch_a_failed_action_fails_the_branch_not_record_failure() {
     let after = serde_json::to_value(branch.states.get("Wave 2 app: after 1").expect("action"))
         .expect("json");
     assert_eq!(after["Next"], "Branch of wave 2: done");
+}
+
+#[test]
+fn a_wave_with_after_actions_lists_its_recovered_servers_for_them() {
+    let p = with_app(&format!(
+        "after:\n  - notify: {{topic: \"{TOPIC}\", message: up}}\n"
+    ));
+    let lists: Vec<bool> = p.spec.waves.iter().map(|w| w.lists_recovered).collect();
+    assert_eq!(lists, [false, true], "only the wave with after-actions");
+    let m = machine(&p);
+    let check = state_json(&m, "Wave 2 app: check");
+    assert_eq!(check["Parameters"]["wave"]["listsRecovered"], true);
+    let db_check = state_json(&m, "Wave 1 db: check");
+    assert!(
+        db_check["Parameters"]["wave"]
+            .get("listsRecovered")
+            .is_none()
+    );
+    let before_only = with_app(&format!(
+        "before:\n  - notify: {{topic: \"{TOPIC}\", message: up}}\n"
+    ));
+    assert!(before_only.spec.waves.iter().all(|w| !w.lists_recovered));
+}
+
+#[test]
+fn a_failed_action_with_ask_waits_for_an_operator_who_may_retry_skip_or_stop() {
+    let m = machine(&with_app(&format!(
+        "decision: {{timeoutMinutes: 30}}\nbefore:\n  - name: fail over database\n    stateMachine: {{arn: \"{SM}\"}}\n    onFailure: ask\n"
+    )));
+    let run = "Wave 2 app: before 1 (fail over database)";
+    let s = |step: &str| format!("{run} / {step}");
+    assert_eq!(state_json(&m, run)["Catch"][0]["Next"], s("failed"));
+    let failed = state_json(&m, &s("failed"));
+    assert_eq!(failed["ResultPath"], "$.error");
+    assert_eq!(
+        failed["Next"],
+        s("decide?"),
+        "the failure is named, then asked about"
+    );
+    let decide = state_json(&m, &s("decide?"));
+    assert_eq!(
+        decide["Resource"],
+        format!(
+            "${{{}}}",
+            crate::contract::Activity::AwaitOperator.placeholder()
+        )
+    );
+    assert_eq!(
+        decide["TimeoutSeconds"], 1800,
+        "the wave's decision timeout"
+    );
+    assert_eq!(decide["Parameters"]["gate"], "DECISION");
+    assert_eq!(
+        decide["Parameters"]["action"],
+        json!({"name": run, "failure.$": "$.error"})
+    );
+    assert!(
+        decide["Parameters"].get("state.$").is_none(),
+        "an action's decision reads no wave state"
+    );
+    assert_eq!(decide["Next"], s("answer?"));
+    assert_eq!(decide["Catch"][0]["Next"], s("expired"));
+    let expired = state_json(&m, &s("expired"));
+    assert_eq!(expired["Result"]["Error"], "DrsWaves.GateTimedOut");
+    assert!(
+        expired["Result"]["Cause"].as_str().is_some_and(
+            |c| c.starts_with(&format!("The decision on {run:?} waited 1800 s (30 min)"))
+        ),
+        "{expired}"
+    );
+    let answer = state_json(&m, &s("answer?"));
+    assert_eq!(answer["Choices"][0]["StringEquals"], "retry");
+    assert_eq!(
+        answer["Choices"][0]["Next"], run,
+        "a retry runs the action again"
+    );
+    assert_eq!(answer["Choices"][1]["StringEquals"], "skip");
+    assert_eq!(
+        answer["Choices"][1]["Next"], "Wave 2 app: start",
+        "a skip goes on to the wave"
+    );
+    assert_eq!(
+        answer["Default"], "Record failure",
+        "stop fails with the action's failure"
+    );
+    assert!(
+        names::is_gate(&s("decide?")),
+        "follow and the CLI see it as a gate"
+    );
 }
 
 #[test]

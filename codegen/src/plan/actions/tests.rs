@@ -188,10 +188,6 @@ fn names_modes_policies_and_path_keys_are_checked() {
         "before[0].modes: list each of DRILL and RECOVERY at most once",
     );
     rejected_with(
-        &format!("- notify: {{topic: \"{TOPIC}\", message: hi}}\n  onFailure: ask"),
-        "before[0].onFailure: onFailure: ask is not supported for actions yet: use stop or continue",
-    );
-    rejected_with(
         &format!("- stateMachine: {{arn: \"{SM}\", input: {{nested: {{\"x.$\": \"$.run\"}}}}}}"),
         "before[0].stateMachine.input.nested.x.$: a key ending in '.$' would be read by Step Functions as a path: rename it",
     );
@@ -239,5 +235,63 @@ fn the_runbook_lists_each_action_with_its_state_limit_and_policy() {
              at most 10 min; a failure stops the execution (DrsWaves.ActionFailed names the action); only in a RECOVERY execution.\n"
         )),
         "{text}"
+    );
+}
+
+#[test]
+fn an_action_that_asks_takes_the_waves_decision_settings_and_budgets_its_wait() {
+    let asks =
+        format!("- stateMachine: {{arn: \"{SM}\"}}\n  onFailure: ask\n  timeoutMinutes: 10\n");
+    let plan = load_str(
+        FILE,
+        &format!(
+            "{}    decision: {{timeoutMinutes: 30, notify: \"{TOPIC}\"}}\n",
+            with_before(&asks)
+        ),
+    )
+    .expect("a decision with an action that asks is valid");
+    let wave = &plan.spec.waves[0];
+    assert_eq!(plan.actions[0].before[0].on_failure, OnFailure::Ask);
+    assert_eq!(
+        wave.on_failure,
+        OnFailure::Stop,
+        "the wave's own policy is unchanged"
+    );
+    assert_eq!(wave.decision_timeout_seconds, Some(1800));
+    assert_eq!(wave.decision_notify.as_deref(), Some(TOPIC));
+    let (seconds, _) = wave_action_budget(&plan.actions[0], 1800);
+    let once = action_seconds(&plan.actions[0].before[0]);
+    assert_eq!(
+        seconds,
+        2 * once + 1800,
+        "a failure, the decision's wait, a retry"
+    );
+    // Without an action or a wave that asks, a decision is refused.
+    let no_ask = format!(
+        "{}    decision: {{timeoutMinutes: 30}}\n",
+        with_before(&format!("- stateMachine: {{arn: \"{SM}\"}}\n"))
+    );
+    assert_eq!(
+        rejection(&no_ask),
+        [format!(
+            "{FILE}: wave 1 \"app\": decision: a decision is asked only with onFailure: ask, of the wave or of one of its actions (it is stop)"
+        )]
+    );
+}
+
+#[test]
+fn after_actions_of_waves_listing_too_many_servers_are_refused_for_the_state_size() {
+    let ids: Vec<String> = (0..1000).map(|k| format!("s-{k:017x}")).collect();
+    let text = format!(
+        "name: shop\nwaves:\n  - name: app\n    servers: {{ids: [{}]}}\n    after:\n      - notify: {{topic: \"{TOPIC}\", message: up}}\n",
+        ids.join(", ")
+    );
+    let lines = rejection(&text);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "{FILE}: after: the after-actions of waves 1 \"app\" get their recovered servers, about 260000 bytes"
+        )),
+        "{lines:?}"
     );
 }

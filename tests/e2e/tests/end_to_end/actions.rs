@@ -17,6 +17,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use super::operator::{Act, operate, wait_for_gate};
 use super::{describe, drill, run_to_end};
 
 const POLL: Duration = Duration::from_millis(200);
@@ -30,6 +31,7 @@ fn servers() -> Vec<ServerSpec> {
             ServerSpec::new(format!("s-7a{:015}", n + 1), 2.0)
                 .with_tag("App", "actions")
                 .with_tag("Tier", tier)
+                .with_recovered_ip(format!("10.7.0.{}", n + 1))
         })
         .collect()
 }
@@ -62,6 +64,53 @@ async fn child_machine(dep: &Deployment, name: &str, fails: bool) -> Result<Stri
         .await
         .context("creating the child machine")?;
     Ok(created.state_machine_arn().to_owned())
+}
+
+/// The input of a child machine's one execution.
+async fn only_run_input(dep: &Deployment, machine: &str) -> Result<Value> {
+    let runs = dep
+        .sfn
+        .list_executions()
+        .state_machine_arn(machine)
+        .send()
+        .await?;
+    let [run] = runs.executions() else {
+        anyhow::bail!("{machine} ran {} times", runs.executions().len());
+    };
+    let described = dep
+        .sfn
+        .describe_execution()
+        .execution_arn(run.execution_arn())
+        .send()
+        .await?;
+    Ok(serde_json::from_str(described.input().unwrap_or("null"))?)
+}
+
+/// The after-action `register` got wave 2's server as drs-sim recovered it: its recovery and
+/// EC2 instance, host name and private IP.
+async fn servers_given_to(dep: &Deployment, register: &str) -> Result<()> {
+    let app_instance = dep
+        .sim
+        .recovery_instances()
+        .into_iter()
+        .find(|i| i.source_server_id == "s-7a000000000000002")
+        .context("app has no recovery instance")?;
+    let input = only_run_input(dep, register).await?;
+    ensure!(
+        input["drsWaves"]["servers"]
+            == serde_json::json!([{
+                "sourceServerId": "s-7a000000000000002",
+                "hostname": input["drsWaves"]["servers"][0]["hostname"],
+                "recoveryInstanceId": app_instance.recovery_instance_id,
+                "ec2InstanceId": app_instance.recovery_instance_id,
+                "privateIps": ["10.7.0.2"],
+            }])
+            && input["drsWaves"]["servers"][0]["hostname"]
+                .as_str()
+                .is_some_and(|h| !h.is_empty()),
+        "the after-action's servers: {input}"
+    );
+    Ok(())
 }
 
 fn wave_jobs(dep: &Deployment, execution: &str, wave: &str) -> Vec<JobSnapshot> {
@@ -219,10 +268,12 @@ async fn topic_with_subscriber(dep: &Deployment) -> Result<(String, Subscriber)>
 async fn actions_child_machine_before_wave_2_and_a_notification_after_it() -> Result<()> {
     let mut dep = Deployment::new("actions-ok", SimConfig::with_servers(servers())).await?;
     let child = child_machine(&dep, "failover", false).await?;
+    let register = child_machine(&dep, "register", false).await?;
     let (topic, subscriber) = topic_with_subscriber(&dep).await?;
     let actions = format!(
         "    before:\n      - name: fail over database\n        stateMachine: {{arn: \"{child}\", input: {{cluster: shop-db}}}}\n        timeoutMinutes: 2\n\
-         \x20   after:\n      - name: tell the team\n        notify: {{topic: \"{topic}\", message: app tier is up}}\n"
+         \x20   after:\n      - name: tell the team\n        notify: {{topic: \"{topic}\", message: app tier is up}}\n\
+         \x20     - name: register servers\n        stateMachine: {{arn: \"{register}\"}}\n"
     );
     let machine = dep
         .deploy_plan("actions.plan.yaml", &plan("actions", &actions))
@@ -310,6 +361,9 @@ async fn actions_child_machine_before_wave_2_and_a_notification_after_it() -> Re
         "app: {}",
         history.wave(2)?
     );
+
+    // The after-action got the wave's servers as DRS recovered them.
+    servers_given_to(&dep, &register).await?;
 
     // The message reached the subscriber, with the context as attributes.
     let subscriber = &subscriber;
@@ -401,5 +455,80 @@ async fn actions_a_failing_before_action_stops_the_drill_and_cleans_up() -> Resu
         },
     )
     .await?;
+    Ok(())
+}
+
+/// A child machine that fails before wave 2 with `onFailure: ask`: the decision names the action
+/// and the child's error and nothing of wave 2 has launched; a retry runs the child again (and
+/// launches nothing), a skip goes on without it, and the drill succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actions_a_failing_action_that_asks_is_retried_then_skipped() -> Result<()> {
+    let mut dep = Deployment::new("actions-ask", SimConfig::with_servers(servers())).await?;
+    let child = child_machine(&dep, "refuse", true).await?;
+    let actions = format!(
+        "    decision: {{timeoutMinutes: 10}}\n    before:\n      - name: fail over database\n        stateMachine: {{arn: \"{child}\"}}\n        onFailure: ask\n"
+    );
+    let machine = dep
+        .deploy_plan("actions-ask.plan.yaml", &plan("actions-ask", &actions))
+        .await?;
+    dep.start_worker(&[])?;
+    let execution = dep.start_execution(&machine, &drill()).await?;
+    let name = "Wave 2 app: before 1 (fail over database)";
+    let gate = wait_for_gate(&dep, &execution, "DECISION", 2).await?;
+    ensure!(
+        gate["action"] == name
+            && gate["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains(name) && r.contains("Failover.Refused")),
+        "the decision names the action and the child's error: {gate}"
+    );
+    ensure!(
+        wave_jobs(&dep, &execution, "app").is_empty(),
+        "app launched before the decision"
+    );
+    let told = operate(&dep, &execution, Act::Decide("retry")).await?;
+    ensure!(told.contains("the action runs again"), "{told}");
+    let sfn = &dep.sfn;
+    let child_ref = &child;
+    eventually(
+        "the child to run again",
+        Duration::from_secs(60),
+        POLL,
+        || async move {
+            let runs = sfn
+                .list_executions()
+                .state_machine_arn(child_ref)
+                .send()
+                .await
+                .ok()?;
+            (runs.executions().len() == 2).then_some(())
+        },
+    )
+    .await?;
+    wait_for_gate(&dep, &execution, "DECISION", 2).await?;
+    ensure!(
+        wave_jobs(&dep, &execution, "app").is_empty(),
+        "a retry of the action launched app"
+    );
+    operate(&dep, &execution, Act::Decide("skip")).await?;
+    let ended = dep
+        .wait_for_end(&execution, Duration::from_secs(240))
+        .await?;
+    ensure!(
+        ended.succeeded(),
+        "{}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    ensure!(
+        wave_jobs(&dep, &execution, "app").len() == 1,
+        "after the skip, app launched once"
+    );
+    let history = dep.history(&execution).await?;
+    let acts = history.execution()?["operatorActions"].to_string();
+    ensure!(
+        acts.contains("RETRY") && acts.contains("SKIP"),
+        "both answers are recorded: {acts}"
+    );
     Ok(())
 }
