@@ -104,7 +104,7 @@ start_service() {
             # localstack_main.py is LocalStack's own entry point with one fix (lost activity
             # tasks; see the file).
             env GATEWAY_SERVER=hypercorn GATEWAY_LISTEN="127.0.0.1:$port" \
-                SERVICES=stepfunctions,events,s3,sts,sns EAGER_SERVICE_LOADING=1 \
+                SERVICES=stepfunctions,events,s3,sts,sns,cloudwatch EAGER_SERVICE_LOADING=1 \
                 DISABLE_EVENTS=1 DNS_ADDRESS=0 SKIP_SSL_CERT_DOWNLOAD=1 \
                 FILESYSTEM_ROOT="$STATE/localstack" \
                 "$(venv_python)" "$REPO/scripts/lib/stack.py" spawn localstack "$pidfile" "$log" -- \

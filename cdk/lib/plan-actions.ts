@@ -4,7 +4,8 @@
  * Parallel states' branches). The state machine's role gets exactly what they name: the child
  * machines (startExecution.sync:2 also needs DescribeExecution/StopExecution on their
  * executions and the managed EventBridge rule), the Lambda functions, the SSM Automation
- * documents and the SNS topics.
+ * documents and the SNS topics; and for the health checks (`alarm:`) the CloudWatch alarms the
+ * DescribeAlarms states read.
  */
 import { Aws } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -16,6 +17,7 @@ export const LAMBDA_INVOKE = 'arn:aws:states:::lambda:invoke';
 export const SNS_PUBLISH = 'arn:aws:states:::sns:publish';
 export const SSM_START = 'arn:aws:states:::aws-sdk:ssm:startAutomationExecution';
 export const SSM_GET = 'arn:aws:states:::aws-sdk:ssm:getAutomationExecution';
+export const DESCRIBE_ALARMS = 'arn:aws:states:::aws-sdk:cloudwatch:describeAlarms';
 
 /** The rule Step Functions manages for `.sync` child executions. */
 export const SYNC_RULE = 'StepFunctionsGetEventsForStepFunctionsExecutionRule';
@@ -24,17 +26,27 @@ const STATE_MACHINE_ARN = /^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine
 const FUNCTION_ARN = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$/;
 const FUNCTION_NAME = /^[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9_$-]{1,128})?$/;
 const DOCUMENT_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+/** CloudWatch's AlarmName (1-255 characters), without IAM's wildcards (they would widen the grant). */
+const ALARM_NAME = /^[^*?\u0000-\u001f]{1,255}$/;
 
 export interface ActionTargets {
   readonly stateMachines: readonly string[];
   readonly functions: readonly string[];
   readonly documents: readonly string[];
   readonly topics: readonly string[];
+  /** The CloudWatch alarms the health checks read (names). */
+  readonly alarms: readonly string[];
 }
 
 /** Every action target of a compiled machine, each list sorted and without duplicates. */
 export function findActionTargets(plan: string, file: string, asl: unknown): ActionTargets {
-  const sets = { stateMachines: new Set<string>(), functions: new Set<string>(), documents: new Set<string>(), topics: new Set<string>() };
+  const sets = {
+    stateMachines: new Set<string>(),
+    functions: new Set<string>(),
+    documents: new Set<string>(),
+    topics: new Set<string>(),
+    alarms: new Set<string>(),
+  };
   const at = (state: string) => `plan ${JSON.stringify(plan)}: ${file}: state ${JSON.stringify(state)}`;
   const take = (state: string, params: Record<string, unknown>, key: string, test: (v: string) => boolean, into: Set<string>) => {
     if (`${key}.$` in params) throw new PlanError(`${at(state)}: ${key}.$ takes the target from the execution's state, so the role cannot be granted on it: name it in the plan`);
@@ -63,13 +75,27 @@ export function findActionTargets(plan: string, file: string, asl: unknown): Act
         case SSM_START:
           take(name, params, 'DocumentName', (v) => DOCUMENT_NAME.test(v) || v.startsWith('arn:aws'), sets.documents);
           break;
+        case DESCRIBE_ALARMS: {
+          const names = params.AlarmNames;
+          if (!Array.isArray(names) || names.length === 0 || !names.every((n) => typeof n === 'string' && ALARM_NAME.test(n))) {
+            throw new PlanError(`${at(name)}: AlarmNames ${JSON.stringify(names)} is not what drs-codegen writes: regenerate the machine`);
+          }
+          for (const n of names) sets.alarms.add(n as string);
+          break;
+        }
         default:
       }
     }
   };
   visitStates((asl as Record<string, unknown> | null)?.States);
   const sorted = (s: Set<string>) => [...s].sort();
-  return { stateMachines: sorted(sets.stateMachines), functions: sorted(sets.functions), documents: sorted(sets.documents), topics: sorted(sets.topics) };
+  return {
+    stateMachines: sorted(sets.stateMachines),
+    functions: sorted(sets.functions),
+    documents: sorted(sets.documents),
+    topics: sorted(sets.topics),
+    alarms: sorted(sets.alarms),
+  };
 }
 
 /** Why each wildcard in [`actionStatements`] is needed (cdk-nag IAM5), by Sid. */
@@ -114,11 +140,24 @@ export function actionStatements(t: ActionTargets): iam.PolicyStatement[] {
   if (t.topics.length > 0) {
     out.push(new iam.PolicyStatement({ sid: 'ActionNotify', actions: ['sns:Publish'], resources: [...t.topics] }));
   }
+  if (t.alarms.length > 0) {
+    // Metric alarms only: DescribeAlarms returns composite alarms only to a caller allowed on
+    // * (CloudWatch API reference, DescribeAlarms), which this role never is.
+    out.push(
+      new iam.PolicyStatement({ sid: 'HealthAlarms', actions: ['cloudwatch:DescribeAlarms'], resources: t.alarms.map((a) => arn('cloudwatch', `alarm:${a}`)) }),
+    );
+  }
   return out;
 }
 
 /** The union of several plans' targets. */
 export function mergeActionTargets(all: readonly ActionTargets[]): ActionTargets {
   const u = (pick: (t: ActionTargets) => readonly string[]) => [...new Set(all.flatMap(pick))].sort();
-  return { stateMachines: u((t) => t.stateMachines), functions: u((t) => t.functions), documents: u((t) => t.documents), topics: u((t) => t.topics) };
+  return {
+    stateMachines: u((t) => t.stateMachines),
+    functions: u((t) => t.functions),
+    documents: u((t) => t.documents),
+    topics: u((t) => t.topics),
+    alarms: u((t) => t.alarms),
+  };
 }

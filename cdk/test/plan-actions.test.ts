@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { findActionTargets, START_EXECUTION_SYNC, SYNC_RULE } from '../lib/plan-actions';
+import { DESCRIBE_ALARMS, findActionTargets, START_EXECUTION_SYNC, SYNC_RULE } from '../lib/plan-actions';
 import { PlanError } from '../lib/plan-error';
 import { asArray, fixtureConfig, fixtureStatemachines, REAL_STATEMACHINES, resourcesOfType, statementsOfRole, synth } from './helpers';
 
@@ -31,6 +31,7 @@ describe('plan actions', () => {
     assert.deepEqual(t.functions, ['storefront-warm-cache']);
     assert.deepEqual(t.documents, ['storefront-configure-web']);
     assert.deepEqual(t.topics, ['arn:aws:sns:us-east-1:000000000000:storefront-recovery']);
+    assert.deepEqual(t.alarms, ['storefront-app-5xx']);
     const branch = { States: { P: { Type: 'Parallel', Branches: [{ States: { A: { Type: 'Task', Resource: START_EXECUTION_SYNC, Parameters: { StateMachineArn: 'arn:aws:states:eu-west-1:111122223333:stateMachine:child' } } } }] } } };
     assert.deepEqual(findActionTargets('p', 'f', branch).stateMachines, ['arn:aws:states:eu-west-1:111122223333:stateMachine:child']);
   });
@@ -39,6 +40,9 @@ describe('plan actions', () => {
     const one = (params: object) => ({ States: { A: { Type: 'Task', Resource: START_EXECUTION_SYNC, Parameters: params } } });
     assert.throws(() => findActionTargets('p', 'f', one({ 'StateMachineArn.$': '$.x' })), PlanError);
     assert.throws(() => findActionTargets('p', 'f', one({ StateMachineArn: '*' })), /is not what drs-codegen writes/);
+    const alarms = (names: unknown) => ({ States: { A: { Type: 'Task', Resource: DESCRIBE_ALARMS, Parameters: { AlarmNames: names } } } });
+    assert.throws(() => findActionTargets('p', 'f', alarms(['app-*'])), /AlarmNames .* is not what drs-codegen writes/);
+    assert.throws(() => findActionTargets('p', 'f', alarms([])), PlanError);
   });
 
   it('grants exactly the named targets to the state machine role', () => {
@@ -54,10 +58,14 @@ describe('plan actions', () => {
     assert.deepEqual(asArray(bySid(statements, 'ActionLambdaInvoke').Action), ['lambda:InvokeFunction']);
     assert.ok(JSON.stringify(bySid(statements, 'ActionSsmStart').Resource).includes('automation-definition/storefront-configure-web:*'));
     assert.deepEqual(asArray(bySid(statements, 'ActionNotify').Resource), ['arn:aws:sns:us-east-1:000000000000:storefront-recovery']);
+    const alarms = bySid(statements, 'HealthAlarms');
+    assert.deepEqual(asArray(alarms.Action), ['cloudwatch:DescribeAlarms']);
+    const alarmArns = JSON.stringify(alarms.Resource);
+    assert.ok(alarmArns.includes(':alarm:storefront-app-5xx') && !alarmArns.includes('*'), alarmArns);
   });
 
   it('plans without actions grant none of it', () => {
     const statements = smStatements(['alpha', 'beta']);
-    assert.equal(statements.filter((st) => String(st.Sid ?? '').startsWith('Action')).length, 0);
+    assert.equal(statements.filter((st) => /^(Action|HealthAlarms)/.test(String(st.Sid ?? ''))).length, 0);
   });
 });

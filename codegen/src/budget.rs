@@ -30,6 +30,9 @@ pub const MAX_ARN_CHARS: usize = 256;
 pub const EVENTS_PER_POLL_ROUND: u64 = 10;
 /// A wave's events outside its poll loop: the start task and the failure state.
 pub const EVENTS_PER_WAVE: u64 = 10;
+/// A DescribeAlarms task before a round of health checks: entered, scheduled, started,
+/// succeeded, exited.
+pub const EVENTS_PER_ALARM_READ: u64 = 5;
 /// Events outside the waves: execution start and end, input check, preflight, finish, and the
 /// failure path with its record-failure task.
 pub const EVENTS_FIXED: u64 = 60;
@@ -212,7 +215,19 @@ pub fn max_health_rounds(wave: &WaveSpec) -> u64 {
 
 /// Worst-case history events of one wave.
 pub fn wave_history_events(wave: &WaveSpec) -> u64 {
-    EVENTS_PER_WAVE + (max_checks(wave) + max_health_rounds(wave)) * EVENTS_PER_POLL_ROUND
+    // With alarm checks each round first reads the alarms (a task's events).
+    let reads_alarms = wave
+        .health
+        .iter()
+        .any(|c| matches!(c.probe, crate::contract::Probe::Alarm { .. }));
+    let alarm_reads = if reads_alarms {
+        max_health_rounds(wave) * EVENTS_PER_ALARM_READ
+    } else {
+        0
+    };
+    EVENTS_PER_WAVE
+        + (max_checks(wave) + max_health_rounds(wave)) * EVENTS_PER_POLL_ROUND
+        + alarm_reads
 }
 
 /// Worst-case history events of a whole execution.

@@ -92,8 +92,9 @@ fn action_line(w: &WaveSpec, a: &Action) -> String {
         OnFailure::Continue => {
             "a failure shows in the execution's event history and the run goes on (onFailure: continue)"
         }
-        OnFailure::Stop | OnFailure::Ask => {
-            "a failure stops the execution (DrsWaves.ActionFailed names the action)"
+        OnFailure::Stop => "a failure stops the execution (DrsWaves.ActionFailed names the action)",
+        OnFailure::Ask => {
+            "a failure asks an operator (`drs-waves decide <execution> retry|skip|stop --wave N`: retry runs the action again, skip goes on without it)"
         }
     };
     let mode = a
@@ -474,7 +475,7 @@ mod tests {
         .expect("valid plan");
         let text = render(&plan).expect("render");
         for needle in [
-            "- Health checks (from the worker, inside the VPC; the wave is done only when all pass):",
+            "- Health checks (HTTP and TCP from the worker, inside the VPC; alarms read by Step Functions;\n  the wave is done only when all pass):",
             "  - http http://{privateIp}:8080/health expects 2xx: must pass within 5 min, probed every 10 s",
             "4. **Wave 1 app: health check** / **Wave 1 app: healthy?**",
             "`retry` runs the checks again and launches nothing",

@@ -42,6 +42,40 @@ pub enum Probe {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         host: Option<String>,
     },
+    /// A CloudWatch metric alarm that must be in state OK. Step Functions reads it
+    /// (`aws-sdk:cloudwatch:describeAlarms`, before each round); the worker judges it.
+    Alarm { name: String },
+}
+
+/// The state a CloudWatch alarm check passes in.
+pub const ALARM_OK: &str = "OK";
+
+/// What the generated DescribeAlarms state left for a round of checks (at
+/// [`crate::paths::ALARMS`]): the metric alarms CloudWatch listed (their names, states and
+/// reasons; other members are ignored), or the error it answered (`Error`, `Cause`, as a Catch
+/// writes them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct AlarmsRead {
+    #[serde(rename = "MetricAlarms", default)]
+    pub metric_alarms: Vec<AlarmRead>,
+    #[serde(rename = "Error", default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(rename = "Cause", default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+}
+
+/// One alarm as DescribeAlarms lists it (the members a check reads).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct AlarmRead {
+    #[serde(rename = "AlarmName")]
+    pub alarm_name: String,
+    /// OK, ALARM or INSUFFICIENT_DATA.
+    #[serde(rename = "StateValue", default)]
+    pub state_value: String,
+    #[serde(rename = "StateReason", default)]
+    pub state_reason: String,
 }
 
 /// The HTTP statuses a check accepts, both ends included.
@@ -78,6 +112,7 @@ impl std::fmt::Display for Probe {
                 Some(h) => write!(f, "tcp {h}:{port}"),
                 None => write!(f, "tcp port {port} of each recovered server"),
             },
+            Probe::Alarm { name } => write!(f, "alarm {name} in OK"),
         }
     }
 }
@@ -142,6 +177,10 @@ pub struct CheckHealthInput {
     /// The wave's state, with `health` as the Pass or the previous round left it.
     pub state: WaveState,
     pub heartbeat_seconds: u32,
+    /// The wave's alarms as Step Functions read them for this round (a wave with alarm
+    /// checks only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarms: Option<AlarmsRead>,
 }
 
 #[cfg(test)]

@@ -36,7 +36,10 @@ pub use activity::{
 };
 pub use arn::{ActivityArnError, ActivityArns};
 pub use definition::{DefinitionError, PreflightParameters, embedded_plan};
-pub use health::{CheckHealthInput, HealthCheck, HealthState, HealthStatus, Probe, StatusRange};
+pub use health::{
+    ALARM_OK, AlarmRead, AlarmsRead, CheckHealthInput, HealthCheck, HealthState, HealthStatus,
+    Probe, StatusRange,
+};
 pub use operator::{
     AwaitOperatorInput, FailedAction, GateKind, OperatorAction, OperatorActionKind, OperatorAnswer,
     PendingGate, decisions, gate_key,

@@ -8,6 +8,9 @@ pub const RUN: &str = "$.run";
 pub const WAVES: &str = "$.waves";
 /// What a Catch caught ([`super::CaughtError`]).
 pub const ERROR: &str = "$.error";
+/// What the DescribeAlarms state before a round of health checks read (one slot; each
+/// round overwrites it): [`crate::health::AlarmsRead`].
+pub const ALARMS: &str = "$.alarms";
 /// Record-failure's [`super::RecordFailureOutput`].
 pub const FAILURE: &str = "$.failure";
 /// Finish's [`super::FinishOutput`].

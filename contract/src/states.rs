@@ -82,10 +82,12 @@ pub enum WaveStep {
     Healthy,
     /// The wait between two rounds.
     HealthWait,
+    /// DescribeAlarms before a round (a wave with alarm checks).
+    HealthAlarms,
 }
 
 impl WaveStep {
-    pub const ALL: [WaveStep; 15] = [
+    pub const ALL: [WaveStep; 16] = [
         WaveStep::Approve,
         WaveStep::ApprovalTimedOut,
         WaveStep::Start,
@@ -101,6 +103,7 @@ impl WaveStep {
         WaveStep::HealthCheck,
         WaveStep::Healthy,
         WaveStep::HealthWait,
+        WaveStep::HealthAlarms,
     ];
 
     /// What follows `: ` in the state's name.
@@ -121,6 +124,7 @@ impl WaveStep {
             WaveStep::HealthCheck => "health check",
             WaveStep::Healthy => "healthy?",
             WaveStep::HealthWait => "health wait",
+            WaveStep::HealthAlarms => "health alarms",
         }
     }
 

@@ -6,9 +6,17 @@
 use serde_json::{Value, json};
 
 use super::{Generator, names};
-use crate::asl::{Choice, ChoiceRule, Condition, Pass, States, Transition, Wait, WaitDuration};
+use crate::asl::{
+    Catcher, Choice, ChoiceRule, Condition, Pass, STATES_ALL, States, Task, Transition, Wait,
+    WaitDuration,
+};
 use crate::contract::states::WaveStep;
 use crate::contract::{Activity, HealthStatus, OnFailure, WaveSpec, paths};
+use crate::plan::health::alarm_names;
+
+/// CloudWatch's DescribeAlarms as Step Functions' AWS SDK integration.
+pub const DESCRIBE_ALARMS: &str = "arn:aws:states:::aws-sdk:cloudwatch:describeAlarms";
+const DESCRIBE_ALARMS_TIMEOUT_SECONDS: u32 = 60;
 
 /// `$.waves.w<i>.health`: the checks' [`crate::contract::HealthState`].
 pub(super) fn health_path(index: u32) -> String {
@@ -25,6 +33,15 @@ impl Generator<'_> {
         let (i, n) = (wave.index, wave.name.as_str());
         let begin = names::wave(i, n, WaveStep::HealthBegin);
         let check = names::wave(i, n, WaveStep::HealthCheck);
+        // With alarm checks, every round begins with Step Functions reading the alarms.
+        let alarms = alarm_names(&wave.health);
+        let round = if alarms.is_empty() {
+            check.clone()
+        } else {
+            let read = names::wave(i, n, WaveStep::HealthAlarms);
+            states.push(read.clone(), read_alarms(&alarms, &check));
+            read
+        };
         let healthy = names::wave(i, n, WaveStep::Healthy);
         let wait = names::wave(i, n, WaveStep::HealthWait);
         let health = health_path(i);
@@ -46,7 +63,7 @@ impl Generator<'_> {
                 })),
                 result: None,
                 result_path: Some(health.clone()),
-                transition: Transition::next(check.clone()),
+                transition: Transition::next(round.clone()),
             },
         );
         let wave_value = serde_json::to_value(wave).unwrap_or(Value::Null);
@@ -60,12 +77,15 @@ impl Generator<'_> {
                      answer is recorded in the history.",
                     listed.join("; ")
                 ),
-                json!({
-                    "run.$": paths::RUN,
-                    "wave": wave_value,
-                    "state.$": paths::wave_state(i),
-                    "heartbeatSeconds": self.plan.heartbeat_seconds,
-                }),
+                check_parameters(
+                    json!({
+                        "run.$": paths::RUN,
+                        "wave": wave_value,
+                        "state.$": paths::wave_state(i),
+                        "heartbeatSeconds": self.plan.heartbeat_seconds,
+                    }),
+                    !alarms.is_empty(),
+                ),
                 paths::wave_state(i),
                 healthy.clone(),
             ),
@@ -111,7 +131,7 @@ impl Generator<'_> {
                     "Waits until the next check is due (each check at its own interval, never past a deadline).".to_owned(),
                 ),
                 duration: WaitDuration::SecondsPath(format!("{health}.nextWaitSeconds")),
-                transition: Transition::next(names::wave(i, n, WaveStep::HealthCheck)),
+                transition: Transition::next(round),
             },
         );
         begin
@@ -132,5 +152,42 @@ impl Generator<'_> {
             ]),
             names::wave(i, n, WaveStep::HealthBegin),
         ))
+    }
+}
+
+/// The check task's parameters; with alarm checks, also what the round's DescribeAlarms read.
+fn check_parameters(mut parameters: Value, with_alarms: bool) -> Value {
+    if with_alarms && let Some(map) = parameters.as_object_mut() {
+        map.insert(
+            "alarms.$".to_owned(),
+            Value::String(paths::ALARMS.to_owned()),
+        );
+    }
+    parameters
+}
+
+/// DescribeAlarms of the wave's alarms (metric alarms: composite ones need the permission on
+/// `*`, see the README), kept to the list at `$.alarms`; an error is caught there too, and the
+/// check task records it as the alarm checks' answer for the round (the next round reads
+/// again).
+fn read_alarms(names: &[String], check: &str) -> Task {
+    Task {
+        comment: Some(format!(
+            "Reads the alarms the health checks name ({}); the check after it judges them.",
+            names.join(", ")
+        )),
+        resource: DESCRIBE_ALARMS.to_owned(),
+        parameters: Some(json!({"AlarmNames": names, "AlarmTypes": ["MetricAlarm"]})),
+        result_selector: Some(json!({"MetricAlarms.$": "$.MetricAlarms"})),
+        result_path: Some(paths::ALARMS.to_owned()),
+        timeout_seconds: Some(DESCRIBE_ALARMS_TIMEOUT_SECONDS),
+        heartbeat_seconds: None,
+        retry: Vec::new(),
+        catch: vec![Catcher {
+            error_equals: vec![STATES_ALL.to_owned()],
+            result_path: Some(paths::ALARMS.to_owned()),
+            next: check.to_owned(),
+        }],
+        transition: Transition::next(check.to_owned()),
     }
 }

@@ -1,6 +1,7 @@
 //! A wave's `health:` checks as written, and their validation into the contract's
-//! [`HealthCheck`]s: one kind per check (`http` or `tcp`), a URL the worker can probe, a port in
-//! range, an expected status or range, and an interval no longer than the timeout.
+//! [`HealthCheck`]s: one kind per check (`http`, `tcp` or `alarm`), a URL the worker can probe,
+//! a port in range, an expected status or range, an alarm name CloudWatch allows, and an
+//! interval no longer than the timeout.
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -15,10 +16,15 @@ pub const DEFAULT_HEALTH_TIMEOUT_SECONDS: u32 = 10 * 60;
 pub const DEFAULT_HEALTH_INTERVAL_SECONDS: u32 = 30;
 /// The longest a check may wait: a day (a wave nobody watches should not hold a recovery).
 pub const MAX_HEALTH_TIMEOUT_SECONDS: u32 = 24 * 3600;
+/// CloudWatch's longest AlarmName.
+pub const MAX_ALARM_NAME_CHARS: usize = 255;
+/// DescribeAlarms reads at most 100 alarm names at once (its `AlarmNames` member): a wave's
+/// checks name at most that many.
+pub const MAX_ALARMS_PER_WAVE: usize = 100;
 /// The longest wait between two probes (also the longest Wait the checks generate).
 pub const MAX_HEALTH_INTERVAL_SECONDS: i64 = 3600;
 
-/// One health check: exactly one of `http` or `tcp`, with its timing.
+/// One health check: exactly one of `http`, `tcp` or `alarm`, with its timing.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HealthFile {
@@ -28,6 +34,9 @@ pub struct HealthFile {
     /// A TCP connection to a port of each recovered server of the wave, or of `host`.
     #[serde(default)]
     pub tcp: Option<TcpFile>,
+    /// A CloudWatch metric alarm (its name) that must be in state OK.
+    #[serde(default)]
+    pub alarm: Option<String>,
     /// How long the check may take to pass, counted from the end of the wave's launch
     /// (default 10, at most 1,440). Past it the wave fails and its `onFailure` applies.
     #[serde(default)]
@@ -77,27 +86,38 @@ pub(super) fn health_checks(
     prefix: &str,
     list: &[HealthFile],
 ) -> Vec<HealthCheck> {
-    list.iter()
+    let checks: Vec<HealthCheck> = list
+        .iter()
         .enumerate()
         .filter_map(|(k, h)| health_check(scope, &format!("{prefix}health[{k}]."), h))
-        .collect()
+        .collect();
+    let alarms = alarm_names(&checks).len();
+    if alarms > MAX_ALARMS_PER_WAVE {
+        scope.report(
+            format!("{prefix}health"),
+            format!("{alarms} alarms: DescribeAlarms reads at most {MAX_ALARMS_PER_WAVE} at once; check a composite of them, or fewer"),
+        );
+    }
+    checks
 }
 
 fn health_check(scope: &mut Scope<'_>, prefix: &str, h: &HealthFile) -> Option<HealthCheck> {
-    let probe = match (&h.http, &h.tcp) {
-        (Some(http), None) => http_probe(scope, prefix, http),
-        (None, Some(tcp)) => tcp_probe(scope, prefix, tcp),
-        (None, None) => {
+    let kinds = [h.http.is_some(), h.tcp.is_some(), h.alarm.is_some()];
+    let probe = match (&h.http, &h.tcp, &h.alarm) {
+        _ if kinds.iter().filter(|k| **k).count() > 1 => {
             scope.report(
                 prefix.trim_end_matches('.'),
-                "a health check needs a kind: give http or tcp",
+                "a health check is one kind: give one of http, tcp or alarm",
             );
             None
         }
-        (Some(_), Some(_)) => {
+        (Some(http), _, _) => http_probe(scope, prefix, http),
+        (_, Some(tcp), _) => tcp_probe(scope, prefix, tcp),
+        (_, _, Some(alarm)) => alarm_probe(scope, prefix, alarm),
+        (None, None, None) => {
             scope.report(
                 prefix.trim_end_matches('.'),
-                "a health check is one kind: give http or tcp, not both",
+                "a health check needs a kind: give http, tcp or alarm",
             );
             None
         }
@@ -142,6 +162,43 @@ fn health_check(scope: &mut Scope<'_>, prefix: &str, h: &HealthFile) -> Option<H
         timeout_seconds,
         interval_seconds,
     })
+}
+
+/// CloudWatch's AlarmName: 1 to 255 characters (the API reference's constraint); no control
+/// characters (they could not be typed in the console either), no IAM wildcards (the CDK app
+/// grants DescribeAlarms on the alarm's ARN).
+fn alarm_probe(scope: &mut Scope<'_>, prefix: &str, name: &str) -> Option<Probe> {
+    let length = name.chars().count();
+    if !(1..=MAX_ALARM_NAME_CHARS).contains(&length) || name.chars().any(char::is_control) {
+        scope.report(
+            format!("{prefix}alarm"),
+            format!("{name:?} is not a CloudWatch alarm name: give 1 to {MAX_ALARM_NAME_CHARS} characters without control characters"),
+        );
+        return None;
+    }
+    if name.contains(['*', '?']) {
+        scope.report(
+            format!("{prefix}alarm"),
+            format!("{name:?}: * and ? would be wildcards in the IAM policy that lets Step Functions read the alarm: rename the alarm"),
+        );
+        return None;
+    }
+    Some(Probe::Alarm {
+        name: name.to_owned(),
+    })
+}
+
+/// The alarm names a wave's checks read, each once, in the plan's order.
+pub fn alarm_names(checks: &[HealthCheck]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for c in checks {
+        if let Probe::Alarm { name } = &c.probe
+            && !names.contains(name)
+        {
+            names.push(name.clone());
+        }
+    }
+    names
 }
 
 fn http_probe(scope: &mut Scope<'_>, prefix: &str, http: &HttpFile) -> Option<Probe> {

@@ -30,6 +30,7 @@ use drs_waves_contract::{Activity, history};
 use drs_waves_history as history_store;
 use serde_json::Value;
 
+pub mod cloudwatch;
 mod history_items;
 mod stack;
 

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use drs_waves_contract::health::{HOSTNAME_PLACEHOLDER, PRIVATE_IP_PLACEHOLDER};
 use drs_waves_contract::{
-    CheckHealthInput, HealthCheck, HealthStatus, MAX_CAUSE_CHARS, Mode, Probe, WaveSpec, WaveState,
-    WaveStatus,
+    ALARM_OK, AlarmsRead, CheckHealthInput, HealthCheck, HealthStatus, MAX_CAUSE_CHARS, Mode,
+    Probe, WaveSpec, WaveState, WaveStatus,
 };
 use drs_waves_history::{HealthCheckRecord, History, ProbeRecord, WaveHealthRecord};
 use futures::future::join_all;
@@ -90,7 +90,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 continue;
             }
             due[slot] = elapsed + u64::from(check.interval_seconds);
-            let results = probe_check(check, &servers).await;
+            let results = probe_check(check, &servers, input.alarms.as_ref()).await;
             let ok = !results.is_empty() && results.iter().all(|(_, p)| p.ok);
             if let Some(r) = record.checks.get_mut(slot) {
                 r.probes += 1;
@@ -208,7 +208,35 @@ pub fn per_server(check: &HealthCheck) -> bool {
             url.contains(PRIVATE_IP_PLACEHOLDER) || url.contains(HOSTNAME_PLACEHOLDER)
         }
         Probe::Tcp { host, .. } => host.as_deref().is_none_or(|h| h == HOSTNAME_PLACEHOLDER),
+        Probe::Alarm { .. } => false,
     }
+}
+
+/// An alarm check's one probe, judged on what Step Functions read for this round.
+fn judge_alarm(name: &str, read: Option<&AlarmsRead>) -> Probed {
+    let (ok, answer) = match read {
+        None => (false, "the alarms were not read for this round".to_owned()),
+        Some(AlarmsRead {
+            error: Some(error),
+            cause,
+            ..
+        }) => (
+            false,
+            format!(
+                "DescribeAlarms failed: {error}: {}",
+                cause.as_deref().unwrap_or_default()
+            ),
+        ),
+        Some(read) => match read.metric_alarms.iter().find(|a| a.alarm_name == name) {
+            None => (
+                false,
+                "CloudWatch lists no metric alarm of that name (composite alarms are not read: DescribeAlarms needs them allowed on *)".to_owned(),
+            ),
+            Some(a) if a.state_value == ALARM_OK => (true, ALARM_OK.to_owned()),
+            Some(a) => (false, format!("{}: {}", a.state_value, a.state_reason)),
+        },
+    };
+    Probed { ok, answer }
 }
 
 /// What each probe of the check reaches.
@@ -254,17 +282,27 @@ fn targets(check: &HealthCheck, servers: &[Recovered]) -> Vec<Target> {
             host: host.clone().unwrap_or_default(),
             port: *port,
         }],
+        // Judged on what Step Functions read (`judge_alarm`), not reached from here.
+        Probe::Alarm { .. } => Vec::new(),
     }
 }
 
 /// Probes every target of the check at once; no target (no recovered server) is a failure.
-async fn probe_check(check: &HealthCheck, servers: &[Recovered]) -> Vec<(String, Probed)> {
+/// An alarm check reads what Step Functions read for the round.
+async fn probe_check(
+    check: &HealthCheck,
+    servers: &[Recovered],
+    alarms: Option<&AlarmsRead>,
+) -> Vec<(String, Probed)> {
+    if let Probe::Alarm { name } = &check.probe {
+        return vec![(format!("alarm {name}"), judge_alarm(name, alarms))];
+    }
     let deadline = Duration::from_secs(u64::from(
         check.interval_seconds.clamp(1, MAX_PROBE_SECONDS),
     ));
     let expect = match &check.probe {
         Probe::Http { expect, .. } => Some(*expect),
-        Probe::Tcp { .. } => None,
+        Probe::Tcp { .. } | Probe::Alarm { .. } => None,
     };
     let targets = targets(check, servers);
     if targets.is_empty() {
@@ -368,6 +406,58 @@ mod tests {
         );
         assert_eq!(next_wait(&[(0, &a)], &[630], 600), 1);
         assert!(is_due(&a, 0, 0), "a check never probed is due at once");
+    }
+
+    #[test]
+    fn an_alarm_passes_in_ok_only_and_every_other_answer_says_why() {
+        let read = AlarmsRead {
+            metric_alarms: vec![
+                drs_waves_contract::AlarmRead {
+                    alarm_name: "app-5xx".into(),
+                    state_value: "ALARM".into(),
+                    state_reason: "Threshold Crossed: 12 > 1".into(),
+                },
+                drs_waves_contract::AlarmRead {
+                    alarm_name: "app-latency".into(),
+                    state_value: "OK".into(),
+                    state_reason: String::new(),
+                },
+            ],
+            ..AlarmsRead::default()
+        };
+        let judged = |name: &str, read: Option<&AlarmsRead>| {
+            let p = judge_alarm(name, read);
+            (p.ok, p.answer)
+        };
+        assert_eq!(judged("app-latency", Some(&read)), (true, "OK".into()));
+        assert_eq!(
+            judged("app-5xx", Some(&read)),
+            (false, "ALARM: Threshold Crossed: 12 > 1".into())
+        );
+        assert!(
+            judged("db-cpu", Some(&read))
+                .1
+                .starts_with("CloudWatch lists no metric alarm of that name")
+        );
+        let denied = AlarmsRead {
+            error: Some("CloudWatch.AccessDeniedException".into()),
+            cause: Some("not authorized".into()),
+            ..AlarmsRead::default()
+        };
+        assert_eq!(
+            judged("app-latency", Some(&denied)),
+            (
+                false,
+                "DescribeAlarms failed: CloudWatch.AccessDeniedException: not authorized".into()
+            )
+        );
+        assert!(!judged("app-latency", None).0);
+        // What the generated state leaves: DescribeAlarms' own members, the rest ignored.
+        let wire: AlarmsRead = serde_json::from_value(serde_json::json!({"MetricAlarms": [
+            {"AlarmName": "app-5xx", "StateValue": "OK", "StateReason": "fine", "Period": 60}
+        ]}))
+        .expect("parse");
+        assert!(judge_alarm("app-5xx", Some(&wire)).ok);
     }
 
     #[test]

@@ -48,6 +48,7 @@ async fn launched_with(w: &World, checks: Vec<HealthCheck>, started_at: &str) ->
         wave: spec,
         state,
         heartbeat_seconds: 60,
+        alarms: None,
     }
 }
 

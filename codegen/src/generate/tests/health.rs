@@ -117,3 +117,54 @@ fn checks_count_in_the_execution_timeout_and_the_history_budget() {
             > crate::budget::worst_case_history_events(&without.spec.waves)
     );
 }
+
+#[test]
+fn alarm_checks_are_read_by_step_functions_before_each_round() {
+    let p = plan(
+        "name: shop\nwaves:\n\
+         \x20 - name: app\n    servers: {tags: {Tier: app}}\n    health:\n\
+         \x20     - alarm: app-5xx\n      - tcp: {port: 8080}\n      - alarm: app-latency\n",
+    );
+    let m = generate(&p, &ActivityResources::Placeholders);
+    assert!(m.validate().is_empty(), "{:?}", m.validate());
+    let read = "Wave 1 app: health alarms";
+    assert_eq!(
+        state_json(&m, "Wave 1 app: health checks begin")["Next"],
+        read
+    );
+    assert_eq!(
+        state_json(&m, "Wave 1 app: health wait")["Next"],
+        read,
+        "every round reads them again"
+    );
+    let r = state_json(&m, read);
+    assert_eq!(
+        r["Resource"],
+        "arn:aws:states:::aws-sdk:cloudwatch:describeAlarms"
+    );
+    assert_eq!(
+        r["Parameters"],
+        json!({"AlarmNames": ["app-5xx", "app-latency"], "AlarmTypes": ["MetricAlarm"]})
+    );
+    assert_eq!(
+        r["ResultSelector"],
+        json!({"MetricAlarms.$": "$.MetricAlarms"})
+    );
+    assert_eq!(r["ResultPath"], "$.alarms");
+    assert_eq!(r["Next"], "Wave 1 app: health check");
+    assert_eq!(
+        r["Catch"],
+        json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.alarms", "Next": "Wave 1 app: health check"}]),
+        "an unreadable alarm is the round's answer, not the execution's end"
+    );
+    let check = state_json(&m, "Wave 1 app: health check");
+    assert_eq!(check["Parameters"]["alarms.$"], "$.alarms");
+    // Without alarm checks there is no read and the check takes no alarms.
+    let m = generate(&with_health("stop"), &ActivityResources::Placeholders);
+    assert!(m.states.get("Wave 1 db: health alarms").is_none());
+    assert!(
+        state_json(&m, "Wave 1 db: health check")["Parameters"]
+            .get("alarms.$")
+            .is_none()
+    );
+}

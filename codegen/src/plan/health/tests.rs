@@ -100,8 +100,8 @@ fn bad_urls_ports_statuses_and_timings_are_named() {
             at(3, "http.expect: 700 is not an HTTP status: give a code (200), a class (\"2xx\") or a range (\"200-399\") within 100-599"),
             at(4, "tcp.port: 0 is not a port: give 1-65535"),
             at(5, "tcp.host: \"bad host\" is not a host: give a host name, an IPv4 address, {privateIp} or {hostname}"),
-            "plans/shop.plan.yaml: wave 1 \"app\": health[6]: a health check needs a kind: give http or tcp".to_owned(),
-            "plans/shop.plan.yaml: wave 1 \"app\": health[7]: a health check is one kind: give http or tcp, not both".to_owned(),
+            "plans/shop.plan.yaml: wave 1 \"app\": health[6]: a health check needs a kind: give http, tcp or alarm".to_owned(),
+            "plans/shop.plan.yaml: wave 1 \"app\": health[7]: a health check is one kind: give one of http, tcp or alarm".to_owned(),
             at(8, "intervalSeconds: 120 seconds between probes is more than the check's timeout (60 s): it would be probed once at most"),
             at(9, "http.expect: \"6xx\" is not an HTTP status: give a code (200), a class (\"2xx\") or a range (\"200-399\") within 100-599"),
             at(9, "timeoutMinutes: 2000 minutes is more than a day (1440): a check that long holds the recovery for nothing"),
@@ -118,6 +118,65 @@ fn the_defaults_checks_are_named_as_the_defaults() {
         lines,
         vec![
             "plans/shop.plan.yaml: defaults.health[0].tcp.port: 70000 is not a port: give 1-65535"
+        ]
+    );
+}
+
+#[test]
+fn alarm_checks_are_read_once_per_name_and_bad_names_are_refused() {
+    let plan = load_str(
+        FILE,
+        &plan_text(
+            "      - alarm: app-5xx\n        intervalSeconds: 60\n\
+             \x20     - alarm: app-latency\n\
+             \x20     - alarm: app-5xx\n        timeoutMinutes: 20\n",
+        ),
+    )
+    .expect("valid plan");
+    let checks = &plan.spec.waves[0].health;
+    assert_eq!(
+        checks[0].probe,
+        Probe::Alarm {
+            name: "app-5xx".into()
+        }
+    );
+    assert_eq!(checks[0].interval_seconds, 60);
+    assert_eq!(
+        crate::plan::health::alarm_names(checks),
+        ["app-5xx", "app-latency"]
+    );
+    let long = "a".repeat(256);
+    let lines = rejection(&plan_text(&format!(
+        "      - alarm: \"{long}\"\n\
+         \x20     - alarm: \"app-*\"\n\
+         \x20     - {{alarm: x, tcp: {{port: 22}}}}\n"
+    )));
+    let at =
+        |k: usize, rest: &str| format!("plans/shop.plan.yaml: wave 1 \"app\": health[{k}]{rest}");
+    assert_eq!(
+        lines,
+        [
+            at(
+                0,
+                &format!(
+                    ".alarm: \"{long}\" is not a CloudWatch alarm name: give 1 to 255 characters without control characters"
+                )
+            ),
+            at(
+                1,
+                ".alarm: \"app-*\": * and ? would be wildcards in the IAM policy that lets Step Functions read the alarm: rename the alarm"
+            ),
+            at(
+                2,
+                ": a health check is one kind: give one of http, tcp or alarm"
+            ),
+        ]
+    );
+    let many: String = (0..101).map(|k| format!("      - alarm: a{k}\n")).collect();
+    assert_eq!(
+        rejection(&plan_text(&many)),
+        [
+            "plans/shop.plan.yaml: wave 1 \"app\": health: 101 alarms: DescribeAlarms reads at most 100 at once; check a composite of them, or fewer"
         ]
     );
 }

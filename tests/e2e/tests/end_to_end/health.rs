@@ -219,3 +219,68 @@ async fn a_tcp_check_that_fails_asks_and_a_retry_runs_the_checks_again() -> Resu
     );
     Ok(())
 }
+
+/// An alarm check (read by Step Functions from LocalStack's CloudWatch, judged by the worker)
+/// holds wave 2 while the alarm is in ALARM; once it is OK, wave 2 launches and the drill
+/// succeeds. The history keeps the alarm's state and reason as the probe's answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_check_holds_the_next_wave_until_the_alarm_is_ok() -> Result<()> {
+    let (dep, machine) = deploy_plan_with_worker(
+        "health-alarm",
+        servers(),
+        "alarmcheck",
+        &format!(
+            "  - name: app\n    servers: {{ids: [{APP}]}}\n    health:\n      - alarm: health-alarm-app-5xx\n        timeoutMinutes: 3\n        intervalSeconds: 1\n  - name: web\n    servers: {{ids: [{WEB}]}}\n"
+        ),
+    )
+    .await?;
+    let endpoint = dep.localstack_endpoint().to_owned();
+    drs_e2e::cloudwatch::put_alarm_in_state(
+        &endpoint,
+        "health-alarm-app-5xx",
+        "ALARM",
+        "5xx rate above 1%",
+    )
+    .await?;
+    let execution = dep.start_execution(&machine, &drill()).await?;
+    let (dep_ref, exec) = (&dep, execution.as_str());
+    let checking = eventually(
+        "the alarm check to be answered ALARM twice",
+        DRILL_TIMEOUT,
+        crate::operator::POLL,
+        || async move {
+            let h = dep_ref.history(exec).await.ok()?.health_if_any(1)?;
+            let check = &h["checks"][0];
+            (check["probes"].as_u64() >= Some(2)).then(|| h.clone())
+        },
+    )
+    .await
+    .map_err(|e| anyhow!("{e:#}\n{}", dep.worker_logs()))?;
+    ensure!(
+        checking["status"] == "CHECKING"
+            && checking["checks"][0]["last"][0]["answer"] == "ALARM: 5xx rate above 1%",
+        "the history shows the alarm's state and reason: {checking}"
+    );
+    ensure!(
+        wave_jobs(&dep, &execution, "web").is_empty(),
+        "wave 2 launched while wave 1's alarm was in ALARM"
+    );
+    let set_ok_at = time::OffsetDateTime::now_utc();
+    drs_e2e::cloudwatch::set_alarm_state(&endpoint, "health-alarm-app-5xx", "OK", "recovered")
+        .await?;
+    let ended = dep.wait_for_end(&execution, DRILL_TIMEOUT).await?;
+    ensure!(
+        ended.succeeded(),
+        "{}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    let health = health_when(&dep, &execution, 1, "HEALTHY").await?;
+    assert_eq!(health["checks"][0]["last"][0]["answer"], "OK", "{health}");
+    let web = wave_jobs(&dep, &execution, "web");
+    ensure!(
+        web.len() == 1 && web[0].creation_date_time >= set_ok_at - time::Duration::seconds(1),
+        "wave 2 launched once, after the alarm was OK ({set_ok_at}): {web:?}"
+    );
+    Ok(())
+}
