@@ -271,6 +271,10 @@ pub struct WaveForecast {
     pub name: String,
     /// From the wave's start to its last required server LAUNCHED.
     pub duration: DurationForecast,
+    /// From the wave's start to its health checks all passed (a wave with `health` only): the
+    /// time the business waits for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_healthy: Option<DurationForecast>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

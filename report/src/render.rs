@@ -379,8 +379,18 @@ fn waves(h: &mut String, r: &Report) -> std::fmt::Result {
             .as_ref()
             .and_then(|f| f.waves.iter().find(|x| x.index == w.index))
             .map(|x| {
+                let healthy = x
+                    .to_healthy
+                    .map(|h| {
+                        format!(
+                            "; healthy {} / {}",
+                            human_seconds(h.p50_seconds),
+                            human_seconds(h.p90_seconds)
+                        )
+                    })
+                    .unwrap_or_default();
                 format!(
-                    "<br><small class=\"forecast\">{} / {} ({} run{})</small>",
+                    "<br><small class=\"forecast\">{} / {} ({} run{}){healthy}</small>",
                     human_seconds(x.duration.p50_seconds),
                     human_seconds(x.duration.p90_seconds),
                     x.duration.samples,
@@ -570,9 +580,19 @@ pub fn forecast_text(f: &crate::model::Forecast) -> String {
         if f.executions.len() == 1 { "" } else { "s" }
     );
     for w in &f.waves {
+        let healthy = w
+            .to_healthy
+            .map(|h| {
+                format!(
+                    "; healthy after {} / {}",
+                    human_seconds(h.p50_seconds),
+                    human_seconds(h.p90_seconds)
+                )
+            })
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "  wave {} {}: {} / {} ({} run{})",
+            "  wave {} {}: {} / {} ({} run{}){healthy}",
             w.index,
             w.name,
             human_seconds(w.duration.p50_seconds),
@@ -585,7 +605,7 @@ pub fn forecast_text(f: &crate::model::Forecast) -> String {
         Some(r) => {
             let _ = writeln!(
                 out,
-                "  the plan, from the start to the last wave recovered: {} / {}",
+                "  the plan, from the start to the last wave recovered (healthy, where it has checks): {} / {}",
                 human_seconds(r.p50_seconds),
                 human_seconds(r.p90_seconds)
             );

@@ -412,6 +412,7 @@ fn forecast() -> Forecast {
                 p50_seconds: 100,
                 p90_seconds: 130,
             },
+            to_healthy: Default::default(),
         }],
         recovery: Some(DurationForecast {
             samples: 3,
@@ -526,7 +527,7 @@ fn a_server_launched_again_shows_its_latest_launch() {
 fn the_forecast_prints_as_text_for_the_cli() {
     assert_eq!(
         render::forecast_text(&forecast()),
-        "RTO forecast from the last 3 successful executions (p50 / p90):\n  wave 1 w1: 1 min 40 s / 2 min 10 s (3 runs)\n  the plan, from the start to the last wave recovered: 3 min 50 s / 4 min 10 s\n"
+        "RTO forecast from the last 3 successful executions (p50 / p90):\n  wave 1 w1: 1 min 40 s / 2 min 10 s (3 runs)\n  the plan, from the start to the last wave recovered (healthy, where it has checks): 3 min 50 s / 4 min 10 s\n"
     );
     let none = Forecast {
         executions: Vec::new(),

@@ -1,5 +1,6 @@
 //! The RTO forecast from a plan's past executions: what learned timing recorded of each wave
-//! (`completionMillis`), as p50 and p90 durations per wave and for the plan.
+//! (`completionMillis`) and when its health checks passed (its HEALTH item), as p50 and p90
+//! durations per wave and for the plan (to the last wave recovered, healthy when it has checks).
 
 use std::collections::BTreeMap;
 
@@ -52,6 +53,35 @@ pub(super) async fn forecast_before<H: History>(
     .await
 }
 
+/// One wave's samples over the past executions.
+#[derive(Default)]
+struct WaveSamples {
+    name: String,
+    /// Milliseconds from the wave's start to its last required server LAUNCHED.
+    launched: Vec<u64>,
+    /// Milliseconds from the wave's start to its health checks all passed.
+    healthy: Vec<u64>,
+}
+
+/// Milliseconds from the wave's start to its checks all passed, when it had checks and they
+/// passed (the wave's HEALTH item).
+async fn healthy_millis<H: History>(
+    history: &H,
+    execution_id: &str,
+    index: u32,
+    wave_started_at: &str,
+) -> Result<Option<u64>, HistoryError> {
+    let health = history.wave_health(execution_id, index).await?;
+    let healthy_at = health
+        .and_then(|h| h.healthy_at)
+        .as_deref()
+        .and_then(parse_time);
+    Ok(match (parse_time(wave_started_at), healthy_at) {
+        (Some(start), Some(healthy)) => u64::try_from((healthy - start).whole_milliseconds()).ok(),
+        _ => None,
+    })
+}
+
 /// How many executions the plan index is asked for, at most, to find `n` successful ones.
 const FORECAST_SCAN_FACTOR: usize = 5;
 
@@ -75,8 +105,9 @@ async fn forecast_of<H: History>(
         .filter(|e| keep(e))
         .take(n)
         .collect();
-    // By wave index: its name (the newest execution's) and its samples.
-    let mut by_wave: BTreeMap<u32, (String, Vec<u64>)> = BTreeMap::new();
+    // By wave index: its name (the newest execution's), its launch samples and its
+    // time-to-healthy samples (waves with health checks).
+    let mut by_wave: BTreeMap<u32, WaveSamples> = BTreeMap::new();
     let mut recoveries = Vec::new();
     for e in &successful {
         let start = parse_time(&e.started_at);
@@ -88,12 +119,17 @@ async fn forecast_of<H: History>(
                 every_wave = false;
                 continue;
             };
-            let entry = by_wave
-                .entry(i)
-                .or_insert_with(|| (wave.name.clone(), Vec::new()));
-            entry.1.push(ms);
+            let healthy_ms = healthy_millis(history, &e.execution_id, i, &wave.started_at).await?;
+            let entry = by_wave.entry(i).or_insert_with(|| WaveSamples {
+                name: wave.name.clone(),
+                ..WaveSamples::default()
+            });
+            entry.launched.push(ms);
+            entry.healthy.extend(healthy_ms);
             if let (Some(start), Some(wave_start)) = (start, parse_time(&wave.started_at)) {
-                let recovered = wave_start + time::Duration::milliseconds(ms as i64);
+                // The wave is recovered when it is healthy, if it has checks.
+                let done = healthy_ms.unwrap_or(ms).max(ms);
+                let recovered = wave_start + time::Duration::milliseconds(done as i64);
                 let from_start =
                     u64::try_from((recovered - start).whole_milliseconds()).unwrap_or(0);
                 last_recovered =
@@ -111,14 +147,18 @@ async fn forecast_of<H: History>(
         executions: successful.iter().map(|e| e.execution_id.clone()).collect(),
         waves: by_wave
             .into_iter()
-            .filter_map(|(index, (name, samples))| {
+            .filter_map(|(index, w)| {
                 Some(WaveForecast {
                     index,
-                    name,
-                    duration: duration_forecast(&samples)?,
+                    name: w.name,
+                    duration: duration_forecast(&w.launched)?,
+                    to_healthy: duration_forecast(&w.healthy),
                 })
             })
             .collect(),
         recovery: duration_forecast(&recoveries),
     })
 }
+
+#[cfg(test)]
+mod tests;
