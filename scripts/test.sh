@@ -23,18 +23,18 @@ fi
 bash scripts/lib/test-tally.sh
 . scripts/lib/tally.sh
 
-bash scripts/bootstrap.sh
-
 # The worker image check (lint worker/Dockerfile, run its release build here, no test-only code
 # in the binary) is the longest step: a release build of the SDK crates, about 10 minutes on two
-# cores. The end-to-end tests leave most of the CPU idle (they wait on the engine), so it runs
-# beside everything else at the lowest priority, in its own target/release, and is waited for
-# at the end. Its output is shown then, in one piece.
+# cores. Bootstrap's downloads and the end-to-end tests leave most of the CPU idle (they wait on
+# the network and the engine), so it starts first and runs beside everything else at the lowest
+# priority, in its own target/release, and is waited for at the end. Its output is shown then,
+# in one piece.
 mkdir -p target
 IMAGE_LOG="$REPO/target/check-worker-image.log"
 # setsid: a group of its own, so that an early exit stops its cargo too.
 nice -n 19 setsid bash scripts/check-worker-image.sh > "$IMAGE_LOG" 2>&1 &
 image_pid=$!
+
 STACK_DIR=""
 # shellcheck disable=SC2317 # run by the EXIT trap
 clean_up() {
@@ -44,6 +44,10 @@ clean_up() {
     fi
 }
 trap clean_up EXIT
+
+# After the image check has started: the venvs and npm packages bootstrap installs leave the
+# CPU mostly idle, and the release build takes it meanwhile.
+bash scripts/bootstrap.sh
 
 # Formatting and lints first: they fail fast and need no services.
 cargo fmt --all --check
