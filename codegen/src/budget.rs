@@ -165,6 +165,12 @@ pub fn derived_execution_timeout_with(
     slack(Activity::Preflight) + waves + slack(Activity::Finish) + slack(Activity::RecordFailure)
 }
 
+/// How long the wave's decisions (its own, its actions') wait for an operator.
+pub fn decision_timeout_seconds(wave: &WaveSpec) -> u32 {
+    wave.decision_timeout_seconds
+        .unwrap_or(DEFAULT_GATE_TIMEOUT_SECONDS)
+}
+
 /// How long a gate or a decision waits for an operator when the plan does not say: 4 hours.
 pub const DEFAULT_GATE_TIMEOUT_SECONDS: u32 = 4 * 3600;
 /// The longest a plan may make a gate wait: 7 days.

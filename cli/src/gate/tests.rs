@@ -171,3 +171,19 @@ fn the_cancel_cause_is_the_workers() {
         "Cancelled by arn:aws:iam::1:user/alice at 2026-11-28T10:00:00Z: a drill's recovery instances are terminated; a recovery's are kept."
     );
 }
+
+#[test]
+fn a_retry_of_a_failed_action_launches_nothing_and_says_so() {
+    let gate = PendingGate {
+        action: Some("Wave 2 app: before 1 (fail over database)".into()),
+        ..gate(GateKind::Decision, 0, 1)
+    };
+    assert_eq!(
+        answered_text(Answer::Retry, &gate, "x-1"),
+        "Retry of Wave 2 app: before 1 (fail over database) of x-1: the action runs again."
+    );
+    assert_eq!(
+        answered_text(Answer::Skip, &gate, "x-1"),
+        "Skipped Wave 2 app: before 1 (fail over database) of x-1: the execution goes on without it."
+    );
+}

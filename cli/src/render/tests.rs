@@ -281,6 +281,23 @@ fn gates_say_what_they_wait_for_and_how_to_answer() {
         line.ends_with("drs-waves decide drill-1 retry|skip|stop"),
         "{line}"
     );
+    // A failed action's decision names the action and what its service answered, not launches.
+    let on_action = PendingGate {
+        action: Some("Wave 2 app-servers: before 1 (fail over database)".into()),
+        reason: "Failover.Refused: the replica is behind".into(),
+        ..decision
+    };
+    let line = gate_line(&on_action, "drill-1", T0);
+    assert!(
+        line.starts_with(
+            ">> Wave 2 app-servers: before 1 (fail over database) failed (Failover.Refused: the replica is behind): decide"
+        ) && !line.contains("launch"),
+        "{line}"
+    );
+    assert!(
+        line.ends_with("drs-waves decide drill-1 retry|skip|stop"),
+        "{line}"
+    );
 }
 
 /// Waves side by side: every open gate has its line, each command naming its wave; a single

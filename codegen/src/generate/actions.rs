@@ -167,9 +167,7 @@ impl Generator<'_> {
     fn action_decision(&self, states: &mut States, wave: &WaveSpec, a: &Action, next: &str) {
         let name = |step| state_name(wave, a, step);
         let run = name(ActionStep::Run);
-        let timeout = wave
-            .decision_timeout_seconds
-            .unwrap_or(budget::DEFAULT_GATE_TIMEOUT_SECONDS);
+        let timeout = budget::decision_timeout_seconds(wave);
         self.operator_gate(
             states,
             wave,

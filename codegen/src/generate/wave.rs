@@ -258,9 +258,7 @@ impl Generator<'_> {
     /// `onFailure: ask`: the decision, the Choice on its answer, and the skip.
     fn decision(&self, states: &mut States, wave: &WaveSpec, after: &str, failed: &str) {
         let (i, n) = (wave.index, wave.name.as_str());
-        let timeout = wave
-            .decision_timeout_seconds
-            .unwrap_or(budget::DEFAULT_GATE_TIMEOUT_SECONDS);
+        let timeout = budget::decision_timeout_seconds(wave);
         self.operator_gate(
             states,
             wave,
