@@ -93,6 +93,9 @@ impl Generator<'_> {
             OnFailure::Continue => next.to_owned(),
             OnFailure::Stop | OnFailure::Ask => name(ActionStep::Failed),
         };
+        if let ActionKind::RecoverNetwork { source_networks } = &a.kind {
+            return self.network_action(states, wave, a, source_networks, (next, &on_failed));
+        }
         let context = self.context(wave, a, &run);
         let (resource, parameters, selector, retry) = integration(a, context);
         let is_ssm = matches!(a.kind, ActionKind::SsmAutomation { .. });
@@ -224,6 +227,8 @@ fn integration(a: &Action, context: Value) -> (&'static str, Value, Value, Vec<R
                 Vec::new(),
             )
         }
+        // Never reached: `action` hands a network recovery to `network.rs` first.
+        ActionKind::RecoverNetwork { .. } => (SNS_PUBLISH, context, Value::Null, Vec::new()),
     }
 }
 
@@ -302,7 +307,7 @@ fn ssm_loop(states: &mut States, wave: &WaveSpec, a: &Action, next: &str, on_fai
     );
 }
 
-fn catch_to(next: &str) -> Catcher {
+pub(super) fn catch_to(next: &str) -> Catcher {
     Catcher {
         error_equals: vec![STATES_ALL.to_owned()],
         result_path: Some(ACTION_RESULT.to_owned()),
@@ -367,10 +372,13 @@ pub fn target(a: &Action) -> String {
         ActionKind::Lambda { function, .. } => format!("Lambda function {function}"),
         ActionKind::SsmAutomation { document, .. } => format!("SSM Automation {document}"),
         ActionKind::Notify { topic, .. } => format!("SNS topic {topic}"),
+        ActionKind::RecoverNetwork { source_networks } => {
+            format!("DRS source network {}", source_networks.join(", "))
+        }
     }
 }
 
-fn describe(a: &Action) -> String {
+pub(super) fn describe(a: &Action) -> String {
     let how = match &a.kind {
         ActionKind::StateMachine { .. } => "Runs the child machine to its end",
         ActionKind::Lambda { .. } => "Invokes the function and waits for its answer",
@@ -378,6 +386,9 @@ fn describe(a: &Action) -> String {
             "Starts the Automation run; the states after it look at it until it ends"
         }
         ActionKind::Notify { .. } => "Publishes the message",
+        ActionKind::RecoverNetwork { .. } => {
+            "Starts DRS's network recovery (a CloudFormation stack per network) in the worker; the states after it check its job until it ends"
+        }
     };
     let policy = match a.on_failure {
         OnFailure::Continue => "a failure goes on (onFailure: continue)",
@@ -392,7 +403,7 @@ fn describe(a: &Action) -> String {
 }
 
 /// A literal inside an intrinsic function's string: `'`, `{`, `}` and `\` escaped.
-fn escape_intrinsic(s: &str) -> String {
+pub(super) fn escape_intrinsic(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if matches!(c, '\'' | '{' | '}' | '\\') {

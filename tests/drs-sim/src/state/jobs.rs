@@ -115,6 +115,7 @@ impl SimState {
             started,
             participants_listed,
             servers,
+            networks: Vec::new(),
         });
         self.job_index.insert(id, index);
         index
@@ -160,6 +161,21 @@ impl SimState {
             "tags": job.tags,
             "participatingServers": servers,
         });
+        if !job.networks.is_empty() {
+            // Model: Job.participatingResources, listed like participatingServers.
+            let resources: Vec<Value> = job
+                .networks
+                .iter()
+                .filter(|_| now >= job.participants_listed)
+                .map(|n| {
+                    json!({
+                        "participatingResourceID": {"sourceNetworkID": n.source_network_id},
+                        "launchStatus": n.status(now).as_str(),
+                    })
+                })
+                .collect();
+            v["participatingResources"] = Value::from(resources);
+        }
         if status == JobStatus::Completed {
             v["endDateTime"] = Value::from(self.date(job.end()));
         }
