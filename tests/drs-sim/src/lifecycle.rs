@@ -265,6 +265,8 @@ pub struct LogItem {
     pub conversion_server_id: Option<String>,
     pub target_instance_id: Option<String>,
     pub raw_error: Option<String>,
+    /// A network recovery's event: `eventResourceData.sourceNetworkData`.
+    pub network: Option<crate::network::NetworkEventData>,
 }
 
 impl LogItem {
@@ -276,6 +278,7 @@ impl LogItem {
             conversion_server_id: None,
             target_instance_id: None,
             raw_error: None,
+            network: None,
         }
     }
 

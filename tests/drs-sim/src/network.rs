@@ -150,10 +150,24 @@ fn hexify(s: &str) -> String {
         .collect()
 }
 
+/// What a network recovery's log event says of its network (model: SourceNetworkData, under
+/// JobLogEventData's `eventResourceData`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkEventData {
+    pub source_network_id: String,
+    pub source_vpc: String,
+    /// The recovered VPC, once it exists.
+    pub target_vpc: Option<String>,
+    pub stack_name: String,
+}
+
 /// One network's recovery in a job.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScheduledNetwork {
     pub source_network_id: String,
+    /// The protected VPC, and the one its recovery makes.
+    pub source_vpc: String,
+    pub target_vpc: String,
     /// The stack it deploys (`cfnStackName`).
     pub cfn_stack_name: String,
     /// Whether the stack existed (UPDATE_...) or is new (DEPLOY_...).
@@ -185,9 +199,22 @@ impl ScheduledNetwork {
         })
     }
 
-    /// Its log items (model: JobLogEvent), each with the network in `eventData`'s
-    /// `sourceServerID`-less form: drs-sim puts the network's ID in `rawError` only on failure.
+    fn event_data(&self, ended: bool) -> NetworkEventData {
+        NetworkEventData {
+            source_network_id: self.source_network_id.clone(),
+            source_vpc: self.source_vpc.clone(),
+            target_vpc: (ended && !self.fails).then(|| self.target_vpc.clone()),
+            stack_name: self.cfn_stack_name.clone(),
+        }
+    }
+
+    /// Its log items (model: JobLogEvent), each naming the network in
+    /// `eventResourceData.sourceNetworkData`; a failure's `rawError` names it too.
     pub fn log(&self, items: &mut Vec<LogItem>) {
+        let at = |t: OffsetDateTime, event: &'static str, ended: bool| LogItem {
+            network: Some(self.event_data(ended)),
+            ..LogItem::job(t, event)
+        };
         let (start, end, failed) = if self.update {
             (
                 "UPDATE_NETWORK_CONFIGURATION_START",
@@ -201,21 +228,21 @@ impl ScheduledNetwork {
                 "DEPLOY_NETWORK_CONFIGURATION_FAILED",
             )
         };
-        items.push(LogItem::job(self.start, start));
+        items.push(at(self.start, start, false));
         if self.fails {
             let raw = self
                 .raw_error()
                 .map(|r| format!("{}: {r}", self.source_network_id));
             items.push(LogItem {
                 raw_error: raw.clone(),
-                ..LogItem::job(self.end, failed)
+                ..at(self.end, failed, true)
             });
             items.push(LogItem {
                 raw_error: raw,
-                ..LogItem::job(self.end, "NETWORK_RECOVERY_FAIL")
+                ..at(self.end, "NETWORK_RECOVERY_FAIL", true)
             });
         } else {
-            items.push(LogItem::job(self.end, end));
+            items.push(at(self.end, end, true));
         }
     }
 }
@@ -230,6 +257,8 @@ mod tests {
         let t0 = datetime!(2024-05-01 12:00:00 UTC);
         let mut n = ScheduledNetwork {
             source_network_id: "sn-0123456789abcdef0".into(),
+            source_vpc: "vpc-01234567".into(),
+            target_vpc: "vpc-89abcdef".into(),
             cfn_stack_name: "drs-sn".into(),
             update: false,
             start: t0 + time::Duration::seconds(1),

@@ -282,6 +282,21 @@ impl SimState {
                 put("conversionServerID", &i.conversion_server_id);
                 put("targetInstanceID", &i.target_instance_id);
                 put("rawError", &i.raw_error);
+                if let Some(n) = &i.network {
+                    // Model: JobLogEventData.eventResourceData (a union) .sourceNetworkData.
+                    let mut d = json!({
+                        "sourceNetworkID": n.source_network_id,
+                        "sourceVpc": n.source_vpc,
+                        "stackName": n.stack_name,
+                    });
+                    if let Some(t) = &n.target_vpc {
+                        d["targetVpc"] = Value::from(t.clone());
+                    }
+                    data.insert(
+                        "eventResourceData".to_owned(),
+                        json!({ "sourceNetworkData": d }),
+                    );
+                }
                 json!({
                     "logDateTime": self.date(i.at),
                     "event": i.event,

@@ -238,6 +238,7 @@ impl SimState {
         let scale = self.timings.time_scale;
         let mut networks = Vec::with_capacity(req.source_networks.len());
         for r in &req.source_networks {
+            let target_vpc = self.hex_id("vpc-");
             let n = &self.networks[&r.source_network_id];
             let update = n.stack.is_some() && !deploy_as_new;
             let stack = r
@@ -247,6 +248,8 @@ impl SimState {
                 .unwrap_or_else(|| format!("drs-{}", r.source_network_id));
             networks.push(ScheduledNetwork {
                 source_network_id: r.source_network_id.clone(),
+                source_vpc: n.spec.vpc(),
+                target_vpc,
                 cfn_stack_name: stack,
                 update,
                 start: started,
@@ -264,11 +267,10 @@ impl SimState {
             Vec::new(),
         );
         for n in &networks {
-            let vpc = self.hex_id("vpc-");
             if let Some(entry) = self.networks.get_mut(&n.source_network_id) {
                 entry.last = Some((created, index));
                 if !n.fails {
-                    entry.stack = Some((n.cfn_stack_name.clone(), vpc));
+                    entry.stack = Some((n.cfn_stack_name.clone(), n.target_vpc.clone()));
                 }
             }
         }
