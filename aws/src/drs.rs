@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod instances;
 pub mod job_log;
 pub mod launch_actions;
+pub mod networks;
 pub mod sdk;
 pub mod snapshots;
 
@@ -22,6 +23,7 @@ pub use sdk::{MAX_SOURCE_SERVER_IDS_PER_CALL, SdkDrs};
 
 pub use instances::RecoveryInstance;
 pub use launch_actions::{LaunchActionRun, RunStatus};
+pub use networks::{JobNetwork, NetworkRecoveryRequest, SourceNetwork};
 
 /// A DRS source server, as far as the worker cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,6 +231,8 @@ pub struct Job {
     pub created_at: Option<String>,
     pub ended_at: Option<String>,
     pub servers: Vec<JobServer>,
+    /// A network recovery's networks (`participatingResources`); empty for other jobs.
+    pub networks: Vec<JobNetwork>,
 }
 
 #[cfg(any(test, feature = "fake"))]
@@ -243,6 +247,7 @@ impl Job {
             tags: BTreeMap::new(),
             created_at: None,
             ended_at: None,
+            networks: Vec::new(),
             servers: servers
                 .iter()
                 .map(|(server, launch)| JobServer {
@@ -331,6 +336,18 @@ pub trait Drs: Send + Sync + 'static {
         &self,
         job_id: &str,
     ) -> impl Future<Output = Result<Vec<ServerFailure>, AwsError>> + Send;
+    /// The source networks among `ids` that DRS knows (DescribeSourceNetworks by
+    /// `filters.sourceNetworkIDs`, every page); an unknown one is absent. No IDs, no call.
+    fn describe_source_networks(
+        &self,
+        ids: Vec<String>,
+    ) -> impl Future<Output = Result<Vec<SourceNetwork>, AwsError>> + Send;
+    /// Has no client token, like StartRecovery: sent once (no SDK retry), and an ambiguous
+    /// failure is resolved by the caller looking up its tagged job.
+    fn start_source_network_recovery(
+        &self,
+        request: NetworkRecoveryRequest,
+    ) -> impl Future<Output = Result<Job, AwsError>> + Send;
 }
 
 /// One failure in a job's log.

@@ -792,6 +792,7 @@ export class DrsWavesStack extends Stack {
       tableArn: this.table.tableArn,
       indexNames: ht.indexes.map((i) => i.name),
       executionTagKey: contract.jobTags.execution,
+      networkTagKey: contract.jobTags.networkof,
       instanceRoles: config.drs.instanceRoles,
       reportBucketArn,
       // The topics the plans' gates notify, as plans.ts found and checked them.

@@ -39,6 +39,7 @@
  *   SendTask*, DescribeExecution, StopExecution (a recovery preempts a drill of its plan);
  *   DescribeSourceServers, DescribeRecoverySnapshots (a recovery from a point in time),
  *   DescribeJobs, DescribeJobLogItems (a failed server's reason), StartRecovery,
+ *   DescribeSourceNetworks and StartSourceNetworkRecovery (a plan's recoverNetwork actions),
  *   DescribeRecoveryInstances (which of a drill's instances still exist), TerminateRecoveryInstances; GetItem, PutItem, UpdateItem,
  *   DeleteItem, Query (no transactions); PutObject on the report bucket when one is configured;
  *   SNS Publish when a gate opens whose wave names a topic (tasks/operator.rs). Nothing else is
@@ -86,6 +87,8 @@ export interface WorkerPolicyProps {
   readonly indexNames: readonly string[];
   /** The job tag key carrying the execution ARN; StartRecovery is allowed only with it. */
   readonly executionTagKey?: string;
+  /** The tag a network recovery job carries (`drs-waves:network-of`): the retried start-network task finds its job by it. */
+  readonly networkTagKey?: string;
   /**
    * Roles of the instance profiles named by the DRS launch templates (names, path/names or
    * ARNs): DRS passes them to EC2 with the worker's permissions.
@@ -169,7 +172,9 @@ export const WORKER_WILDCARD_REASONS: Readonly<Record<string, string>> = {
   DrsRecoverySnapshots:
     'drs:DescribeRecoverySnapshots takes a source server, and a wave\'s servers are resolved at run time: any source server of this account in the stack\'s region and the regions its waves name without a role (read-only), to launch each from its snapshot at a point in time.',
   DrsDescribe:
-    'drs:DescribeJobs, DescribeSourceServers, DescribeRecoveryInstances and ListTagsForResource (a dependent action of StartRecovery) have no resource type in the Service Authorization Reference, so IAM accepts only "*"; all are read-only.',
+    'drs:DescribeJobs, DescribeSourceServers, DescribeRecoveryInstances, DescribeSourceNetworks and ListTagsForResource (a dependent action of StartRecovery) have no resource type in the Service Authorization Reference, so IAM accepts only "*"; all are read-only.',
+  DrsStartSourceNetworkRecovery:
+    'drs:StartSourceNetworkRecovery takes a source network, and a plan names its networks, but the stack grants every source network of this account in the stack\'s region and the regions its waves name without a role (the plans are read at synth, the networks may be replaced); the call is allowed only with the network job tag on the request.',
   DrsJobLog:
     'drs:DescribeJobLogItems takes a job ARN, and job IDs exist only once StartRecovery has run, so the grant is every job in this account in the stack\'s region and the regions its waves name without a role (read-only: the reason a server failed to launch).',
   DrsStartRecovery:
@@ -270,7 +275,7 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
     // --- DRS --------------------------------------------------------------------------------
     new iam.PolicyStatement({
       sid: 'DrsDescribe',
-      actions: ['drs:DescribeJobs', 'drs:DescribeSourceServers', 'drs:DescribeRecoveryInstances', 'drs:ListTagsForResource'],
+      actions: ['drs:DescribeJobs', 'drs:DescribeSourceServers', 'drs:DescribeRecoveryInstances', 'drs:DescribeSourceNetworks', 'drs:ListTagsForResource'],
       resources: ['*'],
     }),
     new iam.PolicyStatement({
@@ -300,7 +305,22 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
       sid: 'DrsTagOnCreateOnly',
       actions: ['drs:TagResource'],
       resources: ['*'],
-      conditions: { StringEquals: { 'drs:CreateAction': ['StartRecovery', 'CreateRecoveryInstanceForDrs'] } },
+      conditions: { StringEquals: { 'drs:CreateAction': ['StartRecovery', 'CreateRecoveryInstanceForDrs', 'StartSourceNetworkRecovery'] } },
+    }),
+    // A plan's recoverNetwork actions (issue #24). SAR: StartSourceNetworkRecovery authorises
+    // drs:StartSourceNetworkRecovery and, for its tags, drs:TagResource (above). What DRS then
+    // does to deploy or update each network's CloudFormation stack (the stack and the VPC,
+    // subnets, route tables, gateways and security groups in it) is not listed as dependent
+    // actions of the call, and drs-sim simulates the job, not the stack: only a drill in a real
+    // account shows whether DRS makes those calls as its service-linked role or with the
+    // worker's credentials. If the job's log names a refused cloudformation: or ec2: action,
+    // grant it here (with aws:ViaAWSService, as the launch statements below do).
+    new iam.PolicyStatement({
+      sid: 'DrsStartSourceNetworkRecovery',
+      actions: ['drs:StartSourceNetworkRecovery'],
+      resources: drs('source-network'),
+      // A network job without its tag could not be found again by a retried start task.
+      ...(props.networkTagKey ? { conditions: { Null: { [`aws:RequestTag/${props.networkTagKey}`]: 'false' } } } : {}),
     }),
     new iam.PolicyStatement({
       sid: 'DrsTerminateDrillInstances',

@@ -61,6 +61,7 @@ function worker(): any[] {
     tableArn: 'arn:aws:dynamodb:eu-west-1:111122223333:table/x',
     indexNames: [],
     executionTagKey: contract.jobTags.execution,
+    networkTagKey: contract.jobTags.networkof,
   });
   return statements.map((s) => stack.resolve(s.toStatementJson()));
 }

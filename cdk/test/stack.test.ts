@@ -311,7 +311,7 @@ describe('stack (fixture plans alpha and beta)', () => {
     }
   });
 
-  it('worker: the DRS actions it needs, scoped by resource type; StartRecovery only with the execution job tag', () => {
+  it('worker: the DRS actions it needs, scoped by resource type; StartRecovery and StartSourceNetworkRecovery only with their job tags', () => {
     const statements = statementsOfRole(s.template, workerTaskRoleId(s.template));
     const drs = allowed(statements).filter((a) => a.action.startsWith('drs:'));
     // Only what the worker calls (aws/src/drs/sdk.rs) and StartRecovery's dependent actions.
@@ -321,9 +321,11 @@ describe('stack (fixture plans alpha and beta)', () => {
       'drs:describejobs',
       'drs:describerecoveryinstances',
       'drs:describerecoverysnapshots',
+      'drs:describesourcenetworks',
       'drs:describesourceservers',
       'drs:listtagsforresource',
       'drs:startrecovery',
+      'drs:startsourcenetworkrecovery',
       'drs:tagresource',
       'drs:terminaterecoveryinstances',
     ]);
@@ -337,7 +339,9 @@ describe('stack (fixture plans alpha and beta)', () => {
     assert.deepEqual(asArray(one('drs:terminaterecoveryinstances').Resource), ['arn:aws:drs:eu-west-1:111122223333:recovery-instance/*']);
     assert.deepEqual(asArray(one('drs:describerecoverysnapshots').Resource), ['arn:aws:drs:eu-west-1:111122223333:source-server/*']);
     assert.deepEqual(asArray(one('drs:describejoblogitems').Resource), ['arn:aws:drs:eu-west-1:111122223333:job/*']);
-    assert.deepEqual(one('drs:tagresource').Condition, { StringEquals: { 'drs:CreateAction': ['StartRecovery', 'CreateRecoveryInstanceForDrs'] } });
+    assert.deepEqual(one('drs:tagresource').Condition, { StringEquals: { 'drs:CreateAction': ['StartRecovery', 'CreateRecoveryInstanceForDrs', 'StartSourceNetworkRecovery'] } });
+    assert.deepEqual(asArray(one('drs:startsourcenetworkrecovery').Resource), ['arn:aws:drs:eu-west-1:111122223333:source-network/*']);
+    assert.deepEqual(one('drs:startsourcenetworkrecovery').Condition, { Null: { [`aws:RequestTag/${contract.jobTags.networkof}`]: 'false' } });
   });
 
   it("worker: launch template statements are AWSElasticDisasterRecoveryConsoleFullAccess's (tag conditions, no aws:ViaAWSService)", () => {

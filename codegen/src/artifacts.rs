@@ -130,6 +130,8 @@ pub fn contract_json() -> String {
             "wave": job_tags::WAVE,
             "chunk": job_tags::CHUNK,
             "plan": job_tags::PLAN,
+            "networkOf": job_tags::NETWORK_OF,
+            "action": job_tags::ACTION,
         },
     }))
 }

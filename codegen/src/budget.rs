@@ -97,7 +97,8 @@ pub fn task_timeout_seconds(activity: Activity, heartbeat_seconds: u32) -> u32 {
     // Preflight resolves every wave's servers and finish may start clean-up jobs: both page
     // through DRS. A check is one DescribeJobs round.
     let base = match activity {
-        Activity::CheckWave => 300,
+        Activity::CheckWave | Activity::CheckNetwork => 300,
+        Activity::StartNetwork => 600,
         Activity::Preflight | Activity::StartWave | Activity::Finish | Activity::RecordFailure => {
             600
         }
@@ -118,7 +119,7 @@ pub fn retry_backoff_total_seconds() -> u64 {
 }
 
 /// Time one task state may reasonably take: one attempt timing out plus the retry backoff.
-fn task_slack_seconds(activity: Activity, heartbeat_seconds: u32) -> u64 {
+pub(crate) fn task_slack_seconds(activity: Activity, heartbeat_seconds: u32) -> u64 {
     u64::from(task_timeout_seconds(activity, heartbeat_seconds)) + retry_backoff_total_seconds()
 }
 

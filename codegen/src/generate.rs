@@ -28,6 +28,7 @@ mod branches;
 mod ending;
 mod health;
 mod input;
+mod network;
 mod wave;
 
 pub use branches::parallel_name;

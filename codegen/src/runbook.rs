@@ -87,6 +87,12 @@ fn action_line(w: &WaveSpec, a: &Action) -> String {
             )
         }
         ActionKind::Notify { topic, .. } => format!("publishes a message to `{topic}`"),
+        ActionKind::RecoverNetwork { source_networks } => format!(
+            "recovers the DRS source network{} `{}` (StartSourceNetworkRecovery: each VPC as a CloudFormation stack, in the wave's account), its job checked by the worker every {} s until every network is LAUNCHED; its job ID is in the execution's state and the history",
+            if source_networks.len() == 1 { "" } else { "s" },
+            source_networks.join("`, `"),
+            crate::contract::network::NETWORK_POLL_SECONDS
+        ),
     };
     let policy = match a.on_failure {
         OnFailure::Continue => {

@@ -144,6 +144,8 @@ fn generate_takes_every_activity_arn() {
         "record-failure",
         "await-operator",
         "check-health",
+        "start-network",
+        "check-network",
     ];
     let args: Vec<String> = names
         .iter()

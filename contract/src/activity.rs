@@ -27,10 +27,15 @@ pub enum Activity {
     /// One round of a wave's HTTP and TCP health checks (the plan's `health`), from inside the
     /// VPC: a verdict (checking, healthy, failed) and the next wait.
     CheckHealth,
+    /// StartSourceNetworkRecovery for a `recoverNetwork` action (once per execution and
+    /// action: a retry finds the job it made by the history and the job's tags).
+    StartNetwork,
+    /// DescribeJobs for a `recoverNetwork` action's job: a verdict and the next wait.
+    CheckNetwork,
 }
 
 impl Activity {
-    pub const ALL: [Activity; 7] = [
+    pub const ALL: [Activity; 9] = [
         Activity::Preflight,
         Activity::StartWave,
         Activity::CheckWave,
@@ -38,6 +43,8 @@ impl Activity {
         Activity::RecordFailure,
         Activity::AwaitOperator,
         Activity::CheckHealth,
+        Activity::StartNetwork,
+        Activity::CheckNetwork,
     ];
 
     /// The activity's short name; deployed as `<prefix>-<name>`.
@@ -50,6 +57,8 @@ impl Activity {
             Activity::RecordFailure => "record-failure",
             Activity::AwaitOperator => "await-operator",
             Activity::CheckHealth => "check-health",
+            Activity::StartNetwork => "start-network",
+            Activity::CheckNetwork => "check-network",
         }
     }
 
@@ -64,6 +73,8 @@ impl Activity {
             Activity::RecordFailure => "RecordFailureActivityArn",
             Activity::AwaitOperator => "AwaitOperatorActivityArn",
             Activity::CheckHealth => "CheckHealthActivityArn",
+            Activity::StartNetwork => "StartNetworkActivityArn",
+            Activity::CheckNetwork => "CheckNetworkActivityArn",
         }
     }
 

@@ -152,7 +152,7 @@ mod tests {
     fn each_kind_of_mistake_is_named() {
         assert!(matches!(
             ActivityArns::from_pairs(&[pair("preflight")]),
-            Err(ActivityArnError::Missing { missing }) if missing == "start-wave, check-wave, finish, record-failure, await-operator, check-health"
+            Err(ActivityArnError::Missing { missing }) if missing == "start-wave, check-wave, finish, record-failure, await-operator, check-health, start-network, check-network"
         ));
         assert!(matches!(
             ActivityArns::from_pairs(&[pair("launch")]),

@@ -50,3 +50,8 @@ pub fn lock_pk(plan: &str) -> String {
 pub fn health_sk(index: u32) -> String {
     format!("{}#HEALTH", wave_sk(index))
 }
+
+/// A network recovery action's NETWORK item (`WAVE#0001#NETWORK#before#1`): its DRS job.
+pub fn network_sk(index: u32, phase: &str, position: u32) -> String {
+    format!("{}#NETWORK#{phase}#{position}", wave_sk(index))
+}

@@ -19,6 +19,7 @@ pub mod clock;
 pub mod definition;
 pub mod health;
 pub mod history;
+pub mod network;
 pub mod operator;
 pub mod paths;
 pub mod spec;
@@ -40,6 +41,7 @@ pub use health::{
     ALARM_OK, AlarmRead, AlarmsRead, CheckHealthInput, HealthCheck, HealthState, HealthStatus,
     Probe, StatusRange,
 };
+pub use network::{NetworkState, NetworkStatus, NetworkTaskInput};
 pub use operator::{
     AwaitOperatorInput, FailedAction, GateKind, OperatorAction, OperatorActionKind, OperatorAnswer,
     PendingGate, decisions, gate_key,
@@ -78,4 +80,9 @@ pub mod job_tags {
     pub const ACCOUNT: &str = "drs-waves:account";
     /// The region a wave in another region launched in.
     pub const REGION: &str = "drs-waves:region";
+    /// A network recovery's execution ARN (not `EXECUTION`: the job launches no server, and
+    /// the launch jobs' look-ups, clean-ups and verdicts must never see it).
+    pub const NETWORK_OF: &str = "drs-waves:network-of";
+    /// A network recovery's action (`w1-before-1`).
+    pub const ACTION: &str = "drs-waves:action";
 }

@@ -45,6 +45,7 @@ pub mod error;
 mod health;
 #[cfg(any(test, feature = "fake"))]
 mod memory;
+mod network;
 pub mod records;
 pub mod roles;
 
@@ -57,6 +58,7 @@ pub use error::HistoryError;
 pub use health::{HealthCheckRecord, ProbeRecord, WaveHealthRecord};
 #[cfg(any(test, feature = "fake"))]
 pub use memory::MemoryHistory;
+pub use network::NetworkRecord;
 pub use records::{
     CancelOutcome, ChunkWrite, ExecutionClose, ExecutionRecord, JanitorWork, JobRecord,
     LockOutcome, MAX_WARNINGS_RECORDED, ReportOutcome, ServerLaunchPoint, ServerRecord, WaveChunk,

@@ -165,6 +165,19 @@ pub trait Waves: Send + Sync + 'static {
         execution_id: &str,
         wave_index: u32,
     ) -> impl Future<Output = Result<Option<crate::WaveHealthRecord>, HistoryError>> + Send;
+    /// Writes a network recovery action's record (replacing the previous one).
+    fn record_network(
+        &self,
+        record: crate::NetworkRecord,
+    ) -> impl Future<Output = Result<(), HistoryError>> + Send;
+    /// A network recovery action's record; none before its job was started.
+    fn network(
+        &self,
+        execution_id: &str,
+        wave_index: u32,
+        phase: &str,
+        position: u32,
+    ) -> impl Future<Output = Result<Option<crate::NetworkRecord>, HistoryError>> + Send;
 }
 
 /// The gate an execution waits at, opened by its gate task and answered by an operator.

@@ -48,6 +48,7 @@ mod gate_reopening;
 mod health_checks;
 mod launch_actions;
 mod lost_answer_conflict;
+mod network_recovery;
 mod on_demand_launch;
 mod operator_control;
 mod per_job_quota;

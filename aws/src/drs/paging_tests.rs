@@ -119,3 +119,52 @@ async fn every_listing_follows_the_token_over_an_empty_first_page_and_pages_of_o
         "DescribeRecoveryInstances by ID"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_networks_are_listed_over_pages_of_one_and_their_job_names_them() {
+    let sim = Simulator::start(SimConfig::default())
+        .await
+        .expect("drs-sim starts");
+    let ids: Vec<String> = (1..=3).map(|i| format!("sn-{i:017}")).collect();
+    let specs: Vec<drs_sim::SourceNetworkSpec> = ids
+        .iter()
+        .map(|id| drs_sim::SourceNetworkSpec::new(id).with_recovery_seconds(0.1))
+        .collect();
+    sim.add_source_networks(&specs).expect("networks");
+    sim.set_paging(Paging {
+        page_size: Some(1),
+        empty_first_page: true,
+    })
+    .expect("paging knobs");
+    let drs = drs_over(&sim.endpoint()).await;
+    let mut asked = ids.clone();
+    asked.push("sn-0000000000000000f".into());
+    let listed: BTreeSet<String> = drs
+        .describe_source_networks(asked)
+        .await
+        .expect("listed")
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    assert_eq!(
+        listed,
+        ids.iter().cloned().collect(),
+        "DescribeSourceNetworks"
+    );
+    let job = drs
+        .start_source_network_recovery(crate::drs::NetworkRecoveryRequest {
+            source_network_ids: ids[..2].to_vec(),
+            deploy_as_new: false,
+            tags: BTreeMap::from([("k".to_string(), "v".to_string())]),
+        })
+        .await
+        .expect("a job");
+    let named: Vec<String> = job
+        .networks
+        .iter()
+        .map(|n| n.source_network_id.clone())
+        .collect();
+    assert_eq!(named, ids[..2].to_vec());
+    assert_eq!(job.tags.get("k").map(String::as_str), Some("v"));
+    sim.shutdown().await;
+}

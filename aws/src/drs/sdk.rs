@@ -7,8 +7,9 @@ use aws_sdk_drs::types::{
 };
 
 use super::{
-    Drs, Job, JobFilter, JobServer, JobStatus, LaunchStatus, RecoveryInstance, RecoverySnapshot,
-    ServerFailure, ServerSelection, SourceServer, StartRecoveryRequest, job_log, launch_actions,
+    Drs, Job, JobFilter, JobNetwork, JobServer, JobStatus, LaunchStatus, NetworkRecoveryRequest,
+    RecoveryInstance, RecoverySnapshot, ServerFailure, ServerSelection, SourceNetwork,
+    SourceServer, StartRecoveryRequest, job_log, launch_actions,
 };
 use crate::AwsError;
 use crate::failure::from_sdk;
@@ -256,6 +257,23 @@ impl Drs for SdkDrs {
             .collect())
     }
 
+    async fn describe_source_networks(
+        &self,
+        ids: Vec<String>,
+    ) -> Result<Vec<SourceNetwork>, AwsError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.source_networks(ids).await
+    }
+
+    async fn start_source_network_recovery(
+        &self,
+        request: NetworkRecoveryRequest,
+    ) -> Result<Job, AwsError> {
+        self.start_network_recovery(request).await
+    }
+
     async fn terminate_recovery_instances(
         &self,
         recovery_instance_ids: Vec<String>,
@@ -317,5 +335,81 @@ fn job_of(j: &aws_sdk_drs::types::Job) -> Job {
                 launch_actions: launch_actions::runs_of(p),
             })
             .collect(),
+        networks: j
+            .participating_resources()
+            .iter()
+            .filter_map(|r| {
+                let id = r.participating_resource_id()?.as_source_network_id().ok()?;
+                Some(JobNetwork {
+                    source_network_id: id.clone(),
+                    launch_status: r
+                        .launch_status()
+                        .map(|s| LaunchStatus::parse(s.as_str()))
+                        .unwrap_or(LaunchStatus::Pending),
+                })
+            })
+            .collect(),
+    }
+}
+
+impl SdkDrs {
+    pub(super) async fn source_networks(
+        &self,
+        ids: Vec<String>,
+    ) -> Result<Vec<SourceNetwork>, AwsError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(super::networks::MAX_SOURCE_NETWORK_IDS_PER_CALL) {
+            let filters = aws_sdk_drs::types::DescribeSourceNetworksRequestFilters::builder()
+                .set_source_network_ids(Some(chunk.to_vec()))
+                .build();
+            let mut pages = self
+                .client
+                .describe_source_networks()
+                .filters(filters)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| from_sdk("DRS DescribeSourceNetworks", &e))?;
+                out.extend(page.items().iter().map(|n| SourceNetwork {
+                    id: n.source_network_id().unwrap_or_default().to_owned(),
+                    source_vpc_id: n.source_vpc_id().map(str::to_owned),
+                    replication_status: n.replication_status().map(|s| s.as_str().to_owned()),
+                    cfn_stack_name: n.cfn_stack_name().map(str::to_owned),
+                    launched_vpc_id: n.launched_vpc_id().map(str::to_owned),
+                }));
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn start_network_recovery(
+        &self,
+        request: NetworkRecoveryRequest,
+    ) -> Result<Job, AwsError> {
+        let mut networks = Vec::with_capacity(request.source_network_ids.len());
+        for id in request.source_network_ids {
+            networks.push(
+                aws_sdk_drs::types::StartSourceNetworkRecoveryRequestNetworkEntry::builder()
+                    .source_network_id(id)
+                    .build()
+                    .map_err(|e| {
+                        AwsError::Failed(format!("DRS StartSourceNetworkRecovery: {e}"))
+                    })?,
+            );
+        }
+        let out = self
+            .client
+            .start_source_network_recovery()
+            .set_source_networks(Some(networks))
+            .deploy_as_new(request.deploy_as_new)
+            .set_tags(Some(request.tags.into_iter().collect()))
+            .customize()
+            .config_override(send_once())
+            .send()
+            .await
+            .map_err(|e| from_sdk("DRS StartSourceNetworkRecovery", &e))?;
+        out.job().map(job_of).ok_or_else(|| {
+            AwsError::Failed("DRS StartSourceNetworkRecovery answered without a job".into())
+        })
     }
 }

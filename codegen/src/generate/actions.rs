@@ -95,6 +95,25 @@ impl Generator<'_> {
             OnFailure::Continue => next.to_owned(),
             OnFailure::Stop | OnFailure::Ask => name(ActionStep::Failed),
         };
+        if let ActionKind::RecoverNetwork { source_networks } = &a.kind {
+            self.network_action(states, wave, a, source_networks, (next, &on_failed));
+        } else {
+            self.service_action(states, wave, a, next, &on_failed);
+        }
+        self.action_failure(states, wave, a, next);
+    }
+
+    /// The action as a service integration's Task (and SSM Automation's loop of looks).
+    fn service_action(
+        &self,
+        states: &mut States,
+        wave: &WaveSpec,
+        a: &Action,
+        next: &str,
+        on_failed: &str,
+    ) {
+        let name = |step| state_name(wave, a, step);
+        let run = name(ActionStep::Run);
         let context = self.context(wave, a, &run);
         let (resource, parameters, selector, retry) = integration(a, context);
         let is_ssm = matches!(a.kind, ActionKind::SsmAutomation { .. });
@@ -118,13 +137,20 @@ impl Generator<'_> {
                 }),
                 heartbeat_seconds: None,
                 retry,
-                catch: vec![catch_to(&on_failed)],
+                catch: vec![catch_to(on_failed)],
                 transition: Transition::next(after_run),
             },
         );
         if is_ssm {
-            ssm_loop(states, wave, a, next, &on_failed);
+            ssm_loop(states, wave, a, next, on_failed);
         }
+    }
+
+    /// What a failed action leads to, for every kind: with `stop` or `ask` the Pass that names
+    /// it in `$.error`, then the failure target or the operator's decision.
+    fn action_failure(&self, states: &mut States, wave: &WaveSpec, a: &Action, next: &str) {
+        let name = |step| state_name(wave, a, step);
+        let run = name(ActionStep::Run);
         if a.on_failure == OnFailure::Ask {
             self.action_decision(states, wave, a, next);
         }
@@ -296,6 +322,8 @@ fn integration(a: &Action, context: Value) -> (&'static str, Value, Value, Vec<R
                 Vec::new(),
             )
         }
+        // Never reached: `action` hands a network recovery to `network.rs` first.
+        ActionKind::RecoverNetwork { .. } => (SNS_PUBLISH, context, Value::Null, Vec::new()),
     }
 }
 
@@ -374,7 +402,7 @@ fn ssm_loop(states: &mut States, wave: &WaveSpec, a: &Action, next: &str, on_fai
     );
 }
 
-fn catch_to(next: &str) -> Catcher {
+pub(super) fn catch_to(next: &str) -> Catcher {
     Catcher {
         error_equals: vec![STATES_ALL.to_owned()],
         result_path: Some(ACTION_RESULT.to_owned()),
@@ -439,10 +467,13 @@ pub fn target(a: &Action) -> String {
         ActionKind::Lambda { function, .. } => format!("Lambda function {function}"),
         ActionKind::SsmAutomation { document, .. } => format!("SSM Automation {document}"),
         ActionKind::Notify { topic, .. } => format!("SNS topic {topic}"),
+        ActionKind::RecoverNetwork { source_networks } => {
+            format!("DRS source network {}", source_networks.join(", "))
+        }
     }
 }
 
-fn describe(a: &Action) -> String {
+pub(super) fn describe(a: &Action) -> String {
     let how = match &a.kind {
         ActionKind::StateMachine { .. } => "Runs the child machine to its end",
         ActionKind::Lambda { .. } => "Invokes the function and waits for its answer",
@@ -450,6 +481,9 @@ fn describe(a: &Action) -> String {
             "Starts the Automation run; the states after it look at it until it ends"
         }
         ActionKind::Notify { .. } => "Publishes the message",
+        ActionKind::RecoverNetwork { .. } => {
+            "Starts DRS's network recovery (a CloudFormation stack per network) in the worker; the states after it check its job until it ends"
+        }
     };
     let policy = match a.on_failure {
         OnFailure::Continue => "a failure goes on (onFailure: continue)",
@@ -465,7 +499,7 @@ fn describe(a: &Action) -> String {
 }
 
 /// A literal inside an intrinsic function's string: `'`, `{`, `}` and `\` escaped.
-fn escape_intrinsic(s: &str) -> String {
+pub(super) fn escape_intrinsic(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if matches!(c, '\'' | '{' | '}' | '\\') {

@@ -16,6 +16,7 @@ mod failure_path;
 mod gates;
 mod health;
 mod input_check;
+mod network;
 mod reference_paths;
 mod tasks;
 mod waves;

@@ -47,9 +47,10 @@ pub struct ActionFile {
     /// An SNS message.
     #[serde(default)]
     pub notify: Option<NotifyAction>,
-    /// DRS's StartSourceNetworkRecovery: not supported yet (refused by validation).
+    /// DRS's StartSourceNetworkRecovery (in-AWS sources: the VPC recovered as a
+    /// CloudFormation stack), started and checked by the worker; `before:` only.
     #[serde(default)]
-    pub recover_network: Option<Value>,
+    pub recover_network: Option<network::RecoverNetworkAction>,
     /// How long the action may take (default 60; a notification 1; a Lambda at most 15).
     #[serde(default)]
     #[schemars(extend("exclusiveMinimum" = 0))]
@@ -121,6 +122,10 @@ pub enum ActionKind {
         topic: String,
         message: String,
     },
+    /// DRS StartSourceNetworkRecovery of these source networks, run by the worker.
+    RecoverNetwork {
+        source_networks: Vec<String>,
+    },
 }
 
 impl ActionKind {
@@ -131,6 +136,7 @@ impl ActionKind {
             ActionKind::Lambda { .. } => "lambda",
             ActionKind::SsmAutomation { .. } => "ssmAutomation",
             ActionKind::Notify { .. } => "notify",
+            ActionKind::RecoverNetwork { .. } => "recoverNetwork",
         }
     }
 }
@@ -219,24 +225,19 @@ fn resolve_action(
     a: &ActionFile,
 ) -> Option<Action> {
     let before = scope.problems.len();
-    if a.recover_network.is_some() {
-        scope.report(
-            format!("{prefix}recoverNetwork"),
-            "recoverNetwork (DRS StartSourceNetworkRecovery) is not supported yet: recover the network with a stateMachine, lambda or ssmAutomation action",
-        );
-    }
     let kinds = [
         a.state_machine.is_some(),
         a.lambda.is_some(),
         a.ssm_automation.is_some(),
         a.notify.is_some(),
+        a.recover_network.is_some(),
     ];
     let count = kinds.iter().filter(|k| **k).count();
-    if count != 1 && a.recover_network.is_none() {
+    if count != 1 {
         scope.report(
             prefix.trim_end_matches('.'),
             format!(
-                "an action has exactly one kind (stateMachine, lambda, ssmAutomation or notify); this one has {count}"
+                "an action has exactly one kind (stateMachine, lambda, ssmAutomation, notify or recoverNetwork); this one has {count}"
             ),
         );
     }
@@ -251,7 +252,10 @@ fn resolve_action(
             format!("{n:?}: give 1 to {MAX_ACTION_NAME_CHARS} characters, without parentheses or control characters"),
         );
     }
-    let kind = kind(scope, prefix, a);
+    let kind = match &a.recover_network {
+        Some(n) if count == 1 => network::resolve(scope, prefix, phase, n),
+        _ => kind(scope, prefix, a),
+    };
     let timeout_seconds = timeout(scope, prefix, a, kind.as_ref());
     let on_failure = a.on_failure.unwrap_or(OnFailure::Stop);
     let only_mode = match a.modes.as_deref() {
@@ -496,10 +500,12 @@ fn no_path_keys(scope: &mut Scope<'_>, field: &str, value: &Value) {
     }
 }
 
-/// The longest one action may take: its timeout, an SSM run's last look, and a retry's backoff.
+/// The longest one action may take: its timeout, an SSM run's or a network recovery's last
+/// look, and a retry's backoff.
 pub fn action_seconds(a: &Action) -> u64 {
     let looks = match a.kind {
         ActionKind::SsmAutomation { .. } => u64::from(SSM_POLL_SECONDS),
+        ActionKind::RecoverNetwork { .. } => network::network_seconds_beyond_timeout(),
         _ => 0,
     };
     u64::from(a.timeout_seconds) + looks + budget::retry_backoff_total_seconds()
@@ -516,6 +522,7 @@ pub fn action_events(a: &Action) -> u64 {
         ActionKind::SsmAutomation { .. } => {
             u64::from(a.timeout_seconds.div_ceil(SSM_POLL_SECONDS)) * ROUND
         }
+        ActionKind::RecoverNetwork { .. } => network::network_events(a.timeout_seconds),
         _ => 0,
     };
     mode + TASK * (1 + u64::from(budget::RETRY_MAX_ATTEMPTS)) + 2 + rounds
@@ -545,6 +552,8 @@ pub fn wave_action_budget(actions: &WaveActions, decision_timeout_seconds: u32) 
         }
     })
 }
+
+pub mod network;
 
 #[cfg(test)]
 mod tests;

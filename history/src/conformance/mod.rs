@@ -22,6 +22,7 @@ mod health;
 mod janitor;
 mod locks;
 mod many_gates;
+mod network;
 mod waves;
 
 pub use executions::{
@@ -36,6 +37,7 @@ pub use janitor::{
 };
 pub use locks::run_lock_rules;
 pub use many_gates::several_gates_wait_at_once;
+pub use network::a_network_recovery_is_recorded_per_action;
 pub use waves::{
     a_retry_adds_the_next_attempts_chunks_to_a_failed_wave, a_wave_keeps_its_account,
     launch_points_are_replaced_whole, wave_check_keeps_the_first_start_time_and_records_jobs,
@@ -43,7 +45,7 @@ pub use waves::{
 };
 
 /// The cases of the suite, by name, in the order [`run_all`] runs them.
-pub const CASES: [&str; 15] = [
+pub const CASES: [&str; 16] = [
     "run_lock_rules",
     "execution_create_is_idempotent",
     "close_is_an_upsert_that_keeps_what_was_recorded",
@@ -59,6 +61,7 @@ pub const CASES: [&str; 15] = [
     "several_gates_wait_at_once",
     "a_wave_keeps_its_account",
     "wave_health_is_replaced_whole",
+    "a_network_recovery_is_recorded_per_action",
 ];
 
 /// Runs one case of the suite by its name (one of [`CASES`]).
@@ -99,6 +102,9 @@ pub async fn run_case(name: &str, history: &impl History, prefix: &str) {
         "several_gates_wait_at_once" => several_gates_wait_at_once(history, prefix).await,
         "a_wave_keeps_its_account" => a_wave_keeps_its_account(history, prefix).await,
         "wave_health_is_replaced_whole" => wave_health_is_replaced_whole(history, prefix).await,
+        "a_network_recovery_is_recorded_per_action" => {
+            a_network_recovery_is_recorded_per_action(history, prefix).await
+        }
         other => panic!("no conformance case named {other}"),
     }
 }
@@ -150,7 +156,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 #[macro_export]
 macro_rules! history_conformance_tests {
     ($make:path) => {
-        $crate::history_conformance_tests!(@cases $make; run_lock_rules, execution_create_is_idempotent, close_is_an_upsert_that_keeps_what_was_recorded, terminate_jobs_need_an_execution_record, wave_plan_is_kept_and_chunk_jobs_are_recorded_once, wave_check_keeps_the_first_start_time_and_records_jobs, launch_points_are_replaced_whole, running_executions_and_the_janitor_lease, recent_executions_of_a_plan_and_learned_timing, the_report_outcome_is_recorded_on_the_execution, a_gate_is_answered_once_and_a_cancel_never_misses_it, a_retry_adds_the_next_attempts_chunks_to_a_failed_wave, several_gates_wait_at_once, a_wave_keeps_its_account, wave_health_is_replaced_whole);
+        $crate::history_conformance_tests!(@cases $make; run_lock_rules, execution_create_is_idempotent, close_is_an_upsert_that_keeps_what_was_recorded, terminate_jobs_need_an_execution_record, wave_plan_is_kept_and_chunk_jobs_are_recorded_once, wave_check_keeps_the_first_start_time_and_records_jobs, launch_points_are_replaced_whole, running_executions_and_the_janitor_lease, recent_executions_of_a_plan_and_learned_timing, the_report_outcome_is_recorded_on_the_execution, a_gate_is_answered_once_and_a_cancel_never_misses_it, a_retry_adds_the_next_attempts_chunks_to_a_failed_wave, several_gates_wait_at_once, a_wave_keeps_its_account, wave_health_is_replaced_whole, a_network_recovery_is_recorded_per_action);
     };
     (@cases $make:path; $($case:ident),*) => {
         $(

@@ -20,6 +20,7 @@ mod health;
 mod job;
 mod launch_points;
 mod lock;
+mod network;
 mod table;
 mod update;
 mod wave;

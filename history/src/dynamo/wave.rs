@@ -212,4 +212,19 @@ impl Waves for DynamoHistory {
     ) -> Result<Option<crate::WaveHealthRecord>, HistoryError> {
         self.read_health(execution_id, wave_index).await
     }
+
+    async fn record_network(&self, record: crate::NetworkRecord) -> Result<(), HistoryError> {
+        self.put_network(&record).await
+    }
+
+    async fn network(
+        &self,
+        execution_id: &str,
+        wave_index: u32,
+        phase: &str,
+        position: u32,
+    ) -> Result<Option<crate::NetworkRecord>, HistoryError> {
+        self.read_network(execution_id, wave_index, phase, position)
+            .await
+    }
 }

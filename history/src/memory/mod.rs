@@ -26,6 +26,7 @@ struct HistoryState {
     locks: HashMap<String, (String, Mode)>,
     launch_points: HashMap<(String, u32), Vec<ServerLaunchPoint>>,
     health: HashMap<(String, u32), crate::WaveHealthRecord>,
+    networks: HashMap<(String, String), crate::NetworkRecord>,
     pending_cleanups: std::collections::BTreeSet<String>,
     janitor_leases: HashMap<String, (String, String)>,
     executions: HashMap<String, ExecutionRecord>,

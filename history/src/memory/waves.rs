@@ -226,4 +226,32 @@ impl Waves for MemoryHistory {
             .get(&(execution_id.to_string(), wave_index))
             .cloned())
     }
+
+    async fn record_network(&self, record: crate::NetworkRecord) -> Result<(), HistoryError> {
+        self.injected("record_network")?;
+        let key = drs_waves_contract::history::network_sk(
+            record.wave_index,
+            &record.phase,
+            record.position,
+        );
+        lock(&self.state)
+            .networks
+            .insert((record.execution_id.clone(), key), record);
+        Ok(())
+    }
+
+    async fn network(
+        &self,
+        execution_id: &str,
+        wave_index: u32,
+        phase: &str,
+        position: u32,
+    ) -> Result<Option<crate::NetworkRecord>, HistoryError> {
+        self.injected("network")?;
+        let key = drs_waves_contract::history::network_sk(wave_index, phase, position);
+        Ok(lock(&self.state)
+            .networks
+            .get(&(execution_id.to_string(), key))
+            .cloned())
+    }
 }

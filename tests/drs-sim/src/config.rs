@@ -269,8 +269,8 @@ pub enum FixtureSource {
     Empty,
     /// A YAML or JSON file, re-read on `POST /_sim/reset` with `reloadFixture`.
     File(PathBuf),
-    /// Servers given in code.
-    Inline(Fixture),
+    /// Servers given in code (boxed: a fixture with its servers, jobs and networks is large).
+    Inline(Box<Fixture>),
 }
 
 impl FixtureSource {
@@ -336,10 +336,10 @@ impl SimConfig {
     /// A loopback simulator with these servers and default everything else.
     pub fn with_servers(servers: Vec<ServerSpec>) -> Self {
         Self {
-            fixture: FixtureSource::Inline(Fixture {
+            fixture: FixtureSource::Inline(Box::new(Fixture {
                 servers,
                 ..Fixture::default()
-            }),
+            })),
             ..Self::default()
         }
     }

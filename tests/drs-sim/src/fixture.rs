@@ -65,6 +65,10 @@ pub struct Fixture {
     /// Replaces the simulator's paging (`pageSize`, `emptyFirstPage`).
     #[serde(default)]
     pub paging: Option<Paging>,
+    /// Source networks (DescribeSourceNetworks, StartSourceNetworkRecovery; see
+    /// [`crate::network`]).
+    #[serde(default)]
+    pub source_networks: Vec<crate::network::SourceNetworkSpec>,
     /// The one account and region the simulator serves (`--account-id` and `--region` win
     /// over it); absent: every caller is served.
     /// Boxed: a fixture is held inline in `FixtureSource`, kept small.
@@ -80,6 +84,7 @@ pub struct LoadedFixture {
     pub timings: Option<Timings>,
     pub paging: Option<Paging>,
     pub owner: Option<crate::principal::Owner>,
+    pub source_networks: Vec<crate::network::SourceNetworkSpec>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -276,12 +281,23 @@ impl Fixture {
         if let Some(owner) = &self.account {
             owner.validate().map_err(invalid_setting("account"))?;
         }
+        let mut networks = HashSet::new();
+        for n in &self.source_networks {
+            n.validate().map_err(invalid_setting("sourceNetworks"))?;
+            if !networks.insert(n.id.as_str()) {
+                return Err(invalid_setting("sourceNetworks")(format!(
+                    "{} is listed more than once",
+                    n.id
+                )));
+            }
+        }
         Ok(LoadedFixture {
             servers: out,
             background_jobs: self.background_jobs.clone(),
             timings: self.timings.clone(),
             paging: self.paging.clone(),
             owner: self.account.as_deref().cloned(),
+            source_networks: self.source_networks.clone(),
         })
     }
 }

@@ -33,6 +33,7 @@ pub mod job_events;
 pub mod launch_actions;
 pub mod lifecycle;
 pub mod model;
+pub mod network;
 pub mod principal;
 pub mod replication;
 pub mod server;
@@ -51,10 +52,11 @@ pub use job_events::FailStage;
 pub use launch_actions::{LaunchActionDef, LaunchActionSpec, RunStatus};
 pub use lifecycle::{InitiatedBy, JobStatus, JobType, LaunchStatus};
 pub use model::{Direction, Model, Violation};
+pub use network::SourceNetworkSpec;
 pub use principal::{Caller, Callers, Owner};
 pub use replication::{OutageState, RecoverySnapshot};
 pub use server::{SimError, SimHandle, Simulator};
 pub use state::{
-    Counters, InstanceSnapshot, JobServerSnapshot, JobSnapshot, LaunchActionRunSnapshot,
-    OperationCounters, OutageSelector, ServerSelector,
+    Counters, InstanceSnapshot, JobNetworkSnapshot, JobServerSnapshot, JobSnapshot,
+    LaunchActionRunSnapshot, OperationCounters, OutageSelector, ServerSelector,
 };

@@ -133,6 +133,9 @@ pub enum JobKind {
         job_type: JobType,
         initiated_by: InitiatedBy,
     },
+    /// StartSourceNetworkRecovery ([`crate::network`]): `update` when the network's stack
+    /// existed and is updated rather than deployed anew.
+    NetworkRecovery { update: bool },
 }
 
 impl JobKind {
@@ -140,6 +143,8 @@ impl JobKind {
         match self {
             JobKind::Launch { .. } => "LAUNCH",
             JobKind::Terminate => "TERMINATE",
+            // The model's JobType has no network value (see crate::network).
+            JobKind::NetworkRecovery { .. } => "LAUNCH",
             JobKind::Background { job_type, .. } => job_type.as_str(),
         }
     }
@@ -149,6 +154,8 @@ impl JobKind {
             JobKind::Launch { is_drill: true } => "START_DRILL",
             JobKind::Launch { is_drill: false } => "START_RECOVERY",
             JobKind::Terminate => "TERMINATE_RECOVERY_INSTANCES",
+            JobKind::NetworkRecovery { update: false } => "CREATE_NETWORK_RECOVERY",
+            JobKind::NetworkRecovery { update: true } => "UPDATE_NETWORK_RECOVERY",
             JobKind::Background { initiated_by, .. } => initiated_by.as_str(),
         }
     }
@@ -156,7 +163,9 @@ impl JobKind {
     pub fn is_drill(self) -> Option<bool> {
         match self {
             JobKind::Launch { is_drill } => Some(is_drill),
-            JobKind::Terminate | JobKind::Background { .. } => None,
+            JobKind::Terminate | JobKind::Background { .. } | JobKind::NetworkRecovery { .. } => {
+                None
+            }
         }
     }
 
@@ -243,6 +252,8 @@ pub struct Job {
     /// From when DescribeJobs lists the job at all (`jobListingDelaySeconds`).
     pub listed: OffsetDateTime,
     pub servers: Vec<ScheduledServer>,
+    /// A network recovery's networks (`participatingResources`); empty for other jobs.
+    pub networks: Vec<crate::network::ScheduledNetwork>,
 }
 
 /// A log item (`DescribeJobLogItems`).
@@ -254,10 +265,12 @@ pub struct LogItem {
     pub conversion_server_id: Option<String>,
     pub target_instance_id: Option<String>,
     pub raw_error: Option<String>,
+    /// A network recovery's event: `eventResourceData.sourceNetworkData`.
+    pub network: Option<crate::network::NetworkEventData>,
 }
 
 impl LogItem {
-    fn job(at: OffsetDateTime, event: &'static str) -> Self {
+    pub(crate) fn job(at: OffsetDateTime, event: &'static str) -> Self {
         Self {
             at,
             event,
@@ -265,6 +278,7 @@ impl LogItem {
             conversion_server_id: None,
             target_instance_id: None,
             raw_error: None,
+            network: None,
         }
     }
 
@@ -414,6 +428,7 @@ impl Job {
         self.servers
             .iter()
             .map(ScheduledServer::finish)
+            .chain(self.networks.iter().map(|n| n.end))
             .max()
             .unwrap_or(self.started)
             .max(self.started)
@@ -455,8 +470,11 @@ impl Job {
                     });
                 }
                 // Someone else's job: its start and end are all the simulator tells.
-                JobKind::Background { .. } => {}
+                JobKind::Background { .. } | JobKind::NetworkRecovery { .. } => {}
             }
+        }
+        for n in &self.networks {
+            n.log(&mut items);
         }
         items.push(LogItem::job(self.end(), "JOB_END"));
         // Stable: items at the same instant keep the order above (JOB_END stays last).
@@ -512,6 +530,7 @@ mod tests {
             participants_listed: T0,
             listed: T0,
             servers: vec![server("a", 300, false), server("b", 500, true)],
+            networks: Vec::new(),
         }
     }
 

@@ -29,6 +29,7 @@ mod faults;
 mod instances;
 mod jobs;
 mod limits;
+mod networks;
 mod paging;
 mod recovery_instances;
 mod recovery_snapshots;
@@ -37,7 +38,9 @@ mod servers;
 mod source_servers;
 mod start_recovery;
 
-pub use admin_views::{InstanceSnapshot, JobServerSnapshot, JobSnapshot, LaunchActionRunSnapshot};
+pub use admin_views::{
+    InstanceSnapshot, JobNetworkSnapshot, JobServerSnapshot, JobSnapshot, LaunchActionRunSnapshot,
+};
 pub use counters::{Counters, OperationCounters};
 pub use instances::OmitInstanceIdRequest;
 
@@ -106,6 +109,8 @@ pub struct FaultDecision {
 pub struct SimState {
     fixture_servers: Vec<SourceServerDef>,
     fixture_background: Vec<BackgroundJobSpec>,
+    fixture_networks: Vec<crate::network::SourceNetworkSpec>,
+    networks: BTreeMap<String, networks::NetworkEntry>,
     /// When the simulator started (or was last reset): snapshot histories reach back from
     /// here, fixture background jobs count from here.
     sim_start: OffsetDateTime,
@@ -144,6 +149,8 @@ impl SimState {
         let mut state = Self {
             fixture_servers: fixture.servers,
             fixture_background: fixture.background_jobs,
+            fixture_networks: fixture.source_networks,
+            networks: BTreeMap::new(),
             sim_start: now,
             snapshot_salt: 0,
             servers: BTreeMap::new(),
@@ -179,6 +186,7 @@ impl SimState {
         if let Some(f) = fixture {
             self.fixture_servers = f.servers;
             self.fixture_background = f.background_jobs;
+            self.fixture_networks = f.source_networks;
             // A reloaded fixture's own settings replace the running ones.
             if let Some(t) = f.timings {
                 self.timings = t;
@@ -199,6 +207,11 @@ impl SimState {
             .fixture_servers
             .iter()
             .map(|def| (def.id.clone(), ServerEntry::new(def.clone(), now, now)))
+            .collect();
+        self.networks = self
+            .fixture_networks
+            .iter()
+            .map(|n| (n.id.clone(), networks::NetworkEntry::new(n.clone())))
             .collect();
         let background = self.fixture_background.clone();
         if let Err(e) = self.add_background_jobs(&background, now) {
@@ -263,6 +276,12 @@ impl SimState {
             "TerminateRecoveryInstances" => self
                 .terminate_recovery_instances(&wire::parse_body(body)?, now)
                 .map(|v| (200, v)),
+            "DescribeSourceNetworks" => self
+                .describe_source_networks(&networks::parse(body)?, now)
+                .map(|v| (200, v)),
+            "StartSourceNetworkRecovery" => self
+                .start_source_network_recovery(&networks::parse(body)?, now)
+                .map(|v| (202, v)),
             "DescribeRecoverySnapshots" => self
                 .describe_recovery_snapshots(&wire::parse_body(body)?, now)
                 .map(|v| (200, v)),

@@ -19,6 +19,8 @@ pub const OPERATIONS: &[&str] = &[
     "DescribeRecoveryInstances",
     "TerminateRecoveryInstances",
     "DescribeRecoverySnapshots",
+    "DescribeSourceNetworks",
+    "StartSourceNetworkRecovery",
 ];
 
 /// The counter key for calls to paths that are no DRS operation.

@@ -78,12 +78,16 @@ pub fn fixture() -> Vec<FixtureServer> {
 
 /// The cases of the suite, by name, in the order [`run_all`] runs them (the launch last: it
 /// leaves a job behind).
-pub const CASES: [&str; 4] = [
+pub const CASES: [&str; 5] = [
     "source_servers_carry_tags_state_and_hostname",
     "source_servers_are_selected_by_id_and_by_tag",
     "snapshots_are_found_latest_first_within_the_point_in_time",
+    "a_network_recovery_is_a_tagged_job_of_its_networks",
     "a_launch_is_a_tagged_job_that_describe_jobs_returns",
 ];
+
+/// The source network the suite's fixture protects (besides its servers).
+pub const NETWORK: &str = "sn-c0f000000000000a1";
 
 /// Runs one case of the suite by its name (one of [`CASES`]) on `drs`, which holds [`fixture`]'s
 /// servers and no jobs.
@@ -100,6 +104,9 @@ pub async fn run_case(name: &str, drs: &impl Drs) {
         }
         "a_launch_is_a_tagged_job_that_describe_jobs_returns" => {
             a_launch_is_a_tagged_job_that_describe_jobs_returns(drs).await
+        }
+        "a_network_recovery_is_a_tagged_job_of_its_networks" => {
+            a_network_recovery_is_a_tagged_job_of_its_networks(drs).await
         }
         other => panic!("no DRS conformance case named {other}"),
     }
@@ -122,6 +129,7 @@ macro_rules! drs_conformance_tests {
             source_servers_carry_tags_state_and_hostname,
             source_servers_are_selected_by_id_and_by_tag,
             snapshots_are_found_latest_first_within_the_point_in_time,
+            a_network_recovery_is_a_tagged_job_of_its_networks,
             a_launch_is_a_tagged_job_that_describe_jobs_returns);
     };
     (@cases $make:path; $($case:ident),*) => {
@@ -381,4 +389,70 @@ pub async fn a_launch_is_a_tagged_job_that_describe_jobs_returns(drs: &impl Drs)
         !since_after.iter().any(|j| j.id == job.id),
         "fromDate bounds the jobs by creation time"
     );
+}
+
+/// DescribeSourceNetworks names the fixture's network (and not an unknown one);
+/// StartSourceNetworkRecovery makes a job tagged as asked whose participatingResources are the
+/// network, which DescribeJobs then returns; an unknown network is refused and starts nothing.
+pub async fn a_network_recovery_is_a_tagged_job_of_its_networks(drs: &impl Drs) {
+    let unknown = "sn-c0f000000000000ff";
+    let known = drs
+        .describe_source_networks(vec![NETWORK.into(), unknown.into()])
+        .await
+        .expect("networks");
+    let ids: Vec<&str> = known.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, [NETWORK]);
+    assert!(
+        drs.describe_source_networks(vec![])
+            .await
+            .expect("none")
+            .is_empty(),
+        "no IDs: no call, no networks"
+    );
+    let tags = BTreeMap::from([(
+        "drs-waves:network-of".to_string(),
+        "conformance".to_string(),
+    )]);
+    let refused = drs
+        .start_source_network_recovery(drs_waves_aws::drs::NetworkRecoveryRequest {
+            source_network_ids: vec![unknown.into()],
+            deploy_as_new: false,
+            tags: tags.clone(),
+        })
+        .await;
+    assert!(
+        refused.is_err(),
+        "an unknown network is refused: {refused:?}"
+    );
+    let job = drs
+        .start_source_network_recovery(drs_waves_aws::drs::NetworkRecoveryRequest {
+            source_network_ids: vec![NETWORK.into()],
+            deploy_as_new: false,
+            tags: tags.clone(),
+        })
+        .await
+        .expect("started");
+    assert!(!job.id.is_empty());
+    assert_eq!(job.tags, tags);
+    assert!(
+        job.servers.is_empty(),
+        "a network recovery launches no server"
+    );
+    let listed = drs
+        .describe_jobs(JobFilter {
+            job_ids: vec![job.id.clone()],
+            from_date: None,
+        })
+        .await
+        .expect("jobs");
+    let listed = listed
+        .iter()
+        .find(|j| j.id == job.id)
+        .expect("listed by its ID");
+    let networks: Vec<&str> = listed
+        .networks
+        .iter()
+        .map(|n| n.source_network_id.as_str())
+        .collect();
+    assert_eq!(networks, [NETWORK]);
 }

@@ -12,6 +12,7 @@ mod finish;
 mod health;
 mod input_checks;
 mod janitor;
+mod network;
 mod operator;
 mod preflight;
 mod preflight_accounts;
@@ -343,6 +344,12 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             }
             Activity::CheckHealth => {
                 to_output(&self.check_health(parse_input(activity, input)?).await?)
+            }
+            Activity::StartNetwork => {
+                to_output(&self.start_network(parse_input(activity, input)?).await?)
+            }
+            Activity::CheckNetwork => {
+                to_output(&self.check_network(parse_input(activity, input)?).await?)
             }
             Activity::AwaitOperator => {
                 self.await_operator(parse_input(activity, input)?, token)

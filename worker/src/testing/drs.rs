@@ -18,6 +18,7 @@ use drs_waves_rules::{format_time, parse_time};
 
 mod answers;
 mod instances;
+mod networks;
 mod post_launch;
 
 #[derive(Default)]
@@ -65,6 +66,11 @@ struct DrsState {
     listed_from: HashMap<String, tokio::time::Instant>,
     /// Recovery instances as DescribeRecoveryInstances lists them (`testing/drs/instances.rs`).
     instances: instances::InstanceState,
+    /// Source networks DRS knows (`testing/drs/networks.rs`).
+    networks: Vec<drs_waves_aws::drs::SourceNetwork>,
+    network_calls: Vec<drs_waves_aws::drs::NetworkRecoveryRequest>,
+    /// StartSourceNetworkRecovery answers lost after DRS acted (the job exists).
+    lose_network_answers: VecDeque<AwsError>,
 }
 
 /// How the fake answers DescribeRecoverySnapshots: what the DRS API model allows besides one
@@ -446,6 +452,7 @@ impl FakeDrs {
             )),
             ended_at: None,
             servers,
+            networks: Vec::new(),
         }
     }
 }

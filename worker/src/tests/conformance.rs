@@ -20,6 +20,7 @@ pub(super) fn fake_drs_with_the_fixture() -> FakeDrs {
             drs.add_snapshot(&s.id, &drs_waves_rules::format_time(*t));
         }
     }
+    drs.add_source_network(crate::conformance::drs::NETWORK);
     drs
 }
 

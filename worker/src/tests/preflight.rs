@@ -63,6 +63,7 @@ async fn preflight_names_every_problem_at_once_and_writes_nothing() {
         status: JobStatus::Started,
         job_type: Some("LAUNCH".into()),
         tags: BTreeMap::new(),
+        networks: Vec::new(),
         created_at: None,
         ended_at: None,
         servers: vec![JobServer {
@@ -188,6 +189,7 @@ async fn a_running_plan_is_named_as_such_even_though_its_servers_are_busy() {
         status: JobStatus::Started,
         job_type: Some("LAUNCH".into()),
         tags: BTreeMap::new(),
+        networks: Vec::new(),
         created_at: None,
         ended_at: None,
         servers: vec![JobServer {

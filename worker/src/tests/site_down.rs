@@ -234,6 +234,7 @@ async fn preflight_counts_the_accounts_active_jobs_against_the_quotas() {
             status: JobStatus::Started,
             job_type: Some("LAUNCH".into()),
             tags: BTreeMap::new(),
+            networks: Vec::new(),
             created_at: Some("2030-01-01T00:01:00Z".into()),
             ended_at: None,
             servers: vec![],

@@ -173,6 +173,8 @@ async fn sdk_drs_over_drs_sim_passes_the_drs_conformance_suite() {
     let sim = Simulator::start(SimConfig::with_servers(specs))
         .await
         .expect("drs-sim starts");
+    sim.add_source_networks(&[drs_sim::SourceNetworkSpec::new(suite::NETWORK)])
+        .expect("the suite's network");
     let drs = SdkDrs::new(drs_client(&sim.endpoint()).await);
     suite::run_all(&drs).await;
 }

@@ -82,7 +82,7 @@ fn activity_arn_arguments_are_checked() {
     );
     assert!(matches!(
         ActivityResources::from_pairs(&[arn("preflight")]),
-        Err(ActivityArnError::Missing { missing }) if missing == "start-wave, check-wave, finish, record-failure, await-operator, check-health"
+        Err(ActivityArnError::Missing { missing }) if missing == "start-wave, check-wave, finish, record-failure, await-operator, check-health, start-network, check-network"
     ));
     assert!(matches!(
         ActivityResources::from_pairs(&[arn("launch")]),

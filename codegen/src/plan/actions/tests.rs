@@ -127,11 +127,11 @@ fn an_action_needs_exactly_one_kind_and_unknown_kinds_are_refused() {
         &format!(
             "- name: two\n  notify: {{topic: \"{TOPIC}\", message: hi}}\n  lambda: {{function: f}}"
         ),
-        "before[0]: an action has exactly one kind (stateMachine, lambda, ssmAutomation or notify); this one has 2",
+        "before[0]: an action has exactly one kind (stateMachine, lambda, ssmAutomation, notify or recoverNetwork); this one has 2",
     );
     rejected_with(
         "- name: none",
-        "before[0]: an action has exactly one kind (stateMachine, lambda, ssmAutomation or notify); this one has 0",
+        "before[0]: an action has exactly one kind (stateMachine, lambda, ssmAutomation, notify or recoverNetwork); this one has 0",
     );
     match load_str(FILE, &with_before("- webhook: {url: x}")) {
         Err(e @ PlanError::Syntax { .. }) => {
@@ -146,10 +146,65 @@ fn an_action_needs_exactly_one_kind_and_unknown_kinds_are_refused() {
 }
 
 #[test]
-fn recover_network_is_refused_as_not_supported_yet() {
+fn recover_network_is_accepted_before_a_wave() {
+    let plan = load_str(
+        FILE,
+        &with_before("- recoverNetwork: {sourceNetworks: [sn-0123456789abcdef0, sn-00000000000000001]}\n  timeoutMinutes: 30\n"),
+    )
+    .expect("valid plan");
+    let a = &plan.actions[0].before[0];
+    assert_eq!(
+        a.kind,
+        ActionKind::RecoverNetwork {
+            source_networks: vec!["sn-0123456789abcdef0".into(), "sn-00000000000000001".into()]
+        }
+    );
+    assert_eq!(a.timeout_seconds, 1800);
+    assert_eq!(a.on_failure, OnFailure::Stop);
+}
+
+#[test]
+fn recover_network_ids_are_checked_one_by_one() {
     rejected_with(
         "- recoverNetwork: {sourceNetworks: [sn-1]}",
-        "before[0].recoverNetwork: recoverNetwork (DRS StartSourceNetworkRecovery) is not supported yet: recover the network with a stateMachine, lambda or ssmAutomation action",
+        "before[0].recoverNetwork.sourceNetworks[0]: \"sn-1\" is not a source network ID (sn- and 17 lowercase hex digits)",
+    );
+    rejected_with(
+        "- recoverNetwork: {sourceNetworks: [sn-0123456789ABCDEF0]}",
+        "before[0].recoverNetwork.sourceNetworks[0]: \"sn-0123456789ABCDEF0\" is not a source network ID (sn- and 17 lowercase hex digits)",
+    );
+    rejected_with(
+        "- recoverNetwork: {sourceNetworks: [sn-0123456789abcdef0, sn-0123456789abcdef0]}",
+        "before[0].recoverNetwork.sourceNetworks[1]: sn-0123456789abcdef0 is listed more than once",
+    );
+    rejected_with(
+        "- recoverNetwork: {sourceNetworks: []}",
+        "before[0].recoverNetwork.sourceNetworks: 0 source networks: list 1 to 100 (DRS StartSourceNetworkRecovery)",
+    );
+    let many: Vec<String> = (0..101).map(|k| format!("sn-{k:017x}")).collect();
+    rejected_with(
+        &format!(
+            "- recoverNetwork: {{sourceNetworks: [{}]}}",
+            many.join(", ")
+        ),
+        "before[0].recoverNetwork.sourceNetworks: 101 source networks: list 1 to 100 (DRS StartSourceNetworkRecovery)",
+    );
+}
+
+#[test]
+fn recover_network_is_refused_after_a_wave_and_beside_another_kind() {
+    let text = "name: shop\nwaves:\n  - name: app\n    servers: {tags: {Tier: app}}\n    after:\n      - recoverNetwork: {sourceNetworks: [sn-0123456789abcdef0]}\n";
+    assert_eq!(
+        rejection(text),
+        [format!(
+            "{FILE}: wave 1 \"app\": after[0].recoverNetwork: recoverNetwork runs only in before: (the network must exist before the wave's servers launch)"
+        )]
+    );
+    rejected_with(
+        &format!(
+            "- recoverNetwork: {{sourceNetworks: [sn-0123456789abcdef0]}}\n  notify: {{topic: \"{TOPIC}\", message: hi}}"
+        ),
+        "before[0]: an action has exactly one kind (stateMachine, lambda, ssmAutomation, notify or recoverNetwork); this one has 2",
     );
 }
 

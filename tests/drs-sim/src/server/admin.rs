@@ -196,6 +196,10 @@ fn get(call: &AdminCall, path: &str) -> Option<Resp> {
         "timings" => call.to_value(serde_json::to_value(shared.lock().timings())),
         "faults" => call.to_value(serde_json::to_value(&shared.lock().faults)),
         "limits" => call.to_value(serde_json::to_value(&shared.lock().limits)),
+        "source-networks" => {
+            let networks = shared.lock().network_specs();
+            call.to_value(serde_json::to_value(&networks).map(|n| json!({ "sourceNetworks": n })))
+        }
         _ => return None,
     };
     Some(resp)
@@ -212,9 +216,49 @@ fn stage(call: &AdminCall, path: &str) -> Option<Resp> {
         "omit-recovery-instance-id" => call.answer(omit_recovery_instance_id(call)),
         "snapshots/age" => call.answer(age_snapshots(call)),
         "background-jobs" => call.answer(background_jobs(call)),
+        "source-networks" => call.answer(post_source_networks(call)),
+        "network-recovery" => call.answer(network_recovery(call)),
         _ => return None,
     };
     Some(resp)
+}
+
+/// `POST /_sim/source-networks` `{"sourceNetworks": [...]}`: adds (or replaces) networks.
+fn post_source_networks(call: &AdminCall) -> Result<Value, String> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Body {
+        source_networks: Vec<crate::network::SourceNetworkSpec>,
+    }
+    let body: Body = parse_json(call.body)?;
+    call.shared.lock().upsert_networks(&body.source_networks)?;
+    let ids: Vec<&str> = body.source_networks.iter().map(|n| n.id.as_str()).collect();
+    Ok(json!({ "sourceNetworks": ids }))
+}
+
+/// `POST /_sim/network-recovery` `{"sourceNetworkID", "failRecovery", "failReason",
+/// "recoverySeconds"}`: how the network's recoveries go from now on (a failed one, a slow one).
+fn network_recovery(call: &AdminCall) -> Result<Value, String> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Body {
+        #[serde(rename = "sourceNetworkID")]
+        source_network_id: String,
+        #[serde(default)]
+        fail_recovery: bool,
+        #[serde(default)]
+        fail_reason: Option<String>,
+        #[serde(default)]
+        recovery_seconds: Option<f64>,
+    }
+    let b: Body = parse_json(call.body)?;
+    call.shared.lock().set_network_recovery(
+        &b.source_network_id,
+        b.fail_recovery,
+        b.fail_reason,
+        b.recovery_seconds,
+    )?;
+    Ok(json!({ "sourceNetworkID": b.source_network_id, "failRecovery": b.fail_recovery }))
 }
 
 fn post_servers(call: &AdminCall) -> Resp {

@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use super::{SimError, SimHandle, reset, validate_limits};
 use crate::config::{FaultConfig, Limits, Paging, Timings};
 use crate::fixture::{BackgroundJobSpec, ResolvedDefaults, ServerSpec, SourceServerDef};
+use crate::network::SourceNetworkSpec;
 use crate::replication::{OutageState, RecoverySnapshot};
 use crate::state::{Counters, InstanceSnapshot, JobSnapshot, ServerSelector};
 
@@ -153,6 +154,38 @@ impl SimHandle {
         self.shared
             .lock()
             .age_snapshots(selector, minutes, OffsetDateTime::now_utc())
+            .map_err(SimError::Invalid)
+    }
+
+    /// Adds source networks (or replaces those with the same ID). All or nothing.
+    pub fn add_source_networks(&self, networks: &[SourceNetworkSpec]) -> Result<(), SimError> {
+        self.shared
+            .lock()
+            .upsert_networks(networks)
+            .map_err(SimError::Invalid)
+    }
+
+    pub fn source_networks(&self) -> Vec<SourceNetworkSpec> {
+        self.shared.lock().network_specs()
+    }
+
+    /// Makes the network's recoveries from now on fail (with `reason` as their `rawError`) or
+    /// succeed, and take `recovery_seconds` when given.
+    pub fn set_network_recovery(
+        &self,
+        network_id: &str,
+        fails: bool,
+        reason: Option<&str>,
+        recovery_seconds: Option<f64>,
+    ) -> Result<(), SimError> {
+        self.shared
+            .lock()
+            .set_network_recovery(
+                network_id,
+                fails,
+                reason.map(str::to_owned),
+                recovery_seconds,
+            )
             .map_err(SimError::Invalid)
     }
 

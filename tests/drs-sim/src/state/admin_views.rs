@@ -46,6 +46,22 @@ pub struct JobSnapshot {
     /// Background load (someone else's job), not made by a DRS call.
     pub background: bool,
     pub servers: Vec<JobServerSnapshot>,
+    /// A network recovery's networks (StartSourceNetworkRecovery); empty for other jobs.
+    #[serde(default)]
+    pub networks: Vec<JobNetworkSnapshot>,
+}
+
+/// One network of a network recovery job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobNetworkSnapshot {
+    #[serde(rename = "sourceNetworkID")]
+    pub source_network_id: String,
+    pub launch_status: LaunchStatus,
+    pub cfn_stack_name: String,
+    #[serde(with = "rfc3339")]
+    pub end_date_time: OffsetDateTime,
+    pub fail_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,6 +167,17 @@ impl SimState {
                     participants_listed_date_time: job.participants_listed,
                     listed_date_time: job.listed,
                     background: job.kind.is_background(),
+                    networks: job
+                        .networks
+                        .iter()
+                        .map(|n| JobNetworkSnapshot {
+                            source_network_id: n.source_network_id.clone(),
+                            launch_status: n.status(now),
+                            cfn_stack_name: n.cfn_stack_name.clone(),
+                            end_date_time: n.end,
+                            fail_reason: n.raw_error(),
+                        })
+                        .collect(),
                     servers: job
                         .servers
                         .iter()

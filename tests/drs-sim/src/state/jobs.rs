@@ -115,6 +115,7 @@ impl SimState {
             started,
             participants_listed,
             servers,
+            networks: Vec::new(),
         });
         self.job_index.insert(id, index);
         index
@@ -160,6 +161,21 @@ impl SimState {
             "tags": job.tags,
             "participatingServers": servers,
         });
+        if !job.networks.is_empty() {
+            // Model: Job.participatingResources, listed like participatingServers.
+            let resources: Vec<Value> = job
+                .networks
+                .iter()
+                .filter(|_| now >= job.participants_listed)
+                .map(|n| {
+                    json!({
+                        "participatingResourceID": {"sourceNetworkID": n.source_network_id},
+                        "launchStatus": n.status(now).as_str(),
+                    })
+                })
+                .collect();
+            v["participatingResources"] = Value::from(resources);
+        }
         if status == JobStatus::Completed {
             v["endDateTime"] = Value::from(self.date(job.end()));
         }
@@ -266,6 +282,21 @@ impl SimState {
                 put("conversionServerID", &i.conversion_server_id);
                 put("targetInstanceID", &i.target_instance_id);
                 put("rawError", &i.raw_error);
+                if let Some(n) = &i.network {
+                    // Model: JobLogEventData.eventResourceData (a union) .sourceNetworkData.
+                    let mut d = json!({
+                        "sourceNetworkID": n.source_network_id,
+                        "sourceVpc": n.source_vpc,
+                        "stackName": n.stack_name,
+                    });
+                    if let Some(t) = &n.target_vpc {
+                        d["targetVpc"] = Value::from(t.clone());
+                    }
+                    data.insert(
+                        "eventResourceData".to_owned(),
+                        json!({ "sourceNetworkData": d }),
+                    );
+                }
                 json!({
                     "logDateTime": self.date(i.at),
                     "event": i.event,

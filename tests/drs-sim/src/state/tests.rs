@@ -275,3 +275,204 @@ fn throttle_next_counts_down() {
     assert!(s.decide_fault("StartRecovery").error.is_some());
     assert!(s.decide_fault("DescribeJobs").error.is_none());
 }
+
+mod networks {
+    use super::*;
+    use crate::network::SourceNetworkSpec;
+
+    const A: &str = "sn-0000000000000000a";
+    const B: &str = "sn-0000000000000000b";
+
+    fn with_networks() -> SimState {
+        let mut s = state(Limits::default());
+        s.upsert_networks(&[
+            SourceNetworkSpec::new(A).with_recovery_seconds(2.0),
+            SourceNetworkSpec::new(B)
+                .with_recovery_seconds(1.0)
+                .failing(Some("VpcLimitExceeded")),
+        ])
+        .expect("networks");
+        s
+    }
+
+    fn call(
+        s: &mut SimState,
+        op: &str,
+        body: serde_json::Value,
+        now: OffsetDateTime,
+    ) -> Result<Value, ApiError> {
+        s.call(op, body.to_string().as_bytes(), now).map(|(_, v)| v)
+    }
+
+    #[test]
+    fn a_network_recovery_is_a_job_whose_networks_go_pending_in_progress_launched_or_failed() {
+        let mut s = with_networks();
+        let started = call(
+            &mut s,
+            "StartSourceNetworkRecovery",
+            json!({"sourceNetworks": [{"sourceNetworkID": A}, {"sourceNetworkID": B}], "tags": {"k": "v"}}),
+            T0,
+        )
+        .expect("started");
+        let job = &started["job"];
+        assert_eq!(job["initiatedBy"], "CREATE_NETWORK_RECOVERY");
+        assert_eq!(job["tags"]["k"], "v");
+        let id = job["jobID"].as_str().expect("id").to_owned();
+        let look = |s: &mut SimState, at| {
+            call(
+                s,
+                "DescribeJobs",
+                json!({"filters": {"jobIDs": [id.clone()]}}),
+                at,
+            )
+            .expect("jobs")["items"][0]
+                .clone()
+        };
+        let statuses = |j: &Value| -> Vec<String> {
+            j["participatingResources"]
+                .as_array()
+                .expect("resources")
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} {}",
+                        r["participatingResourceID"]["sourceNetworkID"]
+                            .as_str()
+                            .unwrap_or(""),
+                        r["launchStatus"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        };
+        let later = |secs: i64| T0 + Duration::seconds(secs);
+        let j = look(&mut s, later(2));
+        assert_eq!(
+            statuses(&j),
+            [format!("{A} IN_PROGRESS"), format!("{B} FAILED")].map(String::from)
+        );
+        let j = look(&mut s, later(10));
+        assert_eq!(j["status"], "COMPLETED");
+        assert_eq!(
+            statuses(&j),
+            [format!("{A} LAUNCHED"), format!("{B} FAILED")]
+        );
+        let log = call(
+            &mut s,
+            "DescribeJobLogItems",
+            json!({"jobID": id}),
+            later(10),
+        )
+        .expect("log");
+        let events: Vec<&str> = log["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|i| i["event"].as_str())
+            .collect();
+        assert!(
+            events.contains(&"NETWORK_RECOVERY_FAIL")
+                && events.contains(&"DEPLOY_NETWORK_CONFIGURATION_END"),
+            "{events:?}"
+        );
+        // A second recovery of the recovered network updates its stack.
+        let again = call(
+            &mut s,
+            "StartSourceNetworkRecovery",
+            json!({"sourceNetworks": [{"sourceNetworkID": A}]}),
+            later(11),
+        )
+        .expect("again");
+        assert_eq!(again["job"]["initiatedBy"], "UPDATE_NETWORK_RECOVERY");
+        let listed = call(
+            &mut s,
+            "DescribeSourceNetworks",
+            json!({"filters": {"sourceNetworkIDs": [A]}}),
+            later(20),
+        )
+        .expect("networks");
+        let a = &listed["items"][0];
+        assert_eq!(a["lastRecovery"]["lastRecoveryResult"], "SUCCESS");
+        assert!(
+            a["launchedVpcID"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("vpc-")),
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn unknown_duplicate_and_busy_networks_are_refused() {
+        let mut s = with_networks();
+        let refused = |s: &mut SimState, body| {
+            call(s, "StartSourceNetworkRecovery", body, T0).expect_err("refused")
+        };
+        let e = refused(
+            &mut s,
+            json!({"sourceNetworks": [{"sourceNetworkID": "sn-0000000000000000f"}]}),
+        );
+        assert!(
+            e.body().to_string().contains("does not exist"),
+            "{:?}",
+            e.body()
+        );
+        let e = refused(&mut s, json!({"sourceNetworks": []}));
+        assert!(
+            e.body().to_string().contains("sourceNetworks"),
+            "{:?}",
+            e.body()
+        );
+        let e = refused(
+            &mut s,
+            json!({"sourceNetworks": [{"sourceNetworkID": A}, {"sourceNetworkID": A}]}),
+        );
+        assert!(
+            e.body().to_string().contains("more than once"),
+            "{:?}",
+            e.body()
+        );
+        call(
+            &mut s,
+            "StartSourceNetworkRecovery",
+            json!({"sourceNetworks": [{"sourceNetworkID": A}]}),
+            T0,
+        )
+        .expect("first");
+        let e = refused(&mut s, json!({"sourceNetworks": [{"sourceNetworkID": A}]}));
+        assert!(
+            e.body().to_string().contains("ConflictException"),
+            "{:?}",
+            e.body()
+        );
+    }
+
+    #[test]
+    fn source_networks_are_paged_and_filtered() {
+        let mut s = with_networks();
+        let page = call(
+            &mut s,
+            "DescribeSourceNetworks",
+            json!({"maxResults": 1}),
+            T0,
+        )
+        .expect("page");
+        assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
+        let token = page["nextToken"].as_str().expect("token").to_owned();
+        let next = call(
+            &mut s,
+            "DescribeSourceNetworks",
+            json!({"maxResults": 1, "nextToken": token}),
+            T0,
+        )
+        .expect("next");
+        assert_eq!(next["items"][0]["sourceNetworkID"], B);
+        assert!(next.get("nextToken").is_none());
+        let other = call(
+            &mut s,
+            "DescribeSourceNetworks",
+            json!({"filters": {"originRegion": "ap-south-1"}}),
+            T0,
+        )
+        .expect("filtered");
+        assert_eq!(other["items"].as_array().map(Vec::len), Some(0));
+    }
+}

@@ -342,3 +342,70 @@ async fn the_sdk_reads_a_model_refusal_as_its_validation_exception() {
     assert_eq!(e.field_list()[0].name(), Some("filters.fromDate"));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn start_source_network_recovery_is_held_to_the_model_and_starts_nothing_when_refused() {
+    let sim = sim().await;
+    sim.add_source_networks(&[drs_sim::SourceNetworkSpec::new("sn-00000000000000001")])
+        .expect("network");
+    let networks = |ids: Vec<String>| -> Value {
+        ids.into_iter()
+            .map(|id| json!({ "sourceNetworkID": id }))
+            .collect()
+    };
+    // StartSourceNetworkRecoveryRequestNetworkEntries: 1 to 100.
+    let too_many = networks((1..=101).map(|n| format!("sn-{n:017}")).collect());
+    let answer = call(
+        &sim.endpoint(),
+        "StartSourceNetworkRecovery",
+        &json!({ "sourceNetworks": too_many }),
+    )
+    .await;
+    assert_refused(&answer, &["sourceNetworks"]);
+    let answer = call(
+        &sim.endpoint(),
+        "StartSourceNetworkRecovery",
+        &json!({ "sourceNetworks": [] }),
+    )
+    .await;
+    assert_refused(&answer, &["sourceNetworks"]);
+    // SourceNetworkID's pattern, and CfnStackName's.
+    let answer = call(
+        &sim.endpoint(),
+        "StartSourceNetworkRecovery",
+        &json!({ "sourceNetworks": [{"sourceNetworkID": "sn-1"}] }),
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    let answer = call(
+        &sim.endpoint(),
+        "StartSourceNetworkRecovery",
+        &json!({ "sourceNetworks": [{"sourceNetworkID": "sn-00000000000000001", "cfnStackName": "1-starts-with-a-digit"}] }),
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(
+        sim.jobs().is_empty(),
+        "a refused network recovery made a job"
+    );
+    // An unknown network passes the model and is refused by the operation.
+    let answer = call(
+        &sim.endpoint(),
+        "StartSourceNetworkRecovery",
+        &json!({ "sourceNetworks": [{"sourceNetworkID": "sn-0000000000000000f"}] }),
+    )
+    .await;
+    assert_eq!(
+        answer.error_type.as_deref(),
+        Some("ValidationException"),
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer.body.to_string().contains("does not exist"),
+        "{}",
+        answer.body
+    );
+    assert!(sim.jobs().is_empty());
+    sim.shutdown().await;
+}

@@ -131,6 +131,7 @@ async fn disaster_day(style: DateStyle) -> Vec<(String, Answer)> {
     // A server already in an active job: ConflictException.
     r.call("StartRecovery", json!({"sourceServers": [source(&sid(1))]}))
         .await;
+    networks(&sim, &mut r).await;
 
     let jobs = r.until_all_completed().await;
     let drill_id = drill["job"]["jobID"].clone();
@@ -173,8 +174,46 @@ async fn disaster_day(style: DateStyle) -> Vec<(String, Answer)> {
     )
     .await;
     r.all_pages("DescribeSourceServers", json!({})).await;
+    // After the recovery: lastRecovery, cfnStackName and launchedVpcID.
+    r.all_pages("DescribeSourceNetworks", json!({})).await;
     sim.shutdown().await;
     r.answers
+}
+
+/// Source networks: listed (paged, filtered), one recovered, one failing, one unknown, one
+/// already recovering (ConflictException).
+async fn networks(sim: &SimHandle, r: &mut Recorder) {
+    let (ok, bad) = ("sn-00000000000000001", "sn-00000000000000002");
+    sim.add_source_networks(&[
+        drs_sim::SourceNetworkSpec::new(ok).with_recovery_seconds(0.2),
+        drs_sim::SourceNetworkSpec::new(bad)
+            .with_recovery_seconds(0.1)
+            .failing(Some("VPC quota")),
+    ])
+    .expect("networks");
+    r.all_pages("DescribeSourceNetworks", json!({"maxResults": 1}))
+        .await;
+    r.call(
+        "StartSourceNetworkRecovery",
+        json!({"sourceNetworks": [{"sourceNetworkID": ok}, {"sourceNetworkID": bad, "cfnStackName": "net-b"}],
+               "tags": {"Owner": "drs-waves"}}),
+    )
+    .await;
+    r.call(
+        "StartSourceNetworkRecovery",
+        json!({"sourceNetworks": [{"sourceNetworkID": ok}]}),
+    )
+    .await;
+    r.call(
+        "StartSourceNetworkRecovery",
+        json!({"sourceNetworks": [{"sourceNetworkID": "sn-0000000000000000f"}]}),
+    )
+    .await;
+    r.call(
+        "DescribeSourceNetworks",
+        json!({"filters": {"sourceNetworkIDs": [ok]}}),
+    )
+    .await;
 }
 
 /// The scenario's first calls: source servers and snapshots, paged, filtered, ordered and of
@@ -289,6 +328,12 @@ fn terminate_recovery_instances_answers_are_the_models() {
 #[test]
 fn describe_recovery_snapshots_answers_are_the_models() {
     assert_within_the_model("DescribeRecoverySnapshots");
+}
+
+#[test]
+fn source_network_answers_are_the_models() {
+    assert_within_the_model("DescribeSourceNetworks");
+    assert_within_the_model("StartSourceNetworkRecovery");
 }
 
 /// The served list comes from the router; an operation added there without a call in the

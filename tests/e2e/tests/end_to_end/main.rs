@@ -32,6 +32,9 @@
 //! the next wave until it passes, a TCP check failing with `onFailure: ask` and a retry of the
 //! checks.
 //!
+//! `network`: `recoverNetwork` (issue #24): DRS's StartSourceNetworkRecovery before the
+//! first wave, and a failed network recovery stopping the drill with nothing launched.
+//!
 //! `deployment_guard`: a test that panics leaves no worker and no drs-sim behind.
 //!
 //! `recovery_instances`: jobs that never name their recovery instances, and launches from
@@ -56,6 +59,7 @@ mod disaster_day;
 mod graph;
 mod health;
 mod launch_actions;
+mod network;
 mod operator;
 mod operator_cli;
 mod realistic_drs;

@@ -163,6 +163,23 @@ impl Drs for FakeDrs {
         Ok(Self::as_listed(&state, job))
     }
 
+    async fn describe_source_networks(
+        &self,
+        ids: Vec<String>,
+    ) -> Result<Vec<drs_waves_aws::drs::SourceNetwork>, AwsError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.networks_known(&ids)
+    }
+
+    async fn start_source_network_recovery(
+        &self,
+        request: drs_waves_aws::drs::NetworkRecoveryRequest,
+    ) -> Result<Job, AwsError> {
+        self.recover_networks(request)
+    }
+
     async fn terminate_recovery_instances(&self, ids: Vec<String>) -> Result<Job, AwsError> {
         self.injected("terminate_recovery_instances")?;
         let mut state = lock(&self.state);

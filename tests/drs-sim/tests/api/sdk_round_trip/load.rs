@@ -29,7 +29,7 @@ async fn background_jobs_hold_quotas_and_other_job_types_show_up() {
         ..drs_sim::Fixture::default()
     };
     let sim = start(Vec::new(), |c| {
-        c.fixture = FixtureSource::Inline(fixture);
+        c.fixture = FixtureSource::Inline(Box::new(fixture));
         c.limits = Limits {
             max_servers_in_active_jobs: 14,
             max_concurrent_jobs: 6,
