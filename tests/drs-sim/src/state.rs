@@ -7,7 +7,8 @@
 //! the dispatch of DRS operations; each operation and admin action has its own module below
 //! (`start_recovery`, `jobs`, `source_servers`, `recovery_instances`, `recovery_snapshots`,
 //! `instances` for instance IDs and on-demand snapshots, `servers` for run-time staging,
-//! `faults`, `limits`, `paging`, `counters`, `admin_views`).
+//! `faults`, `limits`, `paging`, `counters`, `admin_views`; `recovery_plans`,
+//! `recovery_plan_executions` and `recovery_plan_runner` for DRS recovery plans).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -32,6 +33,7 @@ mod limits;
 mod paging;
 mod recovery_instances;
 mod recovery_plan_executions;
+mod recovery_plan_runner;
 mod recovery_plans;
 mod recovery_snapshots;
 pub mod rfc3339;
