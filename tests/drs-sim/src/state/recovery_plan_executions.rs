@@ -186,11 +186,7 @@ impl SimState {
     }
 
     /// A ConflictException when the plan has an unfinished execution.
-    pub(super) fn refuse_if_running(
-        &self,
-        plan_arn: &str,
-        _now: OffsetDateTime,
-    ) -> Result<(), ApiError> {
+    pub(super) fn refuse_if_running(&self, plan_arn: &str) -> Result<(), ApiError> {
         match (self.recovery_plans.executions.iter())
             .find(|e| e.plan_arn == plan_arn && e.status.unfinished())
         {
@@ -229,7 +225,7 @@ impl SimState {
                 ),
             ));
         }
-        self.refuse_if_running(&req.recovery_plan_arn, now)?;
+        self.refuse_if_running(&req.recovery_plan_arn)?;
         super::limits::check_tags(&req.tags)?;
         let in_plan: HashSet<&str> = (plan.steps.iter())
             .filter_map(|s| match &s.config {
@@ -450,7 +446,7 @@ impl SimState {
     fn resume(&mut self, e: usize, now: OffsetDateTime) -> Result<(), ApiError> {
         let plan_arn = self.recovery_plans.executions[e].plan_arn.clone();
         if self.recovery_plans.executions[e].status == ExecStatus::Failed {
-            self.refuse_if_running(&plan_arn, now)?;
+            self.refuse_if_running(&plan_arn)?;
         }
         let exec = &mut self.recovery_plans.executions[e];
         exec.status = ExecStatus::InProgress;

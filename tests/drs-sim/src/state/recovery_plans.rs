@@ -385,7 +385,7 @@ impl SimState {
             "DeleteRecoveryPlan" => {
                 // DeleteRecoveryPlan: "Cannot delete a plan that has an execution in a
                 // non-terminal status (CREATED, IN_PROGRESS)."
-                self.refuse_if_running(&req.recovery_plan_arn, now)?;
+                self.refuse_if_running(&req.recovery_plan_arn)?;
                 self.recovery_plans.plans.remove(p);
                 return Ok(json!({ "recoveryPlanArn": req.recovery_plan_arn }));
             }
