@@ -268,9 +268,17 @@ fn wave_losses(
         ));
     }
     if let Some(deps) = &wave.depends_on {
-        let names: Vec<String> = deps.iter().map(|d| d.to_string()).collect();
+        let waves = &plan.spec.waves;
+        let names: Vec<&str> = (deps.iter())
+            .filter_map(|d| {
+                waves
+                    .iter()
+                    .find(|w| w.index == *d)
+                    .map(|w| w.name.as_str())
+            })
+            .collect();
         out.push(format!(
-            "dependsOn [{}]: native steps run one after another, in wave order",
+            "dependsOn [{}]: native steps run one after another in wave order, never side by side",
             names.join(", ")
         ));
     }

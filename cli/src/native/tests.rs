@@ -208,3 +208,39 @@ fn the_exported_requests_are_what_the_drs_model_accepts() {
         assert!(wrong.is_empty(), "{wrong:?}");
     }
 }
+
+#[test]
+fn branches_and_continue_on_failure_are_named_as_losses() {
+    let yaml = format!(
+        "name: graph\nwaves:\n{}{}    dependsOn: []\n{}    dependsOn: [db, search]\n    onFailure: continue\n",
+        wave("db", 1..=1),
+        wave("search", 2..=2),
+        wave("app", 3..=3)
+    );
+    let out = export(&load(&yaml), &target(), &BTreeMap::new()).expect("exported");
+    let lines: Vec<String> = out.losses.iter().map(ToString::to_string).collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("wave search: dependsOn []")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("wave app: dependsOn [db, search]")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("wave app: onFailure: continue")),
+        "{lines:#?}"
+    );
+    let names: Vec<&str> = out
+        .steps
+        .iter()
+        .map(|s| s["stepName"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(names, ["db", "search", "app"]);
+}
