@@ -73,7 +73,15 @@ async fn resolve_live(
             .map(ToString::to_string)
             .unwrap_or_default(),
     };
-    let drs = SdkDrs::new(aws.drs.clone());
+    let resolved = resolve_tags(plan, &SdkDrs::new(aws.drs.clone())).await?;
+    Ok((Target { account_id, region }, resolved))
+}
+
+/// The servers each tag-selecting wave finds in DRS now, by wave index, sorted.
+pub async fn resolve_tags(
+    plan: &Plan,
+    drs: &impl Drs,
+) -> Result<BTreeMap<u32, Vec<String>>, CliError> {
     let mut resolved = BTreeMap::new();
     for wave in plan.spec.waves.iter().filter(|w| !w.tags.is_empty()) {
         let selection = ServerSelection {
@@ -88,7 +96,7 @@ async fn resolve_live(
         found.sort();
         resolved.insert(wave.index, found);
     }
-    Ok((Target { account_id, region }, resolved))
+    Ok(resolved)
 }
 
 #[cfg(test)]
