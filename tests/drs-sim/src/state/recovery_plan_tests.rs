@@ -31,11 +31,39 @@ fn arn(id: &str) -> String {
     format!("arn:aws:drs:us-east-1:123456789012:source-server/{id}")
 }
 
-/// Calls `op`, checks a success against the model's output shape, and returns the body.
+/// Calls `op` and checks the answer against the model: a success against the operation's
+/// output shape, an error against its error shape and the operation's error list.
 fn call(s: &mut SimState, op: &str, body: Value, now: OffsetDateTime) -> Result<Value, ApiError> {
-    let (status, v) = s.call(op, body.to_string().as_bytes(), now)?;
     let model = Model::drs();
     let operation = model.operation(op).expect("a model operation");
+    let (status, v) = match s.call(op, body.to_string().as_bytes(), now) {
+        Ok(answer) => answer,
+        Err(e) => {
+            assert!(
+                operation.errors.iter().any(|x| x == e.code),
+                "{op} may not answer {}",
+                e.code
+            );
+            assert_eq!(
+                model.error_status(e.code),
+                Some(e.status),
+                "{op}: {}",
+                e.code
+            );
+            // `__type` is the protocol's copy of the error type, not a member of the shape.
+            let mut body = e.body();
+            if let Some(fields) = body.as_object_mut() {
+                fields.remove("__type");
+            }
+            let wrong = model.validate(e.code, &body, Direction::Response);
+            assert!(
+                wrong.is_empty(),
+                "{op}: {} outside the model: {wrong:?}",
+                e.code
+            );
+            return Err(e);
+        }
+    };
     assert_eq!(status, operation.response_code, "{op}");
     let output = operation.output.as_deref().expect("an output shape");
     let wrong = model.validate(output, &v, Direction::Response);
