@@ -13,6 +13,8 @@ pub mod accounts;
 pub mod instances;
 pub mod job_log;
 pub mod launch_actions;
+pub mod native;
+mod native_sdk;
 pub mod networks;
 pub mod sdk;
 pub mod snapshots;
@@ -442,5 +444,7 @@ mod tests {
 
 /// The SDK adapter over drs-sim at its worst paging (a unit test, so that it shares this
 /// crate's one test binary instead of linking the SDK once more).
+#[cfg(test)]
+mod native_tests;
 #[cfg(test)]
 mod paging_tests;

@@ -9,7 +9,7 @@
 //! Layout: [`aws`] (configuration and identity), [`resolve`] and [`names`] (plans and
 //! executions), [`gate`] (approve, stop, decide, cancel), [`follow`] with [`view`] (what is
 //! known of an execution) and [`render`] (its text, pure), [`commands`] (start, plans, status,
-//! history, report).
+//! history, report), [`native`] (DRS's own recovery plans).
 
 pub mod aws;
 pub mod commands;
@@ -17,6 +17,7 @@ pub mod error;
 pub mod follow;
 pub mod gate;
 pub mod names;
+pub mod native;
 pub mod render;
 pub mod resolve;
 pub mod rpo_check;
@@ -133,6 +134,11 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         limit: usize,
     },
+    /// DRS's own recovery plans ("native plans").
+    Native {
+        #[command(subcommand)]
+        command: NativeCommand,
+    },
     /// Write the report of an execution (report.html and report.json) to a directory.
     Report {
         execution: String,
@@ -141,8 +147,49 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum NativeCommand {
+    /// Print the DRS recovery plan a plan file becomes (the CreateRecoveryPlan and
+    /// CreateRecoveryPlanStep requests, JSON) and, on stderr, what does not carry over.
+    /// Offline unless --resolve.
+    Export {
+        /// The plan file (YAML or JSON).
+        plan: PathBuf,
+        /// The account of the source servers' ARNs (with --resolve: the caller's).
+        #[arg(long, env = "DRS_WAVES_ACCOUNT_ID")]
+        account_id: Option<String>,
+        /// The region of the source servers' ARNs.
+        #[arg(long, env = "AWS_REGION")]
+        region: Option<String>,
+        /// Ask DRS (the default credentials and region) which servers the tag selectors find.
+        #[arg(long)]
+        resolve: bool,
+    },
+}
+
 /// Runs a command; returns the process's exit status.
 pub async fn run(cli: Cli) -> Result<u8, CliError> {
+    // Offline commands first: they need no AWS configuration.
+    if let Command::Native {
+        command:
+            NativeCommand::Export {
+                plan,
+                account_id,
+                region,
+                resolve,
+            },
+    } = &cli.command
+    {
+        return native::run_export(native::ExportArgs {
+            plan,
+            account_id: account_id.clone(),
+            region: region.clone(),
+            resolve: *resolve,
+            table: &cli.table,
+            prefix: &cli.prefix,
+        })
+        .await;
+    }
     let aws = aws::connect(&cli.table, &cli.prefix).await?;
     match cli.command {
         Command::Plans => commands::plans(&aws).await.map(|()| 0),
@@ -190,6 +237,7 @@ pub async fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Cancel { execution } => say(gate::cancel(&aws, &execution).await),
         Command::Status { plan } => commands::status(&aws, plan.as_deref()).await.map(|()| 0),
         Command::History { plan, limit } => commands::history(&aws, &plan, limit).await.map(|()| 0),
+        Command::Native { .. } => Ok(0),
         Command::Report { execution, out_dir } => commands::report(&aws, &execution, &out_dir)
             .await
             .map(|()| 0),

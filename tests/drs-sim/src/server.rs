@@ -295,6 +295,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Resp, Dro
     let operation = path.trim_start_matches('/');
     let known = wire::OPERATIONS
         .iter()
+        .chain(wire::RECOVERY_PLAN_OPERATIONS)
         .find(|op| **op == operation)
         .copied();
     let (label, resp) = match known {

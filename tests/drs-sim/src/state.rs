@@ -7,7 +7,8 @@
 //! the dispatch of DRS operations; each operation and admin action has its own module below
 //! (`start_recovery`, `jobs`, `source_servers`, `recovery_instances`, `recovery_snapshots`,
 //! `instances` for instance IDs and on-demand snapshots, `servers` for run-time staging,
-//! `faults`, `limits`, `paging`, `counters`, `admin_views`).
+//! `faults`, `limits`, `paging`, `counters`, `admin_views`; `recovery_plans`,
+//! `recovery_plan_executions` and `recovery_plan_runner` for DRS recovery plans).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -32,6 +33,9 @@ mod limits;
 mod networks;
 mod paging;
 mod recovery_instances;
+mod recovery_plan_executions;
+mod recovery_plan_runner;
+mod recovery_plans;
 mod recovery_snapshots;
 pub mod rfc3339;
 mod servers;
@@ -131,6 +135,8 @@ pub struct SimState {
     account_id: String,
     date_style: DateStyle,
     default_page_size: usize,
+    /// Recovery plans and their executions (`recovery_plans`, `recovery_plan_executions`).
+    recovery_plans: recovery_plans::RecoveryPlans,
 }
 
 fn rng_from(seed: Option<u64>, salt: u64) -> StdRng {
@@ -174,6 +180,7 @@ impl SimState {
             account_id: config.account_id.clone(),
             date_style: config.date_style,
             default_page_size: config.default_page_size,
+            recovery_plans: recovery_plans::RecoveryPlans::default(),
         };
         state.reset(None, now);
         state
@@ -198,6 +205,7 @@ impl SimState {
         let now = truncate_to_micros(now);
         self.sim_start = now;
         self.jobs.clear();
+        self.recovery_plans = recovery_plans::RecoveryPlans::default();
         self.job_index.clear();
         self.counters = Counters::default();
         self.id_rng = rng_from(self.seed, ID_SALT);
@@ -257,6 +265,9 @@ impl SimState {
     ) -> Result<(u16, Value), ApiError> {
         // What the DRS model refuses is refused before the operation changes anything.
         crate::model::check_request(operation, body)?;
+        // Recovery plan executions launch their steps' jobs as time passes; whatever is
+        // asked (DescribeJobs too) sees them from the instant they were due.
+        self.advance_executions(now);
         match operation {
             "StartRecovery" => self
                 .start_recovery(&wire::parse_body(body)?, now)
@@ -285,6 +296,9 @@ impl SimState {
             "DescribeRecoverySnapshots" => self
                 .describe_recovery_snapshots(&wire::parse_body(body)?, now)
                 .map(|v| (200, v)),
+            other if other.contains("RecoveryPlan") => self
+                .call_recovery_plan(other, body, now)
+                .unwrap_or_else(|| Err(ApiError::validation("unknownOperation", other, &[]))),
             other => Err(ApiError::validation(
                 "unknownOperation",
                 format!("Unknown operation {other}"),
@@ -294,5 +308,7 @@ impl SimState {
     }
 }
 
+#[cfg(test)]
+mod recovery_plan_tests;
 #[cfg(test)]
 mod tests;

@@ -23,6 +23,31 @@ pub const OPERATIONS: &[&str] = &[
     "StartSourceNetworkRecovery",
 ];
 
+/// The recovery-plan operations the simulator answers (`state/recovery_plans.rs` and
+/// `state/recovery_plan_executions.rs`): the model's 20.
+pub const RECOVERY_PLAN_OPERATIONS: &[&str] = &[
+    "CreateRecoveryPlan",
+    "GetRecoveryPlan",
+    "ListRecoveryPlans",
+    "UpdateRecoveryPlan",
+    "DeleteRecoveryPlan",
+    "CreateRecoveryPlanStep",
+    "GetRecoveryPlanStep",
+    "ListRecoveryPlanSteps",
+    "UpdateRecoveryPlanStep",
+    "DeleteRecoveryPlanStep",
+    "ReorderRecoveryPlanSteps",
+    "StartRecoveryPlanExecution",
+    "GetRecoveryPlanExecution",
+    "ListRecoveryPlanExecutions",
+    "CancelRecoveryPlanExecution",
+    "DeleteRecoveryPlanExecution",
+    "GetRecoveryPlanExecutionStep",
+    "ListRecoveryPlanExecutionSteps",
+    "RetryRecoveryPlanExecutionStep",
+    "UpdateRecoveryPlanExecutionStep",
+];
+
 /// The counter key for calls to paths that are no DRS operation.
 pub const UNKNOWN_OPERATION: &str = "UnknownOperation";
 
@@ -85,6 +110,14 @@ impl ApiError {
     pub fn conflict(message: impl Into<String>, resource_id: &str, resource_type: &str) -> Self {
         Self::new(409, "ConflictException", message)
             .member("code", "ConflictException")
+            .member("resourceId", resource_id)
+            .member("resourceType", resource_type)
+    }
+
+    /// ResourceNotFoundException (404), with the model's resourceId and resourceType.
+    pub fn not_found(message: impl Into<String>, resource_id: &str, resource_type: &str) -> Self {
+        Self::new(404, "ResourceNotFoundException", message)
+            .member("code", "ResourceNotFoundException")
             .member("resourceId", resource_id)
             .member("resourceType", resource_type)
     }

@@ -44,6 +44,7 @@ pub const ALLOWED: &[(&str, &[&str])] = &[
     (
         "drs-waves-cli",
         &[
+            "drs-codegen",
             "drs-waves-contract",
             "drs-waves-aws",
             "drs-waves-history",

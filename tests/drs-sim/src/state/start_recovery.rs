@@ -19,7 +19,7 @@ use crate::replication;
 use crate::wire::{self, ApiError};
 
 /// The snapshot a server launches from, and whether DRS has deleted it since it was named.
-struct ChosenSnapshot {
+pub(super) struct ChosenSnapshot {
     snapshot: Option<UsedSnapshot>,
     deleted: bool,
 }
@@ -97,7 +97,7 @@ impl SimState {
 
     /// The snapshot one server launches from: the one its `recoverySnapshotID` names, else
     /// its latest (None: it has none).
-    fn choose_snapshot(
+    pub(super) fn choose_snapshot(
         &self,
         s: &wire::StartRecoverySourceServer,
         now: OffsetDateTime,
@@ -161,7 +161,7 @@ impl SimState {
     /// One server's part in a launch job that leaves PENDING at `started`: the snapshot it
     /// launches from, whether (and where) it fails or is skipped, its instance and its
     /// post-launch actions.
-    fn schedule_launch(
+    pub(super) fn schedule_launch(
         &mut self,
         id: &str,
         chosen: ChosenSnapshot,

@@ -10,4 +10,5 @@ mod model_rules;
 mod model_vendored;
 mod realistic;
 mod recovery_instance_ids;
+mod recovery_plans;
 mod sdk_round_trip;

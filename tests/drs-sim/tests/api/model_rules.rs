@@ -276,3 +276,89 @@ fn members_bound_to_headers_are_not_body_members() {
         ["retryAfterSeconds: Member is not a member of ThrottlingException"]
     );
 }
+
+/// The recovery-plan shapes (the 20 RecoveryPlan operations): the rules above, on them.
+mod recovery_plans {
+    use super::*;
+
+    const PLAN: &str = "arn:aws:drs:us-east-1:123456789012:recovery-plan/rp-0123456789abcdef0";
+
+    fn server(n: u32) -> Value {
+        json!({"serverArn": format!("arn:aws:drs:us-east-1:123456789012:source-server/s-{n:017}")})
+    }
+
+    fn step(configuration: Value) -> Value {
+        json!({"recoveryPlanArn": PLAN, "stepName": "web", "configuration": configuration})
+    }
+
+    #[test]
+    fn a_step_is_a_server_step_or_a_wait_step_never_both() {
+        let both = json!({
+            "serverStepConfiguration": {"servers": [server(1)]},
+            "waitStepConfiguration": {"waitDurationMinutes": 5},
+        });
+        let wrong = request("CreateRecoveryPlanStepRequest", step(both));
+        assert_eq!(wrong.len(), 1, "{wrong:?}");
+        assert!(wrong[0].contains("exactly one member"), "{wrong:?}");
+        assert!(request("CreateRecoveryPlanStepRequest", step(json!({}))).len() == 1);
+    }
+
+    #[test]
+    fn a_server_step_holds_1_to_100_servers_and_a_wait_1_to_120_minutes() {
+        let servers = |n: u32| {
+            step(
+                json!({"serverStepConfiguration": {"servers": (0..n).map(server).collect::<Vec<_>>()}}),
+            )
+        };
+        assert!(request("CreateRecoveryPlanStepRequest", servers(100)).is_empty());
+        assert_eq!(
+            request("CreateRecoveryPlanStepRequest", servers(101)).len(),
+            1
+        );
+        assert_eq!(
+            request("CreateRecoveryPlanStepRequest", servers(0)).len(),
+            1
+        );
+        let wait = |m: i64| step(json!({"waitStepConfiguration": {"waitDurationMinutes": m}}));
+        assert!(request("CreateRecoveryPlanStepRequest", wait(120)).is_empty());
+        assert_eq!(request("CreateRecoveryPlanStepRequest", wait(121)).len(), 1);
+        assert_eq!(request("CreateRecoveryPlanStepRequest", wait(0)).len(), 1);
+    }
+
+    #[test]
+    fn plan_arns_names_and_step_orders_are_held_to_their_patterns_and_ranges() {
+        let script =
+            json!({"recoveryPlanArn": "arn:aws:drs:us-east-1:123456789012:recovery-plan/<script>"});
+        assert_eq!(request("GetRecoveryPlanRequest", script).len(), 1);
+        assert_eq!(
+            request(
+                "CreateRecoveryPlanRequest",
+                json!({"name": "-starts-badly"})
+            )
+            .len(),
+            1
+        );
+        assert!(request("CreateRecoveryPlanRequest", json!({"name": "app tier_1-a"})).is_empty());
+        let mut ordered = step(json!({"waitStepConfiguration": {"waitDurationMinutes": 1}}));
+        ordered["stepOrder"] = json!(21);
+        assert_eq!(request("CreateRecoveryPlanStepRequest", ordered).len(), 1);
+        let arns: Vec<Value> = (0..21).map(|_| json!(PLAN)).collect();
+        let reorder = json!({"recoveryPlanArn": PLAN, "orderedStepArns": arns});
+        assert_eq!(request("ReorderRecoveryPlanStepsRequest", reorder).len(), 1);
+    }
+
+    #[test]
+    fn an_execution_names_at_most_200_snapshots_and_its_statuses_are_the_enums() {
+        let sources: Vec<Value> = (0..201)
+            .map(|n| json!({"sourceServerID": format!("s-{n:017}"), "recoverySnapshotID": format!("pit-{n:017}")}))
+            .collect();
+        let start = json!({"recoveryPlanArn": PLAN, "mode": "DRILL", "sourceServers": sources});
+        assert_eq!(request("StartRecoveryPlanExecutionRequest", start).len(), 1);
+        let skip = |status: &str| json!({"recoveryPlanExecutionStepArn": format!("{PLAN}/step/1"), "status": status});
+        assert!(request("UpdateRecoveryPlanExecutionStepRequest", skip("SKIPPED")).is_empty());
+        assert_eq!(
+            request("UpdateRecoveryPlanExecutionStepRequest", skip("PAUSED")).len(),
+            1
+        );
+    }
+}
