@@ -31,8 +31,12 @@ bash scripts/lib/test-tally.sh
 # in one piece.
 mkdir -p target
 IMAGE_LOG="$REPO/target/check-worker-image.log"
-# setsid: a group of its own, so that an early exit stops its cargo too.
-nice -n 19 setsid bash scripts/check-worker-image.sh > "$IMAGE_LOG" 2>&1 &
+# setsid: a group of its own, so that an early exit stops its cargo too. A new session is also a
+# new scheduler autogroup (Linux, sched_autogroup_enabled): between autogroups the CPU is shared
+# evenly whatever each process's nice says, so the group itself is niced too, or the build
+# would take half the CPU from the builds and tests everything else waits on.
+nice -n 19 setsid bash -c '{ echo 19 > /proc/self/autogroup; } 2>/dev/null || true; exec bash scripts/check-worker-image.sh' \
+    > "$IMAGE_LOG" 2>&1 &
 image_pid=$!
 
 STACK_DIR=""
