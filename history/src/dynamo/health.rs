@@ -4,34 +4,32 @@
 use drs_waves_contract::history::{execution_pk, health_sk};
 
 use super::DynamoHistory;
-use crate::codec::{n, s};
-use crate::error::from_sdk;
+use super::json_item::JsonItem;
+use crate::codec::s;
 use crate::{HistoryError, WaveHealthRecord};
 
-const RECORD: &str = "health";
+fn health_item<'a>(execution_id: &str, sk: &'a str) -> JsonItem<'a> {
+    JsonItem {
+        pk: execution_pk(execution_id),
+        sk,
+        item_type: "HEALTH",
+        what: "health",
+        attribute: "health",
+    }
+}
 
 impl DynamoHistory {
     /// Replaces the wave's HEALTH item.
     pub(super) async fn put_health(&self, health: &WaveHealthRecord) -> Result<(), HistoryError> {
-        let json = serde_json::to_string(health)
-            .map_err(|e| HistoryError::Failed(format!("encoding a health record: {e}")))?;
-        let mut item = Self::key(
-            execution_pk(&health.execution_id),
-            &health_sk(health.wave_index),
-        );
-        item.insert("itemType".into(), s("HEALTH"));
-        item.insert("executionId".into(), s(&health.execution_id));
-        item.insert("waveIndex".into(), n(health.wave_index));
-        item.insert("healthStatus".into(), s(health.status.as_str()));
-        item.insert(RECORD.into(), s(json));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| from_sdk("DynamoDB PutItem (health)", &e))?;
-        Ok(())
+        let sk = health_sk(health.wave_index);
+        let extra = [("healthStatus".to_owned(), s(health.status.as_str()))].into();
+        self.put_json_item(
+            &health_item(&health.execution_id, &sk),
+            (&health.execution_id, health.wave_index),
+            extra,
+            health,
+        )
+        .await
     }
 
     /// The wave's HEALTH item, if it has one.
@@ -40,20 +38,11 @@ impl DynamoHistory {
         execution_id: &str,
         wave_index: u32,
     ) -> Result<Option<WaveHealthRecord>, HistoryError> {
-        let Some(item) = self
-            .get(execution_pk(execution_id), &health_sk(wave_index))
-            .await?
-        else {
-            return Ok(None);
-        };
-        let json = item
-            .get(RECORD)
-            .and_then(|v| v.as_s().ok())
-            .ok_or_else(|| {
-                HistoryError::Corrupt(format!("health item of wave {wave_index} has no {RECORD}"))
-            })?;
-        serde_json::from_str(json)
-            .map(Some)
-            .map_err(|e| HistoryError::Corrupt(format!("health item of wave {wave_index}: {e}")))
+        let sk = health_sk(wave_index);
+        self.read_json_item(
+            &health_item(execution_id, &sk),
+            &format!("health item of wave {wave_index}"),
+        )
+        .await
     }
 }

@@ -18,6 +18,7 @@ mod execution;
 mod gate;
 mod health;
 mod job;
+mod json_item;
 mod launch_points;
 mod lock;
 mod network;
