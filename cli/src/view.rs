@@ -29,6 +29,8 @@ pub enum Phase {
     NotRun,
     /// Launched; its health checks run (the plan's `health`).
     Checking,
+    /// In the plan's pause before the wave (`pauseBeforeMinutes`).
+    Paused,
 }
 
 impl Phase {
@@ -44,6 +46,7 @@ impl Phase {
             Phase::Interrupted => "INTERRUPTED",
             Phase::NotRun => "NOT RUN",
             Phase::Checking => "CHECKING",
+            Phase::Paused => "PAUSED",
         }
     }
 }
@@ -287,6 +290,7 @@ impl View {
                     let w = self.wave_mut(state.index, state.wave);
                     match state.step {
                         WaveStep::Approve => w.phase = Phase::AwaitingApproval,
+                        WaveStep::Pause => w.phase = Phase::Paused,
                         WaveStep::Start if w.phase != Phase::Launching => {
                             w.phase = Phase::Launching;
                             w.ended_at = None;
@@ -361,7 +365,7 @@ impl View {
                 self.ended = true;
                 for w in &mut self.waves {
                     w.phase = match w.phase {
-                        Phase::Pending | Phase::AwaitingApproval => Phase::NotRun,
+                        Phase::Pending | Phase::Paused | Phase::AwaitingApproval => Phase::NotRun,
                         Phase::AwaitingDecision => Phase::Failed,
                         other => other,
                     };

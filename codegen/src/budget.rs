@@ -159,7 +159,12 @@ pub fn derived_execution_timeout_with(
                 } else {
                     0
                 };
-                approval + u64::from(w.max_attempts.max(1)) * launch + decisions + health_seconds(w)
+                let pause = u64::from(w.pause_before_seconds.unwrap_or(0));
+                pause
+                    + approval
+                    + u64::from(w.max_attempts.max(1)) * launch
+                    + decisions
+                    + health_seconds(w)
             })
     };
     let waves = longest_path(&layout_of(waves), &per_wave);
@@ -232,7 +237,14 @@ pub fn wave_history_events(wave: &WaveSpec) -> u64 {
     } else {
         0
     };
+    // A pause is one Wait state: entered and exited.
+    let pause = if wave.pause_before_seconds.is_some() {
+        2
+    } else {
+        0
+    };
     EVENTS_PER_WAVE
+        + pause
         + (max_checks(wave) + max_health_rounds(wave)) * EVENTS_PER_POLL_ROUND
         + alarm_reads
 }
@@ -252,6 +264,7 @@ mod tests {
 
     fn wave(timeout: u32, min: u32, max: u32) -> WaveSpec {
         WaveSpec {
+            pause_before_seconds: None,
             index: 1,
             name: "w".into(),
             server_ids: vec![],

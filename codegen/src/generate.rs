@@ -101,7 +101,8 @@ pub fn generate(plan: &Plan, resources: &ActivityResources) -> StateMachine {
     }
 }
 
-/// Where a wave begins: its approval gate, or its start.
+/// Where a wave's launch begins (after its pause and `before` actions): its approval gate, or
+/// its start.
 fn wave_start(wave: &WaveSpec) -> String {
     let step = if wave.approval.is_some() {
         WaveStep::Approve

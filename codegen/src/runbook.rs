@@ -35,6 +35,8 @@ struct WaveView {
     on_failure_text: String,
     /// The approval gate, in words; empty without one.
     approval: String,
+    /// The pause before the wave, in words; empty without one.
+    pause: String,
     /// The wave's actions, one line each, in order.
     before: Vec<String>,
     after: Vec<String>,
@@ -218,6 +220,16 @@ fn wave_view(w: &WaveSpec, description: Option<String>, actions: Option<&WaveAct
         after: actions.map_or_else(Vec::new, |a| {
             a.after.iter().map(|a| action_line(w, a)).collect()
         }),
+        pause: w
+            .pause_before_seconds
+            .map(|s| {
+                format!(
+                    "{} after the waves it waits for end, before anything else of the wave (state `{}`; a cancel ends it at once)",
+                    human_duration(s),
+                    state(WaveStep::Pause)
+                )
+            })
+            .unwrap_or_default(),
         approval: w
             .approval
             .as_ref()

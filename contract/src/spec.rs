@@ -147,6 +147,10 @@ pub struct WaveSpec {
     /// which get them (recovery instance, EC2 instance, private IPs).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub lists_recovered: bool,
+    /// A pause before the wave (the plan's `pauseBeforeMinutes`): a Wait state between the end
+    /// of the waves it waits for and its `before` actions. A DRS recovery plan's WAIT step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_before_seconds: Option<u32>,
 }
 
 /// The account and region a wave's servers replicate to, reached through a role the worker

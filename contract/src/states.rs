@@ -84,10 +84,12 @@ pub enum WaveStep {
     HealthWait,
     /// DescribeAlarms before a round (a wave with alarm checks).
     HealthAlarms,
+    /// The pause before the wave (the plan's `pauseBeforeMinutes`).
+    Pause,
 }
 
 impl WaveStep {
-    pub const ALL: [WaveStep; 16] = [
+    pub const ALL: [WaveStep; 17] = [
         WaveStep::Approve,
         WaveStep::ApprovalTimedOut,
         WaveStep::Start,
@@ -104,6 +106,7 @@ impl WaveStep {
         WaveStep::Healthy,
         WaveStep::HealthWait,
         WaveStep::HealthAlarms,
+        WaveStep::Pause,
     ];
 
     /// What follows `: ` in the state's name.
@@ -125,6 +128,7 @@ impl WaveStep {
             WaveStep::Healthy => "healthy?",
             WaveStep::HealthWait => "health wait",
             WaveStep::HealthAlarms => "health alarms",
+            WaveStep::Pause => "pause",
         }
     }
 

@@ -12,12 +12,12 @@
 use serde_json::{Map, Value};
 
 use super::ending::NO_CAUSE_GIVEN;
-use super::{Generator, names, wave_start};
+use super::{Generator, names};
 use crate::asl::{
     Branch, Catcher, Choice, ChoiceRule, Condition, Fail, FailCause, FailField, Parallel, Pass,
     STATES_ALL, States, Transition,
 };
-use crate::contract::states::{ActionPhase, BranchStep};
+use crate::contract::states::BranchStep;
 use crate::contract::{WaveSpec, paths};
 use crate::graph::Block;
 
@@ -44,10 +44,7 @@ impl Generator<'_> {
     /// The first state of a block.
     pub(super) fn entry(&self, block: &Block) -> String {
         match block {
-            Block::Wave(i) => {
-                let wave = self.wave_spec(*i);
-                self.actions_entry(wave, ActionPhase::Before, &wave_start(wave))
-            }
+            Block::Wave(i) => self.wave_entry(self.wave_spec(*i)),
             Block::Series(parts) => parts.first().map_or_else(String::new, |p| self.entry(p)),
             Block::Parallel(_) => parallel_name(&block.waves()),
         }

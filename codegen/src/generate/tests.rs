@@ -17,6 +17,7 @@ mod gates;
 mod health;
 mod input_check;
 mod network;
+mod pause;
 mod reference_paths;
 mod tasks;
 mod waves;

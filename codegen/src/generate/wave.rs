@@ -19,6 +19,7 @@ use crate::describe::describe_selection;
 impl Generator<'_> {
     /// The five states of one wave; `after` is where a finished wave goes.
     pub(super) fn wave(&self, states: &mut States, wave: &WaveSpec, after: &str) {
+        self.pause(states, wave);
         // The plan's `before` and `after` actions (see `actions.rs`): in front of the wave's
         // entry, and between its success and `after`.
         self.action_chain(states, wave, ActionPhase::Before, &super::wave_start(wave));
@@ -30,6 +31,35 @@ impl Generator<'_> {
         let succeeded = self.actions_entry(wave, ActionPhase::After, &checks);
         self.verdict(states, wave, &succeeded, after);
         self.action_chain(states, wave, ActionPhase::After, &checks);
+    }
+
+    /// The wave's first state: its pause, its first `before` action, its approval gate or its
+    /// start.
+    pub(super) fn wave_entry(&self, wave: &WaveSpec) -> String {
+        match wave.pause_before_seconds {
+            Some(_) => names::wave(wave.index, &wave.name, WaveStep::Pause),
+            None => self.actions_entry(wave, ActionPhase::Before, &super::wave_start(wave)),
+        }
+    }
+
+    /// The pause before the wave, when the plan asks for one: a Wait state, so that it costs
+    /// no worker task and a StopExecution ends it at once.
+    fn pause(&self, states: &mut States, wave: &WaveSpec) {
+        let Some(seconds) = wave.pause_before_seconds else {
+            return;
+        };
+        let next = self.actions_entry(wave, ActionPhase::Before, &super::wave_start(wave));
+        states.push(
+            names::wave(wave.index, &wave.name, WaveStep::Pause),
+            Wait {
+                comment: Some(format!(
+                    "The plan's pause of {seconds} s before wave {} ({}).",
+                    wave.index, wave.name
+                )),
+                duration: WaitDuration::Seconds(seconds),
+                transition: Transition::next(next),
+            },
+        );
     }
 
     /// The approval gate before the wave, when the plan asks for one.

@@ -229,6 +229,16 @@ pub struct WaveFile {
     /// before it; `[]` starts it at once. Waves with nothing between them run at the same time.
     #[serde(default)]
     pub depends_on: Option<Vec<String>>,
+    /// A pause before the wave, once the waves it waits for have ended and before its `before`
+    /// actions and approval gate (a Step Functions Wait state; a DRS recovery plan's WAIT
+    /// step). In minutes or `pauseBeforeSeconds`, not both.
+    #[serde(default)]
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub pause_before_minutes: Option<f64>,
+    /// The pause in seconds.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub pause_before_seconds: Option<i64>,
     /// Overrides `defaults.account`: where this wave's source servers live.
     #[serde(default)]
     pub account: Option<AccountFile>,

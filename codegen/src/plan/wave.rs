@@ -89,6 +89,13 @@ pub(super) fn resolve_wave<'a>(
             None => defaults.health.clone(),
         },
         lists_recovered: false,
+        pause_before_seconds: duration_seconds(
+            scope,
+            "",
+            "pauseBefore",
+            w.pause_before_minutes,
+            w.pause_before_seconds,
+        ),
     };
     (wave, target)
 }

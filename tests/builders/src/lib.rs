@@ -17,6 +17,7 @@ use drs_waves_contract::{OnFailure, PlanSpec, PollingBounds, WaveSpec};
 /// A wave of `ids` and of every server carrying all of `tags`, with the plan defaults.
 pub fn wave(index: u32, name: &str, ids: &[String], tags: &[(&str, &str)]) -> WaveSpec {
     WaveSpec {
+        pause_before_seconds: None,
         index,
         name: name.to_owned(),
         server_ids: ids.to_vec(),
