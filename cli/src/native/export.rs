@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 
 use drs_codegen::contract::{OnFailure, WaveSpec};
 use drs_codegen::plan::Plan;
-use drs_waves_aws::drs::native::{MAX_SERVERS_PER_STEP, MAX_STEPS};
+use drs_waves_aws::drs::native::{
+    MAX_SERVERS_PER_STEP, MAX_STEPS, NativeServer, NativeStepConfig, WAIT_MINUTES,
+};
 use serde_json::{Value, json};
 
 /// Where the native plan lives: every server ARN names them.
@@ -36,13 +38,24 @@ impl std::fmt::Display for Loss {
     }
 }
 
+/// One step of the native plan, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportStep {
+    pub name: String,
+    pub config: NativeStepConfig,
+}
+
 /// The requests a push would send, and the losses.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Export {
     /// CreateRecoveryPlanRequest.
     pub plan: Value,
-    /// CreateRecoveryPlanStepRequest each, without `recoveryPlanArn` (the created plan's).
-    pub steps: Vec<Value>,
+    /// The native plan's name (RecoveryPlanName).
+    pub name: String,
+    pub description: Option<String>,
+    /// The plan's tags: `drs-waves:plan` names the drs-waves plan it came from.
+    pub tags: BTreeMap<String, String>,
+    pub steps: Vec<ExportStep>,
     pub losses: Vec<Loss>,
 }
 
@@ -51,9 +64,54 @@ impl Export {
     pub fn requests(&self) -> Value {
         json!({
             "createRecoveryPlan": self.plan,
-            "createRecoveryPlanSteps": self.steps,
+            "createRecoveryPlanSteps": self.step_requests(),
         })
     }
+
+    /// CreateRecoveryPlanStepRequest each, without `recoveryPlanArn` (the created plan's).
+    pub fn step_requests(&self) -> Vec<Value> {
+        (self.steps.iter().enumerate())
+            .map(|(k, s)| {
+                json!({
+                    "stepName": s.name,
+                    "stepOrder": k + 1,
+                    "configuration": config_json(&s.config),
+                })
+            })
+            .collect()
+    }
+}
+
+/// RecoveryPlanStepConfiguration as DRS's JSON has it.
+pub fn config_json(config: &NativeStepConfig) -> Value {
+    match config {
+        NativeStepConfig::Server(servers) => {
+            let list: Vec<Value> = (servers.iter())
+                .map(|s| {
+                    let level = if s.optional { "OPTIONAL" } else { "CRITICAL" };
+                    json!({"serverArn": s.server_arn, "impactLevel": level})
+                })
+                .collect();
+            json!({"serverStepConfiguration": {"servers": list}})
+        }
+        NativeStepConfig::Wait { minutes } => {
+            json!({"waitStepConfiguration": {"waitDurationMinutes": minutes}})
+        }
+    }
+}
+
+/// A pause of `seconds` as WAIT steps' minutes: rounded up to whole minutes (a WAIT step's
+/// unit), at most 120 a step.
+pub fn wait_steps_minutes(seconds: u32) -> Vec<u32> {
+    let max = *WAIT_MINUTES.end();
+    let mut left = seconds.div_ceil(60).max(1);
+    let mut out = Vec::new();
+    while left > 0 {
+        let m = left.min(max);
+        out.push(m);
+        left -= m;
+    }
+    out
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -115,55 +173,79 @@ pub fn export(
     let servers: Vec<Vec<String>> = (waves.iter())
         .map(|w| servers_of(w, resolved.get(&w.index)))
         .collect();
-    let needed: usize = servers
-        .iter()
-        .map(|s| s.len().div_ceil(MAX_SERVERS_PER_STEP).max(1))
+    let needed: usize = (waves.iter().zip(&servers))
+        .map(|(w, s)| {
+            let waits = w.pause_before_seconds.map_or(0, |p| wait_steps_minutes(p).len());
+            waits + s.len().div_ceil(MAX_SERVERS_PER_STEP)
+        })
         .sum();
     if needed > MAX_STEPS {
         return Err(ExportError::TooManySteps { needed });
     }
     let mut steps = Vec::with_capacity(needed);
     for (wave, ids) in waves.iter().zip(&servers) {
-        let parts: Vec<&[String]> = ids.chunks(MAX_SERVERS_PER_STEP).collect();
-        for (k, part) in parts.iter().enumerate() {
-            let name = if parts.len() == 1 {
-                native_name(&wave.name)
-            } else {
-                format!(
-                    "{} part {} of {}",
-                    native_name(&wave.name),
-                    k + 1,
-                    parts.len()
-                )
-            };
-            let list: Vec<Value> = (part.iter())
-                .map(|id| {
-                    let level = if wave.optional.contains(id) { "OPTIONAL" } else { "CRITICAL" };
-                    json!({
-                        "serverArn": format!("arn:aws:drs:{}:{}:source-server/{id}", target.region, target.account_id),
-                        "impactLevel": level,
-                    })
-                })
-                .collect();
-            steps.push(json!({
-                "stepName": name,
-                "stepOrder": steps.len() + 1,
-                "configuration": {"serverStepConfiguration": {"servers": list}},
-            }));
-        }
+        steps.extend(wave_steps(wave, ids, target));
     }
     let mut request = json!({
         "name": native_name(&plan.spec.name),
-        "tags": {"drs-waves:plan": plan.spec.name},
+        "tags": {PLAN_TAG: plan.spec.name},
     });
     if let Some(d) = &plan.description {
         request["description"] = Value::from(d.chars().take(1024).collect::<String>());
     }
     Ok(Export {
         plan: request,
+        name: native_name(&plan.spec.name),
+        description: plan.description.as_ref().map(|d| d.chars().take(1024).collect()),
+        tags: BTreeMap::from([(PLAN_TAG.to_owned(), plan.spec.name.clone())]),
         steps,
         losses: losses(plan, resolved),
     })
+}
+
+/// The tag on a native plan that names the drs-waves plan it was pushed from.
+pub const PLAN_TAG: &str = "drs-waves:plan";
+
+/// A wave's steps: its pause as WAIT steps, then its servers as SERVER steps of at most 100.
+fn wave_steps(wave: &WaveSpec, ids: &[String], target: &Target) -> Vec<ExportStep> {
+    let mut steps = Vec::new();
+    let base = native_name(&wave.name);
+    if let Some(pause) = wave.pause_before_seconds {
+        let parts = wait_steps_minutes(pause);
+        for (k, minutes) in parts.iter().enumerate() {
+            steps.push(ExportStep {
+                name: part_name(&format!("{base} pause"), k, parts.len()),
+                config: NativeStepConfig::Wait { minutes: *minutes },
+            });
+        }
+    }
+    let parts: Vec<&[String]> = ids.chunks(MAX_SERVERS_PER_STEP).collect();
+    for (k, part) in parts.iter().enumerate() {
+        let servers = (part.iter())
+            .map(|id| NativeServer {
+                server_arn: format!(
+                    "arn:aws:drs:{}:{}:source-server/{id}",
+                    target.region, target.account_id
+                ),
+                optional: wave.optional.contains(id),
+                job_id: None,
+            })
+            .collect();
+        steps.push(ExportStep {
+            name: part_name(&base, k, parts.len()),
+            config: NativeStepConfig::Server(servers),
+        });
+    }
+    steps
+}
+
+/// `name`, or `name part K of N` when a wave needs several steps of a kind.
+fn part_name(name: &str, k: usize, of: usize) -> String {
+    if of == 1 {
+        name.to_owned()
+    } else {
+        format!("{name} part {} of {of}", k + 1)
+    }
 }
 
 /// A wave's servers: its explicit IDs, then those its tags resolved to, each once.
@@ -236,6 +318,12 @@ fn wave_losses(
             "onFailure: continue: a failed CRITICAL server fails the native execution (only OPTIONAL servers may fail)".into(),
         ),
         OnFailure::Stop => {}
+    }
+    if let Some(pause) = wave.pause_before_seconds.filter(|p| p % 60 != 0) {
+        out.push(format!(
+            "pause of {pause} s rounded up to {} min: a WAIT step counts whole minutes",
+            pause.div_ceil(60)
+        ));
     }
     out.push(format!(
         "launch timeout ({} s): a native step has no timeout",

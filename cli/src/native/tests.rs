@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use drs_waves_aws::drs::native::NativeStepConfig;
+use serde_json::{Value, json};
 
 use super::export::{ExportError, Target, export, native_name};
 
@@ -45,10 +46,10 @@ fn a_wave_of_250_servers_is_three_steps_of_at_most_100_with_optional_servers_opt
         wave("tail", 251..=252)
     );
     let out = export(&load(&yaml), &target(), &BTreeMap::new()).expect("exported");
-    let sizes: Vec<usize> = out.steps.iter().map(|s| servers_of(s).len()).collect();
+    let steps = out.step_requests();
+    let sizes: Vec<usize> = steps.iter().map(|s| servers_of(s).len()).collect();
     assert_eq!(sizes, [100, 100, 50, 2]);
-    let names: Vec<&str> = out
-        .steps
+    let names: Vec<&str> = steps
         .iter()
         .map(|s| s["stepName"].as_str().unwrap_or(""))
         .collect();
@@ -61,13 +62,12 @@ fn a_wave_of_250_servers_is_three_steps_of_at_most_100_with_optional_servers_opt
             "tail"
         ]
     );
-    let orders: Vec<i64> = out
-        .steps
+    let orders: Vec<i64> = steps
         .iter()
         .map(|s| s["stepOrder"].as_i64().unwrap_or(0))
         .collect();
     assert_eq!(orders, [1, 2, 3, 4]);
-    let last = &servers_of(&out.steps[2])[49];
+    let last = &servers_of(&steps[2])[49];
     assert_eq!(
         last["serverArn"],
         format!(
@@ -76,7 +76,7 @@ fn a_wave_of_250_servers_is_three_steps_of_at_most_100_with_optional_servers_opt
         )
     );
     assert_eq!(last["impactLevel"], "OPTIONAL");
-    assert_eq!(servers_of(&out.steps[2])[0]["impactLevel"], "CRITICAL");
+    assert_eq!(servers_of(&steps[2])[0]["impactLevel"], "CRITICAL");
     assert_eq!(out.requests()["createRecoveryPlan"]["name"], "big");
 }
 
@@ -134,6 +134,7 @@ waves:
 #[test]
 fn gates_decisions_actions_health_timeouts_and_clean_up_are_each_named_as_losses() {
     let out = export(&load(GATED), &target(), &BTreeMap::new()).expect("exported");
+    let steps = out.step_requests();
     let lines: Vec<String> = out.losses.iter().map(ToString::to_string).collect();
     let has = |wave: &str, words: &str| {
         assert!(
@@ -164,7 +165,7 @@ fn gates_decisions_actions_health_timeouts_and_clean_up_are_each_named_as_losses
             .any(|l| l.starts_with("wave db:") && l.contains("gate")),
         "{lines:#?}"
     );
-    assert_eq!(out.steps.len(), 2);
+    assert_eq!(steps.len(), 2);
 }
 
 #[test]
@@ -174,7 +175,8 @@ fn tag_selectors_are_refused_offline_and_fixed_once_resolved() {
     assert!(e.to_string().contains("--resolve"), "{e}");
     let resolved = BTreeMap::from([(1, vec![sid(7), sid(8)])]);
     let out = export(&plan, &target(), &resolved).expect("resolved");
-    assert_eq!(servers_of(&out.steps[0]).len(), 2);
+    let steps = out.step_requests();
+    assert_eq!(servers_of(&steps[0]).len(), 2);
     assert!(
         out.losses
             .iter()
@@ -193,10 +195,11 @@ fn the_exported_requests_are_what_the_drs_model_accepts() {
     use drs_sim::{Direction, Model};
     let yaml = format!("name: checked\nwaves:\n{}", wave("fleet", 1..=150));
     let out = export(&load(&yaml), &target(), &BTreeMap::new()).expect("exported");
+    let steps = out.step_requests();
     let model = Model::drs();
     let wrong = model.validate("CreateRecoveryPlanRequest", &out.plan, Direction::Request);
     assert!(wrong.is_empty(), "{wrong:?}");
-    for step in &out.steps {
+    for step in &steps {
         let mut request = step.clone();
         request["recoveryPlanArn"] =
             Value::from("arn:aws:drs:eu-west-1:123456789012:recovery-plan/rp-1");
@@ -218,6 +221,7 @@ fn branches_and_continue_on_failure_are_named_as_losses() {
         wave("app", 3..=3)
     );
     let out = export(&load(&yaml), &target(), &BTreeMap::new()).expect("exported");
+    let steps = out.step_requests();
     let lines: Vec<String> = out.losses.iter().map(ToString::to_string).collect();
     assert!(
         lines
@@ -237,8 +241,7 @@ fn branches_and_continue_on_failure_are_named_as_losses() {
             .any(|l| l.starts_with("wave app: onFailure: continue")),
         "{lines:#?}"
     );
-    let names: Vec<&str> = out
-        .steps
+    let names: Vec<&str> = steps
         .iter()
         .map(|s| s["stepName"].as_str().unwrap_or(""))
         .collect();
@@ -268,5 +271,62 @@ async fn resolve_fixes_each_tag_selector_to_the_servers_drs_lists_now() {
     let resolved = super::resolve_tags(&plan, &drs).await.expect("resolved");
     assert_eq!(resolved, BTreeMap::from([(1, vec![sid(1), sid(3)])]));
     let out = export(&plan, &target(), &resolved).expect("exported");
-    assert_eq!(servers_of(&out.steps[0]).len(), 2);
+    let steps = out.step_requests();
+    assert_eq!(servers_of(&steps[0]).len(), 2);
+}
+
+#[test]
+fn a_pause_becomes_wait_steps_of_whole_minutes_before_its_wave() {
+    let yaml = format!(
+        "name: paused\nwaves:\n{}{}    pauseBeforeMinutes: 150\n{}    pauseBeforeSeconds: 90\n",
+        wave("db", 1..=2),
+        wave("app", 3..=4),
+        wave("web", 5..=5)
+    );
+    let out = export(&load(&yaml), &target(), &BTreeMap::new()).expect("exported");
+    let kinds: Vec<(String, Option<u32>)> = (out.steps.iter())
+        .map(|s| {
+            let minutes = match s.config {
+                NativeStepConfig::Wait { minutes } => Some(minutes),
+                NativeStepConfig::Server(_) => None,
+            };
+            (s.name.clone(), minutes)
+        })
+        .collect();
+    let expected: Vec<(String, Option<u32>)> = [
+        ("db", None),
+        ("app pause part 1 of 2", Some(120)),
+        ("app pause part 2 of 2", Some(30)),
+        ("app", None),
+        ("web pause", Some(2)),
+        ("web", None),
+    ]
+    .into_iter()
+    .map(|(n, m)| (n.to_owned(), m))
+    .collect();
+    assert_eq!(kinds, expected);
+    let wait = &out.step_requests()[4];
+    assert_eq!(
+        wait["configuration"],
+        json!({"waitStepConfiguration": {"waitDurationMinutes": 2}})
+    );
+    let lines: Vec<String> = out.losses.iter().map(ToString::to_string).collect();
+    assert!(
+        lines.contains(&"wave web: pause of 90 s rounded up to 2 min: a WAIT step counts whole minutes".to_owned()),
+        "{lines:#?}"
+    );
+    assert!(!lines.iter().any(|l| l.starts_with("wave app: pause")), "{lines:#?}");
+}
+
+#[test]
+fn wait_steps_count_toward_the_twenty() {
+    // 19 waves and a pause fit; 20 waves and a pause need 21 steps.
+    let mut waves: String = (1..=19).map(|i| wave(&format!("w{i}"), i..=i)).collect();
+    waves.push_str("    pauseBeforeMinutes: 5\n");
+    let fits = export(&load(&format!("name: many\nwaves:\n{waves}")), &target(), &BTreeMap::new());
+    assert_eq!(fits.expect("fits").steps.len(), 20);
+    waves.push_str(&wave("w20", 20..=20));
+    let e = export(&load(&format!("name: many\nwaves:\n{waves}")), &target(), &BTreeMap::new())
+        .expect_err("refused");
+    assert_eq!(e, ExportError::TooManySteps { needed: 21 });
 }
