@@ -139,11 +139,19 @@ pub enum Command {
         #[command(subcommand)]
         command: NativeCommand,
     },
-    /// Write the report of an execution (report.html and report.json) to a directory.
+    /// Write the report of an execution (report.html and report.json) to a directory: a
+    /// drs-waves execution, or a DRS recovery plan's (its execution ARN).
     Report {
         execution: String,
         #[arg(short = 'o', long = "out-dir")]
         out_dir: PathBuf,
+        /// A DRS recovery plan's execution: its RTO target (else the plan's tag
+        /// drs-waves:rto-minutes).
+        #[arg(long)]
+        rto_minutes: Option<u32>,
+        /// A DRS recovery plan's execution: its RPO target (else the tag drs-waves:rpo-minutes).
+        #[arg(long)]
+        rpo_minutes: Option<u32>,
     },
 }
 
@@ -165,6 +173,56 @@ pub enum NativeCommand {
         #[arg(long)]
         resolve: bool,
     },
+    /// Create or update the DRS recovery plan of a plan file: create missing steps, update
+    /// changed ones, delete extra ones, reorder; a second push changes nothing.
+    Push {
+        plan: PathBuf,
+        /// Print the calls, make none.
+        #[arg(long)]
+        dry_run: bool,
+        /// The account of the source servers' ARNs (default: the caller's).
+        #[arg(long, env = "DRS_WAVES_ACCOUNT_ID")]
+        account_id: Option<String>,
+        /// The region of the source servers' ARNs (default: the configured region).
+        #[arg(long)]
+        region: Option<String>,
+    },
+    /// Write a drs-waves plan file from a DRS recovery plan (by name or ARN).
+    Pull {
+        name: String,
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+    },
+    /// Start an execution of a DRS recovery plan (a RECOVERY asks you to type its name).
+    Start {
+        name: String,
+        #[arg(
+            long,
+            conflicts_with = "recovery",
+            required_unless_present = "recovery"
+        )]
+        drill: bool,
+        #[arg(long)]
+        recovery: bool,
+        /// Launch every server from its newest snapshot at or before this time (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        point_in_time: Option<String>,
+        /// The plan's name, for scripts: a RECOVERY then does not ask for it.
+        #[arg(long, value_name = "PLAN")]
+        confirm: Option<String>,
+        /// Follow it to its end (exit status as `native follow`).
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Follow a native execution (by ARN): exit 0 completed, 1 failed (waiting for a retry or
+    /// a skip), 3 cancelled.
+    Follow { execution: String },
+    /// Launch the failed step of a native execution again.
+    Retry { execution: String },
+    /// Go on past the failed step of a native execution.
+    Skip { execution: String },
+    /// Cancel a native execution (DRS keeps the instances it launched).
+    Cancel { execution: String },
 }
 
 /// Runs a command; returns the process's exit status.
@@ -237,10 +295,70 @@ pub async fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Cancel { execution } => say(gate::cancel(&aws, &execution).await),
         Command::Status { plan } => commands::status(&aws, plan.as_deref()).await.map(|()| 0),
         Command::History { plan, limit } => commands::history(&aws, &plan, limit).await.map(|()| 0),
-        Command::Native { .. } => Ok(0),
-        Command::Report { execution, out_dir } => commands::report(&aws, &execution, &out_dir)
+        Command::Native { command } => run_native(&aws, command).await,
+        Command::Report {
+            execution,
+            out_dir,
+            rto_minutes,
+            rpo_minutes,
+        } if native::is_execution_arn(&execution) => {
+            native::run_report(&aws, &execution, &out_dir, (rto_minutes, rpo_minutes)).await
+        }
+        Command::Report {
+            execution, out_dir, ..
+        } => commands::report(&aws, &execution, &out_dir)
             .await
             .map(|()| 0),
+    }
+}
+
+async fn run_native(aws: &aws::Aws, command: NativeCommand) -> Result<u8, CliError> {
+    use native::Answer;
+    match command {
+        // Offline: answered before any AWS configuration is read.
+        NativeCommand::Export { .. } => Ok(0),
+        NativeCommand::Push {
+            plan,
+            dry_run,
+            account_id,
+            region,
+        } => {
+            let args = native::PushArgs {
+                plan: &plan,
+                account_id,
+                region,
+                dry_run,
+            };
+            native::run_push(aws, args).await
+        }
+        NativeCommand::Pull { name, out } => native::run_pull(aws, &name, &out).await,
+        NativeCommand::Start {
+            name,
+            drill: _,
+            recovery,
+            point_in_time,
+            confirm,
+            follow,
+        } => {
+            let args = native::StartArgs {
+                name,
+                recovery,
+                point_in_time,
+                confirm,
+                follow,
+            };
+            native::run_start(aws, args).await
+        }
+        NativeCommand::Follow { execution } => native::run_answer(aws, &execution, None).await,
+        NativeCommand::Retry { execution } => {
+            native::run_answer(aws, &execution, Some(Answer::Retry)).await
+        }
+        NativeCommand::Skip { execution } => {
+            native::run_answer(aws, &execution, Some(Answer::Skip)).await
+        }
+        NativeCommand::Cancel { execution } => {
+            native::run_answer(aws, &execution, Some(Answer::Cancel)).await
+        }
     }
 }
 

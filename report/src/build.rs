@@ -80,6 +80,17 @@ pub struct WaveSource {
     pub health: Option<drs_waves_history::WaveHealthRecord>,
 }
 
+/// What DRS says of an execution's jobs, instances and servers (a native run's sources; a
+/// drs-waves execution's are gathered into [`Sources`] directly).
+#[derive(Clone, Debug, Default)]
+pub struct DrsEvidence {
+    pub drs_jobs: BTreeMap<String, DrsJobFacts>,
+    pub job_logs: BTreeMap<(String, String), ServerLog>,
+    pub instances: BTreeMap<(String, String), InstanceFacts>,
+    pub hostnames: BTreeMap<String, String>,
+    pub notes: Vec<String>,
+}
+
 /// Everything a report is made of.
 #[derive(Clone, Debug)]
 pub struct Sources {

@@ -208,7 +208,7 @@ async fn waves_of<H: History>(
 
 /// What DRS says of the launch jobs (DescribeJobs) and of each server in them (the job logs),
 /// as far as it can answer: what it cannot is said in `notes`.
-async fn drs_job_facts(
+pub(crate) async fn drs_job_facts(
     apis: &dyn EvidenceApis,
     job_ids: &[String],
     notes: &mut Vec<String>,
@@ -250,7 +250,7 @@ async fn drs_job_facts(
 
 /// The recovery instances this execution's launch jobs made, of the servers it launched or
 /// planned.
-async fn instances_of(
+pub(crate) async fn instances_of(
     apis: &dyn EvidenceApis,
     waves: &[WaveSource],
     jobs: &[JobRecord],

@@ -16,6 +16,7 @@ pub mod build;
 pub mod clock;
 pub mod gather;
 pub mod model;
+pub mod native;
 pub mod render;
 pub mod timeline;
 

@@ -175,7 +175,9 @@ pub fn export(
         .collect();
     let needed: usize = (waves.iter().zip(&servers))
         .map(|(w, s)| {
-            let waits = w.pause_before_seconds.map_or(0, |p| wait_steps_minutes(p).len());
+            let waits = w
+                .pause_before_seconds
+                .map_or(0, |p| wait_steps_minutes(p).len());
             waits + s.len().div_ceil(MAX_SERVERS_PER_STEP)
         })
         .sum();
@@ -196,7 +198,10 @@ pub fn export(
     Ok(Export {
         plan: request,
         name: native_name(&plan.spec.name),
-        description: plan.description.as_ref().map(|d| d.chars().take(1024).collect()),
+        description: plan
+            .description
+            .as_ref()
+            .map(|d| d.chars().take(1024).collect()),
         tags: BTreeMap::from([(PLAN_TAG.to_owned(), plan.spec.name.clone())]),
         steps,
         losses: losses(plan, resolved),

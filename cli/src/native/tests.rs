@@ -312,10 +312,16 @@ fn a_pause_becomes_wait_steps_of_whole_minutes_before_its_wave() {
     );
     let lines: Vec<String> = out.losses.iter().map(ToString::to_string).collect();
     assert!(
-        lines.contains(&"wave web: pause of 90 s rounded up to 2 min: a WAIT step counts whole minutes".to_owned()),
+        lines.contains(
+            &"wave web: pause of 90 s rounded up to 2 min: a WAIT step counts whole minutes"
+                .to_owned()
+        ),
         "{lines:#?}"
     );
-    assert!(!lines.iter().any(|l| l.starts_with("wave app: pause")), "{lines:#?}");
+    assert!(
+        !lines.iter().any(|l| l.starts_with("wave app: pause")),
+        "{lines:#?}"
+    );
 }
 
 #[test]
@@ -323,10 +329,18 @@ fn wait_steps_count_toward_the_twenty() {
     // 19 waves and a pause fit; 20 waves and a pause need 21 steps.
     let mut waves: String = (1..=19).map(|i| wave(&format!("w{i}"), i..=i)).collect();
     waves.push_str("    pauseBeforeMinutes: 5\n");
-    let fits = export(&load(&format!("name: many\nwaves:\n{waves}")), &target(), &BTreeMap::new());
+    let fits = export(
+        &load(&format!("name: many\nwaves:\n{waves}")),
+        &target(),
+        &BTreeMap::new(),
+    );
     assert_eq!(fits.expect("fits").steps.len(), 20);
     waves.push_str(&wave("w20", 20..=20));
-    let e = export(&load(&format!("name: many\nwaves:\n{waves}")), &target(), &BTreeMap::new())
-        .expect_err("refused");
+    let e = export(
+        &load(&format!("name: many\nwaves:\n{waves}")),
+        &target(),
+        &BTreeMap::new(),
+    )
+    .expect_err("refused");
     assert_eq!(e, ExportError::TooManySteps { needed: 21 });
 }
