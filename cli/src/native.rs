@@ -104,6 +104,8 @@ pub async fn resolve_tags(
 }
 
 #[cfg(test)]
+mod sync_tests;
+#[cfg(test)]
 mod tests;
 
 /// Where the native plan lives: `--account-id`/`--region`, else the caller's account
