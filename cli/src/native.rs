@@ -104,6 +104,8 @@ pub async fn resolve_tags(
 }
 
 #[cfg(test)]
+mod run_tests;
+#[cfg(test)]
 mod sync_tests;
 #[cfg(test)]
 mod tests;

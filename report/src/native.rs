@@ -93,6 +93,101 @@ fn server_steps(run: &NativeRun) -> Vec<(u32, &NativeExecutionStep)> {
         .collect()
 }
 
+/// One SERVER step as the history would hold its wave: None for a step not started.
+fn step_wave(
+    run: &NativeRun,
+    evidence: &crate::build::DrsEvidence,
+    jobs: &BTreeMap<&str, &Job>,
+    (index, step): (u32, &NativeExecutionStep),
+) -> Option<(WaveSource, Vec<JobRecord>)> {
+    let e = &run.execution;
+    let NativeStepConfig::Server(servers) = &step.config else {
+        return None;
+    };
+    let job_ids: Vec<String> = (servers.iter())
+        .filter_map(|s| s.job_id.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if job_ids.is_empty() && step.status == "NOT_STARTED" {
+        return None;
+    }
+    let mut counts = ServerCounts {
+        total: u32::try_from(servers.len()).unwrap_or(0),
+        ..ServerCounts::default()
+    };
+    let mut points = Vec::new();
+    for s in servers {
+        let id = s.source_server_id();
+        let job = s.job_id.as_deref().and_then(|j| jobs.get(j));
+        let status = (job.and_then(|j| j.servers.iter().find(|x| x.source_server_id == id)))
+            .map_or(LaunchStatus::Pending, |x| x.launch_status.clone());
+        match status {
+            LaunchStatus::Launched => counts.launched += 1,
+            LaunchStatus::Failed => {
+                counts.failed += 1;
+                counts.optional_failed += u32::from(s.optional);
+            }
+            _ => counts.launching += 1,
+        }
+        points.push(launch_point(
+            run,
+            evidence,
+            s.job_id.as_deref(),
+            id,
+            !s.optional,
+        ));
+    }
+    let records = (job_ids.iter())
+        .filter_map(|j| jobs.get(j.as_str()))
+        .map(|job| job_record(e, index, job, servers))
+        .collect();
+    let started_at = (job_ids.iter())
+        .filter_map(|j| jobs.get(j.as_str())?.created_at.as_deref())
+        .filter_map(parse_time)
+        .min()
+        .map_or_else(|| e.started_at.clone(), crate::build::format_time);
+    let status = wave_status(&step.status);
+    let ended_at = (status != WaveStatus::Launching)
+        .then(|| {
+            (job_ids.iter())
+                .filter_map(|j| jobs.get(j.as_str())?.ended_at.clone())
+                .max()
+        })
+        .flatten();
+    let chunk = WaveChunk {
+        number: 1,
+        servers: (servers.iter())
+            .map(|s| s.source_server_id().to_owned())
+            .collect(),
+        job_id: job_ids.first().cloned(),
+        attempt: step.attempt.unwrap_or(1),
+        planned_at: None,
+    };
+    let record = WaveRecord {
+        execution_id: e.arn.clone(),
+        index,
+        name: step.name.clone(),
+        status,
+        job_ids,
+        started_at,
+        ended_at,
+        checks: 0,
+        servers: counts,
+        reason: step.error.clone().unwrap_or_default(),
+        chunks: vec![chunk],
+        learned: None,
+        completion_ms: None,
+        account: None,
+    };
+    let wave = WaveSource {
+        record,
+        launch_points: points,
+        health: None,
+    };
+    Some((wave, records))
+}
+
 /// The report's sources from DRS's facts, pure (the DRS reads are [`report_of_native`]'s).
 pub fn sources(
     run: &NativeRun,
@@ -105,97 +200,18 @@ pub fn sources(
     let jobs: BTreeMap<&str, &Job> = run.jobs.iter().map(|j| (j.id.as_str(), j)).collect();
     let mut waves = Vec::new();
     let mut job_records = Vec::new();
-    let mut server_count = 0u32;
     for (index, step) in &steps {
-        let NativeStepConfig::Server(servers) = &step.config else {
-            continue;
-        };
-        server_count += u32::try_from(servers.len()).unwrap_or(0);
-        let mut job_ids: Vec<String> = servers.iter().filter_map(|s| s.job_id.clone()).collect();
-        job_ids.dedup();
-        job_ids.sort();
-        job_ids.dedup();
-        if job_ids.is_empty() && step.status == "NOT_STARTED" {
-            continue;
+        if let Some((wave, records)) = step_wave(run, &evidence, &jobs, (*index, step)) {
+            waves.push(wave);
+            job_records.extend(records);
         }
-        let mut counts = ServerCounts {
-            total: u32::try_from(servers.len()).unwrap_or(0),
-            ..ServerCounts::default()
-        };
-        let mut points = Vec::new();
-        for s in servers {
-            let id = s.source_server_id();
-            let job = s.job_id.as_deref().and_then(|j| jobs.get(j));
-            let status = (job.and_then(|j| j.servers.iter().find(|x| x.source_server_id == id)))
-                .map_or(LaunchStatus::Pending, |x| x.launch_status.clone());
-            match status {
-                LaunchStatus::Launched => counts.launched += 1,
-                LaunchStatus::Failed => {
-                    counts.failed += 1;
-                    counts.optional_failed += u32::from(s.optional);
-                }
-                _ => counts.launching += 1,
-            }
-            points.push(launch_point(
-                run,
-                &evidence,
-                s.job_id.as_deref(),
-                id,
-                !s.optional,
-            ));
-        }
-        for job_id in &job_ids {
-            if let Some(job) = jobs.get(job_id.as_str()) {
-                job_records.push(job_record(e, *index, job, servers));
-            }
-        }
-        let times: Vec<OffsetDateTime> = (job_ids.iter())
-            .filter_map(|j| jobs.get(j.as_str())?.created_at.as_deref())
-            .filter_map(parse_time)
-            .collect();
-        let started_at = times
-            .iter()
-            .min()
-            .map_or_else(|| e.started_at.clone(), |t| crate::build::format_time(*t));
-        let status = wave_status(&step.status);
-        let ended_at = (status != WaveStatus::Launching)
-            .then(|| {
-                (job_ids.iter())
-                    .filter_map(|j| jobs.get(j.as_str())?.ended_at.clone())
-                    .max()
-            })
-            .flatten();
-        let chunk = WaveChunk {
-            number: 1,
-            servers: servers
-                .iter()
-                .map(|s| s.source_server_id().to_owned())
-                .collect(),
-            job_id: job_ids.first().cloned(),
-            attempt: step.attempt.unwrap_or(1),
-            planned_at: None,
-        };
-        waves.push(WaveSource {
-            record: WaveRecord {
-                execution_id: e.arn.clone(),
-                index: *index,
-                name: step.name.clone(),
-                status,
-                job_ids,
-                started_at,
-                ended_at,
-                checks: 0,
-                servers: counts,
-                reason: step.error.clone().unwrap_or_default(),
-                chunks: vec![chunk],
-                learned: None,
-                completion_ms: None,
-                account: None,
-            },
-            launch_points: points,
-            health: None,
-        });
     }
+    let server_count = (steps.iter())
+        .map(|(_, s)| match &s.config {
+            NativeStepConfig::Server(servers) => u32::try_from(servers.len()).unwrap_or(0),
+            NativeStepConfig::Wait { .. } => 0,
+        })
+        .sum();
     let record = ExecutionRecord {
         mode: Some(if e.drill { Mode::Drill } else { Mode::Recovery }),
         ended_at: e.completed_at.clone(),

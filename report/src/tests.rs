@@ -644,3 +644,4 @@ fn a_graph_plans_timeline_says_what_each_wave_waited_for() {
 }
 
 mod health;
+mod native;

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use drs_sim::{ServerSpec, SimConfig, SimHandle, Simulator};
 use drs_waves_aws::drs::SdkDrs;
-use drs_waves_aws::drs::native::{NativePlan, NativeServer, NativeStep, NativeStepConfig, RecoveryPlans};
+use drs_waves_aws::drs::native::{
+    NativePlan, NativeServer, NativeStep, NativeStepConfig, RecoveryPlans,
+};
 
 use super::export::{Export, Target, export};
 use super::pull::{pull, yaml};
@@ -25,7 +27,10 @@ fn target() -> Target {
 
 fn server(i: usize, optional: bool) -> NativeServer {
     NativeServer {
-        server_arn: format!("arn:aws:drs:us-east-1:123456789012:source-server/{}", sid(i)),
+        server_arn: format!(
+            "arn:aws:drs:us-east-1:123456789012:source-server/{}",
+            sid(i)
+        ),
         optional,
         job_id: None,
     }
@@ -68,7 +73,12 @@ fn step(arn: &str, order: u32, name: &str, config: NativeStepConfig) -> NativeSt
 fn a_missing_plan_is_created_with_every_step_in_order() {
     let out = exported(&original());
     let calls = changes(None, &out);
-    assert_eq!(calls[0], Change::CreatePlan { name: "storefront".into() });
+    assert_eq!(
+        calls[0],
+        Change::CreatePlan {
+            name: "storefront".into()
+        }
+    );
     let names: Vec<String> = (calls[1..].iter())
         .map(|c| match c {
             Change::CreateStep { step } => step.name.clone(),
@@ -77,7 +87,13 @@ fn a_missing_plan_is_created_with_every_step_in_order() {
         .collect();
     assert_eq!(
         names,
-        ["db", "app pause", "app part 1 of 2", "app part 2 of 2", "web"]
+        [
+            "db",
+            "app pause",
+            "app part 1 of 2",
+            "app part 2 of 2",
+            "web"
+        ]
     );
 }
 
@@ -97,7 +113,12 @@ fn a_plan_that_matches_gives_no_call_whatever_order_drs_lists_servers_in() {
         ..exported(&original())
     };
     let have = [
-        step("a", 1, "db", NativeStepConfig::Server(vec![server(2, true), server(1, false)])),
+        step(
+            "a",
+            1,
+            "db",
+            NativeStepConfig::Server(vec![server(2, true), server(1, false)]),
+        ),
         step("b", 2, "db-wait", NativeStepConfig::Wait { minutes: 5 }),
     ];
     assert_eq!(changes(Some(&have), &want), []);
@@ -119,7 +140,12 @@ fn changed_steps_are_updated_extra_ones_deleted_first_missing_ones_created_then_
         ..exported(&original())
     };
     let have = [
-        step("a", 1, "db", NativeStepConfig::Server(vec![server(1, false)])),
+        step(
+            "a",
+            1,
+            "db",
+            NativeStepConfig::Server(vec![server(1, false)]),
+        ),
         step("b", 2, "old", NativeStepConfig::Wait { minutes: 5 }),
     ];
     let calls = changes(Some(&have), &want);
@@ -145,33 +171,73 @@ fn a_pull_merges_a_split_wave_and_turns_waits_into_the_next_wave_pause() {
         tags: BTreeMap::new(),
     };
     let steps = [
-        step("1", 1, "db tier", NativeStepConfig::Server(vec![server(1, false)])),
+        step(
+            "1",
+            1,
+            "db tier",
+            NativeStepConfig::Server(vec![server(1, false)]),
+        ),
         step("2", 2, "breathe", NativeStepConfig::Wait { minutes: 30 }),
         step("3", 3, "more", NativeStepConfig::Wait { minutes: 15 }),
-        step("4", 4, "app part 1 of 2", NativeStepConfig::Server(vec![server(2, false)])),
-        step("5", 5, "app part 2 of 2", NativeStepConfig::Server(vec![server(3, true)])),
-        step("6", 6, "db tier", NativeStepConfig::Server(vec![server(4, false)])),
+        step(
+            "4",
+            4,
+            "app part 1 of 2",
+            NativeStepConfig::Server(vec![server(2, false)]),
+        ),
+        step(
+            "5",
+            5,
+            "app part 2 of 2",
+            NativeStepConfig::Server(vec![server(3, true)]),
+        ),
+        step(
+            "6",
+            6,
+            "db tier",
+            NativeStepConfig::Server(vec![server(4, false)]),
+        ),
         step("7", 7, "tail", NativeStepConfig::Wait { minutes: 5 }),
     ];
     let pulled = pull(&plan, &steps);
     let summary: Vec<(&str, usize, u32, usize)> = (pulled.waves.iter())
-        .map(|w| (w.name.as_str(), w.ids.len(), w.pause_minutes, w.optional.len()))
+        .map(|w| {
+            (
+                w.name.as_str(),
+                w.ids.len(),
+                w.pause_minutes,
+                w.optional.len(),
+            )
+        })
         .collect();
     assert_eq!(
         summary,
-        [("db-tier", 1, 0, 0), ("app", 2, 45, 1), ("db-tier-2", 1, 0, 0)]
+        [
+            ("db-tier", 1, 0, 0),
+            ("app", 2, 45, 1),
+            ("db-tier-2", 1, 0, 0)
+        ]
     );
     assert_eq!(pulled.name, "console-plan");
     assert_eq!(pulled.warnings.len(), 1, "{:?}", pulled.warnings);
     let text = yaml(&pulled, &plan, "2026-12-07T00:00:00Z");
-    assert!(text.starts_with("# Pulled by `drs-waves native pull` from the DRS recovery plan \"console plan\""), "{text}");
+    assert!(
+        text.starts_with(
+            "# Pulled by `drs-waves native pull` from the DRS recovery plan \"console plan\""
+        ),
+        "{text}"
+    );
     let loaded = drs_codegen::plan::load_str("pulled.yaml", &text).expect("valid");
     assert_eq!(loaded.spec.waves[1].pause_before_seconds, Some(45 * 60));
     assert_eq!(loaded.spec.waves[1].optional, [sid(3)]);
 }
 
 async fn sim_drs(servers: usize) -> (SimHandle, SdkDrs) {
-    let config = SimConfig::with_servers((1..=servers).map(|i| ServerSpec::new(sid(i), 0.1)).collect());
+    let config = SimConfig::with_servers(
+        (1..=servers)
+            .map(|i| ServerSpec::new(sid(i), 0.1))
+            .collect(),
+    );
     let sim = Simulator::start(config).await.expect("drs-sim starts");
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
@@ -193,7 +259,9 @@ async fn push(drs: &SdkDrs, out: &Export) -> Vec<Change> {
         None => None,
     };
     let calls = changes(steps.as_deref(), out);
-    apply(drs, existing.as_ref(), out, &calls, |_| {}).await.expect("pushed");
+    apply(drs, existing.as_ref(), out, &calls, |_| {})
+        .await
+        .expect("pushed");
     calls
 }
 
@@ -212,14 +280,25 @@ async fn export_push_pull_round_trips_and_a_second_push_changes_nothing() {
     let out2 = exported(&edited);
     let calls: Vec<String> = push(&drs, &out2).await.iter().map(Change::call).collect();
     assert_eq!(calls.len(), 2, "{calls:?}");
-    assert!(calls.iter().all(|c| c.starts_with("UpdateRecoveryPlanStep")), "{calls:?}");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.starts_with("UpdateRecoveryPlanStep")),
+        "{calls:?}"
+    );
     assert_eq!(push(&drs, &out2).await, []);
 
     // Back to the original, then pulled: the plan again, but for what the warnings listed.
     push(&drs, &out).await;
-    let plan = find_plan(&drs, "storefront").await.expect("listed").expect("found");
+    let plan = find_plan(&drs, "storefront")
+        .await
+        .expect("listed")
+        .expect("found");
     let plan = drs.get_recovery_plan(&plan.arn).await.expect("plan");
-    let steps = drs.list_recovery_plan_steps(&plan.arn).await.expect("steps");
+    let steps = drs
+        .list_recovery_plan_steps(&plan.arn)
+        .await
+        .expect("steps");
     let pulled = pull(&plan, &steps);
     let back = drs_codegen::plan::load_str("pulled.yaml", &yaml(&pulled, &plan, "now"))
         .expect("the pulled plan is valid");
@@ -235,7 +314,17 @@ async fn export_push_pull_round_trips_and_a_second_push_changes_nothing() {
     assert_eq!(back.spec.waves.len(), 3);
     // What did not come back is what export named: the gate and the health check.
     let losses: Vec<String> = out.losses.iter().map(ToString::to_string).collect();
-    assert!(losses.iter().any(|l| l.starts_with("wave app: approval gate")), "{losses:#?}");
-    assert!(losses.iter().any(|l| l.starts_with("wave web: 1 health check")), "{losses:#?}");
+    assert!(
+        losses
+            .iter()
+            .any(|l| l.starts_with("wave app: approval gate")),
+        "{losses:#?}"
+    );
+    assert!(
+        losses
+            .iter()
+            .any(|l| l.starts_with("wave web: 1 health check")),
+        "{losses:#?}"
+    );
     assert!(back.spec.waves[1].approval.is_none() && back.spec.waves[2].health.is_empty());
 }

@@ -59,6 +59,7 @@ mod disaster_day;
 mod graph;
 mod health;
 mod launch_actions;
+mod native_plans;
 mod network;
 mod operator;
 mod operator_cli;

@@ -404,3 +404,36 @@ async fn the_forecast_of_a_second_drill_comes_from_the_first() -> Result<()> {
     drs_waves_report::write(&report, &out)?;
     Ok(())
 }
+
+/// The files of a native execution's report (issue #25), written again from `report`: its JSON
+/// against the same schema, its page in headless Chromium with no console message, one bar
+/// per server, one failed bar per failed server and the report's verdicts.
+pub(super) fn check_native_report_files(
+    report: &drs_waves_report::Report,
+    out: &Path,
+) -> Result<()> {
+    let html_path = write_valid_report(report, out)?;
+    let Some(chromium) = chromium() else {
+        eprintln!(
+            "SKIPPED: the Chromium part of this test (no `chromium` on PATH). The report is at {}",
+            html_path.display()
+        );
+        return Ok(());
+    };
+    let page = open_in_chromium(&chromium, &html_path, None)?;
+    ensure!(
+        page.console.is_empty(),
+        "console messages while loading the report: {:?}",
+        page.console
+    );
+    ensure!(page.dom.matches("class=\"bar ").count() == report.servers.len());
+    let failed = report
+        .servers
+        .iter()
+        .filter(|s| s.launch_status == "FAILED")
+        .count();
+    ensure!(page.dom.matches("class=\"bar failed\"").count() == failed);
+    ensure!(verdict_text(&page.dom, "rto-verdict")? == report.rto.verdict.text());
+    ensure!(verdict_text(&page.dom, "rpo-verdict")? == report.rpo.verdict.text());
+    Ok(())
+}

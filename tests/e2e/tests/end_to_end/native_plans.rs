@@ -1,0 +1,217 @@
+//! DRS's own recovery plans through the `drs-waves` binary (issue #25): a plan file pushed to
+//! drs-sim (a second push changes nothing), run as a native DRILL with `native start --follow`,
+//! its CRITICAL server failing, retried, failing again, skipped; then `drs-waves report` of the
+//! native execution, valid against the report's schema and opened in headless Chromium.
+//! Asserted from drs-sim's own records: the launch jobs it made and what each launched.
+
+use std::process::{Output, Stdio};
+
+use anyhow::{Context, Result, ensure};
+use drs_sim::{ServerSelector, SimConfig};
+use drs_test_harness::repo_root;
+
+use super::{APP2_OPTIONAL, DB1, DB2, Deployment, WEB1, billing_servers};
+
+const PLAN: &str = "storefront";
+
+fn plan_yaml() -> String {
+    format!(
+        "name: {PLAN}\nwaves:\n\
+         \x20 - name: db\n    servers: {{ids: [{DB1}, {DB2}]}}\n\
+         \x20 - name: app\n    servers: {{ids: [{}, {APP2_OPTIONAL}]}}\n    optional: [{APP2_OPTIONAL}]\n\
+         \x20 - name: web\n    servers: {{ids: [{WEB1}]}}\n",
+        super::APP1
+    )
+}
+
+/// Runs `drs-waves ARGS` to its end, off the runtime's threads (drs-sim serves on them).
+async fn drs_waves(dep: &Deployment, args: &[&str]) -> Result<(Output, String)> {
+    let mut cmd = dep.cli_command()?;
+    cmd.args(args).stdin(Stdio::null());
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await?
+        .context("running drs-waves")?;
+    let text = format!(
+        "drs-waves {}\n--- stdout\n{}--- stderr\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok((out, text))
+}
+
+/// The LAUNCH jobs drs-sim made, oldest first: (servers, each server's launch status).
+fn launches(dep: &Deployment) -> Vec<Vec<(String, String)>> {
+    let mut jobs = dep.sim.jobs();
+    jobs.retain(|j| j.job_type == "LAUNCH" && !j.background);
+    jobs.sort_by_key(|j| j.creation_date_time);
+    jobs.iter()
+        .map(|j| {
+            j.servers
+                .iter()
+                .map(|s| {
+                    let status = serde_json::to_value(s.launch_status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    (s.source_server_id.clone(), status)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_native_drill_retried_and_skipped_past_a_critical_failure_and_its_report() -> Result<()> {
+    let dep = Deployment::new("native", SimConfig::with_servers(billing_servers(&[], 1.0))).await?;
+    let dir = std::env::temp_dir().join(&dep.prefix);
+    std::fs::create_dir_all(&dir)?;
+    let plan_file = dir.join("storefront.yaml");
+    std::fs::write(&plan_file, plan_yaml())?;
+    let plan_path = plan_file.display().to_string();
+    let account = ["--account-id", "123456789012", "--region", "us-east-1"];
+
+    let push: Vec<&str> = ["native", "push", plan_path.as_str()]
+        .into_iter()
+        .chain(account)
+        .collect();
+    let (out, text) = drs_waves(&dep, &push).await?;
+    ensure!(out.status.success(), "{text}");
+    ensure!(
+        text.contains("called CreateRecoveryPlan \"storefront\""),
+        "{text}"
+    );
+    let (out, text) = drs_waves(&dep, &push).await?;
+    ensure!(
+        out.status.success() && text.contains("no change: storefront"),
+        "{text}"
+    );
+
+    // db's second server fails every launch: the step FAILS (it is CRITICAL).
+    dep.sim
+        .set_fail_launch(
+            &ServerSelector::Servers(vec![DB2.to_owned()]),
+            true,
+            Some("staged"),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (out, text) = drs_waves(&dep, &["native", "start", PLAN, "--drill", "--follow"]).await?;
+    ensure!(
+        out.status.code() == Some(1),
+        "a failed step ends the follow with 1: {text}"
+    );
+    ensure!(
+        text.contains("DECIDE?") && text.contains("drs-waves native retry"),
+        "{text}"
+    );
+    let execution = (text.lines())
+        .find_map(|l| l.strip_prefix("started "))
+        .context("the execution's ARN")?
+        .trim()
+        .to_owned();
+    ensure!(
+        launches(&dep).len() == 1,
+        "one launch job for db: {:?}",
+        launches(&dep)
+    );
+
+    let (out, text) = drs_waves(&dep, &["native", "retry", &execution]).await?;
+    ensure!(out.status.success() && text.contains("EXECUTING"), "{text}");
+    let (out, text) = drs_waves(&dep, &["native", "follow", &execution]).await?;
+    ensure!(out.status.code() == Some(1), "the retry fails too: {text}");
+    ensure!(
+        launches(&dep).len() == 2,
+        "the retry launched db again: {:?}",
+        launches(&dep)
+    );
+
+    let (out, text) = drs_waves(&dep, &["native", "skip", &execution]).await?;
+    ensure!(out.status.success() && text.contains("SKIPPED"), "{text}");
+    let (out, text) = drs_waves(&dep, &["native", "follow", &execution]).await?;
+    ensure!(out.status.success(), "completed after the skip: {text}");
+
+    // drs-sim's records: db twice (DB2 failed both times), then app, then web.
+    let jobs = launches(&dep);
+    let servers: Vec<Vec<&str>> = (jobs.iter())
+        .map(|j| j.iter().map(|(id, _)| id.as_str()).collect())
+        .collect();
+    ensure!(
+        servers
+            == [
+                vec![DB1, DB2],
+                vec![DB1, DB2],
+                vec![super::APP1, APP2_OPTIONAL],
+                vec![WEB1]
+            ],
+        "{jobs:?}"
+    );
+    for job in &jobs[..2] {
+        ensure!(
+            job.contains(&(DB2.to_owned(), "FAILED".to_owned())),
+            "{jobs:?}"
+        );
+    }
+    ensure!(
+        jobs[2..].iter().flatten().all(|(_, s)| s == "LAUNCHED"),
+        "{jobs:?}"
+    );
+
+    let out_dir = repo_root().join("target/report/native");
+    let out_path = out_dir.display().to_string();
+    let args = [
+        "report",
+        execution.as_str(),
+        "-o",
+        out_path.as_str(),
+        "--rto-minutes",
+        "60",
+    ];
+    let (out, text) = drs_waves(&dep, &args).await?;
+    ensure!(out.status.success(), "{text}");
+    let json = std::fs::read_to_string(out_dir.join(drs_waves_report::JSON_FILE))?;
+    let report: drs_waves_report::Report = serde_json::from_str(&json)?;
+    assert_native_report(&report, &execution)?;
+    super::report::check_native_report_files(&report, &out_dir.join("checked"))
+}
+
+fn assert_native_report(report: &drs_waves_report::Report, execution: &str) -> Result<()> {
+    ensure!(report.execution.arn == execution, "{:?}", report.execution);
+    ensure!(report.execution.mode.as_deref() == Some("DRILL"));
+    ensure!(
+        report.execution.status == "SUCCEEDED_WITH_FAILURES",
+        "{:?}",
+        report.execution
+    );
+    let waves: Vec<(&str, &str)> = (report.waves.iter())
+        .map(|w| (w.name.as_str(), w.status.as_str()))
+        .collect();
+    ensure!(
+        waves
+            == [
+                ("db", "SKIPPED"),
+                ("app", "SUCCEEDED"),
+                ("web", "SUCCEEDED")
+            ],
+        "{waves:?}"
+    );
+    ensure!(report.servers.len() == 5, "{:#?}", report.servers);
+    let db2 = (report.servers.iter())
+        .find(|s| s.source_server_id == DB2)
+        .context("DB2 in the report")?;
+    ensure!(db2.launch_status == "FAILED" && db2.required, "{db2:?}");
+    ensure!(
+        report.plan.rto_target_seconds == Some(3600),
+        "{:?}",
+        report.plan
+    );
+    ensure!(
+        report
+            .servers
+            .iter()
+            .filter(|s| s.launch_status == "LAUNCHED")
+            .all(|s| s.snapshot_age_seconds.is_some()),
+        "each launched server has its recovery point: {:#?}",
+        report.servers
+    );
+    Ok(())
+}
