@@ -25,7 +25,7 @@ mod resolve;
 mod wave;
 
 pub use error::{PlanError, Problem, WaveRef};
-pub use fields::is_source_server_id;
+pub use fields::{is_name, is_source_server_id};
 pub use file::{
     AccountFile, ApprovalFile, DecisionFile, PlanFile, PollingFile, ServersFile, TaskSettings,
     WaveDefaults, WaveFile,

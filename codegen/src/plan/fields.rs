@@ -9,7 +9,8 @@ use super::{
 use crate::budget;
 use crate::contract::{ApprovalGate, OnFailure, PollingBounds};
 
-pub(super) fn is_name(s: &str) -> bool {
+/// A plan or wave name: 1 to 40 letters, digits, `-` or `_`.
+pub fn is_name(s: &str) -> bool {
     (1..=MAX_NAME_CHARS).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
