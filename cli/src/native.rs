@@ -1,7 +1,10 @@
 //! `drs-waves native ...`: DRS's own recovery plans. `native export PLAN` prints the native
 //! plan a drs-waves plan becomes (the CreateRecoveryPlan and CreateRecoveryPlanStep requests,
 //! JSON on stdout) and every loss, by wave, on stderr. It is offline unless `--resolve` asks a
-//! live DRS which servers the plan's tag selectors find.
+//! live DRS which servers the plan's tag selectors find. `push` makes DRS hold that export
+//! ([`push`]), `pull` writes a plan file from a native plan ([`pull`]), `start`, `follow`,
+//! `retry`, `skip` and `cancel` run one ([`run`]), and `report` of a native execution builds
+//! the same report as a drs-waves execution's (`drs_waves_report::native`).
 
 pub mod export;
 pub mod pull;

@@ -35,6 +35,10 @@
 //! `network`: `recoverNetwork` (issue #24): DRS's StartSourceNetworkRecovery before the
 //! first wave, and a failed network recovery stopping the drill with nothing launched.
 //!
+//! `native_plans`: DRS's own recovery plans (issue #25): a plan pushed twice through the
+//! binary (the second changes nothing), a native DRILL followed, retried and skipped past a
+//! CRITICAL failure, and its report checked against the schema and in Chromium.
+//!
 //! `deployment_guard`: a test that panics leaves no worker and no drs-sim behind.
 //!
 //! `recovery_instances`: jobs that never name their recovery instances, and launches from
