@@ -1,5 +1,6 @@
 //! DRS's own recovery plans through the `drs-waves` binary (issue #25): a plan file pushed to
-//! drs-sim (a second push changes nothing), run as a native DRILL with `native start --follow`,
+//! drs-sim (a second push changes nothing; a dry run of an edit makes no call; the plan pulled
+//! back pushes as no change), run as a native DRILL with `native start --follow`,
 //! its CRITICAL server failing, retried, failing again, skipped; then `drs-waves report` of the
 //! native execution, valid against the report's schema and opened in headless Chromium.
 //! Asserted from drs-sim's own records: the launch jobs it made and what each launched.
@@ -70,10 +71,11 @@ async fn a_native_drill_retried_and_skipped_past_a_critical_failure_and_its_repo
     std::fs::write(&plan_file, plan_yaml())?;
     let plan_path = plan_file.display().to_string();
     let account = ["--account-id", "123456789012", "--region", "us-east-1"];
+    let account = account.as_slice();
 
     let push: Vec<&str> = ["native", "push", plan_path.as_str()]
         .into_iter()
-        .chain(account)
+        .chain(account.iter().copied())
         .collect();
     let (out, text) = drs_waves(&dep, &push).await?;
     ensure!(out.status.success(), "{text}");
@@ -86,6 +88,7 @@ async fn a_native_drill_retried_and_skipped_past_a_critical_failure_and_its_repo
         out.status.success() && text.contains("no change: storefront"),
         "{text}"
     );
+    round_trip(&dep, &dir, account).await?;
 
     // db's second server fails every launch: the step FAILS (it is CRITICAL).
     dep.sim
@@ -172,6 +175,48 @@ async fn a_native_drill_retried_and_skipped_past_a_critical_failure_and_its_repo
     let report: drs_waves_report::Report = serde_json::from_str(&json)?;
     assert_native_report(&report, &execution)?;
     super::report::check_native_report_files(&report, &out_dir.join("checked"))
+}
+
+/// A dry run of an edit prints the call and makes none; a pull gives the plan back, and
+/// pushing the pulled file changes nothing.
+async fn round_trip(dep: &Deployment, dir: &std::path::Path, account: &[&str]) -> Result<()> {
+    let edited = dir.join("edited.yaml");
+    std::fs::write(&edited, plan_yaml().replace(&format!("{DB1}, {DB2}"), DB1))?;
+    let edited = edited.display().to_string();
+    let dry: Vec<&str> = ["native", "push", edited.as_str(), "--dry-run"]
+        .into_iter()
+        .chain(account.iter().copied())
+        .collect();
+    let (out, text) = drs_waves(dep, &dry).await?;
+    ensure!(out.status.success(), "{text}");
+    ensure!(
+        text.contains("would call UpdateRecoveryPlanStep \"db\"") && text.contains("none made"),
+        "{text}"
+    );
+
+    let pulled = dir.join("pulled.yaml");
+    let pulled_path = pulled.display().to_string();
+    let (out, text) = drs_waves(dep, &["native", "pull", PLAN, "-o", &pulled_path]).await?;
+    ensure!(out.status.success() && text.contains("wrote"), "{text}");
+    let back = drs_codegen::plan::load_file(&pulled)?;
+    let sent = drs_codegen::plan::load_str("storefront.yaml", &plan_yaml())?;
+    ensure!(back.spec.name == sent.spec.name);
+    for (a, b) in back.spec.waves.iter().zip(&sent.spec.waves) {
+        ensure!(
+            (&a.name, &a.server_ids, &a.optional) == (&b.name, &b.server_ids, &b.optional),
+            "{a:?} {b:?}"
+        );
+    }
+    let again: Vec<&str> = ["native", "push", pulled_path.as_str()]
+        .into_iter()
+        .chain(account.iter().copied())
+        .collect();
+    let (out, text) = drs_waves(dep, &again).await?;
+    ensure!(
+        out.status.success() && text.contains("no change: storefront"),
+        "the pulled plan is the pushed one: {text}"
+    );
+    Ok(())
 }
 
 fn assert_native_report(report: &drs_waves_report::Report, execution: &str) -> Result<()> {
