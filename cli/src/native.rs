@@ -111,6 +111,8 @@ mod run_tests;
 #[cfg(test)]
 mod sync_tests;
 #[cfg(test)]
+mod test_sim;
+#[cfg(test)]
 mod tests;
 
 /// Where the native plan lives: `--account-id`/`--region`, else the caller's account

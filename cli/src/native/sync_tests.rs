@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use drs_sim::{ServerSpec, SimConfig, SimHandle, Simulator};
+use drs_sim::ServerSpec;
 use drs_waves_aws::drs::SdkDrs;
 use drs_waves_aws::drs::native::{
     NativePlan, NativeServer, NativeStep, NativeStepConfig, RecoveryPlans,
@@ -13,10 +13,7 @@ use drs_waves_aws::drs::native::{
 use super::export::{Export, Target, export};
 use super::pull::{pull, yaml};
 use super::push::{Change, apply, changes, find_plan};
-
-fn sid(i: usize) -> String {
-    format!("s-{i:017}")
-}
+use super::test_sim::{sid, sim_drs};
 
 fn target() -> Target {
     Target {
@@ -232,25 +229,6 @@ fn a_pull_merges_a_split_wave_and_turns_waits_into_the_next_wave_pause() {
     assert_eq!(loaded.spec.waves[1].optional, [sid(3)]);
 }
 
-async fn sim_drs(servers: usize) -> (SimHandle, SdkDrs) {
-    let config = SimConfig::with_servers(
-        (1..=servers)
-            .map(|i| ServerSpec::new(sid(i), 0.1))
-            .collect(),
-    );
-    let sim = Simulator::start(config).await.expect("drs-sim starts");
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "AKIDTEST", "secret", None, None, "test",
-        ))
-        .endpoint_url(sim.endpoint())
-        .load()
-        .await;
-    let drs = SdkDrs::new(aws_sdk_drs::Client::new(&sdk));
-    (sim, drs)
-}
-
 /// Pushes `out` as `native push` does; returns the calls made.
 async fn push(drs: &SdkDrs, out: &Export) -> Vec<Change> {
     let existing = find_plan(drs, &out.name).await.expect("listed");
@@ -267,7 +245,7 @@ async fn push(drs: &SdkDrs, out: &Export) -> Vec<Change> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_push_pull_round_trips_and_a_second_push_changes_nothing() {
-    let (_sim, drs) = sim_drs(160).await;
+    let (_sim, drs) = sim_drs((1..=160).map(|i| ServerSpec::new(sid(i), 0.1)).collect()).await;
     let text = original();
     let out = exported(&text);
     let first = push(&drs, &out).await;

@@ -15,9 +15,7 @@ fn target() -> Target {
     }
 }
 
-fn sid(n: usize) -> String {
-    format!("s-{n:017}")
-}
+use super::test_sim::sid;
 
 fn load(yaml: &str) -> drs_codegen::plan::Plan {
     drs_codegen::plan::load_str("test.plan.yaml", yaml).unwrap_or_else(|e| panic!("plan: {e}"))
@@ -250,23 +248,14 @@ fn branches_and_continue_on_failure_are_named_as_losses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resolve_fixes_each_tag_selector_to_the_servers_drs_lists_now() {
-    use drs_sim::{ServerSpec, SimConfig, Simulator};
+    use drs_sim::ServerSpec;
     let tagged = |n: usize, tier: &str| {
         let mut spec = ServerSpec::new(sid(n), 0.1);
         spec.tags = BTreeMap::from([("Tier".to_owned(), tier.to_owned())]);
         spec
     };
-    let config = SimConfig::with_servers(vec![tagged(1, "web"), tagged(2, "db"), tagged(3, "web")]);
-    let sim = Simulator::start(config).await.expect("drs-sim starts");
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "AKIDTEST", "secret", None, None, "test",
-        ))
-        .endpoint_url(sim.endpoint())
-        .load()
-        .await;
-    let drs = drs_waves_aws::drs::SdkDrs::new(aws_sdk_drs::Client::new(&sdk));
+    let servers = vec![tagged(1, "web"), tagged(2, "db"), tagged(3, "web")];
+    let (_sim, drs) = super::test_sim::sim_drs(servers).await;
     let plan = load("name: tagged\nwaves:\n  - name: web\n    servers:\n      tags: {Tier: web}\n");
     let resolved = super::resolve_tags(&plan, &drs).await.expect("resolved");
     assert_eq!(resolved, BTreeMap::from([(1, vec![sid(1), sid(3)])]));
