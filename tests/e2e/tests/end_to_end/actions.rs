@@ -124,7 +124,7 @@ fn wave_jobs(dep: &Deployment, execution: &str, wave: &str) -> Vec<JobSnapshot> 
 }
 
 /// The states an execution entered, in order.
-async fn entered_states(dep: &Deployment, execution: &str) -> Result<Vec<String>> {
+pub(super) async fn entered_states(dep: &Deployment, execution: &str) -> Result<Vec<String>> {
     let mut pages = dep
         .sfn
         .get_execution_history()
@@ -138,6 +138,7 @@ async fn entered_states(dep: &Deployment, execution: &str) -> Result<Vec<String>
                 HistoryEventType::TaskStateEntered,
                 HistoryEventType::ChoiceStateEntered,
                 HistoryEventType::PassStateEntered,
+                HistoryEventType::WaitStateEntered,
             ]
             .contains(e.r#type());
             if entered && let Some(d) = e.state_entered_event_details() {

@@ -306,6 +306,15 @@ waves:
             dep.worker_logs()
         );
     }
+    // Storefront pauses before its web wave: the Wait state ran between app and web.
+    let entered = actions::entered_states(&dep, &executions[1]).await?;
+    let at = |name: &str| entered.iter().position(|n| n == name);
+    ensure!(
+        at("Wave 2 app: done?") < at("Wave 3 web: pause")
+            && at("Wave 3 web: pause") < at("Wave 3 web: start")
+            && at("Wave 3 web: pause").is_some(),
+        "{entered:?}"
+    );
     let executions_with_jobs: BTreeSet<String> = dep
         .sim
         .jobs()
