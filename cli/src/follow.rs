@@ -55,11 +55,7 @@ pub async fn follow(aws: &Aws, exec: Execution, plain: bool) -> Result<u8, CliEr
     {
         view.mode = Some(mode);
     }
-    let mut out: Box<dyn Screen> = if plain || !std::io::stdout().is_terminal() {
-        Box::new(Plain::default())
-    } else {
-        Box::new(Live::new(view.waves.len()))
-    };
+    let mut out = screen(plain, view.waves.len());
     let mut events = EventReader::default();
     let mut drs = Pacer::new(DRS_INTERVAL);
     let mut sfn = Pacer::new(TICK);
@@ -279,7 +275,17 @@ impl Pacer {
 }
 
 /// Where the follower draws.
-trait Screen {
+/// Plain lines when asked or when stdout is not a terminal, else the live screen.
+pub(crate) fn screen(plain: bool, waves: usize) -> Box<dyn Screen> {
+    if plain || !std::io::stdout().is_terminal() {
+        Box::new(Plain::default())
+    } else {
+        Box::new(Live::new(waves))
+    }
+}
+
+/// How `follow` shows a [`View`] (also a DRS recovery plan's execution, `native follow`).
+pub(crate) trait Screen {
     fn draw(&mut self, view: &View, now: OffsetDateTime);
     /// The end: the summary.
     fn finish(&mut self, view: &View);

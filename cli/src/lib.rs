@@ -213,10 +213,18 @@ pub enum NativeCommand {
         /// Follow it to its end (exit status as `native follow`).
         #[arg(long)]
         follow: bool,
+        /// Plain lines even on a terminal (with --follow).
+        #[arg(long)]
+        plain: bool,
     },
     /// Follow a native execution (by ARN): exit 0 completed, 1 failed (waiting for a retry or
     /// a skip), 3 cancelled.
-    Follow { execution: String },
+    Follow {
+        execution: String,
+        /// Plain lines even on a terminal.
+        #[arg(long)]
+        plain: bool,
+    },
     /// Launch the failed step of a native execution again.
     Retry { execution: String },
     /// Go on past the failed step of a native execution.
@@ -339,6 +347,7 @@ async fn run_native(aws: &aws::Aws, command: NativeCommand) -> Result<u8, CliErr
             point_in_time,
             confirm,
             follow,
+            plain,
         } => {
             let args = native::StartArgs {
                 name,
@@ -346,18 +355,21 @@ async fn run_native(aws: &aws::Aws, command: NativeCommand) -> Result<u8, CliErr
                 point_in_time,
                 confirm,
                 follow,
+                plain,
             };
             native::run_start(aws, args).await
         }
-        NativeCommand::Follow { execution } => native::run_answer(aws, &execution, None).await,
+        NativeCommand::Follow { execution, plain } => {
+            native::run_answer(aws, &execution, None, plain).await
+        }
         NativeCommand::Retry { execution } => {
-            native::run_answer(aws, &execution, Some(Answer::Retry)).await
+            native::run_answer(aws, &execution, Some(Answer::Retry), true).await
         }
         NativeCommand::Skip { execution } => {
-            native::run_answer(aws, &execution, Some(Answer::Skip)).await
+            native::run_answer(aws, &execution, Some(Answer::Skip), true).await
         }
         NativeCommand::Cancel { execution } => {
-            native::run_answer(aws, &execution, Some(Answer::Cancel)).await
+            native::run_answer(aws, &execution, Some(Answer::Cancel), true).await
         }
     }
 }

@@ -240,6 +240,8 @@ pub struct StartArgs {
     pub point_in_time: Option<String>,
     pub confirm: Option<String>,
     pub follow: bool,
+    /// Plain lines even on a terminal.
+    pub plain: bool,
 }
 
 /// Runs `native start`: a DRILL, or a confirmed RECOVERY, of the native plan.
@@ -290,7 +292,7 @@ pub async fn run_start(aws: &crate::aws::Aws, args: StartArgs) -> Result<u8, Cli
         .map_err(push::aws)?;
     println!("started {}", exec.arn);
     if args.follow {
-        return run::follow(&drs, &drs, &exec.arn).await;
+        return run::follow(&drs, &drs, &exec.arn, args.plain).await;
     }
     Ok(0)
 }
@@ -308,10 +310,11 @@ pub async fn run_answer(
     aws: &crate::aws::Aws,
     execution: &str,
     answer: Option<Answer>,
+    plain: bool,
 ) -> Result<u8, CliError> {
     let drs = SdkDrs::new(aws.drs.clone());
     match answer {
-        None => run::follow(&drs, &drs, execution).await,
+        None => run::follow(&drs, &drs, execution, plain).await,
         Some(Answer::Cancel) => {
             let e = (drs.cancel_recovery_plan_execution(execution).await).map_err(push::aws)?;
             println!("{}: {}", e.arn, e.status);

@@ -4,7 +4,8 @@
 //!
 //! Follow reads the execution and its steps (GetRecoveryPlanExecution,
 //! ListRecoveryPlanExecutionSteps) and the launch jobs of the steps that have them in one
-//! DescribeJobs call per refresh, every [`REFRESH`]; it prints a step's line when it changes.
+//! DescribeJobs call per refresh, every [`REFRESH`], and shows them on `follow`'s own screen
+//! (a line a step, as a wave; the summary at the end).
 //! A FAILED execution waits for an answer (DRS resumes it on a retry or a skip): follow says
 //! which commands answer it and ends with status 1, as a drs-waves decision does.
 
@@ -15,13 +16,14 @@ use drs_waves_aws::drs::native::{
     NativeExecution, NativeExecutionStep, NativeStepConfig, RecoveryPlans, StartPlanRequest,
 };
 use drs_waves_aws::drs::{Drs, Job, JobFilter, LaunchStatus};
-use drs_waves_contract::ServerCounts;
+use drs_waves_contract::clock::parse_time;
+use drs_waves_contract::{Mode, ServerCounts};
 use time::OffsetDateTime;
 
 use super::push::aws;
 use crate::error::CliError;
-use crate::render::wave_line;
-use crate::view::{Phase, WaveView};
+use crate::follow::Screen;
+use crate::view::{End, Phase, View, WaveView};
 
 /// How often follow reads DRS.
 pub const REFRESH: Duration = Duration::from_secs(2);
@@ -169,22 +171,63 @@ pub fn exit_status(status: &str) -> Option<u8> {
     }
 }
 
-/// Follows the execution to its end, printing each step's line when it changes.
+/// The execution as `follow` shows a drs-waves execution: its SERVER and WAIT steps as waves.
+pub fn native_view(
+    exec: &NativeExecution,
+    plan: &str,
+    steps: &[NativeExecutionStep],
+    jobs: &BTreeMap<String, Job>,
+) -> View {
+    let started = parse_time(&exec.started_at).unwrap_or_else(OffsetDateTime::now_utc);
+    let name = exec.arn.rsplit('/').next().unwrap_or(&exec.arn);
+    let mut view = View::new(name, &exec.arn, plan, started, None);
+    view.mode = Some(if exec.drill {
+        Mode::Drill
+    } else {
+        Mode::Recovery
+    });
+    view.waves = steps.iter().map(|s| step_view(s, jobs)).collect();
+    view.server_count =
+        Some(u32::try_from(servers_of_steps(steps.iter().map(|s| &s.config)).len()).unwrap_or(0));
+    view.state = (steps.iter())
+        .find(|s| !matches!(s.status.as_str(), "COMPLETED" | "SKIPPED" | "NOT_STARTED"))
+        .map(|s| format!("step {} {}: {}", s.index, s.name, s.status));
+    if let Some(code) = exit_status(&exec.status) {
+        let skipped = steps.iter().any(|s| s.status == "SKIPPED");
+        view.ended = true;
+        view.end = Some(End {
+            status: match code {
+                0 => "SUCCEEDED",
+                1 => "FAILED",
+                _ => "ABORTED",
+            }
+            .to_owned(),
+            error: exec.error.clone(),
+            cause: None,
+            at: exec.completed_at.as_deref().and_then(parse_time),
+            outcome: skipped.then(|| "SUCCEEDED_WITH_FAILURES".to_owned()),
+        });
+    }
+    view
+}
+
+/// Follows the execution to its end on `follow`'s screen (plain lines, or the live screen on
+/// a terminal).
 pub async fn follow(
     plans: &impl RecoveryPlans,
     drs: &impl Drs,
     execution_arn: &str,
+    plain: bool,
 ) -> Result<u8, CliError> {
-    let mut printed: BTreeMap<u32, String> = BTreeMap::new();
-    let mut last_status = String::new();
+    let first = (plans.get_recovery_plan_execution(execution_arn).await).map_err(aws)?;
+    let plan = (plans.get_recovery_plan(&first.plan_arn).await)
+        .map_or_else(|_| first.plan_arn.clone(), |p| p.name);
+    let mut screen: Option<Box<dyn Screen>> = None;
     loop {
-        let exec = plans
-            .get_recovery_plan_execution(execution_arn)
-            .await
-            .map_err(aws)?;
-        let steps = plans
+        let exec = (plans.get_recovery_plan_execution(execution_arn).await).map_err(aws)?;
+        let steps = (plans
             .list_recovery_plan_execution_steps(execution_arn)
-            .await
+            .await)
             .map_err(aws)?;
         let ids = job_ids(&steps);
         let jobs: BTreeMap<String, Job> = if ids.is_empty() {
@@ -199,20 +242,11 @@ pub async fn follow(
                 .map(|j| (j.id.clone(), j))
                 .collect()
         };
-        if exec.status != last_status {
-            println!("{}", header(&exec));
-            last_status.clone_from(&exec.status);
-        }
-        let width = steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
-        let now = OffsetDateTime::now_utc();
-        for step in &steps {
-            let line = wave_line(&step_view(step, &jobs), width, now);
-            if printed.get(&step.index) != Some(&line.key()) {
-                println!("{line}");
-                printed.insert(step.index, line.key());
-            }
-        }
+        let view = native_view(&exec, &plan, &steps, &jobs);
+        let out = screen.get_or_insert_with(|| crate::follow::screen(plain, view.waves.len()));
+        out.draw(&view, OffsetDateTime::now_utc());
         if let Some(code) = exit_status(&exec.status) {
+            out.finish(&view);
             if code == 1 {
                 println!("{}", failed_hint(&exec, &steps));
             }
@@ -220,20 +254,6 @@ pub async fn follow(
         }
         tokio::time::sleep(REFRESH).await;
     }
-}
-
-fn header(exec: &NativeExecution) -> String {
-    format!(
-        "{} {} of {}: {}{}",
-        if exec.drill { "DRILL" } else { "RECOVERY" },
-        exec.arn,
-        exec.plan_arn,
-        exec.status,
-        exec.error
-            .as_deref()
-            .map(|e| format!(" ({e})"))
-            .unwrap_or_default()
-    )
 }
 
 /// The commands that answer a failed execution.

@@ -103,3 +103,54 @@ fn a_step_is_a_wave_line_counted_from_its_job() {
     );
     assert_eq!(exit_status("IN_PROGRESS"), None);
 }
+
+#[test]
+fn an_execution_is_a_follow_view_whose_summary_names_each_step() {
+    let exec = drs_waves_aws::drs::native::NativeExecution {
+        arn: "arn:aws:drs:us-east-1:1:recovery-plan-execution/rpe-1".into(),
+        plan_arn: "arn:aws:drs:us-east-1:1:recovery-plan/rp-1".into(),
+        drill: true,
+        status: "COMPLETED".into(),
+        started_at: "2026-12-07T10:00:00Z".into(),
+        completed_at: Some("2026-12-07T10:05:00Z".into()),
+        error: None,
+    };
+    let step = |index: u32, name: &str, status: &str, config| NativeExecutionStep {
+        arn: format!("arn:step/{index}"),
+        index,
+        name: name.into(),
+        status: status.into(),
+        config,
+        attempt: None,
+        error: None,
+    };
+    let steps = [
+        step(1, "db", "SKIPPED", NativeStepConfig::Server(Vec::new())),
+        step(
+            2,
+            "breathe",
+            "COMPLETED",
+            NativeStepConfig::Wait { minutes: 3 },
+        ),
+    ];
+    let view = super::run::native_view(&exec, "shop", &steps, &BTreeMap::new());
+    assert_eq!(view.final_status(), "SUCCEEDED_WITH_FAILURES");
+    assert_eq!(view.name, "rpe-1");
+    let summary = crate::render::summary(&view);
+    assert!(
+        summary[0].starts_with("DRILL rpe-1 of plan shop: SUCCEEDED_WITH_FAILURES in"),
+        "{summary:?}"
+    );
+    assert!(
+        summary
+            .iter()
+            .any(|l| l.contains("wave 1 db") && l.contains("SKIPPED")),
+        "{summary:?}"
+    );
+    assert!(
+        summary
+            .iter()
+            .any(|l| l.contains("wave 2 breathe") && l.contains("SUCCEEDED")),
+        "{summary:?}"
+    );
+}
