@@ -37,7 +37,8 @@
 //!
 //! `native_plans`: DRS's own recovery plans (issue #25): a plan pushed twice through the
 //! binary (the second changes nothing), a native DRILL followed, retried and skipped past a
-//! CRITICAL failure, and its report checked against the schema and in Chromium.
+//! CRITICAL failure, and its report checked against the schema and in Chromium; a native
+//! RECOVERY confirmed by name and followed live in tmux.
 //!
 //! `deployment_guard`: a test that panics leaves no worker and no drs-sim behind.
 //!

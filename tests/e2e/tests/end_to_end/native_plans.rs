@@ -6,12 +6,14 @@
 //! Asserted from drs-sim's own records: the launch jobs it made and what each launched.
 
 use std::process::{Output, Stdio};
+use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use drs_sim::{ServerSelector, SimConfig};
 use drs_test_harness::repo_root;
 
-use super::{APP2_OPTIONAL, DB1, DB2, Deployment, WEB1, billing_servers};
+use super::operator_cli::{Tmux, tmux_available};
+use super::{APP2_OPTIONAL, DB1, DB2, DRILL_TIMEOUT, Deployment, WEB1, billing_servers};
 
 const PLAN: &str = "storefront";
 
@@ -257,6 +259,87 @@ fn assert_native_report(report: &drs_waves_report::Report, execution: &str) -> R
             .all(|s| s.snapshot_age_seconds.is_some()),
         "each launched server has its recovery point: {:#?}",
         report.servers
+    );
+    Ok(())
+}
+
+/// `native start --recovery --follow` in a real terminal: the plan's name typed at the prompt
+/// (nothing launched before), the live screen to the end and its summary; drs-sim made
+/// RECOVERY jobs only, every server launched once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_native_recovery_is_confirmed_by_name_and_followed_live_in_a_terminal() -> Result<()> {
+    ensure!(
+        tmux_available(),
+        "tmux is not installed: scripts/bootstrap.sh installs it (apt-get install tmux)"
+    );
+    let dep = Deployment::new(
+        "native-tmux",
+        SimConfig::with_servers(billing_servers(&[], 1.0)),
+    )
+    .await?;
+    let dir = std::env::temp_dir().join(&dep.prefix);
+    std::fs::create_dir_all(&dir)?;
+    let plan_file = dir.join("storefront.yaml");
+    std::fs::write(&plan_file, plan_yaml())?;
+    let plan_path = plan_file.display().to_string();
+    let push = [
+        "native",
+        "push",
+        &plan_path,
+        "--account-id",
+        "123456789012",
+        "--region",
+        "us-east-1",
+    ];
+    let (out, text) = drs_waves(&dep, &push).await?;
+    ensure!(out.status.success(), "{text}");
+
+    let cli = drs_e2e::drs_waves_cli_binary()?.display().to_string();
+    let shell = format!(
+        "'{cli}' native start {PLAN} --recovery --follow; echo \"drs-waves exited $?\"; exec sleep 600"
+    );
+    let tmux = Tmux::start(&dep.cli_env(), &shell)?;
+    let mut seen = Vec::new();
+    tmux.wait_for(
+        "the confirmation prompt",
+        Duration::from_secs(60),
+        &mut seen,
+        |s| s.contains("Type the plan's name (storefront)"),
+    )
+    .await?;
+    ensure!(
+        launches(&dep).is_empty(),
+        "nothing is launched before the name is typed"
+    );
+    tmux.send_keys(&[PLAN, "Enter"])?;
+    let end = tmux
+        .wait_for("the end of the follow", DRILL_TIMEOUT, &mut seen, |s| {
+            s.contains("drs-waves exited")
+        })
+        .await?;
+    ensure!(end.contains("drs-waves exited 0"), "{end}");
+    ensure!(
+        end.contains(&format!("of plan {PLAN}: SUCCEEDED")),
+        "the summary: {end}"
+    );
+    for step in ["wave 1 db", "wave 2 app", "wave 3 web"] {
+        ensure!(end.contains(step), "{step} in the summary: {end}");
+    }
+    let jobs = dep.sim.jobs();
+    ensure!(
+        jobs.iter()
+            .filter(|j| j.job_type == "LAUNCH")
+            .all(|j| j.is_drill == Some(false)),
+        "RECOVERY jobs only: {jobs:?}"
+    );
+    let launched: Vec<String> = launches(&dep)
+        .into_iter()
+        .flatten()
+        .map(|(id, _)| id)
+        .collect();
+    ensure!(
+        launched.len() == 5,
+        "every server launched once: {launched:?}"
     );
     Ok(())
 }

@@ -23,7 +23,7 @@ const HEIGHT: u32 = 50;
 const SESSION: &str = "operator";
 
 /// A tmux server of this test alone (its own socket), stopped by PID when dropped.
-struct Tmux {
+pub(super) struct Tmux {
     socket: String,
     server_pid: Option<u32>,
 }
@@ -37,7 +37,7 @@ impl Tmux {
     }
 
     /// Starts a detached session of WIDTH x HEIGHT running `shell_command` with exactly `env`.
-    fn start(env: &[(String, String)], shell_command: &str) -> Result<Tmux> {
+    pub(super) fn start(env: &[(String, String)], shell_command: &str) -> Result<Tmux> {
         let mut tmux = Tmux {
             socket: unique_name("drs-waves-cli"),
             server_pid: None,
@@ -88,7 +88,7 @@ impl Tmux {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    fn send_keys(&self, keys: &[&str]) -> Result<()> {
+    pub(super) fn send_keys(&self, keys: &[&str]) -> Result<()> {
         let mut args = vec!["send-keys", "-t", SESSION];
         args.extend_from_slice(keys);
         let out = self.command().args(&args).output()?;
@@ -98,7 +98,7 @@ impl Tmux {
 
     /// Polls the screen until `done` holds, or fails after `timeout` showing the last screen.
     /// Every distinct screen seen is kept in `seen`.
-    async fn wait_for(
+    pub(super) async fn wait_for(
         &self,
         what: &str,
         timeout: Duration,
@@ -136,7 +136,7 @@ impl Drop for Tmux {
     }
 }
 
-fn tmux_available() -> bool {
+pub(super) fn tmux_available() -> bool {
     Command::new(TMUX)
         .arg("-V")
         .stdout(Stdio::null())
