@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 mod conformance;
 mod drs_client;
+mod failback;
 mod launch;
 mod recovery_instances;
 mod run_lock;

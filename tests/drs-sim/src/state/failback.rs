@@ -90,7 +90,7 @@ pub(super) struct FailbackReplication {
 }
 
 /// What `POST /_sim/failback` stages for each selected server's recovery instance.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FailbackStaging {
     #[serde(default)]
@@ -110,6 +110,15 @@ pub struct FailbackStaging {
 }
 
 impl FailbackStaging {
+    /// These servers' instances replicate back and are ready after `sync_seconds`.
+    pub fn ready(servers: &[&str], sync_seconds: f64) -> Self {
+        Self {
+            servers: Some(servers.iter().map(|s| (*s).to_owned()).collect()),
+            sync_seconds: Some(sync_seconds),
+            ..Self::default()
+        }
+    }
+
     pub fn selector(&self) -> Result<ServerSelector, String> {
         match (&self.servers, &self.tags, self.all) {
             (Some(ids), None, None) => Ok(ServerSelector::Servers(ids.clone())),
