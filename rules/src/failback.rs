@@ -1,0 +1,225 @@
+//! The rules of a FAILBACK (issue #27), pure: the order in which waves come home, which
+//! required servers' recovery instances are ready to fail back (and why the others are not),
+//! and the verdict of a wave's failback launch jobs.
+//!
+//! DRS's side (the model's RecoveryInstanceFailback): a recovery instance replicates back to
+//! its origin (ReverseReplication for a source in EC2, the DRS Failback Client for an
+//! on-premises one); it is FAILBACK_READY_FOR_LAUNCH once in sync; StartFailbackLaunch makes
+//! a job (initiatedBy FAILBACK) and the instance ends FAILBACK_COMPLETED, or FAILBACK_ERROR.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use drs_waves_aws::drs::{FailbackState, InstanceFailback, Job, LaunchStatus};
+use drs_waves_contract::{ServerCounts, WaveSpec, WaveStatus};
+
+use crate::Verdict;
+
+/// The indexes of `waves` in the order they come home: `order` (wave names, each wave exactly
+/// once) when the plan gives one, else the plan's order reversed (the web tier leaves the
+/// recovery region first, the databases last). An order that names a wave twice, names an
+/// unknown wave or leaves one out is refused, naming it.
+pub fn home_order(waves: &[WaveSpec], order: Option<&[String]>) -> Result<Vec<u32>, String> {
+    let Some(order) = order else {
+        return Ok(waves.iter().rev().map(|w| w.index).collect());
+    };
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(waves.len());
+    for name in order {
+        let wave = waves.iter().find(|w| &w.name == name).ok_or_else(|| {
+            format!("failback.order names {name:?}, which is not a wave of the plan")
+        })?;
+        if !seen.insert(wave.index) {
+            return Err(format!("failback.order names wave {name:?} twice"));
+        }
+        out.push(wave.index);
+    }
+    let missing: Vec<&str> = waves
+        .iter()
+        .filter(|w| !seen.contains(&w.index))
+        .map(|w| w.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "failback.order leaves out {}: every wave comes home once",
+            missing.join(", ")
+        ));
+    }
+    Ok(out)
+}
+
+/// A required server that cannot fail back now, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotReady {
+    pub source_server_id: String,
+    /// Its recovery instance, when the recovery left one.
+    pub recovery_instance_id: Option<String>,
+    /// Its failback state (`failback.state`), or `NO_RECOVERY_INSTANCE`.
+    pub state: String,
+    pub why: String,
+}
+
+/// What preflight of a FAILBACK finds: each ready server's recovery instance, and the others.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Readiness {
+    /// Per source server, the recovery instance that fails back.
+    pub ready: BTreeMap<String, String>,
+    pub not_ready: Vec<NotReady>,
+}
+
+/// One recovery instance of the RECOVERY a failback brings home, as DRS reports it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveredInstance {
+    pub source_server_id: String,
+    pub recovery_instance_id: String,
+    /// None when DRS reports no failback for it.
+    pub failback: Option<InstanceFailback>,
+}
+
+/// Why a server in `state` cannot fail back, in words an operator acts on.
+fn why_not(failback: &InstanceFailback) -> String {
+    match failback.state {
+        FailbackState::NotStarted => "its replication back has not started: run \
+            ReverseReplication (a source in EC2) or boot the DRS Failback Client on the \
+            original machine"
+            .into(),
+        FailbackState::InProgress => format!(
+            "it is still replicating back ({}): wait until it is ready for launch",
+            failback.summary()
+        ),
+        FailbackState::Error => format!(
+            "its failback replication failed ({}): fix it, or StopFailback and start again",
+            failback.summary()
+        ),
+        FailbackState::Completed => "it has already failed back".into(),
+        _ => format!("DRS reports {}", failback.summary()),
+    }
+}
+
+/// Which `required` servers can fail back now: each needs a recovery instance of the RECOVERY
+/// (`instances`) that is FAILBACK_READY_FOR_LAUNCH. The others are named with their state and
+/// why, in the order of `required`.
+pub fn readiness(required: &[String], instances: &[RecoveredInstance]) -> Readiness {
+    let by_server: BTreeMap<&str, &RecoveredInstance> = instances
+        .iter()
+        .map(|i| (i.source_server_id.as_str(), i))
+        .collect();
+    let mut out = Readiness::default();
+    for server in required {
+        let Some(instance) = by_server.get(server.as_str()) else {
+            out.not_ready.push(NotReady {
+                source_server_id: server.clone(),
+                recovery_instance_id: None,
+                state: "NO_RECOVERY_INSTANCE".into(),
+                why: "the recovery left no recovery instance of it (never launched, or \
+                      terminated since)"
+                    .into(),
+            });
+            continue;
+        };
+        match &instance.failback {
+            Some(f) if f.state == FailbackState::ReadyForLaunch => {
+                out.ready
+                    .insert(server.clone(), instance.recovery_instance_id.clone());
+            }
+            failback => {
+                let failback = failback.clone().unwrap_or(InstanceFailback {
+                    state: FailbackState::LaunchStateNotAvailable,
+                    job_id: None,
+                    replication_state: None,
+                    replication_error: None,
+                    replicated_bytes: 0,
+                    total_bytes: 0,
+                });
+                out.not_ready.push(NotReady {
+                    source_server_id: server.clone(),
+                    recovery_instance_id: Some(instance.recovery_instance_id.clone()),
+                    state: failback.state.as_str().to_string(),
+                    why: why_not(&failback),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Judges a failback wave from its failback launch jobs and its instances' failback states,
+/// `elapsed` seconds after its start. `planned` maps each server the wave sent to its recovery
+/// instance; `failback` holds the instances' failback as DRS reports it now.
+///
+/// - a server is home when its instance is FAILBACK_COMPLETED;
+/// - it failed when its instance is FAILBACK_ERROR, or its job lists it FAILED;
+/// - otherwise it is still coming home (a job that COMPLETED with the server LAUNCHED while
+///   DRS does not report FAILBACK_COMPLETED yet is given until the timeout);
+/// - FAILED when a required server failed, or is still coming home past the timeout;
+///   SUCCEEDED when every required server is home; LAUNCHING otherwise.
+pub fn judge_failback(
+    wave: &WaveSpec,
+    jobs: &[Job],
+    planned: &BTreeMap<String, String>,
+    failback: &BTreeMap<String, InstanceFailback>,
+    elapsed: u64,
+) -> Verdict {
+    let optional: BTreeSet<&str> = wave.optional.iter().map(String::as_str).collect();
+    let launch_failed: BTreeSet<&str> = jobs
+        .iter()
+        .flat_map(|j| j.servers.iter())
+        .filter(|s| s.launch_status == LaunchStatus::Failed)
+        .map(|s| s.source_server_id.as_str())
+        .collect();
+    let mut counts = ServerCounts::default();
+    let (mut failed_required, mut pending_required) = (Vec::new(), Vec::new());
+    for (server, instance) in planned {
+        counts.total += 1;
+        let state = failback.get(instance);
+        let erred = state.is_some_and(|f| f.state == FailbackState::Error);
+        let home = state.is_some_and(|f| f.state == FailbackState::Completed);
+        let required = !optional.contains(server.as_str());
+        if home {
+            counts.launched += 1;
+        } else if erred || launch_failed.contains(server.as_str()) {
+            counts.failed += 1;
+            if required {
+                let why = match state {
+                    Some(f) if erred => f.summary(),
+                    _ => "its failback launch FAILED".to_string(),
+                };
+                failed_required.push(format!("{server} ({instance}): {why}"));
+            } else {
+                counts.optional_failed += 1;
+            }
+        } else {
+            counts.launching += 1;
+            if required {
+                pending_required.push(server.clone());
+            }
+        }
+    }
+    let timed_out = elapsed > u64::from(wave.launch_timeout_seconds);
+    let (status, reason) = if !failed_required.is_empty() {
+        (
+            WaveStatus::Failed,
+            format!("failback failed: {}", failed_required.join("; ")),
+        )
+    } else if pending_required.is_empty() {
+        (WaveStatus::Succeeded, String::new())
+    } else if timed_out {
+        (
+            WaveStatus::Failed,
+            format!(
+                "failback timed out after {}s: {} not home",
+                wave.launch_timeout_seconds,
+                pending_required.join(", ")
+            ),
+        )
+    } else {
+        (WaveStatus::Launching, String::new())
+    };
+    Verdict {
+        status,
+        counts,
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests;
