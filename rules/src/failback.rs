@@ -10,7 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use drs_waves_aws::drs::{FailbackState, InstanceFailback, Job, LaunchStatus};
-use drs_waves_contract::{ServerCounts, WaveSpec, WaveStatus};
+use drs_waves_contract::{ExecutionStatus, Mode, ServerCounts, WaveSpec, WaveStatus};
+use drs_waves_history::{ExecutionRecord, JobRecord};
 
 use crate::Verdict;
 
@@ -45,6 +46,86 @@ pub fn home_order(waves: &[WaveSpec], order: Option<&[String]>) -> Result<Vec<u3
         ));
     }
     Ok(out)
+}
+
+/// The RECOVERY a FAILBACK brings home, from the plan's executions (newest first): the one
+/// `named` (its execution ARN or name), which must be a RECOVERY that has ended; else the
+/// plan's newest RECOVERY, which must have SUCCEEDED. Refused, saying why, otherwise.
+pub fn recovery_to_bring_home<'a>(
+    plan: &str,
+    executions: &'a [ExecutionRecord],
+    named: Option<&str>,
+) -> Result<&'a ExecutionRecord, String> {
+    let is_recovery = |e: &&ExecutionRecord| e.mode == Some(Mode::Recovery);
+    let Some(named) = named else {
+        let last = executions.iter().find(is_recovery).ok_or_else(|| {
+            format!("plan {plan} has no RECOVERY in its history: there is nothing to bring home")
+        })?;
+        if last.status != ExecutionStatus::Succeeded {
+            return Err(format!(
+                "the last RECOVERY of plan {plan} ({}) is {}, not SUCCEEDED: name the RECOVERY                  to bring home (\"recovery\": \"<execution ARN or name>\")",
+                last.execution_name,
+                last.status.as_str()
+            ));
+        }
+        return Ok(last);
+    };
+    let found = executions
+        .iter()
+        .find(|e| e.execution_id == named || e.execution_name == named)
+        .ok_or_else(|| format!("plan {plan} has no execution {named} in its history"))?;
+    if !is_recovery(&found) {
+        return Err(format!(
+            "execution {named} is a {}, not a RECOVERY",
+            found.mode.map_or("execution of unknown mode", Mode::as_str)
+        ));
+    }
+    if found.status == ExecutionStatus::Running {
+        return Err(format!("the RECOVERY {named} is still RUNNING"));
+    }
+    Ok(found)
+}
+
+/// A server a RECOVERY launched, as its history recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveredServer {
+    pub source_server_id: String,
+    pub required: bool,
+}
+
+/// Per wave index, the servers the RECOVERY's jobs (`jobs`, its history's JOB items) launched
+/// (LAUNCHED in their latest job: a retried server is in two), each once, in ID order; and the
+/// RECOVERY's launch job IDs, which tell its recovery instances from others'
+/// ([`drs_waves_aws::drs::instances::of_execution`]).
+pub fn recovered_servers(
+    jobs: &[JobRecord],
+) -> (BTreeMap<u32, Vec<RecoveredServer>>, BTreeSet<String>) {
+    let mut latest: BTreeMap<&str, (&JobRecord, bool, bool)> = BTreeMap::new();
+    for job in jobs {
+        for (server, record) in &job.servers {
+            let launched = record.launch_status == LaunchStatus::Launched;
+            let entry = latest
+                .entry(server.as_str())
+                .or_insert((job, launched, record.required));
+            if job.updated_at >= entry.0.updated_at {
+                *entry = (job, launched, record.required);
+            }
+        }
+    }
+    let mut waves: BTreeMap<u32, Vec<RecoveredServer>> = BTreeMap::new();
+    for (server, (job, launched, required)) in latest {
+        if launched {
+            waves
+                .entry(job.wave_index)
+                .or_default()
+                .push(RecoveredServer {
+                    source_server_id: server.to_string(),
+                    required,
+                });
+        }
+    }
+    let job_ids = jobs.iter().map(|j| j.job_id.clone()).collect();
+    (waves, job_ids)
 }
 
 /// A required server that cannot fail back now, and why.

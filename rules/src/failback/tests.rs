@@ -234,3 +234,108 @@ fn a_failback_wave_is_home_when_every_required_instance_completed_its_failback()
         late.reason
     );
 }
+
+fn execution(name: &str, mode: Option<Mode>, status: ExecutionStatus) -> ExecutionRecord {
+    ExecutionRecord {
+        mode,
+        ..ExecutionRecord::new(
+            format!("arn:aws:states:us-east-1:123456789012:execution:billing:{name}"),
+            name,
+            "billing",
+            status,
+            "2030-01-01T00:00:00Z",
+        )
+    }
+}
+
+#[test]
+fn the_last_recovery_comes_home_when_it_succeeded_or_the_one_named() {
+    use ExecutionStatus::{Failed, Running, Succeeded};
+    let history = vec![
+        execution("drill-2", Some(Mode::Drill), Succeeded),
+        execution("recovery-2", Some(Mode::Recovery), Failed),
+        execution("recovery-1", Some(Mode::Recovery), Succeeded),
+    ];
+    let refused = recovery_to_bring_home("billing", &history, None).expect_err("last failed");
+    assert!(
+        refused.contains("recovery-2") && refused.contains("FAILED"),
+        "{refused}"
+    );
+    let named = recovery_to_bring_home("billing", &history, Some("recovery-1")).expect("named");
+    assert_eq!(named.execution_name, "recovery-1");
+    let by_arn = recovery_to_bring_home("billing", &history, Some(&history[1].execution_id))
+        .expect("a failed RECOVERY named by its ARN");
+    assert_eq!(by_arn.execution_name, "recovery-2");
+    let drill = recovery_to_bring_home("billing", &history, Some("drill-2")).expect_err("drill");
+    assert!(drill.contains("DRILL, not a RECOVERY"), "{drill}");
+    let unknown = recovery_to_bring_home("billing", &history, Some("nope")).expect_err("unknown");
+    assert!(unknown.contains("no execution nope"), "{unknown}");
+    let ok = recovery_to_bring_home("billing", &history[2..], None).expect("succeeded");
+    assert_eq!(ok.execution_name, "recovery-1");
+    let none = recovery_to_bring_home("billing", &history[..1], None).expect_err("no RECOVERY");
+    assert!(none.contains("no RECOVERY"), "{none}");
+    let running = [execution("recovery-3", Some(Mode::Recovery), Running)];
+    let still =
+        recovery_to_bring_home("billing", &running, Some("recovery-3")).expect_err("running");
+    assert!(still.contains("still RUNNING"), "{still}");
+}
+
+#[test]
+fn the_servers_a_recovery_launched_are_those_launched_in_their_latest_job() {
+    use drs_waves_history::ServerRecord;
+    let record = |status: LaunchStatus, required: bool| ServerRecord {
+        launch_status: status,
+        recovery_instance_id: None,
+        required,
+        failure_reason: None,
+        action_warnings: Vec::new(),
+    };
+    let job = |id: &str, wave: u32, at: &str, servers: Vec<(&str, ServerRecord)>| JobRecord {
+        execution_id: "recovery-1".into(),
+        wave_index: wave,
+        job_id: id.into(),
+        job_status: JobStatus::Completed,
+        servers: servers
+            .into_iter()
+            .map(|(s, r)| (s.to_string(), r))
+            .collect(),
+        updated_at: at.into(),
+    };
+    let jobs = [
+        job(
+            "drsjob-1",
+            1,
+            "2030-01-01T00:01:00Z",
+            vec![
+                ("s-db", record(LaunchStatus::Launched, true)),
+                ("s-retried", record(LaunchStatus::Failed, true)),
+                ("s-lost", record(LaunchStatus::Failed, false)),
+            ],
+        ),
+        job(
+            "drsjob-2",
+            1,
+            "2030-01-01T00:05:00Z",
+            vec![("s-retried", record(LaunchStatus::Launched, true))],
+        ),
+        job(
+            "drsjob-3",
+            2,
+            "2030-01-01T00:06:00Z",
+            vec![("s-web", record(LaunchStatus::Launched, false))],
+        ),
+    ];
+    let (waves, job_ids) = recovered_servers(&jobs);
+    let ids = |w: u32| -> Vec<(String, bool)> {
+        waves[&w]
+            .iter()
+            .map(|s| (s.source_server_id.clone(), s.required))
+            .collect()
+    };
+    assert_eq!(
+        ids(1),
+        [("s-db".to_string(), true), ("s-retried".to_string(), true)]
+    );
+    assert_eq!(ids(2), [("s-web".to_string(), false)]);
+    assert_eq!(job_ids.len(), 3);
+}
