@@ -9,11 +9,13 @@
 //! Layout: [`aws`] (configuration and identity), [`resolve`] and [`names`] (plans and
 //! executions), [`gate`] (approve, stop, decide, cancel), [`follow`] with [`view`] (what is
 //! known of an execution) and [`render`] (its text, pure), [`commands`] (start, plans, status,
-//! history, report), [`native`] (DRS's own recovery plans).
+//! history, report), [`native`] (DRS's own recovery plans), [`failback`] (whether a RECOVERY
+//! can go home).
 
 pub mod aws;
 pub mod commands;
 pub mod error;
+pub mod failback;
 pub mod follow;
 pub mod gate;
 pub mod names;
@@ -127,6 +129,17 @@ pub enum Command {
     Cancel { execution: String },
     /// What is running now (of one plan, or of all).
     Status { plan: Option<String> },
+    /// Whether the plan's RECOVERY can go home now: each server's recovery instance with its
+    /// DRS failback state, and why one is not ready (exit 0 all ready, 1 not).
+    ///
+    /// Brings home the plan's last RECOVERY when it SUCCEEDED, or the one --recovery names.
+    /// Read-only: the way home itself is manual until drs-waves runs a FAILBACK.
+    FailbackCheck {
+        plan: String,
+        /// The RECOVERY to bring home (its execution ARN or name).
+        #[arg(long, value_name = "EXECUTION")]
+        recovery: Option<String>,
+    },
     /// The recent executions of a plan.
     History {
         plan: String,
@@ -236,6 +249,9 @@ pub async fn run(cli: Cli) -> Result<u8, CliError> {
         } => say(gate::answer(&aws, &execution, decision.into(), wave.as_deref()).await),
         Command::Cancel { execution } => say(gate::cancel(&aws, &execution).await),
         Command::Status { plan } => commands::status(&aws, plan.as_deref()).await.map(|()| 0),
+        Command::FailbackCheck { plan, recovery } => {
+            failback::check(&aws, &plan, recovery.as_deref()).await
+        }
         Command::History { plan, limit } => commands::history(&aws, &plan, limit).await.map(|()| 0),
         Command::Native { .. } => Ok(0),
         Command::Report { execution, out_dir } => commands::report(&aws, &execution, &out_dir)

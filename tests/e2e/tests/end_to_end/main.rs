@@ -35,6 +35,9 @@
 //! `network`: `recoverNetwork` (issue #24): DRS's StartSourceNetworkRecovery before the
 //! first wave, and a failed network recovery stopping the drill with nothing launched.
 //!
+//! `failback`: before the way home (issue #27): `drs-waves failback-check` after a real
+//! RECOVERY names the servers not ready to fail back, then says ready.
+//!
 //! `deployment_guard`: a test that panics leaves no worker and no drs-sim behind.
 //!
 //! `recovery_instances`: jobs that never name their recovery instances, and launches from
@@ -56,6 +59,7 @@ mod actions;
 mod chaos;
 mod deployment_guard;
 mod disaster_day;
+mod failback;
 mod graph;
 mod health;
 mod launch_actions;
