@@ -42,6 +42,7 @@ pub fn preview(
     let what = match mode {
         Mode::Drill => "launches DRILL instances".to_string(),
         Mode::Recovery => "launches PRODUCTION recovery instances".to_string(),
+        Mode::Failback => "brings the last RECOVERY home (StartFailbackLaunch)".to_string(),
     };
     let from = match point_in_time {
         Some(t) => format!(
@@ -115,6 +116,7 @@ pub fn default_name(mode: Mode, now: OffsetDateTime) -> String {
     let kind = match mode {
         Mode::Drill => "drill",
         Mode::Recovery => "recovery",
+        Mode::Failback => "failback",
     };
     format!(
         "{kind}-{:04}{:02}{:02}T{:02}{:02}{:02}Z-{:04x}",
@@ -206,8 +208,9 @@ pub fn execution_input(
     started_by: &str,
 ) -> ExecutionInput {
     ExecutionInput {
+        recovery: None,
         mode,
-        confirm: (mode == Mode::Recovery).then(|| plan.to_string()),
+        confirm: matches!(mode, Mode::Recovery | Mode::Failback).then(|| plan.to_string()),
         point_in_time: point_in_time.map(|t| t.normalized.clone()),
         started_by: Some(started_by.to_string()),
     }

@@ -26,6 +26,7 @@ use crate::plan::Plan;
 mod actions;
 mod branches;
 mod ending;
+mod failback;
 mod health;
 mod input;
 mod network;
@@ -87,7 +88,8 @@ pub fn generate(plan: &Plan, resources: &ActivityResources) -> StateMachine {
     } else {
         g.entry(&layout.root)
     };
-    g.preflight(&mut states, first);
+    g.preflight(&mut states, names::WHICH_WAY.to_owned());
+    g.failback_path(&mut states, &first);
     if !plan.spec.waves.is_empty() {
         g.block(&mut states, &layout.root, names::FINISH, &[]);
     }

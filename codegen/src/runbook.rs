@@ -338,6 +338,7 @@ pub fn render(plan: &Plan) -> Result<String, RunbookError> {
 
     let input = |mode, confirm: Option<&str>| {
         serde_json::to_string(&ExecutionInput {
+            recovery: None,
             mode,
             confirm: confirm.map(str::to_owned),
             point_in_time: None,
@@ -380,6 +381,7 @@ pub fn render(plan: &Plan) -> Result<String, RunbookError> {
     ctx.insert(
         "point_in_time_input",
         &serde_json::to_string(&ExecutionInput {
+            recovery: None,
             mode: Mode::Recovery,
             confirm: Some(spec.name.clone()),
             point_in_time: Some("2026-11-27T03:00:00Z".into()),

@@ -59,6 +59,9 @@ pub struct RunContext {
     /// preflight: the recovery point achieved (RPO). None when no server has a snapshot time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worst_rpo_seconds: Option<u64>,
+    /// A FAILBACK's RECOVERY (its execution ARN): the servers and instances it brings home.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_execution_id: Option<String>,
     /// What preflight noticed but did not refuse (a RECOVERY of servers whose replication has
     /// stopped, optional servers without a snapshot), at most [`MAX_WARNINGS_IN_STATE`] lines;
     /// the history has all of them.

@@ -179,6 +179,7 @@ impl World {
 
 fn run_ctx(mode: Mode, confirm: Option<&str>) -> RunContext {
     RunContext {
+        recovery_execution_id: None,
         execution_id: EXEC.to_string(),
         execution_name: "run-1".to_string(),
         plan_name: PLAN.to_string(),

@@ -8,6 +8,7 @@
 mod achieved_points;
 mod check;
 mod cleanup;
+mod failback;
 mod finish;
 mod health;
 mod input_checks;

@@ -14,7 +14,17 @@ fn preflight_gets_the_execution_the_input_and_the_whole_plan() {
     );
     assert_eq!(preflight["Parameters"]["input.$"], json!("$"));
     assert_eq!(preflight["ResultPath"], json!("$.run"));
-    assert_eq!(preflight["Next"], json!("Wave 1 db: start"));
+    assert_eq!(preflight["Next"], json!("Which way?"));
+    // A FAILBACK goes home, the last wave first; anything else runs the plan's order.
+    let which = state_json(&m, "Which way?");
+    assert_eq!(which["Default"], json!("Wave 1 db: start"));
+    assert_eq!(which["Choices"][0]["Variable"], json!("$.run.mode"));
+    assert_eq!(which["Choices"][0]["StringEquals"], json!("FAILBACK"));
+    let last = p.spec.waves.last().expect("a wave");
+    assert_eq!(
+        which["Choices"][0]["Next"],
+        json!(format!("Failback wave {} {}: start", last.index, last.name))
+    );
 }
 
 #[test]

@@ -116,3 +116,175 @@ async fn failback_check_names_servers_not_ready_after_a_recovery_then_says_ready
     );
     Ok(())
 }
+
+/// The billing example recovered for real (a RECOVERY to SUCCEEDED) on a fresh deployment
+/// whose worker runs: the start of every FAILBACK test.
+async fn recovered(test: &str) -> Result<(Deployment, String)> {
+    let mut dep = Deployment::new(test, SimConfig::with_servers(billing_servers(&[], 0.5))).await?;
+    let machine = dep.deploy_example("billing").await?;
+    dep.start_worker(&[])?;
+    let (_, ended) = run_to_end(
+        &dep,
+        &machine,
+        json!({"mode": "RECOVERY", "confirm": "billing"}),
+    )
+    .await?;
+    ensure!(
+        ended.succeeded(),
+        "the recovery did not succeed: {}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    Ok((dep, machine))
+}
+
+const ALL: [&str; 6] = [DB1, DB2, APP1, APP2_OPTIONAL, WEB1, WEB2];
+
+fn failback() -> Value {
+    json!({"mode": "FAILBACK", "confirm": "billing"})
+}
+
+/// The failback jobs (initiatedBy FAILBACK) of `execution`, oldest first.
+fn failback_jobs(dep: &Deployment, execution: &str) -> Vec<JobSnapshot> {
+    dep.sim
+        .jobs()
+        .into_iter()
+        .filter(|j| j.initiated_by == "FAILBACK")
+        .filter(|j| j.tags.get(job_tags::EXECUTION).map(String::as_str) == Some(execution))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovery_comes_home_in_reverse_order_one_failback_job_per_instance() -> Result<()> {
+    let (dep, machine) = recovered("failback-home").await?;
+    dep.sim
+        .stage_failback(&FailbackStaging::ready(&ALL, 0.0))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (execution, ended) = run_to_end(&dep, &machine, failback()).await?;
+    ensure!(
+        ended.succeeded(),
+        "the failback did not succeed: {}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    let jobs = failback_jobs(&dep, &execution);
+    // One failback job per instance: every instance of the recovery in exactly one job.
+    let mut sent: Vec<String> = jobs
+        .iter()
+        .flat_map(|j| j.servers.iter().map(|s| s.source_server_id.clone()))
+        .collect();
+    sent.sort();
+    let mut all: Vec<String> = ALL.iter().map(|s| (*s).to_string()).collect();
+    all.sort();
+    ensure!(sent == all, "every server once: {sent:?}");
+    // Waves home in reverse order: web, then the app servers, then the databases, each
+    // wave's job made after the previous wave's job ended.
+    let order: Vec<String> = jobs
+        .iter()
+        .map(|j| j.tags.get(job_tags::WAVE).cloned().unwrap_or_default())
+        .collect();
+    ensure!(
+        order == ["web", "app-servers", "databases"],
+        "waves home in reverse order: {order:?}"
+    );
+    for pair in jobs.windows(2) {
+        let ended = pair[0].end_date_time.context("the earlier job ended")?;
+        ensure!(
+            pair[1].creation_date_time >= ended,
+            "{} began before {} ended",
+            pair[1].job_id,
+            pair[0].job_id
+        );
+    }
+    let instances = dep.sim.recovery_instances();
+    let home: Vec<_> = instances
+        .iter()
+        .filter(|i| i.terminated_date_time.is_none())
+        .collect();
+    ensure!(
+        home.len() == 6
+            && home
+                .iter()
+                .all(|i| i.failback_state.as_deref() == Some("FAILBACK_COMPLETED")),
+        "every instance FAILBACK_COMPLETED (and kept): {home:?}"
+    );
+    let history = dep.history(&execution).await?;
+    let record = history.execution()?;
+    ensure!(record["mode"] == "FAILBACK", "{record}");
+    ensure!(record["executionStatus"] == "SUCCEEDED", "{record}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failback_with_a_server_not_ready_is_refused_naming_it_and_launches_nothing() -> Result<()>
+{
+    let (dep, machine) = recovered("failback-refused").await?;
+    dep.sim
+        .stage_failback(&FailbackStaging::ready(
+            &[DB2, APP1, APP2_OPTIONAL, WEB1, WEB2],
+            0.0,
+        ))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    dep.sim
+        .stage_failback(&FailbackStaging {
+            outcome: FailbackOutcome::Stall,
+            ..FailbackStaging::ready(&[DB1], 0.0)
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (execution, ended) = run_to_end(&dep, &machine, failback()).await?;
+    ensure!(!ended.succeeded(), "refused: {}", describe(&ended));
+    let cause = ended.cause.clone().unwrap_or_default();
+    ensure!(
+        ended.error.as_deref() == Some("DrsWaves.PreflightFailed")
+            && cause.contains(DB1)
+            && cause.contains("FAILBACK_IN_PROGRESS")
+            && cause.contains("STALLED"),
+        "the cause names DB1 and its state: {}",
+        describe(&ended)
+    );
+    ensure!(
+        failback_jobs(&dep, &execution).is_empty()
+            && dep.sim.jobs().iter().all(|j| j.initiated_by != "FAILBACK"),
+        "nothing launched"
+    );
+    ensure!(dep.lock("billing").await?.is_none(), "the lock is released");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failback_jobs_lost_answer_is_found_by_its_tags_not_sent_twice() -> Result<()> {
+    let (dep, machine) = recovered("failback-lost").await?;
+    dep.sim
+        .stage_failback(&FailbackStaging::ready(&ALL, 0.0))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut faults = FaultConfig::default();
+    faults.per_operation.insert(
+        "StartFailbackLaunch".into(),
+        FaultSpec {
+            drop_after_commit_next: 1,
+            ..Default::default()
+        },
+    );
+    dep.sim
+        .set_faults(faults)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (execution, ended) = run_to_end(&dep, &machine, failback()).await?;
+    ensure!(
+        ended.succeeded(),
+        "the failback did not succeed: {}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    ensure!(
+        dep.sim.counters().drop_after_commit >= 1,
+        "an answer was lost: {:?}",
+        dep.sim.counters()
+    );
+    let jobs = failback_jobs(&dep, &execution);
+    ensure!(
+        jobs.len() == 3,
+        "one failback job per wave, none twice: {:?}",
+        jobs.iter().map(|j| &j.job_id).collect::<Vec<_>>()
+    );
+    Ok(())
+}
