@@ -288,3 +288,93 @@ async fn a_failback_jobs_lost_answer_is_found_by_its_tags_not_sent_twice() -> Re
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failback_cancelled_mid_way_leaves_the_instances_not_home_running() -> Result<()> {
+    let (dep, machine) = recovered("failback-cancel").await?;
+    // The app servers' way home is slow (their failback launch takes a minute): the cancel
+    // comes while it runs, after the web tier is home.
+    let slow: Vec<ServerSpec> = billing_servers(&[], 60.0)
+        .into_iter()
+        .filter(|s| s.id == APP1 || s.id == APP2_OPTIONAL)
+        .collect();
+    dep.sim
+        .add_servers(&slow)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    dep.sim
+        .stage_failback(&FailbackStaging::ready(&ALL, 0.0))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let execution = dep.start_execution(&machine, &failback()).await?;
+    let dep_ref = &dep;
+    let exec = execution.as_str();
+    eventually(
+        "the app servers' failback job",
+        Duration::from_secs(120),
+        Duration::from_millis(200),
+        || async move {
+            failback_jobs(dep_ref, exec)
+                .iter()
+                .any(|j| j.tags.get(job_tags::WAVE).map(String::as_str) == Some("app-servers"))
+                .then_some(())
+        },
+    )
+    .await?;
+    let out = dep
+        .cli_command()?
+        .args(["cancel", &execution])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context("drs-waves cancel")?;
+    ensure!(
+        out.status.success(),
+        "drs-waves cancel: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ended = dep.wait_for_end(&execution, super::DRILL_TIMEOUT).await?;
+    ensure!(
+        ended.error.as_deref() == Some("DrsWaves.Cancelled"),
+        "the run ends cancelled: {}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    let waves: Vec<String> = failback_jobs(&dep, &execution)
+        .iter()
+        .filter_map(|j| j.tags.get(job_tags::WAVE).cloned())
+        .collect();
+    ensure!(
+        waves == ["web", "app-servers"],
+        "the databases never started home: {waves:?}"
+    );
+    let instances = dep.sim.recovery_instances();
+    let state_of = |server: &str| {
+        instances
+            .iter()
+            .find(|i| i.source_server_id == server && i.terminated_date_time.is_none())
+            .and_then(|i| i.failback_state.clone())
+    };
+    for web in [WEB1, WEB2] {
+        ensure!(
+            state_of(web).as_deref() == Some("FAILBACK_COMPLETED"),
+            "{web} is home: {instances:?}"
+        );
+    }
+    for db in [DB1, DB2] {
+        ensure!(
+            state_of(db).as_deref() == Some("FAILBACK_READY_FOR_LAUNCH"),
+            "{db}'s instance still runs in the recovery region, not launched: {instances:?}"
+        );
+    }
+    ensure!(
+        dep.sim.jobs().iter().all(|j| j.job_type != "TERMINATE"),
+        "nothing terminated"
+    );
+    let history = dep.history(&execution).await?;
+    let record = history.execution()?;
+    ensure!(
+        record["mode"] == "FAILBACK" && record["executionStatus"] == "CANCELLED",
+        "{record}"
+    );
+    ensure!(dep.lock("billing").await?.is_none(), "the lock is released");
+    Ok(())
+}
