@@ -50,19 +50,24 @@ pub struct Cli {
 pub enum Command {
     /// The deployed plans, their last execution and its outcome.
     Plans,
-    /// Start a DRILL or a RECOVERY of a plan (a RECOVERY asks you to type the plan's name).
+    /// Start a DRILL, a RECOVERY or a FAILBACK of a plan (a RECOVERY or a FAILBACK asks you to
+    /// type the plan's name).
     Start {
         plan: String,
         /// Launch drill instances.
         #[arg(
             long,
-            conflicts_with = "recovery",
-            required_unless_present = "recovery"
+            conflicts_with_all = ["recovery", "failback"],
+            required_unless_present_any = ["recovery", "failback"]
         )]
         drill: bool,
         /// Launch PRODUCTION recovery instances (the day of a disaster).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "failback")]
         recovery: bool,
+        /// Bring the plan's last RECOVERY home: each recovery instance ready for failback
+        /// launches its original machine, the waves in reverse order (asks for the plan's name).
+        #[arg(long, conflicts_with = "point_in_time")]
+        failback: bool,
         /// Launch every server from its latest snapshot at or before this time (RFC 3339,
         /// e.g. 2026-11-27T03:00:00Z).
         #[arg(long, value_name = "TIME")]
@@ -210,6 +215,7 @@ pub async fn run(cli: Cli) -> Result<u8, CliError> {
             plan,
             drill: _,
             recovery,
+            failback,
             point_in_time,
             confirm,
             name,
@@ -222,6 +228,7 @@ pub async fn run(cli: Cli) -> Result<u8, CliError> {
                 commands::StartArgs {
                     plan,
                     recovery,
+                    failback,
                     point_in_time,
                     confirm,
                     name,
