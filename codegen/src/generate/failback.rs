@@ -1,6 +1,7 @@
 //! The way home (a FAILBACK, issue #27): after preflight, `Which way?` sends a FAILBACK to
-//! the plan's waves in reverse order (the web tier leaves the recovery region first, the
-//! databases last), one after another whatever `dependsOn` says. Each wave is a start / wait
+//! the plan's waves in `failback.order`, by default the reverse of the plan's (the web tier
+//! leaves the recovery region first, the databases last), one after another whatever
+//! `dependsOn` says. Each wave is a start / wait
 //! / check loop over the same activities as a launch (the worker reads the run's mode: the
 //! start task calls StartFailbackLaunch for the wave's recovery instances, the check judges
 //! the job and each instance's failback state), its verdict, and the wave's `onFailure`
@@ -16,7 +17,12 @@ use crate::contract::{Activity, ErrorName, Mode, OnFailure, WaveSpec, WaveStatus
 impl Generator<'_> {
     /// `Which way?` and the way home; `forward` is the first state of the plan's own order.
     pub(super) fn failback_path(&self, states: &mut States, forward: &str) {
-        let waves: Vec<&WaveSpec> = self.plan.spec.waves.iter().rev().collect();
+        let waves: Vec<&WaveSpec> = self
+            .plan
+            .failback_order
+            .iter()
+            .filter_map(|i| self.plan.spec.waves.iter().find(|w| w.index == *i))
+            .collect();
         let home = waves.first().map_or_else(
             || names::FINISH.to_owned(),
             |w| names::failback_wave(w.index, &w.name, WaveStep::Start),

@@ -200,3 +200,43 @@ fn every_task_carries_its_retry_count() {
     }
     assert!(tasks >= 6, "{tasks} tasks");
 }
+
+#[test]
+fn a_failback_brings_the_waves_home_in_the_plans_failback_order() {
+    let m = generate(
+        &plan(
+            "name: shop\nfailback: {order: [app, web, db]}\nwaves:\n\
+             \x20 - name: db\n    servers: {tags: {Tier: db}}\n\
+             \x20 - name: app\n    servers: {tags: {Tier: app}}\n\
+             \x20 - name: web\n    servers: {tags: {Tier: web}}\n    onFailure: continue\n",
+        ),
+        &ActivityResources::Placeholders,
+    );
+    assert!(m.validate().is_empty(), "{:?}", m.validate());
+    let which = state_json(&m, "Which way?");
+    assert_eq!(
+        which["Choices"][0]["Next"],
+        json!("Failback wave 2 app: start")
+    );
+    let done = |name: &str| state_json(&m, name)["Choices"].clone();
+    assert_eq!(
+        done("Failback wave 2 app: done?")[1]["Next"],
+        json!("Failback wave 3 web: start")
+    );
+    // web continues on failure; the others stop.
+    assert_eq!(
+        done("Failback wave 3 web: done?")[2]["Next"],
+        json!("Failback wave 1 db: start")
+    );
+    assert_eq!(
+        done("Failback wave 1 db: done?")[1]["Next"],
+        json!("Finish")
+    );
+    assert_eq!(
+        done("Failback wave 1 db: done?")[2]["Next"],
+        json!("Failback wave 1 db: failed")
+    );
+    let start = state_json(&m, "Failback wave 1 db: start");
+    assert_eq!(start["Resource"], json!("${StartWaveActivityArn}"));
+    assert_eq!(start["ResultPath"], json!("$.waves.w1"));
+}
