@@ -236,6 +236,15 @@ impl Generator<'_> {
                             serde_json::to_value(&self.plan.targets).unwrap_or(Value::Null),
                         );
                     }
+                    // Only a plan that asks for it: the others compile as before.
+                    if self.plan.failback_stop_and_terminate
+                        && let Some(map) = parameters.as_object_mut()
+                    {
+                        map.insert(
+                            crate::contract::PREFLIGHT_FAILBACK_KEY.to_owned(),
+                            json!({"stopAndTerminate": true}),
+                        );
+                    }
                     parameters
                 },
                 paths::RUN.to_owned(),

@@ -70,6 +70,10 @@ pub struct FailbackFile {
     /// order reversed (the web tier leaves the recovery region first, the databases last).
     #[serde(default)]
     pub order: Option<Vec<String>>,
+    /// At the end of a FAILBACK, once every wave has its verdict: StopFailback and terminate
+    /// the recovery instances that came home (default false: they keep running).
+    #[serde(default)]
+    pub stop_and_terminate: Option<bool>,
 }
 
 /// Limits and failure policy shared by the waves that do not set their own.

@@ -140,6 +140,11 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
         warnings,
         actions,
         failback_order,
+        failback_stop_and_terminate: raw
+            .failback
+            .as_ref()
+            .and_then(|f| f.stop_and_terminate)
+            .unwrap_or(false),
         targets: Targets {
             rto_seconds: plan_rto,
             rpo_seconds: plan_rpo,

@@ -91,6 +91,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         info!(plan = %plan.name, recovery = %recovery, waves = wave_count, servers = server_count, "failback preflight passed");
         Ok(RunContext {
             recovery_execution_id: Some(recovery),
+            stop_and_terminate: input.failback.is_some_and(|f| f.stop_and_terminate),
             execution_id: execution.id.clone(),
             execution_name: execution.name.clone(),
             plan_name: plan.name.clone(),
@@ -154,7 +155,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     }
 
     /// The servers a RECOVERY launched, per wave, and its launch jobs (from its history).
-    async fn recovery_servers(
+    pub(super) async fn recovery_servers(
         &self,
         recovery: &str,
     ) -> Result<(BTreeMap<u32, Vec<RecoveredServer>>, BTreeSet<String>), TaskError> {
@@ -170,9 +171,20 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         servers: &[RecoveredServer],
         job_ids: &BTreeSet<String>,
     ) -> Result<Vec<RecoveredInstance>, TaskError> {
+        self.instances_home_in(wave.account.as_ref(), servers, job_ids)
+            .await
+    }
+
+    /// [`Self::instances_home`] in `account` (None: the worker's own).
+    pub(super) async fn instances_home_in(
+        &self,
+        account: Option<&drs_waves_contract::WaveAccount>,
+        servers: &[RecoveredServer],
+        job_ids: &BTreeSet<String>,
+    ) -> Result<Vec<RecoveredInstance>, TaskError> {
         let ids: Vec<String> = servers.iter().map(|s| s.source_server_id.clone()).collect();
         let listed = self
-            .drs_of(wave.account.as_ref())
+            .drs_of(account)
             .await
             .recovery_instances_of(ids)
             .await?;
@@ -187,7 +199,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     }
 
     /// The run's RECOVERY (preflight put it in the run).
-    fn recovery_of(run: &RunContext) -> Result<&str, TaskError> {
+    pub(super) fn recovery_of(run: &RunContext) -> Result<&str, TaskError> {
         run.recovery_execution_id.as_deref().ok_or_else(|| {
             TaskError::InvalidInput("a FAILBACK run names no RECOVERY to bring home".into())
         })

@@ -131,6 +131,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         }
         Ok(RunContext {
             recovery_execution_id: None,
+            stop_and_terminate: false,
             execution_id: execution.id.clone(),
             execution_name: execution.name.clone(),
             plan_name: plan.name.clone(),

@@ -118,6 +118,7 @@ impl Stack {
     fn run_ctx(&self) -> RunContext {
         RunContext {
             recovery_execution_id: None,
+            stop_and_terminate: false,
             execution_id: self.execution.id.clone(),
             execution_name: self.execution.name.clone(),
             plan_name: PLAN.into(),

@@ -240,3 +240,33 @@ fn a_failback_brings_the_waves_home_in_the_plans_failback_order() {
     assert_eq!(start["Resource"], json!("${StartWaveActivityArn}"));
     assert_eq!(start["ResultPath"], json!("$.waves.w1"));
 }
+
+#[test]
+fn stop_and_terminate_reaches_preflight_only_when_the_plan_asks() {
+    let with = |failback: &str| {
+        generate(
+            &plan(&format!(
+                "name: shop\n{failback}waves:\n  - name: db\n    servers: {{tags: {{Tier: db}}}}\n"
+            )),
+            &ActivityResources::Placeholders,
+        )
+    };
+    let asks = with("failback: {stopAndTerminate: true}\n");
+    assert_eq!(
+        state_json(&asks, "Preflight")["Parameters"]["failback"],
+        json!({"stopAndTerminate": true})
+    );
+    for quiet in [
+        "",
+        "failback: {stopAndTerminate: false}\n",
+        "failback: {}\n",
+    ] {
+        let m = with(quiet);
+        assert!(
+            state_json(&m, "Preflight")["Parameters"]
+                .get("failback")
+                .is_none(),
+            "{quiet:?}"
+        );
+    }
+}

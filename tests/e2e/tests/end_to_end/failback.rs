@@ -378,3 +378,80 @@ async fn a_failback_cancelled_mid_way_leaves_the_instances_not_home_running() ->
     ensure!(dep.lock("billing").await?.is_none(), "the lock is released");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failback_that_stops_and_terminates_does_so_only_after_every_verdict() -> Result<()> {
+    let mut dep = Deployment::new(
+        "failback-terminate",
+        SimConfig::with_servers(billing_servers(&[], 0.5)),
+    )
+    .await?;
+    let text = std::fs::read_to_string(repo_root().join("statemachines/billing.plan.yaml"))?;
+    let machine = dep
+        .deploy_plan(
+            "billing-home.plan.yaml",
+            &format!("{text}\nfailback: {{stopAndTerminate: true}}\n"),
+        )
+        .await?;
+    dep.start_worker(&[])?;
+    let (_, ended) = run_to_end(
+        &dep,
+        &machine,
+        json!({"mode": "RECOVERY", "confirm": "billing"}),
+    )
+    .await?;
+    ensure!(ended.succeeded(), "recovery: {}", describe(&ended));
+    dep.sim
+        .stage_failback(&FailbackStaging::ready(&ALL, 0.0))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (execution, ended) = run_to_end(&dep, &machine, failback()).await?;
+    ensure!(
+        ended.succeeded(),
+        "the failback did not succeed: {}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    let output = ended.output.clone().context("output")?;
+    let terminate_jobs = output["result"]["terminateJobIds"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    ensure!(
+        terminate_jobs.len() == 3,
+        "one TERMINATE job per wave that came home: {output}"
+    );
+    let jobs = dep.sim.jobs();
+    let last_home = failback_jobs(&dep, &execution)
+        .iter()
+        .filter_map(|j| j.end_date_time)
+        .max()
+        .context("failback jobs ended")?;
+    let terminates: Vec<_> = jobs.iter().filter(|j| j.job_type == "TERMINATE").collect();
+    ensure!(
+        terminates.len() == 3 && terminates.iter().all(|j| j.creation_date_time >= last_home),
+        "terminated only after every wave's verdict: {terminates:?}"
+    );
+    let gone = eventually(
+        "every recovery instance terminated",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || async {
+            dep.sim
+                .recovery_instances()
+                .iter()
+                .all(|i| i.terminated_date_time.is_some())
+                .then_some(())
+        },
+    )
+    .await;
+    ensure!(gone.is_ok(), "{:?}", dep.sim.recovery_instances());
+    let counters = dep.sim.counters();
+    ensure!(
+        counters
+            .operations
+            .get("StopFailback")
+            .is_some_and(|o| o.total == 6),
+        "StopFailback once per instance: {counters:?}"
+    );
+    Ok(())
+}
