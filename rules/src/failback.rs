@@ -1,6 +1,7 @@
-//! The rules of a FAILBACK (issue #27), pure: the order in which waves come home, which
-//! required servers' recovery instances are ready to fail back (and why the others are not),
-//! and the verdict of a wave's failback launch jobs.
+//! The rules of a FAILBACK (issue #27), pure: which RECOVERY comes home and which servers it
+//! launched, which required servers' recovery instances are ready to fail back (and why the
+//! others are not), and the verdict of a wave's failback launch jobs. The order the waves come
+//! home in is the generated machine's (codegen's `failback.order`).
 //!
 //! DRS's side (the model's RecoveryInstanceFailback): a recovery instance replicates back to
 //! its origin (ReverseReplication for a source in EC2, the DRS Failback Client for an
@@ -14,39 +15,6 @@ use drs_waves_contract::{ExecutionStatus, Mode, ServerCounts, WaveSpec, WaveStat
 use drs_waves_history::{ExecutionRecord, JobRecord};
 
 use crate::Verdict;
-
-/// The indexes of `waves` in the order they come home: `order` (wave names, each wave exactly
-/// once) when the plan gives one, else the plan's order reversed (the web tier leaves the
-/// recovery region first, the databases last). An order that names a wave twice, names an
-/// unknown wave or leaves one out is refused, naming it.
-pub fn home_order(waves: &[WaveSpec], order: Option<&[String]>) -> Result<Vec<u32>, String> {
-    let Some(order) = order else {
-        return Ok(waves.iter().rev().map(|w| w.index).collect());
-    };
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::with_capacity(waves.len());
-    for name in order {
-        let wave = waves.iter().find(|w| &w.name == name).ok_or_else(|| {
-            format!("failback.order names {name:?}, which is not a wave of the plan")
-        })?;
-        if !seen.insert(wave.index) {
-            return Err(format!("failback.order names wave {name:?} twice"));
-        }
-        out.push(wave.index);
-    }
-    let missing: Vec<&str> = waves
-        .iter()
-        .filter(|w| !seen.contains(&w.index))
-        .map(|w| w.name.as_str())
-        .collect();
-    if !missing.is_empty() {
-        return Err(format!(
-            "failback.order leaves out {}: every wave comes home once",
-            missing.join(", ")
-        ));
-    }
-    Ok(out)
-}
 
 /// The RECOVERY a FAILBACK brings home, from the plan's executions (newest first): the one
 /// `named` (its execution ARN or name), which must be a RECOVERY that has ended; else the

@@ -30,22 +30,6 @@ fn failback(state: FailbackState) -> InstanceFailback {
 }
 
 #[test]
-fn waves_come_home_in_reverse_unless_the_plan_orders_them() {
-    let waves = waves();
-    assert_eq!(home_order(&waves, None), Ok(vec![3, 2, 1]));
-    assert_eq!(
-        home_order(&waves, Some(&names(&["app", "web", "db"]))),
-        Ok(vec![2, 3, 1])
-    );
-    let twice = home_order(&waves, Some(&names(&["web", "web", "app", "db"])));
-    assert!(twice.is_err_and(|e| e.contains("\"web\" twice")));
-    let unknown = home_order(&waves, Some(&names(&["web", "cache", "app", "db"])));
-    assert!(unknown.is_err_and(|e| e.contains("\"cache\"")));
-    let missing = home_order(&waves, Some(&names(&["web", "app"])));
-    assert!(missing.is_err_and(|e| e.contains("leaves out db")));
-}
-
-#[test]
 fn only_instances_ready_for_launch_fail_back_and_the_others_say_why() {
     let instance = |server: &str, state: Option<FailbackState>| RecoveredInstance {
         source_server_id: server.into(),
