@@ -10,6 +10,7 @@ use drs_waves_contract::WaveSpec;
 use crate::AwsError;
 
 pub mod accounts;
+pub mod failback;
 pub mod instances;
 pub mod job_log;
 pub mod launch_actions;
@@ -23,6 +24,7 @@ pub use accounts::{DrsAccounts, SdkDrsAccounts};
 pub use job_log::JobLogItem;
 pub use sdk::{MAX_SOURCE_SERVER_IDS_PER_CALL, SdkDrs};
 
+pub use failback::{FailbackLaunchRequest, FailbackState, InstanceFailback};
 pub use instances::RecoveryInstance;
 pub use launch_actions::{LaunchActionRun, RunStatus};
 pub use networks::{JobNetwork, NetworkRecoveryRequest, SourceNetwork};
@@ -314,6 +316,19 @@ pub trait Drs: Send + Sync + 'static {
         &self,
         request: StartRecoveryRequest,
     ) -> impl Future<Output = Result<Job, AwsError>> + Send;
+    /// StartFailbackLaunch: one job (initiatedBy FAILBACK) launching the original machines of
+    /// these recovery instances. Has no client token, like StartRecovery: sent once (no SDK
+    /// retry), and an ambiguous failure is resolved by the caller looking up its tagged job.
+    fn start_failback_launch(
+        &self,
+        request: FailbackLaunchRequest,
+    ) -> impl Future<Output = Result<Job, AwsError>> + Send;
+    /// StopFailback: the instance's failback state goes back to FAILBACK_NOT_STARTED (the
+    /// model's StopFailback). Sent once; asking again is harmless.
+    fn stop_failback(
+        &self,
+        recovery_instance_id: String,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// Sent once (no SDK retry): an ambiguous failure is resolved by the caller.
     fn terminate_recovery_instances(
         &self,

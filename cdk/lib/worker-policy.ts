@@ -183,6 +183,10 @@ export const WORKER_WILDCARD_REASONS: Readonly<Record<string, string>> = {
     'drs:CreateRecoveryInstanceForDrs is a dependent action of drs:StartRecovery (Service Authorization Reference) on the same source servers, which are chosen at run time.',
   DrsTagOnCreateOnly:
     'drs:TagResource has no resource type in the Service Authorization Reference; the drs:CreateAction condition limits it to tags given while StartRecovery/CreateRecoveryInstanceForDrs create the job or instance (DRS user guide: tag on create), never to re-tagging existing resources.',
+  DrsFailbackLaunch:
+    'drs:StartFailbackLaunch takes recovery-instance ARNs, made by the RECOVERY a FAILBACK brings home and known only at run time; the call is allowed only with the execution job tag on the request.',
+  DrsStopFailback:
+    'drs:StopFailback takes a recovery-instance ARN, made by the RECOVERY a FAILBACK brings home and known only at run time; the worker stops the failback of the instances that came home when the plan says failback.stopAndTerminate.',
   DrsTerminateDrillInstances:
     'drs:TerminateRecoveryInstances takes recovery-instance ARNs, which are created by each drill at run time; the worker terminates a drill\'s instances when the plan asks for clean-up.',
   Ec2DescribeForDrs:
@@ -305,7 +309,7 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
       sid: 'DrsTagOnCreateOnly',
       actions: ['drs:TagResource'],
       resources: ['*'],
-      conditions: { StringEquals: { 'drs:CreateAction': ['StartRecovery', 'CreateRecoveryInstanceForDrs', 'StartSourceNetworkRecovery'] } },
+      conditions: { StringEquals: { 'drs:CreateAction': ['StartRecovery', 'CreateRecoveryInstanceForDrs', 'StartSourceNetworkRecovery', 'StartFailbackLaunch'] } },
     }),
     // A plan's recoverNetwork actions (issue #24). SAR: StartSourceNetworkRecovery authorises
     // drs:StartSourceNetworkRecovery and, for its tags, drs:TagResource (above). What DRS then
@@ -325,6 +329,20 @@ export function workerStatements(stack: Stack, props: WorkerPolicyProps): iam.Po
     new iam.PolicyStatement({
       sid: 'DrsTerminateDrillInstances',
       actions: ['drs:TerminateRecoveryInstances'],
+      resources: drs('recovery-instance'),
+    }),
+    // A FAILBACK (issue #27): StartFailbackLaunch and StopFailback take recovery instances
+    // (SAR), the RECOVERY's, known only at run time; StartFailbackLaunch is allowed only with
+    // the execution job tag on the request, as StartRecovery is.
+    new iam.PolicyStatement({
+      sid: 'DrsFailbackLaunch',
+      actions: ['drs:StartFailbackLaunch'],
+      resources: drs('recovery-instance'),
+      ...(props.executionTagKey ? { conditions: { Null: { [`aws:RequestTag/${props.executionTagKey}`]: 'false' } } } : {}),
+    }),
+    new iam.PolicyStatement({
+      sid: 'DrsStopFailback',
+      actions: ['drs:StopFailback'],
       resources: drs('recovery-instance'),
     }),
 

@@ -324,8 +324,10 @@ describe('stack (fixture plans alpha and beta)', () => {
       'drs:describesourcenetworks',
       'drs:describesourceservers',
       'drs:listtagsforresource',
+      'drs:startfailbacklaunch',
       'drs:startrecovery',
       'drs:startsourcenetworkrecovery',
+      'drs:stopfailback',
       'drs:tagresource',
       'drs:terminaterecoveryinstances',
     ]);
@@ -339,7 +341,9 @@ describe('stack (fixture plans alpha and beta)', () => {
     assert.deepEqual(asArray(one('drs:terminaterecoveryinstances').Resource), ['arn:aws:drs:eu-west-1:111122223333:recovery-instance/*']);
     assert.deepEqual(asArray(one('drs:describerecoverysnapshots').Resource), ['arn:aws:drs:eu-west-1:111122223333:source-server/*']);
     assert.deepEqual(asArray(one('drs:describejoblogitems').Resource), ['arn:aws:drs:eu-west-1:111122223333:job/*']);
-    assert.deepEqual(one('drs:tagresource').Condition, { StringEquals: { 'drs:CreateAction': ['StartRecovery', 'CreateRecoveryInstanceForDrs', 'StartSourceNetworkRecovery'] } });
+    assert.deepEqual(one('drs:tagresource').Condition, { StringEquals: { 'drs:CreateAction': ['StartRecovery', 'CreateRecoveryInstanceForDrs', 'StartSourceNetworkRecovery', 'StartFailbackLaunch'] } });
+    assert.deepEqual(asArray(one('drs:startfailbacklaunch').Resource), ['arn:aws:drs:eu-west-1:111122223333:recovery-instance/*']);
+    assert.deepEqual(one('drs:startfailbacklaunch').Condition, { Null: { [`aws:RequestTag/${contract.jobTags.execution}`]: 'false' } });
     assert.deepEqual(asArray(one('drs:startsourcenetworkrecovery').Resource), ['arn:aws:drs:eu-west-1:111122223333:source-network/*']);
     assert.deepEqual(one('drs:startsourcenetworkrecovery').Condition, { Null: { [`aws:RequestTag/${contract.jobTags.networkof}`]: 'false' } });
   });

@@ -18,6 +18,8 @@ use crate::resolve::{self, Plan};
 pub struct StartArgs {
     pub plan: String,
     pub recovery: bool,
+    /// Bring the plan's last RECOVERY home (a FAILBACK).
+    pub failback: bool,
     pub point_in_time: Option<String>,
     pub confirm: Option<String>,
     pub name: Option<String>,
@@ -42,6 +44,10 @@ pub fn preview(
     let what = match mode {
         Mode::Drill => "launches DRILL instances".to_string(),
         Mode::Recovery => "launches PRODUCTION recovery instances".to_string(),
+        Mode::Failback => {
+            "brings the last RECOVERY home (StartFailbackLaunch), the waves in reverse order"
+                .to_string()
+        }
     };
     let from = match point_in_time {
         Some(t) => format!(
@@ -115,6 +121,7 @@ pub fn default_name(mode: Mode, now: OffsetDateTime) -> String {
     let kind = match mode {
         Mode::Drill => "drill",
         Mode::Recovery => "recovery",
+        Mode::Failback => "failback",
     };
     format!(
         "{kind}-{:04}{:02}{:02}T{:02}{:02}{:02}Z-{:04x}",
@@ -206,26 +213,34 @@ pub fn execution_input(
     started_by: &str,
 ) -> ExecutionInput {
     ExecutionInput {
+        recovery: None,
         mode,
-        confirm: (mode == Mode::Recovery).then(|| plan.to_string()),
+        confirm: matches!(mode, Mode::Recovery | Mode::Failback).then(|| plan.to_string()),
         point_in_time: point_in_time.map(|t| t.normalized.clone()),
         started_by: Some(started_by.to_string()),
     }
 }
 
-/// The typed confirmation of a RECOVERY: `--confirm`, or the plan's name typed at a prompt.
+/// The typed confirmation of a RECOVERY (or a FAILBACK: `what`): `--confirm`, or the plan's
+/// name typed at a prompt.
 pub fn confirm_recovery(plan: &str, given: Option<&str>) -> Result<(), CliError> {
+    confirm_mode(plan, Mode::Recovery, given)
+}
+
+/// [`confirm_recovery`] for `mode`.
+pub fn confirm_mode(plan: &str, mode: Mode, given: Option<&str>) -> Result<(), CliError> {
+    let what = mode.as_str();
     let typed = match given {
         Some(c) => c.to_string(),
         None => {
             if !std::io::stdin().is_terminal() {
                 return Err(CliError::Usage(format!(
-                    "a RECOVERY launches production instances: type the plan's name at the prompt in a terminal, or pass --confirm {plan}; nothing started"
+                    "a {what} launches production instances: type the plan's name at the prompt in a terminal, or pass --confirm {plan}; nothing started"
                 )));
             }
             dialoguer::Input::<String>::new()
                 .with_prompt(format!(
-                    "Type the plan's name ({plan}) to launch a RECOVERY, anything else to abort"
+                    "Type the plan's name ({plan}) to launch a {what}, anything else to abort"
                 ))
                 .allow_empty(true)
                 .interact_text()
@@ -234,7 +249,7 @@ pub fn confirm_recovery(plan: &str, given: Option<&str>) -> Result<(), CliError>
     };
     if typed.trim() != plan {
         return Err(CliError::Usage(format!(
-            "{:?} is not the plan's name {plan:?}: the RECOVERY is not confirmed; nothing started",
+            "{:?} is not the plan's name {plan:?}: the {what} is not confirmed; nothing started",
             typed.trim()
         )));
     }
@@ -254,7 +269,9 @@ pub async fn start(aws: &Aws, a: StartArgs) -> Result<u8, CliError> {
         .transpose()?;
     let plan = resolve::find_plan(aws, &a.plan).await?;
     let (spec, rpo_seconds) = resolve::plan_spec_and_rpo(aws, &plan.machine_arn).await?;
-    let mode = if a.recovery {
+    let mode = if a.failback {
+        Mode::Failback
+    } else if a.recovery {
         Mode::Recovery
     } else {
         Mode::Drill
@@ -270,7 +287,8 @@ pub async fn start(aws: &Aws, a: StartArgs) -> Result<u8, CliError> {
             Ok(f) => print!("{}", drs_waves_report::render::forecast_text(&f)),
             Err(e) => println!("RTO forecast: not available ({e})"),
         }
-        if let (Some(spec), Some(rpo)) = (spec.as_ref(), rpo_seconds) {
+        // A FAILBACK launches from the data replicated back: no recovery point to check.
+        if let (Some(spec), Some(rpo), false) = (spec.as_ref(), rpo_seconds, a.failback) {
             let at = point_in_time.as_ref().map(|t| t.normalized.as_str());
             print!(
                 "{}",
@@ -278,8 +296,8 @@ pub async fn start(aws: &Aws, a: StartArgs) -> Result<u8, CliError> {
             );
         }
     }
-    if mode == Mode::Recovery {
-        confirm_recovery(&plan.name, a.confirm.as_deref())?;
+    if matches!(mode, Mode::Recovery | Mode::Failback) {
+        confirm_mode(&plan.name, mode, a.confirm.as_deref())?;
     }
     let by = aws.caller_arn().await?;
     let name = a.name.clone().unwrap_or_else(|| default_name(mode, now));

@@ -558,6 +558,9 @@ fn mode_effect(record: Option<&ExecutionRecord>) -> &'static str {
         Some(drs_waves_contract::Mode::Drill) => {
             "the drill's instances are terminated; it ends CANCELLED"
         }
+        Some(drs_waves_contract::Mode::Failback) => {
+            "the recovery instances not yet home keep running; it ends CANCELLED"
+        }
         None => "a drill's instances are terminated, a recovery's kept; it ends CANCELLED",
     }
 }

@@ -9,11 +9,13 @@
 //! Layout: [`aws`] (configuration and identity), [`resolve`] and [`names`] (plans and
 //! executions), [`gate`] (approve, stop, decide, cancel), [`follow`] with [`view`] (what is
 //! known of an execution) and [`render`] (its text, pure), [`commands`] (start, plans, status,
-//! history, report), [`native`] (DRS's own recovery plans).
+//! history, report), [`native`] (DRS's own recovery plans), [`failback`] (whether a RECOVERY
+//! can go home).
 
 pub mod aws;
 pub mod commands;
 pub mod error;
+pub mod failback;
 pub mod follow;
 pub mod gate;
 pub mod names;
@@ -48,19 +50,24 @@ pub struct Cli {
 pub enum Command {
     /// The deployed plans, their last execution and its outcome.
     Plans,
-    /// Start a DRILL or a RECOVERY of a plan (a RECOVERY asks you to type the plan's name).
+    /// Start a DRILL, a RECOVERY or a FAILBACK of a plan (a RECOVERY or a FAILBACK asks you to
+    /// type the plan's name).
     Start {
         plan: String,
         /// Launch drill instances.
         #[arg(
             long,
-            conflicts_with = "recovery",
-            required_unless_present = "recovery"
+            conflicts_with_all = ["recovery", "failback"],
+            required_unless_present_any = ["recovery", "failback"]
         )]
         drill: bool,
         /// Launch PRODUCTION recovery instances (the day of a disaster).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "failback")]
         recovery: bool,
+        /// Bring the plan's last RECOVERY home: each recovery instance ready for failback
+        /// launches its original machine, the waves in reverse order (asks for the plan's name).
+        #[arg(long, conflicts_with = "point_in_time")]
+        failback: bool,
         /// Launch every server from its latest snapshot at or before this time (RFC 3339,
         /// e.g. 2026-11-27T03:00:00Z).
         #[arg(long, value_name = "TIME")]
@@ -127,6 +134,17 @@ pub enum Command {
     Cancel { execution: String },
     /// What is running now (of one plan, or of all).
     Status { plan: Option<String> },
+    /// Whether the plan's RECOVERY can go home now: each server's recovery instance with its
+    /// DRS failback state, and why one is not ready (exit 0 all ready, 1 not).
+    ///
+    /// Brings home the plan's last RECOVERY when it SUCCEEDED, or the one --recovery names.
+    /// Read-only: the way home itself is manual until drs-waves runs a FAILBACK.
+    FailbackCheck {
+        plan: String,
+        /// The RECOVERY to bring home (its execution ARN or name).
+        #[arg(long, value_name = "EXECUTION")]
+        recovery: Option<String>,
+    },
     /// The recent executions of a plan.
     History {
         plan: String,
@@ -263,6 +281,7 @@ pub async fn run(cli: Cli) -> Result<u8, CliError> {
             plan,
             drill: _,
             recovery,
+            failback,
             point_in_time,
             confirm,
             name,
@@ -275,6 +294,7 @@ pub async fn run(cli: Cli) -> Result<u8, CliError> {
                 commands::StartArgs {
                     plan,
                     recovery,
+                    failback,
                     point_in_time,
                     confirm,
                     name,
@@ -302,6 +322,9 @@ pub async fn run(cli: Cli) -> Result<u8, CliError> {
         } => say(gate::answer(&aws, &execution, decision.into(), wave.as_deref()).await),
         Command::Cancel { execution } => say(gate::cancel(&aws, &execution).await),
         Command::Status { plan } => commands::status(&aws, plan.as_deref()).await.map(|()| 0),
+        Command::FailbackCheck { plan, recovery } => {
+            failback::check(&aws, &plan, recovery.as_deref()).await
+        }
         Command::History { plan, limit } => commands::history(&aws, &plan, limit).await.map(|()| 0),
         Command::Native { command } => run_native(&aws, command).await,
         Command::Report {

@@ -38,7 +38,9 @@ pub async fn rpo_check(
         Ok(lines) => {
             let head = match mode {
                 Mode::Drill => "preflight will REFUSE this drill",
-                Mode::Recovery => "WARNING, the recovery will lose more data than the plan allows",
+                Mode::Recovery | Mode::Failback => {
+                    "WARNING, the recovery will lose more data than the plan allows"
+                }
             };
             let mut out = format!(
                 "Recovery point: {head}: {} required server(s) past the plan's {target}:\n",

@@ -286,7 +286,10 @@ impl View {
                         _ => {}
                     }
                 }
-                if let Some(state) = states::parse_wave(name) {
+                // A FAILBACK's waves (`Failback wave 3 web: start`) follow as a launch's do.
+                if let Some(state) =
+                    states::parse_wave(name).or_else(|| states::parse_failback_wave(name))
+                {
                     let w = self.wave_mut(state.index, state.wave);
                     match state.step {
                         WaveStep::Approve => w.phase = Phase::AwaitingApproval,
@@ -329,7 +332,8 @@ impl View {
                         self.mode = Some(m);
                     }
                 }
-                if let Some(wave_state) = states::parse_wave(name)
+                if let Some(wave_state) =
+                    states::parse_wave(name).or_else(|| states::parse_failback_wave(name))
                     && matches!(
                         wave_state.step,
                         WaveStep::Start | WaveStep::Check | WaveStep::HealthCheck

@@ -26,6 +26,7 @@ use crate::plan::Plan;
 mod actions;
 mod branches;
 mod ending;
+mod failback;
 mod health;
 mod input;
 mod network;
@@ -87,7 +88,8 @@ pub fn generate(plan: &Plan, resources: &ActivityResources) -> StateMachine {
     } else {
         g.entry(&layout.root)
     };
-    g.preflight(&mut states, first);
+    g.preflight(&mut states, names::WHICH_WAY.to_owned());
+    g.failback_path(&mut states, &first);
     if !plan.spec.waves.is_empty() {
         g.block(&mut states, &layout.root, names::FINISH, &[]);
     }
@@ -233,6 +235,15 @@ impl Generator<'_> {
                         map.insert(
                             PREFLIGHT_TARGETS_KEY.to_owned(),
                             serde_json::to_value(&self.plan.targets).unwrap_or(Value::Null),
+                        );
+                    }
+                    // Only a plan that asks for it: the others compile as before.
+                    if self.plan.failback_stop_and_terminate
+                        && let Some(map) = parameters.as_object_mut()
+                    {
+                        map.insert(
+                            crate::contract::PREFLIGHT_FAILBACK_KEY.to_owned(),
+                            json!({"stopAndTerminate": true}),
                         );
                     }
                     parameters

@@ -65,6 +65,11 @@ pub struct Plan {
     pub actions: Vec<actions::WaveActions>,
     /// The RTO and RPO targets (empty when the plan sets none).
     pub targets: Targets,
+    /// The waves' indexes in the order a FAILBACK brings them home (`failback.order`, else
+    /// the plan's order reversed).
+    pub failback_order: Vec<u32>,
+    /// `failback.stopAndTerminate`.
+    pub failback_stop_and_terminate: bool,
     /// What is sound but not what the author may expect (a wave the layout makes wait longer
     /// than its dependencies need): printed, never refused.
     pub warnings: Vec<Problem>,

@@ -338,6 +338,40 @@ fn accounts_view(spec: &crate::contract::PlanSpec) -> Vec<[String; 4]> {
 }
 
 /// Renders the runbook of a validated plan.
+/// The way home: the waves in the order a FAILBACK brings them (by their start state), its
+/// input, and what becomes of the instances that came home.
+fn insert_failback(ctx: &mut tera::Context, plan: &Plan) {
+    let spec = &plan.spec;
+    let home: Vec<String> = plan
+        .failback_order
+        .iter()
+        .filter_map(|i| spec.waves.iter().find(|w| w.index == *i))
+        .map(|w| {
+            crate::contract::states::failback_wave(
+                w.index,
+                &w.name,
+                crate::contract::states::WaveStep::Start,
+            )
+        })
+        .collect();
+    ctx.insert("failback_order", &home);
+    let input = ExecutionInput {
+        recovery: None,
+        mode: crate::contract::Mode::Failback,
+        confirm: Some(spec.name.clone()),
+        point_in_time: None,
+        started_by: None,
+    };
+    ctx.insert(
+        "failback_input",
+        &serde_json::to_string(&input).unwrap_or_default(),
+    );
+    ctx.insert(
+        "failback_stop_and_terminate",
+        &plan.failback_stop_and_terminate,
+    );
+}
+
 pub fn render(plan: &Plan) -> Result<String, RunbookError> {
     let spec = &plan.spec;
     let waves: Vec<WaveView> = spec
@@ -350,6 +384,7 @@ pub fn render(plan: &Plan) -> Result<String, RunbookError> {
 
     let input = |mode, confirm: Option<&str>| {
         serde_json::to_string(&ExecutionInput {
+            recovery: None,
             mode,
             confirm: confirm.map(str::to_owned),
             point_in_time: None,
@@ -364,6 +399,7 @@ pub fn render(plan: &Plan) -> Result<String, RunbookError> {
     );
     ctx.insert("waves", &waves);
     ctx.insert("order", &order_view(plan));
+    insert_failback(&mut ctx, plan);
     ctx.insert("accounts", &accounts_view(spec));
     ctx.insert("heartbeat", &human_duration(plan.heartbeat_seconds));
     ctx.insert(
@@ -392,6 +428,7 @@ pub fn render(plan: &Plan) -> Result<String, RunbookError> {
     ctx.insert(
         "point_in_time_input",
         &serde_json::to_string(&ExecutionInput {
+            recovery: None,
             mode: Mode::Recovery,
             confirm: Some(spec.name.clone()),
             point_in_time: Some("2026-11-27T03:00:00Z".into()),
@@ -404,6 +441,7 @@ pub fn render(plan: &Plan) -> Result<String, RunbookError> {
         &serde_json::json!({
             "check_input": names::CHECK_INPUT,
             "recovery_not_confirmed": names::RECOVERY_NOT_CONFIRMED,
+            "which_way": names::WHICH_WAY,
             "input_rejected": names::INPUT_REJECTED,
             "point_in_time_rejected": names::POINT_IN_TIME_REJECTED,
             "preflight": names::PREFLIGHT,

@@ -90,7 +90,7 @@ fn rejects_an_unknown_field_with_its_path_line_and_column() {
     assert_one(
         "name: billing\nwavez: []\n",
         "plans/billing.plan.yaml: line 2, column 1: unknown field `wavez`, expected one of `name`, `description`, \
-         `terminateDrillInstances`, `executionTimeoutMinutes`, `executionTimeoutSeconds`, `rtoMinutes`, `rpoMinutes`, `defaults`, `tasks`, `waves`",
+         `terminateDrillInstances`, `executionTimeoutMinutes`, `executionTimeoutSeconds`, `rtoMinutes`, `rpoMinutes`, `defaults`, `tasks`, `waves`, `failback`",
     );
     assert_one(
         &with_waves(&format!(
@@ -542,5 +542,30 @@ fn bad_gates_and_decisions_are_named() {
             "  - name: db\n    servers: {ids: [s-a1b2c3d4e5f600001]}\n    approval: {before: true, timeoutMinutes: 0.01}\n",
         ),
         "plans/billing.plan.yaml: wave 1 \"db\": approval.timeoutMinutes: 0.01 minutes is 0.6 seconds; use a whole number of seconds",
+    );
+}
+
+#[test]
+fn failback_order_names_every_wave_once() {
+    let waves = "  - name: db\n    servers: {ids: [s-a1b2c3d4e5f600001]}\n\
+                 \x20 - name: app\n    servers: {ids: [s-a1b2c3d4e5f600002]}\n\
+                 \x20 - name: web\n    servers: {ids: [s-a1b2c3d4e5f600003]}\n";
+    let with_order =
+        |order: &str| format!("name: billing\nfailback: {{order: {order}}}\nwaves:\n{waves}");
+    let reverse = plan::load_str(FILE, &format!("name: billing\nwaves:\n{waves}")).expect("valid");
+    assert_eq!(reverse.failback_order, vec![3, 2, 1]);
+    let given = plan::load_str(FILE, &with_order("[app, web, db]")).expect("valid");
+    assert_eq!(given.failback_order, vec![2, 3, 1]);
+    assert_one(
+        &with_order("[web, cache, app, db]"),
+        "plans/billing.plan.yaml: failback.order: \"cache\" is not a wave of the plan",
+    );
+    assert_one(
+        &with_order("[web, web, app, db]"),
+        "plans/billing.plan.yaml: failback.order: wave \"web\" is named twice: every wave comes home once",
+    );
+    assert_one(
+        &with_order("[web, app]"),
+        "plans/billing.plan.yaml: failback.order: leaves out db: every wave comes home once",
     );
 }

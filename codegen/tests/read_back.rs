@@ -62,6 +62,15 @@ fn every_state_of_a_generated_machine_is_named_by_the_contract() {
             if states::FIXED.contains(&name) || states::is_layout_state(name) {
                 continue;
             }
+            if let Some(home) = states::parse_failback_wave(name) {
+                let wave = waves
+                    .iter()
+                    .find(|w| w.index == home.index)
+                    .unwrap_or_else(|| panic!("{name:?}: no wave {}", home.index));
+                assert_eq!(home.wave, wave.name, "{name:?}");
+                assert_eq!(states::parse_wave(name), None, "{name:?}");
+                continue;
+            }
             if let Some(action) = states::parse_action(name) {
                 let wave = waves
                     .iter()

@@ -53,9 +53,10 @@ pub use spec::{
 pub use states::{WaveStateName, WaveStep};
 pub use status::ExecutionStatus;
 pub use tasks::{
-    CaughtError, CheckWaveInput, CleanupStatus, ExecutionRef, FinishInput, FinishOutput,
-    MAX_WARNINGS_IN_STATE, Outcome, PreflightInput, RecordFailureInput, RecordFailureOutput,
-    RecoveredServer, RunContext, ServerCounts, StartWaveInput, WaveState, WaveStatus, WaveSummary,
+    CaughtError, CheckWaveInput, CleanupStatus, ExecutionRef, FailbackSettings, FinishInput,
+    FinishOutput, MAX_WARNINGS_IN_STATE, Outcome, PREFLIGHT_FAILBACK_KEY, PreflightInput,
+    RecordFailureInput, RecordFailureOutput, RecoveredServer, RunContext, ServerCounts,
+    StartWaveInput, WaveState, WaveStatus, WaveSummary,
 };
 
 /// Bumped when a task's input or output changes shape in a way an older worker cannot read.

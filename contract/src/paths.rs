@@ -4,6 +4,10 @@
 
 /// Preflight's [`super::RunContext`].
 pub const RUN: &str = "$.run";
+
+/// The execution's mode as preflight recorded it (`$.run.mode`): the Choice after preflight
+/// reads it to take a FAILBACK the way home.
+pub const RUN_MODE: &str = "$.run.mode";
 /// Object of every wave's [`super::WaveState`], keyed `w1`, `w2`, ...
 pub const WAVES: &str = "$.waves";
 /// What a Catch caught ([`super::CaughtError`]).

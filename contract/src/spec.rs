@@ -13,11 +13,15 @@ use serde::{Deserialize, Serialize};
 pub enum Mode {
     Drill,
     Recovery,
+    /// Brings a RECOVERY home: each recovered server's recovery instance launches its
+    /// original machine (DRS StartFailbackLaunch), the waves in reverse order. Must name the
+    /// plan in `confirm`.
+    Failback,
 }
 
 impl Mode {
     pub fn parse(s: &str) -> Option<Mode> {
-        [Mode::Drill, Mode::Recovery]
+        [Mode::Drill, Mode::Recovery, Mode::Failback]
             .into_iter()
             .find(|m| m.as_str() == s)
     }
@@ -26,6 +30,7 @@ impl Mode {
         match self {
             Mode::Drill => "DRILL",
             Mode::Recovery => "RECOVERY",
+            Mode::Failback => "FAILBACK",
         }
     }
 }
@@ -40,9 +45,13 @@ pub struct ExecutionInput {
     /// DRILL launches drill instances (what schedules start); RECOVERY launches production
     /// recovery instances.
     pub mode: Mode,
-    /// Required for RECOVERY: the plan's name, typed again as a confirmation.
+    /// Required for RECOVERY and FAILBACK: the plan's name, typed again as a confirmation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirm: Option<String>,
+    /// FAILBACK only: the RECOVERY to bring home (its execution ARN or name); without it, the
+    /// plan's last RECOVERY, which must have SUCCEEDED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<String>,
     /// Launch every server from its latest recovery snapshot at or before this moment (RFC 3339,
     /// e.g. `2026-11-27T03:00:00Z`): the whole application comes back from one consistent point
     /// in time (the ransomware case). Not in the future. Without it each server launches from

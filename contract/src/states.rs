@@ -21,6 +21,9 @@ pub const CHECK_POINT_IN_TIME: &str = "Check point in time";
 pub const POINT_IN_TIME_REJECTED: &str = "Point in time rejected";
 /// The preflight task; its Parameters carry the plan ([`crate::definition`]).
 pub const PREFLIGHT: &str = "Preflight";
+/// The Choice after preflight: a FAILBACK takes the way home ([`failback_wave`]), anything
+/// else the waves in the plan's order.
+pub const WHICH_WAY: &str = "Which way?";
 pub const FINISH: &str = "Finish";
 pub const SUCCEEDED: &str = "Succeeded";
 pub const RECORD_FAILURE: &str = "Record failure";
@@ -34,13 +37,14 @@ pub const FAILED: &str = "Failed";
 pub const FAILED_WITHOUT_CAUSE: &str = "Failed (error without a cause)";
 
 /// Every state name outside the waves, in the order the generator adds them.
-pub const FIXED: [&str; 12] = [
+pub const FIXED: [&str; 13] = [
     CHECK_INPUT,
     RECOVERY_NOT_CONFIRMED,
     INPUT_REJECTED,
     CHECK_POINT_IN_TIME,
     POINT_IN_TIME_REJECTED,
     PREFLIGHT,
+    WHICH_WAY,
     FINISH,
     SUCCEEDED,
     RECORD_FAILURE,
@@ -175,7 +179,11 @@ impl WaveStateName<'_> {
 /// [`wave`] made. The index is read back only in the form [`wave`] writes it (no sign, no
 /// leading zero), so a parsed name always renders back to itself.
 pub fn parse_wave(state_name: &str) -> Option<WaveStateName<'_>> {
-    let rest = state_name.strip_prefix(WAVE_PREFIX)?;
+    parse_after_prefix(state_name.strip_prefix(WAVE_PREFIX)?)
+}
+
+/// `<index> <name>: <step>`, what follows a wave state's prefix.
+fn parse_after_prefix(rest: &str) -> Option<WaveStateName<'_>> {
     let (digits, rest) = rest.split_once(' ')?;
     let index: u32 = digits.parse().ok()?;
     if index.to_string() != digits {
@@ -187,6 +195,33 @@ pub fn parse_wave(state_name: &str) -> Option<WaveStateName<'_>> {
             .strip_suffix(STEP_SEPARATOR)?;
         Some(WaveStateName { index, wave, step })
     })
+}
+
+/// What every state of the way home starts with (a FAILBACK's waves, in reverse order).
+pub const FAILBACK_PREFIX: &str = "Failback wave ";
+
+/// The steps of a wave on the way home: start (StartFailbackLaunch), wait, check, done?,
+/// failed.
+pub const FAILBACK_STEPS: [WaveStep; 5] = [
+    WaveStep::Start,
+    WaveStep::Wait,
+    WaveStep::Check,
+    WaveStep::Done,
+    WaveStep::Failed,
+];
+
+/// `Failback wave 3 web: start`.
+pub fn failback_wave(index: u32, name: &str, step: WaveStep) -> String {
+    format!(
+        "{FAILBACK_PREFIX}{index} {name}{STEP_SEPARATOR}{}",
+        step.suffix()
+    )
+}
+
+/// A state of the way home taken apart ([`failback_wave`]), or None.
+pub fn parse_failback_wave(state_name: &str) -> Option<WaveStateName<'_>> {
+    let parsed = parse_after_prefix(state_name.strip_prefix(FAILBACK_PREFIX)?)?;
+    FAILBACK_STEPS.contains(&parsed.step).then_some(parsed)
 }
 
 /// Whether a state of a generated machine is an approval gate or a decision (a wave's, or a
@@ -277,6 +312,27 @@ mod tests {
         ] {
             assert_eq!(parse_wave(name), None, "{name}");
         }
+    }
+
+    #[test]
+    fn failback_states_read_back_and_are_no_wave_states() {
+        for step in FAILBACK_STEPS {
+            let name = failback_wave(3, "web tier", step);
+            assert!(name.starts_with(FAILBACK_PREFIX), "{name}");
+            let parsed = parse_failback_wave(&name).expect(&name);
+            assert_eq!(
+                (parsed.index, parsed.wave, parsed.step),
+                (3, "web tier", step)
+            );
+            assert_eq!(parse_wave(&name), None, "{name}");
+            assert!(!is_gate(&name));
+        }
+        assert_eq!(
+            failback_wave(1, "db", WaveStep::Start),
+            "Failback wave 1 db: start"
+        );
+        assert_eq!(parse_failback_wave("Failback wave 1 db: approve?"), None);
+        assert_eq!(parse_failback_wave("Wave 1 db: start"), None);
     }
 
     #[test]

@@ -33,6 +33,27 @@ pub struct PreflightInput {
     /// `rpoSeconds`, and the report reads them from the machine's definition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targets: Option<Targets>,
+    /// The plan's `failback` settings (absent when it sets none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failback: Option<FailbackSettings>,
+}
+
+/// What a FAILBACK does at its end, from the plan's `failback`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FailbackSettings {
+    /// StopFailback and terminate the recovery instances that came home, once every wave has
+    /// its verdict.
+    #[serde(default)]
+    pub stop_and_terminate: bool,
+}
+
+/// The key of the failback settings in the preflight state's Parameters.
+pub const PREFLIGHT_FAILBACK_KEY: &str = "failback";
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Output of preflight, kept at [`paths::RUN`](crate::paths::RUN) for the rest of the execution.
@@ -59,6 +80,13 @@ pub struct RunContext {
     /// preflight: the recovery point achieved (RPO). None when no server has a snapshot time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worst_rpo_seconds: Option<u64>,
+    /// A FAILBACK's RECOVERY (its execution ARN): the servers and instances it brings home.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_execution_id: Option<String>,
+    /// A FAILBACK that stops the failback of, and terminates, the instances that came home at
+    /// its end (the plan's `failback.stopAndTerminate`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub stop_and_terminate: bool,
     /// What preflight noticed but did not refuse (a RECOVERY of servers whose replication has
     /// stopped, optional servers without a snapshot), at most [`MAX_WARNINGS_IN_STATE`] lines;
     /// the history has all of them.

@@ -9,9 +9,12 @@
 //! - [`retry`]: which servers of a failed wave an operator's retry launches again.
 //! - [`launch_points`]: the snapshots a launch would use, and what the plan's RPO says of them
 //!   (read through the DRS seam: preflight and `drs-waves start` ask the same question).
+//! - [`failback`]: the RECOVERY a FAILBACK brings home, which recovery instances are ready to
+//!   fail back (and why the others are not), the verdict of a failback wave.
 //! - [`clock`]: the timestamps Step Functions and DRS write, and the clock the tasks read.
 
 pub mod clock;
+pub mod failback;
 pub mod launch_points;
 pub mod preflight;
 pub mod retry;

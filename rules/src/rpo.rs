@@ -67,6 +67,8 @@ pub fn hold_to_rpo(
         Mode::Recovery => readiness.warnings.extend(late.into_iter().map(|l| {
             format!("{l}: the recovery goes on, and loses more data than the target allows")
         })),
+        // A failback launches from the data replicated back, not from snapshots.
+        Mode::Failback => {}
     }
 }
 

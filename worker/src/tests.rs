@@ -146,6 +146,7 @@ fn plan(waves: Vec<WaveSpec>) -> PlanSpec {
 
 fn preflight_input(input: serde_json::Value, waves: Vec<WaveSpec>) -> PreflightInput {
     PreflightInput {
+        failback: None,
         execution: execution(),
         input,
         plan: plan(waves),
@@ -179,6 +180,8 @@ impl World {
 
 fn run_ctx(mode: Mode, confirm: Option<&str>) -> RunContext {
     RunContext {
+        recovery_execution_id: None,
+        stop_and_terminate: false,
         execution_id: EXEC.to_string(),
         execution_name: "run-1".to_string(),
         plan_name: PLAN.to_string(),

@@ -43,6 +43,8 @@ pub struct RecoveryInstance {
     /// The source's host name as DRS identified it
     /// (`recoveryInstanceProperties.identificationHints.hostname`).
     pub hostname: Option<String>,
+    /// Its failback (`failback.state` and the data replicated back); None when DRS gave none.
+    pub failback: Option<super::InstanceFailback>,
 }
 
 impl RecoveryInstance {
@@ -92,6 +94,7 @@ fn instance_of(i: &aws_sdk_drs::types::RecoveryInstance) -> Option<RecoveryInsta
                 .and_then(|p| p.identification_hints())
                 .and_then(|h| h.hostname()),
         ),
+        failback: super::failback::failback_of(i),
     })
 }
 

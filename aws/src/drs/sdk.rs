@@ -7,9 +7,9 @@ use aws_sdk_drs::types::{
 };
 
 use super::{
-    Drs, Job, JobFilter, JobNetwork, JobServer, JobStatus, LaunchStatus, NetworkRecoveryRequest,
-    RecoveryInstance, RecoverySnapshot, ServerFailure, ServerSelection, SourceNetwork,
-    SourceServer, StartRecoveryRequest, job_log, launch_actions,
+    Drs, FailbackLaunchRequest, Job, JobFilter, JobNetwork, JobServer, JobStatus, LaunchStatus,
+    NetworkRecoveryRequest, RecoveryInstance, RecoverySnapshot, ServerFailure, ServerSelection,
+    SourceNetwork, SourceServer, StartRecoveryRequest, job_log, launch_actions,
 };
 use crate::AwsError;
 use crate::failure::from_sdk;
@@ -207,6 +207,14 @@ impl Drs for SdkDrs {
             .ok_or_else(|| AwsError::Failed("DRS StartRecovery answered without a job".into()))
     }
 
+    async fn start_failback_launch(&self, request: FailbackLaunchRequest) -> Result<Job, AwsError> {
+        self.failback_launch(request).await
+    }
+
+    async fn stop_failback(&self, recovery_instance_id: String) -> Result<(), AwsError> {
+        self.stop_failback_of(&recovery_instance_id).await
+    }
+
     async fn recovery_instances_of(
         &self,
         source_server_ids: Vec<String>,
@@ -296,7 +304,7 @@ impl Drs for SdkDrs {
 /// The SDK's automatic retry resends a call whose answer was lost; for a call that creates
 /// something in DRS (StartRecovery, TerminateRecoveryInstances) that is a second job, or a
 /// ConflictException while the first job runs untracked. These calls are sent once.
-fn send_once() -> aws_sdk_drs::config::Builder {
+pub(super) fn send_once() -> aws_sdk_drs::config::Builder {
     aws_sdk_drs::config::Builder::default()
         .retry_config(aws_sdk_drs::config::retry::RetryConfig::disabled())
 }
@@ -304,7 +312,7 @@ fn send_once() -> aws_sdk_drs::config::Builder {
 /// DescribeRecoveryInstances accepts at most this many IDs in `filters.recoveryInstanceIDs`.
 const MAX_INSTANCE_IDS_PER_CALL: usize = 200;
 
-fn job_of(j: &aws_sdk_drs::types::Job) -> Job {
+pub(super) fn job_of(j: &aws_sdk_drs::types::Job) -> Job {
     Job {
         id: j.job_id().to_string(),
         status: j

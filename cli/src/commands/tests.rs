@@ -155,6 +155,42 @@ fn a_wrong_confirmation_starts_nothing() {
 }
 
 #[test]
+fn a_failback_is_confirmed_like_a_recovery_and_takes_no_point_in_time() {
+    use clap::Parser;
+    let by = "arn:aws:iam::123456789012:user/ops";
+    let input = execution_input(Mode::Failback, "billing", None, by);
+    assert_eq!(
+        serde_json::to_value(&input).expect("encode"),
+        serde_json::json!({"mode": "FAILBACK", "confirm": "billing", "startedBy": by})
+    );
+    let e = confirm_mode("billing", Mode::Failback, Some("biling")).expect_err("wrong");
+    assert!(
+        e.to_string().contains("the FAILBACK is not confirmed"),
+        "{e}"
+    );
+    assert!(
+        default_name(Mode::Failback, datetime!(2026-11-28 22:15:00 UTC)).starts_with("failback-")
+    );
+    let parse = |args: &[&str]| crate::Cli::try_parse_from(args);
+    assert!(parse(&["drs-waves", "start", "billing", "--failback"]).is_ok());
+    for refused in [
+        &["drs-waves", "start", "billing", "--failback", "--drill"][..],
+        &["drs-waves", "start", "billing", "--failback", "--recovery"],
+        &[
+            "drs-waves",
+            "start",
+            "billing",
+            "--failback",
+            "--point-in-time",
+            "2026-11-27T03:00:00Z",
+        ],
+        &["drs-waves", "start", "billing"],
+    ] {
+        assert!(parse(refused).is_err(), "{refused:?}");
+    }
+}
+
+#[test]
 fn the_preview_shows_each_wave_and_its_server_selection() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -129,6 +129,20 @@ fn a_launching_wave_shows_its_bar_counts_elapsed_against_the_timeout_and_jobs() 
 }
 
 #[test]
+fn a_failback_wave_on_its_way_home_shows_as_launching() {
+    let mut v = billing();
+    v.apply(&Event::StateEntered {
+        name: "Failback wave 3 web: start".into(),
+    });
+    assert_eq!(v.waves[2].phase, Phase::Launching);
+    assert_eq!(
+        v.waves[0].phase,
+        Phase::Pending,
+        "the databases come home last"
+    );
+}
+
+#[test]
 fn a_wave_under_health_checks_says_how_many_passed_and_a_failed_check_names_its_answer() {
     use drs_waves_contract::{HealthCheck, HealthState, HealthStatus, Probe};
     let mut plan_wave = spec(1, "databases", 1, &[]);

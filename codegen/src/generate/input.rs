@@ -15,6 +15,7 @@ impl Generator<'_> {
         let mode = paths::INPUT_MODE;
         let confirm = paths::INPUT_CONFIRM;
         let (drill, recovery) = (Mode::Drill.as_str(), Mode::Recovery.as_str());
+        let failback = Mode::Failback.as_str();
         // The rules are tried in order; each guard comes before a rule that compares a field
         // it guards, so no comparison ever reads a missing field (AWS fails such a Choice with
         // States.Runtime) whether or not the engine short-circuits And.
@@ -44,6 +45,17 @@ impl Generator<'_> {
                         names::CHECK_POINT_IN_TIME,
                     ),
                     ChoiceRule::new(Condition::string_equals(mode, recovery), names::RECOVERY_NOT_CONFIRMED),
+                    // A FAILBACK names the plan too; it launches from the data replicated back,
+                    // so no pointInTime applies (preflight refuses one).
+                    ChoiceRule::new(
+                        Condition::And(vec![
+                            Condition::string_equals(mode, failback),
+                            Condition::is_present(confirm),
+                            Condition::string_equals(confirm, name),
+                        ]),
+                        names::PREFLIGHT,
+                    ),
+                    ChoiceRule::new(Condition::string_equals(mode, failback), names::RECOVERY_NOT_CONFIRMED),
                 ],
                 default: Some(names::INPUT_REJECTED.to_owned()),
             },
@@ -101,15 +113,16 @@ impl Generator<'_> {
     fn input_refusals(&self, states: &mut States) {
         let name = self.plan_name();
         let (drill, recovery) = (Mode::Drill.as_str(), Mode::Recovery.as_str());
+        let failback = Mode::Failback.as_str();
         states.push(
             names::RECOVERY_NOT_CONFIRMED,
             Pass {
-                comment: Some("A RECOVERY launches production instances, so it must name the plan in confirm.".into()),
+                comment: Some("A RECOVERY or a FAILBACK launches production instances, so it must name the plan in confirm.".into()),
                 parameters: None,
                 result: Some(json!({
                     "Error": ErrorName::RecoveryNotConfirmed.as_str(),
                     "Cause": format!(
-                        "A {recovery} launches production recovery instances, so its input must name the plan again: \
+                        "A {recovery} (or a {failback}) launches production instances, so its input must name the plan again: \
                          {{\"mode\": \"{recovery}\", \"confirm\": \"{name}\"}}. Nothing was launched."
                     ),
                 })),
@@ -125,7 +138,8 @@ impl Generator<'_> {
                 result: Some(json!({
                     "Error": ErrorName::InvalidInput.as_str(),
                     "Cause": format!(
-                        "The execution input must be {{\"mode\": \"{drill}\"}} for a drill or \
+                        "The execution input must be {{\"mode\": \"{drill}\"}} for a drill, \
+                         {{\"mode\": \"{failback}\", \"confirm\": \"{name}\"}} to bring a recovery home, or \
                          {{\"mode\": \"{recovery}\", \"confirm\": \"{name}\"}} for a recovery. Nothing was launched."
                     ),
                 })),

@@ -57,6 +57,23 @@ pub struct PlanFile {
     #[serde(default)]
     #[schemars(length(min = 1))]
     pub waves: Vec<WaveFile>,
+    /// How a FAILBACK execution brings the plan's last RECOVERY home.
+    #[serde(default)]
+    pub failback: Option<FailbackFile>,
+}
+
+/// The way home (a FAILBACK execution).
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FailbackFile {
+    /// The order the waves come home in, by name, each wave exactly once. Default: the plan's
+    /// order reversed (the web tier leaves the recovery region first, the databases last).
+    #[serde(default)]
+    pub order: Option<Vec<String>>,
+    /// At the end of a FAILBACK, once every wave has its verdict: StopFailback and terminate
+    /// the recovery instances that came home (default false: they keep running).
+    #[serde(default)]
+    pub stop_and_terminate: Option<bool>,
 }
 
 /// Limits and failure policy shared by the waves that do not set their own.

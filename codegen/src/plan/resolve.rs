@@ -89,6 +89,7 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
     }
 
     let mut plan_scope = Scope::plan(&mut problems);
+    let failback_order = failback_order(&mut plan_scope, raw);
     let timeout_override = duration_seconds(
         &mut plan_scope,
         "",
@@ -138,12 +139,64 @@ pub fn resolve(file: &str, raw: &PlanFile) -> Result<Plan, PlanError> {
         execution_timeout_from_plan: timeout_override.is_some(),
         warnings,
         actions,
+        failback_order,
+        failback_stop_and_terminate: raw
+            .failback
+            .as_ref()
+            .and_then(|f| f.stop_and_terminate)
+            .unwrap_or(false),
         targets: Targets {
             rto_seconds: plan_rto,
             rpo_seconds: plan_rpo,
             waves: wave_targets,
         },
     })
+}
+
+/// `failback.order`: each wave by name, exactly once (its indexes in that order); without it
+/// the plan's order reversed.
+fn failback_order(scope: &mut Scope<'_>, raw: &super::file::PlanFile) -> Vec<u32> {
+    let index_of = |name: &str| {
+        raw.waves
+            .iter()
+            .position(|w| w.name == name)
+            .map(|i| u32::try_from(i + 1).unwrap_or(u32::MAX))
+    };
+    let Some(order) = raw.failback.as_ref().and_then(|f| f.order.as_ref()) else {
+        return (1..=u32::try_from(raw.waves.len()).unwrap_or(u32::MAX))
+            .rev()
+            .collect();
+    };
+    let mut out = Vec::with_capacity(order.len());
+    for name in order {
+        match index_of(name) {
+            None => scope.report(
+                "failback.order",
+                format!("{name:?} is not a wave of the plan"),
+            ),
+            Some(i) if out.contains(&i) => scope.report(
+                "failback.order",
+                format!("wave {name:?} is named twice: every wave comes home once"),
+            ),
+            Some(i) => out.push(i),
+        }
+    }
+    let missing: Vec<&str> = raw
+        .waves
+        .iter()
+        .filter(|w| index_of(&w.name).is_some_and(|i| !out.contains(&i)))
+        .map(|w| w.name.as_str())
+        .collect();
+    if !missing.is_empty() && out.len() == order.len() {
+        scope.report(
+            "failback.order",
+            format!(
+                "leaves out {}: every wave comes home once",
+                missing.join(", ")
+            ),
+        );
+    }
+    out
 }
 
 fn check_plan_name(scope: &mut Scope<'_>, name: &str) {

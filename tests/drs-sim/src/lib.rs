@@ -57,6 +57,7 @@ pub use principal::{Caller, Callers, Owner};
 pub use replication::{OutageState, RecoverySnapshot};
 pub use server::{SimError, SimHandle, Simulator};
 pub use state::{
-    Counters, InstanceSnapshot, JobNetworkSnapshot, JobServerSnapshot, JobSnapshot,
-    LaunchActionRunSnapshot, OperationCounters, OutageSelector, ServerSelector,
+    Counters, FailbackOutcome, FailbackStaging, InstanceSnapshot, JobNetworkSnapshot,
+    JobServerSnapshot, JobSnapshot, LaunchActionRunSnapshot, OperationCounters, OutageSelector,
+    ServerSelector,
 };

@@ -136,6 +136,11 @@ pub enum JobKind {
     /// StartSourceNetworkRecovery ([`crate::network`]): `update` when the network's stack
     /// existed and is updated rather than deployed anew.
     NetworkRecovery { update: bool },
+    /// StartFailbackLaunch: recovery instances launch their original machines (the model's
+    /// StartFailbackLaunch: "Initiates a Job for launching the machine that is being failed
+    /// back to"; initiatedBy FAILBACK). Its servers name the recovery instance they fail
+    /// back from.
+    Failback,
 }
 
 impl JobKind {
@@ -145,6 +150,9 @@ impl JobKind {
             JobKind::Terminate => "TERMINATE",
             // The model's JobType has no network value (see crate::network).
             JobKind::NetworkRecovery { .. } => "LAUNCH",
+            // The model's JobType has LAUNCH, TERMINATE and CREATE_CONVERTED_SNAPSHOT: a
+            // failback launches.
+            JobKind::Failback => "LAUNCH",
             JobKind::Background { job_type, .. } => job_type.as_str(),
         }
     }
@@ -156,6 +164,7 @@ impl JobKind {
             JobKind::Terminate => "TERMINATE_RECOVERY_INSTANCES",
             JobKind::NetworkRecovery { update: false } => "CREATE_NETWORK_RECOVERY",
             JobKind::NetworkRecovery { update: true } => "UPDATE_NETWORK_RECOVERY",
+            JobKind::Failback => "FAILBACK",
             JobKind::Background { initiated_by, .. } => initiated_by.as_str(),
         }
     }
@@ -163,9 +172,10 @@ impl JobKind {
     pub fn is_drill(self) -> Option<bool> {
         match self {
             JobKind::Launch { is_drill } => Some(is_drill),
-            JobKind::Terminate | JobKind::Background { .. } | JobKind::NetworkRecovery { .. } => {
-                None
-            }
+            JobKind::Terminate
+            | JobKind::Background { .. }
+            | JobKind::NetworkRecovery { .. }
+            | JobKind::Failback => None,
         }
     }
 
@@ -330,7 +340,8 @@ impl ScheduledServer {
     /// job names the instance it removes from the start.
     pub fn visible_instance(&self, kind: JobKind, now: OffsetDateTime) -> Option<&str> {
         match (kind, self.status(kind, now)) {
-            (JobKind::Terminate, _) | (JobKind::Launch { .. }, LaunchStatus::Launched) => {
+            (JobKind::Terminate | JobKind::Failback, _)
+            | (JobKind::Launch { .. }, LaunchStatus::Launched) => {
                 self.recovery_instance_id.as_deref()
             }
             _ => None,
@@ -421,6 +432,30 @@ fn launch_log(s: &ScheduledServer, items: &mut Vec<LogItem>) {
     }
 }
 
+/// A failback launch's log items: the conversion on the failback client and the launch (the
+/// model's StartFailbackLaunch: "This will run conversion on the failback client and will
+/// reboot your machine"), CONVERSION_START/END then LAUNCH_START, and LAUNCH_FAILED with
+/// `rawError` when it fails. No snapshot: the data is the failback replication's.
+fn failback_log(s: &ScheduledServer, items: &mut Vec<LogItem>) {
+    let conversion = |at: OffsetDateTime, event: &'static str| LogItem {
+        conversion_server_id: Some(s.conversion_server_id.clone()),
+        ..LogItem::server(at, event, s)
+    };
+    let conversion_end = s.fraction(CONVERSION_SHARE);
+    items.push(conversion(s.start, "CONVERSION_START"));
+    items.push(conversion(conversion_end, "CONVERSION_END"));
+    items.push(LogItem {
+        target_instance_id: s.recovery_instance_id.clone(),
+        ..LogItem::server(conversion_end, "LAUNCH_START", s)
+    });
+    if s.fails {
+        items.push(LogItem {
+            raw_error: Some(LAUNCH_FAILED_RAW_ERROR.to_owned()),
+            ..LogItem::server(s.end, "LAUNCH_FAILED", s)
+        });
+    }
+}
+
 impl Job {
     /// When every server has finished, its post-launch actions included (the job's
     /// `endDateTime`: DRS completes a job only when its servers' action runs have ended).
@@ -459,6 +494,7 @@ impl Job {
         for s in &self.servers {
             match self.kind {
                 JobKind::Launch { .. } => launch_log(s, &mut items),
+                JobKind::Failback => failback_log(s, &mut items),
                 JobKind::Terminate => {
                     items.push(LogItem {
                         target_instance_id: s.recovery_instance_id.clone(),

@@ -26,6 +26,7 @@ use crate::wire::{self, ApiError};
 
 mod admin_views;
 mod counters;
+mod failback;
 mod faults;
 mod instances;
 mod jobs;
@@ -46,6 +47,7 @@ pub use admin_views::{
     InstanceSnapshot, JobNetworkSnapshot, JobServerSnapshot, JobSnapshot, LaunchActionRunSnapshot,
 };
 pub use counters::{Counters, OperationCounters};
+pub use failback::{FAILBACK_REPLICATION_ERRORS, FailbackOutcome, FailbackStaging};
 pub use instances::OmitInstanceIdRequest;
 
 struct ServerEntry {
@@ -137,6 +139,8 @@ pub struct SimState {
     default_page_size: usize,
     /// Recovery plans and their executions (`recovery_plans`, `recovery_plan_executions`).
     recovery_plans: recovery_plans::RecoveryPlans,
+    /// Recovery instances replicating back to their origin, by instance ID (`failback`).
+    failbacks: BTreeMap<String, failback::FailbackReplication>,
 }
 
 fn rng_from(seed: Option<u64>, salt: u64) -> StdRng {
@@ -181,6 +185,7 @@ impl SimState {
             date_style: config.date_style,
             default_page_size: config.default_page_size,
             recovery_plans: recovery_plans::RecoveryPlans::default(),
+            failbacks: BTreeMap::new(),
         };
         state.reset(None, now);
         state
@@ -205,6 +210,7 @@ impl SimState {
         let now = truncate_to_micros(now);
         self.sim_start = now;
         self.jobs.clear();
+        self.failbacks.clear();
         self.recovery_plans = recovery_plans::RecoveryPlans::default();
         self.job_index.clear();
         self.counters = Counters::default();
@@ -296,6 +302,9 @@ impl SimState {
             "DescribeRecoverySnapshots" => self
                 .describe_recovery_snapshots(&wire::parse_body(body)?, now)
                 .map(|v| (200, v)),
+            "ReverseReplication" | "StartFailbackLaunch" | "StopFailback" => self
+                .call_failback(operation, body, now)
+                .unwrap_or_else(|| Err(ApiError::validation("unknownOperation", operation, &[]))),
             other if other.contains("RecoveryPlan") => self
                 .call_recovery_plan(other, body, now)
                 .unwrap_or_else(|| Err(ApiError::validation("unknownOperation", other, &[]))),
@@ -308,6 +317,8 @@ impl SimState {
     }
 }
 
+#[cfg(test)]
+mod failback_tests;
 #[cfg(test)]
 mod recovery_plan_tests;
 #[cfg(test)]

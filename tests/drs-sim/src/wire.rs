@@ -21,6 +21,9 @@ pub const OPERATIONS: &[&str] = &[
     "DescribeRecoverySnapshots",
     "DescribeSourceNetworks",
     "StartSourceNetworkRecovery",
+    "StartFailbackLaunch",
+    "ReverseReplication",
+    "StopFailback",
 ];
 
 /// The recovery-plan operations the simulator answers (`state/recovery_plans.rs` and

@@ -78,8 +78,9 @@ pub fn fixture() -> Vec<FixtureServer> {
 
 /// The cases of the suite, by name, in the order [`run_all`] runs them (the launch last: it
 /// leaves a job behind).
-pub const CASES: [&str; 5] = [
+pub const CASES: [&str; 6] = [
     "source_servers_carry_tags_state_and_hostname",
+    "failback_of_an_unknown_recovery_instance_is_refused",
     "source_servers_are_selected_by_id_and_by_tag",
     "snapshots_are_found_latest_first_within_the_point_in_time",
     "a_network_recovery_is_a_tagged_job_of_its_networks",
@@ -98,6 +99,9 @@ pub async fn run_case(name: &str, drs: &impl Drs) {
         }
         "source_servers_are_selected_by_id_and_by_tag" => {
             source_servers_are_selected_by_id_and_by_tag(drs).await
+        }
+        "failback_of_an_unknown_recovery_instance_is_refused" => {
+            failback_of_an_unknown_recovery_instance_is_refused(drs).await
         }
         "snapshots_are_found_latest_first_within_the_point_in_time" => {
             snapshots_are_found_latest_first_within_the_point_in_time(drs).await
@@ -127,6 +131,7 @@ macro_rules! drs_conformance_tests {
     ($make:path) => {
         $crate::drs_conformance_tests!(@cases $make;
             source_servers_carry_tags_state_and_hostname,
+            failback_of_an_unknown_recovery_instance_is_refused,
             source_servers_are_selected_by_id_and_by_tag,
             snapshots_are_found_latest_first_within_the_point_in_time,
             a_network_recovery_is_a_tagged_job_of_its_networks,
@@ -165,6 +170,45 @@ pub async fn source_servers_carry_tags_state_and_hostname(drs: &impl Drs) {
         );
         assert_eq!(got.replicating(), want.replication_state == "CONTINUOUS");
     }
+}
+
+/// StartFailbackLaunch of a recovery instance DRS does not know is refused (no conflict: the
+/// start task must not read it as "my job may exist") and makes no job; StopFailback of one
+/// is refused too. (A failback of real instances runs against drs-sim in
+/// `tests/against_services/failback.rs`: only drs-sim can stage the Failback Client.)
+pub async fn failback_of_an_unknown_recovery_instance_is_refused(drs: &impl Drs) {
+    // The fixture's servers have never launched: no recovery instance, nothing to fail back.
+    let servers = drs.describe_source_servers().await.expect("servers");
+    assert!(servers.iter().any(|s| s.id == HEALTHY), "{servers:?}");
+    let instances = drs
+        .recovery_instances_of(vec![HEALTHY.to_string()])
+        .await
+        .expect("instances");
+    assert!(instances.is_empty(), "{instances:?}");
+    let unknown = "i-c0f00000000000fff".to_string();
+    let before = minutes_ago(1);
+    let refused = drs
+        .start_failback_launch(drs_waves_aws::drs::FailbackLaunchRequest {
+            recovery_instance_ids: vec![unknown.clone()],
+            tags: BTreeMap::from([("drs-waves:execution".into(), "conformance".into())]),
+        })
+        .await
+        .expect_err("an unknown instance is refused");
+    assert_eq!(refused.name(), ErrorName::Internal, "{refused}");
+    assert!(!is_conflict(&refused), "{refused}");
+    let jobs = drs
+        .describe_jobs(JobFilter {
+            job_ids: vec![],
+            from_date: Some(format_time(before)),
+        })
+        .await
+        .expect("jobs");
+    assert!(jobs.is_empty(), "nothing was launched: {jobs:?}");
+    let stop = drs.stop_failback(unknown).await;
+    assert!(
+        stop.is_err(),
+        "StopFailback of an unknown instance: {stop:?}"
+    );
 }
 
 /// The IDs of the servers `selection` selects, sorted.

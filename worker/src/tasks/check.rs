@@ -16,6 +16,27 @@ use drs_waves_rules::{
 };
 
 impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
+    /// A launch's verdict and, for a wave that ended with failed servers, why each failed
+    /// (their job logs: IAM, capacity, launch template, a server DRS skipped), in the wave's
+    /// cause and in the history.
+    async fn launch_verdict(
+        &self,
+        wave: &WaveSpec,
+        jobs: &[Job],
+        planned: &[String],
+        elapsed: u64,
+    ) -> Result<(drs_waves_rules::Verdict, BTreeMap<String, String>), TaskError> {
+        let verdict_with = |reasons: &BTreeMap<String, String>| {
+            judge(wave, jobs, elapsed, &Known { planned, reasons })
+        };
+        let verdict = verdict_with(&BTreeMap::new());
+        if verdict.status != WaveStatus::Launching && verdict.counts.failed > 0 {
+            let reasons = self.failure_reasons(wave, jobs).await?;
+            return Ok((verdict_with(&reasons), reasons));
+        }
+        Ok((verdict, BTreeMap::new()))
+    }
+
     /// One DescribeJobs for all of the wave's jobs, the per-server detail to the history, and
     /// a verdict.
     pub async fn check_wave(&self, input: CheckWaveInput) -> Result<WaveState, TaskError> {
@@ -47,43 +68,35 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         let learned = recorded.as_ref().and_then(|w| w.learned);
         // A retried wave's time is not a launch time to learn from.
         let first_attempt = recorded.as_ref().is_none_or(|w| w.attempt() == 1);
-        let mut reasons = BTreeMap::new();
-        let verdict_with = |reasons: &BTreeMap<String, String>| {
-            judge(
-                wave,
-                &jobs,
-                elapsed,
-                &Known {
-                    planned: &planned,
-                    reasons,
-                },
-            )
-        };
-        let mut verdict = verdict_with(&reasons);
-        // A wave that ended with failed servers: their job logs say why (IAM, capacity, launch
-        // template, a server DRS skipped), in the wave's cause and in the history.
-        if verdict.status != WaveStatus::Launching && verdict.counts.failed > 0 {
-            reasons = self.failure_reasons(wave, &jobs).await?;
-            verdict = verdict_with(&reasons);
-        }
-        // Before anything is recorded: a transient answer leaves nothing half-written.
-        let recovered = if verdict.status == WaveStatus::Succeeded && wave.lists_recovered {
-            let is_drill = run.mode == drs_waves_contract::Mode::Drill;
-            Some(
-                self.recovered_for_actions(
-                    wave,
-                    &run.execution_id,
-                    is_drill,
-                    verdict.counts.launched,
-                )
-                .await?,
-            )
+        let failback = run.mode == drs_waves_contract::Mode::Failback;
+        let (verdict, reasons) = if failback {
+            let verdict = self
+                .failback_verdict(run, wave, &jobs, &planned, elapsed)
+                .await?;
+            (verdict, BTreeMap::new())
         } else {
-            state.recovered.clone()
+            self.launch_verdict(wave, &jobs, &planned, elapsed).await?
         };
+        // Before anything is recorded: a transient answer leaves nothing half-written.
+        let recovered =
+            if !failback && verdict.status == WaveStatus::Succeeded && wave.lists_recovered {
+                let is_drill = run.mode == drs_waves_contract::Mode::Drill;
+                Some(
+                    self.recovered_for_actions(
+                        wave,
+                        &run.execution_id,
+                        is_drill,
+                        verdict.counts.launched,
+                    )
+                    .await?,
+                )
+            } else {
+                state.recovered.clone()
+            };
         let checks = state.checks + 1;
         let ended_at = (verdict.status != WaveStatus::Launching).then(|| format_time(now));
-        let completion_ms = (verdict.status == WaveStatus::Succeeded && first_attempt)
+        // A failback's time is no launch time to learn from.
+        let completion_ms = (verdict.status == WaveStatus::Succeeded && first_attempt && !failback)
             .then(|| completion_millis(started, &jobs, elapsed_ms, state.next_wait_seconds));
         let job_records = job_records(&run.execution_id, wave, &jobs, &reasons, now);
         self.history
@@ -109,6 +122,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             )
             .await?;
         if verdict.status != WaveStatus::Launching
+            && !failback
             && let Err(e) = self.record_achieved_points(run, wave, &jobs).await
         {
             // Evidence only: the wave's verdict stands, and the report falls back to the

@@ -83,15 +83,18 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         // The lock stays held while the drill's instances are terminated, so that the next
         // execution does not meet them in active jobs. A clean-up that cannot finish is left
         // PENDING (the janitor retries it): it never fails a drill whose waves succeeded.
-        let cleanup = self
-            .cleanup_drill(
+        let cleanup = if run.mode == drs_waves_contract::Mode::Failback {
+            self.stop_and_terminate_home(run, &waves).await
+        } else {
+            self.cleanup_drill(
                 run,
                 waves
                     .iter()
                     .flat_map(|w| w.job_ids.iter().cloned())
                     .collect(),
             )
-            .await;
+            .await
+        };
         self.history
             .release_lock(&run.plan_name, &run.execution_id)
             .await?;

@@ -10,11 +10,17 @@ use crate::error::TaskError;
 
 /// A RECOVERY launches production instances: it runs only when `confirm` names the plan.
 pub fn check_confirmation(plan: &str, mode: Mode, confirm: Option<&str>) -> Result<(), TaskError> {
-    if mode == Mode::Recovery && confirm != Some(plan) {
+    if matches!(mode, Mode::Recovery | Mode::Failback) && confirm != Some(plan) {
         let got = match confirm {
             Some(c) => format!("confirm was {c:?}"),
             None => "confirm is missing".to_string(),
         };
+        if mode == Mode::Failback {
+            return Err(TaskError::RecoveryNotConfirmed(format!(
+                "a FAILBACK launches the original machines and must name the plan: start the execution with \
+                 {{\"mode\": \"FAILBACK\", \"confirm\": \"{plan}\"}} ({got}); nothing was launched"
+            )));
+        }
         return Err(TaskError::RecoveryNotConfirmed(format!(
             "a RECOVERY launches production recovery instances and must name the plan: start the execution with \
              {{\"mode\": \"RECOVERY\", \"confirm\": \"{plan}\"}} ({got}); nothing was launched"

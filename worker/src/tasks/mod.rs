@@ -8,6 +8,8 @@
 mod achieved_points;
 mod check;
 mod cleanup;
+mod failback;
+mod failback_end;
 mod finish;
 mod health;
 mod input_checks;

@@ -42,6 +42,9 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         })?;
         check_confirmation(&plan.name, exec_input.mode, exec_input.confirm.as_deref())?;
         let now = self.now();
+        if exec_input.mode == Mode::Failback {
+            return self.failback_preflight(&input, exec_input, now).await;
+        }
         let point_in_time = exec_input
             .point_in_time
             .as_deref()
@@ -127,6 +130,8 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             ));
         }
         Ok(RunContext {
+            recovery_execution_id: None,
+            stop_and_terminate: false,
             execution_id: execution.id.clone(),
             execution_name: execution.name.clone(),
             plan_name: plan.name.clone(),
@@ -226,7 +231,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     /// The plan's run lock. A lock held by an execution that is no longer RUNNING (stopped,
     /// failed or timed out before its finish step) is taken over; a RECOVERY preempts a
     /// running DRILL.
-    async fn take_lock(
+    pub(super) async fn take_lock(
         &self,
         plan: &str,
         execution_id: &str,

@@ -147,6 +147,8 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             };
         };
         let run = RunContext {
+            recovery_execution_id: None,
+            stop_and_terminate: false,
             terminate_drill_instances: run.terminate_drill_instances || operator_ended,
             ..run.clone()
         };

@@ -62,6 +62,15 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             is_drill: run.mode == Mode::Drill,
             tags: launch_tags(run, wave, chunk.number),
         };
+        // A FAILBACK's chunk goes home: StartFailbackLaunch of its servers' recovery instances.
+        let failback = if run.mode == Mode::Failback {
+            Some(
+                self.failback_request(run, wave, &chunk.servers, request.tags.clone())
+                    .await?,
+            )
+        } else {
+            None
+        };
         let drs = self.drs_of(wave.account.as_ref()).await;
         let launch_deadline =
             wave_started + time::Duration::seconds(i64::from(wave.launch_timeout_seconds));
@@ -72,7 +81,10 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             // recorded PREEMPTED before it is stopped, and a redriven execution is closed, so
             // neither launches a server after the record says so.
             self.ensure_open(run).await?;
-            let answer = drs.start_recovery(request.clone()).await;
+            let answer = match &failback {
+                Some(home) => drs.start_failback_launch(home.clone()).await,
+                None => drs.start_recovery(request.clone()).await,
+            };
             let err = match answer {
                 Ok(job) if !job.id.is_empty() => {
                     info!(job = %job.id, servers = chunk.servers.len(), chunk = chunk.number, drill = request.is_drill, "StartRecovery");

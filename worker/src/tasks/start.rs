@@ -38,11 +38,14 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             // Only an operator's retry decision brings the machine back to a FAILED wave's
             // start (onFailure: ask).
             Some(recorded)
-                if recorded.status == WaveStatus::Failed && !recorded.chunks.is_empty() =>
+                if recorded.status == WaveStatus::Failed
+                    && !recorded.chunks.is_empty()
+                    && run.mode != Mode::Failback =>
             {
                 self.plan_retry(run, wave, recorded, now).await?
             }
             Some(recorded) if !recorded.chunks.is_empty() => recorded,
+            _ if run.mode == Mode::Failback => self.plan_failback_wave(run, wave, now).await?,
             _ => self.plan_wave(run, wave, now).await?,
         };
         let job_ids = self.launch_missing_chunks(run, wave, &plan, now).await?;

@@ -17,6 +17,7 @@ use drs_waves_contract::WaveAccount;
 use drs_waves_rules::{format_time, parse_time};
 
 mod answers;
+mod failback;
 mod instances;
 mod networks;
 mod post_launch;
@@ -66,6 +67,8 @@ struct DrsState {
     listed_from: HashMap<String, tokio::time::Instant>,
     /// Recovery instances as DescribeRecoveryInstances lists them (`testing/drs/instances.rs`).
     instances: instances::InstanceState,
+    /// Failback states, failback jobs and calls (`testing/drs/failback.rs`).
+    failback: failback::FailbackFake,
     /// Source networks DRS knows (`testing/drs/networks.rs`).
     networks: Vec<drs_waves_aws::drs::SourceNetwork>,
     network_calls: Vec<drs_waves_aws::drs::NetworkRecoveryRequest>,
@@ -324,6 +327,7 @@ impl FakeDrs {
             .jobs
             .iter()
             .filter(|j| j.job_type.as_deref() != Some("TERMINATE"))
+            .filter(|j| !state.failback.is_failback_job(&j.id))
             .flat_map(|j| j.servers.iter())
             .filter_map(|s| s.recovery_instance_id.as_deref())
             .filter(|i| !state.terminated.contains(*i))

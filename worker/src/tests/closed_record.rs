@@ -271,6 +271,8 @@ async fn a_finish_retried_after_it_closed_the_record_closes_it_again() {
     launched.status = WaveStatus::Succeeded;
     // Nothing to clean up: the test is about the record, not the drill's instances.
     let run = RunContext {
+        recovery_execution_id: None,
+        stop_and_terminate: false,
         terminate_drill_instances: false,
         ..run_ctx(Mode::Drill, None)
     };

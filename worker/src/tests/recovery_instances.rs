@@ -110,6 +110,7 @@ async fn a_clean_up_terminates_no_instance_that_names_no_job_or_another_mode() {
         ec2_instance_id: None,
         private_ips: Vec::new(),
         hostname: None,
+        failback: None,
     };
     assert!(instance(Some("drsjob-ours"), Some(true)).made_by(&ours, true));
     assert!(!instance(Some("drsjob-ours"), Some(false)).made_by(&ours, true));

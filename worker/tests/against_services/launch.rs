@@ -11,6 +11,7 @@ async fn a_drill_wave_is_launched_checked_to_success_recorded_and_cleaned_up() {
     let run = stack
         .handlers()
         .preflight(PreflightInput {
+            failback: None,
             execution: stack.execution.clone(),
             input: json!({"mode": "DRILL"}),
             plan: PlanSpec {

@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 mod conformance;
 mod drs_client;
+mod failback;
 mod launch;
 mod recovery_instances;
 mod run_lock;
@@ -116,6 +117,8 @@ impl Stack {
 
     fn run_ctx(&self) -> RunContext {
         RunContext {
+            recovery_execution_id: None,
+            stop_and_terminate: false,
             execution_id: self.execution.id.clone(),
             execution_name: self.execution.name.clone(),
             plan_name: PLAN.into(),

@@ -12,6 +12,7 @@ async fn the_run_lock_refuses_a_running_holder_and_takes_over_an_ended_one() {
         waves: vec![wave(1, "db", &[sid(1)], &[])],
     };
     let preflight = |execution: ExecutionRef| PreflightInput {
+        failback: None,
         execution,
         input: json!({"mode": "DRILL"}),
         plan: plan.clone(),

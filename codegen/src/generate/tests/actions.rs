@@ -205,7 +205,11 @@ fn defaults_apply_to_every_wave_and_a_wave_list_replaces_them() {
     let m = machine(&p);
     assert_eq!(m.states.get("Wave 1 db: before 1").map(|_| ()), Some(()));
     assert!(m.states.get("Wave 2 app: before 1").is_none());
-    assert_eq!(state_json(&m, "Preflight")["Next"], "Wave 1 db: before 1");
+    assert_eq!(state_json(&m, "Preflight")["Next"], "Which way?");
+    assert_eq!(
+        state_json(&m, "Which way?")["Default"],
+        "Wave 1 db: before 1"
+    );
 }
 
 #[test]

@@ -130,8 +130,9 @@ fn waves_that_start_at_once_follow_preflight_straight_into_a_parallel_state() {
         &ActivityResources::Placeholders,
     );
     assert!(m.validate().is_empty(), "{:?}", m.validate());
+    assert_eq!(state_json(&m, names::PREFLIGHT)["Next"], names::WHICH_WAY);
     assert_eq!(
-        state_json(&m, names::PREFLIGHT)["Next"],
+        state_json(&m, names::WHICH_WAY)["Default"],
         "Waves 1, 2 side by side"
     );
     assert_eq!(

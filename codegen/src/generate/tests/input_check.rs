@@ -20,7 +20,12 @@ fn the_input_check_guards_every_comparison() {
                          {"Variable": "$.confirm", "IsPresent": true},
                          {"Variable": "$.confirm", "StringEquals": "shop"}],
                  "Next": "Check point in time"},
-                {"Variable": "$.mode", "StringEquals": "RECOVERY", "Next": "Recovery not confirmed"}
+                {"Variable": "$.mode", "StringEquals": "RECOVERY", "Next": "Recovery not confirmed"},
+                {"And": [{"Variable": "$.mode", "StringEquals": "FAILBACK"},
+                         {"Variable": "$.confirm", "IsPresent": true},
+                         {"Variable": "$.confirm", "StringEquals": "shop"}],
+                 "Next": "Preflight"},
+                {"Variable": "$.mode", "StringEquals": "FAILBACK", "Next": "Recovery not confirmed"}
             ],
             "Default": "Input rejected"
         })

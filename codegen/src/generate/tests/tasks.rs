@@ -14,7 +14,17 @@ fn preflight_gets_the_execution_the_input_and_the_whole_plan() {
     );
     assert_eq!(preflight["Parameters"]["input.$"], json!("$"));
     assert_eq!(preflight["ResultPath"], json!("$.run"));
-    assert_eq!(preflight["Next"], json!("Wave 1 db: start"));
+    assert_eq!(preflight["Next"], json!("Which way?"));
+    // A FAILBACK goes home, the last wave first; anything else runs the plan's order.
+    let which = state_json(&m, "Which way?");
+    assert_eq!(which["Default"], json!("Wave 1 db: start"));
+    assert_eq!(which["Choices"][0]["Variable"], json!("$.run.mode"));
+    assert_eq!(which["Choices"][0]["StringEquals"], json!("FAILBACK"));
+    let last = p.spec.waves.last().expect("a wave");
+    assert_eq!(
+        which["Choices"][0]["Next"],
+        json!(format!("Failback wave {} {}: start", last.index, last.name))
+    );
 }
 
 #[test]
@@ -189,4 +199,74 @@ fn every_task_carries_its_retry_count() {
         }
     }
     assert!(tasks >= 6, "{tasks} tasks");
+}
+
+#[test]
+fn a_failback_brings_the_waves_home_in_the_plans_failback_order() {
+    let m = generate(
+        &plan(
+            "name: shop\nfailback: {order: [app, web, db]}\nwaves:\n\
+             \x20 - name: db\n    servers: {tags: {Tier: db}}\n\
+             \x20 - name: app\n    servers: {tags: {Tier: app}}\n\
+             \x20 - name: web\n    servers: {tags: {Tier: web}}\n    onFailure: continue\n",
+        ),
+        &ActivityResources::Placeholders,
+    );
+    assert!(m.validate().is_empty(), "{:?}", m.validate());
+    let which = state_json(&m, "Which way?");
+    assert_eq!(
+        which["Choices"][0]["Next"],
+        json!("Failback wave 2 app: start")
+    );
+    let done = |name: &str| state_json(&m, name)["Choices"].clone();
+    assert_eq!(
+        done("Failback wave 2 app: done?")[1]["Next"],
+        json!("Failback wave 3 web: start")
+    );
+    // web continues on failure; the others stop.
+    assert_eq!(
+        done("Failback wave 3 web: done?")[2]["Next"],
+        json!("Failback wave 1 db: start")
+    );
+    assert_eq!(
+        done("Failback wave 1 db: done?")[1]["Next"],
+        json!("Finish")
+    );
+    assert_eq!(
+        done("Failback wave 1 db: done?")[2]["Next"],
+        json!("Failback wave 1 db: failed")
+    );
+    let start = state_json(&m, "Failback wave 1 db: start");
+    assert_eq!(start["Resource"], json!("${StartWaveActivityArn}"));
+    assert_eq!(start["ResultPath"], json!("$.waves.w1"));
+}
+
+#[test]
+fn stop_and_terminate_reaches_preflight_only_when_the_plan_asks() {
+    let with = |failback: &str| {
+        generate(
+            &plan(&format!(
+                "name: shop\n{failback}waves:\n  - name: db\n    servers: {{tags: {{Tier: db}}}}\n"
+            )),
+            &ActivityResources::Placeholders,
+        )
+    };
+    let asks = with("failback: {stopAndTerminate: true}\n");
+    assert_eq!(
+        state_json(&asks, "Preflight")["Parameters"]["failback"],
+        json!({"stopAndTerminate": true})
+    );
+    for quiet in [
+        "",
+        "failback: {stopAndTerminate: false}\n",
+        "failback: {}\n",
+    ] {
+        let m = with(quiet);
+        assert!(
+            state_json(&m, "Preflight")["Parameters"]
+                .get("failback")
+                .is_none(),
+            "{quiet:?}"
+        );
+    }
 }

@@ -213,6 +213,7 @@ fn stage(call: &AdminCall, path: &str) -> Option<Resp> {
         "outage" => call.answer(start_outage(call)),
         "outage/end" => call.answer(end_outage(call)),
         "fail-launch" => call.answer(fail_launch(call)),
+        "failback" => call.answer(stage_failback(call)),
         "omit-recovery-instance-id" => call.answer(omit_recovery_instance_id(call)),
         "snapshots/age" => call.answer(age_snapshots(call)),
         "background-jobs" => call.answer(background_jobs(call)),
@@ -319,6 +320,16 @@ fn fail_launch(call: &AdminCall) -> Result<Value, String> {
         .lock()
         .set_fail_launch(&selector, fail, reason)
         .map(|ids| json!({ "servers": ids, "failLaunch": fail }))
+}
+
+/// `POST /_sim/failback` (a selector, `outcome` "ready" / "stall" / {"error": ...},
+/// `syncSeconds`, `failLaunch`): the selected servers' recovery instances replicate back.
+fn stage_failback(call: &AdminCall) -> Result<Value, String> {
+    let staging: crate::state::FailbackStaging = parse_json(call.body)?;
+    call.shared
+        .lock()
+        .stage_failback(&staging, call.now)
+        .map(|ids| json!({ "recoveryInstanceIDs": ids, "since": rfc3339(call.now) }))
 }
 
 fn omit_recovery_instance_id(call: &AdminCall) -> Result<Value, String> {

@@ -130,6 +130,19 @@ impl SimHandle {
             .map_err(SimError::Invalid)
     }
 
+    /// The selected servers' recovery instances start replicating back (the DRS Failback
+    /// Client on an on-premises source), going as `staging` says; see the README's
+    /// "Failback". Returns the recovery instances.
+    pub fn stage_failback(
+        &self,
+        staging: &crate::state::FailbackStaging,
+    ) -> Result<Vec<String>, SimError> {
+        self.shared
+            .lock()
+            .stage_failback(staging, time::OffsetDateTime::now_utc())
+            .map_err(SimError::Invalid)
+    }
+
     /// Leaves `recoveryInstanceID` out of the selected servers' participatingServers in
     /// DescribeJobs (`omit` true) or names it again. Returns the servers.
     pub fn set_omit_recovery_instance_id(

@@ -142,6 +142,12 @@ pub struct InstanceSnapshot {
     /// DescribeRecoveryInstances' `pointInTimeSnapshotDateTime`: the snapshot it launched from.
     #[serde(with = "rfc3339::option", default)]
     pub point_in_time_snapshot_date_time: Option<OffsetDateTime>,
+    /// DescribeRecoveryInstances' `failback.state` now (FAILBACK_NOT_STARTED, ...).
+    #[serde(default)]
+    pub failback_state: Option<String>,
+    /// The failback launch job of its current failback, if one was made.
+    #[serde(rename = "failbackJobID", default)]
+    pub failback_job_id: Option<String>,
 }
 
 impl SimState {
@@ -241,7 +247,10 @@ impl SimState {
             .map(|(id, r)| {
                 let job = &self.jobs[r.job];
                 let point_in_time = instance_point_in_time(job, &r.source_server_id);
+                let failback = self.failback_view(&id, now);
                 InstanceSnapshot {
+                    failback_state: Some(failback.state.to_owned()),
+                    failback_job_id: failback.job_id,
                     recovery_instance_id: id,
                     source_server_id: r.source_server_id,
                     job_id: job.id.clone(),

@@ -105,7 +105,10 @@ impl SimState {
                 let server = self.servers.get(&r.source_server_id);
                 let hostname = server.map_or(r.source_server_id.as_str(), |s| &s.def.hostname);
                 let tags = server.map(|s| s.def.tags.clone()).unwrap_or_default();
-                json!({
+                let is_drill = job.kind.is_drill().unwrap_or(false);
+                let (failback, replication) = self.failback_json(id, is_drill, now);
+                let origin = server.map_or("ON_PREMISES", |s| s.def.origin_environment.as_str());
+                let mut item = json!({
                     "recoveryInstanceID": id,
                     "ec2InstanceID": id,
                     "ec2InstanceState": if terminating.contains(id.as_str()) { "SHUTTING-DOWN" } else { "RUNNING" },
@@ -113,8 +116,9 @@ impl SimState {
                     "sourceServerID": r.source_server_id,
                     "arn": self.arn("recovery-instance", id),
                     "tags": tags,
-                    "isDrill": job.kind.is_drill().unwrap_or(false),
-                    "originEnvironment": "ON_PREMISES",
+                    "isDrill": is_drill,
+                    "originEnvironment": origin,
+                    "failback": failback,
                     "pointInTimeSnapshotDateTime": self.date(
                         instance_point_in_time(job, &r.source_server_id),
                     ),
@@ -126,7 +130,11 @@ impl SimState {
                         })]).unwrap_or_default(),
                         "lastUpdatedDateTime": self.date(r.launched),
                     },
-                })
+                });
+                if let Some(info) = replication {
+                    item["dataReplicationInfo"] = info;
+                }
+                item
             })
             .collect();
         Ok(with_token(json!({ "items": items }), next.flatten()))

@@ -91,6 +91,7 @@ async fn disaster_day(style: DateStyle) -> Vec<(String, Answer)> {
                 .with_replication_state("INITIAL_SYNC")
                 .with_snapshots(SnapshotSpec::None),
             ServerSpec::new(sid(5), 0.2),
+            ServerSpec::new(sid(6), 0.2).in_aws(),
         ],
         |c| {
             c.date_style = style;
@@ -125,7 +126,7 @@ async fn disaster_day(style: DateStyle) -> Vec<(String, Answer)> {
         .await;
     r.call(
         "StartRecovery",
-        json!({"sourceServers": [{"sourceServerID": sid(5), "recoverySnapshotID": snapshot5}]}),
+        json!({"sourceServers": [{"sourceServerID": sid(5), "recoverySnapshotID": snapshot5}, source(&sid(6))]}),
     )
     .await;
     // A server already in an active job: ConflictException.
@@ -159,6 +160,7 @@ async fn disaster_day(style: DateStyle) -> Vec<(String, Answer)> {
         .map(|i| i["recoveryInstanceID"].clone())
         .collect();
     assert!(!ids.is_empty(), "the drill launched nothing");
+    failback(&sim, &mut r, &instances).await;
     let terminate = r
         .call(
             "TerminateRecoveryInstances",
@@ -178,6 +180,50 @@ async fn disaster_day(style: DateStyle) -> Vec<(String, Answer)> {
     r.all_pages("DescribeSourceNetworks", json!({})).await;
     sim.shutdown().await;
     r.answers
+}
+
+/// Failback of the recovery's two instances: server 5's (on premises) by the Failback
+/// Client, launched home; server 6's (in EC2) by ReverseReplication, then stopped. A second
+/// ReverseReplication (ConflictException) and one of an on-premises instance
+/// (ValidationException) are refused. Every job has completed when it returns.
+async fn failback(sim: &SimHandle, r: &mut Recorder, instances: &[Value]) {
+    let of = |server: String| {
+        instances
+            .iter()
+            .find(|i| i["sourceServerID"] == server.as_str())
+            .map(|i| i["recoveryInstanceID"].clone())
+            .expect("the recovery's instance")
+    };
+    let (home, ec2) = (of(sid(5)), of(sid(6)));
+    sim.stage_failback(&drs_sim::FailbackStaging::ready(&[&sid(5)], 0.0))
+        .expect("failback client");
+    r.call("ReverseReplication", json!({"recoveryInstanceID": home}))
+        .await;
+    r.call("ReverseReplication", json!({"recoveryInstanceID": ec2}))
+        .await;
+    r.call("ReverseReplication", json!({"recoveryInstanceID": ec2}))
+        .await;
+    // Server 6 is still syncing: refused.
+    r.call(
+        "StartFailbackLaunch",
+        json!({"recoveryInstanceIDs": [ec2], "tags": {"Owner": "drs-waves"}}),
+    )
+    .await;
+    r.call(
+        "StartFailbackLaunch",
+        json!({"recoveryInstanceIDs": [home], "tags": {"Owner": "drs-waves"}}),
+    )
+    .await;
+    r.call("DescribeRecoveryInstances", json!({})).await;
+    r.call("StopFailback", json!({"recoveryInstanceID": ec2}))
+        .await;
+    r.call(
+        "StopFailback",
+        json!({"recoveryInstanceID": "i-0000000000000000f"}),
+    )
+    .await;
+    r.until_all_completed().await;
+    r.call("DescribeRecoveryInstances", json!({})).await;
 }
 
 /// Source networks: listed (paged, filtered), one recovered, one failing, one unknown, one
@@ -328,6 +374,29 @@ fn terminate_recovery_instances_answers_are_the_models() {
 #[test]
 fn describe_recovery_snapshots_answers_are_the_models() {
     assert_within_the_model("DescribeRecoverySnapshots");
+}
+
+#[test]
+fn failback_answers_are_the_models() {
+    assert_within_the_model("ReverseReplication");
+    assert_within_the_model("StartFailbackLaunch");
+    assert_within_the_model("StopFailback");
+    let failback_states: BTreeSet<String> = recorded()
+        .iter()
+        .filter(|(op, _)| op == "DescribeRecoveryInstances")
+        .flat_map(|(_, a)| a.body["items"].as_array().cloned().unwrap_or_default())
+        .filter_map(|i| i["failback"]["state"].as_str().map(str::to_owned))
+        .collect();
+    for state in [
+        "FAILBACK_NOT_STARTED",
+        "FAILBACK_IN_PROGRESS",
+        "FAILBACK_COMPLETED",
+    ] {
+        assert!(
+            failback_states.contains(state),
+            "{state} never seen: {failback_states:?}"
+        );
+    }
 }
 
 #[test]

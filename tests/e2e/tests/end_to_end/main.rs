@@ -40,6 +40,11 @@
 //! CRITICAL failure, and its report checked against the schema and in Chromium; a native
 //! RECOVERY confirmed by name and followed live in tmux.
 //!
+//! `failback`: the way home (issue #27): RECOVERY then FAILBACK with the waves home in
+//! reverse order, a FAILBACK refused with a server not ready, a lost StartFailbackLaunch answer
+//! resolved without a second job, a FAILBACK cancelled mid-way, StopFailback and terminate
+//! after the verdicts, and `drs-waves failback-check`.
+//!
 //! `deployment_guard`: a test that panics leaves no worker and no drs-sim behind.
 //!
 //! `recovery_instances`: jobs that never name their recovery instances, and launches from
@@ -61,6 +66,7 @@ mod actions;
 mod chaos;
 mod deployment_guard;
 mod disaster_day;
+mod failback;
 mod graph;
 mod health;
 mod launch_actions;

@@ -195,6 +195,7 @@ impl Drs for FakeDrs {
         let servers = state
             .jobs
             .iter()
+            .filter(|j| !state.failback.is_failback_job(&j.id))
             .flat_map(|j| j.servers.iter())
             .filter(|s| {
                 s.recovery_instance_id
@@ -220,6 +221,17 @@ impl Drs for FakeDrs {
             return Err(err);
         }
         Ok(Self::as_listed(&state, job))
+    }
+
+    async fn start_failback_launch(
+        &self,
+        request: drs_waves_aws::drs::FailbackLaunchRequest,
+    ) -> Result<Job, AwsError> {
+        self.failback_launch(request)
+    }
+
+    async fn stop_failback(&self, recovery_instance_id: String) -> Result<(), AwsError> {
+        self.stop_failback_of(recovery_instance_id)
     }
 
     async fn recovery_instances_of(

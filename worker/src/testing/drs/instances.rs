@@ -112,6 +112,7 @@ impl FakeDrs {
             .jobs
             .iter()
             .filter(|j| j.job_type.as_deref() != Some("TERMINATE"))
+            .filter(|j| !state.failback.is_failback_job(&j.id))
         {
             for s in &job.servers {
                 let Some(id) = s.recovery_instance_id.as_deref() else {
@@ -140,6 +141,7 @@ impl FakeDrs {
                         .into_iter()
                         .collect(),
                     hostname: Some(format!("host-{}", s.source_server_id)),
+                    failback: Some(state.failback.of(id)),
                 });
             }
         }

@@ -1,0 +1,457 @@
+//! Before the way home (issue #27): after a real RECOVERY of the billing example,
+//! `drs-waves failback-check billing` names every required server whose recovery instance is
+//! not ready to fail back, with its DRS failback state and why (exit 1), in the order the
+//! waves would come home, and says ready (exit 0) once drs-sim reports every one
+//! FAILBACK_READY_FOR_LAUNCH. It only reads: no failback job is ever made.
+
+use super::*;
+use drs_sim::{FailbackOutcome, FailbackStaging};
+
+/// Runs `drs-waves failback-check billing`: its exit status and its output.
+fn failback_check(dep: &Deployment) -> Result<(i32, String)> {
+    let out = dep
+        .cli_command()?
+        .args(["failback-check", "billing"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context("drs-waves failback-check")?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok((out.status.code().unwrap_or(-1), text))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failback_check_names_servers_not_ready_after_a_recovery_then_says_ready() -> Result<()> {
+    let mut dep = Deployment::new(
+        "failback-check",
+        SimConfig::with_servers(billing_servers(&[], 0.5)),
+    )
+    .await?;
+    let machine = dep.deploy_example("billing").await?;
+
+    // No RECOVERY yet: nothing to bring home.
+    let (code, text) = failback_check(&dep)?;
+    ensure!(
+        code == 2 && text.contains("no RECOVERY"),
+        "refused without a RECOVERY ({code}): {text}"
+    );
+
+    dep.start_worker(&[])?;
+    let (execution, ended) = run_to_end(
+        &dep,
+        &machine,
+        json!({"mode": "RECOVERY", "confirm": "billing"}),
+    )
+    .await?;
+    ensure!(
+        ended.succeeded(),
+        "the recovery did not succeed: {}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    let name = execution.rsplit(':').next().unwrap_or_default().to_string();
+
+    // Nothing replicates back yet: every required server is named, FAILBACK_NOT_STARTED.
+    let (code, text) = failback_check(&dep)?;
+    ensure!(code == 1, "not ready ({code}): {text}");
+    ensure!(
+        text.contains(&format!("bringing home RECOVERY {name}")),
+        "{text}"
+    );
+    ensure!(
+        text.contains("waves come home in order: 3 web, 2 app-servers, 1 databases"),
+        "{text}"
+    );
+    for server in [DB1, DB2, APP1, WEB1, WEB2] {
+        ensure!(text.contains(server), "{server} named: {text}");
+    }
+    ensure!(text.contains("FAILBACK_NOT_STARTED"), "{text}");
+    ensure!(
+        text.contains(&format!("{APP2_OPTIONAL} (optional)")),
+        "the optional server listed as such: {text}"
+    );
+
+    // The web and app tiers and DB2 are ready; DB1's replication back stalls.
+    dep.sim
+        .stage_failback(&FailbackStaging::ready(
+            &[WEB1, WEB2, APP1, APP2_OPTIONAL, DB2],
+            0.0,
+        ))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    dep.sim
+        .stage_failback(&FailbackStaging {
+            outcome: FailbackOutcome::Stall,
+            ..FailbackStaging::ready(&[DB1], 0.0)
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (code, text) = failback_check(&dep)?;
+    ensure!(code == 1, "DB1 holds it back ({code}): {text}");
+    ensure!(
+        text.contains(DB1) && text.contains("FAILBACK_IN_PROGRESS") && text.contains("STALLED"),
+        "DB1 named with its state: {text}"
+    );
+    for ready in [DB2, APP1, WEB1, WEB2] {
+        ensure!(
+            !text.contains(ready),
+            "{ready} is ready, not listed: {text}"
+        );
+    }
+
+    // DB1 in sync too: ready, exit 0.
+    dep.sim
+        .stage_failback(&FailbackStaging::ready(&[DB1], 0.0))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (code, text) = failback_check(&dep)?;
+    ensure!(code == 0, "ready ({code}): {text}");
+    ensure!(
+        text.contains("ready: every required server (5) is FAILBACK_READY_FOR_LAUNCH"),
+        "{text}"
+    );
+    ensure!(
+        dep.sim.jobs().iter().all(|j| j.initiated_by != "FAILBACK"),
+        "a check launches nothing"
+    );
+    Ok(())
+}
+
+/// The billing example recovered for real (a RECOVERY to SUCCEEDED) on a fresh deployment
+/// whose worker runs: the start of every FAILBACK test.
+async fn recovered(test: &str) -> Result<(Deployment, String)> {
+    let mut dep = Deployment::new(test, SimConfig::with_servers(billing_servers(&[], 0.5))).await?;
+    let machine = dep.deploy_example("billing").await?;
+    dep.start_worker(&[])?;
+    let (_, ended) = run_to_end(
+        &dep,
+        &machine,
+        json!({"mode": "RECOVERY", "confirm": "billing"}),
+    )
+    .await?;
+    ensure!(
+        ended.succeeded(),
+        "the recovery did not succeed: {}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    Ok((dep, machine))
+}
+
+const ALL: [&str; 6] = [DB1, DB2, APP1, APP2_OPTIONAL, WEB1, WEB2];
+
+fn failback() -> Value {
+    json!({"mode": "FAILBACK", "confirm": "billing"})
+}
+
+/// The failback jobs (initiatedBy FAILBACK) of `execution`, oldest first.
+fn failback_jobs(dep: &Deployment, execution: &str) -> Vec<JobSnapshot> {
+    dep.sim
+        .jobs()
+        .into_iter()
+        .filter(|j| j.initiated_by == "FAILBACK")
+        .filter(|j| j.tags.get(job_tags::EXECUTION).map(String::as_str) == Some(execution))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovery_comes_home_in_reverse_order_one_failback_job_per_instance() -> Result<()> {
+    let (dep, machine) = recovered("failback-home").await?;
+    dep.sim
+        .stage_failback(&FailbackStaging::ready(&ALL, 0.0))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (execution, ended) = run_to_end(&dep, &machine, failback()).await?;
+    ensure!(
+        ended.succeeded(),
+        "the failback did not succeed: {}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    let jobs = failback_jobs(&dep, &execution);
+    // One failback job per instance: every instance of the recovery in exactly one job.
+    let mut sent: Vec<String> = jobs
+        .iter()
+        .flat_map(|j| j.servers.iter().map(|s| s.source_server_id.clone()))
+        .collect();
+    sent.sort();
+    let mut all: Vec<String> = ALL.iter().map(|s| (*s).to_string()).collect();
+    all.sort();
+    ensure!(sent == all, "every server once: {sent:?}");
+    // Waves home in reverse order: web, then the app servers, then the databases, each
+    // wave's job made after the previous wave's job ended.
+    let order: Vec<String> = jobs
+        .iter()
+        .map(|j| j.tags.get(job_tags::WAVE).cloned().unwrap_or_default())
+        .collect();
+    ensure!(
+        order == ["web", "app-servers", "databases"],
+        "waves home in reverse order: {order:?}"
+    );
+    for pair in jobs.windows(2) {
+        let ended = pair[0].end_date_time.context("the earlier job ended")?;
+        ensure!(
+            pair[1].creation_date_time >= ended,
+            "{} began before {} ended",
+            pair[1].job_id,
+            pair[0].job_id
+        );
+    }
+    let instances = dep.sim.recovery_instances();
+    let home: Vec<_> = instances
+        .iter()
+        .filter(|i| i.terminated_date_time.is_none())
+        .collect();
+    ensure!(
+        home.len() == 6
+            && home
+                .iter()
+                .all(|i| i.failback_state.as_deref() == Some("FAILBACK_COMPLETED")),
+        "every instance FAILBACK_COMPLETED (and kept): {home:?}"
+    );
+    let history = dep.history(&execution).await?;
+    let record = history.execution()?;
+    ensure!(record["mode"] == "FAILBACK", "{record}");
+    ensure!(record["executionStatus"] == "SUCCEEDED", "{record}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failback_with_a_server_not_ready_is_refused_naming_it_and_launches_nothing() -> Result<()>
+{
+    let (dep, machine) = recovered("failback-refused").await?;
+    dep.sim
+        .stage_failback(&FailbackStaging::ready(
+            &[DB2, APP1, APP2_OPTIONAL, WEB1, WEB2],
+            0.0,
+        ))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    dep.sim
+        .stage_failback(&FailbackStaging {
+            outcome: FailbackOutcome::Stall,
+            ..FailbackStaging::ready(&[DB1], 0.0)
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (execution, ended) = run_to_end(&dep, &machine, failback()).await?;
+    ensure!(!ended.succeeded(), "refused: {}", describe(&ended));
+    let cause = ended.cause.clone().unwrap_or_default();
+    ensure!(
+        ended.error.as_deref() == Some("DrsWaves.PreflightFailed")
+            && cause.contains(DB1)
+            && cause.contains("FAILBACK_IN_PROGRESS")
+            && cause.contains("STALLED"),
+        "the cause names DB1 and its state: {}",
+        describe(&ended)
+    );
+    ensure!(
+        failback_jobs(&dep, &execution).is_empty()
+            && dep.sim.jobs().iter().all(|j| j.initiated_by != "FAILBACK"),
+        "nothing launched"
+    );
+    ensure!(dep.lock("billing").await?.is_none(), "the lock is released");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failback_jobs_lost_answer_is_found_by_its_tags_not_sent_twice() -> Result<()> {
+    let (dep, machine) = recovered("failback-lost").await?;
+    dep.sim
+        .stage_failback(&FailbackStaging::ready(&ALL, 0.0))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut faults = FaultConfig::default();
+    faults.per_operation.insert(
+        "StartFailbackLaunch".into(),
+        FaultSpec {
+            drop_after_commit_next: 1,
+            ..Default::default()
+        },
+    );
+    dep.sim
+        .set_faults(faults)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (execution, ended) = run_to_end(&dep, &machine, failback()).await?;
+    ensure!(
+        ended.succeeded(),
+        "the failback did not succeed: {}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    ensure!(
+        dep.sim.counters().drop_after_commit >= 1,
+        "an answer was lost: {:?}",
+        dep.sim.counters()
+    );
+    let jobs = failback_jobs(&dep, &execution);
+    ensure!(
+        jobs.len() == 3,
+        "one failback job per wave, none twice: {:?}",
+        jobs.iter().map(|j| &j.job_id).collect::<Vec<_>>()
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failback_cancelled_mid_way_leaves_the_instances_not_home_running() -> Result<()> {
+    let (dep, machine) = recovered("failback-cancel").await?;
+    // The app servers' way home is slow (their failback launch takes a minute): the cancel
+    // comes while it runs, after the web tier is home.
+    let slow: Vec<ServerSpec> = billing_servers(&[], 60.0)
+        .into_iter()
+        .filter(|s| s.id == APP1 || s.id == APP2_OPTIONAL)
+        .collect();
+    dep.sim
+        .add_servers(&slow)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    dep.sim
+        .stage_failback(&FailbackStaging::ready(&ALL, 0.0))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let execution = dep.start_execution(&machine, &failback()).await?;
+    let dep_ref = &dep;
+    let exec = execution.as_str();
+    eventually(
+        "the app servers' failback job",
+        Duration::from_secs(120),
+        Duration::from_millis(200),
+        || async move {
+            failback_jobs(dep_ref, exec)
+                .iter()
+                .any(|j| j.tags.get(job_tags::WAVE).map(String::as_str) == Some("app-servers"))
+                .then_some(())
+        },
+    )
+    .await?;
+    let out = dep
+        .cli_command()?
+        .args(["cancel", &execution])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context("drs-waves cancel")?;
+    ensure!(
+        out.status.success(),
+        "drs-waves cancel: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ended = dep.wait_for_end(&execution, super::DRILL_TIMEOUT).await?;
+    ensure!(
+        ended.error.as_deref() == Some("DrsWaves.Cancelled"),
+        "the run ends cancelled: {}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    let waves: Vec<String> = failback_jobs(&dep, &execution)
+        .iter()
+        .filter_map(|j| j.tags.get(job_tags::WAVE).cloned())
+        .collect();
+    ensure!(
+        waves == ["web", "app-servers"],
+        "the databases never started home: {waves:?}"
+    );
+    let instances = dep.sim.recovery_instances();
+    let state_of = |server: &str| {
+        instances
+            .iter()
+            .find(|i| i.source_server_id == server && i.terminated_date_time.is_none())
+            .and_then(|i| i.failback_state.clone())
+    };
+    for web in [WEB1, WEB2] {
+        ensure!(
+            state_of(web).as_deref() == Some("FAILBACK_COMPLETED"),
+            "{web} is home: {instances:?}"
+        );
+    }
+    for db in [DB1, DB2] {
+        ensure!(
+            state_of(db).as_deref() == Some("FAILBACK_READY_FOR_LAUNCH"),
+            "{db}'s instance still runs in the recovery region, not launched: {instances:?}"
+        );
+    }
+    ensure!(
+        dep.sim.jobs().iter().all(|j| j.job_type != "TERMINATE"),
+        "nothing terminated"
+    );
+    let history = dep.history(&execution).await?;
+    let record = history.execution()?;
+    ensure!(
+        record["mode"] == "FAILBACK" && record["executionStatus"] == "CANCELLED",
+        "{record}"
+    );
+    ensure!(dep.lock("billing").await?.is_none(), "the lock is released");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failback_that_stops_and_terminates_does_so_only_after_every_verdict() -> Result<()> {
+    let mut dep = Deployment::new(
+        "failback-terminate",
+        SimConfig::with_servers(billing_servers(&[], 0.5)),
+    )
+    .await?;
+    let text = std::fs::read_to_string(repo_root().join("statemachines/billing.plan.yaml"))?;
+    let machine = dep
+        .deploy_plan(
+            "billing-home.plan.yaml",
+            &format!("{text}\nfailback: {{stopAndTerminate: true}}\n"),
+        )
+        .await?;
+    dep.start_worker(&[])?;
+    let (_, ended) = run_to_end(
+        &dep,
+        &machine,
+        json!({"mode": "RECOVERY", "confirm": "billing"}),
+    )
+    .await?;
+    ensure!(ended.succeeded(), "recovery: {}", describe(&ended));
+    dep.sim
+        .stage_failback(&FailbackStaging::ready(&ALL, 0.0))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (execution, ended) = run_to_end(&dep, &machine, failback()).await?;
+    ensure!(
+        ended.succeeded(),
+        "the failback did not succeed: {}\n{}",
+        describe(&ended),
+        dep.worker_logs()
+    );
+    let output = ended.output.clone().context("output")?;
+    let terminate_jobs = output["result"]["terminateJobIds"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    ensure!(
+        terminate_jobs.len() == 3,
+        "one TERMINATE job per wave that came home: {output}"
+    );
+    let jobs = dep.sim.jobs();
+    let last_home = failback_jobs(&dep, &execution)
+        .iter()
+        .filter_map(|j| j.end_date_time)
+        .max()
+        .context("failback jobs ended")?;
+    let terminates: Vec<_> = jobs.iter().filter(|j| j.job_type == "TERMINATE").collect();
+    ensure!(
+        terminates.len() == 3 && terminates.iter().all(|j| j.creation_date_time >= last_home),
+        "terminated only after every wave's verdict: {terminates:?}"
+    );
+    let gone = eventually(
+        "every recovery instance terminated",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || async {
+            dep.sim
+                .recovery_instances()
+                .iter()
+                .all(|i| i.terminated_date_time.is_some())
+                .then_some(())
+        },
+    )
+    .await;
+    ensure!(gone.is_ok(), "{:?}", dep.sim.recovery_instances());
+    let counters = dep.sim.counters();
+    ensure!(
+        counters
+            .operations
+            .get("StopFailback")
+            .is_some_and(|o| o.total == 6),
+        "StopFailback once per instance: {counters:?}"
+    );
+    Ok(())
+}
