@@ -69,6 +69,11 @@ pub struct InstanceFacts {
     pub is_drill: Option<bool>,
     /// `pointInTimeSnapshotDateTime`: the snapshot it launched from.
     pub point_in_time: Option<String>,
+    /// `failback.failbackJobID`: the job of its last failback launch (a FAILBACK's instances
+    /// are the RECOVERY's, found by this job, not by `jobID`).
+    pub failback_job_id: Option<String>,
+    /// The bytes it replicated back to the source (`replicatedDisks`, summed), once failing back.
+    pub replicated_back_bytes: Option<u64>,
 }
 
 /// One wave as the history holds it.

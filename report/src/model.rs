@@ -226,6 +226,10 @@ pub struct ServerFacts {
     /// Optional post-launch actions that FAILED: warnings, the launch still counts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// A FAILBACK: the bytes its recovery instance replicated back to the source before the
+    /// failback launch (DescribeRecoveryInstances' `replicatedDisks`, summed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicated_back_bytes: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

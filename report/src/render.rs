@@ -240,6 +240,22 @@ fn execution(h: &mut String, r: &Report) -> std::fmt::Result {
     fact("Started", esc(&e.started_at))?;
     fact("Ended", esc(opt(&e.ended_at, "still running")))?;
     fact("Duration", human_seconds(e.duration_seconds))?;
+    // A FAILBACK: what its instances replicated back before they came home.
+    let back: Vec<u64> = r
+        .servers
+        .iter()
+        .filter_map(|s| s.replicated_back_bytes)
+        .collect();
+    if !back.is_empty() {
+        fact(
+            "Replicated back",
+            format!(
+                "{} from {} recovery instance(s)",
+                human_bytes(back.iter().sum()),
+                back.len()
+            ),
+        )?;
+    }
     fact(
         "Status",
         format!(
@@ -462,10 +478,15 @@ fn servers(h: &mut String, r: &Report) -> std::fmt::Result {
             .map(|a| format!(" ({})", human_seconds(a)))
             .unwrap_or_default();
         // No snapshot named: DRS took an on-demand one at launch, at this time.
-        let snapshot = match (&s.snapshot_id, &s.snapshot_taken_at) {
-            (Some(id), _) => id.clone(),
-            (None, Some(at)) => format!("on-demand {at}"),
-            (None, None) => String::new(),
+        let snapshot = match (
+            &s.snapshot_id,
+            &s.snapshot_taken_at,
+            s.replicated_back_bytes,
+        ) {
+            (_, _, Some(bytes)) => format!("replicated back {}", human_bytes(bytes)),
+            (Some(id), _, None) => id.clone(),
+            (None, Some(at), None) => format!("on-demand {at}"),
+            (None, None, None) => String::new(),
         };
         let ec2 = match &s.ec2_instance_id {
             Some(i) if Some(i) != s.recovery_instance_id.as_ref() => {
@@ -488,6 +509,21 @@ fn servers(h: &mut String, r: &Report) -> std::fmt::Result {
         )?;
     }
     writeln!(h, "</tbody>\n</table>")
+}
+
+/// `1.5 GiB`: bytes in binary units, one decimal above a KiB.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// The failure reason cell: the reason, then each warning (an optional post-launch action

@@ -643,5 +643,6 @@ fn a_graph_plans_timeline_says_what_each_wave_waited_for() {
     assert_eq!(t.bands[1].label, "Wave 2 w2 (SUCCEEDED), after wave 1");
 }
 
+mod failback;
 mod health;
 mod native;

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use drs_waves_contract::{Targets, WaveStatus};
+use drs_waves_contract::{Mode, Targets, WaveStatus};
 use time::OffsetDateTime;
 
 use super::{
@@ -320,6 +320,9 @@ impl ServerLines<'_> {
             launch_ended_at: ended,
             failure_reason: s.failure_reason.clone().or(log.failure),
             warnings: s.action_warnings.clone(),
+            replicated_back_bytes: (sources.execution.mode == Some(Mode::Failback))
+                .then(|| instance.and_then(|i| i.replicated_back_bytes))
+                .flatten(),
         }
     }
 
@@ -327,6 +330,7 @@ impl ServerLines<'_> {
     fn pending(&self, id: String) -> ServerFacts {
         let point = self.points.get(id.as_str());
         ServerFacts {
+            replicated_back_bytes: None,
             wave_index: self.wave_index,
             wave_name: self.wave_name.to_owned(),
             hostname: hostname(self.sources, &id),

@@ -20,16 +20,32 @@ pub fn facts_of(i: RecoveryInstance) -> InstanceFacts {
         job_id: i.job_id,
         is_drill: i.is_drill,
         point_in_time: i.point_in_time,
+        failback_job_id: i.failback.as_ref().and_then(|f| f.job_id.clone()),
+        replicated_back_bytes: (i.failback.as_ref())
+            .and_then(|f| u64::try_from(f.replicated_bytes).ok()),
     }
 }
 
 /// The execution's own instances of `listed`, by (launch job ID, source server ID). With the
 /// mode unknown (an execution that failed before its history had one) only the job decides.
+/// A FAILBACK launches no instance: its instances are the recovery instances its failback jobs
+/// brought home, by (failback job ID, source server ID).
 pub fn of_execution(
     listed: Vec<InstanceFacts>,
     launch_jobs: &BTreeSet<String>,
     mode: Option<Mode>,
 ) -> BTreeMap<(String, String), InstanceFacts> {
+    if mode == Some(Mode::Failback) {
+        return (listed.into_iter())
+            .filter_map(|i| {
+                let job = i
+                    .failback_job_id
+                    .clone()
+                    .filter(|j| launch_jobs.contains(j))?;
+                Some(((job, i.source_server_id.clone()), i))
+            })
+            .collect();
+    }
     let wanted_drill = mode.map(|m| m == Mode::Drill);
     listed
         .into_iter()

@@ -266,6 +266,7 @@ async fn a_failed_read_back_leaves_the_verdict_and_the_report_reads_the_instance
         job_id: Some(job),
         is_drill: Some(true),
         point_in_time: Some("2030-01-01T00:05:01Z".into()),
+        ..drs_waves_report::build::InstanceFacts::default()
     }]);
     let sources = drs_waves_report::gather::gather(
         &w.history,

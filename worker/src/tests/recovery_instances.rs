@@ -143,6 +143,7 @@ async fn the_report_shows_only_the_instances_this_executions_jobs_made() {
         job_id: Some(job.into()),
         is_drill: Some(drill),
         point_in_time: Some("2030-01-01T00:05:00Z".into()),
+        ..InstanceFacts::default()
     };
     let apis = FakeEvidenceApis::default();
     *apis.instances.lock().expect("lock") = Some(vec![

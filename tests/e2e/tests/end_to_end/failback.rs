@@ -212,6 +212,30 @@ async fn a_recovery_comes_home_in_reverse_order_one_failback_job_per_instance() 
     let record = history.execution()?;
     ensure!(record["mode"] == "FAILBACK", "{record}");
     ensure!(record["executionStatus"] == "SUCCEEDED", "{record}");
+    // The report: each wave's time home, each server what its instance replicated back.
+    let report = dep.report(&execution).await?;
+    ensure!(
+        report.execution.mode.as_deref() == Some("FAILBACK"),
+        "{:?}",
+        report.execution
+    );
+    ensure!(
+        report
+            .waves
+            .iter()
+            .all(|w| w.status == "SUCCEEDED" && w.duration_seconds.is_some()),
+        "{:#?}",
+        report.waves
+    );
+    ensure!(
+        report.servers.len() == 6
+            && report
+                .servers
+                .iter()
+                .all(|s| s.replicated_back_bytes.is_some_and(|b| b > 0)),
+        "every server replicated back: {:#?}",
+        report.servers
+    );
     Ok(())
 }
 
