@@ -7,7 +7,7 @@
 
 use std::fmt::Write;
 
-use crate::clock::{human_seconds, parse_time};
+use crate::clock::{human_bytes, human_seconds, parse_time};
 use crate::model::{Report, ServerFacts, Verdict};
 use crate::timeline::{self, Timeline};
 
@@ -509,21 +509,6 @@ fn servers(h: &mut String, r: &Report) -> std::fmt::Result {
         )?;
     }
     writeln!(h, "</tbody>\n</table>")
-}
-
-/// `1.5 GiB`: bytes in binary units, one decimal above a KiB.
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// The failure reason cell: the reason, then each warning (an optional post-launch action
