@@ -9,8 +9,11 @@
 //! - [`retry`]: which servers of a failed wave an operator's retry launches again.
 //! - [`launch_points`]: the snapshots a launch would use, and what the plan's RPO says of them
 //!   (read through the DRS seam: preflight and `drs-waves start` ask the same question).
+//! - [`bound`]: the fastest recovery the quotas allow, a lower bound on a plan's makespan
+//!   (the bench's yardstick).
 //! - [`clock`]: the timestamps Step Functions and DRS write, and the clock the tasks read.
 
+pub mod bound;
 pub mod clock;
 pub mod launch_points;
 pub mod preflight;
