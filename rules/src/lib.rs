@@ -6,6 +6,8 @@
 //! - [`verdict`]: when a wave has succeeded or failed, and how long to wait before the next check.
 //! - [`timing`]: what past executions teach about a wave's launch time, and the wait with it.
 //! - [`rpo`]: launch points held to the plan's recovery point objective.
+//! - [`schedule`]: the scheduled launch strategy: chunks sent within the quotas, quotas learned
+//!   from a refusal.
 //! - [`retry`]: which servers of a failed wave an operator's retry launches again.
 //! - [`launch_points`]: the snapshots a launch would use, and what the plan's RPO says of them
 //!   (read through the DRS seam: preflight and `drs-waves start` ask the same question).
@@ -19,6 +21,7 @@ pub mod launch_points;
 pub mod preflight;
 pub mod retry;
 pub mod rpo;
+pub mod schedule;
 pub mod timing;
 pub mod verdict;
 
