@@ -62,6 +62,7 @@ mod launch_actions;
 mod network;
 mod operator;
 mod operator_cli;
+mod quotas;
 mod realistic_drs;
 mod recovery_instances;
 mod report;
