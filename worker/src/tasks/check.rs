@@ -31,18 +31,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             state.job_ids = round.job_ids.clone();
         }
         let queued = round.as_ref().map_or(0, |r| r.queued);
-        if state.job_ids.is_empty() && queued == 0 {
-            return Err(TaskError::InvalidInput(format!(
-                "check of wave '{}' has no job IDs in its state",
-                wave.name
-            )));
-        }
-        let started = parse_time(&state.started_at).ok_or_else(|| {
-            TaskError::InvalidInput(format!(
-                "wave '{}' state has an unreadable startedAt {:?}",
-                wave.name, state.started_at
-            ))
-        })?;
+        let started = started_of(wave, &state, queued)?;
         let fresh = round.as_ref().map_or(&[][..], |r| &r.fresh[..]);
         let jobs = self.jobs_of_wave(wave, &state, fresh).await?;
         let now = self.now();
@@ -242,6 +231,27 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         }
         Ok(reasons)
     }
+}
+
+/// When the wave's launch started; an error for a state no check can judge (no job and
+/// nothing queued, an unreadable start).
+fn started_of(
+    wave: &WaveSpec,
+    state: &WaveState,
+    queued: usize,
+) -> Result<time::OffsetDateTime, TaskError> {
+    if state.job_ids.is_empty() && queued == 0 {
+        return Err(TaskError::InvalidInput(format!(
+            "check of wave '{}' has no job IDs in its state",
+            wave.name
+        )));
+    }
+    parse_time(&state.started_at).ok_or_else(|| {
+        TaskError::InvalidInput(format!(
+            "wave '{}' state has an unreadable startedAt {:?}",
+            wave.name, state.started_at
+        ))
+    })
 }
 
 /// The servers the verdict judges from the jobs (their chunks were sent), and how many more
