@@ -10,6 +10,8 @@ leaves behind (a dead worker's long polls hold tasks on LocalStack's side) reach
 2. scale: a 1,000-server plan in 10 waves; jobs per wave, payload and item sizes, time.
 3. worker: many executions at once on one worker; tasks/s, time per task, RSS, CPU.
 4. codegen: time and size of the fleet example's machine.
+5. estate (issue #26, bench/estate.py): servers over several accounts (one drs-sim each), today's
+   strategy and the scheduled one, with and without faults, against the makespan's lower bound.
 
 Prints a table and writes target/bench/results.json. See docs/benchmarks.md for what each
 figure means and how it is measured.
@@ -33,6 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gen  # noqa: E402
+import estate  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 # Release builds (scripts/bench.sh builds them): the figures are those of the shipped binary.
@@ -130,6 +133,8 @@ class Worker:
             "PATH": os.environ.get("PATH", ""),
             **{k: v for k, v in stack.env.items() if k.startswith("AWS_") or k == "NO_PROXY"},
             "DRS_WAVES_TABLE": stack.table,
+            # Each other account's drs-sim (the estate); empty otherwise.
+            "DRS_WAVES_DRS_ENDPOINTS": stack.env.get("DRS_WAVES_DRS_ENDPOINTS", ""),
             "DRS_WAVES_ACTIVITY_ARNS": ",".join(f"{k}={v}" for k, v in arns.items()),
             "DRS_WAVES_LOG_FORMAT": "json",
             "DRS_WAVES_SHUTDOWN_GRACE_SECONDS": "5",
@@ -905,11 +910,14 @@ def table(res: dict) -> str:
         rows.append(("", "CPU per task", f"{w['cpu_ms_per_task']} ms"))
         rows.append(("", "tasks answered per CPU-second", f"{w['tasks_per_cpu_second']}"))
         rows.append(("", "goal (peak RSS <= 30 MiB)", "MET" if w["peak_rss_kb"] <= 30 * 1024 else "MISSED"))
+    e = res.get("estate")
+    if e and "runs" in e:
+        rows += estate.rows(e)
     c = res.get("codegen")
     if c and "output_bytes" in c:
         rows.append(("4. codegen", f"fleet.plan.yaml ({c['servers']} servers)", f"{c['output_bytes']} bytes, {c['states']} states"))
         rows.append(("", f"time, median of {c['runs']}", f"{c['process_ms_median']} ms process, {c['generate_ms_median']} ms generate"))
-    for part in ("polling", "scale", "weather", "worker", "codegen"):
+    for part in ("polling", "scale", "weather", "worker", "estate", "codegen"):
         if res.get(part, {}).get("error"):
             rows.append((part, "ERROR", res[part]["error"]))
     w0 = max(len(r[0]) for r in rows) if rows else 0
@@ -923,7 +931,8 @@ def main() -> int:
     ap.add_argument("--table", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", default="polling,learned,scale,weather,worker,codegen", help="comma-separated parts to run")
+    ap.add_argument("--only", default="polling,learned,scale,weather,worker,estate,codegen",
+                    help="comma-separated parts to run")
     a = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     out = Path(a.out)
@@ -934,7 +943,7 @@ def main() -> int:
     only = set(a.only.split(","))
     res: dict = {"machine": machine(), "quick": a.quick}
     t0 = time.monotonic()
-    deadlines = {"polling": 240, "scale": 480, "weather": 900, "worker": 300}
+    deadlines = {"polling": 240, "scale": 480, "weather": 900, "worker": 300, "estate": 3600}
     # The learned part runs after polling's two runs, on the same plan: it implies polling.
     if "learned" in only:
         only.add("polling")
@@ -943,6 +952,7 @@ def main() -> int:
         ("scale", lambda: part_scale(stack, g, paths, out, deadlines["scale"])),
         ("weather", lambda: part_weather(stack, g, paths, out, deadlines["weather"])),
         ("worker", lambda: part_worker(stack, g, paths, out, deadlines["worker"])),
+        ("estate", lambda: estate.part_estate(sys.modules[__name__], stack, g, paths, out, deadlines["estate"])),
         ("codegen", lambda: part_codegen(sizes.codegen_runs, out)),
     ]
     ok = True
@@ -952,6 +962,8 @@ def main() -> int:
         t = time.monotonic()
         try:
             res[name] = fn()
+            # A part that records its own failures (the estate's runs) fails the bench too.
+            ok = ok and not res[name].get("error")
         except BenchError as e:
             ok = False
             res[name] = {"error": str(e)}

@@ -140,6 +140,35 @@ impl WaveView {
     }
 
     /// PENDING or IN_PROGRESS servers.
+    /// Shows `counts` read now (a check's, or DescribeJobs' own): while the wave launches,
+    /// what a reader saw launched or failed never goes back. The sources lag each other (a
+    /// check's counts are older than the live DescribeJobs read before them), and a server
+    /// that launched stays launched; the verdict's counts, once the wave has one, stand as
+    /// they are. An operator's retry starts the failed count again ([`Self::relaunch`]).
+    pub fn show_counts(&mut self, counts: ServerCounts) {
+        if self.phase != Phase::Launching {
+            self.counts = counts;
+            return;
+        }
+        let total = counts.total.max(self.counts.total);
+        let launched = counts.launched.max(self.counts.launched);
+        let failed = counts.failed.max(self.counts.failed);
+        self.counts = ServerCounts {
+            total,
+            launched,
+            failed,
+            launching: total.saturating_sub(launched + failed),
+            optional_failed: counts.optional_failed.max(self.counts.optional_failed),
+        };
+    }
+
+    /// A new launch of the wave (its first, or an operator's retry): the servers it launches
+    /// again no longer count as failed.
+    fn relaunch(&mut self) {
+        self.counts.launching += self.counts.failed;
+        self.counts.failed = 0;
+    }
+
     pub fn pending(&self) -> u32 {
         self.counts
             .total
@@ -296,6 +325,7 @@ impl View {
                         WaveStep::Pause => w.phase = Phase::Paused,
                         WaveStep::Start if w.phase != Phase::Launching => {
                             w.phase = Phase::Launching;
+                            w.relaunch();
                             w.ended_at = None;
                             w.reason.clear();
                         }
@@ -387,7 +417,7 @@ impl View {
             WaveStatus::Skipped => Phase::Skipped,
             WaveStatus::Interrupted => Phase::Interrupted,
         };
-        w.counts = ws.servers;
+        w.show_counts(ws.servers);
         w.job_ids = ws.job_ids.clone();
         w.started_at = parse_time(&ws.started_at).or(w.started_at);
         w.ended_at = if ws.ended_at.is_empty() {
@@ -457,10 +487,13 @@ impl View {
         let launched = latest.values().filter(|s| **s == "LAUNCHED").count() as u32;
         let failed = latest.values().filter(|s| **s == "FAILED").count() as u32;
         let total = w.counts.total.max(latest.len() as u32);
-        w.counts.total = total;
-        w.counts.launched = launched;
-        w.counts.failed = failed;
-        w.counts.launching = total.saturating_sub(launched + failed);
+        w.show_counts(ServerCounts {
+            total,
+            launched,
+            failed,
+            launching: total.saturating_sub(launched + failed),
+            ..w.counts
+        });
     }
 
     /// Job IDs of the waves launching now (what the follower asks DRS about).

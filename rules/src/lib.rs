@@ -6,19 +6,25 @@
 //! - [`verdict`]: when a wave has succeeded or failed, and how long to wait before the next check.
 //! - [`timing`]: what past executions teach about a wave's launch time, and the wait with it.
 //! - [`rpo`]: launch points held to the plan's recovery point objective.
+//! - [`schedule`]: the scheduled launch strategy: chunks sent within the quotas, quotas learned
+//!   from a refusal.
 //! - [`retry`]: which servers of a failed wave an operator's retry launches again.
 //! - [`launch_points`]: the snapshots a launch would use, and what the plan's RPO says of them
 //!   (read through the DRS seam: preflight and `drs-waves start` ask the same question).
+//! - [`bound`]: the fastest recovery the quotas allow, a lower bound on a plan's makespan
+//!   (the bench's yardstick).
 //! - [`failback`]: the RECOVERY a FAILBACK brings home, which recovery instances are ready to
 //!   fail back (and why the others are not), the verdict of a failback wave.
 //! - [`clock`]: the timestamps Step Functions and DRS write, and the clock the tasks read.
 
+pub mod bound;
 pub mod clock;
 pub mod failback;
 pub mod launch_points;
 pub mod preflight;
 pub mod retry;
 pub mod rpo;
+pub mod schedule;
 pub mod timing;
 pub mod verdict;
 

@@ -115,6 +115,10 @@ pub struct ReadinessInput<'a> {
     pub point_in_time: Option<&'a str>,
     pub now: OffsetDateTime,
     pub limits: &'a Limits,
+    /// The worker sends each wave's chunks within the quotas as room frees up (the scheduled
+    /// strategy): a wave larger than the quotas, or one that finds them partly taken, waits
+    /// rather than being refused.
+    pub scheduled: bool,
 }
 
 /// Preflight's judgement: refusals (every one named at once), warnings, and each server's
@@ -146,7 +150,8 @@ impl Readiness {
 /// - Either way, every required server needs a recovery snapshot (at or before the point in
 ///   time when one is given); an optional server without one is a warning.
 /// - No server may already be in an active job, and each wave must fit the quotas, counting
-///   the jobs and servers already active in the account.
+///   the jobs and servers already active in the account (unless the worker schedules its
+///   chunks within them: `scheduled`).
 pub fn check_readiness(input: &ReadinessInput<'_>) -> Readiness {
     let by_id: BTreeMap<&str, &SourceServer> =
         input.servers.iter().map(|s| (s.id.as_str(), s)).collect();
@@ -233,6 +238,9 @@ pub fn check_readiness(input: &ReadinessInput<'_>) -> Readiness {
             });
         }
         let n = ids.len();
+        if input.scheduled {
+            continue;
+        }
         if n > limits.max_active_servers {
             out.problems.push(format!(
                 "wave '{name}' has {n} servers, more than the {} DRS allows in active jobs (--max-active-servers): split the wave",

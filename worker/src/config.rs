@@ -92,6 +92,13 @@ pub struct RunArgs {
     /// DRS quota: concurrent jobs in progress (a wave needing more fails preflight).
     #[arg(long, env = "DRS_WAVES_MAX_CONCURRENT_JOBS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrent_jobs: u32,
+    /// How a wave's chunks are sent: `eager` sends them all at the wave's start and waits out
+    /// a full quota (a wave larger than the quotas fails preflight); `scheduled` sends only
+    /// what fits the quotas above less what the account's active jobs hold, the wave's checks
+    /// sending the rest as jobs end, and keeps to what a refusal teaches when the quotas set
+    /// here are higher than DRS's.
+    #[arg(long, env = "DRS_WAVES_LAUNCH_STRATEGY", value_enum, default_value_t = crate::tasks::LaunchStrategy::Eager)]
+    pub launch_strategy: crate::tasks::LaunchStrategy,
     /// Seconds a start task looks for its chunk's tagged job after StartRecovery answered
     /// ConflictException (the answer to an earlier StartRecovery may have been lost, and DRS
     /// may list the job it made late). Within the start task's 600 s timeout.

@@ -166,6 +166,7 @@ async fn run_command(args: RunArgs) -> anyhow::Result<()> {
         args.limits(),
     )
     .with_faults(faults)
+    .with_launch_strategy(args.launch_strategy)
     .with_listing_wait(
         Duration::from_secs(args.conflict_listing_wait_seconds),
         drs_worker::tasks::DEFAULT_LISTING_BACKOFF,

@@ -61,6 +61,7 @@ mod retry_launch_points;
 mod retry_outlook;
 mod rpo_target;
 mod runtime;
+mod scheduled_launch;
 mod site_down;
 mod snapshot_paging;
 mod start_wave;

@@ -257,6 +257,78 @@ fn live_job_statuses_count_each_server_by_its_latest_job() {
     );
 }
 
+/// Issue #26: a 1,000-server drill showed wave 10 "40/90 launched", then "38/90": the live
+/// DescribeJobs read was newer than the next check's counts, which replaced it.
+#[test]
+fn launched_counts_never_go_back_while_the_wave_launches() {
+    let mut v = billing();
+    v.apply(&Event::StateEntered {
+        name: "Wave 2 app-servers: start".into(),
+    });
+    v.apply_wave_state(&wave_state(
+        2,
+        "app-servers",
+        WaveStatus::Launching,
+        counts(90, 30, 0),
+    ));
+    let live = |launched: usize,
+                failed: usize|
+     -> std::collections::BTreeMap<String, Vec<(String, String)>> {
+        let servers = (0..90)
+            .map(|i| {
+                let status = if i < launched {
+                    "LAUNCHED"
+                } else if i < launched + failed {
+                    "FAILED"
+                } else {
+                    "IN_PROGRESS"
+                };
+                (format!("s-{i}"), status.to_string())
+            })
+            .collect();
+        [("drsjob-00000000000000001".to_string(), servers)]
+            .into_iter()
+            .collect()
+    };
+    v.apply_jobs(2, &live(40, 1));
+    assert_eq!(v.waves[1].counts, counts(90, 40, 1));
+    // The check that ran before that read answers after it.
+    v.apply_wave_state(&wave_state(
+        2,
+        "app-servers",
+        WaveStatus::Launching,
+        counts(90, 38, 0),
+    ));
+    assert_eq!(v.waves[1].counts, counts(90, 40, 1), "40/90, then 38/90");
+    let line = wave_line(&v.waves[1], 90, T0 + time::Duration::seconds(30)).to_string();
+    assert!(line.contains("40/90 launched"), "{line}");
+    // A live read that lags too.
+    v.apply_jobs(2, &live(39, 0));
+    assert_eq!(v.waves[1].counts, counts(90, 40, 1));
+    v.apply_jobs(2, &live(45, 1));
+    assert_eq!(v.waves[1].counts, counts(90, 45, 1));
+    // The verdict's counts stand as they are.
+    v.apply_wave_state(&wave_state(
+        2,
+        "app-servers",
+        WaveStatus::Failed,
+        counts(90, 88, 2),
+    ));
+    assert_eq!(v.waves[1].counts, counts(90, 88, 2));
+    // An operator's retry launches the failed ones again: they are pending, not failed.
+    v.apply(&Event::StateEntered {
+        name: "Wave 2 app-servers: start".into(),
+    });
+    assert_eq!(v.waves[1].counts, counts(90, 88, 0));
+    v.apply_wave_state(&wave_state(
+        2,
+        "app-servers",
+        WaveStatus::Launching,
+        counts(90, 88, 0),
+    ));
+    assert_eq!(v.waves[1].counts, counts(90, 88, 0));
+}
+
 #[test]
 fn gates_say_what_they_wait_for_and_how_to_answer() {
     let gate = PendingGate {

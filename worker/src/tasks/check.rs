@@ -5,12 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use drs_waves_contract::{CheckWaveInput, MAX_CAUSE_CHARS, WaveSpec, WaveState, WaveStatus};
 use tracing::{info, warn};
 
-use super::Handlers;
+use super::schedule::Round;
+use super::{Handlers, LaunchStrategy};
 use crate::error::{TaskError, truncate_chars};
 use crate::sfn::ExecutionLookup;
 use drs_waves_aws::drs::launch_actions::{failure_of, warnings_of};
 use drs_waves_aws::drs::{Drs as _, DrsAccounts, Job, JobFilter, LaunchStatus};
 use drs_waves_history::{History, JobRecord, ServerRecord, WaveRecord};
+use drs_waves_rules::schedule::with_queued;
 use drs_waves_rules::{
     Known, format_time, judge, millis_between, parse_time, seconds_between, wait_seconds,
 };
@@ -24,10 +26,14 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         wave: &WaveSpec,
         jobs: &[Job],
         planned: &[String],
-        elapsed: u64,
+        (elapsed, queued): (u64, usize),
     ) -> Result<(drs_waves_rules::Verdict, BTreeMap<String, String>), TaskError> {
+        // Servers the scheduled strategy still holds back count as launching (failing the wave
+        // only when they are still queued at its launch timeout).
+        let past_timeout = elapsed > u64::from(wave.launch_timeout_seconds);
         let verdict_with = |reasons: &BTreeMap<String, String>| {
-            judge(wave, jobs, elapsed, &Known { planned, reasons })
+            let verdict = judge(wave, jobs, elapsed, &Known { planned, reasons });
+            with_queued(verdict, queued, past_timeout)
         };
         let verdict = verdict_with(&BTreeMap::new());
         if verdict.status != WaveStatus::Launching && verdict.counts.failed > 0 {
@@ -42,29 +48,22 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
     pub async fn check_wave(&self, input: CheckWaveInput) -> Result<WaveState, TaskError> {
         let run = &input.run;
         let wave = &input.wave;
-        let state = input.state;
+        let mut state = input.state;
         self.ensure_open(run).await?;
-        if state.job_ids.is_empty() {
-            return Err(TaskError::InvalidInput(format!(
-                "check of wave '{}' has no job IDs in its state",
-                wave.name
-            )));
+        let recorded = self.history.get_wave(&run.execution_id, wave.index).await?;
+        let round = self.scheduled_round(run, wave, recorded.as_ref()).await?;
+        if let Some(round) = &round {
+            state.job_ids = round.job_ids.clone();
         }
-        let started = parse_time(&state.started_at).ok_or_else(|| {
-            TaskError::InvalidInput(format!(
-                "wave '{}' state has an unreadable startedAt {:?}",
-                wave.name, state.started_at
-            ))
-        })?;
-        let jobs = self.jobs_of_wave(wave, &state).await?;
+        let queued = round.as_ref().map_or(0, |r| r.queued);
+        let started = started_of(wave, &state, queued)?;
+        let fresh = round.as_ref().map_or(&[][..], |r| &r.fresh[..]);
+        let jobs = self.jobs_of_wave(wave, &state, fresh).await?;
         let now = self.now();
         let elapsed = seconds_between(started, now);
         let elapsed_ms = millis_between(started, now);
-        let recorded = self.history.get_wave(&run.execution_id, wave.index).await?;
-        let planned = recorded
-            .as_ref()
-            .map(|w| w.planned_servers())
-            .unwrap_or_default();
+        let (planned, unlisted) = planned_of(round.as_ref(), &jobs, recorded.as_ref());
+        let queued = queued + unlisted;
         let learned = recorded.as_ref().and_then(|w| w.learned);
         // A retried wave's time is not a launch time to learn from.
         let first_attempt = recorded.as_ref().is_none_or(|w| w.attempt() == 1);
@@ -75,7 +74,8 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 .await?;
             (verdict, BTreeMap::new())
         } else {
-            self.launch_verdict(wave, &jobs, &planned, elapsed).await?
+            self.launch_verdict(wave, &jobs, &planned, (elapsed, queued))
+                .await?
         };
         // Before anything is recorded: a transient answer leaves nothing half-written.
         let recovered =
@@ -159,13 +159,38 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         })
     }
 
+    /// With the scheduled strategy, a launching wave's chunks that fit now are sent (the rest
+    /// count as launching); None with the eager one.
+    async fn scheduled_round(
+        &self,
+        run: &drs_waves_contract::RunContext,
+        wave: &WaveSpec,
+        recorded: Option<&WaveRecord>,
+    ) -> Result<Option<Round>, TaskError> {
+        // A FAILBACK sends its failback jobs at the start, as the eager strategy does.
+        let failback = run.mode == drs_waves_contract::Mode::Failback;
+        match (self.strategy, recorded) {
+            (LaunchStrategy::Scheduled, Some(r))
+                if r.status == WaveStatus::Launching && !failback =>
+            {
+                Ok(Some(self.send_what_fits(run, wave, r).await?))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// The wave's jobs as DescribeJobs lists them now, the latest launch of each server kept.
     /// A job DRS does not list (yet) is Transient: the check is tried again.
     async fn jobs_of_wave(
         &self,
         wave: &WaveSpec,
         state: &WaveState,
+        fresh: &[String],
     ) -> Result<Vec<Job>, TaskError> {
+        if state.job_ids.is_empty() {
+            // Every chunk still queued (the scheduled strategy): nothing to ask DRS.
+            return Ok(Vec::new());
+        }
         let jobs = self
             .drs_of(wave.account.as_ref())
             .await
@@ -184,8 +209,8 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         let missing: Vec<&str> = state
             .job_ids
             .iter()
+            .filter(|id| !returned.contains(id.as_str()) && !fresh.contains(id))
             .map(String::as_str)
-            .filter(|id| !returned.contains(id))
             .collect();
         if !missing.is_empty() {
             return Err(TaskError::transient(
@@ -227,6 +252,56 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         }
         Ok(reasons)
     }
+}
+
+/// When the wave's launch started; an error for a state no check can judge (no job and
+/// nothing queued, an unreadable start).
+fn started_of(
+    wave: &WaveSpec,
+    state: &WaveState,
+    queued: usize,
+) -> Result<time::OffsetDateTime, TaskError> {
+    if state.job_ids.is_empty() && queued == 0 {
+        return Err(TaskError::InvalidInput(format!(
+            "check of wave '{}' has no job IDs in its state",
+            wave.name
+        )));
+    }
+    parse_time(&state.started_at).ok_or_else(|| {
+        TaskError::InvalidInput(format!(
+            "wave '{}' state has an unreadable startedAt {:?}",
+            wave.name, state.started_at
+        ))
+    })
+}
+
+/// The servers the verdict judges from the jobs (their chunks were sent), and how many more
+/// count as launching because their job, sent by this check (the scheduled strategy), is not
+/// listed yet.
+fn planned_of(
+    round: Option<&Round>,
+    jobs: &[Job],
+    recorded: Option<&WaveRecord>,
+) -> (Vec<String>, usize) {
+    let Some(round) = round else {
+        return (
+            recorded
+                .map(WaveRecord::planned_servers)
+                .unwrap_or_default(),
+            0,
+        );
+    };
+    let listed: BTreeSet<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
+    let mut planned = Vec::new();
+    let mut unlisted = 0;
+    for (id, servers) in &round.sent {
+        if listed.contains(id.as_str()) || !round.fresh.contains(id) {
+            planned.extend(servers.iter().cloned());
+        } else {
+            unlisted += servers.len();
+        }
+    }
+    (planned, unlisted)
 }
 
 /// Each server once, from the latest job that lists it (`job_ids` in launch order): after an

@@ -23,6 +23,7 @@ mod record_failure;
 mod recovered;
 mod report;
 mod retry_points;
+mod schedule;
 mod send_chunk;
 mod start;
 
@@ -31,6 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use janitor::Tidied;
+pub use schedule::LaunchStrategy;
 
 use drs_waves_aws::drs::accounts::is_own;
 use drs_waves_contract::{
@@ -96,6 +98,10 @@ pub struct Handlers<D, H, X> {
     notifier: Arc<dyn Notifier>,
     /// Where the end of an execution writes its report (none: no report is written).
     evidence: Option<drs_waves_report::gather::Evidence>,
+    /// How a wave's chunks are sent (`schedule.rs`).
+    strategy: LaunchStrategy,
+    /// The scheduled strategy's knowledge of each account's quotas.
+    ledger: schedule::QuotaLedger,
 }
 
 fn from_date(started_at: &str, now: OffsetDateTime) -> String {
@@ -157,7 +163,15 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             cleanup_wait: cleanup::DEFAULT_CLEANUP_WAIT,
             notifier: Arc::new(NoNotifier),
             evidence: None,
+            strategy: LaunchStrategy::Eager,
+            ledger: schedule::QuotaLedger::default(),
         }
+    }
+
+    /// How the waves' chunks are sent: all at the start (eager), or within the quotas.
+    pub fn with_launch_strategy(mut self, strategy: LaunchStrategy) -> Self {
+        self.strategy = strategy;
+        self
     }
 
     /// Where gate notifications go (SNS in the worker; a recorder in tests).

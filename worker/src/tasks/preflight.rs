@@ -196,6 +196,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             point_in_time,
             now,
             limits: &self.limits,
+            scheduled: self.strategy == super::LaunchStrategy::Scheduled,
         });
         let rpo_seconds = input.targets.as_ref().and_then(|t| t.rpo_seconds);
         hold_to_rpo(

@@ -52,6 +52,28 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         snapshots: &BTreeMap<String, String>,
         wave_started: OffsetDateTime,
     ) -> Result<String, TaskError> {
+        match self
+            .send_chunk_with(run, wave, chunk, snapshots, wave_started, true)
+            .await?
+        {
+            Sent::Job(id) => Ok(id),
+            // A patient send waits out a full quota; it never answers Refused.
+            Sent::Refused(err) => Err(err.into()),
+        }
+    }
+
+    /// [`Self::send_chunk`], or with `patient` false (the scheduled strategy), a refusal for a
+    /// full concurrency quota answered at once as [`Sent::Refused`]: the chunk waits for the
+    /// next round rather than in this task.
+    pub(super) async fn send_chunk_with(
+        &self,
+        run: &RunContext,
+        wave: &WaveSpec,
+        chunk: &WaveChunk,
+        snapshots: &BTreeMap<String, String>,
+        wave_started: OffsetDateTime,
+        patient: bool,
+    ) -> Result<Sent, TaskError> {
         let request = StartRecoveryRequest {
             source_server_ids: chunk.servers.clone(),
             snapshot_ids: chunk
@@ -89,7 +111,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 Ok(job) if !job.id.is_empty() => {
                     info!(job = %job.id, servers = chunk.servers.len(), chunk = chunk.number, drill = request.is_drill, "StartRecovery");
                     self.faults.hit(FaultPoint::ExitAfterStartRecovery)?;
-                    return Ok(job.id);
+                    return Ok(Sent::Job(job.id));
                 }
                 Ok(_) => AwsError::transient(
                     "DRS StartRecovery",
@@ -108,6 +130,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                         chunk.servers.len()
                     )));
                 }
+                ErrorName::QuotaExceeded if !patient => return Ok(Sent::Refused(err)),
                 // A full concurrency quota, or a throttle: DRS refused before acting ("The
                 // request was denied due to request throttling"), so waiting and sending again
                 // cannot launch twice. Bounded by the launch timeout and the quota wait.
@@ -132,7 +155,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                     return match self.await_chunk_job(run, wave, chunk.number).await? {
                         Some(id) => {
                             warn!(job = %id, chunk = chunk.number, error = %err, "StartRecovery's answer was lost, but DRS made the job: tracking it");
-                            Ok(id)
+                            Ok(Sent::Job(id))
                         }
                         None => Err(TaskError::from(err).with_context(&format!(
                             "DRS listed no job tagged with chunk {} of wave '{}' within {} s",
@@ -151,7 +174,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                     return match self.await_chunk_job(run, wave, chunk.number).await? {
                         Some(id) => {
                             warn!(job = %id, chunk = chunk.number, error = %err, "StartRecovery was refused as a conflict with the chunk's own job: tracking it");
-                            Ok(id)
+                            Ok(Sent::Job(id))
                         }
                         None => Err(TaskError::from(err).with_context(&format!(
                             "DRS listed no job tagged with chunk {} of wave '{}' within {} s of the refusal: a source \
@@ -194,6 +217,14 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             backoff = (backoff * 2).min(MAX_LISTING_BACKOFF);
         }
     }
+}
+
+/// What one send of a chunk came to.
+pub(super) enum Sent {
+    /// DRS made the chunk's job (or an earlier attempt's was found).
+    Job(String),
+    /// DRS refused it for a full concurrency quota (only when not patient).
+    Refused(AwsError),
 }
 
 /// The chunk number a job's tag says.

@@ -12,9 +12,9 @@ use drs_waves_contract::{
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
-use super::Handlers;
 use super::input_checks::check_confirmation;
 use super::send_chunk::chunk_of;
+use super::{Handlers, LaunchStrategy};
 use crate::error::TaskError;
 use crate::faults::FaultPoint;
 use crate::sfn::ExecutionLookup;
@@ -48,7 +48,14 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             _ if run.mode == Mode::Failback => self.plan_failback_wave(run, wave, now).await?,
             _ => self.plan_wave(run, wave, now).await?,
         };
-        let job_ids = self.launch_missing_chunks(run, wave, &plan, now).await?;
+        let job_ids = match self.strategy {
+            // What fits now; the checks send the rest as room frees up. A FAILBACK's jobs go at
+            // once, as with the eager strategy (the schedule models StartRecovery's quotas only).
+            LaunchStrategy::Scheduled if run.mode != Mode::Failback => {
+                self.send_what_fits(run, wave, &plan).await?.job_ids
+            }
+            _ => self.launch_missing_chunks(run, wave, &plan, now).await?,
+        };
         self.faults.hit(FaultPoint::ExitAfterHistoryWrite)?;
         let attempt_started_at = plan.attempt_started_at().to_owned();
         let started = parse_time(&attempt_started_at).unwrap_or(now);
@@ -121,8 +128,9 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         self.history
             .record_launch_points(&run.execution_id, wave.index, points)
             .await?;
+        let chunk_size = self.chunk_size(wave).await;
         let chunks: Vec<WaveChunk> = (1..)
-            .zip(chunk_servers(&launch, self.limits.max_servers_per_job))
+            .zip(chunk_servers(&launch, chunk_size))
             .map(|(number, servers)| WaveChunk {
                 number,
                 servers,
@@ -198,8 +206,9 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         }
         self.resolve_retry_points(run, wave, &relaunch, now).await?;
         let first = recorded.chunks.iter().map(|c| c.number).max().unwrap_or(0) + 1;
+        let chunk_size = self.chunk_size(wave).await;
         let chunks: Vec<WaveChunk> = (first..)
-            .zip(chunk_servers(&relaunch, self.limits.max_servers_per_job))
+            .zip(chunk_servers(&relaunch, chunk_size))
             .map(|(number, servers)| WaveChunk {
                 number,
                 servers,
@@ -213,6 +222,17 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .plan_retry(&run.execution_id, wave.index, chunks)
             .await
             .map_err(TaskError::from)
+    }
+
+    /// Servers per chunk: the per-job quota, and with the scheduled strategy never more than
+    /// the account's servers in active jobs (such a chunk could never be sent).
+    async fn chunk_size(&self, wave: &WaveSpec) -> usize {
+        match self.strategy {
+            LaunchStrategy::Eager => self.limits.max_servers_per_job,
+            LaunchStrategy::Scheduled => drs_waves_rules::schedule::scheduled_chunk_size(
+                &self.quotas_of(wave.account.as_ref()).await,
+            ),
+        }
     }
 
     /// What the plan's last executions teach about this wave: their completion times of it

@@ -61,6 +61,10 @@ struct DrsState {
     snapshot_pages: usize,
     /// StartRecovery's per-job quota, when set.
     max_servers_per_job: Option<usize>,
+    /// The account's concurrency quotas (jobs in progress, servers in active jobs), when set.
+    concurrency_quotas: Option<(usize, usize)>,
+    /// StartRecovery calls refused for a concurrency quota.
+    quota_refusals: usize,
     /// How long after StartRecovery makes a job DescribeJobs starts listing it.
     listing_delay: Duration,
     /// Per job made while a listing delay was set, when DescribeJobs starts listing it.
@@ -222,6 +226,18 @@ impl FakeDrs {
     /// Jobs StartRecovery makes from here on are listed by DescribeJobs (by ID or by date, so
     /// by their tags too) only `delay` later (tokio time), as DRS may list a new job late; DRS
     /// still refuses their servers in another job at once (ConflictException).
+    /// DRS's concurrency quotas: StartRecovery is refused (402 ServiceQuotaExceededException,
+    /// drs-sim's quota codes and messages) when `jobs` jobs are active, or when the servers in
+    /// active jobs plus the new ones would be more than `servers`.
+    pub fn set_concurrency_quotas(&self, jobs: usize, servers: usize) {
+        lock(&self.state).concurrency_quotas = Some((jobs, servers));
+    }
+
+    /// StartRecovery calls refused for a concurrency quota so far.
+    pub fn quota_refusals(&self) -> usize {
+        lock(&self.state).quota_refusals
+    }
+
     pub fn set_listing_delay(&self, delay: Duration) {
         lock(&self.state).listing_delay = delay;
     }

@@ -74,6 +74,7 @@ mod native_plans;
 mod network;
 mod operator;
 mod operator_cli;
+mod quotas;
 mod realistic_drs;
 mod recovery_instances;
 mod report;

@@ -8,7 +8,7 @@ use drs_waves_aws::drs::{
     SourceServer, StartRecoveryRequest,
 };
 
-use super::{FakeDrs, lock};
+use super::{DrsState, FakeDrs, lock};
 use drs_waves_aws::AwsError;
 use drs_waves_aws::drs::snapshots::{NewestAtOrBefore, wanted_time};
 use drs_waves_rules::parse_time;
@@ -110,6 +110,9 @@ impl Drs for FakeDrs {
                 "DRS StartRecovery",
                 &failure,
             ));
+        }
+        if let Some(refusal) = concurrency_refusal(&mut state, request.source_server_ids.len()) {
+            return Err(refusal);
         }
         // DRS refuses a server already in an active job (ConflictException) and a snapshot that
         // is not the server's (ValidationException).
@@ -281,4 +284,41 @@ impl Drs for FakeDrs {
             })
             .collect())
     }
+}
+
+/// The refusal of a new job of `n` servers by the concurrency quotas, if they are set and full
+/// (drs-sim's codes and messages), counted.
+fn concurrency_refusal(state: &mut DrsState, n: usize) -> Option<AwsError> {
+    let (max_jobs, max_servers) = state.concurrency_quotas?;
+    let active: Vec<&Job> = state.jobs.iter().filter(|j| j.status.is_active()).collect();
+    let servers: usize = active.iter().map(|j| j.servers.len()).sum();
+    let (code, message) = if active.len() >= max_jobs {
+        (
+            "ConcurrentJobs",
+            format!(
+                "Cannot start job: {} jobs are in progress (limit {max_jobs})",
+                active.len()
+            ),
+        )
+    } else if servers + n > max_servers {
+        (
+            "SourceServersInActiveJobs",
+            format!(
+                "Cannot start job: {servers} source servers are in active jobs and {n} more would exceed the limit of {max_servers}"
+            ),
+        )
+    } else {
+        return None;
+    };
+    state.quota_refusals += 1;
+    Some(drs_waves_aws::failure::classify(
+        "DRS StartRecovery",
+        &drs_waves_aws::failure::ServiceFailure {
+            kind: drs_waves_aws::failure::FailureKind::Service,
+            code: Some("ServiceQuotaExceededException".into()),
+            message: Some(message),
+            status: Some(402),
+            quota_code: Some(code.into()),
+        },
+    ))
 }
