@@ -201,6 +201,48 @@ pub struct WaveChunk {
 }
 
 impl WaveRecord {
+    /// A wave just planned: LAUNCHING, its chunks (first attempt, numbered from 1) not sent
+    /// yet, every server launching; what the start task writes before its first call to DRS.
+    pub fn planned(
+        execution_id: &str,
+        wave: &drs_waves_contract::WaveSpec,
+        chunk_servers: Vec<Vec<String>>,
+        started_at: String,
+    ) -> WaveRecord {
+        let chunks: Vec<WaveChunk> = (1..)
+            .zip(chunk_servers)
+            .map(|(number, servers)| WaveChunk {
+                number,
+                servers,
+                job_id: None,
+                attempt: 1,
+                planned_at: None,
+            })
+            .collect();
+        let total = u32::try_from(chunks.iter().map(|c| c.servers.len()).sum::<usize>())
+            .unwrap_or(u32::MAX);
+        WaveRecord {
+            execution_id: execution_id.to_owned(),
+            index: wave.index,
+            name: wave.name.clone(),
+            status: WaveStatus::Launching,
+            job_ids: Vec::new(),
+            started_at,
+            ended_at: None,
+            checks: 0,
+            servers: ServerCounts {
+                total,
+                launching: total,
+                ..ServerCounts::default()
+            },
+            reason: String::new(),
+            chunks,
+            learned: None,
+            completion_ms: None,
+            account: wave.account.clone(),
+        }
+    }
+
     /// Every server the wave launches, from its chunks, once each (a retried server is in a
     /// chunk of each launch).
     pub fn planned_servers(&self) -> Vec<String> {

@@ -15,8 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use drs_waves_contract::{
-    ExecutionInput, ExecutionStatus, Mode, PreflightInput, RunContext, ServerCounts, WaveSpec,
-    WaveStatus,
+    ExecutionInput, ExecutionStatus, Mode, PreflightInput, RunContext, WaveSpec,
 };
 use time::OffsetDateTime;
 use tracing::{info, warn};
@@ -25,7 +24,7 @@ use super::Handlers;
 use crate::error::TaskError;
 use crate::sfn::ExecutionLookup;
 use drs_waves_aws::drs::{Drs as _, DrsAccounts, FailbackLaunchRequest, Job, instances};
-use drs_waves_history::{ExecutionRecord, History, WaveChunk, WaveRecord};
+use drs_waves_history::{ExecutionRecord, History, WaveRecord};
 use drs_waves_rules::failback::{
     RecoveredInstance, RecoveredServer, judge_failback, readiness, recovered_servers,
     recovery_to_bring_home,
@@ -247,38 +246,15 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 wave.name
             )]));
         }
-        let chunks: Vec<WaveChunk> = (1..)
-            .zip(chunk_servers(&home, self.limits.max_servers_per_job))
-            .map(|(number, servers)| WaveChunk {
-                number,
-                servers,
-                job_id: None,
-                attempt: 1,
-                planned_at: None,
-            })
-            .collect();
-        let total = u32::try_from(home.len()).unwrap_or(u32::MAX);
+        let chunks = chunk_servers(&home, self.limits.max_servers_per_job);
+        let started_at = drs_waves_rules::format_time_millis(now);
         self.history
-            .plan_wave(WaveRecord {
-                execution_id: run.execution_id.clone(),
-                index: wave.index,
-                name: wave.name.clone(),
-                status: WaveStatus::Launching,
-                job_ids: Vec::new(),
-                started_at: drs_waves_rules::format_time_millis(now),
-                ended_at: None,
-                checks: 0,
-                servers: ServerCounts {
-                    total,
-                    launching: total,
-                    ..ServerCounts::default()
-                },
-                reason: String::new(),
+            .plan_wave(WaveRecord::planned(
+                &run.execution_id,
+                wave,
                 chunks,
-                learned: None,
-                completion_ms: None,
-                account: wave.account.clone(),
-            })
+                started_at,
+            ))
             .await
             .map_err(TaskError::from)
     }

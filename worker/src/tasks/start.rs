@@ -129,38 +129,13 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .record_launch_points(&run.execution_id, wave.index, points)
             .await?;
         let chunk_size = self.chunk_size(wave).await;
-        let chunks: Vec<WaveChunk> = (1..)
-            .zip(chunk_servers(&launch, chunk_size))
-            .map(|(number, servers)| WaveChunk {
-                number,
-                servers,
-                job_id: None,
-                attempt: 1,
-                planned_at: None,
-            })
-            .collect();
-        let total = u32::try_from(launch.len()).unwrap_or(u32::MAX);
         let learned = self.learn_wave(run, wave, &launch).await;
+        let chunks = chunk_servers(&launch, chunk_size);
+        let started_at = drs_waves_rules::format_time_millis(now);
         self.history
             .plan_wave(WaveRecord {
-                execution_id: run.execution_id.clone(),
-                index: wave.index,
-                name: wave.name.clone(),
-                status: WaveStatus::Launching,
-                job_ids: Vec::new(),
-                started_at: drs_waves_rules::format_time_millis(now),
-                ended_at: None,
-                checks: 0,
-                servers: ServerCounts {
-                    total,
-                    launching: total,
-                    ..ServerCounts::default()
-                },
-                reason: String::new(),
-                chunks,
                 learned,
-                completion_ms: None,
-                account: wave.account.clone(),
+                ..WaveRecord::planned(&run.execution_id, wave, chunks, started_at)
             })
             .await
             .map_err(TaskError::from)
