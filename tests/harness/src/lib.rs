@@ -101,10 +101,10 @@ fn http_status(authority: &str, path: &str) -> Result<u16> {
         .with_context(|| format!("{authority} is not IP:PORT"))?;
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
-    )?;
+    // One write of the whole request: a server that answers after its first read and closes
+    // must not meet the rest of the request (a broken pipe on a loaded machine).
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes())?;
     let mut head = [0u8; 64];
     let n = stream.read(&mut head)?;
     let line = String::from_utf8_lossy(&head[..n]);
@@ -619,8 +619,15 @@ mod tests {
         tokio::spawn(async move {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
             while let Ok((mut s, _)) = listener.accept().await {
+                // The whole request head, then the answer: as an HTTP server does.
+                let mut head = Vec::new();
                 let mut buf = [0u8; 256];
-                let _ = s.read(&mut buf).await;
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
                 let _ = s.write_all(b"HTTP/1.0 404 Not Found\r\n\r\n").await;
             }
         });
