@@ -1,11 +1,10 @@
 //! `start`, `plans`, `status`, `history`, `report`.
 
-use std::io::IsTerminal;
 use std::path::Path;
 
 use aws_sdk_sfn::types::ExecutionStatus as SfnStatus;
 use comfy_table::{Table, presets};
-use drs_waves_contract::{ExecutionInput, Mode, OnFailure, PlanSpec};
+use drs_waves_contract::{Mode, OnFailure, PlanSpec};
 use drs_waves_history::{ExecutionRecord, Executions};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -15,11 +14,16 @@ use crate::error::{self, CliError};
 use crate::render;
 use crate::resolve::{self, Plan};
 
+mod confirm;
+pub use confirm::{confirm_mode, confirm_phrase, confirm_recovery, execution_input};
+
 pub struct StartArgs {
     pub plan: String,
     pub recovery: bool,
     /// Bring the plan's last RECOVERY home (a FAILBACK).
     pub failback: bool,
+    /// The RECOVERY a FAILBACK brings home, when not the plan's last one.
+    pub bring_home: Option<String>,
     pub point_in_time: Option<String>,
     pub confirm: Option<String>,
     pub name: Option<String>,
@@ -204,62 +208,24 @@ pub fn normalize_point_in_time(typed: &str, now: OffsetDateTime) -> Result<Point
     })
 }
 
-/// What `drs-waves start` sends to StartExecution: a RECOVERY confirmed with the plan's name,
-/// the point in time in its normalized form, the caller.
-pub fn execution_input(
-    mode: Mode,
-    plan: &str,
-    point_in_time: Option<&PointInTime>,
-    started_by: &str,
-) -> ExecutionInput {
-    ExecutionInput {
-        recovery: None,
-        mode,
-        confirm: matches!(mode, Mode::Recovery | Mode::Failback).then(|| plan.to_string()),
-        point_in_time: point_in_time.map(|t| t.normalized.clone()),
-        started_by: Some(started_by.to_string()),
-    }
-}
-
-/// The typed confirmation of a RECOVERY (or a FAILBACK: `what`): `--confirm`, or the plan's
-/// name typed at a prompt.
-pub fn confirm_recovery(plan: &str, given: Option<&str>) -> Result<(), CliError> {
-    confirm_mode(plan, Mode::Recovery, given)
-}
-
-/// [`confirm_recovery`] for `mode`.
-pub fn confirm_mode(plan: &str, mode: Mode, given: Option<&str>) -> Result<(), CliError> {
-    let what = mode.as_str();
-    let typed = match given {
-        Some(c) => c.to_string(),
-        None => {
-            if !std::io::stdin().is_terminal() {
-                return Err(CliError::Usage(format!(
-                    "a {what} launches production instances: type the plan's name at the prompt in a terminal, or pass --confirm {plan}; nothing started"
-                )));
-            }
-            dialoguer::Input::<String>::new()
-                .with_prompt(format!(
-                    "Type the plan's name ({plan}) to launch a {what}, anything else to abort"
-                ))
-                .allow_empty(true)
-                .interact_text()
-                .map_err(|e| CliError::Usage(format!("no confirmation ({e}); nothing started")))?
-        }
-    };
-    if typed.trim() != plan {
-        return Err(CliError::Usage(format!(
-            "{:?} is not the plan's name {plan:?}: the {what} is not confirmed; nothing started",
-            typed.trim()
-        )));
-    }
-    Ok(())
-}
-
 /// How many past successful executions the forecast before a start learns from.
 const FORECAST_EXECUTIONS: usize = 10;
 
+impl StartArgs {
+    /// What clap cannot say: `--bring-home` names the RECOVERY of a FAILBACK (clap counts
+    /// `--failback`'s default as present for `requires`).
+    pub fn check(&self) -> Result<(), CliError> {
+        match &self.bring_home {
+            Some(r) if !self.failback => Err(CliError::Usage(format!(
+                "--bring-home {r} names the RECOVERY a FAILBACK brings home: add --failback; nothing started"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
 pub async fn start(aws: &Aws, a: StartArgs) -> Result<u8, CliError> {
+    a.check()?;
     let now = OffsetDateTime::now_utc();
     // Before the first AWS call: a value Step Functions would refuse starts nothing.
     let point_in_time = a
@@ -268,7 +234,9 @@ pub async fn start(aws: &Aws, a: StartArgs) -> Result<u8, CliError> {
         .map(|t| normalize_point_in_time(t, now))
         .transpose()?;
     let plan = resolve::find_plan(aws, &a.plan).await?;
-    let (spec, rpo_seconds) = resolve::plan_spec_and_rpo(aws, &plan.machine_arn).await?;
+    let deployed = resolve::deployed_plan(aws, &plan.machine_arn).await?;
+    let (spec, rpo_seconds) = (deployed.spec, deployed.rpo_seconds);
+    let terminates = a.failback && deployed.failback.stop_and_terminate;
     let mode = if a.failback {
         Mode::Failback
     } else if a.recovery {
@@ -281,6 +249,12 @@ pub async fn start(aws: &Aws, a: StartArgs) -> Result<u8, CliError> {
             "{}",
             preview(&plan.name, mode, spec.as_ref(), point_in_time.as_ref())
         );
+        if terminates {
+            println!(
+                "At its end (after every wave's verdict) this FAILBACK STOPS and TERMINATES the recovery instances that came home \
+                 (the plan's failback.stopAndTerminate): the recovery region keeps nothing to fall back to."
+            );
+        }
         // How long the plan took before (the same figures the report shows): what to tell the
         // business before a recovery starts. A history that cannot be read never stops one.
         match drs_waves_report::forecast(&aws.history, &plan.name, FORECAST_EXECUTIONS).await {
@@ -297,11 +271,16 @@ pub async fn start(aws: &Aws, a: StartArgs) -> Result<u8, CliError> {
         }
     }
     if matches!(mode, Mode::Recovery | Mode::Failback) {
-        confirm_mode(&plan.name, mode, a.confirm.as_deref())?;
+        confirm_mode(
+            &confirm_phrase(&plan.name, terminates),
+            mode,
+            a.confirm.as_deref(),
+        )?;
     }
     let by = aws.caller_arn().await?;
     let name = a.name.clone().unwrap_or_else(|| default_name(mode, now));
-    let input = execution_input(mode, &plan.name, point_in_time.as_ref(), &by);
+    let mut input = execution_input(mode, &plan.name, point_in_time.as_ref(), &by);
+    input.recovery = a.bring_home.clone();
     let input = serde_json::to_string(&input)
         .map_err(|e| CliError::Other(format!("encoding the input: {e}")))?;
     let started = aws

@@ -176,6 +176,50 @@ pub async fn check(aws: &Aws, plan: &str, named: Option<&str>) -> Result<u8, Cli
     Ok(exit_code(&waves))
 }
 
+/// Why an operator's retry of a wave on the way home would be refused by the worker (see its
+/// start task): the servers it brings home again whose recovery instance is not
+/// FAILBACK_READY_FOR_LAUNCH now, with their state. Said before anything is sent, so that the
+/// FAILBACK does not fail on it; None when all are ready or nothing can be read (the worker
+/// decides then).
+pub async fn not_ready_to_retry(
+    aws: &Aws,
+    exec: &resolve::Execution,
+    wave: &str,
+    relaunch: &[String],
+) -> Option<String> {
+    // The FAILBACK holds the plan's run lock: no RECOVERY has ended since its preflight chose
+    // one, so the same rule finds the same RECOVERY again.
+    let named = exec
+        .input
+        .as_ref()
+        .and_then(|i| i["recovery"].as_str().map(str::to_owned));
+    let executions = aws
+        .history
+        .recent_executions(&exec.plan, SEARCHED_EXECUTIONS)
+        .await
+        .ok()?;
+    let recovery = recovery_to_bring_home(&exec.plan, &executions, named.as_deref()).ok()?;
+    let jobs = aws.history.list_jobs(&recovery.execution_id).await.ok()?;
+    let (_, job_ids) = recovered_servers(&jobs);
+    let instances = instances_of(aws, relaunch, &[], &job_ids).await.ok()?;
+    let found = readiness(relaunch, &instances);
+    if found.not_ready.is_empty() {
+        return None;
+    }
+    let named: Vec<String> = found
+        .not_ready
+        .iter()
+        .map(|n| format!("{} is {} ({})", n.source_server_id, n.state, n.why))
+        .collect();
+    Some(format!(
+        "{wave} cannot come home again yet: {}. Restart its replication back (DRS: reverse replication, or the failback client), \
+         check with drs-waves failback-check {}, then decide again; or skip|stop (drs-waves decide {} skip|stop)",
+        named.join("; "),
+        exec.plan,
+        exec.name
+    ))
+}
+
 /// The RECOVERY's recovery instances of these servers, with their failback state.
 async fn instances_of(
     aws: &Aws,

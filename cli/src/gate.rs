@@ -116,7 +116,13 @@ pub fn retry_refusal(gate: &PendingGate, execution: &str) -> Option<String> {
 /// refuses it), so it is refused here, with what the wave's servers are doing. The same rule as
 /// the worker's ([`retry_plan`]), on the wave's jobs as DRS describes them now. When the wave
 /// or DRS cannot be read, nothing is refused: the worker decides.
-async fn nothing_to_relaunch(aws: &Aws, exec: &Execution, gate: &PendingGate) -> Option<String> {
+/// On the way home (`failback`), the servers to bring home again must also be ready for it.
+async fn nothing_to_relaunch(
+    aws: &Aws,
+    exec: &Execution,
+    gate: &PendingGate,
+    failback: bool,
+) -> Option<String> {
     let recorded = aws
         .history
         .get_wave(&exec.arn, gate.wave_index)
@@ -137,9 +143,14 @@ async fn nothing_to_relaunch(aws: &Aws, exec: &Execution, gate: &PendingGate) ->
         .await
         .ok()?;
     let plan = retry_plan(&recorded, &jobs, &optional);
-    plan.relaunch
-        .is_empty()
-        .then(|| relaunch_refusal(gate, &plan, &exec.name))
+    if plan.relaunch.is_empty() {
+        return Some(relaunch_refusal(gate, &plan, &exec.name));
+    }
+    if !failback {
+        return None;
+    }
+    let wave = wave_label(gate.wave_index, &gate.wave_name).replace('\'', "");
+    crate::failback::not_ready_to_retry(aws, exec, &wave, &plan.relaunch).await
 }
 
 /// The words of [`nothing_to_relaunch`]'s refusal.
@@ -386,7 +397,13 @@ pub async fn answer(
     // Last of the refusals: it reads the wave, the plan and DRS.
     if answer == Answer::Retry
         && !launches_nothing
-        && let Some(why) = nothing_to_relaunch(aws, &exec, &gate).await
+        && let Some(why) = nothing_to_relaunch(
+            aws,
+            &exec,
+            &gate,
+            record.as_ref().and_then(|r| r.mode) == Some(drs_waves_contract::Mode::Failback),
+        )
+        .await
     {
         return Err(CliError::Usage(why));
     }

@@ -68,6 +68,10 @@ pub enum Command {
         /// launches its original machine, the waves in reverse order (asks for the plan's name).
         #[arg(long, conflicts_with = "point_in_time")]
         failback: bool,
+        /// With --failback: the RECOVERY to bring home (its execution name or ARN), when not
+        /// the plan's last one that succeeded.
+        #[arg(long, value_name = "EXECUTION", requires = "failback")]
+        bring_home: Option<String>,
         /// Launch every server from its latest snapshot at or before this time (RFC 3339,
         /// e.g. 2026-11-27T03:00:00Z).
         #[arg(long, value_name = "TIME")]
@@ -282,6 +286,7 @@ pub async fn run(cli: Cli) -> Result<u8, CliError> {
             drill: _,
             recovery,
             failback,
+            bring_home,
             point_in_time,
             confirm,
             name,
@@ -295,6 +300,7 @@ pub async fn run(cli: Cli) -> Result<u8, CliError> {
                     plan,
                     recovery,
                     failback,
+                    bring_home,
                     point_in_time,
                     confirm,
                     name,

@@ -86,15 +86,21 @@ pub fn unknown_plan(prefix: &str, name: &str, plans: &[Plan]) -> CliError {
 
 /// The plan a state machine runs, from its definition (preflight's `plan` parameter).
 pub async fn plan_spec(aws: &Aws, machine_arn: &str) -> Result<Option<PlanSpec>, CliError> {
-    Ok(plan_spec_and_rpo(aws, machine_arn).await?.0)
+    Ok(deployed_plan(aws, machine_arn).await?.spec)
 }
 
-/// The plan compiled into a machine and its recovery point objective (`rpoMinutes`, in
-/// seconds), if it sets one.
-pub async fn plan_spec_and_rpo(
-    aws: &Aws,
-    machine_arn: &str,
-) -> Result<(Option<PlanSpec>, Option<u32>), CliError> {
+/// What a start needs to know of the plan compiled into a machine.
+#[derive(Debug, Default)]
+pub struct DeployedPlan {
+    pub spec: Option<PlanSpec>,
+    /// The recovery point objective (`rpoMinutes`, in seconds), if the plan sets one.
+    pub rpo_seconds: Option<u32>,
+    /// The plan's `failback` settings (a FAILBACK that terminates asks more of the operator).
+    pub failback: drs_waves_contract::FailbackSettings,
+}
+
+/// The plan compiled into a machine, its RPO and its failback settings.
+pub async fn deployed_plan(aws: &Aws, machine_arn: &str) -> Result<DeployedPlan, CliError> {
     let out = aws
         .sfn
         .describe_state_machine()
@@ -103,10 +109,14 @@ pub async fn plan_spec_and_rpo(
         .await
         .map_err(|e| error::sdk("states:DescribeStateMachine", &e))?;
     let (_, targets) = drs_waves_report::plan_and_targets(out.definition());
-    Ok((
-        plan_of_definition(out.definition()),
-        targets.and_then(|t| t.rpo_seconds),
-    ))
+    let failback = drs_waves_contract::definition::PreflightParameters::read(out.definition())
+        .map(|p| p.failback())
+        .unwrap_or_default();
+    Ok(DeployedPlan {
+        spec: plan_of_definition(out.definition()),
+        rpo_seconds: targets.and_then(|t| t.rpo_seconds),
+        failback,
+    })
 }
 
 /// Preflight's `plan` parameter in a machine's definition (the generator writes it as a

@@ -139,45 +139,43 @@ pub fn derived_execution_timeout_with(
     extra: &impl Fn(u32) -> u64,
 ) -> u64 {
     let slack = |a| task_slack_seconds(a, heartbeat_seconds);
+    // A wave's gates, launches and decisions take the same time out as home; the pause and
+    // the health checks are the way out's only.
+    let gated_launches = |w: &WaveSpec| {
+        let launch = u64::from(w.launch_timeout_seconds)
+            + u64::from(w.polling.max_wait_seconds)
+            + slack(Activity::StartWave)
+            + slack(Activity::CheckWave);
+        let approval = w
+            .approval
+            .as_ref()
+            .map_or(0, |a| u64::from(a.timeout_seconds));
+        let decisions = if w.on_failure == OnFailure::Ask {
+            u64::from(w.max_attempts)
+                * u64::from(
+                    w.decision_timeout_seconds
+                        .unwrap_or(DEFAULT_GATE_TIMEOUT_SECONDS),
+                )
+        } else {
+            0
+        };
+        approval + u64::from(w.max_attempts.max(1)) * launch + decisions
+    };
     let per_wave = |i: u32| {
         extra(i)
             + waves.iter().find(|w| w.index == i).map_or(0, |w| {
-                let launch = u64::from(w.launch_timeout_seconds)
-                    + u64::from(w.polling.max_wait_seconds)
-                    + slack(Activity::StartWave)
-                    + slack(Activity::CheckWave);
-                let approval = w
-                    .approval
-                    .as_ref()
-                    .map_or(0, |a| u64::from(a.timeout_seconds));
-                let decisions = if w.on_failure == OnFailure::Ask {
-                    u64::from(w.max_attempts)
-                        * u64::from(
-                            w.decision_timeout_seconds
-                                .unwrap_or(DEFAULT_GATE_TIMEOUT_SECONDS),
-                        )
-                } else {
-                    0
-                };
-                let pause = u64::from(w.pause_before_seconds.unwrap_or(0));
-                pause
-                    + approval
-                    + u64::from(w.max_attempts.max(1)) * launch
-                    + decisions
+                u64::from(w.pause_before_seconds.unwrap_or(0))
+                    + gated_launches(w)
                     + health_seconds(w)
             })
     };
     let forward = longest_path(&layout_of(waves), &per_wave);
-    // A FAILBACK brings the waves home one after another, each its launch timeout at most:
-    // longer than the plan's own way only when waves run side by side.
+    // A FAILBACK brings the waves home one after another: longer than the plan's own way
+    // when waves run side by side. `extra` counts every action of a wave, whichever way it
+    // runs: an upper bound both ways.
     let home: u64 = waves
         .iter()
-        .map(|w| {
-            u64::from(w.launch_timeout_seconds)
-                + u64::from(w.polling.max_wait_seconds)
-                + slack(Activity::StartWave)
-                + slack(Activity::CheckWave)
-        })
+        .map(|w| extra(w.index) + gated_launches(w))
         .sum();
     slack(Activity::Preflight)
         + forward.max(home)

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::asl::{Catcher, Retrier, STATES_ALL, StateMachine, States, Task, Transition};
 use crate::budget;
-use crate::contract::states::WaveStep;
+use crate::contract::states::{WaveStep, Way};
 use crate::contract::{
     Activity, ActivityArnError, ActivityArns, CONTRACT_VERSION, ErrorName, Mode,
     PREFLIGHT_TARGETS_KEY, RETRYABLE_STATES_ERRORS, WaveSpec, paths,
@@ -79,6 +79,7 @@ pub fn generate(plan: &Plan, resources: &ActivityResources) -> StateMachine {
         plan,
         resources,
         failure: names::RECORD_FAILURE.to_owned(),
+        way: Way::Out,
     };
     let layout = graph::layout(&plan.spec);
     let mut states = States::default();
@@ -103,26 +104,35 @@ pub fn generate(plan: &Plan, resources: &ActivityResources) -> StateMachine {
     }
 }
 
-/// Where a wave's launch begins (after its pause and `before` actions): its approval gate, or
-/// its start.
-fn wave_start(wave: &WaveSpec) -> String {
-    let step = if wave.approval.is_some() {
-        WaveStep::Approve
-    } else {
-        WaveStep::Start
-    };
-    names::wave(wave.index, &wave.name, step)
-}
-
+#[derive(Clone)]
 struct Generator<'a> {
     plan: &'a Plan,
     resources: &'a ActivityResources,
     /// Where a caught failure goes: `Record failure`, or inside a Parallel state's branch the
     /// branch's own failure (see [`branches`]).
     failure: String,
+    /// Whose waves' states it makes: the plan's (out) or a FAILBACK's (home, see
+    /// [`failback`]); the way names the states and picks the actions.
+    way: Way,
 }
 
 impl Generator<'_> {
+    /// A state of one of the waves on the generator's way.
+    fn wave_state(&self, wave: &WaveSpec, step: WaveStep) -> String {
+        names::wave_on(self.way, wave.index, &wave.name, step)
+    }
+
+    /// Where a wave's launch begins (after its pause and `before` actions): its approval
+    /// gate, or its start.
+    fn wave_start(&self, wave: &WaveSpec) -> String {
+        let step = if wave.approval.is_some() {
+            WaveStep::Approve
+        } else {
+            WaveStep::Start
+        };
+        self.wave_state(wave, step)
+    }
+
     fn plan_name(&self) -> &str {
         &self.plan.spec.name
     }

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::budget;
-use crate::contract::states::{self as names, ActionStep, WaveStep};
+use crate::contract::states::{self as names, ActionStep, WaveStep, Way};
 use crate::contract::{
     ErrorName, ExecutionInput, Mode, OnFailure, RETRYABLE_STATES_ERRORS, WaveSpec, history,
 };
@@ -105,10 +105,12 @@ fn action_line(w: &WaveSpec, a: &Action) -> String {
             "a failure asks an operator (`drs-waves decide <execution> retry|skip|stop --wave N`: retry runs the action again, skip goes on without it)"
         }
     };
-    let mode = a
-        .only_mode
-        .map(|m| format!("; only in a {} execution", m.as_str()))
-        .unwrap_or_default();
+    let modes: Vec<&str> = a.modes.iter().map(|m| m.as_str()).collect();
+    let mode = match (a.only_mode(Way::Out), a.runs_on(Way::Home)) {
+        (None, false) => String::new(),
+        (Some(m), false) => format!("; only in a {} execution", m.as_str()),
+        _ => format!("; in a {} execution", modes.join(" or ")),
+    };
     format!(
         "**{state}**: {what}; at most {}; {policy}{mode}.",
         human_duration(a.timeout_seconds)

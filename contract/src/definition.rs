@@ -72,6 +72,14 @@ impl PreflightParameters {
                 .map_err(|e| DefinitionError::Targets(e.to_string())),
         }
     }
+
+    /// The plan's `failback` settings; the default (nothing terminated) when it sets none.
+    pub fn failback(&self) -> crate::FailbackSettings {
+        self.0
+            .get(crate::PREFLIGHT_FAILBACK_KEY)
+            .and_then(|f| serde_json::from_value(f.clone()).ok())
+            .unwrap_or_default()
+    }
 }
 
 /// The plan and targets a generated definition carries; an error when either cannot be read.
@@ -96,6 +104,17 @@ mod tests {
 
     fn plan() -> Value {
         json!({"name": "billing", "terminateDrillInstances": false, "waves": []})
+    }
+
+    #[test]
+    fn the_failback_settings_read_back_and_default_to_terminating_nothing() {
+        let plain = PreflightParameters::read(&definition(json!({"plan": plan()}))).expect("read");
+        assert!(!plain.failback().stop_and_terminate);
+        let home = PreflightParameters::read(&definition(
+            json!({"plan": plan(), crate::PREFLIGHT_FAILBACK_KEY: {"stopAndTerminate": true}}),
+        ))
+        .expect("read");
+        assert!(home.failback().stop_and_terminate);
     }
 
     #[test]

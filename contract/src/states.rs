@@ -9,7 +9,8 @@ mod actions;
 mod branches;
 
 pub use actions::{
-    ACTION_FAILED, ActionPhase, ActionStateName, ActionStep, action, is_action_state, parse_action,
+    ACTION_FAILED, ActionPhase, ActionStateName, ActionStep, action, action_on, is_action_state,
+    parse_action,
 };
 pub use branches::{BranchStep, MAX_STATE_NAME_CHARS, branch, is_layout_state, parallel};
 
@@ -149,10 +150,7 @@ impl WaveStep {
 
 /// `Wave 2 app-servers: check`.
 pub fn wave(index: u32, name: &str, step: WaveStep) -> String {
-    format!(
-        "{WAVE_PREFIX}{index} {name}{STEP_SEPARATOR}{}",
-        step.suffix()
-    )
+    wave_on(Way::Out, index, name, step)
 }
 
 /// A wave state's name taken apart: `Wave 2 app-servers: check` is wave 2, `app-servers`,
@@ -200,20 +198,53 @@ fn parse_after_prefix(rest: &str) -> Option<WaveStateName<'_>> {
 /// What every state of the way home starts with (a FAILBACK's waves, in reverse order).
 pub const FAILBACK_PREFIX: &str = "Failback wave ";
 
-/// The steps of a wave on the way home: start (StartFailbackLaunch), wait, check, done?,
-/// failed.
-pub const FAILBACK_STEPS: [WaveStep; 5] = [
+/// Which way a wave's states take the servers: out to the recovery region (the plan's waves,
+/// `Wave 2 app: start`) or home again (a FAILBACK, `Failback wave 2 app: start`). The same
+/// gates, decisions and actions exist both ways under the way's own names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Way {
+    #[default]
+    Out,
+    Home,
+}
+
+impl Way {
+    /// What the way's wave and action state names start with.
+    pub const fn prefix(self) -> &'static str {
+        match self {
+            Way::Out => WAVE_PREFIX,
+            Way::Home => FAILBACK_PREFIX,
+        }
+    }
+}
+
+/// The steps of a wave on the way home: its approval gate, start (StartFailbackLaunch), wait,
+/// check, done?, the decision after a failure and its answer, skipped, failed. No pause and no
+/// health checks: those are of the recovered application, in the recovery region.
+pub const FAILBACK_STEPS: [WaveStep; 11] = [
+    WaveStep::Approve,
+    WaveStep::ApprovalTimedOut,
     WaveStep::Start,
     WaveStep::Wait,
     WaveStep::Check,
     WaveStep::Done,
+    WaveStep::Decide,
+    WaveStep::Decision,
+    WaveStep::DecisionTimedOut,
+    WaveStep::Skipped,
     WaveStep::Failed,
 ];
 
 /// `Failback wave 3 web: start`.
 pub fn failback_wave(index: u32, name: &str, step: WaveStep) -> String {
+    wave_on(Way::Home, index, name, step)
+}
+
+/// A wave's state on `way`: [`wave`] out, [`failback_wave`] home.
+pub fn wave_on(way: Way, index: u32, name: &str, step: WaveStep) -> String {
     format!(
-        "{FAILBACK_PREFIX}{index} {name}{STEP_SEPARATOR}{}",
+        "{}{index} {name}{STEP_SEPARATOR}{}",
+        way.prefix(),
         step.suffix()
     )
 }
@@ -227,7 +258,9 @@ pub fn parse_failback_wave(state_name: &str) -> Option<WaveStateName<'_>> {
 /// Whether a state of a generated machine is an approval gate or a decision (a wave's, or a
 /// failed action's).
 pub fn is_gate(state_name: &str) -> bool {
-    parse_wave(state_name).is_some_and(|p| p.step.is_gate())
+    parse_wave(state_name)
+        .or_else(|| parse_failback_wave(state_name))
+        .is_some_and(|p| p.step.is_gate())
         || actions::parse_action(state_name).is_some_and(|a| a.step.is_gate())
 }
 
@@ -325,13 +358,20 @@ mod tests {
                 (3, "web tier", step)
             );
             assert_eq!(parse_wave(&name), None, "{name}");
-            assert!(!is_gate(&name));
+            assert_eq!(is_gate(&name), step.is_gate(), "{name}");
         }
         assert_eq!(
             failback_wave(1, "db", WaveStep::Start),
             "Failback wave 1 db: start"
         );
-        assert_eq!(parse_failback_wave("Failback wave 1 db: approve?"), None);
+        assert!(is_gate("Failback wave 1 db: approve?"));
+        assert!(is_gate("Failback wave 1 db: decide?"));
+        // The recovered application's checks and the pause stay in the recovery region.
+        assert_eq!(
+            parse_failback_wave("Failback wave 1 db: health check"),
+            None
+        );
+        assert_eq!(parse_failback_wave("Failback wave 1 db: pause"), None);
         assert_eq!(parse_failback_wave("Wave 1 db: start"), None);
     }
 

@@ -150,7 +150,7 @@ fn a_wrong_confirmation_starts_nothing() {
     let e = confirm_recovery("billing", Some("biling")).expect_err("wrong");
     assert_eq!(
         e.to_string(),
-        "\"biling\" is not the plan's name \"billing\": the RECOVERY is not confirmed; nothing started"
+        "\"biling\" is not \"billing\": the RECOVERY is not confirmed; nothing started"
     );
 }
 
@@ -185,9 +185,55 @@ fn a_failback_is_confirmed_like_a_recovery_and_takes_no_point_in_time() {
             "2026-11-27T03:00:00Z",
         ],
         &["drs-waves", "start", "billing"],
+        &[
+            "drs-waves",
+            "start",
+            "billing",
+            "--bring-home",
+            "recovery-1",
+        ],
     ] {
         assert!(parse(refused).is_err(), "{refused:?}");
     }
+    let mut args = StartArgs {
+        plan: "billing".into(),
+        recovery: true,
+        failback: false,
+        bring_home: Some("r".into()),
+        point_in_time: None,
+        confirm: None,
+        name: None,
+        follow: false,
+        quiet: false,
+        plain: false,
+    };
+    let e = args.check().expect_err("a RECOVERY brings nothing home");
+    assert!(e.to_string().contains("add --failback"), "{e}");
+    (args.recovery, args.failback) = (false, true);
+    assert!(args.check().is_ok());
+    let named = [
+        "drs-waves",
+        "start",
+        "billing",
+        "--failback",
+        "--bring-home",
+        "r-1",
+    ];
+    assert!(parse(&named).is_ok());
+}
+
+#[test]
+fn a_failback_that_terminates_is_confirmed_in_words_that_say_so() {
+    assert_eq!(confirm_phrase("billing", false), "billing");
+    let phrase = confirm_phrase("billing", true);
+    assert_eq!(phrase, "terminate billing");
+    // The plan's name alone does not confirm the end of the recovery region's copy.
+    let e = confirm_mode(&phrase, Mode::Failback, Some("billing")).expect_err("plan name only");
+    assert_eq!(
+        e.to_string(),
+        "\"billing\" is not \"terminate billing\": the FAILBACK is not confirmed; nothing started"
+    );
+    assert!(confirm_mode(&phrase, Mode::Failback, Some("terminate billing")).is_ok());
 }
 
 #[test]

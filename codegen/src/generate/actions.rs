@@ -16,7 +16,7 @@ use crate::asl::{
     Wait, WaitDuration,
 };
 use crate::budget;
-use crate::contract::states::{ACTION_FAILED, ActionPhase, ActionStep};
+use crate::contract::states::{ACTION_FAILED, ActionPhase, ActionStep, Way};
 use crate::contract::{GateKind, OnFailure, WaveSpec, decisions, paths};
 use crate::plan::actions::{Action, ActionKind, SSM_POLL_SECONDS};
 
@@ -40,19 +40,21 @@ const LAMBDA_TRANSIENT: [&str; 4] = [
 ];
 
 impl Generator<'_> {
-    fn actions_of(&self, wave: &WaveSpec, phase: ActionPhase) -> &[Action] {
+    /// The wave's `phase` actions that run on the generator's way (see [`Action::runs_on`]).
+    fn actions_of(&self, wave: &WaveSpec, phase: ActionPhase) -> Vec<&Action> {
         let k = usize::try_from(wave.index.saturating_sub(1)).unwrap_or(usize::MAX);
-        self.plan.actions.get(k).map_or(&[], |a| match phase {
+        let list = self.plan.actions.get(k).map_or(&[][..], |a| match phase {
             ActionPhase::Before => a.before.as_slice(),
             ActionPhase::After => a.after.as_slice(),
-        })
+        });
+        list.iter().filter(|a| a.runs_on(self.way)).collect()
     }
 
     /// The first state of the wave's `phase` actions, or `next` when it has none.
     pub(super) fn actions_entry(&self, wave: &WaveSpec, phase: ActionPhase, next: &str) -> String {
         self.actions_of(wave, phase)
             .first()
-            .map_or_else(|| next.to_owned(), |a| first_state(wave, a))
+            .map_or_else(|| next.to_owned(), |a| first_state(self.way, wave, a))
     }
 
     /// The states of the wave's `phase` actions, in order, the last going on to `next`.
@@ -67,15 +69,15 @@ impl Generator<'_> {
         for (k, a) in actions.iter().enumerate() {
             let then = actions
                 .get(k + 1)
-                .map_or_else(|| next.to_owned(), |b| first_state(wave, b));
+                .map_or_else(|| next.to_owned(), |b| first_state(self.way, wave, b));
             self.action(states, wave, a, &then);
         }
     }
 
     fn action(&self, states: &mut States, wave: &WaveSpec, a: &Action, next: &str) {
-        let name = |step| state_name(wave, a, step);
+        let name = |step| state_name(self.way, wave, a, step);
         let run = name(ActionStep::Run);
-        if let Some(mode) = a.only_mode {
+        if let Some(mode) = a.only_mode(self.way) {
             states.push(
                 name(ActionStep::Mode),
                 Choice {
@@ -112,7 +114,7 @@ impl Generator<'_> {
         next: &str,
         on_failed: &str,
     ) {
-        let name = |step| state_name(wave, a, step);
+        let name = |step| state_name(self.way, wave, a, step);
         let run = name(ActionStep::Run);
         let context = self.context(wave, a, &run);
         let (resource, parameters, selector, retry) = integration(a, context);
@@ -142,14 +144,14 @@ impl Generator<'_> {
             },
         );
         if is_ssm {
-            ssm_loop(states, wave, a, next, on_failed);
+            self.ssm_loop(states, wave, a, next, on_failed);
         }
     }
 
     /// What a failed action leads to, for every kind: with `stop` or `ask` the Pass that names
     /// it in `$.error`, then the failure target or the operator's decision.
     fn action_failure(&self, states: &mut States, wave: &WaveSpec, a: &Action, next: &str) {
-        let name = |step| state_name(wave, a, step);
+        let name = |step| state_name(self.way, wave, a, step);
         let run = name(ActionStep::Run);
         if a.on_failure == OnFailure::Ask {
             self.action_decision(states, wave, a, next);
@@ -191,7 +193,7 @@ impl Generator<'_> {
     /// launched), skip goes on to `next`, stop (or a decision past its timeout) fails the
     /// execution with the action's failure.
     fn action_decision(&self, states: &mut States, wave: &WaveSpec, a: &Action, next: &str) {
-        let name = |step| state_name(wave, a, step);
+        let name = |step| state_name(self.way, wave, a, step);
         let run = name(ActionStep::Run);
         let timeout = budget::decision_timeout_seconds(wave);
         self.operator_gate(
@@ -224,7 +226,7 @@ impl Generator<'_> {
                 choices: vec![
                     ChoiceRule::new(
                         Condition::string_equals(paths::decision(wave.index), decisions::RETRY),
-                        first_state(wave, a),
+                        first_state(self.way, wave, a),
                     ),
                     ChoiceRule::new(
                         Condition::string_equals(paths::decision(wave.index), decisions::SKIP),
@@ -328,54 +330,62 @@ fn integration(a: &Action, context: Value) -> (&'static str, Value, Value, Vec<R
 }
 
 /// Start, then wait, look, and decide until the run ends or the action's time is up.
-fn ssm_loop(states: &mut States, wave: &WaveSpec, a: &Action, next: &str, on_failed: &str) {
-    let name = |step| state_name(wave, a, step);
-    let looks = a.timeout_seconds.div_ceil(SSM_POLL_SECONDS);
-    states.push(
-        name(ActionStep::Wait),
-        Wait {
-            comment: Some(format!(
-                "Waits {SSM_POLL_SECONDS} s between two looks at the Automation run."
-            )),
-            duration: WaitDuration::Seconds(SSM_POLL_SECONDS),
-            transition: Transition::next(name(ActionStep::Poll)),
-        },
-    );
-    states.push(
-        name(ActionStep::Poll),
-        Task {
-            comment: Some("GetAutomationExecution: the run's status.".to_owned()),
-            resource: SSM_GET.to_owned(),
-            parameters: Some(json!({"AutomationExecutionId.$": format!("{ACTION_RESULT}.id")})),
-            result_selector: Some(
-                json!({"status.$": "$.AutomationExecution.AutomationExecutionStatus"}),
-            ),
-            result_path: Some(format!("{ACTION_RESULT}.last")),
-            timeout_seconds: Some(SSM_CALL_TIMEOUT_SECONDS),
-            heartbeat_seconds: None,
-            retry: Vec::new(),
-            catch: vec![catch_to(on_failed)],
-            transition: Transition::next(name(ActionStep::Status)),
-        },
-    );
-    let status = format!("{ACTION_RESULT}.last.status");
-    let mut choices = vec![ChoiceRule::new(
-        Condition::string_equals(&status, "Success"),
-        next,
-    )];
-    choices.extend(
-        SSM_FAILED_STATUSES
-            .iter()
-            .map(|s| ChoiceRule::new(Condition::string_equals(&status, *s), on_failed)),
-    );
-    choices.push(ChoiceRule::new(
-        Condition::NumericGreaterThanEquals {
-            variable: format!("{ACTION_RESULT}.polls"),
-            value: u64::from(looks),
-        },
-        on_failed,
-    ));
-    states.push(
+impl Generator<'_> {
+    fn ssm_loop(
+        &self,
+        states: &mut States,
+        wave: &WaveSpec,
+        a: &Action,
+        next: &str,
+        on_failed: &str,
+    ) {
+        let name = |step| state_name(self.way, wave, a, step);
+        let looks = a.timeout_seconds.div_ceil(SSM_POLL_SECONDS);
+        states.push(
+            name(ActionStep::Wait),
+            Wait {
+                comment: Some(format!(
+                    "Waits {SSM_POLL_SECONDS} s between two looks at the Automation run."
+                )),
+                duration: WaitDuration::Seconds(SSM_POLL_SECONDS),
+                transition: Transition::next(name(ActionStep::Poll)),
+            },
+        );
+        states.push(
+            name(ActionStep::Poll),
+            Task {
+                comment: Some("GetAutomationExecution: the run's status.".to_owned()),
+                resource: SSM_GET.to_owned(),
+                parameters: Some(json!({"AutomationExecutionId.$": format!("{ACTION_RESULT}.id")})),
+                result_selector: Some(
+                    json!({"status.$": "$.AutomationExecution.AutomationExecutionStatus"}),
+                ),
+                result_path: Some(format!("{ACTION_RESULT}.last")),
+                timeout_seconds: Some(SSM_CALL_TIMEOUT_SECONDS),
+                heartbeat_seconds: None,
+                retry: Vec::new(),
+                catch: vec![catch_to(on_failed)],
+                transition: Transition::next(name(ActionStep::Status)),
+            },
+        );
+        let status = format!("{ACTION_RESULT}.last.status");
+        let mut choices = vec![ChoiceRule::new(
+            Condition::string_equals(&status, "Success"),
+            next,
+        )];
+        choices.extend(
+            SSM_FAILED_STATUSES
+                .iter()
+                .map(|s| ChoiceRule::new(Condition::string_equals(&status, *s), on_failed)),
+        );
+        choices.push(ChoiceRule::new(
+            Condition::NumericGreaterThanEquals {
+                variable: format!("{ACTION_RESULT}.polls"),
+                value: u64::from(looks),
+            },
+            on_failed,
+        ));
+        states.push(
         name(ActionStep::Status),
         Choice {
             comment: Some(format!(
@@ -387,19 +397,20 @@ fn ssm_loop(states: &mut States, wave: &WaveSpec, a: &Action, next: &str, on_fai
             default: Some(name(ActionStep::Count)),
         },
     );
-    states.push(
-        name(ActionStep::Count),
-        Pass {
-            comment: Some("Counts the looks (the action's timeout).".to_owned()),
-            parameters: Some(json!({
-                "id.$": format!("{ACTION_RESULT}.id"),
-                "polls.$": format!("States.MathAdd({ACTION_RESULT}.polls, 1)"),
-            })),
-            result: None,
-            result_path: Some(ACTION_RESULT.to_owned()),
-            transition: Transition::next(name(ActionStep::Wait)),
-        },
-    );
+        states.push(
+            name(ActionStep::Count),
+            Pass {
+                comment: Some("Counts the looks (the action's timeout).".to_owned()),
+                parameters: Some(json!({
+                    "id.$": format!("{ACTION_RESULT}.id"),
+                    "polls.$": format!("States.MathAdd({ACTION_RESULT}.polls, 1)"),
+                })),
+                result: None,
+                result_path: Some(ACTION_RESULT.to_owned()),
+                transition: Transition::next(name(ActionStep::Wait)),
+            },
+        );
+    }
 }
 
 pub(super) fn catch_to(next: &str) -> Catcher {
@@ -439,22 +450,23 @@ fn message_attributes(context: &Value) -> Value {
     Value::Object(attrs)
 }
 
-fn first_state(wave: &WaveSpec, a: &Action) -> String {
-    let step = if a.only_mode.is_some() {
+fn first_state(way: Way, wave: &WaveSpec, a: &Action) -> String {
+    let step = if a.only_mode(way).is_some() {
         ActionStep::Mode
     } else {
         ActionStep::Run
     };
-    state_name(wave, a, step)
+    state_name(way, wave, a, step)
 }
 
-/// The action's state name: `Wave 2 app: before 1 (fail over database)`.
-pub fn state_name(wave: &WaveSpec, a: &Action, step: ActionStep) -> String {
-    names::action(
+/// The action's state name: `Wave 2 app: before 1 (fail over database)` (on the way home
+/// `Failback wave 2 app: ...`).
+pub fn state_name(way: Way, wave: &WaveSpec, a: &Action, step: ActionStep) -> String {
+    names::action_on(
+        way,
         wave.index,
         &wave.name,
-        a.phase,
-        a.position,
+        (a.phase, a.position),
         a.name.as_deref(),
         step,
     )

@@ -141,7 +141,9 @@ impl Generator<'_> {
     /// checks back to the checks (nothing is launched again): the checks' state is present
     /// only once the launch succeeded.
     pub(super) fn health_retry_rule(&self, wave: &WaveSpec) -> Option<ChoiceRule> {
-        if wave.health.is_empty() {
+        // The way home has no health checks (they are of the application in the recovery
+        // region): a retry there always launches again.
+        if wave.health.is_empty() || self.way == crate::contract::states::Way::Home {
             return None;
         }
         let (i, n) = (wave.index, wave.name.as_str());

@@ -26,7 +26,7 @@ impl Generator<'_> {
         source_networks: &[String],
         (next, on_failed): (&str, &str),
     ) {
-        let name = |step| state_name(wave, a, step);
+        let name = |step| state_name(self.way, wave, a, step);
         let run = name(ActionStep::Run);
         let input = |with_state: bool| {
             let mut p = json!({

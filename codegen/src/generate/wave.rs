@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Generator, names};
+use super::Generator;
 use crate::asl::{
     Catcher, Choice, ChoiceRule, Condition, Pass, Retrier, States, Transition, Wait, WaitDuration,
 };
@@ -22,7 +22,7 @@ impl Generator<'_> {
         self.pause(states, wave);
         // The plan's `before` and `after` actions (see `actions.rs`): in front of the wave's
         // entry, and between its success and `after`.
-        self.action_chain(states, wave, ActionPhase::Before, &super::wave_start(wave));
+        self.action_chain(states, wave, ActionPhase::Before, &self.wave_start(wave));
         self.approval_gate(states, wave);
         self.launch_loop(states, wave);
         // After a launch: the `after` actions, then the health checks (see `health.rs`), then
@@ -37,8 +37,8 @@ impl Generator<'_> {
     /// start.
     pub(super) fn wave_entry(&self, wave: &WaveSpec) -> String {
         match wave.pause_before_seconds {
-            Some(_) => names::wave(wave.index, &wave.name, WaveStep::Pause),
-            None => self.actions_entry(wave, ActionPhase::Before, &super::wave_start(wave)),
+            Some(_) => self.wave_state(wave, WaveStep::Pause),
+            None => self.actions_entry(wave, ActionPhase::Before, &self.wave_start(wave)),
         }
     }
 
@@ -48,9 +48,9 @@ impl Generator<'_> {
         let Some(seconds) = wave.pause_before_seconds else {
             return;
         };
-        let next = self.actions_entry(wave, ActionPhase::Before, &super::wave_start(wave));
+        let next = self.actions_entry(wave, ActionPhase::Before, &self.wave_start(wave));
         states.push(
-            names::wave(wave.index, &wave.name, WaveStep::Pause),
+            self.wave_state(wave, WaveStep::Pause),
             Wait {
                 comment: Some(format!(
                     "The plan's pause of {seconds} s before wave {} ({}).",
@@ -63,7 +63,7 @@ impl Generator<'_> {
     }
 
     /// The approval gate before the wave, when the plan asks for one.
-    fn approval_gate(&self, states: &mut States, wave: &WaveSpec) {
+    pub(super) fn approval_gate(&self, states: &mut States, wave: &WaveSpec) {
         let (i, n) = (wave.index, wave.name.as_str());
         let selection = describe_selection(wave);
         if let Some(gate) = &wave.approval {
@@ -80,9 +80,9 @@ impl Generator<'_> {
                         gate.timeout_seconds
                     ),
                     result_path: paths::approval_answer(i),
-                    next: names::wave(i, n, WaveStep::Start),
-                    name: names::wave(i, n, WaveStep::Approve),
-                    timed_out: names::wave(i, n, WaveStep::ApprovalTimedOut),
+                    next: self.wave_state(wave, WaveStep::Start),
+                    name: self.wave_state(wave, WaveStep::Approve),
+                    timed_out: self.wave_state(wave, WaveStep::ApprovalTimedOut),
                     what: gate_what(GateKind::Approval, i, n),
                     inputs: Vec::new(),
                 },
@@ -92,13 +92,13 @@ impl Generator<'_> {
 
     /// Start, wait, check: the loop that launches the wave and follows it to a verdict.
     fn launch_loop(&self, states: &mut States, wave: &WaveSpec) {
-        let (i, n) = (wave.index, wave.name.as_str());
+        let i = wave.index;
         let state_path = paths::wave_state(i);
         let wave_value = serde_json::to_value(wave).unwrap_or(Value::Null);
         let selection = describe_selection(wave);
         let p = &wave.polling;
         states.push(
-            names::wave(i, n, WaveStep::Start),
+            self.wave_state(wave, WaveStep::Start),
             self.task(
                 Activity::StartWave,
                 format!(
@@ -111,22 +111,22 @@ impl Generator<'_> {
                     "heartbeatSeconds": self.plan.heartbeat_seconds,
                 }),
                 state_path.clone(),
-                names::wave(i, n, WaveStep::Wait),
+                self.wave_state(wave, WaveStep::Wait),
             ),
         );
         states.push(
-            names::wave(i, n, WaveStep::Wait),
+            self.wave_state(wave, WaveStep::Wait),
             Wait {
                 comment: Some(format!(
                     "Waits as long as the last check asked ({}..{} s, adaptive around an expected launch of {} s).",
                     p.min_wait_seconds, p.max_wait_seconds, p.expected_launch_seconds
                 )),
                 duration: WaitDuration::SecondsPath(paths::wave_next_wait_seconds(i)),
-                transition: Transition::next(names::wave(i, n, WaveStep::Check)),
+                transition: Transition::next(self.wave_state(wave, WaveStep::Check)),
             },
         );
         states.push(
-            names::wave(i, n, WaveStep::Check),
+            self.wave_state(wave, WaveStep::Check),
             self.task(
                 Activity::CheckWave,
                 format!(
@@ -141,7 +141,7 @@ impl Generator<'_> {
                     "heartbeatSeconds": self.plan.heartbeat_seconds,
                 }),
                 state_path.clone(),
-                names::wave(i, n, WaveStep::Done),
+                self.wave_state(wave, WaveStep::Done),
             ),
         );
     }
@@ -149,9 +149,15 @@ impl Generator<'_> {
     /// The Choice on the check's verdict, what a failure leads to (the plan's `onFailure`),
     /// and the Pass that names a wave's failure. A launched wave goes on to `succeeded` (its
     /// after-actions, its health checks, or `after`).
-    fn verdict(&self, states: &mut States, wave: &WaveSpec, succeeded: &str, after: &str) {
-        let (i, n) = (wave.index, wave.name.as_str());
-        let failed = names::wave(i, n, WaveStep::Failed);
+    pub(super) fn verdict(
+        &self,
+        states: &mut States,
+        wave: &WaveSpec,
+        succeeded: &str,
+        after: &str,
+    ) {
+        let i = wave.index;
+        let failed = self.wave_state(wave, WaveStep::Failed);
         let (on_failed, policy) = match wave.on_failure {
             OnFailure::Stop => (failed.clone(), "a failure stops the execution"),
             OnFailure::Continue => (
@@ -159,7 +165,7 @@ impl Generator<'_> {
                 "a failure is recorded and the next step runs (onFailure: continue)",
             ),
             OnFailure::Ask => (
-                names::wave(i, n, WaveStep::Decide),
+                self.wave_state(wave, WaveStep::Decide),
                 "an operator decides: retry, skip or stop (onFailure: ask)",
             ),
         };
@@ -168,13 +174,13 @@ impl Generator<'_> {
         }
         let status = paths::wave_status(i);
         states.push(
-            names::wave(i, n, WaveStep::Done),
+            self.wave_state(wave, WaveStep::Done),
             Choice {
                 comment: Some(format!("Still launching: wait and check again. Succeeded: go on to {succeeded:?}. Failed: {policy}.")),
                 choices: vec![
                     ChoiceRule::new(
                         Condition::string_equals(&status, WaveStatus::Launching.as_str()),
-                        names::wave(i, n, WaveStep::Wait),
+                        self.wave_state(wave, WaveStep::Wait),
                     ),
                     ChoiceRule::new(Condition::string_equals(&status, WaveStatus::Succeeded.as_str()), succeeded),
                     ChoiceRule::new(Condition::string_equals(&status, WaveStatus::Failed.as_str()), on_failed),
@@ -302,16 +308,16 @@ impl Generator<'_> {
                     wave.max_attempts
                 ),
                 result_path: paths::decision_answer(i),
-                next: names::wave(i, n, WaveStep::Decision),
-                name: names::wave(i, n, WaveStep::Decide),
-                timed_out: names::wave(i, n, WaveStep::DecisionTimedOut),
+                next: self.wave_state(wave, WaveStep::Decision),
+                name: self.wave_state(wave, WaveStep::Decide),
+                timed_out: self.wave_state(wave, WaveStep::DecisionTimedOut),
                 what: gate_what(GateKind::Decision, i, n),
                 inputs: vec![("state.$".to_owned(), Value::String(paths::wave_state(i)))],
             },
         );
-        let skipped = names::wave(i, n, WaveStep::Skipped);
+        let skipped = self.wave_state(wave, WaveStep::Skipped);
         states.push(
-            names::wave(i, n, WaveStep::Decision),
+            self.wave_state(wave, WaveStep::Decision),
             Choice {
                 comment: Some(format!(
                     "The operator's answer: retry goes back to the wave's start, skip goes on to {after:?}."
@@ -319,7 +325,7 @@ impl Generator<'_> {
                 choices: self.health_retry_rule(wave).into_iter().chain([
                     ChoiceRule::new(
                         Condition::string_equals(paths::decision(i), decisions::RETRY),
-                        names::wave(i, n, WaveStep::Start),
+                        self.wave_state(wave, WaveStep::Start),
                     ),
                     ChoiceRule::new(
                         Condition::string_equals(paths::decision(i), decisions::SKIP),

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::fields::{Scope, topic};
 use crate::budget;
 use crate::contract::states::ActionPhase;
+use crate::contract::states::Way;
 use crate::contract::{Mode, OnFailure};
 
 /// The most actions in one `before` or `after` list.
@@ -59,7 +60,8 @@ pub struct ActionFile {
     /// (retry the action, skip it, or stop; the wave's `decision` settings apply).
     #[serde(default)]
     pub on_failure: Option<OnFailure>,
-    /// The modes the action runs in (default both).
+    /// The modes the action runs in (default DRILL and RECOVERY: the way out). An action
+    /// listing FAILBACK also runs on the way home, around the wave's failback launch.
     #[serde(default)]
     pub modes: Option<Vec<Mode>>,
 }
@@ -152,8 +154,71 @@ pub struct Action {
     pub timeout_seconds: u32,
     /// Stop or Continue (ask is refused).
     pub on_failure: OnFailure,
-    /// The one mode the action runs in, or None for both.
-    pub only_mode: Option<Mode>,
+    /// The modes the action runs in, each once (default DRILL and RECOVERY).
+    pub modes: Vec<Mode>,
+}
+
+impl Action {
+    /// Whether the action is one of the wave's actions on `way` (out: in a DRILL or a
+    /// RECOVERY; home: in a FAILBACK).
+    pub fn runs_on(&self, way: Way) -> bool {
+        self.modes.iter().any(|m| way_of(*m) == way)
+    }
+
+    /// The one mode of the way's modes the action runs in, when it is not all of them: the
+    /// action's state is then behind a Choice on the execution's mode. The way home has one
+    /// mode only.
+    pub fn only_mode(&self, way: Way) -> Option<Mode> {
+        let on_way: Vec<Mode> = self
+            .modes
+            .iter()
+            .copied()
+            .filter(|m| way_of(*m) == way)
+            .collect();
+        match (way, on_way.as_slice()) {
+            (Way::Out, [one]) => Some(*one),
+            _ => None,
+        }
+    }
+}
+
+/// The way a mode takes the servers.
+fn way_of(mode: Mode) -> Way {
+    match mode {
+        Mode::Drill | Mode::Recovery => Way::Out,
+        Mode::Failback => Way::Home,
+    }
+}
+
+/// `modes`: each at most once, none empty; a network is recovered on the way out only.
+fn modes(scope: &mut Scope<'_>, prefix: &str, a: &ActionFile) -> Vec<Mode> {
+    let Some(listed) = a.modes.as_deref() else {
+        return vec![Mode::Drill, Mode::Recovery];
+    };
+    if listed.is_empty() {
+        scope.report(
+            format!("{prefix}modes"),
+            "an empty list would never run the action: list DRILL, RECOVERY, FAILBACK or some of them, or leave modes out",
+        );
+    }
+    let mut seen = Vec::new();
+    for m in listed {
+        if seen.contains(m) {
+            scope.report(
+                format!("{prefix}modes"),
+                "list each of DRILL, RECOVERY and FAILBACK at most once",
+            );
+            return seen;
+        }
+        seen.push(*m);
+    }
+    if a.recover_network.is_some() && seen.contains(&Mode::Failback) {
+        scope.report(
+            format!("{prefix}modes"),
+            "recoverNetwork recovers a source network into the recovery region: it has no FAILBACK",
+        );
+    }
+    seen
 }
 
 /// A wave's actions.
@@ -258,22 +323,7 @@ fn resolve_action(
     };
     let timeout_seconds = timeout(scope, prefix, a, kind.as_ref());
     let on_failure = a.on_failure.unwrap_or(OnFailure::Stop);
-    let only_mode = match a.modes.as_deref() {
-        None => None,
-        Some([]) => {
-            scope.report(format!("{prefix}modes"), "an empty list would never run the action: list DRILL, RECOVERY or both, or leave modes out");
-            None
-        }
-        Some([m]) => Some(*m),
-        Some([x, y]) if x != y => None,
-        Some(_) => {
-            scope.report(
-                format!("{prefix}modes"),
-                "list each of DRILL and RECOVERY at most once",
-            );
-            None
-        }
-    };
+    let modes = modes(scope, prefix, a);
     if scope.problems.len() != before {
         return None;
     }
@@ -284,7 +334,7 @@ fn resolve_action(
         kind: kind?,
         timeout_seconds: timeout_seconds?,
         on_failure,
-        only_mode,
+        modes,
     })
 }
 
@@ -517,7 +567,11 @@ pub fn action_seconds(a: &Action) -> u64 {
 pub fn action_events(a: &Action) -> u64 {
     const TASK: u64 = 8;
     const ROUND: u64 = 4 + TASK;
-    let mode = if a.only_mode.is_some() { 2 } else { 0 };
+    let mode = if a.only_mode(Way::Out).is_some() {
+        2
+    } else {
+        0
+    };
     let rounds = match a.kind {
         ActionKind::SsmAutomation { .. } => {
             u64::from(a.timeout_seconds.div_ceil(SSM_POLL_SECONDS)) * ROUND

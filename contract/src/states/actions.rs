@@ -3,7 +3,7 @@
 //! a step after ` / ` (`Wave 2 app: before 1 (fail over database) / failed`). No action name
 //! ends with `: <wave step>`, so [`super::parse_wave`] never takes one for a wave state.
 
-use super::{MAX_STATE_NAME_CHARS, STEP_SEPARATOR, WAVE_PREFIX};
+use super::{MAX_STATE_NAME_CHARS, STEP_SEPARATOR, Way};
 
 /// The error an action that stops the execution fails it with; its cause names the action's
 /// state and what the service answered.
@@ -106,13 +106,28 @@ pub fn action(
     label: Option<&str>,
     step: ActionStep,
 ) -> String {
+    action_on(Way::Out, index, wave, (phase, position), label, step)
+}
+
+/// [`action`] on `way`: `Failback wave 2 app: before 1 (fail over database)` on the way home.
+pub fn action_on(
+    way: Way,
+    index: u32,
+    wave: &str,
+    (phase, position): (ActionPhase, u32),
+    label: Option<&str>,
+    step: ActionStep,
+) -> String {
     let head = format!(
-        "{WAVE_PREFIX}{index} {wave}{STEP_SEPARATOR}{} {position}",
+        "{}{index} {wave}{STEP_SEPARATOR}{} {position}",
+        way.prefix(),
         phase.word()
     );
     let mut name = head.clone();
-    if let Some(label) = label.filter(|l| !l.is_empty()) {
-        let room = MAX_STATE_NAME_CHARS.saturating_sub(head.chars().count() + 3 + LONGEST_HELPER);
+    let room = MAX_STATE_NAME_CHARS.saturating_sub(head.chars().count() + 3 + LONGEST_HELPER);
+    // A long wave name on the way home leaves no room for a label: the position alone keeps
+    // the name unique.
+    if let Some(label) = label.filter(|l| !l.is_empty() && room > ELLIPSIS.len()) {
         let shown: String = if label.chars().count() <= room {
             label.to_owned()
         } else {
@@ -131,6 +146,8 @@ pub fn action(
 /// An action state's name taken apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ActionStateName<'a> {
+    /// Out (a wave's action) or home (an action of the way home, a FAILBACK's).
+    pub way: Way,
     pub index: u32,
     pub wave: &'a str,
     pub phase: ActionPhase,
@@ -143,7 +160,9 @@ pub struct ActionStateName<'a> {
 
 /// Which action a state is, or None for any other state.
 pub fn parse_action(state_name: &str) -> Option<ActionStateName<'_>> {
-    let rest = state_name.strip_prefix(WAVE_PREFIX)?;
+    let (way, rest) = [Way::Out, Way::Home]
+        .into_iter()
+        .find_map(|way| Some((way, state_name.strip_prefix(way.prefix())?)))?;
     let (digits, rest) = rest.split_once(' ')?;
     let index: u32 = digits.parse().ok()?;
     if index.to_string() != digits {
@@ -180,6 +199,7 @@ pub fn parse_action(state_name: &str) -> Option<ActionStateName<'_>> {
                 continue;
             }
             return Some(ActionStateName {
+                way,
                 index,
                 wave,
                 phase,
@@ -219,6 +239,17 @@ mod tests {
             action(3, "web", ActionPhase::After, 2, None, ActionStep::Failed),
             "Wave 3 web: after 2 / failed"
         );
+        assert_eq!(
+            action_on(
+                Way::Home,
+                2,
+                "app",
+                (ActionPhase::Before, 1),
+                Some("drain"),
+                ActionStep::Run
+            ),
+            "Failback wave 2 app: before 1 (drain)"
+        );
     }
 
     #[test]
@@ -233,23 +264,30 @@ mod tests {
                     Some("a (b) c: start"),
                     Some(long_label.as_str()),
                 ] {
-                    for step in ActionStep::ALL {
-                        let name = action(index, wave_name, phase, 7, label, step);
+                    for (way, step) in [Way::Out, Way::Home]
+                        .into_iter()
+                        .flat_map(|way| ActionStep::ALL.map(|step| (way, step)))
+                    {
+                        let name = action_on(way, index, wave_name, (phase, 7), label, step);
                         assert!(name.chars().count() <= MAX_STATE_NAME_CHARS, "{name}");
                         assert_eq!(parse_wave(&name), None, "{name}");
+                        assert_eq!(super::super::parse_failback_wave(&name), None, "{name}");
                         let parsed = parse_action(&name).expect(&name);
                         assert_eq!(
                             (
+                                parsed.way,
                                 parsed.index,
                                 parsed.wave,
                                 parsed.phase,
                                 parsed.position,
                                 parsed.step
                             ),
-                            (index, wave_name, phase, 7, step),
+                            (way, index, wave_name, phase, 7, step),
                             "{name}"
                         );
-                        assert_eq!(action(index, wave_name, phase, 7, parsed.label, step), name);
+                        let again =
+                            action_on(way, index, wave_name, (phase, 7), parsed.label, step);
+                        assert_eq!(again, name);
                     }
                 }
             }

@@ -259,6 +259,41 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .map_err(TaskError::from)
     }
 
+    /// An operator's retry of a wave on the way home: every server it brings home again must
+    /// have its recovery instance FAILBACK_READY_FOR_LAUNCH now (after a failed failback launch
+    /// DRS shows FAILBACK_ERROR until its replication back is restarted); the others are
+    /// named with their state, and nothing is sent.
+    pub(super) async fn check_ready_to_retry_home(
+        &self,
+        run: &RunContext,
+        wave: &WaveSpec,
+        relaunch: &[String],
+    ) -> Result<(), TaskError> {
+        let (_, job_ids) = self.recovery_servers(Self::recovery_of(run)?).await?;
+        let asked: Vec<RecoveredServer> = relaunch
+            .iter()
+            .map(|s| RecoveredServer {
+                source_server_id: s.clone(),
+                required: true,
+            })
+            .collect();
+        let instances = self.instances_home(wave, &asked, &job_ids).await?;
+        let found = readiness(relaunch, &instances);
+        if found.not_ready.is_empty() {
+            return Ok(());
+        }
+        let named: Vec<String> = found
+            .not_ready
+            .iter()
+            .map(|n| format!("{} is {}: {}", n.source_server_id, n.state, n.why))
+            .collect();
+        Err(TaskError::InvalidInput(format!(
+            "wave '{}' cannot come home again yet: {}",
+            wave.name,
+            named.join("; ")
+        )))
+    }
+
     /// StartFailbackLaunch's request for a chunk's servers: their recovery instances.
     pub(super) async fn failback_request(
         &self,

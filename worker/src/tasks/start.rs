@@ -38,9 +38,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             // Only an operator's retry decision brings the machine back to a FAILED wave's
             // start (onFailure: ask).
             Some(recorded)
-                if recorded.status == WaveStatus::Failed
-                    && !recorded.chunks.is_empty()
-                    && run.mode != Mode::Failback =>
+                if recorded.status == WaveStatus::Failed && !recorded.chunks.is_empty() =>
             {
                 self.plan_retry(run, wave, recorded, now).await?
             }
@@ -179,9 +177,16 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
                 still_launching.len()
             )));
         }
-        self.resolve_retry_points(run, wave, &relaunch, now).await?;
+        let chunk_size = if run.mode == Mode::Failback {
+            // Home again only from a recovery instance ready for it (an operator may have to
+            // restart its replication back first), in jobs sent at once as the first time.
+            self.check_ready_to_retry_home(run, wave, &relaunch).await?;
+            self.limits.max_servers_per_job
+        } else {
+            self.resolve_retry_points(run, wave, &relaunch, now).await?;
+            self.chunk_size(wave).await
+        };
         let first = recorded.chunks.iter().map(|c| c.number).max().unwrap_or(0) + 1;
-        let chunk_size = self.chunk_size(wave).await;
         let chunks: Vec<WaveChunk> = (first..)
             .zip(chunk_servers(&relaunch, chunk_size))
             .map(|(number, servers)| WaveChunk {

@@ -52,8 +52,9 @@ fn every_kind_is_accepted_with_its_defaults() {
     let timeouts: Vec<u32> = before.iter().map(|a| a.timeout_seconds).collect();
     assert_eq!(timeouts, [3600, 900, 3600, 60]);
     assert_eq!(before[1].on_failure, OnFailure::Continue);
-    assert_eq!(before[2].only_mode, Some(Mode::Drill));
-    assert_eq!(before[3].only_mode, None);
+    assert_eq!(before[2].only_mode(Way::Out), Some(Mode::Drill));
+    assert_eq!(before[3].only_mode(Way::Out), None);
+    assert!(before.iter().all(|a| !a.runs_on(Way::Home)));
     assert_eq!(before[3].name.as_deref(), Some("tell ops"));
     assert_eq!(before[3].position, 4);
     assert!(plan.actions[0].after.is_empty());
@@ -236,11 +237,11 @@ fn names_modes_policies_and_path_keys_are_checked() {
     );
     rejected_with(
         &format!("- notify: {{topic: \"{TOPIC}\", message: hi}}\n  modes: []"),
-        "before[0].modes: an empty list would never run the action: list DRILL, RECOVERY or both, or leave modes out",
+        "before[0].modes: an empty list would never run the action: list DRILL, RECOVERY, FAILBACK or some of them, or leave modes out",
     );
     rejected_with(
         &format!("- notify: {{topic: \"{TOPIC}\", message: hi}}\n  modes: [DRILL, DRILL]"),
-        "before[0].modes: list each of DRILL and RECOVERY at most once",
+        "before[0].modes: list each of DRILL, RECOVERY and FAILBACK at most once",
     );
     rejected_with(
         &format!("- stateMachine: {{arn: \"{SM}\", input: {{nested: {{\"x.$\": \"$.run\"}}}}}}"),
