@@ -15,6 +15,7 @@ mod branches;
 mod failure_path;
 mod gates;
 mod health;
+mod home;
 mod input_check;
 mod network;
 mod pause;

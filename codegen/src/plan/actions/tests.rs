@@ -244,6 +244,10 @@ fn names_modes_policies_and_path_keys_are_checked() {
         "before[0].modes: list each of DRILL, RECOVERY and FAILBACK at most once",
     );
     rejected_with(
+        "- recoverNetwork: {sourceNetworks: [sn-0123456789abcdef0]}\n  modes: [RECOVERY, FAILBACK]",
+        "before[0].modes: recoverNetwork recovers a source network into the recovery region: it has no FAILBACK",
+    );
+    rejected_with(
         &format!("- stateMachine: {{arn: \"{SM}\", input: {{nested: {{\"x.$\": \"$.run\"}}}}}}"),
         "before[0].stateMachine.input.nested.x.$: a key ending in '.$' would be read by Step Functions as a path: rename it",
     );
