@@ -1,6 +1,6 @@
-//! `drs-waves failback-check PLAN`: whether the plan's RECOVERY can go home now. Until a
-//! FAILBACK execution exists (issue #27) the way home is manual; this is the question an
-//! operator asks before it: which RECOVERY would come home (its last one if it SUCCEEDED, or
+//! `drs-waves failback-check PLAN`: whether the plan's RECOVERY can go home now, the question
+//! an operator asks before a FAILBACK (and, in [`not_ready_to_retry`], before retrying a wave
+//! on the way home): which RECOVERY would come home (its last one if it SUCCEEDED, or
 //! the one named), and for each wave, in the order it would come home (the plan's reversed),
 //! each server's recovery instance with its failback state and, for one not ready, why.
 //!
