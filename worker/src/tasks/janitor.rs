@@ -7,7 +7,7 @@
 //! Any worker may run it; a conditional write (a lease on the execution record) makes one
 //! worker at a time tidy an execution, and a crashed janitor's lease simply expires.
 
-use drs_waves_contract::{CleanupStatus, ErrorName, ExecutionStatus, Mode};
+use drs_waves_contract::{CleanupStatus, ErrorName, ExecutionStatus, Mode, WaveStatus};
 use tracing::{info, warn};
 
 use super::Handlers;
@@ -68,9 +68,15 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             {
                 continue;
             }
-            let cleanup = self
-                .clean_up_recording(&id, &record.started_at, Vec::new())
-                .await;
+            // A FAILBACK's clean-up is StopFailback and terminate of what came home, never a
+            // drill's.
+            let cleanup = if record.mode == Some(Mode::Failback) {
+                let home = self.waves_home(&record).await?;
+                self.finish_failback_cleanup(&id, &home).await
+            } else {
+                self.clean_up_recording(&id, &record.started_at, Vec::new())
+                    .await
+            };
             info!(execution = %id, cleanup = cleanup.status.as_str(), terminate_jobs = ?cleanup.terminate_job_ids, "janitor: retried a pending clean-up");
             if cleanup.status == CleanupStatus::Done {
                 done.push(Tidied {
@@ -90,6 +96,19 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             }
         }
         Ok(done)
+    }
+
+    /// The waves of a FAILBACK that came home (SUCCEEDED in the history).
+    async fn waves_home(&self, record: &ExecutionRecord) -> Result<Vec<u32>, TaskError> {
+        let mut home = Vec::new();
+        for index in 1..=record.wave_count {
+            if let Some(wave) = self.history.get_wave(&record.execution_id, index).await?
+                && wave.status == WaveStatus::Succeeded
+            {
+                home.push(index);
+            }
+        }
+        Ok(home)
     }
 
     async fn tidy(

@@ -4,6 +4,8 @@
 //! pays for as few recoveries as the behaviours need.
 
 use super::*;
+use std::collections::BTreeSet;
+
 use drs_sim::{FailbackOutcome, FailbackStaging};
 
 /// Runs `drs-waves failback-check billing`: its exit status and its output.
@@ -409,7 +411,8 @@ async fn start_and_approve_web(dep: &Deployment, machine: &str, input: &Value) -
 /// The way home has the way out's gate and decision: the web tier waits for approval, DB1's
 /// failback launch fails and an operator is asked; `decide retry` is refused (naming DB1 and
 /// its FAILBACK_ERROR) until its replication back is ready again, then brings DB1 alone home.
-/// At the end StopFailback and TERMINATE come only after every wave's verdict.
+/// At the end StopFailback and TERMINATE come only after every wave's verdict; a TERMINATE
+/// DRS refuses leaves the clean-up PENDING, and the janitor's retry does it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_way_home_asks_at_its_gate_and_decision_and_terminates_only_after_every_verdict()
 -> Result<()> {
@@ -421,7 +424,8 @@ async fn the_way_home_asks_at_its_gate_and_decision_and_terminates_only_after_ev
     let machine = dep
         .deploy_plan("billing-home.plan.yaml", &gated_billing_that_terminates()?)
         .await?;
-    dep.start_worker(&[])?;
+    // The janitor looks every 2 s: it retries the clean-up left PENDING below.
+    dep.start_worker(&[("DRS_WAVES_JANITOR_INTERVAL_SECONDS", "2")])?;
     let recovery = json!({"mode": "RECOVERY", "confirm": "billing"});
     let execution = start_and_approve_web(&dep, &machine, &recovery).await?;
     let ended = dep.wait_for_end(&execution, super::DRILL_TIMEOUT).await?;
@@ -435,6 +439,19 @@ async fn the_way_home_asks_at_its_gate_and_decision_and_terminates_only_after_ev
             fail_launch: true,
             ..FailbackStaging::ready(&[DB1], 0.0)
         })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // TerminateRecoveryInstances is refused until the end: the finish leaves its clean-up
+    // PENDING, and the janitor's retry does it once the permission is back.
+    let mut denied = FaultConfig::default();
+    denied.per_operation.insert(
+        "TerminateRecoveryInstances".into(),
+        FaultSpec {
+            access_denied: true,
+            ..Default::default()
+        },
+    );
+    dep.sim
+        .set_faults(denied)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let execution = start_and_approve_web(&dep, &machine, &failback()).await?;
     super::operator::wait_for_gate(&dep, &execution, "DECISION", 1).await?;
@@ -477,25 +494,45 @@ async fn the_way_home_asks_at_its_gate_and_decision_and_terminates_only_after_ev
         home.len() == 4 && home[3] == [DB1.to_string()],
         "web, app servers, databases, then DB1 alone again: {home:?}"
     );
-    terminated_only_after_every_verdict(&dep, &execution, &ended)
+    let history = dep.history(&execution).await?;
+    let record = history.execution()?;
+    ensure!(
+        record["cleanup"] == "PENDING" && record["executionStatus"] == "SUCCEEDED",
+        "the refused TERMINATE leaves the clean-up PENDING, the FAILBACK succeeded: {record}"
+    );
+    ensure!(
+        dep.sim.jobs().iter().all(|j| j.job_type != "TERMINATE")
+            && dep
+                .sim
+                .counters()
+                .operations
+                .get("StopFailback")
+                .is_none_or(|o| o.total == 0),
+        "nothing stopped or terminated while TERMINATE is refused"
+    );
+    dep.sim
+        .set_faults(FaultConfig::default())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let dep_ref = &dep;
+    let exec = execution.as_str();
+    eventually(
+        "the janitor's retry of the FAILBACK's clean-up",
+        Duration::from_secs(60),
+        Duration::from_millis(500),
+        || async move {
+            let history = dep_ref.history(exec).await.ok()?;
+            let done = history.execution().ok()?["cleanup"] == "DONE";
+            done.then_some(())
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e:#}\n{}", dep.worker_logs()))?;
+    terminated_only_after_every_verdict(&dep, &execution)
 }
 
 /// One TERMINATE job per wave that came home, each after the last failback job ended; every
-/// instance stopped (StopFailback) once.
-fn terminated_only_after_every_verdict(
-    dep: &Deployment,
-    execution: &str,
-    ended: &Ended,
-) -> Result<()> {
-    let output = ended.output.clone().context("output")?;
-    let terminate_jobs = output["result"]["terminateJobIds"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    ensure!(
-        terminate_jobs.len() == 3,
-        "one TERMINATE job per wave that came home: {output}"
-    );
+/// instance stopped (StopFailback) once, and every one terminated.
+fn terminated_only_after_every_verdict(dep: &Deployment, execution: &str) -> Result<()> {
     let jobs = dep.sim.jobs();
     let last_home = failback_jobs(dep, execution)
         .iter()
@@ -514,6 +551,14 @@ fn terminated_only_after_every_verdict(
             .get("StopFailback")
             .is_some_and(|o| o.total == 6),
         "StopFailback once per instance: {counters:?}"
+    );
+    let terminated: BTreeSet<String> = terminates
+        .iter()
+        .flat_map(|j| j.servers.iter().map(|s| s.source_server_id.clone()))
+        .collect();
+    ensure!(
+        terminated.len() == 6,
+        "every instance that came home terminated once: {terminated:?}"
     );
     Ok(())
 }
