@@ -51,13 +51,13 @@ pub fn estate_of(wave_sizes: &[usize], accounts: usize) -> Report {
             let chunk = n / PER_JOB;
             let start = wave_start + Duration::seconds(20 * chunk as i64 + 5);
             let mut took = 180 + random.next() % 300;
-            if random.next() % 200 == 0 {
+            if random.next().is_multiple_of(200) {
                 took += 900;
             }
             let end = start + Duration::seconds(took as i64);
             wave_end = wave_end.max(end);
-            let fails = random.next() % 100 == 0;
-            let required = !fails || random.next() % 4 == 0;
+            let fails = random.next().is_multiple_of(100);
+            let required = !fails || random.next().is_multiple_of(4);
             if fails {
                 failed += 1;
             } else {
