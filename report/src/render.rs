@@ -272,8 +272,10 @@ fn verdict_badge(v: &Verdict) -> String {
     )
 }
 
-/// A wave's jobs listed in its row, at most; more are folded.
-const JOBS_SHOWN: usize = 3;
+/// A wave's jobs listed in its row, at most; more are folded. A job ID takes a line and a half
+/// of the narrow column: a large wave's jobs (15 for 1,500 servers) would make its row a column
+/// of IDs, and the 40 rows of a large plan pages of them.
+const JOBS_SHOWN: usize = 1;
 
 /// The verdict's CSS class: its JSON name (PASS, FAIL, NO_TARGET, PENDING).
 fn verdict_class(v: &Verdict) -> String {
@@ -365,7 +367,6 @@ fn waves(h: &mut String, r: &Report) -> std::fmt::Result {
             .iter()
             .map(|j| format!("<code>{}</code> ", esc(j)))
             .collect();
-        // A large wave's jobs (a 1,500-server wave has 15) would make its row a column of IDs.
         if w.job_ids.len() > JOBS_SHOWN {
             jobs = format!(
                 "<details><summary>{} jobs</summary>{jobs}</details>",

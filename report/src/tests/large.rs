@@ -147,6 +147,12 @@ fn a_10000_server_page_has_a_bounded_timeline_and_folds_the_full_list() {
     assert!(failed_at < slowest_at && slowest_at < all_at && all_at < full_at);
     let full = section(&html, "<table id=\"servers\">", "</table>");
     assert_eq!(full.matches("<tr><td>").count(), 10_000);
+    // A wave's jobs past the first are folded in the waves table.
+    let jobs = r.waves[0].job_ids.len();
+    assert!(jobs > 1);
+    assert!(html.contains(&format!(
+        "<td><details><summary>{jobs} jobs</summary><code>"
+    )));
     // Smaller than a page per server: a few hundred bytes each, the timeline a few dozen rows.
     assert!(html.len() < 4_000_000, "{} bytes", html.len());
 }
