@@ -115,7 +115,11 @@ pub fn estate_of(wave_sizes: &[usize], accounts: usize) -> Report {
         });
     }
     let ended = account_free.iter().max().copied().unwrap_or(STARTED);
-    report(waves, servers, ended)
+    let mut report = report(waves, servers, ended);
+    if report.servers.iter().all(|s| s.launch_status == "LAUNCHED") {
+        report.execution.status = "SUCCEEDED".to_owned();
+    }
+    report
 }
 
 fn report(waves: Vec<WaveFacts>, servers: Vec<ServerFacts>, ended: OffsetDateTime) -> Report {
