@@ -46,10 +46,10 @@ fn summary(h: &mut String, r: &Report) -> std::fmt::Result {
         format!(
             "{} failed{}",
             thousands(failed),
-            if failed > 0 {
-                format!(" ({} of them required)", thousands(failed_required))
-            } else {
-                String::new()
+            match (failed, failed_required) {
+                (0, _) => String::new(),
+                (_, 0) => " (none of them required)".to_owned(),
+                (_, k) => format!(" ({} of them required)", thousands(k)),
             }
         ),
     ];
