@@ -2,7 +2,8 @@
 a drs-sim of its own with its own quotas, recovered by today's strategy (eager) and the
 scheduled one, with and without the fault mix; each run's makespan against the lower bound of
 `drs_waves_rules::bound` (computed by `target/debug/examples/bound` from the plan, the
-fixture's launch times and the quotas).
+fixture's launch times and the quotas). And the report page of an estate this size in headless
+Chromium (bench/report_page.py), under `report_page`.
 
 Called by bench.py with the bench module itself (`b`), whose helpers it uses.
 """
