@@ -2,7 +2,8 @@
 a drs-sim of its own with its own quotas, recovered by today's strategy (eager) and the
 scheduled one, with and without the fault mix; each run's makespan against the lower bound of
 `drs_waves_rules::bound` (computed by `target/debug/examples/bound` from the plan, the
-fixture's launch times and the quotas).
+fixture's launch times and the quotas). And the report page of an estate this size in headless
+Chromium (bench/report_page.py), under `report_page`.
 
 Called by bench.py with the bench module itself (`b`), whose helpers it uses.
 """
@@ -15,6 +16,7 @@ import urllib.request
 from datetime import datetime
 
 import gen
+import report_page
 
 # The fault mix of the chaos suite's kind: throttling, 5xx and latency on every DRS call.
 # Seeded, so that two runs meet the same sequence of answers.
@@ -209,6 +211,16 @@ def part_estate(b, stack, g: gen.Generated, paths, out, deadline_s: float) -> di
         result["runs"][run] = res
         log(f"estate {run}: {res['status']}, makespan {res['makespan_seconds']} s "
             f"({res.get('ratio_to_bound')}x the bound), {res['quota_refusals']} quota refusals")
+    # The report of an estate this size, in headless Chromium (bench/report_page.py): a made-up
+    # report of the estate's wave sizes and accounts, not one of the runs (the figure is the page's).
+    try:
+        result["report_page"] = report_page.measure(out / "report-page", wave_sizes=sizes,
+                                                    accounts=len(estate.servers))
+        p = result["report_page"]
+        log(f"estate report page: {p['html_bytes']} bytes, laid out in {p['laid_out_ms_median']} ms")
+    except report_page.PageError as e:
+        result["report_page"] = {"error": str(e)}
+        log(f"estate report page: FAILED: {e}")
     failed = [run for run, r in result["runs"].items() if "error" in r]
     if failed:
         result["error"] = f"run(s) {', '.join(failed)} failed (see runs)"
@@ -249,4 +261,6 @@ def rows(e: dict) -> list[tuple[str, str, str]]:
         if "error" in e["runs"][r]:
             out.append(("", f"{r}: ERROR", e["runs"][r]["error"]))
     out.append(("", "goal (1.10, 0 refusals; 1.25 with faults)", "MET" if e["goal"]["met"] else "MISSED"))
+    if "report_page" in e:
+        out += report_page.rows(e["report_page"])
     return out

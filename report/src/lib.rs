@@ -7,7 +7,9 @@
 //!   executions; and makes the forecast of a plan from its past executions,
 //! - [`build`] turns them into a [`Report`] (RTO and RPO verdicts, the forecast beside them),
 //!   pure,
-//! - [`timeline`] lays out the SVG, [`render`] writes the page (by hand: no template engine).
+//! - [`timeline`] lays out the SVG, [`render`] writes the page (by hand: no template engine);
+//!   a large recovery reads wave by wave (a bar per outcome, the failed and slowest servers
+//!   first), which `sample`'s made-up 10,000-server estate (feature `sample`) shows.
 //!
 //! The worker writes the same report to S3 at the end of every execution, and
 //! `drs-waves report EXECUTION -o DIR` writes it to a directory: one [`report_of`] for both.
@@ -18,6 +20,8 @@ pub mod gather;
 pub mod model;
 pub mod native;
 pub mod render;
+#[cfg(any(test, feature = "sample"))]
+pub mod sample;
 pub mod timeline;
 
 use std::path::{Path, PathBuf};

@@ -8,16 +8,21 @@
 use std::fmt::Write;
 
 use crate::clock::{human_bytes, human_seconds, parse_time};
-use crate::model::{Report, ServerFacts, Verdict};
-use crate::timeline::{self, Timeline};
+use crate::model::{Report, ServerFacts, Verdict, VerdictKind};
+use crate::timeline::{self, Timeline, thousands};
 
 mod forecast;
+mod servers;
+mod svg;
 pub use forecast::forecast_text;
+pub use servers::{FAILED_SHOWN, FULL_LIST_OPEN_UP_TO, SLOWEST_SHOWN};
 
 const STYLE: &str = r#"@page { size: A4; margin: 14mm 12mm; }
 * { box-sizing: border-box; }
 body { font: 10.5pt/1.4 -apple-system, "Segoe UI", "DejaVu Sans", Arial, sans-serif; color: #1b1f24; margin: 0 auto; max-width: 186mm; padding: 8px; }
 h1 { font-size: 17pt; margin: 0 0 2px; }
+h3 { font-size: 10.5pt; margin: 10px 0 4px; }
+details > summary { cursor: pointer; font-weight: 600; margin: 6px 0; }
 h2 { font-size: 12.5pt; margin: 18px 0 6px; border-bottom: 1px solid #c9d1d9; padding-bottom: 2px; break-after: avoid; }
 .sub { color: #57606a; margin: 0 0 10px; }
 table { border-collapse: collapse; width: 100%; margin: 4px 0 8px; font-size: 9pt; }
@@ -27,11 +32,12 @@ tr { break-inside: avoid; }
 td.num { text-align: right; white-space: nowrap; }
 code, .mono { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 8.5pt; word-break: break-all; }
 .verdicts { display: flex; gap: 10px; margin: 10px 0; }
-.verdict { flex: 1; border: 2px solid #d0d7de; border-radius: 6px; padding: 8px 10px; }
+.verdict { flex: 1 1 0; min-width: 0; border: 2px solid #d0d7de; border-radius: 6px; padding: 8px 10px; }
 .verdict .big { font-size: 18pt; font-weight: 700; }
 .PASS { color: #116329; border-color: #2da44e; }
 .FAIL { color: #a40e26; border-color: #cf222e; }
-.PENDING, .NO_TARGET, .FORECAST { color: #57606a; }
+.PENDING, .FORECAST { color: #57606a; }
+.NO_TARGET, .LAUNCHED { color: #1b1f24; }
 .verdict .note { color: #1b1f24; font-size: 9pt; }
 .badge { display: inline-block; padding: 0 6px; border-radius: 8px; font-size: 8.5pt; font-weight: 600; border: 1px solid currentColor; }
 .running { background: #fff8c5; border: 1px solid #d4a72c; padding: 6px 10px; border-radius: 6px; margin: 8px 0; }
@@ -45,6 +51,7 @@ code, .mono { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-
 .timeline .bar.failed { fill: #cf222e; }
 .timeline .bar.running { fill: #d4a72c; }
 .timeline .bar.pending { fill: #8c959f; }
+.timeline .bar.group { fill-opacity: 0.75; }
 .timeline .target { stroke: #8250df; stroke-width: 1.2; stroke-dasharray: 4 3; }
 .timeline .targetlabel { fill: #8250df; font-size: 8px; }
 .timeline .marker { stroke: #1b1f24; stroke-width: 1; }
@@ -139,9 +146,9 @@ fn page(h: &mut String, r: &Report, t: &Timeline) -> std::fmt::Result {
     }
     verdicts(h, r)?;
     execution(h, r)?;
-    svg(h, t)?;
+    svg::svg(h, t)?;
     waves(h, r)?;
-    servers(h, r)?;
+    servers::servers(h, r)?;
     operator_actions(h, r)?;
     cleanup(h, r)?;
     if !r.warnings.is_empty() {
@@ -170,16 +177,28 @@ fn verdicts(h: &mut String, r: &Report) -> std::fmt::Result {
         ("rpo-verdict", "Recovery point (RPO)", "worst", &r.rpo),
     ];
     for (id, title, what, v) in boxes {
+        // No target: the figure itself leads, not a verdict there is nothing to judge by.
+        let (big, line) = if v.verdict == VerdictKind::NoTarget {
+            (or_dash(v.achieved_seconds), what.to_owned())
+        } else {
+            (
+                v.verdict.text().to_owned(),
+                format!(
+                    "{what} {} / target {}",
+                    or_dash(v.achieved_seconds),
+                    target_text(v)
+                ),
+            )
+        };
         writeln!(
             h,
-            "  <div class=\"verdict {}\" id=\"{id}\">\n    <div>{title}</div>\n    <div class=\"big\">{}</div>\n    <div class=\"note\">{what} {} / target {}<br>{}</div>\n  </div>",
+            "  <div class=\"verdict {}\" id=\"{id}\" data-verdict=\"{}\">\n    <div>{title}</div>\n    <div class=\"big\">{big}</div>\n    <div class=\"note\">{line}<br>{}</div>\n  </div>",
             verdict_class(v),
             v.verdict.text(),
-            or_dash(v.achieved_seconds),
-            target_text(v),
             esc(&v.note)
         )?;
     }
+    launched_box(h, r)?;
     // The forecast beside the outcome (numbers and this module's words: nothing to escape).
     let (big, note) = match r.forecast.as_ref() {
         Some(f) => match f.recovery {
@@ -213,6 +232,50 @@ fn verdicts(h: &mut String, r: &Report) -> std::fmt::Result {
         "  <div class=\"verdict FORECAST\" id=\"rto-forecast\">\n    <div>Forecast RTO (p50 / p90)</div>\n    <div class=\"big\">{big}</div>\n    <div class=\"note\">{note}</div>\n  </div>\n</div>"
     )
 }
+
+/// How many servers launched, of how many: the figure a large recovery is judged by first.
+fn launched_box(h: &mut String, r: &Report) -> std::fmt::Result {
+    let launched = r
+        .servers
+        .iter()
+        .filter(|s| matches!(s.launch_status.as_str(), "LAUNCHED" | "TERMINATED"))
+        .count();
+    let failed: Vec<&ServerFacts> = r
+        .servers
+        .iter()
+        .filter(|s| s.launch_status == "FAILED")
+        .collect();
+    let required = failed.iter().filter(|s| s.required).count();
+    let note = match (failed.len(), required) {
+        (0, _) => "none failed".to_owned(),
+        (n, 0) => format!("{} failed, none of them required", thousands(n)),
+        (n, k) => format!("{} failed, {} of them required", thousands(n), thousands(k)),
+    };
+    let class = if required > 0 { "FAIL" } else { "LAUNCHED" };
+    writeln!(
+        h,
+        "  <div class=\"verdict {class}\" id=\"servers-launched\">\n    <div>Servers launched</div>\n    <div class=\"big\">{} / {}</div>\n    <div class=\"note\">{note}</div>\n  </div>",
+        thousands(launched),
+        thousands(r.servers.len())
+    )
+}
+
+/// A wave's verdict as a badge; none (a dash) when its plan sets no target.
+fn verdict_badge(v: &Verdict) -> String {
+    if v.verdict == VerdictKind::NoTarget {
+        return "<span class=\"no-target\">-</span>".to_owned();
+    }
+    format!(
+        "<span class=\"badge {}\">{}</span>",
+        verdict_class(v),
+        v.verdict.text()
+    )
+}
+
+/// A wave's jobs listed in its row, at most; more are folded. A job ID takes a line and a half
+/// of the narrow column: a large wave's jobs (15 for 1,500 servers) would make its row a column
+/// of IDs, and the 40 rows of a large plan pages of them.
+const JOBS_SHOWN: usize = 1;
 
 /// The verdict's CSS class: its JSON name (PASS, FAIL, NO_TARGET, PENDING).
 fn verdict_class(v: &Verdict) -> String {
@@ -288,95 +351,6 @@ fn execution(h: &mut String, r: &Report) -> std::fmt::Result {
     writeln!(h, "</dl>")
 }
 
-fn svg(h: &mut String, t: &Timeline) -> std::fmt::Result {
-    writeln!(h, "\n<h2>Timeline</h2>")?;
-    writeln!(
-        h,
-        "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"Timeline of the execution: a band per wave, a bar per server\">",
-        t.width, t.height
-    )?;
-    for b in &t.bands {
-        writeln!(
-            h,
-            "  <rect class=\"band{}\" x=\"0\" y=\"{}\" width=\"{}\" height=\"{}\"/>\n  <text class=\"bandlabel\" x=\"4\" y=\"{}\">{}</text>",
-            if b.shaded { " shaded" } else { "" },
-            b.y,
-            t.width,
-            b.height,
-            b.y + 13.0,
-            esc(&b.label)
-        )?;
-    }
-    for k in &t.ticks {
-        writeln!(
-            h,
-            "  <line class=\"tick\" x1=\"{x}\" y1=\"14\" x2=\"{x}\" y2=\"{}\"/>\n  <text x=\"{x}\" y=\"10\" text-anchor=\"middle\">{}</text>",
-            t.height - 8.0,
-            esc(&k.label),
-            x = k.x
-        )?;
-    }
-    for b in &t.bars {
-        writeln!(
-            h,
-            "  <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n  <rect class=\"bar {}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"12\" rx=\"2\"><title>{}</title></rect>",
-            t.plot_left - 6.0,
-            b.label_y,
-            esc(&b.label),
-            b.class,
-            b.x,
-            b.y,
-            b.width,
-            esc(&b.title)
-        )?;
-    }
-    for g in &t.targets {
-        let (x, anchor) = if g.off_scale {
-            (g.x - 3.0, " text-anchor=\"end\"")
-        } else {
-            (g.x + 3.0, "")
-        };
-        writeln!(
-            h,
-            "  <line class=\"target\" x1=\"{gx}\" y1=\"{}\" x2=\"{gx}\" y2=\"{}\"/>\n  <text class=\"targetlabel\" x=\"{x}\" y=\"{}\"{anchor}>{}</text>",
-            g.y1,
-            g.y2,
-            g.label_y,
-            esc(&g.label),
-            gx = g.x
-        )?;
-    }
-    for m in &t.markers {
-        let title = if m.title.is_empty() {
-            String::new()
-        } else {
-            format!("<title>{}</title>", esc(&m.title))
-        };
-        let (label_y, anchor) = match m.class {
-            "operator" => (t.height - 10.0, "start"),
-            _ => (t.height, "middle"),
-        };
-        writeln!(
-            h,
-            "  <g class=\"{cls}\"><line class=\"marker {cls}\" x1=\"{x}\" y1=\"14\" x2=\"{x}\" y2=\"{}\"/>\n  <text class=\"markerlabel {cls}\" x=\"{}\" y=\"{label_y}\" text-anchor=\"{anchor}\">{}</text>{title}</g>",
-            t.height - 8.0,
-            if m.class == "operator" {
-                m.x + 2.0
-            } else {
-                m.x
-            },
-            esc(&m.label),
-            cls = m.class,
-            x = m.x
-        )?;
-    }
-    writeln!(h, "</svg>")?;
-    writeln!(
-        h,
-        "<p class=\"legend\"><span><i style=\"background:#2da44e\"></i>LAUNCHED</span><span><i style=\"background:#cf222e\"></i>FAILED</span><span><i style=\"background:#d4a72c\"></i>launching</span><span><i style=\"background:#8c959f\"></i>not launched</span><span><i style=\"border-left:2px dashed #8250df\"></i>target</span><span><i style=\"border-left:2px dashed #0969da\"></i>operator action</span> Time from the execution's start. A LAUNCHED bar ends at its job's end (DRS logs no per-server launch end).</p>"
-    )
-}
-
 fn waves(h: &mut String, r: &Report) -> std::fmt::Result {
     writeln!(
         h,
@@ -388,11 +362,17 @@ fn waves(h: &mut String, r: &Report) -> std::fmt::Result {
             .as_ref()
             .map(|x| format!("<br><small>{}</small>", esc(x)))
             .unwrap_or_default();
-        let jobs: String = w
+        let mut jobs: String = w
             .job_ids
             .iter()
             .map(|j| format!("<code>{}</code> ", esc(j)))
             .collect();
+        if w.job_ids.len() > JOBS_SHOWN {
+            jobs = format!(
+                "<details><summary>{} jobs</summary>{jobs}</details>",
+                w.job_ids.len()
+            );
+        }
         let forecast = r
             .forecast
             .as_ref()
@@ -433,7 +413,7 @@ fn waves(h: &mut String, r: &Report) -> std::fmt::Result {
         };
         writeln!(
             h,
-            "<tr><td class=\"num\">{}</td><td>{}{account}{reason}</td><td>{}</td><td class=\"num\">{} launched / {} failed / {}</td><td>{jobs}</td><td class=\"num\">{}{forecast}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td><span class=\"badge {}\">{}</span></td></tr>",
+            "<tr><td class=\"num\">{}</td><td>{}{account}{reason}</td><td>{}</td><td class=\"num\">{} launched / {} failed / {}</td><td>{jobs}</td><td class=\"num\">{}{forecast}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
             w.index,
             esc(&w.name),
             esc(&w.status),
@@ -443,8 +423,7 @@ fn waves(h: &mut String, r: &Report) -> std::fmt::Result {
             or_dash(w.duration_seconds),
             or_dash(w.rto.achieved_seconds),
             target_text(&w.rto),
-            verdict_class(&w.rto),
-            w.rto.verdict.text()
+            verdict_badge(&w.rto)
         )?;
     }
     writeln!(h, "</tbody>\n</table>")?;
@@ -460,71 +439,6 @@ fn waves(h: &mut String, r: &Report) -> std::fmt::Result {
         writeln!(h, "<p id=\"forecast-note\"><small>{note}</small></p>")?;
     }
     Ok(())
-}
-
-fn servers(h: &mut String, r: &Report) -> std::fmt::Result {
-    writeln!(
-        h,
-        "\n<h2>Servers</h2>\n<table id=\"servers\">\n<thead><tr><th>hostname</th><th>source server</th><th>wave</th><th>job</th><th>snapshot (age)</th><th>recovery instance</th><th>status</th><th>failure reason</th></tr></thead>\n<tbody>"
-    )?;
-    for s in &r.servers {
-        let optional = if s.required {
-            ""
-        } else {
-            " <small>(optional)</small>"
-        };
-        let age = s
-            .snapshot_age_seconds
-            .map(|a| format!(" ({})", human_seconds(a)))
-            .unwrap_or_default();
-        // No snapshot named: DRS took an on-demand one at launch, at this time.
-        let snapshot = match (
-            &s.snapshot_id,
-            &s.snapshot_taken_at,
-            s.replicated_back_bytes,
-        ) {
-            (_, _, Some(bytes)) => format!("replicated back {}", human_bytes(bytes)),
-            (Some(id), _, None) => id.clone(),
-            (None, Some(at), None) => format!("on-demand {at}"),
-            (None, None, None) => String::new(),
-        };
-        let ec2 = match &s.ec2_instance_id {
-            Some(i) if Some(i) != s.recovery_instance_id.as_ref() => {
-                format!("<br>EC2 <code>{}</code>", esc(i))
-            }
-            _ => String::new(),
-        };
-        writeln!(
-            h,
-            "<tr><td>{}{optional}</td><td><code>{}</code></td><td>{} {}</td><td><code>{}</code></td><td><code>{}</code>{age}</td><td><code>{}</code>{ec2}</td><td>{}</td><td>{}</td></tr>",
-            esc(opt(&s.hostname, "")),
-            esc(&s.source_server_id),
-            s.wave_index,
-            esc(&s.wave_name),
-            esc(opt(&s.job_id, "")),
-            esc(&snapshot),
-            esc(opt(&s.recovery_instance_id, "")),
-            esc(&s.launch_status),
-            failure_and_warnings(s)
-        )?;
-    }
-    writeln!(h, "</tbody>\n</table>")
-}
-
-/// The failure reason cell: the reason, then each warning (an optional post-launch action
-/// that failed) marked as one.
-fn failure_and_warnings(s: &ServerFacts) -> String {
-    let mut cell = esc(opt(&s.failure_reason, ""));
-    for w in &s.warnings {
-        if !cell.is_empty() {
-            cell.push_str("<br>");
-        }
-        cell.push_str(&format!(
-            "<span class=\"warning\">warning: {}</span>",
-            esc(w)
-        ));
-    }
-    cell
 }
 
 fn operator_actions(h: &mut String, r: &Report) -> std::fmt::Result {

@@ -645,4 +645,5 @@ fn a_graph_plans_timeline_says_what_each_wave_waited_for() {
 
 mod failback;
 mod health;
+mod large;
 mod native;

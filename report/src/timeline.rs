@@ -1,11 +1,15 @@
 //! The timeline's geometry: a band per wave, a bar per server from its launch start to LAUNCHED
-//! or FAILED, the targets as vertical lines. Pure numbers; the template draws them as SVG.
+//! or FAILED (a large wave: a bar per outcome over its servers, see [`groups`]), the targets as
+//! vertical lines. Pure numbers; the template draws them as SVG.
 
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::build::{human_seconds, parse_time, seconds_between};
 use crate::model::{Report, ServerFacts, WaveFacts};
+
+mod groups;
+pub use groups::{SERVER_ROWS_IN_ALL, SERVER_ROWS_PER_WAVE, per_server_rows, thousands};
 
 /// The SVG's coordinate system (its viewBox); the page scales it to its width.
 pub const WIDTH: f64 = 1000.0;
@@ -60,6 +64,10 @@ pub struct Bar {
     pub label: String,
     /// The tooltip.
     pub title: String,
+    /// How many servers the bar stands for: 1, or a large wave's servers of this outcome.
+    pub servers: u32,
+    /// A large wave's bar of one outcome (see [`groups`]), not one server's.
+    pub group: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -225,20 +233,42 @@ struct WaveBand {
     bars: Vec<Bar>,
 }
 
-/// The band of the `k`th wave, its top at `y`: a row per server (one, empty, when it has none).
+/// The band of the `k`th wave, its top at `y`: a row per server (one, empty, when it has none),
+/// or, for a large wave, a row per outcome of its servers.
 fn wave_band(report: &Report, scale: &Scale, k: usize, w: &WaveFacts, y: f64) -> WaveBand {
-    let rows: Vec<_> = report
+    let servers: Vec<&ServerFacts> = report
         .servers
         .iter()
         .filter(|s| s.wave_index == w.index)
         .collect();
-    let height = BAND_HEADER + ROW * rows.len().max(1) as f64;
+    let top = y + BAND_HEADER;
+    let (bars, count): (Vec<Bar>, String) = if per_server_rows(report.servers.len(), servers.len())
+    {
+        let bars = servers
+            .iter()
+            .enumerate()
+            .map(|(r, s)| server_bar(scale, s, top + ROW * r as f64))
+            .collect();
+        (bars, String::new())
+    } else {
+        let bars = groups::outcome_bars(scale, w, &servers, top);
+        (
+            bars,
+            format!(": {} servers", groups::thousands(servers.len())),
+        )
+    };
+    let height = BAND_HEADER + ROW * bars.len().max(1) as f64;
+    let account = w
+        .account
+        .as_ref()
+        .map(|a| format!(", in {}", a.describe()))
+        .unwrap_or_default();
     WaveBand {
         band: Band {
             y,
             height,
             label: format!(
-                "Wave {} {} ({}){}",
+                "Wave {} {} ({}){}{account}{count}",
                 w.index,
                 w.name,
                 w.status,
@@ -249,11 +279,7 @@ fn wave_band(report: &Report, scale: &Scale, k: usize, w: &WaveFacts, y: f64) ->
         target: w.rto.target_seconds.map(|t| {
             scale.target_line(format!("wave {} RTO", w.index), t, y, y + height, y + 12.0)
         }),
-        bars: rows
-            .iter()
-            .enumerate()
-            .map(|(r, s)| server_bar(scale, s, y + BAND_HEADER + ROW * r as f64))
-            .collect(),
+        bars,
     }
 }
 
@@ -274,15 +300,7 @@ fn waited_for(w: &WaveFacts) -> String {
 /// A server's bar in the row at `row_y`: from its launch's start to LAUNCHED or FAILED (or the
 /// end while it launches); a server not launched yet is a sliver at the end.
 fn server_bar(scale: &Scale, s: &ServerFacts, row_y: f64) -> Bar {
-    let end = scale.end;
-    let from = scale.offset(s.launch_started_at.as_deref());
-    let to = scale.offset(s.launch_ended_at.as_deref());
-    let (class, from, to) = match (s.launch_status.as_str(), from, to) {
-        ("FAILED", Some(f), t) => ("failed", f, t.unwrap_or(end).max(f)),
-        ("LAUNCHED" | "TERMINATED", Some(f), t) => ("launched", f, t.unwrap_or(end).max(f)),
-        (_, Some(f), _) => ("running", f, end.max(f)),
-        _ => ("pending", end, end),
-    };
+    let (class, from, to) = launch_span(scale, s);
     let label = s
         .hostname
         .clone()
@@ -305,6 +323,23 @@ fn server_bar(scale: &Scale, s: &ServerFacts, row_y: f64) -> Bar {
             }
         ),
         label,
+        servers: 1,
+        group: false,
+    }
+}
+
+/// A server's outcome (launched, failed, running or pending) and its launch's span in seconds
+/// from the start: to LAUNCHED or FAILED, to the end while it launches, a point at the end
+/// before it starts.
+fn launch_span(scale: &Scale, s: &ServerFacts) -> (&'static str, u64, u64) {
+    let end = scale.end;
+    let from = scale.offset(s.launch_started_at.as_deref());
+    let to = scale.offset(s.launch_ended_at.as_deref());
+    match (s.launch_status.as_str(), from, to) {
+        ("FAILED", Some(f), t) => ("failed", f, t.unwrap_or(end).max(f)),
+        ("LAUNCHED" | "TERMINATED", Some(f), t) => ("launched", f, t.unwrap_or(end).max(f)),
+        (_, Some(f), _) => ("running", f, end.max(f)),
+        _ => ("pending", end, end),
     }
 }
 

@@ -303,17 +303,19 @@ fn open_in_chromium(chromium: &Path, html: &Path, screenshot: Option<&Path>) -> 
     })
 }
 
-/// The big PASS/FAIL text of a verdict box in the rendered DOM.
+/// The verdict of a verdict box in the rendered DOM (its `data-verdict`: PASS, FAIL, PENDING or
+/// NO TARGET; with no target the box's big text is the achieved figure, not the verdict).
 fn verdict_text(dom: &str, id: &str) -> Result<String> {
     let at = dom
         .find(&format!("id=\"{id}\""))
         .with_context(|| format!("#{id} in the DOM"))?;
     let rest = &dom[at..];
-    let big = rest
-        .find("class=\"big\">")
+    let attr = "data-verdict=\"";
+    let start = rest
+        .find(attr)
         .with_context(|| format!("#{id} has its verdict"))?;
-    let text = &rest[big + "class=\"big\">".len()..];
-    let end = text.find('<').context("the verdict's end")?;
+    let text = &rest[start + attr.len()..];
+    let end = text.find('"').context("the verdict's end")?;
     Ok(text[..end].trim().to_owned())
 }
 
