@@ -40,29 +40,41 @@ pub fn confirm_phrase(plan: &str, terminates: bool) -> String {
     }
 }
 
-/// [`confirm_recovery`] for `mode`, with the phrase to type ([`confirm_phrase`]).
-pub fn confirm_mode(plan: &str, mode: Mode, given: Option<&str>) -> Result<(), CliError> {
+/// [`confirm_recovery`] for `mode`, with the phrase to type ([`confirm_phrase`]): the plan's
+/// name, or `terminate <plan>`.
+pub fn confirm_mode(phrase: &str, mode: Mode, given: Option<&str>) -> Result<(), CliError> {
     let what = mode.as_str();
+    // The words that name the phrase: "the plan's name (billing)", or the phrase itself.
+    let (asked, plan_only) = match phrase.strip_prefix("terminate ") {
+        Some(_) => (format!("{phrase:?}"), false),
+        None => (format!("the plan's name ({phrase})"), true),
+    };
     let typed = match given {
         Some(c) => c.to_string(),
         None => {
             if !std::io::stdin().is_terminal() {
                 return Err(CliError::Usage(format!(
-                    "a {what} launches production instances: type the plan's name at the prompt in a terminal, or pass --confirm {plan}; nothing started"
+                    "a {what} launches production instances: type {asked} at the prompt in a terminal, or pass --confirm {:?}; nothing started",
+                    phrase
                 )));
             }
             dialoguer::Input::<String>::new()
                 .with_prompt(format!(
-                    "Type {plan:?} to launch a {what}, anything else to abort"
+                    "Type {asked} to launch a {what}, anything else to abort"
                 ))
                 .allow_empty(true)
                 .interact_text()
                 .map_err(|e| CliError::Usage(format!("no confirmation ({e}); nothing started")))?
         }
     };
-    if typed.trim() != plan {
+    if typed.trim() != phrase {
+        let expected = if plan_only {
+            format!("the plan's name {phrase:?}")
+        } else {
+            format!("{phrase:?}")
+        };
         return Err(CliError::Usage(format!(
-            "{:?} is not {plan:?}: the {what} is not confirmed; nothing started",
+            "{:?} is not {expected}: the {what} is not confirmed; nothing started",
             typed.trim()
         )));
     }

@@ -150,7 +150,7 @@ fn a_wrong_confirmation_starts_nothing() {
     let e = confirm_recovery("billing", Some("biling")).expect_err("wrong");
     assert_eq!(
         e.to_string(),
-        "\"biling\" is not \"billing\": the RECOVERY is not confirmed; nothing started"
+        "\"biling\" is not the plan's name \"billing\": the RECOVERY is not confirmed; nothing started"
     );
 }
 

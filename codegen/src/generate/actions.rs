@@ -329,8 +329,9 @@ fn integration(a: &Action, context: Value) -> (&'static str, Value, Value, Vec<R
     }
 }
 
-/// Start, then wait, look, and decide until the run ends or the action's time is up.
+/// SSM Automation's loop of looks.
 impl Generator<'_> {
+    /// Start, then wait, look, and decide until the run ends or the action's time is up.
     fn ssm_loop(
         &self,
         states: &mut States,

@@ -259,6 +259,25 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
             .map_err(TaskError::from)
     }
 
+    /// The recovery instances the run's RECOVERY launched for `servers` of `wave`, with their
+    /// failback state now.
+    async fn run_instances_of(
+        &self,
+        run: &RunContext,
+        wave: &WaveSpec,
+        servers: &[String],
+    ) -> Result<Vec<RecoveredInstance>, TaskError> {
+        let (_, job_ids) = self.recovery_servers(Self::recovery_of(run)?).await?;
+        let asked: Vec<RecoveredServer> = servers
+            .iter()
+            .map(|s| RecoveredServer {
+                source_server_id: s.clone(),
+                required: true,
+            })
+            .collect();
+        self.instances_home(wave, &asked, &job_ids).await
+    }
+
     /// An operator's retry of a wave on the way home: every server it brings home again must
     /// have its recovery instance FAILBACK_READY_FOR_LAUNCH now (after a failed failback launch
     /// DRS shows FAILBACK_ERROR until its replication back is restarted); the others are
@@ -269,15 +288,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         wave: &WaveSpec,
         relaunch: &[String],
     ) -> Result<(), TaskError> {
-        let (_, job_ids) = self.recovery_servers(Self::recovery_of(run)?).await?;
-        let asked: Vec<RecoveredServer> = relaunch
-            .iter()
-            .map(|s| RecoveredServer {
-                source_server_id: s.clone(),
-                required: true,
-            })
-            .collect();
-        let instances = self.instances_home(wave, &asked, &job_ids).await?;
+        let instances = self.run_instances_of(run, wave, relaunch).await?;
         let found = readiness(relaunch, &instances);
         if found.not_ready.is_empty() {
             return Ok(());
@@ -302,15 +313,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         servers: &[String],
         tags: BTreeMap<String, String>,
     ) -> Result<FailbackLaunchRequest, TaskError> {
-        let (_, job_ids) = self.recovery_servers(Self::recovery_of(run)?).await?;
-        let asked: Vec<RecoveredServer> = servers
-            .iter()
-            .map(|s| RecoveredServer {
-                source_server_id: s.clone(),
-                required: true,
-            })
-            .collect();
-        let instances = self.instances_home(wave, &asked, &job_ids).await?;
+        let instances = self.run_instances_of(run, wave, servers).await?;
         let by_server: BTreeMap<&str, &str> = instances
             .iter()
             .map(|i| (i.source_server_id.as_str(), i.recovery_instance_id.as_str()))
@@ -340,15 +343,7 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         planned_servers: &[String],
         elapsed: u64,
     ) -> Result<Verdict, TaskError> {
-        let (_, job_ids) = self.recovery_servers(Self::recovery_of(run)?).await?;
-        let asked: Vec<RecoveredServer> = planned_servers
-            .iter()
-            .map(|s| RecoveredServer {
-                source_server_id: s.clone(),
-                required: true,
-            })
-            .collect();
-        let instances = self.instances_home(wave, &asked, &job_ids).await?;
+        let instances = self.run_instances_of(run, wave, planned_servers).await?;
         let planned: BTreeMap<String, String> = instances
             .iter()
             .map(|i| (i.source_server_id.clone(), i.recovery_instance_id.clone()))

@@ -27,19 +27,8 @@ fn failback_check(dep: &Deployment) -> Result<(i32, String)> {
 /// The billing example recovered for real (a RECOVERY to SUCCEEDED) by the running worker;
 /// returns the RECOVERY's execution ARN.
 async fn recover(dep: &Deployment, machine: &str) -> Result<String> {
-    let (execution, ended) = run_to_end(
-        dep,
-        machine,
-        json!({"mode": "RECOVERY", "confirm": "billing"}),
-    )
-    .await?;
-    ensure!(
-        ended.succeeded(),
-        "the recovery did not succeed: {}\n{}",
-        describe(&ended),
-        dep.worker_logs()
-    );
-    Ok(execution)
+    let recovery = json!({"mode": "RECOVERY", "confirm": "billing"});
+    Ok(run_to_success(dep, machine, recovery).await?.0)
 }
 
 /// A fresh deployment of the billing example, its RECOVERY done: the start of a FAILBACK test.
@@ -200,13 +189,7 @@ async fn comes_home_despite_a_lost_answer(dep: &Deployment, machine: &str) -> Re
     dep.sim
         .set_faults(faults)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (execution, ended) = run_to_end(dep, machine, failback()).await?;
-    ensure!(
-        ended.succeeded(),
-        "the failback did not succeed: {}\n{}",
-        describe(&ended),
-        dep.worker_logs()
-    );
+    let (execution, _) = run_to_success(dep, machine, failback()).await?;
     let jobs = failback_jobs(dep, &execution);
     // One failback job per instance: every instance of the recovery in exactly one job.
     let mut sent: Vec<String> = jobs

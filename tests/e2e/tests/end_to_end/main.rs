@@ -157,17 +157,22 @@ async fn run_to_end(dep: &Deployment, machine: &str, input: Value) -> Result<(St
     Ok((execution, ended))
 }
 
-/// Runs a DRILL of `machine` to its end and insists that it SUCCEEDED (the worker's log in the
-/// error otherwise).
-async fn drill_to_success(dep: &Deployment, machine: &str) -> Result<(String, Ended)> {
-    let (execution, ended) = run_to_end(dep, machine, drill()).await?;
+/// [`run_to_end`], which must have SUCCEEDED: else the run's end and the worker's logs say why.
+async fn run_to_success(dep: &Deployment, machine: &str, input: Value) -> Result<(String, Ended)> {
+    let (execution, ended) = run_to_end(dep, machine, input).await?;
     ensure!(
         ended.succeeded(),
-        "the drill did not succeed: {}\n{}",
+        "{execution} did not succeed: {}\n{}",
         describe(&ended),
         dep.worker_logs()
     );
     Ok((execution, ended))
+}
+
+/// Runs a DRILL of `machine` to its end and insists that it SUCCEEDED (the worker's log in the
+/// error otherwise).
+async fn drill_to_success(dep: &Deployment, machine: &str) -> Result<(String, Ended)> {
+    run_to_success(dep, machine, drill()).await
 }
 
 /// 1. The seed scenario: 3 waves, 6 servers, a DRILL reaches SUCCEEDED; the output and the
@@ -184,13 +189,7 @@ async fn seed_drill_runs_three_waves_in_order_to_success() -> Result<()> {
     .await?;
     let machine = dep.deploy_example("billing").await?;
     dep.start_worker(&[])?;
-    let (execution, ended) = run_to_end(&dep, &machine, drill()).await?;
-    ensure!(
-        ended.succeeded(),
-        "the drill did not succeed: {}\n{}",
-        describe(&ended),
-        dep.worker_logs()
-    );
+    let (execution, ended) = run_to_success(&dep, &machine, drill()).await?;
 
     let output = ended
         .output
@@ -470,18 +469,12 @@ async fn recovery_runs_only_with_its_confirmation() -> Result<()> {
         assert!(dep.sim.jobs().is_empty(), "{input}: a job was created");
         assert_eq!(dep.sim.counters().calls("StartRecovery"), 0);
     }
-    let (_, ended) = run_to_end(
+    let _ = run_to_success(
         &dep,
         &machine,
         json!({"mode": "RECOVERY", "confirm": "billing"}),
     )
     .await?;
-    ensure!(
-        ended.succeeded(),
-        "{}\n{}",
-        describe(&ended),
-        dep.worker_logs()
-    );
     let jobs = dep.sim.jobs();
     assert_eq!(jobs.len(), 3);
     assert!(

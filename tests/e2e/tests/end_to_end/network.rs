@@ -9,7 +9,7 @@ use drs_sim::{JobSnapshot, LaunchStatus, ServerSpec, SimConfig, SourceNetworkSpe
 use drs_waves_contract::history::network_sk;
 use drs_waves_contract::job_tags;
 
-use super::{describe, drill, run_to_end};
+use super::{describe, drill, run_to_end, run_to_success};
 
 const NET: &str = "sn-0123456789abcdef0";
 
@@ -71,13 +71,7 @@ async fn network_recovered_before_the_first_wave_launches() -> Result<()> {
         .deploy_plan("network.plan.yaml", &plan("network", "stop"))
         .await?;
     dep.start_worker(&[])?;
-    let (execution, ended) = run_to_end(&dep, &machine, drill()).await?;
-    ensure!(
-        ended.succeeded(),
-        "the drill did not succeed: {}\n{}",
-        describe(&ended),
-        dep.worker_logs()
-    );
+    let (execution, _) = run_to_success(&dep, &machine, drill()).await?;
     let jobs = network_jobs(&dep, &execution);
     ensure!(jobs.len() == 1, "network jobs: {jobs:?}");
     let job = &jobs[0];
