@@ -22,6 +22,8 @@ pub struct Aws {
     pub history: DynamoHistory,
     pub table: String,
     pub prefix: String,
+    /// The loaded configuration: other accounts' DRS clients are built from it.
+    pub sdk: aws_config::SdkConfig,
 }
 
 /// Loads the configuration and checks the region and the credentials.
@@ -44,10 +46,25 @@ pub async fn connect(table: &str, prefix: &str) -> Result<Aws, CliError> {
         sts,
         table: table.to_string(),
         prefix: prefix.to_string(),
+        sdk,
     })
 }
 
 impl Aws {
+    /// DRS in each wave's account and region, through the roles the plan names (STS
+    /// AssumeRole with the operator's credentials), endpoints as the worker reads them
+    /// (`DRS_WAVES_DRS_ENDPOINTS`).
+    pub fn drs_accounts(&self) -> Result<drs_waves_aws::drs::accounts::SdkDrsAccounts, CliError> {
+        let endpoints =
+            drs_waves_aws::drs::accounts::DrsEndpoints::from_env().map_err(CliError::Usage)?;
+        Ok(drs_waves_aws::drs::accounts::SdkDrsAccounts::new(
+            self.sdk.clone(),
+            drs_waves_aws::drs::SdkDrs::new(self.drs.clone()),
+            drs_waves_aws::clients::drs_retry_config(),
+        )
+        .with_endpoints(endpoints))
+    }
+
     /// The caller's ARN (sts:GetCallerIdentity): who every operator action is recorded as.
     pub async fn caller_arn(&self) -> Result<String, CliError> {
         let out = self

@@ -4,14 +4,14 @@
 //! the one named), and for each wave, in the order it would come home (the plan's reversed),
 //! each server's recovery instance with its failback state and, for one not ready, why.
 //!
-//! Read-only: the history (the RECOVERY and its jobs) and DescribeRecoveryInstances with the
-//! operator's own credentials. A wave in another account is listed as not checked (the CLI
-//! reads DRS in its own account only).
+//! Read-only: the history (the RECOVERY and its jobs) and DescribeRecoveryInstances, with the
+//! operator's own credentials; a wave in another account or region is read there, through the
+//! role the plan names for it (STS AssumeRole, as the worker does).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use comfy_table::{Table, presets};
-use drs_waves_aws::drs::{Drs, SdkDrs, instances};
+use drs_waves_aws::drs::{Drs, DrsAccounts as _, SdkDrs, instances};
 use drs_waves_history::{ExecutionRecord, Executions, Waves};
 use drs_waves_rules::failback::{
     NotReady, Readiness, RecoveredInstance, readiness, recovered_servers, recovery_to_bring_home,
@@ -29,8 +29,8 @@ const SEARCHED_EXECUTIONS: usize = 50;
 pub struct WaveCheck {
     pub index: u32,
     pub name: String,
-    /// The wave's account when it is not the caller's: its servers are not checked.
-    pub foreign_account: Option<String>,
+    /// The wave's account and region when they are not the caller's (read through its role).
+    pub account: Option<String>,
     /// The wave's required servers' readiness (optional ones are listed, never refused).
     pub readiness: Readiness,
     /// The optional servers' readiness.
@@ -39,7 +39,7 @@ pub struct WaveCheck {
 
 impl WaveCheck {
     fn ready(&self) -> bool {
-        self.foreign_account.is_none() && self.readiness.not_ready.is_empty()
+        self.readiness.not_ready.is_empty()
     }
 }
 
@@ -68,18 +68,10 @@ pub fn render(plan: &str, recovery: &ExecutionRecord, waves: &[WaveCheck]) -> St
     ]);
     let mut rows = 0;
     for w in waves {
-        let wave = format!("{} {}", w.index, w.name);
-        if let Some(account) = &w.foreign_account {
-            t.add_row(vec![
-                wave.clone(),
-                "-".into(),
-                "-".into(),
-                "NOT CHECKED".into(),
-                format!("the wave runs in {account}: check it there (DRS failback state)"),
-            ]);
-            rows += 1;
-            continue;
-        }
+        let wave = match &w.account {
+            Some(account) => format!("{} {} ({account})", w.index, w.name),
+            None => format!("{} {}", w.index, w.name),
+        };
         let not_ready = |n: &NotReady, optional: bool| {
             vec![
                 wave.clone(),
@@ -139,6 +131,7 @@ pub async fn check(aws: &Aws, plan: &str, named: Option<&str>) -> Result<u8, Cli
         .await
         .map_err(error::history)?;
     let (per_wave, job_ids) = recovered_servers(&jobs);
+    let accounts = aws.drs_accounts()?;
     let mut waves = Vec::new();
     // The plan's order reversed: the web tier leaves first, the databases last.
     for (index, servers) in per_wave.iter().rev() {
@@ -148,28 +141,24 @@ pub async fn check(aws: &Aws, plan: &str, named: Option<&str>) -> Result<u8, Cli
             .await
             .map_err(error::history)?;
         let name = record.as_ref().map_or_else(String::new, |r| r.name.clone());
-        let foreign = record
-            .as_ref()
-            .and_then(|r| r.account.as_ref())
-            .filter(|a| !drs_waves_aws::drs::accounts::is_own(Some(a)))
-            .map(drs_waves_contract::WaveAccount::describe);
+        let account = record.as_ref().and_then(|r| r.account.clone());
         let (required, optional): (Vec<_>, Vec<_>) = servers.iter().partition(|s| s.required);
         let ids = |list: &[&drs_waves_rules::failback::RecoveredServer]| -> Vec<String> {
             list.iter().map(|s| s.source_server_id.clone()).collect()
         };
         let (required, optional) = (ids(&required), ids(&optional));
-        let mut check = WaveCheck {
+        let drs = accounts.drs_for(account.as_ref()).await;
+        let instances = instances_of(&drs, &required, &optional, &job_ids).await?;
+        let check = WaveCheck {
             index: *index,
             name,
-            foreign_account: foreign,
-            readiness: Readiness::default(),
-            optional: Readiness::default(),
+            account: account
+                .as_ref()
+                .filter(|a| !drs_waves_aws::drs::accounts::is_own(Some(a)))
+                .map(drs_waves_contract::WaveAccount::describe),
+            readiness: readiness(&required, &instances),
+            optional: readiness(&optional, &instances),
         };
-        if check.foreign_account.is_none() {
-            let instances = instances_of(aws, &required, &optional, &job_ids).await?;
-            check.readiness = readiness(&required, &instances);
-            check.optional = readiness(&optional, &instances);
-        }
         waves.push(check);
     }
     print!("{}", render(&p.name, recovery, &waves));
@@ -201,7 +190,8 @@ pub async fn not_ready_to_retry(
     let recovery = recovery_to_bring_home(&exec.plan, &executions, named.as_deref()).ok()?;
     let jobs = aws.history.list_jobs(&recovery.execution_id).await.ok()?;
     let (_, job_ids) = recovered_servers(&jobs);
-    let instances = instances_of(aws, relaunch, &[], &job_ids).await.ok()?;
+    let drs = SdkDrs::new(aws.drs.clone());
+    let instances = instances_of(&drs, relaunch, &[], &job_ids).await.ok()?;
     let found = readiness(relaunch, &instances);
     if found.not_ready.is_empty() {
         return None;
@@ -222,13 +212,13 @@ pub async fn not_ready_to_retry(
 
 /// The RECOVERY's recovery instances of these servers, with their failback state.
 async fn instances_of(
-    aws: &Aws,
+    drs: &SdkDrs,
     required: &[String],
     optional: &[String],
     job_ids: &BTreeSet<String>,
 ) -> Result<Vec<RecoveredInstance>, CliError> {
     let servers: Vec<String> = required.iter().chain(optional).cloned().collect();
-    let listed = SdkDrs::new(aws.drs.clone())
+    let listed = drs
         .recovery_instances_of(servers)
         .await
         .map_err(|e| CliError::Aws(e.to_string()))?;

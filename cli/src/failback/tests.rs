@@ -28,7 +28,7 @@ fn wave(index: u32, name: &str, readiness: Readiness) -> WaveCheck {
     WaveCheck {
         index,
         name: name.into(),
-        foreign_account: None,
+        account: None,
         readiness,
         optional: Readiness::default(),
     }
@@ -95,13 +95,27 @@ fn servers_not_ready_are_named_with_their_state_and_why_and_exit_1() {
 }
 
 #[test]
-fn a_wave_in_another_account_is_not_checked_and_holds_the_verdict() {
+fn a_wave_in_another_account_is_checked_there_and_named_with_it() {
+    let not_ready = Readiness {
+        not_ready: vec![NotReady {
+            source_server_id: "s-db".into(),
+            recovery_instance_id: Some("i-db".into()),
+            state: "FAILBACK_NOT_STARTED".into(),
+            why: "start the replication back".into(),
+        }],
+        ..Readiness::default()
+    };
     let waves = [WaveCheck {
-        foreign_account: Some("111122223333 eu-west-1".into()),
-        ..wave(1, "db", Readiness::default())
+        account: Some("111122223333 eu-west-1".into()),
+        ..wave(1, "db", not_ready)
     }];
     let text = render("billing", &recovery(), &waves);
-    assert!(text.contains("NOT CHECKED"), "{text}");
-    assert!(text.contains("111122223333 eu-west-1"), "{text}");
+    assert!(text.contains("1 db (111122223333 eu-west-1)"), "{text}");
+    assert!(text.contains("s-db"), "{text}");
     assert_eq!(exit_code(&waves), 1);
+    let home = [WaveCheck {
+        account: Some("111122223333 eu-west-1".into()),
+        ..wave(1, "db", ready(&["s-db"]))
+    }];
+    assert_eq!(exit_code(&home), 0);
 }

@@ -250,3 +250,74 @@ async fn a_role_that_cannot_be_assumed_fails_preflight_with_nothing_launched() -
     );
     Ok(())
 }
+
+/// The way home across accounts (issue #27): after a RECOVERY of the two-accounts plan,
+/// `drs-waves failback-check` reads each wave's recovery instances in its own account (through
+/// its role), naming those not ready; once both accounts report them ready, a FAILBACK brings
+/// the web tier home first, then the databases, each wave's failback job in its own account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovery_over_two_accounts_is_checked_and_comes_home_account_by_account() -> Result<()> {
+    use drs_sim::FailbackStaging;
+    let accounts = start_accounts(|_| {}).await?;
+    let (dep, machine) = deployment("accounts-home", &accounts).await?;
+    let confirmed = |mode: &str| json!({"mode": mode, "confirm": "two-accounts"});
+    run_to_success(&dep, &machine, confirmed("RECOVERY")).await?;
+    let check = || -> Result<(i32, String)> {
+        let out = dep
+            .cli_command()?
+            .args(["failback-check", "two-accounts"])
+            .envs(accounts.worker_env())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .context("drs-waves failback-check")?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok((out.status.code().unwrap_or(-1), text))
+    };
+    // Only the web account replicates back so far: the databases are named, read in theirs.
+    accounts
+        .web
+        .stage_failback(&FailbackStaging::ready(&WEB_SERVERS, 0.0))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (code, text) = check()?;
+    ensure!(code == 1, "the databases hold it back ({code}): {text}");
+    ensure!(
+        text.contains("1 databases (111111111111")
+            && DB_SERVERS.iter().all(|s| text.contains(s))
+            && text.contains("FAILBACK_NOT_STARTED")
+            && !WEB_SERVERS.iter().any(|s| text.contains(s)),
+        "each wave read in its own account: {text}"
+    );
+    accounts
+        .data
+        .stage_failback(&FailbackStaging::ready(&DB_SERVERS, 0.0))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (code, text) = check()?;
+    ensure!(code == 0, "ready in both accounts ({code}): {text}");
+
+    let (execution, _) = run_to_success(&dep, &machine, confirmed("FAILBACK")).await?;
+    let home_of = |sim: &SimHandle| -> Vec<_> {
+        sim.jobs()
+            .into_iter()
+            .filter(|j| j.initiated_by == "FAILBACK")
+            .filter(|j| j.tags.get(job_tags::EXECUTION) == Some(&execution))
+            .collect()
+    };
+    let (web, data) = (home_of(&accounts.web), home_of(&accounts.data));
+    ensure!(
+        web.len() == 1 && data.len() == 1,
+        "one failback job in each account: web {web:?}, data {data:?}"
+    );
+    ensure!(
+        data[0].creation_date_time >= web[0].end_date_time.context("web's job ended")?,
+        "the web tier came home before the databases left"
+    );
+    ensure!(
+        home_of(&dep.sim).is_empty(),
+        "nothing went home through the worker's own account"
+    );
+    Ok(())
+}
