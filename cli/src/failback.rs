@@ -173,7 +173,7 @@ pub async fn check(aws: &Aws, plan: &str, named: Option<&str>) -> Result<u8, Cli
 pub async fn not_ready_to_retry(
     aws: &Aws,
     exec: &resolve::Execution,
-    wave: &str,
+    (wave, account): (&str, Option<&drs_waves_contract::WaveAccount>),
     relaunch: &[String],
 ) -> Option<String> {
     // The FAILBACK holds the plan's run lock: no RECOVERY has ended since its preflight chose
@@ -190,7 +190,8 @@ pub async fn not_ready_to_retry(
     let recovery = recovery_to_bring_home(&exec.plan, &executions, named.as_deref()).ok()?;
     let jobs = aws.history.list_jobs(&recovery.execution_id).await.ok()?;
     let (_, job_ids) = recovered_servers(&jobs);
-    let drs = SdkDrs::new(aws.drs.clone());
+    // The wave's instances are in its own account (through its role, as the worker reads them).
+    let drs = aws.drs_accounts().ok()?.drs_for(account).await;
     let instances = instances_of(&drs, relaunch, &[], &job_ids).await.ok()?;
     let found = readiness(relaunch, &instances);
     if found.not_ready.is_empty() {

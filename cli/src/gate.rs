@@ -5,7 +5,7 @@
 //! then sent to Step Functions with the token.
 
 use aws_sdk_sfn::types::ExecutionStatus as SfnStatus;
-use drs_waves_aws::drs::{Drs, JobFilter, SdkDrs};
+use drs_waves_aws::drs::{Drs, DrsAccounts as _, JobFilter};
 use drs_waves_contract::operator::gate_states;
 use drs_waves_contract::{
     ErrorName, ExecutionStatus, GateKind, HealthStatus, OperatorAction, OperatorActionKind,
@@ -135,7 +135,12 @@ async fn nothing_to_relaunch(
         .and_then(|plan| plan.waves.into_iter().find(|w| w.index == gate.wave_index))
         .map(|w| w.optional)
         .unwrap_or_default();
-    let jobs = SdkDrs::new(aws.drs.clone())
+    // The wave's jobs are in its own account (a job ID is not found in another).
+    let jobs = aws
+        .drs_accounts()
+        .ok()?
+        .drs_for(recorded.account.as_ref())
+        .await
         .describe_jobs(JobFilter {
             job_ids: recorded.job_ids.clone(),
             from_date: None,
@@ -150,7 +155,13 @@ async fn nothing_to_relaunch(
         return None;
     }
     let wave = wave_label(gate.wave_index, &gate.wave_name).replace('\'', "");
-    crate::failback::not_ready_to_retry(aws, exec, &wave, &plan.relaunch).await
+    crate::failback::not_ready_to_retry(
+        aws,
+        exec,
+        (&wave, recorded.account.as_ref()),
+        &plan.relaunch,
+    )
+    .await
 }
 
 /// The words of [`nothing_to_relaunch`]'s refusal.
