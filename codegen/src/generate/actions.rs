@@ -258,10 +258,14 @@ impl Generator<'_> {
                 "waveState.$".to_owned(),
                 Value::String(paths::wave_state(wave.index)),
             );
-            map.insert(
-                "servers.$".to_owned(),
-                Value::String(format!("{}.recovered", paths::wave_state(wave.index))),
-            );
+            // The recovered servers are listed by the way out's check; on the way home they
+            // are the ones leaving, and the wave's state says what came home.
+            if self.way == Way::Out {
+                map.insert(
+                    "servers.$".to_owned(),
+                    Value::String(format!("{}.recovered", paths::wave_state(wave.index))),
+                );
+            }
         }
         c
     }

@@ -4,6 +4,7 @@
 use super::*;
 
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:ops";
+const DNS: &str = "arn:aws:states:us-east-1:123456789012:stateMachine:dns";
 
 /// db asks on failure, web is gated; web has an action for the way out only, one for both
 /// ways and one for the way home only; web also pauses and has a health check, both the way
@@ -20,7 +21,7 @@ fn gated_plan() -> Plan {
          \x20     - {{name: out only, notify: {{topic: \"{TOPIC}\", message: out}}}}\n\
          \x20     - {{name: drain, notify: {{topic: \"{TOPIC}\", message: drain}}, modes: [RECOVERY, FAILBACK]}}\n\
          \x20   after:\n\
-         \x20     - {{name: dns home, notify: {{topic: \"{TOPIC}\", message: home}}, modes: [FAILBACK]}}\n"
+         \x20     - {{name: dns home, stateMachine: {{arn: \"{DNS}\"}}, modes: [FAILBACK]}}\n"
     ))
 }
 
@@ -58,6 +59,14 @@ fn a_wave_comes_home_through_its_failback_actions_and_its_approval_gate() {
     assert_eq!(
         next_of(&m, "Failback wave 2 web: after 1 (dns home)"),
         json!("Failback wave 1 db: start")
+    );
+    // Its context has the wave's state, and no recovered servers (the way out's check lists
+    // them; on the way home they are the ones leaving).
+    let home = state_json(&m, "Failback wave 2 web: after 1 (dns home)");
+    let context = home["Parameters"].to_string();
+    assert!(
+        context.contains("\"waveState.$\":\"$.waves.w2\"") && !context.contains("recovered"),
+        "{context}"
     );
     // The way out's action and the way home's only action are where they belong; the way
     // out's pause, health checks and out-only action have no state on the way home, and the

@@ -48,7 +48,7 @@ fn plan(name: &str, app_actions: &str) -> String {
 }
 
 /// A child machine of one Pass (`ok`) or one Fail state.
-async fn child_machine(dep: &Deployment, name: &str, fails: bool) -> Result<String> {
+pub(super) async fn child_machine(dep: &Deployment, name: &str, fails: bool) -> Result<String> {
     let definition = if fails {
         r#"{"StartAt": "No", "States": {"No": {"Type": "Fail", "Error": "Failover.Refused", "Cause": "the replica is behind"}}}"#
     } else {
@@ -149,7 +149,7 @@ pub(super) async fn entered_states(dep: &Deployment, execution: &str) -> Result<
     Ok(names)
 }
 
-fn position(states: &[String], name: &str) -> Result<usize> {
+pub(super) fn position(states: &[String], name: &str) -> Result<usize> {
     states
         .iter()
         .position(|s| s == name)

@@ -362,14 +362,18 @@ async fn a_failback_cancelled_mid_way_leaves_the_instances_not_home_running() ->
     Ok(())
 }
 
-/// The billing plan with an approval gate before the web tier, a decision when the databases
+/// The billing plan with an approval gate before the web tier, a child machine after the web
+/// tier that runs on the way home only (`modes: [FAILBACK]`), a decision when the databases
 /// fail, and `failback.stopAndTerminate`: the same gate and decision on the way home.
-fn gated_billing_that_terminates() -> Result<String> {
+fn gated_billing_that_terminates(dns_home: &str) -> Result<String> {
     let text = std::fs::read_to_string(repo_root().join("statemachines/billing.plan.yaml"))?;
     let gated = text
         .replace(
             "  - name: web\n",
-            "  - name: web\n    approval: {before: true, timeoutMinutes: 10}\n",
+            &format!(
+                "  - name: web\n    approval: {{before: true, timeoutMinutes: 10}}\n    after:\n      \
+                 - {{name: dns home, stateMachine: {{arn: \"{dns_home}\"}}, modes: [FAILBACK]}}\n"
+            ),
         )
         .replace(
             "  - name: databases\n",
@@ -404,8 +408,12 @@ async fn the_way_home_asks_at_its_gate_and_decision_and_terminates_only_after_ev
         SimConfig::with_servers(billing_servers(&[], 0.5)),
     )
     .await?;
+    let dns_home = super::actions::child_machine(&dep, "dns-home", false).await?;
     let machine = dep
-        .deploy_plan("billing-home.plan.yaml", &gated_billing_that_terminates()?)
+        .deploy_plan(
+            "billing-home.plan.yaml",
+            &gated_billing_that_terminates(&dns_home)?,
+        )
         .await?;
     // The janitor looks every 2 s: it retries the clean-up left PENDING below.
     dep.start_worker(&[("DRS_WAVES_JANITOR_INTERVAL_SECONDS", "2")])?;
@@ -457,6 +465,7 @@ async fn the_way_home_asks_at_its_gate_and_decision_and_terminates_only_after_ev
         dep.worker_logs()
     );
     let states = super::actions::entered_states(&dep, &execution).await?;
+    dns_home_ran_once_on_the_way_home(&dep, &dns_home, &states).await?;
     for gate in [
         "Failback wave 3 web: approve?",
         "Failback wave 1 db: decide?",
@@ -511,6 +520,39 @@ async fn the_way_home_asks_at_its_gate_and_decision_and_terminates_only_after_ev
     .await
     .map_err(|e| anyhow::anyhow!("{e:#}\n{}", dep.worker_logs()))?;
     terminated_only_after_every_verdict(&dep, &execution)
+}
+
+/// The FAILBACK-only action ran once in all (not in the RECOVERY), in a FAILBACK, after the web
+/// tier came home and before the app servers left.
+async fn dns_home_ran_once_on_the_way_home(
+    dep: &Deployment,
+    dns_home: &str,
+    states: &[String],
+) -> Result<()> {
+    let runs = dep
+        .sfn
+        .list_executions()
+        .state_machine_arn(dns_home)
+        .send()
+        .await?;
+    let runs = runs.executions();
+    ensure!(runs.len() == 1, "dns home ran {} times", runs.len());
+    let run = dep
+        .sfn
+        .describe_execution()
+        .execution_arn(runs[0].execution_arn())
+        .send()
+        .await?;
+    let input: Value = serde_json::from_str(run.input().unwrap_or("null"))?;
+    ensure!(input["drsWaves"]["mode"] == "FAILBACK", "{input}");
+    let at = |name: &str| super::actions::position(states, name);
+    let action = at("Failback wave 3 web: after 1 (dns home)")?;
+    ensure!(
+        at("Failback wave 3 web: done?")? < action
+            && action < at("Failback wave 2 app-servers: start")?,
+        "{states:?}"
+    );
+    Ok(())
 }
 
 /// One TERMINATE job per wave that came home, each after the last failback job ended; every
