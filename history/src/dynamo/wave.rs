@@ -9,7 +9,8 @@ use drs_waves_contract::history::{PARTITION_KEY, execution_pk, wave_sk};
 
 use super::{DynamoHistory, Update, missing_record};
 use crate::HistoryError;
-use crate::codec::{account_av, chunks_av, counts_av, learned_av, list_s, n, s, wave_of};
+use crate::codec::{chunks_av, counts_av, list_s, n, s, wave_of};
+use crate::items::{planned_wave, wave_item};
 use crate::records::{ChunkWrite, JobRecord, ServerLaunchPoint, WaveChunk, WaveRecord};
 use crate::roles::Waves;
 
@@ -26,24 +27,7 @@ impl Waves for DynamoHistory {
     }
 
     async fn plan_wave(&self, w: WaveRecord) -> Result<WaveRecord, HistoryError> {
-        let mut item = Self::key(execution_pk(&w.execution_id), &wave_sk(w.index));
-        item.insert("itemType".into(), s("WAVE"));
-        item.insert("executionId".into(), s(&w.execution_id));
-        item.insert("waveIndex".into(), n(w.index));
-        item.insert("waveName".into(), s(&w.name));
-        item.insert("waveStatus".into(), s(WaveStatus::Launching.as_str()));
-        item.insert("jobIds".into(), list_s(&[]));
-        item.insert("checks".into(), n(0));
-        item.insert("counts".into(), counts_av(&w.servers));
-        item.insert("reason".into(), s(""));
-        item.insert("waveStartedAt".into(), s(&w.started_at));
-        item.insert("chunks".into(), chunks_av(&w.chunks));
-        if let Some(l) = &w.learned {
-            item.insert("learned".into(), learned_av(l));
-        }
-        if let Some(a) = &w.account {
-            item.insert("waveAccount".into(), account_av(a));
-        }
+        let item = wave_item(&planned_wave(&w));
         // An existing plan was written by an earlier attempt: it wins.
         self.put_new(item, "wave plan").await?;
         self.get_wave(&w.execution_id, w.index)

@@ -14,6 +14,7 @@ use crate::{
 };
 
 mod executions;
+mod sizes;
 mod waves;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -1,0 +1,220 @@
+//! Conformance case: a wave at DRS's scale (issue #26: waves of up to 1,500 servers) is written
+//! and read back whole, and no item the history stores for it is over [`MAX_ITEM_BYTES`]: its
+//! launch points and health checks are split into pages, its chunks and jobs stay small.
+
+use std::collections::BTreeMap;
+
+use drs_waves_aws::drs::{JobStatus, LaunchStatus};
+use drs_waves_contract::{HealthStatus, ServerCounts, WaveStatus};
+
+use super::{StoredItems, exec_arn, record, wave};
+use crate::prelude::*;
+use crate::{
+    ChunkWrite, HealthCheckRecord, JobRecord, MAX_ITEM_BYTES, ProbeRecord, ServerLaunchPoint,
+    ServerRecord, WaveChunk, WaveHealthRecord,
+};
+
+/// More than the largest wave the issue names, in jobs of DRS's usual 100 servers.
+const SERVERS: usize = 1_600;
+const PER_JOB: usize = 100;
+
+/// IDs as long as DRS's (`s-` and 17 hex digits), so that the items are their real size.
+fn server(i: usize) -> String {
+    format!("s-{i:017x}")
+}
+
+fn job_id(chunk: usize) -> String {
+    format!("drsjob-{chunk:017x}")
+}
+
+fn launch_point(i: usize, attempt: u32) -> ServerLaunchPoint {
+    ServerLaunchPoint {
+        server_id: server(i),
+        required: i % 10 != 0,
+        snapshot_id: Some(format!("pit-{:017x}", i * 1000 + attempt as usize)),
+        snapshot_taken_at: Some("2030-01-01T00:00:00.123456+00:00".into()),
+        rpo_seconds: Some(600 + i as u64),
+        replication: "CONTINUOUS".into(),
+    }
+}
+
+fn job(id: &str, chunk: usize) -> JobRecord {
+    let servers = (chunk * PER_JOB..(chunk + 1) * PER_JOB)
+        .map(|i| {
+            let failed = i % 50 == 0;
+            let record = ServerRecord {
+                launch_status: if failed {
+                    LaunchStatus::Failed
+                } else {
+                    LaunchStatus::Launched
+                },
+                recovery_instance_id: (!failed).then(|| format!("i-{i:017x}")),
+                required: i % 10 != 0,
+                failure_reason: failed
+                    .then(|| "InsufficientInstanceCapacity: no capacity in us-east-1a".into()),
+                action_warnings: Vec::new(),
+            };
+            (server(i), record)
+        })
+        .collect::<BTreeMap<_, _>>();
+    JobRecord {
+        execution_id: id.to_string(),
+        wave_index: 1,
+        job_id: job_id(chunk),
+        job_status: JobStatus::Completed,
+        servers,
+        updated_at: "2030-01-01T00:30:00Z".into(),
+    }
+}
+
+fn health(id: &str) -> WaveHealthRecord {
+    let last = (0..SERVERS)
+        .map(|i| ProbeRecord {
+            target: format!(
+                "http://10.{}.{}.{}:8080/health",
+                i / 65_536,
+                i / 256 % 256,
+                i % 256
+            ),
+            ok: i % 7 != 0,
+            answer: if i % 7 == 0 {
+                "connection refused".into()
+            } else {
+                "HTTP 200".into()
+            },
+            at: "2030-01-01T00:31:00.123Z".into(),
+        })
+        .collect();
+    WaveHealthRecord {
+        execution_id: id.to_string(),
+        wave_index: 1,
+        status: HealthStatus::Checking,
+        started_at: "2030-01-01T00:30:00Z".into(),
+        healthy_at: None,
+        rounds: 3,
+        checks: vec![HealthCheckRecord {
+            what: "http http://{privateIp}:8080/health expects 2xx".into(),
+            passed_at: None,
+            probes: 3,
+            last,
+        }],
+    }
+}
+
+/// A wave of 1,600 servers (16 jobs): its plan, chunk jobs, check, launch points (written,
+/// replaced by fewer, written again) and health read back as written, and every item stored
+/// for the execution at most 100 KB as DynamoDB counts it.
+pub async fn a_wave_of_1600_servers_is_stored_in_items_under_100_kb(
+    history: &(impl History + StoredItems),
+    prefix: &str,
+) {
+    let id = exec_arn(prefix, "large-wave");
+    history
+        .create_execution(record(&id, prefix))
+        .await
+        .expect("create");
+    let chunks: Vec<WaveChunk> = (0..SERVERS / PER_JOB)
+        .map(|c| WaveChunk {
+            number: u32::try_from(c + 1).expect("few chunks"),
+            servers: (c * PER_JOB..(c + 1) * PER_JOB).map(server).collect(),
+            job_id: None,
+            attempt: 1,
+            planned_at: Some("2030-01-01T00:01:00Z".into()),
+        })
+        .collect();
+    let total = u32::try_from(SERVERS).expect("a wave's size fits");
+    let planned = history
+        .plan_wave(crate::WaveRecord {
+            chunks,
+            servers: ServerCounts {
+                total,
+                launching: total,
+                ..ServerCounts::default()
+            },
+            ..wave(&id, 1, "2030-01-01T00:01:00Z")
+        })
+        .await
+        .expect("plan");
+    assert_eq!(planned.planned_servers().len(), SERVERS);
+    for c in 0..SERVERS / PER_JOB {
+        let number = u32::try_from(c + 1).expect("few chunks");
+        assert_eq!(
+            history
+                .record_chunk_job(&id, 1, number, &job_id(c))
+                .await
+                .expect("chunk job"),
+            ChunkWrite::Written
+        );
+    }
+    let jobs: Vec<JobRecord> = (0..SERVERS / PER_JOB).map(|c| job(&id, c)).collect();
+    let checked = crate::WaveRecord {
+        status: WaveStatus::Succeeded,
+        job_ids: jobs.iter().map(|j| j.job_id.clone()).collect(),
+        checks: 1,
+        ..planned.clone()
+    };
+    history
+        .record_wave_check(checked, jobs.clone())
+        .await
+        .expect("check");
+    assert_eq!(
+        history.list_jobs(&id).await.expect("jobs").len(),
+        SERVERS / PER_JOB
+    );
+
+    let all: Vec<ServerLaunchPoint> = (0..SERVERS).map(|i| launch_point(i, 1)).collect();
+    history
+        .record_launch_points(&id, 1, all.iter().rev().cloned().collect())
+        .await
+        .expect("all points");
+    assert_eq!(history.launch_points(&id, 1).await.expect("read"), all);
+    let few: Vec<ServerLaunchPoint> = (0..300).map(|i| launch_point(i, 2)).collect();
+    history
+        .record_launch_points(&id, 1, few.clone())
+        .await
+        .expect("fewer points");
+    assert_eq!(
+        history.launch_points(&id, 1).await.expect("read fewer"),
+        few,
+        "a shorter write replaces every page of the longer one"
+    );
+    let again: Vec<ServerLaunchPoint> = (0..SERVERS).map(|i| launch_point(i, 3)).collect();
+    history
+        .record_launch_points(&id, 1, again.clone())
+        .await
+        .expect("all points again");
+    assert_eq!(history.launch_points(&id, 1).await.expect("read"), again);
+
+    let round = health(&id);
+    history
+        .record_wave_health(round.clone())
+        .await
+        .expect("health");
+    assert_eq!(
+        history.wave_health(&id, 1).await.expect("read health"),
+        Some(round)
+    );
+
+    let sizes = history
+        .stored_item_sizes(&id)
+        .await
+        .expect("the stored items");
+    let over: Vec<&(String, usize)> = sizes.iter().filter(|(_, b)| *b > MAX_ITEM_BYTES).collect();
+    assert!(
+        over.is_empty(),
+        "items over {MAX_ITEM_BYTES} bytes: {over:?}"
+    );
+    let servers_pages = sizes
+        .iter()
+        .filter(|(sk, _)| sk.starts_with(&drs_waves_contract::history::servers_sk(1)))
+        .count();
+    assert!(
+        servers_pages > 1,
+        "a wave of {SERVERS} servers' launch points fill more than one item: {sizes:?}"
+    );
+    let largest = sizes.iter().map(|(_, b)| *b).max().unwrap_or(0);
+    assert!(
+        largest > 20_000,
+        "the items are sized (the largest is {largest} bytes): {sizes:?}"
+    );
+}
