@@ -47,8 +47,8 @@
 //! [`Executions`], [`Waves`], [`Gates`], [`Janitor`]) and [`History`], all of them; `codec`:
 //! records to attribute maps and back; `items`: the whole items the adapter writes (the paged
 //! ones too), which the fake builds to size what it holds, and DynamoDB's count of a size;
-//! [`DynamoHistory`] (`dynamo/`, one module per item type) and [`create_table`]; behind the `fake` feature, `MemoryHistory` and the `conformance` suite
-//! both adapters pass.
+//! [`DynamoHistory`] (`dynamo/`, one module per item type) and [`create_table`]; behind the
+//! `fake` feature, `MemoryHistory` and the `conformance` suite both adapters pass.
 
 mod codec;
 #[cfg(any(test, feature = "fake"))]
