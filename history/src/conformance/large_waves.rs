@@ -30,7 +30,7 @@ fn job_id(chunk: usize) -> String {
 fn launch_point(i: usize, attempt: u32) -> ServerLaunchPoint {
     ServerLaunchPoint {
         server_id: server(i),
-        required: i % 10 != 0,
+        required: !i.is_multiple_of(10),
         snapshot_id: Some(format!("pit-{:017x}", i * 1000 + attempt as usize)),
         snapshot_taken_at: Some("2030-01-01T00:00:00.123456+00:00".into()),
         rpo_seconds: Some(600 + i as u64),
@@ -41,7 +41,7 @@ fn launch_point(i: usize, attempt: u32) -> ServerLaunchPoint {
 fn job(id: &str, chunk: usize) -> JobRecord {
     let servers = (chunk * PER_JOB..(chunk + 1) * PER_JOB)
         .map(|i| {
-            let failed = i % 50 == 0;
+            let failed = i.is_multiple_of(50);
             let record = ServerRecord {
                 launch_status: if failed {
                     LaunchStatus::Failed
@@ -49,7 +49,7 @@ fn job(id: &str, chunk: usize) -> JobRecord {
                     LaunchStatus::Launched
                 },
                 recovery_instance_id: (!failed).then(|| format!("i-{i:017x}")),
-                required: i % 10 != 0,
+                required: !i.is_multiple_of(10),
                 failure_reason: failed
                     .then(|| "InsufficientInstanceCapacity: no capacity in us-east-1a".into()),
                 action_warnings: Vec::new(),
@@ -76,8 +76,8 @@ fn health(id: &str) -> WaveHealthRecord {
                 i / 256 % 256,
                 i % 256
             ),
-            ok: i % 7 != 0,
-            answer: if i % 7 == 0 {
+            ok: !i.is_multiple_of(7),
+            answer: if i.is_multiple_of(7) {
                 "connection refused".into()
             } else {
                 "HTTP 200".into()
