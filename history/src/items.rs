@@ -9,20 +9,23 @@
 //! pages of a record in one transaction (`dynamo/paged.rs`). A page of launch points is a
 //! `servers` map of whole servers; a page of health is a piece of the record's JSON.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use drs_waves_contract::WaveStatus;
 use drs_waves_contract::history::{
-    PARTITION_KEY, SORT_KEY, execution_pk, health_sk, network_sk, servers_sk, wave_sk,
+    EXECUTION_SK, PARTITION_KEY, PLAN_INDEX_PARTITION_KEY, SORT_KEY, STATUS_INDEX_PARTITION_KEY,
+    STATUS_INDEX_SORT_KEY, execution_pk, health_sk, network_sk, servers_sk, wave_sk,
 };
 
 use crate::HistoryError;
 use crate::codec::{
     Fields, Item, account_av, chunks_av, counts_av, job_servers_av, launch_points_av, learned_av,
-    list_s, n, s,
+    list_s, n, s, wave_statuses_av,
 };
-use crate::records::{JobRecord, ServerLaunchPoint, WaveRecord};
+use crate::records::{
+    ExecutionRecord, JobRecord, MAX_WARNINGS_RECORDED, ServerLaunchPoint, WaveRecord,
+};
 use crate::{NetworkRecord, WaveHealthRecord};
 
 /// The largest item this history may store (issue #26's bar; DynamoDB's own limit is 400 KB).
@@ -304,6 +307,73 @@ pub(crate) fn network_item(r: &NetworkRecord) -> Result<Item, HistoryError> {
     item.insert("networkStatus".into(), s(&r.status));
     item.insert(NETWORK_JSON.into(), s(to_json(r, "network")?));
     Ok(item)
+}
+
+/// The EXECUTION item as preflight creates it (and as the fake sizes an execution, with the
+/// TERMINATE jobs the clean-up adds).
+pub(crate) fn execution_item(r: &ExecutionRecord) -> Item {
+    let mut item = keyed(execution_pk(&r.execution_id), EXECUTION_SK.to_string());
+    item.insert("itemType".into(), s("EXECUTION"));
+    item.insert("executionId".into(), s(&r.execution_id));
+    item.insert("executionName".into(), s(&r.execution_name));
+    item.insert(PLAN_INDEX_PARTITION_KEY.into(), s(&r.plan_name));
+    if let Some(mode) = r.mode {
+        item.insert("mode".into(), s(mode.as_str()));
+    }
+    item.insert(STATUS_INDEX_PARTITION_KEY.into(), s(r.status.as_str()));
+    item.insert("waveStatuses".into(), wave_statuses_av(&BTreeMap::new()));
+    item.insert(STATUS_INDEX_SORT_KEY.into(), s(&r.started_at));
+    item.insert("waveCount".into(), n(r.wave_count));
+    item.insert("serverCount".into(), n(r.server_count));
+    item.insert(
+        "terminateDrillInstances".into(),
+        AttributeValue::Bool(r.terminate_drill_instances),
+    );
+    if let Some(t) = &r.point_in_time {
+        item.insert("pointInTime".into(), s(t));
+    }
+    if let Some(rpo) = r.worst_rpo_seconds {
+        item.insert("worstRpoSeconds".into(), n(rpo));
+    }
+    if let Some(by) = &r.started_by {
+        item.insert("startedBy".into(), s(by));
+    }
+    if !r.warnings.is_empty() {
+        let kept: Vec<String> = r
+            .warnings
+            .iter()
+            .take(MAX_WARNINGS_RECORDED)
+            .cloned()
+            .collect();
+        item.insert("warnings".into(), list_s(&kept));
+        item.insert("warningCount".into(), n(r.warnings.len()));
+    }
+    item
+}
+
+/// The sort key of a TERMINATE item: the instances one TERMINATE job of a drill's clean-up
+/// terminates (`TERMINATE#<jobID>`), beside the EXECUTION item that lists the job. The
+/// instances lived on the EXECUTION item before, where a 10,000-server drill's would fill
+/// some 200 KB; one job names at most a few hundred.
+pub(crate) const TERMINATE_SK_PREFIX: &str = "TERMINATE#";
+
+/// A TERMINATE item whole.
+pub(crate) fn terminate_item(execution_id: &str, job_id: &str, instances: &[String]) -> Item {
+    let mut item = keyed(
+        execution_pk(execution_id),
+        format!("{TERMINATE_SK_PREFIX}{job_id}"),
+    );
+    item.insert("itemType".into(), s("TERMINATE"));
+    item.insert("executionId".into(), s(execution_id));
+    item.insert("jobId".into(), s(job_id));
+    item.insert("instances".into(), list_s(instances));
+    item
+}
+
+/// A TERMINATE item's job and instances.
+pub(crate) fn terminate_of(item: &Item) -> Result<(String, Vec<String>), HistoryError> {
+    let f = Fields::of(item);
+    Ok((f.s("jobId")?, f.list_s("instances")?))
 }
 
 #[cfg(test)]

@@ -6,13 +6,14 @@
 //!
 //! | pk | sk | item |
 //! |---|---|---|
-//! | `EXEC#<execution ARN>` | `EXECUTION` | plan, mode, `executionStatus` (RUNNING, SUCCEEDED, SUCCEEDED_WITH_FAILURES, FAILED, ABORTED, TIMED_OUT, PREEMPTED), `startedAt`, `endedAt`, `error`, `cause`, `planName`, `waveStatuses`, `terminateJobIds`, `terminatingInstances`, `cleanup` (NOT_NEEDED, DONE, PENDING), `cleanupError`, `terminateDrillInstances`, `pointInTime`, `worstRpoSeconds`, `warnings`, `warningCount`, `preemptedBy`, `janitorWorker`, `janitorLeaseUntil`, `reportLocation` or `reportError` (where the finish or record-failure task wrote the report, or why it could not) |
+//! | `EXEC#<execution ARN>` | `EXECUTION` | plan, mode, `executionStatus` (RUNNING, SUCCEEDED, SUCCEEDED_WITH_FAILURES, FAILED, ABORTED, TIMED_OUT, PREEMPTED), `startedAt`, `endedAt`, `error`, `cause`, `planName`, `waveStatuses`, `terminateJobIds`, `terminatingInstances` (the previous layout's: read, no longer written), `cleanup` (NOT_NEEDED, DONE, PENDING), `cleanupError`, `terminateDrillInstances`, `pointInTime`, `worstRpoSeconds`, `warnings`, `warningCount`, `preemptedBy`, `janitorWorker`, `janitorLeaseUntil`, `reportLocation` or `reportError` (where the finish or record-failure task wrote the report, or why it could not) |
 //! | `EXEC#<execution ARN>` | `WAVE#0001` | `waveName`, `waveStatus`, `jobIds`, `waveStartedAt`, `waveEndedAt`, `checks`, `counts`, `reason`, `chunks` (per chunk number: `servers`, `jobId` once DRS answered; planned before the first StartRecovery), `learned` (what past executions taught when the wave started: `samples`, `p10Millis`, `p50Millis`, `p95Millis`, `p90Millis` of its completion time), `completionMillis` (a SUCCEEDED wave: its start to its jobs' last `endDateTime`, the next executions' sample) |
 //! | `EXEC#<execution ARN>` | `WAVE#0001#SERVERS` | `servers` (per source server: `snapshotID`, `snapshotTakenAt`, `rpoSeconds`, `replication`, `required`): preflight's launch points, then the ones the launch used, with an on-demand launch's point in time once its wave ended; the first page of them, and `pages`, how many there are (none: one, the previous layout) |
 //! | `EXEC#<execution ARN>` | `WAVE#0001#SERVERS#0002`, ... | `page`, `servers`: the launch points' next pages, servers in ID order |
 //! | `EXEC#<execution ARN>` | `WAVE#0001#JOB#<jobID>` | `jobStatus`, `servers` (per source server: `launchStatus`, `recoveryInstanceID`, `required`, `failureReason` from a failed post-launch action or the job log, `actionWarnings`: optional post-launch actions that failed) |
 //! | `EXEC#<execution ARN>` | `WAVE#0001#HEALTH` (and `#0002`, ...) | `healthStatus`, `health` (the record as JSON: each check's latest probe of each target), cut into `pages` as the SERVERS item is |
 //! | `EXEC#<execution ARN>` | `WAVE#0001#NETWORK#<phase>#<n>` | `jobId`, `networkStatus`, `network` (a network recovery action's DRS job, as JSON) |
+//! | `EXEC#<execution ARN>` | `TERMINATE#<jobID>` | `jobId`, `instances`: the recovery instances one TERMINATE job of a drill's clean-up terminates, written with the job's ID on the EXECUTION item in one transaction |
 //! | `CLEANUP` | `PENDING#<execution ARN>` | `executionId`: a drill whose clean-up is PENDING, retried by the janitor until DONE |
 //! | `LOCK#<plan>` | `LOCK` | `holder` (execution ARN), `mode` (DRILL or RECOVERY: a RECOVERY preempts a DRILL), `acquiredAt` |
 //!
@@ -23,10 +24,10 @@
 //! never meets half of a write (see `items` and `dynamo/paged.rs`). A JOB item holds one DRS job
 //! (at most 200 servers, 20 KB). The WAVE item's chunks name each planned server (about 21 bytes
 //! a server per attempt: 34 KB for a wave of 1,600), so a wave of more than about 4,000 servers,
-//! or a 1,500-server wave retried whole twice, would near the bar. Not by wave: the EXECUTION
-//! item's `terminatingInstances` names every drill instance it terminated (about 20 bytes each:
-//! 200 KB for a 10,000-server drill that terminates its instances). The conformance suite writes
-//! a wave of 1,600 servers and checks every item's size, on the fake and on DynamoDB. Only the
+//! or a 1,500-server wave retried whole twice, would near the bar. A drill's terminated
+//! instances (about 20 bytes each: 200 KB for a 10,000-server drill) are kept per TERMINATE job,
+//! the EXECUTION item listing only the jobs. The conformance suite writes a wave of 1,600 servers
+//! and a clean-up of 10,000 instances and checks every item's size, on the fake and on DynamoDB. Only the
 //! EXECUTION item carries `executionStatus`, `planName` and `startedAt`, so only executions
 //! appear in the two indexes.
 //!

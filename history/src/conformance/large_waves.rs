@@ -1,6 +1,8 @@
-//! Conformance case: a wave at DRS's scale (issue #26: waves of up to 1,500 servers) is written
-//! and read back whole, and no item the history stores for it is over [`MAX_ITEM_BYTES`]: its
-//! launch points and health checks are split into pages, its chunks and jobs stay small.
+//! Conformance cases at DRS's scale (issue #26: 10,000 servers, waves of up to 1,500): a large
+//! wave is written and read back whole, and so is the clean-up of a 10,000-server drill, and no
+//! item the history stores for them is over [`MAX_ITEM_BYTES`]: a wave's launch points and
+//! health checks are split into pages, a drill's terminated instances into an item per
+//! TERMINATE job.
 
 use std::collections::BTreeMap;
 
@@ -195,15 +197,7 @@ pub async fn a_wave_of_1600_servers_is_stored_in_items_under_100_kb(
         Some(round)
     );
 
-    let sizes = history
-        .stored_item_sizes(&id)
-        .await
-        .expect("the stored items");
-    let over: Vec<&(String, usize)> = sizes.iter().filter(|(_, b)| *b > MAX_ITEM_BYTES).collect();
-    assert!(
-        over.is_empty(),
-        "items over {MAX_ITEM_BYTES} bytes: {over:?}"
-    );
+    let sizes = assert_items_under_the_bar(history, &id).await;
     let servers_pages = sizes
         .iter()
         .filter(|(sk, _)| sk.starts_with(&drs_waves_contract::history::servers_sk(1)))
@@ -216,5 +210,66 @@ pub async fn a_wave_of_1600_servers_is_stored_in_items_under_100_kb(
     assert!(
         largest > 20_000,
         "the items are sized (the largest is {largest} bytes): {sizes:?}"
+    );
+}
+
+/// Asserts every item stored for `id` is at most [`MAX_ITEM_BYTES`]; returns their sizes.
+async fn assert_items_under_the_bar(history: &impl StoredItems, id: &str) -> Vec<(String, usize)> {
+    let sizes = history
+        .stored_item_sizes(id)
+        .await
+        .expect("the stored items");
+    let over: Vec<&(String, usize)> = sizes.iter().filter(|(_, b)| *b > MAX_ITEM_BYTES).collect();
+    assert!(
+        over.is_empty(),
+        "items over {MAX_ITEM_BYTES} bytes: {over:?}"
+    );
+    sizes
+}
+
+/// The clean-up of a 10,000-server drill: 50 TERMINATE jobs of 200 instances each, one of them
+/// recorded twice (a retried task). The execution reads back every instance once, in the jobs'
+/// order, and no item is over 100 KB (the EXECUTION item lists the jobs, not the instances).
+pub async fn a_drill_of_10000_instances_is_cleaned_up_in_items_under_100_kb(
+    history: &(impl History + StoredItems),
+    prefix: &str,
+) {
+    const JOBS: usize = 50;
+    const PER_TERMINATE_JOB: usize = 200;
+    let id = exec_arn(prefix, "large-cleanup");
+    history
+        .create_execution(record(&id, prefix))
+        .await
+        .expect("create");
+    let instances = |job: usize| -> Vec<String> {
+        (job * PER_TERMINATE_JOB..(job + 1) * PER_TERMINATE_JOB)
+            .map(|i| format!("i-{i:017x}"))
+            .collect()
+    };
+    for job in 0..JOBS {
+        history
+            .record_terminate_job(&id, &job_id(job), instances(job))
+            .await
+            .expect("terminate job");
+    }
+    history
+        .record_terminate_job(&id, &job_id(7), instances(7))
+        .await
+        .expect("the same job again");
+    let r = history
+        .get_execution(&id)
+        .await
+        .expect("get")
+        .expect("record");
+    assert_eq!(r.terminate_job_ids.len(), JOBS + 1);
+    let all: Vec<String> = (0..JOBS).flat_map(instances).collect();
+    assert_eq!(
+        r.terminating_instances, all,
+        "every instance once, in the jobs' order"
+    );
+    let sizes = assert_items_under_the_bar(history, &id).await;
+    assert!(
+        sizes.len() > JOBS,
+        "the EXECUTION item and a TERMINATE item per job: {sizes:?}"
     );
 }

@@ -36,7 +36,10 @@ pub use health::wave_health_is_replaced_whole;
 pub use janitor::{
     running_executions_and_the_janitor_lease, terminate_jobs_need_an_execution_record,
 };
-pub use large_waves::a_wave_of_1600_servers_is_stored_in_items_under_100_kb;
+pub use large_waves::{
+    a_drill_of_10000_instances_is_cleaned_up_in_items_under_100_kb,
+    a_wave_of_1600_servers_is_stored_in_items_under_100_kb,
+};
 pub use locks::run_lock_rules;
 pub use many_gates::several_gates_wait_at_once;
 pub use network::a_network_recovery_is_recorded_per_action;
@@ -47,7 +50,7 @@ pub use waves::{
 };
 
 /// The cases of the suite, by name, in the order [`run_all`] runs them.
-pub const CASES: [&str; 17] = [
+pub const CASES: [&str; 18] = [
     "run_lock_rules",
     "execution_create_is_idempotent",
     "close_is_an_upsert_that_keeps_what_was_recorded",
@@ -65,6 +68,7 @@ pub const CASES: [&str; 17] = [
     "wave_health_is_replaced_whole",
     "a_network_recovery_is_recorded_per_action",
     "a_wave_of_1600_servers_is_stored_in_items_under_100_kb",
+    "a_drill_of_10000_instances_is_cleaned_up_in_items_under_100_kb",
 ];
 
 /// Runs one case of the suite by its name (one of [`CASES`]).
@@ -110,6 +114,9 @@ pub async fn run_case(name: &str, history: &(impl History + StoredItems), prefix
         }
         "a_wave_of_1600_servers_is_stored_in_items_under_100_kb" => {
             a_wave_of_1600_servers_is_stored_in_items_under_100_kb(history, prefix).await
+        }
+        "a_drill_of_10000_instances_is_cleaned_up_in_items_under_100_kb" => {
+            a_drill_of_10000_instances_is_cleaned_up_in_items_under_100_kb(history, prefix).await
         }
         other => panic!("no conformance case named {other}"),
     }
@@ -173,7 +180,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 #[macro_export]
 macro_rules! history_conformance_tests {
     ($make:path) => {
-        $crate::history_conformance_tests!(@cases $make; run_lock_rules, execution_create_is_idempotent, close_is_an_upsert_that_keeps_what_was_recorded, terminate_jobs_need_an_execution_record, wave_plan_is_kept_and_chunk_jobs_are_recorded_once, wave_check_keeps_the_first_start_time_and_records_jobs, launch_points_are_replaced_whole, running_executions_and_the_janitor_lease, recent_executions_of_a_plan_and_learned_timing, the_report_outcome_is_recorded_on_the_execution, a_gate_is_answered_once_and_a_cancel_never_misses_it, a_retry_adds_the_next_attempts_chunks_to_a_failed_wave, several_gates_wait_at_once, a_wave_keeps_its_account, wave_health_is_replaced_whole, a_network_recovery_is_recorded_per_action, a_wave_of_1600_servers_is_stored_in_items_under_100_kb);
+        $crate::history_conformance_tests!(@cases $make; run_lock_rules, execution_create_is_idempotent, close_is_an_upsert_that_keeps_what_was_recorded, terminate_jobs_need_an_execution_record, wave_plan_is_kept_and_chunk_jobs_are_recorded_once, wave_check_keeps_the_first_start_time_and_records_jobs, launch_points_are_replaced_whole, running_executions_and_the_janitor_lease, recent_executions_of_a_plan_and_learned_timing, the_report_outcome_is_recorded_on_the_execution, a_gate_is_answered_once_and_a_cancel_never_misses_it, a_retry_adds_the_next_attempts_chunks_to_a_failed_wave, several_gates_wait_at_once, a_wave_keeps_its_account, wave_health_is_replaced_whole, a_network_recovery_is_recorded_per_action, a_wave_of_1600_servers_is_stored_in_items_under_100_kb, a_drill_of_10000_instances_is_cleaned_up_in_items_under_100_kb);
     };
     (@cases $make:path; $($case:ident),*) => {
         $(

@@ -3,16 +3,17 @@
 
 use super::{MemoryHistory, lock};
 use crate::HistoryError;
-use crate::codec::Item;
+use crate::codec::{Item, list_s, wave_statuses_av};
 use crate::conformance::StoredItems;
 use crate::items::{
-    health_items, item_size, job_item, launch_point_items, network_item, wave_item,
+    execution_item, health_items, item_size, job_item, launch_point_items, network_item,
+    terminate_item, wave_item,
 };
 use drs_waves_contract::history::SORT_KEY;
 
 impl StoredItems for MemoryHistory {
-    /// Every item of the execution's waves (WAVE, JOB, SERVERS and HEALTH with their pages,
-    /// NETWORK). Not the EXECUTION item: it holds no record of a wave's servers.
+    /// Every item of the execution: EXECUTION, its TERMINATE jobs, its waves' WAVE, JOB,
+    /// SERVERS and HEALTH (with their pages) and NETWORK items.
     async fn stored_item_sizes(
         &self,
         execution_id: &str,
@@ -20,6 +21,21 @@ impl StoredItems for MemoryHistory {
         let state = lock(&self.state);
         let mine = |id: &String| id == execution_id;
         let mut items: Vec<Item> = Vec::new();
+        if let Some(r) = state.executions.get(execution_id) {
+            // As created, with what the run adds that grows: its waves' statuses and the
+            // clean-up's TERMINATE jobs (their instances are TERMINATE items of their own).
+            let mut item = execution_item(r);
+            item.insert("terminateJobIds".into(), list_s(&r.terminate_job_ids));
+            item.insert("waveStatuses".into(), wave_statuses_av(&r.wave_statuses));
+            items.push(item);
+        }
+        items.extend(
+            state
+                .terminate_jobs
+                .iter()
+                .filter(|((id, _), _)| mine(id))
+                .map(|((id, job), instances)| terminate_item(id, job, instances)),
+        );
         items.extend(
             state
                 .waves

@@ -98,6 +98,56 @@ async fn launch_points_and_health_written_before_pages_are_read() {
     assert_eq!(h.launch_points(id, 1).await.expect("read pages"), many);
 }
 
+/// An EXECUTION item of the previous layout kept its TERMINATE jobs' instances inline
+/// (`terminatingInstances`): they still read, and a job recorded since adds its own after them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminating_instances_written_on_the_execution_item_are_read() {
+    use drs_waves_history::ExecutionRecord;
+
+    let moto = Moto::start()
+        .await
+        .expect("moto starts (run scripts/bootstrap.sh if the venv is missing)");
+    let ddb = dynamodb_client(&moto.endpoint()).await;
+    let table = unique_name("legacy-terminate");
+    create_table(&ddb, &table).await.expect("create table");
+    let h = DynamoHistory::new(ddb.clone(), table.clone());
+    let id = "arn:aws:states:us-east-1:123456789012:execution:billing:inline-instances";
+    h.create_execution(ExecutionRecord::new(
+        id,
+        "inline-instances",
+        "billing",
+        drs_waves_contract::ExecutionStatus::Running,
+        "2030-01-01T00:00:00Z",
+    ))
+    .await
+    .expect("create");
+    let list = |v: &[&str]| {
+        AttributeValue::L(v.iter().map(|x| AttributeValue::S(x.to_string())).collect())
+    };
+    ddb.update_item()
+        .table_name(&table)
+        .key(
+            history::PARTITION_KEY,
+            AttributeValue::S(history::execution_pk(id)),
+        )
+        .key(
+            history::SORT_KEY,
+            AttributeValue::S(history::EXECUTION_SK.into()),
+        )
+        .update_expression("SET terminateJobIds = :jobs, terminatingInstances = :instances")
+        .expression_attribute_values(":jobs", list(&["drsjob-old"]))
+        .expression_attribute_values(":instances", list(&["i-1", "i-2"]))
+        .send()
+        .await
+        .expect("the previous release's terminate job");
+    h.record_terminate_job(id, "drsjob-new", vec!["i-3".into()])
+        .await
+        .expect("a job since");
+    let r = h.get_execution(id).await.expect("get").expect("record");
+    assert_eq!(r.terminate_job_ids, vec!["drsjob-old", "drsjob-new"]);
+    assert_eq!(r.terminating_instances, vec!["i-1", "i-2", "i-3"]);
+}
+
 const LEGACY_EXEC: &str = "arn:aws:states:us-east-1:123456789012:execution:billing:legacy";
 
 fn legacy_test_gate(
