@@ -38,6 +38,12 @@
 //! - Recent executions of a plan: Query `plan-index` with `planName = <plan>`, newest first
 //!   (learned timing: then GetItem of each one's WAVE item).
 //! - The run lock: conditional PutItem / DeleteItem on (`LOCK#<plan>`, `LOCK`).
+//! - A paged record (launch points, health): GetItem of its first item, then, when it names
+//!   more pages, TransactGetItems of all of them; written with one TransactWriteItems (a
+//!   PutItem when it is one page and was one page).
+//! - A drill's clean-up: TransactWriteItems of the EXECUTION item's `terminateJobIds` and the
+//!   job's TERMINATE item; reading an execution with TERMINATE jobs adds a Query of its
+//!   `TERMINATE#` items.
 //!
 //! Every write is safe to repeat: a retried task either finds what an earlier attempt wrote or
 //! loses a conditional write and is retried ([`crate::HistoryError::Transient`]).
