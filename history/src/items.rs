@@ -7,7 +7,9 @@
 //! the record's own sort key (`WAVE#0001#SERVERS`, `WAVE#0001#HEALTH`) holds the first page and
 //! the number of pages, `<sort key>#0002` and on the others; the adapter writes and reads all
 //! pages of a record in one transaction (`dynamo/paged.rs`). A page of launch points is a
-//! `servers` map of whole servers; a page of health is a piece of the record's JSON.
+//! `servers` map of whole servers; a page of health is a piece of the record's JSON. A third
+//! record grows with the plan: the instances a drill's clean-up terminates, kept per TERMINATE
+//! job in an item of its own beside the EXECUTION item.
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -2,7 +2,8 @@
 //! crate's tests and `DynamoHistory` over moto in the worker's `tests/against_services/`: a
 //! fake that passes the same suite as the real adapter cannot quietly drift from it. Here: the
 //! list of cases, how to run them, and the records they share; the cases live by role in
-//! `locks`, `executions`, `waves`, `gates` and `janitor`.
+//! `locks`, `executions`, `waves`, `gates` and `janitor`; `large_waves` sizes the items of a
+//! wave and a clean-up at DRS's scale ([`StoredItems`]).
 //!
 //! Each check takes a fresh history (an empty table) and a unique execution ARN prefix, and
 //! panics with the rule it checks when the implementation breaks it.
@@ -124,7 +125,7 @@ pub async fn run_case(name: &str, history: &(impl History + StoredItems), prefix
 
 /// What a history stores for an execution, item by item, for the cases that bound item sizes:
 /// the DynamoDB adapter reads its items back, the fake builds the items the adapter would
-/// write for what it holds ([`crate::items`]); both size them as DynamoDB does.
+/// write for what it holds (the crate's `items` module); both size them as DynamoDB does.
 pub trait StoredItems {
     /// Every item of the execution's partition: its sort key and its size in bytes.
     fn stored_item_sizes(
