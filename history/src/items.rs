@@ -11,7 +11,7 @@
 //! record grows with the plan: the instances a drill's clean-up terminates, kept per TERMINATE
 //! job in an item of its own beside the EXECUTION item.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use drs_waves_contract::WaveStatus;
@@ -26,7 +26,7 @@ use crate::codec::{
     list_s, n, s, wave_statuses_av,
 };
 use crate::records::{
-    ExecutionRecord, JobRecord, MAX_WARNINGS_RECORDED, ServerLaunchPoint, WaveRecord,
+    ExecutionRecord, JobRecord, MAX_WARNINGS_RECORDED, ServerLaunchPoint, WaveChunk, WaveRecord,
 };
 use crate::{NetworkRecord, WaveHealthRecord};
 
@@ -188,6 +188,144 @@ pub(crate) fn fits_one_transaction(items: &[Item], call: &str) -> Result<(), His
         )));
     }
     Ok(())
+}
+
+/// The most an attempt's chunks may name inline in the WAVE item (about 800 servers): a
+/// larger attempt's chunk servers go to CHUNKS items of their own
+/// (`WAVE#0001#CHUNKS#0001`, paged like the launch points), the chunk entries keeping only
+/// their job, attempt and plan time (and `serversAttempt`, where their servers are). The
+/// servers of a chunk are written once, with its plan, and never change.
+pub(crate) const INLINE_CHUNK_SERVERS_BYTES: usize = 16 * 1024;
+/// A chunk entry whose servers are in its attempt's CHUNKS items.
+pub(crate) const SERVERS_ATTEMPT: &str = "serversAttempt";
+
+/// The sort key of the first CHUNKS item of a wave's attempt.
+pub(crate) fn chunks_sk(wave_index: u32, attempt: u32) -> String {
+    format!("{}#CHUNKS#{attempt:04}", wave_sk(wave_index))
+}
+
+/// The attempts of `chunks` whose servers are too many to name inline.
+pub(crate) fn spilled_attempts(chunks: &[WaveChunk]) -> BTreeSet<u32> {
+    let mut bytes: BTreeMap<u32, usize> = BTreeMap::new();
+    for c in chunks {
+        *bytes.entry(c.attempt).or_default() +=
+            c.servers.iter().map(|s| 1 + s.len()).sum::<usize>();
+    }
+    bytes
+        .into_iter()
+        .filter(|(_, b)| *b > INLINE_CHUNK_SERVERS_BYTES)
+        .map(|(attempt, _)| attempt)
+        .collect()
+}
+
+/// The WAVE item's `chunks` map: each chunk's servers inline, or, for a chunk of a `spilled`
+/// attempt, where they are.
+pub(crate) fn chunk_entries_av(chunks: &[WaveChunk], spilled: &BTreeSet<u32>) -> AttributeValue {
+    let AttributeValue::M(mut entries) = chunks_av(chunks) else {
+        return chunks_av(chunks);
+    };
+    for c in chunks.iter().filter(|c| spilled.contains(&c.attempt)) {
+        if let Some(AttributeValue::M(entry)) = entries.get_mut(&c.number.to_string()) {
+            entry.remove("servers");
+            entry.insert(SERVERS_ATTEMPT.into(), n(c.attempt));
+        }
+    }
+    AttributeValue::M(entries)
+}
+
+/// The CHUNKS items of one attempt of a wave: its chunks' servers (a map of chunk number to
+/// server IDs), in pages of at most [`PAGE_BYTES`].
+pub(crate) fn chunk_server_items(
+    execution_id: &str,
+    wave_index: u32,
+    attempt: u32,
+    chunks: &[WaveChunk],
+) -> Vec<Item> {
+    let mut pages: Vec<HashMap<String, AttributeValue>> = vec![HashMap::new()];
+    let mut bytes = 0;
+    for c in chunks.iter().filter(|c| c.attempt == attempt) {
+        let entry = map_entry_size(&c.number.to_string(), &list_s(&c.servers));
+        if bytes + entry > PAGE_BYTES && pages.last().is_some_and(|p| !p.is_empty()) {
+            pages.push(HashMap::new());
+            bytes = 0;
+        }
+        bytes += entry;
+        if let Some(page) = pages.last_mut() {
+            page.insert(c.number.to_string(), list_s(&c.servers));
+        }
+    }
+    let bodies = pages
+        .into_iter()
+        .map(|page| ("chunks", AttributeValue::M(page)))
+        .collect();
+    paged_items(
+        (execution_id, wave_index),
+        (&chunks_sk(wave_index, attempt), "CHUNKS"),
+        &[],
+        bodies,
+    )
+}
+
+/// Chunk number to servers, from an attempt's CHUNKS items.
+pub(crate) fn chunk_servers_of(pages: &[Item]) -> Result<BTreeMap<u32, Vec<String>>, HistoryError> {
+    let mut servers = BTreeMap::new();
+    for page in pages {
+        let f = Fields::of(page);
+        for (number, list) in f.map("chunks")? {
+            let n: u32 = number.parse().map_err(|_| {
+                f.bad(
+                    "chunks",
+                    &format!("has a key {number:?} that is not a number"),
+                )
+            })?;
+            let list = list
+                .as_l()
+                .map_err(|_| f.bad("chunks", &format!("has a non-list entry {number}")))?
+                .iter()
+                .map(|v| {
+                    v.as_s().cloned().map_err(|_| {
+                        f.bad("chunks", &format!("has a non-string server in {number}"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            servers.insert(n, list);
+        }
+    }
+    Ok(servers)
+}
+
+/// The attempts whose chunk servers a WAVE item keeps in CHUNKS items.
+pub(crate) fn spilled_attempts_of(wave: &Item) -> Result<BTreeSet<u32>, HistoryError> {
+    let f = Fields::of(wave);
+    let mut attempts = BTreeSet::new();
+    for (number, entry) in f.map("chunks")? {
+        if let AttributeValue::M(m) = entry
+            && m.contains_key(SERVERS_ATTEMPT)
+        {
+            attempts.insert(
+                Fields::nested(m, format!("{} (chunks.{number})", f.what)).n(SERVERS_ATTEMPT)?,
+            );
+        }
+    }
+    Ok(attempts)
+}
+
+/// A wave's items as its plan writes them: the WAVE item, then the CHUNKS items of each attempt
+/// too large to name its servers inline.
+pub(crate) fn wave_items(w: &WaveRecord) -> Vec<Item> {
+    let spilled = spilled_attempts(&w.chunks);
+    let mut item = wave_item(w);
+    item.insert("chunks".into(), chunk_entries_av(&w.chunks, &spilled));
+    let mut items = vec![item];
+    for attempt in spilled {
+        items.extend(chunk_server_items(
+            &w.execution_id,
+            w.index,
+            attempt,
+            &w.chunks,
+        ));
+    }
+    items
 }
 
 /// The WAVE item of `w` whole, as a first plan writes it (and as the fake sizes a wave).

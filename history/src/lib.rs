@@ -7,7 +7,8 @@
 //! | pk | sk | item |
 //! |---|---|---|
 //! | `EXEC#<execution ARN>` | `EXECUTION` | plan, mode, `executionStatus` (RUNNING, SUCCEEDED, SUCCEEDED_WITH_FAILURES, FAILED, ABORTED, TIMED_OUT, PREEMPTED), `startedAt`, `endedAt`, `error`, `cause`, `planName`, `waveStatuses`, `terminateJobIds`, `terminatingInstances` (the previous layout's: read, no longer written), `cleanup` (NOT_NEEDED, DONE, PENDING), `cleanupError`, `terminateDrillInstances`, `pointInTime`, `worstRpoSeconds`, `warnings`, `warningCount`, `preemptedBy`, `janitorWorker`, `janitorLeaseUntil`, `reportLocation` or `reportError` (where the finish or record-failure task wrote the report, or why it could not) |
-//! | `EXEC#<execution ARN>` | `WAVE#0001` | `waveName`, `waveStatus`, `jobIds`, `waveStartedAt`, `waveEndedAt`, `checks`, `counts`, `reason`, `chunks` (per chunk number: `servers`, `jobId` once DRS answered; planned before the first StartRecovery), `learned` (what past executions taught when the wave started: `samples`, `p10Millis`, `p50Millis`, `p95Millis`, `p90Millis` of its completion time), `completionMillis` (a SUCCEEDED wave: its start to its jobs' last `endDateTime`, the next executions' sample) |
+//! | `EXEC#<execution ARN>` | `WAVE#0001` | `waveName`, `waveStatus`, `jobIds`, `waveStartedAt`, `waveEndedAt`, `checks`, `counts`, `reason`, `chunks` (per chunk number: `servers`, or `serversAttempt` when its attempt's servers are in CHUNKS items, `jobId` once DRS answered, `attempt`, `plannedAt`; planned before the first StartRecovery), `learned` (what past executions taught when the wave started: `samples`, `p10Millis`, `p50Millis`, `p95Millis`, `p90Millis` of its completion time), `completionMillis` (a SUCCEEDED wave: its start to its jobs' last `endDateTime`, the next executions' sample) |
+//! | `EXEC#<execution ARN>` | `WAVE#0001#CHUNKS#0001` (and `#0002`, ...) | `chunks` (chunk number to its servers) of an attempt whose servers are too many to name in the WAVE item (over 16 KB, about 800 servers), `pages` as the SERVERS item; written with the plan or retry that makes the chunks, in its transaction, never changed |
 //! | `EXEC#<execution ARN>` | `WAVE#0001#SERVERS` | `servers` (per source server: `snapshotID`, `snapshotTakenAt`, `rpoSeconds`, `replication`, `required`): preflight's launch points, then the ones the launch used, with an on-demand launch's point in time once its wave ended; the first page of them, and `pages`, how many there are (none: one, the previous layout) |
 //! | `EXEC#<execution ARN>` | `WAVE#0001#SERVERS#0002`, ... | `page`, `servers`: the launch points' next pages, servers in ID order |
 //! | `EXEC#<execution ARN>` | `WAVE#0001#JOB#<jobID>` | `jobStatus`, `servers` (per source server: `launchStatus`, `recoveryInstanceID`, `required`, `failureReason` from a failed post-launch action or the job log, `actionWarnings`: optional post-launch actions that failed) |
@@ -22,14 +23,14 @@
 //! and its health (about 120 bytes a probed server per check), are cut into pages of at most
 //! 64 KB, written in one TransactWriteItems and read in one TransactGetItems, so that a reader
 //! never meets half of a write (see `items` and `dynamo/paged.rs`). A JOB item holds one DRS job
-//! (at most 200 servers, 20 KB). The WAVE item's chunks name each planned server (about 21 bytes
-//! a server per attempt: 34 KB for a wave of 1,600), so a wave of more than about 4,000 servers,
-//! or a 1,500-server wave retried whole twice, would near the bar. A drill's terminated
-//! instances (about 20 bytes each: 200 KB for a 10,000-server drill) are kept per TERMINATE job,
-//! the EXECUTION item listing only the jobs. The conformance suite writes a wave of 1,600 servers
-//! and a clean-up of 10,000 instances and checks every item's size, on the fake and on DynamoDB. Only the
-//! EXECUTION item carries `executionStatus`, `planName` and `startedAt`, so only executions
-//! appear in the two indexes.
+//! (at most 200 servers, 20 KB). The WAVE item's chunks name their servers inline only for an
+//! attempt of up to about 800 servers (16 KB); a larger attempt's are CHUNKS items, so the WAVE
+//! item holds about 80 bytes a chunk (a wave of 1,600 in jobs of 100: 2.2 KB with its job IDs).
+//! A drill's terminated instances (about 20 bytes each: 200 KB for a 10,000-server drill) are
+//! kept per TERMINATE job, the EXECUTION item listing only the jobs. The conformance suite
+//! writes, retries and reads a wave of 1,600 servers and a clean-up of 10,000 instances and
+//! checks every item's size, on the fake and on DynamoDB. Only the EXECUTION item carries
+//! `executionStatus`, `planName` and `startedAt`, so only executions appear in the two indexes.
 //!
 //! # Access patterns
 //!
@@ -38,6 +39,9 @@
 //! - Recent executions of a plan: Query `plan-index` with `planName = <plan>`, newest first
 //!   (learned timing: then GetItem of each one's WAVE item).
 //! - The run lock: conditional PutItem / DeleteItem on (`LOCK#<plan>`, `LOCK`).
+//! - A wave: GetItem of its WAVE item, then the CHUNKS items of each attempt it names there
+//!   (as a paged record); a large plan or retry writes them with the WAVE item's conditional
+//!   write in one TransactWriteItems.
 //! - A paged record (launch points, health): GetItem of its first item, then, when it names
 //!   more pages, TransactGetItems of all of them; written with one TransactWriteItems (a
 //!   PutItem when it is one page and was one page).

@@ -1,8 +1,8 @@
 //! Conformance cases at DRS's scale (issue #26: 10,000 servers, waves of up to 1,500): a large
 //! wave is written and read back whole, and so is the clean-up of a 10,000-server drill, and no
 //! item the history stores for them is over [`MAX_ITEM_BYTES`]: a wave's launch points and
-//! health checks are split into pages, a drill's terminated instances into an item per
-//! TERMINATE job.
+//! health checks are split into pages, a large attempt's chunk servers kept beside the WAVE
+//! item, a drill's terminated instances in an item per TERMINATE job.
 
 use std::collections::BTreeMap;
 
@@ -197,6 +197,8 @@ pub async fn a_wave_of_1600_servers_is_stored_in_items_under_100_kb(
         Some(round)
     );
 
+    retry_a_large_wave(history, &id).await;
+
     let sizes = assert_items_under_the_bar(history, &id).await;
     let servers_pages = sizes
         .iter()
@@ -206,10 +208,81 @@ pub async fn a_wave_of_1600_servers_is_stored_in_items_under_100_kb(
         servers_pages > 1,
         "a wave of {SERVERS} servers' launch points fill more than one item: {sizes:?}"
     );
+    assert!(
+        sizes.iter().any(|(sk, _)| sk.contains("#CHUNKS#")),
+        "a 1,600-server attempt's chunk servers are kept beside the WAVE item: {sizes:?}"
+    );
     let largest = sizes.iter().map(|(_, b)| *b).max().unwrap_or(0);
     assert!(
         largest > 20_000,
         "the items are sized (the largest is {largest} bytes): {sizes:?}"
+    );
+}
+
+/// Chunks of `per_chunk` servers over all [`SERVERS`], of `attempt`.
+fn large_chunks(attempt: u32, per_chunk: usize) -> Vec<WaveChunk> {
+    (0..SERVERS / per_chunk)
+        .map(|c| WaveChunk {
+            number: u32::try_from(c + 1).expect("few chunks") + (attempt - 1) * 1000,
+            servers: (c * per_chunk..(c + 1) * per_chunk).map(server).collect(),
+            job_id: None,
+            attempt,
+            planned_at: Some("2030-01-01T01:00:00Z".into()),
+        })
+        .collect()
+}
+
+/// Wave 2, as large as wave 1: planned twice (the first plan wins), FAILED, retried whole
+/// twice over (the first retry wins), and read back with both attempts' servers.
+async fn retry_a_large_wave(history: &impl History, id: &str) {
+    let first = crate::WaveRecord {
+        chunks: large_chunks(1, PER_JOB),
+        ..wave(id, 2, "2030-01-01T00:40:00Z")
+    };
+    let planned = history.plan_wave(first.clone()).await.expect("plan");
+    let again = history
+        .plan_wave(crate::WaveRecord {
+            chunks: large_chunks(1, 50),
+            ..first
+        })
+        .await
+        .expect("plan again");
+    assert_eq!(again.chunks, planned.chunks, "the first plan wins");
+    assert!(
+        history
+            .end_wave(
+                id,
+                2,
+                WaveStatus::Failed,
+                "every server failed",
+                "2030-01-01T00:50:00Z"
+            )
+            .await
+            .expect("end")
+    );
+    let retried = history
+        .plan_retry(id, 2, large_chunks(2, PER_JOB))
+        .await
+        .expect("retry");
+    let second = history
+        .plan_retry(id, 2, large_chunks(2, 50))
+        .await
+        .expect("the same retry again");
+    assert_eq!(second, retried, "the first retry wins");
+    assert_eq!(retried.status, WaveStatus::Launching);
+    let mut want = large_chunks(1, PER_JOB);
+    want.extend(large_chunks(2, PER_JOB));
+    assert_eq!(
+        retried.chunks, want,
+        "both attempts' chunks, with their servers"
+    );
+    assert_eq!(
+        history
+            .get_wave(id, 2)
+            .await
+            .expect("read")
+            .map(|w| w.chunks),
+        Some(want)
     );
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update as TransactUpdate};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use drs_waves_contract::history::{
     CLEANUP_PK, EXECUTION_SK, PARTITION_KEY, SORT_KEY, STATUS_INDEX_PARTITION_KEY, execution_pk,
 };
@@ -67,29 +67,21 @@ impl Janitor for DynamoHistory {
         // is a bug to report, not a record to invent.
         u.condition("attribute_exists(#pk)")
             .name("#pk", PARTITION_KEY);
-        let request = |e: aws_sdk_dynamodb::error::BuildError| {
-            HistoryError::Failed(format!("terminate job request: {e}"))
-        };
-        let job = TransactUpdate::builder()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(execution_pk(execution_id), EXECUTION_SK)))
-            .update_expression(u.expression())
-            .set_condition_expression(u.condition)
-            .set_expression_attribute_names(Some(u.names))
-            .set_expression_attribute_values(Some(u.values))
-            .build()
-            .map_err(request)?;
+        let job = u.into_transact(
+            &self.table,
+            Self::key(execution_pk(execution_id), EXECUTION_SK),
+        )?;
         // The instances in an item of their own, written with the job's ID in one transaction:
         // a reader that sees the job finds its instances.
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(terminate_item(execution_id, job_id, &instances)))
             .build()
-            .map_err(request)?;
+            .map_err(|e| HistoryError::Failed(format!("terminate job request: {e}")))?;
         let written = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(job).build())
+            .transact_items(job)
             .transact_items(TransactWriteItem::builder().put(put).build())
             .send()
             .await;

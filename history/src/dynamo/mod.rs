@@ -13,6 +13,7 @@ use crate::codec::{Item, s};
 use crate::error::from_sdk;
 use update::Update;
 
+mod chunks;
 mod cleanup;
 mod execution;
 mod gate;

@@ -7,7 +7,7 @@ use crate::codec::{Item, list_s, wave_statuses_av};
 use crate::conformance::StoredItems;
 use crate::items::{
     execution_item, health_items, item_size, job_item, launch_point_items, network_item,
-    terminate_item, wave_item,
+    terminate_item, wave_items,
 };
 use drs_waves_contract::history::SORT_KEY;
 
@@ -41,7 +41,7 @@ impl StoredItems for MemoryHistory {
                 .waves
                 .iter()
                 .filter(|((id, _), _)| mine(id))
-                .map(|(_, w)| wave_item(w)),
+                .flat_map(|(_, w)| wave_items(w)),
         );
         items.extend(
             state
