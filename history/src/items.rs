@@ -55,11 +55,6 @@ pub(crate) fn page_sk(first_sk: &str, page: u32) -> String {
     }
 }
 
-/// The sort key of page `page` of a wave's launch points (`WAVE#0001#SERVERS#0002`).
-pub fn servers_page_sk(wave_index: u32, page: u32) -> String {
-    page_sk(&servers_sk(wave_index), page)
-}
-
 /// An item's size as DynamoDB counts it against its limits: each attribute's name and value;
 /// a string its UTF-8 bytes, a number one byte per two significant digits plus one, a list
 /// or map 3 bytes plus its elements (a map's with their names) and 1 byte each.
@@ -561,6 +556,46 @@ mod tests {
         let mut item = launch_point_items("arn:x", 1, &[point(1)]).remove(0);
         item.remove(PAGES);
         assert_eq!(pages_of(&item).expect("pages"), 1);
+    }
+
+    #[test]
+    fn a_large_health_record_is_cut_at_character_boundaries_and_reads_back_whole() {
+        use crate::{HealthCheckRecord, ProbeRecord};
+        let last = (0..3_000)
+            .map(|i| ProbeRecord {
+                target: format!("http://10.0.{}.{}:8080/santé", i / 256, i % 256),
+                ok: false,
+                answer: "délai dépassé ".to_string() + &"✗".repeat(20),
+                at: "2030-01-01T00:31:00Z".into(),
+            })
+            .collect();
+        let mut record = WaveHealthRecord {
+            execution_id: "arn:x".into(),
+            wave_index: 4,
+            status: drs_waves_contract::HealthStatus::Checking,
+            started_at: "2030-01-01T00:30:00Z".into(),
+            healthy_at: None,
+            rounds: 1,
+            checks: vec![HealthCheckRecord {
+                what: "http http://{privateIp}:8080/santé expects 2xx".into(),
+                passed_at: None,
+                probes: 1,
+                last,
+            }],
+        };
+        // Shifted a byte at a time until the first cut falls inside a character.
+        while serde_json::to_string(&record)
+            .expect("json")
+            .is_char_boundary(PAGE_BYTES)
+        {
+            record.execution_id.push('x');
+            assert!(record.execution_id.len() < 16, "no cut inside a character");
+        }
+        let items = health_items(&record).expect("items");
+        assert!(items.len() > 2, "{} pages", items.len());
+        assert!(items.iter().all(|i| item_size(i) <= MAX_ITEM_BYTES));
+        assert_eq!(pages_of(&items[0]).expect("pages") as usize, items.len());
+        assert_eq!(health_of(&items).expect("reads back"), record);
     }
 
     #[test]

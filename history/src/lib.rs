@@ -81,7 +81,7 @@ pub use drs_waves_contract::history::{
 pub use dynamo::{DynamoHistory, create_table};
 pub use error::HistoryError;
 pub use health::{HealthCheckRecord, ProbeRecord, WaveHealthRecord};
-pub use items::{MAX_ITEM_BYTES, servers_page_sk};
+pub use items::MAX_ITEM_BYTES;
 #[cfg(any(test, feature = "fake"))]
 pub use memory::MemoryHistory;
 pub use network::NetworkRecord;
