@@ -396,7 +396,13 @@ fn chunks_of(f: &Fields<'_>) -> Result<Vec<WaveChunk>, HistoryError> {
             let cf = Fields::nested(m, format!("{} (chunks.{k})", f.what));
             Ok(WaveChunk {
                 number,
-                servers: cf.list_s("servers")?,
+                // A chunk of a large attempt names its servers in that attempt's CHUNKS items
+                // (`serversAttempt`): the adapter fills them in after this read.
+                servers: match cf.opt_list_s("servers")? {
+                    Some(servers) => servers,
+                    None if m.contains_key("serversAttempt") => Vec::new(),
+                    None => return Err(cf.bad("servers", "is missing")),
+                },
                 job_id: cf.opt_s("jobId")?,
                 // Chunks of the first launch carry no attempt (nor did any before retries).
                 attempt: cf.opt_u64("attempt")?.map_or(Ok(1), |a| {

@@ -2,7 +2,8 @@
 //! crate's tests and `DynamoHistory` over moto in the worker's `tests/against_services/`: a
 //! fake that passes the same suite as the real adapter cannot quietly drift from it. Here: the
 //! list of cases, how to run them, and the records they share; the cases live by role in
-//! `locks`, `executions`, `waves`, `gates` and `janitor`.
+//! `locks`, `executions`, `waves`, `gates` and `janitor`; `large_waves` sizes the items of a
+//! wave and a clean-up at DRS's scale ([`StoredItems`]).
 //!
 //! Each check takes a fresh history (an empty table) and a unique execution ARN prefix, and
 //! panics with the rule it checks when the implementation breaks it.
@@ -12,7 +13,7 @@ use drs_waves_contract::{
     WaveStatus,
 };
 
-use crate::{ExecutionRecord, History, WaveChunk, WaveRecord};
+use crate::{ExecutionRecord, History, HistoryError, WaveChunk, WaveRecord};
 
 // The cases, one module per role; each is a `pub async fn` the macro below names by its path
 // here.
@@ -20,6 +21,7 @@ mod executions;
 mod gates;
 mod health;
 mod janitor;
+mod large_waves;
 mod locks;
 mod many_gates;
 mod network;
@@ -35,6 +37,10 @@ pub use health::wave_health_is_replaced_whole;
 pub use janitor::{
     running_executions_and_the_janitor_lease, terminate_jobs_need_an_execution_record,
 };
+pub use large_waves::{
+    a_drill_of_10000_instances_is_cleaned_up_in_items_under_100_kb,
+    a_wave_of_1600_servers_is_stored_in_items_under_100_kb,
+};
 pub use locks::run_lock_rules;
 pub use many_gates::several_gates_wait_at_once;
 pub use network::a_network_recovery_is_recorded_per_action;
@@ -45,7 +51,7 @@ pub use waves::{
 };
 
 /// The cases of the suite, by name, in the order [`run_all`] runs them.
-pub const CASES: [&str; 16] = [
+pub const CASES: [&str; 18] = [
     "run_lock_rules",
     "execution_create_is_idempotent",
     "close_is_an_upsert_that_keeps_what_was_recorded",
@@ -62,10 +68,12 @@ pub const CASES: [&str; 16] = [
     "a_wave_keeps_its_account",
     "wave_health_is_replaced_whole",
     "a_network_recovery_is_recorded_per_action",
+    "a_wave_of_1600_servers_is_stored_in_items_under_100_kb",
+    "a_drill_of_10000_instances_is_cleaned_up_in_items_under_100_kb",
 ];
 
 /// Runs one case of the suite by its name (one of [`CASES`]).
-pub async fn run_case(name: &str, history: &impl History, prefix: &str) {
+pub async fn run_case(name: &str, history: &(impl History + StoredItems), prefix: &str) {
     match name {
         "run_lock_rules" => run_lock_rules(history, prefix).await,
         "execution_create_is_idempotent" => execution_create_is_idempotent(history, prefix).await,
@@ -105,15 +113,32 @@ pub async fn run_case(name: &str, history: &impl History, prefix: &str) {
         "a_network_recovery_is_recorded_per_action" => {
             a_network_recovery_is_recorded_per_action(history, prefix).await
         }
+        "a_wave_of_1600_servers_is_stored_in_items_under_100_kb" => {
+            a_wave_of_1600_servers_is_stored_in_items_under_100_kb(history, prefix).await
+        }
+        "a_drill_of_10000_instances_is_cleaned_up_in_items_under_100_kb" => {
+            a_drill_of_10000_instances_is_cleaned_up_in_items_under_100_kb(history, prefix).await
+        }
         other => panic!("no conformance case named {other}"),
     }
+}
+
+/// What a history stores for an execution, item by item, for the cases that bound item sizes:
+/// the DynamoDB adapter reads its items back, the fake builds the items the adapter would
+/// write for what it holds (the crate's `items` module); both size them as DynamoDB does.
+pub trait StoredItems {
+    /// Every item of the execution's partition: its sort key and its size in bytes.
+    fn stored_item_sizes(
+        &self,
+        execution_id: &str,
+    ) -> impl std::future::Future<Output = Result<Vec<(String, usize)>, HistoryError>> + Send;
 }
 
 /// Runs every case on `history` (`prefix` keeps names unique in a shared table), each to its
 /// end whatever the others do, and fails naming every case that failed: one broken rule does not
 /// hide the rest. For an adapter whose service is costly to start once per case (DynamoDB over
 /// moto); the fake runs one test per case ([`crate::history_conformance_tests`]).
-pub async fn run_all(history: &impl History, prefix: &str) {
+pub async fn run_all(history: &(impl History + StoredItems), prefix: &str) {
     run_cases("history", &CASES, |name| run_case(name, history, prefix)).await;
 }
 
@@ -156,7 +181,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 #[macro_export]
 macro_rules! history_conformance_tests {
     ($make:path) => {
-        $crate::history_conformance_tests!(@cases $make; run_lock_rules, execution_create_is_idempotent, close_is_an_upsert_that_keeps_what_was_recorded, terminate_jobs_need_an_execution_record, wave_plan_is_kept_and_chunk_jobs_are_recorded_once, wave_check_keeps_the_first_start_time_and_records_jobs, launch_points_are_replaced_whole, running_executions_and_the_janitor_lease, recent_executions_of_a_plan_and_learned_timing, the_report_outcome_is_recorded_on_the_execution, a_gate_is_answered_once_and_a_cancel_never_misses_it, a_retry_adds_the_next_attempts_chunks_to_a_failed_wave, several_gates_wait_at_once, a_wave_keeps_its_account, wave_health_is_replaced_whole, a_network_recovery_is_recorded_per_action);
+        $crate::history_conformance_tests!(@cases $make; run_lock_rules, execution_create_is_idempotent, close_is_an_upsert_that_keeps_what_was_recorded, terminate_jobs_need_an_execution_record, wave_plan_is_kept_and_chunk_jobs_are_recorded_once, wave_check_keeps_the_first_start_time_and_records_jobs, launch_points_are_replaced_whole, running_executions_and_the_janitor_lease, recent_executions_of_a_plan_and_learned_timing, the_report_outcome_is_recorded_on_the_execution, a_gate_is_answered_once_and_a_cancel_never_misses_it, a_retry_adds_the_next_attempts_chunks_to_a_failed_wave, several_gates_wait_at_once, a_wave_keeps_its_account, wave_health_is_replaced_whole, a_network_recovery_is_recorded_per_action, a_wave_of_1600_servers_is_stored_in_items_under_100_kb, a_drill_of_10000_instances_is_cleaned_up_in_items_under_100_kb);
     };
     (@cases $make:path; $($case:ident),*) => {
         $(

@@ -1,9 +1,13 @@
 //! A drill's clean-up and the janitor: the TERMINATE jobs and clean-up status on the EXECUTION
-//! item, the `CLEANUP` / `PENDING#<arn>` items the janitor retries until DONE, and the janitor's
-//! lease on an execution.
+//! item, each job's instances in a TERMINATE item of its own (`TERMINATE#<jobID>`), the
+//! `CLEANUP` / `PENDING#<arn>` items the janitor retries until DONE, and the janitor's lease on
+//! an execution.
 
+use std::collections::{HashMap, HashSet};
+
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use drs_waves_contract::history::{
-    CLEANUP_PK, EXECUTION_SK, PARTITION_KEY, STATUS_INDEX_PARTITION_KEY, execution_pk,
+    CLEANUP_PK, EXECUTION_SK, PARTITION_KEY, SORT_KEY, STATUS_INDEX_PARTITION_KEY, execution_pk,
 };
 use drs_waves_contract::{CleanupStatus, ExecutionStatus};
 
@@ -11,6 +15,7 @@ use super::{DynamoHistory, Update, first_items};
 use crate::HistoryError;
 use crate::codec::{Fields, list_s, s};
 use crate::error::from_sdk;
+use crate::items::{TERMINATE_SK_PREFIX, terminate_item, terminate_of};
 use crate::records::JanitorWork;
 use crate::roles::Janitor;
 
@@ -55,25 +60,41 @@ impl Janitor for DynamoHistory {
     ) -> Result<(), HistoryError> {
         let mut u = Update::default();
         u.clause("#jobs = list_append(if_not_exists(#jobs, :none), :job)")
-            .clause("#inst = list_append(if_not_exists(#inst, :none), :instances)")
             .name("#jobs", "terminateJobIds")
-            .name("#inst", "terminatingInstances")
             .value(":none", list_s(&[]))
-            .value(":job", list_s(&[job_id.to_string()]))
-            .value(":instances", list_s(&instances));
+            .value(":job", list_s(&[job_id.to_string()]));
         // Never create a partial record: the clean-up of an execution that was never recorded
         // is a bug to report, not a record to invent.
         u.condition("attribute_exists(#pk)")
             .name("#pk", PARTITION_KEY);
-        if self
-            .update(execution_pk(execution_id), EXECUTION_SK, u)
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(HistoryError::Corrupt(format!(
-                "history: no execution record for {execution_id}"
-            )))
+        let job = u.into_transact(
+            &self.table,
+            Self::key(execution_pk(execution_id), EXECUTION_SK),
+        )?;
+        // The instances in an item of their own, written with the job's ID in one transaction:
+        // a reader that sees the job finds its instances.
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(terminate_item(execution_id, job_id, &instances)))
+            .build()
+            .map_err(|e| HistoryError::Failed(format!("terminate job request: {e}")))?;
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(job)
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(()),
+            // Cancelled: by the condition when there is no execution record (what the
+            // cancellation reasons say is not relied on: the record is looked for).
+            Err(e) => match self.get(execution_pk(execution_id), EXECUTION_SK).await? {
+                None => Err(HistoryError::Corrupt(format!(
+                    "history: no execution record for {execution_id}"
+                ))),
+                Some(_) => Err(from_sdk("DynamoDB TransactWriteItems (terminate job)", &e)),
+            },
         }
     }
 
@@ -135,5 +156,44 @@ impl Janitor for DynamoHistory {
             .iter()
             .map(|i| Fields::of(i).s("executionId"))
             .collect()
+    }
+}
+
+impl DynamoHistory {
+    /// The instances the execution's TERMINATE jobs terminate, job by job as `job_ids` lists
+    /// them, each job once (none of a job without a TERMINATE item: the previous layout kept
+    /// them on the EXECUTION item).
+    pub(super) async fn terminate_instances(
+        &self,
+        execution_id: &str,
+        job_ids: &[String],
+    ) -> Result<Vec<String>, HistoryError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :terminate)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#sk", SORT_KEY)
+            .expression_attribute_values(":pk", s(execution_pk(execution_id)))
+            .expression_attribute_values(":terminate", s(TERMINATE_SK_PREFIX))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut by_job = HashMap::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| from_sdk("DynamoDB Query (terminate jobs)", &e))?;
+            for item in page.items() {
+                let (job, instances) = terminate_of(item)?;
+                by_job.insert(job, instances);
+            }
+        }
+        let mut seen = HashSet::new();
+        Ok(job_ids
+            .iter()
+            .filter(|j| seen.insert(j.as_str()))
+            .filter_map(|j| by_job.remove(j))
+            .flatten()
+            .collect())
     }
 }

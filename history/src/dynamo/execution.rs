@@ -2,8 +2,6 @@
 //! the run (an upsert), listed through the plan and status indexes, and carrying an operator's
 //! cancel request and where the report went.
 
-use std::collections::BTreeMap;
-
 use aws_sdk_dynamodb::types::AttributeValue;
 use drs_waves_contract::history::{
     EXECUTION_SK, PARTITION_KEY, PLAN_INDEX, PLAN_INDEX_PARTITION_KEY, STATUS_INDEX,
@@ -14,53 +12,17 @@ use drs_waves_contract::{ExecutionStatus, OperatorAction};
 use super::{DynamoHistory, Update, first_items, missing_record};
 use crate::HistoryError;
 use crate::codec::{
-    Fields, LEGACY_PENDING_GATE, LEGACY_PENDING_GATE_TOKEN, PENDING_GATES, execution_of, list_s, n,
-    s, to_json, wave_statuses_av,
+    Fields, LEGACY_PENDING_GATE, LEGACY_PENDING_GATE_TOKEN, PENDING_GATES, execution_of, n, s,
+    to_json, wave_statuses_av,
 };
 use crate::error::from_sdk;
-use crate::records::{
-    CancelOutcome, ExecutionClose, ExecutionRecord, MAX_WARNINGS_RECORDED, ReportOutcome,
-};
+use crate::items::execution_item;
+use crate::records::{CancelOutcome, ExecutionClose, ExecutionRecord, ReportOutcome};
 use crate::roles::Executions;
 
 impl Executions for DynamoHistory {
     async fn create_execution(&self, r: ExecutionRecord) -> Result<(), HistoryError> {
-        let mut item = Self::key(execution_pk(&r.execution_id), EXECUTION_SK);
-        item.insert("itemType".into(), s("EXECUTION"));
-        item.insert("executionId".into(), s(&r.execution_id));
-        item.insert("executionName".into(), s(&r.execution_name));
-        item.insert(PLAN_INDEX_PARTITION_KEY.into(), s(&r.plan_name));
-        if let Some(mode) = r.mode {
-            item.insert("mode".into(), s(mode.as_str()));
-        }
-        item.insert(STATUS_INDEX_PARTITION_KEY.into(), s(r.status.as_str()));
-        item.insert("waveStatuses".into(), wave_statuses_av(&BTreeMap::new()));
-        item.insert(STATUS_INDEX_SORT_KEY.into(), s(&r.started_at));
-        item.insert("waveCount".into(), n(r.wave_count));
-        item.insert("serverCount".into(), n(r.server_count));
-        item.insert(
-            "terminateDrillInstances".into(),
-            AttributeValue::Bool(r.terminate_drill_instances),
-        );
-        if let Some(t) = &r.point_in_time {
-            item.insert("pointInTime".into(), s(t));
-        }
-        if let Some(rpo) = r.worst_rpo_seconds {
-            item.insert("worstRpoSeconds".into(), n(rpo));
-        }
-        if let Some(by) = &r.started_by {
-            item.insert("startedBy".into(), s(by));
-        }
-        if !r.warnings.is_empty() {
-            let kept: Vec<String> = r
-                .warnings
-                .iter()
-                .take(MAX_WARNINGS_RECORDED)
-                .cloned()
-                .collect();
-            item.insert("warnings".into(), list_s(&kept));
-            item.insert("warningCount".into(), n(r.warnings.len()));
-        }
+        let item = execution_item(&r);
         // An existing record was created by an earlier attempt of this preflight.
         self.put_new(item, "execution record").await.map(|_| ())
     }
@@ -69,10 +31,24 @@ impl Executions for DynamoHistory {
         &self,
         execution_id: &str,
     ) -> Result<Option<ExecutionRecord>, HistoryError> {
-        self.get(execution_pk(execution_id), EXECUTION_SK)
-            .await?
-            .map(|i| execution_of(&i))
-            .transpose()
+        let Some(item) = self.get(execution_pk(execution_id), EXECUTION_SK).await? else {
+            return Ok(None);
+        };
+        let mut r = execution_of(&item)?;
+        if !r.terminate_job_ids.is_empty() {
+            // Inline instances are the previous layout's; a job's TERMINATE item names its own.
+            let mut seen: std::collections::HashSet<String> =
+                r.terminating_instances.iter().cloned().collect();
+            for i in self
+                .terminate_instances(execution_id, &r.terminate_job_ids)
+                .await?
+            {
+                if seen.insert(i.clone()) {
+                    r.terminating_instances.push(i);
+                }
+            }
+        }
+        Ok(Some(r))
     }
 
     async fn close_execution(&self, c: ExecutionClose) -> Result<(), HistoryError> {

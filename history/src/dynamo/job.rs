@@ -1,28 +1,19 @@
 //! The JOB items (`EXEC#<arn>`, `WAVE#0001#JOB#<jobID>`): one DRS job of a wave with its
 //! per-server detail, written whole by each check and read back with the execution's items.
 
-use drs_waves_contract::history::{SORT_KEY, execution_pk, job_sk};
+use drs_waves_contract::history::SORT_KEY;
 
 use super::DynamoHistory;
 use crate::HistoryError;
-use crate::codec::{job_of, job_servers_av, n, s};
+use crate::codec::job_of;
 use crate::error::from_sdk;
+use crate::items::job_item;
 use crate::records::JobRecord;
 
 impl DynamoHistory {
     /// Writes one JOB item whole (a check sees the job's every server).
     pub(super) async fn put_job(&self, j: &JobRecord) -> Result<(), HistoryError> {
-        let mut item = Self::key(
-            execution_pk(&j.execution_id),
-            &job_sk(j.wave_index, &j.job_id),
-        );
-        item.insert("itemType".into(), s("JOB"));
-        item.insert("executionId".into(), s(&j.execution_id));
-        item.insert("waveIndex".into(), n(j.wave_index));
-        item.insert("jobId".into(), s(&j.job_id));
-        item.insert("jobStatus".into(), s(j.job_status.as_str()));
-        item.insert("updatedAt".into(), s(&j.updated_at));
-        item.insert("servers".into(), job_servers_av(&j.servers));
+        let item = job_item(j);
         self.client
             .put_item()
             .table_name(&self.table)

@@ -13,6 +13,7 @@ use crate::codec::{Item, s};
 use crate::error::from_sdk;
 use update::Update;
 
+mod chunks;
 mod cleanup;
 mod execution;
 mod gate;
@@ -22,6 +23,9 @@ mod json_item;
 mod launch_points;
 mod lock;
 mod network;
+mod paged;
+#[cfg(any(test, feature = "fake"))]
+mod sizes;
 mod table;
 mod update;
 mod wave;
@@ -91,6 +95,18 @@ impl DynamoHistory {
             Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(from_sdk(&format!("DynamoDB PutItem ({what})"), &e)),
         }
+    }
+
+    /// Puts `item`, replacing any item with its key.
+    async fn put_whole(&self, item: Item, what: &str) -> Result<(), HistoryError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| from_sdk(&format!("DynamoDB PutItem ({what})"), &e))?;
+        Ok(())
     }
 
     /// Applies `u`; false when its condition failed.

@@ -97,3 +97,26 @@ impl Update {
         e
     }
 }
+
+impl Update {
+    /// This update as an action of a TransactWriteItems, on the item at `key` of `table`.
+    pub(crate) fn into_transact(
+        self,
+        table: &str,
+        key: crate::codec::Item,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, crate::HistoryError> {
+        let expression = self.expression();
+        let update = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .update_expression(expression)
+            .set_condition_expression(self.condition)
+            .set_expression_attribute_names(Some(self.names))
+            .set_expression_attribute_values(Some(self.values))
+            .build()
+            .map_err(|e| crate::HistoryError::Failed(format!("transaction request: {e}")))?;
+        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .update(update)
+            .build())
+    }
+}

@@ -9,7 +9,10 @@ use drs_waves_contract::history::{PARTITION_KEY, execution_pk, wave_sk};
 
 use super::{DynamoHistory, Update, missing_record};
 use crate::HistoryError;
-use crate::codec::{account_av, chunks_av, counts_av, learned_av, list_s, n, s, wave_of};
+use crate::codec::{counts_av, list_s, n, s, wave_of};
+use crate::items::{
+    chunk_entries_av, chunk_server_items, planned_wave, spilled_attempts, wave_items,
+};
 use crate::records::{ChunkWrite, JobRecord, ServerLaunchPoint, WaveChunk, WaveRecord};
 use crate::roles::Waves;
 
@@ -19,33 +22,25 @@ impl Waves for DynamoHistory {
         execution_id: &str,
         index: u32,
     ) -> Result<Option<WaveRecord>, HistoryError> {
-        self.get(execution_pk(execution_id), &wave_sk(index))
+        let Some(item) = self
+            .get(execution_pk(execution_id), &wave_sk(index))
             .await?
-            .map(|i| wave_of(&i))
-            .transpose()
+        else {
+            return Ok(None);
+        };
+        let mut wave = wave_of(&item)?;
+        self.fill_chunk_servers(&mut wave, &item).await?;
+        Ok(Some(wave))
     }
 
     async fn plan_wave(&self, w: WaveRecord) -> Result<WaveRecord, HistoryError> {
-        let mut item = Self::key(execution_pk(&w.execution_id), &wave_sk(w.index));
-        item.insert("itemType".into(), s("WAVE"));
-        item.insert("executionId".into(), s(&w.execution_id));
-        item.insert("waveIndex".into(), n(w.index));
-        item.insert("waveName".into(), s(&w.name));
-        item.insert("waveStatus".into(), s(WaveStatus::Launching.as_str()));
-        item.insert("jobIds".into(), list_s(&[]));
-        item.insert("checks".into(), n(0));
-        item.insert("counts".into(), counts_av(&w.servers));
-        item.insert("reason".into(), s(""));
-        item.insert("waveStartedAt".into(), s(&w.started_at));
-        item.insert("chunks".into(), chunks_av(&w.chunks));
-        if let Some(l) = &w.learned {
-            item.insert("learned".into(), learned_av(l));
-        }
-        if let Some(a) = &w.account {
-            item.insert("waveAccount".into(), account_av(a));
-        }
+        let mut items = wave_items(&planned_wave(&w));
         // An existing plan was written by an earlier attempt: it wins.
-        self.put_new(item, "wave plan").await?;
+        if items.len() == 1 {
+            self.put_new(items.remove(0), "wave plan").await?;
+        } else {
+            self.put_new_with_pages(items).await?;
+        }
         self.get_wave(&w.execution_id, w.index)
             .await?
             .ok_or_else(|| {
@@ -145,7 +140,8 @@ impl Waves for DynamoHistory {
             .name("#st", "waveStatus")
             .value(":failed", s(WaveStatus::Failed.as_str()));
         let mut condition = "#st = :failed".to_string();
-        if let AttributeValue::M(planned) = chunks_av(&chunks) {
+        let spilled = spilled_attempts(&chunks);
+        if let AttributeValue::M(planned) = chunk_entries_av(&chunks, &spilled) {
             for (i, (number, chunk)) in planned.into_iter().enumerate() {
                 u.name(&format!("#c{i}"), &number);
                 u.set_path(&format!("#chunks.#c{i}"), chunk);
@@ -155,8 +151,30 @@ impl Waves for DynamoHistory {
         u.condition(&condition);
         // Refused: an earlier attempt of this start task planned the retry (or the wave is not
         // FAILED); what is stored wins, as for the first plan.
-        self.update(execution_pk(execution_id), &wave_sk(wave_index), u)
-            .await?;
+        let (pk, sk) = (execution_pk(execution_id), wave_sk(wave_index));
+        if spilled.is_empty() {
+            self.update(pk, &sk, u).await?;
+        } else {
+            let pages = spilled
+                .iter()
+                .flat_map(|a| chunk_server_items(execution_id, wave_index, *a, &chunks))
+                .collect();
+            let action = u.into_transact(&self.table, Self::key(pk, &sk))?;
+            if let Err(e) = self.write_with_pages(action, pages, "wave retry").await {
+                // Refused by its condition only if the stored wave no longer meets it.
+                let stored = self.get_wave(execution_id, wave_index).await?;
+                let still_open = stored.as_ref().is_some_and(|w| {
+                    w.status == WaveStatus::Failed
+                        && !w
+                            .chunks
+                            .iter()
+                            .any(|c| chunks.iter().any(|n| n.number == c.number))
+                });
+                if still_open {
+                    return Err(e);
+                }
+            }
+        }
         self.get_wave(execution_id, wave_index)
             .await?
             .ok_or_else(|| missing_record(execution_id))

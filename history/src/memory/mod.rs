@@ -14,6 +14,7 @@ use crate::{
 };
 
 mod executions;
+mod sizes;
 mod waves;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -34,6 +35,9 @@ struct HistoryState {
     reports: HashMap<String, ReportOutcome>,
     waves: HashMap<(String, u32), WaveRecord>,
     jobs: BTreeMap<(String, String), JobRecord>,
+    /// Each TERMINATE job's instances by (execution, job), as the adapter's TERMINATE items
+    /// keep them (the record holds them all, in order).
+    terminate_jobs: BTreeMap<(String, String), Vec<String>>,
     failures: HashMap<&'static str, VecDeque<HistoryError>>,
 }
 
@@ -256,8 +260,16 @@ impl Janitor for MemoryHistory {
             .executions
             .get_mut(id)
             .ok_or_else(|| missing_execution(id))?;
+        // A job recorded again (a retried task) names the same instances: kept once, as the
+        // adapter keeps one TERMINATE item per job.
+        if !r.terminate_job_ids.iter().any(|j| j == job_id) {
+            r.terminating_instances.extend(instances.iter().cloned());
+        }
         r.terminate_job_ids.push(job_id.to_string());
-        r.terminating_instances.extend(instances);
+        state
+            .terminate_jobs
+            .entry((id.to_string(), job_id.to_string()))
+            .or_insert(instances);
         Ok(())
     }
 

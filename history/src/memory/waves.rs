@@ -184,6 +184,9 @@ impl Waves for MemoryHistory {
         mut points: Vec<ServerLaunchPoint>,
     ) -> Result<(), HistoryError> {
         self.injected("record_launch_points")?;
+        // What one DynamoDB transaction cannot hold, the adapter refuses.
+        let pages = crate::items::launch_point_items(execution_id, wave_index, &points);
+        crate::items::fits_one_transaction(&pages, "history (launch points)")?;
         points.sort_by(|a, b| a.server_id.cmp(&b.server_id));
         lock(&self.state)
             .launch_points
@@ -209,6 +212,10 @@ impl Waves for MemoryHistory {
         health: crate::WaveHealthRecord,
     ) -> Result<(), HistoryError> {
         self.injected("record_wave_health")?;
+        crate::items::fits_one_transaction(
+            &crate::items::health_items(&health)?,
+            "history (health)",
+        )?;
         lock(&self.state)
             .health
             .insert((health.execution_id.clone(), health.wave_index), health);

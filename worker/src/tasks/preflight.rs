@@ -2,12 +2,11 @@
 //! preempts a running DRILL of the same plan), resolves and checks every wave's servers and
 //! their recovery snapshots against DRS, and creates the history record.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use drs_waves_contract::{
     ErrorName, ExecutionInput, ExecutionStatus, MAX_WARNINGS_IN_STATE, Mode, PreflightInput,
-    RunContext, WaveAccount,
+    RunContext,
 };
 use time::OffsetDateTime;
 use tracing::{info, warn};
@@ -17,7 +16,7 @@ use super::input_checks::{check_confirmation, check_point_in_time};
 use super::preflight_accounts::{Resolved, account_groups};
 use crate::error::TaskError;
 use crate::sfn::ExecutionLookup;
-use drs_waves_aws::drs::{Drs as _, DrsAccounts, JobFilter, RecoverySnapshot};
+use drs_waves_aws::drs::{Drs as _, DrsAccounts, JobFilter};
 use drs_waves_history::{ExecutionClose, ExecutionRecord, History, LockOutcome, ServerLaunchPoint};
 use drs_waves_rules::{
     LaunchPoint, Readiness, ReadinessInput, check_readiness, format_time, hold_to_rpo, parse_time,
@@ -161,12 +160,16 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         self.check_accounts(plan, now).await?;
         // Each account's waves through its own DRS; only the servers the waves select (by ID,
         // or the listing kept to the tagged ones), never every server of an account at once.
+        // The accounts side by side: DRS's rate limits are each account's own, so a plan over
+        // five accounts takes about as long as its largest account's look-ups, not the sum.
+        let since = format_time(now - ACTIVE_JOB_LOOKBACK);
+        let groups = account_groups(plan);
+        let resolved = futures::future::try_join_all(groups.iter().map(|(account, waves)| {
+            self.resolve_in_account(plan, account.as_ref(), waves, since.clone(), point_in_time)
+        }))
+        .await?;
         let mut all = Resolved::default();
-        for (account, waves) in account_groups(plan) {
-            let since = format_time(now - ACTIVE_JOB_LOOKBACK);
-            let one = self
-                .resolve_in_account(plan, account.as_ref(), &waves, since, point_in_time)
-                .await?;
+        for one in resolved {
             all.per_wave.extend(one.per_wave);
             all.problems.extend(one.problems);
             all.servers.extend(one.servers);
@@ -213,20 +216,6 @@ impl<D: DrsAccounts, H: History, X: ExecutionLookup> Handlers<D, H, X> {
         } else {
             Err(TaskError::PreflightFailed(problems))
         }
-    }
-
-    /// Each server's latest recovery snapshot at or before `point_in_time` (or its latest),
-    /// a few lookups at a time.
-    pub(super) async fn snapshots_of(
-        &self,
-        account: Option<&WaveAccount>,
-        ids: &[&String],
-        point_in_time: Option<&str>,
-    ) -> Result<BTreeMap<String, Option<RecoverySnapshot>>, TaskError> {
-        let drs = self.drs_of(account).await;
-        drs_waves_rules::launch_points::snapshots_of(&drs, ids, point_in_time)
-            .await
-            .map_err(TaskError::from)
     }
 
     /// The plan's run lock. A lock held by an execution that is no longer RUNNING (stopped,

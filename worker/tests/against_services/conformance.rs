@@ -14,6 +14,140 @@ async fn dynamo_history_passes_the_history_conformance_suite() {
     drs_waves_history::conformance::run_all(&DynamoHistory::new(ddb, table), "dynamo").await;
 }
 
+/// A SERVERS item and a HEALTH item as the previous release wrote them (one item each, no page
+/// count) read as they did; the next write, of a wave large enough for pages, replaces them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_points_and_health_written_before_pages_are_read() {
+    use drs_waves_history::{HealthCheckRecord, ServerLaunchPoint, WaveHealthRecord};
+
+    let moto = Moto::start()
+        .await
+        .expect("moto starts (run scripts/bootstrap.sh if the venv is missing)");
+    let ddb = dynamodb_client(&moto.endpoint()).await;
+    let table = unique_name("legacy-pages");
+    create_table(&ddb, &table).await.expect("create table");
+    let h = DynamoHistory::new(ddb.clone(), table.clone());
+    let id = "arn:aws:states:us-east-1:123456789012:execution:billing:before-pages";
+    let s = |v: &str| AttributeValue::S(v.to_string());
+    let point = |i: usize| ServerLaunchPoint {
+        server_id: format!("s-{i:017x}"),
+        required: true,
+        snapshot_id: Some(format!("pit-{i:017x}")),
+        snapshot_taken_at: Some("2030-01-01T00:00:00Z".into()),
+        rpo_seconds: Some(600),
+        replication: "CONTINUOUS".into(),
+    };
+    let old_point = AttributeValue::M(
+        [
+            ("required".to_string(), AttributeValue::Bool(true)),
+            ("replication".to_string(), s("CONTINUOUS")),
+            ("snapshotID".to_string(), s(&format!("pit-{:017x}", 1))),
+            ("snapshotTakenAt".to_string(), s("2030-01-01T00:00:00Z")),
+            ("rpoSeconds".to_string(), AttributeValue::N("600".into())),
+        ]
+        .into(),
+    );
+    ddb.put_item()
+        .table_name(&table)
+        .item(history::PARTITION_KEY, s(&history::execution_pk(id)))
+        .item(history::SORT_KEY, s(&history::servers_sk(1)))
+        .item("itemType", s("SERVERS"))
+        .item("executionId", s(id))
+        .item("waveIndex", AttributeValue::N("1".into()))
+        .item(
+            "servers",
+            AttributeValue::M([(format!("s-{:017x}", 1), old_point)].into()),
+        )
+        .send()
+        .await
+        .expect("the previous release's SERVERS item");
+    assert_eq!(h.launch_points(id, 1).await.expect("read"), vec![point(1)]);
+
+    let health = WaveHealthRecord {
+        execution_id: id.into(),
+        wave_index: 1,
+        status: drs_waves_contract::HealthStatus::Checking,
+        started_at: "2030-01-01T00:10:00Z".into(),
+        healthy_at: None,
+        rounds: 1,
+        checks: vec![HealthCheckRecord {
+            what: "tcp {privateIp}:5432".into(),
+            passed_at: None,
+            probes: 1,
+            last: Vec::new(),
+        }],
+    };
+    ddb.put_item()
+        .table_name(&table)
+        .item(history::PARTITION_KEY, s(&history::execution_pk(id)))
+        .item(history::SORT_KEY, s(&history::health_sk(1)))
+        .item("itemType", s("HEALTH"))
+        .item("executionId", s(id))
+        .item("waveIndex", AttributeValue::N("1".into()))
+        .item("healthStatus", s("CHECKING"))
+        .item("health", s(&serde_json::to_string(&health).expect("json")))
+        .send()
+        .await
+        .expect("the previous release's HEALTH item");
+    assert_eq!(h.wave_health(id, 1).await.expect("read"), Some(health));
+
+    let many: Vec<ServerLaunchPoint> = (0..2_000).map(point).collect();
+    h.record_launch_points(id, 1, many.clone())
+        .await
+        .expect("write in pages");
+    assert_eq!(h.launch_points(id, 1).await.expect("read pages"), many);
+}
+
+/// An EXECUTION item of the previous layout kept its TERMINATE jobs' instances inline
+/// (`terminatingInstances`): they still read, and a job recorded since adds its own after them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminating_instances_written_on_the_execution_item_are_read() {
+    use drs_waves_history::ExecutionRecord;
+
+    let moto = Moto::start()
+        .await
+        .expect("moto starts (run scripts/bootstrap.sh if the venv is missing)");
+    let ddb = dynamodb_client(&moto.endpoint()).await;
+    let table = unique_name("legacy-terminate");
+    create_table(&ddb, &table).await.expect("create table");
+    let h = DynamoHistory::new(ddb.clone(), table.clone());
+    let id = "arn:aws:states:us-east-1:123456789012:execution:billing:inline-instances";
+    h.create_execution(ExecutionRecord::new(
+        id,
+        "inline-instances",
+        "billing",
+        drs_waves_contract::ExecutionStatus::Running,
+        "2030-01-01T00:00:00Z",
+    ))
+    .await
+    .expect("create");
+    let list = |v: &[&str]| {
+        AttributeValue::L(v.iter().map(|x| AttributeValue::S(x.to_string())).collect())
+    };
+    ddb.update_item()
+        .table_name(&table)
+        .key(
+            history::PARTITION_KEY,
+            AttributeValue::S(history::execution_pk(id)),
+        )
+        .key(
+            history::SORT_KEY,
+            AttributeValue::S(history::EXECUTION_SK.into()),
+        )
+        .update_expression("SET terminateJobIds = :jobs, terminatingInstances = :instances")
+        .expression_attribute_values(":jobs", list(&["drsjob-old"]))
+        .expression_attribute_values(":instances", list(&["i-1", "i-2"]))
+        .send()
+        .await
+        .expect("the previous release's terminate job");
+    h.record_terminate_job(id, "drsjob-new", vec!["i-3".into()])
+        .await
+        .expect("a job since");
+    let r = h.get_execution(id).await.expect("get").expect("record");
+    assert_eq!(r.terminate_job_ids, vec!["drsjob-old", "drsjob-new"]);
+    assert_eq!(r.terminating_instances, vec!["i-1", "i-2", "i-3"]);
+}
+
 const LEGACY_EXEC: &str = "arn:aws:states:us-east-1:123456789012:execution:billing:legacy";
 
 fn legacy_test_gate(
