@@ -10,7 +10,6 @@ use drs_waves_contract::history::{PARTITION_KEY, SORT_KEY, execution_pk};
 use super::DynamoHistory;
 use crate::HistoryError;
 use crate::codec::Item;
-use crate::error::from_sdk;
 use crate::items::{chunk_servers_of, chunks_sk, fits_one_transaction, spilled_attempts_of};
 use crate::records::WaveRecord;
 
@@ -69,13 +68,7 @@ impl DynamoHistory {
                 .map_err(|e| HistoryError::Failed(format!("{what} request: {e}")))?;
             writes.push(TransactWriteItem::builder().put(put).build());
         }
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-            .map_err(|e| from_sdk(&call, &e))?;
-        Ok(())
+        self.transact(writes, &call).await
     }
 
     /// A first plan of a wave with CHUNKS items: the WAVE item if none exists, with them.

@@ -123,13 +123,7 @@ impl Janitor for DynamoHistory {
         if status == CleanupStatus::Pending {
             let mut item = key;
             item.insert("executionId".into(), s(execution_id));
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .send()
-                .await
-                .map_err(|e| from_sdk("DynamoDB PutItem (pending clean-up)", &e))?;
+            self.put_whole(item, "pending clean-up").await?;
         } else {
             self.client
                 .delete_item()

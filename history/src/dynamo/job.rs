@@ -6,22 +6,13 @@ use drs_waves_contract::history::SORT_KEY;
 use super::DynamoHistory;
 use crate::HistoryError;
 use crate::codec::job_of;
-use crate::error::from_sdk;
 use crate::items::job_item;
 use crate::records::JobRecord;
 
 impl DynamoHistory {
     /// Writes one JOB item whole (a check sees the job's every server).
     pub(super) async fn put_job(&self, j: &JobRecord) -> Result<(), HistoryError> {
-        let item = job_item(j);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| from_sdk("DynamoDB PutItem (job record)", &e))?;
-        Ok(())
+        self.put_whole(job_item(j), "job record").await
     }
 
     /// Every JOB item of the execution, of all its waves.

@@ -97,8 +97,23 @@ impl DynamoHistory {
         }
     }
 
+    /// Writes `writes` in one TransactWriteItems (`call` names it in an error).
+    pub(super) async fn transact(
+        &self,
+        writes: Vec<aws_sdk_dynamodb::types::TransactWriteItem>,
+        call: &str,
+    ) -> Result<(), HistoryError> {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await
+            .map_err(|e| from_sdk(call, &e))?;
+        Ok(())
+    }
+
     /// Puts `item`, replacing any item with its key.
-    async fn put_whole(&self, item: Item, what: &str) -> Result<(), HistoryError> {
+    pub(super) async fn put_whole(&self, item: Item, what: &str) -> Result<(), HistoryError> {
         self.client
             .put_item()
             .table_name(&self.table)

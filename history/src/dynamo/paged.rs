@@ -72,13 +72,7 @@ impl DynamoHistory {
         // The deletes after a much longer write may not all fit: pages past the count are
         // never read, so only the ones that fit are deleted.
         writes.truncate(MAX_TRANSACTION_ITEMS);
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(writes))
-            .send()
-            .await
-            .map_err(|e| from_sdk(&call, &e))?;
-        Ok(())
+        self.transact(writes, &call).await
     }
 
     /// A paged record's pages in order, or none when its first item does not exist. One page

@@ -262,21 +262,8 @@ async fn a_recovery_over_two_accounts_is_checked_and_comes_home_account_by_accou
     let (dep, machine) = deployment("accounts-home", &accounts).await?;
     let confirmed = |mode: &str| json!({"mode": mode, "confirm": "two-accounts"});
     run_to_success(&dep, &machine, confirmed("RECOVERY")).await?;
-    let check = || -> Result<(i32, String)> {
-        let out = dep
-            .cli_command()?
-            .args(["failback-check", "two-accounts"])
-            .envs(accounts.worker_env())
-            .stdin(std::process::Stdio::null())
-            .output()
-            .context("drs-waves failback-check")?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Ok((out.status.code().unwrap_or(-1), text))
-    };
+    let env = accounts.worker_env();
+    let check = || super::failback::failback_check_of(&dep, "two-accounts", &env);
     // Only the web account replicates back so far: the databases are named, read in theirs.
     accounts
         .web

@@ -10,9 +10,20 @@ use drs_sim::{FailbackOutcome, FailbackStaging};
 
 /// Runs `drs-waves failback-check billing`: its exit status and its output.
 fn failback_check(dep: &Deployment) -> Result<(i32, String)> {
+    failback_check_of(dep, "billing", &[])
+}
+
+/// Runs `drs-waves failback-check PLAN` with `env` besides the deployment's: its exit status
+/// and its output.
+pub(super) fn failback_check_of(
+    dep: &Deployment,
+    plan: &str,
+    env: &[(String, String)],
+) -> Result<(i32, String)> {
     let out = dep
         .cli_command()?
-        .args(["failback-check", "billing"])
+        .args(["failback-check", plan])
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(std::process::Stdio::null())
         .output()
         .context("drs-waves failback-check")?;
