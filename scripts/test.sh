@@ -3,6 +3,7 @@
 #
 #   scripts/test.sh            formatting and lints, unit, integration and end-to-end tests,
 #                              codegen checks (staleness, asl-validator, statelint), CDK checks
+#                              (the CDK's beside the Rust tests)
 #
 # Installs what is missing (scripts/bootstrap.sh), starts one local stack (LocalStack's Step
 # Functions engine and moto's DynamoDB on free loopback ports) that the end-to-end tests share,
@@ -40,9 +41,11 @@ nice -n 19 setsid bash -c '{ echo 19 > /proc/self/autogroup; } 2>/dev/null || tr
 image_pid=$!
 
 STACK_DIR=""
+npm_pid=""
 # shellcheck disable=SC2317 # run by the EXIT trap
 clean_up() {
     if [ -n "$image_pid" ]; then kill -- "-$image_pid" 2>/dev/null || true; fi
+    if [ -n "$npm_pid" ]; then kill -- "-$npm_pid" 2>/dev/null || true; fi
     if [ -n "$STACK_DIR" ]; then
         DRS_WAVES_STACK_DIR="$STACK_DIR" bash scripts/local-stack.sh down >/dev/null 2>&1 || true
     fi
@@ -74,11 +77,23 @@ DRS_WAVES_STACK_DIR="$STACK_DIR" DRS_WAVES_SFN_PORT=0 DRS_WAVES_DDB_PORT=0 DRS_W
 export DRS_WAVES_E2E_STACK_ENV="$STACK_DIR/env"
 
 RESULTS="$STACK_DIR/test-output.log"
+# Every test binary first (compiling takes both cores). Then the CDK's checks (tsc, node's
+# tests, cdk synth, cfn-lint: about two minutes of mostly one core) run beside the Rust tests,
+# which mostly wait on the engine, niced like the image check (a group of its own, so that an
+# early exit stops it; its autogroup niced too). Their output is shown after the Rust tests'.
+cargo test --workspace --locked --no-run
+NPM_LOG="$STACK_DIR/npm-test.log"
+nice -n 10 setsid bash -c '{ echo 10 > /proc/self/autogroup; } 2>/dev/null || true; exec npm test --prefix cdk' \
+    > "$NPM_LOG" 2>&1 &
+npm_pid=$!
 # Several end-to-end executions wait on the engine at once; four threads keep both cores busy.
 cargo_status=0
 cargo test --workspace --locked -- --test-threads=4 2>&1 | tee "$RESULTS" || cargo_status=$?
 npm_status=0
-npm test --prefix cdk 2>&1 | tee -a "$RESULTS" || npm_status=$?
+wait "$npm_pid" || npm_status=$?
+npm_pid=""
+echo "==> CDK checks (npm test --prefix cdk, run beside the Rust tests)"
+tee -a "$RESULTS" < "$NPM_LOG"
 
 echo "==> worker image check (started at the beginning, at the lowest priority)"
 image_status=0
