@@ -167,13 +167,13 @@ pub async fn check(aws: &Aws, plan: &str, named: Option<&str>) -> Result<u8, Cli
 
 /// Why an operator's retry of a wave on the way home would be refused by the worker (see its
 /// start task): the servers it brings home again whose recovery instance is not
-/// FAILBACK_READY_FOR_LAUNCH now, with their state. Said before anything is sent, so that the
-/// FAILBACK does not fail on it; None when all are ready or nothing can be read (the worker
-/// decides then).
+/// FAILBACK_READY_FOR_LAUNCH now, with their state, read with `drs` (the wave's account's).
+/// Said before anything is sent, so that the FAILBACK does not fail on it; None when all are
+/// ready or nothing can be read (the worker decides then).
 pub async fn not_ready_to_retry(
     aws: &Aws,
     exec: &resolve::Execution,
-    (wave, account): (&str, Option<&drs_waves_contract::WaveAccount>),
+    (wave, drs): (&str, &SdkDrs),
     relaunch: &[String],
 ) -> Option<String> {
     // The FAILBACK holds the plan's run lock: no RECOVERY has ended since its preflight chose
@@ -190,9 +190,7 @@ pub async fn not_ready_to_retry(
     let recovery = recovery_to_bring_home(&exec.plan, &executions, named.as_deref()).ok()?;
     let jobs = aws.history.list_jobs(&recovery.execution_id).await.ok()?;
     let (_, job_ids) = recovered_servers(&jobs);
-    // The wave's instances are in its own account (through its role, as the worker reads them).
-    let drs = aws.drs_accounts().ok()?.drs_for(account).await;
-    let instances = instances_of(&drs, relaunch, &[], &job_ids).await.ok()?;
+    let instances = instances_of(drs, relaunch, &[], &job_ids).await.ok()?;
     let found = readiness(relaunch, &instances);
     if found.not_ready.is_empty() {
         return None;

@@ -135,12 +135,13 @@ async fn nothing_to_relaunch(
         .and_then(|plan| plan.waves.into_iter().find(|w| w.index == gate.wave_index))
         .map(|w| w.optional)
         .unwrap_or_default();
-    // The wave's jobs are in its own account (a job ID is not found in another).
-    let jobs = aws
+    // The wave's jobs and instances are in its own account (through its role).
+    let drs = aws
         .drs_accounts()
         .ok()?
         .drs_for(recorded.account.as_ref())
-        .await
+        .await;
+    let jobs = drs
         .describe_jobs(JobFilter {
             job_ids: recorded.job_ids.clone(),
             from_date: None,
@@ -155,13 +156,7 @@ async fn nothing_to_relaunch(
         return None;
     }
     let wave = wave_label(gate.wave_index, &gate.wave_name).replace('\'', "");
-    crate::failback::not_ready_to_retry(
-        aws,
-        exec,
-        (&wave, recorded.account.as_ref()),
-        &plan.relaunch,
-    )
-    .await
+    crate::failback::not_ready_to_retry(aws, exec, (&wave, &drs), &plan.relaunch).await
 }
 
 /// The words of [`nothing_to_relaunch`]'s refusal.
